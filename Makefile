@@ -1,0 +1,28 @@
+# The two commands of the README, and what they need. Every step is idempotent and cached.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: gameday test install sandbox-down benchmark
+
+## make gameday: install what is missing, then run a full game day against the sandbox
+gameday: install
+	$(BIN)/gameday run --no-install
+
+## make test: install what is missing, then run every test (they start the real twin)
+test: install
+	$(BIN)/pytest -ra
+
+install: $(VENV)/.installed
+	$(BIN)/gameday sandbox install
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+sandbox-down:
+	$(BIN)/gameday sandbox down
+
+benchmark: install
+	$(BIN)/python benchmarks/sandbox_bench.py

@@ -1,0 +1,57 @@
+"""The ``gameday`` command line. One module per command group; only this module maps errors to exit codes.
+
+Exit codes: 0 ok; 1 failed (a verdict or a step failed); 2 bad input; 3 not installed;
+4 not running; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..errors import ExitCode, GamedayError
+from .output import console_err
+from .run import run
+from .sandbox import sandbox
+
+EPILOG = """\b
+Exit codes: 0 ok, 1 failed, 2 bad input, 3 not installed, 4 not running, 130 interrupted.
+Start here: `gameday sandbox up`, then `gameday sandbox status`."""
+
+
+@click.group(epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="gameday")
+def cli() -> None:
+    """Prove the platform recovers any layer, within its targets, losing nothing.
+
+    Runs against a local twin of the platform (the sandbox: real Kafka, OpenSearch, MariaDB,
+    HAProxy and web replicas on loopback) or, later, a Kubernetes cluster.
+    """
+
+
+cli.add_command(sandbox)
+cli.add_command(run)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: run the CLI, turning anticipated errors into one line and an exit code."""
+    try:
+        cli.main(args=argv, standalone_mode=False)
+    except GamedayError as err:
+        console_err.print(f"[bold red]error:[/] {err}", highlight=False)
+        return err.exit_code
+    except click.exceptions.Abort:
+        console_err.print("interrupted")
+        return ExitCode.INTERRUPTED
+    except KeyboardInterrupt:
+        console_err.print("interrupted")
+        return ExitCode.INTERRUPTED
+    except click.ClickException as err:
+        err.show()
+        return ExitCode.USAGE
+    return ExitCode.OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

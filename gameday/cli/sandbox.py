@@ -1,0 +1,173 @@
+"""``gameday sandbox``: the local twin of the platform."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from ..deadline import Deadline
+from ..errors import UsageError
+from ..sandbox import install as installer
+from ..sandbox import lifecycle, topology
+from ..sandbox.client import SandboxClient
+from ..sandbox.twin import Twin
+from .output import console, console_err, print_json, status_table
+
+STATE_STYLE = {"ready": "green", "running": "cyan", "backoff": "yellow", "stopping": "yellow",
+               "stopped": "dim", "pending": "dim", "succeeded": "green"}
+
+
+@click.group()
+@click.option("--name", default="default", envvar="GAMEDAY_SANDBOX", show_default=True,
+              help="Which twin (several can run side by side on different networks).")
+@click.pass_context
+def sandbox(ctx: click.Context, name: str) -> None:
+    """The local twin: Kafka x3, OpenSearch x3, MariaDB, web x3 behind HAProxy, indexer, toxiproxy.
+
+    \b
+    gameday sandbox install      # once per machine: Debian packages, Kafka, OpenSearch, toxiproxy
+    gameday sandbox up           # start (idempotent), shows progress per member
+    gameday sandbox status       # table; --json for scripts
+    gameday sandbox logs web-1   # a member's log
+    gameday sandbox down         # stop everything it started (--wipe also deletes its data)
+    """
+    ctx.obj = Twin.create(name)
+
+
+@sandbox.command()
+def install() -> None:
+    """Install what the twin runs (Debian packages, Maven Central jars, go install). Safe to rerun."""
+    started = time.monotonic()
+    log = installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"))
+    console_err.print(f"installed in {time.monotonic() - started:.0f}s (log: {log})")
+
+
+def _progress(name: str, state: str, view: dict) -> None:
+    style = STATE_STYLE.get(state, "white")
+    extra = f" pid {view['pid']}" if view.get("pid") and state != "ready" else ""
+    if view.get("restarts"):
+        extra += f" (restarts {view['restarts']})"
+    console_err.print(f"  {name:<14} [{style}]{state}[/]{extra}", highlight=False)
+
+
+@sandbox.command()
+@click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for every member to be ready.")
+@click.option("--keep-on-failure", is_flag=True, help="Leave a twin that failed to start running, to debug it.")
+@click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON on stdout.")
+@click.pass_obj
+def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool) -> None:
+    """Start the twin and wait until every member is ready. Idempotent."""
+    installer.check()
+    console_err.print(f"sandbox [bold]{twin.name}[/] on 127.{twin.net}.x.y (state: {twin.paths.home})")
+    result = lifecycle.up(
+        twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin),
+        timeout=timeout, progress=_progress, keep_on_failure=keep_on_failure,
+    )
+    if result.cleaned_up:
+        console_err.print(f"cleaned up {len(result.cleaned_up)} processes left by a crashed supervisor")
+    verb = "was already up" if result.already_running else f"up in {result.seconds:.0f}s"
+    console_err.print(f"[green]sandbox {twin.name} {verb}[/]: site at {twin.lb_url}/")
+    if as_json:
+        print_json(result.status)
+    else:
+        console.print(status_table(result.status))
+
+
+@sandbox.command()
+@click.option("--wipe", is_flag=True, help="Also delete the twin's data, configs and logs.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was stopped as JSON.")
+@click.pass_obj
+def down(twin: Twin, wipe: bool, as_json: bool) -> None:
+    """Stop every process the twin started, even after a supervisor crash; verify none is left."""
+    result = lifecycle.down(twin.paths, wipe=wipe)
+    if as_json:
+        print_json({"schema": "gameday.sandbox.down/v1", **result.__dict__})
+        return
+    if not result.was_running:
+        console_err.print(f"sandbox {twin.name} is not running: nothing to stop" + (" (data wiped)" if wipe else ""))
+        return
+    extra = f"; killed {len(result.leftovers_killed)} leftover processes" if result.leftovers_killed else ""
+    console_err.print(f"sandbox {twin.name} stopped ({len(result.stopped_members)} members){extra}"
+                      + ("; data wiped" if wipe else ""))
+
+
+@sandbox.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable status (schema gameday.sandbox.status/v1).")
+@click.pass_obj
+def status(twin: Twin, as_json: bool) -> None:
+    """Members, layers, addresses, pids, states, readiness and restarts."""
+    data = SandboxClient(twin.paths).status()
+    if as_json:
+        print_json(data)
+    else:
+        console.print(status_table(data))
+
+
+@sandbox.command()
+@click.argument("member")
+@click.option("-n", "--lines", default=50, show_default=True, help="How many lines from the end.")
+@click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
+@click.option("--for", "follow_for", default=3600.0, show_default=True, help="Stop following after this many seconds.")
+@click.pass_obj
+def logs(twin: Twin, member: str, lines: int, follow: bool, follow_for: float) -> None:
+    """Print a member's log (stdout and stderr of every start). MEMBER is e.g. kafka-2 or supervisor."""
+    path = twin.paths.supervisor_log if member == "supervisor" else twin.paths.member_log(member)
+    if not path.exists():
+        known = sorted(p.stem for p in twin.paths.logs.glob("*.log")) if twin.paths.logs.exists() else []
+        raise UsageError(f"no log for {member!r} in {twin.paths.logs}",
+                         hint=f"members with logs: {', '.join(known) or 'none (is the twin up?)'}")
+    _tail(path, lines, follow, follow_for)
+
+
+def _tail(path: Path, lines: int, follow: bool, follow_for: float) -> None:
+    with open(path, "rb") as fh:
+        data = fh.read()
+        for line in data.splitlines()[-lines:]:
+            click.echo(line.decode(errors="replace"))
+        deadline = Deadline(follow_for)
+        while follow and not deadline.expired():
+            chunk = fh.read()
+            if chunk:
+                click.echo(chunk.decode(errors="replace"), nl=False)
+            else:
+                time.sleep(0.3)
+
+
+@sandbox.command()
+@click.argument("member")
+@click.option("--signal", "sig", default="KILL", show_default=True, help="Signal to send to its process group.")
+@click.pass_obj
+def kill(twin: Twin, member: str, sig: str) -> None:
+    """Kill a member as a node would die; the supervisor restarts it with back-off."""
+    reply = SandboxClient(twin.paths).kill(member, sig, by="cli")
+    console_err.print(f"sent SIG{reply['signal'].removeprefix('SIG')} to {member} (pid {reply['pid']})")
+
+
+@sandbox.command()
+@click.argument("member")
+@click.pass_obj
+def stop(twin: Twin, member: str) -> None:
+    """Stop a member and keep it stopped until `start`."""
+    SandboxClient(twin.paths).stop(member, by="cli")
+    console_err.print(f"stopping {member}; it stays down until `gameday sandbox start {member}`")
+
+
+@sandbox.command()
+@click.argument("member")
+@click.pass_obj
+def start(twin: Twin, member: str) -> None:
+    """Start a member that was stopped."""
+    SandboxClient(twin.paths).start(member, by="cli")
+    console_err.print(f"starting {member}")
+
+
+@sandbox.command()
+@click.argument("workload")
+@click.argument("replicas", type=int)
+@click.pass_obj
+def scale(twin: Twin, workload: str, replicas: int) -> None:
+    """Set how many replicas of WORKLOAD (e.g. web) run."""
+    reply = SandboxClient(twin.paths).scale(workload, replicas)
+    console_err.print(f"{workload}: {reply['previous']} -> {reply['replicas']} replicas")

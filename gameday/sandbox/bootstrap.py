@@ -1,0 +1,86 @@
+"""The twin's bootstrap job: topics, snapshot repository, schema, seed content and search index.
+
+Run by the supervisor as the ``bootstrap-1`` job once db, Kafka and search are ready
+(``python -m gameday.sandbox.bootstrap``, configured by the same environment as the site). Every step
+is idempotent, so the job can be retried and re-run on each ``up``. Exits non-zero with one line
+naming the failed step.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+import requests
+from confluent_kafka import KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from ..site import seed
+from ..site.config import SiteConfig
+from .twin import CANARY_TOPIC, SNAPSHOT_REPOSITORY
+
+TOPICS = {
+    # name: (partitions, replication factor, config)
+    "content-events": (3, 3, {"min.insync.replicas": "2", "retention.ms": str(7 * 24 * 3600 * 1000)}),
+    CANARY_TOPIC: (3, 3, {"min.insync.replicas": "2"}),
+}
+
+
+def create_topics(bootstrap: str, content_topic: str, timeout: float = 60.0) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000})
+    wanted = {content_topic if name == "content-events" else name: spec for name, spec in TOPICS.items()}
+    deadline = time.monotonic() + timeout
+    existing = set(admin.list_topics(timeout=10).topics)
+    new = [NewTopic(name, num_partitions=p, replication_factor=rf, config=cfg)
+           for name, (p, rf, cfg) in wanted.items() if name not in existing]
+    for name, fut in (admin.create_topics(new, request_timeout=15) if new else {}).items():
+        try:
+            fut.result(timeout=max(1.0, deadline - time.monotonic()))
+        except KafkaException as err:
+            if "TOPIC_ALREADY_EXISTS" not in str(err):
+                raise
+        print(f"topic {name}: created", flush=True)
+    # Wait until every partition has a leader and a full ISR: the twin starts healthy.
+    while time.monotonic() < deadline:
+        md = admin.list_topics(timeout=10)
+        partitions = [p for name in wanted for p in md.topics[name].partitions.values()]
+        if partitions and all(p.leader >= 0 and len(p.isrs) == 3 for p in partitions):
+            return
+        time.sleep(0.5)
+    raise TimeoutError("Kafka topics did not reach a full ISR in time")
+
+
+def register_snapshot_repository(search_urls: tuple[str, ...], location: str) -> None:
+    body = {"type": "fs", "settings": {"location": location, "compress": True}}
+    last: Exception | None = None
+    for url in search_urls:
+        try:
+            r = requests.put(f"{url}/_snapshot/{SNAPSHOT_REPOSITORY}", json=body, timeout=(1, 30))
+            r.raise_for_status()
+            print(f"snapshot repository {SNAPSHOT_REPOSITORY}: {location}", flush=True)
+            return
+        except requests.RequestException as err:
+            last = err
+    raise RuntimeError(f"registering the snapshot repository failed: {last}")
+
+
+def main() -> int:
+    config = SiteConfig.from_env()
+    step = "config"
+    try:
+        step = "kafka topics"
+        create_topics(",".join(config.kafka_bootstrap), config.content_topic)
+        step = "snapshot repository"
+        register_snapshot_repository(config.search_urls, os.environ["GAMEDAY_SNAPSHOT_DIR"])
+        step = "schema, seed content and search index"
+        seed.run(config)
+    except (KafkaException, requests.RequestException, RuntimeError, TimeoutError, OSError) as err:
+        print(f"bootstrap failed at {step}: {err}", file=sys.stderr, flush=True)
+        return 1
+    print("bootstrap complete", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

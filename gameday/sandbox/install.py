@@ -1,0 +1,212 @@
+"""Install everything the twin runs, by package name, into a shared cache. Safe to run twice.
+
+``gameday sandbox install`` calls :func:`install_all`. Each recipe checks for its finished result
+first (a ``.complete`` stamp or the package's presence) and does nothing if it is there:
+
+- Debian packages: HAProxy, MariaDB, wrk (and Java, Maven, Go if the machine lacks them);
+- Apache Kafka (KRaft) jars from Maven Central via the maven-dependency-plugin;
+- the OpenSearch integ-test distribution zip from Maven Central;
+- toxiproxy, built with ``go install`` from its Go module;
+- the ``gameday`` system user OpenSearch runs as (it refuses to run as root).
+
+:func:`locations` tells the rest of the code where each piece landed; :func:`check` says what is
+missing without installing anything.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import subprocess
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from ..errors import NotInstalled
+from .paths import cache_dir
+
+KAFKA_VERSION = "4.3.1"
+OPENSEARCH_VERSION = "2.19.3"
+TOXIPROXY_VERSION = "v2.5.0"
+DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
+SYSTEM_USER = "gameday"
+APT_PACKAGES = {  # command -> Debian package
+    "haproxy": "haproxy",
+    "mariadbd": "mariadb-server",
+    "mariadb": "mariadb-client",
+    "wrk": "wrk",
+    "setpriv": "util-linux",
+}
+TOOL_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven", "go": "golang-go", "unzip": "unzip"}
+SBIN = ("/usr/sbin", "/sbin")
+
+
+@dataclass(frozen=True)
+class Locations:
+    kafka_libs: Path
+    opensearch_home: Path
+    toxiproxy: Path
+    java: str | None
+    haproxy: str | None
+    mariadbd: str | None
+    mariadb_install_db: str | None
+
+
+def _which(cmd: str) -> str | None:
+    return shutil.which(cmd) or shutil.which(cmd, path=os.pathsep.join((os.environ.get("PATH", ""),) + SBIN))
+
+
+def locations() -> Locations:
+    root = cache_dir()
+    return Locations(
+        kafka_libs=root / f"kafka-{KAFKA_VERSION}" / "libs",
+        opensearch_home=root / f"opensearch-{OPENSEARCH_VERSION}",
+        toxiproxy=root / f"toxiproxy-{TOXIPROXY_VERSION}" / "bin" / "server",
+        java=_which("java"),
+        haproxy=_which("haproxy"),
+        mariadbd=_which("mariadbd"),
+        mariadb_install_db=_which("mariadb-install-db"),
+    )
+
+
+def _stamp(path: Path) -> Path:
+    return path / ".complete"
+
+
+def missing() -> list[str]:
+    """What `gameday sandbox install` would still have to do (empty when everything is in place)."""
+    loc = locations()
+    gaps = [f"{cmd} (Debian package {pkg})" for cmd, pkg in APT_PACKAGES.items() if not _which(cmd)]
+    if not loc.java:
+        gaps.append("java 17+ (Debian package openjdk-17-jre-headless)")
+    if not _stamp(loc.kafka_libs.parent).exists():
+        gaps.append(f"Apache Kafka {KAFKA_VERSION} jars")
+    if not _stamp(loc.opensearch_home).exists():
+        gaps.append(f"OpenSearch {OPENSEARCH_VERSION}")
+    if not loc.toxiproxy.exists():
+        gaps.append(f"toxiproxy {TOXIPROXY_VERSION}")
+    if os.geteuid() == 0:
+        try:
+            pwd.getpwnam(SYSTEM_USER)
+        except KeyError:
+            gaps.append(f"system user {SYSTEM_USER!r}")
+    return gaps
+
+
+def check() -> None:
+    """Raise NotInstalled naming every missing piece and the command that installs it."""
+    gaps = missing()
+    if gaps:
+        raise NotInstalled("not installed: " + "; ".join(gaps), hint="run `gameday sandbox install`")
+
+
+def _run(argv: list[str], what: str, log: Path, env: dict | None = None) -> None:
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        out.write(f"\n$ {' '.join(argv)}\n".encode())
+        out.flush()
+        try:
+            proc = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, env=env, timeout=1800)
+        except FileNotFoundError as err:
+            raise NotInstalled(f"{what}: {argv[0]} is not installed", log=str(log)) from err
+        except subprocess.TimeoutExpired as err:
+            raise NotInstalled(f"{what}: gave up after 30 minutes", log=str(log)) from err
+    if proc.returncode != 0:
+        raise NotInstalled(f"{what} failed (exit {proc.returncode})", log=str(log),
+                           hint="read the end of the log; re-running is safe")
+
+
+def _apt(packages: list[str], log: Path) -> None:
+    if not packages:
+        return
+    if os.geteuid() != 0:
+        raise NotInstalled(f"Debian packages missing: {' '.join(packages)}",
+                           hint=f"run `sudo apt-get install -y {' '.join(packages)}`")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *packages]
+    try:
+        _run(cmd, "apt-get install", log, env)
+    except NotInstalled:
+        _run(["apt-get", "update"], "apt-get update", log, env)
+        _run(cmd, "apt-get install", log, env)
+
+
+def install_debian(log: Path) -> None:
+    needed = {pkg for cmd, pkg in {**APT_PACKAGES, **TOOL_PACKAGES}.items() if not _which(cmd)}
+    _apt(sorted(needed), log)
+
+
+def install_kafka(log: Path) -> None:
+    dest = locations().kafka_libs.parent
+    if _stamp(dest).exists():
+        return
+    dest.mkdir(parents=True, exist_ok=True)
+    pom = Path(__file__).with_name("recipes") / "kafka-pom.xml"
+    _run(["mvn", "-B", "-q", "-f", str(pom), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+          f"-DoutputDirectory={dest / 'libs'}", "-DincludeScope=runtime"], f"Kafka {KAFKA_VERSION} download", log)
+    _stamp(dest).touch()
+
+
+def install_opensearch(log: Path) -> None:
+    home = locations().opensearch_home
+    if _stamp(home).exists():
+        return
+    downloads = cache_dir() / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    artifact = f"org.opensearch.distribution.integ-test-zip:opensearch:{OPENSEARCH_VERSION}:zip"
+    _run(["mvn", "-B", "-q", f"{DEPENDENCY_PLUGIN}:copy", f"-Dartifact={artifact}",
+          f"-DoutputDirectory={downloads}"], f"OpenSearch {OPENSEARCH_VERSION} download", log)
+    archive = downloads / f"opensearch-{OPENSEARCH_VERSION}.zip"
+    staging = home.with_name(home.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(staging)
+    inner = staging / f"opensearch-{OPENSEARCH_VERSION}"
+    for script in (inner / "bin").iterdir():
+        script.chmod(0o755)
+    shutil.rmtree(home, ignore_errors=True)
+    inner.rename(home)
+    shutil.rmtree(staging, ignore_errors=True)
+    for d in (cache_dir(), home):  # the unprivileged search user must read it
+        d.chmod(0o755)
+    _stamp(home).touch()
+
+
+def install_toxiproxy(log: Path) -> None:
+    binary = locations().toxiproxy
+    if binary.exists():
+        return
+    env = {**os.environ, "GOBIN": str(binary.parent), "GOFLAGS": "-mod=mod"}
+    _run(["go", "install", f"github.com/Shopify/toxiproxy/v2/cmd/server@{TOXIPROXY_VERSION}"],
+         f"toxiproxy {TOXIPROXY_VERSION} build", log, env)
+
+
+def install_system_user(log: Path) -> None:
+    if os.geteuid() != 0:
+        return  # unprivileged: OpenSearch runs as the current user
+    try:
+        pwd.getpwnam(SYSTEM_USER)
+    except KeyError:
+        _run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+             "creating the system user", log)
+
+
+RECIPES: list[tuple[str, Callable[[Path], None]]] = [
+    ("Debian packages (HAProxy, MariaDB, wrk, Java, Maven, Go)", install_debian),
+    (f"Apache Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
+    (f"OpenSearch {OPENSEARCH_VERSION} (Maven Central)", install_opensearch),
+    (f"toxiproxy {TOXIPROXY_VERSION} (go install)", install_toxiproxy),
+    (f"system user {SYSTEM_USER!r}", install_system_user),
+]
+
+
+def install_all(progress: Callable[[str], None] = lambda _msg: None) -> Path:
+    """Run every recipe in order, reporting each through ``progress``; returns the install log."""
+    log = cache_dir() / "install.log"
+    cache_dir().mkdir(parents=True, exist_ok=True)
+    for label, recipe in RECIPES:
+        progress(label)
+        recipe(log)
+    return log

@@ -1,0 +1,66 @@
+"""MariaDB from Debian: the CMS content store (one member, ``db-1``)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+from ...errors import GamedayError
+from ..spec import MemberSpec, Workload
+from ..twin import DB_NAME, DB_USER, PORTS, Twin
+
+NAME = "db-1"
+
+
+def _datadir(twin: Twin):
+    return twin.paths.data / NAME
+
+
+def _init_sql(twin: Twin):
+    # Holds the password: readable only by mariadbd, which reads it after dropping to `mysql`.
+    return twin.paths.data / f"{NAME}-init.sql"
+
+
+def prepare(twin: Twin) -> None:
+    """Create the data directory on first use, and the init file that (re)creates the CMS user."""
+    datadir = _datadir(twin)
+    password = twin.db_password().replace("'", "''")
+    sql = _init_sql(twin)
+    sql.write_text(
+        f"CREATE DATABASE IF NOT EXISTS {DB_NAME} CHARACTER SET utf8mb4;\n"
+        f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
+        f"ALTER USER '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
+        f"GRANT ALL PRIVILEGES ON {DB_NAME}.* TO '{DB_USER}'@'%';\n"
+    )
+    sql.chmod(0o600)
+    shutil.chown(sql, "mysql", "mysql")
+    if (datadir / "mysql").is_dir():
+        return
+    datadir.mkdir(parents=True, exist_ok=True)
+    log = twin.paths.member_log(NAME)
+    with open(log, "ab") as out:
+        proc = subprocess.run(
+            [twin.loc.mariadb_install_db or "mariadb-install-db", "--no-defaults", f"--datadir={datadir}",
+             "--user=mysql", "--auth-root-authentication-method=socket", "--skip-test-db"],
+            stdout=out, stderr=subprocess.STDOUT, timeout=300,
+        )
+    if proc.returncode != 0:
+        raise GamedayError(f"{NAME}: initialising the MariaDB data directory failed", log=str(log))
+
+
+def workload(twin: Twin) -> Workload:
+    address = twin.address("db")
+    datadir = _datadir(twin)
+    member = MemberSpec(
+        name=NAME, index=1, address=address, ports={"mysql": PORTS["db"]},
+        argv=[twin.loc.mariadbd or "mariadbd", "--no-defaults", f"--datadir={datadir}", "--user=mysql",
+              f"--bind-address={address}", f"--port={PORTS['db']}", f"--socket={datadir / 'mysqld.sock'}",
+              f"--pid-file={datadir / 'mysqld.pid'}", f"--init-file={_init_sql(twin)}", "--skip-name-resolve",
+              "--innodb-buffer-pool-size=128M", "--max-connections=500", "--innodb-flush-log-at-trx-commit=1",
+              "--log-error="],
+        readiness={"type": "tcp", "host": address, "port": PORTS["db"]},
+        labels={"app": "mariadb", "role": "primary"},
+        stop_grace=15.0,
+    )
+    return Workload(name="db", layer="db", kind="service", replicas=1, members=[member],
+                    labels={"layer": "db"})

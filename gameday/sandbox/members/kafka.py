@@ -1,0 +1,116 @@
+"""Apache Kafka 4.x in KRaft mode: three combined broker+controller nodes, RF 3, min ISR 2.
+
+Each node has three listeners on its own address: PLAINTEXT (clients and replication), CONTROLLER
+(the quorum) and PROXIED, which it advertises at toxiproxy's address so that the web tier's Kafka
+traffic crosses toxiproxy and network faults need no code change.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from ...errors import GamedayError
+from ..spec import MemberSpec, Workload
+from ..twin import KAFKA_NODES, PORTS, Twin
+
+HEAP = "-Xms256m -Xmx384m"
+LOG4J_TEMPLATE = Path(__file__).parent.parent / "recipes" / "kafka-log4j2.properties"
+
+
+def _conf_dir(twin: Twin, i: int):
+    return twin.paths.conf / f"kafka-{i}"
+
+
+def _data_dir(twin: Twin, i: int):
+    return twin.paths.data / f"kafka-{i}"
+
+
+def cluster_id(twin: Twin) -> str:
+    """The KRaft cluster id, made once per twin."""
+    f = twin.paths.conf / "kafka-cluster-id"
+    if not f.exists():
+        # Kafka's own format for ids: a random UUID, URL-safe base64 without padding.
+        f.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+    return f.read_text().strip()
+
+
+def server_properties(twin: Twin, i: int) -> str:
+    me = twin.address("kafka", i)
+    voters = ",".join(f"{n}@{twin.address('kafka', n)}:{PORTS['kafka_controller']}" for n in range(1, KAFKA_NODES + 1))
+    proxied = f"{twin.address('toxiproxy')}:{9090 + i}"
+    return "\n".join([
+        "process.roles=broker,controller",
+        f"node.id={i}",
+        f"controller.quorum.voters={voters}",
+        f"listeners=PLAINTEXT://{me}:{PORTS['kafka']},CONTROLLER://{me}:{PORTS['kafka_controller']},"
+        f"PROXIED://{me}:{PORTS['kafka_proxied']}",
+        f"advertised.listeners=PLAINTEXT://{me}:{PORTS['kafka']},PROXIED://{proxied}",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT",
+        "inter.broker.listener.name=PLAINTEXT",
+        "controller.listener.names=CONTROLLER",
+        f"log.dirs={_data_dir(twin, i)}",
+        "num.partitions=3",
+        "default.replication.factor=3",
+        "min.insync.replicas=2",
+        "offsets.topic.replication.factor=3",
+        "transaction.state.log.replication.factor=3",
+        "transaction.state.log.min.isr=2",
+        "share.coordinator.state.topic.replication.factor=3",
+        "share.coordinator.state.topic.min.isr=2",
+        "group.initial.rebalance.delay.ms=0",
+        "auto.create.topics.enable=false",
+        "unclean.leader.election.enable=false",
+        "num.network.threads=2",
+        "num.io.threads=4",
+        "log.segment.bytes=67108864",
+        "",
+    ])
+
+
+def _java(twin: Twin) -> list[str]:
+    log4j = twin.paths.conf / "kafka-log4j2.properties"
+    return [twin.loc.java or "java", *HEAP.split(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+            "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
+            "-cp", f"{twin.loc.kafka_libs}/*"]
+
+
+def prepare(twin: Twin) -> None:
+    """Write each node's server.properties and format its storage on first use."""
+    shutil.copy(LOG4J_TEMPLATE, twin.paths.conf / "kafka-log4j2.properties")
+    cid = cluster_id(twin)
+    for i in range(1, KAFKA_NODES + 1):
+        conf = _conf_dir(twin, i)
+        conf.mkdir(parents=True, exist_ok=True)
+        props = conf / "server.properties"
+        props.write_text(server_properties(twin, i))
+        if (_data_dir(twin, i) / "meta.properties").exists():
+            continue
+        log = twin.paths.member_log(f"kafka-{i}")
+        with open(log, "ab") as out:
+            proc = subprocess.run(
+                [*_java(twin), "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props), "--ignore-formatted"],
+                stdout=out, stderr=subprocess.STDOUT, timeout=120,
+            )
+        if proc.returncode != 0:
+            raise GamedayError(f"kafka-{i}: formatting its storage failed", log=str(log),
+                               hint="`gameday sandbox down --wipe` resets the twin's data")
+
+
+def workload(twin: Twin) -> Workload:
+    members = []
+    for i in range(1, KAFKA_NODES + 1):
+        address = twin.address("kafka", i)
+        members.append(MemberSpec(
+            name=f"kafka-{i}", index=i, address=address,
+            ports={"broker": PORTS["kafka"], "controller": PORTS["kafka_controller"], "proxied": PORTS["kafka_proxied"]},
+            argv=[*_java(twin), "kafka.Kafka", str(_conf_dir(twin, i) / "server.properties")],
+            readiness={"type": "tcp", "host": address, "port": PORTS["kafka"]},
+            labels={"app": "kafka", "node-id": str(i), "strimzi.io/pool-name": "combined"},
+            stop_grace=10.0,
+        ))
+    return Workload(name="kafka", layer="kafka", kind="service", replicas=KAFKA_NODES, members=members,
+                    labels={"layer": "kafka"})

@@ -1,0 +1,60 @@
+"""The sample site (web replicas behind the load balancer), its indexer and the bootstrap job.
+
+- ``web-N``: gunicorn serving :mod:`gameday.site.app`; reaches db, search and Kafka through toxiproxy.
+- ``indexer-N``: the Kafka consumer group that makes published content searchable.
+- ``bootstrap``: a job (run to completion, retried with back-off) that creates the Kafka topics, the
+  search index and snapshot repository, and seeds the CMS. Web and indexer start after it.
+"""
+
+from __future__ import annotations
+
+from ..spec import MemberSpec, Workload
+from ..twin import INDEXER_REPLICAS, PORTS, WEB_MAX_REPLICAS, WEB_REPLICAS, Twin
+
+
+def web(twin: Twin) -> Workload:
+    members = []
+    for i in range(1, WEB_MAX_REPLICAS + 1):
+        address = twin.address("web", i)
+        members.append(MemberSpec(
+            name=f"web-{i}", index=i, address=address, ports={"http": PORTS["web"]},
+            argv=[twin.python, "-m", "gunicorn", "-k", "gthread", "--threads", "8", "-w", "1",
+                  "-b", f"{address}:{PORTS['web']}", "--graceful-timeout", "5", "--timeout", "30",
+                  "gameday.site.app:create_app()"],
+            env=twin.site_env(via_proxy=True), env_files=[str(twin.db_env_file)],
+            readiness={"type": "http", "url": f"http://{address}:{PORTS['web']}/readyz"},
+            labels={"app": "wordpress", "tier": "frontend"},
+            stop_grace=6.0,
+        ))
+    return Workload(name="web", layer="web", kind="service", replicas=WEB_REPLICAS, members=members,
+                    after=["bootstrap", "toxiproxy"], labels={"layer": "web"})
+
+
+def indexer(twin: Twin) -> Workload:
+    members = [
+        MemberSpec(
+            name=f"indexer-{i}", index=i, address=None, ports={},
+            argv=[twin.python, "-m", "gameday.site.indexer"],
+            env=twin.site_env(via_proxy=False), env_files=[str(twin.db_env_file)],
+            readiness={"type": "alive", "min_seconds": 2},
+            labels={"app": "indexer", "consumer-group": "indexer"},
+            stop_grace=5.0,
+        )
+        for i in range(1, INDEXER_REPLICAS + 1)
+    ]
+    return Workload(name="indexer", layer="indexer", kind="service", replicas=INDEXER_REPLICAS, members=members,
+                    after=["bootstrap"], labels={"layer": "indexer"})
+
+
+def bootstrap(twin: Twin) -> Workload:
+    member = MemberSpec(
+        name="bootstrap-1", index=1, address=None, ports={},
+        argv=[twin.python, "-m", "gameday.sandbox.bootstrap"],
+        env={**twin.site_env(via_proxy=False), "GAMEDAY_SNAPSHOT_DIR": str(twin.paths.data / "snapshots")},
+        env_files=[str(twin.db_env_file)],
+        readiness={"type": "alive"},
+        labels={"app": "bootstrap"},
+        stop_grace=3.0,
+    )
+    return Workload(name="bootstrap", layer="jobs", kind="job", replicas=1, members=[member],
+                    after=["db", "kafka", "search"], labels={"layer": "jobs"})

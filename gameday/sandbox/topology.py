@@ -1,0 +1,33 @@
+"""The default twin: which workloads, in which order, each prepared by its layer module."""
+
+from __future__ import annotations
+
+from .members import db, kafka, lb, search, site, toxiproxy
+from .spec import Topology
+from .twin import Twin
+
+
+def build(twin: Twin) -> Topology:
+    """The twin's desired state (nothing is started or written)."""
+    return Topology(
+        name=twin.name,
+        sandbox_id=twin.paths.sandbox_id,
+        workloads=[
+            toxiproxy.workload(twin),
+            db.workload(twin),
+            kafka.workload(twin),
+            search.workload(twin),
+            site.bootstrap(twin),
+            site.web(twin),
+            site.indexer(twin),
+            lb.workload(twin),
+        ],
+    )
+
+
+def prepare(twin: Twin) -> None:
+    """Write configs and initialise data directories that do not exist yet (keeps existing data)."""
+    twin.paths.ensure()
+    twin.db_password()
+    for layer in (toxiproxy, db, kafka, search, lb):
+        layer.prepare(twin)

@@ -1,0 +1,114 @@
+"""Addresses and shared settings of one twin: every member gets its own loopback address.
+
+Addresses are ``127.<net>.<layer>.<index>``: ``net`` separates twins (the default twin uses 10,
+the test suite 20), ``layer`` is fixed per layer (see ``LAYERS``), ``index`` is the replica number.
+Ports are the servers' usual ones, since no two members share an address::
+
+    twin = Twin.create("default")
+    twin.address("kafka", 2)        # '127.10.40.2'
+    twin.lb_url                     # 'http://127.10.10.1:8080'
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+
+from .install import Locations, locations
+from .paths import SandboxPaths
+
+LAYERS = {"lb": 10, "web": 20, "db": 30, "kafka": 40, "search": 50, "indexer": 60, "toxiproxy": 70, "jobs": 80}
+DEFAULT_NET = 10
+
+PORTS = {
+    "lb": 8080, "lb_stats": 8404, "web": 8000, "db": 3306,
+    "kafka": 9092, "kafka_controller": 9093, "kafka_proxied": 9094,
+    "search": 9200, "search_transport": 9300, "toxiproxy": 8474,
+}
+KAFKA_NODES = 3
+SEARCH_NODES = 3
+WEB_REPLICAS = 3
+WEB_MAX_REPLICAS = 6
+INDEXER_REPLICAS = 2
+CONTENT_TOPIC = "content-events"
+CANARY_TOPIC = "gameday-canary"
+CONTENT_INDEX = "content"
+SNAPSHOT_REPOSITORY = "gameday-fs"
+DB_NAME = "sps"
+DB_USER = "sps"
+
+
+@dataclass(frozen=True)
+class Twin:
+    name: str
+    net: int
+    paths: SandboxPaths
+    loc: Locations
+    python: str
+
+    @classmethod
+    def create(cls, name: str = "default", net: int | None = None) -> "Twin":
+        if net is None:
+            net = int(os.environ.get("GAMEDAY_SANDBOX_NET", DEFAULT_NET))
+        return cls(name=name, net=net, paths=SandboxPaths.for_name(name), loc=locations(), python=sys.executable)
+
+    def address(self, layer: str, index: int = 1) -> str:
+        return f"127.{self.net}.{LAYERS[layer]}.{index}"
+
+    # ---- well-known endpoints ----------------------------------------------------------------
+    @property
+    def lb_url(self) -> str:
+        return f"http://{self.address('lb')}:{PORTS['lb']}"
+
+    @property
+    def toxiproxy_api(self) -> str:
+        return f"http://{self.address('toxiproxy')}:{PORTS['toxiproxy']}"
+
+    def kafka_bootstrap(self) -> str:
+        """Direct broker addresses (the PLAINTEXT listener), for tools and the indexer."""
+        return ",".join(f"{self.address('kafka', i)}:{PORTS['kafka']}" for i in range(1, KAFKA_NODES + 1))
+
+    def kafka_bootstrap_via_proxy(self) -> str:
+        """What the web tier uses: each broker's PROXIED listener, through toxiproxy."""
+        return ",".join(f"{self.address('toxiproxy')}:{9090 + i}" for i in range(1, KAFKA_NODES + 1))
+
+    def search_urls(self) -> list[str]:
+        return [f"http://{self.address('search', i)}:{PORTS['search']}" for i in range(1, SEARCH_NODES + 1)]
+
+    def search_urls_via_proxy(self) -> list[str]:
+        return [f"http://{self.address('toxiproxy')}:{9200 + i}" for i in range(1, SEARCH_NODES + 1)]
+
+    def db_addr(self) -> str:
+        return f"{self.address('db')}:{PORTS['db']}"
+
+    def db_addr_via_proxy(self) -> str:
+        return f"{self.address('toxiproxy')}:{PORTS['db']}"
+
+    # ---- the one secret ----------------------------------------------------------------------
+    @property
+    def db_env_file(self):
+        return self.paths.secrets / "db.env"
+
+    def db_password(self) -> str:
+        """The CMS database password, generated once per twin and kept in ``secrets/`` (0600)."""
+        f = self.db_env_file
+        if not f.exists():
+            f.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"GAMEDAY_DB_PASSWORD={secrets.token_urlsafe(18)}\n")
+        return f.read_text().split("=", 1)[1].strip()
+
+    def site_env(self, *, via_proxy: bool) -> dict[str, str]:
+        """Environment for the sample site, the indexer and the seed job (password via env file)."""
+        return {
+            "GAMEDAY_DB_ADDR": self.db_addr_via_proxy() if via_proxy else self.db_addr(),
+            "GAMEDAY_DB_NAME": DB_NAME,
+            "GAMEDAY_DB_USER": DB_USER,
+            "GAMEDAY_SEARCH_URLS": ",".join(self.search_urls_via_proxy() if via_proxy else self.search_urls()),
+            "GAMEDAY_KAFKA_BOOTSTRAP": self.kafka_bootstrap_via_proxy() if via_proxy else self.kafka_bootstrap(),
+            "GAMEDAY_CONTENT_TOPIC": CONTENT_TOPIC,
+            "GAMEDAY_CONTENT_INDEX": CONTENT_INDEX,
+        }

@@ -1,0 +1,144 @@
+"""Content events: build them and publish them to Kafka with acks=all, waiting for the ack.
+
+Used by the web app (after the article transaction commits) and the indexer's outbox relay::
+
+    publisher = EventPublisher(cfg)
+    event = article_event(article_row)          # the JSON the indexer consumes
+    publisher.publish(event, timeout=5)         # raises EventNotAcknowledged if not acked in time
+    publisher.close()
+
+The producer is idempotent (``enable.idempotence=true``, ``acks=all``), gives up on a message after
+``delivery.timeout.ms=5000``, and is created lazily on first use, so it is safe to build the
+publisher before gunicorn forks. It is thread-safe: each caller waits for its own delivery report
+while serving everyone's callbacks. The message key is the article id, so all versions of an
+article land on one partition, in order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+from confluent_kafka import KafkaError, KafkaException, Producer
+
+from ..errors import GamedayError
+from .config import SiteConfig
+
+__all__ = ["EventPublisher", "EventNotAcknowledged", "article_event", "EVENT_TYPE", "PRODUCER_CONFIG"]
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPE = "article.published"
+
+PRODUCER_CONFIG = {
+    "acks": "all",
+    "enable.idempotence": True,
+    "delivery.timeout.ms": 5000,
+    "request.timeout.ms": 3000,
+    "socket.connection.setup.timeout.ms": 1000,
+    "linger.ms": 5,
+    "reconnect.backoff.max.ms": 1000,
+}
+
+
+class EventNotAcknowledged(GamedayError):
+    """Kafka did not acknowledge (acks=all) the event within the timeout."""
+
+
+def article_event(article: dict) -> dict:
+    """The ``article.published`` event for an article row (``updated_at`` as ISO 8601)."""
+    updated = article.get("updated_at")
+    return {
+        "type": EVENT_TYPE,
+        "id": int(article["id"]),
+        "version": int(article["version"]),
+        "kind": article["kind"],
+        "slug": article["slug"],
+        "title": article["title"],
+        "category": article["category"],
+        "summary": article["summary"],
+        "body": article["body"],
+        "updated_at": updated if isinstance(updated, str) or updated is None else updated.isoformat(),
+    }
+
+
+class _RateLimitedLog:
+    """Log a librdkafka error at most once per ``every`` seconds per error code."""
+
+    def __init__(self, every: float = 10.0):
+        self.every = every
+        self._last: dict[int, float] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, err: KafkaError) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if now - self._last.get(err.code(), -self.every) < self.every:
+                return
+            self._last[err.code()] = now
+        log.warning("kafka: %s", err.str())
+
+
+class EventPublisher:
+    """Publish content events to ``cfg.content_topic`` on ``cfg.kafka_bootstrap``."""
+
+    def __init__(self, cfg: SiteConfig, *, extra_config: dict | None = None):
+        self.topic = cfg.content_topic
+        self._config = {
+            "bootstrap.servers": cfg.kafka_bootstrap_servers,
+            "client.id": f"gameday-site-{cfg.member}",
+            **PRODUCER_CONFIG,
+            "error_cb": _RateLimitedLog(),
+            "logger": log,
+            "log_level": 3,
+            **(extra_config or {}),
+        }
+        self._producer: Producer | None = None
+        self._lock = threading.Lock()
+
+    def _get(self) -> Producer:
+        with self._lock:
+            if self._producer is None:
+                self._producer = Producer(self._config)
+            return self._producer
+
+    def publish(self, event: dict, timeout: float = 5.0) -> None:
+        """Send ``event`` keyed by its id; return once Kafka acknowledged it (acks=all).
+
+        Raises :class:`EventNotAcknowledged` on a delivery error or after ``timeout`` seconds
+        (the message may still be delivered later: consumers must be idempotent).
+        """
+        producer = self._get()
+        done = threading.Event()
+        outcome: dict = {}
+
+        def on_delivery(err: KafkaError | None, msg) -> None:
+            outcome["error"] = err
+            done.set()
+
+        try:
+            producer.produce(self.topic, key=str(event["id"]).encode(), value=json.dumps(event).encode(),
+                             on_delivery=on_delivery)
+        except BufferError:
+            raise EventNotAcknowledged("the Kafka producer queue is full (brokers unreachable?)") from None
+        except KafkaException as err:
+            raise EventNotAcknowledged(f"Kafka refused the event: {err.args[0].str()}") from None
+        deadline = time.monotonic() + timeout
+        while not done.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise EventNotAcknowledged(
+                    f"Kafka did not acknowledge event {event['id']}v{event['version']} within {timeout:g}s")
+            producer.poll(min(0.05, remaining))
+        if outcome.get("error") is not None:
+            raise EventNotAcknowledged(f"Kafka rejected event {event['id']}v{event['version']}: {outcome['error'].str()}")
+
+    def close(self, timeout: float = 2.0) -> int:
+        """Flush pending messages for up to ``timeout`` seconds; returns how many were left."""
+        with self._lock:
+            producer, self._producer = self._producer, None
+        if producer is None:
+            return 0
+        return producer.flush(timeout)

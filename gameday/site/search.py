@@ -1,0 +1,228 @@
+"""OpenSearch over plain REST (``requests``): index creation, bulk indexing, fuzzy search.
+
+Used by the web app (search pages), the seed (create + bulk) and the indexer (bulk)::
+
+    client = SearchClient(cfg.search_urls, index=cfg.content_index)
+    client.create_index()                       # no-op if it exists
+    client.bulk_index(articles)                 # id = article id, version_type=external
+    hits = client.search("apixaban", size=10)   # {"total": 12, "hits": [{id, kind, slug, ...}]}
+
+Each call tries the hosts in turn, starting at a rotating offset, each at most once, with a 0.5 s
+connect timeout and a 2 s read timeout (and, if ``budget`` is given, never longer than that in all). A connection failure, timeout or 5xx on every host raises
+:class:`SearchUnavailable`. Bulk indexing uses ``version_type=external`` with the article version,
+so replaying an event (or the seed) is idempotent and never overwrites a newer version; those
+version conflicts (409) count as success.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+from typing import Any, Iterable, Sequence
+
+import requests
+
+from ..errors import GamedayError
+
+__all__ = ["SearchClient", "SearchUnavailable", "SearchError", "INDEX_SETTINGS", "document"]
+
+CONNECT_TIMEOUT = 0.5
+READ_TIMEOUT = 2.0
+
+INDEX_SETTINGS: dict[str, Any] = {
+    "settings": {
+        "index": {
+            "number_of_shards": 3,
+            "number_of_replicas": 1,
+            "unassigned.node_left.delayed_timeout": "5s",
+        }
+    },
+    "mappings": {
+        "properties": {
+            "title": {"type": "text", "analyzer": "standard"},
+            "summary": {"type": "text", "analyzer": "standard"},
+            "body": {"type": "text", "analyzer": "standard"},
+            "kind": {"type": "keyword"},
+            "category": {"type": "keyword"},
+            "slug": {"type": "keyword"},
+            "version": {"type": "long"},
+            "updated_at": {"type": "date"},
+        }
+    },
+}
+
+_DOC_FIELDS = ("kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
+_HIT_FIELDS = ["kind", "slug", "title", "category", "summary", "version"]
+
+
+class SearchUnavailable(GamedayError):
+    """No OpenSearch host answered (connection refused, timeout or 5xx on every host)."""
+
+
+class SearchError(GamedayError):
+    """OpenSearch answered with a client error (4xx) or reported per-item bulk failures."""
+
+
+def document(article: dict) -> dict:
+    """The indexed form of an article or event dict (``updated_at`` as an ISO string)."""
+    doc = {key: article.get(key) for key in _DOC_FIELDS}
+    updated = doc.get("updated_at")
+    if updated is not None and not isinstance(updated, str):
+        doc["updated_at"] = updated.isoformat()
+    return doc
+
+
+class SearchClient:
+    """A tiny OpenSearch client for one index, over a pooled ``requests.Session`` per thread."""
+
+    def __init__(self, urls: Sequence[str], *, index: str = "content",
+                 connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT,
+                 budget: float | None = None):
+        """``budget`` (seconds) caps one call across all hosts (the web app uses 2.5 s)."""
+        if not urls:
+            raise ValueError("SearchClient needs at least one URL")
+        self.urls = tuple(u.rstrip("/") for u in urls)
+        self.index = index
+        self.timeout = (connect_timeout, read_timeout)
+        self.budget = budget
+        self._start = itertools.count()
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"SearchClient({','.join(self.urls)}, index={self.index!r})"
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # never route loopback traffic through an HTTP proxy
+            self._local.session = session
+        return session
+
+    def request(self, method: str, path: str, *, body: Any = None, data: bytes | None = None,
+                params: dict | None = None, ok_statuses: Iterable[int] = ()) -> requests.Response:
+        """Send to each host once, from a rotating start; return the first non-5xx response.
+
+        4xx answers are returned only if listed in ``ok_statuses``; otherwise :class:`SearchError`.
+        """
+        n = len(self.urls)
+        first = next(self._start) % n
+        headers = {"Content-Type": "application/x-ndjson" if data is not None else "application/json"}
+        payload = data if data is not None else (json.dumps(body).encode() if body is not None else None)
+        problems: list[str] = []
+        deadline = None if self.budget is None else time.monotonic() + self.budget
+        for i in range(n):
+            base = self.urls[(first + i) % n]
+            timeout = self.timeout
+            if deadline is not None:
+                remaining = deadline - time.monotonic()
+                if remaining < 0.05:
+                    problems.append(f"{base}: not tried (time budget of {self.budget:g}s spent)")
+                    break
+                timeout = (min(timeout[0], remaining), min(timeout[1], remaining))
+            try:
+                resp = self._session().request(method, f"{base}{path}", data=payload, params=params,
+                                               headers=headers, timeout=timeout)
+            except requests.Timeout:
+                problems.append(f"{base}: timed out")
+                continue
+            except requests.ConnectionError as err:
+                problems.append(f"{base}: {_short(err)}")
+                continue
+            if resp.status_code >= 500:
+                problems.append(f"{base}: HTTP {resp.status_code}")
+                continue
+            if resp.status_code >= 400 and resp.status_code not in set(ok_statuses):
+                raise SearchError(f"OpenSearch {method} {path} answered HTTP {resp.status_code}: {resp.text[:300]}")
+            return resp
+        raise SearchUnavailable(f"search is unavailable ({'; '.join(problems)})")
+
+    def ping(self) -> bool:
+        """True if some host answers ``GET /`` (never raises)."""
+        try:
+            self.request("GET", "/")
+        except (SearchUnavailable, SearchError):
+            return False
+        return True
+
+    def index_exists(self) -> bool:
+        return self.request("HEAD", f"/{self.index}", ok_statuses=(404,)).status_code == 200
+
+    def create_index(self) -> bool:
+        """Create the index (3 primaries, 1 replica) unless it exists; True if it was created."""
+        resp = self.request("PUT", f"/{self.index}", body=INDEX_SETTINGS, ok_statuses=(400,))
+        if resp.status_code == 400:
+            if "resource_already_exists_exception" in resp.text:
+                return False
+            raise SearchError(f"cannot create index {self.index}: {resp.text[:300]}")
+        return True
+
+    def bulk_index(self, articles: Iterable[dict], *, refresh: bool = False) -> dict:
+        """Index articles by id with external versioning. Returns ``{"indexed", "stale"}`` counts.
+
+        ``stale`` counts version conflicts (the index already holds this or a newer version).
+        Raises :class:`SearchError` if any other item failed, :class:`SearchUnavailable` if no host
+        answered; the caller should retry the whole batch (it is idempotent).
+        """
+        lines: list[str] = []
+        for article in articles:
+            action = {"index": {"_index": self.index, "_id": str(article["id"]),
+                                "version": int(article["version"]), "version_type": "external"}}
+            lines.append(json.dumps(action))
+            lines.append(json.dumps(document(article)))
+        if not lines:
+            return {"indexed": 0, "stale": 0}
+        params = {"refresh": "true"} if refresh else None
+        resp = self.request("POST", "/_bulk", data=("\n".join(lines) + "\n").encode(), params=params)
+        result = resp.json()
+        indexed = stale = 0
+        failures: list[str] = []
+        for item in result.get("items", []):
+            outcome = item.get("index", {})
+            status = outcome.get("status", 0)
+            if 200 <= status < 300:
+                indexed += 1
+            elif status == 409:
+                stale += 1
+            else:
+                failures.append(f"{outcome.get('_id')}: {status} {json.dumps(outcome.get('error'))[:200]}")
+        if failures:
+            if any(f.split(": ", 1)[1].startswith(("429", "5")) for f in failures):
+                raise SearchUnavailable(f"bulk indexing partly failed ({len(failures)} items), e.g. {failures[0]}")
+            raise SearchError(f"bulk indexing failed for {len(failures)} items, e.g. {failures[0]}")
+        return {"indexed": indexed, "stale": stale}
+
+    def search(self, q: str, size: int = 10) -> dict:
+        """Fuzzy multi_match over title^3, summary^2 and body: ``{"total", "took_ms", "hits"}``."""
+        body = {
+            "size": size,
+            "_source": _HIT_FIELDS,
+            "track_total_hits": 1000,
+            "query": {
+                "multi_match": {
+                    "query": q,
+                    "fields": ["title^3", "summary^2", "body"],
+                    "fuzziness": "AUTO",
+                    "prefix_length": 1,
+                    "operator": "and",
+                }
+            },
+        }
+        result = self.request("POST", f"/{self.index}/_search", body=body).json()
+        hits = [{"id": int(h["_id"]), "score": h.get("_score"), **h.get("_source", {})}
+                for h in result.get("hits", {}).get("hits", [])]
+        total = result.get("hits", {}).get("total", {})
+        return {"total": total.get("value", len(hits)) if isinstance(total, dict) else total,
+                "took_ms": result.get("took"), "hits": hits}
+
+    def refresh(self) -> None:
+        self.request("POST", f"/{self.index}/_refresh")
+
+
+def _short(err: Exception) -> str:
+    text = str(err)
+    if "Connection refused" in text:
+        return "connection refused"
+    return text.splitlines()[0][:160] if text else type(err).__name__

@@ -1,0 +1,70 @@
+"""Load the catalogue into MariaDB and OpenSearch; safe to run again at any time.
+
+Run it once the database and search are up (the sandbox does this after starting them)::
+
+    GAMEDAY_DB_ADDR=... GAMEDAY_SEARCH_URLS=... GAMEDAY_KAFKA_BOOTSTRAP=... python -m gameday.site.seed
+
+Steps: create the tables; insert the 2,000 generated rows only if ``articles`` is empty; create
+the OpenSearch index if missing; bulk-index every row (idempotent thanks to external versioning:
+documents already at that version or newer are left alone). Prints one summary line and exits 0,
+or prints one ``seed failed: ...`` line to stderr and exits 1. Takes a few seconds.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from . import catalog, db
+from .config import SiteConfig
+from .search import SearchClient, SearchError, SearchUnavailable
+
+BATCH = 500
+
+
+def seed(cfg: SiteConfig, *, n: int = catalog.DEFAULT_N) -> dict:
+    """Seed database and index; returns ``{"inserted", "indexed", "stale", "index_created"}``."""
+    database = db.Database(cfg, read_timeout=30, write_timeout=30)
+    database.write(db.ensure_schema)
+    existing = database.read(db.count_articles)
+    inserted = 0
+    if existing == 0:
+        rows = list(catalog.generate(n))
+        inserted = database.write(lambda conn: db.insert_articles(conn, rows, batch=BATCH))
+    search = SearchClient(cfg.search_urls, index=cfg.content_index, read_timeout=30)
+    created = search.create_index()
+    indexed = stale = 0
+    page = database.read(lambda conn: db.all_articles(conn, after_id=0, limit=BATCH))
+    while page:
+        result = search.bulk_index(page)
+        indexed += result["indexed"]
+        stale += result["stale"]
+        after = page[-1]["id"]
+        page = database.read(lambda conn: db.all_articles(conn, after_id=after, limit=BATCH))
+    search.refresh()
+    database.close()
+    return {"existing": existing, "inserted": inserted, "index_created": created, "indexed": indexed, "stale": stale}
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.monotonic()
+    try:
+        cfg = SiteConfig.from_env()
+        result = seed(cfg)
+    except ValueError as err:
+        print(f"seed failed: {err}", file=sys.stderr)
+        return 2
+    except (db.DatabaseUnavailable, SearchUnavailable, SearchError) as err:
+        print(f"seed failed: {err}", file=sys.stderr)
+        return 1
+    print(
+        f"seed ok in {time.monotonic() - started:.1f}s: {result['existing']} rows existed,"
+        f" {result['inserted']} inserted; index {cfg.content_index}"
+        f" {'created' if result['index_created'] else 'existed'}; {result['indexed']} documents indexed,"
+        f" {result['stale']} already current"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
