@@ -186,7 +186,7 @@ def down(paths: SandboxPaths, *, wipe: bool = False, timeout: float = 60.0) -> D
         stopped = [m["name"] for m in client.status()["members"] if m["pid"]]
         client.request("shutdown")
         deadline = Deadline(timeout)
-        while os.path.exists(f"/proc/{pid}") and not deadline.expired():
+        while reaper.is_running(pid) and not deadline.expired():
             time.sleep(0.2)
         # Whatever the supervisor did not stop in time, the reaper below stops by force.
     leftovers = reaper.reap(paths.sandbox_id, grace=5)

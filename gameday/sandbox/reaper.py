@@ -41,6 +41,14 @@ def marked_processes(sandbox_id: str) -> list[int]:
     return found
 
 
+def is_running(pid: int) -> bool:
+    """True while ``pid`` is a live process (a zombie counts as gone)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def reap(sandbox_id: str, *, grace: float = 10.0) -> list[int]:
     """SIGTERM every marked process, SIGKILL what is left after ``grace`` seconds.
 

@@ -306,6 +306,8 @@ class Supervisor:
                 if not self._signal(m, sig):
                     return {"ok": False, "error": f"{m.spec.name} is not running (state {m.state})"}
                 m.event("signalled", signal=sig.name, pid=pid, by=request.get("by", "client"))
+                if sig == signal.SIGKILL:  # it is gone now, whatever the next readiness check says
+                    m.ready, m.ready_since = False, None
                 return {"ok": True, "member": m.spec.name, "pid": pid, "signal": sig.name}
             if op == "stop":
                 m = self._member(request["member"])

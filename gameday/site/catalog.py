@@ -135,14 +135,15 @@ POPULAR_TERMS: tuple[str, ...] = (
     "pregnancy", "renal impairment", "care homes", "switching", "shortage", "breastfeeding",
 )
 
+# Multi-word queries; each matches at least one generated article (default n and seed).
 LONG_TAIL_TERMS: tuple[str, ...] = (
     "apixaban renal impairment", "sertraline pregnancy", "insulin storage care homes",
-    "switching between SSRIs", "switching between DOACs", "methotrexate monitoring",
-    "crushing tablets enteral feeding tubes", "lithium monitoring older people",
+    "switching between SSRIs", "switching between DOACs", "crushing methotrexate tablets",
+    "phenytoin enteral feeding tubes", "lithium pregnancy",
     "clozapine supply disruption", "sodium valproate pregnancy", "nitrofurantoin renal",
     "levetiracetam children", "enoxaparin solution for injection", "co-amoxiclav suspension",
-    "dispersible aspirin tablets", "fentanyl patches", "stability outside the fridge",
-    "modified-release tablets crushing",
+    "dispersible aspirin tablets", "fentanyl renal impairment", "stability outside the fridge",
+    "melatonin modified-release tablets", "warfarin monitoring requirements",
 )
 
 MISSPELLINGS: tuple[str, ...] = (

@@ -1,0 +1,41 @@
+"""Shared fixtures. Integration fixtures start real servers; nothing here is mocked."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+from gameday.sandbox.paths import SandboxPaths
+from gameday.sandbox.spec import MemberSpec, Topology, Workload
+
+
+def http_member(name: str, index: int, address: str, port: int = 8000, **extra) -> MemberSpec:
+    """A tiny real HTTP server as a member, for supervisor tests."""
+    return MemberSpec(
+        name=name, index=index, address=address, ports={"http": port},
+        argv=[sys.executable, "-m", "http.server", "--bind", address, str(port)],
+        readiness={"type": "http", "url": f"http://{address}:{port}/"},
+        stop_grace=3.0, **extra,
+    )
+
+
+def small_topology(paths: SandboxPaths, net: int, replicas: int = 2) -> Topology:
+    """Two workloads of real HTTP servers: `svc` (replicas) and `front` (after svc)."""
+    svc = Workload(name="svc", layer="web", kind="service", replicas=replicas,
+                   members=[http_member(f"svc-{i}", i, f"127.{net}.20.{i}") for i in range(1, 4)],
+                   labels={"layer": "web"})
+    front = Workload(name="front", layer="lb", kind="service", replicas=1, after=["svc"],
+                     members=[http_member("front-1", 1, f"127.{net}.10.1")], labels={"layer": "lb"})
+    return Topology(name=paths.name, sandbox_id=paths.sandbox_id, workloads=[svc, front],
+                    backoff_base=0.5, backoff_cap=2.0)
+
+
+@pytest.fixture
+def small_paths(tmp_path: Path) -> SandboxPaths:
+    paths = SandboxPaths(name=f"small-{os.getpid()}", home=tmp_path / "twin")
+    yield paths
+    from gameday.sandbox import lifecycle
+    lifecycle.down(paths)

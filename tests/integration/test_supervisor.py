@@ -1,0 +1,128 @@
+"""The supervisor against real processes (small HTTP servers), on its own loopback network."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+
+import pytest
+import requests
+
+from gameday.deadline import wait_until
+from gameday.errors import GamedayError, UsageError
+from gameday.sandbox import lifecycle, reaper
+from gameday.sandbox.client import SandboxClient, supervisor_pid
+from gameday.sandbox.spec import MemberSpec, Workload
+from tests.conftest import small_topology
+
+NET = 31
+
+
+def test_up_starts_in_order_and_reports_every_member(small_paths):
+    transitions = []
+    result = lifecycle.up(small_paths, small_topology(small_paths, NET),
+                          progress=lambda name, state, _v: transitions.append((name, state)), timeout=30)
+    members = {m["name"]: m for m in result.status["members"]}
+    assert all(members[n]["ready"] for n in ("svc-1", "svc-2", "front-1"))
+    assert members["svc-3"]["pid"] is None and members["svc-3"]["desired"] is False
+    # front comes after svc: it was only started once both svc replicas were ready
+    order = [name for name, state in transitions if state == "ready"]
+    assert order.index("front-1") > max(order.index("svc-1"), order.index("svc-2"))
+    assert requests.get(f"http://127.{NET}.10.1:8000/", timeout=2).status_code == 200
+
+
+def test_up_twice_is_idempotent(small_paths):
+    first = lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    pids = {m["name"]: m["pid"] for m in first.status["members"]}
+    second = lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    assert second.already_running
+    assert {m["name"]: m["pid"] for m in second.status["members"]} == pids
+
+
+def test_killed_member_is_restarted_with_backoff_and_counted(small_paths):
+    lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    twin = SandboxClient(small_paths)
+    old_pid = twin.member("svc-1")["pid"]
+    twin.kill("svc-1")
+    assert twin.member("svc-1")["ready"] is False
+    back = twin.wait_ready("svc-1", timeout=20)
+    assert back["pid"] != old_pid
+    assert back["restarts"] == 1
+    events = [h["event"] for h in back["history"]]
+    assert events[-5:] == ["signalled", "exited", "backoff", "started", "ready"]
+    exited = [h for h in back["history"] if h["event"] == "exited"][-1]
+    assert exited["signal"] == "SIGKILL"
+    # killed from outside the supervisor (as the kernel or a chaos tool would): also restarted
+    os.kill(back["pid"], signal.SIGKILL)
+    again = wait_until(lambda: (m := twin.member("svc-1"))["ready"] and m["pid"] != back["pid"] and m,
+                       timeout=20, what="svc-1 to come back")
+    assert again["restarts"] == 2
+    backoffs = [h["seconds"] for h in again["history"] if h["event"] == "backoff"]
+    assert backoffs == [0.5, 1.0]  # exponential: base 0.5 s, doubled after each unexpected exit
+
+
+def test_stop_start_and_scale(small_paths):
+    lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    twin = SandboxClient(small_paths)
+    twin.stop("svc-2")
+    stopped = twin.wait_stopped("svc-2", timeout=10)
+    assert stopped["state"] == "stopped" and stopped["restarts"] == 0
+    twin.start("svc-2")
+    assert twin.wait_ready("svc-2", timeout=20)["ready"]
+    twin.scale("svc", 3)
+    assert twin.wait_ready("svc-3", timeout=20)["labels"]["layer"] == "web"
+    twin.scale("svc", 1)
+    twin.wait_stopped("svc-3", timeout=10)
+    twin.wait_stopped("svc-2", timeout=10)
+    assert [m["name"] for m in twin.members(layer="web") if m["pid"]] == ["svc-1"]
+    with pytest.raises(UsageError, match="0..3 replicas"):
+        twin.scale("svc", 9)
+
+
+def test_down_after_supervisor_crash_leaves_no_process(small_paths):
+    lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    member_pids = [m["pid"] for m in SandboxClient(small_paths).status()["members"] if m["pid"]]
+    os.kill(supervisor_pid(small_paths), signal.SIGKILL)
+    assert all(reaper.is_running(p) for p in member_pids)  # orphans keep running
+    result = lifecycle.down(small_paths)
+    assert sorted(result.leftovers_killed) == sorted(member_pids)
+    assert not any(reaper.is_running(p) for p in member_pids)
+    assert reaper.marked_processes(small_paths.sandbox_id) == []
+    # and down again, with nothing running, is a no-op
+    assert lifecycle.down(small_paths).was_running is False
+
+
+def test_up_after_supervisor_crash_cleans_orphans(small_paths):
+    lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    os.kill(supervisor_pid(small_paths), signal.SIGKILL)
+    result = lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    assert len(result.cleaned_up) == 3
+    assert all(m["ready"] for m in result.status["members"] if m["desired"])
+
+
+def test_port_in_use_is_refused_before_anything_starts(small_paths):
+    with socket.socket() as squatter:
+        squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        squatter.bind((f"127.{NET}.20.2", 8000))
+        squatter.listen()
+        with pytest.raises(UsageError, match=rf"127\.{NET}\.20\.2:8000 \(svc-2 http\) is already in use"):
+            lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    assert supervisor_pid(small_paths) is None
+    assert reaper.marked_processes(small_paths.sandbox_id) == []
+
+
+def test_member_that_will_not_start_fails_up_and_leaves_nothing(small_paths):
+    topo = small_topology(small_paths, NET)
+    broken = MemberSpec(name="broken-1", index=1, address=f"127.{NET}.90.1", ports={},
+                        argv=[sys.executable, "-c", "import sys; print('cannot open data dir'); sys.exit(3)"],
+                        readiness={"type": "alive"})
+    topo.workloads.append(Workload(name="broken", layer="db", kind="service", replicas=1, members=[broken]))
+    with pytest.raises(GamedayError) as err:
+        lifecycle.up(small_paths, topo, timeout=60)
+    assert "broken-1 keeps failing to start" in str(err.value)
+    assert str(small_paths.member_log("broken-1")) in str(err.value)
+    assert "cannot open data dir" in small_paths.member_log("broken-1").read_text()
+    assert supervisor_pid(small_paths) is None
+    assert reaper.marked_processes(small_paths.sandbox_id) == []
