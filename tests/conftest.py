@@ -39,3 +39,27 @@ def small_paths(tmp_path: Path) -> SandboxPaths:
     yield paths
     from gameday.sandbox import lifecycle
     lifecycle.down(paths)
+
+
+TEST_NET = 20  # the full twin under test: 127.20.x.y, away from a developer's default twin (127.10.x.y)
+
+
+@pytest.fixture(scope="session")
+def twin():
+    """The real twin, brought up once per test session (clean data) and taken down at the end."""
+    from gameday.sandbox import lifecycle, topology
+    from gameday.sandbox.install import install_all
+    from gameday.sandbox.twin import Twin
+
+    install_all()  # no-op when installed; makes a bare `pytest` work on a fresh machine too
+    t = Twin.create("test", net=TEST_NET)
+    lifecycle.down(t.paths, wipe=True)
+    lifecycle.up(t.paths, topology.build(t), prepare=lambda: topology.prepare(t), timeout=300)
+    yield t
+    lifecycle.down(t.paths, wipe=True)
+
+
+@pytest.fixture(scope="session")
+def twin_client(twin):
+    from gameday.sandbox.client import SandboxClient
+    return SandboxClient(twin.paths)

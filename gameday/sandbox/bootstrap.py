@@ -16,6 +16,7 @@ import requests
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from ..errors import GamedayError
 from ..site import seed
 from ..site.config import SiteConfig
 from .twin import CANARY_TOPIC, SNAPSHOT_REPOSITORY
@@ -74,8 +75,8 @@ def main() -> int:
         step = "snapshot repository"
         register_snapshot_repository(config.search_urls, os.environ["GAMEDAY_SNAPSHOT_DIR"])
         step = "schema, seed content and search index"
-        seed.run(config)
-    except (KafkaException, requests.RequestException, RuntimeError, TimeoutError, OSError) as err:
+        print(f"seed: {seed.seed(config)}", flush=True)
+    except (GamedayError, KafkaException, requests.RequestException, RuntimeError, TimeoutError, OSError) as err:
         print(f"bootstrap failed at {step}: {err}", file=sys.stderr, flush=True)
         return 1
     print("bootstrap complete", flush=True)

@@ -110,30 +110,53 @@ class EventPublisher:
         Raises :class:`EventNotAcknowledged` on a delivery error or after ``timeout`` seconds
         (the message may still be delivered later: consumers must be idempotent).
         """
+        errors = self.publish_many([event], timeout=timeout)
+        if errors[0] is not None:
+            raise EventNotAcknowledged(errors[0])
+
+    def publish_many(self, events: list[dict], timeout: float = 5.0) -> list[str | None]:
+        """Send several events at once; per event ``None`` if acknowledged, else why not."""
         producer = self._get()
-        done = threading.Event()
-        outcome: dict = {}
+        outcome: list[str | None] = ["not acknowledged"] * len(events)
+        pending = [0]
+        lock = threading.Lock()
+        all_done = threading.Event()
 
-        def on_delivery(err: KafkaError | None, msg) -> None:
-            outcome["error"] = err
-            done.set()
+        def reporter(i: int, event: dict):
+            def on_delivery(err: KafkaError | None, msg) -> None:
+                outcome[i] = None if err is None else f"Kafka rejected event {event['id']}v{event['version']}: {err.str()}"
+                with lock:
+                    pending[0] -= 1
+                    if pending[0] == 0:
+                        all_done.set()
+            return on_delivery
 
-        try:
-            producer.produce(self.topic, key=str(event["id"]).encode(), value=json.dumps(event).encode(),
-                             on_delivery=on_delivery)
-        except BufferError:
-            raise EventNotAcknowledged("the Kafka producer queue is full (brokers unreachable?)") from None
-        except KafkaException as err:
-            raise EventNotAcknowledged(f"Kafka refused the event: {err.args[0].str()}") from None
+        for i, event in enumerate(events):
+            try:
+                producer.produce(self.topic, key=str(event["id"]).encode(), value=json.dumps(event).encode(),
+                                 on_delivery=reporter(i, event))
+            except BufferError:
+                outcome[i] = "the Kafka producer queue is full (brokers unreachable?)"
+                continue
+            except KafkaException as err:
+                outcome[i] = f"Kafka refused the event: {err.args[0].str()}"
+                continue
+            with lock:
+                pending[0] += 1
+        with lock:
+            if pending[0] == 0:
+                all_done.set()
         deadline = time.monotonic() + timeout
-        while not done.is_set():
+        while not all_done.is_set():
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise EventNotAcknowledged(
-                    f"Kafka did not acknowledge event {event['id']}v{event['version']} within {timeout:g}s")
+                break
             producer.poll(min(0.05, remaining))
-        if outcome.get("error") is not None:
-            raise EventNotAcknowledged(f"Kafka rejected event {event['id']}v{event['version']}: {outcome['error'].str()}")
+        return [
+            ("Kafka did not acknowledge event {}v{} within {:g}s".format(e["id"], e["version"], timeout)
+             if why == "not acknowledged" else why)
+            for e, why in zip(events, outcome)
+        ]
 
     def close(self, timeout: float = 2.0) -> int:
         """Flush pending messages for up to ``timeout`` seconds; returns how many were left."""

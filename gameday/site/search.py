@@ -8,7 +8,9 @@ Used by the web app (search pages), the seed (create + bulk) and the indexer (bu
     hits = client.search("apixaban", size=10)   # {"total": 12, "hits": [{id, kind, slug, ...}]}
 
 Each call tries the hosts in turn, starting at a rotating offset, each at most once, with a 0.5 s
-connect timeout and a 2 s read timeout (and, if ``budget`` is given, never longer than that in all). A connection failure, timeout or 5xx on every host raises
+connect timeout and a 2 s read timeout (and, if ``budget`` is given, never longer than that in all). A host that failed is skipped and
+then probed by one request at a time (every ``PROBE_AFTER`` s) until it answers again, so a dead
+or frozen node costs one slow request per second, not one per search. A connection failure, timeout or 5xx on every host raises
 :class:`SearchUnavailable`. Bulk indexing uses ``version_type=external`` with the article version,
 so replaying an event (or the seed) is idempotent and never overwrites a newer version; those
 version conflicts (409) count as success.
@@ -30,6 +32,7 @@ __all__ = ["SearchClient", "SearchUnavailable", "SearchError", "INDEX_SETTINGS",
 
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 2.0
+PROBE_AFTER = 1.0  # a host that failed is left alone this long, then probed by one request at a time
 
 INDEX_SETTINGS: dict[str, Any] = {
     "settings": {
@@ -88,6 +91,9 @@ class SearchClient:
         self.timeout = (connect_timeout, read_timeout)
         self.budget = budget
         self._start = itertools.count()
+        self._lock = threading.Lock()
+        self._failed: dict[str, tuple[float, str]] = {}  # url -> (monotonic time of failure, why)
+        self._probing: set[str] = set()
         self._local = threading.local()
 
     def __repr__(self) -> str:
@@ -101,42 +107,75 @@ class SearchClient:
             self._local.session = session
         return session
 
-    def request(self, method: str, path: str, *, body: Any = None, data: bytes | None = None,
-                params: dict | None = None, ok_statuses: Iterable[int] = ()) -> requests.Response:
-        """Send to each host once, from a rotating start; return the first non-5xx response.
+    def _plan(self) -> tuple[list[str], list[str], str | None]:
+        """Hosts to try, in order: a due probe of a failed host first, then healthy hosts.
 
-        4xx answers are returned only if listed in ``ok_statuses``; otherwise :class:`SearchError`.
+        A host that failed is skipped until it has rested ``PROBE_AFTER`` s; then exactly one
+        request at a time probes it. Returns ``(order, skipped reasons, probed host or None)``.
         """
         n = len(self.urls)
         first = next(self._start) % n
+        rotated = [self.urls[(first + i) % n] for i in range(n)]
+        now = time.monotonic()
+        with self._lock:
+            healthy = [u for u in rotated if u not in self._failed]
+            probe = next((u for u in rotated if u in self._failed and u not in self._probing
+                          and now - self._failed[u][0] >= PROBE_AFTER), None)
+            if probe is not None:
+                self._probing.add(probe)
+            skipped = [f"{u}: {self._failed[u][1]} {now - self._failed[u][0]:.1f}s ago"
+                       for u in rotated if u in self._failed and u != probe]
+        return ([probe] if probe else []) + healthy, skipped, probe
+
+    def _mark(self, base: str, problem: str | None) -> None:
+        with self._lock:
+            if problem is None:
+                self._failed.pop(base, None)
+            else:
+                self._failed[base] = (time.monotonic(), problem)
+
+    def request(self, method: str, path: str, *, body: Any = None, data: bytes | None = None,
+                params: dict | None = None, ok_statuses: Iterable[int] = ()) -> requests.Response:
+        """Send to each host at most once, from a rotating start; return the first non-5xx answer.
+
+        Hosts that failed recently are not retried (except by one probe at a time, see
+        :meth:`_plan`), so while search is down requests fail fast instead of each holding a web
+        thread for the full timeout. 4xx answers are returned only if listed in ``ok_statuses``;
+        otherwise :class:`SearchError` is raised.
+        """
+        order, problems, probe = self._plan()
         headers = {"Content-Type": "application/x-ndjson" if data is not None else "application/json"}
         payload = data if data is not None else (json.dumps(body).encode() if body is not None else None)
-        problems: list[str] = []
         deadline = None if self.budget is None else time.monotonic() + self.budget
-        for i in range(n):
-            base = self.urls[(first + i) % n]
-            timeout = self.timeout
-            if deadline is not None:
-                remaining = deadline - time.monotonic()
-                if remaining < 0.05:
-                    problems.append(f"{base}: not tried (time budget of {self.budget:g}s spent)")
-                    break
-                timeout = (min(timeout[0], remaining), min(timeout[1], remaining))
-            try:
-                resp = self._session().request(method, f"{base}{path}", data=payload, params=params,
-                                               headers=headers, timeout=timeout)
-            except requests.Timeout:
-                problems.append(f"{base}: timed out")
-                continue
-            except requests.ConnectionError as err:
-                problems.append(f"{base}: {_short(err)}")
-                continue
-            if resp.status_code >= 500:
-                problems.append(f"{base}: HTTP {resp.status_code}")
-                continue
-            if resp.status_code >= 400 and resp.status_code not in set(ok_statuses):
-                raise SearchError(f"OpenSearch {method} {path} answered HTTP {resp.status_code}: {resp.text[:300]}")
-            return resp
+        try:
+            for base in order:
+                timeout = self.timeout
+                if deadline is not None:
+                    remaining = deadline - time.monotonic()
+                    if remaining < 0.05:
+                        problems.append(f"{base}: not tried (time budget of {self.budget:g}s spent)")
+                        break
+                    timeout = (min(timeout[0], remaining), min(timeout[1], remaining))
+                try:
+                    resp = self._session().request(method, f"{base}{path}", data=payload, params=params,
+                                                   headers=headers, timeout=timeout)
+                except requests.Timeout:
+                    problem = "timed out"
+                except requests.ConnectionError as err:
+                    problem = _short(err)
+                else:
+                    problem = f"HTTP {resp.status_code}" if resp.status_code >= 500 else None
+                self._mark(base, problem)
+                if problem is not None:
+                    problems.append(f"{base}: {problem}")
+                    continue
+                if resp.status_code >= 400 and resp.status_code not in set(ok_statuses):
+                    raise SearchError(f"OpenSearch {method} {path} answered HTTP {resp.status_code}: {resp.text[:300]}")
+                return resp
+        finally:
+            if probe is not None:
+                with self._lock:
+                    self._probing.discard(probe)
         raise SearchUnavailable(f"search is unavailable ({'; '.join(problems)})")
 
     def ping(self) -> bool:

@@ -19,7 +19,7 @@ def haproxy_cfg(twin: Twin) -> str:
     )
     return f"""\
 global
-    maxconn 20000
+    maxconn 8000
     stats socket {twin.paths.run / 'lb-1.sock'} mode 600 level admin
     nbthread 2
 

@@ -1,0 +1,266 @@
+"""The indexer: Kafka content events -> OpenSearch, plus the outbox relay.
+
+Run one or more per environment (they share the consumer group ``indexer``)::
+
+    GAMEDAY_DB_ADDR=... GAMEDAY_SEARCH_URLS=... GAMEDAY_KAFKA_BOOTSTRAP=... python -m gameday.site.indexer
+
+* Consumer: group ``indexer`` on ``GAMEDAY_CONTENT_TOPIC``, ``enable.auto.commit=false``,
+  ``auto.offset.reset=earliest``. Reads batches of up to 500 events or 1 s, bulk-indexes them
+  (doc id = article id, external version = article version) and commits the offsets only after
+  the bulk request succeeded: at-least-once delivery, made idempotent by id + version. While
+  OpenSearch is down it keeps the batch, pauses its partitions (still polling, so it stays in the
+  group) and retries with capped exponential back-off (0.5 s .. 10 s); nothing is committed.
+  If a rebalance takes the partitions away meanwhile, the batch is dropped: the new owner
+  re-reads it from the last committed offset.
+* Outbox relay (a thread): every 2 s, re-publishes outbox rows still unsent after 3 s (the web app
+  could not get a Kafka ack) and marks the acknowledged ones sent.
+* Logs one line per batch to stdout. SIGTERM / SIGINT: finish the current step, close the
+  consumer (leaving the group), flush the producer, exit 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
+
+from . import db
+from .config import SiteConfig
+from .events import EVENT_TYPE, EventPublisher
+from .search import SearchClient, SearchError, SearchUnavailable
+
+log = logging.getLogger("gameday.site.indexer")
+
+BATCH_MAX = 500
+BATCH_WAIT = 1.0
+BACKOFF_MIN = 0.5
+BACKOFF_MAX = 10.0
+RELAY_EVERY = 2.0
+RELAY_AFTER = 3.0
+
+CONSUMER_CONFIG = {
+    "group.id": "indexer",
+    "enable.auto.commit": False,
+    "auto.offset.reset": "earliest",
+    "session.timeout.ms": 10000,
+    "heartbeat.interval.ms": 2000,
+    "socket.connection.setup.timeout.ms": 1000,
+    "reconnect.backoff.max.ms": 1000,
+    "topic.metadata.refresh.interval.ms": 5000,
+}
+
+_EVENT_FIELDS = ("id", "version", "kind", "slug", "title", "category", "summary", "body")
+
+
+def parse_events(messages: list[Message]) -> tuple[list[dict], int]:
+    """Decode a batch: latest version per article id, plus how many messages were skipped."""
+    latest: dict[int, dict] = {}
+    skipped = 0
+    for msg in messages:
+        try:
+            event = json.loads(msg.value())
+            if event.get("type") != EVENT_TYPE or any(event.get(f) is None for f in _EVENT_FIELDS):
+                raise ValueError("not a complete article.published event")
+            article_id, version = int(event["id"]), int(event["version"])
+        except (ValueError, TypeError, AttributeError) as err:
+            skipped += 1
+            log.warning("skipping message %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), err)
+            continue
+        known = latest.get(article_id)
+        if known is None or version > int(known["version"]):
+            latest[article_id] = event
+    return list(latest.values()), skipped
+
+
+def next_offsets(messages: list[Message]) -> list[TopicPartition]:
+    """The offsets to commit after ``messages``: last offset + 1 per partition."""
+    ends: dict[tuple[str, int], int] = {}
+    for msg in messages:
+        key = (msg.topic(), msg.partition())
+        ends[key] = max(ends.get(key, -1), msg.offset() + 1)
+    return [TopicPartition(topic, partition, offset) for (topic, partition), offset in ends.items()]
+
+
+class Indexer:
+    """The consumer loop; ``run()`` returns when ``stop`` is set."""
+
+    def __init__(self, cfg: SiteConfig, stop: threading.Event):
+        self.cfg = cfg
+        self.stop = stop
+        self.search = SearchClient(cfg.search_urls, index=cfg.content_index)
+        self.consumer = Consumer({
+            "bootstrap.servers": cfg.kafka_bootstrap_servers,
+            "client.id": f"gameday-indexer-{cfg.member}",
+            **CONSUMER_CONFIG,
+            "error_cb": self._on_error,
+        })
+        self._revoked = threading.Event()
+        self._last_error_log = 0.0
+
+    def _on_error(self, err: KafkaError) -> None:
+        now = time.monotonic()
+        if now - self._last_error_log >= 10.0:
+            self._last_error_log = now
+            log.warning("kafka: %s", err.str())
+
+    def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        log.info("assigned %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing")
+
+    def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        self._revoked.set()
+        log.info("revoked %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing")
+
+    def run(self) -> None:
+        self.consumer.subscribe([self.cfg.content_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        try:
+            while not self.stop.is_set():
+                messages = self.consumer.consume(num_messages=BATCH_MAX, timeout=BATCH_WAIT)
+                good = []
+                for msg in messages:
+                    if msg.error():
+                        self._on_error(msg.error())
+                    else:
+                        good.append(msg)
+                if good:
+                    self._revoked.clear()
+                    self._handle(good)
+        finally:
+            self.consumer.close()  # leaves the group promptly; nothing is auto-committed
+
+    def _lag(self, offsets: list[TopicPartition]) -> int | None:
+        total = 0
+        for tp in offsets:
+            try:
+                _low, high = self.consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                return None
+            if high is None or high < 0:
+                return None
+            total += max(0, high - tp.offset)
+        return total
+
+    def _handle(self, messages: list[Message]) -> None:
+        started = time.monotonic()
+        events, skipped = parse_events(messages)
+        offsets = next_offsets(messages)
+        result = self._index_with_retry(events, offsets)
+        if result is None:
+            return  # stopping, or the partitions moved to another consumer: do not commit
+        try:
+            self.consumer.commit(offsets=offsets, asynchronous=False)
+        except KafkaException as err:
+            log.warning("indexed %d events but could not commit offsets (they will be re-read): %s",
+                        len(messages), err.args[0].str())
+            return
+        lag = self._lag(offsets)
+        print(f"batch: {len(messages)} events, {len(events)} articles: indexed={result['indexed']}"
+              f" stale={result['stale']} skipped={skipped} lag={'?' if lag is None else lag}"
+              f" in {1000 * (time.monotonic() - started):.0f} ms", flush=True)
+
+    def _index_with_retry(self, events: list[dict], offsets: list[TopicPartition]) -> dict | None:
+        backoff = BACKOFF_MIN
+        paused = False
+        try:
+            while not self.stop.is_set():
+                try:
+                    return self.search.bulk_index(events)
+                except (SearchUnavailable, SearchError) as err:
+                    log.warning("bulk index of %d articles failed, retrying in %.1fs: %s", len(events), backoff, err)
+                if not paused:
+                    self.consumer.pause(offsets)
+                    paused = True
+                # Keep polling while paused: no messages arrive, but we stay in the group.
+                waited_until = time.monotonic() + backoff
+                while not self.stop.is_set() and time.monotonic() < waited_until:
+                    for msg in self.consumer.consume(num_messages=1, timeout=min(0.5, backoff)):
+                        if msg.error():
+                            self._on_error(msg.error())
+                    if self._revoked.is_set():
+                        log.warning("partitions revoked while retrying: dropping the batch of %d (re-read by their new owner)",
+                                    len(events))
+                        return None
+                backoff = min(BACKOFF_MAX, backoff * 2)
+            return None
+        finally:
+            if paused and not self._revoked.is_set():
+                try:
+                    self.consumer.resume(offsets)
+                except KafkaException as err:
+                    log.warning("could not resume partitions: %s", err.args[0].str())
+
+
+class OutboxRelay(threading.Thread):
+    """Every 2 s, re-publish outbox rows unsent for over 3 s and mark the acknowledged ones sent."""
+
+    def __init__(self, cfg: SiteConfig, stop: threading.Event):
+        super().__init__(name="outbox-relay", daemon=True)
+        self.stop = stop
+        self.db = db.Database(cfg)
+        self.publisher = EventPublisher(cfg)
+
+    def relay_once(self) -> tuple[int, int]:
+        """One pass; returns (pending rows found, rows sent)."""
+        rows = self.db.read(lambda conn: db.pending_outbox(conn, older_than=RELAY_AFTER, limit=BATCH_MAX))
+        if not rows:
+            return 0, 0
+        errors = self.publisher.publish_many([row["payload"] for row in rows], timeout=5.0)
+        sent = [row["id"] for row, error in zip(rows, errors) if error is None]
+        if sent:
+            self.db.read(lambda conn: db.mark_sent(conn, sent))
+        failed = [error for error in errors if error is not None]
+        if failed:
+            log.warning("outbox relay: %d of %d events not acknowledged, e.g. %s", len(failed), len(rows), failed[0])
+        return len(rows), len(sent)
+
+    def run(self) -> None:
+        while not self.stop.wait(RELAY_EVERY):
+            try:
+                found, sent = self.relay_once()
+            except db.DatabaseUnavailable as err:
+                log.warning("outbox relay: %s", err)
+                continue
+            if found:
+                print(f"outbox relay: {sent} of {found} pending events re-published", flush=True)
+        self.publisher.close(timeout=2.0)
+        self.db.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        cfg = SiteConfig.from_env()
+    except ValueError as err:
+        print(f"indexer failed: {err}", file=sys.stderr)
+        return 2
+    stop = threading.Event()
+
+    def on_signal(signum, frame) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    relay = OutboxRelay(cfg, stop)
+    relay.start()
+    print(f"indexer: group {CONSUMER_CONFIG['group.id']} on topic {cfg.content_topic} at {cfg.kafka_bootstrap_servers}"
+          f" -> index {cfg.content_index} at {', '.join(cfg.search_urls)}", flush=True)
+    try:
+        Indexer(cfg, stop).run()
+    except KafkaException as err:
+        print(f"indexer failed: {err.args[0].str()}", file=sys.stderr)
+        stop.set()
+        return 1
+    finally:
+        stop.set()
+        relay.join(timeout=8.0)
+    print("indexer: stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
