@@ -10,8 +10,10 @@ Each thread keeps its own connection (gunicorn gthread workers run requests on 8
 ``connect_timeout=1``, ``read_timeout=2``, ``write_timeout=2``, autocommit for reads, so a dead or
 frozen database costs a request at most ~2 s, never a hang. Any database error closes that
 thread's connection (the next call opens a fresh one) and is raised as :class:`DatabaseUnavailable`
-whose message never contains the password. A read that fails on a *reused* connection (e.g. the
-server restarted since) is retried once on a fresh connection.
+whose message never contains the password. A read that fails at once on a *reused* connection
+(the server restarted since) is retried once on a fresh connection. After a connection failure
+all calls fail fast for 1 s, then one call at a time probes the server until it answers, so a
+dead database does not tie up every web thread for the full timeout.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import threading
+import time
 import uuid
 from typing import Callable, TypeVar
 
@@ -48,6 +51,9 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+RETRY_AFTER = 1.0  # after a connection failure, calls fail fast; one probe per this many seconds
+STALE_RETRY_WITHIN = 0.2  # a reused connection failing faster than this is retried once
 
 ARTICLE_COLUMNS = "id, kind, slug, title, category, summary, body, version, updated_at"
 LIST_COLUMNS = "id, kind, slug, title, category, summary, version, updated_at"
@@ -84,7 +90,16 @@ SCHEMA = (
 
 
 class DatabaseUnavailable(GamedayError):
-    """The database could not be reached or answered with an error (message has no secrets)."""
+    """The database could not be reached or answered with an error (message has no secrets).
+
+    ``connection_lost`` is true when the connection failed (refused, timed out, dropped), as
+    opposed to the server rejecting one statement.
+    """
+
+    def __init__(self, message: str, *, connection_lost: bool = False, reason: str = ""):
+        super().__init__(message)
+        self.connection_lost = connection_lost
+        self.reason = reason or message
 
 
 class NotFound(GamedayError):
@@ -105,6 +120,9 @@ class Database:
         self._cfg = cfg
         self._timeouts = (connect_timeout, read_timeout, write_timeout)
         self._local = threading.local()
+        self._state_lock = threading.Lock()
+        self._down: tuple[float, str] | None = None  # (monotonic time, why) of the last connection failure
+        self._probing = False
 
     def __repr__(self) -> str:
         return f"Database({self._cfg.db_user}@{self._cfg.db_addr}/{self._cfg.db_name})"
@@ -127,9 +145,11 @@ class Database:
                 cursorclass=pymysql.cursors.DictCursor,
             )
         except pymysql.MySQLError as err:
-            raise DatabaseUnavailable(f"cannot connect to the database at {cfg.db_addr}: {_describe(err)}") from None
+            raise DatabaseUnavailable(f"cannot connect to the database at {cfg.db_addr}: {_describe(err)}",
+                                      connection_lost=_is_connection_error(err), reason=_describe(err)) from None
         except OSError as err:
-            raise DatabaseUnavailable(f"cannot connect to the database at {cfg.db_addr}: {err}") from None
+            raise DatabaseUnavailable(f"cannot connect to the database at {cfg.db_addr}: {err}",
+                                      connection_lost=True, reason=str(err)) from None
 
     def _connection(self) -> tuple[pymysql.connections.Connection, bool]:
         """This thread's connection and whether it was reused (False: just opened)."""
@@ -148,15 +168,52 @@ class Database:
             # No COM_QUIT: the server may be frozen, and a polite close could block on write.
             conn._force_close()
 
+    def _admit(self) -> bool:
+        """Fail fast while the database is known down; True if this call is the one probe."""
+        with self._state_lock:
+            if self._down is None:
+                return False
+            since, reason = self._down
+            age = time.monotonic() - since
+            if age >= RETRY_AFTER and not self._probing:
+                self._probing = True
+                return True
+        raise DatabaseUnavailable(
+            f"database at {self._cfg.db_addr} is unavailable ({reason}, {age:.1f}s ago; retried every {RETRY_AFTER:g}s)")
+
     def _run(self, fn: Callable[[pymysql.connections.Connection], T], *, retry: bool) -> T:
+        probe = self._admit()
+        try:
+            result = self._attempt(fn, retry=retry)
+        except DatabaseUnavailable as err:
+            if err.connection_lost:
+                with self._state_lock:
+                    self._down = (time.monotonic(), err.reason)
+            raise
+        else:
+            if self._down is not None:
+                with self._state_lock:
+                    self._down = None
+            return result
+        finally:
+            if probe:
+                with self._state_lock:
+                    self._probing = False
+
+    def _attempt(self, fn: Callable[[pymysql.connections.Connection], T], *, retry: bool) -> T:
+        started = time.monotonic()
         conn, reused = self._connection()
         try:
             return fn(conn)
         except (pymysql.MySQLError, OSError) as err:
             self.discard()
-            if retry and reused and _is_connection_error(err):
-                return self._run(fn, retry=False)
-            raise DatabaseUnavailable(f"database error at {self._cfg.db_addr}: {_describe(err)}") from None
+            lost = _is_connection_error(err)
+            # A connection that went stale while idle (server restarted) fails at once: retry that
+            # once on a fresh connection. A slow failure (timeout) is not retried.
+            if retry and reused and lost and time.monotonic() - started < STALE_RETRY_WITHIN:
+                return self._attempt(fn, retry=False)
+            raise DatabaseUnavailable(f"database error at {self._cfg.db_addr}: {_describe(err)}",
+                                      connection_lost=lost, reason=_describe(err)) from None
 
     def read(self, fn: Callable[[pymysql.connections.Connection], T]) -> T:
         """Run ``fn(conn)`` in autocommit mode; retried once on a fresh connection if it was stale."""
@@ -178,14 +235,14 @@ class Database:
         return self._run(transaction, retry=False)
 
     def ping(self) -> None:
-        """``SELECT 1``; raises :class:`DatabaseUnavailable` if that fails (no retry)."""
+        """``SELECT 1``; raises :class:`DatabaseUnavailable` if that fails."""
 
         def select_one(conn: pymysql.connections.Connection) -> None:
             with conn.cursor() as cur:
                 cur.execute("SELECT 1")
                 cur.fetchall()
 
-        self._run(select_one, retry=False)
+        self._run(select_one, retry=True)
 
     def close(self) -> None:
         """Close this thread's connection."""

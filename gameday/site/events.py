@@ -90,16 +90,27 @@ class EventPublisher:
             "bootstrap.servers": cfg.kafka_bootstrap_servers,
             "client.id": f"gameday-site-{cfg.member}",
             **PRODUCER_CONFIG,
-            "error_cb": _RateLimitedLog(),
+            "error_cb": self._on_error,
             "logger": log,
-            "log_level": 3,
+            "log_level": 2,  # connection failures reach error_cb (rate-limited), not the log
             **(extra_config or {}),
         }
         self._producer: Producer | None = None
         self._lock = threading.Lock()
+        self._log_error = _RateLimitedLog()
+        self._fatal = False
+
+    def _on_error(self, err: KafkaError) -> None:
+        if err.fatal():  # e.g. the idempotence sequence broke after a broker lost data
+            self._fatal = True
+            log.error("kafka producer hit a fatal error, it will be recreated: %s", err.str())
+        else:
+            self._log_error(err)
 
     def _get(self) -> Producer:
         with self._lock:
+            if self._fatal:
+                self._producer, self._fatal = None, False  # unusable: drop it and start afresh
             if self._producer is None:
                 self._producer = Producer(self._config)
             return self._producer

@@ -9,7 +9,7 @@ Run one or more per environment (they share the consumer group ``indexer``)::
   (doc id = article id, external version = article version) and commits the offsets only after
   the bulk request succeeded: at-least-once delivery, made idempotent by id + version. While
   OpenSearch is down it keeps the batch, pauses its partitions (still polling, so it stays in the
-  group) and retries with capped exponential back-off (0.5 s .. 10 s); nothing is committed.
+  group) and retries with capped exponential back-off (0.5 s .. 5 s); nothing is committed.
   If a rebalance takes the partitions away meanwhile, the batch is dropped: the new owner
   re-reads it from the last committed offset.
 * Outbox relay (a thread): every 2 s, re-publishes outbox rows still unsent after 3 s (the web app
@@ -39,7 +39,7 @@ log = logging.getLogger("gameday.site.indexer")
 BATCH_MAX = 500
 BATCH_WAIT = 1.0
 BACKOFF_MIN = 0.5
-BACKOFF_MAX = 10.0
+BACKOFF_MAX = 5.0
 RELAY_EVERY = 2.0
 RELAY_AFTER = 3.0
 
@@ -97,10 +97,13 @@ class Indexer:
             "bootstrap.servers": cfg.kafka_bootstrap_servers,
             "client.id": f"gameday-indexer-{cfg.member}",
             **CONSUMER_CONFIG,
-            "error_cb": self._on_error,
+            "error_cb": self._on_error,  # rate-limited; librdkafka's own log only for critical
+            "logger": log,
+            "log_level": 2,
         })
         self._revoked = threading.Event()
         self._last_error_log = 0.0
+        self._carry: list[Message] = []  # received while a batch was being retried: the next batch
 
     def _on_error(self, err: KafkaError) -> None:
         now = time.monotonic()
@@ -119,7 +122,9 @@ class Indexer:
         self.consumer.subscribe([self.cfg.content_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
         try:
             while not self.stop.is_set():
-                messages = self.consumer.consume(num_messages=BATCH_MAX, timeout=BATCH_WAIT)
+                carried, self._carry = self._carry, []
+                messages = carried + self.consumer.consume(num_messages=BATCH_MAX - len(carried),
+                                                           timeout=0 if carried else BATCH_WAIT)
                 good = []
                 for msg in messages:
                     if msg.error():
@@ -164,7 +169,7 @@ class Indexer:
 
     def _index_with_retry(self, events: list[dict], offsets: list[TopicPartition]) -> dict | None:
         backoff = BACKOFF_MIN
-        paused = False
+        paused: list[TopicPartition] = []
         try:
             while not self.stop.is_set():
                 try:
@@ -172,24 +177,28 @@ class Indexer:
                 except (SearchUnavailable, SearchError) as err:
                     log.warning("bulk index of %d articles failed, retrying in %.1fs: %s", len(events), backoff, err)
                 if not paused:
-                    self.consumer.pause(offsets)
-                    paused = True
-                # Keep polling while paused: no messages arrive, but we stay in the group.
+                    paused = list(self.consumer.assignment())
+                    self.consumer.pause(paused)
+                # Keep polling while paused, so we stay in the group. Anything already fetched
+                # still arrives: keep it (uncommitted) as the start of the next batch.
                 waited_until = time.monotonic() + backoff
                 while not self.stop.is_set() and time.monotonic() < waited_until:
-                    for msg in self.consumer.consume(num_messages=1, timeout=min(0.5, backoff)):
+                    for msg in self.consumer.consume(num_messages=BATCH_MAX, timeout=min(0.5, backoff)):
                         if msg.error():
                             self._on_error(msg.error())
+                        else:
+                            self._carry.append(msg)
                     if self._revoked.is_set():
                         log.warning("partitions revoked while retrying: dropping the batch of %d (re-read by their new owner)",
                                     len(events))
+                        self._carry = []
                         return None
                 backoff = min(BACKOFF_MAX, backoff * 2)
             return None
         finally:
             if paused and not self._revoked.is_set():
                 try:
-                    self.consumer.resume(offsets)
+                    self.consumer.resume(paused)
                 except KafkaException as err:
                     log.warning("could not resume partitions: %s", err.args[0].str())
 

@@ -19,7 +19,7 @@ def web(twin: Twin) -> Workload:
         members.append(MemberSpec(
             name=f"web-{i}", index=i, address=address, ports={"http": PORTS["web"]},
             argv=[twin.python, "-m", "gunicorn", "-k", "gthread", "--threads", "8", "-w", "1",
-                  "-b", f"{address}:{PORTS['web']}", "--graceful-timeout", "5", "--timeout", "30",
+                  "-b", f"{address}:{PORTS['web']}", "--graceful-timeout", "5", "--timeout", "30", "--no-control-socket",
                   "gameday.site.app:create_app()"],
             env=twin.site_env(via_proxy=True), env_files=[str(twin.db_env_file)],
             readiness={"type": "http", "url": f"http://{address}:{PORTS['web']}/readyz"},
