@@ -1,0 +1,1 @@
+"""The CMS database (MariaDB in the sandbox, the WordPress database on GKE)."""

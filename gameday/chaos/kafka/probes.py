@@ -1,0 +1,67 @@
+"""Kafka probes: offline / under-replicated / under-min-ISR partitions, consumer lag."""
+
+import time
+from typing import Any, Dict, List
+
+from ... import kafka_admin
+from ...deadline import wait_until
+from ..context import activity, target
+
+__all__ = ["partition_health", "partitions_healthy", "consumer_lag", "wait_for_healthy_partitions",
+           "wait_for_consumer_lag_below"]
+
+
+@activity
+def partition_health(topics: List[str] = None, configuration: Dict[str, Any] = None,
+                     secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """``{"offline": [...], "under_replicated": [...], "under_min_isr": [...], "healthy": bool, ...}``."""
+    return kafka_admin.partition_health(target(configuration, lock=False).kafka_bootstrap(), topics)
+
+
+@activity
+def partitions_healthy(topics: List[str] = None, configuration: Dict[str, Any] = None,
+                       secrets: Dict[str, Any] = None) -> bool:
+    """True when no partition is offline, under-replicated or under min ISR (steady-state probe)."""
+    return bool(partition_health(topics, configuration=configuration)["healthy"])
+
+
+@activity
+def consumer_lag(group: str = "indexer", topic: str = "content-events", configuration: Dict[str, Any] = None,
+                 secrets: Dict[str, Any] = None) -> int:
+    """Total lag of a consumer group on a topic (latest offset - committed offset)."""
+    return int(kafka_admin.consumer_lag(target(configuration, lock=False).kafka_bootstrap(), group, topic)["total"])
+
+
+@activity
+def wait_for_healthy_partitions(topics: List[str] = None, timeout: float = 180,
+                                configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> float:
+    """Block until every partition has a leader and a full ISR; returns seconds waited."""
+    started = time.monotonic()
+    bootstrap = target(configuration, lock=False).kafka_bootstrap()
+
+    def healthy() -> bool:
+        try:
+            return kafka_admin.partition_health(bootstrap, topics, timeout=5)["healthy"]
+        except kafka_admin.KafkaUnavailable:
+            return False
+
+    wait_until(healthy, timeout=timeout, what="every Kafka partition to have a leader and a full ISR", interval=1)
+    return round(time.monotonic() - started, 3)
+
+
+@activity
+def wait_for_consumer_lag_below(group: str = "indexer", topic: str = "content-events", max_lag: int = 0,
+                                timeout: float = 180, configuration: Dict[str, Any] = None,
+                                secrets: Dict[str, Any] = None) -> float:
+    """Block until the group's lag is at most ``max_lag`` (it drained); returns seconds waited."""
+    started = time.monotonic()
+    bootstrap = target(configuration, lock=False).kafka_bootstrap()
+
+    def drained() -> bool:
+        try:
+            return kafka_admin.consumer_lag(bootstrap, group, topic, timeout=5)["total"] <= max_lag
+        except kafka_admin.KafkaUnavailable:
+            return False
+
+    wait_until(drained, timeout=timeout, what=f"consumer group {group} lag to reach {max_lag}", interval=1)
+    return round(time.monotonic() - started, 3)

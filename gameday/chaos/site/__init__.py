@@ -1,0 +1,1 @@
+"""The site as readers see it, through the load balancer."""

@@ -1,0 +1,1 @@
+"""The web tier (WordPress pods on GKE, gunicorn replicas in the sandbox)."""

@@ -1,0 +1,118 @@
+"""Kafka health through its admin API: the same code on the sandbox and on GKE (Strimzi).
+
+Used by chaos probes and recovery playbooks::
+
+    health = partition_health("127.10.40.1:9092")
+    health["offline"], health["under_replicated"], health["under_min_isr"]
+    leader_of("127.10.40.1:9092", "content-events", 0)      # -> broker id
+    consumer_lag("127.10.40.1:9092", "indexer", "content-events")   # -> {"total": 12, "partitions": {...}}
+    active_controller("127.10.40.1:9092")                   # KRaft quorum leader id (kafka-metadata-quorum)
+
+Every call takes a timeout and raises :class:`KafkaUnavailable` when the cluster cannot answer.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from typing import Any
+
+from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
+
+from .errors import GamedayError
+
+TIMEOUT = 10.0
+
+
+class KafkaUnavailable(GamedayError):
+    pass
+
+
+def admin(bootstrap: str) -> AdminClient:
+    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000,
+                        "socket.timeout.ms": 5000, "log_level": 3})
+
+
+def _metadata(client: AdminClient, timeout: float):
+    try:
+        return client.list_topics(timeout=timeout)
+    except KafkaException as err:
+        raise KafkaUnavailable(f"Kafka did not answer a metadata request: {err}") from err
+
+
+def partition_health(bootstrap: str, topics: list[str] | None = None, *, timeout: float = TIMEOUT) -> dict[str, Any]:
+    """Offline (no leader), under-replicated (ISR < replicas) and under-min-ISR partitions."""
+    client = admin(bootstrap)
+    md = _metadata(client, timeout)
+    names = [t for t in (topics or md.topics) if not t.startswith("__") or topics]
+    missing = [t for t in names if t not in md.topics]
+    resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in names if t in md.topics]
+    min_isr: dict[str, int] = {}
+    try:
+        for res, fut in client.describe_configs(resources, request_timeout=timeout).items():
+            min_isr[res.name] = int(fut.result(timeout=timeout)["min.insync.replicas"].value)
+    except KafkaException as err:
+        raise KafkaUnavailable(f"Kafka did not describe topic configs: {err}") from err
+    offline, urp, under_min = [], [], []
+    count = 0
+    for name in names:
+        if name not in md.topics:
+            continue
+        for p in md.topics[name].partitions.values():
+            count += 1
+            ident = f"{name}-{p.id}"
+            if p.leader < 0:
+                offline.append(ident)
+            if len(p.isrs) < len(p.replicas):
+                urp.append(ident)
+            if len(p.isrs) < min_isr.get(name, 1):
+                under_min.append(ident)
+    return {"brokers": sorted(md.brokers), "partitions": count, "offline": offline, "under_replicated": urp,
+            "under_min_isr": under_min, "missing_topics": missing,
+            "healthy": not (offline or urp or under_min or missing)}
+
+
+def leader_of(bootstrap: str, topic: str, partition: int = 0, *, timeout: float = TIMEOUT) -> int:
+    md = _metadata(admin(bootstrap), timeout)
+    if topic not in md.topics or partition not in md.topics[topic].partitions:
+        raise GamedayError(f"Kafka has no partition {topic}-{partition}")
+    return md.topics[topic].partitions[partition].leader
+
+
+def consumer_lag(bootstrap: str, group: str, topic: str, *, timeout: float = TIMEOUT) -> dict[str, Any]:
+    """Lag = latest offset - committed offset, per partition and in total (uncommitted counts all)."""
+    client = admin(bootstrap)
+    md = _metadata(client, timeout)
+    if topic not in md.topics:
+        raise GamedayError(f"Kafka has no topic {topic!r}")
+    parts = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
+    try:
+        committed_fut = client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, parts)],
+                                                           request_timeout=timeout)[group]
+        committed = {tp.partition: tp.offset for tp in committed_fut.result(timeout=timeout).topic_partitions}
+        latest_futs = client.list_offsets({tp: OffsetSpec.latest() for tp in parts}, request_timeout=timeout)
+        latest = {tp.partition: fut.result(timeout=timeout).offset for tp, fut in latest_futs.items()}
+    except KafkaException as err:
+        raise KafkaUnavailable(f"Kafka did not report offsets for group {group!r}: {err}") from err
+    per = {p: latest[p] - max(committed.get(p, 0), 0) for p in latest}
+    return {"group": group, "topic": topic, "total": sum(per.values()), "partitions": per}
+
+
+def active_controller(bootstrap: str, *, timeout: float = 30.0) -> int:
+    """The KRaft quorum leader, from Kafka's own ``kafka-metadata-quorum describe --status``.
+
+    (The admin API's describe_cluster reports a random broker as "controller" under KRaft.)
+    """
+    from .sandbox.install import locations
+    loc = locations()
+    cmd = [loc.java or "java", "-Xmx128m", "-cp", f"{loc.kafka_libs}/*", "org.apache.kafka.tools.MetadataQuorumCommand",
+           "--bootstrap-server", bootstrap, "describe", "--status"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        raise KafkaUnavailable(f"kafka-metadata-quorum did not answer within {timeout:.0f}s") from err
+    match = re.search(r"LeaderId:\s+(-?\d+)", out.stdout)
+    if out.returncode != 0 or not match:
+        raise KafkaUnavailable(f"kafka-metadata-quorum failed: {(out.stderr or out.stdout).strip()[-300:]}")
+    return int(match.group(1))

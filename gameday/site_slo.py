@@ -1,0 +1,51 @@
+"""Measure the site's SLO from live requests over a short window (open model: paced arrivals, so a
+stalled server cannot slow the measurement down and hide the stall).
+
+    m = measure("http://127.10.10.1:8080", window_s=5, rate=20)
+    m["success_ratio"], m["p95_ms"], m["requests"]
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+
+DEFAULT_PATHS = ("/", "/search?q=apixaban")
+
+
+def _one(session: requests.Session, url: str, timeout: float) -> tuple[bool, float]:
+    started = time.monotonic()
+    try:
+        ok = session.get(url, timeout=timeout).status_code < 500
+    except requests.RequestException:
+        ok = False
+    return ok, (time.monotonic() - started) * 1000.0
+
+
+def measure(base_url: str, *, paths: tuple[str, ...] | list[str] = DEFAULT_PATHS, window_s: float = 5.0,
+            rate: float = 20.0, timeout: float = 5.0) -> dict[str, Any]:
+    """Send ``rate`` requests/s for ``window_s`` seconds, round-robin over ``paths``; summarise."""
+    if not base_url.startswith(("http://127.", "http://localhost")):
+        raise ValueError(f"refusing to send probe traffic outside loopback: {base_url}")
+    n = max(1, int(window_s * rate))
+    session = requests.Session()
+    adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+    session.mount("http://", adapter)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=min(64, n)) as pool:
+        futures = []
+        for i in range(n):
+            delay = started + i / rate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            futures.append(pool.submit(_one, session, base_url + paths[i % len(paths)], timeout))
+        results = [f.result(timeout=timeout + 5) for f in futures]
+    latencies = sorted(ms for _, ms in results)
+    ok = sum(1 for good, _ in results if good)
+    return {"requests": n, "ok": ok, "success_ratio": round(ok / n, 4),
+            "p50_ms": round(latencies[len(latencies) // 2], 1),
+            "p95_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1),
+            "window_s": window_s, "at": time.time()}

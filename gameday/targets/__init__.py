@@ -1,0 +1,37 @@
+"""What a target is (the sandbox twin, a Kubernetes cluster) and how to reach its layers.
+
+Chaos actions, probes and playbooks ask :func:`resolve` for the target of an experiment's
+configuration and then speak only the :class:`~gameday.targets.base.Target` interface::
+
+    target = resolve(configuration)          # checks the allow-list
+    target.nodes("kafka")                    # [Node(name="kafka-1", labels={...}, ready=True), ...]
+    target.kill(node)                        # as a node dies; returns the instant
+    target.kafka_bootstrap()                 # same admin code on every target
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import UsageError
+from .base import Node, Target
+from .environment import Environment, from_configuration
+
+
+def for_environment(env: Environment) -> Target:
+    """The target an environment describes, after checking it is allow-listed."""
+    if not env.allowed:
+        raise UsageError(f"environment {env.name!r} is not allow-listed for chaos",
+                         hint=f"set allowed: true in {env.source or 'its environment file'} if you mean it")
+    if env.kind == "sandbox":
+        from .sandbox import SandboxTarget
+        return SandboxTarget(env)
+    raise UsageError(f"environment {env.name!r}: targets of kind {env.kind!r} are not supported yet",
+                     hint="the Kubernetes target arrives with the Kubernetes-speaking sandbox (issue 7)")
+
+
+def resolve(configuration: dict[str, Any] | None) -> Target:
+    return for_environment(from_configuration(configuration))
+
+
+__all__ = ["Node", "Target", "resolve", "for_environment"]

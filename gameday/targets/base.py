@@ -1,0 +1,86 @@
+"""The interface every target offers to chaos actions, probes and playbooks."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from .environment import Environment
+
+
+@dataclass(frozen=True)
+class Node:
+    """One pod / process of a layer, as the target sees it."""
+
+    name: str
+    layer: str
+    labels: dict[str, str] = field(default_factory=dict)
+    address: str | None = None
+    ready: bool = False
+    running: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "layer": self.layer, "labels": self.labels, "address": self.address,
+                "ready": self.ready, "running": self.running}
+
+
+class Target(abc.ABC):
+    """A platform we can hurt and heal. Subclasses: SandboxTarget (and, later, KubernetesTarget)."""
+
+    def __init__(self, env: Environment):
+        self.env = env
+
+    @property
+    def name(self) -> str:
+        return self.env.name
+
+    def limit(self, key: str) -> float:
+        return float(self.env.limits[key])
+
+    # ---- inventory -------------------------------------------------------------------------
+    @abc.abstractmethod
+    def nodes(self, layer: str) -> list[Node]:
+        """Every node of a layer, desired ones only, in index order."""
+
+    def node(self, layer: str, name: str) -> Node:
+        for n in self.nodes(layer):
+            if n.name == name:
+                return n
+        names = ", ".join(n.name for n in self.nodes(layer)) or "none"
+        from ..errors import UsageError
+        raise UsageError(f"{self.name}: no {layer} node named {name!r}", hint=f"{layer} nodes: {names}")
+
+    # ---- faults ----------------------------------------------------------------------------
+    @abc.abstractmethod
+    def kill(self, node: Node) -> float:
+        """Kill a node abruptly (SIGKILL / pod delete with grace 0); returns the fault instant."""
+
+    @abc.abstractmethod
+    def stop(self, node: Node) -> float:
+        """Stop a node and keep it stopped (scale its slot to zero) until :meth:`start`."""
+
+    @abc.abstractmethod
+    def start(self, node: Node) -> float:
+        """Undo :meth:`stop`."""
+
+    @abc.abstractmethod
+    def wait_ready(self, node: Node, timeout: float) -> float:
+        """Block until the node (or its replacement) is ready; returns seconds waited."""
+
+    # ---- endpoints (the same admin code runs on every target) --------------------------------
+    @abc.abstractmethod
+    def site_url(self) -> str: ...
+
+    @abc.abstractmethod
+    def kafka_bootstrap(self) -> str: ...
+
+    @abc.abstractmethod
+    def search_urls(self) -> list[str]: ...
+
+    @abc.abstractmethod
+    def db_address(self) -> tuple[str, int]: ...
+
+    @abc.abstractmethod
+    def toxiproxy_api(self) -> str | None:
+        """The network-fault API, or None where network faults are not available."""

@@ -1,0 +1,117 @@
+"""Environment files (``environments/<name>.yaml``): how to reach a target, and what it allows.
+
+An environment file is a Chaos Toolkit var file, so the same file serves ``chaos run --var-file`` and
+``gameday`` commands::
+
+    configuration:
+      gameday_environment:
+        name: sandbox
+        kind: sandbox            # sandbox | kubernetes
+        allowed: true            # the allow-list: nothing runs against a target without it
+        production: false        # true: every destructive command also needs --i-mean-production
+        sandbox: default         # kind=sandbox: which twin
+        limits: {web_max_percent: 50, kafka_max_brokers: 2, search_max_nodes: 1}
+
+``load(name_or_path)`` validates it and returns an :class:`Environment`; a typo in a key is an error
+that names the key and the closest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import UsageError
+
+ROOT = Path(__file__).resolve().parents[2]
+ENVIRONMENTS = ROOT / "environments"
+KINDS = ("sandbox", "kubernetes")
+TOP_KEYS = {"name", "kind", "allowed", "production", "sandbox", "site_url", "limits", "kubernetes", "description"}
+LIMIT_DEFAULTS = {"web_max_percent": 50, "kafka_max_brokers": 2, "search_max_nodes": 1, "emergency_error_ratio": 0.9}
+
+
+@dataclass(frozen=True)
+class Environment:
+    name: str
+    kind: str
+    allowed: bool
+    production: bool
+    sandbox: str = "default"
+    site_url: str | None = None
+    limits: dict[str, float] = field(default_factory=lambda: dict(LIMIT_DEFAULTS))
+    kubernetes: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    def as_configuration(self) -> dict[str, Any]:
+        """The dict Chaos Toolkit passes to activities as ``configuration["gameday_environment"]``."""
+        return {"name": self.name, "kind": self.kind, "allowed": self.allowed, "production": self.production,
+                "sandbox": self.sandbox, "site_url": self.site_url, "limits": dict(self.limits),
+                "kubernetes": dict(self.kubernetes)}
+
+
+def _unknown(key: str, valid: set[str], where: str) -> UsageError:
+    close = difflib.get_close_matches(key, sorted(valid), n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(sorted(valid))}"
+    return UsageError(f"{where}: unknown key {key!r}", hint=hint)
+
+
+def from_mapping(data: Any, source: str) -> Environment:
+    """Validate the ``gameday_environment`` mapping (as found in a var file or an experiment)."""
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: gameday_environment must be a mapping, not {type(data).__name__}")
+    for key in data:
+        if key not in TOP_KEYS:
+            raise _unknown(key, TOP_KEYS, source)
+    for required in ("name", "kind", "allowed"):
+        if required not in data:
+            raise UsageError(f"{source}: gameday_environment.{required} is missing",
+                             hint="see environments/sandbox.yaml for a complete example")
+    if data["kind"] not in KINDS:
+        raise UsageError(f"{source}: kind must be one of {', '.join(KINDS)}, not {data['kind']!r}")
+    for flag in ("allowed", "production"):
+        if flag in data and not isinstance(data[flag], bool):
+            raise UsageError(f"{source}: {flag} must be true or false, not {data[flag]!r}")
+    limits = dict(LIMIT_DEFAULTS)
+    for key, value in (data.get("limits") or {}).items():
+        if key not in LIMIT_DEFAULTS:
+            raise _unknown(key, set(LIMIT_DEFAULTS), f"{source}: limits")
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            raise UsageError(f"{source}: limits.{key} must be a non-negative number, not {value!r}")
+        limits[key] = value
+    return Environment(
+        name=str(data["name"]), kind=data["kind"], allowed=data["allowed"],
+        production=bool(data.get("production", False)), sandbox=str(data.get("sandbox", "default")),
+        site_url=data.get("site_url"), limits=limits, kubernetes=dict(data.get("kubernetes") or {}), source=source,
+    )
+
+
+def load(name_or_path: str | Path) -> Environment:
+    """Load ``environments/<name>.yaml`` (or a path) and validate it."""
+    path = Path(name_or_path)
+    if not path.suffix:
+        path = ENVIRONMENTS / f"{name_or_path}.yaml"
+    if not path.is_file():
+        known = sorted(p.stem for p in ENVIRONMENTS.glob("*.yaml"))
+        raise UsageError(f"no environment file {path}", hint=f"known environments: {', '.join(known)}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(raw, dict) or set(raw) - {"configuration", "secrets"}:
+        raise UsageError(f"{path}: a var file has only `configuration:` and `secrets:` at its top level")
+    env = (raw.get("configuration") or {}).get("gameday_environment")
+    if env is None:
+        raise UsageError(f"{path}: configuration.gameday_environment is missing")
+    return from_mapping(env, str(path))
+
+
+def from_configuration(configuration: dict[str, Any] | None) -> Environment:
+    """The environment of a running experiment: a mapping from ``--var-file``, or a name/path string."""
+    value = (configuration or {}).get("gameday_environment", "sandbox")
+    if isinstance(value, dict):
+        return from_mapping(value, "configuration.gameday_environment")
+    return load(str(value))

@@ -1,0 +1,68 @@
+"""The sandbox target: nodes are members of a local twin, hurt through its supervisor."""
+
+from __future__ import annotations
+
+import time
+
+from ..errors import NotRunning
+from ..sandbox.client import SandboxClient
+from .base import Node, Target
+from .environment import Environment
+
+
+class SandboxTarget(Target):
+    def __init__(self, env: Environment):
+        super().__init__(env)
+        self.client = SandboxClient.for_name(env.sandbox)
+
+    def _status(self) -> dict:
+        if not self.client.running():
+            raise NotRunning(f"sandbox {self.env.sandbox!r} (environment {self.name!r}) is not running",
+                             hint=f"start it: gameday sandbox --name {self.env.sandbox} up")
+        return self.client.status()
+
+    def _members(self, layer: str) -> list[dict]:
+        return [m for m in self._status()["members"] if m["layer"] == layer and m.get("desired", True)]
+
+    def nodes(self, layer: str) -> list[Node]:
+        return [Node(name=m["name"], layer=layer, labels=m["labels"], address=m["address"],
+                     ready=bool(m["ready"]), running=m["pid"] is not None) for m in self._members(layer)]
+
+    def kill(self, node: Node) -> float:
+        self.client.kill(node.name, "KILL", by="chaos")
+        return time.time()
+
+    def stop(self, node: Node) -> float:
+        self.client.stop(node.name, by="chaos")
+        return time.time()
+
+    def start(self, node: Node) -> float:
+        self.client.start(node.name, by="chaos")
+        return time.time()
+
+    def wait_ready(self, node: Node, timeout: float) -> float:
+        started = time.monotonic()
+        self.client.wait_ready(node.name, timeout=timeout)
+        return time.monotonic() - started
+
+    def _endpoint(self, layer: str, port: str) -> list[str]:
+        status = self._status()
+        return [f"{m['address']}:{m['ports'][port]}" for m in status["members"]
+                if m["layer"] == layer and m["address"] and m.get("desired", True)]
+
+    def site_url(self) -> str:
+        return self.env.site_url or f"http://{self._endpoint('lb', 'http')[0]}"
+
+    def kafka_bootstrap(self) -> str:
+        return ",".join(self._endpoint("kafka", "broker"))
+
+    def search_urls(self) -> list[str]:
+        return [f"http://{hp}" for hp in self._endpoint("search", "http")]
+
+    def db_address(self) -> tuple[str, int]:
+        host, port = self._endpoint("db", "mysql")[0].split(":")
+        return host, int(port)
+
+    def toxiproxy_api(self) -> str | None:
+        found = self._endpoint("toxiproxy", "api")
+        return f"http://{found[0]}" if found else None
