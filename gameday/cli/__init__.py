@@ -11,6 +11,7 @@ import sys
 import click
 
 from ..errors import ExitCode, GamedayError
+from .load import load
 from .output import console_err
 from .run import run
 from .sandbox import sandbox
@@ -32,6 +33,7 @@ def cli() -> None:
 
 cli.add_command(sandbox)
 cli.add_command(run)
+cli.add_command(load)
 
 
 def main(argv: list[str] | None = None) -> int:
