@@ -13,6 +13,7 @@ Every call takes a timeout and raises :class:`KafkaUnavailable` when the cluster
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 from typing import Any
@@ -29,9 +30,22 @@ class KafkaUnavailable(GamedayError):
     pass
 
 
+_quiet = logging.getLogger("gameday.rdkafka")
+_quiet.addHandler(logging.NullHandler())
+_quiet.propagate = False  # "connection refused" from a broker we killed on purpose is not news
+_clients: dict[str, AdminClient] = {}
+
+
 def admin(bootstrap: str) -> AdminClient:
-    return AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000,
-                        "socket.timeout.ms": 5000, "log_level": 3})
+    """One AdminClient per bootstrap for the life of the process.
+
+    librdkafka can crash when an AdminClient is destroyed while a request to a dead broker is still
+    pending, which is exactly the situation chaos creates; so clients are kept, never dropped.
+    """
+    if bootstrap not in _clients:
+        _clients[bootstrap] = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000,
+                                           "socket.timeout.ms": 5000, "logger": _quiet})
+    return _clients[bootstrap]
 
 
 def _metadata(client: AdminClient, timeout: float):

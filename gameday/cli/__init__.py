@@ -12,6 +12,7 @@ import click
 
 from ..errors import ExitCode, GamedayError
 from .load import load
+from .cleanup import cleanup
 from .output import console_err
 from .run import run
 from .sandbox import sandbox
@@ -33,6 +34,7 @@ def cli() -> None:
 
 cli.add_command(sandbox)
 cli.add_command(run)
+cli.add_command(cleanup)
 cli.add_command(load)
 
 

@@ -14,8 +14,12 @@ __all__ = ["partition_health", "partitions_healthy", "consumer_lag", "wait_for_h
 @activity
 def partition_health(topics: List[str] = None, configuration: Dict[str, Any] = None,
                      secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """``{"offline": [...], "under_replicated": [...], "under_min_isr": [...], "healthy": bool, ...}``."""
-    return kafka_admin.partition_health(target(configuration, lock=False).kafka_bootstrap(), topics)
+    """``{"offline": [...], "under_replicated": [...], "under_min_isr": [...], "healthy": bool, ...}``;
+    ``{"healthy": false, "reachable": false, "error": ...}`` when the cluster cannot answer at all."""
+    try:
+        return kafka_admin.partition_health(target(configuration, lock=False).kafka_bootstrap(), topics)
+    except kafka_admin.KafkaUnavailable as err:
+        return {"healthy": False, "reachable": False, "error": str(err)}
 
 
 @activity
