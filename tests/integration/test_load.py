@@ -1,0 +1,239 @@
+"""The load layer against the real twin (``load``, 127.50.x.y) with real Locust subprocesses.
+
+Each run is short (12-20 s). Tests assert behaviour - fields, where a fault lands in the timeline,
+arrivals that keep coming during a stall - and leave timings to ``benchmarks/load_bench.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from gameday.load.timeline import ALL, GROUPS, SCHEMA, Timeline
+
+LOAD_NET = 50
+ROOT = Path(__file__).resolve().parents[2]
+ROW_FIELDS = {"t", "group", "requests", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms", "rps", "codes", "hist"}
+
+
+@pytest.fixture(scope="session")
+def load_twin():
+    """The `load` twin, up once for this module's session and down at the end."""
+    from gameday.sandbox import lifecycle, topology
+    from gameday.sandbox.install import install_all
+    from gameday.sandbox.twin import Twin
+
+    install_all()
+    t = Twin.create("load", net=LOAD_NET)
+    lifecycle.up(t.paths, topology.build(t), prepare=lambda: topology.prepare(t), timeout=300)
+    yield t
+    lifecycle.down(t.paths)
+
+
+@pytest.fixture(scope="session")
+def load_client(load_twin):
+    from gameday.sandbox.client import SandboxClient
+    return SandboxClient(load_twin.paths)
+
+
+def gameday(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gameday", *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=ROOT)
+
+
+def run_load(twin, out: Path, *extra: str, duration: int = 12) -> dict:
+    res = gameday("load", "run", "--profile", "smoke", "--host", twin.lb_url, "--duration", str(duration),
+                  "--out", str(out), "--json", *extra)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr
+    return json.loads(res.stdout)
+
+
+def after(delay: float, action) -> threading.Thread:
+    """Run ``action`` ``delay`` seconds from now in a thread (the fault, while the load runs)."""
+    thread = threading.Thread(target=lambda: (time.sleep(delay), action()), daemon=True)
+    thread.start()
+    return thread
+
+
+# ---- a smoke run -------------------------------------------------------------------------------
+def test_smoke_profile_writes_a_timeline_with_plausible_numbers(load_twin, tmp_path: Path):
+    summary = run_load(load_twin, tmp_path / "run")
+    out = tmp_path / "run"
+    assert summary["schema"] == "gameday.load.summary/v1" and summary["status"] == "ok"
+    for name in ("timeline.jsonl", "summary.json", "locust_stats.csv", "locust_stats_history.csv",
+                 "locust.json", "locust.html", "locust.log"):
+        assert (out / name).exists(), name
+    assert json.loads((out / "summary.json").read_text())["achieved"] == summary["achieved"]
+
+    lines = [json.loads(x) for x in (out / "timeline.jsonl").read_text().splitlines()]
+    assert lines[0]["schema"] == SCHEMA and lines[0]["profile"] == "smoke"
+    rows = lines[1:]
+    assert rows and all(ROW_FIELDS <= set(r) for r in rows)
+    assert {r["group"] for r in rows} <= {ALL, *GROUPS}
+    assert {"article", "monograph", "search"} <= {r["group"] for r in rows}
+    # wall-clock seconds inside the run, one `all` row for each
+    tl = Timeline.load(out / "timeline.jsonl")
+    assert summary["started_at"] - 1 <= tl.start and tl.end <= summary["ended_at"] + 1
+    assert [r.t for r in tl.series()] == sorted({r["t"] for r in rows if r["group"] == ALL})
+    # plausible: about the target rate, nothing failed, latencies positive and ordered
+    assert 0.8 <= summary["achieved"]["ratio"] <= 1.2, summary["achieved"]
+    total = tl.window()
+    assert total.failures == 0 and total.requests >= 40
+    assert 0 <= total.p50_ms <= total.p95_ms <= total.p99_ms <= total.max_ms
+    assert all(r.users == 50 and r.target_rps == 5.0 for r in list(tl.series())[1:-1])
+    assert summary["warnings"] == [] and summary["fell_behind"] is False
+    assert sum(g["requests"] for k, g in summary["groups"].items() if k != ALL) == summary["groups"][ALL]["requests"]
+
+
+# ---- faults show at the right seconds ----------------------------------------------------------
+def test_stopping_the_web_tier_shows_as_failures_at_the_seconds_it_was_down(load_twin, load_client, tmp_path):
+    web = [m["name"] for m in load_client.members(layer="web") if m.get("desired", True)]
+    marks: dict[str, float] = {}
+
+    def outage():
+        marks["stop"] = time.time()
+        for name in web:
+            load_client.stop(name, by="test_load")
+        time.sleep(4)
+        marks["start"] = time.time()
+        for name in web:
+            load_client.start(name, by="test_load")
+        for name in web:
+            load_client.wait_ready(name, timeout=60)
+        marks["ready"] = time.time()
+
+    thread = after(6, outage)
+    try:
+        summary = run_load(load_twin, tmp_path / "run", duration=20)
+    finally:
+        thread.join(90)
+        for name in web:  # leave the twin as found, whatever happened
+            load_client.start(name, by="test_load")
+            load_client.wait_ready(name, timeout=60)
+    tl = Timeline.load(tmp_path / "run" / "timeline.jsonl")
+    failed = [r.t for r in tl.series() if r.failures]
+    assert failed, "the outage did not show in the timeline"
+    stop, ready = int(marks["stop"]), int(marks["ready"])
+    assert all(r.failures == 0 for r in tl.series(end=stop - 1)), "failures before the web tier stopped"
+    assert stop <= failed[0] <= stop + 3, (failed, marks)
+    assert failed[-1] <= ready + 3, (failed, marks)  # HAProxy needs two good checks to send traffic back
+    assert summary["groups"][ALL]["failures"] == sum(r.failures for r in tl.series())
+
+
+def test_a_frozen_load_balancer_shows_as_latency_while_arrivals_keep_coming(load_twin, load_client, tmp_path):
+    marks: dict[str, float] = {}
+
+    def freeze():
+        marks["stop"] = time.time()
+        load_client.kill("lb-1", "STOP", by="test_load")
+        time.sleep(4)
+        load_client.kill("lb-1", "CONT", by="test_load")
+        marks["cont"] = time.time()
+
+    thread = after(6, freeze)
+    try:
+        summary = run_load(load_twin, tmp_path / "run", duration=18)
+    finally:
+        thread.join(30)
+        load_client.kill("lb-1", "CONT", by="test_load")
+    tl = Timeline.load(tmp_path / "run" / "timeline.jsonl")
+    stop, cont = int(marks["stop"]), int(marks["cont"])
+    # requests sent in the first frozen second waited for (most of) the freeze
+    first = tl.window(stop + 1, stop + 1)
+    assert first.requests > 0 and first.max_ms >= 2000, first
+    # open model: users kept sending during the freeze (a closed loop would have stopped)
+    frozen = tl.window(stop + 1, cont - 1)
+    assert frozen.requests >= 0.5 * 5.0 * (cont - 1 - stop), frozen
+    # the whole-run p99 tells the truth, and seconds well before the freeze were fast
+    assert summary["groups"][ALL]["p99_ms"] >= 2000
+    assert tl.window(end=stop - 1).p95_ms < 2000
+
+
+# ---- distributed -------------------------------------------------------------------------------
+def test_processes_two_write_one_timeline(load_twin, tmp_path: Path):
+    summary = run_load(load_twin, tmp_path / "run", "--processes", "2")
+    assert summary["mode"]["processes"] == 2
+    assert len(summary["generator"]["processes"]) >= 3  # the master and two workers were watched
+    text = (tmp_path / "run" / "timeline.jsonl").read_text()
+    assert text.count('"schema"') == 1
+    assert 0.8 <= summary["achieved"]["ratio"] <= 1.2, summary["achieved"]
+    assert summary["groups"][ALL]["failures"] == 0
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_master_drives_external_workers(load_twin, tmp_path: Path):
+    port = _free_port()
+    master = subprocess.Popen(
+        [sys.executable, "-m", "gameday", "load", "run", "--profile", "smoke", "--host", load_twin.lb_url,
+         "--duration", "12", "--master", "--expect-workers", "1", "--master-bind", f"127.0.0.1:{port}",
+         "--out", str(tmp_path / "run"), "--json"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--worker",
+         "--master-host", "127.0.0.1", "--master-port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        env={**os.environ, "GAMEDAY_PROFILE": ""})
+    try:
+        out, err = master.communicate(timeout=120)
+        worker.wait(timeout=30)
+    finally:
+        for proc in (master, worker):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(10)
+    assert master.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["mode"]["master"] is True
+    assert summary["groups"][ALL]["requests"] >= 40 and summary["groups"][ALL]["failures"] == 0
+    tl = Timeline.load(tmp_path / "run" / "timeline.jsonl")
+    assert {"article", "search"} <= set(tl.groups())
+
+
+# ---- bad input: a clear error before any load is sent ------------------------------------------
+def test_bad_input_fails_before_any_load(tmp_path: Path):
+    cases = [
+        (["--profile", "lunch", "--host", "http://127.0.0.1:9"], 2, "lunch"),
+        (["--profile", "smoke", "--host", "http://10.1.2.3:8080"], 2, "only loopback"),
+        (["--profile", "smoke", "--host", "http://127.50.99.1:8080"], 4, "did not answer"),
+        (["--profile", "smoke", "--host", "http://127.0.0.1:9", "--duration", "-5"], 2, "out of range"),
+    ]
+    bad = tmp_path / "traffic.yaml"
+    bad.write_text((ROOT / "loadtests" / "traffic.yaml").read_text().replace("session_minutes: 4", "session_minutes: -4"))
+    cases.append((["--profile", "smoke", "--host", "http://127.0.0.1:9", "--traffic", str(bad)], 2,
+                  "audience.session_minutes is negative"))
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(bad.read_text().replace("  session_minutes: -4", ""))
+    cases.append((["--profile", "smoke", "--host", "http://127.0.0.1:9", "--traffic", str(missing)], 2,
+                  "audience.session_minutes is missing"))
+    for i, (args, code, phrase) in enumerate(cases):
+        out = tmp_path / f"run-{i}"
+        res = gameday("load", "run", *args, "--out", str(out), timeout=60)
+        assert res.returncode == code, (args, res.returncode, res.stderr)
+        assert phrase in res.stderr and "Traceback" not in res.stderr, res.stderr
+        assert not (out / "timeline.jsonl").exists()
+
+
+def test_plan_prints_the_maths():
+    res = gameday("load", "plan", "--json", timeout=60)
+    assert res.returncode == 0, res.stderr
+    plan = json.loads(res.stdout)
+    assert plan["schema"] == "gameday.load.plan/v1"
+    assert plan["inputs"]["monthly_active_users"] == 500_000
+    assert plan["derived"]["peak_concurrency"] == pytest.approx(600)
+    assert plan["profiles"]["peak"]["max_users"] == 200
+    text = gameday("load", "plan", timeout=60)
+    assert "Little's law" in text.stdout and "origin requests/s" in text.stdout
