@@ -45,21 +45,51 @@ TEST_NET = 20  # the full twin under test: 127.20.x.y, away from a developer's d
 
 
 @pytest.fixture(scope="session")
-def twin():
-    """The real twin, brought up once per test session (clean data) and taken down at the end."""
-    from gameday.sandbox import lifecycle, topology
+def _session_twin():
+    from gameday.sandbox import lifecycle
     from gameday.sandbox.install import install_all
     from gameday.sandbox.twin import Twin
 
     install_all()  # no-op when installed; makes a bare `pytest` work on a fresh machine too
     t = Twin.create("test", net=TEST_NET)
-    lifecycle.down(t.paths, wipe=True)
-    lifecycle.up(t.paths, topology.build(t), prepare=lambda: topology.prepare(t), timeout=300)
+    lifecycle.down(t.paths, wipe=True)  # start from clean data
     yield t
     lifecycle.down(t.paths, wipe=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
+def twin(_session_twin):
+    """The real twin (127.20.x.y), started once per session; brought back up if a test took it down."""
+    from gameday.sandbox import lifecycle, topology
+
+    t = _session_twin
+    result = lifecycle.up(t.paths, topology.build(t), prepare=lambda: topology.prepare(t), timeout=300)
+    if not result.already_running:
+        warm_up(t)
+    return t
+
+
+def warm_up(t) -> None:
+    """Freshly started JVMs answer slowly at first: wait until the site meets its SLO, as a steady
+    state before any test hurts it."""
+    from gameday import site_slo
+    from gameday.deadline import wait_until
+
+    def steady():
+        m = site_slo.measure(t.lb_url, window_s=3, rate=20)
+        return m["success_ratio"] >= 0.99 and m["p95_ms"] <= 1000
+    wait_until(steady, timeout=180, what="the fresh twin to meet its SLO", interval=0.5)
+
+
+@pytest.fixture
+def steady_twin(twin):
+    """The twin, once it meets its SLO: each experiment starts from a steady state (as a game day
+    cools down between scenarios)."""
+    warm_up(twin)
+    return twin
+
+
+@pytest.fixture
 def twin_client(twin):
     from gameday.sandbox.client import SandboxClient
     return SandboxClient(twin.paths)

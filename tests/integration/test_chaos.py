@@ -1,0 +1,300 @@
+"""The experiment catalog, run with plain `chaos run` against the real twin, and the extension's safety.
+
+Every experiment must complete with its steady state met before and after, touch what it says, and
+leave no fault recorded and no lock held.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+import requests
+import yaml
+
+from gameday import kafka_admin
+from gameday.chaos import activities, ledger
+from gameday.chaos.lock import TargetLock
+from gameday.deadline import wait_until
+from gameday.search_admin import SearchAdmin
+
+ROOT = Path(__file__).resolve().parents[2]
+CHAOS = str(Path(sys.executable).with_name("chaos"))
+ENV_FILE = ROOT / "environments" / "sandbox-test.yaml"
+ENV_NAME = "sandbox-test"
+CATALOG = sorted(p.relative_to(ROOT / "experiments").as_posix() for p in (ROOT / "experiments").glob("*/*.yaml"))
+
+
+def chaos_run(experiment: Path, tmp_path: Path, var_file: Path = ENV_FILE, timeout: float = 600,
+              extra: tuple = ()) -> tuple[subprocess.CompletedProcess, dict]:
+    journal = tmp_path / f"journal-{experiment.stem}.json"
+    proc = subprocess.run([CHAOS, "--no-log-file", "run", str(experiment), "--rollback-strategy", "always",
+                           "--var-file", str(var_file), "--journal-path", str(journal), *extra],
+                          capture_output=True, text=True, timeout=timeout, cwd=tmp_path)
+    return proc, (json.loads(journal.read_text()) if journal.exists() else {})
+
+
+def outputs(journal: dict) -> dict:
+    return {r["activity"]["name"]: r.get("output") for r in journal.get("run", [])}
+
+
+def test_catalog_covers_every_layer_the_issue_asks_for():
+    assert {"web/kill-one-pod.yaml", "web/kill-half-the-pods.yaml", "web/full-outage.yaml",
+            "kafka/kill-partition-leader.yaml", "kafka/kill-two-brokers.yaml", "kafka/stop-indexer.yaml",
+            "search/kill-data-node.yaml", "search/fail-shards.yaml", "search/lose-index.yaml",
+            "db/kill-database.yaml", "network/latency-web-to-search.yaml", "network/cut-web-to-db.yaml"} <= set(CATALOG)
+
+
+@pytest.mark.parametrize("name", CATALOG)
+def test_every_experiment_validates(name):
+    out = subprocess.run([CHAOS, "--no-log-file", "validate", str(ROOT / "experiments" / name)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    doc = yaml.safe_load((ROOT / "experiments" / name).read_text())
+    assert doc["contributions"] and len(doc["description"]) > 80
+    assert [c["name"] for c in doc["controls"]] == ["gameday-guard", "gameday-safeguard"]
+
+
+def _before(name: str, twin, client) -> dict:
+    base = twin.search_urls()
+    if name == "kafka/kill-partition-leader.yaml":
+        return {"leader": kafka_admin.leader_of(twin.kafka_bootstrap(), "content-events", 0)}
+    if name == "search/kill-data-node.yaml":
+        return {"most": next(iter(SearchAdmin(base).primaries_by_node("content")))}
+    if name == "search/lose-index.yaml":
+        return {"docs": SearchAdmin(base).count("content")}
+    return {"restarts": {m["name"]: m["restarts"] for m in client.status()["members"]}}
+
+
+def _unsent_outbox(twin) -> int:
+    conn = pymysql.connect(host=twin.address("db"), port=3306, user="sps", password=twin.db_password(),
+                           database="sps", connect_timeout=2)
+    with conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+        return cur.fetchone()[0]
+
+
+@pytest.mark.parametrize("name", CATALOG)
+def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_path):
+    twin = steady_twin
+    before = _before(name, twin, twin_client)
+    proc, journal = chaos_run(ROOT / "experiments" / name, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
+    out = outputs(journal)
+    fault = journal["run"][0]["output"]
+    assert fault["target"] == ENV_NAME and fault["fault_at"] <= time.time()
+
+    if name.startswith("web/"):
+        expected = {"web/kill-one-pod.yaml": 1, "web/kill-half-the-pods.yaml": 2, "web/full-outage.yaml": 3}[name]
+        assert len(fault["touched"]) == expected
+        after = {m["name"]: m["restarts"] for m in twin_client.status()["members"]}
+        assert all(after[n] == before["restarts"][n] + 1 for n in fault["touched"])
+    elif name == "kafka/kill-partition-leader.yaml":
+        assert fault["broker_id"] == before["leader"] and fault["touched"] == [f"kafka-{before['leader']}"]
+    elif name == "kafka/kill-two-brokers.yaml":
+        assert len(fault["touched"]) == 2
+        published = out["editors-publish-while-kafka-refuses-writes"]
+        assert published["failed"] == 0 and published["acknowledged"] + published["pending"] == 3
+        wait_until(lambda: _unsent_outbox(twin) == 0, timeout=60, what="the outbox to drain")
+    elif name == "kafka/stop-indexer.yaml":
+        assert out["backlog-while-stopped"] >= 5
+        assert kafka_admin.consumer_lag(twin.kafka_bootstrap(), "indexer", "content-events")["total"] == 0
+    elif name == "search/kill-data-node.yaml":
+        assert fault["touched"] == [before["most"]]
+    elif name == "search/fail-shards.yaml":
+        assert out["cluster-while-shards-are-failed"]["status"] == "red"
+        assert out["readers-of-articles-during-the-fault"]["success_ratio"] == 1.0
+    elif name == "search/lose-index.yaml":
+        assert SearchAdmin(twin.search_urls()).count("content") >= before["docs"]
+    elif name == "db/kill-database.yaml":
+        assert out["readers-during-the-fault"]["success_ratio"] < 1.0
+    elif name == "network/latency-web-to-search.yaml":
+        assert out["search-readers-during-the-delay"]["p50_ms"] >= 1500
+        assert out["article-readers-during-the-delay"]["p95_ms"] < 1500
+    elif name == "network/cut-web-to-db.yaml":
+        assert out["readers-during-the-fault"]["success_ratio"] < 0.5
+    assert ledger.pending(ENV_NAME) == []
+    assert TargetLock(ENV_NAME).holder() is None
+    assert requests.get(f"{twin.toxiproxy_api}/proxies", timeout=5).json()["db"]["toxics"] == []
+
+
+def test_discovery_lists_every_exported_function_of_every_layer_module():
+    import importlib
+    found = {(a["mod"], a["name"], a["type"]) for a in activities()}
+    expected = set()
+    for path in (ROOT / "gameday" / "chaos").glob("*/*.py"):
+        if path.stem in ("actions", "probes"):
+            mod = f"gameday.chaos.{path.parent.name}.{path.stem}"
+            for fn in importlib.import_module(mod).__all__:
+                expected.add((mod, fn, path.stem[:-1]))
+    assert found == expected
+    layers = {m.split(".")[2] for m, _, _ in found}
+    assert layers == {"web", "kafka", "search", "db", "network", "site"}
+    out = subprocess.run([CHAOS, "--no-log-file", "discover", "--no-system-info", "--discovery-path",
+                          "/dev/stdout", "gameday"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+
+
+# ---- bad input: a clear error before anything is touched --------------------------------------
+
+def _write_env(tmp_path: Path, **changes) -> Path:
+    doc = yaml.safe_load(ENV_FILE.read_text())
+    doc["configuration"]["gameday_environment"].update(changes)
+    path = tmp_path / "env.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+def _experiment(tmp_path: Path, base: str, **provider_changes) -> Path:
+    doc = yaml.safe_load((ROOT / "experiments" / base).read_text())
+    doc["method"][0]["provider"].update(provider_changes)
+    path = tmp_path / Path(base).name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _assert_untouched(proc, journal, twin_client, before_restarts, phrase):
+    assert phrase in proc.stderr, proc.stderr[-2000:]
+    assert journal.get("status") in (None, "interrupted", "aborted")
+    after = {m["name"]: m["restarts"] for m in twin_client.status()["members"]}
+    assert after == before_restarts
+
+
+@pytest.mark.parametrize("case, phrase", [
+    ("typo", "unknown key 'limts'"),
+    ("not-allowed", "not allow-listed"),
+    ("over-cap", "above this target's cap"),
+    ("no-match", "no search node named 'search-9'"),
+    ("unknown-action", "kill_everything"),
+])
+def test_bad_input_is_refused_before_any_fault(case, phrase, twin, twin_client, tmp_path):
+    before = {m["name"]: m["restarts"] for m in twin_client.status()["members"]}
+    var_file, experiment = ENV_FILE, ROOT / "experiments" / "web" / "kill-one-pod.yaml"
+    if case == "typo":
+        doc = yaml.safe_load(ENV_FILE.read_text())
+        env = doc["configuration"]["gameday_environment"]
+        env["limts"] = env.pop("limits")
+        var_file = tmp_path / "env.yaml"
+        var_file.write_text(yaml.safe_dump(doc))
+    elif case == "not-allowed":
+        var_file = _write_env(tmp_path, allowed=False)
+    elif case == "over-cap":
+        var_file = _write_env(tmp_path, limits={"web_max_percent": 50})
+        experiment = ROOT / "experiments" / "web" / "full-outage.yaml"
+    elif case == "no-match":
+        experiment = _experiment(tmp_path, "search/kill-data-node.yaml",
+                                 arguments={"choose": "name", "name": "search-9"})
+    else:
+        experiment = _experiment(tmp_path, "web/kill-one-pod.yaml", func="kill_everything")
+    proc, journal = chaos_run(experiment, tmp_path, var_file=var_file, timeout=120)
+    _assert_untouched(proc, journal, twin_client, before, phrase)
+    assert TargetLock(ENV_NAME).holder() is None or case == "unknown-action"
+
+
+def test_second_run_is_refused_while_the_target_is_locked(twin, twin_client, tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    lock = TargetLock(ENV_NAME, owner_pid=holder.pid)
+    try:
+        lock.acquire(purpose="another game day")
+        before = {m["name"]: m["restarts"] for m in twin_client.status()["members"]}
+        proc, journal = chaos_run(ROOT / "experiments" / "web" / "kill-one-pod.yaml", tmp_path, timeout=120)
+        _assert_untouched(proc, journal, twin_client, before, f"is locked by pid {holder.pid}")
+    finally:
+        holder.kill()
+        holder.wait(timeout=10)
+    # its holder is dead now: the lock is stale and the next run takes it over
+    assert TargetLock(ENV_NAME).break_stale() is not None
+
+
+# ---- nothing stays broken -----------------------------------------------------------------------
+
+def _slow_fault_experiment(tmp_path: Path, safeguard: dict | None = None) -> Path:
+    """Blackhole web->db, then sit in a long probe: time to kill the runner mid-fault."""
+    doc = yaml.safe_load((ROOT / "experiments" / "network" / "cut-web-to-db.yaml").read_text())
+    doc["method"] = [doc["method"][0], {
+        "type": "probe", "name": "long-look-at-the-fault",
+        "provider": {"type": "python", "module": "gameday.chaos.site.probes", "func": "measure_site",
+                     "arguments": {"window_s": 40, "rate": 2}}}]
+    if safeguard is not None:
+        doc["controls"][1]["provider"]["arguments"] = safeguard
+    path = tmp_path / "slow-fault.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def _db_toxics(twin) -> list:
+    return requests.get(f"{twin.toxiproxy_api}/proxies", timeout=5).json()["db"]["toxics"]
+
+
+def test_runner_killed_mid_fault_is_repaired_by_gameday_cleanup(steady_twin, tmp_path):
+    twin = steady_twin
+    experiment = _slow_fault_experiment(tmp_path)
+    log = tmp_path / "runner.log"
+    with open(log, "w") as out:
+        runner = subprocess.Popen([CHAOS, "--no-log-file", "run", str(experiment), "--rollback-strategy", "always",
+                                   "--var-file", str(ENV_FILE)], cwd=tmp_path, stdout=out, stderr=out)
+    try:
+        wait_until(lambda: _db_toxics(twin) or runner.poll() is not None, timeout=60, what="the blackhole")
+        assert _db_toxics(twin), log.read_text()
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+    assert [t["name"] for t in _db_toxics(twin)] == ["gameday-blackhole"]  # still broken...
+    assert [r["undo"] for r in ledger.pending(ENV_NAME)] == ["remove_toxic"]  # ...but its undo is on disk
+    out = subprocess.run([sys.executable, "-m", "gameday", "cleanup", "-e", str(ENV_FILE), "--json"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [u["undo"] for u in report["undone"]] == ["remove_toxic"] and report["stale_lock_removed"]
+    assert _db_toxics(twin) == [] and ledger.pending(ENV_NAME) == []
+    assert requests.get(f"{twin.lb_url}/api/articles/1", timeout=5).status_code == 200
+
+
+def test_runner_killed_mid_fault_is_repaired_by_the_next_run(steady_twin, tmp_path):
+    twin = steady_twin
+    experiment = _slow_fault_experiment(tmp_path)
+    log = tmp_path / "runner.log"
+    with open(log, "w") as out:
+        runner = subprocess.Popen([CHAOS, "--no-log-file", "run", str(experiment), "--rollback-strategy", "always",
+                                   "--var-file", str(ENV_FILE)], cwd=tmp_path, stdout=out, stderr=out)
+    try:
+        wait_until(lambda: _db_toxics(twin) or runner.poll() is not None, timeout=60, what="the blackhole")
+        assert _db_toxics(twin), log.read_text()
+    finally:
+        runner.send_signal(signal.SIGKILL)
+        runner.wait(timeout=10)
+    proc, journal = chaos_run(ROOT / "experiments" / "web" / "kill-one-pod.yaml", tmp_path)
+    assert "undid a fault left by an earlier run: blackhole on web->db" in proc.stderr
+    assert journal["status"] == "completed" and _db_toxics(twin) == []
+
+
+def test_sigterm_mid_fault_runs_the_rollbacks(steady_twin, tmp_path):
+    twin = steady_twin
+    experiment = _slow_fault_experiment(tmp_path)
+    runner = subprocess.Popen([CHAOS, "--no-log-file", "run", str(experiment), "--rollback-strategy", "always",
+                               "--var-file", str(ENV_FILE)], cwd=tmp_path,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_until(lambda: _db_toxics(twin), timeout=60, what="the blackhole to be injected")
+    runner.send_signal(signal.SIGTERM)
+    _, err = runner.communicate(timeout=120)
+    assert _db_toxics(twin) == [] and ledger.pending(ENV_NAME) == []
+    assert TargetLock(ENV_NAME).holder() is None
+    assert "SIGTERM" in err
+
+
+def test_safeguard_interrupts_an_experiment_that_breaks_the_site(steady_twin, tmp_path):
+    twin = steady_twin
+    experiment = _slow_fault_experiment(tmp_path, {"max_error_ratio": 0.3, "window_s": 3, "sustained_s": 2})
+    started = time.monotonic()
+    proc, journal = chaos_run(experiment, tmp_path, timeout=180)
+    assert "gameday safeguard: error ratio" in proc.stderr
+    assert journal["status"] == "interrupted"
+    assert time.monotonic() - started < 40  # stopped well before the 40 s probe would have ended
+    assert _db_toxics(twin) == [] and ledger.pending(ENV_NAME) == []
