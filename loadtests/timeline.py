@@ -3,8 +3,8 @@
 Two parts, wired by :func:`install` from the locustfile:
 
 - a **collector** in every process that runs users (the local runner, or each worker): buckets
-  every request by the wall-clock second it was *sent* (``time.time()`` before the request, carried
-  in the request context) and by endpoint group, as latency histograms. Each second it sends the
+  every request by the wall-clock second it was *sent* (the ``start_time`` Locust passes with each
+  request event, ``time.time()`` before sending) and by endpoint group, as latency histograms. Each second it sends the
   seconds that are complete - no request sent in them is still in flight - to the writer, with a
   watermark (every second before it is complete here). Locust's custom messages carry them, so
   the same path serves one process, ``--processes N`` and external workers.
@@ -13,7 +13,8 @@ Two parts, wired by :func:`install` from the locustfile:
   passed it (or it is older than ``pacing + 5 s``, so a lost worker cannot hold the file back).
 
 Requests are sent through :func:`send` (the locustfile's users do) so that in-flight requests are
-counted; a request made some other way is still recorded, back-dated by its response time.
+counted and a second is written as soon as it is complete; a request made some other way is
+still recorded at its send second, and at worst written late (readers merge late rows).
 """
 
 from __future__ import annotations
@@ -41,21 +42,26 @@ class _Bucket:
     def __init__(self) -> None:
         self.hist: dict[int, int] = {}
         self.failures = 0
-        self.codes: dict[str, int] = {}
+        self.codes: dict[int, int] = {}
 
-    def add(self, ms: int, failed: bool, code: str) -> None:
-        self.hist[ms] = self.hist.get(ms, 0) + 1
-        self.failures += failed
-        self.codes[code] = self.codes.get(code, 0) + 1
+    def add(self, ms: int, failed: bool, code: int) -> None:
+        hist = self.hist
+        hist[ms] = hist.get(ms, 0) + 1
+        if failed:
+            self.failures += 1
+        codes = self.codes
+        codes[code] = codes.get(code, 0) + 1
 
     def merge(self, data: dict) -> None:
         merge_hist(self.hist, data["hist"])
         self.failures += int(data["failures"])
         for code, n in data["codes"].items():
-            self.codes[code] = self.codes.get(code, 0) + int(n)
+            self.codes[int(code)] = self.codes.get(int(code), 0) + int(n)
 
     def wire(self) -> dict:
-        return {"hist": {str(k): v for k, v in self.hist.items()}, "failures": self.failures, "codes": self.codes}
+        """Plain data for Locust's messages (string keys) and for rows."""
+        return {"hist": {str(k): v for k, v in self.hist.items()}, "failures": self.failures,
+                "codes": {str(k): v for k, v in self.codes.items()}}
 
 
 class Collector:
@@ -81,18 +87,21 @@ class Collector:
 
     def on_request(self, request_type: str, name: str, response_time: float, response_length: int,
                    exception: BaseException | None = None, context: dict | None = None,
-                   response: Any = None, **_: Any) -> None:
-        context = context or {}
-        t0 = context.get("gameday_t0")
-        if t0 is None:  # not sent through send(): back-date by its response time
-            t0 = time.time() - (response_time or 0) / 1000.0
-        group = context.get("gameday_group") or group_of(f"{request_type} {name}" if request_type == "POST" else name)
-        code = str(getattr(response, "status_code", 0) or 0) if response is not None else "0"
-        groups = self.buckets.setdefault(int(t0), {})
+                   response: Any = None, start_time: float | None = None, **_: Any) -> None:
+        # Locust passes the wall-clock send time (time.time()) as start_time; older clients do not.
+        t0 = start_time if start_time is not None else time.time() - (response_time or 0) / 1000.0
+        group = context.get("gameday_group") if context else None
+        if group is None:
+            group = group_of(f"{request_type} {name}" if request_type == "POST" else name)
+        code = getattr(response, "status_code", 0) or 0
+        groups = self.buckets.get(int(t0))
+        if groups is None:
+            groups = self.buckets[int(t0)] = {}
         bucket = groups.get(group)
         if bucket is None:
             bucket = groups[group] = _Bucket()
-        bucket.add(round_ms(response_time or 0), exception is not None, code)
+        ms = response_time or 0
+        bucket.add(int(ms + 0.5) if ms < 99.5 else round_ms(ms), exception is not None, code)
 
     def watermark(self, now: float | None = None) -> int:
         """Every second before this one is complete (nothing sent in it is still in flight)."""
@@ -226,12 +235,12 @@ class Writer:
         for group in sorted(groups):
             b = groups[group]
             total.merge(b.wire())
-            lines.append(make_row(s, group, b.hist, b.failures, b.codes).as_dict())
+            lines.append(make_row(s, group, b.hist, b.failures, b.wire()["codes"]).as_dict())
         if late and not groups:
             return
         users = self.users.get(s, self.users.get(s - 1))
         target = self.targets.get(s, self.targets.get(s - 1))
-        lines.append(make_row(s, ALL, total.hist, total.failures, total.codes, users=users,
+        lines.append(make_row(s, ALL, total.hist, total.failures, total.wire()["codes"], users=users,
                               target_rps=None if late else target).as_dict())
         for line in lines:
             self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
@@ -260,16 +269,15 @@ def collector(environment: Any) -> Collector | None:
 
 
 def send(user: Any, method: str, path: str, *, name: str, group: str, **kwargs: Any) -> Any:
-    """Send one request through ``user.client``, counted in flight and bucketed by its send time."""
-    t0 = time.time()
-    coll = collector(user.environment)
-    second = coll.started(t0) if coll else None
+    """Send one request through ``user.client``, counted in flight until Locust has recorded it."""
+    coll = getattr(user.environment, "gameday_collector", None)
+    if coll is None:
+        return user.client.request(method, path, name=name, context={"gameday_group": group}, **kwargs)
+    second = coll.started(time.time())
     try:
-        return user.client.request(method, path, name=name, context={"gameday_t0": t0, "gameday_group": group},
-                                   **kwargs)
+        return user.client.request(method, path, name=name, context={"gameday_group": group}, **kwargs)
     finally:
-        if coll is not None and second is not None:
-            coll.finished(second)
+        coll.finished(second)
 
 
 def install(events: Any, *, path_option: str = "timeline", meta: Callable[[Any], dict] | None = None,
