@@ -182,7 +182,11 @@ class Writer:
         self.next_second = int(now)
         header = {"schema": SCHEMA, "started_at": round(now, 3), "groups": list(GROUPS), **self.meta}
         self._fh.write(json.dumps(header) + "\n")
-        self._greenlet = gevent.spawn(self._loop)
+
+    def start(self) -> None:
+        """Write complete seconds every second until :meth:`finish`."""
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._loop)
 
     def _loop(self) -> None:
         while self._greenlet is not None:
@@ -206,7 +210,7 @@ class Writer:
         clients = getattr(self.env.runner, "clients", None)
         if clients is None:  # local runner: its own collector
             return ["local"]
-        live = [str(c.id) for c in clients.all if getattr(c, "state", None) != "missing"]
+        live = [str(c.id) for c in clients.values() if getattr(c, "state", None) != "missing"]
         return live or list(self.watermarks)
 
     def write_ready(self, final: bool = False) -> None:
@@ -311,6 +315,7 @@ def install(events: Any, *, path_option: str = "timeline", meta: Callable[[Any],
         writer = getattr(environment, "gameday_writer", None)
         if writer is not None:
             writer.begin()
+            writer.start()
         coll = collector(environment)
         if coll is not None:
             coll.start()

@@ -52,8 +52,7 @@ def plan(traffic: Path | None, as_json: bool) -> None:
         sched = Schedule.for_profile(name, p, ramp_s=model.ramp_s)
         profiles[name] = {"description": description, "default_duration_s": duration,
                           "max_rps": round(sched.max_rps(), 3), "mean_rps": round(sched.mean_rps(), 3),
-                          "max_users": p.generator_users(name) if name != "surge" else
-                          users_for(sched.max_rps(), p.pacing_s)}
+                          "max_users": users_for(sched.max_rps(), p.pacing_s)}
     if as_json:
         print_json({"schema": PLAN_SCHEMA, "traffic": model.source, "inputs": {
             k: v for k, v in model.as_dict().items() if k != "source"}, "derived": p.as_dict(),

@@ -262,11 +262,13 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None) ->
                 except subprocess.TimeoutExpired:
                     pass  # still running: sample again
         except KeyboardInterrupt:
-            _stop(proc)
+            _stop(proc)  # Locust writes its stats on SIGTERM; the summary below records what ran
+            _write_summary(run, summarise(run, started=started, ended=time.time(), exit_code=proc.returncode,
+                                          status="interrupted", cpu=cpu.report(), console_log=console_log))
             raise
     summary = summarise(run, started=started, ended=time.time(), exit_code=proc.returncode, status=status,
                         cpu=cpu.report(), console_log=console_log)
-    (run.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    _write_summary(run, summary)
     if status == "killed":
         raise DeadlineExceeded(f"Locust was still running {run.hard_deadline_s:.0f}s after the start and was killed",
                                log=str(console_log), hint=f"partial results are in {run.out_dir}")
@@ -274,6 +276,10 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None) ->
         raise GamedayError(f"Locust exited with code {proc.returncode}", log=str(console_log),
                            hint=f"the summary is in {run.out_dir / 'summary.json'}")
     return summary
+
+
+def _write_summary(run: PreparedRun, summary: dict) -> None:
+    (run.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -328,9 +334,11 @@ def summarise(run: PreparedRun, *, started: float, ended: float, exit_code: int 
                         + "): its timings are suspect; use --processes N or more workers")
     if status == "killed":
         warnings.append("Locust did not stop by itself and was killed at the hard deadline")
+    if status == "interrupted":
+        warnings.append("the run was interrupted before the end of its profile")
     return {
         "schema": SUMMARY_SCHEMA,
-        "status": "ok" if status == "ok" and exit_code == 0 else ("killed" if status == "killed" else "failed"),
+        "status": "ok" if status == "ok" and exit_code == 0 else (status if status != "ok" else "failed"),
         "profile": run.schedule.profile,
         "host": check_host(run.options.host),
         "started_at": round(started, 3),

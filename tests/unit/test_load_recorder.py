@@ -1,0 +1,99 @@
+"""The timeline recorder's bookkeeping (``loadtests/timeline.py``), driven directly without Locust.
+
+The recorder talks to Locust through two things only: request events (keyword arguments) and
+custom messages (objects with ``.data`` and ``.node_id``). Both are plain data here; the whole
+path with real Locust processes is covered in tests/integration/test_load.py.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
+import timeline as recorder  # noqa: E402  (imports gevent, never Locust)
+
+from gameday.load.timeline import ALL, Timeline  # noqa: E402
+
+
+def request(coll: recorder.Collector, t0: float, ms: float, group: str = "article", code: int = 200,
+            failed: bool = False) -> None:
+    coll.on_request(request_type="GET", name="/guidance/[slug]", response_time=ms, response_length=10,
+                    exception=RuntimeError("503") if failed else None, context={"gameday_group": group},
+                    response=SimpleNamespace(status_code=code), start_time=t0)
+
+
+def test_a_second_is_held_back_while_a_request_sent_in_it_is_in_flight():
+    sent: list[dict] = []
+    coll = recorder.Collector(sent.append)
+    stalled = coll.started(100.2)            # sent at 100, not back yet
+    request(coll, 100.5, 12)
+    request(coll, 101.1, 8)
+    coll.flush()
+    assert sent[-1]["watermark"] == 100 and sent[-1]["buckets"] == {}
+    request(coll, 100.2, 5000)                # the stalled one returns, 5 s later
+    coll.finished(stalled)
+    coll.flush()
+    buckets = sent[-1]["buckets"]
+    assert set(buckets) >= {"100", "101"}
+    assert buckets["100"]["article"]["hist"] == {"12": 1, "5000": 1}  # counted at the second it was sent
+
+
+def test_requests_are_bucketed_by_send_time_and_group_with_codes():
+    sent: list[dict] = []
+    coll = recorder.Collector(sent.append)
+    request(coll, 50.9, 3)
+    request(coll, 50.1, 250, group="search", code=503, failed=True)
+    coll.flush(final=True)
+    b = sent[-1]["buckets"]["50"]
+    assert b["article"] == {"hist": {"3": 1}, "failures": 0, "codes": {"200": 1}}
+    assert b["search"] == {"hist": {"250": 1}, "failures": 1, "codes": {"503": 1}}
+
+
+class _Runner:
+    """What the writer reads from Locust's master runner: connected workers and the user count."""
+
+    def __init__(self, workers: list[str]):
+        self.clients = {w: SimpleNamespace(id=w, state="running") for w in workers}
+        self.user_count = 40
+
+
+def _message(node: str, watermark: int, buckets: dict) -> SimpleNamespace:
+    return SimpleNamespace(node_id=node, data={"watermark": watermark, "final": False, "buckets": buckets})
+
+
+def _bucket(latencies: dict[int, int], failures: int = 0) -> dict:
+    codes = {"200": sum(latencies.values()) - failures, "503": failures}
+    return {"hist": {str(k): v for k, v in latencies.items()}, "failures": failures,
+            "codes": {k: v for k, v in codes.items() if v}}
+
+
+def test_the_writer_waits_for_every_worker_then_merges_them(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    now = {"t": 1000.5}
+    monkeypatch.setattr(recorder.time, "time", lambda: now["t"])
+    env = SimpleNamespace(runner=_Runner(["w1", "w2"]), shape_class=SimpleNamespace(current_target_rps=4.0))
+    writer = recorder.Writer(env, tmp_path / "timeline.jsonl", max_lag_s=15, meta={"profile": "test"})
+    now["t"] = 1000.2
+    writer.begin()  # the file and its header; the once-a-second loop is not started, the test drives it
+    for t in range(1000, 1004):
+        now["t"] = t + 0.5
+        writer.sample()
+    writer.on_message(msg=_message("w1", 1003, {"1000": {"article": _bucket({10: 2})},
+                                                "1002": {"article": _bucket({20: 1})}}))
+    writer.write_ready()
+    assert writer.next_second == 1000                      # w2 has not reported: nothing written
+    writer.on_message(msg=_message("w2", 1002, {"1000": {"search": _bucket({300: 1}, failures=1)}}))
+    writer.write_ready()
+    assert writer.next_second == 1002                      # both past 1001; w2 still holds 1002
+    now["t"] = 1030.0                                       # w2 went silent: max lag lets the file move on
+    writer.write_ready()
+    writer.close()
+    tl = Timeline.load(tmp_path / "timeline.jsonl")
+    assert tl.header["profile"] == "test"
+    first = tl.row(1000)
+    assert (first.requests, first.failures, first.users, first.target_rps) == (3, 1, 40, 4.0)
+    assert tl.row(1000, "search").codes == {"503": 1}
+    assert tl.row(1001).requests == 0 and tl.row(1002).requests == 1
