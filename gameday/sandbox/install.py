@@ -38,6 +38,7 @@ APT_PACKAGES = {  # command -> Debian package
     "mariadb": "mariadb-client",
     "wrk": "wrk",
     "setpriv": "util-linux",
+    "chromium": "chromium",  # prints report.pdf; renders the report in tests
 }
 TOOL_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven", "go": "golang-go", "unzip": "unzip"}
 SBIN = ("/usr/sbin", "/sbin")

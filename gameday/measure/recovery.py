@@ -1,0 +1,84 @@
+"""RTO, time to detect and availability, read from the per-second load timeline (DESIGN.md).
+
+- a second *meets the SLO* when requests were sent in it, their success ratio is at least
+  ``min_success_ratio`` and their p95 at most ``max_p95_ms`` (a second with no requests proves
+  nothing, so it does not meet it);
+- **TTD** = first second failing the SLO at or after the fault - t_fault (0 when it failed at once);
+- **RTO** = t_fault -> start of the first run of ``window_s`` consecutive seconds that all meet the
+  SLO, after the first failure (0 when the SLO never failed; None when it never recovered);
+- **availability** = successful / all requests from the fault to the end of the scenario.
+
+    r = measure(timeline, t_fault=fault["fault_at"], t_end=scenario_end, slo=Slo(window_s=10))
+    r.rto_s, r.ttd_s, r.availability
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from ..load.timeline import ALL, Row, Timeline
+
+
+@dataclass(frozen=True)
+class Slo:
+    min_success_ratio: float = 0.99
+    max_p95_ms: float = 1000.0
+    window_s: int = 10
+
+
+@dataclass(frozen=True)
+class Recovery:
+    t_fault: float
+    first_failed_second: int | None
+    recovered_at: int | None
+    ttd_s: float | None
+    rto_s: float | None
+    availability: float | None
+    requests: int
+    failures: int
+    failed_seconds: int
+    slo: Slo
+
+    def as_dict(self) -> dict:
+        return {**asdict(self), "slo": asdict(self.slo)}
+
+
+def meets(row: Row, slo: Slo) -> bool:
+    if row.requests == 0:
+        return False
+    ratio = row.successes / row.requests
+    return ratio >= slo.min_success_ratio and (row.p95_ms is None or row.p95_ms <= slo.max_p95_ms)
+
+
+def measure(timeline: Timeline, *, t_fault: float, t_end: float | None = None, slo: Slo = Slo(),
+            group: str = ALL) -> Recovery:
+    """Judge the seconds from the fault to ``t_end`` (default: the end of the timeline)."""
+    first = int(math.floor(t_fault))
+    last = int(t_end) if t_end is not None else (timeline.end or first)
+    rows = list(timeline.series(group, first, last))
+    ok = [meets(r, slo) for r in rows]
+    first_bad = next((i for i, good in enumerate(ok) if not good), None)
+    recovered = None
+    if first_bad is None:
+        rto = 0.0
+    else:
+        rto = None
+        for i in range(first_bad, len(ok) - slo.window_s + 1):
+            if all(ok[i:i + slo.window_s]):
+                recovered = rows[i].t
+                rto = round(max(0.0, recovered - t_fault), 3)
+                break
+    window = timeline.window(first, last, group)
+    return Recovery(
+        t_fault=t_fault,
+        first_failed_second=rows[first_bad].t if first_bad is not None else None,
+        recovered_at=recovered,
+        ttd_s=round(max(0.0, rows[first_bad].t - t_fault), 3) if first_bad is not None else None,
+        rto_s=rto,
+        availability=round(window.successes / window.requests, 5) if window.requests else None,
+        requests=window.requests,
+        failures=window.failures,
+        failed_seconds=sum(1 for good in ok if not good),
+        slo=slo,
+    )

@@ -1,0 +1,140 @@
+"""Render a report dict: ``report.html`` (self-contained), ``summary.json``, ``junit.xml``; the
+history index; ``report.pdf`` through headless Chromium.
+
+    paths = write(report, Path("reports") / run_id)        # html, json, junit
+    pdf(paths["html"])                                     # optional, needs Debian's chromium
+    write_index(Path("reports"))
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree as ET
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+
+from ..errors import GamedayError
+from .charts import scenario_chart, trend_chart
+from .redact import redact
+
+
+def _datetime(ts: float | None) -> str:
+    return "-" if not ts else time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(ts))
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    m, s = divmod(int(seconds), 60)
+    return f"{m} min {s:02d} s" if m else f"{s} s"
+
+
+def _figure(value: float | None, unit: str = "") -> str:
+    if value is None:
+        return "never" if unit == "s" else "-"
+    if unit == "%":
+        return f"{value * 100:.2f}%"
+    if unit == "s":
+        return f"{value:.1f} s"
+    return f"{value:g} {unit}".strip()
+
+
+def _env() -> Environment:
+    env = Environment(loader=PackageLoader("gameday.report", "templates"), autoescape=select_autoescape(["html"]))
+    env.filters.update(datetime=_datetime, duration=_duration, figure=_figure)
+    return env
+
+
+def html(report: dict[str, Any]) -> str:
+    check_names: list[str] = []
+    for s in report["scenarios"]:
+        for c in s["checks"]:
+            if c["name"] not in check_names:
+                check_names.append(c["name"])
+    charts = {s["name"]: scenario_chart(s["series"], s["marks"]) for s in report["scenarios"]}
+    return _env().get_template("report.html").render(r={**report, "started": report["started_at"]},
+                                                     charts=charts, check_names=check_names)
+
+
+def junit(report: dict[str, Any]) -> str:
+    """One test case per scenario and target (CI systems show each missed target as a failure)."""
+    suite = ET.Element("testsuite", name=f"gameday.{report['suite']}", timestamp=_datetime(report["started_at"]),
+                       time=str(report["duration_s"]))
+    tests = failures = errors = 0
+    for s in report["scenarios"]:
+        if s["status"] != "completed":
+            tests += 1
+            errors += 1
+            case = ET.SubElement(suite, "testcase", classname=f"gameday.{s['layer']}.{s['name']}", name="scenario")
+            ET.SubElement(case, "error", message=f"scenario {s['status']}").text = s.get("error") or s["status"]
+        for c in s["checks"]:
+            if c["met"] is None:
+                continue
+            tests += 1
+            case = ET.SubElement(suite, "testcase", classname=f"gameday.{s['layer']}.{s['name']}", name=c["name"])
+            if not c["met"]:
+                failures += 1
+                ET.SubElement(case, "failure", message=f"{c['name']} {_figure(c['value'], c['unit'])} "
+                                                       f"missed target {_figure(c['target'], c['unit'])}")
+    suite.set("tests", str(tests))
+    suite.set("failures", str(failures))
+    suite.set("errors", str(errors))
+    return ET.tostring(suite, encoding="unicode", xml_declaration=True)
+
+
+def write(report: dict[str, Any], out: Path, secrets: list[str] = ()) -> dict[str, Path]:
+    """Write html, json and junit into ``out``; every artifact passes through redaction first."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = {"html": out / "report.html", "json": out / "summary.json", "junit": out / "junit.xml"}
+    paths["json"].write_text(redact(json.dumps(report, indent=2, default=str), secrets))
+    paths["html"].write_text(redact(html(report), secrets))
+    paths["junit"].write_text(redact(junit(report), secrets))
+    return paths
+
+
+def chromium() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def pdf(html_path: Path, *, timeout: float = 120) -> Path:
+    """Print the HTML to ``report.pdf`` beside it with headless Chromium (Debian's ``chromium``)."""
+    browser = chromium()
+    if not browser:
+        raise GamedayError("cannot print report.pdf: chromium is not installed",
+                           hint="run `gameday sandbox install` (installs Debian's chromium)")
+    target = html_path.with_suffix(".pdf")
+    with tempfile.TemporaryDirectory() as profile:
+        proc = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--no-pdf-header-footer",
+                               f"--print-to-pdf={target}", html_path.resolve().as_uri()],
+                              capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0 or not target.exists():
+        raise GamedayError(f"chromium could not print {html_path} (exit {proc.returncode})",
+                           hint=proc.stderr.strip()[-300:])
+    return target
+
+
+def write_index(reports_dir: Path) -> Path:
+    """``reports/index.html``: every past game day (from each ``*/summary.json``) with a trend chart."""
+    runs = []
+    for summary in sorted(reports_dir.glob("*/summary.json")):
+        try:
+            data = json.loads(summary.read_text())
+        except ValueError:
+            continue
+        if data.get("schema") == "gameday.report/v1":
+            runs.append(data)
+    runs.sort(key=lambda r: r["started_at"])
+    trend = trend_chart([(_datetime(r["started_at"])[:16], float(r["score"])) for r in runs])
+    path = reports_dir / "index.html"
+    path.write_text(_env().get_template("index.html").render(runs=runs, trend=trend))
+    return path
