@@ -28,7 +28,7 @@ def scenario_chart(series: list[dict[str, Any]], marks: dict[str, float | None])
         return '<p class="muted">No load timeline was recorded for this scenario.</p>'
     t0, t1 = series[0]["t"], series[-1]["t"] + 1
     x = lambda t: _scale(t, t0, t1, PAD_L, W - PAD_R)  # noqa: E731
-    height = PAD_T + 2 * PANEL_H + 40
+    height = PAD_T + 2 * PANEL_H + 70
     out = [f'<svg class="chart" viewBox="0 0 {W} {height}" width="100%" role="img" '
            f'aria-label="requests per second, error rate and p95 latency over time" xmlns="http://www.w3.org/2000/svg">']
     max_rps = max((p["rps"] for p in series), default=1) or 1
@@ -48,19 +48,19 @@ def scenario_chart(series: list[dict[str, Any]], marks: dict[str, float | None])
     out.append(f'<text x="{PAD_L + 4}" y="{top1 + 12}" class="legend"><tspan fill="#2c7fb8">requests/s</tspan> '
                f'<tspan fill="#c0392b">error rate</tspan></text>')
     out.append(f'<text x="{PAD_L + 4}" y="{top2 + 12}" class="legend" fill="#6a3d9a">p95 latency</text>')
-    for name, when in marks.items():
+    for i, (name, when) in enumerate(marks.items()):
         if when is None or not (t0 <= when <= t1):
             continue
         xx = x(when)
         colour = MARK_COLOURS.get(name, "#555")
         out.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top1}" y2="{bottom2}" stroke="{colour}" '
                    f'stroke-dasharray="4 3" stroke-width="1.5"/>')
-        out.append(f'<text x="{xx + 3:.1f}" y="{bottom2 + 14}" class="mark" fill="{colour}">{escape(name)}</text>')
+        out.append(f'<text x="{xx + 3:.1f}" y="{bottom2 + 14 + 11 * i}" class="mark" fill="{colour}">{escape(name)}</text>')
     span = t1 - t0
     for i in range(0, 6):
         t = t0 + span * i / 5
         rel = t - (marks.get("fault") or t0)
-        out.append(f'<text x="{x(t):.1f}" y="{bottom2 + 30}" text-anchor="middle" class="axis">{rel:+.0f}s</text>')
+        out.append(f'<text x="{x(t):.1f}" y="{bottom2 + 60}" text-anchor="middle" class="axis">{rel:+.0f}s</text>')  # noqa: E501
     out.append("</svg>")
     return "".join(out)
 

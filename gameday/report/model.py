@@ -71,6 +71,17 @@ class Scenario:
                 "marks": self.marks, "artifacts": self.artifacts, "error": self.error}
 
 
+def figure(value: float | None, unit: str = "") -> str:
+    """A figure as people read it: 97.12%, 8.3 s, 0 records; ``never`` for a time that never came."""
+    if value is None:
+        return "never" if unit == "s" else "-"
+    if unit == "%":
+        return f"{value * 100:.2f}%"
+    if unit == "s":
+        return f"{value:.1f} s"
+    return f"{value:g} {unit}".strip()
+
+
 def action_items(scenarios: list[Scenario]) -> list[str]:
     items = []
     for s in scenarios:
@@ -79,8 +90,8 @@ def action_items(scenarios: list[Scenario]) -> list[str]:
                          "investigate and re-run it.")
         for c in s.checks:
             if c.met is False:
-                shown = "never" if c.value is None else f"{c.value:g} {c.unit}"
-                items.append(f"{s.title}: {c.name} was {shown} against a target of {c.target:g} {c.unit}. {c.explain}".strip())
+                items.append(f"{s.title}: {c.name} was {figure(c.value, c.unit)} against a target of "
+                             f"{figure(c.target, c.unit)}. {c.explain}".strip())
     return items
 
 

@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..errors import GamedayError
 from .charts import scenario_chart, trend_chart
+from .model import figure as _figure
 from .redact import redact
 
 
@@ -33,16 +34,6 @@ def _duration(seconds: float | None) -> str:
         return "-"
     m, s = divmod(int(seconds), 60)
     return f"{m} min {s:02d} s" if m else f"{s} s"
-
-
-def _figure(value: float | None, unit: str = "") -> str:
-    if value is None:
-        return "never" if unit == "s" else "-"
-    if unit == "%":
-        return f"{value * 100:.2f}%"
-    if unit == "s":
-        return f"{value:.1f} s"
-    return f"{value:g} {unit}".strip()
 
 
 def _env() -> Environment:
