@@ -6,6 +6,10 @@
 
 Stored at ``<state root>/locks/<target>.json``. A lock whose owner process is gone (same host) or whose
 expiry has passed is taken over, and the takeover is reported.
+
+A game day holds the lock for its whole run and lets the ``chaos run`` processes it starts act under
+it: it exports ``GAMEDAY_LOCK_PID=<its pid>``, and a lock held by that pid counts as held by them
+(:meth:`TargetLock.inherited`), which they neither take nor release.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ class TargetLock:
     def __init__(self, target: str, *, ttl: float = DEFAULT_TTL, owner_pid: int | None = None):
         self.target = target
         self.ttl = ttl
-        self.pid = owner_pid or os.getpid()
+        inherited = os.environ.get("GAMEDAY_LOCK_PID")
+        self.pid = owner_pid or (int(inherited) if inherited else os.getpid())
         self.path = state_root() / "locks" / f"{target}.json"
 
     def holder(self) -> dict | None:
@@ -44,6 +49,10 @@ class TargetLock:
         if holder.get("expires_at", 0) < time.time():
             return True
         return holder.get("host") == socket.gethostname() and not is_running(int(holder.get("pid", 0)))
+
+    def inherited(self) -> bool:
+        """True when this process acts under a lock its parent game day holds."""
+        return bool(os.environ.get("GAMEDAY_LOCK_PID")) and self.held_by_me()
 
     def held_by_me(self) -> bool:
         holder = self.holder()

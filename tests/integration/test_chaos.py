@@ -233,8 +233,8 @@ def _db_toxics(twin) -> list:
     return requests.get(f"{twin.toxiproxy_api}/proxies", timeout=5).json()["db"]["toxics"]
 
 
-def test_runner_killed_mid_fault_is_repaired_by_gameday_cleanup(steady_twin, tmp_path):
-    twin = steady_twin
+def _kill_runner_mid_fault(twin, tmp_path: Path) -> None:
+    """Start the slow-fault experiment and SIGKILL its runner once the blackhole is in place."""
     experiment = _slow_fault_experiment(tmp_path)
     log = tmp_path / "runner.log"
     with open(log, "w") as out:
@@ -246,6 +246,11 @@ def test_runner_killed_mid_fault_is_repaired_by_gameday_cleanup(steady_twin, tmp
     finally:
         runner.send_signal(signal.SIGKILL)
         runner.wait(timeout=10)
+
+
+def test_runner_killed_mid_fault_is_repaired_by_gameday_cleanup(steady_twin, tmp_path):
+    twin = steady_twin
+    _kill_runner_mid_fault(twin, tmp_path)
     assert [t["name"] for t in _db_toxics(twin)] == ["gameday-blackhole"]  # still broken...
     assert [r["undo"] for r in ledger.pending(ENV_NAME)] == ["remove_toxic"]  # ...but its undo is on disk
     out = subprocess.run([sys.executable, "-m", "gameday", "cleanup", "-e", str(ENV_FILE), "--json"],
@@ -259,17 +264,7 @@ def test_runner_killed_mid_fault_is_repaired_by_gameday_cleanup(steady_twin, tmp
 
 def test_runner_killed_mid_fault_is_repaired_by_the_next_run(steady_twin, tmp_path):
     twin = steady_twin
-    experiment = _slow_fault_experiment(tmp_path)
-    log = tmp_path / "runner.log"
-    with open(log, "w") as out:
-        runner = subprocess.Popen([CHAOS, "--no-log-file", "run", str(experiment), "--rollback-strategy", "always",
-                                   "--var-file", str(ENV_FILE)], cwd=tmp_path, stdout=out, stderr=out)
-    try:
-        wait_until(lambda: _db_toxics(twin) or runner.poll() is not None, timeout=60, what="the blackhole")
-        assert _db_toxics(twin), log.read_text()
-    finally:
-        runner.send_signal(signal.SIGKILL)
-        runner.wait(timeout=10)
+    _kill_runner_mid_fault(twin, tmp_path)
     proc, journal = chaos_run(ROOT / "experiments" / "web" / "kill-one-pod.yaml", tmp_path)
     assert "undid a fault left by an earlier run: blackhole on web->db" in proc.stderr
     assert journal["status"] == "completed" and _db_toxics(twin) == []

@@ -90,6 +90,8 @@ def after_experiment_control(context: Dict[str, Any], state: Any = None, configu
     lock = TargetLock(env.name)
     if not lock.held_by_me():
         return  # another run holds the target: its faults are its own to undo
+    if lock.inherited():
+        return  # the game day that started us undoes and releases
     try:
         for repaired in ledger.run_pending(env.name):
             log.warning(f"gameday: undid a fault the rollbacks left: {repaired['reason']}")
