@@ -1,0 +1,97 @@
+"""Kafka: bring missing brokers back, wait for the ISR to fill, move leadership back to the
+preferred replicas, verify no partition is offline, under-replicated or under min ISR."""
+
+from __future__ import annotations
+
+from confluent_kafka import ElectionType, KafkaException, TopicPartition
+
+from ... import kafka_admin
+from ...errors import GamedayError
+from ..context import Context
+from ..engine import Check, Finding, Part, Step
+from .common import member_findings, member_steps
+
+KAFKA_GRACE_S = 120.0
+MEMBER_CODES = ("kafka.members-missing", "kafka.members-restarting", "kafka.members-starting", "kafka.members-stuck")
+PARTITION_CODES = ("kafka.offline", "kafka.under-replicated", "kafka.under-min-isr", "kafka.unreachable")
+
+
+def _topics(ctx: Context) -> list[str]:
+    md = kafka_admin._metadata(kafka_admin.admin(ctx.kafka_bootstrap()), ctx.remaining(10))
+    return sorted(md.topics)
+
+
+def _health(ctx: Context) -> dict:
+    return kafka_admin.partition_health(ctx.kafka_bootstrap(), _topics(ctx), timeout=ctx.remaining(10))
+
+
+def not_on_preferred_leader(ctx: Context) -> list[TopicPartition]:
+    md = kafka_admin._metadata(kafka_admin.admin(ctx.kafka_bootstrap()), ctx.remaining(10))
+    return [TopicPartition(t.topic, p.id) for t in md.topics.values() for p in t.partitions.values()
+            if p.replicas and p.leader != p.replicas[0] and p.replicas[0] in p.isrs]
+
+
+def _brief(parts: list[str], n: int = 4) -> str:
+    return ", ".join(parts[:n]) + (f" and {len(parts) - n} more" if len(parts) > n else "")
+
+
+def diagnose(ctx: Context) -> list[Finding]:
+    found = member_findings(ctx, "kafka", grace_s=KAFKA_GRACE_S)
+    try:
+        health = _health(ctx)
+    except GamedayError as err:
+        return found + [Finding("kafka.unreachable", f"Kafka does not answer: {err}")]
+    for key, code, words in (("offline", "kafka.offline", "have no leader (offline)"),
+                             ("under_min_isr", "kafka.under-min-isr", "are below min ISR (acks=all writes refused)"),
+                             ("under_replicated", "kafka.under-replicated", "are under-replicated")):
+        if health[key]:
+            found.append(Finding(code, f"{len(health[key])} of {health['partitions']} partitions {words}: "
+                                       f"{_brief(health[key])}", {"partitions": health[key]}))
+    off = not_on_preferred_leader(ctx)
+    if off:
+        names = [f"{tp.topic}-{tp.partition}" for tp in off]
+        found.append(Finding("kafka.leaders-not-preferred",
+                             f"{len(off)} partitions are led by a replica other than the preferred one: {_brief(names)}",
+                             {"partitions": names}))
+    return found
+
+
+def isr_full(ctx: Context) -> Check:
+    h = _health(ctx)
+    if h["healthy"]:
+        return Check(True, f"{h['partitions']} partitions on brokers {h['brokers']}: every ISR full")
+    return Check(False, f"offline {len(h['offline'])}, under min ISR {len(h['under_min_isr'])}, "
+                        f"under-replicated {len(h['under_replicated'])} of {h['partitions']} partitions")
+
+
+def elect_preferred(ctx: Context) -> str:
+    off = not_on_preferred_leader(ctx)
+    if not off:
+        return "every partition already led by its preferred replica"
+    t = ctx.remaining(30)
+    try:
+        outcome = kafka_admin.admin(ctx.kafka_bootstrap()).elect_leaders(
+            ElectionType.PREFERRED, off, request_timeout=t, operation_timeout=t).result(timeout=t + 5)
+    except KafkaException as err:
+        return f"preferred leader election request failed ({err.args[0].str()}); waiting for the controller's own rebalance"
+    errors = {f"{tp.topic}-{tp.partition}": str(e) for tp, e in outcome.items() if e is not None}
+    return f"preferred leader election on {len(off)} partitions" + (f"; errors: {errors}" if errors else "")
+
+
+def leaders_preferred(ctx: Context) -> Check:
+    off = not_on_preferred_leader(ctx)
+    if off:
+        return Check(False, f"{len(off)} partitions still off their preferred leader: "
+                            f"{_brief([f'{tp.topic}-{tp.partition}' for tp in off])}")
+    return Check(True, "every partition is led by its preferred replica")
+
+
+PART = Part("kafka", diagnose, member_steps("kafka", grace_s=KAFKA_GRACE_S, deadline_s=240, what="Kafka broker") + (
+    Step("wait-isr", "Wait until every partition has a leader and a full ISR", deadline_s=180,
+         when=MEMBER_CODES + PARTITION_CODES, check=isr_full),
+    Step("elect-preferred-leaders", "Run a preferred leader election so leadership is balanced again", deadline_s=60,
+         when=MEMBER_CODES + PARTITION_CODES + ("kafka.leaders-not-preferred",), act=elect_preferred,
+         check=leaders_preferred),
+    Step("verify-partitions", "No partition offline, under-replicated or under min ISR", deadline_s=30,
+         kind="verify", check=isr_full),
+))

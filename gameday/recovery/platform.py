@@ -1,0 +1,132 @@
+"""What a playbook needs from the platform beyond the chaos :class:`~gameday.targets.base.Target`:
+members that were stopped on purpose (held) or scaled away, the replica counts the platform is
+meant to run, and the controls to bring them back.
+
+``Target.nodes`` lists desired nodes only, so a held member (``gameday sandbox stop``) is invisible
+there; a playbook must see exactly those. Only the sandbox is implemented: on Kubernetes the same
+view comes from Deployments / StatefulSets (spec vs ready replicas), and the controls are scale,
+pod delete and rollout restart; that implementation does not exist yet (see README).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import UsageError
+from ..sandbox.client import SandboxClient
+from ..targets.base import Target
+
+
+@dataclass(frozen=True)
+class Member:
+    name: str
+    workload: str
+    layer: str
+    index: int
+    state: str  # running | stopped | backoff | pending | stopping | succeeded | gone
+    ready: bool
+    running: bool
+    held: bool  # stopped on purpose: nothing brings it back until started
+    wanted: bool  # within the workload's baseline replica count
+    up_s: float | None  # seconds since its process started
+    restarts: int
+    address: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class LayerView:
+    layer: str
+    replicas: dict[str, int]  # workload -> replicas it runs now
+    baseline: dict[str, int]  # workload -> replicas it should run
+    members: tuple[Member, ...]  # the members the baseline wants, in order
+
+    @property
+    def scaled_down(self) -> dict[str, tuple[int, int]]:
+        return {w: (self.replicas.get(w, 0), n) for w, n in self.baseline.items() if self.replicas.get(w, 0) < n}
+
+    @property
+    def held(self) -> list[Member]:
+        return [m for m in self.members if m.held]
+
+    def missing(self) -> list[Member]:
+        """Wanted members with no process and nothing bringing one back (held or scaled away)."""
+        return [m for m in self.members if not m.running and (m.held or m.index > self.replicas.get(m.workload, 0))]
+
+    def not_ready(self) -> list[Member]:
+        return [m for m in self.members if m.running and not m.ready]
+
+    def stuck(self, grace_s: float) -> list[Member]:
+        """Running for longer than ``grace_s`` and still not ready."""
+        return [m for m in self.not_ready() if m.up_s is not None and m.up_s > grace_s]
+
+    def restarting(self) -> list[Member]:
+        """Crashed members the platform is restarting (with back-off) by itself."""
+        return [m for m in self.members if not m.running and not m.held and m.index <= self.replicas.get(m.workload, 0)]
+
+
+class SandboxPlatform:
+    """Members of a local twin, through its supervisor."""
+
+    def __init__(self, target: Target):
+        self.target = target
+        self.env = target.env
+        self.client = SandboxClient.for_name(self.env.sandbox)
+        self._baseline: dict[str, int] | None = None
+
+    def baseline(self) -> dict[str, int]:
+        """Replica counts the twin is built with (its topology), per workload."""
+        if self._baseline is None:
+            from ..sandbox import topology
+            from ..sandbox.twin import Twin
+            self._baseline = {w.name: w.replicas for w in topology.build(Twin.create(self.env.sandbox)).workloads}
+        return self._baseline
+
+    def view(self, layer: str) -> LayerView:
+        status = self.target._status()  # raises NotRunning with a hint when the twin is down
+        replicas = {w["name"]: int(w["replicas"]) for w in status["workloads"] if w["layer"] == layer}
+        baseline = {w: n for w, n in self.baseline().items() if w in replicas}
+        now = time.time()
+        members = []
+        for m in status["members"]:
+            if m["layer"] != layer or m["kind"] == "job" or m["index"] > baseline.get(m["workload"], 0):
+                continue
+            running = m["pid"] is not None
+            held = (not running and not m["desired"] and m["index"] <= replicas.get(m["workload"], 0)
+                    and m["state"] == "stopped")
+            members.append(Member(
+                name=m["name"], workload=m["workload"], layer=layer, index=m["index"], state=m["state"],
+                ready=bool(m["ready"]), running=running, held=held, wanted=True,
+                up_s=None if not (running and m.get("started_at")) else now - m["started_at"],
+                restarts=int(m["restarts"]), address=m.get("address")))
+        return LayerView(layer=layer, replicas=replicas, baseline=baseline, members=tuple(members))
+
+    # ---- controls --------------------------------------------------------------------------
+    def scale(self, workload: str, replicas: int) -> None:
+        self.client.scale(workload, replicas)
+
+    def start(self, member: str) -> None:
+        self.client.start(member, by="playbook")
+
+    def stop(self, member: str) -> None:
+        self.client.stop(member, by="playbook")
+
+    def replace(self, member: str) -> None:
+        """Kill it; the platform starts a fresh one (as deleting a stuck pod does)."""
+        self.client.kill(member, "KILL", by="playbook")
+
+    def db_credentials(self) -> tuple[str, str, str]:
+        """(user, password, database) of the site database. The password never leaves this process."""
+        from ..sandbox.twin import DB_NAME, DB_USER, Twin
+        return DB_USER, Twin.create(self.env.sandbox).db_password(), DB_NAME
+
+
+def platform_for(target: Target) -> SandboxPlatform:
+    if target.env.kind == "sandbox":
+        return SandboxPlatform(target)
+    raise UsageError(f"environment {target.name!r}: playbooks cannot act on {target.env.kind!r} targets yet",
+                     hint="only the sandbox is implemented; the Kubernetes path is not built")

@@ -1,0 +1,6 @@
+"""Database: start or restart it, verify it answers SQL as the site's user, verify the site."""
+
+from gameday.recovery import Playbook
+from gameday.recovery.layers import db
+
+PLAYBOOK = Playbook(name="db", title="The site database", parts=(db.PART,))

@@ -1,0 +1,7 @@
+"""Kafka: bring missing brokers back, wait for the ISR to fill, run a preferred leader election,
+verify no offline / under-replicated / under-min-ISR partition, verify the indexer's lag drains."""
+
+from gameday.recovery import Playbook
+from gameday.recovery.layers import indexer, kafka
+
+PLAYBOOK = Playbook(name="kafka", title="Kafka brokers, partitions and consumer lag", parts=(kafka.PART, indexer.PART))

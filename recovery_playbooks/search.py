@@ -1,0 +1,8 @@
+"""Search: bring missing nodes back, explain unassigned shards, retry failed allocations, restore a
+lost index from the latest snapshot and replay the Kafka events published since, verify green and
+that the document count matches the database."""
+
+from gameday.recovery import Playbook
+from gameday.recovery.layers import search
+
+PLAYBOOK = Playbook(name="search", title="Search cluster and the content index", parts=(search.PART,))
