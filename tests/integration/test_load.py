@@ -89,7 +89,9 @@ def test_smoke_profile_writes_a_timeline_with_plausible_numbers(load_twin, tmp_p
     total = tl.window()
     assert total.failures == 0 and total.requests >= 40
     assert 0 <= total.p50_ms <= total.p95_ms <= total.p99_ms <= total.max_ms
-    assert all(r.users == 50 and r.target_rps == 5.0 for r in list(tl.series())[1:-1])
+    users = summary["target"]["max_users"]
+    assert users == round(5.0 * summary["target"]["pacing_s"])  # open model: rate x pacing
+    assert all(r.users == users and r.target_rps == 5.0 for r in list(tl.series())[1:-1])
     assert summary["warnings"] == [] and summary["fell_behind"] is False
     assert sum(g["requests"] for k, g in summary["groups"].items() if k != ALL) == summary["groups"][ALL]["requests"]
 
@@ -234,6 +236,6 @@ def test_plan_prints_the_maths():
     assert plan["schema"] == "gameday.load.plan/v1"
     assert plan["inputs"]["monthly_active_users"] == 500_000
     assert plan["derived"]["peak_concurrency"] == pytest.approx(600)
-    assert plan["profiles"]["peak"]["max_users"] == 200
+    assert plan["profiles"]["peak"]["max_users"] == round(20 * plan["inputs"]["pacing_s"])
     text = gameday("load", "plan", timeout=60)
     assert "Little's law" in text.stdout and "origin requests/s" in text.stdout
