@@ -19,6 +19,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -234,8 +235,13 @@ class _Tail:
         return new
 
 
-def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None) -> dict:
-    """Run Locust to completion (or its hard deadline) and return the summary (also summary.json)."""
+def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None,
+            stop: threading.Event | None = None) -> dict:
+    """Run Locust to completion (or its hard deadline) and return the summary (also summary.json).
+
+    A game day runs the load in a thread for as long as its scenarios take: setting ``stop`` ends
+    the run early and normally (status ``stopped``; Locust still writes its stats).
+    """
     console_log = run.out_dir / "locust-console.log"
     started = time.time()
     deadline = Deadline(run.hard_deadline_s)
@@ -248,6 +254,10 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None) ->
         next_progress = time.monotonic() + PROGRESS_EVERY_S
         try:
             while proc.poll() is None:
+                if stop is not None and stop.is_set():
+                    status = "stopped"
+                    _stop(proc)
+                    break
                 if deadline.expired():
                     status = "killed"
                     _stop(proc)
@@ -272,7 +282,7 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None) ->
     if status == "killed":
         raise DeadlineExceeded(f"Locust was still running {run.hard_deadline_s:.0f}s after the start and was killed",
                                log=str(console_log), hint=f"partial results are in {run.out_dir}")
-    if proc.returncode != 0:
+    if proc.returncode != 0 and status != "stopped":
         raise GamedayError(f"Locust exited with code {proc.returncode}", log=str(console_log),
                            hint=f"the summary is in {run.out_dir / 'summary.json'}")
     return summary
