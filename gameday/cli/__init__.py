@@ -41,7 +41,7 @@ cli.add_command(load)
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the CLI, turning anticipated errors into one line and an exit code."""
     try:
-        cli.main(args=argv, standalone_mode=False)
+        code = cli.main(args=argv, standalone_mode=False)  # a command's click Exit(code) comes back here
     except GamedayError as err:
         console_err.print(f"[bold red]error:[/] {err}", highlight=False)
         return err.exit_code
@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as err:
         err.show()
         return ExitCode.USAGE
-    return ExitCode.OK
+    return code if isinstance(code, int) else ExitCode.OK
 
 
 if __name__ == "__main__":

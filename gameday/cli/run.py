@@ -1,51 +1,68 @@
-"""``gameday run``: a game day.
-
-Until the game-day runner lands (chaos scenarios under load, playbooks, reports), this brings the
-sandbox up, checks the site answers through the load balancer, and writes the twin's status to
-``reports/<run-id>/sandbox-status.json``. It says so when it runs.
-"""
+"""``gameday run``: a whole game day against a target, judged and reported."""
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import click
-import requests
 
-from ..errors import GamedayError
+from ..runner import gameday as runner
+from ..runner.suite import load as load_suite
 from ..sandbox import install as installer
 from ..sandbox import lifecycle, topology
 from ..sandbox.twin import Twin
-from .output import console, console_err, status_table
+from ..targets.environment import load as load_environment
+from .output import console, console_err, print_json
 from .sandbox import _progress
 
 
 @click.command()
-@click.option("--target", default="sandbox", show_default=True, type=click.Choice(["sandbox"]),
-              help="Where to run (only the local twin so far).")
-@click.option("--reports", "reports_dir", default="reports", show_default=True, type=click.Path(path_type=Path))
-@click.option("--install/--no-install", default=True, show_default=True, help="Install what is missing first.")
-def run(target: str, reports_dir: Path, install: bool) -> None:
-    """Run a game day against TARGET and write a report (so far: sandbox bring-up and status only)."""
-    console_err.print("[yellow]note:[/] the game-day runner is not built yet; this brings the sandbox up, "
-                      "checks the site and records the twin's status.")
-    if install:
-        installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"))
-    twin = Twin.create("default")
-    result = lifecycle.up(twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin),
-                          progress=_progress)
-    try:
-        home = requests.get(f"{twin.lb_url}/", timeout=5)
-    except requests.RequestException as err:
-        raise GamedayError(f"the site did not answer through the load balancer: {err}",
-                           log=str(twin.paths.member_log("lb-1"))) from err
-    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    out = reports_dir / run_id
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "sandbox-status.json").write_text(json.dumps(result.status, indent=2))
-    console.print(status_table(result.status))
-    console_err.print(f"site {twin.lb_url}/ answered {home.status_code}; status written to {out / 'sandbox-status.json'}")
-    if home.status_code != 200:
-        raise GamedayError(f"the site answered {home.status_code} through the load balancer")
+@click.option("--suite", default="default", show_default=True,
+              help="Suite name (experiments/suites/<name>.yaml) or path.")
+@click.option("--env", "env_name", default="sandbox", show_default=True,
+              help="Environment name (environments/<name>.yaml) or path.")
+@click.option("--reports", "reports_dir", default="reports", show_default=True, type=click.Path(path_type=Path),
+              help="Where the run's folder and the history index go.")
+@click.option("--install/--no-install", default=True, show_default=True,
+              help="Install what the sandbox needs first (cached; a no-op when installed).")
+@click.option("--json", "as_json", is_flag=True, help="Print summary.json on stdout.")
+def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bool) -> None:
+    """Run a game day: each scenario's fault under load, recovery measured against targets, a report.
+
+    \b
+    Against the sandbox it brings the twin up first. Writes reports/<run-id>/: report.html (and
+    report.pdf), summary.json, junit.xml, events.jsonl, the chaos journals and the load timeline;
+    and reports/index.html with every past game day. Exit code 0 when every target was met, 1 when
+    any was missed or the run was interrupted (a partial report is still written).
+    """
+    the_suite = load_suite(suite)
+    env = load_environment(env_name)
+    if env.kind == "sandbox":
+        if install:
+            installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"))
+        twin = Twin.create(env.sandbox, net=env.net)
+        up = lifecycle.up(twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin), progress=_progress)
+        if not up.already_running:
+            console_err.print(f"sandbox {twin.name} up in {up.seconds:.0f}s")
+    console_err.print(f"game day: suite [bold]{the_suite.name}[/] ({len(the_suite.scenarios)} scenarios) "
+                      f"against [bold]{env.name}[/]")
+    result = runner.run(the_suite, env, reports_dir=reports_dir,
+                        progress=lambda msg: console_err.print(f"  {msg}", highlight=False))
+    report = result.report
+    if as_json:
+        print_json(report)
+    else:
+        for s in report["scenarios"]:
+            figures = ", ".join(f"{c['name']} {_fmt(c)}" for c in s["checks"])
+            mark = "[green]met[/]" if s["passed"] else "[red]missed[/]"
+            console.print(f"{mark} {s['title']}: {figures}", highlight=False)
+        console.print(f"[bold]{report['verdict']}[/] score {report['score']:.0f}/100: {report['headline']}")
+        console.print(f"report: {result.paths['html']}")
+    if result.exit_code:
+        raise click.exceptions.Exit(result.exit_code)
+
+
+def _fmt(check: dict) -> str:
+    from ..report.model import figure
+    shown = figure(check["value"], check["unit"], check["target"] is not None)
+    return shown if check["target"] is None else f"{shown} (target {figure(check['target'], check['unit'])})"

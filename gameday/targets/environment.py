@@ -30,7 +30,8 @@ from ..errors import UsageError
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ROOT / "environments"
 KINDS = ("sandbox", "kubernetes")
-TOP_KEYS = {"name", "kind", "allowed", "production", "sandbox", "site_url", "limits", "kubernetes", "description"}
+TOP_KEYS = {"name", "kind", "allowed", "production", "sandbox", "net", "site_url", "limits", "kubernetes",
+            "description"}
 LIMIT_DEFAULTS = {"web_max_percent": 50, "kafka_max_brokers": 2, "search_max_nodes": 1, "emergency_error_ratio": 0.9}
 
 
@@ -41,6 +42,7 @@ class Environment:
     allowed: bool
     production: bool
     sandbox: str = "default"
+    net: int | None = None  # kind=sandbox: the twin's loopback network (127.<net>.x.y)
     site_url: str | None = None
     limits: dict[str, float] = field(default_factory=lambda: dict(LIMIT_DEFAULTS))
     kubernetes: dict[str, Any] = field(default_factory=dict)
@@ -49,7 +51,7 @@ class Environment:
     def as_configuration(self) -> dict[str, Any]:
         """The dict Chaos Toolkit passes to activities as ``configuration["gameday_environment"]``."""
         return {"name": self.name, "kind": self.kind, "allowed": self.allowed, "production": self.production,
-                "sandbox": self.sandbox, "site_url": self.site_url, "limits": dict(self.limits),
+                "sandbox": self.sandbox, "net": self.net, "site_url": self.site_url, "limits": dict(self.limits),
                 "kubernetes": dict(self.kubernetes)}
 
 
@@ -85,6 +87,7 @@ def from_mapping(data: Any, source: str) -> Environment:
     return Environment(
         name=str(data["name"]), kind=data["kind"], allowed=data["allowed"],
         production=bool(data.get("production", False)), sandbox=str(data.get("sandbox", "default")),
+        net=int(data["net"]) if data.get("net") is not None else None,
         site_url=data.get("site_url"), limits=limits, kubernetes=dict(data.get("kubernetes") or {}), source=source,
     )
 

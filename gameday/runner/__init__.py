@@ -1,0 +1,1 @@
+"""The game-day runner: experiments under load, judged against targets, reported."""

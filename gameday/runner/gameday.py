@@ -1,0 +1,259 @@
+"""One game day: preflight, baseline load, each scenario's experiment under load, judgement, report.
+
+    result = run(suite, env, reports_dir=Path("reports"), progress=print)
+    result.report["verdict"], result.out_dir, result.exit_code
+
+Every instant lands in ``events.jsonl`` (one clock: ``time.time()``); RTO, time to detect and
+availability come from the load timeline (:mod:`gameday.measure.recovery`). The runner holds the
+target's lock for the whole day and lets its ``chaos run`` children act under it. On SIGTERM or
+Ctrl-C the running experiment is stopped (its rollbacks run), every recorded fault is undone, and a
+partial report is still written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .. import __version__
+from ..chaos import ledger
+from ..chaos.lock import TargetLock
+from ..deadline import Deadline
+from ..errors import GamedayError
+from ..load import runner as load_runner
+from ..load.timeline import ALL, Timeline
+from ..measure.recovery import measure
+from ..report import model, render
+from ..sandbox import install
+from ..targets import for_environment
+from ..targets.environment import Environment
+from .events import EventLog
+from .suite import ScenarioSpec, Suite
+
+CHAOS = str(Path(sys.executable).with_name("chaos"))
+SCENARIO_BUDGET_S = 300.0  # load is planned for this much per scenario; the run stops it when done
+EXPERIMENT_TIMEOUT_S = 900.0
+
+Progress = Callable[[str], None]
+
+
+class Interrupted(GamedayError):
+    """SIGTERM or Ctrl-C during a game day."""
+
+
+@dataclass
+class Result:
+    report: dict[str, Any]
+    out_dir: Path
+    paths: dict[str, Path]
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.report["verdict"] == "passed" else 1
+
+
+def _sleep(seconds: float) -> None:
+    deadline = Deadline(seconds)
+    while not deadline.expired():
+        time.sleep(min(0.5, deadline.remaining()) or 0.05)
+
+
+def _on_sigterm(signum, frame):  # noqa: ANN001 - signal handler signature
+    raise Interrupted("interrupted by SIGTERM")
+
+
+class GameDay:
+    def __init__(self, suite: Suite, env: Environment, reports_dir: Path, progress: Progress):
+        self.suite, self.env, self.progress = suite, env, progress
+        self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self.out = reports_dir / self.run_id
+        (self.out / "journals").mkdir(parents=True, exist_ok=True)
+        self.events = EventLog(self.out / "events.jsonl")
+        self.target = for_environment(env)
+        self.lock = TargetLock(env.name)
+        self.started_at = time.time()
+        self.done: list[tuple[ScenarioSpec, dict[str, Any]]] = []
+        self.chaos_proc: subprocess.Popen | None = None
+
+    # ---- phases -----------------------------------------------------------------------------
+    def preflight(self) -> None:
+        install.check()
+        self.site_url = self.target.site_url()  # raises NotRunning with the fix when the twin is down
+        replaced = self.lock.acquire(purpose=f"game day {self.run_id}")
+        if replaced:
+            self.progress(f"took over the lock of a dead run (pid {replaced.get('pid')})")
+        for repaired in ledger.run_pending(self.env.name):
+            self.progress(f"undid a fault left by an earlier run: {repaired['reason']}")
+        self.events.add("preflight", target=self.env.name, site=self.site_url, suite=self.suite.name)
+
+    def start_load(self) -> None:
+        duration = self.suite.baseline_s + len(self.suite.scenarios) * SCENARIO_BUDGET_S
+        self.load_run = load_runner.prepare(load_runner.RunOptions(
+            profile=self.suite.profile, host=self.site_url, duration_s=duration, out_dir=self.out / "load"))
+        self.load_stop = threading.Event()
+        self.load_result: dict[str, Any] = {}
+
+        def go() -> None:
+            try:
+                self.load_result["summary"] = load_runner.execute(self.load_run, stop=self.load_stop)
+            except GamedayError as err:
+                self.load_result["error"] = str(err)
+
+        self.load_thread = threading.Thread(target=go, name="load", daemon=True)
+        self.load_thread.start()
+        self.events.add("load.start", profile=self.suite.profile, planned_s=duration)
+
+    def stop_load(self) -> None:
+        if getattr(self, "load_thread", None) is None:
+            return
+        self.load_stop.set()
+        self.load_thread.join(timeout=60)
+        self.events.add("load.stop", **{k: v for k, v in self.load_result.items() if k == "error"})
+
+    def scenario(self, spec: ScenarioSpec) -> dict[str, Any]:
+        self.progress(f"scenario {spec.name}: {spec.experiment.relative_to(spec.experiment.parents[2])}")
+        started = time.time()
+        self.events.add("scenario.start", scenario=spec.name)
+        journal_path = self.out / "journals" / f"{spec.name}.json"
+        log_path = self.out / "journals" / f"{spec.name}.log"
+        var_file = self.out / "environment.yaml"
+        var_file.write_text(yaml.safe_dump({"configuration": {"gameday_environment": self.env.as_configuration()}}))
+        env = {**os.environ, "GAMEDAY_LOCK_PID": str(os.getpid())}
+        with open(log_path, "w") as log:
+            self.chaos_proc = subprocess.Popen(
+                [CHAOS, "--no-log-file", "run", str(spec.experiment), "--rollback-strategy", "always",
+                 "--var-file", str(var_file), "--journal-path", str(journal_path)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.out)
+            try:
+                self.chaos_proc.wait(timeout=EXPERIMENT_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.chaos_proc.terminate()
+                self.chaos_proc.wait(timeout=60)
+        code, self.chaos_proc = self.chaos_proc.returncode, None
+        journal = json.loads(journal_path.read_text()) if journal_path.exists() else {}
+        fault = next((r.get("output") for r in journal.get("run", [])
+                      if r["activity"].get("type") == "action" and isinstance(r.get("output"), dict)
+                      and "fault_at" in r["output"]), None)
+        for repaired in ledger.run_pending(self.env.name):
+            self.progress(f"undid a fault the experiment left: {repaired['reason']}")
+        fault_at = fault["fault_at"] if fault else None
+        if fault_at:
+            self.events.add("fault", at=fault_at, scenario=spec.name, touched=fault.get("touched"))
+        self.progress(f"  experiment {journal.get('status', 'did not run')} (exit {code}); cooling down "
+                      f"{self.suite.cooldown_s:.0f}s")
+        _sleep(self.suite.cooldown_s)
+        ended = time.time()
+        self.events.add("scenario.end", scenario=spec.name, status=journal.get("status"))
+        return {"started": started, "ended": ended, "journal": journal, "fault_at": fault_at,
+                "exit_code": code, "journal_path": journal_path, "log_path": log_path}
+
+    # ---- judgement --------------------------------------------------------------------------
+    def judge(self, spec: ScenarioSpec, run: dict[str, Any], timeline: Timeline | None) -> model.Scenario:
+        doc = yaml.safe_load(spec.experiment.read_text())
+        journal = run["journal"]
+        status = {"completed": "completed", "interrupted": "interrupted"}.get(journal.get("status"), "error")
+        error = None
+        if journal.get("deviated"):
+            status, error = "error", "the steady state was not met after the fault"
+        elif status != "completed":
+            error = f"experiment {journal.get('status', 'did not run')} (see {run['log_path'].name})"
+        checks: list[model.Check] = []
+        recovery: dict[str, Any] = {}
+        series: list[dict[str, Any]] = []
+        marks: dict[str, float | None] = {"fault": run["fault_at"]}
+        if timeline is not None and run["fault_at"]:
+            # The recorder writes a second once its requests have finished: the last few seconds before
+            # the load stopped may be missing, and must not count as failed seconds.
+            t_end = min(run["ended"], timeline.end or run["ended"])
+            rec = measure(timeline, t_fault=run["fault_at"], t_end=t_end, slo=self.suite.slo)
+            recovery = rec.as_dict()
+            marks.update(detected=rec.first_failed_second, recovered=rec.recovered_at)
+            checks = [
+                model.Check("RTO", rec.rto_s, spec.targets.get("rto_s"), "s",
+                            explain="Find what slowed recovery in the playbook steps and the chart."),
+                model.Check("time to detect", rec.ttd_s, None, "s",
+                            explain="" if rec.ttd_s is not None else "no second failed the SLO"),
+                model.Check("availability", rec.availability, spec.targets.get("availability"), "%",
+                            higher_is_better=True, explain="Readers saw errors for longer than allowed."),
+            ]
+            for row in timeline.series(ALL, int(run["started"]) - 5, int(t_end)):
+                series.append({"t": row.t, "rps": row.rps, "p95_ms": row.p95_ms,
+                               "error_ratio": round(row.failures / row.requests, 4) if row.requests else None})
+        elif status == "completed":
+            status, error = "error", "no fault instant or no load timeline to measure the scenario against"
+        return model.Scenario(
+            name=spec.name, title=doc.get("title", spec.name), description=doc.get("description", "").strip(),
+            layer=spec.layer, experiment=str(spec.experiment.relative_to(spec.experiment.parents[2])),
+            status=status, fault_at=run["fault_at"], checks=checks, recovery=recovery, series=series, marks=marks,
+            artifacts={"journal": f"journals/{run['journal_path'].name}", "log": f"journals/{run['log_path'].name}"},
+            error=error)
+
+    def report(self, interrupted: bool) -> Result:
+        timeline = None
+        if getattr(self, "load_run", None) is not None and self.load_run.timeline_path.exists():
+            timeline = Timeline.load(self.load_run.timeline_path)
+        scenarios = [self.judge(spec, run, timeline) for spec, run in self.done]
+        versions = {"gameday": __version__, "kafka": install.KAFKA_VERSION, "opensearch": install.OPENSEARCH_VERSION,
+                    "python": sys.version.split()[0]}
+        load_info = {"profile": self.suite.profile, **self.load_result}
+        if timeline is not None:
+            load_info["achieved_vs_target"] = timeline.achieved_vs_target()
+        report = model.build(run_id=self.run_id, started_at=self.started_at, ended_at=time.time(),
+                             target={"name": self.env.name, "kind": self.env.kind}, suite=self.suite.name,
+                             scenarios=scenarios, versions=versions, interrupted=interrupted, load=load_info)
+        secrets = [_db_password(self.env)] if self.env.kind == "sandbox" else []
+        paths = render.write(report, self.out, secrets=[s for s in secrets if s])
+        if render.chromium():
+            try:
+                paths["pdf"] = render.pdf(paths["html"])
+            except GamedayError as err:
+                self.progress(f"report.pdf not written: {err}")
+        paths["index"] = render.write_index(self.out.parent)
+        self.events.add("report", verdict=report["verdict"], score=report["score"])
+        return Result(report=report, out_dir=self.out, paths=paths)
+
+    # ---- the whole day ----------------------------------------------------------------------
+    def run(self) -> Result:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+        interrupted = False
+        try:
+            self.preflight()
+            self.start_load()
+            self.progress(f"baseline load for {self.suite.baseline_s:.0f}s ({self.suite.profile} profile)")
+            _sleep(self.suite.baseline_s)
+            for spec in self.suite.scenarios:
+                self.done.append((spec, self.scenario(spec)))
+        except (Interrupted, KeyboardInterrupt):
+            interrupted = True
+            self.progress("interrupted: stopping the experiment, undoing faults, writing a partial report")
+            self.events.add("interrupted")
+            if self.chaos_proc is not None and self.chaos_proc.poll() is None:
+                self.chaos_proc.terminate()  # Chaos Toolkit turns SIGTERM into an interruption + rollbacks
+                self.chaos_proc.wait(timeout=120)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            self.stop_load()
+            for repaired in ledger.run_pending(self.env.name):
+                self.progress(f"undid: {repaired['reason']}")
+            self.lock.release()
+        return self.report(interrupted)
+
+
+def _db_password(env: Environment) -> str | None:
+    from ..sandbox.twin import Twin
+    path = Twin.create(env.sandbox).db_env_file
+    return path.read_text().split("=", 1)[1].strip() if path.exists() else None
+
+
+def run(suite: Suite, env: Environment, *, reports_dir: Path, progress: Progress = lambda _m: None) -> Result:
+    return GameDay(suite, env, reports_dir, progress).run()
