@@ -14,6 +14,7 @@ from ..errors import ExitCode, GamedayError
 from .load import load
 from .cleanup import cleanup
 from .output import console_err
+from .playbook import playbook
 from .run import run
 from .sandbox import sandbox
 
@@ -36,6 +37,7 @@ cli.add_command(sandbox)
 cli.add_command(run)
 cli.add_command(cleanup)
 cli.add_command(load)
+cli.add_command(playbook)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,1 +1,1 @@
-"""Measurements of a game day: recovery (RTO, TTD, availability) from the load timeline; RPO from canaries."""
+"""Measurements of a scenario: RPO canaries (:mod:`gameday.measure.canary`)."""

@@ -53,12 +53,8 @@ class LayerView:
     def held(self) -> list[Member]:
         return [m for m in self.members if m.held]
 
-    def missing(self) -> list[Member]:
-        """Wanted members with no process and nothing bringing one back (held or scaled away)."""
-        return [m for m in self.members if not m.running and (m.held or m.index > self.replicas.get(m.workload, 0))]
-
     def not_ready(self) -> list[Member]:
-        return [m for m in self.members if m.running and not m.ready]
+        return [m for m in self.members if m.running and not m.ready and not m.held]
 
     def stuck(self, grace_s: float) -> list[Member]:
         """Running for longer than ``grace_s`` and still not ready."""
@@ -96,8 +92,8 @@ class SandboxPlatform:
             if m["layer"] != layer or m["kind"] == "job" or m["index"] > baseline.get(m["workload"], 0):
                 continue
             running = m["pid"] is not None
-            held = (not running and not m["desired"] and m["index"] <= replicas.get(m["workload"], 0)
-                    and m["state"] == "stopped")
+            # Stopped on purpose (or being stopped): not desired although within the replica count.
+            held = not m["desired"] and m["index"] <= replicas.get(m["workload"], 0) and m["state"] != "succeeded"
             members.append(Member(
                 name=m["name"], workload=m["workload"], layer=layer, index=m["index"], state=m["state"],
                 ready=bool(m["ready"]), running=running, held=held, wanted=True,

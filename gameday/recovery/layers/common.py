@@ -23,7 +23,7 @@ def member_findings(ctx: Context, layer: str, *, grace_s: float) -> list[Finding
     if view.held:
         found.append(Finding(f"{layer}.members-missing",
                              f"{names(view.held)} {'is' if len(view.held) == 1 else 'are'} stopped and nothing "
-                             "will start them again", {"members": [m.name for m in view.held]}))
+                             f"will start {'it' if len(view.held) == 1 else 'them'} again", {"members": [m.name for m in view.held]}))
     restarting = view.restarting()
     if restarting:
         found.append(Finding(f"{layer}.members-restarting", f"{names(restarting)} crashed and "

@@ -70,10 +70,12 @@ def elect_preferred(ctx: Context) -> str:
         return "every partition already led by its preferred replica"
     t = ctx.remaining(30)
     try:
-        outcome = kafka_admin.admin(ctx.kafka_bootstrap()).elect_leaders(
-            ElectionType.PREFERRED, off, request_timeout=t, operation_timeout=t).result(timeout=t + 5)
+        # No request_timeout / operation_timeout: confluent-kafka 2.16.1 raises SystemError when given either.
+        outcome = kafka_admin.admin(ctx.kafka_bootstrap()).elect_leaders(ElectionType.PREFERRED, off).result(timeout=t)
     except KafkaException as err:
         return f"preferred leader election request failed ({err.args[0].str()}); waiting for the controller's own rebalance"
+    except TimeoutError:
+        return f"preferred leader election did not answer within {t:.0f}s; waiting for it to take effect"
     errors = {f"{tp.topic}-{tp.partition}": str(e) for tp, e in outcome.items() if e is not None}
     return f"preferred leader election on {len(off)} partitions" + (f"; errors: {errors}" if errors else "")
 

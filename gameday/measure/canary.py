@@ -1,0 +1,328 @@
+"""RPO canaries: sequence-numbered records written through each stateful layer while a scenario
+runs, and read back after recovery. Every *acknowledged* record must come back; RPO is the count
+lost and the time span they cover (target: 0).
+
+    with Canaries(CanaryEndpoints.from_context(ctx), layers=("kafka", "db", "search")) as canaries:
+        ...inject the fault, run the playbook...
+    reports = canaries.verify(timeout=120)       # {"kafka": CanaryReport, ...}
+    reports["kafka"].lost                        # [] or the lost sequence numbers
+
+- ``kafka``: topic ``gameday-canary``, acks=all + idempotence; acknowledged = delivery report OK.
+- ``db``: table ``gameday_canary`` (created if missing) as the site's user; acknowledged = the
+  autocommit INSERT returned.
+- ``search``: publishes an article through the site (``POST /api/articles`` via the load balancer);
+  acknowledged = 201/202 (stored; its event sent or left in the outbox for the relay); read back
+  from the ``content`` index by id.
+
+Each writer is a thread; every write and every read-back is bounded by a timeout. Writes that
+were refused are counted (``failed_writes``), not lost: the layer told the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pymysql
+import requests
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+
+from ..deadline import Deadline
+from ..errors import GamedayError, UsageError
+
+KAFKA_TOPIC = "gameday-canary"
+DB_TABLE = "gameday_canary"
+INDEX = "content"
+WRITE_TIMEOUT = 6.0
+LAYERS = ("kafka", "db", "search")
+
+
+@dataclass(frozen=True)
+class CanaryEndpoints:
+    kafka_bootstrap: str
+    db_host: str
+    db_port: int
+    db_user: str
+    db_password: str = field(repr=False)
+    db_name: str
+    site_url: str
+    search_urls: tuple[str, ...]
+
+    @classmethod
+    def from_context(cls, ctx: Any) -> "CanaryEndpoints":
+        """From a :class:`gameday.recovery.context.Context` (target endpoints + database credentials)."""
+        host, port = ctx.target.db_address()
+        user, password, name = ctx.platform.db_credentials()
+        return cls(kafka_bootstrap=ctx.target.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
+                   db_password=password, db_name=name, site_url=ctx.target.site_url(),
+                   search_urls=tuple(ctx.target.search_urls()))
+
+
+@dataclass
+class CanaryReport:
+    layer: str
+    run: str
+    attempts: int
+    acknowledged: int
+    failed_writes: int
+    lost: list[int]
+    lost_span_s: float
+    first_lost_at: float | None
+    last_lost_at: float | None
+    last_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.lost
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**self.__dict__, "rpo_records": len(self.lost), "rpo_s": self.lost_span_s}
+
+
+class _Writer(threading.Thread):
+    layer = ""
+
+    def __init__(self, endpoints: CanaryEndpoints, run: str, interval: float):
+        super().__init__(name=f"canary-{self.layer}", daemon=True)
+        self.ep = endpoints
+        self.run_id = run
+        self.interval = interval
+        self.stopping = threading.Event()
+        self.acked: dict[int, float] = {}  # seq -> wall-clock time of the write
+        self.keys: dict[int, Any] = {}  # seq -> what to read back by (e.g. the article id)
+        self.attempts = 0
+        self.failed = 0
+        self.last_error: str | None = None
+        self.started_at = time.time()
+
+    def setup(self) -> None: ...
+
+    def write(self, seq: int, at: float) -> Any:
+        """Write one record; return a read-back key when acknowledged, raise when refused."""
+        raise NotImplementedError
+
+    def read_back(self, deadline: Deadline) -> set[int]:
+        raise NotImplementedError
+
+    def close(self) -> None: ...
+
+    def run(self) -> None:
+        seq = 0
+        next_at = time.monotonic()
+        while not self.stopping.is_set():
+            seq += 1
+            at = time.time()
+            self.attempts += 1
+            try:
+                self.keys[seq] = self.write(seq, at)
+                self.acked[seq] = at
+            except (GamedayError, KafkaException, pymysql.MySQLError, OSError, requests.RequestException) as err:
+                self.failed += 1
+                self.last_error = f"{type(err).__name__}: {err}"[:300]
+            next_at += self.interval
+            self.stopping.wait(max(0.0, next_at - time.monotonic()))
+        self.close()
+
+
+class KafkaCanary(_Writer):
+    layer = "kafka"
+
+    def setup(self) -> None:
+        self.producer = Producer({"bootstrap.servers": self.ep.kafka_bootstrap, "acks": "all",
+                                  "enable.idempotence": True, "delivery.timeout.ms": 5000,
+                                  "request.timeout.ms": 3000, "socket.connection.setup.timeout.ms": 1000,
+                                  "linger.ms": 0, "log_level": 2})
+
+    def write(self, seq: int, at: float) -> Any:
+        outcome: list[Any] = []
+        self.producer.produce(KAFKA_TOPIC, key=self.run_id.encode(),
+                              value=json.dumps({"run": self.run_id, "seq": seq, "at": at}).encode(),
+                              on_delivery=lambda err, msg: outcome.append(err))
+        deadline = Deadline(WRITE_TIMEOUT)
+        while not outcome and not deadline.expired():
+            self.producer.poll(0.05)
+        if not outcome:
+            raise GamedayError(f"no delivery report within {WRITE_TIMEOUT:g}s")
+        if outcome[0] is not None:
+            raise GamedayError(f"not acknowledged: {outcome[0].str()}")
+        return seq
+
+    def close(self) -> None:
+        self.producer.flush(3)
+
+    def read_back(self, deadline: Deadline) -> set[int]:
+        consumer = Consumer({"bootstrap.servers": self.ep.kafka_bootstrap, "group.id": f"gameday-canary-{self.run_id}",
+                             "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 2})
+        found: set[int] = set()
+        try:
+            md = consumer.list_topics(KAFKA_TOPIC, timeout=max(1.0, deadline.remaining()))
+            since = int((self.started_at - 10) * 1000)
+            parts = [TopicPartition(KAFKA_TOPIC, p, since) for p in md.topics[KAFKA_TOPIC].partitions]
+            starts = consumer.offsets_for_times(parts, timeout=max(1.0, deadline.remaining()))
+            ends, assign = {}, []
+            for tp in starts:
+                _low, high = consumer.get_watermark_offsets(TopicPartition(KAFKA_TOPIC, tp.partition),
+                                                            timeout=max(1.0, deadline.remaining()))
+                if 0 <= tp.offset < high:
+                    ends[tp.partition] = high
+                    assign.append(TopicPartition(KAFKA_TOPIC, tp.partition, tp.offset))
+            consumer.assign(assign)
+            done: set[int] = set()
+            while len(done) < len(ends) and not deadline.expired():
+                for msg in consumer.consume(500, timeout=min(1.0, max(0.1, deadline.remaining()))):
+                    if msg.error():
+                        continue
+                    if msg.offset() + 1 >= ends[msg.partition()]:
+                        done.add(msg.partition())
+                    try:
+                        record = json.loads(msg.value())
+                    except ValueError:
+                        continue
+                    if record.get("run") == self.run_id:
+                        found.add(int(record["seq"]))
+        finally:
+            consumer.close()
+        return found
+
+
+class DbCanary(_Writer):
+    layer = "db"
+
+    def _connect(self, timeout: float = 2.0):
+        return pymysql.connect(host=self.ep.db_host, port=self.ep.db_port, user=self.ep.db_user,
+                               password=self.ep.db_password, database=self.ep.db_name, autocommit=True,
+                               connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+
+    def setup(self) -> None:
+        conn = self._connect(5)
+        with conn, conn.cursor() as cur:
+            cur.execute(f"CREATE TABLE IF NOT EXISTS {DB_TABLE} (run VARCHAR(64) NOT NULL, seq INT NOT NULL,"
+                        " written_at DOUBLE NOT NULL, PRIMARY KEY (run, seq)) ENGINE=InnoDB")
+        self.conn = None
+
+    def write(self, seq: int, at: float) -> Any:
+        try:
+            if self.conn is None:
+                self.conn = self._connect()
+            with self.conn.cursor() as cur:
+                cur.execute(f"INSERT INTO {DB_TABLE} (run, seq, written_at) VALUES (%s, %s, %s)", (self.run_id, seq, at))
+        except (pymysql.MySQLError, OSError):
+            if self.conn is not None:
+                self.conn._force_close()
+            self.conn = None
+            raise
+        return seq
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn._force_close()
+
+    def read_back(self, deadline: Deadline) -> set[int]:
+        conn = self._connect(max(1.0, min(10.0, deadline.remaining())))
+        with conn, conn.cursor() as cur:
+            cur.execute(f"SELECT seq FROM {DB_TABLE} WHERE run = %s", (self.run_id,))
+            return {int(r[0]) for r in cur.fetchall()}
+
+
+class SearchCanary(_Writer):
+    """Publishes through the site; reads back from the index by article id."""
+
+    layer = "search"
+
+    def setup(self) -> None:
+        self.session = requests.Session()
+        self.session.trust_env = False
+
+    def write(self, seq: int, at: float) -> Any:
+        r = self.session.post(f"{self.ep.site_url}/api/articles", timeout=WRITE_TIMEOUT, json={
+            "kind": "guidance", "title": f"Gameday canary {self.run_id} {seq}", "category": "Gameday canary",
+            "summary": f"Canary record {seq} of game-day run {self.run_id}.",
+            "body": f"Written at {at:.3f} to prove no acknowledged publish is lost."})
+        if r.status_code not in (201, 202):
+            raise GamedayError(f"publish answered HTTP {r.status_code}")
+        return int(r.json()["id"])
+
+    def read_back(self, deadline: Deadline) -> set[int]:
+        """Poll the index until every acknowledged article is there or the deadline passes (the
+        indexer is eventually consistent: an event may still be in the outbox or in flight)."""
+        by_id = {article_id: seq for seq, article_id in self.keys.items() if seq in self.acked}
+        found: set[int] = set()
+        session = requests.Session()
+        session.trust_env = False
+        checked = False
+        while not checked or (len(found) < len(by_id) and not deadline.expired()):
+            checked = True
+            missing = [i for i in by_id if by_id[i] not in found]
+            for url in self.ep.search_urls:
+                try:
+                    r = session.post(f"{url}/{INDEX}/_mget", json={"ids": [str(i) for i in missing]},
+                                     params={"_source": "false"}, timeout=(1, 10))
+                except requests.RequestException:
+                    continue
+                if r.status_code == 200:
+                    found |= {by_id[int(d["_id"])] for d in r.json().get("docs", []) if d.get("found")}
+                    break
+            if len(found) < len(by_id):
+                time.sleep(min(1.0, deadline.remaining()))
+        return found
+
+
+WRITERS = {"kafka": KafkaCanary, "db": DbCanary, "search": SearchCanary}
+
+
+class Canaries:
+    """Start one writer per layer; ``verify`` stops them and reads every acknowledged record back."""
+
+    def __init__(self, endpoints: CanaryEndpoints, *, layers: tuple[str, ...] = LAYERS, interval: float = 0.5,
+                 run: str | None = None):
+        unknown = [layer for layer in layers if layer not in WRITERS]
+        if unknown:
+            raise UsageError(f"no canary for layer {unknown[0]!r}", hint=f"canaries: {', '.join(WRITERS)}")
+        self.run = run or f"{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+        self.writers = [WRITERS[layer](endpoints, self.run, interval) for layer in layers]
+
+    def start(self) -> "Canaries":
+        for w in self.writers:
+            w.setup()
+        for w in self.writers:
+            w.start()
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        for w in self.writers:
+            w.stopping.set()
+        for w in self.writers:
+            w.join(timeout=timeout)
+
+    def __enter__(self) -> "Canaries":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def acknowledged(self) -> dict[str, int]:
+        return {w.layer: len(w.acked) for w in self.writers}
+
+    def verify(self, *, timeout: float = 120.0) -> dict[str, CanaryReport]:
+        """Stop writing; read back every acknowledged record; report the lost ones per layer."""
+        self.stop()
+        deadline = Deadline(timeout)
+        reports = {}
+        for w in self.writers:
+            error = w.last_error
+            try:
+                found = w.read_back(deadline)
+            except (GamedayError, KafkaException, pymysql.MySQLError, OSError) as err:
+                found, error = set(), f"read-back failed: {type(err).__name__}: {err}"[:300]
+            lost = sorted(seq for seq in w.acked if seq not in found)
+            times = [w.acked[s] for s in lost]
+            reports[w.layer] = CanaryReport(
+                layer=w.layer, run=self.run, attempts=w.attempts, acknowledged=len(w.acked), failed_writes=w.failed,
+                lost=lost, lost_span_s=round(max(times) - min(times), 3) if times else 0.0,
+                first_lost_at=min(times) if times else None, last_lost_at=max(times) if times else None,
+                last_error=error)
+        return reports
