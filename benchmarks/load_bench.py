@@ -268,7 +268,11 @@ def main() -> None:
         worst_second = max((r.p99_ms or 0) for r in stall_rows)
         sent_in_stall = sum(r.requests for r in stall_rows) / len(stall_rows)
         locust_json = json.loads((tmp / "open" / "locust.json").read_text())
-        locust_p99 = _pct({int(float(k)): v for s in locust_json for k, v in s["response_times"].items()}, 0.99)
+        locust_hist: dict[int, int] = {}
+        for entry in locust_json:
+            for ms, n in entry["response_times"].items():
+                locust_hist[int(float(ms))] = locust_hist.get(int(float(ms)), 0) + n
+        locust_p99 = _pct(locust_hist, 0.99)
         marks2: dict = {}
         thread = freeze_lb(client, 10, 5, marks2)
         closed = locust(tmp / "closed.py", twin.lb_url, tmp / "closed", users=5, seconds=30)
