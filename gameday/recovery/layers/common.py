@@ -47,6 +47,8 @@ def start_missing(layer: str) -> Callable[[Context], str]:
         for workload, (now, want) in view.scaled_down.items():
             ctx.platform.scale(workload, want)
             did.append(f"scaled {workload} {now} -> {want}")
+        if did:
+            view = ctx.platform.view(layer)  # members scaled away while held count as held again
         for m in view.held:
             ctx.platform.start(m.name)
             did.append(f"started {m.name}")

@@ -11,6 +11,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ...site.indexer import parse_events
 from ...site.search import INDEX_SETTINGS, SearchClient, SearchError, SearchUnavailable
+from ...deadline import Deadline
 from ...errors import GamedayError
 from ..context import Context
 from ..engine import Check, Finding, Part, Step
@@ -20,6 +21,7 @@ SEARCH_GRACE_S = 180.0
 INDEX = "content"
 REPOSITORY = "gameday-fs"
 TOPIC = "content-events"
+COUNT_SETTLE_S = 15
 REPLAY_MARGIN_S = 300  # replay from this long before the snapshot began: events produced but not yet indexed then
 LOST = ("search.index-missing", "search.index-impostor")
 MEMBER_CODES = ("search.members-missing", "search.members-restarting", "search.members-starting", "search.members-stuck")
@@ -40,12 +42,6 @@ def impostor_reason(ctx: Context) -> str | None:
     if wrong:
         return f"fields {', '.join(wrong)} not mapped as the site defines them (dynamic mapping)"
     return None
-
-
-def _counts(ctx: Context) -> tuple[int, int]:
-    api = ctx.search()
-    api.request("POST", f"/{INDEX}/_refresh")
-    return api.count(INDEX), ctx.article_count()
 
 
 def diagnose(ctx: Context) -> list[Finding]:
@@ -77,14 +73,29 @@ def _diagnose_cluster(ctx: Context, members: list[Finding]) -> list[Finding]:
                              "it was re-created empty after a loss", {"docs": docs}))
         return found
     if health["status"] != "red" and not members:
-        docs, rows = _counts(ctx)
-        if docs != rows:
-            time.sleep(3)  # events in flight: the indexer commits a batch every second
-            docs, rows = _counts(ctx)
-        if docs != rows:
-            found.append(Finding("search.count-mismatch", f"index {INDEX!r} holds {docs} documents, the database "
-                                 f"{rows} articles", {"docs": docs, "rows": rows}))
+        rows0 = ctx.article_count()
+        deadline = Deadline(COUNT_SETTLE_S)
+        check = covers(ctx, rows0)
+        while not check.ok and not deadline.expired():  # publishes in flight: the indexer is ~1 s behind
+            time.sleep(1)
+            check = covers(ctx, rows0)
+        if not check.ok:
+            found.append(Finding("search.count-mismatch", check.detail))
     return found
+
+
+def covers(ctx: Context, rows_before: int) -> Check:
+    """The index holds every article the database held at ``rows_before`` and no more than it holds
+    now: ``rows(t0) <= docs(t1) <= rows(t2)``. Exact under concurrent publishing (nothing deletes
+    articles), where comparing two counts taken at one instant would never settle."""
+    api = ctx.search()
+    api.request("POST", f"/{INDEX}/_refresh")
+    docs = api.count(INDEX)
+    rows_after = ctx.article_count()
+    ok = rows_before <= docs <= rows_after
+    return Check(ok, f"index {INDEX!r}: {docs} documents; database: {rows_before} articles before, "
+                     f"{rows_after} after" + ("" if ok else (" (documents missing)" if docs < rows_before
+                                                             else " (documents the database does not have)")))
 
 
 def explain(ctx: Context) -> str:
@@ -265,11 +276,14 @@ def indexer_ready(ctx: Context) -> Check:
 
 
 def counts_match(ctx: Context) -> Check:
+    """:func:`covers`, against the article count when this step began."""
+    key = ("verify-count-rows", id(ctx.deadline))
+    if key not in ctx.state:
+        ctx.state[key] = ctx.article_count()
     try:
-        docs, rows = _counts(ctx)
+        return covers(ctx, ctx.state[key])
     except (SearchError, SearchUnavailable) as err:
         return Check(False, str(err))
-    return Check(docs == rows, f"index {INDEX!r}: {docs} documents; database: {rows} articles")
 
 
 def reindex_act(ctx: Context) -> str:
