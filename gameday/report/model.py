@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 SCHEMA = "gameday.report/v1"
-SCORE_FORMULA = "score = 100 x (targets met / targets judged), over every scenario's RTO, RPO and availability"
+SCORE_FORMULA = ("score = 100 x (targets met / targets judged), over every scenario's RTO, RPO and availability; "
+                 "a scenario that did not finish counts as one missed target")
 
 
 @dataclass
@@ -118,6 +119,8 @@ def build(*, run_id: str, started_at: float, ended_at: float, target: dict[str, 
           load: dict[str, Any] | None = None) -> dict[str, Any]:
     judged = [c for s in scenarios for c in s.checks if c.met is not None]
     met = sum(1 for c in judged if c.met)
+    unfinished = sum(1 for s in scenarios if s.status != "completed")
+    total = len(judged) + unfinished
     word, sentence = verdict(scenarios, interrupted)
     return {
         "schema": SCHEMA,
@@ -131,10 +134,10 @@ def build(*, run_id: str, started_at: float, ended_at: float, target: dict[str, 
         "verdict": word,
         "headline": sentence,
         "interrupted": interrupted,
-        "score": round(100.0 * met / len(judged), 1) if judged else 0.0,
+        "score": round(100.0 * met / total, 1) if total else 0.0,
         "score_formula": SCORE_FORMULA,
         "targets_met": met,
-        "targets_judged": len(judged),
+        "targets_judged": total,
         "scenarios": [s.as_dict() for s in scenarios],
         "action_items": action_items(scenarios),
         "load": load or {},

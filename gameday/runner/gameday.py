@@ -25,7 +25,7 @@ from typing import Any, Callable
 
 import yaml
 
-from .. import __version__
+from .. import __version__, site_slo
 from ..chaos import ledger
 from ..chaos.lock import TargetLock
 from ..deadline import Deadline
@@ -43,6 +43,7 @@ from .suite import ScenarioSpec, Suite
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 SCENARIO_BUDGET_S = 300.0  # load is planned for this much per scenario; the run stops it when done
 EXPERIMENT_TIMEOUT_S = 900.0
+STEADY_TIMEOUT_S = 180.0
 
 Progress = Callable[[str], None]
 
@@ -120,8 +121,23 @@ class GameDay:
         self.load_thread.join(timeout=60)
         self.events.add("load.stop", **{k: v for k, v in self.load_result.items() if k == "error"})
 
+    def wait_for_steady_state(self, timeout: float = STEADY_TIMEOUT_S) -> float:
+        """Before each fault, the site must meet the suite's SLO (a cool-down that ends when it does)."""
+        started = time.monotonic()
+        deadline = Deadline(timeout)
+        last = None
+        while not deadline.expired():
+            last = site_slo.measure(self.site_url, window_s=3, rate=10)
+            if last["success_ratio"] >= self.suite.slo.min_success_ratio and last["p95_ms"] <= self.suite.slo.max_p95_ms:
+                return time.monotonic() - started
+        raise GamedayError(f"the site did not reach a steady state within {timeout:.0f}s before the fault "
+                           f"(last window: {last})")
+
     def scenario(self, spec: ScenarioSpec) -> dict[str, Any]:
         self.progress(f"scenario {spec.name}: {spec.experiment.relative_to(spec.experiment.parents[2])}")
+        waited = self.wait_for_steady_state()
+        if waited > 1:
+            self.progress(f"  waited {waited:.0f}s for a steady state")
         started = time.time()
         self.events.add("scenario.start", scenario=spec.name)
         journal_path = self.out / "journals" / f"{spec.name}.json"
@@ -163,7 +179,10 @@ class GameDay:
         journal = run["journal"]
         status = {"completed": "completed", "interrupted": "interrupted"}.get(journal.get("status"), "error")
         error = None
-        if journal.get("deviated"):
+        before = (journal.get("steady_states") or {}).get("before") or {}
+        if before and not before.get("steady_state_met", True):
+            status, error = "error", "the steady state was not met before the fault, so no fault was injected"
+        elif journal.get("deviated"):
             status, error = "error", "the steady state was not met after the fault"
         elif status != "completed":
             error = f"experiment {journal.get('status', 'did not run')} (see {run['log_path'].name})"
@@ -240,6 +259,12 @@ class GameDay:
             if self.chaos_proc is not None and self.chaos_proc.poll() is None:
                 self.chaos_proc.terminate()  # Chaos Toolkit turns SIGTERM into an interruption + rollbacks
                 self.chaos_proc.wait(timeout=120)
+        except GamedayError as err:
+            if not getattr(self, "load_thread", None):
+                raise  # a preflight failure: nothing ran, nothing to report
+            interrupted = True
+            self.progress(f"game day stopped early: {err}")
+            self.events.add("aborted", reason=str(err))
         finally:
             signal.signal(signal.SIGTERM, previous)
             self.stop_load()

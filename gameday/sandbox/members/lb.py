@@ -29,6 +29,7 @@ defaults
     timeout client 30s
     timeout server 10s
     timeout http-request 10s
+    timeout http-keep-alive 60s
     retries 2
     option redispatch 1
     retry-on conn-failure empty-response

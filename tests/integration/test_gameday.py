@@ -1,0 +1,93 @@
+"""`gameday run` end to end on the twin: every artifact, a missed target, an interrupted run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import yaml
+
+from gameday.chaos import ledger
+from gameday.chaos.lock import TargetLock
+from gameday.deadline import wait_until
+
+ROOT = Path(__file__).resolve().parents[2]
+ENV = "sandbox-test"
+
+
+def gameday_run(suite: Path | str, reports: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "gameday", "run", "--suite", str(suite), "--env", ENV,
+                           "--reports", str(reports), "--no-install", "--json"],
+                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+def one_run(reports: Path) -> Path:
+    runs = [p for p in reports.iterdir() if p.is_dir()]
+    assert len(runs) == 1
+    return runs[0]
+
+
+def test_smoke_suite_writes_every_artifact(steady_twin, tmp_path):
+    out = gameday_run("smoke", tmp_path / "reports")
+    assert out.returncode == 0, out.stderr[-3000:]
+    summary = json.loads(out.stdout)
+    assert summary["schema"] == "gameday.report/v1" and summary["verdict"] == "passed"
+    assert [s["name"] for s in summary["scenarios"]] == ["web-one-pod", "search-data-node"]
+    run = one_run(tmp_path / "reports")
+    for name in ("report.html", "report.pdf", "summary.json", "junit.xml", "events.jsonl", "load/timeline.jsonl",
+                 "journals/web-one-pod.json", "journals/search-data-node.json"):
+        assert (run / name).is_file(), name
+    assert (tmp_path / "reports" / "index.html").is_file()
+    events = [json.loads(line)["event"] for line in (run / "events.jsonl").read_text().splitlines()]
+    assert events[:2] == ["preflight", "load.start"] and events.count("fault") == 2 and events[-1] == "report"
+    for s in summary["scenarios"]:
+        assert {c["name"] for c in s["checks"]} >= {"RTO", "availability"} and s["series"]
+        assert s["marks"]["fault"] is not None
+    suite = ET.parse(run / "junit.xml").getroot()
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == 4
+    assert steady_twin.db_password() not in "".join(p.read_text(errors="replace") for p in run.rglob("*")
+                                                     if p.is_file() and p.suffix != ".pdf")
+
+
+def test_missed_target_fails_the_run_and_its_junit_case(steady_twin, tmp_path):
+    suite = yaml.safe_load((ROOT / "experiments" / "suites" / "smoke.yaml").read_text())
+    suite["scenarios"] = [{"name": "web-full-outage", "experiment": "experiments/web/full-outage.yaml",
+                           "layer": "web", "targets": {"rto_s": 0.5, "availability": 0.999}}]
+    path = tmp_path / "strict.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    out = gameday_run(path, tmp_path / "reports")
+    assert out.returncode == 1, out.stderr[-3000:]
+    summary = json.loads(out.stdout)
+    assert summary["verdict"] == "failed" and summary["action_items"]
+    failed = [c.get("name") for c in ET.parse(one_run(tmp_path / "reports") / "junit.xml").getroot()
+              if c.find("failure") is not None]
+    assert "availability" in failed
+
+
+def test_interrupted_run_writes_a_partial_report_and_leaves_the_twin_healthy(steady_twin, twin_client, tmp_path):
+    suite = yaml.safe_load((ROOT / "experiments" / "suites" / "smoke.yaml").read_text())
+    suite["scenarios"] = [{"name": "db-cut", "experiment": "experiments/network/cut-web-to-db.yaml",
+                           "layer": "network", "targets": {"rto_s": 60}}]
+    path = tmp_path / "cut.yaml"
+    path.write_text(yaml.safe_dump(suite))
+    reports = tmp_path / "reports"
+    proc = subprocess.Popen([sys.executable, "-m", "gameday", "run", "--suite", str(path), "--env", ENV,
+                             "--reports", str(reports), "--no-install"], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    toxics = lambda: json.loads(subprocess.run(  # noqa: E731
+        ["curl", "-s", f"{steady_twin.toxiproxy_api}/proxies"], capture_output=True, text=True).stdout)["db"]["toxics"]
+    wait_until(lambda: toxics() or proc.poll() is not None, timeout=120, what="the fault to be injected")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 1, err[-2000:]
+    assert "interrupted" in err
+    summary = json.loads((one_run(reports) / "summary.json").read_text())
+    assert summary["verdict"] == "partial" and summary["interrupted"] is True
+    assert toxics() == [] and ledger.pending(ENV) == [] and TargetLock(ENV).holder() is None
+    assert all(m["ready"] for m in twin_client.status()["members"] if m["desired"] and m["kind"] == "service")
