@@ -128,14 +128,28 @@ class _Writer(threading.Thread):
         self.close()
 
 
+_producers: dict[str, Producer] = {}
+_producers_lock = threading.Lock()
+
+
+def _producer(bootstrap: str) -> Producer:
+    """One canary producer per bootstrap for the life of the process, never destroyed: librdkafka
+    can crash when a client is destroyed (here: garbage-collected later, at any moment) while
+    brokers are down, which is exactly when canaries run (see :func:`gameday.kafka_admin.admin`)."""
+    with _producers_lock:
+        if bootstrap not in _producers:
+            _producers[bootstrap] = Producer({"bootstrap.servers": bootstrap, "acks": "all",
+                                              "enable.idempotence": True, "delivery.timeout.ms": 5000,
+                                              "request.timeout.ms": 3000, "socket.connection.setup.timeout.ms": 1000,
+                                              "linger.ms": 0, "log_level": 2})
+        return _producers[bootstrap]
+
+
 class KafkaCanary(_Writer):
     layer = "kafka"
 
     def setup(self) -> None:
-        self.producer = Producer({"bootstrap.servers": self.ep.kafka_bootstrap, "acks": "all",
-                                  "enable.idempotence": True, "delivery.timeout.ms": 5000,
-                                  "request.timeout.ms": 3000, "socket.connection.setup.timeout.ms": 1000,
-                                  "linger.ms": 0, "log_level": 2})
+        self.producer = _producer(self.ep.kafka_bootstrap)
 
     def write(self, seq: int, at: float) -> Any:
         outcome: list[Any] = []
