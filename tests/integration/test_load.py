@@ -19,29 +19,19 @@ import pytest
 
 from gameday.load.timeline import ALL, GROUPS, SCHEMA, Timeline
 
-LOAD_NET = 50
 ROOT = Path(__file__).resolve().parents[2]
 ROW_FIELDS = {"t", "group", "requests", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms", "rps", "codes", "hist"}
 
 
-@pytest.fixture(scope="session")
-def load_twin():
-    """The `load` twin, up once for this module's session and down at the end."""
-    from gameday.sandbox import lifecycle, topology
-    from gameday.sandbox.install import install_all
-    from gameday.sandbox.twin import Twin
-
-    install_all()
-    t = Twin.create("load", net=LOAD_NET)
-    lifecycle.up(t.paths, topology.build(t), prepare=lambda: topology.prepare(t), timeout=300)
-    yield t
-    lifecycle.down(t.paths)
+@pytest.fixture
+def load_twin(steady_twin):
+    """The test session's twin (127.20.x.y, see tests/conftest.py), in a steady state."""
+    return steady_twin
 
 
-@pytest.fixture(scope="session")
-def load_client(load_twin):
-    from gameday.sandbox.client import SandboxClient
-    return SandboxClient(load_twin.paths)
+@pytest.fixture
+def load_client(twin_client):
+    return twin_client
 
 
 def gameday(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
