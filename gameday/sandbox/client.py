@@ -85,11 +85,9 @@ class SandboxClient:
 
     def status(self) -> dict[str, Any]:
         """The live view; the last written one (``supervisor.running=false``) when it is down."""
-        if self.running():
-            try:
-                return self.request("status")["status"]
-            except NotRunning:
-                pass  # it stopped between the check and the request: fall through to the file
+        live = self._live_status() if self.running() else None
+        if live is not None:
+            return live
         try:
             state = json.loads(self.paths.state_file.read_text())
         except (FileNotFoundError, ValueError):
@@ -100,6 +98,13 @@ class SandboxClient:
             if member.get("pid") and not _alive(member["pid"]):
                 member.update(pid=None, ready=False, state="gone")
         return state
+
+    def _live_status(self) -> dict[str, Any] | None:
+        """The supervisor's answer, or None if it stopped between the check and the request."""
+        try:
+            return self.request("status")["status"]
+        except NotRunning:
+            return None
 
     def members(self, *, layer: str | None = None, workload: str | None = None,
                 **labels: str) -> list[dict[str, Any]]:

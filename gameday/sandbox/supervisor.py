@@ -256,8 +256,6 @@ class Supervisor:
                     continue
                 m.ready = ok
                 m.ready_since = _now() if ok else None
-                if ok:
-                    m.failures = 0 if time.monotonic() - m.started_mono >= self.topology.backoff_reset_after else m.failures
                 m.event("ready" if ok else "unready", pid=pid)
                 self._dirty = True
 
