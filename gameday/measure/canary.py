@@ -55,11 +55,11 @@ class CanaryEndpoints:
     @classmethod
     def from_context(cls, ctx: Any) -> "CanaryEndpoints":
         """From a :class:`gameday.recovery.context.Context` (target endpoints + database credentials)."""
-        host, port = ctx.target.db_address()
+        host, port = ctx.db_address()
         user, password, name = ctx.platform.db_credentials()
-        return cls(kafka_bootstrap=ctx.target.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
-                   db_password=password, db_name=name, site_url=ctx.target.site_url(),
-                   search_urls=tuple(ctx.target.search_urls()))
+        return cls(kafka_bootstrap=ctx.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
+                   db_password=password, db_name=name, site_url=ctx.site_url(),
+                   search_urls=tuple(ctx.search_urls()))
 
 
 @dataclass

@@ -39,15 +39,25 @@ class Context:
             return cap
         return max(1.0, min(cap, self.deadline.remaining()))
 
+    def site_url(self) -> str:
+        return self.env.site_url or f"http://{self.platform.endpoints('lb', 'http')[0]}"
+
+    def search_urls(self) -> list[str]:
+        return [f"http://{hp}" for hp in self.platform.endpoints("search", "http")]
+
     def search(self, timeout: float = 10.0) -> SearchAdmin:
-        return SearchAdmin(self.target.search_urls(), timeout=self.remaining(timeout))
+        return SearchAdmin(self.search_urls(), timeout=self.remaining(timeout))
 
     def kafka_bootstrap(self) -> str:
-        return self.target.kafka_bootstrap()
+        return ",".join(self.platform.endpoints("kafka", "broker"))
+
+    def db_address(self) -> tuple[str, int]:
+        host, port = self.platform.endpoints("db", "mysql")[0].rsplit(":", 1)
+        return host, int(port)
 
     def db_query(self, sql: str, args: tuple = (), *, timeout: float = 3.0) -> list[tuple]:
         """Run one statement as the site's database user, directly (not through toxiproxy)."""
-        host, port = self.target.db_address()
+        host, port = self.db_address()
         user, password, database = self.platform.db_credentials()
         t = self.remaining(timeout)
         try:

@@ -101,6 +101,15 @@ class SandboxPlatform:
                 restarts=int(m["restarts"]), address=m.get("address")))
         return LayerView(layer=layer, replicas=replicas, baseline=baseline, members=tuple(members))
 
+    def endpoints(self, layer: str, port: str) -> list[str]:
+        """``host:port`` of every member the baseline wants, running or not. (``Target``'s endpoints
+        leave out members stopped on purpose: the database's address vanishes while it is held.)"""
+        status = self.target._status()
+        baseline = self.baseline()
+        return [f"{m['address']}:{m['ports'][port]}" for m in status["members"]
+                if m["layer"] == layer and m["address"] and port in m["ports"]
+                and m["index"] <= baseline.get(m["workload"], 0)]
+
     # ---- controls --------------------------------------------------------------------------
     def scale(self, workload: str, replicas: int) -> None:
         self.client.scale(workload, replicas)

@@ -178,7 +178,7 @@ def restore_snapshot(ctx: Context) -> str:
         return f"index {INDEX!r} exists and is the site's index: nothing to restore"
     snap = latest_snapshot(ctx)
     if snap is None:
-        SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30)).create_index()
+        SearchClient(ctx.search_urls(), index=INDEX, read_timeout=ctx.remaining(30)).create_index()
         ctx.state["replay_from_ms"] = 0
         ctx.state["reindex_from_db"] = True
         return f"no successful snapshot of {INDEX!r} in {REPOSITORY!r}: created it empty; the replay re-indexes the database"
@@ -202,7 +202,7 @@ def replay_events(ctx: Context) -> str:
     """Re-index every event on ``content-events`` since the snapshot (minus a margin), with a
     consumer of our own that commits nothing. Idempotent: documents carry external versions."""
     since_ms = int(ctx.state.get("replay_from_ms", 0))
-    client = SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
+    client = SearchClient(ctx.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
     consumer = Consumer({"bootstrap.servers": ctx.kafka_bootstrap(), "group.id": f"gameday-replay-{int(time.time())}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest",
                          "socket.connection.setup.timeout.ms": 2000, "log_level": 2})
@@ -249,7 +249,7 @@ def replay_events(ctx: Context) -> str:
 
 def reindex_all(ctx: Context) -> str:
     """Bulk-index every article from the database (idempotent: external versions)."""
-    client = SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
+    client = SearchClient(ctx.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
     cols = ("id", "kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
     after, total, indexed = 0, 0, 0
     rows = ctx.db_query(f"SELECT {', '.join(cols)} FROM articles WHERE id > %s ORDER BY id LIMIT 500", (after,))
