@@ -77,6 +77,8 @@ def apply(ctx: Context, name: str, fault_at: float, scenario: str | None = None)
     assert result.outcome == RESTORED, json.dumps(result.to_dict(), indent=1)
     assert result.rto["met"], result.rto
     assert json.loads(json.dumps(result.to_dict()))["schema"] == "gameday.playbook/v1"
+    print(f"{name}/{scenario or '-'}: RTO {result.rto['measured_s']}s (target {target.rto_s:g}s); steps: "
+          + ", ".join(f"{s.name} {s.seconds}s" for s in result.steps if s.seconds is not None))
     return result
 
 
@@ -119,7 +121,7 @@ def test_web_full_outage_dry_run_then_restore(ctx, client):
         assert dry.returncode == 11, dry.stdout + dry.stderr
         assert "stopped and nothing will start them again" in dry.stdout and "scaled to 2 of 3" in dry.stdout
         assert "web/start-web" in dry.stdout and "nothing was changed" in dry.stdout
-        assert all(m["pid"] is None for m in client.members(layer="web")), "a dry run must not act"
+        assert not any(m["desired"] for m in client.members(layer="web")), "a dry run must not act"
 
         result = apply(ctx, "web", fault_at, scenario="full-outage")
         assert [s.name for s in result.steps][0] == "start-web"
@@ -191,8 +193,11 @@ def test_search_index_loss_restored_from_snapshot_plus_replay_with_zero_lost_doc
                 client.start(m["name"])
     reports = assert_nothing_lost(canaries)
     assert reports["search"].acknowledged >= 4
-    api.request("POST", "/content/_refresh")
-    assert api.count("content") == ctx.article_count()
+
+    def complete():  # a publish that timed out at the client may still be in the outbox: the relay sends it
+        api.request("POST", "/content/_refresh")
+        return api.count("content") == ctx.article_count()
+    wait_until(complete, timeout=90, what="every article in the database to be searchable")
 
 
 # ---- db -------------------------------------------------------------------------------------

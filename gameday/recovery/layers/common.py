@@ -84,12 +84,13 @@ def members_ready(layer: str, *, extra: Callable[[Context, Member], str] | None 
         view = ctx.platform.view(layer)
         if view.scaled_down:
             return Check(False, "; ".join(f"{w} at {n} of {b} replicas" for w, (n, b) in view.scaled_down.items()))
-        bad = [m for m in view.members if not (m.running and m.ready)]
+        bad = [m for m in view.members if not (m.running and m.ready and m.state == "running")]  # not "stopping"
         if bad:
             words = []
             for m in bad:
-                why = extra(ctx, m) if extra and m.running else ""
-                words.append(f"{m.name} {m.state if not m.running else 'not ready'}{': ' + why if why else ''}")
+                why = extra(ctx, m) if extra and m.running and m.state == "running" else ""
+                state = "not ready" if m.running and m.state == "running" else m.state
+                words.append(f"{m.name} {state}{': ' + why if why else ''}")
             return Check(False, "; ".join(words))
         return Check(True, f"{len(view.members)} of {len(view.members)} {layer} members ready")
     return check

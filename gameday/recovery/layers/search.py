@@ -271,7 +271,7 @@ def resume_indexer(ctx: Context) -> str:
 
 def indexer_ready(ctx: Context) -> Check:
     view = ctx.platform.view("indexer")
-    bad = [m.name for m in view.members if not (m.running and m.ready)]
+    bad = [m.name for m in view.members if not (m.running and m.ready and m.state == "running")]
     return Check(not bad, f"not ready yet: {', '.join(bad)}" if bad else "indexer running")
 
 
