@@ -9,7 +9,9 @@ from __future__ import annotations
 import os
 import pwd
 import shutil
+import subprocess
 
+from ...errors import GamedayError
 from ..install import SYSTEM_USER
 from ..spec import MemberSpec, Workload
 from ..twin import PORTS, SEARCH_NODES, Twin
@@ -31,6 +33,16 @@ JVM_OPTIONS = """\
 def run_as() -> str | None:
     """OpenSearch refuses root: as root we run it as the ``gameday`` system user."""
     return SYSTEM_USER if os.geteuid() == 0 else None
+
+
+def _check_readable_by(user: str, path) -> None:
+    """OpenSearch runs as ``user``: every directory above its distribution must let that user through."""
+    probe = subprocess.run(["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--", "test", "-x", str(path)],
+                           capture_output=True, timeout=10)
+    if probe.returncode != 0:
+        raise GamedayError(f"search: user {user!r} cannot reach {path} (a directory above it is private)",
+                           hint="keep the download cache in a world-readable place: unset GAMEDAY_CACHE "
+                                "(default /var/cache/gameday) or point it at a directory with mode 755")
 
 
 def node_dir(twin: Twin, i: int):
@@ -66,6 +78,8 @@ def prepare(twin: Twin) -> None:
     """Write each node's config directory; create data, log and snapshot directories it owns."""
     user = run_as()
     ids = pwd.getpwnam(user) if user else None
+    if user:
+        _check_readable_by(user, twin.loc.opensearch_home / "bin" / "opensearch")
     dist_conf = twin.loc.opensearch_home / "config"
     snaps = snapshot_dir(twin)
     snaps.mkdir(parents=True, exist_ok=True)
