@@ -77,7 +77,7 @@ class GameDay:
     def __init__(self, suite: Suite, env: Environment, reports_dir: Path, progress: Progress):
         self.suite, self.env, self.progress = suite, env, progress
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        self.out = reports_dir / self.run_id
+        self.out = (reports_dir / self.run_id).resolve()  # children run with cwd=self.out
         (self.out / "journals").mkdir(parents=True, exist_ok=True)
         self.events = EventLog(self.out / "events.jsonl")
         self.target = for_environment(env)

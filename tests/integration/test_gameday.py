@@ -22,9 +22,10 @@ ENV = "sandbox-test"
 
 
 def gameday_run(suite: Path | str, reports: Path, timeout: float = 900) -> subprocess.CompletedProcess:
+    """`gameday run` from the reports' parent with a relative --reports, as the README's command does."""
     return subprocess.run([sys.executable, "-m", "gameday", "run", "--suite", str(suite), "--env", ENV,
-                           "--reports", str(reports), "--no-install", "--json"],
-                          capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+                           "--reports", reports.name, "--no-install", "--json"],
+                          capture_output=True, text=True, timeout=timeout, cwd=reports.parent)
 
 
 def one_run(reports: Path) -> Path:
