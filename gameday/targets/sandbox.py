@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from ..errors import NotRunning
+from ..errors import NotRunning, UsageError
 from ..sandbox.client import SandboxClient
 from .base import Node, Target
 from .environment import Environment
@@ -46,9 +46,15 @@ class SandboxTarget(Target):
         return time.monotonic() - started
 
     def _endpoint(self, layer: str, port: str) -> list[str]:
+        """Addresses of a layer's replica slots, stopped members included (a stopped database
+        still has an address; asking for it must not fail)."""
         status = self._status()
-        return [f"{m['address']}:{m['ports'][port]}" for m in status["members"]
-                if m["layer"] == layer and m["address"] and m.get("desired", True)]
+        replicas = {w["name"]: w["replicas"] for w in status["workloads"]}
+        found = [f"{m['address']}:{m['ports'][port]}" for m in status["members"]
+                 if m["layer"] == layer and m["address"] and m["index"] <= replicas[m["workload"]]]
+        if not found:
+            raise UsageError(f"sandbox {self.env.sandbox!r} has no {layer} member with a {port} port")
+        return found
 
     def site_url(self) -> str:
         return self.env.site_url or f"http://{self._endpoint('lb', 'http')[0]}"

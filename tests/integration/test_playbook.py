@@ -27,27 +27,17 @@ from gameday.sandbox.client import SandboxClient
 from gameday.search_admin import SearchAdmin
 from gameday.targets.environment import load as load_env
 
-from ..conftest import warm_up
 
-ENV = "sandbox-playbook"
-NET = 60
+ENV = "sandbox-test"
+NET = 20
 GAMEDAY = str(Path(sys.executable).with_name("gameday"))
 TARGETS = targets_yaml.load()
 
 
-@pytest.fixture(scope="session")
-def pb_twin():
-    from gameday.sandbox import lifecycle, topology
-    from gameday.sandbox.install import install_all
-    from gameday.sandbox.twin import Twin
-
-    install_all()
-    t = Twin.create("playbook", net=NET)
-    lifecycle.down(t.paths, wipe=True)
-    lifecycle.up(t.paths, topology.build(t), prepare=lambda: topology.prepare(t), timeout=420)
-    warm_up(t)
-    yield t
-    lifecycle.down(t.paths, wipe=True)
+@pytest.fixture
+def pb_twin(steady_twin):
+    """The test session's twin (127.20.x.y, tests/conftest.py), in a steady state."""
+    return steady_twin
 
 
 @pytest.fixture

@@ -70,6 +70,9 @@ def opensearch_yml(twin: Twin, i: int) -> str:
         f"path.repo: [\"{snapshot_dir(twin)}\"]",
         "cluster.routing.allocation.disk.threshold_enabled: false",
         "action.destructive_requires_name: true",
+        # A write to a lost `content` index must fail, not silently create a one-shard index with
+        # the wrong mapping (the playbook restores it from a snapshot instead).
+        'action.auto_create_index: "-content,+*"',
         "",
     ])
 
