@@ -16,6 +16,7 @@ from .cleanup import cleanup
 from .output import console_err
 from .playbook import playbook
 from .run import run
+from .schedule import schedule
 from .sandbox import sandbox
 
 EPILOG = """\b
@@ -38,6 +39,7 @@ cli.add_command(run)
 cli.add_command(cleanup)
 cli.add_command(load)
 cli.add_command(playbook)
+cli.add_command(schedule)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,34 @@
+"""`gameday schedule`: a valid CronJob that cannot overlap, and the crontab line."""
+
+import subprocess
+import sys
+
+import yaml
+
+
+def gameday(*args):
+    return subprocess.run([sys.executable, "-m", "gameday", "schedule", *args], capture_output=True, text=True,
+                          timeout=60)
+
+
+def test_cronjob_manifest_runs_the_suite_without_overlaps():
+    out = gameday("--format", "cronjob", "--suite", "smoke", "--cron", "30 1 * * *")
+    assert out.returncode == 0, out.stderr
+    job = yaml.safe_load(out.stdout)
+    assert job["kind"] == "CronJob" and job["spec"]["schedule"] == "30 1 * * *"
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    container = job["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"] == ["gameday"] and container["args"][:3] == ["run", "--suite", "smoke"]
+
+
+def test_both_formats_form_one_valid_yaml_stream_with_the_crontab_line():
+    out = gameday()
+    docs = list(yaml.safe_load_all(out.stdout))
+    assert docs[0]["kind"] == "CronJob"
+    assert "# 0 2 * * 1 cd " in out.stdout and "gameday run --suite default --env sandbox" in out.stdout
+
+
+def test_bad_cron_or_suite_is_refused():
+    assert gameday("--cron", "every monday").returncode == 2
+    bad = gameday("--suite", "nosuch")
+    assert bad.returncode == 2 and "known suites" in bad.stderr
