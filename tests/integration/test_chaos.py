@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 ENV_FILE = ROOT / "environments" / "sandbox-test.yaml"
 ENV_NAME = "sandbox-test"
-CATALOG = sorted(p.relative_to(ROOT / "experiments").as_posix() for p in (ROOT / "experiments").glob("*/*.yaml"))
+CATALOG = sorted(p.relative_to(ROOT / "experiments").as_posix() for p in (ROOT / "experiments").glob("*/*.yaml")
+                 if p.parent.name != "suites")  # suites are game-day files, not experiments
 
 
 def chaos_run(experiment: Path, tmp_path: Path, var_file: Path = ENV_FILE, timeout: float = 600,
