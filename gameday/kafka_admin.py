@@ -18,8 +18,8 @@ import re
 import subprocess
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, ConfigResource, OffsetSpec
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, ConfigResource
 
 from .errors import GamedayError
 
@@ -34,6 +34,7 @@ _quiet = logging.getLogger("gameday.rdkafka")
 _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False  # "connection refused" from a broker we killed on purpose is not news
 _clients: dict[str, AdminClient] = {}
+_readers: dict[str, Consumer] = {}
 
 
 def admin(bootstrap: str) -> AdminClient:
@@ -94,19 +95,31 @@ def leader_of(bootstrap: str, topic: str, partition: int = 0, *, timeout: float 
     return md.topics[topic].partitions[partition].leader
 
 
+def _offsets_reader(bootstrap: str, group: str) -> Consumer:
+    """A consumer carrying the group's id that never subscribes: it reads the group's committed
+    offsets without joining it. Kept for the life of the process, like the admin clients.
+
+    (AdminClient.list_consumer_group_offsets is not used: librdkafka 2.16 segfaults in
+    rd_kafka_cgrp_op when an OffsetFetch answer carries a coordinator error, i.e. exactly when
+    brokers are being killed.)
+    """
+    key = f"{bootstrap}|{group}"
+    if key not in _readers:
+        _readers[key] = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                                  "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
+    return _readers[key]
+
+
 def consumer_lag(bootstrap: str, group: str, topic: str, *, timeout: float = TIMEOUT) -> dict[str, Any]:
     """Lag = latest offset - committed offset, per partition and in total (uncommitted counts all)."""
-    client = admin(bootstrap)
-    md = _metadata(client, timeout)
+    md = _metadata(admin(bootstrap), timeout)
     if topic not in md.topics:
         raise GamedayError(f"Kafka has no topic {topic!r}")
+    reader = _offsets_reader(bootstrap, group)
     parts = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
     try:
-        committed_fut = client.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, parts)],
-                                                           request_timeout=timeout)[group]
-        committed = {tp.partition: tp.offset for tp in committed_fut.result(timeout=timeout).topic_partitions}
-        latest_futs = client.list_offsets({tp: OffsetSpec.latest() for tp in parts}, request_timeout=timeout)
-        latest = {tp.partition: fut.result(timeout=timeout).offset for tp, fut in latest_futs.items()}
+        committed = {tp.partition: tp.offset for tp in reader.committed(parts, timeout=timeout)}
+        latest = {tp.partition: reader.get_watermark_offsets(tp, timeout=timeout)[1] for tp in parts}
     except KafkaException as err:
         raise KafkaUnavailable(f"Kafka did not report offsets for group {group!r}: {err}") from err
     per = {p: latest[p] - max(committed.get(p, 0), 0) for p in latest}

@@ -62,11 +62,25 @@ def twin(_session_twin):
     """The real twin (127.20.x.y), started once per session; brought back up if a test took it down."""
     from gameday.sandbox import lifecycle, topology
 
+    from gameday.sandbox.client import SandboxClient
+
     t = _session_twin
     result = lifecycle.up(t.paths, topology.build(t), prepare=lambda: topology.prepare(t), timeout=300)
-    if not result.already_running:
+    client = SandboxClient(t.paths)
+    held = [m["name"] for m in client.status()["members"]
+            if m["kind"] == "service" and not m["desired"] and m["index"] <= _replicas(t)[m["workload"]]]
+    for name in held:  # a member a failed test left stopped: every test starts from the whole twin
+        client.start(name)
+    for name in held:
+        client.wait_ready(name, timeout=180)
+    if not result.already_running or held:
         warm_up(t)
     return t
+
+
+def _replicas(t) -> dict:
+    from gameday.sandbox.client import SandboxClient
+    return {w["name"]: w["replicas"] for w in SandboxClient(t.paths).status()["workloads"]}
 
 
 def warm_up(t) -> None:

@@ -32,7 +32,10 @@ from ..deadline import Deadline
 from ..errors import GamedayError
 from ..load import runner as load_runner
 from ..load.timeline import ALL, Timeline
+from ..measure.canary import Canaries, CanaryEndpoints
 from ..measure.recovery import measure
+from .. import recovery
+from ..recovery.context import Context
 from ..report import model, render
 from ..sandbox import install
 from ..targets import for_environment
@@ -140,6 +143,9 @@ class GameDay:
             self.progress(f"  waited {waited:.0f}s for a steady state")
         started = time.time()
         self.events.add("scenario.start", scenario=spec.name)
+        ctx = Context.for_environment(self.env)
+        canaries = Canaries(CanaryEndpoints.from_context(ctx)).start()
+        self.events.add("canaries.start", run=canaries.run)
         journal_path = self.out / "journals" / f"{spec.name}.json"
         log_path = self.out / "journals" / f"{spec.name}.log"
         var_file = self.out / "environment.yaml"
@@ -165,13 +171,38 @@ class GameDay:
         fault_at = fault["fault_at"] if fault else None
         if fault_at:
             self.events.add("fault", at=fault_at, scenario=spec.name, touched=fault.get("touched"))
+        playbook = self.restore(spec, ctx, fault_at)
         self.progress(f"  experiment {journal.get('status', 'did not run')} (exit {code}); cooling down "
                       f"{self.suite.cooldown_s:.0f}s")
         _sleep(self.suite.cooldown_s)
         ended = time.time()
+        rpo = {layer: r.to_dict() for layer, r in canaries.verify(timeout=120).items()}
+        lost = sum(r["rpo_records"] for r in rpo.values())
+        self.events.add("canaries.verified", lost=lost,
+                        acknowledged={layer: r["acknowledged"] for layer, r in rpo.items()})
+        if lost:
+            self.progress(f"  {lost} acknowledged canary record(s) lost: "
+                          + ", ".join(f"{k} {v['lost']}" for k, v in rpo.items() if v["lost"]))
         self.events.add("scenario.end", scenario=spec.name, status=journal.get("status"))
         return {"started": started, "ended": ended, "journal": journal, "fault_at": fault_at,
-                "exit_code": code, "journal_path": journal_path, "log_path": log_path}
+                "exit_code": code, "journal_path": journal_path, "log_path": log_path, "rpo": rpo,
+                "playbook": playbook}
+
+    def restore(self, spec: ScenarioSpec, ctx: Context, fault_at: float | None) -> dict[str, Any] | None:
+        """Run the scenario's recovery playbook (``--apply``), timed; the events mark each step."""
+        if not spec.playbook:
+            return None
+        self.events.add("playbook.start", playbook=spec.playbook)
+        result = recovery.run(recovery.load_playbook(spec.playbook), ctx, apply=True, fault_at=fault_at,
+                              rto_target_s=spec.targets.get("rto_s"))
+        data = result.to_dict()
+        for step in data["steps"]:
+            self.events.add("playbook.step", playbook=spec.playbook, step=step["name"], status=step["status"],
+                            started=step["started_at"], seconds=step["seconds"])
+        self.events.add("playbook.end", playbook=spec.playbook, outcome=data["outcome"])
+        self.progress(f"  playbook {spec.playbook}: {data['outcome']}"
+                      + (f" ({len(data['steps'])} steps)" if data["steps"] else ""))
+        return data
 
     # ---- judgement --------------------------------------------------------------------------
     def judge(self, spec: ScenarioSpec, run: dict[str, Any], timeline: Timeline | None) -> model.Scenario:
@@ -205,13 +236,28 @@ class GameDay:
                 model.Check("availability", rec.availability, spec.targets.get("availability"), "%",
                             higher_is_better=True, explain="Readers saw errors for longer than allowed."),
             ]
+            rpo = run.get("rpo") or {}
+            if rpo:
+                lost = sum(r["rpo_records"] for r in rpo.values())
+                checks.append(model.Check("RPO (records lost)", lost, spec.targets.get("rpo_records", 0), "records",
+                                          explain="Acknowledged writes did not survive recovery: " + ", ".join(
+                                              f"{k} seq {v['lost'][:10]}" for k, v in rpo.items() if v["lost"])))
+                checks.append(model.Check("RPO (time span lost)", max(r["rpo_s"] for r in rpo.values()), None, "s"))
             for row in timeline.series(ALL, int(run["started"]) - 5, int(t_end)):
                 series.append({"t": row.t, "rps": row.rps, "p95_ms": row.p95_ms,
                                "error_ratio": round(row.failures / row.requests, 4) if row.requests else None})
         elif status == "completed":
             status, error = "error", "no fault instant or no load timeline to measure the scenario against"
+        playbook = run.get("playbook")
+        if playbook is not None:
+            if playbook["outcome"] == "failed":
+                status, error = "error", f"the {spec.playbook} playbook failed to restore: {playbook.get('error')}"
+            playbook = {"outcome": playbook["outcome"], "steps": [
+                {"description": st["description"], "outcome": st["did"] or st["status"], "seconds": st["seconds"]}
+                for st in playbook["steps"]] or [{"description": "diagnose: nothing to restore",
+                                                   "outcome": playbook["outcome"], "seconds": playbook["diagnose_s"]}]}
         return model.Scenario(
-            name=spec.name, title=doc.get("title", spec.name), description=doc.get("description", "").strip(),
+            name=spec.name, title=doc.get("title", spec.name), playbook=playbook, rpo=run.get("rpo") or {}, description=doc.get("description", "").strip(),
             layer=spec.layer, experiment=str(spec.experiment.relative_to(spec.experiment.parents[2])),
             status=status, fault_at=run["fault_at"], checks=checks, recovery=recovery, series=series, marks=marks,
             artifacts={"journal": f"journals/{run['journal_path'].name}", "log": f"journals/{run['log_path'].name}"},

@@ -99,8 +99,9 @@ def _start_supervisor(paths: SandboxPaths, topology: Topology) -> int:
 
 
 def _desired(status: dict[str, Any]) -> list[dict[str, Any]]:
+    """Members to wait for: within their workload's replicas and not held stopped on purpose."""
     replicas = {w["name"]: w["replicas"] for w in status["workloads"]}
-    return [m for m in status["members"] if m["index"] <= replicas[m["workload"]]]
+    return [m for m in status["members"] if m["index"] <= replicas[m["workload"]] and m.get("desired", True)]
 
 
 def _settled(m: dict[str, Any]) -> bool:

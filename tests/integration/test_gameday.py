@@ -48,10 +48,16 @@ def test_smoke_suite_writes_every_artifact(steady_twin, tmp_path):
     events = [json.loads(line)["event"] for line in (run / "events.jsonl").read_text().splitlines()]
     assert events[:2] == ["preflight", "load.start"] and events.count("fault") == 2 and events[-1] == "report"
     for s in summary["scenarios"]:
-        assert {c["name"] for c in s["checks"]} >= {"RTO", "availability"} and s["series"]
+        assert {c["name"] for c in s["checks"]} >= {"RTO", "availability", "RPO (records lost)"} and s["series"]
         assert s["marks"]["fault"] is not None
+        assert s["playbook"]["outcome"] in ("healthy", "restored") and s["playbook"]["steps"]
+        rpo = next(c for c in s["checks"] if c["name"] == "RPO (records lost)")
+        assert rpo["value"] == 0 and rpo["met"]
+        assert {layer: r["acknowledged"] > 0 for layer, r in s["rpo"].items()} == {"kafka": True, "db": True,
+                                                                                   "search": True}
+    assert "playbook.end" in events and "canaries.verified" in events
     suite = ET.parse(run / "junit.xml").getroot()
-    assert suite.get("failures") == "0" and int(suite.get("tests")) == 4
+    assert suite.get("failures") == "0" and int(suite.get("tests")) == 6  # RTO, availability, RPO x 2
     assert steady_twin.db_password() not in "".join(p.read_text(errors="replace") for p in run.rglob("*")
                                                      if p.is_file() and p.suffix != ".pdf")
 
