@@ -6,16 +6,14 @@
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import UsageError
 from ..load.profiles import check_profile
 from ..measure.recovery import Slo
+from ..yamlfile import read_named, unknown_key
 
 ROOT = Path(__file__).resolve().parents[2]
 SUITES = ROOT / "experiments" / "suites"
@@ -47,9 +45,7 @@ class Suite:
 def _check_keys(data: dict, valid: set[str], where: str) -> None:
     for key in data:
         if key not in valid:
-            close = difflib.get_close_matches(key, sorted(valid), n=1)
-            raise UsageError(f"{where}: unknown key {key!r}",
-                             hint=f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(sorted(valid))}")
+            raise unknown_key(key, valid, where)
 
 
 def _number(value: Any, where: str, *, minimum: float = 0.0) -> float:
@@ -59,16 +55,7 @@ def _number(value: Any, where: str, *, minimum: float = 0.0) -> float:
 
 
 def load(name_or_path: str | Path) -> Suite:
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = SUITES / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in SUITES.glob("*.yaml"))
-        raise UsageError(f"no suite {path}", hint=f"known suites: {', '.join(known)}")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    path, data = read_named(name_or_path, SUITES, "suite")
     if not isinstance(data, dict):
         raise UsageError(f"{path}: a suite is a mapping with title, load, scenarios, ...")
     _check_keys(data, SUITE_KEYS, str(path))

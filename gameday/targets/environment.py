@@ -18,14 +18,12 @@ that names the key and the closest valid one.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import UsageError
+from ..yamlfile import read_named, unknown_key
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ROOT / "environments"
@@ -55,19 +53,13 @@ class Environment:
                 "kubernetes": dict(self.kubernetes)}
 
 
-def _unknown(key: str, valid: set[str], where: str) -> UsageError:
-    close = difflib.get_close_matches(key, sorted(valid), n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(sorted(valid))}"
-    return UsageError(f"{where}: unknown key {key!r}", hint=hint)
-
-
 def from_mapping(data: Any, source: str) -> Environment:
     """Validate the ``gameday_environment`` mapping (as found in a var file or an experiment)."""
     if not isinstance(data, dict):
         raise UsageError(f"{source}: gameday_environment must be a mapping, not {type(data).__name__}")
     for key in data:
         if key not in TOP_KEYS:
-            raise _unknown(key, TOP_KEYS, source)
+            raise unknown_key(key, TOP_KEYS, source)
     for required in ("name", "kind", "allowed"):
         if required not in data:
             raise UsageError(f"{source}: gameday_environment.{required} is missing",
@@ -80,7 +72,7 @@ def from_mapping(data: Any, source: str) -> Environment:
     limits = dict(LIMIT_DEFAULTS)
     for key, value in (data.get("limits") or {}).items():
         if key not in LIMIT_DEFAULTS:
-            raise _unknown(key, set(LIMIT_DEFAULTS), f"{source}: limits")
+            raise unknown_key(key, set(LIMIT_DEFAULTS), f"{source}: limits")
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise UsageError(f"{source}: limits.{key} must be a non-negative number, not {value!r}")
         limits[key] = value
@@ -94,16 +86,7 @@ def from_mapping(data: Any, source: str) -> Environment:
 
 def load(name_or_path: str | Path) -> Environment:
     """Load ``environments/<name>.yaml`` (or a path) and validate it."""
-    path = Path(name_or_path)
-    if not path.suffix:
-        path = ENVIRONMENTS / f"{name_or_path}.yaml"
-    if not path.is_file():
-        known = sorted(p.stem for p in ENVIRONMENTS.glob("*.yaml"))
-        raise UsageError(f"no environment file {path}", hint=f"known environments: {', '.join(known)}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path} is not valid YAML: {err}") from err
+    path, raw = read_named(name_or_path, ENVIRONMENTS, "environment")
     if not isinstance(raw, dict) or set(raw) - {"configuration", "secrets"}:
         raise UsageError(f"{path}: a var file has only `configuration:` and `secrets:` at its top level")
     env = (raw.get("configuration") or {}).get("gameday_environment")

@@ -31,4 +31,4 @@ def test_both_formats_form_one_valid_yaml_stream_with_the_crontab_line():
 def test_bad_cron_or_suite_is_refused():
     assert gameday("--cron", "every monday").returncode == 2
     bad = gameday("--suite", "nosuch")
-    assert bad.returncode == 2 and "known suites" in bad.stderr
+    assert bad.returncode == 2 and "no suite file" in bad.stderr and "known: default" in bad.stderr
