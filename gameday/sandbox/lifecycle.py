@@ -127,9 +127,11 @@ def wait_until_ready(paths: SandboxPaths, *, timeout: float, progress: Progress 
         return status
 
     status = observe()
+    # A crash loop is restarts while we wait, not a lifetime count (chaos kills members on purpose).
+    baseline = {m["name"]: m["restarts"] for m in status["members"]}
     while not all(_settled(m) for m in _desired(status)):
         for m in _desired(status):
-            if m["restarts"] >= CRASH_LOOP_RESTARTS and not _settled(m):
+            if m["restarts"] - baseline.get(m["name"], 0) >= CRASH_LOOP_RESTARTS and not _settled(m):
                 exit_info = m.get("last_exit") or {}
                 raise GamedayError(
                     f"{m['name']} keeps failing to start ({m['restarts']} restarts, last exit "
