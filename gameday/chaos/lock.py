@@ -18,7 +18,6 @@ import json
 import os
 import socket
 import time
-from pathlib import Path
 
 from ..errors import GamedayError
 from ..sandbox.paths import state_root
@@ -97,7 +96,3 @@ class TargetLock:
             self.path.unlink(missing_ok=True)
             return holder
         return None
-
-
-def lock_path(target: str) -> Path:
-    return TargetLock(target).path

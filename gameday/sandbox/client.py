@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-import time
 from typing import Any
 
 from ..deadline import wait_until
-from ..errors import GamedayError, NotRunning, UsageError
+from ..errors import NotRunning, UsageError
 from .paths import SandboxPaths
 
 REQUEST_TIMEOUT = 10.0
@@ -165,8 +164,4 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def seconds_since(ts: float | None) -> float | None:
-    return None if ts is None else time.time() - ts
-
-
-__all__ = ["SandboxClient", "supervisor_pid", "GamedayError"]
+__all__ = ["SandboxClient", "supervisor_pid"]
