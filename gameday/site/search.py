@@ -234,21 +234,25 @@ class SearchClient:
         return {"indexed": indexed, "stale": stale}
 
     def search(self, q: str, size: int = 10) -> dict:
-        """Exact words over title^3, summary^2 and body, or fuzzy over title and summary (so
-        misspellings such as "sertaline" still match): ``{"total", "took_ms", "hits"}``.
+        """Exact words over title^3, summary^2 and body; if nothing matches, fuzzy words over title
+        and summary (so misspellings such as "sertaline" still match):
+        ``{"total", "took_ms", "hits", "fuzzy"}`` (``fuzzy`` is True when the fallback answered).
 
-        Fuzziness is kept off the long body field: it halves the query's cost on the cluster.
+        Two steps because fuzzy matching is what costs: on the twin it is about three times the
+        cluster CPU of the exact query (``benchmarks/sandbox_bench.py``), and most queries are
+        spelled right. Fuzziness is also kept off the long body field, for the same reason.
         """
-        body = {
-            "size": size,
-            "_source": _HIT_FIELDS,
-            "track_total_hits": 1000,
-            "query": {"bool": {"minimum_should_match": 1, "should": [
-                {"multi_match": {"query": q, "fields": ["title^3", "summary^2", "body"], "operator": "and"}},
-                {"multi_match": {"query": q, "fields": ["title^3", "summary^2"], "fuzziness": "AUTO",
-                                 "prefix_length": 1, "max_expansions": 10, "operator": "and"}},
-            ]}},
-        }
+        exact = {"multi_match": {"query": q, "fields": ["title^3", "summary^2", "body"], "operator": "and"}}
+        result = self._query(exact, size)
+        if result["total"]:
+            return {**result, "fuzzy": False}
+        fuzzy = {"multi_match": {"query": q, "fields": ["title^3", "summary^2"], "fuzziness": "AUTO",
+                                 "prefix_length": 1, "max_expansions": 10, "operator": "and"}}
+        retry = self._query(fuzzy, size)
+        return {**retry, "took_ms": (result["took_ms"] or 0) + (retry["took_ms"] or 0), "fuzzy": True}
+
+    def _query(self, query: dict, size: int) -> dict:
+        body = {"size": size, "_source": _HIT_FIELDS, "track_total_hits": 1000, "query": query}
         result = self.request("POST", f"/{self.index}/_search", body=body).json()
         hits = [{"id": int(h["_id"]), "score": h.get("_score"), **h.get("_source", {})}
                 for h in result.get("hits", {}).get("hits", [])]
