@@ -37,31 +37,47 @@ FLUSH_INTERVAL = 1.0
 
 
 class _Bucket:
-    __slots__ = ("hist", "failures", "codes")
+    """One second x group: latency histogram, failures, status codes, and the send instants of its
+    first and last failed request (what lets RTO and time-to-detect be read finer than a second)."""
+
+    __slots__ = ("hist", "failures", "codes", "first_fail", "last_fail")
 
     def __init__(self) -> None:
         self.hist: dict[int, int] = {}
         self.failures = 0
         self.codes: dict[int, int] = {}
+        self.first_fail: float | None = None
+        self.last_fail: float | None = None
 
-    def add(self, ms: int, failed: bool, code: int) -> None:
+    def add(self, ms: int, failed: bool, code: int, sent: float | None = None) -> None:
         hist = self.hist
         hist[ms] = hist.get(ms, 0) + 1
         if failed:
             self.failures += 1
+            if sent is not None:
+                self._fail_span(sent, sent)
         codes = self.codes
         codes[code] = codes.get(code, 0) + 1
+
+    def _fail_span(self, first: float | None, last: float | None) -> None:
+        if first is not None and (self.first_fail is None or first < self.first_fail):
+            self.first_fail = first
+        if last is not None and (self.last_fail is None or last > self.last_fail):
+            self.last_fail = last
 
     def merge(self, data: dict) -> None:
         merge_hist(self.hist, data["hist"])
         self.failures += int(data["failures"])
         for code, n in data["codes"].items():
             self.codes[int(code)] = self.codes.get(int(code), 0) + int(n)
+        self._fail_span(data.get("first_fail_at"), data.get("last_fail_at"))
 
     def wire(self) -> dict:
         """Plain data for Locust's messages (string keys) and for rows."""
         return {"hist": {str(k): v for k, v in self.hist.items()}, "failures": self.failures,
-                "codes": {str(k): v for k, v in self.codes.items()}}
+                "codes": {str(k): v for k, v in self.codes.items()},
+                "first_fail_at": None if self.first_fail is None else round(self.first_fail, 3),
+                "last_fail_at": None if self.last_fail is None else round(self.last_fail, 3)}
 
 
 class Collector:
@@ -101,7 +117,7 @@ class Collector:
         if bucket is None:
             bucket = groups[group] = _Bucket()
         ms = response_time or 0
-        bucket.add(int(ms + 0.5) if ms < 99.5 else round_ms(ms), exception is not None, code)
+        bucket.add(int(ms + 0.5) if ms < 99.5 else round_ms(ms), exception is not None, code, t0)
 
     def watermark(self, now: float | None = None) -> int:
         """Every second before this one is complete (nothing sent in it is still in flight)."""
@@ -239,13 +255,17 @@ class Writer:
         for group in sorted(groups):
             b = groups[group]
             total.merge(b.wire())
-            lines.append(make_row(s, group, b.hist, b.failures, b.wire()["codes"]).as_dict())
+            wire = b.wire()
+            lines.append(make_row(s, group, b.hist, b.failures, wire["codes"], first_fail_at=wire["first_fail_at"],
+                                  last_fail_at=wire["last_fail_at"]).as_dict())
         if late and not groups:
             return
         users = self.users.get(s, self.users.get(s - 1))
         target = self.targets.get(s, self.targets.get(s - 1))
-        lines.append(make_row(s, ALL, total.hist, total.failures, total.wire()["codes"], users=users,
-                              target_rps=None if late else target).as_dict())
+        wire = total.wire()
+        lines.append(make_row(s, ALL, total.hist, total.failures, wire["codes"], users=users,
+                              target_rps=None if late else target, first_fail_at=wire["first_fail_at"],
+                              last_fail_at=wire["last_fail_at"]).as_dict())
         for line in lines:
             self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
         self.rows_written += len(lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import click
@@ -46,8 +47,12 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
             console_err.print(f"sandbox {twin.name} up in {up.seconds:.0f}s")
     console_err.print(f"game day: suite [bold]{the_suite.name}[/] ({len(the_suite.scenarios)} scenarios) "
                       f"against [bold]{env.name}[/]")
-    result = runner.run(the_suite, env, reports_dir=reports_dir,
-                        progress=lambda msg: console_err.print(f"  {msg}", highlight=False))
+    live = LiveLine()
+    try:
+        result = runner.run(the_suite, env, reports_dir=reports_dir,
+                            progress=lambda msg: console_err.print(f"  {msg}", highlight=False), live=live)
+    finally:
+        live.stop()
     report = result.report
     if as_json:
         print_json(report)
@@ -60,6 +65,43 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
         console.print(f"report: {result.paths['html']}")
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
+
+
+def live_text(sample: dict) -> str:
+    """One line of live state: ``[web-full-outage · experiment] 19.8 req/s (target 20), errors 41.0%, p95 310 ms``."""
+    where = " · ".join(x for x in (sample.get("scenario"), sample.get("phase")) if x)
+    target = f" (target {sample['target_rps']:g})" if sample.get("target_rps") else ""
+    ratio = sample.get("error_ratio")
+    errors = "errors -" if ratio is None else f"errors {ratio:.1%}"
+    return f"[{where}] load {sample.get('rps', 0):g} req/s{target}, {errors}, p95 {sample.get('p95_ms') or 0:.0f} ms"
+
+
+class LiveLine:
+    """Live load state while a game day runs: a spinner line on a terminal; on a log (cron, a
+    CronJob) a plain line every ``every_s`` seconds, or at once when the error ratio crosses 1%."""
+
+    def __init__(self, every_s: float = 30.0):
+        self.every_s = every_s
+        self.status = console_err.status("starting") if console_err.is_terminal else None
+        self.last_printed = 0.0
+        self.was_failing = False
+        if self.status is not None:
+            self.status.start()
+
+    def __call__(self, sample: dict) -> None:
+        text = live_text(sample)
+        if self.status is not None:
+            self.status.update(text)
+            return
+        failing = (sample.get("error_ratio") or 0) >= 0.01
+        now = time.monotonic()
+        if now - self.last_printed >= self.every_s or failing != self.was_failing:
+            self.last_printed, self.was_failing = now, failing
+            console_err.print(f"  {text}", highlight=False, markup=False)
+
+    def stop(self) -> None:
+        if self.status is not None:
+            self.status.stop()
 
 
 def _fmt(check: dict) -> str:

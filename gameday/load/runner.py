@@ -310,10 +310,13 @@ def _progress_line(rows: list[dict], started: float, cpu: _CpuWatch) -> dict:
     last = rows[-5:]
     seconds = len(last) or 1
     cpu_now = max((v[-1] for v in cpu.samples.values() if v), default=0.0)
+    requests_ = sum(r["requests"] for r in last)
+    failures = sum(r["failures"] for r in last)
     return {"elapsed_s": round(time.time() - started), "users": last[-1].get("users") if last else 0,
-            "rps": round(sum(r["requests"] for r in last) / seconds, 1),
+            "rps": round(requests_ / seconds, 1),
             "target_rps": last[-1].get("target_rps") if last else None,
-            "failures": sum(r["failures"] for r in last), "p95_ms": max((r["p95_ms"] or 0 for r in last), default=0),
+            "failures": failures, "error_ratio": round(failures / requests_, 4) if requests_ else None,
+            "p95_ms": max((r["p95_ms"] or 0 for r in last), default=0),
             "cpu_percent": round(cpu_now)}
 
 

@@ -13,7 +13,9 @@ every second of the run (so a second in which nothing was sent is visible too)::
 which the requests were *sent*: a request stalled for 5 s counts, with its 5 s latency, in the
 second it was sent, so a stall shows up at the seconds it began, not when it ended. ``hist`` is
 the latency histogram (ms, rounded to 2 significant digits above 100 ms), so percentiles over
-any window are exact to that rounding::
+any window are exact to that rounding. A second with failures also carries ``first_fail_at`` and
+``last_fail_at``, the send instants (ms) of its first and last failed request, so time to detect
+and RTO can be read to a fraction of a second (``gameday.measure.recovery``)::
 
     tl = Timeline.load("reports/load-.../timeline.jsonl")
     for row in tl.series("all"):                 # one row per second, gaps filled with zero rows
@@ -101,6 +103,8 @@ class Row:
     hist: dict[int, int] = field(default_factory=dict)
     users: int | None = None
     target_rps: float | None = None
+    first_fail_at: float | None = None  # wall-clock send instant of the second's first failed request
+    last_fail_at: float | None = None   # ... and of its last one (ms precision)
 
     @property
     def successes(self) -> int:
@@ -116,17 +120,22 @@ class Row:
         if self.group != ALL:
             out.pop("users")
             out.pop("target_rps")
+        if self.first_fail_at is None:
+            out.pop("first_fail_at")
+            out.pop("last_fail_at")
         return out
 
 
 def make_row(t: int, group: str, hist: dict[int, int], failures: int, codes: dict[str, int], *,
-             seconds: float = 1.0, users: int | None = None, target_rps: float | None = None) -> Row:
+             seconds: float = 1.0, users: int | None = None, target_rps: float | None = None,
+             first_fail_at: float | None = None, last_fail_at: float | None = None) -> Row:
     """A row from a latency histogram; ``seconds`` is the span it covers (1 for a timeline row)."""
     requests = sum(hist.values())
     return Row(t=t, group=group, requests=requests, failures=failures,
                p50_ms=percentile(hist, 0.50), p95_ms=percentile(hist, 0.95), p99_ms=percentile(hist, 0.99),
                max_ms=float(max(hist)) if hist else None, rps=round(requests / seconds, 3) if seconds else 0.0,
-               codes=dict(sorted(codes.items())), hist=dict(hist), users=users, target_rps=target_rps)
+               codes=dict(sorted(codes.items())), hist=dict(hist), users=users, target_rps=target_rps,
+               first_fail_at=first_fail_at, last_fail_at=last_fail_at)
 
 
 def _merge_rows(rows: Iterable[Row], t: int, group: str, seconds: float = 1.0) -> Row:
@@ -134,14 +143,21 @@ def _merge_rows(rows: Iterable[Row], t: int, group: str, seconds: float = 1.0) -
     codes: dict[str, int] = {}
     failures = 0
     users = target = None
+    firsts: list[float] = []
+    lasts: list[float] = []
     for r in rows:
         merge_hist(hist, r.hist)
         failures += r.failures
+        if r.first_fail_at is not None:
+            firsts.append(r.first_fail_at)
+        if r.last_fail_at is not None:
+            lasts.append(r.last_fail_at)
         for code, n in r.codes.items():
             codes[code] = codes.get(code, 0) + n
         users = r.users if r.users is not None else users
         target = r.target_rps if r.target_rps is not None else target
-    return make_row(t, group, hist, failures, codes, seconds=seconds, users=users, target_rps=target)
+    return make_row(t, group, hist, failures, codes, seconds=seconds, users=users, target_rps=target,
+                    first_fail_at=min(firsts, default=None), last_fail_at=max(lasts, default=None))
 
 
 def _row_from_dict(d: dict, path: Path, lineno: int) -> Row:
@@ -150,7 +166,8 @@ def _row_from_dict(d: dict, path: Path, lineno: int) -> Row:
                    p50_ms=d.get("p50_ms"), p95_ms=d.get("p95_ms"), p99_ms=d.get("p99_ms"), max_ms=d.get("max_ms"),
                    rps=float(d.get("rps", d["requests"])), codes=dict(d.get("codes") or {}),
                    hist={int(k): int(v) for k, v in (d.get("hist") or {}).items()},
-                   users=d.get("users"), target_rps=d.get("target_rps"))
+                   users=d.get("users"), target_rps=d.get("target_rps"),
+                   first_fail_at=d.get("first_fail_at"), last_fail_at=d.get("last_fail_at"))
     except (KeyError, TypeError, ValueError) as err:
         raise UsageError(f"{path}:{lineno}: not a timeline row ({err})",
                          hint="is this a timeline.jsonl written by `gameday load run`?") from None

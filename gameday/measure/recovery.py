@@ -6,6 +6,10 @@
 - **TTD** = first second failing the SLO at or after the fault - t_fault (0 when it failed at once);
 - **RTO** = t_fault -> start of the first run of ``window_s`` consecutive seconds that all meet the
   SLO, after the first failure (0 when the SLO never failed; None when it never recovered);
+- both are read finer than a second where the timeline allows: when the failing second failed on
+  its error ratio (not latency), detection is the send instant of its first failed request, and
+  recovery the send instant of the last failed request before the recovering window (the next
+  request succeeded), so the error is one request interval, not one second;
 - **availability** = successful / all requests from the fault to the end of the scenario.
 
     r = measure(timeline, t_fault=fault["fault_at"], t_end=scenario_end, slo=Slo(window_s=10))
@@ -31,7 +35,7 @@ class Slo:
 class Recovery:
     t_fault: float
     first_failed_second: int | None
-    recovered_at: int | None
+    recovered_at: float | None
     ttd_s: float | None
     rto_s: float | None
     availability: float | None
@@ -47,8 +51,30 @@ class Recovery:
 def meets(row: Row, slo: Slo) -> bool:
     if row.requests == 0:
         return False
-    ratio = row.successes / row.requests
-    return ratio >= slo.min_success_ratio and (row.p95_ms is None or row.p95_ms <= slo.max_p95_ms)
+    return _ratio_ok(row, slo) and _latency_ok(row, slo)
+
+
+def _ratio_ok(row: Row, slo: Slo) -> bool:
+    return row.requests > 0 and row.successes / row.requests >= slo.min_success_ratio
+
+
+def _latency_ok(row: Row, slo: Slo) -> bool:
+    return row.p95_ms is None or row.p95_ms <= slo.max_p95_ms
+
+
+def _detected_at(row: Row, slo: Slo) -> float:
+    """When a failing second began to fail: its first failed request if errors failed it."""
+    if row.first_fail_at is not None and not _ratio_ok(row, slo):
+        return row.first_fail_at
+    return float(row.t)
+
+
+def _recovered_at(before: Row, window_start: int, slo: Slo) -> float:
+    """When the site came back, given the failing second just before the recovering window: the
+    instant of its last failed request if only errors failed it (the next request succeeded)."""
+    if before.last_fail_at is not None and not _ratio_ok(before, slo) and _latency_ok(before, slo):
+        return before.last_fail_at
+    return float(window_start)
 
 
 def measure(timeline: Timeline, *, t_fault: float, t_end: float | None = None, slo: Slo = Slo(),
@@ -66,7 +92,7 @@ def measure(timeline: Timeline, *, t_fault: float, t_end: float | None = None, s
         rto = None
         for i in range(first_bad, len(ok) - slo.window_s + 1):
             if all(ok[i:i + slo.window_s]):
-                recovered = rows[i].t
+                recovered = round(_recovered_at(rows[i - 1], rows[i].t, slo), 3)
                 rto = round(max(0.0, recovered - t_fault), 3)
                 break
     window = timeline.window(first, last, group)
@@ -74,7 +100,7 @@ def measure(timeline: Timeline, *, t_fault: float, t_end: float | None = None, s
         t_fault=t_fault,
         first_failed_second=rows[first_bad].t if first_bad is not None else None,
         recovered_at=recovered,
-        ttd_s=round(max(0.0, rows[first_bad].t - t_fault), 3) if first_bad is not None else None,
+        ttd_s=round(max(0.0, _detected_at(rows[first_bad], slo) - t_fault), 3) if first_bad is not None else None,
         rto_s=rto,
         availability=round(window.successes / window.requests, 5) if window.requests else None,
         requests=window.requests,

@@ -49,6 +49,7 @@ EXPERIMENT_TIMEOUT_S = 900.0
 STEADY_TIMEOUT_S = 180.0
 
 Progress = Callable[[str], None]
+Live = Callable[[dict], None]  # {"scenario", "phase", "rps", "target_rps", "error_ratio", "p95_ms", ...} every ~5 s
 
 
 class Interrupted(GamedayError):
@@ -77,8 +78,11 @@ def _on_sigterm(signum, frame):  # noqa: ANN001 - signal handler signature
 
 
 class GameDay:
-    def __init__(self, suite: Suite, env: Environment, reports_dir: Path, progress: Progress):
-        self.suite, self.env, self.progress = suite, env, progress
+    def __init__(self, suite: Suite, env: Environment, reports_dir: Path, progress: Progress,
+                 live: Live | None = None):
+        self.suite, self.env, self.progress, self.live = suite, env, progress, live
+        self.scenario_name: str | None = None
+        self.phase = "preflight"
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.out = (reports_dir / self.run_id).resolve()  # children run with cwd=self.out
         (self.out / "journals").mkdir(parents=True, exist_ok=True)
@@ -109,13 +113,22 @@ class GameDay:
 
         def go() -> None:
             try:
-                self.load_result["summary"] = load_runner.execute(self.load_run, stop=self.load_stop)
+                self.load_result["summary"] = load_runner.execute(self.load_run, progress=self._on_load,
+                                                                  stop=self.load_stop)
             except GamedayError as err:
                 self.load_result["error"] = str(err)
 
         self.load_thread = threading.Thread(target=go, name="load", daemon=True)
         self.load_thread.start()
         self.events.add("load.start", profile=self.suite.profile, planned_s=duration)
+
+    def _on_load(self, sample: dict) -> None:
+        """The load's last seconds (from the timeline), tagged with where the game day is."""
+        if self.live is not None:
+            self.live({"scenario": self.scenario_name, "phase": self.phase, **sample})
+
+    def enter(self, phase: str) -> None:
+        self.phase = phase
 
     def stop_load(self) -> None:
         if getattr(self, "load_thread", None) is None:
@@ -138,6 +151,8 @@ class GameDay:
 
     def scenario(self, spec: ScenarioSpec) -> dict[str, Any]:
         self.progress(f"scenario {spec.name}: {spec.experiment.relative_to(spec.experiment.parents[2])}")
+        self.scenario_name = spec.name
+        self.enter("steady state")
         waited = self.wait_for_steady_state()
         if waited > 5:  # one 3 s measuring window is the normal case
             self.progress(f"  waited {waited:.0f}s for a steady state")
@@ -151,6 +166,7 @@ class GameDay:
         var_file = self.out / "environment.yaml"
         var_file.write_text(yaml.safe_dump({"configuration": {"gameday_environment": self.env.as_configuration()}}))
         env = {**os.environ, "GAMEDAY_LOCK_PID": str(os.getpid())}
+        self.enter("experiment")
         with open(log_path, "w") as log:
             self.chaos_proc = subprocess.Popen(
                 [CHAOS, "--no-log-file", "run", str(spec.experiment), "--rollback-strategy", "always",
@@ -171,11 +187,14 @@ class GameDay:
         fault_at = fault["fault_at"] if fault else None
         if fault_at:
             self.events.add("fault", at=fault_at, scenario=spec.name, touched=fault.get("touched"))
+        self.enter("playbook")
         playbook = self.restore(spec, ctx, fault_at)
         self.progress(f"  experiment {journal.get('status', 'did not run')} (exit {code}); cooling down "
                       f"{self.suite.cooldown_s:.0f}s")
+        self.enter("cool-down")
         _sleep(self.suite.cooldown_s)
         ended = time.time()
+        self.enter("canary check")
         rpo = {layer: r.to_dict() for layer, r in canaries.verify(timeout=120).items()}
         lost = sum(r["rpo_records"] for r in rpo.values())
         self.events.add("canaries.verified", lost=lost,
@@ -295,6 +314,7 @@ class GameDay:
             self.preflight()
             self.start_load()
             self.progress(f"baseline load for {self.suite.baseline_s:.0f}s ({self.suite.profile} profile)")
+            self.enter("baseline")
             _sleep(self.suite.baseline_s)
             for spec in self.suite.scenarios:
                 self.done.append((spec, self.scenario(spec)))
@@ -326,5 +346,8 @@ def _db_password(env: Environment) -> str | None:
     return path.read_text().split("=", 1)[1].strip() if path.exists() else None
 
 
-def run(suite: Suite, env: Environment, *, reports_dir: Path, progress: Progress = lambda _m: None) -> Result:
-    return GameDay(suite, env, reports_dir, progress).run()
+def run(suite: Suite, env: Environment, *, reports_dir: Path, progress: Progress = lambda _m: None,
+        live: Live | None = None) -> Result:
+    """Run ``suite`` against ``env``; ``progress`` gets one line per step, ``live`` the load's state
+    (rate, error ratio, p95, phase) every few seconds while the load runs."""
+    return GameDay(suite, env, reports_dir, progress, live).run()

@@ -49,8 +49,25 @@ def test_requests_are_bucketed_by_send_time_and_group_with_codes():
     request(coll, 50.1, 250, group="search", code=503, failed=True)
     coll.flush(final=True)
     b = sent[-1]["buckets"]["50"]
-    assert b["article"] == {"hist": {"3": 1}, "failures": 0, "codes": {"200": 1}}
-    assert b["search"] == {"hist": {"250": 1}, "failures": 1, "codes": {"503": 1}}
+    assert b["article"] == {"hist": {"3": 1}, "failures": 0, "codes": {"200": 1},
+                            "first_fail_at": None, "last_fail_at": None}
+    assert b["search"] == {"hist": {"250": 1}, "failures": 1, "codes": {"503": 1},
+                           "first_fail_at": 50.1, "last_fail_at": 50.1}
+
+
+def test_failed_requests_keep_their_send_instants_through_merging():
+    sent: list[dict] = []
+    coll = recorder.Collector(sent.append)
+    request(coll, 70.25, 3, failed=True, code=503)
+    request(coll, 70.5, 3)
+    request(coll, 70.75, 3, failed=True, code=503)
+    coll.flush(final=True)
+    merged = recorder._Bucket()
+    merged.merge(sent[-1]["buckets"]["70"]["article"])
+    other = recorder._Bucket()
+    other.add(3, True, 503, 70.1)
+    merged.merge(other.wire())
+    assert (merged.first_fail, merged.last_fail, merged.failures) == (70.1, 70.75, 3)
 
 
 class _Runner:

@@ -49,7 +49,7 @@ backend web
     balance roundrobin
     option httpchk GET /readyz
     http-check expect status 200
-    default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2 maxconn 64
+    default-server inter 1s fastinter 250ms downinter 250ms fall 2 rise 1 maxconn 64
 {servers}
 """
 
