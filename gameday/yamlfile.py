@@ -18,8 +18,8 @@ from .errors import UsageError
 def read_named(name_or_path: str | Path, directory: Path, what: str) -> tuple[Path, Any]:
     """``directory/<name>.yaml`` for a bare name, else the path; parsed, or a UsageError."""
     path = Path(name_or_path)
-    if not path.suffix:
-        path = directory / f"{name_or_path}.yaml"
+    if not path.suffix or (len(path.parts) == 1 and path.suffix not in (".yaml", ".yml")):
+        path = directory / f"{name_or_path}.yaml"  # a bare name, also one with a dot (gke-staging.example)
     if not path.is_file():
         known = sorted(p.stem for p in directory.glob("*.yaml"))
         raise UsageError(f"no {what} file {path}", hint=f"known: {', '.join(known) or 'none'}")

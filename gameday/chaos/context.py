@@ -36,7 +36,7 @@ def environment(configuration: dict | None) -> Environment:
 def target(configuration: dict | None, *, lock: bool = True) -> Target:
     """The experiment's target; takes the per-target lock for this process unless ``lock=False``."""
     env = environment(configuration)
-    tgt = for_environment(env)
+    tgt = for_environment(env, i_mean_production=True)  # environment() checked the flag
     if lock:
         TargetLock(env.name).acquire(purpose="chaos experiment")
     return tgt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import os
 from pathlib import Path
 
 import click
@@ -12,6 +13,7 @@ from ..runner.suite import load as load_suite
 from ..sandbox import install as installer
 from ..sandbox import lifecycle, topology
 from ..sandbox.twin import Twin
+from ..targets import PRODUCTION_ENV, for_environment
 from ..targets.environment import load as load_environment
 from .output import console, console_err, print_json
 from .sandbox import _progress
@@ -27,7 +29,9 @@ from .sandbox import _progress
 @click.option("--install/--no-install", default=True, show_default=True,
               help="Install what the sandbox needs first (cached; a no-op when installed).")
 @click.option("--json", "as_json", is_flag=True, help="Print summary.json on stdout.")
-def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bool) -> None:
+@click.option("--i-mean-production", "i_mean_production", is_flag=True,
+              help="Required for an environment marked production: true.")
+def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bool, i_mean_production: bool) -> None:
     """Run a game day: each scenario's fault under load, recovery measured against targets, a report.
 
     \b
@@ -38,6 +42,9 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
     """
     the_suite = load_suite(suite)
     env = load_environment(env_name)
+    if i_mean_production:
+        os.environ[PRODUCTION_ENV] = "1"  # the chaos runs it starts inherit it
+    for_environment(env)  # allow-list, production flag, credentials: refuse before anything starts
     if env.kind == "sandbox":
         if install:
             installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"))

@@ -11,6 +11,7 @@ configuration and then speak only the :class:`~gameday.targets.base.Target` inte
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from ..errors import UsageError
@@ -18,14 +19,26 @@ from .base import Node, Target
 from .environment import Environment, from_configuration
 
 
-def for_environment(env: Environment) -> Target:
-    """The target an environment describes, after checking it is allow-listed."""
+PRODUCTION_ENV = "GAMEDAY_I_MEAN_PRODUCTION"
+
+
+def for_environment(env: Environment, *, i_mean_production: bool = False) -> Target:
+    """The target an environment describes, after checking it is allow-listed, that a production
+    target was meant (``i_mean_production`` or ``$GAMEDAY_I_MEAN_PRODUCTION=1``) and, for
+    Kubernetes, that its credentials and kubeconfig context are there. Nothing is touched first."""
     if not env.allowed:
         raise UsageError(f"environment {env.name!r} is not allow-listed for chaos",
                          hint=f"set allowed: true in {env.source or 'its environment file'} if you mean it")
+    if env.production and not (i_mean_production or os.environ.get(PRODUCTION_ENV) == "1"):
+        raise UsageError(f"{env.name!r} is a production target; nothing was touched",
+                         hint=f"pass --i-mean-production (or set {PRODUCTION_ENV}=1) if you mean it")
     if env.kind == "sandbox":
         from .sandbox import SandboxTarget
         return SandboxTarget(env)
+    if env.kind == "kubernetes":
+        from . import credentials, kubernetes_config
+        credentials.check(env.credentials, env.source or env.name)
+        kubernetes_config.preflight(env.kubernetes, env.name, env.source or "its environment file")
     raise UsageError(f"environment {env.name!r}: targets of kind {env.kind!r} are not supported yet",
                      hint="the Kubernetes target arrives with the Kubernetes-speaking sandbox (issue 7)")
 

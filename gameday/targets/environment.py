@@ -12,6 +12,11 @@ An environment file is a Chaos Toolkit var file, so the same file serves ``chaos
         sandbox: default         # kind=sandbox: which twin
         limits: {web_max_percent: 50, kafka_max_brokers: 2, search_max_nodes: 1}
 
+Kind ``kubernetes`` (GKE) adds ``kubernetes:`` (context, namespaces, label selectors, endpoints; see
+:mod:`gameday.targets.kubernetes_config`), ``credentials:`` (references only; see
+:mod:`gameday.targets.credentials`) and optionally ``cloud_monitoring:`` (project and load balancer
+for the SLO probes and the result export). ``environments/gke-staging.example.yaml`` is complete.
+
 ``load(name_or_path)`` validates it and returns an :class:`Environment`; a typo in a key is an error
 that names the key and the closest valid one.
 """
@@ -24,12 +29,14 @@ from typing import Any
 
 from ..errors import UsageError
 from ..yamlfile import read_named, unknown_key
+from . import credentials as credential_refs
+from . import kubernetes_config
 
 ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ROOT / "environments"
 KINDS = ("sandbox", "kubernetes")
 TOP_KEYS = {"name", "kind", "allowed", "production", "sandbox", "net", "site_url", "limits", "kubernetes",
-            "description"}
+            "description", "credentials", "cloud_monitoring"}
 LIMIT_DEFAULTS = {"web_max_percent": 50, "kafka_max_brokers": 2, "search_max_nodes": 1, "emergency_error_ratio": 0.9}
 
 
@@ -45,12 +52,15 @@ class Environment:
     limits: dict[str, float] = field(default_factory=lambda: dict(LIMIT_DEFAULTS))
     kubernetes: dict[str, Any] = field(default_factory=dict)
     source: str = ""
+    credentials: dict[str, dict[str, Any]] = field(default_factory=dict)  # references, never values
+    cloud_monitoring: dict[str, Any] = field(default_factory=dict)
 
     def as_configuration(self) -> dict[str, Any]:
         """The dict Chaos Toolkit passes to activities as ``configuration["gameday_environment"]``."""
         return {"name": self.name, "kind": self.kind, "allowed": self.allowed, "production": self.production,
                 "sandbox": self.sandbox, "net": self.net, "site_url": self.site_url, "limits": dict(self.limits),
-                "kubernetes": dict(self.kubernetes)}
+                "kubernetes": dict(self.kubernetes), "credentials": dict(self.credentials),
+                "cloud_monitoring": dict(self.cloud_monitoring)}
 
 
 def from_mapping(data: Any, source: str) -> Environment:
@@ -76,11 +86,17 @@ def from_mapping(data: Any, source: str) -> Environment:
         if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
             raise UsageError(f"{source}: limits.{key} must be a non-negative number, not {value!r}")
         limits[key] = value
+    kube = kubernetes_config.validate(data.get("kubernetes"), source) if data["kind"] == "kubernetes" else {}
+    if data["kind"] == "kubernetes" and not data.get("site_url"):
+        raise UsageError(f"{source}: gameday_environment.site_url is missing",
+                         hint="the site's public URL, through the load balancer")
     return Environment(
         name=str(data["name"]), kind=data["kind"], allowed=data["allowed"],
         production=bool(data.get("production", False)), sandbox=str(data.get("sandbox", "default")),
         net=int(data["net"]) if data.get("net") is not None else None,
-        site_url=data.get("site_url"), limits=limits, kubernetes=dict(data.get("kubernetes") or {}), source=source,
+        site_url=data.get("site_url"), limits=limits, kubernetes=kube or dict(data.get("kubernetes") or {}),
+        source=source, credentials=credential_refs.validate(data.get("credentials"), source),
+        cloud_monitoring=kubernetes_config.validate_cloud_monitoring(data.get("cloud_monitoring"), source),
     )
 
 

@@ -1,0 +1,73 @@
+"""Credentials in environment files: references only, never values.
+
+A ``credentials:`` entry names where a secret lives; gameday reads it at the moment of use and
+never writes it anywhere::
+
+    credentials:
+      search: {env: ELASTIC_PASSWORD, username: elastic}              # an environment variable
+      search: {secret: search/sps-search-es-elastic-user, key: elastic, username: elastic}  # a Kubernetes secret
+      google: {adc: true}           # Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS,
+                                    # gcloud auth application-default login, Workload Identity)
+
+``validate`` rejects literal values; ``check`` tells, before anything is touched, which references
+cannot be satisfied from here (an unset variable, a key file that is not there).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from ..errors import UsageError
+
+KINDS = ("env", "secret", "adc")
+EXTRA = {"key", "username"}
+
+
+def validate(data: Any, source: str) -> dict[str, dict[str, Any]]:
+    """The ``credentials`` mapping, each entry one reference; a literal value is an error."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: credentials must be a mapping of name -> reference")
+    out = {}
+    for name, ref in data.items():
+        where = f"{source}: credentials.{name}"
+        if not isinstance(ref, dict):
+            raise UsageError(f"{where} is a literal value; credentials are given by reference only",
+                             hint="use {env: VARIABLE}, {secret: namespace/name, key: KEY} or {adc: true}")
+        kinds = [k for k in KINDS if k in ref]
+        unknown = set(ref) - set(KINDS) - EXTRA
+        if len(kinds) != 1 or unknown:
+            raise UsageError(f"{where} must have exactly one of {', '.join(KINDS)}"
+                             + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else ""),
+                             hint="e.g. {env: ELASTIC_PASSWORD} or {secret: search/es-elastic-user, key: elastic}")
+        kind = kinds[0]
+        if kind == "secret":
+            value = str(ref["secret"])
+            if value.count("/") != 1 or not all(value.split("/")) or not ref.get("key"):
+                raise UsageError(f"{where}: secret must be namespace/name with a key",
+                                 hint="e.g. {secret: search/sps-search-es-elastic-user, key: elastic}")
+        if kind == "adc" and ref["adc"] is not True:
+            raise UsageError(f"{where}: adc must be true")
+        if kind == "env" and not str(ref["env"]).replace("_", "").isalnum():
+            raise UsageError(f"{where}: env must name an environment variable, not {ref['env']!r}")
+        out[str(name)] = dict(ref)
+    return out
+
+
+def check(credentials: dict[str, dict[str, Any]], source: str) -> None:
+    """Raise a UsageError for the first reference that cannot be satisfied on this machine.
+    Kubernetes secrets are checked by the Kubernetes target when it reads them."""
+    for name, ref in credentials.items():
+        where = f"credentials.{name} in {source}"
+        if "env" in ref and not os.environ.get(ref["env"]):
+            raise UsageError(f"{where}: environment variable {ref['env']} is not set",
+                             hint=f"export {ref['env']}=... before running (its value is never logged)")
+        if "adc" in ref:
+            path = os.environ.get("GOOGLE_APPLICATION_CREDENTIALS")
+            if path and not Path(path).is_file():
+                raise UsageError(f"{where}: GOOGLE_APPLICATION_CREDENTIALS points at {path}, which does not exist",
+                                 hint="fix the path, or unset it to use gcloud's login or Workload Identity")
+
