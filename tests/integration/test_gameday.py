@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -56,6 +57,9 @@ def test_smoke_suite_writes_every_artifact(steady_twin, tmp_path):
         assert {layer: r["acknowledged"] > 0 for layer, r in s["rpo"].items()} == {"kafka": True, "db": True,
                                                                                    "search": True}
     assert "playbook.end" in events and "canaries.verified" in events
+    # live load state on the log (not a terminal): where the run is, the rate and the error ratio
+    assert re.search(r"\[[a-z0-9 ·-]+\] load [\d.]+ req/s .*errors [\d.]+%", out.stderr), \
+        out.stderr[-3000:]
     suite = ET.parse(run / "junit.xml").getroot()
     assert suite.get("failures") == "0" and int(suite.get("tests")) == 6  # RTO, availability, RPO x 2
     assert steady_twin.db_password() not in "".join(p.read_text(errors="replace") for p in run.rglob("*")
