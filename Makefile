@@ -27,3 +27,4 @@ sandbox-down:
 benchmark: install
 	$(BIN)/python benchmarks/sandbox_bench.py
 	$(BIN)/python benchmarks/load_bench.py
+	$(BIN)/python benchmarks/rto_bench.py
