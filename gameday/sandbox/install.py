@@ -203,11 +203,18 @@ RECIPES: list[tuple[str, Callable[[Path], None]]] = [
 ]
 
 
-def install_all(progress: Callable[[str], None] = lambda _msg: None) -> Path:
-    """Run every recipe in order, reporting each through ``progress``; returns the install log."""
+def install_all(progress: Callable[[str], None] = lambda _msg: None, *, kubernetes: bool = False) -> Path:
+    """Run every recipe in order, reporting each through ``progress``; returns the install log.
+
+    ``kubernetes=True`` also builds the Kubernetes control plane (see :mod:`gameday.kube.build`).
+    """
     log = cache_dir() / "install.log"
     cache_dir().mkdir(parents=True, exist_ok=True)
-    for label, recipe in RECIPES:
+    recipes = list(RECIPES)
+    if kubernetes:
+        from ..kube import build as kube_build
+        recipes += kube_build.RECIPES
+    for label, recipe in recipes:
         progress(label)
         recipe(log)
     return log
