@@ -4,3 +4,8 @@ from gameday.recovery import Playbook
 from gameday.recovery.layers import db
 
 PLAYBOOK = Playbook(name="db", title="The site database", parts=(db.PART,))
+
+# What this playbook restores, as <component>/<failure mode> of platform.yaml (gameday coverage).
+COVERS = (
+    "db/primary-lost",
+)

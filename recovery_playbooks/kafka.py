@@ -5,3 +5,12 @@ from gameday.recovery import Playbook
 from gameday.recovery.layers import indexer, kafka
 
 PLAYBOOK = Playbook(name="kafka", title="Kafka brokers, partitions and consumer lag", parts=(kafka.PART, indexer.PART))
+
+# What this playbook restores, as <component>/<failure mode> of platform.yaml (gameday coverage).
+COVERS = (
+    "kafka-brokers/partition-leader-lost",
+    "kafka-brokers/below-min-isr",
+    "kafka-controllers/controller-lost",
+    "kafka-controllers/quorum-lost",
+    "indexer/consumers-stopped",
+)

@@ -6,3 +6,10 @@ from gameday.recovery import Playbook
 from gameday.recovery.layers import search
 
 PLAYBOOK = Playbook(name="search", title="Search cluster and the content index", parts=(search.PART,))
+
+# What this playbook restores, as <component>/<failure mode> of platform.yaml (gameday coverage).
+COVERS = (
+    "search/data-node-lost",
+    "search/shards-unassigned",
+    "search/index-lost",
+)

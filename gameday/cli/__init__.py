@@ -13,6 +13,7 @@ import click
 from ..errors import ExitCode, GamedayError
 from .load import load
 from .cleanup import cleanup
+from .coverage import coverage
 from .export import export
 from .output import console_err
 from .playbook import playbook
@@ -40,6 +41,7 @@ cli.add_command(run)
 cli.add_command(cleanup)
 cli.add_command(load)
 cli.add_command(playbook)
+cli.add_command(coverage)
 cli.add_command(schedule)
 cli.add_command(export)
 

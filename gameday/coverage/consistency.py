@@ -1,0 +1,56 @@
+"""Consistency between the inventory and the catalog: every name an experiment or playbook covers is
+in the inventory, and every file the inventory links exists.
+
+    check(inv, claims.scan(ROOT), ROOT)     # None, or one UsageError (exit 2) naming every problem
+    problems(inv, found, ROOT)              # the same as a list of (message, hint)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..errors import UsageError
+from .claims import Claim
+from .inventory import Inventory
+
+
+def _where(inv: Inventory) -> str:
+    return str(inv.path.name if inv.path else "the inventory")
+
+
+def problems(inv: Inventory, found: list[Claim], root: Path) -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    name = _where(inv)
+    for claim in found:
+        component = inv.component(claim.component)
+        if component is None:
+            known = ", ".join(c.id for c in inv.components)
+            out.append((f"{claim.source} covers {claim.cell!r}, but {name} has no component {claim.component!r}",
+                        f"use one of: {known}; or add the component to {name}"))
+        elif component.mode(claim.mode) is None:
+            known = ", ".join(m.id for m in component.failure_modes) or "none"
+            out.append((f"{claim.source} covers {claim.cell!r}, but component {claim.component!r} in {name} "
+                        f"has no failure mode {claim.mode!r}",
+                        f"failure modes of {claim.component}: {known}; or add it to {name}"))
+    for component, mode in inv.cells():
+        for kind, paths in (("experiment", mode.experiments), ("playbook", mode.playbooks)):
+            for rel in paths:
+                if not (root / rel).is_file():
+                    out.append((f"{name}: {component.id}/{mode.id} links {kind} {rel}, which does not exist",
+                                f"fix the path (relative to {root}) or remove the link"))
+    return out
+
+
+def check(inv: Inventory, found: list[Claim], root: Path) -> None:
+    """Raise one :class:`UsageError` listing every problem (one line), or return."""
+    found_problems = problems(inv, found, root)
+    if not found_problems:
+        return
+    hints: list[str] = []
+    for _, hint in found_problems:
+        if hint not in hints:
+            hints.append(hint)
+    count = len(found_problems)
+    message = (f"{count} coverage problem{'s' if count > 1 else ''}: " if count > 1 else "") + \
+        "; ".join(message for message, _ in found_problems)
+    raise UsageError(message, hint="; ".join(hints))

@@ -1,0 +1,121 @@
+"""What the twin's topology cannot say by itself: what each kind of workload is on the platform, how
+it fails and which signals show each failure. :mod:`gameday.coverage.sandbox` joins this to the
+topology (members, addresses, dependencies) and to the catalog's claims to write ``platform.yaml``.
+
+Component and failure-mode ids are shared with the GKE inventory (``inventory/gke-production.yaml``),
+so one experiment names one cell on every platform.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# component id -> name, kind, layer (targets.yaml / suites), description, failure modes (id, title, signals)
+COMPONENTS: dict[str, dict[str, Any]] = {
+    "lb": {
+        "name": "Load balancer (HAProxy; Cloud Load Balancing on GKE)", "kind": "load-balancer", "layer": "web",
+        "description": "The site's one public address; active health checks on every web replica.",
+        "failure_modes": [
+            ("process-lost", "The load balancer process dies: nothing reaches the site",
+             ["every request through the LB fails (load timeline: error ratio 100%)",
+              "LB health endpoint /lb-health stops answering",
+              "playbook finding lb.members-missing (`gameday playbook web`)"]),
+        ],
+    },
+    "web": {
+        "name": "Web (WordPress; the sample site in the sandbox)", "kind": "deployment", "layer": "web",
+        "description": "Stateless web replicas behind the load balancer; read the database, search and publish to Kafka.",
+        "failure_modes": [
+            ("one-replica-lost", "One web pod dies",
+             ["LB health check marks the replica DOWN (HAProxy stats)", "supervisor restart count rises",
+              "site SLO: failed requests in the second it died"]),
+            ("half-replicas-lost", "Half the web pods die at once (a zone)",
+             ["LB shows half the backends DOWN", "p95 latency rises on the remaining replicas",
+              "site SLO: error ratio above 5% per second"]),
+            ("all-replicas-lost", "Every web pod dies: full outage",
+             ["every request through the LB answers 503", "playbook finding web.members-missing (`gameday playbook web`)",
+              "site SLO: error ratio 100%"]),
+            ("replica-not-ready", "A web pod runs but never becomes ready",
+             ["/readyz fails on the replica while its process runs", "playbook finding web.members-stuck (`gameday playbook web`)"]),
+        ],
+    },
+    "db": {
+        "name": "Database (MariaDB; Cloud SQL on GKE)", "kind": "database", "layer": "db",
+        "description": "Content and the publishing outbox; the source of truth for search and events.",
+        "failure_modes": [
+            ("primary-lost", "The database server crashes",
+             ["web /readyz reports the database unavailable", "site SLO: article pages fail",
+              "playbook finding db.members-restarting (`gameday playbook db`)"]),
+            ("network-partition", "The web tier cannot reach the database (network cut)",
+             ["connection errors to the database in the web logs", "site SLO: error ratio rises within seconds"]),
+            ("data-loss", "Content is deleted or corrupted and must come back from a backup",
+             ["database row count below the canary's acknowledged records", "editors report missing content"]),
+        ],
+    },
+    "kafka-brokers": {
+        "name": "Kafka brokers (Strimzi on GKE)", "kind": "statefulset", "layer": "kafka",
+        "description": "The content-events topic (RF 3, min ISR 2) between publishing and indexing.",
+        "failure_modes": [
+            ("partition-leader-lost", "The broker leading a content-events partition dies",
+             ["under-replicated partitions above 0", "leader election in the broker logs",
+              "playbook finding kafka.under-replicated (`gameday playbook kafka`)"]),
+            ("below-min-isr", "Two of three brokers die: partitions fall below min ISR",
+             ["playbook finding kafka.under-min-isr (acks=all writes refused)", "publishing refused (NotEnoughReplicas), outbox grows",
+              "indexer consumer lag grows"]),
+            ("disk-full", "A broker's log directory fills up",
+             ["broker log directory offline", "under-replicated partitions above 0", "disk usage above 90%"]),
+        ],
+    },
+    "kafka-controllers": {
+        "name": "Kafka KRaft controllers (Strimzi on GKE)", "kind": "statefulset", "layer": "kafka",
+        "description": "The KRaft metadata quorum the brokers need for leadership and membership changes.",
+        "failure_modes": [
+            ("controller-lost", "One controller of the quorum dies",
+             ["quorum has one voter fewer (kafka-metadata-quorum describe)", "no effect on produce/consume"]),
+            ("quorum-lost", "A majority of controllers dies: no metadata changes possible",
+             ["no active controller", "leader elections stall; partitions of a lost broker stay offline"]),
+        ],
+    },
+    "search": {
+        "name": "Search (OpenSearch; Elasticsearch via ECK on GKE)", "kind": "statefulset", "layer": "search",
+        "description": "The content index (3 primaries x 1 replica) and its snapshot repository.",
+        "failure_modes": [
+            ("data-node-lost", "The data node holding the most primaries dies",
+             ["cluster health yellow", "playbook finding search.unassigned (`gameday playbook search`)"]),
+            ("shards-unassigned", "Shards fail and stay unassigned: cluster red",
+             ["cluster health red", "_cluster/allocation/explain names the reason", "search pages fail"]),
+            ("index-lost", "The content index is deleted",
+             ["playbook finding search.index-missing (`gameday playbook search`)", "search returns nothing while the database has content",
+              "document count below the database's"]),
+            ("slow-network", "The network between web and search slows down (latency)",
+             ["p95 of search pages rises", "other pages keep their latency (a bulkhead holds)"]),
+        ],
+    },
+    "indexer": {
+        "name": "Indexer (Kafka consumer -> search; one of the Java services on GKE)", "kind": "deployment",
+        "layer": "indexer",
+        "description": "Consumer group `indexer`: makes published content searchable; relays the database outbox.",
+        "failure_modes": [
+            ("consumers-stopped", "Every indexer stops: published content is not searchable",
+             ["playbook finding indexer.lag (consumer group indexer falls behind)", "no members in the consumer group",
+              "newly published articles missing from search"]),
+            ("poison-message", "An event the indexer cannot process blocks its partition",
+             ["lag grows on one partition only", "the same offset retried in the indexer log"]),
+        ],
+    },
+}
+
+# workload name -> component ids (a combined KRaft pool is both brokers and controllers)
+KAFKA_POOLS = {"combined": ("kafka-brokers", "kafka-controllers"), "broker": ("kafka-brokers",),
+               "controller": ("kafka-controllers",)}
+# which port a component's endpoints use, per component (default: the member's first port)
+ENDPOINT_PORT = {"kafka-brokers": "broker", "kafka-controllers": "controller"}
+# twin workloads that are the test harness, not the platform
+HARNESS = {
+    "toxiproxy": "fault injection: a network proxy between the web tier and each dependency (db, search, Kafka)",
+    "bootstrap": "one-shot job: topics, the content index, the snapshot repository and seed content",
+}
+# components clients never reach directly (only their peers do)
+INTERNAL = {"kafka-controllers"}
+# edges the topology does not show: brokers need their controllers' quorum
+IMPLIED_DEPENDENCIES = {"kafka-brokers": ("kafka-controllers",)}

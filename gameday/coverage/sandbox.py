@@ -1,0 +1,137 @@
+"""The sandbox's inventory, generated from the twin: one component per platform workload of its
+topology (a combined KRaft pool gives brokers and controllers), members and endpoints from the
+topology, dependencies from the addresses each workload is configured to reach (through toxiproxy
+when it sits in between), failure modes and signals from :mod:`.knowledge`, and links from what the
+experiments and playbooks claim (:mod:`.claims`).
+
+    data = generate(Twin.create("default", net=10), claims.scan(ROOT))   # a gameday.platform/v1 dict
+    text = render(data)                                                   # platform.yaml's text
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ..sandbox import topology as twin_topology
+from ..sandbox.members import lb, toxiproxy
+from ..sandbox.spec import Topology, Workload
+from ..sandbox.twin import Twin
+from . import knowledge
+from .claims import Claim, by_cell
+from .inventory import SCHEMA, dump
+
+COMMAND = "gameday coverage inventory --sandbox --write"
+HEADER = f"""\
+# The sandbox twin's platform inventory (schema {SCHEMA}): components, dependencies, failure modes,
+# the signals that detect each, and the experiments and playbooks that cover each.
+# GENERATED from the twin's topology (gameday/sandbox/topology.py), gameday/coverage/knowledge.py and
+# the `gameday-coverage` claims of experiments/ and recovery_playbooks/. Do not edit: run
+#   {COMMAND}
+# Addresses are the default twin's (GAMEDAY_SANDBOX_NET=10). The GKE example: inventory/gke-production.yaml.
+"""
+ADDRESS = re.compile(r"\b127\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
+
+
+def _components_of(w: Workload) -> tuple[str, ...]:
+    """Component ids a workload realises ((): harness); an unknown workload is its own component."""
+    if w.name in knowledge.HARNESS or w.kind == "job":
+        return ()
+    if w.name == "kafka":
+        pool = w.members[0].labels.get("strimzi.io/pool-name", "combined") if w.members else "combined"
+        return knowledge.KAFKA_POOLS.get(pool, knowledge.KAFKA_POOLS["combined"])
+    return (w.name,)
+
+
+def _served_by(w: Workload) -> tuple[str, ...]:
+    """The components a client of workload ``w`` talks to (Kafka clients reach brokers, not controllers)."""
+    ids = _components_of(w)
+    return tuple(c for c in ids if c not in knowledge.INTERNAL) or ids
+
+
+def _texts(twin: Twin, w: Workload) -> list[str]:
+    """Everything a workload is configured with that can name another member's address."""
+    texts = [v for m in w.members for v in [*m.env.values(), *m.argv]]
+    if w.name == "lb":
+        texts.append(lb.haproxy_cfg(twin))
+    if w.name == "toxiproxy":  # only its upstreams: the listen side is its own address
+        texts += [p["upstream"] for p in toxiproxy.proxies(twin)]
+    return texts
+
+
+def dependencies(twin: Twin, topo: Topology) -> dict[str, set[str]]:
+    """Workload -> workloads it reaches, read from addresses in its configuration (self excluded)."""
+    owner = {m.address: w.name for w in topo.workloads for m in w.members if m.address}
+    out: dict[str, set[str]] = {}
+    for w in topo.workloads:
+        found = {owner[a] for text in _texts(twin, w) for a in ADDRESS.findall(text) if a in owner}
+        out[w.name] = found - {w.name}
+    return out
+
+
+def _through_harness(deps: dict[str, set[str]], harness: set[str]) -> dict[str, set[str]]:
+    """Replace a dependency on a harness workload (toxiproxy) with what that workload forwards to."""
+    out = {}
+    for name, targets in deps.items():
+        resolved: set[str] = set()
+        for t in targets:
+            resolved |= (deps.get(t, set()) - {name}) if t in harness else {t}
+        out[name] = resolved
+    return out
+
+
+def _endpoints(w: Workload, component: str) -> list[str]:
+    port_name = knowledge.ENDPOINT_PORT.get(component)
+    out = []
+    for m in w.members:
+        if not m.address or not m.ports:
+            continue
+        port = m.ports.get(port_name) if port_name else next(iter(m.ports.values()))
+        out.append(f"{m.address}:{port}" if port else m.address)
+    return out
+
+
+def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> dict[str, Any]:
+    """The ``gameday.platform/v1`` dict of a twin (nothing is started or written)."""
+    topo = topo or twin_topology.build(twin)
+    harness_names = {w.name for w in topo.workloads if not _components_of(w)}
+    deps = _through_harness(dependencies(twin, topo), harness_names)
+    links = by_cell(found)
+    components, harness = [], []
+    for w in topo.workloads:
+        ids = _components_of(w)
+        if not ids:
+            harness.append({"workload": w.name, "kind": w.kind, "purpose": knowledge.HARNESS.get(w.name, w.kind),
+                            "members": [m.name for m in w.members[:w.replicas]]})
+            continue
+        for cid in ids:
+            known = knowledge.COMPONENTS.get(cid, {"name": cid, "kind": w.kind, "layer": w.layer,
+                                                   "description": f"workload {w.name} of the twin",
+                                                   "failure_modes": []})
+            depends = {c for d in deps[w.name] for c in _served_by(topo.workload(d)) if c != cid}
+            depends |= set(knowledge.IMPLIED_DEPENDENCIES.get(cid, ()))
+            if cid == "kafka-controllers":
+                depends.discard("kafka-brokers")
+            modes = []
+            for mode_id, title, signals in known["failure_modes"]:
+                cell = links.get(f"{cid}/{mode_id}", {"experiments": [], "playbooks": []})
+                modes.append({"id": mode_id, "title": title, "signals": list(signals),
+                              "experiments": sorted(cell["experiments"]), "playbooks": sorted(cell["playbooks"])})
+            components.append({
+                "id": cid, "name": known["name"], "layer": known["layer"], "kind": known["kind"],
+                "description": known["description"], "depends_on": sorted(depends),
+                "realised_by": {"workload": w.name, "replicas": w.replicas, "max_replicas": w.max_replicas,
+                                "members": [m.name for m in w.members[:w.replicas]],
+                                "endpoints": _endpoints(w, cid)[:w.replicas]},
+                "failure_modes": modes,
+            })
+    return {"schema": SCHEMA, "platform": "sandbox",
+            "description": "The local twin: real servers on loopback, one member per process "
+                           f"(twin {twin.name!r}, network 127.{twin.net}.0.0/16).",
+            "generated_by": COMMAND, "components": components, "harness": harness}
+
+
+def render(data: dict[str, Any]) -> str:
+    """``platform.yaml``'s text for a generated dict."""
+    return dump(json.loads(json.dumps(data)), header=HEADER)
