@@ -9,6 +9,7 @@ in order, value types matching their descriptor. Faults are queued per method::
     server = MonitoringServer(delay_s=0.5).start()
     server.add_lb_window(url_map="um", end=now, ok=990, errors=10, latencies_ms=[...])
     server.fail("ListTimeSeries", grpc.StatusCode.PERMISSION_DENIED, "Permission denied", times=1)
+    server.fail("CreateTimeSeries", grpc.StatusCode.RESOURCE_EXHAUSTED, "Quota exceeded", after=1)  # 2nd call
     ... server.calls("CreateTimeSeries") ... server.stop()
 """
 
@@ -72,9 +73,9 @@ class MonitoringServer:
             self._server.stop(grace=None).wait(timeout=5)
 
     # ---- test controls ------------------------------------------------------------------------
-    def fail(self, method: str, code: grpc.StatusCode, message: str, times: int | None = 1) -> None:
-        """The next ``times`` calls of ``method`` (every call when None) end with ``code``."""
-        self._faults.setdefault(method, []).append([code, message, times])
+    def fail(self, method: str, code: grpc.StatusCode, message: str, times: int | None = 1, after: int = 0) -> None:
+        """After ``after`` more good calls, the next ``times`` calls of ``method`` (all when None) end with ``code``."""
+        self._faults.setdefault(method, []).append([code, message, times, after])
 
     def calls(self, method: str) -> list[Any]:
         return [req for name, req in self.requests if name == method]
@@ -115,7 +116,10 @@ class MonitoringServer:
             self.requests.append((method, request))
             queue = self._faults.get(method) or []
             fault = queue[0] if queue else None
-            if fault is not None and fault[2] is not None:
+            if fault is not None and fault[3] > 0:
+                fault[3] -= 1
+                fault = None
+            elif fault is not None and fault[2] is not None:
                 fault[2] -= 1
                 if fault[2] <= 0:
                     queue.pop(0)
