@@ -7,6 +7,7 @@ first (a ``.complete`` stamp or the package's presence) and does nothing if it i
 - Apache Kafka (KRaft) jars from Maven Central via the maven-dependency-plugin;
 - the OpenSearch integ-test distribution zip from Maven Central;
 - toxiproxy, built with ``go install`` from its Go module;
+- kustomize (renders ``deploy/``), built with ``go install`` from its Go module;
 - the ``gameday`` system user OpenSearch runs as (it refuses to run as root).
 
 :func:`locations` tells the rest of the code where each piece landed; :func:`check` says what is
@@ -30,6 +31,7 @@ from .paths import cache_dir
 KAFKA_VERSION = "4.3.1"
 OPENSEARCH_VERSION = "2.19.3"
 TOXIPROXY_VERSION = "v2.5.0"
+KUSTOMIZE_VERSION = "v5.7.1"  # v5.8.x needs Go 1.27; this machine has 1.26
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
 SYSTEM_USER = "gameday"
 APT_PACKAGES = {  # command -> Debian package
@@ -184,6 +186,20 @@ def install_toxiproxy(log: Path) -> None:
          f"toxiproxy {TOXIPROXY_VERSION} build", log, env)
 
 
+def kustomize_binary() -> Path:
+    """The kustomize built from its Go module (renders deploy/overlays/*)."""
+    return cache_dir() / f"kustomize-{KUSTOMIZE_VERSION}" / "bin" / "kustomize"
+
+
+def install_kustomize(log: Path) -> None:
+    binary = kustomize_binary()
+    if binary.exists():
+        return
+    env = {**os.environ, "GOBIN": str(binary.parent), "GOFLAGS": "-mod=mod"}
+    _run(["go", "install", f"sigs.k8s.io/kustomize/kustomize/v5@{KUSTOMIZE_VERSION}"],
+         f"kustomize {KUSTOMIZE_VERSION} build", log, env)
+
+
 def install_system_user(log: Path) -> None:
     if os.geteuid() != 0:
         return  # unprivileged: OpenSearch runs as the current user
@@ -199,6 +215,7 @@ RECIPES: list[tuple[str, Callable[[Path], None]]] = [
     (f"Apache Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
     (f"OpenSearch {OPENSEARCH_VERSION} (Maven Central)", install_opensearch),
     (f"toxiproxy {TOXIPROXY_VERSION} (go install)", install_toxiproxy),
+    (f"kustomize {KUSTOMIZE_VERSION} (go install)", install_kustomize),
     (f"system user {SYSTEM_USER!r}", install_system_user),
 ]
 

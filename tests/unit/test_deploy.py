@@ -1,0 +1,128 @@
+"""deploy/ renders with kustomize (built from its Go module into the gameday cache) into the objects we mean:
+least-privilege RBAC in the target namespaces only, a CronJob with a Secret reference, Locust workers
+sized from the traffic model. Schema validation against an API server comes later."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gameday.load import model
+from gameday.load.distributed import worker_count
+from gameday.sandbox import install
+from gameday.targets.environment import load as load_environment
+
+ROOT = Path(__file__).resolve().parents[2]
+OVERLAYS = {"staging": "gke-staging", "production": "gke-production"}
+
+# Every permission the Kubernetes target is to use, and why. A Role may grant nothing else.
+POD_FAULTS = [({""}, {"pods"}, {"get", "list", "watch", "delete"}),       # find and kill pods (chaosk8s)
+              ({""}, {"pods/eviction"}, {"create"}),                       # evict, honouring PDBs
+              ({""}, {"events"}, {"list"}),                                # diagnosis
+              ({"policy"}, {"poddisruptionbudgets"}, {"get", "list"})]     # PDBs respected by default
+EXPECTED_RULES = {
+    "gameday-web": POD_FAULTS + [({"apps"}, {"deployments"}, {"get", "list", "patch"}),  # rollout restart
+                                 ({"apps"}, {"deployments/scale"}, {"get", "patch"})],   # scale
+    "gameday-kafka": POD_FAULTS + [({"kafka.strimzi.io"}, {"kafkas", "kafkanodepools"}, {"get", "list"})],
+    "gameday-search": POD_FAULTS + [({""}, {"secrets"}, {"get"}),  # only the ECK elastic-user secret, by name
+                                    ({"elasticsearch.k8s.elastic.co"}, {"elasticsearches"}, {"get", "list"})],
+}
+
+
+@pytest.fixture(scope="module")
+def kustomize() -> Path:
+    install.install_kustomize(install.cache_dir() / "install.log")  # no-op once built (make test builds it)
+    return install.kustomize_binary()
+
+
+def render(kustomize: Path, overlay: str) -> list[dict]:
+    out = subprocess.run([str(kustomize), "build", str(ROOT / "deploy" / "overlays" / overlay)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
+def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
+    return {o["metadata"]["name"]: o for o in objects if o["kind"] == kind}
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_overlay_renders_the_objects_we_mean(kustomize, overlay):
+    objects = render(kustomize, overlay)
+    kinds = sorted({o["kind"] for o in objects})
+    assert kinds == ["CronJob", "Deployment", "Namespace", "PersistentVolumeClaim", "Role", "RoleBinding",
+                     "Service", "ServiceAccount"]
+    assert "Secret" not in kinds and "ClusterRole" not in kinds  # credentials are referenced, never rendered
+    for o in objects:
+        if o["kind"] not in ("Namespace", "Role", "RoleBinding"):
+            assert o["metadata"]["namespace"] == "gameday", o["metadata"]["name"]
+    (sa,) = by_kind(objects, "ServiceAccount").values()
+    assert sa["metadata"]["annotations"]["iam.gke.io/gcp-service-account"].endswith(".iam.gserviceaccount.com")
+    images = {c["image"] for o in objects if o["kind"] in ("CronJob", "Deployment")
+              for c in (o["spec"].get("jobTemplate", {}).get("spec", o["spec"])["template"]["spec"]["containers"])}
+    assert len(images) == 1 and all(":" in i and "/" in i for i in images)
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_rbac_is_least_privilege_in_the_target_namespaces_only(kustomize, overlay):
+    objects = render(kustomize, overlay)
+    env = load_environment(f"{OVERLAYS[overlay]}.example")
+    roles = by_kind(objects, "Role")
+    assert set(roles) == set(EXPECTED_RULES)
+    namespaces = {"gameday-web": env.kubernetes["web"]["namespace"], "gameday-kafka": env.kubernetes["kafka"]["namespace"],
+                  "gameday-search": env.kubernetes["search"]["namespace"]}
+    for name, role in roles.items():
+        assert role["metadata"]["namespace"] == namespaces[name]
+        got = [(set(r["apiGroups"]), set(r["resources"]), set(r["verbs"])) for r in role["rules"]]
+        assert sorted(got, key=str) == sorted(EXPECTED_RULES[name], key=str), name
+        for rule in role["rules"]:
+            assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
+            if "secrets" in rule["resources"]:
+                namespace, secret = env.credentials["search"]["secret"].split("/")
+                assert rule["resourceNames"] == [secret] and namespace == role["metadata"]["namespace"]
+            assert not {"persistentvolumeclaims", "persistentvolumes"} & set(rule["resources"])
+    for binding in by_kind(objects, "RoleBinding").values():
+        assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",
+                                      "name": binding["metadata"]["name"]}
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gameday", "namespace": "gameday"}]
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_cronjob_runs_the_overlay_environment_with_referenced_credentials(kustomize, overlay):
+    objects = render(kustomize, overlay)
+    cron = by_kind(objects, "CronJob")["gameday"]
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid" and cron["spec"]["jobTemplate"]["spec"]["backoffLimit"] == 0
+    pod = cron["spec"]["jobTemplate"]["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    assert pod["spec"]["serviceAccountName"] == "gameday"
+    args = container["args"]
+    assert args[:1] == ["run"] and args[args.index("--env") + 1] == OVERLAYS[overlay]
+    env = load_environment(f"{OVERLAYS[overlay]}.example")
+    assert ("--i-mean-production" in args) == env.production  # production needs the explicit flag
+    assert container["envFrom"] == [{"secretRef": {"name": "gameday-credentials"}}]
+    assert "env" not in container  # no literal values
+    service = by_kind(objects, "Service")["gameday-locust-master"]
+    assert service["spec"]["selector"].items() <= pod["metadata"]["labels"].items()
+    assert {p["containerPort"] for p in container["ports"]} == {5557}
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_locust_workers_are_sized_from_the_traffic_model(kustomize, overlay):
+    objects = render(kustomize, overlay)
+    workers = by_kind(objects, "Deployment")["gameday-locust-worker"]
+    assert workers["spec"]["replicas"] == worker_count(model.load().plan(), "surge")
+    (container,) = workers["spec"]["template"]["spec"]["containers"]
+    assert container["args"][container["args"].index("--master-host") + 1] == "gameday-locust-master"
+    assert workers["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+def test_worker_count_grows_with_the_audience():
+    raw = yaml.safe_load((ROOT / "loadtests" / "traffic.yaml").read_text())
+    small = model.TrafficModel.from_dict(raw).plan()
+    raw["audience"]["monthly_active_users"] = 500_000_000
+    big = model.TrafficModel.from_dict(raw).plan()
+    assert worker_count(small) == 2  # the floor: losing one worker pod must not end the load
+    assert worker_count(big) > worker_count(small)
