@@ -19,19 +19,30 @@ def _where(inv: Inventory) -> str:
 
 
 def problems(inv: Inventory, found: list[Claim], root: Path) -> list[tuple[str, str]]:
+    """Every problem as (message, hint); claims naming the same missing name share one message."""
     out: list[tuple[str, str]] = []
     name = _where(inv)
+    missing: dict[tuple[str, str | None], list[str]] = {}  # (component, mode or None) -> sources naming it
     for claim in found:
         component = inv.component(claim.component)
         if component is None:
-            known = ", ".join(c.id for c in inv.components)
-            out.append((f"{claim.source} covers {claim.cell!r}, but {name} has no component {claim.component!r}",
-                        f"use one of: {known}; or add the component to {name}"))
+            key = (claim.component, None)
         elif component.mode(claim.mode) is None:
-            known = ", ".join(m.id for m in component.failure_modes) or "none"
-            out.append((f"{claim.source} covers {claim.cell!r}, but component {claim.component!r} in {name} "
-                        f"has no failure mode {claim.mode!r}",
-                        f"failure modes of {claim.component}: {known}; or add it to {name}"))
+            key = (claim.component, claim.mode)
+        else:
+            continue
+        if claim.source not in missing.setdefault(key, []):
+            missing[key].append(claim.source)
+    for (cid, mode), sources in missing.items():
+        named_by = f"named by {', '.join(sources)}"
+        if mode is None:
+            known = ", ".join(c.id for c in inv.components)
+            out.append((f"{name} has no component {cid!r} ({named_by})",
+                        f"components: {known}; fix the `covers` name or add the component to {name}"))
+        else:
+            known = ", ".join(m.id for m in inv.component(cid).failure_modes) or "none"
+            out.append((f"component {cid!r} in {name} has no failure mode {mode!r} ({named_by})",
+                        f"failure modes of {cid}: {known}; fix the `covers` name or add it to {name}"))
     for component, mode in inv.cells():
         for kind, paths in (("experiment", mode.experiments), ("playbook", mode.playbooks)):
             for rel in paths:

@@ -15,41 +15,74 @@ COLOURS = {  # fill, stroke
 }
 LEGEND = {"ok": "proven recently", "stale": "proven, but stale", "untested": "experiment never run",
           "no-experiment": "no experiment", "failed": "last game day failed"}
-BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 168, 54, 28, 56, 20
+BOX_W, BOX_H, GAP_X, GAP_Y, PAD = 168, 54, 28, 40, 20
 
 
-def ranks(components: list[dict[str, Any]]) -> dict[str, int]:
-    """Row of each component: 0 for what nothing depends on, else one below its lowest dependant."""
+def levels(components: list[dict[str, Any]]) -> dict[str, int]:
+    """Height of each component: 0 for what depends on nothing, else one above its highest dependency
+    (a dependency cycle is cut where it closes). The diagram draws the highest level at the top."""
     ids = {c["id"] for c in components}
-    dependants: dict[str, list[str]] = {c["id"]: [] for c in components}
-    for c in components:
-        for dep in c["depends_on"]:
-            if dep in ids:
-                dependants[dep].append(c["id"])
+    deps = {c["id"]: [d for d in c["depends_on"] if d in ids] for c in components}
     memo: dict[str, int] = {}
 
-    def rank(cid: str, path: frozenset[str]) -> int:
+    def level(cid: str, path: frozenset[str]) -> int:
         if cid in memo:
             return memo[cid]
-        above = [rank(d, path | {cid}) + 1 for d in dependants[cid] if d not in path]  # a cycle is cut
-        memo[cid] = max(above, default=0)
+        below = [level(d, path | {cid}) + 1 for d in deps[cid] if d not in path]
+        memo[cid] = max(below, default=0)
         return memo[cid]
 
-    return {c["id"]: rank(c["id"], frozenset()) for c in components}
+    return {c["id"]: level(c["id"], frozenset()) for c in components}
+
+
+def rows(components: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Components in rows, top row first; within a row, ordered under the components that depend on
+    them (the mean position of their dependants), which keeps edges short and crossings few."""
+    level_of = levels(components)
+    top = max(level_of.values(), default=0)
+    grouped: list[list[dict[str, Any]]] = [[] for _ in range(top + 1)]
+    for c in components:
+        grouped[top - level_of[c["id"]]].append(c)
+    grouped = [r for r in grouped if r]
+    slot: dict[str, float] = {}
+    for r, members in enumerate(grouped):
+        if r:
+            def centre(c: dict[str, Any], i: int) -> float:
+                above = [slot[o["id"]] for row in grouped[:r] for o in row if c["id"] in o["depends_on"]]
+                return sum(above) / len(above) if above else (i + 0.5) / len(members)
+            keys = {c["id"]: centre(c, i) for i, c in enumerate(members)}
+            members.sort(key=lambda c: keys[c["id"]])
+        for i, c in enumerate(members):
+            slot[c["id"]] = (i + 0.5) / len(members)
+    return grouped
+
+
+def _bar(c: dict[str, Any], x: float, y: float) -> str:
+    """A strip along the bottom of a box: one segment per failure mode, coloured by its status."""
+    counts = c.get("counts") or {}
+    total = sum(counts.values())
+    if not total:
+        return ""
+    out, left, inner = [], x + 10, BOX_W - 20
+    for status in ("ok", "stale", "failed", "untested", "no-experiment"):
+        n = counts.get(status, 0)
+        if n:
+            w = inner * n / total
+            out.append(f'<rect class="seg" x="{left:.1f}" y="{y + BOX_H - 9:.1f}" width="{w:.1f}" height="5" '
+                       f'fill="{COLOURS[status][1]}"><title>{n} {escape(LEGEND[status])}</title></rect>')
+            left += w
+    return "".join(out)
 
 
 def dependency_diagram(components: list[dict[str, Any]]) -> str:
     if not components:
         return '<p class="muted">The inventory lists no components.</p>'
-    row_of = ranks(components)
-    rows: dict[int, list[dict[str, Any]]] = {}
-    for c in components:
-        rows.setdefault(row_of[c["id"]], []).append(c)
-    widest = max(len(r) for r in rows.values())
+    grid = rows(components)
+    widest = max(len(r) for r in grid)
     width = max(760, PAD * 2 + widest * BOX_W + (widest - 1) * GAP_X)
-    height = PAD * 2 + len(rows) * BOX_H + (len(rows) - 1) * GAP_Y + 34
+    height = PAD * 2 + len(grid) * BOX_H + (len(grid) - 1) * GAP_Y + 34
     pos: dict[str, tuple[float, float]] = {}
-    for r, members in sorted(rows.items()):
+    for r, members in enumerate(grid):
         span = len(members) * BOX_W + (len(members) - 1) * GAP_X
         x0 = (width - span) / 2
         for i, c in enumerate(members):
@@ -80,9 +113,9 @@ def dependency_diagram(components: list[dict[str, Any]]) -> str:
                    f'<title>{escape(c["name"])}: {c["ok"]} of {c["cells"]} failure modes proven ({escape(c["status"])})</title>'
                    f'<rect x="{x:.1f}" y="{y:.1f}" width="{BOX_W}" height="{BOX_H}" rx="6" fill="{fill}" '
                    f'stroke="{stroke}" stroke-width="2"/>'
-                   f'<text x="{x + BOX_W / 2:.1f}" y="{y + 22:.1f}" text-anchor="middle" class="name">{escape(label)}</text>'
-                   f'<text x="{x + BOX_W / 2:.1f}" y="{y + 40:.1f}" text-anchor="middle" class="sub">'
-                   f'{c["ok"]}/{c["cells"]} proven</text></g>')
+                   f'<text x="{x + BOX_W / 2:.1f}" y="{y + 20:.1f}" text-anchor="middle" class="name">{escape(label)}</text>'
+                   f'<text x="{x + BOX_W / 2:.1f}" y="{y + 36:.1f}" text-anchor="middle" class="sub">'
+                   f'{c["ok"]}/{c["cells"]} proven</text>{_bar(c, x, y)}</g>')
     lx = PAD
     ly = height - 16
     for status, words in LEGEND.items():

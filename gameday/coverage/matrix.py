@@ -93,15 +93,19 @@ def status_of(has_experiment: bool, last: dict[str, Any] | None, stale_days: flo
 
 
 def build(inv: Inventory, found: list[Claim], reports_dir: Path, *, stale_days: float = 30,
-          now: float | None = None) -> dict[str, Any]:
-    """The ``gameday.coverage/v1`` dict (see the module docstring)."""
+          now: float | None = None, extra_runs: list[dict[str, Any]] = ()) -> dict[str, Any]:
+    """The ``gameday.coverage/v1`` dict (see the module docstring). ``extra_runs``: report dicts not
+    written yet (the game day being reported), counted as if they were; they replace a summary with
+    the same run id."""
     now = time.time() if now is None else now
     claimed = by_cell(found)
     experiment_cells: dict[str, list[str]] = {}
     for claim in found:
         if claim.kind == "experiment":
             experiment_cells.setdefault(claim.source, []).append(claim.cell)
-    all_runs = read_runs(reports_dir)
+    extra_ids = {r.get("run_id") for r in extra_runs}
+    all_runs = [r for r in read_runs(reports_dir) if r.get("run_id") not in extra_ids] + list(extra_runs)
+    all_runs.sort(key=lambda r: r["started_at"])
     runs = [r for r in all_runs if counts_for(inv, r)]
     history: dict[str, list[dict[str, Any]]] = {}
     trend, seen = [], set()
@@ -115,7 +119,7 @@ def build(inv: Inventory, found: list[Claim], reports_dir: Path, *, stale_days: 
                 history.setdefault(cell, []).append(evidence(run, by_scenario[name], now))
                 if cell in cell_ids:
                     seen.add(cell)
-        trend.append({"run_id": run.get("run_id"), "report": f"{run['_folder']}/report.html",
+        trend.append({"run_id": run.get("run_id"), "report": f"{run.get('_folder', run.get('run_id'))}/report.html",
                       "started_at": run["started_at"], "exercised_cells": len(seen),
                       "exercised_ratio": round(len(seen) / len(cell_ids), 3) if cell_ids else 0.0})
     cells = []
@@ -137,7 +141,8 @@ def build(inv: Inventory, found: list[Claim], reports_dir: Path, *, stale_days: 
         worst = max((c["status"] for c in mine), key=RANK.__getitem__, default="no-experiment")
         components.append({"id": component.id, "name": component.name, "kind": component.kind,
                            "layer": component.layer, "depends_on": list(component.depends_on), "status": worst,
-                           "cells": len(mine), "ok": sum(1 for c in mine if c["status"] == "ok")})
+                           "cells": len(mine), "ok": sum(1 for c in mine if c["status"] == "ok"),
+                           "counts": {s: sum(1 for c in mine if c["status"] == s) for s in STATUSES}})
     totals: dict[str, Any] = {"cells": len(cells), **{s: sum(1 for c in cells if c["status"] == s) for s in STATUSES}}
     totals["with_experiment"] = sum(1 for c in cells if c["has_experiment"])
     totals["with_playbook"] = sum(1 for c in cells if c["has_playbook"])

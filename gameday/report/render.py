@@ -19,6 +19,8 @@ from xml.etree import ElementTree as ET
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from ..coverage.report_section import section as coverage_section
+from ..coverage.report_section import write_pages as coverage_pages
 from ..errors import GamedayError
 from .charts import scenario_chart, trend_chart
 from .model import figure as _figure
@@ -80,8 +82,11 @@ def junit(report: dict[str, Any]) -> str:
 
 
 def write(report: dict[str, Any], out: Path, secrets: list[str] = ()) -> dict[str, Path]:
-    """Write html, json and junit into ``out``; every artifact passes through redaction first."""
+    """Write html, json and junit into ``out``; every artifact passes through redaction first. Adds
+    ``report["coverage"]`` (the run's coverage section) unless the report has one."""
     out.mkdir(parents=True, exist_ok=True)
+    if "coverage" not in report:  # what this run exercised, and coverage once it counts (gameday.coverage)
+        report["coverage"] = coverage_section(report, out.parent)
     paths = {"html": out / "report.html", "json": out / "summary.json", "junit": out / "junit.xml"}
     paths["json"].write_text(redact(json.dumps(report, indent=2, default=str), secrets))
     paths["html"].write_text(redact(html(report), secrets))
@@ -115,7 +120,8 @@ def pdf(html_path: Path, *, timeout: float = 120) -> Path:
 
 
 def write_index(reports_dir: Path) -> Path:
-    """``reports/index.html``: every past game day (from each ``*/summary.json``) with a trend chart."""
+    """``reports/index.html``: every past game day (from each ``*/summary.json``) with a trend chart, and
+    the recovery coverage page(s) it links."""
     runs = []
     for summary in sorted(reports_dir.glob("*/summary.json")):
         try:
@@ -127,5 +133,6 @@ def write_index(reports_dir: Path) -> Path:
     runs.sort(key=lambda r: r["started_at"])
     trend = trend_chart([(_datetime(r["started_at"])[:16], float(r["score"])) for r in runs])
     path = reports_dir / "index.html"
-    path.write_text(_env().get_template("index.html").render(runs=runs, trend=trend))
+    coverage = coverage_pages(reports_dir)  # reports/coverage.html, linked from the index
+    path.write_text(_env().get_template("index.html").render(runs=runs, trend=trend, coverage=coverage))
     return path

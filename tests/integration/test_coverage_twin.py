@@ -1,0 +1,45 @@
+"""The sandbox inventory matches the running twin: every component's members run, are ready and
+answer at the endpoints it lists; every member the twin runs is in the inventory; the dependencies
+read through toxiproxy are the ones its live proxies forward to. Run under `flock /tmp/gameday-twin.lock`."""
+
+from __future__ import annotations
+
+import json
+import socket
+import urllib.request
+
+from gameday.coverage import claims, inventory
+from gameday.coverage import sandbox as sandbox_inventory
+from gameday.sandbox.client import SandboxClient
+
+
+def test_sandbox_inventory_matches_the_running_twin(twin):
+    inv = inventory.parse(sandbox_inventory.generate(twin, claims.scan(inventory.ROOT)))
+    status = SandboxClient(twin.paths).status()
+    members = {m["name"]: m for m in status["members"]}
+    listed: set[str] = set()
+    for component in inv.components:
+        realised = component.realised_by
+        for name in realised["members"]:
+            m = members[name]
+            assert m["workload"] == realised["workload"] and m["state"] == "running" and m["ready"], m
+            listed.add(name)
+        for endpoint in realised["endpoints"]:
+            host, port = endpoint.rsplit(":", 1)
+            owner = next(m for m in status["members"] if m["address"] == host)
+            assert owner["name"] in realised["members"] and int(port) in owner["ports"].values()
+            with socket.create_connection((host, int(port)), timeout=5):
+                pass  # it answers where the inventory says
+    listed |= {name for h in inv.harness for name in h["members"]}
+    running = {m["name"] for m in status["members"] if m["desired"]}
+    assert running == listed, f"members the twin runs but the inventory lacks: {running - listed}; " \
+                              f"listed but not run: {listed - running}"
+
+    # web reaches db, search and Kafka through toxiproxy: its live proxies forward to those members
+    with urllib.request.urlopen(f"{twin.toxiproxy_api}/proxies", timeout=5) as answer:
+        proxies = json.load(answer)
+    by_address = {m["address"]: m["workload"] for m in status["members"] if m["address"]}
+    forwarded = {by_address[p["upstream"].rsplit(":", 1)[0]] for p in proxies.values()}
+    web = inv.component("web")
+    served = {inv.component(d).realised_by["workload"] for d in web.depends_on}
+    assert forwarded == served == {"db", "search", "kafka"}
