@@ -84,15 +84,17 @@ class MonitoringServer:
         self.series.append(series)
 
     def add_lb_window(self, *, url_map: str, start: float, end: float, by_class: dict[int, int],
-                      latencies_ms: list[float], step_s: float = 60.0, forwarding_rule: str = "fr-1") -> None:
+                      latencies_ms: list[float], step_s: float = 60.0, forwarding_rule: str = "fr-1",
+                      countries: tuple = (("United Kingdom", 0.75), ("Ireland", 0.25))) -> None:
         """Load balancer samples every ``step_s`` over (start, end]: request counts split by response
-        class (spread over two client countries, as separate series), latencies in one distribution per point."""
+        class (spread over client countries, as separate series), latencies in one distribution per point.
+        Points ending in the future become readable as time reaches them (plus ``delay_s``)."""
         resource = {"type": "https_lb_rule", "labels": {"url_map_name": url_map, "forwarding_rule_name": forwarding_rule,
                                                         "project_id": "p"}}
         n = max(1, math.ceil((end - start) / step_s))
         ends = [end - (n - 1 - i) * step_s for i in range(n)]
         for code, count in by_class.items():
-            for country, share in (("United Kingdom", 0.75), ("Ireland", 0.25)):
+            for country, share in countries:
                 per = _spread(round(count * share), n)
                 self.add(m.TimeSeries(
                     metric={"type": "loadbalancing.googleapis.com/https/request_count",
