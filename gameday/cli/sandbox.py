@@ -37,10 +37,13 @@ def sandbox(ctx: click.Context, name: str) -> None:
 
 
 @sandbox.command()
-def install() -> None:
+@click.option("--kubernetes", is_flag=True,
+              help="Also build etcd and the Kubernetes control plane from Go modules (slow when cold).")
+def install(kubernetes: bool) -> None:
     """Install what the twin runs (Debian packages, Maven Central jars, go install). Safe to rerun."""
     started = time.monotonic()
-    log = installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"))
+    log = installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"),
+                                kubernetes=kubernetes)
     console_err.print(f"installed in {time.monotonic() - started:.0f}s (log: {log})")
 
 
@@ -56,19 +59,31 @@ def _progress(name: str, state: str, view: dict) -> None:
 @click.option("--timeout", default=300.0, show_default=True, help="Seconds to wait for every member to be ready.")
 @click.option("--keep-on-failure", is_flag=True, help="Leave a twin that failed to start running, to debug it.")
 @click.option("--json", "as_json", is_flag=True, help="Print the final status as JSON on stdout.")
+@click.option("--kubernetes", is_flag=True,
+              help="Also run a Kubernetes control plane and a node agent (build it first: "
+                   "`gameday sandbox install --kubernetes`).")
 @click.pass_obj
-def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool) -> None:
+def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kubernetes: bool) -> None:
     """Start the twin and wait until every member is ready. Idempotent."""
     installer.check()
+    if kubernetes:
+        from ..kube import build as kube_build
+        kube_build.check()
     console_err.print(f"sandbox [bold]{twin.name}[/] on 127.{twin.net}.x.y (state: {twin.paths.home})")
     result = lifecycle.up(
-        twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin),
+        twin.paths, topology.build(twin, kubernetes=kubernetes),
+        prepare=lambda: topology.prepare(twin, kubernetes=kubernetes),
         timeout=timeout, progress=_progress, keep_on_failure=keep_on_failure,
     )
     if result.cleaned_up:
         console_err.print(f"cleaned up {len(result.cleaned_up)} processes left by a crashed supervisor")
     verb = "was already up" if result.already_running else f"up in {result.seconds:.0f}s"
     console_err.print(f"[green]sandbox {twin.name} {verb}[/]: site at {twin.lb_url}/")
+    if kubernetes:
+        from ..kube import build as kube_build
+        from ..kube import members as kube
+        console_err.print(f"kubernetes at {kube.server_url(twin)}: "
+                          f"{kube_build.binaries()['kubectl']} --kubeconfig {kube.kubeconfig_path(twin)}")
     if as_json:
         print_json(result.status)
     else:

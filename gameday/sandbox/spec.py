@@ -7,6 +7,8 @@ declared up to ``max_replicas`` so that a workload can be scaled without re-rend
 Readiness checks are dicts, so they survive JSON:
 
 - ``{"type": "http", "url": "http://127.10.20.1:8000/readyz"}``: a 2xx answer within a second.
+- ``{"type": "https", "url": "https://127.10.90.2:6443/readyz", "ca": "/path/ca.crt"}``: the same over
+  TLS, verified against ``ca``.
 - ``{"type": "tcp", "host": "127.10.40.1", "port": 9092}``: a TCP connection is accepted.
 - ``{"type": "alive"}``: the process has been running for ``min_seconds`` (default 2).
 - jobs are ready once they exited 0.

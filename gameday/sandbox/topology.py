@@ -7,9 +7,10 @@ from .spec import Topology
 from .twin import Twin
 
 
-def build(twin: Twin) -> Topology:
-    """The twin's desired state (nothing is started or written)."""
-    return Topology(
+def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
+    """The twin's desired state (nothing is started or written); ``kubernetes`` adds the control
+    plane and the node agent (:mod:`gameday.kube.members`)."""
+    topology = Topology(
         name=twin.name,
         sandbox_id=twin.paths.sandbox_id,
         workloads=[
@@ -23,11 +24,18 @@ def build(twin: Twin) -> Topology:
             lb.workload(twin),
         ],
     )
+    if kubernetes:
+        from ..kube import members as kube
+        topology.workloads += kube.workloads(twin)
+    return topology
 
 
-def prepare(twin: Twin) -> None:
+def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     """Write configs and initialise data directories that do not exist yet (keeps existing data)."""
     twin.paths.ensure()
     twin.db_password()
     for layer in (toxiproxy, db, kafka, search, lb):
         layer.prepare(twin)
+    if kubernetes:
+        from ..kube import members as kube
+        kube.prepare(twin)

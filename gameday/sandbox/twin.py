@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from .install import Locations, locations
 from .paths import SandboxPaths
 
-LAYERS = {"lb": 10, "web": 20, "db": 30, "kafka": 40, "search": 50, "indexer": 60, "toxiproxy": 70, "jobs": 80}
+LAYERS = {"lb": 10, "web": 20, "db": 30, "kafka": 40, "search": 50, "indexer": 60, "toxiproxy": 70, "jobs": 80,
+          "kube": 90,  # the Kubernetes control plane and node agent (``--kubernetes`` only)
+          "pods": 100}  # pods of Kubernetes node N: 127.<net>.<100+N>.0/24
 DEFAULT_NET = 10
 
 PORTS = {
