@@ -75,9 +75,9 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
 
 
 def live_text(sample: dict) -> str:
-    """One line of live state: ``[web-full-outage · experiment] 19.8 req/s (target 20), errors 41.0%, p95 310 ms``."""
+    """One line of live state: ``[web-full-outage · experiment] load 19.8 req/s (target 20.0), errors 41.0%, p95 310 ms``."""
     where = " · ".join(x for x in (sample.get("scenario"), sample.get("phase")) if x)
-    target = f" (target {sample['target_rps']:g})" if sample.get("target_rps") else ""
+    target = f" (target {sample['target_rps']:.1f})" if sample.get("target_rps") else ""
     ratio = sample.get("error_ratio")
     errors = "errors -" if ratio is None else f"errors {ratio:.1%}"
     return f"[{where}] load {sample.get('rps', 0):g} req/s{target}, {errors}, p95 {sample.get('p95_ms') or 0:.0f} ms"

@@ -180,3 +180,12 @@ def export_report(report: dict[str, Any], project: str, *, client: Any = None, n
     return {"project": project, "run_id": report.get("run_id"), "at": at, "series_written": written, "calls": calls,
             "descriptors_created": created, "skipped": skipped,
             "metrics": sorted({ts.metric.type for ts in series})}
+
+
+def export_configured(report: dict[str, Any], cloud_monitoring: dict[str, Any]) -> dict[str, Any] | None:
+    """What the runner calls after writing a report: export it when the environment's
+    ``cloud_monitoring.export`` is true (None otherwise). Errors are raised as :class:`GamedayError`
+    for the runner to record; a failed export never changes the game day's verdict."""
+    if not cloud_monitoring.get("export"):
+        return None
+    return export_report(report, cloud_monitoring["project"])

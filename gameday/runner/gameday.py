@@ -303,8 +303,23 @@ class GameDay:
             except GamedayError as err:
                 self.progress(f"report.pdf not written: {err}")
         paths["index"] = render.write_index(self.out.parent)
+        self.export(report)
         self.events.add("report", verdict=report["verdict"], score=report["score"])
         return Result(report=report, out_dir=self.out, paths=paths)
+
+    def export(self, report: dict[str, Any]) -> None:
+        """Results as Cloud Monitoring custom metrics when the environment asks for it
+        (``cloud_monitoring.export: true``); a failed export is reported, never fatal."""
+        from ..gcp.export import export_configured
+        try:
+            done = export_configured(report, self.env.cloud_monitoring)
+        except GamedayError as err:
+            self.progress(f"results not exported to Cloud Monitoring: {err}")
+            self.events.add("export.failed", error=str(err))
+            return
+        if done is not None:
+            self.progress(f"exported {done['series_written']} series to Cloud Monitoring project {done['project']}")
+            self.events.add("export", project=done["project"], series=done["series_written"])
 
     # ---- the whole day ----------------------------------------------------------------------
     def run(self) -> Result:

@@ -148,3 +148,13 @@ def test_cli_bad_input(monitoring, tmp_path):
                    endpoint=monitoring.address)
     assert from_env.returncode == 0, from_env.stderr
     assert json.loads(from_env.stdout)["project"] == "sps-staging"
+
+
+def test_the_runner_exports_only_when_the_environment_asks(monitoring):
+    data = report(scenario("web-one-pod", "web", rto=4.2, passed=True))
+    assert export.export_configured(data, {}) is None
+    assert export.export_configured(data, {"project": "sps-staging", "url_map": "um", "export": False}) is None
+    assert not monitoring.written(export.PREFIX + "rto_seconds")
+    done = export.export_configured(data, {"project": "sps-staging", "url_map": "um", "export": True})
+    assert done["project"] == "sps-staging" and done["series_written"] > 0
+    assert [ts.metric.labels["scenario"] for ts in monitoring.written(export.PREFIX + "rto_seconds")] == ["web-one-pod"]

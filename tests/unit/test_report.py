@@ -128,5 +128,5 @@ def test_the_live_line_says_where_the_game_day_is_and_how_the_site_is_doing():
     from gameday.cli.run import live_text
     line = live_text({"scenario": "web-full-outage", "phase": "experiment", "rps": 19.8, "target_rps": 20.0,
                       "error_ratio": 0.41, "p95_ms": 310.4})
-    assert line == "[web-full-outage · experiment] load 19.8 req/s (target 20), errors 41.0%, p95 310 ms"
+    assert line == "[web-full-outage · experiment] load 19.8 req/s (target 20.0), errors 41.0%, p95 310 ms"
     assert "errors -" in live_text({"phase": "baseline", "rps": 0, "error_ratio": None, "p95_ms": 0})
