@@ -123,7 +123,7 @@ def _controller_manager(twin: Twin) -> MemberSpec:
               f"--bind-address={me}", f"--secure-port={CONTROLLER_MANAGER_PORT}",
               f"--service-account-private-key-file={files.sa_key}", f"--root-ca-file={files.ca_cert}",
               f"--service-cluster-ip-range={service_cidr(twin)}",
-              "--use-service-account-credentials=false", "--leader-elect=false", "--profiling=false",
+              "--use-service-account-credentials=true", "--leader-elect=false", "--profiling=false",
               # Pods of a node whose lease lapsed are evicted after this long (kubelet default: 5m).
               "--node-monitor-grace-period=40s"],
         readiness={"type": "tcp", "host": me, "port": CONTROLLER_MANAGER_PORT},

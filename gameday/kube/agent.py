@@ -1,0 +1,322 @@
+"""The node agent: registers Nodes and runs the pods bound to them as host processes.
+
+Run by the sandbox supervisor (see :mod:`gameday.kube.members`)::
+
+    python -m gameday.kube.agent --kubeconfig node-agent.kubeconfig --address 127.10.90.5 --port 10250 \\
+        --tls-cert node-agent.crt --tls-key node-agent.key --client-ca ca.crt \\
+        --state-dir DATA/pods --log-dir LOGS/pods --node default-node-1=127.10.101.0/24
+
+What it does, per node: keeps the Node Ready and its Lease renewed (:mod:`.nodes`); lists and watches
+pods, and for each pod bound to one of its nodes runs a :class:`~gameday.kube.pods.PodRunner` with an
+address from that node's pod CIDR; sends each pod's status when it changes; when a pod is being
+deleted it stops the processes (honouring the grace period) and then removes the pod object; serves
+``kubectl logs`` (:mod:`.logserver`). Pod processes carry the sandbox marker (``GAMEDAY_SANDBOX_ID``)
+and this agent's own, so a restarted agent first kills what its predecessor left running, and then
+starts those pods again (a restart of each container).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import ipaddress
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import urllib3
+from kubernetes import client, config, watch
+from kubernetes.client.rest import ApiException
+
+from . import logserver, nodes
+from .nodes import MERGE, Node, raw
+from .pods import PodDirs, PodRunner, signal_group
+
+log = logging.getLogger("gameday.kube.agent")
+
+STEP = 0.5
+WATCH_SECONDS = 60
+SHUTDOWN_GRACE = 10.0
+TERMINAL = ("Succeeded", "Failed")
+API_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+class AddressPool:
+    """Pod addresses of one node: ``.2`` to ``.254`` of its /24, lowest free first."""
+
+    def __init__(self, cidr: str):
+        self.network = ipaddress.ip_network(cidr)
+        self.hosts = [str(h) for h in self.network.hosts()][1:]
+        self.used: set[str] = set()
+
+    def allocate(self, preferred: str | None = None) -> str:
+        if preferred in self.hosts and preferred not in self.used:
+            self.used.add(preferred)
+            return preferred
+        for ip in self.hosts:
+            if ip not in self.used:
+                self.used.add(ip)
+                return ip
+        raise RuntimeError(f"no free pod address left in {self.network}")
+
+    def release(self, ip: str) -> None:
+        self.used.discard(ip)
+
+
+def kill_leftovers(marker: str) -> list[int]:
+    """SIGKILL the process group of every process carrying ``marker`` in its environment."""
+    needle = marker.encode()
+    killed = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/environ", "rb") as fh:
+                if needle not in fh.read().split(b"\0"):
+                    continue
+            pgid = os.getpgid(int(entry.name))
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        if pgid != os.getpgid(0):
+            signal_group(pgid, signal.SIGKILL)
+            killed.append(pgid)
+    return killed
+
+
+class Agent:
+    def __init__(self, args: argparse.Namespace):
+        self.api = config.new_client_from_config(config_file=args.kubeconfig)
+        self.core = client.CoreV1Api(self.api)
+        self.address, self.port = args.address, args.port
+        self.args = args
+        self.state_dir, self.log_dir = Path(args.state_dir), Path(args.log_dir)
+        self.nodes: dict[str, Node] = {}
+        self.pools: dict[str, AddressPool] = {}
+        for item in args.node:
+            name, _, cidr = item.partition("=")
+            self.nodes[name] = Node(name=name, pod_cidr=cidr, address=args.address, port=args.port)
+            self.pools[name] = AddressPool(cidr)
+        self.agent_id = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:16]
+        self.base_env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8",
+                         "GAMEDAY_KUBE_AGENT": self.agent_id}
+        if os.environ.get("GAMEDAY_SANDBOX_ID"):
+            self.base_env["GAMEDAY_SANDBOX_ID"] = os.environ["GAMEDAY_SANDBOX_ID"]
+        self.runners: dict[str, PodRunner] = {}
+        self.sent: dict[str, dict[str, Any]] = {}
+        self.terminating: set[str] = set()
+        self.lock = threading.RLock()
+        self.stop = threading.Event()
+
+    # ---- references from env -------------------------------------------------------------------
+    def env_source(self, kind: str, ref: dict[str, Any]) -> str | None:
+        try:
+            if kind == "configMapKeyRef":
+                obj = raw(self.core.read_namespaced_config_map, ref["name"], ref["namespace"])
+                return (obj.get("data") or {}).get(ref["key"])
+            obj = raw(self.core.read_namespaced_secret, ref["name"], ref["namespace"])
+            value = (obj.get("data") or {}).get(ref["key"])
+            return base64.b64decode(value).decode() if value is not None else None
+        except ApiException as err:
+            log.warning("cannot read %s %s/%s: %s", kind, ref["namespace"], ref.get("name"), err.reason)
+            return None
+
+    # ---- pods ----------------------------------------------------------------------------------------
+    def reconcile(self, pod: dict[str, Any]) -> None:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        if spec.get("nodeName") not in self.nodes:
+            return
+        uid = meta["uid"]
+        with self.lock:
+            runner = self.runners.get(uid)
+            if meta.get("deletionTimestamp"):
+                grace = meta.get("deletionGracePeriodSeconds")
+                self._terminate(uid, pod, float(30 if grace is None else grace), finalize=True)
+                return
+            if runner is not None:
+                runner.update(pod)
+                return
+            if (pod.get("status") or {}).get("phase") in TERMINAL:
+                return
+            node = spec["nodeName"]
+            ip = self.pools[node].allocate((pod.get("status") or {}).get("podIP"))
+            key = f"{meta['namespace']}_{meta['name']}_{uid}"
+            dirs = PodDirs(work=self.state_dir / key, logs=self.log_dir / key)
+            self.runners[uid] = PodRunner(pod, ip=ip, host_ip=self.address, dirs=dirs, base_env=self.base_env,
+                                          env_source=self.env_source)
+            log.info("pod %s/%s on %s: address %s", meta["namespace"], meta["name"], node, ip)
+
+    def gone(self, pod: dict[str, Any]) -> None:
+        """The pod object was removed: stop its processes at once."""
+        self._terminate(pod["metadata"]["uid"], pod, 0.0, finalize=False)
+
+    def _terminate(self, uid: str, pod: dict[str, Any], grace: float, *, finalize: bool) -> None:
+        with self.lock:
+            if uid in self.terminating:
+                return
+            self.terminating.add(uid)
+            runner = self.runners.get(uid)
+        threading.Thread(target=self._stop_pod, args=(uid, pod, runner, grace, finalize),
+                         name=f"stop-{pod['metadata']['name']}", daemon=True).start()
+
+    def _stop_pod(self, uid: str, pod: dict[str, Any], runner: PodRunner | None, grace: float,
+                  finalize: bool) -> None:
+        meta = pod["metadata"]
+        try:
+            if runner is not None:
+                log.info("stopping pod %s/%s (grace %gs)", meta["namespace"], meta["name"], grace)
+                runner.terminate(grace)
+                self._send_status(runner)
+            if finalize:
+                body = {"apiVersion": "v1", "kind": "DeleteOptions", "gracePeriodSeconds": 0,
+                        "preconditions": {"uid": uid}}
+                try:
+                    raw(self.core.delete_namespaced_pod, meta["name"], meta["namespace"], body=body)
+                    log.info("pod %s/%s deleted", meta["namespace"], meta["name"])
+                except ApiException as err:
+                    if err.status not in (404, 409):
+                        raise
+        except API_ERRORS as err:
+            log.warning("finishing the deletion of pod %s/%s failed: %s", meta["namespace"], meta["name"], err)
+        finally:
+            with self.lock:
+                self.runners.pop(uid, None)
+                self.sent.pop(uid, None)
+                self.terminating.discard(uid)
+                if runner is not None:
+                    self.pools[runner.node].release(runner.ip)
+
+    def _send_status(self, runner: PodRunner) -> None:
+        status = runner.status()
+        if self.sent.get(runner.uid) == status:
+            return
+        try:
+            raw(self.core.patch_namespaced_pod_status, runner.name, runner.namespace, {"status": status},
+                _content_type=MERGE)
+            self.sent[runner.uid] = status
+        except ApiException as err:
+            if err.status != 404:
+                log.warning("status of pod %s/%s not sent: %s %s", runner.namespace, runner.name, err.status,
+                            err.reason)
+
+    def step_pods(self) -> None:
+        """Every STEP seconds: start, probe and restart containers; send statuses that changed."""
+        while not self.stop.wait(STEP):
+            with self.lock:
+                active = [r for uid, r in self.runners.items() if uid not in self.terminating]
+            for runner in active:
+                runner.step()
+                try:
+                    self._send_status(runner)
+                except API_ERRORS as err:
+                    log.warning("status of pod %s/%s not sent: %s", runner.namespace, runner.name, err)
+
+    # ---- watching ------------------------------------------------------------------------------------
+    def list_and_watch(self) -> None:
+        """List every pod (resync), then watch for up to WATCH_SECONDS; repeat until stopped."""
+        while not self.stop.is_set():
+            try:
+                listed = raw(self.core.list_pod_for_all_namespaces)
+                seen = set()
+                for pod in listed.get("items") or []:
+                    seen.add(pod["metadata"]["uid"])
+                    self.reconcile(pod)
+                with self.lock:
+                    vanished = [(uid, r.pod) for uid, r in self.runners.items() if uid not in seen]
+                for _uid, pod in vanished:
+                    self.gone(pod)
+                stream = watch.Watch().stream(self.core.list_pod_for_all_namespaces, deserialize=False,
+                                              resource_version=listed["metadata"]["resourceVersion"],
+                                              timeout_seconds=WATCH_SECONDS)
+                for event in stream:
+                    if self.stop.is_set():
+                        return
+                    obj = event.get("raw_object") or event["object"]
+                    if event["type"] == "DELETED":
+                        self.gone(obj)
+                    elif event["type"] in ("ADDED", "MODIFIED"):
+                        self.reconcile(obj)
+            except API_ERRORS as err:
+                log.warning("pod watch interrupted (%s); listing again", err)
+                self.stop.wait(2.0)
+
+    def heartbeat(self) -> None:
+        """Renew every node's Lease each LEASE_RENEW seconds; post node status each STATUS_EVERY."""
+        since_status = 0.0
+        while not self.stop.wait(nodes.LEASE_RENEW):
+            since_status += nodes.LEASE_RENEW
+            for node in self.nodes.values():
+                try:
+                    nodes.renew_lease(self.api, node)
+                    if since_status >= nodes.STATUS_EVERY:
+                        nodes.post_status(self.api, node)
+                except API_ERRORS as err:
+                    log.warning("heartbeat of node %s failed: %s", node.name, err)
+            if since_status >= nodes.STATUS_EVERY:
+                since_status = 0.0
+
+    # ---- main ----------------------------------------------------------------------------------------
+    def run(self) -> int:
+        leftovers = kill_leftovers(f"GAMEDAY_KUBE_AGENT={self.agent_id}")
+        if leftovers:
+            log.info("killed %d process groups a previous agent left running", len(leftovers))
+        for node in self.nodes.values():
+            nodes.register(self.api, node)
+            nodes.renew_lease(self.api, node)
+        server = logserver.serve(self.address, self.port, self.args.tls_cert, self.args.tls_key,
+                                 self.args.client_ca, self.log_dir)
+        for target in (self.step_pods, self.heartbeat, self.list_and_watch):
+            threading.Thread(target=target, name=target.__name__, daemon=True).start()
+        signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
+        signal.signal(signal.SIGINT, lambda *_: self.stop.set())
+        self.stop.wait()
+        log.info("stopping: ending every pod's processes")
+        server.stopping.set()
+        server.shutdown()
+        with self.lock:
+            runners = list(self.runners.values())
+        threads = [threading.Thread(target=r.terminate, args=(min(r.grace_seconds(), SHUTDOWN_GRACE),))
+                   for r in runners]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(SHUTDOWN_GRACE + 6)
+        return 0
+
+
+def _args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="gameday.kube.agent", description=__doc__.split("\n")[0])
+    parser.add_argument("--kubeconfig", required=True)
+    parser.add_argument("--address", required=True, help="the agent's address (nodes' InternalIP)")
+    parser.add_argument("--port", type=int, default=10250, help="kubelet API port (kubectl logs)")
+    parser.add_argument("--tls-cert", required=True)
+    parser.add_argument("--tls-key", required=True)
+    parser.add_argument("--client-ca", required=True, help="CA of the API server's kubelet client certificate")
+    parser.add_argument("--state-dir", required=True, help="pods' working directories")
+    parser.add_argument("--log-dir", required=True, help="containers' logs")
+    parser.add_argument("--node", action="append", required=True, metavar="NAME=CIDR",
+                        help="a node to register and its pod CIDR (repeat for more nodes)")
+    args = parser.parse_args(argv)
+    for item in args.node:
+        name, sep, cidr = item.partition("=")
+        try:
+            ipaddress.ip_network(cidr)
+        except ValueError:
+            parser.error(f"--node {item!r}: expected NAME=CIDR, e.g. node-1=127.10.101.0/24")
+        if not sep or not name:
+            parser.error(f"--node {item!r}: expected NAME=CIDR, e.g. node-1=127.10.101.0/24")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = _args(sys.argv[1:] if argv is None else argv)
+    return Agent(args).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,376 @@
+"""One pod as host processes: its containers, their probes, restarts and the pod's status.
+
+The node agent makes a :class:`PodRunner` per pod bound to one of its nodes and calls ``step()``
+every half second; ``status()`` is the pod status to send to the API server (only sent when it
+changed). Each container's ``command`` + ``args`` run (with ``$(VAR)`` expanded from its env) in a new
+process group with the agent's sandbox marker in its environment; its output goes to
+``<log dir>/<ns>_<pod>_<uid>/<container>.log`` (the previous instance's to ``<container>.previous.log``).
+``terminate(grace)`` stops every process group (SIGTERM, then SIGKILL after ``grace`` seconds)::
+
+    runner = PodRunner(pod, ip="127.10.101.2", host_ip="127.10.90.5", dirs=dirs, env_source=env_source)
+    runner.step(); runner.status()
+    runner.terminate(grace=30)
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+from ..deadline import Deadline
+from .probes import Probe
+
+log = logging.getLogger("gameday.kube.pods")
+
+BACKOFF_BASE, BACKOFF_CAP, BACKOFF_RESET_AFTER = 1.0, 30.0, 60.0
+_VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def now_rfc3339() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion: known variables are replaced, ``$$`` is a literal ``$``,
+    unknown references stay as written."""
+    def sub(m: re.Match) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        return env.get(m.group(1), m.group(0))
+    return _VAR.sub(sub, text)
+
+
+def exit_code(returncode: int) -> int:
+    """Popen's negative "killed by signal N" as the container runtime reports it (128 + N)."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        return
+
+
+@dataclass(frozen=True)
+class PodDirs:
+    """Where a pod's working directory and container logs go."""
+
+    work: Path
+    logs: Path
+
+
+EnvSource = Callable[[str, dict[str, Any]], str | None]  # ("configMapKeyRef"|"secretKeyRef", ref) -> value
+
+
+class ContainerRunner:
+    """One container: its current process, restart count, state and probes."""
+
+    def __init__(self, spec: dict[str, Any], pod: "PodRunner", restart_count: int):
+        self.spec = spec
+        self.pod = pod
+        self.name: str = spec["name"]
+        self.restart_count = restart_count
+        self.proc: subprocess.Popen | None = None
+        self.started_mono = 0.0
+        self.started_at: str | None = None
+        self.ever_started = False
+        self.failures = 0
+        self.next_start = 0.0
+        self.done = False  # terminated for good (restart policy says no)
+        self.waiting_reason = "ContainerCreating"
+        self.waiting_message = ""
+        self.terminated: dict[str, Any] | None = None
+        self.last_terminated: dict[str, Any] | None = None
+        self.probes: dict[str, Probe] = {}
+        self.kill_at: float | None = None  # SIGKILL the group then (a liveness kill in progress)
+        self.ports = {p["name"]: int(p["containerPort"]) for p in spec.get("ports") or [] if p.get("name")}
+
+    # ---- environment and command ---------------------------------------------------------------
+    def env(self) -> dict[str, str]:
+        env = dict(self.pod.base_env)
+        for item in self.spec.get("env") or []:
+            if "value" in item and item["value"] is not None:
+                env[item["name"]] = expand(str(item["value"]), env)
+            elif item.get("valueFrom"):
+                value = self.pod.value_from(item["valueFrom"])
+                if value is not None:
+                    env[item["name"]] = value
+        return env
+
+    def argv(self, env: dict[str, str]) -> list[str]:
+        return [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
+
+    # ---- lifecycle -------------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    @property
+    def log_path(self) -> Path:
+        return self.pod.dirs.logs / f"{self.name}.log"
+
+    def start(self, now: float) -> None:
+        env = self.env()
+        argv = self.argv(env)
+        if self.ever_started:
+            self.restart_count += 1
+            if self.log_path.exists():
+                self.log_path.replace(self.pod.dirs.logs / f"{self.name}.previous.log")
+        self.ever_started = True
+        if not argv:
+            self._start_failed(now, "a process-backed container needs a command (images are not run here)")
+            return
+        cwd = self.spec.get("workingDir") or str(self.pod.dirs.work)
+        with open(self.log_path, "ab", buffering=0) as out:
+            try:
+                self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                             cwd=cwd, env=env, start_new_session=True, close_fds=True)
+            except OSError as err:
+                out.write(f"gameday node agent: could not start {argv[0]}: {err}\n".encode())
+                self._start_failed(now, str(err))
+                return
+        log.info("started %s/%s container %s: pid %d", self.pod.namespace, self.pod.name, self.name, self.proc.pid)
+        self.started_mono, self.started_at = now, now_rfc3339()
+        self.terminated = None
+        self.probes = {kind: Probe(kind, self.spec[key], now)
+                       for kind, key in (("startup", "startupProbe"), ("liveness", "livenessProbe"),
+                                         ("readiness", "readinessProbe")) if self.spec.get(key)}
+
+    def _start_failed(self, now: float, message: str) -> None:
+        self.proc = None
+        self._exited(now, {"exitCode": 128, "reason": "StartError", "message": message[:300],
+                           "startedAt": now_rfc3339(), "finishedAt": now_rfc3339()})
+
+    def _exited(self, now: float, terminated: dict[str, Any]) -> None:
+        self.terminated = self.last_terminated = terminated
+        self.probes = {}
+        policy = self.pod.restart_policy
+        if self.pod.stopping or policy == "Never" or (policy == "OnFailure" and terminated["exitCode"] == 0):
+            self.done = True
+            return
+        ran_for = now - self.started_mono if self.started_mono else 0.0
+        self.failures = 1 if ran_for >= BACKOFF_RESET_AFTER else self.failures + 1
+        delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** (self.failures - 1))
+        self.next_start = now + delay
+        self.waiting_reason, self.waiting_message = "CrashLoopBackOff", (
+            f"back-off {delay:g}s restarting failed container={self.name} pod={self.pod.name}")
+
+    def step(self, now: float) -> None:
+        """Start, reap, restart and probe as due. Called by the pod runner only."""
+        if self.done or self.pod.stopping:
+            self._reap(now)
+            return
+        if self.proc is None:
+            if now >= self.next_start:
+                self.start(now)
+            return
+        if self._reap(now):
+            return
+        if self.kill_at is not None:
+            if now >= self.kill_at:
+                signal_group(self.proc.pid, signal.SIGKILL)
+            return
+        for kind in ("startup", "liveness", "readiness"):
+            probe = self.probes.get(kind)
+            if probe is None or not probe.due(now):
+                continue
+            if kind != "startup" and self.probes.get("startup") and self.probes["startup"].result is not True:
+                continue  # nothing else runs before the startup probe has passed
+            result = probe.run(now, self.pod.ip, self.ports, self.env())
+            if result is False and kind in ("startup", "liveness"):
+                log.info("%s/%s container %s failed its %s probe (%s): restarting", self.pod.namespace,
+                         self.pod.name, self.name, kind, probe.message)
+                signal_group(self.proc.pid, signal.SIGTERM)
+                self.kill_at = now + self.pod.grace_seconds(probe.spec)
+                return
+
+    def _reap(self, now: float) -> bool:
+        if self.proc is None or self.proc.poll() is None:
+            return False
+        code = exit_code(self.proc.returncode)
+        log.info("%s/%s container %s exited with %d", self.pod.namespace, self.pod.name, self.name, code)
+        signal_group(self.proc.pid, signal.SIGKILL)  # what the leader left behind in its group
+        self.proc, self.kill_at = None, None
+        self._exited(now, {"exitCode": code, "reason": "Completed" if code == 0 else "Error",
+                           "startedAt": self.started_at, "finishedAt": now_rfc3339()})
+        return True
+
+    def kill(self, grace: float) -> None:
+        """SIGTERM the process group, SIGKILL it after ``grace`` seconds; returns once it is gone."""
+        proc = self.proc
+        if proc is None:
+            return
+        signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=max(grace, 0.0))
+        except subprocess.TimeoutExpired:
+            signal_group(proc.pid, signal.SIGKILL)
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                log.warning("container %s (pid %d) survived SIGKILL for 5s", self.name, proc.pid)
+        signal_group(proc.pid, signal.SIGKILL)  # children left in the group after the leader exited
+
+    # ---- status ----------------------------------------------------------------------------------
+    @property
+    def ready(self) -> bool:
+        if not self.running:
+            return False
+        probe = self.probes.get("readiness")
+        startup = self.probes.get("startup")
+        if startup is not None and startup.result is not True:
+            return False
+        return probe is None or probe.result is True
+
+    @property
+    def started(self) -> bool:
+        startup = self.probes.get("startup")
+        return self.running and (startup is None or startup.result is True)
+
+    def status(self) -> dict[str, Any]:
+        if self.running:
+            state: dict[str, Any] = {"running": {"startedAt": self.started_at}}
+        elif self.terminated is not None and (self.done or self.pod.stopping):
+            state = {"terminated": self.terminated}
+        else:
+            state = {"waiting": {"reason": self.waiting_reason,
+                                 **({"message": self.waiting_message} if self.waiting_message else {})}}
+        out = {"name": self.name, "image": self.spec.get("image") or "", "imageID": "",
+               "containerID": f"process://{self.proc.pid}" if self.running else "",
+               "ready": self.ready, "started": self.started, "restartCount": self.restart_count, "state": state,
+               "lastState": {"terminated": self.last_terminated} if self.last_terminated and not state.get(
+                   "terminated") else {}}
+        return out
+
+
+class PodRunner:
+    """A pod bound to one of the agent's nodes, run as host processes."""
+
+    def __init__(self, pod: dict[str, Any], *, ip: str, host_ip: str, dirs: PodDirs, base_env: dict[str, str],
+                 env_source: EnvSource):
+        meta, spec = pod["metadata"], pod["spec"]
+        self.pod = pod
+        self.namespace: str = meta["namespace"]
+        self.name: str = meta["name"]
+        self.uid: str = meta["uid"]
+        self.node: str = spec["nodeName"]
+        self.ip, self.host_ip, self.dirs = ip, host_ip, dirs
+        self.restart_policy = spec.get("restartPolicy") or "Always"
+        self.stopping = False
+        self.start_time = (pod.get("status") or {}).get("startTime") or now_rfc3339()
+        self.env_source = env_source
+        self._transitions: dict[str, tuple[str, str]] = {}
+        self.lock = threading.Lock()  # step() and terminate() never run at once
+        dirs.work.mkdir(parents=True, exist_ok=True)
+        dirs.logs.mkdir(parents=True, exist_ok=True)
+        self.base_env = {**base_env, "HOSTNAME": self.name, "HOME": str(dirs.work),
+                         "GAMEDAY_KUBE_POD": f"{self.namespace}/{self.name}"}
+        previous = {c["name"]: c.get("restartCount", 0) for c in (pod.get("status") or {}).get("containerStatuses") or []}
+        # A pod this agent ran before it restarted: its containers start again, which counts as a restart.
+        self.containers = [ContainerRunner(c, self, previous[c["name"]] + 1 if c["name"] in previous else 0)
+                           for c in spec.get("containers") or []]
+
+    # ---- downward API and references ---------------------------------------------------------------
+    def value_from(self, source: dict[str, Any]) -> str | None:
+        if source.get("fieldRef"):
+            path = source["fieldRef"]["fieldPath"]
+            meta = self.pod["metadata"]
+            fields = {"metadata.name": self.name, "metadata.namespace": self.namespace, "metadata.uid": self.uid,
+                      "spec.nodeName": self.node, "spec.serviceAccountName": self.pod["spec"].get("serviceAccountName"),
+                      "status.podIP": self.ip, "status.podIPs": self.ip, "status.hostIP": self.host_ip,
+                      "status.hostIPs": self.host_ip}
+            match = re.fullmatch(r"metadata\.(labels|annotations)\['(.+)'\]", path)
+            if match:
+                return (meta.get(match.group(1)) or {}).get(match.group(2))
+            return fields.get(path)
+        for kind in ("configMapKeyRef", "secretKeyRef"):
+            if source.get(kind):
+                return self.env_source(kind, {**source[kind], "namespace": self.namespace})
+        return None  # resourceFieldRef: no resources are accounted here
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+    def grace_seconds(self, probe_spec: dict[str, Any] | None = None) -> float:
+        if probe_spec and probe_spec.get("terminationGracePeriodSeconds") is not None:
+            return float(probe_spec["terminationGracePeriodSeconds"])
+        value = self.pod["spec"].get("terminationGracePeriodSeconds")
+        return float(30 if value is None else value)
+
+    def update(self, pod: dict[str, Any]) -> None:
+        """The latest copy of the pod from the API server (labels, conditions others set)."""
+        self.pod = pod
+
+    def step(self) -> None:
+        """Advance every container; skipped while ``terminate`` holds the pod."""
+        if not self.lock.acquire(blocking=False):
+            return
+        try:
+            now = time.monotonic()
+            for c in self.containers:
+                c.step(now)
+        finally:
+            self.lock.release()
+
+    @property
+    def finished(self) -> bool:
+        return all(c.done for c in self.containers)
+
+    def terminate(self, grace: float) -> None:
+        """Stop every container (SIGTERM, SIGKILL after ``grace`` seconds in all); returns once all are gone."""
+        self.stopping = True
+        with self.lock:
+            deadline = Deadline(max(grace, 0.0))
+            for c in self.containers:
+                if c.proc is not None:
+                    signal_group(c.proc.pid, signal.SIGTERM)
+            for c in self.containers:
+                c.kill(deadline.remaining())
+            now = time.monotonic()
+            for c in self.containers:
+                c.step(now)
+
+    # ---- status --------------------------------------------------------------------------------------
+    def phase(self) -> str:
+        if self.containers and all(c.done for c in self.containers):
+            failed = any((c.terminated or {}).get("exitCode", 0) != 0 for c in self.containers)
+            return "Failed" if failed else "Succeeded"
+        if any(c.running or c.ever_started for c in self.containers):
+            return "Running"
+        return "Pending"
+
+    def _condition(self, kind: str, value: bool, reason: str = "") -> dict[str, Any]:
+        status = "True" if value else "False"
+        previous = self._transitions.get(kind)
+        if previous is None or previous[0] != status:
+            self._transitions[kind] = (status, now_rfc3339())
+        out = {"type": kind, "status": status, "lastProbeTime": None,
+               "lastTransitionTime": self._transitions[kind][1]}
+        if reason and not value:
+            out["reason"] = reason
+        return out
+
+    def status(self) -> dict[str, Any]:
+        """The pod's status as the kubelet would report it (a merge patch body's ``status``)."""
+        statuses = [c.status() for c in self.containers]
+        all_ready = bool(statuses) and all(s["ready"] for s in statuses)
+        phase = self.phase()
+        conditions = [
+            self._condition("PodReadyToStartContainers", True),
+            self._condition("Initialized", True),
+            self._condition("ContainersReady", all_ready, "ContainersNotReady"),
+            self._condition("Ready", all_ready, "ContainersNotReady"),
+        ]
+        mine = {c["type"] for c in conditions}
+        conditions += [c for c in (self.pod.get("status") or {}).get("conditions") or [] if c["type"] not in mine]
+        return {"phase": phase, "hostIP": self.host_ip, "hostIPs": [{"ip": self.host_ip}], "podIP": self.ip,
+                "podIPs": [{"ip": self.ip}], "startTime": self.start_time, "conditions": conditions,
+                "containerStatuses": statuses}
