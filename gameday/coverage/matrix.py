@@ -8,8 +8,8 @@ its result, measured RTO / RPO, and the age of that evidence.
 Statuses: ``ok`` the last game day that exercised it met its targets within ``stale_days``;
 ``stale`` it did, longer ago; ``failed`` the last one missed a target or did not finish;
 ``untested`` an experiment exists but no game day ran it; ``no-experiment`` nothing can test it yet.
-Only game days against the inventory's kind of platform count (the sandbox's for ``sandbox``,
-the others' for any other platform): a sandbox run proves nothing about production.
+Only game days against the inventory's platform count: any sandbox twin for ``sandbox``, else the
+target named like the inventory's ``platform`` (a sandbox or staging run proves nothing about production).
 """
 
 from __future__ import annotations
@@ -47,9 +47,12 @@ def read_runs(reports_dir: Path) -> list[dict[str, Any]]:
 
 
 def counts_for(inv: Inventory, run: dict[str, Any]) -> bool:
-    """Whether a run is evidence for this inventory's platform."""
-    kind = (run.get("target") or {}).get("kind", "sandbox")
-    return (kind == "sandbox") == (inv.platform == "sandbox")
+    """Whether a run is evidence for this inventory's platform: any sandbox run for ``sandbox``, else
+    a run against the target of the same name (a staging game day proves nothing about production)."""
+    target = run.get("target") or {}
+    if inv.platform == "sandbox":
+        return target.get("kind", "sandbox") == "sandbox"
+    return target.get("kind") != "sandbox" and target.get("name") == inv.platform
 
 
 def exercised(run: dict[str, Any], experiment_cells: dict[str, list[str]]) -> dict[str, list[str]]:

@@ -153,6 +153,12 @@ def test_sandbox_game_days_prove_nothing_about_production(recorded):
     reports, now = recorded
     gke = matrix.build(inventory.load("gke-production"), claims.scan(ROOT), reports, now=now)
     assert gke["runs_counted"] == 0 and gke["runs_skipped"] == 3 and gke["totals"]["ok"] == 0
+    staging = record(reports, "staging-run", 1, scenario("kill-one-pod", rto_target=30, down_for=3), now=now,
+                     kind="kubernetes")
+    staging["target"]["name"] = "gke-staging"
+    (reports / "staging-run" / "summary.json").write_text(json.dumps(staging))
+    gke = matrix.build(inventory.load("gke-production"), claims.scan(ROOT), reports, now=now)
+    assert gke["runs_counted"] == 0 and gke["runs_skipped"] == 4
     record(reports, "gke-run", 1, scenario("kill-one-pod", rto_target=30, down_for=3), now=now, kind="kubernetes")
     gke = matrix.build(inventory.load("gke-production"), claims.scan(ROOT), reports, now=now)
     assert cells_of(gke)["web/one-replica-lost"]["last"]["run_id"] == "gke-run" and gke["runs_counted"] == 1
