@@ -90,7 +90,7 @@ def validate(data: Any, source: str) -> dict[str, Any]:
 
 def validate_cloud_monitoring(data: Any, source: str) -> dict[str, Any]:
     where = f"{source}: cloud_monitoring"
-    if data is None:
+    if data is None or data == {}:  # not configured (as_configuration() writes {} for it)
         return {}
     if not isinstance(data, dict):
         raise UsageError(f"{where} must be a mapping (project, url_map[, forwarding_rule, export])")

@@ -110,3 +110,10 @@ def test_gameday_run_refuses_production_without_the_flag_in_one_line():
                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert "production target" in out.stderr and "--i-mean-production" in out.stderr
+
+
+def test_a_sandbox_environment_round_trips_through_what_chaos_activities_receive():
+    from gameday.targets.environment import load
+    sandbox = load("sandbox-test")
+    again = from_mapping(sandbox.as_configuration(), "round trip")
+    assert again.cloud_monitoring == {} and again.name == sandbox.name
