@@ -8,8 +8,9 @@ Run by the sandbox supervisor (see :mod:`gameday.kube.members`)::
 
 What it does, per node: keeps the Node Ready and its Lease renewed (:mod:`.nodes`); lists and watches
 pods, and for each pod bound to one of its nodes runs a :class:`~gameday.kube.pods.PodRunner` with an
-address from that node's pod CIDR; sends each pod's status when it changes; when a pod is being
-deleted it stops the processes (honouring the grace period) and then removes the pod object; serves
+address from that node's pod CIDR or the pod's own list (:mod:`.addresses`); sends each pod's status
+when it changes; when a pod is being deleted it stops the processes (honouring the grace period) and
+then removes the pod object; serves
 ``kubectl logs`` (:mod:`.logserver`). Pod processes carry the sandbox marker (``GAMEDAY_SANDBOX_ID``)
 and this agent's own, so a restarted agent first kills what its predecessor left running, and then
 starts those pods again (a restart of each container).
@@ -33,7 +34,7 @@ import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
-from . import logserver, nodes
+from . import addresses, logserver, nodes
 from .nodes import MERGE, Node, raw
 from .pods import PodDirs, PodRunner, signal_group
 
@@ -44,28 +45,6 @@ WATCH_SECONDS = 60
 SHUTDOWN_GRACE = 10.0
 TERMINAL = ("Succeeded", "Failed")
 API_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
-
-
-class AddressPool:
-    """Pod addresses of one node: ``.2`` to ``.254`` of its /24, lowest free first."""
-
-    def __init__(self, cidr: str):
-        self.network = ipaddress.ip_network(cidr)
-        self.hosts = [str(h) for h in self.network.hosts()][1:]
-        self.used: set[str] = set()
-
-    def allocate(self, preferred: str | None = None) -> str:
-        if preferred in self.hosts and preferred not in self.used:
-            self.used.add(preferred)
-            return preferred
-        for ip in self.hosts:
-            if ip not in self.used:
-                self.used.add(ip)
-                return ip
-        raise RuntimeError(f"no free pod address left in {self.network}")
-
-    def release(self, ip: str) -> None:
-        self.used.discard(ip)
 
 
 def kill_leftovers(marker: str) -> list[int]:
@@ -96,11 +75,12 @@ class Agent:
         self.args = args
         self.state_dir, self.log_dir = Path(args.state_dir), Path(args.log_dir)
         self.nodes: dict[str, Node] = {}
-        self.pools: dict[str, AddressPool] = {}
+        self.node_hosts: dict[str, list[str]] = {}
+        self.book = addresses.AddressBook()
         for item in args.node:
             name, _, cidr = item.partition("=")
             self.nodes[name] = Node(name=name, pod_cidr=cidr, address=args.address, port=args.port)
-            self.pools[name] = AddressPool(cidr)
+            self.node_hosts[name] = addresses.cidr_hosts(cidr)
         self.agent_id = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:16]
         self.base_env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8",
                          "GAMEDAY_KUBE_AGENT": self.agent_id}
@@ -109,6 +89,7 @@ class Agent:
         self.runners: dict[str, PodRunner] = {}
         self.sent: dict[str, dict[str, Any]] = {}
         self.terminating: set[str] = set()
+        self.waiting: dict[str, dict[str, Any]] = {}  # pods whose address is not free yet, by uid
         self.lock = threading.RLock()
         self.stop = threading.Event()
 
@@ -143,12 +124,36 @@ class Agent:
             if (pod.get("status") or {}).get("phase") in TERMINAL:
                 return
             node = spec["nodeName"]
-            ip = self.pools[node].allocate((pod.get("status") or {}).get("podIP"))
+            try:
+                ip = self.book.claim(addresses.candidates(pod, self.node_hosts[node]),
+                                     preferred=(pod.get("status") or {}).get("podIP"))
+            except ValueError as err:
+                self._not_started(pod, "InvalidAddresses", str(err))
+                return
+            if ip is None:
+                self.waiting[uid] = pod  # retried every step until a pod holding its address is gone
+                self._not_started(pod, "AddressInUse", "every address this pod may have is held by another pod")
+                return
+            self.waiting.pop(uid, None)
             key = f"{meta['namespace']}_{meta['name']}_{uid}"
             dirs = PodDirs(work=self.state_dir / key, logs=self.log_dir / key)
             self.runners[uid] = PodRunner(pod, ip=ip, host_ip=self.address, dirs=dirs, base_env=self.base_env,
                                           env_source=self.env_source)
             log.info("pod %s/%s on %s: address %s", meta["namespace"], meta["name"], node, ip)
+
+    def _not_started(self, pod: dict[str, Any], reason: str, message: str) -> None:
+        """Tell why a pod cannot start (once per reason): a Ready=False condition with the message."""
+        meta = pod["metadata"]
+        conditions = [c for c in (pod.get("status") or {}).get("conditions") or [] if c["type"] != "Ready"]
+        if any(c.get("reason") == reason for c in (pod.get("status") or {}).get("conditions") or []):
+            return
+        log.warning("pod %s/%s cannot start: %s", meta["namespace"], meta["name"], message)
+        conditions.append({"type": "Ready", "status": "False", "reason": reason, "message": message})
+        try:
+            raw(self.core.patch_namespaced_pod_status, meta["name"], meta["namespace"],
+                {"status": {"conditions": conditions}}, _content_type=MERGE)
+        except ApiException as err:
+            log.warning("status of pod %s/%s not sent: %s %s", meta["namespace"], meta["name"], err.status, err.reason)
 
     def gone(self, pod: dict[str, Any]) -> None:
         """The pod object was removed: stop its processes at once."""
@@ -156,6 +161,7 @@ class Agent:
 
     def _terminate(self, uid: str, pod: dict[str, Any], grace: float, *, finalize: bool) -> None:
         with self.lock:
+            self.waiting.pop(uid, None)
             if uid in self.terminating:
                 return
             self.terminating.add(uid)
@@ -188,7 +194,7 @@ class Agent:
                 self.sent.pop(uid, None)
                 self.terminating.discard(uid)
                 if runner is not None:
-                    self.pools[runner.node].release(runner.ip)
+                    self.book.release(runner.ip)
 
     def _send_status(self, runner: PodRunner) -> None:
         status = runner.status()
@@ -207,6 +213,8 @@ class Agent:
         """Every STEP seconds: start, probe and restart containers; send statuses that changed."""
         while not self.stop.wait(STEP):
             with self.lock:
+                for pod in list(self.waiting.values()):
+                    self.reconcile(pod)
                 active = [r for uid, r in self.runners.items() if uid not in self.terminating]
             for runner in active:
                 runner.step()

@@ -75,8 +75,9 @@ EnvSource = Callable[[str, dict[str, Any]], str | None]  # ("configMapKeyRef"|"s
 class ContainerRunner:
     """One container: its current process, restart count, state and probes."""
 
-    def __init__(self, spec: dict[str, Any], pod: "PodRunner", restart_count: int):
+    def __init__(self, spec: dict[str, Any], pod: "PodRunner", restart_count: int, *, init: bool = False):
         self.spec = spec
+        self.init = init  # an init container: runs to completion before the next one starts
         self.pod = pod
         self.name: str = spec["name"]
         self.restart_count = restart_count
@@ -154,7 +155,7 @@ class ContainerRunner:
     def _exited(self, now: float, terminated: dict[str, Any]) -> None:
         self.terminated = self.last_terminated = terminated
         self.probes = {}
-        policy = self.pod.restart_policy
+        policy = "OnFailure" if self.init and self.pod.restart_policy == "Always" else self.pod.restart_policy
         if self.pod.stopping or policy == "Never" or (policy == "OnFailure" and terminated["exitCode"] == 0):
             self.done = True
             return
@@ -279,6 +280,11 @@ class PodRunner:
         # A pod this agent ran before it restarted: its containers start again, which counts as a restart.
         self.containers = [ContainerRunner(c, self, previous[c["name"]] + 1 if c["name"] in previous else 0)
                            for c in spec.get("containers") or []]
+        # Init containers run again after an agent restart, as after a node reboot.
+        self.init_containers = [ContainerRunner(c, self, 0, init=True) for c in spec.get("initContainers") or []]
+        if self.init_containers:
+            for c in self.containers:
+                c.waiting_reason = "PodInitializing"
 
     # ---- downward API and references ---------------------------------------------------------------
     def value_from(self, source: dict[str, Any]) -> str | None:
@@ -315,6 +321,11 @@ class PodRunner:
             return
         try:
             now = time.monotonic()
+            if not self.initialized:
+                pending = next((c for c in self.init_containers if not c.done), None)
+                if pending is not None and not self.init_failed:
+                    pending.step(now)
+                return
             for c in self.containers:
                 c.step(now)
         finally:
@@ -324,22 +335,35 @@ class PodRunner:
     def finished(self) -> bool:
         return all(c.done for c in self.containers)
 
+    @property
+    def initialized(self) -> bool:
+        return all(c.done and (c.terminated or {}).get("exitCode") == 0 for c in self.init_containers)
+
+    @property
+    def init_failed(self) -> bool:
+        return any(c.done and (c.terminated or {}).get("exitCode") != 0 for c in self.init_containers)
+
     def terminate(self, grace: float) -> None:
         """Stop every container (SIGTERM, SIGKILL after ``grace`` seconds in all); returns once all are gone."""
         self.stopping = True
         with self.lock:
             deadline = Deadline(max(grace, 0.0))
-            for c in self.containers:
+            every = self.init_containers + self.containers
+            for c in every:
                 if c.proc is not None:
                     signal_group(c.proc.pid, signal.SIGTERM)
-            for c in self.containers:
+            for c in every:
                 c.kill(deadline.remaining())
             now = time.monotonic()
-            for c in self.containers:
+            for c in every:
                 c.step(now)
 
     # ---- status --------------------------------------------------------------------------------------
     def phase(self) -> str:
+        if self.init_failed:
+            return "Failed"
+        if not self.initialized:
+            return "Pending"
         if self.containers and all(c.done for c in self.containers):
             failed = any((c.terminated or {}).get("exitCode", 0) != 0 for c in self.containers)
             return "Failed" if failed else "Succeeded"
@@ -365,7 +389,7 @@ class PodRunner:
         phase = self.phase()
         conditions = [
             self._condition("PodReadyToStartContainers", True),
-            self._condition("Initialized", True),
+            self._condition("Initialized", self.initialized, "ContainersNotInitialized"),
             self._condition("ContainersReady", all_ready, "ContainersNotReady"),
             self._condition("Ready", all_ready, "ContainersNotReady"),
         ]
@@ -373,4 +397,5 @@ class PodRunner:
         conditions += [c for c in (self.pod.get("status") or {}).get("conditions") or [] if c["type"] not in mine]
         return {"phase": phase, "hostIP": self.host_ip, "hostIPs": [{"ip": self.host_ip}], "podIP": self.ip,
                 "podIPs": [{"ip": self.ip}], "startTime": self.start_time, "conditions": conditions,
-                "containerStatuses": statuses}
+                "containerStatuses": statuses,
+                **({"initContainerStatuses": [c.status() for c in self.init_containers]} if self.init_containers else {})}

@@ -167,3 +167,34 @@ def test_a_crashing_pod_counts_restarts_and_shows_its_previous_log(kube_twin):
     assert previous.stdout.strip() == "attempt"
     kubectl(kube_twin, "delete", "pod", "crasher", "--timeout=60s")  # waits until the agent removed it
     assert kubectl(kube_twin, "get", "pod", "crasher", check=False).returncode != 0
+
+
+def test_statefulset_pods_keep_their_listed_addresses_across_replacement(kube_twin):
+    listed = f"127.{NET}.40.1-127.{NET}.40.2"  # like the twin's fixed Kafka addresses
+    container = {"name": "kv", "image": "host-process", "command": [sys.executable, "-m", "http.server"],
+                 "args": ["--bind", "$(POD_IP)", "9092"],
+                 "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+                 "readinessProbe": {"tcpSocket": {"port": 9092}, "periodSeconds": 1}}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "kv", "namespace": "default"},
+           "spec": {"replicas": 2, "serviceName": "kv", "selector": {"matchLabels": {"app": "kv"}},
+                    "template": {"metadata": {"labels": {"app": "kv"},
+                                              "annotations": {"sandbox.gameday.io/addresses": listed}},
+                                 "spec": {"containers": [container], "terminationGracePeriodSeconds": 2}}}}
+    kubectl(kube_twin, "apply", "-f", "-", stdin=json.dumps(sts))
+
+    def addresses_by_pod():
+        items = get_json(kube_twin, "pods", "-l", "app=kv")["items"]
+        ready = {p["metadata"]["name"]: p["status"].get("podIP") for p in items
+                 if not p["metadata"].get("deletionTimestamp")
+                 and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])}
+        return ready if len(ready) == 2 else None
+
+    first = wait_until(addresses_by_pod, timeout=120, what="both StatefulSet pods ready", interval=1)
+    assert first == {"kv-0": f"127.{NET}.40.1", "kv-1": f"127.{NET}.40.2"}
+    old_uid = get_json(kube_twin, "pod", "kv-1")["metadata"]["uid"]
+    kubectl(kube_twin, "delete", "pod", "kv-1", "--wait=false")
+    again = wait_until(lambda: (lambda a: a if a and get_json(kube_twin, "pod", "kv-1")["metadata"]["uid"] != old_uid
+                                else None)(addresses_by_pod()),
+                       timeout=120, what="kv-1 to come back", interval=1)
+    assert again == first
+    assert requests.get(f"http://127.{NET}.40.2:9092/", timeout=5).status_code == 200

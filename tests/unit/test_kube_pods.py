@@ -12,7 +12,7 @@ import pytest
 
 from gameday.deadline import wait_until
 from gameday.kube import pods
-from gameday.kube.agent import AddressPool
+from gameday.kube import addresses
 from gameday.kube.pods import PodDirs, PodRunner, expand
 
 POD_IP = "127.33.101.2"  # a loopback address of its own (net 33 is used by no twin)
@@ -64,13 +64,58 @@ def test_expand_follows_kubernetes_rules():
     assert expand("$$(POD_IP) $(MISSING)", env) == "$(POD_IP) $(MISSING)"
 
 
-def test_address_pool_prefers_a_known_address_and_reuses_released_ones():
-    pool = AddressPool("127.33.101.0/24")
-    assert pool.allocate() == "127.33.101.2"
-    assert pool.allocate("127.33.101.9") == "127.33.101.9"
-    assert pool.allocate("127.33.101.9") == "127.33.101.3"  # taken: the lowest free one instead
-    pool.release("127.33.101.2")
-    assert pool.allocate() == "127.33.101.2"
+def test_address_book_prefers_a_known_address_and_reuses_released_ones():
+    book, hosts = addresses.AddressBook(), addresses.cidr_hosts("127.33.101.0/24")
+    assert book.claim(hosts) == "127.33.101.2"
+    assert book.claim(hosts, preferred="127.33.101.9") == "127.33.101.9"
+    assert book.claim(hosts, preferred="127.33.101.9") == "127.33.101.3"  # taken: the lowest free one instead
+    book.release("127.33.101.2")
+    assert book.claim(hosts) == "127.33.101.2"
+    assert book.claim(["127.33.101.3"]) is None
+
+
+def test_pods_can_ask_for_the_sandbox_fixed_addresses():
+    pod = make_pod([])
+    pod["metadata"]["annotations"] = {addresses.ANNOTATION: "127.33.20.1-127.33.20.3, 127.33.20.9"}
+    assert addresses.candidates(pod, ["127.33.101.2"]) == ["127.33.20.1", "127.33.20.2", "127.33.20.3",
+                                                          "127.33.20.9"]
+    pod["metadata"]["labels"][addresses.POD_INDEX_LABEL] = "1"  # a StatefulSet's second pod
+    assert addresses.candidates(pod, ["127.33.101.2"]) == ["127.33.20.2"]
+    pod["metadata"]["labels"][addresses.POD_INDEX_LABEL] = "4"
+    with pytest.raises(ValueError, match="none for pod index 4"):
+        addresses.candidates(pod, [])
+    for bad in ("10.0.0.1", "127.33.20.9-127.33.20.1", "not-an-ip"):
+        with pytest.raises(ValueError, match=addresses.ANNOTATION):
+            addresses.parse(bad)
+
+
+def test_init_containers_run_in_order_before_the_app(tmp_path):
+    marker = tmp_path / "order"
+    init = [{"name": f"init-{i}", "command": ["sh", "-c", f"echo init-{i} >> {marker}"]} for i in (1, 2)]
+    app = {"name": "app", "command": ["sh", "-c", f"echo app >> {marker}; sleep 60"]}
+    pod = make_pod([app])
+    pod["spec"]["initContainers"] = init
+    runner = runner_for(pod, tmp_path)
+    try:
+        first = runner.status()
+        assert first["phase"] == "Pending"
+        assert first["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+        status = drive(runner, lambda s: "running" in s["containerStatuses"][0]["state"], what="the app to run")
+        assert {c["type"]: c["status"] for c in status["conditions"]}["Initialized"] == "True"
+        assert [s["state"]["terminated"]["exitCode"] for s in status["initContainerStatuses"]] == [0, 0]
+        wait_until(lambda: marker.exists() and marker.read_text().split() == ["init-1", "init-2", "app"],
+                   timeout=10, what="the app's line after both init lines")
+    finally:
+        runner.terminate(grace=1)
+
+
+def test_a_failing_init_container_fails_a_never_restarting_pod(tmp_path):
+    pod = make_pod([{"name": "app", "command": ["sleep", "60"]}], restart_policy="Never")
+    pod["spec"]["initContainers"] = [{"name": "init", "command": ["false"]}]
+    runner = runner_for(pod, tmp_path)
+    status = drive(runner, lambda s: s["phase"] == "Failed", what="the pod to fail")
+    assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "PodInitializing"
+    assert runner.containers[0].proc is None
 
 
 def test_http_server_becomes_ready_with_env_from_downward_api_and_configmap(tmp_path):
