@@ -63,6 +63,7 @@ class RunOptions:
     locustfile: Path = DEFAULT_LOCUSTFILE
     pacing_s: float | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
+    allow_hosts: tuple[str, ...] = ()  # non-loopback hosts this run may load (an allow-listed environment's site)
 
 
 @dataclass
@@ -87,13 +88,14 @@ class PreparedRun:
 
 
 # ---- checks ----------------------------------------------------------------------------------
-def check_host(url: str) -> str:
-    """Only loopback targets (127.0.0.0/8, ::1, localhost): raises UsageError otherwise."""
+def check_host(url: str, allow: tuple[str, ...] = ()) -> str:
+    """Only loopback targets (127.0.0.0/8, ::1, localhost), or a host named in ``allow`` (a game day
+    against an allow-listed Kubernetes environment passes its site's host): UsageError otherwise."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.hostname:
         raise UsageError(f"target {url!r} is not an http(s) URL", hint="e.g. --host http://127.10.10.1:8080")
     host = parsed.hostname
-    loopback = host == "localhost"
+    loopback = host == "localhost" or host in allow
     if not loopback:
         try:
             loopback = ipaddress.ip_address(host).is_loopback
@@ -117,7 +119,7 @@ def check_reachable(url: str) -> None:
 def prepare(opts: RunOptions, *, check_target: bool = True) -> PreparedRun:
     """Validate everything and build the command; nothing is sent to the target except one GET /."""
     check_profile(opts.profile)
-    host = check_host(opts.host)
+    host = check_host(opts.host, opts.allow_hosts)
     if opts.duration_s is not None and not 0 < opts.duration_s <= MAX_DURATION_S:
         raise UsageError(f"--duration {opts.duration_s:g} is out of range",
                          hint=f"give 1..{MAX_DURATION_S:.0f} seconds (default for {opts.profile}: "

@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
+from urllib.parse import urlparse
 
 import yaml
 
@@ -67,6 +68,18 @@ class Result:
         return 0 if self.report["verdict"] == "passed" else 1
 
 
+def load_options(env: Environment, profile: str, site_url: str, duration: float, out: Path) -> load_runner.RunOptions:
+    """How a game day drives its load: one local Locust process, or (``load.workers`` in the
+    environment) a master waiting for that many external workers; a Kubernetes environment, being
+    allow-listed, may load its own site's host, and nothing else."""
+    workers = int(env.load.get("workers", 0))
+    bind_host, _, bind_port = str(env.load.get("master_bind", "0.0.0.0:5557")).rpartition(":")
+    allow = (urlparse(env.site_url).hostname,) if env.kind == "kubernetes" and env.allowed and env.site_url else ()
+    return load_runner.RunOptions(profile=profile, host=site_url, duration_s=duration, out_dir=out,
+                                  master=workers > 0, expect_workers=workers, master_bind_host=bind_host,
+                                  master_bind_port=int(bind_port), allow_hosts=tuple(h for h in allow if h))
+
+
 def _sleep(seconds: float) -> None:
     deadline = Deadline(seconds)
     while not deadline.expired():
@@ -106,8 +119,8 @@ class GameDay:
 
     def start_load(self) -> None:
         duration = self.suite.baseline_s + len(self.suite.scenarios) * SCENARIO_BUDGET_S
-        self.load_run = load_runner.prepare(load_runner.RunOptions(
-            profile=self.suite.profile, host=self.site_url, duration_s=duration, out_dir=self.out / "load"))
+        self.load_run = load_runner.prepare(load_options(self.env, self.suite.profile, self.site_url, duration,
+                                                         self.out / "load"))
         self.load_stop = threading.Event()
         self.load_result: dict[str, Any] = {}
 

@@ -36,7 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 ENVIRONMENTS = ROOT / "environments"
 KINDS = ("sandbox", "kubernetes")
 TOP_KEYS = {"name", "kind", "allowed", "production", "sandbox", "net", "site_url", "limits", "kubernetes",
-            "description", "credentials", "cloud_monitoring"}
+            "description", "credentials", "cloud_monitoring", "load"}
+LOAD_KEYS = {"workers", "master_bind"}
 LIMIT_DEFAULTS = {"web_max_percent": 50, "kafka_max_brokers": 2, "search_max_nodes": 1, "emergency_error_ratio": 0.9}
 
 
@@ -54,13 +55,14 @@ class Environment:
     source: str = ""
     credentials: dict[str, dict[str, Any]] = field(default_factory=dict)  # references, never values
     cloud_monitoring: dict[str, Any] = field(default_factory=dict)
+    load: dict[str, Any] = field(default_factory=dict)  # {workers: N, master_bind: HOST:PORT}: distributed Locust
 
     def as_configuration(self) -> dict[str, Any]:
         """The dict Chaos Toolkit passes to activities as ``configuration["gameday_environment"]``."""
         return {"name": self.name, "kind": self.kind, "allowed": self.allowed, "production": self.production,
                 "sandbox": self.sandbox, "net": self.net, "site_url": self.site_url, "limits": dict(self.limits),
                 "kubernetes": dict(self.kubernetes), "credentials": dict(self.credentials),
-                "cloud_monitoring": dict(self.cloud_monitoring)}
+                "cloud_monitoring": dict(self.cloud_monitoring), "load": dict(self.load)}
 
 
 def from_mapping(data: Any, source: str) -> Environment:
@@ -97,7 +99,30 @@ def from_mapping(data: Any, source: str) -> Environment:
         site_url=data.get("site_url"), limits=limits, kubernetes=kube or dict(data.get("kubernetes") or {}),
         source=source, credentials=credential_refs.validate(data.get("credentials"), source),
         cloud_monitoring=kubernetes_config.validate_cloud_monitoring(data.get("cloud_monitoring"), source),
+        load=_load_block(data.get("load"), source),
     )
+
+
+def _load_block(data: Any, source: str) -> dict[str, Any]:
+    """``load: {workers: 2, master_bind: 0.0.0.0:5557}``: a game day's Locust becomes a master that
+    waits for ``workers`` external workers (the Locust worker pods of ``deploy/``); absent or
+    ``workers: 0`` runs Locust in one local process."""
+    where = f"{source}: load"
+    if not data:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{where} must be a mapping (workers, master_bind)")
+    for key in data:
+        if key not in LOAD_KEYS:
+            raise unknown_key(key, LOAD_KEYS, where)
+    workers = data.get("workers", 0)
+    if not isinstance(workers, int) or isinstance(workers, bool) or not 0 <= workers <= 100:
+        raise UsageError(f"{where}.workers must be a whole number from 0 to 100, not {workers!r}")
+    bind = str(data.get("master_bind", "0.0.0.0:5557"))
+    host, _, port = bind.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"{where}.master_bind must be HOST:PORT, not {bind!r}", hint="e.g. 0.0.0.0:5557")
+    return {"workers": workers, "master_bind": bind}
 
 
 def load(name_or_path: str | Path) -> Environment:
