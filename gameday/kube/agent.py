@@ -34,6 +34,7 @@ import urllib3
 from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
+from ..deadline import Deadline
 from . import addresses, logserver, nodes
 from .nodes import MERGE, Node, raw
 from .pods import PodDirs, PodRunner, signal_group
@@ -43,6 +44,7 @@ log = logging.getLogger("gameday.kube.agent")
 STEP = 0.5
 WATCH_SECONDS = 60
 SHUTDOWN_GRACE = 10.0
+SERVICE_ACCOUNT_WAIT = 90.0
 TERMINAL = ("Succeeded", "Failed")
 API_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
 
@@ -267,6 +269,20 @@ class Agent:
             if since_status >= nodes.STATUS_EVERY:
                 since_status = 0.0
 
+    def wait_for_default_service_account(self) -> None:
+        """Hold back readiness (the kubelet port) until pods can be created: the ServiceAccount
+        admission plugin refuses pods until the controller-manager made ``default/default``."""
+        deadline = Deadline(SERVICE_ACCOUNT_WAIT)
+        while not deadline.expired() and not self.stop.is_set():
+            try:
+                raw(self.core.read_namespaced_service_account, "default", "default")
+                return
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+            self.stop.wait(0.5)
+        log.warning("no default service account after %gs: is the controller-manager running?", SERVICE_ACCOUNT_WAIT)
+
     # ---- main ----------------------------------------------------------------------------------------
     def run(self) -> int:
         leftovers = kill_leftovers(f"GAMEDAY_KUBE_AGENT={self.agent_id}")
@@ -275,6 +291,7 @@ class Agent:
         for node in self.nodes.values():
             nodes.register(self.api, node)
             nodes.renew_lease(self.api, node)
+        self.wait_for_default_service_account()
         server = logserver.serve(self.address, self.port, self.args.tls_cert, self.args.tls_key,
                                  self.args.client_ca, self.log_dir)
         for target in (self.step_pods, self.heartbeat, self.list_and_watch):

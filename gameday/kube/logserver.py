@@ -59,6 +59,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        """exec, attach and port-forward arrive as POSTs: say plainly that they are not served."""
+        self._plain(501, "the gameday node agent runs pods as host processes and serves logs only: "
+                         "exec, attach and port-forward are not supported (use `kubectl logs` or the pod's address)")
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         url = urlsplit(self.path)
         if url.path in ("/healthz", "/readyz", "/livez"):

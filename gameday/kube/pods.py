@@ -108,8 +108,22 @@ class ContainerRunner:
                     env[item["name"]] = value
         return env
 
+    def run_as(self) -> tuple[int, int] | None:
+        """(uid, gid) from the container's or the pod's securityContext, when root can switch to it."""
+        context = {**(self.pod.pod["spec"].get("securityContext") or {}), **(self.spec.get("securityContext") or {})}
+        uid, gid = context.get("runAsUser"), context.get("runAsGroup")
+        if (uid is None and gid is None) or os.geteuid() != 0:
+            return None
+        uid = int(uid) if uid is not None else 0
+        return uid, int(gid) if gid is not None else uid
+
     def argv(self, env: dict[str, str]) -> list[str]:
-        return [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
+        """command + args, expanded; through setpriv when a securityContext asks for another user."""
+        argv = [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
+        ids = self.run_as()
+        if argv and ids:
+            argv = ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups", "--", *argv]
+        return argv
 
     # ---- lifecycle -------------------------------------------------------------------------------
     @property
@@ -132,6 +146,9 @@ class ContainerRunner:
             self._start_failed(now, "a process-backed container needs a command (images are not run here)")
             return
         cwd = self.spec.get("workingDir") or str(self.pod.dirs.work)
+        ids = self.run_as()
+        if ids:
+            os.chown(self.pod.dirs.work, *ids)  # the pod's working directory and HOME are its own
         with open(self.log_path, "ab", buffering=0) as out:
             try:
                 self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

@@ -39,6 +39,12 @@ def test_container_logs_with_tail_and_previous(served):
     assert missing.status_code == 404 and "web-2" in missing.text
 
 
+def test_exec_and_port_forward_are_refused_with_a_plain_reason(served):
+    answer = requests.post(f"https://{ADDRESS}:{PORT}/exec/ns/web-1/c?command=true", verify=str(served.ca_cert),
+                           cert=tuple(map(str, served.client("apiserver-kubelet-client"))), timeout=5)
+    assert answer.status_code == 501 and "exec, attach and port-forward are not supported" in answer.text
+
+
 def test_clients_without_a_certificate_from_our_ca_are_refused(served):
     with pytest.raises((requests.exceptions.SSLError, requests.exceptions.ConnectionError)):
         get(served, "/healthz", client=None)

@@ -194,3 +194,13 @@ def test_terminate_honours_the_grace_period_then_kills_the_group(tmp_path):
     assert time.monotonic() - started >= 1.0  # it was given its grace period
     wait_until(lambda: not group_alive(pgid), timeout=5, what="the process group to be gone")
     assert "terminated" in runner.status()["containerStatuses"][0]["state"]
+
+
+def test_run_as_user_and_group_from_the_security_context(tmp_path):
+    pod = make_pod([{"name": "who", "command": ["sh", "-c", "echo $(id -u) $(id -g)"],
+                     "securityContext": {"runAsUser": 65534}}], restart_policy="Never")
+    pod["spec"]["securityContext"] = {"runAsGroup": 65533}
+    runner = runner_for(pod, tmp_path)
+    drive(runner, lambda s: s["phase"] == "Succeeded", what="the container to finish")
+    expected = "65534 65533" if os.geteuid() == 0 else f"{os.geteuid()} {os.getegid()}"
+    assert (tmp_path / "logs" / "who.log").read_text().strip() == expected
