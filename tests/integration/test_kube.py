@@ -76,7 +76,11 @@ def deployment(replicas: int) -> dict:
         "metadata": {"name": "web", "namespace": NAMESPACE},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": "web"}},
                  "template": {"metadata": {"labels": {"app": "web"}},
-                              "spec": {"containers": [container], "terminationGracePeriodSeconds": 5}}},
+                              "spec": {"containers": [container], "terminationGracePeriodSeconds": 5,
+                                       "topologySpreadConstraints": [{
+                                           "maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+                                           "whenUnsatisfiable": "DoNotSchedule",
+                                           "labelSelector": {"matchLabels": {"app": "web"}}}]}}},
     }
 
 
