@@ -8,7 +8,7 @@ from ...deadline import wait_until
 from ..context import activity, target
 
 __all__ = ["partition_health", "partitions_healthy", "consumer_lag", "wait_for_healthy_partitions",
-           "wait_for_consumer_lag_below"]
+           "wait_for_consumer_lag_below", "active_controller"]
 
 
 @activity
@@ -69,3 +69,10 @@ def wait_for_consumer_lag_below(group: str = "indexer", topic: str = "content-ev
 
     wait_until(drained, timeout=timeout, what=f"consumer group {group} lag to reach {max_lag}", interval=1)
     return round(time.monotonic() - started, 3)
+
+
+@activity
+def active_controller(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> int:
+    """The node id of the active KRaft controller (the metadata quorum's leader)."""
+    return kafka_admin.active_controller(target(configuration, lock=False).kafka_bootstrap())
+
