@@ -37,10 +37,12 @@ def for_environment(env: Environment, *, i_mean_production: bool = False) -> Tar
         return SandboxTarget(env)
     if env.kind == "kubernetes":
         from . import credentials, kubernetes_config
+        from .kubernetes import KubernetesTarget, effective_block
         credentials.check(env.credentials, env.source or env.name)
-        kubernetes_config.preflight(env.kubernetes, env.name, env.source or "its environment file")
-    raise UsageError(f"environment {env.name!r}: targets of kind {env.kind!r} are not supported yet",
-                     hint="the Kubernetes target arrives with the Kubernetes-speaking sandbox (issue 7)")
+        kubernetes_config.preflight(effective_block(env), env.name, env.source or "its environment file")
+        return KubernetesTarget(env)
+    raise UsageError(f"environment {env.name!r}: targets of kind {env.kind!r} are not supported",
+                     hint="kind is sandbox or kubernetes")
 
 
 def resolve(configuration: dict[str, Any] | None) -> Target:

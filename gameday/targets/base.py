@@ -26,7 +26,7 @@ class Node:
 
 
 class Target(abc.ABC):
-    """A platform we can hurt and heal. Subclasses: SandboxTarget (and, later, KubernetesTarget)."""
+    """A platform we can hurt and heal. Subclasses: SandboxTarget, KubernetesTarget."""
 
     def __init__(self, env: Environment):
         self.env = env

@@ -1,0 +1,498 @@
+"""The Kubernetes target: nodes are pods, found by namespace and label selector per layer.
+
+Any cluster reached by a kubeconfig context (GKE in production, the sandbox's own control plane in
+CI) or from inside a pod (``in_cluster: true``). What each layer is comes from the environment's
+``kubernetes:`` block (see :mod:`gameday.targets.kubernetes_config`)::
+
+    target = for_environment(load("sandbox-k8s"))
+    target.nodes("web")                    # the web pods, not being deleted, in name order
+    target.kill(target.nodes("web")[0])    # chaosk8s terminate_pods, grace 0, after the PDB check
+    target.wait_ready(node, timeout=60)    # the pod (or its replacement) is Ready
+
+- **kill** deletes the pod with grace period 0 through ``chaosk8s.pod.actions.terminate_pods`` (its
+  controller makes a replacement). PodDisruptionBudgets are respected by default: a budget that
+  selects the pod and allows no disruption now refuses the kill, nothing touched. A deletion is not
+  an eviction, so the API server does not check budgets for us; we read ``status.disruptionsAllowed``
+  and recount the budget's healthy pods live (the disruption controller's figure lags a deletion by
+  a moment, so two kills in a row would otherwise both pass). ``pod_disruption_budgets: ignore`` in
+  the environment, or ``kill(node, respect_pdb=False)``, overrides.
+- **stop / start** keep a pod away until it is started again:
+
+  - a Deployment's pod: the pod gets ``controller.kubernetes.io/pod-deletion-cost`` far below the
+    others, then the Deployment is scaled down by one (the ReplicaSet removes the cheapest pod; a pod
+    that is not ready would go first, as Kubernetes always does). ``start`` scales it up by one again.
+  - a StatefulSet's pod: only the highest ordinal can be stopped (scaling down removes the highest
+    ordinal; stopping ``kafka-0`` of three would really stop ``kafka-2``). Any other ordinal is
+    refused with a clear error: kill it instead (it comes back with the same identity and volume).
+    ``start`` scales the StatefulSet back up to include that ordinal.
+  - a pod of any other owner (Strimzi's StrimziPodSet, a bare pod) cannot be stopped: its operator
+    would put it back. Kill it instead.
+
+  What was stopped is recorded on the workload in the annotation ``gameday.io/stopped-pods``, so a
+  ``start`` from another process (a rollback, ``gameday cleanup``) knows what to undo; starting a pod
+  that was not stopped does nothing.
+- **endpoints** (site URL, Kafka bootstrap, search URL, database) come from the environment file:
+  the same admin code then runs against them as on the sandbox.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import threading
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.rest import ApiException
+
+from ..deadline import wait_until
+from ..errors import GamedayError, NotRunning, UsageError
+from ..sandbox.paths import SandboxPaths
+from . import kubernetes_config
+from .base import Node, Target
+from .environment import Environment
+
+SANDBOX_CONTEXT = "gameday-sandbox"  # the context name in a sandbox twin's admin kubeconfig
+STOPPED_ANNOTATION = "gameday.io/stopped-pods"
+DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
+STOP_COST = "-1000000"
+# layer -> (block of the kubernetes: section, key of its pod selector)
+LAYER_PODS = {"web": ("web", "selector"), "kafka": ("kafka", "brokers"),
+              "kafka-controllers": ("kafka", "controllers"), "search": ("search", "nodes")}
+OUTSIDE = ("db", "lb", "toxiproxy", "indexer")  # layers that may have no pods on a cluster
+_CHAOSK8S_LOCK = threading.Lock()  # chaosk8s reads $KUBECONFIG: one call at a time in this process
+
+
+class DisruptionRefused(UsageError):
+    """A PodDisruptionBudget allows no disruption of this pod now (nothing was touched)."""
+
+
+# ---- configuration -------------------------------------------------------------------------------
+
+def effective_block(env: Environment) -> dict[str, Any]:
+    """The ``kubernetes:`` block, with the kubeconfig filled in for a sandbox twin: context
+    ``gameday-sandbox`` and no ``kubeconfig`` means ``<twin home>/kubeconfig`` of the twin named by the
+    environment's ``sandbox:`` (what ``gameday sandbox up --kubernetes`` writes)."""
+    block = dict(env.kubernetes)
+    if not block.get("kubeconfig") and not block.get("in_cluster") and block.get("context") == SANDBOX_CONTEXT:
+        block["kubeconfig"] = str(SandboxPaths.for_name(env.sandbox).home / "kubeconfig")
+    return block
+
+
+def layer_scope(block: dict[str, Any], layer: str) -> tuple[str, str] | None:
+    """``(namespace, label selector)`` of a layer's pods, or None for a layer with no pods here."""
+    where = LAYER_PODS.get(layer)
+    if where is None or where[0] not in block:
+        return None
+    section = block[where[0]]
+    return section["namespace"], str(section[where[1]])
+
+
+# ---- pods, selectors and budgets (pure: unit-tested without a cluster) ----------------------------
+
+def pod_ready(pod: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def deleting(pod: dict[str, Any]) -> bool:
+    return bool(pod["metadata"].get("deletionTimestamp"))
+
+
+def ordinal(name: str) -> int | None:
+    """``kafka-2`` -> 2 (a StatefulSet pod's ordinal), else None."""
+    match = re.search(r"-(\d+)$", name)
+    return int(match.group(1)) if match else None
+
+
+def name_order(name: str) -> tuple[str, int]:
+    number = ordinal(name)
+    return (name.rsplit("-", 1)[0], number) if number is not None else (name, -1)
+
+
+def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
+    """A LabelSelector (matchLabels, matchExpressions) against a pod's labels. A budget with no
+    selector selects nothing; an empty one selects every pod of its namespace (policy/v1)."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and key in labels and labels[key] in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def disruptions_allowed(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> int:
+    """How many of the budget's pods may go now: the disruption controller's ``disruptionsAllowed``,
+    but never more than the healthy pods counted now less ``desiredHealthy`` (the controller's own
+    figure lags a deletion that just happened)."""
+    status = pdb.get("status") or {}
+    if "disruptionsAllowed" not in status or status.get("observedGeneration") != pdb["metadata"].get("generation"):
+        return 0  # the controller has not judged this budget yet: as Kubernetes does, allow nothing
+    selected = [p for p in pods if selector_matches(pdb["spec"].get("selector"), p["metadata"].get("labels") or {})]
+    healthy_now = sum(1 for p in selected if pod_ready(p) and not deleting(p))
+    return max(0, min(int(status["disruptionsAllowed"]), healthy_now - int(status.get("desiredHealthy", 0))))
+
+
+def blocking_budgets(pod: dict[str, Any], pdbs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[str]:
+    """Names of the budgets selecting ``pod`` that allow no disruption now. A pod that is not
+    ready costs a budget nothing (Kubernetes lets such a pod go too)."""
+    labels = pod["metadata"].get("labels") or {}
+    if not pod_ready(pod):
+        return []
+    return [b["metadata"]["name"] for b in pdbs
+            if selector_matches(b["spec"].get("selector"), labels) and disruptions_allowed(b, pods) < 1]
+
+
+def stopped_list(workload: dict[str, Any]) -> list[str]:
+    raw = (workload["metadata"].get("annotations") or {}).get(STOPPED_ANNOTATION)
+    try:
+        value = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def statefulset_stop_replicas(name: str, replicas: int) -> int:
+    """The replica count that stops StatefulSet pod ``name`` (its highest ordinal), or UsageError."""
+    number = ordinal(name)
+    if number is None or number != replicas - 1:
+        base = name.rsplit("-", 1)[0]
+        raise UsageError(
+            f"{name} is not the highest ordinal of StatefulSet {base} ({replicas} replicas): scaling down "
+            f"stops {base}-{replicas - 1}, not {name}",
+            hint=f"kill {name} instead (it comes back with the same name and volume), or stop {base}-{replicas - 1}")
+    return replicas - 1
+
+
+def statefulset_start_replicas(name: str, replicas: int) -> int:
+    """The replica count that runs StatefulSet pod ``name`` again (never fewer than now)."""
+    number = ordinal(name)
+    return replicas if number is None else max(replicas, number + 1)
+
+
+# ---- the target ------------------------------------------------------------------------------------
+
+class KubernetesTarget(Target):
+    """A cluster reached by kubeconfig context or in-cluster credentials; nothing is contacted until
+    the first call that needs the API server."""
+
+    def __init__(self, env: Environment):
+        super().__init__(env)
+        self.block = effective_block(env)
+        self._api: client.ApiClient | None = None
+
+    # ---- API access --------------------------------------------------------------------------------
+    @property
+    def api(self) -> client.ApiClient:
+        if self._api is None:
+            if self.block.get("in_cluster"):
+                configuration = client.Configuration()
+                config.load_incluster_config(client_configuration=configuration)
+                self._api = client.ApiClient(configuration)
+            else:
+                path = kubernetes_config.kubeconfig_path(self.block)
+                try:
+                    self._api = config.new_client_from_config(config_file=str(path), context=self.block["context"])
+                except (config.ConfigException, OSError) as err:
+                    raise UsageError(f"{self.name}: kubeconfig {path} (context {self.block['context']!r}) "
+                                     f"is not usable: {err}") from None
+        return self._api
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def apps(self) -> client.AppsV1Api:
+        return client.AppsV1Api(self.api)
+
+    def _call(self, fn, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """One API call, the answer as plain JSON; unreachable or refused becomes a one-line error."""
+        try:
+            resp = fn(*args, _preload_content=False, _request_timeout=20, **kwargs)
+        except ApiException as err:
+            if err.status in (401, 403):
+                raise GamedayError(f"{self.name}: the Kubernetes API refused {fn.__name__} ({err.status} {err.reason})",
+                                   hint="check the credentials of the kubeconfig context (and RBAC: deploy/)") from None
+            raise
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise NotRunning(f"{self.name}: cannot reach the Kubernetes API server at {self.api.configuration.host} "
+                             f"({type(err).__name__})",
+                             hint="is the cluster up? for the sandbox: gameday sandbox up --kubernetes") from None
+        return json.loads(resp.data) if resp.data else {}
+
+    def _scope(self, layer: str) -> tuple[str, str]:
+        scope = layer_scope(self.block, layer)
+        if scope is None:
+            known = ", ".join(k for k in LAYER_PODS if layer_scope(self.block, k)) or "none"
+            raise UsageError(f"{self.name}: layer {layer!r} has no pods on this Kubernetes target",
+                             hint=f"layers with pods here: {known} (see kubernetes: in {self.env.source or 'the environment file'})")
+        return scope
+
+    def _pods(self, layer: str) -> list[dict[str, Any]]:
+        namespace, selector = self._scope(layer)
+        items = self._call(self.core.list_namespaced_pod, namespace, label_selector=selector).get("items") or []
+        return sorted(items, key=lambda p: name_order(p["metadata"]["name"]))
+
+    def _pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self._call(self.core.read_namespaced_pod, name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise
+
+    # ---- inventory ---------------------------------------------------------------------------------
+    def nodes(self, layer: str) -> list[Node]:
+        if layer in OUTSIDE and layer_scope(self.block, layer) is None:
+            return []  # not pods here (Cloud SQL, the cloud load balancer, ...)
+        out = []
+        for pod in self._pods(layer):
+            if deleting(pod) or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+                continue
+            status = pod.get("status") or {}
+            out.append(Node(name=pod["metadata"]["name"], layer=layer, labels=pod["metadata"].get("labels") or {},
+                            address=status.get("podIP"), ready=pod_ready(pod), running=status.get("phase") == "Running"))
+        return out
+
+    # ---- disruption budgets ------------------------------------------------------------------------
+    def respects_pdbs(self) -> bool:
+        return self.block.get("pod_disruption_budgets", "respect") == "respect"
+
+    def check_budgets(self, pod: dict[str, Any]) -> None:
+        """Refuse (DisruptionRefused) when a PodDisruptionBudget allows no disruption of ``pod`` now."""
+        namespace = pod["metadata"]["namespace"]
+        pdbs = self._call(client.PolicyV1Api(self.api).list_namespaced_pod_disruption_budget, namespace).get("items") or []
+        if not pdbs:
+            return
+        everyone = self._call(self.core.list_namespaced_pod, namespace).get("items") or []
+        blocked = blocking_budgets(pod, pdbs, everyone)
+        if blocked:
+            raise DisruptionRefused(
+                f"{self.name}: PodDisruptionBudget {', '.join(blocked)} allows no disruption of "
+                f"{namespace}/{pod['metadata']['name']} now; nothing was touched",
+                hint="wait until its pods are ready again, or set kubernetes.pod_disruption_budgets: ignore "
+                     "in the environment file if you mean to break the budget")
+
+    # ---- faults ------------------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def _chaosk8s(self) -> Iterator[dict[str, str]]:
+        """Secrets that make chaosk8s reach this target exactly as our own client does.
+
+        chaosk8s builds its client from ``$KUBECONFIG`` (read when the kubernetes package was
+        imported, so it cannot be redirected) unless no kubeconfig file is found, in which case it
+        takes the API host and credentials from its secrets. So for the call, ``$KUBECONFIG`` names no
+        file and the secrets carry our configuration's host, CA and client certificate (or token).
+        """
+        cfg = self.api.configuration
+        if getattr(cfg, "refresh_api_key_hook", None):
+            cfg.refresh_api_key_hook(cfg)  # an expiring token (exec plugins, in-cluster): a fresh one
+        secrets = {"KUBERNETES_HOST": cfg.host}
+        if cfg.verify_ssl:
+            secrets["KUBERNETES_VERIFY_SSL"] = "true"
+        if cfg.ssl_ca_cert:
+            secrets["KUBERNETES_CA_CERT_FILE"] = cfg.ssl_ca_cert
+        token = (cfg.api_key or {}).get("authorization") or (cfg.api_key or {}).get("BearerToken")
+        if cfg.cert_file and cfg.key_file:
+            secrets.update(KUBERNETES_CERT_FILE=cfg.cert_file, KUBERNETES_KEY_FILE=cfg.key_file)
+        elif token:
+            secrets["KUBERNETES_API_KEY"] = token.removeprefix("Bearer ").strip()
+        with _CHAOSK8S_LOCK:
+            saved = {k: os.environ.get(k) for k in ("KUBECONFIG", "CHAOSTOOLKIT_IN_POD")}
+            try:
+                os.environ["KUBECONFIG"] = "/nonexistent/gameday-passes-credentials-as-secrets"
+                os.environ.pop("CHAOSTOOLKIT_IN_POD", None)
+                yield secrets
+            finally:
+                for key, value in saved.items():
+                    if value is None:
+                        os.environ.pop(key, None)
+                    else:
+                        os.environ[key] = value
+
+    def kill(self, node: Node, *, respect_pdb: bool | None = None) -> float:
+        """Delete the pod with grace period 0 (chaosk8s ``terminate_pods``) after the budget check."""
+        from chaosk8s.pod.actions import terminate_pods
+
+        namespace, selector = self._scope(node.layer)
+        pods = self._call(self.core.list_namespaced_pod, namespace, label_selector=selector).get("items") or []
+        pod = next((p for p in pods if p["metadata"]["name"] == node.name and not deleting(p)), None)
+        if pod is None:
+            raise UsageError(f"{self.name}: no {node.layer} pod {namespace}/{node.name} to kill (already gone?)")
+        if self.respects_pdbs() if respect_pdb is None else respect_pdb:
+            self.check_budgets(pod)
+        with self._chaosk8s() as secrets:
+            try:
+                deleted = terminate_pods(label_selector=selector, name_pattern=f"^{re.escape(node.name)}$", qty=1,
+                                         grace_period=0, ns=namespace, secrets=secrets)
+            except ApiException as err:
+                if err.status == 404:
+                    raise UsageError(f"{self.name}: pod {namespace}/{node.name} vanished before the kill") from None
+                raise GamedayError(f"{self.name}: deleting pod {namespace}/{node.name} failed: {err.status} {err.reason}") from None
+        fault_at = time.time()
+        if deleted != [node.name]:
+            raise GamedayError(f"{self.name}: chaosk8s deleted {deleted or 'nothing'}, expected {node.name}")
+        return fault_at
+
+    # ---- owners ------------------------------------------------------------------------------------
+    def _owner(self, pod: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str]:
+        """(kind, workload object or None, owner name): Deployment (through its ReplicaSet),
+        StatefulSet, or another controller's kind."""
+        namespace = pod["metadata"]["namespace"]
+        ref = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+        if ref is None:
+            return "Pod", None, pod["metadata"]["name"]
+        if ref["kind"] == "StatefulSet":
+            return "StatefulSet", self._call(self.apps.read_namespaced_stateful_set, ref["name"], namespace), ref["name"]
+        if ref["kind"] == "ReplicaSet":
+            rs = self._call(self.apps.read_namespaced_replica_set, ref["name"], namespace)
+            dref = next((r for r in rs["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+            if dref and dref["kind"] == "Deployment":
+                return "Deployment", self._call(self.apps.read_namespaced_deployment, dref["name"], namespace), dref["name"]
+            return "ReplicaSet", rs, ref["name"]
+        return ref["kind"], None, ref["name"]
+
+    def _patch_workload(self, kind: str, obj: dict[str, Any], replicas: int, stopped: list[str]) -> None:
+        """Set replicas and the stopped-pods record in one patch, guarded by resourceVersion."""
+        meta = obj["metadata"]
+        body = {"metadata": {"resourceVersion": meta["resourceVersion"],
+                             "annotations": {STOPPED_ANNOTATION: json.dumps(stopped) if stopped else None}},
+                "spec": {"replicas": replicas}}
+        patch = self.apps.patch_namespaced_deployment if kind == "Deployment" else self.apps.patch_namespaced_stateful_set
+        self._call(patch, meta["name"], meta["namespace"], body)
+
+    def _retry_conflicts(self, fn) -> Any:
+        for attempt in range(5):
+            try:
+                return fn()
+            except ApiException as err:
+                if err.status != 409 or attempt == 4:
+                    raise GamedayError(f"{self.name}: updating a workload failed: {err.status} {err.reason}") from None
+                time.sleep(0.2)
+
+    def stop(self, node: Node, *, respect_pdb: bool | None = None) -> float:
+        namespace, _ = self._scope(node.layer)
+        pod = self._pod(namespace, node.name)
+        if pod is None or deleting(pod):
+            raise UsageError(f"{self.name}: no {node.layer} pod {namespace}/{node.name} to stop")
+        kind, _obj, owner = self._owner(pod)
+        if kind not in ("Deployment", "StatefulSet"):
+            raise UsageError(f"{self.name}: {node.name} belongs to {kind} {owner}, which would put it back; "
+                             "only Deployment and StatefulSet pods can be stopped here", hint=f"kill {node.name} instead")
+        if self.respects_pdbs() if respect_pdb is None else respect_pdb:
+            self.check_budgets(pod)
+        if kind == "Deployment":
+            self._call(self.core.patch_namespaced_pod, node.name, namespace,
+                       {"metadata": {"annotations": {DELETION_COST: STOP_COST}}})
+
+        def scale_down() -> None:
+            _kind, obj, _ = self._owner(pod)
+            replicas = int(obj["spec"].get("replicas", 1))
+            target = replicas - 1 if kind == "Deployment" else statefulset_stop_replicas(node.name, replicas)
+            stopped = stopped_list(obj)
+            if node.name in stopped:
+                return
+            self._patch_workload(kind, obj, max(0, target), stopped + [node.name])
+
+        self._retry_conflicts(scale_down)
+        return time.time()
+
+    def _stopped_owner(self, namespace: str, name: str) -> tuple[str, dict[str, Any]] | None:
+        for kind, lister in (("Deployment", self.apps.list_namespaced_deployment),
+                             ("StatefulSet", self.apps.list_namespaced_stateful_set)):
+            for obj in self._call(lister, namespace).get("items") or []:
+                if name in stopped_list(obj):
+                    return kind, obj
+        return None
+
+    def start(self, node: Node) -> float:
+        """Undo :meth:`stop` (idempotent: a pod that was not stopped is left alone)."""
+        namespace, _ = self._scope(node.layer)
+
+        def scale_up() -> None:
+            found = self._stopped_owner(namespace, node.name)
+            if found is None:
+                return
+            kind, obj = found
+            replicas = int(obj["spec"].get("replicas", 0))
+            target = replicas + 1 if kind == "Deployment" else statefulset_start_replicas(node.name, replicas)
+            self._patch_workload(kind, obj, target, [n for n in stopped_list(obj) if n != node.name])
+
+        self._retry_conflicts(scale_up)
+        return time.time()
+
+    def _desired(self, layer: str, pods: list[dict[str, Any]]) -> int | None:
+        """Replicas the layer's Deployments and StatefulSets want, or None when no such owner is known."""
+        owners: dict[tuple[str, str], int] = {}
+        scope_ns, _ = self._scope(layer)
+        if layer == "web" and self.block["web"].get("deployment"):
+            try:
+                dep = self._call(self.apps.read_namespaced_deployment, self.block["web"]["deployment"], scope_ns)
+                owners[("Deployment", dep["metadata"]["name"])] = int(dep["spec"].get("replicas", 1))
+            except ApiException as err:
+                if err.status != 404:
+                    raise
+        for pod in pods:
+            kind, obj, name = self._owner(pod)
+            if obj is not None and kind in ("Deployment", "StatefulSet"):
+                owners[(kind, name)] = int(obj["spec"].get("replicas", 1))
+        return sum(owners.values()) if owners else None
+
+    def wait_ready(self, node: Node, timeout: float) -> float:
+        """Until the pod of that name is Ready, or, once it is gone, until the layer has as many
+        ready pods as its Deployments/StatefulSets want (the replacement of a Deployment's pod has
+        another name)."""
+        started = time.monotonic()
+
+        def settled() -> bool:
+            pods = self._pods(node.layer)
+            live = [p for p in pods if not deleting(p)]
+            same = next((p for p in live if p["metadata"]["name"] == node.name), None)
+            if same is not None:
+                return pod_ready(same)
+            desired = self._desired(node.layer, live)
+            return desired is not None and sum(1 for p in live if pod_ready(p)) >= desired
+
+        wait_until(settled, timeout=timeout, interval=0.25,
+                   what=f"{node.layer} pod {node.name} (or its replacement) to be ready on {self.name}")
+        return time.monotonic() - started
+
+    # ---- endpoints ---------------------------------------------------------------------------------
+    def site_url(self) -> str:
+        return str(self.env.site_url)
+
+    def kafka_bootstrap(self) -> str:
+        return str(self.block["kafka"]["bootstrap"])
+
+    def search_urls(self) -> list[str]:
+        return [str(self.block["search"]["url"]).rstrip("/")]
+
+    def db_address(self) -> tuple[str, int]:
+        db = self.block.get("db")
+        if not db:
+            raise UsageError(f"{self.name}: no database address (kubernetes.db: host, port) in "
+                             f"{self.env.source or 'the environment file'}")
+        return str(db["host"]), int(db["port"])
+
+    def toxiproxy_api(self) -> str | None:
+        return None
+
+
+def kubeconfig_of(env: Environment) -> Path:
+    """Where the target's kubeconfig is (for messages and tests)."""
+    return kubernetes_config.kubeconfig_path(effective_block(env))
