@@ -26,7 +26,9 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
     )
     if kubernetes:
         from ..kube import members as kube
+        from ..kube import workloads as kube_workloads
         topology.workloads += kube.workloads(twin)
+        kube_workloads.adopt(topology, twin, str(kube.kubeconfig_path(twin)))  # web runs as a Deployment
     return topology
 
 

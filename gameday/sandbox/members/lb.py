@@ -12,6 +12,11 @@ from ..twin import PORTS, WEB_MAX_REPLICAS, Twin
 NAME = "lb-1"
 
 
+def socket_path(twin: Twin):
+    """HAProxy's admin socket (runtime API): what feeds its web backend from Kubernetes uses it."""
+    return twin.paths.run / "lb-1.sock"
+
+
 def haproxy_cfg(twin: Twin) -> str:
     me = twin.address("lb")
     servers = "\n".join(
@@ -20,7 +25,7 @@ def haproxy_cfg(twin: Twin) -> str:
     return f"""\
 global
     maxconn 8000
-    stats socket {twin.paths.run / 'lb-1.sock'} mode 600 level admin
+    stats socket {socket_path(twin)} mode 600 level admin
     nbthread 2
 
 defaults

@@ -1,0 +1,253 @@
+"""The Kubernetes target's logic that needs no cluster: config, budgets, StatefulSet ordinals, and the
+sandbox plumbing (EndpointSlices for loopback pods, HAProxy slot plans, manifests from the topology)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gameday.errors import UsageError
+from gameday.kube import endpointslices, haproxy_backends, workloads
+from gameday.sandbox import topology
+from gameday.sandbox.twin import Twin
+from gameday.targets import for_environment
+from gameday.targets import kubernetes as k8s
+from gameday.targets.environment import from_mapping, load
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def pod(name: str, *, ready: bool = True, labels: dict | None = None, deleting: bool = False, ip: str = "127.1.101.2",
+        phase: str = "Running") -> dict:
+    meta = {"name": name, "namespace": "gameday", "uid": f"uid-{name}", "labels": labels or {"app": "web"}}
+    if deleting:
+        meta["deletionTimestamp"] = "2026-01-01T00:00:00Z"
+    return {"metadata": meta, "spec": {"nodeName": "n1", "containers": [{"name": "c", "ports": [
+                {"name": "http", "containerPort": 8000}]}]},
+            "status": {"phase": phase, "podIP": ip,
+                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+
+
+def budget(*, allowed: int, desired_healthy: int, selector: dict | None = None, generation: int = 1,
+           observed: int = 1) -> dict:
+    return {"metadata": {"name": "web", "generation": generation},
+            "spec": {"selector": {"matchLabels": {"app": "web"}} if selector is None else selector},
+            "status": {"disruptionsAllowed": allowed, "desiredHealthy": desired_healthy, "observedGeneration": observed}}
+
+
+# ---- selectors and budgets -------------------------------------------------------------------------
+
+def test_label_selectors_match_like_kubernetes():
+    labels = {"app": "web", "tier": "frontend"}
+    assert k8s.selector_matches({"matchLabels": {"app": "web"}}, labels)
+    assert not k8s.selector_matches({"matchLabels": {"app": "kafka"}}, labels)
+    assert k8s.selector_matches({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["frontend"]}]}, labels)
+    assert not k8s.selector_matches({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["frontend"]}]}, labels)
+    assert k8s.selector_matches({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, labels)
+    assert not k8s.selector_matches({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, labels)
+    assert k8s.selector_matches({}, labels)          # policy/v1: an empty selector selects every pod
+    assert not k8s.selector_matches(None, labels)    # no selector selects nothing
+
+
+def test_a_budget_allows_what_the_controller_says_but_never_more_than_the_live_count():
+    three = [pod("a"), pod("b"), pod("c")]
+    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=2), three) == 1
+    # A pod was just deleted: the controller still says 1, but only 2 are healthy now (2 - 2 = 0).
+    two = [pod("a"), pod("b"), pod("c", deleting=True)]
+    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=2), two) == 0
+    not_ready = [pod("a"), pod("b"), pod("c", ready=False)]
+    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=2), not_ready) == 0
+    # The controller has not looked at the current generation yet: nothing is allowed.
+    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=2, generation=2, observed=1), three) == 0
+    # Pods the budget does not select do not count.
+    others = [pod("a"), pod("x", labels={"app": "kafka"}), pod("y", labels={"app": "kafka"})]
+    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=1), others) == 0
+
+
+def test_blocking_budgets_name_the_budget_and_spare_a_pod_that_is_not_ready():
+    pods = [pod("a"), pod("b"), pod("c", ready=False)]
+    blocked = budget(allowed=0, desired_healthy=2)
+    assert k8s.blocking_budgets(pods[0], [blocked], pods) == ["web"]
+    assert k8s.blocking_budgets(pods[2], [blocked], pods) == []       # not ready: costs the budget nothing
+    other = budget(allowed=0, desired_healthy=2, selector={"matchLabels": {"app": "kafka"}})
+    assert k8s.blocking_budgets(pods[0], [other], pods) == []
+    assert k8s.blocking_budgets(pod("a"), [budget(allowed=1, desired_healthy=2)], [pod("a"), pod("b"), pod("c")]) == []
+
+
+# ---- StatefulSet ordinals and the stopped-pods record ----------------------------------------------
+
+def test_only_the_highest_statefulset_ordinal_can_be_stopped():
+    assert k8s.statefulset_stop_replicas("kafka-2", 3) == 2
+    with pytest.raises(UsageError) as err:
+        k8s.statefulset_stop_replicas("kafka-0", 3)
+    assert "not the highest ordinal of StatefulSet kafka" in str(err.value)
+    assert "kill kafka-0 instead" in str(err.value) and "stop kafka-2" in str(err.value)
+    assert k8s.statefulset_start_replicas("kafka-2", 2) == 3
+    assert k8s.statefulset_start_replicas("kafka-1", 3) == 3      # running already: never scale down
+    assert k8s.statefulset_start_replicas("kafka-4", 2) == 5
+
+
+def test_the_stopped_pods_record_survives_garbage():
+    assert k8s.stopped_list({"metadata": {"annotations": {k8s.STOPPED_ANNOTATION: '["web-a"]'}}}) == ["web-a"]
+    assert k8s.stopped_list({"metadata": {"annotations": {k8s.STOPPED_ANNOTATION: "not json"}}}) == []
+    assert k8s.stopped_list({"metadata": {}}) == []
+    assert sorted(["kafka-10", "kafka-2", "kafka-1"], key=k8s.name_order) == ["kafka-1", "kafka-2", "kafka-10"]
+
+
+# ---- configuration ---------------------------------------------------------------------------------
+
+def sandbox_k8s() -> dict:
+    raw = yaml.safe_load((ROOT / "environments" / "sandbox-k8s.yaml").read_text())
+    return copy.deepcopy(raw["configuration"]["gameday_environment"])
+
+
+def test_the_sandbox_environment_finds_the_twins_kubeconfig(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "elsewhere"))
+    env = load("sandbox-k8s")
+    assert env.kind == "kubernetes" and env.kubernetes["context"] == k8s.SANDBOX_CONTEXT
+    assert k8s.kubeconfig_of(env) == tmp_path / env.sandbox / "kubeconfig"
+    with pytest.raises(UsageError, match=f"no kubeconfig at {tmp_path / env.sandbox / 'kubeconfig'}"):
+        for_environment(env)
+    (tmp_path / env.sandbox).mkdir()
+    (tmp_path / env.sandbox / "kubeconfig").write_text(yaml.safe_dump(
+        {"contexts": [{"name": k8s.SANDBOX_CONTEXT, "context": {"cluster": "c", "user": "u"}}]}))
+    target = for_environment(env)
+    assert isinstance(target, k8s.KubernetesTarget)
+    assert target.site_url() == env.site_url
+    assert target.kafka_bootstrap().count(":9092") == 3
+    assert target.search_urls()[0].startswith("http://127.")
+    assert target.db_address()[1] == 3306 and target.toxiproxy_api() is None
+    assert target.nodes("db") == [] and target.nodes("lb") == []  # not pods here: no API call needed
+    with pytest.raises(UsageError, match="layer 'queue' has no pods on this Kubernetes target"):
+        target.nodes("queue")
+
+
+def test_an_explicit_kubeconfig_wins_and_pdb_policy_defaults_to_respect():
+    data = sandbox_k8s()
+    data["kubernetes"]["kubeconfig"] = "/somewhere/kubeconfig"
+    env = from_mapping(data, "test")
+    assert k8s.effective_block(env)["kubeconfig"] == "/somewhere/kubeconfig"
+    assert k8s.KubernetesTarget(env).respects_pdbs()
+    data["kubernetes"]["pod_disruption_budgets"] = "ignore"
+    assert not k8s.KubernetesTarget(from_mapping(data, "test")).respects_pdbs()
+    assert k8s.layer_scope(env.kubernetes, "web") == ("gameday", "app.kubernetes.io/name=web")
+    assert k8s.layer_scope(env.kubernetes, "indexer") is None
+
+
+def test_no_database_address_is_one_clear_error():
+    data = sandbox_k8s()
+    data["kubernetes"].pop("db")
+    with pytest.raises(UsageError, match="no database address"):
+        k8s.KubernetesTarget(from_mapping(data, "test")).db_address()
+
+
+# ---- EndpointSlices for loopback pods --------------------------------------------------------------
+
+def service(annotation: str | None = "app=web", selector: dict | None = None) -> dict:
+    meta = {"name": "web", "namespace": "gameday", "uid": "svc-uid"}
+    if annotation:
+        meta["annotations"] = {workloads.SELECTOR_ANNOTATION: annotation}
+    return {"metadata": meta, "spec": {"selector": selector, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}}
+
+
+def test_a_slice_lists_the_selected_pods_as_fqdn_addresses_with_their_conditions():
+    pods = [pod("b", ip="127.1.101.3"), pod("a", ip="127.1.101.2", ready=False),
+            pod("c", ip="127.1.102.2", deleting=True), pod("k", labels={"app": "kafka"}),
+            pod("done", phase="Succeeded", ip="127.1.101.9")]
+    wanted = endpointslices.desired_slice(service(), pods)
+    assert wanted["addressType"] == "FQDN" and wanted["metadata"]["labels"][endpointslices.SERVICE_NAME] == "web"
+    assert wanted["metadata"]["ownerReferences"][0]["uid"] == "svc-uid"
+    assert wanted["ports"] == [{"name": "http", "port": 8000, "protocol": "TCP"}]  # named targetPort resolved
+    got = {e["targetRef"]["name"]: (e["addresses"][0], e["conditions"]) for e in wanted["endpoints"]}
+    assert got == {"a": ("127.1.101.2", {"ready": False, "serving": False, "terminating": False}),
+                   "b": ("127.1.101.3", {"ready": True, "serving": True, "terminating": False}),
+                   "c": ("127.1.102.2", {"ready": False, "serving": True, "terminating": True})}
+    assert endpointslices.desired_slice(service(annotation=None), pods) is None
+    assert endpointslices.desired_slice(service(selector={"app": "web"}), pods) is None  # Kubernetes' own
+    with pytest.raises(ValueError, match="not a key=value term"):
+        endpointslices.desired_slice(service(annotation="app!=web"), pods)
+
+
+# ---- HAProxy slots ---------------------------------------------------------------------------------
+
+STATE = """1
+# be_id be_name srv_id srv_name srv_addr srv_op_state srv_admin_state srv_uweight srv_iweight srv_time_since_last_change srv_check_status srv_check_result srv_check_health srv_check_state srv_agent_state bk_f_forced_id srv_f_forced_id srv_fqdn srv_port srvrecord srv_use_ssl srv_check_port srv_check_addr srv_agent_addr srv_agent_port
+3 web 1 web-1 127.1.101.2 2 0 1 1 5 6 3 4 6 0 0 0 - 8000 - 0 0 - - 0
+3 web 2 web-2 127.1.20.2 0 0 1 1 5 8 2 0 6 0 0 0 - 8000 - 0 0 - - 0
+3 web 3 web-3 127.1.20.3 0 1 1 1 5 8 2 0 6 0 0 0 - 8000 - 0 0 - - 0
+"""
+
+
+def test_servers_state_parses_into_slots():
+    slots = haproxy_backends.parse_servers_state(STATE, "web")
+    assert [(s.name, s.address, s.port, s.up, s.maint) for s in slots] == [
+        ("web-1", "127.1.101.2", 8000, True, False), ("web-2", "127.1.20.2", 8000, False, False),
+        ("web-3", "127.1.20.3", 8000, False, True)]
+    with pytest.raises(ValueError):
+        haproxy_backends.parse_servers_state("Unknown command", "web")
+
+
+def test_endpoints_keep_their_slots_new_ones_take_free_slots_and_the_rest_go_to_maintenance():
+    slots = haproxy_backends.parse_servers_state(STATE, "web")
+    plan = haproxy_backends.plan("web", slots, [("127.1.101.2", 8000), ("127.1.102.5", 8000)])
+    assert plan == ["set server web/web-2 addr 127.1.102.5 port 8000", "set server web/web-2 state ready"]
+    # web-3 is already in maintenance; nothing to say about it. Nothing wanted: every slot in maint.
+    assert haproxy_backends.plan("web", slots, []) == ["set server web/web-1 state maint",
+                                                       "set server web/web-2 state maint"]
+    # An endpoint sitting in a slot under maintenance is just taken out of it.
+    assert haproxy_backends.plan("web", slots, [("127.1.20.3", 8000), ("127.1.101.2", 8000)]) == [
+        "set server web/web-3 state ready", "set server web/web-2 state maint"]
+    # More endpoints than slots: the extra ones are left out, nothing breaks.
+    many = [(f"127.1.101.{i}", 8000) for i in range(2, 8)]
+    assert len([c for c in haproxy_backends.plan("web", slots, many) if c.endswith("addr " + many[-1][0] + " port 8000")]) == 0
+
+
+def test_only_ready_endpoints_are_fed():
+    slices = [{"ports": [{"name": "http", "port": 8000}],
+               "endpoints": [{"addresses": ["127.1.101.2"], "conditions": {"ready": True}},
+                             {"addresses": ["127.1.101.3"], "conditions": {"ready": False}}]},
+              {"ports": [{"name": "http", "port": 8000}], "endpoints": [{"addresses": ["127.1.101.2"]}]}]
+    assert haproxy_backends.ready_endpoints(slices) == [("127.1.101.2", 8000)]
+
+
+# ---- manifests from the topology -------------------------------------------------------------------
+
+def test_web_manifests_run_the_supervisors_command_at_the_pods_address(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    twin = Twin.create("unit", net=77)
+    objs = workloads.objects(twin)
+    kinds = [(o["kind"], o["metadata"]["name"]) for o in objs]
+    assert kinds == [("Namespace", "gameday"), ("Secret", "sandbox-db"), ("Deployment", "web"),
+                     ("Service", "web"), ("PodDisruptionBudget", "web")]
+    deployment = objs[2]
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    argv = container["command"] + container["args"]
+    assert "$(POD_IP):8000" in argv and not any("127.77.20." in a for a in argv)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
+    assert env["GAMEDAY_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "sandbox-db", "key": "GAMEDAY_DB_PASSWORD"}
+    password = twin.db_password()
+    assert password not in str(deployment) and objs[1]["stringData"]["GAMEDAY_DB_PASSWORD"] == password
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert deployment["spec"]["replicas"] == 3
+    svc = objs[3]
+    assert "selector" not in svc["spec"] and svc["metadata"]["annotations"][workloads.SELECTOR_ANNOTATION]
+    assert objs[4]["spec"]["maxUnavailable"] == 1
+    assert workloads.object_path(deployment) == "/apis/apps/v1/namespaces/gameday/deployments/web"
+    assert workloads.object_path(objs[0]) == "/api/v1/namespaces/gameday"
+
+
+def test_a_kubernetes_twin_hands_web_to_the_deployment(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    twin = Twin.create("unit", net=77)
+    plain = topology.build(twin)
+    kube = topology.build(twin, kubernetes=True)
+    assert plain.workload("web").replicas == 3 and kube.workload("web").replicas == 0
+    job = kube.workload("kube-workloads")
+    assert job.kind == "job" and {"node-agent", "bootstrap"} <= set(job.after)
+    feeder = kube.workload("kube-services").members[0]
+    assert "--backend" in feeder.argv and str(tmp_path / "unit" / "run" / "lb-1.sock") in feeder.argv
