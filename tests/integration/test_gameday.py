@@ -6,6 +6,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -102,3 +103,35 @@ def test_interrupted_run_writes_a_partial_report_and_leaves_the_twin_healthy(ste
     assert summary["verdict"] == "partial" and summary["interrupted"] is True
     assert toxics() == [] and ledger.pending(ENV) == [] and TargetLock(ENV).holder() is None
     assert all(m["ready"] for m in twin_client.status()["members"] if m["desired"] and m["kind"] == "service")
+
+
+def test_a_game_day_with_load_workers_is_a_locust_master_its_workers_join(steady_twin, tmp_path):
+    """The in-cluster shape (deploy/: a runner pod and Locust worker pods), here with one worker process."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = yaml.safe_load((ROOT / "environments" / f"{ENV}.yaml").read_text())
+    env["configuration"]["gameday_environment"]["load"] = {"workers": 1, "master_bind": f"127.0.0.1:{port}"}
+    (tmp_path / "env.yaml").write_text(yaml.safe_dump(env))
+    suite = yaml.safe_load((ROOT / "experiments" / "suites" / "smoke.yaml").read_text())
+    suite["scenarios"] = suite["scenarios"][:1]
+    (tmp_path / "one.yaml").write_text(yaml.safe_dump(suite))
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--worker",
+         "--master-host", "127.0.0.1", "--master-port", str(port)],
+        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        env={**os.environ, "GAMEDAY_PROFILE": ""})
+    try:
+        out = subprocess.run([sys.executable, "-m", "gameday", "run", "--suite", str(tmp_path / "one.yaml"),
+                              "--env", str(tmp_path / "env.yaml"), "--reports", "reports", "--no-install", "--json"],
+                             capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        worker.wait(timeout=60)
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+            worker.wait(10)
+    assert out.returncode == 0, out.stderr[-3000:]
+    run = one_run(tmp_path / "reports")
+    load = json.loads((run / "load" / "summary.json").read_text())
+    assert load["mode"]["master"] is True and load["groups"]["all"]["requests"] > 0
+    assert json.loads(out.stdout)["scenarios"][0]["passed"]
