@@ -1,10 +1,10 @@
 """The sandbox's Kubernetes: etcd, the API server, controller-manager, scheduler and our node agent,
 run by the supervisor on their own loopback network (127.30.x.y), nothing else of the twin.
 
-These tests need the control plane built (`gameday sandbox install --kubernetes`, slow when cold), so
-they carry the ``kubernetes`` marker, which the default test run leaves out. Run them with::
+These tests need the control plane built (`gameday sandbox install --kubernetes`, slow when cold;
+`make test` does it). They carry the ``kubernetes`` marker; on their own::
 
-    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes tests/integration/test_kube.py
+    .venv/bin/pytest -m kubernetes tests/integration/test_kube.py
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -26,6 +27,7 @@ from gameday.sandbox.twin import Twin
 
 pytestmark = pytest.mark.kubernetes
 
+ROOT = Path(__file__).resolve().parents[2]
 NET = 30
 NAME = "kube-test"
 NAMESPACE = "kube-test"
@@ -202,3 +204,23 @@ def test_statefulset_pods_keep_their_listed_addresses_across_replacement(kube_tw
                        timeout=120, what="kv-1 to come back", interval=1)
     assert again == first
     assert requests.get(f"http://127.{NET}.40.2:9092/", timeout=5).status_code == 200
+
+
+@pytest.mark.parametrize("overlay", ["staging", "production"])
+def test_deploy_manifests_pass_the_api_servers_validation(kube_twin, overlay):
+    """deploy/'s rendered objects, checked by a real kube-apiserver (server-side dry run: schema,
+    defaults and admission, nothing created). The namespaces they live in exist first."""
+    from gameday.sandbox import install
+    install.install_kustomize(cache_dir() / "install.log")  # no-op once built
+    rendered = subprocess.run([str(install.kustomize_binary()), "build", f"deploy/overlays/{overlay}"],
+                              capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert rendered.returncode == 0, rendered.stderr
+    namespaces = {"gameday", "wordpress", "kafka", "search"}
+    for ns in sorted(namespaces):
+        if kubectl(kube_twin, "get", "namespace", ns, check=False).returncode != 0:
+            kubectl(kube_twin, "create", "namespace", ns)
+    out = kubectl(kube_twin, "apply", "--dry-run=server", "-o", "name", "-f", "-", stdin=rendered.stdout)
+    applied = out.stdout.split()
+    assert any(name.startswith("cronjob.batch/") for name in applied), applied
+    assert sum(name.startswith("role.rbac.authorization.k8s.io/") for name in applied) == 3, applied
+    assert any(name.startswith("deployment.apps/") for name in applied), applied
