@@ -1,0 +1,243 @@
+"""The whole twin with Kubernetes (`gameday sandbox up --kubernetes`): web as a Deployment whose pods the
+node agent runs, HAProxy fed from the Service's EndpointSlices, and the KubernetesTarget against it.
+
+Its own twin ``k8s-test`` on 127.35.x.y (never the session twin ``test`` at 20 or the default at 10).
+Needs the control plane built, so it carries the ``kubernetes`` marker (left out by default)::
+
+    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/test_kube_sandbox.py
+
+``-s`` shows the measured figures (pod delete -> replacement ready -> routed by HAProxy).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+
+from gameday.deadline import wait_until
+from gameday.kube import build as kube_build
+from gameday.kube import members as kube
+from gameday.kube.haproxy_backends import Runtime
+from gameday.kube.workloads import NAMESPACE
+from gameday.sandbox import lifecycle, topology
+from gameday.sandbox.install import install_all
+from gameday.sandbox.members import lb
+from gameday.sandbox.twin import Twin
+from gameday.targets import for_environment
+from gameday.targets.environment import load
+from gameday.targets.kubernetes import DisruptionRefused, KubernetesTarget
+
+pytestmark = pytest.mark.kubernetes
+
+ROOT = Path(__file__).resolve().parents[2]
+NET = 35
+NAME = "k8s-test"
+WEB = "app.kubernetes.io/name=web"
+
+
+@pytest.fixture(scope="module")
+def k8s_twin():
+    install_all(kubernetes=True)  # no-op once installed and built
+    twin = Twin.create(NAME, net=NET)
+    lifecycle.down(twin.paths, wipe=True)
+    started = time.monotonic()
+    lifecycle.up(twin.paths, topology.build(twin, kubernetes=True),
+                 prepare=lambda: topology.prepare(twin, kubernetes=True), timeout=600)
+    print(f"\n[figure] twin with Kubernetes up (web as 3 pods) in {time.monotonic() - started:.1f}s")
+    yield twin
+    lifecycle.down(twin.paths, wipe=True)
+
+
+@pytest.fixture(scope="module")
+def env_file(k8s_twin, tmp_path_factory):
+    """environments/sandbox-k8s.yaml, pointed at this twin (its name and loopback network)."""
+    data = yaml.safe_load((ROOT / "environments" / "sandbox-k8s.yaml").read_text())
+    env = data["configuration"]["gameday_environment"]
+    env.update(name="sandbox-k8s-test", sandbox=NAME, net=NET)
+    env_text = yaml.safe_dump(data).replace("127.10.", f"127.{NET}.")
+    path = tmp_path_factory.mktemp("env") / "sandbox-k8s-test.yaml"
+    path.write_text(env_text)
+    return path
+
+
+def kubectl(twin: Twin, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    proc = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(twin)),
+                           "--request-timeout=20s", *args], input=stdin, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}"
+    return proc
+
+
+def pods(twin: Twin, selector: str = WEB, namespace: str = NAMESPACE) -> list[dict]:
+    return json.loads(kubectl(twin, "get", "pods", "-n", namespace, "-l", selector, "-o", "json").stdout)["items"]
+
+
+def ready(pod: dict) -> bool:
+    return not pod["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in pod["status"].get("conditions") or [])
+
+
+def routed(twin: Twin) -> set[str]:
+    """Addresses HAProxy's web backend sends traffic to (slots up and not in maintenance)."""
+    return {s.address for s in Runtime(str(lb.socket_path(twin))).slots("web") if s.up and not s.maint}
+
+
+def ready_ips(twin: Twin) -> set[str]:
+    return {p["status"]["podIP"] for p in pods(twin) if ready(p)}
+
+
+def settled(twin: Twin, count: int = 3) -> set[str] | None:
+    ips = ready_ips(twin)
+    return ips if len(ips) == count and routed(twin) == ips else None
+
+
+def test_kubectl_shows_the_web_pods_and_the_load_balancer_routes_to_them(k8s_twin):
+    listing = kubectl(k8s_twin, "get", "pods", "-n", NAMESPACE, "-l", WEB, "-o", "wide").stdout
+    print("\n" + listing)
+    web = pods(k8s_twin)
+    assert len(web) == 3 and all(ready(p) for p in web)
+    assert all(p["status"]["podIP"].startswith(f"127.{NET}.10") for p in web)  # the node agent's pod CIDRs
+    ips = wait_until(lambda: settled(k8s_twin), timeout=30, what="HAProxy to route to the three web pods")
+    slices = json.loads(kubectl(k8s_twin, "get", "endpointslices", "-n", NAMESPACE, "-l",
+                                "kubernetes.io/service-name=web", "-o", "json").stdout)["items"]
+    assert {a for s in slices for e in s["endpoints"] for a in e["addresses"]} == ips
+    assert requests.get(f"{k8s_twin.lb_url}/", timeout=10).status_code == 200
+    pdb = json.loads(kubectl(k8s_twin, "get", "pdb", "web", "-n", NAMESPACE, "-o", "json").stdout)
+    assert pdb["status"]["disruptionsAllowed"] == 1
+
+
+def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, env_file):
+    from chaosk8s.pod.actions import terminate_pods
+
+    before = wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    victim = pods(k8s_twin)[0]
+    target = for_environment(load(env_file))
+    with target._chaosk8s() as secrets:  # the credentials chaosk8s needs, as the target hands them over
+        t0 = time.monotonic()
+        deleted = terminate_pods(label_selector=WEB, name_pattern=f"^{victim['metadata']['name']}$",
+                                 grace_period=0, ns=NAMESPACE, secrets=secrets)
+    assert deleted == [victim["metadata"]["name"]]
+
+    def replacement() -> dict | None:
+        fresh = [p for p in pods(k8s_twin) if ready(p) and p["metadata"]["name"] != victim["metadata"]["name"]
+                 and p["status"]["podIP"] not in before - {victim["status"]["podIP"]}]
+        return fresh[0] if fresh else None
+
+    new = wait_until(replacement, timeout=120, interval=0.1, what="the ReplicaSet's replacement pod to be ready")
+    t_ready = time.monotonic() - t0
+    owner = new["metadata"]["ownerReferences"][0]
+    assert owner["kind"] == "ReplicaSet" and owner["name"] == victim["metadata"]["ownerReferences"][0]["name"]
+    wait_until(lambda: new["status"]["podIP"] in routed(k8s_twin) and victim["status"]["podIP"] not in
+               routed(k8s_twin) - {new["status"]["podIP"]}, timeout=30, interval=0.1,
+               what="HAProxy to route to the replacement and not the deleted pod")
+    t_routed = time.monotonic() - t0
+    print(f"\n[figure] pod delete -> replacement ready {t_ready:.2f}s -> routed by HAProxy {t_routed:.2f}s "
+          f"(deleted {victim['status']['podIP']}, replacement {new['status']['podIP']})")
+    # Requests through the load balancer reach the new pod (its HAProxy slot counts them).
+    sock = Runtime(str(lb.socket_path(k8s_twin)))
+    slot = next(s.name for s in sock.slots("web") if s.address == new["status"]["podIP"])
+
+    def served() -> int:
+        stat = sock.send(["show stat"]).splitlines()
+        header = stat[0].lstrip("# ").split(",")
+        row = next(dict(zip(header, line.split(","))) for line in stat[1:] if line.startswith(f"web,{slot},"))
+        return int(row["stot"])
+
+    first = served()
+    for _ in range(12):
+        assert requests.get(f"{k8s_twin.lb_url}/", timeout=10).status_code == 200
+    assert served() > first
+    # The old pod's process is gone.
+    old_pid = int(victim["status"]["containerStatuses"][0]["containerID"].removeprefix("process://"))
+    from gameday.sandbox import reaper
+    wait_until(lambda: not reaper.is_running(old_pid), timeout=30, what="the deleted pod's process to end")
+
+
+def test_the_kubernetes_target_kills_waits_and_respects_the_budget(k8s_twin, env_file):
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    target = for_environment(load(env_file))
+    assert isinstance(target, KubernetesTarget)
+    nodes = target.nodes("web")
+    assert len(nodes) == 3 and all(n.ready and n.running for n in nodes)
+    assert {n.address for n in nodes} == ready_ips(k8s_twin)
+
+    t0 = time.monotonic()
+    target.kill(nodes[0])
+    # The budget (maxUnavailable 1) has no room until the replacement is ready: a second kill is refused.
+    with pytest.raises(DisruptionRefused, match="PodDisruptionBudget web allows no disruption"):
+        target.kill(nodes[1])
+    assert nodes[1].name in {n.name for n in target.nodes("web")}  # untouched
+    target.wait_ready(nodes[0], timeout=120)
+    print(f"\n[figure] KubernetesTarget.kill -> wait_ready returned after {time.monotonic() - t0:.2f}s")
+    after = target.nodes("web")
+    assert len(after) == 3 and all(n.ready for n in after) and nodes[0].name not in {n.name for n in after}
+    wait_until(lambda: settled(k8s_twin), timeout=30, what="HAProxy to route to the three web pods again")
+
+    # The override: two pods at once when the environment says pod_disruption_budgets: ignore.
+    target.kill(after[0], respect_pdb=False)
+    target.kill(after[1], respect_pdb=False)
+    target.wait_ready(after[0], timeout=120)
+    wait_until(lambda: settled(k8s_twin), timeout=30, what="HAProxy to route to three web pods after the double kill")
+
+
+def test_stop_and_start_scale_the_deployment_around_the_chosen_pod(k8s_twin, env_file):
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    target = for_environment(load(env_file))
+    chosen = target.nodes("web")[1]
+    target.stop(chosen)
+    wait_until(lambda: len(ready_ips(k8s_twin)) == 2 and chosen.address not in routed(k8s_twin), timeout=60,
+               what="the chosen pod to go and HAProxy to stop routing to it")
+    remaining = {n.name for n in target.nodes("web")}
+    assert chosen.name not in remaining and len(remaining) == 2
+    target.start(chosen)
+    target.start(chosen)  # idempotent: a second start adds nothing
+    target.wait_ready(chosen, timeout=120)
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods after start")
+    deployment = json.loads(kubectl(k8s_twin, "get", "deployment", "web", "-n", NAMESPACE, "-o", "json").stdout)
+    assert deployment["spec"]["replicas"] == 3
+    assert "gameday.io/stopped-pods" not in (deployment["metadata"].get("annotations") or {})
+
+
+def test_a_statefulset_stops_only_its_highest_ordinal(k8s_twin, env_file, tmp_path):
+    namespace = "sts-test"
+    kubectl(k8s_twin, "create", "namespace", namespace)
+    wait_until(lambda: subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig",
+                                       str(kube.kubeconfig_path(k8s_twin)), "get", "serviceaccount", "default",
+                                       "-n", namespace], capture_output=True).returncode == 0,
+               timeout=60, what="the namespace's default service account")
+    container = {"name": "kv", "image": "host-process", "command": [sys.executable, "-m", "http.server"],
+                 "args": ["--bind", "$(POD_IP)", "9092"],
+                 "env": [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+                 "readinessProbe": {"tcpSocket": {"port": 9092}, "periodSeconds": 1}}
+    sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "kv", "namespace": namespace},
+           "spec": {"replicas": 3, "serviceName": "kv", "selector": {"matchLabels": {"app": "kv"}},
+                    "template": {"metadata": {"labels": {"app": "kv"}},
+                                 "spec": {"containers": [container], "terminationGracePeriodSeconds": 2}}}}
+    kubectl(k8s_twin, "apply", "-f", "-", stdin=json.dumps(sts))
+    data = yaml.safe_load(env_file.read_text())
+    data["configuration"]["gameday_environment"]["kubernetes"]["kafka"].update(namespace=namespace, brokers="app=kv")
+    path = tmp_path / "sts.yaml"
+    path.write_text(yaml.safe_dump(data))
+    target = for_environment(load(path))
+    nodes = wait_until(lambda: (lambda n: n if len(n) == 3 and all(x.ready for x in n) else None)(target.nodes("kafka")),
+                       timeout=120, what="three ready StatefulSet pods")
+    assert [n.name for n in nodes] == ["kv-0", "kv-1", "kv-2"]
+    with pytest.raises(Exception, match="not the highest ordinal of StatefulSet kv") as err:
+        target.stop(nodes[0])
+    assert "kill kv-0 instead" in str(err.value)
+    target.stop(nodes[2])
+    wait_until(lambda: [n.name for n in target.nodes("kafka")] == ["kv-0", "kv-1"], timeout=60,
+               what="kv-2 to stop")
+    target.start(nodes[2])
+    target.wait_ready(nodes[2], timeout=120)
+    assert [n.name for n in target.nodes("kafka") if n.ready] == ["kv-0", "kv-1", "kv-2"]
+    # A killed StatefulSet pod comes back with its name.
+    target.kill(nodes[1])
+    target.wait_ready(nodes[1], timeout=120)
+    assert "kv-1" in [n.name for n in target.nodes("kafka") if n.ready]
