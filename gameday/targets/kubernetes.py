@@ -259,15 +259,20 @@ class KubernetesTarget(Target):
 
     # ---- inventory ---------------------------------------------------------------------------------
     def nodes(self, layer: str) -> list[Node]:
+        """The layer's pods that are not being deleted, in name (ordinal) order, then one placeholder
+        (``<layer>-pending-N``, not ready, not running) per replica its Deployments/StatefulSets want
+        but have no pod for yet: "every web pod is ready" stays false until a replacement is."""
         if layer in OUTSIDE and layer_scope(self.block, layer) is None:
             return []  # not pods here (Cloud SQL, the cloud load balancer, ...)
+        live = [p for p in self._pods(layer)
+                if not deleting(p) and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
         out = []
-        for pod in self._pods(layer):
-            if deleting(pod) or (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-                continue
+        for pod in live:
             status = pod.get("status") or {}
             out.append(Node(name=pod["metadata"]["name"], layer=layer, labels=pod["metadata"].get("labels") or {},
                             address=status.get("podIP"), ready=pod_ready(pod), running=status.get("phase") == "Running"))
+        missing = (self._desired(layer, live) or 0) - len(out)
+        out += [Node(name=f"{layer}-pending-{i}", layer=layer) for i in range(1, missing + 1)]
         return out
 
     # ---- disruption budgets ------------------------------------------------------------------------
@@ -437,20 +442,29 @@ class KubernetesTarget(Target):
         return time.time()
 
     def _desired(self, layer: str, pods: list[dict[str, Any]]) -> int | None:
-        """Replicas the layer's Deployments and StatefulSets want, or None when no such owner is known."""
+        """Replicas the layer's Deployments and StatefulSets want, or None when no such owner is known.
+        Each owner is read once (a ReplicaSet leads to its Deployment)."""
+        namespace, _ = self._scope(layer)
         owners: dict[tuple[str, str], int] = {}
-        scope_ns, _ = self._scope(layer)
         if layer == "web" and self.block["web"].get("deployment"):
             try:
-                dep = self._call(self.apps.read_namespaced_deployment, self.block["web"]["deployment"], scope_ns)
+                dep = self._call(self.apps.read_namespaced_deployment, self.block["web"]["deployment"], namespace)
                 owners[("Deployment", dep["metadata"]["name"])] = int(dep["spec"].get("replicas", 1))
             except ApiException as err:
                 if err.status != 404:
                     raise
-        for pod in pods:
-            kind, obj, name = self._owner(pod)
-            if obj is not None and kind in ("Deployment", "StatefulSet"):
-                owners[(kind, name)] = int(obj["spec"].get("replicas", 1))
+        refs = {(r["kind"], r["name"]) for p in pods for r in p["metadata"].get("ownerReferences") or []
+                if r.get("controller")}
+        for kind, name in sorted(refs):
+            if kind == "StatefulSet":
+                obj = self._call(self.apps.read_namespaced_stateful_set, name, namespace)
+                owners[("StatefulSet", name)] = int(obj["spec"].get("replicas", 1))
+            elif kind == "ReplicaSet":
+                rs = self._call(self.apps.read_namespaced_replica_set, name, namespace)
+                dref = next((r for r in rs["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+                if dref and dref["kind"] == "Deployment" and ("Deployment", dref["name"]) not in owners:
+                    dep = self._call(self.apps.read_namespaced_deployment, dref["name"], namespace)
+                    owners[("Deployment", dref["name"])] = int(dep["spec"].get("replicas", 1))
         return sum(owners.values()) if owners else None
 
     def wait_ready(self, node: Node, timeout: float) -> float:

@@ -241,3 +241,21 @@ def test_a_statefulset_stops_only_its_highest_ordinal(k8s_twin, env_file, tmp_pa
     target.kill(nodes[1])
     target.wait_ready(nodes[1], timeout=120)
     assert "kv-1" in [n.name for n in target.nodes("kafka") if n.ready]
+
+
+def test_the_web_pod_experiment_passes_with_plain_chaos_run_on_this_target(k8s_twin, env_file, tmp_path):
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["name"] for p in pods(k8s_twin)}
+    journal_path = tmp_path / "journal.json"
+    proc = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
+                           str(ROOT / "experiments" / "web" / "kill-one-pod.yaml"), "--rollback-strategy", "always",
+                           "--var-file", str(env_file), "--journal-path", str(journal_path)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    journal = json.loads(journal_path.read_text())
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
+    touched = out["kill-one-web-pod"]["touched"]
+    assert len(touched) == 1 and touched[0] in before and out["kill-one-web-pod"]["target"] == "sandbox-k8s-test"
+    assert touched[0] not in {p["metadata"]["name"] for p in pods(k8s_twin)}
+    print(f"\n[figure] chaos run web/kill-one-pod on Kubernetes: every web pod ready again after "
+          f"{out['time-until-every-web-pod-is-ready']}s, SLO held again after {out['time-until-the-slo-holds-again']}s")
