@@ -5,11 +5,19 @@ supervisor members: each pod runs the very command, environment and readiness ch
 supervisor's ``web-N`` member (:func:`gameday.sandbox.members.site.web`), with the member's address
 replaced by the pod's (``$(POD_IP)``) and its secret env file turned into a Secret::
 
-    objects(twin)      # Namespace, Secret sandbox-db, Deployment web (3), Service web, PDB web
-    python -m gameday.kube.workloads --twin default --net 10       # apply them, wait until available
+    objects(twin)      # Namespace, Service/StatefulSet/PDB kafka and search, Secret sandbox-db,
+                       # Deployment web (3), Service web, PDB web
+    python -m gameday.kube.workloads --twin default --net 10 --part data   # apply, wait until available
 
-What joins the supervisor's topology (:func:`adopt`): the supervisor's own web replicas drop to 0,
-a job ``kube-workloads`` applies the objects once the node agent and the bootstrap job are done, and
+Kafka and search run as StatefulSets ``kafka`` and ``search`` (``ordinals.start: 1``: pods ``kafka-1..3``
+are KRaft node ids 1..3 and use ``conf/kafka-N``; ``search-1..3`` use ``data/search-N``), each pod on
+the supervisor member's fixed address (annotation ``sandbox.gameday.io/addresses``, which toxiproxy and
+the configs name), running the member's command with its name replaced by ``$(POD_NAME)``.
+
+What joins the supervisor's topology (:func:`adopt`): the supervisor's own web, Kafka and search
+replicas drop to 0; a job ``kube-data`` applies the StatefulSets once the node agent is up and waits
+for their pods, the bootstrap job (topics, index, seed) comes after it; a job ``kube-workloads``
+applies web once the bootstrap job is done, and
 ``kube-services`` (:mod:`gameday.kube.services`) keeps the Service's EndpointSlices and HAProxy's web
 backend in step with the pods.
 
@@ -23,6 +31,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import pwd
+import re
 import sys
 from typing import Any
 from urllib.parse import urlparse
@@ -31,7 +41,8 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from ..sandbox.spec import MemberSpec, Topology, Workload
-from ..sandbox.twin import PORTS, WEB_REPLICAS, Twin
+from .addresses import ANNOTATION as ADDRESSES_ANNOTATION
+from ..sandbox.twin import LAYERS, PORTS, WEB_REPLICAS, Twin
 
 log = logging.getLogger("gameday.kube.workloads")
 
@@ -124,19 +135,92 @@ def web_objects(twin: Twin, web: Workload, *, replicas: int = WEB_REPLICAS) -> l
     return [deployment, service, budget]
 
 
-def objects(twin: Twin, topology: Topology | None = None) -> list[dict[str, Any]]:
-    """Every object of the twin's Kubernetes workloads, in apply order."""
+# ---- Kafka and search: StatefulSets on the twin's fixed addresses ---------------------------------------
+
+def per_pod(text: str, member_name: str) -> str:
+    """``.../conf/kafka-1/server.properties`` -> ``.../conf/$(POD_NAME)/server.properties``: a member's
+    own name in its argv or env becomes the pod's (StatefulSet pod ``kafka-2`` is member ``kafka-2``)."""
+    return re.sub(rf"(?<![\w-]){re.escape(member_name)}(?!\w)", "$(POD_NAME)", text)
+
+
+def pod_addresses(twin: Twin, layer: str, replicas: int) -> str:
+    """The addresses annotation giving StatefulSet pod N (ordinals from 1) the supervisor's address
+    ``127.<net>.<layer>.N``: the list starts at ``.0`` because the node agent takes the N-th entry
+    for pod index N (``.0`` itself is never handed out)."""
+    base = f"127.{twin.net}.{LAYERS[layer]}"
+    return f"{base}.0-{base}.{replicas}"
+
+
+def stateful_container(member: MemberSpec, *, name: str) -> dict[str, Any]:
+    """The supervisor member's command, env and readiness check for every ordinal: its own name
+    (config directory, node directory) is the pod's name, expanded by ``$(POD_NAME)``."""
+    env: list[dict[str, Any]] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                                 {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
+    env += [{"name": k, "value": per_pod(v, member.name)} for k, v in sorted(member.env.items())]
+    argv = [per_pod(a, member.name) for a in member.argv]
+    container: dict[str, Any] = {
+        "name": name, "image": "host-process", "command": argv[:1], "args": argv[1:], "env": env,
+        "ports": [{"name": port_name, "containerPort": port} for port_name, port in member.ports.items()]}
+    probe = probe_from(member.readiness, next(iter(member.ports), ""))
+    if probe:
+        container["readinessProbe"] = probe
+    if member.run_as:
+        ids = pwd.getpwnam(member.run_as)
+        container["securityContext"] = {"runAsUser": ids.pw_uid, "runAsGroup": ids.pw_gid}
+    return container
+
+
+def statefulset_objects(twin: Twin, workload: Workload) -> list[dict[str, Any]]:
+    """Headless Service + StatefulSet (pods ``<name>-1..N`` on the supervisor's addresses, started in
+    parallel: a KRaft quorum or an OpenSearch cluster needs a majority before any node is ready) +
+    PodDisruptionBudget (maxUnavailable 1) for a supervisor workload of fixed-address members."""
+    name, member = workload.name, workload.members[0]
+    replicas = len(workload.members)
+    match = {NAME_LABEL: name}
+    labels = {**match, **{k: v for k, v in member.labels.items() if k != "node-id"}}
+    pod_spec = {"containers": [stateful_container(member, name=name)],
+                "terminationGracePeriodSeconds": int(member.stop_grace)}
+    statefulset = {
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(name, match),
+        "spec": {"replicas": replicas, "serviceName": name, "ordinals": {"start": 1},
+                 "podManagementPolicy": "Parallel", "selector": {"matchLabels": match},
+                 "template": {"metadata": {"labels": labels,
+                                           "annotations": {ADDRESSES_ANNOTATION: pod_addresses(twin, workload.layer, replicas)}},
+                              "spec": pod_spec}},
+    }
+    service = {  # headless and selectorless: the pods' addresses are loopback, which the API refuses in endpoints
+        "apiVersion": "v1", "kind": "Service", "metadata": _meta(name, match),
+        "spec": {"clusterIP": "None", "ports": [{"name": port_name, "port": port, "targetPort": port, "protocol": "TCP"}
+                                                for port_name, port in member.ports.items()]},
+    }
+    budget = {
+        "apiVersion": "policy/v1", "kind": "PodDisruptionBudget", "metadata": _meta(name, match),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": match}},
+    }
+    return [service, statefulset, budget]
+
+
+STATEFUL = ("kafka", "search")  # supervisor workloads that run as StatefulSets with --kubernetes
+
+
+def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") -> list[dict[str, Any]]:
+    """The objects of the twin's Kubernetes workloads, in apply order: ``part`` ``data`` (the namespace,
+    Kafka and search StatefulSets: before the bootstrap job), ``web`` (after it) or ``all``."""
     from ..sandbox import topology as sandbox_topology
     topo = topology or sandbox_topology.build(twin)
     twin.db_password()  # the twin's secret env file exists from here on (made once per twin)
     web = topo.workload("web")
     out: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace",
                                   "metadata": {"name": NAMESPACE, "labels": dict(PART_OF)}}]
-    secrets = secret_keys(web.members[0].env_files)
-    if secrets:
-        out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(DB_SECRET), "type": "Opaque",
-                    "stringData": secrets})
-    out += web_objects(twin, web)
+    if part in ("data", "all"):
+        for name in STATEFUL:
+            out += statefulset_objects(twin, topo.workload(name))
+    if part in ("web", "all"):
+        secrets = secret_keys(web.members[0].env_files)
+        if secrets:
+            out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(DB_SECRET), "type": "Opaque",
+                        "stringData": secrets})
+        out += web_objects(twin, web)
     return out
 
 
@@ -171,8 +255,10 @@ def apply(api: client.ApiClient, obj: dict[str, Any], *, manager: str = FIELD_MA
     return json.loads(response.data)
 
 
-def available(apps: client.AppsV1Api, name: str) -> bool:
-    dep = json.loads(apps.read_namespaced_deployment(name, NAMESPACE, _preload_content=False).data)
+def available(apps: client.AppsV1Api, name: str, kind: str = "Deployment") -> bool:
+    """The Deployment (or StatefulSet) has observed its spec and every replica it wants is ready and updated."""
+    read = apps.read_namespaced_deployment if kind == "Deployment" else apps.read_namespaced_stateful_set
+    dep = json.loads(read(name, NAMESPACE, _preload_content=False).data)
     status, spec = dep.get("status") or {}, dep["spec"]
     return (status.get("observedGeneration") == dep["metadata"]["generation"]
             and status.get("readyReplicas", 0) >= spec.get("replicas", 1)
@@ -181,21 +267,32 @@ def available(apps: client.AppsV1Api, name: str) -> bool:
 
 # ---- joining the supervisor's topology ----------------------------------------------------------------
 
-def adopt(topology: Topology, twin: Twin, kubeconfig: str) -> None:
-    """Move web from supervisor members to the Deployment; add the apply job and ``kube-services``."""
-    from ..sandbox.members import lb
-    topology.workload("web").replicas = 0
-    apply_job = MemberSpec(
-        name="kube-workloads-1", index=1, address=None, ports={},
+def apply_job_member(twin: Twin, kubeconfig: str, name: str, part: str) -> MemberSpec:
+    return MemberSpec(
+        name=f"{name}-1", index=1, address=None, ports={},
         argv=[twin.python, "-m", "gameday.kube.workloads", "--kubeconfig", kubeconfig,
-              "--twin", twin.name, "--net", str(twin.net)],
-        readiness={"type": "alive"}, labels={"app": "kube-workloads"}, stop_grace=3.0)
+              "--twin", twin.name, "--net", str(twin.net), "--part", part],
+        readiness={"type": "alive"}, labels={"app": name}, stop_grace=3.0)
+
+
+def adopt(topology: Topology, twin: Twin, kubeconfig: str) -> None:
+    """Move web, Kafka and search from supervisor members to Kubernetes objects: job ``kube-data``
+    applies the StatefulSets and waits for their pods (the bootstrap job now comes after it), job
+    ``kube-workloads`` applies web after the bootstrap job; ``kube-services`` feeds HAProxy."""
+    from ..sandbox.members import lb
+    for name in ("web", *STATEFUL):
+        topology.workload(name).replicas = 0
+    topology.workload("bootstrap").after.append("kube-data")
+    data_job = apply_job_member(twin, kubeconfig, "kube-data", "data")
+    apply_job = apply_job_member(twin, kubeconfig, "kube-workloads", "web")
     services = MemberSpec(
         name="kube-services-1", index=1, address=None, ports={},
         argv=[twin.python, "-m", "gameday.kube.services", "--kubeconfig", kubeconfig, "--namespace", NAMESPACE,
               "--haproxy-socket", str(lb.socket_path(twin)), "--backend", "web=web"],
         readiness={"type": "alive", "min_seconds": 2}, labels={"app": "kube-services"}, stop_grace=3.0)
     topology.workloads += [
+        Workload(name="kube-data", layer="jobs", kind="job", replicas=1, members=[data_job],
+                 after=["node-agent", "toxiproxy"], labels={"layer": "kubernetes"}),
         Workload(name="kube-workloads", layer="jobs", kind="job", replicas=1, members=[apply_job],
                  after=["node-agent", "bootstrap", "toxiproxy"], labels={"layer": "kubernetes"}),
         Workload(name="kube-services", layer="kube", kind="service", replicas=1, members=[services],
@@ -208,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--twin", required=True, help="the twin's name")
     parser.add_argument("--net", type=int, required=True, help="the twin's loopback network (127.<net>.x.y)")
-    parser.add_argument("--timeout", type=float, default=APPLY_TIMEOUT, help="seconds to wait for the Deployments")
+    parser.add_argument("--timeout", type=float, default=APPLY_TIMEOUT, help="seconds to wait for the workloads")
+    parser.add_argument("--part", choices=("data", "web", "all"), default="all",
+                        help="data: Kafka and search StatefulSets; web: the web Deployment; all: both")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ..deadline import wait_until
@@ -216,17 +315,21 @@ def main(argv: list[str] | None = None) -> int:
 
     twin = Twin.create(args.twin, net=args.net)
     api = config.new_client_from_config(config_file=args.kubeconfig)
-    for obj in objects(twin):
+    wanted = []
+    for obj in objects(twin, part=args.part):
         apply(api, obj)
         log.info("applied %s %s", obj["kind"], obj["metadata"]["name"])  # never the Secret's data
+        if obj["kind"] in ("Deployment", "StatefulSet"):
+            wanted.append((obj["kind"], obj["metadata"]["name"]))
     apps = client.AppsV1Api(api)
-    try:
-        wait_until(lambda: available(apps, "web"), timeout=args.timeout, interval=1.0,
-                   what="Deployment web to be available")
-    except DeadlineExceeded as err:
-        log.error("%s", err)
-        return 1
-    log.info("Deployment web is available")
+    for kind, name in wanted:
+        try:
+            wait_until(lambda: available(apps, name, kind), timeout=args.timeout, interval=1.0,
+                       what=f"{kind} {name} to be available")
+        except DeadlineExceeded as err:
+            log.error("%s", err)
+            return 1
+        log.info("%s %s is available", kind, name)
     return 0
 
 

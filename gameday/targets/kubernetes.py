@@ -110,6 +110,24 @@ def ordinal(name: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
+POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
+NODE_ID_LAYERS = ("kafka", "kafka-controllers", "search")  # layers whose nodes carry a node-id label
+
+
+def node_labels(pod: dict[str, Any], layer: str) -> dict[str, str]:
+    """A pod's labels, plus ``node-id`` for a Kafka or search pod without one (the Kafka actions pick
+    a broker by it): the StatefulSet's ``apps.kubernetes.io/pod-index`` (``ordinals.start: 1`` makes
+    pod ``kafka-1`` node 1), else the trailing integer of the pod's name, as Strimzi names broker pods
+    (``events-combined-2`` is node 2)."""
+    labels = dict(pod["metadata"].get("labels") or {})
+    if layer in NODE_ID_LAYERS and "node-id" not in labels:
+        index = labels.get(POD_INDEX_LABEL)
+        number = int(index) if index and index.isdigit() else ordinal(pod["metadata"]["name"])
+        if number is not None:
+            labels["node-id"] = str(number)
+    return labels
+
+
 def name_order(name: str) -> tuple[str, int]:
     number = ordinal(name)
     return (name.rsplit("-", 1)[0], number) if number is not None else (name, -1)
@@ -167,22 +185,28 @@ def stopped_list(workload: dict[str, Any]) -> list[str]:
     return [str(v) for v in value] if isinstance(value, list) else []
 
 
-def statefulset_stop_replicas(name: str, replicas: int) -> int:
-    """The replica count that stops StatefulSet pod ``name`` (its highest ordinal), or UsageError."""
+def statefulset_stop_replicas(name: str, replicas: int, start: int = 0) -> int:
+    """The replica count that stops StatefulSet pod ``name`` (its highest ordinal), or UsageError.
+    ``start`` is the StatefulSet's ``spec.ordinals.start`` (pods ``start .. start+replicas-1``)."""
     number = ordinal(name)
-    if number is None or number != replicas - 1:
+    highest = start + replicas - 1
+    if number is None or number != highest:
         base = name.rsplit("-", 1)[0]
         raise UsageError(
             f"{name} is not the highest ordinal of StatefulSet {base} ({replicas} replicas): scaling down "
-            f"stops {base}-{replicas - 1}, not {name}",
-            hint=f"kill {name} instead (it comes back with the same name and volume), or stop {base}-{replicas - 1}")
+            f"stops {base}-{highest}, not {name}",
+            hint=f"kill {name} instead (it comes back with the same name and volume), or stop {base}-{highest}")
     return replicas - 1
 
 
-def statefulset_start_replicas(name: str, replicas: int) -> int:
+def statefulset_start_replicas(name: str, replicas: int, start: int = 0) -> int:
     """The replica count that runs StatefulSet pod ``name`` again (never fewer than now)."""
     number = ordinal(name)
-    return replicas if number is None else max(replicas, number + 1)
+    return replicas if number is None else max(replicas, number - start + 1)
+
+
+def ordinals_start(statefulset: dict[str, Any]) -> int:
+    return int(((statefulset.get("spec") or {}).get("ordinals") or {}).get("start") or 0)
 
 
 # ---- the target ------------------------------------------------------------------------------------
@@ -269,7 +293,7 @@ class KubernetesTarget(Target):
         out = []
         for pod in live:
             status = pod.get("status") or {}
-            out.append(Node(name=pod["metadata"]["name"], layer=layer, labels=pod["metadata"].get("labels") or {},
+            out.append(Node(name=pod["metadata"]["name"], layer=layer, labels=node_labels(pod, layer),
                             address=status.get("podIP"), ready=pod_ready(pod), running=status.get("phase") == "Running"))
         missing = (self._desired(layer, live) or 0) - len(out)
         out += [Node(name=f"{layer}-pending-{i}", layer=layer) for i in range(1, missing + 1)]
@@ -408,7 +432,7 @@ class KubernetesTarget(Target):
         def scale_down() -> None:
             _kind, obj, _ = self._owner(pod)
             replicas = int(obj["spec"].get("replicas", 1))
-            target = replicas - 1 if kind == "Deployment" else statefulset_stop_replicas(node.name, replicas)
+            target = replicas - 1 if kind == "Deployment" else statefulset_stop_replicas(node.name, replicas, ordinals_start(obj))
             stopped = stopped_list(obj)
             if node.name in stopped:
                 return
@@ -435,7 +459,7 @@ class KubernetesTarget(Target):
                 return
             kind, obj = found
             replicas = int(obj["spec"].get("replicas", 0))
-            target = replicas + 1 if kind == "Deployment" else statefulset_start_replicas(node.name, replicas)
+            target = replicas + 1 if kind == "Deployment" else statefulset_start_replicas(node.name, replicas, ordinals_start(obj))
             self._patch_workload(kind, obj, target, [n for n in stopped_list(obj) if n != node.name])
 
         self._retry_conflicts(scale_up)

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from gameday.errors import UsageError
-from gameday.kube import endpointslices, haproxy_backends, workloads
+from gameday.kube import addresses, endpointslices, haproxy_backends, workloads
 from gameday.sandbox import topology
 from gameday.sandbox.twin import Twin
 from gameday.targets import for_environment
@@ -78,6 +78,26 @@ def test_blocking_budgets_name_the_budget_and_spare_a_pod_that_is_not_ready():
 
 
 # ---- StatefulSet ordinals and the stopped-pods record ----------------------------------------------
+
+def test_statefulsets_whose_ordinals_start_at_one_stop_their_highest_ordinal():
+    assert k8s.statefulset_stop_replicas("kafka-3", 3, start=1) == 2
+    with pytest.raises(UsageError) as err:
+        k8s.statefulset_stop_replicas("kafka-2", 3, start=1)
+    assert "stop kafka-3" in str(err.value)
+    assert k8s.statefulset_start_replicas("kafka-3", 2, start=1) == 3
+    assert k8s.ordinals_start({"spec": {"ordinals": {"start": 1}}}) == 1 and k8s.ordinals_start({"spec": {}}) == 0
+
+
+def test_kafka_and_search_pods_get_a_node_id_from_their_pod_index_or_name():
+    indexed = pod("kafka-2", labels={"app.kubernetes.io/name": "kafka", "apps.kubernetes.io/pod-index": "2"})
+    assert k8s.node_labels(indexed, "kafka")["node-id"] == "2"
+    strimzi = pod("events-combined-5", labels={"strimzi.io/pool-name": "combined"})
+    assert k8s.node_labels(strimzi, "kafka-controllers")["node-id"] == "5"
+    assert k8s.node_labels(pod("search-3"), "search")["node-id"] == "3"
+    own = pod("kafka-2", labels={"node-id": "7"})
+    assert k8s.node_labels(own, "kafka")["node-id"] == "7"           # a label the pod has wins
+    assert "node-id" not in k8s.node_labels(pod("web-7d9f-12345"), "web")
+
 
 def test_only_the_highest_statefulset_ordinal_can_be_stopped():
     assert k8s.statefulset_stop_replicas("kafka-2", 3) == 2
@@ -219,7 +239,7 @@ def test_only_ready_endpoints_are_fed():
 def test_web_manifests_run_the_supervisors_command_at_the_pods_address(monkeypatch, tmp_path):
     monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
     twin = Twin.create("unit", net=77)
-    objs = workloads.objects(twin)
+    objs = workloads.objects(twin, part="web")
     kinds = [(o["kind"], o["metadata"]["name"]) for o in objs]
     assert kinds == [("Namespace", "gameday"), ("Secret", "sandbox-db"), ("Deployment", "web"),
                      ("Service", "web"), ("PodDisruptionBudget", "web")]
@@ -251,3 +271,63 @@ def test_a_kubernetes_twin_hands_web_to_the_deployment(monkeypatch, tmp_path):
     assert job.kind == "job" and {"node-agent", "bootstrap"} <= set(job.after)
     feeder = kube.workload("kube-services").members[0]
     assert "--backend" in feeder.argv and str(tmp_path / "unit" / "run" / "lb-1.sock") in feeder.argv
+
+
+def test_kafka_and_search_statefulsets_run_the_supervisors_members_on_their_addresses(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    twin = Twin.create("unit", net=77)
+    objs = workloads.objects(twin, part="data")
+    assert [(o["kind"], o["metadata"]["name"]) for o in objs] == [
+        ("Namespace", "gameday"), ("Service", "kafka"), ("StatefulSet", "kafka"), ("PodDisruptionBudget", "kafka"),
+        ("Service", "search"), ("StatefulSet", "search"), ("PodDisruptionBudget", "search")]
+    kafka, search = objs[2], objs[5]
+    for sts in (kafka, search):
+        spec = sts["spec"]
+        assert spec["replicas"] == 3 and spec["ordinals"] == {"start": 1} and spec["podManagementPolicy"] == "Parallel"
+        assert objs[objs.index(sts) + 1]["spec"]["maxUnavailable"] == 1
+        assert "selector" not in objs[objs.index(sts) - 1]["spec"]  # headless, selectorless
+    # pod index N (1..3) takes the N-th address of the list: the supervisor's 127.77.40.N
+    annotation = kafka["spec"]["template"]["metadata"]["annotations"][addresses.ANNOTATION]
+    listed = addresses.parse(annotation)
+    assert [listed[n] for n in (1, 2, 3)] == [twin.address("kafka", n) for n in (1, 2, 3)]
+    container = kafka["spec"]["template"]["spec"]["containers"][0]
+    argv = container["command"] + container["args"]
+    member = topology.build(twin).workload("kafka").members[0]
+    assert argv[:-1] == member.argv[:-1] and argv[-1] == str(twin.paths.conf / "$(POD_NAME)" / "server.properties")
+    env = {e["name"]: e for e in container["env"]}
+    assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
+    assert container["readinessProbe"]["tcpSocket"] == {"port": "broker"}
+    container = search["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["OPENSEARCH_PATH_CONF"] == str(twin.paths.data / "$(POD_NAME)" / "config")
+    assert list(env)[:2] == ["POD_NAME", "POD_IP"]  # defined before the values that use them
+    assert container["readinessProbe"]["httpGet"] == {"path": "/_cluster/health", "port": "http"}
+
+
+def test_the_per_pod_name_replaces_only_the_members_own_name():
+    assert workloads.per_pod("/s/conf/kafka-1/server.properties", "kafka-1") == "/s/conf/$(POD_NAME)/server.properties"
+    assert workloads.per_pod("/s/kafka-10/x", "kafka-1") == "/s/kafka-10/x"
+    assert workloads.per_pod("/s/conf/kafka-log4j2.properties", "kafka-1") == "/s/conf/kafka-log4j2.properties"
+
+
+def test_search_pods_run_as_the_system_user(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    from gameday.sandbox.members import search as search_members
+    monkeypatch.setattr(search_members, "run_as", lambda: "gameday")
+    monkeypatch.setattr(workloads.pwd, "getpwnam", lambda user: type("P", (), {"pw_uid": 995, "pw_gid": 994})())
+    objs = workloads.objects(Twin.create("unit", net=77), part="data")
+    container = objs[5]["spec"]["template"]["spec"]["containers"][0]
+    assert container["securityContext"] == {"runAsUser": 995, "runAsGroup": 994}
+
+
+def test_a_kubernetes_twin_runs_kafka_and_search_before_the_bootstrap_job(monkeypatch, tmp_path):
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    twin = Twin.create("unit", net=77)
+    kube = topology.build(twin, kubernetes=True)
+    assert kube.workload("kafka").replicas == 0 and kube.workload("search").replicas == 0
+    data = kube.workload("kube-data")
+    assert data.kind == "job" and "node-agent" in data.after and "bootstrap" not in data.after
+    assert "--part" in data.members[0].argv and data.members[0].argv[-1] == "data"
+    assert "kube-data" in kube.workload("bootstrap").after
+    assert kube.workload("kube-workloads").members[0].argv[-1] == "web"
+    assert "kube-data" not in topology.build(twin).workload("bootstrap").after
