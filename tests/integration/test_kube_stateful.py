@@ -1,0 +1,179 @@
+"""Kafka and search as StatefulSets on the Kubernetes twin (`gameday sandbox up --kubernetes`): pods
+kafka-1..3 and search-1..3 on the twin's fixed addresses, the Kafka-leader and search-node experiments
+with plain ``chaos run`` against ``environments/sandbox-k8s.yaml``, and their playbooks afterwards.
+
+Its own twin ``k8s-test2`` on 127.36.x.y (``k8s-test`` at 35 is test_kube_sandbox.py's). Needs the
+control plane built, so it carries the ``kubernetes`` marker::
+
+    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/test_kube_stateful.py
+
+``-s`` shows the measured figures (broker pod delete -> replacement Ready, experiment timings).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from gameday import kafka_admin
+from gameday.deadline import wait_until
+from gameday.kube import build as kube_build
+from gameday.kube import members as kube
+from gameday.kube.workloads import NAMESPACE
+from gameday.sandbox import lifecycle, topology
+from gameday.sandbox.install import install_all
+from gameday.sandbox.twin import Twin
+from gameday.search_admin import SearchAdmin
+from gameday.targets import for_environment
+from gameday.targets.environment import load
+
+pytestmark = pytest.mark.kubernetes
+
+ROOT = Path(__file__).resolve().parents[2]
+NET = 36
+NAME = "k8s-test2"
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def twin():
+    install_all(kubernetes=True)  # no-op once installed and built
+    twin = Twin.create(NAME, net=NET)
+    lifecycle.down(twin.paths, wipe=True)
+    started = time.monotonic()
+    lifecycle.up(twin.paths, topology.build(twin, kubernetes=True),
+                 prepare=lambda: topology.prepare(twin, kubernetes=True), timeout=900)
+    print(f"\n[figure] twin with Kubernetes up (web, kafka, search as pods) in {time.monotonic() - started:.1f}s")
+    yield twin
+    lifecycle.down(twin.paths, wipe=True)
+
+
+@pytest.fixture(scope="module")
+def env_file(twin, tmp_path_factory):
+    """environments/sandbox-k8s.yaml, pointed at this twin (its name and loopback network)."""
+    data = yaml.safe_load((ROOT / "environments" / "sandbox-k8s.yaml").read_text())
+    env = data["configuration"]["gameday_environment"]
+    env.update(name="sandbox-k8s-test2", sandbox=NAME, net=NET)
+    path = tmp_path_factory.mktemp("env") / "sandbox-k8s-test2.yaml"
+    path.write_text(yaml.safe_dump(data).replace("127.10.", f"127.{NET}."))
+    return path
+
+
+def kubectl(twin: Twin, *args: str) -> str:
+    proc = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(twin)),
+                           "--request-timeout=20s", *args], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}"
+    return proc.stdout
+
+
+def pods(twin: Twin, name: str) -> list[dict]:
+    out = kubectl(twin, "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/name={name}", "-o", "json")
+    return sorted(json.loads(out)["items"], key=lambda p: p["metadata"]["name"])
+
+
+def ready(pod: dict) -> bool:
+    return not pod["metadata"].get("deletionTimestamp") and any(
+        c["type"] == "Ready" and c["status"] == "True" for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def all_ready(twin: Twin, name: str) -> bool:
+    found = pods(twin, name)
+    return len(found) == 3 and all(ready(p) for p in found)
+
+
+def settled(twin: Twin) -> bool:
+    """Every Kafka partition fully replicated and search green (what the experiments' hypothesis asks)."""
+    health = kafka_admin.partition_health(twin.kafka_bootstrap())
+    green = SearchAdmin(twin.search_urls()).health().get("status") == "green"
+    return green and not any(health[k] for k in ("offline", "under_replicated", "under_min_isr"))
+
+
+def chaos_run(experiment: str, env_file: Path, tmp_path: Path) -> dict:
+    journal_path = tmp_path / "journal.json"
+    proc = subprocess.run([str(BIN / "chaos"), "--no-log-file", "run", str(ROOT / "experiments" / experiment),
+                           "--rollback-strategy", "always", "--var-file", str(env_file),
+                           "--journal-path", str(journal_path)],
+                          capture_output=True, text=True, timeout=900, cwd=tmp_path)
+    assert journal_path.exists(), proc.stderr[-3000:]
+    journal = json.loads(journal_path.read_text())
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    return {r["activity"]["name"]: r.get("output") for r in journal["run"]}
+
+
+def playbook(layer: str, env_file: Path) -> dict:
+    proc = subprocess.run([str(BIN / "gameday"), "playbook", layer, "--env", str(env_file), "--apply", "--json"],
+                          capture_output=True, text=True, timeout=600, env=dict(os.environ))
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    return json.loads(proc.stdout)
+
+
+def test_kubectl_shows_kafka_and_search_pods_ready_on_the_twins_addresses(twin):
+    print("\n" + kubectl(twin, "get", "pods", "-n", NAMESPACE, "-o", "wide"))
+    for name in ("kafka", "search"):
+        found = pods(twin, name)
+        assert [p["metadata"]["name"] for p in found] == [f"{name}-{n}" for n in (1, 2, 3)]
+        assert all(ready(p) for p in found)
+        assert [p["status"]["podIP"] for p in found] == [twin.address(name, n) for n in (1, 2, 3)]
+    # the bootstrap job ran after them: the topics and the index exist
+    assert kafka_admin.partition_health(twin.kafka_bootstrap(), ["content-events"])["partitions"] > 0
+    assert SearchAdmin(twin.search_urls()).primaries_by_node("content")
+    for name in ("kafka", "search"):
+        pdb = json.loads(kubectl(twin, "get", "pdb", name, "-n", NAMESPACE, "-o", "json"))
+        assert pdb["status"]["disruptionsAllowed"] == 1
+
+
+def test_a_broker_pod_killed_by_the_target_comes_back_with_its_name_and_address(twin, env_file):
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    target = for_environment(load(env_file))
+    nodes = target.nodes("kafka")
+    assert [(n.name, n.labels.get("node-id")) for n in nodes] == [(f"kafka-{n}", str(n)) for n in (1, 2, 3)]
+    assert [n.name for n in target.nodes("search")] == ["search-1", "search-2", "search-3"]
+    victim = nodes[1]
+    old_uid = next(p["metadata"]["uid"] for p in pods(twin, "kafka") if p["metadata"]["name"] == victim.name)
+    started = time.monotonic()
+    target.kill(victim)
+    target.wait_ready(victim, timeout=180)
+    back = time.monotonic() - started
+    pod = next(p for p in pods(twin, "kafka") if p["metadata"]["name"] == victim.name)
+    assert pod["metadata"]["uid"] != old_uid and pod["status"]["podIP"] == twin.address("kafka", 2)
+    print(f"\n[figure] broker pod {victim.name} deleted (grace 0) -> replacement Ready in {back:.1f}s")
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated again")
+    print(f"[figure] ... every partition fully replicated again {time.monotonic() - started:.1f}s after the delete")
+
+
+def test_the_kafka_leader_experiment_passes_with_plain_chaos_run(twin, env_file, tmp_path):
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    out = chaos_run("kafka/kill-partition-leader.yaml", env_file, tmp_path)
+    kill = out["kill-the-partition-leader"]
+    assert kill["target"] == "sandbox-k8s-test2" and kill["touched"] == [f"kafka-{kill['broker_id']}"]
+    print(f"\n[figure] chaos run kafka/kill-partition-leader on Kubernetes: killed {kill['touched'][0]}; "
+          f"partitions fully replicated after {out['time-until-every-partition-is-fully-replicated']}, "
+          f"indexer caught up after {out['time-until-the-indexer-has-caught-up']}, "
+          f"SLO again after {out['time-until-the-slo-holds-again']}")
+    assert all_ready(twin, "kafka")
+
+
+def test_the_search_node_experiment_passes_with_plain_chaos_run(twin, env_file, tmp_path):
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    out = chaos_run("search/kill-data-node.yaml", env_file, tmp_path)
+    kill = out["kill-the-node-with-most-primaries"]
+    assert kill["target"] == "sandbox-k8s-test2" and kill["touched"][0].startswith("search-")
+    print(f"\n[figure] chaos run search/kill-data-node on Kubernetes: killed {kill['touched'][0]}; green after "
+          f"{out['time-until-the-cluster-is-green']}, SLO again after {out['time-until-the-slo-holds-again']}")
+    wait_until(lambda: all_ready(twin, "search"), timeout=180, what="the three search pods ready")
+
+
+@pytest.mark.parametrize("layer", ["kafka", "search"])
+def test_the_playbook_reports_the_layer_healthy_after_the_experiments(twin, env_file, layer):
+    wait_until(lambda: all_ready(twin, "kafka") and all_ready(twin, "search"), timeout=180,
+               what="kafka and search pods ready")
+    result = playbook(layer, env_file)
+    assert result["outcome"] in ("healthy", "restored"), json.dumps(result, indent=1)[-3000:]
+    print(f"\n[figure] gameday playbook {layer} on Kubernetes: {result['outcome']}")
