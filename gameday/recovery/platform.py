@@ -3,9 +3,9 @@ members that were stopped on purpose (held) or scaled away, the replica counts t
 meant to run, and the controls to bring them back.
 
 ``Target.nodes`` lists desired nodes only, so a held member (``gameday sandbox stop``) is invisible
-there; a playbook must see exactly those. Only the sandbox is implemented: on Kubernetes the same
-view comes from Deployments / StatefulSets (spec vs ready replicas), and the controls are scale,
-pod delete and rollout restart; that implementation does not exist yet (see README).
+there; a playbook must see exactly those. On Kubernetes the same view comes from Deployments /
+StatefulSets (spec vs ready replicas) and the controls are scale, the target's stop/start and pod
+delete: :mod:`gameday.recovery.kubernetes_platform`.
 """
 
 from __future__ import annotations
@@ -133,5 +133,8 @@ class SandboxPlatform:
 def platform_for(target: Target) -> SandboxPlatform:
     if target.env.kind == "sandbox":
         return SandboxPlatform(target)
+    if target.env.kind == "kubernetes":
+        from .kubernetes_platform import KubernetesPlatform
+        return KubernetesPlatform(target)  # same interface (duck-typed)
     raise UsageError(f"environment {target.name!r}: playbooks cannot act on {target.env.kind!r} targets yet",
                      hint="only the sandbox is implemented; the Kubernetes path is not built")
