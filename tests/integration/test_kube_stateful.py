@@ -95,6 +95,14 @@ def settled(twin: Twin) -> bool:
     return green and not any(health[k] for k in ("offline", "under_replicated", "under_min_isr"))
 
 
+def uids(twin: Twin, name: str) -> dict[str, str]:
+    return {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(twin, name)}
+
+
+def durations(journal: dict) -> str:
+    return ", ".join(f"{r['activity']['name']} {r['duration']:.1f}s" for r in journal["run"])
+
+
 def chaos_run(experiment: str, env_file: Path, tmp_path: Path) -> dict:
     journal_path = tmp_path / "journal.json"
     proc = subprocess.run([str(BIN / "chaos"), "--no-log-file", "run", str(ROOT / "experiments" / experiment),
@@ -104,6 +112,7 @@ def chaos_run(experiment: str, env_file: Path, tmp_path: Path) -> dict:
     assert journal_path.exists(), proc.stderr[-3000:]
     journal = json.loads(journal_path.read_text())
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    print(f"\n[figure] {experiment}: {durations(journal)}")
     return {r["activity"]["name"]: r.get("output") for r in journal["run"]}
 
 
@@ -150,9 +159,14 @@ def test_a_broker_pod_killed_by_the_target_comes_back_with_its_name_and_address(
 
 def test_the_kafka_leader_experiment_passes_with_plain_chaos_run(twin, env_file, tmp_path):
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    before = uids(twin, "kafka")
     out = chaos_run("kafka/kill-partition-leader.yaml", env_file, tmp_path)
     kill = out["kill-the-partition-leader"]
     assert kill["target"] == "sandbox-k8s-test2" and kill["touched"] == [f"kafka-{kill['broker_id']}"]
+    after = uids(twin, "kafka")
+    assert after[kill["touched"][0]] != before[kill["touched"][0]]                  # the leader's pod is a new one
+    assert {n: u for n, u in after.items() if n not in kill["touched"]} == \
+        {n: u for n, u in before.items() if n not in kill["touched"]}               # and only that one
     print(f"\n[figure] chaos run kafka/kill-partition-leader on Kubernetes: killed {kill['touched'][0]}; "
           f"partitions fully replicated after {out['time-until-every-partition-is-fully-replicated']}, "
           f"indexer caught up after {out['time-until-the-indexer-has-caught-up']}, "
@@ -162,9 +176,11 @@ def test_the_kafka_leader_experiment_passes_with_plain_chaos_run(twin, env_file,
 
 def test_the_search_node_experiment_passes_with_plain_chaos_run(twin, env_file, tmp_path):
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    before = uids(twin, "search")
     out = chaos_run("search/kill-data-node.yaml", env_file, tmp_path)
     kill = out["kill-the-node-with-most-primaries"]
     assert kill["target"] == "sandbox-k8s-test2" and kill["touched"][0].startswith("search-")
+    assert uids(twin, "search")[kill["touched"][0]] != before[kill["touched"][0]]
     print(f"\n[figure] chaos run search/kill-data-node on Kubernetes: killed {kill['touched'][0]}; green after "
           f"{out['time-until-the-cluster-is-green']}, SLO again after {out['time-until-the-slo-holds-again']}")
     wait_until(lambda: all_ready(twin, "search"), timeout=180, what="the three search pods ready")
@@ -176,4 +192,5 @@ def test_the_playbook_reports_the_layer_healthy_after_the_experiments(twin, env_
                what="kafka and search pods ready")
     result = playbook(layer, env_file)
     assert result["outcome"] in ("healthy", "restored"), json.dumps(result, indent=1)[-3000:]
-    print(f"\n[figure] gameday playbook {layer} on Kubernetes: {result['outcome']}")
+    did = "; ".join(f"{s['name']}: {s.get('did') or s.get('status')}" for s in result.get("steps") or [])
+    print(f"\n[figure] gameday playbook {layer} on Kubernetes: {result['outcome']} ({did or 'no steps'})")
