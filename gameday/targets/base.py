@@ -52,6 +52,11 @@ class Target(abc.ABC):
         raise UsageError(f"{self.name}: no {layer} node named {name!r}", hint=f"{layer} nodes: {names}")
 
     # ---- faults ----------------------------------------------------------------------------
+    def check_disruption(self, nodes: list[Node]) -> None:
+        """Refuse, before any fault, to take all of ``nodes`` down at once when the target's own
+        rules forbid it (Kubernetes: PodDisruptionBudgets). Actions that hit several nodes call it
+        first, so a fault is never left half-done. The sandbox has no such rules."""
+
     @abc.abstractmethod
     def kill(self, node: Node) -> float:
         """Kill a node abruptly (SIGKILL / pod delete with grace 0); returns the fault instant."""

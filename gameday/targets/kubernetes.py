@@ -166,6 +166,20 @@ def disruptions_allowed(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> int:
     return max(0, min(int(status["disruptionsAllowed"]), healthy_now - int(status.get("desiredHealthy", 0))))
 
 
+def budgets_exceeded(chosen: list[dict[str, Any]], pdbs: list[dict[str, Any]],
+                     pods: list[dict[str, Any]]) -> list[str]:
+    """For taking every pod in ``chosen`` at once: ``"<budget>: 2 of its pods, it allows 1"`` for
+    each budget that would be broken (not-ready pods cost a budget nothing)."""
+    out = []
+    for b in pdbs:
+        hit = sum(1 for p in chosen if pod_ready(p) and not deleting(p)
+                  and selector_matches(b["spec"].get("selector"), p["metadata"].get("labels") or {}))
+        allowed = disruptions_allowed(b, pods)
+        if hit > allowed:
+            out.append(f"{b['metadata']['name']}: {hit} of its pods, it allows {allowed} now")
+    return out
+
+
 def blocking_budgets(pod: dict[str, Any], pdbs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[str]:
     """Names of the budgets selecting ``pod`` that allow no disruption now. A pod that is not
     ready costs a budget nothing (Kubernetes lets such a pod go too)."""
@@ -317,6 +331,25 @@ class KubernetesTarget(Target):
                 f"{namespace}/{pod['metadata']['name']} now; nothing was touched",
                 hint="wait until its pods are ready again, or set kubernetes.pod_disruption_budgets: ignore "
                      "in the environment file if you mean to break the budget")
+
+    def check_disruption(self, nodes: list[Node]) -> None:
+        """Refuse (DisruptionRefused) before any pod is touched when taking all of ``nodes`` at once
+        would break a PodDisruptionBudget (e.g. half the web pods against ``maxUnavailable: 1``)."""
+        if not nodes or not self.respects_pdbs():
+            return
+        namespace, _ = self._scope(nodes[0].layer)
+        pdbs = self._call(client.PolicyV1Api(self.api).list_namespaced_pod_disruption_budget, namespace).get("items") or []
+        if not pdbs:
+            return
+        everyone = self._call(self.core.list_namespaced_pod, namespace).get("items") or []
+        names = {n.name for n in nodes}
+        broken = budgets_exceeded([p for p in everyone if p["metadata"]["name"] in names], pdbs, everyone)
+        if broken:
+            raise DisruptionRefused(
+                f"{self.name}: taking {len(nodes)} {nodes[0].layer} pods at once would break "
+                f"{'; '.join(broken)}; nothing was touched",
+                hint="ask for fewer pods, or set kubernetes.pod_disruption_budgets: ignore in the environment "
+                     "file if you mean to break the budget")
 
     # ---- faults ------------------------------------------------------------------------------------
     @contextlib.contextmanager

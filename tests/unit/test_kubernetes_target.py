@@ -77,6 +77,19 @@ def test_blocking_budgets_name_the_budget_and_spare_a_pod_that_is_not_ready():
     assert k8s.blocking_budgets(pod("a"), [budget(allowed=1, desired_healthy=2)], [pod("a"), pod("b"), pod("c")]) == []
 
 
+def test_taking_several_pods_at_once_is_judged_against_each_budget_before_any_goes():
+    three = [pod("a"), pod("b"), pod("c")]
+    one = budget(allowed=1, desired_healthy=2)
+    assert k8s.budgets_exceeded(three[:1], [one], three) == []
+    assert k8s.budgets_exceeded(three[:2], [one], three) == ["web: 2 of its pods, it allows 1 now"]
+    # with one pod already down the budget is spent: only the pod that is not ready may go
+    half_down = [pod("a"), pod("b", ready=False), pod("c")]
+    assert k8s.budgets_exceeded(half_down[:2], [one], half_down) == ["web: 1 of its pods, it allows 0 now"]
+    assert k8s.budgets_exceeded(half_down[1:2], [one], half_down) == []
+    kafka = budget(allowed=0, desired_healthy=3, selector={"matchLabels": {"app": "kafka"}})
+    assert k8s.budgets_exceeded(three, [kafka], three) == []
+
+
 # ---- StatefulSet ordinals and the stopped-pods record ----------------------------------------------
 
 def test_statefulsets_whose_ordinals_start_at_one_stop_their_highest_ordinal():

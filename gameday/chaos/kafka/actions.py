@@ -72,6 +72,7 @@ def kill_brokers(qty: int = 2, dry_run: bool = False, configuration: Dict[str, A
                          hint="raise limits.kafka_max_brokers in the environment file if you mean it")
     count = pick_count(len(nodes), qty, "fixed", 100.0, "Kafka brokers")
     chosen = sorted(random.sample(nodes, count), key=lambda n: n.name)
+    tgt.check_disruption(chosen)  # all at once or not at all (Kubernetes: PodDisruptionBudgets)
     if dry_run:
         return {"target": tgt.name, "layer": "kafka", "would_touch": [n.name for n in chosen]}
     fault_at = time.time()

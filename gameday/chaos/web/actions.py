@@ -25,6 +25,7 @@ def kill_web_pods(qty: float = 1, mode: str = "fixed", dry_run: bool = False,
     nodes = [n for n in tgt.nodes("web") if n.running]
     count = pick_count(len(nodes), qty, mode, tgt.limit("web_max_percent"), "web pods")
     chosen = random.sample(nodes, count)
+    tgt.check_disruption(chosen)  # all at once or not at all (Kubernetes: PodDisruptionBudgets)
     if dry_run:
         return {"target": tgt.name, "layer": "web", "would_touch": [n.name for n in chosen]}
     fault_at = time.time()
