@@ -259,3 +259,17 @@ def test_the_web_pod_experiment_passes_with_plain_chaos_run_on_this_target(k8s_t
     assert touched[0] not in {p["metadata"]["name"] for p in pods(k8s_twin)}
     print(f"\n[figure] chaos run web/kill-one-pod on Kubernetes: every web pod ready again after "
           f"{out['time-until-every-web-pod-is-ready']}s, SLO held again after {out['time-until-the-slo-holds-again']}s")
+
+
+def test_half_the_web_pods_against_a_budget_of_one_is_refused_before_any_pod_goes(k8s_twin, env_file, tmp_path):
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["uid"] for p in pods(k8s_twin)}
+    journal_path = tmp_path / "journal.json"
+    proc = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
+                           str(ROOT / "experiments" / "web" / "kill-half-the-pods.yaml"), "--rollback-strategy",
+                           "always", "--var-file", str(env_file), "--journal-path", str(journal_path)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    journal = json.loads(journal_path.read_text())
+    assert journal["status"] != "completed", proc.stderr[-3000:]
+    assert "PodDisruptionBudget" in proc.stderr or "would break" in proc.stderr, proc.stderr[-3000:]
+    assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # not one pod was touched
