@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,12 +116,13 @@ class Runtime:
             sock.connect(self.path)
             sock.sendall(("; ".join(commands) + "\n").encode())
             chunks = []
-            while True:
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:  # HAProxy closes the connection after its answer
                 data = sock.recv(65536)
                 if not data:
-                    break
+                    return b"".join(chunks).decode(errors="replace")
                 chunks.append(data)
-        return b"".join(chunks).decode(errors="replace")
+        raise OSError(f"HAProxy's runtime API at {self.path} did not finish answering within {self.timeout:g}s")
 
     def slots(self, backend: str) -> list[Slot]:
         return parse_servers_state(self.send([f"show servers state {backend}"]), backend)
