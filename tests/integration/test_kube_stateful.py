@@ -194,3 +194,25 @@ def test_the_playbook_reports_the_layer_healthy_after_the_experiments(twin, env_
     assert result["outcome"] in ("healthy", "restored"), json.dumps(result, indent=1)[-3000:]
     did = "; ".join(f"{s['name']}: {s.get('did') or s.get('status')}" for s in result.get("steps") or [])
     print(f"\n[figure] gameday playbook {layer} on Kubernetes: {result['outcome']} ({did or 'no steps'})")
+
+
+@pytest.mark.parametrize("layer", ["kafka", "search"])
+def test_a_pod_stopped_by_the_target_is_brought_back_by_the_playbook(twin, env_file, layer):
+    """The StatefulSet's highest ordinal stopped (scaled away, recorded as stopped by gameday): the
+    playbook sees it held, scales the StatefulSet back and waits until every pod is ready."""
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    target = for_environment(load(env_file))
+    node = next(n for n in target.nodes(layer) if n.name == f"{layer}-3")
+    target.stop(node)
+    wait_until(lambda: f"{layer}-3" not in uids(twin, layer), timeout=120, what=f"{layer}-3 to be gone")
+    started = time.monotonic()
+    result = playbook(layer, env_file)
+    assert result["outcome"] == "restored", json.dumps(result, indent=1)[-3000:]
+    steps = {s["name"]: s for s in result["steps"]}
+    assert f"scaled {layer} 2 -> 3" in steps[f"start-{layer}"]["did"], steps
+    assert all_ready(twin, layer)
+    sts = json.loads(kubectl(twin, "get", "statefulset", layer, "-n", NAMESPACE, "-o", "json"))
+    assert sts["spec"]["replicas"] == 3 and "gameday.io/stopped-pods" not in (sts["metadata"].get("annotations") or {})
+    did = "; ".join(f"{s['name']}: {s['did']}" for s in result["steps"])
+    print(f"\n[figure] {layer}-3 stopped -> gameday playbook {layer} --apply restored it in "
+          f"{time.monotonic() - started:.1f}s ({did})")
