@@ -260,7 +260,9 @@ def test_runner_killed_mid_fault_is_repaired_by_gameday_cleanup(steady_twin, tmp
     report = json.loads(out.stdout)
     assert [u["undo"] for u in report["undone"]] == ["remove_toxic"] and report["stale_lock_removed"]
     assert _db_toxics(twin) == [] and ledger.pending(ENV_NAME) == []
-    assert requests.get(f"{twin.lb_url}/api/articles/1", timeout=5).status_code == 200
+    # the web replicas went unready during the cut; the load balancer's next health checks take them back
+    wait_until(lambda: requests.get(f"{twin.lb_url}/api/articles/1", timeout=5).status_code == 200, timeout=15,
+               what="the site to serve articles again after the cleanup")
 
 
 def test_runner_killed_mid_fault_is_repaired_by_the_next_run(steady_twin, tmp_path):
