@@ -33,8 +33,14 @@ def cluster_id(twin: Twin) -> str:
     """The KRaft cluster id, made once per twin."""
     f = twin.paths.conf / "kafka-cluster-id"
     if not f.exists():
-        # Kafka's own format for ids: a random UUID, URL-safe base64 without padding.
-        f.write_text(base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("="))
+        # Kafka's own format for ids: a random UUID, URL-safe base64 without padding. Like Kafka's
+        # Uuid.randomUuid, never one starting with "-" (a command line would read it as an option).
+        cid = "-"
+        for _ in range(100):
+            cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+            if not cid.startswith("-"):
+                break
+        f.write_text(cid)
     return f.read_text().strip()
 
 
@@ -92,7 +98,8 @@ def prepare(twin: Twin) -> None:
         log = twin.paths.member_log(f"kafka-{i}")
         with open(log, "ab") as out:
             proc = subprocess.run(
-                [*_java(twin), "kafka.tools.StorageTool", "format", "-t", cid, "-c", str(props), "--ignore-formatted"],
+                [*_java(twin), "kafka.tools.StorageTool", "format", f"--cluster-id={cid}", "-c", str(props),
+                     "--ignore-formatted"],
                 stdout=out, stderr=subprocess.STDOUT, timeout=120,
             )
         if proc.returncode != 0:
