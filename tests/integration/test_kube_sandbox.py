@@ -26,13 +26,12 @@ from gameday.kube import build as kube_build
 from gameday.kube import members as kube
 from gameday.kube.haproxy_backends import Runtime
 from gameday.kube.workloads import NAMESPACE
-from gameday.sandbox import lifecycle, topology
-from gameday.sandbox.install import install_all
 from gameday.sandbox.members import lb
 from gameday.sandbox.twin import Twin
 from gameday.targets import for_environment
 from gameday.targets.environment import load
 from gameday.targets.kubernetes import DisruptionRefused, KubernetesTarget
+from tests.support.kube_twin import environment_for, kubernetes_twin
 
 pytestmark = pytest.mark.kubernetes
 
@@ -44,27 +43,12 @@ WEB = "app.kubernetes.io/name=web"
 
 @pytest.fixture(scope="module")
 def k8s_twin():
-    install_all(kubernetes=True)  # no-op once installed and built
-    twin = Twin.create(NAME, net=NET)
-    lifecycle.down(twin.paths, wipe=True)
-    started = time.monotonic()
-    lifecycle.up(twin.paths, topology.build(twin, kubernetes=True),
-                 prepare=lambda: topology.prepare(twin, kubernetes=True), timeout=600)
-    print(f"\n[figure] twin with Kubernetes up (web as 3 pods) in {time.monotonic() - started:.1f}s")
-    yield twin
-    lifecycle.down(twin.paths, wipe=True)
+    yield from kubernetes_twin(NAME, NET, what="web as 3 pods", timeout=600)
 
 
 @pytest.fixture(scope="module")
 def env_file(k8s_twin, tmp_path_factory):
-    """environments/sandbox-k8s.yaml, pointed at this twin (its name and loopback network)."""
-    data = yaml.safe_load((ROOT / "environments" / "sandbox-k8s.yaml").read_text())
-    env = data["configuration"]["gameday_environment"]
-    env.update(name="sandbox-k8s-test", sandbox=NAME, net=NET)
-    env_text = yaml.safe_dump(data).replace("127.10.", f"127.{NET}.")
-    path = tmp_path_factory.mktemp("env") / "sandbox-k8s-test.yaml"
-    path.write_text(env_text)
-    return path
+    return environment_for(k8s_twin, tmp_path_factory)
 
 
 def kubectl(twin: Twin, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:

@@ -20,19 +20,17 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from gameday import kafka_admin
 from gameday.deadline import wait_until
 from gameday.kube import build as kube_build
 from gameday.kube import members as kube
 from gameday.kube.workloads import NAMESPACE
-from gameday.sandbox import lifecycle, topology
-from gameday.sandbox.install import install_all
 from gameday.sandbox.twin import Twin
 from gameday.search_admin import SearchAdmin
 from gameday.targets import for_environment
 from gameday.targets.environment import load
+from tests.support.kube_twin import environment_for, kubernetes_twin
 
 pytestmark = pytest.mark.kubernetes
 
@@ -44,26 +42,12 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def twin():
-    install_all(kubernetes=True)  # no-op once installed and built
-    twin = Twin.create(NAME, net=NET)
-    lifecycle.down(twin.paths, wipe=True)
-    started = time.monotonic()
-    lifecycle.up(twin.paths, topology.build(twin, kubernetes=True),
-                 prepare=lambda: topology.prepare(twin, kubernetes=True), timeout=900)
-    print(f"\n[figure] twin with Kubernetes up (web, kafka, search as pods) in {time.monotonic() - started:.1f}s")
-    yield twin
-    lifecycle.down(twin.paths, wipe=True)
+    yield from kubernetes_twin(NAME, NET, what="web, kafka, search as pods", timeout=900)
 
 
 @pytest.fixture(scope="module")
 def env_file(twin, tmp_path_factory):
-    """environments/sandbox-k8s.yaml, pointed at this twin (its name and loopback network)."""
-    data = yaml.safe_load((ROOT / "environments" / "sandbox-k8s.yaml").read_text())
-    env = data["configuration"]["gameday_environment"]
-    env.update(name="sandbox-k8s-test2", sandbox=NAME, net=NET)
-    path = tmp_path_factory.mktemp("env") / "sandbox-k8s-test2.yaml"
-    path.write_text(yaml.safe_dump(data).replace("127.10.", f"127.{NET}."))
-    return path
+    return environment_for(twin, tmp_path_factory)
 
 
 def kubectl(twin: Twin, *args: str) -> str:
