@@ -21,6 +21,8 @@ import os
 import socket
 from typing import Any
 
+import psutil
+
 from ..deadline import wait_until
 from ..errors import NotRunning, UsageError
 from .paths import SandboxPaths
@@ -35,11 +37,13 @@ def supervisor_pid(paths: SandboxPaths) -> int | None:
     except (FileNotFoundError, ValueError):
         return None
     try:
-        with open(f"/proc/{pid}/cmdline", "rb") as fh:
-            cmdline = fh.read()
-    except FileNotFoundError:
+        process = psutil.Process(pid)
+        if process.status() in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD):
+            return None  # killed, not yet reaped by its parent
+        cmdline = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
-    return pid if b"gameday.sandbox.supervisor" in cmdline else None
+    return pid if "gameday.sandbox.supervisor" in cmdline else None
 
 
 class SandboxClient:

@@ -96,7 +96,10 @@ def test_down_after_supervisor_crash_leaves_no_process(small_paths):
 
 def test_up_after_supervisor_crash_cleans_orphans(small_paths):
     lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
-    os.kill(supervisor_pid(small_paths), signal.SIGKILL)
+    crashed = supervisor_pid(small_paths)
+    os.kill(crashed, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: the crash is over once the process is gone
+    wait_until(lambda: not reaper.is_running(crashed), timeout=10, what="the killed supervisor to exit")
     result = lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
     assert len(result.cleaned_up) == 3
     assert all(m["ready"] for m in result.status["members"] if m["desired"])
