@@ -5,17 +5,18 @@ supervisor members: each pod runs the very command, environment and readiness ch
 supervisor's ``web-N`` member (:func:`gameday.sandbox.members.site.web`), with the member's address
 replaced by the pod's (``$(POD_IP)``) and its secret env file turned into a Secret::
 
-    objects(twin)      # Namespace, Service/StatefulSet/PDB kafka and search, Secret sandbox-db,
-                       # Deployment web (3), Service web, PDB web
+    objects(twin)      # Namespace, Service/StatefulSet/PDB db, kafka and search, Secret sandbox-db,
+                       # Deployment web (3), Service web, PDB web, Deployment indexer (2)
     python -m gameday.kube.workloads --twin default --net 10 --part data   # apply, wait until available
 
-Kafka and search run as StatefulSets ``kafka`` and ``search`` (``ordinals.start: 1``: pods ``kafka-1..3``
-are KRaft node ids 1..3 and use ``conf/kafka-N``; ``search-1..3`` use ``data/search-N``), each pod on
+The database, Kafka and search run as StatefulSets ``db`` (one pod, ``db-1``: MariaDB on
+``data/db-1``), ``kafka`` and ``search`` (``ordinals.start: 1``: pods ``kafka-1..3`` are KRaft node
+ids 1..3 and use ``conf/kafka-N``; ``search-1..3`` use ``data/search-N``), each pod on
 the supervisor member's fixed address (annotation ``sandbox.gameday.io/addresses``, which toxiproxy and
 the configs name), running the member's command with its name replaced by ``$(POD_NAME)``.
 
-What joins the supervisor's topology (:func:`adopt`): the supervisor's own web, Kafka and search
-replicas drop to 0; a job ``kube-data`` applies the StatefulSets once the node agent is up and waits
+What joins the supervisor's topology (:func:`adopt`): the supervisor's own web, indexer, db, Kafka and
+search replicas drop to 0; a job ``kube-data`` applies the StatefulSets once the node agent is up and waits
 for their pods, the bootstrap job (topics, index, seed) comes after it; a job ``kube-workloads``
 applies web once the bootstrap job is done, and
 ``kube-services`` (:mod:`gameday.kube.services`) keeps the Service's EndpointSlices and HAProxy's web
@@ -102,6 +103,24 @@ def container_from(member: MemberSpec, *, name: str, secret: str | None) -> dict
 
 def _meta(name: str, labels: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
     return {"name": name, "namespace": NAMESPACE, "labels": {**PART_OF, **(labels or {})}, **extra}
+
+
+def indexer_objects(indexer: Workload) -> list[dict[str, Any]]:
+    """Deployment for the indexer (a Kafka consumer group: no Service, no address of its own). No
+    PodDisruptionBudget: stopping every consumer is a fault the catalog injects on purpose."""
+    member = indexer.members[0]
+    match = {NAME_LABEL: "indexer"}
+    labels = {**match, **member.labels}
+    container = container_from(member, name="indexer", secret=DB_SECRET if member.env_files else None)
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("indexer", labels),
+        "spec": {"replicas": len(indexer.members), "selector": {"matchLabels": match},
+                 "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                 "template": {"metadata": {"labels": labels},
+                              "spec": {"containers": [container],
+                                       "terminationGracePeriodSeconds": int(member.stop_grace)}}},
+    }
+    return [deployment]
 
 
 def web_objects(twin: Twin, web: Workload, *, replicas: int = WEB_REPLICAS) -> list[dict[str, Any]]:
@@ -200,7 +219,8 @@ def statefulset_objects(twin: Twin, workload: Workload) -> list[dict[str, Any]]:
     return [service, statefulset, budget]
 
 
-STATEFUL = ("kafka", "search")  # supervisor workloads that run as StatefulSets with --kubernetes
+STATEFUL = ("db", "kafka", "search")  # supervisor workloads that run as StatefulSets with --kubernetes
+DEPLOYED = ("web", "indexer")          # ... and as Deployments (applied after the bootstrap job)
 
 
 def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") -> list[dict[str, Any]]:
@@ -221,6 +241,7 @@ def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") 
             out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(DB_SECRET), "type": "Opaque",
                         "stringData": secrets})
         out += web_objects(twin, web)
+        out += indexer_objects(topo.workload("indexer"))
     return out
 
 
@@ -276,11 +297,12 @@ def apply_job_member(twin: Twin, kubeconfig: str, name: str, part: str) -> Membe
 
 
 def adopt(topology: Topology, twin: Twin, kubeconfig: str) -> None:
-    """Move web, Kafka and search from supervisor members to Kubernetes objects: job ``kube-data``
-    applies the StatefulSets and waits for their pods (the bootstrap job now comes after it), job
-    ``kube-workloads`` applies web after the bootstrap job; ``kube-services`` feeds HAProxy."""
+    """Move web, the indexer, the database, Kafka and search from supervisor members to Kubernetes
+    objects: job ``kube-data`` applies the StatefulSets and waits for their pods (the bootstrap job
+    now comes after it), job ``kube-workloads`` applies the web and indexer Deployments after the
+    bootstrap job; ``kube-services`` feeds HAProxy."""
     from ..sandbox.members import lb
-    for name in ("web", *STATEFUL):
+    for name in (*DEPLOYED, *STATEFUL):
         topology.workload(name).replicas = 0
     topology.workload("bootstrap").after.append("kube-data")
     data_job = apply_job_member(twin, kubeconfig, "kube-data", "data")
@@ -307,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--net", type=int, required=True, help="the twin's loopback network (127.<net>.x.y)")
     parser.add_argument("--timeout", type=float, default=APPLY_TIMEOUT, help="seconds to wait for the workloads")
     parser.add_argument("--part", choices=("data", "web", "all"), default="all",
-                        help="data: Kafka and search StatefulSets; web: the web Deployment; all: both")
+                        help="data: db, Kafka and search StatefulSets; web: the web and indexer Deployments; all: both")
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from ..deadline import wait_until

@@ -308,8 +308,7 @@ class GameDay:
         report = model.build(run_id=self.run_id, started_at=self.started_at, ended_at=time.time(),
                              target={"name": self.env.name, "kind": self.env.kind}, suite=self.suite.name,
                              scenarios=scenarios, versions=versions, interrupted=interrupted, load=load_info)
-        secrets = [_db_password(self.env)] if self.env.kind == "sandbox" else []
-        paths = render.write(report, self.out, secrets=[s for s in secrets if s])
+        paths = render.write(report, self.out, secrets=known_secrets(self.env))
         if render.chromium():
             try:
                 paths["pdf"] = render.pdf(paths["html"])
@@ -368,10 +367,20 @@ class GameDay:
         return self.report(interrupted)
 
 
-def _db_password(env: Environment) -> str | None:
-    from ..sandbox.twin import Twin
-    path = Twin.create(env.sandbox).db_env_file
-    return path.read_text().split("=", 1)[1].strip() if path.exists() else None
+def known_secrets(env: Environment) -> list[str]:
+    """Secret values the report must mask: the sandbox twin's database password (a ``sandbox``
+    environment, or a Kubernetes one on the twin's own control plane) and the credentials the
+    environment references through variables that are set here."""
+    from ..targets.credentials import known_values
+    from ..targets.kubernetes import SANDBOX_CONTEXT
+    out = known_values(env.credentials)
+    on_twin = env.kind == "sandbox" or (env.kind == "kubernetes" and (env.kubernetes or {}).get("context") == SANDBOX_CONTEXT)
+    if on_twin and env.sandbox:
+        from ..sandbox.twin import Twin
+        path = Twin.create(env.sandbox).db_env_file
+        if path.exists():
+            out.append(path.read_text().split("=", 1)[1].strip())
+    return [s for s in out if s]
 
 
 def run(suite: Suite, env: Environment, *, reports_dir: Path, progress: Progress = lambda _m: None,

@@ -71,3 +71,9 @@ def check(credentials: dict[str, dict[str, Any]], source: str) -> None:
                 raise UsageError(f"{where}: GOOGLE_APPLICATION_CREDENTIALS points at {path}, which does not exist",
                                  hint="fix the path, or unset it to use gcloud's login or Workload Identity")
 
+
+
+def known_values(credentials: dict[str, dict[str, Any]]) -> list[str]:
+    """The values of the references this process can read (environment variables): the report's
+    redaction masks them wherever they would appear. Never log what this returns."""
+    return [os.environ[ref["env"]] for ref in credentials.values() if "env" in ref and os.environ.get(ref["env"])]

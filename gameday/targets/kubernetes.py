@@ -63,7 +63,8 @@ DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 STOP_COST = "-1000000"
 # layer -> (block of the kubernetes: section, key of its pod selector)
 LAYER_PODS = {"web": ("web", "selector"), "kafka": ("kafka", "brokers"),
-              "kafka-controllers": ("kafka", "controllers"), "search": ("search", "nodes")}
+              "kafka-controllers": ("kafka", "controllers"), "search": ("search", "nodes"),
+              "db": ("db", "selector"), "indexer": ("indexer", "selector")}
 OUTSIDE = ("db", "lb", "toxiproxy", "indexer")  # layers that may have no pods on a cluster
 _CHAOSK8S_LOCK = threading.Lock()  # chaosk8s reads $KUBECONFIG: one call at a time in this process
 
@@ -87,8 +88,8 @@ def effective_block(env: Environment) -> dict[str, Any]:
 def layer_scope(block: dict[str, Any], layer: str) -> tuple[str, str] | None:
     """``(namespace, label selector)`` of a layer's pods, or None for a layer with no pods here."""
     where = LAYER_PODS.get(layer)
-    if where is None or where[0] not in block:
-        return None
+    if where is None or not isinstance(block.get(where[0]), dict) or not block[where[0]].get(where[1]):
+        return None  # e.g. a database outside the cluster (Cloud SQL): no selector, no pods
     section = block[where[0]]
     return section["namespace"], str(section[where[1]])
 

@@ -13,6 +13,8 @@
       search: {namespace: search, cluster: sps-search,                      # ECK `Elasticsearch` resource
                nodes: elasticsearch.k8s.elastic.co/cluster-name=sps-search,
                url: https://sps-search-es-http.search.svc:9200}
+      db:      {host: 10.20.0.5, port: 3306}          # Cloud SQL; or add namespace + selector for pods
+      indexer: {namespace: content, selector: app=content-indexer}   # optional: the Kafka consumers
     cloud_monitoring: {project: sps-staging, url_map: k8s2-um-..., forwarding_rule: k8s2-fs-...}
 
 ``validate`` checks shape (missing fields named with the file); ``preflight`` checks what can be
@@ -35,8 +37,10 @@ LAYERS = {
     "web": {"required": ("namespace", "deployment", "selector"), "optional": ()},
     "kafka": {"required": ("namespace", "cluster", "brokers", "controllers", "bootstrap"), "optional": ()},
     "search": {"required": ("namespace", "cluster", "nodes", "url"), "optional": ()},
-    "db": {"required": ("host", "port"), "optional": ("database",)},
+    "db": {"required": ("host", "port"), "optional": ("database", "namespace", "selector")},
+    "indexer": {"required": ("namespace", "selector"), "optional": ("deployment",)},
 }
+OPTIONAL_LAYERS = ("db", "indexer")  # may live outside the cluster (Cloud SQL) or not be named
 TOP = {"context", "kubeconfig", "in_cluster", "pod_disruption_budgets"} | set(LAYERS)
 CLOUD_MONITORING = {"project", "url_map", "forwarding_rule", "export"}
 SELECTOR_TERM = re.compile(r"^[A-Za-z0-9./_-]+(=|!=)[A-Za-z0-9._-]*$|^!?[A-Za-z0-9./_-]+$")
@@ -63,7 +67,7 @@ def validate(data: Any, source: str) -> dict[str, Any]:
                          hint="name a context of your kubeconfig (kubectl config get-contexts), or set in_cluster: true")
     for layer, spec in LAYERS.items():
         if layer not in data:
-            if layer == "db":
+            if layer in OPTIONAL_LAYERS:
                 continue  # the database may live outside the cluster (Cloud SQL)
             raise UsageError(f"{where}.{layer} is missing", hint=f"it needs {', '.join(spec['required'])}")
         block = data[layer]
@@ -79,6 +83,14 @@ def validate(data: Any, source: str) -> dict[str, Any]:
     _selector(data["kafka"]["brokers"], f"{where}.kafka.brokers")
     _selector(data["kafka"]["controllers"], f"{where}.kafka.controllers")
     _selector(data["search"]["nodes"], f"{where}.search.nodes")
+    for layer in OPTIONAL_LAYERS:
+        block = data.get(layer) or {}
+        if block.get("selector") is not None or block.get("namespace") is not None:
+            if not block.get("selector") or not block.get("namespace"):
+                raise UsageError(f"{where}.{layer}: pods in the cluster need both namespace and selector",
+                                 hint=f"e.g. namespace: wordpress, selector: app.kubernetes.io/name=mariadb; "
+                                      f"leave both out when the {layer} is not in the cluster")
+            _selector(block["selector"], f"{where}.{layer}.selector")
     if not re.match(r"^[^:/\s]+:\d+(,[^:/\s]+:\d+)*$", str(data["kafka"]["bootstrap"])):
         raise UsageError(f"{where}.kafka.bootstrap must be host:port[,host:port...], not {data['kafka']['bootstrap']!r}")
     if not str(data["search"]["url"]).startswith(("http://", "https://")):

@@ -87,6 +87,7 @@ def test_a_kubernetes_environment_gets_the_kubernetes_platform():
     assert isinstance(platform, kp.KubernetesPlatform) and platform.twin is not None  # the twin's other layers
     data = sandbox_k8s()
     data["kubernetes"].update(context="gke", kubeconfig="/somewhere/kubeconfig")
+    data["kubernetes"].pop("indexer")  # a cluster where the indexer is not named
     platform = platform_for(KubernetesTarget(from_mapping(data, "test")))
     assert platform.twin is None
     assert platform.view("indexer").members == ()             # not pods here, no twin: nothing to see (no API call)

@@ -154,7 +154,7 @@ def test_the_sandbox_environment_finds_the_twins_kubeconfig(monkeypatch, tmp_pat
     assert target.kafka_bootstrap().count(":9092") == 3
     assert target.search_urls()[0].startswith("http://127.")
     assert target.db_address()[1] == 3306 and target.toxiproxy_api() is None
-    assert target.nodes("db") == [] and target.nodes("lb") == []  # not pods here: no API call needed
+    assert target.nodes("lb") == [] and target.nodes("toxiproxy") == []  # not pods here: no API call needed
     with pytest.raises(UsageError, match="layer 'queue' has no pods on this Kubernetes target"):
         target.nodes("queue")
 
@@ -168,7 +168,12 @@ def test_an_explicit_kubeconfig_wins_and_pdb_policy_defaults_to_respect():
     data["kubernetes"]["pod_disruption_budgets"] = "ignore"
     assert not k8s.KubernetesTarget(from_mapping(data, "test")).respects_pdbs()
     assert k8s.layer_scope(env.kubernetes, "web") == ("gameday", "app.kubernetes.io/name=web")
-    assert k8s.layer_scope(env.kubernetes, "indexer") is None
+    assert k8s.layer_scope(env.kubernetes, "indexer") == ("gameday", "app.kubernetes.io/name=indexer")
+    assert k8s.layer_scope(env.kubernetes, "db") == ("gameday", "app.kubernetes.io/name=db")
+    data["kubernetes"].pop("indexer")
+    data["kubernetes"]["db"] = {"host": "10.20.0.5", "port": 3306}  # Cloud SQL: no pods
+    outside = from_mapping(data, "test").kubernetes
+    assert k8s.layer_scope(outside, "indexer") is None and k8s.layer_scope(outside, "db") is None
 
 
 def test_no_database_address_is_one_clear_error():
@@ -255,7 +260,7 @@ def test_web_manifests_run_the_supervisors_command_at_the_pods_address(monkeypat
     objs = workloads.objects(twin, part="web")
     kinds = [(o["kind"], o["metadata"]["name"]) for o in objs]
     assert kinds == [("Namespace", "gameday"), ("Secret", "sandbox-db"), ("Deployment", "web"),
-                     ("Service", "web"), ("PodDisruptionBudget", "web")]
+                     ("Service", "web"), ("PodDisruptionBudget", "web"), ("Deployment", "indexer")]
     deployment = objs[2]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     argv = container["command"] + container["args"]
@@ -272,6 +277,13 @@ def test_web_manifests_run_the_supervisors_command_at_the_pods_address(monkeypat
     assert objs[4]["spec"]["maxUnavailable"] == 1
     assert workloads.object_path(deployment) == "/apis/apps/v1/namespaces/gameday/deployments/web"
     assert workloads.object_path(objs[0]) == "/api/v1/namespaces/gameday"
+    # the indexer: a consumer group of 2, no address, the database secret by reference, no budget
+    indexer = objs[5]["spec"]
+    assert indexer["replicas"] == 2 and indexer["selector"]["matchLabels"] == {"app.kubernetes.io/name": "indexer"}
+    container = indexer["template"]["spec"]["containers"][0]
+    assert container["args"] == ["-m", "gameday.site.indexer"] and "readinessProbe" not in container and not container["ports"]
+    assert {e["name"]: e for e in container["env"]}["GAMEDAY_DB_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "sandbox-db"
+    assert password not in str(objs[5])
 
 
 def test_a_kubernetes_twin_hands_web_to_the_deployment(monkeypatch, tmp_path):
@@ -291,9 +303,17 @@ def test_kafka_and_search_statefulsets_run_the_supervisors_members_on_their_addr
     twin = Twin.create("unit", net=77)
     objs = workloads.objects(twin, part="data")
     assert [(o["kind"], o["metadata"]["name"]) for o in objs] == [
-        ("Namespace", "gameday"), ("Service", "kafka"), ("StatefulSet", "kafka"), ("PodDisruptionBudget", "kafka"),
+        ("Namespace", "gameday"), ("Service", "db"), ("StatefulSet", "db"), ("PodDisruptionBudget", "db"),
+        ("Service", "kafka"), ("StatefulSet", "kafka"), ("PodDisruptionBudget", "kafka"),
         ("Service", "search"), ("StatefulSet", "search"), ("PodDisruptionBudget", "search")]
-    kafka, search = objs[2], objs[5]
+    db, kafka, search = objs[2], objs[5], objs[8]
+    # the database: a StatefulSet of one, pod db-1 on the supervisor's address, its own data directory
+    assert db["spec"]["replicas"] == 1 and db["spec"]["ordinals"] == {"start": 1}
+    assert addresses.parse(db["spec"]["template"]["metadata"]["annotations"][addresses.ANNOTATION])[1] == twin.address("db")
+    db_argv = db["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert f"--datadir={twin.paths.data / '$(POD_NAME)'}" in db_argv
+    assert f"--init-file={twin.paths.data / '$(POD_NAME)-init.sql'}" in db_argv
+    assert f"--bind-address={twin.address('db')}" in db_argv  # a fixed address, like Kafka's and search's
     for sts in (kafka, search):
         spec = sts["spec"]
         assert spec["replicas"] == 3 and spec["ordinals"] == {"start": 1} and spec["podManagementPolicy"] == "Parallel"
@@ -329,7 +349,8 @@ def test_search_pods_run_as_the_system_user(monkeypatch, tmp_path):
     monkeypatch.setattr(search_members, "run_as", lambda: "gameday")
     monkeypatch.setattr(workloads.pwd, "getpwnam", lambda user: type("P", (), {"pw_uid": 995, "pw_gid": 994})())
     objs = workloads.objects(Twin.create("unit", net=77), part="data")
-    container = objs[5]["spec"]["template"]["spec"]["containers"][0]
+    search = next(o for o in objs if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "search")
+    container = search["spec"]["template"]["spec"]["containers"][0]
     assert container["securityContext"] == {"runAsUser": 995, "runAsGroup": 994}
 
 
@@ -338,6 +359,7 @@ def test_a_kubernetes_twin_runs_kafka_and_search_before_the_bootstrap_job(monkey
     twin = Twin.create("unit", net=77)
     kube = topology.build(twin, kubernetes=True)
     assert kube.workload("kafka").replicas == 0 and kube.workload("search").replicas == 0
+    assert kube.workload("db").replicas == 0 and kube.workload("indexer").replicas == 0  # pods too
     data = kube.workload("kube-data")
     assert data.kind == "job" and "node-agent" in data.after and "bootstrap" not in data.after
     assert "--part" in data.members[0].argv and data.members[0].argv[-1] == "data"
