@@ -1,6 +1,8 @@
-"""Kafka and search as StatefulSets on the Kubernetes twin (`gameday sandbox up --kubernetes`): pods
-kafka-1..3 and search-1..3 on the twin's fixed addresses, the Kafka-leader and search-node experiments
-with plain ``chaos run`` against ``environments/sandbox-k8s.yaml``, and their playbooks afterwards.
+"""The data layers as Kubernetes objects on the twin (`gameday sandbox up --kubernetes`): pods
+kafka-1..3, search-1..3 and db-1 (StatefulSets) on the twin's fixed addresses, the indexer as a
+Deployment; the Kafka-leader and search-node experiments with plain ``chaos run`` against
+``environments/sandbox-k8s.yaml``, the playbooks that bring stopped pods back, and a whole game day
+(suite ``kubernetes``) on this target.
 
 Its own twin ``k8s-test2`` on 127.36.x.y (``k8s-test`` at 35 is test_kube_sandbox.py's). Needs the
 control plane built, so it carries the ``kubernetes`` marker::
@@ -20,6 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gameday import kafka_admin
 from gameday.deadline import wait_until
@@ -42,7 +45,7 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="module")
 def twin():
-    yield from kubernetes_twin(NAME, NET, what="web, kafka, search as pods", timeout=900)
+    yield from kubernetes_twin(NAME, NET, what="web, indexer, db, kafka, search as pods", timeout=900)
 
 
 @pytest.fixture(scope="module")
@@ -200,3 +203,86 @@ def test_a_pod_stopped_by_the_target_is_brought_back_by_the_playbook(twin, env_f
     did = "; ".join(f"{s['name']}: {s['did']}" for s in result["steps"])
     print(f"\n[figure] {layer}-3 stopped -> gameday playbook {layer} --apply restored it in "
           f"{time.monotonic() - started:.1f}s ({did})")
+
+
+def test_the_database_and_the_indexer_are_pods_too(twin):
+    db = pods(twin, "db")
+    assert [p["metadata"]["name"] for p in db] == ["db-1"] and ready(db[0])
+    assert db[0]["status"]["podIP"] == twin.address("db")  # toxiproxy and the site name this address
+    owner = db[0]["metadata"]["ownerReferences"][0]
+    assert (owner["kind"], owner["name"]) == ("StatefulSet", "db")
+    indexers = pods(twin, "indexer")
+    assert len(indexers) == 2 and all(ready(p) for p in indexers)
+    assert {r["kind"] for p in indexers for r in p["metadata"]["ownerReferences"]} == {"ReplicaSet"}
+    pdb = json.loads(kubectl(twin, "get", "pdb", "db", "-n", NAMESPACE, "-o", "json"))
+    assert pdb["status"]["disruptionsAllowed"] == 1
+    # the supervisor runs none of them any more
+    status = json.loads(subprocess.run([str(BIN / "gameday"), "sandbox", "--name", NAME, "status", "--json"],
+                                       capture_output=True, text=True, timeout=60, check=True).stdout)
+    assert not [m for m in status["members"] if m["layer"] in ("db", "indexer") and m["pid"]]
+
+
+def test_the_database_pod_killed_by_the_experiment_comes_back_with_every_article(twin, env_file, tmp_path):
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    before = uids(twin, "db")["db-1"]
+    out = chaos_run("db/kill-database.yaml", env_file, tmp_path)
+    assert out["kill-the-database"]["touched"] == ["db-1"]
+    pod = pods(twin, "db")[0]
+    assert pod["metadata"]["uid"] != before and pod["status"]["podIP"] == twin.address("db")
+    print(f"\n[figure] chaos run db/kill-database on Kubernetes: db-1 serving again after "
+          f"{out['time-until-the-database-serves']}, SLO again after {out['time-until-the-slo-holds-again']}")
+
+
+@pytest.mark.parametrize("layer, playbook_name, replicas", [("db", "db", 1), ("indexer", "kafka", 2)])
+def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_their_playbook(
+        twin, env_file, layer, playbook_name, replicas):
+    """Every pod of the layer stopped (scaled to 0, recorded as stopped by gameday): the playbook
+    scales the workload back and verifies it (SQL as the site's user; the indexer's lag drains)."""
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    target = for_environment(load(env_file))
+    for node in target.nodes(layer):
+        target.stop(node)
+    wait_until(lambda: not pods(twin, layer), timeout=120, what=f"every {layer} pod to be gone")
+    started = time.monotonic()
+    result = playbook(playbook_name, env_file)
+    assert result["outcome"] == "restored", json.dumps(result, indent=1)[-3000:]
+    steps = {s["name"]: s for s in result["steps"]}
+    assert f"scaled {layer} 0 -> {replicas}" in steps[f"start-{layer}"]["did"], steps
+    assert all(s["status"] == "ok" for s in result["steps"]), steps
+    found = pods(twin, layer)
+    assert len(found) == replicas and all(ready(p) for p in found)
+    kind = "statefulset" if layer == "db" else "deployment"
+    obj = json.loads(kubectl(twin, "get", kind, layer, "-n", NAMESPACE, "-o", "json"))
+    assert obj["spec"]["replicas"] == replicas
+    assert "gameday.io/stopped-pods" not in (obj["metadata"].get("annotations") or {})
+    print(f"\n[figure] every {layer} pod stopped -> gameday playbook {playbook_name} --apply restored it in "
+          f"{time.monotonic() - started:.1f}s")
+
+
+def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, tmp_path):
+    """``gameday run --suite kubernetes`` (baseline and cool-down shortened) against this target:
+    every scenario's fault injected through the Kubernetes API under load, recovered, judged, reported."""
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    suite = yaml.safe_load((ROOT / "experiments" / "suites" / "kubernetes.yaml").read_text())
+    suite.update(baseline_s=8, cooldown_s=3)
+    suite_path = tmp_path / "kubernetes-ci.yaml"
+    suite_path.write_text(yaml.safe_dump(suite))
+    reports = tmp_path / "reports"
+    started = time.monotonic()
+    proc = subprocess.run([str(BIN / "gameday"), "run", "--suite", str(suite_path), "--env", str(env_file),
+                           "--reports", str(reports), "--no-install", "--json"],
+                          capture_output=True, text=True, timeout=1200, cwd=ROOT)
+    assert proc.stdout.strip(), proc.stderr[-3000:]
+    summary = json.loads(proc.stdout)
+    scenarios = {s["name"]: s for s in summary["scenarios"]}
+    assert set(scenarios) == {"web-one-pod", "kafka-partition-leader", "search-data-node", "database-crash",
+                              "indexer-stopped"}
+    assert proc.returncode == 0 and summary["verdict"] == "passed", proc.stderr[-3000:]
+    assert summary["target"] == {"name": f"sandbox-{NAME}", "kind": "kubernetes"}
+    run_dir = next(reports.glob("2*"))
+    assert (run_dir / "report.html").is_file() and (run_dir / "junit.xml").is_file()
+    password = twin.db_password()
+    leaked = [str(p) for p in run_dir.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
+    assert leaked == []
+    print(f"\n[figure] gameday run --suite kubernetes on the Kubernetes twin: {summary['verdict']}, score "
+          f"{summary['score']} in {time.monotonic() - started:.0f}s")
