@@ -27,12 +27,15 @@ class SearchUnavailable(GamedayError):
 
 
 class SearchAdmin:
-    def __init__(self, urls: list[str], *, timeout: float = 10.0):
+    def __init__(self, urls: list[str], *, timeout: float = 10.0, auth: tuple[str, str] | None = None):
+        """``auth``: (username, password) for a cluster with security on (ECK's ``elastic`` user);
+        targets give it from the environment's ``credentials.search`` (:meth:`Target.search_admin`)."""
         if not urls:
             raise GamedayError("no search endpoints to talk to")
         self.urls = list(urls)
         self.timeout = timeout
         self.session = requests.Session()
+        self.session.auth = auth
 
     def request(self, method: str, path: str, *, ok=(200,), **kwargs: Any) -> Any:
         errors = []

@@ -8,7 +8,6 @@ from typing import Any, Callable
 
 import requests
 
-from ..search_admin import SearchAdmin
 from ..targets import for_environment
 from ..targets.base import Node
 from ..targets.environment import Environment
@@ -29,14 +28,14 @@ def remove_toxic(env: Environment, proxy: str, toxic: str) -> dict[str, Any]:
 
 
 def clear_index_allocation(env: Environment, index: str) -> dict[str, Any]:
-    admin = SearchAdmin(for_environment(env).search_urls())
+    admin = for_environment(env).search_admin()
     admin.set_index_settings(index, {"routing.allocation.require._name": None})
     admin.reroute_retry_failed()
     return {"cleared": f"{index} allocation filter"}
 
 
 def restore_index(env: Environment, index: str, repository: str, snapshot: str) -> dict[str, Any]:
-    admin = SearchAdmin(for_environment(env).search_urls(), timeout=120)
+    admin = for_environment(env).search_admin(timeout=120)
     if admin.index_exists(index):
         return {"restored": None, "reason": f"{index} exists"}
     admin.restore(repository, snapshot, [index])

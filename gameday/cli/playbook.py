@@ -98,6 +98,7 @@ def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, faul
     book = load_playbook(layer)
     target = targets.for_layer(layer, environment=env.name, scenario=scenario)
     ctx = Context.for_environment(env)
+    ctx.target.check_layers()  # a namespace or selector that finds nothing: say so, before any diagnosis
     ctx.state["slo"] = targets.slo(env.name)
     lock = TargetLock(env.name)
     if apply_:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlparse
 
 import pymysql
 
@@ -43,10 +44,12 @@ class Context:
         return self.env.site_url or f"http://{self.platform.endpoints('lb', 'http')[0]}"
 
     def search_urls(self) -> list[str]:
-        return [f"http://{hp}" for hp in self.platform.endpoints("search", "http")]
+        """The configured URL's scheme (https on ECK) for every endpoint the platform knows."""
+        scheme = urlparse(self.target.search_urls()[0]).scheme or "http"
+        return [f"{scheme}://{hp}" for hp in self.platform.endpoints("search", "http")]
 
     def search(self, timeout: float = 10.0) -> SearchAdmin:
-        return SearchAdmin(self.search_urls(), timeout=self.remaining(timeout))
+        return SearchAdmin(self.search_urls(), timeout=self.remaining(timeout), auth=self.target.search_auth())
 
     def kafka_bootstrap(self) -> str:
         return ",".join(self.platform.endpoints("kafka", "broker"))

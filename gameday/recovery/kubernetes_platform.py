@@ -12,7 +12,9 @@ StatefulSets (spec vs ready replicas), the controls are scale, the target's stop
   selector matches. A workload's **baseline** is its replicas plus the pods gameday stopped on it
   (the target records them in ``gameday.io/stopped-pods``): a pod stopped there is *held*.
   A StatefulSet's members are its ordinals (present or not); a Deployment's are its pods, plus a
-  ``<workload>-pending-N`` placeholder per replica it has no pod for.
+  ``<workload>-pending-N`` placeholder per replica it has no pod for. Pods of an operator's own
+  controller (Strimzi's StrimziPodSet) are members of that controller: seen, replaced when stuck
+  (their operator recreates them), never scaled.
 - On the sandbox twin (context ``gameday-sandbox``) the layers that are still supervisor members
   (db, indexer, lb, toxiproxy) come from the twin's supervisor (:class:`SandboxPlatform`), as do the
   database credentials. Elsewhere such a layer has no members here.
@@ -104,6 +106,20 @@ def workload_members(kind: str, obj: dict[str, Any], pods: list[dict[str, Any]],
     return replicas, baseline, members
 
 
+def operator_owned(pods: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+    """Pods no Deployment or StatefulSet owns, grouped by their controller (Strimzi's StrimziPodSet,
+    an operator's own kind, or none: a bare pod): (kind, a stand-in workload whose replicas are the
+    pods there now, its pods). Their operator decides how many there should be; the playbooks can
+    see and replace them, never scale them."""
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for pod in pods:
+        ref = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+        key = (ref["kind"], ref["name"]) if ref else ("Pod", pod["metadata"]["name"])
+        groups.setdefault(key, []).append(pod)
+    return [(kind, {"metadata": {"name": name}, "spec": {"replicas": len(mine)}}, mine)
+            for (kind, name), mine in sorted(groups.items())]
+
+
 class KubernetesPlatform:
     """Members of a Kubernetes target (and, on the sandbox twin, its supervisor's remaining layers)."""
 
@@ -133,6 +149,10 @@ class KubernetesPlatform:
                 mine = [p for p in pods if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in match.items())]
                 out.append((kind, obj, mine))
                 self._kind_of[obj["metadata"]["name"]] = (kind, namespace)
+        claimed = {p["metadata"]["uid"] for _kind, _obj, mine in out for p in mine}
+        for kind, obj, mine in operator_owned([p for p in pods if p["metadata"].get("uid") not in claimed]):
+            out.append((kind, obj, mine))
+            self._kind_of[obj["metadata"]["name"]] = (kind, namespace)
         return out
 
     def view(self, layer: str) -> LayerView:
@@ -191,6 +211,9 @@ class KubernetesPlatform:
                 return self.twin.scale(workload, replicas)
             raise UsageError(f"{self.target.name}: no Deployment or StatefulSet {workload!r} seen")
         kind, namespace = self._kind_of[workload]
+        if kind not in ("Deployment", "StatefulSet"):
+            raise UsageError(f"{self.target.name}: {workload} is a {kind}; its operator owns the replica count",
+                             hint="change the operator's resource (Strimzi KafkaNodePool, ECK Elasticsearch) instead")
         t = self.target
         patch = t.apps.patch_namespaced_deployment if kind == "Deployment" else t.apps.patch_namespaced_stateful_set
         t._call(patch, workload, namespace, {"metadata": {"annotations": {STOPPED_ANNOTATION: None}},

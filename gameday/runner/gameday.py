@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -96,11 +97,11 @@ class GameDay:
         self.suite, self.env, self.progress, self.live = suite, env, progress, live
         self.scenario_name: str | None = None
         self.phase = "preflight"
+        self.target = for_environment(env)  # allow-list, production flag, credentials: before any file
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.out = (reports_dir / self.run_id).resolve()  # children run with cwd=self.out
         (self.out / "journals").mkdir(parents=True, exist_ok=True)
         self.events = EventLog(self.out / "events.jsonl")
-        self.target = for_environment(env)
         self.lock = TargetLock(env.name)
         self.started_at = time.time()
         self.done: list[tuple[ScenarioSpec, dict[str, Any]]] = []
@@ -110,6 +111,7 @@ class GameDay:
     def preflight(self) -> None:
         install.check()
         self.site_url = self.target.site_url()  # raises NotRunning with the fix when the twin is down
+        self.target.check_layers()  # a namespace or selector that finds nothing: one clear error, nothing touched
         replaced = self.lock.acquire(purpose=f"game day {self.run_id}")
         if replaced:
             self.progress(f"took over the lock of a dead run (pid {replaced.get('pid')})")
@@ -354,7 +356,8 @@ class GameDay:
                 self.chaos_proc.wait(timeout=120)
         except GamedayError as err:
             if not getattr(self, "load_thread", None):
-                raise  # a preflight failure: nothing ran, nothing to report
+                shutil.rmtree(self.out)  # a preflight failure: nothing ran, nothing to report or keep
+                raise
             interrupted = True
             self.progress(f"game day stopped early: {err}")
             self.events.add("aborted", reason=str(err))

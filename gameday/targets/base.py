@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .environment import Environment
+
+if TYPE_CHECKING:
+    from ..search_admin import SearchAdmin
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,12 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def nodes(self, layer: str) -> list[Node]:
         """Every node of a layer, desired ones only, in index order."""
+
+    def check_layers(self) -> None:
+        """Raise a UsageError naming the layer when one the target describes has nothing to act on
+        (Kubernetes: a namespace with no pod matching the layer's selector). Called before the first
+        fault of a game day or an experiment, so a typo touches nothing. The sandbox's layers are its
+        supervisor's own: nothing to check."""
 
     def node(self, layer: str, name: str) -> Node:
         for n in self.nodes(layer):
@@ -82,6 +91,18 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def search_urls(self) -> list[str]: ...
+
+    def search_auth(self) -> tuple[str, str] | None:
+        """(username, password) for the search cluster, or None when it needs none (the sandbox)."""
+        return None
+
+    def search_admin(self, *, timeout: float = 10.0) -> "SearchAdmin":
+        """The search cluster's admin API on this target, with its credentials::
+
+            target.search_admin().health()["status"]
+        """
+        from ..search_admin import SearchAdmin
+        return SearchAdmin(self.search_urls(), timeout=timeout, auth=self.search_auth())
 
     @abc.abstractmethod
     def db_address(self) -> tuple[str, int]: ...

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from ..errors import UsageError
 
@@ -77,3 +77,24 @@ def known_values(credentials: dict[str, dict[str, Any]]) -> list[str]:
     """The values of the references this process can read (environment variables): the report's
     redaction masks them wherever they would appear. Never log what this returns."""
     return [os.environ[ref["env"]] for ref in credentials.values() if "env" in ref and os.environ.get(ref["env"])]
+
+
+def resolve(ref: dict[str, Any], name: str, read_secret: Callable[[str, str], dict[str, str]]) -> str:
+    """The value a reference points at, read now: an environment variable, or the ``key`` of a
+    Kubernetes secret (``read_secret(namespace, name)`` returns its decoded data). Used by the
+    Kubernetes target; the value is handed to the client that needs it and never logged."""
+    if "env" in ref:
+        value = os.environ.get(ref["env"])
+        if not value:
+            raise UsageError(f"credentials.{name}: environment variable {ref['env']} is not set",
+                             hint=f"export {ref['env']}=... before running (its value is never logged)")
+        return value
+    if "secret" in ref:
+        namespace, secret = str(ref["secret"]).split("/", 1)
+        data = read_secret(namespace, secret)
+        if ref["key"] not in data:
+            raise UsageError(f"credentials.{name}: secret {namespace}/{secret} has no key {ref['key']!r}",
+                             hint=f"keys there: {', '.join(sorted(data)) or 'none'}")
+        return data[ref["key"]]
+    raise UsageError(f"credentials.{name}: {', '.join(ref)} gives no password",
+                     hint="use {env: VARIABLE} or {secret: namespace/name, key: KEY}")

@@ -37,6 +37,7 @@ CI) or from inside a pod (``in_cluster: true``). What each layer is comes from t
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -155,6 +156,26 @@ def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) ->
     return True
 
 
+def text_selector_matches(text: str, labels: dict[str, str]) -> bool:
+    """A label selector as kubectl takes it (``a=b``, ``a==b``, ``a!=b``, ``a``, ``!a``; comma means
+    and) against labels: the environments' selectors, matched against pod templates."""
+    for term in (t.strip() for t in text.split(",") if t.strip()):
+        if "!=" in term:
+            key, value = (x.strip() for x in term.split("!=", 1))
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = (x.strip() for x in term.replace("==", "=").split("=", 1))
+            if labels.get(key) != value:
+                return False
+        elif term.startswith("!"):
+            if term[1:].strip() in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
 def disruptions_allowed(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> int:
     """How many of the budget's pods may go now: the disruption controller's ``disruptionsAllowed``,
     but never more than the healthy pods counted now less ``desiredHealthy`` (the controller's own
@@ -234,6 +255,7 @@ class KubernetesTarget(Target):
         super().__init__(env)
         self.block = effective_block(env)
         self._api: client.ApiClient | None = None
+        self._search_auth: tuple[str, str] | None = None
 
     # ---- API access --------------------------------------------------------------------------------
     @property
@@ -297,6 +319,29 @@ class KubernetesTarget(Target):
             raise
 
     # ---- inventory ---------------------------------------------------------------------------------
+    def check_layers(self) -> None:
+        """Every layer the environment gives pods for has some: a pod in its namespace matching its
+        selector, or a Deployment/StatefulSet there whose pod template matches (a layer gameday has
+        scaled to zero still counts). A wrong namespace or selector is one clear error, before any
+        fault. Reads only what the fault path reads (pods, deployments, statefulsets)."""
+        for layer, (section, key) in LAYER_PODS.items():
+            scope = layer_scope(self.block, layer)
+            if scope is None:
+                continue
+            namespace, selector = scope
+            if self._call(self.core.list_namespaced_pod, namespace, label_selector=selector, limit=1).get("items"):
+                continue
+            owners = [o for lister in (self.apps.list_namespaced_deployment, self.apps.list_namespaced_stateful_set)
+                      for o in self._call(lister, namespace).get("items") or []
+                      if text_selector_matches(selector, ((o["spec"].get("template") or {}).get("metadata") or {})
+                                               .get("labels") or {})]
+            if not owners:
+                raise UsageError(
+                    f"{self.name}: no pod in namespace {namespace!r} matches the {layer} selector {selector!r}, "
+                    "and no Deployment or StatefulSet there would make one; nothing was touched",
+                    hint=f"check kubernetes.{section}.namespace and .{key} in {self.env.source or 'the environment file'} "
+                         f"(kubectl get pods -n {namespace} --show-labels)")
+
     def nodes(self, layer: str) -> list[Node]:
         """The layer's pods that are not being deleted, in name (ordinal) order, then one placeholder
         (``<layer>-pending-N``, not ready, not running) per replica its Deployments/StatefulSets want
@@ -553,6 +598,28 @@ class KubernetesTarget(Target):
 
     def search_urls(self) -> list[str]:
         return [str(self.block["search"]["url"]).rstrip("/")]
+
+    def search_auth(self) -> tuple[str, str] | None:
+        """(username, password) from ``credentials.search`` (ECK: the ``<cluster>-es-elastic-user``
+        secret, key ``elastic``), read at the moment of use; None when the environment names none."""
+        ref = self.env.credentials.get("search")
+        if not ref:
+            return None
+        if self._search_auth is None:
+            from .credentials import resolve
+            self._search_auth = (str(ref.get("username", "elastic")), resolve(ref, "search", self._secret_data))
+        return self._search_auth
+
+    def _secret_data(self, namespace: str, name: str) -> dict[str, str]:
+        try:
+            secret = self._call(self.core.read_namespaced_secret, name, namespace)
+        except ApiException as err:
+            if err.status == 404:
+                raise UsageError(f"{self.name}: secret {namespace}/{name} (credentials.search) does not exist",
+                                 hint=f"kubectl get secrets -n {namespace}; fix credentials.search in "
+                                      f"{self.env.source or 'the environment file'}") from None
+            raise
+        return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
 
     def db_address(self) -> tuple[str, int]:
         db = self.block.get("db")

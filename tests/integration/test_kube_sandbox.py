@@ -22,10 +22,12 @@ import requests
 import yaml
 
 from gameday.deadline import wait_until
+from gameday.errors import GamedayError
 from gameday.kube import build as kube_build
 from gameday.kube import members as kube
 from gameday.kube.haproxy_backends import Runtime
 from gameday.kube.workloads import NAMESPACE
+from gameday.sandbox import install
 from gameday.sandbox.members import lb
 from gameday.sandbox.twin import Twin
 from gameday.targets import for_environment
@@ -257,3 +259,112 @@ def test_half_the_web_pods_against_a_budget_of_one_is_refused_before_any_pod_goe
     assert journal["status"] != "completed", proc.stderr[-3000:]
     assert "PodDisruptionBudget" in proc.stderr or "would break" in proc.stderr, proc.stderr[-3000:]
     assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # not one pod was touched
+
+
+def wrong_namespace_env(env_file: Path, tmp_path: Path) -> Path:
+    """The twin's environment with the web pods looked for in a namespace that has none."""
+    data = yaml.safe_load(env_file.read_text())
+    data["configuration"]["gameday_environment"]["kubernetes"]["web"]["namespace"] = "wordpress"
+    path = tmp_path / env_file.name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_namespace_with_no_matching_pods_is_one_clear_error_and_nothing_is_touched(k8s_twin, env_file, tmp_path):
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["uid"] for p in pods(k8s_twin)}
+    bad = wrong_namespace_env(env_file, tmp_path)
+    gameday = str(Path(sys.executable).with_name("gameday"))
+    wanted = "no pod in namespace 'wordpress' matches the web selector 'app.kubernetes.io/name=web'"
+    # a game day stops in its preflight: exit 2, one line naming the problem and the fix, no traceback
+    run = subprocess.run([gameday, "run", "--suite", "kubernetes", "--env", str(bad), "--reports", str(tmp_path / "r"),
+                          "--no-install"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert run.returncode == 2, run.stderr[-2000:]
+    assert wanted in run.stderr and "kubernetes.web.namespace" in run.stderr and "Traceback" not in run.stderr
+    assert not list((tmp_path / "r").glob("2*"))  # no half-made run folder
+    # so does the playbook, before any diagnosis
+    book = subprocess.run([gameday, "playbook", "web", "--env", str(bad)], capture_output=True, text=True, timeout=120)
+    assert book.returncode == 2 and wanted in book.stderr and "Traceback" not in book.stderr, book.stderr[-2000:]
+    # and a plain chaos run: its guard interrupts the experiment before the method
+    journal_path = tmp_path / "journal.json"
+    chaos = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
+                            str(ROOT / "experiments" / "web" / "kill-one-pod.yaml"), "--var-file", str(bad),
+                            "--journal-path", str(journal_path)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert wanted in chaos.stderr, chaos.stderr[-2000:]
+    assert json.loads(journal_path.read_text())["status"] != "completed"
+    assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # not one pod was touched
+
+
+# ---- the target as gameday's own ServiceAccount, with exactly the Roles deploy/ grants ---------------
+
+def least_privileged_env(twin: Twin, env_file: Path, tmp_path: Path) -> Path:
+    """deploy/'s ServiceAccount and its three Roles (web, kafka, search), moved into the twin's one
+    namespace and bound there; a kubeconfig holding a token of that ServiceAccount; the twin's
+    environment on that kubeconfig, with credentials.search read from ECK's secret name."""
+    kustomize = install.kustomize_binary()
+    rendered = subprocess.run([str(kustomize), "build", str(ROOT / "deploy" / "overlays" / "staging")],
+                              capture_output=True, text=True, timeout=120, check=True).stdout
+    wanted = []
+    for doc in (d for d in yaml.safe_load_all(rendered) if d):
+        if doc["kind"] in ("Role", "RoleBinding"):
+            doc["metadata"]["namespace"] = NAMESPACE
+            wanted.append(doc)
+        elif doc["kind"] == "ServiceAccount":
+            wanted.append(doc)  # gameday/gameday: the twin's namespace is gameday too
+    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+              "metadata": {"name": "sps-search-es-elastic-user", "namespace": NAMESPACE},
+              "stringData": {"elastic": "pw-from-the-secret"}}
+    kubectl(twin, "apply", "-f", "-", stdin=yaml.safe_dump_all(wanted + [secret]))
+    token = kubectl(twin, "create", "token", "gameday", "-n", NAMESPACE, "--duration", "1h").stdout.strip()
+    admin = yaml.safe_load(kube.kubeconfig_path(twin).read_text())
+    cluster = admin["clusters"][0]
+    config = {"apiVersion": "v1", "kind": "Config", "clusters": [cluster],
+              "users": [{"name": "gameday-sa", "user": {"token": token}}],
+              "contexts": [{"name": "gameday-sa", "context": {"cluster": cluster["name"], "user": "gameday-sa"}}],
+              "current-context": "gameday-sa"}
+    kubeconfig = tmp_path / "sa.kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump(config))
+    data = yaml.safe_load(env_file.read_text())
+    env = data["configuration"]["gameday_environment"]
+    env["kubernetes"].update(context="gameday-sa", kubeconfig=str(kubeconfig))
+    env["credentials"] = {"search": {"secret": f"{NAMESPACE}/sps-search-es-elastic-user", "key": "elastic",
+                                     "username": "elastic"}}
+    path = tmp_path / env_file.name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_the_target_works_with_exactly_the_permissions_deploy_grants(k8s_twin, env_file, tmp_path):
+    """Every call of a game day's Kubernetes path, as gameday's ServiceAccount: a permission deploy/
+    lacks is a 403 here; one it grants beyond these calls fails tests/unit/test_rbac_calls.py."""
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    target = for_environment(load(least_privileged_env(k8s_twin, env_file, tmp_path)))
+    target.check_layers()
+    assert [n.name for n in target.nodes("kafka")] == ["kafka-1", "kafka-2", "kafka-3"]
+    assert target.search_auth() == ("elastic", "pw-from-the-secret")
+    assert target.search_admin().health()["status"] in ("green", "yellow")  # OpenSearch here has no security
+    # kill (budgets read, chaosk8s deletes) and wait (ReplicaSet -> Deployment read)
+    victim = target.nodes("web")[0]
+    target.kill(victim)
+    target.wait_ready(victim, timeout=60)
+    # stop / start Deployments' pods (pod patched, Deployment scaled) and a StatefulSet's highest ordinal
+    web = target.nodes("web")[0]
+    target.stop(web)
+    target.start(web)
+    indexer = target.nodes("indexer")[-1]
+    target.stop(indexer)
+    target.start(indexer)
+    db = target.nodes("db")[0]  # a StatefulSet of one: its highest ordinal
+    target.stop(db)
+    target.start(db)
+    target.wait_ready(db, timeout=60)
+    wait_until(lambda: len([n for n in target.nodes("web") if n.ready]) == 3, timeout=60, what="3 web pods ready")
+    # the playbooks' view of every layer (Deployments and StatefulSets listed)
+    book = subprocess.run([str(Path(sys.executable).with_name("gameday")), "playbook", "kafka", "--env",
+                           str(tmp_path / env_file.name), "--json"], capture_output=True, text=True, timeout=300)
+    assert book.returncode in (0, 11) and json.loads(book.stdout)["outcome"] in ("healthy", "needs-restore"), \
+        book.stderr[-2000:]
+    # and nothing beyond: another secret is refused by the API server, in one line
+    kubectl(k8s_twin, "create", "secret", "generic", "not-for-gameday", "-n", NAMESPACE, "--from-literal=k=v")
+    with pytest.raises(GamedayError, match="refused read_namespaced_secret"):
+        target._secret_data(NAMESPACE, "not-for-gameday")

@@ -13,23 +13,19 @@ import yaml
 from gameday.load import model
 from gameday.load.distributed import worker_count
 from gameday.sandbox import install
+from gameday.targets import kubernetes_rbac
 from gameday.targets.environment import load as load_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 OVERLAYS = {"staging": "gke-staging", "production": "gke-production"}
 
-# Every permission the Kubernetes target is to use, and why. A Role may grant nothing else.
-POD_FAULTS = [({""}, {"pods"}, {"get", "list", "watch", "delete"}),       # find and kill pods (chaosk8s)
-              ({""}, {"pods/eviction"}, {"create"}),                       # evict, honouring PDBs
-              ({""}, {"events"}, {"list"}),                                # diagnosis
-              ({"policy"}, {"poddisruptionbudgets"}, {"get", "list"})]     # PDBs respected by default
-EXPECTED_RULES = {
-    "gameday-web": POD_FAULTS + [({"apps"}, {"deployments"}, {"get", "list", "patch"}),  # rollout restart
-                                 ({"apps"}, {"deployments/scale"}, {"get", "patch"})],   # scale
-    "gameday-kafka": POD_FAULTS + [({"kafka.strimzi.io"}, {"kafkas", "kafkanodepools"}, {"get", "list"})],
-    "gameday-search": POD_FAULTS + [({""}, {"secrets"}, {"get"}),  # only the ECK elastic-user secret, by name
-                                    ({"elasticsearch.k8s.elastic.co"}, {"elasticsearches"}, {"get", "list"})],
-}
+# Every permission the Kubernetes target uses, from its calls (gameday/targets/kubernetes_rbac.py).
+# A Role may grant nothing else; the search namespace's adds get on the one secret credentials.search names.
+def expected_rules(env) -> dict[str, list[tuple[set, set, set]]]:
+    secret = env.credentials["search"]["secret"].split("/")[1]
+    as_sets = lambda rs: [(set(r["apiGroups"]), set(r["resources"]), set(r["verbs"])) for r in rs]  # noqa: E731
+    return {"gameday-web": as_sets(kubernetes_rbac.rules()), "gameday-kafka": as_sets(kubernetes_rbac.rules()),
+            "gameday-search": as_sets(kubernetes_rbac.rules(secrets=[secret]))}
 
 
 @pytest.fixture(scope="module")
@@ -71,13 +67,14 @@ def test_rbac_is_least_privilege_in_the_target_namespaces_only(kustomize, overla
     objects = render(kustomize, overlay)
     env = load_environment(f"{OVERLAYS[overlay]}.example")
     roles = by_kind(objects, "Role")
-    assert set(roles) == set(EXPECTED_RULES)
+    expected = expected_rules(env)
+    assert set(roles) == set(expected)
     namespaces = {"gameday-web": env.kubernetes["web"]["namespace"], "gameday-kafka": env.kubernetes["kafka"]["namespace"],
                   "gameday-search": env.kubernetes["search"]["namespace"]}
     for name, role in roles.items():
         assert role["metadata"]["namespace"] == namespaces[name]
         got = [(set(r["apiGroups"]), set(r["resources"]), set(r["verbs"])) for r in role["rules"]]
-        assert sorted(got, key=str) == sorted(EXPECTED_RULES[name], key=str), name
+        assert sorted(got, key=str) == sorted(expected[name], key=str), name
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
             if "secrets" in rule["resources"]:

@@ -116,3 +116,18 @@ def test_a_sandbox_environment_round_trips_through_what_chaos_activities_receive
     sandbox = load("sandbox-test")
     again = from_mapping(sandbox.as_configuration(), "round trip")
     assert again.cloud_monitoring == {} and again.name == sandbox.name
+
+
+def test_a_credential_reference_resolves_at_the_moment_of_use(monkeypatch):
+    from gameday.targets.credentials import resolve
+    secrets = {("search", "es-user"): {"elastic": "s3cret-from-k8s"}}
+    read = lambda namespace, name: secrets[(namespace, name)]  # noqa: E731 - the API read, injected
+    assert resolve({"secret": "search/es-user", "key": "elastic"}, "search", read) == "s3cret-from-k8s"
+    with pytest.raises(UsageError, match=r"secret search/es-user has no key 'password'.*") as err:
+        resolve({"secret": "search/es-user", "key": "password"}, "search", read)
+    assert "s3cret" not in str(err.value) and "elastic" in err.value.hint
+    monkeypatch.delenv("ES_PASSWORD", raising=False)
+    with pytest.raises(UsageError, match="environment variable ES_PASSWORD is not set"):
+        resolve({"env": "ES_PASSWORD"}, "search", read)
+    monkeypatch.setenv("ES_PASSWORD", "from-env")
+    assert resolve({"env": "ES_PASSWORD"}, "search", read) == "from-env"

@@ -95,3 +95,33 @@ def test_a_kubernetes_environment_gets_the_kubernetes_platform():
         platform.db_credentials()
     with pytest.raises(UsageError, match="not a member of a layer viewed here"):
         platform.replace("kafka-9")
+
+
+def strimzi_pod(name: str, owner: str = "sps-events-broker", **kw) -> dict:
+    p = pod(name, **kw)
+    p["metadata"].update(uid=f"uid-{name}", ownerReferences=[
+        {"kind": "StrimziPodSet", "name": owner, "controller": True, "apiVersion": "core.strimzi.io/v1beta2"}])
+    return p
+
+
+def test_pods_of_an_operator_are_members_of_their_controller_and_never_scaled():
+    brokers = [strimzi_pod("sps-events-broker-0"), strimzi_pod("sps-events-broker-1", ready=False),
+               strimzi_pod("sps-events-controller-3", owner="sps-events-controller")]
+    bare = pod("debug-shell")
+    bare["metadata"]["uid"] = "uid-bare"
+    groups = kp.operator_owned(brokers + [bare])
+    assert [(kind, obj["metadata"]["name"], [p["metadata"]["name"] for p in mine]) for kind, obj, mine in groups] == [
+        ("Pod", "debug-shell", ["debug-shell"]),
+        ("StrimziPodSet", "sps-events-broker", ["sps-events-broker-0", "sps-events-broker-1"]),
+        ("StrimziPodSet", "sps-events-controller", ["sps-events-controller-3"])]
+    kind, obj, mine = groups[1]
+    replicas, baseline, members = kp.workload_members(kind, obj, mine, "kafka", NOW)
+    assert (replicas, baseline) == (2, 2)  # what is there: the operator decides what should be
+    assert [(m.name, m.ready, m.held) for m in members] == [("sps-events-broker-0", True, False),
+                                                           ("sps-events-broker-1", False, False)]
+    platform = kp.KubernetesPlatform.__new__(kp.KubernetesPlatform)
+    platform.target = type("T", (), {"name": "gke-staging"})()
+    platform.twin = None
+    platform._kind_of = {"sps-events-broker": ("StrimziPodSet", "kafka")}
+    with pytest.raises(UsageError, match="sps-events-broker is a StrimziPodSet; its operator owns the replica count"):
+        platform.scale("sps-events-broker", 3)

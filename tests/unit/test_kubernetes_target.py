@@ -366,3 +366,13 @@ def test_a_kubernetes_twin_runs_kafka_and_search_before_the_bootstrap_job(monkey
     assert "kube-data" in kube.workload("bootstrap").after
     assert kube.workload("kube-workloads").members[0].argv[-1] == "web"
     assert "kube-data" not in topology.build(twin).workload("bootstrap").after
+
+
+def test_selector_strings_match_pod_templates_like_kubectl():
+    labels = {"strimzi.io/cluster": "sps-events", "strimzi.io/broker-role": "true"}
+    assert k8s.text_selector_matches("strimzi.io/cluster=sps-events,strimzi.io/broker-role=true", labels)
+    assert k8s.text_selector_matches("strimzi.io/cluster==sps-events", labels)
+    assert not k8s.text_selector_matches("strimzi.io/cluster=other", labels)
+    assert not k8s.text_selector_matches("strimzi.io/broker-role!=true", labels)
+    assert k8s.text_selector_matches("strimzi.io/cluster, !strimzi.io/controller-role", labels)
+    assert not k8s.text_selector_matches("strimzi.io/controller-role", labels)

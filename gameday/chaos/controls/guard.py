@@ -8,8 +8,9 @@ Add it to every experiment::
 
 Before the experiment it: reads and validates the environment (typos, allow-list, production flag),
 takes the target's lock, repairs faults a killed earlier run left behind (undo records on disk), and
-dry-runs every gameday action of the experiment so that an unknown argument, a selector that matches
-nothing or a blast radius above the cap stops the run before any fault. After the experiment,
+checks that every layer the target names has something to act on (a Kubernetes namespace and selector
+that match no pod stop the run), and dry-runs every gameday action of the experiment so that an unknown
+argument or a blast radius above the cap stops the run before any fault. After the experiment,
 whatever happened, it undoes any fault still recorded and releases the lock.
 """
 
@@ -68,7 +69,7 @@ def before_experiment_control(context: Dict[str, Any], configuration: Dict[str, 
                               secrets: Dict[str, Any] = None, **kwargs: Any) -> None:
     try:
         env = environment(configuration)
-        for_environment(env)  # allow-list
+        for_environment(env).check_layers()  # allow-list, production flag, layers that match nothing
         replaced = TargetLock(env.name).acquire(purpose=f"chaos: {context.get('title', '?')}")
         if replaced:
             log.warning(f"gameday: took over the lock of a dead run (pid {replaced.get('pid')})")

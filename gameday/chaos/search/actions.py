@@ -5,7 +5,6 @@ import time
 from typing import Any, Dict
 
 from ...errors import UsageError
-from ...search_admin import SearchAdmin
 from .. import ledger
 from ..context import activity, pick_count, target
 
@@ -25,7 +24,7 @@ def kill_data_node(choose: str = "most-primaries", index: str = "content", name:
     nodes = tgt.nodes("search")
     pick_count(len(nodes), 1, "fixed", 100.0 * tgt.limit("search_max_nodes") / max(len(nodes), 1), "search nodes")
     if choose == "most-primaries":
-        counts = SearchAdmin(tgt.search_urls()).primaries_by_node(index)
+        counts = tgt.search_admin().primaries_by_node(index)
         if not counts:
             raise UsageError(f"index {index!r} has no assigned primaries to choose by")
         chosen_name = next(iter(counts))
@@ -51,7 +50,7 @@ def fail_index_shards(index: str = "content", dry_run: bool = False, configurati
     that no node matches, then ``_cluster/reroute`` cancel of each copy (replicas first). The data
     stays on disk; ``recover_index_shards`` (or the undo record) lifts the filter."""
     tgt = target(configuration, lock=not dry_run)
-    api = SearchAdmin(tgt.search_urls())
+    api = tgt.search_admin()
     shards = [s for s in api.shards(index) if s["state"] == "STARTED"]
     if not shards:
         raise UsageError(f"index {index!r} has no started shards to fail")
@@ -81,7 +80,7 @@ def lose_index(index: str = "content", dry_run: bool = False, configuration: Dic
     """Lose an index: snapshot it to the filesystem repository, then delete it. The rollback
     (``restore_lost_index``, or the undo record) restores it from that snapshot."""
     tgt = target(configuration, lock=not dry_run)
-    api = SearchAdmin(tgt.search_urls(), timeout=120)
+    api = tgt.search_admin(timeout=120)
     if not api.index_exists(index):
         raise UsageError(f"index {index!r} does not exist")
     if dry_run:

@@ -13,7 +13,7 @@ ORDER = {"red": 0, "yellow": 1, "green": 2}
 
 
 def _api(configuration) -> SearchAdmin:
-    return SearchAdmin(target(configuration, lock=False).search_urls(), timeout=5)
+    return target(configuration, lock=False).search_admin(timeout=5)
 
 
 @activity

@@ -1,0 +1,51 @@
+"""The Kubernetes API permissions the target uses, from the calls its code makes.
+
+``deploy/`` grants gameday's ServiceAccount exactly these in each namespace the environment names
+(tests/unit/test_deploy.py compares the rendered Roles with :func:`rules`; tests/unit/test_rbac_calls.py
+holds :data:`CALLS` against the code; tests/integration/test_kube_sandbox.py runs the target as that
+ServiceAccount on the twin's API server)::
+
+    rules()                                      # the Role's rules for a namespace of pods
+    rules(secrets=["sps-search-es-elastic-user"])  # plus get on exactly those secrets (credentials.search)
+
+No rights on PersistentVolumeClaims or PersistentVolumes: a Kafka (KRaft) controller's or an
+Elasticsearch node's volume is never touched; a killed pod comes back on the volume it had.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# kubernetes-client method -> (apiGroup, resource, verb); why each is needed
+CALLS: dict[str, tuple[str, str, str]] = {
+    "list_namespaced_pod": ("", "pods", "list"),                   # a layer's pods (and chaosk8s' choice)
+    "read_namespaced_pod": ("", "pods", "get"),                    # the pod to stop, its owner
+    "delete_namespaced_pod": ("", "pods", "delete"),               # kill: chaosk8s terminate_pods, grace 0
+    "patch_namespaced_pod": ("", "pods", "patch"),                 # pod-deletion-cost before a Deployment stop
+    "read_namespaced_secret": ("", "secrets", "get"),              # credentials.search by reference (named only)
+    "list_namespaced_pod_disruption_budget": ("policy", "poddisruptionbudgets", "list"),  # budgets respected
+    "list_namespaced_deployment": ("apps", "deployments", "list"),  # a layer's workloads (playbooks, checks)
+    "read_namespaced_deployment": ("apps", "deployments", "get"),   # replicas wanted
+    "patch_namespaced_deployment": ("apps", "deployments", "patch"),  # stop / start / playbook scale
+    "list_namespaced_stateful_set": ("apps", "statefulsets", "list"),
+    "read_namespaced_stateful_set": ("apps", "statefulsets", "get"),
+    "patch_namespaced_stateful_set": ("apps", "statefulsets", "patch"),
+    "read_namespaced_replica_set": ("apps", "replicasets", "get"),  # a Deployment pod's owner chain
+}
+# Modules whose kubernetes-client calls CALLS must cover (chaosk8s' terminate_pods lists and deletes pods).
+CODE = ("gameday/targets/kubernetes.py", "gameday/recovery/kubernetes_platform.py")
+CHAOSK8S = ("list_namespaced_pod", "delete_namespaced_pod")
+
+
+def rules(*, secrets: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
+    """PolicyRules granting every call in :data:`CALLS` (secrets only by name, and only when given)."""
+    grouped: dict[tuple[str, str], set[str]] = {}
+    for group, resource, verb in CALLS.values():
+        if resource == "secrets":
+            continue
+        grouped.setdefault((group, resource), set()).add(verb)
+    out = [{"apiGroups": [group], "resources": [resource], "verbs": sorted(verbs)}
+           for (group, resource), verbs in sorted(grouped.items())]
+    if secrets:
+        out.append({"apiGroups": [""], "resources": ["secrets"], "resourceNames": sorted(secrets), "verbs": ["get"]})
+    return out

@@ -1,0 +1,44 @@
+"""The permissions deploy/ grants are the calls the code makes: every kubernetes-client method the
+Kubernetes target, its playbook platform and chaosk8s' terminate_pods call is in
+kubernetes_rbac.CALLS, and CALLS lists nothing they do not call."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+from chaosk8s.pod import actions as chaosk8s_pod_actions
+from kubernetes import client
+
+from gameday.targets import kubernetes_rbac
+
+ROOT = Path(__file__).resolve().parents[2]
+API_METHODS = {name for api in (client.CoreV1Api, client.AppsV1Api, client.PolicyV1Api)
+               for name in dir(api) if not name.startswith("_")}
+
+
+def api_calls(source: str) -> set[str]:
+    """Names of Kubernetes API methods referenced as attributes (``self.core.list_namespaced_pod``)."""
+    return {node.attr for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr in API_METHODS}
+
+
+def test_every_api_call_of_the_target_is_granted_and_nothing_more():
+    used = set().union(*(api_calls((ROOT / path).read_text()) for path in kubernetes_rbac.CODE))
+    used |= api_calls(inspect.getsource(chaosk8s_pod_actions.terminate_pods))
+    assert used, "the scan found no calls: it cannot be checking anything"
+    assert used == set(kubernetes_rbac.CALLS), (
+        f"not granted: {sorted(used - set(kubernetes_rbac.CALLS))}; granted but unused: "
+        f"{sorted(set(kubernetes_rbac.CALLS) - used)}")
+    assert set(kubernetes_rbac.CHAOSK8S) <= used
+
+
+def test_the_rules_group_the_calls_and_name_secrets_only():
+    rules = kubernetes_rbac.rules()
+    assert {"apiGroups": [""], "resources": ["pods"], "verbs": ["delete", "get", "list", "patch"]} in rules
+    assert not any("secrets" in r["resources"] for r in rules)
+    with_secret = kubernetes_rbac.rules(secrets=["es-elastic-user"])
+    assert with_secret[-1] == {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["es-elastic-user"],
+                               "verbs": ["get"]}
+    assert not any({"persistentvolumeclaims", "persistentvolumes"} & set(r["resources"]) for r in with_secret)
