@@ -37,6 +37,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
               "site SLO: error ratio 100%"]),
             ("replica-not-ready", "A web pod runs but never becomes ready",
              ["/readyz fails on the replica while its process runs", "playbook finding web.members-stuck (`gameday playbook web`)"]),
+            ("rolling-restart", "Every web pod is replaced one at a time (a deploy, a node-pool upgrade)",
+             ["LB backends go DOWN and UP one by one", "site SLO: failed requests while a pod leaves or joins"]),
         ],
     },
     "db": {

@@ -307,6 +307,9 @@ class GameDay:
         load_info = {"profile": self.suite.profile, **self.load_result}
         if timeline is not None:
             load_info["achieved_vs_target"] = timeline.achieved_vs_target()
+        lb = self.load_balancer_view()
+        if lb is not None:
+            load_info["load_balancer"] = lb
         report = model.build(run_id=self.run_id, started_at=self.started_at, ended_at=time.time(),
                              target={"name": self.env.name, "kind": self.env.kind}, suite=self.suite.name,
                              scenarios=scenarios, versions=versions, interrupted=interrupted, load=load_info)
@@ -320,6 +323,17 @@ class GameDay:
         self.export(report)
         self.events.add("report", verdict=report["verdict"], score=report["score"])
         return Result(report=report, out_dir=self.out, paths=paths)
+
+    def load_balancer_view(self) -> dict[str, Any] | None:
+        """Cloud Monitoring's view of the day (when configured): beside Locust's in the report."""
+        if not self.env.cloud_monitoring:
+            return None
+        from ..gcp.report_view import lb_view
+        self.progress("reading the load balancer's own figures from Cloud Monitoring (waits for its sampling delay)")
+        view = lb_view(self.env.cloud_monitoring, self.started_at, time.time())
+        if view and view.get("error"):
+            self.progress(f"load balancer figures not read: {view['error']}")
+        return view
 
     def export(self, report: dict[str, Any]) -> None:
         """Results as Cloud Monitoring custom metrics when the environment asks for it

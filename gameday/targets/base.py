@@ -82,6 +82,12 @@ class Target(abc.ABC):
     def wait_ready(self, node: Node, timeout: float) -> float:
         """Block until the node (or its replacement) is ready; returns seconds waited."""
 
+    @abc.abstractmethod
+    def restart(self, layer: str, *, timeout: float = 300.0) -> list[str]:
+        """Rolling restart of a layer, as a deploy does it: one member at a time is replaced
+        gracefully and waited for until ready. Returns what was restarted; raises
+        DeadlineExceeded when the layer is not all ready again within ``timeout`` seconds."""
+
     # ---- endpoints (the same admin code runs on every target) --------------------------------
     @abc.abstractmethod
     def site_url(self) -> str: ...

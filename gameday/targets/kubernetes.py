@@ -62,6 +62,7 @@ SANDBOX_CONTEXT = "gameday-sandbox"  # the context name in a sandbox twin's admi
 STOPPED_ANNOTATION = "gameday.io/stopped-pods"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 STOP_COST = "-1000000"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
 # layer -> (block of the kubernetes: section, key of its pod selector)
 LAYER_PODS = {"web": ("web", "selector"), "kafka": ("kafka", "brokers"),
               "kafka-controllers": ("kafka", "controllers"), "search": ("search", "nodes"),
@@ -154,6 +155,20 @@ def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) ->
         if op == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+def rolled_out(kind: str, obj: dict[str, Any]) -> bool:
+    """A Deployment or StatefulSet has finished a rollout: the controller saw the newest spec, every
+    replica runs the new template and is ready, and no pod of an old one is left."""
+    status, spec = obj.get("status") or {}, obj["spec"]
+    want = int(spec.get("replicas", 1))
+    if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
+        return False
+    if int(status.get("updatedReplicas", 0)) < want or int(status.get("readyReplicas", 0)) < want:
+        return False
+    if kind == "StatefulSet":
+        return status.get("currentRevision") == status.get("updateRevision")
+    return int(status.get("replicas", 0)) == want  # old ReplicaSet's pods gone (surge done)
 
 
 def text_selector_matches(text: str, labels: dict[str, str]) -> bool:
@@ -569,6 +584,46 @@ class KubernetesTarget(Target):
                     dep = self._call(self.apps.read_namespaced_deployment, dref["name"], namespace)
                     owners[("Deployment", dref["name"])] = int(dep["spec"].get("replicas", 1))
         return sum(owners.values()) if owners else None
+
+    def restart(self, layer: str, *, timeout: float = 300.0) -> list[str]:
+        """``kubectl rollout restart`` of the layer's Deployments and StatefulSets (their pod
+        template gets ``kubectl.kubernetes.io/restartedAt``; each controller replaces its pods in
+        its own order and pace, within its update strategy), then waits until each has rolled
+        out: every replica updated and ready, no old pod left. Returns ``Kind/name`` of each."""
+        namespace, _ = self._scope(layer)
+        owners = self._owners(layer, namespace)
+        if not owners:
+            raise UsageError(f"{self.name}: no Deployment or StatefulSet owns the {layer} pods; "
+                             "an operator's pods are restarted by their operator")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        patch = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}}}
+        for kind, name in owners:
+            fn = self.apps.patch_namespaced_deployment if kind == "Deployment" else self.apps.patch_namespaced_stateful_set
+            self._call(fn, name, namespace, patch)
+        for kind, name in owners:
+            wait_until(lambda: rolled_out(kind, self._read_owner(kind, name, namespace)), timeout=timeout, interval=0.5,
+                       what=f"{kind} {namespace}/{name} to finish its rolling restart on {self.name}")
+        return [f"{kind}/{name}" for kind, name in owners]
+
+    def _read_owner(self, kind: str, name: str, namespace: str) -> dict[str, Any]:
+        read = self.apps.read_namespaced_deployment if kind == "Deployment" else self.apps.read_namespaced_stateful_set
+        return self._call(read, name, namespace)
+
+    def _owners(self, layer: str, namespace: str) -> list[tuple[str, str]]:
+        """(kind, name) of the Deployments and StatefulSets whose pods make the layer."""
+        found = set()
+        for pod in self._pods(layer):
+            for ref in pod["metadata"].get("ownerReferences") or []:
+                if not ref.get("controller"):
+                    continue
+                if ref["kind"] == "StatefulSet":
+                    found.add(("StatefulSet", ref["name"]))
+                elif ref["kind"] == "ReplicaSet":
+                    rs = self._call(self.apps.read_namespaced_replica_set, ref["name"], namespace)
+                    dref = next((r for r in rs["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+                    if dref and dref["kind"] == "Deployment":
+                        found.add(("Deployment", dref["name"]))
+        return sorted(found)
 
     def wait_ready(self, node: Node, timeout: float) -> float:
         """Until the pod of that name is Ready, or, once it is gone, until the layer has as many

@@ -42,7 +42,7 @@ LAYERS = {
 }
 OPTIONAL_LAYERS = ("db", "indexer")  # may live outside the cluster (Cloud SQL) or not be named
 TOP = {"context", "kubeconfig", "in_cluster", "pod_disruption_budgets"} | set(LAYERS)
-CLOUD_MONITORING = {"project", "url_map", "forwarding_rule", "export"}
+CLOUD_MONITORING = {"project", "url_map", "forwarding_rule", "export", "report_wait_s"}
 SELECTOR_TERM = re.compile(r"^[A-Za-z0-9./_-]+(=|!=)[A-Za-z0-9._-]*$|^!?[A-Za-z0-9./_-]+$")
 
 
@@ -115,6 +115,10 @@ def validate_cloud_monitoring(data: Any, source: str) -> dict[str, Any]:
                              hint="the project id and the load balancer's url map (gcloud compute url-maps list)")
     if "export" in data and not isinstance(data["export"], bool):
         raise UsageError(f"{where}.export must be true or false")
+    wait = data.get("report_wait_s", 0)
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not 0 <= wait <= 900:
+        raise UsageError(f"{where}.report_wait_s must be seconds from 0 to 900, not {wait!r}",
+                         hint="how long the report waits for the load balancer's metrics (default 300)")
     return dict(data)
 
 

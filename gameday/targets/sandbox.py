@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from ..deadline import Deadline
 from ..errors import NotRunning, UsageError
 from ..sandbox.client import SandboxClient
 from .base import Node, Target
@@ -44,6 +45,19 @@ class SandboxTarget(Target):
         started = time.monotonic()
         self.client.wait_ready(node.name, timeout=timeout)
         return time.monotonic() - started
+
+    def restart(self, layer: str, *, timeout: float = 300.0) -> list[str]:
+        """One running member at a time: stopped gracefully (SIGTERM, its grace period), started
+        again, waited for until ready (the load balancer's health checks take it back)."""
+        deadline = Deadline(timeout)
+        done = []
+        for node in [n for n in self.nodes(layer) if n.running]:
+            self.client.stop(node.name, by="chaos")
+            self.client.wait_stopped(node.name, timeout=max(1.0, deadline.remaining()))
+            self.client.start(node.name, by="chaos")
+            self.client.wait_ready(node.name, timeout=max(1.0, deadline.remaining()))
+            done.append(node.name)
+        return done
 
     def _endpoint(self, layer: str, port: str) -> list[str]:
         """Addresses of a layer's replica slots, stopped members included (a stopped database

@@ -46,7 +46,7 @@ def outputs(journal: dict) -> dict:
 
 
 def test_catalog_covers_every_layer_the_issue_asks_for():
-    assert {"web/kill-one-pod.yaml", "web/kill-half-the-pods.yaml", "web/full-outage.yaml",
+    assert {"web/kill-one-pod.yaml", "web/kill-half-the-pods.yaml", "web/full-outage.yaml", "web/rolling-restart.yaml",
             "kafka/kill-partition-leader.yaml", "kafka/kill-two-brokers.yaml", "kafka/stop-indexer.yaml",
             "search/kill-data-node.yaml", "search/fail-shards.yaml", "search/lose-index.yaml",
             "db/kill-database.yaml", "network/latency-web-to-search.yaml", "network/cut-web-to-db.yaml"} <= set(CATALOG)
@@ -70,7 +70,8 @@ def _before(name: str, twin, client) -> dict:
         return {"most": next(iter(SearchAdmin(base).primaries_by_node("content")))}
     if name == "search/lose-index.yaml":
         return {"docs": SearchAdmin(base).count("content")}
-    return {"restarts": {m["name"]: m["restarts"] for m in client.status()["members"]}}
+    members = client.status()["members"]
+    return {"restarts": {m["name"]: m["restarts"] for m in members}, "pids": {m["name"]: m["pid"] for m in members}}
 
 
 def _unsent_outbox(twin) -> int:
@@ -92,7 +93,12 @@ def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_pa
     fault = journal["run"][0]["output"]
     assert fault["target"] == ENV_NAME and fault["fault_at"] <= time.time()
 
-    if name.startswith("web/"):
+    if name == "web/rolling-restart.yaml":
+        assert fault["touched"] == ["web-1", "web-2", "web-3"]  # one at a time, in order
+        after = {m["name"]: m for m in twin_client.status()["members"]}
+        assert all(after[n]["pid"] != before["pids"][n] and after[n]["ready"] for n in fault["touched"])
+        assert all(after[n]["restarts"] == before["restarts"][n] for n in fault["touched"])  # stopped, not crashed
+    elif name.startswith("web/"):
         expected = {"web/kill-one-pod.yaml": 1, "web/kill-half-the-pods.yaml": 2, "web/full-outage.yaml": 3}[name]
         assert len(fault["touched"]) == expected
         after = {m["name"]: m["restarts"] for m in twin_client.status()["members"]}

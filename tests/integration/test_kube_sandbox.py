@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -368,3 +369,45 @@ def test_the_target_works_with_exactly_the_permissions_deploy_grants(k8s_twin, e
     kubectl(k8s_twin, "create", "secret", "generic", "not-for-gameday", "-n", NAMESPACE, "--from-literal=k=v")
     with pytest.raises(GamedayError, match="refused read_namespaced_secret"):
         target._secret_data(NAMESPACE, "not-for-gameday")
+
+
+def test_a_rolling_restart_replaces_every_web_pod_while_readers_are_served(k8s_twin, env_file, tmp_path):
+    """experiments/web/rolling-restart.yaml with plain chaos run: the Deployment surges a new pod before
+    each old one goes (maxSurge 1, maxUnavailable 0), the load balancer follows, readers are served."""
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["name"] for p in pods(k8s_twin)}
+    site = f"http://127.{NET}.10.1:8080/"
+    results: list[bool] = []
+    stop = threading.Event()
+
+    def read() -> None:  # a reader at ~20 requests a second on loopback, bounded by the test's deadline
+        deadline = time.monotonic() + 300
+        while not stop.is_set() and time.monotonic() < deadline:
+            try:
+                results.append(requests.get(site, timeout=5).status_code == 200)
+            except requests.RequestException:
+                results.append(False)
+            stop.wait(0.05)
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    journal_path = tmp_path / "journal.json"
+    try:
+        proc = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
+                               str(ROOT / "experiments" / "web" / "rolling-restart.yaml"), "--rollback-strategy",
+                               "always", "--var-file", str(env_file), "--journal-path", str(journal_path)],
+                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    finally:
+        stop.set()
+        reader.join(timeout=10)
+    journal = json.loads(journal_path.read_text())
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    roll = {r["activity"]["name"]: r.get("output") for r in journal["run"]}["roll-the-web-tier"]
+    assert roll["touched"] == ["Deployment/web"]
+    after = wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods after the rollout")
+    assert not before & {p["metadata"]["name"] for p in pods(k8s_twin)}  # every pod is a new one
+    assert after == ready_ips(k8s_twin)
+    ok = sum(results)
+    print(f"\n[figure] rolling restart of 3 web pods on Kubernetes in {roll['rollout_s']}s: "
+          f"{ok}/{len(results)} reader requests ok")
+    assert len(results) > 20 and ok / len(results) >= 0.98, f"{len(results) - ok} of {len(results)} requests failed"

@@ -275,8 +275,8 @@ def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, 
     assert proc.stdout.strip(), proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     scenarios = {s["name"]: s for s in summary["scenarios"]}
-    assert set(scenarios) == {"web-one-pod", "kafka-partition-leader", "search-data-node", "database-crash",
-                              "indexer-stopped"}
+    assert set(scenarios) == {"web-one-pod", "web-rolling-restart", "kafka-partition-leader", "search-data-node",
+                              "database-crash", "indexer-stopped"}
     assert proc.returncode == 0 and summary["verdict"] == "passed", proc.stderr[-3000:]
     assert summary["target"] == {"name": f"sandbox-{NAME}", "kind": "kubernetes"}
     run_dir = next(reports.glob("2*"))

@@ -1,4 +1,4 @@
-"""Web tier faults: kill some or all web pods/replicas."""
+"""Web tier faults: kill some or all web pods/replicas; a rolling restart (a deploy) under load."""
 
 import random
 import time
@@ -6,7 +6,7 @@ from typing import Any, Dict
 
 from ..context import activity, pick_count, target
 
-__all__ = ["kill_web_pods", "kill_all_web_pods"]
+__all__ = ["kill_web_pods", "kill_all_web_pods", "rolling_restart_web"]
 
 
 @activity
@@ -40,3 +40,24 @@ def kill_all_web_pods(dry_run: bool = False, configuration: Dict[str, Any] = Non
                       secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Full web outage: kill every web pod at once (needs ``limits.web_max_percent: 100``)."""
     return kill_web_pods(qty=100, mode="percentage", dry_run=dry_run, configuration=configuration, secrets=secrets)
+
+
+@activity
+def rolling_restart_web(timeout: float = 300, dry_run: bool = False, configuration: Dict[str, Any] = None,
+                        secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Restart every web pod the way a deploy does (Kubernetes: ``kubectl rollout restart`` of the
+    Deployment, which surges a new pod before each old one goes; sandbox: one replica at a time,
+    stopped gracefully and started again). Blocks until the rollout is done (``timeout`` seconds);
+    readers should notice nothing::
+
+        {"type": "action", "name": "roll-the-web-tier",
+         "provider": {"type": "python", "module": "gameday.chaos.web.actions", "func": "rolling_restart_web"}}
+    """
+    tgt = target(configuration, lock=not dry_run)
+    nodes = [n for n in tgt.nodes("web") if n.running]
+    if dry_run:
+        return {"target": tgt.name, "layer": "web", "would_touch": [n.name for n in nodes]}
+    fault_at = time.time()
+    restarted = tgt.restart("web", timeout=float(timeout))
+    return {"target": tgt.name, "layer": "web", "touched": restarted, "of": len(nodes), "fault_at": fault_at,
+            "rollout_s": round(time.time() - fault_at, 2), "how": "rolling restart (graceful, one at a time)"}
