@@ -560,30 +560,21 @@ class KubernetesTarget(Target):
         return time.time()
 
     def _desired(self, layer: str, pods: list[dict[str, Any]]) -> int | None:
-        """Replicas the layer's Deployments and StatefulSets want, or None when no such owner is known.
-        Each owner is read once (a ReplicaSet leads to its Deployment)."""
+        """Replicas the layer's Deployments and StatefulSets want, or None when no such owner is known
+        (the environment's web Deployment counts even while it has no pod). Each owner is read once."""
         namespace, _ = self._scope(layer)
-        owners: dict[tuple[str, str], int] = {}
+        owners = set(self._owners(pods, namespace))
         if layer == "web" and self.block["web"].get("deployment"):
+            owners.add(("Deployment", str(self.block["web"]["deployment"])))
+        wanted = 0
+        for kind, name in sorted(owners):
             try:
-                dep = self._call(self.apps.read_namespaced_deployment, self.block["web"]["deployment"], namespace)
-                owners[("Deployment", dep["metadata"]["name"])] = int(dep["spec"].get("replicas", 1))
+                wanted += int(self._read_owner(kind, name, namespace)["spec"].get("replicas", 1))
             except ApiException as err:
                 if err.status != 404:
                     raise
-        refs = {(r["kind"], r["name"]) for p in pods for r in p["metadata"].get("ownerReferences") or []
-                if r.get("controller")}
-        for kind, name in sorted(refs):
-            if kind == "StatefulSet":
-                obj = self._call(self.apps.read_namespaced_stateful_set, name, namespace)
-                owners[("StatefulSet", name)] = int(obj["spec"].get("replicas", 1))
-            elif kind == "ReplicaSet":
-                rs = self._call(self.apps.read_namespaced_replica_set, name, namespace)
-                dref = next((r for r in rs["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-                if dref and dref["kind"] == "Deployment" and ("Deployment", dref["name"]) not in owners:
-                    dep = self._call(self.apps.read_namespaced_deployment, dref["name"], namespace)
-                    owners[("Deployment", dref["name"])] = int(dep["spec"].get("replicas", 1))
-        return sum(owners.values()) if owners else None
+                owners.discard((kind, name))
+        return wanted if owners else None
 
     def restart(self, layer: str, *, timeout: float = 300.0) -> list[str]:
         """``kubectl rollout restart`` of the layer's Deployments and StatefulSets (their pod
@@ -591,7 +582,7 @@ class KubernetesTarget(Target):
         its own order and pace, within its update strategy), then waits until each has rolled
         out: every replica updated and ready, no old pod left. Returns ``Kind/name`` of each."""
         namespace, _ = self._scope(layer)
-        owners = self._owners(layer, namespace)
+        owners = self._owners(self._pods(layer), namespace)
         if not owners:
             raise UsageError(f"{self.name}: no Deployment or StatefulSet owns the {layer} pods; "
                              "an operator's pods are restarted by their operator")
@@ -609,20 +600,20 @@ class KubernetesTarget(Target):
         read = self.apps.read_namespaced_deployment if kind == "Deployment" else self.apps.read_namespaced_stateful_set
         return self._call(read, name, namespace)
 
-    def _owners(self, layer: str, namespace: str) -> list[tuple[str, str]]:
-        """(kind, name) of the Deployments and StatefulSets whose pods make the layer."""
+    def _owners(self, pods: list[dict[str, Any]], namespace: str) -> list[tuple[str, str]]:
+        """(kind, name) of the Deployments and StatefulSets owning ``pods`` (a ReplicaSet, read once,
+        leads to its Deployment); pods of other controllers (an operator's) are not counted."""
+        refs = {(r["kind"], r["name"]) for p in pods for r in p["metadata"].get("ownerReferences") or []
+                if r.get("controller")}
         found = set()
-        for pod in self._pods(layer):
-            for ref in pod["metadata"].get("ownerReferences") or []:
-                if not ref.get("controller"):
-                    continue
-                if ref["kind"] == "StatefulSet":
-                    found.add(("StatefulSet", ref["name"]))
-                elif ref["kind"] == "ReplicaSet":
-                    rs = self._call(self.apps.read_namespaced_replica_set, ref["name"], namespace)
-                    dref = next((r for r in rs["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-                    if dref and dref["kind"] == "Deployment":
-                        found.add(("Deployment", dref["name"]))
+        for kind, name in refs:
+            if kind == "StatefulSet":
+                found.add(("StatefulSet", name))
+            elif kind == "ReplicaSet":
+                rs = self._call(self.apps.read_namespaced_replica_set, name, namespace)
+                dref = next((r for r in rs["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
+                if dref and dref["kind"] == "Deployment":
+                    found.add(("Deployment", dref["name"]))
         return sorted(found)
 
     def wait_ready(self, node: Node, timeout: float) -> float:

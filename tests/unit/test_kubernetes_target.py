@@ -376,3 +376,21 @@ def test_selector_strings_match_pod_templates_like_kubectl():
     assert not k8s.text_selector_matches("strimzi.io/broker-role!=true", labels)
     assert k8s.text_selector_matches("strimzi.io/cluster, !strimzi.io/controller-role", labels)
     assert not k8s.text_selector_matches("strimzi.io/controller-role", labels)
+
+
+def test_a_rollout_is_done_only_when_every_replica_is_new_and_ready_and_no_old_pod_is_left():
+    def dep(gen=2, observed=2, updated=3, ready=3, replicas=3, want=3):
+        return {"metadata": {"generation": gen}, "spec": {"replicas": want},
+                "status": {"observedGeneration": observed, "updatedReplicas": updated, "readyReplicas": ready,
+                           "replicas": replicas}}
+    assert k8s.rolled_out("Deployment", dep())
+    assert not k8s.rolled_out("Deployment", dep(observed=1))        # the controller has not seen the restart yet
+    assert not k8s.rolled_out("Deployment", dep(updated=2))         # one pod still runs the old template
+    assert not k8s.rolled_out("Deployment", dep(replicas=4))        # the surge pod's old peer is not gone yet
+    assert not k8s.rolled_out("Deployment", dep(ready=2))
+    sts = {"metadata": {"generation": 5}, "spec": {"replicas": 3},
+           "status": {"observedGeneration": 5, "updatedReplicas": 3, "readyReplicas": 3,
+                      "currentRevision": "db-1", "updateRevision": "db-2"}}
+    assert not k8s.rolled_out("StatefulSet", sts)
+    sts["status"]["currentRevision"] = "db-2"
+    assert k8s.rolled_out("StatefulSet", sts)
