@@ -97,7 +97,12 @@ def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_pa
         assert fault["touched"] == ["web-1", "web-2", "web-3"]  # one at a time, in order
         after = {m["name"]: m for m in twin_client.status()["members"]}
         assert all(after[n]["pid"] != before["pids"][n] and after[n]["ready"] for n in fault["touched"])
-        assert all(after[n]["restarts"] == before["restarts"][n] for n in fault["touched"])  # stopped, not crashed
+        for n in fault["touched"]:  # each stopped gracefully (held, SIGTERM), started again once
+            assert after[n]["restarts"] == before["restarts"][n] + 1
+            events = [h["event"] for h in after[n]["history"]]
+            assert "held" in events and "released" in events
+            exited = [h for h in after[n]["history"] if h["event"] == "exited"][-1]
+            assert exited.get("signal") != "SIGKILL"
     elif name.startswith("web/"):
         expected = {"web/kill-one-pod.yaml": 1, "web/kill-half-the-pods.yaml": 2, "web/full-outage.yaml": 3}[name]
         assert len(fault["touched"]) == expected
