@@ -8,7 +8,7 @@ import click
 from rich.table import Table
 
 from ..chaos.lock import TargetLock
-from ..errors import GamedayError
+from ..errors import GamedayError, UsageError
 from ..recovery import FAILED, HEALTHY, NEEDS_RESTORE, RESTORED, available, load_playbook, run
 from ..recovery import targets_yaml
 from ..recovery.engine import PlaybookResult, StepResult
@@ -84,15 +84,21 @@ def _print_diagnosis(result: PlaybookResult) -> None:
               help="Cap every step's deadline at this many seconds (drills; a step past it fails).")
 @click.option("--targets", "targets_file", type=click.Path(path_type=Path), default=None,
               help="Targets file (default: the repository's targets.yaml).")
+@click.option("--rolling-restart", is_flag=True,
+              help="web only: also replace every web replica one at a time (Kubernetes: rollout restart), "
+                   "e.g. after a rotated secret; planned like any step, done with --apply.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema gameday.playbook/v1).")
 def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, fault_at: float | None,
-             step_timeout: float | None, targets_file: Path | None, as_json: bool) -> None:
+             step_timeout: float | None, targets_file: Path | None, rolling_restart: bool, as_json: bool) -> None:
     """Diagnose LAYER (web, kafka, search, db or site), plan its restore and, with --apply, restore
     and verify it, timing every step against its deadline and the RTO target in targets.yaml.
 
     Usable on its own during an incident. Running it on a healthy layer changes nothing."""
     from ..recovery.context import Context
 
+    if rolling_restart and layer != "web":
+        raise UsageError(f"--rolling-restart is for the web playbook, not {layer}",
+                         hint="gameday playbook web --rolling-restart [--apply]")
     env = load_environment(env_name)
     targets = targets_yaml.load(targets_file)
     book = load_playbook(layer)
@@ -100,6 +106,7 @@ def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, faul
     ctx = Context.for_environment(env)
     ctx.target.check_layers()  # a namespace or selector that finds nothing: say so, before any diagnosis
     ctx.state["slo"] = targets.slo(env.name)
+    ctx.state["rolling_restart"] = rolling_restart
     lock = TargetLock(env.name)
     if apply_:
         lock.acquire(purpose=f"playbook {layer}")

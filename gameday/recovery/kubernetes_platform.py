@@ -235,6 +235,12 @@ class KubernetesPlatform:
             return self.twin.replace(member)
         self.target.kill(self._node(member), respect_pdb=False)
 
+    def restart(self, layer: str, timeout: float) -> list[str]:
+        """``kubectl rollout restart`` of the layer's Deployments/StatefulSets, waited for."""
+        if layer_scope(self.target.block, layer) is None and self.twin is not None:
+            return self.twin.restart(layer, timeout)
+        return self.target.restart(layer, timeout=timeout)
+
     def db_credentials(self) -> tuple[str, str, str]:
         if self.twin is not None:
             return self.twin.db_credentials()

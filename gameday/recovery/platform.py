@@ -124,6 +124,10 @@ class SandboxPlatform:
         """Kill it; the platform starts a fresh one (as deleting a stuck pod does)."""
         self.client.kill(member, "KILL", by="playbook")
 
+    def restart(self, layer: str, timeout: float) -> list[str]:
+        """Rolling restart: one running member at a time, gracefully (the target's own)."""
+        return self.target.restart(layer, timeout=timeout)
+
     def db_credentials(self) -> tuple[str, str, str]:
         """(user, password, database) of the site database. The password never leaves this process."""
         from ..sandbox.twin import DB_NAME, DB_USER, Twin

@@ -11,13 +11,16 @@ Needs the control plane built, so it carries the ``kubernetes`` marker (left out
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 import requests
 import yaml
@@ -28,6 +31,8 @@ from gameday.kube import build as kube_build
 from gameday.kube import members as kube
 from gameday.kube.haproxy_backends import Runtime
 from gameday.kube.workloads import NAMESPACE
+from gameday.recovery.kubernetes_platform import started_seconds_ago
+from gameday.recovery.layers.web import WEB_GRACE_S
 from gameday.sandbox import install
 from gameday.sandbox.members import lb
 from gameday.sandbox.twin import Twin
@@ -411,3 +416,48 @@ def test_a_rolling_restart_replaces_every_web_pod_while_readers_are_served(k8s_t
     print(f"\n[figure] rolling restart of 3 web pods on Kubernetes in {roll['rollout_s']}s: "
           f"{ok}/{len(results)} reader requests ok")
     assert len(results) > 20 and ok / len(results) >= 0.98, f"{len(results) - ok} of {len(results)} requests failed"
+
+
+def test_a_stuck_web_pod_is_replaced_by_the_playbook_through_the_api(k8s_twin, env_file):
+    """A web pod whose processes hang (SIGSTOP: running, never answering its readiness probe) is
+    diagnosed stuck and deleted by `gameday playbook web --apply`; its Deployment makes a new one."""
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    victim = sorted(pods(k8s_twin), key=lambda p: p["metadata"]["name"])[0]
+    # the playbook calls a pod stuck once it has run for WEB_GRACE_S without being ready
+    wait_until(lambda: (started_seconds_ago(victim, time.time()) or 0) > WEB_GRACE_S, timeout=WEB_GRACE_S + 5,
+               what="the victim pod to have run past the playbook's grace")
+    address = f"{victim['status']['podIP']}:8000"
+    hung = [p for p in psutil.process_iter(["cmdline"]) if address in " ".join(p.info["cmdline"] or [])]
+    assert hung, f"no process serves {address}"
+    for proc in hung:
+        proc.send_signal(signal.SIGSTOP)
+    try:
+        wait_until(lambda: not any(ready(p) for p in pods(k8s_twin) if p["metadata"]["uid"] == victim["metadata"]["uid"]),
+                   timeout=30, what="the hung pod to fail its readiness probe")
+        result = subprocess.run([str(Path(sys.executable).with_name("gameday")), "playbook", "web", "--env", str(env_file),
+                                 "--apply", "--json"], capture_output=True, text=True, timeout=300)
+    finally:
+        for proc in hung:  # a no-op once the pod's processes are gone
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.send_signal(signal.SIGCONT)
+    outcome = json.loads(result.stdout)
+    steps = {s["name"]: s for s in outcome["steps"]}
+    assert outcome["outcome"] == "restored", result.stdout[-3000:]
+    assert f"replaced {victim['metadata']['name']}" in steps["replace-stuck-web"]["did"], steps
+    names = {p["metadata"]["name"] for p in pods(k8s_twin)}
+    assert victim["metadata"]["name"] not in names and len(names) == 3
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods again")
+
+
+def test_the_web_playbook_rolls_the_deployment_when_asked(k8s_twin, env_file):
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["name"] for p in pods(k8s_twin)}
+    proc = subprocess.run([str(Path(sys.executable).with_name("gameday")), "playbook", "web", "--env", str(env_file),
+                           "--rolling-restart", "--apply", "--json"], capture_output=True, text=True, timeout=400)
+    result = json.loads(proc.stdout)
+    assert proc.returncode == 10 and result["outcome"] == "restored", proc.stdout[-3000:] + proc.stderr[-2000:]
+    step = next(s for s in result["steps"] if s["name"] == "rolling-restart-web")
+    assert "Deployment/web" in step["did"]
+    assert not before & {p["metadata"]["name"] for p in pods(k8s_twin)}  # every pod replaced
+    deployment = json.loads(kubectl(k8s_twin, "get", "deployment", "web", "-n", NAMESPACE, "-o", "json").stdout)
+    assert "kubectl.kubernetes.io/restartedAt" in deployment["spec"]["template"]["metadata"]["annotations"]

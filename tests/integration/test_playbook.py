@@ -123,6 +123,25 @@ def test_web_full_outage_dry_run_then_restore(ctx, client):
     assert_nothing_lost(canaries)
 
 
+def test_a_rolling_restart_asked_for_replaces_every_web_replica_and_loses_nothing(ctx, client):
+    canaries = Canaries(CanaryEndpoints.from_context(ctx), interval=0.5).start()
+    before = {m["name"]: m["pid"] for m in client.members(layer="web") if m["desired"]}
+    dry = cli("web", "--rolling-restart")
+    assert dry.returncode == 11 and "web/rolling-restart-web" in dry.stdout, dry.stdout + dry.stderr
+    assert {m["name"]: m["pid"] for m in client.members(layer="web") if m["desired"]} == before  # a dry run acts not
+    applied = cli("web", "--rolling-restart", "--apply", "--json")
+    result = json.loads(applied.stdout)
+    assert applied.returncode == 10 and result["outcome"] == "restored", applied.stdout[-3000:] + applied.stderr[-2000:]
+    step = next(s for s in result["steps"] if s["name"] == "rolling-restart-web")
+    assert step["status"] == "ok" and "web-1, web-2, web-3" in step["did"]
+    after = {m["name"]: m for m in client.members(layer="web") if m["desired"]}
+    assert all(after[n]["pid"] != pid and after[n]["ready"] for n, pid in before.items())
+    assert all(s["status"] == "ok" for s in result["steps"]), result["steps"]
+    assert_nothing_lost(canaries)
+    bad = cli("kafka", "--rolling-restart")
+    assert bad.returncode == 2 and "--rolling-restart is for the web playbook" in bad.stderr
+
+
 # ---- kafka ----------------------------------------------------------------------------------
 def test_kafka_two_brokers_stopped_are_restored_isr_filled_leaders_preferred(ctx, client):
     canaries = Canaries(CanaryEndpoints.from_context(ctx), interval=0.5).start()

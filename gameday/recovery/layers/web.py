@@ -37,8 +37,14 @@ def diagnose_lb(ctx: Context) -> list[Finding]:
     return member_findings(ctx, "lb", grace_s=LB_GRACE_S)
 
 
+RESTART_REQUESTED = "web.rolling-restart-requested"
+
+
 def diagnose_web(ctx: Context) -> list[Finding]:
     found = member_findings(ctx, "web", grace_s=WEB_GRACE_S)
+    if ctx.state.get("rolling_restart"):  # `gameday playbook web --rolling-restart`: asked for, not diagnosed
+        found.append(Finding(RESTART_REQUESTED, "a rolling restart of the web tier was asked for "
+                             "(e.g. to pick up a rotated secret or clear a bad in-process state)"))
     by_name = {m.name: m for m in ctx.platform.view("web").members}
     for f in found:
         if f.code in ("web.members-stuck", "web.members-starting"):
@@ -51,8 +57,17 @@ def diagnose_web(ctx: Context) -> list[Finding]:
 
 LB = Part("lb", diagnose_lb, member_steps("lb", grace_s=LB_GRACE_S, deadline_s=60, what="load balancer"))
 
+def rolling_restart(ctx: Context) -> str:
+    restarted = ctx.platform.restart("web", timeout=ctx.remaining(240))
+    ctx.state["rolling_restart"] = False  # done: the diagnosis after the restore no longer asks for it
+    return f"rolling restart of {', '.join(restarted)}: every replica replaced one at a time"
+
+
 WEB = Part("web", diagnose_web, member_steps("web", grace_s=WEB_GRACE_S, deadline_s=90, what="web",
                                             keep=waits_for_dependency, explain=readyz_reason) + (
+    Step("rolling-restart-web", "Replace every web replica one at a time (Kubernetes: rollout restart), "
+         "each ready before the next goes", deadline_s=300, when=(RESTART_REQUESTED,), act=rolling_restart,
+         check=members_ready("web", extra=readyz_reason)),
     Step("verify-web-members", "Every web replica is running and ready", deadline_s=60,
          kind="verify", check=members_ready("web", extra=readyz_reason)),
     Step("verify-site", "The site meets its SLO through the load balancer", deadline_s=90,
