@@ -675,6 +675,14 @@ class KubernetesTarget(Target):
         return str(db["host"]), int(db["port"])
 
     def toxiproxy_api(self) -> str | None:
+        """Where network faults are made: ``kubernetes.toxiproxy_api`` (a toxiproxy the web tier talks
+        to its dependencies through), else, on the sandbox twin, the twin's own toxiproxy; else None
+        (network actions then refuse with a clear error)."""
+        if self.block.get("toxiproxy_api"):
+            return str(self.block["toxiproxy_api"]).rstrip("/")
+        if self.block.get("context") == SANDBOX_CONTEXT and not self.block.get("in_cluster"):
+            from .sandbox import SandboxTarget
+            return SandboxTarget(self.env).toxiproxy_api()
         return None
 
 

@@ -15,6 +15,7 @@
                url: https://sps-search-es-http.search.svc:9200}
       db:      {host: 10.20.0.5, port: 3306}          # Cloud SQL; or add namespace + selector for pods
       indexer: {namespace: content, selector: app=content-indexer}   # optional: the Kafka consumers
+      toxiproxy_api: http://toxiproxy.sps.svc:8474   # optional: network faults (a toxiproxy WordPress talks through)
     cloud_monitoring: {project: sps-staging, url_map: k8s2-um-..., forwarding_rule: k8s2-fs-...}
 
 ``validate`` checks shape (missing fields named with the file); ``preflight`` checks what can be
@@ -41,7 +42,7 @@ LAYERS = {
     "indexer": {"required": ("namespace", "selector"), "optional": ("deployment",)},
 }
 OPTIONAL_LAYERS = ("db", "indexer")  # may live outside the cluster (Cloud SQL) or not be named
-TOP = {"context", "kubeconfig", "in_cluster", "pod_disruption_budgets"} | set(LAYERS)
+TOP = {"context", "kubeconfig", "in_cluster", "pod_disruption_budgets", "toxiproxy_api"} | set(LAYERS)
 CLOUD_MONITORING = {"project", "url_map", "forwarding_rule", "export", "report_wait_s"}
 SELECTOR_TERM = re.compile(r"^[A-Za-z0-9./_-]+(=|!=)[A-Za-z0-9._-]*$|^!?[A-Za-z0-9./_-]+$")
 
@@ -95,6 +96,9 @@ def validate(data: Any, source: str) -> dict[str, Any]:
         raise UsageError(f"{where}.kafka.bootstrap must be host:port[,host:port...], not {data['kafka']['bootstrap']!r}")
     if not str(data["search"]["url"]).startswith(("http://", "https://")):
         raise UsageError(f"{where}.search.url must start with http:// or https://")
+    if "toxiproxy_api" in data and not str(data["toxiproxy_api"]).startswith(("http://", "https://")):
+        raise UsageError(f"{where}.toxiproxy_api must be the URL of a toxiproxy API, not {data['toxiproxy_api']!r}",
+                         hint="e.g. http://toxiproxy.sps.svc:8474 (the proxy between WordPress and its dependencies)")
     if "pod_disruption_budgets" in data and data["pod_disruption_budgets"] not in ("respect", "ignore"):
         raise UsageError(f"{where}.pod_disruption_budgets must be respect (the default) or ignore")
     return dict(data)

@@ -461,3 +461,18 @@ def test_the_web_playbook_rolls_the_deployment_when_asked(k8s_twin, env_file):
     assert not before & {p["metadata"]["name"] for p in pods(k8s_twin)}  # every pod replaced
     deployment = json.loads(kubectl(k8s_twin, "get", "deployment", "web", "-n", NAMESPACE, "-o", "json").stdout)
     assert "kubectl.kubernetes.io/restartedAt" in deployment["spec"]["template"]["metadata"]["annotations"]
+
+
+def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxiproxy(k8s_twin, env_file, tmp_path):
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    journal_path = tmp_path / "journal.json"
+    proc = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
+                           str(ROOT / "experiments" / "network" / "cut-web-to-db.yaml"), "--rollback-strategy", "always",
+                           "--var-file", str(env_file), "--journal-path", str(journal_path)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    journal = json.loads(journal_path.read_text())
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
+    assert out["readers-during-the-fault"]["success_ratio"] < 0.5  # the web pods really lost the database
+    api = for_environment(load(env_file)).toxiproxy_api()
+    assert requests.get(f"{api}/proxies", timeout=5).json()["db"]["toxics"] == []  # and the cut was undone

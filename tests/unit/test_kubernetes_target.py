@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gameday.errors import UsageError
+from gameday.errors import NotRunning, UsageError
 from gameday.kube import addresses, endpointslices, haproxy_backends, workloads
 from gameday.sandbox import topology
 from gameday.sandbox.twin import Twin
@@ -153,7 +153,9 @@ def test_the_sandbox_environment_finds_the_twins_kubeconfig(monkeypatch, tmp_pat
     assert target.site_url() == env.site_url
     assert target.kafka_bootstrap().count(":9092") == 3
     assert target.search_urls()[0].startswith("http://127.")
-    assert target.db_address()[1] == 3306 and target.toxiproxy_api() is None
+    assert target.db_address()[1] == 3306
+    with pytest.raises(NotRunning, match="is not running"):  # network faults go through the twin's toxiproxy
+        target.toxiproxy_api()
     assert target.nodes("lb") == [] and target.nodes("toxiproxy") == []  # not pods here: no API call needed
     with pytest.raises(UsageError, match="layer 'queue' has no pods on this Kubernetes target"):
         target.nodes("queue")
@@ -174,6 +176,17 @@ def test_an_explicit_kubeconfig_wins_and_pdb_policy_defaults_to_respect():
     data["kubernetes"]["db"] = {"host": "10.20.0.5", "port": 3306}  # Cloud SQL: no pods
     outside = from_mapping(data, "test").kubernetes
     assert k8s.layer_scope(outside, "indexer") is None and k8s.layer_scope(outside, "db") is None
+
+
+def test_network_faults_go_through_the_toxiproxy_the_environment_names():
+    data = sandbox_k8s()
+    data["kubernetes"].update(context="gke", kubeconfig="/somewhere/kubeconfig")
+    assert k8s.KubernetesTarget(from_mapping(data, "test")).toxiproxy_api() is None  # GKE without one: refused later
+    data["kubernetes"]["toxiproxy_api"] = "http://toxiproxy.sps.svc:8474/"
+    assert k8s.KubernetesTarget(from_mapping(data, "test")).toxiproxy_api() == "http://toxiproxy.sps.svc:8474"
+    data["kubernetes"]["toxiproxy_api"] = "toxiproxy:8474"
+    with pytest.raises(UsageError, match="toxiproxy_api must be the URL of a toxiproxy API"):
+        from_mapping(data, "test")
 
 
 def test_no_database_address_is_one_clear_error():

@@ -34,7 +34,9 @@ def _inject(configuration, dependency: str, kind: str, toxic_type: str, attribut
     tgt = target(configuration, lock=not dry_run)
     api = tgt.toxiproxy_api()
     if api is None:
-        raise UsageError(f"target {tgt.name!r} has no network-fault API (toxiproxy)")
+        raise UsageError(f"target {tgt.name!r} has no network-fault API (toxiproxy)",
+                         hint="name one with kubernetes.toxiproxy_api in the environment file (a toxiproxy "
+                              "the web tier talks to its dependencies through), or run network faults on the sandbox")
     proxies = _proxies(api, dependency)
     if dry_run:
         return {"target": tgt.name, "layer": "network", "would_touch": proxies}
