@@ -286,3 +286,28 @@ def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, 
     assert leaked == []
     print(f"\n[figure] gameday run --suite kubernetes on the Kubernetes twin: {summary['verdict']}, score "
           f"{summary['score']} in {time.monotonic() - started:.0f}s")
+
+
+@pytest.mark.parametrize("experiment", ["kafka/kill-active-controller.yaml", "search/fail-shards.yaml",
+                                        "search/lose-index.yaml"])
+def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path, experiment):
+    """The same experiment files as on the sandbox: Kafka's and search's own logic (admin APIs, snapshot
+    restore) behind the Kubernetes target's pods."""
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    out = chaos_run(experiment, env_file, tmp_path)
+    fault = next(iter(out.values()))
+    assert fault["target"] == f"sandbox-{NAME}" and fault["fault_at"] <= time.time()
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green again")
+
+
+def test_two_brokers_at_once_are_refused_by_the_kafka_budget_before_any_pod_goes(twin, env_file, tmp_path):
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    before = uids(twin, "kafka")
+    journal_path = tmp_path / "journal.json"
+    proc = subprocess.run([str(BIN / "chaos"), "--no-log-file", "run", str(ROOT / "experiments" / "kafka" / "kill-two-brokers.yaml"),
+                           "--rollback-strategy", "always", "--var-file", str(env_file), "--journal-path", str(journal_path)],
+                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert json.loads(journal_path.read_text())["status"] != "completed"
+    assert "taking 2 kafka pods at once would break kafka" in proc.stderr and "nothing was touched" in proc.stderr, \
+        proc.stderr[-3000:]
+    assert uids(twin, "kafka") == before
