@@ -235,15 +235,21 @@ def test_a_statefulset_stops_only_its_highest_ordinal(k8s_twin, env_file, tmp_pa
     assert "kv-1" in [n.name for n in target.nodes("kafka") if n.ready]
 
 
+def chaos_run(experiment: str, env_file: Path, tmp_path: Path, *, rollbacks: bool = True) -> tuple[subprocess.CompletedProcess, dict]:
+    """Plain ``chaos run experiments/<experiment> --var-file env_file``: (the process, its journal)."""
+    journal_path = tmp_path / "journal.json"
+    args = [str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run", str(ROOT / "experiments" / experiment),
+            "--var-file", str(env_file), "--journal-path", str(journal_path)]
+    if rollbacks:
+        args += ["--rollback-strategy", "always"]
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    return proc, json.loads(journal_path.read_text())
+
+
 def test_the_web_pod_experiment_passes_with_plain_chaos_run_on_this_target(k8s_twin, env_file, tmp_path):
     wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
     before = {p["metadata"]["name"] for p in pods(k8s_twin)}
-    journal_path = tmp_path / "journal.json"
-    proc = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
-                           str(ROOT / "experiments" / "web" / "kill-one-pod.yaml"), "--rollback-strategy", "always",
-                           "--var-file", str(env_file), "--journal-path", str(journal_path)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    journal = json.loads(journal_path.read_text())
+    proc, journal = chaos_run("web/kill-one-pod.yaml", env_file, tmp_path)
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
     touched = out["kill-one-web-pod"]["touched"]
@@ -256,12 +262,7 @@ def test_the_web_pod_experiment_passes_with_plain_chaos_run_on_this_target(k8s_t
 def test_half_the_web_pods_against_a_budget_of_one_is_refused_before_any_pod_goes(k8s_twin, env_file, tmp_path):
     wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
     before = {p["metadata"]["uid"] for p in pods(k8s_twin)}
-    journal_path = tmp_path / "journal.json"
-    proc = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
-                           str(ROOT / "experiments" / "web" / "kill-half-the-pods.yaml"), "--rollback-strategy",
-                           "always", "--var-file", str(env_file), "--journal-path", str(journal_path)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    journal = json.loads(journal_path.read_text())
+    proc, journal = chaos_run("web/kill-half-the-pods.yaml", env_file, tmp_path)
     assert journal["status"] != "completed", proc.stderr[-3000:]
     assert "PodDisruptionBudget" in proc.stderr or "would break" in proc.stderr, proc.stderr[-3000:]
     assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # not one pod was touched
@@ -292,12 +293,9 @@ def test_a_namespace_with_no_matching_pods_is_one_clear_error_and_nothing_is_tou
     book = subprocess.run([gameday, "playbook", "web", "--env", str(bad)], capture_output=True, text=True, timeout=120)
     assert book.returncode == 2 and wanted in book.stderr and "Traceback" not in book.stderr, book.stderr[-2000:]
     # and a plain chaos run: its guard interrupts the experiment before the method
-    journal_path = tmp_path / "journal.json"
-    chaos = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
-                            str(ROOT / "experiments" / "web" / "kill-one-pod.yaml"), "--var-file", str(bad),
-                            "--journal-path", str(journal_path)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    chaos, journal = chaos_run("web/kill-one-pod.yaml", bad, tmp_path, rollbacks=False)
     assert wanted in chaos.stderr, chaos.stderr[-2000:]
-    assert json.loads(journal_path.read_text())["status"] != "completed"
+    assert journal["status"] != "completed"
     assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # not one pod was touched
 
 
@@ -396,16 +394,11 @@ def test_a_rolling_restart_replaces_every_web_pod_while_readers_are_served(k8s_t
 
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
-    journal_path = tmp_path / "journal.json"
     try:
-        proc = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
-                               str(ROOT / "experiments" / "web" / "rolling-restart.yaml"), "--rollback-strategy",
-                               "always", "--var-file", str(env_file), "--journal-path", str(journal_path)],
-                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
+        proc, journal = chaos_run("web/rolling-restart.yaml", env_file, tmp_path)
     finally:
         stop.set()
         reader.join(timeout=10)
-    journal = json.loads(journal_path.read_text())
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     roll = {r["activity"]["name"]: r.get("output") for r in journal["run"]}["roll-the-web-tier"]
     assert roll["touched"] == ["Deployment/web"]
@@ -465,12 +458,7 @@ def test_the_web_playbook_rolls_the_deployment_when_asked(k8s_twin, env_file):
 
 def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxiproxy(k8s_twin, env_file, tmp_path):
     wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    journal_path = tmp_path / "journal.json"
-    proc = subprocess.run([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
-                           str(ROOT / "experiments" / "network" / "cut-web-to-db.yaml"), "--rollback-strategy", "always",
-                           "--var-file", str(env_file), "--journal-path", str(journal_path)],
-                          capture_output=True, text=True, timeout=600, cwd=tmp_path)
-    journal = json.loads(journal_path.read_text())
+    proc, journal = chaos_run("network/cut-web-to-db.yaml", env_file, tmp_path)
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
     assert out["readers-during-the-fault"]["success_ratio"] < 0.5  # the web pods really lost the database
