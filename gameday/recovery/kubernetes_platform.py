@@ -30,7 +30,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..targets.base import Node
-from ..targets.kubernetes import (SANDBOX_CONTEXT, STOPPED_ANNOTATION, KubernetesTarget, deleting, layer_scope, name_order,
+from ..targets.kubernetes import (STOPPED_ANNOTATION, KubernetesTarget, deleting, layer_scope, name_order, on_sandbox_twin,
                                   ordinals_start, pod_ready, stopped_list)
 from .platform import LayerView, Member, SandboxPlatform
 
@@ -127,7 +127,7 @@ class KubernetesPlatform:
         self.target = target
         self.env = target.env
         self.twin: SandboxPlatform | None = None
-        if target.block.get("context") == SANDBOX_CONTEXT and not target.block.get("in_cluster"):
+        if on_sandbox_twin(target.block):
             from ..targets.sandbox import SandboxTarget
             self.twin = SandboxPlatform(SandboxTarget(self.env))
         self._layer_of: dict[str, str] = {}  # member -> layer, from the last views

@@ -389,9 +389,9 @@ def known_secrets(env: Environment) -> list[str]:
     environment, or a Kubernetes one on the twin's own control plane) and the credentials the
     environment references through variables that are set here."""
     from ..targets.credentials import known_values
-    from ..targets.kubernetes import SANDBOX_CONTEXT
+    from ..targets.kubernetes import on_sandbox_twin
     out = known_values(env.credentials)
-    on_twin = env.kind == "sandbox" or (env.kind == "kubernetes" and (env.kubernetes or {}).get("context") == SANDBOX_CONTEXT)
+    on_twin = env.kind == "sandbox" or (env.kind == "kubernetes" and on_sandbox_twin(env.kubernetes or {}))
     if on_twin and env.sandbox:
         from ..sandbox.twin import Twin
         path = Twin.create(env.sandbox).db_env_file

@@ -87,6 +87,12 @@ def effective_block(env: Environment) -> dict[str, Any]:
     return block
 
 
+def on_sandbox_twin(block: dict[str, Any]) -> bool:
+    """The ``kubernetes:`` block reaches a sandbox twin's own control plane (whose other layers,
+    toxiproxy and secrets live with the twin's supervisor)."""
+    return block.get("context") == SANDBOX_CONTEXT and not block.get("in_cluster")
+
+
 def layer_scope(block: dict[str, Any], layer: str) -> tuple[str, str] | None:
     """``(namespace, label selector)`` of a layer's pods, or None for a layer with no pods here."""
     where = LAYER_PODS.get(layer)
@@ -680,7 +686,7 @@ class KubernetesTarget(Target):
         (network actions then refuse with a clear error)."""
         if self.block.get("toxiproxy_api"):
             return str(self.block["toxiproxy_api"]).rstrip("/")
-        if self.block.get("context") == SANDBOX_CONTEXT and not self.block.get("in_cluster"):
+        if on_sandbox_twin(self.block):
             from .sandbox import SandboxTarget
             return SandboxTarget(self.env).toxiproxy_api()
         return None
