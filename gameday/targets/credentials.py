@@ -20,41 +20,26 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
+from ..schema.base import Strict, check
+from ..schema.environment import CredentialRef
 
 KINDS = ("env", "secret", "adc")
-EXTRA = {"key", "username"}
 
 
 def validate(data: Any, source: str) -> dict[str, dict[str, Any]]:
-    """The ``credentials`` mapping, each entry one reference; a literal value is an error."""
-    if data is None:
+    """The ``credentials`` mapping, each entry one reference (model:
+    :class:`gameday.schema.environment.CredentialRef`); a literal value is an error that does not
+    repeat it. One UsageError lists every problem."""
+    if data is None or data == {}:
         return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"{source}: credentials must be a mapping of name -> reference")
-    out = {}
-    for name, ref in data.items():
-        where = f"{source}: credentials.{name}"
-        if not isinstance(ref, dict):
-            raise UsageError(f"{where} is a literal value; credentials are given by reference only",
-                             hint="use {env: VARIABLE}, {secret: namespace/name, key: KEY} or {adc: true}")
-        kinds = [k for k in KINDS if k in ref]
-        unknown = set(ref) - set(KINDS) - EXTRA
-        if len(kinds) != 1 or unknown:
-            raise UsageError(f"{where} must have exactly one of {', '.join(KINDS)}"
-                             + (f" (unknown: {', '.join(sorted(unknown))})" if unknown else ""),
-                             hint="e.g. {env: ELASTIC_PASSWORD} or {secret: search/es-elastic-user, key: elastic}")
-        kind = kinds[0]
-        if kind == "secret":
-            value = str(ref["secret"])
-            if value.count("/") != 1 or not all(value.split("/")) or not ref.get("key"):
-                raise UsageError(f"{where}: secret must be namespace/name with a key",
-                                 hint="e.g. {secret: search/sps-search-es-elastic-user, key: elastic}")
-        if kind == "adc" and ref["adc"] is not True:
-            raise UsageError(f"{where}: adc must be true")
-        if kind == "env" and not str(ref["env"]).replace("_", "").isalnum():
-            raise UsageError(f"{where}: env must name an environment variable, not {ref['env']!r}")
-        out[str(name)] = dict(ref)
-    return out
+    check(Credentials, {"credentials": data}, source, schema="environment")
+    return {str(name): dict(ref) for name, ref in data.items()}
+
+
+class Credentials(Strict):
+    """The ``credentials:`` block alone (so its problems carry the key path ``credentials.<name>``)."""
+
+    credentials: dict[str, CredentialRef]
 
 
 def check(credentials: dict[str, dict[str, Any]], source: str) -> None:

@@ -1,0 +1,286 @@
+"""The environment file (``environments/<name>.yaml``, a Chaos Toolkit var file) as models.
+
+    EnvironmentFile       configuration.gameday_environment (+ secrets, which gameday does not read)
+    EnvironmentModel      the gameday_environment mapping itself
+    KubernetesBlock, CredentialRef, CloudMonitoring, LoadBlock, Limits   its blocks
+
+:mod:`gameday.targets.environment` turns a checked model into its ``Environment``; the
+``validate`` functions of :mod:`gameday.targets.credentials` and
+:mod:`gameday.targets.kubernetes_config` check one block with these models.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal, Optional
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from .base import Problem, Strict
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$"  # as gameday.yamlfile.NAME: no '/', no '..'
+SELECTOR_TERM = re.compile(r"^[A-Za-z0-9./_-]+(=|!=)[A-Za-z0-9._-]*$|^!?[A-Za-z0-9./_-]+$")
+SELECTOR_FIX = "a label selector, e.g. strimzi.io/cluster=sps-events,strimzi.io/broker-role=true"
+EXAMPLE = "see environments/gke-staging.example.yaml"
+
+
+def check_url(value: str) -> str:
+    """An http(s) URL with a host and no user:password (the message never repeats the URL)."""
+    try:
+        parts = urlsplit(value)
+        port = parts.port  # raises on a port out of range
+    except ValueError:
+        raise ValueError("is not a valid URL -> e.g. https://staging.sps.example.nhs.uk") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host -> e.g. https://staging.sps.example.nhs.uk")
+    if parts.username is not None or parts.password is not None or "@" in parts.netloc:
+        raise ValueError("carries credentials (user:password@ in the URL); they are not echoed here -> "
+                         "remove them from the URL; give credentials by reference under credentials:")
+    del port
+    return value
+
+
+def check_selector(value: str) -> str:
+    if not value or not all(SELECTOR_TERM.match(t.strip()) for t in value.split(",")):
+        raise ValueError(f"is not a label selector -> {SELECTOR_FIX}")
+    return value
+
+
+class Limits(Strict):
+    """Blast-radius caps and the emergency stop."""
+
+    web_max_percent: float = Field(50, ge=0, le=100, description="share of web replicas one fault may take, 0..100")
+    kafka_max_brokers: int = Field(2, ge=0, le=100, description="Kafka brokers down at once, a whole number")
+    search_max_nodes: int = Field(1, ge=0, le=100, description="search nodes down at once, a whole number")
+    emergency_error_ratio: float = Field(0.9, ge=0, le=1,
+                                         description="the site's error ratio that aborts the experiment, 0..1")
+
+
+class LoadBlock(Strict):
+    """Distributed Locust: the game day's Locust is a master waiting for ``workers`` external workers."""
+
+    workers: int = Field(0, ge=0, le=100, description="external Locust workers, 0..100 (0: one local process)")
+    master_bind: str = Field("0.0.0.0:5557", max_length=300, description="HOST:PORT the workers connect to, e.g. 0.0.0.0:5557")
+
+    @field_validator("master_bind")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, _, port = value.rpartition(":")
+        if not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be HOST:PORT -> e.g. 0.0.0.0:5557")
+        return value
+
+
+class CloudMonitoring(Strict):
+    """Cloud Monitoring: the SLO probes and the result export."""
+
+    project: str = Field(min_length=1, max_length=100, description="the Google Cloud project id")
+    url_map: str = Field(min_length=1, max_length=300,
+                         description="the load balancer's url map (gcloud compute url-maps list)")
+    forwarding_rule: Optional[str] = Field(None, max_length=300, description="the load balancer's forwarding rule")
+    export: Optional[bool] = Field(None, description="export each game day's results as custom metrics")
+    report_wait_s: Optional[float] = Field(None, ge=0, le=900, description="seconds the report waits for the "
+                                                                           "load balancer's metrics, 0..900")
+
+
+class CredentialRef(Strict):
+    """Where one secret lives: exactly one of ``env``, ``secret`` (+ ``key``) or ``adc: true``."""
+
+    env: Optional[str] = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+                               description="the environment variable that holds it")
+    secret: Optional[str] = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+                                  description="a Kubernetes secret: namespace/name with a key, e.g. {secret: search/es-elastic-user, key: elastic}")
+    key: Optional[str] = Field(None, min_length=1, max_length=253, description="the key in the Kubernetes secret")
+    username: Optional[str] = Field(None, max_length=253, description="the user name that goes with it")
+    adc: Optional[Literal[True]] = Field(None, description="Application Default Credentials")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_reference(cls, data: Any) -> Any:
+        hint = "use {env: VARIABLE}, {secret: namespace/name, key: KEY} or {adc: true}"
+        if not isinstance(data, dict):
+            raise ValueError(f"is a literal value; credentials are given by reference only -> {hint}")
+        kinds = [k for k in ("env", "secret", "adc") if k in data]
+        unknown = sorted(str(k) for k in data if k not in ("env", "secret", "adc", "key", "username"))
+        if len(kinds) != 1 or unknown:
+            raise ValueError("must have exactly one of env, secret, adc"
+                             + (f" (unknown: {', '.join(unknown)})" if unknown else "") + f" -> {hint}")
+        if "secret" in data and not data.get("key"):
+            raise ValueError("secret must be namespace/name with a key "
+                             "-> e.g. {secret: search/sps-search-es-elastic-user, key: elastic}")
+        return data
+
+
+class WebLayer(Strict):
+    namespace: str = Field(min_length=1, max_length=63, description="the namespace of the web Deployment")
+    deployment: str = Field(min_length=1, max_length=253, description="the web Deployment")
+    selector: str = Field(min_length=1, max_length=500, description=SELECTOR_FIX)
+
+    @field_validator("selector")
+    @classmethod
+    def selectors(cls, value: str | None) -> str | None:
+        return check_selector(value) if value is not None else value
+
+
+class KafkaLayer(Strict):
+    namespace: str = Field(min_length=1, max_length=63, description="the namespace of the Kafka cluster")
+    cluster: str = Field(min_length=1, max_length=253, description="the Strimzi Kafka resource")
+    brokers: str = Field(min_length=1, max_length=500, description=SELECTOR_FIX)
+    controllers: str = Field(min_length=1, max_length=500, description=SELECTOR_FIX)
+    bootstrap: str = Field(min_length=1, max_length=1000, pattern=r"^[^:/\s,]+:\d+(,[^:/\s,]+:\d+)*$",
+                           description="host:port[,host:port...], e.g. sps-events-kafka-bootstrap.kafka.svc:9092")
+
+    @field_validator("brokers", "controllers")
+    @classmethod
+    def selectors(cls, value: str) -> str:
+        return check_selector(value)
+
+
+class SearchLayer(Strict):
+    namespace: str = Field(min_length=1, max_length=63, description="the namespace of the search cluster")
+    cluster: str = Field(min_length=1, max_length=253, description="the ECK Elasticsearch resource")
+    nodes: str = Field(min_length=1, max_length=500, description=SELECTOR_FIX)
+    url: str = Field(min_length=1, max_length=500, description="https://... of the search cluster")
+
+    @field_validator("nodes")
+    @classmethod
+    def selectors(cls, value: str) -> str:
+        return check_selector(value)
+
+    @field_validator("url")
+    @classmethod
+    def urls(cls, value: str) -> str:
+        return check_url(value)
+
+
+class DbLayer(Strict):
+    host: str = Field(min_length=1, max_length=253, description="the database host (Cloud SQL address)")
+    port: int = Field(ge=1, le=65535, description="the database port, e.g. 3306")
+    database: Optional[str] = Field(None, max_length=64, description="the database name")
+    namespace: Optional[str] = Field(None, max_length=63, description="with selector: database pods in the cluster")
+    selector: Optional[str] = Field(None, max_length=500, description=SELECTOR_FIX)
+
+    @field_validator("selector")
+    @classmethod
+    def selectors(cls, value: str | None) -> str | None:
+        return check_selector(value) if value is not None else value
+
+
+class IndexerLayer(Strict):
+    namespace: str = Field(min_length=1, max_length=63, description="the namespace of the indexer (Kafka consumers)")
+    selector: str = Field(min_length=1, max_length=500, description=SELECTOR_FIX)
+    deployment: Optional[str] = Field(None, max_length=253, description="its Deployment")
+
+    @field_validator("selector")
+    @classmethod
+    def selectors(cls, value: str | None) -> str | None:
+        return check_selector(value) if value is not None else value
+
+
+class KubernetesBlock(Strict):
+    """How to reach a GKE (or the twin's) cluster and where each layer lives in it."""
+
+    context: Optional[str] = Field(None, min_length=1, max_length=253,
+                                   description="a context of your kubeconfig (kubectl config get-contexts)")
+    kubeconfig: Optional[str] = Field(None, min_length=1, max_length=1000, description="the kubeconfig file")
+    in_cluster: Optional[bool] = Field(None, description="true inside a pod (the CronJob): use its service account")
+    pod_disruption_budgets: Optional[Literal["respect", "ignore"]] = Field(
+        None, description="respect (the default): evictions honour PodDisruptionBudgets")
+    toxiproxy_api: Optional[str] = Field(None, max_length=500, description="the URL of a toxiproxy API, "
+                                                                          "e.g. http://toxiproxy.sps.svc:8474")
+    web: WebLayer
+    kafka: KafkaLayer
+    search: SearchLayer
+    db: Optional[DbLayer] = None
+    indexer: Optional[IndexerLayer] = None
+
+    @field_validator("toxiproxy_api")
+    @classmethod
+    def urls(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("must be the URL of a toxiproxy API -> e.g. http://toxiproxy.sps.svc:8474 "
+                             "(the proxy between WordPress and its dependencies)")
+        return check_url(value) if value is not None else value
+
+    @classmethod
+    def cross_problems(cls, data: Any, path: str = "kubernetes") -> list[Problem]:
+        if not isinstance(data, dict):
+            return []
+        out = []
+        if data.get("in_cluster") is not True and not data.get("context"):
+            out.append(Problem(f"{path}.context is missing", "name a context of your kubeconfig "
+                               "(kubectl config get-contexts), or set in_cluster: true"))
+        for layer in ("db", "indexer"):
+            block = data.get(layer)
+            if isinstance(block, dict) and layer == "db" and (("namespace" in block) != ("selector" in block)):
+                out.append(Problem(f"{path}.{layer}: pods in the cluster need both namespace and selector",
+                                   f"e.g. namespace: wordpress, selector: app.kubernetes.io/name=mariadb; "
+                                   f"leave both out when the {layer} is not in the cluster"))
+        return out
+
+
+class EnvironmentModel(Strict):
+    """The ``gameday_environment`` mapping: how to reach a target, and what it allows."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=100, description="the environment's name "
+                      "(letters, digits, '-', '_', single dots)")
+    kind: Literal["sandbox", "kubernetes"] = Field(description="sandbox (the local twin) or kubernetes (GKE)")
+    allowed: bool = Field(description="the allow-list: nothing runs against a target without allowed: true")
+    production: bool = Field(False, description="true: every destructive command also needs --i-mean-production")
+    description: Optional[str] = Field(None, max_length=2000, description="one line about the target")
+    sandbox: str = Field("default", pattern=NAME_PATTERN, max_length=100,
+                         description="which twin (gameday sandbox --name)")
+    net: Optional[int] = Field(None, ge=0, le=255, description="the twin's loopback network 127.<net>.x.y, 0..255")
+    site_url: Optional[str] = Field(None, max_length=500, description="the site's public URL, through the load "
+                                                                      "balancer (no user:password in it)")
+    limits: Optional[Limits] = Field(None, description="blast-radius caps")
+    kubernetes: Optional[KubernetesBlock] = Field(None, description="kind kubernetes: the cluster")
+    credentials: Optional[dict[str, CredentialRef]] = Field(None, description="references to secrets, never values")
+    cloud_monitoring: Optional[CloudMonitoring] = Field(None, description="Cloud Monitoring probes and export")
+    load: Optional[LoadBlock] = Field(None, description="distributed Locust")
+
+    @field_validator("kubernetes", "cloud_monitoring", "load", "credentials", "limits", mode="before")
+    @classmethod
+    def _empty_is_absent(cls, value: Any) -> Any:
+        return None if value == {} else value  # as_configuration() writes {} for a block not given
+
+    @field_validator("site_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        return check_url(value) if value is not None else value
+
+    @classmethod
+    def cross_problems(cls, data: Any) -> list[Problem]:
+        if not isinstance(data, dict):
+            return []
+        out = []
+        if data.get("kind") == "kubernetes":
+            if not data.get("kubernetes"):
+                out.append(Problem("kubernetes is missing", "a kind: kubernetes environment describes its cluster "
+                                   f"there; {EXAMPLE}"))
+            if not data.get("site_url"):
+                out.append(Problem("site_url is missing", "the site's public URL, through the load balancer"))
+        if data.get("kubernetes"):
+            out += KubernetesBlock.cross_problems(data["kubernetes"])
+        return out
+
+
+class Configuration(Strict):
+    model_config = Strict.model_config | {"extra": "allow"}  # other Chaos Toolkit configuration may sit beside it
+    gameday_environment: EnvironmentModel = Field(description="the target: see gameday.targets.environment")
+
+
+class EnvironmentFile(Strict):
+    """``environments/<name>.yaml``: a Chaos Toolkit var file (``chaos run --var-file``)."""
+
+    configuration: Configuration = Field(description="Chaos Toolkit configuration; gameday reads gameday_environment")
+    secrets: Optional[dict[str, Any]] = Field(None, description="Chaos Toolkit secrets (gameday does not read them)")
+
+    @classmethod
+    def cross_problems(cls, data: Any) -> list[Problem]:
+        if not isinstance(data, dict) or not isinstance(data.get("configuration"), dict):
+            return []
+        inner = data["configuration"].get("gameday_environment")
+        prefix = "configuration.gameday_environment."
+        return [Problem(prefix + p.text, p.fix) for p in EnvironmentModel.cross_problems(inner)]
