@@ -1,41 +1,77 @@
-"""One experiment run per target at a time: a lock file with an owner and an expiry.
+"""One experiment run per target at a time: a lock with an owner and an expiry.
 
-    lock = TargetLock("sandbox")
-    lock.acquire()      # raises TargetLocked naming the owner, unless the holder is dead or expired
-    lock.release()      # only the owner's release removes it
+    lock = lock_for(env)       # a file for the sandbox; a Lease in the cluster for a Kubernetes target
+    lock.acquire()             # raises TargetLocked naming the owner, unless the holder is dead or expired
+    lock.held_by_me()          # act only while this is true
+    lock.release()             # only the owner's release removes it
 
-Stored at ``<state root>/locks/<target>.json``. A lock whose owner process is gone (same host) or whose
-expiry has passed is taken over, and the takeover is reported.
+The sandbox's lock is ``<state root>/locks/<target>.json``. A Kubernetes target's is the Lease
+``gameday-lock-<target>`` (``coordination.k8s.io``) in its state namespace, so a laptop and the
+CronJob exclude each other; its holder renews it every :data:`RENEW_S` seconds, and a Lease not
+renewed for :data:`LEASE_S` seconds (its holder's pod was killed) may be taken over. On either, a lock
+whose owner process is gone (same host) may be taken over at once, and the takeover is reported.
 
 A game day holds the lock for its whole run and lets the ``chaos run`` processes it starts act under
 it: it exports ``GAMEDAY_LOCK_PID=<its pid>``, and a lock held by that pid counts as held by them
-(:meth:`TargetLock.inherited`), which they neither take nor release.
+(:meth:`inherited`), which they neither take nor release.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
+import threading
 import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GamedayError
 from ..sandbox.paths import state_root
 from ..sandbox.reaper import is_running
 
+if TYPE_CHECKING:
+    from ..targets.environment import Environment
+
 DEFAULT_TTL = 4 * 3600.0
+LEASE_S = 60  # a Kubernetes Lease not renewed for this long is stale
+RENEW_S = 15.0
+HOLDER_ANNOTATION = "gameday.io/holder"
+
+log = logging.getLogger("gameday.chaos")
 
 
 class TargetLocked(GamedayError):
     pass
 
 
+def lock_for(env: "Environment", **kwargs: Any) -> "TargetLock":
+    """The lock of the target ``env`` describes: a Lease on a Kubernetes target, else a file."""
+    if env.kind == "kubernetes":
+        return LeaseLock(env, **kwargs)
+    return TargetLock(env.name, **kwargs)
+
+
+def _default_pid(owner_pid: int | None) -> int:
+    inherited = os.environ.get("GAMEDAY_LOCK_PID")
+    return owner_pid or (int(inherited) if inherited else os.getpid())
+
+
+def _locked(target: str, holder: dict) -> TargetLocked:
+    since = time.strftime("%H:%M:%S", time.localtime(holder.get("since", 0)))
+    return TargetLocked(f"target {target!r} is locked by pid {holder.get('pid')} on {holder.get('host')} "
+                        f"({holder.get('purpose')}, since {since}); nothing was touched",
+                        hint="wait for that run to finish, or `gameday cleanup` if it died")
+
+
 class TargetLock:
+    """The file lock (the sandbox twin, and any target whose state is this machine's)."""
+
     def __init__(self, target: str, *, ttl: float = DEFAULT_TTL, owner_pid: int | None = None):
         self.target = target
         self.ttl = ttl
-        inherited = os.environ.get("GAMEDAY_LOCK_PID")
-        self.pid = owner_pid or (int(inherited) if inherited else os.getpid())
+        self.pid = _default_pid(owner_pid)
         self.path = state_root() / "locks" / f"{target}.json"
 
     def holder(self) -> dict | None:
@@ -53,9 +89,15 @@ class TargetLock:
         """True when this process acts under a lock its parent game day holds."""
         return bool(os.environ.get("GAMEDAY_LOCK_PID")) and self.held_by_me()
 
-    def held_by_me(self) -> bool:
-        holder = self.holder()
+    def _mine(self, holder: dict | None) -> bool:
         return bool(holder) and holder.get("pid") == self.pid and holder.get("host") == socket.gethostname()
+
+    def held_by_me(self) -> bool:
+        return self._mine(self.holder())
+
+    def _record(self, purpose: str) -> dict:
+        return {"target": self.target, "pid": self.pid, "host": socket.gethostname(), "purpose": purpose,
+                "since": time.time(), "expires_at": time.time() + self.ttl}
 
     def acquire(self, purpose: str = "chaos") -> dict | None:
         """Take the lock; returns the stale holder it replaced, if any."""
@@ -66,21 +108,15 @@ class TargetLock:
         holder = self.holder()
         if holder is not None:
             if not self._stale(holder):
-                raise TargetLocked(
-                    f"target {self.target!r} is locked by pid {holder['pid']} on {holder['host']} "
-                    f"({holder.get('purpose')}, since {time.strftime('%H:%M:%S', time.localtime(holder['since']))})",
-                    hint="wait for that run to finish, or `gameday cleanup` if it died",
-                )
+                raise _locked(self.target, holder)
             replaced = holder
             self.path.unlink(missing_ok=True)
-        record = {"target": self.target, "pid": self.pid, "host": socket.gethostname(), "purpose": purpose,
-                  "since": time.time(), "expires_at": time.time() + self.ttl}
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError as err:
-            raise TargetLocked(f"target {self.target!r} was locked by another run just now") from err
+            raise TargetLocked(f"target {self.target!r} was locked by another run just now; nothing was touched") from err
         with os.fdopen(fd, "w") as fh:
-            json.dump(record, fh)
+            json.dump(self._record(purpose), fh)
         return replaced
 
     def release(self) -> bool:
@@ -94,5 +130,135 @@ class TargetLock:
         holder = self.holder()
         if holder is not None and self._stale(holder):
             self.path.unlink(missing_ok=True)
+            return holder
+        return None
+
+
+def _micro(ts: float) -> str:
+    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _parse_micro(text: str | None) -> float:
+    if not text:
+        return 0.0
+    return datetime.strptime(text.replace("+00:00", "Z"), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+class LeaseLock(TargetLock):
+    """The target's Lease (``coordination.k8s.io/v1``) in its cluster: same interface as the file lock.
+
+    ``spec.holderIdentity`` is ``<host>/<pid>``; the holder's purpose and start are in the annotation
+    ``gameday.io/holder``. Takeover and release go through the resourceVersion read, so two processes
+    racing for a stale Lease cannot both win.
+    """
+
+    def __init__(self, env: "Environment", *, ttl: float = DEFAULT_TTL, owner_pid: int | None = None,
+                 lease_s: int = LEASE_S, renew_s: float = RENEW_S):
+        super().__init__(env.name, ttl=ttl, owner_pid=owner_pid)
+        from ..targets.kubernetes import KubernetesTarget
+        from ..targets.kubernetes_state import KubernetesState, dns_name
+        self.env = env
+        self.state = KubernetesState(KubernetesTarget(env))
+        self.name = dns_name("gameday-lock", env.name)
+        self.path = None  # type: ignore[assignment]  # nothing on this machine's disk
+        self.lease_s, self.renew_s = lease_s, renew_s
+        self._renewer: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.lost: str | None = None  # set when a renewal found the Lease gone or someone else's
+
+    def _read(self) -> tuple[dict | None, dict | None]:
+        lease = self.state.read_lease(self.name)
+        if lease is None:
+            return None, None
+        spec = lease.get("spec") or {}
+        try:
+            holder = json.loads((lease["metadata"].get("annotations") or {}).get(HOLDER_ANNOTATION) or "{}")
+        except ValueError:
+            holder = {}
+        if not spec.get("holderIdentity"):
+            return lease, None  # released
+        holder.setdefault("host", spec["holderIdentity"].rsplit("/", 1)[0])
+        renewed = _parse_micro(spec.get("renewTime") or spec.get("acquireTime"))
+        holder["expires_at"] = min(holder.get("expires_at", float("inf")), renewed + int(spec.get("leaseDurationSeconds") or 0))
+        return lease, holder
+
+    def holder(self) -> dict | None:
+        return self._read()[1]
+
+    def _spec(self, *, acquired: float, transitions: int) -> dict:
+        now = time.time()
+        return {"holderIdentity": f"{socket.gethostname()}/{self.pid}", "leaseDurationSeconds": self.lease_s,
+                "acquireTime": _micro(acquired), "renewTime": _micro(now), "leaseTransitions": transitions}
+
+    def acquire(self, purpose: str = "chaos") -> dict | None:
+        from ..targets.kubernetes_state import Conflict
+        lease, holder = self._read()
+        if self._mine(holder):
+            return None
+        record = self._record(purpose)
+        annotations = {HOLDER_ANNOTATION: json.dumps(record)}
+        try:
+            if lease is None:
+                self.state.create_lease(self.name, self._spec(acquired=time.time(), transitions=0), annotations)
+                replaced = None
+            else:
+                if holder is not None and not self._stale(holder):
+                    raise _locked(self.target, holder)
+                lease["metadata"]["annotations"] = {**(lease["metadata"].get("annotations") or {}), **annotations}
+                lease["spec"] = self._spec(acquired=time.time(),
+                                           transitions=int(lease["spec"].get("leaseTransitions") or 0) + 1)
+                self.state.replace_lease(self.name, lease)  # carries the resourceVersion read
+                replaced = holder
+        except Conflict as err:
+            raise TargetLocked(f"target {self.target!r} was locked by another run just now; nothing was touched") from err
+        if self.pid == os.getpid():
+            self._start_renewing()
+        return replaced
+
+    def _start_renewing(self) -> None:
+        self._stop.clear()
+        self._renewer = threading.Thread(target=self._renew_loop, name=f"lease-{self.name}", daemon=True)
+        self._renewer.start()
+
+    def _renew_loop(self) -> None:
+        """Renew every ``renew_s`` until released (a daemon thread: it dies with the process, and
+        the Lease then expires after ``lease_s``)."""
+        from ..targets.kubernetes_state import Conflict
+        while not self._stop.wait(self.renew_s):
+            try:
+                self.renew()
+            except (Conflict, GamedayError, OSError) as err:
+                log.error("gameday: could not renew the lease %s: %s", self.name, err)
+            if self.lost:
+                log.error("gameday: lost the lease %s: %s", self.name, self.lost)
+                return
+
+    def renew(self) -> None:
+        lease, holder = self._read()
+        if not self._mine(holder):
+            self.lost = f"now held by {holder and holder.get('host')}/{holder and holder.get('pid')}"
+            return
+        lease["spec"]["renewTime"] = _micro(time.time())
+        self.state.replace_lease(self.name, lease)
+
+    def release(self) -> bool:
+        from ..targets.kubernetes_state import Conflict
+        self._stop.set()
+        lease, holder = self._read()
+        if not self._mine(holder):
+            return False
+        try:
+            return self.state.delete_lease(self.name, lease["metadata"]["resourceVersion"])
+        except Conflict:
+            return False
+
+    def break_stale(self) -> dict | None:
+        from ..targets.kubernetes_state import Conflict
+        lease, holder = self._read()
+        if holder is not None and self._stale(holder):
+            try:
+                self.state.delete_lease(self.name, lease["metadata"]["resourceVersion"])
+            except Conflict:
+                return None
             return holder
         return None

@@ -32,9 +32,34 @@ CALLS: dict[str, tuple[str, str, str]] = {
     "patch_namespaced_stateful_set": ("apps", "statefulsets", "patch"),
     "read_namespaced_replica_set": ("apps", "replicasets", "get"),  # a Deployment pod's owner chain
 }
+# gameday's own state, in its state namespace only (gameday/targets/kubernetes_state.py): the target's
+# Lease (one game day at a time, laptop or CronJob) and its undo records (one ConfigMap each).
+STATE_CALLS: dict[str, tuple[str, str, str]] = {
+    "read_namespaced_lease": ("coordination.k8s.io", "leases", "get"),        # who holds the target
+    "create_namespaced_lease": ("coordination.k8s.io", "leases", "create"),   # take it
+    "replace_namespaced_lease": ("coordination.k8s.io", "leases", "update"),  # renew, or take over a stale one
+    "delete_namespaced_lease": ("coordination.k8s.io", "leases", "delete"),   # release
+    "create_namespaced_config_map": ("", "configmaps", "create"),             # an undo record, before its fault
+    "list_namespaced_config_map": ("", "configmaps", "list"),                 # pending undos (any run's)
+    "delete_namespaced_config_map": ("", "configmaps", "delete"),             # undone
+}
 # Modules whose kubernetes-client calls CALLS must cover (chaosk8s' terminate_pods lists and deletes pods).
 CODE = ("gameday/targets/kubernetes.py", "gameday/recovery/kubernetes_platform.py")
+STATE_CODE = ("gameday/targets/kubernetes_state.py",)
 CHAOSK8S = ("list_namespaced_pod", "delete_namespaced_pod")
+
+
+def state_rules() -> list[dict[str, Any]]:
+    """PolicyRules of the state namespace's Role: exactly :data:`STATE_CALLS`."""
+    return _grouped(STATE_CALLS)
+
+
+def _grouped(calls: dict[str, tuple[str, str, str]]) -> list[dict[str, Any]]:
+    grouped: dict[tuple[str, str], set[str]] = {}
+    for group, resource, verb in calls.values():
+        grouped.setdefault((group, resource), set()).add(verb)
+    return [{"apiGroups": [group], "resources": [resource], "verbs": sorted(verbs)}
+            for (group, resource), verbs in sorted(grouped.items())]
 
 
 def rules(*, secrets: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:

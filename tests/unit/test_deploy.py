@@ -25,7 +25,8 @@ def expected_rules(env) -> dict[str, list[tuple[set, set, set]]]:
     secret = env.credentials["search"]["secret"].split("/")[1]
     as_sets = lambda rs: [(set(r["apiGroups"]), set(r["resources"]), set(r["verbs"])) for r in rs]  # noqa: E731
     return {"gameday-web": as_sets(kubernetes_rbac.rules()), "gameday-kafka": as_sets(kubernetes_rbac.rules()),
-            "gameday-search": as_sets(kubernetes_rbac.rules(secrets=[secret]))}
+            "gameday-search": as_sets(kubernetes_rbac.rules(secrets=[secret])),
+            "gameday-state": as_sets(kubernetes_rbac.state_rules())}
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +50,8 @@ def by_kind(objects: list[dict], kind: str) -> dict[str, dict]:
 def test_overlay_renders_the_objects_we_mean(kustomize, overlay):
     objects = render(kustomize, overlay)
     kinds = sorted({o["kind"] for o in objects})
-    assert kinds == ["CronJob", "Deployment", "Namespace", "PersistentVolumeClaim", "Role", "RoleBinding",
-                     "Service", "ServiceAccount"]
+    assert kinds == ["CronJob", "Deployment", "Namespace", "NetworkPolicy", "PersistentVolumeClaim", "Role",
+                     "RoleBinding", "Service", "ServiceAccount"]
     assert "Secret" not in kinds and "ClusterRole" not in kinds  # credentials are referenced, never rendered
     for o in objects:
         if o["kind"] not in ("Namespace", "Role", "RoleBinding"):
@@ -70,7 +71,7 @@ def test_rbac_is_least_privilege_in_the_target_namespaces_only(kustomize, overla
     expected = expected_rules(env)
     assert set(roles) == set(expected)
     namespaces = {"gameday-web": env.kubernetes["web"]["namespace"], "gameday-kafka": env.kubernetes["kafka"]["namespace"],
-                  "gameday-search": env.kubernetes["search"]["namespace"]}
+                  "gameday-search": env.kubernetes["search"]["namespace"], "gameday-state": "gameday"}
     for name, role in roles.items():
         assert role["metadata"]["namespace"] == namespaces[name]
         got = [(set(r["apiGroups"]), set(r["resources"]), set(r["verbs"])) for r in role["rules"]]
@@ -114,6 +115,25 @@ def test_locust_workers_are_sized_from_the_traffic_model(kustomize, overlay):
     (container,) = workers["spec"]["template"]["spec"]["containers"]
     assert container["args"][container["args"].index("--master-host") + 1] == "gameday-locust-master"
     assert workers["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+
+
+@pytest.mark.parametrize("overlay", sorted(OVERLAYS))
+def test_only_gameday_workers_may_reach_the_locust_master(kustomize, overlay):
+    objects = render(kustomize, overlay)
+    policies = by_kind(objects, "NetworkPolicy")
+    pod = by_kind(objects, "CronJob")["gameday"]["spec"]["jobTemplate"]["spec"]["template"]
+    workers = by_kind(objects, "Deployment")["gameday-locust-worker"]["spec"]["template"]
+    runner = next(p for p in policies.values() if p["spec"]["podSelector"]["matchLabels"].items()
+                  <= pod["metadata"]["labels"].items())
+    assert runner["spec"]["policyTypes"] == ["Ingress"]
+    (rule,) = runner["spec"]["ingress"]
+    (source,) = rule["from"]
+    assert source["podSelector"]["matchLabels"].items() <= workers["metadata"]["labels"].items()
+    assert source["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "locust-worker"
+    assert rule["ports"] == [{"protocol": "TCP", "port": 5557}]
+    worker_policy = next(p for p in policies.values() if p["spec"]["podSelector"]["matchLabels"].items()
+                         <= workers["metadata"]["labels"].items())
+    assert worker_policy["spec"]["ingress"] == []
 
 
 def test_worker_count_grows_with_the_audience():

@@ -14,7 +14,7 @@ from kubernetes import client
 from gameday.targets import kubernetes_rbac
 
 ROOT = Path(__file__).resolve().parents[2]
-API_METHODS = {name for api in (client.CoreV1Api, client.AppsV1Api, client.PolicyV1Api)
+API_METHODS = {name for api in (client.CoreV1Api, client.AppsV1Api, client.PolicyV1Api, client.CoordinationV1Api)
                for name in dir(api) if not name.startswith("_")}
 
 
@@ -32,6 +32,17 @@ def test_every_api_call_of_the_target_is_granted_and_nothing_more():
         f"not granted: {sorted(used - set(kubernetes_rbac.CALLS))}; granted but unused: "
         f"{sorted(set(kubernetes_rbac.CALLS) - used)}")
     assert set(kubernetes_rbac.CHAOSK8S) <= used
+
+
+def test_the_state_namespace_is_granted_exactly_the_lease_and_undo_record_calls():
+    used = set().union(*(api_calls((ROOT / path).read_text()) for path in kubernetes_rbac.STATE_CODE))
+    assert used == set(kubernetes_rbac.STATE_CALLS), (
+        f"not granted: {sorted(used - set(kubernetes_rbac.STATE_CALLS))}; granted but unused: "
+        f"{sorted(set(kubernetes_rbac.STATE_CALLS) - used)}")
+    rules = kubernetes_rbac.state_rules()
+    assert {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"],
+            "verbs": ["create", "delete", "get", "update"]} in rules
+    assert not any({"pods", "secrets", "deployments"} & set(r["resources"]) for r in rules)
 
 
 def test_the_rules_group_the_calls_and_name_secrets_only():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -24,16 +25,21 @@ def _init_sql(twin: Twin):
 def prepare(twin: Twin) -> None:
     """Create the data directory on first use, and the init file that (re)creates the CMS user."""
     datadir = _datadir(twin)
-    password = twin.db_password().replace("'", "''")
+    password = twin.db_password().replace("\\", "\\\\").replace("'", "''")  # a MariaDB string literal
     sql = _init_sql(twin)
-    sql.write_text(
-        f"CREATE DATABASE IF NOT EXISTS {DB_NAME} CHARACTER SET utf8mb4;\n"
-        f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
-        f"ALTER USER '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
-        f"GRANT ALL PRIVILEGES ON {DB_NAME}.* TO '{DB_USER}'@'%';\n"
-    )
-    sql.chmod(0o600)
-    shutil.chown(sql, "mysql", "mysql")
+    text = (f"CREATE DATABASE IF NOT EXISTS {DB_NAME} CHARACTER SET utf8mb4;\n"
+            f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
+            f"ALTER USER '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
+            f"GRANT ALL PRIVILEGES ON {DB_NAME}.* TO '{DB_USER}'@'%';\n")
+    # Never readable by anyone else, not even for a moment: created 0600 (umask cannot widen it),
+    # owned by mysql, then moved into place.
+    tmp = sql.with_name(f".{sql.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    shutil.chown(tmp, "mysql", "mysql")
+    tmp.replace(sql)
     if (datadir / "mysql").is_dir():
         return
     datadir.mkdir(parents=True, exist_ok=True)

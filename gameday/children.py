@@ -1,0 +1,72 @@
+"""Child processes that never outlive the process that started them.
+
+Every long-lived child (Locust, ``chaos run``) is started with :func:`die_with_parent` as its
+``preexec_fn``: the kernel sends it SIGTERM when the thread that started it dies, whatever killed
+the runner (SIGKILL, OOM, a pod deadline)::
+
+    subprocess.Popen(argv, preexec_fn=children.die_with_parent, env=children.marked(env, target))
+
+SIGTERM, not SIGKILL: ``chaos run`` turns it into an interruption that runs the rollbacks, and Locust
+stops its workers. A child is also marked with ``GAMEDAY_CHILD_OF=<target>`` in its environment, so
+``gameday cleanup`` finds any that escaped (:func:`leftovers`, :func:`stop`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+
+import psutil
+
+PR_SET_PDEATHSIG = 1
+MARK = "GAMEDAY_CHILD_OF"
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def die_with_parent() -> None:
+    """``preexec_fn``: SIGTERM this child when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``).
+    If the parent is already gone by the time this runs, the child ends itself at once."""
+    parent = os.getppid()
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # the parent died between fork and prctl
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def marked(env: dict[str, str], target: str) -> dict[str, str]:
+    """``env`` plus the marker that names the target this child acts on."""
+    return {**env, MARK: target}
+
+
+def leftovers(target: str) -> list[psutil.Process]:
+    """Live processes marked as children of a game day against ``target`` (not this process)."""
+    found = []
+    for proc in psutil.process_iter(["pid"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            if proc.environ().get(MARK) == target and proc.status() != psutil.STATUS_ZOMBIE:
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def stop(procs: list[psutil.Process], grace: float = 10.0) -> list[dict]:
+    """SIGTERM each, SIGKILL what is left after ``grace`` seconds; what was stopped, by pid and name."""
+    out = []
+    for proc in procs:
+        try:
+            out.append({"pid": proc.pid, "name": " ".join(proc.cmdline()[:3])})
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            continue
+    _, alive = psutil.wait_procs(procs, timeout=grace)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            continue
+    psutil.wait_procs(alive, timeout=5)
+    return out
