@@ -90,7 +90,7 @@ class FileStore:
                 log.warning("unreadable undo record %s", f)
             except FileNotFoundError:
                 continue  # undone by another process while we listed
-        return records
+        return sorted(records, key=_order)
 
     def remove(self, rid: str) -> bool:
         path = self.dir / f"{rid}.json"
@@ -129,10 +129,15 @@ class ClusterStore:
                 continue
             if record.get("target") == self.env.name:
                 records.append(record)
-        return sorted(records, key=lambda r: r["id"])
+        return sorted(records, key=_order)
 
     def remove(self, rid: str) -> bool:
         return self.state.delete_record(self._name(rid))
+
+
+def _order(record: dict[str, Any]) -> tuple[float, str]:
+    """Oldest first: by when the record was written (ids of one second are not ordered)."""
+    return (float(record.get("created_at") or 0), str(record.get("id")))
 
 
 def _env(where: Where) -> Environment | None:
