@@ -101,7 +101,7 @@ def describe(model: type[BaseModel], error: dict[str, Any]) -> Problem:
     kind = error["type"]
     if kind == "extra_forbidden":
         holder = _strip(_walk(model, loc[:-1])[2])
-        valid = set(holder.model_fields) if _is_model(holder) else set()
+        valid = set(_fields(holder)) if _is_model(holder) else set()
         return Problem(sentence(path_of(loc[:-1]), f"unknown key {_short(loc[-1])}"),
                        closest(loc[-1], valid) if valid else "remove it")
     _, info, _ = _walk(model, loc)
@@ -160,22 +160,27 @@ def _range(info: Any, ctx: dict[str, Any]) -> str:
                 bounds[name] = getattr(item, name)
     bounds = bounds or dict(ctx)
     integer = info is not None and _strip(info.annotation) is int
-    low = f"{bounds['ge']:g}" if "ge" in bounds else None
-    high = f"{bounds['le']:g}" if "le" in bounds else None
+    low = f"{_num(bounds['ge'])}" if "ge" in bounds else None
+    high = f"{_num(bounds['le'])}" if "le" in bounds else None
     if integer and low is not None and high is not None:
         return f"a whole number from {low} to {high}"
     if low is not None and high is not None:
         return f"between {low} and {high}"
     parts = []
     if "ge" in bounds:
-        parts.append(f"at least {bounds['ge']:g}")
+        parts.append(f"at least {_num(bounds['ge'])}")
     if "gt" in bounds:
-        parts.append(f"more than {bounds['gt']:g}")
+        parts.append(f"more than {_num(bounds['gt'])}")
     if "le" in bounds:
-        parts.append(f"at most {bounds['le']:g}")
+        parts.append(f"at most {_num(bounds['le'])}")
     if "lt" in bounds:
-        parts.append(f"less than {bounds['lt']:g}")
+        parts.append(f"less than {_num(bounds['lt'])}")
     return " and ".join(parts) or "in range"
+
+
+def _num(value: float) -> str:
+    """``100000000`` rather than ``1e+08``; ``0.5`` as it is."""
+    return str(int(value)) if float(value).is_integer() and abs(value) < 1e15 else f"{value:g}"
 
 
 def _shown(value: Any) -> str:
@@ -199,6 +204,11 @@ def _shown(value: Any) -> str:
 def _short(key: Any) -> str:
     text = repr(key)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _fields(model: type[BaseModel]) -> dict[str, Any]:
+    """A model's fields by the key a file uses (the alias, where there is one)."""
+    return {info.alias or name: info for name, info in model.model_fields.items()}
 
 
 def _is_model(tp: Any) -> bool:
@@ -229,7 +239,7 @@ def _walk(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[Any, Any, Any]:
     for part in loc:
         tp = _strip(tp)
         if _is_model(tp):
-            info = tp.model_fields.get(part) if isinstance(part, str) else None
+            info = _fields(tp).get(part) if isinstance(part, str) else None
             holder, tp = tp, (info.annotation if info is not None else None)
             continue
         origin, args = typing.get_origin(tp), typing.get_args(tp)

@@ -73,20 +73,20 @@ def test_the_shipped_traffic_file_is_valid_and_matches_the_documented_peak():
 
 
 @pytest.mark.parametrize("path, value, phrase", [
-    ("audience.monthly_active_users", -5, "audience.monthly_active_users is negative"),
+    ("audience.monthly_active_users", -5, "audience.monthly_active_users must be more than 0"),
     ("audience.session_minutes", _DELETE, "audience.session_minutes is missing"),
-    ("audience.peak_hour_share", 1.5, "audience.peak_hour_share is 1.5, above 1.0"),
-    ("audience.cdn_hit_ratio", 1.0, "audience.cdn_hit_ratio is 1.0"),
-    ("audience.surge_factor", 0.5, "audience.surge_factor is 0.5, too small"),
+    ("audience.peak_hour_share", 1.5, "audience.peak_hour_share must be more than 0 and at most 1, not 1.5"),
+    ("audience.cdn_hit_ratio", 1.0, "audience.cdn_hit_ratio must be at least 0 and less than 1, not 1.0"),
+    ("audience.surge_factor", 0.5, "audience.surge_factor must be between 1 and 100, not 0.5"),
     ("audience.pages_per_session", "five", "audience.pages_per_session must be a number"),
-    ("audience.pages_per_session", None, "audience.pages_per_session is missing"),
-    ("audience.daily_to_monthly_ratio", 0, "audience.daily_to_monthly_ratio is 0, too small"),
-    ("audience.sesion_minutes", 4, "unknown key audience.sesion_minutes"),
-    ("generator.pacing_s", -1, "generator.pacing_s is negative"),
-    ("journeys.search", -1, "journeys.search must be a number >= 0"),
+    ("audience.pages_per_session", None, "audience.pages_per_session must be a number, not null"),
+    ("audience.daily_to_monthly_ratio", 0, "audience.daily_to_monthly_ratio must be more than 0"),
+    ("audience.sesion_minutes", 4, "audience: unknown key 'sesion_minutes'"),
+    ("generator.pacing_s", -1, "generator.pacing_s must be between 0.5 and 120, not -1"),
+    ("journeys.search", -1, "journeys.search must be between 0 and 1000000, not -1"),
     ("journeys.publish", _DELETE, "journeys.publish is missing"),
     ("search_mix.popular", True, "search_mix.popular must be a number"),
-    ("audience", _DELETE, "missing section 'audience'"),
+    ("audience", _DELETE, "audience is missing"),
 ])
 def test_bad_values_name_the_key_and_the_fix(path, value, phrase):
     with pytest.raises(UsageError) as err:

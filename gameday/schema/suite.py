@@ -1,0 +1,99 @@
+"""A game-day suite (``experiments/suites/<name>.yaml``) as a model.
+
+Everything a suite names is checked before the first fault: the experiment file exists inside
+``experiments/``, the layer is one ``targets.yaml`` knows, the playbook is a file of
+``recovery_playbooks/``, scenario names are safe and unique.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+from pydantic import Field, field_validator
+
+from ..load.profiles import PROFILES
+from .base import Problem, Strict
+from .environment import NAME_PATTERN
+
+ROOT = Path(__file__).resolve().parents[2]
+EXPERIMENTS = ROOT / "experiments"
+PLAYBOOKS = ROOT / "recovery_playbooks"
+LAYERS = ("web", "db", "kafka", "search", "indexer", "network", "site")  # targets.yaml's layers + experiments/network
+Profile = Literal[tuple(PROFILES)]  # type: ignore[valid-type]
+Layer = Literal[LAYERS]  # type: ignore[valid-type]
+
+
+def playbooks() -> list[str]:
+    """The playbook names a suite may use: ``recovery_playbooks/<name>.py``."""
+    return sorted(p.stem for p in PLAYBOOKS.glob("*.py") if not p.stem.startswith("_"))
+
+
+class SuiteLoad(Strict):
+    profile: Profile = Field("peak", description=f"the load profile: {', '.join(PROFILES)}")
+
+
+class SuiteSlo(Strict):
+    """What "a good second" means."""
+
+    min_success_ratio: float = Field(0.99, ge=0, le=1, description="per-second success ratio, 0..1")
+    max_p95_ms: float = Field(1000, gt=0, le=600_000, description="per-second p95 latency in ms")
+    window_s: int = Field(10, ge=1, le=3600, description="RTO ends at the first run of this many good seconds")
+
+
+class ScenarioTargets(Strict):
+    rto_s: Optional[float] = Field(None, ge=0, le=86_400, description="recovery time objective, seconds")
+    availability: Optional[float] = Field(None, ge=0, le=1, description="minimum availability during the scenario, 0..1")
+    rpo_records: Optional[float] = Field(None, ge=0, le=1e9, description="acknowledged records that may be lost")
+
+
+class Scenario(Strict):
+    name: str = Field(pattern=NAME_PATTERN, max_length=100,
+                      description="unique in the suite (letters, digits, '-', '_', single dots)")
+    experiment: str = Field(max_length=300, pattern=r"^experiments/[A-Za-z0-9_-]+/[A-Za-z0-9_.-]+\.ya?ml$",
+                            description="the experiment file, e.g. experiments/web/kill-one-pod.yaml")
+    layer: Layer = Field(description=f"the layer it faults: {', '.join(LAYERS)}")
+    playbook: Optional[str] = Field(None, max_length=100, description="the recovery playbook "
+                                    "(recovery_playbooks/<name>.py), e.g. web")
+    targets: Optional[ScenarioTargets] = Field(None, description="objectives for this scenario")
+
+    @field_validator("experiment")
+    @classmethod
+    def exists(cls, value: str) -> str:
+        path = (ROOT / value).resolve()
+        if not path.is_relative_to(EXPERIMENTS) or path.parent.name == "suites" or not path.is_file():
+            raise ValueError(f"experiment {value} does not exist -> a file under experiments/<layer>/")
+        return value
+
+    @field_validator("playbook")
+    @classmethod
+    def known_playbook(cls, value: str | None) -> str | None:
+        known = playbooks()
+        if value is not None and value not in known:
+            raise ValueError(f"is not a playbook -> one of {', '.join(known)} (recovery_playbooks/)")
+        return value
+
+
+class SuiteFile(Strict):
+    """``experiments/suites/<name>.yaml``: scenarios run in order under load, each judged against targets."""
+
+    title: Optional[str] = Field(None, max_length=200, description="the suite's title in the report")
+    load: Optional[SuiteLoad] = Field(None, description="the load under which every scenario runs")
+    baseline_s: float = Field(20, ge=0, le=3600, description="seconds of load before the first fault")
+    cooldown_s: float = Field(10, ge=0, le=3600, description="seconds after each scenario")
+    slo: Optional[SuiteSlo] = Field(None, description="what a good second is")
+    scenarios: list[Scenario] = Field(min_length=1, max_length=100, description="the scenarios, in order")
+
+    @field_validator("load", "slo", mode="before")
+    @classmethod
+    def _null_is_default(cls, value: Any) -> Any:
+        return None if value == {} else value
+
+    @classmethod
+    def cross_problems(cls, data: Any) -> list[Problem]:
+        if not isinstance(data, dict) or not isinstance(data.get("scenarios"), list):
+            return []
+        names = [s.get("name") for s in data["scenarios"] if isinstance(s, dict) and isinstance(s.get("name"), str)]
+        twice = sorted(n for n, count in Counter(names).items() if count > 1)
+        return [Problem(f"scenarios: the name {n!r} is used twice", "scenario names must be unique") for n in twice]
