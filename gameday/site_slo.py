@@ -2,7 +2,11 @@
 stalled server cannot slow the measurement down and hide the stall).
 
     m = measure("http://127.10.10.1:8080", window_s=5, rate=20)
+    m = measure(env.site_url, allow=hostguard.site_hosts(env))     # a real site: its declared host only
     m["success_ratio"], m["p95_ms"], m["requests"]
+
+The URL passes the one host guard (:mod:`gameday.hostguard`) first, and requests go to the URL it
+returns: loopback, or a host named in ``allow``.
 """
 
 from __future__ import annotations
@@ -12,6 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import requests
+
+from . import hostguard
+from .errors import UsageError
 
 DEFAULT_PATHS = ("/", "/search?q=apixaban")
 
@@ -26,14 +33,18 @@ def _one(session: requests.Session, url: str, timeout: float) -> tuple[bool, flo
 
 
 def measure(base_url: str, *, paths: tuple[str, ...] | list[str] = DEFAULT_PATHS, window_s: float = 5.0,
-            rate: float = 20.0, timeout: float = 5.0) -> dict[str, Any]:
-    """Send ``rate`` requests/s for ``window_s`` seconds, round-robin over ``paths``; summarise."""
-    if not base_url.startswith(("http://127.", "http://localhost")):
-        raise ValueError(f"refusing to send probe traffic outside loopback: {base_url}")
+            rate: float = 20.0, timeout: float = 5.0, allow: tuple[str, ...] = ()) -> dict[str, Any]:
+    """Send ``rate`` requests/s for ``window_s`` seconds, round-robin over ``paths``; summarise.
+    ``base_url`` must pass :func:`gameday.hostguard.check_url` with ``allow`` (UsageError otherwise)."""
+    base_url = hostguard.check_url(base_url, allow)
+    bad = [p for p in paths if not str(p).startswith("/") or "@" in str(p) or "\\" in str(p)]
+    if bad:
+        raise UsageError(f"probe path {bad[0]!r} must be a path starting with '/' (no '@' or backslash)")
     n = max(1, int(window_s * rate))
     session = requests.Session()
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
     session.mount("http://", adapter)
+    session.mount("https://", adapter)
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=min(64, n)) as pool:
         futures = []

@@ -11,6 +11,7 @@ import sys
 import click
 
 from ..errors import ExitCode, GamedayError
+from ..redact import masked_output
 from .load import load
 from .cleanup import cleanup
 from .coverage import coverage
@@ -47,7 +48,13 @@ cli.add_command(export)
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: run the CLI, turning anticipated errors into one line and an exit code."""
+    """Console entry point: run the CLI, turning anticipated errors into one line and an exit code.
+    Everything it prints (and logs) has registered secrets masked (:func:`gameday.redact.masked_output`)."""
+    with masked_output():
+        return _main(argv)
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, standalone_mode=False)  # a command's click Exit(code) comes back here
     except GamedayError as err:

@@ -5,15 +5,14 @@ Locust is never imported here (importing it patches the process with gevent)::
     run = prepare(RunOptions(profile="smoke", host="http://127.50.10.1:8080"))   # checks first
     summary = execute(run, progress=print)                                         # a dict, also summary.json
 
-:func:`prepare` refuses bad input before any load is sent: unknown profile, non-loopback host,
-bad traffic model, impossible duration or process options, unreachable target. :func:`execute`
+:func:`prepare` refuses bad input before any load is sent: unknown profile, a host the one host
+guard refuses (:mod:`gameday.hostguard`: loopback or the environment's site only), bad traffic model, impossible duration or process options, unreachable target. :func:`execute`
 starts ``python -m locust`` in its own process group, watches its CPU with psutil, kills it at a
 hard deadline, and writes ``summary.json`` beside the timeline and Locust's own CSV/JSON/HTML.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import os
 import signal
@@ -24,11 +23,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlparse
 
 import psutil
 import requests
 
+from .. import children
+from .. import hostguard, redact
 from ..deadline import Deadline
 from ..errors import DeadlineExceeded, GamedayError, NotRunning, UsageError
 from .model import Plan, TrafficModel, users_for
@@ -76,6 +76,7 @@ class PreparedRun:
     out_dir: Path
     command: list[str]
     env: dict[str, str]
+    host: str = ""  # the base URL the host guard returned: what Locust is given
 
     @property
     def timeline_path(self) -> Path:
@@ -89,22 +90,9 @@ class PreparedRun:
 
 # ---- checks ----------------------------------------------------------------------------------
 def check_host(url: str, allow: tuple[str, ...] = ()) -> str:
-    """Only loopback targets (127.0.0.0/8, ::1, localhost), or a host named in ``allow`` (a game day
-    against an allow-listed Kubernetes environment passes its site's host): UsageError otherwise."""
-    parsed = urlparse(url)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
-        raise UsageError(f"target {url!r} is not an http(s) URL", hint="e.g. --host http://127.10.10.1:8080")
-    host = parsed.hostname
-    loopback = host == "localhost" or host in allow
-    if not loopback:
-        try:
-            loopback = ipaddress.ip_address(host).is_loopback
-        except ValueError:
-            loopback = False
-    if not loopback:
-        raise UsageError(f"refusing to send load to {host}: only loopback targets (127.0.0.0/8) are allowed",
-                         hint="point --host at a sandbox twin, e.g. http://127.10.10.1:8080")
-    return url.rstrip("/")
+    """The base URL Locust may load, from the one host guard (:func:`gameday.hostguard.check_url`):
+    loopback, or a host named in ``allow`` (an allow-listed environment's site); UsageError otherwise."""
+    return hostguard.check_url(url, allow)
 
 
 def check_reachable(url: str) -> None:
@@ -148,11 +136,11 @@ def prepare(opts: RunOptions, *, check_target: bool = True) -> PreparedRun:
     if (out / "summary.json").exists() or (out / "timeline.jsonl").exists():
         raise UsageError(f"{out} already holds a load run", hint="pass another --out directory")
     command = _command(opts, host, out)
-    env = {**os.environ, **schedule.env(), "GAMEDAY_TIMELINE": str(out / "timeline.jsonl"),
+    env = {**redact.clean_environ(os.environ), **schedule.env(), "GAMEDAY_TIMELINE": str(out / "timeline.jsonl"),
            "GAMEDAY_TRAFFIC": str(Path(model.source).resolve()), "GAMEDAY_LOAD_PACING": repr(pacing),
            "PYTHONUNBUFFERED": "1", **opts.extra_env}
     return PreparedRun(options=opts, model=model, plan=plan, schedule=schedule, pacing_s=pacing, out_dir=out,
-                       command=command, env=env)
+                       command=command, env=env, host=host)
 
 
 def _command(opts: RunOptions, host: str, out: Path) -> list[str]:
@@ -250,7 +238,8 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None,
     tail = _Tail(run.timeline_path)
     with open(console_log, "wb") as console:
         proc = subprocess.Popen(run.command, env=run.env, stdin=subprocess.DEVNULL, stdout=console,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+                                stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=children.die_with_parent)  # never outlives its runner
         cpu = _CpuWatch(proc.pid)
         status = "ok"
         next_progress = time.monotonic() + PROGRESS_EVERY_S
@@ -291,7 +280,7 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None,
 
 
 def _write_summary(run: PreparedRun, summary: dict) -> None:
-    (run.out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    redact.redactor().write_json(run.out_dir / "summary.json", summary, indent=2)
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -355,7 +344,7 @@ def summarise(run: PreparedRun, *, started: float, ended: float, exit_code: int 
         "schema": SUMMARY_SCHEMA,
         "status": "ok" if status == "ok" and exit_code == 0 else (status if status != "ok" else "failed"),
         "profile": run.schedule.profile,
-        "host": check_host(run.options.host),
+        "host": run.host or check_host(run.options.host, run.options.allow_hosts),
         "started_at": round(started, 3),
         "ended_at": round(ended, 3),
         "wall_s": round(ended - started, 1),

@@ -31,6 +31,7 @@ import pymysql
 import requests
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 
+from .. import hostguard
 from ..deadline import Deadline
 from ..errors import GamedayError, UsageError
 
@@ -51,15 +52,21 @@ class CanaryEndpoints:
     db_name: str
     site_url: str
     search_urls: tuple[str, ...]
+    allow_hosts: tuple[str, ...] = ()  # non-loopback hosts the host guard lets the HTTP canaries reach
 
     @classmethod
     def from_context(cls, ctx: Any) -> "CanaryEndpoints":
-        """From a :class:`gameday.recovery.context.Context` (target endpoints + database credentials)."""
+        """From a :class:`gameday.recovery.context.Context` (target endpoints + database credentials).
+        HTTP goes only where :mod:`gameday.hostguard` allows: loopback, or (an allow-listed
+        environment) its declared site host and its declared search hosts."""
         host, port = ctx.db_address()
         user, password, name = ctx.platform.db_credentials()
+        allow = hostguard.site_hosts(ctx.env)
+        if allow:
+            allow += tuple(h for h in (hostguard.host_of(u) for u in ctx.target.search_urls()) if h)
         return cls(kafka_bootstrap=ctx.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
                    db_password=password, db_name=name, site_url=ctx.site_url(),
-                   search_urls=tuple(ctx.search_urls()))
+                   search_urls=tuple(ctx.search_urls()), allow_hosts=allow)
 
 
 @dataclass
@@ -248,11 +255,13 @@ class SearchCanary(_Writer):
     layer = "search"
 
     def setup(self) -> None:
+        self.site = hostguard.check_url(self.ep.site_url, self.ep.allow_hosts)  # before any write
+        self.search = [hostguard.check_url(u, self.ep.allow_hosts) for u in self.ep.search_urls]
         self.session = requests.Session()
         self.session.trust_env = False
 
     def write(self, seq: int, at: float) -> Any:
-        r = self.session.post(f"{self.ep.site_url}/api/articles", timeout=WRITE_TIMEOUT, json={
+        r = self.session.post(f"{self.site}/api/articles", timeout=WRITE_TIMEOUT, json={
             "kind": "guidance", "title": f"Gameday canary {self.run_id} {seq}", "category": "Gameday canary",
             "summary": f"Canary record {seq} of game-day run {self.run_id}.",
             "body": f"Written at {at:.3f} to prove no acknowledged publish is lost."})
@@ -271,7 +280,7 @@ class SearchCanary(_Writer):
         while not checked or (len(found) < len(by_id) and not deadline.expired()):
             checked = True
             missing = [i for i in by_id if by_id[i] not in found]
-            for url in self.ep.search_urls:
+            for url in self.search:
                 try:
                     r = session.post(f"{url}/{INDEX}/_mget", json={"ids": [str(i) for i in missing]},
                                      params={"_source": "false"}, timeout=(1, 10))

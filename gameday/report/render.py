@@ -1,7 +1,7 @@
 """Render a report dict: ``report.html`` (self-contained), ``summary.json``, ``junit.xml``; the
 history index; ``report.pdf`` through headless Chromium.
 
-    paths = write(report, Path("reports") / run_id)        # html, json, junit
+    paths = write(report, Path("reports") / run_id, secrets)   # html, json, junit; secrets masked
     pdf(paths["html"])                                     # optional, needs Debian's chromium
     write_index(Path("reports"))
 """
@@ -21,10 +21,10 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..coverage.report_section import section as coverage_section
 from ..coverage.report_section import write_pages as coverage_pages
+from .. import redact
 from ..errors import GamedayError
 from .charts import scenario_chart, trend_chart
 from .model import figure as _figure
-from .redact import redact
 
 
 def _datetime(ts: float | None) -> str:
@@ -81,16 +81,20 @@ def junit(report: dict[str, Any]) -> str:
     return ET.tostring(suite, encoding="unicode", xml_declaration=True)
 
 
-def write(report: dict[str, Any], out: Path, secrets: list[str] = ()) -> dict[str, Path]:
-    """Write html, json and junit into ``out``; every artifact passes through redaction first. Adds
-    ``report["coverage"]`` (the run's coverage section) unless the report has one."""
+def write(report: dict[str, Any], out: Path, secrets: list[str] | tuple[str, ...] = ()) -> dict[str, Path]:
+    """Write html, json and junit into ``out``. The report is redacted as data first (registered
+    secrets, ``secrets`` and credential assignments, in :mod:`gameday.redact`), then each encoded
+    file passes through the same redactor as text. Adds ``report["coverage"]`` (the run's coverage
+    section) unless the report has one."""
     out.mkdir(parents=True, exist_ok=True)
     if "coverage" not in report:  # what this run exercised, and coverage once it counts (gameday.coverage)
         report["coverage"] = coverage_section(report, out.parent)
+    red = redact.redactor(secrets)
+    clean = red.data(report)
     paths = {"html": out / "report.html", "json": out / "summary.json", "junit": out / "junit.xml"}
-    paths["json"].write_text(redact(json.dumps(report, indent=2, default=str), secrets))
-    paths["html"].write_text(redact(html(report), secrets))
-    paths["junit"].write_text(redact(junit(report), secrets))
+    red.write_text(paths["json"], json.dumps(clean, indent=2, default=str))
+    red.write_text(paths["html"], html(clean))
+    red.write_text(paths["junit"], junit(clean))
     return paths
 
 
@@ -119,9 +123,9 @@ def pdf(html_path: Path, *, timeout: float = 120) -> Path:
     return target
 
 
-def write_index(reports_dir: Path) -> Path:
+def write_index(reports_dir: Path, secrets: list[str] | tuple[str, ...] = ()) -> Path:
     """``reports/index.html``: every past game day (from each ``*/summary.json``) with a trend chart, and
-    the recovery coverage page(s) it links."""
+    the recovery coverage page(s) it links; written through the redactor like every report file."""
     runs = []
     for summary in sorted(reports_dir.glob("*/summary.json")):
         try:
@@ -134,5 +138,6 @@ def write_index(reports_dir: Path) -> Path:
     trend = trend_chart([(_datetime(r["started_at"])[:16], float(r["score"])) for r in runs])
     path = reports_dir / "index.html"
     coverage = coverage_pages(reports_dir)  # reports/coverage.html, linked from the index
-    path.write_text(_env().get_template("index.html").render(runs=runs, trend=trend, coverage=coverage))
-    return path
+    red = redact.redactor(secrets)
+    return red.write_text(path, _env().get_template("index.html").render(runs=red.data(runs), trend=trend,
+                                                                          coverage=coverage))

@@ -2,6 +2,8 @@
 
     events = EventLog(out / "events.jsonl")
     events.add("fault", at=fault_at, scenario="kafka-leader")
+
+Each event is written through :mod:`gameday.redact` (registered secrets masked before encoding).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import redact
+
 
 class EventLog:
     def __init__(self, path: Path):
@@ -19,10 +23,10 @@ class EventLog:
         self._lock = threading.Lock()
 
     def add(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """Append one event (masked); returns it as written."""
         event = {"at": time.time(), "event": kind, **fields}
-        with self._lock, open(self.path, "a") as fh:
-            fh.write(json.dumps(event, default=str) + "\n")
-        return event
+        with self._lock:
+            return redact.redactor().append_json_line(self.path, event)
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
