@@ -9,6 +9,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from ..errors import ExitCode, GamedayError
 from ..redact import masked_output
@@ -58,7 +59,7 @@ def _main(argv: list[str] | None) -> int:
     try:
         code = cli.main(args=argv, standalone_mode=False)  # a command's click Exit(code) comes back here
     except GamedayError as err:
-        console_err.print(f"[bold red]error:[/] {err}", highlight=False)
+        console_err.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)  # a file's keys are not markup
         return err.exit_code
     except click.exceptions.Abort:
         console_err.print("interrupted")

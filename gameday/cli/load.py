@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -16,6 +17,9 @@ from ..sandbox.twin import PORTS, Twin
 from .output import console, console_err, print_json
 
 PLAN_SCHEMA = "gameday.load.plan/v1"
+PROCESSES_PER_CPU = 4  # Locust workers are single-threaded; more than a few per CPU only contend
+MAX_PROCESSES = (os.cpu_count() or 1) * PROCESSES_PER_CPU
+MAX_WORKERS = 1000  # external workers a master waits for (deploy/'s worker pods)
 
 
 @click.group()
@@ -115,17 +119,19 @@ def _print_progress(p: dict) -> None:
 @click.option("--host", default=None, help="Target base URL (loopback only) [default: the sandbox's load balancer].")
 @click.option("--sandbox", "sandbox_name", default="default", envvar="GAMEDAY_SANDBOX", show_default=True,
               help="Which twin's load balancer to target when --host is not given.")
-@click.option("--duration", type=float, default=None,
+@click.option("--duration", type=click.FloatRange(0, MAX_DURATION_S, min_open=True), default=None,
               help=f"Seconds [default per profile: {', '.join(f'{k} {v[0]:.0f}' for k, v in PROFILES.items())}; "
                    f"cap {MAX_DURATION_S:.0f}].")
-@click.option("--processes", type=int, default=0, show_default=True,
-              help="Local Locust workers (a master plus N worker processes); 0 = one process.")
+@click.option("--processes", type=click.IntRange(0, MAX_PROCESSES), default=0, show_default=True,
+              help=f"Local Locust workers (a master plus N worker processes); 0 = one process; "
+                   f"at most {MAX_PROCESSES} ({PROCESSES_PER_CPU} per CPU here).")
 @click.option("--master", is_flag=True, help="Be a master and wait for external workers (`locust --worker`).")
-@click.option("--expect-workers", type=int, default=0, help="With --master: how many workers to wait for.")
+@click.option("--expect-workers", type=click.IntRange(0, MAX_WORKERS), default=0,
+              help=f"With --master: how many workers to wait for (at most {MAX_WORKERS}).")
 @click.option("--master-bind", default="127.0.0.1:5557", show_default=True,
               help="With --master: HOST:PORT the workers connect to.")
 @click.option("--traffic", type=click.Path(path_type=Path), default=None, help="Traffic model file.")
-@click.option("--pacing", type=float, default=None,
+@click.option("--pacing", type=click.FloatRange(0.5, 120), default=None,
               help="Seconds between two requests of one user, and their timeout [default: traffic.yaml].")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Run directory [default: reports/load-<UTC timestamp>].")
@@ -146,7 +152,7 @@ def run(profile: str, host: str | None, sandbox_name: str, duration: float | Non
     started elsewhere:  locust -f loadtests/locustfile.py --worker --master-host HOST
     """
     bind_host, _, bind_port = master_bind.rpartition(":")
-    if not bind_host or not bind_port.isdigit():
+    if not bind_host or not bind_port.isdigit() or not 0 < int(bind_port) < 65536:
         raise UsageError(f"--master-bind {master_bind!r} is not HOST:PORT", hint="e.g. --master-bind 0.0.0.0:5557")
     opts = runner.RunOptions(profile=profile.lower(), host=host or _sandbox_url(sandbox_name), duration_s=duration,
                              processes=processes, master=master, expect_workers=expect_workers,

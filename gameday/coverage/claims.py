@@ -20,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ..errors import UsageError
+from ..yamlfile import read_yaml
 
 EXTENSION = "gameday-coverage"
 EXPERIMENTS = "experiments"
@@ -96,10 +95,7 @@ def scan(root: Path) -> list[Claim]:
     out: list[Claim] = []
     for path in experiment_files(root):
         source = path.relative_to(root).as_posix()
-        try:
-            data = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise UsageError(f"{source} is not valid YAML: {str(err).splitlines()[0]}") from err
+        data = read_yaml(path, "experiment")  # the one safe reader: no aliases, no duplicate keys
         out += [Claim("experiment", source, *_split(name, source)) for name in experiment_covers(data, source)]
     for path in playbook_files(root):
         source = path.relative_to(root).as_posix()

@@ -2,7 +2,8 @@
 depends on, how each fails, the signals that detect each failure, and the experiments and playbooks
 that cover it.
 
-    inv = load(Path("platform.yaml"))       # Inventory, or a UsageError naming the file and the key
+    inv = load(Path("platform.yaml"))       # Inventory, or one UsageError naming the file and every problem
+                                            # (model: gameday.schema.platform; schemas/platform.schema.json)
     inv.component("kafka-brokers").mode("below-min-isr").signals
     text = dump(inv.to_dict())              # YAML as the generator writes it
 
@@ -18,16 +19,14 @@ from typing import Any
 import yaml
 
 from ..errors import UsageError
-from ..yamlfile import unknown_key
+from ..schema.base import check
+from ..schema.platform import SCHEMA, PlatformFile
+from ..yamlfile import check_name, read_yaml
 
-SCHEMA = "gameday.platform/v1"
 ROOT = Path(__file__).resolve().parents[2]
 SANDBOX_INVENTORY = ROOT / "platform.yaml"
 INVENTORIES = ROOT / "inventory"
 
-TOP_KEYS = {"schema", "platform", "description", "generated_by", "components", "harness"}
-COMPONENT_KEYS = {"id", "name", "layer", "kind", "description", "depends_on", "realised_by", "failure_modes"}
-MODE_KEYS = {"id", "title", "signals", "experiments", "playbooks"}
 
 
 @dataclass(frozen=True)
@@ -94,96 +93,41 @@ class Inventory:
         return out
 
 
-def _strings(value: Any, where: str) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise UsageError(f"{where} must be a list of strings", hint="e.g. [experiments/web/kill-one-pod.yaml]")
-    return tuple(value)
-
-
-def _mapping(value: Any, keys: set[str], required: tuple[str, ...], where: str) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise UsageError(f"{where} must be a mapping", hint=f"with keys {', '.join(required)}")
-    for key in value:
-        if key not in keys:
-            raise unknown_key(str(key), keys, where)
-    for key in required:
-        if not value.get(key):
-            raise UsageError(f"{where} has no {key!r}", hint=f"add {key}: ...")
-    return value
-
-
 def parse(data: Any, path: Path | None = None) -> Inventory:
-    """An :class:`Inventory` from parsed YAML; every problem is a UsageError naming where it is."""
-    name = str(path) if path else "inventory"
-    top = _mapping(data, TOP_KEYS, ("schema", "platform", "components"), name)
-    if top["schema"] != SCHEMA:
-        raise UsageError(f"{name}: schema is {top['schema']!r}, not {SCHEMA!r}", hint=f"set schema: {SCHEMA}")
-    if not isinstance(top["components"], list):
-        raise UsageError(f"{name}: components must be a list")
-    components = []
-    seen: set[str] = set()
-    for i, raw in enumerate(top["components"]):
-        where = f"{name}: components[{i}]"
-        c = _mapping(raw, COMPONENT_KEYS, ("id", "name", "kind"), where)
-        where = f"{name}: component {c['id']!r}"
-        if c["id"] in seen:
-            raise UsageError(f"{where} is listed twice", hint="component ids must be unique")
-        seen.add(c["id"])
-        modes = []
-        mode_ids: set[str] = set()
-        for j, raw_mode in enumerate(c.get("failure_modes") or []):
-            m = _mapping(raw_mode, MODE_KEYS, ("id", "title"), f"{where}: failure_modes[{j}]")
-            mwhere = f"{where}: failure mode {m['id']!r}"
-            if m["id"] in mode_ids:
-                raise UsageError(f"{mwhere} is listed twice", hint="failure mode ids must be unique per component")
-            mode_ids.add(m["id"])
-            modes.append(FailureMode(id=str(m["id"]), title=str(m["title"]),
-                                     signals=_strings(m.get("signals"), f"{mwhere}: signals"),
-                                     experiments=_strings(m.get("experiments"), f"{mwhere}: experiments"),
-                                     playbooks=_strings(m.get("playbooks"), f"{mwhere}: playbooks")))
-        realised = c.get("realised_by") or {}
-        if not isinstance(realised, dict):
-            raise UsageError(f"{where}: realised_by must be a mapping")
-        components.append(Component(id=str(c["id"]), name=str(c["name"]), layer=c.get("layer"), kind=str(c["kind"]),
-                                     description=str(c.get("description") or ""),
-                                     depends_on=_strings(c.get("depends_on"), f"{where}: depends_on"),
-                                     failure_modes=tuple(modes), realised_by=realised))
-    for c in components:
-        for dep in c.depends_on:
-            if dep not in seen:
-                raise UsageError(f"{name}: component {c.id!r} depends on {dep!r}, which is not in the inventory",
-                                 hint=f"components: {', '.join(sorted(seen))}")
-    harness = top.get("harness") or []
-    if not isinstance(harness, list):
-        raise UsageError(f"{name}: harness must be a list")
-    return Inventory(path=path, platform=str(top["platform"]), description=str(top.get("description") or ""),
-                     components=tuple(components), harness=tuple(harness), generated_by=top.get("generated_by"))
+    """An :class:`Inventory` from parsed YAML, checked against :class:`gameday.schema.platform.PlatformFile`:
+    one UsageError names the file and lists every problem."""
+    top = check(PlatformFile, data, str(path) if path else "inventory", schema="platform")
+    components = tuple(
+        Component(id=c.id, name=c.name, layer=c.layer, kind=c.kind, description=c.description or "",
+                  depends_on=tuple(c.depends_on or ()), realised_by=dict(c.realised_by or {}),
+                  failure_modes=tuple(FailureMode(id=m.id, title=m.title, signals=tuple(m.signals or ()),
+                                                  experiments=tuple(m.experiments or ()),
+                                                  playbooks=tuple(m.playbooks or ()))
+                                      for m in c.failure_modes or ()))
+        for c in top.components)
+    return Inventory(path=path, platform=top.platform, description=top.description or "", components=components,
+                     harness=tuple(top.harness or ()), generated_by=top.generated_by)
 
 
 def resolve(name_or_path: str | Path | None) -> Path:
-    """The inventory file for ``--inventory``: a path, a name in ``inventory/``, or (None) ``platform.yaml``."""
+    """The inventory file for ``--inventory``: a ``.yaml`` path, a name in ``inventory/`` (no '/', no '..'),
+    or (None) ``platform.yaml``."""
     if name_or_path is None:
         return SANDBOX_INVENTORY
     path = Path(name_or_path)
-    if path.suffix in (".yaml", ".yml") or len(path.parts) > 1:
+    if path.suffix in (".yaml", ".yml"):
         return path
-    return INVENTORIES / f"{name_or_path}.yaml"
+    return INVENTORIES / f"{check_name(str(name_or_path), 'inventory')}.yaml"
 
 
 def load(name_or_path: str | Path | None = None) -> Inventory:
     """Read and validate an inventory (``None``: the sandbox's ``platform.yaml``)."""
     path = resolve(name_or_path)
-    if not path.is_file():
+    if not path.exists():
         known = ["platform.yaml"] + sorted(f"inventory/{p.name}" for p in INVENTORIES.glob("*.yaml"))
         raise UsageError(f"no inventory file {path}", hint=f"known: {', '.join(known)}; "
                                                            "`gameday coverage inventory --sandbox --write` makes platform.yaml")
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise UsageError(f"{path} is not valid YAML: {str(err).splitlines()[0]}") from err
-    return parse(data, path)
+    return parse(read_yaml(path, "inventory"), path)
 
 
 class _Dumper(yaml.SafeDumper):

@@ -37,6 +37,8 @@ from ..yamlfile import read_yaml
 __all__ = ["TrafficModel", "Plan", "JOURNEYS", "SEARCH_KINDS", "DEFAULT_TRAFFIC", "load"]
 
 DEFAULT_TRAFFIC = Path(__file__).resolve().parents[2] / "loadtests" / "traffic.yaml"
+MAX_ORIGIN_RPS = 100_000  # at surge; far beyond the SPS site, and beyond what a Locust fleet here sends
+MAX_USERS = 1_000_000  # Locust users at surge (rate x pacing)
 
 # Journeys (one Locust task each) and the endpoint group each one's requests land in.
 JOURNEYS: dict[str, str] = {
@@ -124,7 +126,14 @@ class TrafficModel:
         values["journeys"] = {name: float(getattr(checked.journeys, name)) for name in JOURNEYS}
         values["search_mix"] = {name: float(getattr(checked.search_mix, name)) for name in SEARCH_KINDS}
         values["search_api_share"] = checked.search_api_share
-        return cls(**{k: float(v) if isinstance(v, int) else v for k, v in values.items()}, source=source)
+        model = cls(**{k: float(v) if isinstance(v, int) else v for k, v in values.items()}, source=source)
+        plan = model.plan()
+        if plan.surge_origin_rps > MAX_ORIGIN_RPS or plan.generator_users("surge") > MAX_USERS:
+            raise UsageError(f"{source}: the model asks for {plan.surge_origin_rps:,.0f} origin requests/s and "
+                             f"{plan.generator_users('surge'):,} Locust users at surge, more than gameday drives "
+                             f"({MAX_ORIGIN_RPS:,} req/s, {MAX_USERS:,} users)",
+                             hint="check audience.monthly_active_users, the per-session figures and surge_factor")
+        return model
 
     # ---- maths -------------------------------------------------------------------------------
     def plan(self) -> Plan:
