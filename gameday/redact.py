@@ -222,6 +222,7 @@ class Redactor:
             return False
         tmp = path.with_name(path.name + ".redacting")
         tmp.write_bytes(clean)
+        os.chmod(tmp, path.stat().st_mode & 0o7777)  # a 0600 log stays 0600
         os.replace(tmp, path)
         return True
 

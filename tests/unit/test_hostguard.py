@@ -109,3 +109,16 @@ def test_the_load_summary_is_written_for_an_allowed_site_host(tmp_path: Path):
     runner._write_summary(run, summary)
     written = json.loads((run.out_dir / "summary.json").read_text())
     assert written["host"] == f"https://{SITE}" and written["locust"]["command"] == run.command
+
+
+def test_canaries_send_only_where_the_guard_allows():
+    from gameday.measure.canary import CanaryEndpoints, SearchCanary
+    ep = dict(kafka_bootstrap="127.0.0.1:9", db_host="127.0.0.1", db_port=9, db_user="u", db_password="p",
+              db_name="d", search_urls=("http://127.0.0.1:9200",))
+    with pytest.raises(UsageError, match="credentials"):
+        SearchCanary(CanaryEndpoints(site_url="http://127.0.0.1:8080@evil.example", **ep), "run", 1.0).setup()
+    with pytest.raises(UsageError, match="not allowed"):
+        SearchCanary(CanaryEndpoints(site_url=f"https://{SITE}", **ep), "run", 1.0).setup()
+    writer = SearchCanary(CanaryEndpoints(site_url=f"https://{SITE}/", allow_hosts=(SITE,), **ep), "run", 1.0)
+    writer.setup()
+    assert writer.site == f"https://{SITE}" and writer.search == ["http://127.0.0.1:9200"]

@@ -89,9 +89,11 @@ def test_files_and_trees_are_rewritten_in_place(tmp_path):
     (tmp_path / "journals" / "x.log").write_text(f"INFO echo {shlex.quote(NASTY)}\n")
     (tmp_path / "clean.txt").write_text("nothing here")
     (tmp_path / "blob.bin").write_bytes(b"\x00\xff" + NASTY.encode() + b"\x00")
+    (tmp_path / "journals" / "x.log").chmod(0o600)
     rewritten = red.tree(tmp_path)
     assert sorted(p.name for p in rewritten) == ["blob.bin", "x.json", "x.log"]
     assert json.loads((tmp_path / "journals" / "x.json").read_text()) == {"output": MASK}
+    assert (tmp_path / "journals" / "x.log").stat().st_mode & 0o777 == 0o600
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert NASTY.encode() not in path.read_bytes()
