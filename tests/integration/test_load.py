@@ -208,7 +208,7 @@ def test_bad_input_fails_before_any_load(tmp_path: Path):
     bad = tmp_path / "traffic.yaml"
     bad.write_text((ROOT / "loadtests" / "traffic.yaml").read_text().replace("session_minutes: 4", "session_minutes: -4"))
     cases.append((["--profile", "smoke", "--host", "http://127.0.0.1:9", "--traffic", str(bad)], 2,
-                  "audience.session_minutes is negative"))
+                  "audience.session_minutes must be more than 0"))
     missing = tmp_path / "missing.yaml"
     missing.write_text(bad.read_text().replace("  session_minutes: -4", ""))
     cases.append((["--profile", "smoke", "--host", "http://127.0.0.1:9", "--traffic", str(missing)], 2,
