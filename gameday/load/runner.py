@@ -6,7 +6,8 @@ Locust is never imported here (importing it patches the process with gevent)::
     summary = execute(run, progress=print)                                         # a dict, also summary.json
 
 :func:`prepare` refuses bad input before any load is sent: unknown profile, a host the one host
-guard refuses (:mod:`gameday.hostguard`: loopback or the environment's site only), bad traffic model, impossible duration or process options, unreachable target. :func:`execute`
+guard refuses (:mod:`gameday.hostguard`: loopback or the environment's site only), bad traffic
+model, impossible duration or process options, unreachable target. :func:`execute`
 starts ``python -m locust`` in its own process group, watches its CPU with psutil, kills it at a
 hard deadline, and writes ``summary.json`` beside the timeline and Locust's own CSV/JSON/HTML.
 """
