@@ -231,12 +231,17 @@ class LeaseLock(TargetLock):
                 log.error("gameday: could not renew the lease %s: %s", self.name, err)
             if self.lost:
                 log.error("gameday: lost the lease %s: %s", self.name, self.lost)
-                return
 
     def renew(self) -> None:
+        """Move ``renewTime`` on; stop renewing once the Lease is released (by any instance of this
+        process, or by a takeover, which is said as ``lost``)."""
         lease, holder = self._read()
+        if holder is None:
+            self._stop.set()  # released: nothing to renew
+            return
         if not self._mine(holder):
-            self.lost = f"now held by {holder and holder.get('host')}/{holder and holder.get('pid')}"
+            self.lost = f"now held by {holder.get('host')}/{holder.get('pid')}"
+            self._stop.set()
             return
         lease["spec"]["renewTime"] = _micro(time.time())
         self.state.replace_lease(self.name, lease)

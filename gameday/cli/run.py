@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import os
 from pathlib import Path
 
 import click
@@ -13,7 +12,7 @@ from ..runner.suite import load as load_suite
 from ..sandbox import install as installer
 from ..sandbox import lifecycle, topology
 from ..sandbox.twin import Twin
-from ..targets import PRODUCTION_ENV, for_environment
+from ..targets import consent, for_environment
 from ..targets.environment import load as load_environment
 from .output import console, console_err, print_json
 from .sandbox import _progress
@@ -42,9 +41,9 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
     """
     the_suite = load_suite(suite)
     env = load_environment(env_name)
-    if i_mean_production:
-        os.environ[PRODUCTION_ENV] = "1"  # the chaos runs it starts inherit it
-    for_environment(env)  # allow-list, production flag, credentials: refuse before anything starts
+    if consent.given(flag=i_mean_production):
+        consent.export()  # the chaos runs it starts, and every undo, inherit it
+    for_environment(env, i_mean_production=i_mean_production)  # allow-list, consent, credentials: before anything
     if env.kind == "sandbox":
         if install:
             installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"))
@@ -52,6 +51,7 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
         up = lifecycle.up(twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin), progress=_progress)
         if not up.already_running:
             console_err.print(f"sandbox {twin.name} up in {up.seconds:.0f}s")
+    runner.known_secrets(env)  # registered with gameday.redact: masked in every output from here on
     console_err.print(f"game day: suite [bold]{the_suite.name}[/] ({len(the_suite.scenarios)} scenarios) "
                       f"against [bold]{env.name}[/]")
     live = LiveLine()
@@ -70,6 +70,9 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
             console.print(f"{mark} {s['title']}: {figures}", highlight=False)
         console.print(f"[bold]{report['verdict']}[/] score {report['score']:.0f}/100: {report['headline']}")
         console.print(f"report: {result.paths['html']}")
+    for failed in result.undo_failed:  # a fault still in place after the run: never silent
+        console_err.print(f"could NOT undo: {failed['reason']} ({failed['error']}); run `gameday cleanup --environment "
+                          f"{env.name}` once the cause is fixed", highlight=False, markup=False)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
 

@@ -20,16 +20,16 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 from urllib.parse import urlparse
 
 import yaml
 
-from .. import __version__, site_slo
+from .. import __version__, children, site_slo
 from ..chaos import ledger
-from ..chaos.lock import TargetLock
+from ..chaos.lock import lock_for
 from ..deadline import Deadline
 from ..errors import GamedayError
 from ..load import runner as load_runner
@@ -63,10 +63,11 @@ class Result:
     report: dict[str, Any]
     out_dir: Path
     paths: dict[str, Path]
+    undo_failed: list[dict[str, Any]] = field(default_factory=list)  # faults still in place after the run
 
     @property
     def exit_code(self) -> int:
-        return 0 if self.report["verdict"] == "passed" else 1
+        return 0 if self.report["verdict"] == "passed" and not self.undo_failed else 1
 
 
 def load_options(env: Environment, profile: str, site_url: str, duration: float, out: Path) -> load_runner.RunOptions:
@@ -78,7 +79,8 @@ def load_options(env: Environment, profile: str, site_url: str, duration: float,
     allow = (urlparse(env.site_url).hostname,) if env.kind == "kubernetes" and env.allowed and env.site_url else ()
     return load_runner.RunOptions(profile=profile, host=site_url, duration_s=duration, out_dir=out,
                                   master=workers > 0, expect_workers=workers, master_bind_host=bind_host,
-                                  master_bind_port=int(bind_port), allow_hosts=tuple(h for h in allow if h))
+                                  master_bind_port=int(bind_port), allow_hosts=tuple(h for h in allow if h),
+                                  extra_env=children.marked({}, env.name))  # gameday cleanup finds a leftover
 
 
 def _sleep(seconds: float) -> None:
@@ -98,26 +100,71 @@ class GameDay:
         self.scenario_name: str | None = None
         self.phase = "preflight"
         self.target = for_environment(env)  # allow-list, production flag, credentials: before any file
+        self.reports_dir = reports_dir
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        self.out = (reports_dir / self.run_id).resolve()  # children run with cwd=self.out
-        (self.out / "journals").mkdir(parents=True, exist_ok=True)
-        self.events = EventLog(self.out / "events.jsonl")
-        self.lock = TargetLock(env.name)
+        self.out: Path | None = None  # made once the lock is held (:meth:`make_run_folder`)
+        self.events: EventLog | None = None
+        self.lock = lock_for(env)
+        self.holds_lock = False
+        self.final_undo: ledger.Outcome | None = None
         self.started_at = time.time()
         self.done: list[tuple[ScenarioSpec, dict[str, Any]]] = []
         self.chaos_proc: subprocess.Popen | None = None
 
     # ---- phases -----------------------------------------------------------------------------
     def preflight(self) -> None:
+        """Checks that touch nothing, then the lock; only a run holding the lock makes its folder,
+        repairs faults a dead run left, or touches anything at all."""
         install.check()
         self.site_url = self.target.site_url()  # raises NotRunning with the fix when the twin is down
         self.target.check_layers()  # a namespace or selector that finds nothing: one clear error, nothing touched
         replaced = self.lock.acquire(purpose=f"game day {self.run_id}")
+        self.holds_lock = True
+        self.make_run_folder()
         if replaced:
             self.progress(f"took over the lock of a dead run (pid {replaced.get('pid')})")
-        for repaired in ledger.run_pending(self.env.name):
-            self.progress(f"undid a fault left by an earlier run: {repaired['reason']}")
+        self.undo_leftovers("undid a fault left by an earlier run")
         self.events.add("preflight", target=self.env.name, site=self.site_url, suite=self.suite.name)
+
+    def make_run_folder(self) -> None:
+        """``reports/<run id>/``, created exclusively: two runs started in the same second get
+        distinct ids (``...Z``, ``...Z-2``), and neither ever writes in or deletes the other's."""
+        self.reports_dir.mkdir(parents=True, exist_ok=True)
+        base = self.run_id
+        for n in range(1, 1000):
+            candidate = base if n == 1 else f"{base}-{n}"
+            try:
+                (self.reports_dir / candidate).mkdir()
+            except FileExistsError:
+                continue
+            self.run_id = candidate
+            break
+        else:
+            raise GamedayError(f"no free run folder for {base} in {self.reports_dir}")
+        self.out = (self.reports_dir / self.run_id).resolve()  # children run with cwd=self.out
+        (self.out / "journals").mkdir()
+        self.events = EventLog(self.out / "events.jsonl")
+        self.run_log = self.out / "faults.jsonl"  # what this run injected and undid (ledger.removed_under)
+        self.run_log.touch()
+
+    def undo_leftovers(self, what: str) -> ledger.Outcome:
+        """Undo every recorded fault of the target, trying each (only ever called holding the lock);
+        a failure is said and kept in the events, never skips what follows."""
+        previous = os.environ.get(ledger.RUN_LOG_ENV)
+        os.environ[ledger.RUN_LOG_ENV] = str(self.run_log)
+        try:
+            outcome = ledger.undo_all(self.env)
+        finally:
+            if previous is None:
+                os.environ.pop(ledger.RUN_LOG_ENV, None)
+            else:
+                os.environ[ledger.RUN_LOG_ENV] = previous
+        for repaired in outcome.undone:
+            self.progress(f"{what}: {repaired['reason']}")
+        for failed in outcome.failed:
+            self.progress(f"could NOT undo {failed['reason']}: {failed['error']} (run `gameday cleanup` once fixed)")
+            self.events.add("undo.failed", reason=failed["reason"], record=failed["id"], error=failed["error"])
+        return outcome
 
     def start_load(self) -> None:
         duration = self.suite.baseline_s + len(self.suite.scenarios) * SCENARIO_BUDGET_S
@@ -180,13 +227,14 @@ class GameDay:
         log_path = self.out / "journals" / f"{spec.name}.log"
         var_file = self.out / "environment.yaml"
         var_file.write_text(yaml.safe_dump({"configuration": {"gameday_environment": self.env.as_configuration()}}))
-        env = {**os.environ, "GAMEDAY_LOCK_PID": str(os.getpid())}
+        env = children.marked({**os.environ, "GAMEDAY_LOCK_PID": str(os.getpid()), "GAMEDAY_RUN_ID": self.run_id,
+                               ledger.RUN_LOG_ENV: str(self.run_log)}, self.env.name)
         self.enter("experiment")
         with open(log_path, "w") as log:
             self.chaos_proc = subprocess.Popen(
-                [CHAOS, "--no-log-file", "run", str(spec.experiment), "--rollback-strategy", "always",
-                 "--var-file", str(var_file), "--journal-path", str(journal_path)],
-                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.out)
+                [CHAOS, "--no-version-check", "--no-log-file", "run", str(spec.experiment),
+                 "--rollback-strategy", "always", "--var-file", str(var_file), "--journal-path", str(journal_path)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.out, preexec_fn=children.die_with_parent)
             try:
                 self.chaos_proc.wait(timeout=EXPERIMENT_TIMEOUT_S)
             except subprocess.TimeoutExpired:
@@ -197,8 +245,14 @@ class GameDay:
         fault = next((r.get("output") for r in journal.get("run", [])
                       if r["activity"].get("type") == "action" and isinstance(r.get("output"), dict)
                       and "fault_at" in r["output"]), None)
-        for repaired in ledger.run_pending(self.env.name):
-            self.progress(f"undid a fault the experiment left: {repaired['reason']}")
+        left = self.undo_leftovers("undid a fault the experiment left")
+        removed = ledger.removed_under(self.run_log, [{"id": f["id"]} for f in left.failed])
+        self._removed_before = getattr(self, "_removed_before", set())
+        removed = [r for r in removed if r["id"] not in self._removed_before]
+        self._removed_before |= {r["id"] for r in removed}
+        for r in removed:
+            self.progress(f"  the fault '{r['reason']}' was removed under this run: {r['why']}")
+            self.events.add("fault.removed_under_run", scenario=spec.name, reason=r["reason"], why=r["why"])
         fault_at = fault["fault_at"] if fault else None
         if fault_at:
             self.events.add("fault", at=fault_at, scenario=spec.name, touched=fault.get("touched"))
@@ -220,7 +274,7 @@ class GameDay:
         self.events.add("scenario.end", scenario=spec.name, status=journal.get("status"))
         return {"started": started, "ended": ended, "journal": journal, "fault_at": fault_at,
                 "exit_code": code, "journal_path": journal_path, "log_path": log_path, "rpo": rpo,
-                "playbook": playbook}
+                "playbook": playbook, "removed_under": removed, "undo_failed": left.failed}
 
     def restore(self, spec: ScenarioSpec, ctx: Context, fault_at: float | None) -> dict[str, Any] | None:
         """Run the scenario's recovery playbook (``--apply``), timed; the events mark each step."""
@@ -282,6 +336,13 @@ class GameDay:
                                "error_ratio": round(row.failures / row.requests, 4) if row.requests else None})
         elif status == "completed":
             status, error = "error", "no fault instant or no load timeline to measure the scenario against"
+        if run.get("removed_under"):
+            status, error = "error", ("the fault was removed under this run by someone else, so the scenario "
+                                      "proves nothing: " + "; ".join(f"{r['reason']} ({r['why']})"
+                                                                     for r in run["removed_under"]))
+        if run.get("undo_failed"):
+            status, error = "error", "a fault could not be undone: " + "; ".join(
+                f"{f['reason']}: {f['error']}" for f in run["undo_failed"])
         playbook = run.get("playbook")
         if playbook is not None:
             if playbook["outcome"] == "failed":
@@ -298,6 +359,10 @@ class GameDay:
             error=error)
 
     def report(self, interrupted: bool) -> Result:
+        from .. import redact
+        secrets = known_secrets(self.env)
+        red = redact.redactor(secrets)
+        red.tree(self.out)  # what the children wrote (chaos journals and logs, load/, environment.yaml)
         timeline = None
         if getattr(self, "load_run", None) is not None and self.load_run.timeline_path.exists():
             timeline = Timeline.load(self.load_run.timeline_path)
@@ -310,18 +375,20 @@ class GameDay:
         lb = self.load_balancer_view()
         if lb is not None:
             load_info["load_balancer"] = lb
-        report = model.build(run_id=self.run_id, started_at=self.started_at, ended_at=time.time(),
-                             target={"name": self.env.name, "kind": self.env.kind}, suite=self.suite.name,
-                             scenarios=scenarios, versions=versions, interrupted=interrupted, load=load_info)
-        paths = render.write(report, self.out, secrets=known_secrets(self.env))
+        report = red.data(model.build(run_id=self.run_id, started_at=self.started_at, ended_at=time.time(),
+                                      target={"name": self.env.name, "kind": self.env.kind}, suite=self.suite.name,
+                                      scenarios=scenarios, versions=versions, interrupted=interrupted,
+                                      load=load_info))  # masked as data: files, --json and the export alike
+        paths = render.write(report, self.out, secrets=secrets)
         if render.chromium():
             try:
                 paths["pdf"] = render.pdf(paths["html"])
             except GamedayError as err:
                 self.progress(f"report.pdf not written: {err}")
-        paths["index"] = render.write_index(self.out.parent)
+        paths["index"] = render.write_index(self.out.parent, secrets)
         self.export(report)
         self.events.add("report", verdict=report["verdict"], score=report["score"])
+        red.tree(self.out)  # a last pass over the whole run folder, whatever wrote into it
         return Result(report=report, out_dir=self.out, paths=paths)
 
     def load_balancer_view(self) -> dict[str, Any] | None:
@@ -362,6 +429,8 @@ class GameDay:
             for spec in self.suite.scenarios:
                 self.done.append((spec, self.scenario(spec)))
         except (Interrupted, KeyboardInterrupt):
+            if self.out is None:
+                raise  # interrupted before this run held the lock: nothing to undo or report
             interrupted = True
             self.progress("interrupted: stopping the experiment, undoing faults, writing a partial report")
             self.events.add("interrupted")
@@ -370,7 +439,8 @@ class GameDay:
                 self.chaos_proc.wait(timeout=120)
         except GamedayError as err:
             if not getattr(self, "load_thread", None):
-                shutil.rmtree(self.out)  # a preflight failure: nothing ran, nothing to report or keep
+                if self.out is not None:  # a preflight failure after this run made its own folder
+                    shutil.rmtree(self.out)  # nothing ran, nothing to report or keep
                 raise
             interrupted = True
             self.progress(f"game day stopped early: {err}")
@@ -378,16 +448,24 @@ class GameDay:
         finally:
             signal.signal(signal.SIGTERM, previous)
             self.stop_load()
-            for repaired in ledger.run_pending(self.env.name):
-                self.progress(f"undid: {repaired['reason']}")
-            self.lock.release()
-        return self.report(interrupted)
+            if self.holds_lock:  # a run refused by the lock touches nothing of the run that holds it
+                try:
+                    if self.out is not None:
+                        self.final_undo = self.undo_leftovers("undid")
+                finally:
+                    self.lock.release()
+        result = self.report(interrupted)
+        result.undo_failed = self.final_undo.failed if self.final_undo else []
+        return result
 
 
 def known_secrets(env: Environment) -> list[str]:
-    """Secret values the report must mask: the sandbox twin's database password (a ``sandbox``
+    """Secret values no output may hold: the sandbox twin's database password (a ``sandbox``
     environment, or a Kubernetes one on the twin's own control plane) and the credentials the
-    environment references through variables that are set here."""
+    environment references through variables that are set here. Registers them with
+    :mod:`gameday.redact` (stdout, stderr, logs and every run file are masked from then on) and
+    returns them; never print what it returns."""
+    from .. import redact
     from ..targets.credentials import known_values
     from ..targets.kubernetes import on_sandbox_twin
     out = known_values(env.credentials)
@@ -397,7 +475,9 @@ def known_secrets(env: Environment) -> list[str]:
         path = Twin.create(env.sandbox).db_env_file
         if path.exists():
             out.append(path.read_text().split("=", 1)[1].strip())
-    return [s for s in out if s]
+    out = [s for s in out if s]
+    redact.register(*out)
+    return out
 
 
 def run(suite: Suite, env: Environment, *, reports_dir: Path, progress: Progress = lambda _m: None,
