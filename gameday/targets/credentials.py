@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import UsageError
-from ..schema.base import Strict, check
+from ..schema.base import Strict
+from ..schema.base import check as check_model
 from ..schema.environment import CredentialRef
 
 KINDS = ("env", "secret", "adc")
@@ -32,7 +33,7 @@ def validate(data: Any, source: str) -> dict[str, dict[str, Any]]:
     repeat it. One UsageError lists every problem."""
     if data is None or data == {}:
         return {}
-    check(Credentials, {"credentials": data}, source, schema="environment")
+    check_model(Credentials, {"credentials": data}, source, schema="environment")
     return {str(name): dict(ref) for name, ref in data.items()}
 
 

@@ -264,3 +264,21 @@ def test_the_repository_files_pass_their_models():
     for path in [ROOT / "platform.yaml", *sorted((ROOT / "inventory").glob("*.yaml"))]:
         assert inventory.load(path).components
     assert targets_yaml.load().environments is not None and TrafficModel.load().plan().peak_origin_rps > 0
+
+
+def test_the_block_validators_callers_use_list_every_problem_and_echo_no_secret():
+    from gameday.targets import credentials, kubernetes_config
+    with pytest.raises(UsageError) as err:
+        credentials.validate({"db": "hunter2", "search": {"env": "ES", "secret": "a/b"}, "ok": {"env": "X"}}, "f.yaml")
+    message = str(err.value)
+    assert "2 problems" in message and "hunter2" not in message
+    assert "credentials.db is a literal value" in message and "credentials.search must have exactly one" in message
+    assert credentials.validate({"ok": {"env": "X"}}, "f.yaml") == {"ok": {"env": "X"}}
+    with pytest.raises(UsageError) as err:
+        kubernetes_config.validate({"web": {"namespace": "w"}}, "f.yaml")
+    message = str(err.value)
+    for words in ("kubernetes.context is missing", "kubernetes.web.deployment is missing", "kubernetes.kafka is missing",
+                  "kubernetes.search is missing"):
+        assert words in message, message
+    with pytest.raises(UsageError, match="cloud_monitoring.report_wait_s must be between 0 and 900, not 901"):
+        kubernetes_config.validate_cloud_monitoring({"project": "p", "url_map": "u", "report_wait_s": 901}, "f.yaml")
