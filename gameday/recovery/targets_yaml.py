@@ -18,7 +18,7 @@ from typing import Any
 
 from ..errors import UsageError
 from ..schema.base import check
-from ..schema.targets import LAYERS, SCHEMA, Objectives, TargetsFile
+from ..schema.targets import LAYERS, SCHEMA, Objectives, TargetsFile  # noqa: F401 - LAYERS, SCHEMA re-exported
 from ..yamlfile import closest, parse_yaml, read_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
