@@ -23,11 +23,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
-from urllib.parse import urlparse
 
 import yaml
 
-from .. import __version__, children, site_slo
+from .. import __version__, children, hostguard, site_slo
 from ..chaos import ledger
 from ..chaos.lock import lock_for
 from ..deadline import Deadline
@@ -76,7 +75,7 @@ def load_options(env: Environment, profile: str, site_url: str, duration: float,
     allow-listed, may load its own site's host, and nothing else."""
     workers = int(env.load.get("workers", 0))
     bind_host, _, bind_port = str(env.load.get("master_bind", "0.0.0.0:5557")).rpartition(":")
-    allow = (urlparse(env.site_url).hostname,) if env.kind == "kubernetes" and env.allowed and env.site_url else ()
+    allow = hostguard.site_hosts(env)
     return load_runner.RunOptions(profile=profile, host=site_url, duration_s=duration, out_dir=out,
                                   master=workers > 0, expect_workers=workers, master_bind_host=bind_host,
                                   master_bind_port=int(bind_port), allow_hosts=tuple(h for h in allow if h),
@@ -205,7 +204,7 @@ class GameDay:
         deadline = Deadline(timeout)
         last = None
         while not deadline.expired():
-            last = site_slo.measure(self.site_url, window_s=3, rate=10)
+            last = site_slo.measure(self.site_url, window_s=3, rate=10, allow=hostguard.site_hosts(self.env))
             if last["success_ratio"] >= self.suite.slo.min_success_ratio and last["p95_ms"] <= self.suite.slo.max_p95_ms:
                 return time.monotonic() - started
         raise GamedayError(f"the site did not reach a steady state within {timeout:.0f}s before the fault "

@@ -81,6 +81,8 @@ def resolve(ref: dict[str, Any], name: str, read_secret: Callable[[str, str], di
         if ref["key"] not in data:
             raise UsageError(f"credentials.{name}: secret {namespace}/{secret} has no key {ref['key']!r}",
                              hint=f"keys there: {', '.join(sorted(data)) or 'none'}")
+        from .. import redact
+        redact.register(data[ref["key"]])  # masked in every output of this process from now on
         return data[ref["key"]]
     raise UsageError(f"credentials.{name}: {', '.join(ref)} gives no password",
                      hint="use {env: VARIABLE} or {secret: namespace/name, key: KEY}")

@@ -178,3 +178,14 @@ def test_cleanup_tries_every_record_and_names_each_one_it_could_not_undo(twin, t
     again = subprocess.run([*GAMEDAY, "cleanup", "-e", ENV_NAME, "--json"], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and [u["id"] for u in json.loads(again.stdout)["undone"]] == [newer], again.stderr
     assert ledger.pending(ENV_NAME) == []
+
+
+def test_the_database_init_file_holding_the_password_is_readable_by_its_owner_only(twin):
+    from gameday.sandbox.members import db
+    path = db._init_sql(twin)
+    info = path.stat()
+    assert info.st_mode & 0o777 == 0o600 and path.owner() == "mysql"
+    escaped = twin.db_password().replace("\\", "\\\\").replace("'", "''")
+    assert f"IDENTIFIED BY '{escaped}'" in path.read_text()  # the file really holds the password
+    db.prepare(twin)  # rewritten on every start: still never wider than 0600
+    assert path.stat().st_mode & 0o777 == 0o600 and not list(path.parent.glob(f".{path.name}.*"))
