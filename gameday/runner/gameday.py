@@ -99,6 +99,7 @@ class GameDay:
         self.scenario_name: str | None = None
         self.phase = "preflight"
         self.target = for_environment(env)  # allow-list, production flag, credentials: before any file
+        known_secrets(env)  # every output of this process is masked from here on (gameday.redact)
         self.reports_dir = reports_dir
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.out: Path | None = None  # made once the lock is held (:meth:`make_run_folder`)
@@ -474,6 +475,11 @@ def known_secrets(env: Environment) -> list[str]:
         path = Twin.create(env.sandbox).db_env_file
         if path.exists():
             out.append(path.read_text().split("=", 1)[1].strip())
+    if env.kind == "kubernetes":  # secrets a chaos child will read: known here first, so its files are masked too
+        from ..targets.credentials import resolve
+        from ..targets.kubernetes import KubernetesTarget
+        target = KubernetesTarget(env)
+        out += [resolve(ref, name, target._secret_data) for name, ref in env.credentials.items() if "secret" in ref]
     out = [s for s in out if s]
     redact.register(*out)
     return out
