@@ -4,42 +4,63 @@ Activities are wrapped with :func:`activity`, which maps our errors onto Chaos T
 bad input and safety refusals (not allow-listed, locked, over the blast-radius cap, sandbox not
 running) become ``InterruptExecution`` so the experiment stops before touching anything; other
 failures become ``ActivityFailed``.
+
+Production consent is :mod:`gameday.targets.consent`'s one rule: ``--var gameday_i_mean_production:bool=true``
+(or ``GAMEDAY_I_MEAN_PRODUCTION=1`` inherited). A run given consent passes it on to everything it
+does in this process and its children, so the undo of a fault it injected (a rollback, the guard's
+repair, an undo record) acts with the same consent.
 """
 
 import functools
-import os
 from typing import Any, Callable
 
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from ..errors import GamedayError, NotRunning, UsageError
-from ..targets import for_environment
+from ..targets import consent, for_environment
 from ..targets.base import Target
 from ..targets.environment import Environment, from_configuration
-from .lock import TargetLock, TargetLocked
+from .caps import CapExceeded
+from .lock import TargetLocked, lock_for
 
-PRODUCTION_FLAG = "gameday_i_mean_production"
+PRODUCTION_FLAG = consent.VAR
 
-
-class CapExceeded(UsageError):
-    """A blast radius above what the target's environment file allows."""
+__all__ = ["CapExceeded", "activity", "environment", "ignored", "target"]
 
 
 def environment(configuration: dict | None) -> Environment:
+    """The experiment's environment, refused when it is production and consent was not given.
+
+    With consent, it is exported (``GAMEDAY_I_MEAN_PRODUCTION=1``) so that undo code, which reads
+    the environment from an undo record, may act on the target the fault was injected into."""
     env = from_configuration(configuration)
-    if env.production and not (configuration or {}).get(PRODUCTION_FLAG) and not os.environ.get("GAMEDAY_I_MEAN_PRODUCTION"):
-        raise UsageError(f"{env.name!r} is a production target",
-                         hint=f"pass --var {PRODUCTION_FLAG}:bool=true (or GAMEDAY_I_MEAN_PRODUCTION=1) if you mean it")
+    if env.production:
+        if not consent.given(configuration=configuration):
+            hint = consent.HINT_CHAOS
+            if consent.VAR not in (configuration or {}):  # Chaos Toolkit drops a --var the experiment does not declare
+                hint += (f"; the experiment must declare `{consent.VAR}: false` under configuration: for that --var "
+                         "to reach it")
+            raise UsageError(f"{env.name!r} is a production target; nothing was touched", hint=hint)
+        consent.export()
     return env
 
 
 def target(configuration: dict | None, *, lock: bool = True) -> Target:
     """The experiment's target; takes the per-target lock for this process unless ``lock=False``."""
     env = environment(configuration)
-    tgt = for_environment(env, i_mean_production=True)  # environment() checked the flag
+    tgt = for_environment(env, i_mean_production=consent.given(configuration=configuration))
     if lock:
-        TargetLock(env.name).acquire(purpose="chaos experiment")
+        lock_for(env).acquire(purpose="chaos experiment")
     return tgt
+
+
+def ignored(action: str, **unused: Any) -> None:
+    """Refuse arguments an action would ignore: ``ignored("kill_data_node", name=(name, "choose: name"))``
+    raises a UsageError naming each argument that was given (not None) and what makes it count."""
+    given = {arg: why for arg, (value, why) in unused.items() if value is not None}
+    if given:
+        raise UsageError(f"{action}: " + "; ".join(f"argument {arg!r} is used only with {why}" for arg, why in given.items())
+                         + "; nothing was touched", hint="drop the argument, or set what it needs")
 
 
 def activity(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -57,8 +78,9 @@ def activity(func: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def pick_count(total: int, qty: float, mode: str, cap_percent: float, what: str) -> int:
-    """How many of ``total`` nodes a blast radius means, refusing more than ``cap_percent``."""
+def pick_count(total: int, qty: float, mode: str, what: str) -> int:
+    """How many of ``total`` members a blast radius (``qty``, ``mode: fixed|percentage``) means.
+    The cap is checked separately, against what is already down (:func:`gameday.chaos.caps.check`)."""
     if mode not in ("fixed", "percentage"):
         raise UsageError(f"mode must be 'fixed' or 'percentage', not {mode!r}")
     if qty <= 0:
@@ -66,7 +88,6 @@ def pick_count(total: int, qty: float, mode: str, cap_percent: float, what: str)
     count = int(qty) if mode == "fixed" else max(1, round(total * qty / 100.0))
     if count > total:
         raise UsageError(f"asked for {count} {what} but only {total} exist")
-    if total and count * 100.0 / total > cap_percent + 1e-9:
-        raise CapExceeded(f"{count} of {total} {what} is {count * 100 // total}%, above this target's cap of "
-                          f"{cap_percent:g}%", hint="raise limits in the environment file if you mean it")
     return count
+
+

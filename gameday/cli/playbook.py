@@ -7,11 +7,12 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from ..chaos.lock import TargetLock
+from ..chaos.lock import lock_for
 from ..errors import GamedayError, UsageError
 from ..recovery import FAILED, HEALTHY, NEEDS_RESTORE, RESTORED, available, load_playbook, run
 from ..recovery import targets_yaml
 from ..recovery.engine import PlaybookResult, StepResult
+from ..targets import consent
 from ..targets.environment import load as load_environment
 from .output import console, console_err, print_json
 
@@ -24,7 +25,7 @@ Exit codes:
   10  restored: something was wrong; the plan ran and the layer verified healthy (--apply)
   11  needs restore: something is wrong; the plan was printed, nothing was done (dry run)
    1  failed to restore: a step failed or passed its deadline, or the layer is still unhealthy
-   2  bad input;  4  the target is not running
+   2  bad input (a production target without --i-mean-production);  4  the target is not running
 \b
 Examples:
   gameday playbook kafka                 # what is wrong and what would be done
@@ -88,8 +89,11 @@ def _print_diagnosis(result: PlaybookResult) -> None:
               help="web only: also replace every web replica one at a time (Kubernetes: rollout restart), "
                    "e.g. after a rotated secret; planned like any step, done with --apply.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema gameday.playbook/v1).")
+@click.option("--i-mean-production", "i_mean_production", is_flag=True,
+              help="Required for an environment marked production: true (the diagnosis and any undo too).")
 def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, fault_at: float | None,
-             step_timeout: float | None, targets_file: Path | None, rolling_restart: bool, as_json: bool) -> None:
+             step_timeout: float | None, targets_file: Path | None, rolling_restart: bool, as_json: bool,
+             i_mean_production: bool) -> None:
     """Diagnose LAYER (web, kafka, search, db or site), plan its restore and, with --apply, restore
     and verify it, timing every step against its deadline and the RTO target in targets.yaml.
 
@@ -103,11 +107,14 @@ def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, faul
     targets = targets_yaml.load(targets_file)
     book = load_playbook(layer)
     target = targets.for_layer(layer, environment=env.name, scenario=scenario)
-    ctx = Context.for_environment(env)
+    if i_mean_production:
+        consent.export()  # every target this process opens (the context, any undo) acts with it
+    ctx = Context.for_environment(env)  # allow-list and consent: refused here, before anything
     ctx.target.check_layers()  # a namespace or selector that finds nothing: say so, before any diagnosis
+    ctx.target.site_url()  # a twin that is not running: NotRunning (exit 4), not a diagnosis of everything down
     ctx.state["slo"] = targets.slo(env.name)
     ctx.state["rolling_restart"] = rolling_restart
-    lock = TargetLock(env.name)
+    lock = lock_for(env)
     if apply_:
         lock.acquire(purpose=f"playbook {layer}")
     try:

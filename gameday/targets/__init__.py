@@ -11,27 +11,26 @@ configuration and then speak only the :class:`~gameday.targets.base.Target` inte
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from ..errors import UsageError
+from . import consent
 from .base import Node, Target
 from .environment import Environment, from_configuration
 
-
-PRODUCTION_ENV = "GAMEDAY_I_MEAN_PRODUCTION"
+PRODUCTION_ENV = consent.ENV  # kept for importers; the rule itself is consent.given
 
 
 def for_environment(env: Environment, *, i_mean_production: bool = False) -> Target:
     """The target an environment describes, after checking it is allow-listed, that a production
-    target was meant (``i_mean_production`` or ``$GAMEDAY_I_MEAN_PRODUCTION=1``) and, for
+    target was meant (:func:`consent.given`: the ``i_mean_production`` flag, or an explicit yes in
+    ``$GAMEDAY_I_MEAN_PRODUCTION`` that a consenting parent exported) and, for
     Kubernetes, that its credentials and kubeconfig context are there. Nothing is touched first."""
     if not env.allowed:
         raise UsageError(f"environment {env.name!r} is not allow-listed for chaos",
                          hint=f"set allowed: true in {env.source or 'its environment file'} if you mean it")
-    if env.production and not (i_mean_production or os.environ.get(PRODUCTION_ENV) == "1"):
-        raise UsageError(f"{env.name!r} is a production target; nothing was touched",
-                         hint=f"pass --i-mean-production (or set {PRODUCTION_ENV}=1) if you mean it")
+    if env.production and not consent.given(flag=i_mean_production):
+        raise UsageError(f"{env.name!r} is a production target; nothing was touched", hint=consent.HINT_CLI)
     if env.kind == "sandbox":
         from .sandbox import SandboxTarget
         return SandboxTarget(env)
@@ -49,4 +48,4 @@ def resolve(configuration: dict[str, Any] | None) -> Target:
     return for_environment(from_configuration(configuration))
 
 
-__all__ = ["Node", "Target", "resolve", "for_environment"]
+__all__ = ["Node", "Target", "consent", "resolve", "for_environment"]

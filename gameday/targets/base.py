@@ -52,6 +52,12 @@ class Target(abc.ABC):
         fault of a game day or an experiment, so a typo touches nothing. The sandbox's layers are its
         supervisor's own: nothing to check."""
 
+    def held(self, layer: str) -> list[str]:
+        """Members of a layer kept stopped on purpose that :meth:`nodes` does not list (the sandbox's
+        held members). Blast-radius caps count them as down (:mod:`gameday.chaos.caps`). A Kubernetes
+        member stopped by a chaos action is counted from its undo record instead: none here."""
+        return []
+
     def node(self, layer: str, name: str) -> Node:
         for n in self.nodes(layer):
             if n.name == name:

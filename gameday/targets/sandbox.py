@@ -29,6 +29,14 @@ class SandboxTarget(Target):
         return [Node(name=m["name"], layer=layer, labels=m["labels"], address=m["address"],
                      ready=bool(m["ready"]), running=m["pid"] is not None) for m in self._members(layer)]
 
+    def held(self, layer: str) -> list[str]:
+        """Service members of the layer's replica slots that are held stopped (``stop``, a playbook
+        test, ``gameday sandbox stop``): down, though not in :meth:`nodes`."""
+        status = self._status()
+        replicas = {w["name"]: w["replicas"] for w in status["workloads"]}
+        return [m["name"] for m in status["members"] if m["layer"] == layer and m["kind"] == "service"
+                and not m.get("desired", True) and m["index"] <= replicas[m["workload"]]]
+
     def kill(self, node: Node) -> float:
         self.client.kill(node.name, "KILL", by="chaos")
         return time.time()

@@ -10,21 +10,28 @@ Before the experiment it: reads and validates the environment (typos, allow-list
 takes the target's lock, repairs faults a killed earlier run left behind (undo records on disk), and
 checks that every layer the target names has something to act on (a Kubernetes namespace and selector
 that match no pod stop the run), and dry-runs every gameday action of the experiment so that an unknown
-argument or a blast radius above the cap stops the run before any fault. After the experiment,
-whatever happened, it undoes any fault still recorded and releases the lock.
+argument or a blast radius above the cap stops the run before any fault. The dry run is cumulative:
+each action counts what the actions before it would take down (:func:`gameday.chaos.caps.simulation`).
+After the experiment, whatever happened, it undoes any fault still recorded and releases the lock.
+
+It fails closed: Chaos Toolkit logs a control's unexpected exception at debug level and carries on,
+so every exception in the before hook, expected or not, becomes ``InterruptExecution``: the method
+never starts and nothing is injected.
 """
 
+import importlib
+import inspect
 import logging
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from chaoslib import substitute
 from chaoslib.exceptions import InterruptExecution
 
 from ...errors import GamedayError
-from ...targets import for_environment
-from .. import ledger
+from ...targets import consent, for_environment
+from .. import caps, ledger
 from ..context import environment
-from ..lock import TargetLock
+from ..lock import lock_for
 
 __all__ = ["before_experiment_control", "after_experiment_control"]
 
@@ -39,62 +46,81 @@ def _gameday_activities(experiment: Dict[str, Any]) -> List[Dict[str, Any]]:
 
 
 def check_experiment(experiment: Dict[str, Any], configuration: Dict[str, Any], secrets: Dict[str, Any]) -> List[str]:
-    """Dry-run every gameday action that can dry-run; returns what each would touch.
+    """Dry-run every gameday action that can dry-run, in order, each counting what the ones before
+    it would take down; returns what each would touch::
 
-    Raises InterruptExecution (via the activities' own checks) on any bad argument.
+        check_experiment(experiment, configuration, secrets)   # ["kill-search-1: would touch search-1", ...]
+
+    Raises InterruptExecution (via the activities' own checks) on any bad argument or passed cap.
     """
-    import importlib
-    import inspect
-
     plans = []
-    for act in _gameday_activities(experiment):
-        provider = act["provider"]
-        try:
-            func = getattr(importlib.import_module(provider["module"]), provider["func"])
-        except (ImportError, AttributeError) as err:
-            raise InterruptExecution(f"activity {act.get('name')!r}: no function {provider.get('func')!r} in "
-                                     f"{provider['module']} (see `chaos discover gameday`)") from err
-        if "dry_run" not in inspect.signature(func).parameters or act["type"] != "action":
-            continue
-        args = substitute(provider.get("arguments", {}) or {}, configuration, secrets)
-        unknown = set(args) - set(inspect.signature(func).parameters)
-        if unknown:
-            raise InterruptExecution(f"activity {act.get('name')!r}: unknown argument(s) {', '.join(sorted(unknown))}")
-        plan = func(**{**args, "dry_run": True}, configuration=configuration, secrets=secrets)
-        plans.append(f"{act.get('name')}: would touch {', '.join(plan.get('would_touch', [])) or 'nothing'}")
+    with caps.simulation():
+        for act in _gameday_activities(experiment):
+            plan = _dry_run(act, configuration, secrets)
+            if plan is not None:
+                plans.append(plan)
     return plans
+
+
+def _dry_run(act: Dict[str, Any], configuration: Dict[str, Any], secrets: Dict[str, Any]) -> Optional[str]:
+    """One activity's dry run: what it would touch, or None when it has no dry run (probes, rollbacks)."""
+    provider = act["provider"]
+    try:
+        func = getattr(importlib.import_module(provider["module"]), provider["func"])
+    except (ImportError, AttributeError) as err:
+        raise InterruptExecution(f"activity {act.get('name')!r}: no function {provider.get('func')!r} in "
+                                 f"{provider['module']} (see `chaos discover gameday`)") from err
+    parameters = inspect.signature(func).parameters
+    if "dry_run" not in parameters or act["type"] != "action":
+        return None
+    args = substitute(provider.get("arguments", {}) or {}, configuration, secrets)
+    unknown = set(args) - set(parameters)
+    if unknown:
+        raise InterruptExecution(f"activity {act.get('name')!r}: unknown argument(s) {', '.join(sorted(unknown))}")
+    plan = func(**{**args, "dry_run": True}, configuration=configuration, secrets=secrets)
+    return f"{act.get('name')}: would touch {', '.join(plan.get('would_touch', [])) or 'nothing'}"
 
 
 def before_experiment_control(context: Dict[str, Any], configuration: Dict[str, Any] = None,
                               secrets: Dict[str, Any] = None, **kwargs: Any) -> None:
+    """Chaos Toolkit calls it before the experiment; any exception becomes InterruptExecution."""
     try:
         env = environment(configuration)
-        for_environment(env).check_layers()  # allow-list, production flag, layers that match nothing
-        replaced = TargetLock(env.name).acquire(purpose=f"chaos: {context.get('title', '?')}")
+        tgt = for_environment(env, i_mean_production=consent.given(configuration=configuration))
+        tgt.check_layers()  # allow-list, production flag, layers that match nothing, a twin that is not running
+        replaced = lock_for(env).acquire(purpose=f"chaos: {context.get('title', '?')}")
         if replaced:
             log.warning(f"gameday: took over the lock of a dead run (pid {replaced.get('pid')})")
-        for repaired in ledger.run_pending(env.name):
+        for repaired in ledger.run_pending(env):
             log.warning(f"gameday: undid a fault left by an earlier run: {repaired['reason']}")
         for plan in check_experiment(context, configuration, secrets):
             log.info(f"gameday: {plan}")
+    except InterruptExecution as err:
+        raise InterruptExecution(f"gameday guard: {err}") from err
     except GamedayError as err:
         raise InterruptExecution(f"gameday guard: {err}") from err
+    except Exception as err:  # fail closed: Chaos Toolkit would log this at debug level and run the method
+        raise InterruptExecution(f"gameday guard failed ({type(err).__name__}: {err}); the experiment is stopped "
+                                 "and nothing was injected -> check the environment file (gameday_environment) "
+                                 "and the experiment; this may be a gameday bug") from err
 
 
 def after_experiment_control(context: Dict[str, Any], state: Any = None, configuration: Dict[str, Any] = None,
                              secrets: Dict[str, Any] = None, **kwargs: Any) -> None:
+    """Chaos Toolkit calls it after the experiment, whatever happened: undo what is still recorded
+    and release the lock this run holds. Errors are logged (the run is over; nothing to interrupt)."""
     try:
         env = environment(configuration)
-    except GamedayError as err:
-        log.error(f"gameday guard: {err}")
+    except Exception as err:  # the before hook refused the same environment and touched nothing
+        log.error(f"gameday guard: {type(err).__name__}: {err}")
         return
-    lock = TargetLock(env.name)
+    lock = lock_for(env)
     if not lock.held_by_me():
         return  # another run holds the target: its faults are its own to undo
     if lock.inherited():
         return  # the game day that started us undoes and releases
     try:
-        for repaired in ledger.run_pending(env.name):
+        for repaired in ledger.run_pending(env):
             log.warning(f"gameday: undid a fault the rollbacks left: {repaired['reason']}")
     finally:
         lock.release()

@@ -20,10 +20,11 @@ import time
 from typing import Any, Dict
 
 import requests
+from chaoslib.exceptions import InterruptExecution
 from chaoslib.exit import exit_gracefully
 
 from ...errors import GamedayError
-from ...targets import for_environment
+from ...targets import consent, for_environment
 from ..context import environment
 
 __all__ = ["before_experiment_control", "after_experiment_control"]
@@ -70,14 +71,20 @@ def before_experiment_control(context: Dict[str, Any], configuration: Dict[str, 
                               secrets: Dict[str, Any] = None, max_error_ratio: float = None,
                               window_s: float = 10, sustained_s: float = 0, rate: float = 5,
                               path: str = "/", **kwargs: Any) -> None:
+    """Start watching the site. It fails closed: a safeguard that cannot watch (no site URL, a bad
+    argument, any exception) interrupts the experiment before the method, rather than let it run
+    unguarded."""
     try:
         env = environment(configuration)
-        url = for_environment(env).site_url() + path
+        url = for_environment(env, i_mean_production=consent.given(configuration=configuration)).site_url() + path
+        threshold = env.limits["emergency_error_ratio"] if max_error_ratio is None else max_error_ratio
+        watch = Watch(url, float(threshold), float(window_s), float(sustained_s), float(rate))
     except GamedayError as err:
-        log.error(f"gameday safeguard not started: {err}")
-        return
-    threshold = env.limits["emergency_error_ratio"] if max_error_ratio is None else max_error_ratio
-    watch = Watch(url, float(threshold), float(window_s), float(sustained_s), float(rate))
+        raise InterruptExecution(f"gameday safeguard could not start, so the experiment does not either: {err}") from err
+    except Exception as err:  # fail closed: Chaos Toolkit would log this at debug level and run the method unwatched
+        raise InterruptExecution(f"gameday safeguard could not start ({type(err).__name__}: {err}); the experiment "
+                                 "is stopped and nothing was injected -> check the safeguard's arguments and the "
+                                 "environment file") from err
     _watch["current"] = watch
     watch.start()
 

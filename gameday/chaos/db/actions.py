@@ -3,6 +3,8 @@
 import time
 from typing import Any, Dict
 
+from ...errors import UsageError
+from .. import caps
 from ..context import activity, target
 
 __all__ = ["kill_database"]
@@ -11,9 +13,14 @@ __all__ = ["kill_database"]
 @activity
 def kill_database(dry_run: bool = False, configuration: Dict[str, Any] = None,
                   secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """Kill the database server abruptly (SIGKILL / pod delete); it restarts and recovers its log."""
+    """Kill the database server abruptly (SIGKILL / pod delete); it restarts and recovers its log.
+    Refused while it is already down (not ready, held, or stopped by any run)."""
     tgt = target(configuration, lock=not dry_run)
-    nodes = [n for n in tgt.nodes("db") if n.running]
+    nodes = caps.up(tgt, "db")
+    if not nodes:
+        raise UsageError(f"kill_database: no database server is up; already down: {caps.describe(caps.down(tgt, 'db'))}; "
+                         "nothing was touched", hint="wait until it is back")
+    caps.check(tgt, "db", [n.name for n in nodes], action="kill_database")
     if dry_run:
         return {"target": tgt.name, "layer": "db", "would_touch": [n.name for n in nodes]}
     fault_at = time.time()

@@ -6,12 +6,13 @@ from typing import Any, Dict, List
 
 from ... import kafka_admin
 from ...errors import UsageError
-from .. import ledger
-from ..context import activity, pick_count, target
+from .. import caps, ledger
+from ..context import activity, ignored, pick_count, target
 
 __all__ = ["kill_broker", "kill_brokers", "stop_consumers", "start_consumers"]
 
 ROLES = ("partition-leader", "controller", "id", "random")
+TOPIC = "content-events"
 
 
 def _broker_node(tgt, broker_id: int):
@@ -22,7 +23,7 @@ def _broker_node(tgt, broker_id: int):
 
 
 @activity
-def kill_broker(role: str = "partition-leader", topic: str = "content-events", partition: int = 0,
+def kill_broker(role: str = "partition-leader", topic: str = None, partition: int = None,
                 broker_id: int = None, dry_run: bool = False, configuration: Dict[str, Any] = None,
                 secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Kill one Kafka broker chosen by role:
@@ -30,27 +31,35 @@ def kill_broker(role: str = "partition-leader", topic: str = "content-events", p
     - ``partition-leader``: the leader of ``topic``/``partition`` (default ``content-events``/0);
     - ``controller``: the active KRaft controller (quorum leader);
     - ``id``: the broker ``broker_id``;
-    - ``random``: any running broker.
+    - ``random``: any broker that is up.
 
-    Returns ``{"touched": ["kafka-2"], "broker_id": 2, "role": ..., "fault_at": ...}``.
+    ``topic``/``partition`` count only with ``partition-leader`` and ``broker_id`` only with ``id``;
+    given with another role they are an error. Capped by ``limits.kafka_max_brokers``, counting the
+    brokers already down. Returns ``{"touched": ["kafka-2"], "broker_id": 2, "role": ..., "fault_at": ...}``.
     """
     if role not in ROLES:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role != "partition-leader":
+        ignored("kill_broker", topic=(topic, "role: partition-leader"), partition=(partition, "role: partition-leader"))
+    if role != "id":
+        ignored("kill_broker", broker_id=(broker_id, "role: id"))
     tgt = target(configuration, lock=not dry_run)
-    bootstrap = tgt.kafka_bootstrap()
+    nodes = tgt.nodes("kafka")
     if role == "partition-leader":
-        chosen = kafka_admin.leader_of(bootstrap, topic, partition)
+        chosen = kafka_admin.leader_of(tgt.kafka_bootstrap(), topic or TOPIC, 0 if partition is None else int(partition))
     elif role == "controller":
-        chosen = kafka_admin.active_controller(bootstrap)
+        chosen = kafka_admin.active_controller(tgt.kafka_bootstrap())
     elif role == "id":
         if broker_id is None:
             raise UsageError("role 'id' needs broker_id")
         chosen = int(broker_id)
     else:
-        running = [n for n in tgt.nodes("kafka") if n.running]
-        chosen = int(random.choice(running).labels["node-id"])
+        up = caps.up(tgt, "kafka", nodes)
+        if not up:
+            raise UsageError(f"kill_broker: no Kafka broker is up; already down: {caps.describe(caps.down(tgt, 'kafka', nodes))}")
+        chosen = int(random.choice(up).labels["node-id"])
     node = _broker_node(tgt, chosen)
-    pick_count(len(tgt.nodes("kafka")), 1, "fixed", 100.0 * tgt.limit("kafka_max_brokers") / 3, "Kafka brokers")
+    caps.check(tgt, "kafka", [node.name], action=f"kill_broker (role {role})", nodes=nodes)
     if dry_run:
         return {"target": tgt.name, "layer": "kafka", "would_touch": [node.name], "broker_id": chosen}
     fault_at = time.time()
@@ -62,16 +71,18 @@ def kill_broker(role: str = "partition-leader", topic: str = "content-events", p
 @activity
 def kill_brokers(qty: int = 2, dry_run: bool = False, configuration: Dict[str, Any] = None,
                  secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """Kill ``qty`` brokers at once (two of three puts every partition below min ISR 2, so
-    producers with acks=all must be refused, not silently lose writes). Capped by
-    ``limits.kafka_max_brokers``."""
+    """Kill ``qty`` brokers at once, chosen among those up (two of three puts every partition below
+    min ISR 2, so producers with acks=all must be refused, not silently lose writes). Capped by
+    ``limits.kafka_max_brokers``, counting the brokers already down."""
     tgt = target(configuration, lock=not dry_run)
-    nodes = [n for n in tgt.nodes("kafka") if n.running]
-    if qty > tgt.limit("kafka_max_brokers"):
-        raise UsageError(f"{qty} brokers is above this target's cap of {tgt.limit('kafka_max_brokers'):g}",
-                         hint="raise limits.kafka_max_brokers in the environment file if you mean it")
-    count = pick_count(len(nodes), qty, "fixed", 100.0, "Kafka brokers")
-    chosen = sorted(random.sample(nodes, count), key=lambda n: n.name)
+    nodes = tgt.nodes("kafka")
+    count = pick_count(len(nodes), qty, "fixed", "Kafka brokers")
+    up = caps.up(tgt, "kafka", nodes)
+    if count > len(up):
+        raise caps.CapExceeded(f"kill_brokers: asked for {count} brokers but only {len(up)} of {len(nodes)} are up; "
+                               f"already down: {caps.describe(caps.down(tgt, 'kafka', nodes))}; nothing was touched")
+    chosen = sorted(random.sample(up, count), key=lambda n: n.name)
+    caps.check(tgt, "kafka", [n.name for n in chosen], action="kill_brokers", nodes=nodes)
     tgt.check_disruption(chosen)  # all at once or not at all (Kubernetes: PodDisruptionBudgets)
     if dry_run:
         return {"target": tgt.name, "layer": "kafka", "would_touch": [n.name for n in chosen]}
@@ -91,6 +102,8 @@ def stop_consumers(layer: str = "indexer", dry_run: bool = False, configuration:
     nodes = tgt.nodes(layer)
     if not nodes:
         raise UsageError(f"{tgt.name}: no {layer} nodes to stop")
+    gone = caps.down(tgt, layer, nodes)
+    caps.check(tgt, layer, [n.name for n in nodes if n.name not in gone], action="stop_consumers", nodes=nodes)
     if dry_run:
         return {"target": tgt.name, "layer": layer, "would_touch": [n.name for n in nodes]}
     fault_at = time.time()
@@ -108,6 +121,6 @@ def start_consumers(layer: str = "indexer", configuration: Dict[str, Any] = None
     """Rollback of ``stop_consumers``: start every stopped consumer of the layer again."""
     tgt = target(configuration)
     started: List[str] = []
-    for record in ledger.matching(tgt.name, "start_node", layer=layer):
+    for record in ledger.matching(tgt.env, "start_node", layer=layer):
         started.append(ledger.run_record(record)["result"]["started"])
     return {"target": tgt.name, "layer": layer, "started": started}

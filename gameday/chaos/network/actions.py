@@ -90,7 +90,7 @@ def remove_toxics(dependency: str = None, configuration: Dict[str, Any] = None,
     """Rollback: remove every gameday toxic (of one dependency, or all) recorded for this target."""
     tgt = target(configuration)
     removed = []
-    for record in ledger.pending(tgt.name):
+    for record in ledger.pending(tgt.env):
         proxy = record["kwargs"].get("proxy", "")
         if record["undo"] == "remove_toxic" and (dependency is None or proxy.split("-")[0] == dependency):
             removed.append(ledger.run_record(record)["result"]["removed"])

@@ -5,8 +5,8 @@ import time
 from typing import Any, Dict
 
 from ...errors import UsageError
-from .. import ledger
-from ..context import activity, pick_count, target
+from .. import caps, ledger
+from ..context import activity, ignored, target
 
 __all__ = ["kill_data_node", "fail_index_shards", "lose_index", "restore_lost_index", "recover_index_shards"]
 
@@ -15,26 +15,44 @@ REPOSITORY = "gameday-fs"
 
 
 @activity
-def kill_data_node(choose: str = "most-primaries", index: str = "content", name: str = None,
+def kill_data_node(choose: str = "most-primaries", index: str = None, name: str = None,
                    dry_run: bool = False, configuration: Dict[str, Any] = None,
                    secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """Kill one search data node: the one holding the most primaries of ``index``
-    (``choose: most-primaries``) or the node called ``name`` (``choose: name``)."""
+    """Kill one search data node: the node up holding the most primaries of ``index`` (default
+    ``content``; ``choose: most-primaries``, skipping nodes already down whatever the cluster's
+    metadata still says) or the node called ``name`` (``choose: name``). ``index`` counts only with
+    ``most-primaries`` and ``name`` only with ``choose: name``: given otherwise, they are an error.
+    Capped by ``limits.search_max_nodes``, counting the nodes already down::
+
+        {"type": "action", "name": "kill-search-2",
+         "provider": {"type": "python", "module": "gameday.chaos.search.actions", "func": "kill_data_node",
+                      "arguments": {"choose": "name", "name": "search-2"}}}
+    """
+    if choose == "most-primaries":
+        ignored("kill_data_node", name=(name, "choose: name"))
+    elif choose == "name":
+        ignored("kill_data_node", index=(index, "choose: most-primaries"))
+        if not name:
+            raise UsageError("kill_data_node: choose 'name' needs name")
+    else:
+        raise UsageError(f"choose must be 'most-primaries' or 'name', not {choose!r}")
     tgt = target(configuration, lock=not dry_run)
     nodes = tgt.nodes("search")
-    pick_count(len(nodes), 1, "fixed", 100.0 * tgt.limit("search_max_nodes") / max(len(nodes), 1), "search nodes")
     if choose == "most-primaries":
+        index = index or "content"
         counts = tgt.search_admin().primaries_by_node(index)
         if not counts:
             raise UsageError(f"index {index!r} has no assigned primaries to choose by")
-        chosen_name = next(iter(counts))
-    elif choose == "name":
-        if not name:
-            raise UsageError("choose 'name' needs name")
-        chosen_name = name
+        up = {n.name for n in caps.up(tgt, "search", nodes)}
+        candidates = [n for n in counts if n in up]
+        if not candidates:
+            raise UsageError(f"kill_data_node: no node holding primaries of {index!r} is up; already down: "
+                             f"{caps.describe(caps.down(tgt, 'search', nodes))}; nothing was touched")
+        chosen_name = candidates[0]
     else:
-        raise UsageError(f"choose must be 'most-primaries' or 'name', not {choose!r}")
+        chosen_name = name
     node = tgt.node("search", chosen_name)
+    caps.check(tgt, "search", [node.name], action=f"kill_data_node (choose {choose})", nodes=nodes)
     if dry_run:
         return {"target": tgt.name, "layer": "search", "would_touch": [node.name]}
     fault_at = time.time()
@@ -70,7 +88,7 @@ def recover_index_shards(index: str = "content", configuration: Dict[str, Any] =
                          secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Rollback of ``fail_index_shards``: lift the filter and retry allocation."""
     tgt = target(configuration)
-    done = [ledger.run_record(r) for r in ledger.matching(tgt.name, "clear_index_allocation", index=index)]
+    done = [ledger.run_record(r) for r in ledger.matching(tgt.env, "clear_index_allocation", index=index)]
     return {"target": tgt.name, "recovered": index, "undone": len(done)}
 
 
@@ -101,5 +119,5 @@ def restore_lost_index(index: str = "content", configuration: Dict[str, Any] = N
                        secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Rollback of ``lose_index``: restore the index from the snapshot taken before it was lost."""
     tgt = target(configuration)
-    done = [ledger.run_record(r)["result"] for r in ledger.matching(tgt.name, "restore_index", index=index)]
+    done = [ledger.run_record(r)["result"] for r in ledger.matching(tgt.env, "restore_index", index=index)]
     return {"target": tgt.name, "restored": done}

@@ -4,27 +4,23 @@ import random
 import time
 from typing import Any, Dict
 
+from .. import caps
 from ..context import activity, pick_count, target
 
 __all__ = ["kill_web_pods", "kill_all_web_pods", "rolling_restart_web"]
 
 
-@activity
-def kill_web_pods(qty: float = 1, mode: str = "fixed", dry_run: bool = False,
-                  configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """Kill ``qty`` web pods (``mode: fixed``) or ``qty`` percent of them (``mode: percentage``).
-
-    The target's environment caps the percentage (``limits.web_max_percent``). Pods are chosen at
-    random among the running ones. Returns what was touched and the instant of the fault::
-
-        {"type": "action", "name": "kill-half-the-web-pods",
-         "provider": {"type": "python", "module": "gameday.chaos.web.actions", "func": "kill_web_pods",
-                      "arguments": {"qty": 50, "mode": "percentage"}}}
-    """
-    tgt = target(configuration, lock=not dry_run)
-    nodes = [n for n in tgt.nodes("web") if n.running]
-    count = pick_count(len(nodes), qty, mode, tgt.limit("web_max_percent"), "web pods")
-    chosen = random.sample(nodes, count)
+def _kill(tgt, count_of, action: str, dry_run: bool) -> Dict[str, Any]:
+    """Kill ``count_of(total, up)`` web pods chosen at random among those up, after the cap check."""
+    nodes = tgt.nodes("web")
+    up = caps.up(tgt, "web", nodes)
+    count = count_of(len(nodes), up)
+    if count == 0 or count > len(up):
+        raise caps.CapExceeded(f"{action}: asked for {count} web pods but only {len(up)} of {len(nodes)} are up; "
+                               f"already down: {caps.describe(caps.down(tgt, 'web', nodes))}; nothing was touched",
+                               hint="wait until they are back, or ask for fewer")
+    chosen = random.sample(up, count)
+    caps.check(tgt, "web", [n.name for n in chosen], action=action, nodes=nodes)
     tgt.check_disruption(chosen)  # all at once or not at all (Kubernetes: PodDisruptionBudgets)
     if dry_run:
         return {"target": tgt.name, "layer": "web", "would_touch": [n.name for n in chosen]}
@@ -36,10 +32,28 @@ def kill_web_pods(qty: float = 1, mode: str = "fixed", dry_run: bool = False,
 
 
 @activity
+def kill_web_pods(qty: float = 1, mode: str = "fixed", dry_run: bool = False,
+                  configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Kill ``qty`` web pods (``mode: fixed``) or ``qty`` percent of them (``mode: percentage``).
+
+    The target's environment caps the share of web pods down at once (``limits.web_max_percent``),
+    counting those already down (not ready, held, or stopped by any run). Pods are chosen at random
+    among those up. Returns what was touched and the instant of the fault::
+
+        {"type": "action", "name": "kill-half-the-web-pods",
+         "provider": {"type": "python", "module": "gameday.chaos.web.actions", "func": "kill_web_pods",
+                      "arguments": {"qty": 50, "mode": "percentage"}}}
+    """
+    tgt = target(configuration, lock=not dry_run)
+    return _kill(tgt, lambda total, _up: pick_count(total, qty, mode, "web pods"), "kill_web_pods", dry_run)
+
+
+@activity
 def kill_all_web_pods(dry_run: bool = False, configuration: Dict[str, Any] = None,
                       secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """Full web outage: kill every web pod at once (needs ``limits.web_max_percent: 100``)."""
-    return kill_web_pods(qty=100, mode="percentage", dry_run=dry_run, configuration=configuration, secrets=secrets)
+    """Full web outage: kill every web pod still up at once (needs ``limits.web_max_percent: 100``)."""
+    tgt = target(configuration, lock=not dry_run)
+    return _kill(tgt, lambda _total, up: len(up), "kill_all_web_pods", dry_run)
 
 
 @activity
@@ -55,6 +69,8 @@ def rolling_restart_web(timeout: float = 300, dry_run: bool = False, configurati
     """
     tgt = target(configuration, lock=not dry_run)
     nodes = [n for n in tgt.nodes("web") if n.running]
+    if nodes:  # one at a time, each back before the next: the cap counts one more down than now
+        caps.check(tgt, "web", [nodes[0].name], action="rolling_restart_web", leaves_down=False)
     if dry_run:
         return {"target": tgt.name, "layer": "web", "would_touch": [n.name for n in nodes]}
     fault_at = time.time()
