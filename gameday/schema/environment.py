@@ -189,6 +189,10 @@ class KubernetesBlock(Strict):
         None, description="respect (the default): evictions honour PodDisruptionBudgets")
     toxiproxy_api: Optional[str] = Field(None, max_length=500, description="the URL of a toxiproxy API, "
                                                                           "e.g. http://toxiproxy.sps.svc:8474")
+    state_namespace: Optional[str] = Field(
+        None, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
+        description="where gameday keeps the target's Lease and undo records (default gameday: deploy/'s "
+                    "namespace, whose gameday-state Role grants exactly those)")
     web: WebLayer
     kafka: KafkaLayer
     search: SearchLayer
