@@ -368,6 +368,15 @@ def test_the_target_works_with_exactly_the_permissions_deploy_grants(k8s_twin, e
                            str(tmp_path / env_file.name), "--json"], capture_output=True, text=True, timeout=300)
     assert book.returncode in (0, 11) and json.loads(book.stdout)["outcome"] in ("healthy", "needs-restore"), \
         book.stderr[-2000:]
+    # the target's Lease and its undo records in gameday's namespace (the gameday-state Role)
+    from gameday.chaos import ledger
+    from gameday.chaos.lock import lock_for
+    lock = lock_for(target.env)
+    assert lock.acquire(purpose="rbac check") is None and lock.held_by_me()
+    rid = ledger.write(target.env, "remove_toxic", {"proxy": "db", "toxic": "gameday-rbac"}, reason="rbac check")
+    assert [r["id"] for r in ledger.pending(target.env)] == [rid]
+    assert ledger.done(target.env, rid) and ledger.pending(target.env) == []
+    assert lock.release() and lock.holder() is None
     # and nothing beyond: another secret is refused by the API server, in one line
     kubectl(k8s_twin, "create", "secret", "generic", "not-for-gameday", "-n", NAMESPACE, "--from-literal=k=v")
     with pytest.raises(GamedayError, match="refused read_namespaced_secret"):
@@ -464,3 +473,65 @@ def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxipro
     assert out["readers-during-the-fault"]["success_ratio"] < 0.5  # the web pods really lost the database
     api = for_environment(load(env_file)).toxiproxy_api()
     assert requests.get(f"{api}/proxies", timeout=5).json()["db"]["toxics"] == []  # and the cut was undone
+
+
+# ---- the lock is a Lease and the undo ledger lives in the cluster (issue 13) ---------------------------
+
+def _slow_cut(tmp_path: Path) -> Path:
+    """network/cut-web-to-db with a long look at the fault: time to act while it is in place."""
+    doc = yaml.safe_load((ROOT / "experiments" / "network" / "cut-web-to-db.yaml").read_text())
+    doc["method"] = [doc["method"][0], {
+        "type": "probe", "name": "long-look-at-the-fault",
+        "provider": {"type": "python", "module": "gameday.chaos.site.probes", "func": "measure_site",
+                     "arguments": {"window_s": 60, "rate": 1}}}]
+    path = tmp_path / "slow-cut.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_cluster(k8s_twin, env_file, tmp_path):
+    """The lock is the Lease gameday-lock-<env> and the undo record a ConfigMap (nothing on this
+    machine's disk): a second run is refused while the first holds the Lease; after a SIGKILL
+    mid-fault, `gameday cleanup` from another process finds both in the cluster and repairs the fault."""
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    env = load(env_file)
+    api = for_environment(env).toxiproxy_api()
+    db_toxics = lambda: requests.get(f"{api}/proxies", timeout=5).json()["db"]["toxics"]  # noqa: E731
+    log = tmp_path / "first.log"
+    with open(log, "w") as out:
+        first = subprocess.Popen([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
+                                  str(_slow_cut(tmp_path)), "--rollback-strategy", "always", "--var-file", str(env_file)],
+                                 cwd=tmp_path, stdout=out, stderr=out)
+    try:
+        wait_until(lambda: db_toxics() or first.poll() is not None, timeout=120, what="the cut web->db")
+        assert db_toxics(), log.read_text()[-3000:]
+        lease = json.loads(kubectl(k8s_twin, "get", "lease", "-n", NAMESPACE, f"gameday-lock-{env.name}",
+                                   "-o", "json").stdout)
+        assert lease["spec"]["holderIdentity"].endswith(f"/{first.pid}")
+        records = json.loads(kubectl(k8s_twin, "get", "configmaps", "-n", NAMESPACE, "-l",
+                                     f"gameday.io/undo-target={env.name}", "-o", "json").stdout)["items"]
+        assert [json.loads(r["data"]["record.json"])["undo"] for r in records] == ["remove_toxic"]
+        before = {p["metadata"]["uid"] for p in pods(k8s_twin)}
+        proc, journal = chaos_run("web/kill-one-pod.yaml", env_file, tmp_path)
+        assert journal["status"] != "completed" and f"is locked by pid {first.pid}" in proc.stderr, proc.stderr[-2000:]
+        assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # nothing touched
+        assert db_toxics()  # and the first run's fault stands
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    assert db_toxics()  # still broken, its undo recorded only in the cluster, not on this machine
+    from gameday.chaos.ledger import FileStore
+    assert FileStore(env.name).all() == []
+    out = subprocess.run([str(Path(sys.executable).with_name("gameday")), "cleanup", "-e", str(env_file), "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert [u["undo"] for u in report["undone"]] == ["remove_toxic"] and report["stale_lock_removed"]
+    assert db_toxics() == []
+    assert json.loads(kubectl(k8s_twin, "get", "configmaps", "-n", NAMESPACE, "-l",
+                              f"gameday.io/undo-target={env.name}", "-o", "json").stdout)["items"] == []
+    gone = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(k8s_twin)),
+                           "get", "lease", "-n", NAMESPACE, f"gameday-lock-{env.name}"],
+                          capture_output=True, text=True, timeout=60)
+    assert gone.returncode != 0 and "NotFound" in gone.stderr  # released
+    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods after the cut")
