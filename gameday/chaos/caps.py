@@ -2,8 +2,8 @@
 
 Every destructive action calls :func:`check` before its fault (and in its dry run)::
 
-    chosen = caps.choose(up, count)                      # never a member that is already down
-    caps.check(tgt, "search", [n.name for n in chosen], action="kill_data_node")
+    up = caps.up(tgt, "search", nodes)            # choose among these: never a member already down
+    caps.check(tgt, "search", [chosen.name])      # CapExceeded naming the cap and what is down
 
 A member is down when the target says it is not ready (a killed process, a pod not replaced yet),
 when the sandbox holds it stopped, when an undo record of any run says it was stopped, or, during
@@ -18,8 +18,10 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import time
 from typing import Iterable, Iterator
 
+from ..deadline import Deadline
 from ..errors import UsageError
 from ..targets.base import Node, Target
 from . import ledger
@@ -75,7 +77,7 @@ def describe(gone: dict[str, str]) -> str:
     return ", ".join(f"{name} ({why})" for name, why in sorted(gone.items())) or "nothing"
 
 
-def check(tgt: Target, layer: str, taking: Iterable[str], *, action: str, nodes: list[Node] | None = None,
+def check(tgt: Target, layer: str, taking: Iterable[str], *, nodes: list[Node] | None = None,
           leaves_down: bool = True) -> None:
     """Refuse (CapExceeded) a fault that would leave more of ``layer`` down than the environment's
     cap allows, counting what is already down; refuse (UsageError) taking down a member that is
@@ -86,7 +88,7 @@ def check(tgt: Target, layer: str, taking: Iterable[str], *, action: str, nodes:
     gone = down(tgt, layer, nodes)
     again = [name for name in taking if name in gone]
     if again:
-        raise UsageError(f"{action}: {', '.join(again)} is already down ({describe({n: gone[n] for n in again})}); "
+        raise UsageError(f"{', '.join(again)} is already down ({describe({n: gone[n] for n in again})}); "
                          "nothing was touched", hint="wait until it is back, or choose another member")
     key = CAPS.get(layer)
     if key is not None:
@@ -98,7 +100,7 @@ def check(tgt: Target, layer: str, taking: Iterable[str], *, action: str, nodes:
             share = f" ({after * 100 // max(total, 1)}%)" if key in PERCENT_CAPS else ""
             unit = "%" if key in PERCENT_CAPS else ""
             raise CapExceeded(
-                f"{action}: taking down {', '.join(taking)} would leave {after} of {total} {layer} members down"
+                f"taking down {', '.join(taking)} would leave {after} of {total} {layer} members down"
                 f"{share}, above this target's cap limits.{key} = {cap:g}{unit}; already down: {describe(gone)}; "
                 "nothing was touched",
                 hint=f"wait until they are back (`gameday cleanup` undoes recorded faults), or raise limits.{key} "
@@ -106,3 +108,20 @@ def check(tgt: Target, layer: str, taking: Iterable[str], *, action: str, nodes:
     simulated = _SIMULATED.get()
     if simulated is not None and leaves_down:
         simulated.setdefault(layer, []).extend(taking)
+
+
+def wait_until_ready(tgt: Target, *, timeout: float, interval: float = 0.5) -> dict[str, str]:
+    """After the guard repaired faults an earlier run left (members it stopped, a cut that made the
+    web tier unready), give the capped layers up to ``timeout`` seconds to be ready again; returns
+    what is still down (empty when all came back). Never raises for members that stay down: the
+    dry run that follows refuses, naming them."""
+    deadline = Deadline(timeout)
+    still = _capped_down(tgt)
+    while still and not deadline.expired():
+        time.sleep(min(interval, max(0.0, deadline.remaining())))
+        still = _capped_down(tgt)
+    return still
+
+
+def _capped_down(tgt: Target) -> dict[str, str]:
+    return {f"{layer}/{name}": why for layer in CAPS for name, why in down(tgt, layer).items()}

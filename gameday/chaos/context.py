@@ -54,12 +54,12 @@ def target(configuration: dict | None, *, lock: bool = True) -> Target:
     return tgt
 
 
-def ignored(action: str, **unused: Any) -> None:
-    """Refuse arguments an action would ignore: ``ignored("kill_data_node", name=(name, "choose: name"))``
-    raises a UsageError naming each argument that was given (not None) and what makes it count."""
+def ignored(**unused: Any) -> None:
+    """Refuse arguments an action would ignore: ``ignored(name=(name, "choose: name"))`` raises a
+    UsageError naming each argument that was given (not None) and what makes it count."""
     given = {arg: why for arg, (value, why) in unused.items() if value is not None}
     if given:
-        raise UsageError(f"{action}: " + "; ".join(f"argument {arg!r} is used only with {why}" for arg, why in given.items())
+        raise UsageError("; ".join(f"argument {arg!r} is used only with {why}" for arg, why in given.items())
                          + "; nothing was touched", hint="drop the argument, or set what it needs")
 
 

@@ -36,6 +36,7 @@ from ..lock import lock_for
 __all__ = ["before_experiment_control", "after_experiment_control"]
 
 log = logging.getLogger("chaostoolkit")
+SETTLE_S = 60.0  # after repairing an earlier run's faults: how long members may take to be ready again
 
 
 def _gameday_activities(experiment: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -91,8 +92,13 @@ def before_experiment_control(context: Dict[str, Any], configuration: Dict[str, 
         replaced = lock_for(env).acquire(purpose=f"chaos: {context.get('title', '?')}")
         if replaced:
             log.warning(f"gameday: took over the lock of a dead run (pid {replaced.get('pid')})")
-        for repaired in ledger.run_pending(env):
-            log.warning(f"gameday: undid a fault left by an earlier run: {repaired['reason']}")
+        repaired = ledger.run_pending(env)
+        for record in repaired:
+            log.warning(f"gameday: undid a fault left by an earlier run: {record['reason']}")
+        if repaired:  # what the fault made unready (the web tier behind a cut) comes back before the caps count it
+            still = caps.wait_until_ready(tgt, timeout=SETTLE_S)
+            if still:
+                log.warning(f"gameday: still down {SETTLE_S:g}s after the repair: {caps.describe(still)}")
         for plan in check_experiment(context, configuration, secrets):
             log.info(f"gameday: {plan}")
     except InterruptExecution as err:

@@ -18,9 +18,9 @@ def kill_database(dry_run: bool = False, configuration: Dict[str, Any] = None,
     tgt = target(configuration, lock=not dry_run)
     nodes = caps.up(tgt, "db")
     if not nodes:
-        raise UsageError(f"kill_database: no database server is up; already down: {caps.describe(caps.down(tgt, 'db'))}; "
+        raise UsageError(f"no database server is up; already down: {caps.describe(caps.down(tgt, 'db'))}; "
                          "nothing was touched", hint="wait until it is back")
-    caps.check(tgt, "db", [n.name for n in nodes], action="kill_database")
+    caps.check(tgt, "db", [n.name for n in nodes])
     if dry_run:
         return {"target": tgt.name, "layer": "db", "would_touch": [n.name for n in nodes]}
     fault_at = time.time()

@@ -40,9 +40,9 @@ def kill_broker(role: str = "partition-leader", topic: str = None, partition: in
     if role not in ROLES:
         raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
     if role != "partition-leader":
-        ignored("kill_broker", topic=(topic, "role: partition-leader"), partition=(partition, "role: partition-leader"))
+        ignored(topic=(topic, "role: partition-leader"), partition=(partition, "role: partition-leader"))
     if role != "id":
-        ignored("kill_broker", broker_id=(broker_id, "role: id"))
+        ignored(broker_id=(broker_id, "role: id"))
     tgt = target(configuration, lock=not dry_run)
     nodes = tgt.nodes("kafka")
     if role == "partition-leader":
@@ -56,10 +56,10 @@ def kill_broker(role: str = "partition-leader", topic: str = None, partition: in
     else:
         up = caps.up(tgt, "kafka", nodes)
         if not up:
-            raise UsageError(f"kill_broker: no Kafka broker is up; already down: {caps.describe(caps.down(tgt, 'kafka', nodes))}")
+            raise UsageError(f"no Kafka broker is up; already down: {caps.describe(caps.down(tgt, 'kafka', nodes))}")
         chosen = int(random.choice(up).labels["node-id"])
     node = _broker_node(tgt, chosen)
-    caps.check(tgt, "kafka", [node.name], action=f"kill_broker (role {role})", nodes=nodes)
+    caps.check(tgt, "kafka", [node.name], nodes=nodes)
     if dry_run:
         return {"target": tgt.name, "layer": "kafka", "would_touch": [node.name], "broker_id": chosen}
     fault_at = time.time()
@@ -79,10 +79,10 @@ def kill_brokers(qty: int = 2, dry_run: bool = False, configuration: Dict[str, A
     count = pick_count(len(nodes), qty, "fixed", "Kafka brokers")
     up = caps.up(tgt, "kafka", nodes)
     if count > len(up):
-        raise caps.CapExceeded(f"kill_brokers: asked for {count} brokers but only {len(up)} of {len(nodes)} are up; "
+        raise caps.CapExceeded(f"asked for {count} brokers but only {len(up)} of {len(nodes)} are up; "
                                f"already down: {caps.describe(caps.down(tgt, 'kafka', nodes))}; nothing was touched")
     chosen = sorted(random.sample(up, count), key=lambda n: n.name)
-    caps.check(tgt, "kafka", [n.name for n in chosen], action="kill_brokers", nodes=nodes)
+    caps.check(tgt, "kafka", [n.name for n in chosen], nodes=nodes)
     tgt.check_disruption(chosen)  # all at once or not at all (Kubernetes: PodDisruptionBudgets)
     if dry_run:
         return {"target": tgt.name, "layer": "kafka", "would_touch": [n.name for n in chosen]}
@@ -103,7 +103,7 @@ def stop_consumers(layer: str = "indexer", dry_run: bool = False, configuration:
     if not nodes:
         raise UsageError(f"{tgt.name}: no {layer} nodes to stop")
     gone = caps.down(tgt, layer, nodes)
-    caps.check(tgt, layer, [n.name for n in nodes if n.name not in gone], action="stop_consumers", nodes=nodes)
+    caps.check(tgt, layer, [n.name for n in nodes if n.name not in gone], nodes=nodes)
     if dry_run:
         return {"target": tgt.name, "layer": layer, "would_touch": [n.name for n in nodes]}
     fault_at = time.time()

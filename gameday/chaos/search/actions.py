@@ -29,11 +29,11 @@ def kill_data_node(choose: str = "most-primaries", index: str = None, name: str 
                       "arguments": {"choose": "name", "name": "search-2"}}}
     """
     if choose == "most-primaries":
-        ignored("kill_data_node", name=(name, "choose: name"))
+        ignored(name=(name, "choose: name"))
     elif choose == "name":
-        ignored("kill_data_node", index=(index, "choose: most-primaries"))
+        ignored(index=(index, "choose: most-primaries"))
         if not name:
-            raise UsageError("kill_data_node: choose 'name' needs name")
+            raise UsageError("choose 'name' needs name")
     else:
         raise UsageError(f"choose must be 'most-primaries' or 'name', not {choose!r}")
     tgt = target(configuration, lock=not dry_run)
@@ -46,13 +46,13 @@ def kill_data_node(choose: str = "most-primaries", index: str = None, name: str 
         up = {n.name for n in caps.up(tgt, "search", nodes)}
         candidates = [n for n in counts if n in up]
         if not candidates:
-            raise UsageError(f"kill_data_node: no node holding primaries of {index!r} is up; already down: "
+            raise UsageError(f"no node holding primaries of {index!r} is up; already down: "
                              f"{caps.describe(caps.down(tgt, 'search', nodes))}; nothing was touched")
         chosen_name = candidates[0]
     else:
         chosen_name = name
     node = tgt.node("search", chosen_name)
-    caps.check(tgt, "search", [node.name], action=f"kill_data_node (choose {choose})", nodes=nodes)
+    caps.check(tgt, "search", [node.name], nodes=nodes)
     if dry_run:
         return {"target": tgt.name, "layer": "search", "would_touch": [node.name]}
     fault_at = time.time()

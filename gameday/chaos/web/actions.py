@@ -10,17 +10,17 @@ from ..context import activity, pick_count, target
 __all__ = ["kill_web_pods", "kill_all_web_pods", "rolling_restart_web"]
 
 
-def _kill(tgt, count_of, action: str, dry_run: bool) -> Dict[str, Any]:
+def _kill(tgt, count_of, dry_run: bool) -> Dict[str, Any]:
     """Kill ``count_of(total, up)`` web pods chosen at random among those up, after the cap check."""
     nodes = tgt.nodes("web")
     up = caps.up(tgt, "web", nodes)
     count = count_of(len(nodes), up)
     if count == 0 or count > len(up):
-        raise caps.CapExceeded(f"{action}: asked for {count} web pods but only {len(up)} of {len(nodes)} are up; "
+        raise caps.CapExceeded(f"asked for {count} web pods but only {len(up)} of {len(nodes)} are up; "
                                f"already down: {caps.describe(caps.down(tgt, 'web', nodes))}; nothing was touched",
                                hint="wait until they are back, or ask for fewer")
     chosen = random.sample(up, count)
-    caps.check(tgt, "web", [n.name for n in chosen], action=action, nodes=nodes)
+    caps.check(tgt, "web", [n.name for n in chosen], nodes=nodes)
     tgt.check_disruption(chosen)  # all at once or not at all (Kubernetes: PodDisruptionBudgets)
     if dry_run:
         return {"target": tgt.name, "layer": "web", "would_touch": [n.name for n in chosen]}
@@ -45,7 +45,7 @@ def kill_web_pods(qty: float = 1, mode: str = "fixed", dry_run: bool = False,
                       "arguments": {"qty": 50, "mode": "percentage"}}}
     """
     tgt = target(configuration, lock=not dry_run)
-    return _kill(tgt, lambda total, _up: pick_count(total, qty, mode, "web pods"), "kill_web_pods", dry_run)
+    return _kill(tgt, lambda total, _up: pick_count(total, qty, mode, "web pods"), dry_run)
 
 
 @activity
@@ -53,7 +53,7 @@ def kill_all_web_pods(dry_run: bool = False, configuration: Dict[str, Any] = Non
                       secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Full web outage: kill every web pod still up at once (needs ``limits.web_max_percent: 100``)."""
     tgt = target(configuration, lock=not dry_run)
-    return _kill(tgt, lambda _total, up: len(up), "kill_all_web_pods", dry_run)
+    return _kill(tgt, lambda _total, up: len(up), dry_run)
 
 
 @activity
@@ -68,9 +68,11 @@ def rolling_restart_web(timeout: float = 300, dry_run: bool = False, configurati
          "provider": {"type": "python", "module": "gameday.chaos.web.actions", "func": "rolling_restart_web"}}
     """
     tgt = target(configuration, lock=not dry_run)
-    nodes = [n for n in tgt.nodes("web") if n.running]
-    if nodes:  # one at a time, each back before the next: the cap counts one more down than now
-        caps.check(tgt, "web", [nodes[0].name], action="rolling_restart_web", leaves_down=False)
+    everyone = tgt.nodes("web")
+    nodes = [n for n in everyone if n.running]
+    up = caps.up(tgt, "web", everyone)
+    if up:  # one at a time, each back before the next: the cap counts one more down than now
+        caps.check(tgt, "web", [up[0].name], nodes=everyone, leaves_down=False)
     if dry_run:
         return {"target": tgt.name, "layer": "web", "would_touch": [n.name for n in nodes]}
     fault_at = time.time()
