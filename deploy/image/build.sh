@@ -101,6 +101,10 @@ git -C "$ROOT" archive --format=tar HEAD -- gameday environments experiments loa
   inventory schemas targets.yaml pyproject.toml constraints.txt README.md | tar -C "$CTX/project" -xf -
 git -C "$ROOT" ls-files --others --exclude-standard -z -- 'environments/*.yaml' \
   | while IFS= read -r -d '' f; do log "baking in untracked $f"; cp "$ROOT/$f" "$CTX/project/$f"; done
+for overlay_env in gke-staging gke-production; do   # what deploy/overlays pass as --env
+  [[ -f $CTX/project/environments/$overlay_env.yaml ]] \
+    || log "note: no environments/$overlay_env.yaml (made from its .example): the $overlay_env CronJob would fail"
+done
 cp -al "$WHEELS" "$CTX/wheels" 2>/dev/null || cp -a "$WHEELS" "$CTX/wheels"
 rm -f "$CTX/wheels/.complete"
 TAG=$( (cd "$CTX" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum;
