@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import shlex
-from pathlib import Path
 
 import click
 import yaml
 
 from ..errors import UsageError
+from ..project import root as project_root
 from ..runner.suite import load as load_suite
 from ..targets.environment import load as load_environment
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = project_root()
 
 
 def _check_cron(expr: str) -> str:

@@ -19,11 +19,12 @@ from typing import Any
 import yaml
 
 from ..errors import UsageError
+from ..project import root as project_root
 from ..schema.base import check
 from ..schema.platform import SCHEMA, PlatformFile
 from ..yamlfile import check_name, read_yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = project_root()
 SANDBOX_INVENTORY = ROOT / "platform.yaml"
 INVENTORIES = ROOT / "inventory"
 

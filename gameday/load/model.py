@@ -30,13 +30,14 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..project import root as project_root
 from ..schema.base import check
 from ..schema.traffic import TrafficFile
 from ..yamlfile import read_yaml
 
 __all__ = ["TrafficModel", "Plan", "JOURNEYS", "SEARCH_KINDS", "DEFAULT_TRAFFIC", "load"]
 
-DEFAULT_TRAFFIC = Path(__file__).resolve().parents[2] / "loadtests" / "traffic.yaml"
+DEFAULT_TRAFFIC = project_root() / "loadtests" / "traffic.yaml"
 MAX_ORIGIN_RPS = 100_000  # at surge; far beyond the SPS site, and beyond what a Locust fleet here sends
 MAX_USERS = 1_000_000  # Locust users at surge (rate x pacing)
 

@@ -32,6 +32,7 @@ from .. import children
 from .. import hostguard, redact
 from ..deadline import Deadline
 from ..errors import DeadlineExceeded, GamedayError, NotRunning, UsageError
+from ..project import root as project_root
 from .model import Plan, TrafficModel, users_for
 from .profiles import MAX_DURATION_S, PROFILES, Schedule, check_profile
 from .timeline import ALL, Timeline
@@ -39,7 +40,7 @@ from .timeline import ALL, Timeline
 __all__ = ["RunOptions", "PreparedRun", "prepare", "execute", "check_host", "SUMMARY_SCHEMA", "DEFAULT_LOCUSTFILE"]
 
 SUMMARY_SCHEMA = "gameday.load.summary/v1"
-DEFAULT_LOCUSTFILE = Path(__file__).resolve().parents[2] / "loadtests" / "locustfile.py"
+DEFAULT_LOCUSTFILE = project_root() / "loadtests" / "locustfile.py"
 FELL_BEHIND_RATIO = 0.90
 CPU_LIMIT = 90.0
 STARTUP_GRACE_S = 30.0

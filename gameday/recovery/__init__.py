@@ -16,10 +16,11 @@ import importlib.util
 from pathlib import Path
 
 from ..errors import UsageError
+from ..project import root as project_root
 from .engine import (FAILED, HEALTHY, NEEDS_RESTORE, RESTORED, Check, Finding, Part, Playbook, PlaybookResult,
                      Step, StepResult, run)
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = project_root()
 PLAYBOOKS = ROOT / "recovery_playbooks"
 ORDER = ("db", "kafka", "search", "web", "site")
 

@@ -17,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..project import root as project_root
 from ..schema.base import check
 from ..schema.targets import LAYERS, SCHEMA, Objectives, TargetsFile  # noqa: F401 - LAYERS, SCHEMA re-exported
 from ..yamlfile import closest, parse_yaml, read_yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = project_root()
 DEFAULT_FILE = ROOT / "targets.yaml"
 FIELDS = {"rto_s", "rpo_records", "rpo_s", "min_availability"}
 SLO_FIELDS = {"success_ratio", "p95_ms", "window_s"}

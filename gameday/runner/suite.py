@@ -14,8 +14,9 @@ from ..measure.recovery import Slo
 from ..schema.base import check
 from ..schema.suite import SuiteFile, SuiteLoad, SuiteSlo
 from ..yamlfile import read_named
+from ..project import root as project_root
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = project_root()
 SUITES = ROOT / "experiments" / "suites"
 
 

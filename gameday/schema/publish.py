@@ -16,13 +16,14 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from ..project import root as project_root
 from .environment import EnvironmentFile
 from .platform import PlatformFile
 from .suite import SuiteFile
 from .targets import TargetsFile
 from .traffic import TrafficFile
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = project_root()
 SCHEMAS_DIR = ROOT / "schemas"
 # schema name -> (model, the files it describes)
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {

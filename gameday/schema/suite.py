@@ -8,16 +8,16 @@ Everything a suite names is checked before the first fault: the experiment file 
 from __future__ import annotations
 
 from collections import Counter
-from pathlib import Path
 from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator
 
 from ..load.profiles import PROFILES
+from ..project import root as project_root
 from .base import Problem, Strict
 from .environment import NAME_PATTERN
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = project_root()
 EXPERIMENTS = ROOT / "experiments"
 PLAYBOOKS = ROOT / "recovery_playbooks"
 LAYERS = ("web", "db", "kafka", "search", "indexer", "network", "site")  # targets.yaml's layers + experiments/network

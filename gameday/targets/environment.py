@@ -32,8 +32,9 @@ from typing import Any
 from ..schema.base import check
 from ..schema.environment import EnvironmentFile, EnvironmentModel
 from ..yamlfile import read_named
+from ..project import root as project_root
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = project_root()
 ENVIRONMENTS = ROOT / "environments"
 KINDS = ("sandbox", "kubernetes")
 SCHEMA = "environment"  # schemas/environment.schema.json (the models: gameday.schema.environment)
