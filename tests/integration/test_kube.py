@@ -222,5 +222,6 @@ def test_deploy_manifests_pass_the_api_servers_validation(kube_twin, overlay):
     out = kubectl(kube_twin, "apply", "--dry-run=server", "-o", "name", "-f", "-", stdin=rendered.stdout)
     applied = out.stdout.split()
     assert any(name.startswith("cronjob.batch/") for name in applied), applied
-    assert sum(name.startswith("role.rbac.authorization.k8s.io/") for name in applied) == 3, applied
+    assert sum(name.startswith("role.rbac.authorization.k8s.io/") for name in applied) == 4, applied  # + gameday-state
+    assert sum(name.startswith("networkpolicy.networking.k8s.io/") for name in applied) == 2, applied
     assert any(name.startswith("deployment.apps/") for name in applied), applied
