@@ -99,6 +99,7 @@ def chaos_run(experiment: str, env_file: Path, tmp_path: Path) -> dict:
     assert journal_path.exists(), proc.stderr[-3000:]
     journal = json.loads(journal_path.read_text())
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    assert journal["run"], f"the method did not run: {proc.stderr[-3000:]}"
     print(f"\n[figure] {experiment}: {durations(journal)}")
     return {r["activity"]["name"]: r.get("output") for r in journal["run"]}
 
@@ -260,11 +261,17 @@ def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_thei
 
 
 def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, tmp_path):
-    """``gameday run --suite kubernetes`` (baseline and cool-down shortened) against this target:
+    """``gameday run --suite kubernetes`` (baseline and cool-down shortened, three scenarios) against this target:
     every scenario's fault injected through the Kubernetes API under load, recovered, judged, reported."""
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
     suite = yaml.safe_load((ROOT / "experiments" / "suites" / "kubernetes.yaml").read_text())
     suite.update(baseline_s=8, cooldown_s=3)
+    # three of its six scenarios (a Deployment pod, a StatefulSet broker, the database): the runner's
+    # Kubernetes path whole, within make test's time; the other three are covered on this target by
+    # plain chaos run (search node here, rolling restart in test_kube_sandbox) and by the indexer
+    # stopped through the target and restored by its playbook (below)
+    keep = ("web-one-pod", "kafka-partition-leader", "database-crash")
+    suite["scenarios"] = [sc for sc in suite["scenarios"] if sc["name"] in keep]
     suite_path = tmp_path / "kubernetes-ci.yaml"
     suite_path.write_text(yaml.safe_dump(suite))
     reports = tmp_path / "reports"
@@ -275,8 +282,7 @@ def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, 
     assert proc.stdout.strip(), proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     scenarios = {s["name"]: s for s in summary["scenarios"]}
-    assert set(scenarios) == {"web-one-pod", "web-rolling-restart", "kafka-partition-leader", "search-data-node",
-                              "database-crash", "indexer-stopped"}
+    assert set(scenarios) == set(keep)
     assert proc.returncode == 0 and summary["verdict"] == "passed", proc.stderr[-3000:]
     assert summary["target"] == {"name": f"sandbox-{NAME}", "kind": "kubernetes"}
     run_dir = next(reports.glob("2*"))
