@@ -39,6 +39,7 @@ from gameday.sandbox.twin import Twin
 from gameday.targets import for_environment
 from gameday.targets.environment import load
 from gameday.targets.kubernetes import DisruptionRefused, KubernetesTarget
+from tests.support.experiments import held_fault
 from tests.support.kube_twin import environment_for, kubernetes_twin
 
 pytestmark = pytest.mark.kubernetes
@@ -477,18 +478,6 @@ def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxipro
 
 # ---- the lock is a Lease and the undo ledger lives in the cluster (issue 13) ---------------------------
 
-def _slow_cut(tmp_path: Path) -> Path:
-    """network/cut-web-to-db with a long look at the fault: time to act while it is in place."""
-    doc = yaml.safe_load((ROOT / "experiments" / "network" / "cut-web-to-db.yaml").read_text())
-    doc["method"] = [doc["method"][0], {
-        "type": "probe", "name": "long-look-at-the-fault",
-        "provider": {"type": "python", "module": "gameday.chaos.site.probes", "func": "measure_site",
-                     "arguments": {"window_s": 60, "rate": 1}}}]
-    path = tmp_path / "slow-cut.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
 def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_cluster(k8s_twin, env_file, tmp_path):
     """The lock is the Lease gameday-lock-<env> and the undo record a ConfigMap (nothing on this
     machine's disk): a second run is refused while the first holds the Lease; after a SIGKILL
@@ -500,7 +489,7 @@ def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_c
     log = tmp_path / "first.log"
     with open(log, "w") as out:
         first = subprocess.Popen([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
-                                  str(_slow_cut(tmp_path)), "--rollback-strategy", "always", "--var-file", str(env_file)],
+                                  str(held_fault("network/cut-web-to-db.yaml", tmp_path)), "--rollback-strategy", "always", "--var-file", str(env_file)],
                                  cwd=tmp_path, stdout=out, stderr=out)
     try:
         wait_until(lambda: db_toxics() or first.poll() is not None, timeout=120, what="the cut web->db")

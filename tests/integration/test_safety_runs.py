@@ -24,6 +24,7 @@ from gameday.chaos import ledger
 from gameday.chaos.lock import TargetLock
 from gameday.deadline import wait_until
 from gameday.targets.environment import load
+from tests.support.experiments import held_fault
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = str(Path(sys.executable).with_name("chaos"))
@@ -56,22 +57,10 @@ def start_game_day(suite: Path, reports: Path, log: Path) -> subprocess.Popen:
                                 cwd=reports.parent)
 
 
-def slow_latency(tmp_path: Path) -> Path:
-    """network/latency-web-to-search, holding the fault for a minute: time to collide with it."""
-    doc = yaml.safe_load((ROOT / "experiments" / "network" / "latency-web-to-search.yaml").read_text())
-    doc["method"] = [doc["method"][0], {
-        "type": "probe", "name": "long-look-at-the-fault",
-        "provider": {"type": "python", "module": "gameday.chaos.site.probes", "func": "measure_site",
-                     "arguments": {"window_s": 60, "rate": 1}}}]
-    path = tmp_path / "slow-latency.yaml"
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return path
-
-
 def test_a_run_refused_by_the_lock_touches_nothing_of_the_run_that_holds_it(steady_twin, tmp_path):
     log = tmp_path / "holder.log"
     with open(log, "w") as out:
-        holder = subprocess.Popen([CHAOS, "--no-log-file", "run", str(slow_latency(tmp_path)), "--rollback-strategy",
+        holder = subprocess.Popen([CHAOS, "--no-log-file", "run", str(held_fault("network/latency-web-to-search.yaml", tmp_path)), "--rollback-strategy",
                                    "always", "--var-file", str(ENV_FILE)], cwd=tmp_path, stdout=out, stderr=out)
     refused_reports = tmp_path / "refused"
     try:
