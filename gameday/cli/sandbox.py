@@ -109,6 +109,24 @@ def down(twin: Twin, wipe: bool, as_json: bool) -> None:
 
 
 @sandbox.command()
+@click.option("--write", "action", flag_value="write", help="Put the block into /etc/hosts (as root).")
+@click.option("--remove", "action", flag_value="remove", help="Take the block out of /etc/hosts (as root).")
+@click.option("--file", "hosts_file", default=str(Path("/etc/hosts")), show_default=True, hidden=True)
+@click.pass_obj
+def hosts(twin: Twin, action: str | None, hosts_file: str) -> None:
+    """The twin's host names (site., search., kafka-N., db., toxiproxy.<twin>.gameday.test) as an
+    /etc/hosts block: printed, or with --write / --remove edited in place. `up` writes it too."""
+    from ..sandbox import names
+    if action is None:
+        click.echo(names.block(twin), nl=False)
+        return
+    path = Path(hosts_file)
+    changed = names.write_hosts(twin, path) if action == "write" else names.remove_hosts(twin, path)
+    what = "written to" if action == "write" else "removed from"
+    console_err.print(f"twin {twin.name}: host names {what} {path}" + ("" if changed else " (already so)"))
+
+
+@sandbox.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable status (schema gameday.sandbox.status/v1).")
 @click.pass_obj
 def status(twin: Twin, as_json: bool) -> None:

@@ -7,6 +7,7 @@ addresses from ``127.<net>.<100+node>.0/24``; Services' cluster IPs come from ``
 (numbers only: nothing routes them). The admin kubeconfig is ``<twin home>/kubeconfig``::
 
     kubectl --kubeconfig ~/.local/state/gameday/default/kubeconfig get nodes
+    kubectl --context gameday-default get nodes     # the same identity, merged into ~/.kube/config
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from ..sandbox.spec import MemberSpec, Workload
 from ..sandbox.twin import LAYERS, Twin
-from . import build, pki
+from . import build, kubeconfig_merge, pki
 
 ETCD_PORT, ETCD_PEER_PORT = 2379, 2380
 APISERVER_PORT = 6443
@@ -64,6 +65,7 @@ def prepare(twin: Twin) -> None:
         _component_kubeconfig(twin, client).write_text(pki.kubeconfig(server_url(twin), files, client))
     kubeconfig_path(twin).write_text(pki.kubeconfig(server_url(twin), files, "admin"))
     kubeconfig_path(twin).chmod(0o600)
+    kubeconfig_merge.merge(twin)  # context gameday-<twin> in the user's kubeconfig, as kind does
     (twin.paths.data / "etcd").mkdir(parents=True, exist_ok=True)
     (twin.paths.data / "etcd").chmod(0o700)
 

@@ -7,6 +7,7 @@ replaced by the pod's (``$(POD_IP)``) and its secret env file turned into a Secr
 
     objects(twin)      # Namespace, Service/StatefulSet/PDB db, kafka and search, Secret sandbox-db,
                        # Deployment web (3), Service web, PDB web, Deployment indexer (2)
+    credential_objects(twin)   # Secrets search-es-elastic-user (key elastic) and twin-ca (key ca.crt)
     python -m gameday.kube.workloads --twin default --net 10 --part data   # apply, wait until available
 
 The database, Kafka and search run as StatefulSets ``db`` (one pod, ``db-1``: MariaDB on
@@ -43,7 +44,7 @@ from kubernetes.client.rest import ApiException
 
 from ..sandbox.spec import MemberSpec, Topology, Workload
 from .addresses import ANNOTATION as ADDRESSES_ANNOTATION
-from ..sandbox.twin import LAYERS, PORTS, WEB_REPLICAS, Twin
+from ..sandbox.twin import DB_USER, LAYERS, PORTS, WEB_REPLICAS, Twin
 
 log = logging.getLogger("gameday.kube.workloads")
 
@@ -52,7 +53,9 @@ FIELD_MANAGER = "gameday-sandbox"
 NAME_LABEL = "app.kubernetes.io/name"
 PART_OF = {"app.kubernetes.io/part-of": "gameday-sandbox"}
 SELECTOR_ANNOTATION = "sandbox.gameday.io/selector"  # a selectorless Service's pods (our EndpointSlice controller)
-DB_SECRET = "sandbox-db"
+DB_SECRET = "sandbox-db"          # GAMEDAY_DB_PASSWORD (what the pods read), username, password
+SEARCH_SECRET = "search-es-elastic-user"  # key `elastic`: the search password, named as ECK names it
+CA_SECRET = "twin-ca"             # key `ca.crt`: the twin CA (as ECK's <cluster>-es-http-certs-public)
 APPLY_TIMEOUT = 240.0
 
 
@@ -238,11 +241,26 @@ def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") 
     if part in ("web", "all"):
         secrets = secret_keys(web.members[0].env_files)
         if secrets:
+            secrets.update(username=DB_USER, password=twin.db_password())  # as a production DB Secret holds them
             out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(DB_SECRET), "type": "Opaque",
                         "stringData": secrets})
         out += web_objects(twin, web)
         out += indexer_objects(topo.workload("indexer"))
     return out
+
+
+def credential_objects(twin: Twin) -> list[dict[str, Any]]:
+    """Secrets an environment reads the twin's credentials from, named as on the platform: the search
+    password (``search-es-elastic-user``, key ``elastic``) and the CA of the TLS front (``twin-ca``,
+    key ``ca.crt``). Applied with the ``data`` part (:func:`main`); the database's is ``sandbox-db``."""
+    from ..sandbox import tls
+    tls.ensure_ca(twin)
+    return [
+        {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(SEARCH_SECRET, {"app.kubernetes.io/name": "search"}),
+         "type": "Opaque", "stringData": {"elastic": twin.search_password()}},
+        {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(CA_SECRET), "type": "Opaque",
+         "stringData": {"ca.crt": tls.ca_bundle_path(twin).read_text()}},
+    ]
 
 
 # ---- applying ------------------------------------------------------------------------------------------
@@ -338,7 +356,10 @@ def main(argv: list[str] | None = None) -> int:
     twin = Twin.create(args.twin, net=args.net)
     api = config.new_client_from_config(config_file=args.kubeconfig)
     wanted = []
-    for obj in objects(twin, part=args.part):
+    applied = objects(twin, part=args.part)
+    if args.part in ("data", "all"):
+        applied += credential_objects(twin)
+    for obj in applied:
         apply(api, obj)
         log.info("applied %s %s", obj["kind"], obj["metadata"]["name"])  # never the Secret's data
         if obj["kind"] in ("Deployment", "StatefulSet"):

@@ -6,7 +6,8 @@ half-started twin behind (on failure it takes everything down again unless ``kee
 
     twin = Twin.create("default")
     status = up(twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin))
-    down(twin.paths)
+    down(twin.paths)                # down(twin.paths, wipe=True) also removes the twin's /etc/hosts
+                                    # block and its context in the user's kubeconfig
 """
 
 from __future__ import annotations
@@ -201,5 +202,10 @@ def down(paths: SandboxPaths, *, wipe: bool = False, timeout: float = 60.0) -> D
         stale.unlink(missing_ok=True)
     if wipe and paths.home.exists():
         shutil.rmtree(paths.home)
+    if wipe:  # what prepare put outside the twin's home: its /etc/hosts block and kubeconfig context
+        from ..kube import kubeconfig_merge
+        from . import names
+        names.remove_block(paths.name)
+        kubeconfig_merge.remove(paths.name)
     return DownResult(was_running=pid is not None or bool(leftovers), stopped_members=stopped,
                       leftovers_killed=leftovers, wiped=wipe)

@@ -33,9 +33,14 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
 
 
 def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
-    """Write configs and initialise data directories that do not exist yet (keeps existing data)."""
+    """Write configs and initialise data directories that do not exist yet (keeps existing data);
+    the twin's host names go into /etc/hosts (:mod:`.names`), its TLS front's certificate is made
+    (:mod:`.tls`, by the lb layer); with ``kubernetes``, the admin context joins the user's kubeconfig."""
+    from . import names
     twin.paths.ensure()
+    names.write_hosts(twin)
     twin.db_password()
+    twin.search_password()
     for layer in (toxiproxy, db, kafka, search, lb):
         layer.prepare(twin)
     if kubernetes:

@@ -88,20 +88,23 @@ class Twin:
     def db_addr_via_proxy(self) -> str:
         return f"{self.address('toxiproxy')}:{PORTS['db']}"
 
-    # ---- the one secret ----------------------------------------------------------------------
+    # ---- the secrets ---------------------------------------------------------------------------
     @property
     def db_env_file(self):
         return self.paths.secrets / "db.env"
 
+    @property
+    def search_env_file(self):
+        return self.paths.secrets / "search.env"
+
     def db_password(self) -> str:
         """The CMS database password, generated once per twin and kept in ``secrets/`` (0600)."""
-        f = self.db_env_file
-        if not f.exists():
-            f.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(f, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                fh.write(f"GAMEDAY_DB_PASSWORD={secrets.token_urlsafe(18)}\n")
-        return f.read_text().split("=", 1)[1].strip()
+        return _kept_secret(self.db_env_file, "GAMEDAY_DB_PASSWORD")
+
+    def search_password(self) -> str:
+        """The password of search user ``elastic`` at the load balancer's TLS front (``:9200``),
+        generated once per twin and kept in ``secrets/search.env`` (0600)."""
+        return _kept_secret(self.search_env_file, "GAMEDAY_SEARCH_PASSWORD")
 
     def site_env(self, *, via_proxy: bool) -> dict[str, str]:
         """Environment for the sample site, the indexer and the seed job (password via env file)."""
@@ -114,3 +117,22 @@ class Twin:
             "GAMEDAY_CONTENT_TOPIC": CONTENT_TOPIC,
             "GAMEDAY_CONTENT_INDEX": CONTENT_INDEX,
         }
+
+
+def _kept_secret(f, key: str) -> str:
+    """``key``'s value in the KEY=VALUE file ``f``, made (0600, complete before it appears under its
+    name: a concurrent reader never sees it half-written) the first time it is asked for."""
+    if not f.exists():
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_name(f".{f.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{key}={secrets.token_urlsafe(18)}\n")
+            try:
+                os.link(tmp, f)  # fails if another process made it first: theirs is kept
+            except FileExistsError:
+                pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return f.read_text().split("=", 1)[1].strip()

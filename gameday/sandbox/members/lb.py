@@ -2,14 +2,31 @@
 
 Every possible web replica (up to ``WEB_MAX_REPLICAS``) is listed, so scaling the web tier needs no
 reload: replicas that are not running are simply marked down by the health check.
+
+Besides plain HTTP on ``:8080`` it is the twin's TLS front, as a production load balancer is
+(certificate from the twin's CA, :mod:`gameday.sandbox.tls`; names from :mod:`gameday.sandbox.names`):
+
+- ``https://site.<twin>.gameday.test/`` (``:443``): the same web backend;
+- ``https://search.<twin>.gameday.test:9200/``: the search nodes, behind HTTP basic auth for user
+  ``elastic`` (password :meth:`Twin.search_password`), as an Elasticsearch cluster is; its own
+  config file (``haproxy-search.cfg``, 0600) holds only a SHA-512 crypt hash of the password.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+
+from ...errors import GamedayError
+from .. import tls
 from ..spec import MemberSpec, Workload
-from ..twin import PORTS, WEB_MAX_REPLICAS, Twin
+from ..twin import PORTS, SEARCH_NODES, WEB_MAX_REPLICAS, Twin
 
 NAME = "lb-1"
+HTTPS_PORT = 443
+SEARCH_PORT = 9200  # on the load balancer's own address: the search nodes each have theirs
+SEARCH_USER = "elastic"
+USERLIST = "search_users"
 
 
 def socket_path(twin: Twin):
@@ -17,16 +34,32 @@ def socket_path(twin: Twin):
     return twin.paths.run / "lb-1.sock"
 
 
+def password_hash(password: str) -> str:
+    """A SHA-512 crypt hash (``$6$...``) of ``password``, which goes to openssl on stdin, never argv."""
+    try:
+        proc = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password + "\n",
+                              capture_output=True, text=True, timeout=10)
+    except FileNotFoundError:
+        raise GamedayError("openssl is not installed: cannot hash the search password",
+                           hint="apt-get install openssl") from None
+    hashed = proc.stdout.strip()
+    if proc.returncode != 0 or not hashed.startswith("$6$"):
+        raise GamedayError(f"openssl passwd -6 failed (code {proc.returncode}): {proc.stderr.strip()[:200]}")
+    return hashed
+
+
 def haproxy_cfg(twin: Twin) -> str:
     me = twin.address("lb")
     servers = "\n".join(
         f"    server web-{i} {twin.address('web', i)}:{PORTS['web']} check" for i in range(1, WEB_MAX_REPLICAS + 1)
     )
+    pem = tls.files(twin).front_pem
     return f"""\
 global
     maxconn 8000
     stats socket {socket_path(twin)} mode 600 level admin
     nbthread 2
+    ssl-default-bind-options ssl-min-ver TLSv1.2
 
 defaults
     mode http
@@ -41,6 +74,7 @@ defaults
 
 frontend site
     bind {me}:{PORTS['lb']}
+    bind {me}:{HTTPS_PORT} ssl crt {pem}
     default_backend web
 
 frontend admin
@@ -59,19 +93,67 @@ backend web
 """
 
 
+def search_cfg(twin: Twin, search_password_hash: str) -> str:
+    """The search front: a second config file (``-f``), read after :func:`haproxy_cfg` and using its
+    ``defaults``. Apart because it holds the password's hash, and because it is search's HTTP
+    service (ECK's ``<cluster>-es-http``), not part of the site's load balancer."""
+    me = twin.address("lb")
+    pem = tls.files(twin).front_pem
+    search_servers = "\n".join(
+        f"    server search-{i} {twin.address('search', i)}:{PORTS['search']} check"
+        for i in range(1, SEARCH_NODES + 1)
+    )
+    return f"""\
+userlist {USERLIST}
+    user {SEARCH_USER} password {search_password_hash}
+
+frontend search
+    bind {me}:{SEARCH_PORT} ssl crt {pem}
+    http-request auth realm search unless {{ http_auth({USERLIST}) }}
+    http-request del-header Authorization
+    default_backend search
+
+backend search
+    balance roundrobin
+    option httpchk GET /_cluster/health?local=true
+    http-check expect status 200
+    default-server inter 2s fastinter 500ms downinter 1s fall 2 rise 1
+{search_servers}
+"""
+
+
 def _config(twin: Twin):
     return twin.paths.conf / "haproxy.cfg"
 
 
+def _search_config(twin: Twin):
+    return twin.paths.conf / "haproxy-search.cfg"
+
+
+def _write_private(path, text: str) -> None:
+    """Write ``path`` 0600 from its first byte (umask cannot widen it), then move it into place."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    tmp.replace(path)
+
+
 def prepare(twin: Twin) -> None:
-    _config(twin).write_text(haproxy_cfg(twin))
+    """The TLS front's certificate and HAProxy's two config files (0600; the search one holds the
+    hash of the search password)."""
+    tls.ensure(twin)
+    _write_private(_config(twin), haproxy_cfg(twin))
+    _write_private(_search_config(twin), search_cfg(twin, password_hash(twin.search_password())))
 
 
 def workload(twin: Twin) -> Workload:
     address = twin.address("lb")
     member = MemberSpec(
-        name=NAME, index=1, address=address, ports={"http": PORTS["lb"], "stats": PORTS["lb_stats"]},
-        argv=[twin.loc.haproxy or "haproxy", "-W", "-db", "-f", str(_config(twin))],
+        name=NAME, index=1, address=address,
+        ports={"http": PORTS["lb"], "stats": PORTS["lb_stats"], "https": HTTPS_PORT, "search": SEARCH_PORT},
+        argv=[twin.loc.haproxy or "haproxy", "-W", "-db", "-f", str(_config(twin)), "-f", str(_search_config(twin))],
         readiness={"type": "http", "url": f"http://{address}:{PORTS['lb_stats']}/lb-health"},
         labels={"app": "haproxy"},
         stop_grace=3.0,
