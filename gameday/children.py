@@ -24,6 +24,14 @@ MARK = "GAMEDAY_CHILD_OF"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def is_running(pid: int) -> bool:
+    """True while ``pid`` is a live process (a zombie counts as gone)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
 def die_with_parent() -> None:
     """``preexec_fn``: SIGTERM this child when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``).
     If the parent is already gone by the time this runs, the child ends itself at once."""

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Iterator, Union
 
 from ..errors import GamedayError
-from ..sandbox.paths import state_root
+from ..statedir import state_root
 from ..targets.environment import Environment
 
 log = logging.getLogger("gameday.chaos")

@@ -28,8 +28,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GamedayError
-from ..sandbox.paths import state_root
-from ..sandbox.reaper import is_running
+from ..statedir import state_root
+from ..children import is_running
 
 if TYPE_CHECKING:
     from ..targets.environment import Environment

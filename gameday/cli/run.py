@@ -43,7 +43,7 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
     env = load_environment(env_name)
     if consent.given(flag=i_mean_production):
         consent.export()  # the chaos runs it starts, and every undo, inherit it
-    for_environment(env, i_mean_production=i_mean_production)  # allow-list, consent, credentials: before anything
+    target = for_environment(env, i_mean_production=i_mean_production)  # allow-list, consent, credentials: before anything
     if env.kind == "sandbox":
         if install:
             installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"))
@@ -51,7 +51,7 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
         up = lifecycle.up(twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin), progress=_progress)
         if not up.already_running:
             console_err.print(f"sandbox {twin.name} up in {up.seconds:.0f}s")
-    runner.known_secrets(env)  # registered with gameday.redact: masked in every output from here on
+    runner.known_secrets(env, target)  # registered with gameday.redact: masked in every output from here on
     console_err.print(f"game day: suite [bold]{the_suite.name}[/] ({len(the_suite.scenarios)} scenarios) "
                       f"against [bold]{env.name}[/]")
     live = LiveLine()

@@ -60,7 +60,7 @@ class CanaryEndpoints:
         HTTP goes only where :mod:`gameday.hostguard` allows: loopback, or (an allow-listed
         environment) its declared site host and its declared search hosts."""
         host, port = ctx.db_address()
-        user, password, name = ctx.platform.db_credentials()
+        user, password, name = ctx.target.db_credentials()
         allow = hostguard.site_hosts(ctx.env)
         if allow:
             allow += tuple(h for h in (hostguard.host_of(u) for u in ctx.target.search_urls()) if h)

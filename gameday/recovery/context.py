@@ -41,7 +41,7 @@ class Context:
         return max(1.0, min(cap, self.deadline.remaining()))
 
     def site_url(self) -> str:
-        return self.env.site_url or f"http://{self.platform.endpoints('lb', 'http')[0]}"
+        return self.target.site_url()
 
     def search_urls(self) -> list[str]:
         """The configured URL's scheme (https on ECK) for every endpoint the platform knows."""
@@ -61,7 +61,7 @@ class Context:
     def db_query(self, sql: str, args: tuple = (), *, timeout: float = 3.0) -> list[tuple]:
         """Run one statement as the site's database user, directly (not through toxiproxy)."""
         host, port = self.db_address()
-        user, password, database = self.platform.db_credentials()
+        user, password, database = self.target.db_credentials()
         t = self.remaining(timeout)
         try:
             conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,

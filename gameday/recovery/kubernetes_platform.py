@@ -15,9 +15,9 @@ StatefulSets (spec vs ready replicas), the controls are scale, the target's stop
   ``<workload>-pending-N`` placeholder per replica it has no pod for. Pods of an operator's own
   controller (Strimzi's StrimziPodSet) are members of that controller: seen, replaced when stuck
   (their operator recreates them), never scaled.
-- On the sandbox twin (context ``gameday-sandbox``) the layers that are still supervisor members
-  (db, indexer, lb, toxiproxy) come from the twin's supervisor (:class:`SandboxPlatform`), as do the
-  database credentials. Elsewhere such a layer has no members here.
+- A layer the environment declares ``outside`` (``kubernetes.layers``: Cloud SQL, the cloud load
+  balancer; on the twin, HAProxy and toxiproxy) has no members here: its playbook checks it through
+  its endpoints only.
 - Endpoints come from the environment file (Kafka bootstrap, search URL, database), plus the live
   pods' addresses for the named container port (a search node that is down is then not the only URL).
 """
@@ -30,9 +30,9 @@ from typing import Any
 
 from ..errors import UsageError
 from ..targets.base import Node
-from ..targets.kubernetes import (STOPPED_ANNOTATION, KubernetesTarget, deleting, layer_scope, name_order, on_sandbox_twin,
+from ..targets.kubernetes import (STOPPED_ANNOTATION, KubernetesTarget, deleting, layer_scope, name_order,
                                   ordinals_start, pod_ready, stopped_list)
-from .platform import LayerView, Member, SandboxPlatform
+from .platform import LayerView, Member
 
 
 def parse_selector(text: str) -> dict[str, str]:
@@ -121,15 +121,11 @@ def operator_owned(pods: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]
 
 
 class KubernetesPlatform:
-    """Members of a Kubernetes target (and, on the sandbox twin, its supervisor's remaining layers)."""
+    """Members of a Kubernetes target's layers that run as pods."""
 
     def __init__(self, target: KubernetesTarget):
         self.target = target
         self.env = target.env
-        self.twin: SandboxPlatform | None = None
-        if on_sandbox_twin(target.block):
-            from ..targets.sandbox import SandboxTarget
-            self.twin = SandboxPlatform(SandboxTarget(self.env))
         self._layer_of: dict[str, str] = {}  # member -> layer, from the last views
         self._kind_of: dict[str, tuple[str, str]] = {}   # workload -> (Deployment | StatefulSet, namespace)
 
@@ -157,8 +153,6 @@ class KubernetesPlatform:
 
     def view(self, layer: str) -> LayerView:
         if layer_scope(self.target.block, layer) is None:
-            if self.twin is not None:
-                return self.twin.view(layer)
             return LayerView(layer=layer, replicas={}, baseline={}, members=())
         now = time.time()
         replicas, baseline, members = {}, {}, []
@@ -171,7 +165,10 @@ class KubernetesPlatform:
         return LayerView(layer=layer, replicas=replicas, baseline=baseline, members=tuple(members))
 
     def endpoints(self, layer: str, port: str) -> list[str]:
-        """``host:port`` of a layer: the environment's endpoints, then live pods' addresses."""
+        """``host:port`` of a layer, as the environment gives it (Kafka bootstrap, search URL, database,
+        the site's load balancer): the addresses gameday reaches the cluster by from where it runs.
+        Pod addresses are not used: from outside a cluster they are not routable, and a TLS endpoint's
+        certificate names the service, not the pod."""
         block = self.target.block
         configured: list[str] = []
         if layer == "kafka" and port == "broker":
@@ -180,18 +177,11 @@ class KubernetesPlatform:
             configured = [u.split("://", 1)[-1].rstrip("/") for u in self.target.search_urls()]
         elif layer == "db" and block.get("db"):
             configured = ["%s:%d" % self.target.db_address()]
-        elif layer_scope(block, layer) is None and self.twin is not None:
-            return self.twin.endpoints(layer, port)
-        if layer_scope(block, layer) is not None:
-            for _kind, _obj, pods in self._owned(layer):
-                for pod in pods:
-                    ip = (pod.get("status") or {}).get("podIP")
-                    ports = {p.get("name"): p["containerPort"] for c in pod["spec"].get("containers") or []
-                             for p in c.get("ports") or []}
-                    if ip and port in ports and not deleting(pod) and f"{ip}:{ports[port]}" not in configured:
-                        configured.append(f"{ip}:{ports[port]}")
+        elif layer == "lb" and port == "http":
+            configured = [self.target.site_url().split("://", 1)[-1].split("/", 1)[0]]
         if not configured:
-            raise UsageError(f"{self.target.name}: no {layer} endpoint for port {port!r}")
+            raise UsageError(f"{self.target.name}: no {layer} endpoint for port {port!r}",
+                             hint=f"the environment file ({self.env.source or 'its environment file'}) names none")
         return configured
 
     # ---- controls ------------------------------------------------------------------------------
@@ -201,14 +191,9 @@ class KubernetesPlatform:
             raise UsageError(f"{self.target.name}: {member} is not a member of a layer viewed here")
         return Node(name=member, layer=layer)
 
-    def _on_twin(self, member: str) -> bool:
-        return self.twin is not None and member not in self._layer_of
-
     def scale(self, workload: str, replicas: int) -> None:
         """Set the workload's replicas; pods gameday had stopped on it are no longer held."""
         if workload not in self._kind_of:
-            if self.twin is not None:
-                return self.twin.scale(workload, replicas)
             raise UsageError(f"{self.target.name}: no Deployment or StatefulSet {workload!r} seen")
         kind, namespace = self._kind_of[workload]
         if kind not in ("Deployment", "StatefulSet"):
@@ -220,28 +205,16 @@ class KubernetesPlatform:
                                              "spec": {"replicas": int(replicas)}})
 
     def start(self, member: str) -> None:
-        if self._on_twin(member):
-            return self.twin.start(member)
         self.target.start(self._node(member))
 
     def stop(self, member: str) -> None:
-        if self._on_twin(member):
-            return self.twin.stop(member)
         self.target.stop(self._node(member), respect_pdb=False)
 
     def replace(self, member: str) -> None:
         """Delete the pod (grace 0); its controller makes a fresh one."""
-        if self._on_twin(member):
-            return self.twin.replace(member)
         self.target.kill(self._node(member), respect_pdb=False)
 
     def restart(self, layer: str, timeout: float) -> list[str]:
         """``kubectl rollout restart`` of the layer's Deployments/StatefulSets, waited for."""
-        if layer_scope(self.target.block, layer) is None and self.twin is not None:
-            return self.twin.restart(layer, timeout)
         return self.target.restart(layer, timeout=timeout)
 
-    def db_credentials(self) -> tuple[str, str, str]:
-        if self.twin is not None:
-            return self.twin.db_credentials()
-        raise UsageError(f"{self.target.name}: playbooks know the database credentials of the sandbox twin only")

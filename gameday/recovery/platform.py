@@ -128,10 +128,6 @@ class SandboxPlatform:
         """Rolling restart: one running member at a time, gracefully (the target's own)."""
         return self.target.restart(layer, timeout=timeout)
 
-    def db_credentials(self) -> tuple[str, str, str]:
-        """(user, password, database) of the site database. The password never leaves this process."""
-        from ..sandbox.twin import DB_NAME, DB_USER, Twin
-        return DB_USER, Twin.create(self.env.sandbox).db_password(), DB_NAME
 
 
 def platform_for(target: Target) -> SandboxPlatform:

@@ -38,8 +38,7 @@ from ..measure.recovery import measure
 from .. import recovery
 from ..recovery.context import Context
 from ..report import model, render
-from ..sandbox import install
-from ..targets import for_environment
+from ..targets import Target, for_environment
 from ..targets.environment import Environment
 from .events import EventLog
 from .suite import ScenarioSpec, Suite
@@ -99,7 +98,7 @@ class GameDay:
         self.scenario_name: str | None = None
         self.phase = "preflight"
         self.target = for_environment(env)  # allow-list, production flag, credentials: before any file
-        known_secrets(env)  # every output of this process is masked from here on (gameday.redact)
+        known_secrets(env, self.target)  # every output of this process is masked from here on (gameday.redact)
         self.reports_dir = reports_dir
         self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         self.out: Path | None = None  # made once the lock is held (:meth:`make_run_folder`)
@@ -115,7 +114,7 @@ class GameDay:
     def preflight(self) -> None:
         """Checks that touch nothing, then the lock; only a run holding the lock makes its folder,
         repairs faults a dead run left, or touches anything at all."""
-        install.check()
+        self.target.check_tools()  # the twin's servers installed (a cluster needs nothing local)
         self.site_url = self.target.site_url()  # raises NotRunning with the fix when the twin is down
         self.target.check_layers()  # a namespace or selector that finds nothing: one clear error, nothing touched
         replaced = self.lock.acquire(purpose=f"game day {self.run_id}")
@@ -360,14 +359,14 @@ class GameDay:
 
     def report(self, interrupted: bool) -> Result:
         from .. import redact
-        secrets = known_secrets(self.env)
+        secrets = known_secrets(self.env, self.target)
         red = redact.redactor(secrets)
         red.tree(self.out)  # what the children wrote (chaos journals and logs, load/, environment.yaml)
         timeline = None
         if getattr(self, "load_run", None) is not None and self.load_run.timeline_path.exists():
             timeline = Timeline.load(self.load_run.timeline_path)
         scenarios = [self.judge(spec, run, timeline) for spec, run in self.done]
-        versions = {"gameday": __version__, "kafka": install.KAFKA_VERSION, "opensearch": install.OPENSEARCH_VERSION,
+        versions = {"gameday": __version__, **self.target.versions(),
                     "python": sys.version.split()[0]}
         load_info = {"profile": self.suite.profile, **self.load_result}
         if timeline is not None:
@@ -459,27 +458,15 @@ class GameDay:
         return result
 
 
-def known_secrets(env: Environment) -> list[str]:
-    """Secret values no output may hold: the sandbox twin's database password (a ``sandbox``
-    environment, or a Kubernetes one on the twin's own control plane) and the credentials the
-    environment references through variables that are set here. Registers them with
-    :mod:`gameday.redact` (stdout, stderr, logs and every run file are masked from then on) and
-    returns them; never print what it returns."""
+def known_secrets(env: Environment, target: Target) -> list[str]:
+    """Secret values no output may hold: the credentials the environment references (variables set
+    here, Kubernetes secrets read through the API) and what its target reads itself (the twin's
+    database password). Registers them with :mod:`gameday.redact` (stdout, stderr, logs and every
+    run file are masked from then on) and returns them; never print what it returns. A chaos child
+    reads the same secrets: known here first, so its files are masked too."""
     from .. import redact
     from ..targets.credentials import known_values
-    from ..targets.kubernetes import on_sandbox_twin
-    out = known_values(env.credentials)
-    on_twin = env.kind == "sandbox" or (env.kind == "kubernetes" and on_sandbox_twin(env.kubernetes or {}))
-    if on_twin and env.sandbox:
-        from ..sandbox.twin import Twin
-        path = Twin.create(env.sandbox).db_env_file
-        if path.exists():
-            out.append(path.read_text().split("=", 1)[1].strip())
-    if env.kind == "kubernetes":  # secrets a chaos child will read: known here first, so its files are masked too
-        from ..targets.credentials import resolve
-        from ..targets.kubernetes import KubernetesTarget
-        target = KubernetesTarget(env)
-        out += [resolve(ref, name, target._secret_data) for name, ref in env.credentials.items() if "secret" in ref]
+    out = known_values(env.credentials) + target.secrets()
     out = [s for s in out if s]
     redact.register(*out)
     return out

@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..statedir import state_root
+
 
 def _is_root() -> bool:
     return os.geteuid() == 0
@@ -31,13 +33,6 @@ def cache_dir() -> Path:
     return Path.home() / ".cache" / "gameday"
 
 
-def state_root() -> Path:
-    env = os.environ.get("GAMEDAY_STATE_DIR")
-    if env:
-        return Path(env)
-    if _is_root():
-        return Path("/var/lib/gameday")
-    return Path.home() / ".local" / "state" / "gameday"
 
 
 @dataclass(frozen=True)

@@ -41,12 +41,7 @@ def marked_processes(sandbox_id: str) -> list[int]:
     return found
 
 
-def is_running(pid: int) -> bool:
-    """True while ``pid`` is a live process (a zombie counts as gone)."""
-    try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+from ..children import is_running  # noqa: E402  (re-exported: the twin's callers use it from here)
 
 
 def reap(sandbox_id: str, *, grace: float = 10.0) -> list[int]:

@@ -112,6 +112,40 @@ class CredentialRef(Strict):
         return data
 
 
+class CaRef(Strict):
+    """A certificate authority to trust: exactly one of ``file`` or ``secret`` (+ ``key``)."""
+
+    file: Optional[str] = Field(None, min_length=1, max_length=1000, description="a PEM file on this machine")
+    secret: Optional[str] = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
+                                  description="a Kubernetes secret: namespace/name with a key, e.g. "
+                                              "{secret: search/sps-search-es-http-certs-public, key: ca.crt}")
+    key: Optional[str] = Field(None, min_length=1, max_length=253, description="the key in the Kubernetes secret")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_source(cls, data: Any) -> Any:
+        hint = "use {secret: namespace/name, key: ca.crt} or {file: /path/to/ca.pem}"
+        if not isinstance(data, dict) or ("file" in data) == ("secret" in data):
+            raise ValueError(f"must have exactly one of file, secret -> {hint}")
+        if "secret" in data and not data.get("key"):
+            raise ValueError(f"secret needs a key -> {hint}")
+        if "file" in data and "key" in data:
+            raise ValueError(f"key goes with secret, not file -> {hint}")
+        return data
+
+
+class HealthCheck(Strict):
+    """How a layer's members say they are healthy (an HTTP GET answering 200)."""
+
+    path: str = Field("/readyz", pattern=r"^/[^\s]*$", max_length=500, description="the path, e.g. /readyz")
+    port: int = Field(80, ge=1, le=65535, description="the members' port, e.g. 8000")
+    scheme: Literal["http", "https"] = Field("http", description="http or https")
+
+
+LAYER_NAMES = ("web", "kafka", "kafka-controllers", "search", "db", "indexer", "lb", "toxiproxy")
+LayerName = Literal["web", "kafka", "kafka-controllers", "search", "db", "indexer", "lb", "toxiproxy"]
+
+
 class WebLayer(Strict):
     namespace: str = Field(min_length=1, max_length=63, description="the namespace of the web Deployment")
     deployment: str = Field(min_length=1, max_length=253, description="the web Deployment")
@@ -193,6 +227,10 @@ class KubernetesBlock(Strict):
         None, max_length=63, pattern=r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$",
         description="where gameday keeps the target's Lease and undo records (default gameday: deploy/'s "
                     "namespace, whose gameday-state Role grants exactly those)")
+    layers: Optional[dict[LayerName, Literal["pods", "outside"]]] = Field(
+        None, description="where each layer runs: pods (found by its selector here) or outside (reached "
+                          "directly, e.g. Cloud SQL, the cloud load balancer); a layer left out is pods when it "
+                          "has a selector")
     web: WebLayer
     kafka: KafkaLayer
     search: SearchLayer
@@ -215,12 +253,34 @@ class KubernetesBlock(Strict):
         if data.get("in_cluster") is not True and not data.get("context"):
             out.append(Problem(f"{path}.context is missing", "name a context of your kubeconfig "
                                "(kubectl config get-contexts), or set in_cluster: true"))
+        out += cls.layer_problems(data, path)
         for layer in ("db", "indexer"):
             block = data.get(layer)
             if isinstance(block, dict) and layer == "db" and (("namespace" in block) != ("selector" in block)):
                 out.append(Problem(f"{path}.{layer}: pods in the cluster need both namespace and selector",
                                    f"e.g. namespace: wordpress, selector: app.kubernetes.io/name=mariadb; "
                                    f"leave both out when the {layer} is not in the cluster"))
+        return out
+
+
+    @staticmethod
+    def layer_problems(data: dict[str, Any], path: str) -> list[Problem]:
+        """``layers:`` agrees with the selectors: a pods layer has one, an outside layer has none."""
+        declared = data.get("layers")
+        if not isinstance(declared, dict):
+            return []
+        out = []
+        selectors = {"web": ("web", "selector"), "kafka": ("kafka", "brokers"), "kafka-controllers": ("kafka", "controllers"),
+                     "search": ("search", "nodes"), "db": ("db", "selector"), "indexer": ("indexer", "selector")}
+        for layer, where in declared.items():
+            section, key = selectors.get(layer, (None, None))
+            has = bool(section and isinstance(data.get(section), dict) and data[section].get(key))
+            if where == "pods" and not has:
+                out.append(Problem(f"{path}.layers.{layer} is pods, but {path}.{section or layer} has no selector",
+                                   f"add {path}.{section or layer}.{key or 'selector'}, or say outside"))
+            if where == "outside" and has:
+                out.append(Problem(f"{path}.layers.{layer} is outside, but {path}.{section}.{key} selects pods",
+                                   f"remove the selector, or say pods"))
         return out
 
 
@@ -241,10 +301,14 @@ class EnvironmentModel(Strict):
     limits: Optional[Limits] = Field(None, description="blast-radius caps")
     kubernetes: Optional[KubernetesBlock] = Field(None, description="kind kubernetes: the cluster")
     credentials: Optional[dict[str, CredentialRef]] = Field(None, description="references to secrets, never values")
+    trust: Optional[list[CaRef]] = Field(None, max_length=20, description="certificate authorities to trust besides the "
+                                         "system's, for the site and search (e.g. ECK's <cluster>-es-http-certs-public)")
+    health: Optional[dict[LayerName, HealthCheck]] = Field(None, description="per layer: how its members say they are "
+                                                           "healthy (path, port, scheme); defaults fit the platform")
     cloud_monitoring: Optional[CloudMonitoring] = Field(None, description="Cloud Monitoring probes and export")
     load: Optional[LoadBlock] = Field(None, description="distributed Locust")
 
-    @field_validator("kubernetes", "cloud_monitoring", "load", "credentials", "limits", mode="before")
+    @field_validator("kubernetes", "cloud_monitoring", "load", "credentials", "limits", "health", mode="before")
     @classmethod
     def _empty_is_absent(cls, value: Any) -> Any:
         return None if value == {} else value  # as_configuration() writes {} for a block not given

@@ -36,9 +36,9 @@ def for_environment(env: Environment, *, i_mean_production: bool = False) -> Tar
         return SandboxTarget(env)
     if env.kind == "kubernetes":
         from . import credentials, kubernetes_config
-        from .kubernetes import KubernetesTarget, effective_block
+        from .kubernetes import KubernetesTarget
         credentials.check(env.credentials, env.source or env.name)
-        kubernetes_config.preflight(effective_block(env), env.name, env.source or "its environment file")
+        kubernetes_config.preflight(dict(env.kubernetes), env.name, env.source or "its environment file")
         return KubernetesTarget(env)
     raise UsageError(f"environment {env.name!r}: targets of kind {env.kind!r} are not supported",
                      hint="kind is sandbox or kubernetes")

@@ -120,5 +120,28 @@ class Target(abc.ABC):
     def db_address(self) -> tuple[str, int]: ...
 
     @abc.abstractmethod
+    def db_credentials(self) -> tuple[str, str, str]:
+        """(user, password, database) of the site's database, read at the moment of use. The
+        password is registered with :mod:`gameday.redact` and never leaves this process."""
+
+    def health_check(self, layer: str) -> dict[str, Any]:
+        """How ``layer``'s members say they are healthy, ``{"path", "port", "scheme"}``: the
+        environment's ``health.<layer>``, else the platform's defaults (``/readyz`` over http on
+        port 80 for the web tier)."""
+        return self.env.health_check(layer)
+
+    def versions(self) -> dict[str, str]:
+        """Versions of the platform's software this target knows without asking it (for the report)."""
+        return {}
+
+    def secrets(self) -> list[str]:
+        """The secret values this target reads (for :mod:`gameday.redact`); never print them."""
+        return []
+
+    def check_tools(self) -> None:
+        """Raise NotInstalled naming what this machine lacks to act on the target (the sandbox: the
+        twin's servers). A cluster needs nothing local beyond the Python packages."""
+
+    @abc.abstractmethod
     def toxiproxy_api(self) -> str | None:
         """The network-fault API, or None where network faults are not available."""

@@ -56,13 +56,25 @@ class Environment:
     credentials: dict[str, dict[str, Any]] = field(default_factory=dict)  # references, never values
     cloud_monitoring: dict[str, Any] = field(default_factory=dict)
     load: dict[str, Any] = field(default_factory=dict)  # {workers: N, master_bind: HOST:PORT}: distributed Locust
+    trust: list[dict[str, Any]] = field(default_factory=list)  # CA references: {file: ...} or {secret: ns/name, key: ...}
+    health: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer -> {path, port, scheme}, as written
+
+    def health_check(self, layer: str, *, port: int = 80, path: str = "/readyz", scheme: str = "http") -> dict[str, Any]:
+        """How ``layer``'s members say they are healthy: the environment's ``health.<layer>``, each
+        field defaulting to the target's own (keyword arguments)::
+
+            check = env.health_check("web", port=8000)      # {"path": "/readyz", "port": 8000, "scheme": "http"}
+        """
+        given = self.health.get(layer) or {}
+        return {"path": given.get("path", path), "port": int(given.get("port", port)), "scheme": given.get("scheme", scheme)}
 
     def as_configuration(self) -> dict[str, Any]:
         """The dict Chaos Toolkit passes to activities as ``configuration["gameday_environment"]``."""
         return {"name": self.name, "kind": self.kind, "allowed": self.allowed, "production": self.production,
                 "sandbox": self.sandbox, "net": self.net, "site_url": self.site_url, "limits": dict(self.limits),
                 "kubernetes": dict(self.kubernetes), "credentials": dict(self.credentials),
-                "cloud_monitoring": dict(self.cloud_monitoring), "load": dict(self.load)}
+                "cloud_monitoring": dict(self.cloud_monitoring), "load": dict(self.load),
+                "trust": [dict(r) for r in self.trust], "health": {k: dict(v) for k, v in self.health.items()}}
 
 
 def from_mapping(data: Any, source: str) -> Environment:
@@ -92,6 +104,8 @@ def _environment(env: EnvironmentModel, data: dict[str, Any], source: str) -> En
         source=source, credentials={str(k): dict(v) for k, v in (data.get("credentials") or {}).items()},
         cloud_monitoring=dict(data["cloud_monitoring"]) if env.cloud_monitoring is not None else {},
         load=load_block,
+        trust=[dict(r) for r in data.get("trust") or []],
+        health={str(k): dict(v) for k, v in (data.get("health") or {}).items()},
     )
 
 

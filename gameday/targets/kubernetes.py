@@ -4,7 +4,7 @@ Any cluster reached by a kubeconfig context (GKE in production, the sandbox's ow
 CI) or from inside a pod (``in_cluster: true``). What each layer is comes from the environment's
 ``kubernetes:`` block (see :mod:`gameday.targets.kubernetes_config`)::
 
-    target = for_environment(load("sandbox-k8s"))
+    target = for_environment(load("rehearsal"), i_mean_production=True)
     target.nodes("web")                    # the web pods, not being deleted, in name order
     target.kill(target.nodes("web")[0])    # chaosk8s terminate_pods, grace 0, after the PDB check
     target.wait_ready(node, timeout=60)    # the pod (or its replacement) is Ready
@@ -53,12 +53,10 @@ from kubernetes.client.rest import ApiException
 
 from ..deadline import wait_until
 from ..errors import GamedayError, NotRunning, UsageError
-from ..sandbox.paths import SandboxPaths
-from . import kubernetes_config
+from . import kubernetes_config, trust
 from .base import Node, Target
 from .environment import Environment
 
-SANDBOX_CONTEXT = "gameday-sandbox"  # the context name in a sandbox twin's admin kubeconfig
 STOPPED_ANNOTATION = "gameday.io/stopped-pods"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 STOP_COST = "-1000000"
@@ -77,24 +75,11 @@ class DisruptionRefused(UsageError):
 
 # ---- configuration -------------------------------------------------------------------------------
 
-def effective_block(env: Environment) -> dict[str, Any]:
-    """The ``kubernetes:`` block, with the kubeconfig filled in for a sandbox twin: context
-    ``gameday-sandbox`` and no ``kubeconfig`` means ``<twin home>/kubeconfig`` of the twin named by the
-    environment's ``sandbox:`` (what ``gameday sandbox up --kubernetes`` writes)."""
-    block = dict(env.kubernetes)
-    if not block.get("kubeconfig") and not block.get("in_cluster") and block.get("context") == SANDBOX_CONTEXT:
-        block["kubeconfig"] = str(SandboxPaths.for_name(env.sandbox).home / "kubeconfig")
-    return block
-
-
-def on_sandbox_twin(block: dict[str, Any]) -> bool:
-    """The ``kubernetes:`` block reaches a sandbox twin's own control plane (whose other layers,
-    toxiproxy and secrets live with the twin's supervisor)."""
-    return block.get("context") == SANDBOX_CONTEXT and not block.get("in_cluster")
-
-
 def layer_scope(block: dict[str, Any], layer: str) -> tuple[str, str] | None:
-    """``(namespace, label selector)`` of a layer's pods, or None for a layer with no pods here."""
+    """``(namespace, label selector)`` of a layer's pods, or None for a layer with no pods here: one
+    the environment declares ``outside`` (``kubernetes.layers``), or one with no selector."""
+    if (block.get("layers") or {}).get(layer) == "outside":
+        return None
     where = LAYER_PODS.get(layer)
     if where is None or not isinstance(block.get(where[0]), dict) or not block[where[0]].get(where[1]):
         return None  # e.g. a database outside the cluster (Cloud SQL): no selector, no pods
@@ -274,9 +259,11 @@ class KubernetesTarget(Target):
 
     def __init__(self, env: Environment):
         super().__init__(env)
-        self.block = effective_block(env)
+        self.block = dict(env.kubernetes)
         self._api: client.ApiClient | None = None
         self._search_auth: tuple[str, str] | None = None
+        self._db_credentials: tuple[str, str, str] | None = None
+        self._trusted = False
 
     # ---- API access --------------------------------------------------------------------------------
     @property
@@ -315,7 +302,8 @@ class KubernetesTarget(Target):
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise NotRunning(f"{self.name}: cannot reach the Kubernetes API server at {self.api.configuration.host} "
                              f"({type(err).__name__})",
-                             hint="is the cluster up? for the sandbox: gameday sandbox up --kubernetes") from None
+                             hint="is the cluster up, and is this the right kubeconfig context? "
+                                  "(kubectl --context CONTEXT get nodes)") from None
         return json.loads(resp.data) if resp.data else {}
 
     def _scope(self, layer: str) -> tuple[str, str]:
@@ -642,13 +630,22 @@ class KubernetesTarget(Target):
         return time.monotonic() - started
 
     # ---- endpoints ---------------------------------------------------------------------------------
+    def trust(self) -> None:
+        """Trust the environment's CAs (``trust:``) in this process and its children, once, before
+        the first HTTPS request (:mod:`gameday.targets.trust`)."""
+        if not self._trusted:
+            trust.install(self.env.trust, self._secret_data, self.env.source or "the environment file")
+            self._trusted = True
+
     def site_url(self) -> str:
+        self.trust()
         return str(self.env.site_url)
 
     def kafka_bootstrap(self) -> str:
         return str(self.block["kafka"]["bootstrap"])
 
     def search_urls(self) -> list[str]:
+        self.trust()
         return [str(self.block["search"]["url"]).rstrip("/")]
 
     def search_auth(self) -> tuple[str, str] | None:
@@ -662,12 +659,32 @@ class KubernetesTarget(Target):
             self._search_auth = (str(ref.get("username", "elastic")), resolve(ref, "search", self._secret_data))
         return self._search_auth
 
+    def db_credentials(self) -> tuple[str, str, str]:
+        """(user, password, database) of the site's database from ``credentials.db`` (a Kubernetes
+        secret or an environment variable, read at the moment of use) and ``kubernetes.db.database``."""
+        if self._db_credentials is None:
+            ref = self.env.credentials.get("db")
+            database = (self.block.get("db") or {}).get("database")
+            source = self.env.source or "the environment file"
+            if not ref or not ref.get("username") or not database:
+                raise UsageError(f"{self.name}: the database credentials are not named",
+                                 hint=f"add credentials.db ({{secret: namespace/name, key: KEY, username: USER}} or "
+                                      f"{{env: VARIABLE, username: USER}}) and kubernetes.db.database to {source}")
+            from .credentials import resolve
+            self._db_credentials = (str(ref["username"]), resolve(ref, "db", self._secret_data), str(database))
+        return self._db_credentials
+
+    def secrets(self) -> list[str]:
+        """Every ``credentials:`` value kept in a Kubernetes secret, read now."""
+        from .credentials import resolve
+        return [resolve(ref, name, self._secret_data) for name, ref in self.env.credentials.items() if "secret" in ref]
+
     def _secret_data(self, namespace: str, name: str) -> dict[str, str]:
         try:
             secret = self._call(self.core.read_namespaced_secret, name, namespace)
         except ApiException as err:
             if err.status == 404:
-                raise UsageError(f"{self.name}: secret {namespace}/{name} (credentials.search) does not exist",
+                raise UsageError(f"{self.name}: secret {namespace}/{name} (named in credentials or trust) does not exist",
                                  hint=f"kubectl get secrets -n {namespace}; fix credentials.search in "
                                       f"{self.env.source or 'the environment file'}") from None
             raise
@@ -682,16 +699,12 @@ class KubernetesTarget(Target):
 
     def toxiproxy_api(self) -> str | None:
         """Where network faults are made: ``kubernetes.toxiproxy_api`` (a toxiproxy the web tier talks
-        to its dependencies through), else, on the sandbox twin, the twin's own toxiproxy; else None
-        (network actions then refuse with a clear error)."""
+        to its dependencies through), else None (network actions then refuse with a clear error)."""
         if self.block.get("toxiproxy_api"):
             return str(self.block["toxiproxy_api"]).rstrip("/")
-        if on_sandbox_twin(self.block):
-            from .sandbox import SandboxTarget
-            return SandboxTarget(self.env).toxiproxy_api()
         return None
 
 
 def kubeconfig_of(env: Environment) -> Path:
     """Where the target's kubeconfig is (for messages and tests)."""
-    return kubernetes_config.kubeconfig_path(effective_block(env))
+    return kubernetes_config.kubeconfig_path(dict(env.kubernetes))

@@ -91,6 +91,32 @@ class SandboxTarget(Target):
         host, port = self._endpoint("db", "mysql")[0].split(":")
         return host, int(port)
 
+    def db_credentials(self) -> tuple[str, str, str]:
+        """(user, password, database): the twin's, from its secrets directory (0600)."""
+        from .. import redact
+        from ..sandbox.twin import DB_NAME, DB_USER, Twin
+        password = Twin.create(self.env.sandbox).db_password()
+        redact.register(password)
+        return DB_USER, password, DB_NAME
+
+    def secrets(self) -> list[str]:
+        from ..sandbox.twin import Twin
+        path = Twin.create(self.env.sandbox).db_env_file
+        return [path.read_text().split("=", 1)[1].strip()] if path.exists() else []
+
+    def health_check(self, layer: str) -> dict:
+        """The twin's web replicas answer ``/readyz`` on port 8000 (unless the environment says otherwise)."""
+        return self.env.health_check(layer, port=8000 if layer == "web" else 80)
+
+    def versions(self) -> dict[str, str]:
+        from ..sandbox import install
+        return {"kafka": install.KAFKA_VERSION, "opensearch": install.OPENSEARCH_VERSION}
+
+    def check_tools(self) -> None:
+        """The twin's servers are installed (``gameday sandbox install``)."""
+        from ..sandbox import install
+        install.check()
+
     def toxiproxy_api(self) -> str | None:
         found = self._endpoint("toxiproxy", "api")
         return f"http://{found[0]}" if found else None

@@ -110,7 +110,7 @@ def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, en
 
     before = wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
     victim = pods(k8s_twin)[0]
-    target = for_environment(load(env_file))
+    target = for_environment(load(env_file), i_mean_production=True)
     with target._chaosk8s() as secrets:  # the credentials chaosk8s needs, as the target hands them over
         t0 = time.monotonic()
         deleted = terminate_pods(label_selector=WEB, name_pattern=f"^{victim['metadata']['name']}$",
@@ -154,7 +154,7 @@ def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, en
 
 def test_the_kubernetes_target_kills_waits_and_respects_the_budget(k8s_twin, env_file):
     wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    target = for_environment(load(env_file))
+    target = for_environment(load(env_file), i_mean_production=True)
     assert isinstance(target, KubernetesTarget)
     nodes = target.nodes("web")
     assert len(nodes) == 3 and all(n.ready and n.running for n in nodes)
@@ -181,7 +181,7 @@ def test_the_kubernetes_target_kills_waits_and_respects_the_budget(k8s_twin, env
 
 def test_stop_and_start_scale_the_deployment_around_the_chosen_pod(k8s_twin, env_file):
     wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    target = for_environment(load(env_file))
+    target = for_environment(load(env_file), i_mean_production=True)
     chosen = target.nodes("web")[1]
     target.stop(chosen)
     wait_until(lambda: len(ready_ips(k8s_twin)) == 2 and chosen.address not in routed(k8s_twin), timeout=60,
@@ -217,7 +217,7 @@ def test_a_statefulset_stops_only_its_highest_ordinal(k8s_twin, env_file, tmp_pa
     data["configuration"]["gameday_environment"]["kubernetes"]["kafka"].update(namespace=namespace, brokers="app=kv")
     path = tmp_path / "sts.yaml"
     path.write_text(yaml.safe_dump(data))
-    target = for_environment(load(path))
+    target = for_environment(load(path), i_mean_production=True)
     nodes = wait_until(lambda: (lambda n: n if len(n) == 3 and all(x.ready for x in n) else None)(target.nodes("kafka")),
                        timeout=120, what="three ready StatefulSet pods")
     assert [n.name for n in nodes] == ["kv-0", "kv-1", "kv-2"]
@@ -240,7 +240,7 @@ def chaos_run(experiment: str, env_file: Path, tmp_path: Path, *, rollbacks: boo
     """Plain ``chaos run experiments/<experiment> --var-file env_file``: (the process, its journal)."""
     journal_path = tmp_path / "journal.json"
     args = [str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run", str(ROOT / "experiments" / experiment),
-            "--var-file", str(env_file), "--journal-path", str(journal_path)]
+            "--var-file", str(env_file), "--var", "gameday_i_mean_production:bool=true", "--journal-path", str(journal_path)]
     if rollbacks:
         args += ["--rollback-strategy", "always"]
     proc = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
@@ -254,7 +254,7 @@ def test_the_web_pod_experiment_passes_with_plain_chaos_run_on_this_target(k8s_t
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
     touched = out["kill-one-web-pod"]["touched"]
-    assert len(touched) == 1 and touched[0] in before and out["kill-one-web-pod"]["target"] == "sandbox-k8s-test"
+    assert len(touched) == 1 and touched[0] in before and out["kill-one-web-pod"]["target"] == "rehearsal-k8s-test"
     assert touched[0] not in {p["metadata"]["name"] for p in pods(k8s_twin)}
     print(f"\n[figure] chaos run web/kill-one-pod on Kubernetes: every web pod ready again after "
           f"{out['time-until-every-web-pod-is-ready']}s, SLO held again after {out['time-until-the-slo-holds-again']}s")
@@ -286,12 +286,12 @@ def test_a_namespace_with_no_matching_pods_is_one_clear_error_and_nothing_is_tou
     wanted = "no pod in namespace 'wordpress' matches the web selector 'app.kubernetes.io/name=web'"
     # a game day stops in its preflight: exit 2, one line naming the problem and the fix, no traceback
     run = subprocess.run([gameday, "run", "--suite", "kubernetes", "--env", str(bad), "--reports", str(tmp_path / "r"),
-                          "--no-install"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+                          "--no-install", "--i-mean-production"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert run.returncode == 2, run.stderr[-2000:]
     assert wanted in run.stderr and "kubernetes.web.namespace" in run.stderr and "Traceback" not in run.stderr
     assert not list((tmp_path / "r").glob("2*"))  # no half-made run folder
     # so does the playbook, before any diagnosis
-    book = subprocess.run([gameday, "playbook", "web", "--env", str(bad)], capture_output=True, text=True, timeout=120)
+    book = subprocess.run([gameday, "playbook", "web", "--env", str(bad), "--i-mean-production"], capture_output=True, text=True, timeout=120)
     assert book.returncode == 2 and wanted in book.stderr and "Traceback" not in book.stderr, book.stderr[-2000:]
     # and a plain chaos run: its guard interrupts the experiment before the method
     chaos, journal = chaos_run("web/kill-one-pod.yaml", bad, tmp_path, rollbacks=False)
@@ -316,10 +316,13 @@ def least_privileged_env(twin: Twin, env_file: Path, tmp_path: Path) -> Path:
             wanted.append(doc)
         elif doc["kind"] == "ServiceAccount":
             wanted.append(doc)  # gameday/gameday: the twin's namespace is gameday too
-    secret = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-              "metadata": {"name": "sps-search-es-elastic-user", "namespace": NAMESPACE},
-              "stringData": {"elastic": "pw-from-the-secret"}}
-    kubectl(twin, "apply", "-f", "-", stdin=yaml.safe_dump_all(wanted + [secret]))
+    def copied(source: str, name: str) -> dict:  # the twin's secret under the name ECK gives it
+        data = json.loads(kubectl(twin, "get", "secret", source, "-n", NAMESPACE, "-o", "json").stdout)["data"]
+        return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                "metadata": {"name": name, "namespace": NAMESPACE}, "data": data}
+    secrets = [copied("search-es-elastic-user", "sps-search-es-elastic-user"),
+               copied("twin-ca", "sps-search-es-http-certs-public")]
+    kubectl(twin, "apply", "-f", "-", stdin=yaml.safe_dump_all(wanted + secrets))
     token = kubectl(twin, "create", "token", "gameday", "-n", NAMESPACE, "--duration", "1h").stdout.strip()
     admin = yaml.safe_load(kube.kubeconfig_path(twin).read_text())
     cluster = admin["clusters"][0]
@@ -334,6 +337,7 @@ def least_privileged_env(twin: Twin, env_file: Path, tmp_path: Path) -> Path:
     env["kubernetes"].update(context="gameday-sa", kubeconfig=str(kubeconfig))
     env["credentials"] = {"search": {"secret": f"{NAMESPACE}/sps-search-es-elastic-user", "key": "elastic",
                                      "username": "elastic"}}
+    env["trust"] = [{"secret": f"{NAMESPACE}/sps-search-es-http-certs-public", "key": "ca.crt"}]
     path = tmp_path / env_file.name
     path.write_text(yaml.safe_dump(data))
     return path
@@ -343,11 +347,11 @@ def test_the_target_works_with_exactly_the_permissions_deploy_grants(k8s_twin, e
     """Every call of a game day's Kubernetes path, as gameday's ServiceAccount: a permission deploy/
     lacks is a 403 here; one it grants beyond these calls fails tests/unit/test_rbac_calls.py."""
     wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    target = for_environment(load(least_privileged_env(k8s_twin, env_file, tmp_path)))
+    target = for_environment(load(least_privileged_env(k8s_twin, env_file, tmp_path)), i_mean_production=True)
     target.check_layers()
     assert [n.name for n in target.nodes("kafka")] == ["kafka-1", "kafka-2", "kafka-3"]
-    assert target.search_auth() == ("elastic", "pw-from-the-secret")
-    assert target.search_admin().health()["status"] in ("green", "yellow")  # OpenSearch here has no security
+    assert target.search_auth()[0] == "elastic"
+    assert target.search_admin().health()["status"] in ("green", "yellow")  # HTTPS, basic auth, the CA from a secret
     # kill (budgets read, chaosk8s deletes) and wait (ReplicaSet -> Deployment read)
     victim = target.nodes("web")[0]
     target.kill(victim)
@@ -366,7 +370,7 @@ def test_the_target_works_with_exactly_the_permissions_deploy_grants(k8s_twin, e
     wait_until(lambda: len([n for n in target.nodes("web") if n.ready]) == 3, timeout=60, what="3 web pods ready")
     # the playbooks' view of every layer (Deployments and StatefulSets listed)
     book = subprocess.run([str(Path(sys.executable).with_name("gameday")), "playbook", "kafka", "--env",
-                           str(tmp_path / env_file.name), "--json"], capture_output=True, text=True, timeout=300)
+                           str(tmp_path / env_file.name), "--json", "--i-mean-production"], capture_output=True, text=True, timeout=300)
     assert book.returncode in (0, 11) and json.loads(book.stdout)["outcome"] in ("healthy", "needs-restore"), \
         book.stderr[-2000:]
     # the target's Lease and its undo records in gameday's namespace (the gameday-state Role)
@@ -438,7 +442,7 @@ def test_a_stuck_web_pod_is_replaced_by_the_playbook_through_the_api(k8s_twin, e
         wait_until(lambda: not any(ready(p) for p in pods(k8s_twin) if p["metadata"]["uid"] == victim["metadata"]["uid"]),
                    timeout=30, what="the hung pod to fail its readiness probe")
         result = subprocess.run([str(Path(sys.executable).with_name("gameday")), "playbook", "web", "--env", str(env_file),
-                                 "--apply", "--json"], capture_output=True, text=True, timeout=300)
+                                 "--apply", "--json", "--i-mean-production"], capture_output=True, text=True, timeout=300)
     finally:
         for proc in hung:  # a no-op once the pod's processes are gone
             with contextlib.suppress(psutil.NoSuchProcess):
@@ -456,7 +460,7 @@ def test_the_web_playbook_rolls_the_deployment_when_asked(k8s_twin, env_file):
     wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
     before = {p["metadata"]["name"] for p in pods(k8s_twin)}
     proc = subprocess.run([str(Path(sys.executable).with_name("gameday")), "playbook", "web", "--env", str(env_file),
-                           "--rolling-restart", "--apply", "--json"], capture_output=True, text=True, timeout=400)
+                           "--rolling-restart", "--apply", "--json", "--i-mean-production"], capture_output=True, text=True, timeout=400)
     result = json.loads(proc.stdout)
     assert proc.returncode == 10 and result["outcome"] == "restored", proc.stdout[-3000:] + proc.stderr[-2000:]
     step = next(s for s in result["steps"] if s["name"] == "rolling-restart-web")
@@ -472,7 +476,7 @@ def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxipro
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
     assert out["readers-during-the-fault"]["success_ratio"] < 0.5  # the web pods really lost the database
-    api = for_environment(load(env_file)).toxiproxy_api()
+    api = for_environment(load(env_file), i_mean_production=True).toxiproxy_api()
     assert requests.get(f"{api}/proxies", timeout=5).json()["db"]["toxics"] == []  # and the cut was undone
 
 
@@ -484,12 +488,13 @@ def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_c
     mid-fault, `gameday cleanup` from another process finds both in the cluster and repairs the fault."""
     wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
     env = load(env_file)
-    api = for_environment(env).toxiproxy_api()
+    api = for_environment(env, i_mean_production=True).toxiproxy_api()
     db_toxics = lambda: requests.get(f"{api}/proxies", timeout=5).json()["db"]["toxics"]  # noqa: E731
     log = tmp_path / "first.log"
     with open(log, "w") as out:
         first = subprocess.Popen([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
-                                  str(held_fault("network/cut-web-to-db.yaml", tmp_path)), "--rollback-strategy", "always", "--var-file", str(env_file)],
+                                  str(held_fault("network/cut-web-to-db.yaml", tmp_path)), "--rollback-strategy", "always", "--var-file", str(env_file),
+                                  "--var", "gameday_i_mean_production:bool=true"],
                                  cwd=tmp_path, stdout=out, stderr=out)
     try:
         wait_until(lambda: db_toxics() or first.poll() is not None, timeout=120, what="the cut web->db")
@@ -511,7 +516,8 @@ def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_c
     assert db_toxics()  # still broken, its undo recorded only in the cluster, not on this machine
     from gameday.chaos.ledger import FileStore
     assert FileStore(env.name).all() == []
-    out = subprocess.run([str(Path(sys.executable).with_name("gameday")), "cleanup", "-e", str(env_file), "--json"],
+    out = subprocess.run([str(Path(sys.executable).with_name("gameday")), "cleanup", "-e", str(env_file), "--json",
+                          "--i-mean-production"],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)

@@ -1,7 +1,7 @@
 """The data layers as Kubernetes objects on the twin (`gameday sandbox up --kubernetes`): pods
 kafka-1..3, search-1..3 and db-1 (StatefulSets) on the twin's fixed addresses, the indexer as a
 Deployment; the Kafka-leader and search-node experiments with plain ``chaos run`` against
-``environments/sandbox-k8s.yaml``, the playbooks that bring stopped pods back, and a whole game day
+``environments/rehearsal.yaml`` (production: true, so every command passes its consent), the playbooks that bring stopped pods back, and a whole game day
 (suite ``kubernetes``) on this target.
 
 Its own twin ``k8s-test2`` on 127.36.x.y (``k8s-test`` at 35 is test_kube_sandbox.py's). Needs the
@@ -95,12 +95,11 @@ def chaos_run(experiment: str, env_file: Path, tmp_path: Path) -> dict:
     """Plain chaos run of ``experiment``, from a steady state: the site meets its SLO first (a fresh
     twin's JVMs, or a broker just replaced, answer slowly for a while and the experiment's own
     steady-state probe would then stop it before its method)."""
-    env = yaml.safe_load(env_file.read_text())["configuration"]["gameday_environment"]
-    warm_up(Twin.create(env["sandbox"], net=env["net"]))
+    warm_up(Twin.create(NAME, net=NET))
     journal_path = tmp_path / "journal.json"
     proc = subprocess.run([str(BIN / "chaos"), "--no-log-file", "run", str(ROOT / "experiments" / experiment),
                            "--rollback-strategy", "always", "--var-file", str(env_file),
-                           "--journal-path", str(journal_path)],
+                           "--var", "gameday_i_mean_production:bool=true", "--journal-path", str(journal_path)],
                           capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert journal_path.exists(), proc.stderr[-3000:]
     journal = json.loads(journal_path.read_text())
@@ -111,7 +110,8 @@ def chaos_run(experiment: str, env_file: Path, tmp_path: Path) -> dict:
 
 
 def playbook(layer: str, env_file: Path) -> dict:
-    proc = subprocess.run([str(BIN / "gameday"), "playbook", layer, "--env", str(env_file), "--apply", "--json"],
+    proc = subprocess.run([str(BIN / "gameday"), "playbook", layer, "--env", str(env_file), "--apply", "--json",
+                           "--i-mean-production"],
                           capture_output=True, text=True, timeout=600, env=dict(os.environ))
     assert proc.stdout.strip(), proc.stderr[-3000:]
     return json.loads(proc.stdout)
@@ -134,7 +134,7 @@ def test_kubectl_shows_kafka_and_search_pods_ready_on_the_twins_addresses(twin):
 
 def test_a_broker_pod_killed_by_the_target_comes_back_with_its_name_and_address(twin, env_file):
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
-    target = for_environment(load(env_file))
+    target = for_environment(load(env_file), i_mean_production=True)
     nodes = target.nodes("kafka")
     assert [(n.name, n.labels.get("node-id")) for n in nodes] == [(f"kafka-{n}", str(n)) for n in (1, 2, 3)]
     assert [n.name for n in target.nodes("search")] == ["search-1", "search-2", "search-3"]
@@ -156,7 +156,7 @@ def test_the_kafka_leader_experiment_passes_with_plain_chaos_run(twin, env_file,
     before = uids(twin, "kafka")
     out = chaos_run("kafka/kill-partition-leader.yaml", env_file, tmp_path)
     kill = out["kill-the-partition-leader"]
-    assert kill["target"] == "sandbox-k8s-test2" and kill["touched"] == [f"kafka-{kill['broker_id']}"]
+    assert kill["target"] == "rehearsal-k8s-test2" and kill["touched"] == [f"kafka-{kill['broker_id']}"]
     after = uids(twin, "kafka")
     assert after[kill["touched"][0]] != before[kill["touched"][0]]                  # the leader's pod is a new one
     assert {n: u for n, u in after.items() if n not in kill["touched"]} == \
@@ -173,7 +173,7 @@ def test_the_search_node_experiment_passes_with_plain_chaos_run(twin, env_file, 
     before = uids(twin, "search")
     out = chaos_run("search/kill-data-node.yaml", env_file, tmp_path)
     kill = out["kill-the-node-with-most-primaries"]
-    assert kill["target"] == "sandbox-k8s-test2" and kill["touched"][0].startswith("search-")
+    assert kill["target"] == "rehearsal-k8s-test2" and kill["touched"][0].startswith("search-")
     assert uids(twin, "search")[kill["touched"][0]] != before[kill["touched"][0]]
     print(f"\n[figure] chaos run search/kill-data-node on Kubernetes: killed {kill['touched'][0]}; green after "
           f"{out['time-until-the-cluster-is-green']}, SLO again after {out['time-until-the-slo-holds-again']}")
@@ -195,7 +195,7 @@ def test_a_pod_stopped_by_the_target_is_brought_back_by_the_playbook(twin, env_f
     """The StatefulSet's highest ordinal stopped (scaled away, recorded as stopped by gameday): the
     playbook sees it held, scales the StatefulSet back and waits until every pod is ready."""
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
-    target = for_environment(load(env_file))
+    target = for_environment(load(env_file), i_mean_production=True)
     node = next(n for n in target.nodes(layer) if n.name == f"{layer}-3")
     target.stop(node)
     wait_until(lambda: f"{layer}-3" not in uids(twin, layer), timeout=120, what=f"{layer}-3 to be gone")
@@ -246,7 +246,7 @@ def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_thei
     """Every pod of the layer stopped (scaled to 0, recorded as stopped by gameday): the playbook
     scales the workload back and verifies it (SQL as the site's user; the indexer's lag drains)."""
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
-    target = for_environment(load(env_file))
+    target = for_environment(load(env_file), i_mean_production=True)
     for node in target.nodes(layer):
         target.stop(node)
     wait_until(lambda: not pods(twin, layer), timeout=120, what=f"every {layer} pod to be gone")
@@ -284,14 +284,15 @@ def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, 
     reports = tmp_path / "reports"
     started = time.monotonic()
     proc = subprocess.run([str(BIN / "gameday"), "run", "--suite", str(suite_path), "--env", str(env_file),
-                           "--reports", str(reports), "--no-install", "--json"],
-                          capture_output=True, text=True, timeout=1200, cwd=ROOT)
+                           "--reports", str(reports), "--no-install", "--json", "--i-mean-production"],
+                          capture_output=True, text=True, timeout=1200, cwd=ROOT,
+                          env={k: v for k, v in os.environ.items() if k != "GAMEDAY_I_MEAN_PRODUCTION"})  # the flag consents
     assert proc.stdout.strip(), proc.stderr[-3000:]
     summary = json.loads(proc.stdout)
     scenarios = {s["name"]: s for s in summary["scenarios"]}
     assert set(scenarios) == set(keep)
     assert proc.returncode == 0 and summary["verdict"] == "passed", proc.stderr[-3000:]
-    assert summary["target"] == {"name": f"sandbox-{NAME}", "kind": "kubernetes"}
+    assert summary["target"] == {"name": f"rehearsal-{NAME}", "kind": "kubernetes"}
     run_dir = next(reports.glob("2*"))
     assert (run_dir / "report.html").is_file() and (run_dir / "junit.xml").is_file()
     password = twin.db_password()
@@ -309,7 +310,7 @@ def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path,
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
     out = chaos_run(experiment, env_file, tmp_path)
     fault = next(iter(out.values()))
-    assert fault["target"] == f"sandbox-{NAME}" and fault["fault_at"] <= time.time()
+    assert fault["target"] == f"rehearsal-{NAME}" and fault["fault_at"] <= time.time()
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green again")
 
 
@@ -318,7 +319,8 @@ def test_two_brokers_at_once_are_refused_by_the_kafka_budget_before_any_pod_goes
     before = uids(twin, "kafka")
     journal_path = tmp_path / "journal.json"
     proc = subprocess.run([str(BIN / "chaos"), "--no-log-file", "run", str(ROOT / "experiments" / "kafka" / "kill-two-brokers.yaml"),
-                           "--rollback-strategy", "always", "--var-file", str(env_file), "--journal-path", str(journal_path)],
+                           "--rollback-strategy", "always", "--var-file", str(env_file), "--var", "gameday_i_mean_production:bool=true",
+                           "--journal-path", str(journal_path)],
                           capture_output=True, text=True, timeout=600, cwd=tmp_path)
     assert json.loads(journal_path.read_text())["status"] != "completed"
     assert "taking 2 kafka pods at once would break kafka" in proc.stderr and "nothing was touched" in proc.stderr, \

@@ -1,5 +1,5 @@
 """A full twin with Kubernetes (``sandbox up --kubernetes``) for one integration module, and the
-sandbox-k8s environment file pointed at it. Used by the test_kube_* modules' fixtures::
+rehearsal environment file pointed at it. Used by the test_kube_* modules' fixtures::
 
     twin = yield from kubernetes_twin("k8s-test", 35, what="web as 3 pods")
     path = environment_for(twin, tmp_path_factory)
@@ -34,11 +34,16 @@ def kubernetes_twin(name: str, net: int, *, what: str, timeout: float = 900) -> 
 
 
 def environment_for(twin: Twin, tmp_path_factory) -> Path:
-    """environments/sandbox-k8s.yaml, pointed at ``twin`` (its name and loopback network)."""
-    data = yaml.safe_load((ROOT / "environments" / "sandbox-k8s.yaml").read_text())
+    """environments/rehearsal.yaml, pointed at ``twin``: its kubeconfig context ``gameday-<twin>``
+    and its host names ``*.<twin>.gameday.test`` (what ``sandbox up --kubernetes`` sets up). Nothing
+    else changes: the file reaches the twin exactly as a GKE environment reaches GKE, production
+    consent included."""
+    text = (ROOT / "environments" / "rehearsal.yaml").read_text()
+    text = text.replace(".default.gameday.test", f".{twin.name}.gameday.test")
+    data = yaml.safe_load(text)
     env = data["configuration"]["gameday_environment"]
-    env_name = f"sandbox-{twin.name}"
-    env.update(name=env_name, sandbox=twin.name, net=twin.net)
-    path = tmp_path_factory.mktemp("env") / f"{env_name}.yaml"
-    path.write_text(yaml.safe_dump(data).replace("127.10.", f"127.{twin.net}."))
+    env["name"] = f"rehearsal-{twin.name}"
+    env["kubernetes"]["context"] = f"gameday-{twin.name}"
+    path = tmp_path_factory.mktemp("env") / f"{env['name']}.yaml"
+    path.write_text(yaml.safe_dump(data))
     return path

@@ -21,11 +21,17 @@ OVERLAYS = {"staging": "gke-staging", "production": "gke-production"}
 
 # Every permission the Kubernetes target uses, from its calls (gameday/targets/kubernetes_rbac.py).
 # A Role may grant nothing else; the search namespace's adds get on the one secret credentials.search names.
+def search_secrets(env) -> list[str]:
+    """The secrets of the search namespace the environment names (credentials and trust): by name only."""
+    namespace = env.kubernetes["search"]["namespace"]
+    refs = [*env.credentials.values(), *env.trust]
+    return sorted({r["secret"].split("/")[1] for r in refs if r.get("secret", "").startswith(namespace + "/")})
+
+
 def expected_rules(env) -> dict[str, list[tuple[set, set, set]]]:
-    secret = env.credentials["search"]["secret"].split("/")[1]
     as_sets = lambda rs: [(set(r["apiGroups"]), set(r["resources"]), set(r["verbs"])) for r in rs]  # noqa: E731
     return {"gameday-web": as_sets(kubernetes_rbac.rules()), "gameday-kafka": as_sets(kubernetes_rbac.rules()),
-            "gameday-search": as_sets(kubernetes_rbac.rules(secrets=[secret])),
+            "gameday-search": as_sets(kubernetes_rbac.rules(secrets=search_secrets(env))),
             "gameday-state": as_sets(kubernetes_rbac.state_rules())}
 
 
@@ -78,9 +84,10 @@ def test_rbac_is_least_privilege_in_the_target_namespaces_only(kustomize, overla
         assert sorted(got, key=str) == sorted(expected[name], key=str), name
         for rule in role["rules"]:
             assert "*" not in rule["verbs"] + rule["resources"] + rule["apiGroups"]
-            if "secrets" in rule["resources"]:
-                namespace, secret = env.credentials["search"]["secret"].split("/")
-                assert rule["resourceNames"] == [secret] and namespace == role["metadata"]["namespace"]
+            if "secrets" in rule["resources"]:  # exactly the secrets the environment names, nothing else
+                assert rule["resources"] == ["secrets"] and name == "gameday-search"
+                assert sorted(rule["resourceNames"]) == search_secrets(env) == ["sps-search-es-elastic-user",
+                                                                                "sps-search-es-http-certs-public"]
             assert not {"persistentvolumeclaims", "persistentvolumes"} & set(rule["resources"])
     for binding in by_kind(objects, "RoleBinding").values():
         assert binding["roleRef"] == {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role",

@@ -77,22 +77,22 @@ def test_selectors_and_templates():
 
 
 def sandbox_k8s() -> dict:
-    data = yaml.safe_load((ROOT / "environments" / "sandbox-k8s.yaml").read_text())
+    data = yaml.safe_load((ROOT / "environments" / "rehearsal.yaml").read_text())
     return data["configuration"]["gameday_environment"]
 
 
 def test_a_kubernetes_environment_gets_the_kubernetes_platform():
-    twin = KubernetesTarget(from_mapping(sandbox_k8s(), "test"))
-    platform = platform_for(twin)
-    assert isinstance(platform, kp.KubernetesPlatform) and platform.twin is not None  # the twin's other layers
+    platform = platform_for(KubernetesTarget(from_mapping(sandbox_k8s(), "test")))
+    assert isinstance(platform, kp.KubernetesPlatform)
+    assert platform.view("lb").members == ()                  # declared outside: nothing to see (no API call)
+    assert platform.endpoints("kafka", "broker")[0] == "kafka-1.default.gameday.test:9092"  # the environment's names
+    assert platform.endpoints("db", "mysql") == ["db.default.gameday.test:3306"]
     data = sandbox_k8s()
     data["kubernetes"].update(context="gke", kubeconfig="/somewhere/kubeconfig")
     data["kubernetes"].pop("indexer")  # a cluster where the indexer is not named
+    data["kubernetes"]["layers"].pop("indexer")
     platform = platform_for(KubernetesTarget(from_mapping(data, "test")))
-    assert platform.twin is None
-    assert platform.view("indexer").members == ()             # not pods here, no twin: nothing to see (no API call)
-    with pytest.raises(UsageError, match="database credentials"):
-        platform.db_credentials()
+    assert platform.view("indexer").members == ()             # not pods here: nothing to see (no API call)
     with pytest.raises(UsageError, match="not a member of a layer viewed here"):
         platform.replace("kafka-9")
 

@@ -133,30 +133,31 @@ def test_the_stopped_pods_record_survives_garbage():
 # ---- configuration ---------------------------------------------------------------------------------
 
 def sandbox_k8s() -> dict:
-    raw = yaml.safe_load((ROOT / "environments" / "sandbox-k8s.yaml").read_text())
+    """environments/rehearsal.yaml's gameday_environment (the GKE-shaped rehearsal on the twin)."""
+    raw = yaml.safe_load((ROOT / "environments" / "rehearsal.yaml").read_text())
     return copy.deepcopy(raw["configuration"]["gameday_environment"])
 
 
-def test_the_sandbox_environment_finds_the_twins_kubeconfig(monkeypatch, tmp_path):
-    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
-    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "elsewhere"))
-    env = load("sandbox-k8s")
-    assert env.kind == "kubernetes" and env.kubernetes["context"] == k8s.SANDBOX_CONTEXT
-    assert k8s.kubeconfig_of(env) == tmp_path / env.sandbox / "kubeconfig"
-    with pytest.raises(UsageError, match=f"no kubeconfig at {tmp_path / env.sandbox / 'kubeconfig'}"):
+def test_the_rehearsal_reaches_the_twin_by_context_and_names_like_gke(monkeypatch, tmp_path):
+    kubeconfig = tmp_path / "config"
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    monkeypatch.setenv("GAMEDAY_I_MEAN_PRODUCTION", "")
+    env = load("rehearsal")
+    assert env.kind == "kubernetes" and env.production and env.kubernetes["context"] == "gameday-default"
+    assert k8s.kubeconfig_of(env) == kubeconfig  # $KUBECONFIG, as kubectl: nothing twin-specific
+    with pytest.raises(UsageError, match="production target"):
         for_environment(env)
-    (tmp_path / env.sandbox).mkdir()
-    (tmp_path / env.sandbox / "kubeconfig").write_text(yaml.safe_dump(
-        {"contexts": [{"name": k8s.SANDBOX_CONTEXT, "context": {"cluster": "c", "user": "u"}}]}))
-    target = for_environment(env)
+    with pytest.raises(UsageError, match=f"no kubeconfig at {kubeconfig}"):
+        for_environment(env, i_mean_production=True)
+    kubeconfig.write_text(yaml.safe_dump({"contexts": [{"name": "gameday-default", "context": {"cluster": "c", "user": "u"}}]}))
+    target = for_environment(env, i_mean_production=True)
     assert isinstance(target, k8s.KubernetesTarget)
-    assert target.site_url() == env.site_url
-    assert target.kafka_bootstrap().count(":9092") == 3
-    assert target.search_urls()[0].startswith("http://127.")
-    assert target.db_address()[1] == 3306
-    with pytest.raises(NotRunning, match="is not running"):  # network faults go through the twin's toxiproxy
-        target.toxiproxy_api()
-    assert target.nodes("lb") == [] and target.nodes("toxiproxy") == []  # not pods here: no API call needed
+    assert target.kafka_bootstrap() == ",".join(f"kafka-{i}.default.gameday.test:9092" for i in (1, 2, 3))
+    assert target.db_address() == ("db.default.gameday.test", 3306)
+    assert target.toxiproxy_api() == "http://toxiproxy.default.gameday.test:8474"
+    assert target.health_check("web") == {"path": "/readyz", "port": 8000, "scheme": "http"}
+    assert target.health_check("search") == {"path": "/readyz", "port": 80, "scheme": "http"}  # the defaults
+    assert target.nodes("lb") == [] and target.nodes("toxiproxy") == []  # declared outside: no API call needed
     with pytest.raises(UsageError, match="layer 'queue' has no pods on this Kubernetes target"):
         target.nodes("queue")
 
@@ -165,7 +166,7 @@ def test_an_explicit_kubeconfig_wins_and_pdb_policy_defaults_to_respect():
     data = sandbox_k8s()
     data["kubernetes"]["kubeconfig"] = "/somewhere/kubeconfig"
     env = from_mapping(data, "test")
-    assert k8s.effective_block(env)["kubeconfig"] == "/somewhere/kubeconfig"
+    assert k8s.kubeconfig_of(env) == Path("/somewhere/kubeconfig")
     assert k8s.KubernetesTarget(env).respects_pdbs()
     data["kubernetes"]["pod_disruption_budgets"] = "ignore"
     assert not k8s.KubernetesTarget(from_mapping(data, "test")).respects_pdbs()
@@ -173,14 +174,37 @@ def test_an_explicit_kubeconfig_wins_and_pdb_policy_defaults_to_respect():
     assert k8s.layer_scope(env.kubernetes, "indexer") == ("gameday", "app.kubernetes.io/name=indexer")
     assert k8s.layer_scope(env.kubernetes, "db") == ("gameday", "app.kubernetes.io/name=db")
     data["kubernetes"].pop("indexer")
+    data["kubernetes"]["layers"].pop("indexer")
     data["kubernetes"]["db"] = {"host": "10.20.0.5", "port": 3306}  # Cloud SQL: no pods
+    data["kubernetes"]["layers"]["db"] = "outside"
     outside = from_mapping(data, "test").kubernetes
     assert k8s.layer_scope(outside, "indexer") is None and k8s.layer_scope(outside, "db") is None
+
+
+def test_the_declared_layers_must_agree_with_the_selectors():
+    data = sandbox_k8s()
+    data["kubernetes"]["layers"]["web"] = "outside"      # but kubernetes.web.selector selects pods
+    data["kubernetes"]["layers"]["db"] = "pods"
+    data["kubernetes"]["db"] = {"host": "10.20.0.5", "port": 3306}  # no selector
+    with pytest.raises(UsageError) as err:
+        from_mapping(data, "test")
+    assert "layers.web is outside" in str(err.value) and "layers.db is pods" in str(err.value)
+
+
+def test_database_credentials_come_from_the_environment_reference(monkeypatch):
+    data = sandbox_k8s()
+    data["credentials"]["db"] = {"env": "SPS_DB_PASSWORD", "username": "wordpress"}
+    monkeypatch.setenv("SPS_DB_PASSWORD", "pa ss'\"word")
+    assert k8s.KubernetesTarget(from_mapping(data, "test")).db_credentials() == ("wordpress", "pa ss'\"word", "sps")
+    data["kubernetes"]["db"].pop("database")
+    with pytest.raises(UsageError, match="database credentials are not named"):
+        k8s.KubernetesTarget(from_mapping(data, "test")).db_credentials()
 
 
 def test_network_faults_go_through_the_toxiproxy_the_environment_names():
     data = sandbox_k8s()
     data["kubernetes"].update(context="gke", kubeconfig="/somewhere/kubeconfig")
+    data["kubernetes"].pop("toxiproxy_api")
     assert k8s.KubernetesTarget(from_mapping(data, "test")).toxiproxy_api() is None  # GKE without one: refused later
     data["kubernetes"]["toxiproxy_api"] = "http://toxiproxy.sps.svc:8474/"
     assert k8s.KubernetesTarget(from_mapping(data, "test")).toxiproxy_api() == "http://toxiproxy.sps.svc:8474"
@@ -192,6 +216,7 @@ def test_network_faults_go_through_the_toxiproxy_the_environment_names():
 def test_no_database_address_is_one_clear_error():
     data = sandbox_k8s()
     data["kubernetes"].pop("db")
+    data["kubernetes"]["layers"].pop("db")
     with pytest.raises(UsageError, match="no database address"):
         k8s.KubernetesTarget(from_mapping(data, "test")).db_address()
 

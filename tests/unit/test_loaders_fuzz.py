@@ -28,7 +28,7 @@ from gameday.targets import environment
 ROOT = Path(__file__).resolve().parents[2]
 LOADERS: dict[str, tuple[Callable[[Path], Any], Path]] = {
     "environment": (environment.load, ROOT / "environments" / "gke-staging.example.yaml"),
-    "environment-k8s": (environment.load, ROOT / "environments" / "sandbox-k8s.yaml"),
+    "environment-k8s": (environment.load, ROOT / "environments" / "rehearsal.yaml"),
     "suite": (suite.load, ROOT / "experiments" / "suites" / "default.yaml"),
     "targets": (targets_yaml.load, ROOT / "targets.yaml"),
     "traffic": (TrafficModel.load, ROOT / "loadtests" / "traffic.yaml"),

@@ -17,13 +17,15 @@ LB_GRACE_S = 20.0
 
 
 def readyz_reason(ctx: Context, m: Member) -> str:
-    """What the replica's own /readyz says (the site's readiness checks the database)."""
-    port = 8000
+    """What the replica's own health check says (the environment's ``health.web``: path, port,
+    scheme; the site's readiness checks the database)."""
+    check = ctx.target.health_check("web")
+    path = check["path"]
     try:
-        r = requests.get(f"http://{m.address}:{port}/readyz", timeout=2)
+        r = requests.get(f"{check['scheme']}://{m.address}:{check['port']}{path}", timeout=2)
     except requests.RequestException as err:
-        return f"/readyz did not answer ({type(err).__name__})"
-    return "" if r.status_code == 200 else f"/readyz: {r.text.strip()[:160]}"
+        return f"{path} did not answer ({type(err).__name__})"
+    return "" if r.status_code == 200 else f"{path}: {r.text.strip()[:160]}"
 
 
 def waits_for_dependency(ctx: Context, m: Member) -> str | None:
