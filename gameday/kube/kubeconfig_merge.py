@@ -6,7 +6,8 @@ default kubeconfig (the first path of ``$KUBECONFIG`` if set, else ``~/.kube/con
 server's URL and CA, and the twin's admin client certificate and key, embedded as ``*-data``
 (the same identity as ``<twin home>/kubeconfig``). Other entries are kept; ``current-context`` is set
 only when the file had none. The file is written whole (temporary file + rename, mode 0600) under an
-``fcntl`` lock. ``remove(name)`` takes the three entries out again (``sandbox down --wipe``)::
+``fcntl`` lock. ``remove(name)`` takes the three entries out again (``sandbox down --wipe``), and
+the file with them if nothing else is left in it::
 
     kubectl --context gameday-k8s-dev get pods -n gameday
 """
@@ -146,5 +147,14 @@ def remove(twin_name: str, path: Path | None = None) -> bool:
                 data[section] = [e for e in data[section] if not (isinstance(e, dict) and e.get("name") == name)]
         if data.get("current-context") == name:
             data["current-context"] = ""
-        _save(path, data)
+        if _empty(data):
+            path.unlink()  # nothing but what merge() put there: leave no file behind
+        else:
+            _save(path, data)
     return True
+
+
+def _empty(data: dict[str, Any]) -> bool:
+    defaults = {"apiVersion": "v1", "kind": "Config", "preferences": {}, "current-context": "",
+                "clusters": [], "users": [], "contexts": []}
+    return all(k in defaults and (v or type(defaults[k])()) == defaults[k] for k, v in data.items())

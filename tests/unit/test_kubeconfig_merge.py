@@ -69,8 +69,15 @@ def test_a_new_kubeconfig_gets_the_context_as_current_and_loses_it_on_removal(tw
     data = yaml.safe_load(path.read_text())
     assert data["current-context"] == "gameday-kc-unit" and path.stat().st_mode & 0o777 == 0o600
     assert kubeconfig_merge.remove("kc-unit") is True
+    assert not path.exists()  # only what merge() wrote was in it: no file left behind
+    members.prepare(twin)
+    other = {"name": "kind-x", "cluster": {"server": "https://127.0.0.1:41000"}}
     data = yaml.safe_load(path.read_text())
-    assert data["current-context"] == "" and data["clusters"] == data["users"] == data["contexts"] == []
+    data["clusters"].append(other)  # something else joins the file meanwhile
+    path.write_text(yaml.safe_dump(data))
+    assert kubeconfig_merge.remove("kc-unit") is True
+    data = yaml.safe_load(path.read_text())
+    assert data["current-context"] == "" and data["clusters"] == [other] and data["users"] == data["contexts"] == []
 
 
 def test_removal_leaves_a_same_named_context_that_is_not_a_twins_and_a_broken_file(twin, monkeypatch, tmp_path):
