@@ -100,9 +100,11 @@ class SandboxTarget(Target):
         return DB_USER, password, DB_NAME
 
     def secrets(self) -> list[str]:
+        """The twin's database and search passwords (those made so far)."""
         from ..sandbox.twin import Twin
-        path = Twin.create(self.env.sandbox).db_env_file
-        return [path.read_text().split("=", 1)[1].strip()] if path.exists() else []
+        twin = Twin.create(self.env.sandbox)
+        files = [twin.db_env_file, twin.search_env_file]
+        return [f.read_text().split("=", 1)[1].strip() for f in files if f.exists()]
 
     def health_check(self, layer: str) -> dict:
         """The twin's web replicas answer ``/readyz`` on port 8000 (unless the environment says otherwise)."""
