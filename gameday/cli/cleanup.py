@@ -13,7 +13,7 @@ from .output import console_err, print_json
 
 
 @click.command()
-@click.option("--environment", "-e", "env_name", default="sandbox", show_default=True,
+@click.option("--env", "--environment", "-e", "env_name", default="sandbox", show_default=True,
               help="Environment name (environments/<name>.yaml) or path of its file.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was undone and what failed as JSON.")
 @click.option("--i-mean-production", "i_mean_production", is_flag=True,

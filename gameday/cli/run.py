@@ -21,7 +21,7 @@ from .sandbox import _progress
 @click.command()
 @click.option("--suite", default="default", show_default=True,
               help="Suite name (experiments/suites/<name>.yaml) or path.")
-@click.option("--env", "env_name", default="sandbox", show_default=True,
+@click.option("--env", "-e", "env_name", default="sandbox", show_default=True,
               help="Environment name (environments/<name>.yaml) or path.")
 @click.option("--reports", "reports_dir", default="reports", show_default=True, type=click.Path(path_type=Path),
               help="Where the run's folder and the history index go.")
@@ -71,7 +71,7 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
         console.print(f"[bold]{report['verdict']}[/] score {report['score']:.0f}/100: {report['headline']}")
         console.print(f"report: {result.paths['html']}")
     for failed in result.undo_failed:  # a fault still in place after the run: never silent
-        console_err.print(f"could NOT undo: {failed['reason']} ({failed['error']}); run `gameday cleanup --environment "
+        console_err.print(f"could NOT undo: {failed['reason']} ({failed['error']}); run `gameday cleanup --env "
                           f"{env.name}` once the cause is fixed", highlight=False, markup=False)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)

@@ -302,9 +302,14 @@ class KubernetesTarget(Target):
         except (urllib3.exceptions.HTTPError, OSError) as err:
             raise NotRunning(f"{self.name}: cannot reach the Kubernetes API server at {self.api.configuration.host} "
                              f"({type(err).__name__})",
-                             hint="is the cluster up, and is this the right kubeconfig context? "
-                                  "(kubectl --context CONTEXT get nodes)") from None
+                             hint=self._reach_hint()) from None
         return json.loads(resp.data) if resp.data else {}
+
+    def _reach_hint(self) -> str:
+        if self.block.get("in_cluster"):
+            return "is the API server reachable from this pod (NetworkPolicy egress, KUBERNETES_SERVICE_HOST)?"
+        return (f"is the cluster up, and is {self.block.get('context')!r} the right context? "
+                f"try: kubectl --context {self.block.get('context')} get nodes")
 
     def _scope(self, layer: str) -> tuple[str, str]:
         scope = layer_scope(self.block, layer)
