@@ -3,6 +3,11 @@
 Everything a suite names is checked before the first fault: the experiment file exists inside
 ``experiments/``, the layer is one ``targets.yaml`` knows, the playbook is a file of
 ``recovery_playbooks/``, scenario names are safe and unique.
+
+Objectives come from ``targets.yaml``; a suite overrides them with targets.yaml's own keys
+(``targets: {rto_s: 30, min_availability: 0.95}``, ``slo: {success_ratio: 0.95, p95_ms: 2000}``).
+A key of the old suite format (``availability``, ``min_success_ratio``, ``max_p95_ms``) is an
+error naming its new key.
 """
 
 from __future__ import annotations
@@ -10,17 +15,19 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Literal, Optional
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from ..load.profiles import PROFILES
 from ..project import root as project_root
 from .base import Problem, Strict
 from .environment import NAME_PATTERN
+from .targets import LAYERS, Objectives, SloOverride
 
 ROOT = project_root()
 EXPERIMENTS = ROOT / "experiments"
 PLAYBOOKS = ROOT / "recovery_playbooks"
-LAYERS = ("web", "db", "kafka", "search", "indexer", "network", "site")  # targets.yaml's layers + experiments/network
+RENAMED = {"availability": "min_availability", "min_success_ratio": "success_ratio", "max_p95_ms": "p95_ms"}
 Profile = Literal[tuple(PROFILES)]  # type: ignore[valid-type]
 Layer = Literal[LAYERS]  # type: ignore[valid-type]
 
@@ -34,18 +41,28 @@ class SuiteLoad(Strict):
     profile: Profile = Field("peak", description=f"the load profile: {', '.join(PROFILES)}")
 
 
-class SuiteSlo(Strict):
-    """What "a good second" means."""
-
-    min_success_ratio: float = Field(0.99, ge=0, le=1, description="per-second success ratio, 0..1")
-    max_p95_ms: float = Field(1000, gt=0, le=600_000, description="per-second p95 latency in ms")
-    window_s: int = Field(10, ge=1, le=3600, description="RTO ends at the first run of this many good seconds")
+def _renamed(value: Any, info: ValidationInfo) -> Any:
+    """A key of the old suite format: always an error naming the key that replaced it."""
+    new = RENAMED[info.field_name]
+    raise ValueError(f"is now {new}, the key targets.yaml uses -> rename it to {new} (the value stays)")
 
 
-class ScenarioTargets(Strict):
-    rto_s: Optional[float] = Field(None, ge=0, le=86_400, description="recovery time objective, seconds")
-    availability: Optional[float] = Field(None, ge=0, le=1, description="minimum availability during the scenario, 0..1")
-    rpo_records: Optional[float] = Field(None, ge=0, le=1e9, description="acknowledged records that may be lost")
+class SuiteSlo(SloOverride):
+    """What "a good second" means, overriding targets.yaml's ``slo`` (same keys) for this suite."""
+
+    min_success_ratio: SkipJsonSchema[Any] = Field(None, exclude=True)  # renamed: success_ratio
+    max_p95_ms: SkipJsonSchema[Any] = Field(None, exclude=True)  # renamed: p95_ms
+
+    _old_keys = field_validator("min_success_ratio", "max_p95_ms")(_renamed)
+
+
+class ScenarioTargets(Objectives):
+    """This scenario's objectives, overriding what targets.yaml resolves for its layer and
+    experiment (same keys); a key left out comes from targets.yaml."""
+
+    availability: SkipJsonSchema[Any] = Field(None, exclude=True)  # renamed: min_availability
+
+    _old_keys = field_validator("availability")(_renamed)
 
 
 class Scenario(Strict):
@@ -56,7 +73,8 @@ class Scenario(Strict):
     layer: Layer = Field(description=f"the layer it faults: {', '.join(LAYERS)}")
     playbook: Optional[str] = Field(None, max_length=100, description="the recovery playbook "
                                     "(recovery_playbooks/<name>.py), e.g. web")
-    targets: Optional[ScenarioTargets] = Field(None, description="objectives for this scenario")
+    targets: Optional[ScenarioTargets] = Field(None, description="objectives for this scenario, overriding "
+                                               "targets.yaml's (same keys: rto_s, rpo_records, rpo_s, min_availability)")
 
     @field_validator("experiment")
     @classmethod
@@ -82,7 +100,8 @@ class SuiteFile(Strict):
     load: Optional[SuiteLoad] = Field(None, description="the load under which every scenario runs")
     baseline_s: float = Field(20, ge=0, le=3600, description="seconds of load before the first fault")
     cooldown_s: float = Field(10, ge=0, le=3600, description="seconds after each scenario")
-    slo: Optional[SuiteSlo] = Field(None, description="what a good second is")
+    slo: Optional[SuiteSlo] = Field(None, description="what a good second is, overriding targets.yaml's slo "
+                                    "(same keys: success_ratio, p95_ms, window_s)")
     scenarios: list[Scenario] = Field(min_length=1, max_length=100, description="the scenarios, in order")
 
     @field_validator("load", "slo", mode="before")

@@ -1,5 +1,7 @@
 """``targets.yaml`` (schema ``gameday.targets/v1``) as a model: RTO, RPO and minimum availability per
-layer and scenario, with per-environment overrides. :mod:`gameday.recovery.targets_yaml` uses it."""
+layer and scenario, and the site SLO, with per-environment overrides. :mod:`gameday.recovery.targets_yaml`
+uses it; a suite (:mod:`gameday.schema.suite`) overrides it with the same keys (:class:`Objectives`,
+:class:`SloOverride`)."""
 
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ from pydantic import Field
 from .base import Strict
 
 SCHEMA = "gameday.targets/v1"
-LAYERS = ("web", "db", "kafka", "search", "indexer", "site")
+LAYERS = ("web", "db", "kafka", "search", "indexer", "network", "site")  # a suite scenario's layer is one of these
 
 
 class Objectives(Strict):
@@ -41,6 +43,7 @@ class Layers(Strict):
     kafka: Optional[LayerObjectives] = None
     search: Optional[LayerObjectives] = None
     indexer: Optional[LayerObjectives] = None
+    network: Optional[LayerObjectives] = None
     site: Optional[LayerObjectives] = None
 
 
@@ -52,19 +55,20 @@ class DefaultLayers(Strict):
     kafka: DefaultLayerObjectives
     search: DefaultLayerObjectives
     indexer: DefaultLayerObjectives
+    network: DefaultLayerObjectives
     site: DefaultLayerObjectives
 
 
 class SloOverride(Strict):
     success_ratio: Optional[float] = Field(None, ge=0, le=1, description="per-second success ratio, 0..1")
     p95_ms: Optional[float] = Field(None, gt=0, le=600_000, description="per-second p95 latency in ms")
-    window_s: Optional[float] = Field(None, ge=1, le=3600, description="good seconds in a row that end the RTO")
+    window_s: Optional[int] = Field(None, ge=1, le=3600, description="good seconds in a row that end the RTO")
 
 
 class Slo(SloOverride):
     success_ratio: float = Field(ge=0, le=1, description="per-second success ratio, 0..1")
     p95_ms: float = Field(gt=0, le=600_000, description="per-second p95 latency in ms")
-    window_s: float = Field(ge=1, le=3600, description="good seconds in a row that end the RTO")
+    window_s: int = Field(ge=1, le=3600, description="good seconds in a row that end the RTO")
 
 
 class Defaults(Strict):

@@ -70,7 +70,7 @@ def test_smoke_suite_writes_every_artifact(steady_twin, tmp_path):
 def test_missed_target_fails_the_run_and_its_junit_case(steady_twin, tmp_path):
     suite = yaml.safe_load((ROOT / "experiments" / "suites" / "smoke.yaml").read_text())
     suite["scenarios"] = [{"name": "web-full-outage", "experiment": "experiments/web/full-outage.yaml",
-                           "layer": "web", "targets": {"rto_s": 0.5, "availability": 0.999}}]
+                           "layer": "web", "targets": {"rto_s": 0.5, "min_availability": 0.999}}]
     path = tmp_path / "strict.yaml"
     path.write_text(yaml.safe_dump(suite))
     out = gameday_run(path, tmp_path / "reports")

@@ -42,9 +42,9 @@ def toxics(twin, dependency: str) -> list[str]:
 def latency_suite(tmp_path: Path) -> Path:
     """One scenario: 1.5 s latency web->search for about ten seconds (network/latency-web-to-search)."""
     suite = {"title": "one network fault", "load": {"profile": "peak"}, "baseline_s": 3, "cooldown_s": 2,
-             "slo": {"min_success_ratio": 0.9, "max_p95_ms": 3000, "window_s": 5},
+             "slo": {"success_ratio": 0.9, "p95_ms": 3000, "window_s": 5},
              "scenarios": [{"name": "slow-search", "experiment": "experiments/network/latency-web-to-search.yaml",
-                            "layer": "network", "targets": {"rto_s": 60, "availability": 0.5}}]}
+                            "layer": "network", "targets": {"rto_s": 60, "min_availability": 0.5}}]}
     path = tmp_path / "one-fault.yaml"
     path.write_text(yaml.safe_dump(suite))
     return path

@@ -17,6 +17,7 @@ defaults:
     kafka: {rto_s: 60, rpo_records: 0, rpo_s: 0, min_availability: 0.9}
     search: {rto_s: 60, rpo_records: 0, rpo_s: 0, min_availability: 0.8}
     indexer: {rto_s: 60, rpo_records: 0, rpo_s: 0, min_availability: 0.9}
+    network: {rto_s: 60, rpo_records: 0, rpo_s: 0, min_availability: 0}
     site: {rto_s: 600, rpo_records: 0, rpo_s: 0, min_availability: 0}
 environments:
   prod:

@@ -1,0 +1,108 @@
+"""The judge: one scenario's run and its objectives -> the report's scenario, its figures beside their targets.
+
+    scenario = judge(run, timeline, suite.slo)     # run: a gameday.runner.scenario.ScenarioRun
+    scenario.checks, scenario.status, scenario.error
+
+Figures come from the load timeline (:func:`gameday.measure.recovery.measure`: RTO, time to detect,
+availability) and the RPO canaries; targets from the scenario's resolved objectives
+(:class:`gameday.runner.suite.Objectives`: targets.yaml, then the suite's overrides). A scenario whose
+fault was removed under the run, could not be undone, or whose playbook failed is an error whatever
+its figures say. :mod:`gameday.report.model` scores what this returns.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from ..load.timeline import ALL, Timeline
+from ..measure.recovery import Slo, measure
+from ..report import model
+from .scenario import ScenarioRun
+
+
+def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenario:
+    """The report's account of ``run``: status, checks against the scenario's objectives, the
+    recovery figures, a per-second series for its chart and the marks on it."""
+    spec = run.spec
+    doc = yaml.safe_load(spec.experiment.read_text())
+    status, error = _status(run)
+    checks: list[model.Check] = []
+    recovery: dict[str, Any] = {}
+    series: list[dict[str, Any]] = []
+    marks: dict[str, float | None] = {"fault": run.fault_at}
+    if timeline is not None and run.fault_at:
+        # The recorder writes a second once its requests have finished: the last few seconds before
+        # the load stopped may be missing, and must not count as failed seconds.
+        t_end = min(run.ended, timeline.end or run.ended)
+        rec = measure(timeline, t_fault=run.fault_at, t_end=t_end, slo=slo)
+        recovery = rec.as_dict()
+        marks.update(detected=rec.first_failed_second, recovered=rec.recovered_at)
+        checks = [
+            model.Check("RTO", rec.rto_s, spec.targets.rto_s, "s",
+                        explain="Find what slowed recovery in the playbook steps and the chart."),
+            model.Check("time to detect", rec.ttd_s, None, "s",
+                        explain="" if rec.ttd_s is not None else "no second failed the SLO"),
+            model.Check("availability", rec.availability, spec.targets.min_availability, "%",
+                        higher_is_better=True, explain="Readers saw errors for longer than allowed."),
+        ]
+        checks += _rpo_checks(run, spec.targets.rpo_records)
+        for row in timeline.series(ALL, int(run.started) - 5, int(t_end)):
+            series.append({"t": row.t, "rps": row.rps, "p95_ms": row.p95_ms,
+                           "error_ratio": round(row.failures / row.requests, 4) if row.requests else None})
+    elif status == "completed":
+        status, error = "error", "no fault instant or no load timeline to measure the scenario against"
+    if run.removed_under:
+        status, error = "error", ("the fault was removed under this run by someone else, so the scenario "
+                                  "proves nothing: " + "; ".join(f"{r['reason']} ({r['why']})"
+                                                                 for r in run.removed_under))
+    if run.undo_failed:
+        status, error = "error", "a fault could not be undone: " + "; ".join(
+            f"{f['reason']}: {f['error']}" for f in run.undo_failed)
+    playbook = run.playbook
+    if playbook is not None:
+        if playbook["outcome"] == "failed":
+            status, error = "error", f"the {spec.playbook} playbook failed to restore: {playbook.get('error')}"
+        playbook = _playbook_view(playbook)
+    return model.Scenario(
+        name=spec.name, title=doc.get("title", spec.name), playbook=playbook, rpo=run.rpo,
+        description=doc.get("description", "").strip(), layer=spec.layer,
+        experiment=str(spec.experiment.relative_to(spec.experiment.parents[2])),
+        status=status, fault_at=run.fault_at, checks=checks, recovery=recovery, series=series, marks=marks,
+        artifacts={"journal": f"journals/{run.journal_path.name}", "log": f"journals/{run.log_path.name}"},
+        error=error)
+
+
+def _status(run: ScenarioRun) -> tuple[str, str | None]:
+    """The experiment's own outcome: ``completed``, ``interrupted`` or ``error``, and why not completed."""
+    journal = run.journal
+    status = {"completed": "completed", "interrupted": "interrupted"}.get(journal.get("status"), "error")
+    before = (journal.get("steady_states") or {}).get("before") or {}
+    if before and not before.get("steady_state_met", True):
+        return "error", "the steady state was not met before the fault, so no fault was injected"
+    if journal.get("deviated"):
+        return "error", "the steady state was not met after the fault"
+    if status != "completed":
+        return status, f"experiment {journal.get('status', 'did not run')} (see {run.log_path.name})"
+    return status, None
+
+
+def _rpo_checks(run: ScenarioRun, rpo_records: float) -> list[model.Check]:
+    """Acknowledged canary records lost (judged) and the time span they cover (reported)."""
+    if not run.rpo:
+        return []
+    rpo = run.rpo
+    lost = sum(r["rpo_records"] for r in rpo.values())
+    return [model.Check("RPO (records lost)", lost, rpo_records, "records",
+                        explain="Acknowledged writes did not survive recovery: " + ", ".join(
+                            f"{k} seq {v['lost'][:10]}" for k, v in rpo.items() if v["lost"])),
+            model.Check("RPO (time span lost)", max(r["rpo_s"] for r in rpo.values()), None, "s")]
+
+
+def _playbook_view(playbook: dict[str, Any]) -> dict[str, Any]:
+    """The playbook's steps as the report shows them (a healthy layer: its diagnosis as one step)."""
+    return {"outcome": playbook["outcome"], "steps": [
+        {"description": st["description"], "outcome": st["did"] or st["status"], "seconds": st["seconds"]}
+        for st in playbook["steps"]] or [{"description": "diagnose: nothing to restore",
+                                           "outcome": playbook["outcome"], "seconds": playbook["diagnose_s"]}]}

@@ -1,0 +1,193 @@
+"""One scenario of a game day: steady state, the chaos experiment as a child process, its fault in
+the events, the recovery playbook, cool-down, and the RPO canaries read back.
+
+    scenarios = ScenarioRunner(env=env, site_url=url, suite=suite, out=run_folder, run_id=run_id,
+                               run_log=run_folder / "faults.jsonl", events=events, undo=day.undo_leftovers,
+                               progress=print, on_phase=day.enter)
+    result = scenarios.run(spec)           # a ScenarioRun, for gameday.runner.judge
+    scenarios.stop_experiment()            # on SIGTERM / Ctrl-C: the experiment's rollbacks run
+
+It acts only for a game day that holds the target's lock (:mod:`gameday.runner.gameday`): its
+``chaos run`` child inherits the lock (``GAMEDAY_LOCK_PID``), is marked as the runner's and dies with
+it, and every undo goes through the day's ``undo`` (which the lock holder alone calls).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from .. import children, hostguard, recovery, site_slo
+from ..chaos import ledger
+from ..deadline import Deadline
+from ..errors import GamedayError
+from ..measure.canary import Canaries, CanaryEndpoints
+from ..recovery.context import Context
+from ..targets.environment import Environment
+from .events import EventLog
+from .suite import ScenarioSpec, Suite
+
+CHAOS = str(Path(sys.executable).with_name("chaos"))
+EXPERIMENT_TIMEOUT_S = 900.0
+STEADY_TIMEOUT_S = 180.0
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    """What one scenario did: the judge's input (:func:`gameday.runner.judge.judge`)."""
+
+    spec: ScenarioSpec
+    started: float  # the scenario's start (after the steady state), unix seconds
+    ended: float  # after the cool-down, before the canaries are read back
+    journal: dict[str, Any]  # the chaos journal ({} when the experiment wrote none)
+    exit_code: int | None  # of ``chaos run``
+    journal_path: Path
+    log_path: Path
+    fault_at: float | None = None  # when the fault action returned (its ``fault_at`` output)
+    rpo: dict[str, dict[str, Any]] = field(default_factory=dict)  # per canary layer: Canaries.verify()'s figures
+    playbook: dict[str, Any] | None = None  # the playbook result's to_dict(), when the scenario names one
+    removed_under: list[dict[str, Any]] = field(default_factory=list)  # this run's faults someone else removed
+    undo_failed: list[dict[str, Any]] = field(default_factory=list)  # faults that could not be undone after it
+
+
+def pause(seconds: float) -> None:
+    """Sleep ``seconds`` in short steps (a signal is handled within half a second)."""
+    deadline = Deadline(seconds)
+    while not deadline.expired():
+        time.sleep(min(0.5, deadline.remaining()) or 0.05)
+
+
+class ScenarioRunner:
+    """Runs a game day's scenarios one at a time, in its run folder, under its lock."""
+
+    def __init__(self, *, env: Environment, site_url: str, suite: Suite, out: Path, run_id: str, run_log: Path,
+                 events: EventLog, undo: Callable[[str], ledger.Outcome], progress: Progress,
+                 on_phase: Callable[[str | None, str], None]):
+        self.env, self.site_url, self.suite = env, site_url, suite
+        self.out, self.run_id, self.events = out, run_id, events
+        self.run_log = run_log  # what this run injected and undid (its children append; ledger.removed_under)
+        self.undo, self.progress, self.on_phase = undo, progress, on_phase
+        self.chaos_proc: subprocess.Popen | None = None
+        self.removed_before: set[str] = set()  # faults already reported removed by an earlier scenario
+
+    def wait_for_steady_state(self, timeout: float = STEADY_TIMEOUT_S) -> float:
+        """Before each fault, the site must meet the suite's SLO (a cool-down that ends when it does)."""
+        started = time.monotonic()
+        deadline = Deadline(timeout)
+        last = None
+        while not deadline.expired():
+            last = site_slo.measure(self.site_url, window_s=3, rate=10, allow=hostguard.site_hosts(self.env))
+            if last["success_ratio"] >= self.suite.slo.min_success_ratio and last["p95_ms"] <= self.suite.slo.max_p95_ms:
+                return time.monotonic() - started
+        raise GamedayError(f"the site did not reach a steady state within {timeout:.0f}s before the fault "
+                           f"(last window: {last})")
+
+    def run(self, spec: ScenarioSpec) -> ScenarioRun:
+        """Steady state, experiment, undo of what it left, playbook, cool-down, canaries: one scenario."""
+        self.progress(f"scenario {spec.name}: {spec.experiment.relative_to(spec.experiment.parents[2])}")
+        self.on_phase(spec.name, "steady state")
+        waited = self.wait_for_steady_state()
+        if waited > 5:  # one 3 s measuring window is the normal case
+            self.progress(f"  waited {waited:.0f}s for a steady state")
+        started = time.time()
+        self.events.add("scenario.start", scenario=spec.name)
+        ctx = Context.for_environment(self.env)
+        canaries = Canaries(CanaryEndpoints.from_context(ctx)).start()
+        self.events.add("canaries.start", run=canaries.run)
+        journal_path = self.out / "journals" / f"{spec.name}.json"
+        log_path = self.out / "journals" / f"{spec.name}.log"
+        self.on_phase(spec.name, "experiment")
+        code = self.experiment(spec, journal_path, log_path)
+        journal = json.loads(journal_path.read_text()) if journal_path.exists() else {}
+        fault = next((r.get("output") for r in journal.get("run", [])
+                      if r["activity"].get("type") == "action" and isinstance(r.get("output"), dict)
+                      and "fault_at" in r["output"]), None)
+        left = self.undo("undid a fault the experiment left")
+        removed = self.removed_under(spec, left)
+        fault_at = fault["fault_at"] if fault else None
+        if fault_at:
+            self.events.add("fault", at=fault_at, scenario=spec.name, touched=fault.get("touched"))
+        self.on_phase(spec.name, "playbook")
+        playbook = self.restore(spec, ctx, fault_at)
+        self.progress(f"  experiment {journal.get('status', 'did not run')} (exit {code}); cooling down "
+                      f"{self.suite.cooldown_s:.0f}s")
+        self.on_phase(spec.name, "cool-down")
+        pause(self.suite.cooldown_s)
+        ended = time.time()
+        self.on_phase(spec.name, "canary check")
+        rpo = {layer: r.to_dict() for layer, r in canaries.verify(timeout=120).items()}
+        lost = sum(r["rpo_records"] for r in rpo.values())
+        self.events.add("canaries.verified", lost=lost,
+                        acknowledged={layer: r["acknowledged"] for layer, r in rpo.items()})
+        if lost:
+            self.progress(f"  {lost} acknowledged canary record(s) lost: "
+                          + ", ".join(f"{k} {v['lost']}" for k, v in rpo.items() if v["lost"]))
+        self.events.add("scenario.end", scenario=spec.name, status=journal.get("status"))
+        return ScenarioRun(spec=spec, started=started, ended=ended, journal=journal, exit_code=code,
+                           journal_path=journal_path, log_path=log_path, fault_at=fault_at, rpo=rpo,
+                           playbook=playbook, removed_under=removed, undo_failed=left.failed)
+
+    def experiment(self, spec: ScenarioSpec, journal_path: Path, log_path: Path) -> int | None:
+        """``chaos run`` the scenario's experiment (rollbacks always), as a child marked as this
+        runner's that dies with it and acts under its lock; its exit code."""
+        var_file = self.out / "environment.yaml"
+        var_file.write_text(yaml.safe_dump({"configuration": {"gameday_environment": self.env.as_configuration()}}))
+        env = children.marked({**os.environ, "GAMEDAY_LOCK_PID": str(os.getpid()), "GAMEDAY_RUN_ID": self.run_id,
+                               ledger.RUN_LOG_ENV: str(self.run_log)}, self.env.name)
+        with open(log_path, "w") as log:
+            self.chaos_proc = subprocess.Popen(
+                [CHAOS, "--no-version-check", "--no-log-file", "run", str(spec.experiment),
+                 "--rollback-strategy", "always", "--var-file", str(var_file), "--journal-path", str(journal_path)],
+                stdout=log, stderr=subprocess.STDOUT, env=env, cwd=self.out, preexec_fn=children.die_with_parent)
+            try:
+                self.chaos_proc.wait(timeout=EXPERIMENT_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.chaos_proc.terminate()
+                self.chaos_proc.wait(timeout=60)
+        code, self.chaos_proc = self.chaos_proc.returncode, None
+        return code
+
+    def stop_experiment(self, timeout: float = 120) -> None:
+        """Stop a running experiment (on SIGTERM or Ctrl-C): Chaos Toolkit turns SIGTERM into an
+        interruption and runs its rollbacks."""
+        if self.chaos_proc is not None and self.chaos_proc.poll() is None:
+            self.chaos_proc.terminate()
+            self.chaos_proc.wait(timeout=timeout)
+
+    def removed_under(self, spec: ScenarioSpec, left: ledger.Outcome) -> list[dict[str, Any]]:
+        """This run's faults that someone else removed (by hand, or another process ran the undo)
+        since the last scenario: said, and kept in the events; the judge fails the scenario."""
+        removed = ledger.removed_under(self.run_log, [{"id": f["id"]} for f in left.failed])
+        removed = [r for r in removed if r["id"] not in self.removed_before]
+        self.removed_before |= {r["id"] for r in removed}
+        for r in removed:
+            self.progress(f"  the fault '{r['reason']}' was removed under this run: {r['why']}")
+            self.events.add("fault.removed_under_run", scenario=spec.name, reason=r["reason"], why=r["why"])
+        return removed
+
+    def restore(self, spec: ScenarioSpec, ctx: Context, fault_at: float | None) -> dict[str, Any] | None:
+        """Run the scenario's recovery playbook (``--apply``), timed against the scenario's RTO
+        target; the events mark each step."""
+        if not spec.playbook:
+            return None
+        self.events.add("playbook.start", playbook=spec.playbook)
+        result = recovery.run(recovery.load_playbook(spec.playbook), ctx, apply=True, fault_at=fault_at,
+                              rto_target_s=spec.targets.rto_s)
+        data = result.to_dict()
+        for step in data["steps"]:
+            self.events.add("playbook.step", playbook=spec.playbook, step=step["name"], status=step["status"],
+                            started=step["started_at"], seconds=step["seconds"])
+        self.events.add("playbook.end", playbook=spec.playbook, outcome=data["outcome"])
+        self.progress(f"  playbook {spec.playbook}: {data['outcome']}"
+                      + (f" ({len(data['steps'])} steps)" if data["steps"] else ""))
+        return data
