@@ -34,6 +34,7 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from .. import hostguard
 from ..deadline import Deadline
 from ..errors import GamedayError, UsageError
+from ..targets import trust
 
 KAFKA_TOPIC = "gameday-canary"
 DB_TABLE = "gameday_canary"
@@ -53,6 +54,7 @@ class CanaryEndpoints:
     site_url: str
     search_urls: tuple[str, ...]
     allow_hosts: tuple[str, ...] = ()  # non-loopback hosts the host guard lets the HTTP canaries reach
+    search_auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password) for search, if it asks
 
     @classmethod
     def from_context(cls, ctx: Any) -> "CanaryEndpoints":
@@ -66,7 +68,7 @@ class CanaryEndpoints:
             allow += tuple(h for h in (hostguard.host_of(u) for u in ctx.target.search_urls()) if h)
         return cls(kafka_bootstrap=ctx.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
                    db_password=password, db_name=name, site_url=ctx.site_url(),
-                   search_urls=tuple(ctx.search_urls()), allow_hosts=allow)
+                   search_urls=tuple(ctx.search_urls()), allow_hosts=allow, search_auth=ctx.target.search_auth())
 
 
 @dataclass
@@ -258,7 +260,8 @@ class SearchCanary(_Writer):
         self.site = hostguard.check_url(self.ep.site_url, self.ep.allow_hosts)  # before any write
         self.search = [hostguard.check_url(u, self.ep.allow_hosts) for u in self.ep.search_urls]
         self.session = requests.Session()
-        self.session.trust_env = False
+        self.session.trust_env = False  # no proxy; the target's CAs (gameday.targets.trust) still verify
+        self.session.verify = trust.verify()
 
     def write(self, seq: int, at: float) -> Any:
         r = self.session.post(f"{self.site}/api/articles", timeout=WRITE_TIMEOUT, json={
@@ -276,6 +279,8 @@ class SearchCanary(_Writer):
         found: set[int] = set()
         session = requests.Session()
         session.trust_env = False
+        session.verify = trust.verify()
+        session.auth = self.ep.search_auth
         checked = False
         while not checked or (len(found) < len(by_id) and not deadline.expired()):
             checked = True

@@ -71,6 +71,17 @@ def bundle(extra: list[str]) -> Path:
     return path
 
 
+def verify() -> str | bool:
+    """What a ``requests`` session that does not read the environment (``trust_env = False``, so no
+    proxy reaches loopback) should verify with: the bundle :func:`install` made, else the system's
+    roots (``True``). Never ``False``::
+
+        session.trust_env = False
+        session.verify = trust.verify()
+    """
+    return os.environ.get("REQUESTS_CA_BUNDLE") or True
+
+
 def install(refs: list[dict[str, Any]], read_secret: Callable[[str, str], dict[str, str]] | None,
             source: str) -> Path | None:
     """Trust ``refs`` in this process and its children (see the module docstring); None when the

@@ -33,6 +33,7 @@ def test_a_ca_file_and_a_secret_join_certifis_roots_for_this_process_and_its_chi
     text = path.read_text()
     assert text.startswith(open(certifi.where()).read()[:200]) and "MIIBfake" in text and "MIIBother" in text
     assert all(os.environ[var] == str(path) for var in trust.ENV_VARS)
+    assert trust.verify() == str(path)  # what a session with trust_env = False verifies with
     child = subprocess.run([sys.executable, "-c", "import os; print(os.environ['REQUESTS_CA_BUNDLE'])"],
                            capture_output=True, text=True, timeout=30)
     assert child.stdout.strip() == str(path)
@@ -43,6 +44,7 @@ def test_a_ca_file_and_a_secret_join_certifis_roots_for_this_process_and_its_chi
 def test_no_ca_named_leaves_the_system_roots(clean_env):
     assert trust.install([], None, "env.yaml") is None
     assert not any(var in os.environ for var in trust.ENV_VARS)
+    assert trust.verify() is True  # the system's roots: never False
 
 
 def test_bad_references_are_clear_errors(clean_env):

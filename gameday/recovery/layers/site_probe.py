@@ -8,6 +8,7 @@ import collections
 import requests
 
 from ... import hostguard, site_slo
+from ...targets import trust
 from ..context import Context
 from ..engine import Check, Finding
 
@@ -18,7 +19,8 @@ def quick_look(ctx: Context, *, n: int = 6, timeout: float = 3.0) -> list[Findin
     url = hostguard.check_url(ctx.site_url(), hostguard.site_hosts(ctx.env))  # loopback or the declared site only
     problems: collections.Counter = collections.Counter()
     session = requests.Session()
-    session.trust_env = False
+    session.trust_env = False  # no proxy; the target's CAs (gameday.targets.trust) still verify
+    session.verify = trust.verify()
     for i in range(n):
         path = PATHS[i % len(PATHS)]
         try:
