@@ -11,7 +11,13 @@ pods, and for each pod bound to one of its nodes runs a :class:`~gameday.kube.po
 address from that node's pod CIDR or the pod's own list (:mod:`.addresses`); sends each pod's status
 when it changes; when a pod is being deleted it stops the processes (honouring the grace period) and
 then removes the pod object; serves
-``kubectl logs`` (:mod:`.logserver`). Pod processes carry the sandbox marker (``GAMEDAY_SANDBOX_ID``)
+``kubectl logs`` (:mod:`.logserver`). Each pod's volumes (:mod:`.volumes`: emptyDir, secret, configMap,
+projected with its bound ServiceAccount token, downwardAPI, persistentVolumeClaim, hostPath) are made
+under ``<state dir>/volumes`` and bind-mounted in each container's own mount namespace
+(:mod:`.nsinit`); containers get ``KUBERNETES_SERVICE_HOST``/``PORT`` (the API server's address, as
+``--api-host``/``--api-port`` or the agent's kubeconfig give it) and, for an image in the ``--image``
+map (:mod:`.images`), that image's ``bin`` first on their ``PATH``. With ``--volumes-root`` the agent
+is also the twin's volume provisioner (:mod:`.provisioner`: the default StorageClass). Pod processes carry the sandbox marker (``GAMEDAY_SANDBOX_ID``)
 and this agent's own, so a restarted agent first kills what its predecessor left running, and then
 starts those pods again (a restart of each container).
 """
@@ -35,9 +41,12 @@ from kubernetes import client, config, watch
 from kubernetes.client.rest import ApiException
 
 from ..deadline import Deadline
-from . import addresses, logserver, nodes
+from . import addresses, images, logserver, nodes
 from .nodes import MERGE, Node, raw
 from .pods import PodDirs, PodRunner, signal_group
+from .provisioner import Provisioner
+from .volumes import VolumeError, decode_config_map, decode_secret, token_expiry
+from .watching import Trigger
 
 log = logging.getLogger("gameday.kube.agent")
 
@@ -47,6 +56,71 @@ SHUTDOWN_GRACE = 10.0
 SERVICE_ACCOUNT_WAIT = 90.0
 TERMINAL = ("Succeeded", "Failed")
 API_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+class ApiCluster:
+    """What pods' volumes and envFrom read from the API server (:class:`gameday.kube.volumes.Cluster`).
+    An answer other than 404 becomes a VolumeError (the pod waits and retries); values are never logged."""
+
+    def __init__(self, core: client.CoreV1Api):
+        self.core = core
+
+    def _read(self, fn, namespace: str | None, name: str, what: str) -> dict[str, Any] | None:
+        try:
+            args = (name, namespace) if namespace is not None else (name,)
+            return raw(fn, *args, _request_timeout=20)
+        except ApiException as err:
+            if err.status == 404:
+                return None
+            raise VolumeError(f"reading {what} {namespace + '/' if namespace else ''}{name}: {err.status} {err.reason}") \
+                from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise VolumeError(f"reading {what} {name}: {err}") from None
+
+    def secret(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        obj = self._read(self.core.read_namespaced_secret, namespace, name, "secret")
+        return None if obj is None else decode_secret(obj)
+
+    def config_map(self, namespace: str, name: str) -> dict[str, bytes] | None:
+        obj = self._read(self.core.read_namespaced_config_map, namespace, name, "configmap")
+        return None if obj is None else decode_config_map(obj)
+
+    def token(self, namespace: str, service_account: str, *, audiences: list[str] | None, expiration_s: int,
+              pod_name: str, pod_uid: str) -> tuple[str, float]:
+        """A TokenRequest for the pod's ServiceAccount, bound to the pod (invalid once the pod is gone)."""
+        spec: dict[str, Any] = {"expirationSeconds": expiration_s,
+                                "boundObjectRef": {"apiVersion": "v1", "kind": "Pod", "name": pod_name, "uid": pod_uid}}
+        if audiences:
+            spec["audiences"] = audiences
+        body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": spec}
+        try:
+            status = raw(self.core.create_namespaced_service_account_token, service_account, namespace, body,
+                         _request_timeout=20)["status"]
+        except ApiException as err:
+            raise VolumeError(f"token for serviceaccount {namespace}/{service_account}: {err.status} {err.reason}") \
+                from None
+        except (urllib3.exceptions.HTTPError, OSError) as err:
+            raise VolumeError(f"token for serviceaccount {namespace}/{service_account}: {err}") from None
+        return status["token"], token_expiry(status)
+
+    def claim_path(self, namespace: str, claim: str) -> tuple[str, bool]:
+        """The host path of the PersistentVolume bound to ``claim``, and whether fsGroup applies to it
+        (``local`` volumes: yes; ``hostPath`` ones: no, as in a kubelet)."""
+        pvc = self._read(self.core.read_namespaced_persistent_volume_claim, namespace, claim, "persistentvolumeclaim")
+        if pvc is None:
+            raise VolumeError(f"persistentvolumeclaim {claim!r} not found")
+        volume = (pvc.get("spec") or {}).get("volumeName")
+        if (pvc.get("status") or {}).get("phase") != "Bound" or not volume:
+            raise VolumeError(f"persistentvolumeclaim {claim!r} is not bound yet")
+        pv = self._read(self.core.read_persistent_volume, None, volume, "persistentvolume")
+        if pv is None:
+            raise VolumeError(f"persistentvolume {volume!r} of claim {claim!r} not found")
+        spec = pv.get("spec") or {}
+        if spec.get("local"):
+            return spec["local"]["path"], True
+        if spec.get("hostPath"):
+            return spec["hostPath"]["path"], False
+        raise VolumeError(f"persistentvolume {volume!r}: only local and hostPath volumes are reachable here")
 
 
 def kill_leftovers(marker: str) -> list[int]:
@@ -84,8 +158,17 @@ class Agent:
             self.nodes[name] = Node(name=name, pod_cidr=cidr, address=args.address, port=args.port)
             self.node_hosts[name] = addresses.cidr_hosts(cidr)
         self.agent_id = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:16]
+        api_url = urllib3.util.parse_url(self.api.configuration.host)
+        api_host, api_port = args.api_host or api_url.host, str(args.api_port or api_url.port or 443)
         self.base_env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"), "LANG": "C.UTF-8",
-                         "GAMEDAY_KUBE_AGENT": self.agent_id}
+                         "GAMEDAY_KUBE_AGENT": self.agent_id,
+                         # as the kubelet sets them from the `kubernetes` Service (here: the API server itself)
+                         "KUBERNETES_SERVICE_HOST": api_host, "KUBERNETES_SERVICE_PORT": api_port,
+                         "KUBERNETES_SERVICE_PORT_HTTPS": api_port, "KUBERNETES_PORT": f"tcp://{api_host}:{api_port}"}
+        self.cluster = ApiCluster(self.core)
+        self.images = {i.name: i for i in (images.parse(spec) for spec in args.image or [])}
+        self.provisioner = (Provisioner(self.api, root=Path(args.volumes_root), nodes=list(self.nodes))
+                            if args.volumes_root else None)
         if os.environ.get("GAMEDAY_SANDBOX_ID"):
             self.base_env["GAMEDAY_SANDBOX_ID"] = os.environ["GAMEDAY_SANDBOX_ID"]
         self.runners: dict[str, PodRunner] = {}
@@ -138,9 +221,9 @@ class Agent:
                 return
             self.waiting.pop(uid, None)
             key = f"{meta['namespace']}_{meta['name']}_{uid}"
-            dirs = PodDirs(work=self.state_dir / key, logs=self.log_dir / key)
+            dirs = PodDirs(work=self.state_dir / key, logs=self.log_dir / key, volumes=self.state_dir / "volumes" / key)
             self.runners[uid] = PodRunner(pod, ip=ip, host_ip=self.address, dirs=dirs, base_env=self.base_env,
-                                          env_source=self.env_source)
+                                          env_source=self.env_source, cluster=self.cluster, images=self.images)
             log.info("pod %s/%s on %s: address %s", meta["namespace"], meta["name"], node, ip)
 
     def _not_started(self, pod: dict[str, Any], reason: str, message: str) -> None:
@@ -269,6 +352,19 @@ class Agent:
             if since_status >= nodes.STATUS_EVERY:
                 since_status = 0.0
 
+    def provision(self) -> None:
+        """The twin's volume provisioner: reconcile on every claim or volume event, and every 10 s."""
+        assert self.provisioner is not None
+        trigger = Trigger(self.stop)
+        trigger.watch(self.core.list_persistent_volume_claim_for_all_namespaces)
+        trigger.watch(self.core.list_persistent_volume)
+        while not self.stop.is_set():
+            try:
+                self.provisioner.reconcile()
+            except API_ERRORS as err:
+                log.warning("volume provisioning interrupted (%s); again shortly", err)
+            trigger.wait(10.0)
+
     def wait_for_default_service_account(self) -> None:
         """Hold back readiness (the kubelet port) until pods can be created: the ServiceAccount
         admission plugin refuses pods until the controller-manager made ``default/default``."""
@@ -291,10 +387,13 @@ class Agent:
         for node in self.nodes.values():
             nodes.register(self.api, node)
             nodes.renew_lease(self.api, node)
+        if self.provisioner is not None:
+            self.provisioner.ensure_storage_class()
         self.wait_for_default_service_account()
         server = logserver.serve(self.address, self.port, self.args.tls_cert, self.args.tls_key,
                                  self.args.client_ca, self.log_dir)
-        for target in (self.step_pods, self.heartbeat, self.list_and_watch):
+        loops = [self.step_pods, self.heartbeat, self.list_and_watch] + ([self.provision] if self.provisioner else [])
+        for target in loops:
             threading.Thread(target=target, name=target.__name__, daemon=True).start()
         signal.signal(signal.SIGTERM, lambda *_: self.stop.set())
         signal.signal(signal.SIGINT, lambda *_: self.stop.set())
@@ -325,7 +424,17 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--log-dir", required=True, help="containers' logs")
     parser.add_argument("--node", action="append", required=True, metavar="NAME=CIDR",
                         help="a node to register and its pod CIDR (repeat for more nodes)")
+    parser.add_argument("--image", action="append", metavar="NAME=BIN_DIR",
+                        help="containers of image NAME (any registry and tag) get BIN_DIR first on PATH (repeatable)")
+    parser.add_argument("--api-host", help="KUBERNETES_SERVICE_HOST for pods (default: the kubeconfig's server)")
+    parser.add_argument("--api-port", type=int, help="KUBERNETES_SERVICE_PORT for pods (default: the kubeconfig's)")
+    parser.add_argument("--volumes-root", help="provision claims of the default StorageClass as local volumes here")
     args = parser.parse_args(argv)
+    for item in args.image or []:
+        try:
+            images.parse(item)
+        except ValueError as err:
+            parser.error(str(err))
     for item in args.node:
         name, sep, cidr = item.partition("=")
         try:

@@ -24,6 +24,23 @@ CONTROLLER_MANAGER_PORT, SCHEDULER_PORT = 10257, 10259
 KUBELET_PORT = 10250
 NODES = 2
 SERVICE_LAYER = 96
+# The twin's image map (gameday.kube.images): deploy/'s `image: gameday` (any registry, any tag) runs
+# this checkout's venv, whose bin directory goes first on the container's PATH.
+IMAGES = {"gameday": lambda twin: str(Path(twin.python).parent)}
+# What the API server writes to its audit log (<logs>/kube-apiserver-audit.log): every request a
+# workload's ServiceAccount makes (user, groups, and the pod a bound token belongs to), none of the
+# control plane's own (kube-system's controllers, nodes, the admin), at Metadata level (no bodies).
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: None
+    userGroups: ["system:serviceaccounts:kube-system"]
+  - level: Metadata
+    userGroups: ["system:serviceaccounts"]
+  - level: None
+"""
 
 
 def addresses(twin: Twin) -> dict[str, str]:
@@ -48,6 +65,20 @@ def _component_kubeconfig(twin: Twin, client: str) -> Path:
     return twin.paths.secrets / "kube" / f"{client}.kubeconfig"
 
 
+def audit_log_path(twin: Twin) -> Path:
+    """The API server's audit log: what workloads' ServiceAccounts asked for (AUDIT_POLICY)."""
+    return twin.paths.logs / "kube-apiserver-audit.log"
+
+
+def _audit_policy_path(twin: Twin) -> Path:
+    return twin.paths.conf / "kube-audit-policy.yaml"
+
+
+def volumes_root(twin: Twin) -> Path:
+    """Where the twin's provisioner keeps PersistentVolumes' data (one directory per claim)."""
+    return twin.paths.data / "persistent-volumes"
+
+
 def pod_cidr(twin: Twin, node: int) -> str:
     return f"127.{twin.net}.{LAYERS['pods'] + node}.0/24"
 
@@ -68,6 +99,9 @@ def prepare(twin: Twin) -> None:
     kubeconfig_merge.merge(twin)  # context gameday-<twin> in the user's kubeconfig, as kind does
     (twin.paths.data / "etcd").mkdir(parents=True, exist_ok=True)
     (twin.paths.data / "etcd").chmod(0o700)
+    _audit_policy_path(twin).parent.mkdir(parents=True, exist_ok=True)
+    _audit_policy_path(twin).write_text(AUDIT_POLICY)
+    volumes_root(twin).mkdir(parents=True, exist_ok=True)
 
 
 def _etcd(twin: Twin) -> MemberSpec:
@@ -107,7 +141,9 @@ def _apiserver(twin: Twin) -> MemberSpec:
               "--kubelet-preferred-address-types=InternalIP",
               # Endpoints may not hold loopback addresses, so the `kubernetes` Service gets none.
               "--endpoint-reconciler-type=none",
-              "--profiling=false", "--event-ttl=1h"],
+              "--profiling=false", "--event-ttl=1h",
+              f"--audit-policy-file={_audit_policy_path(twin)}", f"--audit-log-path={audit_log_path(twin)}",
+              "--audit-log-maxsize=50", "--audit-log-maxbackup=2"],
         readiness={"type": "https", "url": f"https://{me}:{APISERVER_PORT}/readyz", "ca": str(files.ca_cert)},
         labels={"app": "kube-apiserver"}, stop_grace=10.0,
     )
@@ -156,7 +192,10 @@ def _node_agent(twin: Twin, nodes: int) -> MemberSpec:
             "--kubeconfig", str(_component_kubeconfig(twin, "node-agent")),
             "--address", me, "--port", str(KUBELET_PORT),
             "--tls-cert", str(cert), "--tls-key", str(key), "--client-ca", str(files.ca_cert),
-            "--state-dir", str(twin.paths.data / "pods"), "--log-dir", str(twin.paths.logs / "pods")]
+            "--state-dir", str(twin.paths.data / "pods"), "--log-dir", str(twin.paths.logs / "pods"),
+            "--volumes-root", str(volumes_root(twin))]
+    for name, bin_dir in IMAGES.items():
+        argv += ["--image", f"{name}={bin_dir(twin)}"]
     for i in range(1, nodes + 1):
         argv += ["--node", f"{twin.name}-node-{i}={pod_cidr(twin, i)}"]
     return MemberSpec(

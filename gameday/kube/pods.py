@@ -15,11 +15,13 @@ process group with the agent's sandbox marker in its environment; its output goe
 from __future__ import annotations
 
 import datetime
+import json
 import logging
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -27,7 +29,14 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..deadline import Deadline
+from . import images as images_mod
 from .probes import Probe
+from .volumes import Cluster, PodVolumes, VolumeError
+
+NSINIT = Path(__file__).with_name("nsinit.py")
+ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+VOLUME_RETRY_S = 2.0
+TOKEN_CHECK_S = 60.0
 
 log = logging.getLogger("gameday.kube.pods")
 
@@ -63,10 +72,16 @@ def signal_group(pid: int, sig: int) -> None:
 
 @dataclass(frozen=True)
 class PodDirs:
-    """Where a pod's working directory and container logs go."""
+    """Where a pod's working directory, container logs and volumes (the agent's own, 0700) go."""
 
     work: Path
     logs: Path
+    volumes: Path | None = None
+
+
+class ConfigError(Exception):
+    """A container's configuration cannot be made yet (a missing Secret in envFrom, runAsNonRoot as
+    root): the kubelet's CreateContainerConfigError; retried."""
 
 
 EnvSource = Callable[[str, dict[str, Any]], str | None]  # ("configMapKeyRef"|"secretKeyRef", ref) -> value
@@ -95,10 +110,30 @@ class ContainerRunner:
         self.probes: dict[str, Probe] = {}
         self.kill_at: float | None = None  # SIGKILL the group then (a liveness kill in progress)
         self.ports = {p["name"]: int(p["containerPort"]) for p in spec.get("ports") or [] if p.get("name")}
+        self.started_env: dict[str, str] = {}
 
     # ---- environment and command ---------------------------------------------------------------
     def env(self) -> dict[str, str]:
+        """The container's environment as the kubelet makes it: the pod's (service host and port
+        included), the image's PATH, ``envFrom`` (Secrets and ConfigMaps, keys that are valid names),
+        then ``env`` (which wins)."""
         env = dict(self.pod.base_env)
+        image = images_mod.lookup(self.pod.images, self.spec.get("image"))
+        if image is not None:
+            env["PATH"] = f"{image.bin_dir}:{env.get('PATH', '')}".rstrip(":")
+        for source in self.spec.get("envFrom") or []:
+            kind = "secretRef" if source.get("secretRef") else "configMapRef"
+            ref = source.get(kind) or {}
+            data = self.pod.env_from(kind, ref.get("name") or "")
+            if data is None:
+                if ref.get("optional"):
+                    continue
+                raise ConfigError(f"{'secret' if kind == 'secretRef' else 'configmap'} "
+                                  f"\"{ref.get('name')}\" not found")
+            for key, value in data.items():
+                name = (source.get("prefix") or "") + key
+                if ENV_NAME.match(name):
+                    env[name] = value.decode("utf-8", errors="replace")
         for item in self.spec.get("env") or []:
             if "value" in item and item["value"] is not None:
                 env[item["name"]] = expand(str(item["value"]), env)
@@ -108,22 +143,80 @@ class ContainerRunner:
                     env[item["name"]] = value
         return env
 
+    def security(self) -> dict[str, Any]:
+        return {**(self.pod.pod["spec"].get("securityContext") or {}), **(self.spec.get("securityContext") or {})}
+
     def run_as(self) -> tuple[int, int] | None:
         """(uid, gid) from the container's or the pod's securityContext, when root can switch to it."""
-        context = {**(self.pod.pod["spec"].get("securityContext") or {}), **(self.spec.get("securityContext") or {})}
+        context = self.security()
         uid, gid = context.get("runAsUser"), context.get("runAsGroup")
+        if context.get("runAsNonRoot") and not uid:
+            raise ConfigError("container has runAsNonRoot and image will run as root (set runAsUser)")
         if (uid is None and gid is None) or os.geteuid() != 0:
             return None
         uid = int(uid) if uid is not None else 0
         return uid, int(gid) if gid is not None else uid
 
+    def groups(self) -> list[int]:
+        """Supplementary groups: the pod's ``fsGroup`` and ``supplementalGroups``, as the kubelet adds them."""
+        pod_context = self.pod.pod["spec"].get("securityContext") or {}
+        out = [int(pod_context["fsGroup"])] if pod_context.get("fsGroup") is not None else []
+        out += [int(g) for g in pod_context.get("supplementalGroups") or [] if int(g) not in out]
+        return out
+
+    def command(self, env: dict[str, str]) -> list[str]:
+        """command + args, expanded."""
+        return [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
+
     def argv(self, env: dict[str, str]) -> list[str]:
         """command + args, expanded; through setpriv when a securityContext asks for another user."""
-        argv = [expand(a, env) for a in (self.spec.get("command") or []) + (self.spec.get("args") or [])]
+        argv = self.command(env)
         ids = self.run_as()
         if argv and ids:
-            argv = ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}", "--clear-groups", "--", *argv]
+            groups = self.groups()
+            argv = ["setpriv", f"--reuid={ids[0]}", f"--regid={ids[1]}",
+                    f"--groups={','.join(map(str, groups))}" if groups else "--clear-groups", "--", *argv]
         return argv
+
+    def plan(self, env: dict[str, str]) -> dict[str, Any] | None:
+        """What :mod:`.nsinit` does before the command, or None when the container needs no mount
+        namespace (no volume mounts, and its image's directories are reachable as they are)."""
+        mounts = self.pod.volumes.mounts(self.spec, env) if self.pod.volumes is not None else []
+        ids = self.run_as()
+        image = images_mod.lookup(self.pod.images, self.spec.get("image"))
+        masks: list[tuple[str, list[str]]] = []
+        if image is not None and ids is not None:
+            try:
+                masks = images_mod.masks(image.reach, uid=ids[0], gids=[ids[1], *self.groups()])
+            except ValueError as err:
+                raise ConfigError(f"image {self.spec.get('image')}: {err}") from None
+        if not mounts and not masks:
+            return None
+        if os.geteuid() != 0:
+            raise ConfigError("volumes need the node agent to run as root (mount namespaces)")
+        stage = self.pod.dirs.volumes / "stage" / self.name if self.pod.dirs.volumes else None
+        context = self.security()
+        return {"masks": [{"dir": d, "keep": keep, "stage": str(stage / str(i))} for i, (d, keep) in enumerate(masks)],
+                "mounts": [m.as_dict() for m in mounts],
+                "uid": ids[0] if ids else None, "gid": ids[1] if ids else None,
+                "groups": sorted({*self.groups()}) if ids else [],
+                "no_new_privs": context.get("allowPrivilegeEscalation") is False,
+                "cwd": self.spec.get("workingDir") or str(self.pod.dirs.work)}
+
+    def launch(self, env: dict[str, str]) -> tuple[list[str], dict[str, Any] | None]:
+        """The argv to start (through nsinit when a mount namespace is needed) and that plan."""
+        plan = self.plan(env)
+        if plan is None:
+            return self.argv(env), None
+        command = self.command(env)
+        if not command:
+            return [], plan
+        path = self.pod.dirs.volumes / f"{self.name}.plan.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(plan, fh)
+        return [sys.executable, "-I", str(NSINIT), str(path), "--", *command], plan
 
     # ---- lifecycle -------------------------------------------------------------------------------
     @property
@@ -135,8 +228,14 @@ class ContainerRunner:
         return self.pod.dirs.logs / f"{self.name}.log"
 
     def start(self, now: float) -> None:
-        env = self.env()
-        argv = self.argv(env)
+        try:
+            env = self.env()
+            argv, plan = self.launch(env)
+        except (ConfigError, VolumeError) as err:
+            self.waiting_reason, self.waiting_message = "CreateContainerConfigError", str(err)[:300]
+            self.next_start = now + VOLUME_RETRY_S
+            return
+        self.started_env = env
         if self.ever_started:
             self.restart_count += 1
             if self.log_path.exists():
@@ -145,7 +244,7 @@ class ContainerRunner:
         if not argv:
             self._start_failed(now, "a process-backed container needs a command (images are not run here)")
             return
-        cwd = self.spec.get("workingDir") or str(self.pod.dirs.work)
+        cwd = str(self.pod.dirs.work) if plan else self.spec.get("workingDir") or str(self.pod.dirs.work)
         ids = self.run_as()
         if ids:
             os.chown(self.pod.dirs.work, *ids)  # the pod's working directory and HOME are its own
@@ -160,6 +259,7 @@ class ContainerRunner:
         log.info("started %s/%s container %s: pid %d", self.pod.namespace, self.pod.name, self.name, self.proc.pid)
         self.started_mono, self.started_at = now, now_rfc3339()
         self.terminated = None
+        self.waiting_message = ""
         self.probes = {kind: Probe(kind, self.spec[key], now)
                        for kind, key in (("startup", "startupProbe"), ("liveness", "livenessProbe"),
                                          ("readiness", "readinessProbe")) if self.spec.get(key)}
@@ -204,7 +304,7 @@ class ContainerRunner:
                 continue
             if kind != "startup" and self.probes.get("startup") and self.probes["startup"].result is not True:
                 continue  # nothing else runs before the startup probe has passed
-            result = probe.run(now, self.pod.ip, self.ports, self.env())
+            result = probe.run(now, self.pod.ip, self.ports, self.started_env)
             if result is False and kind in ("startup", "liveness"):
                 log.info("%s/%s container %s failed its %s probe (%s): restarting", self.pod.namespace,
                          self.pod.name, self.name, kind, probe.message)
@@ -275,7 +375,8 @@ class PodRunner:
     """A pod bound to one of the agent's nodes, run as host processes."""
 
     def __init__(self, pod: dict[str, Any], *, ip: str, host_ip: str, dirs: PodDirs, base_env: dict[str, str],
-                 env_source: EnvSource):
+                 env_source: EnvSource, cluster: Cluster | None = None,
+                 images: dict[str, images_mod.Image] | None = None):
         meta, spec = pod["metadata"], pod["spec"]
         self.pod = pod
         self.namespace: str = meta["namespace"]
@@ -287,6 +388,12 @@ class PodRunner:
         self.stopping = False
         self.start_time = (pod.get("status") or {}).get("startTime") or now_rfc3339()
         self.env_source = env_source
+        self.cluster = cluster
+        self.images = images or {}
+        # The pod's volumes, made before its first container starts (with a cluster to read them from).
+        self.volumes = PodVolumes(pod, root=dirs.volumes, cluster=cluster) if cluster and dirs.volumes else None
+        self.volume_retry_at = 0.0
+        self.token_check_at = 0.0
         self._transitions: dict[str, tuple[str, str]] = {}
         self.lock = threading.Lock()  # step() and terminate() never run at once
         dirs.work.mkdir(parents=True, exist_ok=True)
@@ -321,6 +428,51 @@ class PodRunner:
                 return self.env_source(kind, {**source[kind], "namespace": self.namespace})
         return None  # resourceFieldRef: no resources are accounted here
 
+    def env_from(self, kind: str, name: str) -> dict[str, bytes] | None:
+        """The data of a container's ``envFrom`` source (``secretRef`` / ``configMapRef``), None if absent."""
+        if self.cluster is None:
+            raise ConfigError("envFrom needs the node agent's API access")
+        try:
+            if kind == "secretRef":
+                return self.cluster.secret(self.namespace, name)
+            return self.cluster.config_map(self.namespace, name)
+        except VolumeError as err:
+            raise ConfigError(str(err)) from None
+
+    # ---- volumes -------------------------------------------------------------------------------------
+    def _volumes_ready(self, now: float) -> bool:
+        """Make the pod's volumes (retried every VOLUME_RETRY_S while a source is missing); renew tokens."""
+        vols = self.volumes
+        if vols is None:
+            return True
+        if vols.ready:
+            if now >= self.token_check_at:
+                self.token_check_at = now + TOKEN_CHECK_S
+                try:
+                    vols.refresh()
+                except (VolumeError, OSError) as err:
+                    log.warning("%s/%s: service account token not renewed: %s", self.namespace, self.name, err)
+            return True
+        if now < self.volume_retry_at:
+            return False
+        try:
+            vols.setup()
+            self.token_check_at = now + TOKEN_CHECK_S
+            return True
+        except (VolumeError, OSError) as err:
+            self.volume_retry_at = now + VOLUME_RETRY_S
+            message = f"MountVolume.SetUp failed: {err}"[:300]
+            for c in self.init_containers + self.containers:
+                if not c.ever_started and c.waiting_message != message:
+                    c.waiting_reason, c.waiting_message = "ContainerCreating", message
+                    log.warning("%s/%s: %s", self.namespace, self.name, message)
+            return False
+
+    def release_volumes(self) -> None:
+        """The pod is over (deleted, or finished for good): its emptyDirs, secrets and tokens go."""
+        if self.volumes is not None:
+            self.volumes.teardown()
+
     # ---- lifecycle -----------------------------------------------------------------------------------
     def grace_seconds(self, probe_spec: dict[str, Any] | None = None) -> float:
         if probe_spec and probe_spec.get("terminationGracePeriodSeconds") is not None:
@@ -338,6 +490,13 @@ class PodRunner:
             return
         try:
             now = time.monotonic()
+            if self.volumes is not None and self.volumes.ready and self.phase() in ("Succeeded", "Failed"):
+                self.release_volumes()
+                return
+            if self.phase() in ("Succeeded", "Failed"):
+                return
+            if not self._volumes_ready(now):
+                return
             if not self.initialized:
                 pending = next((c for c in self.init_containers if not c.done), None)
                 if pending is not None and not self.init_failed:
@@ -374,6 +533,7 @@ class PodRunner:
             now = time.monotonic()
             for c in every:
                 c.step(now)
+            self.release_volumes()
 
     # ---- status --------------------------------------------------------------------------------------
     def phase(self) -> str:
