@@ -263,6 +263,9 @@ class ContainerRunner:
         self.probes = {kind: Probe(kind, self.spec[key], now)
                        for kind, key in (("startup", "startupProbe"), ("liveness", "livenessProbe"),
                                          ("readiness", "readinessProbe")) if self.spec.get(key)}
+        if plan is not None:  # exec probes see the container's volumes, as in a runtime's exec
+            for probe in self.probes.values():
+                probe.enter = ["nsenter", f"--target={self.proc.pid}", "--mount", "--"]
 
     def _start_failed(self, now: float, message: str) -> None:
         self.proc = None

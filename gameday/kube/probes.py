@@ -36,6 +36,7 @@ class Probe:
         self.failures = 0
         self.result: bool | None = None
         self.message = ""
+        self.enter: list[str] = []  # an exec probe's prefix into the container's mount namespace (nsenter)
 
     def due(self, now: float) -> bool:
         return now >= self.next_at
@@ -100,7 +101,7 @@ class Probe:
         if not command:
             return False, f"{self.kind} probe: exec has no command"
         try:
-            proc = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+            proc = subprocess.run([*self.enter, *command], env=env, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=self.timeout, start_new_session=True)
         except subprocess.TimeoutExpired:
             return False, f"{self.kind} probe: command timed out after {self.timeout:g}s"

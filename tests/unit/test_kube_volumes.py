@@ -238,3 +238,19 @@ def test_run_as_non_root_without_a_user_and_a_missing_env_from_wait_with_a_reaso
     runner.step()
     state = runner.status()["containerStatuses"][0]["state"]["waiting"]
     assert state == {"reason": "CreateContainerConfigError", "message": 'secret "absent" not found'}
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mount namespaces need root")
+def test_an_exec_probe_sees_the_containers_volumes(searchable_tmp):
+    target = searchable_tmp / "sa"
+    container = {"name": "c", "command": ["sleep", "30"],
+                 "readinessProbe": {"exec": {"command": ["test", "-s", f"{target}/token"]}, "periodSeconds": 1},
+                 "volumeMounts": [{"name": "kube-api-access-x", "mountPath": str(target), "readOnly": True}]}
+    pod = make_pod([container], [api_access_volume()])
+    pod["spec"]["restartPolicy"] = "Always"
+    runner = runner_for(pod, searchable_tmp, FakeCluster())
+    try:
+        wait_until(lambda: (runner.step(), runner.status()["containerStatuses"][0]["ready"])[1], timeout=20,
+                   interval=0.2, what="the exec readiness probe to pass")
+    finally:
+        runner.terminate(1)
