@@ -34,7 +34,8 @@ def cli() -> None:
     """Prove the platform recovers any layer, within its targets, losing nothing.
 
     Runs against a local twin of the platform (the sandbox: real Kafka, OpenSearch, MariaDB,
-    HAProxy and web replicas on loopback) or, later, a Kubernetes cluster.
+    HAProxy and web replicas on loopback) or a Kubernetes cluster (GKE, or the twin's own control
+    plane as a rehearsal environment).
     """
 
 

@@ -112,8 +112,8 @@ def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, faul
     ctx = Context.for_environment(env)  # allow-list and consent: refused here, before anything
     ctx.target.check_layers()  # a namespace or selector that finds nothing: say so, before any diagnosis
     ctx.target.site_url()  # a twin that is not running: NotRunning (exit 4), not a diagnosis of everything down
-    ctx.state["slo"] = targets.slo(env.name)
-    ctx.state["rolling_restart"] = rolling_restart
+    ctx.state.slo = targets.slo(env.name)
+    ctx.state.rolling_restart = rolling_restart
     lock = lock_for(env)
     if apply_:
         lock.acquire(purpose=f"playbook {layer}")

@@ -20,6 +20,7 @@ from typing import Any
 
 from kubernetes import client
 
+from ..targets.kubernetes_selectors import equality_selector
 from .watching import API_ERRORS, Trigger, raw
 from .workloads import SELECTOR_ANNOTATION, apply
 
@@ -28,19 +29,6 @@ log = logging.getLogger("gameday.kube.endpointslices")
 MANAGED_BY = "endpointslice.sandbox.gameday.io"
 SERVICE_NAME = "kubernetes.io/service-name"
 RESYNC = 5.0
-
-
-def parse_selector(text: str) -> dict[str, str]:
-    """``a=b,c=d`` -> {"a": "b", "c": "d"} (equality terms only; ValueError otherwise)."""
-    out = {}
-    for term in (t.strip() for t in text.split(",") if t.strip()):
-        key, sep, value = term.partition("=")
-        if not sep or key.endswith("!") or not key:
-            raise ValueError(f"{SELECTOR_ANNOTATION}: {term!r} is not a key=value term")
-        out[key.strip()] = value.strip()
-    if not out:
-        raise ValueError(f"{SELECTOR_ANNOTATION} is empty")
-    return out
 
 
 def _ready(pod: dict[str, Any]) -> bool:
@@ -67,7 +55,7 @@ def desired_slice(service: dict[str, Any], pods: list[dict[str, Any]]) -> dict[s
     text = (meta.get("annotations") or {}).get(SELECTOR_ANNOTATION)
     if not text or (service.get("spec") or {}).get("selector"):
         return None
-    wanted = parse_selector(text)
+    wanted = equality_selector(text)  # as a Service's spec.selector: key=value terms only (ValueError)
     chosen = sorted((p for p in pods
                      if all((p["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())
                      and (p.get("status") or {}).get("podIP")

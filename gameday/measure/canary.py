@@ -58,17 +58,19 @@ class CanaryEndpoints:
 
     @classmethod
     def from_context(cls, ctx: Any) -> "CanaryEndpoints":
-        """From a :class:`gameday.recovery.context.Context` (target endpoints + database credentials).
-        HTTP goes only where :mod:`gameday.hostguard` allows: loopback, or (an allow-listed
-        environment) its declared site host and its declared search hosts."""
-        host, port = ctx.db_address()
-        user, password, name = ctx.target.db_credentials()
-        allow = hostguard.site_hosts(ctx.env)
+        """From a :class:`gameday.recovery.context.Context`: its target's endpoints and database
+        credentials (the same the playbooks use). HTTP goes only where :mod:`gameday.hostguard`
+        allows: loopback, or (an allow-listed environment) its declared site host and its declared
+        search hosts."""
+        target = ctx.target
+        host, port = target.db_address()
+        user, password, name = target.db_credentials()
+        allow = hostguard.site_hosts(target.env)
         if allow:
-            allow += tuple(h for h in (hostguard.host_of(u) for u in ctx.target.search_urls()) if h)
-        return cls(kafka_bootstrap=ctx.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
-                   db_password=password, db_name=name, site_url=ctx.site_url(),
-                   search_urls=tuple(ctx.search_urls()), allow_hosts=allow, search_auth=ctx.target.search_auth())
+            allow += tuple(h for h in (hostguard.host_of(u) for u in target.search_urls()) if h)
+        return cls(kafka_bootstrap=target.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
+                   db_password=password, db_name=name, site_url=target.site_url(),
+                   search_urls=tuple(target.search_urls()), allow_hosts=allow, search_auth=target.search_auth())
 
 
 @dataclass

@@ -6,7 +6,8 @@
     result.outcome                                           # healthy | needs-restore | restored | failed
 
 The engine is :mod:`gameday.recovery.engine`; per-layer diagnosis, actions and checks live in
-:mod:`gameday.recovery.layers`; the playbooks themselves are thin modules in ``recovery_playbooks/``
+:mod:`gameday.recovery.layers` and act through the environment's target (``ctx.target``: members,
+controls, endpoints; :mod:`gameday.recovery.context`); the playbooks themselves are thin modules in ``recovery_playbooks/``
 (``PLAYBOOK = Playbook(...)``) found by name. Targets: :mod:`gameday.recovery.targets_yaml`.
 """
 

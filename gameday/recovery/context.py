@@ -1,10 +1,15 @@
-"""What a playbook step works with: the target, its platform controls and admin endpoints."""
+"""What a playbook step works with: the environment's target, the step's deadline and the state the
+steps of one run share::
+
+    ctx = Context.for_environment(load("sandbox"))     # allow-list and consent checked here
+    ctx.target.view("kafka").held                       # members, controls and endpoints: the target's
+    ctx.search(10).health()                             # admin calls bounded by the step's deadline
+    ctx.db_query("SELECT 1"); ctx.state.paused_indexer
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import urlparse
 
 import pymysql
 
@@ -14,7 +19,8 @@ from ..search_admin import SearchAdmin
 from ..targets import for_environment
 from ..targets.base import Target
 from ..targets.environment import Environment
-from .platform import SandboxPlatform, platform_for
+
+DEFAULT_SLO = {"success_ratio": 0.99, "p95_ms": 1000.0}
 
 
 class DatabaseDown(GamedayError):
@@ -22,17 +28,31 @@ class DatabaseDown(GamedayError):
 
 
 @dataclass
+class PlaybookState:
+    """What one step leaves for a later one in the same run (and what the caller asks of the run)."""
+
+    slo: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLO))  # the site's (targets.yaml)
+    rolling_restart: bool = False  # `gameday playbook web --rolling-restart`; cleared once done
+    paused_indexer: list[str] = field(default_factory=list)  # indexer members the search restore paused
+    snapshot: str | None = None  # the snapshot the search index was restored from
+    replay_from_ms: int = 0  # replay content events from this instant (ms since the epoch; 0: all)
+    reindex_from_db: bool = False  # no snapshot: re-index every article from the database
+    count_rows: tuple[Deadline, int] | None = None  # (the verify step's deadline, articles when it began)
+
+
+@dataclass
 class Context:
-    env: Environment
     target: Target
-    platform: SandboxPlatform
     deadline: Deadline | None = None  # set by the engine while a step runs
-    state: dict[str, Any] = field(default_factory=dict)  # shared between the steps of one run
+    state: PlaybookState = field(default_factory=PlaybookState)
 
     @classmethod
     def for_environment(cls, env: Environment) -> "Context":
-        target = for_environment(env)
-        return cls(env=env, target=target, platform=platform_for(target))
+        return cls(target=for_environment(env))
+
+    @property
+    def env(self) -> Environment:
+        return self.target.env
 
     def remaining(self, cap: float) -> float:
         """Seconds a call may take: the step's remaining budget, at most ``cap`` (at least 1)."""
@@ -40,27 +60,13 @@ class Context:
             return cap
         return max(1.0, min(cap, self.deadline.remaining()))
 
-    def site_url(self) -> str:
-        return self.target.site_url()
-
-    def search_urls(self) -> list[str]:
-        """The configured URL's scheme (https on ECK) for every endpoint the platform knows."""
-        scheme = urlparse(self.target.search_urls()[0]).scheme or "http"
-        return [f"{scheme}://{hp}" for hp in self.platform.endpoints("search", "http")]
-
     def search(self, timeout: float = 10.0) -> SearchAdmin:
-        return SearchAdmin(self.search_urls(), timeout=self.remaining(timeout), auth=self.target.search_auth())
-
-    def kafka_bootstrap(self) -> str:
-        return ",".join(self.platform.endpoints("kafka", "broker"))
-
-    def db_address(self) -> tuple[str, int]:
-        host, port = self.platform.endpoints("db", "mysql")[0].rsplit(":", 1)
-        return host, int(port)
+        """The target's search admin API, each request bounded by the step's deadline."""
+        return self.target.search_admin(timeout=self.remaining(timeout))
 
     def db_query(self, sql: str, args: tuple = (), *, timeout: float = 3.0) -> list[tuple]:
         """Run one statement as the site's database user, directly (not through toxiproxy)."""
-        host, port = self.db_address()
+        host, port = self.target.db_address()
         user, password, database = self.target.db_credentials()
         t = self.remaining(timeout)
         try:

@@ -7,6 +7,10 @@ configuration and then speak only the :class:`~gameday.targets.base.Target` inte
     target.nodes("kafka")                    # [Node(name="kafka-1", labels={...}, ready=True), ...]
     target.kill(node)                        # as a node dies; returns the instant
     target.kafka_bootstrap()                 # same admin code on every target
+    target.view("kafka").held                # the playbooks' members, held ones too; target.start_member(...)
+
+One target per environment owns its inventory, faults, member controls, endpoints and credentials:
+chaos actions and recovery playbooks ask the same object the same questions.
 """
 
 from __future__ import annotations

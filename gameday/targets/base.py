@@ -1,4 +1,5 @@
-"""The interface every target offers to chaos actions, probes and playbooks."""
+"""The interface every target offers to chaos actions, probes and playbooks: inventory, faults,
+controls, endpoints and credentials of one environment."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .environment import Environment
+from .members import LayerView
 
 if TYPE_CHECKING:
     from ..search_admin import SearchAdmin
@@ -66,6 +68,29 @@ class Target(abc.ABC):
         from ..errors import UsageError
         raise UsageError(f"{self.name}: no {layer} node named {name!r}", hint=f"{layer} nodes: {names}")
 
+    @abc.abstractmethod
+    def view(self, layer: str) -> LayerView:
+        """The playbooks' view of a layer: every member its baseline wants, held (stopped on purpose)
+        and scaled-away ones included, and each workload's replicas now and baseline. A layer with
+        no members here (a managed database, the cloud load balancer) has an empty view."""
+
+    # ---- member controls (playbooks; the names come from :meth:`view`) ------------------------------
+    @abc.abstractmethod
+    def scale(self, workload: str, replicas: int) -> None:
+        """Run ``replicas`` of a workload from :meth:`view`; members held on it are no longer held."""
+
+    @abc.abstractmethod
+    def start_member(self, member: str) -> None:
+        """Start a held member again (a playbook's :meth:`start`)."""
+
+    @abc.abstractmethod
+    def stop_member(self, member: str) -> None:
+        """Stop a member and keep it stopped (e.g. pause the indexer during a restore)."""
+
+    @abc.abstractmethod
+    def replace_member(self, member: str) -> None:
+        """Kill a member so the platform starts a fresh one (as deleting a stuck pod does)."""
+
     # ---- faults ----------------------------------------------------------------------------
     def check_disruption(self, nodes: list[Node]) -> None:
         """Refuse, before any fault, to take all of ``nodes`` down at once when the target's own
@@ -94,7 +119,8 @@ class Target(abc.ABC):
         gracefully and waited for until ready. Returns what was restarted; raises
         DeadlineExceeded when the layer is not all ready again within ``timeout`` seconds."""
 
-    # ---- endpoints (the same admin code runs on every target) --------------------------------
+    # ---- endpoints (the same admin code runs on every target, for chaos and playbooks alike) ------
+    # Each names the layer even while some of its members are down, stopped or scaled away.
     @abc.abstractmethod
     def site_url(self) -> str: ...
 

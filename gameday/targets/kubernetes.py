@@ -31,8 +31,18 @@ CI) or from inside a pod (``in_cluster: true``). What each layer is comes from t
   What was stopped is recorded on the workload in the annotation ``gameday.io/stopped-pods``, so a
   ``start`` from another process (a rollback, ``gameday cleanup``) knows what to undo; starting a pod
   that was not stopped does nothing.
-- **endpoints** (site URL, Kafka bootstrap, search URL, database) come from the environment file:
-  the same admin code then runs against them as on the sandbox.
+- **view / scale / member controls** (the playbooks): :meth:`KubernetesTarget.view` lists a layer's
+  members from its Deployments and StatefulSets (spec vs ready replicas; a pod gameday stopped is
+  *held*), ``scale`` sets a workload's replicas, ``start_member`` / ``stop_member`` /
+  ``replace_member`` are start, stop and kill by member name, the last two without the budget check.
+- **endpoints** (site URL, Kafka bootstrap, search URL, database) come from the environment file,
+  for chaos and playbooks alike: the names gameday reaches the cluster by from where it runs. Pod
+  addresses are not used: from outside a cluster they are not routable, and a TLS endpoint's
+  certificate names the service, not the pod.
+
+The pure parts live beside it: :mod:`.kubernetes_pods` (a pod's readiness, ordinal, node-id),
+:mod:`.kubernetes_selectors`, :mod:`.kubernetes_budgets` (PodDisruptionBudgets counted live) and
+:mod:`.kubernetes_workloads` (the stopped-pods record, StatefulSet ordinals, rollouts, owners, members).
 """
 
 from __future__ import annotations
@@ -56,8 +66,14 @@ from ..errors import GamedayError, NotRunning, UsageError
 from . import kubernetes_config, trust
 from .base import Node, Target
 from .environment import Environment
+from .kubernetes_budgets import blocking_budgets, budgets_exceeded
+from .kubernetes_pods import deleting, finished, name_order, node_labels, pod_ready
+from .kubernetes_selectors import template_labels, text_selector_matches
+from .kubernetes_workloads import (SCALABLE, STOPPED_ANNOTATION, group_by_owner, ordinals_start, rolled_out,
+                                   statefulset_start_replicas, statefulset_stop_replicas, stopped_list,
+                                   workload_members)
+from .members import LayerView
 
-STOPPED_ANNOTATION = "gameday.io/stopped-pods"
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 STOP_COST = "-1000000"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout restart` sets
@@ -87,170 +103,6 @@ def layer_scope(block: dict[str, Any], layer: str) -> tuple[str, str] | None:
     return section["namespace"], str(section[where[1]])
 
 
-# ---- pods, selectors and budgets (pure: unit-tested without a cluster) ----------------------------
-
-def pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
-
-
-def deleting(pod: dict[str, Any]) -> bool:
-    return bool(pod["metadata"].get("deletionTimestamp"))
-
-
-def ordinal(name: str) -> int | None:
-    """``kafka-2`` -> 2 (a StatefulSet pod's ordinal), else None."""
-    match = re.search(r"-(\d+)$", name)
-    return int(match.group(1)) if match else None
-
-
-POD_INDEX_LABEL = "apps.kubernetes.io/pod-index"
-NODE_ID_LAYERS = ("kafka", "kafka-controllers", "search")  # layers whose nodes carry a node-id label
-
-
-def node_labels(pod: dict[str, Any], layer: str) -> dict[str, str]:
-    """A pod's labels, plus ``node-id`` for a Kafka or search pod without one (the Kafka actions pick
-    a broker by it): the StatefulSet's ``apps.kubernetes.io/pod-index`` (``ordinals.start: 1`` makes
-    pod ``kafka-1`` node 1), else the trailing integer of the pod's name, as Strimzi names broker pods
-    (``events-combined-2`` is node 2)."""
-    labels = dict(pod["metadata"].get("labels") or {})
-    if layer in NODE_ID_LAYERS and "node-id" not in labels:
-        index = labels.get(POD_INDEX_LABEL)
-        number = int(index) if index and index.isdigit() else ordinal(pod["metadata"]["name"])
-        if number is not None:
-            labels["node-id"] = str(number)
-    return labels
-
-
-def name_order(name: str) -> tuple[str, int]:
-    number = ordinal(name)
-    return (name.rsplit("-", 1)[0], number) if number is not None else (name, -1)
-
-
-def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """A LabelSelector (matchLabels, matchExpressions) against a pod's labels. A budget with no
-    selector selects nothing; an empty one selects every pod of its namespace (policy/v1)."""
-    if selector is None:
-        return False
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-    return True
-
-
-def rolled_out(kind: str, obj: dict[str, Any]) -> bool:
-    """A Deployment or StatefulSet has finished a rollout: the controller saw the newest spec, every
-    replica runs the new template and is ready, and no pod of an old one is left."""
-    status, spec = obj.get("status") or {}, obj["spec"]
-    want = int(spec.get("replicas", 1))
-    if status.get("observedGeneration", 0) < obj["metadata"].get("generation", 0):
-        return False
-    if int(status.get("updatedReplicas", 0)) < want or int(status.get("readyReplicas", 0)) < want:
-        return False
-    if kind == "StatefulSet":
-        return status.get("currentRevision") == status.get("updateRevision")
-    return int(status.get("replicas", 0)) == want  # old ReplicaSet's pods gone (surge done)
-
-
-def text_selector_matches(text: str, labels: dict[str, str]) -> bool:
-    """A label selector as kubectl takes it (``a=b``, ``a==b``, ``a!=b``, ``a``, ``!a``; comma means
-    and) against labels: the environments' selectors, matched against pod templates."""
-    for term in (t.strip() for t in text.split(",") if t.strip()):
-        if "!=" in term:
-            key, value = (x.strip() for x in term.split("!=", 1))
-            if labels.get(key) == value:
-                return False
-        elif "=" in term:
-            key, value = (x.strip() for x in term.replace("==", "=").split("=", 1))
-            if labels.get(key) != value:
-                return False
-        elif term.startswith("!"):
-            if term[1:].strip() in labels:
-                return False
-        elif term not in labels:
-            return False
-    return True
-
-
-def disruptions_allowed(pdb: dict[str, Any], pods: list[dict[str, Any]]) -> int:
-    """How many of the budget's pods may go now: the disruption controller's ``disruptionsAllowed``,
-    but never more than the healthy pods counted now less ``desiredHealthy`` (the controller's own
-    figure lags a deletion that just happened)."""
-    status = pdb.get("status") or {}
-    if "disruptionsAllowed" not in status or status.get("observedGeneration") != pdb["metadata"].get("generation"):
-        return 0  # the controller has not judged this budget yet: as Kubernetes does, allow nothing
-    selected = [p for p in pods if selector_matches(pdb["spec"].get("selector"), p["metadata"].get("labels") or {})]
-    healthy_now = sum(1 for p in selected if pod_ready(p) and not deleting(p))
-    return max(0, min(int(status["disruptionsAllowed"]), healthy_now - int(status.get("desiredHealthy", 0))))
-
-
-def budgets_exceeded(chosen: list[dict[str, Any]], pdbs: list[dict[str, Any]],
-                     pods: list[dict[str, Any]]) -> list[str]:
-    """For taking every pod in ``chosen`` at once: ``"<budget>: 2 of its pods, it allows 1"`` for
-    each budget that would be broken (not-ready pods cost a budget nothing)."""
-    out = []
-    for b in pdbs:
-        hit = sum(1 for p in chosen if pod_ready(p) and not deleting(p)
-                  and selector_matches(b["spec"].get("selector"), p["metadata"].get("labels") or {}))
-        allowed = disruptions_allowed(b, pods)
-        if hit > allowed:
-            out.append(f"{b['metadata']['name']}: {hit} of its pods, it allows {allowed} now")
-    return out
-
-
-def blocking_budgets(pod: dict[str, Any], pdbs: list[dict[str, Any]], pods: list[dict[str, Any]]) -> list[str]:
-    """Names of the budgets selecting ``pod`` that allow no disruption now. A pod that is not
-    ready costs a budget nothing (Kubernetes lets such a pod go too)."""
-    labels = pod["metadata"].get("labels") or {}
-    if not pod_ready(pod):
-        return []
-    return [b["metadata"]["name"] for b in pdbs
-            if selector_matches(b["spec"].get("selector"), labels) and disruptions_allowed(b, pods) < 1]
-
-
-def stopped_list(workload: dict[str, Any]) -> list[str]:
-    raw = (workload["metadata"].get("annotations") or {}).get(STOPPED_ANNOTATION)
-    try:
-        value = json.loads(raw) if raw else []
-    except ValueError:
-        return []
-    return [str(v) for v in value] if isinstance(value, list) else []
-
-
-def statefulset_stop_replicas(name: str, replicas: int, start: int = 0) -> int:
-    """The replica count that stops StatefulSet pod ``name`` (its highest ordinal), or UsageError.
-    ``start`` is the StatefulSet's ``spec.ordinals.start`` (pods ``start .. start+replicas-1``)."""
-    number = ordinal(name)
-    highest = start + replicas - 1
-    if number is None or number != highest:
-        base = name.rsplit("-", 1)[0]
-        raise UsageError(
-            f"{name} is not the highest ordinal of StatefulSet {base} ({replicas} replicas): scaling down "
-            f"stops {base}-{highest}, not {name}",
-            hint=f"kill {name} instead (it comes back with the same name and volume), or stop {base}-{highest}")
-    return replicas - 1
-
-
-def statefulset_start_replicas(name: str, replicas: int, start: int = 0) -> int:
-    """The replica count that runs StatefulSet pod ``name`` again (never fewer than now)."""
-    number = ordinal(name)
-    return replicas if number is None else max(replicas, number - start + 1)
-
-
-def ordinals_start(statefulset: dict[str, Any]) -> int:
-    return int(((statefulset.get("spec") or {}).get("ordinals") or {}).get("start") or 0)
-
-
 # ---- the target ------------------------------------------------------------------------------------
 
 class KubernetesTarget(Target):
@@ -264,6 +116,8 @@ class KubernetesTarget(Target):
         self._search_auth: tuple[str, str] | None = None
         self._db_credentials: tuple[str, str, str] | None = None
         self._trusted = False
+        self._workload_kinds: dict[str, tuple[str, str]] = {}  # workload -> (kind, namespace), as last seen
+        self._member_layers: dict[str, str] = {}  # member -> layer, from the last views
 
     # ---- API access --------------------------------------------------------------------------------
     @property
@@ -347,8 +201,7 @@ class KubernetesTarget(Target):
                 continue
             owners = [o for lister in (self.apps.list_namespaced_deployment, self.apps.list_namespaced_stateful_set)
                       for o in self._call(lister, namespace).get("items") or []
-                      if text_selector_matches(selector, ((o["spec"].get("template") or {}).get("metadata") or {})
-                                               .get("labels") or {})]
+                      if text_selector_matches(selector, template_labels(o))]
             if not owners:
                 raise UsageError(
                     f"{self.name}: no pod in namespace {namespace!r} matches the {layer} selector {selector!r}, "
@@ -362,8 +215,7 @@ class KubernetesTarget(Target):
         but have no pod for yet: "every web pod is ready" stays false until a replacement is."""
         if layer in OUTSIDE and layer_scope(self.block, layer) is None:
             return []  # not pods here (Cloud SQL, the cloud load balancer, ...)
-        live = [p for p in self._pods(layer)
-                if not deleting(p) and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+        live = [p for p in self._pods(layer) if not deleting(p) and not finished(p)]
         out = []
         for pod in live:
             status = pod.get("status") or {}
@@ -372,6 +224,64 @@ class KubernetesTarget(Target):
         missing = (self._desired(layer, live) or 0) - len(out)
         out += [Node(name=f"{layer}-pending-{i}", layer=layer) for i in range(1, missing + 1)]
         return out
+
+    def view(self, layer: str) -> LayerView:
+        """The playbooks' view of a layer with pods here: its workloads (:meth:`_workloads`), their
+        replicas now and baseline (replicas plus the pods gameday stopped on them), and every member
+        of the baseline: a StatefulSet's ordinals, a Deployment's pods and placeholders, an operator's
+        pods (:func:`~gameday.targets.kubernetes_workloads.workload_members`). A layer the environment
+        declares ``outside`` (Cloud SQL, the cloud load balancer; on the twin, HAProxy and toxiproxy)
+        has no members: its playbook checks it through its endpoints only."""
+        if layer_scope(self.block, layer) is None:
+            return LayerView(layer=layer, replicas={}, baseline={}, members=())
+        now = time.time()
+        replicas, baseline, members = {}, {}, []
+        for kind, obj, pods in self._workloads(layer):
+            name = obj["metadata"]["name"]
+            replicas[name], baseline[name], found = workload_members(kind, obj, pods, layer, now)
+            members += found
+        self._member_layers.update((m.name, layer) for m in members)
+        return LayerView(layer=layer, replicas=replicas, baseline=baseline, members=tuple(members))
+
+    # ---- member controls (playbooks) ------------------------------------------------------------------
+    def scale(self, workload: str, replicas: int) -> None:
+        """Set a Deployment's or StatefulSet's replicas (one a :meth:`view` has shown); the pods gameday
+        had stopped on it are no longer held. An operator's workload is refused: its operator owns
+        the count."""
+        if workload not in self._workload_kinds:
+            raise UsageError(f"{self.name}: no Deployment or StatefulSet {workload!r} seen",
+                             hint="a playbook scales the workloads of a layer it has just viewed")
+        kind, namespace = self._workload_kinds[workload]
+        if kind not in SCALABLE:
+            raise UsageError(f"{self.name}: {workload} is a {kind}; its operator owns the replica count",
+                             hint="change the operator's resource (Strimzi KafkaNodePool, ECK Elasticsearch) instead")
+        patch = self.apps.patch_namespaced_deployment if kind == "Deployment" else self.apps.patch_namespaced_stateful_set
+        self._call(patch, workload, namespace, {"metadata": {"annotations": {STOPPED_ANNOTATION: None}},
+                                                "spec": {"replicas": int(replicas)}})
+
+    def _member_node(self, member: str) -> Node:
+        """The node of a member a view has shown (each layer with pods is viewed once if none has)."""
+        if member not in self._member_layers:
+            for layer in LAYER_PODS:
+                if layer_scope(self.block, layer) is not None and member not in self._member_layers:
+                    self.view(layer)
+        layer = self._member_layers.get(member)
+        if layer is None:
+            raise UsageError(f"{self.name}: {member} is not a member of any layer here")
+        return Node(name=member, layer=layer)
+
+    def start_member(self, member: str) -> None:
+        """:meth:`start`: scale its workload back up to include it."""
+        self.start(self._member_node(member))
+
+    def stop_member(self, member: str) -> None:
+        """:meth:`stop`, without the PodDisruptionBudget check (a playbook pausing a member means it)."""
+        self.stop(self._member_node(member), respect_pdb=False)
+
+    def replace_member(self, member: str) -> None:
+        """:meth:`kill` (delete the pod, grace 0; its controller makes a fresh one), without the
+        PodDisruptionBudget check: a stuck pod costs a budget nothing anyway."""
+        self.kill(self._member_node(member), respect_pdb=False)
 
     # ---- disruption budgets ------------------------------------------------------------------------
     def respects_pdbs(self) -> bool:
@@ -471,23 +381,38 @@ class KubernetesTarget(Target):
             raise GamedayError(f"{self.name}: chaosk8s deleted {deleted or 'nothing'}, expected {node.name}")
         return fault_at
 
-    # ---- owners ------------------------------------------------------------------------------------
-    def _owner(self, pod: dict[str, Any]) -> tuple[str, dict[str, Any] | None, str]:
-        """(kind, workload object or None, owner name): Deployment (through its ReplicaSet),
-        StatefulSet, or another controller's kind."""
-        namespace = pod["metadata"]["namespace"]
-        ref = next((r for r in pod["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-        if ref is None:
-            return "Pod", None, pod["metadata"]["name"]
-        if ref["kind"] == "StatefulSet":
-            return "StatefulSet", self._call(self.apps.read_namespaced_stateful_set, ref["name"], namespace), ref["name"]
-        if ref["kind"] == "ReplicaSet":
-            rs = self._call(self.apps.read_namespaced_replica_set, ref["name"], namespace)
-            dref = next((r for r in rs["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-            if dref and dref["kind"] == "Deployment":
-                return "Deployment", self._call(self.apps.read_namespaced_deployment, dref["name"], namespace), dref["name"]
-            return "ReplicaSet", rs, ref["name"]
-        return ref["kind"], None, ref["name"]
+    # ---- workloads: the one owner resolution ---------------------------------------------------------
+    def _workloads(self, layer: str, pods: list[dict[str, Any]] | None = None
+                   ) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:
+        """(kind, workload, its pods) of a layer: the namespace's Deployments and StatefulSets whose pod
+        template the layer's selector matches (the environment's web Deployment in any case; one
+        scaled to zero too), each with the layer's pods it selects, then the pods none of them owns
+        grouped by their controller (:func:`~gameday.targets.kubernetes_workloads.group_by_owner`).
+        Stop, start, restart, the replicas wanted and :meth:`view` all resolve owners here. ``pods``:
+        the layer's pods when the caller has them (default: listed now)."""
+        namespace, selector = self._scope(layer)
+        if pods is None:
+            pods = self._pods(layer)
+        named = str((self.block.get("web") or {}).get("deployment") or "") if layer == "web" else ""
+        found = []
+        for kind, lister in (("Deployment", self.apps.list_namespaced_deployment),
+                             ("StatefulSet", self.apps.list_namespaced_stateful_set)):
+            for obj in self._call(lister, namespace).get("items") or []:
+                if text_selector_matches(selector, template_labels(obj)) or (
+                        kind == "Deployment" and obj["metadata"]["name"] == named):
+                    found.append((kind, obj))
+        owned = group_by_owner(found, pods)
+        for kind, obj, _pods in owned:
+            self._workload_kinds[obj["metadata"]["name"]] = (kind, namespace)
+        return owned
+
+    def _owner_of(self, layer: str, pod_name: str) -> tuple[str, str]:
+        """(kind, name) of the workload that owns the layer's pod ``pod_name``: Deployment, StatefulSet,
+        an operator's kind, or ``Pod`` (a bare pod: itself)."""
+        for kind, obj, pods in self._workloads(layer):
+            if any(p["metadata"]["name"] == pod_name for p in pods):
+                return kind, obj["metadata"]["name"]
+        return "Pod", pod_name
 
     def _patch_workload(self, kind: str, obj: dict[str, Any], replicas: int, stopped: list[str]) -> None:
         """Set replicas and the stopped-pods record in one patch, guarded by resourceVersion."""
@@ -512,8 +437,8 @@ class KubernetesTarget(Target):
         pod = self._pod(namespace, node.name)
         if pod is None or deleting(pod):
             raise UsageError(f"{self.name}: no {node.layer} pod {namespace}/{node.name} to stop")
-        kind, _obj, owner = self._owner(pod)
-        if kind not in ("Deployment", "StatefulSet"):
+        kind, owner = self._owner_of(node.layer, node.name)
+        if kind not in SCALABLE:
             raise UsageError(f"{self.name}: {node.name} belongs to {kind} {owner}, which would put it back; "
                              "only Deployment and StatefulSet pods can be stopped here", hint=f"kill {node.name} instead")
         if self.respects_pdbs() if respect_pdb is None else respect_pdb:
@@ -523,7 +448,7 @@ class KubernetesTarget(Target):
                        {"metadata": {"annotations": {DELETION_COST: STOP_COST}}})
 
         def scale_down() -> None:
-            _kind, obj, _ = self._owner(pod)
+            obj = self._read_owner(kind, owner, namespace)
             replicas = int(obj["spec"].get("replicas", 1))
             target = replicas - 1 if kind == "Deployment" else statefulset_stop_replicas(node.name, replicas, ordinals_start(obj))
             stopped = stopped_list(obj)
@@ -534,20 +459,12 @@ class KubernetesTarget(Target):
         self._retry_conflicts(scale_down)
         return time.time()
 
-    def _stopped_owner(self, namespace: str, name: str) -> tuple[str, dict[str, Any]] | None:
-        for kind, lister in (("Deployment", self.apps.list_namespaced_deployment),
-                             ("StatefulSet", self.apps.list_namespaced_stateful_set)):
-            for obj in self._call(lister, namespace).get("items") or []:
-                if name in stopped_list(obj):
-                    return kind, obj
-        return None
-
     def start(self, node: Node) -> float:
         """Undo :meth:`stop` (idempotent: a pod that was not stopped is left alone)."""
-        namespace, _ = self._scope(node.layer)
 
         def scale_up() -> None:
-            found = self._stopped_owner(namespace, node.name)
+            found = next(((kind, obj) for kind, obj, _ in self._workloads(node.layer, pods=[])
+                          if kind in SCALABLE and node.name in stopped_list(obj)), None)
             if found is None:
                 return
             kind, obj = found
@@ -559,21 +476,10 @@ class KubernetesTarget(Target):
         return time.time()
 
     def _desired(self, layer: str, pods: list[dict[str, Any]]) -> int | None:
-        """Replicas the layer's Deployments and StatefulSets want, or None when no such owner is known
-        (the environment's web Deployment counts even while it has no pod). Each owner is read once."""
-        namespace, _ = self._scope(layer)
-        owners = set(self._owners(pods, namespace))
-        if layer == "web" and self.block["web"].get("deployment"):
-            owners.add(("Deployment", str(self.block["web"]["deployment"])))
-        wanted = 0
-        for kind, name in sorted(owners):
-            try:
-                wanted += int(self._read_owner(kind, name, namespace)["spec"].get("replicas", 1))
-            except ApiException as err:
-                if err.status != 404:
-                    raise
-                owners.discard((kind, name))
-        return wanted if owners else None
+        """Replicas the layer's Deployments and StatefulSets want, or None when it has none (an
+        operator's pods: the operator decides)."""
+        owned = [obj for kind, obj, _ in self._workloads(layer, pods) if kind in SCALABLE]
+        return sum(int(obj["spec"].get("replicas", 1)) for obj in owned) if owned else None
 
     def restart(self, layer: str, *, timeout: float = 300.0) -> list[str]:
         """``kubectl rollout restart`` of the layer's Deployments and StatefulSets (their pod
@@ -581,7 +487,7 @@ class KubernetesTarget(Target):
         its own order and pace, within its update strategy), then waits until each has rolled
         out: every replica updated and ready, no old pod left. Returns ``Kind/name`` of each."""
         namespace, _ = self._scope(layer)
-        owners = self._owners(self._pods(layer), namespace)
+        owners = [(kind, obj["metadata"]["name"]) for kind, obj, _ in self._workloads(layer) if kind in SCALABLE]
         if not owners:
             raise UsageError(f"{self.name}: no Deployment or StatefulSet owns the {layer} pods; "
                              "an operator's pods are restarted by their operator")
@@ -598,22 +504,6 @@ class KubernetesTarget(Target):
     def _read_owner(self, kind: str, name: str, namespace: str) -> dict[str, Any]:
         read = self.apps.read_namespaced_deployment if kind == "Deployment" else self.apps.read_namespaced_stateful_set
         return self._call(read, name, namespace)
-
-    def _owners(self, pods: list[dict[str, Any]], namespace: str) -> list[tuple[str, str]]:
-        """(kind, name) of the Deployments and StatefulSets owning ``pods`` (a ReplicaSet, read once,
-        leads to its Deployment); pods of other controllers (an operator's) are not counted."""
-        refs = {(r["kind"], r["name"]) for p in pods for r in p["metadata"].get("ownerReferences") or []
-                if r.get("controller")}
-        found = set()
-        for kind, name in refs:
-            if kind == "StatefulSet":
-                found.add(("StatefulSet", name))
-            elif kind == "ReplicaSet":
-                rs = self._call(self.apps.read_namespaced_replica_set, name, namespace)
-                dref = next((r for r in rs["metadata"].get("ownerReferences") or [] if r.get("controller")), None)
-                if dref and dref["kind"] == "Deployment":
-                    found.add(("Deployment", dref["name"]))
-        return sorted(found)
 
     def wait_ready(self, node: Node, timeout: float) -> float:
         """Until the pod of that name is Ready, or, once it is gone, until the layer has as many

@@ -19,18 +19,17 @@ from typing import Any
 # kubernetes-client method -> (apiGroup, resource, verb); why each is needed
 CALLS: dict[str, tuple[str, str, str]] = {
     "list_namespaced_pod": ("", "pods", "list"),                   # a layer's pods (and chaosk8s' choice)
-    "read_namespaced_pod": ("", "pods", "get"),                    # the pod to stop, its owner
+    "read_namespaced_pod": ("", "pods", "get"),                    # the pod to stop
     "delete_namespaced_pod": ("", "pods", "delete"),               # kill: chaosk8s terminate_pods, grace 0
     "patch_namespaced_pod": ("", "pods", "patch"),                 # pod-deletion-cost before a Deployment stop
     "read_namespaced_secret": ("", "secrets", "get"),              # credentials.search by reference (named only)
     "list_namespaced_pod_disruption_budget": ("policy", "poddisruptionbudgets", "list"),  # budgets respected
-    "list_namespaced_deployment": ("apps", "deployments", "list"),  # a layer's workloads (playbooks, checks)
+    "list_namespaced_deployment": ("apps", "deployments", "list"),  # a layer's workloads: owners, playbook view
     "read_namespaced_deployment": ("apps", "deployments", "get"),   # replicas wanted
     "patch_namespaced_deployment": ("apps", "deployments", "patch"),  # stop / start / playbook scale
     "list_namespaced_stateful_set": ("apps", "statefulsets", "list"),
     "read_namespaced_stateful_set": ("apps", "statefulsets", "get"),
     "patch_namespaced_stateful_set": ("apps", "statefulsets", "patch"),
-    "read_namespaced_replica_set": ("apps", "replicasets", "get"),  # a Deployment pod's owner chain
 }
 # gameday's own state, in its state namespace only (gameday/targets/kubernetes_state.py): the target's
 # Lease (one game day at a time, laptop or CronJob) and its undo records (one ConfigMap each).
@@ -44,7 +43,7 @@ STATE_CALLS: dict[str, tuple[str, str, str]] = {
     "delete_namespaced_config_map": ("", "configmaps", "delete"),             # undone
 }
 # Modules whose kubernetes-client calls CALLS must cover (chaosk8s' terminate_pods lists and deletes pods).
-CODE = ("gameday/targets/kubernetes.py", "gameday/recovery/kubernetes_platform.py")
+CODE = ("gameday/targets/kubernetes.py",)
 STATE_CODE = ("gameday/targets/kubernetes_state.py",)
 CHAOSK8S = ("list_namespaced_pod", "delete_namespaced_pod")
 

@@ -1,4 +1,18 @@
-"""The sandbox target: nodes are members of a local twin, hurt through its supervisor."""
+"""The sandbox target: nodes are members of a local twin, hurt and healed through its supervisor.
+
+::
+
+    target = for_environment(load("sandbox"))
+    target.nodes("kafka")            # desired members only (a held one is not a node)
+    target.view("db").held           # the playbooks' view: baseline members, held ones included
+    target.db_address()              # ("127.10.3.1", 3306) even while the database is held or scaled to 0
+
+The twin's **baseline** is the replica count of each workload in its topology
+(:func:`gameday.sandbox.topology.build`). The playbooks' members and every endpoint cover the
+baseline's members, running or not, so the database's address is known while it is scaled to 0 or
+held. Chaos acts record ``by="chaos"`` with the supervisor, the playbooks' member controls
+``by="playbook"``.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +23,14 @@ from ..errors import NotRunning, UsageError
 from ..sandbox.client import SandboxClient
 from .base import Node, Target
 from .environment import Environment
+from .members import LayerView, Member
 
 
 class SandboxTarget(Target):
     def __init__(self, env: Environment):
         super().__init__(env)
         self.client = SandboxClient.for_name(env.sandbox)
+        self._baseline: dict[str, int] | None = None
 
     def _status(self) -> dict:
         if not self.client.running():
@@ -37,16 +53,16 @@ class SandboxTarget(Target):
         return [m["name"] for m in status["members"] if m["layer"] == layer and m["kind"] == "service"
                 and not m.get("desired", True) and m["index"] <= replicas[m["workload"]]]
 
-    def kill(self, node: Node) -> float:
-        self.client.kill(node.name, "KILL", by="chaos")
+    def kill(self, node: Node, *, by: str = "chaos") -> float:
+        self.client.kill(node.name, "KILL", by=by)
         return time.time()
 
-    def stop(self, node: Node) -> float:
-        self.client.stop(node.name, by="chaos")
+    def stop(self, node: Node, *, by: str = "chaos") -> float:
+        self.client.stop(node.name, by=by)
         return time.time()
 
-    def start(self, node: Node) -> float:
-        self.client.start(node.name, by="chaos")
+    def start(self, node: Node, *, by: str = "chaos") -> float:
+        self.client.start(node.name, by=by)
         return time.time()
 
     def wait_ready(self, node: Node, timeout: float) -> float:
@@ -67,13 +83,57 @@ class SandboxTarget(Target):
             done.append(node.name)
         return done
 
+    # ---- the playbooks' view and member controls ------------------------------------------------------
+    def baseline(self) -> dict[str, int]:
+        """Replica counts the twin is built with (its topology), per workload."""
+        if self._baseline is None:
+            from ..sandbox import topology
+            from ..sandbox.twin import Twin
+            self._baseline = {w.name: w.replicas for w in topology.build(Twin.create(self.env.sandbox)).workloads}
+        return self._baseline
+
+    def view(self, layer: str) -> LayerView:
+        """Every member of the layer's baseline, from the supervisor's status: a member not desired
+        although within its workload's replica count is held (stopped on purpose)."""
+        status = self._status()  # raises NotRunning with a hint when the twin is down
+        replicas = {w["name"]: int(w["replicas"]) for w in status["workloads"] if w["layer"] == layer}
+        baseline = {w: n for w, n in self.baseline().items() if w in replicas}
+        now = time.time()
+        members = []
+        for m in status["members"]:
+            if m["layer"] != layer or m["kind"] == "job" or m["index"] > baseline.get(m["workload"], 0):
+                continue
+            running = m["pid"] is not None
+            held = not m["desired"] and m["index"] <= replicas.get(m["workload"], 0) and m["state"] != "succeeded"
+            members.append(Member(
+                name=m["name"], workload=m["workload"], layer=layer, index=m["index"], state=m["state"],
+                ready=bool(m["ready"]), running=running, held=held, wanted=True,
+                up_s=None if not (running and m.get("started_at")) else now - m["started_at"],
+                restarts=int(m["restarts"]), address=m.get("address")))
+        return LayerView(layer=layer, replicas=replicas, baseline=baseline, members=tuple(members))
+
+    def scale(self, workload: str, replicas: int) -> None:
+        self.client.scale(workload, replicas)
+
+    def start_member(self, member: str) -> None:
+        self.start(Node(name=member, layer=""), by="playbook")
+
+    def stop_member(self, member: str) -> None:
+        self.stop(Node(name=member, layer=""), by="playbook")
+
+    def replace_member(self, member: str) -> None:
+        """SIGKILL; the supervisor starts a fresh one (as deleting a stuck pod does)."""
+        self.kill(Node(name=member, layer=""), by="playbook")
+
+    # ---- endpoints ---------------------------------------------------------------------------------
     def _endpoint(self, layer: str, port: str) -> list[str]:
-        """Addresses of a layer's replica slots, stopped members included (a stopped database
-        still has an address; asking for it must not fail)."""
+        """``host:port`` of every member of the layer's baseline, running or not (a database held
+        or scaled to 0 still has an address; asking for it must not fail)."""
         status = self._status()
-        replicas = {w["name"]: w["replicas"] for w in status["workloads"]}
+        baseline = self.baseline()
         found = [f"{m['address']}:{m['ports'][port]}" for m in status["members"]
-                 if m["layer"] == layer and m["address"] and m["index"] <= replicas[m["workload"]]]
+                 if m["layer"] == layer and m["address"] and port in m["ports"]
+                 and m["index"] <= baseline.get(m["workload"], 0)]
         if not found:
             raise UsageError(f"sandbox {self.env.sandbox!r} has no {layer} member with a {port} port")
         return found

@@ -31,7 +31,7 @@ from gameday.kube import build as kube_build
 from gameday.kube import members as kube
 from gameday.kube.haproxy_backends import Runtime
 from gameday.kube.workloads import NAMESPACE
-from gameday.recovery.kubernetes_platform import started_seconds_ago
+from gameday.targets.kubernetes_pods import started_seconds_ago
 from gameday.recovery.layers.web import WEB_GRACE_S
 from gameday.sandbox import install
 from gameday.sandbox.members import lb

@@ -48,7 +48,7 @@ def client(pb_twin) -> SandboxClient:
 @pytest.fixture
 def ctx(pb_twin) -> Context:
     c = Context.for_environment(load_env(ENV))
-    c.state["slo"] = TARGETS.slo(ENV)
+    c.state.slo = TARGETS.slo(ENV)
     return c
 
 
@@ -116,7 +116,7 @@ def test_web_full_outage_dry_run_then_restore(ctx, client):
         result = apply(ctx, "web", fault_at, scenario="full-outage")
         assert [s.name for s in result.steps][0] == "start-web"
         assert "scaled web 2 -> 3" in result.steps[0].did
-        assert requests.get(ctx.site_url() + "/", timeout=5).status_code == 200
+        assert requests.get(ctx.target.site_url() + "/", timeout=5).status_code == 200
     finally:
         client.scale("web", 3)
         restart_held(client, *webs)
@@ -145,7 +145,7 @@ def test_a_rolling_restart_asked_for_replaces_every_web_replica_and_loses_nothin
 # ---- kafka ----------------------------------------------------------------------------------
 def test_kafka_two_brokers_stopped_are_restored_isr_filled_leaders_preferred(ctx, client):
     canaries = Canaries(CanaryEndpoints.from_context(ctx), interval=0.5).start()
-    bootstrap = ctx.kafka_bootstrap()
+    bootstrap = ctx.target.kafka_bootstrap()
     try:
         fault_at = time.time()
         client.stop("kafka-2")
@@ -170,7 +170,7 @@ def test_search_node_stopped_is_restored_green_and_complete(ctx, client):
     try:
         fault_at = time.time()
         client.stop("search-2")
-        api = SearchAdmin(ctx.search_urls())
+        api = SearchAdmin(ctx.target.search_urls())
         wait_until(lambda: api.health()["status"] != "green", timeout=60, what="the cluster to notice")
         result = apply(ctx, "search", fault_at)
         assert "started search-2" in result.steps[0].did
@@ -181,7 +181,7 @@ def test_search_node_stopped_is_restored_green_and_complete(ctx, client):
 
 
 def test_search_index_loss_restored_from_snapshot_plus_replay_with_zero_lost_documents(ctx, client):
-    api = SearchAdmin(ctx.search_urls(), timeout=120)
+    api = SearchAdmin(ctx.target.search_urls(), timeout=120)
     canaries = Canaries(CanaryEndpoints.from_context(ctx), interval=0.5).start()
     try:
         snapshot = f"test-backup-{int(time.time())}"

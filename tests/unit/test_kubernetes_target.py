@@ -15,6 +15,10 @@ from gameday.sandbox import topology
 from gameday.sandbox.twin import Twin
 from gameday.targets import for_environment
 from gameday.targets import kubernetes as k8s
+from gameday.targets import kubernetes_budgets as budgets
+from gameday.targets import kubernetes_pods as podfacts
+from gameday.targets import kubernetes_selectors as selectors
+from gameday.targets import kubernetes_workloads as kw
 from gameday.targets.environment import from_mapping, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,92 +46,92 @@ def budget(*, allowed: int, desired_healthy: int, selector: dict | None = None, 
 
 def test_label_selectors_match_like_kubernetes():
     labels = {"app": "web", "tier": "frontend"}
-    assert k8s.selector_matches({"matchLabels": {"app": "web"}}, labels)
-    assert not k8s.selector_matches({"matchLabels": {"app": "kafka"}}, labels)
-    assert k8s.selector_matches({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["frontend"]}]}, labels)
-    assert not k8s.selector_matches({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["frontend"]}]}, labels)
-    assert k8s.selector_matches({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, labels)
-    assert not k8s.selector_matches({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, labels)
-    assert k8s.selector_matches({}, labels)          # policy/v1: an empty selector selects every pod
-    assert not k8s.selector_matches(None, labels)    # no selector selects nothing
+    assert selectors.selector_matches({"matchLabels": {"app": "web"}}, labels)
+    assert not selectors.selector_matches({"matchLabels": {"app": "kafka"}}, labels)
+    assert selectors.selector_matches({"matchExpressions": [{"key": "tier", "operator": "In", "values": ["frontend"]}]}, labels)
+    assert not selectors.selector_matches({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["frontend"]}]}, labels)
+    assert selectors.selector_matches({"matchExpressions": [{"key": "zone", "operator": "DoesNotExist"}]}, labels)
+    assert not selectors.selector_matches({"matchExpressions": [{"key": "zone", "operator": "Exists"}]}, labels)
+    assert selectors.selector_matches({}, labels)          # policy/v1: an empty selector selects every pod
+    assert not selectors.selector_matches(None, labels)    # no selector selects nothing
 
 
 def test_a_budget_allows_what_the_controller_says_but_never_more_than_the_live_count():
     three = [pod("a"), pod("b"), pod("c")]
-    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=2), three) == 1
+    assert budgets.disruptions_allowed(budget(allowed=1, desired_healthy=2), three) == 1
     # A pod was just deleted: the controller still says 1, but only 2 are healthy now (2 - 2 = 0).
     two = [pod("a"), pod("b"), pod("c", deleting=True)]
-    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=2), two) == 0
+    assert budgets.disruptions_allowed(budget(allowed=1, desired_healthy=2), two) == 0
     not_ready = [pod("a"), pod("b"), pod("c", ready=False)]
-    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=2), not_ready) == 0
+    assert budgets.disruptions_allowed(budget(allowed=1, desired_healthy=2), not_ready) == 0
     # The controller has not looked at the current generation yet: nothing is allowed.
-    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=2, generation=2, observed=1), three) == 0
+    assert budgets.disruptions_allowed(budget(allowed=1, desired_healthy=2, generation=2, observed=1), three) == 0
     # Pods the budget does not select do not count.
     others = [pod("a"), pod("x", labels={"app": "kafka"}), pod("y", labels={"app": "kafka"})]
-    assert k8s.disruptions_allowed(budget(allowed=1, desired_healthy=1), others) == 0
+    assert budgets.disruptions_allowed(budget(allowed=1, desired_healthy=1), others) == 0
 
 
 def test_blocking_budgets_name_the_budget_and_spare_a_pod_that_is_not_ready():
     pods = [pod("a"), pod("b"), pod("c", ready=False)]
     blocked = budget(allowed=0, desired_healthy=2)
-    assert k8s.blocking_budgets(pods[0], [blocked], pods) == ["web"]
-    assert k8s.blocking_budgets(pods[2], [blocked], pods) == []       # not ready: costs the budget nothing
+    assert budgets.blocking_budgets(pods[0], [blocked], pods) == ["web"]
+    assert budgets.blocking_budgets(pods[2], [blocked], pods) == []       # not ready: costs the budget nothing
     other = budget(allowed=0, desired_healthy=2, selector={"matchLabels": {"app": "kafka"}})
-    assert k8s.blocking_budgets(pods[0], [other], pods) == []
-    assert k8s.blocking_budgets(pod("a"), [budget(allowed=1, desired_healthy=2)], [pod("a"), pod("b"), pod("c")]) == []
+    assert budgets.blocking_budgets(pods[0], [other], pods) == []
+    assert budgets.blocking_budgets(pod("a"), [budget(allowed=1, desired_healthy=2)], [pod("a"), pod("b"), pod("c")]) == []
 
 
 def test_taking_several_pods_at_once_is_judged_against_each_budget_before_any_goes():
     three = [pod("a"), pod("b"), pod("c")]
     one = budget(allowed=1, desired_healthy=2)
-    assert k8s.budgets_exceeded(three[:1], [one], three) == []
-    assert k8s.budgets_exceeded(three[:2], [one], three) == ["web: 2 of its pods, it allows 1 now"]
+    assert budgets.budgets_exceeded(three[:1], [one], three) == []
+    assert budgets.budgets_exceeded(three[:2], [one], three) == ["web: 2 of its pods, it allows 1 now"]
     # with one pod already down the budget is spent: only the pod that is not ready may go
     half_down = [pod("a"), pod("b", ready=False), pod("c")]
-    assert k8s.budgets_exceeded(half_down[:2], [one], half_down) == ["web: 1 of its pods, it allows 0 now"]
-    assert k8s.budgets_exceeded(half_down[1:2], [one], half_down) == []
+    assert budgets.budgets_exceeded(half_down[:2], [one], half_down) == ["web: 1 of its pods, it allows 0 now"]
+    assert budgets.budgets_exceeded(half_down[1:2], [one], half_down) == []
     kafka = budget(allowed=0, desired_healthy=3, selector={"matchLabels": {"app": "kafka"}})
-    assert k8s.budgets_exceeded(three, [kafka], three) == []
+    assert budgets.budgets_exceeded(three, [kafka], three) == []
 
 
 # ---- StatefulSet ordinals and the stopped-pods record ----------------------------------------------
 
 def test_statefulsets_whose_ordinals_start_at_one_stop_their_highest_ordinal():
-    assert k8s.statefulset_stop_replicas("kafka-3", 3, start=1) == 2
+    assert kw.statefulset_stop_replicas("kafka-3", 3, start=1) == 2
     with pytest.raises(UsageError) as err:
-        k8s.statefulset_stop_replicas("kafka-2", 3, start=1)
+        kw.statefulset_stop_replicas("kafka-2", 3, start=1)
     assert "stop kafka-3" in str(err.value)
-    assert k8s.statefulset_start_replicas("kafka-3", 2, start=1) == 3
-    assert k8s.ordinals_start({"spec": {"ordinals": {"start": 1}}}) == 1 and k8s.ordinals_start({"spec": {}}) == 0
+    assert kw.statefulset_start_replicas("kafka-3", 2, start=1) == 3
+    assert kw.ordinals_start({"spec": {"ordinals": {"start": 1}}}) == 1 and kw.ordinals_start({"spec": {}}) == 0
 
 
 def test_kafka_and_search_pods_get_a_node_id_from_their_pod_index_or_name():
     indexed = pod("kafka-2", labels={"app.kubernetes.io/name": "kafka", "apps.kubernetes.io/pod-index": "2"})
-    assert k8s.node_labels(indexed, "kafka")["node-id"] == "2"
+    assert podfacts.node_labels(indexed, "kafka")["node-id"] == "2"
     strimzi = pod("events-combined-5", labels={"strimzi.io/pool-name": "combined"})
-    assert k8s.node_labels(strimzi, "kafka-controllers")["node-id"] == "5"
-    assert k8s.node_labels(pod("search-3"), "search")["node-id"] == "3"
+    assert podfacts.node_labels(strimzi, "kafka-controllers")["node-id"] == "5"
+    assert podfacts.node_labels(pod("search-3"), "search")["node-id"] == "3"
     own = pod("kafka-2", labels={"node-id": "7"})
-    assert k8s.node_labels(own, "kafka")["node-id"] == "7"           # a label the pod has wins
-    assert "node-id" not in k8s.node_labels(pod("web-7d9f-12345"), "web")
+    assert podfacts.node_labels(own, "kafka")["node-id"] == "7"           # a label the pod has wins
+    assert "node-id" not in podfacts.node_labels(pod("web-7d9f-12345"), "web")
 
 
 def test_only_the_highest_statefulset_ordinal_can_be_stopped():
-    assert k8s.statefulset_stop_replicas("kafka-2", 3) == 2
+    assert kw.statefulset_stop_replicas("kafka-2", 3) == 2
     with pytest.raises(UsageError) as err:
-        k8s.statefulset_stop_replicas("kafka-0", 3)
+        kw.statefulset_stop_replicas("kafka-0", 3)
     assert "not the highest ordinal of StatefulSet kafka" in str(err.value)
     assert "kill kafka-0 instead" in str(err.value) and "stop kafka-2" in str(err.value)
-    assert k8s.statefulset_start_replicas("kafka-2", 2) == 3
-    assert k8s.statefulset_start_replicas("kafka-1", 3) == 3      # running already: never scale down
-    assert k8s.statefulset_start_replicas("kafka-4", 2) == 5
+    assert kw.statefulset_start_replicas("kafka-2", 2) == 3
+    assert kw.statefulset_start_replicas("kafka-1", 3) == 3      # running already: never scale down
+    assert kw.statefulset_start_replicas("kafka-4", 2) == 5
 
 
 def test_the_stopped_pods_record_survives_garbage():
-    assert k8s.stopped_list({"metadata": {"annotations": {k8s.STOPPED_ANNOTATION: '["web-a"]'}}}) == ["web-a"]
-    assert k8s.stopped_list({"metadata": {"annotations": {k8s.STOPPED_ANNOTATION: "not json"}}}) == []
-    assert k8s.stopped_list({"metadata": {}}) == []
-    assert sorted(["kafka-10", "kafka-2", "kafka-1"], key=k8s.name_order) == ["kafka-1", "kafka-2", "kafka-10"]
+    assert kw.stopped_list({"metadata": {"annotations": {kw.STOPPED_ANNOTATION: '["web-a"]'}}}) == ["web-a"]
+    assert kw.stopped_list({"metadata": {"annotations": {kw.STOPPED_ANNOTATION: "not json"}}}) == []
+    assert kw.stopped_list({"metadata": {}}) == []
+    assert sorted(["kafka-10", "kafka-2", "kafka-1"], key=podfacts.name_order) == ["kafka-1", "kafka-2", "kafka-10"]
 
 
 # ---- configuration ---------------------------------------------------------------------------------
@@ -408,12 +412,12 @@ def test_a_kubernetes_twin_runs_kafka_and_search_before_the_bootstrap_job(monkey
 
 def test_selector_strings_match_pod_templates_like_kubectl():
     labels = {"strimzi.io/cluster": "sps-events", "strimzi.io/broker-role": "true"}
-    assert k8s.text_selector_matches("strimzi.io/cluster=sps-events,strimzi.io/broker-role=true", labels)
-    assert k8s.text_selector_matches("strimzi.io/cluster==sps-events", labels)
-    assert not k8s.text_selector_matches("strimzi.io/cluster=other", labels)
-    assert not k8s.text_selector_matches("strimzi.io/broker-role!=true", labels)
-    assert k8s.text_selector_matches("strimzi.io/cluster, !strimzi.io/controller-role", labels)
-    assert not k8s.text_selector_matches("strimzi.io/controller-role", labels)
+    assert selectors.text_selector_matches("strimzi.io/cluster=sps-events,strimzi.io/broker-role=true", labels)
+    assert selectors.text_selector_matches("strimzi.io/cluster==sps-events", labels)
+    assert not selectors.text_selector_matches("strimzi.io/cluster=other", labels)
+    assert not selectors.text_selector_matches("strimzi.io/broker-role!=true", labels)
+    assert selectors.text_selector_matches("strimzi.io/cluster, !strimzi.io/controller-role", labels)
+    assert not selectors.text_selector_matches("strimzi.io/controller-role", labels)
 
 
 def test_a_rollout_is_done_only_when_every_replica_is_new_and_ready_and_no_old_pod_is_left():
@@ -421,14 +425,14 @@ def test_a_rollout_is_done_only_when_every_replica_is_new_and_ready_and_no_old_p
         return {"metadata": {"generation": gen}, "spec": {"replicas": want},
                 "status": {"observedGeneration": observed, "updatedReplicas": updated, "readyReplicas": ready,
                            "replicas": replicas}}
-    assert k8s.rolled_out("Deployment", dep())
-    assert not k8s.rolled_out("Deployment", dep(observed=1))        # the controller has not seen the restart yet
-    assert not k8s.rolled_out("Deployment", dep(updated=2))         # one pod still runs the old template
-    assert not k8s.rolled_out("Deployment", dep(replicas=4))        # the surge pod's old peer is not gone yet
-    assert not k8s.rolled_out("Deployment", dep(ready=2))
+    assert kw.rolled_out("Deployment", dep())
+    assert not kw.rolled_out("Deployment", dep(observed=1))        # the controller has not seen the restart yet
+    assert not kw.rolled_out("Deployment", dep(updated=2))         # one pod still runs the old template
+    assert not kw.rolled_out("Deployment", dep(replicas=4))        # the surge pod's old peer is not gone yet
+    assert not kw.rolled_out("Deployment", dep(ready=2))
     sts = {"metadata": {"generation": 5}, "spec": {"replicas": 3},
            "status": {"observedGeneration": 5, "updatedReplicas": 3, "readyReplicas": 3,
                       "currentRevision": "db-1", "updateRevision": "db-2"}}
-    assert not k8s.rolled_out("StatefulSet", sts)
+    assert not kw.rolled_out("StatefulSet", sts)
     sts["status"]["currentRevision"] = "db-2"
-    assert k8s.rolled_out("StatefulSet", sts)
+    assert kw.rolled_out("StatefulSet", sts)

@@ -15,8 +15,7 @@ PACKAGE = ROOT / "gameday"
 TWIN_PACKAGES = ("sandbox", "kube", "site")
 # Modules whose job is the twin itself (a ``kind: sandbox`` environment), each with why.
 TWIN_MODULES = {
-    "targets/sandbox.py": "the kind: sandbox target: members of the twin through its supervisor",
-    "recovery/platform.py": "SandboxPlatform: the playbooks' view of the twin's supervisor (kind: sandbox)",
+    "targets/sandbox.py": "the kind: sandbox target: members of the twin through its supervisor (chaos and playbooks)",
     "cli/sandbox.py": "gameday sandbox: the twin's own commands",
     "cli/run.py": "brings the twin of a kind: sandbox environment up before its game day",
     "cli/load.py": "gameday load --sandbox NAME: load against a named twin",
@@ -28,10 +27,9 @@ FORBIDDEN_STRINGS = ("gameday-sandbox",)
 FORBIDDEN_MODULES = ("sandbox.paths", "sandbox.client", "sandbox.supervisor", "sandbox.twin", "sandbox.lifecycle",
                      "sandbox.reaper", "sandbox.topology", "sandbox.names", "sandbox.tls", "kube.members")
 FORBIDDEN_NAMES = ("SandboxPaths", "SandboxClient", "Twin", "on_sandbox_twin", "SANDBOX_CONTEXT", "effective_block")
-# The Kubernetes path must not even reach for the twin's target or platform.
-KUBERNETES_PATH = ("targets/kubernetes.py", "targets/kubernetes_config.py", "targets/kubernetes_state.py",
-                   "recovery/kubernetes_platform.py")
-KUBERNETES_FORBIDDEN = ("SandboxTarget", "SandboxPlatform", "targets.sandbox")
+# The Kubernetes path must not even reach for the twin's target.
+KUBERNETES_PATH = tuple(sorted(p.relative_to(PACKAGE).as_posix() for p in (PACKAGE / "targets").glob("kubernetes*.py")))
+KUBERNETES_FORBIDDEN = ("SandboxTarget", "targets.sandbox")
 
 
 def outside_the_twin() -> list[Path]:
@@ -74,11 +72,12 @@ def test_no_module_outside_the_twin_names_its_context_state_directory_or_supervi
         "; ".join(f"{path} {', '.join(hits)}" for path, hits in offenders.items())
 
 
-def test_the_kubernetes_path_never_reaches_for_the_twins_target_or_platform():
+def test_the_kubernetes_path_never_reaches_for_the_twins_target():
+    assert "targets/kubernetes.py" in KUBERNETES_PATH and "targets/kubernetes_workloads.py" in KUBERNETES_PATH
     offenders = {}
     for rel in KUBERNETES_PATH:
         path = PACKAGE / rel
-        hits = shortcuts(path, modules=("targets.sandbox", "recovery.platform.SandboxPlatform"),
+        hits = shortcuts(path, modules=("targets.sandbox",),
                          names=KUBERNETES_FORBIDDEN, strings=("targets.sandbox",))
         if hits:
             offenders[rel] = hits

@@ -1,5 +1,5 @@
 """The permissions deploy/ grants are the calls the code makes: every kubernetes-client method the
-Kubernetes target, its playbook platform and chaosk8s' terminate_pods call is in
+Kubernetes target (chaos and playbooks alike) and chaosk8s' terminate_pods call is in
 kubernetes_rbac.CALLS, and CALLS lists nothing they do not call."""
 
 from __future__ import annotations

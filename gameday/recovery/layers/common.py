@@ -7,7 +7,7 @@ from typing import Callable
 
 from ..context import Context
 from ..engine import Check, Finding, Step
-from ..platform import LayerView, Member
+from ...targets.members import LayerView, Member
 
 
 def names(members: list[Member]) -> str:
@@ -15,7 +15,7 @@ def names(members: list[Member]) -> str:
 
 
 def member_findings(ctx: Context, layer: str, *, grace_s: float) -> list[Finding]:
-    view = ctx.platform.view(layer)
+    view = ctx.target.view(layer)
     found = []
     for workload, (now, want) in view.scaled_down.items():
         found.append(Finding(f"{layer}.members-missing", f"{workload} is scaled to {now} of {want} replicas",
@@ -42,15 +42,15 @@ def member_findings(ctx: Context, layer: str, *, grace_s: float) -> list[Finding
 
 def start_missing(layer: str) -> Callable[[Context], str]:
     def act(ctx: Context) -> str:
-        view = ctx.platform.view(layer)
+        view = ctx.target.view(layer)
         did = []
         for workload, (now, want) in view.scaled_down.items():
-            ctx.platform.scale(workload, want)
+            ctx.target.scale(workload, want)
             did.append(f"scaled {workload} {now} -> {want}")
         if did:
-            view = ctx.platform.view(layer)  # members scaled away while held count as held again
+            view = ctx.target.view(layer)  # members scaled away while held count as held again
         for m in view.held:
-            ctx.platform.start(m.name)
+            ctx.target.start_member(m.name)
             did.append(f"started {m.name}")
         return "; ".join(did) or f"nothing to start ({layer} members are running or restarting)"
     return act
@@ -62,12 +62,12 @@ def replace_stuck(layer: str, *, grace_s: float,
     (e.g. it waits for a dependency that a fresh process would wait for too)."""
     def act(ctx: Context) -> str:
         did = []
-        for m in ctx.platform.view(layer).stuck(grace_s):
+        for m in ctx.target.view(layer).stuck(grace_s):
             why = keep(ctx, m) if keep else None
             if why:
                 did.append(f"left {m.name} alone: {why}")
                 continue
-            ctx.platform.replace(m.name)
+            ctx.target.replace_member(m.name)
             did.append(f"replaced {m.name} (killed; the platform starts a fresh one)")
         return "; ".join(did) or f"no {layer} member stuck any more"
     return act
@@ -81,7 +81,7 @@ def describe_view(view: LayerView) -> str:
 
 def members_ready(layer: str, *, extra: Callable[[Context, Member], str] | None = None) -> Callable[[Context], Check]:
     def check(ctx: Context) -> Check:
-        view = ctx.platform.view(layer)
+        view = ctx.target.view(layer)
         if view.scaled_down:
             return Check(False, "; ".join(f"{w} at {n} of {b} replicas" for w, (n, b) in view.scaled_down.items()))
         bad = [m for m in view.members if not (m.running and m.ready and m.state == "running")]  # not "stopping"

@@ -12,7 +12,7 @@ DB_GRACE_S = 60.0
 
 def diagnose(ctx: Context) -> list[Finding]:
     found = member_findings(ctx, "db", grace_s=DB_GRACE_S)
-    view = ctx.platform.view("db")
+    view = ctx.target.view("db")
     try:
         ctx.db_query("SELECT 1", timeout=3)
     except DatabaseDown as err:
@@ -27,9 +27,9 @@ def restart_if_sql_failing(ctx: Context) -> str:
         ctx.db_query("SELECT 1", timeout=3)
         return "the database answers SQL again: nothing to restart"
     except DatabaseDown as err:
-        for m in ctx.platform.view("db").members:
+        for m in ctx.target.view("db").members:
             if m.running:
-                ctx.platform.replace(m.name)
+                ctx.target.replace_member(m.name)
         return f"restarted the database ({err})"
 
 

@@ -16,7 +16,7 @@ LAG_DRAINED = 10  # a few events in flight are normal while the site publishes
 
 
 def lag(ctx: Context) -> int:
-    return int(kafka_admin.consumer_lag(ctx.kafka_bootstrap(), GROUP, TOPIC, timeout=ctx.remaining(10))["total"])
+    return int(kafka_admin.consumer_lag(ctx.target.kafka_bootstrap(), GROUP, TOPIC, timeout=ctx.remaining(10))["total"])
 
 
 def diagnose(ctx: Context) -> list[Finding]:

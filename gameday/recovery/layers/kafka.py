@@ -17,16 +17,16 @@ PARTITION_CODES = ("kafka.offline", "kafka.under-replicated", "kafka.under-min-i
 
 
 def _topics(ctx: Context) -> list[str]:
-    md = kafka_admin._metadata(kafka_admin.admin(ctx.kafka_bootstrap()), ctx.remaining(10))
+    md = kafka_admin._metadata(kafka_admin.admin(ctx.target.kafka_bootstrap()), ctx.remaining(10))
     return sorted(md.topics)
 
 
 def _health(ctx: Context) -> dict:
-    return kafka_admin.partition_health(ctx.kafka_bootstrap(), _topics(ctx), timeout=ctx.remaining(10))
+    return kafka_admin.partition_health(ctx.target.kafka_bootstrap(), _topics(ctx), timeout=ctx.remaining(10))
 
 
 def not_on_preferred_leader(ctx: Context) -> list[TopicPartition]:
-    md = kafka_admin._metadata(kafka_admin.admin(ctx.kafka_bootstrap()), ctx.remaining(10))
+    md = kafka_admin._metadata(kafka_admin.admin(ctx.target.kafka_bootstrap()), ctx.remaining(10))
     return [TopicPartition(t.topic, p.id) for t in md.topics.values() for p in t.partitions.values()
             if p.replicas and p.leader != p.replicas[0] and p.replicas[0] in p.isrs]
 
@@ -71,7 +71,7 @@ def elect_preferred(ctx: Context) -> str:
     t = ctx.remaining(30)
     try:
         # No request_timeout / operation_timeout: confluent-kafka 2.16.1 raises SystemError when given either.
-        outcome = kafka_admin.admin(ctx.kafka_bootstrap()).elect_leaders(ElectionType.PREFERRED, off).result(timeout=t)
+        outcome = kafka_admin.admin(ctx.target.kafka_bootstrap()).elect_leaders(ElectionType.PREFERRED, off).result(timeout=t)
     except KafkaException as err:
         return f"preferred leader election request failed ({err.args[0].str()}); waiting for the controller's own rebalance"
     except TimeoutError:

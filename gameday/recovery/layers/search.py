@@ -134,16 +134,16 @@ def green(ctx: Context) -> Check:
 
 # ---- index loss: pause the indexer, restore, replay, resume ------------------------------------
 def pause_indexer(ctx: Context) -> str:
-    running = [m for m in ctx.platform.view("indexer").members if m.running or not m.held]
+    running = [m for m in ctx.target.view("indexer").members if m.running or not m.held]
     for m in running:
-        ctx.platform.stop(m.name)
-    ctx.state["paused_indexer"] = [m.name for m in running]
+        ctx.target.stop_member(m.name)
+    ctx.state.paused_indexer = [m.name for m in running]
     return f"paused {names(running)} so nothing writes to {INDEX!r} before it is restored" if running else \
         "the indexer is not running"
 
 
 def indexer_stopped(ctx: Context) -> Check:
-    up = [m.name for m in ctx.platform.view("indexer").members if m.running]
+    up = [m.name for m in ctx.target.view("indexer").members if m.running]
     return Check(not up, f"still running: {', '.join(up)}" if up else "indexer paused")
 
 
@@ -178,13 +178,13 @@ def restore_snapshot(ctx: Context) -> str:
         return f"index {INDEX!r} exists and is the site's index: nothing to restore"
     snap = latest_snapshot(ctx)
     if snap is None:
-        SearchClient(ctx.search_urls(), index=INDEX, read_timeout=ctx.remaining(30)).create_index()
-        ctx.state["replay_from_ms"] = 0
-        ctx.state["reindex_from_db"] = True
+        SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30)).create_index()
+        ctx.state.replay_from_ms = 0
+        ctx.state.reindex_from_db = True
         return f"no successful snapshot of {INDEX!r} in {REPOSITORY!r}: created it empty; the replay re-indexes the database"
     api.restore(REPOSITORY, snap["snapshot"], [INDEX])
-    ctx.state["snapshot"] = snap["snapshot"]
-    ctx.state["replay_from_ms"] = int(snap["start_time_in_millis"]) - REPLAY_MARGIN_S * 1000
+    ctx.state.snapshot = snap["snapshot"]
+    ctx.state.replay_from_ms = int(snap["start_time_in_millis"]) - REPLAY_MARGIN_S * 1000
     taken = dt.datetime.fromtimestamp(snap["start_time_in_millis"] / 1000).isoformat(timespec="seconds")
     return f"restored {INDEX!r} from snapshot {snap['snapshot']} (taken {taken})"
 
@@ -201,9 +201,9 @@ def index_active(ctx: Context) -> Check:
 def replay_events(ctx: Context) -> str:
     """Re-index every event on ``content-events`` since the snapshot (minus a margin), with a
     consumer of our own that commits nothing. Idempotent: documents carry external versions."""
-    since_ms = int(ctx.state.get("replay_from_ms", 0))
-    client = SearchClient(ctx.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
-    consumer = Consumer({"bootstrap.servers": ctx.kafka_bootstrap(), "group.id": f"gameday-replay-{int(time.time())}",
+    since_ms = ctx.state.replay_from_ms
+    client = SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
+    consumer = Consumer({"bootstrap.servers": ctx.target.kafka_bootstrap(), "group.id": f"gameday-replay-{int(time.time())}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest",
                          "socket.connection.setup.timeout.ms": 2000, "log_level": 2})
     replayed = articles = 0
@@ -242,14 +242,14 @@ def replay_events(ctx: Context) -> str:
     finally:
         consumer.close()
     words = f"replayed {replayed} events ({articles} articles) from {TOPIC} since the snapshot"
-    if gap or ctx.state.get("reindex_from_db"):
+    if gap or ctx.state.reindex_from_db:
         words += "; " + reindex_all(ctx)
     return words
 
 
 def reindex_all(ctx: Context) -> str:
     """Bulk-index every article from the database (idempotent: external versions)."""
-    client = SearchClient(ctx.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
+    client = SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
     cols = ("id", "kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
     after, total, indexed = 0, 0, 0
     rows = ctx.db_query(f"SELECT {', '.join(cols)} FROM articles WHERE id > %s ORDER BY id LIMIT 500", (after,))
@@ -263,25 +263,24 @@ def reindex_all(ctx: Context) -> str:
 
 
 def resume_indexer(ctx: Context) -> str:
-    paused = ctx.state.get("paused_indexer", [])
+    paused = ctx.state.paused_indexer
     for name in paused:
-        ctx.platform.start(name)
+        ctx.target.start_member(name)
     return f"resumed {', '.join(paused)}" if paused else "nothing paused"
 
 
 def indexer_ready(ctx: Context) -> Check:
-    view = ctx.platform.view("indexer")
+    view = ctx.target.view("indexer")
     bad = [m.name for m in view.members if not (m.running and m.ready and m.state == "running")]
     return Check(not bad, f"not ready yet: {', '.join(bad)}" if bad else "indexer running")
 
 
 def counts_match(ctx: Context) -> Check:
     """:func:`covers`, against the article count when this step began."""
-    key = ("verify-count-rows", id(ctx.deadline))
-    if key not in ctx.state:
-        ctx.state[key] = ctx.article_count()
+    if ctx.state.count_rows is None or ctx.state.count_rows[0] is not ctx.deadline:
+        ctx.state.count_rows = (ctx.deadline, ctx.article_count())
     try:
-        return covers(ctx, ctx.state[key])
+        return covers(ctx, ctx.state.count_rows[1])
     except (SearchError, SearchUnavailable) as err:
         return Check(False, str(err))
 

@@ -16,7 +16,7 @@ PATHS = ("/", "/search?q=apixaban")
 
 
 def quick_look(ctx: Context, *, n: int = 6, timeout: float = 3.0) -> list[Finding]:
-    url = hostguard.check_url(ctx.site_url(), hostguard.site_hosts(ctx.env))  # loopback or the declared site only
+    url = hostguard.check_url(ctx.target.site_url(), hostguard.site_hosts(ctx.env))  # loopback or the declared site only
     problems: collections.Counter = collections.Counter()
     session = requests.Session()
     session.trust_env = False  # no proxy; the target's CAs (gameday.targets.trust) still verify
@@ -40,8 +40,8 @@ def quick_look(ctx: Context, *, n: int = 6, timeout: float = 3.0) -> list[Findin
 
 
 def meets_slo(ctx: Context) -> Check:
-    slo = ctx.state.get("slo") or {"success_ratio": 0.99, "p95_ms": 1000}
-    m = site_slo.measure(ctx.site_url(), paths=PATHS, window_s=3, rate=10, timeout=3,
+    slo = ctx.state.slo
+    m = site_slo.measure(ctx.target.site_url(), paths=PATHS, window_s=3, rate=10, timeout=3,
                          allow=hostguard.site_hosts(ctx.env))
     ok = m["success_ratio"] >= slo["success_ratio"] and m["p95_ms"] <= slo["p95_ms"]
     return Check(ok, f"through the load balancer: {m['ok']}/{m['requests']} ok, p95 {m['p95_ms']:.0f} ms "

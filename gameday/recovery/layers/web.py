@@ -8,7 +8,7 @@ import requests
 from ...errors import GamedayError
 from ..context import Context
 from ..engine import Finding, Part, Step
-from ..platform import Member
+from ...targets.members import Member
 from . import site_probe
 from .common import member_findings, member_steps, members_ready
 
@@ -44,10 +44,10 @@ RESTART_REQUESTED = "web.rolling-restart-requested"
 
 def diagnose_web(ctx: Context) -> list[Finding]:
     found = member_findings(ctx, "web", grace_s=WEB_GRACE_S)
-    if ctx.state.get("rolling_restart"):  # `gameday playbook web --rolling-restart`: asked for, not diagnosed
+    if ctx.state.rolling_restart:  # `gameday playbook web --rolling-restart`: asked for, not diagnosed
         found.append(Finding(RESTART_REQUESTED, "a rolling restart of the web tier was asked for "
                              "(e.g. to pick up a rotated secret or clear a bad in-process state)"))
-    by_name = {m.name: m for m in ctx.platform.view("web").members}
+    by_name = {m.name: m for m in ctx.target.view("web").members}
     for f in found:
         if f.code in ("web.members-stuck", "web.members-starting"):
             f.data["readyz"] = {name: readyz_reason(ctx, by_name[name]) for name in f.data["members"] if name in by_name}
@@ -60,8 +60,8 @@ def diagnose_web(ctx: Context) -> list[Finding]:
 LB = Part("lb", diagnose_lb, member_steps("lb", grace_s=LB_GRACE_S, deadline_s=60, what="load balancer"))
 
 def rolling_restart(ctx: Context) -> str:
-    restarted = ctx.platform.restart("web", timeout=ctx.remaining(240))
-    ctx.state["rolling_restart"] = False  # done: the diagnosis after the restore no longer asks for it
+    restarted = ctx.target.restart("web", timeout=ctx.remaining(240))
+    ctx.state.rolling_restart = False  # done: the diagnosis after the restore no longer asks for it
     return f"rolling restart of {', '.join(restarted)}: every replica replaced one at a time"
 
 
