@@ -27,9 +27,10 @@ class DatabaseDown(GamedayError):
     pass
 
 
-@dataclass
+@dataclass(slots=True)
 class PlaybookState:
-    """What one step leaves for a later one in the same run (and what the caller asks of the run)."""
+    """What one step leaves for a later one in the same run (and what the caller asks of the run).
+    Slotted: a misspelt field is an AttributeError, not a silent new key."""
 
     slo: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLO))  # the site's (targets.yaml)
     rolling_restart: bool = False  # `gameday playbook web --rolling-restart`; cleared once done

@@ -5,7 +5,7 @@
     target = for_environment(load("sandbox"))
     target.nodes("kafka")            # desired members only (a held one is not a node)
     target.view("db").held           # the playbooks' view: baseline members, held ones included
-    target.db_address()              # ("127.10.3.1", 3306) even while the database is held or scaled to 0
+    target.db_address()              # (host, port) of db-1, even while it is held or scaled to 0
 
 The twin's **baseline** is the replica count of each workload in its topology
 (:func:`gameday.sandbox.topology.build`). The playbooks' members and every endpoint cover the

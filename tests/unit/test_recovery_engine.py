@@ -154,3 +154,18 @@ def test_an_unknown_playbook_is_bad_input_naming_the_real_ones():
     assert "kafka" in err.value.hint
     with pytest.raises(UsageError):
         load_playbook("../etc/passwd")
+
+
+def test_a_context_is_the_target_a_deadline_and_typed_state():
+    from gameday.deadline import Deadline
+    from gameday.recovery.context import DEFAULT_SLO, Context, PlaybookState
+
+    target = SimpleNamespace(env=SimpleNamespace(name="unit"))
+    c = Context(target=target)
+    assert c.env is target.env and not hasattr(c, "platform")
+    assert c.state == PlaybookState() and c.state.slo == DEFAULT_SLO and c.state.slo is not DEFAULT_SLO
+    assert c.remaining(30) == 30
+    c.deadline = Deadline(5)
+    assert 1 <= c.remaining(30) <= 5
+    with pytest.raises(AttributeError):
+        c.state.paused = ["indexer-1"]  # a typo is an error, not a new key
