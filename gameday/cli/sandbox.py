@@ -82,8 +82,15 @@ def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kuberne
     if kubernetes:
         from ..kube import build as kube_build
         from ..kube import members as kube
-        console_err.print(f"kubernetes at {kube.server_url(twin)}: "
-                          f"{kube_build.binaries()['kubectl']} --kubeconfig {kube.kubeconfig_path(twin)}")
+        from ..kube import kubeconfig_merge
+        from ..sandbox import names
+        context = kubeconfig_merge.context_name(twin.name)
+        console_err.print(f"kubernetes at {kube.server_url(twin)}: context [bold]{context}[/] in "
+                          f"{kubeconfig_merge.default_path()} (kubectl --context {context} get pods -n gameday; "
+                          f"kubectl: {kube_build.binaries()['kubectl']})")
+        console_err.print(f"names: *.{names.domain(twin)} in /etc/hosts (gameday sandbox --name {twin.name} hosts); "
+                          f"the GKE-shaped rehearsal: gameday run --suite kubernetes --env rehearsal --i-mean-production"
+                          + ("" if twin.name == "default" else " (rehearsal.yaml names the default twin)"))
     if as_json:
         print_json(result.status)
     else:
