@@ -1,7 +1,8 @@
 """gameday's Chaos Toolkit extension: faults and probes per platform layer, and safety controls.
 
 Layout (like chaostoolkit-kubernetes): ``gameday/chaos/<layer>/actions.py`` and ``probes.py`` for
-each layer in :data:`LAYERS`, ``gcp/probes.py`` (the load balancer's SLO from Cloud Monitoring), and ``controls/`` (``guard``: allow-list, lock, undo records and
+each layer in :data:`LAYERS`, ``gcp/probes.py`` (the load balancer's SLO from Cloud Monitoring), and
+``controls/`` (``guard``: allow-list, lock, undo records and
 argument checks before anything is touched; ``safeguard``: abort when the site's error rate passes
 the emergency threshold). ``discover()`` and :func:`activities` walk the package, so the activity
 list cannot drift from the code.

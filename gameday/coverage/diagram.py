@@ -47,7 +47,7 @@ def rows(components: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     slot: dict[str, float] = {}
     for r, members in enumerate(grouped):
         if r:
-            def centre(c: dict[str, Any], i: int) -> float:
+            def centre(c: dict[str, Any], i: int, r: int = r, members: list = members) -> float:
                 above = [slot[o["id"]] for row in grouped[:r] for o in row if c["id"] in o["depends_on"]]
                 return sum(above) / len(above) if above else (i + 0.5) / len(members)
             keys = {c["id"]: centre(c, i) for i, c in enumerate(members)}

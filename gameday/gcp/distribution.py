@@ -58,7 +58,7 @@ def percentile(options: Any, counts: list[int], q: float) -> float | None:
     rank = q * total
     edges = bounds(options, len(counts))
     seen = 0
-    for (lower, upper), count in zip(edges, counts):
+    for (lower, upper), count in zip(edges, counts, strict=False):
         if count and seen + count >= rank:
             if math.isinf(lower):
                 return upper

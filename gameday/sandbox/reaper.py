@@ -41,7 +41,7 @@ def marked_processes(sandbox_id: str) -> list[int]:
     return found
 
 
-from ..children import is_running  # noqa: E402  (re-exported: the twin's callers use it from here)
+from ..children import is_running  # noqa: E402, F401  (re-exported: the twin's callers use it from here)
 
 
 def reap(sandbox_id: str, *, grace: float = 10.0) -> list[int]:

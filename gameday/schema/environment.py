@@ -90,7 +90,8 @@ class CredentialRef(Strict):
     env: Optional[str] = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
                                description="the environment variable that holds it")
     secret: Optional[str] = Field(None, pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
-                                  description="a Kubernetes secret: namespace/name with a key, e.g. {secret: search/es-elastic-user, key: elastic}")
+                                  description="a Kubernetes secret: namespace/name with a key, "
+                                              "e.g. {secret: search/es-elastic-user, key: elastic}")
     key: Optional[str] = Field(None, min_length=1, max_length=253, description="the key in the Kubernetes secret")
     username: Optional[str] = Field(None, max_length=253, description="the user name that goes with it")
     adc: Optional[Literal[True]] = Field(None, description="Application Default Credentials")
@@ -280,7 +281,7 @@ class KubernetesBlock(Strict):
                                    f"add {path}.{section or layer}.{key or 'selector'}, or say outside"))
             if where == "outside" and has:
                 out.append(Problem(f"{path}.layers.{layer} is outside, but {path}.{section}.{key} selects pods",
-                                   f"remove the selector, or say pods"))
+                                   "remove the selector, or say pods"))
         return out
 
 

@@ -166,7 +166,7 @@ class EventPublisher:
         return [
             ("Kafka did not acknowledge event {}v{} within {:g}s".format(e["id"], e["version"], timeout)
              if why == "not acknowledged" else why)
-            for e, why in zip(events, outcome)
+            for e, why in zip(events, outcome, strict=True)
         ]
 
     def close(self, timeout: float = 2.0) -> int:

@@ -218,7 +218,7 @@ class OutboxRelay(threading.Thread):
         if not rows:
             return 0, 0
         errors = self.publisher.publish_many([row["payload"] for row in rows], timeout=5.0)
-        sent = [row["id"] for row, error in zip(rows, errors) if error is None]
+        sent = [row["id"] for row, error in zip(rows, errors, strict=True) if error is None]
         if sent:
             self.db.read(lambda conn: db.mark_sent(conn, sent))
         failed = [error for error in errors if error is not None]

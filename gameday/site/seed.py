@@ -40,7 +40,7 @@ def seed(cfg: SiteConfig, *, n: int = catalog.DEFAULT_N) -> dict:
         indexed += result["indexed"]
         stale += result["stale"]
         after = page[-1]["id"]
-        page = database.read(lambda conn: db.all_articles(conn, after_id=after, limit=BATCH))
+        page = database.read(lambda conn, after=after: db.all_articles(conn, after_id=after, limit=BATCH))
     search.refresh()
     database.close()
     return {"existing": existing, "inserted": inserted, "index_created": created, "indexed": indexed, "stale": stale}

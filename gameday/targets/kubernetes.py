@@ -497,7 +497,8 @@ class KubernetesTarget(Target):
             fn = self.apps.patch_namespaced_deployment if kind == "Deployment" else self.apps.patch_namespaced_stateful_set
             self._call(fn, name, namespace, patch)
         for kind, name in owners:
-            wait_until(lambda: rolled_out(kind, self._read_owner(kind, name, namespace)), timeout=timeout, interval=0.5,
+            wait_until(lambda kind=kind, name=name: rolled_out(kind, self._read_owner(kind, name, namespace)),
+                       timeout=timeout, interval=0.5,
                        what=f"{kind} {namespace}/{name} to finish its rolling restart on {self.name}")
         return [f"{kind}/{name}" for kind, name in owners]
 

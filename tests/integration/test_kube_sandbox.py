@@ -139,7 +139,7 @@ def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, en
     def served() -> int:
         stat = sock.send(["show stat"]).splitlines()
         header = stat[0].lstrip("# ").split(",")
-        row = next(dict(zip(header, line.split(","))) for line in stat[1:] if line.startswith(f"web,{slot},"))
+        row = next(dict(zip(header, line.split(","), strict=False)) for line in stat[1:] if line.startswith(f"web,{slot},"))
         return int(row["stot"])
 
     first = served()
@@ -291,7 +291,8 @@ def test_a_namespace_with_no_matching_pods_is_one_clear_error_and_nothing_is_tou
     assert wanted in run.stderr and "kubernetes.web.namespace" in run.stderr and "Traceback" not in run.stderr
     assert not list((tmp_path / "r").glob("2*"))  # no half-made run folder
     # so does the playbook, before any diagnosis
-    book = subprocess.run([gameday, "playbook", "web", "--env", str(bad), "--i-mean-production"], capture_output=True, text=True, timeout=120)
+    book = subprocess.run([gameday, "playbook", "web", "--env", str(bad), "--i-mean-production"],
+                          capture_output=True, text=True, timeout=120)
     assert book.returncode == 2 and wanted in book.stderr and "Traceback" not in book.stderr, book.stderr[-2000:]
     # and a plain chaos run: its guard interrupts the experiment before the method
     chaos, journal = chaos_run("web/kill-one-pod.yaml", bad, tmp_path, rollbacks=False)
@@ -493,7 +494,8 @@ def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_c
     log = tmp_path / "first.log"
     with open(log, "w") as out:
         first = subprocess.Popen([str(Path(sys.executable).with_name("chaos")), "--no-log-file", "run",
-                                  str(held_fault("network/cut-web-to-db.yaml", tmp_path)), "--rollback-strategy", "always", "--var-file", str(env_file),
+                                  str(held_fault("network/cut-web-to-db.yaml", tmp_path)), "--rollback-strategy", "always",
+                                  "--var-file", str(env_file),
                                   "--var", "gameday_i_mean_production:bool=true"],
                                  cwd=tmp_path, stdout=out, stderr=out)
     try:

@@ -1,7 +1,8 @@
 """The data layers as Kubernetes objects on the twin (`gameday sandbox up --kubernetes`): pods
 kafka-1..3, search-1..3 and db-1 (StatefulSets) on the twin's fixed addresses, the indexer as a
 Deployment; the Kafka-leader and search-node experiments with plain ``chaos run`` against
-``environments/rehearsal.yaml`` (production: true, so every command passes its consent), the playbooks that bring stopped pods back, and a whole game day
+``environments/rehearsal.yaml`` (production: true, so every command passes its consent), the playbooks
+that bring stopped pods back, and a whole game day
 (suite ``kubernetes``) on this target.
 
 Its own twin ``k8s-test2`` on 127.36.x.y (``k8s-test`` at 35 is test_kube_sandbox.py's). Needs the

@@ -21,7 +21,7 @@ import requests
 from gameday import kafka_admin
 from gameday.deadline import wait_until
 from gameday.measure.canary import Canaries, CanaryEndpoints
-from gameday.recovery import FAILED, HEALTHY, RESTORED, Context, load_playbook, run
+from gameday.recovery import HEALTHY, RESTORED, Context, load_playbook, run
 from gameday.recovery import targets_yaml
 from gameday.sandbox.client import SandboxClient
 from gameday.search_admin import SearchAdmin

@@ -60,7 +60,8 @@ def start_game_day(suite: Path, reports: Path, log: Path) -> subprocess.Popen:
 def test_a_run_refused_by_the_lock_touches_nothing_of_the_run_that_holds_it(steady_twin, tmp_path):
     log = tmp_path / "holder.log"
     with open(log, "w") as out:
-        holder = subprocess.Popen([CHAOS, "--no-log-file", "run", str(held_fault("network/latency-web-to-search.yaml", tmp_path)), "--rollback-strategy",
+        holder = subprocess.Popen([CHAOS, "--no-log-file", "run", str(held_fault("network/latency-web-to-search.yaml", tmp_path)),
+                                   "--rollback-strategy",
                                    "always", "--var-file", str(ENV_FILE)], cwd=tmp_path, stdout=out, stderr=out)
     refused_reports = tmp_path / "refused"
     try:

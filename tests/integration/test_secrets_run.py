@@ -91,8 +91,8 @@ def test_a_run_with_special_character_secrets_writes_none_of_them(steady_twin, t
     assert "leak" not in (run / "load" / "locust-console.log").read_text()
 
     written = [p for p in reports.rglob("*") if p.is_file()]
-    assert {"report.html", "summary.json", "junit.xml", "events.jsonl", "environment.yaml", "summary.json",
-            "timeline.jsonl", "web-one-pod.json", "web-one-pod.log", "index.html"} <= {p.name for p in written}
+    assert {"report.html", "summary.json", "junit.xml", "events.jsonl", "environment.yaml", "timeline.jsonl",
+            "web-one-pod.json", "web-one-pod.log", "index.html"} <= {p.name for p in written}
     secrets = [SECRET, steady_twin.db_password()]
     for secret in secrets:
         patterns = every_form(secret)

@@ -100,13 +100,13 @@ class MonitoringServer:
                     metric={"type": "loadbalancing.googleapis.com/https/request_count",
                             "labels": {"response_code_class": str(code), "client_country": country}},
                     resource=resource, metric_kind="DELTA", value_type="INT64",
-                    points=[{"interval": _interval(e - step_s, e), "value": {"int64_value": c}} for e, c in zip(ends, per)]))
+                    points=[{"interval": _interval(e - step_s, e), "value": {"int64_value": c}} for e, c in zip(ends, per, strict=True)]))
         chunks = [latencies_ms[i::n] for i in range(n)]
         self.add(m.TimeSeries(
             metric={"type": "loadbalancing.googleapis.com/https/total_latencies", "labels": {"client_country": "UK"}},
             resource=resource, metric_kind="DELTA", value_type="DISTRIBUTION",
             points=[{"interval": _interval(e - step_s, e), "value": {"distribution_value": latency_distribution(c)}}
-                    for e, c in zip(ends, chunks)]))
+                    for e, c in zip(ends, chunks, strict=True)]))
 
     def written(self, metric_type: str | None = None) -> list[m.TimeSeries]:
         return [ts for req in self.calls("CreateTimeSeries") for ts in req.time_series

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gameday.deadline import wait_until
-from gameday.kube import images, pods, provisioner
+from gameday.kube import images, provisioner
 from gameday.kube.pods import PodDirs, PodRunner
 from gameday.kube.volumes import (PodVolumes, VolumeError, downward_value, project_items, shared_run_as_user,
                                   token_due)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gameday.errors import NotRunning, UsageError
+from gameday.errors import UsageError
 from gameday.kube import addresses, endpointslices, haproxy_backends, workloads
 from gameday.sandbox import topology
 from gameday.sandbox.twin import Twin

@@ -16,7 +16,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
 import timeline as recorder  # noqa: E402  (imports gevent, never Locust)
 
-from gameday.load.timeline import ALL, Timeline  # noqa: E402
+from gameday.load.timeline import Timeline  # noqa: E402
 
 
 def request(coll: recorder.Collector, t0: float, ms: float, group: str = "article", code: int = 200,

@@ -254,7 +254,7 @@ def reindex_all(ctx: Context) -> str:
     after, total, indexed = 0, 0, 0
     rows = ctx.db_query(f"SELECT {', '.join(cols)} FROM articles WHERE id > %s ORDER BY id LIMIT 500", (after,))
     while rows:
-        result = client.bulk_index([dict(zip(cols, r)) for r in rows])
+        result = client.bulk_index([dict(zip(cols, r, strict=True)) for r in rows])
         total += len(rows)
         indexed += result["indexed"]
         after = rows[-1][0]

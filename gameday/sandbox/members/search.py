@@ -95,7 +95,7 @@ def prepare(twin: Twin) -> None:
         (conf / "jvm.options").write_text(JVM_OPTIONS.format(heap=HEAP, node_dir=d))
         (conf / "opensearch.yml").write_text(opensearch_yml(twin, i))
         if ids:
-            for root, dirs, files in os.walk(d):
+            for root, _dirs, files in os.walk(d):
                 os.chown(root, ids.pw_uid, ids.pw_gid)
                 for f in files:
                     os.chown(os.path.join(root, f), ids.pw_uid, ids.pw_gid)
