@@ -13,6 +13,7 @@ gameday: install
 ## (they start the real twin; a cold Kubernetes build takes ~12 min once, then it is cached)
 test: $(VENV)/.installed
 	$(BIN)/gameday sandbox install --kubernetes
+	$(BIN)/ruff check .
 	$(BIN)/pytest -ra --durations=25
 
 install: $(VENV)/.installed

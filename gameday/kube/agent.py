@@ -17,7 +17,8 @@ under ``<state dir>/volumes`` and bind-mounted in each container's own mount nam
 (:mod:`.nsinit`); containers get ``KUBERNETES_SERVICE_HOST``/``PORT`` (the API server's address, as
 ``--api-host``/``--api-port`` or the agent's kubeconfig give it) and, for an image in the ``--image``
 map (:mod:`.images`), that image's ``bin`` first on their ``PATH``. With ``--volumes-root`` the agent
-is also the twin's volume provisioner (:mod:`.provisioner`: the default StorageClass). Pod processes carry the sandbox marker (``GAMEDAY_SANDBOX_ID``)
+is also the twin's volume provisioner (:mod:`.provisioner`: the default StorageClass). Pod processes carry
+the sandbox marker (``GAMEDAY_SANDBOX_ID``)
 and this agent's own, so a restarted agent first kills what its predecessor left running, and then
 starts those pods again (a restart of each container).
 """

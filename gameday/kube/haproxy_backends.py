@@ -53,7 +53,7 @@ def parse_servers_state(text: str, backend: str) -> list[Slot]:
     for line in lines:
         if line.startswith("#") or line.strip() == "1":
             continue
-        row = dict(zip(names, line.split()))
+        row = dict(zip(names, line.split(), strict=False))
         if row.get("be_name") != backend:
             continue
         slots.append(Slot(name=row["srv_name"], address=row["srv_addr"], port=int(row.get("srv_port", 0)),

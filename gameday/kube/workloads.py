@@ -367,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
     apps = client.AppsV1Api(api)
     for kind, name in wanted:
         try:
-            wait_until(lambda: available(apps, name, kind), timeout=args.timeout, interval=1.0,
+            wait_until(lambda name=name, kind=kind: available(apps, name, kind), timeout=args.timeout, interval=1.0,
                        what=f"{kind} {name} to be available")
         except DeadlineExceeded as err:
             log.error("%s", err)
