@@ -226,11 +226,19 @@ STATEFUL = ("db", "kafka", "search")  # supervisor workloads that run as Statefu
 DEPLOYED = ("web", "indexer")          # ... and as Deployments (applied after the bootstrap job)
 
 
+def adopted_workloads(twin: Twin) -> Topology:
+    """The supervisor workloads that run as Kubernetes objects here (``STATEFUL`` and ``DEPLOYED``), as
+    the twin's topology builds them; made here so that this module does not import the topology that
+    imports it (:func:`gameday.sandbox.topology.build` calls :func:`adopt`)."""
+    from ..sandbox.members import db, kafka, search, site
+    return Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, workloads=[
+        db.workload(twin), kafka.workload(twin), search.workload(twin), site.web(twin), site.indexer(twin)])
+
+
 def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") -> list[dict[str, Any]]:
     """The objects of the twin's Kubernetes workloads, in apply order: ``part`` ``data`` (the namespace,
     Kafka and search StatefulSets: before the bootstrap job), ``web`` (after it) or ``all``."""
-    from ..sandbox import topology as sandbox_topology
-    topo = topology or sandbox_topology.build(twin)
+    topo = topology or adopted_workloads(twin)
     twin.db_password()  # the twin's secret env file exists from here on (made once per twin)
     web = topo.workload("web")
     out: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace",
