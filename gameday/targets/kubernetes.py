@@ -85,6 +85,13 @@ OUTSIDE = ("db", "lb", "toxiproxy", "indexer")  # layers that may have no pods o
 _CHAOSK8S_LOCK = threading.Lock()  # chaosk8s reads $KUBECONFIG: one call at a time in this process
 
 
+def bearer_token(value: str) -> str:
+    """The token of an ``Authorization`` value: ``"Bearer <t>"`` (a kubeconfig), ``"bearer <t>"`` (the
+    in-cluster loader) or the bare token all give ``<t>`` (chaosk8s adds its own ``Bearer``)."""
+    scheme, _, rest = value.strip().partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" and rest.strip() else value.strip()
+
+
 class DisruptionRefused(UsageError):
     """A PodDisruptionBudget allows no disruption of this pod now (nothing was touched)."""
 
@@ -343,7 +350,7 @@ class KubernetesTarget(Target):
         if cfg.cert_file and cfg.key_file:
             secrets.update(KUBERNETES_CERT_FILE=cfg.cert_file, KUBERNETES_KEY_FILE=cfg.key_file)
         elif token:
-            secrets["KUBERNETES_API_KEY"] = token.removeprefix("Bearer ").strip()
+            secrets["KUBERNETES_API_KEY"] = bearer_token(token)
         with _CHAOSK8S_LOCK:
             saved = {k: os.environ.get(k) for k in ("KUBECONFIG", "CHAOSTOOLKIT_IN_POD")}
             try:

@@ -186,15 +186,8 @@ def check_run(twin: Twin, job: str, reports: Path, started: float) -> dict:
     return summary
 
 
-# In a pod, KubernetesTarget._chaosk8s (gameday/targets/kubernetes.py) hands chaosk8s the in-cluster
-# token with the loader's lowercase "bearer " prefix still on it (it strips only "Bearer "), so chaosk8s
-# sends "Bearer bearer <token>" and the pod delete is 401 Unauthorized: the scenario has no fault and is
-# an error. Checked on this twin: with the prefix stripped case-insensitively the Job completes (44 s,
-# score 100, every API request the ServiceAccount's). Remove this marker with that fix (strict: an
-# unexpected pass fails).
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="targets/kubernetes.py _chaosk8s keeps the in-cluster token's lowercase 'bearer ' prefix: "
-                          "the pod kill is 401 from inside the cluster")
+# From inside the pod the token comes from the in-cluster loader as "bearer <token>" (lowercase): a
+# kubeconfig's "Bearer" only once stripped this ran into 401 on the pod kill (targets.kubernetes.bearer_token).
 def test_the_cronjob_runs_a_game_day_from_inside_the_cluster(twin, tmp_path_factory):
     t0 = time.monotonic()
     kubectl(twin, "apply", "-f", "-", stdin=yaml.safe_dump_all(operator_objects(twin, tmp_path_factory)))

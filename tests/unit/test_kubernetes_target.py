@@ -436,3 +436,12 @@ def test_a_rollout_is_done_only_when_every_replica_is_new_and_ready_and_no_old_p
     assert not kw.rolled_out("StatefulSet", sts)
     sts["status"]["currentRevision"] = "db-2"
     assert kw.rolled_out("StatefulSet", sts)
+
+
+def test_the_bearer_token_is_stripped_whatever_the_case_of_its_scheme():
+    # a kubeconfig's "Bearer", the in-cluster loader's "bearer": chaosk8s adds "Bearer " itself, and
+    # "Bearer bearer <token>" was a 401 on the pod kill from inside the CronJob's pod
+    assert k8s.bearer_token("Bearer abc.def") == "abc.def"
+    assert k8s.bearer_token("bearer abc.def") == "abc.def"
+    assert k8s.bearer_token("abc.def") == "abc.def"
+    assert k8s.bearer_token(" BEARER  abc ") == "abc"
