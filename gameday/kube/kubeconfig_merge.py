@@ -15,17 +15,15 @@ the file with them if nothing else is left in it::
 from __future__ import annotations
 
 import base64
-import fcntl
 import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlparse
 
 import yaml
 
 from ..errors import UsageError
-from ..sandbox.paths import state_root
+from ..statedir import locked
 
 PREFIX = "gameday-"
 
@@ -41,16 +39,8 @@ def default_path() -> Path:
     return Path(first).expanduser() if first else Path.home() / ".kube" / "config"
 
 
-@contextmanager
-def _locked() -> Iterator[None]:
-    lock = state_root() / "kubeconfig.lock"
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def _locked():
+    return locked("kubeconfig.lock")
 
 
 def _load(path: Path) -> dict[str, Any]:

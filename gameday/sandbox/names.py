@@ -20,15 +20,12 @@ so a user who cannot write ``/etc/hosts`` adds the lines once by hand (``gameday
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import re
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 from ..errors import GamedayError, UsageError
-from .paths import state_root
+from ..statedir import locked, state_root
 from .twin import KAFKA_NODES, Twin
 
 HOSTS = Path("/etc/hosts")
@@ -106,16 +103,8 @@ def lock_path() -> Path:
     return state_root() / "hosts.lock"
 
 
-@contextmanager
-def _locked() -> Iterator[None]:
-    path = lock_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)  # releases the lock
+def _locked():
+    return locked(lock_path().name)
 
 
 def _rewrite(path: Path, change, *, lines_for_hand: str, verb: str) -> bool:

@@ -84,7 +84,6 @@ def test_the_ca_is_kept_and_the_front_reissued_only_when_its_names_change(twin, 
         _handshake(files.front_pem, other, "site.front-unit.gameday.test")
 
 
-@pytest.mark.skipif(not shutil.which("haproxy"), reason="HAProxy is not installed")
 def test_haproxy_accepts_the_tls_front_and_holds_only_a_hash_of_the_search_password(twin):
     lb.prepare(twin)
     member = lb.workload(twin).members[0]
