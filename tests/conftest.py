@@ -78,6 +78,16 @@ def twin(_session_twin):
     return t
 
 
+def pause_session_twin() -> None:
+    """Stop the session twin's processes, keeping its data: the ``twin`` fixture brings it back up when
+    a test next asks for it. For tests that start a second full twin: two on two cores starve each
+    other (the Kubernetes twin's web pods then miss their SLO before any fault)."""
+    from gameday.sandbox import lifecycle
+    from gameday.sandbox.twin import Twin
+
+    lifecycle.down(Twin.create("test", net=TEST_NET).paths)
+
+
 def _replicas(t) -> dict:
     from gameday.sandbox.client import SandboxClient
     return {w["name"]: w["replicas"] for w in SandboxClient(t.paths).status()["workloads"]}

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from .. import __version__, children, hostguard
 from ..chaos import ledger
 from ..chaos.lock import lock_for
+from ..deadline import Deadline
 from ..errors import GamedayError
 from ..load import runner as load_runner
 from ..load.timeline import Timeline
@@ -168,12 +169,35 @@ class GameDay:
             except GamedayError as err:
                 self.load_result["error"] = str(err)
 
+        self.load_flowing = threading.Event()
         self.load_thread = threading.Thread(target=go, name="load", daemon=True)
         self.load_thread.start()
         self.events.add("load.start", profile=self.suite.profile, planned_s=duration)
 
+    def wait_for_full_load(self) -> float:
+        """Block until Locust sends requests (its workers started and its shape began), then for the
+        shape's ramp: the baseline, and every scenario's steady state after it, are judged at the
+        suite's full rate. Returns the seconds waited; raises GamedayError when the load ended or never
+        started within the load's own start-up deadline. A baseline timed from Locust's launch ran at a
+        tenth of the rate on a slow start, and the first scenario then met the ramp's queues instead."""
+        started = time.monotonic()
+        options = self.load_run.options
+        deadline = Deadline(load_runner.STARTUP_GRACE_S + (options.workers_wait_s if options.master else 0.0)
+                            + 2 * load_runner.PROGRESS_EVERY_S)
+        while not self.load_flowing.wait(timeout=min(0.5, deadline.remaining()) or 0.05):
+            if not self.load_thread.is_alive():
+                raise GamedayError(f"the load ended before it sent a request: {self.load_result.get('error', 'no error given')}",
+                                   hint=f"see {self.out / 'load' / 'locust-console.log'}")
+            if deadline.expired():
+                raise GamedayError(f"the load sent no request within {deadline.seconds:.0f}s of its start",
+                                   hint=f"see {self.out / 'load' / 'locust-console.log'}")
+        pause(self.load_run.schedule.ramp_s)
+        return time.monotonic() - started
+
     def _on_load(self, sample: dict) -> None:
         """The load's last seconds (from the timeline), tagged with where the game day is."""
+        if sample.get("target_rps") is not None:
+            self.load_flowing.set()
         if self.live is not None:
             self.live({"scenario": self.scenario_name, "phase": self.phase, **sample})
 
@@ -263,7 +287,11 @@ class GameDay:
         try:
             self.preflight()
             self.start_load()
-            self.progress(f"baseline load for {self.suite.baseline_s:.0f}s ({self.suite.profile} profile)")
+            self.enter("ramp")
+            waited = self.wait_for_full_load()
+            self.events.add("load.full", waited_s=round(waited, 1))
+            self.progress(f"load at its full rate after {waited:.0f}s (start-up and ramp); baseline load for "
+                          f"{self.suite.baseline_s:.0f}s ({self.suite.profile} profile)")
             self.enter("baseline")
             pause(self.suite.baseline_s)
             self.scenarios = self.scenario_runner()

@@ -2,7 +2,7 @@
 
 ``deploy/`` grants gameday's ServiceAccount exactly these in each namespace the environment names
 (tests/unit/test_deploy.py compares the rendered Roles with :func:`rules`; tests/unit/test_rbac_calls.py
-holds :data:`CALLS` against the code; tests/integration/test_kube_sandbox.py runs the target as that
+holds :data:`CALLS` against the code; tests/integration/kube/test_web_pods.py runs the target as that
 ServiceAccount on the twin's API server)::
 
     rules()                                      # the Role's rules for a namespace of pods

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import pytest
 import yaml
 
 from gameday.chaos import ledger
@@ -46,8 +47,16 @@ def test_smoke_suite_writes_every_artifact(steady_twin, tmp_path):
                  "journals/web-one-pod.json", "journals/search-data-node.json"):
         assert (run / name).is_file(), name
     assert (tmp_path / "reports" / "index.html").is_file()
-    events = [json.loads(line)["event"] for line in (run / "events.jsonl").read_text().splitlines()]
-    assert events[:2] == ["preflight", "load.start"] and events.count("fault") == 2 and events[-1] == "report"
+    records = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
+    events = [r["event"] for r in records]
+    assert events[:3] == ["preflight", "load.start", "load.full"] and events.count("fault") == 2 and events[-1] == "report"
+    # the baseline ran at the suite's full rate: Locust started and its ramp was over before it
+    full_at, first_scenario = records[2]["at"], next(r["at"] for r in records if r["event"] == "scenario.start")
+    rows = [json.loads(line) for line in (run / "load" / "timeline.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if r.get("group") == "all" and r.get("target_rps")]
+    peak = max(r["target_rps"] for r in rows)
+    baseline = [r["target_rps"] for r in rows if full_at <= r["t"] < first_scenario]
+    assert baseline and min(baseline) == pytest.approx(peak), (baseline, peak)
     for s in summary["scenarios"]:
         assert {c["name"] for c in s["checks"]} >= {"RTO", "availability", "RPO (records lost)"} and s["series"]
         assert s["marks"]["fault"] is not None

@@ -1,18 +1,23 @@
-"""A full twin with Kubernetes (``sandbox up --kubernetes``) for one integration module, and the
-rehearsal environment file pointed at it. Used by the test_kube_* modules' fixtures::
+"""A full twin with Kubernetes (``sandbox up --kubernetes``), the rehearsal environment file pointed at
+it, and kubectl against it. Used by tests/integration/kube/conftest.py (one twin for the package)::
 
     twin = yield from kubernetes_twin("k8s-test", 35, what="web as 3 pods")
     path = environment_for(twin, tmp_path_factory)
+    pods = get(twin, "pods", "-n", "gameday")["items"]
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
 
 import yaml
 
+from gameday.kube import build as kube_build
+from gameday.kube import members as kube
 from gameday.sandbox import lifecycle, topology
 from gameday.sandbox.install import install_all
 from gameday.sandbox.twin import Twin
@@ -47,3 +52,18 @@ def environment_for(twin: Twin, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("env") / f"{env['name']}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def kubectl(twin: Twin, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """kubectl with the twin's admin kubeconfig; an AssertionError naming the command when it fails
+    (``check=False`` returns the failed process instead)."""
+    proc = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(twin)),
+                           "--request-timeout=20s", *args], input=stdin, capture_output=True, text=True, timeout=60)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
+    return proc
+
+
+def get(twin: Twin, *args: str) -> dict:
+    """``kubectl get <args> -o json``, parsed."""
+    return json.loads(kubectl(twin, "get", *args, "-o", "json").stdout)

@@ -1,10 +1,10 @@
 """The whole twin with Kubernetes (`gameday sandbox up --kubernetes`): web as a Deployment whose pods the
 node agent runs, HAProxy fed from the Service's EndpointSlices, and the KubernetesTarget against it.
 
-Its own twin ``k8s-test`` on 127.35.x.y (never the session twin ``test`` at 20 or the default at 10).
-Needs the control plane built, so it carries the ``kubernetes`` marker (left out by default)::
+The package's twin ``k8s-test`` on 127.35.x.y (conftest.py). Needs the control plane built, so it
+carries the ``kubernetes`` marker::
 
-    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/test_kube_sandbox.py
+    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/kube/test_web_pods.py
 
 ``-s`` shows the measured figures (pod delete -> replacement ready -> routed by HAProxy).
 """
@@ -39,32 +39,14 @@ from gameday.sandbox.twin import Twin
 from gameday.targets import for_environment
 from gameday.targets.environment import load
 from gameday.targets.kubernetes import DisruptionRefused, KubernetesTarget
+from tests.conftest import warm_up
 from tests.support.experiments import held_fault
-from tests.support.kube_twin import environment_for, kubernetes_twin
+from tests.support.kube_twin import kubectl
 
 pytestmark = pytest.mark.kubernetes
 
-ROOT = Path(__file__).resolve().parents[2]
-NET = 35
-NAME = "k8s-test"
+ROOT = Path(__file__).resolve().parents[3]
 WEB = "app.kubernetes.io/name=web"
-
-
-@pytest.fixture(scope="module")
-def k8s_twin():
-    yield from kubernetes_twin(NAME, NET, what="web as 3 pods", timeout=600)
-
-
-@pytest.fixture(scope="module")
-def env_file(k8s_twin, tmp_path_factory):
-    return environment_for(k8s_twin, tmp_path_factory)
-
-
-def kubectl(twin: Twin, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(twin)),
-                           "--request-timeout=20s", *args], input=stdin, capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}"
-    return proc
 
 
 def pods(twin: Twin, selector: str = WEB, namespace: str = NAMESPACE) -> list[dict]:
@@ -90,26 +72,26 @@ def settled(twin: Twin, count: int = 3) -> set[str] | None:
     return ips if len(ips) == count and routed(twin) == ips else None
 
 
-def test_kubectl_shows_the_web_pods_and_the_load_balancer_routes_to_them(k8s_twin):
-    listing = kubectl(k8s_twin, "get", "pods", "-n", NAMESPACE, "-l", WEB, "-o", "wide").stdout
+def test_kubectl_shows_the_web_pods_and_the_load_balancer_routes_to_them(twin):
+    listing = kubectl(twin, "get", "pods", "-n", NAMESPACE, "-l", WEB, "-o", "wide").stdout
     print("\n" + listing)
-    web = pods(k8s_twin)
+    web = pods(twin)
     assert len(web) == 3 and all(ready(p) for p in web)
-    assert all(p["status"]["podIP"].startswith(f"127.{NET}.10") for p in web)  # the node agent's pod CIDRs
-    ips = wait_until(lambda: settled(k8s_twin), timeout=30, what="HAProxy to route to the three web pods")
-    slices = json.loads(kubectl(k8s_twin, "get", "endpointslices", "-n", NAMESPACE, "-l",
+    assert all(p["status"]["podIP"].startswith(f"127.{twin.net}.10") for p in web)  # the node agent's pod CIDRs
+    ips = wait_until(lambda: settled(twin), timeout=30, what="HAProxy to route to the three web pods")
+    slices = json.loads(kubectl(twin, "get", "endpointslices", "-n", NAMESPACE, "-l",
                                 "kubernetes.io/service-name=web", "-o", "json").stdout)["items"]
     assert {a for s in slices for e in s["endpoints"] for a in e["addresses"]} == ips
-    assert requests.get(f"{k8s_twin.lb_url}/", timeout=10).status_code == 200
-    pdb = json.loads(kubectl(k8s_twin, "get", "pdb", "web", "-n", NAMESPACE, "-o", "json").stdout)
+    assert requests.get(f"{twin.lb_url}/", timeout=10).status_code == 200
+    pdb = json.loads(kubectl(twin, "get", "pdb", "web", "-n", NAMESPACE, "-o", "json").stdout)
     assert pdb["status"]["disruptionsAllowed"] == 1
 
 
-def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, env_file):
+def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(twin, env_file):
     from chaosk8s.pod.actions import terminate_pods
 
-    before = wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    victim = pods(k8s_twin)[0]
+    before = wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
+    victim = pods(twin)[0]
     target = for_environment(load(env_file), i_mean_production=True)
     with target._chaosk8s() as secrets:  # the credentials chaosk8s needs, as the target hands them over
         t0 = time.monotonic()
@@ -118,7 +100,7 @@ def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, en
     assert deleted == [victim["metadata"]["name"]]
 
     def replacement() -> dict | None:
-        fresh = [p for p in pods(k8s_twin) if ready(p) and p["metadata"]["name"] != victim["metadata"]["name"]
+        fresh = [p for p in pods(twin) if ready(p) and p["metadata"]["name"] != victim["metadata"]["name"]
                  and p["status"]["podIP"] not in before - {victim["status"]["podIP"]}]
         return fresh[0] if fresh else None
 
@@ -126,14 +108,14 @@ def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, en
     t_ready = time.monotonic() - t0
     owner = new["metadata"]["ownerReferences"][0]
     assert owner["kind"] == "ReplicaSet" and owner["name"] == victim["metadata"]["ownerReferences"][0]["name"]
-    wait_until(lambda: new["status"]["podIP"] in routed(k8s_twin) and victim["status"]["podIP"] not in
-               routed(k8s_twin) - {new["status"]["podIP"]}, timeout=30, interval=0.1,
+    wait_until(lambda: new["status"]["podIP"] in routed(twin) and victim["status"]["podIP"] not in
+               routed(twin) - {new["status"]["podIP"]}, timeout=30, interval=0.1,
                what="HAProxy to route to the replacement and not the deleted pod")
     t_routed = time.monotonic() - t0
     print(f"\n[figure] pod delete -> replacement ready {t_ready:.2f}s -> routed by HAProxy {t_routed:.2f}s "
           f"(deleted {victim['status']['podIP']}, replacement {new['status']['podIP']})")
     # Requests through the load balancer reach the new pod (its HAProxy slot counts them).
-    sock = Runtime(str(lb.socket_path(k8s_twin)))
+    sock = Runtime(str(lb.socket_path(twin)))
     slot = next(s.name for s in sock.slots("web") if s.address == new["status"]["podIP"])
 
     def served() -> int:
@@ -144,7 +126,7 @@ def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, en
 
     first = served()
     for _ in range(12):
-        assert requests.get(f"{k8s_twin.lb_url}/", timeout=10).status_code == 200
+        assert requests.get(f"{twin.lb_url}/", timeout=10).status_code == 200
     assert served() > first
     # The old pod's process is gone.
     old_pid = int(victim["status"]["containerStatuses"][0]["containerID"].removeprefix("process://"))
@@ -152,13 +134,13 @@ def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(k8s_twin, en
     wait_until(lambda: not reaper.is_running(old_pid), timeout=30, what="the deleted pod's process to end")
 
 
-def test_the_kubernetes_target_kills_waits_and_respects_the_budget(k8s_twin, env_file):
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+def test_the_kubernetes_target_kills_waits_and_respects_the_budget(twin, env_file):
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
     target = for_environment(load(env_file), i_mean_production=True)
     assert isinstance(target, KubernetesTarget)
     nodes = target.nodes("web")
     assert len(nodes) == 3 and all(n.ready and n.running for n in nodes)
-    assert {n.address for n in nodes} == ready_ips(k8s_twin)
+    assert {n.address for n in nodes} == ready_ips(twin)
 
     t0 = time.monotonic()
     target.kill(nodes[0])
@@ -170,38 +152,38 @@ def test_the_kubernetes_target_kills_waits_and_respects_the_budget(k8s_twin, env
     print(f"\n[figure] KubernetesTarget.kill -> wait_ready returned after {time.monotonic() - t0:.2f}s")
     after = target.nodes("web")
     assert len(after) == 3 and all(n.ready for n in after) and nodes[0].name not in {n.name for n in after}
-    wait_until(lambda: settled(k8s_twin), timeout=30, what="HAProxy to route to the three web pods again")
+    wait_until(lambda: settled(twin), timeout=30, what="HAProxy to route to the three web pods again")
 
     # The override: two pods at once when the environment says pod_disruption_budgets: ignore.
     target.kill(after[0], respect_pdb=False)
     target.kill(after[1], respect_pdb=False)
     target.wait_ready(after[0], timeout=120)
-    wait_until(lambda: settled(k8s_twin), timeout=30, what="HAProxy to route to three web pods after the double kill")
+    wait_until(lambda: settled(twin), timeout=30, what="HAProxy to route to three web pods after the double kill")
 
 
-def test_stop_and_start_scale_the_deployment_around_the_chosen_pod(k8s_twin, env_file):
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+def test_stop_and_start_scale_the_deployment_around_the_chosen_pod(twin, env_file):
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
     target = for_environment(load(env_file), i_mean_production=True)
     chosen = target.nodes("web")[1]
     target.stop(chosen)
-    wait_until(lambda: len(ready_ips(k8s_twin)) == 2 and chosen.address not in routed(k8s_twin), timeout=60,
+    wait_until(lambda: len(ready_ips(twin)) == 2 and chosen.address not in routed(twin), timeout=60,
                what="the chosen pod to go and HAProxy to stop routing to it")
     remaining = {n.name for n in target.nodes("web")}
     assert chosen.name not in remaining and len(remaining) == 2
     target.start(chosen)
     target.start(chosen)  # idempotent: a second start adds nothing
     target.wait_ready(chosen, timeout=120)
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods after start")
-    deployment = json.loads(kubectl(k8s_twin, "get", "deployment", "web", "-n", NAMESPACE, "-o", "json").stdout)
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods after start")
+    deployment = json.loads(kubectl(twin, "get", "deployment", "web", "-n", NAMESPACE, "-o", "json").stdout)
     assert deployment["spec"]["replicas"] == 3
     assert "gameday.io/stopped-pods" not in (deployment["metadata"].get("annotations") or {})
 
 
-def test_a_statefulset_stops_only_its_highest_ordinal(k8s_twin, env_file, tmp_path):
+def test_a_statefulset_stops_only_its_highest_ordinal(twin, env_file, tmp_path):
     namespace = "sts-test"
-    kubectl(k8s_twin, "create", "namespace", namespace)
+    kubectl(twin, "create", "namespace", namespace)
     wait_until(lambda: subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig",
-                                       str(kube.kubeconfig_path(k8s_twin)), "get", "serviceaccount", "default",
+                                       str(kube.kubeconfig_path(twin)), "get", "serviceaccount", "default",
                                        "-n", namespace], capture_output=True).returncode == 0,
                timeout=60, what="the namespace's default service account")
     container = {"name": "kv", "image": "host-process", "command": [sys.executable, "-m", "http.server"],
@@ -212,7 +194,7 @@ def test_a_statefulset_stops_only_its_highest_ordinal(k8s_twin, env_file, tmp_pa
            "spec": {"replicas": 3, "serviceName": "kv", "selector": {"matchLabels": {"app": "kv"}},
                     "template": {"metadata": {"labels": {"app": "kv"}},
                                  "spec": {"containers": [container], "terminationGracePeriodSeconds": 2}}}}
-    kubectl(k8s_twin, "apply", "-f", "-", stdin=json.dumps(sts))
+    kubectl(twin, "apply", "-f", "-", stdin=json.dumps(sts))
     data = yaml.safe_load(env_file.read_text())
     data["configuration"]["gameday_environment"]["kubernetes"]["kafka"].update(namespace=namespace, brokers="app=kv")
     path = tmp_path / "sts.yaml"
@@ -247,26 +229,28 @@ def chaos_run(experiment: str, env_file: Path, tmp_path: Path, *, rollbacks: boo
     return proc, json.loads(journal_path.read_text())
 
 
-def test_the_web_pod_experiment_passes_with_plain_chaos_run_on_this_target(k8s_twin, env_file, tmp_path):
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    before = {p["metadata"]["name"] for p in pods(k8s_twin)}
+def test_the_web_pod_experiment_passes_with_plain_chaos_run_on_this_target(twin, env_file, tmp_path):
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
+    warm_up(twin)  # from a steady state, or the experiment's own probe stops it before its method
+    before = {p["metadata"]["name"] for p in pods(twin)}
     proc, journal = chaos_run("web/kill-one-pod.yaml", env_file, tmp_path)
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    assert journal["run"], f"the method did not run: {journal['steady_states']['before']}"
     out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
     touched = out["kill-one-web-pod"]["touched"]
-    assert len(touched) == 1 and touched[0] in before and out["kill-one-web-pod"]["target"] == "rehearsal-k8s-test"
-    assert touched[0] not in {p["metadata"]["name"] for p in pods(k8s_twin)}
+    assert len(touched) == 1 and touched[0] in before and out["kill-one-web-pod"]["target"] == f"rehearsal-{twin.name}"
+    assert touched[0] not in {p["metadata"]["name"] for p in pods(twin)}
     print(f"\n[figure] chaos run web/kill-one-pod on Kubernetes: every web pod ready again after "
           f"{out['time-until-every-web-pod-is-ready']}s, SLO held again after {out['time-until-the-slo-holds-again']}s")
 
 
-def test_half_the_web_pods_against_a_budget_of_one_is_refused_before_any_pod_goes(k8s_twin, env_file, tmp_path):
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    before = {p["metadata"]["uid"] for p in pods(k8s_twin)}
+def test_half_the_web_pods_against_a_budget_of_one_is_refused_before_any_pod_goes(twin, env_file, tmp_path):
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["uid"] for p in pods(twin)}
     proc, journal = chaos_run("web/kill-half-the-pods.yaml", env_file, tmp_path)
     assert journal["status"] != "completed", proc.stderr[-3000:]
     assert "PodDisruptionBudget" in proc.stderr or "would break" in proc.stderr, proc.stderr[-3000:]
-    assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # not one pod was touched
+    assert {p["metadata"]["uid"] for p in pods(twin)} == before  # not one pod was touched
 
 
 def wrong_namespace_env(env_file: Path, tmp_path: Path) -> Path:
@@ -278,9 +262,9 @@ def wrong_namespace_env(env_file: Path, tmp_path: Path) -> Path:
     return path
 
 
-def test_a_namespace_with_no_matching_pods_is_one_clear_error_and_nothing_is_touched(k8s_twin, env_file, tmp_path):
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    before = {p["metadata"]["uid"] for p in pods(k8s_twin)}
+def test_a_namespace_with_no_matching_pods_is_one_clear_error_and_nothing_is_touched(twin, env_file, tmp_path):
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["uid"] for p in pods(twin)}
     bad = wrong_namespace_env(env_file, tmp_path)
     gameday = str(Path(sys.executable).with_name("gameday"))
     wanted = "no pod in namespace 'wordpress' matches the web selector 'app.kubernetes.io/name=web'"
@@ -298,7 +282,7 @@ def test_a_namespace_with_no_matching_pods_is_one_clear_error_and_nothing_is_tou
     chaos, journal = chaos_run("web/kill-one-pod.yaml", bad, tmp_path, rollbacks=False)
     assert wanted in chaos.stderr, chaos.stderr[-2000:]
     assert journal["status"] != "completed"
-    assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # not one pod was touched
+    assert {p["metadata"]["uid"] for p in pods(twin)} == before  # not one pod was touched
 
 
 # ---- the target as gameday's own ServiceAccount, with exactly the Roles deploy/ grants ---------------
@@ -344,11 +328,11 @@ def least_privileged_env(twin: Twin, env_file: Path, tmp_path: Path) -> Path:
     return path
 
 
-def test_the_target_works_with_exactly_the_permissions_deploy_grants(k8s_twin, env_file, tmp_path):
+def test_the_target_works_with_exactly_the_permissions_deploy_grants(twin, env_file, tmp_path):
     """Every call of a game day's Kubernetes path, as gameday's ServiceAccount: a permission deploy/
     lacks is a 403 here; one it grants beyond these calls fails tests/unit/test_rbac_calls.py."""
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    target = for_environment(load(least_privileged_env(k8s_twin, env_file, tmp_path)), i_mean_production=True)
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
+    target = for_environment(load(least_privileged_env(twin, env_file, tmp_path)), i_mean_production=True)
     target.check_layers()
     assert [n.name for n in target.nodes("kafka")] == ["kafka-1", "kafka-2", "kafka-3"]
     assert target.search_auth()[0] == "elastic"
@@ -384,17 +368,17 @@ def test_the_target_works_with_exactly_the_permissions_deploy_grants(k8s_twin, e
     assert ledger.done(target.env, rid) and ledger.pending(target.env) == []
     assert lock.release() and lock.holder() is None
     # and nothing beyond: another secret is refused by the API server, in one line
-    kubectl(k8s_twin, "create", "secret", "generic", "not-for-gameday", "-n", NAMESPACE, "--from-literal=k=v")
+    kubectl(twin, "create", "secret", "generic", "not-for-gameday", "-n", NAMESPACE, "--from-literal=k=v")
     with pytest.raises(GamedayError, match="refused read_namespaced_secret"):
         target._secret_data(NAMESPACE, "not-for-gameday")
 
 
-def test_a_rolling_restart_replaces_every_web_pod_while_readers_are_served(k8s_twin, env_file, tmp_path):
+def test_a_rolling_restart_replaces_every_web_pod_while_readers_are_served(twin, env_file, tmp_path):
     """experiments/web/rolling-restart.yaml with plain chaos run: the Deployment surges a new pod before
     each old one goes (maxSurge 1, maxUnavailable 0), the load balancer follows, readers are served."""
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    before = {p["metadata"]["name"] for p in pods(k8s_twin)}
-    site = f"http://127.{NET}.10.1:8080/"
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["name"] for p in pods(twin)}
+    site = f"{twin.lb_url}/"
     results: list[bool] = []
     stop = threading.Event()
 
@@ -417,20 +401,20 @@ def test_a_rolling_restart_replaces_every_web_pod_while_readers_are_served(k8s_t
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     roll = {r["activity"]["name"]: r.get("output") for r in journal["run"]}["roll-the-web-tier"]
     assert roll["touched"] == ["Deployment/web"]
-    after = wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods after the rollout")
-    assert not before & {p["metadata"]["name"] for p in pods(k8s_twin)}  # every pod is a new one
-    assert after == ready_ips(k8s_twin)
+    after = wait_until(lambda: settled(twin), timeout=60, what="three routed web pods after the rollout")
+    assert not before & {p["metadata"]["name"] for p in pods(twin)}  # every pod is a new one
+    assert after == ready_ips(twin)
     ok = sum(results)
     print(f"\n[figure] rolling restart of 3 web pods on Kubernetes in {roll['rollout_s']}s: "
           f"{ok}/{len(results)} reader requests ok")
     assert len(results) > 20 and ok / len(results) >= 0.98, f"{len(results) - ok} of {len(results)} requests failed"
 
 
-def test_a_stuck_web_pod_is_replaced_by_the_playbook_through_the_api(k8s_twin, env_file):
+def test_a_stuck_web_pod_is_replaced_by_the_playbook_through_the_api(twin, env_file):
     """A web pod whose processes hang (SIGSTOP: running, never answering its readiness probe) is
     diagnosed stuck and deleted by `gameday playbook web --apply`; its Deployment makes a new one."""
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    victim = sorted(pods(k8s_twin), key=lambda p: p["metadata"]["name"])[0]
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
+    victim = sorted(pods(twin), key=lambda p: p["metadata"]["name"])[0]
     # the playbook calls a pod stuck once it has run for WEB_GRACE_S without being ready
     wait_until(lambda: (started_seconds_ago(victim, time.time()) or 0) > WEB_GRACE_S, timeout=WEB_GRACE_S + 5,
                what="the victim pod to have run past the playbook's grace")
@@ -440,7 +424,7 @@ def test_a_stuck_web_pod_is_replaced_by_the_playbook_through_the_api(k8s_twin, e
     for proc in hung:
         proc.send_signal(signal.SIGSTOP)
     try:
-        wait_until(lambda: not any(ready(p) for p in pods(k8s_twin) if p["metadata"]["uid"] == victim["metadata"]["uid"]),
+        wait_until(lambda: not any(ready(p) for p in pods(twin) if p["metadata"]["uid"] == victim["metadata"]["uid"]),
                    timeout=30, what="the hung pod to fail its readiness probe")
         result = subprocess.run([str(Path(sys.executable).with_name("gameday")), "playbook", "web", "--env", str(env_file),
                                  "--apply", "--json", "--i-mean-production"], capture_output=True, text=True, timeout=300)
@@ -452,27 +436,27 @@ def test_a_stuck_web_pod_is_replaced_by_the_playbook_through_the_api(k8s_twin, e
     steps = {s["name"]: s for s in outcome["steps"]}
     assert outcome["outcome"] == "restored", result.stdout[-3000:]
     assert f"replaced {victim['metadata']['name']}" in steps["replace-stuck-web"]["did"], steps
-    names = {p["metadata"]["name"] for p in pods(k8s_twin)}
+    names = {p["metadata"]["name"] for p in pods(twin)}
     assert victim["metadata"]["name"] not in names and len(names) == 3
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods again")
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods again")
 
 
-def test_the_web_playbook_rolls_the_deployment_when_asked(k8s_twin, env_file):
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
-    before = {p["metadata"]["name"] for p in pods(k8s_twin)}
+def test_the_web_playbook_rolls_the_deployment_when_asked(twin, env_file):
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
+    before = {p["metadata"]["name"] for p in pods(twin)}
     proc = subprocess.run([str(Path(sys.executable).with_name("gameday")), "playbook", "web", "--env", str(env_file),
                            "--rolling-restart", "--apply", "--json", "--i-mean-production"], capture_output=True, text=True, timeout=400)
     result = json.loads(proc.stdout)
     assert proc.returncode == 10 and result["outcome"] == "restored", proc.stdout[-3000:] + proc.stderr[-2000:]
     step = next(s for s in result["steps"] if s["name"] == "rolling-restart-web")
     assert "Deployment/web" in step["did"]
-    assert not before & {p["metadata"]["name"] for p in pods(k8s_twin)}  # every pod replaced
-    deployment = json.loads(kubectl(k8s_twin, "get", "deployment", "web", "-n", NAMESPACE, "-o", "json").stdout)
+    assert not before & {p["metadata"]["name"] for p in pods(twin)}  # every pod replaced
+    deployment = json.loads(kubectl(twin, "get", "deployment", "web", "-n", NAMESPACE, "-o", "json").stdout)
     assert "kubectl.kubernetes.io/restartedAt" in deployment["spec"]["template"]["metadata"]["annotations"]
 
 
-def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxiproxy(k8s_twin, env_file, tmp_path):
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxiproxy(twin, env_file, tmp_path):
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
     proc, journal = chaos_run("network/cut-web-to-db.yaml", env_file, tmp_path)
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
@@ -483,11 +467,11 @@ def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxipro
 
 # ---- the lock is a Lease and the undo ledger lives in the cluster (issue 13) ---------------------------
 
-def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_cluster(k8s_twin, env_file, tmp_path):
+def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_cluster(twin, env_file, tmp_path):
     """The lock is the Lease gameday-lock-<env> and the undo record a ConfigMap (nothing on this
     machine's disk): a second run is refused while the first holds the Lease; after a SIGKILL
     mid-fault, `gameday cleanup` from another process finds both in the cluster and repairs the fault."""
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods")
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
     env = load(env_file)
     api = for_environment(env, i_mean_production=True).toxiproxy_api()
     db_toxics = lambda: requests.get(f"{api}/proxies", timeout=5).json()["db"]["toxics"]  # noqa: E731
@@ -501,16 +485,16 @@ def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_c
     try:
         wait_until(lambda: db_toxics() or first.poll() is not None, timeout=120, what="the cut web->db")
         assert db_toxics(), log.read_text()[-3000:]
-        lease = json.loads(kubectl(k8s_twin, "get", "lease", "-n", NAMESPACE, f"gameday-lock-{env.name}",
+        lease = json.loads(kubectl(twin, "get", "lease", "-n", NAMESPACE, f"gameday-lock-{env.name}",
                                    "-o", "json").stdout)
         assert lease["spec"]["holderIdentity"].endswith(f"/{first.pid}")
-        records = json.loads(kubectl(k8s_twin, "get", "configmaps", "-n", NAMESPACE, "-l",
+        records = json.loads(kubectl(twin, "get", "configmaps", "-n", NAMESPACE, "-l",
                                      f"gameday.io/undo-target={env.name}", "-o", "json").stdout)["items"]
         assert [json.loads(r["data"]["record.json"])["undo"] for r in records] == ["remove_toxic"]
-        before = {p["metadata"]["uid"] for p in pods(k8s_twin)}
+        before = {p["metadata"]["uid"] for p in pods(twin)}
         proc, journal = chaos_run("web/kill-one-pod.yaml", env_file, tmp_path)
         assert journal["status"] != "completed" and f"is locked by pid {first.pid}" in proc.stderr, proc.stderr[-2000:]
-        assert {p["metadata"]["uid"] for p in pods(k8s_twin)} == before  # nothing touched
+        assert {p["metadata"]["uid"] for p in pods(twin)} == before  # nothing touched
         assert db_toxics()  # and the first run's fault stands
     finally:
         first.send_signal(signal.SIGKILL)
@@ -525,10 +509,10 @@ def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_c
     report = json.loads(out.stdout)
     assert [u["undo"] for u in report["undone"]] == ["remove_toxic"] and report["stale_lock_removed"]
     assert db_toxics() == []
-    assert json.loads(kubectl(k8s_twin, "get", "configmaps", "-n", NAMESPACE, "-l",
+    assert json.loads(kubectl(twin, "get", "configmaps", "-n", NAMESPACE, "-l",
                               f"gameday.io/undo-target={env.name}", "-o", "json").stdout)["items"] == []
-    gone = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(k8s_twin)),
+    gone = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(twin)),
                            "get", "lease", "-n", NAMESPACE, f"gameday-lock-{env.name}"],
                           capture_output=True, text=True, timeout=60)
     assert gone.returncode != 0 and "NotFound" in gone.stderr  # released
-    wait_until(lambda: settled(k8s_twin), timeout=60, what="three routed web pods after the cut")
+    wait_until(lambda: settled(twin), timeout=60, what="three routed web pods after the cut")

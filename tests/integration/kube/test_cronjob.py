@@ -16,9 +16,10 @@ What the operator adapts, and nothing else:
 - the Locust workers scaled to 0 (the environment has no ``load.workers``: the game day's own Locust
   drives the load).
 
-Its own twin ``k8s-cron`` on 127.38.x.y::
+On the package's twin (conftest.py); what it applies is deleted after it, so the CronJob never fires
+into the other modules' tests::
 
-    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/test_kube_cronjob.py
+    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/kube/test_cronjob.py
 """
 
 from __future__ import annotations
@@ -34,39 +35,31 @@ import pytest
 import yaml
 
 from gameday.deadline import wait_until
-from gameday.kube import build as kube_build
 from gameday.kube import members as kube
 from gameday.sandbox import install
 from gameday.sandbox.twin import Twin
 from tests.conftest import warm_up
-from tests.support.kube_twin import environment_for, kubernetes_twin
+from tests.support.kube_twin import environment_for, get, kubectl
 
 pytestmark = pytest.mark.kubernetes
 
-ROOT = Path(__file__).resolve().parents[2]
-NET = 38
-NAME = "k8s-cron"
+ROOT = Path(__file__).resolve().parents[3]
 NS = "gameday"
 CONFIG_DIR = "/etc/gameday"
 SA_USER = f"system:serviceaccount:{NS}:gameday"
 JOB_TIMEOUT_S = 240
 
 
-@pytest.fixture(scope="module")
-def twin():
-    yield from kubernetes_twin(NAME, NET, what="the site's layers as pods, for deploy/'s CronJob", timeout=600)
-
-
-def kubectl(twin: Twin, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(twin)),
-                           "--request-timeout=20s", *args], input=stdin, capture_output=True, text=True, timeout=60)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc
-
-
-def get(twin: Twin, *args: str) -> dict:
-    return json.loads(kubectl(twin, "get", *args, "-o", "json").stdout)
+@pytest.fixture
+def operator_applied(twin, tmp_path_factory):
+    """deploy/overlays/staging as the operator adapts it, applied; deleted with the Jobs it ran afterwards,
+    all but the namespace (the twin's own pods run in it)."""
+    objects = operator_objects(twin, tmp_path_factory)
+    kubectl(twin, "apply", "-f", "-", stdin=yaml.safe_dump_all(objects))
+    yield
+    kubectl(twin, "delete", "jobs", "--all", "-n", NS, "--wait=true", "--timeout=60s")
+    mine = [o for o in objects if o["kind"] != "Namespace"]
+    kubectl(twin, "delete", "-f", "-", "--ignore-not-found", "--wait=true", "--timeout=60s", stdin=yaml.safe_dump_all(mine))
 
 
 def in_cluster_environment(twin: Twin, tmp_path_factory) -> str:
@@ -165,7 +158,7 @@ def check_run(twin: Twin, job: str, reports: Path, started: float) -> dict:
                "missed": [(c["name"], c["value"], c["target"]) for c in s["checks"] if c["met"] is False]}
               for s in summary.get("scenarios") or [] if not s.get("passed")]
     if state["terminated"]["exitCode"] != 0 and mine:  # kept for reading: the twin is wiped after the module
-        kept = Path(tempfile.mkdtemp(prefix=f"{NAME}-{job}-"))
+        kept = Path(tempfile.mkdtemp(prefix=f"{twin.name}-{job}-"))
         shutil.copytree(mine[0], kept / mine[0].name)
         missed.append(f"run folder copied to {kept}")
     assert finished["status"].get("succeeded") == 1 and state["terminated"]["exitCode"] == 0, \
@@ -188,15 +181,14 @@ def check_run(twin: Twin, job: str, reports: Path, started: float) -> dict:
 
 # From inside the pod the token comes from the in-cluster loader as "bearer <token>" (lowercase): a
 # kubeconfig's "Bearer" only once stripped this ran into 401 on the pod kill (targets.kubernetes.bearer_token).
-def test_the_cronjob_runs_a_game_day_from_inside_the_cluster(twin, tmp_path_factory):
+def test_the_cronjob_runs_a_game_day_from_inside_the_cluster(twin, operator_applied):
     t0 = time.monotonic()
-    kubectl(twin, "apply", "-f", "-", stdin=yaml.safe_dump_all(operator_objects(twin, tmp_path_factory)))
     claim = wait_until(lambda: (lambda c: c if c["status"].get("phase") == "Bound" else None)(
         get(twin, "pvc", "gameday-reports", "-n", NS)), timeout=60, interval=1, what="the reports claim to be bound")
     volume = get(twin, "pv", claim["spec"]["volumeName"])
     reports = Path(volume["spec"]["local"]["path"])
     assert kube.volumes_root(twin) in reports.parents
-    print(f"\n[figure] deploy/overlays/staging applied, reports claim bound to {volume['metadata']['name']} "
+    print(f"\n[figure] deploy/overlays/staging applied: reports claim bound to {volume['metadata']['name']} "
           f"({claim['spec']['storageClassName']}) in {time.monotonic() - t0:.1f}s")
 
     warm_up(twin)  # the freshly started site meets its SLO before the game day's steady-state probe

@@ -5,10 +5,10 @@ Deployment; the Kafka-leader and search-node experiments with plain ``chaos run`
 that bring stopped pods back, and a whole game day
 (suite ``kubernetes``) on this target.
 
-Its own twin ``k8s-test2`` on 127.36.x.y (``k8s-test`` at 35 is test_kube_sandbox.py's). Needs the
-control plane built, so it carries the ``kubernetes`` marker::
+The package's twin ``k8s-test`` on 127.35.x.y (conftest.py). Needs the control plane built, so it
+carries the ``kubernetes`` marker::
 
-    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/test_kube_stateful.py
+    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/kube/test_data_layers.py
 
 ``-s`` shows the measured figures (broker pod delete -> replacement Ready, experiment timings).
 """
@@ -27,43 +27,22 @@ import yaml
 
 from gameday import kafka_admin
 from gameday.deadline import wait_until
-from gameday.kube import build as kube_build
-from gameday.kube import members as kube
 from gameday.kube.workloads import NAMESPACE
 from gameday.sandbox.twin import Twin
 from gameday.search_admin import SearchAdmin
 from gameday.targets import for_environment
 from gameday.targets.environment import load
 from tests.conftest import warm_up
-from tests.support.kube_twin import environment_for, kubernetes_twin
+from tests.support.kube_twin import kubectl
 
 pytestmark = pytest.mark.kubernetes
 
-ROOT = Path(__file__).resolve().parents[2]
-NET = 36
-NAME = "k8s-test2"
+ROOT = Path(__file__).resolve().parents[3]
 BIN = Path(sys.executable).parent
 
 
-@pytest.fixture(scope="module")
-def twin():
-    yield from kubernetes_twin(NAME, NET, what="web, indexer, db, kafka, search as pods", timeout=900)
-
-
-@pytest.fixture(scope="module")
-def env_file(twin, tmp_path_factory):
-    return environment_for(twin, tmp_path_factory)
-
-
-def kubectl(twin: Twin, *args: str) -> str:
-    proc = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(twin)),
-                           "--request-timeout=20s", *args], capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}"
-    return proc.stdout
-
-
 def pods(twin: Twin, name: str) -> list[dict]:
-    out = kubectl(twin, "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/name={name}", "-o", "json")
+    out = kubectl(twin, "get", "pods", "-n", NAMESPACE, "-l", f"app.kubernetes.io/name={name}", "-o", "json").stdout
     return sorted(json.loads(out)["items"], key=lambda p: p["metadata"]["name"])
 
 
@@ -92,11 +71,11 @@ def durations(journal: dict) -> str:
     return ", ".join(f"{r['activity']['name']} {r['duration']:.1f}s" for r in journal["run"])
 
 
-def chaos_run(experiment: str, env_file: Path, tmp_path: Path) -> dict:
+def chaos_run(twin: Twin, experiment: str, env_file: Path, tmp_path: Path) -> dict:
     """Plain chaos run of ``experiment``, from a steady state: the site meets its SLO first (a fresh
     twin's JVMs, or a broker just replaced, answer slowly for a while and the experiment's own
     steady-state probe would then stop it before its method)."""
-    warm_up(Twin.create(NAME, net=NET))
+    warm_up(twin)
     journal_path = tmp_path / "journal.json"
     proc = subprocess.run([str(BIN / "chaos"), "--no-log-file", "run", str(ROOT / "experiments" / experiment),
                            "--rollback-strategy", "always", "--var-file", str(env_file),
@@ -119,7 +98,7 @@ def playbook(layer: str, env_file: Path) -> dict:
 
 
 def test_kubectl_shows_kafka_and_search_pods_ready_on_the_twins_addresses(twin):
-    print("\n" + kubectl(twin, "get", "pods", "-n", NAMESPACE, "-o", "wide"))
+    print("\n" + kubectl(twin, "get", "pods", "-n", NAMESPACE, "-o", "wide").stdout)
     for name in ("kafka", "search"):
         found = pods(twin, name)
         assert [p["metadata"]["name"] for p in found] == [f"{name}-{n}" for n in (1, 2, 3)]
@@ -129,7 +108,7 @@ def test_kubectl_shows_kafka_and_search_pods_ready_on_the_twins_addresses(twin):
     assert kafka_admin.partition_health(twin.kafka_bootstrap(), ["content-events"])["partitions"] > 0
     assert SearchAdmin(twin.search_urls()).primaries_by_node("content")
     for name in ("kafka", "search"):
-        pdb = json.loads(kubectl(twin, "get", "pdb", name, "-n", NAMESPACE, "-o", "json"))
+        pdb = json.loads(kubectl(twin, "get", "pdb", name, "-n", NAMESPACE, "-o", "json").stdout)
         assert pdb["status"]["disruptionsAllowed"] == 1
 
 
@@ -155,9 +134,9 @@ def test_a_broker_pod_killed_by_the_target_comes_back_with_its_name_and_address(
 def test_the_kafka_leader_experiment_passes_with_plain_chaos_run(twin, env_file, tmp_path):
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
     before = uids(twin, "kafka")
-    out = chaos_run("kafka/kill-partition-leader.yaml", env_file, tmp_path)
+    out = chaos_run(twin, "kafka/kill-partition-leader.yaml", env_file, tmp_path)
     kill = out["kill-the-partition-leader"]
-    assert kill["target"] == "rehearsal-k8s-test2" and kill["touched"] == [f"kafka-{kill['broker_id']}"]
+    assert kill["target"] == f"rehearsal-{twin.name}" and kill["touched"] == [f"kafka-{kill['broker_id']}"]
     after = uids(twin, "kafka")
     assert after[kill["touched"][0]] != before[kill["touched"][0]]                  # the leader's pod is a new one
     assert {n: u for n, u in after.items() if n not in kill["touched"]} == \
@@ -172,9 +151,9 @@ def test_the_kafka_leader_experiment_passes_with_plain_chaos_run(twin, env_file,
 def test_the_search_node_experiment_passes_with_plain_chaos_run(twin, env_file, tmp_path):
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
     before = uids(twin, "search")
-    out = chaos_run("search/kill-data-node.yaml", env_file, tmp_path)
+    out = chaos_run(twin, "search/kill-data-node.yaml", env_file, tmp_path)
     kill = out["kill-the-node-with-most-primaries"]
-    assert kill["target"] == "rehearsal-k8s-test2" and kill["touched"][0].startswith("search-")
+    assert kill["target"] == f"rehearsal-{twin.name}" and kill["touched"][0].startswith("search-")
     assert uids(twin, "search")[kill["touched"][0]] != before[kill["touched"][0]]
     print(f"\n[figure] chaos run search/kill-data-node on Kubernetes: killed {kill['touched'][0]}; green after "
           f"{out['time-until-the-cluster-is-green']}, SLO again after {out['time-until-the-slo-holds-again']}")
@@ -206,7 +185,7 @@ def test_a_pod_stopped_by_the_target_is_brought_back_by_the_playbook(twin, env_f
     steps = {s["name"]: s for s in result["steps"]}
     assert f"scaled {layer} 2 -> 3" in steps[f"start-{layer}"]["did"], steps
     assert all_ready(twin, layer)
-    sts = json.loads(kubectl(twin, "get", "statefulset", layer, "-n", NAMESPACE, "-o", "json"))
+    sts = json.loads(kubectl(twin, "get", "statefulset", layer, "-n", NAMESPACE, "-o", "json").stdout)
     assert sts["spec"]["replicas"] == 3 and "gameday.io/stopped-pods" not in (sts["metadata"].get("annotations") or {})
     did = "; ".join(f"{s['name']}: {s['did']}" for s in result["steps"])
     print(f"\n[figure] {layer}-3 stopped -> gameday playbook {layer} --apply restored it in "
@@ -222,10 +201,10 @@ def test_the_database_and_the_indexer_are_pods_too(twin):
     indexers = pods(twin, "indexer")
     assert len(indexers) == 2 and all(ready(p) for p in indexers)
     assert {r["kind"] for p in indexers for r in p["metadata"]["ownerReferences"]} == {"ReplicaSet"}
-    pdb = json.loads(kubectl(twin, "get", "pdb", "db", "-n", NAMESPACE, "-o", "json"))
+    pdb = json.loads(kubectl(twin, "get", "pdb", "db", "-n", NAMESPACE, "-o", "json").stdout)
     assert pdb["status"]["disruptionsAllowed"] == 1
     # the supervisor runs none of them any more
-    status = json.loads(subprocess.run([str(BIN / "gameday"), "sandbox", "--name", NAME, "status", "--json"],
+    status = json.loads(subprocess.run([str(BIN / "gameday"), "sandbox", "--name", twin.name, "status", "--json"],
                                        capture_output=True, text=True, timeout=60, check=True).stdout)
     assert not [m for m in status["members"] if m["layer"] in ("db", "indexer") and m["pid"]]
 
@@ -233,7 +212,7 @@ def test_the_database_and_the_indexer_are_pods_too(twin):
 def test_the_database_pod_killed_by_the_experiment_comes_back_with_every_article(twin, env_file, tmp_path):
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
     before = uids(twin, "db")["db-1"]
-    out = chaos_run("db/kill-database.yaml", env_file, tmp_path)
+    out = chaos_run(twin, "db/kill-database.yaml", env_file, tmp_path)
     assert out["kill-the-database"]["touched"] == ["db-1"]
     pod = pods(twin, "db")[0]
     assert pod["metadata"]["uid"] != before and pod["status"]["podIP"] == twin.address("db")
@@ -260,7 +239,7 @@ def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_thei
     found = pods(twin, layer)
     assert len(found) == replicas and all(ready(p) for p in found)
     kind = "statefulset" if layer == "db" else "deployment"
-    obj = json.loads(kubectl(twin, "get", kind, layer, "-n", NAMESPACE, "-o", "json"))
+    obj = json.loads(kubectl(twin, "get", kind, layer, "-n", NAMESPACE, "-o", "json").stdout)
     assert obj["spec"]["replicas"] == replicas
     assert "gameday.io/stopped-pods" not in (obj["metadata"].get("annotations") or {})
     print(f"\n[figure] every {layer} pod stopped -> gameday playbook {playbook_name} --apply restored it in "
@@ -276,7 +255,7 @@ def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, 
     suite.update(baseline_s=8, cooldown_s=3)
     # three of its six scenarios (a Deployment pod, a StatefulSet broker, the database): the runner's
     # Kubernetes path whole, within make test's time; the other three are covered on this target by
-    # plain chaos run (search node here, rolling restart in test_kube_sandbox) and by the indexer
+    # plain chaos run (search node here, rolling restart in test_web_pods) and by the indexer
     # stopped through the target and restored by its playbook (below)
     keep = ("web-one-pod", "kafka-partition-leader", "database-crash")
     suite["scenarios"] = [sc for sc in suite["scenarios"] if sc["name"] in keep]
@@ -293,7 +272,7 @@ def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, 
     scenarios = {s["name"]: s for s in summary["scenarios"]}
     assert set(scenarios) == set(keep)
     assert proc.returncode == 0 and summary["verdict"] == "passed", proc.stderr[-3000:]
-    assert summary["target"] == {"name": f"rehearsal-{NAME}", "kind": "kubernetes"}
+    assert summary["target"] == {"name": f"rehearsal-{twin.name}", "kind": "kubernetes"}
     run_dir = next(reports.glob("2*"))
     assert (run_dir / "report.html").is_file() and (run_dir / "junit.xml").is_file()
     password = twin.db_password()
@@ -309,9 +288,9 @@ def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path,
     """The same experiment files as on the sandbox: Kafka's and search's own logic (admin APIs, snapshot
     restore) behind the Kubernetes target's pods."""
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
-    out = chaos_run(experiment, env_file, tmp_path)
+    out = chaos_run(twin, experiment, env_file, tmp_path)
     fault = next(iter(out.values()))
-    assert fault["target"] == f"rehearsal-{NAME}" and fault["fault_at"] <= time.time()
+    assert fault["target"] == f"rehearsal-{twin.name}" and fault["fault_at"] <= time.time()
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green again")
 
 

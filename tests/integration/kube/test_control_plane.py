@@ -4,7 +4,7 @@ run by the supervisor on their own loopback network (127.30.x.y), nothing else o
 These tests need the control plane built (`gameday sandbox install --kubernetes`, slow when cold;
 `make test` does it). They carry the ``kubernetes`` marker; on their own::
 
-    .venv/bin/pytest -m kubernetes tests/integration/test_kube.py
+    .venv/bin/pytest -m kubernetes tests/integration/kube/test_control_plane.py
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ from gameday.sandbox import lifecycle, reaper
 from gameday.sandbox.paths import cache_dir
 from gameday.sandbox.spec import Topology
 from gameday.sandbox.twin import Twin
+from tests.support.kube_twin import get, kubectl
 
 pytestmark = pytest.mark.kubernetes
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 NET = 30
 NAME = "kube-test"
 NAMESPACE = "kube-test"
@@ -49,18 +50,6 @@ def kube_twin():
     lifecycle.up(twin.paths, topology, prepare=prepare, timeout=300)
     yield twin
     lifecycle.down(twin.paths, wipe=True)
-
-
-def kubectl(twin: Twin, *args: str, stdin: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run([str(kube_build.binaries()["kubectl"]), "--kubeconfig", str(kube.kubeconfig_path(twin)),
-                           "--request-timeout=20s", *args], input=stdin, capture_output=True, text=True, timeout=60)
-    if check and proc.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr.strip()}")
-    return proc
-
-
-def get_json(twin: Twin, *args: str) -> dict:
-    return json.loads(kubectl(twin, "get", *args, "-o", "json").stdout)
 
 
 def deployment(replicas: int) -> dict:
@@ -87,7 +76,7 @@ def deployment(replicas: int) -> dict:
 
 
 def ready_pods(twin: Twin) -> list[dict]:
-    items = get_json(twin, "pods", "-n", NAMESPACE, "-l", "app=web")["items"]
+    items = get(twin, "pods", "-n", NAMESPACE, "-l", "app=web")["items"]
     return [p for p in items if not p["metadata"].get("deletionTimestamp")
             and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])]
 
@@ -99,18 +88,18 @@ def pid_of(pod: dict) -> int:
 
 
 def test_kubectl_reaches_the_api_server_and_both_nodes_are_ready(kube_twin):
-    namespaces = {n["metadata"]["name"] for n in get_json(kube_twin, "namespaces")["items"]}
+    namespaces = {n["metadata"]["name"] for n in get(kube_twin, "namespaces")["items"]}
     assert {"default", "kube-system", "kube-node-lease"} <= namespaces
-    nodes = get_json(kube_twin, "nodes")["items"]
+    nodes = get(kube_twin, "nodes")["items"]
     assert sorted(n["metadata"]["name"] for n in nodes) == [f"{NAME}-node-1", f"{NAME}-node-2"]
     for node in nodes:
         ready = {c["type"]: c["status"] for c in node["status"]["conditions"]}["Ready"]
         assert ready == "True"
         assert node["spec"]["podCIDR"].startswith(f"127.{NET}.10")
-    leases = {lease["metadata"]["name"]: lease for lease in get_json(kube_twin, "leases", "-n", "kube-node-lease")["items"]}
+    leases = {lease["metadata"]["name"]: lease for lease in get(kube_twin, "leases", "-n", "kube-node-lease")["items"]}
     assert set(leases) == {f"{NAME}-node-1", f"{NAME}-node-2"}
     first = leases[f"{NAME}-node-1"]["spec"]["renewTime"]
-    wait_until(lambda: get_json(kube_twin, "lease", "-n", "kube-node-lease", f"{NAME}-node-1")["spec"]["renewTime"]
+    wait_until(lambda: get(kube_twin, "lease", "-n", "kube-node-lease", f"{NAME}-node-1")["spec"]["renewTime"]
                != first, timeout=30, what="the node agent to renew its lease", interval=1)
 
 
@@ -163,7 +152,7 @@ def test_a_crashing_pod_counts_restarts_and_shows_its_previous_log(kube_twin):
     kubectl(kube_twin, "apply", "-f", "-", stdin=json.dumps(pod))
 
     def restarted():
-        status = get_json(kube_twin, "pod", "crasher").get("status", {})
+        status = get(kube_twin, "pod", "crasher").get("status", {})
         statuses = status.get("containerStatuses") or [{}]
         return statuses[0] if statuses[0].get("restartCount", 0) >= 2 else None
 
@@ -189,7 +178,7 @@ def test_statefulset_pods_keep_their_listed_addresses_across_replacement(kube_tw
     kubectl(kube_twin, "apply", "-f", "-", stdin=json.dumps(sts))
 
     def addresses_by_pod():
-        items = get_json(kube_twin, "pods", "-l", "app=kv")["items"]
+        items = get(kube_twin, "pods", "-l", "app=kv")["items"]
         ready = {p["metadata"]["name"]: p["status"].get("podIP") for p in items
                  if not p["metadata"].get("deletionTimestamp")
                  and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])}
@@ -197,9 +186,9 @@ def test_statefulset_pods_keep_their_listed_addresses_across_replacement(kube_tw
 
     first = wait_until(addresses_by_pod, timeout=120, what="both StatefulSet pods ready", interval=1)
     assert first == {"kv-0": f"127.{NET}.40.1", "kv-1": f"127.{NET}.40.2"}
-    old_uid = get_json(kube_twin, "pod", "kv-1")["metadata"]["uid"]
+    old_uid = get(kube_twin, "pod", "kv-1")["metadata"]["uid"]
     kubectl(kube_twin, "delete", "pod", "kv-1", "--wait=false")
-    again = wait_until(lambda: (lambda a: a if a and get_json(kube_twin, "pod", "kv-1")["metadata"]["uid"] != old_uid
+    again = wait_until(lambda: (lambda a: a if a and get(kube_twin, "pod", "kv-1")["metadata"]["uid"] != old_uid
                                 else None)(addresses_by_pod()),
                        timeout=120, what="kv-1 to come back", interval=1)
     assert again == first

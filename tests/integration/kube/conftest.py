@@ -1,0 +1,37 @@
+"""One twin with Kubernetes (``sandbox up --kubernetes``: every layer of the site as pods, the node
+agent, HAProxy fed from EndpointSlices) shared by this package's modules, and the rehearsal
+environment pointed at it. Within this package ``twin`` is that twin, on 127.35.x.y; the session twin
+(127.20.x.y) is stopped while it runs, so the two never share the two cores.
+
+Every module leaves the twin as it found it (three routed web pods, Kafka replicated, search green,
+no deploy/ objects): each test waits for that steady state before it hurts anything. On their own::
+
+    flock /tmp/gameday-twin.lock .venv/bin/pytest -m kubernetes -s tests/integration/kube/
+
+``-s`` shows the measured figures.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import pause_session_twin
+from tests.support.kube_twin import environment_for, kubernetes_twin
+
+NAME = "k8s-test"
+NET = 35
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _session_twin_paused():
+    pause_session_twin()
+
+
+@pytest.fixture(scope="package")
+def twin(_session_twin_paused):
+    yield from kubernetes_twin(NAME, NET, what="every layer as pods", timeout=900)
+
+
+@pytest.fixture(scope="package")
+def env_file(twin, tmp_path_factory):
+    return environment_for(twin, tmp_path_factory)
