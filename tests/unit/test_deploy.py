@@ -121,6 +121,11 @@ def test_locust_workers_are_sized_from_the_traffic_model(kustomize, overlay):
     assert workers["spec"]["replicas"] == worker_count(model.load().plan(), "surge")
     (container,) = workers["spec"]["template"]["spec"]["containers"]
     assert container["args"][container["args"].index("--master-host") + 1] == "gameday-locust-master"
+    # the image copies the project to /opt/gameday and works in /home/gameday: a relative -f finds nothing
+    locustfile = Path(container["args"][container["args"].index("-f") + 1])
+    containerfile = (ROOT / "deploy" / "image" / "Containerfile").read_text()
+    assert "COPY project/ /opt/gameday/" in containerfile and locustfile.is_absolute()
+    assert (ROOT / locustfile.relative_to("/opt/gameday")).is_file()
     assert workers["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
 
 
