@@ -143,3 +143,62 @@ def active_controller(bootstrap: str, *, timeout: float = 30.0) -> int:
     if out.returncode != 0 or not match:
         raise KafkaUnavailable(f"kafka-metadata-quorum failed: {(out.stderr or out.stdout).strip()[-300:]}")
     return int(match.group(1))
+
+
+def parse_quorum_replication(text: str) -> list[dict[str, Any]]:
+    """Rows of ``kafka-metadata-quorum describe --replication`` as dicts:
+    ``[{"node_id": 1, "log_end_offset": 120, "lag": 0, "status": "Leader", "last_fetch_ms": ...}, ...]``
+    (status Leader, Follower or Observer; last_fetch_ms -1 when it never fetched). A text without
+    the header row is an error (KafkaUnavailable)."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    header = next((i for i, cells in enumerate(lines) if cells and cells[0] == "NodeId"), None)
+    if header is None:
+        raise KafkaUnavailable(f"kafka-metadata-quorum printed no replication table: {text.strip()[-300:]!r}")
+    names = lines[header]
+    rows = []
+    for cells in lines[header + 1:]:
+        if len(cells) != len(names) or not cells[0].lstrip("-").isdigit():
+            continue
+        row = dict(zip(names, cells, strict=True))
+        rows.append({"node_id": int(row["NodeId"]), "log_end_offset": int(row["LogEndOffset"]),
+                     "lag": int(row["Lag"]), "status": row["Status"],
+                     "last_fetch_ms": int(row.get("LastFetchTimestamp", "-1"))})
+    return rows
+
+
+def quorum_replication(bootstrap: str, *, timeout: float = 30.0) -> list[dict[str, Any]]:
+    """The KRaft metadata quorum's replicas (voters and observers) with their lag, from Kafka's own
+    ``kafka-metadata-quorum describe --replication`` (see :func:`parse_quorum_replication`)::
+
+        voters = [r["node_id"] for r in quorum_replication(bootstrap) if r["status"] in ("Leader", "Follower")]
+    """
+    from .sandbox.install import locations
+    loc = locations()
+    cmd = [loc.java or "java", "-Xmx128m", "-cp", f"{loc.kafka_libs}/*", "org.apache.kafka.tools.MetadataQuorumCommand",
+           "--bootstrap-server", bootstrap, "describe", "--replication"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired as err:
+        raise KafkaUnavailable(f"kafka-metadata-quorum did not answer within {timeout:.0f}s") from err
+    if out.returncode != 0:
+        raise KafkaUnavailable(f"kafka-metadata-quorum failed: {(out.stderr or out.stdout).strip()[-300:]}")
+    return parse_quorum_replication(out.stdout)
+
+
+VOTER_MAX_LAG = 100  # metadata records: a voter this close to the leader's log end has caught up
+VOTER_MAX_SILENCE_MS = 10_000  # and it fetched from the leader this recently
+
+
+def voters_missing(rows: list[dict[str, Any]], now_ms: float, expected: list[int]) -> list[int]:
+    """The ``expected`` voter ids that are not back in the quorum: absent from ``rows``
+    (:func:`parse_quorum_replication`), not a voter (Leader/Follower), more than
+    :data:`VOTER_MAX_LAG` records behind, or silent for over :data:`VOTER_MAX_SILENCE_MS`."""
+    by_id = {r["node_id"]: r for r in rows}
+    missing = []
+    for node_id in expected:
+        r = by_id.get(node_id)
+        if r is None or r["status"] not in ("Leader", "Follower") or r["lag"] > VOTER_MAX_LAG:
+            missing.append(node_id)
+        elif r["status"] == "Follower" and (r["last_fetch_ms"] < 0 or now_ms - r["last_fetch_ms"] > VOTER_MAX_SILENCE_MS):
+            missing.append(node_id)
+    return missing

@@ -1,5 +1,6 @@
-"""Kafka: bring missing brokers back, wait for the ISR to fill, run a preferred leader election,
-verify no offline / under-replicated / under-min-ISR partition, verify the indexer's lag drains."""
+"""Kafka: format a broker whose disk was lost and start it, bring missing brokers back, wait for the
+ISR to fill and the quorum to have every voter, run a preferred leader election, verify no offline /
+under-replicated / under-min-ISR partition, verify the indexer's lag drains."""
 
 from gameday.recovery import Playbook
 from gameday.recovery.layers import indexer, kafka
@@ -10,6 +11,7 @@ PLAYBOOK = Playbook(name="kafka", title="Kafka brokers, partitions and consumer 
 COVERS = (
     "kafka-brokers/partition-leader-lost",
     "kafka-brokers/below-min-isr",
+    "kafka-brokers/disk-lost",
     "kafka-controllers/controller-lost",
     "kafka-controllers/quorum-lost",
     "indexer/consumers-stopped",

@@ -42,9 +42,19 @@ def restore_index(env: Environment, index: str, repository: str, snapshot: str) 
     return {"restored": index, "from": f"{repository}/{snapshot}"}
 
 
+def restore_storage(env: Environment, layer: str, name: str) -> dict[str, Any]:
+    """Undo of a lost disk: format the member's storage again if it is still lost (the target's
+    cluster id, the member's own id), then start it. Waiting for re-replication is the caller's."""
+    target = for_environment(env)
+    formatted = target.restore_member_storage(name) if name in target.lost_storage(layer) else None
+    target.start(Node(name=name, layer=layer))
+    return {"started": name, "formatted": formatted, "existed": formatted is not None}
+
+
 UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "start_node": start_node,
     "remove_toxic": remove_toxic,
     "clear_index_allocation": clear_index_allocation,
     "restore_index": restore_index,
+    "restore_storage": restore_storage,
 }

@@ -66,6 +66,9 @@ COMPONENTS: dict[str, dict[str, Any]] = {
               "indexer consumer lag grows"]),
             ("disk-full", "A broker's log directory fills up",
              ["broker log directory offline", "under-replicated partitions above 0", "disk usage above 90%"]),
+            ("disk-lost", "A broker's disk is lost: its data directory is gone, a restart alone cannot bring it back",
+             ["playbook finding kafka.storage-lost (`gameday playbook kafka`)", "the broker stays down (no meta.properties)",
+              "under-replicated partitions above 0 until it has re-replicated"]),
         ],
     },
     "kafka-controllers": {

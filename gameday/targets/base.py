@@ -7,6 +7,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..errors import GamedayError
 from .environment import Environment
 from .members import LayerView
 
@@ -90,6 +91,26 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def replace_member(self, member: str) -> None:
         """Kill a member so the platform starts a fresh one (as deleting a stuck pod does)."""
+
+    # ---- a member's storage (the disk-loss drill) ----------------------------------------------
+    def lost_storage(self, layer: str) -> list[str]:
+        """Members of ``layer`` whose storage is gone: not formatted, so starting them alone cannot
+        bring them back (a Kafka broker without its ``meta.properties``). The Kafka playbook asks it
+        in its diagnosis. A target that cannot tell answers [] (it claims no loss it cannot see)."""
+        return []
+
+    def lose_member_storage(self, member: str) -> dict[str, Any]:
+        """The disk-loss fault: stop ``member`` abruptly, keep it stopped, and destroy its storage
+        (data directory, formatting included). Returns ``{"member", "node_id", "data_dir", ...}``.
+        Called by ``gameday.chaos.kafka.actions.lose_broker_disk`` after its undo is recorded."""
+        raise GamedayError(f"{self.name}: the disk-loss drill is not built for targets of kind {self.env.kind!r}")
+
+    def restore_member_storage(self, member: str) -> dict[str, Any]:
+        """Give a member whose storage was lost (see :meth:`lost_storage`) empty storage, formatted
+        as the platform's own tooling does (Kafka: the cluster id and the member's own node id). The
+        member stays stopped; the caller starts it. Returns ``{"member", "node_id", "cluster_id", ...}``.
+        Used by the Kafka playbook's ``restore-broker-storage`` step and the drill's undo."""
+        raise GamedayError(f"{self.name}: the disk-loss drill is not built for targets of kind {self.env.kind!r}")
 
     # ---- faults ----------------------------------------------------------------------------
     def check_disruption(self, nodes: list[Node]) -> None:

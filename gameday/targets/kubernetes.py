@@ -388,6 +388,20 @@ class KubernetesTarget(Target):
             raise GamedayError(f"{self.name}: chaosk8s deleted {deleted or 'nothing'}, expected {node.name}")
         return fault_at
 
+    # ---- a member's storage: not built here yet ------------------------------------------------------
+    NO_DISK_LOSS = ("the disk-loss drill is not built for Kubernetes yet (on Strimzi a broker's disk loss is its "
+                    "PersistentVolumeClaim deleted together with its pod); nothing was touched")
+
+    def lose_member_storage(self, member: str) -> dict[str, Any]:
+        """Not built: refuses with a GamedayError rather than pretending (see :attr:`NO_DISK_LOSS`)."""
+        raise GamedayError(f"{self.name}: {self.NO_DISK_LOSS}",
+                           hint="run the disk-loss drill on the sandbox twin (kind: sandbox)")
+
+    def restore_member_storage(self, member: str) -> dict[str, Any]:
+        """Not built: refuses with a GamedayError rather than pretending (see :attr:`NO_DISK_LOSS`)."""
+        raise GamedayError(f"{self.name}: {self.NO_DISK_LOSS}",
+                           hint="run the disk-loss drill on the sandbox twin (kind: sandbox)")
+
     # ---- workloads: the one owner resolution ---------------------------------------------------------
     def _workloads(self, layer: str, pods: list[dict[str, Any]] | None = None
                    ) -> list[tuple[str, dict[str, Any], list[dict[str, Any]]]]:

@@ -125,6 +125,51 @@ class SandboxTarget(Target):
         """SIGKILL; the supervisor starts a fresh one (as deleting a stuck pod does)."""
         self.kill(Node(name=member, layer=""), by="playbook")
 
+    # ---- a member's storage (the disk-loss drill; the twin's own business: gameday.sandbox.storage) ----
+    STORAGE_STOP_TIMEOUT = 60.0
+
+    def _twin(self):
+        from ..sandbox.twin import Twin
+        return Twin.create(self.env.sandbox)
+
+    def _held_and_stopped(self, member: str, *, why: str) -> None:
+        """Raise unless ``member`` is held (kept stopped) and has no process, waiting up to
+        :attr:`STORAGE_STOP_TIMEOUT` seconds for it to exit."""
+        m = self.client.member(member)  # a UsageError naming the members when there is none
+        if m["desired"]:
+            raise UsageError(f"{member} is running or wanted running; {why} only while it is held stopped",
+                             hint=f"stop it first: gameday sandbox --name {self.env.sandbox} stop {member}")
+        self.client.wait_stopped(member, timeout=self.STORAGE_STOP_TIMEOUT)
+
+    def lost_storage(self, layer: str) -> list[str]:
+        from ..sandbox import storage
+        return storage.lost(self._twin(), layer)
+
+    def lose_member_storage(self, member: str) -> dict:
+        """Hold the member (the supervisor will not restart it), SIGKILL it as a dying disk crashes
+        the broker, wait until it has exited, then delete its data directory."""
+        from ..sandbox import storage
+        storage.describe(self._twin(), member)  # refuses a member without such storage before touching it
+        self.client.stop(member, by="chaos")
+        if self.client.member(member)["pid"] is not None:
+            try:
+                self.client.kill(member, "KILL", by="chaos")
+            except UsageError:
+                pass  # it exited between the two requests: nothing left to kill
+        self._held_and_stopped(member, why="its storage can be destroyed")
+        return {**storage.lose(self._twin(), member), "stopped": True}
+
+    def restore_member_storage(self, member: str) -> dict:
+        """Format the held member's lost storage (cluster id, its node id); the caller starts it."""
+        from ..sandbox import storage
+        self._held_and_stopped(member, why="its storage can be formatted")
+        return storage.restore(self._twin(), member)
+
+    def describe_member_storage(self, member: str) -> dict:
+        """``{"member", "data_dir", "exists", "formatted", "meta"}`` of a twin member (tests and reports)."""
+        from ..sandbox import storage
+        return storage.describe(self._twin(), member)
+
     # ---- endpoints ---------------------------------------------------------------------------------
     def _endpoint(self, layer: str, port: str) -> list[str]:
         """``host:port`` of every member of the layer's baseline, running or not (a database held

@@ -1,4 +1,5 @@
-"""Kafka faults: kill a broker chosen by role, kill two (below min ISR), stop the indexer consumers."""
+"""Kafka faults: kill a broker chosen by role, kill two (below min ISR), stop the indexer consumers,
+lose a broker's disk."""
 
 import random
 import time
@@ -9,7 +10,7 @@ from ...errors import UsageError
 from .. import caps, ledger
 from ..context import activity, ignored, pick_count, target
 
-__all__ = ["kill_broker", "kill_brokers", "stop_consumers", "start_consumers"]
+__all__ = ["kill_broker", "kill_brokers", "stop_consumers", "start_consumers", "lose_broker_disk", "restore_broker_disk"]
 
 ROLES = ("partition-leader", "controller", "id", "random")
 TOPIC = "content-events"
@@ -20,6 +21,32 @@ def _broker_node(tgt, broker_id: int):
         if node.labels.get("node-id") == str(broker_id):
             return node
     raise UsageError(f"{tgt.name}: no Kafka node has node-id {broker_id}")
+
+
+def _check_role(role: str, topic: str | None, partition: int | None, broker_id: int | None) -> None:
+    """Refuse an unknown role, and arguments the role would ignore (nothing touched yet)."""
+    if role not in ROLES:
+        raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
+    if role != "partition-leader":
+        ignored(topic=(topic, "role: partition-leader"), partition=(partition, "role: partition-leader"))
+    if role != "id":
+        ignored(broker_id=(broker_id, "role: id"))
+
+
+def _choose(tgt, nodes, role: str, topic: str | None, partition: int | None, broker_id: int | None) -> int:
+    """The node id of the broker a role names (see :func:`kill_broker`)."""
+    if role == "partition-leader":
+        return kafka_admin.leader_of(tgt.kafka_bootstrap(), topic or TOPIC, 0 if partition is None else int(partition))
+    if role == "controller":
+        return kafka_admin.active_controller(tgt.kafka_bootstrap())
+    if role == "id":
+        if broker_id is None:
+            raise UsageError("role 'id' needs broker_id")
+        return int(broker_id)
+    up = caps.up(tgt, "kafka", nodes)
+    if not up:
+        raise UsageError(f"no Kafka broker is up; already down: {caps.describe(caps.down(tgt, 'kafka', nodes))}")
+    return int(random.choice(up).labels["node-id"])
 
 
 @activity
@@ -37,27 +64,10 @@ def kill_broker(role: str = "partition-leader", topic: str = None, partition: in
     given with another role they are an error. Capped by ``limits.kafka_max_brokers``, counting the
     brokers already down. Returns ``{"touched": ["kafka-2"], "broker_id": 2, "role": ..., "fault_at": ...}``.
     """
-    if role not in ROLES:
-        raise UsageError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    if role != "partition-leader":
-        ignored(topic=(topic, "role: partition-leader"), partition=(partition, "role: partition-leader"))
-    if role != "id":
-        ignored(broker_id=(broker_id, "role: id"))
+    _check_role(role, topic, partition, broker_id)
     tgt = target(configuration, lock=not dry_run)
     nodes = tgt.nodes("kafka")
-    if role == "partition-leader":
-        chosen = kafka_admin.leader_of(tgt.kafka_bootstrap(), topic or TOPIC, 0 if partition is None else int(partition))
-    elif role == "controller":
-        chosen = kafka_admin.active_controller(tgt.kafka_bootstrap())
-    elif role == "id":
-        if broker_id is None:
-            raise UsageError("role 'id' needs broker_id")
-        chosen = int(broker_id)
-    else:
-        up = caps.up(tgt, "kafka", nodes)
-        if not up:
-            raise UsageError(f"no Kafka broker is up; already down: {caps.describe(caps.down(tgt, 'kafka', nodes))}")
-        chosen = int(random.choice(up).labels["node-id"])
+    chosen = _choose(tgt, nodes, role, topic, partition, broker_id)
     node = _broker_node(tgt, chosen)
     caps.check(tgt, "kafka", [node.name], nodes=nodes)
     if dry_run:
@@ -124,3 +134,47 @@ def start_consumers(layer: str = "indexer", configuration: Dict[str, Any] = None
     for record in ledger.matching(tgt.env, "start_node", layer=layer):
         started.append(ledger.run_record(record)["result"]["started"])
     return {"target": tgt.name, "layer": layer, "started": started}
+
+
+@activity
+def lose_broker_disk(role: str = "random", topic: str = None, partition: int = None, broker_id: int = None,
+                     dry_run: bool = False, configuration: Dict[str, Any] = None,
+                     secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """A broker's disk is lost: the broker a role names (as :func:`kill_broker`: ``partition-leader``,
+    ``controller``, ``id``, ``random``) is stopped abruptly and kept stopped, and its whole data
+    directory is destroyed, ``meta.properties`` included, so a restart alone cannot bring it back.
+    The undo (format the storage with the cluster id and the broker's own node id, start it) is
+    recorded first; :func:`restore_broker_disk` or ``gameday playbook kafka --apply`` brings it back.
+    Capped by ``limits.kafka_max_brokers``, counting the brokers already down. From an experiment::
+
+        provider: {type: python, module: gameday.chaos.kafka.actions, func: lose_broker_disk, arguments: {role: random}}
+
+    Returns ``{"target", "layer", "touched": ["kafka-2"], "broker_id": 2, "lost_disk": "kafka-2",
+    "data_dir": ..., "cluster_id": ..., "fault_at": ..., "how": ...}``.
+    """
+    _check_role(role, topic, partition, broker_id)
+    tgt = target(configuration, lock=not dry_run)
+    nodes = tgt.nodes("kafka")
+    chosen = _choose(tgt, nodes, role, topic, partition, broker_id)
+    node = _broker_node(tgt, chosen)
+    caps.check(tgt, "kafka", [node.name], nodes=nodes)
+    if dry_run:
+        return {"target": tgt.name, "layer": "kafka", "would_touch": [node.name], "broker_id": chosen}
+    fault_at = time.time()
+    with ledger.pending_undo(tgt.env, "restore_storage", {"layer": "kafka", "name": node.name},
+                             reason=f"lost the disk of {node.name}"):
+        lost = tgt.lose_member_storage(node.name)
+    return {"target": tgt.name, "layer": "kafka", "touched": [node.name], "broker_id": chosen, "role": role,
+            "lost_disk": node.name, "data_dir": lost.get("data_dir"), "cluster_id": lost.get("cluster_id"),
+            "fault_at": fault_at, "how": "stopped abruptly and kept stopped; data directory deleted (meta.properties included)"}
+
+
+@activity
+def restore_broker_disk(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Undo of :func:`lose_broker_disk` (method step and rollback): for every recorded lost disk,
+    format the broker's empty storage (cluster id, its own node id) and start it. Returns
+    ``{"target", "restored": [{"started": "kafka-2", "formatted": {"node_id": 2, "cluster_id": ...}}]}``;
+    waiting for the ISR to fill is the probes' job (``wait_for_healthy_partitions``)."""
+    tgt = target(configuration)
+    restored = [ledger.run_record(record)["result"] for record in ledger.matching(tgt.env, "restore_storage", layer="kafka")]
+    return {"target": tgt.name, "layer": "kafka", "restored": restored}

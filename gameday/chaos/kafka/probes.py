@@ -1,4 +1,5 @@
-"""Kafka probes: offline / under-replicated / under-min-ISR partitions, consumer lag."""
+"""Kafka probes: offline / under-replicated / under-min-ISR partitions, consumer lag, the KRaft quorum's
+voters, brokers whose storage was lost."""
 
 import time
 from typing import Any, Dict, List
@@ -8,7 +9,7 @@ from ...deadline import wait_until
 from ..context import activity, target
 
 __all__ = ["partition_health", "partitions_healthy", "consumer_lag", "wait_for_healthy_partitions",
-           "wait_for_consumer_lag_below", "active_controller"]
+           "wait_for_consumer_lag_below", "active_controller", "brokers_with_lost_storage", "wait_for_quorum_voters"]
 
 
 @activity
@@ -76,3 +77,34 @@ def active_controller(configuration: Dict[str, Any] = None, secrets: Dict[str, A
     """The node id of the active KRaft controller (the metadata quorum's leader)."""
     return kafka_admin.active_controller(target(configuration, lock=False).kafka_bootstrap())
 
+
+
+@activity
+def brokers_with_lost_storage(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> List[str]:
+    """The Kafka members whose storage is lost (not formatted): ``["kafka-2"]`` while a disk-loss
+    drill's broker is down, ``[]`` once it is formatted again (``Target.lost_storage``)."""
+    return target(configuration, lock=False).lost_storage("kafka")
+
+
+@activity
+def wait_for_quorum_voters(timeout: float = 180, configuration: Dict[str, Any] = None,
+                           secrets: Dict[str, Any] = None) -> float:
+    """Block until every broker's node id is a voter of the KRaft metadata quorum again, caught up
+    with the leader (``kafka-metadata-quorum describe --replication``); returns seconds waited::
+
+        provider: {type: python, module: gameday.chaos.kafka.probes, func: wait_for_quorum_voters, arguments: {timeout: 120}}
+    """
+    started = time.monotonic()
+    tgt = target(configuration, lock=False)
+    expected = sorted(int(n.labels["node-id"]) for n in tgt.nodes("kafka") if "node-id" in n.labels)
+    bootstrap = tgt.kafka_bootstrap()
+
+    def back() -> bool:
+        try:
+            rows = kafka_admin.quorum_replication(bootstrap, timeout=20)
+        except kafka_admin.KafkaUnavailable:
+            return False
+        return not kafka_admin.voters_missing(rows, time.time() * 1000, expected)
+
+    wait_until(back, timeout=timeout, what=f"voters {expected} to be caught up in the KRaft quorum", interval=1)
+    return round(time.monotonic() - started, 3)

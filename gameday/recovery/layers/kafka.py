@@ -1,7 +1,11 @@
-"""Kafka: bring missing brokers back, wait for the ISR to fill, move leadership back to the
-preferred replicas, verify no partition is offline, under-replicated or under min ISR."""
+"""Kafka: give a broker whose disk was lost empty storage formatted with the cluster id and its own
+node id, bring missing brokers back, wait for the ISR to fill and the quorum to have every voter
+again, move leadership back to the preferred replicas, verify no partition is offline,
+under-replicated or under min ISR."""
 
 from __future__ import annotations
+
+import time
 
 from confluent_kafka import ElectionType, KafkaException, TopicPartition
 
@@ -9,10 +13,11 @@ from ... import kafka_admin
 from ...errors import GamedayError
 from ..context import Context
 from ..engine import Check, Finding, Part, Step
-from .common import member_findings, member_steps
+from .common import member_findings, member_steps, members_ready
 
 KAFKA_GRACE_S = 120.0
 MEMBER_CODES = ("kafka.members-missing", "kafka.members-restarting", "kafka.members-starting", "kafka.members-stuck")
+STORAGE_CODE = "kafka.storage-lost"
 PARTITION_CODES = ("kafka.offline", "kafka.under-replicated", "kafka.under-min-isr", "kafka.unreachable")
 
 
@@ -35,8 +40,47 @@ def _brief(parts: list[str], n: int = 4) -> str:
     return ", ".join(parts[:n]) + (f" and {len(parts) - n} more" if len(parts) > n else "")
 
 
+def storage_findings(ctx: Context) -> list[Finding]:
+    """A broker whose storage is gone (``Target.lost_storage``): starting it alone cannot help."""
+    lost = ctx.target.lost_storage("kafka")
+    if not lost:
+        return []
+    return [Finding(STORAGE_CODE, f"{', '.join(lost)} lost {'its' if len(lost) == 1 else 'their'} storage (not formatted): "
+                                  "a restart alone cannot bring it back", {"members": lost})]
+
+
+def restore_storage(ctx: Context) -> str:
+    """Each broker with lost storage: kept stopped, formatted with the cluster id and its own node
+    id, started; it then fetches the metadata log and re-replicates its partitions."""
+    did = []
+    for member in ctx.target.lost_storage("kafka"):
+        if not any(m.name == member and m.held for m in ctx.target.view("kafka").members):
+            ctx.target.stop_member(member)  # a crash-looping broker: hold it while its storage is formatted
+        made = ctx.target.restore_member_storage(member)
+        ctx.target.start_member(member)
+        did.append(f"formatted {member} (cluster id {made.get('cluster_id')}, node id {made.get('node_id')}) and started it")
+    return "; ".join(did) or "no broker's storage is lost any more"
+
+
+def storage_restored(ctx: Context) -> Check:
+    lost = ctx.target.lost_storage("kafka")
+    if lost:
+        return Check(False, f"storage still lost: {', '.join(lost)}")
+    return members_ready("kafka")(ctx)
+
+
+def quorum_voters_back(ctx: Context) -> Check:
+    """Every broker's node id is a caught-up voter of the KRaft quorum."""
+    expected = sorted(int(n.labels["node-id"]) for n in ctx.target.nodes("kafka") if "node-id" in n.labels)
+    rows = kafka_admin.quorum_replication(ctx.target.kafka_bootstrap(), timeout=ctx.remaining(20))
+    missing = kafka_admin.voters_missing(rows, time.time() * 1000, expected)
+    if missing:
+        return Check(False, f"voters {missing} not caught up in the metadata quorum")
+    return Check(True, f"voters {expected} caught up in the metadata quorum")
+
+
 def diagnose(ctx: Context) -> list[Finding]:
-    found = member_findings(ctx, "kafka", grace_s=KAFKA_GRACE_S)
+    found = storage_findings(ctx) + member_findings(ctx, "kafka", grace_s=KAFKA_GRACE_S)
     try:
         health = _health(ctx)
     except GamedayError as err:
@@ -88,11 +132,16 @@ def leaders_preferred(ctx: Context) -> Check:
     return Check(True, "every partition is led by its preferred replica")
 
 
-PART = Part("kafka", diagnose, member_steps("kafka", grace_s=KAFKA_GRACE_S, deadline_s=240, what="Kafka broker") + (
+PART = Part("kafka", diagnose, (
+    Step("restore-broker-storage", "Format each broker whose disk was lost (cluster id, its own node id), start it, "
+         "wait until it is ready", deadline_s=240, when=(STORAGE_CODE,), act=restore_storage, check=storage_restored),
+) + member_steps("kafka", grace_s=KAFKA_GRACE_S, deadline_s=240, what="Kafka broker") + (
     Step("wait-isr", "Wait until every partition has a leader and a full ISR", deadline_s=180,
-         when=MEMBER_CODES + PARTITION_CODES, check=isr_full),
+         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE,), check=isr_full),
+    Step("wait-quorum-voters", "Wait until every broker is a caught-up voter of the KRaft metadata quorum again",
+         deadline_s=120, when=(STORAGE_CODE,), check=quorum_voters_back),
     Step("elect-preferred-leaders", "Run a preferred leader election so leadership is balanced again", deadline_s=60,
-         when=MEMBER_CODES + PARTITION_CODES + ("kafka.leaders-not-preferred",), act=elect_preferred,
+         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE, "kafka.leaders-not-preferred"), act=elect_preferred,
          check=leaders_preferred),
     Step("verify-partitions", "No partition offline, under-replicated or under min ISR", deadline_s=30,
          kind="verify", check=isr_full),

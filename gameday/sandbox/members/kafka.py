@@ -87,24 +87,58 @@ def _java(twin: Twin) -> list[str]:
 def prepare(twin: Twin) -> None:
     """Write each node's server.properties and format its storage on first use."""
     shutil.copy(LOG4J_TEMPLATE, twin.paths.conf / "kafka-log4j2.properties")
-    cid = cluster_id(twin)
     for i in range(1, KAFKA_NODES + 1):
         conf = _conf_dir(twin, i)
         conf.mkdir(parents=True, exist_ok=True)
-        props = conf / "server.properties"
-        props.write_text(server_properties(twin, i))
-        if (_data_dir(twin, i) / "meta.properties").exists():
-            continue
-        log = twin.paths.member_log(f"kafka-{i}")
-        with open(log, "ab") as out:
-            proc = subprocess.run(
-                [*_java(twin), "kafka.tools.StorageTool", "format", f"--cluster-id={cid}", "-c", str(props),
-                     "--ignore-formatted"],
-                stdout=out, stderr=subprocess.STDOUT, timeout=120,
-            )
-        if proc.returncode != 0:
-            raise GamedayError(f"kafka-{i}: formatting its storage failed", log=str(log),
-                               hint="`gameday sandbox down --wipe` resets the twin's data")
+        (conf / "server.properties").write_text(server_properties(twin, i))
+        if not storage_formatted(twin, i):
+            format_storage(twin, i)
+
+
+def storage_formatted(twin: Twin, i: int) -> bool:
+    """True when node ``i``'s data directory holds its ``meta.properties`` (what formatting writes,
+    with the cluster id and node id); False when the directory or that file is gone (a lost disk)."""
+    return (_data_dir(twin, i) / "meta.properties").exists()
+
+
+def format_storage(twin: Twin, i: int) -> str:
+    """Format node ``i``'s storage with the twin's cluster id and the node's own id (``node.id`` in
+    its server.properties), as Kafka's ``kafka-storage format`` does; an already formatted
+    directory is left alone (``--ignore-formatted``). The node must not be running. Returns the
+    data directory. Used by :func:`prepare` and by :mod:`gameday.sandbox.storage` after a lost disk."""
+    props = _conf_dir(twin, i) / "server.properties"
+    if not props.exists():
+        raise GamedayError(f"kafka-{i}: no server.properties at {props}", hint="`gameday sandbox up` writes it")
+    log = twin.paths.member_log(f"kafka-{i}")
+    with open(log, "ab") as out:
+        proc = subprocess.run(
+            [*_java(twin), "kafka.tools.StorageTool", "format", f"--cluster-id={cluster_id(twin)}", "-c", str(props),
+             "--ignore-formatted"],
+            stdout=out, stderr=subprocess.STDOUT, timeout=120,
+        )
+    if proc.returncode != 0 or not storage_formatted(twin, i):
+        raise GamedayError(f"kafka-{i}: formatting its storage failed", log=str(log),
+                           hint="`gameday sandbox down --wipe` resets the twin's data")
+    return str(_data_dir(twin, i))
+
+
+def destroy_storage(twin: Twin, i: int) -> str:
+    """Delete node ``i``'s whole data directory (``meta.properties`` included), as a lost disk
+    leaves it: the fault of the disk-loss drill. The node must not be running. Returns the directory."""
+    path = _data_dir(twin, i)
+    if path.exists():
+        shutil.rmtree(path)
+    return str(path)
+
+
+def read_meta(twin: Twin, i: int) -> dict[str, str]:
+    """Node ``i``'s ``meta.properties`` as a dict (``cluster.id``, ``node.id``, ``directory.id``...);
+    {} when the storage is not formatted."""
+    meta = _data_dir(twin, i) / "meta.properties"
+    if not meta.exists():
+        return {}
+    pairs = (line.split("=", 1) for line in meta.read_text().splitlines() if "=" in line and not line.startswith("#"))
+    return {k.strip(): v.strip() for k, v in pairs}
 
 
 def workload(twin: Twin) -> Workload:
