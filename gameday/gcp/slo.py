@@ -8,7 +8,8 @@ after the window's end has arrived, and says so plainly when it has not::
     mon = Monitoring(lb.project)
     slo = measure(mon, lb, start=t0, end=t0 + 300, wait_s=300)
     slo.success_ratio, slo.p95_ms, slo.p99_ms, slo.by_class      # {"2xx": 5120, "5xx": 3, ...}
-    slo.meets(min_success_ratio=0.99, max_p95_ms=1000)
+    site = targets_yaml.load().slo("gke-staging")    # the SLO: targets.yaml's (gameday.recovery.targets_yaml)
+    slo.meets(min_success_ratio=site["success_ratio"], max_p95_ms=site["p95_ms"])
 
 Success ratio counts 5xx and class 0 (no response sent) as failures; 4xx are the client's.
 """

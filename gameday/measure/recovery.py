@@ -12,8 +12,11 @@
   request succeeded), so the error is one request interval, not one second;
 - **availability** = successful / all requests from the fault to the end of the scenario.
 
-    r = measure(timeline, t_fault=fault["fault_at"], t_end=scenario_end, slo=Slo(window_s=10))
+    r = measure(timeline, t_fault=fault["fault_at"], t_end=scenario_end, slo=suite.slo)
     r.rto_s, r.ttd_s, r.availability
+
+The SLO has no default here: this module cannot know the environment, so the caller passes it
+(``targets.yaml``'s ``slo`` for the environment, then the suite's: :func:`gameday.runner.suite.resolve_slo`).
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from ..load.timeline import ALL, Row, Timeline
 
 @dataclass(frozen=True)
 class Slo:
-    min_success_ratio: float = 0.99
-    max_p95_ms: float = 1000.0
-    window_s: int = 10
+    """What a good second is, and how many in a row end the RTO. No defaults: the values are
+    targets.yaml's ``slo`` (``success_ratio``, ``p95_ms``, ``window_s``) for the environment."""
+
+    min_success_ratio: float
+    max_p95_ms: float
+    window_s: int
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ def _recovered_at(before: Row, window_start: int, slo: Slo) -> float:
     return float(window_start)
 
 
-def measure(timeline: Timeline, *, t_fault: float, t_end: float | None = None, slo: Slo = Slo(),
+def measure(timeline: Timeline, *, t_fault: float, slo: Slo, t_end: float | None = None,
             group: str = ALL) -> Recovery:
     """Judge the seconds from the fault to ``t_end`` (default: the end of the timeline)."""
     first = int(math.floor(t_fault))

@@ -19,8 +19,7 @@ from ..search_admin import SearchAdmin
 from ..targets import for_environment
 from ..targets.base import Target
 from ..targets.environment import Environment
-
-DEFAULT_SLO = {"success_ratio": 0.99, "p95_ms": 1000.0}
+from . import targets_yaml
 
 
 class DatabaseDown(GamedayError):
@@ -32,7 +31,7 @@ class PlaybookState:
     """What one step leaves for a later one in the same run (and what the caller asks of the run).
     Slotted: a misspelt field is an AttributeError, not a silent new key."""
 
-    slo: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_SLO))  # the site's (targets.yaml)
+    slo: dict[str, float] = field(default_factory=dict)  # the site's SLO; empty: targets.yaml's (Context.site_slo)
     rolling_restart: bool = False  # `gameday playbook web --rolling-restart`; cleared once done
     paused_indexer: list[str] = field(default_factory=list)  # indexer members the search restore paused
     snapshot: str | None = None  # the snapshot the search index was restored from
@@ -54,6 +53,13 @@ class Context:
     @property
     def env(self) -> Environment:
         return self.target.env
+
+    def site_slo(self) -> dict[str, float]:
+        """The SLO the site is verified against: the caller's (``state.slo``: the suite's, or a chosen
+        targets file's), else ``targets.yaml``'s ``slo`` for this environment, read once."""
+        if not self.state.slo:
+            self.state.slo = targets_yaml.load().slo(self.env.name)
+        return self.state.slo
 
     def remaining(self, cap: float) -> float:
         """Seconds a call may take: the step's remaining budget, at most ``cap`` (at least 1)."""

@@ -10,6 +10,7 @@ from gameday.load.timeline import Timeline, make_row
 from gameday.measure.recovery import Slo, measure
 
 T0 = 1_800_000_000
+SLO = Slo(min_success_ratio=0.99, max_p95_ms=1000, window_s=5)  # passed in: measure has no default SLO
 GOOD = ({12: 20}, 0, {"200": 20})
 
 
@@ -28,7 +29,7 @@ def test_detection_and_recovery_come_from_the_failed_requests_send_instants():
     tl = timeline({10: row(T0 + 10, 8, 12, first=10.4, last=10.95),
                    **{i: row(T0 + i, 0, 20, first=i + 0.02, last=i + 0.97) for i in range(11, 18)},
                    18: row(T0 + 18, 14, 6, first=18.01, last=18.3)})
-    rec = measure(tl, t_fault=T0 + 10.35, slo=Slo(window_s=5))
+    rec = measure(tl, t_fault=T0 + 10.35, slo=SLO)
     assert rec.first_failed_second == T0 + 10
     assert rec.ttd_s == pytest.approx(0.05)
     assert rec.recovered_at == pytest.approx(T0 + 18.3)
@@ -38,14 +39,14 @@ def test_detection_and_recovery_come_from_the_failed_requests_send_instants():
 def test_a_second_failed_on_latency_is_not_refined():
     slow = row(T0 + 18, 19, 1, first=18.1, last=18.1, ms=3000)  # p95 3 s: failing on latency too
     tl = timeline({**{i: row(T0 + i, 0, 20, first=i + 0.02, last=i + 0.97) for i in range(10, 18)}, 18: slow})
-    rec = measure(tl, t_fault=T0 + 9.9, slo=Slo(window_s=5))
+    rec = measure(tl, t_fault=T0 + 9.9, slo=SLO)
     assert rec.recovered_at == T0 + 19
     assert rec.rto_s == pytest.approx(9.1)
 
 
 def test_timelines_without_send_instants_fall_back_to_whole_seconds():
     tl = timeline({i: make_row(T0 + i, "all", {2000: 10}, 10, {"503": 10}) for i in range(10, 18)})
-    rec = measure(tl, t_fault=T0 + 9.7, slo=Slo(window_s=5))
+    rec = measure(tl, t_fault=T0 + 9.7, slo=SLO)
     assert (rec.ttd_s, rec.recovered_at, rec.rto_s) == (pytest.approx(0.3), T0 + 18, pytest.approx(8.3))
 
 

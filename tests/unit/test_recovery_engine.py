@@ -158,12 +158,15 @@ def test_an_unknown_playbook_is_bad_input_naming_the_real_ones():
 
 def test_a_context_is_the_target_a_deadline_and_typed_state():
     from gameday.deadline import Deadline
-    from gameday.recovery.context import DEFAULT_SLO, Context, PlaybookState
+    from gameday.recovery import targets_yaml
+    from gameday.recovery.context import Context, PlaybookState
 
     target = SimpleNamespace(env=SimpleNamespace(name="unit"))
     c = Context(target=target)
     assert c.env is target.env and not hasattr(c, "platform")
-    assert c.state == PlaybookState() and c.state.slo == DEFAULT_SLO and c.state.slo is not DEFAULT_SLO
+    assert c.state == PlaybookState() and c.state.slo == {}  # no SLO of its own: targets.yaml's, when asked
+    assert c.site_slo() == targets_yaml.load().slo("unit") and c.state.slo == c.site_slo()
+    assert Context(target=target).state.slo is not c.state.slo
     assert c.remaining(30) == 30
     c.deadline = Deadline(5)
     assert 1 <= c.remaining(30) <= 5

@@ -12,6 +12,7 @@ from gameday.measure.recovery import Slo, measure
 from gameday.report import model, render
 
 T0 = 1_800_000_000
+SLO = Slo(min_success_ratio=0.99, max_p95_ms=1000, window_s=5)  # passed in: measure has no default SLO
 SECRET = "s3cr3t-db-Pa55"
 
 
@@ -27,7 +28,7 @@ def outage_timeline(start: int, down_from: int, down_for: int, length: int = 60)
 
 def scenario(name: str, *, rto_target: float, down_for: int, error: str | None = None) -> model.Scenario:
     tl = outage_timeline(T0, T0 + 10, down_for)
-    rec = measure(tl, t_fault=T0 + 9.7, slo=Slo(window_s=5))
+    rec = measure(tl, t_fault=T0 + 9.7, slo=SLO)
     series = [{"t": r.t, "rps": r.rps, "error_ratio": r.failures / r.requests if r.requests else None,
                "p95_ms": r.p95_ms} for r in tl.series()]
     return model.Scenario(
@@ -51,7 +52,7 @@ def build(*scenarios: model.Scenario, interrupted: bool = False) -> dict:
 
 
 def test_measured_recovery_of_a_known_outage():
-    rec = measure(outage_timeline(T0, T0 + 10, 8), t_fault=T0 + 9.7, slo=Slo(window_s=5))
+    rec = measure(outage_timeline(T0, T0 + 10, 8), t_fault=T0 + 9.7, slo=SLO)
     assert rec.first_failed_second == T0 + 10 and rec.ttd_s == pytest.approx(0.3)
     assert rec.recovered_at == T0 + 18 and rec.rto_s == pytest.approx(8.3)
     assert rec.failed_seconds == 8

@@ -18,6 +18,7 @@ from gameday.runner.judge import judge
 from gameday.runner.scenario import ScenarioRun
 
 ROOT = Path(__file__).resolve().parents[2]
+SLO = Slo(min_success_ratio=0.99, max_p95_ms=1000, window_s=5)  # passed in: measure has no default SLO
 
 # What every scenario of every suite was judged against before targets.yaml became their source
 # (the suites' own figures then): (rto_s, min_availability, rpo_records), and each suite's SLO
@@ -137,11 +138,11 @@ def test_a_fault_removed_under_the_run_or_not_undone_is_an_error_whatever_the_fi
     common = dict(spec=spec, started=T0, ended=T0 + 50, journal={"status": "completed"}, exit_code=0,
                   journal_path=tmp_path / "j.json", log_path=tmp_path / "j.log", fault_at=T0 + 9.7)
     rows = [make_row(t, "all", {12: 20}, 0, {"200": 20}) for t in range(T0, T0 + 60)]
-    ok = judge(ScenarioRun(**common), Timeline({}, rows), Slo(window_s=5))
+    ok = judge(ScenarioRun(**common), Timeline({}, rows), SLO)
     assert ok.passed
     removed = judge(ScenarioRun(**common, removed_under=[{"reason": "latency", "why": "gone"}]),
-                    Timeline({}, rows), Slo(window_s=5))
+                    Timeline({}, rows), SLO)
     assert removed.status == "error" and "removed under this run" in removed.error
     stuck = judge(ScenarioRun(**common, undo_failed=[{"reason": "latency", "error": "refused"}]),
-                  Timeline({}, rows), Slo(window_s=5))
+                  Timeline({}, rows), SLO)
     assert stuck.status == "error" and "could not be undone" in stuck.error

@@ -40,7 +40,7 @@ def quick_look(ctx: Context, *, n: int = 6, timeout: float = 3.0) -> list[Findin
 
 
 def meets_slo(ctx: Context) -> Check:
-    slo = ctx.state.slo
+    slo = ctx.site_slo()
     m = site_slo.measure(ctx.target.site_url(), paths=PATHS, window_s=3, rate=10, timeout=3,
                          allow=hostguard.site_hosts(ctx.env))
     ok = m["success_ratio"] >= slo["success_ratio"] and m["p95_ms"] <= slo["p95_ms"]
