@@ -1,10 +1,12 @@
 """The twin's admin context in the user's own kubeconfig, as ``kind`` and ``gcloud container clusters
 get-credentials`` put theirs.
 
-``merge(twin)`` writes a cluster, a user and a context, all named ``gameday-<twin>``, into the user's
-default kubeconfig (the first path of ``$KUBECONFIG`` if set, else ``~/.kube/config``): the API
-server's URL and CA, and the twin's admin client certificate and key, embedded as ``*-data``
-(the same identity as ``<twin home>/kubeconfig``). Other entries are kept; ``current-context`` is set
+``merge(name, server, files)`` writes a cluster, a user and a context, all named ``gameday-<twin>``,
+into the user's default kubeconfig (:func:`gameday.targets.kubernetes_config.kubeconfig_path`: the
+first path of ``$KUBECONFIG`` if set, else ``~/.kube/config``, where the Kubernetes target looks too):
+the API server's URL and CA, and the twin's admin client certificate and key, embedded as ``*-data``
+(the same identity as ``<twin home>/kubeconfig``). :func:`gameday.kube.members.prepare` passes the
+twin's server URL and PKI files in. Other entries are kept; ``current-context`` is set
 only when the file had none. The file is written whole (temporary file + rename, mode 0600) under an
 ``fcntl`` lock. ``remove(name)`` takes the three entries out again (``sandbox down --wipe``), and
 the file with them if nothing else is left in it::
@@ -24,6 +26,8 @@ import yaml
 
 from ..errors import UsageError
 from ..statedir import locked
+from ..targets.kubernetes_config import kubeconfig_path
+from .pki import PkiFiles
 
 PREFIX = "gameday-"
 
@@ -34,9 +38,9 @@ def context_name(name: str) -> str:
 
 
 def default_path() -> Path:
-    """Where kubectl writes by default: ``$KUBECONFIG``'s first entry, else ``~/.kube/config``."""
-    first = (os.environ.get("KUBECONFIG") or "").split(os.pathsep)[0]
-    return Path(first).expanduser() if first else Path.home() / ".kube" / "config"
+    """Where kubectl writes by default: ``$KUBECONFIG``'s first entry, else ``~/.kube/config`` (the
+    Kubernetes target's rule for an environment that names no kubeconfig file)."""
+    return kubeconfig_path({})
 
 
 def _locked():
@@ -78,23 +82,22 @@ def _b64(path: Path) -> str:
     return base64.b64encode(Path(path).read_bytes()).decode()
 
 
-def entries(twin) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """(cluster, user, context) of the twin's admin identity, data embedded."""
-    from . import members
-    files = members.pki_files(twin)
+def entries(twin_name: str, server: str, files: PkiFiles) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(cluster, user, context) of twin ``twin_name``'s admin identity (API server ``server``, its
+    certificates in ``files``), data embedded."""
     cert, key = files.client("admin")
-    name = context_name(twin.name)
-    cluster = {"server": members.server_url(twin), "certificate-authority-data": _b64(files.ca_cert)}
+    name = context_name(twin_name)
+    cluster = {"server": server, "certificate-authority-data": _b64(files.ca_cert)}
     user = {"client-certificate-data": _b64(cert), "client-key-data": _b64(key)}
     context = {"cluster": name, "user": name, "namespace": "gameday"}
     return cluster, user, context
 
 
-def merge(twin, path: Path | None = None) -> Path:
-    """Put the twin's context into ``path`` (default: :func:`default_path`); returns the file."""
+def merge(twin_name: str, server: str, files: PkiFiles, path: Path | None = None) -> Path:
+    """Put twin ``twin_name``'s context into ``path`` (default: :func:`default_path`); returns the file."""
     path = Path(path) if path else default_path()
-    cluster, user, context = entries(twin)
-    name = context_name(twin.name)
+    cluster, user, context = entries(twin_name, server, files)
+    name = context_name(twin_name)
     with _locked():
         data = _load(path)
         data.setdefault("apiVersion", "v1")

@@ -96,7 +96,7 @@ def prepare(twin: Twin) -> None:
         _component_kubeconfig(twin, client).write_text(pki.kubeconfig(server_url(twin), files, client))
     kubeconfig_path(twin).write_text(pki.kubeconfig(server_url(twin), files, "admin"))
     kubeconfig_path(twin).chmod(0o600)
-    kubeconfig_merge.merge(twin)  # context gameday-<twin> in the user's kubeconfig, as kind does
+    kubeconfig_merge.merge(twin.name, server_url(twin), files)  # context gameday-<twin> in the user's kubeconfig, as kind does
     (twin.paths.data / "etcd").mkdir(parents=True, exist_ok=True)
     (twin.paths.data / "etcd").chmod(0o700)
     _audit_policy_path(twin).parent.mkdir(parents=True, exist_ok=True)
