@@ -31,7 +31,7 @@ from typing import Any, Callable
 from ..deadline import Deadline
 from . import images as images_mod
 from .probes import Probe
-from .volumes import Cluster, PodVolumes, VolumeError
+from .volumes import Cluster, PodVolumes, VolumeError, expand
 
 NSINIT = Path(__file__).with_name("nsinit.py")
 ENV_NAME = re.compile(r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
@@ -41,21 +41,10 @@ TOKEN_CHECK_S = 60.0
 log = logging.getLogger("gameday.kube.pods")
 
 BACKOFF_BASE, BACKOFF_CAP, BACKOFF_RESET_AFTER = 1.0, 30.0, 60.0
-_VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
 
 
 def now_rfc3339() -> str:
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def expand(text: str, env: dict[str, str]) -> str:
-    """Kubernetes' ``$(VAR)`` expansion: known variables are replaced, ``$$`` is a literal ``$``,
-    unknown references stay as written."""
-    def sub(m: re.Match) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        return env.get(m.group(1), m.group(0))
-    return _VAR.sub(sub, text)
 
 
 def exit_code(returncode: int) -> int:

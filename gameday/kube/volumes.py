@@ -25,6 +25,7 @@ from __future__ import annotations
 import base64
 import datetime
 import os
+import re
 import shutil
 import stat
 import time
@@ -36,6 +37,18 @@ DEFAULT_MODE = 0o644          # secret, configMap, projected and downwardAPI fil
 EMPTY_DIR_MODE = 0o777        # as the kubelet makes an emptyDir
 TOKEN_REFRESH_AT = 0.8        # share of a token's lifetime after which it is requested again
 TOKEN_MAX_AGE = 24 * 3600.0   # ... or after a day, whichever comes first (the kubelet's rule)
+_VAR = re.compile(r"\$\$|\$\(([A-Za-z_][A-Za-z0-9_.-]*)\)")
+
+
+def expand(text: str, env: dict[str, str]) -> str:
+    """Kubernetes' ``$(VAR)`` expansion: known variables are replaced, ``$$`` is a literal ``$``,
+    unknown references stay as written. Here for ``subPathExpr``; :mod:`.pods` uses it for a
+    container's env, command and args."""
+    def sub(m: re.Match) -> str:
+        if m.group(0) == "$$":
+            return "$"
+        return env.get(m.group(1), m.group(0))
+    return _VAR.sub(sub, text)
 
 
 class VolumeError(Exception):
@@ -341,7 +354,6 @@ class PodVolumes:
     # ---- mounts --------------------------------------------------------------------------------------
     def mounts(self, container: dict[str, Any], env: dict[str, str]) -> list[Mount]:
         """The container's ``volumeMounts`` as bind mounts (``subPath`` / ``subPathExpr`` resolved)."""
-        from .pods import expand
         out = []
         for item in container.get("volumeMounts") or []:
             if item["name"] not in self.paths:
