@@ -84,6 +84,13 @@ class Schedule:
             return self.peak_rps * (1.0 + (self.surge_factor - 1.0) * rise)
         return base
 
+    def ramp_left(self, t: float) -> float:
+        """Seconds until the shape, ``t`` seconds into its run, sends its full rate: what is left of
+        the ramp for ``peak`` and ``surge``; 0 for ``smoke`` and ``day``, which do not ramp."""
+        if self.profile not in ("peak", "surge"):
+            return 0.0
+        return max(0.0, self.ramp_s - t)
+
     def max_rps(self) -> float:
         return {"smoke": self.smoke_rps, "day": self.peak_rps, "peak": self.peak_rps,
                 "surge": self.peak_rps * self.surge_factor}[self.profile]

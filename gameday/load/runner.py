@@ -305,7 +305,8 @@ def _progress_line(rows: list[dict], started: float, cpu: _CpuWatch) -> dict:
     cpu_now = max((v[-1] for v in cpu.samples.values() if v), default=0.0)
     requests_ = sum(r["requests"] for r in last)
     failures = sum(r["failures"] for r in last)
-    return {"elapsed_s": round(time.time() - started), "users": last[-1].get("users") if last else 0,
+    return {"elapsed_s": round(time.time() - started), "first_t": rows[0]["t"] if rows else None,
+            "users": last[-1].get("users") if last else 0,
             "rps": round(requests_ / seconds, 1),
             "target_rps": last[-1].get("target_rps") if last else None,
             "failures": failures, "error_ratio": round(failures / requests_, 4) if requests_ else None,

@@ -170,16 +170,18 @@ class GameDay:
                 self.load_result["error"] = str(err)
 
         self.load_flowing = threading.Event()
+        self.load_first_t: float | None = None  # when Locust's first second of requests began (epoch s)
         self.load_thread = threading.Thread(target=go, name="load", daemon=True)
         self.load_thread.start()
         self.events.add("load.start", profile=self.suite.profile, planned_s=duration)
 
     def wait_for_full_load(self) -> float:
-        """Block until Locust sends requests (its workers started and its shape began), then for the
-        shape's ramp: the baseline, and every scenario's steady state after it, are judged at the
-        suite's full rate. Returns the seconds waited; raises GamedayError when the load ended or never
-        started within the load's own start-up deadline. A baseline timed from Locust's launch ran at a
-        tenth of the rate on a slow start, and the first scenario then met the ramp's queues instead."""
+        """Block until Locust sends requests (its workers started and its shape began), then for what
+        is left of the shape's ramp (none for ``smoke`` and ``day``): the baseline, and every
+        scenario's steady state after it, are judged at the suite's full rate. Returns the seconds
+        waited; raises GamedayError when the load ended or never started within the load's own
+        start-up deadline. A baseline timed from Locust's launch ran at a tenth of the rate on a slow
+        start, and the first scenario then met the ramp's queues instead."""
         started = time.monotonic()
         options = self.load_run.options
         deadline = Deadline(load_runner.STARTUP_GRACE_S + (options.workers_wait_s if options.master else 0.0)
@@ -191,12 +193,14 @@ class GameDay:
             if deadline.expired():
                 raise GamedayError(f"the load sent no request within {deadline.seconds:.0f}s of its start",
                                    hint=f"see {self.out / 'load' / 'locust-console.log'}")
-        pause(self.load_run.schedule.ramp_s)
+        first = self.load_first_t if self.load_first_t is not None else time.time()
+        pause(self.load_run.schedule.ramp_left(time.time() - first) + 1.0)  # rows are whole seconds
         return time.monotonic() - started
 
     def _on_load(self, sample: dict) -> None:
         """The load's last seconds (from the timeline), tagged with where the game day is."""
         if sample.get("target_rps") is not None:
+            self.load_first_t = sample.get("first_t")
             self.load_flowing.set()
         if self.live is not None:
             self.live({"scenario": self.scenario_name, "phase": self.phase, **sample})

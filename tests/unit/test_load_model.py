@@ -138,6 +138,15 @@ def test_peak_ramps_then_holds_the_modelled_peak():
     assert s.max_rps() == pytest.approx(20)
 
 
+def test_the_ramp_left_is_what_remains_until_the_full_rate():
+    peak = Schedule.for_profile("peak", PLAN, ramp_s=10)
+    assert [peak.ramp_left(t) for t in (0, 4, 10, 30)] == [10, 6, 0, 0]
+    assert peak.target_rps(4 + peak.ramp_left(4)) == pytest.approx(peak.max_rps())
+    assert Schedule.for_profile("surge", PLAN, duration_s=300, ramp_s=10).ramp_left(3) == 7
+    assert Schedule.for_profile("smoke", PLAN, duration_s=20).ramp_left(0) == 0  # constant from the start
+    assert Schedule.for_profile("day", PLAN, duration_s=300).ramp_left(0) == 0
+
+
 def test_surge_triples_the_middle_third():
     s = Schedule.for_profile("surge", PLAN, duration_s=300, ramp_s=10)
     assert s.target_rps(50) == pytest.approx(20)
