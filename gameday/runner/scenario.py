@@ -110,7 +110,8 @@ class ScenarioRunner:
         self.events.add("scenario.start", scenario=spec.name)
         ctx = Context.for_environment(self.env)
         # the playbook verifies the site against the SLO this scenario is judged by (targets.yaml + the suite's overrides)
-        ctx.state.slo = {**ctx.state.slo, "success_ratio": self.suite.slo.min_success_ratio, "p95_ms": self.suite.slo.max_p95_ms}
+        ctx.state.slo = {"success_ratio": self.suite.slo.min_success_ratio, "p95_ms": self.suite.slo.max_p95_ms,
+                         "window_s": self.suite.slo.window_s}
         canaries = Canaries(CanaryEndpoints.from_context(ctx)).start()
         self.events.add("canaries.start", run=canaries.run)
         journal_path = self.out / "journals" / f"{spec.name}.json"
