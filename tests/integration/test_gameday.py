@@ -133,9 +133,11 @@ def test_a_game_day_with_load_workers_is_a_locust_master_its_workers_join(steady
         out = subprocess.run([sys.executable, "-m", "gameday", "run", "--suite", str(tmp_path / "one.yaml"),
                               "--env", str(tmp_path / "env.yaml"), "--reports", "reports", "--no-install", "--json"],
                              capture_output=True, text=True, timeout=600, cwd=tmp_path)
-        worker.wait(timeout=60)
-    finally:
-        if worker.poll() is None:
+    finally:  # a worker outlives its master (deploy/'s worker pods wait for the next one): stop it
+        worker.terminate()
+        try:
+            worker.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             worker.kill()
             worker.wait(10)
     assert out.returncode == 0, out.stderr[-3000:]
