@@ -64,6 +64,7 @@ class RunOptions:
     traffic: Path | None = None
     locustfile: Path = DEFAULT_LOCUSTFILE
     pacing_s: float | None = None
+    ramp_s: float | None = None  # seconds to the peak rate; None: the traffic model's generator.ramp_s
     extra_env: dict[str, str] = field(default_factory=dict)
     allow_hosts: tuple[str, ...] = ()  # non-loopback hosts this run may load (an allow-listed environment's site)
 
@@ -130,7 +131,8 @@ def prepare(opts: RunOptions, *, check_target: bool = True) -> PreparedRun:
     if not 0.5 <= pacing <= 120:
         raise UsageError(f"pacing {pacing:g}s is out of range", hint="give 0.5..120 seconds")
     plan = model.plan()
-    schedule = Schedule.for_profile(opts.profile, plan, duration_s=opts.duration_s, ramp_s=model.ramp_s)
+    schedule = Schedule.for_profile(opts.profile, plan, duration_s=opts.duration_s,
+                                    ramp_s=model.ramp_s if opts.ramp_s is None else opts.ramp_s)
     if check_target:
         check_reachable(host)
     out = opts.out_dir or Path("reports") / time.strftime("load-%Y%m%dT%H%M%SZ", time.gmtime())

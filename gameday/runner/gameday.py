@@ -60,7 +60,8 @@ class Result:
         return 0 if self.report["verdict"] == "passed" and not self.undo_failed else 1
 
 
-def load_options(env: Environment, profile: str, site_url: str, duration: float, out: Path) -> load_runner.RunOptions:
+def load_options(env: Environment, profile: str, site_url: str, duration: float, out: Path,
+                 ramp_s: float | None = None) -> load_runner.RunOptions:
     """How a game day drives its load: one local Locust process, or (``load.workers`` in the
     environment) a master waiting for that many external workers; a Kubernetes environment, being
     allow-listed, may load its own site's host, and nothing else."""
@@ -69,7 +70,7 @@ def load_options(env: Environment, profile: str, site_url: str, duration: float,
     allow = hostguard.site_hosts(env)
     return load_runner.RunOptions(profile=profile, host=site_url, duration_s=duration, out_dir=out,
                                   master=workers > 0, expect_workers=workers, master_bind_host=bind_host,
-                                  master_bind_port=int(bind_port), allow_hosts=tuple(h for h in allow if h),
+                                  master_bind_port=int(bind_port), allow_hosts=tuple(h for h in allow if h), ramp_s=ramp_s,
                                   extra_env=children.marked({}, env.name))  # gameday cleanup finds a leftover
 
 
@@ -158,7 +159,7 @@ class GameDay:
     def start_load(self) -> None:
         duration = self.suite.baseline_s + len(self.suite.scenarios) * SCENARIO_BUDGET_S
         self.load_run = load_runner.prepare(load_options(self.env, self.suite.profile, self.site_url, duration,
-                                                         self.out / "load"))
+                                                         self.out / "load", ramp_s=self.suite.ramp_s))
         self.load_stop = threading.Event()
         self.load_result: dict[str, Any] = {}
 

@@ -6,6 +6,7 @@ resolved from ``targets.yaml``, the one source of recovery objectives::
     suite = suite.for_environment(env.name)          # ... and of its environments.<name> (the runner does this)
     for sc in suite.scenarios: sc.experiment, sc.targets.rto_s, sc.targets.min_availability
     suite.slo.min_success_ratio, suite.slo.max_p95_ms, suite.slo.window_s
+    suite.profile, suite.ramp_s                       # load: {profile: peak, ramp_s: 10}; ramp_s None: the model's
 
 A scenario's objectives: targets.yaml's for its layer and experiment (``experiments/<layer>/<scenario>.yaml``
 -> ``layers.<layer>.scenarios.<scenario>``) in the environment, then the suite's own ``targets:``
@@ -68,6 +69,7 @@ class Suite:
     slo: Slo
     scenarios: list[ScenarioSpec] = field(default_factory=list)
     slo_overrides: dict[str, float] = field(default_factory=dict)  # the suite's own slo: {...}
+    ramp_s: float | None = None  # load.ramp_s; None: the traffic model's
     environment: str | None = None  # the targets.yaml environment the objectives were resolved for
 
     def for_environment(self, environment: str | None, targets: targets_yaml.Targets | None = None) -> "Suite":
@@ -112,7 +114,8 @@ def load(name_or_path: str | Path, *, environment: str | None = None,
                                       targets=resolve(targets, sc.layer, experiment.stem, environment, overrides)))
     slo_overrides = suite.slo.model_dump(exclude_none=True, include={"success_ratio", "p95_ms", "window_s"}) \
         if suite.slo else {}
-    return Suite(name=path.stem, title=suite.title or path.stem, profile=(suite.load or SuiteLoad()).profile,
+    load = suite.load or SuiteLoad()
+    return Suite(name=path.stem, title=suite.title or path.stem, profile=load.profile,
                  baseline_s=float(suite.baseline_s), cooldown_s=float(suite.cooldown_s),
                  slo=resolve_slo(targets, environment, slo_overrides), scenarios=scenarios,
-                 slo_overrides=slo_overrides, environment=environment)
+                 slo_overrides=slo_overrides, environment=environment, ramp_s=load.ramp_s)

@@ -39,6 +39,8 @@ def playbooks() -> list[str]:
 
 class SuiteLoad(Strict):
     profile: Profile = Field("peak", description=f"the load profile: {', '.join(PROFILES)}")
+    ramp_s: Optional[float] = Field(None, ge=0, le=600, description="seconds to ramp up to the peak rate (peak and surge); "
+                                    "default: the traffic model's generator.ramp_s (loadtests/traffic.yaml)")
 
 
 def _renamed(value: Any, info: ValidationInfo) -> Any:

@@ -41,7 +41,7 @@ def toxics(twin, dependency: str) -> list[str]:
 
 def latency_suite(tmp_path: Path) -> Path:
     """One scenario: 1.5 s latency web->search for about ten seconds (network/latency-web-to-search)."""
-    suite = {"title": "one network fault", "load": {"profile": "peak"}, "baseline_s": 3, "cooldown_s": 2,
+    suite = {"title": "one network fault", "load": {"profile": "peak", "ramp_s": 2}, "baseline_s": 3, "cooldown_s": 2,
              "slo": {"success_ratio": 0.9, "p95_ms": 3000, "window_s": 5},
              "scenarios": [{"name": "slow-search", "experiment": "experiments/network/latency-web-to-search.yaml",
                             "layer": "network", "targets": {"rto_s": 60, "min_availability": 0.5}}]}

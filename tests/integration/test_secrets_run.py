@@ -60,7 +60,7 @@ def test_a_run_with_special_character_secrets_writes_none_of_them(steady_twin, t
     env_doc["configuration"]["gameday_environment"]["credentials"] = {"leaky": {"env": VAR}}
     env_file = tmp_path / "sandbox-test-secrets.yaml"
     env_file.write_text(yaml.safe_dump(env_doc))
-    suite = {"title": "secrets", "load": {"profile": "peak"}, "baseline_s": 3, "cooldown_s": 1,
+    suite = {"title": "secrets", "load": {"profile": "peak", "ramp_s": 2}, "baseline_s": 3, "cooldown_s": 1,
              "slo": {"success_ratio": 0.9, "p95_ms": 2000, "window_s": 3},
              "scenarios": [{"name": "web-one-pod", "experiment": "experiments/web/kill-one-pod.yaml",
                             "layer": "web", "targets": {"rto_s": 60}}]}

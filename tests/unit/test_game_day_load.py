@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.server
+import threading
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,33 @@ K8S = {"name": "gke-x", "kind": "kubernetes", "allowed": True, "site_url": "http
 def test_the_sandbox_runs_one_local_locust_on_loopback(tmp_path: Path):
     opts = load_options(load("sandbox-test"), "peak", "http://127.20.10.1:8080", 60, tmp_path)
     assert (opts.master, opts.expect_workers, opts.allow_hosts) == (False, 0, ())
+
+
+@pytest.fixture
+def local_site():
+    """A real HTTP server on loopback: what the load runner checks it can reach before planning."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_suites_ramp_reaches_the_loads_schedule_and_the_models_is_the_default(tmp_path: Path, local_site):
+    from gameday.load import runner as load_runner
+    from gameday.runner import suite as suites
+
+    env = load("sandbox-test")
+    short = suites.load("smoke")  # load: {profile: peak, ramp_s: 3}
+    run = load_runner.prepare(load_options(env, short.profile, local_site, 60, tmp_path / "a", ramp_s=short.ramp_s))
+    assert short.ramp_s == 3 and run.schedule.ramp_s == 3 and run.env["GAMEDAY_LOAD_RAMP_S"] == "3.0"
+    default = load_runner.prepare(load_options(env, "peak", local_site, 60, tmp_path / "b"))
+    assert suites.load("default").ramp_s is None and default.schedule.ramp_s == default.model.ramp_s
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("title: x\nload: {profile: peak, ramp_s: -1}\nscenarios: []\n")
+    with pytest.raises(UsageError, match="ramp_s"):
+        suites.load(str(bad))
 
 
 def test_a_kubernetes_environment_with_workers_makes_the_runner_a_master_for_its_own_site(tmp_path: Path):

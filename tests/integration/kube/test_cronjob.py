@@ -79,6 +79,7 @@ def in_cluster_environment(twin: Twin, tmp_path_factory) -> str:
 def one_scenario_suite() -> str:
     suite = yaml.safe_load((ROOT / "experiments" / "suites" / "kubernetes.yaml").read_text())
     suite.update(baseline_s=3, cooldown_s=3)  # after the ramp (the runner waits for the full rate)
+    suite["load"]["ramp_s"] = 2
     suite["scenarios"] = [s for s in suite["scenarios"] if s["name"] == "web-one-pod"]
     return yaml.safe_dump(suite)
 

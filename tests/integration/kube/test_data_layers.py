@@ -253,6 +253,7 @@ def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, 
     warm_up(twin)  # the site meets its SLO before the first scenario's steady-state probe
     suite = yaml.safe_load((ROOT / "experiments" / "suites" / "kubernetes.yaml").read_text())
     suite.update(baseline_s=3, cooldown_s=3)  # after the ramp (the runner waits for the full rate)
+    suite["load"]["ramp_s"] = 2
     # two of its six scenarios (a StatefulSet broker, the database): the runner's Kubernetes path whole,
     # within make test's time; web-one-pod is the CronJob's game day on this target (test_cronjob), the
     # other three are covered on it by plain chaos run (search node here, rolling restart in
