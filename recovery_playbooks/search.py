@@ -1,6 +1,8 @@
-"""Search: bring missing nodes back, explain unassigned shards, retry failed allocations, restore a
-lost index from the latest snapshot and replay the Kafka events published since, verify green and
-that the document count matches the database."""
+"""Search: rebuild a cluster whose nodes lost their data (empty nodes started, a new cluster formed,
+the snapshot repository registered again), bring missing nodes back, explain unassigned shards,
+retry failed allocations, restore a lost index from the latest snapshot and replay the Kafka events
+published since, wait until the index matches the database (count and checksum of ids and
+versions), verify green and that the document count matches the database."""
 
 from gameday.recovery import Playbook
 from gameday.recovery.layers import search
@@ -12,4 +14,5 @@ COVERS = (
     "search/data-node-lost",
     "search/shards-unassigned",
     "search/index-lost",
+    "search/cluster-lost",
 )

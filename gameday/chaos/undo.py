@@ -8,6 +8,7 @@ from typing import Any, Callable
 
 import requests
 
+from ..errors import GamedayError
 from ..targets import for_environment
 from ..targets.base import Node
 from ..targets.environment import Environment
@@ -51,10 +52,33 @@ def restore_storage(env: Environment, layer: str, name: str) -> dict[str, Any]:
     return {"started": name, "formatted": formatted, "existed": formatted is not None}
 
 
+def rebuild_search_cluster(env: Environment, layer: str, members: list[str]) -> dict[str, Any]:
+    """Undo of a lost search cluster: the search playbook, applied. It gives the nodes whose data
+    is gone empty data directories and starts them, waits for the new cluster, registers the
+    snapshot repository, restores the latest snapshot, replays Kafka (or re-indexes the database)
+    and waits until the index matches the database. Harmless when nothing is lost (the playbook
+    finds the layer healthy and does nothing). A failed playbook raises, naming its failed step."""
+    from ..recovery import FAILED, load_playbook, run
+    from ..recovery.context import Context
+    target = for_environment(env)
+    lost = target.lost_storage(layer)
+    result = run(load_playbook("search"), Context(target=target), apply=True)
+    if result.outcome == FAILED:
+        raise GamedayError(f"the search playbook could not rebuild {', '.join(members)}: {result.error}",
+                           hint="`gameday playbook search --apply` shows each step; `gameday cleanup` retries")
+    steps = {s.name: {"status": s.status, "seconds": s.seconds, "did": s.did, "detail": s.detail,
+                      "ended_at": None if s.started_at is None or s.seconds is None else s.started_at + s.seconds}
+             for s in result.steps}
+    uuid = (target.search_admin().request("GET", "/") or {}).get("cluster_uuid")
+    return {"rebuilt": members, "lost_storage": lost, "outcome": result.outcome, "steps": steps,
+            "cluster_uuid": uuid, "existed": bool(lost)}
+
+
 UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "start_node": start_node,
     "remove_toxic": remove_toxic,
     "clear_index_allocation": clear_index_allocation,
     "restore_index": restore_index,
     "restore_storage": restore_storage,
+    "rebuild_search_cluster": rebuild_search_cluster,
 }

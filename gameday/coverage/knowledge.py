@@ -92,6 +92,10 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             ("index-lost", "The content index is deleted",
              ["playbook finding search.index-missing (`gameday playbook search`)", "search returns nothing while the database has content",
               "document count below the database's"]),
+            ("cluster-lost", "The whole search cluster is lost: every node and its data; rebuilt from the snapshot, "
+             "replay and the database",
+             ["playbook findings search.cluster-lost and search.storage-lost (`gameday playbook search`)",
+              "no search node answers; search pages degrade (503)", "no node has a data directory"]),
             ("slow-network", "The network between web and search slows down (latency)",
              ["p95 of search pages rises", "other pages keep their latency (a bulkhead holds)"]),
         ],

@@ -9,6 +9,7 @@ steps of one run share::
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 
 import pymysql
@@ -38,6 +39,7 @@ class PlaybookState:
     replay_from_ms: int = 0  # replay content events from this instant (ms since the epoch; 0: all)
     reindex_from_db: bool = False  # no snapshot: re-index every article from the database
     count_rows: tuple[Deadline, int] | None = None  # (the verify step's deadline, articles when it began)
+    match_cut: tuple[Deadline, datetime.datetime] | None = None  # (the match step's deadline, its cut-off instant)
 
 
 @dataclass

@@ -92,24 +92,41 @@ class Target(abc.ABC):
     def replace_member(self, member: str) -> None:
         """Kill a member so the platform starts a fresh one (as deleting a stuck pod does)."""
 
-    # ---- a member's storage (the disk-loss drill) ----------------------------------------------
+    # ---- a member's storage (the disk-loss and search-cluster-loss drills) ----------------------
+    def check_storage_drill(self, layer: str) -> None:
+        """Raise a GamedayError, before anything is touched (no lock, no undo record), unless this
+        target can lose and restore the storage of ``layer``'s members. The drills' actions call it
+        first (``gameday.chaos.search.actions.lose_search_cluster``)."""
+        raise GamedayError(f"{self.name}: the storage-loss drills are not built for targets of kind {self.env.kind!r}; "
+                           "nothing was touched")
+
     def lost_storage(self, layer: str) -> list[str]:
         """Members of ``layer`` whose storage is gone: not formatted, so starting them alone cannot
-        bring them back (a Kafka broker without its ``meta.properties``). The Kafka playbook asks it
-        in its diagnosis. A target that cannot tell answers [] (it claims no loss it cannot see)."""
+        bring them back (a Kafka broker without its ``meta.properties``, a search node without its
+        data directory). The Kafka and search playbooks ask it in their diagnosis. A target that
+        cannot tell answers [] (it claims no loss it cannot see)."""
         return []
+
+    def search_snapshot_repository(self) -> dict[str, Any]:
+        """The search cluster's snapshot repository as ``PUT _snapshot/<name>`` takes it
+        (``{"type": "fs", "settings": {"location": ...}}``): what the search playbook registers again
+        on a cluster rebuilt from nothing. A target that does not know raises a GamedayError."""
+        raise GamedayError(f"{self.name}: where the search snapshots live is not known for targets of kind "
+                           f"{self.env.kind!r}", hint="register the snapshot repository by hand, then re-run the playbook")
 
     def lose_member_storage(self, member: str) -> dict[str, Any]:
         """The disk-loss fault: stop ``member`` abruptly, keep it stopped, and destroy its storage
         (data directory, formatting included). Returns ``{"member", "node_id", "data_dir", ...}``.
-        Called by ``gameday.chaos.kafka.actions.lose_broker_disk`` after its undo is recorded."""
+        Called by ``gameday.chaos.kafka.actions.lose_broker_disk`` and
+        ``gameday.chaos.search.actions.lose_search_cluster`` after their undo is recorded."""
         raise GamedayError(f"{self.name}: the disk-loss drill is not built for targets of kind {self.env.kind!r}")
 
     def restore_member_storage(self, member: str) -> dict[str, Any]:
         """Give a member whose storage was lost (see :meth:`lost_storage`) empty storage, formatted
-        as the platform's own tooling does (Kafka: the cluster id and the member's own node id). The
-        member stays stopped; the caller starts it. Returns ``{"member", "node_id", "cluster_id", ...}``.
-        Used by the Kafka playbook's ``restore-broker-storage`` step and the drill's undo."""
+        as the platform's own tooling does (Kafka: the cluster id and the member's own node id; search:
+        an empty data directory). The member stays stopped; the caller starts it. Returns
+        ``{"member", "node_id", "data_dir", ...}``. Used by the Kafka playbook's
+        ``restore-broker-storage`` step, the search playbook's ``restore-node-storage`` and the drills' undo."""
         raise GamedayError(f"{self.name}: the disk-loss drill is not built for targets of kind {self.env.kind!r}")
 
     # ---- faults ----------------------------------------------------------------------------

@@ -392,6 +392,17 @@ class KubernetesTarget(Target):
     NO_DISK_LOSS = ("the disk-loss drill is not built for Kubernetes yet (on Strimzi a broker's disk loss is its "
                     "PersistentVolumeClaim deleted together with its pod); nothing was touched")
 
+    NO_CLUSTER_LOSS = ("the search-cluster-loss drill is not built for Kubernetes yet (on ECK it is an ECK snapshot "
+                       "restore into a new cluster); nothing was touched")
+
+    def check_storage_drill(self, layer: str) -> None:
+        """Not built for any layer: refuses with a GamedayError naming what it would be on the
+        operator (:attr:`NO_DISK_LOSS` for Kafka on Strimzi, :attr:`NO_CLUSTER_LOSS` for search on ECK)."""
+        if layer == "search":
+            raise GamedayError(f"{self.name}: {self.NO_CLUSTER_LOSS}",
+                               hint="run the search-cluster-loss drill on the sandbox twin (kind: sandbox)")
+        raise GamedayError(f"{self.name}: {self.NO_DISK_LOSS}", hint="run the disk-loss drill on the sandbox twin (kind: sandbox)")
+
     def lose_member_storage(self, member: str) -> dict[str, Any]:
         """Not built: refuses with a GamedayError rather than pretending (see :attr:`NO_DISK_LOSS`)."""
         raise GamedayError(f"{self.name}: {self.NO_DISK_LOSS}",

@@ -141,13 +141,25 @@ class SandboxTarget(Target):
                              hint=f"stop it first: gameday sandbox --name {self.env.sandbox} stop {member}")
         self.client.wait_stopped(member, timeout=self.STORAGE_STOP_TIMEOUT)
 
+    def check_storage_drill(self, layer: str) -> None:
+        """The twin can lose and restore the storage of Kafka brokers and search nodes."""
+        from ..sandbox import storage
+        if layer not in storage.NODES:
+            raise UsageError(f"{self.name}: {layer} members have no storage the twin can lose; nothing was touched",
+                             hint=f"layers with storage: {', '.join(storage.NODES)}")
+
     def lost_storage(self, layer: str) -> list[str]:
         from ..sandbox import storage
         return storage.lost(self._twin(), layer)
 
+    def search_snapshot_repository(self) -> dict:
+        """The twin's filesystem repository (``path.repo`` of every node), outside every node's data."""
+        from ..sandbox.members import search
+        return {"type": "fs", "settings": {"location": str(search.snapshot_dir(self._twin())), "compress": True}}
+
     def lose_member_storage(self, member: str) -> dict:
         """Hold the member (the supervisor will not restart it), SIGKILL it as a dying disk crashes
-        the broker, wait until it has exited, then delete its data directory."""
+        the broker or node, wait until it has exited, then delete its data directory."""
         from ..sandbox import storage
         storage.describe(self._twin(), member)  # refuses a member without such storage before touching it
         self.client.stop(member, by="chaos")
@@ -160,7 +172,8 @@ class SandboxTarget(Target):
         return {**storage.lose(self._twin(), member), "stopped": True}
 
     def restore_member_storage(self, member: str) -> dict:
-        """Format the held member's lost storage (cluster id, its node id); the caller starts it."""
+        """Give the held member's lost storage back (Kafka: formatted with the cluster id and its node
+        id; search: an empty data directory); the caller starts it."""
         from ..sandbox import storage
         self._held_and_stopped(member, why="its storage can be formatted")
         return storage.restore(self._twin(), member)

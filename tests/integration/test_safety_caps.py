@@ -125,7 +125,7 @@ def test_a_fault_recorded_by_any_run_counts_against_the_cap(steady_twin):
     try:
         with pytest.raises(InterruptExecution) as err:
             kill_data_node(choose="name", name="search-1", dry_run=True,
-                           configuration={"gameday_environment": environment()})
+                           configuration={"gameday_environment": environment(limits={"search_max_nodes": 1})})
         assert "limits.search_max_nodes = 1" in str(err.value) and "search-3 (stopped, undo pending" in str(err.value)
     finally:
         ledger.done(env, rid)

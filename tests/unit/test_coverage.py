@@ -255,7 +255,8 @@ def test_error_experiment_names_a_component_missing_from_the_inventory(tmp_path)
     assert_clean_error(gameday("coverage", "--inventory", str(path)),
                        "edited.yaml has no component 'search' (named by experiments/network/latency-web-to-search.yaml, "
                        "experiments/search/fail-shards.yaml, experiments/search/kill-data-node.yaml, "
-                       "experiments/search/lose-index.yaml, recovery_playbooks/search.py)",
+                       "experiments/search/lose-cluster.yaml, experiments/search/lose-index.yaml, "
+                       "recovery_playbooks/search.py)",
                        "-> components: db, kafka-brokers")
 
 

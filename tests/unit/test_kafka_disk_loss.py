@@ -74,8 +74,8 @@ def test_the_twin_loses_a_brokers_whole_data_directory_and_sees_it_lost(tmp_path
     assert storage.describe(twin, "kafka-1")["formatted"]
 
 
-@pytest.mark.parametrize("member", ["search-1", "kafka-4", "kafka-0", "kafka-1x", "", "../kafka-1"])
-def test_only_a_kafka_broker_has_storage_the_twin_can_lose_or_restore(tmp_path, member):
+@pytest.mark.parametrize("member", ["web-1", "search-4", "kafka-4", "kafka-0", "kafka-1x", "", "../kafka-1"])
+def test_only_kafka_brokers_and_search_nodes_have_storage_the_twin_can_lose_or_restore(tmp_path, member):
     twin = fake_twin(tmp_path)
     for operation in (storage.lose, storage.restore, storage.describe):
         with pytest.raises(UsageError, match="has no storage the twin can lose or restore"):

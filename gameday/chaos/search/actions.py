@@ -1,5 +1,6 @@
 """Search faults: kill the data node holding the most primaries; fail an index's shards (red);
-lose an index (deleted, restored from a snapshot by the rollback)."""
+lose an index (deleted, restored from a snapshot by the rollback); lose the whole cluster (every
+node and its data, rebuilt by the search playbook); take the scheduled snapshot."""
 
 import time
 from typing import Any, Dict
@@ -7,8 +8,10 @@ from typing import Any, Dict
 from ...errors import UsageError
 from .. import caps, ledger
 from ..context import activity, ignored, target
+from ..lock import lock_for
 
-__all__ = ["kill_data_node", "fail_index_shards", "lose_index", "restore_lost_index", "recover_index_shards"]
+__all__ = ["kill_data_node", "fail_index_shards", "lose_index", "restore_lost_index", "recover_index_shards",
+           "snapshot_index", "lose_search_cluster", "rebuild_search_cluster"]
 
 NOWHERE = "gameday-no-such-node"
 REPOSITORY = "gameday-fs"
@@ -121,3 +124,84 @@ def restore_lost_index(index: str = "content", configuration: Dict[str, Any] = N
     tgt = target(configuration)
     done = [ledger.run_record(r)["result"] for r in ledger.matching(tgt.env, "restore_index", index=index)]
     return {"target": tgt.name, "restored": done}
+
+
+@activity
+def snapshot_index(index: str = "content", configuration: Dict[str, Any] = None,
+                   secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Take a snapshot of ``index`` in the snapshot repository now, as the platform's scheduled
+    backup does (the twin has no schedule): the "latest snapshot" a restore starts from::
+
+        provider: {type: python, module: gameday.chaos.search.actions, func: snapshot_index}
+
+    Returns ``{"target", "repository", "snapshot", "documents", "at"}``."""
+    tgt = target(configuration, lock=False)
+    api = tgt.search_admin(timeout=120)
+    if not api.index_exists(index):
+        raise UsageError(f"index {index!r} does not exist; nothing to snapshot")
+    snapshot = f"gameday-scheduled-{int(time.time())}"
+    documents = api.count(index)
+    api.snapshot(REPOSITORY, snapshot, [index])
+    return {"target": tgt.name, "repository": REPOSITORY, "snapshot": snapshot, "documents": documents, "at": time.time()}
+
+
+@activity
+def lose_search_cluster(dry_run: bool = False, configuration: Dict[str, Any] = None,
+                        secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """The whole search cluster lost: every node is stopped abruptly and kept stopped, and each
+    one's data directory is deleted (cluster state, cluster UUID, every shard). The snapshot
+    repository survives (it lives outside the cluster). The undo, recorded first, is the search
+    playbook applied (:func:`rebuild_search_cluster`, ``gameday playbook search --apply``, or
+    ``gameday cleanup``). Needs ``limits.search_max_nodes`` of at least the node count; refused
+    before anything is touched on a target that cannot lose storage (Kubernetes: not built yet)::
+
+        provider: {type: python, module: gameday.chaos.search.actions, func: lose_search_cluster}
+
+    Returns ``{"target", "layer", "touched": ["search-1", ...], "data_dirs", "cluster_uuid" (the
+    lost cluster's), "fault_at", "how"}``."""
+    tgt = target(configuration, lock=False)
+    tgt.check_storage_drill("search")  # before the lock, the caps or any record: a refusal touches nothing
+    nodes = tgt.nodes("search")
+    names = sorted({n.name for n in nodes} | set(tgt.held("search")))
+    caps.check(tgt, "search", names, nodes=nodes)
+    if dry_run:
+        return {"target": tgt.name, "layer": "search", "would_touch": names}
+    lock_for(tgt.env).acquire(purpose="chaos experiment")
+    uuid = (tgt.search_admin().request("GET", "/") or {}).get("cluster_uuid")
+    fault_at = time.time()
+    with ledger.pending_undo(tgt.env, "rebuild_search_cluster", {"layer": "search", "members": names},
+                             reason=f"lost the whole search cluster ({', '.join(names)})"):
+        lost = [tgt.lose_member_storage(name) for name in names]
+    return {"target": tgt.name, "layer": "search", "touched": names, "data_dirs": [x["data_dir"] for x in lost],
+            "cluster_uuid": uuid, "fault_at": fault_at,
+            "how": "every node stopped abruptly and kept stopped; every data directory deleted; snapshots kept"}
+
+
+@activity
+def rebuild_search_cluster(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Undo of :func:`lose_search_cluster` (method step and rollback): for every recorded lost
+    cluster, the search playbook applied (empty nodes started, a new cluster formed, the snapshot
+    repository registered, the latest snapshot restored, events replayed or the database
+    re-indexed, the index matching the database). Returns ``{"target", "rebuilt": [{"outcome",
+    "steps": {name: {"status", "seconds", "did", "detail", "ended_at"}}, "cluster_uuid", "after_fault_s":
+    {"cluster_formed", "index_restored", "index_matches_database"}}]}``; a
+    playbook that fails is an ActivityFailed naming the step (the record stays for ``gameday cleanup``)."""
+    tgt = target(configuration)
+    rebuilt = []
+    for record in ledger.matching(tgt.env, "rebuild_search_cluster"):
+        result = ledger.run_record(record)["result"]
+        result["after_fault_s"] = _milestones(result.get("steps", {}), float(record["created_at"]))
+        rebuilt.append(result)
+    return {"target": tgt.name, "layer": "search", "rebuilt": rebuilt}
+
+
+MILESTONES = {"cluster_formed": "restore-node-storage", "index_restored": "restore-snapshot",
+              "index_matches_database": "wait-index-matches-database"}
+
+
+def _milestones(steps: Dict[str, Any], fault_at: float) -> Dict[str, Any]:
+    """Seconds from the fault (its undo record, written just before it) to the end of the steps
+    that mark the rebuild: the new cluster formed, the snapshot restored (search answers again),
+    the index matching the database."""
+    ended = {name: steps.get(step, {}).get("ended_at") for name, step in MILESTONES.items()}
+    return {name: None if at is None else round(at - fault_at, 1) for name, at in ended.items()}

@@ -1,13 +1,14 @@
-"""Search probes: cluster health, unassigned shards."""
+"""Search probes: cluster health, unassigned shards, nodes whose storage was lost."""
 
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from ...deadline import wait_until
 from ...search_admin import SearchAdmin, SearchUnavailable
 from ..context import activity, target
 
-__all__ = ["cluster_health", "cluster_status_is", "unassigned_shards", "wait_for_cluster_status"]
+__all__ = ["cluster_health", "cluster_status_is", "unassigned_shards", "wait_for_cluster_status",
+           "nodes_with_lost_storage"]
 
 ORDER = {"red": 0, "yellow": 1, "green": 2}
 
@@ -52,3 +53,10 @@ def wait_for_cluster_status(status: str = "green", timeout: float = 180, configu
 
     wait_until(reached, timeout=timeout, what=f"the search cluster to be {status}", interval=1)
     return round(time.monotonic() - started, 3)
+
+
+@activity
+def nodes_with_lost_storage(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> List[str]:
+    """The search nodes whose data directory is gone: ``["search-1", "search-2", "search-3"]``
+    while the cluster-loss drill's cluster is down, ``[]`` once rebuilt (``Target.lost_storage``)."""
+    return target(configuration, lock=False).lost_storage("search")

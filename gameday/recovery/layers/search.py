@@ -1,6 +1,9 @@
-"""Search: bring missing nodes back, explain and retry unassigned shards, restore a lost index from
-the latest snapshot and replay the Kafka events published since, verify green and that the
-document count matches the database (the source of truth)."""
+"""Search: give nodes whose storage was lost empty data directories and, when the whole cluster
+went, wait for a new one to form and register its snapshot repository again (steps of
+:mod:`.search_cluster`); bring missing nodes back, explain and retry unassigned shards, restore a
+lost index from the latest snapshot and replay the Kafka events published since (or re-index the
+database), wait until the index matches the database (count and checksum of ids and versions),
+verify green and that the document count matches the database (the source of truth)."""
 
 from __future__ import annotations
 
@@ -16,14 +19,15 @@ from ...errors import GamedayError
 from ..context import Context
 from ..engine import Check, Finding, Part, Step
 from .common import member_findings, member_steps, names
+from .search_cluster import (CLUSTER_CODE, INDEX, REPOSITORY, STORAGE_CODE, cluster_formed, index_matches_database,
+                             register_repository, repository_readable, restore_node_storage, storage_findings)
 
 SEARCH_GRACE_S = 180.0
-INDEX = "content"
-REPOSITORY = "gameday-fs"
 TOPIC = "content-events"
 COUNT_SETTLE_S = 15
 REPLAY_MARGIN_S = 300  # replay from this long before the snapshot began: events produced but not yet indexed then
 LOST = ("search.index-missing", "search.index-impostor")
+RESTORE = LOST + (CLUSTER_CODE,)  # the index must come back from a snapshot (+ replay, or the database)
 MEMBER_CODES = ("search.members-missing", "search.members-restarting", "search.members-starting", "search.members-stuck")
 
 
@@ -45,7 +49,7 @@ def impostor_reason(ctx: Context) -> str | None:
 
 
 def diagnose(ctx: Context) -> list[Finding]:
-    found = member_findings(ctx, "search", grace_s=SEARCH_GRACE_S)
+    found = storage_findings(ctx) + member_findings(ctx, "search", grace_s=SEARCH_GRACE_S)
     try:
         return found + _diagnose_cluster(ctx, found)
     except (GamedayError, SearchUnavailable) as err:
@@ -289,23 +293,33 @@ def reindex_act(ctx: Context) -> str:
     return reindex_all(ctx)
 
 
-PART = Part("search", diagnose, member_steps("search", grace_s=SEARCH_GRACE_S, deadline_s=300, what="search node") + (
+PART = Part("search", diagnose, (
+    Step("restore-node-storage", "Give each node whose data directory was lost an empty one, start them, wait until "
+         "they form one cluster (a new one when the whole cluster was lost)", deadline_s=300, when=(STORAGE_CODE,),
+         act=restore_node_storage, check=cluster_formed),
+) + member_steps("search", grace_s=SEARCH_GRACE_S, deadline_s=300, what="search node") + (
     Step("explain-unassigned", "Explain why shards are unassigned (_cluster/allocation/explain)", deadline_s=30,
          when=("search.unassigned",), act=explain_act),
     Step("retry-failed-allocations", "Retry failed shard allocations; wait until no primary is missing",
          deadline_s=120, when=("search.unassigned", "search.red"), act=retry_allocation, check=not_red),
+    Step("register-snapshot-repository", f"Register the snapshot repository {REPOSITORY!r} with the new cluster "
+         "(the snapshots live outside it)", deadline_s=60, when=(CLUSTER_CODE,), act=register_repository,
+         check=repository_readable),
     Step("pause-indexer", f"Pause the indexer so nothing re-creates {INDEX!r} before the restore", deadline_s=60,
-         when=LOST, act=pause_indexer, check=indexer_stopped),
+         when=RESTORE, act=pause_indexer, check=indexer_stopped),
     Step("remove-impostor-index", f"Delete an {INDEX!r} that automatic index creation made after the loss",
          deadline_s=30, when=("search.index-impostor",), act=remove_impostor, check=index_absent_or_real),
     Step("restore-snapshot", f"Restore {INDEX!r} from the latest snapshot in {REPOSITORY!r}", deadline_s=180,
-         when=LOST, act=restore_snapshot, check=index_active),
+         when=RESTORE, act=restore_snapshot, check=index_active),
     Step("replay-events", f"Replay the {TOPIC} events published since the snapshot", deadline_s=180,
-         when=LOST, act=replay_events),
-    Step("resume-indexer", "Resume the indexer", deadline_s=90, when=LOST, act=resume_indexer, check=indexer_ready,
+         when=RESTORE, act=replay_events),
+    Step("resume-indexer", "Resume the indexer", deadline_s=90, when=RESTORE, act=resume_indexer, check=indexer_ready,
          always=True),
     Step("reindex-from-database", "Re-index every article from the database (the source of truth)",
          deadline_s=180, when=("search.count-mismatch",), act=reindex_act),
+    Step("wait-index-matches-database", f"Wait until {INDEX!r} matches the database: the same count and SHA-256 of "
+         "(id, version) over the articles updated before the step began", deadline_s=120, when=RESTORE,
+         check=index_matches_database),
     Step("verify-green", "The search cluster is green", deadline_s=240, kind="verify", check=green),
     Step("verify-count", f"The {INDEX!r} document count matches the database's article count", deadline_s=120,
          kind="verify", check=counts_match),

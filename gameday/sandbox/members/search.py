@@ -50,7 +50,44 @@ def node_dir(twin: Twin, i: int):
 
 
 def snapshot_dir(twin: Twin):
+    """The filesystem snapshot repository (``path.repo``): outside every node's directory, so it
+    survives the loss of the whole cluster as a real cluster's snapshots (GCS on GKE) do."""
     return twin.paths.data / "snapshots"
+
+
+def data_dir(twin: Twin, i: int):
+    """Node ``i``'s ``path.data``: what a lost disk takes (its config and logs stay, as a pod's
+    ConfigMap and log collector would)."""
+    return node_dir(twin, i) / "data"
+
+
+def storage_lost(twin: Twin, i: int) -> bool:
+    """True when node ``i`` is laid out (its config exists) but its data directory is gone."""
+    return (node_dir(twin, i) / "config").is_dir() and not data_dir(twin, i).exists()
+
+
+def destroy_data(twin: Twin, i: int) -> str:
+    """Delete node ``i``'s whole data directory (cluster state, cluster UUID, shards): the fault of
+    the cluster-loss drill. The node must not be running. Returns the directory. Refuses when the
+    snapshot repository would go with it (it must survive, see :func:`snapshot_dir`)."""
+    path = data_dir(twin, i)
+    if snapshot_dir(twin).resolve().is_relative_to(path.resolve()):
+        raise GamedayError(f"search-{i}: the snapshot repository {snapshot_dir(twin)} lies inside {path}; not deleted")
+    if path.exists():
+        shutil.rmtree(path)
+    return str(path)
+
+
+def make_empty_data(twin: Twin, i: int) -> str:
+    """Give node ``i`` an empty data directory owned by the user OpenSearch runs as (a new volume):
+    started on it, the node bootstraps or joins a cluster from nothing. Returns the directory."""
+    path = data_dir(twin, i)
+    path.mkdir(parents=True, exist_ok=True)
+    user = run_as()
+    if user:
+        ids = pwd.getpwnam(user)
+        os.chown(path, ids.pw_uid, ids.pw_gid)
+    return str(path)
 
 
 def opensearch_yml(twin: Twin, i: int) -> str:
