@@ -11,6 +11,7 @@ experiment win::
                   "arguments": {"window_s": 4, "rate": 10}}}          # + max_p95_ms: 2000 to loosen it
 """
 
+import logging
 import time
 from typing import Any, Dict, List, Tuple
 
@@ -22,6 +23,8 @@ from ...targets.environment import Environment
 from ..context import activity, target
 
 __all__ = ["measure_site", "site_meets_slo", "wait_for_site_slo"]
+
+log = logging.getLogger("chaostoolkit")  # in the experiment's log beside Chaos Toolkit's own lines
 
 
 def _site(configuration: Dict[str, Any] = None) -> Tuple[str, Tuple[str, ...], Environment]:
@@ -57,7 +60,11 @@ def site_meets_slo(min_success_ratio: float = None, max_p95_ms: float = None, wi
     url, allow, env = _site(configuration)
     min_success_ratio, max_p95_ms = _slo(env, min_success_ratio, max_p95_ms)
     m = site_slo.measure(url, paths=paths or site_slo.DEFAULT_PATHS, window_s=window_s, rate=rate, allow=allow)
-    return m["success_ratio"] >= min_success_ratio and m["p95_ms"] <= max_p95_ms
+    met = m["success_ratio"] >= min_success_ratio and m["p95_ms"] <= max_p95_ms
+    # the journal keeps only True/False: say why, for the steady state a scenario failed before its fault
+    log.info(f"gameday: site SLO {'met' if met else 'MISSED'} over {window_s:g}s: {m['ok']}/{m['requests']} ok, "
+             f"p95 {m['p95_ms']:.0f} ms (SLO: {min_success_ratio:.2%} ok, p95 <= {max_p95_ms:g} ms)")
+    return met
 
 
 @activity
