@@ -21,6 +21,7 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from .deadline import Deadline
 from .errors import GamedayError
 
 TIMEOUT = 10.0
@@ -63,12 +64,7 @@ def partition_health(bootstrap: str, topics: list[str] | None = None, *, timeout
     names = [t for t in (topics or md.topics) if not t.startswith("__") or topics]
     missing = [t for t in names if t not in md.topics]
     resources = [ConfigResource(ConfigResource.Type.TOPIC, t) for t in names if t in md.topics]
-    min_isr: dict[str, int] = {}
-    try:
-        for res, fut in client.describe_configs(resources, request_timeout=timeout).items():
-            min_isr[res.name] = int(fut.result(timeout=timeout)["min.insync.replicas"].value)
-    except KafkaException as err:
-        raise KafkaUnavailable(f"Kafka did not describe topic configs: {err}") from err
+    min_isr = _min_isr(client, resources, timeout)
     offline, urp, under_min = [], [], []
     count = 0
     for name in names:
@@ -86,6 +82,28 @@ def partition_health(bootstrap: str, topics: list[str] | None = None, *, timeout
     return {"brokers": sorted(md.brokers), "partitions": count, "offline": offline, "under_replicated": urp,
             "under_min_isr": under_min, "missing_topics": missing,
             "healthy": not (offline or urp or under_min or missing)}
+
+
+DESCRIBE_ATTEMPTS = 3
+
+
+def _min_isr(client: AdminClient, resources: list[ConfigResource], timeout: float) -> dict[str, int]:
+    """Each topic's min.insync.replicas, in up to DESCRIBE_ATTEMPTS tries within ``timeout``: the
+    request goes to one broker, and a broker just killed stays in the metadata until its session
+    expires (9 s), so a try that waits on it is given up for another, not the whole budget."""
+    deadline = Deadline(timeout)
+    last: BaseException | None = None
+    for attempt in range(DESCRIBE_ATTEMPTS):
+        wait = max(0.5, deadline.remaining() / (DESCRIBE_ATTEMPTS - attempt))
+        try:
+            return {res.name: int(fut.result(timeout=wait)["min.insync.replicas"].value)
+                    for res, fut in client.describe_configs(resources, request_timeout=wait).items()}
+        except (KafkaException, TimeoutError) as err:  # concurrent.futures' timeout is TimeoutError
+            last = err
+        if deadline.expired():
+            break
+    raise KafkaUnavailable(f"Kafka did not describe topic configs within {timeout:g}s: "
+                           f"{type(last).__name__} {last or ''}".rstrip())
 
 
 def leader_of(bootstrap: str, topic: str, partition: int = 0, *, timeout: float = TIMEOUT) -> int:

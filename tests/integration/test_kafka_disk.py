@@ -80,12 +80,15 @@ def assert_nothing_lost(canaries: Canaries) -> dict:
 
 
 def repair(target, member: str) -> None:
-    """After a failed test: the broker formatted (if still lost) and started, no record left."""
+    """After a failed test: the broker formatted (if still lost) and started, no record left, and the
+    cluster as the next module expects it (every ISR full, leaders preferred: the playbook's own end)."""
     for record in ledger.matching(target.env, "restore_storage", layer="kafka"):
         ledger.run_record(record)
     if member in target.lost_storage("kafka"):
         target.restore_member_storage(member)
     target.start(Node(name=member, layer="kafka"))
+    subprocess.run([GAMEDAY, "playbook", "kafka", "--apply", "-e", ENV], capture_output=True, text=True, timeout=400,
+                   env={**os.environ, "GAMEDAY_SANDBOX_NET": str(NET)})
 
 
 def test_chaos_run_loses_a_brokers_disk_and_it_comes_back_empty_with_nothing_lost(steady_twin, target, tmp_path):
