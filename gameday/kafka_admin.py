@@ -149,18 +149,27 @@ def active_controller(bootstrap: str, *, timeout: float = 30.0) -> int:
 
     (The admin API's describe_cluster reports a random broker as "controller" under KRaft.)
     """
+    out = _metadata_quorum(bootstrap, "--status", timeout)
+    match = re.search(r"LeaderId:\s+(-?\d+)", out)
+    if not match:
+        raise KafkaUnavailable(f"kafka-metadata-quorum printed no LeaderId: {out.strip()[-300:]!r}")
+    return int(match.group(1))
+
+
+def _metadata_quorum(bootstrap: str, what: str, timeout: float) -> str:
+    """The output of Kafka's own ``kafka-metadata-quorum describe <what>`` (``--status``,
+    ``--replication``); KafkaUnavailable when it fails or does not answer within ``timeout``."""
     from .sandbox.install import locations
     loc = locations()
     cmd = [loc.java or "java", "-Xmx128m", "-cp", f"{loc.kafka_libs}/*", "org.apache.kafka.tools.MetadataQuorumCommand",
-           "--bootstrap-server", bootstrap, "describe", "--status"]
+           "--bootstrap-server", bootstrap, "describe", what]
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired as err:
         raise KafkaUnavailable(f"kafka-metadata-quorum did not answer within {timeout:.0f}s") from err
-    match = re.search(r"LeaderId:\s+(-?\d+)", out.stdout)
-    if out.returncode != 0 or not match:
+    if out.returncode != 0:
         raise KafkaUnavailable(f"kafka-metadata-quorum failed: {(out.stderr or out.stdout).strip()[-300:]}")
-    return int(match.group(1))
+    return out.stdout
 
 
 def parse_quorum_replication(text: str) -> list[dict[str, Any]]:
@@ -190,17 +199,7 @@ def quorum_replication(bootstrap: str, *, timeout: float = 30.0) -> list[dict[st
 
         voters = [r["node_id"] for r in quorum_replication(bootstrap) if r["status"] in ("Leader", "Follower")]
     """
-    from .sandbox.install import locations
-    loc = locations()
-    cmd = [loc.java or "java", "-Xmx128m", "-cp", f"{loc.kafka_libs}/*", "org.apache.kafka.tools.MetadataQuorumCommand",
-           "--bootstrap-server", bootstrap, "describe", "--replication"]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as err:
-        raise KafkaUnavailable(f"kafka-metadata-quorum did not answer within {timeout:.0f}s") from err
-    if out.returncode != 0:
-        raise KafkaUnavailable(f"kafka-metadata-quorum failed: {(out.stderr or out.stdout).strip()[-300:]}")
-    return parse_quorum_replication(out.stdout)
+    return parse_quorum_replication(_metadata_quorum(bootstrap, "--replication", timeout))
 
 
 VOTER_MAX_LAG = 100  # metadata records: a voter this close to the leader's log end has caught up

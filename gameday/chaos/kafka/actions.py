@@ -49,6 +49,19 @@ def _choose(tgt, nodes, role: str, topic: str | None, partition: int | None, bro
     return int(random.choice(up).labels["node-id"])
 
 
+def _pick_broker(role: str, topic: str | None, partition: int | None, broker_id: int | None, dry_run: bool,
+                 configuration: Dict[str, Any] | None):
+    """The broker a fault on ``role`` would hit, within the cap (counting brokers already down):
+    ``(target, node, broker_id)``. Bad arguments and a passed cap raise before anything is touched."""
+    _check_role(role, topic, partition, broker_id)
+    tgt = target(configuration, lock=not dry_run)
+    nodes = tgt.nodes("kafka")
+    chosen = _choose(tgt, nodes, role, topic, partition, broker_id)
+    node = _broker_node(tgt, chosen)
+    caps.check(tgt, "kafka", [node.name], nodes=nodes)
+    return tgt, node, chosen
+
+
 @activity
 def kill_broker(role: str = "partition-leader", topic: str = None, partition: int = None,
                 broker_id: int = None, dry_run: bool = False, configuration: Dict[str, Any] = None,
@@ -64,12 +77,7 @@ def kill_broker(role: str = "partition-leader", topic: str = None, partition: in
     given with another role they are an error. Capped by ``limits.kafka_max_brokers``, counting the
     brokers already down. Returns ``{"touched": ["kafka-2"], "broker_id": 2, "role": ..., "fault_at": ...}``.
     """
-    _check_role(role, topic, partition, broker_id)
-    tgt = target(configuration, lock=not dry_run)
-    nodes = tgt.nodes("kafka")
-    chosen = _choose(tgt, nodes, role, topic, partition, broker_id)
-    node = _broker_node(tgt, chosen)
-    caps.check(tgt, "kafka", [node.name], nodes=nodes)
+    tgt, node, chosen = _pick_broker(role, topic, partition, broker_id, dry_run, configuration)
     if dry_run:
         return {"target": tgt.name, "layer": "kafka", "would_touch": [node.name], "broker_id": chosen}
     fault_at = time.time()
@@ -152,12 +160,7 @@ def lose_broker_disk(role: str = "random", topic: str = None, partition: int = N
     Returns ``{"target", "layer", "touched": ["kafka-2"], "broker_id": 2, "lost_disk": "kafka-2",
     "data_dir": ..., "cluster_id": ..., "fault_at": ..., "how": ...}``.
     """
-    _check_role(role, topic, partition, broker_id)
-    tgt = target(configuration, lock=not dry_run)
-    nodes = tgt.nodes("kafka")
-    chosen = _choose(tgt, nodes, role, topic, partition, broker_id)
-    node = _broker_node(tgt, chosen)
-    caps.check(tgt, "kafka", [node.name], nodes=nodes)
+    tgt, node, chosen = _pick_broker(role, topic, partition, broker_id, dry_run, configuration)
     if dry_run:
         return {"target": tgt.name, "layer": "kafka", "would_touch": [node.name], "broker_id": chosen}
     fault_at = time.time()
