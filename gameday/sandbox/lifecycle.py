@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from ..deadline import Deadline, wait_until
-from ..errors import DeadlineExceeded, GamedayError, UsageError
+from ..errors import DeadlineExceeded, GamedayError, NotRunning, UsageError
 from . import reaper
 from .client import SandboxClient, supervisor_pid
 from .paths import SandboxPaths
@@ -187,11 +187,15 @@ def down(paths: SandboxPaths, *, wipe: bool = False, timeout: float = 60.0) -> D
     pid = supervisor_pid(paths)
     stopped: list[str] = []
     if pid is not None:
-        stopped = [m["name"] for m in client.status()["members"] if m["pid"]]
-        client.request("shutdown")
-        deadline = Deadline(timeout)
-        while reaper.is_running(pid) and not deadline.expired():
-            time.sleep(0.2)
+        try:
+            stopped = [m["name"] for m in client.status()["members"] if m["pid"]]
+            client.request("shutdown")
+        except NotRunning:
+            pass  # the supervisor died between our look and our ask (a crash being delivered): reap below
+        else:
+            deadline = Deadline(timeout)
+            while reaper.is_running(pid) and not deadline.expired():
+                time.sleep(0.2)
         # Whatever the supervisor did not stop in time, the reaper below stops by force.
     leftovers = reaper.reap(paths.sandbox_id, grace=5)
     remaining = reaper.marked_processes(paths.sandbox_id)

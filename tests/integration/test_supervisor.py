@@ -84,7 +84,10 @@ def test_stop_start_and_scale(small_paths):
 def test_down_after_supervisor_crash_leaves_no_process(small_paths):
     lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
     member_pids = [m["pid"] for m in SandboxClient(small_paths).status()["members"] if m["pid"]]
-    os.kill(supervisor_pid(small_paths), signal.SIGKILL)
+    crashed = supervisor_pid(small_paths)
+    os.kill(crashed, signal.SIGKILL)
+    # SIGKILL is delivered asynchronously: the crash is over once the process is gone
+    wait_until(lambda: not reaper.is_running(crashed), timeout=10, what="the killed supervisor to exit")
     assert all(reaper.is_running(p) for p in member_pids)  # orphans keep running
     result = lifecycle.down(small_paths)
     assert sorted(result.leftovers_killed) == sorted(member_pids)
@@ -92,6 +95,18 @@ def test_down_after_supervisor_crash_leaves_no_process(small_paths):
     assert reaper.marked_processes(small_paths.sandbox_id) == []
     # and down again, with nothing running, is a no-op
     assert lifecycle.down(small_paths).was_running is False
+
+
+def test_down_with_an_unreachable_supervisor_stops_it_and_every_member(small_paths):
+    """The supervisor is alive but cannot be asked (its socket deleted, or it dies as we ask): down reaps."""
+    lifecycle.up(small_paths, small_topology(small_paths, NET), timeout=30)
+    supervisor = supervisor_pid(small_paths)
+    member_pids = [m["pid"] for m in SandboxClient(small_paths).status()["members"] if m["pid"]]
+    small_paths.socket.unlink()
+    result = lifecycle.down(small_paths)
+    assert result.was_running
+    assert sorted(result.leftovers_killed) == sorted([supervisor, *member_pids])
+    assert reaper.marked_processes(small_paths.sandbox_id) == []
 
 
 def test_up_after_supervisor_crash_cleans_orphans(small_paths):
