@@ -129,6 +129,31 @@ class Target(abc.ABC):
         ``restore-broker-storage`` step, the search playbook's ``restore-node-storage`` and the drills' undo."""
         raise GamedayError(f"{self.name}: the disk-loss drill is not built for targets of kind {self.env.kind!r}")
 
+    # ---- the database's backups and recovery (the backup, PITR and failover drills) ------------
+    def last_db_backup(self) -> dict[str, Any] | None:
+        """The newest complete database backup, ``{"id", "at" (epoch seconds), "kind", ...}``, or None
+        when there is none. Preflight turns its age into an RPO-exposure warning; the backup
+        playbook restores from it. A target that cannot tell raises a GamedayError."""
+        raise GamedayError(f"{self.name}: database backups are not known for targets of kind {self.env.kind!r}")
+
+    def take_db_backup(self) -> dict[str, Any]:
+        """Take a full database backup now (what the platform's schedule does) and return it as
+        :meth:`last_db_backup` describes it."""
+        raise GamedayError(f"{self.name}: taking a database backup is not built for targets of kind {self.env.kind!r}")
+
+    def restore_db_to(self, moment: float, *, skip: list[str] | None = None) -> dict[str, Any]:
+        """Point-in-time restore: the database as it was at epoch second ``moment`` (the newest
+        backup before it, then the change log up to it), then what came after, except the events
+        named in ``skip`` (the destructive statement's position). Returns what was done, with timings.
+        Used by the db playbook's restore step; the caller verifies the data."""
+        raise GamedayError(f"{self.name}: point-in-time restore is not built for targets of kind {self.env.kind!r}")
+
+    def promote_db_replica(self) -> dict[str, Any]:
+        """Fail the database over: promote its replica to primary and point the site's one database
+        endpoint at it. Returns ``{"old_primary", "new_primary", ...}``. Used by the db playbook when
+        the primary is lost."""
+        raise GamedayError(f"{self.name}: database failover is not built for targets of kind {self.env.kind!r}")
+
     # ---- faults ----------------------------------------------------------------------------
     def check_disruption(self, nodes: list[Node]) -> None:
         """Refuse, before any fault, to take all of ``nodes`` down at once when the target's own
