@@ -13,6 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..measure.backup_age import BackupAge
+from ..measure.phases import NOT_RESTORED, Phases
+
 SCHEMA = "gameday.report/v1"
 SCORE_FORMULA = ("score = 100 x (targets met / targets judged), over every scenario's RTO, RPO and availability; "
                  "a scenario that did not finish counts as one missed target")
@@ -59,6 +62,7 @@ class Scenario:
     marks: dict[str, float | None] = field(default_factory=dict)  # fault, detected, recovered (unix s)
     artifacts: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    phases: Phases | None = None  # the RTO split on a timeline, each layer's redundancy restored
 
     @property
     def passed(self) -> bool:
@@ -69,7 +73,20 @@ class Scenario:
                 "experiment": self.experiment, "status": self.status, "passed": self.passed,
                 "fault_at": self.fault_at, "checks": [c.as_dict() for c in self.checks],
                 "recovery": self.recovery, "rpo": self.rpo, "playbook": self.playbook, "series": self.series,
-                "marks": self.marks, "artifacts": self.artifacts, "error": self.error}
+                "marks": self.marks, "artifacts": self.artifacts, "error": self.error,
+                "phases": self.phases.as_dict() if self.phases else None,
+                "full_redundancy": self.full_redundancy()}
+
+    def full_redundancy(self) -> dict[str, Any] | None:
+        """The summary beside the site's RTO: seconds from the fault until every measured layer was
+        full again (``after_fault_s``; None when not restored or not measured), and each layer's account."""
+        if self.phases is None:
+            return None
+        m = self.phases.milestone("redundancy_restored")
+        return {"after_fault_s": m.after_fault_s, "note": m.note,
+                "layers": {r.layer: {"status": r.status, "check": r.check,
+                                     "after_fault_s": r.after_fault_s(self.phases.fault_at),
+                                     "text": r.sentence(self.phases.fault_at)} for r in self.phases.redundancy}}
 
 
 def figure(value: float | None, unit: str = "", judged: bool = True) -> str:
@@ -94,6 +111,10 @@ def action_items(scenarios: list[Scenario]) -> list[str]:
             if c.met is False:
                 items.append(f"{s.title}: {c.name} was {figure(c.value, c.unit)} against a target of "
                              f"{figure(c.target, c.unit)}. {c.explain}".strip())
+        for r in (s.phases.redundancy if s.phases else ()):
+            if r.status == NOT_RESTORED:
+                items.append(f"{s.title}: the {r.layer} layer's redundancy ({r.check}) was not restored when the "
+                             f"game day stopped waiting ({r.detail}); until it is, the next loss is an outage.")
     return items
 
 
@@ -116,7 +137,10 @@ def verdict(scenarios: list[Scenario], interrupted: bool) -> tuple[str, str]:
 
 def build(*, run_id: str, started_at: float, ended_at: float, target: dict[str, Any], suite: str,
           scenarios: list[Scenario], versions: dict[str, str], interrupted: bool = False,
-          load: dict[str, Any] | None = None) -> dict[str, Any]:
+          load: dict[str, Any] | None = None, backups: list[BackupAge] | None = None) -> dict[str, Any]:
+    """The report. ``backups``: preflight's look at the last database backup and search snapshot
+    (:mod:`gameday.measure.backup_age`); each warning is shown, listed as an action item, and
+    never changes the verdict."""
     judged = [c for s in scenarios for c in s.checks if c.met is not None]
     met = sum(1 for c in judged if c.met)
     unfinished = sum(1 for s in scenarios if s.status != "completed")
@@ -139,6 +163,8 @@ def build(*, run_id: str, started_at: float, ended_at: float, target: dict[str, 
         "targets_met": met,
         "targets_judged": total,
         "scenarios": [s.as_dict() for s in scenarios],
-        "action_items": action_items(scenarios),
+        "action_items": [w for b in backups or [] if (w := b.warning)] + action_items(scenarios),
         "load": load or {},
+        "preflight": {"backups": [b.as_dict() for b in backups or []],
+                      "warnings": [w for b in backups or [] if (w := b.warning)]},
     }

@@ -23,7 +23,9 @@ from ..coverage.report_section import section as coverage_section
 from ..coverage.report_section import write_pages as coverage_pages
 from .. import redact
 from ..errors import GamedayError
-from .charts import scenario_chart, trend_chart
+from ..measure.backup_age import age_text
+from ..measure.phases import Phases
+from .charts import phase_chart, scenario_chart, trend_chart
 from .model import figure as _figure
 
 
@@ -40,7 +42,7 @@ def _duration(seconds: float | None) -> str:
 
 def _env() -> Environment:
     env = Environment(loader=PackageLoader("gameday.report", "templates"), autoescape=select_autoescape(["html"]))
-    env.filters.update(datetime=_datetime, duration=_duration, figure=_figure)
+    env.filters.update(datetime=_datetime, duration=_duration, figure=_figure, age=age_text)
     return env
 
 
@@ -51,8 +53,9 @@ def html(report: dict[str, Any]) -> str:
             if c["name"] not in check_names:
                 check_names.append(c["name"])
     charts = {s["name"]: scenario_chart(s["series"], s["marks"]) for s in report["scenarios"]}
+    timelines = {s["name"]: phase_chart(Phases.from_dict(s["phases"])) for s in report["scenarios"] if s.get("phases")}
     return _env().get_template("report.html").render(r={**report, "started": report["started_at"]},
-                                                     charts=charts, check_names=check_names)
+                                                     charts=charts, timelines=timelines, check_names=check_names)
 
 
 def junit(report: dict[str, Any]) -> str:

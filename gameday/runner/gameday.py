@@ -31,6 +31,8 @@ from ..deadline import Deadline
 from ..errors import GamedayError
 from ..load import runner as load_runner
 from ..load.timeline import Timeline
+from ..measure import backup_age
+from ..recovery import targets_yaml
 from ..report import model, render
 from ..targets import Target, for_environment
 from ..targets.environment import Environment
@@ -100,6 +102,7 @@ class GameDay:
         self.started_at = time.time()
         self.done: list[ScenarioRun] = []
         self.scenarios: ScenarioRunner | None = None  # made once the lock is held and the load runs
+        self.backups: list[backup_age.BackupAge] = []  # preflight's look at the last backup and snapshot
 
     # ---- phases -----------------------------------------------------------------------------
     def preflight(self) -> None:
@@ -115,6 +118,28 @@ class GameDay:
             self.progress(f"took over the lock of a dead run (pid {replaced.get('pid')})")
         self.undo_leftovers("undid a fault left by an earlier run")
         self.events.add("preflight", target=self.env.name, site=self.site_url, suite=self.suite.name)
+        self.check_backups()
+
+    def check_backups(self) -> None:
+        """Issue 15 drill 6: the age of the last database backup and the last search snapshot
+        against each layer's ``rpo_s`` (targets.yaml, this environment). A stale, missing or unknown
+        backup is a warning in the progress output, the events and the report; never a failure."""
+        targets = targets_yaml.load()
+        rpo = {layer: targets.for_layer(layer, environment=self.suite.environment).rpo_s for layer in ("db", "search")}
+        self.backups = [backup_age.db_backup_age(self.target.last_db_backup, rpo_s=rpo["db"])]
+        try:
+            api = self.target.search_admin(timeout=5.0)
+        except GamedayError as err:  # no search endpoint known: its snapshot age is unknown, not a failure
+            self.backups.append(backup_age.BackupAge("search", backup_age.UNKNOWN, rpo["search"], reason=str(err)))
+        else:
+            self.backups.append(backup_age.search_snapshot_age(api, rpo_s=rpo["search"]))
+        for b in self.backups:
+            self.events.add("preflight.backup", layer=b.layer, backup=b.as_dict())
+            if b.warning:
+                self.progress(f"WARNING: {b.warning}")
+            else:
+                self.progress(f"last {b.what} {b.id} is {backup_age.age_text(b.age_s or 0)} old "
+                              f"(RPO target {backup_age.age_text(b.rpo_s)})")
 
     def make_run_folder(self) -> None:
         """``reports/<run id>/``, created exclusively: two runs started in the same second get
@@ -247,7 +272,7 @@ class GameDay:
         report = red.data(model.build(run_id=self.run_id, started_at=self.started_at, ended_at=time.time(),
                                       target={"name": self.env.name, "kind": self.env.kind}, suite=self.suite.name,
                                       scenarios=scenarios, versions=versions, interrupted=interrupted,
-                                      load=load_info))  # masked as data: files, --json and the export alike
+                                      load=load_info, backups=self.backups))  # masked as data: files, --json and the export alike
         paths = render.write(report, self.out, secrets=secrets)
         if render.chromium():
             try:

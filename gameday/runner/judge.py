@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from ..load.timeline import ALL, Timeline
+from ..measure import phases as phase_timeline
 from ..measure.recovery import Slo, measure
 from ..report import model
 from .scenario import ScenarioRun
@@ -32,6 +33,10 @@ def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenar
     recovery: dict[str, Any] = {}
     series: list[dict[str, Any]] = []
     marks: dict[str, float | None] = {"fault": run.fault_at}
+    phases = None
+    if run.fault_at:  # the RTO split into phases, from the events (detection and serving again: the timeline's)
+        phases = phase_timeline.from_events(run.events, scenario=spec.name, fault_at=run.fault_at, detected_at=None,
+                                            serving_at=None, rto_target_s=spec.targets.rto_s, load_measured=False)
     if timeline is not None and run.fault_at:
         # The recorder writes a second once its requests have finished: the last few seconds before
         # the load stopped may be missing, and must not count as failed seconds.
@@ -39,6 +44,10 @@ def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenar
         rec = measure(timeline, t_fault=run.fault_at, t_end=t_end, slo=slo)
         recovery = rec.as_dict()
         marks.update(detected=rec.first_failed_second, recovered=rec.recovered_at)
+        phases = phase_timeline.from_events(
+            run.events, scenario=spec.name, fault_at=run.fault_at, rto_target_s=spec.targets.rto_s,
+            detected_at=None if rec.ttd_s is None else run.fault_at + rec.ttd_s, serving_at=rec.recovered_at,
+            never_failed=rec.rto_s == 0.0 and rec.first_failed_second is None)
         checks = [
             model.Check("RTO", rec.rto_s, spec.targets.rto_s, "s",
                         explain="Find what slowed recovery in the playbook steps and the chart."),
@@ -71,7 +80,7 @@ def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenar
         experiment=str(spec.experiment.relative_to(spec.experiment.parents[2])),
         status=status, fault_at=run.fault_at, checks=checks, recovery=recovery, series=series, marks=marks,
         artifacts={"journal": f"journals/{run.journal_path.name}", "log": f"journals/{run.log_path.name}"},
-        error=error)
+        error=error, phases=phases)
 
 
 def _status(run: ScenarioRun) -> tuple[str, str | None]:

@@ -30,9 +30,11 @@ from ..chaos import ledger
 from ..deadline import Deadline
 from ..errors import GamedayError
 from ..measure.canary import Canaries, CanaryEndpoints
+from ..measure.phases import NOT_MEASURED, NOT_RESTORED, LayerRedundancy, experiment_steps
 from ..recovery.context import Context
 from ..targets.environment import Environment
 from .events import EventLog
+from .redundancy import REDUNDANCY_WAIT_S, Watch
 from .suite import ScenarioSpec, Suite
 
 CHAOS = str(Path(sys.executable).with_name("chaos"))
@@ -59,6 +61,7 @@ class ScenarioRun:
     playbook: dict[str, Any] | None = None  # the playbook result's to_dict(), when the scenario names one
     removed_under: list[dict[str, Any]] = field(default_factory=list)  # this run's faults someone else removed
     undo_failed: list[dict[str, Any]] = field(default_factory=list)  # faults that could not be undone after it
+    events: list[dict[str, Any]] = field(default_factory=list)  # this scenario's events (its phases are read from them)
 
 
 def pause(seconds: float) -> None:
@@ -108,6 +111,13 @@ class ScenarioRunner:
             self.progress(f"  waited {waited:.0f}s for a steady state")
         started = time.time()
         self.events.add("scenario.start", scenario=spec.name)
+        watch = Watch(self.env).start()  # each layer's redundancy, looked at from before the fault to after the playbook
+        try:
+            return self._run(spec, started, watch)
+        finally:
+            watch.stop(None)  # an interrupted scenario: no thread left looking
+
+    def _run(self, spec: ScenarioSpec, started: float, watch: Watch) -> ScenarioRun:
         ctx = Context.for_environment(self.env)
         # the playbook verifies the site against the SLO this scenario is judged by (targets.yaml + the suite's overrides)
         ctx.state.slo = {"success_ratio": self.suite.slo.min_success_ratio, "p95_ms": self.suite.slo.max_p95_ms,
@@ -127,12 +137,15 @@ class ScenarioRunner:
         fault_at = fault["fault_at"] if fault else None
         if fault_at:
             self.events.add("fault", at=fault_at, scenario=spec.name, touched=fault.get("touched"))
+            for step in experiment_steps(journal, fault_at):  # a drill whose experiment ran the recovery itself
+                self.events.add("experiment.step", scenario=spec.name, step=step.name, status=step.status,
+                                started=step.started_at, seconds=round(step.seconds, 2))
         self.on_phase(spec.name, "playbook")
         playbook = self.restore(spec, ctx, fault_at)
         self.progress(f"  experiment {journal.get('status', 'did not run')} (exit {code}); cooling down "
                       f"{self.suite.cooldown_s:.0f}s")
         self.on_phase(spec.name, "cool-down")
-        pause(self.suite.cooldown_s)
+        self.redundancy(spec, watch, fault_at)  # the cool-down, longer (bounded) while a layer is not full again
         ended = time.time()
         self.on_phase(spec.name, "canary check")
         rpo = {layer: r.to_dict() for layer, r in canaries.verify(timeout=120).items()}
@@ -143,9 +156,28 @@ class ScenarioRunner:
             self.progress(f"  {lost} acknowledged canary record(s) lost: "
                           + ", ".join(f"{k} {v['lost']}" for k, v in rpo.items() if v["lost"]))
         self.events.add("scenario.end", scenario=spec.name, status=journal.get("status"))
+        mine = [e for e in self.events.read() if e.get("scenario") == spec.name and e["at"] >= started - 1]
         return ScenarioRun(spec=spec, started=started, ended=ended, journal=journal, exit_code=code,
                            journal_path=journal_path, log_path=log_path, fault_at=fault_at, rpo=rpo,
-                           playbook=playbook, removed_under=removed, undo_failed=left.failed)
+                           playbook=playbook, removed_under=removed, undo_failed=left.failed, events=mine)
+
+    def redundancy(self, spec: ScenarioSpec, watch: Watch, fault_at: float | None) -> list[LayerRedundancy]:
+        """Wait out the cool-down, and up to REDUNDANCY_WAIT_S more while a layer that was full before
+        the fault is not full again; each layer's redundancy is then an event and a progress line."""
+        waited = watch.wait(min_s=self.suite.cooldown_s,
+                            max_s=self.suite.cooldown_s + (REDUNDANCY_WAIT_S if fault_at else 0.0))
+        if waited > self.suite.cooldown_s + 1:
+            self.progress(f"  waited {waited - self.suite.cooldown_s:.0f}s beyond the cool-down for full redundancy")
+        results = watch.stop(fault_at)
+        for r in results:
+            self.events.add("redundancy", scenario=spec.name, **r.to_event())
+        said = [r.sentence(fault_at) for r in results if r.status != NOT_MEASURED]
+        if said:
+            self.progress("  full redundancy: " + "; ".join(said))
+        for r in results:
+            if r.status == NOT_RESTORED:
+                self.progress(f"  WARNING: {r.layer} redundancy not restored ({r.detail})")
+        return results
 
     def experiment(self, spec: ScenarioSpec, journal_path: Path, log_path: Path) -> int | None:
         """``chaos run`` the scenario's experiment (rollbacks always), as a child marked as this
@@ -190,14 +222,14 @@ class ScenarioRunner:
         target; the events mark each step."""
         if not spec.playbook:
             return None
-        self.events.add("playbook.start", playbook=spec.playbook)
+        self.events.add("playbook.start", scenario=spec.name, playbook=spec.playbook)
         result = recovery.run(recovery.load_playbook(spec.playbook), ctx, apply=True, fault_at=fault_at,
                               rto_target_s=spec.targets.rto_s)
         data = result.to_dict()
         for step in data["steps"]:
-            self.events.add("playbook.step", playbook=spec.playbook, step=step["name"], status=step["status"],
-                            started=step["started_at"], seconds=step["seconds"])
-        self.events.add("playbook.end", playbook=spec.playbook, outcome=data["outcome"])
+            self.events.add("playbook.step", scenario=spec.name, playbook=spec.playbook, step=step["name"],
+                            status=step["status"], started=step["started_at"], seconds=step["seconds"])
+        self.events.add("playbook.end", scenario=spec.name, playbook=spec.playbook, outcome=data["outcome"])
         self.progress(f"  playbook {spec.playbook}: {data['outcome']}"
                       + (f" ({len(data['steps'])} steps)" if data["steps"] else ""))
         return data

@@ -63,10 +63,10 @@ def test_summary_schema_is_pinned():
     assert report["schema"] == "gameday.report/v1"
     assert set(report) == {"schema", "run_id", "started_at", "ended_at", "duration_s", "target", "suite", "versions",
                            "verdict", "headline", "interrupted", "score", "score_formula", "targets_met",
-                           "targets_judged", "scenarios", "action_items", "load"}
+                           "targets_judged", "scenarios", "action_items", "load", "preflight"}
     assert set(report["scenarios"][0]) == {"name", "title", "description", "layer", "experiment", "status", "passed",
                                            "fault_at", "checks", "recovery", "rpo", "playbook", "series", "marks",
-                                           "artifacts", "error"}
+                                           "artifacts", "error", "phases", "full_redundancy"}
     assert set(report["scenarios"][0]["checks"][0]) == {"name", "value", "target", "unit", "met",
                                                         "higher_is_better", "explain"}
 

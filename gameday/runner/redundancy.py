@@ -1,0 +1,138 @@
+"""Each layer's redundancy, watched through a scenario: when could it survive its next loss again?
+
+    watch = Watch(env).start()             # a first look at every layer, then one thread per layer
+    ...                                    # the experiment, the playbook
+    watch.wait(min_s=cooldown, max_s=cooldown + REDUNDANCY_WAIT_S)   # the cool-down, longer while a layer is not full
+    for r in watch.stop(fault_at): events.add("redundancy", scenario=name, **r.to_event())
+
+"Full" per layer (:data:`CHECKS`): Kafka, every partition's ISR as long as its replica list
+(:func:`gameday.kafka_admin.partition_health`); search, the cluster green
+(:meth:`gameday.search_admin.SearchAdmin.health`); web, every replica of the baseline ready
+(``Target.view("web")``). The database's replica catching up is not measured (the twin's
+database has no replica yet): :data:`NOT_MEASURED` says so rather than inventing a figure. A look
+that fails (the cluster does not answer) counts as not full, with its reason. Reads only; each
+look is bounded by its client's timeout; :meth:`Watch.wait` is bounded by ``max_s``.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable
+
+from .. import kafka_admin
+from ..deadline import Deadline
+from ..errors import GamedayError
+from ..measure.phases import NOT_MEASURED, LayerRedundancy, Sample, judge_samples
+from ..targets import Target, for_environment
+from ..targets.environment import Environment
+
+REDUNDANCY_WAIT_S = 120.0  # after the cool-down, how much longer a game day waits for full redundancy
+INTERVAL_S = 1.0
+LOOK_TIMEOUT_S = 5.0
+
+Look = Callable[[Target], tuple[bool, str]]
+
+
+def kafka_full(target: Target) -> tuple[bool, str]:
+    h = kafka_admin.partition_health(target.kafka_bootstrap(), timeout=LOOK_TIMEOUT_S)
+    short = h["under_replicated"] + h["offline"] + [f"{t} missing" for t in h["missing_topics"]]
+    if short:
+        return False, f"{len(short)} of {h['partitions']} partitions short of their replicas ({', '.join(short[:3])})"
+    return True, f"{h['partitions']} partitions, every ISR full, {len(h['brokers'])} brokers"
+
+
+def search_full(target: Target) -> tuple[bool, str]:
+    h = target.search_admin(timeout=LOOK_TIMEOUT_S).health()
+    text = (f"cluster {h['status']}, {h.get('number_of_nodes')} nodes, {h.get('unassigned_shards', 0)} shards unassigned")
+    return h["status"] == "green", text
+
+
+def web_full(target: Target) -> tuple[bool, str]:
+    view = target.view("web")
+    want = sum(view.baseline.values())
+    ready = [m.name for m in view.members if m.ready]
+    return (not view.scaled_down and len(ready) >= want > 0), f"{len(ready)} of {want} replicas ready"
+
+
+CHECKS: dict[str, tuple[str, Look]] = {
+    "kafka": ("every partition's ISR full", kafka_full),
+    "search": ("cluster green", search_full),
+    "web": ("every replica ready", web_full),
+}
+NOT_MEASURED_LAYERS = {"db": ("replica caught up", "no database replica to check yet")}
+
+
+def look(check: Look, target: Target) -> Sample:
+    """One bounded look; a failure to answer is "not full", with its reason."""
+    try:
+        full, detail = check(target)
+    except GamedayError as err:
+        return Sample(at=time.time(), full=False, detail=f"did not answer: {err}", answered=False)
+    except OSError as err:  # a socket or file the target reads, not wrapped by its client
+        return Sample(at=time.time(), full=False, detail=f"did not answer: {type(err).__name__}: {err}", answered=False)
+    return Sample(at=time.time(), full=full, detail=detail)
+
+
+class Watch:
+    """Samples every layer of :data:`CHECKS` about once a second from :meth:`start` to :meth:`stop`,
+    each layer in its own thread with its own target (a slow Kafka answer delays no other layer)."""
+
+    def __init__(self, env: Environment, *, layers: tuple[str, ...] = tuple(CHECKS), interval_s: float = INTERVAL_S,
+                 make_target: Callable[[Environment], Target] = for_environment):
+        self.env, self.layers, self.interval_s = env, layers, interval_s
+        self.make_target = make_target
+        self.samples: dict[str, list[Sample]] = {layer: [] for layer in layers}
+        self.before: dict[str, Sample] = {}
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def start(self) -> "Watch":
+        """Look at every layer once now (the state before the experiment), then keep looking."""
+        for layer in self.layers:
+            target = self.make_target(self.env)
+            self.before[layer] = look(CHECKS[layer][1], target)
+            thread = threading.Thread(target=self._loop, args=(layer, target), name=f"redundancy-{layer}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return self
+
+    def _loop(self, layer: str, target: Target) -> None:
+        check = CHECKS[layer][1]
+        while not self._stop.is_set():
+            sample = look(check, target)
+            with self._lock:
+                self.samples[layer].append(sample)
+            self._stop.wait(self.interval_s)
+
+    def full_now(self) -> bool:
+        """Every layer that was full before the experiment says full again in its latest look (a
+        layer already short before it, or never answering, is not waited for)."""
+        with self._lock:
+            return all(s and s[-1].full for layer, s in self.samples.items()
+                       if self.before.get(layer) is not None and self.before[layer].full)
+
+    def wait(self, *, min_s: float, max_s: float) -> float:
+        """At least ``min_s`` (the cool-down), then until every layer is full again or ``max_s``
+        passed since the call; returns the seconds waited."""
+        started = time.monotonic()
+        floor, deadline = Deadline(min_s), Deadline(max_s)
+        while not deadline.expired() and not (floor.expired() and self.full_now()):
+            time.sleep(min(0.5, deadline.remaining()) or 0.05)
+        return time.monotonic() - started
+
+    def stop(self, fault_at: float | None) -> list[LayerRedundancy]:
+        """Stop looking; each layer's redundancy judged from the fault (db: not measured)."""
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=LOOK_TIMEOUT_S * 4)
+        out = []
+        for layer in self.layers:
+            before = self.before.get(layer)
+            with self._lock:
+                samples = list(self.samples[layer])
+            out.append(judge_samples(layer, CHECKS[layer][0], samples, fault_at=fault_at,
+                                     full_before=None if before is None else before.full))
+        out += [LayerRedundancy(layer, check, NOT_MEASURED, detail=why) for layer, (check, why) in NOT_MEASURED_LAYERS.items()]
+        return out
