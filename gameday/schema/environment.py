@@ -3,6 +3,7 @@
     EnvironmentFile       configuration.gameday_environment (+ secrets, which gameday does not read)
     EnvironmentModel      the gameday_environment mapping itself
     KubernetesBlock, CredentialRef, CloudMonitoring, LoadBlock, Limits   its blocks
+    CloudSqlInstance      kubernetes.db.cloud_sql: the database's Cloud SQL instance
 
 :mod:`gameday.targets.environment` turns a checked model into its ``Environment``; the
 ``validate`` functions of :mod:`gameday.targets.credentials` and
@@ -189,12 +190,91 @@ class SearchLayer(Strict):
         return check_url(value)
 
 
+CLOUD_SQL_INSTANCE = r"^[a-z][a-z0-9-]{0,97}$"
+GCP_PROJECT = r"^([a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$"
+INSTANCE_FIX = "lowercase letters, digits and hyphens, starting with a letter, at most 98 characters, e.g. sps-staging-db"
+
+
+def check_instance_name(value: str) -> str:
+    """A Cloud SQL instance name as the Admin API takes it; a connection name or a resource path
+    (the usual slips) is named as such."""
+    if value.count(":") == 2:
+        project, _, instance = value.split(":")
+        raise ValueError(f"is a connection name (project:region:instance), not an instance name -> give the "
+                         f"instance alone ({instance or 'INSTANCE'}) and its project in project: ({project or 'PROJECT'})")
+    if "/" in value:
+        raise ValueError(f"is a resource path, not an instance name -> give the last part alone; {INSTANCE_FIX}")
+    if not re.match(CLOUD_SQL_INSTANCE, value):
+        raise ValueError(f"is not a Cloud SQL instance name -> {INSTANCE_FIX}")
+    return value
+
+
+class CloudSqlInstance(Strict):
+    """A Cloud SQL instance: backups, failover, replica promotion and point-in-time restore go through
+    the Cloud SQL Admin API (gameday.gcp.cloudsql)."""
+
+    project: str = Field(min_length=1, max_length=100, json_schema_extra={"pattern": GCP_PROJECT},
+                         description="the Google Cloud project id of the instance, e.g. sps-staging")
+    instance: str = Field(min_length=1, max_length=98, json_schema_extra={"pattern": CLOUD_SQL_INSTANCE},
+                          description="the primary's instance name (not its connection name), e.g. sps-staging-db")
+    failover: Literal["ha", "replica"] = Field(
+        "ha", description="how a lost primary is replaced: ha (failover of a REGIONAL instance to its standby; "
+                          "same name and address) or replica (the read replica named in replica is promoted; "
+                          "a new address the site must be pointed at)")
+    replica: Optional[str] = Field(None, min_length=1, max_length=98, json_schema_extra={"pattern": CLOUD_SQL_INSTANCE},
+                                   description="with failover: replica, the read replica of the instance to promote")
+    restore_instance: Optional[str] = Field(
+        None, min_length=1, max_length=98, json_schema_extra={"pattern": CLOUD_SQL_INSTANCE},
+        description="the new instance a point-in-time restore clones into, e.g. sps-staging-db-pitr (it must not exist)")
+    operation_timeout_s: float = Field(3600, ge=1, le=86400,
+                                       description="seconds gameday waits for one Cloud SQL operation, 1..86400")
+    poll_s: float = Field(5, ge=0.05, le=60, description="seconds between two looks at a running operation, 0.05..60")
+
+    @field_validator("instance", "replica", "restore_instance")
+    @classmethod
+    def _instance(cls, value: str | None) -> str | None:
+        return check_instance_name(value) if value is not None else value
+
+    @field_validator("project")
+    @classmethod
+    def _project(cls, value: str) -> str:
+        if value.isdigit():
+            raise ValueError("is a project number -> give the project id (gcloud projects list, PROJECT_ID)")
+        if not re.match(GCP_PROJECT, value):
+            raise ValueError("is not a Google Cloud project id -> 6 to 30 lowercase letters, digits and hyphens, "
+                             "starting with a letter, e.g. sps-staging (gcloud projects list)")
+        return value
+
+    @staticmethod
+    def problems(data: Any, path: str) -> list[Problem]:
+        """Between keys of ``cloud_sql`` as written: the replica ``failover`` needs, names that collide."""
+        if not isinstance(data, dict):
+            return []
+        out = []
+        failover, replica = data.get("failover", "ha"), data.get("replica")
+        if failover == "replica" and not replica:
+            out.append(Problem(f"{path}.replica is missing: failover: replica promotes the read replica named there",
+                               "name the read replica (gcloud sql instances list), or say failover: ha"))
+        if failover == "ha" and replica is not None:
+            out.append(Problem(f"{path}.replica is used only with failover: replica",
+                               "remove it, or say failover: replica to promote it when the primary is lost"))
+        names = {key: data.get(key) for key in ("instance", "replica", "restore_instance")
+                 if isinstance(data.get(key), str)}
+        for one, other in (("replica", "instance"), ("restore_instance", "instance"), ("restore_instance", "replica")):
+            if one in names and names[one] == names.get(other):
+                out.append(Problem(f"{path}.{one} is the same instance as {path}.{other} ({names[one]!r})",
+                                   f"{one} names another instance"))
+        return out
+
+
 class DbLayer(Strict):
     host: str = Field(min_length=1, max_length=253, description="the database host (Cloud SQL address)")
     port: int = Field(ge=1, le=65535, description="the database port, e.g. 3306")
     database: Optional[str] = Field(None, max_length=64, description="the database name")
     namespace: Optional[str] = Field(None, max_length=63, description="with selector: database pods in the cluster")
     selector: Optional[str] = Field(None, max_length=500, description=SELECTOR_FIX)
+    cloud_sql: Optional[CloudSqlInstance] = Field(None, description="the database is this Cloud SQL instance: "
+                                                  "backups, failover and point-in-time restore through its Admin API")
 
     @field_validator("selector")
     @classmethod
@@ -261,6 +341,14 @@ class KubernetesBlock(Strict):
                 out.append(Problem(f"{path}.{layer}: pods in the cluster need both namespace and selector",
                                    f"e.g. namespace: wordpress, selector: app.kubernetes.io/name=mariadb; "
                                    f"leave both out when the {layer} is not in the cluster"))
+        db = data.get("db")
+        if isinstance(db, dict) and "cloud_sql" in db:
+            out += CloudSqlInstance.problems(db["cloud_sql"], f"{path}.db.cloud_sql")
+            layers = data.get("layers")
+            if "selector" in db or "namespace" in db or (isinstance(layers, dict) and layers.get("db") == "pods"):
+                out.append(Problem(f"{path}.db.cloud_sql names a Cloud SQL instance, but the database is also given "
+                                   "as pods in the cluster", f"remove {path}.db.namespace and .selector (and say "
+                                   f"layers.db: outside), or remove {path}.db.cloud_sql"))
         return out
 
 

@@ -125,6 +125,7 @@ class KubernetesTarget(Target):
         self._trusted = False
         self._workload_kinds: dict[str, tuple[str, str]] = {}  # workload -> (kind, namespace), as last seen
         self._member_layers: dict[str, str] = {}  # member -> layer, from the last views
+        self._cloud_sql: Any = None  # the database as a Cloud SQL instance (kubernetes_cloudsql), at first use
 
     # ---- API access --------------------------------------------------------------------------------
     @property
@@ -412,6 +413,38 @@ class KubernetesTarget(Target):
         """Not built: refuses with a GamedayError rather than pretending (see :attr:`NO_DISK_LOSS`)."""
         raise GamedayError(f"{self.name}: {self.NO_DISK_LOSS}",
                            hint="run the disk-loss drill on the sandbox twin (kind: sandbox)")
+
+    # ---- the database's backups and recovery: Cloud SQL (kubernetes.db.cloud_sql) -------------------
+    def _cloud_sql_db(self) -> Any:
+        """The environment's Cloud SQL database (:mod:`.kubernetes_cloudsql`), or a GamedayError saying
+        that an in-cluster database's backups and failover are not built here."""
+        from .kubernetes_cloudsql import CloudSqlDatabase, not_built
+
+        if self._cloud_sql is None:
+            self._cloud_sql = CloudSqlDatabase.of(self.env)
+            if self._cloud_sql is None:
+                raise not_built(self.env)
+        return self._cloud_sql
+
+    def last_db_backup(self) -> dict[str, Any] | None:
+        """The Cloud SQL instance's newest SUCCESSFUL backup run (``{"id", "at", "kind": "cloud-sql",
+        "type", ...}``), or None. Read-only."""
+        return self._cloud_sql_db().last_backup()
+
+    def take_db_backup(self) -> dict[str, Any]:
+        """An on-demand Cloud SQL backup, waited for (production: with consent)."""
+        return self._cloud_sql_db().take_backup()
+
+    def restore_db_to(self, moment: float, *, skip: list[str] | None = None) -> dict[str, Any]:
+        """A Cloud SQL point-in-time clone into ``kubernetes.db.cloud_sql.restore_instance``; pointing
+        the site at it is the operator's step (``next_step``). ``skip`` is refused: Cloud SQL replays
+        nothing after the moment."""
+        return self._cloud_sql_db().restore_to(moment, skip)
+
+    def promote_db_replica(self) -> dict[str, Any]:
+        """Cloud SQL failover (``failover: ha``, the site's endpoint unchanged) or promotion of the
+        named read replica (``failover: replica``, the site to be repointed: ``next_step``)."""
+        return self._cloud_sql_db().promote_replica()
 
     # ---- workloads: the one owner resolution ---------------------------------------------------------
     def _workloads(self, layer: str, pods: list[dict[str, Any]] | None = None

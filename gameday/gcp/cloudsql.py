@@ -1,0 +1,364 @@
+"""Cloud SQL through Google's official Cloud SQL Admin client (``google-api-python-client``, API
+``sqladmin`` v1, its discovery document shipped inside the package: nothing is fetched to build it).
+
+Credentials are taken by reference only, as for Cloud Monitoring (:mod:`gameday.gcp.client`):
+Application Default Credentials (``GOOGLE_APPLICATION_CREDENTIALS``, ``gcloud auth
+application-default login``, or Workload Identity in GKE), scope ``sqlservice.admin``. Or
+``GAMEDAY_CLOUDSQL_ENDPOINT=http://127.0.0.1:PORT/``: a plaintext Cloud SQL Admin REST server on
+loopback (the test suite's local server), reached with anonymous credentials.
+
+Usage::
+
+    sql = CloudSql("sps-staging", "sps-staging-db")               # or CloudSql(..., service=sqladmin(url))
+    sql.last_backup()                  # newest SUCCESSFUL backup run, or None
+    sql.take_backup("gameday drill")   # backupRuns.insert, then its operation waited for
+    sql.failover()                     # HA failover to the standby (settingsVersion read first)
+    sql.promote_replica("sps-staging-db-replica")
+    sql.clone_at("sps-staging-db-pitr", moment)                   # point-in-time restore into a new instance
+
+Every call that starts an operation waits for it (``operations.get`` every ``poll_s`` seconds) until
+it is DONE, within ``timeout_s``: an operation that ends with errors raises :class:`OperationFailed`
+naming each error; one still running at the deadline raises ``DeadlineExceeded`` naming it and how to
+follow it (``gcloud sql operations describe``); it goes on at Google either way. API errors become
+one :class:`CloudSqlError` line naming the fix (:func:`translated`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ipaddress
+import os
+import socket
+import time
+from datetime import datetime, timezone
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+from ..deadline import wait_until
+from ..errors import DeadlineExceeded, GamedayError, UsageError
+from .client import CREDENTIALS_HINT
+
+ENDPOINT_ENV = "GAMEDAY_CLOUDSQL_ENDPOINT"
+SCOPES = ["https://www.googleapis.com/auth/sqlservice.admin"]
+READ_RETRIES = 2  # googleapiclient retries 5xx / 429 / a dropped connection with back-off; reads only
+MAX_BACKUP_PAGES = 20
+
+
+class CloudSqlError(GamedayError):
+    """The Cloud SQL Admin API refused or could not answer; the message names the fix."""
+
+
+class OperationFailed(CloudSqlError):
+    """A Cloud SQL operation finished with errors (each one is named)."""
+
+
+# ---- the client ----------------------------------------------------------------------------------
+
+def _check_loopback(endpoint: str) -> None:
+    parts = urlsplit(endpoint)
+    try:
+        loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        loopback = False
+    if parts.scheme != "http" or not loopback or not parts.port:
+        raise UsageError(f"{ENDPOINT_ENV}={endpoint!r}: a plaintext endpoint must be http://<loopback address>:PORT/",
+                         hint="it is for local test servers (http://127.0.0.1:PORT/); unset it to reach Google Cloud")
+
+
+def _credentials() -> Any:
+    import google.auth
+    from google.auth.exceptions import DefaultCredentialsError
+
+    try:
+        credentials, _project = google.auth.default(scopes=SCOPES)
+    except DefaultCredentialsError as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "none found"
+        raise UsageError(f"no usable Google credentials for Cloud SQL ({first})", hint=CREDENTIALS_HINT) from None
+    return credentials
+
+
+def sqladmin(endpoint: str | None = None, *, timeout_s: float = 30.0) -> Any:
+    """The Cloud SQL Admin v1 service (a ``googleapiclient`` Resource): plain HTTP to ``endpoint``
+    (or ``$GAMEDAY_CLOUDSQL_ENDPOINT``) with anonymous credentials when given, else Google Cloud with
+    Application Default Credentials. Each HTTP request gives up after ``timeout_s`` seconds."""
+    import google_auth_httplib2
+    import httplib2
+    from google.auth.credentials import AnonymousCredentials
+    from googleapiclient.discovery import build
+
+    endpoint = endpoint or os.environ.get(ENDPOINT_ENV)
+    options: dict[str, Any] = {}
+    if endpoint:
+        _check_loopback(endpoint)
+        credentials: Any = AnonymousCredentials()
+        options["api_endpoint"] = endpoint if endpoint.endswith("/") else endpoint + "/"
+    else:
+        credentials = _credentials()
+    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout_s))
+    return build("sqladmin", "v1", http=http, client_options=options or None, static_discovery=True,
+                 cache_discovery=False)
+
+
+@contextlib.contextmanager
+def translated(what: str, where: str) -> Iterator[None]:
+    """Turn an error of the Cloud SQL Admin client raised inside the block into one CloudSqlError
+    (or UsageError, for what the user must fix) naming ``what`` was tried on ``where`` and the fix."""
+    import httplib2
+    from googleapiclient.errors import HttpError
+
+    try:
+        yield
+    except HttpError as err:
+        raise _http_message(what, where, err) from None
+    except (httplib2.HttpLib2Error, socket.timeout, OSError) as err:
+        raise CloudSqlError(f"the Cloud SQL Admin API did not answer while trying to {what} on {where} "
+                            f"({type(err).__name__}: {err})",
+                            hint="check the network path to sqladmin.googleapis.com and try again in a minute") from None
+
+
+def _http_message(what: str, where: str, err: Any) -> GamedayError:
+    status = int(getattr(err.resp, "status", 0) or 0)
+    detail = (getattr(err, "reason", None) or "").strip() or f"HTTP {status}"
+    head = f"Cloud SQL ({where})"
+    if status == 401:
+        return UsageError(f"{head} rejected the credentials while trying to {what} ({detail})", hint=CREDENTIALS_HINT)
+    if status == 403:
+        return CloudSqlError(f"{head} denied permission to {what} ({detail})",
+                             hint="grant the caller's service account roles/cloudsql.admin (roles/cloudsql.viewer to "
+                                  "read backups only) on the project, or check the project id")
+    if status == 404:
+        return UsageError(f"{head} has no such instance or operation: could not {what} ({detail})",
+                          hint="check kubernetes.db.cloud_sql.project and its instance names "
+                               "(gcloud sql instances list --project PROJECT)")
+    if status == 409:
+        return CloudSqlError(f"{head} refused to {what} because of a conflict ({detail})",
+                             hint="another operation may be running on the instance (gcloud sql operations list "
+                                  "--instance INSTANCE); wait for it, then try again")
+    if status == 412:
+        return CloudSqlError(f"{head} refused to {what}: its settings changed meanwhile ({detail})",
+                             hint="the instance's settingsVersion moved on; read it again and retry")
+    if status == 429:
+        return CloudSqlError(f"{head} quota exhausted: could not {what} ({detail})",
+                             hint="wait a minute and retry, or raise the Cloud SQL Admin API quota")
+    if status >= 500 or status == 0:
+        return CloudSqlError(f"{head} is unavailable: could not {what} ({detail})",
+                             hint="try again in a minute; https://status.cloud.google.com shows Cloud SQL incidents")
+    return CloudSqlError(f"{head} rejected the request to {what} ({status}: {detail})",
+                         hint="check the instance's state and settings (gcloud sql instances describe INSTANCE)")
+
+
+# ---- times ---------------------------------------------------------------------------------------
+
+def rfc3339(moment: float) -> str:
+    """``2026-12-03T20:41:05.123Z`` for epoch seconds (what the API takes as a timestamp)."""
+    return datetime.fromtimestamp(moment, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def epoch(text: str | None) -> float | None:
+    """Epoch seconds of an RFC 3339 timestamp from the API (``Z`` or an offset; any fraction), or None."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise CloudSqlError(f"the Cloud SQL Admin API sent a time gameday cannot read: {text!r}") from None
+
+
+# ---- one instance --------------------------------------------------------------------------------
+
+class CloudSql:
+    """One project's Cloud SQL instance, as the recovery drills use it. Reads are retried a little
+    (transient 5xx); calls that change something are sent once and their operation waited for."""
+
+    def __init__(self, project: str, instance: str, *, service: Any = None, timeout_s: float = 3600.0,
+                 poll_s: float = 5.0, request_timeout_s: float = 30.0):
+        self.project = project
+        self.instance = instance
+        self.service = service if service is not None else sqladmin(timeout_s=request_timeout_s)
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+
+    def where(self, instance: str | None = None) -> str:
+        return f"project {self.project}, instance {instance or self.instance}"
+
+    # ---- reads ---------------------------------------------------------------------------------
+    def get(self, instance: str | None = None) -> dict[str, Any]:
+        """``instances.get``: the instance resource (state, settings.settingsVersion, gceZone, ...)."""
+        name = instance or self.instance
+        with translated("read the instance", self.where(name)):
+            return self.service.instances().get(project=self.project, instance=name).execute(num_retries=READ_RETRIES)
+
+    def exists(self, instance: str) -> bool:
+        """Whether ``instance`` exists in the project (``instances.get`` answering 404 means no)."""
+        from googleapiclient.errors import HttpError
+
+        with translated("read the instance", self.where(instance)):
+            try:
+                self.service.instances().get(project=self.project, instance=instance).execute(num_retries=READ_RETRIES)
+            except HttpError as err:
+                if int(getattr(err.resp, "status", 0) or 0) == 404:
+                    return False
+                raise
+        return True
+
+    def backup_pages(self, *, max_pages: int = MAX_BACKUP_PAGES) -> Iterator[list[dict[str, Any]]]:
+        """``backupRuns.list``, page after page (newest enqueued first), at most ``max_pages`` pages."""
+        token = None
+        for _page in range(max_pages):
+            with translated("list the backup runs", self.where()):
+                page = self.service.backupRuns().list(project=self.project, instance=self.instance, maxResults=100,
+                                                      pageToken=token).execute(num_retries=READ_RETRIES)
+            yield page.get("items") or []
+            token = page.get("nextPageToken")
+            if not token:
+                return
+
+    def last_backup(self) -> dict[str, Any] | None:
+        """The SUCCESSFUL backup run that ended last, or None when the instance has none. Runs come
+        newest-enqueued first, so pages are read only until one holds a successful run (the one that
+        ended last on it: a long run enqueued earlier may end after a short later one)."""
+        for runs in self.backup_pages():
+            done = [r for r in runs if r.get("status") == "SUCCESSFUL" and r.get("endTime")]
+            if done:
+                return max(done, key=lambda r: epoch(r["endTime"]) or 0.0)
+        return None
+
+    def backup_run(self, run_id: str) -> dict[str, Any]:
+        with translated(f"read backup run {run_id}", self.where()):
+            return self.service.backupRuns().get(project=self.project, instance=self.instance, id=run_id).execute(
+                num_retries=READ_RETRIES)
+
+    # ---- operations ----------------------------------------------------------------------------
+    def wait(self, operation: dict[str, Any], what: str) -> dict[str, Any]:
+        """Poll ``operations.get`` until the operation is DONE (within ``timeout_s``); its final
+        resource. Raises OperationFailed naming each error, or DeadlineExceeded naming the operation."""
+        name = operation.get("name")
+        if not name:
+            raise CloudSqlError(f"Cloud SQL ({self.where()}) started {what} but sent no operation name to follow")
+        last = {"op": operation}
+
+        def done() -> dict[str, Any] | None:
+            if last["op"].get("status") == "DONE":
+                return last["op"]
+            with translated(f"follow operation {name} ({what})", self.where()):
+                last["op"] = self.service.operations().get(project=self.project, operation=name).execute(
+                    num_retries=READ_RETRIES)
+            return last["op"] if last["op"].get("status") == "DONE" else None
+
+        try:
+            finished = wait_until(done, timeout=self.timeout_s, interval=self.poll_s,
+                                  what=f"Cloud SQL operation {name} ({what}) on {self.where()} to finish")
+        except DeadlineExceeded as err:
+            raise DeadlineExceeded(f"{err.message} (last status {last['op'].get('status') or 'unknown'})",
+                                   hint=f"it goes on at Google: gcloud sql operations describe {name} --project "
+                                        f"{self.project}; raise kubernetes.db.cloud_sql.operation_timeout_s if it is "
+                                        "only slow") from None
+        errors = (finished.get("error") or {}).get("errors") or []
+        if errors:
+            text = "; ".join(f"{e.get('code') or 'ERROR'}: {e.get('message') or 'no message'}" for e in errors)
+            raise OperationFailed(f"Cloud SQL operation {name} ({what}) on {self.where()} failed: {text}",
+                                  hint=f"gcloud sql operations describe {name} --project {self.project}")
+        return finished
+
+    def _start(self, request: Any, what: str, instance: str | None = None) -> tuple[dict[str, Any], float]:
+        """Send a request that starts an operation (once: no retry), wait for it; (operation, seconds)."""
+        started = time.monotonic()
+        with translated(what, self.where(instance)):
+            operation = request.execute(num_retries=0)
+        return self.wait(operation, what), round(time.monotonic() - started, 3)
+
+    # ---- changes -------------------------------------------------------------------------------
+    def take_backup(self, description: str) -> dict[str, Any]:
+        """``backupRuns.insert`` (an on-demand backup), waited for; the backup run it made."""
+        request = self.service.backupRuns().insert(project=self.project, instance=self.instance,
+                                                   body={"description": description})
+        operation, took = self._start(request, "take an on-demand backup")
+        run_id = (operation.get("backupContext") or {}).get("backupId")
+        run = self.backup_run(str(run_id)) if run_id else self.last_backup()
+        if run is None or run.get("status") != "SUCCESSFUL":
+            state = run.get("status") if run else "no backup run found"
+            raise OperationFailed(f"Cloud SQL ({self.where()}): the on-demand backup finished but is not usable ({state})",
+                                  hint=f"gcloud sql backups list --instance {self.instance} --project {self.project}")
+        return {"run": run, "operation": operation.get("name"), "took_s": took}
+
+    def failover(self) -> dict[str, Any]:
+        """Manual failover of a high-availability (REGIONAL) primary to its standby, with the
+        settingsVersion just read (the API refuses a stale one). The instance keeps its name and
+        addresses. Refused before anything is sent unless the instance is REGIONAL and RUNNABLE."""
+        before = self.get()
+        settings = before.get("settings") or {}
+        if settings.get("availabilityType") != "REGIONAL":
+            raise UsageError(f"Cloud SQL ({self.where()}) is not highly available (availabilityType "
+                             f"{settings.get('availabilityType') or 'unknown'}): it has no standby to fail over to; "
+                             "nothing was touched",
+                             hint="enable high availability (gcloud sql instances patch INSTANCE --availability-type "
+                                  "REGIONAL), or name a read replica with failover: replica")
+        self._runnable(before)
+        body = {"failoverContext": {"kind": "sql#failoverContext", "settingsVersion": str(settings.get("settingsVersion"))}}
+        request = self.service.instances().failover(project=self.project, instance=self.instance, body=body)
+        operation, took = self._start(request, "fail over to the standby")
+        after = self.get()
+        return {"operation": operation.get("name"), "took_s": took, "zone_before": before.get("gceZone"),
+                "zone_after": after.get("gceZone"), "settings_version": body["failoverContext"]["settingsVersion"],
+                "addresses": addresses(after)}
+
+    def promote_replica(self, replica: str) -> dict[str, Any]:
+        """``instances.promoteReplica`` of a read replica of this instance: it becomes a primary of its
+        own, with its own addresses. Refused before anything is sent unless ``replica`` is a read
+        replica whose primary is this instance."""
+        found = self.get(replica)
+        if found.get("instanceType") != "READ_REPLICA_INSTANCE" or found.get("masterInstanceName") not in (
+                self.instance, f"{self.project}:{self.instance}"):
+            raise UsageError(f"Cloud SQL ({self.where(replica)}) is not a read replica of {self.instance} "
+                             f"(instanceType {found.get('instanceType') or 'unknown'}, primary "
+                             f"{found.get('masterInstanceName') or 'none'}); nothing was touched",
+                             hint="name a read replica of the instance in kubernetes.db.cloud_sql.replica "
+                                  f"(gcloud sql instances list --project {self.project})")
+        self._runnable(found, replica)
+        request = self.service.instances().promoteReplica(project=self.project, instance=replica)
+        operation, took = self._start(request, f"promote read replica {replica}", replica)
+        return {"operation": operation.get("name"), "took_s": took, "addresses": addresses(self.get(replica))}
+
+    def clone_at(self, destination: str, moment: float) -> dict[str, Any]:
+        """Point-in-time restore: ``instances.clone`` of this instance as it was at ``moment`` (epoch
+        seconds) into a new instance ``destination``. Refused before anything is sent when point-in-time
+        recovery is off, the moment is in the future or past the log retention, or ``destination``
+        already exists."""
+        source = self.get()
+        backup = (source.get("settings") or {}).get("backupConfiguration") or {}
+        if not (backup.get("binaryLogEnabled") or backup.get("pointInTimeRecoveryEnabled")):
+            raise UsageError(f"Cloud SQL ({self.where()}) has point-in-time recovery off (no binary log); nothing was touched",
+                             hint="enable it: gcloud sql instances patch INSTANCE --enable-bin-log "
+                                  "(PostgreSQL: --enable-point-in-time-recovery)")
+        now = time.time()
+        if moment > now:
+            raise UsageError(f"cannot restore Cloud SQL ({self.where()}) to {rfc3339(moment)}: that is in the future; "
+                             "nothing was touched")
+        days = int(backup.get("transactionLogRetentionDays") or 7)
+        if moment < now - days * 86400:
+            raise UsageError(f"cannot restore Cloud SQL ({self.where()}) to {rfc3339(moment)}: its logs are kept "
+                             f"{days} days (transactionLogRetentionDays); nothing was touched",
+                             hint="restore the newest backup before that moment instead")
+        if self.exists(destination):
+            raise UsageError(f"Cloud SQL ({self.where(destination)}) already exists, so a point-in-time restore cannot "
+                             "clone into it; nothing was touched",
+                             hint=f"delete it if it is an old restore (gcloud sql instances delete {destination} "
+                                  f"--project {self.project}), or name another kubernetes.db.cloud_sql.restore_instance")
+        point = rfc3339(moment)
+        body = {"cloneContext": {"kind": "sql#cloneContext", "destinationInstanceName": destination, "pointInTime": point}}
+        request = self.service.instances().clone(project=self.project, instance=self.instance, body=body)
+        operation, took = self._start(request, f"clone to {destination} at {point}")
+        return {"operation": operation.get("name"), "took_s": took, "point_in_time": point,
+                "addresses": addresses(self.get(destination))}
+
+    def _runnable(self, found: dict[str, Any], instance: str | None = None) -> None:
+        if found.get("state") != "RUNNABLE":
+            raise CloudSqlError(f"Cloud SQL ({self.where(instance)}) is {found.get('state') or 'in an unknown state'}, "
+                                "not RUNNABLE; nothing was touched",
+                                hint="wait until it is RUNNABLE (gcloud sql instances describe), then try again")
+
+
+def addresses(instance: dict[str, Any]) -> list[dict[str, str]]:
+    """``[{"type": "PRIVATE", "ip": "10.20.0.7"}, ...]`` of an instance resource."""
+    return [{"type": str(a.get("type") or ""), "ip": str(a.get("ipAddress") or "")}
+            for a in instance.get("ipAddresses") or [] if a.get("ipAddress")]

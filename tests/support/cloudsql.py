@@ -1,0 +1,261 @@
+"""A local HTTP server speaking the parts of the Cloud SQL Admin API v1 (REST, JSON) that gameday calls.
+
+Google Cloud cannot run here, so this is the protocol boundary: the official client
+(``googleapiclient.discovery.build("sqladmin", "v1")``) talks to it over plain HTTP
+(``GAMEDAY_CLOUDSQL_ENDPOINT=http://127.0.0.1:PORT/``). It keeps the rules of the real service our
+code could break: resources under ``/v1/projects/{project}/...``, Google's error body
+(``{"error": {"code", "message", "errors": [...]}}``), a failover refused (412) unless its
+``settingsVersion`` is the current one, a clone refused (409) when the destination exists, backup
+runs listed newest-enqueued first in pages, and every change as an Operation that is PENDING, then
+RUNNING, then DONE (its effect applied then) as ``operations.get`` is polled. Every request is
+recorded::
+
+    server = CloudSqlServer().start()
+    server.add_instance("sps-db", availability="REGIONAL", settings_version="42")
+    server.script("failover", errors=[{"code": "INTERNAL_ERROR", "message": "..."}])   # the next failover fails
+    server.script("clone", never=True)                                                # ... or never finishes
+    server.fail("POST", "/failover", 403, "The client is not authorized")            # an HTTP error, once
+    ... server.requests ... server.stop()
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+PREFIX = re.compile(r"^/v1/projects/(?P<project>[^/]+)/(?P<rest>.*)$")
+
+
+def stamp(t: datetime) -> str:
+    return t.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, message: str, reason: str = "invalid"):
+        super().__init__(message)
+        self.code, self.message, self.reason = code, message, reason
+
+
+class CloudSqlServer:
+    def __init__(self, *, project: str = "sps-staging", page_size: int = 100, polls_to_done: int = 2):
+        self.project = project
+        self.page_size = page_size
+        self.polls_to_done = polls_to_done
+        self.instances: dict[str, dict[str, Any]] = {}
+        self.backup_runs: dict[str, list[dict[str, Any]]] = {}
+        self.operations: dict[str, dict[str, Any]] = {}
+        self.requests: list[dict[str, Any]] = []
+        self._scripts: dict[str, list[dict[str, Any]]] = {}
+        self._faults: list[dict[str, Any]] = []
+        self._lock = threading.Lock()
+        self._count = 0
+        self._server: ThreadingHTTPServer | None = None
+        self.endpoint = ""
+
+    # ---- running -------------------------------------------------------------------------------
+    def start(self) -> "CloudSqlServer":
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet: pytest shows failures, not access logs
+                return
+
+            def do_GET(self) -> None:
+                owner._serve(self, "GET")
+
+            def do_POST(self) -> None:
+                owner._serve(self, "POST")
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}/"
+        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    # ---- state ---------------------------------------------------------------------------------
+    def add_instance(self, name: str, *, availability: str = "REGIONAL", settings_version: str = "7",
+                     zone: str = "europe-west2-a", secondary: str = "europe-west2-b", ip: str = "10.20.0.5",
+                     bin_log: bool = True, retention_days: int = 7, replica_of: str | None = None,
+                     state: str = "RUNNABLE") -> dict[str, Any]:
+        inst = {"kind": "sql#instance", "name": name, "project": self.project, "state": state,
+                "databaseVersion": "MYSQL_8_0", "region": "europe-west2", "gceZone": zone,
+                "connectionName": f"{self.project}:europe-west2:{name}",
+                "instanceType": "READ_REPLICA_INSTANCE" if replica_of else "CLOUD_SQL_INSTANCE",
+                "ipAddresses": [{"type": "PRIVATE", "ipAddress": ip}],
+                "settings": {"settingsVersion": settings_version, "availabilityType": availability,
+                             "backupConfiguration": {"enabled": True, "binaryLogEnabled": bin_log,
+                                                     "transactionLogRetentionDays": retention_days}}}
+        if availability == "REGIONAL":
+            inst["secondaryGceZone"] = secondary
+        if replica_of:
+            inst["masterInstanceName"] = replica_of
+            self.instances[replica_of].setdefault("replicaNames", []).append(name)
+        self.instances[name] = inst
+        return inst
+
+    def add_backup_run(self, instance: str, *, run_id: str, status: str, enqueued: datetime, took_s: float = 60,
+                       type_: str = "AUTOMATED") -> dict[str, Any]:
+        run = {"kind": "sql#backupRun", "id": run_id, "instance": instance, "status": status, "type": type_,
+               "enqueuedTime": stamp(enqueued), "startTime": stamp(enqueued + timedelta(seconds=1)),
+               "location": "eu"}
+        if status in ("SUCCESSFUL", "FAILED"):
+            run["endTime"] = stamp(enqueued + timedelta(seconds=1 + took_s))
+        if status == "FAILED":
+            run["error"] = {"kind": "sql#operationError", "code": "BACKUP_FAILED", "message": "disk quota"}
+        self.backup_runs.setdefault(instance, []).append(run)
+        return run
+
+    def script(self, kind: str, *, errors: list[dict[str, str]] | None = None, never: bool = False) -> None:
+        """The next operation of ``kind`` (backup, failover, promote, clone) ends with ``errors``, or never ends."""
+        self._scripts.setdefault(kind, []).append({"errors": errors, "never": never})
+
+    def fail(self, method: str, path_suffix: str, code: int, message: str) -> None:
+        """The next request whose path ends with ``path_suffix`` answers this HTTP error."""
+        self._faults.append({"method": method, "suffix": path_suffix, "code": code, "message": message})
+
+    def calls(self, method: str | None = None, suffix: str = "") -> list[dict[str, Any]]:
+        return [r for r in self.requests if (method is None or r["method"] == method) and r["path"].endswith(suffix)]
+
+    def changes(self) -> list[dict[str, Any]]:
+        """Every request that asked for a change (POST)."""
+        return self.calls("POST")
+
+    # ---- protocol ------------------------------------------------------------------------------
+    def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        parts = urlsplit(handler.path)
+        length = int(handler.headers.get("Content-Length") or 0)
+        raw = handler.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        record = {"method": method, "path": parts.path, "query": {k: v[0] for k, v in parse_qs(parts.query).items()},
+                  "body": body}
+        with self._lock:
+            self.requests.append(record)
+            try:
+                fault = next((f for f in self._faults if f["method"] == method and parts.path.endswith(f["suffix"])), None)
+                if fault is not None:
+                    self._faults.remove(fault)
+                    raise ApiError(fault["code"], fault["message"], "forbidden" if fault["code"] == 403 else "failed")
+                status, answer = 200, self._route(method, parts.path, record["query"], body)
+            except ApiError as err:
+                status = err.code
+                answer = {"error": {"code": err.code, "message": err.message,
+                                    "errors": [{"message": err.message, "domain": "global", "reason": err.reason}]}}
+        data = json.dumps(answer).encode()
+        handler.send_response(status)
+        handler.send_header("Content-Type", "application/json; charset=UTF-8")
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+
+    def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        m = PREFIX.match(path)
+        if not m or m["project"] != self.project:
+            raise ApiError(404, "The project does not exist or you do not have access to it.", "notFound")
+        rest = m["rest"].split("/")
+        if method == "GET" and rest[0] == "operations" and len(rest) == 2:
+            return self._poll(rest[1])
+        if rest[0] != "instances" or len(rest) < 2:
+            raise ApiError(404, f"no route {method} {path}", "notFound")
+        inst = self.instances.get(rest[1])
+        if inst is None:
+            raise ApiError(404, "The Cloud SQL instance does not exist.", "instanceDoesNotExist")
+        tail = rest[2:]
+        if method == "GET" and not tail:
+            return inst
+        if method == "GET" and tail == ["backupRuns"]:
+            runs = sorted(self.backup_runs.get(inst["name"], []), key=lambda r: r["enqueuedTime"], reverse=True)
+            size = min(int(query.get("maxResults", self.page_size)), self.page_size)
+            start = int(query.get("pageToken", "0"))
+            page = {"kind": "sql#backupRunsList", "items": runs[start:start + size]}
+            if start + size < len(runs):
+                page["nextPageToken"] = str(start + size)
+            return page
+        if method == "GET" and len(tail) == 2 and tail[0] == "backupRuns":
+            run = next((r for r in self.backup_runs.get(inst["name"], []) if r["id"] == tail[1]), None)
+            if run is None:
+                raise ApiError(404, "The backup run does not exist.", "backupRunDoesNotExist")
+            return run
+        if method == "POST" and tail == ["backupRuns"]:
+            return self._operation("backup", inst, "BACKUP_VOLUME", body=body)
+        if method == "POST" and tail == ["failover"]:
+            given = ((body or {}).get("failoverContext") or {}).get("settingsVersion")
+            if given != inst["settings"]["settingsVersion"]:
+                raise ApiError(412, "Precondition check failed.", "staleData")
+            return self._operation("failover", inst, "FAILOVER")
+        if method == "POST" and tail == ["promoteReplica"]:
+            return self._operation("promote", inst, "PROMOTE_REPLICA")
+        if method == "POST" and tail == ["clone"]:
+            ctx = (body or {}).get("cloneContext") or {}
+            if ctx.get("destinationInstanceName") in self.instances:
+                raise ApiError(409, "The Cloud SQL instance already exists.", "instanceAlreadyExists")
+            return self._operation("clone", inst, "CLONE", body=body)
+        raise ApiError(404, f"no route {method} {path}", "notFound")
+
+    def _operation(self, kind: str, inst: dict[str, Any], op_type: str, body: Any = None) -> dict[str, Any]:
+        self._count += 1
+        name = f"op-{kind}-{self._count}"
+        script = (self._scripts.get(kind) or [{}]).pop(0) if self._scripts.get(kind) else {}
+        op = {"kind": "sql#operation", "name": name, "operationType": op_type, "status": "PENDING",
+              "targetId": inst["name"], "targetProject": self.project,
+              "insertTime": stamp(datetime.now(timezone.utc)),
+              "_kind": kind, "_body": body, "_polls": 0, "_script": script}
+        if kind == "backup":
+            run = self.add_backup_run(inst["name"], run_id=str(1000 + self._count), status="RUNNING",
+                                      enqueued=datetime.now(timezone.utc), type_="ON_DEMAND")
+            run["description"] = (body or {}).get("description")
+            op["backupContext"] = {"kind": "sql#backupContext", "backupId": run["id"]}
+        self.operations[name] = op
+        return self._public(op)
+
+    def _poll(self, name: str) -> dict[str, Any]:
+        op = self.operations.get(name)
+        if op is None:
+            raise ApiError(404, "The operation does not exist.", "operationDoesNotExist")
+        if op["status"] != "DONE":
+            op["_polls"] += 1
+            if op["_script"].get("never"):
+                op["status"] = "RUNNING"
+            elif op["_polls"] >= self.polls_to_done:
+                self._finish(op)
+            else:
+                op["status"] = "RUNNING"
+        return self._public(op)
+
+    def _finish(self, op: dict[str, Any]) -> None:
+        op["status"] = "DONE"
+        op["endTime"] = stamp(datetime.now(timezone.utc))
+        errors = op["_script"].get("errors")
+        inst = self.instances[op["targetId"]]
+        if op["_kind"] == "backup":
+            run = next(r for r in self.backup_runs[inst["name"]] if r["id"] == op["backupContext"]["backupId"])
+            run["status"] = "FAILED" if errors else "SUCCESSFUL"
+            run["endTime"] = op["endTime"]
+        if errors:
+            op["error"] = {"kind": "sql#operationErrors",
+                           "errors": [{"kind": "sql#operationError", **e} for e in errors]}
+            return
+        if op["_kind"] == "failover":
+            inst["gceZone"], inst["secondaryGceZone"] = inst["secondaryGceZone"], inst["gceZone"]
+        elif op["_kind"] == "promote":
+            primary = self.instances.get(inst.pop("masterInstanceName", ""))
+            if primary is not None:
+                primary["replicaNames"] = [n for n in primary.get("replicaNames", []) if n != inst["name"]]
+            inst["instanceType"] = "CLOUD_SQL_INSTANCE"
+        elif op["_kind"] == "clone":
+            ctx = op["_body"]["cloneContext"]
+            self.add_instance(ctx["destinationInstanceName"], availability=inst["settings"]["availabilityType"],
+                              ip=f"10.20.0.{50 + len(self.instances)}")
+
+    @staticmethod
+    def _public(op: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in op.items() if not k.startswith("_")}
