@@ -112,7 +112,7 @@ def phase_chart(phases: Phases) -> str:
     x0, x1 = LABEL_W, W - PAD_R
     x = lambda s: _scale(max(0.0, s), 0, end, x0, x1)  # noqa: E731
     rows: list[str] = []
-    top = PAD_T + 30  # room for the milestone labels
+    top = PAD_T + 12 * len(MILESTONE_COLOURS) + 6  # one line per milestone label
 
     def label(y: float, text: str) -> None:
         rows.append(f'<text x="{x0 - 8}" y="{y + 15}" text-anchor="end" class="legend">{escape(text)}</text>')
@@ -167,7 +167,7 @@ def phase_chart(phases: Phases) -> str:
         colour = MILESTONE_COLOURS[m.key]
         marks.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top - 4}" y2="{bottom}" stroke="{colour}" '
                      f'stroke-dasharray="4 3" stroke-width="1.5"/>')
-        ty = PAD_T + 2 + 12 * (i % 2)
+        ty = PAD_T + 12 * i
         anchor = "end" if xx > x1 - 110 else "start"
         marks.append(f'<text x="{xx + (-3 if anchor == "end" else 3):.1f}" y="{ty}" text-anchor="{anchor}" '
                      f'class="mark" fill="{colour}">{escape(m.label)} +{m.after_fault_s:.1f} s</text>')
@@ -179,8 +179,9 @@ def phase_chart(phases: Phases) -> str:
     for i in range(0, 6):
         s = end * i / 5
         axis.append(f'<text x="{x(s):.1f}" y="{bottom + 26}" text-anchor="middle" class="axis">+{s:.0f} s</text>')
-    axis.append(f'<text x="{x0}" y="{bottom + 26}" text-anchor="end" class="axis" dx="-8">after the fault</text>')
-    height = bottom + 36
+    axis.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{bottom + 40}" text-anchor="middle" class="axis">'
+                f'seconds after the fault</text>')
+    height = bottom + 48
     return "".join([f'<svg class="chart phases" viewBox="0 0 {W} {height}" width="100%" role="img" '
                     f'aria-label="recovery timeline: detected, playbook, serving again, redundancy restored" '
                     f'xmlns="http://www.w3.org/2000/svg">', *rows, *marks, *axis, "</svg>"])
