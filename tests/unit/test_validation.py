@@ -282,3 +282,45 @@ def test_the_block_validators_callers_use_list_every_problem_and_echo_no_secret(
         assert words in message, message
     with pytest.raises(UsageError, match="cloud_monitoring.report_wait_s must be between 0 and 900, not 901"):
         kubernetes_config.validate_cloud_monitoring({"project": "p", "url_map": "u", "report_wait_s": 901}, "f.yaml")
+
+
+def test_a_cloud_sql_instance_named_badly_is_refused_with_every_problem_named(tmp_path, capsys):
+    data = yaml.safe_load((ROOT / "environments" / "gke-staging.example.yaml").read_text())
+    db = data["configuration"]["gameday_environment"]["kubernetes"]["db"]
+    db["selector"] = "app=mariadb"  # pods as well as Cloud SQL
+    db["cloud_sql"] = {"project": "123456789012", "instance": "sps-staging:europe-west2:sps-db", "failover": "replica",
+                       "restore_instance": "Sps_DB_PITR", "poll_s": 0, "regoin": "europe-west2"}
+    path = write(tmp_path, data, "gke.yaml")
+    with pytest.raises(UsageError) as err:
+        environment.load(path)
+    message = str(err.value)
+    prefix = "kubernetes.db.cloud_sql"
+    assert "9 problems" in message and "Traceback" not in message, message
+    for words in (f"{prefix}.project is a project number -> give the project id",
+                  f"{prefix}.instance is a connection name (project:region:instance), not an instance name -> give "
+                  "the instance alone (sps-db) and its project in project: (sps-staging)",
+                  f"{prefix}.restore_instance is not a Cloud SQL instance name -> lowercase letters, digits and hyphens",
+                  f"{prefix}.poll_s must be between 0.05 and 60, not 0",
+                  f"{prefix}: unknown key 'regoin' -> valid keys: failover, instance, operation_timeout_s, poll_s, project",
+                  "kubernetes.layers.db is outside, but kubernetes.db.selector selects pods",
+                  f"{prefix}.replica is missing: failover: replica promotes the read replica named there",
+                  "kubernetes.db: pods in the cluster need both namespace and selector",
+                  f"{prefix} names a Cloud SQL instance, but the database is also given as pods in the cluster"):
+        assert words in message, words
+    assert main(["playbook", "db", "--env", str(path)]) == 2
+    err_text = capsys.readouterr().err
+    assert "9 problems" in err_text and "Traceback" not in err_text
+
+
+def test_cloud_sql_names_that_collide_or_a_replica_failover_would_ignore_are_named():
+    data = yaml.safe_load((ROOT / "environments" / "gke-staging.example.yaml").read_text())
+    env = data["configuration"]["gameday_environment"]
+    env["kubernetes"]["db"]["cloud_sql"].update(replica="sps-staging-db", restore_instance="sps-staging-db")
+    with pytest.raises(UsageError) as err:
+        environment.from_mapping(env, "gke.yaml")
+    message = str(err.value)
+    assert "4 problems" in message
+    assert "kubernetes.db.cloud_sql.replica is used only with failover: replica" in message
+    assert "kubernetes.db.cloud_sql.replica is the same instance as kubernetes.db.cloud_sql.instance ('sps-staging-db')" in message
+    assert "kubernetes.db.cloud_sql.restore_instance is the same instance as kubernetes.db.cloud_sql.instance" in message
+    assert "kubernetes.db.cloud_sql.restore_instance is the same instance as kubernetes.db.cloud_sql.replica" in message
