@@ -77,10 +77,11 @@ def _credentials() -> Any:
     return credentials
 
 
-def sqladmin(endpoint: str | None = None, *, timeout_s: float = 30.0) -> Any:
+def sqladmin(endpoint: str | None = None, *, timeout_s: float = 30.0, credentials: Any = None) -> Any:
     """The Cloud SQL Admin v1 service (a ``googleapiclient`` Resource): plain HTTP to ``endpoint``
     (or ``$GAMEDAY_CLOUDSQL_ENDPOINT``) with anonymous credentials when given, else Google Cloud with
-    Application Default Credentials. Each HTTP request gives up after ``timeout_s`` seconds."""
+    Application Default Credentials; ``credentials`` overrides either (tests: a service account whose
+    token endpoint is local). Each HTTP request gives up after ``timeout_s`` seconds."""
     import google_auth_httplib2
     import httplib2
     from google.auth.credentials import AnonymousCredentials
@@ -90,10 +91,9 @@ def sqladmin(endpoint: str | None = None, *, timeout_s: float = 30.0) -> Any:
     options: dict[str, Any] = {}
     if endpoint:
         _check_loopback(endpoint)
-        credentials: Any = AnonymousCredentials()
         options["api_endpoint"] = endpoint if endpoint.endswith("/") else endpoint + "/"
-    else:
-        credentials = _credentials()
+    if credentials is None:
+        credentials = AnonymousCredentials() if endpoint else _credentials()
     http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout_s))
     return build("sqladmin", "v1", http=http, client_options=options or None, static_discovery=True,
                  cache_discovery=False)
@@ -104,12 +104,22 @@ def translated(what: str, where: str) -> Iterator[None]:
     """Turn an error of the Cloud SQL Admin client raised inside the block into one CloudSqlError
     (or UsageError, for what the user must fix) naming ``what`` was tried on ``where`` and the fix."""
     import httplib2
+    from google.auth import exceptions as auth_errors
     from googleapiclient.errors import HttpError
 
     try:
         yield
     except HttpError as err:
         raise _http_message(what, where, err) from None
+    except auth_errors.RefreshError as err:
+        first = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err).__name__
+        raise UsageError(f"Google refused a token for Cloud SQL while trying to {what} on {where} ({first})",
+                         hint=CREDENTIALS_HINT + "; under Workload Identity, bind the Kubernetes ServiceAccount to a "
+                                                 "Google service account (iam.gke.io/gcp-service-account)") from None
+    except auth_errors.TransportError as err:
+        raise CloudSqlError(f"Google's token service did not answer while trying to {what} on {where} "
+                            f"({type(err).__name__})",
+                            hint="check the network path to oauth2.googleapis.com (or the GKE metadata server)") from None
     except (httplib2.HttpLib2Error, socket.timeout, OSError) as err:
         raise CloudSqlError(f"the Cloud SQL Admin API did not answer while trying to {what} on {where} "
                             f"({type(err).__name__}: {err})",
@@ -223,6 +233,14 @@ class CloudSql:
                 return max(done, key=lambda r: epoch(r["endTime"]) or 0.0)
         return None
 
+    def _described(self, description: str) -> dict[str, Any] | None:
+        """The backup run carrying ``description`` (an operation that does not name its backup)."""
+        for runs in self.backup_pages(max_pages=2):
+            for run in runs:
+                if run.get("description") == description:
+                    return run
+        return None
+
     def backup_run(self, run_id: str) -> dict[str, Any]:
         with translated(f"read backup run {run_id}", self.where()):
             return self.service.backupRuns().get(project=self.project, instance=self.instance, id=run_id).execute(
@@ -274,7 +292,7 @@ class CloudSql:
                                                    body={"description": description})
         operation, took = self._start(request, "take an on-demand backup")
         run_id = (operation.get("backupContext") or {}).get("backupId")
-        run = self.backup_run(str(run_id)) if run_id else self.last_backup()
+        run = self.backup_run(str(run_id)) if run_id else self._described(description)
         if run is None or run.get("status") != "SUCCESSFUL":
             state = run.get("status") if run else "no backup run found"
             raise OperationFailed(f"Cloud SQL ({self.where()}): the on-demand backup finished but is not usable ({state})",

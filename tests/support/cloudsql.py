@@ -42,8 +42,10 @@ class ApiError(Exception):
 
 
 class CloudSqlServer:
-    def __init__(self, *, project: str = "sps-staging", page_size: int = 100, polls_to_done: int = 2):
+    def __init__(self, *, project: str = "sps-staging", page_size: int = 100, polls_to_done: int = 2,
+                 backup_context: bool = True):
         self.project = project
+        self.backup_context = backup_context  # False: a backup operation does not name its run (found by description)
         self.page_size = page_size
         self.polls_to_done = polls_to_done
         self.instances: dict[str, dict[str, Any]] = {}
@@ -135,7 +137,8 @@ class CloudSqlServer:
         parts = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
+        json_body = (handler.headers.get("Content-Type") or "").startswith("application/json")
+        body = (json.loads(raw) if json_body else {"form_fields": sorted(parse_qs(raw.decode()))}) if raw else None
         record = {"method": method, "path": parts.path, "query": {k: v[0] for k, v in parse_qs(parts.query).items()},
                   "body": body}
         with self._lock:
@@ -150,6 +153,8 @@ class CloudSqlServer:
                 status = err.code
                 answer = {"error": {"code": err.code, "message": err.message,
                                     "errors": [{"message": err.message, "domain": "global", "reason": err.reason}]}}
+                if parts.path == "/token":
+                    answer = {"error": err.reason, "error_description": err.message}
         data = json.dumps(answer).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json; charset=UTF-8")
@@ -158,6 +163,8 @@ class CloudSqlServer:
         handler.wfile.write(data)
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
+        if method == "POST" and path == "/token":  # an OAuth token endpoint that refuses every grant
+            raise ApiError(400, "Invalid JWT Signature.", "invalid_grant")
         m = PREFIX.match(path)
         if not m or m["project"] != self.project:
             raise ApiError(404, "The project does not exist or you do not have access to it.", "notFound")
@@ -213,7 +220,9 @@ class CloudSqlServer:
             run = self.add_backup_run(inst["name"], run_id=str(1000 + self._count), status="RUNNING",
                                       enqueued=datetime.now(timezone.utc), type_="ON_DEMAND")
             run["description"] = (body or {}).get("description")
-            op["backupContext"] = {"kind": "sql#backupContext", "backupId": run["id"]}
+            op["_run"] = run["id"]
+            if self.backup_context:
+                op["backupContext"] = {"kind": "sql#backupContext", "backupId": run["id"]}
         self.operations[name] = op
         return self._public(op)
 
@@ -237,7 +246,7 @@ class CloudSqlServer:
         errors = op["_script"].get("errors")
         inst = self.instances[op["targetId"]]
         if op["_kind"] == "backup":
-            run = next(r for r in self.backup_runs[inst["name"]] if r["id"] == op["backupContext"]["backupId"])
+            run = next(r for r in self.backup_runs[inst["name"]] if r["id"] == op["_run"])
             run["status"] = "FAILED" if errors else "SUCCESSFUL"
             run["endTime"] = op["endTime"]
         if errors:

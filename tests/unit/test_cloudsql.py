@@ -258,3 +258,38 @@ def test_without_credentials_the_message_says_how_to_provide_them(monkeypatch, t
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "missing.json"))
     with pytest.raises(UsageError, match="no usable Google credentials for Cloud SQL.*Workload Identity"):
         target(environment()).last_db_backup()
+
+
+def test_an_operation_that_does_not_name_its_backup_is_matched_by_its_description(monkeypatch):
+    server = CloudSqlServer(project=PROJECT, backup_context=False).start()
+    try:
+        monkeypatch.setenv(cloudsql.ENDPOINT_ENV, server.endpoint)
+        server.add_instance("sps-db")
+        server.add_backup_run("sps-db", run_id="1", status="SUCCESSFUL", enqueued=ago(2), type_="ON_DEMAND")
+        made = target(environment()).take_db_backup()
+        (insert,) = server.changes()
+        assert made["id"] != "1" and made["description"] == insert["body"]["description"]
+        assert not server.calls("GET", f"/backupRuns/{made['id']}")  # listed, not read by an id it never got
+    finally:
+        server.stop()
+
+
+def test_a_token_google_refuses_is_one_line_saying_how_to_fix_the_credentials(sql):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from google.oauth2 import service_account
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode()
+    account = service_account.Credentials.from_service_account_info(
+        {"type": "service_account", "project_id": PROJECT, "private_key_id": "test", "private_key": key,
+         "client_email": f"gameday@{PROJECT}.iam.gserviceaccount.com", "client_id": "1",
+         "token_uri": sql.endpoint + "token"}, scopes=cloudsql.SCOPES)
+    sql.add_instance("sps-db")
+    db = cloudsql.CloudSql(PROJECT, "sps-db", service=cloudsql.sqladmin(sql.endpoint, credentials=account))
+    with pytest.raises(UsageError) as err:
+        db.last_backup()
+    text = str(err.value)
+    assert "Google refused a token for Cloud SQL while trying to list the backup runs" in text
+    assert "invalid_grant" in text and "Workload Identity" in text and key not in text
+    assert [r["path"] for r in sql.requests] == ["/token"]  # the API itself was never asked
