@@ -209,18 +209,26 @@ def _playbook_steps(output: Any) -> list[Span]:
     return found
 
 
+def _provider(activity: dict[str, Any]) -> tuple[str, str]:
+    p = activity.get("provider") or {}
+    return str(p.get("module", "")), str(p.get("func", ""))
+
+
 def experiment_steps(journal: dict[str, Any], fault_at: float | None) -> list[Span]:
-    """What the experiment itself did to recover after its fault, from its chaos journal: the steps
-    of a playbook an action ran (the drills whose undo is the playbook), else each action of the
-    method that started after the fault (its activity name, the journal's start and duration).
-    Probes (waits and measurements) are not steps."""
+    """What the experiment itself did to recover after its fault, from its chaos journal: each
+    action of the method, started after the fault, that is also one of the experiment's rollbacks
+    (the drills whose undo is run as a method step: format the lost disk, rebuild the cluster), as
+    the steps of the playbook it ran when it reports them, else as one step (its activity name, the
+    journal's start and duration). Other actions (editors publishing) and probes (waits and
+    measurements) are not recovery steps."""
     if fault_at is None:
         return []
+    undo = {_provider(a) for a in (journal.get("experiment") or {}).get("rollbacks", []) or []}
     spans: list[Span] = []
     for run in journal.get("run", []) or []:
         activity = run.get("activity") or {}
         start = _epoch(run.get("start"))
-        if activity.get("type") != "action" or start is None or start < fault_at:
+        if activity.get("type") != "action" or start is None or start < fault_at or _provider(activity) not in undo:
             continue
         inner = _playbook_steps(run.get("output"))
         spans += inner or [Span(name=str(activity.get("name", "action")), by="experiment", started_at=start,

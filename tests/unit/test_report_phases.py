@@ -107,24 +107,30 @@ def test_a_layer_is_restored_at_the_first_full_look_after_the_last_short_one():
 
 
 def test_steps_an_experiment_ran_itself_come_out_of_its_journal():
-    journal = {"run": [
+    rebuild = {"type": "python", "module": "gameday.chaos.search.actions", "func": "rebuild_search_cluster"}
+    restart = {"type": "python", "module": "gameday.chaos.search.actions", "func": "start_nodes"}
+    journal = {"experiment": {"rollbacks": [{"type": "action", "provider": rebuild}, {"type": "action", "provider": restart}]},
+               "run": [
         {"activity": {"type": "action", "name": "lose-the-whole-search-cluster"}, "start": "2027-01-15T08:00:00+00:00",
          "duration": 1.5, "output": {"fault_at": 1_800_000_000.0}},
         {"activity": {"type": "probe", "name": "readers-during-the-loss"}, "start": "2027-01-15T08:00:02+00:00",
          "duration": 3.0, "output": {}},
-        {"activity": {"type": "action", "name": "rebuild-the-cluster-with-the-search-playbook"},
+        {"activity": {"type": "action", "name": "rebuild-the-cluster-with-the-search-playbook", "provider": rebuild},
          "start": "2027-01-15T08:00:05+00:00", "duration": 40.0, "status": "succeeded",
          "output": {"rebuilt": [{"steps": {
              "restore-node-storage": {"status": "ok", "seconds": 25.0, "ended_at": 1_800_000_030.0},
              "restore-snapshot": {"status": "ok", "seconds": 5.0, "ended_at": 1_800_000_036.0},
              "not-run": {"status": "not-run", "seconds": None, "ended_at": None}}}]}},
-        {"activity": {"type": "action", "name": "editors-publish"}, "start": "2027-01-15T08:00:46",
-         "duration": 0.5, "status": "succeeded", "output": {"published": 5}}],
+        {"activity": {"type": "action", "name": "editors-publish", "provider": {"module": "gameday.chaos.site.actions",
+                                                                                  "func": "publish_updates"}},
+         "start": "2027-01-15T08:00:46", "duration": 0.5, "status": "succeeded", "output": {"published": 5}},
+        {"activity": {"type": "action", "name": "start-the-nodes", "provider": restart}, "start": "2027-01-15T08:00:47",
+         "duration": 2.5, "status": "succeeded", "output": {"started": ["search-1"]}}],
         "rollbacks": [{"activity": {"type": "action"}, "output": {"rebuilt": []}}]}
     fault = 1_800_000_000.0  # 2027-01-15T08:00:00Z
     spans = experiment_steps(journal, fault + 0.5)
     assert [(s.name, s.started_at - fault, s.seconds) for s in spans] == [
-        ("restore-node-storage", 5.0, 25.0), ("restore-snapshot", 31.0, 5.0), ("editors-publish", 46.0, 0.5)]
+        ("restore-node-storage", 5.0, 25.0), ("restore-snapshot", 31.0, 5.0), ("start-the-nodes", 47.0, 2.5)]
     assert experiment_steps(journal, None) == []
 
 
