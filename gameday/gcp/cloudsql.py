@@ -55,12 +55,13 @@ class OperationFailed(CloudSqlError):
 # ---- the client ----------------------------------------------------------------------------------
 
 def _check_loopback(endpoint: str) -> None:
-    parts = urlsplit(endpoint)
     try:
+        parts = urlsplit(endpoint)
+        port = parts.port
         loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
     except ValueError:
-        loopback = False
-    if parts.scheme != "http" or not loopback or not parts.port:
+        parts, port, loopback = urlsplit(""), None, False
+    if parts.scheme != "http" or not loopback or not port:
         raise UsageError(f"{ENDPOINT_ENV}={endpoint!r}: a plaintext endpoint must be http://<loopback address>:PORT/",
                          hint="it is for local test servers (http://127.0.0.1:PORT/); unset it to reach Google Cloud")
 

@@ -13,7 +13,9 @@
       search: {namespace: search, cluster: sps-search,                      # ECK `Elasticsearch` resource
                nodes: elasticsearch.k8s.elastic.co/cluster-name=sps-search,
                url: https://sps-search-es-http.search.svc:9200}
-      db:      {host: 10.20.0.5, port: 3306}          # Cloud SQL; or add namespace + selector for pods
+      db:      {host: 10.20.0.5, port: 3306, database: wordpress,  # or namespace + selector for pods
+                cloud_sql: {project: sps-staging, instance: sps-staging-db,   # backups, failover, PITR through
+                            failover: ha, restore_instance: sps-staging-db-pitr}}  # the Cloud SQL Admin API
       indexer: {namespace: content, selector: app=content-indexer}   # optional: the Kafka consumers
       toxiproxy_api: http://toxiproxy.sps.svc:8474   # optional: network faults (a toxiproxy WordPress talks through)
     cloud_monitoring: {project: sps-staging, url_map: k8s2-um-..., forwarding_rule: k8s2-fs-...}

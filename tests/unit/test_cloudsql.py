@@ -248,9 +248,10 @@ def test_an_unreachable_api_is_one_line_and_a_plaintext_endpoint_must_be_loopbac
     monkeypatch.setenv(cloudsql.ENDPOINT_ENV, "http://127.0.0.1:9/")  # discard: nothing listens
     with pytest.raises(cloudsql.CloudSqlError, match="did not answer while trying to list the backup runs"):
         target(environment()).last_db_backup()
-    monkeypatch.setenv(cloudsql.ENDPOINT_ENV, "http://sqladmin.example.com:80/")
-    with pytest.raises(UsageError, match="must be http://<loopback address>:PORT/"):
-        target(environment()).last_db_backup()
+    for bad in ("http://sqladmin.example.com:80/", "https://127.0.0.1:8443/", "http://127.0.0.1:port/", "127.0.0.1:80"):
+        monkeypatch.setenv(cloudsql.ENDPOINT_ENV, bad)
+        with pytest.raises(UsageError, match="must be http://<loopback address>:PORT/"):
+            target(environment()).last_db_backup()
 
 
 def test_without_credentials_the_message_says_how_to_provide_them(monkeypatch, tmp_path):
