@@ -269,9 +269,15 @@ def from_events(events: Iterable[dict[str, Any]], *, scenario: str, fault_at: fl
                             "" if serving_at is not None else "readers were not served within the SLO again in this scenario",
                             rto_target_s)
     by = [s for s in steps if s.by == "experiment"]
-    playbook = Milestone("playbook_started", "playbook started", playbook_at, _after(playbook_at, fault_at),
-                         ("the experiment ran the recovery itself" if by and playbook_at == by[0].started_at else "")
-                         if playbook_at is not None else "no playbook ran")
+    if playbook_at is None:
+        note = "no playbook ran"
+    elif by and playbook_at == by[0].started_at:
+        note = "the experiment ran the recovery itself"
+    elif serving.at is not None and serving.at < playbook_at:
+        note = "after readers were served again: the platform recovered by itself (restarts), the playbook checked it"
+    else:
+        note = ""
+    playbook = Milestone("playbook_started", "playbook started", playbook_at, _after(playbook_at, fault_at), note)
     measured = [r for r in redundancy if r.status != NOT_MEASURED]
     if any(r.status == NOT_RESTORED for r in measured):
         late = ", ".join(r.layer for r in measured if r.status == NOT_RESTORED)
