@@ -1,4 +1,10 @@
-"""MariaDB from Debian: the CMS content store (one member, ``db-1``)."""
+"""MariaDB from Debian: the CMS content store (one member, ``db-1``).
+
+It keeps a binary log (ROW format, server id 1; MariaDB's GTIDs are always on) in :func:`binlog_dir`,
+outside its data directory, so that a backup (:mod:`gameday.sandbox.db_backup`, kept in
+:func:`backup_dir`) plus the log can bring the database to any moment since the backup
+(the point-in-time restore drill of issue 15). The logs are never expired by the server.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,22 @@ NAME = "db-1"
 
 def _datadir(twin: Twin):
     return twin.paths.data / NAME
+
+
+def socket_path(twin: Twin):
+    """The server's Unix socket: root reaches it without a password (``unix_socket`` authentication),
+    which is how the backups and the restore run (:mod:`gameday.sandbox.db_backup`)."""
+    return _datadir(twin) / "mysqld.sock"
+
+
+def binlog_dir(twin: Twin):
+    """Where the binary log lives: outside the data directory (``binlog.000001``..., ``binlog.index``)."""
+    return twin.paths.data / f"{NAME}-binlog"
+
+
+def backup_dir(twin: Twin):
+    """Where the backups live: outside the data directory, readable by root only."""
+    return twin.paths.data / f"{NAME}-backups"
 
 
 def _init_sql(twin: Twin):
@@ -40,6 +62,9 @@ def prepare(twin: Twin) -> None:
         fh.write(text)
     shutil.chown(tmp, "mysql", "mysql")
     tmp.replace(sql)
+    binlog_dir(twin).mkdir(parents=True, exist_ok=True)
+    shutil.chown(binlog_dir(twin), "mysql", "mysql")
+    backup_dir(twin).mkdir(parents=True, exist_ok=True, mode=0o700)
     if (datadir / "mysql").is_dir():
         return
     datadir.mkdir(parents=True, exist_ok=True)
@@ -60,10 +85,12 @@ def workload(twin: Twin) -> Workload:
     member = MemberSpec(
         name=NAME, index=1, address=address, ports={"mysql": PORTS["db"]},
         argv=[twin.loc.mariadbd or "mariadbd", "--no-defaults", f"--datadir={datadir}", "--user=mysql",
-              f"--bind-address={address}", f"--port={PORTS['db']}", f"--socket={datadir / 'mysqld.sock'}",
+              f"--bind-address={address}", f"--port={PORTS['db']}", f"--socket={socket_path(twin)}",
               f"--pid-file={datadir / 'mysqld.pid'}", f"--init-file={_init_sql(twin)}", "--skip-name-resolve",
               "--innodb-buffer-pool-size=128M", "--max-connections=500", "--innodb-flush-log-at-trx-commit=1",
-              "--log-error="],
+              "--log-error=",
+              # the change log point-in-time restore replays (ROW: every row a statement changed)
+              f"--log-bin={binlog_dir(twin) / 'binlog'}", "--binlog-format=ROW", "--server-id=1", "--sync-binlog=1"],
         readiness={"type": "tcp", "host": address, "port": PORTS["db"]},
         labels={"app": "mariadb", "role": "primary"},
         stop_grace=15.0,

@@ -1,0 +1,382 @@
+"""The twin database's backups and point-in-time restore, with Debian's MariaDB tools.
+
+A backup is ``mariadb-dump --single-transaction --master-data=2 --gtid`` of the site's database,
+written to ``members.db.backup_dir`` (outside the data directory) with a manifest that names where it
+stands in the binary log. A restore never needs the twin re-created; the server keeps running and
+the site keeps serving::
+
+    host = DbHost.of_twin(twin)
+    backup = take(host)                       # {"id", "at", "kind": "mariadb-dump", "binlog": {...}, ...}
+    newest(host)                              # the newest complete backup, or None
+    bad = find_incident(host, "articles", since=backup["at"])   # the destructive transaction, from the log
+    restore_to(host, bad.at, skip=[bad.gtid]) # the database as it would be without it
+
+How :func:`restore_to` works: the backup is loaded into a scratch database (:data:`SCRATCH`), the
+log is replayed into it from the backup's position to now, leaving out the skipped transactions,
+and then every table those transactions touched is replaced by its restored copy: the live table's
+rows are locked (new writes wait), the last events are replayed, its rows are swapped in one
+transaction and the copy's ``CHECKSUM TABLE`` must equal the live one before it commits. Tables the
+incident did not touch are left as they are (their writes never stop). The scratch work is not
+written to the binary log; the swap is, so a replica would follow it. Every tool runs with a timeout.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+from ..errors import DeadlineExceeded, GamedayError
+from . import db_binlog
+from .db_binlog import Transaction
+
+SCRATCH = "gameday_pitr"  # where the point-in-time copy is built (and left, for inspection, until the next restore)
+TOOL_TIMEOUT = 600.0
+LOCK_WAIT_S = 10  # the swap waits this long for the site's transactions on the table
+_IDENT = re.compile(r"[A-Za-z0-9_]+")
+_GTID = re.compile(r"\d+-\d+-\d+")
+
+
+class RestoreFailed(GamedayError):
+    """A point-in-time restore could not finish; the live tables were left as they were."""
+
+
+@dataclass(frozen=True)
+class DbHost:
+    """Where one MariaDB server keeps what a restore needs: its socket (root, no password), its
+    binary log directory, the backup directory, and the site's database name."""
+
+    socket: Path
+    binlog_dir: Path
+    backup_dir: Path
+    database: str
+
+    @classmethod
+    def of_twin(cls, twin) -> "DbHost":
+        from .members import db
+        from .twin import DB_NAME
+        return cls(socket=db.socket_path(twin), binlog_dir=db.binlog_dir(twin), backup_dir=db.backup_dir(twin),
+                   database=DB_NAME)
+
+    def connect(self, *, timeout: float = 10.0, autocommit: bool = True) -> pymysql.connections.Connection:
+        """A root connection over the socket (``unix_socket`` authentication: no password anywhere)."""
+        try:
+            return pymysql.connect(unix_socket=str(self.socket), user="root", autocommit=autocommit, charset="utf8mb4",
+                                   connect_timeout=timeout, read_timeout=TOOL_TIMEOUT, write_timeout=TOOL_TIMEOUT)
+        except (pymysql.MySQLError, OSError) as err:
+            raise GamedayError(f"the database server does not answer on {self.socket}: {err}",
+                               hint="is db-1 running? gameday sandbox status") from None
+
+    def client_argv(self, *extra: str) -> list[str]:
+        return ["mariadb", "--no-defaults", f"--socket={self.socket}", "--user=root", "--default-character-set=utf8mb4",
+                *extra]
+
+
+def _query(conn, sql: str, args: tuple = ()) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def _run(argv: list[str], *, what: str, stdin=None, stdout=None, timeout: float = TOOL_TIMEOUT) -> str:
+    """Run one tool; a GamedayError naming ``what`` and the tool's last words when it fails or overruns."""
+    try:
+        proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
+                              stderr=subprocess.PIPE, timeout=timeout, env={**os.environ, "TZ": "UTC"})
+    except subprocess.TimeoutExpired:
+        raise DeadlineExceeded(f"{what}: {argv[0]} did not finish within {timeout:.0f} s") from None
+    except FileNotFoundError:
+        raise GamedayError(f"{what}: {argv[0]} is not installed", hint="gameday sandbox install") from None
+    if proc.returncode != 0:
+        raise GamedayError(f"{what}: {argv[0]} exited {proc.returncode}: {proc.stderr.decode(errors='replace')[-600:]}")
+    return proc.stdout.decode(errors="replace") if stdout is None else ""
+
+
+def _log_on(conn) -> None:
+    if str(_query(conn, "SELECT @@log_bin")[0][0]) != "1":
+        raise GamedayError("binary logging is off on the database server: a backup cannot be rolled forward",
+                           hint="restart the twin (gameday sandbox down, then up): db-1 now runs with --log-bin")
+
+
+# ---- backups ------------------------------------------------------------------------------------
+
+def _manifests(host: DbHost) -> list[dict[str, Any]]:
+    found = []
+    for path in sorted(host.backup_dir.glob("*.json")) if host.backup_dir.is_dir() else []:
+        try:
+            found.append(json.loads(path.read_text()))
+        except (ValueError, FileNotFoundError):
+            continue  # half-written by a crashed run (the manifest is written last) or just removed
+    return sorted((m for m in found if Path(m.get("path", "")).is_file()), key=lambda m: float(m["at"]))
+
+
+def newest(host: DbHost) -> dict[str, Any] | None:
+    """The newest complete backup's manifest, or None when there is none."""
+    found = _manifests(host)
+    return found[-1] if found else None
+
+
+def before(host: DbHost, moment: float) -> dict[str, Any]:
+    """The newest backup taken before ``moment`` (epoch seconds); a GamedayError when there is none."""
+    found = [m for m in _manifests(host) if float(m["at"]) < moment]
+    if not found:
+        raise RestoreFailed(f"no database backup was taken before {time.strftime('%H:%M:%S', time.gmtime(moment))} UTC "
+                            f"({len(_manifests(host))} backup(s) in {host.backup_dir})",
+                            hint="a point-in-time restore starts from an older backup: take them on a schedule")
+    return found[-1]
+
+
+def table_stats(conn, database: str, table: str) -> dict[str, Any]:
+    """``{"rows", "min_id", "max_id"}`` of one table now (ids None when it has no ``id`` column)."""
+    columns = {r[0] for r in _query(conn, "SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_schema = %s AND table_name = %s", (database, table))}
+    if "id" in columns:
+        rows, lo, hi = _query(conn, f"SELECT COUNT(*), MIN(id), MAX(id) FROM `{database}`.`{table}`")[0]
+    else:
+        (rows,), lo, hi = _query(conn, f"SELECT COUNT(*) FROM `{database}`.`{table}`")[0], None, None
+    return {"rows": int(rows), "min_id": None if lo is None else int(lo), "max_id": None if hi is None else int(hi)}
+
+
+def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
+    """Take a full backup now: ``<id>.sql`` (0600) and, once it is complete, ``<id>.json``, its
+    manifest ``{"id", "at", "kind", "database", "path", "bytes", "seconds", "binlog": {"file",
+    "position", "gtid"}, "tables": {name: {"rows", "min_id", "max_id"}}}`` (the table figures are read
+    just after the dump: the diagnosis's "last known" counts). Returns the manifest."""
+    conn = host.connect()
+    with conn:
+        _log_on(conn)
+        host.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        started = time.time()
+        bid = time.strftime("db-%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{os.getpid() % 100000:05d}"
+        final = host.backup_dir / f"{bid}.sql"
+        tmp = host.backup_dir / f".{bid}.sql.tmp"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                _run(["mariadb-dump", "--no-defaults", f"--socket={host.socket}", "--user=root", "--single-transaction",
+                      "--master-data=2", "--gtid", "--hex-blob", "--default-character-set=utf8mb4", "--routines",
+                      "--triggers", host.database], what=f"backing up {host.database}", stdout=out, timeout=timeout)
+            with open(tmp, "rb") as fh:
+                head = fh.read(8192).decode(errors="replace")
+                fh.seek(max(0, tmp.stat().st_size - 8192))
+                tail = fh.read().decode(errors="replace")
+            coordinates = db_binlog.dump_coordinates(head, tail)
+            tmp.replace(final)
+        finally:
+            tmp.unlink(missing_ok=True)
+        tables = [r[0] for r in _query(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                                             "AND table_type = 'BASE TABLE' ORDER BY table_name", (host.database,))]
+        manifest = {"id": bid, "at": started, "kind": "mariadb-dump", "database": host.database, "path": str(final),
+                    "bytes": final.stat().st_size, "seconds": round(time.time() - started, 3), "binlog": coordinates,
+                    "tables": {t: table_stats(conn, host.database, t) for t in tables}}
+    text = json.dumps(manifest, indent=1)
+    tmp_manifest = host.backup_dir / f".{bid}.json.tmp"
+    tmp_manifest.write_text(text)
+    tmp_manifest.replace(host.backup_dir / f"{bid}.json")
+    return manifest
+
+
+# ---- the change log -----------------------------------------------------------------------------
+
+def binlog_files(conn) -> list[str]:
+    """The server's binary log files, oldest first (``SHOW BINARY LOGS``)."""
+    return [r[0] for r in _query(conn, "SHOW BINARY LOGS")]
+
+
+def current_position(conn) -> tuple[str, int]:
+    """(file, offset) the next transaction will be written at (``SHOW MASTER STATUS``)."""
+    row = _query(conn, "SHOW MASTER STATUS")
+    if not row:
+        raise GamedayError("the database server has no binary log position (binary logging is off)")
+    return str(row[0][0]), int(row[0][1])
+
+
+def transactions(host: DbHost, start: tuple[str, int], *, timeout: float = TOOL_TIMEOUT) -> list[Transaction]:
+    """Every transaction in the log from ``start`` (file, offset) to now, parsed
+    (:func:`gameday.sandbox.db_binlog.parse`)."""
+    with host.connect() as conn:
+        files = binlog_files(conn)
+    if start[0] not in files:
+        raise GamedayError(f"binlog file {start[0]!r} is gone (the server has {', '.join(files) or 'none'})",
+                           hint="take a new backup: the log since the old one was purged")
+    found: list[Transaction] = []
+    for name in files[files.index(start[0]):]:
+        argv = ["mariadb-binlog", "--no-defaults", "--base64-output=decode-rows"]
+        if name == start[0]:
+            argv.append(f"--start-position={start[1]}")
+        text = _run(argv + [str(host.binlog_dir / name)], what=f"reading {name}", timeout=timeout)
+        found += db_binlog.parse(text, name)
+    return found
+
+
+def find_incident(host: DbHost, table: str, *, since: float) -> Transaction | None:
+    """The first transaction at or after ``since`` that destroys ``table`` of the site's database
+    (a DELETE of its rows, a DROP or TRUNCATE), read from the log since the newest backup taken at
+    or before ``since`` (or from the oldest log file when there is none)."""
+    _check_name(table)
+    taken = [m for m in _manifests(host) if float(m["at"]) <= since]
+    if taken:
+        start = (taken[-1]["binlog"]["file"], int(taken[-1]["binlog"]["position"]))
+    else:
+        with host.connect() as conn:
+            files = binlog_files(conn)
+        if not files:
+            return None
+        start = (files[0], 4)
+    return db_binlog.find_incident(transactions(host, start), host.database, table, since=since)
+
+
+def _check_name(name: str) -> None:
+    if not _IDENT.fullmatch(name or ""):
+        raise GamedayError(f"{name!r} is not a table name (letters, digits and _ only)")
+
+
+# ---- point-in-time restore ------------------------------------------------------------------------
+
+def _replay(host: DbHost, files: list[str], start: tuple[str, int], stop: tuple[str, int] | None,
+            skip: list[tuple[str, int, int]], *, timeout: float) -> int:
+    """Replay the log from ``start`` to ``stop`` into :data:`SCRATCH`, leaving out ``skip``; the
+    session writes nothing to the binary log. Returns the number of mariadb-binlog runs."""
+    segments = db_binlog.plan_segments(files, start, stop, skip)
+    for seg in segments:
+        reader = subprocess.Popen(
+            ["mariadb-binlog", "--no-defaults", *seg.argv(), f"--database={host.database}",
+             f"--rewrite-db={host.database}->{SCRATCH}", *[str(host.binlog_dir / f) for f in seg.files]],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            _run(host.client_argv("--init-command=SET SESSION sql_log_bin=0"), stdin=reader.stdout,
+                 what=f"replaying {seg.files[0]}:{seg.start} to {seg.files[-1]}:{seg.stop or 'end'}", timeout=timeout)
+        finally:
+            reader.stdout.close()
+            try:
+                rc = reader.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                reader.kill()
+                reader.wait(timeout=10)
+                rc = -9
+        if rc != 0:
+            raise RestoreFailed(f"mariadb-binlog exited {rc} reading {', '.join(seg.files)}: "
+                                f"{reader.stderr.read().decode(errors='replace')[-600:]}")
+    return len(segments)
+
+
+def _checksum(conn, database: str, table: str) -> int | None:
+    return _query(conn, f"CHECKSUM TABLE `{database}`.`{table}`")[0][1]
+
+
+def _swap(host: DbHost, table: str, files_at, replay_tail) -> dict[str, Any]:
+    """Replace the live ``table`` with its restored copy in one transaction: create it (from the
+    copy's definition) if it was dropped, lock every row and the gaps (``SELECT ... FOR UPDATE``
+    over the primary key: the site's writes to it wait), replay the last events (``replay_tail``),
+    then delete the live rows and insert the copy's; commit only when ``CHECKSUM TABLE`` of both is
+    equal. Returns the table's figures, the copy's checksum and ``created``: the GTID of the CREATE
+    TABLE that gave a dropped table back (None when it existed)."""
+    db = host.database
+    conn = host.connect(autocommit=False)
+    with conn:
+        _query(conn, f"SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT_S}, lock_wait_timeout = {LOCK_WAIT_S}")
+        exists = bool(_query(conn, "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
+                             (db, table)))
+        created = None
+        if not exists:
+            ddl = _query(conn, f"SHOW CREATE TABLE `{SCRATCH}`.`{table}`")[0][1]
+            _query(conn, f"USE `{db}`")
+            _query(conn, ddl)  # the copy's own definition (logged as a plain CREATE TABLE)
+            created = str(_query(conn, "SELECT @@last_gtid")[0][0])  # not replayed into the copy, which has it
+        conn.begin()
+        try:
+            _query(conn, f"SELECT 1 FROM `{db}`.`{table}` FORCE INDEX (PRIMARY) FOR UPDATE")
+            tail = replay_tail(files_at(conn), [created] if created else [])
+            _query(conn, f"DELETE FROM `{db}`.`{table}`")
+            _query(conn, f"INSERT INTO `{db}`.`{table}` SELECT * FROM `{SCRATCH}`.`{table}`")
+            restored, live = _checksum(conn, SCRATCH, table), _checksum(conn, db, table)
+            if restored != live:
+                raise RestoreFailed(f"{db}.{table}: CHECKSUM TABLE {live} after the swap, the restored copy's {restored}; "
+                                    "rolled back")
+            stats = table_stats(conn, db, table)
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+    return {**stats, "checksum": restored, "created": created, "tail": tail}
+
+
+def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
+               timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
+    """Point-in-time restore of the site's database (see the module docstring): the newest backup
+    before ``moment``, the log replayed from it to now except the transactions whose GTIDs are in
+    ``skip`` (they must lie after ``moment``), and the tables those transactions touched swapped in.
+    Returns ``{"backup", "moment", "skipped": [{"gtid", "file", "start", "end", "at", ...}],
+    "tables": {name: {"rows", "min_id", "max_id", "checksum", "created"}}, "replayed_from",
+    "replayed_to", "seconds": {"load_backup", "replay", "swap", "total"}}``. Nothing live is changed
+    when it fails before the swap, and a failed swap is rolled back."""
+    began = time.monotonic()
+    skip = list(skip or [])
+    bad = [g for g in skip if not _GTID.fullmatch(g)]
+    if bad:
+        raise GamedayError(f"not a GTID (domain-server-sequence, e.g. 0-1-42): {', '.join(map(repr, bad))}")
+    backup = before(host, moment)
+    start = (backup["binlog"]["file"], int(backup["binlog"]["position"]))
+    txns = {t.gtid: t for t in transactions(host, start, timeout=timeout)}
+    missing = [g for g in skip if g not in txns]
+    if missing:
+        raise RestoreFailed(f"GTID {', '.join(missing)} is not in the log since backup {backup['id']}",
+                            hint="name the destructive transaction's GTID (find it with the db playbook's diagnosis)")
+    skipped = [txns[g] for g in skip]
+    early = [t.gtid for t in skipped if t.at < int(moment)]
+    if early:
+        raise GamedayError(f"GTID {', '.join(early)} lies before the moment restored to; a restore skips only later events")
+    tables = sorted({t for txn in skipped for t in txn.touched(host.database)})
+    if skip and not tables:
+        raise RestoreFailed(f"the skipped transactions ({', '.join(skip)}) touch no table of {host.database}")
+    spans = [t.span for t in skipped]
+    seconds: dict[str, float] = {}
+
+    conn = host.connect()
+    with conn:
+        _log_on(conn)
+        _query(conn, "SET SESSION sql_log_bin = 0")  # the scratch copy is nobody's business but ours
+        _query(conn, f"DROP DATABASE IF EXISTS `{SCRATCH}`")
+        _query(conn, f"CREATE DATABASE `{SCRATCH}` CHARACTER SET utf8mb4")
+        t0 = time.monotonic()
+        with open(backup["path"], "rb") as dump:
+            _run(host.client_argv("--init-command=SET SESSION sql_log_bin=0", SCRATCH), stdin=dump,
+                 what=f"loading backup {backup['id']}", timeout=timeout)
+        seconds["load_backup"] = round(time.monotonic() - t0, 3)
+        t0 = time.monotonic()
+        files = binlog_files(conn)
+        upto = current_position(conn)
+    runs = _replay(host, files, start, upto, spans, timeout=timeout)
+    seconds["replay"] = round(time.monotonic() - t0, 3)
+
+    t0 = time.monotonic()
+    done: dict[str, Any] = {}
+    position = {"to": upto}
+
+    def files_at(lock_conn) -> tuple[list[str], tuple[str, int]]:
+        return binlog_files(lock_conn), current_position(lock_conn)
+
+    def tail(at: tuple[list[str], tuple[str, int]], also_skip: list[str]) -> dict[str, Any]:
+        """The events logged since the last replay, into the copy (the live table's rows are locked)."""
+        names, now = at
+        extra = [t.span for t in transactions(host, position["to"], timeout=timeout) if t.gtid in also_skip] \
+            if also_skip else []
+        n = _replay(host, names, position["to"], now, spans + extra, timeout=timeout) if now != position["to"] else 0
+        position["to"] = now
+        return {"to": f"{now[0]}:{now[1]}", "runs": n}
+
+    for table in tables:
+        done[table] = _swap(host, table, files_at, tail)
+    seconds["swap"] = round(time.monotonic() - t0, 3)
+    seconds["total"] = round(time.monotonic() - began, 3)
+    return {"backup": {k: backup[k] for k in ("id", "at", "kind", "binlog")}, "moment": moment,
+            "skipped": [t.to_dict() for t in skipped], "tables": done, "replay_runs": runs,
+            "replayed_from": f"{start[0]}:{start[1]}", "replayed_to": f"{position['to'][0]}:{position['to'][1]}",
+            "seconds": seconds}
