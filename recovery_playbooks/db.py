@@ -1,4 +1,5 @@
-"""Database: start or restart it, verify it answers SQL as the site's user, verify the site."""
+"""Database: start or restart it, verify it answers SQL as the site's user, restore destroyed content to the
+moment before the bad deploy (point-in-time restore), verify the site."""
 
 from gameday.recovery import Playbook
 from gameday.recovery.layers import db
@@ -8,4 +9,5 @@ PLAYBOOK = Playbook(name="db", title="The site database", parts=(db.PART,))
 # What this playbook restores, as <component>/<failure mode> of platform.yaml (gameday coverage).
 COVERS = (
     "db/primary-lost",
+    "db/data-loss",
 )

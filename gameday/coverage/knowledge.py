@@ -51,7 +51,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             ("network-partition", "The web tier cannot reach the database (network cut)",
              ["connection errors to the database in the web logs", "site SLO: error ratio rises within seconds"]),
             ("data-loss", "Content is deleted or corrupted and must come back from a backup",
-             ["database row count below the canary's acknowledged records", "editors report missing content"]),
+             ["playbook finding db.content-lost (`gameday playbook db`)",
+              "database row count below the canary's acknowledged records", "editors report missing content"]),
         ],
     },
     "kafka-brokers": {

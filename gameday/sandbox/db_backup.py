@@ -99,7 +99,8 @@ def _run(argv: list[str], *, what: str, stdin=None, stdout=None, timeout: float 
     return proc.stdout.decode(errors="replace") if stdout is None else ""
 
 
-def _log_on(conn) -> None:
+def require_binlog(conn) -> None:
+    """Raise a GamedayError saying what to do when the server keeps no binary log."""
     if str(_query(conn, "SELECT @@log_bin")[0][0]) != "1":
         raise GamedayError("binary logging is off on the database server: a backup cannot be rolled forward",
                            hint="restart the twin (gameday sandbox down, then up): db-1 now runs with --log-bin")
@@ -151,7 +152,7 @@ def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
     just after the dump: the diagnosis's "last known" counts). Returns the manifest."""
     conn = host.connect()
     with conn:
-        _log_on(conn)
+        require_binlog(conn)
         host.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         started = time.time()
         bid = time.strftime("db-%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{os.getpid() % 100000:05d}"
@@ -341,7 +342,7 @@ def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
 
     conn = host.connect()
     with conn:
-        _log_on(conn)
+        require_binlog(conn)
         _query(conn, "SET SESSION sql_log_bin = 0")  # the scratch copy is nobody's business but ours
         _query(conn, f"DROP DATABASE IF EXISTS `{SCRATCH}`")
         _query(conn, f"CREATE DATABASE `{SCRATCH}` CHARACTER SET utf8mb4")

@@ -183,6 +183,45 @@ class SandboxTarget(Target):
         from ..sandbox import storage
         return storage.describe(self._twin(), member)
 
+    # ---- the database's backups and point-in-time restore (gameday.sandbox.db_backup) ------------------
+    def _db_host(self):
+        from ..sandbox.db_backup import DbHost
+        return DbHost.of_twin(self._twin())
+
+    def check_db_restore_drill(self) -> None:
+        """The twin can destroy content and restore it to a point in time: db-1 keeps a binary log.
+        The backup drill's fault calls it first (a target without this method refuses the drill)."""
+        from ..sandbox import db_backup
+        with self._db_host().connect() as conn:
+            db_backup.require_binlog(conn)
+
+    def last_db_backup(self) -> dict | None:
+        """The newest backup in the twin's backup directory (outside db-1's data directory)."""
+        from ..sandbox import db_backup
+        return db_backup.newest(self._db_host())
+
+    def take_db_backup(self) -> dict:
+        """``mariadb-dump --single-transaction --master-data=2 --gtid`` of the site's database now."""
+        from ..sandbox import db_backup
+        return db_backup.take(self._db_host())
+
+    def find_db_incident(self, table: str, *, since: float) -> dict | None:
+        """The first transaction at or after ``since`` that destroyed ``table`` (a DELETE of its rows, a
+        DROP or TRUNCATE), read from db-1's binary log: ``{"gtid", "file", "start", "end", "at",
+        "rows", "statements", "what"}``, or None. The db playbook names it to :meth:`restore_db_to`."""
+        from ..sandbox import db_backup
+        found = db_backup.find_incident(self._db_host(), table, since=since)
+        if found is None:
+            return None
+        return {**found.to_dict(), "what": found.destroys(self._db_host().database, table)}
+
+    def restore_db_to(self, moment: float, *, skip: list[str] | None = None) -> dict:
+        """The newest backup before ``moment``, db-1's binary log replayed from it except the
+        transactions whose GTIDs are in ``skip``, and the tables they touched swapped in while the
+        site keeps serving (:func:`gameday.sandbox.db_backup.restore_to`)."""
+        from ..sandbox import db_backup
+        return db_backup.restore_to(self._db_host(), moment, skip=skip)
+
     # ---- endpoints ---------------------------------------------------------------------------------
     def _endpoint(self, layer: str, port: str) -> list[str]:
         """``host:port`` of every member of the layer's baseline, running or not (a database held

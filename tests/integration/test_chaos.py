@@ -84,7 +84,8 @@ def _unsent_outbox(twin) -> int:
 
 # run with plain chaos run, and checked more closely, by their own module (one run each is enough)
 RUN_ELSEWHERE = {"kafka/lose-broker-disk.yaml": "tests/integration/test_kafka_disk.py",
-                 "search/lose-cluster.yaml": "tests/integration/test_search_cluster_loss.py"}
+                 "search/lose-cluster.yaml": "tests/integration/test_search_cluster_loss.py",
+                 "db/destroy-content.yaml": "tests/integration/test_db_restore.py"}
 
 
 def test_experiments_run_elsewhere_are_run_there():

@@ -1,13 +1,24 @@
-"""Database faults."""
+"""Database faults: kill the server; take the scheduled backup; destroy content as a bad deploy does
+(rows deleted or the table dropped), restored by the db playbook (point-in-time restore around it)."""
 
+import hashlib
+import re
 import time
 from typing import Any, Dict
 
-from ...errors import UsageError
-from .. import caps
-from ..context import activity, target
+import pymysql
 
-__all__ = ["kill_database"]
+from ...errors import GamedayError, UsageError
+from .. import caps, ledger
+from ..context import activity, ignored, target
+from ..lock import lock_for
+from ..undo import UNDO
+from .restore import MILESTONES, milestones, restore_db_content
+
+__all__ = ["kill_database", "take_backup", "destroy_content", "restore_content"]
+
+UNDO.setdefault("restore_db_content", restore_db_content)  # gameday.chaos.undo names it too (see restore.py)
+_TABLE = re.compile(r"[A-Za-z0-9_]+")
 
 
 @activity
@@ -28,3 +39,126 @@ def kill_database(dry_run: bool = False, configuration: Dict[str, Any] = None,
         tgt.kill(node)
     return {"target": tgt.name, "layer": "db", "touched": [n.name for n in nodes], "fault_at": fault_at,
             "how": "killed (SIGKILL / pod delete, grace 0)"}
+
+
+@activity
+def take_backup(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Take a full database backup now, as the platform's schedule does (``Target.take_db_backup``):
+    the backup a point-in-time restore starts from::
+
+        provider: {type: python, module: gameday.chaos.db.actions, func: take_backup}
+
+    Returns ``{"target", "id", "at", "kind", "binlog", "tables", "seconds"}``."""
+    tgt = target(configuration, lock=False)
+    backup = tgt.take_db_backup()
+    return {"target": tgt.name, **{k: backup.get(k) for k in ("id", "at", "kind", "binlog", "tables", "seconds")}}
+
+
+def _digest(rows) -> str:
+    """SHA-256 over ``id:version`` lines in id order (the test recomputes it on the restored rows)."""
+    h = hashlib.sha256()
+    for article_id, version in sorted((int(i), int(v)) for i, v in rows):
+        h.update(f"{article_id}:{version}\n".encode())
+    return h.hexdigest()
+
+
+def _check_arguments(table: str, how: str, first_id, last_id) -> None:
+    problems = []
+    if not _TABLE.fullmatch(str(table or "")):
+        problems.append(f"table must be a table name (letters, digits, _), not {table!r}")
+    if how not in ("delete", "drop"):
+        problems.append(f"how must be 'delete' or 'drop', not {how!r}")
+    for name, value in (("first_id", first_id), ("last_id", last_id)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            problems.append(f"{name} must be a positive integer, not {value!r}")
+    if not problems and first_id is not None and last_id is not None and first_id > last_id:
+        problems.append(f"first_id {first_id} is above last_id {last_id}")
+    if problems:
+        raise UsageError("; ".join(problems) + "; nothing was touched",
+                         hint="e.g. {table: articles, how: delete, first_id: 1001, last_id: 2000}")
+    if how == "drop":
+        ignored(first_id=(first_id, "how: delete"), last_id=(last_id, "how: delete"))
+
+
+@activity
+def destroy_content(table: str = "articles", how: str = "delete", first_id: int = None, last_id: int = None,
+                    dry_run: bool = False, configuration: Dict[str, Any] = None,
+                    secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """A bad deploy destroys content, as the site's own database user: ``how: delete`` deletes the
+    rows of ``table`` with ids ``first_id``..``last_id`` (either bound may be left out; both out:
+    every row), ``how: drop`` drops the table. The undo, recorded first, is the db playbook applied
+    (:func:`restore_content`, ``gameday playbook db --apply`` or ``gameday cleanup``): a
+    point-in-time restore to the moment before the statement, replaying what came after except it.
+    Needs a backup to restore from (:func:`take_backup`); refused before anything is touched on a
+    target that cannot restore to a point in time around one statement (Kubernetes: not built)::
+
+        provider: {type: python, module: gameday.chaos.db.actions, func: destroy_content,
+                   arguments: {table: articles, how: delete, first_id: 1001, last_id: 2000}}
+
+    Returns ``{"target", "layer", "table", "how", "statement", "fault_at", "gtid", "backup",
+    "destroyed": {"rows", "min_id", "max_id", "sha256"}}`` (sha256 over ``id:version`` lines)."""
+    _check_arguments(table, how, first_id, last_id)
+    tgt = target(configuration, lock=False)
+    check = getattr(tgt, "check_db_restore_drill", None)
+    if check is None:
+        raise GamedayError(f"{tgt.name}: the backup and point-in-time restore drill is not built for targets of kind "
+                           f"{tgt.env.kind!r} (restoring around one statement needs the database's change log); "
+                           "nothing was touched")
+    check()
+    backup = tgt.last_db_backup()
+    if backup is None:
+        raise UsageError(f"{tgt.name}: there is no database backup to restore from; nothing was touched",
+                         hint="take one first: the take_backup action (gameday.chaos.db.actions)")
+    bounds = [f"id >= {int(first_id)}"] * (first_id is not None) + [f"id <= {int(last_id)}"] * (last_id is not None)
+    where = " AND ".join(bounds) or "1 = 1"
+    statement = f"DROP TABLE {table}" if how == "drop" else f"DELETE FROM {table}" + (f" WHERE {where}" if bounds else "")
+    if dry_run:
+        return {"target": tgt.name, "layer": "db", "would_touch": [table], "statement": statement}
+    lock_for(tgt.env).acquire(purpose="chaos experiment")
+    host, port = tgt.db_address()
+    user, password, database = tgt.db_credentials()
+    try:
+        conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
+                               connect_timeout=5, read_timeout=60, write_timeout=60, autocommit=False)
+    except (pymysql.MySQLError, OSError) as err:
+        raise GamedayError(f"the database {host}:{port} refused a connection: {err}; nothing was touched") from None
+    with conn, conn.cursor() as cur:
+        try:
+            cur.execute(f"SELECT id, version FROM {table} WHERE {where} FOR UPDATE")
+            rows = cur.fetchall()
+        except pymysql.MySQLError as err:
+            conn.rollback()
+            raise UsageError(f"cannot read {table}: {err}; nothing was touched") from None
+        if not rows:
+            conn.rollback()
+            raise UsageError(f"{table} has no rows where {where}; nothing to destroy, nothing was touched")
+        destroyed = {"rows": len(rows), "min_id": min(int(r[0]) for r in rows), "max_id": max(int(r[0]) for r in rows),
+                     "sha256": _digest(rows)}
+        with ledger.pending_undo(tgt.env, "restore_db_content", {"table": table},
+                                 reason=f"a bad deploy destroyed content ({statement})"):
+            fault_at = time.time()
+            if how == "drop":
+                conn.rollback()  # the row locks go; DROP commits on its own
+            cur.execute(statement)
+            conn.commit()
+            cur.execute("SELECT @@last_gtid")
+            gtid = str(cur.fetchone()[0])
+    return {"target": tgt.name, "layer": "db", "table": table, "how": how, "statement": statement, "fault_at": fault_at,
+            "gtid": gtid, "backup": backup["id"], "destroyed": destroyed}
+
+
+@activity
+def restore_content(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Undo of :func:`destroy_content` (method step and rollback): for every recorded destruction,
+    the db playbook applied. Returns ``{"target", "layer", "restored": [{"outcome", "steps": {name:
+    {"status", "seconds", "did", "detail", "ended_at"}}, "restore": {"backup", "incident", "skipped",
+    "tables", "seconds": {"load_backup", "replay", "swap", "total"}}, "after_fault_s": {...}}]}``
+    (``after_fault_s``: seconds from the fault to the milestones in :data:`MILESTONES`); a playbook
+    that fails is an ActivityFailed naming the step (the record stays for ``gameday cleanup``)."""
+    tgt = target(configuration)
+    restored = []
+    for record in ledger.matching(tgt.env, "restore_db_content"):
+        result = ledger.run_record(record)["result"]
+        result["after_fault_s"] = milestones(result.get("steps", {}), float(record["created_at"]))
+        restored.append(result)
+    return {"target": tgt.name, "layer": "db", "restored": restored, "milestones": list(MILESTONES)}

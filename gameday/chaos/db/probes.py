@@ -1,13 +1,17 @@
 """Database probes."""
 
+import re
 import socket
 import time
 from typing import Any, Dict
 
 from ...deadline import wait_until
+import pymysql
+
+from ...errors import GamedayError, UsageError
 from ..context import activity, target
 
-__all__ = ["database_reachable", "wait_for_database"]
+__all__ = ["database_reachable", "wait_for_database", "table_rows"]
 
 
 def _accepts(host: str, port: int) -> bool:
@@ -33,3 +37,31 @@ def wait_for_database(timeout: float = 120, configuration: Dict[str, Any] = None
     address = target(configuration, lock=False).db_address()
     wait_until(lambda: _accepts(*address), timeout=timeout, what="the database to accept connections")
     return round(time.monotonic() - started, 3)
+
+
+@activity
+def table_rows(table: str = "articles", configuration: Dict[str, Any] = None,
+               secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """How many rows ``table`` of the site's database holds, as the site's user::
+
+        provider: {type: python, module: gameday.chaos.db.probes, func: table_rows, arguments: {table: articles}}
+
+    Returns ``{"table", "exists", "rows", "min_id", "max_id"}`` (rows None when it does not exist)."""
+    if not re.fullmatch(r"[A-Za-z0-9_]+", str(table or "")):
+        raise UsageError(f"table must be a table name (letters, digits, _), not {table!r}")
+    tgt = target(configuration, lock=False)
+    host, port = tgt.db_address()
+    user, password, database = tgt.db_credentials()
+    try:
+        conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
+                               connect_timeout=5, read_timeout=30, write_timeout=30)
+        with conn, conn.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*), MIN(id), MAX(id) FROM {table}")
+            rows, lo, hi = cur.fetchone()
+    except pymysql.MySQLError as err:
+        if err.args and err.args[0] == 1146:  # no such table
+            return {"table": table, "exists": False, "rows": None, "min_id": None, "max_id": None}
+        raise GamedayError(f"counting {table} failed: {err}") from None
+    except OSError as err:
+        raise GamedayError(f"the database {host}:{port} does not answer: {err}") from None
+    return {"table": table, "exists": True, "rows": int(rows), "min_id": lo, "max_id": hi}

@@ -1,4 +1,5 @@
-"""The database: start or restart it, verify it answers SQL as the site's user, verify the site."""
+"""The database: start or restart it, verify it answers SQL as the site's user; restore content a bad
+deploy destroyed to the moment before it (:mod:`.db_content`); verify the site."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from ..context import Context, DatabaseDown
 from ..engine import Check, Finding, Part, Step
 from . import site_probe
 from .common import member_findings, member_steps
+from .db_content import CODE as CONTENT_LOST
+from .db_content import content_findings, content_restored, matches_backup, restore_content
 
 DB_GRACE_S = 60.0
 
@@ -19,7 +22,8 @@ def diagnose(ctx: Context) -> list[Finding]:
         running_ready = [m.name for m in view.members if m.running and m.ready]
         code = "db.sql-failing" if running_ready and not found else "db.unreachable"
         found.append(Finding(code, f"the database does not answer SQL: {err}", {"members": running_ready}))
-    return found
+        return found
+    return found + content_findings(ctx)
 
 
 def restart_if_sql_failing(ctx: Context) -> str:
@@ -44,7 +48,12 @@ def answers_sql(ctx: Context) -> Check:
 STEPS = member_steps("db", grace_s=DB_GRACE_S, deadline_s=150, what="database") + (
     Step("restart-db", "Restart a database that runs but does not answer SQL", deadline_s=150,
          when=("db.sql-failing",), act=restart_if_sql_failing, check=answers_sql),
+    Step("restore-db-content", "Restore destroyed content: the newest backup, then the change log up to the "
+         "destructive statement and everything after it except that statement", deadline_s=300,
+         when=(CONTENT_LOST,), act=restore_content, check=content_restored),
     Step("verify-db", "The database answers SQL as the site's user", deadline_s=90, kind="verify", check=answers_sql),
+    Step("verify-db-content", "Every article id the newest backup held is there (row count and id range)",
+         deadline_s=60, kind="verify", check=matches_backup),
 )
 VERIFY_SITE = Step("verify-site-after-db", "The site meets its SLO through the load balancer", deadline_s=90,
                    kind="verify", check=site_probe.meets_slo)

@@ -1,0 +1,41 @@
+"""The undo of destroyed database content: the db playbook applied (point-in-time restore around the
+destructive statement, then the checks). Registered by name for :mod:`gameday.chaos.ledger` records
+(``"restore_db_content"``) by :mod:`gameday.chaos.db.actions`; ``gameday.chaos.undo.UNDO`` should
+name it too, so ``gameday cleanup`` in a fresh process finds it."""
+
+from typing import Any, Dict
+
+from ...errors import GamedayError
+from ...targets import for_environment
+from ...targets.environment import Environment
+
+MILESTONES = {"content_restored": "restore-db-content", "content_verified": "verify-db-content"}
+
+
+def restore_db_content(env: Environment, table: str) -> dict[str, Any]:
+    """Run the db playbook with apply: it finds the content loss, restores to the moment before the
+    destructive statement and replays the rest, then verifies. Harmless when nothing is lost (the
+    playbook finds the database healthy and does nothing). A failed playbook raises, naming its
+    failed step."""
+    from ...recovery import FAILED, load_playbook, run
+    from ...recovery.context import Context
+    from ...recovery.layers import db_content
+    target = for_environment(env)
+    db_content.LAST_RESTORE.pop(env.name, None)
+    result = run(load_playbook("db"), Context(target=target), apply=True)
+    if result.outcome == FAILED:
+        raise GamedayError(f"the db playbook could not restore {table}: {result.error}",
+                           hint="`gameday playbook db --apply` shows each step; `gameday cleanup` retries")
+    steps = {s.name: {"status": s.status, "seconds": s.seconds, "did": s.did, "detail": s.detail,
+                      "ended_at": None if s.started_at is None or s.seconds is None else s.started_at + s.seconds}
+             for s in result.steps}
+    restore = db_content.LAST_RESTORE.pop(env.name, None)
+    return {"table": table, "outcome": result.outcome, "findings": [f.code for f in result.findings], "steps": steps,
+            "restore": restore, "existed": restore is not None}
+
+
+def milestones(steps: Dict[str, Any], fault_at: float) -> Dict[str, Any]:
+    """Seconds from the fault (its undo record, written just before it) to the end of the steps that
+    mark the recovery: the content restored, then verified against the backup."""
+    ended = {name: steps.get(step, {}).get("ended_at") for name, step in MILESTONES.items()}
+    return {name: None if at is None else round(at - fault_at, 1) for name, at in ended.items()}
