@@ -105,15 +105,15 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
                            f"{tgt.env.kind!r} (restoring around one statement needs the database's change log); "
                            "nothing was touched")
     check()
+    bounds = [f"id >= {int(first_id)}"] * (first_id is not None) + [f"id <= {int(last_id)}"] * (last_id is not None)
+    where = " AND ".join(bounds) or "1 = 1"
+    statement = f"DROP TABLE {table}" if how == "drop" else f"DELETE FROM {table}" + (f" WHERE {where}" if bounds else "")
+    if dry_run:  # the guard's pre-flight, before the method's own backup is taken
+        return {"target": tgt.name, "layer": "db", "would_touch": [table], "statement": statement}
     backup = tgt.last_db_backup()
     if backup is None:
         raise UsageError(f"{tgt.name}: there is no database backup to restore from; nothing was touched",
                          hint="take one first: the take_backup action (gameday.chaos.db.actions)")
-    bounds = [f"id >= {int(first_id)}"] * (first_id is not None) + [f"id <= {int(last_id)}"] * (last_id is not None)
-    where = " AND ".join(bounds) or "1 = 1"
-    statement = f"DROP TABLE {table}" if how == "drop" else f"DELETE FROM {table}" + (f" WHERE {where}" if bounds else "")
-    if dry_run:
-        return {"target": tgt.name, "layer": "db", "would_touch": [table], "statement": statement}
     lock_for(tgt.env).acquire(purpose="chaos experiment")
     host, port = tgt.db_address()
     user, password, database = tgt.db_credentials()
