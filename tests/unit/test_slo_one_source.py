@@ -156,7 +156,7 @@ def test_site_probes_judge_by_targets_yaml_for_the_environment(site):
     production_env = configuration("gke-production", site_url=site)  # targets.yaml's environments.gke-production
     kw = {"window_s": WINDOW_S, "rate": RATE}
     assert site_probes.site_meets_slo(**kw, configuration=default_env) is True
-    assert site_probes.site_meets_slo(**kw, configuration=production_env) is False
+    assert site_probes.site_meets_slo(**kw, attempts=1, configuration=production_env) is False
     assert site_probes.wait_for_site_slo(timeout=30, **kw, configuration=default_env) < WINDOW_S
     with pytest.raises(ActivityFailed, match=rf"{PRODUCTION['success_ratio']:.2%} ok, p95 <= {PRODUCTION['p95_ms']:g} ms"):
         site_probes.wait_for_site_slo(timeout=0.5, **kw, configuration=production_env)
@@ -167,7 +167,50 @@ def test_site_probe_arguments_given_by_an_experiment_win(site):
     default_env = configuration("unit-site", site_url=site)
     kw = {"window_s": WINDOW_S, "rate": RATE}
     assert site_probes.site_meets_slo(min_success_ratio=DEFAULT["success_ratio"], **kw, configuration=production_env) is True
-    assert site_probes.site_meets_slo(min_success_ratio=1.0, max_p95_ms=60_000, **kw, configuration=default_env) is False
+    assert site_probes.site_meets_slo(min_success_ratio=1.0, max_p95_ms=60_000, **kw, attempts=1,
+                                      configuration=default_env) is False
+
+
+class FirstWindowFails(BaseHTTPRequestHandler):
+    """HTTP 500 for the first PER_WINDOW requests (one whole window), 200 after: a transient."""
+
+    counter = 0
+    lock = threading.Lock()
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        with self.lock:
+            n = type(self).counter
+            type(self).counter += 1
+        self.send_response(500 if n < PER_WINDOW else 200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_steady_state_probe_measures_up_to_its_attempts_windows_until_one_meets_the_slo(caplog):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), FirstWindowFails)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        env = configuration("unit-site", site_url=f"http://127.0.0.1:{server.server_address[1]}")
+        kw = {"window_s": WINDOW_S, "rate": RATE, "configuration": env}
+        FirstWindowFails.counter = 0
+        with caplog.at_level("INFO", logger="chaostoolkit"):
+            assert site_probes.site_meets_slo(attempts=1, **kw) is False  # one window: the transient decides
+        assert FirstWindowFails.counter == PER_WINDOW
+        FirstWindowFails.counter = 0
+        with caplog.at_level("INFO", logger="chaostoolkit"):
+            assert site_probes.site_meets_slo(attempts=3, **kw) is True   # the second window meets it: no third
+        assert FirstWindowFails.counter == 2 * PER_WINDOW
+        said = [r.getMessage() for r in caplog.records if "site SLO" in r.getMessage()]
+        assert [m.split(" over ")[0] for m in said] == ["gameday: site SLO MISSED"] * 2 + ["gameday: site SLO met"]
+        assert "window 2 of at most 3" in said[-1] and f"0/{PER_WINDOW} ok" in said[1]
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # ---- the load balancer probe: the local Cloud Monitoring server -----------------------------------------------

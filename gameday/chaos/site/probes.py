@@ -53,18 +53,29 @@ def measure_site(window_s: float = 5, rate: float = 20, paths: List[str] = None,
 
 @activity
 def site_meets_slo(min_success_ratio: float = None, max_p95_ms: float = None, window_s: float = 5,
-                   rate: float = 20, paths: List[str] = None, configuration: Dict[str, Any] = None,
+                   rate: float = 20, paths: List[str] = None, attempts: int = 3, configuration: Dict[str, Any] = None,
                    secrets: Dict[str, Any] = None) -> bool:
-    """Steady-state probe: True when the site met its SLO over the window (``min_success_ratio`` /
-    ``max_p95_ms`` left out: targets.yaml's ``success_ratio`` / ``p95_ms`` for the environment)."""
+    """Steady-state probe: True when the site met its SLO over a window (``min_success_ratio`` /
+    ``max_p95_ms`` left out: targets.yaml's ``success_ratio`` / ``p95_ms`` for the environment).
+
+    Up to ``attempts`` windows are measured, one after another, until one meets it (Litmus's probe
+    ``retry``); False when none does. A hypothesis is judged in the seconds its own experiment starts
+    (the ``chaos`` process, its guard's look at the target) and on a loaded twin one window can catch
+    that transient: the rehearsal's first scenario measured p95 7.2 s over one 4 s window while the
+    load balancer's readers were back under 0.5 s the next. ``attempts: 1`` judges one window only."""
     url, allow, env = _site(configuration)
     min_success_ratio, max_p95_ms = _slo(env, min_success_ratio, max_p95_ms)
-    m = site_slo.measure(url, paths=paths or site_slo.DEFAULT_PATHS, window_s=window_s, rate=rate, allow=allow)
-    met = m["success_ratio"] >= min_success_ratio and m["p95_ms"] <= max_p95_ms
-    # the journal keeps only True/False: say why, for the steady state a scenario failed before its fault
-    log.info(f"gameday: site SLO {'met' if met else 'MISSED'} over {window_s:g}s: {m['ok']}/{m['requests']} ok, "
-             f"p95 {m['p95_ms']:.0f} ms (SLO: {min_success_ratio:.2%} ok, p95 <= {max_p95_ms:g} ms)")
-    return met
+    attempts = max(1, int(attempts))
+    for attempt in range(1, attempts + 1):
+        m = site_slo.measure(url, paths=paths or site_slo.DEFAULT_PATHS, window_s=window_s, rate=rate, allow=allow)
+        met = m["success_ratio"] >= min_success_ratio and m["p95_ms"] <= max_p95_ms
+        # the journal keeps only True/False: say why, for the steady state a scenario failed before its fault
+        log.info(f"gameday: site SLO {'met' if met else 'MISSED'} over {window_s:g}s (window {attempt} of at most "
+                 f"{attempts}): {m['ok']}/{m['requests']} ok, p95 {m['p95_ms']:.0f} ms "
+                 f"(SLO: {min_success_ratio:.2%} ok, p95 <= {max_p95_ms:g} ms)")
+        if met:
+            return True
+    return False
 
 
 @activity
