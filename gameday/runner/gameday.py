@@ -117,13 +117,14 @@ class GameDay:
         if replaced:
             self.progress(f"took over the lock of a dead run (pid {replaced.get('pid')})")
         self.undo_leftovers("undid a fault left by an earlier run")
-        self.events.add("preflight", target=self.env.name, site=self.site_url, suite=self.suite.name)
         self.check_backups()
+        self.events.add("preflight", target=self.env.name, site=self.site_url, suite=self.suite.name,
+                        backups=[b.as_dict() for b in self.backups])
 
     def check_backups(self) -> None:
         """Issue 15 drill 6: the age of the last database backup and the last search snapshot
         against each layer's ``rpo_s`` (targets.yaml, this environment). A stale, missing or unknown
-        backup is a warning in the progress output, the events and the report; never a failure."""
+        backup is a warning in the progress output, the preflight event and the report; never a failure."""
         targets = targets_yaml.load()
         rpo = {layer: targets.for_layer(layer, environment=self.suite.environment).rpo_s for layer in ("db", "search")}
         self.backups = [backup_age.db_backup_age(self.target.last_db_backup, rpo_s=rpo["db"])]
@@ -133,8 +134,7 @@ class GameDay:
             self.backups.append(backup_age.BackupAge("search", backup_age.UNKNOWN, rpo["search"], reason=str(err)))
         else:
             self.backups.append(backup_age.search_snapshot_age(api, rpo_s=rpo["search"]))
-        for b in self.backups:
-            self.events.add("preflight.backup", layer=b.layer, backup=b.as_dict())
+        for b in self.backups:  # recorded in the preflight event
             if b.warning:
                 self.progress(f"WARNING: {b.warning}")
             else:

@@ -14,6 +14,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 import yaml
+from markupsafe import escape
 
 from gameday.chaos import ledger
 from gameday.chaos.lock import TargetLock
@@ -73,6 +74,30 @@ def test_smoke_suite_writes_every_artifact(steady_twin, tmp_path):
     assert suite.get("failures") == "0" and int(suite.get("tests")) == 6  # RTO, availability, RPO x 2
     assert steady_twin.db_password() not in "".join(p.read_text(errors="replace") for p in run.rglob("*")
                                                      if p.is_file() and p.suffix != ".pdf")
+    # issue 15: each RTO split into phases, each layer's time to full redundancy measured after the fault
+    html = (run / "report.html").read_text()
+    assert html.count('class="chart phases"') == 2 and html.count("-redundancy\"") == 2
+    assert events.count("redundancy") == 8 and events.count("playbook.start") == 2
+    for s in summary["scenarios"]:
+        keys = [m["key"] for m in s["phases"]["milestones"]]
+        assert keys == ["fault", "detected", "playbook_started", "serving_again", "redundancy_restored"], keys
+        at = {m["key"]: m["after_fault_s"] for m in s["phases"]["milestones"]}
+        assert at["playbook_started"] is not None and at["serving_again"] is not None, s["phases"]
+        layers = s["full_redundancy"]["layers"]
+        assert set(layers) == {"kafka", "search", "web", "db"} and layers["db"]["status"] == "not-measured"
+        assert all(v["status"] in ("restored", "never-lost") for k, v in layers.items() if k != "db"), layers
+        assert s["full_redundancy"]["after_fault_s"] == max(v["after_fault_s"] for v in layers.values()
+                                                            if v["after_fault_s"] is not None), s["full_redundancy"]
+    search = next(s for s in summary["scenarios"] if s["name"] == "search-data-node")["full_redundancy"]["layers"]
+    assert search["search"]["status"] == "restored" and search["search"]["after_fault_s"] > 0, search
+    # drill 6: the last database backup and search snapshot read in preflight, warned about, never failing the run
+    backups = {b["layer"]: b for b in summary["preflight"]["backups"]}
+    assert records[0]["backups"] == summary["preflight"]["backups"]  # the preflight event holds what was read
+    assert set(backups) == {"db", "search"} and backups["search"]["status"] in ("ok", "stale", "none"), backups
+    assert backups["db"]["status"] in ("ok", "stale", "none", "unknown"), backups
+    said = " ".join(out.stderr.split())  # the progress output, its lines wrapped at 200 columns
+    for warning in summary["preflight"]["warnings"]:
+        assert " ".join(f"WARNING: {warning}".split()) in said and str(escape(warning)) in html
 
 
 def test_interrupted_run_writes_a_partial_report_and_leaves_the_twin_healthy(steady_twin, twin_client, tmp_path):
