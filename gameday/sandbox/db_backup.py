@@ -309,6 +309,26 @@ def _swap(host: DbHost, table: str, files_at, replay_tail) -> dict[str, Any]:
     return {**stats, "checksum": restored, "created": created, "tail": tail}
 
 
+def _starting_backup(host: DbHost, moment: float, skip: list[str], *, timeout: float):
+    """The newest backup taken before ``moment`` whose log position precedes every skipped
+    transaction, with that position and the transactions since: ``(manifest, (file, offset),
+    {gtid: Transaction})``. The log keeps whole seconds, so a backup taken in the incident's second
+    counts when the incident lies after its position."""
+    candidates = [m for m in _manifests(host) if float(m["at"]) < int(moment) + 1]
+    if not candidates:
+        before(host, int(moment) + 1)  # raises, naming the backups there are
+    missing: list[str] = []
+    for backup in reversed(candidates):
+        start = (backup["binlog"]["file"], int(backup["binlog"]["position"]))
+        txns = {t.gtid: t for t in transactions(host, start, timeout=timeout)}
+        missing = [g for g in skip if g not in txns]
+        if not missing:
+            return backup, start, txns
+    raise RestoreFailed(f"GTID {', '.join(missing)} is not in the log since any backup taken before the moment "
+                        f"restored to (the oldest: {candidates[0]['id']})",
+                        hint="name the destructive transaction's GTID (find it with the db playbook's diagnosis)")
+
+
 def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
                timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
     """Point-in-time restore of the site's database (see the module docstring): the newest backup
@@ -323,13 +343,7 @@ def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
     bad = [g for g in skip if not _GTID.fullmatch(g)]
     if bad:
         raise GamedayError(f"not a GTID (domain-server-sequence, e.g. 0-1-42): {', '.join(map(repr, bad))}")
-    backup = before(host, moment)
-    start = (backup["binlog"]["file"], int(backup["binlog"]["position"]))
-    txns = {t.gtid: t for t in transactions(host, start, timeout=timeout)}
-    missing = [g for g in skip if g not in txns]
-    if missing:
-        raise RestoreFailed(f"GTID {', '.join(missing)} is not in the log since backup {backup['id']}",
-                            hint="name the destructive transaction's GTID (find it with the db playbook's diagnosis)")
+    backup, start, txns = _starting_backup(host, moment, skip, timeout=timeout)
     skipped = [txns[g] for g in skip]
     early = [t.gtid for t in skipped if t.at < int(moment)]
     if early:

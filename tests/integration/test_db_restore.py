@@ -23,6 +23,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+import gameday.chaos.db.actions  # noqa: F401 - registers the undo the repair runs
 from gameday.chaos import ledger
 from gameday.errors import GamedayError
 from gameday.measure.canary import Canaries, CanaryEndpoints
