@@ -12,6 +12,7 @@ from ..errors import GamedayError
 from ..targets import for_environment
 from ..targets.base import Node
 from ..targets.environment import Environment
+from .db.restore import restore_db_content
 
 
 def start_node(env: Environment, layer: str, name: str) -> dict[str, Any]:
@@ -81,4 +82,5 @@ UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "restore_index": restore_index,
     "restore_storage": restore_storage,
     "rebuild_search_cluster": rebuild_search_cluster,
+    "restore_db_content": restore_db_content,
 }

@@ -12,12 +12,10 @@ from ...errors import GamedayError, UsageError
 from .. import caps, ledger
 from ..context import activity, ignored, target
 from ..lock import lock_for
-from ..undo import UNDO
-from .restore import MILESTONES, milestones, restore_db_content
+from .restore import MILESTONES, milestones
 
 __all__ = ["kill_database", "take_backup", "destroy_content", "restore_content"]
 
-UNDO.setdefault("restore_db_content", restore_db_content)  # gameday.chaos.undo names it too (see restore.py)
 _TABLE = re.compile(r"[A-Za-z0-9_]+")
 
 

@@ -1,7 +1,6 @@
 """The undo of destroyed database content: the db playbook applied (point-in-time restore around the
-destructive statement, then the checks). Registered by name for :mod:`gameday.chaos.ledger` records
-(``"restore_db_content"``) by :mod:`gameday.chaos.db.actions`; ``gameday.chaos.undo.UNDO`` should
-name it too, so ``gameday cleanup`` in a fresh process finds it."""
+destructive statement, then the checks). Named ``"restore_db_content"`` in
+``gameday.chaos.undo.UNDO``, so ledger records of it are undone by any process (``gameday cleanup``)."""
 
 from typing import Any, Dict
 
