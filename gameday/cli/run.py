@@ -57,7 +57,7 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
     live = LiveLine()
     try:
         result = runner.run(the_suite, env, reports_dir=reports_dir,
-                            progress=lambda msg: console_err.print(f"  {msg}", highlight=False), live=live)
+                            progress=lambda msg: console_err.print(f"  {msg}", highlight=False, markup=False), live=live)
     finally:
         live.stop()
     report = result.report
