@@ -71,6 +71,10 @@ def look(check: Look, target: Target) -> Sample:
         return Sample(at=time.time(), full=False, detail=f"did not answer: {err}", answered=False)
     except OSError as err:  # a socket or file the target reads, not wrapped by its client
         return Sample(at=time.time(), full=False, detail=f"did not answer: {type(err).__name__}: {err}", answered=False)
+    except Exception as err:  # noqa: BLE001 (an odd answer, e.g. a health reply without its key: recorded, the
+        # layer's thread keeps looking instead of dying and leaving its last sample to judge by)
+        return Sample(at=time.time(), full=False, detail=f"could not be read: {type(err).__name__}: {err}",
+                      answered=False)
     return Sample(at=time.time(), full=full, detail=detail)
 
 
@@ -87,15 +91,21 @@ class Watch:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        self._cutoff: float | None = None  # when :meth:`wait` last returned
 
     def start(self) -> "Watch":
         """Look at every layer once now (the state before the experiment), then keep looking."""
-        for layer in self.layers:
-            target = self.make_target(self.env)
-            self.before[layer] = look(CHECKS[layer][1], target)
-            thread = threading.Thread(target=self._loop, args=(layer, target), name=f"redundancy-{layer}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
+        try:
+            for layer in self.layers:
+                target = self.make_target(self.env)
+                self.before[layer] = look(CHECKS[layer][1], target)
+                thread = threading.Thread(target=self._loop, args=(layer, target), name=f"redundancy-{layer}",
+                                          daemon=True)
+                self._threads.append(thread)
+                thread.start()
+        except BaseException:
+            self.stop(None)  # no thread of a half-started watch keeps looking
+            raise
         return self
 
     def _loop(self, layer: str, target: Target) -> None:
@@ -120,6 +130,7 @@ class Watch:
         floor, deadline = Deadline(min_s), Deadline(max_s)
         while not deadline.expired() and not (floor.expired() and self.full_now()):
             time.sleep(min(0.5, deadline.remaining()) or 0.05)
+        self._cutoff = time.time()  # judged as seen here: a look still in flight adds nothing
         return time.monotonic() - started
 
     def stop(self, fault_at: float | None) -> list[LayerRedundancy]:
@@ -131,7 +142,7 @@ class Watch:
         for layer in self.layers:
             before = self.before.get(layer)
             with self._lock:
-                samples = list(self.samples[layer])
+                samples = [x for x in self.samples[layer] if self._cutoff is None or x.at <= self._cutoff]
             out.append(judge_samples(layer, CHECKS[layer][0], samples, fault_at=fault_at,
                                      full_before=None if before is None else before.full))
         out += [LayerRedundancy(layer, check, NOT_MEASURED, detail=why) for layer, (check, why) in NOT_MEASURED_LAYERS.items()]

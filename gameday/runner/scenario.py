@@ -111,8 +111,9 @@ class ScenarioRunner:
             self.progress(f"  waited {waited:.0f}s for a steady state")
         started = time.time()
         self.events.add("scenario.start", scenario=spec.name)
-        watch = Watch(self.env).start()  # each layer's redundancy, looked at from before the fault to after the playbook
+        watch = Watch(self.env)  # each layer's redundancy, looked at from before the fault to after the playbook
         try:
+            watch.start()
             return self._run(spec, started, watch)
         finally:
             watch.stop(None)  # an interrupted scenario: no thread left looking

@@ -155,7 +155,10 @@ def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
         require_binlog(conn)
         host.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         started = time.time()
-        bid = time.strftime("db-%Y%m%dT%H%M%SZ", time.gmtime(started)) + f"-{os.getpid() % 100000:05d}"
+        # milliseconds and the pid: two backups in one second never share a name (the newer would
+        # overwrite the older's dump under the older's binlog position)
+        bid = (time.strftime("db-%Y%m%dT%H%M%S", time.gmtime(started)) + f".{int(started * 1000) % 1000:03d}Z"
+               f"-{os.getpid() % 100000:05d}")
         final = host.backup_dir / f"{bid}.sql"
         tmp = host.backup_dir / f".{bid}.sql.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

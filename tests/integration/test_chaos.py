@@ -84,6 +84,10 @@ def _unsent_outbox(twin) -> int:
 
 # run with plain chaos run, and checked more closely, by their own module (one run each is enough)
 RUN_ELSEWHERE = {"kafka/lose-broker-disk.yaml": "tests/integration/test_kafka_disk.py",
+                 # the game days' chaos run children, checked there from their journals and the supervisor
+                 "web/kill-one-pod.yaml": "tests/integration/test_gameday.py",
+                 "search/kill-data-node.yaml": "tests/integration/test_gameday.py",
+                 "web/full-outage.yaml": "tests/integration/test_gameday.py",
                  "search/lose-cluster.yaml": "tests/integration/test_search_cluster_loss.py",
                  "db/destroy-content.yaml": "tests/integration/test_db_restore.py"}
 

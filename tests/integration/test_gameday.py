@@ -19,6 +19,7 @@ from markupsafe import escape
 from gameday.chaos import ledger
 from gameday.chaos.lock import TargetLock
 from gameday.deadline import wait_until
+from gameday.search_admin import SearchAdmin
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "sandbox-test"
@@ -37,7 +38,22 @@ def one_run(reports: Path) -> Path:
     return runs[0]
 
 
-def test_smoke_suite_writes_every_artifact(steady_twin, tmp_path):
+def fault_of(run: Path, scenario: str) -> dict:
+    """The output of a scenario's fault action, from its experiment's journal (the ``chaos run`` child)."""
+    journal = json.loads((run / "journals" / f"{scenario}.json").read_text())
+    return journal["run"][0]["output"]
+
+
+def restarts(client) -> dict[str, int]:
+    return {m["name"]: m["restarts"] for m in client.status()["members"]}
+
+
+def test_smoke_suite_writes_every_artifact(steady_twin, twin_client, tmp_path):
+    """Also the catalog's check of kill-one-pod.yaml and kill-data-node.yaml (test_chaos leaves them to
+    this run): each touched what it says (one web replica, restarted once; the search node with the
+    most primaries)."""
+    most_primaries = next(iter(SearchAdmin(steady_twin.search_urls()).primaries_by_node("content")))
+    before = restarts(twin_client)
     out = gameday_run("smoke", tmp_path / "reports")
     assert out.returncode == 0, out.stderr[-3000:]
     summary = json.loads(out.stdout)
@@ -48,6 +64,11 @@ def test_smoke_suite_writes_every_artifact(steady_twin, tmp_path):
                  "journals/web-one-pod.json", "journals/search-data-node.json"):
         assert (run / name).is_file(), name
     assert (tmp_path / "reports" / "index.html").is_file()
+    web, search = fault_of(run, "web-one-pod"), fault_of(run, "search-data-node")
+    assert web["target"] == ENV and len(web["touched"]) == 1 and search["touched"] == [most_primaries]
+    after = restarts(twin_client)
+    restarted_web = {n for n in after if n.startswith("web-") and after[n] != before.get(n)}
+    assert restarted_web == set(web["touched"]) and after[web["touched"][0]] == before[web["touched"][0]] + 1
     records = [json.loads(line) for line in (run / "events.jsonl").read_text().splitlines()]
     events = [r["event"] for r in records]
     assert events[:3] == ["preflight", "load.start", "load.full"] and events.count("fault") == 2 and events[-1] == "report"
@@ -123,7 +144,8 @@ def test_interrupted_run_writes_a_partial_report_and_leaves_the_twin_healthy(ste
     assert all(m["ready"] for m in twin_client.status()["members"] if m["desired"] and m["kind"] == "service")
 
 
-def test_a_game_day_with_load_workers_that_misses_a_target_fails_the_run_and_its_junit_case(steady_twin, tmp_path):
+def test_a_game_day_with_load_workers_that_misses_a_target_fails_the_run_and_its_junit_case(steady_twin, twin_client,
+                                                                                          tmp_path):
     """The in-cluster shape (deploy/: a runner pod and Locust worker pods), here with one worker
     process; its one scenario (the whole web tier down) cannot meet a 0.5 s RTO or 99.9% availability."""
     with socket.socket() as s:
@@ -136,6 +158,7 @@ def test_a_game_day_with_load_workers_that_misses_a_target_fails_the_run_and_its
     suite["scenarios"] = [{"name": "web-full-outage", "experiment": "experiments/web/full-outage.yaml",
                            "layer": "web", "targets": {"rto_s": 0.5, "min_availability": 0.999}}]
     (tmp_path / "strict.yaml").write_text(yaml.safe_dump(suite))
+    before = restarts(twin_client)
     worker = subprocess.Popen(
         [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--worker",
          "--master-host", "127.0.0.1", "--master-port", str(port)],
@@ -159,5 +182,8 @@ def test_a_game_day_with_load_workers_that_misses_a_target_fails_the_run_and_its
     summary = json.loads(out.stdout)
     assert summary["verdict"] == "failed" and summary["action_items"]
     assert summary["scenarios"][0]["passed"] is False
+    outage = fault_of(run, "web-full-outage")  # the catalog's check of full-outage.yaml (test_chaos leaves it here)
+    after = restarts(twin_client)
+    assert len(outage["touched"]) == 3 and all(after[n] == before[n] + 1 for n in outage["touched"]), (before, after)
     failed = [c.get("name") for c in ET.parse(run / "junit.xml").getroot() if c.find("failure") is not None]
     assert "availability" in failed

@@ -179,3 +179,16 @@ def test_the_database_init_file_holding_the_password_is_readable_by_its_owner_on
     assert f"IDENTIFIED BY '{escaped}'" in path.read_text()  # the file really holds the password
     db.prepare(twin)  # rewritten on every start: still never wider than 0600
     assert path.stat().st_mode & 0o777 == 0o600 and not list(path.parent.glob(f".{path.name}.*"))
+
+
+def test_the_database_binary_log_never_holds_the_password(twin):
+    """The init file's CREATE/ALTER USER run with sql_log_bin off: the binary log (kept for point-in-time
+    restores, beside the backups) holds neither the statements nor the password, in any form."""
+    import subprocess
+
+    from gameday.sandbox.members import db
+    logs = sorted(p for p in db.binlog_dir(twin).glob("binlog.[0-9]*"))
+    assert logs, "the twin's database keeps a binary log"
+    text = "".join(subprocess.run(["mariadb-binlog", "--no-defaults", "--verbose", str(p)],
+                                  capture_output=True, text=True, timeout=60, check=True).stdout for p in logs)
+    assert "IDENTIFIED BY" not in text.upper() and twin.db_password() not in text

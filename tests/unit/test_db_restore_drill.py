@@ -29,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("kwargs, says", [
     ({"how": "truncate"}, "how must be 'delete' or 'drop', not 'truncate'"),
     ({"table": "articles; DROP DATABASE sps"}, "table must be a table name"),
+    ({"table": "outbox"}, "table must be 'articles' (the table the db playbook checks and restores), not 'outbox'"),
     ({"first_id": 0}, "first_id must be a positive integer, not 0"),
     ({"last_id": "2000"}, "last_id must be a positive integer, not '2000'"),
     ({"first_id": 20, "last_id": 10}, "first_id 20 is above last_id 10"),

@@ -64,6 +64,8 @@ def _check_arguments(table: str, how: str, first_id, last_id) -> None:
     problems = []
     if not _TABLE.fullmatch(str(table or "")):
         problems.append(f"table must be a table name (letters, digits, _), not {table!r}")
+    elif table != "articles":  # the db playbook finds content lost in the articles table only: its undo could
+        problems.append(f"table must be 'articles' (the table the db playbook checks and restores), not {table!r}")
     if how not in ("delete", "drop"):
         problems.append(f"how must be 'delete' or 'drop', not {how!r}")
     for name, value in (("first_id", first_id), ("last_id", last_id)):

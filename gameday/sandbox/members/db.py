@@ -49,7 +49,9 @@ def prepare(twin: Twin) -> None:
     datadir = _datadir(twin)
     password = twin.db_password().replace("\\", "\\\\").replace("'", "''")  # a MariaDB string literal
     sql = _init_sql(twin)
-    text = (f"CREATE DATABASE IF NOT EXISTS {DB_NAME} CHARACTER SET utf8mb4;\n"
+    # Not into the binary log: its CREATE/ALTER USER statements hold the password in clear text.
+    text = ("SET sql_log_bin = 0;\n"
+            f"CREATE DATABASE IF NOT EXISTS {DB_NAME} CHARACTER SET utf8mb4;\n"
             f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
             f"ALTER USER '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
             f"GRANT ALL PRIVILEGES ON {DB_NAME}.* TO '{DB_USER}'@'%';\n")
