@@ -110,16 +110,25 @@ def check(tgt: Target, layer: str, taking: Iterable[str], *, nodes: list[Node] |
         simulated.setdefault(layer, []).extend(taking)
 
 
-def wait_until_ready(tgt: Target, *, timeout: float, interval: float = 0.5) -> dict[str, str]:
+def wait_until_ready(tgt: Target, *, timeout: float, interval: float = 0.5, stable_s: float = 5.0) -> dict[str, str]:
     """After the guard repaired faults an earlier run left (members it stopped, a cut that made the
-    web tier unready), give the capped layers up to ``timeout`` seconds to be ready again; returns
-    what is still down (empty when all came back). Never raises for members that stay down: the
-    dry run that follows refuses, naming them."""
+    web tier unready), give the capped layers up to ``timeout`` seconds to be ready again, and to
+    stay ready for ``stable_s`` seconds: readiness lags the fault, so a tier can still look ready
+    at the repair and go unready a second later, when its probes that ran during the cut fail (the
+    dry run then refused: "0 of 3 are up"). Returns what is still down (empty when all came back).
+    Never raises for members that stay down: the dry run that follows refuses, naming them."""
     deadline = Deadline(timeout)
     still = _capped_down(tgt)
-    while still and not deadline.expired():
+    ready_since = None if still else time.monotonic()
+    while not deadline.expired():
+        if not still and ready_since is not None and time.monotonic() - ready_since >= stable_s:
+            return {}
         time.sleep(min(interval, max(0.0, deadline.remaining())))
         still = _capped_down(tgt)
+        if still:
+            ready_since = None
+        elif ready_since is None:
+            ready_since = time.monotonic()
     return still
 
 
