@@ -111,22 +111,26 @@ PER_WINDOW = int(WINDOW_S * RATE)
 
 class OneFailurePerWindow(BaseHTTPRequestHandler):
     """HTTP 500 for the first request of every PER_WINDOW, 200 otherwise: a success ratio of
-    1 - 1/PER_WINDOW in each window the probe measures."""
+    1 - 1/PER_WINDOW in each window the probe measures. Subclasses change :meth:`fails`."""
 
     counter = 0
     lock = threading.Lock()
+
+    @staticmethod
+    def fails(n: int) -> bool:
+        return n % PER_WINDOW == 0
 
     def do_GET(self):  # noqa: N802 (http.server's name)
         with self.lock:
             n = type(self).counter
             type(self).counter += 1
-        self.send_response(500 if n % PER_WINDOW == 0 else 200)
+        self.send_response(500 if self.fails(n) else 200)
         self.send_header("Content-Length", "2")
         self.end_headers()
         self.wfile.write(b"ok")
 
     def log_message(self, *args):
-        pass
+        pass  # http.server's access log: the probes' requests, not wanted in the test output
 
 
 @pytest.fixture
@@ -171,23 +175,14 @@ def test_site_probe_arguments_given_by_an_experiment_win(site):
                                       configuration=default_env) is False
 
 
-class FirstWindowFails(BaseHTTPRequestHandler):
+class FirstWindowFails(OneFailurePerWindow):
     """HTTP 500 for the first PER_WINDOW requests (one whole window), 200 after: a transient."""
 
     counter = 0
-    lock = threading.Lock()
 
-    def do_GET(self):  # noqa: N802 (http.server's name)
-        with self.lock:
-            n = type(self).counter
-            type(self).counter += 1
-        self.send_response(500 if n < PER_WINDOW else 200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
+    @staticmethod
+    def fails(n: int) -> bool:
+        return n < PER_WINDOW
 
 
 def test_the_steady_state_probe_measures_up_to_its_attempts_windows_until_one_meets_the_slo(caplog):
