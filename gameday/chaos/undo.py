@@ -67,9 +67,7 @@ def rebuild_search_cluster(env: Environment, layer: str, members: list[str]) -> 
     if result.outcome == FAILED:
         raise GamedayError(f"the search playbook could not rebuild {', '.join(members)}: {result.error}",
                            hint="`gameday playbook search --apply` shows each step; `gameday cleanup` retries")
-    steps = {s.name: {"status": s.status, "seconds": s.seconds, "did": s.did, "detail": s.detail,
-                      "ended_at": None if s.started_at is None or s.seconds is None else s.started_at + s.seconds}
-             for s in result.steps}
+    steps = result.step_timings()
     uuid = (target.search_admin().request("GET", "/") or {}).get("cluster_uuid")
     return {"rebuilt": members, "lost_storage": lost, "outcome": result.outcome, "steps": steps,
             "cluster_uuid": uuid, "existed": bool(lost)}

@@ -155,6 +155,13 @@ class PlaybookResult:
     def failed_step(self) -> StepResult | None:
         return next((s for s in self.steps if s.status == "failed"), None)
 
+    def step_timings(self) -> dict[str, dict[str, Any]]:
+        """Each step by name: status, seconds, what it did, its detail and when it ended (epoch
+        seconds), as the drills' undos report them for milestones measured from the fault."""
+        return {s.name: {"status": s.status, "seconds": s.seconds, "did": s.did, "detail": s.detail,
+                         "ended_at": None if s.started_at is None or s.seconds is None else s.started_at + s.seconds}
+                for s in self.steps}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA, "playbook": self.playbook, "environment": self.environment, "apply": self.apply,

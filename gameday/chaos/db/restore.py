@@ -25,9 +25,7 @@ def restore_db_content(env: Environment, table: str) -> dict[str, Any]:
     if result.outcome == FAILED:
         raise GamedayError(f"the db playbook could not restore {table}: {result.error}",
                            hint="`gameday playbook db --apply` shows each step; `gameday cleanup` retries")
-    steps = {s.name: {"status": s.status, "seconds": s.seconds, "did": s.did, "detail": s.detail,
-                      "ended_at": None if s.started_at is None or s.seconds is None else s.started_at + s.seconds}
-             for s in result.steps}
+    steps = result.step_timings()
     restore = db_content.LAST_RESTORE.pop(env.name, None)
     return {"table": table, "outcome": result.outcome, "findings": [f.code for f in result.findings], "steps": steps,
             "restore": restore, "existed": restore is not None}
