@@ -15,7 +15,9 @@ lost and the time span they cover (target: 0).
   from the ``content`` index by id.
 
 Each writer is a thread; every write and every read-back is bounded by a timeout. Writes that
-were refused are counted (``failed_writes``), not lost: the layer told the writer.
+were refused are counted (``failed_writes``), not lost: the layer told the writer. A read-back that
+cannot finish (the layer does not answer by the deadline) proves nothing either way: its records are
+``unverified``, never counted as lost, and the RPO is then "not measured" (a failed check, not a 0).
 """
 
 from __future__ import annotations
@@ -85,13 +87,18 @@ class CanaryReport:
     first_lost_at: float | None
     last_lost_at: float | None
     last_error: str | None = None
+    unverified: int = 0  # acknowledged records the read-back could not reach (the layer did not answer)
 
     @property
     def ok(self) -> bool:
-        return not self.lost
+        return not self.lost and not self.unverified
 
     def to_dict(self) -> dict[str, Any]:
-        return {**self.__dict__, "rpo_records": len(self.lost), "rpo_s": self.lost_span_s}
+        """The figures the runner keeps; ``rpo_records``/``rpo_s`` are None when the read-back could not
+        finish (not measured), never a guess."""
+        measured = not self.unverified
+        return {**self.__dict__, "rpo_records": len(self.lost) if measured else None,
+                "rpo_s": self.lost_span_s if measured else None}
 
 
 class _Writer(threading.Thread):
@@ -209,6 +216,10 @@ class KafkaCanary(_Writer):
                         continue
                     if record.get("run") == self.run_id:
                         found.add(int(record["seq"]))
+            unread = sorted(set(ends) - done)
+            if unread:
+                raise GamedayError(f"read-back incomplete: partitions {unread} of {KAFKA_TOPIC} not read to their end "
+                                   "by the deadline")
         finally:
             consumer.close()
         return found
@@ -247,10 +258,19 @@ class DbCanary(_Writer):
             self.conn._force_close()
 
     def read_back(self, deadline: Deadline) -> set[int]:
-        conn = self._connect(max(1.0, min(10.0, deadline.remaining())))
-        with conn, conn.cursor() as cur:
-            cur.execute(f"SELECT seq FROM {DB_TABLE} WHERE run = %s", (self.run_id,))
-            return {int(r[0]) for r in cur.fetchall()}
+        """Every row of this run, retried until the deadline while the database does not answer (it may
+        still be starting after its recovery); the last error is raised when it never does."""
+        failed: Exception | None = None
+        while failed is None or not deadline.expired():
+            try:
+                conn = self._connect(max(1.0, min(10.0, deadline.remaining())))
+                with conn, conn.cursor() as cur:
+                    cur.execute(f"SELECT seq FROM {DB_TABLE} WHERE run = %s", (self.run_id,))
+                    return {int(r[0]) for r in cur.fetchall()}
+            except (pymysql.MySQLError, OSError) as err:
+                failed = err
+            time.sleep(min(1.0, deadline.remaining()))
+        raise failed
 
 
 class SearchCanary(_Writer):
@@ -283,9 +303,9 @@ class SearchCanary(_Writer):
         session.trust_env = False
         session.verify = trust.verify()
         session.auth = self.ep.search_auth
-        checked = False
+        checked = answered = False
         while not checked or (len(found) < len(by_id) and not deadline.expired()):
-            checked = True
+            checked, answered = True, False
             missing = [i for i in by_id if by_id[i] not in found]
             for url in self.search:
                 try:
@@ -294,10 +314,13 @@ class SearchCanary(_Writer):
                 except requests.RequestException:
                     continue
                 if r.status_code == 200:
+                    answered = True
                     found |= {by_id[int(d["_id"])] for d in r.json().get("docs", []) if d.get("found")}
                     break
             if len(found) < len(by_id):
                 time.sleep(min(1.0, deadline.remaining()))
+        if missing and not answered:
+            raise GamedayError(f"no search node answered the read-back of {len(missing)} article(s) by the deadline")
         return found
 
 
@@ -344,15 +367,18 @@ class Canaries:
         reports = {}
         for w in self.writers:
             error = w.last_error
+            unverified = 0
             try:
                 found = w.read_back(deadline)
             except (GamedayError, KafkaException, pymysql.MySQLError, OSError) as err:
-                found, error = set(), f"read-back failed: {type(err).__name__}: {err}"[:300]
+                # nothing was read: whether the records survived is unknown, not "lost"
+                found, unverified = set(w.acked), len(w.acked)
+                error = f"read-back failed: {type(err).__name__}: {err}"[:300]
             lost = sorted(seq for seq in w.acked if seq not in found)
             times = [w.acked[s] for s in lost]
             reports[w.layer] = CanaryReport(
                 layer=w.layer, run=self.run, attempts=w.attempts, acknowledged=len(w.acked), failed_writes=w.failed,
                 lost=lost, lost_span_s=round(max(times) - min(times), 3) if times else 0.0,
                 first_lost_at=min(times) if times else None, last_lost_at=max(times) if times else None,
-                last_error=error)
+                last_error=error, unverified=unverified)
         return reports

@@ -91,9 +91,12 @@ class Scenario:
 
 def figure(value: float | None, unit: str = "", judged: bool = True) -> str:
     """A figure as people read it: 97.12%, 8.3 s, 0 records; ``never`` for a judged time that never
-    came (a recovery that did not happen), ``-`` for a figure with nothing to show."""
+    came (a recovery that did not happen), ``not measured`` for a judged count that could not be read
+    (canaries whose read-back failed), ``-`` for a figure with nothing to show."""
     if value is None:
-        return "never" if unit == "s" and judged else "-"
+        if not judged:
+            return "-"
+        return {"s": "never", "records": "not measured"}.get(unit, "-")
     if unit == "%":
         return f"{value * 100:.2f}%"
     if unit == "s":

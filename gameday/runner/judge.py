@@ -102,6 +102,13 @@ def _rpo_checks(run: ScenarioRun, rpo_records: float) -> list[model.Check]:
     if not run.rpo:
         return []
     rpo = run.rpo
+    unread = {k: v for k, v in rpo.items() if v["rpo_records"] is None}
+    if unread:  # not measured: a failed check with no figure, never a guess of 0 or of "all lost"
+        explain = "RPO not measured: " + "; ".join(
+            f"{k}: {v.get('unverified', v['acknowledged'])} acknowledged record(s) could not be read back "
+            f"({v.get('last_error') or 'no answer'})" for k, v in unread.items())
+        return [model.Check("RPO (records lost)", None, rpo_records, "records", explain=explain),
+                model.Check("RPO (time span lost)", None, None, "s")]
     lost = sum(r["rpo_records"] for r in rpo.values())
     return [model.Check("RPO (records lost)", lost, rpo_records, "records",
                         explain="Acknowledged writes did not survive recovery: " + ", ".join(

@@ -150,12 +150,16 @@ class ScenarioRunner:
         ended = time.time()
         self.on_phase(spec.name, "canary check")
         rpo = {layer: r.to_dict() for layer, r in canaries.verify(timeout=120).items()}
-        lost = sum(r["rpo_records"] for r in rpo.values())
-        self.events.add("canaries.verified", lost=lost,
+        lost = sum(r["rpo_records"] or 0 for r in rpo.values())
+        unread = {k: r for k, r in rpo.items() if r["rpo_records"] is None}
+        self.events.add("canaries.verified", lost=lost, unverified={k: r["unverified"] for k, r in unread.items()},
                         acknowledged={layer: r["acknowledged"] for layer, r in rpo.items()})
         if lost:
             self.progress(f"  {lost} acknowledged canary record(s) lost: "
                           + ", ".join(f"{k} {v['lost']}" for k, v in rpo.items() if v["lost"]))
+        for k, r in unread.items():
+            self.progress(f"  WARNING: RPO not measured for {k}: {r['unverified']} acknowledged canary record(s) "
+                          f"could not be read back ({r['last_error']})")
         self.events.add("scenario.end", scenario=spec.name, status=journal.get("status"))
         mine = [e for e in self.events.read() if e.get("scenario") == spec.name and e["at"] >= started - 1]
         return ScenarioRun(spec=spec, started=started, ended=ended, journal=journal, exit_code=code,
