@@ -67,3 +67,37 @@ def kubectl(twin: Twin, *args: str, stdin: str | None = None, check: bool = True
 def get(twin: Twin, *args: str) -> dict:
     """``kubectl get <args> -o json``, parsed."""
     return json.loads(kubectl(twin, "get", *args, "-o", "json").stdout)
+
+
+def _tail(path: Path, lines: int, *, skip: tuple[str, ...] = ()) -> str:
+    if not path.is_file():
+        return f"({path} does not exist)"
+    kept = [line for line in path.read_text(errors="replace").splitlines() if not any(s in line for s in skip)]
+    return "\n".join(kept[-lines:])
+
+
+def diagnosis(twin: Twin) -> str:
+    """What a failed test on the Kubernetes twin needs next to its assertion: every pod's phase,
+    readiness and restarts, why each unready one is not ready (conditions, container states), the
+    database's own error log and the node agent's last lines. Best effort: a part that cannot be read
+    says why instead."""
+    parts = []
+    listing = kubectl(twin, "get", "pods", "-A", "-o", "wide", check=False)
+    parts.append(listing.stdout or listing.stderr)
+    try:
+        pods = get(twin, "pods", "-A")["items"]
+    except (AssertionError, ValueError) as err:
+        pods = []
+        parts.append(f"(pods not read: {err})")
+    for pod in pods:
+        status = pod.get("status") or {}
+        ready = any(c["type"] == "Ready" and c["status"] == "True" for c in status.get("conditions") or [])
+        if ready or status.get("phase") == "Succeeded":
+            continue
+        parts.append(f"pod {pod['metadata']['namespace']}/{pod['metadata']['name']} not ready: "
+                     f"conditions={json.dumps(status.get('conditions'))} "
+                     f"containers={json.dumps(status.get('containerStatuses'))}")
+    parts.append("--- db-1's error log (without per-connection lines):\n"
+                 + _tail(twin.paths.data / "db-1" / "mysqld.err", 40, skip=("Aborted connection", "Got an error reading")))
+    parts.append("--- node agent:\n" + _tail(twin.paths.member_log("node-agent-1"), 40))
+    return "\n".join(parts)

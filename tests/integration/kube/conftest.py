@@ -16,7 +16,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import pause_session_twin
-from tests.support.kube_twin import environment_for, kubernetes_twin
+from tests.support.kube_twin import diagnosis, environment_for, kubernetes_twin
 
 NAME = "k8s-test"
 NET = 35
@@ -35,3 +35,14 @@ def twin(_session_twin_paused):
 @pytest.fixture(scope="package")
 def env_file(twin, tmp_path_factory):
     return environment_for(twin, tmp_path_factory)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test of this package that fails shows the twin's state beside its assertion (pods not ready
+    and why, the database's error log, the node agent's log): a CI failure is diagnosed from its output."""
+    outcome = yield
+    report = outcome.get_result()
+    twin = getattr(item, "funcargs", {}).get("twin")
+    if report.when == "call" and report.failed and twin is not None:
+        report.sections.append(("the Kubernetes twin when the test failed", diagnosis(twin)))

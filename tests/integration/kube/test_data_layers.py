@@ -252,7 +252,8 @@ def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, 
     summary = json.loads(proc.stdout)
     scenarios = {s["name"]: s for s in summary["scenarios"]}
     assert set(scenarios) == set(keep)
-    assert proc.returncode == 0 and summary["verdict"] == "passed", proc.stderr[-3000:]
+    seen = {n: {"playbook": s.get("playbook"), "checks": s.get("checks")} for n, s in scenarios.items()}
+    assert proc.returncode == 0 and summary["verdict"] == "passed", f"{proc.stderr[-3000:]}\n{json.dumps(seen)[-4000:]}"
     assert summary["target"] == {"name": f"rehearsal-{twin.name}", "kind": "kubernetes"}
     run_dir = next(reports.glob("2*"))
     assert (run_dir / "report.html").is_file() and (run_dir / "junit.xml").is_file()
