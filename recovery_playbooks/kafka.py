@@ -15,4 +15,5 @@ COVERS = (
     "kafka-controllers/controller-lost",
     "kafka-controllers/quorum-lost",
     "indexer/consumers-stopped",
+    "indexer/poison-message",
 )

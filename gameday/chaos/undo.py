@@ -13,12 +13,18 @@ from ..targets import for_environment
 from ..targets.base import Node
 from ..targets.environment import Environment
 from .db.restore import restore_db_content
+from .indexer.skip import skip_poison_events
 
 
 def start_node(env: Environment, layer: str, name: str) -> dict[str, Any]:
     target = for_environment(env)
     target.start(Node(name=name, layer=layer))
     return {"started": name}
+
+
+def make_ready(env: Environment, name: str) -> dict[str, Any]:
+    """Undo of a web replica held not ready: release it (harmless when it was not held)."""
+    return for_environment(env).make_ready(name)
 
 
 def remove_toxic(env: Environment, proxy: str, toxic: str) -> dict[str, Any]:
@@ -81,4 +87,6 @@ UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "restore_storage": restore_storage,
     "rebuild_search_cluster": rebuild_search_cluster,
     "restore_db_content": restore_db_content,
+    "skip_poison_events": skip_poison_events,
+    "make_ready": make_ready,
 }

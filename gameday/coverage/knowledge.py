@@ -19,7 +19,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             ("process-lost", "The load balancer process dies: nothing reaches the site",
              ["every request through the LB fails (load timeline: error ratio 100%)",
               "LB health endpoint /lb-health stops answering",
-              "playbook finding lb.members-missing (`gameday playbook web`)"]),
+              "playbook finding lb.members-restarting or lb.members-missing (`gameday playbook web`)",
+              "one instance: a single point of failure (`gameday coverage` flags it)"]),
         ],
     },
     "web": {
@@ -36,7 +37,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
              ["every request through the LB answers 503", "playbook finding web.members-missing (`gameday playbook web`)",
               "site SLO: error ratio 100%"]),
             ("replica-not-ready", "A web pod runs but never becomes ready",
-             ["/readyz fails on the replica while its process runs", "playbook finding web.members-stuck (`gameday playbook web`)"]),
+             ["/readyz fails on the replica while its process runs", "the LB health check marks it DOWN (no reader served by it)",
+              "playbook finding web.members-stuck (`gameday playbook web`): running but not ready past 20 s"]),
             ("rolling-restart", "Every web pod is replaced one at a time (a deploy, a node-pool upgrade)",
              ["LB backends go DOWN and UP one by one", "site SLO: failed requests while a pod leaves or joins"]),
         ],
@@ -110,7 +112,9 @@ COMPONENTS: dict[str, dict[str, Any]] = {
              ["playbook finding indexer.lag (consumer group indexer falls behind)", "no members in the consumer group",
               "newly published articles missing from search"]),
             ("poison-message", "An event the indexer cannot process blocks its partition",
-             ["lag grows on one partition only", "the same offset retried in the indexer log"]),
+             ["playbook finding indexer.dead-lettered (`gameday playbook kafka`): the events set aside, with offsets",
+              "records on content-events.dlq (the error and the source offset in their headers)",
+              "lag grows on one partition only (an indexer that cannot set the event aside)"]),
         ],
     },
 }
@@ -125,6 +129,9 @@ HARNESS = {
     "toxiproxy": "fault injection: a network proxy between the web tier and each dependency (db, search, Kafka)",
     "bootstrap": "one-shot job: topics, the content index, the snapshot repository and seed content",
 }
+# component -> the twin workload that takes over when it is lost: a component realised by one instance
+# is a single point of failure (flagged by the coverage map and the report) unless its standby exists
+STANDBY = {"db": "db-replica"}
 # components clients never reach directly (only their peers do)
 INTERNAL = {"kafka-controllers"}
 # edges the topology does not show: brokers need their controllers' quorum

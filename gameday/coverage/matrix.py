@@ -139,11 +139,13 @@ def build(inv: Inventory, found: list[Claim], reports_dir: Path, *, stale_days: 
                       "status": status_of(bool(experiments), last, stale_days), "last": last,
                       "times_exercised": len(past)})
     components = []
+    single = single_points_of_failure(inv)
     for component in inv.components:
         mine = [c for c in cells if c["component"] == component.id]
         worst = max((c["status"] for c in mine), key=RANK.__getitem__, default="no-experiment")
         components.append({"id": component.id, "name": component.name, "kind": component.kind,
                            "layer": component.layer, "depends_on": list(component.depends_on), "status": worst,
+                           "single_instance": component.id in single,
                            "cells": len(mine), "ok": sum(1 for c in mine if c["status"] == "ok"),
                            "counts": {s: sum(1 for c in mine if c["status"] == s) for s in STATUSES}})
     totals: dict[str, Any] = {"cells": len(cells), **{s: sum(1 for c in cells if c["status"] == s) for s in STATUSES}}
@@ -156,4 +158,17 @@ def build(inv: Inventory, found: list[Claim], reports_dir: Path, *, stale_days: 
                       "description": inv.description},
         "reports_dir": str(reports_dir), "runs_counted": len(runs), "runs_skipped": len(all_runs) - len(runs),
         "totals": totals, "components": components, "cells": cells, "trend": trend,
+        "single_points_of_failure": [{"component": cid, "members": members} for cid, members in single.items()],
     }
+
+
+def single_points_of_failure(inv: Inventory) -> dict[str, list[str]]:
+    """Components realised by one instance that cannot scale out and have no standby (``realised_by``:
+    ``replicas`` 1, ``max_replicas`` 1, no ``standby``): losing it loses what it does, whatever the
+    experiments prove about bringing it back. Component id -> its member(s)."""
+    out = {}
+    for c in inv.components:
+        rb = c.realised_by or {}
+        if rb.get("replicas") == 1 and rb.get("max_replicas", 1) == 1 and not rb.get("standby"):
+            out[c.id] = list(rb.get("members") or [])
+    return out

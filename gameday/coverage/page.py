@@ -32,7 +32,10 @@ def headline(data: dict[str, Any]) -> str:
     parts = [f"{t['ok']} of {t['cells']} ways the platform can fail were recovered within target on a game day "
              f"in the last {data['stale_days']:g} days"]
     gaps = [f"{t[s]} {WORDS[s]}" for s in ("failed", "stale", "untested", "no-experiment") if t[s]]
-    return parts[0] + (f"; {', '.join(gaps)}." if gaps else ".")
+    single = [f"{s['component']} ({', '.join(s['members']) or 'one instance'})"
+              for s in data.get("single_points_of_failure") or []]
+    return parts[0] + (f"; {', '.join(gaps)}." if gaps else ".") + (
+        f" Single points of failure (one instance, no standby): {', '.join(single)}." if single else "")
 
 
 def html(data: dict[str, Any], reports_href: str = "") -> str:

@@ -92,6 +92,12 @@ def _endpoints(w: Workload, component: str) -> list[str]:
     return out
 
 
+def _standby(topo: Topology, cid: str) -> dict[str, str]:
+    """``{"standby": workload}`` when the twin runs the workload that takes over for ``cid``."""
+    name = knowledge.STANDBY.get(cid)
+    return {"standby": name} if name and any(w.name == name for w in topo.workloads) else {}
+
+
 def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> dict[str, Any]:
     """The ``gameday.platform/v1`` dict of a twin (nothing is started or written)."""
     topo = topo or twin_topology.build(twin)
@@ -123,7 +129,7 @@ def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> di
                 "description": known["description"], "depends_on": sorted(depends),
                 "realised_by": {"workload": w.name, "replicas": w.replicas, "max_replicas": w.max_replicas,
                                 "members": [m.name for m in w.members[:w.replicas]],
-                                "endpoints": _endpoints(w, cid)[:w.replicas]},
+                                "endpoints": _endpoints(w, cid)[:w.replicas], **_standby(topo, cid)},
                 "failure_modes": modes,
             })
     return {"schema": SCHEMA, "platform": "sandbox",

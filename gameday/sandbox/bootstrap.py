@@ -25,12 +25,15 @@ TOPICS = {
     # name: (partitions, replication factor, config)
     "content-events": (3, 3, {"min.insync.replicas": "2", "retention.ms": str(7 * 24 * 3600 * 1000)}),
     CANARY_TOPIC: (3, 3, {"min.insync.replicas": "2"}),
+    # the indexer's dead letters (gameday.site.dead_letter): events it could not process, kept 30 days
+    "content-events.dlq": (3, 3, {"min.insync.replicas": "2", "retention.ms": str(30 * 24 * 3600 * 1000)}),
 }
 
 
 def create_topics(bootstrap: str, content_topic: str, timeout: float = 60.0) -> None:
     admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000})
-    wanted = {content_topic if name == "content-events" else name: spec for name, spec in TOPICS.items()}
+    wanted = {name.replace("content-events", content_topic, 1) if name.startswith("content-events") else name: spec
+              for name, spec in TOPICS.items()}
     deadline = time.monotonic() + timeout
     existing = set(admin.list_topics(timeout=10).topics)
     new = [NewTopic(name, num_partitions=p, replication_factor=rf, config=cfg)

@@ -9,7 +9,7 @@ Pages: ``/`` (latest 20 + categories), ``/guidance/<slug>``, ``/medicines/<slug>
 ``POST /api/articles`` (publish: article + outbox row in one transaction, then a Kafka event with
 acks=all: 201 ``"event": "acknowledged"`` or 202 ``"event": "pending"``). Probes: ``/healthz``
 (process alive, always 200) and ``/readyz`` (200 iff ``SELECT 1`` works within ~1 s; search is not
-checked).
+checked; 503 while the twin's readiness fault holds this process, see :func:`held_unready`).
 
 Degraded modes, all fast: search down -> search routes answer 503 within ~2.5 s with
 ``X-Gameday-Degraded: search`` while article pages keep working; database down -> 503 within
@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 import time
 
@@ -99,6 +100,19 @@ class _Throttled:
 
 def _article_url(item: dict) -> str:
     return f"/{KIND_PATHS.get(item['kind'], 'guidance')}/{item['slug']}"
+
+
+def held_unready(faults_dir: str | None, member: str) -> bool:
+    """Whether the twin's readiness fault holds this process not ready: ``<faults_dir>/<member>.unready``
+    (``GAMEDAY_FAULTS_DIR``; written by :mod:`gameday.sandbox.web_faults`) names its pid or its
+    gunicorn master's. A fresh process is not held (a replaced replica is ready again)."""
+    if not faults_dir:
+        return False
+    try:
+        text = open(os.path.join(faults_dir, f"{member}.unready")).read().strip()
+    except OSError:
+        return False
+    return text.isdigit() and int(text) in (os.getpid(), os.getppid())
 
 
 def _json_article(row: dict) -> dict:
@@ -201,8 +215,13 @@ def create_app(cfg: SiteConfig | None = None) -> Flask:
     def healthz():
         return Response("ok\n", mimetype="text/plain")
 
+    faults_dir = os.environ.get("GAMEDAY_FAULTS_DIR")
+
     @app.get("/readyz")
     def readyz():
+        if held_unready(faults_dir, cfg.member):
+            return Response("not ready: this replica is wedged (a readiness fault holds it; replace it)\n",
+                            status=503, mimetype="text/plain")
         try:
             probe_db.ping()
         except db.DatabaseUnavailable as err:

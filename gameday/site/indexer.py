@@ -31,6 +31,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 
 from . import db
 from .config import SiteConfig
+from .dead_letter import DeadLetters
 from .events import EVENT_TYPE, EventPublisher
 from .search import SearchClient, SearchError, SearchUnavailable
 
@@ -57,24 +58,42 @@ CONSUMER_CONFIG = {
 _EVENT_FIELDS = ("id", "version", "kind", "slug", "title", "category", "summary", "body")
 
 
-def parse_events(messages: list[Message]) -> tuple[list[dict], int]:
-    """Decode a batch: latest version per article id, plus how many messages were skipped."""
+def parse_batch(messages: list[Message]) -> tuple[list[dict], list[tuple[Message, str]]]:
+    """Decode a batch: the latest version per article id, and the messages that are not a complete
+    ``article.published`` event (not JSON, a field missing, an id or version not an integer), each
+    with why: the caller dead-letters those (:mod:`.dead_letter`) instead of blocking on them."""
     latest: dict[int, dict] = {}
-    skipped = 0
+    rejected: list[tuple[Message, str]] = []
     for msg in messages:
         try:
             event = json.loads(msg.value())
-            if event.get("type") != EVENT_TYPE or any(event.get(f) is None for f in _EVENT_FIELDS):
-                raise ValueError("not a complete article.published event")
-            article_id, version = int(event["id"]), int(event["version"])
-        except (ValueError, TypeError, AttributeError) as err:
-            skipped += 1
-            log.warning("skipping message %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), err)
+            if not isinstance(event, dict) or event.get("type") != EVENT_TYPE:
+                raise ValueError(f"not an {EVENT_TYPE} event")
+            missing = [f for f in _EVENT_FIELDS if event.get(f) is None]
+            if missing:
+                raise ValueError(f"{EVENT_TYPE} event without {', '.join(missing)}")
+            article_id, version = _whole(event["id"], "id"), _whole(event["version"], "version")
+        except (ValueError, TypeError) as err:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
+            log.warning("rejecting message %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), err)
+            rejected.append((msg, f"{type(err).__name__}: {err}"))
             continue
         known = latest.get(article_id)
         if known is None or version > int(known["version"]):
             latest[article_id] = event
-    return list(latest.values()), skipped
+    return list(latest.values()), rejected
+
+
+def _whole(value: object, name: str) -> int:
+    """A positive integer field of an event (a bool, a float or a string is not one)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, not {value!r}")
+    return value
+
+
+def parse_events(messages: list[Message]) -> tuple[list[dict], int]:
+    """Decode a batch: latest version per article id, plus how many messages were rejected."""
+    events, rejected = parse_batch(messages)
+    return events, len(rejected)
 
 
 def next_offsets(messages: list[Message]) -> list[TopicPartition]:
@@ -104,6 +123,7 @@ class Indexer:
         self._revoked = threading.Event()
         self._last_error_log = 0.0
         self._carry: list[Message] = []  # received while a batch was being retried: the next batch
+        self.dead_letters = DeadLetters(cfg)
 
     def _on_error(self, err: KafkaError) -> None:
         now = time.monotonic()
@@ -136,6 +156,7 @@ class Indexer:
                     self._handle(good)
         finally:
             self.consumer.close()  # leaves the group promptly; nothing is auto-committed
+            self.dead_letters.close()
 
     def _lag(self, offsets: list[TopicPartition]) -> int | None:
         total = 0
@@ -149,13 +170,31 @@ class Indexer:
             total += max(0, high - tp.offset)
         return total
 
+    def _rewind(self, messages: list[Message]) -> None:
+        """Seek each partition of ``messages`` back to its first offset: the batch is read again."""
+        first: dict[tuple[str, int], int] = {}
+        for msg in messages:
+            key = (msg.topic(), msg.partition())
+            first[key] = min(first.get(key, msg.offset()), msg.offset())
+        for (topic, partition), offset in first.items():
+            try:
+                self.consumer.seek(TopicPartition(topic, partition, offset))
+            except KafkaException as err:  # e.g. the partition was revoked meanwhile: its new owner re-reads
+                log.warning("could not seek %s[%s] back to %s: %s", topic, partition, offset, err.args[0].str())
+
     def _handle(self, messages: list[Message]) -> None:
         started = time.monotonic()
-        events, skipped = parse_events(messages)
+        events, rejected = parse_batch(messages)
         offsets = next_offsets(messages)
         result = self._index_with_retry(events, offsets)
         if result is None:
             return  # stopping, or the partitions moved to another consumer: do not commit
+        failed = [why for why in self.dead_letters.send(rejected) if why is not None]
+        if failed:  # never commit past an event that is neither indexed nor set aside
+            log.warning("could not dead-letter %d of %d rejected events (%s): reading the batch again",
+                        len(failed), len(rejected), failed[0])
+            self._rewind(messages)
+            return
         try:
             self.consumer.commit(offsets=offsets, asynchronous=False)
         except KafkaException as err:
@@ -163,8 +202,9 @@ class Indexer:
                         len(messages), err.args[0].str())
             return
         lag = self._lag(offsets)
+        dead = "".join(f" dead-lettered={m.topic()}[{m.partition()}]@{m.offset()}" for m, _ in rejected[:5])
         print(f"batch: {len(messages)} events, {len(events)} articles: indexed={result['indexed']}"
-              f" stale={result['stale']} skipped={skipped} lag={'?' if lag is None else lag}"
+              f" stale={result['stale']} rejected={len(rejected)}{dead} lag={'?' if lag is None else lag}"
               f" in {1000 * (time.monotonic() - started):.0f} ms", flush=True)
 
     def _index_with_retry(self, events: list[dict], offsets: list[TopicPartition]) -> dict | None:

@@ -154,6 +154,47 @@ class Target(abc.ABC):
         the primary is lost."""
         raise GamedayError(f"{self.name}: database failover is not built for targets of kind {self.env.kind!r}")
 
+    # ---- the indexer's poison events and dead letters (issue 15, coverage: indexer/poison-message) ----
+    CONTENT_TOPIC = "content-events"
+
+    def publish_raw_events(self, values: list[bytes], *, key: bytes) -> list[dict[str, int]]:
+        """Publish records to the content topic as they are, bypassing the site (acks=all): the
+        poison-event fault (``gameday.chaos.indexer.actions.publish_poison_events``). Returns where
+        each landed, ``[{"partition", "offset"}]``. The same Kafka client on every target."""
+        from .. import kafka_records
+        return kafka_records.publish_raw(self.kafka_bootstrap(), self.CONTENT_TOPIC, values, key=key)
+
+    def content_offsets(self) -> dict[int, int]:
+        """The content topic's end offset per partition now (where the next event will land)."""
+        from .. import kafka_records
+        return kafka_records.end_offsets(self.kafka_bootstrap(), self.CONTENT_TOPIC)
+
+    def dead_letters(self) -> list[dict]:
+        """Every record of the indexer's dead-letter topic (``content-events.dlq``) with its headers
+        (``gameday.error``, ``gameday.source.partition``, ``gameday.source.offset``, ...); [] when the
+        topic does not exist. Read by the indexer playbook's diagnosis and the poison experiment."""
+        from .. import kafka_records
+        from ..site.dead_letter import dlq_topic
+        return kafka_records.read_all(self.kafka_bootstrap(), dlq_topic(self.CONTENT_TOPIC))
+
+    # ---- a web replica that runs but is not ready (coverage: web/replica-not-ready) -------------
+    def check_readiness_fault(self) -> None:
+        """Raise a GamedayError, before anything is touched (no lock, no undo record), unless this
+        target can make one web replica's readiness fail while its process keeps running."""
+        raise GamedayError(f"{self.name}: the readiness fault is not built for targets of kind {self.env.kind!r}; "
+                           "nothing was touched")
+
+    def make_unready(self, member: str) -> dict[str, Any]:
+        """Make the running web replica ``member`` fail its readiness check (``/readyz`` 503) while its
+        process stays up, as a wedged pod does; a fresh process (:meth:`replace_member`) is ready
+        again. Returns ``{"member", "pid"}``. Called by ``gameday.chaos.web.actions.make_web_pod_unready``
+        after its undo (:meth:`make_ready`) is recorded."""
+        raise GamedayError(f"{self.name}: the readiness fault is not built for targets of kind {self.env.kind!r}")
+
+    def make_ready(self, member: str) -> dict[str, Any]:
+        """Undo :meth:`make_unready`: ``{"member", "existed"}`` (False when it held nothing)."""
+        raise GamedayError(f"{self.name}: the readiness fault is not built for targets of kind {self.env.kind!r}")
+
     # ---- faults ----------------------------------------------------------------------------
     def check_disruption(self, nodes: list[Node]) -> None:
         """Refuse, before any fault, to take all of ``nodes`` down at once when the target's own

@@ -222,6 +222,23 @@ class SandboxTarget(Target):
         from ..sandbox import db_backup
         return db_backup.restore_to(self._db_host(), moment, skip=skip)
 
+    # ---- a web replica that runs but is not ready (gameday.sandbox.web_faults) ---------------------------
+    def check_readiness_fault(self) -> None:
+        """The twin's web replicas honour the readiness fault (``GAMEDAY_FAULTS_DIR``)."""
+
+    def make_unready(self, member: str) -> dict:
+        """Hold the running web replica's process not ready (its pid in the marker file)."""
+        from ..sandbox import web_faults
+        m = self.client.member(member)  # a UsageError naming the members when there is none
+        if m["layer"] != "web" or m["pid"] is None:
+            raise UsageError(f"{member} is not a running web replica; nothing was touched")
+        web_faults.hold_unready(self._twin(), member, pid=int(m["pid"]))
+        return {"member": member, "pid": int(m["pid"])}
+
+    def make_ready(self, member: str) -> dict:
+        from ..sandbox import web_faults
+        return {"member": member, "existed": web_faults.release(self._twin(), member)}
+
     # ---- endpoints ---------------------------------------------------------------------------------
     def _endpoint(self, layer: str, port: str) -> list[str]:
         """``host:port`` of every member of the layer's baseline, running or not (a database held

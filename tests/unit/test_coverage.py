@@ -138,7 +138,12 @@ def test_coverage_from_recorded_game_days(recorded):
     assert cells["kafka-brokers/below-min-isr"]["status"] == "untested"  # an experiment, never run
     assert cells["db/data-loss"]["status"] == "untested"  # an experiment (the backup drill), never run
     assert all(c["status"] == "no-experiment" for c in cells.values() if not c["has_experiment"])
-    assert cells["lb/process-lost"] == {**cells["lb/process-lost"], "has_experiment": False, "has_playbook": True}
+    assert cells["kafka-controllers/quorum-lost"] == {**cells["kafka-controllers/quorum-lost"], "has_experiment": False,
+                                                      "has_playbook": True}
+    assert cells["lb/process-lost"]["status"] == "untested" and cells["lb/process-lost"]["has_playbook"]
+    assert {"component": "lb", "members": ["lb-1"]} in data["single_points_of_failure"]  # one HAProxy, no standby
+    assert next(c for c in data["components"] if c["id"] == "lb")["single_instance"] is True
+    assert next(c for c in data["components"] if c["id"] == "web")["single_instance"] is False
     t = data["totals"]
     assert (t["ok"], t["failed"], t["stale"]) == (1, 1, 1) and t["cells"] == len(cells)
     assert t["untested"] + t["no-experiment"] == t["cells"] - 3
@@ -170,7 +175,7 @@ def test_json_contract_is_pinned(recorded):
     data = matrix.build(inventory.load(None), claims.scan(ROOT), reports, now=now)
     assert data["schema"] == "gameday.coverage/v1"
     assert set(data) == {"schema", "generated_at", "stale_days", "inventory", "reports_dir", "runs_counted",
-                         "runs_skipped", "totals", "components", "cells", "trend"}
+                         "runs_skipped", "totals", "components", "cells", "trend", "single_points_of_failure"}
     assert set(data["cells"][0]) == {"component", "failure_mode", "title", "signals", "experiments", "playbooks",
                                      "has_experiment", "has_playbook", "status", "last", "times_exercised"}
     last = cells_of(data)["web/one-replica-lost"]["last"]
@@ -275,7 +280,8 @@ def test_error_playbook_names_a_component_missing_from_the_inventory(tmp_path):
     def drop_lb(data):
         data["components"] = [c for c in data["components"] if c["id"] != "lb"]
     assert_clean_error(gameday("coverage", "--json", "--inventory", str(edited_inventory(tmp_path, drop_lb))),
-                       "edited.yaml has no component 'lb' (named by recovery_playbooks/web.py)")
+                       "edited.yaml has no component 'lb' (named by experiments/lb/kill-load-balancer.yaml, "
+                       "recovery_playbooks/web.py)")
 
 
 def test_error_inventory_links_a_file_that_does_not_exist(tmp_path):

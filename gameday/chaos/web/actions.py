@@ -1,13 +1,16 @@
-"""Web tier faults: kill some or all web pods/replicas; a rolling restart (a deploy) under load."""
+"""Web tier faults: kill some or all web pods/replicas; a rolling restart (a deploy) under load; one
+replica that runs but is not ready."""
 
 import random
 import time
 from typing import Any, Dict
 
-from .. import caps
+from ...errors import GamedayError
+from .. import caps, ledger
 from ..context import activity, pick_count, target
 
-__all__ = ["kill_web_pods", "kill_all_web_pods", "rolling_restart_web"]
+__all__ = ["kill_web_pods", "kill_all_web_pods", "rolling_restart_web", "make_web_pod_unready",
+           "make_web_pods_ready", "replace_not_ready_web_pods"]
 
 
 def _kill(tgt, count_of, dry_run: bool) -> Dict[str, Any]:
@@ -79,3 +82,58 @@ def rolling_restart_web(timeout: float = 300, dry_run: bool = False, configurati
     restarted = tgt.restart("web", timeout=float(timeout))
     return {"target": tgt.name, "layer": "web", "touched": restarted, "of": len(nodes), "fault_at": fault_at,
             "rollout_s": round(time.time() - fault_at, 2), "how": "rolling restart (graceful, one at a time)"}
+
+
+@activity
+def make_web_pod_unready(dry_run: bool = False, configuration: Dict[str, Any] = None,
+                         secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """One web replica, chosen at random among those up, keeps running but fails its readiness check
+    (``/readyz`` 503) from now on, as a wedged pod does; a fresh process is ready again. The load
+    balancer must take it out of rotation; the web playbook replaces it. The undo (release it) is
+    recorded first; targets that cannot do this refuse before touching anything. From an experiment::
+
+        provider: {type: python, module: gameday.chaos.web.actions, func: make_web_pod_unready}
+
+    Returns ``{"target", "layer": "web", "touched": ["web-2"], "pid", "fault_at", "how"}``.
+    """
+    tgt = target(configuration, lock=not dry_run)
+    tgt.check_readiness_fault()
+    nodes = tgt.nodes("web")
+    up = caps.up(tgt, "web", nodes)
+    if not up:
+        raise caps.CapExceeded(f"no web pod is up; already down: {caps.describe(caps.down(tgt, 'web', nodes))}; "
+                               "nothing was touched", hint="wait until they are back")
+    chosen = random.choice(up)
+    caps.check(tgt, "web", [chosen.name], nodes=nodes)
+    if dry_run:
+        return {"target": tgt.name, "layer": "web", "would_touch": [chosen.name]}
+    fault_at = time.time()
+    with ledger.pending_undo(tgt.env, "make_ready", {"name": chosen.name}, reason=f"{chosen.name} held not ready"):
+        held = tgt.make_unready(chosen.name)
+    return {"target": tgt.name, "layer": "web", "touched": [chosen.name], "pid": held.get("pid"), "fault_at": fault_at,
+            "how": "readiness check fails (/readyz 503) while the process keeps running"}
+
+
+@activity
+def make_web_pods_ready(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Rollback of :func:`make_web_pod_unready`: release every replica recorded as held not ready."""
+    tgt = target(configuration)
+    done = [ledger.run_record(record)["result"] for record in ledger.matching(tgt.env, "make_ready")]
+    return {"target": tgt.name, "layer": "web", "released": done}
+
+
+@activity
+def replace_not_ready_web_pods(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """The recovery, as the web playbook does it (``gameday playbook web --apply``): it finds the
+    replica running but not ready past its grace (finding ``web.members-stuck``), replaces it and
+    verifies every replica ready and the site within its SLO. Returns the playbook's outcome,
+    findings and step timings; a failed playbook fails the activity."""
+    from ...recovery import FAILED, load_playbook, run
+    from ...recovery.context import Context
+    tgt = target(configuration)
+    result = run(load_playbook("web"), Context(target=tgt), apply=True)
+    if result.outcome == FAILED:
+        raise GamedayError(f"the web playbook could not bring the web tier back: {result.error}",
+                           hint="`gameday playbook web --apply` shows each step")
+    return {"target": tgt.name, "layer": "web", "outcome": result.outcome,
+            "findings": [f.to_dict() for f in result.findings], "steps": result.step_timings()}

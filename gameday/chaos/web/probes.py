@@ -3,10 +3,14 @@
 import time
 from typing import Any, Dict
 
-from ...deadline import wait_until
+import requests
+
+from ... import hostguard
+from ...deadline import Deadline, wait_until
+from ...errors import DeadlineExceeded
 from ..context import activity, target
 
-__all__ = ["web_pods_ready", "all_web_pods_ready", "wait_for_web_pods_ready"]
+__all__ = ["web_pods_ready", "all_web_pods_ready", "wait_for_web_pods_ready", "wait_until_not_ready_out_of_rotation"]
 
 
 @activity
@@ -31,3 +35,42 @@ def wait_for_web_pods_ready(timeout: float = 120, configuration: Dict[str, Any] 
     tgt = target(configuration, lock=False)
     wait_until(lambda: all(n.ready for n in tgt.nodes("web")), timeout=timeout, what="every web pod to be ready")
     return round(time.monotonic() - started, 3)
+
+
+def _window(session: requests.Session, url: str, count: int) -> Dict[str, Any]:
+    """``count`` requests to ``url``: who served each (``X-Served-By``) and how many failed."""
+    served: Dict[str, int] = {}
+    errors = 0
+    for _ in range(count):
+        try:
+            r = session.get(url, timeout=5)
+        except requests.RequestException:
+            errors += 1
+            continue
+        if r.status_code >= 500:
+            errors += 1
+        who = r.headers.get("X-Served-By", "?")
+        served[who] = served.get(who, 0) + 1
+    return {"served_by": served, "errors": errors, "requests": count}
+
+
+@activity
+def wait_until_not_ready_out_of_rotation(timeout: float = 30, requests_per_window: int = 40, not_ready: int = 1,
+                                         configuration: Dict[str, Any] = None,
+                                         secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Block until ``not_ready`` replicas run but are not ready and a window of requests through the
+    load balancer is served only by ready replicas, with no error: the load balancer has taken them
+    out of rotation (readers see nothing).
+    Returns ``{"not_ready": [...], "served_by": {...}, "errors": 0, "seconds"}``; raises after ``timeout``.
+    """
+    tgt = target(configuration, lock=False)
+    url = hostguard.check_url(tgt.site_url() + "/", hostguard.site_hosts(tgt.env))
+    session = requests.Session()
+    started, deadline = time.monotonic(), Deadline(float(timeout))
+    last: Dict[str, Any] = {}
+    while not deadline.expired():
+        held = sorted(n.name for n in tgt.nodes("web") if n.running and not n.ready)
+        last = {**_window(session, url, int(requests_per_window)), "not_ready": held}
+        if len(held) >= int(not_ready) and not last["errors"] and not set(last["served_by"]) & set(held):
+            return {**last, "seconds": round(time.monotonic() - started, 2)}
+    raise DeadlineExceeded(f"a not-ready web replica was still served, or requests failed, after {timeout:g}s: {last}")

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from .. import web_faults
 from ..spec import MemberSpec, Workload
 from ..twin import INDEXER_REPLICAS, PORTS, WEB_MAX_REPLICAS, WEB_REPLICAS, Twin
 
@@ -21,7 +22,8 @@ def web(twin: Twin) -> Workload:
             argv=[twin.python, "-m", "gunicorn", "-k", "gthread", "--threads", "8", "-w", "1",
                   "-b", f"{address}:{PORTS['web']}", "--graceful-timeout", "5", "--timeout", "30", "--no-control-socket",
                   "gameday.site.app:create_app()"],
-            env=twin.site_env(via_proxy=True), env_files=[str(twin.db_env_file)],
+            env={**twin.site_env(via_proxy=True), web_faults.ENV: str(web_faults.faults_dir(twin))},
+            env_files=[str(twin.db_env_file)],
             readiness={"type": "http", "url": f"http://{address}:{PORTS['web']}/readyz"},
             labels={"app": "wordpress", "tier": "frontend"},
             stop_grace=6.0,

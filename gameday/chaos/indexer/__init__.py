@@ -1,0 +1,1 @@
+"""The indexer (Kafka consumer group -> search): poison events and its dead letters."""

@@ -1,0 +1,1 @@
+"""The load balancer: the site's one public address (HAProxy on the twin; Cloud Load Balancing on GKE)."""
