@@ -12,6 +12,7 @@ from ..errors import GamedayError
 from ..targets import for_environment
 from ..targets.base import Node
 from ..targets.environment import Environment
+from .db.failover import recover_db_primary
 from .db.restore import restore_db_content
 from .indexer.skip import skip_poison_events
 
@@ -87,6 +88,7 @@ UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "restore_storage": restore_storage,
     "rebuild_search_cluster": rebuild_search_cluster,
     "restore_db_content": restore_db_content,
+    "recover_db_primary": recover_db_primary,
     "skip_poison_events": skip_poison_events,
     "make_ready": make_ready,
 }

@@ -50,6 +50,9 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             ("primary-lost", "The database server crashes",
              ["web /readyz reports the database unavailable", "site SLO: article pages fail",
               "playbook finding db.members-restarting (`gameday playbook db`)"]),
+            ("failover", "The primary server is lost for good: its replica is promoted, the endpoint repointed",
+             ["playbook finding db.primary-lost (`gameday playbook db`)", "site SLO: article pages fail",
+              "RPO canaries: acknowledged rows missing on the new primary (asynchronous replication)"]),
             ("network-partition", "The web tier cannot reach the database (network cut)",
              ["connection errors to the database in the web logs", "site SLO: error ratio rises within seconds"]),
             ("data-loss", "Content is deleted or corrupted and must come back from a backup",
@@ -136,3 +139,4 @@ STANDBY = {"db": "db-replica"}
 INTERNAL = {"kafka-controllers"}
 # edges the topology does not show: brokers need their controllers' quorum
 IMPLIED_DEPENDENCIES = {"kafka-brokers": ("kafka-controllers",)}
+PART_OF = {"db-replica": "db"}  # workloads that are part of another one's component (the db's replica)

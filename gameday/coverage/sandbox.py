@@ -17,7 +17,7 @@ from typing import Any
 from ..sandbox import topology as twin_topology
 from ..sandbox.members import lb, toxiproxy
 from ..sandbox.spec import Topology, Workload
-from ..sandbox.twin import Twin
+from ..sandbox.twin import DB_ENDPOINT_INDEX, Twin
 from . import knowledge
 from .claims import Claim, by_cell
 from .inventory import SCHEMA, dump
@@ -38,6 +38,8 @@ def _components_of(w: Workload) -> tuple[str, ...]:
     """Component ids a workload realises ((): harness); an unknown workload is its own component."""
     if w.name in knowledge.HARNESS or w.kind == "job":
         return ()
+    if w.name in knowledge.PART_OF:  # a second workload of one component (the database's replica)
+        return (knowledge.PART_OF[w.name],)
     if w.name == "kafka":
         pool = w.members[0].labels.get("strimzi.io/pool-name", "combined") if w.members else "combined"
         return knowledge.KAFKA_POOLS.get(pool, knowledge.KAFKA_POOLS["combined"])
@@ -63,6 +65,7 @@ def _texts(twin: Twin, w: Workload) -> list[str]:
 def dependencies(twin: Twin, topo: Topology) -> dict[str, set[str]]:
     """Workload -> workloads it reaches, read from addresses in its configuration (self excluded)."""
     owner = {m.address: w.name for w in topo.workloads for m in w.members if m.address}
+    owner[twin.address("db", DB_ENDPOINT_INDEX)] = "db"  # the database's stable endpoint (at its primary)
     out: dict[str, set[str]] = {}
     for w in topo.workloads:
         found = {owner[a] for text in _texts(twin, w) for a in ADDRESS.findall(text) if a in owner}
@@ -105,8 +108,14 @@ def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> di
     deps = _through_harness(dependencies(twin, topo), harness_names)
     links = by_cell(found)
     components, harness = [], []
+    by_id: dict[str, dict[str, Any]] = {}
     for w in topo.workloads:
         ids = _components_of(w)
+        if len(ids) == 1 and ids[0] in by_id:  # realised by more than one workload: one component
+            realised = by_id[ids[0]]["realised_by"]
+            realised["members"] += [m.name for m in w.members[:w.replicas]]
+            realised["endpoints"] += _endpoints(w, ids[0])[:w.replicas]
+            continue
         if not ids:
             harness.append({"workload": w.name, "kind": w.kind, "purpose": knowledge.HARNESS.get(w.name, w.kind),
                             "members": [m.name for m in w.members[:w.replicas]]})
@@ -124,14 +133,15 @@ def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> di
                 cell = links.get(f"{cid}/{mode_id}", {"experiments": [], "playbooks": []})
                 modes.append({"id": mode_id, "title": title, "signals": list(signals),
                               "experiments": sorted(cell["experiments"]), "playbooks": sorted(cell["playbooks"])})
-            components.append({
+            by_id[cid] = {
                 "id": cid, "name": known["name"], "layer": known["layer"], "kind": known["kind"],
                 "description": known["description"], "depends_on": sorted(depends),
                 "realised_by": {"workload": w.name, "replicas": w.replicas, "max_replicas": w.max_replicas,
                                 "members": [m.name for m in w.members[:w.replicas]],
                                 "endpoints": _endpoints(w, cid)[:w.replicas], **_standby(topo, cid)},
                 "failure_modes": modes,
-            })
+            }
+            components.append(by_id[cid])
     return {"schema": SCHEMA, "platform": "sandbox",
             "description": "The local twin: real servers on loopback, one member per process "
                            f"(twin {twin.name!r}, network 127.{twin.net}.0.0/16).",

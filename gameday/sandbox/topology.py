@@ -16,6 +16,7 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
         workloads=[
             toxiproxy.workload(twin),
             db.workload(twin),
+            *([] if kubernetes else [db.replica_workload(twin)]),  # the Kubernetes twin keeps one db pod
             kafka.workload(twin),
             search.workload(twin),
             site.bootstrap(twin),
@@ -36,12 +37,16 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     """Write configs and initialise data directories that do not exist yet (keeps existing data);
     the twin's host names go into /etc/hosts (:mod:`.names`), its TLS front's certificate is made
     (:mod:`.tls`, by the lb layer); with ``kubernetes``, the admin context joins the user's kubeconfig."""
-    from . import names
+    from . import db_roles, names
     twin.paths.ensure()
     names.write_hosts(twin)
     twin.db_password()
+    twin.db_replication_password()
     twin.search_password()
-    for layer in (toxiproxy, db, kafka, search, lb):
+    db_roles.ensure(twin)  # the database's roles and replication mode (GAMEDAY_DB_REPLICATION), read below
+    toxiproxy.prepare(twin)
+    db.prepare(twin, replica=not kubernetes)
+    for layer in (kafka, search, lb):
         layer.prepare(twin)
     if kubernetes:
         from ..kube import members as kube

@@ -40,6 +40,7 @@ CONTENT_INDEX = "content"
 SNAPSHOT_REPOSITORY = "gameday-fs"
 DB_NAME = "sps"
 DB_USER = "sps"
+DB_ENDPOINT_INDEX = 100  # 127.<net>.30.100: the database's stable endpoint (toxiproxy, at the current primary)
 
 
 @dataclass(frozen=True)
@@ -83,7 +84,13 @@ class Twin:
         return [f"http://{self.address('toxiproxy')}:{9200 + i}" for i in range(1, SEARCH_NODES + 1)]
 
     def db_addr(self) -> str:
-        return f"{self.address('db')}:{PORTS['db']}"
+        """The database's one stable endpoint: whichever member is the primary (a toxiproxy proxy,
+        repointed by a failover, :mod:`gameday.sandbox.db_replication`), as Cloud SQL's IP is."""
+        return f"{self.address('db', DB_ENDPOINT_INDEX)}:{PORTS['db']}"
+
+    def db_member_addr(self, index: int = 1) -> str:
+        """One database member's own address (``db-<index>``)."""
+        return f"{self.address('db', index)}:{PORTS['db']}"
 
     def db_addr_via_proxy(self) -> str:
         return f"{self.address('toxiproxy')}:{PORTS['db']}"
@@ -94,12 +101,21 @@ class Twin:
         return self.paths.secrets / "db.env"
 
     @property
+    def db_replication_env_file(self):
+        return self.paths.secrets / "db-replication.env"
+
+    @property
     def search_env_file(self):
         return self.paths.secrets / "search.env"
 
     def db_password(self) -> str:
         """The CMS database password, generated once per twin and kept in ``secrets/`` (0600)."""
         return _kept_secret(self.db_env_file, "GAMEDAY_DB_PASSWORD")
+
+    def db_replication_password(self) -> str:
+        """The password the database replica logs in to its primary with (``secrets/db-replication.env``,
+        0600); it reaches the servers only through their init files (0600, owned by mysql)."""
+        return _kept_secret(self.db_replication_env_file, "GAMEDAY_DB_REPLICATION_PASSWORD")
 
     def search_password(self) -> str:
         """The password of search user ``elastic`` at the load balancer's TLS front (``:9200``),

@@ -148,11 +148,40 @@ class Target(abc.ABC):
         Used by the db playbook's restore step; the caller verifies the data."""
         raise GamedayError(f"{self.name}: point-in-time restore is not built for targets of kind {self.env.kind!r}")
 
-    def promote_db_replica(self) -> dict[str, Any]:
-        """Fail the database over: promote its replica to primary and point the site's one database
-        endpoint at it. Returns ``{"old_primary", "new_primary", ...}``. Used by the db playbook when
-        the primary is lost."""
+    def promote_db_replica(self, member: str | None = None) -> dict[str, Any]:
+        """Fail the database over: promote its replica (``member``, default the first one) to primary
+        and point the site's one database endpoint at it; the old primary is fenced (read-only) until
+        :meth:`rebuild_db_replica`. An old primary that still answers is made read-only first and the
+        replica catches up with it (a switchover, nothing lost). Returns ``{"old_primary",
+        "new_primary", "switchover", "mode", "seconds": {...}}``. Used by the db playbook when the
+        primary is lost, and to switch back."""
         raise GamedayError(f"{self.name}: database failover is not built for targets of kind {self.env.kind!r}")
+
+    def db_roles(self) -> dict[str, Any] | None:
+        """``{"primary", "replicas", "fenced", "lost", "mode", "epoch"}`` of a database with replicas,
+        or None when it has a single server (no failover: the db playbook restarts it)."""
+        return None
+
+    def lose_db_primary(self) -> dict[str, Any]:
+        """The failover drill's fault: the primary server is lost (killed and kept down; nothing
+        restarts it). Returns ``{"member", "mode", ...}``."""
+        raise GamedayError(f"{self.name}: the database failover drill is not built for targets of kind "
+                           f"{self.env.kind!r}; nothing was touched")
+
+    def repoint_db_endpoint(self) -> dict[str, Any]:
+        """Point the site's one database endpoint at the recorded primary (idempotent)."""
+        raise GamedayError(f"{self.name}: database failover is not built for targets of kind {self.env.kind!r}")
+
+    def rebuild_db_replica(self, member: str) -> dict[str, Any]:
+        """Make a running, fenced database server (an old primary back) a replica of the primary: by
+        GTID when its history is a prefix of the primary's, else re-seeded from the primary. Returns
+        ``{"member", "primary", "how", "diverged", ...}``."""
+        raise GamedayError(f"{self.name}: database failover is not built for targets of kind {self.env.kind!r}")
+
+    def db_replication(self) -> dict[str, Any]:
+        """Replication as each database server reports it: ``{"roles", "endpoint", "members": {name:
+        {"answers", "read_only", "replicating", "gtid_current_pos", ...}}}``."""
+        raise GamedayError(f"{self.name}: database replication is not known for targets of kind {self.env.kind!r}")
 
     # ---- the indexer's poison events and dead letters (issue 15, coverage: indexer/poison-message) ----
     CONTENT_TOPIC = "content-events"

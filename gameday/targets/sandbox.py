@@ -5,7 +5,7 @@
     target = for_environment(load("sandbox"))
     target.nodes("kafka")            # desired members only (a held one is not a node)
     target.view("db").held           # the playbooks' view: baseline members, held ones included
-    target.db_address()              # (host, port) of db-1, even while it is held or scaled to 0
+    target.db_address()              # (host, port) of the database's stable endpoint (at the primary)
 
 The twin's **baseline** is the replica count of each workload in its topology
 (:func:`gameday.sandbox.topology.build`). The playbooks' members and every endpoint cover the
@@ -130,7 +130,7 @@ class SandboxTarget(Target):
 
     def _twin(self):
         from ..sandbox.twin import Twin
-        return Twin.create(self.env.sandbox)
+        return Twin.create(self.env.sandbox, net=self.env.net)  # the addresses are the twin's (its net)
 
     def _held_and_stopped(self, member: str, *, why: str) -> None:
         """Raise unless ``member`` is held (kept stopped) and has no process, waiting up to
@@ -191,7 +191,13 @@ class SandboxTarget(Target):
     def check_db_restore_drill(self) -> None:
         """The twin can destroy content and restore it to a point in time: db-1 keeps a binary log.
         The backup drill's fault calls it first (a target without this method refuses the drill)."""
-        from ..sandbox import db_backup
+        from ..sandbox import db_backup, db_roles
+        from ..sandbox.members import db
+        primary = db_roles.load(self._twin()).primary
+        if primary != db.NAME:  # the backups and their binlog positions are db-1's
+            raise UsageError(f"{self.name}: the point-in-time restore drill restores {db.NAME}'s backups with its "
+                             f"binary log, but {primary} is the primary now; nothing was touched",
+                             hint=f"switch back first: promote {db.NAME} (SandboxTarget.promote_db_replica('{db.NAME}'))")
         with self._db_host().connect() as conn:
             db_backup.require_binlog(conn)
 
@@ -221,6 +227,55 @@ class SandboxTarget(Target):
         site keeps serving (:func:`gameday.sandbox.db_backup.restore_to`)."""
         from ..sandbox import db_backup
         return db_backup.restore_to(self._db_host(), moment, skip=skip)
+
+    # ---- the database's primary, replica and failover (gameday.sandbox.db_replication) --------------
+    def db_roles(self) -> dict | None:
+        from ..sandbox import db_roles
+        return db_roles.load(self._twin()).to_dict()
+
+    def db_replication(self) -> dict:
+        from ..sandbox import db_replication
+        self._status()  # NotRunning with a hint when the twin is down
+        return db_replication.status(self._twin())
+
+    def lose_db_primary(self) -> dict:
+        """The primary is recorded lost, held (the supervisor will not restart it) and SIGKILLed, as a
+        dying machine takes it; waits until it has exited."""
+        from ..sandbox import db_replication
+        twin = self._twin()
+        roles = self.db_roles()
+        primary = roles["primary"]
+        if not [r for r in roles["replicas"] if r not in roles["lost"]]:
+            raise UsageError(f"{self.name}: the database has no replica to fail over to (roles {roles}); "
+                             "nothing was touched", hint="rebuild the replica first: gameday playbook db --apply")
+        before = db_replication.member_state(twin, primary)
+        db_replication.mark_lost(twin, primary)
+        self.client.stop(primary, by="chaos")
+        if self.client.member(primary)["pid"] is not None:
+            try:
+                self.client.kill(primary, "KILL", by="chaos")
+            except UsageError:
+                pass  # it exited between the two requests
+        self._held_and_stopped(primary, why="the primary is lost")
+        return {"member": primary, "mode": roles["mode"], "semisync_active": bool(
+            before.get("semisync", {}).get("primary")), "gtid": before.get("gtid_binlog_pos")}
+
+    def promote_db_replica(self, member: str | None = None) -> dict:
+        from ..sandbox import db_replication
+        return db_replication.promote(self._twin(), member)
+
+    def repoint_db_endpoint(self) -> dict:
+        from ..sandbox import db_replication
+        return db_replication.repoint(self._twin())
+
+    def rebuild_db_replica(self, member: str) -> dict:
+        from ..sandbox import db_replication
+        return db_replication.rebuild(self._twin(), member)
+
+    def set_db_replication(self, mode: str) -> dict:
+        """Switch the twin's replication mode (``async`` or ``semisync``) now and for later starts."""
+        from ..sandbox import db_replication
+        return db_replication.set_mode(self._twin(), mode)
 
     # ---- a web replica that runs but is not ready (gameday.sandbox.web_faults) ---------------------------
     def check_readiness_fault(self) -> None:
@@ -262,7 +317,8 @@ class SandboxTarget(Target):
         return [f"http://{hp}" for hp in self._endpoint("search", "http")]
 
     def db_address(self) -> tuple[str, int]:
-        host, port = self._endpoint("db", "mysql")[0].split(":")
+        """The database's one stable endpoint (whichever member is the primary; :meth:`Twin.db_addr`)."""
+        host, port = self._twin().db_addr().split(":")
         return host, int(port)
 
     def db_credentials(self) -> tuple[str, str, str]:
@@ -277,7 +333,7 @@ class SandboxTarget(Target):
         """The twin's database and search passwords (those made so far)."""
         from ..sandbox.twin import Twin
         twin = Twin.create(self.env.sandbox)
-        files = [twin.db_env_file, twin.search_env_file]
+        files = [twin.db_env_file, twin.db_replication_env_file, twin.search_env_file]
         return [f.read_text().split("=", 1)[1].strip() for f in files if f.exists()]
 
     def health_check(self, layer: str) -> dict:

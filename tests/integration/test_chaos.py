@@ -90,6 +90,7 @@ RUN_ELSEWHERE = {"kafka/lose-broker-disk.yaml": "tests/integration/test_kafka_di
                  "web/full-outage.yaml": "tests/integration/test_gameday.py",
                  "search/lose-cluster.yaml": "tests/integration/test_search_cluster_loss.py",
                  "db/destroy-content.yaml": "tests/integration/test_db_restore.py",
+                 "db/lose-primary.yaml": "tests/integration/test_db_failover.py",
                  "kafka/poison-events.yaml": "tests/integration/test_empty_cells.py",
                  "web/replica-not-ready.yaml": "tests/integration/test_empty_cells.py",
                  "lb/kill-load-balancer.yaml": "tests/integration/test_empty_cells.py"}

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gameday.coverage import claims, consistency, inventory, matrix, page, report_section
+from gameday.coverage import claims, consistency, inventory, knowledge, matrix, page, report_section
 from gameday.coverage import sandbox as sandbox_inventory
 from gameday.errors import UsageError
 from gameday.report import render
@@ -52,8 +52,15 @@ def test_sandbox_inventory_has_every_workload_member_and_address_of_the_topology
     inv = inventory.parse(sandbox_inventory.generate(twin, claims.scan(ROOT)))
     realised = {c.id: c.realised_by for c in inv.components}
     harness = {h["workload"]: h for h in inv.harness}
+    parts = {}  # workloads that realise part of another workload's component (the database's replica)
     for w in topo.workloads:
-        wanted = [m.name for m in w.members[:w.replicas]]
+        if w.name in knowledge.PART_OF:
+            parts.setdefault(knowledge.PART_OF[w.name], []).append(w)
+    for w in topo.workloads:
+        if w.name in knowledge.PART_OF:
+            assert set(m.name for m in w.members[:w.replicas]) <= set(realised[knowledge.PART_OF[w.name]]["members"])
+            continue
+        wanted = [m.name for m in w.members[:w.replicas]] + [m.name for p in parts.get(w.name, []) for m in p.members[:p.replicas]]
         mine = [r for r in realised.values() if r["workload"] == w.name]
         if w.name in harness:
             assert harness[w.name]["members"] == wanted and not mine

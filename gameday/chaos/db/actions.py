@@ -1,5 +1,6 @@
-"""Database faults: kill the server; take the scheduled backup; destroy content as a bad deploy does
-(rows deleted or the table dropped), restored by the db playbook (point-in-time restore around it)."""
+"""Database faults: kill the server; lose the primary (the db playbook fails over to the replica);
+take the scheduled backup; destroy content as a bad deploy does (rows deleted or the table
+dropped), restored by the db playbook (point-in-time restore around it)."""
 
 import hashlib
 import re
@@ -12,9 +13,10 @@ from ...errors import GamedayError, UsageError
 from .. import caps, ledger
 from ..context import activity, ignored, target
 from ..lock import lock_for
+from .failover import FAILOVER_MILESTONES
 from .restore import MILESTONES, milestones
 
-__all__ = ["kill_database", "take_backup", "destroy_content", "restore_content"]
+__all__ = ["kill_database", "lose_primary", "recover_primary", "take_backup", "destroy_content", "restore_content"]
 
 _TABLE = re.compile(r"[A-Za-z0-9_]+")
 
@@ -23,9 +25,11 @@ _TABLE = re.compile(r"[A-Za-z0-9_]+")
 def kill_database(dry_run: bool = False, configuration: Dict[str, Any] = None,
                   secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Kill the database server abruptly (SIGKILL / pod delete); it restarts and recovers its log.
-    Refused while it is already down (not ready, held, or stopped by any run)."""
+    With a replica, the primary only (it restarts as the primary). Refused while it is already down
+    (not ready, held, or stopped by any run)."""
     tgt = target(configuration, lock=not dry_run)
-    nodes = caps.up(tgt, "db")
+    roles = tgt.db_roles()
+    nodes = [n for n in caps.up(tgt, "db") if roles is None or n.name == roles["primary"]]  # the primary only
     if not nodes:
         raise UsageError(f"no database server is up; already down: {caps.describe(caps.down(tgt, 'db'))}; "
                          "nothing was touched", hint="wait until it is back")
@@ -37,6 +41,59 @@ def kill_database(dry_run: bool = False, configuration: Dict[str, Any] = None,
         tgt.kill(node)
     return {"target": tgt.name, "layer": "db", "touched": [n.name for n in nodes], "fault_at": fault_at,
             "how": "killed (SIGKILL / pod delete, grace 0)"}
+
+
+@activity
+def lose_primary(dry_run: bool = False, configuration: Dict[str, Any] = None,
+                 secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """The database's primary server is lost: killed and kept down (nothing restarts it), as when
+    its machine dies. The undo, recorded first, is the db playbook applied (:func:`recover_primary`,
+    ``gameday playbook db --apply`` or ``gameday cleanup``): promote the replica, repoint the site's
+    one database endpoint, rebuild the old primary as the new replica. Refused before anything is
+    touched on a target without a replica to fail over to::
+
+        provider: {type: python, module: gameday.chaos.db.actions, func: lose_primary}
+
+    Returns ``{"target", "layer", "touched", "fault_at", "mode" ("async"|"semisync"),
+    "semisync_active", "gtid"}`` (the primary's GTID position just before)."""
+    tgt = target(configuration, lock=not dry_run)
+    roles = tgt.db_roles()
+    if roles is None:
+        raise GamedayError(f"{tgt.name}: the database failover drill needs a primary with a replica; targets of kind "
+                           f"{tgt.env.kind!r} have a single database server here; nothing was touched")
+    primary = roles["primary"]
+    up = [n.name for n in caps.up(tgt, "db")]
+    standby = [r for r in roles["replicas"] if r in up and r not in roles["lost"]]
+    if primary not in up or not standby:
+        raise UsageError(f"the database primary {primary} and a replica must be up to lose the primary (up: "
+                         f"{', '.join(up) or 'none'}; replicas {', '.join(roles['replicas']) or 'none'}); nothing was touched",
+                         hint="wait until they are back, or gameday playbook db --apply")
+    caps.check(tgt, "db", [primary])
+    if dry_run:
+        return {"target": tgt.name, "layer": "db", "would_touch": [primary]}
+    with ledger.pending_undo(tgt.env, "recover_db_primary", {"member": primary},
+                             reason=f"the database primary {primary} was lost"):
+        fault_at = time.time()
+        lost = tgt.lose_db_primary()
+    return {"target": tgt.name, "layer": "db", "touched": [lost["member"]], "fault_at": fault_at,
+            "mode": lost["mode"], "semisync_active": lost["semisync_active"], "gtid": lost["gtid"],
+            "how": "killed and kept down (SIGKILL, held)"}
+
+
+@activity
+def recover_primary(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Undo of :func:`lose_primary` (method step and rollback): for every recorded loss, the db
+    playbook applied. Returns ``{"target", "layer", "recovered": [{"outcome", "findings", "steps":
+    {name: {"status", "seconds", "did", "ended_at"}}, "promotion", "rebuild", "after_fault_s"}]}``
+    (``after_fault_s``: seconds from the fault to each milestone of ``milestones``)."""
+    tgt = target(configuration)
+    recovered = []
+    for record in ledger.matching(tgt.env, "recover_db_primary"):
+        result = ledger.run_record(record)["result"]
+        result["after_fault_s"] = milestones(result.get("steps", {}), float(record["created_at"]),
+                                             FAILOVER_MILESTONES)
+        recovered.append(result)
+    return {"target": tgt.name, "layer": "db", "recovered": recovered, "milestones": list(FAILOVER_MILESTONES)}
 
 
 @activity

@@ -11,7 +11,7 @@ import pymysql
 from ...errors import GamedayError, UsageError
 from ..context import activity, target
 
-__all__ = ["database_reachable", "wait_for_database", "table_rows"]
+__all__ = ["database_reachable", "wait_for_database", "table_rows", "replication_healthy", "replication_status"]
 
 
 def _accepts(host: str, port: int) -> bool:
@@ -65,3 +65,35 @@ def table_rows(table: str = "articles", configuration: Dict[str, Any] = None,
     except OSError as err:
         raise GamedayError(f"the database {host}:{port} does not answer: {err}") from None
     return {"table": table, "exists": True, "rows": int(rows), "min_id": lo, "max_id": hi}
+
+
+@activity
+def replication_status(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """The database's roles and each server's replication state (``Target.db_replication``)::
+
+        provider: {type: python, module: gameday.chaos.db.probes, func: replication_status}
+
+    Returns ``{"roles": {"primary", "replicas", "fenced", "lost", "mode"}, "endpoint", "members": {name:
+    {"answers", "read_only", "replicating", "gtid_current_pos", "semisync": {...}, ...}}}``, or
+    ``{"roles": None}`` for a database without replicas."""
+    tgt = target(configuration, lock=False)
+    if tgt.db_roles() is None:
+        return {"roles": None}
+    return tgt.db_replication()
+
+
+@activity
+def replication_healthy(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> bool:
+    """True when the primary takes writes and every replica replicates from it (True for a database
+    without replicas); with semi-synchronous replication, when the primary also waits for a replica."""
+    status = replication_status(configuration=configuration, secrets=secrets)
+    roles = status["roles"]
+    if roles is None:
+        return True
+    members = status["members"]
+    primary = members.get(roles["primary"], {})
+    ok = primary.get("answers") and not primary.get("read_only") and not roles["fenced"] and not roles["lost"]
+    ok = ok and all(members.get(r, {}).get("replicating") for r in roles["replicas"])
+    if roles["mode"] == "semisync":
+        ok = ok and primary.get("semisync", {}).get("primary") and primary["semisync"]["clients"] >= 1
+    return bool(ok)

@@ -31,8 +31,9 @@ def restore_db_content(env: Environment, table: str) -> dict[str, Any]:
             "restore": restore, "existed": restore is not None}
 
 
-def milestones(steps: Dict[str, Any], fault_at: float) -> Dict[str, Any]:
+def milestones(steps: Dict[str, Any], fault_at: float, which: Dict[str, str] | None = None) -> Dict[str, Any]:
     """Seconds from the fault (its undo record, written just before it) to the end of the steps that
-    mark the recovery: the content restored, then verified against the backup."""
-    ended = {name: steps.get(step, {}).get("ended_at") for name, step in MILESTONES.items()}
+    mark the recovery (``which``, default :data:`MILESTONES`: the content restored, then verified
+    against the backup)."""
+    ended = {name: steps.get(step, {}).get("ended_at") for name, step in (which or MILESTONES).items()}
     return {name: None if at is None else round(at - fault_at, 1) for name, at in ended.items()}

@@ -1,11 +1,12 @@
-"""The database: start or restart it, verify it answers SQL as the site's user; restore content a bad
-deploy destroyed to the moment before it (:mod:`.db_content`); verify the site."""
+"""The database: fail over to the replica when the primary is lost (:mod:`.db_failover`); start or
+restart it, verify it answers SQL as the site's user; rebuild the old primary as the new replica;
+restore content a bad deploy destroyed to the moment before it (:mod:`.db_content`); verify the site."""
 
 from __future__ import annotations
 
 from ..context import Context, DatabaseDown
 from ..engine import Check, Finding, Part, Step
-from . import site_probe
+from . import db_failover, site_probe
 from .common import member_findings, member_steps
 from .db_content import CODE as CONTENT_LOST
 from .db_content import content_findings, content_restored, matches_backup, restore_content
@@ -14,7 +15,7 @@ DB_GRACE_S = 60.0
 
 
 def diagnose(ctx: Context) -> list[Finding]:
-    found = member_findings(ctx, "db", grace_s=DB_GRACE_S)
+    found = db_failover.failover_findings(ctx) + member_findings(ctx, "db", grace_s=DB_GRACE_S)
     view = ctx.target.view("db")
     try:
         ctx.db_query("SELECT 1", timeout=3)
@@ -45,7 +46,8 @@ def answers_sql(ctx: Context) -> Check:
     return Check(True, f"SELECT COUNT(*) FROM articles = {n} as the site's user")
 
 
-STEPS = member_steps("db", grace_s=DB_GRACE_S, deadline_s=150, what="database") + (
+STEPS = db_failover.STEPS + member_steps("db", grace_s=DB_GRACE_S, deadline_s=150, what="database") + (
+    db_failover.REBUILD,
     Step("restart-db", "Restart a database that runs but does not answer SQL", deadline_s=150,
          when=("db.sql-failing",), act=restart_if_sql_failing, check=answers_sql),
     Step("restore-db-content", "Restore destroyed content: the newest backup, then the change log up to the "
@@ -54,6 +56,7 @@ STEPS = member_steps("db", grace_s=DB_GRACE_S, deadline_s=150, what="database") 
     Step("verify-db", "The database answers SQL as the site's user", deadline_s=90, kind="verify", check=answers_sql),
     Step("verify-db-content", "Every article id the newest backup held is there (row count and id range)",
          deadline_s=60, kind="verify", check=matches_backup),
+    db_failover.VERIFY,
 )
 VERIFY_SITE = Step("verify-site-after-db", "The site meets its SLO through the load balancer", deadline_s=90,
                    kind="verify", check=site_probe.meets_slo)

@@ -1,9 +1,18 @@
-"""MariaDB from Debian: the CMS content store (one member, ``db-1``).
+"""MariaDB from Debian: the CMS content store, a primary and a replica (``db-1``, ``db-2``).
 
-It keeps a binary log (ROW format, server id 1; MariaDB's GTIDs are always on) in :func:`binlog_dir`,
-outside its data directory, so that a backup (:mod:`gameday.sandbox.db_backup`, kept in
-:func:`backup_dir`) plus the log can bring the database to any moment since the backup
-(the point-in-time restore drill of issue 15). The logs are never expired by the server.
+Each member keeps a binary log (ROW format, server id = its index; MariaDB's GTIDs are always on,
+``log_slave_updates`` so a replica's log can serve replicas of its own once promoted) in
+:func:`binlog_dir`, outside its data directory, so that a backup (:mod:`gameday.sandbox.db_backup`,
+kept in :func:`backup_dir`) plus the log can bring the database to any moment since the backup (the
+point-in-time restore drill of issue 15). The logs are never expired by the server.
+
+Which member is the primary is not in the argv: every member starts ``read_only`` and without
+replication (``--skip-slave-start``: fenced), and its init file, rewritten whenever the roles change
+(:mod:`gameday.sandbox.db_replication`), lifts ``read_only`` on the recorded primary only, or points
+a recorded replica at the primary (GTID, ``MASTER_USE_GTID=slave_pos``). A restarted old primary
+therefore never comes back writable. ``db-1`` is the primary of a new twin; both start empty before
+any content and replication carries everything. The site reaches the primary through one stable
+endpoint (:meth:`Twin.db_addr`, a toxiproxy proxy the roles repoint).
 """
 
 from __future__ import annotations
@@ -13,25 +22,40 @@ import shutil
 import subprocess
 
 from ...errors import GamedayError
+from .. import db_roles
 from ..spec import MemberSpec, Workload
 from ..twin import DB_NAME, DB_USER, PORTS, Twin
 
-NAME = "db-1"
+NAME = "db-1"          # the primary of a new twin (the one Kubernetes runs as a StatefulSet too)
+REPLICA = "db-2"       # its replica (supervisor member only)
+MEMBERS = (NAME, REPLICA)
+REPL_USER = "gameday_repl"
 
 
-def _datadir(twin: Twin):
-    return twin.paths.data / NAME
+def index_of(name: str) -> int:
+    if name not in MEMBERS:
+        raise GamedayError(f"{name!r} is not a database member of the twin (members: {', '.join(MEMBERS)})")
+    return MEMBERS.index(name) + 1
 
 
-def socket_path(twin: Twin):
+def _datadir(twin: Twin, name: str = NAME):
+    return twin.paths.data / name
+
+
+def address(twin: Twin, name: str = NAME) -> str:
+    """The member's own address (``127.<net>.30.<index>``); clients use :meth:`Twin.db_addr` instead."""
+    return twin.address("db", index_of(name))
+
+
+def socket_path(twin: Twin, name: str = NAME):
     """The server's Unix socket: root reaches it without a password (``unix_socket`` authentication),
-    which is how the backups and the restore run (:mod:`gameday.sandbox.db_backup`)."""
-    return _datadir(twin) / "mysqld.sock"
+    which is how the backups, the restore and the replication controls run."""
+    return _datadir(twin, name) / "mysqld.sock"
 
 
-def binlog_dir(twin: Twin):
+def binlog_dir(twin: Twin, name: str = NAME):
     """Where the binary log lives: outside the data directory (``binlog.000001``..., ``binlog.index``)."""
-    return twin.paths.data / f"{NAME}-binlog"
+    return twin.paths.data / f"{name}-binlog"
 
 
 def backup_dir(twin: Twin):
@@ -39,38 +63,74 @@ def backup_dir(twin: Twin):
     return twin.paths.data / f"{NAME}-backups"
 
 
-def _init_sql(twin: Twin):
-    # Holds the password: readable only by mariadbd, which reads it after dropping to `mysql`.
-    return twin.paths.data / f"{NAME}-init.sql"
+def _init_sql(twin: Twin, name: str = NAME):
+    # Holds passwords: readable only by mariadbd, which reads it after dropping to `mysql`.
+    return twin.paths.data / f"{name}-init.sql"
 
 
-def prepare(twin: Twin) -> None:
-    """Create the data directory on first use, and the init file that (re)creates the CMS user."""
-    datadir = _datadir(twin)
-    password = twin.db_password().replace("\\", "\\\\").replace("'", "''")  # a MariaDB string literal
-    sql = _init_sql(twin)
-    # Not into the binary log: its CREATE/ALTER USER statements hold the password in clear text.
+def _literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"  # a MariaDB string literal
+
+
+def init_sql(twin: Twin, name: str) -> str:
+    """What the member runs at every start: the CMS and replication users (never into the binary
+    log: CREATE/ALTER USER hold passwords in clear text), the replication mode, then its role."""
+    password = _literal(twin.db_password())
+    repl = _literal(twin.db_replication_password())
     text = ("SET sql_log_bin = 0;\n"
             f"CREATE DATABASE IF NOT EXISTS {DB_NAME} CHARACTER SET utf8mb4;\n"
-            f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
-            f"ALTER USER '{DB_USER}'@'%' IDENTIFIED BY '{password}';\n"
-            f"GRANT ALL PRIVILEGES ON {DB_NAME}.* TO '{DB_USER}'@'%';\n")
-    # Never readable by anyone else, not even for a moment: created 0600 (umask cannot widen it),
-    # owned by mysql, then moved into place.
+            f"CREATE USER IF NOT EXISTS '{DB_USER}'@'%' IDENTIFIED BY {password};\n"
+            f"ALTER USER '{DB_USER}'@'%' IDENTIFIED BY {password};\n"
+            f"GRANT ALL PRIVILEGES ON {DB_NAME}.* TO '{DB_USER}'@'%';\n"
+            f"CREATE USER IF NOT EXISTS '{REPL_USER}'@'127.%' IDENTIFIED BY {repl};\n"
+            f"ALTER USER '{REPL_USER}'@'127.%' IDENTIFIED BY {repl};\n"
+            f"GRANT REPLICATION SLAVE, SLAVE MONITOR ON *.* TO '{REPL_USER}'@'127.%';\n")
+    return text + role_sql(twin, name, repl)
+
+
+def change_master_sql(twin: Twin, primary: str, repl_password_literal: str) -> str:
+    """CHANGE MASTER to ``primary`` by GTID (the replica's own ``gtid_slave_pos``), retrying every second."""
+    return (f"CHANGE MASTER TO MASTER_HOST='{address(twin, primary)}', MASTER_PORT={PORTS['db']}, "
+            f"MASTER_USER='{REPL_USER}', MASTER_PASSWORD={repl_password_literal}, "
+            "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1")
+
+
+def role_sql(twin: Twin, name: str, repl_password_literal: str) -> str:
+    """The end of ``name``'s init file: the replication mode, then its role as recorded
+    (:mod:`gameday.sandbox.db_roles`): the primary becomes writable; a replica replicates from it;
+    anything else stays fenced (read-only, not replicating)."""
+    roles = db_roles.load(twin)
+    text = db_roles.mode_sql(roles.mode)
+    if name == roles.primary:
+        return text + "SET GLOBAL read_only = 0;\n"
+    if name in roles.replicas:
+        return text + change_master_sql(twin, roles.primary, repl_password_literal) + ";\nSTART SLAVE;\n"
+    return text + "-- fenced: read-only, not replicating, until the db playbook rebuilds it\n"
+
+
+def write_init_file(twin: Twin, name: str) -> None:
+    """(Re)write the member's init file. Never readable by anyone else, not even for a moment:
+    created 0600 (umask cannot widen it), owned by mysql, then moved into place."""
+    sql = _init_sql(twin, name)
     tmp = sql.with_name(f".{sql.name}.{os.getpid()}")
     tmp.unlink(missing_ok=True)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
-        fh.write(text)
+        fh.write(init_sql(twin, name))
     shutil.chown(tmp, "mysql", "mysql")
     tmp.replace(sql)
-    binlog_dir(twin).mkdir(parents=True, exist_ok=True)
-    shutil.chown(binlog_dir(twin), "mysql", "mysql")
-    backup_dir(twin).mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def prepare_member(twin: Twin, name: str) -> None:
+    """Create the member's data directory on first use, and the init file that (re)creates the users."""
+    datadir = _datadir(twin, name)
+    write_init_file(twin, name)
+    binlog_dir(twin, name).mkdir(parents=True, exist_ok=True)
+    shutil.chown(binlog_dir(twin, name), "mysql", "mysql")
     if (datadir / "mysql").is_dir():
         return
     datadir.mkdir(parents=True, exist_ok=True)
-    log = twin.paths.member_log(NAME)
+    log = twin.paths.member_log(name)
     with open(log, "ab") as out:
         proc = subprocess.run(
             [twin.loc.mariadb_install_db or "mariadb-install-db", "--no-defaults", f"--datadir={datadir}",
@@ -78,24 +138,45 @@ def prepare(twin: Twin) -> None:
             stdout=out, stderr=subprocess.STDOUT, timeout=300,
         )
     if proc.returncode != 0:
-        raise GamedayError(f"{NAME}: initialising the MariaDB data directory failed", log=str(log))
+        raise GamedayError(f"{name}: initialising the MariaDB data directory failed", log=str(log))
+
+
+def prepare(twin: Twin, *, replica: bool = True) -> None:
+    """Both members (``replica=False``: db-1 only, as the Kubernetes twin runs it)."""
+    backup_dir(twin).mkdir(parents=True, exist_ok=True, mode=0o700)
+    for name in MEMBERS if replica else (NAME,):
+        prepare_member(twin, name)
+
+
+def member(twin: Twin, name: str) -> MemberSpec:
+    index = index_of(name)
+    addr = address(twin, name)
+    datadir = _datadir(twin, name)
+    return MemberSpec(
+        name=name, index=1, address=addr, ports={"mysql": PORTS["db"]},
+        argv=[twin.loc.mariadbd or "mariadbd", "--no-defaults", f"--datadir={datadir}", "--user=mysql",
+              f"--bind-address={addr}", f"--port={PORTS['db']}", f"--socket={socket_path(twin, name)}",
+              f"--pid-file={datadir / 'mysqld.pid'}", f"--init-file={_init_sql(twin, name)}", "--skip-name-resolve",
+              "--innodb-buffer-pool-size=96M", "--max-connections=500", "--innodb-flush-log-at-trx-commit=1",
+              "--log-error=",
+              # the change log point-in-time restore replays (ROW: every row a statement changed)
+              f"--log-bin={binlog_dir(twin, name) / 'binlog'}", "--binlog-format=ROW", f"--server-id={index}",
+              "--sync-binlog=1", "--log-slave-updates", "--relay-log=relay",
+              # fenced until its init file says otherwise: never a writable primary by accident
+              "--read-only", "--skip-slave-start"],
+        readiness={"type": "tcp", "host": addr, "port": PORTS["db"]},
+        labels={"app": "mariadb", "db-member": str(index)},
+        stop_grace=15.0,
+    )
 
 
 def workload(twin: Twin) -> Workload:
-    address = twin.address("db")
-    datadir = _datadir(twin)
-    member = MemberSpec(
-        name=NAME, index=1, address=address, ports={"mysql": PORTS["db"]},
-        argv=[twin.loc.mariadbd or "mariadbd", "--no-defaults", f"--datadir={datadir}", "--user=mysql",
-              f"--bind-address={address}", f"--port={PORTS['db']}", f"--socket={socket_path(twin)}",
-              f"--pid-file={datadir / 'mysqld.pid'}", f"--init-file={_init_sql(twin)}", "--skip-name-resolve",
-              "--innodb-buffer-pool-size=128M", "--max-connections=500", "--innodb-flush-log-at-trx-commit=1",
-              "--log-error=",
-              # the change log point-in-time restore replays (ROW: every row a statement changed)
-              f"--log-bin={binlog_dir(twin) / 'binlog'}", "--binlog-format=ROW", "--server-id=1", "--sync-binlog=1"],
-        readiness={"type": "tcp", "host": address, "port": PORTS["db"]},
-        labels={"app": "mariadb", "role": "primary"},
-        stop_grace=15.0,
-    )
-    return Workload(name="db", layer="db", kind="service", replicas=1, members=[member],
+    """``db-1`` (workload ``db``): the primary of a new twin."""
+    return Workload(name="db", layer="db", kind="service", replicas=1, members=[member(twin, NAME)],
+                    labels={"layer": "db"})
+
+
+def replica_workload(twin: Twin) -> Workload:
+    """``db-2`` (workload ``db-replica``): the replica of a new twin, started with db-1."""
+    return Workload(name="db-replica", layer="db", kind="service", replicas=1, members=[member(twin, REPLICA)],
                     labels={"layer": "db"})

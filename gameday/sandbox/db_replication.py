@@ -1,0 +1,350 @@
+"""The twin database's replication controls: promote a replica, rebuild a member as a replica.
+
+Every control runs as root over the members' Unix sockets (``unix_socket`` authentication: no
+password anywhere) and records the outcome in the roles file (:mod:`gameday.sandbox.db_roles`),
+rewriting the members' init files so that a restarted member keeps its role::
+
+    promote(twin)                # db-2 writable, the stable endpoint at it; db-1 fenced
+    rebuild(twin, "db-1")        # db-1 replicates from db-2 (GTID), re-seeded if its history diverged
+    status(twin)                 # roles, and per member: read_only, GTID positions, replication threads
+
+A promotion whose old primary still answers is a switchover: the old primary is made read-only and
+the replica waits until it has applied everything the old one logged (nothing lost). When it does not
+answer (a failover), the replica applies what it received (its relay log) and takes over: with
+semi-synchronous replication that is every acknowledged commit; with asynchronous replication the
+old primary may have acknowledged commits the replica never received. :func:`rebuild` finds those
+(the old primary's GTIDs past the point of promotion), reports them, and re-seeds the member from
+the new primary instead of replicating on top of a diverged history.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+from typing import Any
+
+import pymysql
+
+from ..deadline import Deadline, wait_until
+from ..errors import DeadlineExceeded, GamedayError
+from . import db_roles
+from .members import db, toxiproxy
+
+_GTID = re.compile(r"(\d+)-(\d+)-(\d+)")
+CATCH_UP_TIMEOUT = 60.0
+
+
+def connect(twin, name: str, *, timeout: float = 5.0) -> pymysql.connections.Connection:
+    """A root connection to member ``name`` over its socket; a GamedayError when it does not answer."""
+    try:
+        return pymysql.connect(unix_socket=str(db.socket_path(twin, name)), user="root", autocommit=True,
+                               connect_timeout=timeout, read_timeout=max(timeout, CATCH_UP_TIMEOUT + 10),
+                               write_timeout=30)
+    except (pymysql.MySQLError, OSError) as err:
+        raise GamedayError(f"{name} does not answer on {db.socket_path(twin, name)}: {err}",
+                           hint=f"is it running? gameday sandbox --name {twin.name} status") from None
+
+
+def _one(conn, sql: str, args: tuple = ()):
+    with conn.cursor() as cur:
+        cur.execute(sql, args)
+        row = cur.fetchone()
+    return None if row is None else row[0]
+
+
+def _exec(conn, *statements: str) -> None:
+    with conn.cursor() as cur:
+        for sql in statements:
+            cur.execute(sql)
+
+
+def _slave_status(conn) -> dict[str, Any] | None:
+    with conn.cursor(pymysql.cursors.DictCursor) as cur:
+        cur.execute("SHOW SLAVE STATUS")
+        return cur.fetchone()
+
+
+def parse_gtids(pos: str | None) -> dict[int, tuple[int, int]]:
+    """``'0-1-12,1-2-5'`` -> ``{0: (1, 12), 1: (2, 5)}`` (domain -> (server id, sequence number))."""
+    return {int(d): (int(s), int(n)) for d, s, n in _GTID.findall(pos or "")}
+
+
+def merge(*positions: str | None) -> str:
+    """One GTID position holding, per domain, the furthest of ``positions``."""
+    best: dict[int, tuple[int, int]] = {}
+    for pos in positions:
+        for d, (srv, n) in parse_gtids(pos).items():
+            if d not in best or n > best[d][1]:
+                best[d] = (srv, n)
+    return ",".join(f"{d}-{srv}-{n}" for d, (srv, n) in sorted(best.items()))
+
+
+def beyond(pos: str | None, base: str | None) -> dict[int, tuple[int, int]]:
+    """The domains where ``pos`` has transactions past ``base`` (by sequence number): ``{domain: (first
+    sequence number past base, last)}``. Empty when ``pos`` is a prefix of ``base``'s history."""
+    have, ref = parse_gtids(pos), parse_gtids(base)
+    return {d: (ref.get(d, (0, 0))[1] + 1, n) for d, (_s, n) in have.items() if n > ref.get(d, (0, 0))[1]}
+
+
+def member_state(twin, name: str) -> dict[str, Any]:
+    """What one member says about itself: ``{"member", "answers", "read_only", "gtid_binlog_pos",
+    "gtid_slave_pos", "gtid_current_pos", "replicating", "io", "sql", "last_error", "semisync"}``."""
+    try:
+        conn = connect(twin, name, timeout=2)
+    except GamedayError as err:
+        return {"member": name, "answers": False, "error": str(err)}
+    with conn:
+        slave = _slave_status(conn)
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@read_only, @@gtid_binlog_pos, @@gtid_slave_pos, @@gtid_current_pos")
+            ro, binlog_pos, slave_pos, current = cur.fetchone()
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_%_status'")
+            semi = {k: v for k, v in cur.fetchall()}
+            cur.execute("SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'")
+            semi.update({k: v for k, v in cur.fetchall()})
+    io = slave.get("Slave_IO_Running") if slave else None
+    sql = slave.get("Slave_SQL_Running") if slave else None
+    return {"member": name, "answers": True, "read_only": bool(int(ro)), "gtid_binlog_pos": binlog_pos,
+            "gtid_slave_pos": slave_pos, "gtid_current_pos": current, "io": io, "sql": sql,
+            "replicating": io == "Yes" and sql == "Yes",
+            "master": f"{slave['Master_Host']}:{slave['Master_Port']}" if slave else None,
+            "last_error": (slave.get("Last_IO_Error") or slave.get("Last_SQL_Error")) if slave else None,
+            "semisync": {"primary": semi.get("Rpl_semi_sync_master_status") == "ON",
+                         "replica": semi.get("Rpl_semi_sync_slave_status") == "ON",
+                         "clients": int(semi.get("Rpl_semi_sync_master_clients") or 0)}}
+
+
+def status(twin) -> dict[str, Any]:
+    """``{"roles": {...}, "endpoint": "host:port", "members": {name: member_state}}``."""
+    return {"roles": db_roles.load(twin).to_dict(), "endpoint": twin.db_addr(),
+            "members": {name: member_state(twin, name) for name in db.MEMBERS}}
+
+
+def _rewrite_init_files(twin) -> None:
+    for name in db.MEMBERS:
+        if (twin.paths.data / name).is_dir():
+            db.write_init_file(twin, name)
+
+
+def _save(twin, roles: db_roles.Roles) -> None:
+    db_roles.save(twin, roles)
+    _rewrite_init_files(twin)
+
+
+def mark_lost(twin, name: str) -> db_roles.Roles:
+    """Record that the twin lost ``name`` (a fault: it is held stopped, nothing will start it)."""
+    roles = db_roles.load(twin)
+    if name not in roles.lost:
+        roles.lost.append(name)
+    _save(twin, roles)
+    return roles
+
+
+def _gtid_wait(conn, pos: str, timeout: float, *, what: str) -> float:
+    started = time.monotonic()
+    got = _one(conn, "SELECT MASTER_GTID_WAIT(%s, %s)", (pos, float(timeout)))
+    if got is None or int(got) != 0:
+        raise DeadlineExceeded(f"{what}: not at GTID {pos} within {timeout:.0f} s")
+    return round(time.monotonic() - started, 3)
+
+
+def promote(twin, new: str | None = None, *, timeout: float = CATCH_UP_TIMEOUT) -> dict[str, Any]:
+    """Make ``new`` (default: the first recorded replica not lost) the primary and point the stable
+    endpoint at it; the old primary is fenced (read-only, not replicating) until :func:`rebuild`.
+
+    Returns ``{"old_primary", "new_primary", "switchover", "mode", "old_gtid", "promoted_at_gtid",
+    "seconds": {"fence_old", "catch_up", "writable", "repoint", "total"}}``."""
+    started = time.monotonic()
+    roles = db_roles.load(twin)
+    old = roles.primary
+    candidates = [r for r in roles.replicas if r not in roles.lost and r != old]
+    new = new or (candidates[0] if candidates else None)
+    if new is None or new == old or new not in db.MEMBERS:
+        raise GamedayError(f"no replica to promote: the primary is {old}, replicas "
+                           f"{', '.join(roles.replicas) or 'none'}, lost {', '.join(roles.lost) or 'none'}"
+                           + (f" (asked for {new})" if new else ""))
+    seconds: dict[str, float] = {}
+    old_gtid = None
+    if old not in roles.lost:
+        try:  # a switchover: the old primary answers; no write may land on it from here on
+            with connect(twin, old, timeout=2) as conn:
+                _exec(conn, "SET GLOBAL read_only = 1", "FLUSH TABLES WITH READ LOCK", "UNLOCK TABLES")
+                old_gtid = _one(conn, "SELECT @@gtid_binlog_pos")
+        except GamedayError:
+            old_gtid = None  # gone: a failover
+    seconds["fence_old"] = round(time.monotonic() - started, 3)
+    with connect(twin, new) as conn:
+        t = time.monotonic()
+        if old_gtid:
+            _gtid_wait(conn, old_gtid, timeout, what=f"{new} catching up with {old}")
+        slave = _slave_status(conn)
+        if slave:
+            _exec(conn, "STOP SLAVE IO_THREAD")
+            received = (_slave_status(conn) or {}).get("Gtid_IO_Pos")
+            if received:  # apply everything it received before it takes writes
+                _gtid_wait(conn, received, timeout, what=f"{new} applying its relay log")
+            _exec(conn, "STOP SLAVE", "RESET SLAVE ALL")
+        seconds["catch_up"] = round(time.monotonic() - t, 3)
+        t = time.monotonic()
+        _exec(conn, "SET GLOBAL read_only = 0")
+        promoted_at = _one(conn, "SELECT @@gtid_current_pos")
+        seconds["writable"] = round(time.monotonic() - t, 3)
+    roles.primary = new
+    roles.replicas = [r for r in roles.replicas if r != new]
+    if old not in roles.fenced:
+        roles.fenced.append(old)
+    roles.epoch += 1
+    roles.promoted_at_gtid = promoted_at
+    _save(twin, roles)
+    t = time.monotonic()
+    toxiproxy.repoint_primary(twin, new)
+    seconds["repoint"] = round(time.monotonic() - t, 3)
+    seconds["total"] = round(time.monotonic() - started, 3)
+    return {"old_primary": old, "new_primary": new, "switchover": old_gtid is not None, "mode": roles.mode,
+            "old_gtid": old_gtid, "promoted_at_gtid": promoted_at, "endpoint": twin.db_addr(), "seconds": seconds}
+
+
+def repoint(twin) -> dict[str, Any]:
+    """Point the stable endpoint at the recorded primary (idempotent)."""
+    roles = db_roles.load(twin)
+    proxy = toxiproxy.repoint_primary(twin, roles.primary)
+    return {"primary": roles.primary, "endpoint": twin.db_addr(), "upstream": proxy.get("upstream")}
+
+
+def endpoint_upstream(twin) -> str | None:
+    """Where the stable endpoint forwards to now (toxiproxy's answer), or None when it does not answer."""
+    import requests
+    try:
+        r = requests.get(f"{twin.toxiproxy_api}/proxies/{toxiproxy.PRIMARY_PROXY}", timeout=3)
+    except requests.RequestException:
+        return None
+    return r.json().get("upstream") if r.status_code == 200 else None
+
+
+def _reseed(twin, name: str, primary: str, timeout: float) -> dict[str, Any]:
+    """Replace ``name``'s copy of the site's database with a consistent dump of the primary's (nothing
+    of it goes into ``name``'s binary log), then start ``name``'s binary log afresh at the dump's GTID
+    (its old files held the diverged history; the point-in-time drill takes a new backup anyway)."""
+    from .db_binlog import dump_coordinates
+    from .twin import DB_NAME
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="gameday-reseed-") as tmp:  # 0700, root's
+        path = os.path.join(tmp, "dump.sql")
+        with open(path, "wb") as out:
+            proc = subprocess.run(
+                ["mariadb-dump", "--no-defaults", f"--socket={db.socket_path(twin, primary)}", "--user=root",
+                 "--single-transaction", "--master-data=2", "--gtid", "--hex-blob", "--routines", "--triggers",
+                 "--default-character-set=utf8mb4", "--add-drop-database", "--databases", DB_NAME],
+                stdout=out, stderr=subprocess.PIPE, timeout=timeout)
+        if proc.returncode != 0:
+            raise GamedayError(f"re-seeding {name}: mariadb-dump of {primary} failed: "
+                               f"{proc.stderr.decode(errors='replace')[-400:]}")
+        with open(path, "rb") as fh:
+            head = fh.read(8192).decode(errors="replace")
+            fh.seek(max(0, os.path.getsize(path) - 8192))
+            tail = fh.read().decode(errors="replace")
+        gtid = dump_coordinates(head, tail)["gtid"]
+        with open(path, "rb") as fh:
+            proc = subprocess.run(
+                ["mariadb", "--no-defaults", f"--socket={db.socket_path(twin, name)}", "--user=root",
+                 "--default-character-set=utf8mb4", "--init-command=SET sql_log_bin = 0"],
+                stdin=fh, capture_output=True, timeout=timeout)
+        if proc.returncode != 0:
+            raise GamedayError(f"re-seeding {name}: loading {primary}'s dump failed: "
+                               f"{proc.stderr.decode(errors='replace')[-400:]}")
+    if not gtid:
+        raise GamedayError(f"re-seeding {name}: {primary}'s dump names no GTID position")
+    # its own change log holds the diverged history: start a new one at the dump's position, so that
+    # a replica of it (after a later promotion) finds every GTID it asks for
+    with connect(twin, name) as conn:
+        _exec(conn, "RESET MASTER", f"SET GLOBAL gtid_binlog_state = '{gtid}'")
+    return {"from": primary, "gtid": gtid, "seconds": round(time.monotonic() - started, 3)}
+
+
+def rebuild(twin, name: str, *, timeout: float = CATCH_UP_TIMEOUT) -> dict[str, Any]:
+    """Make the running member ``name`` a replica of the recorded primary: by GTID from where its own
+    history stops when that history is a prefix of the primary's, else (it holds transactions the
+    primary never got: acknowledged commits lost by an asynchronous failover) re-seeded from a dump.
+    Waits until it has caught up. Returns ``{"member", "primary", "how": "gtid"|"reseeded",
+    "diverged": {"gtids", "transactions"}, "reseed", "seconds"}``."""
+    started = time.monotonic()
+    roles = db_roles.load(twin)
+    if name == roles.primary:
+        raise GamedayError(f"{name} is the primary: it cannot be rebuilt as a replica of itself")
+    with connect(twin, name) as conn:
+        _exec(conn, "SET GLOBAL read_only = 1")
+        if _slave_status(conn):
+            _exec(conn, "STOP SLAVE")
+        # its whole history: what it logged itself (or replicated, log_slave_updates) and what it applied
+        own = merge(_one(conn, "SELECT @@gtid_binlog_pos"), _one(conn, "SELECT @@gtid_slave_pos"))
+    base = roles.promoted_at_gtid
+    with connect(twin, roles.primary) as pconn:
+        primary_pos = _one(pconn, "SELECT @@gtid_binlog_pos")
+    diverged = beyond(own, base or primary_pos)
+    how, reseed = "gtid", None
+    with connect(twin, name) as conn:
+        _exec(conn, "RESET SLAVE ALL")
+    if diverged:
+        reseed = _reseed(twin, name, roles.primary, timeout=max(60.0, timeout))
+        position = reseed["gtid"]
+        how = "reseeded"
+    else:
+        position = own or ""
+    repl = db._literal(twin.db_replication_password())
+    with connect(twin, name) as conn:
+        _exec(conn, f"SET GLOBAL gtid_slave_pos = '{position}'",
+              db.change_master_sql(twin, roles.primary, repl), "START SLAVE")
+    roles.replicas = [r for r in roles.replicas if r != name] + [name]
+    roles.fenced = [r for r in roles.fenced if r != name]
+    roles.lost = [r for r in roles.lost if r != name]
+    _save(twin, roles)
+    caught_up = wait_caught_up(twin, name, timeout=timeout)
+    return {"member": name, "primary": roles.primary, "how": how,
+            "diverged": {"gtids": {str(d): f"{d}-?-{a}..{b}" for d, (a, b) in diverged.items()},
+                         "transactions": sum(b - a + 1 for a, b in diverged.values())},
+            "reseed": reseed, "caught_up_s": caught_up, "seconds": round(time.monotonic() - started, 3)}
+
+
+def wait_caught_up(twin, name: str, *, timeout: float = CATCH_UP_TIMEOUT) -> float:
+    """Wait until replica ``name`` replicates (both threads) and has applied everything the primary
+    had logged when the wait began; a GamedayError naming its replication error when it stops."""
+    started = time.monotonic()
+    deadline = Deadline(timeout)
+    roles = db_roles.load(twin)
+    with connect(twin, roles.primary) as pconn:
+        target_pos = _one(pconn, "SELECT @@gtid_binlog_pos")
+
+    def replicating():
+        state = member_state(twin, name)
+        if state.get("answers") and state["io"] == "No" and state["last_error"]:
+            raise GamedayError(f"{name} stopped replicating from {roles.primary}: {state['last_error']}")
+        return state.get("replicating")
+    wait_until(replicating, timeout=max(1.0, deadline.remaining()), what=f"{name} to replicate from {roles.primary}")
+    if target_pos:
+        with connect(twin, name) as conn:
+            _gtid_wait(conn, target_pos, max(1.0, deadline.remaining()), what=f"{name} catching up")
+    return round(time.monotonic() - started, 3)
+
+
+def set_mode(twin, mode: str) -> dict[str, Any]:
+    """Switch the replication mode at run time (and for every later start): the members running now
+    get it at once, replicas reconnect so that the primary sees them as semi-synchronous."""
+    db_roles.check_mode(mode)
+    roles = db_roles.load(twin)
+    roles.mode = mode
+    _save(twin, roles)
+    applied = []
+    for name in db.MEMBERS:
+        try:
+            conn = connect(twin, name, timeout=2)
+        except GamedayError:
+            continue  # it reads the mode from its init file when it starts
+        with conn:
+            _exec(conn, *[s for s in db_roles.mode_sql(mode).splitlines() if s])
+            if name in roles.replicas and _slave_status(conn):
+                _exec(conn, "STOP SLAVE IO_THREAD", "START SLAVE IO_THREAD")
+        applied.append(name)
+    return {"mode": mode, "applied": applied}
