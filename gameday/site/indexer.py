@@ -33,7 +33,7 @@ from . import db
 from .config import SiteConfig
 from .dead_letter import DeadLetters
 from .events import EVENT_TYPE, EventPublisher
-from .search import SearchClient, SearchError, SearchUnavailable
+from .search import SearchClient, SearchError, SearchRejected, SearchUnavailable
 
 log = logging.getLogger("gameday.site.indexer")
 
@@ -88,6 +88,15 @@ def _whole(value: object, name: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be a positive integer, not {value!r}")
     return value
+
+
+def _event_key(msg: Message) -> tuple[str, int] | None:
+    """``(article id, version)`` of a message :func:`parse_batch` accepted (None for any other)."""
+    try:
+        event = json.loads(msg.value())
+        return str(event["id"]), int(event["version"])
+    except (ValueError, TypeError, KeyError):
+        return None
 
 
 def parse_events(messages: list[Message]) -> tuple[list[dict], int]:
@@ -189,6 +198,8 @@ class Indexer:
         result = self._index_with_retry(events, offsets)
         if result is None:
             return  # stopping, or the partitions moved to another consumer: do not commit
+        rejected += [(msg, f"refused by search: {result['refused'][key]}") for msg in messages
+                     if (key := _event_key(msg)) in result["refused"]]
         failed = [why for why in self.dead_letters.send(rejected) if why is not None]
         if failed:  # never commit past an event that is neither indexed nor set aside
             log.warning("could not dead-letter %d of %d rejected events (%s): reading the batch again",
@@ -208,12 +219,23 @@ class Indexer:
               f" in {1000 * (time.monotonic() - started):.0f} ms", flush=True)
 
     def _index_with_retry(self, events: list[dict], offsets: list[TopicPartition]) -> dict | None:
+        """Bulk-index ``events`` until it succeeds (pausing the partitions while search is down);
+        returns the bulk result plus ``"refused"``: ``{(article id, version): why}`` of the events
+        search refused for what they are, or None when stopping or the partitions moved."""
         backoff = BACKOFF_MIN
         paused: list[TopicPartition] = []
+        refused: dict[tuple[str, int], str] = {}
         try:
             while not self.stop.is_set():
                 try:
-                    return self.search.bulk_index(events)
+                    return {**self.search.bulk_index(events), "refused": refused}
+                except SearchRejected as err:  # never indexable: set aside, index the rest at once
+                    log.warning("search refused %d of %d articles (dead-lettering them): %s",
+                                len(err.rejected), len(events), err)
+                    refused.update({(str(e["id"]), int(e["version"])): err.rejected[str(e["id"])]
+                                    for e in events if str(e["id"]) in err.rejected})
+                    events = [e for e in events if str(e["id"]) not in err.rejected]
+                    continue
                 except (SearchUnavailable, SearchError) as err:
                     log.warning("bulk index of %d articles failed, retrying in %.1fs: %s", len(events), backoff, err)
                 if not paused:

@@ -28,7 +28,7 @@ import requests
 
 from ..errors import GamedayError
 
-__all__ = ["SearchClient", "SearchUnavailable", "SearchError", "INDEX_SETTINGS", "document"]
+__all__ = ["SearchClient", "SearchUnavailable", "SearchError", "SearchRejected", "INDEX_SETTINGS", "document"]
 
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 2.0
@@ -66,6 +66,16 @@ class SearchUnavailable(GamedayError):
 
 class SearchError(GamedayError):
     """OpenSearch answered with a client error (4xx) or reported per-item bulk failures."""
+
+
+class SearchRejected(SearchError):
+    """A bulk request's items that OpenSearch refused for what they are (a 4xx other than 409/429,
+    e.g. a field its mapping cannot parse): retrying them can never succeed. ``rejected`` maps each
+    refused document id to why; the other items of the request were applied."""
+
+    def __init__(self, message: str, rejected: dict[str, str]):
+        super().__init__(message)
+        self.rejected = rejected
 
 
 def document(article: dict) -> dict:
@@ -202,8 +212,10 @@ class SearchClient:
         """Index articles by id with external versioning. Returns ``{"indexed", "stale"}`` counts.
 
         ``stale`` counts version conflicts (the index already holds this or a newer version).
-        Raises :class:`SearchError` if any other item failed, :class:`SearchUnavailable` if no host
-        answered; the caller should retry the whole batch (it is idempotent).
+        Raises :class:`SearchUnavailable` if no host answered or an item failed for want of capacity
+        (429, 5xx): the caller should retry the whole batch (it is idempotent). Raises
+        :class:`SearchRejected` naming the ids OpenSearch refused for what they are (other 4xx): those
+        never index; the rest of the batch was applied.
         """
         lines: list[str] = []
         for article in articles:
@@ -218,6 +230,7 @@ class SearchClient:
         result = resp.json()
         indexed = stale = 0
         failures: list[str] = []
+        refused: dict[str, str] = {}
         for item in result.get("items", []):
             outcome = item.get("index", {})
             status = outcome.get("status", 0)
@@ -227,10 +240,11 @@ class SearchClient:
                 stale += 1
             else:
                 failures.append(f"{outcome.get('_id')}: {status} {json.dumps(outcome.get('error'))[:200]}")
+                refused[str(outcome.get("_id"))] = f"HTTP {status} {json.dumps(outcome.get('error'))[:300]}"
         if failures:
             if any(f.split(": ", 1)[1].startswith(("429", "5")) for f in failures):
                 raise SearchUnavailable(f"bulk indexing partly failed ({len(failures)} items), e.g. {failures[0]}")
-            raise SearchError(f"bulk indexing failed for {len(failures)} items, e.g. {failures[0]}")
+            raise SearchRejected(f"bulk indexing refused {len(failures)} items, e.g. {failures[0]}", refused)
         return {"indexed": indexed, "stale": stale}
 
     def search(self, q: str, size: int = 10) -> dict:

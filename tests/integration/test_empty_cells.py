@@ -1,8 +1,9 @@
 """Issue 15 item 7, the coverage map's empty cells, each on the real session twin (127.20.x.y):
 
-- indexer/poison-message: ``chaos run experiments/kafka/poison-events.yaml`` publishes 3 events the
-  indexer cannot process, then editors publish 3 updates; the updates become searchable, the
-  dead-letter topic holds exactly the 3 (each with its error and source offset), the indexer is past
+- indexer/poison-message: ``chaos run experiments/kafka/poison-events.yaml`` publishes 4 events the
+  indexer cannot process (3 it cannot parse, 1 search refuses), then editors publish 3 updates; the
+  updates become searchable, the dead-letter topic holds exactly the 4 (each with its error and
+  source offset), the indexer is past
   them, and the kafka playbook reports them once (finding indexer.dead-lettered), then not again.
 - web/replica-not-ready: ``chaos run experiments/web/replica-not-ready.yaml`` wedges one web replica
   (its process runs, /readyz answers 503); the load balancer stops sending it readers with no error
@@ -41,15 +42,16 @@ def test_poison_events_are_dead_lettered_and_indexing_goes_on(target, tmp_path):
     assert proc.returncode == 0 and journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = outputs(journal)
     fault = out["publish-poison-events"]
-    assert len(fault["published"]) == 3
+    assert len(fault["published"]) == 4
     assert out["time-until-the-updates-are-searchable"]["ids"] == [41, 42, 43]
     assert not ledger.matching(target.env, "skip_poison_events")  # the rollback found the indexer past them
 
     mine = [r for r in target.dead_letters() if r["key"] == fault["key"].encode()]
-    assert len(mine) == 3  # exactly the poison, once each
+    assert len(mine) == 4  # exactly the poison, once each
     assert sorted((int(r["headers"]["gameday.source.partition"]), int(r["headers"]["gameday.source.offset"]))
                   for r in mine) == sorted((p["partition"], p["offset"]) for p in fault["published"])
     assert all(r["headers"]["gameday.error"] for r in mine)
+    assert sum(r["headers"]["gameday.error"].startswith("refused by search: HTTP 400") for r in mine) == 1
     committed = kafka_records.committed(target.kafka_bootstrap(), "indexer", "content-events")
     assert all(committed[p["partition"]] > p["offset"] for p in fault["published"])
 

@@ -19,19 +19,23 @@ POISON = (
     json.dumps({"type": "article.published", "id": 990001}).encode(),  # no version, kind, slug, ...
     json.dumps({"type": "article.published", "id": "nine", "version": 1, "kind": "guidance", "slug": "x",
                 "title": "x", "category": "x", "summary": "x", "body": "x"}).encode(),  # id not an integer
+    json.dumps({"type": "article.published", "id": 990002, "version": 1, "kind": "guidance", "slug": "x",
+                "title": "x", "category": "x", "summary": "x", "body": "x",
+                "updated_at": "yesterday"}).encode(),  # complete, but search's mapping refuses the date
 )
 
 
 @activity
-def publish_poison_events(count: int = 3, dry_run: bool = False, configuration: Dict[str, Any] = None,
+def publish_poison_events(count: int = 4, dry_run: bool = False, configuration: Dict[str, Any] = None,
                           secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Publish ``count`` events the indexer cannot process (cut-short JSON, missing fields, an id
-    that is not an integer, in turn) straight to the content topic, as a broken producer would.
+    that is not an integer, a complete event whose date search refuses, in turn) straight to the
+    content topic, as a broken producer would.
     The indexer must set them aside on its dead-letter topic and keep indexing. The undo (get the
     indexer past them, moving its group's offsets if it is blocked) is recorded first. From an
     experiment::
 
-        provider: {type: python, module: gameday.chaos.indexer.actions, func: publish_poison_events, arguments: {count: 3}}
+        provider: {type: python, module: gameday.chaos.indexer.actions, func: publish_poison_events, arguments: {count: 4}}
 
     Returns ``{"target", "layer": "indexer", "published": [{"partition", "offset"}], "key", "fault_at"}``.
     """

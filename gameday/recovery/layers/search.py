@@ -13,7 +13,7 @@ import time
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ...site.indexer import parse_events
-from ...site.search import INDEX_SETTINGS, SearchClient, SearchError, SearchUnavailable
+from ...site.search import INDEX_SETTINGS, SearchClient, SearchError, SearchRejected, SearchUnavailable
 from ...deadline import Deadline
 from ...errors import GamedayError
 from ..context import Context
@@ -210,7 +210,7 @@ def replay_events(ctx: Context) -> str:
     consumer = Consumer({"bootstrap.servers": ctx.target.kafka_bootstrap(), "group.id": f"gameday-replay-{int(time.time())}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest",
                          "socket.connection.setup.timeout.ms": 2000, "log_level": 2})
-    replayed = articles = 0
+    replayed = articles = refused = 0
     gap = False
     try:
         md = consumer.list_topics(TOPIC, timeout=ctx.remaining(10))
@@ -235,7 +235,10 @@ def replay_events(ctx: Context) -> str:
             batch = [m for m in consumer.consume(500, timeout=1.0) if not m.error()]
             if batch:
                 events, _skipped = parse_events(batch)
-                client.bulk_index(events)
+                try:
+                    client.bulk_index(events)
+                except SearchRejected as err:  # never indexable (the indexer dead-lettered them); the rest applied
+                    refused += len(err.rejected)
                 replayed += len(batch)
                 articles += len(events)
                 for m in batch:
@@ -246,6 +249,8 @@ def replay_events(ctx: Context) -> str:
     finally:
         consumer.close()
     words = f"replayed {replayed} events ({articles} articles) from {TOPIC} since the snapshot"
+    if refused:
+        words += f" ({refused} refused by the index, as the indexer's dead letters)"
     if gap or ctx.state.reindex_from_db:
         words += "; " + reindex_all(ctx)
     return words
