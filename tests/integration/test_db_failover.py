@@ -17,6 +17,7 @@ fixture, so later tests find the twin as it was. Run serialized with other twins
 
 from __future__ import annotations
 
+import subprocess
 import time
 import uuid
 from pathlib import Path
@@ -31,6 +32,7 @@ from gameday.errors import GamedayError
 from gameday.measure.canary import Canaries, CanaryEndpoints
 from gameday.recovery import FAILED, Context, load_playbook, run
 from gameday.sandbox import db_replication
+from gameday.sandbox.members import db
 from gameday.targets import for_environment
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
@@ -109,9 +111,25 @@ def test_a_row_written_through_the_endpoint_reaches_the_replica_which_refuses_wr
         with pytest.raises(pymysql.MySQLError) as err:
             cur.execute("INSERT INTO failover_check VALUES (%s, %s)", (uuid.uuid4().hex, time.time()))
         assert err.value.args[0] == 1290  # --read-only
-    # no secret in what the roles record or the status says
+    # the replica killed (the supervisor restarts it): it comes back read-only and replicating again
+    client = target.client
+    pid = client.member("db-2")["pid"]
+    client.kill("db-2", "KILL")
+    wait_until(lambda: client.member("db-2")["pid"] not in (None, pid) and client.member("db-2")["ready"],
+               timeout=90, what="db-2 restarted by the supervisor")
+    wait_replicated(target, timeout=60)
+    assert target.db_replication()["members"]["db-2"]["read_only"]
+    # no secret in what the roles record or the status says, in either member's binary log or log
     text = (twin.paths.data / "db-roles.json").read_text() + repr(status)
-    assert twin.db_replication_password() not in text and twin.db_password() not in text
+    for name in ("db-1", "db-2"):
+        logs = sorted(p for p in db.binlog_dir(twin, name).glob("binlog.[0-9]*"))
+        assert logs, f"{name} keeps a binary log"
+        text += "".join(subprocess.run(["mariadb-binlog", "--no-defaults", "--verbose", str(p)], capture_output=True,
+                                       text=True, timeout=60, check=True).stdout for p in logs)
+        text += twin.paths.member_log(name).read_text(errors="replace")
+    for secret in (twin.db_replication_password(), twin.db_password()):
+        assert secret not in text
+    assert "IDENTIFIED BY" not in text.upper() and "MASTER_PASSWORD" not in text.upper()
 
 
 def test_semisync_primary_lost_the_playbook_promotes_the_replica_and_no_acknowledged_row_is_lost(target, tmp_path):
