@@ -8,8 +8,10 @@
 "Full" per layer (:data:`CHECKS`): Kafka, every partition's ISR as long as its replica list
 (:func:`gameday.kafka_admin.partition_health`); search, the cluster green
 (:meth:`gameday.search_admin.SearchAdmin.health`); web, every replica of the baseline ready
-(``Target.view("web")``). The database's replica catching up is not measured (the twin's
-database has no replica yet): :data:`NOT_MEASURED` says so rather than inventing a figure. A look
+(``Target.view("web")``); the database, every replica replicating from the primary and within
+:data:`DB_CAUGHT_UP_TRANSACTIONS` of it, no member lost or fenced (``Target.db_replication``). A
+target whose database has no replica (``Target.db_roles()`` None) is :data:`NOT_MEASURED` for db,
+said so rather than inventing a figure. A look
 that fails (the cluster does not answer) counts as not full, with its reason. Reads only; each
 look is bounded by its client's timeout; :meth:`Watch.wait` is bounded by ``max_s``.
 """
@@ -23,6 +25,7 @@ from typing import Callable
 from .. import kafka_admin
 from ..deadline import Deadline
 from ..errors import GamedayError
+from ..gtid import parse_gtids
 from ..measure.phases import NOT_MEASURED, LayerRedundancy, Sample, judge_samples
 from ..targets import Target, for_environment
 from ..targets.environment import Environment
@@ -48,6 +51,26 @@ def search_full(target: Target) -> tuple[bool, str]:
     return h["status"] == "green", text
 
 
+DB_CAUGHT_UP_TRANSACTIONS = 10  # a replica this close to the primary's position has caught up (writes never stop)
+
+
+def db_full(target: Target) -> tuple[bool, str]:
+    status = target.db_replication()
+    roles, members = status["roles"], status["members"]
+    head = {d: n for d, (_s, n) in parse_gtids(members.get(roles["primary"], {}).get("gtid_binlog_pos")).items()}
+    said, full = [], not roles["lost"] and not roles["fenced"] and bool(roles["replicas"])
+    said += [f"{m} lost" for m in roles["lost"]] + [f"{m} fenced" for m in roles["fenced"]]
+    for r in roles["replicas"]:
+        m = members.get(r, {})
+        have = {d: n for d, (_s, n) in parse_gtids(m.get("gtid_current_pos")).items()}
+        behind = sum(max(0, n - have.get(d, 0)) for d, n in head.items())
+        ok = bool(m.get("replicating")) and behind <= DB_CAUGHT_UP_TRANSACTIONS
+        full = full and ok
+        said.append(f"{r} {'replicates' if m.get('replicating') else 'does not replicate'} from {roles['primary']}, "
+                    f"{behind} transactions behind")
+    return full, "; ".join(said) or f"{roles['primary']} has no replica"
+
+
 def web_full(target: Target) -> tuple[bool, str]:
     view = target.view("web")
     want = sum(view.baseline.values())
@@ -59,8 +82,10 @@ CHECKS: dict[str, tuple[str, Look]] = {
     "kafka": ("every partition's ISR full", kafka_full),
     "search": ("cluster green", search_full),
     "web": ("every replica ready", web_full),
+    "db": ("replica caught up", db_full),
 }
-NOT_MEASURED_LAYERS = {"db": ("replica caught up", "no database replica to check yet")}
+NOT_MEASURED_LAYERS = {"db": ("replica caught up", "no database replica to check yet")}  # when not watched
+NO_DB_REPLICA = "the database has no replica (a single server)"
 
 
 def look(check: Look, target: Target) -> Sample:
@@ -92,12 +117,16 @@ class Watch:
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._cutoff: float | None = None  # when :meth:`wait` last returned
+        self.unmeasured: dict[str, str] = {}  # layers the target has nothing to look at for, with why
 
     def start(self) -> "Watch":
         """Look at every layer once now (the state before the experiment), then keep looking."""
         try:
             for layer in self.layers:
                 target = self.make_target(self.env)
+                if layer == "db" and target.db_roles() is None:
+                    self.unmeasured[layer] = NO_DB_REPLICA
+                    continue
                 self.before[layer] = look(CHECKS[layer][1], target)
                 thread = threading.Thread(target=self._loop, args=(layer, target), name=f"redundancy-{layer}",
                                           daemon=True)
@@ -140,10 +169,14 @@ class Watch:
             thread.join(timeout=LOOK_TIMEOUT_S * 4)
         out = []
         for layer in self.layers:
+            if layer in self.unmeasured:
+                out.append(LayerRedundancy(layer, CHECKS[layer][0], NOT_MEASURED, detail=self.unmeasured[layer]))
+                continue
             before = self.before.get(layer)
             with self._lock:
                 samples = [x for x in self.samples[layer] if self._cutoff is None or x.at <= self._cutoff]
             out.append(judge_samples(layer, CHECKS[layer][0], samples, fault_at=fault_at,
                                      full_before=None if before is None else before.full))
-        out += [LayerRedundancy(layer, check, NOT_MEASURED, detail=why) for layer, (check, why) in NOT_MEASURED_LAYERS.items()]
+        out += [LayerRedundancy(layer, check, NOT_MEASURED, detail=why) for layer, (check, why) in NOT_MEASURED_LAYERS.items()
+                if layer not in self.layers]
         return out

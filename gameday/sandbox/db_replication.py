@@ -20,7 +20,6 @@ the new primary instead of replicating on top of a diverged history.
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import tempfile
 import time
@@ -30,10 +29,10 @@ import pymysql
 
 from ..deadline import Deadline, wait_until
 from ..errors import DeadlineExceeded, GamedayError
+from ..gtid import beyond, merge
 from . import db_roles
 from .members import db, toxiproxy
 
-_GTID = re.compile(r"(\d+)-(\d+)-(\d+)")
 CATCH_UP_TIMEOUT = 60.0
 
 
@@ -65,28 +64,6 @@ def _slave_status(conn) -> dict[str, Any] | None:
     with conn.cursor(pymysql.cursors.DictCursor) as cur:
         cur.execute("SHOW SLAVE STATUS")
         return cur.fetchone()
-
-
-def parse_gtids(pos: str | None) -> dict[int, tuple[int, int]]:
-    """``'0-1-12,1-2-5'`` -> ``{0: (1, 12), 1: (2, 5)}`` (domain -> (server id, sequence number))."""
-    return {int(d): (int(s), int(n)) for d, s, n in _GTID.findall(pos or "")}
-
-
-def merge(*positions: str | None) -> str:
-    """One GTID position holding, per domain, the furthest of ``positions``."""
-    best: dict[int, tuple[int, int]] = {}
-    for pos in positions:
-        for d, (srv, n) in parse_gtids(pos).items():
-            if d not in best or n > best[d][1]:
-                best[d] = (srv, n)
-    return ",".join(f"{d}-{srv}-{n}" for d, (srv, n) in sorted(best.items()))
-
-
-def beyond(pos: str | None, base: str | None) -> dict[int, tuple[int, int]]:
-    """The domains where ``pos`` has transactions past ``base`` (by sequence number): ``{domain: (first
-    sequence number past base, last)}``. Empty when ``pos`` is a prefix of ``base``'s history."""
-    have, ref = parse_gtids(pos), parse_gtids(base)
-    return {d: (ref.get(d, (0, 0))[1] + 1, n) for d, (_s, n) in have.items() if n > ref.get(d, (0, 0))[1]}
 
 
 def member_state(twin, name: str) -> dict[str, Any]:

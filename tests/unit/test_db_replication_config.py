@@ -10,7 +10,7 @@ import pytest
 
 from gameday.errors import UsageError
 from gameday.sandbox import db_roles
-from gameday.sandbox.db_replication import beyond, merge
+from gameday.gtid import beyond, merge
 from gameday.sandbox.install import locations
 from gameday.sandbox.members import db
 from gameday.sandbox.paths import SandboxPaths

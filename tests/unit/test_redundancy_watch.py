@@ -121,3 +121,42 @@ def test_a_cluster_that_never_answers_is_not_measured_and_not_waited_for():
     assert time.monotonic() - started < 2
     search = next(r for r in w.stop(time.time()) if r.layer == "search")
     assert search.status == NOT_MEASURED and search.detail.startswith("did not answer: no search node answered")
+
+
+class DbOnly:
+    """The database's replication as a target reports it: all the db check asks of a target."""
+
+    def __init__(self, roles, members):
+        self.roles, self.members = roles, members
+
+    def db_roles(self):
+        return self.roles
+
+    def db_replication(self):
+        return {"roles": self.roles, "members": self.members}
+
+
+def _roles(**changes):
+    return {"primary": "db-1", "replicas": ["db-2"], "fenced": [], "lost": [], "mode": "async", **changes}
+
+
+def test_the_database_is_full_when_every_replica_replicates_close_behind_the_primary():
+    from gameday.runner.redundancy import DB_CAUGHT_UP_TRANSACTIONS, db_full
+    primary = {"answers": True, "gtid_binlog_pos": "0-1-100"}
+    near = {"replicating": True, "gtid_current_pos": f"0-1-{100 - DB_CAUGHT_UP_TRANSACTIONS}"}
+    assert db_full(DbOnly(_roles(), {"db-1": primary, "db-2": near})) == \
+        (True, f"db-2 replicates from db-1, {DB_CAUGHT_UP_TRANSACTIONS} transactions behind")
+    far = {"replicating": True, "gtid_current_pos": "0-1-50"}
+    assert db_full(DbOnly(_roles(), {"db-1": primary, "db-2": far}))[0] is False
+    stopped = {"replicating": False, "gtid_current_pos": "0-1-100"}
+    assert db_full(DbOnly(_roles(), {"db-1": primary, "db-2": stopped})) == \
+        (False, "db-2 does not replicate from db-1, 0 transactions behind")
+    full, detail = db_full(DbOnly(_roles(primary="db-2", replicas=[], fenced=["db-1"]), {"db-2": primary}))
+    assert not full and detail == "db-1 fenced"
+
+
+def test_a_database_without_a_replica_is_not_measured():
+    from gameday.runner.redundancy import NO_DB_REPLICA
+    w = Watch(None, layers=("db",), interval_s=0.1, make_target=lambda _env: DbOnly(None, {})).start()
+    db = next(r for r in w.stop(time.time()) if r.layer == "db")
+    assert db.status == NOT_MEASURED and db.detail == NO_DB_REPLICA
