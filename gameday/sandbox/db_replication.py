@@ -241,11 +241,12 @@ def _reseed(twin, name: str, primary: str, timeout: float) -> dict[str, Any]:
     return {"from": primary, "gtid": gtid, "seconds": round(time.monotonic() - started, 3)}
 
 
-def rebuild(twin, name: str, *, timeout: float = CATCH_UP_TIMEOUT) -> dict[str, Any]:
+def rebuild(twin, name: str, *, reseed: bool = False, timeout: float = CATCH_UP_TIMEOUT) -> dict[str, Any]:
     """Make the running member ``name`` a replica of the recorded primary: by GTID from where its own
     history stops when that history is a prefix of the primary's, else (it holds transactions the
-    primary never got: acknowledged commits lost by an asynchronous failover) re-seeded from a dump.
-    Waits until it has caught up. Returns ``{"member", "primary", "how": "gtid"|"reseeded",
+    primary never got: acknowledged commits lost by an asynchronous failover) re-seeded from a dump;
+    ``reseed`` re-seeds in any case (a replica whose applier stopped on an error: its copy is not the
+    primary's). Waits until it has caught up. Returns ``{"member", "primary", "how": "gtid"|"reseeded",
     "diverged": {"gtids", "transactions"}, "reseed", "seconds"}``."""
     started = time.monotonic()
     roles = db_roles.load(twin)
@@ -261,13 +262,12 @@ def rebuild(twin, name: str, *, timeout: float = CATCH_UP_TIMEOUT) -> dict[str, 
     with connect(twin, roles.primary) as pconn:
         primary_pos = _one(pconn, "SELECT @@gtid_binlog_pos")
     diverged = beyond(own, base or primary_pos)
-    how, reseed = "gtid", None
+    how, seeded = "gtid", None
     with connect(twin, name) as conn:
         _exec(conn, "RESET SLAVE ALL")
-    if diverged:
-        reseed = _reseed(twin, name, roles.primary, timeout=max(60.0, timeout))
-        position = reseed["gtid"]
-        how = "reseeded"
+    if diverged or reseed:
+        seeded = _reseed(twin, name, roles.primary, timeout=max(60.0, timeout))
+        position, how = seeded["gtid"], "reseeded"
     else:
         position = own or ""
     repl = db._literal(twin.db_replication_password())
@@ -282,7 +282,7 @@ def rebuild(twin, name: str, *, timeout: float = CATCH_UP_TIMEOUT) -> dict[str, 
     return {"member": name, "primary": roles.primary, "how": how,
             "diverged": {"gtids": {str(d): f"{d}-?-{a}..{b}" for d, (a, b) in diverged.items()},
                          "transactions": sum(b - a + 1 for a, b in diverged.values())},
-            "reseed": reseed, "caught_up_s": caught_up, "seconds": round(time.monotonic() - started, 3)}
+            "reseed": seeded, "caught_up_s": caught_up, "seconds": round(time.monotonic() - started, 3)}
 
 
 def wait_caught_up(twin, name: str, *, timeout: float = CATCH_UP_TIMEOUT) -> float:
@@ -296,7 +296,7 @@ def wait_caught_up(twin, name: str, *, timeout: float = CATCH_UP_TIMEOUT) -> flo
 
     def replicating():
         state = member_state(twin, name)
-        if state.get("answers") and state["io"] == "No" and state["last_error"]:
+        if state.get("answers") and "No" in (state["io"], state["sql"]) and state["last_error"]:
             raise GamedayError(f"{name} stopped replicating from {roles.primary}: {state['last_error']}")
         return state.get("replicating")
     wait_until(replicating, timeout=max(1.0, deadline.remaining()), what=f"{name} to replicate from {roles.primary}")

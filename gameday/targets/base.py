@@ -172,9 +172,10 @@ class Target(abc.ABC):
         """Point the site's one database endpoint at the recorded primary (idempotent)."""
         raise GamedayError(f"{self.name}: database failover is not built for targets of kind {self.env.kind!r}")
 
-    def rebuild_db_replica(self, member: str) -> dict[str, Any]:
+    def rebuild_db_replica(self, member: str, *, reseed: bool = False) -> dict[str, Any]:
         """Make a running, fenced database server (an old primary back) a replica of the primary: by
-        GTID when its history is a prefix of the primary's, else re-seeded from the primary. Returns
+        GTID when its history is a prefix of the primary's, else (or with ``reseed``: a replica whose
+        replication stopped on an error) re-seeded from the primary. Returns
         ``{"member", "primary", "how", "diverged", ...}``."""
         raise GamedayError(f"{self.name}: database failover is not built for targets of kind {self.env.kind!r}")
 

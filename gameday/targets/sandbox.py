@@ -268,9 +268,9 @@ class SandboxTarget(Target):
         from ..sandbox import db_replication
         return db_replication.repoint(self._twin())
 
-    def rebuild_db_replica(self, member: str) -> dict:
+    def rebuild_db_replica(self, member: str, *, reseed: bool = False) -> dict:
         from ..sandbox import db_replication
-        return db_replication.rebuild(self._twin(), member)
+        return db_replication.rebuild(self._twin(), member, reseed=reseed)
 
     def set_db_replication(self, mode: str) -> dict:
         """Switch the twin's replication mode (``async`` or ``semisync``) now and for later starts."""

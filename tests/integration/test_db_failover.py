@@ -205,3 +205,30 @@ def test_async_failover_loses_what_the_replica_never_received_names_it_and_resee
     assert report.to_dict()["rpo_records"] == len(report.lost) > 0
     print(f"async failover: lost {len(report.lost)} acknowledged rows {report.lost} over {report.lost_span_s}s; "
           f"{ran['rebuild-old-db-primary'].did}")
+
+
+def test_a_replica_whose_replication_broke_is_reseeded_by_the_playbook(target):
+    """db-2 loses a table behind replication's back (its copy is no longer the primary's); the next
+    write to it stops db-2's applier: finding db.replica-broken, step rebuild-old-db-primary re-seeds."""
+    twin = target._twin()
+    with site_conn(twin, "127.20.30.100") as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS failover_check (marker CHAR(32) PRIMARY KEY, at DOUBLE NOT NULL)")
+    wait_replicated(target)
+    with db_replication.connect(twin, "db-2") as conn, conn.cursor() as cur:
+        cur.execute("SET sql_log_bin = 0")
+        cur.execute("DROP TABLE sps.failover_check")
+    marker = uuid.uuid4().hex
+    with site_conn(twin, "127.20.30.100") as conn, conn.cursor() as cur:
+        cur.execute("INSERT INTO failover_check VALUES (%s, %s)", (marker, time.time()))
+    wait_until(lambda: target.db_replication()["members"]["db-2"]["sql"] == "No", timeout=30,
+               what="db-2's applier to stop on the missing table")
+    result = run(load_playbook("db"), Context(target=target), apply=True)
+    assert result.outcome != FAILED, result.error
+    assert "db.replica-broken" in [f.code for f in result.findings]
+    did = {s.name: s for s in result.steps}["rebuild-old-db-primary"].did
+    assert "db-2 replicates from db-1 (reseeded" in did, did
+    wait_replicated(target)
+    with site_conn(twin, "127.20.30.2") as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM failover_check WHERE marker = %s", (marker,))
+        assert cur.fetchone()[0] == 1
+    print(did)

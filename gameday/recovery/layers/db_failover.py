@@ -103,8 +103,9 @@ def rebuild(ctx: Context) -> str:
     roles = ctx.target.db_roles()
     members = _members(ctx)
     todo = [m for m in roles["fenced"] if m != roles["primary"]]
-    todo += [r for r in roles["replicas"] if r not in todo and members.get(r, {}).get("answers")
-             and "No" in (members[r].get("io"), members[r].get("sql"))]
+    broken = [r for r in roles["replicas"] if r not in todo and members.get(r, {}).get("answers")
+              and "No" in (members[r].get("io"), members[r].get("sql"))]
+    todo += broken
     did, done = [], []
     for member in todo:
         view = ctx.target.view("db")
@@ -114,7 +115,8 @@ def rebuild(ctx: Context) -> str:
             continue
         wait_until(lambda name=member: next(x for x in ctx.target.view("db").members if x.name == name).ready,
                    timeout=ctx.remaining(120), what=f"{member} to accept connections")
-        result = ctx.target.rebuild_db_replica(member)
+        # a replica whose replication stopped on an error: its copy is not the primary's, re-seed it
+        result = ctx.target.rebuild_db_replica(member, reseed=member in broken)
         done.append(result)
         lost = result["diverged"]["transactions"]
         did.append(f"{member} replicates from {result['primary']} ({result['how']}"
