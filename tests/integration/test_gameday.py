@@ -105,8 +105,8 @@ def test_smoke_suite_writes_every_artifact(steady_twin, twin_client, tmp_path):
         at = {m["key"]: m["after_fault_s"] for m in s["phases"]["milestones"]}
         assert at["playbook_started"] is not None and at["serving_again"] is not None, s["phases"]
         layers = s["full_redundancy"]["layers"]
-        assert set(layers) == {"kafka", "search", "web", "db"} and layers["db"]["status"] == "not-measured"
-        assert all(v["status"] in ("restored", "never-lost") for k, v in layers.items() if k != "db"), layers
+        assert set(layers) == {"kafka", "search", "web", "db"}  # db: the replica caught up (the twin has one)
+        assert all(v["status"] in ("restored", "never-lost") for v in layers.values()), layers
         assert s["full_redundancy"]["after_fault_s"] == max(v["after_fault_s"] for v in layers.values()
                                                             if v["after_fault_s"] is not None), s["full_redundancy"]
     search = next(s for s in summary["scenarios"] if s["name"] == "search-data-node")["full_redundancy"]["layers"]
