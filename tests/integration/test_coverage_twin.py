@@ -8,7 +8,7 @@ import json
 import socket
 import urllib.request
 
-from gameday.coverage import claims, inventory
+from gameday.coverage import claims, inventory, knowledge
 from gameday.coverage import sandbox as sandbox_inventory
 from gameday.sandbox.client import SandboxClient
 
@@ -20,9 +20,11 @@ def test_sandbox_inventory_matches_the_running_twin(twin):
     listed: set[str] = set()
     for component in inv.components:
         realised = component.realised_by
+        # its workload, and any workload that is part of it (the database's replica, db-replica)
+        workloads = {realised["workload"]} | {w for w, cid in knowledge.PART_OF.items() if cid == component.id}
         for name in realised["members"]:
             m = members[name]
-            assert m["workload"] == realised["workload"] and m["state"] == "running" and m["ready"], m
+            assert m["workload"] in workloads and m["state"] == "running" and m["ready"], m
             listed.add(name)
         for endpoint in realised["endpoints"]:
             host, port = endpoint.rsplit(":", 1)
@@ -39,7 +41,16 @@ def test_sandbox_inventory_matches_the_running_twin(twin):
     with urllib.request.urlopen(f"{twin.toxiproxy_api}/proxies", timeout=5) as answer:
         proxies = json.load(answer)
     by_address = {m["address"]: m["workload"] for m in status["members"] if m["address"]}
-    forwarded = {by_address[p["upstream"].rsplit(":", 1)[0]] for p in proxies.values()}
+    listening = {p["listen"]: p["upstream"] for p in proxies.values()}
+
+    def member_behind(upstream: str) -> str:
+        """A proxy may forward to another proxy (web's ``db`` fault proxy -> the database's stable
+        endpoint ``mariadb-primary`` -> the primary): follow the chain to the member."""
+        for _ in range(len(listening)):
+            upstream = listening.get(upstream, upstream)
+        return by_address[upstream.rsplit(":", 1)[0]]
+
+    forwarded = {member_behind(p["upstream"]) for p in proxies.values()}
     web = inv.component("web")
     served = {inv.component(d).realised_by["workload"] for d in web.depends_on}
     assert forwarded == served == {"db", "search", "kafka"}

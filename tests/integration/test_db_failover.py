@@ -4,8 +4,9 @@
   the replica refuses the site's writes (read-only).
 - Semi-synchronous: plain ``chaos run experiments/db/lose-primary.yaml``: db-1 is killed and kept
   down, the db playbook (the undo the fault recorded) promotes db-2, repoints the endpoint, starts
-  db-1 fenced and rebuilds it as db-2's replica by GTID. The RPO canary writing through the endpoint
-  the whole time loses nothing.
+  db-1 fenced and rebuilds it as db-2's replica by GTID; the rollback switches back (planned: db-1
+  primary again, db-2 its replica). The RPO canary writing through the endpoint the whole time, both
+  switches included, loses nothing.
 - Asynchronous: the replica falls behind (its IO thread stopped, as a slow link does), the primary
   is lost: the canary's rows written meanwhile are lost and named, and the old primary, holding
   them, is re-seeded rather than replicated on top of a diverged history.
@@ -165,8 +166,16 @@ def test_semisync_primary_lost_the_playbook_promotes_the_replica_and_no_acknowle
     assert after["roles"]["primary"] == "db-2" and after["roles"]["replicas"] == ["db-1"], after["roles"]
     assert after["members"]["db-1"]["replicating"] and after["members"]["db-1"]["read_only"]
     assert not after["members"]["db-2"]["read_only"]
-    assert db_replication.endpoint_upstream(twin) == "127.20.30.2:3306"
-    # writes through the endpoint land on db-2 and flow to db-1
+    # the rollback switched back as planned (db-2 fenced, db-1 caught up and promoted, db-2 its replica):
+    # the next scenario starts from the roles this one did
+    back = {r["activity"]["name"]: r.get("output") for r in journal.get("rollbacks", [])}
+    switched = back["switch-back-to-the-original-primary"]
+    assert switched["switched"] and switched["promotion"]["switchover"], switched
+    assert (switched["promotion"]["old_primary"], switched["promotion"]["new_primary"]) == ("db-2", "db-1")
+    roles = target.db_roles()
+    assert (roles["primary"], roles["replicas"], roles["fenced"], roles["lost"]) == ("db-1", ["db-2"], [], []), roles
+    assert db_replication.endpoint_upstream(twin) == "127.20.30.1:3306"
+    # writes through the endpoint land on db-1 and flow to db-2
     wait_replicated(target)
     report = canaries.verify(timeout=60)["db"]
     assert report.acknowledged > 5 and report.lost == [], report.to_dict()

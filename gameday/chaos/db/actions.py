@@ -16,7 +16,8 @@ from ..lock import lock_for
 from .failover import FAILOVER_MILESTONES
 from .restore import MILESTONES, milestones
 
-__all__ = ["kill_database", "lose_primary", "recover_primary", "take_backup", "destroy_content", "restore_content"]
+__all__ = ["kill_database", "lose_primary", "recover_primary", "switch_primary_back", "take_backup", "destroy_content",
+           "restore_content"]
 
 _TABLE = re.compile(r"[A-Za-z0-9_]+")
 
@@ -94,6 +95,30 @@ def recover_primary(configuration: Dict[str, Any] = None, secrets: Dict[str, Any
                                              FAILOVER_MILESTONES)
         recovered.append(result)
     return {"target": tgt.name, "layer": "db", "recovered": recovered, "milestones": list(FAILOVER_MILESTONES)}
+
+
+@activity
+def switch_primary_back(member: str = "db-1", configuration: Dict[str, Any] = None,
+                        secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Rollback of the failover drill, after :func:`recover_primary`: a planned switchover back to
+    ``member`` (the primary the drill started from), so that every game day starts from the same roles
+    and the point-in-time restore drill (``member``'s backups and binary log) can follow this one::
+
+        provider: {type: python, module: gameday.chaos.db.actions, func: switch_primary_back}
+
+    The current primary is fenced, ``member`` applies everything it had, takes the endpoint, and the
+    old primary is rebuilt as its replica (``Target.promote_db_replica`` then ``rebuild_db_replica``):
+    writes pause for about a second, nothing acknowledged is lost. Nothing is done when ``member`` is
+    the primary already or the database has no replicas. Returns ``{"target", "layer", "switched",
+    "primary", "promotion"?, "rebuild"?}``."""
+    tgt = target(configuration)
+    roles = tgt.db_roles()
+    if roles is None or roles["primary"] == member:
+        return {"target": tgt.name, "layer": "db", "switched": False, "primary": roles and roles["primary"]}
+    promotion = tgt.promote_db_replica(member)
+    rebuild = tgt.rebuild_db_replica(promotion["old_primary"])
+    return {"target": tgt.name, "layer": "db", "switched": True, "primary": member, "promotion": promotion,
+            "rebuild": rebuild}
 
 
 @activity
