@@ -29,7 +29,6 @@ import pytest
 import gameday.chaos.db.actions  # noqa: F401 - registers the undo the repair runs
 from gameday.chaos import ledger
 from gameday.deadline import wait_until
-from gameday.errors import GamedayError
 from gameday.measure.canary import Canaries, CanaryEndpoints
 from gameday.recovery import FAILED, Context, load_playbook, run
 from gameday.sandbox import db_replication
@@ -37,6 +36,7 @@ from gameday.sandbox.members import db
 from gameday.targets import for_environment
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
+from tests.support.undo import rerun
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "sandbox-test"
@@ -50,11 +50,7 @@ def site_conn(twin, host: str):
 
 def restore_roles(target) -> None:
     """db-1 primary, db-2 its replica, asynchronous: as the twin starts (switch back if needed)."""
-    for record in ledger.matching(target.env, "recover_db_primary"):
-        try:
-            ledger.run_record(record)
-        except GamedayError as err:
-            print(f"repair: the failover playbook failed again: {err}")
+    rerun(target.env, "recover_db_primary")
     roles = target.db_roles()
     if roles["primary"] != "db-1":
         print("switching back:", target.promote_db_replica("db-1")["seconds"])

@@ -25,12 +25,12 @@ import pytest
 
 import gameday.chaos.db.actions  # noqa: F401 - registers the undo the repair runs
 from gameday.chaos import ledger
-from gameday.errors import GamedayError
 from gameday.measure.canary import Canaries, CanaryEndpoints
 from gameday.recovery import Context
 from gameday.targets import for_environment
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
+from tests.support.undo import rerun
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "sandbox-test"
@@ -61,11 +61,7 @@ def sha(rows) -> str:
 
 def repair(target) -> None:
     """After a failed test: the recorded restore (the db playbook) again."""
-    for record in ledger.matching(target.env, "restore_db_content"):
-        try:
-            ledger.run_record(record)
-        except GamedayError as err:
-            print(f"repair: the restore failed again: {err}")
+    rerun(target.env, "restore_db_content")
 
 
 def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_moment_before(steady_twin, target, tmp_path):

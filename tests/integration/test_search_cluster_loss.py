@@ -26,7 +26,6 @@ import pytest
 import requests
 
 from gameday.chaos import ledger
-from gameday.errors import GamedayError
 from gameday.measure.canary import Canaries, CanaryEndpoints
 from gameday.recovery import Context
 from gameday.sandbox.members import search as twin_search
@@ -34,6 +33,7 @@ from gameday.targets import for_environment
 from gameday.targets.base import Node
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
+from tests.support.undo import rerun
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "sandbox-test"
@@ -122,11 +122,7 @@ def assert_index_matches_database(twin, timeout: float = 90) -> tuple[int, str]:
 
 def repair(target) -> None:
     """After a failed test: the recorded rebuild (the search playbook) again, the nodes started."""
-    for record in ledger.matching(target.env, "rebuild_search_cluster"):
-        try:
-            ledger.run_record(record)
-        except GamedayError as err:
-            print(f"repair: the rebuild failed again: {err}")
+    rerun(target.env, "rebuild_search_cluster")
     for member in target.lost_storage("search"):
         target.restore_member_storage(member)
     for member in NODES:

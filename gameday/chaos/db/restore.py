@@ -4,9 +4,8 @@ destructive statement, then the checks). Named ``"restore_db_content"`` in
 
 from typing import Any, Dict
 
-from ...errors import GamedayError
-from ...targets import for_environment
 from ...targets.environment import Environment
+from .playbook import apply
 
 MILESTONES = {"content_restored": "restore-db-content", "content_verified": "verify-db-content"}
 
@@ -16,15 +15,9 @@ def restore_db_content(env: Environment, table: str) -> dict[str, Any]:
     destructive statement and replays the rest, then verifies. Harmless when nothing is lost (the
     playbook finds the database healthy and does nothing). A failed playbook raises, naming its
     failed step."""
-    from ...recovery import FAILED, load_playbook, run
-    from ...recovery.context import Context
     from ...recovery.layers import db_content
-    target = for_environment(env)
     db_content.LAST_RESTORE.pop(env.name, None)
-    result = run(load_playbook("db"), Context(target=target), apply=True)
-    if result.outcome == FAILED:
-        raise GamedayError(f"the db playbook could not restore {table}: {result.error}",
-                           hint="`gameday playbook db --apply` shows each step; `gameday cleanup` retries")
+    _, result = apply(env, failing=f"restore {table}")
     steps = result.step_timings()
     restore = db_content.LAST_RESTORE.pop(env.name, None)
     return {"table": table, "outcome": result.outcome, "findings": [f.code for f in result.findings], "steps": steps,
