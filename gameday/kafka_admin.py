@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import subprocess
+import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
@@ -219,3 +220,28 @@ def voters_missing(rows: list[dict[str, Any]], now_ms: float, expected: list[int
         elif r["status"] == "Follower" and (r["last_fetch_ms"] < 0 or now_ms - r["last_fetch_ms"] > VOTER_MAX_SILENCE_MS):
             missing.append(node_id)
     return missing
+
+
+
+def quorum_state(bootstrap: str, voters: int, *, timeout: float = 20.0) -> dict[str, Any]:
+    """Whether the KRaft metadata quorum of ``voters`` voters has a leader a majority of them follow,
+    from ``kafka-metadata-quorum describe --replication`` (caught up: :func:`voters_missing`)::
+
+        state = quorum_state(bootstrap, 3)
+        state["has_quorum"], state["leader"], state["caught_up"], state["silent"], state["error"]
+
+    With a majority of voters down the command times out, or names a leader whose followers are
+    silent: ``has_quorum`` False. Never raises for an unreachable cluster (``error`` says why)."""
+    majority = voters // 2 + 1
+    state: dict[str, Any] = {"has_quorum": False, "leader": None, "caught_up": [], "silent": [],
+                             "majority": majority, "voters": voters, "error": None}
+    try:
+        rows = quorum_replication(bootstrap, timeout=timeout)
+    except KafkaUnavailable as err:
+        return {**state, "error": str(err)}
+    known = sorted(r["node_id"] for r in rows if r["status"] in ("Leader", "Follower"))
+    silent = voters_missing(rows, time.time() * 1000, known)
+    caught_up = [v for v in known if v not in silent]
+    leader = next((r["node_id"] for r in rows if r["status"] == "Leader"), None)
+    return {**state, "leader": leader, "caught_up": caught_up, "silent": silent,
+            "has_quorum": leader in caught_up and len(caught_up) >= majority}

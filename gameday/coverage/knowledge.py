@@ -84,7 +84,9 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             ("controller-lost", "One controller of the quorum dies",
              ["quorum has one voter fewer (kafka-metadata-quorum describe)", "no effect on produce/consume"]),
             ("quorum-lost", "A majority of controllers dies: no metadata changes possible",
-             ["no active controller", "leader elections stall; partitions of a lost broker stay offline"]),
+             ["playbook finding kafka.quorum-lost (`gameday playbook kafka`): fewer than a majority of voters up",
+              "no active controller (kafka-metadata-quorum describe times out)",
+              "leader elections stall; acks=all writes refused, outbox grows"]),
         ],
     },
     "search": {

@@ -276,6 +276,13 @@ class Target(abc.ABC):
         from ..search_admin import SearchAdmin
         return SearchAdmin(self.search_urls(), timeout=timeout, auth=self.search_auth())
 
+    def hold_down(self, node: Node) -> float:
+        """A member lost and kept down (the controller-quorum-lost fault,
+        ``gameday.chaos.kafka.actions.lose_controller_quorum``): it dies abruptly and nothing
+        restarts it until :meth:`start` (the undo its caller records first). Returns the fault
+        instant. Here: :meth:`stop` (a Kubernetes pod: its slot scaled away); the sandbox SIGKILLs."""
+        return self.stop(node)
+
     @abc.abstractmethod
     def db_address(self) -> tuple[str, int]: ...
 

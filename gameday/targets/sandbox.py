@@ -65,6 +65,21 @@ class SandboxTarget(Target):
         self.client.start(node.name, by=by)
         return time.time()
 
+    HOLD_DOWN_TIMEOUT = 30.0
+
+    def hold_down(self, node: Node, *, by: str = "chaos") -> float:
+        """Hold the member (the supervisor will not restart it), SIGKILL it as a dying machine takes
+        it, and wait until it has exited; :meth:`start` brings it back. Returns the kill instant."""
+        self.client.stop(node.name, by=by)
+        at = time.time()
+        if self.client.member(node.name)["pid"] is not None:
+            try:
+                at = self.kill(node, by=by)
+            except UsageError:
+                pass  # it exited between the two requests: nothing left to kill
+        self.client.wait_stopped(node.name, timeout=self.HOLD_DOWN_TIMEOUT)
+        return at
+
     def wait_ready(self, node: Node, timeout: float) -> float:
         started = time.monotonic()
         self.client.wait_ready(node.name, timeout=timeout)

@@ -1,16 +1,17 @@
 """Kafka faults: kill a broker chosen by role, kill two (below min ISR), stop the indexer consumers,
-lose a broker's disk."""
+lose a broker's disk, lose the KRaft controller quorum (a majority of voters held down)."""
 
 import random
 import time
 from typing import Any, Dict, List
 
 from ... import kafka_admin
-from ...errors import UsageError
+from ...errors import GamedayError, UsageError
 from .. import caps, ledger
 from ..context import activity, ignored, pick_count, target
 
-__all__ = ["kill_broker", "kill_brokers", "stop_consumers", "start_consumers", "lose_broker_disk", "restore_broker_disk"]
+__all__ = ["kill_broker", "kill_brokers", "stop_consumers", "start_consumers", "lose_broker_disk", "restore_broker_disk",
+           "lose_controller_quorum", "restore_controller_quorum", "apply_kafka_playbook"]
 
 ROLES = ("partition-leader", "controller", "id", "random")
 TOPIC = "content-events"
@@ -181,3 +182,85 @@ def restore_broker_disk(configuration: Dict[str, Any] = None, secrets: Dict[str,
     tgt = target(configuration)
     restored = [ledger.run_record(record)["result"] for record in ledger.matching(tgt.env, "restore_storage", layer="kafka")]
     return {"target": tgt.name, "layer": "kafka", "restored": restored}
+
+
+def _voters(nodes) -> list[int]:
+    return sorted(int(n.labels["node-id"]) for n in nodes if "node-id" in n.labels)
+
+
+@activity
+def lose_controller_quorum(qty: int = None, dry_run: bool = False, configuration: Dict[str, Any] = None,
+                           secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """A majority of the KRaft metadata quorum's voters is lost and stays lost: ``qty`` combined
+    broker+controller nodes (default a majority, 2 of 3), the active controller among them when it
+    answers, die abruptly and nothing restarts them, so the quorum has no leader: no metadata change
+    (ISR shrink, leader election) is possible and acks=all producers are refused. For each node the
+    undo (start it) is recorded first, so ``gameday cleanup`` from any process brings them back;
+    :func:`restore_controller_quorum` or ``gameday playbook kafka --apply`` (finding
+    ``kafka.quorum-lost``) does too. Capped by ``limits.kafka_max_brokers`` (2 for 2 of 3), counting
+    the brokers already down. From an experiment::
+
+        provider: {type: python, module: gameday.chaos.kafka.actions, func: lose_controller_quorum}
+
+    Returns ``{"target", "layer", "touched": ["kafka-1", "kafka-3"], "voters": [1, 2, 3],
+    "lost_voters": [1, 3], "leader_before": 1, "fault_at", "how"}``.
+    """
+    tgt = target(configuration, lock=not dry_run)
+    nodes = tgt.nodes("kafka")
+    voters = _voters(nodes)
+    majority = len(voters) // 2 + 1
+    count = pick_count(len(nodes), majority if qty is None else qty, "fixed", "Kafka controllers")
+    if count < majority:
+        raise UsageError(f"qty {count} of {len(voters)} voters leaves a quorum (a majority is {majority}); "
+                         f"to lose the quorum give qty {majority} or more, or leave it out")
+    up = caps.up(tgt, "kafka", nodes)
+    if count > len(up):
+        raise caps.CapExceeded(f"asked for {count} controllers but only {len(up)} of {len(nodes)} are up; "
+                               f"already down: {caps.describe(caps.down(tgt, 'kafka', nodes))}; nothing was touched")
+    try:
+        leader = kafka_admin.active_controller(tgt.kafka_bootstrap(), timeout=20)
+    except kafka_admin.KafkaUnavailable:
+        leader = None  # no leader to prefer: any majority will do
+    first = [n for n in up if n.labels.get("node-id") == str(leader)]
+    rest = [n for n in up if n not in first]
+    chosen = sorted(first + random.sample(rest, count - len(first)), key=lambda n: n.name)
+    caps.check(tgt, "kafka", [n.name for n in chosen], nodes=nodes)
+    tgt.check_disruption(chosen)  # all at once or not at all
+    if dry_run:
+        return {"target": tgt.name, "layer": "kafka", "would_touch": [n.name for n in chosen]}
+    fault_at = time.time()
+    for node in chosen:
+        with ledger.pending_undo(tgt.env, "start_node", {"layer": "kafka", "name": node.name},
+                                 reason=f"held {node.name} down (controller quorum lost)"):
+            tgt.hold_down(node)
+    return {"target": tgt.name, "layer": "kafka", "touched": [n.name for n in chosen], "voters": voters,
+            "lost_voters": _voters(chosen), "leader_before": leader, "fault_at": fault_at,
+            "how": "killed (SIGKILL) and held down: nothing restarts them"}
+
+
+@activity
+def restore_controller_quorum(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Rollback of :func:`lose_controller_quorum`: start every Kafka node an undo record says is
+    held down (all at once; one of them alone restores a majority). Waiting for the quorum's leader
+    is the probes' job (``wait_for_quorum_leader``). Returns ``{"target", "layer", "started": [...]}``."""
+    tgt = target(configuration)
+    started = [ledger.run_record(record)["result"]["started"]
+               for record in ledger.matching(tgt.env, "start_node", layer="kafka")]
+    return {"target": tgt.name, "layer": "kafka", "started": started}
+
+
+@activity
+def apply_kafka_playbook(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """The recovery, as ``gameday playbook kafka --apply`` does it, inside an experiment's method (so
+    the drill proves the playbook, not the rollback): e.g. finding ``kafka.quorum-lost`` ->
+    restore-controller-quorum, wait-isr, wait-quorum-voters. Returns ``{"target", "layer",
+    "outcome", "findings", "steps"}``; a failed playbook fails the activity, naming its step."""
+    from ...recovery import FAILED, load_playbook, run
+    from ...recovery.context import Context
+    tgt = target(configuration)
+    result = run(load_playbook("kafka"), Context(target=tgt), apply=True)
+    if result.outcome == FAILED:
+        raise GamedayError(f"the kafka playbook could not bring Kafka back: {result.error}",
+                           hint="`gameday playbook kafka --apply` shows each step; `gameday cleanup` undoes the fault")
+    return {"target": tgt.name, "layer": "kafka", "outcome": result.outcome,
+            "findings": [f.to_dict() for f in result.findings], "steps": result.step_timings()}

@@ -1,5 +1,5 @@
 """Kafka probes: offline / under-replicated / under-min-ISR partitions, consumer lag, the KRaft quorum's
-voters, brokers whose storage was lost."""
+voters and whether it has a leader at all, brokers whose storage was lost."""
 
 import time
 from typing import Any, Dict, List
@@ -9,7 +9,8 @@ from ...deadline import wait_until
 from ..context import activity, target
 
 __all__ = ["partition_health", "partitions_healthy", "consumer_lag", "wait_for_healthy_partitions",
-           "wait_for_consumer_lag_below", "active_controller", "brokers_with_lost_storage", "wait_for_quorum_voters"]
+           "wait_for_consumer_lag_below", "active_controller", "brokers_with_lost_storage", "wait_for_quorum_voters",
+           "quorum_status", "wait_for_quorum_lost", "wait_for_quorum_leader"]
 
 
 @activity
@@ -107,4 +108,47 @@ def wait_for_quorum_voters(timeout: float = 180, configuration: Dict[str, Any] =
         return not kafka_admin.voters_missing(rows, time.time() * 1000, expected)
 
     wait_until(back, timeout=timeout, what=f"voters {expected} to be caught up in the KRaft quorum", interval=1)
+    return round(time.monotonic() - started, 3)
+
+
+
+@activity
+def quorum_status(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Whether the KRaft metadata quorum has a leader that a majority of its voters follow
+    (:func:`gameday.kafka_admin.quorum_state`; the voters are the layer's members, held ones
+    included): ``{"has_quorum": false, "leader": null, "caught_up": [], "majority": 2, "voters": 3,
+    "error": "kafka-metadata-quorum did not answer within 20s"}`` while a majority is lost."""
+    tgt = target(configuration, lock=False)
+    return kafka_admin.quorum_state(tgt.kafka_bootstrap(), len(tgt.view("kafka").members), timeout=20)
+
+
+@activity
+def wait_for_quorum_lost(timeout: float = 60, configuration: Dict[str, Any] = None,
+                         secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Block until the KRaft quorum is seen without a leader a majority follows (a follower counts as
+    silent 10 s after its last fetch, so right after the fault it may still look caught up). Returns
+    ``{"seconds", "quorum": <quorum_status>}``; DeadlineExceeded when the quorum keeps a leader."""
+    started = time.monotonic()
+    tgt = target(configuration, lock=False)
+    bootstrap, size = tgt.kafka_bootstrap(), len(tgt.view("kafka").members)
+    seen: Dict[str, Any] = {}
+
+    def lost() -> bool:
+        seen.update(kafka_admin.quorum_state(bootstrap, size, timeout=20))
+        return not seen["has_quorum"]
+
+    wait_until(lost, timeout=timeout, what="the KRaft metadata quorum to be seen without a leader", interval=1)
+    return {"seconds": round(time.monotonic() - started, 3), "quorum": dict(seen)}
+
+
+@activity
+def wait_for_quorum_leader(timeout: float = 180, configuration: Dict[str, Any] = None,
+                           secrets: Dict[str, Any] = None) -> float:
+    """Block until the KRaft quorum has a leader again that a majority of voters follow; returns
+    seconds waited (``wait_for_quorum_voters`` then waits for every voter)."""
+    started = time.monotonic()
+    tgt = target(configuration, lock=False)
+    bootstrap, size = tgt.kafka_bootstrap(), len(tgt.view("kafka").members)
+    wait_until(lambda: kafka_admin.quorum_state(bootstrap, size, timeout=20)["has_quorum"], timeout=timeout,
+               what="the KRaft metadata quorum to have a leader a majority of voters follow", interval=1)
     return round(time.monotonic() - started, 3)

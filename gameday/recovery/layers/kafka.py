@@ -1,5 +1,6 @@
 """Kafka: give a broker whose disk was lost empty storage formatted with the cluster id and its own
-node id, bring missing brokers back, wait for the ISR to fill and the quorum to have every voter
+node id, start the voters held down when the KRaft quorum has lost its majority and wait for a
+leader every voter follows, bring missing brokers back, wait for the ISR to fill and the quorum to have every voter
 again, move leadership back to the preferred replicas, verify no partition is offline,
 under-replicated or under min ISR."""
 
@@ -18,6 +19,7 @@ from .common import member_findings, member_steps, members_ready
 KAFKA_GRACE_S = 120.0
 MEMBER_CODES = ("kafka.members-missing", "kafka.members-restarting", "kafka.members-starting", "kafka.members-stuck")
 STORAGE_CODE = "kafka.storage-lost"
+QUORUM_CODE = "kafka.quorum-lost"
 PARTITION_CODES = ("kafka.offline", "kafka.under-replicated", "kafka.under-min-isr", "kafka.unreachable")
 
 
@@ -79,8 +81,49 @@ def quorum_voters_back(ctx: Context) -> Check:
     return Check(True, f"voters {expected} caught up in the metadata quorum")
 
 
+def quorum_findings(ctx: Context) -> list[Finding]:
+    """Fewer than a majority of the KRaft voters (the layer's members: combined broker+controller
+    nodes) run and the quorum confirms it has no leader a majority follows. Asked only when a
+    majority is down, so a healthy cluster costs no ``kafka-metadata-quorum`` call."""
+    view = ctx.target.view("kafka")
+    size = len(view.members)
+    down = [m.name for m in view.members if not m.running]
+    if not size or size - len(down) >= size // 2 + 1:
+        return []
+    state = kafka_admin.quorum_state(ctx.target.kafka_bootstrap(), size, timeout=ctx.remaining(20))
+    if state["has_quorum"]:
+        return []
+    why = state["error"] or f"leader {state['leader']}, voters caught up {state['caught_up']}"
+    return [Finding(QUORUM_CODE, f"only {size - len(down)} of {size} KRaft voters are up ({', '.join(down)} down), fewer "
+                                 f"than a majority ({state['majority']}): the metadata quorum has no leader ({why}); no "
+                                 "leader election or ISR change is possible and acks=all writes are refused",
+                    {"down": down, "voters": size, "majority": state["majority"], "quorum": state})]
+
+
+def restore_quorum(ctx: Context) -> str:
+    """Start every held Kafka member at once (one is enough for a majority; waiting for each in
+    turn would gain nothing); members the platform is restarting are left to it."""
+    view = ctx.target.view("kafka")
+    for m in view.held:
+        ctx.target.start_member(m.name)
+    crashed = [m.name for m in view.members if not m.running and not m.held]
+    did = [f"started {m.name}" for m in view.held]
+    if crashed:
+        did.append(f"left {', '.join(crashed)} to the platform's restarts")
+    return "; ".join(did) or "no Kafka member is held down"
+
+
+def quorum_back(ctx: Context) -> Check:
+    """The quorum has a leader and every voter follows it, caught up."""
+    size = len(ctx.target.view("kafka").members)
+    state = kafka_admin.quorum_state(ctx.target.kafka_bootstrap(), size, timeout=ctx.remaining(20))
+    if state["has_quorum"] and len(state["caught_up"]) == size:
+        return Check(True, f"quorum leader {state['leader']}, voters {state['caught_up']} caught up")
+    return Check(False, state["error"] or f"leader {state['leader']}, caught up {state['caught_up']} of {size} voters")
+
+
 def diagnose(ctx: Context) -> list[Finding]:
-    found = storage_findings(ctx) + member_findings(ctx, "kafka", grace_s=KAFKA_GRACE_S)
+    found = storage_findings(ctx) + quorum_findings(ctx) + member_findings(ctx, "kafka", grace_s=KAFKA_GRACE_S)
     try:
         health = _health(ctx)
     except GamedayError as err:
@@ -135,13 +178,17 @@ def leaders_preferred(ctx: Context) -> Check:
 PART = Part("kafka", diagnose, (
     Step("restore-broker-storage", "Format each broker whose disk was lost (cluster id, its own node id), start it, "
          "wait until it is ready", deadline_s=240, when=(STORAGE_CODE,), act=restore_storage, check=storage_restored),
+    Step("restore-controller-quorum", "Start the KRaft voters held down, all at once; wait until the metadata quorum "
+         "has a leader and every voter follows it, caught up", deadline_s=180, when=(QUORUM_CODE,),
+         act=restore_quorum, check=quorum_back),
 ) + member_steps("kafka", grace_s=KAFKA_GRACE_S, deadline_s=240, what="Kafka broker") + (
     Step("wait-isr", "Wait until every partition has a leader and a full ISR", deadline_s=180,
-         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE,), check=isr_full),
+         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE, QUORUM_CODE), check=isr_full),
     Step("wait-quorum-voters", "Wait until every broker is a caught-up voter of the KRaft metadata quorum again",
-         deadline_s=120, when=(STORAGE_CODE,), check=quorum_voters_back),
+         deadline_s=120, when=(STORAGE_CODE, QUORUM_CODE), check=quorum_voters_back),
     Step("elect-preferred-leaders", "Run a preferred leader election so leadership is balanced again", deadline_s=60,
-         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE, "kafka.leaders-not-preferred"), act=elect_preferred,
+         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE, QUORUM_CODE, "kafka.leaders-not-preferred"),
+         act=elect_preferred,
          check=leaders_preferred),
     Step("verify-partitions", "No partition offline, under-replicated or under min ISR", deadline_s=30,
          kind="verify", check=isr_full),
