@@ -3,7 +3,7 @@
 Health, shard placement, allocation explain, reroute, allocation filters, snapshot and restore.
 Used by chaos actions and probes and by the search playbook, on every target::
 
-    api = SearchAdmin(["http://127.10.50.1:9200", ...])
+    api = SearchAdmin(["https://127.10.50.1:9200", ...], auth=("elastic", password), verify=ca_file)
     api.health()["status"]                      # green / yellow / red
     api.primaries_by_node("content")            # {"search-2": 2, "search-1": 1}
     api.explain_unassigned()                    # _cluster/allocation/explain, or None when all assigned
@@ -27,21 +27,26 @@ class SearchUnavailable(GamedayError):
 
 
 class SearchAdmin:
-    def __init__(self, urls: list[str], *, timeout: float = 10.0, auth: tuple[str, str] | None = None):
+    def __init__(self, urls: list[str], *, timeout: float = 10.0, auth: tuple[str, str] | None = None,
+                 verify: str | bool | None = None):
         """``auth``: (username, password) for a cluster with security on (ECK's ``elastic`` user);
-        targets give it from the environment's ``credentials.search`` (:meth:`Target.search_admin`)."""
+        targets give it from the environment's ``credentials.search`` (:meth:`Target.search_admin`).
+        ``verify``: a CA file for the cluster's certificates (None: ``REQUESTS_CA_BUNDLE`` or the
+        system's roots); targets give :meth:`Target.search_verify`."""
         if not urls:
             raise GamedayError("no search endpoints to talk to")
         self.urls = list(urls)
         self.timeout = timeout
         self.session = requests.Session()
         self.session.auth = auth
+        self.verify = verify
 
     def request(self, method: str, path: str, *, ok=(200,), **kwargs: Any) -> Any:
         errors = []
         for url in self.urls:
             try:
-                r = self.session.request(method, f"{url}{path}", timeout=(1.0, self.timeout), **kwargs)
+                r = self.session.request(method, f"{url}{path}", timeout=(1.0, self.timeout), verify=self.verify,
+                                         **kwargs)
             except requests.RequestException as err:
                 errors.append(f"{url}: {type(err).__name__}")
                 continue
@@ -83,7 +88,8 @@ class SearchAdmin:
     def index_exists(self, index: str) -> bool:
         for url in self.urls:
             try:
-                return self.session.head(f"{url}/{index}", timeout=(1.0, self.timeout)).status_code == 200
+                return self.session.head(f"{url}/{index}", timeout=(1.0, self.timeout),
+                                         verify=self.verify).status_code == 200
             except requests.RequestException:
                 continue
         raise SearchUnavailable(f"no search node answered HEAD /{index}")

@@ -61,11 +61,34 @@ APPLY_TIMEOUT = 240.0
 
 # ---- translation of a supervisor member into a container --------------------------------------------
 
+# Secret variables a member's env files hold -> the Secret and key its pods read them from. The search
+# password comes from ECK's Secret; every other key from the database's (DB_SECRET, under its own name).
+SECRET_REFS = {"GAMEDAY_SEARCH_PASSWORD": (SEARCH_SECRET, "elastic")}
+PROBE_PASSWORD_ENV = "GAMEDAY_SEARCH_PASSWORD"  # what an authenticated exec probe reads its password from
+
+
+def _secret_ref(key: str) -> dict[str, str]:
+    """``secretKeyRef`` of a secret variable: ``{"name": <Secret>, "key": <key>}``."""
+    name, ref_key = SECRET_REFS.get(key, (DB_SECRET, key))
+    return {"name": name, "key": ref_key}
+
+
 def probe_from(readiness: dict[str, Any], port_name: str) -> dict[str, Any] | None:
-    """The supervisor's readiness check as a Kubernetes probe (None for ``alive``)."""
+    """The supervisor's readiness check as a Kubernetes probe (None for ``alive``). An ``https`` check
+    with basic auth (the search nodes') becomes an exec probe, as ECK's readiness script is: the
+    password from the container's environment (:data:`PROBE_PASSWORD_ENV`, a Secret), never the spec."""
     kind = readiness.get("type")
     if kind == "http":
         return {"httpGet": {"path": urlparse(readiness["url"]).path or "/", "port": port_name},
+                "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
+    if kind == "https" and readiness.get("auth"):
+        url = urlparse(readiness["url"])
+        return {"exec": {"command": [sys.executable, "-m", "gameday.sandbox.readiness", "--port", str(url.port or 443),
+                                     "--path", url.path or "/", "--ca", readiness["ca"],
+                                     "--user", readiness["auth"]["user"], "--password-env", PROBE_PASSWORD_ENV]},
+                "periodSeconds": 2, "timeoutSeconds": 5, "failureThreshold": 2}
+    if kind == "https":
+        return {"httpGet": {"path": urlparse(readiness["url"]).path or "/", "port": port_name, "scheme": "HTTPS"},
                 "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
     if kind == "tcp":
         return {"tcpSocket": {"port": port_name}, "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
@@ -91,7 +114,7 @@ def container_from(member: MemberSpec, *, name: str, secret: str | None) -> dict
     env: list[dict[str, Any]] = [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
     env += [{"name": k, "value": v} for k, v in sorted(member.env.items())]
     if secret:
-        env += [{"name": k, "valueFrom": {"secretKeyRef": {"name": secret, "key": k}}}
+        env += [{"name": k, "valueFrom": {"secretKeyRef": _secret_ref(k)}}
                 for k in sorted(secret_keys(member.env_files))]
     ports = [{"name": port_name, "containerPort": port} for port_name, port in member.ports.items()]
     container: dict[str, Any] = {"name": name, "image": "host-process", "command": argv[:1], "args": argv[1:],
@@ -179,6 +202,8 @@ def stateful_container(member: MemberSpec, *, name: str) -> dict[str, Any]:
     env: list[dict[str, Any]] = [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                                  {"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
     env += [{"name": k, "value": per_pod(v, member.name)} for k, v in sorted(member.env.items())]
+    if (member.readiness or {}).get("auth"):  # its exec probe's password (ECK mounts it from the same Secret)
+        env.append({"name": PROBE_PASSWORD_ENV, "valueFrom": {"secretKeyRef": _secret_ref(PROBE_PASSWORD_ENV)}})
     argv = [per_pod(a, member.name) for a in member.argv]
     container: dict[str, Any] = {
         "name": name, "image": "host-process", "command": argv[:1], "args": argv[1:], "env": env,
@@ -239,7 +264,8 @@ def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") 
     """The objects of the twin's Kubernetes workloads, in apply order: ``part`` ``data`` (the namespace,
     Kafka and search StatefulSets: before the bootstrap job), ``web`` (after it) or ``all``."""
     topo = topology or adopted_workloads(twin)
-    twin.db_password()  # the twin's secret env file exists from here on (made once per twin)
+    twin.db_password()  # the twin's secret env files exist from here on (made once per twin)
+    twin.search_password()
     web = topo.workload("web")
     out: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace",
                                   "metadata": {"name": NAMESPACE, "labels": dict(PART_OF)}}]
@@ -247,7 +273,7 @@ def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") 
         for name in STATEFUL:
             out += statefulset_objects(twin, topo.workload(name))
     if part in ("web", "all"):
-        secrets = secret_keys(web.members[0].env_files)
+        secrets = {k: v for k, v in secret_keys(web.members[0].env_files).items() if _secret_ref(k)["name"] == DB_SECRET}
         if secrets:
             secrets.update(username=DB_USER, password=twin.db_password())  # as a production DB Secret holds them
             out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(DB_SECRET), "type": "Opaque",
@@ -365,8 +391,8 @@ def main(argv: list[str] | None = None) -> int:
     api = config.new_client_from_config(config_file=args.kubeconfig)
     wanted = []
     applied = objects(twin, part=args.part)
-    if args.part in ("data", "all"):
-        applied += credential_objects(twin)
+    if args.part in ("data", "all"):  # after the Namespace, before the pods that read them
+        applied[1:1] = credential_objects(twin)
     for obj in applied:
         apply(api, obj)
         log.info("applied %s %s", obj["kind"], obj["metadata"]["name"])  # never the Secret's data

@@ -57,6 +57,7 @@ class CanaryEndpoints:
     search_urls: tuple[str, ...]
     allow_hosts: tuple[str, ...] = ()  # non-loopback hosts the host guard lets the HTTP canaries reach
     search_auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password) for search, if it asks
+    search_verify: str | bool = True  # what verifies the search cluster's certificates (Target.search_verify)
 
     @classmethod
     def from_context(cls, ctx: Any) -> "CanaryEndpoints":
@@ -72,7 +73,8 @@ class CanaryEndpoints:
             allow += tuple(h for h in (hostguard.host_of(u) for u in target.search_urls()) if h)
         return cls(kafka_bootstrap=target.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
                    db_password=password, db_name=name, site_url=target.site_url(),
-                   search_urls=tuple(target.search_urls()), allow_hosts=allow, search_auth=target.search_auth())
+                   search_urls=tuple(target.search_urls()), allow_hosts=allow, search_auth=target.search_auth(),
+                   search_verify=target.search_verify())
 
 
 @dataclass
@@ -301,7 +303,7 @@ class SearchCanary(_Writer):
         found: set[int] = set()
         session = requests.Session()
         session.trust_env = False
-        session.verify = trust.verify()
+        session.verify = self.ep.search_verify
         session.auth = self.ep.search_auth
         checked = answered = False
         while not checked or (len(found) < len(by_id) and not deadline.expired()):

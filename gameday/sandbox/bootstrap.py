@@ -55,12 +55,15 @@ def create_topics(bootstrap: str, content_topic: str, timeout: float = 60.0) -> 
     raise TimeoutError("Kafka topics did not reach a full ISR in time")
 
 
-def register_snapshot_repository(search_urls: tuple[str, ...], location: str) -> None:
+def register_snapshot_repository(config: SiteConfig, location: str) -> None:
+    """Register the filesystem snapshot repository at ``location`` (inside the nodes' ``path.repo``),
+    through the first node that answers, with the site's search credentials and CA."""
     body = {"type": "fs", "settings": {"location": location, "compress": True}}
     last: Exception | None = None
-    for url in search_urls:
+    for url in config.search_urls:
         try:
-            r = requests.put(f"{url}/_snapshot/{SNAPSHOT_REPOSITORY}", json=body, timeout=(1, 30))
+            r = requests.put(f"{url}/_snapshot/{SNAPSHOT_REPOSITORY}", json=body, timeout=(1, 30),
+                             auth=config.search_auth, verify=config.search_verify)
             r.raise_for_status()
             print(f"snapshot repository {SNAPSHOT_REPOSITORY}: {location}", flush=True)
             return
@@ -76,7 +79,7 @@ def main() -> int:
         step = "kafka topics"
         create_topics(",".join(config.kafka_bootstrap), config.content_topic)
         step = "snapshot repository"
-        register_snapshot_repository(config.search_urls, os.environ["GAMEDAY_SNAPSHOT_DIR"])
+        register_snapshot_repository(config, os.environ["GAMEDAY_SNAPSHOT_DIR"])
         step = "schema, seed content and search index"
         print(f"seed: {seed.seed(config)}", flush=True)
     except (GamedayError, KafkaException, requests.RequestException, RuntimeError, TimeoutError, OSError) as err:

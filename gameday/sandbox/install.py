@@ -5,7 +5,8 @@ first (a ``.complete`` stamp or the package's presence) and does nothing if it i
 
 - Debian packages: HAProxy, MariaDB, wrk (and Java, Maven, Go if the machine lacks them);
 - Apache Kafka (KRaft) jars from Maven Central via the maven-dependency-plugin;
-- the OpenSearch integ-test distribution zip from Maven Central;
+- the OpenSearch integ-test distribution zip from Maven Central, and a copy of it with the
+  ``opensearch-security`` plugin (also from Maven Central) installed: what the twin's nodes run;
 - toxiproxy, built with ``go install`` from its Go module;
 - kustomize (renders ``deploy/``), built with ``go install`` from its Go module;
 - the ``gameday`` system user OpenSearch runs as (it refuses to run as root).
@@ -30,6 +31,7 @@ from .paths import cache_dir
 
 KAFKA_VERSION = "4.3.1"
 OPENSEARCH_VERSION = "2.19.3"
+SECURITY_PLUGIN_VERSION = f"{OPENSEARCH_VERSION}.0"  # org.opensearch.plugin:opensearch-security
 TOXIPROXY_VERSION = "v2.5.0"
 KUSTOMIZE_VERSION = "v5.7.1"  # v5.8.x needs Go 1.27; this machine has 1.26
 DEPENDENCY_PLUGIN = "org.apache.maven.plugins:maven-dependency-plugin:3.6.1"
@@ -65,13 +67,25 @@ def locations() -> Locations:
     root = cache_dir()
     return Locations(
         kafka_libs=root / f"kafka-{KAFKA_VERSION}" / "libs",
-        opensearch_home=root / f"opensearch-{OPENSEARCH_VERSION}",
+        opensearch_home=secured_opensearch_home(),
         toxiproxy=root / f"toxiproxy-{TOXIPROXY_VERSION}" / "bin" / "server",
         java=_which("java"),
         haproxy=_which("haproxy"),
         mariadbd=_which("mariadbd"),
         mariadb_install_db=_which("mariadb-install-db"),
     )
+
+
+def plain_opensearch_home() -> Path:
+    """The OpenSearch distribution as Maven Central ships it (no security plugin)."""
+    return cache_dir() / f"opensearch-{OPENSEARCH_VERSION}"
+
+
+def secured_opensearch_home() -> Path:
+    """A copy of :func:`plain_opensearch_home` with the security plugin installed: what the twin runs.
+    A copy, not the plain distribution changed in place: a node of that distribution without the
+    plugin's settings would refuse to start, and a twin of an older checkout may still run it."""
+    return cache_dir() / f"opensearch-{OPENSEARCH_VERSION}-security-{SECURITY_PLUGIN_VERSION}"
 
 
 def _stamp(path: Path) -> Path:
@@ -86,8 +100,10 @@ def missing() -> list[str]:
         gaps.append("java 17+ (Debian package openjdk-17-jre-headless)")
     if not _stamp(loc.kafka_libs.parent).exists():
         gaps.append(f"Apache Kafka {KAFKA_VERSION} jars")
-    if not _stamp(loc.opensearch_home).exists():
+    if not _stamp(plain_opensearch_home()).exists():
         gaps.append(f"OpenSearch {OPENSEARCH_VERSION}")
+    if not _stamp(loc.opensearch_home).exists():
+        gaps.append(f"the OpenSearch security plugin {SECURITY_PLUGIN_VERSION}")
     if not loc.toxiproxy.exists():
         gaps.append(f"toxiproxy {TOXIPROXY_VERSION}")
     if os.geteuid() == 0:
@@ -153,7 +169,7 @@ def install_kafka(log: Path) -> None:
 
 
 def install_opensearch(log: Path) -> None:
-    home = locations().opensearch_home
+    home = plain_opensearch_home()
     if _stamp(home).exists():
         return
     downloads = cache_dir() / "downloads"
@@ -174,6 +190,39 @@ def install_opensearch(log: Path) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     for d in (cache_dir(), home):  # the unprivileged search user must read it
         d.chmod(0o755)
+    _stamp(home).touch()
+
+
+def java_home() -> str:
+    """JAVA_HOME of the ``java`` on the PATH (OpenSearch's scripts want it)."""
+    return os.path.dirname(os.path.dirname(os.path.realpath(locations().java or "/usr/bin/java")))
+
+
+def install_security_plugin(log: Path) -> None:
+    """Download ``opensearch-security`` from Maven Central and install it (``opensearch-plugin install
+    --batch``) into a copy of the plain distribution (:func:`secured_opensearch_home`). Skipped when
+    the copy is stamped complete or already holds the plugin."""
+    home = secured_opensearch_home()
+    if _stamp(home).exists() or (home / "plugins" / "opensearch-security").is_dir():
+        _stamp(home).touch()
+        return
+    downloads = cache_dir() / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    archive = downloads / f"opensearch-security-{SECURITY_PLUGIN_VERSION}.zip"
+    if not archive.exists():
+        artifact = f"org.opensearch.plugin:opensearch-security:{SECURITY_PLUGIN_VERSION}:zip"
+        _run(["mvn", "-B", "-q", f"{DEPENDENCY_PLUGIN}:copy", f"-Dartifact={artifact}",
+              f"-DoutputDirectory={downloads}"], f"OpenSearch security plugin {SECURITY_PLUGIN_VERSION} download", log)
+    staging = home.with_name(home.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(plain_opensearch_home(), staging, symlinks=True)
+    _stamp(staging).unlink(missing_ok=True)
+    env = {**os.environ, "JAVA_HOME": java_home()}
+    _run([str(staging / "bin" / "opensearch-plugin"), "install", "--batch", archive.resolve().as_uri()],
+         f"installing the OpenSearch security plugin {SECURITY_PLUGIN_VERSION}", log, env)
+    shutil.rmtree(home, ignore_errors=True)
+    staging.rename(home)
+    home.chmod(0o755)  # the unprivileged search user must read it
     _stamp(home).touch()
 
 
@@ -214,6 +263,7 @@ RECIPES: list[tuple[str, Callable[[Path], None]]] = [
     ("Debian packages (HAProxy, MariaDB, wrk, Java, Maven, Go)", install_debian),
     (f"Apache Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
     (f"OpenSearch {OPENSEARCH_VERSION} (Maven Central)", install_opensearch),
+    (f"OpenSearch security plugin {SECURITY_PLUGIN_VERSION} (Maven Central)", install_security_plugin),
     (f"toxiproxy {TOXIPROXY_VERSION} (go install)", install_toxiproxy),
     (f"kustomize {KUSTOMIZE_VERSION} (go install)", install_kustomize),
     (f"system user {SYSTEM_USER!r}", install_system_user),

@@ -1,4 +1,4 @@
-"""The twin's own certificate authority and the TLS certificate of its front (HAProxy).
+"""The twin's own certificate authority, the TLS certificate of its front (HAProxy) and its search nodes'.
 
 A production environment reaches the site and search over HTTPS with certificates from a CA it
 trusts; the twin does the same with a CA of its own, made once per twin and kept::
@@ -6,10 +6,16 @@ trusts; the twin does the same with a CA of its own, made once per twin and kept
     files = ensure(twin)          # the CA (kept if it exists) and the front certificate
     ca_bundle_path(twin)          # <twin>/conf/tls/ca.crt: what clients pass as verify=
     files.front_pem               # <twin>/secrets/tls/front.pem (cert + key, 0600), HAProxy's `crt`
+    ensure_search_node(twin)      # the search nodes' certificate (HTTP and transport layers)
+    files.search_node_cert, files.search_node_key   # conf/tls/search-node.crt, secrets/tls/search-node.key
 
 The front certificate's names are ``site.<twin>.gameday.test`` and ``search.<twin>.gameday.test``
-(:mod:`gameday.sandbox.names`) and the load balancer's address; it is issued again whenever those
-change or the CA is not the one that signed it. Public files (the CA and front certificates) live in
+(:mod:`gameday.sandbox.names`) and the load balancer's address. The search nodes' certificate
+(subject :data:`SEARCH_NODE_DN`, shared by every node as the security plugin's ``nodes_dn`` allows)
+names every way a client reaches a node: ``search.<twin>.gameday.test`` (HAProxy passes TLS through
+to the nodes, as a Kubernetes Service does), each node's address, toxiproxy's address (the web
+tier's path to search), localhost; its key is PKCS#8, as the plugin wants. Each certificate is
+issued again whenever its names change or the CA is not the one that signed it. Public files (the CA and front certificates) live in
 ``conf/tls``, readable by every local user; private keys in ``secrets/tls`` (0700, keys 0600).
 This CA is not the Kubernetes control plane's (:mod:`gameday.kube.pki`), which only the API server uses.
 """
@@ -23,12 +29,15 @@ from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..kube.pki import _builder, _key_pem, _load_key, _name, _write_private
 from . import names
-from .twin import Twin
+from .twin import SEARCH_NODES, Twin
+
+# The search nodes' subject, in RFC 2253 order as the security plugin compares it (``nodes_dn``).
+SEARCH_NODE_DN = "CN=search-node,OU=twin,O=gameday"
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,15 @@ class TlsFiles:
         """Certificate then key, one file: what HAProxy's ``bind ... ssl crt`` reads."""
         return self.private / "front.pem"
 
+    @property
+    def search_node_cert(self) -> Path:
+        return self.public / "search-node.crt"
+
+    @property
+    def search_node_key(self) -> Path:
+        """PKCS#8 PEM (``BEGIN PRIVATE KEY``), 0600: copied into each node's config (owned by its user)."""
+        return self.private / "search-node.key"
+
 
 def files(twin: Twin) -> TlsFiles:
     return TlsFiles(public=twin.paths.conf / "tls", private=twin.paths.secrets / "tls")
@@ -70,6 +88,13 @@ def ca_bundle_path(twin: Twin) -> Path:
 def front_names(twin: Twin) -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) the front certificate is valid for."""
     return [names.site_host(twin), names.search_host(twin)], [twin.address("lb")]
+
+
+def search_node_names(twin: Twin) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) the search nodes' certificate is valid for."""
+    ips = [twin.address("search", i) for i in range(1, SEARCH_NODES + 1)]
+    ips += [twin.address("toxiproxy"), twin.address("lb"), "127.0.0.1"]
+    return [names.search_host(twin), "localhost"], ips
 
 
 def _key_usage(*, ca: bool) -> x509.KeyUsage:
@@ -117,6 +142,24 @@ def _current(cert_path: Path, ca_cert, dns: list[str], ips: list[str]) -> bool:
             and sorted(str(i) for i in alt.get_values_for_type(x509.IPAddress)) == sorted(ips))
 
 
+def _issue(ca_cert, ca_key, subject: x509.Name, key, dns: list[str], ips: list[str], usages) -> bytes:
+    """A leaf certificate (PEM) for ``key``'s public key, signed by the CA, valid for ``dns`` and ``ips``."""
+    cert = (_builder(subject, ca_cert.subject, key.public_key())
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, key_encipherment=isinstance(key, rsa.RSAPrivateKey),
+                                         key_cert_sign=False, crl_sign=False, content_commitment=False,
+                                         data_encipherment=False, key_agreement=False, encipher_only=False,
+                                         decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+            .add_extension(x509.SubjectAlternativeName(
+                [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]),
+                critical=False)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
 def ensure(twin: Twin) -> TlsFiles:
     """The CA and a current front certificate (with its cert+key PEM for HAProxy)."""
     f = files(twin)
@@ -125,18 +168,27 @@ def ensure(twin: Twin) -> TlsFiles:
     if f.front_pem.exists() and f.front_key.exists() and _current(f.front_cert, ca_cert, dns, ips):
         return f
     key = ec.generate_private_key(ec.SECP256R1())
-    cert = (_builder(_name(dns[0], ["gameday"]), ca_cert.subject, key.public_key())
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(_key_usage(ca=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.DNSName(d) for d in dns] + [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]),
-                critical=False)
-            .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-            .sign(ca_key, hashes.SHA256()))
-    cert_pem = cert.public_bytes(serialization.Encoding.PEM)
+    cert_pem = _issue(ca_cert, ca_key, _name(dns[0], ["gameday"]), key, dns, ips, [ExtendedKeyUsageOID.SERVER_AUTH])
     _write_private(f.front_key, _key_pem(key))
     _write_private(f.front_pem, cert_pem + _key_pem(key))
     _write_public(f.front_cert, cert_pem)
+    return f
+
+
+def ensure_search_node(twin: Twin) -> TlsFiles:
+    """The CA and a current search node certificate (:data:`SEARCH_NODE_DN`, :func:`search_node_names`):
+    server and client use (the transport layer connects node to node with it), an RSA key in PKCS#8."""
+    f = files(twin)
+    ca_cert, ca_key = ensure_ca(twin)
+    dns, ips = search_node_names(twin)
+    if f.search_node_key.exists() and _current(f.search_node_cert, ca_cert, dns, ips):
+        return f
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "gameday"),
+                         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "twin"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "search-node")])
+    cert_pem = _issue(ca_cert, ca_key, subject, key, dns, ips,
+                      [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
+    _write_private(f.search_node_key, _key_pem(key))
+    _write_public(f.search_node_cert, cert_pem)
     return f

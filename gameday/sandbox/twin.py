@@ -38,6 +38,7 @@ CONTENT_TOPIC = "content-events"
 CANARY_TOPIC = "gameday-canary"
 CONTENT_INDEX = "content"
 SNAPSHOT_REPOSITORY = "gameday-fs"
+SEARCH_USER = "elastic"  # the search cluster's superuser (ECK's name), password :meth:`Twin.search_password`
 DB_NAME = "sps"
 DB_USER = "sps"
 DB_ENDPOINT_INDEX = 100  # 127.<net>.30.100: the database's stable endpoint (toxiproxy, at the current primary)
@@ -78,10 +79,22 @@ class Twin:
         return ",".join(f"{self.address('toxiproxy')}:{9090 + i}" for i in range(1, KAFKA_NODES + 1))
 
     def search_urls(self) -> list[str]:
-        return [f"http://{self.address('search', i)}:{PORTS['search']}" for i in range(1, SEARCH_NODES + 1)]
+        """Each search node's HTTPS endpoint (certificate from the twin's CA, :meth:`search_ca`;
+        user :data:`SEARCH_USER`, :meth:`search_password`)."""
+        return [f"https://{self.address('search', i)}:{PORTS['search']}" for i in range(1, SEARCH_NODES + 1)]
 
     def search_urls_via_proxy(self) -> list[str]:
-        return [f"http://{self.address('toxiproxy')}:{9200 + i}" for i in range(1, SEARCH_NODES + 1)]
+        """The same nodes through toxiproxy (plain TCP: TLS goes end to end, the node certificate names
+        toxiproxy's address)."""
+        return [f"https://{self.address('toxiproxy')}:{9200 + i}" for i in range(1, SEARCH_NODES + 1)]
+
+    def search_ca(self) -> str:
+        """The CA file that verifies the search nodes (and the TLS front): the twin's own CA."""
+        return str(self.paths.conf / "tls" / "ca.crt")
+
+    def search_auth(self) -> tuple[str, str]:
+        """(user, password) of the search cluster's superuser."""
+        return SEARCH_USER, self.search_password()
 
     def db_addr(self) -> str:
         """The database's one stable endpoint: whichever member is the primary (a toxiproxy proxy,
@@ -118,17 +131,21 @@ class Twin:
         return _kept_secret(self.db_replication_env_file, "GAMEDAY_DB_REPLICATION_PASSWORD")
 
     def search_password(self) -> str:
-        """The password of search user ``elastic`` at the load balancer's TLS front (``:9200``),
-        generated once per twin and kept in ``secrets/search.env`` (0600)."""
+        """The password of search user ``elastic`` (the nodes' security plugin checks it), generated
+        once per twin and kept in ``secrets/search.env`` (0600). The nodes read it only when their
+        security index is first made (:mod:`gameday.sandbox.members.search`): do not change it."""
         return _kept_secret(self.search_env_file, "GAMEDAY_SEARCH_PASSWORD")
 
     def site_env(self, *, via_proxy: bool) -> dict[str, str]:
-        """Environment for the sample site, the indexer and the seed job (password via env file)."""
+        """Environment for the sample site, the indexer and the seed job (passwords via env files:
+        :attr:`db_env_file`, :attr:`search_env_file`)."""
         return {
             "GAMEDAY_DB_ADDR": self.db_addr_via_proxy() if via_proxy else self.db_addr(),
             "GAMEDAY_DB_NAME": DB_NAME,
             "GAMEDAY_DB_USER": DB_USER,
             "GAMEDAY_SEARCH_URLS": ",".join(self.search_urls_via_proxy() if via_proxy else self.search_urls()),
+            "GAMEDAY_SEARCH_USER": SEARCH_USER,
+            "GAMEDAY_SEARCH_CA": self.search_ca(),
             "GAMEDAY_KAFKA_BOOTSTRAP": self.kafka_bootstrap_via_proxy() if via_proxy else self.kafka_bootstrap(),
             "GAMEDAY_CONTENT_TOPIC": CONTENT_TOPIC,
             "GAMEDAY_CONTENT_INDEX": CONTENT_INDEX,

@@ -161,7 +161,8 @@ def create_app(cfg: SiteConfig | None = None) -> Flask:
     app.json.compact = True
     database = db.Database(cfg)
     probe_db = db.Database(cfg, connect_timeout=0.4, read_timeout=0.4, write_timeout=0.4)  # ~1 s budget
-    search = SearchClient(cfg.search_urls, index=cfg.content_index, budget=2.5)
+    search = SearchClient(cfg.search_urls, index=cfg.content_index, budget=2.5, auth=cfg.search_auth,
+                          verify=cfg.search_verify)
     publisher = EventPublisher(cfg)
     category_cache = _CategoryCache(database)
     served_by = cfg.member

@@ -11,6 +11,9 @@ Variables:
   ``GAMEDAY_DB_USER`` (default ``sps``), ``GAMEDAY_DB_PASSWORD`` (default empty; a secret that is
   never logged, never part of an error message and hidden from ``repr``).
 * ``GAMEDAY_SEARCH_URLS`` (required): comma-separated OpenSearch base URLs.
+* ``GAMEDAY_SEARCH_USER`` and ``GAMEDAY_SEARCH_PASSWORD`` (optional): HTTP basic auth for search
+  (ECK's ``elastic`` user); the password is a secret like the database's. ``GAMEDAY_SEARCH_CA``
+  (optional): a CA file to verify the search nodes' certificates with (default: the system's roots).
 * ``GAMEDAY_KAFKA_BOOTSTRAP`` (required): comma-separated ``host:port`` brokers.
 * ``GAMEDAY_CONTENT_TOPIC`` (default ``content-events``), ``GAMEDAY_CONTENT_INDEX`` (default
   ``content``).
@@ -54,6 +57,9 @@ class SiteConfig:
     content_topic: str = "content-events"
     content_index: str = "content"
     member: str = ""
+    search_user: str = ""
+    search_password: str = field(default="", repr=False)
+    search_ca: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "SiteConfig":
@@ -78,6 +84,12 @@ class SiteConfig:
             raise ValueError("environment variable GAMEDAY_SEARCH_URLS lists no URL")
         if not kafka:
             raise ValueError("environment variable GAMEDAY_KAFKA_BOOTSTRAP lists no broker")
+        search_user = env.get("GAMEDAY_SEARCH_USER", "").strip()
+        if search_user and not env.get("GAMEDAY_SEARCH_PASSWORD"):
+            raise ValueError("GAMEDAY_SEARCH_USER is set but GAMEDAY_SEARCH_PASSWORD is not")
+        search_ca = env.get("GAMEDAY_SEARCH_CA", "").strip()
+        if search_ca and not os.path.isfile(search_ca):
+            raise ValueError(f"GAMEDAY_SEARCH_CA names no file: {search_ca!r}")
         return cls(
             db_host=db_host,
             db_port=db_port,
@@ -89,7 +101,20 @@ class SiteConfig:
             content_topic=env.get("GAMEDAY_CONTENT_TOPIC", "").strip() or "content-events",
             content_index=env.get("GAMEDAY_CONTENT_INDEX", "").strip() or "content",
             member=env.get("GAMEDAY_MEMBER", "").strip() or socket.gethostname(),
+            search_user=search_user,
+            search_password=env.get("GAMEDAY_SEARCH_PASSWORD", "") if search_user else "",
+            search_ca=search_ca,
         )
+
+    @property
+    def search_auth(self) -> tuple[str, str] | None:
+        """(user, password) for search, or None when it asks for none: ``SearchClient(auth=...)``."""
+        return (self.search_user, self.search_password) if self.search_user else None
+
+    @property
+    def search_verify(self) -> str | bool:
+        """What verifies the search nodes' certificates: ``SearchClient(verify=...)``."""
+        return self.search_ca or True
 
     @property
     def db_addr(self) -> str:

@@ -120,7 +120,8 @@ class Indexer:
     def __init__(self, cfg: SiteConfig, stop: threading.Event):
         self.cfg = cfg
         self.stop = stop
-        self.search = SearchClient(cfg.search_urls, index=cfg.content_index)
+        self.search = SearchClient(cfg.search_urls, index=cfg.content_index, auth=cfg.search_auth,
+                                   verify=cfg.search_verify)
         self.consumer = Consumer({
             "bootstrap.servers": cfg.kafka_bootstrap_servers,
             "client.id": f"gameday-indexer-{cfg.member}",

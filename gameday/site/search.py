@@ -2,7 +2,7 @@
 
 Used by the web app (search pages), the seed (create + bulk) and the indexer (bulk)::
 
-    client = SearchClient(cfg.search_urls, index=cfg.content_index)
+    client = SearchClient(cfg.search_urls, index=cfg.content_index, auth=cfg.search_auth, verify=cfg.search_verify)
     client.create_index()                       # no-op if it exists
     client.bulk_index(articles)                 # id = article id, version_type=external
     hits = client.search("apixaban", size=10)   # {"total": 12, "hits": [{id, kind, slug, ...}]}
@@ -92,14 +92,18 @@ class SearchClient:
 
     def __init__(self, urls: Sequence[str], *, index: str = "content",
                  connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT,
-                 budget: float | None = None):
-        """``budget`` (seconds) caps one call across all hosts (the web app uses 2.5 s)."""
+                 budget: float | None = None, auth: tuple[str, str] | None = None, verify: str | bool = True):
+        """``budget`` (seconds) caps one call across all hosts (the web app uses 2.5 s). ``auth``:
+        (user, password) for a cluster with security on; ``verify``: a CA file for its certificates
+        (``True``: the system's roots; never ``False``)."""
         if not urls:
             raise ValueError("SearchClient needs at least one URL")
         self.urls = tuple(u.rstrip("/") for u in urls)
         self.index = index
         self.timeout = (connect_timeout, read_timeout)
         self.budget = budget
+        self.auth = auth
+        self.verify = verify
         self._start = itertools.count()
         self._lock = threading.Lock()
         self._failed: dict[str, tuple[float, str]] = {}  # url -> (monotonic time of failure, why)
@@ -114,6 +118,8 @@ class SearchClient:
         if session is None:
             session = requests.Session()
             session.trust_env = False  # never route loopback traffic through an HTTP proxy
+            session.auth = self.auth
+            session.verify = self.verify
             self._local.session = session
         return session
 

@@ -31,7 +31,8 @@ def seed(cfg: SiteConfig, *, n: int = catalog.DEFAULT_N) -> dict:
     if existing == 0:
         rows = list(catalog.generate(n))
         inserted = database.write(lambda conn: db.insert_articles(conn, rows, batch=BATCH))
-    search = SearchClient(cfg.search_urls, index=cfg.content_index, read_timeout=30)
+    search = SearchClient(cfg.search_urls, index=cfg.content_index, read_timeout=30, auth=cfg.search_auth,
+                          verify=cfg.search_verify)
     created = search.create_index()
     indexed = stale = 0
     page = database.read(lambda conn: db.all_articles(conn, after_id=0, limit=BATCH))

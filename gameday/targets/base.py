@@ -265,8 +265,15 @@ class Target(abc.ABC):
     def search_urls(self) -> list[str]: ...
 
     def search_auth(self) -> tuple[str, str] | None:
-        """(username, password) for the search cluster, or None when it needs none (the sandbox)."""
+        """(username, password) for the search cluster, or None when it needs none."""
         return None
+
+    def search_verify(self) -> str | bool:
+        """What verifies the search cluster's certificates (``requests``' ``verify=``): the bundle of
+        the environment's trusted CAs (:mod:`gameday.targets.trust`), else the system's roots. Call
+        it after :meth:`search_urls` (which installs that bundle)."""
+        from . import trust
+        return trust.verify()
 
     def search_admin(self, *, timeout: float = 10.0) -> "SearchAdmin":
         """The search cluster's admin API on this target, with its credentials::
@@ -274,7 +281,8 @@ class Target(abc.ABC):
             target.search_admin().health()["status"]
         """
         from ..search_admin import SearchAdmin
-        return SearchAdmin(self.search_urls(), timeout=timeout, auth=self.search_auth())
+        urls = self.search_urls()
+        return SearchAdmin(urls, timeout=timeout, auth=self.search_auth(), verify=self.search_verify())
 
     def hold_down(self, node: Node) -> float:
         """A member lost and kept down (the controller-quorum-lost fault,

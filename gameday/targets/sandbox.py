@@ -329,7 +329,20 @@ class SandboxTarget(Target):
         return ",".join(self._endpoint("kafka", "broker"))
 
     def search_urls(self) -> list[str]:
-        return [f"http://{hp}" for hp in self._endpoint("search", "http")]
+        return [f"https://{hp}" for hp in self._endpoint("search", "http")]
+
+    def search_auth(self) -> tuple[str, str]:
+        """The twin's search superuser (``elastic``) and its password, from its secrets directory (0600)."""
+        from .. import redact
+        from ..sandbox.twin import Twin
+        user, password = Twin.create(self.env.sandbox).search_auth()
+        redact.register(password)
+        return user, password
+
+    def search_verify(self) -> str:
+        """The twin's CA file: it issued the search nodes' certificate."""
+        from ..sandbox.twin import Twin
+        return Twin.create(self.env.sandbox).search_ca()
 
     def db_address(self) -> tuple[str, int]:
         """The database's one stable endpoint (whichever member is the primary; :meth:`Twin.db_addr`)."""

@@ -22,7 +22,7 @@ from gameday import kafka_admin
 from gameday.chaos import activities, ledger
 from gameday.chaos.lock import TargetLock
 from gameday.deadline import wait_until
-from gameday.search_admin import SearchAdmin
+from tests.support import search
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = str(Path(sys.executable).with_name("chaos"))
@@ -63,13 +63,12 @@ def test_every_experiment_validates(name):
 
 
 def _before(name: str, twin, client) -> dict:
-    base = twin.search_urls()
     if name == "kafka/kill-partition-leader.yaml":
         return {"leader": kafka_admin.leader_of(twin.kafka_bootstrap(), "content-events", 0)}
     if name == "search/kill-data-node.yaml":
-        return {"most": next(iter(SearchAdmin(base).primaries_by_node("content")))}
+        return {"most": next(iter(search.admin(twin).primaries_by_node("content")))}
     if name == "search/lose-index.yaml":
-        return {"docs": SearchAdmin(base).count("content")}
+        return {"docs": search.admin(twin).count("content")}
     members = client.status()["members"]
     return {"restarts": {m["name"]: m["restarts"] for m in members}, "pids": {m["name"]: m["pid"] for m in members}}
 
@@ -143,7 +142,7 @@ def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_pa
         assert out["cluster-while-shards-are-failed"]["status"] == "red"
         assert out["readers-of-articles-during-the-fault"]["success_ratio"] == 1.0
     elif name == "search/lose-index.yaml":
-        assert SearchAdmin(twin.search_urls()).count("content") >= before["docs"]
+        assert search.admin(twin).count("content") >= before["docs"]
     elif name == "db/kill-database.yaml":
         assert out["readers-during-the-fault"]["success_ratio"] < 1.0
     elif name == "network/latency-web-to-search.yaml":

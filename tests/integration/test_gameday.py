@@ -19,7 +19,7 @@ from markupsafe import escape
 from gameday.chaos import ledger
 from gameday.chaos.lock import TargetLock
 from gameday.deadline import wait_until
-from gameday.search_admin import SearchAdmin
+from tests.support import search as search_api
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "sandbox-test"
@@ -52,7 +52,7 @@ def test_smoke_suite_writes_every_artifact(steady_twin, twin_client, tmp_path):
     """Also the catalog's check of kill-one-pod.yaml and kill-data-node.yaml (test_chaos leaves them to
     this run): each touched what it says (one web replica, restarted once; the search node with the
     most primaries)."""
-    most_primaries = next(iter(SearchAdmin(steady_twin.search_urls()).primaries_by_node("content")))
+    most_primaries = next(iter(search_api.admin(steady_twin).primaries_by_node("content")))
     before = restarts(twin_client)
     out = gameday_run("smoke", tmp_path / "reports")
     assert out.returncode == 0, out.stderr[-3000:]

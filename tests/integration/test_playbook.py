@@ -24,7 +24,6 @@ from gameday.measure.canary import Canaries, CanaryEndpoints
 from gameday.recovery import HEALTHY, RESTORED, Context, load_playbook, run
 from gameday.recovery import targets_yaml
 from gameday.sandbox.client import SandboxClient
-from gameday.search_admin import SearchAdmin
 from gameday.targets.environment import load as load_env
 
 
@@ -170,7 +169,7 @@ def test_search_node_stopped_is_restored_green_and_complete(ctx, client):
     try:
         fault_at = time.time()
         client.stop("search-2")
-        api = SearchAdmin(ctx.target.search_urls())
+        api = ctx.target.search_admin()
         wait_until(lambda: api.health()["status"] != "green", timeout=60, what="the cluster to notice")
         result = apply(ctx, "search", fault_at)
         assert "started search-2" in result.steps[0].did
@@ -181,7 +180,7 @@ def test_search_node_stopped_is_restored_green_and_complete(ctx, client):
 
 
 def test_search_index_loss_restored_from_snapshot_plus_replay_with_zero_lost_documents(ctx, client):
-    api = SearchAdmin(ctx.target.search_urls(), timeout=120)
+    api = ctx.target.search_admin(timeout=120)
     canaries = Canaries(CanaryEndpoints.from_context(ctx), interval=0.5).start()
     try:
         snapshot = f"test-backup-{int(time.time())}"

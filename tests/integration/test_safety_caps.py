@@ -21,8 +21,8 @@ from gameday.chaos import ledger
 from gameday.chaos.controls.guard import check_experiment
 from gameday.chaos.lock import TargetLock
 from gameday.chaos.search.actions import kill_data_node
-from gameday.search_admin import SearchAdmin
 from gameday.targets.environment import load as load_env
+from tests.support import search
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -134,7 +134,7 @@ def test_a_fault_recorded_by_any_run_counts_against_the_cap(steady_twin):
 def test_a_second_most_primaries_choice_skips_the_node_the_first_takes(steady_twin):
     """Cluster metadata still names the first victim as the node with most primaries; the second
     choice must skip it (here in the guard's dry run, under a cap of two that lets both pass)."""
-    most = next(iter(SearchAdmin(steady_twin.search_urls()).primaries_by_node("content")))
+    most = next(iter(search.admin(steady_twin).primaries_by_node("content")))
     kill = action("kill-most-primaries", "search", "kill_data_node", choose="most-primaries")
     plans = check_experiment({"method": [kill, {**kill, "name": "kill-most-primaries-again"}]},
                              {"gameday_environment": environment(limits={"search_max_nodes": 2})}, {})

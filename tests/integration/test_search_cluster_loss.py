@@ -34,6 +34,7 @@ from gameday.targets.base import Node
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
 from tests.support.undo import rerun
+from tests.support import search
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "sandbox-test"
@@ -92,9 +93,9 @@ def db_pairs(twin) -> dict[int, int]:
 
 def index_pairs(twin) -> dict[int, int]:
     """Every document's id and _version (the external version the indexer writes), in one request."""
-    base = twin.search_urls()[0]
-    requests.post(f"{base}/content/_refresh", timeout=30).raise_for_status()
-    r = requests.post(f"{base}/content/_search", timeout=30,
+    base, http = twin.search_urls()[0], search.session(twin)
+    http.post(f"{base}/content/_refresh", timeout=30).raise_for_status()
+    r = http.post(f"{base}/content/_search", timeout=30,
                       json={"size": 10000, "version": True, "_source": ["version"], "query": {"match_all": {}}})
     r.raise_for_status()
     hits = r.json()["hits"]["hits"]
@@ -133,8 +134,8 @@ def repair(target) -> None:
 def test_chaos_run_loses_the_whole_search_cluster_and_the_playbook_rebuilds_it_to_match_the_database(
         steady_twin, target, tmp_path):
     twin = steady_twin
-    base = twin.search_urls()[0]
-    uuid_before = requests.get(base, timeout=5).json()["cluster_uuid"]
+    base, http = twin.search_urls()[0], search.session(twin)
+    uuid_before = http.get(base, timeout=5).json()["cluster_uuid"]
     snapshots = twin_search.snapshot_dir(twin)
     ctx = Context.for_environment(target.env)
     canaries = Canaries(CanaryEndpoints.from_context(ctx), interval=0.5).start()
@@ -166,8 +167,8 @@ def test_chaos_run_loses_the_whole_search_cluster_and_the_playbook_rebuilds_it_t
         assert "replayed" in steps["replay-events"]["did"] and "replayed 0 events" not in steps["replay-events"]["did"]
         assert steps["wait-index-matches-database"]["detail"].endswith(": equal"), steps["wait-index-matches-database"]
 
-        health = requests.get(f"{base}/_cluster/health", timeout=5).json()
-        uuid_after = requests.get(base, timeout=5).json()["cluster_uuid"]
+        health = http.get(f"{base}/_cluster/health", timeout=5).json()
+        uuid_after = http.get(base, timeout=5).json()["cluster_uuid"]
         assert health["status"] == "green" and health["number_of_nodes"] == 3, health
         assert uuid_after != uuid_before and rebuilt[0]["cluster_uuid"] == uuid_after
         assert all(twin_search.data_dir(twin, i).is_dir() for i in (1, 2, 3))

@@ -19,6 +19,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 from gameday.deadline import Deadline, wait_until
 from gameday.sandbox import reaper
 from gameday.sandbox.twin import CANARY_TOPIC, CONTENT_INDEX, CONTENT_TOPIC, SNAPSHOT_REPOSITORY
+from tests.support import search
 
 
 def test_pages_through_the_load_balancer_reach_every_replica(twin):
@@ -82,14 +83,14 @@ def test_kafka_topics_are_replicated_three_ways_with_min_isr_two(twin):
 
 
 def test_search_cluster_is_green_with_three_primaries_and_a_replica_each(twin):
-    base = twin.search_urls()[0]
-    health = requests.get(f"{base}/_cluster/health", timeout=5).json()
+    base, http = twin.search_urls()[0], search.session(twin)
+    health = http.get(f"{base}/_cluster/health", timeout=5).json()
     assert health["status"] == "green" and health["number_of_nodes"] == 3
-    settings = requests.get(f"{base}/{CONTENT_INDEX}/_settings", timeout=5).json()[CONTENT_INDEX]["settings"]["index"]
+    settings = http.get(f"{base}/{CONTENT_INDEX}/_settings", timeout=5).json()[CONTENT_INDEX]["settings"]["index"]
     assert (settings["number_of_shards"], settings["number_of_replicas"]) == ("3", "1")
-    shards = requests.get(f"{base}/_cat/shards/{CONTENT_INDEX}?format=json", timeout=5).json()
+    shards = http.get(f"{base}/_cat/shards/{CONTENT_INDEX}?format=json", timeout=5).json()
     assert len({s["node"] for s in shards}) == 3  # spread over every node
-    verify = requests.post(f"{base}/_snapshot/{SNAPSHOT_REPOSITORY}/_verify", timeout=30)
+    verify = http.post(f"{base}/_snapshot/{SNAPSHOT_REPOSITORY}/_verify", timeout=30)
     assert verify.status_code == 200 and len(verify.json()["nodes"]) == 3
 
 

@@ -310,8 +310,13 @@ def test_web_manifests_run_the_supervisors_command_at_the_pods_address(monkeypat
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_IP"]["valueFrom"]["fieldRef"]["fieldPath"] == "status.podIP"
     assert env["GAMEDAY_DB_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "sandbox-db", "key": "GAMEDAY_DB_PASSWORD"}
+    # the search password from ECK's Secret, as the site would read it on GKE; never in sandbox-db
+    assert env["GAMEDAY_SEARCH_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "search-es-elastic-user",
+                                                                          "key": "elastic"}
+    assert env["GAMEDAY_SEARCH_URLS"]["value"].startswith("https://") and env["GAMEDAY_SEARCH_USER"]["value"] == "elastic"
     password = twin.db_password()
     assert password not in str(deployment) and objs[1]["stringData"]["GAMEDAY_DB_PASSWORD"] == password
+    assert "GAMEDAY_SEARCH_PASSWORD" not in objs[1]["stringData"] and twin.search_password() not in str(objs)
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
     assert deployment["spec"]["replicas"] == 3
     svc = objs[3]
@@ -376,7 +381,13 @@ def test_kafka_and_search_statefulsets_run_the_supervisors_members_on_their_addr
     env = {e["name"]: e.get("value") for e in container["env"]}
     assert env["OPENSEARCH_PATH_CONF"] == str(twin.paths.data / "$(POD_NAME)" / "config")
     assert list(env)[:2] == ["POD_NAME", "POD_IP"]  # defined before the values that use them
-    assert container["readinessProbe"]["httpGet"] == {"path": "/_cluster/health", "port": "http"}
+    # an exec probe (as ECK's readiness script): HTTPS with the twin CA, the password from the Secret
+    command = container["readinessProbe"]["exec"]["command"]
+    assert command[1:3] == ["-m", "gameday.sandbox.readiness"] and "/_cluster/health" in command
+    assert command[command.index("--ca") + 1] == twin.search_ca() and twin.search_password() not in str(search)
+    env = {e["name"]: e for e in container["env"]}
+    assert env["GAMEDAY_SEARCH_PASSWORD"]["valueFrom"]["secretKeyRef"] == {"name": "search-es-elastic-user",
+                                                                          "key": "elastic"}
 
 
 def test_the_per_pod_name_replaces_only_the_members_own_name():

@@ -1,8 +1,12 @@
-"""The twin's CA and TLS front (gameday.sandbox.tls), HAProxy's config for it, and the Kubernetes
-Secrets that hand its credentials to an environment. Certificates are checked by real TLS handshakes."""
+"""The twin's CA, TLS front and search node certificate (gameday.sandbox.tls), HAProxy's config, the
+search nodes' security files, the authenticated readiness check (supervisor and exec-probe forms) and
+the Kubernetes Secrets that hand the credentials to an environment. Certificates are checked by real
+TLS handshakes."""
 
 from __future__ import annotations
 
+import base64
+import http.server
 import os
 import shutil
 import socket
@@ -10,11 +14,15 @@ import ssl
 import subprocess
 import threading
 
+import bcrypt
 import pytest
+import yaml
+from cryptography import x509
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from gameday.kube import workloads
-from gameday.sandbox import tls
-from gameday.sandbox.members import lb
+from gameday.sandbox import readiness, tls
+from gameday.sandbox.members import lb, search
 from gameday.sandbox.twin import DB_USER, Twin
 
 
@@ -84,31 +92,121 @@ def test_the_ca_is_kept_and_the_front_reissued_only_when_its_names_change(twin, 
         _handshake(files.front_pem, other, "site.front-unit.gameday.test")
 
 
-def test_haproxy_accepts_the_tls_front_and_holds_only_a_hash_of_the_search_password(twin):
+def test_the_search_node_certificate_names_every_way_to_a_node_and_its_key_is_pkcs8(twin):
+    files = tls.ensure_search_node(twin)
+    pem = twin.paths.secrets / "node.pem"  # cert + key, for the test server's load_cert_chain
+    pem.write_bytes(files.search_node_cert.read_bytes() + files.search_node_key.read_bytes())
+    ca = tls.ca_bundle_path(twin)
+    for name in ("search.front-unit.gameday.test", "127.77.50.1", "127.77.50.3", "127.77.70.1", "localhost"):
+        assert _handshake(pem, ca, name) == "search-node"
+    with pytest.raises(ssl.SSLCertVerificationError):
+        _handshake(pem, ca, "site.front-unit.gameday.test")
+    cert = x509.load_pem_x509_certificate(files.search_node_cert.read_bytes())
+    assert cert.subject.rfc4514_string() == tls.SEARCH_NODE_DN == "CN=search-node,OU=twin,O=gameday"
+    usages = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert {ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH} <= set(usages)  # transport: both ends
+    assert files.search_node_key.read_text().startswith("-----BEGIN PRIVATE KEY-----")  # PKCS#8, as the plugin wants
+    assert files.search_node_key.stat().st_mode & 0o777 == 0o600
+    key = files.search_node_key.read_bytes()
+    assert tls.ensure_search_node(twin).search_node_key.read_bytes() == key  # kept while its names hold
+
+
+def test_haproxy_passes_search_through_and_holds_no_search_credential(twin):
     lb.prepare(twin)
     member = lb.workload(twin).members[0]
     configs = [member.argv[i + 1] for i, a in enumerate(member.argv) if a == "-f"]
-    site, search = (open(c).read() for c in configs)
+    assert configs == [str(twin.paths.conf / "haproxy.cfg")]
+    text = open(configs[0]).read()
     password = twin.search_password()
-    for c in configs:
-        assert password not in open(c).read() and os.stat(c).st_mode & 0o777 == 0o600
-    assert "user elastic password $6$" in search
-    assert "bind 127.77.10.1:443 ssl crt" in site and "bind 127.77.10.1:9200 ssl crt" in search
-    assert "bind 127.77.10.1:8080\n" in site  # the plain front stays
-    assert "option httpchk GET /_cluster/health?local=true" in search
-    assert all(f"server search-{i} 127.77.50.{i}:9200 check" in search for i in (1, 2, 3))
-    check = subprocess.run(["haproxy", "-c", *(x for c in configs for x in ("-f", c))],
-                           capture_output=True, text=True, timeout=30)
+    assert password not in text and "userlist" not in text and "Authorization" not in text
+    assert os.stat(configs[0]).st_mode & 0o777 == 0o600
+    assert "bind 127.77.10.1:443 ssl crt" in text and "bind 127.77.10.1:8080\n" in text
+    search = text[text.index("frontend search"):]
+    assert "mode tcp" in search and "bind 127.77.10.1:9200\n" in search and "ssl crt" not in search  # TLS ends at the nodes
+    assert "option httpchk GET /_plugins/_security/health" in search
+    assert all(f"server search-{i} 127.77.50.{i}:9200 check check-ssl verify required ca-file "
+               f"{tls.ca_bundle_path(twin)}" in search for i in (1, 2, 3))
+    check = subprocess.run(["haproxy", "-c", "-f", configs[0]], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
-    # the hash is of this password: crypt(3) through openssl, with the hash's own salt
-    hashed = search.split("user elastic password ", 1)[1].split()[0]
-    salt = hashed.split("$")[2]
-    again = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=password + "\n",
-                           capture_output=True, text=True, timeout=10).stdout.strip()
-    assert again == hashed
     assert member.ports["https"] == 443 and member.ports["search"] == 9200
-    assert password not in " ".join(member.argv)
     assert twin.search_password() == password and twin.search_env_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_search_nodes_get_tls_and_only_a_bcrypt_hash_of_the_password(twin):
+    search.prepare(twin)
+    password = twin.search_password()
+    hashes = set()
+    for i in (1, 2, 3):
+        conf = search.node_dir(twin, i) / "config"
+        yml = (conf / "opensearch.yml").read_text()
+        assert "plugins.security.ssl.http.enabled: true" in yml
+        assert 'plugins.security.nodes_dn: ["CN=search-node,OU=twin,O=gameday"]' in yml
+        assert (conf / "certs" / "node-key.pem").read_bytes() == tls.files(twin).search_node_key.read_bytes()
+        security = conf / "opensearch-security"
+        assert {p.name for p in security.iterdir()} >= {"config.yml", "roles.yml", "roles_mapping.yml",
+                                                        "internal_users.yml", "action_groups.yml", "tenants.yml",
+                                                        "audit.yml"}  # each one the first init needs
+        for private in [*security.iterdir(), *(conf / "certs").iterdir()]:
+            assert private.stat().st_mode & 0o777 == 0o600
+        users = yaml.safe_load((security / "internal_users.yml").read_text())
+        hashes.add(users["elastic"]["hash"])
+        assert yaml.safe_load((security / "roles_mapping.yml").read_text())["all_access"]["users"] == ["elastic"]
+        assert not any(password in p.read_text(errors="replace") for p in conf.rglob("*") if p.is_file())
+    (hashed,) = hashes
+    assert hashed.startswith("$2y$12$") and bcrypt.checkpw(password.encode(), ("$2b$" + hashed[4:]).encode())
+    search.prepare(twin)  # again: the hash is kept while it is of the password
+    assert yaml.safe_load((search.node_dir(twin, 2) / "config/opensearch-security/internal_users.yml").read_text()
+                          )["elastic"]["hash"] == hashed
+    ready = search.workload(twin).members[0].readiness
+    assert ready == {"type": "https", "url": "https://127.77.50.1:9200/_cluster/health", "ca": twin.search_ca(),
+                     "auth": {"user": "elastic", "env_file": str(twin.search_env_file)}}
+
+
+class _Secured(http.server.BaseHTTPRequestHandler):
+    """A node's view of basic auth: 401 with the plugin's challenge unless the password is right."""
+    password = ""
+
+    def do_GET(self):  # noqa: N802 (http.server's name)
+        good = "Basic " + base64.b64encode(f"elastic:{self.password}".encode()).decode()
+        if self.headers.get("Authorization") != good:
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="OpenSearch Security"')
+        else:
+            self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+def test_the_https_readiness_check_logs_in_from_the_secret_file_and_as_an_exec_probe(twin):
+    files = tls.ensure_search_node(twin)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(files.search_node_cert, files.search_node_key)
+    _Secured.password = twin.search_password()
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Secured)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    try:
+        spec = {"type": "https", "url": f"https://127.0.0.1:{port}/_cluster/health", "ca": twin.search_ca(),
+                "auth": {"user": "elastic", "env_file": str(twin.search_env_file)}}
+        assert readiness.check(spec, 0.0)
+        assert not readiness.check({**spec, "auth": None}, 0.0)  # 401
+        wrong = twin.paths.secrets / "wrong.env"
+        wrong.write_text("GAMEDAY_SEARCH_PASSWORD=nope\n")
+        assert not readiness.check({**spec, "auth": {"user": "elastic", "env_file": str(wrong)}}, 0.0)
+        probe = workloads.probe_from({**spec, "url": f"https://127.77.50.1:{port}/_cluster/health"}, "http")
+        command = probe["exec"]["command"]
+        env = {"POD_IP": "127.0.0.1", "GAMEDAY_SEARCH_PASSWORD": twin.search_password()}
+        assert subprocess.run(command, env=env, timeout=30).returncode == 0
+        env["GAMEDAY_SEARCH_PASSWORD"] = "nope"
+        assert subprocess.run(command, env=env, timeout=30).returncode == 1
+        assert twin.search_password() not in " ".join(command)
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_kubernetes_secrets_carry_the_twin_credentials_under_the_platform_names(twin):

@@ -176,13 +176,20 @@ def latest_snapshot(ctx: Context) -> dict | None:
     return max(snaps, key=lambda s: s["start_time_in_millis"]) if snaps else None
 
 
+def _client(ctx: Context) -> SearchClient:
+    """The site's search client for the content index on the target, with its credentials and CAs."""
+    urls = ctx.target.search_urls()
+    return SearchClient(urls, index=INDEX, read_timeout=ctx.remaining(30), auth=ctx.target.search_auth(),
+                        verify=ctx.target.search_verify())
+
+
 def restore_snapshot(ctx: Context) -> str:
     api = ctx.search(timeout=180)
     if api.index_exists(INDEX) and impostor_reason(ctx) is None:
         return f"index {INDEX!r} exists and is the site's index: nothing to restore"
     snap = latest_snapshot(ctx)
     if snap is None:
-        SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30)).create_index()
+        _client(ctx).create_index()
         ctx.state.replay_from_ms = 0
         ctx.state.reindex_from_db = True
         return f"no successful snapshot of {INDEX!r} in {REPOSITORY!r}: created it empty; the replay re-indexes the database"
@@ -206,7 +213,7 @@ def replay_events(ctx: Context) -> str:
     """Re-index every event on ``content-events`` since the snapshot (minus a margin), with a
     consumer of our own that commits nothing. Idempotent: documents carry external versions."""
     since_ms = ctx.state.replay_from_ms
-    client = SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
+    client = _client(ctx)
     consumer = Consumer({"bootstrap.servers": ctx.target.kafka_bootstrap(), "group.id": f"gameday-replay-{int(time.time())}",
                          "enable.auto.commit": False, "auto.offset.reset": "earliest",
                          "socket.connection.setup.timeout.ms": 2000, "log_level": 2})
@@ -258,7 +265,7 @@ def replay_events(ctx: Context) -> str:
 
 def reindex_all(ctx: Context) -> str:
     """Bulk-index every article from the database (idempotent: external versions)."""
-    client = SearchClient(ctx.target.search_urls(), index=INDEX, read_timeout=ctx.remaining(30))
+    client = _client(ctx)
     cols = ("id", "kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
     after, total, indexed = 0, 0, 0
     rows = ctx.db_query(f"SELECT {', '.join(cols)} FROM articles WHERE id > %s ORDER BY id LIMIT 500", (after,))

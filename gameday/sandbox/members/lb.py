@@ -7,17 +7,17 @@ Besides plain HTTP on ``:8080`` it is the twin's TLS front, as a production load
 (certificate from the twin's CA, :mod:`gameday.sandbox.tls`; names from :mod:`gameday.sandbox.names`):
 
 - ``https://site.<twin>.gameday.test/`` (``:443``): the same web backend;
-- ``https://search.<twin>.gameday.test:9200/``: the search nodes, behind HTTP basic auth for user
-  ``elastic`` (password :meth:`Twin.search_password`), as an Elasticsearch cluster is; its own
-  config file (``haproxy-search.cfg``, 0600) holds only a SHA-512 crypt hash of the password.
+- ``search.<twin>.gameday.test:9200``: the search nodes, as a Kubernetes Service in front of ECK's
+  pods is: TCP passed through (``mode tcp``), so TLS and basic auth are the nodes' own (the
+  opensearch-security plugin, :mod:`gameday.sandbox.members.search`; their certificate names
+  ``search.<twin>.gameday.test``). HAProxy holds no search credential; its health check asks each
+  node's unauthenticated ``/_plugins/_security/health`` over TLS verified with the twin's CA.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
 
-from ...errors import GamedayError
 from .. import tls
 from ..spec import MemberSpec, Workload
 from ..twin import PORTS, SEARCH_NODES, WEB_MAX_REPLICAS, Twin
@@ -25,27 +25,11 @@ from ..twin import PORTS, SEARCH_NODES, WEB_MAX_REPLICAS, Twin
 NAME = "lb-1"
 HTTPS_PORT = 443
 SEARCH_PORT = 9200  # on the load balancer's own address: the search nodes each have theirs
-SEARCH_USER = "elastic"
-USERLIST = "search_users"
 
 
 def socket_path(twin: Twin):
     """HAProxy's admin socket (runtime API): what feeds its web backend from Kubernetes uses it."""
     return twin.paths.run / "lb-1.sock"
-
-
-def password_hash(password: str) -> str:
-    """A SHA-512 crypt hash (``$6$...``) of ``password``, which goes to openssl on stdin, never argv."""
-    try:
-        proc = subprocess.run(["openssl", "passwd", "-6", "-stdin"], input=password + "\n",
-                              capture_output=True, text=True, timeout=10)
-    except FileNotFoundError:
-        raise GamedayError("openssl is not installed: cannot hash the search password",
-                           hint="apt-get install openssl") from None
-    hashed = proc.stdout.strip()
-    if proc.returncode != 0 or not hashed.startswith("$6$"):
-        raise GamedayError(f"openssl passwd -6 failed (code {proc.returncode}): {proc.stderr.strip()[:200]}")
-    return hashed
 
 
 def haproxy_cfg(twin: Twin) -> str:
@@ -93,29 +77,25 @@ backend web
 """
 
 
-def search_cfg(twin: Twin, search_password_hash: str) -> str:
-    """The search front: a second config file (``-f``), read after :func:`haproxy_cfg` and using its
-    ``defaults``. Apart because it holds the password's hash, and because it is search's HTTP
-    service (ECK's ``<cluster>-es-http``), not part of the site's load balancer."""
+def search_cfg(twin: Twin) -> str:
+    """The search front (appended to :func:`haproxy_cfg`): TCP pass-through to the nodes, as a
+    Kubernetes Service (ECK's ``<cluster>-es-http``) is; TLS ends at the nodes."""
     me = twin.address("lb")
-    pem = tls.files(twin).front_pem
+    ca = tls.ca_bundle_path(twin)
     search_servers = "\n".join(
-        f"    server search-{i} {twin.address('search', i)}:{PORTS['search']} check"
+        f"    server search-{i} {twin.address('search', i)}:{PORTS['search']} check check-ssl verify required ca-file {ca}"
         for i in range(1, SEARCH_NODES + 1)
     )
-    return f"""\
-userlist {USERLIST}
-    user {SEARCH_USER} password {search_password_hash}
-
+    return f"""
 frontend search
-    bind {me}:{SEARCH_PORT} ssl crt {pem}
-    http-request auth realm search unless {{ http_auth({USERLIST}) }}
-    http-request del-header Authorization
+    mode tcp
+    bind {me}:{SEARCH_PORT}
     default_backend search
 
 backend search
+    mode tcp
     balance roundrobin
-    option httpchk GET /_cluster/health?local=true
+    option httpchk GET /_plugins/_security/health
     http-check expect status 200
     default-server inter 2s fastinter 500ms downinter 1s fall 2 rise 1
 {search_servers}
@@ -124,10 +104,6 @@ backend search
 
 def _config(twin: Twin):
     return twin.paths.conf / "haproxy.cfg"
-
-
-def _search_config(twin: Twin):
-    return twin.paths.conf / "haproxy-search.cfg"
 
 
 def _write_private(path, text: str) -> None:
@@ -141,11 +117,10 @@ def _write_private(path, text: str) -> None:
 
 
 def prepare(twin: Twin) -> None:
-    """The TLS front's certificate and HAProxy's two config files (0600; the search one holds the
-    hash of the search password)."""
+    """The TLS front's certificate and HAProxy's config file (0600)."""
     tls.ensure(twin)
-    _write_private(_config(twin), haproxy_cfg(twin))
-    _write_private(_search_config(twin), search_cfg(twin, password_hash(twin.search_password())))
+    _write_private(_config(twin), haproxy_cfg(twin) + search_cfg(twin))
+    (twin.paths.conf / "haproxy-search.cfg").unlink(missing_ok=True)  # the old search front's (a password hash)
 
 
 def workload(twin: Twin) -> Workload:
@@ -153,7 +128,7 @@ def workload(twin: Twin) -> Workload:
     member = MemberSpec(
         name=NAME, index=1, address=address,
         ports={"http": PORTS["lb"], "stats": PORTS["lb_stats"], "https": HTTPS_PORT, "search": SEARCH_PORT},
-        argv=[twin.loc.haproxy or "haproxy", "-W", "-db", "-f", str(_config(twin)), "-f", str(_search_config(twin))],
+        argv=[twin.loc.haproxy or "haproxy", "-W", "-db", "-f", str(_config(twin))],
         readiness={"type": "http", "url": f"http://{address}:{PORTS['lb_stats']}/lb-health"},
         labels={"app": "haproxy"},
         stop_grace=3.0,

@@ -29,11 +29,11 @@ from gameday import kafka_admin
 from gameday.deadline import wait_until
 from gameday.kube.workloads import NAMESPACE
 from gameday.sandbox.twin import Twin
-from gameday.search_admin import SearchAdmin
 from gameday.targets import for_environment
 from gameday.targets.environment import load
 from tests.conftest import warm_up
 from tests.support.kube_twin import kubectl
+from tests.support import search
 
 pytestmark = pytest.mark.kubernetes
 
@@ -59,7 +59,7 @@ def all_ready(twin: Twin, name: str) -> bool:
 def settled(twin: Twin) -> bool:
     """Every Kafka partition fully replicated and search green (what the experiments' hypothesis asks)."""
     health = kafka_admin.partition_health(twin.kafka_bootstrap())
-    green = SearchAdmin(twin.search_urls()).health().get("status") == "green"
+    green = search.admin(twin).health().get("status") == "green"
     return green and not any(health[k] for k in ("offline", "under_replicated", "under_min_isr"))
 
 
@@ -111,7 +111,7 @@ def test_kubectl_shows_kafka_and_search_pods_ready_on_the_twins_addresses(twin):
         assert [p["status"]["podIP"] for p in found] == [twin.address(name, n) for n in (1, 2, 3)]
     # the bootstrap job ran after them: the topics and the index exist
     assert kafka_admin.partition_health(twin.kafka_bootstrap(), ["content-events"])["partitions"] > 0
-    assert SearchAdmin(twin.search_urls()).primaries_by_node("content")
+    assert search.admin(twin).primaries_by_node("content")
     for name in ("kafka", "search"):
         pdb = json.loads(kubectl(twin, "get", "pdb", name, "-n", NAMESPACE, "-o", "json").stdout)
         assert pdb["status"]["disruptionsAllowed"] == 1
