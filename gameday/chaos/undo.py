@@ -28,6 +28,15 @@ def make_ready(env: Environment, name: str) -> dict[str, Any]:
     return for_environment(env).make_ready(name)
 
 
+def free_disk(env: Environment, layer: str, name: str) -> dict[str, Any]:
+    """Undo of a full disk: remove the filler (harmless when it is gone), then start the member
+    (released if held; the platform restarts it at once if it was crash-looping)."""
+    target = for_environment(env)
+    freed = target.free_member_disk(name)
+    target.start(Node(name=name, layer=layer))
+    return {**freed, "started": name}
+
+
 def remove_toxic(env: Environment, proxy: str, toxic: str) -> dict[str, Any]:
     api = for_environment(env).toxiproxy_api()
     r = requests.delete(f"{api}/proxies/{proxy}/toxics/{toxic}", timeout=5)
@@ -91,4 +100,5 @@ UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "recover_db_primary": recover_db_primary,
     "skip_poison_events": skip_poison_events,
     "make_ready": make_ready,
+    "free_disk": free_disk,
 }

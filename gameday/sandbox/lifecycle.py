@@ -205,6 +205,8 @@ def down(paths: SandboxPaths, *, wipe: bool = False, timeout: float = 60.0) -> D
     for stale in (paths.socket, paths.supervisor_pid_file):
         stale.unlink(missing_ok=True)
     if wipe and paths.home.exists():
+        from . import log_disk
+        log_disk.unmount_all(paths.home)  # a broker's small disk (the disk-full drill) is mounted inside
         shutil.rmtree(paths.home)
     if wipe:  # what prepare put outside the twin's home: its /etc/hosts block and kubeconfig context
         from ..kube import kubeconfig_merge

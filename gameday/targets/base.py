@@ -129,6 +129,34 @@ class Target(abc.ABC):
         ``restore-broker-storage`` step, the search playbook's ``restore-node-storage`` and the drills' undo."""
         raise GamedayError(f"{self.name}: the disk-loss drill is not built for targets of kind {self.env.kind!r}")
 
+    # ---- a broker's disk full (coverage: kafka-brokers/disk-full) ------------------------------
+    def log_disks(self, layer: str) -> list[dict[str, Any]]:
+        """The filesystems holding ``layer``'s members' data that this target can see, each
+        ``{"member", "mount", "size", "used", "avail" (bytes), "percent", "full", "filler"}``. The
+        Kafka playbook's diagnosis reads it (finding ``kafka.disk-full``). A target that cannot tell
+        answers [] (on GKE the kubelet's volume stats would say it: not built)."""
+        return []
+
+    def check_disk_full_drill(self, layer: str) -> str:
+        """The member of ``layer`` whose disk the disk-full drill may fill; a GamedayError, before
+        anything is touched, when there is none."""
+        raise GamedayError(f"{self.name}: the disk-full drill is not built for targets of kind {self.env.kind!r}; "
+                           "nothing was touched")
+
+    def fill_member_disk(self, member: str) -> dict[str, Any]:
+        """The disk-full fault: a filler file takes every free block of the filesystem holding
+        ``member``'s data, so its next write fails with ENOSPC. Returns its :meth:`log_disks` entry.
+        Called by ``gameday.chaos.kafka.actions.fill_broker_disk`` after its undo is recorded."""
+        raise GamedayError(f"{self.name}: the disk-full drill is not built for targets of kind {self.env.kind!r}")
+
+    def free_member_disk(self, member: str) -> dict[str, Any]:
+        """Give ``member``'s full filesystem room again: ``{"member", "existed", "freed", "usage"}``.
+        On GKE the fix is a bigger volume (raise the KafkaNodePool's storage size; Strimzi resizes
+        the PVC when its StorageClass allows expansion), which this target does not do for you."""
+        raise GamedayError(f"{self.name}: freeing {member}'s disk is not built for targets of kind {self.env.kind!r}",
+                           hint="expand its volume: raise the KafkaNodePool's storage size (Strimzi resizes the PVC "
+                                "when its StorageClass allows volume expansion), then restart the broker")
+
     # ---- the database's backups and recovery (the backup, PITR and failover drills) ------------
     def last_db_backup(self) -> dict[str, Any] | None:
         """The newest complete database backup, ``{"id", "at" (epoch seconds), "kind", ...}``, or None

@@ -198,6 +198,47 @@ class SandboxTarget(Target):
         from ..sandbox import storage
         return storage.describe(self._twin(), member)
 
+    # ---- a broker's disk full (gameday.sandbox.log_disk: kafka-3 on a small loop-mounted filesystem) ----
+    def _disk_index(self, member: str) -> int:
+        from ..sandbox import storage
+        layer, i = storage._member(member)  # a UsageError for a member without storage
+        if layer != "kafka":
+            raise UsageError(f"{member}: only Kafka brokers' disks can be filled on the twin; nothing was touched")
+        return i
+
+    def log_disks(self, layer: str) -> list[dict]:
+        from ..sandbox import log_disk
+        from ..sandbox.twin import KAFKA_NODES
+        if layer != "kafka":
+            return []
+        twin = self._twin()
+        found = []
+        for i in range(1, KAFKA_NODES + 1):
+            if log_disk.record(twin, i):
+                try:
+                    found.append(log_disk.usage(twin, i))
+                except UsageError as err:  # recorded but not mounted: say so, claim nothing about its use
+                    found.append({"member": f"kafka-{i}", "error": str(err), "full": False})
+        return found
+
+    def check_disk_full_drill(self, layer: str) -> str:
+        """kafka-3, when the twin put its log directory on a small filesystem (made at `sandbox up`
+        as root on a fresh twin); a UsageError saying why not otherwise."""
+        from ..sandbox import log_disk
+        if layer != "kafka":
+            raise UsageError(f"{self.name}: only Kafka brokers' disks can be filled on the twin; nothing was touched")
+        log_disk.require(self._twin(), log_disk.MEMBER_INDEX)
+        return f"kafka-{log_disk.MEMBER_INDEX}"
+
+    def fill_member_disk(self, member: str) -> dict:
+        from ..sandbox import log_disk
+        return log_disk.fill(self._twin(), self._disk_index(member))
+
+    def free_member_disk(self, member: str) -> dict:
+        """Remove the filler (in the twin; on GKE the volume is expanded instead)."""
+        from ..sandbox import log_disk
+        return log_disk.free(self._twin(), self._disk_index(member))
+
     # ---- the database's backups and point-in-time restore (gameday.sandbox.db_backup) ------------------
     def _db_host(self):
         from ..sandbox.db_backup import DbHost

@@ -108,7 +108,7 @@ def test_chaos_run_loses_a_brokers_disk_and_it_comes_back_empty_with_nothing_los
         out = outputs(journal)
         lost = fault["broker_id"]
         assert fault["target"] == ENV and fault["touched"] == [f"kafka-{lost}"] == [member]
-        assert fault["data_dir"] == str(twin.paths.data / member) and fault["cluster_id"] == twin_kafka.cluster_id(twin)
+        assert fault["data_dir"] == str(twin_kafka._data_dir(twin, lost)) and fault["cluster_id"] == twin_kafka.cluster_id(twin)
         # while it was down its storage was really gone: no meta.properties, so a restart alone could not help
         assert out["brokers-whose-storage-is-lost"] == [member]
         restored = out["format-the-empty-disk-and-start-the-broker"]["restored"]
@@ -137,7 +137,7 @@ def test_the_kafka_playbook_alone_restores_a_lost_disk(steady_twin, target):
     try:
         fault_at = time.time()
         gone = target.lose_member_storage(member)
-        assert gone["data_dir"] == str(twin.paths.data / member) and not Path(gone["data_dir"]).exists()
+        assert gone["data_dir"] == str(twin_kafka._data_dir(twin, lost)) and not Path(gone["data_dir"]).exists()
         assert target.lost_storage("kafka") == [member]
         time.sleep(5)  # nothing on the platform brings it back by itself
         assert target.client.member(member)["pid"] is None and not Path(gone["data_dir"]).exists()

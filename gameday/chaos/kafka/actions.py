@@ -1,5 +1,6 @@
 """Kafka faults: kill a broker chosen by role, kill two (below min ISR), stop the indexer consumers,
-lose a broker's disk, lose the KRaft controller quorum (a majority of voters held down)."""
+lose a broker's disk, fill a broker's disk, lose the KRaft controller quorum (a majority of voters
+held down)."""
 
 import random
 import time
@@ -11,7 +12,8 @@ from .. import caps, ledger
 from ..context import activity, ignored, pick_count, target
 
 __all__ = ["kill_broker", "kill_brokers", "stop_consumers", "start_consumers", "lose_broker_disk", "restore_broker_disk",
-           "lose_controller_quorum", "restore_controller_quorum", "apply_kafka_playbook"]
+           "lose_controller_quorum", "restore_controller_quorum", "apply_kafka_playbook", "fill_broker_disk",
+           "free_broker_disk"]
 
 ROLES = ("partition-leader", "controller", "id", "random")
 TOPIC = "content-events"
@@ -264,3 +266,46 @@ def apply_kafka_playbook(configuration: Dict[str, Any] = None, secrets: Dict[str
                            hint="`gameday playbook kafka --apply` shows each step; `gameday cleanup` undoes the fault")
     return {"target": tgt.name, "layer": "kafka", "outcome": result.outcome,
             "findings": [f.to_dict() for f in result.findings], "steps": result.step_timings()}
+
+
+@activity
+def fill_broker_disk(dry_run: bool = False, configuration: Dict[str, Any] = None,
+                     secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """A broker's log directory fills up: a filler file takes every free block of the filesystem
+    holding it (the broker the target names, ``Target.check_disk_full_drill``: on the twin kafka-3,
+    whose log directory is on a small filesystem of its own). The broker's next write fails with
+    ENOSPC; Kafka takes the log directory offline and, with one log directory, shuts down; restarts
+    fail the same way until there is room. The undo (free the space, start the broker) is recorded
+    first; :func:`free_broker_disk` or ``gameday playbook kafka --apply`` (finding
+    ``kafka.disk-full``) undoes it. A target without such a disk refuses before anything is touched.
+    Capped by ``limits.kafka_max_brokers``, counting the brokers already down. From an experiment::
+
+        provider: {type: python, module: gameday.chaos.kafka.actions, func: fill_broker_disk}
+
+    Returns ``{"target", "layer", "touched": ["kafka-3"], "disk": {"size", "avail", "percent", ...},
+    "fault_at", "how"}``.
+    """
+    tgt = target(configuration, lock=not dry_run)
+    member = tgt.check_disk_full_drill("kafka")
+    nodes = tgt.nodes("kafka")
+    if member not in [n.name for n in caps.up(tgt, "kafka", nodes)]:
+        raise UsageError(f"{member} is not up (down: {caps.describe(caps.down(tgt, 'kafka', nodes))}); "
+                         "filling its disk would prove nothing; nothing was touched")
+    caps.check(tgt, "kafka", [member], nodes=nodes)
+    if dry_run:
+        return {"target": tgt.name, "layer": "kafka", "would_touch": [member]}
+    fault_at = time.time()
+    with ledger.pending_undo(tgt.env, "free_disk", {"layer": "kafka", "name": member},
+                             reason=f"filled the log directory's filesystem of {member}"):
+        disk = tgt.fill_member_disk(member)
+    return {"target": tgt.name, "layer": "kafka", "touched": [member], "disk": disk, "fault_at": fault_at,
+            "how": f"a filler file took every free block of {member}'s log directory filesystem"}
+
+
+@activity
+def free_broker_disk(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Rollback of :func:`fill_broker_disk`: for every recorded full disk, remove the filler and
+    start the broker (harmless when the playbook already did). Returns ``{"target", "freed": [...]}``."""
+    tgt = target(configuration)
+    freed = [ledger.run_record(record)["result"] for record in ledger.matching(tgt.env, "free_disk", layer="kafka")]
+    return {"target": tgt.name, "layer": "kafka", "freed": freed}

@@ -6,11 +6,13 @@ from typing import Any, Dict, List
 
 from ... import kafka_admin
 from ...deadline import wait_until
+from ...errors import GamedayError
 from ..context import activity, target
 
 __all__ = ["partition_health", "partitions_healthy", "consumer_lag", "wait_for_healthy_partitions",
            "wait_for_consumer_lag_below", "active_controller", "brokers_with_lost_storage", "wait_for_quorum_voters",
-           "quorum_status", "wait_for_quorum_lost", "wait_for_quorum_leader"]
+           "quorum_status", "wait_for_quorum_lost", "wait_for_quorum_leader", "broker_disks",
+           "wait_for_broker_down_on_full_disk"]
 
 
 @activity
@@ -152,3 +154,42 @@ def wait_for_quorum_leader(timeout: float = 180, configuration: Dict[str, Any] =
     wait_until(lambda: kafka_admin.quorum_state(bootstrap, size, timeout=20)["has_quorum"], timeout=timeout,
                what="the KRaft metadata quorum to have a leader a majority of voters follow", interval=1)
     return round(time.monotonic() - started, 3)
+
+
+@activity
+def broker_disks(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> List[Dict[str, Any]]:
+    """The brokers' log directory filesystems the target can see (``Target.log_disks``): size,
+    used, avail (bytes), percent, full, filler."""
+    return target(configuration, lock=False).log_disks("kafka")
+
+
+@activity
+def wait_for_broker_down_on_full_disk(timeout: float = 120, configuration: Dict[str, Any] = None,
+                                      secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Block until a broker whose disk is full has stopped serving: Kafka took its log directory
+    offline and it shut down (not ready, or restarted by the platform since the wait began), and
+    the cluster reports partitions under-replicated. Returns ``{"seconds", "members", "restarts",
+    "under_replicated"}``."""
+    started = time.monotonic()
+    tgt = target(configuration, lock=False)
+    full = [d["member"] for d in tgt.log_disks("kafka") if d.get("full")]
+    if not full:
+        raise GamedayError(f"{tgt.name}: no broker's log directory filesystem is full", hint="fill one first: fill_broker_disk")
+    before = {m.name: m.restarts for m in tgt.view("kafka").members}
+    seen: Dict[str, Any] = {}
+
+    def down() -> bool:
+        members = {m.name: m for m in tgt.view("kafka").members}
+        gone = [n for n in full if not members[n].ready or members[n].restarts > before.get(n, 0)]
+        if not gone:
+            return False
+        try:
+            health = kafka_admin.partition_health(tgt.kafka_bootstrap(), timeout=5)
+        except kafka_admin.KafkaUnavailable:
+            return False
+        seen.update(members=gone, restarts={n: members[n].restarts - before.get(n, 0) for n in gone},
+                    under_replicated=len(health["under_replicated"]))
+        return bool(health["under_replicated"])
+
+    wait_until(down, timeout=timeout, what=f"{', '.join(full)} to stop serving on its full disk", interval=1)
+    return {"seconds": round(time.monotonic() - started, 3), **seen}

@@ -1,4 +1,5 @@
-"""Kafka: give a broker whose disk was lost empty storage formatted with the cluster id and its own
+"""Kafka: free the filesystem of a broker whose log directory is full and start it again, give a
+broker whose disk was lost empty storage formatted with the cluster id and its own
 node id, start the voters held down when the KRaft quorum has lost its majority and wait for a
 leader every voter follows, bring missing brokers back, wait for the ISR to fill and the quorum to have every voter
 again, move leadership back to the preferred replicas, verify no partition is offline,
@@ -20,6 +21,7 @@ KAFKA_GRACE_S = 120.0
 MEMBER_CODES = ("kafka.members-missing", "kafka.members-restarting", "kafka.members-starting", "kafka.members-stuck")
 STORAGE_CODE = "kafka.storage-lost"
 QUORUM_CODE = "kafka.quorum-lost"
+DISK_CODE = "kafka.disk-full"
 PARTITION_CODES = ("kafka.offline", "kafka.under-replicated", "kafka.under-min-isr", "kafka.unreachable")
 
 
@@ -101,8 +103,9 @@ def quorum_findings(ctx: Context) -> list[Finding]:
 
 
 def restore_quorum(ctx: Context) -> str:
-    """Start every held Kafka member at once (one is enough for a majority; waiting for each in
-    turn would gain nothing); members the platform is restarting are left to it."""
+    """Start every Kafka member still held, at once (one is enough for a majority; waiting for each
+    in turn would gain nothing); members the platform is restarting are left to it. After
+    start-kafka (which starts the held members together) there is usually nothing left to start."""
     view = ctx.target.view("kafka")
     for m in view.held:
         ctx.target.start_member(m.name)
@@ -110,7 +113,7 @@ def restore_quorum(ctx: Context) -> str:
     did = [f"started {m.name}" for m in view.held]
     if crashed:
         did.append(f"left {', '.join(crashed)} to the platform's restarts")
-    return "; ".join(did) or "no Kafka member is held down"
+    return "; ".join(did) or "no Kafka member is held down any more"
 
 
 def quorum_back(ctx: Context) -> Check:
@@ -122,8 +125,62 @@ def quorum_back(ctx: Context) -> Check:
     return Check(False, state["error"] or f"leader {state['leader']}, caught up {state['caught_up']} of {size} voters")
 
 
+def _mb(n: float) -> str:
+    return f"{n / (1 << 20):.1f} MB"
+
+
+def disk_findings(ctx: Context) -> list[Finding]:
+    """A broker whose log directory's filesystem is full (``Target.log_disks``): Kafka takes the
+    directory offline on the next write and, with one log directory, the broker shuts down; a
+    restart fails the same way until there is room."""
+    full = [d for d in ctx.target.log_disks("kafka") if d.get("full")]
+    if not full:
+        return []
+    members = {m.name: m for m in ctx.target.view("kafka").members}
+    words = []
+    for d in full:
+        m = members.get(d["member"])
+        state = ("not running" if not m.running else "running but not ready" if not m.ready
+                 else "still serving until its next write") if m else "unknown"
+        words.append(f"{d['member']}'s log directory filesystem is {d['percent']:g}% full ({_mb(d['avail'])} free of "
+                     f"{_mb(d['size'])}; broker {state}, {m.restarts if m else '?'} restarts)")
+    return [Finding(DISK_CODE, "; ".join(words) + ": Kafka takes a full log directory offline and the broker "
+                               "shuts down until there is room", {"members": [d["member"] for d in full], "disks": full})]
+
+
+def free_disk(ctx: Context) -> str:
+    """Each broker with a full log directory: room made (the twin removes the filler; on GKE the
+    target raises, naming the fix: expand the volume), then a broker held is started and one running
+    but not ready is replaced; one the platform is restarting starts by itself."""
+    did = []
+    for d in ctx.target.log_disks("kafka"):
+        if not d.get("full"):
+            continue
+        freed = ctx.target.free_member_disk(d["member"])
+        m = next((m for m in ctx.target.view("kafka").members if m.name == d["member"]), None)
+        if m is not None and m.held:
+            ctx.target.start_member(m.name)
+            then = "started it"
+        elif m is not None and m.running and not m.ready:
+            ctx.target.replace_member(m.name)
+            then = "replaced it (not ready)"
+        else:
+            then = "the platform restarts it" if m is not None and not m.running else "it kept running"
+        did.append(f"freed {_mb(freed.get('freed', 0))} on {d['member']}'s log directory filesystem "
+                   f"(now {freed.get('usage', {}).get('percent', '?')}% used); {then}")
+    return "; ".join(did) or "no broker's log directory is full any more"
+
+
+def disk_freed(ctx: Context) -> Check:
+    full = [d["member"] for d in ctx.target.log_disks("kafka") if d.get("full")]
+    if full:
+        return Check(False, f"log directory filesystem still full: {', '.join(full)}")
+    return members_ready("kafka")(ctx)
+
+
 def diagnose(ctx: Context) -> list[Finding]:
-    found = storage_findings(ctx) + quorum_findings(ctx) + member_findings(ctx, "kafka", grace_s=KAFKA_GRACE_S)
+    found = (storage_findings(ctx) + disk_findings(ctx) + quorum_findings(ctx)
+             + member_findings(ctx, "kafka", grace_s=KAFKA_GRACE_S))
     try:
         health = _health(ctx)
     except GamedayError as err:
@@ -178,16 +235,19 @@ def leaders_preferred(ctx: Context) -> Check:
 PART = Part("kafka", diagnose, (
     Step("restore-broker-storage", "Format each broker whose disk was lost (cluster id, its own node id), start it, "
          "wait until it is ready", deadline_s=240, when=(STORAGE_CODE,), act=restore_storage, check=storage_restored),
-    Step("restore-controller-quorum", "Start the KRaft voters held down, all at once; wait until the metadata quorum "
-         "has a leader and every voter follows it, caught up", deadline_s=180, when=(QUORUM_CODE,),
-         act=restore_quorum, check=quorum_back),
+    Step("free-broker-disk", "Make room on each broker's full log directory filesystem (the twin: remove the filler; "
+         "GKE: expand the PVC), start or replace the broker, wait until it is ready", deadline_s=240,
+         when=(DISK_CODE,), act=free_disk, check=disk_freed),
 ) + member_steps("kafka", grace_s=KAFKA_GRACE_S, deadline_s=240, what="Kafka broker") + (
+    Step("restore-controller-quorum", "Start the KRaft voters still held down (start-kafka starts them all at once); "
+         "wait until the metadata quorum has a leader and every voter follows it, caught up", deadline_s=180,
+         when=(QUORUM_CODE,), act=restore_quorum, check=quorum_back),
     Step("wait-isr", "Wait until every partition has a leader and a full ISR", deadline_s=180,
-         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE, QUORUM_CODE), check=isr_full),
+         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE, QUORUM_CODE, DISK_CODE), check=isr_full),
     Step("wait-quorum-voters", "Wait until every broker is a caught-up voter of the KRaft metadata quorum again",
          deadline_s=120, when=(STORAGE_CODE, QUORUM_CODE), check=quorum_voters_back),
     Step("elect-preferred-leaders", "Run a preferred leader election so leadership is balanced again", deadline_s=60,
-         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE, QUORUM_CODE, "kafka.leaders-not-preferred"),
+         when=MEMBER_CODES + PARTITION_CODES + (STORAGE_CODE, QUORUM_CODE, DISK_CODE, "kafka.leaders-not-preferred"),
          act=elect_preferred,
          check=leaders_preferred),
     Step("verify-partitions", "No partition offline, under-replicated or under min ISR", deadline_s=30,

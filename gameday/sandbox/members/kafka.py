@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from ...errors import GamedayError
+from .. import log_disk
 from ..spec import MemberSpec, Workload
 from ..twin import KAFKA_NODES, PORTS, Twin
 
@@ -26,7 +27,10 @@ def _conf_dir(twin: Twin, i: int):
 
 
 def _data_dir(twin: Twin, i: int):
-    return twin.paths.data / f"kafka-{i}"
+    """Node ``i``'s log directory: on its small disk when it has one (:mod:`..log_disk`, kafka-3 of
+    a twin made as root), else in the twin's data directory."""
+    return log_disk.log_dir(twin, i) or twin.paths.data / f"kafka-{i}"
+
 
 
 def cluster_id(twin: Twin) -> str:
@@ -85,9 +89,12 @@ def _java(twin: Twin) -> list[str]:
 
 
 def prepare(twin: Twin) -> None:
-    """Write each node's server.properties and format its storage on first use."""
+    """Write each node's server.properties and format its storage on first use; kafka-3's log
+    directory goes on a small filesystem of its own when the twin can make one
+    (:func:`..log_disk.ensure`: the disk-full drill), and such a disk is mounted again."""
     shutil.copy(LOG4J_TEMPLATE, twin.paths.conf / "kafka-log4j2.properties")
     for i in range(1, KAFKA_NODES + 1):
+        log_disk.ensure(twin, i, fresh=not storage_formatted(twin, i) and not _data_dir(twin, i).exists())
         conf = _conf_dir(twin, i)
         conf.mkdir(parents=True, exist_ok=True)
         (conf / "server.properties").write_text(server_properties(twin, i))
