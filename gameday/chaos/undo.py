@@ -15,6 +15,7 @@ from ..targets.environment import Environment
 from .db.failover import recover_db_primary
 from .db.restore import restore_db_content
 from .indexer.skip import skip_poison_events
+from .zone.restore import restore_zone
 
 
 def start_node(env: Environment, layer: str, name: str) -> dict[str, Any]:
@@ -101,4 +102,5 @@ UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "skip_poison_events": skip_poison_events,
     "make_ready": make_ready,
     "free_disk": free_disk,
+    "restore_zone": restore_zone,
 }

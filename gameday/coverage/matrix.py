@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from .. import zones
 from .claims import Claim, by_cell
 from .inventory import Inventory
 
@@ -159,16 +160,35 @@ def build(inv: Inventory, found: list[Claim], reports_dir: Path, *, stale_days: 
         "reports_dir": str(reports_dir), "runs_counted": len(runs), "runs_skipped": len(all_runs) - len(runs),
         "totals": totals, "components": components, "cells": cells, "trend": trend,
         "single_points_of_failure": [{"component": cid, "members": members} for cid, members in single.items()],
+        "zones": zone_survival(inv),
     }
 
 
 def single_points_of_failure(inv: Inventory) -> dict[str, list[str]]:
     """Components realised by one instance that cannot scale out and have no standby (``realised_by``:
-    ``replicas`` 1, ``max_replicas`` 1, no ``standby``): losing it loses what it does, whatever the
-    experiments prove about bringing it back. Component id -> its member(s)."""
+    ``replicas`` 1, ``max_replicas`` 1, no ``standby``), and components whose members are all in one
+    zone (``realised_by.zones``, :mod:`gameday.zones`): losing it (or its zone) loses what it does,
+    whatever the experiments prove about bringing it back. Component id -> its member(s)."""
     out = {}
     for c in inv.components:
         rb = c.realised_by or {}
         if rb.get("replicas") == 1 and rb.get("max_replicas", 1) == 1 and not rb.get("standby"):
             out[c.id] = list(rb.get("members") or [])
+    for z in zone_survival(inv):
+        if z["single_point_of_failure"] and z["component"] not in out:
+            out[z["component"]] = [m for members in z["zones"].values() for m in members]
+    return out
+
+
+def zone_survival(inv: Inventory) -> list[dict[str, Any]]:
+    """Per component whose ``realised_by`` declares ``zones`` ({zone: [members]}): whether it survives
+    losing any one zone, and why (:func:`gameday.zones.survivability`, recomputed: the inventory's own
+    ``survives_zone_loss`` is for people). ``[]`` when the inventory declares no zones."""
+    out = []
+    for c in inv.components:
+        declared = (c.realised_by or {}).get("zones")
+        if not isinstance(declared, dict):
+            continue
+        members = {m: z for z, names in declared.items() for m in (names or [])}
+        out.append({"name": c.name, "layer": c.layer, **zones.survivability(c.id, members).to_dict()})
     return out

@@ -34,8 +34,13 @@ def headline(data: dict[str, Any]) -> str:
     gaps = [f"{t[s]} {WORDS[s]}" for s in ("failed", "stale", "untested", "no-experiment") if t[s]]
     single = [f"{s['component']} ({', '.join(s['members']) or 'one instance'})"
               for s in data.get("single_points_of_failure") or []]
+    zones = data.get("zones") or []
+    lost = [z["component"] for z in zones if not z["survives_zone_loss"]]
+    zone_text = (f" Losing one zone: {len(zones) - len(lost)} of {len(zones)} components survive by design"
+                 + (f"; not {', '.join(lost)}." if lost else ".")) if zones else ""
     return parts[0] + (f"; {', '.join(gaps)}." if gaps else ".") + (
-        f" Single points of failure (one instance, no standby): {', '.join(single)}." if single else "")
+        f" Single points of failure (one instance, or every member in one zone): {', '.join(single)}."
+        if single else "") + zone_text
 
 
 def html(data: dict[str, Any], reports_href: str = "") -> str:

@@ -48,7 +48,7 @@ def section(report: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
             if inv.path and inv.path.is_relative_to(inventory.ROOT) else str(inv.path),
             "platform": inv.platform, "stale_days": data["stale_days"], "exercised": exercised,
             "totals": data["totals"], "headline": page.headline(data), "not_proven": gaps,
-            "single_points_of_failure": data["single_points_of_failure"],
+            "single_points_of_failure": data["single_points_of_failure"], "zones": data["zones"],
             "page": "../" + page_name(inv)}
 
 

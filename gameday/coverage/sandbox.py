@@ -14,6 +14,7 @@ import json
 import re
 from typing import Any
 
+from .. import zones
 from ..sandbox import topology as twin_topology
 from ..sandbox.members import lb, toxiproxy
 from ..sandbox.spec import Topology, Workload
@@ -142,10 +143,23 @@ def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> di
                 "failure_modes": modes,
             }
             components.append(by_id[cid])
+    add_zones(topo, components, harness)
     return {"schema": SCHEMA, "platform": "sandbox",
             "description": "The local twin: real servers on loopback, one member per process "
                            f"(twin {twin.name!r}, network 127.{twin.net}.0.0/16).",
             "generated_by": COMMAND, "components": components, "harness": harness}
+
+
+def add_zones(topo: Topology, components: list[dict[str, Any]], harness: list[dict[str, Any]]) -> None:
+    """Each component's members by zone (their ``zone`` labels) and whether it survives losing any one
+    zone (:func:`gameday.zones.survivability`), in ``realised_by``; each harness workload's zones."""
+    zone_of = {m.name: m.labels.get(zones.LABEL) for w in topo.workloads for m in w.members}
+    for c in components:
+        rb = c["realised_by"]
+        verdict = zones.survivability(c["id"], {m: zone_of.get(m) for m in rb["members"]})
+        rb.update(zones=verdict.zones, survives_zone_loss=verdict.survives, zone_loss=verdict.why)
+    for h in harness:
+        h["zones"] = sorted({zone_of.get(m) or "unlabelled" for m in h["members"]})
 
 
 def render(data: dict[str, Any]) -> str:

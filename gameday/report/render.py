@@ -21,6 +21,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 
 from ..coverage.report_section import section as coverage_section
 from ..coverage.report_section import write_pages as coverage_pages
+from .zones import outages as zone_outages
 from .. import redact
 from ..errors import GamedayError
 from ..measure.backup_age import age_text
@@ -92,6 +93,8 @@ def write(report: dict[str, Any], out: Path, secrets: list[str] | tuple[str, ...
     out.mkdir(parents=True, exist_ok=True)
     if "coverage" not in report:  # what this run exercised, and coverage once it counts (gameday.coverage)
         report["coverage"] = coverage_section(report, out.parent)
+        if "error" not in report["coverage"]:  # what each layer kept while a zone was down (gameday.report.zones)
+            report["coverage"]["zone_outages"] = zone_outages(report, out)
     red = redact.redactor(secrets)
     clean = red.data(report)
     paths = {"html": out / "report.html", "json": out / "summary.json", "junit": out / "junit.xml"}

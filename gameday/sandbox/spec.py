@@ -36,6 +36,7 @@ class MemberSpec:
     env_files: list[str] = field(default_factory=list)  # KEY=VALUE files holding secrets
     cwd: str | None = None
     run_as: str | None = None  # a system user; the process is started through setpriv
+    # app, node-id, ... and zone: zone-a/b/c, or regional (gameday.zones; the zone fault's selector)
     labels: dict[str, str] = field(default_factory=dict)
     stop_grace: float = 10.0
 

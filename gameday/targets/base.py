@@ -253,6 +253,32 @@ class Target(abc.ABC):
         """Undo :meth:`make_unready`: ``{"member", "existed"}`` (False when it held nothing)."""
         raise GamedayError(f"{self.name}: the readiness fault is not built for targets of kind {self.env.kind!r}")
 
+    # ---- a zone lost (issue 15, drill 5: every member labelled with the zone, at once) -----------
+    def check_zone_drill(self) -> None:
+        """Raise a GamedayError, before anything is touched (no lock, no undo record), unless this
+        target can lose every member of one zone at once and bring them back (:meth:`lose_zone`)."""
+        raise GamedayError(f"{self.name}: the zone-loss drill is not built for targets of kind {self.env.kind!r} "
+                           "(on GKE it would cordon and drain every node labelled with the zone); nothing was touched")
+
+    def zone_members(self, zone: str) -> dict[str, list[str]]:
+        """Layer -> the members (running or wanted running) whose ``zone`` label is ``zone``
+        (:mod:`gameday.zones`); regional members are in no zone. A target without zone labels: {}."""
+        return {}
+
+    def lose_zone(self, zone: str) -> dict[str, Any]:
+        """The zone fault: every member of ``zone`` (:meth:`zone_members`) stops at once and stays down
+        (nothing restarts it), as when a zone's machines are lost; a database primary among them is
+        recorded lost, so the replica in another zone can take over. Returns ``{"zone", "members",
+        "by_layer", "db_primary_lost"}``. Called by ``gameday.chaos.zone.actions.lose_zone`` after its
+        undo (:meth:`restore_zone`, then the db playbook) is recorded."""
+        raise GamedayError(f"{self.name}: the zone-loss drill is not built for targets of kind {self.env.kind!r}; "
+                           "nothing was touched")
+
+    def restore_zone(self, zone: str, members: list[str]) -> dict[str, Any]:
+        """Undo of :meth:`lose_zone`: start ``members`` again (harmless for one already running).
+        Returns ``{"zone", "started"}``; rebuilding what failed over is the caller's (the playbooks)."""
+        raise GamedayError(f"{self.name}: the zone-loss drill is not built for targets of kind {self.env.kind!r}")
+
     # ---- faults ----------------------------------------------------------------------------
     def check_disruption(self, nodes: list[Node]) -> None:
         """Refuse, before any fault, to take all of ``nodes`` down at once when the target's own
@@ -270,6 +296,13 @@ class Target(abc.ABC):
     @abc.abstractmethod
     def start(self, node: Node) -> float:
         """Undo :meth:`stop`."""
+
+    def hold_down(self, node: Node) -> float:
+        """A member lost and kept down (the controller-quorum-lost fault,
+        ``gameday.chaos.kafka.actions.lose_controller_quorum``): it dies abruptly and nothing
+        restarts it until :meth:`start` (the undo its caller records first). Returns the fault
+        instant. Here: :meth:`stop` (a Kubernetes pod: its slot scaled away); the sandbox SIGKILLs."""
+        return self.stop(node)
 
     @abc.abstractmethod
     def wait_ready(self, node: Node, timeout: float) -> float:
@@ -311,13 +344,6 @@ class Target(abc.ABC):
         from ..search_admin import SearchAdmin
         urls = self.search_urls()
         return SearchAdmin(urls, timeout=timeout, auth=self.search_auth(), verify=self.search_verify())
-
-    def hold_down(self, node: Node) -> float:
-        """A member lost and kept down (the controller-quorum-lost fault,
-        ``gameday.chaos.kafka.actions.lose_controller_quorum``): it dies abruptly and nothing
-        restarts it until :meth:`start` (the undo its caller records first). Returns the fault
-        instant. Here: :meth:`stop` (a Kubernetes pod: its slot scaled away); the sandbox SIGKILLs."""
-        return self.stop(node)
 
     @abc.abstractmethod
     def db_address(self) -> tuple[str, int]: ...

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 
+from .. import zones
 from ..deadline import Deadline
 from ..errors import NotRunning, UsageError
 from ..sandbox.client import SandboxClient
@@ -332,6 +333,62 @@ class SandboxTarget(Target):
         """Switch the twin's replication mode (``async`` or ``semisync``) now and for later starts."""
         from ..sandbox import db_replication
         return db_replication.set_mode(self._twin(), mode)
+
+    # ---- a zone lost (labels: gameday.zones) ---------------------------------------------------------------
+    ZONE_STOP_TIMEOUT = 60.0
+
+    def check_zone_drill(self) -> None:
+        """The twin's members carry zone labels (zone-a/b/c; the load balancer and toxiproxy: regional)."""
+
+    def zone_members(self, zone: str) -> dict[str, list[str]]:
+        """Service members labelled ``zone`` that run or are wanted running (not ones held before)."""
+        out: dict[str, list[str]] = {}
+        for m in self._status()["members"]:
+            if m["kind"] == "service" and m.get("desired", True) and m["labels"].get(zones.LABEL) == zone:
+                out.setdefault(m["layer"], []).append(m["name"])
+        return out
+
+    def lose_zone(self, zone: str) -> dict:
+        """Record a database primary in the zone lost (when a replica outside the zone can take over),
+        hold every member of the zone (the supervisor will not restart them: SIGTERM), SIGKILL those
+        still running, as a zone's machines go, and wait until every one has exited."""
+        from ..sandbox import db_replication
+        try:
+            zones.check_zone(zone)
+        except ValueError as err:
+            raise UsageError(f"{err}; nothing was touched") from None
+        by_layer = self.zone_members(zone)
+        names = [n for members in by_layer.values() for n in members]
+        if not names:
+            raise UsageError(f"{self.name}: no running member is labelled zone={zone}; nothing was touched",
+                             hint="`gameday sandbox status` shows each member's labels")
+        roles = self.db_roles()
+        primary_lost = None
+        if roles and roles["primary"] in names:
+            if [r for r in roles["replicas"] if r not in roles["lost"] and r not in names]:
+                db_replication.mark_lost(self._twin(), roles["primary"])
+                primary_lost = roles["primary"]
+        started = time.monotonic()
+        for name in names:
+            self.client.stop(name, by="chaos")
+        for name in names:
+            if self.client.member(name)["pid"] is not None:
+                try:
+                    self.client.kill(name, "KILL", by="chaos")
+                except UsageError:
+                    pass  # it exited on the SIGTERM between the two requests: nothing left to kill
+        deadline = Deadline(self.ZONE_STOP_TIMEOUT)
+        for name in names:
+            self.client.wait_stopped(name, timeout=max(1.0, deadline.remaining()))
+        return {"zone": zone, "members": names, "by_layer": by_layer, "db_primary_lost": primary_lost,
+                "all_stopped_s": round(time.monotonic() - started, 2)}
+
+    def restore_zone(self, zone: str, members: list[str]) -> dict:
+        """Release every member held by :meth:`lose_zone`; the supervisor starts them (a database
+        member starts fenced when its roles say it is no longer the primary)."""
+        for name in members:
+            self.client.start(name, by="chaos")
+        return {"zone": zone, "started": list(members)}
 
     # ---- a web replica that runs but is not ready (gameday.sandbox.web_faults) ---------------------------
     def check_readiness_fault(self) -> None:

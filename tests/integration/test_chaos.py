@@ -92,7 +92,8 @@ RUN_ELSEWHERE = {"kafka/lose-broker-disk.yaml": "tests/integration/test_kafka_di
                  "db/lose-primary.yaml": "tests/integration/test_db_failover.py",
                  "kafka/poison-events.yaml": "tests/integration/test_empty_cells.py",
                  "web/replica-not-ready.yaml": "tests/integration/test_empty_cells.py",
-                 "lb/kill-load-balancer.yaml": "tests/integration/test_empty_cells.py"}
+                 "lb/kill-load-balancer.yaml": "tests/integration/test_empty_cells.py",
+                 "zone/lose-zone.yaml": "tests/integration/test_zone_loss.py"}
 
 
 def test_experiments_run_elsewhere_are_run_there():
@@ -166,7 +167,7 @@ def test_discovery_lists_every_exported_function_of_every_layer_module():
                 expected.add((mod, fn, path.stem[:-1]))
     assert found == expected
     layers = {m.split(".")[2] for m, _, _ in found}
-    assert layers == {"web", "kafka", "search", "db", "network", "site", "gcp", "indexer", "lb"}
+    assert layers == {"web", "kafka", "search", "db", "network", "site", "gcp", "indexer", "lb", "zone"}
     out = subprocess.run([CHAOS, "--no-log-file", "discover", "--no-system-info", "--discovery-path",
                           "/dev/stdout", "gameday"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

@@ -182,7 +182,8 @@ def test_json_contract_is_pinned(recorded):
     data = matrix.build(inventory.load(None), claims.scan(ROOT), reports, now=now)
     assert data["schema"] == "gameday.coverage/v1"
     assert set(data) == {"schema", "generated_at", "stale_days", "inventory", "reports_dir", "runs_counted",
-                         "runs_skipped", "totals", "components", "cells", "trend", "single_points_of_failure"}
+                         "runs_skipped", "totals", "components", "cells", "trend", "single_points_of_failure",
+                         "zones"}
     assert set(data["cells"][0]) == {"component", "failure_mode", "title", "signals", "experiments", "playbooks",
                                      "has_experiment", "has_playbook", "status", "last", "times_exercised"}
     last = cells_of(data)["web/one-replica-lost"]["last"]
@@ -269,7 +270,7 @@ def test_error_experiment_names_a_component_missing_from_the_inventory(tmp_path)
                        "edited.yaml has no component 'search' (named by experiments/network/latency-web-to-search.yaml, "
                        "experiments/search/fail-shards.yaml, experiments/search/kill-data-node.yaml, "
                        "experiments/search/lose-cluster.yaml, experiments/search/lose-index.yaml, "
-                       "recovery_playbooks/search.py)",
+                       "experiments/zone/lose-zone.yaml, recovery_playbooks/search.py)",
                        "-> components: db, kafka-brokers")
 
 

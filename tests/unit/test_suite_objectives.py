@@ -27,7 +27,8 @@ BEFORE = {
     "default": ((0.95, 2000.0, 10), {
         "web-rolling-restart": (30, 0.99, 0), "web-half-the-pods": (30, 0.95, 0), "web-full-outage": (60, 0.5, 0),
         "kafka-partition-leader": (60, 0.95, 0), "search-data-node": (60, 0.9, 0),
-        "kafka-active-controller": (60, 0.95, 0), "database-crash": (90, 0.5, 0)}),
+        "kafka-active-controller": (60, 0.95, 0), "database-crash": (90, 0.5, 0),
+        "zone-lost": (120, 0.9, 0)}),  # added with its objective in targets.yaml (site/lose-zone), issue 15 drill 5
     "smoke": ((0.95, 2000.0, 5), {"web-one-pod": (30, 0.95, 0), "search-data-node": (60, 0.9, 0)}),
     "kubernetes": ((0.95, 2000.0, 10), {
         "web-one-pod": (30, 0.95, 0), "web-rolling-restart": (30, 0.99, 0), "kafka-partition-leader": (60, 0.95, 0),

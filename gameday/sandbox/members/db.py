@@ -22,6 +22,7 @@ import shutil
 import subprocess
 
 from ...errors import GamedayError
+from ...zones import zone_for
 from .. import db_roles
 from ..spec import MemberSpec, Workload
 from ..twin import DB_NAME, DB_USER, PORTS, Twin
@@ -165,7 +166,7 @@ def member(twin: Twin, name: str) -> MemberSpec:
               # fenced until its init file says otherwise: never a writable primary by accident
               "--read-only", "--skip-slave-start"],
         readiness={"type": "tcp", "host": addr, "port": PORTS["db"]},
-        labels={"app": "mariadb", "db-member": str(index)},
+        labels={"app": "mariadb", "db-member": str(index), "zone": zone_for(index)},
         stop_grace=15.0,
     )
 

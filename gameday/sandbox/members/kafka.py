@@ -14,6 +14,7 @@ import uuid
 from pathlib import Path
 
 from ...errors import GamedayError
+from ...zones import zone_for
 from .. import log_disk
 from ..spec import MemberSpec, Workload
 from ..twin import KAFKA_NODES, PORTS, Twin
@@ -30,7 +31,6 @@ def _data_dir(twin: Twin, i: int):
     """Node ``i``'s log directory: on its small disk when it has one (:mod:`..log_disk`, kafka-3 of
     a twin made as root), else in the twin's data directory."""
     return log_disk.log_dir(twin, i) or twin.paths.data / f"kafka-{i}"
-
 
 
 def cluster_id(twin: Twin) -> str:
@@ -157,7 +157,7 @@ def workload(twin: Twin) -> Workload:
             ports={"broker": PORTS["kafka"], "controller": PORTS["kafka_controller"], "proxied": PORTS["kafka_proxied"]},
             argv=[*_java(twin), "kafka.Kafka", str(_conf_dir(twin, i) / "server.properties")],
             readiness={"type": "tcp", "host": address, "port": PORTS["kafka"]},
-            labels={"app": "kafka", "node-id": str(i), "strimzi.io/pool-name": "combined"},
+            labels={"app": "kafka", "node-id": str(i), "strimzi.io/pool-name": "combined", "zone": zone_for(i)},
             stop_grace=10.0,
         ))
     return Workload(name="kafka", layer="kafka", kind="service", replicas=KAFKA_NODES, members=members,

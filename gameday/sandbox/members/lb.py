@@ -130,7 +130,7 @@ def workload(twin: Twin) -> Workload:
         ports={"http": PORTS["lb"], "stats": PORTS["lb_stats"], "https": HTTPS_PORT, "search": SEARCH_PORT},
         argv=[twin.loc.haproxy or "haproxy", "-W", "-db", "-f", str(_config(twin))],
         readiness={"type": "http", "url": f"http://{address}:{PORTS['lb_stats']}/lb-health"},
-        labels={"app": "haproxy"},
+        labels={"app": "haproxy", "zone": "regional"},  # a regional cloud load balancer on GKE
         stop_grace=3.0,
     )
     return Workload(name="lb", layer="lb", kind="service", replicas=1, members=[member], after=["web"],

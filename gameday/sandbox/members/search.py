@@ -26,6 +26,7 @@ from pathlib import Path
 import bcrypt
 
 from ...errors import GamedayError
+from ...zones import zone_for
 from .. import tls
 from ..install import SYSTEM_USER, java_home
 from ..spec import MemberSpec, Workload
@@ -284,7 +285,7 @@ def workload(twin: Twin) -> Workload:
             readiness={"type": "https", "url": f"https://{address}:{PORTS['search']}/_cluster/health",
                        "ca": str(tls.ca_bundle_path(twin)),
                        "auth": {"user": SEARCH_USER, "env_file": str(twin.search_env_file)}},
-            labels={"app": "opensearch", "node-id": str(i), "role": "cluster_manager-data"},
+            labels={"app": "opensearch", "node-id": str(i), "role": "cluster_manager-data", "zone": zone_for(i)},
             stop_grace=15.0,
         ))
     return Workload(name="search", layer="search", kind="service", replicas=SEARCH_NODES, members=members,

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+from ...zones import zone_for
 from .. import web_faults
 from ..spec import MemberSpec, Workload
 from ..twin import INDEXER_REPLICAS, PORTS, WEB_MAX_REPLICAS, WEB_REPLICAS, Twin
@@ -25,7 +26,7 @@ def web(twin: Twin) -> Workload:
             env={**twin.site_env(via_proxy=True), web_faults.ENV: str(web_faults.faults_dir(twin))},
             env_files=[str(twin.db_env_file), str(twin.search_env_file)],
             readiness={"type": "http", "url": f"http://{address}:{PORTS['web']}/readyz"},
-            labels={"app": "wordpress", "tier": "frontend"},
+            labels={"app": "wordpress", "tier": "frontend", "zone": zone_for(i)},
             stop_grace=6.0,
         ))
     return Workload(name="web", layer="web", kind="service", replicas=WEB_REPLICAS, members=members,
@@ -39,7 +40,7 @@ def indexer(twin: Twin) -> Workload:
             argv=[twin.python, "-m", "gameday.site.indexer"],
             env=twin.site_env(via_proxy=False), env_files=[str(twin.db_env_file), str(twin.search_env_file)],
             readiness={"type": "alive", "min_seconds": 2},
-            labels={"app": "indexer", "consumer-group": "indexer"},
+            labels={"app": "indexer", "consumer-group": "indexer", "zone": zone_for(i)},
             stop_grace=5.0,
         )
         for i in range(1, INDEXER_REPLICAS + 1)
@@ -55,7 +56,7 @@ def bootstrap(twin: Twin) -> Workload:
         env={**twin.site_env(via_proxy=False), "GAMEDAY_SNAPSHOT_DIR": str(twin.paths.data / "snapshots")},
         env_files=[str(twin.db_env_file), str(twin.search_env_file)],
         readiness={"type": "alive"},
-        labels={"app": "bootstrap"},
+        labels={"app": "bootstrap", "zone": "regional"},  # a job: runs wherever there is room
         stop_grace=3.0,
     )
     return Workload(name="bootstrap", layer="jobs", kind="job", replicas=1, members=[member],

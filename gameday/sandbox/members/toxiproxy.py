@@ -83,7 +83,7 @@ def workload(twin: Twin) -> Workload:
         argv=[str(twin.loc.toxiproxy), "-host", address, "-port", str(PORTS["toxiproxy"]), "-config", str(_config(twin))],
         env={"LOG_LEVEL": "warn"},
         readiness={"type": "http", "url": f"http://{address}:{PORTS['toxiproxy']}/version"},
-        labels={"app": "toxiproxy"},
+        labels={"app": "toxiproxy", "zone": "regional"},  # the network between zones, not in one
         stop_grace=3.0,
     )
     return Workload(name="toxiproxy", layer="toxiproxy", kind="service", replicas=1, members=[member],
