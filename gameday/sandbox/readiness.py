@@ -1,8 +1,9 @@
 """Readiness checks the supervisor runs against each member (see :mod:`gameday.sandbox.spec`).
 
 ``check(spec_readiness, running_for)`` returns True or False and never raises or blocks for more
-than about a second. An ``https`` check may log in with HTTP basic auth; its spec names the user
-and the 0600 ``KEY=VALUE`` file holding the password (never the password itself)::
+than about a second (three for an ``https`` check: it includes a TLS handshake, slow on a loaded
+machine). An ``https`` check may log in with HTTP basic auth; its spec names the user and the 0600
+``KEY=VALUE`` file holding the password (never the password itself)::
 
     {"type": "https", "url": "https://127.10.50.1:9200/_cluster/health", "ca": ".../ca.crt",
      "auth": {"user": "elastic", "env_file": ".../secrets/search.env"}}
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 TIMEOUT = 1.0
+TLS_TIMEOUT = 3.0
 
 
 def _tcp(host: str, port: int) -> bool:
@@ -76,7 +78,7 @@ def check(readiness: dict[str, Any], running_for: float) -> bool:
             headers = _basic(auth["user"], _password(auth["env_file"])) if auth else None
         except (OSError, IndexError):
             return False
-        return _http(readiness["url"], readiness.get("ca"), headers)
+        return _http(readiness["url"], readiness.get("ca"), headers, TLS_TIMEOUT)
     if kind == "alive":
         return running_for >= float(readiness.get("min_seconds", 2.0))
     raise ValueError(f"unknown readiness check type {kind!r}")

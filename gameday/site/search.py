@@ -10,7 +10,8 @@ Used by the web app (search pages), the seed (create + bulk) and the indexer (bu
 Each call tries the hosts in turn, starting at a rotating offset, each at most once, with a 0.5 s
 connect timeout and a 2 s read timeout (and, if ``budget`` is given, never longer than that in all). A host that failed is skipped and
 then probed by one request at a time (every ``PROBE_AFTER`` s) until it answers again, so a dead
-or frozen node costs one slow request per second, not one per search. A connection failure, timeout or 5xx on every host raises
+or frozen node costs one slow request per second, not one per search. Over https the connect
+timeout is 1 s (it includes the TLS handshake). A connection failure, timeout or 5xx on every host raises
 :class:`SearchUnavailable`. Bulk indexing uses ``version_type=external`` with the article version,
 so replaying an event (or the seed) is idempotent and never overwrites a newer version; those
 version conflicts (409) count as success.
@@ -31,6 +32,7 @@ from ..errors import GamedayError
 __all__ = ["SearchClient", "SearchUnavailable", "SearchError", "SearchRejected", "INDEX_SETTINGS", "document"]
 
 CONNECT_TIMEOUT = 0.5
+TLS_CONNECT_TIMEOUT = 1.0  # an https connect includes the TLS handshake (slow on a loaded 2-core machine)
 READ_TIMEOUT = 2.0
 PROBE_AFTER = 1.0  # a host that failed is left alone this long, then probed by one request at a time
 
@@ -91,15 +93,19 @@ class SearchClient:
     """A tiny OpenSearch client for one index, over a pooled ``requests.Session`` per thread."""
 
     def __init__(self, urls: Sequence[str], *, index: str = "content",
-                 connect_timeout: float = CONNECT_TIMEOUT, read_timeout: float = READ_TIMEOUT,
+                 connect_timeout: float | None = None, read_timeout: float = READ_TIMEOUT,
                  budget: float | None = None, auth: tuple[str, str] | None = None, verify: str | bool = True):
         """``budget`` (seconds) caps one call across all hosts (the web app uses 2.5 s). ``auth``:
         (user, password) for a cluster with security on; ``verify``: a CA file for its certificates
-        (``True``: the system's roots; never ``False``)."""
+        (``True``: the system's roots; never ``False``). ``connect_timeout`` defaults to
+        ``CONNECT_TIMEOUT``, or ``TLS_CONNECT_TIMEOUT`` when a URL is https."""
         if not urls:
             raise ValueError("SearchClient needs at least one URL")
         self.urls = tuple(u.rstrip("/") for u in urls)
         self.index = index
+        if connect_timeout is None:
+            tls = any(u.startswith("https://") for u in self.urls)
+            connect_timeout = TLS_CONNECT_TIMEOUT if tls else CONNECT_TIMEOUT
         self.timeout = (connect_timeout, read_timeout)
         self.budget = budget
         self.auth = auth
