@@ -2,9 +2,10 @@
 to its replica in another zone), and bring the zone back."""
 
 import time
-from typing import Any, Dict
+from typing import Any, Dict, List
 
 from ... import zones
+from ...deadline import Deadline
 from ...errors import UsageError
 from .. import caps, ledger
 from ..context import activity, target
@@ -12,6 +13,7 @@ from ..context import activity, target
 __all__ = ["lose_zone", "fail_over_database", "restore_zone"]
 
 DB_PRIMARY = "db-primary"  # the zone argument that names the zone holding the database's primary
+FULL_REDUNDANCY_WAIT_S = 60.0  # how long a member of an affected layer may take to be back, before the refusal
 
 
 def _zone(tgt, zone: str) -> str:
@@ -33,6 +35,22 @@ def _zone(tgt, zone: str) -> str:
         raise UsageError(f"{err} (or {DB_PRIMARY!r}: the zone holding the database primary); nothing was touched") from None
 
 
+def _not_fully_redundant(tgt, by_layer: Dict[str, Any]) -> List[str]:
+    """What is down in the layers the zone touches, after waiting up to FULL_REDUNDANCY_WAIT_S for it
+    to be back at one moment (a loaded twin's readiness checks flap: a member not ready for a second
+    is not a second failure). [] once every member of those layers is up."""
+    deadline = Deadline(FULL_REDUNDANCY_WAIT_S)
+
+    def down() -> List[str]:
+        return [f"{layer}: {caps.describe(gone)}" for layer in sorted(by_layer) if (gone := caps.down(tgt, layer))]
+
+    problems = down()
+    while problems and not deadline.expired():
+        time.sleep(min(0.5, max(0.0, deadline.remaining())))
+        problems = down()
+    return problems
+
+
 @activity
 def lose_zone(zone: str = DB_PRIMARY, dry_run: bool = False, configuration: Dict[str, Any] = None,
               secrets: Dict[str, Any] = None) -> Dict[str, Any]:
@@ -45,8 +63,8 @@ def lose_zone(zone: str = DB_PRIMARY, dry_run: bool = False, configuration: Dict
 
         provider: {type: python, module: gameday.chaos.zone.actions, func: lose_zone, arguments: {zone: db-primary}}
 
-    Safety: the drill starts from full redundancy (refused, before anything is touched, while any
-    member of an affected layer is down, held, or stopped by any run) and respects every layer's cap
+    Safety: the drill starts from full redundancy (refused, before anything is touched, when a member
+    of an affected layer is still down, held, or stopped by any run after up to 60 s) and respects every layer's cap
     (``limits.web_max_percent``, ``kafka_max_brokers``, ``search_max_nodes``) for the members the zone
     takes down. Returns ``{"target", "layer": "site", "zone", "touched", "by_layer", "db_primary_lost",
     "fault_at", "how"}``."""
@@ -56,14 +74,11 @@ def lose_zone(zone: str = DB_PRIMARY, dry_run: bool = False, configuration: Dict
     by_layer = tgt.zone_members(chosen)
     if not by_layer:
         raise UsageError(f"{tgt.name}: no running member is labelled zone={chosen}; nothing was touched")
-    problems = []
-    for layer in sorted(by_layer):
-        gone = caps.down(tgt, layer)
-        if gone:
-            problems.append(f"{layer}: {caps.describe(gone)}")
+    problems = _not_fully_redundant(tgt, by_layer)
     if problems:
-        raise UsageError(f"losing zone {chosen} starts from full redundancy, but already down: {'; '.join(problems)}; "
-                         "nothing was touched", hint="wait until they are back (`gameday cleanup` undoes recorded faults)")
+        raise UsageError(f"losing zone {chosen} starts from full redundancy, but after {FULL_REDUNDANCY_WAIT_S:.0f}s "
+                         f"still down: {'; '.join(problems)}; nothing was touched",
+                         hint="wait until they are back (`gameday cleanup` undoes recorded faults)")
     for layer, names in sorted(by_layer.items()):
         caps.check(tgt, layer, names)  # CapExceeded names the cap; in a dry run, marks them down for later actions
     touched = [n for names in by_layer.values() for n in names]
