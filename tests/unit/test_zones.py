@@ -126,3 +126,13 @@ def test_the_report_shows_what_each_layer_kept_while_the_zone_was_down(tmp_path)
     assert 'id="zone-survival"' in html and "zone-a down" in html
     assert "kept serving (lost db-1): db-2 is the primary, writable" in html
     assert "did not survive (lost search-1): cluster red" in html
+
+
+def test_an_unknown_zone_is_refused_before_anything_is_touched():
+    from chaoslib.exceptions import InterruptExecution
+
+    from gameday.chaos.zone.actions import lose_zone
+    configuration = {"gameday_environment": {"name": "zones-unit", "kind": "sandbox", "allowed": True,
+                                             "production": False, "sandbox": "zones-unit-absent", "net": 39}}
+    with pytest.raises(InterruptExecution, match="zone must be one of zone-a, zone-b, zone-c, not 'zone-x'"):
+        lose_zone(zone="zone-x", dry_run=True, configuration=configuration)
