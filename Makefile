@@ -31,6 +31,7 @@ benchmark: install
 	$(BIN)/python benchmarks/sandbox_bench.py
 	$(BIN)/python benchmarks/load_bench.py
 	$(BIN)/python benchmarks/rto_bench.py
+	$(BIN)/python benchmarks/restore_bench.py
 
 .PHONY: image image-check
 

@@ -40,6 +40,7 @@ APT_PACKAGES = {  # command -> Debian package
     "haproxy": "haproxy",
     "mariadbd": "mariadb-server",
     "mariadb": "mariadb-client",
+    "mariadb-backup": "mariadb-backup",  # the raw tool benchmarks/restore_bench.py compares restores with
     "wrk": "wrk",
     "setpriv": "util-linux",
     "chromium": "chromium",  # prints report.pdf; renders the report in tests
