@@ -411,12 +411,12 @@ def main() -> int:
         if not args.keep:
             lifecycle.down(twin.paths, wipe=True)
         shutil.rmtree(work, ignore_errors=True)
-    ok = report(sizes, results)
+    report(sizes, results)
     print(f"(whole run {time.monotonic() - began:.0f} s)")
     if failed:
         print(f"\nRESTORE WRONG, run stopped: {failed}", file=sys.stderr)
         return 1
-    return 0 if ok else 0  # aims missed are figures, not failures
+    return 0  # aims missed are figures, not failures
 
 
 if __name__ == "__main__":
