@@ -136,7 +136,7 @@ def wait_for_quorum_lost(timeout: float = 60, configuration: Dict[str, Any] = No
     seen: Dict[str, Any] = {}
 
     def lost() -> bool:
-        seen.update(kafka_admin.quorum_state(bootstrap, size, timeout=20))
+        seen.update(kafka_admin.quorum_state(bootstrap, size, timeout=10))
         return not seen["has_quorum"]
 
     wait_until(lost, timeout=timeout, what="the KRaft metadata quorum to be seen without a leader", interval=1)
