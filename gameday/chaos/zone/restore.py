@@ -9,25 +9,27 @@ from ...deadline import wait_until
 from ...targets import for_environment
 from ...targets.environment import Environment
 
-DB_START_TIMEOUT_S = 60.0
+ZONE_READY_TIMEOUT_S = 240.0  # JVMs restarting on a loaded 2-core machine
 
 
 def restore_zone(env: Environment, zone: str, by_layer: dict[str, list[str]]) -> dict[str, Any]:
-    """Release the zone's members (harmless for those already running), wait until the zone's
-    database members accept connections again, and, when the database has a member lost or fenced,
-    apply the db playbook (a failed playbook raises, naming its step, and the record stays for the next try).
-    Returns ``{"zone", "started", "held_before", "db": {"outcome", "steps", "findings"} | None,
-    "existed"}`` (``existed`` False: nothing of the zone was still held)."""
+    """Release the zone's members (harmless for those already running), wait until every one of them
+    is ready again (the database's accept connections, search nodes answer as elastic), and, when the
+    database has a member lost or fenced, apply the db playbook (a failed playbook raises, naming its
+    step, and the record stays for the next try). Returns ``{"zone", "started", "held_before", "db":
+    {"outcome", "steps", "findings"} | None, "roles", "existed"}`` (``existed`` False: nothing of the
+    zone was still held)."""
     target = for_environment(env)
     members = [m for names in by_layer.values() for m in names]
     held = [m for layer, names in by_layer.items() for m in names if m in set(target.held(layer))]
     started = target.restore_zone(zone, members)["started"]
     db = None
-    mine = set(by_layer.get("db", []))
-    if mine:  # the database's members answer again before anything asks them (a replica resumes by itself)
-        wait_until(lambda: all(m.ready for m in target.view("db").members if m.name in mine),
-                   timeout=DB_START_TIMEOUT_S, what=f"{', '.join(sorted(mine))} to accept connections again",
-                   interval=0.5)
+
+    def ready() -> bool:  # a search node answers 503 "security not initialized" until its readiness passes
+        return all(m.ready for layer, names in by_layer.items() for m in target.view(layer).members if m.name in names)
+
+    wait_until(ready, timeout=ZONE_READY_TIMEOUT_S, interval=0.5,
+               what=f"the members of zone {zone} ({', '.join(members)}) to be ready again")
     roles = target.db_roles()
     if roles is not None and (roles["lost"] or [m for m in roles["fenced"] if m != roles["primary"]]):
         from ..db.playbook import apply
