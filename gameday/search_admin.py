@@ -52,7 +52,9 @@ class SearchAdmin:
                 continue
             if r.status_code in ok:
                 return r.json() if r.content else None
-            if r.status_code >= 500 and r.status_code != 503:
+            # 503 is the cluster's answer (no cluster manager) unless the node is still loading its
+            # security index ("OpenSearch Security not initialized", seconds after it starts): then ask another
+            if r.status_code >= 500 and (r.status_code != 503 or "Security not initialized" in r.text):
                 errors.append(f"{url}: HTTP {r.status_code}")
                 continue
             raise GamedayError(f"search {method} {path} answered {r.status_code}: {r.text[:300]}")

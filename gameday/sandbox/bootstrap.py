@@ -72,6 +72,30 @@ def register_snapshot_repository(config: SiteConfig, location: str) -> None:
     raise RuntimeError(f"registering the snapshot repository failed: {last}")
 
 
+SECURITY_INDEX = ".opendistro_security"
+# One replica, as the content index has, instead of the plugin's auto-expanded 0-all: with 0-all, a node
+# that rejoins gets a new replica to recover and the cluster turns yellow for a moment after a node
+# fault has already healed; a lost node's replica is re-allocated after 5 s, as content's is.
+SECURITY_INDEX_SETTINGS = {"index": {"auto_expand_replicas": "false", "number_of_replicas": 1,
+                                     "unassigned.node_left.delayed_timeout": "5s"}}
+
+
+def pin_security_index_replicas(config: SiteConfig, cert: str, key: str) -> None:
+    """Give the security plugin's own index :data:`SECURITY_INDEX_SETTINGS`. Only the plugin's admin
+    (a client certificate, ``plugins.security.authcz.admin_dn``) may change that index."""
+    last: Exception | None = None
+    for url in config.search_urls:
+        try:
+            r = requests.put(f"{url}/{SECURITY_INDEX}/_settings", json=SECURITY_INDEX_SETTINGS, timeout=(1, 30),
+                             cert=(cert, key), verify=config.search_verify)
+            r.raise_for_status()
+            print(f"{SECURITY_INDEX}: one replica, not auto-expanded", flush=True)
+            return
+        except requests.RequestException as err:
+            last = err
+    raise RuntimeError(f"pinning the security index's replicas failed: {last}")
+
+
 def main() -> int:
     config = SiteConfig.from_env()
     step = "config"
@@ -80,6 +104,10 @@ def main() -> int:
         create_topics(",".join(config.kafka_bootstrap), config.content_topic)
         step = "snapshot repository"
         register_snapshot_repository(config, os.environ["GAMEDAY_SNAPSHOT_DIR"])
+        if os.environ.get("GAMEDAY_SEARCH_ADMIN_CERT"):
+            step = "security index replicas"
+            pin_security_index_replicas(config, os.environ["GAMEDAY_SEARCH_ADMIN_CERT"],
+                                        os.environ["GAMEDAY_SEARCH_ADMIN_KEY"])
         step = "schema, seed content and search index"
         print(f"seed: {seed.seed(config)}", flush=True)
     except (GamedayError, KafkaException, requests.RequestException, RuntimeError, TimeoutError, OSError) as err:

@@ -38,6 +38,9 @@ from .twin import SEARCH_NODES, Twin
 
 # The search nodes' subject, in RFC 2253 order as the security plugin compares it (``nodes_dn``).
 SEARCH_NODE_DN = "CN=search-node,OU=twin,O=gameday"
+# The plugin's admin (``plugins.security.authcz.admin_dn``): a client certificate, the one way to change
+# the security index's own settings (the bootstrap job pins its replicas, :mod:`gameday.sandbox.bootstrap`).
+SEARCH_ADMIN_DN = "CN=admin,OU=twin,O=gameday"
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,14 @@ class TlsFiles:
     @property
     def search_node_cert(self) -> Path:
         return self.public / "search-node.crt"
+
+    @property
+    def search_admin_cert(self) -> Path:
+        return self.private / "search-admin.crt"
+
+    @property
+    def search_admin_key(self) -> Path:
+        return self.private / "search-admin.key"
 
     @property
     def search_node_key(self) -> Path:
@@ -191,4 +202,22 @@ def ensure_search_node(twin: Twin) -> TlsFiles:
                       [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
     _write_private(f.search_node_key, _key_pem(key))
     _write_public(f.search_node_cert, cert_pem)
+    return f
+
+
+def ensure_search_admin(twin: Twin) -> TlsFiles:
+    """The CA and a current admin client certificate for the search nodes (:data:`SEARCH_ADMIN_DN`),
+    cert and key in ``secrets/tls`` (0600): root's, never a node's."""
+    f = files(twin)
+    ca_cert, ca_key = ensure_ca(twin)
+    dns: list[str] = ["search-admin"]
+    if f.search_admin_key.exists() and _current(f.search_admin_cert, ca_cert, dns, []):
+        return f
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "gameday"),
+                         x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "twin"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "admin")])
+    cert_pem = _issue(ca_cert, ca_key, subject, key, dns, [], [ExtendedKeyUsageOID.CLIENT_AUTH])
+    _write_private(f.search_admin_key, _key_pem(key))
+    _write_private(f.search_admin_cert, cert_pem)
     return f

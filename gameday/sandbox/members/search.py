@@ -46,7 +46,7 @@ JVM_OPTIONS = """\
 """
 
 
-ADMIN_DN = "CN=admin,OU=twin,O=gameday"  # no certificate is issued for it: no admin-only call is needed
+ADMIN_DN = tls.SEARCH_ADMIN_DN  # its certificate stays root's (the bootstrap job's), never a node's
 CERTS = "certs"                          # under each node's config directory
 SECURITY_DIR = "opensearch-security"     # ditto: the plugin's configuration (read at first init only)
 
@@ -239,6 +239,7 @@ def prepare(twin: Twin) -> None:
     snaps = snapshot_dir(twin)
     snaps.mkdir(parents=True, exist_ok=True)
     f = tls.ensure_search_node(twin)
+    tls.ensure_search_admin(twin)
     certs = {"node.pem": f.search_node_cert.read_bytes(), "node-key.pem": f.search_node_key.read_bytes(),
              "ca.pem": f.ca_cert.read_bytes()}
     password = twin.search_password()

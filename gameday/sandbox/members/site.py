@@ -53,7 +53,10 @@ def bootstrap(twin: Twin) -> Workload:
     member = MemberSpec(
         name="bootstrap-1", index=1, address=None, ports={},
         argv=[twin.python, "-m", "gameday.sandbox.bootstrap"],
-        env={**twin.site_env(via_proxy=False), "GAMEDAY_SNAPSHOT_DIR": str(twin.paths.data / "snapshots")},
+        env={**twin.site_env(via_proxy=False), "GAMEDAY_SNAPSHOT_DIR": str(twin.paths.data / "snapshots"),
+             # the search nodes' admin certificate (paths; the key file is 0600): pins the security index's replicas
+             "GAMEDAY_SEARCH_ADMIN_CERT": str(twin.paths.secrets / "tls" / "search-admin.crt"),
+             "GAMEDAY_SEARCH_ADMIN_KEY": str(twin.paths.secrets / "tls" / "search-admin.key")},
         env_files=[str(twin.db_env_file), str(twin.search_env_file)],
         readiness={"type": "alive"},
         labels={"app": "bootstrap", "zone": "regional"},  # a job: runs wherever there is room
