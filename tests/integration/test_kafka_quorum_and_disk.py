@@ -65,6 +65,12 @@ def test_controller_quorum_lost_the_playbook_restores_it_and_nothing_acknowledge
     assert playbook["outcome"] == "restored" and "kafka.quorum-lost" in found, playbook
     assert sorted(found["kafka.quorum-lost"]["data"]["down"]) == sorted(fault["touched"])
     assert playbook["steps"]["restore-controller-quorum"]["status"] == "ok", playbook["steps"]
+    # the playbook's whole path for two brokers held down (this test replaces test_playbook's two-stopped one)
+    started = playbook["steps"]["start-kafka"]
+    assert started["status"] == "ok" and "started" in started["did"] and all(m in started["did"] for m in fault["touched"]), started
+    assert all(playbook["steps"][s]["status"] == "ok" for s in ("elect-preferred-leaders", "verify-lag-drains")), \
+        playbook["steps"]
+    assert kafka_admin.partition_health(target.kafka_bootstrap())["healthy"]
     after = out["quorum-after-the-playbook"]
     assert after["has_quorum"] and after["caught_up"] == [1, 2, 3], after
     assert not ledger.matching(target.env, "start_node", layer="kafka")
