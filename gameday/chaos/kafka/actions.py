@@ -7,8 +7,8 @@ import time
 from typing import Any, Dict, List
 
 from ... import kafka_admin
-from ...errors import GamedayError, UsageError
-from .. import caps, ledger
+from ...errors import UsageError
+from .. import caps, ledger, playbook_activity
 from ..context import activity, ignored, pick_count, target
 
 __all__ = ["kill_broker", "kill_brokers", "stop_consumers", "start_consumers", "lose_broker_disk", "restore_broker_disk",
@@ -257,15 +257,8 @@ def apply_kafka_playbook(configuration: Dict[str, Any] = None, secrets: Dict[str
     the drill proves the playbook, not the rollback): e.g. finding ``kafka.quorum-lost`` ->
     restore-controller-quorum, wait-isr, wait-quorum-voters. Returns ``{"target", "layer",
     "outcome", "findings", "steps"}``; a failed playbook fails the activity, naming its step."""
-    from ...recovery import FAILED, load_playbook, run
-    from ...recovery.context import Context
-    tgt = target(configuration)
-    result = run(load_playbook("kafka"), Context(target=tgt), apply=True)
-    if result.outcome == FAILED:
-        raise GamedayError(f"the kafka playbook could not bring Kafka back: {result.error}",
-                           hint="`gameday playbook kafka --apply` shows each step; `gameday cleanup` undoes the fault")
-    return {"target": tgt.name, "layer": "kafka", "outcome": result.outcome,
-            "findings": [f.to_dict() for f in result.findings], "steps": result.step_timings()}
+    return playbook_activity.apply(target(configuration), "kafka", failing="bring Kafka back",
+                                   hint="`gameday playbook kafka --apply` shows each step; `gameday cleanup` undoes the fault")
 
 
 @activity

@@ -5,8 +5,7 @@ import random
 import time
 from typing import Any, Dict
 
-from ...errors import GamedayError
-from .. import caps, ledger
+from .. import caps, ledger, playbook_activity
 from ..context import activity, pick_count, target
 
 __all__ = ["kill_web_pods", "kill_all_web_pods", "rolling_restart_web", "make_web_pod_unready",
@@ -128,12 +127,5 @@ def replace_not_ready_web_pods(configuration: Dict[str, Any] = None, secrets: Di
     replica running but not ready past its grace (finding ``web.members-stuck``), replaces it and
     verifies every replica ready and the site within its SLO. Returns the playbook's outcome,
     findings and step timings; a failed playbook fails the activity."""
-    from ...recovery import FAILED, load_playbook, run
-    from ...recovery.context import Context
-    tgt = target(configuration)
-    result = run(load_playbook("web"), Context(target=tgt), apply=True)
-    if result.outcome == FAILED:
-        raise GamedayError(f"the web playbook could not bring the web tier back: {result.error}",
-                           hint="`gameday playbook web --apply` shows each step")
-    return {"target": tgt.name, "layer": "web", "outcome": result.outcome,
-            "findings": [f.to_dict() for f in result.findings], "steps": result.step_timings()}
+    return playbook_activity.apply(target(configuration), "web", failing="bring the web tier back",
+                                   hint="`gameday playbook web --apply` shows each step")
