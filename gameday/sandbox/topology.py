@@ -9,7 +9,11 @@ from .twin import Twin
 
 def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
     """The twin's desired state (nothing is started or written); ``kubernetes`` adds the control
-    plane and the node agent (:mod:`gameday.kube.members`)."""
+    plane and the node agent (:mod:`gameday.kube.members`). Its shape (:mod:`.shape`) says how big:
+    a standby region also runs MirrorMaker 2; the global front runs only its HAProxy."""
+    if twin.shape.role == "front":
+        from .members import front
+        return Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, workloads=[front.workload(twin)])
     topology = Topology(
         name=twin.name,
         sandbox_id=twin.paths.sandbox_id,
@@ -25,6 +29,9 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
             lb.workload(twin),
         ],
     )
+    if twin.shape.standby:
+        from .members import mirror
+        topology.workloads.append(mirror.workload(twin))
     if kubernetes:
         from ..kube import members as kube
         from ..kube import workloads as kube_workloads
@@ -39,6 +46,14 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     (:mod:`.tls`, by the lb layer); with ``kubernetes``, the admin context joins the user's kubeconfig."""
     from . import db_roles, names
     twin.paths.ensure()
+    if twin.shape.role == "front":
+        from .members import front
+        names.write_hosts(twin)
+        front.prepare(twin)
+        return
+    if twin.shape.standby:  # its database is a copy of the upstream's: the same users and passwords
+        from . import db_region
+        db_region.share_credentials(twin)
     names.write_hosts(twin)
     twin.db_password()
     twin.db_replication_password()
@@ -48,6 +63,9 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     db.prepare(twin, replica=not kubernetes)
     for layer in (kafka, search, lb):
         layer.prepare(twin)
+    if twin.shape.standby:
+        from .members import mirror
+        mirror.prepare(twin)
     if kubernetes:
         from ..kube import members as kube
         kube.prepare(twin)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 from .install import Locations, locations
 from .paths import SandboxPaths
+from .shape import Shape
 
 LAYERS = {"lb": 10, "web": 20, "db": 30, "kafka": 40, "search": 50, "indexer": 60, "toxiproxy": 70, "jobs": 80,
           "kube": 90,  # the Kubernetes control plane and node agent (``--kubernetes`` only)
@@ -51,12 +52,14 @@ class Twin:
     paths: SandboxPaths
     loc: Locations
     python: str
+    shape: Shape = Shape()  # a full region unless its home says otherwise (:mod:`.shape`, :mod:`.regions`)
 
     @classmethod
     def create(cls, name: str = "default", net: int | None = None) -> "Twin":
         if net is None:
             net = int(os.environ.get("GAMEDAY_SANDBOX_NET", DEFAULT_NET))
-        return cls(name=name, net=net, paths=SandboxPaths.for_name(name), loc=locations(), python=sys.executable)
+        paths = SandboxPaths.for_name(name)
+        return cls(name=name, net=net, paths=paths, loc=locations(), python=sys.executable, shape=Shape.load(paths))
 
     def address(self, layer: str, index: int = 1) -> str:
         return f"127.{self.net}.{LAYERS[layer]}.{index}"

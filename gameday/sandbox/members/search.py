@@ -192,7 +192,8 @@ def make_empty_data(twin: Twin, i: int) -> str:
 
 def opensearch_yml(twin: Twin, i: int) -> str:
     seeds = ", ".join(f'"{twin.address("search", n)}:{PORTS["search_transport"]}"' for n in range(1, SEARCH_NODES + 1))
-    managers = ", ".join(f'"search-{n}"' for n in range(1, SEARCH_NODES + 1))
+    # a standby region starts with fewer nodes (its shape); the others join it when it is scaled up
+    managers = ", ".join(f'"search-{n}"' for n in range(1, twin.shape.search_nodes + 1))
     d = node_dir(twin, i)
     return "\n".join([
         f"cluster.name: gameday-{twin.name}",
@@ -289,5 +290,5 @@ def workload(twin: Twin) -> Workload:
             labels={"app": "opensearch", "node-id": str(i), "role": "cluster_manager-data", "zone": zone_for(i)},
             stop_grace=15.0,
         ))
-    return Workload(name="search", layer="search", kind="service", replicas=SEARCH_NODES, members=members,
+    return Workload(name="search", layer="search", kind="service", replicas=twin.shape.search_nodes, members=members,
                     labels={"layer": "search"})

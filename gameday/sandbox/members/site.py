@@ -11,7 +11,7 @@ from __future__ import annotations
 from ...zones import zone_for
 from .. import web_faults
 from ..spec import MemberSpec, Workload
-from ..twin import INDEXER_REPLICAS, PORTS, WEB_MAX_REPLICAS, WEB_REPLICAS, Twin
+from ..twin import INDEXER_REPLICAS, PORTS, WEB_MAX_REPLICAS, Twin
 
 
 def web(twin: Twin) -> Workload:
@@ -29,7 +29,7 @@ def web(twin: Twin) -> Workload:
             labels={"app": "wordpress", "tier": "frontend", "zone": zone_for(i)},
             stop_grace=6.0,
         ))
-    return Workload(name="web", layer="web", kind="service", replicas=WEB_REPLICAS, members=members,
+    return Workload(name="web", layer="web", kind="service", replicas=twin.shape.web_replicas, members=members,
                     after=["bootstrap", "toxiproxy"], labels={"layer": "web"})
 
 
@@ -45,7 +45,8 @@ def indexer(twin: Twin) -> Workload:
         )
         for i in range(1, INDEXER_REPLICAS + 1)
     ]
-    return Workload(name="indexer", layer="indexer", kind="service", replicas=INDEXER_REPLICAS, members=members,
+    return Workload(name="indexer", layer="indexer", kind="service", replicas=twin.shape.indexer_replicas,
+                    members=members,
                     after=["bootstrap"], labels={"layer": "indexer"})
 
 
