@@ -3,6 +3,7 @@
     EnvironmentFile       configuration.gameday_environment (+ secrets, which gameday does not read)
     EnvironmentModel      the gameday_environment mapping itself
     KubernetesBlock, CredentialRef, CloudMonitoring, LoadBlock, Limits   its blocks
+    RegionsBlock          regions: its region, its standby environment, the front (gameday.schema.regions)
     CloudSqlInstance      kubernetes.db.cloud_sql: the database's Cloud SQL instance
 
 :mod:`gameday.targets.environment` turns a checked model into its ``Environment``; the
@@ -19,6 +20,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, field_validator, model_validator
 
 from .base import Problem, Strict
+from .gcp_names import GCP_PROJECT, check_project
+from .regions import RegionsBlock
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$"  # as gameday.yamlfile.NAME: no '/', no '..'
 SELECTOR_TERM = re.compile(r"^[A-Za-z0-9./_-]+(=|!=)[A-Za-z0-9._-]*$|^!?[A-Za-z0-9./_-]+$")
@@ -191,7 +194,6 @@ class SearchLayer(Strict):
 
 
 CLOUD_SQL_INSTANCE = r"^[a-z][a-z0-9-]{0,97}$"
-GCP_PROJECT = r"^([a-z][a-z0-9.-]{0,61}[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$"
 INSTANCE_FIX = "lowercase letters, digits and hyphens, starting with a letter, at most 98 characters, e.g. sps-staging-db"
 
 
@@ -238,12 +240,7 @@ class CloudSqlInstance(Strict):
     @field_validator("project")
     @classmethod
     def _project(cls, value: str) -> str:
-        if value.isdigit():
-            raise ValueError("is a project number -> give the project id (gcloud projects list, PROJECT_ID)")
-        if not re.match(GCP_PROJECT, value):
-            raise ValueError("is not a Google Cloud project id -> 6 to 30 lowercase letters, digits and hyphens, "
-                             "starting with a letter, e.g. sps-staging (gcloud projects list)")
-        return value
+        return check_project(value)
 
     @staticmethod
     def problems(data: Any, path: str) -> list[Problem]:
@@ -396,8 +393,11 @@ class EnvironmentModel(Strict):
                                                            "healthy (path, port, scheme); defaults fit the platform")
     cloud_monitoring: Optional[CloudMonitoring] = Field(None, description="Cloud Monitoring probes and export")
     load: Optional[LoadBlock] = Field(None, description="distributed Locust")
+    regions: Optional[RegionsBlock] = Field(None, description="this environment's region, its standby region "
+                                            "(another environment) and the front that sends readers to one of them")
 
-    @field_validator("kubernetes", "cloud_monitoring", "load", "credentials", "limits", "health", mode="before")
+    @field_validator("kubernetes", "cloud_monitoring", "load", "credentials", "limits", "health", "regions",
+                     mode="before")
     @classmethod
     def _empty_is_absent(cls, value: Any) -> Any:
         return None if value == {} else value  # as_configuration() writes {} for a block not given
@@ -420,6 +420,8 @@ class EnvironmentModel(Strict):
                 out.append(Problem("site_url is missing", "the site's public URL, through the load balancer"))
         if data.get("kubernetes"):
             out += KubernetesBlock.cross_problems(data["kubernetes"])
+        if data.get("regions"):
+            out += RegionsBlock.problems(data["regions"], data)
         return out
 
 

@@ -17,6 +17,14 @@ Kind ``kubernetes`` (GKE) adds ``kubernetes:`` (context, namespaces, label selec
 :mod:`gameday.targets.credentials`) and optionally ``cloud_monitoring:`` (project and load balancer
 for the SLO probes and the result export). ``environments/gke-staging.example.yaml`` is complete.
 
+Either kind may add ``regions:`` (:mod:`gameday.schema.regions`): this environment's region, its
+``standby`` (another environment file of the same kind, in the same folder) and the ``front`` that
+sends readers to the active region (``{kind: twin}``, or a Cloud DNS record: :mod:`gameday.gcp.dns`)::
+
+    env = load("gke-production")
+    env.regions["front"]["kind"]        # "cloud-dns"
+    dr = standby(env)                   # the standby region's Environment (gke-production-dr)
+
 ``load(name_or_path)`` validates it (models: :mod:`gameday.schema.environment`; JSON Schema:
 ``schemas/environment.schema.json``) and returns an :class:`Environment`; one UsageError lists every
 problem with its key path and fix (a typo gets the closest valid key). A ``site_url`` with
@@ -29,9 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..schema.base import check
+from ..errors import GamedayError, UsageError
+from ..schema.base import Problem, check, invalid
 from ..schema.environment import EnvironmentFile, EnvironmentModel
-from ..yamlfile import read_named
+from ..yamlfile import read_named, read_yaml
 from ..project import root as project_root
 
 ROOT = project_root()
@@ -58,6 +67,7 @@ class Environment:
     load: dict[str, Any] = field(default_factory=dict)  # {workers: N, master_bind: HOST:PORT}: distributed Locust
     trust: list[dict[str, Any]] = field(default_factory=list)  # CA references: {file: ...} or {secret: ns/name, key: ...}
     health: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer -> {path, port, scheme}, as written
+    regions: dict[str, Any] = field(default_factory=dict)  # {name, standby, front: {kind, ...}, decision_s}; {}: one region
 
     def health_check(self, layer: str, *, port: int = 80, path: str = "/readyz", scheme: str = "http") -> dict[str, Any]:
         """How ``layer``'s members say they are healthy: the environment's ``health.<layer>``, each
@@ -74,7 +84,8 @@ class Environment:
                 "sandbox": self.sandbox, "net": self.net, "site_url": self.site_url, "limits": dict(self.limits),
                 "kubernetes": dict(self.kubernetes), "credentials": dict(self.credentials),
                 "cloud_monitoring": dict(self.cloud_monitoring), "load": dict(self.load),
-                "trust": [dict(r) for r in self.trust], "health": {k: dict(v) for k, v in self.health.items()}}
+                "trust": [dict(r) for r in self.trust], "health": {k: dict(v) for k, v in self.health.items()},
+                "regions": _copy(self.regions)}
 
 
 def from_mapping(data: Any, source: str) -> Environment:
@@ -87,8 +98,80 @@ def load(name_or_path: str | Path) -> Environment:
     """Load ``environments/<name>.yaml`` (a bare name: no '/', no '..') or a ``.yaml`` path, and validate it."""
     path, raw = read_named(name_or_path, ENVIRONMENTS, "environment")
     checked = check(EnvironmentFile, raw, str(path), schema=SCHEMA)
-    return _environment(checked.configuration.gameday_environment,
-                        raw["configuration"]["gameday_environment"], str(path))
+    data = raw["configuration"]["gameday_environment"]
+    problems = standby_problems(data, path)
+    if problems:
+        raise invalid(problems, str(path), SCHEMA)
+    return _environment(checked.configuration.gameday_environment, data, str(path))
+
+
+def standby(env: Environment) -> Environment:
+    """The standby region's environment of ``env`` (its ``regions.standby``), loaded from the folder
+    ``env`` was read from (``environments/`` for one given as a mapping)::
+
+        dr = standby(load("gke-production"))      # environments/gke-production-dr.yaml
+    """
+    if not env.regions:
+        raise UsageError(f"environment {env.name!r} has no regions block, so no standby region",
+                         hint="add regions: {name, standby, front}; see environments/gke-production.example.yaml")
+    return load(_folder(env.source) / f"{env.regions['standby']}.yaml")
+
+
+def standby_problems(data: dict[str, Any], path: Path) -> list[Problem]:
+    """``regions.standby`` of the (checked) ``data`` read from ``path``: an existing environment file
+    beside it, not this one, of the same kind; its region has a front target. [] without regions."""
+    regions = data.get("regions")
+    if not regions:
+        return []
+    at = "configuration.gameday_environment.regions"
+    name = regions["standby"]
+    other = path.parent / f"{name}.yaml"
+    if not other.is_file():
+        known = sorted(p.stem for p in path.parent.glob("*.yaml") if p.resolve() != path.resolve())
+        return [Problem(f"{at}.standby names no environment file: {other} does not exist",
+                        f"name the standby region's environment (known: {', '.join(known) or 'none'})")]
+    if other.resolve() == path.resolve():
+        return [Problem(f"{at}.standby names this file itself ({name!r})",
+                        "name the standby region's environment file (another cluster), e.g. gke-production-dr")]
+    try:
+        raw = read_yaml(other, "environment")
+    except GamedayError as err:
+        return [Problem(f"{at}.standby {name!r} cannot be read: {err.message}", err.hint or "")]
+    theirs = raw.get("configuration") if isinstance(raw, dict) else None
+    theirs = theirs.get("gameday_environment") if isinstance(theirs, dict) else None
+    if not isinstance(theirs, dict):
+        return [Problem(f"{at}.standby {name!r} is not an environment file (no configuration.gameday_environment)",
+                        "name an environment file of environments/")]
+    out = []
+    if theirs.get("kind") != data["kind"]:
+        out.append(Problem(f"{at}.standby {name!r} is a kind: {theirs.get('kind')} environment, this one is kind: "
+                           f"{data['kind']}", "the standby region is the same kind of target (a second cluster, "
+                                              "or the twin's second region)"))
+    their_region = (theirs.get("regions") or {}).get("name") if isinstance(theirs.get("regions"), dict) else None
+    if isinstance(their_region, str):
+        if their_region == regions["name"]:
+            out.append(Problem(f"{at}.name {their_region!r} is also the standby's region ({name!r})",
+                               "two regions have two names, e.g. europe-west2 and europe-west1"))
+        targets = regions["front"].get("targets")
+        if isinstance(targets, dict) and their_region not in targets:
+            out.append(Problem(f"{at}.front.targets has no entry for the standby's region ({their_region!r})",
+                               f"add {at.rsplit('.', 1)[-1]}.front.targets.{their_region}: the record's data when "
+                               "the standby is active"))
+    return out
+
+
+def _folder(source: str) -> Path:
+    path = Path(source) if source else None
+    return path.parent if path is not None and path.suffix in (".yaml", ".yml") and path.is_file() else ENVIRONMENTS
+
+
+def _copy(value: Any) -> Any:
+    """A deep copy of a block of plain dicts and lists (what as_configuration hands out)."""
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
 
 
 def _environment(env: EnvironmentModel, data: dict[str, Any], source: str) -> Environment:
@@ -106,6 +189,7 @@ def _environment(env: EnvironmentModel, data: dict[str, Any], source: str) -> En
         load=load_block,
         trust=[dict(r) for r in data.get("trust") or []],
         health={str(k): dict(v) for k, v in (data.get("health") or {}).items()},
+        regions=env.regions.model_dump(exclude_none=True) if env.regions is not None else {},
     )
 
 
