@@ -30,7 +30,9 @@ Exit codes:
 Examples:
   gameday playbook kafka                 # what is wrong and what would be done
   gameday playbook kafka --apply         # do it, with progress per step
-  gameday playbook site --apply --json   # the whole site, in order: db, kafka, search, indexer, web"""
+  gameday playbook site --apply --json   # the whole site, in order: db, kafka, search, indexer, web
+  gameday playbook region --apply        # the active region lost: fail over to the standby
+  gameday playbook region --switchover --apply   # a planned move (or the failback), RPO 0"""
 
 
 class PlaybookFailed(GamedayError):
@@ -88,12 +90,16 @@ def _print_diagnosis(result: PlaybookResult) -> None:
 @click.option("--rolling-restart", is_flag=True,
               help="web only: also replace every web replica one at a time (Kubernetes: rollout restart), "
                    "e.g. after a rotated secret; planned like any step, done with --apply.")
+@click.option("--switchover", is_flag=True,
+              help="region only: move to the standby region on purpose (stop writes, wait until it has every "
+                   "write, promote it, switch the front, make the old region its standby): RPO 0. After a "
+                   "failover this is the failback (the old region is rebuilt as the standby first).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (schema gameday.playbook/v1).")
 @click.option("--i-mean-production", "i_mean_production", is_flag=True,
               help="Required for an environment marked production: true (the diagnosis and any undo too).")
 def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, fault_at: float | None,
-             step_timeout: float | None, targets_file: Path | None, rolling_restart: bool, as_json: bool,
-             i_mean_production: bool) -> None:
+             step_timeout: float | None, targets_file: Path | None, rolling_restart: bool, switchover: bool,
+             as_json: bool, i_mean_production: bool) -> None:
     """Diagnose LAYER (web, kafka, search, db or site), plan its restore and, with --apply, restore
     and verify it, timing every step against its deadline and the RTO target in targets.yaml.
 
@@ -103,6 +109,9 @@ def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, faul
     if rolling_restart and layer != "web":
         raise UsageError(f"--rolling-restart is for the web playbook, not {layer}",
                          hint="gameday playbook web --rolling-restart [--apply]")
+    if switchover and layer != "region":
+        raise UsageError(f"--switchover is for the region playbook, not {layer}",
+                         hint="gameday playbook region --switchover [--apply]")
     env = load_environment(env_name)
     targets = targets_yaml.load(targets_file)
     book = load_playbook(layer)
@@ -114,6 +123,7 @@ def playbook(layer: str, apply_: bool, env_name: str, scenario: str | None, faul
     ctx.target.site_url()  # a twin that is not running: NotRunning (exit 4), not a diagnosis of everything down
     ctx.state.slo = targets.slo(env.name)
     ctx.state.rolling_restart = rolling_restart
+    ctx.state.switchover = switchover
     lock = lock_for(env)
     if apply_:
         lock.acquire(purpose=f"playbook {layer}")

@@ -32,6 +32,7 @@ def sandbox(ctx: click.Context, name: str) -> None:
     gameday sandbox status       # table; --json for scripts
     gameday sandbox logs web-1   # a member's log
     gameday sandbox down         # stop everything it started (--wipe also deletes its data)
+    gameday sandbox up --regions 2   # a warm standby region (NAME-r2) and a global front (NAME-global)
     """
     ctx.obj = Twin.create(name)
 
@@ -62,10 +63,30 @@ def _progress(name: str, state: str, view: dict) -> None:
 @click.option("--kubernetes", is_flag=True,
               help="Also run a Kubernetes control plane and a node agent (build it first: "
                    "`gameday sandbox install --kubernetes`).")
+@click.option("--regions", type=click.IntRange(1, 2), default=None,
+              help="2: also a warm standby region (NAME-r2, the next network) replicating from this one "
+                   "(database replica, MirrorMaker 2) and a global front (NAME-global) before both. "
+                   "Default: what the twin was made with (one region).")
 @click.pass_obj
-def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kubernetes: bool) -> None:
-    """Start the twin and wait until every member is ready. Idempotent."""
+def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kubernetes: bool,
+       regions: int | None) -> None:
+    """Start the twin and wait until every member is ready. Idempotent.
+
+    \b
+    With --regions 2 (or on a twin made with it), three twins start, each its own failure domain:
+      NAME         region r1, the full twin (active at first)
+      NAME-r2      region r2, a warm standby: 1 web, 1 indexer, 1 search node, a database replica of
+                   r1's, Kafka x3 fed by MirrorMaker 2 (topics r1.<topic>)
+      NAME-global  the global front (HAProxy) that sends readers to the active region
+    Drills: gameday playbook region --switchover / --failover (see the README).
+    """
     installer.check()
+    from ..sandbox import regions as region_set
+    if regions == 2 or (regions is None and not kubernetes and _in_region_set(twin)):
+        if kubernetes:
+            raise UsageError("--regions 2 runs sandbox twins only", hint="drop --kubernetes (one region on Kubernetes)")
+        _up_regions(region_set.Regions.of(twin), timeout, as_json)
+        return
     if kubernetes:
         from ..kube import build as kube_build
         kube_build.check()
@@ -97,12 +118,49 @@ def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kuberne
         console.print(status_table(result.status))
 
 
+def _in_region_set(twin: Twin) -> bool:
+    from ..sandbox import regions as region_set
+    try:
+        return region_set.Regions.of(twin).configured()
+    except UsageError:
+        return False  # a region or front of another twin: up on its own
+
+
+def _up_regions(regions, timeout: float, as_json: bool) -> None:
+    from ..sandbox import regions as region_set
+    started = time.monotonic()
+    result = region_set.up(regions, timeout=timeout, progress=_progress,
+                           announce=lambda line: console_err.print(f"[bold]{line}[/]"))
+    regions = regions.reload()
+    active = regions.twin(result["active"])
+    console_err.print(f"[green]regions up in {time.monotonic() - started:.0f}s[/]: active {result['active']} "
+                      f"({active.name}); readers at the front {regions.front.lb_url}/")
+    statuses = {t.name: SandboxClient(t.paths).status() for t in regions.twins()}
+    if as_json:
+        print_json({"schema": "gameday.sandbox.regions/v1", **result, "status": statuses})
+        return
+    for data in statuses.values():
+        console.print(status_table(data))
+
+
 @sandbox.command()
 @click.option("--wipe", is_flag=True, help="Also delete the twin's data, configs and logs.")
 @click.option("--json", "as_json", is_flag=True, help="Print what was stopped as JSON.")
 @click.pass_obj
 def down(twin: Twin, wipe: bool, as_json: bool) -> None:
-    """Stop every process the twin started, even after a supervisor crash; verify none is left."""
+    """Stop every process the twin started, even after a supervisor crash; verify none is left.
+    On a twin made with --regions 2, its standby region and global front go down too."""
+    if _in_region_set(twin):
+        from ..sandbox import regions as region_set
+        regions = region_set.Regions.of(twin)
+        results = region_set.down(regions, wipe=wipe)
+        if as_json:
+            print_json({"schema": "gameday.sandbox.down/v1", "twins": {t.name: r.__dict__ for t, r in results}})
+            return
+        for t, r in results:
+            console_err.print(f"sandbox {t.name}: " + (f"stopped ({len(r.stopped_members)} members)"
+                              if r.was_running else "was not running") + ("; data wiped" if wipe else ""))
+        return
     result = lifecycle.down(twin.paths, wipe=wipe)
     if as_json:
         print_json({"schema": "gameday.sandbox.down/v1", **result.__dict__})
@@ -137,7 +195,22 @@ def hosts(twin: Twin, action: str | None, hosts_file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable status (schema gameday.sandbox.status/v1).")
 @click.pass_obj
 def status(twin: Twin, as_json: bool) -> None:
-    """Members, layers, addresses, pids, states, readiness and restarts."""
+    """Members, layers, addresses, pids, states, readiness and restarts. On a twin made with
+    --regions 2: every region's twin and the front, and which region is active."""
+    if _in_region_set(twin):
+        from ..sandbox import regions as region_set
+        regions = region_set.Regions.of(twin)
+        statuses = {t.name: SandboxClient(t.paths).status() for t in regions.twins()}
+        if as_json:
+            print_json({"schema": "gameday.sandbox.regions/v1", "active": regions.active(),
+                        "regions": {r: t.name for r, t in regions.regions.items()}, "front": regions.front.name,
+                        "status": statuses})
+            return
+        console_err.print(f"regions: active [bold]{regions.active()}[/] "
+                          f"({regions.twin(regions.active()).name}); front {regions.front.lb_url}/")
+        for data in statuses.values():
+            console.print(status_table(data))
+        return
     data = SandboxClient(twin.paths).status()
     if as_json:
         print_json(data)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass, field
+from typing import Any
 
 import pymysql
 
@@ -40,6 +41,9 @@ class PlaybookState:
     reindex_from_db: bool = False  # no snapshot: re-index every article from the database
     count_rows: tuple[Deadline, int] | None = None  # (the verify step's deadline, articles when it began)
     match_cut: tuple[Deadline, datetime.datetime] | None = None  # (the match step's deadline, its cut-off instant)
+    regions: Any = None  # the region pair (gameday.targets.regions.RegionPair), made once per run
+    switchover: bool = False  # `gameday playbook region --switchover`: a planned move to the standby region
+    switchover_done: bool = False  # the front switched: the request is answered
 
 
 @dataclass

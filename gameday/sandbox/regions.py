@@ -29,12 +29,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from ..errors import UsageError
+from .members import front as front_member
 from .shape import Shape, Upstream
 from .twin import Twin
 
 STANDBY_SUFFIX = "-r2"
 FRONT_SUFFIX = "-global"
-STATE_FILE = "regions.json"
+STATE_FILE = front_member.STATE_FILE
 REGION_NAMES = ("r1", "r2")
 
 
@@ -55,6 +56,14 @@ class Regions:
                              f"{twin.net + 1} and {twin.net + 2} too", hint="use GAMEDAY_SANDBOX_NET below 254")
         return cls(primary=twin, standby=Twin.create(twin.name + STANDBY_SUFFIX, twin.net + 1),
                    front=Twin.create(twin.name + FRONT_SUFFIX, twin.net + 2))
+
+    @classmethod
+    def containing(cls, twin: Twin) -> "Regions":
+        """The region set ``twin`` belongs to, whichever of its twins it is (r1, r2 or the front)."""
+        for suffix, offset in ((STANDBY_SUFFIX, 1), (FRONT_SUFFIX, 2)):
+            if twin.name.endswith(suffix):
+                return cls.of(Twin.create(twin.name[: -len(suffix)], twin.net - offset))
+        return cls.of(twin)
 
     @property
     def regions(self) -> dict[str, Twin]:
@@ -79,10 +88,9 @@ class Regions:
     # ---- which region is active ------------------------------------------------------------------
     def state(self) -> dict[str, Any]:
         """``{"active": "r1", "history": [{"at": ..., "active": ..., "why": ...}]}``."""
-        f = self.front.paths.home / STATE_FILE
-        if not f.exists():
+        if not front_member.state_file(self.front).exists():
             return {"active": "r1", "history": []}
-        return json.loads(f.read_text())
+        return front_member.read_state(self.front)
 
     def active(self) -> str:
         return self.state()["active"]
@@ -97,7 +105,7 @@ class Regions:
         state["active"] = region
         state["history"] = [*state.get("history", []), {"at": time.time(), "active": region, "why": why}][-50:]
         self.front.paths.home.mkdir(parents=True, exist_ok=True)
-        f = self.front.paths.home / STATE_FILE
+        f = front_member.state_file(self.front)
         tmp = f.with_suffix(".tmp")
         tmp.write_text(json.dumps(state, indent=2))
         tmp.replace(f)
@@ -112,7 +120,8 @@ class Regions:
         """r1 a full region, r2 its warm standby, the front: what ``up`` builds (kept once written:
         after a failover the shapes say who replicates from whom)."""
         if not (self.primary.paths.home / "shape.json").exists():
-            Shape(region="r1").save(self.primary.paths)
+            Shape(region="r1", peer=Upstream(twin=self.standby.name, net=self.standby.net, region="r2")
+                  ).save(self.primary.paths)
         if not (self.standby.paths.home / "shape.json").exists():
             Shape.standby_of("r2", Upstream(twin=self.primary.name, net=self.primary.net, region="r1"),
                              index=2).save(self.standby.paths)
@@ -130,27 +139,37 @@ Progress = Callable[[str, str, dict[str, Any]], None]
 
 def up(regions: Regions, *, timeout: float = 300.0, progress: Progress | None = None,
        announce: Callable[[str], None] = lambda _line: None) -> dict[str, Any]:
-    """Bring the three twins up (idempotent), r1 and r2 first, then link the standby to its upstream
-    (its database replicating, :func:`gameday.sandbox.db_region.link`) and start the front.
+    """Bring the three twins up (idempotent): the active region, then the standby, then the front.
+    The standby's database is linked to its upstream (:func:`gameday.sandbox.db_region.link`:
+    replicating and caught up, re-seeded if it must be) as soon as it answers, before the standby's
+    bootstrap job, which waits for the replicated articles to fill the standby's index.
     Returns ``{"seconds": {twin: s}, "link": {...}, "active": region}``."""
-    from . import db_region, lifecycle, topology
+    from . import db_region, db_roles, lifecycle, topology
     regions.write_shapes()
-    if not (regions.front.paths.home / STATE_FILE).exists():
+    if not front_member.state_file(regions.front).exists():
         regions.record_active("r1", "regions created")
     regions = regions.reload()
     seconds: dict[str, float] = {}
     link: dict[str, Any] = {}
+    report = progress or (lambda *_: None)
     for twin in regions.twins():
         announce(f"{twin.name} ({twin.shape.role} {twin.shape.region}) on 127.{twin.net}.x.y")
+
+        def watch(member: str, state: str, view: dict[str, Any], twin=twin) -> None:
+            report(member, state, view)
+            if twin.shape.standby and not link and state == "ready" and member == db_roles.load(twin).primary:
+                link.update(db_region.link(twin))
         result = lifecycle.up(twin.paths, topology.build(twin), prepare=lambda t=twin: topology.prepare(t),
-                              timeout=timeout, progress=progress or (lambda *_: None))
+                              timeout=timeout, progress=watch)
         seconds[twin.name] = round(result.seconds, 1)
-        if twin.shape.standby:
-            link = db_region.link(twin)
+        if twin.shape.standby and not link:
+            link.update(db_region.link(twin))
     return {"seconds": seconds, "link": link, "active": regions.active()}
 
 
-def down(regions: Regions, *, wipe: bool = False) -> list[Any]:
-    """Take the front and both regions down (the front first: readers stop before the regions)."""
+def down(regions: Regions, *, wipe: bool = False) -> list[tuple[Twin, Any]]:
+    """Take the front and both regions down (the front first: readers stop before the regions);
+    ``[(twin, DownResult)]`` in that order."""
     from . import lifecycle
-    return [lifecycle.down(t.paths, wipe=wipe) for t in reversed(regions.twins())]
+    order = list(reversed(regions.twins()))  # read before a wipe removes the front's state
+    return [(t, lifecycle.down(t.paths, wipe=wipe)) for t in order]

@@ -41,7 +41,8 @@ class Shape:
     search_nodes: int = 3         # search nodes running at start; the cluster is bootstrapped from them
     db_replicas: int = 1          # in-region database replicas running at start (db-2)
     server_id_base: int = 0       # added to each database member's server id: unique across regions
-    upstream: Upstream | None = None
+    upstream: Upstream | None = None  # whom it replicates from now (None: it is the active region)
+    peer: Upstream | None = None      # the other region of its set, whichever is active (MirrorMaker's source)
     regions: list[dict] = field(default_factory=list)  # role "front": [{region, twin, net}], in order
 
     @property
@@ -52,7 +53,11 @@ class Shape:
     def standby_of(cls, region: str, upstream: Upstream, *, index: int) -> "Shape":
         """A warm standby named ``region`` (the ``index``-th region) replicating from ``upstream``."""
         return cls(region=region, web_replicas=1, indexer_replicas=1, search_nodes=1, db_replicas=0,
-                   server_id_base=100 * (index - 1), upstream=upstream)
+                   server_id_base=100 * (index - 1), upstream=upstream, peer=upstream)
+
+    @property
+    def in_region_set(self) -> bool:
+        return self.peer is not None or self.upstream is not None
 
     @classmethod
     def load(cls, paths: SandboxPaths) -> "Shape":
@@ -60,8 +65,8 @@ class Shape:
         if not f.exists():
             return cls()
         raw = json.loads(f.read_text())
-        up = raw.pop("upstream", None)
-        return cls(upstream=Upstream(**up) if up else None, **raw)
+        up, peer = raw.pop("upstream", None), raw.pop("peer", None)
+        return cls(upstream=Upstream(**up) if up else None, peer=Upstream(**peer) if peer else None, **raw)
 
     def save(self, paths: SandboxPaths) -> Path:
         paths.home.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
             lb.workload(twin),
         ],
     )
-    if twin.shape.standby:
+    if twin.shape.in_region_set:  # MirrorMaker from the other region: running while this one is the standby
         from .members import mirror
         topology.workloads.append(mirror.workload(twin))
     if kubernetes:
@@ -63,7 +63,7 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     db.prepare(twin, replica=not kubernetes)
     for layer in (kafka, search, lb):
         layer.prepare(twin)
-    if twin.shape.standby:
+    if twin.shape.in_region_set:
         from .members import mirror
         mirror.prepare(twin)
     if kubernetes:

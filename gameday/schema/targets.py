@@ -12,7 +12,7 @@ from pydantic import Field
 from .base import Strict
 
 SCHEMA = "gameday.targets/v1"
-LAYERS = ("web", "db", "kafka", "search", "indexer", "network", "site")  # a suite scenario's layer is one of these
+LAYERS = ("web", "db", "kafka", "search", "indexer", "network", "site", "region")  # a suite scenario's layer is one of these
 
 
 class Objectives(Strict):
@@ -45,6 +45,7 @@ class Layers(Strict):
     indexer: Optional[LayerObjectives] = None
     network: Optional[LayerObjectives] = None
     site: Optional[LayerObjectives] = None
+    region: Optional[LayerObjectives] = None
 
 
 class DefaultLayers(Strict):
@@ -57,6 +58,7 @@ class DefaultLayers(Strict):
     indexer: DefaultLayerObjectives
     network: DefaultLayerObjectives
     site: DefaultLayerObjectives
+    region: Optional[DefaultLayerObjectives] = None  # only a site with two regions (gameday.targets.regions)
 
 
 class SloOverride(Strict):

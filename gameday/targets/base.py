@@ -7,12 +7,13 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import GamedayError
+from ..errors import GamedayError, UsageError
 from .environment import Environment
 from .members import LayerView
 
 if TYPE_CHECKING:
     from ..search_admin import SearchAdmin
+    from .front import Front
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,59 @@ class Target(abc.ABC):
         """Undo of :meth:`lose_zone`: start ``members`` again (harmless for one already running).
         Returns ``{"zone", "started"}``; rebuilding what failed over is the caller's (the playbooks)."""
         raise GamedayError(f"{self.name}: the zone-loss drill is not built for targets of kind {self.env.kind!r}")
+
+    # ---- a region (issue 16: this environment as one region of a pair, gameday.targets.regions) -------
+    def _no_regions(self, what: str) -> GamedayError:
+        return GamedayError(f"{self.name}: {what} is not built for targets of kind {self.env.kind!r} (on GKE: "
+                            "a Cloud SQL cross-region replica and Strimzi's MirrorMaker 2); nothing was touched")
+
+    def region_front(self, cfg: dict[str, Any]) -> "Front":
+        """The global front an environment's ``regions.front`` describes (``kind: cloud-dns`` here)."""
+        from .front import CloudDnsFront
+        kind = cfg.get("kind", "twin")
+        if kind == "cloud-dns":
+            return CloudDnsFront(cfg)
+        raise UsageError(f"{self.name}: regions.front.kind {kind!r} is not available on a {self.env.kind} target",
+                         hint="kind twin is the sandbox twin's own front; on GKE use kind cloud-dns")
+
+    def region_replication(self) -> dict[str, Any]:
+        """This region as the standby: how far behind the active one it is, ``{"db": {...}, "kafka":
+        {...}, "caught_up": bool}``, measured on the servers."""
+        raise self._no_regions("region replication")
+
+    def wait_region_caught_up(self, timeout: float) -> dict[str, Any]:
+        """Wait until this standby region has everything the active one logged (database and Kafka)."""
+        raise self._no_regions("region replication")
+
+    def fence_region_writes(self) -> dict[str, Any]:
+        """Stop writes in this (active) region: its database read-only. A planned switchover's first step."""
+        raise self._no_regions("fencing a region's writes")
+
+    def promote_region(self, *, planned: bool) -> dict[str, Any]:
+        """Make this standby region the writable one (database promoted; mirroring into it stopped)."""
+        raise self._no_regions("promoting a region")
+
+    def resize_region(self, size: str) -> dict[str, Any]:
+        """Scale this region to a ``primary``'s or a ``standby``'s size; wait until it is ready."""
+        raise self._no_regions("resizing a region")
+
+    def lose_region(self) -> dict[str, Any]:
+        """The region fault: every member of this region stops at once and stays down."""
+        raise self._no_regions("the region-loss drill")
+
+    def restore_region(self, *, active: bool) -> dict[str, Any]:
+        """Undo of :meth:`lose_region`: its members start again; when it is not the ``active`` region its
+        database comes back fenced (never a second writable primary)."""
+        raise self._no_regions("the region-loss drill")
+
+    def region_lost(self) -> bool:
+        """True when :meth:`lose_region` holds this region down."""
+        return False
+
+    def rebuild_region_as_standby(self, active: "Target") -> dict[str, Any]:
+        """Make this region (an old primary) the standby of ``active``: its database a replica again
+        (re-seeded when its history diverged), mirroring from ``active``, caught up."""
+        raise self._no_regions("rebuilding a region as the standby")
 
     # ---- faults ----------------------------------------------------------------------------
     def check_disruption(self, nodes: list[Node]) -> None:

@@ -24,6 +24,7 @@ from ..errors import NotRunning, UsageError
 from ..sandbox.client import SandboxClient
 from .base import Node, Target
 from .environment import Environment
+from .front import Front
 from .members import LayerView, Member
 
 
@@ -391,6 +392,67 @@ class SandboxTarget(Target):
             self.client.start(name, by="chaos")
         return {"zone": zone, "started": list(members)}
 
+    # ---- this twin as one region of a region set (gameday.sandbox.regions, region_control) ----------------
+    def region_front(self, cfg: dict) -> Front:
+        """``kind: twin``: the twin's global HAProxy (:class:`TwinFront`); else the generic fronts."""
+        if cfg.get("kind", "twin") == "twin":
+            return TwinFront(self._regions()[0])
+        return super().region_front(cfg)
+
+    def _regions(self):
+        from ..sandbox.regions import Regions
+        twin = self._twin()
+        regions = Regions.containing(twin)
+        if not regions.configured():
+            raise UsageError(f"{self.name}: twin {twin.name!r} is not part of a region set",
+                             hint=f"start two regions: gameday sandbox --name {regions.primary.name} up --regions 2")
+        return regions, twin.shape.region
+
+    def region_replication(self) -> dict:
+        from ..sandbox import region_control
+        regions, _region = self._regions()
+        return region_control.replication(regions)
+
+    def wait_region_caught_up(self, timeout: float) -> dict:
+        from ..sandbox import region_control
+        regions, _region = self._regions()
+        return region_control.wait_caught_up(regions, timeout=timeout)
+
+    def fence_region_writes(self) -> dict:
+        from ..sandbox import region_control
+        regions, region = self._regions()
+        return region_control.fence_writes(regions, region)
+
+    def promote_region(self, *, planned: bool) -> dict:
+        from ..sandbox import region_control
+        regions, region = self._regions()
+        return region_control.promote(regions, region, planned=planned)
+
+    def resize_region(self, size: str) -> dict:
+        from ..sandbox import region_control
+        regions, region = self._regions()
+        return region_control.resize(regions, region, size)
+
+    def lose_region(self) -> dict:
+        from ..sandbox import region_control
+        regions, region = self._regions()
+        return region_control.lose(regions, region)
+
+    def restore_region(self, *, active: bool) -> dict:
+        from ..sandbox import region_control
+        regions, region = self._regions()
+        return region_control.restore(regions, region, active=active)
+
+    def region_lost(self) -> bool:
+        from ..sandbox import region_control
+        regions, region = self._regions()
+        return bool(region_control.held(regions, region))
+
+    def rebuild_region_as_standby(self, active: Target) -> dict:
+        from ..sandbox import region_control
+        regions, region = self._regions()
+        return region_control.rebuild_as_standby(regions, region)
+
     # ---- a web replica that runs but is not ready (gameday.sandbox.web_faults) ---------------------------
     def check_readiness_fault(self) -> None:
         """The twin's web replicas honour the readiness fault (``GAMEDAY_FAULTS_DIR``)."""
@@ -479,3 +541,20 @@ class SandboxTarget(Target):
     def toxiproxy_api(self) -> str | None:
         found = self._endpoint("toxiproxy", "api")
         return f"http://{found[0]}" if found else None
+
+
+class TwinFront(Front):
+    """The twin's global front: an HAProxy before both regions' load balancers (:mod:`gameday.sandbox.members.front`)."""
+
+    def __init__(self, regions):
+        self.regions = regions
+
+    def active(self) -> str:
+        return self.regions.active()
+
+    def switch(self, region: str) -> dict:
+        from ..sandbox.members import front
+        return front.switch(self.regions, region)
+
+    def url(self) -> str | None:
+        return self.regions.front.lb_url

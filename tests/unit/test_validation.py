@@ -128,9 +128,9 @@ def test_wrong_types_in_a_suite_are_all_named_before_any_fault(tmp_path):
     for words in ("slo must be a mapping (key: value), not 5",
                   "scenarios[0].experiment must be text, not 5",
                   "scenarios[1].targets must be a mapping (key: value), not a list",
-                  "scenarios[2].layer must be 'web', 'db', 'kafka', 'search', 'indexer', 'network' or 'site', "
-                  "not 'mainframe'",
-                  "scenarios[3].playbook is not a playbook -> one of db, kafka, search, site, web",
+                  "scenarios[2].layer must be 'web', 'db', 'kafka', 'search', 'indexer', 'network', 'site' or "
+                  "'region', not 'mainframe'",
+                  "scenarios[3].playbook is not a playbook -> one of db, kafka, region, search, site, web",
                   "scenarios[4].experiment: experiment experiments/web/nope.yaml does not exist"):
         assert words in message, message
 

@@ -1,0 +1,225 @@
+"""A region: fail over to the standby when the active region is lost, or switch over to it on purpose
+(a migration, or the failback after a failover), then make the old region the standby again.
+
+The region pair comes from the environment's ``regions:`` block (:mod:`gameday.targets.regions`);
+every region operation is the region's own Target's. Findings::
+
+    region.active-lost            the front's region does not answer, the standby does: fail over
+    region.switchover-requested   `gameday playbook region --switchover`: a planned move, RPO 0
+    region.standby-not-replicating  (with --switchover) the other region must be rebuilt first:
+                                  the failback after a failover
+
+Each phase is a step, so the playbook's timings are the RTO split by phase: detect, decide (a human
+step, simulated by ``regions.decision_s``), promote, scale up, switch the front, verify; a switchover
+adds stop-writes and wait-caught-up, and the time writes were refused is measured
+(``LAST[env]["writes_unavailable_s"]``).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pymysql
+
+from ... import hostguard, site_slo
+from ...errors import GamedayError
+from ...targets import regions as region_pairs
+from ..context import Context
+from ..engine import Check, Finding, Part, Step
+
+LOST = "region.active-lost"
+SWITCHOVER = "region.switchover-requested"
+NOT_REPLICATING = "region.standby-not-replicating"
+PATHS = ("/", "/search?q=apixaban")
+
+# What the last run of each environment's region playbook did in this process, for the drills' reports:
+# {environment: {"from", "to", "planned", "writes_stopped_at", "writes_resumed_at", "writes_unavailable_s", ...}}
+LAST: dict[str, dict[str, Any]] = {}
+
+
+def pair(ctx: Context) -> region_pairs.RegionPair:
+    if ctx.state.regions is None:
+        ctx.state.regions = region_pairs.for_environment(ctx.env)
+    return ctx.state.regions
+
+
+def _last(ctx: Context) -> dict[str, Any]:
+    return LAST.setdefault(ctx.env.name, {})
+
+
+def diagnose(ctx: Context) -> list[Finding]:
+    p = pair(ctx)
+    active = p.active()
+    standby = p.standby()
+    found = []
+    if not p.answers(active):
+        if p.answers(standby):
+            found.append(Finding(LOST, f"the active region {active} does not answer; the standby {standby} does and "
+                                       "can take over", {"active": active, "standby": standby}))
+        else:
+            found.append(Finding("region.both-down", f"neither region answers ({active} active, {standby} standby): "
+                                                     "recover a region's layers first (gameday playbook site)",
+                                 {"active": active, "standby": standby}))
+        return found
+    if ctx.state.switchover and not ctx.state.switchover_done:
+        if not _replicating(p, standby):
+            found.append(Finding(NOT_REPLICATING, f"the standby {standby} does not replicate from {active}: it is "
+                                                  "rebuilt as the standby first (the failback)", {"standby": standby}))
+        found.append(Finding(SWITCHOVER, f"a planned switchover from {active} to {standby} was asked for",
+                             {"from": active, "to": standby}))
+    return found
+
+
+def _replicating(p: region_pairs.RegionPair, standby: str) -> bool:
+    try:
+        rep = p.target(standby).region_replication()
+    except GamedayError:
+        return False
+    return bool(rep.get("db", {}).get("replicating")) and rep.get("standby") == standby
+
+
+# ---- steps ----------------------------------------------------------------------------------------
+def _detected(ctx: Context) -> Check:
+    p = pair(ctx)
+    _last(ctx).setdefault("detected_at", time.time())
+    return Check(not p.answers(p.active()), f"the active region {p.active()} does not answer readers")
+
+
+def _decide(ctx: Context) -> str:
+    wait = max(0.0, pair(ctx).decision_s)
+    time.sleep(min(wait, ctx.remaining(wait + 1)))
+    _last(ctx)["decided_at"] = time.time()
+    return f"failing over was decided after {wait:g}s (simulated: regions.decision_s)"
+
+
+def _rebuild_standby(ctx: Context) -> str:
+    p = pair(ctx)
+    done = p.target(p.standby()).rebuild_region_as_standby(p.target(p.active()))
+    _last(ctx)["rebuild"] = done
+    lost = (done.get("db") or {}).get("lost_gtids")
+    return (f"{p.standby()} replicates from {p.active()} again in {done.get('seconds')}s"
+            + (f"; writes only it had (lost at the failover): {lost}" if lost else ""))
+
+
+def _standby_replicating(ctx: Context) -> Check:
+    p = pair(ctx)
+    return Check(_replicating(p, p.standby()), f"{p.standby()} replicates from {p.active()}")
+
+
+def _scale_up(ctx: Context) -> str:
+    p = pair(ctx)
+    done = p.target(p.standby()).resize_region("primary")
+    return f"{p.standby()} scaled to the primary's size ({done.get('scaled') or 'already'}) in {done['seconds']}s"
+
+
+def _stop_writes(ctx: Context) -> str:
+    p = pair(ctx)
+    last = _last(ctx)
+    last.update({"from": p.active(), "to": p.standby(), "planned": True, "writes_stopped_at": time.time()})
+    p.target(p.active()).fence_region_writes()
+    return f"{p.active()}'s database is read-only: writes are refused from now"
+
+
+def _wait_caught_up(ctx: Context) -> str:
+    p = pair(ctx)
+    done = p.target(p.standby()).wait_region_caught_up(timeout=ctx.remaining(120))
+    _last(ctx)["caught_up"] = done
+    return f"{p.standby()} has everything {p.active()} logged (database {done['db_s']}s, Kafka {done['kafka_s']}s)"
+
+
+def _promote(ctx: Context) -> str:
+    p = pair(ctx)
+    planned = bool(ctx.state.switchover)
+    last = _last(ctx)
+    last.setdefault("from", p.active())
+    last.setdefault("to", p.standby())
+    last["planned"] = planned
+    done = p.target(p.standby()).promote_region(planned=planned)
+    last["promotion"] = done
+    return f"{p.standby()} promoted ({'planned' if planned else 'failover'}) in {done.get('seconds')}s"
+
+
+def _switch_front(ctx: Context) -> str:
+    p = pair(ctx)
+    new = _last(ctx).get("to") or p.standby()
+    done = p.switch_front(new)
+    _last(ctx)["front"] = done
+    ctx.state.switchover_done = True
+    return f"the front sends readers to {new}"
+
+
+def _front_serves_new(ctx: Context) -> Check:
+    p = pair(ctx)
+    new = _last(ctx).get("to")
+    serving = p.serving()
+    ok = p.active() == new and (p.front.url() is None or serving == new)
+    return Check(ok, f"the front's region is {p.active()}; readers were answered by {serving or 'nobody'}")
+
+
+def _writable(ctx: Context) -> Check:
+    """A write as the site's user is accepted by the new active region's database."""
+    p = pair(ctx)
+    target = p.target(p.active())
+    host, port = target.db_address()
+    user, password, database = target.db_credentials()
+    t = ctx.remaining(3)
+    try:
+        conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
+                               connect_timeout=t, read_timeout=t, write_timeout=t, autocommit=True)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT @@read_only")
+            read_only = cur.fetchone()[0]
+    except (pymysql.MySQLError, OSError) as err:
+        return Check(False, f"{p.active()}'s database did not answer: {type(err).__name__}")
+    if read_only:
+        return Check(False, f"{p.active()}'s database is still read-only")
+    last = _last(ctx)
+    last.setdefault("writes_resumed_at", time.time())
+    if last.get("writes_stopped_at"):
+        last["writes_unavailable_s"] = round(last["writes_resumed_at"] - last["writes_stopped_at"], 2)
+    return Check(True, f"{p.active()}'s database accepts writes")
+
+
+def _rebuild_old(ctx: Context) -> str:
+    p = pair(ctx)
+    old = _last(ctx).get("from") or p.standby()
+    done = p.target(old).rebuild_region_as_standby(p.target(p.active()))
+    _last(ctx)["redundancy_restored_at"] = time.time()
+    return f"{old} is the standby of {p.active()} again, caught up in {done.get('seconds')}s"
+
+
+def _readers_served(ctx: Context) -> Check:
+    p = pair(ctx)
+    url = p.front.url() or p.target(p.active()).site_url()
+    m = site_slo.measure(url, paths=PATHS, window_s=3, rate=10, timeout=3, allow=hostguard.site_hosts(ctx.env))
+    slo = ctx.site_slo()
+    ok = m["success_ratio"] >= slo["success_ratio"] and m["p95_ms"] <= slo["p95_ms"]
+    return Check(ok, f"readers at {url}: {m['ok']}/{m['requests']} ok, p95 {m['p95_ms']:.0f} ms, served by "
+                     f"{p.serving() or p.active()}")
+
+
+STEPS = (
+    Step("detect", "Confirm the active region does not answer readers", deadline_s=30, when=(LOST,), check=_detected),
+    Step("decide", "Decide to fail over (a human step; simulated by regions.decision_s)", deadline_s=900,
+         when=(LOST,), act=_decide),
+    Step("rebuild-standby", "Rebuild the other region as the standby and let it catch up (the failback)",
+         deadline_s=600, when=(NOT_REPLICATING,), act=_rebuild_standby, check=_standby_replicating),
+    Step("scale-up-standby", "Scale the standby region to the primary's size", deadline_s=300,
+         when=(LOST, SWITCHOVER), act=_scale_up),
+    Step("stop-writes", "Stop writes in the active region (its database read-only)", deadline_s=30,
+         when=(SWITCHOVER,), act=_stop_writes),
+    Step("wait-caught-up", "Wait until the standby has every write (database and Kafka lag 0)", deadline_s=120,
+         when=(SWITCHOVER,), act=_wait_caught_up),
+    Step("promote-standby", "Promote the standby region (its database writable, mirroring into it stopped)",
+         deadline_s=120, when=(LOST, SWITCHOVER), act=_promote),
+    Step("switch-front", "Send readers to the promoted region", deadline_s=60, when=(LOST, SWITCHOVER),
+         act=_switch_front, check=_front_serves_new),
+    Step("resume-writes", "The promoted region accepts writes", deadline_s=60, when=(LOST, SWITCHOVER),
+         check=_writable),
+    Step("rebuild-old-as-standby", "Make the old region the standby of the new one (redundancy restored)",
+         deadline_s=600, when=(SWITCHOVER,), act=_rebuild_old),
+)
+VERIFY = Step("verify-readers", "Readers at the front are served within the SLO", deadline_s=90, kind="verify",
+              check=_readers_served)
+PART = Part("region", diagnose, STEPS + (VERIFY,))

@@ -1,0 +1,209 @@
+"""The twin's region controls: what a cloud does to a region, done to one twin of a region set.
+
+Used by the sandbox target's region pair (:mod:`gameday.targets.regions`); every function takes the
+:class:`~gameday.sandbox.regions.Regions` set and a region name (``r1``/``r2``)::
+
+    lose(regions, "r1")                    # every member SIGKILLed and held, as a region's machines go
+    replication(regions)                   # the standby's database and MirrorMaker lag
+    fence_writes(regions, "r1")            # a switchover's first step: r1's database read-only
+    promote(regions, "r2", planned=True)   # r2's database writable, MirrorMaker into r2 stopped
+    resize(regions, "r2", "primary")       # r2 scaled to the primary's size
+    switch_front(regions, "r2")            # readers go to r2
+    rebuild_as_standby(regions, "r1")      # r1 (back, or fenced) replicates from the active region
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import requests
+
+from ..deadline import Deadline, wait_until
+from ..errors import GamedayError, UsageError
+from .client import SandboxClient
+from .regions import Regions
+from .shape import Shape, Upstream
+from .twin import Twin
+
+STOP_TIMEOUT = 60.0
+REGION_HEADER = "X-Gameday-Region"
+SIZES = ("primary", "standby")
+
+
+def _client(twin: Twin) -> SandboxClient:
+    client = SandboxClient(twin.paths)
+    if not client.running():
+        raise GamedayError(f"region twin {twin.name!r} has no supervisor running",
+                           hint=f"start the regions: gameday sandbox --name {twin.name} up")
+    return client
+
+
+def lose(regions: Regions, region: str) -> dict[str, Any]:
+    """SIGKILL every running member of ``region``'s twin at once, hold them (the supervisor, standing
+    for the cloud's control plane, does not restart them) and wait until each has exited."""
+    twin = regions.twin(region)
+    client = _client(twin)
+    members = [m["name"] for m in client.status()["members"] if m["pid"] is not None]
+    started = time.monotonic()
+    for name in members:
+        try:
+            client.kill(name, "KILL", by="chaos")
+        except UsageError:
+            pass  # it exited between the status and the kill: nothing left to kill
+    for name in members:
+        client.stop(name, by="chaos")
+    deadline = Deadline(STOP_TIMEOUT)
+    for name in members:
+        client.wait_stopped(name, timeout=max(1.0, deadline.remaining()))
+    return {"region": region, "twin": twin.name, "members": members,
+            "all_stopped_s": round(time.monotonic() - started, 2), "at": time.time()}
+
+
+def held(regions: Regions, region: str) -> list[str]:
+    """Members of ``region`` held stopped by :func:`lose` (empty when the region runs)."""
+    client = _client(regions.twin(region))
+    return [m["name"] for m in client.status()["members"] if not m.get("desired", True)
+            and m["kind"] == "service" and m["index"] <= _replicas(client).get(m["workload"], 0)]
+
+
+def _replicas(client: SandboxClient) -> dict[str, int]:
+    return {w["name"]: w["replicas"] for w in client.status()["workloads"]}
+
+
+def region_answers(twin: Twin, *, timeout: float = 2.0) -> bool:
+    """True when the region's load balancer serves its home page."""
+    try:
+        return requests.get(f"{twin.lb_url}/", timeout=timeout).status_code < 500
+    except requests.RequestException:
+        return False
+
+
+def serving_region(regions: Regions, *, timeout: float = 2.0) -> str | None:
+    """The region that answered a reader at the front (its ``X-Gameday-Region``), None when none did."""
+    try:
+        r = requests.get(f"{regions.front.lb_url}/", timeout=timeout)
+    except requests.RequestException:
+        return None
+    return r.headers.get(REGION_HEADER) if r.status_code < 500 else None
+
+
+def replication(regions: Regions) -> dict[str, Any]:
+    """How far the standby region is behind the active one: ``{"active", "standby", "db": {...},
+    "kafka": {...}, "caught_up": bool}`` (both measured on the real servers)."""
+    from . import db_region, mirror_lag
+    standby = regions.twin(regions.standby_region())
+    db = db_region.lag(standby)
+    kafka = mirror_lag.lag(standby)
+    return {"active": regions.active(), "standby": standby.shape.region, "db": db, "kafka": kafka,
+            "caught_up": bool(db.get("caught_up")) and kafka.get("behind") == 0}
+
+
+def wait_caught_up(regions: Regions, *, timeout: float) -> dict[str, Any]:
+    """Wait until the standby has everything the active region logged (database and Kafka)."""
+    from . import db_region, mirror_lag
+    standby = regions.twin(regions.standby_region())
+    deadline = Deadline(timeout)
+    db_s = db_region.wait_caught_up(standby, timeout=max(1.0, deadline.remaining()))
+    kafka_s = mirror_lag.wait_caught_up(standby, timeout=max(1.0, deadline.remaining()))
+    return {"db_s": db_s, "kafka_s": kafka_s}
+
+
+def fence_writes(regions: Regions, region: str) -> dict[str, Any]:
+    """Stop writes in ``region``: its database primary read-only (the site's writes are refused from
+    now; readers are still served). The first step of a planned switchover."""
+    from . import db_region
+    return db_region.fence(regions.twin(region))
+
+
+def promote(regions: Regions, region: str, *, planned: bool) -> dict[str, Any]:
+    """Make ``region`` the writable one: its database promoted (:func:`db_region.promote`), the
+    MirrorMaker into it stopped (it has nothing to mirror from a lost or fenced region), its shape
+    without an upstream. Its indexer already consumes both its own and the mirrored topics."""
+    from . import db_region
+    twin = regions.twin(region)
+    if not twin.shape.standby:
+        raise UsageError(f"region {region} ({twin.name}) is not a standby: nothing to promote")
+    started = time.monotonic()
+    db = db_region.promote(twin, planned=planned)
+    _client(twin).scale("mirror", 0)
+    shape = Shape.load(twin.paths)
+    Shape(**{**shape.__dict__, "upstream": None}).save(twin.paths)
+    return {"region": region, "planned": planned, "db": db, "seconds": round(time.monotonic() - started, 2)}
+
+
+def _size_of(regions: Regions, size: str) -> Shape:
+    if size not in SIZES:
+        raise UsageError(f"no size {size!r}", hint=f"sizes: {', '.join(SIZES)}")
+    return Shape() if size == "primary" else Shape.standby_of("r2", Upstream("x", 0, "r1"), index=2)
+
+
+def resize(regions: Regions, region: str, size: str, *, timeout: float = 300.0) -> dict[str, Any]:
+    """Scale ``region``'s workloads to a primary's (or a standby's) size and wait until every member
+    is ready; search nodes join the running cluster. Returns ``{"scaled": {workload: n}, "seconds"}``."""
+    twin = regions.twin(region)
+    client = _client(twin)
+    want = _size_of(regions, size)
+    targets = {"web": want.web_replicas, "indexer": want.indexer_replicas, "search": want.search_nodes,
+               "db-replica": want.db_replicas}
+    current = _replicas(client)
+    started = time.monotonic()
+    scaled = {}
+    for workload, n in targets.items():
+        if workload in current and current[workload] != n:
+            client.scale(workload, n)
+            scaled[workload] = n
+    shape = Shape.load(twin.paths)
+    Shape(**{**shape.__dict__, "web_replicas": want.web_replicas, "indexer_replicas": want.indexer_replicas,
+             "search_nodes": max(shape.search_nodes, want.search_nodes) if size == "primary" else shape.search_nodes,
+             "db_replicas": want.db_replicas}).save(twin.paths)
+
+    def ready() -> bool:
+        status = client.status()
+        reps = {w["name"]: w["replicas"] for w in status["workloads"]}
+        return all(m["ready"] for m in status["members"] if m["kind"] == "service" and m.get("desired", True)
+                   and m["index"] <= reps[m["workload"]])
+    wait_until(ready, timeout=timeout, what=f"region {region} at {size} size to be ready")
+    return {"region": region, "size": size, "scaled": scaled, "seconds": round(time.monotonic() - started, 2)}
+
+
+def switch_front(regions: Regions, region: str) -> dict[str, Any]:
+    """Send readers to ``region`` (the front's live configuration and its recorded state)."""
+    from .members import front
+    return front.switch(regions, region)
+
+
+def restore(regions: Regions, region: str, *, active: bool) -> dict[str, Any]:
+    """Release the members :func:`lose` held. Unless ``region`` is still the ``active`` one, its
+    database comes back fenced (read-only, not replicating: it must never be a second writable
+    primary) until :func:`rebuild_as_standby` makes it a replica."""
+    from . import db_region
+    twin = regions.twin(region)
+    client = _client(twin)
+    if not active:
+        db_region.fence_on_start(twin)
+    names = [m["name"] for m in client.status()["members"] if not m.get("desired", True)]
+    for name in names:
+        client.start(name, by="chaos")
+    return {"region": region, "started": names}
+
+
+def rebuild_as_standby(regions: Regions, region: str, *, timeout: float = 300.0) -> dict[str, Any]:
+    """Make ``region`` (an old primary, back and fenced) the standby of the active region: its
+    database a replica again (re-seeded when its history diverged, naming the writes only it had),
+    its MirrorMaker started from the active region, and wait until both have caught up."""
+    from . import db_region
+    twin = regions.twin(region)
+    active = regions.twin(regions.active())
+    if region == regions.active():
+        raise UsageError(f"region {region} is the active one: it cannot be its own standby")
+    started = time.monotonic()
+    shape = Shape.load(twin.paths)
+    Shape(**{**shape.__dict__, "upstream": Upstream(twin=active.name, net=active.net, region=active.shape.region)}
+          ).save(twin.paths)
+    twin = Twin.create(twin.name, twin.net)
+    db = db_region.demote(twin, active)
+    _client(twin).scale("mirror", 1)
+    caught = wait_caught_up(regions.reload(), timeout=timeout)
+    return {"region": region, "upstream": active.shape.region, "db": db, "caught_up": caught,
+            "seconds": round(time.monotonic() - started, 2)}
