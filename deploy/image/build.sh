@@ -29,6 +29,8 @@ export BUILDAH_ISOLATION=${BUILDAH_ISOLATION:-chroot}
 
 log() { printf '[image] %s\n' "$*" >&2; }
 die() { printf '[image] error: %s\n' "$*" >&2; exit 1; }
+# set -e exits without a word: say which command stopped the script (a bare `false` in a pipeline too).
+trap 'rc=$?; printf "[image] error: line %s: status %s (last command run: %s)\n" "$LINENO" "$rc" "$BASH_COMMAND" >&2' ERR
 
 [[ $(id -u) -eq 0 ]] || die "run as root (debootstrap, and buildah with vfs storage, need it)"
 mkdir -p "$WORK"
@@ -115,14 +117,25 @@ if [[ -z ${FORCE:-} ]] && buildah inspect --type image "$IMAGE:$TAG" >/dev/null 
   log "$IMAGE:$TAG is up to date (FORCE=1 rebuilds it)"
 else
   log "building $IMAGE:$TAG from $BASE_IMAGE (revision ${REVISION:0:12})"
-  timeout 1800 buildah build --quiet --pull-never --layers=false -f "$HERE/Containerfile" \
-    --build-arg BASE="$BASE_IMAGE" --build-arg REVISION="$REVISION" -t "$IMAGE:$TAG" "$CTX" >/dev/null
+  # Quiet on the terminal; every step's output in BUILD_LOG, and its tail shown if the build fails.
+  BUILD_LOG=$WORK/buildah-build.log
+  if ! timeout 1800 buildah build --pull-never --layers=false -f "$HERE/Containerfile" \
+      --build-arg BASE="$BASE_IMAGE" --build-arg REVISION="$REVISION" -t "$IMAGE:$TAG" "$CTX" \
+      >"$BUILD_LOG" 2>&1; then
+    tail -n 30 "$BUILD_LOG" | sed 's/^/[image]   | /' >&2
+    die "buildah build failed (see $BUILD_LOG; the context is kept in $CTX)"
+  fi
 fi
 buildah tag "$IMAGE:$TAG" "$IMAGE:latest"
 rm -rf "$CTX"
 # vfs keeps every layer whole: drop the earlier builds of this script (content-hash tags) but this one.
-buildah images --format '{{.Name}}:{{.Tag}}' --filter reference="$IMAGE" \
-  | grep -E ":[0-9a-f]{12}$" | grep -vx "$IMAGE:$TAG" \
-  | while read -r old; do log "removing the earlier build $old"; buildah rmi "$old" >/dev/null || true; done
+# No grep here: under pipefail a grep that selects nothing (no earlier build: a cold build, or a rerun
+# with nothing to do) failed the pipeline, and set -e ended make image silently after a good build.
+names=$(buildah images --format '{{.Name}}:{{.Tag}}' --filter reference="$IMAGE")
+while read -r old; do
+  [[ $old =~ :[0-9a-f]{12}$ && $old != "$IMAGE:$TAG" ]] || continue
+  log "removing the earlier build $old"
+  buildah rmi "$old" >/dev/null || log "note: could not remove $old"
+done <<<"$names"
 buildah images --filter reference="$IMAGE" >&2
 echo "$IMAGE:$TAG"
