@@ -15,6 +15,7 @@ from ..targets.environment import Environment
 from .db.failover import recover_db_primary
 from .db.restore import restore_db_content
 from .indexer.skip import skip_poison_events
+from .region.restore import restore_region
 from .zone.restore import restore_zone
 
 
@@ -103,4 +104,5 @@ UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "make_ready": make_ready,
     "free_disk": free_disk,
     "restore_zone": restore_zone,
+    "restore_region": restore_region,
 }

@@ -118,6 +118,7 @@ class _Writer(threading.Thread):
         self.failed = 0
         self.last_error: str | None = None
         self.started_at = time.time()
+        self.read_topic = KAFKA_TOPIC  # where the Kafka canary reads back (a mirrored copy after a region failover)
 
     def setup(self) -> None: ...
 
@@ -189,21 +190,22 @@ class KafkaCanary(_Writer):
         self.producer.flush(3)
 
     def read_back(self, deadline: Deadline) -> set[int]:
+        topic = self.read_topic
         consumer = Consumer({"bootstrap.servers": self.ep.kafka_bootstrap, "group.id": f"gameday-canary-{self.run_id}",
                              "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 2})
         found: set[int] = set()
         try:
-            md = consumer.list_topics(KAFKA_TOPIC, timeout=max(1.0, deadline.remaining()))
+            md = consumer.list_topics(topic, timeout=max(1.0, deadline.remaining()))
             since = int((self.started_at - 10) * 1000)
-            parts = [TopicPartition(KAFKA_TOPIC, p, since) for p in md.topics[KAFKA_TOPIC].partitions]
+            parts = [TopicPartition(topic, p, since) for p in md.topics[topic].partitions]
             starts = consumer.offsets_for_times(parts, timeout=max(1.0, deadline.remaining()))
             ends, assign = {}, []
             for tp in starts:
-                _low, high = consumer.get_watermark_offsets(TopicPartition(KAFKA_TOPIC, tp.partition),
+                _low, high = consumer.get_watermark_offsets(TopicPartition(topic, tp.partition),
                                                             timeout=max(1.0, deadline.remaining()))
                 if 0 <= tp.offset < high:
                     ends[tp.partition] = high
-                    assign.append(TopicPartition(KAFKA_TOPIC, tp.partition, tp.offset))
+                    assign.append(TopicPartition(topic, tp.partition, tp.offset))
             consumer.assign(assign)
             done: set[int] = set()
             while len(done) < len(ends) and not deadline.expired():
@@ -220,7 +222,7 @@ class KafkaCanary(_Writer):
                         found.add(int(record["seq"]))
             unread = sorted(set(ends) - done)
             if unread:
-                raise GamedayError(f"read-back incomplete: partitions {unread} of {KAFKA_TOPIC} not read to their end "
+                raise GamedayError(f"read-back incomplete: partitions {unread} of {topic} not read to their end "
                                    "by the deadline")
         finally:
             consumer.close()
@@ -362,9 +364,17 @@ class Canaries:
     def acknowledged(self) -> dict[str, int]:
         return {w.layer: len(w.acked) for w in self.writers}
 
-    def verify(self, *, timeout: float = 120.0) -> dict[str, CanaryReport]:
-        """Stop writing; read back every acknowledged record; report the lost ones per layer."""
+    def verify(self, *, timeout: float = 120.0, read_from: CanaryEndpoints | None = None,
+               kafka_topic: str | None = None) -> dict[str, CanaryReport]:
+        """Stop writing; read back every acknowledged record; report the lost ones per layer.
+        ``read_from``: read back from other endpoints than were written to (the region that took over
+        after a failover), the Kafka records from ``kafka_topic`` there (MirrorMaker's ``r1.gameday-canary``)."""
         self.stop()
+        for w in self.writers:
+            if read_from is not None:
+                w.ep = read_from
+            if kafka_topic is not None:
+                w.read_topic = kafka_topic
         deadline = Deadline(timeout)
         reports = {}
         for w in self.writers:

@@ -24,7 +24,7 @@ import requests
 
 from ..errors import GamedayError, UsageError
 from .base import Target
-from .environment import Environment, load
+from .environment import Environment, standby
 from .front import Front
 
 REGION_HEADER = "X-Gameday-Region"
@@ -93,7 +93,7 @@ def for_environment(env: Environment, *, i_mean_production: bool = False) -> Reg
     if not block:
         raise UsageError(f"environment {env.name!r} names no second region",
                          hint="add a regions: block (name, standby, front) to its environment file")
-    other = load(block["standby"])
+    other = standby(env)
     other_name = (other.regions or {}).get("name")
     if not other_name:
         raise UsageError(f"environment {other.name!r} (the standby of {env.name!r}) names no region",

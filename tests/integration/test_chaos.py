@@ -96,7 +96,10 @@ RUN_ELSEWHERE = {"kafka/lose-broker-disk.yaml": "tests/integration/test_kafka_di
                  "zone/lose-zone.yaml": "tests/integration/test_zone_loss.py",
                  # run there by chaos run with their own assertions (no leader seen, ENOSPC seen, 0 lost)
                  "kafka/lose-controller-quorum.yaml": "tests/integration/test_kafka_quorum_and_disk.py",
-                 "kafka/fill-broker-disk.yaml": "tests/integration/test_kafka_quorum_and_disk.py"}
+                 "kafka/fill-broker-disk.yaml": "tests/integration/test_kafka_quorum_and_disk.py",
+                 # two regions of their own (gameday sandbox up --regions 2)
+                 "region/switchover.yaml": "tests/integration/test_regions.py",
+                 "region/lose-region.yaml": "tests/integration/test_regions.py"}
 
 
 def test_experiments_run_elsewhere_are_run_there():
@@ -170,7 +173,7 @@ def test_discovery_lists_every_exported_function_of_every_layer_module():
                 expected.add((mod, fn, path.stem[:-1]))
     assert found == expected
     layers = {m.split(".")[2] for m, _, _ in found}
-    assert layers == {"web", "kafka", "search", "db", "network", "site", "gcp", "indexer", "lb", "zone"}
+    assert layers == {"web", "kafka", "search", "db", "network", "site", "gcp", "indexer", "lb", "zone", "region"}
     out = subprocess.run([CHAOS, "--no-log-file", "discover", "--no-system-info", "--discovery-path",
                           "/dev/stdout", "gameday"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

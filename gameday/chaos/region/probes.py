@@ -1,0 +1,105 @@
+"""Region probes: what the region drill measured (RPO by canary, the phases of the RTO), the standby's
+lag, and readers at the front."""
+
+import time
+from typing import Any, Dict
+
+from ... import hostguard, site_slo
+from ...errors import GamedayError
+from ...measure.canary import KAFKA_TOPIC, CanaryEndpoints
+from ...targets import regions as region_pairs
+from ..context import activity, target
+from .actions import CANARIES, _Endpoints
+
+__all__ = ["region_rpo", "region_timeline", "standby_lag", "readers_at_the_front", "front_serves_readers"]
+
+PHASES = ("detect", "decide", "rebuild-standby", "scale-up-standby", "stop-writes", "wait-caught-up",
+          "promote-standby", "switch-front", "resume-writes", "rebuild-old-as-standby")
+
+
+def _pair(configuration: Dict[str, Any]) -> region_pairs.RegionPair:
+    return region_pairs.for_environment(target(configuration, lock=False).env)
+
+
+@activity
+def region_rpo(timeout: float = 120, configuration: Dict[str, Any] = None,
+               secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Stop the region canaries and read every acknowledged record back from the region active now:
+    the database through its endpoint, Kafka from the topic MirrorMaker copied them to when another
+    region wrote them (``r1.gameday-canary``). Returns per layer ``{"acknowledged", "lost": [seq],
+    "lost_span_s", "rpo_records"}`` and the lost records by name (``<run>/<layer>/<seq>``)."""
+    canaries = CANARIES.get("canaries")
+    if canaries is None:
+        raise GamedayError("no region canaries are running in this experiment",
+                           hint="start them first: gameday.chaos.region.actions.start_region_canaries")
+    pair = _pair(configuration)
+    now = pair.active()
+    origin = CANARIES["region"]
+    topic = KAFKA_TOPIC if now == origin else f"{origin}.{KAFKA_TOPIC}"
+    reports = canaries.verify(timeout=timeout, read_from=CanaryEndpoints.from_context(_Endpoints(pair.target(now))),
+                              kafka_topic=topic)
+    CANARIES.pop("canaries", None)
+    layers = {layer: r.to_dict() for layer, r in reports.items()}
+    lost = [f"{r.run}/{layer}/{seq}" for layer, r in reports.items() for seq in r.lost]
+    measured = all(r["rpo_records"] is not None for r in layers.values())
+    return {"written_to": origin, "read_from": now, "kafka_topic": topic, "layers": layers, "lost": lost,
+            "rpo_records": sum(len(r.lost) for r in reports.values()) if measured else None,
+            "rpo_s": max((r.lost_span_s for r in reports.values()), default=0.0) if measured else None}
+
+
+@activity
+def region_timeline(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """The drill's RTO split by phase, from the fault (or the switchover's start): each playbook step
+    with its start and end offsets, the RTO (readers served by the new region), the RTO without the
+    simulated decision, the seconds writes were refused, and when redundancy was restored."""
+    run = CANARIES.get("failover") or CANARIES.get("switchover")
+    if run is None:
+        raise GamedayError("no region failover or switchover ran in this experiment")
+    steps = run["steps"]
+    starts = [s["ended_at"] - (s["seconds"] or 0) for s in steps.values() if s.get("ended_at")]
+    origin = CANARIES.get("fault_at") or (min(starts) if starts else time.time())
+    phases = []
+    for name in PHASES:
+        s = steps.get(name)
+        if not s or not s.get("ended_at"):
+            continue
+        end = s["ended_at"] - origin
+        phases.append({"phase": name, "start_s": round(end - (s["seconds"] or 0), 2), "end_s": round(end, 2),
+                       "seconds": s["seconds"], "status": s["status"], "detail": s.get("detail")})
+    served = next((p["end_s"] for p in phases if p["phase"] == "switch-front"), None)
+    decision = next((p["seconds"] for p in phases if p["phase"] == "decide"), 0.0) or 0.0
+    last = run.get("last", {})
+    restored = last.get("redundancy_restored_at")
+    return {"kind": "failover" if "failover" in CANARIES else "switchover", "from": last.get("from"),
+            "to": last.get("to"), "phases": phases, "rto_s": served,
+            "rto_without_decision_s": None if served is None else round(served - decision, 2),
+            "decision_s": decision, "writes_unavailable_s": last.get("writes_unavailable_s"),
+            "redundancy_restored_s": None if restored is None else round(restored - origin, 2)}
+
+
+@activity
+def standby_lag(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """How far the standby region is behind the active one (database and Kafka), measured."""
+    pair = _pair(configuration)
+    return pair.target(pair.standby()).region_replication()
+
+
+@activity
+def readers_at_the_front(window_s: float = 5, rate: float = 10, configuration: Dict[str, Any] = None,
+                         secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Success ratio and latency of readers at the front (the site's global address), and which
+    region answered them."""
+    pair = _pair(configuration)
+    url = pair.front.url() or pair.target(pair.active()).site_url()
+    tgt = pair.target(pair.active())
+    m = site_slo.measure(url, paths=site_slo.DEFAULT_PATHS, window_s=window_s, rate=rate,
+                         allow=hostguard.site_hosts(tgt.env))
+    return {**m, "url": url, "served_by": pair.serving()}
+
+
+@activity
+def front_serves_readers(min_success_ratio: float = 0.95, window_s: float = 3, rate: float = 10,
+                         configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> bool:
+    """Steady-state probe: True when at least ``min_success_ratio`` of readers at the front were served."""
+    return readers_at_the_front(window_s=window_s, rate=rate, configuration=configuration)["success_ratio"] \
+        >= min_success_ratio

@@ -1,0 +1,140 @@
+"""Issue 16: two regions of the twin (``gameday sandbox up --regions 2``): a planned switchover and an
+unplanned failover with its failback, each as the catalog experiment ``chaos run`` runs it.
+
+Twin ``rgtest`` (region r1, 127.50.x.y), its warm standby ``rgtest-r2`` (r2, 127.51.x.y: one web, one
+indexer, one search node, a database replica of r1's, Kafka fed by MirrorMaker 2) and the global front
+``rgtest-global`` (127.52.x.y), environments ``regions-test`` / ``regions-test-r2``. The switchover
+moves the site to r2 and must lose nothing (RPO 0: every acknowledged canary record read back from
+r2); the failover loses r2 whole and promotes r1, and its RPO is whatever the canaries could not read
+back from r1, by name; the failback brings r2 back fenced, rebuilds it as the standby and switches
+back to it. Figures (RTO by phase, writes refused) are printed; the budgets are benchmarks' business.
+
+Run serialized with other twins:
+``flock /tmp/gameday-twin.lock .venv/bin/pytest -x -s tests/integration/test_regions.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pymysql
+import pytest
+import requests
+
+from gameday.chaos import ledger
+from gameday.deadline import wait_until
+from gameday.sandbox import regions as region_set
+from gameday.sandbox.regions import Regions
+from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
+from gameday.targets import regions as region_pairs
+from gameday.targets.environment import load as load_env
+from tests.integration.test_chaos import chaos_run, outputs
+
+ROOT = Path(__file__).resolve().parents[2]
+NAME, NET = "rgtest", 50
+ENV = "regions-test"
+ENV_FILE = ROOT / "environments" / "regions-test.yaml"
+
+
+@pytest.fixture(scope="module")
+def two_regions():
+    rs = Regions.of(Twin.create(NAME, NET))
+    region_set.down(rs, wipe=True)  # what a killed earlier run left
+    try:
+        result = region_set.up(rs, timeout=600)
+        print(f"\nregions up: {json.dumps(result['seconds'])}; link {json.dumps(result['link'], default=str)[:300]}")
+        yield rs.reload()
+    finally:
+        region_set.down(rs, wipe=True)
+
+
+def _pair():
+    return region_pairs.for_environment(load_env(ENV))
+
+
+def _site_db(twin: Twin):
+    host, port = twin.db_addr().split(":")
+    return pymysql.connect(host=host, port=int(port), user=DB_USER, password=twin.db_password(), database=DB_NAME,
+                           connect_timeout=5, read_timeout=10, write_timeout=10, autocommit=True)
+
+
+def test_the_standby_replicates_and_the_front_serves_the_active_region(two_regions):
+    rs = two_regions
+    pair = _pair()
+    assert pair.active() == "r1" and pair.standby() == "r2"
+    r = requests.get(f"{rs.front.lb_url}/", timeout=5)
+    assert r.status_code == 200 and r.headers["X-Gameday-Region"] == "r1"
+    marker = f"region-probe-{time.time_ns()}"
+    with _site_db(rs.primary) as conn, conn.cursor() as cur:
+        cur.execute("CREATE TABLE IF NOT EXISTS region_probe (v VARCHAR(64) PRIMARY KEY)")
+        cur.execute("INSERT INTO region_probe VALUES (%s)", (marker,))
+
+    def arrived() -> bool:
+        with _site_db(rs.standby) as conn, conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM region_probe WHERE v = %s", (marker,))
+            return cur.fetchone()[0] == 1
+    wait_until(arrived, timeout=30, what="the row written in r1 to reach r2's database")
+    rep = pair.target("r2").region_replication()
+    assert rep["standby"] == "r2" and rep["db"]["replicating"]
+    wait_until(lambda: pair.target("r2").region_replication()["caught_up"], timeout=60,
+               what="r2 to have everything r1 logged (database and Kafka)")
+    with _site_db(rs.standby) as conn, conn.cursor() as cur:  # the standby refuses writes: one writable region
+        with pytest.raises(pymysql.MySQLError):
+            cur.execute("INSERT INTO region_probe VALUES ('written-in-the-standby')")
+
+
+def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
+    proc, journal = chaos_run(ROOT / "experiments" / "region" / "switchover.yaml", tmp_path, var_file=ENV_FILE,
+                              timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
+    out = outputs(journal)
+    rpo = out["what-was-lost"]
+    print(f"\nswitchover RPO: {json.dumps(rpo['layers'], default=str)[:600]}")
+    assert rpo["written_to"] == "r1" and rpo["read_from"] == "r2" and rpo["kafka_topic"] == "r1.gameday-canary"
+    for layer in ("kafka", "db"):
+        assert rpo["layers"][layer]["acknowledged"] > 0, layer
+    assert rpo["rpo_records"] == 0 and rpo["lost"] == []
+    timeline = out["region-timeline"]
+    print(f"switchover timeline: {json.dumps(timeline, default=str)}")
+    assert timeline["kind"] == "switchover" and (timeline["from"], timeline["to"]) == ("r1", "r2")
+    phases = [p["phase"] for p in timeline["phases"]]
+    assert phases[:6] == ["scale-up-standby", "stop-writes", "wait-caught-up", "promote-standby", "switch-front",
+                          "resume-writes"] and phases[-1] == "rebuild-old-as-standby"
+    assert timeline["rto_s"] > 0 and timeline["writes_unavailable_s"] > 0
+    assert out["readers-after-the-switchover"]["served_by"] == "r2"
+    pair = _pair()
+    assert pair.active() == "r2"
+    rep = pair.target("r1").region_replication()  # the old region is the standby now, and caught up
+    assert rep["standby"] == "r1" and rep["db"]["replicating"] and rep["caught_up"], rep
+
+
+def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions, tmp_path):
+    pair = _pair()
+    assert pair.active() == "r2"  # after the switchover above
+    proc, journal = chaos_run(ROOT / "experiments" / "region" / "lose-region.yaml", tmp_path, var_file=ENV_FILE,
+                              timeout=1200)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
+    out = outputs(journal)
+    fault = out["lose-the-active-region"]
+    assert fault["region"] == "r2" and fault["standby"] == "r1" and fault["members"]
+    rpo = out["what-was-lost"]
+    print(f"\nfailover RPO: {rpo['rpo_records']} records lost: {rpo['lost'][:20]}")
+    assert rpo["written_to"] == "r2" and rpo["read_from"] == "r1" and rpo["kafka_topic"] == "r2.gameday-canary"
+    assert rpo["rpo_records"] is not None and rpo["rpo_records"] == len(rpo["lost"])  # measured, and named
+    for layer in ("kafka", "db"):
+        assert rpo["layers"][layer]["acknowledged"] > 0, layer
+    timeline = out["region-timeline"]
+    print(f"failover timeline: {json.dumps(timeline, default=str)}")
+    phases = [p["phase"] for p in timeline["phases"]]
+    assert phases[:2] == ["detect", "decide"] and "promote-standby" in phases and "switch-front" in phases
+    assert timeline["decision_s"] >= 2 and timeline["rto_without_decision_s"] < timeline["rto_s"]
+    assert out["readers-after-the-failover"]["served_by"] == "r1"
+    back = out["fail-back"]
+    assert back["active"] == "r2" and back["restored"][0]["result"]["existed"] is True
+    assert ledger.pending(ENV) == [] and ledger.pending("regions-test-r2") == []
+    wait_until(lambda: _pair().target("r1").region_replication()["caught_up"], timeout=120,
+               what="r1 to be r2's caught-up standby again after the failback")
