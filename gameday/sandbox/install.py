@@ -4,7 +4,8 @@
 first (a ``.complete`` stamp or the package's presence) and does nothing if it is there:
 
 - Debian packages: HAProxy, MariaDB, wrk (and Java, Maven, Go if the machine lacks them);
-- Apache Kafka (KRaft) jars from Maven Central via the maven-dependency-plugin;
+- Apache Kafka (KRaft) jars and MirrorMaker 2 (connect-mirror) from Maven Central via the
+  maven-dependency-plugin (again when ``recipes/kafka-pom.xml`` changed: its digest is the stamp);
 - the OpenSearch integ-test distribution zip from Maven Central, and a copy of it with the
   ``opensearch-security`` plugin (also from Maven Central) installed: what the twin's nodes run;
 - toxiproxy, built with ``go install`` from its Go module;
@@ -17,6 +18,7 @@ missing without installing anything.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import pwd
 import shutil
@@ -47,6 +49,7 @@ APT_PACKAGES = {  # command -> Debian package
 }
 TOOL_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven", "go": "golang-go", "unzip": "unzip"}
 SBIN = ("/usr/sbin", "/sbin")
+KAFKA_POM = Path(__file__).with_name("recipes") / "kafka-pom.xml"  # Kafka, its tools and MirrorMaker 2
 
 
 @dataclass(frozen=True)
@@ -99,8 +102,8 @@ def missing() -> list[str]:
     gaps = [f"{cmd} (Debian package {pkg})" for cmd, pkg in APT_PACKAGES.items() if not _which(cmd)]
     if not loc.java:
         gaps.append("java 17+ (Debian package openjdk-17-jre-headless)")
-    if not _stamp(loc.kafka_libs.parent).exists():
-        gaps.append(f"Apache Kafka {KAFKA_VERSION} jars")
+    if not kafka_installed():
+        gaps.append(f"Apache Kafka {KAFKA_VERSION} jars (with MirrorMaker 2)")
     if not _stamp(plain_opensearch_home()).exists():
         gaps.append(f"OpenSearch {OPENSEARCH_VERSION}")
     if not _stamp(loc.opensearch_home).exists():
@@ -158,15 +161,42 @@ def install_debian(log: Path) -> None:
     _apt(sorted(needed), log)
 
 
+def _kafka_recipe() -> str:
+    """What the Kafka jars were resolved from: a digest of :data:`KAFKA_POM`, kept in the stamp."""
+    return hashlib.sha256(KAFKA_POM.read_bytes()).hexdigest()
+
+
+def kafka_installed() -> bool:
+    """True when the Kafka jars are in place and were resolved from the current :data:`KAFKA_POM`
+    (a stamp of an older recipe, or an empty one, means the jars must be brought up to date)."""
+    stamp = _stamp(locations().kafka_libs.parent)
+    return stamp.exists() and stamp.read_text().strip() == _kafka_recipe()
+
+
 def install_kafka(log: Path) -> None:
+    """Resolve :data:`KAFKA_POM` (Kafka, its tools, MirrorMaker 2, log4j) into ``kafka-<v>/libs``.
+    Done again only when the recipe changed: the jars are resolved into a staging folder, new ones
+    are copied in and jars the recipe no longer resolves are removed (no two versions of one jar on
+    the class path); jars already there stay, so a running twin's JVMs keep theirs."""
     dest = locations().kafka_libs.parent
-    if _stamp(dest).exists():
+    if kafka_installed():
         return
     dest.mkdir(parents=True, exist_ok=True)
-    pom = Path(__file__).with_name("recipes") / "kafka-pom.xml"
-    _run(["mvn", "-B", "-q", "-f", str(pom), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
-          f"-DoutputDirectory={dest / 'libs'}", "-DincludeScope=runtime"], f"Kafka {KAFKA_VERSION} download", log)
-    _stamp(dest).touch()
+    staging = dest / "libs.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    _run(["mvn", "-B", "-q", "-f", str(KAFKA_POM), f"{DEPENDENCY_PLUGIN}:copy-dependencies",
+          f"-DoutputDirectory={staging}", "-DincludeScope=runtime"], f"Kafka {KAFKA_VERSION} download", log)
+    libs = dest / "libs"
+    libs.mkdir(exist_ok=True)
+    wanted = {jar.name for jar in staging.iterdir()}
+    for jar in staging.iterdir():
+        if not (libs / jar.name).exists():
+            jar.replace(libs / jar.name)
+    for jar in libs.iterdir():
+        if jar.name not in wanted:
+            jar.unlink()
+    shutil.rmtree(staging, ignore_errors=True)
+    _stamp(dest).write_text(_kafka_recipe() + "\n")
 
 
 def install_opensearch(log: Path) -> None:

@@ -4,7 +4,10 @@ Run one or more per environment (they share the consumer group ``indexer``)::
 
     GAMEDAY_DB_ADDR=... GAMEDAY_SEARCH_URLS=... GAMEDAY_KAFKA_BOOTSTRAP=... python -m gameday.site.indexer
 
-* Consumer: group ``indexer`` on ``GAMEDAY_CONTENT_TOPIC``, ``enable.auto.commit=false``,
+* Consumer: group ``indexer`` on ``GAMEDAY_CONTENT_TOPIC`` and its copies from other regions
+  (:func:`content_pattern`: ``content-events`` and ``r1.content-events``, ``r2.content-events``...
+  mirrored by MirrorMaker 2 into a standby region, :mod:`gameday.sandbox.members.mirror`; a new one
+  is picked up within 5 s), ``enable.auto.commit=false``,
   ``auto.offset.reset=earliest``. Reads batches of up to 500 events or 1 s, bulk-indexes them
   (doc id = article id, external version = article version) and commits the offsets only after
   the bulk request succeeded: at-least-once delivery, made idempotent by id + version. While
@@ -56,6 +59,14 @@ CONSUMER_CONFIG = {
 }
 
 _EVENT_FIELDS = ("id", "version", "kind", "slug", "title", "category", "summary", "body")
+
+
+def content_pattern(content_topic: str) -> str:
+    """The subscription of the indexer: ``content_topic`` itself and its MirrorMaker copies, named
+    ``<region>.<topic>`` (``r1.content-events``); not the dead-letter topic ``content-events.dlq``.
+    A standby region's index is fed from the mirrored topic before it is promoted, and from its own
+    topic after. A ``^`` pattern is a regular expression to Kafka clients (librdkafka)."""
+    return "^(r[0-9]+\\.)?" + content_topic.replace(".", "\\.") + "$"
 
 
 def parse_batch(messages: list[Message]) -> tuple[list[dict], list[tuple[Message, str]]]:
@@ -149,7 +160,8 @@ class Indexer:
         log.info("revoked %s", ", ".join(f"{p.topic}[{p.partition}]" for p in partitions) or "nothing")
 
     def run(self) -> None:
-        self.consumer.subscribe([self.cfg.content_topic], on_assign=self._on_assign, on_revoke=self._on_revoke)
+        self.consumer.subscribe([content_pattern(self.cfg.content_topic)], on_assign=self._on_assign,
+                                on_revoke=self._on_revoke)
         try:
             while not self.stop.is_set():
                 carried, self._carry = self._carry, []
@@ -319,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     relay = OutboxRelay(cfg, stop)
     relay.start()
-    print(f"indexer: group {CONSUMER_CONFIG['group.id']} on topic {cfg.content_topic} at {cfg.kafka_bootstrap_servers}"
+    print(f"indexer: group {CONSUMER_CONFIG['group.id']} on topics {content_pattern(cfg.content_topic)}"
+          f" at {cfg.kafka_bootstrap_servers}"
           f" -> index {cfg.content_index} at {', '.join(cfg.search_urls)}", flush=True)
     try:
         Indexer(cfg, stop).run()

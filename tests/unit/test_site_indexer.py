@@ -47,3 +47,16 @@ def test_article_event_shape():
     assert event["type"] == "article.published"
     assert set(event) == {"type", "id", "version", "kind", "slug", "title", "category", "summary", "body",
                           "updated_at"}
+
+
+def test_subscription_is_the_content_topic_and_its_region_mirrors_not_the_dead_letters():
+    import re
+
+    from gameday.site.indexer import content_pattern
+    pattern = content_pattern("content-events")
+    assert pattern.startswith("^")  # a regular expression to librdkafka
+    matches = {t for t in ("content-events", "r1.content-events", "r2.content-events", "r12.content-events",
+                           "content-events.dlq", "r1.content-events.dlq", "r1.gameday-canary", "xcontent-events",
+                           "mm2-offsets.r1.internal", "r1.checkpoints.internal") if re.search(pattern, t)}
+    assert matches == {"content-events", "r1.content-events", "r2.content-events", "r12.content-events"}
+    assert re.search(content_pattern("a.b"), "r1.a.b") and not re.search(content_pattern("a.b"), "axb")

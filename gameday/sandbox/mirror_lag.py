@@ -1,0 +1,202 @@
+"""How far a standby region's Kafka is behind its upstream, measured on both real clusters.
+
+::
+
+    got = lag(Twin.create("default-r2"))
+    got["behind"]                                   # records of the upstream not yet copied here
+    got["topics"]["content-events"]                 # {"mirrored_topic": "r1.content-events",
+                                                    #  "source_end", "replicated", "mirrored_end", "behind"}
+    got["checkpoint_age_s"]                         # age of the newest group checkpoint (None: none yet)
+    wait_caught_up(twin, timeout=60)                # seconds until behind == 0, else DeadlineExceeded
+
+How it is measured, per partition of each mirrored topic (:data:`.members.mirror.TOPICS`):
+
+- ``source_end``: the upstream partition's end offset (high watermark). The twin's producers are not
+  transactional, so every upstream offset below it is a record.
+- ``replicated``: the next upstream offset MirrorMaker has still to copy: one past the source offset
+  it committed in Connect's offsets topic (``mm2-offsets.<source>.internal`` here, read
+  ``read_committed``). MirrorMaker runs exactly once (:mod:`.members.mirror`): the records and this
+  offset are committed in one transaction, so every upstream record below ``replicated`` is in the
+  mirrored topic, once. A partition it has not committed yet counts from the upstream's first offset
+  (it copies from the earliest).
+- ``behind = source_end - replicated``: records acknowledged upstream and not (yet) here. 0 when
+  caught up: an exact RPO for the standby if the upstream were lost now.
+- ``mirrored_end`` is reported but not compared: each copy transaction also writes a commit marker,
+  which takes an offset, so a mirrored topic's end offset is more than its record count (with
+  at-least-once copying it would equal ``source_end`` only until a restart duplicated a batch).
+
+``checkpoint_age_s`` is the age of the newest record in ``<source>.checkpoints.internal`` (the
+translated offsets of the upstream's ``indexer`` group): MirrorMaker writes one when a checkpointed
+group's offsets move, so it grows while that group commits nothing new upstream.
+
+Raises :class:`gameday.kafka_admin.KafkaUnavailable` when either cluster cannot answer in time (with
+the upstream lost, how far behind the standby was can no longer be read from Kafka).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
+
+from ..deadline import Deadline
+from ..errors import DeadlineExceeded
+from ..kafka_admin import TIMEOUT, KafkaUnavailable, _quiet, admin
+from .members import mirror
+from .twin import Twin
+
+SOURCE_CONNECTOR = "MirrorSourceConnector"
+CHECKPOINT_TAIL = 20  # records read back from the end of each checkpoints partition
+
+
+def _reader(bootstrap: str) -> Consumer:
+    """A consumer outside any group that reads committed records only and reports each partition's end."""
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": f"gameday-mirror-lag-{uuid.uuid4().hex[:8]}",
+                     "enable.auto.commit": False, "isolation.level": "read_committed",
+                     "enable.partition.eof": True, "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
+
+
+def _partitions(bootstrap: str, topic: str, deadline: Deadline) -> list[int]:
+    try:
+        md = admin(bootstrap).list_topics(timeout=max(0.5, deadline.remaining()))
+    except KafkaException as err:
+        raise KafkaUnavailable(f"Kafka at {bootstrap} did not answer a metadata request: {err}") from err
+    found = md.topics.get(topic)
+    if found is None or found.error is not None or not found.partitions:
+        return []
+    return sorted(found.partitions)
+
+
+def watermarks(bootstrap: str, topic: str, *, timeout: float = TIMEOUT) -> dict[int, tuple[int, int]]:
+    """``{partition: (first offset, end offset)}`` of ``topic`` now ({} when it does not exist)."""
+    deadline = Deadline(timeout)
+    parts = _partitions(bootstrap, topic, deadline)
+    if not parts:
+        return {}
+    reader = _reader(bootstrap)
+    try:
+        return {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=max(0.5, deadline.remaining()))
+                for p in parts}
+    except KafkaException as err:
+        raise KafkaUnavailable(f"Kafka at {bootstrap} did not report the offsets of {topic}: {err}") from err
+    finally:
+        reader.close()
+
+
+def _read(bootstrap: str, topic: str, start: dict[int, int], deadline: Deadline) -> list[Any]:
+    """The committed records of ``topic`` from ``start`` (partition -> offset) to each partition's end."""
+    if not start:
+        return []
+    reader = _reader(bootstrap)
+    try:
+        reader.assign([TopicPartition(topic, p, offset) for p, offset in start.items()])
+        todo, out = set(start), []
+        while todo and not deadline.expired():
+            for msg in reader.consume(num_messages=500, timeout=min(0.5, max(0.05, deadline.remaining()))):
+                err = msg.error()
+                if err is not None and err.code() == KafkaError._PARTITION_EOF:
+                    todo.discard(msg.partition())
+                elif err is None:
+                    out.append(msg)
+        if todo:
+            raise KafkaUnavailable(f"{topic} at {bootstrap}: partitions {sorted(todo)} were not read to their end in time")
+        return out
+    except KafkaException as err:
+        raise KafkaUnavailable(f"Kafka at {bootstrap} did not serve {topic}: {err}") from err
+    finally:
+        reader.close()
+
+
+def committed_source_offsets(twin: Twin, *, timeout: float = TIMEOUT) -> dict[tuple[str, int], int]:
+    """``{(upstream topic, partition): next offset to copy}`` from MirrorMaker's committed source
+    offsets (Connect's offsets topic on this standby; the latest value per key wins, a tombstone
+    removes it). Empty before MirrorMaker first committed."""
+    deadline = Deadline(timeout)
+    topic = mirror.offsets_topic(twin)
+    source = mirror.source_region(twin)
+    parts = _partitions(twin.kafka_bootstrap(), topic, deadline)
+    out: dict[tuple[str, int], int] = {}
+    for msg in _read(twin.kafka_bootstrap(), topic, {p: OFFSET_BEGINNING for p in parts}, deadline):
+        try:
+            connector, where = json.loads(msg.key())
+            key = (str(where["topic"]), int(where["partition"]))
+            if connector != SOURCE_CONNECTOR or where.get("cluster") != source:
+                continue
+        except (TypeError, ValueError, KeyError):
+            continue  # another connector's or a foreign record: not ours to read
+        if msg.value() is None:
+            out.pop(key, None)
+        else:
+            out[key] = int(json.loads(msg.value())["offset"]) + 1  # Connect stores the last copied offset
+    return out
+
+
+def checkpoint_age(twin: Twin, *, timeout: float = TIMEOUT) -> float | None:
+    """Seconds since the newest checkpoint MirrorMaker wrote here (None: no checkpoint yet)."""
+    deadline = Deadline(timeout)
+    topic = mirror.checkpoints_topic(twin)
+    ends = watermarks(twin.kafka_bootstrap(), topic, timeout=deadline.remaining())
+    start = {p: max(low, high - CHECKPOINT_TAIL) for p, (low, high) in ends.items() if high > low}
+    stamps = [msg.timestamp()[1] for msg in _read(twin.kafka_bootstrap(), topic, start, deadline)]
+    newest = max((s for s in stamps if s > 0), default=None)
+    return None if newest is None else round(max(0.0, time.time() - newest / 1000), 1)
+
+
+def lag(twin: Twin, *, timeout: float = TIMEOUT) -> dict[str, Any]:
+    """How far standby ``twin`` is behind its upstream (see the module docstring)::
+
+        {"source_region": "r1", "behind": 0, "checkpoint_age_s": 0.4,
+         "topics": {"content-events": {"mirrored_topic": "r1.content-events", "source_end": 2000,
+                                       "replicated": 2000, "mirrored_end": 2014, "behind": 0,
+                                       "partitions": {0: {"source_end": ..., "replicated": ..., "behind": ...}}}}}
+    """
+    deadline = Deadline(timeout)
+    upstream = mirror.upstream_twin(twin)
+    copied = committed_source_offsets(twin, timeout=deadline.remaining())
+    topics: dict[str, Any] = {}
+    for topic in mirror.TOPICS:
+        target = mirror.mirrored_topic(twin, topic)
+        source = watermarks(upstream.kafka_bootstrap(), topic, timeout=deadline.remaining())
+        here = watermarks(twin.kafka_bootstrap(), target, timeout=deadline.remaining())
+        partitions = {}
+        for p, (low, high) in source.items():
+            done = min(high, max(low, copied.get((topic, p), low)))
+            partitions[p] = {"source_end": high, "replicated": done, "behind": high - done}
+        topics[topic] = {"mirrored_topic": target,
+                         "source_end": sum(v["source_end"] for v in partitions.values()),
+                         "replicated": sum(v["replicated"] for v in partitions.values()),
+                         "mirrored_end": sum(high for _low, high in here.values()),
+                         "behind": sum(v["behind"] for v in partitions.values()),
+                         "partitions": partitions}
+    return {"source_region": mirror.source_region(twin), "behind": sum(t["behind"] for t in topics.values()),
+            "checkpoint_age_s": checkpoint_age(twin, timeout=max(1.0, deadline.remaining())), "topics": topics}
+
+
+def wait_caught_up(twin: Twin, timeout: float = 60.0, *, interval: float = 0.5) -> float:
+    """Wait until standby ``twin`` has every record its upstream acknowledged (``lag()["behind"] == 0``);
+    returns the seconds waited. A cluster that does not answer counts as not caught up yet. Raises
+    DeadlineExceeded naming how far behind it still was (or why it could not be measured)."""
+    started = time.monotonic()
+    deadline = Deadline(timeout)
+    last: dict[str, Any] | None = None
+    error: KafkaUnavailable | None = None
+    while not deadline.expired():
+        try:
+            last, error = lag(twin, timeout=max(1.0, min(TIMEOUT, deadline.remaining()))), None
+        except KafkaUnavailable as err:
+            error = err
+        else:
+            if last["behind"] == 0:
+                return round(time.monotonic() - started, 2)
+        time.sleep(min(interval, deadline.remaining()))
+    if error is not None or last is None:
+        detail = f"the lag could not be measured: {error}"
+    else:
+        detail = "still " + ", ".join(f"{t['behind']} records behind on {name}"
+                                      for name, t in last["topics"].items() if t["behind"])
+    raise DeadlineExceeded(f"standby {twin.name!r} did not catch up with region {mirror.source_region(twin)} "
+                           f"within {timeout:g}s: {detail}",
+                           hint=f"`gameday sandbox --name {twin.name} logs mirror-1` shows what MirrorMaker is doing")
