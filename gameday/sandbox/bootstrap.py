@@ -109,7 +109,9 @@ def main() -> int:
             pin_security_index_replicas(config, os.environ["GAMEDAY_SEARCH_ADMIN_CERT"],
                                         os.environ["GAMEDAY_SEARCH_ADMIN_KEY"])
         step = "schema, seed content and search index"
-        print(f"seed: {seed.seed(config)}", flush=True)
+        if seed.from_replica():
+            step = "search index from the replicated articles (a standby region: the database is read-only)"
+        print(f"seed: {seed.seed(config, replica=seed.from_replica())}", flush=True)
     except (GamedayError, KafkaException, requests.RequestException, RuntimeError, TimeoutError, OSError) as err:
         print(f"bootstrap failed at {step}: {err}", file=sys.stderr, flush=True)
         return 1

@@ -201,18 +201,24 @@ def endpoint_upstream(twin) -> str | None:
     return r.json().get("upstream") if r.status_code == 200 else None
 
 
-def _reseed(twin, name: str, primary: str, timeout: float) -> dict[str, Any]:
-    """Replace ``name``'s copy of the site's database with a consistent dump of the primary's (nothing
-    of it goes into ``name``'s binary log), then start ``name``'s binary log afresh at the dump's GTID
-    (its old files held the diverged history; the point-in-time drill takes a new backup anyway)."""
+def reseed_member(twin, name: str, primary: str, timeout: float, *, source_twin=None) -> dict[str, Any]:
+    """Replace ``name``'s copy of the site's database with a consistent dump of ``primary``'s (a member
+    of ``source_twin``, default ``twin``: another region's for a cross-region standby; nothing of it
+    goes into ``name``'s binary log), then start ``name``'s binary log afresh at the dump's GTID (its
+    old files held the diverged history; the point-in-time drill takes a new backup anyway). The
+    caller then sets ``gtid_slave_pos`` to the returned ``gtid`` and starts replication."""
     from .db_binlog import dump_coordinates
     from .twin import DB_NAME
+    source_twin = source_twin or twin
+    source_socket = db.socket_path(source_twin, primary)
+    if source_twin.name != twin.name:
+        primary = f"{source_twin.name}/{primary}"  # named with its twin in the messages and the result
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="gameday-reseed-") as tmp:  # 0700, root's
         path = os.path.join(tmp, "dump.sql")
         with open(path, "wb") as out:
             proc = subprocess.run(
-                ["mariadb-dump", "--no-defaults", f"--socket={db.socket_path(twin, primary)}", "--user=root",
+                ["mariadb-dump", "--no-defaults", f"--socket={source_socket}", "--user=root",
                  "--single-transaction", "--master-data=2", "--gtid", "--hex-blob", "--routines", "--triggers",
                  "--default-character-set=utf8mb4", "--add-drop-database", "--databases", DB_NAME],
                 stdout=out, stderr=subprocess.PIPE, timeout=timeout)
@@ -266,7 +272,7 @@ def rebuild(twin, name: str, *, reseed: bool = False, timeout: float = CATCH_UP_
     with connect(twin, name) as conn:
         _exec(conn, "RESET SLAVE ALL")
     if diverged or reseed:
-        seeded = _reseed(twin, name, roles.primary, timeout=max(60.0, timeout))
+        seeded = reseed_member(twin, name, roles.primary, timeout=max(60.0, timeout))
         position, how = seeded["gtid"], "reseeded"
     else:
         position = own or ""

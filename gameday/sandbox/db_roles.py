@@ -11,6 +11,13 @@ endpoint's upstream (toxiproxy's ``mariadb-primary`` proxy) and by the target::
 the db playbook rebuilds it as a replica); ``lost`` members were lost by a fault (held stopped: the
 playbook promotes a replica rather than wait for them).
 
+A warm standby region (:mod:`gameday.sandbox.regions`) records its **upstream**: the active region's
+stable database endpoint (``host:port``). Its primary then stays read-only and replicates from there
+(asynchronous, GTID), its own replicas from it as usual; :func:`ensure` takes the upstream from the
+twin's shape, :mod:`gameday.sandbox.db_region` changes both when it promotes or demotes the region.
+``region_fenced``: the region was switched away from (a planned promotion of the other one) and its
+primary stays read-only, replicating from nowhere, until it is demoted to a standby.
+
 The replication **mode** is a setting of the twin: ``async`` (the default) or ``semisync``
 (MariaDB's built-in semi-synchronous replication, ``AFTER_SYNC``: a commit is acknowledged once a
 replica has it, falling back to asynchronous after :data:`SEMISYNC_TIMEOUT_MS` without a replica so
@@ -55,6 +62,8 @@ class Roles:
     mode: str = "async"
     epoch: int = 0  # +1 at every change of primary
     promoted_at_gtid: str | None = None  # the new primary's GTID position when it was promoted
+    upstream: str | None = None  # a standby region: the active region's stable endpoint, host:port
+    region_fenced: bool = False  # the region was switched away from: its primary stays read-only
     changed_at: float = 0.0
 
     def to_dict(self) -> dict:
@@ -86,12 +95,27 @@ def save(twin, roles: Roles) -> None:
     tmp.replace(path)
 
 
+def upstream_of(twin) -> str | None:
+    """The stable database endpoint (``host:port``) of the region ``twin``'s shape says it replicates
+    from, or None for a region of its own (:class:`~gameday.sandbox.shape.Shape`)."""
+    up = twin.shape.upstream
+    if up is None:
+        return None
+    from .twin import Twin
+    return Twin.create(up.twin, up.net).db_addr()
+
+
 def ensure(twin) -> Roles:
-    """At ``up``: the record exists, with ``GAMEDAY_DB_REPLICATION``'s mode when it is set."""
+    """At ``up``: the record exists, with ``GAMEDAY_DB_REPLICATION``'s mode when it is set, and the
+    upstream the twin's shape names (a standby region) or none."""
     roles = load(twin)
     wanted = mode_from_env()
-    if wanted and wanted != roles.mode or not _path(twin).exists():
+    upstream = upstream_of(twin)
+    if wanted and wanted != roles.mode or not _path(twin).exists() or roles.upstream != upstream:
         roles.mode = wanted or roles.mode
+        roles.upstream = upstream
+        if upstream:
+            roles.region_fenced = False
         save(twin, roles)
     return roles
 

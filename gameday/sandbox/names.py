@@ -6,6 +6,9 @@ Twin ``NAME`` owns the domain ``NAME.gameday.test``::
     kafka-1..3.NAME.gameday.test                       -> the brokers
     db.NAME.gameday.test, toxiproxy.NAME.gameday.test  -> the database, toxiproxy
 
+A global front twin (``NAME-global``, :mod:`gameday.sandbox.members.front`) runs only its HAProxy:
+its one name is ``site.NAME-global.gameday.test``.
+
 :func:`write_hosts` keeps them in a block of ``/etc/hosts`` of its own, between
 ``# gameday twin NAME begin`` and ``# gameday twin NAME end``; nothing else in the file changes.
 Writers take an ``fcntl`` lock (``<state root>/hosts.lock``), so twins started at the same time do
@@ -54,8 +57,10 @@ def search_host(twin: Twin) -> str:
 
 
 def hostnames(twin: Twin) -> dict[str, str]:
-    """Every host name of the twin -> its loopback address."""
+    """Every host name of the twin -> its loopback address (a global front: its site name only)."""
     d = domain(twin)
+    if twin.shape.role == "front":
+        return {f"site.{d}": twin.address("lb")}
     names = {f"site.{d}": twin.address("lb"), f"search.{d}": twin.address("lb")}
     names.update({f"kafka-{i}.{d}": twin.address("kafka", i) for i in range(1, KAFKA_NODES + 1)})
     names[f"db.{d}"] = twin.address("db")

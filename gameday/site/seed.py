@@ -8,27 +8,61 @@ Steps: create the tables; insert the 2,000 generated rows only if ``articles`` i
 the OpenSearch index if missing; bulk-index every row (idempotent thanks to external versioning:
 documents already at that version or newer are left alone). Prints one summary line and exits 0,
 or prints one ``seed failed: ...`` line to stderr and exits 1. Takes a few seconds.
+
+On a read-only replica (a warm standby region's database, ``GAMEDAY_SEED_FROM_REPLICA=1``, set by the
+twin's bootstrap job there) it writes nothing to the database: it waits (at most
+:data:`REPLICA_WAIT_S`) until replication has brought the articles from the active region (the
+active region seeds them in one transaction, so they arrive together), then creates and fills the
+search index from them.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
+from ..deadline import wait_until
+from ..errors import DeadlineExceeded
 from . import catalog, db
 from .config import SiteConfig
 from .search import SearchClient, SearchError, SearchUnavailable
 
 BATCH = 500
+REPLICA_ENV = "GAMEDAY_SEED_FROM_REPLICA"
+REPLICA_WAIT_S = 180.0
 
 
-def seed(cfg: SiteConfig, *, n: int = catalog.DEFAULT_N) -> dict:
-    """Seed database and index; returns ``{"inserted", "indexed", "stale", "index_created"}``."""
+def from_replica() -> bool:
+    """True when the environment says the database is a read-only replica (``GAMEDAY_SEED_FROM_REPLICA=1``)."""
+    return os.environ.get(REPLICA_ENV, "").strip() == "1"
+
+
+def replicated_articles(database: db.Database, *, timeout: float = REPLICA_WAIT_S) -> int:
+    """How many articles the replica holds, once there are any (the table may not exist yet: it
+    arrives by replication too); DeadlineExceeded after ``timeout`` seconds without one."""
+    def count() -> int:
+        try:
+            return database.read(db.count_articles)
+        except db.DatabaseUnavailable:
+            return 0
+    return wait_until(count, timeout=timeout, interval=1.0, what=f"replicated articles in the database at "
+                      f"{database!r}", hint="is the standby's database replicating from the active region? "
+                      "(gameday.sandbox.db_region.lag)")
+
+
+def seed(cfg: SiteConfig, *, n: int = catalog.DEFAULT_N, replica: bool = False,
+         replica_wait: float = REPLICA_WAIT_S) -> dict:
+    """Seed database and index; returns ``{"existing", "inserted", "indexed", "stale", "index_created"}``.
+    ``replica``: the database is a read-only replica: nothing is written to it (see the module)."""
     database = db.Database(cfg, read_timeout=30, write_timeout=30)
-    database.write(db.ensure_schema)
-    existing = database.read(db.count_articles)
+    if replica:
+        existing = replicated_articles(database, timeout=replica_wait)
+    else:
+        database.write(db.ensure_schema)
+        existing = database.read(db.count_articles)
     inserted = 0
-    if existing == 0:
+    if existing == 0 and not replica:
         rows = list(catalog.generate(n))
         inserted = database.write(lambda conn: db.insert_articles(conn, rows, batch=BATCH))
     search = SearchClient(cfg.search_urls, index=cfg.content_index, read_timeout=30, auth=cfg.search_auth,
@@ -51,11 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         cfg = SiteConfig.from_env()
-        result = seed(cfg)
+        result = seed(cfg, replica=from_replica())
     except ValueError as err:
         print(f"seed failed: {err}", file=sys.stderr)
         return 2
-    except (db.DatabaseUnavailable, SearchUnavailable, SearchError) as err:
+    except (db.DatabaseUnavailable, SearchUnavailable, SearchError, DeadlineExceeded) as err:
         print(f"seed failed: {err}", file=sys.stderr)
         return 1
     print(

@@ -1,6 +1,7 @@
 """MariaDB from Debian: the CMS content store, a primary and a replica (``db-1``, ``db-2``).
 
-Each member keeps a binary log (ROW format, server id = its index; MariaDB's GTIDs are always on,
+Each member keeps a binary log (ROW format, server id = the twin's ``server_id_base`` + its index,
+unique across regions: a replica ignores events carrying its own server id; MariaDB's GTIDs are always on,
 ``log_slave_updates`` so a replica's log can serve replicas of its own once promoted) in
 :func:`binlog_dir`, outside its data directory, so that a backup (:mod:`gameday.sandbox.db_backup`,
 kept in :func:`backup_dir`) plus the log can bring the database to any moment since the backup (the
@@ -13,6 +14,9 @@ a recorded replica at the primary (GTID, ``MASTER_USE_GTID=slave_pos``). A resta
 therefore never comes back writable. ``db-1`` is the primary of a new twin; both start empty before
 any content and replication carries everything. The site reaches the primary through one stable
 endpoint (:meth:`Twin.db_addr`, a toxiproxy proxy the roles repoint).
+
+In a warm standby region (its roles name an ``upstream``) the primary stays read-only and replicates
+from the active region's stable endpoint (asynchronous, GTID): :mod:`gameday.sandbox.db_region`.
 """
 
 from __future__ import annotations
@@ -89,20 +93,41 @@ def init_sql(twin: Twin, name: str) -> str:
     return text + role_sql(twin, name, repl)
 
 
-def change_master_sql(twin: Twin, primary: str, repl_password_literal: str) -> str:
-    """CHANGE MASTER to ``primary`` by GTID (the replica's own ``gtid_slave_pos``), retrying every second."""
-    return (f"CHANGE MASTER TO MASTER_HOST='{address(twin, primary)}', MASTER_PORT={PORTS['db']}, "
+def change_master_to_sql(host: str, port: int, repl_password_literal: str) -> str:
+    """CHANGE MASTER to ``host:port`` by GTID (the replica's own ``gtid_slave_pos``), retrying every second."""
+    return (f"CHANGE MASTER TO MASTER_HOST='{host}', MASTER_PORT={int(port)}, "
             f"MASTER_USER='{REPL_USER}', MASTER_PASSWORD={repl_password_literal}, "
             "MASTER_USE_GTID=slave_pos, MASTER_CONNECT_RETRY=1")
 
 
+def change_master_sql(twin: Twin, primary: str, repl_password_literal: str) -> str:
+    """CHANGE MASTER to the twin's member ``primary`` (:func:`change_master_to_sql`)."""
+    return change_master_to_sql(address(twin, primary), PORTS["db"], repl_password_literal)
+
+
+def upstream_sql(upstream: str, repl_password_literal: str) -> str:
+    """A standby region's primary: read-only, replicating from the active region's stable endpoint
+    ``upstream`` (``host:port``) asynchronously, whatever the twin's own mode (it never acknowledges
+    the other region's commits)."""
+    host, _, port = upstream.rpartition(":")
+    return ("SET GLOBAL read_only = 1;\n"
+            "SET GLOBAL rpl_semi_sync_slave_enabled = OFF;\n"
+            + change_master_to_sql(host, int(port), repl_password_literal) + ";\nSTART SLAVE;\n")
+
+
 def role_sql(twin: Twin, name: str, repl_password_literal: str) -> str:
     """The end of ``name``'s init file: the replication mode, then its role as recorded
-    (:mod:`gameday.sandbox.db_roles`): the primary becomes writable; a replica replicates from it;
-    anything else stays fenced (read-only, not replicating)."""
+    (:mod:`gameday.sandbox.db_roles`): the primary becomes writable, or in a standby region
+    replicates from the upstream region (read-only), or, in a region switched away from, stays
+    read-only; a replica replicates from the primary; anything else stays fenced (read-only, not
+    replicating)."""
     roles = db_roles.load(twin)
     text = db_roles.mode_sql(roles.mode)
     if name == roles.primary:
+        if roles.upstream:
+            return text + upstream_sql(roles.upstream, repl_password_literal)
+        if roles.region_fenced:
+            return text + "-- the region was switched away from: read-only until it is demoted to a standby\n"
         return text + "SET GLOBAL read_only = 0;\n"
     if name in roles.replicas:
         return text + change_master_sql(twin, roles.primary, repl_password_literal) + ";\nSTART SLAVE;\n"
@@ -149,6 +174,12 @@ def prepare(twin: Twin, *, replica: bool = True) -> None:
         prepare_member(twin, name)
 
 
+def server_id(twin: Twin, name: str) -> int:
+    """The member's server id: the twin's ``server_id_base`` (its region's, :mod:`..shape`) + its index,
+    so no two members of two regions share one (a replica ignores events carrying its own)."""
+    return twin.shape.server_id_base + index_of(name)
+
+
 def member(twin: Twin, name: str) -> MemberSpec:
     index = index_of(name)
     addr = address(twin, name)
@@ -161,7 +192,7 @@ def member(twin: Twin, name: str) -> MemberSpec:
               "--innodb-buffer-pool-size=96M", "--max-connections=500", "--innodb-flush-log-at-trx-commit=1",
               "--log-error=",
               # the change log point-in-time restore replays (ROW: every row a statement changed)
-              f"--log-bin={binlog_dir(twin, name) / 'binlog'}", "--binlog-format=ROW", f"--server-id={index}",
+              f"--log-bin={binlog_dir(twin, name) / 'binlog'}", "--binlog-format=ROW", f"--server-id={server_id(twin, name)}",
               "--sync-binlog=1", "--log-slave-updates", "--relay-log=relay",
               # fenced until its init file says otherwise: never a writable primary by accident
               "--read-only", "--skip-slave-start"],
@@ -178,6 +209,7 @@ def workload(twin: Twin) -> Workload:
 
 
 def replica_workload(twin: Twin) -> Workload:
-    """``db-2`` (workload ``db-replica``): the replica of a new twin, started with db-1."""
-    return Workload(name="db-replica", layer="db", kind="service", replicas=1, members=[member(twin, REPLICA)],
-                    labels={"layer": "db"})
+    """``db-2`` (workload ``db-replica``): the replica of a new twin, started with db-1; declared but
+    not running in a warm standby (its shape's ``db_replicas``: 0) until the region is scaled up."""
+    return Workload(name="db-replica", layer="db", kind="service", replicas=twin.shape.db_replicas,
+                    members=[member(twin, REPLICA)], labels={"layer": "db"})

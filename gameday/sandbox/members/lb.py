@@ -7,6 +7,8 @@ Besides plain HTTP on ``:8080`` it is the twin's TLS front, as a production load
 (certificate from the twin's CA, :mod:`gameday.sandbox.tls`; names from :mod:`gameday.sandbox.names`):
 
 - ``https://site.<twin>.gameday.test/`` (``:443``): the same web backend;
+- every site response says which region answered (``X-Gameday-Region: r1``, the twin's shape), for
+  readers behind the global front (:mod:`gameday.sandbox.members.front`);
 - ``search.<twin>.gameday.test:9200``: the search nodes, as a Kubernetes Service in front of ECK's
   pods is: TCP passed through (``mode tcp``), so TLS and basic auth are the nodes' own (the
   opensearch-security plugin, :mod:`gameday.sandbox.members.search`; their certificate names
@@ -23,6 +25,7 @@ from ..spec import MemberSpec, Workload
 from ..twin import PORTS, SEARCH_NODES, WEB_MAX_REPLICAS, Twin
 
 NAME = "lb-1"
+REGION_HEADER = "X-Gameday-Region"  # on every response: which region answered (the global front's readers)
 HTTPS_PORT = 443
 SEARCH_PORT = 9200  # on the load balancer's own address: the search nodes each have theirs
 
@@ -59,6 +62,7 @@ defaults
 frontend site
     bind {me}:{PORTS['lb']}
     bind {me}:{HTTPS_PORT} ssl crt {pem}
+    http-response set-header {REGION_HEADER} {twin.shape.region}
     default_backend web
 
 frontend admin

@@ -3,11 +3,15 @@
 - ``web-N``: gunicorn serving :mod:`gameday.site.app`; reaches db, search and Kafka through toxiproxy.
 - ``indexer-N``: the Kafka consumer group that makes published content searchable.
 - ``bootstrap``: a job (run to completion, retried with back-off) that creates the Kafka topics, the
-  search index and snapshot repository, and seeds the CMS. Web and indexer start after it.
+  search index and snapshot repository, and seeds the CMS. Web and indexer start after it. In a warm
+  standby region (the twin's shape names an upstream) its database is a read-only replica: the job
+  writes nothing there and fills the index from the replicated articles (``GAMEDAY_SEED_FROM_REPLICA``,
+  :mod:`gameday.site.seed`).
 """
 
 from __future__ import annotations
 
+from ...site import seed
 from ...zones import zone_for
 from .. import web_faults
 from ..spec import MemberSpec, Workload
@@ -57,7 +61,8 @@ def bootstrap(twin: Twin) -> Workload:
         env={**twin.site_env(via_proxy=False), "GAMEDAY_SNAPSHOT_DIR": str(twin.paths.data / "snapshots"),
              # the search nodes' admin certificate (paths; the key file is 0600): pins the security index's replicas
              "GAMEDAY_SEARCH_ADMIN_CERT": str(twin.paths.secrets / "tls" / "search-admin.crt"),
-             "GAMEDAY_SEARCH_ADMIN_KEY": str(twin.paths.secrets / "tls" / "search-admin.key")},
+             "GAMEDAY_SEARCH_ADMIN_KEY": str(twin.paths.secrets / "tls" / "search-admin.key"),
+             **({seed.REPLICA_ENV: "1"} if twin.shape.standby else {})},
         env_files=[str(twin.db_env_file), str(twin.search_env_file)],
         readiness={"type": "alive"},
         labels={"app": "bootstrap", "zone": "regional"},  # a job: runs wherever there is room
