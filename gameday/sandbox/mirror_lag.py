@@ -86,8 +86,12 @@ def watermarks(bootstrap: str, topic: str, *, timeout: float = TIMEOUT) -> dict[
         reader.close()
 
 
-def _read(bootstrap: str, topic: str, start: dict[int, int], deadline: Deadline) -> list[Any]:
-    """The committed records of ``topic`` from ``start`` (partition -> offset) to each partition's end."""
+def read_committed(bootstrap: str, topic: str, start: dict[int, int], deadline: Deadline) -> list[Any]:
+    """The committed records (confluent_kafka Messages) of ``topic`` from ``start`` (partition ->
+    offset, or ``OFFSET_BEGINNING``) to each partition's end, read ``read_committed``. Use it, not
+    :func:`gameday.kafka_records.read_all`, for a topic MirrorMaker writes: the last offset of a
+    mirrored partition is a transaction marker, never a record, and a killed mirror's aborted
+    records must not count."""
     if not start:
         return []
     reader = _reader(bootstrap)
@@ -119,7 +123,7 @@ def committed_source_offsets(twin: Twin, *, timeout: float = TIMEOUT) -> dict[tu
     source = mirror.source_region(twin)
     parts = _partitions(twin.kafka_bootstrap(), topic, deadline)
     out: dict[tuple[str, int], int] = {}
-    for msg in _read(twin.kafka_bootstrap(), topic, {p: OFFSET_BEGINNING for p in parts}, deadline):
+    for msg in read_committed(twin.kafka_bootstrap(), topic, {p: OFFSET_BEGINNING for p in parts}, deadline):
         try:
             connector, where = json.loads(msg.key())
             key = (str(where["topic"]), int(where["partition"]))
@@ -140,7 +144,7 @@ def checkpoint_age(twin: Twin, *, timeout: float = TIMEOUT) -> float | None:
     topic = mirror.checkpoints_topic(twin)
     ends = watermarks(twin.kafka_bootstrap(), topic, timeout=deadline.remaining())
     start = {p: max(low, high - CHECKPOINT_TAIL) for p, (low, high) in ends.items() if high > low}
-    stamps = [msg.timestamp()[1] for msg in _read(twin.kafka_bootstrap(), topic, start, deadline)]
+    stamps = [msg.timestamp()[1] for msg in read_committed(twin.kafka_bootstrap(), topic, start, deadline)]
     newest = max((s for s in stamps if s > 0), default=None)
     return None if newest is None else round(max(0.0, time.time() - newest / 1000), 1)
 

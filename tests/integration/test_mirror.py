@@ -87,7 +87,7 @@ def _records(bootstrap: str, topic: str) -> list[bytes]:
     """Every committed record value of ``topic`` (read_committed, to each partition's end)."""
     parts = mirror_lag.watermarks(bootstrap, topic)
     assert parts, f"{topic} does not exist at {bootstrap}"
-    return [m.value() for m in mirror_lag._read(bootstrap, topic, {p: OFFSET_BEGINNING for p in parts}, Deadline(30))]
+    return [m.value() for m in mirror_lag.read_committed(bootstrap, topic, {p: OFFSET_BEGINNING for p in parts}, Deadline(30))]
 
 
 def test_acknowledged_records_arrive_exactly_once_across_a_mirror_kill(regions):
