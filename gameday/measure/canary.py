@@ -31,7 +31,7 @@ from typing import Any
 
 import pymysql
 import requests
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from .. import hostguard
 from ..deadline import Deadline
@@ -191,13 +191,20 @@ class KafkaCanary(_Writer):
 
     def read_back(self, deadline: Deadline) -> set[int]:
         topic = self.read_topic
+        # read_committed, to each partition's end (EOF): a mirrored copy (MirrorMaker writes in transactions)
+        # ends with a commit marker, never a record, and a killed mirror's aborted records must not count
         consumer = Consumer({"bootstrap.servers": self.ep.kafka_bootstrap, "group.id": f"gameday-canary-{self.run_id}",
-                             "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 2})
+                             "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 2,
+                             "isolation.level": "read_committed", "enable.partition.eof": True})
         found: set[int] = set()
         try:
             md = consumer.list_topics(topic, timeout=max(1.0, deadline.remaining()))
             since = int((self.started_at - 10) * 1000)
-            parts = [TopicPartition(topic, p, since) for p in md.topics[topic].partitions]
+            meta = md.topics.get(topic)
+            if meta is None or meta.error is not None:
+                raise GamedayError(f"topic {topic} is not on {self.ep.kafka_bootstrap}"
+                                   + (f": {meta.error}" if meta is not None else ""))
+            parts = [TopicPartition(topic, p, since) for p in meta.partitions]
             starts = consumer.offsets_for_times(parts, timeout=max(1.0, deadline.remaining()))
             ends, assign = {}, []
             for tp in starts:
@@ -211,6 +218,8 @@ class KafkaCanary(_Writer):
             while len(done) < len(ends) and not deadline.expired():
                 for msg in consumer.consume(500, timeout=min(1.0, max(0.1, deadline.remaining()))):
                     if msg.error():
+                        if msg.error().code() == KafkaError._PARTITION_EOF:
+                            done.add(msg.partition())
                         continue
                     if msg.offset() + 1 >= ends[msg.partition()]:
                         done.add(msg.partition())

@@ -49,10 +49,20 @@ def test_workload_is_one_java_member_after_kafka(standby):
     assert any(a.endswith("/mirror/log4j2.properties") for a in m.argv)
 
 
-def test_a_full_region_mirrors_nothing(monkeypatch, tmp_path):
+def test_a_twin_in_no_region_set_mirrors_nothing(monkeypatch, tmp_path):
     monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
-    with pytest.raises(ValueError, match="not a standby"):
+    with pytest.raises(ValueError, match="in no region set"):
         mirror.properties(Twin.create("alone", 53))
+
+
+def test_the_active_region_declares_the_mirror_from_its_peer_but_runs_none(monkeypatch, tmp_path):
+    from gameday.sandbox.shape import Shape, Upstream
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    paths = Twin.create("act", 54).paths
+    Shape(region="r1", peer=Upstream(twin="act-r2", net=55, region="r2")).save(paths)
+    active = Twin.create("act", 54)
+    assert _props(mirror.properties(active))["clusters"] == "r2, r1"
+    assert mirror.workload(active).replicas == 0  # scaled to 1 when it is rebuilt as the standby
 
 
 def test_prepare_writes_the_properties_and_log_config(standby):

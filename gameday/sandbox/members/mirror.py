@@ -75,19 +75,25 @@ def properties_file(twin: Twin) -> Path:
     return conf_dir(twin) / "mm2.properties"
 
 
-def upstream_twin(twin: Twin) -> Twin:
-    """The twin this standby replicates from (:attr:`Shape.upstream`); ValueError for a twin that is
-    not a standby."""
-    up = twin.shape.upstream
+def _source(twin: Twin):
+    """The other region of the twin's set (:attr:`Shape.peer`; a standby's upstream when it has no
+    peer): the source of the mirror, whichever region is active. It runs only while this twin is the
+    standby (:func:`workload`'s replicas; a promotion scales it to 0, a rebuild as standby to 1)."""
+    up = twin.shape.peer or twin.shape.upstream
     if up is None:
-        raise ValueError(f"twin {twin.name!r} is not a standby region: it mirrors nothing")
+        raise ValueError(f"twin {twin.name!r} is in no region set: it mirrors nothing")
+    return up
+
+
+def upstream_twin(twin: Twin) -> Twin:
+    """The twin this region mirrors from (:func:`_source`); ValueError for a twin in no region set."""
+    up = _source(twin)
     return Twin.create(up.twin, up.net)
 
 
 def source_region(twin: Twin) -> str:
     """The upstream region's name: MirrorMaker's source cluster alias, the prefix of mirrored topics."""
-    upstream_twin(twin)  # a standby, or ValueError
-    return twin.shape.upstream.region  # type: ignore[union-attr]
+    return _source(twin).region
 
 
 def mirrored_topic(twin: Twin, topic: str) -> str:
@@ -108,9 +114,7 @@ def checkpoints_topic(twin: Twin) -> str:
 def properties(twin: Twin) -> str:
     """The text of ``mm2.properties`` for the flow upstream region -> this twin (no secret in it:
     both clusters listen in PLAINTEXT on loopback)."""
-    up = twin.shape.upstream
-    if up is None:
-        raise ValueError(f"twin {twin.name!r} is not a standby region: it mirrors nothing")
+    up = _source(twin)
     source, target = up.region, twin.shape.region
     flow = f"{source}->{target}"
     return "\n".join([
@@ -203,5 +207,6 @@ def workload(twin: Twin) -> Workload:
                 "target-region": twin.shape.region},
         stop_grace=10.0,
     )
-    return Workload(name="mirror", layer="mirror", kind="service", replicas=1, members=[member],
+    return Workload(name="mirror", layer="mirror", kind="service", replicas=1 if twin.shape.standby else 0,
+                    members=[member],
                     after=["kafka"], labels={"layer": "mirror"})
