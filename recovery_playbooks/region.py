@@ -6,3 +6,6 @@ from gameday.recovery import Playbook
 from gameday.recovery.layers import region
 
 PLAYBOOK = Playbook(name="region", title="The site's regions", parts=(region.PART,))
+
+# What this playbook restores, as <component>/<failure mode> of platform.yaml (gameday coverage).
+COVERS = ("region/region-lost", "region/switchover")

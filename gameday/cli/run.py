@@ -13,6 +13,7 @@ from ..sandbox import install as installer
 from ..sandbox import lifecycle, topology
 from ..sandbox.twin import Twin
 from ..targets import consent, for_environment
+from ..errors import UsageError
 from ..targets.environment import load as load_environment
 from .output import console, console_err, print_json
 from .sandbox import _progress
@@ -34,13 +35,15 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
     """Run a game day: each scenario's fault under load, recovery measured against targets, a report.
 
     \b
-    Against the sandbox it brings the twin up first. Writes reports/<run-id>/: report.html (and
-    report.pdf), summary.json, junit.xml, events.jsonl, the chaos journals and the load timeline;
-    and reports/index.html with every past game day. Exit code 0 when every target was met, 1 when
+    Against the sandbox it brings the twin up first; for a suite of region drills (--suite regions)
+    both regions and the global front (the environment's regions block). Writes reports/<run-id>/:
+    report.html (and report.pdf), summary.json, junit.xml, events.jsonl, the chaos journals and the
+    load timeline; and reports/index.html with every past game day. Exit code 0 when every target was met, 1 when
     any was missed or the run was interrupted (a partial report is still written).
     """
     the_suite = load_suite(suite)
     env = load_environment(env_name)
+    regions = _region_drills(the_suite, env)  # refused here, before anything starts, without a regions block
     if consent.given(flag=i_mean_production):
         consent.export()  # the chaos runs it starts, and every undo, inherit it
     target = for_environment(env, i_mean_production=i_mean_production)  # allow-list, consent, credentials: before anything
@@ -48,9 +51,13 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
         if install:
             installer.install_all(lambda label: console_err.print(f"[cyan]install[/] {label}"))
         twin = Twin.create(env.sandbox, net=env.net)
-        up = lifecycle.up(twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin), progress=_progress)
-        if not up.already_running:
-            console_err.print(f"sandbox {twin.name} up in {up.seconds:.0f}s")
+        if regions:
+            _regions_up(twin)
+        else:
+            up = lifecycle.up(twin.paths, topology.build(twin), prepare=lambda: topology.prepare(twin),
+                              progress=_progress)
+            if not up.already_running:
+                console_err.print(f"sandbox {twin.name} up in {up.seconds:.0f}s")
     runner.known_secrets(env, target)  # registered with gameday.redact: masked in every output from here on
     console_err.print(f"game day: suite [bold]{the_suite.name}[/] ({len(the_suite.scenarios)} scenarios) "
                       f"against [bold]{env.name}[/]")
@@ -75,6 +82,29 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
                           f"{env.name}` once the cause is fixed", highlight=False, markup=False)
     if result.exit_code:
         raise click.exceptions.Exit(result.exit_code)
+
+
+def _region_drills(the_suite, env) -> bool:
+    """True when the suite has region drills (a scenario of layer ``region``): they need the
+    environment's regions block, refused here before anything starts when it has none. Other suites
+    bring up the environment's one twin, as before."""
+    drills = [sc.name for sc in the_suite.scenarios if sc.layer == "region"]
+    if drills and not env.regions:
+        raise UsageError(f"suite {the_suite.name} has region drills ({', '.join(drills)}) but environment "
+                         f"{env.name} names no second region",
+                         hint="use an environment with a regions: block (e.g. --env sandbox: r1, standby sandbox-r2)")
+    return bool(drills)
+
+
+def _regions_up(twin: Twin) -> None:
+    """The twin's region set up before a game day of region drills: its two regions and the global
+    front (:func:`gameday.sandbox.regions.up`, idempotent), whichever twin of the set ``twin`` is."""
+    from ..sandbox import regions as region_set
+    started = time.monotonic()
+    result = region_set.up(region_set.Regions.containing(twin), progress=_progress,
+                           announce=lambda line: console_err.print(f"[bold]{line}[/]", highlight=False))
+    console_err.print(f"regions up in {time.monotonic() - started:.0f}s: active {result['active']} "
+                      f"(per twin: {', '.join(f'{n} {s:.0f}s' for n, s in result['seconds'].items())})", highlight=False)
 
 
 def live_text(sample: dict) -> str:

@@ -124,6 +124,27 @@ COMPONENTS: dict[str, dict[str, Any]] = {
               "lag grows on one partition only (an indexer that cannot set the event aside)"]),
         ],
     },
+    "region": {
+        "name": "Region (the whole site in one region; a second GKE cluster in another Google Cloud region on GKE)",
+        "kind": "region", "layer": "region",
+        "description": "The active region serves readers through a global front; a warm standby region replicates "
+                       "from it (the database as a cross-region replica, Kafka through MirrorMaker 2, search fed "
+                       "by its own indexer) and takes over when the active region is lost or moved from.",
+        "failure_modes": [
+            ("region-lost", "The whole active region is lost at once: the standby region is promoted and takes the "
+             "readers",
+             ["the front's health check marks the active region's load balancer DOWN; readers at the front fail",
+              "playbook finding region.active-lost (`gameday playbook region`)",
+              "RPO canaries: acknowledged writes missing in the standby (asynchronous replication; the report "
+              "names them)"]),
+            ("switchover", "A planned move to the standby region (a migration, or the failback): writes stop until "
+             "it has every write, nothing may be lost",
+             ["playbook finding region.switchover-requested (`gameday playbook region --switchover`)",
+              "writes refused while the active database is read-only (the time is measured)",
+              "standby lag: database replication and MirrorMaker 2 behind the active region (`gameday sandbox "
+              "status`)"]),
+        ],
+    },
 }
 
 # workload name -> component ids (a combined KRaft pool is both brokers and controllers)

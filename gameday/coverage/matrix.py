@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import zones
+from . import regions as region_set
 from .claims import Claim, by_cell
 from .inventory import Inventory
 
@@ -161,6 +162,8 @@ def build(inv: Inventory, found: list[Claim], reports_dir: Path, *, stale_days: 
         "totals": totals, "components": components, "cells": cells, "trend": trend,
         "single_points_of_failure": [{"component": cid, "members": members} for cid, members in single.items()],
         "zones": zone_survival(inv),
+        # both regions and the front when the inventory has a region set (and, for the sandbox, which is active here)
+        "regions": region_set.with_live_state(region_set.described(inv), inv),
     }
 
 

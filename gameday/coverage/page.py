@@ -13,6 +13,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from .diagram import COLOURS, LEGEND, dependency_diagram
+from .regions import sentence as regions_sentence
 
 WORDS = {"ok": "proven", "stale": "stale", "failed": "failed", "untested": "never tested",
          "no-experiment": "no experiment"}
@@ -40,7 +41,7 @@ def headline(data: dict[str, Any]) -> str:
                  + (f"; not {', '.join(lost)}." if lost else ".")) if zones else ""
     return parts[0] + (f"; {', '.join(gaps)}." if gaps else ".") + (
         f" Single points of failure (one instance, or every member in one zone): {', '.join(single)}."
-        if single else "") + zone_text
+        if single else "") + zone_text + regions_sentence(data.get("regions"))
 
 
 def html(data: dict[str, Any], reports_href: str = "") -> str:

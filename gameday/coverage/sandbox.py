@@ -1,5 +1,6 @@
 """The sandbox's inventory, generated from the twin: one component per platform workload of its
-topology (a combined KRaft pool gives brokers and controllers), members and endpoints from the
+topology (a combined KRaft pool gives brokers and controllers), the ``region`` component (both
+regions and the front of ``up --regions 2``, :mod:`.regions`), members and endpoints from the
 topology, dependencies from the addresses each workload is configured to reach (through toxiproxy
 when it sits in between), failure modes and signals from :mod:`.knowledge`, and links from what the
 experiments and playbooks claim (:mod:`.claims`).
@@ -20,6 +21,7 @@ from ..sandbox.members import lb, toxiproxy
 from ..sandbox.spec import Topology, Workload
 from ..sandbox.twin import DB_ENDPOINT_INDEX, Twin
 from . import knowledge
+from . import regions as region_set
 from .claims import Claim, by_cell
 from .inventory import SCHEMA, dump
 
@@ -143,6 +145,7 @@ def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> di
                 "failure_modes": modes,
             }
             components.append(by_id[cid])
+    components.append(region_set.component(twin, links))  # both regions and the front (up --regions 2)
     add_zones(topo, components, harness)
     return {"schema": SCHEMA, "platform": "sandbox",
             "description": "The local twin: real servers on loopback, one member per process "
@@ -156,6 +159,8 @@ def add_zones(topo: Topology, components: list[dict[str, Any]], harness: list[di
     zone_of = {m.name: m.labels.get(zones.LABEL) for w in topo.workloads for m in w.members}
     for c in components:
         rb = c["realised_by"]
+        if c["id"] == region_set.ID:
+            continue  # its members are whole twins, each spread over every zone
         verdict = zones.survivability(c["id"], {m: zone_of.get(m) for m in rb["members"]})
         rb.update(zones=verdict.zones, survives_zone_loss=verdict.survives, zone_loss=verdict.why)
     for h in harness:

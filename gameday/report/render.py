@@ -22,11 +22,13 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from ..coverage.report_section import section as coverage_section
 from ..coverage.report_section import write_pages as coverage_pages
 from .zones import outages as zone_outages
+from .regions import section as region_section
 from .. import redact
 from ..errors import GamedayError
 from ..measure.backup_age import age_text
 from ..measure.phases import Phases
 from .charts import phase_chart, scenario_chart, trend_chart
+from .region_charts import drill_timeline, rto_trend
 from .model import figure as _figure
 
 
@@ -55,8 +57,12 @@ def html(report: dict[str, Any]) -> str:
                 check_names.append(c["name"])
     charts = {s["name"]: scenario_chart(s["series"], s["marks"]) for s in report["scenarios"]}
     timelines = {s["name"]: phase_chart(Phases.from_dict(s["phases"])) for s in report["scenarios"] if s.get("phases")}
+    regions = report.get("regions") or {}
+    region_charts = {"drills": {d["scenario"]: drill_timeline(d) for d in regions.get("drills", [])},
+                     "trend": rto_trend(regions["trend"]) if regions.get("drills") else ""}
     return _env().get_template("report.html").render(r={**report, "started": report["started_at"]},
-                                                     charts=charts, timelines=timelines, check_names=check_names)
+                                                     charts=charts, timelines=timelines, check_names=check_names,
+                                                     region_charts=region_charts)
 
 
 def junit(report: dict[str, Any]) -> str:
@@ -89,12 +95,14 @@ def write(report: dict[str, Any], out: Path, secrets: list[str] | tuple[str, ...
     """Write html, json and junit into ``out``. The report is redacted as data first (registered
     secrets, ``secrets`` and credential assignments, in :mod:`gameday.redact`), then each encoded
     file passes through the same redactor as text. Adds ``report["coverage"]`` (the run's coverage
-    section) unless the report has one."""
+    section) and ``report["regions"]`` (its region drills and their trend) unless the report has them."""
     out.mkdir(parents=True, exist_ok=True)
     if "coverage" not in report:  # what this run exercised, and coverage once it counts (gameday.coverage)
         report["coverage"] = coverage_section(report, out.parent)
         if "error" not in report["coverage"]:  # what each layer kept while a zone was down (gameday.report.zones)
             report["coverage"]["zone_outages"] = zone_outages(report, out)
+    if "regions" not in report:  # each region drill: RTO by phase, RPO by name, the trend (gameday.report.regions)
+        report["regions"] = region_section(report, out, out.parent)
     red = redact.redactor(secrets)
     clean = red.data(report)
     paths = {"html": out / "report.html", "json": out / "summary.json", "junit": out / "junit.xml"}

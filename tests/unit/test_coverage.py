@@ -83,6 +83,7 @@ def test_sandbox_dependencies_are_read_from_the_twin_through_toxiproxy():
         "indexer": {"db", "search", "kafka-brokers"},
         "kafka-brokers": {"kafka-controllers"},
         "kafka-controllers": set(), "search": set(), "db": set(),
+        "region": {"lb"},  # the global front reaches each region's load balancer
     }
 
 
@@ -184,7 +185,7 @@ def test_json_contract_is_pinned(recorded):
     assert data["schema"] == "gameday.coverage/v1"
     assert set(data) == {"schema", "generated_at", "stale_days", "inventory", "reports_dir", "runs_counted",
                          "runs_skipped", "totals", "components", "cells", "trend", "single_points_of_failure",
-                         "zones"}
+                         "zones", "regions"}
     assert set(data["cells"][0]) == {"component", "failure_mode", "title", "signals", "experiments", "playbooks",
                                      "has_experiment", "has_playbook", "status", "last", "times_exercised"}
     last = cells_of(data)["web/one-replica-lost"]["last"]
@@ -233,7 +234,8 @@ def test_cli_table_json_and_html(recorded, tmp_path):
     reports, _ = recorded
     out = gameday("coverage", "--reports", str(reports))
     assert out.returncode == 0, out.stderr
-    for phrase in ("one-replica-lost", "never tested", "failed", "stale", "ways the platform can fail", "Losing one zone"):
+    for phrase in ("one-replica-lost", "never tested", "failed", "stale", "ways the platform can fail", "Losing one zone",
+                   "region-lost", "Two regions: r1 (default, 127.10.0.0/16) and r2 (default-r2, 127.11.0.0/16)"):
         assert phrase in out.stdout
     out = gameday("coverage", "--reports", str(reports), "--json", "--stale-days", "90",
                   "--html", str(tmp_path / "c.html"))
@@ -243,7 +245,7 @@ def test_cli_table_json_and_html(recorded, tmp_path):
     out = gameday("coverage", "inventory", "--sandbox", "--net", "10")
     assert out.returncode == 0 and out.stdout == (ROOT / "platform.yaml").read_text()
     out = gameday("coverage", "check", "--inventory", "gke-production")
-    assert out.returncode == 0 and "13 components" in out.stdout
+    assert out.returncode == 0 and "14 components" in out.stdout  # the region (issue 16) the 14th
 
 
 # ---- consistency errors ------------------------------------------------------------------------
@@ -288,6 +290,8 @@ def test_error_experiment_names_a_failure_mode_missing_from_the_inventory(tmp_pa
 def test_error_playbook_names_a_component_missing_from_the_inventory(tmp_path):
     def drop_lb(data):
         data["components"] = [c for c in data["components"] if c["id"] != "lb"]
+        for c in data["components"]:  # the region's front depends on it: that would be the first error
+            c["depends_on"] = [d for d in c["depends_on"] if d != "lb"]
     assert_clean_error(gameday("coverage", "--json", "--inventory", str(edited_inventory(tmp_path, drop_lb))),
                        "edited.yaml has no component 'lb' (named by experiments/lb/kill-load-balancer.yaml, "
                        "recovery_playbooks/web.py)")

@@ -65,6 +65,8 @@ def test_the_sandbox_inventory_shows_each_components_zones_and_verdict():
     rb = {c["id"]: c["realised_by"] for c in data["components"]}
     assert rb["kafka-brokers"]["zones"] == {"zone-a": ["kafka-1"], "zone-b": ["kafka-2"], "zone-c": ["kafka-3"]}
     assert rb["db"]["zones"] == {"zone-a": ["db-1"], "zone-b": ["db-2"]}
+    region = rb.pop("region")  # whole twins, each spread over every zone: no zone verdict of its own
+    assert "zones" not in region and region["members"] == ["default", "default-r2"]
     assert all(r["survives_zone_loss"] for r in rb.values()), {k: r["zone_loss"] for k, r in rb.items()}
     assert rb["lb"]["zones"] == {zones.REGIONAL: ["lb-1"]} and "regional" in rb["lb"]["zone_loss"]
     assert {h["workload"]: h["zones"] for h in data["harness"]}["toxiproxy"] == [zones.REGIONAL]
