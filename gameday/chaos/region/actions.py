@@ -116,9 +116,10 @@ def switch_over(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = 
     promote, switch the front, make the old region its standby). Returns the playbook's steps."""
     pair = _pair(configuration)
     tgt = pair.target(pair.active())
+    started = time.time()  # the move's first act: the game day measures the switchover's RTO from it
     done = run_region_playbook(tgt, switchover=True, failing="switch over to the standby region")
     CANARIES["switchover"] = done
-    return {"target": tgt.env.name, "layer": "region", **done}
+    return {"target": tgt.env.name, "layer": "region", "fault_at": started, **done}
 
 
 @activity
