@@ -44,6 +44,7 @@ class PlaybookState:
     regions: Any = None  # the region pair (gameday.targets.regions.RegionPair), made once per run
     switchover: bool = False  # `gameday playbook region --switchover`: a planned move to the standby region
     switchover_done: bool = False  # the front switched: the request is answered
+    on_stop_writes: Any = None  # called once the active region refuses writes (a drill's canary writers stop too)
 
 
 @dataclass

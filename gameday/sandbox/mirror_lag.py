@@ -86,25 +86,53 @@ def watermarks(bootstrap: str, topic: str, *, timeout: float = TIMEOUT) -> dict[
         reader.close()
 
 
+def _stable_ends(bootstrap: str, topic: str, parts: list[int], deadline: Deadline) -> dict[int, int]:
+    """Each partition's last stable offset (LSO): how far a ``read_committed`` reader can get now. A
+    topic written in transactions that never pause (MirrorMaker's offsets while it copies a steady
+    stream) nearly always has one open, so its end (EOF) is seldom reached: the LSO is."""
+    from confluent_kafka import IsolationLevel
+    from confluent_kafka.admin import OffsetSpec
+    try:
+        futures = admin(bootstrap).list_offsets({TopicPartition(topic, p): OffsetSpec.latest() for p in parts},
+                                                isolation_level=IsolationLevel.READ_COMMITTED,
+                                                request_timeout=max(0.5, deadline.remaining()))
+        return {tp.partition: f.result(timeout=max(0.5, deadline.remaining())).offset for tp, f in futures.items()}
+    except (KafkaException, TimeoutError) as err:
+        raise KafkaUnavailable(f"Kafka at {bootstrap} did not report the stable offsets of {topic}: {err}") from err
+
+
 def read_committed(bootstrap: str, topic: str, start: dict[int, int], deadline: Deadline) -> list[Any]:
     """The committed records (confluent_kafka Messages) of ``topic`` from ``start`` (partition ->
-    offset, or ``OFFSET_BEGINNING``) to each partition's end, read ``read_committed``. Use it, not
-    :func:`gameday.kafka_records.read_all`, for a topic MirrorMaker writes: the last offset of a
-    mirrored partition is a transaction marker, never a record, and a killed mirror's aborted
-    records must not count."""
+    offset, or ``OFFSET_BEGINNING``) up to each partition's last stable offset when the call began,
+    read ``read_committed``. Use it, not :func:`gameday.kafka_records.read_all`, for a topic
+    MirrorMaker writes: the last offset of a mirrored partition is a transaction marker, never a
+    record, and a killed mirror's aborted records must not count."""
     if not start:
         return []
+    ends = _stable_ends(bootstrap, topic, sorted(start), deadline)
     reader = _reader(bootstrap)
     try:
-        reader.assign([TopicPartition(topic, p, offset) for p, offset in start.items()])
-        todo, out = set(start), []
+        todo = set()
+        for p, offset in start.items():
+            low, _high = reader.get_watermark_offsets(TopicPartition(topic, p), timeout=max(0.5, deadline.remaining()))
+            if max(low, offset) < ends[p]:
+                todo.add(p)
+        reader.assign([TopicPartition(topic, p, start[p]) for p in todo])
+        out = []
         while todo and not deadline.expired():
             for msg in reader.consume(num_messages=500, timeout=min(0.5, max(0.05, deadline.remaining()))):
                 err = msg.error()
                 if err is not None and err.code() == KafkaError._PARTITION_EOF:
                     todo.discard(msg.partition())
                 elif err is None:
-                    out.append(msg)
+                    if msg.offset() < ends[msg.partition()]:
+                        out.append(msg)
+                    if msg.offset() + 1 >= ends[msg.partition()]:
+                        todo.discard(msg.partition())
+            if todo:  # past the stable end, maybe over transaction markers, with no record there to say so
+                for tp in reader.position([TopicPartition(topic, p) for p in todo]):
+                    if tp.offset >= ends[tp.partition]:
+                        todo.discard(tp.partition)
         if todo:
             raise KafkaUnavailable(f"{topic} at {bootstrap}: partitions {sorted(todo)} were not read to their end in time")
         return out

@@ -182,7 +182,7 @@ def restore(regions: Regions, region: str, *, active: bool) -> dict[str, Any]:
     client = _client(twin)
     if not active:
         db_region.fence_on_start(twin)
-    names = [m["name"] for m in client.status()["members"] if not m.get("desired", True)]
+    names = held(regions, region)  # replica slots beyond a workload's replicas stay as they are
     for name in names:
         client.start(name, by="chaos")
     return {"region": region, "started": names}

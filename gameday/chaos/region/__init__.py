@@ -6,14 +6,16 @@ from typing import Any, Dict
 from ...errors import GamedayError
 
 
-def run_region_playbook(tgt, *, switchover: bool, failing: str) -> Dict[str, Any]:
-    """Apply the region playbook on ``tgt``'s region pair (``switchover``: a planned move). Returns
-    ``{"outcome", "findings", "steps", "last", "rto"}``; a failed playbook raises, naming its step."""
+def run_region_playbook(tgt, *, switchover: bool, failing: str, on_stop_writes=None) -> Dict[str, Any]:
+    """Apply the region playbook on ``tgt``'s region pair (``switchover``: a planned move;
+    ``on_stop_writes``: called when the switchover stops writes). Returns ``{"outcome", "findings",
+    "steps", "last"}``; a failed playbook raises, naming its step."""
     from ...recovery import FAILED, load_playbook, run
     from ...recovery.context import Context
     from ...recovery.layers import region
     ctx = Context(target=tgt)
     ctx.state.switchover = switchover
+    ctx.state.on_stop_writes = on_stop_writes
     region.LAST.pop(tgt.env.name, None)
     result = run(load_playbook("region"), ctx, apply=True)
     if result.outcome == FAILED:

@@ -117,7 +117,9 @@ def switch_over(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = 
     pair = _pair(configuration)
     tgt = pair.target(pair.active())
     started = time.time()  # the move's first act: the game day measures the switchover's RTO from it
-    done = run_region_playbook(tgt, switchover=True, failing="switch over to the standby region")
+    canaries = CANARIES.get("canaries")  # writers of the application: they stop when its writes are stopped
+    done = run_region_playbook(tgt, switchover=True, failing="switch over to the standby region",
+                               on_stop_writes=canaries.stop if canaries is not None else None)
     CANARIES["switchover"] = done
     return {"target": tgt.env.name, "layer": "region", "fault_at": started, **done}
 

@@ -49,9 +49,11 @@ def region_rpo(timeout: float = 120, configuration: Dict[str, Any] = None,
 
 @activity
 def region_timeline(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """The drill's RTO split by phase, from the fault (or the switchover's start): each playbook step
-    with its start and end offsets, the RTO (readers served by the new region), the RTO without the
-    simulated decision, the seconds writes were refused, and when redundancy was restored."""
+    """The drill's RTO split by phase, from the fault (or the switchover's first step): each playbook
+    step with its start and end offsets; the RTO (a failover: fault -> the front switched to the new
+    region; a switchover: writes stopped -> the front switched, the standby's scale-up before being
+    preparation, ``prepare_s``), the RTO without the simulated decision, the seconds writes were
+    refused, and when redundancy was restored."""
     run = CANARIES.get("failover") or CANARIES.get("switchover")
     if run is None:
         raise GamedayError("no region failover or switchover ran in this experiment")
@@ -67,6 +69,9 @@ def region_timeline(configuration: Dict[str, Any] = None, secrets: Dict[str, Any
         phases.append({"phase": name, "start_s": round(end - (s["seconds"] or 0), 2), "end_s": round(end, 2),
                        "seconds": s["seconds"], "status": s["status"], "detail": s.get("detail")})
     served = next((p["end_s"] for p in phases if p["phase"] == "switch-front"), None)
+    stopped = next((p["start_s"] for p in phases if p["phase"] == "stop-writes"), None)
+    if served is not None and stopped is not None:  # a switchover: readers and writers are affected from
+        served = round(served - stopped, 2)          # the moment writes stop; scaling up before is preparation
     decision = next((p["seconds"] for p in phases if p["phase"] == "decide"), 0.0) or 0.0
     last = run.get("last", {})
     restored = last.get("redundancy_restored_at")
@@ -74,6 +79,7 @@ def region_timeline(configuration: Dict[str, Any] = None, secrets: Dict[str, Any
             "to": last.get("to"), "phases": phases, "rto_s": served,
             "rto_without_decision_s": None if served is None else round(served - decision, 2),
             "decision_s": decision, "writes_unavailable_s": last.get("writes_unavailable_s"),
+            "prepare_s": stopped,
             "redundancy_restored_s": None if restored is None else round(restored - origin, 2)}
 
 

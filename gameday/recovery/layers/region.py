@@ -118,6 +118,8 @@ def _stop_writes(ctx: Context) -> str:
     last = _last(ctx)
     last.update({"from": p.active(), "to": p.standby(), "planned": True, "writes_stopped_at": time.time()})
     p.target(p.active()).fence_region_writes()
+    if ctx.state.on_stop_writes is not None:  # the application's other writers (a drill's canaries) stop too
+        ctx.state.on_stop_writes()
     return f"{p.active()}'s database is read-only: writes are refused from now"
 
 
