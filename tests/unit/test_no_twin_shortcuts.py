@@ -21,6 +21,7 @@ TWIN_MODULES = {
     "cli/load.py": "gameday load --sandbox NAME: load against a named twin",
     "cli/coverage.py": "gameday coverage inventory --sandbox: the inventory generated from the twin",
     "coverage/sandbox.py": "platform.yaml generated from the twin's topology",
+    "coverage/regions.py": "platform.yaml's region component generated from the twin's region set (its three twins)",
 }
 # What names the twin: its kubeconfig context, its state directory, its supervisor.
 FORBIDDEN_STRINGS = ("gameday-sandbox",)

@@ -104,8 +104,12 @@ def readers_at_the_front(window_s: float = 5, rate: float = 10, configuration: D
 
 
 @activity
-def front_serves_readers(min_success_ratio: float = 0.95, window_s: float = 3, rate: float = 10,
+def front_serves_readers(min_success_ratio: float = None, window_s: float = 3, rate: float = 10,
                          configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> bool:
-    """Steady-state probe: True when at least ``min_success_ratio`` of readers at the front were served."""
+    """Steady-state probe: True when at least ``min_success_ratio`` (left out: targets.yaml's
+    ``slo.success_ratio`` for the environment) of readers at the front were served."""
+    if min_success_ratio is None:
+        from ...recovery import targets_yaml
+        min_success_ratio = targets_yaml.load().slo(target(configuration, lock=False).env.name)["success_ratio"]
     return readers_at_the_front(window_s=window_s, rate=rate, configuration=configuration)["success_ratio"] \
-        >= min_success_ratio
+        >= float(min_success_ratio)
