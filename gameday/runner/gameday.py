@@ -109,7 +109,8 @@ class GameDay:
         """Checks that touch nothing, then the lock; only a run holding the lock makes its folder,
         repairs faults a dead run left, or touches anything at all."""
         self.target.check_tools()  # the twin's servers installed (a cluster needs nothing local)
-        self.site_url = self.target.site_url()  # raises NotRunning with the fix when the twin is down
+        self.target.site_url()  # raises NotRunning with the fix when the twin is down
+        self.site_url = self.target.reader_url()  # two regions: readers at the global front
         self.target.check_layers()  # a namespace or selector that finds nothing: one clear error, nothing touched
         replaced = self.lock.acquire(purpose=f"game day {self.run_id}")
         self.holds_lock = True

@@ -285,6 +285,11 @@ class Target(abc.ABC):
         return GamedayError(f"{self.name}: {what} is not built for targets of kind {self.env.kind!r} (on GKE: "
                             "a Cloud SQL cross-region replica and Strimzi's MirrorMaker 2); nothing was touched")
 
+    def reader_url(self) -> str:
+        """Where readers reach the site: :meth:`site_url`, or, for one region of a pair whose global
+        front runs, the front (what a game day's load, availability and safeguard measure)."""
+        return self.site_url()
+
     def region_front(self, cfg: dict[str, Any]) -> "Front":
         """The global front an environment's ``regions.front`` describes (``kind: cloud-dns`` here)."""
         from .front import CloudDnsFront

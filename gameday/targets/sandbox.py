@@ -393,6 +393,16 @@ class SandboxTarget(Target):
         return {"zone": zone, "started": list(members)}
 
     # ---- this twin as one region of a region set (gameday.sandbox.regions, region_control) ----------------
+    def reader_url(self) -> str:
+        """The twin's global front when this twin is one region of a running region set (readers
+        reach the site there, whichever region is active); else its own load balancer."""
+        if self.env.regions and not self.env.site_url:
+            from ..sandbox.regions import Regions
+            regions = Regions.containing(self._twin())
+            if regions.configured() and SandboxClient(regions.front.paths).running():
+                return regions.front.lb_url
+        return self.site_url()
+
     def region_front(self, cfg: dict) -> Front:
         """``kind: twin``: the twin's global HAProxy (:class:`TwinFront`); else the generic fronts."""
         if cfg.get("kind", "twin") == "twin":

@@ -76,7 +76,7 @@ def before_experiment_control(context: Dict[str, Any], configuration: Dict[str, 
     unguarded."""
     try:
         env = environment(configuration)
-        url = for_environment(env, i_mean_production=consent.given(configuration=configuration)).site_url() + path
+        url = for_environment(env, i_mean_production=consent.given(configuration=configuration)).reader_url() + path
         threshold = env.limits["emergency_error_ratio"] if max_error_ratio is None else max_error_ratio
         watch = Watch(url, float(threshold), float(window_s), float(sustained_s), float(rate))
     except GamedayError as err:
