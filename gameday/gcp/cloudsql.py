@@ -15,6 +15,7 @@ Usage::
     sql.failover()                     # HA failover to the standby (settingsVersion read first)
     sql.promote_replica("sps-staging-db-replica")
     sql.clone_at("sps-staging-db-pitr", moment)                   # point-in-time restore into a new instance
+    sql.set_flags({"read_only": "on"})  # instances.patch of settings.databaseFlags (the others kept)
 
 Every call that starts an operation waits for it (``operations.get`` every ``poll_s`` seconds) until
 it is DONE, within ``timeout_s``: an operation that ends with errors raises :class:`OperationFailed`
@@ -369,6 +370,34 @@ class CloudSql:
         operation, took = self._start(request, f"clone to {destination} at {point}")
         return {"operation": operation.get("name"), "took_s": took, "point_in_time": point,
                 "addresses": addresses(self.get(destination))}
+
+    def database_flags(self, instance: str | None = None) -> dict[str, str]:
+        """The instance's database flags as ``{name: value}`` (``settings.databaseFlags``; a flag
+        without a value, such as ``skip_show_database``, has the value "")."""
+        found = self.get(instance)
+        return {str(f.get("name")): str(f.get("value", "")) for f in (found.get("settings") or {}).get("databaseFlags") or []}
+
+    def set_flags(self, flags: dict[str, str], instance: str | None = None) -> dict[str, Any]:
+        """Set database flags with ``instances.patch``, keeping every other flag (the API replaces the
+        whole ``databaseFlags`` list) and sending the ``settingsVersion`` just read (a concurrent
+        change makes the API refuse rather than be overwritten); waited for. Idempotent: when every
+        flag already has its value nothing is sent (``{"changed": False}``). Refused before anything
+        is sent unless the instance is RUNNABLE. Google's flag page: changing a flag may restart the
+        instance, and a restarted primary restarts its replicas."""
+        name = instance or self.instance
+        found = self.get(name)
+        settings = found.get("settings") or {}
+        current = {str(f.get("name")): f for f in settings.get("databaseFlags") or []}
+        if all(n in current and str(current[n].get("value", "")) == v for n, v in flags.items()):
+            return {"changed": False, "operation": None, "took_s": 0.0, "flags": self.database_flags(name)}
+        self._runnable(found, name)
+        merged = {**{n: dict(f) for n, f in current.items()}, **{n: {"name": n, "value": v} for n, v in flags.items()}}
+        body = {"settings": {"settingsVersion": str(settings.get("settingsVersion")),
+                             "databaseFlags": list(merged.values())}}
+        what = "set database flags " + ", ".join(f"{n}={v}" for n, v in flags.items())
+        request = self.service.instances().patch(project=self.project, instance=name, body=body)
+        operation, took = self._start(request, what, name)
+        return {"changed": True, "operation": operation.get("name"), "took_s": took, "flags": self.database_flags(name)}
 
     def _runnable(self, found: dict[str, Any], instance: str | None = None) -> None:
         if found.get("state") != "RUNNABLE":

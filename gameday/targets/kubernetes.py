@@ -68,6 +68,7 @@ from .base import Node, Target
 from .environment import Environment
 from .kubernetes_budgets import blocking_budgets, budgets_exceeded
 from .kubernetes_pods import deleting, finished, name_order, node_labels, pod_ready
+from .kubernetes_regions import KubernetesRegions
 from .kubernetes_selectors import template_labels, text_selector_matches
 from .kubernetes_workloads import (SCALABLE, STOPPED_ANNOTATION, group_by_owner, ordinals_start, rolled_out,
                                    statefulset_start_replicas, statefulset_stop_replicas, stopped_list,
@@ -112,9 +113,10 @@ def layer_scope(block: dict[str, Any], layer: str) -> tuple[str, str] | None:
 
 # ---- the target ------------------------------------------------------------------------------------
 
-class KubernetesTarget(Target):
+class KubernetesTarget(KubernetesRegions, Target):
     """A cluster reached by kubeconfig context or in-cluster credentials; nothing is contacted until
-    the first call that needs the API server."""
+    the first call that needs the API server. Its region methods (Cloud SQL across regions) are
+    :class:`~gameday.targets.kubernetes_regions.KubernetesRegions`'."""
 
     def __init__(self, env: Environment):
         super().__init__(env)
@@ -172,6 +174,9 @@ class KubernetesTarget(Target):
             return "is the API server reachable from this pod (NetworkPolicy egress, KUBERNETES_SERVICE_HOST)?"
         return (f"is the cluster up, and is {self.block.get('context')!r} the right context? "
                 f"try: kubectl --context {self.block.get('context')} get nodes")
+
+    def _has_pods(self, layer: str) -> bool:
+        return layer_scope(self.block, layer) is not None
 
     def _scope(self, layer: str) -> tuple[str, str]:
         scope = layer_scope(self.block, layer)

@@ -6,12 +6,15 @@ Google Cloud cannot run here, so this is the protocol boundary: the official cli
 code could break: resources under ``/v1/projects/{project}/...``, Google's error body
 (``{"error": {"code", "message", "errors": [...]}}``), a failover refused (412) unless its
 ``settingsVersion`` is the current one, a clone refused (409) when the destination exists, backup
-runs listed newest-enqueued first in pages, and every change as an Operation that is PENDING, then
+runs listed newest-enqueued first in pages, a promotion refused (400) for an instance that is not a
+read replica, a patch refused for a stale ``settingsVersion`` (412) or a database flag it does not
+know or a value the flag does not take (400), and every change as an Operation that is PENDING, then
 RUNNING, then DONE (its effect applied then) as ``operations.get`` is polled. Every request is
 recorded::
 
     server = CloudSqlServer().start()
     server.add_instance("sps-db", availability="REGIONAL", settings_version="42")
+    server.add_instance("sps-db-ew1", region="europe-west1", replica_of="sps-db")    # a cross-region replica
     server.script("failover", errors=[{"code": "INTERNAL_ERROR", "message": "..."}])   # the next failover fails
     server.script("clone", never=True)                                                # ... or never finishes
     server.fail("POST", "/failover", 403, "The client is not authorized")            # an HTTP error, once
@@ -73,6 +76,9 @@ class CloudSqlServer:
             def do_POST(self) -> None:
                 owner._serve(self, "POST")
 
+            def do_PATCH(self) -> None:
+                owner._serve(self, "PATCH")
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
         self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}/"
@@ -88,10 +94,13 @@ class CloudSqlServer:
     def add_instance(self, name: str, *, availability: str = "REGIONAL", settings_version: str = "7",
                      zone: str = "europe-west2-a", secondary: str = "europe-west2-b", ip: str = "10.20.0.5",
                      bin_log: bool = True, retention_days: int = 7, replica_of: str | None = None,
-                     state: str = "RUNNABLE") -> dict[str, Any]:
+                     state: str = "RUNNABLE", region: str = "europe-west2", flags: dict[str, str] | None = None,
+                     database_version: str = "MYSQL_8_0") -> dict[str, Any]:
+        if region != "europe-west2" and zone == "europe-west2-a":
+            zone, secondary = f"{region}-b", f"{region}-c"
         inst = {"kind": "sql#instance", "name": name, "project": self.project, "state": state,
-                "databaseVersion": "MYSQL_8_0", "region": "europe-west2", "gceZone": zone,
-                "connectionName": f"{self.project}:europe-west2:{name}",
+                "databaseVersion": database_version, "region": region, "gceZone": zone,
+                "connectionName": f"{self.project}:{region}:{name}",
                 "instanceType": "READ_REPLICA_INSTANCE" if replica_of else "CLOUD_SQL_INSTANCE",
                 "ipAddresses": [{"type": "PRIVATE", "ipAddress": ip}],
                 "settings": {"settingsVersion": settings_version, "availabilityType": availability,
@@ -99,8 +108,12 @@ class CloudSqlServer:
                                                      "transactionLogRetentionDays": retention_days}}}
         if availability == "REGIONAL":
             inst["secondaryGceZone"] = secondary
+        if flags:
+            inst["settings"]["databaseFlags"] = [{"name": k, "value": v} for k, v in flags.items()]
         if replica_of:
             inst["masterInstanceName"] = replica_of
+            inst["replicaConfiguration"] = {"kind": "sql#replicaConfiguration", "failoverTarget": False}
+            inst["settings"]["databaseReplicationEnabled"] = True
             self.instances[replica_of].setdefault("replicaNames", []).append(name)
         self.instances[name] = inst
         return inst
@@ -129,8 +142,8 @@ class CloudSqlServer:
         return [r for r in self.requests if (method is None or r["method"] == method) and r["path"].endswith(suffix)]
 
     def changes(self) -> list[dict[str, Any]]:
-        """Every request that asked for a change (POST)."""
-        return self.calls("POST")
+        """Every request that asked for a change (POST, PATCH)."""
+        return [r for r in self.requests if r["method"] in ("POST", "PATCH")]
 
     # ---- protocol ------------------------------------------------------------------------------
     def _serve(self, handler: BaseHTTPRequestHandler, method: str) -> None:
@@ -200,13 +213,35 @@ class CloudSqlServer:
                 raise ApiError(412, "Precondition check failed.", "staleData")
             return self._operation("failover", inst, "FAILOVER")
         if method == "POST" and tail == ["promoteReplica"]:
+            if inst["instanceType"] != "READ_REPLICA_INSTANCE":
+                raise ApiError(400, "The requested operation is not valid for a non-replica instance.",
+                               "invalidOperation")
             return self._operation("promote", inst, "PROMOTE_REPLICA")
+        if method == "PATCH" and not tail:
+            self._check_patch(inst, body or {})
+            return self._operation("patch", inst, "UPDATE", body=body)
         if method == "POST" and tail == ["clone"]:
             ctx = (body or {}).get("cloneContext") or {}
             if ctx.get("destinationInstanceName") in self.instances:
                 raise ApiError(409, "The Cloud SQL instance already exists.", "instanceAlreadyExists")
             return self._operation("clone", inst, "CLONE", body=body)
         raise ApiError(404, f"no route {method} {path}", "notFound")
+
+    FLAGS = {"read_only": ("on", "off"), "max_connections": None, "slow_query_log": ("on", "off")}
+
+    def _check_patch(self, inst: dict[str, Any], body: dict[str, Any]) -> None:
+        """What the real API refuses in ``instances.patch`` before starting an operation."""
+        settings = body.get("settings") or {}
+        given = settings.get("settingsVersion")
+        if given is not None and str(given) != inst["settings"]["settingsVersion"]:
+            raise ApiError(412, "Precondition check failed.", "staleData")
+        for flag in settings.get("databaseFlags") or []:
+            name, value = flag.get("name"), flag.get("value")
+            if name not in self.FLAGS:
+                raise ApiError(400, f"Invalid flag for instance: {name}.", "invalidFlagName")
+            allowed = self.FLAGS[name]
+            if allowed is not None and value not in allowed:
+                raise ApiError(400, f"Invalid value for flag {name}: {value}.", "invalidFlagValue")
 
     def _operation(self, kind: str, inst: dict[str, Any], op_type: str, body: Any = None) -> dict[str, Any]:
         self._count += 1
@@ -260,6 +295,12 @@ class CloudSqlServer:
             if primary is not None:
                 primary["replicaNames"] = [n for n in primary.get("replicaNames", []) if n != inst["name"]]
             inst["instanceType"] = "CLOUD_SQL_INSTANCE"
+            inst.pop("replicaConfiguration", None)
+            inst["settings"].pop("databaseReplicationEnabled", None)
+        elif op["_kind"] == "patch":
+            settings = (op["_body"] or {}).get("settings") or {}
+            inst["settings"].update({k: v for k, v in settings.items() if k != "settingsVersion"})
+            inst["settings"]["settingsVersion"] = str(int(inst["settings"]["settingsVersion"]) + 1)
         elif op["_kind"] == "clone":
             ctx = op["_body"]["cloneContext"]
             self.add_instance(ctx["destinationInstanceName"], availability=inst["settings"]["availabilityType"],
