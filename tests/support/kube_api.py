@@ -5,9 +5,9 @@ The official ``kubernetes`` client reaches it through a kubeconfig (:meth:`KubeA
 would reach GKE. It keeps the rules our code could break: objects under
 ``/apis/apps/v1/namespaces/{ns}/{deployments|statefulsets}/{name}``, a Status body for errors, a patch
 applied as a JSON merge patch (``null`` deletes a key) that must be a JSON object, ``resourceVersion``
-checked when a patch names one (409), ``metadata.generation`` raised by a spec change, and the
-controller's ``status.readyReplicas`` / ``observedGeneration`` following the spec only after
-``reads_to_ready`` further reads of the object (pods take time to start)::
+checked when a patch names one (409), ``metadata.generation`` raised by a spec change, the controller's
+``status.observedGeneration`` following at the next read and ``status.readyReplicas`` only after
+``reads_to_ready`` reads of the object (pods take time to start)::
 
     api = KubeApi().start()
     api.add("Deployment", "wordpress", "wordpress", replicas=1, labels={"app": "wp"})
@@ -167,10 +167,11 @@ class KubeApi:
         spec change, its status follows the spec."""
         obj = self.objects[key]
         self._reads[key] = self._reads.get(key, 0) + 1
-        if self._reads[key] >= self.reads_to_ready:
-            want = int(obj["spec"].get("replicas", 1))
-            obj["status"] = {"observedGeneration": obj["metadata"]["generation"], "replicas": want,
-                             "readyReplicas": want, "updatedReplicas": want}
+        want = int(obj["spec"].get("replicas", 1))
+        status = obj["status"]
+        status.update(observedGeneration=obj["metadata"]["generation"], replicas=want)  # seen at once
+        if self._reads[key] >= self.reads_to_ready:  # ready only later
+            status.update(readyReplicas=want, updatedReplicas=want)
         return json.loads(json.dumps(obj))
 
     def _patch(self, key: tuple[str, str, str], record: dict[str, Any]) -> dict[str, Any]:
