@@ -127,7 +127,8 @@ def _wait_caught_up(ctx: Context) -> str:
     p = pair(ctx)
     done = p.target(p.standby()).wait_region_caught_up(timeout=ctx.remaining(120))
     _last(ctx)["caught_up"] = done
-    return f"{p.standby()} has everything {p.active()} logged (database {done['db_s']}s, Kafka {done['kafka_s']}s)"
+    kafka = "not measured" if done.get("kafka_s") is None else f"{done['kafka_s']}s"
+    return f"{p.standby()} has everything {p.active()} logged (database {done['db_s']}s, Kafka {kafka})"
 
 
 def _promote(ctx: Context) -> str:
