@@ -32,6 +32,8 @@ benchmark: install
 	$(BIN)/python benchmarks/load_bench.py
 	$(BIN)/python benchmarks/rto_bench.py
 	$(BIN)/python benchmarks/restore_bench.py
+	$(BIN)/python benchmarks/regions_bench.py
+	$(BIN)/pytest -x -s -p no:cacheprovider benchmarks/mirror_check.py
 
 .PHONY: image image-check
 

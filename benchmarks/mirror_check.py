@@ -1,4 +1,7 @@
-"""MirrorMaker 2 between two real Kafka clusters: twin mm-a (127.41.x.y, region r1) and its standby
+"""A benchmark-side check (issue 16: one switchover and one failover test in ``make test``, the rest here),
+run by ``make benchmark``: ``.venv/bin/pytest -x -s benchmarks/mirror_check.py -p no:cacheprovider``.
+
+MirrorMaker 2 between two real Kafka clusters: twin mm-a (127.41.x.y, region r1) and its standby
 mm-b (127.42.x.y), each only its three brokers, mm-b also the ``mirror`` workload. Records
 acknowledged on mm-a arrive in mm-b's ``r1.<topic>`` exactly once, even across a SIGKILL of the
 mirror, and :mod:`gameday.sandbox.mirror_lag` measures the lag from both clusters."""
