@@ -3,7 +3,8 @@
     .venv/bin/python benchmarks/regions_bench.py [--rounds 2] [--keep]
 
 On its own region set (twin ``rgbench`` = r1 on 127.56.x.y, ``rgbench-r2`` on .57, the front on .58;
-environments made for it in a scratch folder; brought up, then taken down and wiped unless ``--keep``):
+environments ``regions-bench`` and ``regions-bench-r2``; brought up, then taken down and wiped unless
+``--keep``):
 
 1. ``up``: seconds per twin, and the RSS of every process of the three twins (r2 at its standby size);
 2. per round: the catalog's ``experiments/region/switchover.yaml`` (r1 -> r2), then again (r2 -> r1),
@@ -39,19 +40,6 @@ from gameday.sandbox.twin import Twin  # noqa: E402
 NAME, NET = "rgbench", 56
 CHAOS = str(Path(sys.executable).with_name("chaos"))
 BUDGET = {"switchover_rto_s": 30.0, "failover_rto_without_decision_s": 60.0, "rss_gib": 10.0}
-LIMITS = {"web_max_percent": 100, "kafka_max_brokers": 2, "search_max_nodes": 3, "emergency_error_ratio": 0.95}
-
-
-def environments(folder: Path) -> Path:
-    """Two environment files for the benchmark's region set; returns r1's."""
-    import yaml
-    for name, twin, net, region, other in (("rgbench", NAME, NET, "r1", "rgbench-r2"),
-                                           ("rgbench-r2", f"{NAME}-r2", NET + 1, "r2", "rgbench")):
-        env = {"name": name, "kind": "sandbox", "allowed": True, "production": False, "sandbox": twin, "net": net,
-               "limits": LIMITS, "regions": {"name": region, "standby": other, "front": {"kind": "twin"},
-                                             "decision_s": 5}}
-        (folder / f"{name}.yaml").write_text(yaml.safe_dump({"configuration": {"gameday_environment": env}}))
-    return folder / "rgbench.yaml"
 
 
 def rss_gib(names: list[str]) -> dict[str, float]:
@@ -97,7 +85,7 @@ def main() -> int:
     rs = Regions.of(Twin.create(NAME, NET))
     names = [t.name for t in rs.twins()]
     work = Path(tempfile.mkdtemp(prefix="regions-bench-"))
-    var_file = environments(Path(tempfile.mkdtemp(prefix="regions-bench-env-")))
+    var_file = ROOT / "environments" / "regions-bench.yaml"  # its standby's file must sit beside it
     region_set.down(rs, wipe=True)
     try:
         up = region_set.up(rs, timeout=900)
