@@ -21,6 +21,7 @@ import contextlib
 import ipaddress
 import os
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 from ..errors import GamedayError, UsageError
 
@@ -45,17 +46,33 @@ def _check_loopback(endpoint: str) -> None:
                          hint="it is for local test servers (127.0.0.1:PORT); unset it to reach Google Cloud")
 
 
-def default_credentials() -> Any:
-    """Application Default Credentials, or a UsageError saying how to provide them."""
+def default_credentials(scopes: list[str] = SCOPES, *, service: str = "") -> Any:
+    """Application Default Credentials for ``scopes``, or a UsageError saying how to provide them
+    (naming ``service``, e.g. "Cloud SQL", when given)."""
     import google.auth
     from google.auth.exceptions import DefaultCredentialsError
 
     try:
-        credentials, _project = google.auth.default(scopes=SCOPES)
+        credentials, _project = google.auth.default(scopes=scopes)
     except DefaultCredentialsError as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else "none found"
-        raise UsageError(f"no usable Google credentials ({first})", hint=CREDENTIALS_HINT) from None
+        what = f" for {service}" if service else ""
+        raise UsageError(f"no usable Google credentials{what} ({first})", hint=CREDENTIALS_HINT) from None
     return credentials
+
+
+def check_loopback_url(env_var: str, endpoint: str, *, path: str = "") -> None:
+    """A UsageError unless ``endpoint`` (from ``env_var``) is ``http://<loopback address>:PORT<path>``:
+    the plain-HTTP endpoints of the REST clients (Cloud SQL, Cloud DNS) are for local test servers only."""
+    try:
+        parts = urlsplit(endpoint)
+        port = parts.port
+        loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
+    except ValueError:
+        parts, port, loopback = urlsplit(""), None, False
+    if parts.scheme != "http" or not loopback or not port:
+        raise UsageError(f"{env_var}={endpoint!r}: a plaintext endpoint must be http://<loopback address>:PORT{path}",
+                         hint=f"it is for local test servers (http://127.0.0.1:PORT{path}); unset it to reach Google Cloud")
 
 
 def metric_client(endpoint: str | None = None) -> Any:

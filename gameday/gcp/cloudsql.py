@@ -27,17 +27,15 @@ one :class:`CloudSqlError` line naming the fix (:func:`translated`).
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import socket
 import time
 from datetime import datetime, timezone
 from typing import Any, Iterator
-from urllib.parse import urlsplit
 
 from ..deadline import wait_until
 from ..errors import DeadlineExceeded, GamedayError, UsageError
-from .client import CREDENTIALS_HINT
+from .client import CREDENTIALS_HINT, check_loopback_url, default_credentials
 
 ENDPOINT_ENV = "GAMEDAY_CLOUDSQL_ENDPOINT"
 SCOPES = ["https://www.googleapis.com/auth/sqlservice.admin"]
@@ -55,30 +53,6 @@ class OperationFailed(CloudSqlError):
 
 # ---- the client ----------------------------------------------------------------------------------
 
-def _check_loopback(endpoint: str) -> None:
-    try:
-        parts = urlsplit(endpoint)
-        port = parts.port
-        loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
-    except ValueError:
-        parts, port, loopback = urlsplit(""), None, False
-    if parts.scheme != "http" or not loopback or not port:
-        raise UsageError(f"{ENDPOINT_ENV}={endpoint!r}: a plaintext endpoint must be http://<loopback address>:PORT/",
-                         hint="it is for local test servers (http://127.0.0.1:PORT/); unset it to reach Google Cloud")
-
-
-def _credentials() -> Any:
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-
-    try:
-        credentials, _project = google.auth.default(scopes=SCOPES)
-    except DefaultCredentialsError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "none found"
-        raise UsageError(f"no usable Google credentials for Cloud SQL ({first})", hint=CREDENTIALS_HINT) from None
-    return credentials
-
-
 def sqladmin(endpoint: str | None = None, *, timeout_s: float = 30.0, credentials: Any = None) -> Any:
     """The Cloud SQL Admin v1 service (a ``googleapiclient`` Resource): plain HTTP to ``endpoint``
     (or ``$GAMEDAY_CLOUDSQL_ENDPOINT``) with anonymous credentials when given, else Google Cloud with
@@ -92,10 +66,10 @@ def sqladmin(endpoint: str | None = None, *, timeout_s: float = 30.0, credential
     endpoint = endpoint or os.environ.get(ENDPOINT_ENV)
     options: dict[str, Any] = {}
     if endpoint:
-        _check_loopback(endpoint)
+        check_loopback_url(ENDPOINT_ENV, endpoint, path="/")
         options["api_endpoint"] = endpoint if endpoint.endswith("/") else endpoint + "/"
     if credentials is None:
-        credentials = AnonymousCredentials() if endpoint else _credentials()
+        credentials = AnonymousCredentials() if endpoint else default_credentials(SCOPES, service="Cloud SQL")
     http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout_s))
     return build("sqladmin", "v1", http=http, client_options=options or None, static_discovery=True,
                  cache_discovery=False)

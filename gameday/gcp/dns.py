@@ -24,15 +24,13 @@ the user must fix) naming the project, zone and record and the fix.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import os
 import time
 from typing import Any, Iterator
-from urllib.parse import urlsplit
 
 from ..deadline import wait_until
 from ..errors import DeadlineExceeded, GamedayError, UsageError
-from .client import CREDENTIALS_HINT
+from .client import CREDENTIALS_HINT, check_loopback_url, default_credentials
 
 ENDPOINT_ENV = "GAMEDAY_CLOUDDNS_ENDPOINT"
 SCOPES = ["https://www.googleapis.com/auth/ndev.clouddns.readwrite"]
@@ -47,30 +45,6 @@ class DnsError(GamedayError):
 
 # ---- the client ----------------------------------------------------------------------------------
 
-def _check_loopback(endpoint: str) -> None:
-    try:
-        parts = urlsplit(endpoint)
-        port = parts.port
-        loopback = parts.hostname == "localhost" or ipaddress.ip_address(parts.hostname or "").is_loopback
-    except ValueError:
-        parts, port, loopback = urlsplit(""), None, False
-    if parts.scheme != "http" or not loopback or not port:
-        raise UsageError(f"{ENDPOINT_ENV}={endpoint!r}: a plaintext endpoint must be http://<loopback address>:PORT",
-                         hint="it is for local test servers (http://127.0.0.1:PORT); unset it to reach Google Cloud")
-
-
-def _credentials() -> Any:
-    import google.auth
-    from google.auth.exceptions import DefaultCredentialsError
-
-    try:
-        credentials, _project = google.auth.default(scopes=SCOPES)
-    except DefaultCredentialsError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else "none found"
-        raise UsageError(f"no usable Google credentials for Cloud DNS ({first})", hint=CREDENTIALS_HINT) from None
-    return credentials
-
-
 def dns_client(project: str, endpoint: str | None = None, *, credentials: Any = None) -> Any:
     """A ``google.cloud.dns.Client`` for ``project``: plain HTTP to ``endpoint`` (or
     ``$GAMEDAY_CLOUDDNS_ENDPOINT``) with anonymous credentials when given, else Google Cloud with
@@ -81,10 +55,10 @@ def dns_client(project: str, endpoint: str | None = None, *, credentials: Any = 
     endpoint = endpoint or os.environ.get(ENDPOINT_ENV)
     options = None
     if endpoint:
-        _check_loopback(endpoint)
+        check_loopback_url(ENDPOINT_ENV, endpoint)
         options = {"api_endpoint": endpoint.rstrip("/")}
     if credentials is None:
-        credentials = AnonymousCredentials() if endpoint else _credentials()
+        credentials = AnonymousCredentials() if endpoint else default_credentials(SCOPES, service="Cloud DNS")
     return dns.Client(project=project, credentials=credentials, client_options=options)
 
 

@@ -94,7 +94,7 @@ def test_a_change_that_stays_pending_is_waited_for_no_longer_than_timeout_s(serv
     with pytest.raises(DeadlineExceeded) as err:
         dns.switch(front(timeout_s=1), "europe-west1")
     took = time.monotonic() - started
-    assert 1 <= took < 3, took
+    assert 1 <= took < 10, took  # waited its timeout_s, then stopped (the margin is for a loaded machine)
     text = str(err.value)
     assert "Cloud DNS change 1" in text and "last status pending" in text
     assert "gcloud dns record-sets changes describe 1 --zone sps-example-nhs-uk --project sps-production" in text
