@@ -92,20 +92,8 @@ def fail_over(decision_s: float = None, configuration: Dict[str, Any] = None,
     tgt = pair.target(pair.active())
     if decision_s is not None:
         pair.decision_s = float(decision_s)
-    from ...recovery.context import Context
-    from ...recovery import FAILED, load_playbook, run
-    from ...recovery.layers import region
-    ctx = Context(target=tgt)
-    ctx.state.regions = pair
-    region.LAST.pop(tgt.env.name, None)
-    result = run(load_playbook("region"), ctx, apply=True, fault_at=CANARIES.get("fault_at"))
-    if result.outcome == FAILED:
-        from ...errors import GamedayError
-        raise GamedayError(f"the region playbook could not fail over: {result.error}",
-                           hint="`gameday playbook region` shows what it finds")
-    done = {"outcome": result.outcome, "findings": [f.code for f in result.findings],
-            "steps": result.step_timings(), "last": dict(region.LAST.get(tgt.env.name, {})),
-            "decision_s": pair.decision_s, "rto": result.rto}
+    done = {**run_region_playbook(tgt, switchover=False, failing="fail over", pair=pair,
+                                  fault_at=CANARIES.get("fault_at")), "decision_s": pair.decision_s}
     CANARIES["failover"] = done
     return {"target": tgt.env.name, "layer": "region", **done}
 
