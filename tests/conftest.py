@@ -115,10 +115,32 @@ def warm_up(t) -> None:
     _WARM.add(t.paths.name)
 
 
+def wait_layers_healthy(env: str = "sandbox-test", timeout: float = 180) -> None:
+    """Every layer as the experiments' steady-state hypothesis asks: each web pod ready, no Kafka
+    partition under-replicated or offline, search green. The site can meet its SLO while Kafka still
+    catches a restarted broker up or search reallocates shards after the test before; an experiment
+    started then "completes" without its method (Chaos Toolkit's steady state before is not met)."""
+    from gameday.chaos.kafka.probes import partition_health
+    from gameday.chaos.search.probes import cluster_status_is
+    from gameday.chaos.web.probes import web_pods_ready
+    from gameday.deadline import wait_until
+
+    cfg = {"gameday_environment": env}
+    checks = {"web pods": lambda: web_pods_ready(configuration=cfg)["all_ready"],
+              "kafka partitions": lambda: partition_health(configuration=cfg)["healthy"],
+              "search green": lambda: cluster_status_is("green", configuration=cfg)}
+
+    def unhealthy() -> list[str]:
+        return [name for name, check in checks.items() if not check()]
+    wait_until(lambda: not unhealthy(), timeout=timeout, interval=0.5,
+               what="every layer of the twin to be healthy (web pods ready, Kafka partitions in sync, search green)")
+
+
 @pytest.fixture
 def steady_twin(twin):
-    """The twin, once it meets its SLO: each experiment starts from a steady state (as a game day
-    cools down between scenarios)."""
+    """The twin, once every layer is healthy and it meets its SLO: each experiment starts from the
+    steady state its hypothesis checks (as a game day cools down between scenarios)."""
+    wait_layers_healthy()
     warm_up(twin)
     return twin
 
