@@ -48,8 +48,9 @@ def create_topics(bootstrap: str, content_topic: str, timeout: float = 60.0) -> 
     # Wait until every partition has a leader and a full ISR: the twin starts healthy.
     while time.monotonic() < deadline:
         md = admin.list_topics(timeout=10)
-        partitions = [p for name in wanted for p in md.topics[name].partitions.values()]
-        if partitions and all(p.leader >= 0 and len(p.isrs) == 3 for p in partitions):
+        known = [md.topics.get(name) for name in wanted]  # a broker's metadata may lag a topic just created
+        partitions = [p for topic in known if topic is not None for p in topic.partitions.values()]
+        if None not in known and partitions and all(p.leader >= 0 and len(p.isrs) == 3 for p in partitions):
             return
         time.sleep(0.5)
     raise TimeoutError("Kafka topics did not reach a full ISR in time")

@@ -35,7 +35,7 @@ from ..deadline import Deadline, wait_until
 from ..errors import DeadlineExceeded, GamedayError
 from ..gtid import beyond, merge
 from . import db_roles
-from .db_replication import _exec, _gtid_wait, _one, _slave_status, connect, member_state, rebuild, reseed_member
+from .db_replication import _exec, _gtid_wait, _one, _slave_status, connect, member_state, rebuild, reseed_member, take_over
 from .members import db
 from .shape import Shape, Upstream
 
@@ -294,22 +294,10 @@ def promote(standby, *, planned: bool, timeout: float = CATCH_UP_TIMEOUT) -> dic
     seconds: dict[str, float] = {}
     up_pos, fenced_by = _fence_upstream(up) if planned else (None, None)
     seconds["fence_upstream"] = round(time.monotonic() - started, 3)
-    received = None
     with connect(standby, member) as conn:
-        t = time.monotonic()
-        if up_pos:
-            _gtid_wait(conn, up_pos, timeout, what=f"{standby.name}/{member} catching up with {up.name}")
-        if _slave_status(conn):
-            _exec(conn, "STOP SLAVE IO_THREAD")
-            received = (_slave_status(conn) or {}).get("Gtid_IO_Pos")
-            if received:  # apply everything it received before it takes writes
-                _gtid_wait(conn, received, timeout, what=f"{standby.name}/{member} applying its relay log")
-            _exec(conn, "STOP SLAVE", "RESET SLAVE ALL")
-        seconds["catch_up"] = round(time.monotonic() - t, 3)
-        t = time.monotonic()
-        _exec(conn, "SET GLOBAL read_only = 0")
-        promoted_at = _one(conn, "SELECT @@gtid_current_pos")
-        seconds["writable"] = round(time.monotonic() - t, 3)
+        taken = take_over(conn, up_pos, timeout, who=f"{standby.name}/{member}", upstream=up.name)
+    received, promoted_at = taken["received_gtid"], taken["promoted_at_gtid"]
+    seconds.update(taken["seconds"])
     roles = db_roles.load(standby)
     roles.upstream, roles.region_fenced = None, False
     roles.epoch += 1

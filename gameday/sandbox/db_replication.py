@@ -154,21 +154,9 @@ def promote(twin, new: str | None = None, *, timeout: float = CATCH_UP_TIMEOUT) 
             old_gtid = None  # gone: a failover
     seconds["fence_old"] = round(time.monotonic() - started, 3)
     with connect(twin, new) as conn:
-        t = time.monotonic()
-        if old_gtid:
-            _gtid_wait(conn, old_gtid, timeout, what=f"{new} catching up with {old}")
-        slave = _slave_status(conn)
-        if slave:
-            _exec(conn, "STOP SLAVE IO_THREAD")
-            received = (_slave_status(conn) or {}).get("Gtid_IO_Pos")
-            if received:  # apply everything it received before it takes writes
-                _gtid_wait(conn, received, timeout, what=f"{new} applying its relay log")
-            _exec(conn, "STOP SLAVE", "RESET SLAVE ALL")
-        seconds["catch_up"] = round(time.monotonic() - t, 3)
-        t = time.monotonic()
-        _exec(conn, "SET GLOBAL read_only = 0")
-        promoted_at = _one(conn, "SELECT @@gtid_current_pos")
-        seconds["writable"] = round(time.monotonic() - t, 3)
+        taken = take_over(conn, old_gtid, timeout, who=new, upstream=old)
+    promoted_at = taken["promoted_at_gtid"]
+    seconds.update(taken["seconds"])
     roles.primary = new
     roles.replicas = [r for r in roles.replicas if r != new]
     if old not in roles.fenced:
@@ -182,6 +170,31 @@ def promote(twin, new: str | None = None, *, timeout: float = CATCH_UP_TIMEOUT) 
     seconds["total"] = round(time.monotonic() - started, 3)
     return {"old_primary": old, "new_primary": new, "switchover": old_gtid is not None, "mode": roles.mode,
             "old_gtid": old_gtid, "promoted_at_gtid": promoted_at, "endpoint": twin.db_addr(), "seconds": seconds}
+
+
+def take_over(conn, caught_up_to: str | None, timeout: float, *, who: str, upstream: str) -> dict[str, Any]:
+    """The promotion itself, on ``conn`` (the server taking writes): wait until it has applied
+    ``caught_up_to`` (the fenced old primary's GTID position; None when that one is gone), stop its
+    replication once it has applied everything it received (its relay log), make it writable.
+    Used by :func:`promote` (within a region) and ``db_region.promote`` (across regions).
+
+    Returns ``{"received_gtid", "promoted_at_gtid", "seconds": {"catch_up", "writable"}}``."""
+    t = time.monotonic()
+    if caught_up_to:
+        _gtid_wait(conn, caught_up_to, timeout, what=f"{who} catching up with {upstream}")
+    received = None
+    if _slave_status(conn):
+        _exec(conn, "STOP SLAVE IO_THREAD")
+        received = (_slave_status(conn) or {}).get("Gtid_IO_Pos")
+        if received:  # apply everything it received before it takes writes
+            _gtid_wait(conn, received, timeout, what=f"{who} applying its relay log")
+        _exec(conn, "STOP SLAVE", "RESET SLAVE ALL")
+    catch_up = round(time.monotonic() - t, 3)
+    t = time.monotonic()
+    _exec(conn, "SET GLOBAL read_only = 0")
+    promoted_at = _one(conn, "SELECT @@gtid_current_pos")
+    return {"received_gtid": received, "promoted_at_gtid": promoted_at,
+            "seconds": {"catch_up": catch_up, "writable": round(time.monotonic() - t, 3)}}
 
 
 def repoint(twin) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from ...deadline import wait_until
 from ...errors import DeadlineExceeded, GamedayError, UsageError
 from ..spec import MemberSpec, Workload
 from ..twin import PORTS, Twin
+from .lb import HTTP_DEFAULTS, admin_frontend
 
 NAME = "front-1"
 BACKEND = "regions"
@@ -88,28 +89,12 @@ global
     stats socket {socket_path(front_twin)} mode 600 level admin
     nbthread 1
 
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 10s
-    timeout http-request 10s
-    timeout http-keep-alive 60s
-    retries 2
-    option redispatch 1
-    retry-on conn-failure empty-response
-
+{HTTP_DEFAULTS}
 frontend global
     bind {me}:{PORTS['lb']}
     default_backend {BACKEND}
 
-frontend admin
-    bind {me}:{PORTS['lb_stats']}
-    monitor-uri {HEALTH_URI}
-    stats enable
-    stats uri /stats
-    stats refresh 5s
-
+{admin_frontend(me, HEALTH_URI)}
 backend {BACKEND}
     option httpchk GET /readyz
     http-check expect status 200

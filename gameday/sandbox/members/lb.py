@@ -35,6 +35,33 @@ def socket_path(twin: Twin):
     return twin.paths.run / "lb-1.sock"
 
 
+# What every HAProxy of the twin says the same way (this one, and the global front's)
+HTTP_DEFAULTS = """\
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 30s
+    timeout server 10s
+    timeout http-request 10s
+    timeout http-keep-alive 60s
+    retries 2
+    option redispatch 1
+    retry-on conn-failure empty-response
+"""
+
+
+def admin_frontend(address: str, health_uri: str) -> str:
+    """The ``admin`` frontend on the stats port: ``health_uri`` answers 200 while HAProxy runs, /stats."""
+    return f"""\
+frontend admin
+    bind {address}:{PORTS['lb_stats']}
+    monitor-uri {health_uri}
+    stats enable
+    stats uri /stats
+    stats refresh 5s
+"""
+
+
 def haproxy_cfg(twin: Twin) -> str:
     me = twin.address("lb")
     servers = "\n".join(
@@ -48,30 +75,14 @@ global
     nbthread 2
     ssl-default-bind-options ssl-min-ver TLSv1.2
 
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 30s
-    timeout server 10s
-    timeout http-request 10s
-    timeout http-keep-alive 60s
-    retries 2
-    option redispatch 1
-    retry-on conn-failure empty-response
-
+{HTTP_DEFAULTS}
 frontend site
     bind {me}:{PORTS['lb']}
     bind {me}:{HTTPS_PORT} ssl crt {pem}
     http-response set-header {REGION_HEADER} {twin.shape.region}
     default_backend web
 
-frontend admin
-    bind {me}:{PORTS['lb_stats']}
-    monitor-uri /lb-health
-    stats enable
-    stats uri /stats
-    stats refresh 5s
-
+{admin_frontend(me, '/lb-health')}
 backend web
     balance roundrobin
     option httpchk GET /readyz
