@@ -28,7 +28,7 @@ from typing import Any
 import pymysql
 
 from ..deadline import Deadline, wait_until
-from ..errors import DeadlineExceeded, GamedayError
+from ..errors import DeadlineExceeded, GamedayError, UsageError
 from ..gtid import beyond, merge
 from . import db_roles
 from .members import db, toxiproxy
@@ -134,6 +134,12 @@ def promote(twin, new: str | None = None, *, timeout: float = CATCH_UP_TIMEOUT) 
 
     Returns ``{"old_primary", "new_primary", "switchover", "mode", "old_gtid", "promoted_at_gtid",
     "seconds": {"fence_old", "catch_up", "writable", "repoint", "total"}}``."""
+    if twin.shape.standby:
+        up = twin.shape.upstream
+        raise UsageError(f"{twin.name} is the standby region {twin.shape.region}: its database replicates from "
+                         f"{up.twin} (region {up.region}); a replica promoted inside it would make a second "
+                         "writable region", hint="promote a standby region with `gameday playbook region` "
+                         "(a failover, or --switchover when the active region answers)")
     started = time.monotonic()
     roles = db_roles.load(twin)
     old = roles.primary

@@ -30,6 +30,7 @@ from gameday.sandbox.regions import Regions
 from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
 from gameday.targets import regions as region_pairs
 from gameday.targets.environment import load as load_env
+from tests.conftest import pause_session_twin
 from tests.integration.test_chaos import chaos_run, outputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,6 +41,7 @@ ENV_FILE = ROOT / "environments" / "regions-test.yaml"
 
 @pytest.fixture(scope="module")
 def two_regions():
+    pause_session_twin()  # three twins of their own; a fourth idle on two cores slows every drill
     rs = Regions.of(Twin.create(NAME, NET))
     region_set.down(rs, wipe=True)  # what a killed earlier run left
     try:

@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from gameday.errors import GamedayError, UsageError
-from gameday.sandbox import db_region, db_roles, names
+from gameday.sandbox import db_region, db_replication, db_roles, names
 from gameday.sandbox.members import db, front, lb, site
 from gameday.sandbox.regions import Regions
 from gameday.sandbox.shape import Shape, Upstream
@@ -179,3 +179,12 @@ def test_the_fronts_runtime_state_is_read_as_haproxy_2_6_writes_it():
     assert front.parse_servers_state(JUST_READY)["r2"] == {"maint": False, "up": True, "check_passed": False}
     with pytest.raises(GamedayError, match="unexpected answer"):
         front.parse_servers_state("Unknown command\n")
+
+
+def test_a_standby_regions_database_is_not_promoted_inside_its_region(regions):
+    """The db playbook's in-region promote refuses a standby before it touches anything (no server runs
+    here: a connection attempt would be a different error): the region playbook promotes a region."""
+    with pytest.raises(UsageError) as err:
+        db_replication.promote(regions.standby)
+    assert "standby region r2" in str(err.value) and "rg (region r1)" in str(err.value)
+    assert "gameday playbook region" in err.value.hint
