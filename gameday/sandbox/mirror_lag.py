@@ -9,15 +9,24 @@
     got["checkpoint_age_s"]                         # age of the newest group checkpoint (None: none yet)
     wait_caught_up(twin, timeout=60)                # seconds until behind == 0, else DeadlineExceeded
 
+The measuring core takes no twin, only the two clusters and MirrorMaker's names, so a standby
+elsewhere (Strimzi on GKE: :mod:`gameday.targets.kubernetes_mirror`) is measured the same way::
+
+    measure("source:9092", "target:9092", topics=["content-events"], source_alias="europe-west2",
+            offsets_topic="mirrormaker2-cluster-offsets",
+            connector="europe-west2->europe-west1.MirrorSourceConnector")
+
 How it is measured, per partition of each mirrored topic (:data:`.members.mirror.TOPICS`):
 
 - ``source_end``: the upstream partition's end offset (high watermark). The twin's producers are not
   transactional, so every upstream offset below it is a record.
 - ``replicated``: the next upstream offset MirrorMaker has still to copy: one past the source offset
-  it committed in Connect's offsets topic (``mm2-offsets.<source>.internal`` here, read
-  ``read_committed``). MirrorMaker runs exactly once (:mod:`.members.mirror`): the records and this
+  it committed in Connect's offsets topic (``mm2-offsets.<source>.internal`` on the twin, read
+  ``read_committed``). The twin's MirrorMaker runs exactly once (:mod:`.members.mirror`): the records and this
   offset are committed in one transaction, so every upstream record below ``replicated`` is in the
-  mirrored topic, once. A partition it has not committed yet counts from the upstream's first offset
+  mirrored topic, once (a MirrorMaker that copies at least once commits its offsets after the
+  records, every ``offset.flush.interval.ms``: ``behind`` may then count records already copied,
+  never fewer than are missing). A partition it has not committed yet counts from the upstream's first offset
   (it copies from the earliest).
 - ``behind = source_end - replicated``: records acknowledged upstream and not (yet) here. 0 when
   caught up: an exact RPO for the standby if the upstream were lost now.
@@ -38,7 +47,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -142,20 +151,22 @@ def read_committed(bootstrap: str, topic: str, start: dict[int, int], deadline: 
         reader.close()
 
 
-def committed_source_offsets(twin: Twin, *, timeout: float = TIMEOUT) -> dict[tuple[str, int], int]:
-    """``{(upstream topic, partition): next offset to copy}`` from MirrorMaker's committed source
-    offsets (Connect's offsets topic on this standby; the latest value per key wins, a tombstone
-    removes it). Empty before MirrorMaker first committed."""
+def source_offsets(bootstrap: str, offsets_topic: str, source_alias: str, *, connector: str = SOURCE_CONNECTOR,
+                   timeout: float = TIMEOUT) -> dict[tuple[str, int], int]:
+    """``{(upstream topic, partition): next offset to copy}`` from the source offsets MirrorMaker's
+    ``connector`` committed in Connect's offsets topic ``offsets_topic`` at ``bootstrap`` (the
+    target cluster): keys ``[connector, {"cluster": source_alias, "topic", "partition"}]``, the
+    latest value per key wins, a tombstone removes it. Empty before MirrorMaker first committed.
+    ``connector`` is ``MirrorSourceConnector`` in dedicated mode (the twin) and
+    ``<source>-><target>.MirrorSourceConnector`` under Strimzi."""
     deadline = Deadline(timeout)
-    topic = mirror.offsets_topic(twin)
-    source = mirror.source_region(twin)
-    parts = _partitions(twin.kafka_bootstrap(), topic, deadline)
+    parts = _partitions(bootstrap, offsets_topic, deadline)
     out: dict[tuple[str, int], int] = {}
-    for msg in read_committed(twin.kafka_bootstrap(), topic, {p: OFFSET_BEGINNING for p in parts}, deadline):
+    for msg in read_committed(bootstrap, offsets_topic, {p: OFFSET_BEGINNING for p in parts}, deadline):
         try:
-            connector, where = json.loads(msg.key())
+            name, where = json.loads(msg.key())
             key = (str(where["topic"]), int(where["partition"]))
-            if connector != SOURCE_CONNECTOR or where.get("cluster") != source:
+            if name != connector or where.get("cluster") != source_alias:
                 continue
         except (TypeError, ValueError, KeyError):
             continue  # another connector's or a foreign record: not ours to read
@@ -166,45 +177,75 @@ def committed_source_offsets(twin: Twin, *, timeout: float = TIMEOUT) -> dict[tu
     return out
 
 
-def checkpoint_age(twin: Twin, *, timeout: float = TIMEOUT) -> float | None:
-    """Seconds since the newest checkpoint MirrorMaker wrote here (None: no checkpoint yet)."""
+def newest_checkpoint_age(bootstrap: str, checkpoints_topic: str, *, timeout: float = TIMEOUT) -> float | None:
+    """Seconds since the newest record of ``checkpoints_topic`` at ``bootstrap`` (None: none, or no
+    such topic)."""
     deadline = Deadline(timeout)
-    topic = mirror.checkpoints_topic(twin)
-    ends = watermarks(twin.kafka_bootstrap(), topic, timeout=deadline.remaining())
+    ends = watermarks(bootstrap, checkpoints_topic, timeout=deadline.remaining())
     start = {p: max(low, high - CHECKPOINT_TAIL) for p, (low, high) in ends.items() if high > low}
-    stamps = [msg.timestamp()[1] for msg in read_committed(twin.kafka_bootstrap(), topic, start, deadline)]
+    stamps = [msg.timestamp()[1] for msg in read_committed(bootstrap, checkpoints_topic, start, deadline)]
     newest = max((s for s in stamps if s > 0), default=None)
     return None if newest is None else round(max(0.0, time.time() - newest / 1000), 1)
 
 
+def measure(source_bootstrap: str, target_bootstrap: str, *, topics: Iterable[str], offsets_topic: str,
+            source_alias: str, connector: str = SOURCE_CONNECTOR, mirrored: Callable[[str], str] | None = None,
+            checkpoints_topic: str | None = None, timeout: float = TIMEOUT) -> dict[str, Any]:
+    """How far the cluster at ``target_bootstrap`` is behind the one at ``source_bootstrap`` (MirrorMaker
+    alias ``source_alias``) on each upstream topic of ``topics``, from the source offsets ``connector``
+    committed in ``offsets_topic`` (see the module docstring). ``mirrored(topic)`` names the copy
+    (default ``<source_alias>.<topic>``, MirrorMaker's DefaultReplicationPolicy); ``checkpoints_topic``
+    (on the target) gives ``checkpoint_age_s``, None when not given. The result is :func:`lag`'s.
+    Raises KafkaUnavailable when either cluster cannot answer within ``timeout`` seconds."""
+    deadline = Deadline(timeout)
+    name = mirrored or (lambda topic: f"{source_alias}.{topic}")
+    copied = source_offsets(target_bootstrap, offsets_topic, source_alias, connector=connector,
+                            timeout=deadline.remaining())
+    out: dict[str, Any] = {}
+    for topic in topics:
+        target = name(topic)
+        source = watermarks(source_bootstrap, topic, timeout=deadline.remaining())
+        here = watermarks(target_bootstrap, target, timeout=deadline.remaining())
+        partitions = {}
+        for p, (low, high) in source.items():
+            done = min(high, max(low, copied.get((topic, p), low)))
+            partitions[p] = {"source_end": high, "replicated": done, "behind": high - done}
+        out[topic] = {"mirrored_topic": target,
+                      "source_end": sum(v["source_end"] for v in partitions.values()),
+                      "replicated": sum(v["replicated"] for v in partitions.values()),
+                      "mirrored_end": sum(high for _low, high in here.values()),
+                      "behind": sum(v["behind"] for v in partitions.values()),
+                      "partitions": partitions}
+    age = None if checkpoints_topic is None else \
+        newest_checkpoint_age(target_bootstrap, checkpoints_topic, timeout=max(1.0, deadline.remaining()))
+    return {"source_region": source_alias, "behind": sum(t["behind"] for t in out.values()),
+            "checkpoint_age_s": age, "topics": out}
+
+
+def committed_source_offsets(twin: Twin, *, timeout: float = TIMEOUT) -> dict[tuple[str, int], int]:
+    """:func:`source_offsets` of standby ``twin``'s mirror (Connect's offsets topic on this standby)."""
+    return source_offsets(twin.kafka_bootstrap(), mirror.offsets_topic(twin), mirror.source_region(twin),
+                          timeout=timeout)
+
+
+def checkpoint_age(twin: Twin, *, timeout: float = TIMEOUT) -> float | None:
+    """Seconds since the newest checkpoint MirrorMaker wrote here (None: no checkpoint yet)."""
+    return newest_checkpoint_age(twin.kafka_bootstrap(), mirror.checkpoints_topic(twin), timeout=timeout)
+
+
 def lag(twin: Twin, *, timeout: float = TIMEOUT) -> dict[str, Any]:
-    """How far standby ``twin`` is behind its upstream (see the module docstring)::
+    """How far standby ``twin`` is behind its upstream (see the module docstring): :func:`measure`
+    with the twin's names (:mod:`.members.mirror`)::
 
         {"source_region": "r1", "behind": 0, "checkpoint_age_s": 0.4,
          "topics": {"content-events": {"mirrored_topic": "r1.content-events", "source_end": 2000,
                                        "replicated": 2000, "mirrored_end": 2014, "behind": 0,
                                        "partitions": {0: {"source_end": ..., "replicated": ..., "behind": ...}}}}}
     """
-    deadline = Deadline(timeout)
-    upstream = mirror.upstream_twin(twin)
-    copied = committed_source_offsets(twin, timeout=deadline.remaining())
-    topics: dict[str, Any] = {}
-    for topic in mirror.TOPICS:
-        target = mirror.mirrored_topic(twin, topic)
-        source = watermarks(upstream.kafka_bootstrap(), topic, timeout=deadline.remaining())
-        here = watermarks(twin.kafka_bootstrap(), target, timeout=deadline.remaining())
-        partitions = {}
-        for p, (low, high) in source.items():
-            done = min(high, max(low, copied.get((topic, p), low)))
-            partitions[p] = {"source_end": high, "replicated": done, "behind": high - done}
-        topics[topic] = {"mirrored_topic": target,
-                         "source_end": sum(v["source_end"] for v in partitions.values()),
-                         "replicated": sum(v["replicated"] for v in partitions.values()),
-                         "mirrored_end": sum(high for _low, high in here.values()),
-                         "behind": sum(v["behind"] for v in partitions.values()),
-                         "partitions": partitions}
-    return {"source_region": mirror.source_region(twin), "behind": sum(t["behind"] for t in topics.values()),
-            "checkpoint_age_s": checkpoint_age(twin, timeout=max(1.0, deadline.remaining())), "topics": topics}
+    return measure(mirror.upstream_twin(twin).kafka_bootstrap(), twin.kafka_bootstrap(), topics=mirror.TOPICS,
+                   offsets_topic=mirror.offsets_topic(twin), source_alias=mirror.source_region(twin),
+                   mirrored=lambda topic: mirror.mirrored_topic(twin, topic),
+                   checkpoints_topic=mirror.checkpoints_topic(twin), timeout=timeout)
 
 
 def wait_caught_up(twin: Twin, timeout: float = 60.0, *, interval: float = 0.5) -> float:

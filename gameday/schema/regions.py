@@ -15,9 +15,14 @@ readers to one region (the twin's global front, or a Cloud DNS record)::
         targets:                      # per region: the record's data when that region is active
           europe-west2: [203.0.113.10]
           europe-west1: [198.51.100.20]
+      kafka:                          # kind: kubernetes only: the Strimzi mirror into this region
+        mirror: {namespace: kafka, name: sps-mirror}   # its KafkaMirrorMaker2 (stopped on promotion)
+        offsets_topic: mirrormaker2-cluster-offsets    # optional: else read from the KafkaMirrorMaker2
+        timeout_s: 10                 # optional: how long a lag measurement may take (default 10)
 
 :class:`RegionsBlock` checks each key; ``RegionsBlock.problems(data, environment)`` checks between
-keys (a cloud-dns front's fields, targets that fit the type, a standby that is not this environment).
+keys (a cloud-dns front's fields, targets that fit the type, a standby that is not this environment,
+a Strimzi mirror only on a kind: kubernetes environment).
 That ``standby`` names an existing environment file of the same kind is checked where files are read
 (:func:`gameday.targets.environment.load`).
 """
@@ -140,6 +145,37 @@ def _rrdata_problems(rrdatas: list[str], kind: Any, where: str) -> list[Problem]
     return []
 
 
+K8S_NAMESPACE = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"  # a DNS-1123 label
+K8S_NAME = r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"  # a DNS-1123 subdomain
+KAFKA_TOPIC = r"^[A-Za-z0-9._-]{1,249}$"
+
+
+class MirrorRef(Strict):
+    """A Strimzi ``KafkaMirrorMaker2`` (kafka.strimzi.io/v1beta2) in this region's cluster: the mirror
+    that copies the other region's topics here (``kubectl get kafkamirrormaker2 -A``)."""
+
+    namespace: str = Field(min_length=1, max_length=63, pattern=K8S_NAMESPACE,
+                           description="the namespace of the KafkaMirrorMaker2: lowercase letters, digits and "
+                                       "hyphens, e.g. kafka")
+    name: str = Field(min_length=1, max_length=253, pattern=K8S_NAME,
+                      description="the KafkaMirrorMaker2's name: lowercase letters, digits, hyphens and dots, "
+                                  "e.g. sps-mirror")
+
+
+class RegionKafka(Strict):
+    """How Kafka reaches this (standby) region: the Strimzi mirror that gameday stops when this region
+    is promoted and whose lag it measures (:mod:`gameday.targets.kubernetes_mirror`)."""
+
+    mirror: MirrorRef = Field(description="the KafkaMirrorMaker2 into this region: {namespace, name}")
+    offsets_topic: Optional[str] = Field(None, max_length=249, pattern=KAFKA_TOPIC,
+                                         description="Connect's offsets topic of the mirror, on this region's Kafka "
+                                                     "(letters, digits, '.', '_', '-'); "
+                                                     "default: the KafkaMirrorMaker2's offset.storage.topic "
+                                                     "(Strimzi's default mirrormaker2-cluster-offsets)")
+    timeout_s: float = Field(10, ge=0.5, le=120, description="seconds one lag measurement may take, 0.5..120 "
+                             "(default 10); a Kafka that does not answer in time is reported as not measured")
+
+
 class RegionsBlock(Strict):
     """This environment's place among regions: its own region, its standby, the front, the decision time."""
 
@@ -150,6 +186,9 @@ class RegionsBlock(Strict):
     front: Front = Field(description="what sends readers to the active region: {kind: twin} or {kind: cloud-dns, ...}")
     decision_s: float = Field(60, ge=0, le=3600, description="the simulated human decision before a failover, "
                               "seconds, 0..3600 (default 60)")
+    kafka: Optional[RegionKafka] = Field(None, description="kind: kubernetes: the Strimzi KafkaMirrorMaker2 "
+                                         "into this region, {mirror: {namespace, name}}; without it Kafka's lag is "
+                                         "not measured and a promotion leaves the mirror running")
 
     @staticmethod
     def problems(data: Any, environment: Any, path: str = "regions") -> list[Problem]:
@@ -169,5 +208,9 @@ class RegionsBlock(Strict):
         if kind == "twin" and isinstance(data.get("name"), str) and data["name"] not in TWIN_REGIONS:
             out.append(Problem(f"{path}.name must be r1 or r2 with front kind twin, not {data['name'][:40]!r}",
                                "the twin's regions are r1 (twin NAME) and r2 (twin NAME-r2)"))
+        if data.get("kafka") is not None and env.get("kind") != "kubernetes":
+            out.append(Problem(f"{path}.kafka names a Strimzi KafkaMirrorMaker2, used only by a kind: kubernetes "
+                               f"environment (this is kind: {env.get('kind')})",
+                               "remove it: the twin's regions run their own MirrorMaker (gameday sandbox up --regions 2)"))
         out += Front.problems(front, f"{path}.front", data.get("name"))
         return out

@@ -6,10 +6,10 @@ calls them through :class:`~gameday.targets.regions.RegionPair`::
 
     pair = regions.for_environment(load("gke-production"), i_mean_production=True)
     dr = pair.target("europe-west1")             # the standby cluster (gke-production-dr)
-    dr.region_replication()                      # Cloud SQL instances.get + the replica_lag metric
+    dr.region_replication()                      # Cloud SQL instances.get + the replica_lag metric + MM2 lag
     pair.target("europe-west2").fence_region_writes()   # read_only=on on the active instance
     dr.wait_region_caught_up(timeout=600)        # a replica_lag point of 0 s taken after the wait began
-    dr.promote_region(planned=True)              # instances.promoteReplica of dr's instance
+    dr.promote_region(planned=True)              # instances.promoteReplica of dr's instance; its MM2 stopped
     dr.resize_region("primary")                  # web, indexer, search workloads to the primary's counts
 
 What is measured and what is not:
@@ -21,8 +21,14 @@ What is measured and what is not:
   :data:`FRESH_S` seconds, or Monitoring unreadable, is reported as not measured with the reason;
   a lag is never guessed. The metric is in whole seconds: 0 means less than a second behind, not
   "no transaction behind" (the twin compares GTIDs; that is not built here).
-- **Kafka**: Strimzi's MirrorMaker 2 lag is not built: ``{"behind": None, "why": ...}``. Promotion does
-  not stop the KafkaMirrorMaker2 into the promoted region, nor translate the indexer's offsets.
+- **Kafka** (:mod:`.kubernetes_mirror`), when the standby's environment names its Strimzi
+  ``KafkaMirrorMaker2`` (``regions.kafka.mirror``): the lag is measured as on the twin, per partition
+  from the source offsets MirrorMaker committed in Connect's offsets topic against the active
+  cluster's end offsets, when both regions' Kafka bootstraps answer from where gameday runs (else
+  ``{"behind": None, "why": ...}``, as with no mirror named); exact only with Connect's exactly-once
+  source support, otherwise never fewer records than are missing. A promotion stops the mirror (each
+  connector's ``state: stopped``, waited for). Not built: the indexer's offset translation on GKE
+  (MirrorMaker's ``sync.group.offsets.enabled`` is not checked against the group's committed offsets).
 - **Losing a region** on purpose is refused (:data:`NO_LOSS`); rebuilding the old primary as a replica of
   the new one is a manual, slow Cloud SQL step (:data:`NO_REBUILD`).
 """
@@ -39,7 +45,6 @@ from . import consent
 REPLICA_LAG = "cloudsql.googleapis.com/database/replication/replica_lag"
 FRESH_S = 330.0  # Cloud SQL samples every 60 s; Cloud Monitoring may show a point up to 210 s later
 RESIZED_LAYERS = ("web", "indexer", "search")
-KAFKA_NOT_BUILT = {"behind": None, "why": "Strimzi MirrorMaker 2 lag is not built"}
 NO_LOSS = ("a region cannot be lost on purpose on GKE; rehearse the failover with --switchover, or on the twin; "
            "nothing was touched")
 NO_REBUILD = ("re-creating a Cloud SQL cross-region replica of the new primary is a manual, slow step (a new "
@@ -123,9 +128,10 @@ class KubernetesRegions:
         """This region as the standby: ``{"active", "standby", "db", "kafka", "caught_up",
         "not_measured"}``. ``db`` is the replica as Cloud SQL describes it (``replicating``: a RUNNABLE
         read replica of the other region's instance with replication enabled) and its lag
-        (:func:`replica_lag`); ``caught_up`` is True only when the replica replicates and a measured
-        lag is 0. Kafka is not measured (``KAFKA_NOT_BUILT``), so it is listed in ``not_measured``.
-        Read-only."""
+        (:func:`replica_lag`); ``kafka`` is MirrorMaker 2's lag (:func:`.kubernetes_mirror.lag`:
+        ``behind`` None with its ``why`` when not measured, then listed in ``not_measured``).
+        ``caught_up`` is True only when the replica replicates, its measured lag is 0 and Kafka, when
+        measured, is 0 records behind. Read-only."""
         return self._replication()
 
     def _replication(self, since: float | None = None) -> dict[str, Any]:
@@ -145,14 +151,19 @@ class KubernetesRegions:
                 "replica_configuration": found.get("replicaConfiguration"), "replicating": replicating,
                 "seconds_behind": lag["seconds"], "lag": lag, "transactions_behind": None,
                 "caught_up": replicating and lag["seconds"] == 0}
+        from . import kubernetes_mirror
+        kafka = kubernetes_mirror.lag(self, other)
         return {"active": str(other.env.regions.get("name")), "standby": self._region_name(), "db": part,
-                "kafka": dict(KAFKA_NOT_BUILT), "caught_up": part["caught_up"], "not_measured": ["kafka"]}
+                "kafka": kafka, "caught_up": part["caught_up"] and kafka["behind"] in (None, 0),
+                "not_measured": ["kafka"] if kafka["behind"] is None else []}
 
     def wait_region_caught_up(self, timeout: float) -> dict[str, Any]:
         """Until Cloud Monitoring shows a ``replica_lag`` of 0 taken after this wait began (the
-        active region fenced before it), within ``timeout`` seconds; a replica that does not
-        replicate is a GamedayError at once. ``{"db_s", "kafka_s": None, "kafka", "replication"}``:
-        Kafka is not waited for (not built). With a 60 s sample period this takes a minute or more."""
+        active region fenced before it) and Kafka, when its lag is measured, is 0 records behind,
+        within ``timeout`` seconds; a replica that does not replicate is a GamedayError at once.
+        ``{"db_s", "kafka_s", "kafka", "replication"}``: ``kafka_s`` None when Kafka's lag was not
+        measured (not waited for, ``kafka`` says why). With a 60 s sample period this takes a minute
+        or more."""
         started, began = time.monotonic(), time.time()
         last: dict[str, Any] = {}
 
@@ -163,19 +174,25 @@ class KubernetesRegions:
                                    f"{rep['db']['expected_upstream']} (type {rep['db']['instance_type']}, primary "
                                    f"{rep['db']['upstream'] or 'none'}, state {rep['db']['state']}); nothing to wait for",
                                    hint="gcloud sql instances describe " + rep["db"]["instance"])
-            return bool(rep["db"]["caught_up"])
+            return bool(rep["caught_up"])
 
         poll = float(self._cloud_sql_db().config.get("poll_s", 5))
         try:
             wait_until(caught_up, timeout=timeout, interval=max(0.05, poll),
-                       what=f"Cloud SQL replica {self._cloud_sql_db().instance} to show a replica lag of 0")
+                       what=f"Cloud SQL replica {self._cloud_sql_db().instance} to show a replica lag of 0 "
+                            "(and Kafka, when measured, 0 records behind)")
         except DeadlineExceeded as err:
-            why = ((last.get("rep") or {}).get("db") or {}).get("lag", {}).get("why") or \
-                f"the last lag read was {((last.get('rep') or {}).get('db') or {}).get('seconds_behind')} s"
+            rep = last.get("rep") or {}
+            why = (rep.get("db") or {}).get("lag", {}).get("why") or \
+                f"the last lag read was {(rep.get('db') or {}).get('seconds_behind')} s"
+            if (rep.get("kafka") or {}).get("behind"):
+                why += f"; Kafka was {rep['kafka']['behind']} records behind"
             raise DeadlineExceeded(f"{err.message} ({why})",
                                    hint="the metric is sampled every 60 s and shows up to 210 s late: give the "
                                         "wait-caught-up step more time, or check the lag in the console") from None
-        return {"db_s": round(time.monotonic() - started, 2), "kafka_s": None, "kafka": dict(KAFKA_NOT_BUILT),
+        took = round(time.monotonic() - started, 2)
+        kafka = last["rep"]["kafka"]
+        return {"db_s": took, "kafka_s": took if kafka["behind"] == 0 else None, "kafka": kafka,
                 "replication": last["rep"]}
 
     # ---- a switchover or a failover -------------------------------------------------------------------
@@ -210,8 +227,10 @@ class KubernetesRegions:
         switchover) is refused, before anything is sent, unless the upstream instance has
         ``read_only=on`` (:meth:`fence_region_writes`) and the replica lag, when measured, is 0; an
         unmeasured lag is said in the result (``db.lag``), not guessed. Not planned (a failover): the
-        upstream is not read; what it acknowledged and never sent is lost. Kafka's MirrorMaker 2 into
-        this region is not stopped (``kafka``)."""
+        upstream is not read; what it acknowledged and never sent is lost. Then the Strimzi
+        KafkaMirrorMaker2 into this region (``regions.kafka.mirror``) is stopped
+        (:func:`.kubernetes_mirror.stop`, ``kafka``); a named mirror that is not in the cluster is refused
+        before anything is touched. With no mirror named, ``kafka`` says it was left as it is."""
         self._region_name()
         db = self._cloud_sql_db()
         found = db.sql.get()
@@ -220,7 +239,10 @@ class KubernetesRegions:
             raise UsageError(f"{self.name}: Cloud SQL {db.instance} is not a read replica (type "
                              f"{found.get('instanceType') or 'unknown'}): nothing to promote; nothing was touched",
                              hint="promote the standby region, whose instance replicates from the active one")
-        self._change_consent(f"promoting Cloud SQL replica {db.instance}")
+        from . import kubernetes_mirror
+        ref = kubernetes_mirror.named(self)
+        self._change_consent(f"promoting Cloud SQL replica {db.instance}" +
+                             (f" (and stopping KafkaMirrorMaker2 {ref['namespace']}/{ref['name']})" if ref else ""))
         from ..gcp.cloudsql import CloudSql
         source = CloudSql(db.sql.project, upstream, service=db.sql.service, timeout_s=db.sql.timeout_s,
                           poll_s=db.sql.poll_s)
@@ -238,14 +260,24 @@ class KubernetesRegions:
                 raise UsageError(f"{self.name}: Cloud SQL replica {db.instance} is {lag['seconds']:g} s behind "
                                  f"{upstream}; a planned promotion waits for 0; nothing was touched",
                                  hint="wait until it has caught up (wait_region_caught_up), then promote")
+        mirror = kubernetes_mirror.read(self) if ref else None  # missing: refused before any change
         started = time.monotonic()
         done = source.promote_replica(db.instance)
+        if mirror is None:
+            kafka: dict[str, Any] = {"mirroring": "not changed: the environment names no KafkaMirrorMaker2 "
+                                                  "(regions.kafka.mirror); stop the mirror into this region yourself"}
+        else:
+            try:
+                kafka = kubernetes_mirror.stop(self, mirror)
+            except GamedayError as err:
+                raise GamedayError(f"{self.name}: Cloud SQL {db.instance} was promoted, but "
+                                   f"{err.message.removeprefix(self.name + ': ')}", hint=err.hint) from None
+        kafka["offset_translation"] = "not built on GKE: the indexer's committed offsets are not checked"
         return {"region": self._region_name(), "planned": planned,
                 "db": {"how": "promote-replica", "old_primary": upstream, "new_primary": db.instance,
                        "upstream_fenced": fenced, "lag": lag, "operation": done["operation"],
                        "took_s": done["took_s"], "addresses": done["addresses"], "site_endpoint": "unchanged"},
-                "kafka": {"mirroring": "not changed: stop Strimzi's KafkaMirrorMaker2 into this region yourself; the "
-                                       "indexer's offset translation is not built on GKE"},
+                "kafka": kafka,
                 "seconds": round(time.monotonic() - started, 2)}
 
     def resize_region(self, size: str, *, timeout: float = 300.0) -> dict[str, Any]:

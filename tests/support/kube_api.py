@@ -1,5 +1,6 @@
 """A local HTTP server speaking the few Kubernetes API calls a region resize makes (core/v1 pods list,
-apps/v1 Deployments and StatefulSets: list, get, patch), for unit tests that need no cluster.
+apps/v1 Deployments and StatefulSets: list, get, patch) and a promotion's stop of Strimzi's mirror
+(kafka.strimzi.io/v1beta2 KafkaMirrorMaker2: get, patch), for unit tests that need no cluster.
 
 The official ``kubernetes`` client reaches it through a kubeconfig (:meth:`KubeApi.kubeconfig`) as it
 would reach GKE. It keeps the rules our code could break: objects under
@@ -7,10 +8,13 @@ would reach GKE. It keeps the rules our code could break: objects under
 applied as a JSON merge patch (``null`` deletes a key) that must be a JSON object, ``resourceVersion``
 checked when a patch names one (409), ``metadata.generation`` raised by a spec change, the controller's
 ``status.observedGeneration`` following at the next read and ``status.readyReplicas`` only after
-``reads_to_ready`` reads of the object (pods take time to start)::
+``reads_to_ready`` reads of the object (pods take time to start). A KafkaMirrorMaker2 keeps its CRD's
+rule (each connector's ``state`` running, paused or stopped, else 422) and its operator's answer at
+the next read (``status.observedGeneration``, and ``status.connectors`` in the states the spec asks)::
 
     api = KubeApi().start()
     api.add("Deployment", "wordpress", "wordpress", replicas=1, labels={"app": "wp"})
+    api.add_mirror("kafka", "sps-mirror", spec={"connectCluster": "ew1", "clusters": [...], "mirrors": [...]})
     path = api.kubeconfig(tmp_path, context="gke_x")
     ... api.requests ... api.objects[("Deployment", "wordpress", "wordpress")] ... api.stop()
 """
@@ -29,7 +33,13 @@ import yaml
 
 APPS = re.compile(r"^/apis/apps/v1/namespaces/(?P<ns>[^/]+)/(?P<plural>deployments|statefulsets)(?:/(?P<name>[^/]+))?$")
 PODS = re.compile(r"^/api/v1/namespaces/(?P<ns>[^/]+)/pods$")
-KINDS = {"deployments": "Deployment", "statefulsets": "StatefulSet"}
+STRIMZI = re.compile(r"^/apis/kafka\.strimzi\.io/v1beta2/namespaces/(?P<ns>[^/]+)/(?P<plural>kafkamirrormaker2s)"
+                     r"/(?P<name>[^/]+)$")
+KINDS = {"deployments": "Deployment", "statefulsets": "StatefulSet", "kafkamirrormaker2s": "KafkaMirrorMaker2"}
+MIRROR = "KafkaMirrorMaker2"
+CONNECTORS = {"sourceConnector": "MirrorSourceConnector", "checkpointConnector": "MirrorCheckpointConnector",
+              "heartbeatConnector": "MirrorHeartbeatConnector"}
+STATES = ("running", "paused", "stopped")
 
 
 class Refused(Exception):
@@ -115,6 +125,17 @@ class KubeApi:
         self.objects[(kind, namespace, name)] = obj
         return obj
 
+    def add_mirror(self, namespace: str, name: str, *, spec: dict[str, Any]) -> dict[str, Any]:
+        """A Strimzi KafkaMirrorMaker2 whose connectors run as its ``spec`` says."""
+        self._version += 1
+        obj = {"apiVersion": "kafka.strimzi.io/v1beta2", "kind": MIRROR,
+               "metadata": {"name": name, "namespace": namespace, "generation": 1,
+                            "resourceVersion": str(self._version), "uid": f"uid-{name}"},
+               "spec": json.loads(json.dumps(spec)), "status": {"observedGeneration": 1}}
+        self.objects[(MIRROR, namespace, name)] = obj
+        obj["status"]["connectors"] = _connector_status(obj["spec"])
+        return obj
+
     def patches(self) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["method"] == "PATCH"]
 
@@ -146,7 +167,7 @@ class KubeApi:
             items = [p for p in self.pods if p["metadata"]["namespace"] == m["ns"]
                      and all((p["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
             return {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": items}
-        m = APPS.match(path)
+        m = APPS.match(path) or STRIMZI.match(path)
         if not m:
             raise Refused(404, "NotFound", f"the server could not find the requested resource ({path})")
         kind = KINDS[m["plural"]]
@@ -157,7 +178,8 @@ class KubeApi:
             return {"kind": f"{kind}List", "apiVersion": "apps/v1", "metadata": {}, "items": items}
         key = (kind, m["ns"], m["name"])
         if key not in self.objects:
-            raise Refused(404, "NotFound", f'{m["plural"]}.apps "{m["name"]}" not found')
+            group = "kafka.strimzi.io" if kind == MIRROR else "apps"
+            raise Refused(404, "NotFound", f'{m["plural"]}.{group} "{m["name"]}" not found')
         if method == "GET":
             return self._read(key)
         return self._patch(key, record)
@@ -167,6 +189,10 @@ class KubeApi:
         spec change, its status follows the spec."""
         obj = self.objects[key]
         self._reads[key] = self._reads.get(key, 0) + 1
+        if key[0] == MIRROR:  # the operator has reconciled it by now
+            obj["status"].update(observedGeneration=obj["metadata"]["generation"],
+                                 connectors=_connector_status(obj["spec"]))
+            return json.loads(json.dumps(obj))
         want = int(obj["spec"].get("replicas", 1))
         status = obj["status"]
         status.update(observedGeneration=obj["metadata"]["generation"], replicas=want)  # seen at once
@@ -190,6 +216,8 @@ class KubeApi:
         if replicas is not None and (not isinstance(replicas, int) or replicas < 0):
             raise Refused(422, "Invalid", f"spec.replicas: Invalid value: {replicas!r}: must be greater than or "
                                           "equal to 0")
+        if key[0] == MIRROR:
+            _check_mirror_spec(merge(obj, body)["spec"])
         new = merge(obj, {k: v for k, v in body.items() if k != "status"})
         self._version += 1
         new["metadata"]["resourceVersion"] = str(self._version)
@@ -198,3 +226,30 @@ class KubeApi:
             self._reads[key] = 0
         self.objects[key] = new
         return json.loads(json.dumps(new))
+
+
+def _check_mirror_spec(spec: dict[str, Any]) -> None:
+    """What the KafkaMirrorMaker2 CRD's schema refuses of a connector: a state not in its enum."""
+    mirrors = spec.get("mirrors")
+    if not isinstance(mirrors, list):
+        raise Refused(422, "Invalid", "spec.mirrors: Invalid value: must be an array")
+    for i, mirror in enumerate(mirrors):
+        for key in CONNECTORS:
+            state = (mirror.get(key) or {}).get("state", "running")
+            if state not in STATES:
+                raise Refused(422, "Invalid", f'spec.mirrors[{i}].{key}.state: Unsupported value: "{state}": '
+                                              f'supported values: {", ".join(repr(s) for s in STATES)}')
+
+
+def _connector_status(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Connect's connector statuses as Strimzi copies them into ``status.connectors``."""
+    out = []
+    for mirror in spec.get("mirrors") or []:
+        target = mirror.get("targetCluster") or spec.get("connectCluster")
+        for key, suffix in CONNECTORS.items():
+            if mirror.get(key) is not None:
+                state = str(mirror[key].get("state", "running")).upper()
+                out.append({"name": f"{mirror.get('sourceCluster')}->{target}.{suffix}", "type": "source",
+                            "connector": {"state": state, "worker_id": "10.31.1.7:8083"},
+                            "tasks": [] if state == "STOPPED" else [{"id": 0, "state": state}]})
+    return out

@@ -1,11 +1,14 @@
 """Region drills on GKE through the Kubernetes target (issue 16, "On GKE"): the database a Cloud SQL
 cross-region read replica, driven by Google's official clients against local servers at the protocol
 boundary (Cloud SQL Admin REST: tests/support/cloudsql.py; Cloud Monitoring gRPC:
-tests/support/monitoring.py), and the standby cluster scaled through the official Kubernetes client
-against a local API server (tests/support/kube_api.py). No twin, no cluster, no Google Cloud."""
+tests/support/monitoring.py), and the standby cluster scaled (and its Strimzi mirror stopped:
+tests/unit/test_kubernetes_mirror.py) through the official Kubernetes client against a local API
+server (tests/support/kube_api.py). No twin, no cluster, no Google Cloud; each region's Kafka
+bootstrap is a loopback port nothing listens on (Kafka's lag is then not measured, with its reason)."""
 
 from __future__ import annotations
 
+import socket
 import time
 from pathlib import Path
 
@@ -28,6 +31,25 @@ PRIMARY, REPLICA = "sps-production-db", "sps-production-db-ew1"
 WEB = {"app.kubernetes.io/name": "wordpress", "app.kubernetes.io/instance": "sps"}
 ECK = {"elasticsearch.k8s.elastic.co/cluster-name": "sps-search"}
 INDEXER = {"app": "indexer"}
+MIRROR = {"connectCluster": "europe-west1",
+          "clusters": [{"alias": "europe-west2", "bootstrapServers": "sps-events-kafka-bootstrap.ew2.example:9092"},
+                       {"alias": "europe-west1", "bootstrapServers": "sps-events-kafka-bootstrap.kafka.svc:9092",
+                        "config": {"offset.storage.topic": "mm2-offsets.europe-west2.internal",
+                                   "exactly.once.source.support": "enabled"}}],
+          "mirrors": [{"sourceCluster": "europe-west2", "targetCluster": "europe-west1",
+                       "topicsPattern": "content-events|gameday-canary", "groupsPattern": "indexer",
+                       "sourceConnector": {"tasksMax": 3, "config": {"replication.factor": 3}},
+                       "checkpointConnector": {"config": {"sync.group.offsets.enabled": "true"}}}]}
+
+
+def unused_port() -> int:
+    """A loopback port nothing listens on (bound, then let go)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+NO_KAFKA = f"127.0.0.1:{unused_port()}"
 
 
 @pytest.fixture
@@ -62,6 +84,9 @@ def pair(tmp_path: Path, clusters, *, production: bool = False) -> regions.Regio
         block["kubeconfig"] = str(api.kubeconfig(tmp_path, context=block["context"]))
         block["indexer"] = {"namespace": "indexer", "selector": "app=indexer"}
         block["db"]["cloud_sql"]["poll_s"] = 0.05
+        block["kafka"]["bootstrap"] = NO_KAFKA
+        if "kafka" in env["regions"]:
+            env["regions"]["kafka"]["timeout_s"] = 0.5
         env["production"] = production
         (tmp_path / f"{name}.yaml").write_text(yaml.safe_dump(data))
     return regions.for_environment(load(tmp_path / "gke-production.example.yaml"))
@@ -80,7 +105,7 @@ def lag_point(server, seconds: float, at: float, instance: str = REPLICA) -> Non
 
 # ---- replication ----------------------------------------------------------------------------------
 
-def test_the_standby_reports_its_replica_and_the_measured_lag_and_says_kafka_is_not_measured(
+def test_the_standby_reports_its_replica_and_the_measured_lag_and_why_kafka_is_not_measured(
         sql, monitoring, clusters, tmp_path):
     lag_point(monitoring, 7.0, time.time() - 200)
     lag_point(monitoring, 3.0, time.time() - 30)
@@ -92,12 +117,16 @@ def test_the_standby_reports_its_replica_and_the_measured_lag_and_says_kafka_is_
     assert db["replica_configuration"] == {"kind": "sql#replicaConfiguration", "failoverTarget": False}
     assert db["seconds_behind"] == 3.0 and db["lag"]["age_s"] == pytest.approx(30, abs=5)
     assert not db["caught_up"] and not rep["caught_up"] and db["transactions_behind"] is None
-    assert rep["kafka"] == {"behind": None, "why": "Strimzi MirrorMaker 2 lag is not built"}
+    assert rep["kafka"] == {"behind": None, "mirror": "kafka/sps-mirror", "why": (
+        "not measured: gke-production-dr: KafkaMirrorMaker2 kafka/sps-mirror (regions.kafka.mirror) is not in the "
+        "cluster; nothing was touched")}
     assert rep["not_measured"] == ["kafka"]
     (asked,) = monitoring.calls("ListTimeSeries")
     assert f'resource.labels.database_id = "{PROJECT}:{REPLICA}"' in asked.filter and asked.name == f"projects/{PROJECT}"
     assert [r["path"] for r in sql.requests] == [f"/v1/projects/{PROJECT}/instances/{REPLICA}"] and not sql.changes()
-    assert not clusters[0].requests and not clusters[1].requests  # nothing asked of either cluster
+    assert not clusters[0].requests  # nothing asked of the primary's cluster; of the standby's, its mirror
+    assert [(r["method"], r["path"]) for r in clusters[1].requests] == [
+        ("GET", "/apis/kafka.strimzi.io/v1beta2/namespaces/kafka/kafkamirrormaker2s/sps-mirror")]
 
 
 def test_a_lag_that_cannot_be_read_is_not_measured_never_guessed(sql, monitoring, clusters, tmp_path):
@@ -151,13 +180,14 @@ def test_a_switchover_fences_the_active_instance_waits_for_a_fresh_zero_lag_and_
     assert done["db_s"] >= 1.0 and done["kafka_s"] is None and done["kafka"]["behind"] is None
     assert done["replication"]["db"]["caught_up"] and len(monitoring.calls("ListTimeSeries")) > 1
 
+    clusters[1].add_mirror("kafka", "sps-mirror", spec=MIRROR)
     promoted = dr.promote_region(planned=True)
     assert sql.changes()[-1]["path"] == f"/v1/projects/{PROJECT}/instances/{REPLICA}/promoteReplica"
     db = promoted["db"]
     assert (db["old_primary"], db["new_primary"], db["upstream_fenced"]) == (PRIMARY, REPLICA, True)
     assert db["lag"]["seconds"] == 0.0 and db["site_endpoint"] == "unchanged"
     assert db["addresses"] == [{"type": "PRIVATE", "ip": "10.31.0.5"}] and promoted["planned"]
-    assert "KafkaMirrorMaker2" in promoted["kafka"]["mirroring"]
+    assert promoted["kafka"]["mirror"] == "kafka/sps-mirror" and promoted["kafka"]["confirmed"]
     assert sql.instances[REPLICA]["instanceType"] == "CLOUD_SQL_INSTANCE" and "masterInstanceName" not in sql.instances[REPLICA]
     assert {"name": "read_only", "value": "on"} in sql.instances[PRIMARY]["settings"]["databaseFlags"]  # still fenced
     assert not dr.region_replication()["db"]["replicating"]
@@ -185,6 +215,7 @@ def test_a_planned_promotion_is_refused_unfenced_or_behind_and_touches_nothing(s
 
 def test_a_failover_promotes_the_replica_without_reading_the_lost_primary(sql, monitoring, clusters, tmp_path):
     dr = pair(tmp_path, clusters).target("europe-west1")
+    clusters[1].add_mirror("kafka", "sps-mirror", spec=MIRROR)
     del sql.instances[PRIMARY]  # the region is gone: its instance does not answer
     promoted = dr.promote_region(planned=False)
     assert not promoted["planned"] and promoted["db"]["upstream_fenced"] is None
@@ -236,9 +267,11 @@ def test_production_changes_need_consent_even_from_a_target_made_with_it(sql, mo
     with pytest.raises(UsageError, match="production target: setting read_only=on .*needs consent"):
         p.target("europe-west2").fence_region_writes()
     sql.instances[PRIMARY]["settings"]["databaseFlags"].append({"name": "read_only", "value": "on"})
-    with pytest.raises(UsageError, match=f"production target: promoting Cloud SQL replica {REPLICA} needs consent"):
+    clusters[1].add_mirror("kafka", "sps-mirror", spec=MIRROR)
+    with pytest.raises(UsageError, match=rf"production target: promoting Cloud SQL replica {REPLICA} \(and stopping "
+                                         r"KafkaMirrorMaker2 kafka/sps-mirror\) needs consent"):
         p.target("europe-west1").promote_region(planned=False)
-    assert not sql.changes()
+    assert not sql.changes() and not clusters[1].patches()
 
 
 # ---- the standby cluster's size ---------------------------------------------------------------------
