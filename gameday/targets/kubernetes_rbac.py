@@ -42,6 +42,13 @@ STATE_CALLS: dict[str, tuple[str, str, str]] = {
     "list_namespaced_config_map": ("", "configmaps", "list"),                 # pending undos (any run's)
     "delete_namespaced_config_map": ("", "configmaps", "delete"),             # undone
 }
+# The standby region's Strimzi MirrorMaker 2, in the Kafka namespace (gameday/targets/kubernetes_mirror.py):
+# read it (its connectors, offsets topic, status) and stop its connectors when the region is promoted.
+MIRROR_CALLS: dict[str, tuple[str, str, str]] = {
+    "get_namespaced_custom_object": ("kafka.strimzi.io", "kafkamirrormaker2s", "get"),
+    "patch_namespaced_custom_object": ("kafka.strimzi.io", "kafkamirrormaker2s", "patch"),
+}
+MIRROR_CODE = ("gameday/targets/kubernetes_mirror.py",)
 # Modules whose kubernetes-client calls CALLS must cover (chaosk8s' terminate_pods lists and deletes pods).
 CODE = ("gameday/targets/kubernetes.py",)
 STATE_CODE = ("gameday/targets/kubernetes_state.py",)
@@ -61,8 +68,9 @@ def _grouped(calls: dict[str, tuple[str, str, str]]) -> list[dict[str, Any]]:
             for (group, resource), verbs in sorted(grouped.items())]
 
 
-def rules(*, secrets: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
-    """PolicyRules granting every call in :data:`CALLS` (secrets only by name, and only when given)."""
+def rules(*, secrets: list[str] | tuple[str, ...] = (), mirror: bool = False) -> list[dict[str, Any]]:
+    """PolicyRules granting every call in :data:`CALLS` (secrets only by name, and only when given;
+    ``mirror``: plus :data:`MIRROR_CALLS`, for the Kafka namespace)."""
     grouped: dict[tuple[str, str], set[str]] = {}
     for group, resource, verb in CALLS.values():
         if resource == "secrets":
@@ -70,6 +78,8 @@ def rules(*, secrets: list[str] | tuple[str, ...] = ()) -> list[dict[str, Any]]:
         grouped.setdefault((group, resource), set()).add(verb)
     out = [{"apiGroups": [group], "resources": [resource], "verbs": sorted(verbs)}
            for (group, resource), verbs in sorted(grouped.items())]
+    if mirror:
+        out += _grouped(MIRROR_CALLS)
     if secrets:
         out.append({"apiGroups": [""], "resources": ["secrets"], "resourceNames": sorted(secrets), "verbs": ["get"]})
     return out

@@ -30,7 +30,7 @@ def search_secrets(env) -> list[str]:
 
 def expected_rules(env) -> dict[str, list[tuple[set, set, set]]]:
     as_sets = lambda rs: [(set(r["apiGroups"]), set(r["resources"]), set(r["verbs"])) for r in rs]  # noqa: E731
-    return {"gameday-web": as_sets(kubernetes_rbac.rules()), "gameday-kafka": as_sets(kubernetes_rbac.rules()),
+    return {"gameday-web": as_sets(kubernetes_rbac.rules()), "gameday-kafka": as_sets(kubernetes_rbac.rules(mirror=True)),
             "gameday-search": as_sets(kubernetes_rbac.rules(secrets=search_secrets(env))),
             "gameday-state": as_sets(kubernetes_rbac.state_rules())}
 

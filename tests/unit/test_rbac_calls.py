@@ -14,7 +14,8 @@ from kubernetes import client
 from gameday.targets import kubernetes_rbac
 
 ROOT = Path(__file__).resolve().parents[2]
-API_METHODS = {name for api in (client.CoreV1Api, client.AppsV1Api, client.PolicyV1Api, client.CoordinationV1Api)
+API_METHODS = {name for api in (client.CoreV1Api, client.AppsV1Api, client.PolicyV1Api, client.CoordinationV1Api,
+                                 client.CustomObjectsApi)
                for name in dir(api) if not name.startswith("_")}
 
 
@@ -53,3 +54,13 @@ def test_the_rules_group_the_calls_and_name_secrets_only():
     assert with_secret[-1] == {"apiGroups": [""], "resources": ["secrets"], "resourceNames": ["es-elastic-user"],
                                "verbs": ["get"]}
     assert not any({"persistentvolumeclaims", "persistentvolumes"} & set(r["resources"]) for r in with_secret)
+
+
+def test_the_kafka_namespace_may_read_and_stop_a_standby_regions_mirror_and_nothing_more():
+    used = set().union(*(api_calls((ROOT / path).read_text()) for path in kubernetes_rbac.MIRROR_CODE))
+    assert used == set(kubernetes_rbac.MIRROR_CALLS), (
+        f"not granted: {sorted(used - set(kubernetes_rbac.MIRROR_CALLS))}; granted but unused: "
+        f"{sorted(set(kubernetes_rbac.MIRROR_CALLS) - used)}")
+    assert {"apiGroups": ["kafka.strimzi.io"], "resources": ["kafkamirrormaker2s"], "verbs": ["get", "patch"]} \
+        in kubernetes_rbac.rules(mirror=True)
+    assert not any("kafkamirrormaker2s" in r["resources"] for r in kubernetes_rbac.rules())
