@@ -29,7 +29,7 @@ from .. import children, hostguard, recovery, site_slo
 from ..chaos import ledger
 from ..deadline import Deadline
 from ..errors import GamedayError
-from ..measure.canary import Canaries, CanaryEndpoints
+from ..measure.canary import CanaryReport, Canaries, CanaryEndpoints
 from ..measure.phases import NOT_MEASURED, NOT_RESTORED, LayerRedundancy, experiment_steps
 from ..recovery.context import Context
 from ..targets.environment import Environment
@@ -69,6 +69,23 @@ def pause(seconds: float) -> None:
     deadline = Deadline(seconds)
     while not deadline.expired():
         time.sleep(min(0.5, deadline.remaining()) or 0.05)
+
+
+REGION_LAYER = "region"
+
+
+def region_rpo(journal: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """A region drill's RPO per canary layer, as the runner's own canaries report it: the output of the
+    experiment's region RPO probe (``{"written_to", "read_from", "layers": {...}}``). When the probe did
+    not run, one layer ``region`` that is not measured, with the reason: never a guess of 0."""
+    for r in journal.get("run", []):
+        out = r.get("output")
+        if isinstance(out, dict) and "written_to" in out and isinstance(out.get("layers"), dict):
+            return out["layers"]
+    why = f"the drill's RPO probe did not run (experiment {journal.get('status', 'did not run')})"
+    missing = CanaryReport(layer=REGION_LAYER, run="", attempts=0, acknowledged=0, failed_writes=0, lost=[],
+                           lost_span_s=0.0, first_lost_at=None, last_lost_at=None, last_error=why)
+    return {REGION_LAYER: {**missing.to_dict(), "rpo_records": None, "rpo_s": None}}
 
 
 class ScenarioRunner:
@@ -123,8 +140,12 @@ class ScenarioRunner:
         # the playbook verifies the site against the SLO this scenario is judged by (targets.yaml + the suite's overrides)
         ctx.state.slo = {"success_ratio": self.suite.slo.min_success_ratio, "p95_ms": self.suite.slo.max_p95_ms,
                          "window_s": self.suite.slo.window_s}
-        canaries = Canaries(CanaryEndpoints.from_context(ctx)).start()
-        self.events.add("canaries.start", run=canaries.run)
+        # A region drill writes its own canaries to the active region and reads them back from the one
+        # that took over (gameday.chaos.region.probes.region_rpo); the runner's would write to this
+        # environment's region, which the drill fences or loses: its RPO is the drill's.
+        canaries = None if spec.layer == REGION_LAYER else Canaries(CanaryEndpoints.from_context(ctx)).start()
+        if canaries is not None:
+            self.events.add("canaries.start", run=canaries.run)
         journal_path = self.out / "journals" / f"{spec.name}.json"
         log_path = self.out / "journals" / f"{spec.name}.log"
         self.on_phase(spec.name, "experiment")
@@ -149,7 +170,8 @@ class ScenarioRunner:
         self.redundancy(spec, watch, fault_at)  # the cool-down, longer (bounded) while a layer is not full again
         ended = time.time()
         self.on_phase(spec.name, "canary check")
-        rpo = {layer: r.to_dict() for layer, r in canaries.verify(timeout=120).items()}
+        rpo = region_rpo(journal) if canaries is None else \
+            {layer: r.to_dict() for layer, r in canaries.verify(timeout=120).items()}
         lost = sum(r["rpo_records"] or 0 for r in rpo.values())
         unread = {k: r for k, r in rpo.items() if r["rpo_records"] is None}
         self.events.add("canaries.verified", lost=lost, unverified={k: r["unverified"] for k, r in unread.items()},

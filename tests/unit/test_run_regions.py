@@ -43,3 +43,44 @@ def test_the_cli_refuses_region_drills_without_a_second_region_before_starting_a
                          env={**os.environ, "COLUMNS": "200"})
     assert out.returncode == 2, (out.stdout, out.stderr)
     assert "Traceback" not in out.stderr and "names no second region" in out.stderr and "--env sandbox" in out.stderr
+
+
+def _judged(tmp_path, journal: dict):
+    """A region drill of the regions suite judged with ``journal`` (the runner's canaries not started:
+    its RPO is the one the drill measured)."""
+    from gameday.load.timeline import Timeline, make_row
+    from gameday.measure.recovery import Slo
+    from gameday.runner.judge import judge
+    from gameday.runner.scenario import ScenarioRun, region_rpo
+
+    t0 = 1_800_000_000
+    spec = load_suite("regions").for_environment("sandbox").scenarios[1]
+    rows = [make_row(t, "all", {12: 20}, 0, {"200": 20}) for t in range(t0, t0 + 60)]
+    run = ScenarioRun(spec=spec, started=t0 + 5, ended=t0 + 55, journal=journal, exit_code=0,
+                      journal_path=tmp_path / "j.json", log_path=tmp_path / "j.log", fault_at=t0 + 9.7,
+                      rpo=region_rpo(journal))
+    scenario = judge(run, Timeline({}, rows), Slo(min_success_ratio=0.95, max_p95_ms=2000, window_s=5))
+    return run, {c.name: c for c in scenario.checks}["RPO (records lost)"]
+
+
+def test_a_region_drills_rpo_is_what_its_own_canaries_read_back_from_the_region_that_took_over(tmp_path):
+    from gameday.measure.canary import CanaryReport
+
+    def layer(name: str, acked: int, lost: list[int]) -> dict:
+        return CanaryReport(layer=name, run="c1", attempts=acked + 2, acknowledged=acked, failed_writes=2, lost=lost,
+                            lost_span_s=0.4 if lost else 0.0, first_lost_at=None, last_lost_at=None).to_dict()
+    probe = {"written_to": "r2", "read_from": "r1", "kafka_topic": "r2.gameday-canary",
+             "layers": {"kafka": layer("kafka", 40, []), "db": layer("db", 40, [39, 40])},
+             "lost": ["c1/db/39", "c1/db/40"], "rpo_records": 2, "rpo_s": 0.4}
+    journal = {"status": "completed", "run": [
+        {"activity": {"name": "lose-the-active-region", "type": "action"}, "output": {"fault_at": 1.0}},
+        {"activity": {"name": "what-was-lost", "type": "probe"}, "output": probe}]}
+    run, check = _judged(tmp_path, journal)
+    assert run.rpo == probe["layers"]
+    assert check.value == 2 and check.target == 0 and check.met is False and "db seq [39, 40]" in check.explain
+
+
+def test_a_region_drill_whose_rpo_probe_never_ran_is_not_measured_never_zero(tmp_path):
+    run, check = _judged(tmp_path, {"status": "aborted", "run": []})
+    assert run.rpo["region"]["rpo_records"] is None and "did not run (experiment aborted)" in run.rpo["region"]["last_error"]
+    assert check.value is None and check.met is False and "not measured" in check.explain
