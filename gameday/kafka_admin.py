@@ -19,7 +19,7 @@ import subprocess
 import time
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from .deadline import Deadline
@@ -129,6 +129,13 @@ def _offsets_reader(bootstrap: str, group: str) -> Consumer:
     return _readers[key]
 
 
+# Errors a cluster gives while it settles (a broker back, leaders moving, a group coordinator loading its
+# offsets). librdkafka marks few of them retriable() on the errors its simple calls raise.
+_SETTLING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
+                       KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.NOT_COORDINATOR,
+                       KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.REQUEST_TIMED_OUT})
+
+
 def consumer_lag(bootstrap: str, group: str, topic: str, *, timeout: float = TIMEOUT) -> dict[str, Any]:
     """Lag = latest offset - committed offset, per partition and in total (uncommitted counts all)."""
     md = _metadata(admin(bootstrap), timeout)
@@ -136,11 +143,24 @@ def consumer_lag(bootstrap: str, group: str, topic: str, *, timeout: float = TIM
         raise GamedayError(f"Kafka has no topic {topic!r}")
     reader = _offsets_reader(bootstrap, group)
     parts = [TopicPartition(topic, p) for p in md.topics[topic].partitions]
-    try:
-        committed = {tp.partition: tp.offset for tp in reader.committed(parts, timeout=timeout)}
-        latest = {tp.partition: reader.get_watermark_offsets(tp, timeout=timeout)[1] for tp in parts}
-    except KafkaException as err:
-        raise KafkaUnavailable(f"Kafka did not report offsets for group {group!r}: {err}") from err
+    deadline = Deadline(timeout)
+    answer: tuple[dict[int, int], dict[int, int]] | None = None
+    last: KafkaException | None = None
+    # a leader that just moved (NOT_LEADER_FOR_PARTITION) or a coordinator still loading is retriable:
+    # the client refreshes its metadata and a later ask answers, while the deadline allows
+    while answer is None and (last is None or deadline.remaining() >= 0.5):
+        try:
+            committed = {tp.partition: tp.offset for tp in reader.committed(parts, timeout=max(deadline.remaining(), 0.5))}
+            answer = committed, {tp.partition: reader.get_watermark_offsets(tp, timeout=max(deadline.remaining(), 0.5))[1]
+                                 for tp in parts}
+        except KafkaException as err:
+            if not (err.args[0].retriable() or err.args[0].code() in _SETTLING):
+                raise KafkaUnavailable(f"Kafka did not report offsets for group {group!r}: {err}") from err
+            last = err
+            time.sleep(0.25)
+    if answer is None:
+        raise KafkaUnavailable(f"Kafka did not report offsets for group {group!r}: {last}") from last
+    committed, latest = answer
     per = {p: latest[p] - max(committed.get(p, 0), 0) for p in latest}
     return {"group": group, "topic": topic, "total": sum(per.values()), "partitions": per}
 

@@ -266,11 +266,47 @@ def run(playbook: Playbook, ctx: Any, *, apply: bool = False, step_timeout: floa
     return result
 
 
+REPLANS = 2  # findings that appear during a restore are planned again at most this many times
+
+
 def _restore(playbook: Playbook, plan: list[tuple[Part, Step]], ctx: Any, result: PlaybookResult,
              step_timeout: float | None, progress: Progress) -> None:
+    """Run the plan, then diagnose again. A layer can still be settling when it is first diagnosed
+    (a broker just back: leadership moves, an offset read meets a stale leader); a finding that only
+    appears afterwards gets the steps for it, up to :data:`REPLANS` more times. A finding the steps
+    were planned for and did not fix is a failure at once."""
+    seen = {f.code for f in result.findings}
+    offset = 0
+    for replan in range(REPLANS + 1):
+        if _run_plan(plan, offset, ctx, result, step_timeout, progress):
+            result.outcome = FAILED
+            step = result.failed_step
+            result.error = f"step {step.layer}/{step.name} failed: {step.detail}" if step else "a step failed"
+            return
+        result.remaining = diagnose(playbook, ctx)
+        if not result.remaining:
+            result.outcome = RESTORED
+            return
+        new = [f for f in result.remaining if f.code not in seen]
+        plan = playbook.plan(new) if replan < REPLANS and len(new) == len(result.remaining) else []
+        if not plan:
+            break
+        seen |= {f.code for f in new}
+        offset = len(result.steps)
+        result.steps += [StepResult(layer=p.layer, name=s.name, description=s.description,
+                                    deadline_s=s.deadline_s if step_timeout is None else min(s.deadline_s, step_timeout))
+                         for p, s in plan]
+    result.outcome = FAILED
+    result.error = "still wrong after the restore: " + "; ".join(f.text for f in result.remaining)
+
+
+def _run_plan(plan: list[tuple[Part, Step]], offset: int, ctx: Any, result: PlaybookResult,
+              step_timeout: float | None, progress: Progress) -> bool:
+    """Run ``plan``'s steps into ``result.steps[offset:]``; after a failed step only the ``always``
+    steps of parts that acted run. True when a step failed."""
     failed = False
     acted_parts: set[str] = set()
-    for i, (part, step) in enumerate(plan):
+    for i, (part, step) in enumerate(plan, start=offset):
         if failed and not (step.always and part.layer in acted_parts):
             continue
         progress("start", result.steps[i])
@@ -281,14 +317,4 @@ def _restore(playbook: Playbook, plan: list[tuple[Part, Step]], ctx: Any, result
             acted_parts.add(part.layer)
         if res.status == "failed":
             failed = True
-    if failed:
-        result.outcome = FAILED
-        step = result.failed_step
-        result.error = f"step {step.layer}/{step.name} failed: {step.detail}" if step else "a step failed"
-        return
-    result.remaining = diagnose(playbook, ctx)
-    if result.remaining:
-        result.outcome = FAILED
-        result.error = "still wrong after the restore: " + "; ".join(f.text for f in result.remaining)
-    else:
-        result.outcome = RESTORED
+    return failed

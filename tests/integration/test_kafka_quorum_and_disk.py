@@ -129,6 +129,9 @@ def test_a_full_disk_left_behind_is_undone_by_gameday_cleanup_from_a_fresh_proce
     assert not target.log_disks("kafka")[0]["full"] and ledger.pending(target.env) == []
     # the broker is back; the playbook waits for its ISR and moves leadership back, as the next test expects
     result = run(load_playbook("kafka"), Context(target=target), apply=True)
+    failed = result.failed_step
     assert result.outcome in (HEALTHY, RESTORED) and "kafka.disk-full" not in {f.code for f in result.findings}, \
-        result.to_dict()
+        json.dumps({"outcome": result.outcome, "findings": [(f.code, f.text) for f in result.findings],
+                    "failed_step": failed and failed.to_dict(), "remaining": [f.text for f in result.remaining]},
+                   default=str, indent=1)
     assert kafka_admin.partition_health(target.kafka_bootstrap())["healthy"]

@@ -172,3 +172,36 @@ def test_a_context_is_the_target_a_deadline_and_typed_state():
     assert 1 <= c.remaining(30) <= 5
     with pytest.raises(AttributeError):
         c.state.paused = ["indexer-1"]  # a typo is an error, not a new key
+
+
+def test_a_finding_that_appears_while_the_layer_settles_gets_its_own_steps_and_then_it_is_restored():
+    """First diagnosed mid-change (a broker just back: its offsets unreadable, leadership not moved yet),
+    the layer shows ``toy.unreadable`` only; once that is handled ``toy.leaders`` appears. The engine
+    plans again for the new finding (once more at most per new code) instead of failing."""
+    state = {"phase": "unreadable", "moved": False}
+
+    def diagnose(c) -> list[Finding]:
+        if state["phase"] == "unreadable":
+            return [Finding("toy.unreadable", "offsets cannot be read")]
+        return [] if state["moved"] else [Finding("toy.leaders", "leaders not on their preferred replicas")]
+
+    steps = (Step("wait-readable", "Offsets readable", deadline_s=5, when=("toy.unreadable",),
+                  act=lambda c: state.update(phase="settled") or "waited"),
+             Step("elect", "Elect preferred leaders", deadline_s=5, when=("toy.leaders",),
+                  act=lambda c: state.update(moved=True) or "elected"))
+    r = run(Playbook("t", "t", (Part("toy", diagnose, steps),)), ctx(), apply=True)
+    assert r.outcome == RESTORED and r.remaining == []
+    assert [(s.name, s.status) for s in r.steps] == [("wait-readable", "ok"), ("elect", "ok")]
+    assert [f.code for f in r.findings] == ["toy.unreadable"]
+
+
+def test_a_new_finding_that_keeps_coming_back_is_planned_a_bounded_number_of_times():
+    from gameday.recovery.engine import REPLANS
+    count = iter(range(100))
+
+    def diagnose(c) -> list[Finding]:
+        return [Finding(f"toy.new-{next(count)}", "something new every time")]
+    steps = tuple(Step(f"fix-{i}", "Fix", deadline_s=5, when=(f"toy.new-{i}",), act=lambda c: "did")
+                  for i in range(10))
+    r = run(Playbook("t", "t", (Part("toy", diagnose, steps),)), ctx(), apply=True)
+    assert r.outcome == FAILED and len(r.steps) == REPLANS + 1 and "still wrong after the restore" in r.error

@@ -1,9 +1,9 @@
 """The data layers as Kubernetes objects on the twin (`gameday sandbox up --kubernetes`): pods
 kafka-1..3, search-1..3 and db-1 (StatefulSets) on the twin's fixed addresses, the indexer as a
 Deployment; the Kafka-leader and search-node experiments with plain ``chaos run`` against
-``environments/rehearsal.yaml`` (production: true, so every command passes its consent), the playbooks
-that bring stopped pods back, and a whole game day
-(suite ``kubernetes``) on this target.
+``environments/rehearsal.yaml`` (production: true, so every command passes its consent) and the playbooks
+that bring stopped pods back. The game day (suite ``kubernetes``) on this target is the CronJob's, run
+from inside the cluster (test_cronjob.py).
 
 The package's twin ``k8s-test`` on 127.35.x.y (conftest.py). Needs the control plane built, so it
 carries the ``kubernetes`` marker::
@@ -23,7 +23,6 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 
 from gameday import kafka_admin
 from gameday.deadline import wait_until
@@ -221,55 +220,6 @@ def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_thei
     assert "gameday.io/stopped-pods" not in (obj["metadata"].get("annotations") or {})
     print(f"\n[figure] every {layer} pod stopped -> gameday playbook {playbook_name} --apply restored it in "
           f"{time.monotonic() - started:.1f}s")
-
-
-def test_a_game_day_on_the_kubernetes_target_passes_and_reports(twin, env_file, tmp_path):
-    """``gameday run --suite kubernetes`` (baseline and cool-down shortened, two scenarios) against this target:
-    every scenario's fault injected through the Kubernetes API under load, recovered, judged, reported; the
-    Kafka leader's experiment and the database's, run by the runner's ``chaos run`` children, each
-    replaced exactly the pod they name (the database's at its listed address)."""
-    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
-    warm_up(twin)  # the site meets its SLO before the first scenario's steady-state probe
-    suite = yaml.safe_load((ROOT / "experiments" / "suites" / "kubernetes.yaml").read_text())
-    suite.update(baseline_s=3, cooldown_s=3)  # after the ramp (the runner waits for the full rate)
-    suite["load"]["ramp_s"] = 2
-    # two of its six scenarios (a StatefulSet broker, the database): the runner's Kubernetes path whole,
-    # within make test's time; web-one-pod is the CronJob's game day on this target (test_cronjob), the
-    # other three are covered on it by plain chaos run (search node here, rolling restart in
-    # test_web_pods) and by the indexer stopped through the target and restored by its playbook (below)
-    keep = ("kafka-partition-leader", "database-crash")
-    suite["scenarios"] = [sc for sc in suite["scenarios"] if sc["name"] in keep]
-    suite_path = tmp_path / "kubernetes-ci.yaml"
-    suite_path.write_text(yaml.safe_dump(suite))
-    reports = tmp_path / "reports"
-    before = {**uids(twin, "kafka"), **uids(twin, "db")}
-    started = time.monotonic()
-    proc = subprocess.run([str(BIN / "gameday"), "run", "--suite", str(suite_path), "--env", str(env_file),
-                           "--reports", str(reports), "--no-install", "--json", "--i-mean-production"],
-                          capture_output=True, text=True, timeout=1200, cwd=ROOT,
-                          env={k: v for k, v in os.environ.items() if k != "GAMEDAY_I_MEAN_PRODUCTION"})  # the flag consents
-    assert proc.stdout.strip(), proc.stderr[-3000:]
-    summary = json.loads(proc.stdout)
-    scenarios = {s["name"]: s for s in summary["scenarios"]}
-    assert set(scenarios) == set(keep)
-    seen = {n: {"playbook": s.get("playbook"), "checks": s.get("checks")} for n, s in scenarios.items()}
-    assert proc.returncode == 0 and summary["verdict"] == "passed", f"{proc.stderr[-3000:]}\n{json.dumps(seen)[-4000:]}"
-    assert summary["target"] == {"name": f"rehearsal-{twin.name}", "kind": "kubernetes"}
-    run_dir = next(reports.glob("2*"))
-    assert (run_dir / "report.html").is_file() and (run_dir / "junit.xml").is_file()
-    # each scenario's experiment, a chaos run child of the runner, replaced exactly the pod it names
-    kill = outputs(run_dir / "journals" / "kafka-partition-leader.json")["kill-the-partition-leader"]
-    db = outputs(run_dir / "journals" / "database-crash.json")["kill-the-database"]
-    assert kill["target"] == f"rehearsal-{twin.name}" and kill["touched"] == [f"kafka-{kill['broker_id']}"]
-    assert db["touched"] == ["db-1"]
-    after = {**uids(twin, "kafka"), **uids(twin, "db")}
-    assert {n for n in before if after.get(n) != before[n]} == {kill["touched"][0], "db-1"}, (before, after)
-    assert pods(twin, "db")[0]["status"]["podIP"] == twin.address("db")  # the database's pod keeps its address
-    password = twin.db_password()
-    leaked = [str(p) for p in run_dir.rglob("*") if p.is_file() and password.encode() in p.read_bytes()]
-    assert leaked == []
-    print(f"\n[figure] gameday run --suite kubernetes on the Kubernetes twin: {summary['verdict']}, score "
-          f"{summary['score']} in {time.monotonic() - started:.0f}s")
 
 
 # kafka/kill-active-controller (a pod delete, as the leader's above) and search/fail-shards (search's admin
