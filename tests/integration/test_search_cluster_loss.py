@@ -149,7 +149,8 @@ def test_chaos_run_loses_the_whole_search_cluster_and_the_playbook_rebuilds_it_t
         watch.join(timeout=10)
         assert proc.returncode == 0, proc.stderr[-3000:]
         before = journal["steady_states"]["before"]
-        assert before["steady_state_met"], [(p["activity"]["name"], p.get("output")) for p in before["probes"]]
+        said = [line for line in proc.stderr.splitlines() if "site SLO" in line]
+        assert before["steady_state_met"], ([(p["activity"]["name"], p.get("output")) for p in before["probes"]], said)
         assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
         out = outputs(journal)
         fault = out["lose-the-whole-search-cluster"]
