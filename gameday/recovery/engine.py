@@ -245,9 +245,7 @@ def run(playbook: Playbook, ctx: Any, *, apply: bool = False, step_timeout: floa
     result.findings = diagnose(playbook, ctx)
     result.diagnose_s = time.monotonic() - t0
     plan = playbook.plan(result.findings)
-    result.steps = [StepResult(layer=p.layer, name=s.name, description=s.description,
-                               deadline_s=s.deadline_s if step_timeout is None else min(s.deadline_s, step_timeout))
-                    for p, s in plan]
+    result.steps = _not_run(plan, step_timeout)
     if not result.findings:
         result.steps = []
         result.outcome = HEALTHY
@@ -264,6 +262,13 @@ def run(playbook: Playbook, ctx: Any, *, apply: bool = False, step_timeout: floa
                       "target_s": rto_target_s,
                       "met": result.outcome == RESTORED and (rto_target_s is None or measured <= rto_target_s)}
     return result
+
+
+def _not_run(plan: list[tuple[Part, Step]], step_timeout: float | None) -> list[StepResult]:
+    """The plan's steps as results not run yet, each with its deadline (capped by ``step_timeout``)."""
+    return [StepResult(layer=p.layer, name=s.name, description=s.description,
+                       deadline_s=s.deadline_s if step_timeout is None else min(s.deadline_s, step_timeout))
+            for p, s in plan]
 
 
 REPLANS = 2  # findings that appear during a restore are planned again at most this many times
@@ -293,9 +298,7 @@ def _restore(playbook: Playbook, plan: list[tuple[Part, Step]], ctx: Any, result
             break
         seen |= {f.code for f in new}
         offset = len(result.steps)
-        result.steps += [StepResult(layer=p.layer, name=s.name, description=s.description,
-                                    deadline_s=s.deadline_s if step_timeout is None else min(s.deadline_s, step_timeout))
-                         for p, s in plan]
+        result.steps += _not_run(plan, step_timeout)
     result.outcome = FAILED
     result.error = "still wrong after the restore: " + "; ".join(f.text for f in result.remaining)
 
