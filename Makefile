@@ -10,11 +10,13 @@ gameday: install
 	$(BIN)/gameday run --no-install
 
 ## make test: install what is missing (with the Kubernetes control plane), then run every test
-## (they start the real twin; a cold Kubernetes build takes ~12 min once, then it is cached)
+## (they start the real twin; a cold Kubernetes build takes ~12 min once, then it is cached).
+## Two lanes (tests/conftest.py _lane): one worker runs every twin test in order, the other the tests
+## that need no twin, at a lower CPU priority.
 test: $(VENV)/.installed
 	$(BIN)/gameday sandbox install --kubernetes
 	$(BIN)/ruff check .
-	$(BIN)/pytest -ra --durations=25
+	$(BIN)/pytest -ra --durations=25 -n 2
 
 install: $(VENV)/.installed
 	$(BIN)/gameday sandbox install

@@ -59,10 +59,44 @@ def _rank(item) -> int:
     return 3 if item.name.startswith("test_zz_") else 2
 
 
+# integration tests that start no twin (their own small supervisor, or a browser on a file)
+NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browser.py"}
+
+
+def lane(nodeid: str) -> str:
+    """``twin`` for every test that needs one of the twins (one worker runs them all, in :func:`_rank`
+    order: a twin is shared state), ``quick`` for the rest (the unit tests and :data:`NO_TWIN`)."""
+    path = nodeid.split("::", 1)[0]
+    return "quick" if path.startswith("tests/unit/") or path.rsplit("/", 1)[-1] in NO_TWIN else "twin"
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``make test`` runs ``pytest -n 2``: one worker runs the whole ``twin`` :func:`lane`, in order,
+    while the other runs the ``quick`` lane beside it (xdist's scope scheduling, one scope per lane)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class LaneScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return lane(nodeid)
+
+    return LaneScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     """Order the session by :func:`_rank`: each twin is started once and never shares the cores
     with another idle one (about two twin restarts less over ``make test``)."""
     items[:] = sorted(items, key=_rank)
+
+
+QUICK_LANE_NICE = 10  # the twin lane's servers keep the cores they need to meet their SLOs
+
+
+@pytest.fixture(autouse=True)
+def _quick_lane_yields_the_cpu(request):
+    """Under xdist, the worker that runs the quick lane lowers its own CPU priority (and its children's)
+    once, so the unit tests use the time the twin lane leaves idle instead of slowing its servers."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and lane(request.node.nodeid) == "quick" and os.nice(0) < QUICK_LANE_NICE:
+        os.nice(QUICK_LANE_NICE - os.nice(0))
 
 
 TEST_NET = 20  # the full twin under test: 127.20.x.y, away from a developer's default twin (127.10.x.y)

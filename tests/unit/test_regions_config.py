@@ -9,6 +9,8 @@ import dataclasses
 import shutil
 import subprocess
 
+import tempfile
+
 import pytest
 
 from gameday.errors import GamedayError, UsageError
@@ -21,8 +23,12 @@ from gameday.site import seed
 
 
 @pytest.fixture(autouse=True)
-def _state(monkeypatch, tmp_path):
-    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path / "state"))
+def _state(monkeypatch):
+    """A short state root: HAProxy refuses a stats socket path over 97 characters, and pytest's
+    tmp_path under xdist (``.../popen-gw0/<test name>/``) is longer than the default state root."""
+    with tempfile.TemporaryDirectory(prefix="gd-") as short:
+        monkeypatch.setenv("GAMEDAY_STATE_DIR", short)
+        yield
     monkeypatch.delenv(db_roles.ENV_VAR, raising=False)
 
 
