@@ -23,6 +23,7 @@ from gameday.chaos import activities, ledger
 from gameday.chaos.lock import TargetLock
 from gameday.deadline import wait_until
 from tests.support import search
+from tests.support.chaos_journal import assert_steady_before
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAOS = str(Path(sys.executable).with_name("chaos"))
@@ -113,6 +114,7 @@ def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_pa
     before = _before(name, twin, twin_client)
     proc, journal = chaos_run(ROOT / "experiments" / name, tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
     out = outputs(journal)
     fault = journal["run"][0]["output"]

@@ -27,6 +27,7 @@ from gameday.recovery import HEALTHY, RESTORED, Context, load_playbook, run
 from gameday.targets import for_environment
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, ROOT, chaos_run, outputs
+from tests.support.chaos_journal import assert_steady_before
 
 ENV = "sandbox-test"
 
@@ -39,7 +40,9 @@ def target(steady_twin):
 def test_poison_events_are_dead_lettered_and_indexing_goes_on(target, tmp_path):
     proc, journal = chaos_run(ROOT / "experiments" / "kafka" / "poison-events.yaml", tmp_path, var_file=ENV_FILE,
                               timeout=300)
-    assert proc.returncode == 0 and journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_steady_before(proc, journal)
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = outputs(journal)
     fault = out["publish-poison-events"]
     assert len(fault["published"]) == 4
@@ -69,7 +72,9 @@ def test_poison_events_are_dead_lettered_and_indexing_goes_on(target, tmp_path):
 def test_a_web_replica_that_runs_but_is_not_ready_is_skipped_by_the_lb_and_replaced(target, twin_client, tmp_path):
     proc, journal = chaos_run(ROOT / "experiments" / "web" / "replica-not-ready.yaml", tmp_path, var_file=ENV_FILE,
                               timeout=300)
-    assert proc.returncode == 0 and journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_steady_before(proc, journal)
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = outputs(journal)
     wedged = out["wedge-one-web-pod"]["touched"][0]
     old_pid = out["wedge-one-web-pod"]["pid"]
@@ -89,7 +94,9 @@ def test_the_load_balancer_killed_comes_back_and_is_a_single_point_of_failure(ta
     before = twin_client.member("lb-1")
     proc, journal = chaos_run(ROOT / "experiments" / "lb" / "kill-load-balancer.yaml", tmp_path, var_file=ENV_FILE,
                               timeout=300)
-    assert proc.returncode == 0 and journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_steady_before(proc, journal)
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = outputs(journal)
     assert out["load-balancer-instances"] == {"members": ["lb-1"], "ready": 1, "single_point_of_failure": True}
     assert out["kill-the-load-balancer"]["touched"] == ["lb-1"]

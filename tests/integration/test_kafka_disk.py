@@ -31,6 +31,7 @@ from gameday.targets import for_environment
 from gameday.targets.base import Node
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
+from tests.support.chaos_journal import assert_steady_before
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "sandbox-test"
@@ -104,6 +105,7 @@ def test_chaos_run_loses_a_brokers_disk_and_it_comes_back_empty_with_nothing_los
     member = fault.get("lost_disk") or "kafka-1"
     try:
         assert proc.returncode == 0, proc.stderr[-3000:]
+        assert_steady_before(proc, journal)
         assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
         out = outputs(journal)
         lost = fault["broker_id"]

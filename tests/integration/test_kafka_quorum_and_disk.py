@@ -32,6 +32,7 @@ from gameday.sandbox import log_disk
 from gameday.targets import for_environment
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, ROOT, chaos_run, outputs
+from tests.support.chaos_journal import assert_steady_before
 
 ENV = "sandbox-test"
 
@@ -50,7 +51,9 @@ def test_controller_quorum_lost_the_playbook_restores_it_and_nothing_acknowledge
     canaries = kafka_canary(target)
     proc, journal = chaos_run(ROOT / "experiments" / "kafka" / "lose-controller-quorum.yaml", tmp_path,
                               var_file=ENV_FILE, timeout=600)
-    assert proc.returncode == 0 and journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_steady_before(proc, journal)
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = outputs(journal)
     fault = out["lose-two-of-three-controllers"]
     assert len(fault["touched"]) == 2 and fault["voters"] == [1, 2, 3]
@@ -92,7 +95,9 @@ def test_a_full_broker_disk_takes_it_down_the_playbook_frees_it_and_nothing_ackn
     canaries = kafka_canary(target)
     proc, journal = chaos_run(ROOT / "experiments" / "kafka" / "fill-broker-disk.yaml", tmp_path,
                               var_file=ENV_FILE, timeout=600)
-    assert proc.returncode == 0 and journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_steady_before(proc, journal)
+    assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = outputs(journal)
     fault = out["fill-a-brokers-disk"]
     assert fault["touched"] == ["kafka-3"] and fault["disk"]["full"] and fault["disk"]["percent"] == 100.0, fault

@@ -32,6 +32,7 @@ from gameday.targets import regions as region_pairs
 from gameday.targets.environment import load as load_env
 from tests.conftest import pause_session_twin
 from tests.integration.test_chaos import chaos_run, outputs
+from tests.support.chaos_journal import assert_steady_before
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME, NET = "rgtest", 50
@@ -98,6 +99,7 @@ def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
     proc, journal = chaos_run(ROOT / "experiments" / "region" / "switchover.yaml", tmp_path, var_file=ENV_FILE,
                               timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
     out = outputs(journal)
     rpo = out["what-was-lost"]
@@ -126,6 +128,7 @@ def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions,
     proc, journal = chaos_run(ROOT / "experiments" / "region" / "lose-region.yaml", tmp_path, var_file=ENV_FILE,
                               timeout=1200)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
     out = outputs(journal)
     fault = out["lose-the-active-region"]

@@ -35,6 +35,7 @@ from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
 from tests.support.undo import rerun
 from tests.support import search
+from tests.support.chaos_journal import assert_steady_before
 
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "sandbox-test"
@@ -148,9 +149,7 @@ def test_chaos_run_loses_the_whole_search_cluster_and_the_playbook_rebuilds_it_t
         watch.stopping.set()
         watch.join(timeout=10)
         assert proc.returncode == 0, proc.stderr[-3000:]
-        before = journal["steady_states"]["before"]
-        said = [line for line in proc.stderr.splitlines() if "site SLO" in line]
-        assert before["steady_state_met"], ([(p["activity"]["name"], p.get("output")) for p in before["probes"]], said)
+        assert_steady_before(proc, journal)
         assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
         out = outputs(journal)
         fault = out["lose-the-whole-search-cluster"]

@@ -33,6 +33,7 @@ from gameday.targets.environment import load
 from tests.conftest import warm_up
 from tests.support.kube_twin import kubectl
 from tests.support import search
+from tests.support.chaos_journal import assert_steady_before
 
 pytestmark = pytest.mark.kubernetes
 
@@ -87,6 +88,7 @@ def chaos_run(twin: Twin, experiment: str, env_file: Path, tmp_path: Path) -> di
                           capture_output=True, text=True, timeout=900, cwd=tmp_path)
     assert journal_path.exists(), proc.stderr[-3000:]
     journal = json.loads(journal_path.read_text())
+    assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     assert journal["run"], f"the method did not run: {proc.stderr[-3000:]}"
     print(f"\n[figure] {experiment}: {durations(journal)}")

@@ -42,6 +42,7 @@ from gameday.targets.kubernetes import DisruptionRefused, KubernetesTarget
 from tests.conftest import warm_up
 from tests.support.experiments import held_fault
 from tests.support.kube_twin import kubectl
+from tests.support.chaos_journal import assert_steady_before
 
 pytestmark = pytest.mark.kubernetes
 
@@ -234,6 +235,7 @@ def test_the_web_pod_experiment_passes_with_plain_chaos_run_on_this_target(twin,
     warm_up(twin)  # from a steady state, or the experiment's own probe stops it before its method
     before = {p["metadata"]["name"] for p in pods(twin)}
     proc, journal = chaos_run("web/kill-one-pod.yaml", env_file, tmp_path)
+    assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     assert journal["run"], f"the method did not run: {journal['steady_states']['before']}"
     out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
@@ -398,6 +400,7 @@ def test_a_rolling_restart_replaces_every_web_pod_while_readers_are_served(twin,
     finally:
         stop.set()
         reader.join(timeout=10)
+    assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     roll = {r["activity"]["name"]: r.get("output") for r in journal["run"]}["roll-the-web-tier"]
     assert roll["touched"] == ["Deployment/web"]
@@ -458,6 +461,7 @@ def test_the_web_playbook_rolls_the_deployment_when_asked(twin, env_file):
 def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxiproxy(twin, env_file, tmp_path):
     wait_until(lambda: settled(twin), timeout=60, what="three routed web pods")
     proc, journal = chaos_run("network/cut-web-to-db.yaml", env_file, tmp_path)
+    assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and not journal["deviated"], proc.stderr[-3000:]
     out = {r["activity"]["name"]: r.get("output") for r in journal["run"]}
     assert out["readers-during-the-fault"]["success_ratio"] < 0.5  # the web pods really lost the database
