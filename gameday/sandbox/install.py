@@ -4,6 +4,9 @@
 first (a ``.complete`` stamp or the package's presence) and does nothing if it is there:
 
 - Debian packages: HAProxy, MariaDB, wrk (and Java, Maven, Go if the machine lacks them);
+- WordPress 6.1 from Debian on PHP-FPM 8.2 behind nginx (:data:`WORDPRESS_PACKAGES`; with ``php8.2``
+  named, apt satisfies WordPress's ``httpd`` and ``php`` dependencies with nginx and php8.2-fpm, not
+  Apache and mod_php; no service the packages would start is started: :func:`install_wordpress`);
 - Apache Kafka (KRaft) jars and MirrorMaker 2 (connect-mirror) from Maven Central via the
   maven-dependency-plugin (again when ``recipes/kafka-pom.xml`` changed: its digest is the stamp);
 - the OpenSearch integ-test distribution zip from Maven Central, and a copy of it with the
@@ -49,6 +52,18 @@ APT_PACKAGES = {  # command -> Debian package
 }
 TOOL_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven", "go": "golang-go", "unzip": "unzip"}
 SBIN = ("/usr/sbin", "/sbin")
+# Debian package -> a file it installs (its presence says the package is there). php8.2 (the metapackage,
+# satisfied by php8.2-fpm) must be named: without it apt picks libapache2-mod-php for WordPress's
+# `libapache2-mod-php | php` and so pulls apache2-bin (`apt-get install -s` shows it); nginx provides `httpd`.
+WORDPRESS_PACKAGES = {
+    "nginx": "/usr/sbin/nginx",
+    "php8.2": "/usr/share/doc/php8.2",
+    "php8.2-fpm": "/usr/sbin/php-fpm8.2",
+    "php8.2-cli": "/usr/bin/php8.2",
+    "php8.2-mysql": "/etc/php/8.2/mods-available/mysqli.ini",
+    "wordpress": "/usr/share/wordpress/wp-load.php",
+}
+POLICY_RC_D = Path("/usr/sbin/policy-rc.d")  # invoke-rc.d asks it whether a package may start its service
 KAFKA_POM = Path(__file__).with_name("recipes") / "kafka-pom.xml"  # Kafka, its tools and MirrorMaker 2
 
 
@@ -100,6 +115,7 @@ def missing() -> list[str]:
     """What `gameday sandbox install` would still have to do (empty when everything is in place)."""
     loc = locations()
     gaps = [f"{cmd} (Debian package {pkg})" for cmd, pkg in APT_PACKAGES.items() if not _which(cmd)]
+    gaps += [f"{pkg} (Debian package)" for pkg in wordpress_missing()]
     if not loc.java:
         gaps.append("java 17+ (Debian package openjdk-17-jre-headless)")
     if not kafka_installed():
@@ -159,6 +175,31 @@ def _apt(packages: list[str], log: Path) -> None:
 def install_debian(log: Path) -> None:
     needed = {pkg for cmd, pkg in {**APT_PACKAGES, **TOOL_PACKAGES}.items() if not _which(cmd)}
     _apt(sorted(needed), log)
+
+
+def wordpress_missing() -> list[str]:
+    """The Debian packages of the WordPress member (:data:`WORDPRESS_PACKAGES`) not installed yet."""
+    return [pkg for pkg, marker in WORDPRESS_PACKAGES.items() if not Path(marker).exists()]
+
+
+def install_wordpress(log: Path) -> None:
+    """apt-get install WordPress, PHP-FPM 8.2 and nginx (:data:`WORDPRESS_PACKAGES`), unless all are
+    there. The packages' postinst scripts would start nginx (port 80) and the system php-fpm: a
+    ``policy-rc.d`` that forbids it is put in place for the install when the machine has none (a
+    container image usually has one) and removed afterwards. The twin runs its own nginx and php-fpm
+    per member, with its own configuration (:mod:`gameday.sandbox.members.wordpress`)."""
+    if not wordpress_missing():
+        return
+    placed = False
+    if os.geteuid() == 0 and not POLICY_RC_D.exists():
+        POLICY_RC_D.write_text("#!/bin/sh\n# gameday sandbox install: no service starts during the install\nexit 101\n")
+        POLICY_RC_D.chmod(0o755)
+        placed = True
+    try:
+        _apt(list(WORDPRESS_PACKAGES), log)
+    finally:
+        if placed:
+            POLICY_RC_D.unlink(missing_ok=True)
 
 
 def _kafka_recipe() -> str:
@@ -292,6 +333,7 @@ def install_system_user(log: Path) -> None:
 
 RECIPES: list[tuple[str, Callable[[Path], None]]] = [
     ("Debian packages (HAProxy, MariaDB, wrk, Java, Maven, Go)", install_debian),
+    ("WordPress 6.1, PHP-FPM 8.2, nginx (Debian)", install_wordpress),
     (f"Apache Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
     (f"OpenSearch {OPENSEARCH_VERSION} (Maven Central)", install_opensearch),
     (f"OpenSearch security plugin {SECURITY_PLUGIN_VERSION} (Maven Central)", install_security_plugin),
