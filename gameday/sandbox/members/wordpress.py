@@ -1,0 +1,214 @@
+"""WordPress on PHP-FPM behind nginx: the platform's own web tier, one supervised member per replica.
+
+Not part of the default topology yet (issue 17: the Python sample site is still the twin's web tier);
+a topology that wants it adds :func:`bootstrap` and :func:`workload` after its database::
+
+    wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1)   # configs, content dir, secrets
+    topology.workloads += [wordpress.bootstrap(twin), wordpress.workload(twin, replicas=1)]
+
+- ``wp-N`` (workload ``wp``, layer ``web``): :mod:`gameday.sandbox.wordpress.launch` runs the replica's
+  own php-fpm pool (foreground, pid and socket under ``run/wp-N/``, workers as ``www-data``) and nginx on
+  the replica's address ``127.<net>.20.N`` port 8000, as the web members; ready when ``/readyz`` is 200.
+  Killing the member's process group takes php-fpm and nginx both.
+- ``wp-bootstrap-1`` (a job): installs WordPress into the twin's database and seeds the catalogue
+  (:mod:`gameday.sandbox.wordpress.seed`).
+
+Per twin: ``conf/wordpress/wp-config.php`` (no secret: the database and search passwords reach php-fpm
+through the supervisor's environment, from ``secrets/db.env`` and ``secrets/search.env``), the
+must-use plugin in ``conf/wordpress/mu-plugins``, uploads in ``data/wordpress/wp-content`` (the twin's
+WP_CONTENT_DIR), the admin password in ``secrets/wordpress-admin.env`` (0600). Debian's wp-config.php
+finds the twin's file through ``/etc/wordpress/config-gameday-<sandbox id>.php``, a symlink
+(:func:`config_name`; nginx passes the name as ``WORDPRESS_CONFIG``); :func:`remove` deletes it.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+from pathlib import Path
+
+from ...zones import zone_for
+from .. import wordpress as files
+from ..spec import MemberSpec, Workload
+from ..twin import CONTENT_INDEX, DB_NAME, DB_USER, PORTS, SEARCH_USER, WEB_MAX_REPLICAS, Twin, _kept_secret
+
+WEB_USER = "www-data"  # Debian's web server user: php-fpm's workers and nginx's run as it
+ETC = Path("/etc/wordpress")
+ADMIN_ENV = "GAMEDAY_WP_ADMIN_PASSWORD"
+
+
+def config_name(twin: Twin) -> str:
+    """The twin's WordPress config name (Debian: ``/etc/wordpress/config-<name>.php``)."""
+    return f"gameday-{twin.paths.sandbox_id}"
+
+
+def _conf(twin: Twin) -> Path:
+    return twin.paths.conf / "wordpress"
+
+
+def content_dir(twin: Twin) -> Path:
+    """The twin's WP_CONTENT_DIR: uploads live here, one per twin."""
+    return twin.paths.data / "wordpress" / "wp-content"
+
+
+def run_dir(twin: Twin, index: int) -> Path:
+    """Replica ``index``'s pid files, php-fpm socket and nginx temp files."""
+    return twin.paths.run / f"wp-{index}"
+
+
+def admin_env_file(twin: Twin) -> Path:
+    return twin.paths.secrets / "wordpress-admin.env"
+
+
+def admin_password(twin: Twin) -> str:
+    """The WordPress ``admin`` user's password, generated once per twin (``secrets/wordpress-admin.env``, 0600)."""
+    return _kept_secret(admin_env_file(twin), ADMIN_ENV)
+
+
+def url(twin: Twin, index: int = 1) -> str:
+    """Replica ``index``'s own address, as the load balancer reaches it."""
+    return f"http://{twin.address('web', index)}:{PORTS['web']}"
+
+
+def _web_ids() -> tuple[int, int] | None:
+    if os.geteuid() != 0:
+        return None
+    entry = pwd.getpwnam(WEB_USER)
+    return entry.pw_uid, entry.pw_gid
+
+
+def _install_tree(src: Path, dest: Path) -> None:
+    """Copy ``src`` to ``dest`` afresh (the plugin's files as this checkout has them), world-readable."""
+    staging = dest.with_name(dest.name + ".new")
+    shutil.rmtree(staging, ignore_errors=True)
+    shutil.copytree(src, staging, ignore=shutil.ignore_patterns("__pycache__"))
+    for path in [staging, *staging.rglob("*")]:
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    shutil.rmtree(dest, ignore_errors=True)
+    staging.rename(dest)
+
+
+def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None,
+            home: str | None = None, replicas: int = WEB_MAX_REPLICAS) -> None:
+    """Write the twin's WordPress files (again: they hold no data) and create its content directory.
+    ``db_addr`` defaults to the database through toxiproxy and ``search_urls`` to the search nodes
+    through toxiproxy, as the web tier reaches them; ``home`` (WordPress's site address) to the load
+    balancer's URL."""
+    twin.paths.ensure()
+    twin.db_password()
+    twin.search_password()
+    admin_password(twin)
+    conf = _conf(twin)
+    conf.mkdir(parents=True, exist_ok=True)
+    conf.chmod(0o755)
+    _install_tree(files.MU_PLUGINS, conf / "mu-plugins")
+    search = twin.search_urls_via_proxy() if search_urls is None else search_urls
+    hosts = sorted({u.split("://", 1)[-1].split(":", 1)[0].split("/", 1)[0] for u in search})
+    values = {key: files.php_string(value) for key, value in {
+        "TWIN": twin.name, "CONFIG_NAME": config_name(twin), "DB_NAME": DB_NAME, "DB_USER": DB_USER,
+        "DB_HOST": db_addr or twin.db_addr_via_proxy(), "HOME": home or twin.lb_url,
+        "CONTENT_DIR": str(content_dir(twin)), "MU_PLUGIN_DIR": str(conf / "mu-plugins"),
+        "SEARCH_URLS": ",".join(search), "SEARCH_HOSTS": ",".join(hosts), "SEARCH_USER": SEARCH_USER,
+        "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX,
+    }.items()}
+    config = conf / "wp-config.php"
+    config.write_text(files.render("wp-config.php", values))
+    config.chmod(0o644)
+    link = ETC / f"config-{config_name(twin)}.php"
+    if not (link.is_symlink() and os.readlink(link) == str(config)):
+        link.unlink(missing_ok=True)
+        link.symlink_to(config)
+    _prepare_content(twin)
+    for i in range(1, replicas + 1):
+        _prepare_replica(twin, i)
+
+
+def _prepare_content(twin: Twin) -> None:
+    content = content_dir(twin)
+    for sub in ("uploads", "plugins", "themes", "upgrade"):
+        (content / sub).mkdir(parents=True, exist_ok=True)
+    for d in (content.parent, content):
+        d.chmod(0o755)
+    shutil.copyfile(files.DB_ERROR, content / "db-error.php")
+    (content / "db-error.php").chmod(0o644)
+    ids = _web_ids()
+    if ids:
+        for sub in ("uploads", "upgrade"):  # writable by the workers; the rest read-only to them
+            os.chown(content / sub, *ids)
+
+
+def _prepare_replica(twin: Twin, index: int) -> None:
+    conf = _conf(twin) / f"wp-{index}"
+    conf.mkdir(parents=True, exist_ok=True)
+    run = run_dir(twin, index)
+    (run / "nginx").mkdir(parents=True, exist_ok=True)
+    (run / "tmp").mkdir(parents=True, exist_ok=True)
+    for d in (twin.paths.run, run):
+        d.chmod(0o755)
+    ids = _web_ids()
+    if ids:
+        os.chown(run / "tmp", *ids)
+    root = ids is not None
+    (conf / "php-fpm.conf").write_text(files.render("php-fpm.conf", {
+        "PID_FILE": str(run / "php-fpm.pid"), "POOL": f"wp-{index}", "USER": WEB_USER if root else pwd.getpwuid(os.geteuid()).pw_name,
+        "SOCKET": str(run / "php-fpm.sock"), "MAX_CHILDREN": "8", "UPLOAD_TMP": str(run / "tmp"),
+    }))
+    (conf / "nginx.conf").write_text(files.render("nginx.conf", {
+        "PID_FILE": str(run / "nginx.pid"), "USER_DIRECTIVE": f"user {WEB_USER};" if root else "",
+        "TMP": str(run / "nginx"), "ADDRESS": twin.address("web", index), "PORT": str(PORTS["web"]),
+        "CONTENT_DIR": str(content_dir(twin)), "CONFIG_NAME": config_name(twin), "SOCKET": str(run / "php-fpm.sock"),
+    }))
+
+
+def member(twin: Twin, index: int) -> MemberSpec:
+    address = twin.address("web", index)
+    conf = _conf(twin) / f"wp-{index}"
+    return MemberSpec(
+        name=f"wp-{index}", index=index, address=address, ports={"http": PORTS["web"]},
+        argv=[twin.python, "-m", "gameday.sandbox.wordpress.launch", "--fpm-conf", str(conf / "php-fpm.conf"),
+              "--nginx-conf", str(conf / "nginx.conf"), "--socket", str(run_dir(twin, index) / "php-fpm.sock")],
+        env_files=[str(twin.db_env_file), str(twin.search_env_file)],
+        readiness={"type": "http", "url": f"{url(twin, index)}/readyz"},
+        labels={"app": "wordpress", "tier": "frontend", "zone": zone_for(index)},
+        stop_grace=6.0,
+    )
+
+
+def workload(twin: Twin, *, replicas: int | None = None, max_replicas: int = WEB_MAX_REPLICAS) -> Workload:
+    """``wp-1..max_replicas`` (``replicas`` running, default the twin's web replicas), after the bootstrap job."""
+    return Workload(name="wp", layer="web", kind="service",
+                    replicas=twin.shape.web_replicas if replicas is None else replicas,
+                    members=[member(twin, i) for i in range(1, max_replicas + 1)],
+                    after=["wp-bootstrap"], labels={"layer": "web"})
+
+
+def bootstrap(twin: Twin, *, n: int | None = None, after: list[str] | None = None) -> Workload:
+    """The job that installs WordPress and seeds ``n`` catalogue items (default 2,000), after ``after``
+    (default the database)."""
+    from ..wordpress.seed import N_ENV
+    job = MemberSpec(
+        name="wp-bootstrap-1", index=1, address=None, ports={},
+        argv=[twin.python, "-m", "gameday.sandbox.wordpress.seed"],
+        env={"GAMEDAY_WP_CONFIG": config_name(twin), **({N_ENV: str(n)} if n is not None else {})},
+        env_files=[str(twin.db_env_file), str(twin.search_env_file), str(admin_env_file(twin))],
+        readiness={"type": "alive"},
+        labels={"app": "wp-bootstrap", "zone": "regional"},
+        stop_grace=3.0,
+    )
+    return Workload(name="wp-bootstrap", layer="jobs", kind="job", replicas=1, members=[job],
+                    after=after if after is not None else ["db"], labels={"layer": "jobs"})
+
+
+def cli_env(twin: Twin) -> dict[str, str]:
+    """The environment of a ``cli/`` script run against this twin from outside the supervisor
+    (:func:`gameday.sandbox.wordpress.php.run_script`), the passwords read from the secret files."""
+    from ..wordpress.php import cli_env as env
+    return env(config_name(twin), {"GAMEDAY_DB_PASSWORD": twin.db_password(),
+                                   "GAMEDAY_SEARCH_PASSWORD": twin.search_password(),
+                                   ADMIN_ENV: admin_password(twin)})
+
+
+def remove(twin: Twin) -> None:
+    """Delete what :func:`prepare` put outside the twin's home (the symlink in /etc/wordpress)."""
+    (ETC / f"config-{config_name(twin)}.php").unlink(missing_ok=True)

@@ -1,0 +1,117 @@
+<?php
+/*
+ * Search, as ElasticPress does it: the query goes to OpenSearch (GAMEDAY_SEARCH_URLS, user
+ * GAMEDAY_SEARCH_USER, password from the environment's GAMEDAY_SEARCH_PASSWORD, CA GAMEDAY_SEARCH_CA,
+ * index GAMEDAY_CONTENT_INDEX; each node tried in turn, GAMEDAY_SEARCH_TIMEOUT seconds each). When no
+ * node answers (or none is configured) the answer comes from WordPress's own MySQL search instead, with
+ * "fallback": "mysql" and a notice saying why, so the front end can tell its readers.
+ *
+ *     search('apixaban', 10) => ['source' => 'opensearch'|'mysql', 'total' => n, 'items' => [...],
+ *                                'fallback' => 'mysql', 'notice' => '...']   (the last two on fallback only)
+ */
+namespace Gameday;
+
+function search_urls(): array
+{
+    $raw = defined('GAMEDAY_SEARCH_URLS') ? (string) GAMEDAY_SEARCH_URLS : '';
+    return array_values(array_filter(array_map('trim', explode(',', $raw))));
+}
+
+function search_request(string $url, array $query, int $size): array
+{
+    $index = defined('GAMEDAY_CONTENT_INDEX') ? GAMEDAY_CONTENT_INDEX : 'content';
+    $args = [
+        'timeout' => defined('GAMEDAY_SEARCH_TIMEOUT') ? GAMEDAY_SEARCH_TIMEOUT : 2,
+        'headers' => ['Content-Type' => 'application/json'],
+        'body' => wp_json_encode(['size' => $size, 'track_total_hits' => 1000, 'query' => $query,
+            '_source' => ['title', 'slug', 'kind', 'category', 'summary']]),
+    ];
+    $user = defined('GAMEDAY_SEARCH_USER') ? (string) GAMEDAY_SEARCH_USER : '';
+    if ($user !== '') {
+        $args['headers']['Authorization'] = 'Basic ' . base64_encode($user . ':' . (string) getenv('GAMEDAY_SEARCH_PASSWORD'));
+    }
+    if (defined('GAMEDAY_SEARCH_CA') && GAMEDAY_SEARCH_CA !== '') {
+        $args['sslcertificates'] = GAMEDAY_SEARCH_CA;
+    }
+    $response = wp_remote_post(rtrim($url, '/') . '/' . rawurlencode($index) . '/_search', $args);
+    if (is_wp_error($response)) {
+        throw new \RuntimeException($response->get_error_message());
+    }
+    $code = (int) wp_remote_retrieve_response_code($response);
+    $body = json_decode(wp_remote_retrieve_body($response), true);
+    if ($code !== 200 || !is_array($body) || !isset($body['hits']['hits'])) {
+        throw new \RuntimeException("HTTP $code");
+    }
+    return $body['hits'];
+}
+
+/** Exact words over title^3, summary^2 and body; fuzzy words over title and summary if nothing matched. */
+function opensearch(string $url, string $q, int $size): array
+{
+    $hits = search_request($url, ['multi_match' => ['query' => $q, 'fields' => ['title^3', 'summary^2', 'body'],
+        'operator' => 'and']], $size);
+    if (!$hits['hits']) {
+        $hits = search_request($url, ['multi_match' => ['query' => $q, 'fields' => ['title^3', 'summary^2'],
+            'fuzziness' => 'AUTO', 'operator' => 'and']], $size);
+    }
+    $slugs = array_map(fn($h) => (string) ($h['_source']['slug'] ?? ''), $hits['hits']);
+    $posts = posts_by_slug($slugs);
+    $items = [];
+    foreach ($hits['hits'] as $hit) {
+        $source = $hit['_source'] ?? [];
+        $post = $posts[$source['slug'] ?? ''] ?? null;
+        $items[] = $post ? item($post) + ['score' => $hit['_score'] ?? null] : [
+            'id' => null, 'slug' => $source['slug'] ?? null, 'title' => $source['title'] ?? null,
+            'kind' => $source['kind'] ?? null, 'excerpt' => $source['summary'] ?? null,
+            'category' => $source['category'] ?? null, 'permalink' => null, 'score' => $hit['_score'] ?? null,
+        ];
+    }
+    return ['source' => 'opensearch', 'total' => (int) ($hits['total']['value'] ?? count($items)), 'items' => $items];
+}
+
+/** Published posts and monographs by slug (one query), for search hits. */
+function posts_by_slug(array $slugs): array
+{
+    $slugs = array_values(array_filter(array_unique($slugs)));
+    if (!$slugs) {
+        return [];
+    }
+    $found = get_posts(['post_type' => CONTENT_TYPES, 'post_status' => 'publish', 'post_name__in' => $slugs,
+        'posts_per_page' => count($slugs), 'no_found_rows' => true]);
+    $by_slug = [];
+    foreach ($found as $post) {
+        $by_slug[$post->post_name] = $post;
+    }
+    return $by_slug;
+}
+
+function mysql_search(string $q, int $size, string $why): array
+{
+    $query = new \WP_Query(['s' => $q, 'post_type' => CONTENT_TYPES, 'post_status' => 'publish',
+        'posts_per_page' => $size]);
+    return [
+        'source' => 'mysql',
+        'fallback' => 'mysql',
+        'notice' => "Search is running in fallback mode ($why): results come from WordPress's own database "
+            . 'search, which matches words exactly and ranks them less well.',
+        'total' => (int) $query->found_posts,
+        'items' => array_map(fn($post) => item($post), $query->posts),
+    ];
+}
+
+function search(string $q, int $size = 10): array
+{
+    $urls = search_urls();
+    if (!$urls) {
+        return mysql_search($q, $size, 'OpenSearch is not configured');
+    }
+    $errors = [];
+    foreach ($urls as $url) {
+        try {
+            return opensearch($url, $q, $size);
+        } catch (\RuntimeException $err) {
+            $errors[] = wp_parse_url($url, PHP_URL_HOST) . ':' . wp_parse_url($url, PHP_URL_PORT) . ' ' . $err->getMessage();
+        }
+    }
+    return mysql_search($q, $size, 'OpenSearch unavailable: ' . implode('; ', $errors));
+}

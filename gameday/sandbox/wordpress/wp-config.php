@@ -1,0 +1,33 @@
+<?php
+/*
+ * WordPress configuration of gameday twin @TWIN@ (rendered by gameday.sandbox.members.wordpress; Debian's
+ * /usr/share/wordpress/wp-config.php requires it through /etc/wordpress/config-@CONFIG_NAME@.php).
+ * No secret in this file: the passwords are read from the environment (php-fpm's pool passes them on
+ * from the supervisor, which reads them from the twin's 0600 secret files).
+ */
+define('DB_NAME', '@DB_NAME@');
+define('DB_USER', '@DB_USER@');
+define('DB_PASSWORD', (string) getenv('GAMEDAY_DB_PASSWORD'));
+define('DB_HOST', '@DB_HOST@');
+define('DB_CHARSET', 'utf8mb4');
+define('DB_COLLATE', '');
+$table_prefix = 'wp_';
+
+define('WP_HOME', '@HOME@');
+define('WP_SITEURL', '@HOME@');
+define('WP_CONTENT_DIR', '@CONTENT_DIR@');
+define('WPMU_PLUGIN_DIR', '@MU_PLUGIN_DIR@');
+define('DISALLOW_FILE_MODS', true);
+define('AUTOMATIC_UPDATER_DISABLED', true);
+define('DISABLE_WP_CRON', true);
+define('WP_DEBUG', false);
+// a sandbox calls nothing on the internet; the search nodes are the only other hosts it may reach
+define('WP_HTTP_BLOCK_EXTERNAL', true);
+define('WP_ACCESSIBLE_HOSTS', '@SEARCH_HOSTS@');
+
+// the must-use plugin's search (OpenSearch, ElasticPress-like); password: GAMEDAY_SEARCH_PASSWORD
+define('GAMEDAY_SEARCH_URLS', '@SEARCH_URLS@');
+define('GAMEDAY_SEARCH_USER', '@SEARCH_USER@');
+define('GAMEDAY_SEARCH_CA', '@SEARCH_CA@');
+define('GAMEDAY_CONTENT_INDEX', '@CONTENT_INDEX@');
+define('GAMEDAY_SEARCH_TIMEOUT', 2);
