@@ -6,7 +6,8 @@ standby region's target (``dr``) and the active one's (``active``)::
 
     named(dr)                       # {"namespace", "name"} or None: no mirror named
     read(dr)                        # the custom object; GamedayError naming it when it is not there
-    lag(dr, active)                 # {"behind": 0, "topics": {...}, "mirror", ...} or {"behind": None, "why"}
+    got = read_quietly(dr)          # (the object, None) or (None, why): one read shared by the next two
+    lag(dr, active, got=got)        # {"behind": 0, "topics": {...}, "mirror", ...} or {"behind": None, "why"}
     stop(dr, read(dr))              # every connector of every mirror: state stopped, waited for
 
 **Stopping.** Strimzi's documented API (``KafkaMirrorMaker2ConnectorSpec.state``: running, paused or
@@ -37,8 +38,9 @@ gameday runs, within ``regions.kafka.timeout_s``. The names are Strimzi's:
 
 ``exact`` says whether the Connect cluster runs ``exactly.once.source.support: enabled``: without it
 the offsets are committed after the records (``offset.flush.interval.ms``), so ``behind`` may count
-records already copied, never fewer than are missing. The indexer's offset translation (MirrorMaker's
-``sync.group.offsets.enabled``) is not read here.
+records already copied, never fewer than are missing. The indexer's offset translation (the checkpoint
+connector's ``sync.group.offsets.enabled``, the groups pattern, the translated offsets) is read by
+:mod:`.kubernetes_mirror_offsets`, from the same object and the same mirror entry (:func:`flow`).
 """
 
 from __future__ import annotations
@@ -95,6 +97,18 @@ def read(target: Any) -> dict[str, Any]:
         raise GamedayError(f"{target.name}: reading {_where(target)} failed: {err.status} {err.reason}") from None
 
 
+def read_quietly(target: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """``(the custom object, None)``, or ``(None, why)`` when no mirror is named or :func:`read`
+    refused (the why is its message): one read for :func:`lag` and the offset translation
+    (:mod:`.kubernetes_mirror_offsets`) of the same replication status."""
+    if named(target) is None:
+        return None, NOT_NAMED
+    try:
+        return read(target), None
+    except GamedayError as err:  # the object missing, the API server unreachable or refusing
+        return None, err.message
+
+
 def _target_alias(spec: dict[str, Any], mirror: dict[str, Any]) -> str | None:
     return mirror.get("targetCluster") or (spec.get("target") or {}).get("alias") or spec.get("connectCluster")
 
@@ -146,11 +160,15 @@ def _patterns(text: str) -> list[re.Pattern[str]]:
     return [re.compile(p.strip()) for p in text.split(",") if p.strip()]
 
 
-def _flow(target: Any, active: Any, obj: dict[str, Any]) -> dict[str, Any]:
-    """The mirror entry from the active region into this one, with the names :func:`lag` measures by."""
+def flow(target: Any, active: Any, obj: dict[str, Any]) -> dict[str, Any]:
+    """The mirror entry from the active region into this one, with the names :func:`lag` measures by:
+    ``{"source", "target", "connector", "separator", "identity", "include", "exclude", "state", "index",
+    "entry"}`` (``entry`` is ``spec.mirrors[index]`` as the object has it). GamedayError when the
+    object has no single mirror with a source connector from the active region. ``active`` None (its
+    environment could not be loaded): the object's only such mirror."""
     spec = obj.get("spec") or {}
     mirrors = [m for m in spec.get("mirrors") or [] if m.get("sourceConnector") is not None]
-    region = str((active.env.regions or {}).get("name"))
+    region = str(((active.env.regions if active is not None else None) or {}).get("name"))
     if len(mirrors) > 1:
         mirrors = [m for m in mirrors if _source_alias(m) == region]
     if len(mirrors) != 1:
@@ -158,6 +176,7 @@ def _flow(target: Any, active: Any, obj: dict[str, Any]) -> dict[str, Any]:
         raise GamedayError(f"{_where(target)} has no single mirror with a sourceConnector from region {region} "
                            f"(source aliases: {aliases})")
     mirror = mirrors[0]
+    index = next(i for i, m in enumerate(spec.get("mirrors") or []) if m is mirror)
     config = dict(mirror["sourceConnector"].get("config") or {})
     source, into = _source_alias(mirror), _target_alias(spec, mirror)
     separator = str(config.get("replication.policy.separator", "."))
@@ -171,7 +190,13 @@ def _flow(target: Any, active: Any, obj: dict[str, Any]) -> dict[str, Any]:
                            f"({err})") from None
     return {"source": source, "target": into, "connector": f"{source}->{into}.{SUFFIX['sourceConnector']}",
             "separator": separator, "identity": identity, "include": patterns[0], "exclude": patterns[1],
-            "state": str(mirror["sourceConnector"].get("state") or "running")}
+            "state": str(mirror["sourceConnector"].get("state") or "running"), "index": index, "entry": mirror}
+
+
+def mirrored_topic(flow: dict[str, Any], topic: str) -> str:
+    """Where ``topic`` of the active region lands in this one (:func:`flow`'s replication policy):
+    ``<source><separator><topic>``, or ``topic`` itself with the IdentityReplicationPolicy."""
+    return topic if flow["identity"] else f"{flow['source']}{flow['separator']}{topic}"
 
 
 def _topics(bootstrap: str, flow: dict[str, Any], timeout: float) -> list[str]:
@@ -189,37 +214,39 @@ def _topics(bootstrap: str, flow: dict[str, Any], timeout: float) -> list[str]:
                   and not any(p.fullmatch(t) for p in flow["exclude"]) and not t.startswith(back))
 
 
-def lag(target: Any, active: Any) -> dict[str, Any]:
+def lag(target: Any, active: Any, *, got: tuple[dict[str, Any] | None, str | None] | None = None) -> dict[str, Any]:
     """How far this standby region's Kafka (``target``) is behind the active region's (``active``),
     :func:`gameday.sandbox.mirror_lag.measure`'s result plus ``mirror``, ``connector``,
     ``offsets_topic`` (and ``offsets_topic_from``), ``state`` (the source connector's, as the object
     says) and ``exact``. Read-only. Never raises for what it cannot read: ``{"behind": None, "why":
-    "not measured: ..."}`` (no mirror named, the object missing, a cluster that does not answer)."""
+    "not measured: ..."}`` (no mirror named, the object missing, a cluster that does not answer).
+    ``got``: :func:`read_quietly`'s answer when the caller has read the object already."""
     from ..sandbox import mirror_lag
 
     if named(target) is None:
         return {"behind": None, "why": NOT_NAMED}
+    obj, unread = got if got is not None else read_quietly(target)
     block = (target.env.regions or {}).get("kafka") or {}
     timeout = float(block.get("timeout_s", 10))
     where = f"{named(target)['namespace']}/{named(target)['name']}"
+    if obj is None:
+        return {"behind": None, "mirror": where, "why": f"not measured: {unread}"}
     try:
-        obj = read(target)
-        flow = _flow(target, active, obj)
+        found = flow(target, active, obj)
         topic, source_of_name = offsets_topic(obj, block.get("offsets_topic"))
         started = time.monotonic()
         source_bootstrap, target_bootstrap = active.kafka_bootstrap(), target.kafka_bootstrap()
-        topics = _topics(source_bootstrap, flow, timeout)
-        got = mirror_lag.measure(
-            source_bootstrap, target_bootstrap, topics=topics, offsets_topic=topic, source_alias=flow["source"],
-            connector=flow["connector"],
-            mirrored=(lambda t: t) if flow["identity"] else (lambda t: f"{flow['source']}{flow['separator']}{t}"),
-            checkpoints_topic="{0}{1}checkpoints{1}internal".format(flow["source"], flow["separator"]),
+        topics = _topics(source_bootstrap, found, timeout)
+        measured = mirror_lag.measure(
+            source_bootstrap, target_bootstrap, topics=topics, offsets_topic=topic, source_alias=found["source"],
+            connector=found["connector"], mirrored=lambda t: mirrored_topic(found, t),
+            checkpoints_topic="{0}{1}checkpoints{1}internal".format(found["source"], found["separator"]),
             timeout=max(0.5, timeout - (time.monotonic() - started)))
-    except GamedayError as err:  # KafkaUnavailable, the object missing, the API server unreachable
+    except GamedayError as err:  # KafkaUnavailable, no single mirror from the active region
         return {"behind": None, "mirror": where, "why": f"not measured: {err.message}"}
     exact = str(connect_config(obj).get("exactly.once.source.support", "")).lower() == "enabled"
-    return {**got, "mirror": where, "connector": flow["connector"], "offsets_topic": topic,
-            "offsets_topic_from": source_of_name, "state": flow["state"], "exact": exact}
+    return {**measured, "mirror": where, "connector": found["connector"], "offsets_topic": topic,
+            "offsets_topic_from": source_of_name, "state": found["state"], "exact": exact}
 
 
 def _stopped(obj: dict[str, Any]) -> list[dict[str, Any]]:

@@ -27,8 +27,13 @@ What is measured and what is not:
   cluster's end offsets, when both regions' Kafka bootstraps answer from where gameday runs (else
   ``{"behind": None, "why": ...}``, as with no mirror named); exact only with Connect's exactly-once
   source support, otherwise never fewer records than are missing. A promotion stops the mirror (each
-  connector's ``state: stopped``, waited for). Not built: the indexer's offset translation on GKE
-  (MirrorMaker's ``sync.group.offsets.enabled`` is not checked against the group's committed offsets).
+  connector's ``state: stopped``, waited for).
+- **The indexer's offsets** (:mod:`.kubernetes_mirror_offsets`): whether that mirror translates the
+  ``indexer`` group's offsets into the standby (its checkpoint connector, ``sync.group.offsets.enabled``,
+  the groups pattern) is in the replication status (``offsets``, with a warning and the field to set
+  when not); a promotion says it again (``warnings``) and reads the offsets translated onto the
+  standby's ``indexer`` group on the mirrored topic once the mirror is stopped (``kafka.indexer_offsets``).
+  A promotion without translation is not refused: the platform team may accept re-indexing.
 - **Losing a region** on purpose is refused (:data:`NO_LOSS`); rebuilding the old primary as a replica of
   the new one is a manual, slow Cloud SQL step (:data:`NO_REBUILD`).
 """
@@ -125,13 +130,15 @@ class KubernetesRegions:
 
     # ---- replication ------------------------------------------------------------------------------
     def region_replication(self) -> dict[str, Any]:
-        """This region as the standby: ``{"active", "standby", "db", "kafka", "caught_up",
+        """This region as the standby: ``{"active", "standby", "db", "kafka", "offsets", "caught_up",
         "not_measured"}``. ``db`` is the replica as Cloud SQL describes it (``replicating``: a RUNNABLE
         read replica of the other region's instance with replication enabled) and its lag
         (:func:`replica_lag`); ``kafka`` is MirrorMaker 2's lag (:func:`.kubernetes_mirror.lag`:
-        ``behind`` None with its ``why`` when not measured, then listed in ``not_measured``).
-        ``caught_up`` is True only when the replica replicates, its measured lag is 0 and Kafka, when
-        measured, is 0 records behind. Read-only."""
+        ``behind`` None with its ``why`` when not measured, then listed in ``not_measured``);
+        ``offsets`` whether it translates the indexer's group offsets into this region
+        (:func:`.kubernetes_mirror_offsets.translation`: ``{"translated", "group", "why", ...}``, with
+        ``warning`` and ``fix`` when not). ``caught_up`` is True only when the replica replicates, its
+        measured lag is 0 and Kafka, when measured, is 0 records behind. Read-only."""
         return self._replication()
 
     def _replication(self, since: float | None = None) -> dict[str, Any]:
@@ -151,10 +158,12 @@ class KubernetesRegions:
                 "replica_configuration": found.get("replicaConfiguration"), "replicating": replicating,
                 "seconds_behind": lag["seconds"], "lag": lag, "transactions_behind": None,
                 "caught_up": replicating and lag["seconds"] == 0}
-        from . import kubernetes_mirror
-        kafka = kubernetes_mirror.lag(self, other)
+        from . import kubernetes_mirror, kubernetes_mirror_offsets
+        got = kubernetes_mirror.read_quietly(self)  # one read of the KafkaMirrorMaker2 for both
+        kafka = kubernetes_mirror.lag(self, other, got=got)
+        offsets = kubernetes_mirror_offsets.translation(self, other, got)
         return {"active": str(other.env.regions.get("name")), "standby": self._region_name(), "db": part,
-                "kafka": kafka, "caught_up": part["caught_up"] and kafka["behind"] in (None, 0),
+                "kafka": kafka, "offsets": offsets, "caught_up": part["caught_up"] and kafka["behind"] in (None, 0),
                 "not_measured": ["kafka"] if kafka["behind"] is None else []}
 
     def wait_region_caught_up(self, timeout: float) -> dict[str, Any]:
@@ -230,7 +239,16 @@ class KubernetesRegions:
         upstream is not read; what it acknowledged and never sent is lost. Then the Strimzi
         KafkaMirrorMaker2 into this region (``regions.kafka.mirror``) is stopped
         (:func:`.kubernetes_mirror.stop`, ``kafka``); a named mirror that is not in the cluster is refused
-        before anything is touched. With no mirror named, ``kafka`` says it was left as it is."""
+        before anything is touched. With no mirror named, ``kafka`` says it was left as it is.
+
+        The indexer's offsets (:mod:`.kubernetes_mirror_offsets`): ``kafka.offset_translation`` is
+        whether the mirror translated them (read from the object before the promotion) and
+        ``kafka.indexer_offsets`` the offsets it translated onto this region's ``indexer`` group,
+        read from this region's Kafka once the mirror is stopped. ``warnings`` says, in words, what the
+        promoted indexer will do when they are not translated or some partition has none (re-index
+        from the earliest offset or skip to the latest): said, never refused. ``seconds`` is the
+        promotion's; the offsets read after it (within ``regions.kafka.timeout_s``) is
+        ``kafka.indexer_offsets.read_s``."""
         self._region_name()
         db = self._cloud_sql_db()
         found = db.sql.get()
@@ -239,7 +257,7 @@ class KubernetesRegions:
             raise UsageError(f"{self.name}: Cloud SQL {db.instance} is not a read replica (type "
                              f"{found.get('instanceType') or 'unknown'}): nothing to promote; nothing was touched",
                              hint="promote the standby region, whose instance replicates from the active one")
-        from . import kubernetes_mirror
+        from . import kubernetes_mirror, kubernetes_mirror_offsets
         ref = kubernetes_mirror.named(self)
         self._change_consent(f"promoting Cloud SQL replica {db.instance}" +
                              (f" (and stopping KafkaMirrorMaker2 {ref['namespace']}/{ref['name']})" if ref else ""))
@@ -261,6 +279,12 @@ class KubernetesRegions:
                                  f"{upstream}; a planned promotion waits for 0; nothing was touched",
                                  hint="wait until it has caught up (wait_region_caught_up), then promote")
         mirror = kubernetes_mirror.read(self) if ref else None  # missing: refused before any change
+        try:
+            active = self._other_region()  # its environment only: nothing is asked of a lost region
+        except GamedayError:
+            active = None  # the mirror entry is then the object's only one (kubernetes_mirror.flow)
+        translation = kubernetes_mirror_offsets.translation(
+            self, active, (mirror, None if mirror is not None else kubernetes_mirror.NOT_NAMED))
         started = time.monotonic()
         done = source.promote_replica(db.instance)
         if mirror is None:
@@ -272,13 +296,19 @@ class KubernetesRegions:
             except GamedayError as err:
                 raise GamedayError(f"{self.name}: Cloud SQL {db.instance} was promoted, but "
                                    f"{err.message.removeprefix(self.name + ': ')}", hint=err.hint) from None
-        kafka["offset_translation"] = "not built on GKE: the indexer's committed offsets are not checked"
-        return {"region": self._region_name(), "planned": planned,
+        kafka["offset_translation"] = translation
+        took = round(time.monotonic() - started, 2)  # the promotion; the read below reports, within regions.kafka.timeout_s
+        kafka["indexer_offsets"] = offsets = kubernetes_mirror_offsets.translated_offsets(self, active, mirror)
+        offsets["read_s"] = round(time.monotonic() - started - took, 2)
+        warnings = [] if translation["translated"] else [f"{translation['warning']} (fix: {translation['fix']})"]
+        if offsets["missing"]:
+            warnings.append(offsets["why"])
+        return {"region": self._region_name(), "planned": planned, "warnings": warnings,
                 "db": {"how": "promote-replica", "old_primary": upstream, "new_primary": db.instance,
                        "upstream_fenced": fenced, "lag": lag, "operation": done["operation"],
                        "took_s": done["took_s"], "addresses": done["addresses"], "site_endpoint": "unchanged"},
                 "kafka": kafka,
-                "seconds": round(time.monotonic() - started, 2)}
+                "seconds": took}
 
     def resize_region(self, size: str, *, timeout: float = 300.0) -> dict[str, Any]:
         """``primary``: scale this region's web, indexer and search Deployments and StatefulSets up to

@@ -244,12 +244,13 @@ def _check_mirror_spec(spec: dict[str, Any]) -> None:
 def _connector_status(spec: dict[str, Any]) -> list[dict[str, Any]]:
     """Connect's connector statuses as Strimzi copies them into ``status.connectors``."""
     out = []
-    for mirror in spec.get("mirrors") or []:
-        target = mirror.get("targetCluster") or spec.get("connectCluster")
+    for mirror in spec.get("mirrors") or []:  # v1beta2: sourceCluster / targetCluster; v1: source.alias / spec.target.alias
+        target = mirror.get("targetCluster") or (spec.get("target") or {}).get("alias") or spec.get("connectCluster")
+        source = mirror.get("sourceCluster") or (mirror.get("source") or {}).get("alias")
         for key, suffix in CONNECTORS.items():
             if mirror.get(key) is not None:
                 state = str(mirror[key].get("state", "running")).upper()
-                out.append({"name": f"{mirror.get('sourceCluster')}->{target}.{suffix}", "type": "source",
+                out.append({"name": f"{source}->{target}.{suffix}", "type": "source",
                             "connector": {"state": state, "worker_id": "10.31.1.7:8083"},
                             "tasks": [] if state == "STOPPED" else [{"id": 0, "state": state}]})
     return out

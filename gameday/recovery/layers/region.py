@@ -140,7 +140,8 @@ def _promote(ctx: Context) -> str:
     last["planned"] = planned
     done = p.target(p.standby()).promote_region(planned=planned)
     last["promotion"] = done
-    return f"{p.standby()} promoted ({'planned' if planned else 'failover'}) in {done.get('seconds')}s"
+    said = "".join(f"; WARNING: {w}" for w in done.get("warnings") or [])  # e.g. the indexer's offsets on GKE
+    return f"{p.standby()} promoted ({'planned' if planned else 'failover'}) in {done.get('seconds')}s{said}"
 
 
 def _switch_front(ctx: Context) -> str:
