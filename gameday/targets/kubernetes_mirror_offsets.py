@@ -103,7 +103,9 @@ def _unknown(group: str, where: str | None, why: str) -> dict[str, Any]:
     return {"translated": None, "group": group, "mirror": where, "why": f"not read: {why}",
             "warning": f"whether MirrorMaker translates the {group} group's offsets into this region is not known "
                        f"({why}): {UNREAD}",
-            "fix": "name the KafkaMirrorMaker2 in regions.kafka.mirror of the standby's environment"}
+            "fix": "name the KafkaMirrorMaker2 in regions.kafka.mirror of the standby's environment" if where is None
+            else f"make KafkaMirrorMaker2 {where} readable in the standby's cluster, or fix regions.kafka.mirror "
+                 "(kubectl get kafkamirrormaker2 -A)"}
 
 
 def translation(target: Any, active: Any, got: tuple[dict[str, Any] | None, str | None] | None = None, *,

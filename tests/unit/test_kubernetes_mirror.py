@@ -317,11 +317,14 @@ def test_with_no_mirror_named_or_none_in_the_cluster_translation_is_not_known_an
                                          "is not known (gke-production-dr: KafkaMirrorMaker2 kafka/sps-mirror")
     assert offsets["warning"].endswith("after a promotion the indexer may re-index the mirrored topic from its earliest "
                                        "offset or skip to its latest (auto.offset.reset)")
+    assert offsets["fix"] == ("make KafkaMirrorMaker2 kafka/sps-mirror readable in the standby's cluster, or fix "
+                              "regions.kafka.mirror (kubectl get kafkamirrormaker2 -A)")
 
     del dr.env.regions["kafka"]  # no mirror named
     offsets = dr.region_replication()["offsets"]
     assert offsets["translated"] is None and offsets["mirror"] is None
     assert offsets["why"] == f"not read: {kubernetes_mirror.NOT_NAMED}"
+    assert offsets["fix"] == "name the KafkaMirrorMaker2 in regions.kafka.mirror of the standby's environment"
     promoted = dr.promote_region(planned=False)
     assert promoted["kafka"]["indexer_offsets"]["partitions"] is None and len(promoted["warnings"]) == 1
     assert "is not known" in promoted["warnings"][0] and "regions.kafka.mirror" in promoted["warnings"][0]
