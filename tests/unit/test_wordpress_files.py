@@ -1,0 +1,51 @@
+"""The WordPress member's files: templates render completely, values are PHP-safe, the package list
+keeps Apache out, and the member's processes and secrets are declared as the supervisor expects."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from gameday.errors import GamedayError
+from gameday.sandbox import install
+from gameday.sandbox import wordpress as files
+from gameday.sandbox.members import wordpress
+from gameday.sandbox.paths import SandboxPaths
+from gameday.sandbox.twin import Twin
+
+
+def _twin(tmp_path) -> Twin:
+    return Twin(name="unit", net=61, paths=SandboxPaths(name="unit", home=tmp_path / "unit"),
+                loc=install.locations(), python=sys.executable)
+
+
+def test_render_fills_every_placeholder_or_names_the_missing_ones():
+    with pytest.raises(GamedayError, match="nginx.conf: no value for .*ADDRESS"):
+        files.render("nginx.conf", {"PID_FILE": "/p"})
+    text = files.render("php-fpm.conf", {k: "x" for k in ("PID_FILE", "POOL", "USER", "SOCKET", "MAX_CHILDREN",
+                                                          "UPLOAD_TMP")})
+    assert "@" not in text.replace("$GAMEDAY", "")
+    assert "daemonize = no" in text and "clear_env = yes" in text
+
+
+def test_php_strings_cannot_break_out_of_their_quotes():
+    assert files.php_string("it's a \\ path") == "it\\'s a \\\\ path"
+
+
+def test_php8_2_is_named_so_that_apt_does_not_pull_apache():
+    assert {"php8.2", "php8.2-fpm", "nginx", "wordpress"} <= set(install.WORDPRESS_PACKAGES)
+
+
+def test_a_replica_is_one_member_on_the_web_address_with_passwords_only_in_env_files(tmp_path):
+    twin = _twin(tmp_path)
+    work = wordpress.workload(twin, replicas=1, max_replicas=2)
+    assert [m.name for m in work.members] == ["wp-1", "wp-2"] and work.after == ["wp-bootstrap"]
+    member = work.members[0]
+    assert member.address == "127.61.20.1" and member.ports == {"http": 8000}
+    assert member.readiness == {"type": "http", "url": "http://127.61.20.1:8000/readyz"}
+    assert str(twin.db_env_file) in member.env_files
+    job = wordpress.bootstrap(twin, n=50).members[0]
+    assert str(wordpress.admin_env_file(twin)) in job.env_files and job.env["GAMEDAY_WP_SEED_N"] == "50"
+    for spec in (member, job):
+        assert not any("PASSWORD" in arg for arg in spec.argv) and not any("PASSWORD" in k for k in spec.env)
