@@ -31,6 +31,9 @@ if (!is_blog_installed()) {
         exit(1);
     }
     $summary['installed'] = true;
+    foreach (get_posts(['post_type' => ['post', 'page'], 'post_status' => 'any', 'numberposts' => 10]) as $sample) {
+        wp_delete_post($sample->ID, true);  // WordPress's "Hello world!" and "Sample Page": not the catalogue's
+    }
 }
 update_option('blogdescription', 'Medicines advice for healthcare professionals');
 update_option('default_comment_status', 'closed');

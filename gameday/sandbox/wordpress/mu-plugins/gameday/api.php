@@ -60,13 +60,18 @@ function api_post(\WP_REST_Request $request)
 
 function api_resolve(\WP_REST_Request $request)
 {
+    // the permalink's last segment is the slug; the post whose permalink is exactly this path is the one
+    // (url_to_postid stops at the first rewrite rule that matches, a page rule under /%category%/...)
     $path = '/' . trim((string) $request['path'], '/') . '/';
-    $id = url_to_postid(home_url($path));
-    $post = $id ? get_post($id) : null;
-    if (!$post || $post->post_status !== 'publish' || !in_array($post->post_type, CONTENT_TYPES, true)) {
-        return new \WP_Error('not_found', "nothing published at $path", ['status' => 404]);
+    $slug = basename($path);
+    $candidates = get_posts(['post_type' => CONTENT_TYPES, 'post_status' => 'publish', 'name' => $slug,
+        'posts_per_page' => 10, 'no_found_rows' => true]);
+    foreach ($candidates as $post) {
+        if (wp_make_link_relative(get_permalink($post)) === $path) {
+            return new \WP_REST_Response(item($post, true));
+        }
     }
-    return new \WP_REST_Response(item($post, true));
+    return new \WP_Error('not_found', "nothing published at $path", ['status' => 404]);
 }
 
 function api_search(\WP_REST_Request $request): \WP_REST_Response
