@@ -1,0 +1,151 @@
+"""WordPress on PHP-FPM behind nginx as a twin member (issue 17, first part), against real servers.
+
+A small topology of its own on net 60 (127.60.x.y), run by the sandbox supervisor: MariaDB (``db-1``),
+the WordPress bootstrap job (install + a seed of :data:`SEED_N` catalogue items) and one replica
+``wp-1`` (php-fpm + nginx under one launcher). No search, Kafka or toxiproxy: search must fall back to
+MySQL. About 30 s on 2 cores.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+
+import psutil
+import pymysql
+import pytest
+import requests
+
+from gameday import children
+from gameday.deadline import wait_until
+from gameday.errors import GamedayError
+from gameday.sandbox import db_roles, install, lifecycle
+from gameday.sandbox.client import SandboxClient
+from gameday.sandbox.members import db, wordpress
+from gameday.sandbox.spec import Topology
+from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
+from gameday.sandbox.wordpress.php import run_script
+from gameday.site import catalog
+
+NET = 60
+SEED_N = 300
+API = "/wp-json/gameday/v1"
+
+
+@pytest.fixture(scope="module")
+def wp_twin():
+    install.install_all()  # a no-op when installed
+    twin = Twin.create("wp-test", net=NET)
+    lifecycle.down(twin.paths, wipe=True)
+    topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=0.5, backoff_cap=2.0,
+                        workloads=[db.workload(twin), wordpress.bootstrap(twin, n=SEED_N),
+                                   wordpress.workload(twin, replicas=1, max_replicas=1)])
+
+    def prepare():
+        twin.db_password()
+        twin.db_replication_password()
+        db_roles.ensure(twin)
+        db.prepare_member(twin, db.NAME)
+        wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1)
+
+    lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
+    yield twin
+    lifecycle.down(twin.paths, wipe=True)
+    wordpress.remove(twin)
+
+
+def _get(twin: Twin, route: str, **params) -> requests.Response:
+    return requests.get(wordpress.url(twin, 1) + route, params=params, timeout=10)
+
+
+def _sql(twin: Twin, query: str, args=()) -> list[tuple]:
+    conn = pymysql.connect(host=db.address(twin), port=3306, user=DB_USER, password=twin.db_password(),
+                           database=DB_NAME, connect_timeout=5, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, args)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def test_readyz_and_healthz(wp_twin):
+    ready = _get(wp_twin, "/readyz")
+    assert ready.status_code == 200 and ready.json() == {"ready": True, "member": "wp-1"}
+    assert _get(wp_twin, "/healthz").json()["alive"] is True
+
+
+def test_api_lists_the_seeded_catalogue_and_finds_a_monograph_by_permalink(wp_twin):
+    rows = {row["id"]: row for row in catalog.generate(SEED_N)}
+    kinds = Counter(row["kind"] for row in rows.values())
+    guidance = _get(wp_twin, f"{API}/posts", type="post", per_page=5).json()
+    assert guidance["total"] == kinds["guidance"]
+    first = guidance["items"][0]
+    seeded = rows[first["gameday_id"]]
+    assert first["title"] == seeded["title"] and first["category"] == seeded["category"]
+    assert first["path"] == f"/{catalog.category_slug(seeded['category'])}/{seeded['slug']}/"
+    assert _get(wp_twin, f"{API}/resolve", path=first["path"]).json()["id"] == first["id"]
+    monographs = _get(wp_twin, f"{API}/posts", type="monograph", per_page=5).json()
+    assert monographs["total"] == kinds["monograph"]
+    listed = monographs["items"][-1]
+    assert listed["path"] == f"/monographs/{rows[listed['gameday_id']]['slug']}/"
+    found = _get(wp_twin, f"{API}/resolve", path=listed["path"])
+    assert found.status_code == 200
+    assert found.json()["id"] == listed["id"] and found.json()["content"] == rows[listed["gameday_id"]]["body"]
+    assert _get(wp_twin, f"{API}/resolve", path="/monographs/no-such-medicine/").status_code == 404
+
+
+def test_search_falls_back_to_mysql_with_a_notice_when_opensearch_is_unreachable(wp_twin):
+    term = next(row for row in catalog.generate(SEED_N) if row["kind"] == "monograph")["title"].split()[0]
+    answer = _get(wp_twin, f"{API}/search", q=term)
+    assert answer.status_code == 200
+    assert answer.headers["X-Gameday-Degraded"] == "search"
+    body = answer.json()
+    assert body["source"] == "mysql" and body["fallback"] == "mysql"
+    assert "OpenSearch unavailable" in body["notice"] and "127.60.70.1" in body["notice"]  # search through toxiproxy
+    assert body["total"] >= 1 and any(term.lower() in item["title"].lower() for item in body["items"])
+
+
+def test_publishing_writes_one_outbox_row_in_the_same_transaction(wp_twin):
+    env = wordpress.cli_env(wp_twin)
+    before = _sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0]
+    published = json.loads(run_script("publish.php", env, stdin=json.dumps(
+        {"title": "Gameday: switching from apixaban to warfarin", "content": "New advice.", "category": "Switching"})))
+    assert _sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0] == before + 1
+    event_type, post_id, version, payload = _sql(
+        wp_twin, "SELECT event_type, post_id, version, payload FROM wp_gameday_outbox ORDER BY id DESC LIMIT 1")[0]
+    assert (event_type, post_id, version) == ("content.published", published["id"], 1)
+    assert json.loads(payload)["permalink"] == "/switching/gameday-switching-from-apixaban-to-warfarin/"
+    assert _get(wp_twin, f"{API}/resolve", path=json.loads(payload)["permalink"]).json()["id"] == published["id"]
+    # the same transaction: when the event cannot be written, the post is not there either
+    _sql(wp_twin, "ALTER TABLE wp_gameday_outbox ADD CONSTRAINT gameday_test_refuse "
+                  "CHECK (payload NOT LIKE '%%refused-by-the-outbox%%')")
+    try:
+        with pytest.raises(GamedayError, match="rolled back"):
+            run_script("publish.php", env, stdin=json.dumps({"title": "Refused by the outbox", "content": "x"}))
+    finally:
+        _sql(wp_twin, "ALTER TABLE wp_gameday_outbox DROP CONSTRAINT gameday_test_refuse")
+    assert _sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE post_title = 'Refused by the outbox'")[0][0] == 0
+    assert _sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0] == before + 1
+
+
+def _pids(pid_file) -> set[int]:
+    """A server's master (from its pid file) and every process under it."""
+    master = psutil.Process(int(pid_file.read_text()))
+    return {master.pid, *(child.pid for child in master.children(recursive=True))}
+
+
+def test_killing_the_member_stops_php_fpm_and_nginx_and_it_is_restarted(wp_twin):
+    client = SandboxClient(wp_twin.paths)
+    before = client.member("wp-1")
+    run = wordpress.run_dir(wp_twin, 1)
+    fpm, nginx = _pids(run / "php-fpm.pid"), _pids(run / "nginx.pid")
+    assert len(fpm) >= 2 and len(nginx) >= 2  # masters and their workers
+    client.kill("wp-1")
+    wait_until(lambda: not any(children.is_running(p) for p in fpm | nginx | {before["pid"]}),
+               timeout=10, what="php-fpm and nginx of the killed wp-1 to be gone")
+    after = client.wait_ready("wp-1", timeout=30)
+    assert after["pid"] != before["pid"] and after["restarts"] == before["restarts"] + 1
+    assert [h for h in after["history"] if h["event"] == "exited"][-1]["signal"] == "SIGKILL"
+    assert _get(wp_twin, "/readyz").status_code == 200
+    assert _pids(run / "php-fpm.pid").isdisjoint(fpm)
