@@ -216,6 +216,9 @@ def status(twin: Twin, as_json: bool) -> None:
         print_json(data)
     else:
         console.print(status_table(data))
+        if any(m["name"] == "db-backup-1" for m in data.get("members", [])):
+            from ..sandbox import db_backup_schedule
+            console.print(db_backup_schedule.summary(twin))
 
 
 @sandbox.command()

@@ -1,15 +1,26 @@
 """The twin database's backups and point-in-time restore, with Debian's MariaDB tools.
 
 A backup is ``mariadb-dump --single-transaction --master-data=2 --gtid`` of the site's database,
-written to ``members.db.backup_dir`` (outside the data directory) with a manifest that names where it
-stands in the binary log. A restore never needs the twin re-created; the server keeps running and
-the site keeps serving::
+taken from whichever member is the primary (:mod:`gameday.sandbox.db_roles`) and written to the
+twin's one backup directory (``members.db.backup_dir``, outside every data directory, shared by the
+members) with a manifest that names where it stands in the change log: the server's binlog file and
+offset, and its GTID position. A restore never needs the twin re-created; the server keeps running
+and the site keeps serving::
 
-    host = DbHost.of_twin(twin)
+    host = DbHost.of_twin(twin)               # the current primary's socket and binary log
     backup = take(host)                       # {"id", "at", "kind": "mariadb-dump", "binlog": {...}, ...}
     newest(host)                              # the newest complete backup, or None
     bad = find_incident(host, "articles", since=backup["at"])   # the destructive transaction, from the log
     restore_to(host, bad.at, skip=[bad.gtid]) # the database as it would be without it
+
+Backups are taken on a schedule by the twin's ``db-backup-1`` member
+(:mod:`gameday.sandbox.db_backup_schedule`, which also prunes old ones); :func:`take` serves both.
+
+A backup taken from one member serves a restore on another after a failover: GTIDs are the same on
+every member, binlog offsets are not. :func:`log_start` uses the manifest's file and offset when
+they are the restoring server's own (``BINLOG_GTID_POS`` there equals the backup's GTID position),
+else finds the first transaction past the backup's GTID position in that server's log (from the
+last file whose ``Gtid_list`` the backup covers).
 
 How :func:`restore_to` works: the backup is loaded into a scratch database (:data:`SCRATCH`), the
 log is replayed into it from the backup's position to now, leaving out the skipped transactions,
@@ -17,7 +28,8 @@ and then every table those transactions touched is replaced by its restored copy
 rows are locked (new writes wait), the last events are replayed, its rows are swapped in one
 transaction and the copy's ``CHECKSUM TABLE`` must equal the live one before it commits. Tables the
 incident did not touch are left as they are (their writes never stop). The scratch work is not
-written to the binary log; the swap is, so a replica would follow it. Every tool runs with a timeout.
+written to the binary log; the swap is, so a replica would follow it. Every tool runs with a
+timeout, and dies with the thread that started it (``children.die_with_parent``).
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from typing import Any
 
 import pymysql
 
+from .. import children, gtid
 from ..errors import DeadlineExceeded, GamedayError
 from . import db_binlog
 from .db_binlog import Transaction
@@ -51,19 +64,25 @@ class RestoreFailed(GamedayError):
 @dataclass(frozen=True)
 class DbHost:
     """Where one MariaDB server keeps what a restore needs: its socket (root, no password), its
-    binary log directory, the backup directory, and the site's database name."""
+    binary log directory, the backup directory, and the site's database name; ``member`` names the
+    server in messages."""
 
     socket: Path
     binlog_dir: Path
     backup_dir: Path
     database: str
+    member: str = "the database server"
 
     @classmethod
     def of_twin(cls, twin) -> "DbHost":
+        """The twin's current primary (``db_roles``: db-1, or db-2 after a failover) and the twin's
+        backup directory, which every member shares. Build it again after a change of primary."""
+        from . import db_roles
         from .members import db
         from .twin import DB_NAME
-        return cls(socket=db.socket_path(twin), binlog_dir=db.binlog_dir(twin), backup_dir=db.backup_dir(twin),
-                   database=DB_NAME)
+        primary = db_roles.load(twin).primary
+        return cls(socket=db.socket_path(twin, primary), binlog_dir=db.binlog_dir(twin, primary),
+                   backup_dir=db.backup_dir(twin), database=DB_NAME, member=primary)
 
     def connect(self, *, timeout: float = 10.0, autocommit: bool = True) -> pymysql.connections.Connection:
         """A root connection over the socket (``unix_socket`` authentication: no password anywhere)."""
@@ -72,7 +91,7 @@ class DbHost:
                                    connect_timeout=timeout, read_timeout=TOOL_TIMEOUT, write_timeout=TOOL_TIMEOUT)
         except (pymysql.MySQLError, OSError) as err:
             raise GamedayError(f"the database server does not answer on {self.socket}: {err}",
-                               hint="is db-1 running? gameday sandbox status") from None
+                               hint=f"is {self.member} running? gameday sandbox status") from None
 
     def client_argv(self, *extra: str) -> list[str]:
         return ["mariadb", "--no-defaults", f"--socket={self.socket}", "--user=root", "--default-character-set=utf8mb4",
@@ -89,7 +108,8 @@ def _run(argv: list[str], *, what: str, stdin=None, stdout=None, timeout: float 
     """Run one tool; a GamedayError naming ``what`` and the tool's last words when it fails or overruns."""
     try:
         proc = subprocess.run(argv, stdin=stdin, stdout=stdout if stdout is not None else subprocess.PIPE,
-                              stderr=subprocess.PIPE, timeout=timeout, env={**os.environ, "TZ": "UTC"})
+                              stderr=subprocess.PIPE, timeout=timeout, env={**os.environ, "TZ": "UTC"},
+                              preexec_fn=children.die_with_parent)
     except subprocess.TimeoutExpired:
         raise DeadlineExceeded(f"{what}: {argv[0]} did not finish within {timeout:.0f} s") from None
     except FileNotFoundError:
@@ -103,33 +123,40 @@ def require_binlog(conn) -> None:
     """Raise a GamedayError saying what to do when the server keeps no binary log."""
     if str(_query(conn, "SELECT @@log_bin")[0][0]) != "1":
         raise GamedayError("binary logging is off on the database server: a backup cannot be rolled forward",
-                           hint="restart the twin (gameday sandbox down, then up): db-1 now runs with --log-bin")
+                           hint="restart the twin (gameday sandbox down, then up): its members run with --log-bin")
 
 
 # ---- backups ------------------------------------------------------------------------------------
 
-def _manifests(host: DbHost) -> list[dict[str, Any]]:
+def backups(host: DbHost) -> list[dict[str, Any]]:
+    """Every complete backup's manifest, oldest first: a manifest (written last, by a rename) whose
+    dump exists. A half-written backup (``.<id>.sql.tmp``, ``.<id>.json.tmp``) or a dump without its
+    manifest is never listed. Each ``path`` is the dump's in this directory (a moved directory
+    keeps its backups)."""
     found = []
     for path in sorted(host.backup_dir.glob("*.json")) if host.backup_dir.is_dir() else []:
         try:
-            found.append(json.loads(path.read_text()))
-        except (ValueError, FileNotFoundError):
-            continue  # half-written by a crashed run (the manifest is written last) or just removed
-    return sorted((m for m in found if Path(m.get("path", "")).is_file()), key=lambda m: float(m["at"]))
+            manifest = json.loads(path.read_text())
+            manifest["path"] = str(host.backup_dir / Path(manifest["path"]).name)
+            float(manifest["at"])
+        except (ValueError, TypeError, KeyError, FileNotFoundError):
+            continue  # not a manifest, or removed by a prune meanwhile (it is written whole, by a rename)
+        found.append(manifest)
+    return sorted((m for m in found if Path(m["path"]).is_file()), key=lambda m: float(m["at"]))
 
 
 def newest(host: DbHost) -> dict[str, Any] | None:
     """The newest complete backup's manifest, or None when there is none."""
-    found = _manifests(host)
+    found = backups(host)
     return found[-1] if found else None
 
 
 def before(host: DbHost, moment: float) -> dict[str, Any]:
     """The newest backup taken before ``moment`` (epoch seconds); a GamedayError when there is none."""
-    found = [m for m in _manifests(host) if float(m["at"]) < moment]
+    found = [m for m in backups(host) if float(m["at"]) < moment]
     if not found:
         raise RestoreFailed(f"no database backup was taken before {time.strftime('%H:%M:%S', time.gmtime(moment))} UTC "
-                            f"({len(_manifests(host))} backup(s) in {host.backup_dir})",
+                            f"({len(backups(host))} backup(s) in {host.backup_dir})",
                             hint="a point-in-time restore starts from an older backup: take them on a schedule")
     return found[-1]
 
@@ -167,6 +194,8 @@ def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
                 _run(["mariadb-dump", "--no-defaults", f"--socket={host.socket}", "--user=root", "--single-transaction",
                       "--master-data=2", "--gtid", "--hex-blob", "--default-character-set=utf8mb4", "--routines",
                       "--triggers", host.database], what=f"backing up {host.database}", stdout=out, timeout=timeout)
+                out.flush()
+                os.fsync(out.fileno())  # on disk before its name says it is complete
             with open(tmp, "rb") as fh:
                 head = fh.read(8192).decode(errors="replace")
                 fh.seek(max(0, tmp.stat().st_size - 8192))
@@ -179,11 +208,18 @@ def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
                                              "AND table_type = 'BASE TABLE' ORDER BY table_name", (host.database,))]
         manifest = {"id": bid, "at": started, "kind": "mariadb-dump", "database": host.database, "path": str(final),
                     "bytes": final.stat().st_size, "seconds": round(time.time() - started, 3), "binlog": coordinates,
+                    "member": host.member, "server_id": int(_query(conn, "SELECT @@server_id")[0][0]),
                     "tables": {t: table_stats(conn, host.database, t) for t in tables}}
-    text = json.dumps(manifest, indent=1)
     tmp_manifest = host.backup_dir / f".{bid}.json.tmp"
-    tmp_manifest.write_text(text)
-    tmp_manifest.replace(host.backup_dir / f"{bid}.json")
+    fd = os.open(tmp_manifest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "w") as out:
+            out.write(json.dumps(manifest, indent=1))
+            out.flush()
+            os.fsync(out.fileno())
+        tmp_manifest.replace(host.backup_dir / f"{bid}.json")  # the backup exists from this instant
+    finally:
+        tmp_manifest.unlink(missing_ok=True)
     return manifest
 
 
@@ -220,15 +256,102 @@ def transactions(host: DbHost, start: tuple[str, int], *, timeout: float = TOOL_
     return found
 
 
+def covers(backup_gtid: str | None, file_state: str | None) -> bool:
+    """True when a log file whose ``Gtid_list`` (the GTID state at its start) is ``file_state``
+    begins at or before the point ``backup_gtid`` (a GTID position) stands at: no domain of the
+    file's state is past the backup's."""
+    have = gtid.parse_gtids(backup_gtid)
+    return all(n <= have.get(d, (0, 0))[1] for d, (_s, n) in gtid.parse_gtids(file_state).items())
+
+
+def first_after(txns: list[Transaction], backup_gtid: str | None) -> Transaction | None:
+    """The first of ``txns`` (in log order) that the backup at GTID position ``backup_gtid`` does
+    not hold: its sequence number is past the backup's in its domain."""
+    have = gtid.parse_gtids(backup_gtid)
+    for txn in txns:
+        ((domain, (_server, seq)),) = gtid.parse_gtids(txn.gtid).items()
+        if seq > have.get(domain, (0, 0))[1]:
+            return txn
+    return None
+
+
+def _gtid_list(conn, name: str) -> str | None:
+    """The GTID state at the start of binlog file ``name`` (its ``Gtid_list`` event: ``"0-1-42"``,
+    ``""`` for an empty one), or None when the file has none."""
+    for row in _query(conn, "SHOW BINLOG EVENTS IN %s LIMIT 4", (name,)):
+        if row[2] == "Gtid_list":
+            return ",".join(_GTID.findall(str(row[5])))
+    return None
+
+
+def log_start(host: DbHost, backup: dict[str, Any], *, timeout: float = TOOL_TIMEOUT) -> tuple[str, int]:
+    """Where the log of ``host``'s server continues ``backup``: (file, offset) of the first
+    transaction the backup does not hold, or the end of the log when there is none yet. The
+    manifest's own file and offset when they are this server's (``BINLOG_GTID_POS`` there is the
+    backup's GTID position); else found by GTID (a backup taken from another member, before a
+    failover). A RestoreFailed when this server's log starts after the backup."""
+    coords = backup["binlog"]
+    file, pos, at = coords["file"], int(coords["position"]), coords.get("gtid")
+    with host.connect() as conn:
+        files = binlog_files(conn)
+        if file in files and at is not None:
+            try:
+                here = _query(conn, "SELECT BINLOG_GTID_POS(%s, %s)", (file, pos))[0][0]
+            except pymysql.MySQLError:
+                here = None  # not an event boundary of this server's file: another server's offset
+            if here is not None and gtid.parse_gtids(here) == gtid.parse_gtids(at):
+                return (file, pos)
+        if at is None:  # a backup from before GTID positions were recorded: its own server's offsets only
+            if file in files:
+                return (file, pos)
+            raise RestoreFailed(f"backup {backup.get('id')} names no GTID position and {file} is not in "
+                                f"{host.member}'s binary log", hint="take a new backup (gameday's take records both)")
+        states = {name: _gtid_list(conn, name) for name in files}
+        upto = current_position(conn)  # read first: whatever commits later lies past it
+    starts = [name for name in files if states[name] is not None and covers(at, states[name])]
+    if not starts:
+        raise RestoreFailed(f"{host.member}'s binary log starts after backup {backup.get('id')} (GTID {at}; "
+                            f"its oldest file {files[0] if files else 'none'} begins at "
+                            f"{states.get(files[0]) if files else None})",
+                            hint="restore from a backup taken since (the schedule takes one every interval), "
+                                 "or take one now: SandboxTarget.take_db_backup()")
+    for name in files[files.index(starts[-1]):]:
+        following = first_after(_transactions_past(host, name, at, timeout=timeout), at)
+        if following:
+            return (following.file, following.start)
+    return upto
+
+
+def _transactions_past(host: DbHost, name: str, at: str, *, timeout: float) -> list[Transaction]:
+    """The transactions of log file ``name`` past GTID position ``at``: ``mariadb-binlog
+    --start-position=<GTID list>`` prints only those (reading, not printing, the rest); the whole
+    file when the tool refuses the position."""
+    argv = ["mariadb-binlog", "--no-defaults", "--base64-output=decode-rows"]
+    if at:
+        try:
+            return db_binlog.parse(_run(argv + [f"--start-position={at}", str(host.binlog_dir / name)],
+                                        what=f"reading {name} past {at}", timeout=timeout), name)
+        except DeadlineExceeded:
+            raise
+        except GamedayError:
+            pass  # e.g. a GTID strict-mode complaint: read it all, first_after filters
+    return db_binlog.parse(_run(argv + [str(host.binlog_dir / name)], what=f"reading {name}", timeout=timeout), name)
+
+
 def find_incident(host: DbHost, table: str, *, since: float) -> Transaction | None:
     """The first transaction at or after ``since`` that destroys ``table`` of the site's database
-    (a DELETE of its rows, a DROP or TRUNCATE), read from the log since the newest backup taken at
-    or before ``since`` (or from the oldest log file when there is none)."""
+    (a DELETE of its rows, a DROP or TRUNCATE), read from the server's log since the newest backup
+    taken at or before ``since`` (:func:`log_start`: whichever member took it), or from the oldest
+    log file when there is none or the log does not reach back to it."""
     _check_name(table)
-    taken = [m for m in _manifests(host) if float(m["at"]) <= since]
+    taken = [m for m in backups(host) if float(m["at"]) <= since]
+    start = None
     if taken:
-        start = (taken[-1]["binlog"]["file"], int(taken[-1]["binlog"]["position"]))
-    else:
+        try:
+            start = log_start(host, taken[-1])
+        except RestoreFailed:
+            start = None  # the log starts after that backup: read all of it
+    if start is None:
         with host.connect() as conn:
             files = binlog_files(conn)
         if not files:
@@ -253,7 +376,7 @@ def _replay(host: DbHost, files: list[str], start: tuple[str, int], stop: tuple[
         reader = subprocess.Popen(
             ["mariadb-binlog", "--no-defaults", *seg.argv(), f"--database={host.database}",
              f"--rewrite-db={host.database}->{SCRATCH}", *[str(host.binlog_dir / f) for f in seg.files]],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=children.die_with_parent)
         try:
             _run(host.client_argv("--init-command=SET SESSION sql_log_bin=0"), stdin=reader.stdout,
                  what=f"replaying {seg.files[0]}:{seg.start} to {seg.files[-1]}:{seg.stop or 'end'}", timeout=timeout)
@@ -317,12 +440,12 @@ def _starting_backup(host: DbHost, moment: float, skip: list[str], *, timeout: f
     transaction, with that position and the transactions since: ``(manifest, (file, offset),
     {gtid: Transaction})``. The log keeps whole seconds, so a backup taken in the incident's second
     counts when the incident lies after its position."""
-    candidates = [m for m in _manifests(host) if float(m["at"]) < int(moment) + 1]
+    candidates = [m for m in backups(host) if float(m["at"]) < int(moment) + 1]
     if not candidates:
         before(host, int(moment) + 1)  # raises, naming the backups there are
     missing: list[str] = []
     for backup in reversed(candidates):
-        start = (backup["binlog"]["file"], int(backup["binlog"]["position"]))
+        start = log_start(host, backup, timeout=timeout)
         txns = {t.gtid: t for t in transactions(host, start, timeout=timeout)}
         missing = [g for g in skip if g not in txns]
         if not missing:

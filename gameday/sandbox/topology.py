@@ -32,6 +32,9 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
     if twin.shape.in_region_set:  # MirrorMaker from the other region: running while this one is the standby
         from .members import mirror
         topology.workloads.append(mirror.workload(twin))
+    if not kubernetes:  # the database's scheduled backups (on Kubernetes: the platform's own schedule)
+        from . import db_backup_schedule
+        topology.workloads.append(db_backup_schedule.workload(twin))
     if kubernetes:
         from ..kube import members as kube
         from ..kube import workloads as kube_workloads
@@ -61,6 +64,9 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     db_roles.ensure(twin)  # the database's roles and replication mode (GAMEDAY_DB_REPLICATION), read below
     toxiproxy.prepare(twin)
     db.prepare(twin, replica=not kubernetes)
+    if not kubernetes:  # the backup schedule's settings (GAMEDAY_DB_BACKUP_INTERVAL_S, GAMEDAY_DB_BACKUP_KEEP)
+        from . import db_backup_schedule
+        db_backup_schedule.ensure(twin)
     for layer in (kafka, search, lb):
         layer.prepare(twin)
     if twin.shape.in_region_set:

@@ -243,46 +243,68 @@ class SandboxTarget(Target):
 
     # ---- the database's backups and point-in-time restore (gameday.sandbox.db_backup) ------------------
     def _db_host(self):
+        """The current primary's socket and binary log, and the twin's shared backup directory."""
         from ..sandbox.db_backup import DbHost
         return DbHost.of_twin(self._twin())
 
     def check_db_restore_drill(self) -> None:
-        """The twin can destroy content and restore it to a point in time: db-1 keeps a binary log.
-        The backup drill's fault calls it first (a target without this method refuses the drill)."""
+        """The twin can destroy content and restore it to a point in time on whichever member is the
+        primary now (db-1, or db-2 after a failover): it answers and keeps a binary log. Refused, with
+        nothing touched, when the primary is recorded lost (fail over first) or is a read-only standby
+        region's (restore in the active region: the standby follows it). The backup drill's fault calls
+        it first (a target without this method refuses the drill)."""
         from ..sandbox import db_backup, db_roles
-        from ..sandbox.members import db
-        primary = db_roles.load(self._twin()).primary
-        if primary != db.NAME:  # the backups and their binlog positions are db-1's
-            raise UsageError(f"{self.name}: the point-in-time restore drill restores {db.NAME}'s backups with its "
-                             f"binary log, but {primary} is the primary now; nothing was touched",
-                             hint=f"switch back first: promote {db.NAME} (SandboxTarget.promote_db_replica('{db.NAME}'))")
+        roles = db_roles.load(self._twin())
+        if roles.primary in roles.lost:
+            raise UsageError(f"{self.name}: the database primary {roles.primary} is lost; nothing was touched",
+                             hint="fail over first: gameday playbook db --apply")
+        if roles.upstream or roles.region_fenced:
+            raise UsageError(f"{self.name}: this region's database is read-only (a standby region, or one switched "
+                             "away from); a restore here would diverge it from the active region; nothing was touched",
+                             hint="run the drill against the active region's environment")
         with self._db_host().connect() as conn:
             db_backup.require_binlog(conn)
 
     def last_db_backup(self) -> dict | None:
-        """The newest backup in the twin's backup directory (outside db-1's data directory)."""
+        """The newest complete backup in the twin's backup directory (whichever member it was taken
+        from; the ``db-backup-1`` member takes one every interval: :meth:`db_backup_schedule`)."""
         from ..sandbox import db_backup
         return db_backup.newest(self._db_host())
 
     def take_db_backup(self) -> dict:
-        """``mariadb-dump --single-transaction --master-data=2 --gtid`` of the site's database now."""
+        """``mariadb-dump --single-transaction --master-data=2 --gtid`` of the site's database on the
+        current primary, now."""
         from ..sandbox import db_backup
         return db_backup.take(self._db_host())
 
+    def db_backup_schedule(self) -> dict:
+        """The twin's backup schedule and its newest backup (:func:`gameday.sandbox.db_backup_schedule.status`)."""
+        from ..sandbox import db_backup_schedule
+        return db_backup_schedule.status(self._twin())
+
+    def set_db_backup_schedule(self, *, interval_s: float | None = None, keep: int | None = None) -> dict:
+        """Change the schedule (the ``db-backup-1`` member applies it within seconds); returns the settings."""
+        from dataclasses import asdict
+
+        from ..sandbox import db_backup_schedule
+        return asdict(db_backup_schedule.configure(self._twin(), interval_s=interval_s, keep=keep))
+
     def find_db_incident(self, table: str, *, since: float) -> dict | None:
         """The first transaction at or after ``since`` that destroyed ``table`` (a DELETE of its rows, a
-        DROP or TRUNCATE), read from db-1's binary log: ``{"gtid", "file", "start", "end", "at",
-        "rows", "statements", "what"}``, or None. The db playbook names it to :meth:`restore_db_to`."""
+        DROP or TRUNCATE), read from the current primary's binary log: ``{"gtid", "file", "start", "end",
+        "at", "rows", "statements", "what"}``, or None. The db playbook names it to :meth:`restore_db_to`."""
         from ..sandbox import db_backup
-        found = db_backup.find_incident(self._db_host(), table, since=since)
+        host = self._db_host()
+        found = db_backup.find_incident(host, table, since=since)
         if found is None:
             return None
-        return {**found.to_dict(), "what": found.destroys(self._db_host().database, table)}
+        return {**found.to_dict(), "what": found.destroys(host.database, table)}
 
     def restore_db_to(self, moment: float, *, skip: list[str] | None = None) -> dict:
-        """The newest backup before ``moment``, db-1's binary log replayed from it except the
-        transactions whose GTIDs are in ``skip``, and the tables they touched swapped in while the
-        site keeps serving (:func:`gameday.sandbox.db_backup.restore_to`)."""
+        """The newest backup before ``moment`` (taken from any member), the current primary's binary
+        log replayed from it (from the backup's GTID position) except the transactions whose GTIDs are
+        in ``skip``, and the tables they touched swapped in while the site keeps serving
+        (:func:`gameday.sandbox.db_backup.restore_to`)."""
         from ..sandbox import db_backup
         return db_backup.restore_to(self._db_host(), moment, skip=skip)
 

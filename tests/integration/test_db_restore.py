@@ -10,13 +10,20 @@ Checked here, independently of the playbook's own checks: the deleted rows are b
 their count and a SHA-256 of (id, version) the action computed before deleting (recomputed by this
 test), the updates published after the incident are there at their new versions (replayed, not
 lost with the swap), every article the search canary published (acknowledged) is in the database,
-and the RPO canaries lost no acknowledged record. Prints each phase's time. Run serialized with
-other twins: ``flock /tmp/gameday-twin.lock .venv/bin/pytest -x -s tests/integration/test_db_restore.py``.
+and the RPO canaries lost no acknowledged record. Prints each phase's time.
+
+The schedule (``db-backup-1``): a backup appears every interval, taken from the primary, pruned to
+the newest N, and it is the one the game day's preflight reads the age of. After a switchover to
+db-2, a backup taken from db-1 restores destroyed content on db-2 (its own binary log replayed from
+the backup's GTID position); the test switches back so later tests find db-1 primary. Run serialized
+with other twins: ``flock /tmp/gameday-twin.lock .venv/bin/pytest -x -s tests/integration/test_db_restore.py``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,11 +32,14 @@ import pytest
 
 import gameday.chaos.db.actions  # noqa: F401 - registers the undo the repair runs
 from gameday.chaos import ledger
+from gameday.deadline import wait_until
+from gameday.measure import backup_age
 from gameday.measure.canary import Canaries, CanaryEndpoints
-from gameday.recovery import Context
+from gameday.recovery import Context, targets_yaml
 from gameday.targets import for_environment
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
+from tests.integration.test_db_failover import restore_roles
 from tests.support.undo import rerun
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -94,7 +104,10 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
         pitr = restored[0]["restore"]
         # the playbook found, from the log, the very transaction the bad deploy committed, and skipped it
         assert [s["gtid"] for s in pitr["skipped"]] == [fault["gtid"]], pitr["skipped"]
-        assert pitr["incident"]["what"] == "DELETE of 1000 rows" and pitr["backup"]["id"] == backup["id"]
+        assert pitr["incident"]["what"] == "DELETE of 1000 rows"
+        # the experiment's backup, or a scheduled one taken after it and before the fault (the newest before)
+        assert pitr["backup"]["id"] == backup["id"] or backup["at"] <= pitr["backup"]["at"] < fault["fault_at"], \
+            (pitr["backup"], backup)
         assert pitr["skipped"][0]["at"] >= int(fault["fault_at"]) - 1
         table = pitr["tables"]["articles"]
         assert steps["verify-db-content"]["status"] == "ok" and ledger.pending(target.env) == []
@@ -127,3 +140,92 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
                                      tuple(published))} if published else set()
     assert published and have == set(published), sorted(set(published) - have)[:10]
     print("canaries: " + ", ".join(f"{k} {r.acknowledged} acknowledged, 0 lost" for k, r in reports.items()))
+
+
+def write(twin, *statements: tuple[str, tuple]) -> list[tuple]:
+    """As the site writes and reads: through the stable endpoint (at whichever member is the primary);
+    the last statement's rows."""
+    host, port = twin.db_addr().rsplit(":", 1)
+    conn = pymysql.connect(host=host, port=int(port), user="sps", password=twin.db_password(), database="sps",
+                           connect_timeout=3, read_timeout=30, autocommit=True)
+    with conn, conn.cursor() as cur:
+        for sql, args in statements:
+            cur.execute(sql, args)
+        return list(cur.fetchall())
+
+
+def test_the_schedule_backs_up_the_primary_prunes_and_is_what_preflight_reads(steady_twin, target):
+    started = time.monotonic()
+    before = target.last_db_backup()
+    settings = target.db_backup_schedule()
+    assert settings["interval_s"] >= 5 and settings["keep"] >= 1, settings
+    try:
+        target.set_db_backup_schedule(interval_s=5)
+
+        def scheduled():
+            newest, last = target.last_db_backup(), target.db_backup_schedule()["last"]
+            fresh = newest and (before is None or newest["at"] > before["at"])
+            return newest if fresh and last and last.get("ok") and last.get("id") == newest["id"] else None
+        backup = wait_until(scheduled, timeout=30, what="a backup taken by db-backup-1", interval=0.5)
+    finally:
+        target.set_db_backup_schedule(interval_s=settings["interval_s"])
+    assert backup["member"] == "db-1" and backup["kind"] == "mariadb-dump" and backup["binlog"]["gtid"], backup
+    assert backup["tables"]["articles"]["rows"] > 0
+    now = target.db_backup_schedule()
+    assert now["count"] <= settings["keep"], now  # pruned to the newest N
+    # the preflight's backup age is the scheduled backup's (the newest: the interval is long again)
+    rpo_s = targets_yaml.load().for_layer("db", environment=ENV).rpo_s
+    age = backup_age.db_backup_age(target.last_db_backup, rpo_s=rpo_s)
+    assert age.id == now["last"]["id"] and age.status in (backup_age.OK, backup_age.STALE) and age.age_s < 60, age
+    # `gameday sandbox status` shows the member and the schedule
+    out = subprocess.run([sys.executable, "-m", "gameday", "sandbox", "--name", steady_twin.name, "status"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and "db-backup-1" in out.stdout and "db backups: every" in out.stdout, out.stdout[-2000:]
+    print(f"scheduled backup {backup['id']} ({backup['seconds']} s); preflight: {age.status}, {age.age_s} s old; "
+          f"{time.monotonic() - started:.1f} s")
+
+
+def test_a_backup_from_db1_restores_destroyed_content_on_db2_after_a_switchover(steady_twin, target):
+    twin = steady_twin
+    started = time.monotonic()
+    settings = target.db_backup_schedule()
+    deleted, before_ids, after_ids = (1001, 1100), (61, 65), UPDATED_AFTER
+    try:
+        target.set_db_backup_schedule(interval_s=3600)  # the restore's backup is db-1's, none taken from db-2
+        backup = target.take_db_backup()
+        assert backup["member"] == "db-1", backup
+        print("switchover:", target.promote_db_replica("db-2")["seconds"])
+        print("db-1 follows db-2:", target.rebuild_db_replica("db-1")["how"])
+        assert target.db_roles()["primary"] == "db-2"
+        versions = dict(write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s",
+                                     (before_ids[0], after_ids[-1]))))
+        write(twin, ("UPDATE articles SET version = version + 1 WHERE id BETWEEN %s AND %s", before_ids))
+        doomed = write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", deleted))
+        assert len(doomed) == deleted[1] - deleted[0] + 1
+        incident_at = time.time()
+        write(twin, ("DELETE FROM articles WHERE id BETWEEN %s AND %s", deleted),
+              ("UPDATE articles SET version = version + 1 WHERE id BETWEEN %s AND %s", (after_ids[0], after_ids[-1])))
+        incident = target.find_db_incident("articles", since=incident_at - 1)
+        assert incident and incident["what"] == f"DELETE of {len(doomed)} rows", incident
+        assert incident["gtid"].split("-")[1] == "2", incident  # committed on db-2 (server id 2)
+        pitr = target.restore_db_to(incident["at"], skip=[incident["gtid"]])
+        assert pitr["backup"]["id"] == backup["id"] and [t["gtid"] for t in pitr["skipped"]] == [incident["gtid"]]
+        back = write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", deleted))
+        assert (len(back), sha(back)) == (len(doomed), sha(doomed))
+        now = dict(write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s",
+                                (before_ids[0], after_ids[-1]))))
+        bumped = [*range(before_ids[0], before_ids[1] + 1), *after_ids]
+        assert now == {i: v + (1 if i in bumped else 0) for i, v in versions.items()}, (versions, now)
+        print(f"restored on db-2 from {backup['id']} (db-1): replayed {pitr['replayed_from']} to {pitr['replayed_to']}; "
+              f"phases {pitr['seconds']}")
+    finally:
+        target.set_db_backup_schedule(interval_s=settings["interval_s"])
+        restore_roles(target)
+    roles = target.db_roles()
+    assert (roles["primary"], roles["replicas"], roles["fenced"], roles["lost"]) == ("db-1", ["db-2"], [], []), roles
+    wait_until(lambda: target.db_replication()["members"]["db-2"]["replicating"], timeout=60,
+               what="db-2 to replicate from db-1 again")
+    # the restored rows reached the replica too (the swap is in the log db-1 replicated, then served)
+    wait_until(lambda: len(query(twin, "SELECT id FROM articles WHERE id BETWEEN %s AND %s", deleted)) == len(doomed),
+               timeout=30, what="the restored rows on db-1")
+    print(f"switchover, restore and switch back: {time.monotonic() - started:.1f} s")

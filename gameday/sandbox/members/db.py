@@ -4,8 +4,10 @@ Each member keeps a binary log (ROW format, server id = the twin's ``server_id_b
 unique across regions: a replica ignores events carrying its own server id; MariaDB's GTIDs are always on,
 ``log_slave_updates`` so a replica's log can serve replicas of its own once promoted) in
 :func:`binlog_dir`, outside its data directory, so that a backup (:mod:`gameday.sandbox.db_backup`,
-kept in :func:`backup_dir`) plus the log can bring the database to any moment since the backup (the
-point-in-time restore drill of issue 15). The logs are never expired by the server.
+taken from the primary on a schedule by :mod:`gameday.sandbox.db_backup_schedule`, kept in
+:func:`backup_dir`, which the members share) plus the current primary's log can bring the database
+to any moment since the backup (the point-in-time restore drill of issue 15). The logs are never
+expired by the server.
 
 Which member is the primary is not in the argv: every member starts ``read_only`` and without
 replication (``--skip-slave-start``: fenced), and its init file, rewritten whenever the roles change
@@ -64,8 +66,16 @@ def binlog_dir(twin: Twin, name: str = NAME):
 
 
 def backup_dir(twin: Twin):
-    """Where the backups live: outside the data directory, readable by root only."""
-    return twin.paths.data / f"{NAME}-backups"
+    """Where the backups live: outside every data directory, readable by root only, one for the
+    twin whichever member is the primary (a backup keeps its GTID position, valid on every member)."""
+    return twin.paths.data / "db-backups"
+
+
+def _adopt_old_backups(twin: Twin) -> None:
+    """A twin made before the directory was shared kept its backups in ``db-1-backups``: move them."""
+    old = twin.paths.data / f"{NAME}-backups"
+    if old.is_dir() and not backup_dir(twin).exists():
+        old.rename(backup_dir(twin))
 
 
 def _init_sql(twin: Twin, name: str = NAME):
@@ -168,7 +178,8 @@ def prepare_member(twin: Twin, name: str) -> None:
 
 
 def prepare(twin: Twin, *, replica: bool = True) -> None:
-    """Both members (``replica=False``: db-1 only, as the Kubernetes twin runs it)."""
+    """Both members (``replica=False``: db-1 only, as the Kubernetes twin runs it) and the backup directory."""
+    _adopt_old_backups(twin)
     backup_dir(twin).mkdir(parents=True, exist_ok=True, mode=0o700)
     for name in MEMBERS if replica else (NAME,):
         prepare_member(twin, name)
