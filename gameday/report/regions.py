@@ -127,25 +127,39 @@ def rpo_view(rpo: dict[str, Any], *, kind: str, fault_at: float | None) -> dict[
                            "lost_span_s": v.get("lost_span_s")} for k, v in layers.items()}}
 
 
-def drill(report: dict[str, Any], scenario: dict[str, Any], journal: dict[str, Any],
-          targets: Any = None) -> dict[str, Any] | None:
-    """One region drill of one scenario, from its journal; None when the journal holds no region timeline."""
+def drill_rto(journal: dict[str, Any]) -> dict[str, Any] | None:
+    """The RTO a region drill is judged by, from its journal's last ``region_timeline``:
+    ``{"kind", "name", "seconds", "explain"}`` (a failover's without the simulated decision, a
+    switchover's from its start), or None when the journal holds no region timeline. The report's
+    region section and the scenario's RTO check (:func:`gameday.runner.judge.judge`) both use it."""
     timelines = _outputs(journal, MODULE, "region_timeline")
     if not timelines:
         return None
     tl = timelines[-1]
     kind = tl.get("kind") if tl.get("kind") in KINDS else "failover"
+    if kind == "failover":
+        return {"kind": kind, "name": "RTO without the decision", "seconds": tl.get("rto_without_decision_s"),
+                "explain": "readers served by the new region, after the fault less the simulated decision"}
+    return {"kind": kind, "name": "RTO", "seconds": tl.get("rto_s"),
+            "explain": "readers served by the new region, after the fault (from the switchover's start)"}
+
+
+def drill(report: dict[str, Any], scenario: dict[str, Any], journal: dict[str, Any],
+          targets: Any = None) -> dict[str, Any] | None:
+    """One region drill of one scenario, from its journal; None when the journal holds no region timeline."""
+    rto = drill_rto(journal)
+    if rto is None:
+        return None
+    tl = _outputs(journal, MODULE, "region_timeline")[-1]
+    kind = rto["kind"]
     rpos = _outputs(journal, MODULE, "region_rpo")
     lost = _outputs(journal, ACTIONS, "lose_active_region")
     fault_at = next((o["fault_at"] for o in lost if o.get("fault_at")), None)
     goal = targets_for(report, scenario, targets)
     phases = sorted(({**p, "label": PHASE_LABELS.get(p.get("phase"), str(p.get("phase")))} for p in tl.get("phases") or []),
                     key=lambda p: p.get("start_s") or 0.0)  # in the order they ran
-    judged = tl.get("rto_without_decision_s") if kind == "failover" else tl.get("rto_s")
-    rto_name = "RTO without the decision" if kind == "failover" else "RTO"
-    figures = [_figure(rto_name, judged, goal["rto_s"], "s",
-                       "readers served by the new region, after the fault"
-                       + (" less the simulated decision" if kind == "failover" else " (from the switchover's start)"))]
+    judged = rto["seconds"]
+    figures = [_figure(rto["name"], judged, goal["rto_s"], "s", rto["explain"])]
     if kind == "failover":
         figures.append(_figure("RTO with the decision", tl.get("rto_s"), None, "s",
                                f"including {_seconds(tl.get('decision_s'))} of simulated human decision"))

@@ -20,7 +20,8 @@ from ..load.timeline import ALL, Timeline
 from ..measure import phases as phase_timeline
 from ..measure.recovery import Slo, measure
 from ..report import model
-from .scenario import ScenarioRun
+from ..report.regions import drill_rto as region_drill_rto
+from .scenario import REGION_LAYER, ScenarioRun
 
 
 def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenario:
@@ -48,14 +49,7 @@ def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenar
             run.events, scenario=spec.name, fault_at=run.fault_at, rto_target_s=spec.targets.rto_s,
             detected_at=None if rec.ttd_s is None else run.fault_at + rec.ttd_s, serving_at=rec.recovered_at,
             never_failed=rec.rto_s == 0.0 and rec.first_failed_second is None)
-        checks = [
-            model.Check("RTO", rec.rto_s, spec.targets.rto_s, "s",
-                        explain="Find what slowed recovery in the playbook steps and the chart."),
-            model.Check("time to detect", rec.ttd_s, None, "s",
-                        explain="" if rec.ttd_s is not None else "no second failed the SLO"),
-            model.Check("availability", rec.availability, spec.targets.min_availability, "%",
-                        higher_is_better=True, explain="Readers saw errors for longer than allowed."),
-        ]
+        checks = _recovery_checks(spec, rec, run.journal)
         checks += _rpo_checks(run, spec.targets.rpo_records)
         for row in timeline.series(ALL, int(run.started) - 5, int(t_end)):
             series.append({"t": row.t, "rps": row.rps, "p95_ms": row.p95_ms,
@@ -81,6 +75,32 @@ def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenar
         status=status, fault_at=run.fault_at, checks=checks, recovery=recovery, series=series, marks=marks,
         artifacts={"journal": f"journals/{run.journal_path.name}", "log": f"journals/{run.log_path.name}"},
         error=error, phases=phases)
+
+
+def _recovery_checks(spec, rec, journal: dict[str, Any]) -> list[model.Check]:
+    """RTO, time to detect and availability, from the load timeline. A region drill's RTO is the
+    drill's own (:func:`gameday.report.regions.drill_rto`: a failover's without the simulated
+    decision, as the region section judges it), and the readers' outage seen by the load is reported
+    beside it: the timeline counts from the method's start, which for a planned switchover includes
+    scaling the standby up while every reader is served. A planned switchover has nothing to detect."""
+    availability = model.Check("availability", rec.availability, spec.targets.min_availability, "%",
+                               higher_is_better=True, explain="Readers saw errors for longer than allowed.")
+    drill = region_drill_rto(journal) if spec.layer == REGION_LAYER else None
+    if drill is None:
+        return [model.Check("RTO", rec.rto_s, spec.targets.rto_s, "s",
+                            explain="Find what slowed recovery in the playbook steps and the chart."),
+                model.Check("time to detect", rec.ttd_s, None, "s",
+                            explain="" if rec.ttd_s is not None else "no second failed the SLO"),
+                availability]
+    checks = [model.Check("RTO", drill["seconds"], spec.targets.rto_s, "s",  # the name every reader of checks looks up
+                          explain=f"{drill['name']}: {drill['explain']}" if drill["seconds"] is not None
+                          else "the drill's timeline has no RTO: see its phases"),
+              model.Check("readers' outage (load)", rec.failed_seconds, None, "s",
+                          explain="seconds that missed the SLO, as the load saw them")]
+    if drill["kind"] == "failover":
+        checks.append(model.Check("time to detect", rec.ttd_s, None, "s",
+                                  explain="" if rec.ttd_s is not None else "no second failed the SLO"))
+    return checks + [availability]
 
 
 def _status(run: ScenarioRun) -> tuple[str, str | None]:

@@ -45,22 +45,24 @@ def test_the_cli_refuses_region_drills_without_a_second_region_before_starting_a
     assert "Traceback" not in out.stderr and "names no second region" in out.stderr and "--env sandbox" in out.stderr
 
 
-def _judged(tmp_path, journal: dict):
-    """A region drill of the regions suite judged with ``journal`` (the runner's canaries not started:
-    its RPO is the one the drill measured)."""
+def _judged(tmp_path, journal: dict, *, which: int = 1, bad: range = range(0)):
+    """A region drill of the regions suite (``which``: 0 the switchover, 1 the failover) judged with
+    ``journal`` (the runner's canaries not started: its RPO is the one the drill measured); the load
+    timeline's seconds ``t0 + bad`` all failed. Returns the run and its checks by name."""
     from gameday.load.timeline import Timeline, make_row
     from gameday.measure.recovery import Slo
     from gameday.runner.judge import judge
     from gameday.runner.scenario import ScenarioRun, region_rpo
 
     t0 = 1_800_000_000
-    spec = load_suite("regions").for_environment("sandbox").scenarios[1]
-    rows = [make_row(t, "all", {12: 20}, 0, {"200": 20}) for t in range(t0, t0 + 60)]
+    spec = load_suite("regions").for_environment("sandbox").scenarios[which]
+    rows = [make_row(t, "all", {12: 20}, 20 if t - t0 in bad else 0, {"200": 0 if t - t0 in bad else 20})
+            for t in range(t0, t0 + 60)]
     run = ScenarioRun(spec=spec, started=t0 + 5, ended=t0 + 55, journal=journal, exit_code=0,
                       journal_path=tmp_path / "j.json", log_path=tmp_path / "j.log", fault_at=t0 + 9.7,
                       rpo=region_rpo(journal))
     scenario = judge(run, Timeline({}, rows), Slo(min_success_ratio=0.95, max_p95_ms=2000, window_s=5))
-    return run, {c.name: c for c in scenario.checks}["RPO (records lost)"]
+    return run, {c.name: c for c in scenario.checks}
 
 
 def test_a_region_drills_rpo_is_what_its_own_canaries_read_back_from_the_region_that_took_over(tmp_path):
@@ -75,12 +77,50 @@ def test_a_region_drills_rpo_is_what_its_own_canaries_read_back_from_the_region_
     journal = {"status": "completed", "run": [
         {"activity": {"name": "lose-the-active-region", "type": "action"}, "output": {"fault_at": 1.0}},
         {"activity": {"name": "what-was-lost", "type": "probe"}, "output": probe}]}
-    run, check = _judged(tmp_path, journal)
+    run, checks = _judged(tmp_path, journal)
+    check = checks["RPO (records lost)"]
     assert run.rpo == probe["layers"]
     assert check.value == 2 and check.target == 0 and check.met is False and "db seq [39, 40]" in check.explain
 
 
 def test_a_region_drill_whose_rpo_probe_never_ran_is_not_measured_never_zero(tmp_path):
-    run, check = _judged(tmp_path, {"status": "aborted", "run": []})
+    run, checks = _judged(tmp_path, {"status": "aborted", "run": []})
+    check = checks["RPO (records lost)"]
     assert run.rpo["region"]["rpo_records"] is None and "did not run (experiment aborted)" in run.rpo["region"]["last_error"]
     assert check.value is None and check.met is False and "not measured" in check.explain
+
+
+def _timeline_output(kind: str, **figures) -> dict:
+    return {"activity": {"name": "region-timeline", "type": "probe",
+                         "provider": {"type": "python", "module": "gameday.chaos.region.probes",
+                                      "func": "region_timeline"}},
+            "output": {"kind": kind, "from": "r1", "to": "r2", "phases": [], **figures}}
+
+
+def test_a_planned_switchover_is_judged_by_its_own_rto_not_by_the_minute_spent_scaling_the_standby_up(tmp_path):
+    # the load's first failed seconds come 60 s into the method (the front switched after the standby
+    # scaled up); the switchover itself, from stop-writes, took 3.1 s: that is its RTO
+    journal = {"status": "completed", "run": [_timeline_output("switchover", rto_s=3.12, writes_unavailable_s=3.24)]}
+    _run, checks = _judged(tmp_path, journal, which=0, bad=range(30, 35))
+    assert checks["RTO"].value == 3.12 and checks["RTO"].target == 30 and checks["RTO"].met is True
+    assert checks["RTO"].explain.startswith("RTO: readers served by the new region")
+    assert checks["readers' outage (load)"].value == 5 and checks["readers' outage (load)"].target is None
+    assert "time to detect" not in checks  # nothing to detect in a planned move
+    assert checks["availability"].value < 1.0
+
+
+def test_a_failover_is_judged_without_the_simulated_decision_and_keeps_its_time_to_detect(tmp_path):
+    journal = {"status": "completed", "run": [
+        {"activity": {"name": "lose-the-active-region", "type": "action"}, "output": {"fault_at": 1.0}},
+        _timeline_output("failover", rto_s=65.7, rto_without_decision_s=5.7, decision_s=60)]}
+    _run, checks = _judged(tmp_path, journal, bad=range(10, 76))
+    assert checks["RTO"].value == 5.7 and checks["RTO"].met is True
+    assert checks["RTO"].explain.startswith("RTO without the decision:")
+    assert checks["time to detect"].value is not None
+
+
+def test_a_region_drill_without_its_timeline_has_no_rto_and_misses_the_target(tmp_path):
+    journal = {"status": "completed", "run": [_timeline_output("failover", rto_s=None, rto_without_decision_s=None)]}
+    _run, checks = _judged(tmp_path, journal)
+    assert checks["RTO"].value is None and checks["RTO"].met is False
+    assert "no RTO" in checks["RTO"].explain
