@@ -20,7 +20,7 @@ from typing import Any
 import requests
 
 from ..deadline import Deadline, wait_until
-from ..errors import GamedayError, UsageError
+from ..errors import DeadlineExceeded, GamedayError, UsageError
 from .client import SandboxClient
 from .regions import Regions
 from .shape import Shape, Upstream
@@ -163,8 +163,40 @@ def resize(regions: Regions, region: str, size: str, *, timeout: float = 300.0) 
         reps = {w["name"]: w["replicas"] for w in status["workloads"]}
         return all(m["ready"] for m in status["members"] if m["kind"] == "service" and m.get("desired", True)
                    and m["index"] <= reps[m["workload"]])
-    wait_until(ready, timeout=timeout, what=f"region {region} at {size} size to be ready")
-    return {"region": region, "size": size, "scaled": scaled, "seconds": round(time.monotonic() - started, 2)}
+    deadline = Deadline(timeout)
+    wait_until(ready, timeout=deadline.remaining(), what=f"region {region} at {size} size to be ready")
+    settled = None
+    if "search" in scaled and size == "primary":
+        settled = _search_settled(twin, deadline)
+    return {"region": region, "size": size, "scaled": scaled, "seconds": round(time.monotonic() - started, 2),
+            **({"search_settled_s": settled} if settled is not None else {})}
+
+
+def _search_settled(twin: Twin, deadline: Deadline) -> float:
+    """Wait, within ``deadline``, until the search cluster that just gained nodes is green with no
+    shard relocating or initializing: until then its queries time out while shards move onto the new
+    nodes (a switchover that sent readers to r2 at that moment saw its search answer 503 for 3 s).
+    Returns the seconds waited."""
+    from ..search_admin import SearchAdmin, SearchUnavailable
+    api = SearchAdmin(twin.search_urls(), auth=twin.search_auth(), verify=twin.search_ca(), timeout=10)
+    started = time.monotonic()
+    seen: dict[str, Any] = {}
+
+    def settled() -> bool:
+        try:
+            seen.update(api.health())
+        except SearchUnavailable as err:
+            seen["error"] = str(err)
+            return False
+        return seen.get("status") == "green" and not seen.get("relocating_shards") and \
+            not seen.get("initializing_shards")
+    try:
+        wait_until(settled, timeout=deadline.remaining(), interval=0.5,
+                   what=f"{twin.name}'s search cluster to be green with no shard moving")
+    except DeadlineExceeded as err:
+        last = {k: seen.get(k) for k in ("status", "relocating_shards", "initializing_shards", "error") if k in seen}
+        raise DeadlineExceeded(f"{err.message} (last seen: {last})", hint=err.hint) from None
+    return round(time.monotonic() - started, 2)
 
 
 def switch_front(regions: Regions, region: str) -> dict[str, Any]:

@@ -110,7 +110,8 @@ def _standby_replicating(ctx: Context) -> Check:
 def _scale_up(ctx: Context) -> str:
     p = pair(ctx)
     done = p.target(p.standby()).resize_region("primary")
-    return f"{p.standby()} scaled to the primary's size ({done.get('scaled') or 'already'}) in {done['seconds']}s"
+    settled = f"; search green with no shard moving after {done['search_settled_s']}s" if "search_settled_s" in done else ""
+    return f"{p.standby()} scaled to the primary's size ({done.get('scaled') or 'already'}) in {done['seconds']}s{settled}"
 
 
 def _stop_writes(ctx: Context) -> str:
