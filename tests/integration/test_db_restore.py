@@ -35,7 +35,9 @@ from gameday.chaos import ledger
 from gameday.deadline import wait_until
 from gameday.measure import backup_age
 from gameday.measure.canary import Canaries, CanaryEndpoints
+from gameday.gtid import parse_gtids
 from gameday.recovery import Context, targets_yaml
+from gameday.sandbox import db_backup, db_replication
 from gameday.targets import for_environment
 from gameday.targets.environment import load as load_env
 from tests.integration.test_chaos import ENV_FILE, chaos_run, outputs
@@ -154,6 +156,20 @@ def write(twin, *statements: tuple[str, tuple]) -> list[tuple]:
         return list(cur.fetchall())
 
 
+def rotate_ahead(twin) -> None:
+    """Rotate db-1's binary log (FLUSH BINARY LOGS: never replicated) until its current file's number is
+    past every file db-2 has, as restarts of one member do: the members' offsets then differ."""
+    def files(name: str) -> list[int]:
+        with db_replication.connect(twin, name) as conn, conn.cursor() as cur:
+            cur.execute("SHOW BINARY LOGS")
+            return [int(r[0].rsplit(".", 1)[1]) for r in cur.fetchall()]
+    behind = max(files("db-2")) - max(files("db-1")) + 1
+    with db_replication.connect(twin, "db-1") as conn, conn.cursor() as cur:
+        for _ in range(max(0, behind)):
+            cur.execute("FLUSH BINARY LOGS")
+    assert max(files("db-1")) > max(files("db-2"))
+
+
 def test_the_schedule_backs_up_the_primary_prunes_and_is_what_preflight_reads(steady_twin, target):
     started = time.monotonic()
     before = target.last_db_backup()
@@ -192,6 +208,7 @@ def test_a_backup_from_db1_restores_destroyed_content_on_db2_after_a_switchover(
     deleted, before_ids, after_ids = (1001, 1100), (61, 65), UPDATED_AFTER
     try:
         target.set_db_backup_schedule(interval_s=3600)  # the restore's backup is db-1's, none taken from db-2
+        rotate_ahead(twin)  # db-1's offsets then name a file db-2 does not have: found by GTID, not by offset
         backup = target.take_db_backup()
         assert backup["member"] == "db-1", backup
         print("switchover:", target.promote_db_replica("db-2")["seconds"])
@@ -216,7 +233,18 @@ def test_a_backup_from_db1_restores_destroyed_content_on_db2_after_a_switchover(
                                 (before_ids[0], after_ids[-1]))))
         bumped = [*range(before_ids[0], before_ids[1] + 1), *after_ids]
         assert now == {i: v + (1 if i in bumped else 0) for i, v in versions.items()}, (versions, now)
-        print(f"restored on db-2 from {backup['id']} (db-1): replayed {pitr['replayed_from']} to {pitr['replayed_to']}; "
+        # the replay began in db-2's own log exactly where the backup stands (its GTID position), not at
+        # the db-1 offset the manifest names (a file db-2 does not have)
+        on_db2 = db_backup.DbHost.of_twin(twin)
+        file, offset = pitr["replayed_from"].rsplit(":", 1)
+        with on_db2.connect() as conn, conn.cursor() as cur:
+            cur.execute("SHOW BINARY LOGS")
+            assert backup["binlog"]["file"] not in [r[0] for r in cur.fetchall()]
+            cur.execute("SELECT BINLOG_GTID_POS(%s, %s)", (file, int(offset)))
+            at = cur.fetchone()[0]
+        assert on_db2.member == "db-2" and parse_gtids(at) == parse_gtids(backup["binlog"]["gtid"]), (at, backup["binlog"])
+        print(f"restored on db-2 from {backup['id']} (db-1 at {backup['binlog']['file']}:{backup['binlog']['position']}, "
+              f"GTID {backup['binlog']['gtid']}): replayed db-2's {pitr['replayed_from']} to {pitr['replayed_to']}; "
               f"phases {pitr['seconds']}")
     finally:
         target.set_db_backup_schedule(interval_s=settings["interval_s"])
