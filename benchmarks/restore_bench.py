@@ -47,6 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 NAME, NET = "restore", 46
 os.environ["GAMEDAY_SANDBOX_NET"] = str(NET)  # the target finds the twin's secrets by name and net
+os.environ["GAMEDAY_DB_BACKUP_INTERVAL_S"] = "86400"  # no scheduled backup lands inside a timed restore
 
 import requests  # noqa: E402
 

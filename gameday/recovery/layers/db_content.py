@@ -8,8 +8,8 @@ Its findings and steps are part of the db playbook (``db.PART``)::
 
 The diagnosis compares the live table with the newest backup's figures (``Target.last_db_backup``):
 the table missing, or fewer than :data:`LOSS_RATIO` of the rows it had then, is content lost. The
-restore asks the target where the destruction is (``find_db_incident``: on the twin, db-1's binary
-log read from the backup's position) and restores around it (``Target.restore_db_to``); the target
+restore asks the target where the destruction is (``find_db_incident``: on the twin, the current primary's
+binary log read from the backup's GTID position) and restores around it (``Target.restore_db_to``); the target
 verifies the swapped table's ``CHECKSUM TABLE`` against its point-in-time copy before committing.
 """
 
