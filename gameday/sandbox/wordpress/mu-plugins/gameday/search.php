@@ -22,7 +22,10 @@ function search_request(string $url, array $query, int $size): array
     $index = defined('GAMEDAY_CONTENT_INDEX') ? GAMEDAY_CONTENT_INDEX : 'content';
     $args = [
         'timeout' => defined('GAMEDAY_SEARCH_TIMEOUT') ? GAMEDAY_SEARCH_TIMEOUT : 2,
-        'headers' => ['Content-Type' => 'application/json'],
+        // uncompressed: OpenSearch compresses for WordPress's default Accept-Encoding, and the answer
+        // then reached json_decode still compressed (seen with OpenSearch 2.19 and WordPress 6.1)
+        'decompress' => false,
+        'headers' => ['Content-Type' => 'application/json', 'Accept-Encoding' => 'identity'],
         'body' => wp_json_encode(['size' => $size, 'track_total_hits' => 1000, 'query' => $query,
             '_source' => ['title', 'slug', 'kind', 'category', 'summary']]),
     ];
