@@ -208,10 +208,12 @@ def down(paths: SandboxPaths, *, wipe: bool = False, timeout: float = 60.0) -> D
         from . import log_disk
         log_disk.unmount_all(paths.home)  # a broker's small disk (the disk-full drill) is mounted inside
         shutil.rmtree(paths.home)
-    if wipe:  # what prepare put outside the twin's home: its /etc/hosts block and kubeconfig context
+    if wipe:  # what prepare put outside the twin's home: its /etc/hosts block, kubeconfig context, WordPress config link
         from ..kube import kubeconfig_merge
         from . import names
+        from .members import wordpress
         names.remove_block(paths.name)
         kubeconfig_merge.remove(paths.name)
+        wordpress.remove(paths)
     return DownResult(was_running=pid is not None or bool(leftovers), stopped_members=stopped,
                       leftovers_killed=leftovers, wiped=wipe)

@@ -50,8 +50,10 @@ def wp_twin():
 
     lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
     yield twin
+    link = wordpress.ETC / f"config-{wordpress.config_name(twin)}.php"
+    assert link.is_symlink()
     lifecycle.down(twin.paths, wipe=True)
-    wordpress.remove(twin)
+    assert not link.is_symlink(), f"sandbox down --wipe left {link}"
 
 
 def _get(twin: Twin, route: str, **params) -> requests.Response:

@@ -40,7 +40,11 @@ ADMIN_ENV = "GAMEDAY_WP_ADMIN_PASSWORD"
 
 def config_name(twin: Twin) -> str:
     """The twin's WordPress config name (Debian: ``/etc/wordpress/config-<name>.php``)."""
-    return f"gameday-{twin.paths.sandbox_id}"
+    return _config_name(twin.paths.sandbox_id)
+
+
+def _config_name(sandbox_id: str) -> str:
+    return f"gameday-{sandbox_id}"
 
 
 def _conf(twin: Twin) -> Path:
@@ -209,6 +213,8 @@ def cli_env(twin: Twin) -> dict[str, str]:
                                    ADMIN_ENV: admin_password(twin)})
 
 
-def remove(twin: Twin) -> None:
-    """Delete what :func:`prepare` put outside the twin's home (the symlink in /etc/wordpress)."""
-    (ETC / f"config-{config_name(twin)}.php").unlink(missing_ok=True)
+def remove(paths) -> None:
+    """Delete what :func:`prepare` put outside the twin's home (the symlink in /etc/wordpress);
+    ``paths``: the twin's :class:`~gameday.sandbox.paths.SandboxPaths` (``lifecycle.down(wipe=True)``
+    calls it for every twin, WordPress or not)."""
+    (ETC / f"config-{_config_name(paths.sandbox_id)}.php").unlink(missing_ok=True)
