@@ -140,13 +140,20 @@ def _size_of(regions: Regions, size: str) -> Shape:
 
 def resize(regions: Regions, region: str, size: str, *, timeout: float = 300.0) -> dict[str, Any]:
     """Scale ``region``'s workloads to a primary's (or a standby's) size and wait until every member
-    is ready; search nodes join the running cluster. Returns ``{"scaled": {workload: n}, "seconds"}``."""
+    is ready; search nodes join the running cluster. Down to a standby's size, the search cluster keeps
+    its nodes (left, and said in ``left``): stopping two of three at once can take both copies of a
+    shard, and the standby's index would be lost. Returns ``{"scaled": {workload: n}, "left", "seconds"}``."""
     twin = regions.twin(region)
     client = _client(twin)
     want = _size_of(regions, size)
     targets = {"web": want.web_replicas, "indexer": want.indexer_replicas, "search": want.search_nodes,
                "db-replica": want.db_replicas}
     current = _replicas(client)
+    left = {}
+    if size == "standby" and current.get("search", 0) > want.search_nodes:
+        targets.pop("search")
+        left["search"] = (f"keeps its {current['search']} nodes (a standby needs {want.search_nodes}): its "
+                          "shards would have to be moved off the others first")
     started = time.monotonic()
     scaled = {}
     for workload, n in targets.items():
@@ -168,7 +175,8 @@ def resize(regions: Regions, region: str, size: str, *, timeout: float = 300.0) 
     settled = None
     if "search" in scaled and size == "primary":
         settled = _search_settled(twin, deadline)
-    return {"region": region, "size": size, "scaled": scaled, "seconds": round(time.monotonic() - started, 2),
+    return {"region": region, "size": size, "scaled": scaled, "left": left,
+            "seconds": round(time.monotonic() - started, 2),
             **({"search_settled_s": settled} if settled is not None else {})}
 
 

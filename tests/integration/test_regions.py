@@ -26,6 +26,7 @@ import requests
 from gameday.chaos import ledger
 from gameday.deadline import wait_until
 from gameday.sandbox import regions as region_set
+from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.regions import Regions
 from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
 from gameday.targets import regions as region_pairs
@@ -120,6 +121,9 @@ def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
     assert pair.active() == "r2"
     rep = pair.target("r1").region_replication()  # the old region is the standby now, and caught up
     assert rep["standby"] == "r1" and rep["db"]["replicating"] and rep["caught_up"], rep
+    # ... and a warm standby's size again: one web replica, one indexer (search keeps its nodes)
+    workloads = {w["name"]: w["replicas"] for w in SandboxClient(two_regions.primary.paths).status()["workloads"]}
+    assert (workloads["web"], workloads["indexer"]) == (1, 1), workloads
 
 
 def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions, tmp_path):

@@ -191,7 +191,10 @@ def _rebuild_old(ctx: Context) -> str:
     old = _last(ctx).get("from") or p.standby()
     done = p.target(old).rebuild_region_as_standby(p.target(p.active()))
     _last(ctx)["redundancy_restored_at"] = time.time()
-    return f"{old} is the standby of {p.active()} again, caught up in {done.get('seconds')}s"
+    size = p.target(old).resize_region("standby")  # a warm standby is smaller than the region it follows
+    left = "; ".join(f"{k} {v}" for k, v in (size.get("left") or {}).items())
+    return (f"{old} is the standby of {p.active()} again, caught up in {done.get('seconds')}s; scaled down to a "
+            f"standby's size ({size.get('scaled') or 'already'})" + (f"; {left}" if left else ""))
 
 
 def _readers_served(ctx: Context) -> Check:
