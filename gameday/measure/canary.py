@@ -247,10 +247,17 @@ class DbCanary(_Writer):
                                connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
 
     def setup(self) -> None:
-        conn = self._connect(5)
-        with conn, conn.cursor() as cur:
-            cur.execute(f"CREATE TABLE IF NOT EXISTS {DB_TABLE} (run VARCHAR(64) NOT NULL, seq INT NOT NULL,"
-                        " written_at DOUBLE NOT NULL, PRIMARY KEY (run, seq)) ENGINE=InnoDB")
+        """The canary's table; a GamedayError naming the database and its answer when it cannot be made
+        (e.g. a standby region's read-only database)."""
+        try:
+            conn = self._connect(5)
+            with conn, conn.cursor() as cur:
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {DB_TABLE} (run VARCHAR(64) NOT NULL, seq INT NOT NULL,"
+                            " written_at DOUBLE NOT NULL, PRIMARY KEY (run, seq)) ENGINE=InnoDB")
+        except (pymysql.MySQLError, OSError) as err:
+            raise GamedayError(f"the database canary cannot write to {self.ep.db_host}:{self.ep.db_port}: {err}",
+                               hint="the database must be up and writable (not a read-only standby); "
+                                    "gameday sandbox status, or the region playbook") from None
         self.conn = None
 
     def write(self, seq: int, at: float) -> Any:

@@ -28,7 +28,7 @@ from .. import __version__, children, hostguard
 from ..chaos import ledger
 from ..chaos.lock import lock_for
 from ..deadline import Deadline
-from ..errors import GamedayError
+from ..errors import GamedayError, UsageError
 from ..load import runner as load_runner
 from ..load.timeline import Timeline
 from ..measure import backup_age
@@ -38,7 +38,7 @@ from ..targets import Target, for_environment
 from ..targets.environment import Environment
 from .events import EventLog
 from .judge import judge
-from .scenario import Progress, ScenarioRun, ScenarioRunner, pause
+from .scenario import REGION_LAYER, Progress, ScenarioRun, ScenarioRunner, pause
 from .suite import Suite
 
 SCENARIO_BUDGET_S = 300.0  # load is planned for this much per scenario; the run stops it when done
@@ -112,6 +112,7 @@ class GameDay:
         self.target.site_url()  # raises NotRunning with the fix when the twin is down
         self.site_url = self.target.reader_url()  # two regions: readers at the global front
         self.target.check_layers()  # a namespace or selector that finds nothing: one clear error, nothing touched
+        self.check_active_region()
         replaced = self.lock.acquire(purpose=f"game day {self.run_id}")
         self.holds_lock = True
         self.make_run_folder()
@@ -121,6 +122,30 @@ class GameDay:
         self.check_backups()
         self.events.add("preflight", target=self.env.name, site=self.site_url, suite=self.suite.name,
                         backups=[b.as_dict() for b in self.backups])
+
+    def check_active_region(self) -> None:
+        """A suite without region drills runs against the active region only: a standby's database is
+        read-only and its site follows another region, so the first canary write would fail. Refused
+        before the lock, naming the active region's environment and the switchover that moves back.
+        When the front cannot say which region is active, the run goes on (each write then says why)."""
+        block = self.env.regions or {}
+        if not block or any(s.layer == REGION_LAYER for s in self.suite.scenarios):
+            return
+        from ..targets import regions as region_pairs
+        try:
+            pair = region_pairs.for_environment(self.env)
+            active = pair.active()
+        except GamedayError as err:
+            self.progress(f"WARNING: could not tell which region is active ({err}); running against {self.env.name}")
+            return
+        if active != block.get("name"):
+            other = pair.target(active).env.name
+            raise UsageError(
+                f"environment {self.env.name} is region {block.get('name')}, now the standby of {active} (its "
+                f"database read-only, its readers served by {active}): suite {self.suite.name} would write to a "
+                "standby; nothing was touched",
+                hint=f"run it against the active region (--env {other}), or move back first: gameday playbook "
+                     f"region --env {self.env.name} --switchover --apply")
 
     def check_backups(self) -> None:
         """Issue 15 drill 6: the age of the last database backup and the last search snapshot

@@ -124,3 +124,28 @@ def test_a_region_drill_without_its_timeline_has_no_rto_and_misses_the_target(tm
     _run, checks = _judged(tmp_path, journal)
     assert checks["RTO"].value is None and checks["RTO"].met is False
     assert "no RTO" in checks["RTO"].explain
+
+
+def test_a_suite_without_region_drills_is_refused_against_the_standby_region_before_the_lock(tmp_path, monkeypatch):
+    # After gameday run --suite regions, r1 (environment sandbox) can be the standby of r2: a default game
+    # day against it would write its first canary to a read-only database (a traceback, before this)
+    import tempfile
+
+    from gameday.runner.gameday import GameDay
+    from gameday.sandbox.regions import Regions
+    from gameday.sandbox.twin import Twin
+
+    with tempfile.TemporaryDirectory(prefix="gd-") as state:  # HAProxy's short socket paths: a short root
+        monkeypatch.setenv("GAMEDAY_STATE_DIR", state)
+        regions = Regions.of(Twin.create("default", 10))
+        regions.write_shapes()
+        regions.record_active("r2", "a switchover")
+        env = load_environment("sandbox")
+        day = GameDay(load_suite("smoke"), env, tmp_path, progress=lambda _m: None)
+        with pytest.raises(UsageError, match="region r1, now the standby of r2") as err:
+            day.check_active_region()
+        assert "--env sandbox-r2" in err.value.hint and "--switchover --apply" in err.value.hint
+        assert day.lock.holder() is None and not any(tmp_path.iterdir())  # nothing touched
+        GameDay(load_suite("regions"), env, tmp_path, progress=lambda _m: None).check_active_region()  # drills: either way
+        regions.record_active("r1", "switched back")
+        day.check_active_region()  # the active region: no question
