@@ -161,7 +161,11 @@ def test_site_probes_judge_by_targets_yaml_for_the_environment(site):
     kw = {"window_s": WINDOW_S, "rate": RATE}
     assert site_probes.site_meets_slo(**kw, configuration=default_env) is True
     assert site_probes.site_meets_slo(**kw, attempts=1, configuration=production_env) is False
-    assert site_probes.wait_for_site_slo(timeout=30, **kw, configuration=default_env) < WINDOW_S
+    # Every window holds exactly one failure (the server counts requests), so only a ratio judged by the
+    # default SLO lets any window meet it: with gke-production's it would raise at the deadline. Which
+    # window meets (the first, or a later one) is the p95's, i.e. this machine's load, not asserted.
+    waited = site_probes.wait_for_site_slo(timeout=30, **kw, configuration=default_env)
+    assert 0 <= waited < 30 and OneFailurePerWindow.counter % PER_WINDOW == 0
     with pytest.raises(ActivityFailed, match=rf"{PRODUCTION['success_ratio']:.2%} ok, p95 <= {PRODUCTION['p95_ms']:g} ms"):
         site_probes.wait_for_site_slo(timeout=0.5, **kw, configuration=production_env)
 
