@@ -9,6 +9,8 @@ first (a ``.complete`` stamp or the package's presence) and does nothing if it i
   Apache and mod_php; no service the packages would start is started: :func:`install_wordpress`);
 - Apache Kafka (KRaft) jars and MirrorMaker 2 (connect-mirror) from Maven Central via the
   maven-dependency-plugin (again when ``recipes/kafka-pom.xml`` changed: its digest is the stamp);
+- the Java outbox relay (``services/event-relay``), ``mvn package`` again only when its sources changed
+  (:mod:`.relay_build`);
 - the OpenSearch integ-test distribution zip from Maven Central, and a copy of it with the
   ``opensearch-security`` plugin (also from Maven Central) installed: what the twin's nodes run;
 - toxiproxy, built with ``go install`` from its Go module;
@@ -50,7 +52,8 @@ APT_PACKAGES = {  # command -> Debian package
     "setpriv": "util-linux",
     "chromium": "chromium",  # prints report.pdf; renders the report in tests
 }
-TOOL_PACKAGES = {"java": "openjdk-17-jre-headless", "mvn": "maven", "go": "golang-go", "unzip": "unzip"}
+TOOL_PACKAGES = {"java": "openjdk-17-jre-headless", "javac": "openjdk-17-jdk-headless",  # javac: the event relay's build
+                 "mvn": "maven", "go": "golang-go", "unzip": "unzip"}
 SBIN = ("/usr/sbin", "/sbin")
 # Debian package -> a file it installs (its presence says the package is there). php8.2 (the metapackage,
 # satisfied by php8.2-fpm) must be named: without it apt picks libapache2-mod-php for WordPress's
@@ -331,10 +334,17 @@ def install_system_user(log: Path) -> None:
              "creating the system user", log)
 
 
+def install_event_relay(log: Path) -> None:
+    """The Java outbox relay, built with Maven from ``services/event-relay`` (:mod:`.relay_build`)."""
+    from . import relay_build
+    relay_build.install(log)
+
+
 RECIPES: list[tuple[str, Callable[[Path], None]]] = [
     ("Debian packages (HAProxy, MariaDB, wrk, Java, Maven, Go)", install_debian),
     ("WordPress 6.1, PHP-FPM 8.2, nginx (Debian)", install_wordpress),
     (f"Apache Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
+    ("the event relay (Java, mvn package: kafka-clients, MariaDB Connector/J)", install_event_relay),
     (f"OpenSearch {OPENSEARCH_VERSION} (Maven Central)", install_opensearch),
     (f"OpenSearch security plugin {SECURITY_PLUGIN_VERSION} (Maven Central)", install_security_plugin),
     (f"toxiproxy {TOXIPROXY_VERSION} (go install)", install_toxiproxy),
