@@ -10,8 +10,10 @@ The relay runs with batches of :data:`BATCH` rows and a mark delay of :data:`MAR
 acknowledged a batch it waits that long before marking the rows sent, so the crash window of its
 at-least-once design is open long enough to kill it inside (its ``/healthz`` names the rows then).
 What the design promises, and what the tests assert: every outbox row reaches Kafka; a row marked sent
-was acknowledged; the only duplicates are the rows Kafka had acknowledged and the relay had not yet
-marked when it died, each sent exactly once more. About 60 s on 2 cores.
+was acknowledged; after a SIGKILL the only duplicates are the rows Kafka had acknowledged and the
+relay had not yet marked, each sent exactly once more; after Kafka failed to acknowledge a batch, only
+that batch's rows may appear twice (Kafka may have written a record whose ack never arrived). About
+60 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psutil
 import pymysql
 import pytest
+import requests
 
 from gameday import kafka_records
 from gameday.deadline import wait_until
@@ -257,6 +260,36 @@ def test_a_second_replica_stands_by_and_takes_over_when_the_first_is_killed(rela
     client.scale("relay", 1)
     client.wait_stopped("relay-2", timeout=20)
     client.wait_ready(RELAY, timeout=30)
+
+
+def test_rows_kafka_does_not_acknowledge_stay_unsent_until_it_does(relay_twin):
+    """The broker frozen (SIGSTOP: connections stay open, nothing is answered): the batch is not
+    acknowledged within delivery.timeout.ms (10 s), so its rows stay unsent and the relay is not ready;
+    thawed, they are sent. Kafka may still append a request it read before the producer gave up (the
+    relay never saw that ack): such a row is sent again, so duplicates may appear, among these rows only."""
+    twin, broker = relay_twin
+    client = SandboxClient(twin.paths)
+    client.wait_ready(RELAY, timeout=30)
+    before = Counter(r["headers"]["event_id"] for r in _records(broker))
+    kafka = psutil.Process(broker._proc.pid)  # the broker this module started (tests/support/kafka_broker.py)
+    kafka.suspend()
+    try:
+        _publish(twin, _posts("kafka-frozen", 3))
+        failed = wait_until(lambda: (s := _status(twin)) and s["failed_total"] >= 3 and not s["ready"] and s,
+                            timeout=40, what="the relay to give up on the unacknowledged batch")
+        assert failed["state"] in ("kafka-unavailable", "sending") and "kafka" in failed["last_error"]
+        pending = [row for row in _outbox(twin) if not row["sent"]]
+        assert len(pending) == 3, "no row is marked sent without Kafka's acknowledgement"
+        assert requests.get(f"{event_relay.url(twin)}/readyz", timeout=2).status_code == 503
+    finally:
+        kafka.resume()
+    wait_until(lambda: _drained(twin), timeout=60, what="the relay to send the rows once Kafka answers")
+    counts = Counter(r["headers"]["event_id"] for r in _records(broker))
+    new = {row["event_id"] for row in pending}
+    assert set(counts) == set(before) | new, "nothing lost"
+    assert all(counts[e] == before[e] for e in before) and all(1 <= counts[e] <= 2 for e in new)
+    assert "kafka did not acknowledge 3 of 3 records" in twin.paths.member_log(RELAY).read_text()
+    print(f"\nKafka frozen: 3 rows kept unsent, sent after the thaw; duplicates {sum(counts[e] - 1 for e in new)}")
 
 
 def test_sigterm_stops_the_relay_cleanly(relay_twin):

@@ -29,7 +29,9 @@ import org.apache.kafka.common.serialization.StringSerializer;
  * <p>At-least-once, not exactly-once, across a crash: a relay that dies after Kafka acknowledged a batch and
  * before the UPDATE that marks it committed sends those rows again when it (or a standby) starts. The records
  * then appear twice with the same event_id; consumers dedupe by event_id (or by post id + version). At most one
- * batch is in that window; {@code in_flight} on /healthz names its rows while it is open.
+ * batch is in that window; {@code in_flight} on /healthz names its rows while it is open. Likewise a batch whose
+ * acknowledgement never arrived (delivery.timeout.ms) stays unsent and is sent again by a new producer, although
+ * Kafka may have written some of it.
  */
 final class Relay {
     private final Config cfg;
