@@ -59,8 +59,15 @@ def _rank(item) -> int:
     return 3 if item.name.startswith("test_zz_") else 2
 
 
-# integration tests that start no twin (their own small supervisor, or a browser on a file)
-NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browser.py"}
+# integration tests that need none of the full twins: their own small supervisor or topology on a
+# network of their own (a MariaDB, one WordPress replica, one KRaft broker, a bare control plane), or a
+# browser on a file. They run in the quick lane beside the twin lane, at its lower CPU priority.
+NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browser.py",
+           "test_cli_errors.py",                 # a MariaDB on net 32, never-started twins
+           "test_control_plane.py",              # the Kubernetes control plane alone, net 30
+           "test_kubernetes_mirror_offsets.py",  # one KRaft broker, 127.61.0.1
+           "test_wordpress.py",                  # MariaDB + WordPress, net 60
+           "test_event_relay.py"}                # MariaDB + WordPress + one broker + the relay, net 62
 
 
 def lane(nodeid: str) -> str:
@@ -91,11 +98,12 @@ def pytest_collection_modifyitems(config, items):
 QUICK_LANE_NICE = 10  # the twin lane's servers keep the cores they need to meet their SLOs
 
 
-@pytest.fixture(autouse=True)
-def _quick_lane_yields_the_cpu(request):
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
     """Under xdist, the worker that runs the quick lane lowers its own CPU priority (and its children's)
-    once, so the unit tests use the time the twin lane leaves idle instead of slowing its servers."""
-    if os.environ.get("PYTEST_XDIST_WORKER") and lane(request.node.nodeid) == "quick" and os.nice(0) < QUICK_LANE_NICE:
+    once, before the first test's fixtures (a module's own small twin inherits it), so the quick lane
+    uses the time the twin lane leaves idle instead of slowing its servers."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and lane(item.nodeid) == "quick" and os.nice(0) < QUICK_LANE_NICE:
         os.nice(QUICK_LANE_NICE - os.nice(0))
 
 

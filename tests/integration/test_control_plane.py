@@ -4,7 +4,7 @@ run by the supervisor on their own loopback network (127.30.x.y), nothing else o
 These tests need the control plane built (`gameday sandbox install --kubernetes`, slow when cold;
 `make test` does it). They carry the ``kubernetes`` marker; on their own::
 
-    .venv/bin/pytest -m kubernetes tests/integration/kube/test_control_plane.py
+    .venv/bin/pytest -m kubernetes tests/integration/test_control_plane.py
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from tests.support.kube_twin import get, kubectl
 
 pytestmark = pytest.mark.kubernetes
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[2]
 NET = 30
 NAME = "kube-test"
 NAMESPACE = "kube-test"
