@@ -1,14 +1,18 @@
 """Preflight's check of the backups themselves (issue 15, drill 6): how old are the last database
-backup and the last search snapshot, against the layer's ``rpo_s`` in targets.yaml?
+backup and the last search snapshot, against the age the layer allows in targets.yaml (its
+``backup_age_s``, else its ``rpo_s``: :meth:`~gameday.recovery.targets_yaml.LayerTarget.backup_limit`)?
 
-    db = db_backup_age(target.last_db_backup, rpo_s=targets.for_layer("db", environment=env).rpo_s)
-    search = search_snapshot_age(target.search_admin(timeout=5), rpo_s=...)
+    objective, limit = targets.for_layer("db", environment=env).backup_limit()
+    db = db_backup_age(target.last_db_backup, max_age_s=limit, objective=objective)
+    search = search_snapshot_age(target.search_admin(timeout=5), max_age_s=..., objective=...)
     db.status            # "ok" | "stale" | "none" | "unknown"
     db.warning           # a sentence for the report and the progress output, or None when "ok"
 
 Never raises for what it finds: no backup is ``none``, a target that cannot tell (a GamedayError)
 is ``unknown`` with its reason, a malformed answer is ``unknown`` naming what is missing. An age
-above ``rpo_s`` is ``stale``: losing the layer with its change log would lose up to that much. The
+above ``max_age_s`` is ``stale``: losing the layer with its change log would lose up to that much.
+(A fault that leaves the change log, a crash or a destroyed table, loses nothing that way: the binary
+log replays from the backup, :mod:`gameday.recovery.layers`; hence ``backup_age_s`` beside ``rpo_s``.) The
 game day warns; it does not fail (:mod:`gameday.runner.gameday`).
 """
 
@@ -39,16 +43,17 @@ def age_text(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class BackupAge:
-    """The newest backup of one layer, judged against that layer's ``rpo_s``."""
+    """The newest backup of one layer, judged against the age its layer allows (``max_age_s``, from targets.yaml ``objective``)."""
 
     layer: str  # "db" | "search"
     status: str  # OK | STALE | NONE | UNKNOWN
-    rpo_s: float
+    max_age_s: float  # how old it may be
     id: str | None = None
     at: float | None = None  # when the backup completed (epoch seconds)
     age_s: float | None = None
     where: str = ""  # the repository or the target's own description
     reason: str = ""  # UNKNOWN / NONE: why
+    objective: str = "rpo_s"  # the targets.yaml key max_age_s came from: "backup_age_s" or "rpo_s"
 
     @property
     def what(self) -> str:
@@ -57,7 +62,8 @@ class BackupAge:
     @property
     def warning(self) -> str | None:
         """One plain sentence about the RPO exposure, or None when the backup is recent enough."""
-        target = f"the {self.layer} layer's RPO target of {age_text(self.rpo_s)} (targets.yaml rpo_s)"
+        name = "backup age target" if self.objective == "backup_age_s" else "RPO target"
+        target = f"the {self.layer} layer's {name} of {age_text(self.max_age_s)} (targets.yaml {self.objective})"
         if self.status == STALE:
             return (f"RPO exposure: the last {self.what} ({self.id}{', ' + self.where if self.where else ''}) is "
                     f"{age_text(self.age_s or 0)} old, older than {target}; losing the {self.layer} layer with its "
@@ -72,30 +78,31 @@ class BackupAge:
         return {**asdict(self), "what": self.what, "warning": self.warning}
 
 
-def judge(layer: str, rpo_s: float, *, id: str, at: float, where: str = "", now: float | None = None) -> BackupAge:
-    """A backup that exists: ``ok`` when its age is within ``rpo_s``, else ``stale``."""
+def judge(layer: str, max_age_s: float, *, id: str, at: float, where: str = "", now: float | None = None,
+          objective: str = "rpo_s") -> BackupAge:
+    """A backup that exists: ``ok`` when its age is within ``max_age_s``, else ``stale``."""
     age = max(0.0, (now if now is not None else time.time()) - at)
-    return BackupAge(layer=layer, status=OK if age <= rpo_s else STALE, rpo_s=rpo_s, id=id, at=at,
-                     age_s=round(age, 1), where=where)
+    return BackupAge(layer=layer, status=OK if age <= max_age_s else STALE, max_age_s=max_age_s, id=id, at=at,
+                     age_s=round(age, 1), where=where, objective=objective)
 
 
-def db_backup_age(last_backup: Callable[[], dict[str, Any] | None], *, rpo_s: float,
-                  now: float | None = None) -> BackupAge:
+def db_backup_age(last_backup: Callable[[], dict[str, Any] | None], *, max_age_s: float,
+                  objective: str = "rpo_s", now: float | None = None) -> BackupAge:
     """The database's newest backup through ``last_backup`` (``Target.last_db_backup``: ``{"id",
     "at", ...}`` or None; a GamedayError when the target cannot tell)."""
     try:
         backup = last_backup()
     except GamedayError as err:
-        return BackupAge("db", UNKNOWN, rpo_s, reason=str(err))
+        return BackupAge("db", UNKNOWN, max_age_s, objective=objective, reason=str(err))
     except OSError as err:  # a file or tool the target reads, not wrapped in its own error
-        return BackupAge("db", UNKNOWN, rpo_s, reason=f"{type(err).__name__}: {err}")
+        return BackupAge("db", UNKNOWN, max_age_s, objective=objective, reason=f"{type(err).__name__}: {err}")
     if backup is None:
-        return BackupAge("db", NONE, rpo_s, reason="the target reports no complete backup")
+        return BackupAge("db", NONE, max_age_s, objective=objective, reason="the target reports no complete backup")
     if not isinstance(backup, dict) or not isinstance(backup.get("at"), (int, float)) or isinstance(backup.get("at"), bool):
         got = sorted(backup) if isinstance(backup, dict) else type(backup).__name__
-        return BackupAge("db", UNKNOWN, rpo_s, reason=f"the target's answer has no numeric 'at' (got {got})")
-    return judge("db", rpo_s, id=str(backup.get("id", "?")), at=float(backup["at"]),
-                 where=str(backup.get("kind", "")), now=now)
+        return BackupAge("db", UNKNOWN, max_age_s, objective=objective, reason=f"the target's answer has no numeric 'at' (got {got})")
+    return judge("db", max_age_s, id=str(backup.get("id", "?")), at=float(backup["at"]),
+                 where=str(backup.get("kind", "")), now=now, objective=objective)
 
 
 def _newest(api: SearchAdmin, repository: str) -> tuple[str, float] | None:
@@ -106,19 +113,22 @@ def _newest(api: SearchAdmin, repository: str) -> tuple[str, float] | None:
     return max(done, key=lambda x: x[1]) if done else None
 
 
-def search_snapshot_age(api: SearchAdmin, *, rpo_s: float, now: float | None = None) -> BackupAge:
+def search_snapshot_age(api: SearchAdmin, *, max_age_s: float, objective: str = "rpo_s",
+                        now: float | None = None) -> BackupAge:
     """The newest successful snapshot in any repository the search cluster has registered
     (``GET _snapshot``, then ``GET _snapshot/<repository>/_all``); a partial or failed snapshot is no backup."""
     try:
         repositories = sorted(api.request("GET", "/_snapshot") or {})
         if not repositories:
-            return BackupAge("search", NONE, rpo_s, reason="the search cluster has no snapshot repository registered")
+            return BackupAge("search", NONE, max_age_s, objective=objective,
+                             reason="the search cluster has no snapshot repository registered")
         newest = {repo: snap for repo in repositories if (snap := _newest(api, repo)) is not None}
     except GamedayError as err:
-        return BackupAge("search", UNKNOWN, rpo_s, reason=str(err))
+        return BackupAge("search", UNKNOWN, max_age_s, objective=objective, reason=str(err))
     except (KeyError, TypeError, ValueError) as err:  # an answer not shaped as the API documents
-        return BackupAge("search", UNKNOWN, rpo_s, reason=f"unexpected snapshot listing: {type(err).__name__}: {err}")
+        return BackupAge("search", UNKNOWN, max_age_s, objective=objective,
+                         reason=f"unexpected snapshot listing: {type(err).__name__}: {err}")
     if not newest:
-        return BackupAge("search", NONE, rpo_s, reason=f"no successful snapshot in {', '.join(repositories)}")
+        return BackupAge("search", NONE, max_age_s, objective=objective, reason=f"no successful snapshot in {', '.join(repositories)}")
     repo, (sid, end) = max(newest.items(), key=lambda kv: kv[1][1])
-    return judge("search", rpo_s, id=sid, at=end, where=f"repository {repo}", now=now)
+    return judge("search", max_age_s, id=sid, at=end, where=f"repository {repo}", now=now, objective=objective)

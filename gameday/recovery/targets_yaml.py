@@ -3,6 +3,7 @@
     targets = load()                                   # the repository's targets.yaml
     t = targets.for_layer("kafka", environment="sandbox", scenario="kill-two-brokers")
     t.rto_s, t.rpo_records, t.rpo_s, t.min_availability
+    t.backup_limit()                                   # ("backup_age_s", 900.0), or ("rpo_s", ...) when not set
     targets.slo("gke-production")                     # {"success_ratio", "p95_ms", "window_s"}
 
 Validated on load (model: :mod:`gameday.schema.targets`; JSON Schema: ``schemas/targets.schema.json``):
@@ -24,7 +25,7 @@ from ..yamlfile import closest, parse_yaml, read_yaml
 
 ROOT = project_root()
 DEFAULT_FILE = ROOT / "targets.yaml"
-FIELDS = {"rto_s", "rpo_records", "rpo_s", "min_availability"}
+FIELDS = {"rto_s", "rpo_records", "rpo_s", "min_availability", "backup_age_s"}
 SLO_FIELDS = {"success_ratio", "p95_ms", "window_s"}
 
 
@@ -37,6 +38,12 @@ class LayerTarget:
     rpo_records: int
     rpo_s: float
     min_availability: float
+    backup_age_s: float | None = None  # a layer's, never a scenario's; None: the layer does not set it
+
+    def backup_limit(self) -> tuple[str, float]:
+        """How old the layer's newest backup may be, and the targets.yaml key that says so: its
+        ``backup_age_s``, else its ``rpo_s`` (preflight's backup check, :mod:`gameday.measure.backup_age`)."""
+        return ("backup_age_s", self.backup_age_s) if self.backup_age_s is not None else ("rpo_s", self.rpo_s)
 
     def to_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -89,7 +96,8 @@ class Targets:
                     values.update(entry["scenarios"].get(scenario, {}))
         return LayerTarget(layer=layer, scenario=scenario, environment=environment, rto_s=float(values["rto_s"]),
                            rpo_records=int(values["rpo_records"]), rpo_s=float(values["rpo_s"]),
-                           min_availability=float(values["min_availability"]))
+                           min_availability=float(values["min_availability"]),
+                           backup_age_s=float(values["backup_age_s"]) if "backup_age_s" in values else None)
 
 
 def parse(text: str | bytes, source: str = "targets.yaml") -> Targets:

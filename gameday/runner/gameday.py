@@ -149,23 +149,28 @@ class GameDay:
 
     def check_backups(self) -> None:
         """Issue 15 drill 6: the age of the last database backup and the last search snapshot
-        against each layer's ``rpo_s`` (targets.yaml, this environment). A stale, missing or unknown
-        backup is a warning in the progress output, the preflight event and the report; never a failure."""
+        against the age each layer allows (targets.yaml, this environment: its ``backup_age_s``, else
+        its ``rpo_s``). A stale, missing or unknown backup is a warning in the progress output, the
+        preflight event and the report; never a failure."""
         targets = targets_yaml.load()
-        rpo = {layer: targets.for_layer(layer, environment=self.suite.environment).rpo_s for layer in ("db", "search")}
-        self.backups = [backup_age.db_backup_age(self.target.last_db_backup, rpo_s=rpo["db"])]
+        limit = {layer: targets.for_layer(layer, environment=self.suite.environment).backup_limit()
+                 for layer in ("db", "search")}
+        objective, max_age = limit["db"]
+        self.backups = [backup_age.db_backup_age(self.target.last_db_backup, max_age_s=max_age, objective=objective)]
+        objective, max_age = limit["search"]
         try:
             api = self.target.search_admin(timeout=5.0)
         except GamedayError as err:  # no search endpoint known: its snapshot age is unknown, not a failure
-            self.backups.append(backup_age.BackupAge("search", backup_age.UNKNOWN, rpo["search"], reason=str(err)))
+            self.backups.append(backup_age.BackupAge("search", backup_age.UNKNOWN, max_age, objective=objective,
+                                                     reason=str(err)))
         else:
-            self.backups.append(backup_age.search_snapshot_age(api, rpo_s=rpo["search"]))
+            self.backups.append(backup_age.search_snapshot_age(api, max_age_s=max_age, objective=objective))
         for b in self.backups:  # recorded in the preflight event
             if b.warning:
                 self.progress(f"WARNING: {b.warning}")
             else:
                 self.progress(f"last {b.what} {b.id} is {backup_age.age_text(b.age_s or 0)} old "
-                              f"(RPO target {backup_age.age_text(b.rpo_s)})")
+                              f"(at most {backup_age.age_text(b.max_age_s)}, targets.yaml {b.objective})")
 
     def make_run_folder(self) -> None:
         """``reports/<run id>/``, created exclusively: two runs started in the same second get

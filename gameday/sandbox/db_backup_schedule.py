@@ -45,7 +45,7 @@ NAME = "db-backup-1"
 WORKLOAD = "db-backup"
 ENV_INTERVAL = "GAMEDAY_DB_BACKUP_INTERVAL_S"
 ENV_KEEP = "GAMEDAY_DB_BACKUP_KEEP"
-DEFAULT_INTERVAL_S = 300.0  # when the db layer's rpo_s is 0 (no backup's age can meet it) or unreadable
+DEFAULT_INTERVAL_S = 300.0  # when the db layer's backup age limit is 0 (no backup's age can meet it) or unreadable
 DEFAULT_KEEP = 3
 MIN_INTERVAL_S = 5.0
 POLL_S = 2.0  # how soon a changed setting (or a stop) is seen between backups
@@ -70,16 +70,16 @@ class Settings:
 
 
 def default_interval_s() -> float:
-    """Half the db layer's ``rpo_s`` in targets.yaml (defaults), so the newest backup stays within it
-    (a dump takes seconds), at least :data:`MIN_INTERVAL_S`; :data:`DEFAULT_INTERVAL_S` when
-    ``rpo_s`` is 0 (no backup's age meets 0: the binary log keeps those writes, and the game day's
-    preflight says so) or targets.yaml cannot be read."""
+    """Half the age the db layer allows its newest backup in targets.yaml (defaults: ``backup_age_s``,
+    else ``rpo_s``), so the newest backup stays within it (a dump takes seconds), at least
+    :data:`MIN_INTERVAL_S`; :data:`DEFAULT_INTERVAL_S` when that is 0 (no backup's age meets 0: the
+    binary log keeps those writes, and the game day's preflight says so) or targets.yaml cannot be read."""
     from ..recovery import targets_yaml
     try:
-        rpo_s = targets_yaml.load().for_layer("db").rpo_s
+        _objective, max_age_s = targets_yaml.load().for_layer("db").backup_limit()
     except GamedayError:
         return DEFAULT_INTERVAL_S
-    return max(MIN_INTERVAL_S, rpo_s / 2) if rpo_s > 0 else DEFAULT_INTERVAL_S
+    return max(MIN_INTERVAL_S, max_age_s / 2) if max_age_s > 0 else DEFAULT_INTERVAL_S
 
 
 def _env_number(name: str, kind):

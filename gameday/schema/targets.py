@@ -25,6 +25,10 @@ class Objectives(Strict):
 
 
 class LayerObjectives(Objectives):
+    backup_age_s: Optional[float] = Field(
+        None, gt=0, le=31 * 86_400,
+        description="how old the layer's newest backup (database backup, search snapshot) may be: what losing the "
+                    "layer together with its change log would lose. Preflight warns above it; when left out, rpo_s")
     scenarios: Optional[dict[str, Objectives]] = Field(None, description="per-scenario overrides (they do not nest)")
 
 

@@ -201,9 +201,10 @@ def test_the_schedule_backs_up_the_primary_prunes_and_is_what_preflight_reads(st
     now = target.db_backup_schedule()
     assert now["count"] <= settings["keep"], now  # pruned to the newest N
     # the preflight's backup age is the scheduled backup's (the newest: the interval is long again)
-    rpo_s = targets_yaml.load().for_layer("db", environment=ENV).rpo_s
-    age = backup_age.db_backup_age(target.last_db_backup, rpo_s=rpo_s)
-    assert age.id == now["last"]["id"] and age.status in (backup_age.OK, backup_age.STALE) and age.age_s < 60, age
+    objective, max_age_s = targets_yaml.load().for_layer("db", environment=ENV).backup_limit()
+    age = backup_age.db_backup_age(target.last_db_backup, max_age_s=max_age_s, objective=objective)
+    assert age.id == now["last"]["id"] and age.age_s < 60, age
+    assert (objective, age.status, age.warning) == ("backup_age_s", backup_age.OK, None), age  # a fresh dump: no warning
     # `gameday sandbox status` shows the member and the schedule
     out = subprocess.run([sys.executable, "-m", "gameday", "sandbox", "--name", steady_twin.name, "status"],
                          capture_output=True, text=True, timeout=60)
