@@ -7,6 +7,39 @@ Used by the web app (after the article transaction commits) and the indexer's ou
     publisher.publish(event, timeout=5)         # raises EventNotAcknowledged if not acked in time
     publisher.close()
 
+The content event (the contract between every producer and the indexer, one JSON object per Kafka
+record on ``content-events``, keyed by ``id``). Two producers write it: this module's
+:func:`article_event` (the Python sample site) and WordPress's must-use plugin
+(``gameday/sandbox/wordpress/mu-plugins/gameday/outbox.php``, relayed by the Java event relay,
+``services/event-relay``). One consumer reads it: :func:`gameday.site.indexer.parse_batch`.
+
+=============  ========  ===========================================================================
+field          required  meaning
+=============  ========  ===========================================================================
+type           yes       ``article.published``, for a first publish and an update alike
+id             yes       positive integer, the search document id (the site's article id;
+                         WordPress's post id)
+version        yes       positive integer, one more per change of that id (the indexer keeps the
+                         highest: OpenSearch external versions, so a record sent twice is harmless)
+kind           yes       ``guidance`` or ``monograph`` (WordPress: a post, or the ``monograph`` type)
+slug           yes       string
+title          yes       string
+category       key       the category's name, or null (WordPress content filed in none)
+summary        yes       string, may be empty (WordPress: the excerpt)
+body           yes       plain text (WordPress: the content without markup)
+updated_at     no        ISO 8601, UTC when it carries no offset
+event_id       no        UUID of this event (WordPress: also the outbox row's and the Kafka header's)
+action         no        ``published`` or ``updated`` (WordPress)
+permalink      no        the item's path, ``/switching/<slug>/`` or ``/monographs/<slug>/`` (WordPress)
+gameday_id     no        the catalogue id of a seeded WordPress item, else null
+occurred_at    no        when the change was committed (WordPress, UTC)
+=============  ========  ===========================================================================
+
+"yes" fields must be present and not null; "key" fields must be present (null allowed); any other
+field is carried and ignored (the index keeps :data:`gameday.site.search._DOC_FIELDS`). A record
+that breaks this goes to the dead-letter topic (:mod:`.dead_letter`). Consumers dedupe by
+``id`` + ``version``: the relay and the site's own outbox relay are at-least-once.
+
 The producer is idempotent (``enable.idempotence=true``, ``acks=all``), gives up on a message after
 ``delivery.timeout.ms=5000``, and is created lazily on first use, so it is safe to build the
 publisher before gunicorn forks. It is thread-safe: each caller waits for its own delivery report

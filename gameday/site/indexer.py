@@ -16,7 +16,9 @@ Run one or more per environment (they share the consumer group ``indexer``)::
   If a rebalance takes the partitions away meanwhile, the batch is dropped: the new owner
   re-reads it from the last committed offset.
 * Outbox relay (a thread): every 2 s, re-publishes outbox rows still unsent after 3 s (the web app
-  could not get a Kafka ack) and marks the acknowledged ones sent.
+  could not get a Kafka ack) and marks the acknowledged ones sent. Off with
+  ``GAMEDAY_INDEXER_OUTBOX_RELAY=0``: when WordPress is the web tier, the Java event relay sends its
+  outbox (``wp_gameday_outbox``) and the Python site's ``outbox`` table does not exist.
 * Logs one line per batch to stdout. SIGTERM / SIGINT: finish the current step, close the
   consumer (leaving the group), flush the producer, exit 0.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -46,6 +49,7 @@ BACKOFF_MIN = 0.5
 BACKOFF_MAX = 5.0
 RELAY_EVERY = 2.0
 RELAY_AFTER = 3.0
+RELAY_ENV = "GAMEDAY_INDEXER_OUTBOX_RELAY"  # "0": no outbox relay thread (see the module docstring)
 
 CONSUMER_CONFIG = {
     "group.id": "indexer",
@@ -58,7 +62,10 @@ CONSUMER_CONFIG = {
     "topic.metadata.refresh.interval.ms": 5000,
 }
 
-_EVENT_FIELDS = ("id", "version", "kind", "slug", "title", "category", "summary", "body")
+# the content event's fields (the contract: gameday/site/events.py): required and not null, or
+# required and nullable (WordPress content may be filed in no category)
+_EVENT_FIELDS = ("id", "version", "kind", "slug", "title", "summary", "body")
+_NULLABLE_FIELDS = ("category",)
 
 
 def content_pattern(content_topic: str) -> str:
@@ -72,7 +79,8 @@ def content_pattern(content_topic: str) -> str:
 def parse_batch(messages: list[Message]) -> tuple[list[dict], list[tuple[Message, str]]]:
     """Decode a batch: the latest version per article id, and the messages that are not a complete
     ``article.published`` event (not JSON, a field missing, an id or version not an integer), each
-    with why: the caller dead-letters those (:mod:`.dead_letter`) instead of blocking on them."""
+    with why: the caller dead-letters those (:mod:`.dead_letter`) instead of blocking on them. The
+    fields: :mod:`.events`' docstring (the Python site's and WordPress's events alike)."""
     latest: dict[int, dict] = {}
     rejected: list[tuple[Message, str]] = []
     for msg in messages:
@@ -80,7 +88,7 @@ def parse_batch(messages: list[Message]) -> tuple[list[dict], list[tuple[Message
             event = json.loads(msg.value())
             if not isinstance(event, dict) or event.get("type") != EVENT_TYPE:
                 raise ValueError(f"not an {EVENT_TYPE} event")
-            missing = [f for f in _EVENT_FIELDS if event.get(f) is None]
+            missing = [f for f in _EVENT_FIELDS if event.get(f) is None] + [f for f in _NULLABLE_FIELDS if f not in event]
             if missing:
                 raise ValueError(f"{EVENT_TYPE} event without {', '.join(missing)}")
             article_id, version = _whole(event["id"], "id"), _whole(event["version"], "version")
@@ -322,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as err:
         print(f"indexer failed: {err}", file=sys.stderr)
         return 2
+    relay_setting = os.environ.get(RELAY_ENV, "1").strip()
+    if relay_setting not in ("0", "1"):
+        print(f"indexer failed: {RELAY_ENV} must be 1 (relay the site's outbox, the default) or 0, "
+              f"not {relay_setting!r}", file=sys.stderr)
+        return 2
     stop = threading.Event()
 
     def on_signal(signum, frame) -> None:
@@ -329,11 +342,13 @@ def main(argv: list[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    relay = OutboxRelay(cfg, stop)
-    relay.start()
+    relay = OutboxRelay(cfg, stop) if relay_setting == "1" else None
+    if relay is not None:
+        relay.start()
     print(f"indexer: group {CONSUMER_CONFIG['group.id']} on topics {content_pattern(cfg.content_topic)}"
           f" at {cfg.kafka_bootstrap_servers}"
-          f" -> index {cfg.content_index} at {', '.join(cfg.search_urls)}", flush=True)
+          f" -> index {cfg.content_index} at {', '.join(cfg.search_urls)}"
+          f"; the site's outbox relay {'on' if relay is not None else 'off'}", flush=True)
     try:
         Indexer(cfg, stop).run()
     except KafkaException as err:
@@ -342,7 +357,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         stop.set()
-        relay.join(timeout=8.0)
+        if relay is not None:
+            relay.join(timeout=8.0)
     print("indexer: stopped", flush=True)
     return 0
 

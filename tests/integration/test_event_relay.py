@@ -145,13 +145,14 @@ def test_every_outbox_row_becomes_one_kafka_record_and_is_marked_sent(relay_twin
     rows = _outbox(twin)
     records = _records(broker)
     assert len(rows) == 15 and len(records) == len(rows)
-    assert Counter(r["event_type"] for r in rows) == {"content.published": 12, "content.updated": 3}
+    assert {r["event_type"] for r in rows} == {"article.published"}  # the indexer's event (test_wordpress_events)
+    assert Counter(r["event"]["action"] for r in records) == {"published": 12, "updated": 3}
     by_event = {row["event_id"]: row for row in rows}
     assert Counter(r["headers"]["event_id"] for r in records) == Counter(list(by_event))  # each exactly once
     for record in records:
         row = by_event[record["headers"]["event_id"]]
         assert record["event"]["event_id"] == row["event_id"]  # the event_id in the value and in the header
-        assert record["key"] == str(row["post_id"]).encode() and record["event"]["post_id"] == row["post_id"]
+        assert record["key"] == str(row["post_id"]).encode() and record["event"]["id"] == row["post_id"]
         assert record["headers"]["outbox_id"] == str(row["id"])
         assert record["headers"]["event_type"] == row["event_type"] == record["event"]["type"]
     assert _checksum(r["headers"]["event_id"] for r in records) == _checksum(by_event)
@@ -171,11 +172,11 @@ def _assert_versions_in_order(records: list[dict]) -> None:
     """Per post (one key, so one partition), versions never go back in offset order."""
     by_post: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for r in records:
-        by_post[r["event"]["post_id"]].append((r["offset"], r["event"]["version"]))
+        by_post[r["event"]["id"]].append((r["offset"], r["event"]["version"]))
     for post, seen in by_post.items():
         versions = [v for _offset, v in sorted(seen)]
         assert versions == sorted(versions), (post, versions)
-        assert len({r["partition"] for r in records if r["event"]["post_id"] == post}) == 1
+        assert len({r["partition"] for r in records if r["event"]["id"] == post}) == 1
 
 
 def _kill_inside_the_window(twin: Twin, client: SandboxClient) -> list[int]:

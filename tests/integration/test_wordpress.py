@@ -116,7 +116,7 @@ def test_publishing_writes_one_outbox_row_in_the_same_transaction(wp_twin):
     assert _sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0] == before + 1
     event_type, post_id, version, payload = _sql(
         wp_twin, "SELECT event_type, post_id, version, payload FROM wp_gameday_outbox ORDER BY id DESC LIMIT 1")[0]
-    assert (event_type, post_id, version) == ("content.published", published["id"], 1)
+    assert (event_type, post_id, version) == ("article.published", published["id"], 1)
     assert json.loads(payload)["permalink"] == "/switching/gameday-switching-from-apixaban-to-warfarin/"
     assert _get(wp_twin, f"{API}/resolve", path=json.loads(payload)["permalink"]).json()["id"] == published["id"]
     # the same transaction: when the event cannot be written, the post is not there either

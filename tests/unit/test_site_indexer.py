@@ -5,7 +5,8 @@ import json
 from confluent_kafka import Message
 
 from gameday.site.events import article_event
-from gameday.site.indexer import next_offsets, parse_events
+from gameday.site.indexer import next_offsets, parse_batch, parse_events
+from gameday.site.search import document
 
 
 def _event(article_id, version, **extra):
@@ -60,3 +61,49 @@ def test_subscription_is_the_content_topic_and_its_region_mirrors_not_the_dead_l
                            "mm2-offsets.r1.internal", "r1.checkpoints.internal") if re.search(pattern, t)}
     assert matches == {"content-events", "r1.content-events", "r2.content-events", "r12.content-events"}
     assert re.search(content_pattern("a.b"), "r1.a.b") and not re.search(content_pattern("a.b"), "axb")
+
+
+def _wordpress_event(post_id, version, **extra):
+    """An event as WordPress's outbox.php writes it (the contract: gameday/site/events.py)."""
+    event = {"event_id": f"0f8e7c1a-0000-4000-8000-{post_id:012d}", "type": "article.published",
+             "action": "updated" if version > 1 else "published", "id": post_id, "version": version,
+             "kind": "monograph", "slug": f"m-{post_id}", "title": "Apixaban", "category": "Anticoagulants",
+             "summary": "", "body": "Plain text.", "permalink": f"/monographs/m-{post_id}/", "gameday_id": None,
+             "updated_at": "2026-12-05T06:50:01Z", "occurred_at": "2026-12-05T06:50:01Z"}
+    event.update(extra)
+    return event
+
+
+def test_wordpress_events_parse_with_their_extra_fields_and_dedupe_by_id_and_version():
+    first, update = _wordpress_event(41, 1), _wordpress_event(41, 2, title="Apixaban (revised)")
+    events, rejected = parse_batch([_msg(0, 0, first), _msg(0, 1, update), _msg(0, 2, update),  # a relay resend
+                                    _msg(1, 0, _wordpress_event(42, 3, category=None, gameday_id=17))])
+    assert rejected == []
+    by_id = {e["id"]: e for e in events}
+    assert (by_id[41]["version"], by_id[41]["title"]) == (2, "Apixaban (revised)")
+    assert by_id[42]["category"] is None  # filed in no category: still indexed
+    assert document(by_id[41]) == {"kind": "monograph", "slug": "m-41", "title": "Apixaban (revised)",
+                                   "category": "Anticoagulants", "summary": "", "body": "Plain text.",
+                                   "version": 2, "updated_at": "2026-12-05T06:50:01Z"}
+
+
+def test_the_former_wordpress_shape_and_a_missing_category_key_are_dead_lettered():
+    former = {"event_id": "e", "type": "content.published", "post_id": 41, "post_type": "post", "version": 1,
+              "kind": "guidance", "slug": "s", "title": "T", "summary": "", "category": "switching"}
+    no_category = _wordpress_event(43, 1)
+    del no_category["category"]
+    events, rejected = parse_batch([_msg(0, 0, former), _msg(0, 1, no_category),
+                                    _msg(0, 2, _wordpress_event(44, 1, body=None))])
+    assert events == []
+    assert [why for _msg_, why in rejected] == [
+        "ValueError: not an article.published event", "ValueError: article.published event without category",
+        "ValueError: article.published event without body"]
+
+
+def test_the_outbox_relay_switch_takes_only_0_or_1(monkeypatch, capsys):
+    from gameday.site import indexer
+    for key, value in {"GAMEDAY_DB_ADDR": "127.0.0.1:3306", "GAMEDAY_SEARCH_URLS": "http://127.0.0.1:9200",
+                       "GAMEDAY_KAFKA_BOOTSTRAP": "127.0.0.1:9092", indexer.RELAY_ENV: "off"}.items():
+        monkeypatch.setenv(key, value)
+    assert indexer.main([]) == 2
+    assert "GAMEDAY_INDEXER_OUTBOX_RELAY must be 1" in capsys.readouterr().err

@@ -1,0 +1,316 @@
+"""WordPress's content events on the twin's event path (issue 17), against real servers: a publish in
+WordPress -> its outbox row (same transaction) -> the Java relay -> Kafka -> the indexer -> OpenSearch.
+
+A small topology of its own on net 64 (127.64.x.y), run by the sandbox supervisor: MariaDB (``db-1``),
+the WordPress bootstrap job (:data:`SEED_N` catalogue items), ``wp-1``, ``relay-1`` (the Java relay,
+:mod:`gameday.sandbox.members.event_relay`), ``search-1`` (one plain OpenSearch node: no security
+plugin, HTTP; the twin's own cluster is three secured nodes) and ``indexer-1`` (``python -m
+gameday.site.indexer``, the twin's indexer, its Python outbox-relay thread off: WordPress's outbox is
+the Java relay's); beside them one real Kafka broker (KRaft, no twin) at 127.64.40.1.
+
+What is asserted: every record the relay produced from WordPress publishes and updates is an event the
+indexer's own :func:`gameday.site.indexer.parse_batch` accepts (the contract: :mod:`gameday.site.events`),
+with the fields WordPress knows (monographs, a post filed in no category, markup stripped from the body,
+a seeded item's catalogue id and version); the indexer makes them searchable at their latest version;
+after a SIGKILL of the relay inside its acknowledged-not-marked window, the duplicates it sends are
+absorbed (documents in the index = distinct posts, each at its latest version); nothing is
+dead-lettered. About 26 s on 2 cores (three runs: 25-27 s).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+
+import pymysql
+import pytest
+import requests
+from confluent_kafka import Message
+
+from gameday import kafka_records
+from gameday.deadline import wait_until
+from gameday.errors import GamedayError
+from gameday.sandbox import db_roles, install, lifecycle
+from gameday.sandbox.client import SandboxClient
+from gameday.sandbox.install import java_home
+from gameday.sandbox.members import db, event_relay, search, wordpress
+from gameday.sandbox.spec import MemberSpec, Topology, Workload
+from gameday.sandbox.twin import CONTENT_INDEX, CONTENT_TOPIC, DB_NAME, DB_USER, PORTS, Twin
+from gameday.sandbox.wordpress.php import run_script
+from gameday.site.dead_letter import dlq_topic
+from gameday.site.indexer import RELAY_ENV, parse_batch
+from gameday.site.search import SearchClient
+from tests.support.kafka_broker import KafkaBroker
+
+NET = 64
+BROKER = f"127.{NET}.40.1"
+SEED_N = 20
+BATCH = 10
+MARK_DELAY_MS = 1000
+RELAY = "relay-1"
+INDEXER = "indexer-1"
+SEARCH_HEAP = "384m"
+
+
+def _search_node(twin: Twin) -> Workload:
+    """``search-1``: one OpenSearch node, single-node discovery, the security plugin disabled (plain
+    HTTP, no auth), as the system user (OpenSearch refuses root); its files under the twin's data."""
+    address, home = twin.address("search", 1), twin.loc.opensearch_home
+    d = twin.paths.data / "search-plain"
+    for sub in ("config", "data", "logs"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    (d / "config" / "log4j2.properties").write_text((home / "config" / "log4j2.properties").read_text())
+    (d / "config" / "jvm.options").write_text(search.JVM_OPTIONS.format(heap=SEARCH_HEAP, node_dir=d))
+    (d / "config" / "opensearch.yml").write_text("\n".join([
+        f"cluster.name: gameday-{twin.name}", "node.name: search-1", f"network.host: {address}",
+        f"http.port: {PORTS['search']}", f"transport.port: {PORTS['search_transport']}",
+        "discovery.type: single-node", f"path.data: {d / 'data'}", f"path.logs: {d / 'logs'}",
+        "plugins.security.disabled: true", "cluster.routing.allocation.disk.threshold_enabled: false",
+        'action.auto_create_index: "-content,+*"', ""]))
+    user = search.run_as()
+    if user:
+        for path in [d, *d.rglob("*")]:
+            shutil.chown(path, user, user)
+    member = MemberSpec(
+        name="search-1", index=1, address=address, ports={"http": PORTS["search"], "transport": PORTS["search_transport"]},
+        argv=[str(home / "bin" / "opensearch")],
+        env={"OPENSEARCH_PATH_CONF": str(d / "config"), "OPENSEARCH_JAVA_OPTS": f"-Xms{SEARCH_HEAP} -Xmx{SEARCH_HEAP}",
+             "JAVA_HOME": java_home()},
+        cwd=str(d), run_as=user, stop_grace=15.0,
+        readiness={"type": "http", "url": f"http://{address}:{PORTS['search']}/_cluster/health"})
+    return Workload(name="search", layer="search", kind="service", replicas=1, members=[member])
+
+
+def _search_url(twin: Twin) -> str:
+    return f"http://{twin.address('search', 1)}:{PORTS['search']}"
+
+
+def _indexer(twin: Twin, bootstrap: str) -> Workload:
+    """``indexer-1``, the twin's indexer on this broker and node; 0 replicas until the index exists
+    (the test scales it to 1), so that nothing is ever written to an index created by accident."""
+    member = MemberSpec(
+        name=INDEXER, index=1, address=None, ports={}, argv=[twin.python, "-m", "gameday.site.indexer"],
+        env={"GAMEDAY_DB_ADDR": twin.db_member_addr(1), "GAMEDAY_DB_NAME": DB_NAME, "GAMEDAY_DB_USER": DB_USER,
+             "GAMEDAY_SEARCH_URLS": _search_url(twin), "GAMEDAY_KAFKA_BOOTSTRAP": bootstrap,
+             "GAMEDAY_CONTENT_TOPIC": CONTENT_TOPIC, "GAMEDAY_CONTENT_INDEX": CONTENT_INDEX,
+             "GAMEDAY_MEMBER": INDEXER, RELAY_ENV: "0"},
+        readiness={"type": "alive", "min_seconds": 2}, stop_grace=5.0)
+    return Workload(name="indexer", layer="indexer", kind="service", replicas=0, members=[member])
+
+
+@pytest.fixture(scope="module")
+def events_twin(tmp_path_factory):
+    install.install_all()  # a no-op when installed (the relay is built by it)
+    twin = Twin.create("wp-events-test", net=NET)
+    lifecycle.down(twin.paths, wipe=True)
+    with KafkaBroker(tmp_path_factory.mktemp("kafka"), address=BROKER) as broker:
+        broker.create_topic(CONTENT_TOPIC, partitions=3)
+        broker.create_topic(dlq_topic(CONTENT_TOPIC), partitions=1)
+        workloads: list[Workload] = []
+
+        def prepare():
+            twin.db_password()
+            twin.db_replication_password()
+            db_roles.ensure(twin)
+            db.prepare_member(twin, db.NAME)
+            wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1)
+            event_relay.prepare(twin)
+
+        try:
+            workloads += [db.workload(twin), _search_node(twin), wordpress.bootstrap(twin, n=SEED_N),
+                          wordpress.workload(twin, replicas=1, max_replicas=1),
+                          event_relay.workload(twin, db_addr=twin.db_member_addr(1), bootstrap=broker.bootstrap,
+                                               settings={"batch": BATCH, "poll_ms": 100, "mark_delay_ms": MARK_DELAY_MS},
+                                               after=["wp-bootstrap"]),
+                          _indexer(twin, broker.bootstrap)]
+            topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=1.0, backoff_cap=2.0,
+                                workloads=workloads)
+            lifecycle.up(twin.paths, topology, prepare=prepare, timeout=180)
+            assert SearchClient([_search_url(twin)], index=CONTENT_INDEX).create_index()  # the site's mapping
+            client = SandboxClient(twin.paths)
+            client.scale("indexer", 1)
+            client.wait_ready(INDEXER, timeout=30)
+            yield twin, broker
+        finally:
+            lifecycle.down(twin.paths, wipe=True)
+
+
+def _sql(twin: Twin, query: str, args=()) -> list[tuple]:
+    conn = pymysql.connect(host=db.address(twin), port=3306, user=DB_USER, password=twin.db_password(),
+                           database=DB_NAME, connect_timeout=5, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, args)
+            return list(cur.fetchall())
+    finally:
+        conn.close()
+
+
+def _publish(twin: Twin, items: list[dict]) -> list[int]:
+    """Publish (or update, with ``id``) each item through WordPress, three at a time; the post ids."""
+    env = wordpress.cli_env(twin)
+
+    def one(item: dict) -> int:
+        return json.loads(run_script("publish.php", env, stdin=json.dumps(item), timeout=60))["id"]
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        return list(pool.map(one, items))
+
+
+def _latest(twin: Twin) -> dict[int, int]:
+    """Per post in the outbox, its latest event version."""
+    return dict(_sql(twin, "SELECT post_id, MAX(version) FROM wp_gameday_outbox GROUP BY post_id"))
+
+
+def _drained(twin: Twin) -> bool:
+    try:
+        status = event_relay.status(twin, 1, timeout=1.0)
+    except GamedayError:
+        return False  # starting, or just killed
+    unsent = _sql(twin, "SELECT COUNT(*) FROM wp_gameday_outbox WHERE sent_at IS NULL")[0][0]
+    return status["lag"] == 0 and status["state"] == "idle" and unsent == 0
+
+
+def _messages(broker: KafkaBroker, topic: str = CONTENT_TOPIC) -> list[Message]:
+    """Every record of ``topic``, as the Kafka client's messages the indexer's consumer hands it."""
+    return [Message(topic=topic, partition=r["partition"], offset=r["offset"], key=r["key"], value=r["value"],
+                    headers=list(r["headers"].items()))
+            for r in kafka_records.read_all(broker.bootstrap, topic, timeout=20)]
+
+
+def _index_versions(twin: Twin, ids) -> dict[int, int]:
+    """``{post id: (external) version}`` of the documents the index holds among ``ids``."""
+    r = requests.post(f"{_search_url(twin)}/{CONTENT_INDEX}/_mget", json={"ids": [str(i) for i in ids]},
+                      params={"_source": "version"}, timeout=10)
+    r.raise_for_status()
+    docs = [d for d in r.json()["docs"] if d.get("found")]
+    assert all(d["_version"] == d["_source"]["version"] for d in docs)
+    return {int(d["_id"]): d["_version"] for d in docs}
+
+
+def _indexed(twin: Twin, latest: dict[int, int]) -> bool:
+    return _index_versions(twin, latest) == latest
+
+
+def _count(twin: Twin) -> int:
+    requests.post(f"{_search_url(twin)}/{CONTENT_INDEX}/_refresh", timeout=10).raise_for_status()
+    return requests.get(f"{_search_url(twin)}/{CONTENT_INDEX}/_count", timeout=10).json()["count"]
+
+
+def _indexer_batches(twin: Twin) -> list[dict[str, int]]:
+    """The indexer's batch lines: events, articles, indexed, stale, rejected."""
+    pattern = re.compile(r"batch: (\d+) events, (\d+) articles: indexed=(\d+) stale=(\d+) rejected=(\d+)")
+    return [dict(zip(("events", "articles", "indexed", "stale", "rejected"), map(int, m.groups()), strict=True))
+            for m in pattern.finditer(twin.paths.member_log(INDEXER).read_text())]
+
+
+def _nothing_dead_lettered(twin: Twin, broker: KafkaBroker) -> None:
+    assert _messages(broker, dlq_topic(CONTENT_TOPIC)) == []
+    assert all(b["rejected"] == 0 for b in _indexer_batches(twin))
+
+
+def test_wordpress_events_are_the_indexers_events_and_become_searchable(events_twin):
+    twin, broker = events_twin
+    ids = _publish(twin, [
+        {"title": "Quenfloxin and grapefruit juice", "type": "post", "category": "Switching",
+         "excerpt": "An interaction to avoid.",
+         "content": "<!-- wp:paragraph --><p>Take <strong>quenfloxin</strong> with water.</p><!-- /wp:paragraph -->"},
+        {"title": "Quenfloxin", "type": "monograph", "content": "Monograph of quenfloxin, filed in no category."},
+        {"title": "Dosing zarvetamab in renal impairment", "type": "post", "content": "Halve the dose."},
+        {"title": "Zarvetamab", "type": "monograph", "category": "Switching", "content": "Monograph of zarvetamab."},
+    ])
+    _publish(twin, [{"id": ids[0], "title": "Quenfloxin and grapefruit juice (revised)", "type": "post",
+                     "category": "Switching", "content": "<p>Take <em>quenfloxin</em> with water, never juice.</p>"},
+                    {"id": ids[3], "title": "Zarvetamab (revised)", "type": "monograph", "category": "Switching",
+                     "content": "Monograph of zarvetamab, revised."}])
+    _publish(twin, [{"id": ids[0], "title": "Quenfloxin and grapefruit juice (revised twice)", "type": "post",
+                     "category": "Switching", "content": "<p>Take <em>quenfloxin</em> with water, never juice.</p>"}])
+    seeded, catalogue_id, seeded_version = _sql(twin, (
+        "SELECT p.ID, i.meta_value, v.meta_value FROM wp_posts p"
+        " JOIN wp_postmeta i ON i.post_id = p.ID AND i.meta_key = '_gameday_id'"
+        " JOIN wp_postmeta v ON v.post_id = p.ID AND v.meta_key = '_gameday_version'"
+        " WHERE p.post_type = 'post' ORDER BY p.ID LIMIT 1"))[0]
+    _publish(twin, [{"id": seeded, "title": "A seeded guidance item, edited in WordPress", "type": "post",
+                     "content": "Edited."}])
+    wait_until(lambda: _drained(twin), timeout=30, what="the relay to send the outbox and mark every row")
+
+    messages = _messages(broker)
+    events, rejected = parse_batch(messages)  # the indexer's own parser, on the relay's records
+    assert rejected == [] and len(messages) == 8
+    latest = _latest(twin)
+    assert {e["id"]: e["version"] for e in events} == latest == {
+        ids[0]: 3, ids[1]: 1, ids[2]: 1, ids[3]: 2, seeded: int(seeded_version) + 1}
+    by_id = {e["id"]: e for e in events}
+    assert by_id[ids[0]]["body"] == "Take quenfloxin with water, never juice."  # no markup
+    assert by_id[ids[0]]["category"] == "Switching" and by_id[ids[0]]["permalink"].startswith("/switching/")
+    assert by_id[ids[1]]["kind"] == "monograph" and by_id[ids[1]]["category"] is None
+    assert by_id[ids[1]]["permalink"] == f"/monographs/{by_id[ids[1]]['slug']}/"
+    assert by_id[ids[2]]["category"] == "Uncategorized"  # WordPress files a post with none in its default
+    assert by_id[seeded]["gameday_id"] == int(catalogue_id) and by_id[ids[0]]["gameday_id"] is None
+    decoded = [json.loads(m.value()) for m in messages]
+    assert Counter(e["action"] for e in decoded) == {"published": 4, "updated": 4}
+    assert all(e["event_id"] == dict(m.headers())["event_id"] for e, m in zip(decoded, messages, strict=True))
+
+    wait_until(lambda: _indexed(twin, latest), timeout=30, what="the indexer to index every post at its latest version")
+    assert _count(twin) == len(latest)
+    found = SearchClient([_search_url(twin)], index=CONTENT_INDEX).search("quenfloxin")  # the site's own query
+    assert {h["id"] for h in found["hits"]} == {ids[0], ids[1]} and not found["fuzzy"]
+    assert {h["title"] for h in found["hits"]} == {"Quenfloxin and grapefruit juice (revised twice)", "Quenfloxin"}
+    _nothing_dead_lettered(twin, broker)
+    print(f"\n{len(messages)} WordPress events -> {len(latest)} documents at their latest versions; "
+          f"indexer batches {_indexer_batches(twin)}")
+
+
+def _kill_inside_the_window(twin: Twin, client: SandboxClient) -> list[int]:
+    """SIGKILL the relay right after it entered a batch's marking pause (acknowledged by Kafka, not yet
+    marked sent: the batch is sent again after the restart); the outbox ids it had in flight."""
+    seen: list[list[int]] = [[]]
+
+    def entered() -> list[int] | None:
+        try:
+            status = event_relay.status(twin, 1, timeout=1.0)
+        except GamedayError:
+            status = None
+        fresh = status and status["state"] == "marking" and status["batches"] >= 1 and status["in_flight"]
+        previous, seen[0] = seen[0], (status or {}).get("in_flight") or []
+        return status["in_flight"] if fresh and status["in_flight"] != previous else None
+
+    in_flight = wait_until(entered, timeout=30, interval=0.02,
+                           what="the relay to enter a batch's marking pause after one batch was marked")
+    client.kill(RELAY)
+    client.stop(RELAY)  # held: the supervisor does not restart it until started again
+    client.wait_stopped(RELAY, timeout=15)
+    return in_flight
+
+
+def test_duplicates_of_a_relay_killed_in_its_window_are_absorbed_by_the_index(events_twin):
+    twin, broker = events_twin
+    client = SandboxClient(twin.paths)
+    client.stop(RELAY)
+    client.wait_stopped(RELAY, timeout=20)
+    ids = _publish(twin, [{"title": f"Backlog note {i} on xelmoprine", "type": "monograph" if i % 3 == 0 else "post",
+                           "category": "Switching", "content": f"Note {i}."} for i in range(2 * BATCH)])
+    _publish(twin, [{"id": ids[i], "title": f"Backlog note {i} on xelmoprine (revised)", "type": "post",
+                     "category": "Switching", "content": f"Note {i}, revised."} for i in (1, 2, 4)])
+    client.start(RELAY)
+    in_flight = _kill_inside_the_window(twin, client)
+    client.start(RELAY)
+    wait_until(lambda: _drained(twin), timeout=40, what="the restarted relay to drain the backlog")
+
+    messages = _messages(broker)
+    counts = Counter(dict(m.headers())["event_id"] for m in messages)
+    duplicates = sum(n - 1 for n in counts.values())
+    assert duplicates == len(in_flight) >= 1, "the batch in flight at the SIGKILL was sent again"
+    events, rejected = parse_batch(messages)
+    latest = _latest(twin)
+    assert rejected == [] and {e["id"]: e["version"] for e in events} == latest
+    wait_until(lambda: _indexed(twin, latest), timeout=30, what="the indexer to index every post at its latest version")
+    assert _count(twin) == len(latest), "one document per post: the duplicates were absorbed"
+    _nothing_dead_lettered(twin, broker)
+    batches = _indexer_batches(twin)
+    print(f"\nKafka records {len(messages)} ({duplicates} duplicates from the SIGKILL), posts {len(latest)}, "
+          f"documents {_count(twin)}; indexer: {sum(b['events'] for b in batches)} events read in {len(batches)} "
+          f"batches, stale {sum(b['stale'] for b in batches)}")
