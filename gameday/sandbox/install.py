@@ -4,7 +4,8 @@
 first (a ``.complete`` stamp or the package's presence) and does nothing if it is there:
 
 - Debian packages: HAProxy, MariaDB, wrk (and Java, Maven, Go if the machine lacks them);
-- WordPress 6.1 from Debian on PHP-FPM 8.2 behind nginx (:data:`WORDPRESS_PACKAGES`; with ``php8.2``
+- WordPress 6.1 from Debian on PHP-FPM 8.2 behind nginx, and Redis with php-redis for its object cache
+  (:data:`WORDPRESS_PACKAGES`; with ``php8.2``
   named, apt satisfies WordPress's ``httpd`` and ``php`` dependencies with nginx and php8.2-fpm, not
   Apache and mod_php; no service the packages would start is started: :func:`install_wordpress`);
 - Apache Kafka (KRaft) jars and MirrorMaker 2 (connect-mirror) from Maven Central via the
@@ -65,6 +66,8 @@ WORDPRESS_PACKAGES = {
     "php8.2-cli": "/usr/bin/php8.2",
     "php8.2-mysql": "/etc/php/8.2/mods-available/mysqli.ini",
     "wordpress": "/usr/share/wordpress/wp-load.php",
+    "redis-server": "/usr/bin/redis-server",  # the object cache (:mod:`.members.redis_cache`)
+    "php8.2-redis": "/etc/php/8.2/mods-available/redis.ini",  # php-redis, which its drop-in uses
 }
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")  # invoke-rc.d asks it whether a package may start its service
 KAFKA_POM = Path(__file__).with_name("recipes") / "kafka-pom.xml"  # Kafka, its tools and MirrorMaker 2
@@ -342,7 +345,7 @@ def install_event_relay(log: Path) -> None:
 
 RECIPES: list[tuple[str, Callable[[Path], None]]] = [
     ("Debian packages (HAProxy, MariaDB, wrk, Java, Maven, Go)", install_debian),
-    ("WordPress 6.1, PHP-FPM 8.2, nginx (Debian)", install_wordpress),
+    ("WordPress 6.1, PHP-FPM 8.2, nginx, Redis and php-redis (Debian)", install_wordpress),
     (f"Apache Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
     ("the event relay (Java, mvn package: kafka-clients, MariaDB Connector/J)", install_event_relay),
     (f"OpenSearch {OPENSEARCH_VERSION} (Maven Central)", install_opensearch),

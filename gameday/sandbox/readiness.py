@@ -49,6 +49,32 @@ def _password(env_file: str) -> str:
         return fh.read().split("=", 1)[1].strip()
 
 
+def _redis(host: str, port: int, env_file: str) -> bool:
+    """Redis answers ``AUTH <password>`` with +OK and ``PING`` with +PONG (the password from ``env_file``)."""
+    try:
+        secret = _password(env_file)
+        with socket.create_connection((host, port), timeout=TIMEOUT) as conn:
+            conn.sendall(b"".join(_resp(*args) for args in (("AUTH", secret), ("PING",))))
+            answer = b""
+            while answer.count(b"\r\n") < 2 and len(answer) < 4096:
+                chunk = conn.recv(4096)
+                if not chunk:
+                    break
+                answer += chunk
+        return answer == b"+OK\r\n+PONG\r\n"
+    except (OSError, IndexError):
+        return False
+
+
+def _resp(*args: str) -> bytes:
+    """One Redis command in RESP (an array of bulk strings)."""
+    parts = [f"*{len(args)}\r\n".encode()]
+    for arg in args:
+        data = arg.encode()
+        parts.append(b"$%d\r\n%s\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
 def _http(url: str, ca: str | None = None, headers: dict[str, str] | None = None, timeout: float = TIMEOUT) -> bool:
     parts = urlsplit(url)
     if parts.scheme == "https":
@@ -79,6 +105,8 @@ def check(readiness: dict[str, Any], running_for: float) -> bool:
         except (OSError, IndexError):
             return False
         return _http(readiness["url"], readiness.get("ca"), headers, TLS_TIMEOUT)
+    if kind == "redis":  # {"host", "port", "env_file"}: AUTH with the password in that 0600 file, PING
+        return _redis(readiness["host"], int(readiness["port"]), readiness["env_file"])
     if kind == "alive":
         return running_for >= float(readiness.get("min_seconds", 2.0))
     raise ValueError(f"unknown readiness check type {kind!r}")

@@ -10,6 +10,8 @@ Readiness checks are dicts, so they survive JSON:
 - ``{"type": "https", "url": "https://127.10.90.2:6443/readyz", "ca": "/path/ca.crt"}``: the same over
   TLS, verified against ``ca``.
 - ``{"type": "tcp", "host": "127.10.40.1", "port": 9092}``: a TCP connection is accepted.
+- ``{"type": "redis", "host": "127.10.66.1", "port": 6379, "env_file": ".../secrets/redis.env"}``: Redis
+  answers AUTH (the password in that 0600 file) and PING.
 - ``{"type": "alive"}``: the process has been running for ``min_seconds`` (default 2).
 - jobs are ready once they exited 0.
 """

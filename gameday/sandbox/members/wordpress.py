@@ -31,6 +31,7 @@ from pathlib import Path
 from ...zones import zone_for
 from .. import wordpress as files
 from ..spec import MemberSpec, Workload
+from . import redis_cache
 from ..twin import CONTENT_INDEX, DB_NAME, DB_USER, PORTS, SEARCH_USER, WEB_MAX_REPLICAS, Twin, _kept_secret
 
 WEB_USER = "www-data"  # Debian's web server user: php-fpm's workers and nginx's run as it
@@ -94,14 +95,16 @@ def _install_tree(src: Path, dest: Path) -> None:
 
 
 def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None,
-            home: str | None = None, replicas: int = WEB_MAX_REPLICAS) -> None:
+            home: str | None = None, replicas: int = WEB_MAX_REPLICAS, cache_addr: str | None = None) -> None:
     """Write the twin's WordPress files (again: they hold no data) and create its content directory.
     ``db_addr`` defaults to the database through toxiproxy and ``search_urls`` to the search nodes
     through toxiproxy, as the web tier reaches them; ``home`` (WordPress's site address) to the load
-    balancer's URL."""
+    balancer's URL; ``cache_addr`` (``host:port`` of the Redis object cache, :mod:`.redis_cache`)
+    installs the object-cache drop-in, which is removed when it is None."""
     twin.paths.ensure()
     twin.db_password()
     twin.search_password()
+    redis_cache.password(twin)  # php-fpm's pool passes it on, cache or not
     admin_password(twin)
     conf = _conf(twin)
     conf.mkdir(parents=True, exist_ok=True)
@@ -114,7 +117,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
         "DB_HOST": db_addr or twin.db_addr_via_proxy(), "HOME": home or twin.lb_url,
         "CONTENT_DIR": str(content_dir(twin)), "MU_PLUGIN_DIR": str(conf / "mu-plugins"),
         "SEARCH_URLS": ",".join(search), "SEARCH_HOSTS": ",".join(hosts), "SEARCH_USER": SEARCH_USER,
-        "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX,
+        "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX, "CACHE_ADDR": cache_addr or "",
     }.items()}
     config = conf / "wp-config.php"
     config.write_text(files.render("wp-config.php", values))
@@ -123,12 +126,12 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     if not (link.is_symlink() and os.readlink(link) == str(config)):
         link.unlink(missing_ok=True)
         link.symlink_to(config)
-    _prepare_content(twin)
+    _prepare_content(twin, cache=cache_addr is not None)
     for i in range(1, replicas + 1):
         _prepare_replica(twin, i)
 
 
-def _prepare_content(twin: Twin) -> None:
+def _prepare_content(twin: Twin, *, cache: bool) -> None:
     content = content_dir(twin)
     for sub in ("uploads", "plugins", "themes", "upgrade"):
         (content / sub).mkdir(parents=True, exist_ok=True)
@@ -136,6 +139,11 @@ def _prepare_content(twin: Twin) -> None:
         d.chmod(0o755)
     shutil.copyfile(files.DB_ERROR, content / "db-error.php")
     (content / "db-error.php").chmod(0o644)
+    if cache:
+        shutil.copyfile(files.OBJECT_CACHE, content / "object-cache.php")
+        (content / "object-cache.php").chmod(0o644)
+    else:
+        (content / "object-cache.php").unlink(missing_ok=True)
     ids = _web_ids()
     if ids:
         for sub in ("uploads", "upgrade"):  # writable by the workers; the rest read-only to them
@@ -172,7 +180,7 @@ def member(twin: Twin, index: int) -> MemberSpec:
         name=f"wp-{index}", index=index, address=address, ports={"http": PORTS["web"]},
         argv=[twin.python, "-m", "gameday.sandbox.wordpress.launch", "--fpm-conf", str(conf / "php-fpm.conf"),
               "--nginx-conf", str(conf / "nginx.conf"), "--socket", str(run_dir(twin, index) / "php-fpm.sock")],
-        env_files=[str(twin.db_env_file), str(twin.search_env_file)],
+        env_files=[str(twin.db_env_file), str(twin.search_env_file), str(redis_cache.env_file(twin))],
         readiness={"type": "http", "url": f"{url(twin, index)}/readyz"},
         labels={"app": "wordpress", "tier": "frontend", "zone": zone_for(index)},
         stop_grace=6.0,
@@ -195,7 +203,8 @@ def bootstrap(twin: Twin, *, n: int | None = None, after: list[str] | None = Non
         name="wp-bootstrap-1", index=1, address=None, ports={},
         argv=[twin.python, "-m", "gameday.sandbox.wordpress.seed"],
         env={"GAMEDAY_WP_CONFIG": config_name(twin), **({N_ENV: str(n)} if n is not None else {})},
-        env_files=[str(twin.db_env_file), str(twin.search_env_file), str(admin_env_file(twin))],
+        env_files=[str(twin.db_env_file), str(twin.search_env_file), str(admin_env_file(twin)),
+                   str(redis_cache.env_file(twin))],
         readiness={"type": "alive"},
         labels={"app": "wp-bootstrap", "zone": "regional"},
         stop_grace=3.0,
@@ -210,6 +219,7 @@ def cli_env(twin: Twin) -> dict[str, str]:
     from ..wordpress.php import cli_env as env
     return env(config_name(twin), {"GAMEDAY_DB_PASSWORD": twin.db_password(),
                                    "GAMEDAY_SEARCH_PASSWORD": twin.search_password(),
+                                   redis_cache.PASSWORD_ENV: redis_cache.password(twin),
                                    ADMIN_ENV: admin_password(twin)})
 
 

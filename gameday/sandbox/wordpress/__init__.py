@@ -4,6 +4,7 @@
   :mod:`gameday.sandbox.members.wordpress` (placeholders ``@NAME@``, see :func:`render`);
 - ``mu-plugins/``: our must-use plugin (PHP), copied into the twin's configuration;
 - ``db-error.php``: WordPress's drop-in for a database it cannot reach, copied into the twin's WP_CONTENT_DIR;
+- ``object-cache.php``: the object cache on Redis (a drop-in), copied there when the twin has a cache member;
 - ``cli/``: PHP scripts that load the twin's WordPress (install and seed, publish), run by :mod:`.php`;
 - :mod:`.launch`: one replica's php-fpm and nginx under one supervised process; :mod:`.seed`: the job
   that installs WordPress into the twin's database and seeds it from :mod:`gameday.site.catalog`.
@@ -20,6 +21,7 @@ HERE = Path(__file__).parent
 MU_PLUGINS = HERE / "mu-plugins"
 CLI = HERE / "cli"
 DB_ERROR = HERE / "db-error.php"
+OBJECT_CACHE = HERE / "object-cache.php"  # the Redis object-cache drop-in (installed when the twin has a cache)
 DOCROOT = Path("/usr/share/wordpress")  # Debian's WordPress, shared read-only by every twin
 
 

@@ -31,3 +31,8 @@ define('GAMEDAY_SEARCH_USER', '@SEARCH_USER@');
 define('GAMEDAY_SEARCH_CA', '@SEARCH_CA@');
 define('GAMEDAY_CONTENT_INDEX', '@CONTENT_INDEX@');
 define('GAMEDAY_SEARCH_TIMEOUT', 2);
+
+// the object cache (WP_CONTENT_DIR/object-cache.php, installed when the twin has a cache member):
+// Redis at this host:port ('' without one), password GAMEDAY_REDIS_PASSWORD; keys prefixed per twin
+define('GAMEDAY_REDIS_ADDR', '@CACHE_ADDR@');
+define('WP_CACHE_KEY_SALT', '@CONFIG_NAME@:');
