@@ -21,22 +21,19 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor
 
 import psutil
-import pymysql
 import pytest
 import requests
 
 from gameday import kafka_records
 from gameday.deadline import wait_until
-from gameday.errors import GamedayError
-from gameday.sandbox import db_roles, install, lifecycle
+from gameday.sandbox import install, lifecycle
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.members import db, event_relay, wordpress
 from gameday.sandbox.spec import Topology
-from gameday.sandbox.twin import CONTENT_TOPIC, DB_NAME, DB_USER, Twin
-from gameday.sandbox.wordpress.php import run_script
+from gameday.sandbox.twin import CONTENT_TOPIC, Twin
+from tests.support import wordpress_stack as stack
 from tests.support.kafka_broker import KafkaBroker
 
 NET = 62
@@ -65,12 +62,7 @@ def relay_twin(tmp_path_factory):
                                             after=["wp-bootstrap"])])
 
         def prepare():
-            twin.db_password()
-            twin.db_replication_password()
-            db_roles.ensure(twin)
-            db.prepare_member(twin, db.NAME)
-            wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1)
-            event_relay.prepare(twin)
+            stack.prepare(twin, relay=True)
 
         try:
             lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
@@ -79,33 +71,11 @@ def relay_twin(tmp_path_factory):
             lifecycle.down(twin.paths, wipe=True)
 
 
-def _sql(twin: Twin, query: str, args=()) -> list[tuple]:
-    conn = pymysql.connect(host=db.address(twin), port=3306, user=DB_USER, password=twin.db_password(),
-                           database=DB_NAME, connect_timeout=5, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, args)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
-
-
 def _outbox(twin: Twin) -> list[dict]:
     """Every outbox row, in id order."""
-    rows = _sql(twin, "SELECT id, event_id, event_type, post_id, version, sent_at IS NOT NULL"
+    rows = stack.sql(twin, "SELECT id, event_id, event_type, post_id, version, sent_at IS NOT NULL"
                       " FROM wp_gameday_outbox ORDER BY id")
     return [dict(zip(("id", "event_id", "event_type", "post_id", "version", "sent"), r, strict=True)) for r in rows]
-
-
-def _publish(twin: Twin, items: list[dict]) -> list[int]:
-    """Publish (or update, with ``id``) each item through WordPress, three at a time; the post ids."""
-    env = wordpress.cli_env(twin)
-
-    def one(item: dict) -> int:
-        return json.loads(run_script("publish.php", env, stdin=json.dumps(item), timeout=60))["id"]
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return list(pool.map(one, items))
 
 
 def _posts(prefix: str, n: int) -> list[dict]:
@@ -119,15 +89,8 @@ def _records(broker: KafkaBroker) -> list[dict]:
     return [{**r, "event": json.loads(r["value"])} for r in records]
 
 
-def _status(twin: Twin) -> dict | None:
-    try:
-        return event_relay.status(twin, 1, timeout=1.0)
-    except GamedayError:
-        return None  # starting, or just killed
-
-
 def _drained(twin: Twin) -> bool:
-    status = _status(twin)
+    status = stack.relay_status(twin)
     return bool(status and status["lag"] == 0 and status["state"] == "idle"
                 and all(row["sent"] for row in _outbox(twin)))
 
@@ -138,8 +101,8 @@ def _checksum(event_ids) -> str:
 
 def test_every_outbox_row_becomes_one_kafka_record_and_is_marked_sent(relay_twin):
     twin, broker = relay_twin
-    ids = _publish(twin, _posts("first", 12))
-    _publish(twin, [{"id": ids[i], "title": f"Relay first {i}: dosing note (revised)", "content": "Revised."}
+    ids = stack.publish(twin, _posts("first", 12))
+    stack.publish(twin, [{"id": ids[i], "title": f"Relay first {i}: dosing note (revised)", "content": "Revised."}
                     for i in (1, 5, 8)])
     wait_until(lambda: _drained(twin), timeout=30, what="the relay to send the outbox and mark every row")
     rows = _outbox(twin)
@@ -157,7 +120,7 @@ def test_every_outbox_row_becomes_one_kafka_record_and_is_marked_sent(relay_twin
         assert record["headers"]["event_type"] == row["event_type"] == record["event"]["type"]
     assert _checksum(r["headers"]["event_id"] for r in records) == _checksum(by_event)
     _assert_versions_in_order(records)
-    status = _status(twin)
+    status = stack.relay_status(twin)
     assert status["sent_total"] == len(rows) and status["failed_total"] == 0 and status["leader"] is True
     log = twin.paths.member_log(RELAY).read_text()
     batches = [line for line in log.splitlines() if " batch: sent=" in line]
@@ -179,36 +142,16 @@ def _assert_versions_in_order(records: list[dict]) -> None:
         assert len({r["partition"] for r in records if r["event"]["id"] == post}) == 1
 
 
-def _kill_inside_the_window(twin: Twin, client: SandboxClient) -> list[int]:
-    """SIGKILL the relay right after it entered a batch's marking pause; the outbox ids it named in flight.
-    A batch seen entering it (not seen in it at the previous look, 20 ms before) has about
-    MARK_DELAY_MS left: the kill lands inside."""
-    seen: list[list[int]] = [[]]
-
-    def entered() -> list[int] | None:
-        status = _status(twin)
-        fresh = status and status["state"] == "marking" and status["batches"] >= 1 and status["in_flight"]
-        previous, seen[0] = seen[0], (status or {}).get("in_flight") or []
-        return status["in_flight"] if fresh and status["in_flight"] != previous else None
-
-    in_flight = wait_until(entered, timeout=30, interval=0.02,
-                           what="the relay to enter a batch's marking pause after one batch was marked")
-    client.kill(RELAY)
-    client.stop(RELAY)  # held: the supervisor does not restart it until started again
-    client.wait_stopped(RELAY, timeout=15)
-    return in_flight
-
-
 def test_sigkill_with_a_backlog_loses_nothing_and_resends_only_the_unmarked_batch(relay_twin):
     twin, broker = relay_twin
     client = SandboxClient(twin.paths)
     before = len(_outbox(twin))
     client.stop(RELAY)
     client.wait_stopped(RELAY, timeout=20)
-    _publish(twin, _posts("backlog", 3 * BATCH))  # the relay is down: a backlog of 30 rows
+    stack.publish(twin, _posts("backlog", 3 * BATCH))  # the relay is down: a backlog of 30 rows
     assert sum(not row["sent"] for row in _outbox(twin)) == 3 * BATCH
     client.start(RELAY)
-    in_flight = _kill_inside_the_window(twin, client)
+    in_flight = stack.kill_inside_the_marking_window(twin, client)
     assert client.member(RELAY)["last_exit"]["signal"] == "SIGKILL"
 
     # the state the crash left: rows Kafka acknowledged but nobody marked (the at-least-once window)
@@ -221,8 +164,8 @@ def test_sigkill_with_a_backlog_loses_nothing_and_resends_only_the_unmarked_batc
     assert len(unsent) > len(window), "a backlog Kafka never saw is left as well"
     assert all(rows[i]["sent"] == (rows[i]["event_id"] in in_kafka) for i in rows if rows[i]["event_id"] not in window)
 
-    ids = _publish(twin, _posts("after-crash", 8))  # more while the relay is dead
-    _publish(twin, [{"id": ids[0], "title": "Relay after-crash 0: dosing note (revised)", "content": "Revised."}])
+    ids = stack.publish(twin, _posts("after-crash", 8))  # more while the relay is dead
+    stack.publish(twin, [{"id": ids[0], "title": "Relay after-crash 0: dosing note (revised)", "content": "Revised."}])
     client.start(RELAY)
     wait_until(lambda: _drained(twin), timeout=40, what="the restarted relay to drain the backlog")
 
@@ -253,7 +196,7 @@ def test_a_second_replica_stands_by_and_takes_over_when_the_first_is_killed(rela
     client.stop(RELAY)
     client.wait_stopped(RELAY, timeout=15)
     before = len(_records(broker))
-    _publish(twin, _posts("standby", 2))
+    stack.publish(twin, _posts("standby", 2))
     wait_until(lambda: all(row["sent"] for row in _outbox(twin)), timeout=20, what="relay-2 to send the new rows")
     assert event_relay.status(twin, 2)["leader"] is True and event_relay.status(twin, 2)["sent_total"] == 2
     assert len(_records(broker)) == before + 2
@@ -275,8 +218,8 @@ def test_rows_kafka_does_not_acknowledge_stay_unsent_until_it_does(relay_twin):
     kafka = psutil.Process(broker._proc.pid)  # the broker this module started (tests/support/kafka_broker.py)
     kafka.suspend()
     try:
-        _publish(twin, _posts("kafka-frozen", 3))
-        failed = wait_until(lambda: (s := _status(twin)) and s["failed_total"] >= 3 and not s["ready"] and s,
+        stack.publish(twin, _posts("kafka-frozen", 3))
+        failed = wait_until(lambda: (s := stack.relay_status(twin)) and s["failed_total"] >= 3 and not s["ready"] and s,
                             timeout=40, what="the relay to give up on the unacknowledged batch")
         assert failed["state"] in ("kafka-unavailable", "sending") and "kafka" in failed["last_error"]
         pending = [row for row in _outbox(twin) if not row["sent"]]

@@ -22,14 +22,15 @@ import pytest
 import requests
 
 from gameday.deadline import Deadline, wait_until
-from gameday.sandbox import db_roles, install, lifecycle
+from gameday.sandbox import install, lifecycle
+from gameday.sandbox import wordpress as wp_files
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.members import db, redis_cache, wordpress
 from gameday.sandbox.spec import Topology
 from gameday.sandbox.twin import Twin
-from gameday.sandbox import wordpress as wp_files
 from gameday.sandbox.wordpress.php import PHP, run_script
 from gameday.site import catalog
+from tests.support import wordpress_stack as stack
 
 NET = 63
 SEED_N = 120
@@ -50,13 +51,9 @@ def cache_twin():
                                    wordpress.workload(twin, replicas=1, max_replicas=1)])
 
     def prepare():
-        twin.db_password()
-        twin.db_replication_password()
-        db_roles.ensure(twin)
-        db.prepare_member(twin, db.NAME)
         redis_cache.prepare(twin)
-        wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1, cache_addr=redis_cache.addr(twin),
-                          home=wordpress.url(twin))  # no load balancer: the replica is the site
+        stack.prepare(twin, cache_addr=redis_cache.addr(twin),
+                      home=wordpress.url(twin))  # no load balancer: the replica is the site
 
     lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
     yield twin

@@ -12,20 +12,20 @@ import json
 from collections import Counter
 
 import psutil
-import pymysql
 import pytest
 import requests
 
 from gameday import children
 from gameday.deadline import wait_until
 from gameday.errors import GamedayError
-from gameday.sandbox import db_roles, install, lifecycle
+from gameday.sandbox import install, lifecycle
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.members import db, wordpress
 from gameday.sandbox.spec import Topology
-from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
+from gameday.sandbox.twin import Twin
 from gameday.sandbox.wordpress.php import run_script
 from gameday.site import catalog
+from tests.support import wordpress_stack as stack
 
 NET = 60
 SEED_N = 300
@@ -41,14 +41,7 @@ def wp_twin():
                         workloads=[db.workload(twin), wordpress.bootstrap(twin, n=SEED_N),
                                    wordpress.workload(twin, replicas=1, max_replicas=1)])
 
-    def prepare():
-        twin.db_password()
-        twin.db_replication_password()
-        db_roles.ensure(twin)
-        db.prepare_member(twin, db.NAME)
-        wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1)
-
-    lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
+    lifecycle.up(twin.paths, topology, prepare=lambda: stack.prepare(twin), timeout=150)
     yield twin
     link = wordpress.ETC / f"config-{wordpress.config_name(twin)}.php"
     assert link.is_symlink()
@@ -58,17 +51,6 @@ def wp_twin():
 
 def _get(twin: Twin, route: str, **params) -> requests.Response:
     return requests.get(wordpress.url(twin, 1) + route, params=params, timeout=10)
-
-
-def _sql(twin: Twin, query: str, args=()) -> list[tuple]:
-    conn = pymysql.connect(host=db.address(twin), port=3306, user=DB_USER, password=twin.db_password(),
-                           database=DB_NAME, connect_timeout=5, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, args)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
 
 
 def test_readyz_and_healthz(wp_twin):
@@ -110,25 +92,25 @@ def test_search_falls_back_to_mysql_with_a_notice_when_opensearch_is_unreachable
 
 def test_publishing_writes_one_outbox_row_in_the_same_transaction(wp_twin):
     env = wordpress.cli_env(wp_twin)
-    before = _sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0]
+    before = stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0]
     published = json.loads(run_script("publish.php", env, stdin=json.dumps(
         {"title": "Gameday: switching from apixaban to warfarin", "content": "New advice.", "category": "Switching"})))
-    assert _sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0] == before + 1
-    event_type, post_id, version, payload = _sql(
+    assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0] == before + 1
+    event_type, post_id, version, payload = stack.sql(
         wp_twin, "SELECT event_type, post_id, version, payload FROM wp_gameday_outbox ORDER BY id DESC LIMIT 1")[0]
     assert (event_type, post_id, version) == ("article.published", published["id"], 1)
     assert json.loads(payload)["permalink"] == "/switching/gameday-switching-from-apixaban-to-warfarin/"
     assert _get(wp_twin, f"{API}/resolve", path=json.loads(payload)["permalink"]).json()["id"] == published["id"]
     # the same transaction: when the event cannot be written, the post is not there either
-    _sql(wp_twin, "ALTER TABLE wp_gameday_outbox ADD CONSTRAINT gameday_test_refuse "
+    stack.sql(wp_twin, "ALTER TABLE wp_gameday_outbox ADD CONSTRAINT gameday_test_refuse "
                   "CHECK (payload NOT LIKE '%%refused-by-the-outbox%%')")
     try:
         with pytest.raises(GamedayError, match="rolled back"):
             run_script("publish.php", env, stdin=json.dumps({"title": "Refused by the outbox", "content": "x"}))
     finally:
-        _sql(wp_twin, "ALTER TABLE wp_gameday_outbox DROP CONSTRAINT gameday_test_refuse")
-    assert _sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE post_title = 'Refused by the outbox'")[0][0] == 0
-    assert _sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0] == before + 1
+        stack.sql(wp_twin, "ALTER TABLE wp_gameday_outbox DROP CONSTRAINT gameday_test_refuse")
+    assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE post_title = 'Refused by the outbox'")[0][0] == 0
+    assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0] == before + 1
 
 
 def _pids(pid_file) -> set[int]:

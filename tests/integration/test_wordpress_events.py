@@ -23,9 +23,7 @@ import json
 import re
 import shutil
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
-import pymysql
 import pytest
 import requests
 from confluent_kafka import Message
@@ -33,16 +31,16 @@ from confluent_kafka import Message
 from gameday import kafka_records
 from gameday.deadline import wait_until
 from gameday.errors import GamedayError
-from gameday.sandbox import db_roles, install, lifecycle
+from gameday.sandbox import install, lifecycle
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.install import java_home
 from gameday.sandbox.members import db, event_relay, search, wordpress
 from gameday.sandbox.spec import MemberSpec, Topology, Workload
 from gameday.sandbox.twin import CONTENT_INDEX, CONTENT_TOPIC, DB_NAME, DB_USER, PORTS, Twin
-from gameday.sandbox.wordpress.php import run_script
 from gameday.site.dead_letter import dlq_topic
 from gameday.site.indexer import RELAY_ENV, parse_batch
 from gameday.site.search import SearchClient
+from tests.support import wordpress_stack as stack
 from tests.support.kafka_broker import KafkaBroker
 
 NET = 64
@@ -112,12 +110,7 @@ def events_twin(tmp_path_factory):
         workloads: list[Workload] = []
 
         def prepare():
-            twin.db_password()
-            twin.db_replication_password()
-            db_roles.ensure(twin)
-            db.prepare_member(twin, db.NAME)
-            wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1)
-            event_relay.prepare(twin)
+            stack.prepare(twin, relay=True)
 
         try:
             workloads += [db.workload(twin), _search_node(twin), wordpress.bootstrap(twin, n=SEED_N),
@@ -138,31 +131,9 @@ def events_twin(tmp_path_factory):
             lifecycle.down(twin.paths, wipe=True)
 
 
-def _sql(twin: Twin, query: str, args=()) -> list[tuple]:
-    conn = pymysql.connect(host=db.address(twin), port=3306, user=DB_USER, password=twin.db_password(),
-                           database=DB_NAME, connect_timeout=5, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(query, args)
-            return list(cur.fetchall())
-    finally:
-        conn.close()
-
-
-def _publish(twin: Twin, items: list[dict]) -> list[int]:
-    """Publish (or update, with ``id``) each item through WordPress, three at a time; the post ids."""
-    env = wordpress.cli_env(twin)
-
-    def one(item: dict) -> int:
-        return json.loads(run_script("publish.php", env, stdin=json.dumps(item), timeout=60))["id"]
-
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        return list(pool.map(one, items))
-
-
 def _latest(twin: Twin) -> dict[int, int]:
     """Per post in the outbox, its latest event version."""
-    return dict(_sql(twin, "SELECT post_id, MAX(version) FROM wp_gameday_outbox GROUP BY post_id"))
+    return dict(stack.sql(twin, "SELECT post_id, MAX(version) FROM wp_gameday_outbox GROUP BY post_id"))
 
 
 def _drained(twin: Twin) -> bool:
@@ -170,7 +141,7 @@ def _drained(twin: Twin) -> bool:
         status = event_relay.status(twin, 1, timeout=1.0)
     except GamedayError:
         return False  # starting, or just killed
-    unsent = _sql(twin, "SELECT COUNT(*) FROM wp_gameday_outbox WHERE sent_at IS NULL")[0][0]
+    unsent = stack.sql(twin, "SELECT COUNT(*) FROM wp_gameday_outbox WHERE sent_at IS NULL")[0][0]
     return status["lag"] == 0 and status["state"] == "idle" and unsent == 0
 
 
@@ -214,7 +185,7 @@ def _nothing_dead_lettered(twin: Twin, broker: KafkaBroker) -> None:
 
 def test_wordpress_events_are_the_indexers_events_and_become_searchable(events_twin):
     twin, broker = events_twin
-    ids = _publish(twin, [
+    ids = stack.publish(twin, [
         {"title": "Quenfloxin and grapefruit juice", "type": "post", "category": "Switching",
          "excerpt": "An interaction to avoid.",
          "content": "<!-- wp:paragraph --><p>Take <strong>quenfloxin</strong> with water.</p><!-- /wp:paragraph -->"},
@@ -222,18 +193,18 @@ def test_wordpress_events_are_the_indexers_events_and_become_searchable(events_t
         {"title": "Dosing zarvetamab in renal impairment", "type": "post", "content": "Halve the dose."},
         {"title": "Zarvetamab", "type": "monograph", "category": "Switching", "content": "Monograph of zarvetamab."},
     ])
-    _publish(twin, [{"id": ids[0], "title": "Quenfloxin and grapefruit juice (revised)", "type": "post",
+    stack.publish(twin, [{"id": ids[0], "title": "Quenfloxin and grapefruit juice (revised)", "type": "post",
                      "category": "Switching", "content": "<p>Take <em>quenfloxin</em> with water, never juice.</p>"},
                     {"id": ids[3], "title": "Zarvetamab (revised)", "type": "monograph", "category": "Switching",
                      "content": "Monograph of zarvetamab, revised."}])
-    _publish(twin, [{"id": ids[0], "title": "Quenfloxin and grapefruit juice (revised twice)", "type": "post",
+    stack.publish(twin, [{"id": ids[0], "title": "Quenfloxin and grapefruit juice (revised twice)", "type": "post",
                      "category": "Switching", "content": "<p>Take <em>quenfloxin</em> with water, never juice.</p>"}])
-    seeded, catalogue_id, seeded_version = _sql(twin, (
+    seeded, catalogue_id, seeded_version = stack.sql(twin, (
         "SELECT p.ID, i.meta_value, v.meta_value FROM wp_posts p"
         " JOIN wp_postmeta i ON i.post_id = p.ID AND i.meta_key = '_gameday_id'"
         " JOIN wp_postmeta v ON v.post_id = p.ID AND v.meta_key = '_gameday_version'"
         " WHERE p.post_type = 'post' ORDER BY p.ID LIMIT 1"))[0]
-    _publish(twin, [{"id": seeded, "title": "A seeded guidance item, edited in WordPress", "type": "post",
+    stack.publish(twin, [{"id": seeded, "title": "A seeded guidance item, edited in WordPress", "type": "post",
                      "content": "Edited."}])
     wait_until(lambda: _drained(twin), timeout=30, what="the relay to send the outbox and mark every row")
 
@@ -264,39 +235,17 @@ def test_wordpress_events_are_the_indexers_events_and_become_searchable(events_t
           f"indexer batches {_indexer_batches(twin)}")
 
 
-def _kill_inside_the_window(twin: Twin, client: SandboxClient) -> list[int]:
-    """SIGKILL the relay right after it entered a batch's marking pause (acknowledged by Kafka, not yet
-    marked sent: the batch is sent again after the restart); the outbox ids it had in flight."""
-    seen: list[list[int]] = [[]]
-
-    def entered() -> list[int] | None:
-        try:
-            status = event_relay.status(twin, 1, timeout=1.0)
-        except GamedayError:
-            status = None
-        fresh = status and status["state"] == "marking" and status["batches"] >= 1 and status["in_flight"]
-        previous, seen[0] = seen[0], (status or {}).get("in_flight") or []
-        return status["in_flight"] if fresh and status["in_flight"] != previous else None
-
-    in_flight = wait_until(entered, timeout=30, interval=0.02,
-                           what="the relay to enter a batch's marking pause after one batch was marked")
-    client.kill(RELAY)
-    client.stop(RELAY)  # held: the supervisor does not restart it until started again
-    client.wait_stopped(RELAY, timeout=15)
-    return in_flight
-
-
 def test_duplicates_of_a_relay_killed_in_its_window_are_absorbed_by_the_index(events_twin):
     twin, broker = events_twin
     client = SandboxClient(twin.paths)
     client.stop(RELAY)
     client.wait_stopped(RELAY, timeout=20)
-    ids = _publish(twin, [{"title": f"Backlog note {i} on xelmoprine", "type": "monograph" if i % 3 == 0 else "post",
+    ids = stack.publish(twin, [{"title": f"Backlog note {i} on xelmoprine", "type": "monograph" if i % 3 == 0 else "post",
                            "category": "Switching", "content": f"Note {i}."} for i in range(2 * BATCH)])
-    _publish(twin, [{"id": ids[i], "title": f"Backlog note {i} on xelmoprine (revised)", "type": "post",
+    stack.publish(twin, [{"id": ids[i], "title": f"Backlog note {i} on xelmoprine (revised)", "type": "post",
                      "category": "Switching", "content": f"Note {i}, revised."} for i in (1, 2, 4)])
     client.start(RELAY)
-    in_flight = _kill_inside_the_window(twin, client)
+    in_flight = stack.kill_inside_the_marking_window(twin, client)
     client.start(RELAY)
     wait_until(lambda: _drained(twin), timeout=40, what="the restarted relay to drain the backlog")
 
