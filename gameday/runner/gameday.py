@@ -127,7 +127,9 @@ class GameDay:
         """A suite without region drills runs against the active region only: a standby's database is
         read-only and its site follows another region, so the first canary write would fail. Refused
         before the lock, naming the active region's environment and the switchover that moves back.
-        When the front cannot say which region is active, the run goes on (each write then says why)."""
+        A target whose region set is not running (one twin on its own) is a single region: one plain
+        progress line. When the front cannot say which region is active, the run goes on with a
+        warning (each write then says why)."""
         block = self.env.regions or {}
         if not block or any(s.layer == REGION_LAYER for s in self.suite.scenarios):
             return
@@ -135,6 +137,10 @@ class GameDay:
         try:
             pair = region_pairs.for_environment(self.env)
             active = pair.active()
+        except region_pairs.RegionSetNotRunning:
+            self.progress(f"{self.env.name} runs as one region (its region set is not started): "
+                          "no standby to check")
+            return
         except GamedayError as err:
             self.progress(f"WARNING: could not tell which region is active ({err}); running against {self.env.name}")
             return

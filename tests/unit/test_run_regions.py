@@ -149,3 +149,19 @@ def test_a_suite_without_region_drills_is_refused_against_the_standby_region_bef
         GameDay(load_suite("regions"), env, tmp_path, progress=lambda _m: None).check_active_region()  # drills: either way
         regions.record_active("r1", "switched back")
         day.check_active_region()  # the active region: no question
+
+
+def test_a_twin_without_its_region_set_is_one_region_not_a_warning(tmp_path, monkeypatch):
+    # make gameday's twin is 'default' alone: environment sandbox names regions, none are started. Every
+    # default game day printed "WARNING: could not tell which region is active" before this.
+    import tempfile
+
+    from gameday.runner.gameday import GameDay
+
+    lines: list[str] = []
+    with tempfile.TemporaryDirectory(prefix="gd-") as state:
+        monkeypatch.setenv("GAMEDAY_STATE_DIR", state)
+        day = GameDay(load_suite("smoke"), load_environment("sandbox"), tmp_path, progress=lines.append)
+        day.check_active_region()
+    assert lines == ["sandbox runs as one region (its region set is not started): no standby to check"]
+    assert day.lock.holder() is None and not any(tmp_path.iterdir())  # nothing touched
