@@ -215,9 +215,7 @@ def test_rows_kafka_does_not_acknowledge_stay_unsent_until_it_does(relay_twin):
     client = SandboxClient(twin.paths)
     client.wait_ready(RELAY, timeout=30)
     before = Counter(r["headers"]["event_id"] for r in _records(broker))
-    kafka = psutil.Process(broker._proc.pid)  # the broker this module started (tests/support/kafka_broker.py)
-    kafka.suspend()
-    try:
+    with broker.frozen():
         stack.publish(twin, _posts("kafka-frozen", 3))
         failed = wait_until(lambda: (s := stack.relay_status(twin)) and s["failed_total"] >= 3 and not s["ready"] and s,
                             timeout=40, what="the relay to give up on the unacknowledged batch")
@@ -225,8 +223,6 @@ def test_rows_kafka_does_not_acknowledge_stay_unsent_until_it_does(relay_twin):
         pending = [row for row in _outbox(twin) if not row["sent"]]
         assert len(pending) == 3, "no row is marked sent without Kafka's acknowledgement"
         assert requests.get(f"{event_relay.url(twin)}/readyz", timeout=2).status_code == 503
-    finally:
-        kafka.resume()
     wait_until(lambda: _drained(twin), timeout=60, what="the relay to send the rows once Kafka answers")
     counts = Counter(r["headers"]["event_id"] for r in _records(broker))
     new = {row["event_id"] for row in pending}

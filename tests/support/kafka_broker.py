@@ -15,6 +15,9 @@ stopped (SIGTERM, then SIGKILL after 10 s) when the ``with`` block ends, and its
 from __future__ import annotations
 
 import base64
+import contextlib
+import os
+import signal
 import subprocess
 import uuid
 from pathlib import Path
@@ -90,6 +93,22 @@ class KafkaBroker:
         except subprocess.TimeoutExpired:
             self._proc.kill()
             self._proc.wait(timeout=10)
+
+    @contextlib.contextmanager
+    def frozen(self):
+        """The broker stopped (SIGSTOP) for the ``with`` block and resumed after it, even on a failure:
+        its connections stay open and nothing is answered, as a broker hung in a long pause::
+
+            with broker.frozen():
+                ...  # producers wait for acknowledgements that do not come
+        """
+        if self._proc is None or self._proc.poll() is not None:
+            raise RuntimeError(f"the Kafka broker is not running: see {self.log}")
+        os.kill(self._proc.pid, signal.SIGSTOP)
+        try:
+            yield self
+        finally:
+            os.kill(self._proc.pid, signal.SIGCONT)
 
     def create_topic(self, name: str, *, partitions: int) -> None:
         """``name`` with ``partitions`` partitions (replication factor 1), waited for."""
