@@ -53,3 +53,8 @@ class NotRunning(GamedayError):
 
 class DeadlineExceeded(GamedayError):
     """A wait passed its deadline."""
+
+
+class RegionSetNotRunning(UsageError):
+    """The environment names a second region, but no region set runs for it (a sandbox twin started on
+    its own): a single-region target, not a broken front. Raised by a target's region methods."""

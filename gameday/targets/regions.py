@@ -22,17 +22,12 @@ from typing import Any
 
 import requests
 
-from ..errors import GamedayError, UsageError
+from ..errors import GamedayError, RegionSetNotRunning, UsageError  # noqa: F401 - RegionSetNotRunning re-exported
 from .base import Target
 from .environment import Environment, standby
 from .front import Front
 
 REGION_HEADER = "X-Gameday-Region"
-
-
-class RegionSetNotRunning(UsageError):
-    """The environment names a second region, but no region set runs for it (a sandbox twin started on
-    its own): a single-region target, not a broken front. Raised by a target's region methods."""
 
 DEFAULT_DECISION_S = 60.0
 

@@ -436,7 +436,7 @@ class SandboxTarget(Target):
         twin = self._twin()
         regions = Regions.containing(twin)
         if not regions.configured():
-            from .regions import RegionSetNotRunning
+            from ..errors import RegionSetNotRunning
             raise RegionSetNotRunning(f"{self.name}: twin {twin.name!r} is not part of a region set",
                              hint=f"start two regions: gameday sandbox --name {regions.primary.name} up --regions 2")
         return regions, twin.shape.region
