@@ -155,28 +155,51 @@ def test_the_figures_these_tests_rely_on():
     assert PRODUCTION["p95_ms"] < DEFAULT["p95_ms"]
 
 
-def test_site_probes_judge_by_targets_yaml_for_the_environment(site):
+# The server fails exactly one request per window, so the success ratio is exact; the latency is this
+# machine's load (make test runs two lanes on two cores: CI measured p95 over 1 s for this local server).
+# So the ratio is judged as targets.yaml resolves it, with the p95 given loose (ANY_P95_MS); the p95
+# targets.yaml resolves is read from the SLO line the probe logs and the error it raises.
+ANY_P95_MS = 60_000
+
+
+def slo_lines(caplog) -> list[str]:
+    return [r.getMessage().split("(SLO: ", 1)[1] for r in caplog.records if "site SLO" in r.getMessage()]
+
+
+def test_site_probes_judge_by_targets_yaml_for_the_environment(site, caplog):
     default_env = configuration("unit-site", site_url=site)
     production_env = configuration("gke-production", site_url=site)  # targets.yaml's environments.gke-production
     kw = {"window_s": WINDOW_S, "rate": RATE}
-    assert site_probes.site_meets_slo(**kw, configuration=default_env) is True
-    assert site_probes.site_meets_slo(**kw, attempts=1, configuration=production_env) is False
+    assert site_probes.site_meets_slo(**kw, max_p95_ms=ANY_P95_MS, configuration=default_env) is True
+    assert site_probes.site_meets_slo(**kw, max_p95_ms=ANY_P95_MS, attempts=1, configuration=production_env) is False
     # Every window holds exactly one failure (the server counts requests), so only a ratio judged by the
-    # default SLO lets any window meet it: with gke-production's it would raise at the deadline. Which
-    # window meets (the first, or a later one) is the p95's, i.e. this machine's load, not asserted.
-    waited = site_probes.wait_for_site_slo(timeout=30, **kw, configuration=default_env)
+    # default SLO lets a window meet it: with gke-production's it raises at the deadline.
+    waited = site_probes.wait_for_site_slo(timeout=30, **kw, max_p95_ms=ANY_P95_MS, configuration=default_env)
     assert 0 <= waited < 30 and OneFailurePerWindow.counter % PER_WINDOW == 0
     with pytest.raises(ActivityFailed, match=rf"{PRODUCTION['success_ratio']:.2%} ok, p95 <= {PRODUCTION['p95_ms']:g} ms"):
         site_probes.wait_for_site_slo(timeout=0.5, **kw, configuration=production_env)
+    caplog.clear()
+    with caplog.at_level("INFO", logger="chaostoolkit"):  # met or missed (the p95 is the load's), the SLO it judged by
+        site_probes.site_meets_slo(**kw, attempts=1, configuration=default_env)
+        site_probes.site_meets_slo(**kw, attempts=1, configuration=production_env)
+    assert slo_lines(caplog) == [f"{DEFAULT['success_ratio']:.2%} ok, p95 <= {DEFAULT['p95_ms']:g} ms)",
+                                 f"{PRODUCTION['success_ratio']:.2%} ok, p95 <= {PRODUCTION['p95_ms']:g} ms)"]
 
 
-def test_site_probe_arguments_given_by_an_experiment_win(site):
+def test_site_probe_arguments_given_by_an_experiment_win(site, caplog):
     production_env = configuration("gke-production", site_url=site)
     default_env = configuration("unit-site", site_url=site)
     kw = {"window_s": WINDOW_S, "rate": RATE}
-    assert site_probes.site_meets_slo(min_success_ratio=DEFAULT["success_ratio"], **kw, configuration=production_env) is True
-    assert site_probes.site_meets_slo(min_success_ratio=1.0, max_p95_ms=60_000, **kw, attempts=1,
+    assert site_probes.site_meets_slo(min_success_ratio=DEFAULT["success_ratio"], max_p95_ms=ANY_P95_MS, **kw,
+                                      configuration=production_env) is True
+    assert site_probes.site_meets_slo(min_success_ratio=1.0, max_p95_ms=ANY_P95_MS, **kw, attempts=1,
                                       configuration=default_env) is False
+    caplog.clear()
+    with caplog.at_level("INFO", logger="chaostoolkit"):  # one given, the other still targets.yaml's
+        site_probes.site_meets_slo(min_success_ratio=0.5, **kw, attempts=1, configuration=production_env)
+        site_probes.site_meets_slo(max_p95_ms=2500, **kw, attempts=1, configuration=production_env)
+    assert slo_lines(caplog) == [f"50.00% ok, p95 <= {PRODUCTION['p95_ms']:g} ms)",
+                                 f"{PRODUCTION['success_ratio']:.2%} ok, p95 <= 2500 ms)"]
 
 
 class FirstWindowFails(OneFailurePerWindow):
@@ -195,7 +218,7 @@ def test_the_steady_state_probe_measures_up_to_its_attempts_windows_until_one_me
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         env = configuration("unit-site", site_url=f"http://127.0.0.1:{server.server_address[1]}")
-        kw = {"window_s": WINDOW_S, "rate": RATE, "configuration": env}
+        kw = {"window_s": WINDOW_S, "rate": RATE, "max_p95_ms": ANY_P95_MS, "configuration": env}
         FirstWindowFails.counter = 0
         with caplog.at_level("INFO", logger="chaostoolkit"):
             assert site_probes.site_meets_slo(attempts=1, **kw) is False  # one window: the transient decides
