@@ -27,7 +27,7 @@ import requests
 
 from ...errors import GamedayError
 from ...zones import zone_for
-from .. import relay_build
+from .. import jvm, relay_build
 from ..spec import MemberSpec, Workload
 from ..twin import CONTENT_TOPIC, DB_NAME, DB_USER, Twin
 
@@ -36,7 +36,7 @@ LAYER = "events"
 ADDRESS_OCTET = 65  # 127.<net>.65.N, beside the indexer's .60 (twin.LAYERS has no "events" entry yet)
 PORT = 8090
 OUTBOX_TABLE = "wp_gameday_outbox"  # WordPress's table prefix wp_ + the plugin's gameday_outbox
-HEAP = ["-Xms32m", "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k"]
+HEAP = ["-Xms32m", "-Xmx128m", "-Xss512k"]
 STOP_GRACE = 15.0  # a batch in flight waits up to delivery.timeout.ms (10 s) for its acks, then is marked
 
 
@@ -69,7 +69,7 @@ def member(twin: Twin, index: int, *, db_addr: str, bootstrap: str, topic: str =
         env[f"GAMEDAY_RELAY_{key.upper()}"] = str(int(value))
     return MemberSpec(
         name=f"relay-{index}", index=index, address=address(twin, index), ports={"http": PORT},
-        argv=[twin.loc.java or "java", *HEAP, "-jar", str(relay_build.jar())],
+        argv=[twin.loc.java or "java", *HEAP, *jvm.FLAGS, "-jar", str(relay_build.jar())],
         env=env, env_files=[str(twin.db_env_file)],
         readiness={"type": "http", "url": f"{url(twin, index)}/readyz"},
         labels={"app": "event-relay", "tier": "backend", "zone": zone_for(index)},

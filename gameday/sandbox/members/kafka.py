@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...errors import GamedayError
 from ...zones import zone_for
-from .. import log_disk
+from .. import jvm, log_disk
 from ..spec import MemberSpec, Workload
 from ..twin import KAFKA_NODES, PORTS, Twin
 
@@ -83,7 +83,7 @@ def server_properties(twin: Twin, i: int) -> str:
 
 def _java(twin: Twin) -> list[str]:
     log4j = twin.paths.conf / "kafka-log4j2.properties"
-    return [twin.loc.java or "java", *HEAP.split(), "-XX:+UseG1GC", "-XX:MaxGCPauseMillis=20",
+    return [twin.loc.java or "java", *HEAP.split(), *jvm.FLAGS,
             "-Djava.awt.headless=true", f"-Dlog4j2.configurationFile={log4j}",
             "-cp", f"{twin.loc.kafka_libs}/*"]
 

@@ -27,7 +27,7 @@ import bcrypt
 
 from ...errors import GamedayError
 from ...zones import zone_for
-from .. import tls
+from .. import jvm, tls
 from ..install import SYSTEM_USER, java_home
 from ..spec import MemberSpec, Workload
 from ..twin import PORTS, SEARCH_NODES, SEARCH_USER, Twin
@@ -36,9 +36,7 @@ HEAP = "512m"
 JVM_OPTIONS = """\
 -Xms{heap}
 -Xmx{heap}
--XX:+UseG1GC
--XX:G1ReservePercent=25
--XX:InitiatingHeapOccupancyPercent=30
+{flags}
 -Djava.io.tmpdir=${{OPENSEARCH_TMPDIR}}
 -XX:ErrorFile={node_dir}/logs/hs_err_pid%p.log
 18-:-Djava.security.manager=allow
@@ -254,7 +252,7 @@ def prepare(twin: Twin) -> None:
         for private in (conf / CERTS, conf / SECURITY_DIR):
             private.chmod(0o700)
         shutil.copy(dist_conf / "log4j2.properties", conf / "log4j2.properties")
-        (conf / "jvm.options").write_text(JVM_OPTIONS.format(heap=HEAP, node_dir=d))
+        (conf / "jvm.options").write_text(JVM_OPTIONS.format(heap=HEAP, flags="\n".join(jvm.FLAGS), node_dir=d))
         (conf / "opensearch.yml").write_text(opensearch_yml(twin, i))
         for name, data in certs.items():
             _write_private(conf / CERTS / name, data)
