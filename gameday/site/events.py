@@ -16,29 +16,39 @@ record on ``content-events``, keyed by ``id``). Two producers write it: this mod
 =============  ========  ===========================================================================
 field          required  meaning
 =============  ========  ===========================================================================
-type           yes       ``article.published``, for a first publish and an update alike
+type           yes       ``article.published`` for a first publish and an update alike;
+                         ``article.removed`` when the item stops being public (WordPress: unpublished
+                         to a draft, pending, private or scheduled status, trashed, or deleted; which
+                         one is ``action``): the indexer deletes the document
 id             yes       positive integer, the search document id (the site's article id;
                          WordPress's post id)
-version        yes       positive integer, one more per change of that id (the indexer keeps the
-                         highest: OpenSearch external versions, so a record sent twice is harmless)
-kind           yes       ``guidance`` or ``monograph`` (WordPress: a post, or the ``monograph`` type)
-slug           yes       string
-title          yes       string
-category       key       the category's name, or null (WordPress content filed in none)
-summary        yes       string, may be empty (WordPress: the excerpt)
-body           yes       plain text (WordPress: the content without markup)
+version        yes       positive integer, one more per change of that id, removals included (the
+                         indexer keeps the highest: OpenSearch external versions, so a record sent
+                         twice or late is harmless: a removal of version N is not undone by a
+                         published event below N, nor a published event of N by a removal below N)
+kind           pub       ``guidance`` or ``monograph`` (WordPress: a post, or the ``monograph`` type)
+slug           pub       string
+title          pub       string
+category       pub key   the category's name, or null (WordPress content filed in none)
+summary        pub       string, may be empty (WordPress: the excerpt)
+body           pub       plain text (WordPress: the content without markup)
 updated_at     no        ISO 8601, UTC when it carries no offset
 event_id       no        UUID of this event (WordPress: also the outbox row's and the Kafka header's)
-action         no        ``published`` or ``updated`` (WordPress)
+action         no        ``published`` or ``updated`` (WordPress's ``article.published``);
+                         ``unpublished``, ``trashed`` or ``deleted`` (``article.removed``)
 permalink      no        the item's path, ``/switching/<slug>/`` or ``/monographs/<slug>/`` (WordPress)
 gameday_id     no        the catalogue id of a seeded WordPress item, else null
 occurred_at    no        when the change was committed (WordPress, UTC)
 =============  ========  ===========================================================================
 
-"yes" fields must be present and not null; "key" fields must be present (null allowed); any other
-field is carried and ignored (the index keeps :data:`gameday.site.search._DOC_FIELDS`). A record
-that breaks this goes to the dead-letter topic (:mod:`.dead_letter`). Consumers dedupe by
-``id`` + ``version``: the relay and the site's own outbox relay are at-least-once.
+"yes" fields must be present and not null in every event; "pub" fields likewise in an
+``article.published`` event ("pub key": present, null allowed), and are carried, not required, in an
+``article.removed`` one (WordPress sends kind and slug); any other field is carried and ignored (the
+index keeps :data:`gameday.site.search._DOC_FIELDS`). A record that breaks this goes to the
+dead-letter topic (:mod:`.dead_letter`). Consumers dedupe by ``id`` + ``version``: the relay and the
+site's own outbox relay are at-least-once. The index keeps a removal's version for
+``index.gc_deletes`` (:data:`gameday.site.search.INDEX_SETTINGS`: a day), so within that a stale
+published event cannot bring a removed item back.
 
 The producer is idempotent (``enable.idempotence=true``, ``acks=all``), gives up on a message after
 ``delivery.timeout.ms=5000``, and is created lazily on first use, so it is safe to build the
@@ -58,8 +68,10 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 
 from ..errors import GamedayError
 from .config import SiteConfig
+from .search import REMOVED_TYPE  # the item is no longer public: the indexer deletes its document
 
-__all__ = ["EventPublisher", "EventNotAcknowledged", "article_event", "EVENT_TYPE", "PRODUCER_CONFIG"]
+__all__ = ["EventPublisher", "EventNotAcknowledged", "article_event", "EVENT_TYPE", "REMOVED_TYPE",
+           "PRODUCER_CONFIG"]
 
 log = logging.getLogger(__name__)
 

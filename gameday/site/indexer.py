@@ -9,7 +9,9 @@ Run one or more per environment (they share the consumer group ``indexer``)::
   mirrored by MirrorMaker 2 into a standby region, :mod:`gameday.sandbox.members.mirror`; a new one
   is picked up within 5 s), ``enable.auto.commit=false``,
   ``auto.offset.reset=earliest``. Reads batches of up to 500 events or 1 s, bulk-indexes them
-  (doc id = article id, external version = article version) and commits the offsets only after
+  (doc id = article id, external version = article version; an ``article.removed`` event deletes the
+  document with its version, so a duplicate or late event neither fails nor brings it back: see
+  :mod:`.events`) and commits the offsets only after
   the bulk request succeeded: at-least-once delivery, made idempotent by id + version. While
   OpenSearch is down it keeps the batch, pauses its partitions (still polling, so it stays in the
   group) and retries with capped exponential back-off (0.5 s .. 5 s); nothing is committed.
@@ -38,7 +40,7 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from . import db
 from .config import SiteConfig
 from .dead_letter import DeadLetters
-from .events import EVENT_TYPE, EventPublisher
+from .events import EVENT_TYPE, REMOVED_TYPE, EventPublisher
 from .search import SearchClient, SearchError, SearchRejected, SearchUnavailable
 
 log = logging.getLogger("gameday.site.indexer")
@@ -63,9 +65,10 @@ CONSUMER_CONFIG = {
 }
 
 # the content event's fields (the contract: gameday/site/events.py): required and not null, or
-# required and nullable (WordPress content may be filed in no category)
+# required and nullable (WordPress content may be filed in no category); a removal needs id and version
 _EVENT_FIELDS = ("id", "version", "kind", "slug", "title", "summary", "body")
 _NULLABLE_FIELDS = ("category",)
+_REMOVED_FIELDS = ("id", "version")
 
 
 def content_pattern(content_topic: str) -> str:
@@ -77,8 +80,9 @@ def content_pattern(content_topic: str) -> str:
 
 
 def parse_batch(messages: list[Message]) -> tuple[list[dict], list[tuple[Message, str]]]:
-    """Decode a batch: the latest version per article id, and the messages that are not a complete
-    ``article.published`` event (not JSON, a field missing, an id or version not an integer), each
+    """Decode a batch: the latest event per article id (an ``article.published`` or an
+    ``article.removed`` one, whichever has the higher version), and the messages that are not a
+    complete event of either type (not JSON, a field missing, an id or version not an integer), each
     with why: the caller dead-letters those (:mod:`.dead_letter`) instead of blocking on them. The
     fields: :mod:`.events`' docstring (the Python site's and WordPress's events alike)."""
     latest: dict[int, dict] = {}
@@ -86,11 +90,15 @@ def parse_batch(messages: list[Message]) -> tuple[list[dict], list[tuple[Message
     for msg in messages:
         try:
             event = json.loads(msg.value())
-            if not isinstance(event, dict) or event.get("type") != EVENT_TYPE:
-                raise ValueError(f"not an {EVENT_TYPE} event")
-            missing = [f for f in _EVENT_FIELDS if event.get(f) is None] + [f for f in _NULLABLE_FIELDS if f not in event]
+            kind = event.get("type") if isinstance(event, dict) else None
+            if kind not in (EVENT_TYPE, REMOVED_TYPE):
+                raise ValueError(f"not an {EVENT_TYPE} event (nor an {REMOVED_TYPE} one)")
+            if kind == EVENT_TYPE:
+                missing = [f for f in _EVENT_FIELDS if event.get(f) is None] + [f for f in _NULLABLE_FIELDS if f not in event]
+            else:
+                missing = [f for f in _REMOVED_FIELDS if event.get(f) is None]
             if missing:
-                raise ValueError(f"{EVENT_TYPE} event without {', '.join(missing)}")
+                raise ValueError(f"{kind} event without {', '.join(missing)}")
             article_id, version = _whole(event["id"], "id"), _whole(event["version"], "version")
         except (ValueError, TypeError) as err:  # json.JSONDecodeError and UnicodeDecodeError are ValueErrors
             log.warning("rejecting message %s[%s]@%s: %s", msg.topic(), msg.partition(), msg.offset(), err)
@@ -236,7 +244,8 @@ class Indexer:
         lag = self._lag(offsets)
         dead = "".join(f" dead-lettered={m.topic()}[{m.partition()}]@{m.offset()}" for m, _ in rejected[:5])
         print(f"batch: {len(messages)} events, {len(events)} articles: indexed={result['indexed']}"
-              f" stale={result['stale']} rejected={len(rejected)}{dead} lag={'?' if lag is None else lag}"
+              f" removed={result['removed']} stale={result['stale']} rejected={len(rejected)}{dead}"
+              f" lag={'?' if lag is None else lag}"
               f" in {1000 * (time.monotonic() - started):.0f} ms", flush=True)
 
     def _index_with_retry(self, events: list[dict], offsets: list[TopicPartition]) -> dict | None:

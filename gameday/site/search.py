@@ -5,6 +5,7 @@ Used by the web app (search pages), the seed (create + bulk) and the indexer (bu
     client = SearchClient(cfg.search_urls, index=cfg.content_index, auth=cfg.search_auth, verify=cfg.search_verify)
     client.create_index()                       # no-op if it exists
     client.bulk_index(articles)                 # id = article id, version_type=external
+    client.bulk_index([{"type": "article.removed", "id": 7, "version": 4}])  # deletes document 7 (v4)
     hits = client.search("apixaban", size=10)   # {"total": 12, "hits": [{id, kind, slug, ...}]}
 
 Each call tries the hosts in turn, starting at a rotating offset, each at most once, with a 0.5 s
@@ -14,7 +15,11 @@ or frozen node costs one slow request per second, not one per search. Over https
 timeout is 1 s (it includes the TLS handshake). A connection failure, timeout or 5xx on every host raises
 :class:`SearchUnavailable`. Bulk indexing uses ``version_type=external`` with the article version,
 so replaying an event (or the seed) is idempotent and never overwrites a newer version; those
-version conflicts (409) count as success.
+version conflicts (409) count as success. A removal event (``article.removed``,
+:data:`gameday.site.events.REMOVED_TYPE`) deletes the document with its version, external too: a
+removal replayed, or one of a document never indexed (404), is a success, and the index remembers the
+removal's version for ``index.gc_deletes`` (a day here, OpenSearch's default being 60 s), so a stale
+published event arriving within that cannot bring the document back.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import requests
 
 from ..errors import GamedayError
 
-__all__ = ["SearchClient", "SearchUnavailable", "SearchError", "SearchRejected", "INDEX_SETTINGS", "document"]
+__all__ = ["SearchClient", "SearchUnavailable", "SearchError", "SearchRejected", "INDEX_SETTINGS", "REMOVED_TYPE",
+           "document"]
 
 CONNECT_TIMEOUT = 0.5
 TLS_CONNECT_TIMEOUT = 1.0  # an https connect includes the TLS handshake (slow on a loaded 2-core machine)
@@ -42,6 +48,7 @@ INDEX_SETTINGS: dict[str, Any] = {
             "number_of_shards": 3,
             "number_of_replicas": 1,
             "unassigned.node_left.delayed_timeout": "5s",
+            "gc_deletes": "1d",  # how long a deleted document's version refuses older writes
         }
     },
     "mappings": {
@@ -60,6 +67,7 @@ INDEX_SETTINGS: dict[str, Any] = {
 
 _DOC_FIELDS = ("kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
 _HIT_FIELDS = ["kind", "slug", "title", "category", "summary", "version"]
+REMOVED_TYPE = "article.removed"  # a removal event (the contract: gameday.site.events): delete the document
 
 
 class SearchUnavailable(GamedayError):
@@ -221,35 +229,43 @@ class SearchClient:
         return True
 
     def bulk_index(self, articles: Iterable[dict], *, refresh: bool = False) -> dict:
-        """Index articles by id with external versioning. Returns ``{"indexed", "stale"}`` counts.
+        """Index articles by id with external versioning, and delete those whose ``type`` is
+        ``article.removed`` (a removal event: id and version are all it needs). Returns
+        ``{"indexed", "removed", "stale"}`` counts.
 
-        ``stale`` counts version conflicts (the index already holds this or a newer version).
-        Raises :class:`SearchUnavailable` if no host answered or an item failed for want of capacity
-        (429, 5xx): the caller should retry the whole batch (it is idempotent). Raises
-        :class:`SearchRejected` naming the ids OpenSearch refused for what they are (other 4xx): those
-        never index; the rest of the batch was applied.
+        ``stale`` counts version conflicts (the index already holds this or a newer version, or a
+        removal of one). ``removed`` counts deletions, a document that was not there included (the
+        removal is recorded either way). Raises :class:`SearchUnavailable` if no host answered or an
+        item failed for want of capacity (429, 5xx): the caller should retry the whole batch (it is
+        idempotent). Raises :class:`SearchRejected` naming the ids OpenSearch refused for what they
+        are (other 4xx): those never index; the rest of the batch was applied.
         """
         lines: list[str] = []
         for article in articles:
-            action = {"index": {"_index": self.index, "_id": str(article["id"]),
-                                "version": int(article["version"]), "version_type": "external"}}
-            lines.append(json.dumps(action))
-            lines.append(json.dumps(document(article)))
+            meta = {"_index": self.index, "_id": str(article["id"]), "version": int(article["version"]),
+                    "version_type": "external"}
+            if article.get("type") == REMOVED_TYPE:
+                lines.append(json.dumps({"delete": meta}))
+            else:
+                lines.append(json.dumps({"index": meta}))
+                lines.append(json.dumps(document(article)))
         if not lines:
-            return {"indexed": 0, "stale": 0}
+            return {"indexed": 0, "removed": 0, "stale": 0}
         params = {"refresh": "true"} if refresh else None
         resp = self.request("POST", "/_bulk", data=("\n".join(lines) + "\n").encode(), params=params)
         result = resp.json()
-        indexed = stale = 0
+        counts = {"indexed": 0, "removed": 0, "stale": 0}
         failures: list[str] = []
         refused: dict[str, str] = {}
         for item in result.get("items", []):
-            outcome = item.get("index", {})
+            op, outcome = next(iter(item.items()), ("index", {}))
             status = outcome.get("status", 0)
-            if 200 <= status < 300:
-                indexed += 1
+            if 200 <= status < 300 or (op == "delete" and status == 404 and "error" not in outcome):
+                # a delete's 404 without an error: the document was not there (the removal is recorded);
+                # with one, e.g. index_not_found_exception, it is a failure like any other
+                counts["removed" if op == "delete" else "indexed"] += 1
             elif status == 409:
-                stale += 1
+                counts["stale"] += 1
             else:
                 failures.append(f"{outcome.get('_id')}: {status} {json.dumps(outcome.get('error'))[:200]}")
                 refused[str(outcome.get("_id"))] = f"HTTP {status} {json.dumps(outcome.get('error'))[:300]}"
@@ -257,7 +273,7 @@ class SearchClient:
             if any(f.split(": ", 1)[1].startswith(("429", "5")) for f in failures):
                 raise SearchUnavailable(f"bulk indexing partly failed ({len(failures)} items), e.g. {failures[0]}")
             raise SearchRejected(f"bulk indexing refused {len(failures)} items, e.g. {failures[0]}", refused)
-        return {"indexed": indexed, "stale": stale}
+        return counts
 
     def search(self, q: str, size: int = 10) -> dict:
         """Exact words over title^3, summary^2 and body; if nothing matches, fuzzy words over title

@@ -113,6 +113,29 @@ def test_publishing_writes_one_outbox_row_in_the_same_transaction(wp_twin):
     assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0] == before + 1
 
 
+def test_taking_a_post_out_of_view_writes_its_removal_in_the_same_transaction(wp_twin):
+    post_id = stack.publish(wp_twin, [{"title": "Gameday: a note to withdraw", "content": "Soon gone."}])[0]
+    stack.sql(wp_twin, "ALTER TABLE wp_gameday_outbox ADD CONSTRAINT gameday_test_refuse_removals "
+                       "CHECK (event_type <> 'article.removed')")
+    try:
+        for action in ("unpublish", "trash", "delete"):  # each refused with its event: nothing changed
+            with pytest.raises(GamedayError, match="rolled back"):
+                stack.remove(wp_twin, [(post_id, action)])
+            assert stack.sql(wp_twin, "SELECT post_status, post_name FROM wp_posts WHERE ID = %s", (post_id,)) == [
+                ("publish", "gameday-a-note-to-withdraw")], action  # the trash's slug suffix and meta undone too
+            assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_postmeta WHERE post_id = %s AND meta_key LIKE '\\_wp\\_%%'",
+                             (post_id,)) == [(0,)], action
+    finally:
+        stack.sql(wp_twin, "ALTER TABLE wp_gameday_outbox DROP CONSTRAINT gameday_test_refuse_removals")
+    assert stack.remove(wp_twin, [(post_id, "unpublish"), (post_id, "delete")]) == ["draft", "deleted"]
+    rows = stack.sql(wp_twin, "SELECT event_type, version, payload FROM wp_gameday_outbox WHERE post_id = %s ORDER BY id",
+                     (post_id,))
+    assert [(kind, version, json.loads(payload)["action"]) for kind, version, payload in rows] == [
+        ("article.published", 1, "published"), ("article.removed", 2, "unpublished"), ("article.removed", 3, "deleted")]
+    assert json.loads(rows[1][2])["permalink"] == "/uncategorized/gameday-a-note-to-withdraw/"  # where it was public
+    assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE ID = %s", (post_id,)) == [(0,)]
+
+
 def _pids(pid_file) -> set[int]:
     """A server's master (from its pid file) and every process under it."""
     master = psutil.Process(int(pid_file.read_text()))

@@ -14,7 +14,15 @@ with the fields WordPress knows (monographs, a post filed in no category, markup
 a seeded item's catalogue id and version); the indexer makes them searchable at their latest version;
 after a SIGKILL of the relay inside its acknowledged-not-marked window, the duplicates it sends are
 absorbed (documents in the index = distinct posts, each at its latest version); nothing is
-dead-lettered. About 26 s on 2 cores (three runs: 25-27 s).
+dead-lettered. The plugin's search answers from this node (``wp-1`` is configured with it): each hit
+is its own post, by id, though a post and a monograph share a slug; words of the title, the summary or
+the body match, a misspelling through the fuzzy query. Unpublishing, trashing and deleting posts
+through WordPress write ``article.removed`` events and the indexer deletes their documents; stale
+published events replayed into Kafka after that do not bring them back, duplicated removals are
+harmless, a re-publish brings a post back and a stale removal replayed after it does not take it out;
+with the search node stopped the plugin's search falls back to MySQL, which serves neither. 48-78 s
+here while a full test run loaded the machine (four runs; the setup 17-50 s, the three tests of
+removals and the plugin's search 11 s of it).
 """
 
 from __future__ import annotations
@@ -22,16 +30,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from collections import Counter
 
 import pytest
 import requests
-from confluent_kafka import Message
+from confluent_kafka import Message, Producer
 
 from gameday import kafka_records
 from gameday.deadline import wait_until
 from gameday.errors import GamedayError
-from gameday.sandbox import install, lifecycle
+from gameday.sandbox import install, jvm, lifecycle
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.install import java_home
 from gameday.sandbox.members import db, event_relay, search, wordpress
@@ -61,7 +70,8 @@ def _search_node(twin: Twin) -> Workload:
     for sub in ("config", "data", "logs"):
         (d / sub).mkdir(parents=True, exist_ok=True)
     (d / "config" / "log4j2.properties").write_text((home / "config" / "log4j2.properties").read_text())
-    (d / "config" / "jvm.options").write_text(search.JVM_OPTIONS.format(heap=SEARCH_HEAP, node_dir=d))
+    (d / "config" / "jvm.options").write_text(search.JVM_OPTIONS.format(heap=SEARCH_HEAP, flags="\n".join(jvm.FLAGS),
+                                                                           node_dir=d))
     (d / "config" / "opensearch.yml").write_text("\n".join([
         f"cluster.name: gameday-{twin.name}", "node.name: search-1", f"network.host: {address}",
         f"http.port: {PORTS['search']}", f"transport.port: {PORTS['search_transport']}",
@@ -110,7 +120,7 @@ def events_twin(tmp_path_factory):
         workloads: list[Workload] = []
 
         def prepare():
-            stack.prepare(twin, relay=True)
+            stack.prepare(twin, relay=True, search_urls=[_search_url(twin)])  # the plugin's search: this node
 
         try:
             workloads += [db.workload(twin), _search_node(twin), wordpress.bootstrap(twin, n=SEED_N),
@@ -172,9 +182,9 @@ def _count(twin: Twin) -> int:
 
 
 def _indexer_batches(twin: Twin) -> list[dict[str, int]]:
-    """The indexer's batch lines: events, articles, indexed, stale, rejected."""
-    pattern = re.compile(r"batch: (\d+) events, (\d+) articles: indexed=(\d+) stale=(\d+) rejected=(\d+)")
-    return [dict(zip(("events", "articles", "indexed", "stale", "rejected"), map(int, m.groups()), strict=True))
+    """The indexer's batch lines: events, articles, indexed, removed, stale, rejected."""
+    pattern = re.compile(r"batch: (\d+) events, (\d+) articles: indexed=(\d+) removed=(\d+) stale=(\d+) rejected=(\d+)")
+    return [dict(zip(("events", "articles", "indexed", "removed", "stale", "rejected"), map(int, m.groups()), strict=True))
             for m in pattern.finditer(twin.paths.member_log(INDEXER).read_text())]
 
 
@@ -263,3 +273,136 @@ def test_duplicates_of_a_relay_killed_in_its_window_are_absorbed_by_the_index(ev
     print(f"\nKafka records {len(messages)} ({duplicates} duplicates from the SIGKILL), posts {len(latest)}, "
           f"documents {_count(twin)}; indexer: {sum(b['events'] for b in batches)} events read in {len(batches)} "
           f"batches, stale {sum(b['stale'] for b in batches)}")
+
+
+def _plugin_search(twin: Twin, q: str, source: str = "opensearch") -> dict:
+    """The plugin's JSON API search on ``wp-1``, asserted to have answered from ``source`` (the index
+    refreshed first, so that what the indexer wrote is searchable)."""
+    if source == "opensearch":
+        requests.post(f"{_search_url(twin)}/{CONTENT_INDEX}/_refresh", timeout=10).raise_for_status()
+    r = requests.get(f"{wordpress.url(twin, 1)}/wp-json/gameday/v1/search", params={"q": q}, timeout=15)
+    assert r.status_code == 200, r.text[:300]
+    body = r.json()
+    assert body["source"] == source, body.get("notice")
+    return body
+
+
+def _replay(twin: Twin, broker: KafkaBroker, records: list[dict]) -> None:
+    """Send ``records`` (read back from the topic) to it again, each with its key, as a late or duplicate
+    delivery would; return once the indexer has read them all (its batch lines, printed after the commit)."""
+    read = sum(b["events"] for b in _indexer_batches(twin))
+    producer = Producer({"bootstrap.servers": broker.bootstrap, "acks": "all", "enable.idempotence": True})
+    for record in records:
+        producer.produce(CONTENT_TOPIC, key=record["key"], value=record["value"])
+    assert producer.flush(10) == 0, "Kafka did not acknowledge the replayed records"
+    wait_until(lambda: sum(b["events"] for b in _indexer_batches(twin)) >= read + len(records), timeout=30,
+               interval=0.1, what=f"the indexer to read the {len(records)} replayed records")
+
+
+def test_the_plugins_search_answers_from_opensearch_each_hit_its_own_post(events_twin):
+    twin, _broker = events_twin
+    post, monograph = stack.publish(twin, [
+        {"title": "Switching from warfarin to drelvanic", "type": "post", "slug": "drelvanic", "category": "Switching",
+         "excerpt": "Start when the quellon score is below two.", "content": "Check zintrocal levels weekly."},
+        {"title": "Drelvanic", "type": "monograph", "slug": "drelvanic", "content": "A plovanide for atrial fibrillation."}])
+    slugs = dict(stack.sql(twin, "SELECT ID, post_name FROM wp_posts WHERE ID IN (%s, %s)", (post, monograph)))
+    assert slugs == {post: "drelvanic", monograph: "drelvanic"}  # one slug, two post types
+    wait_until(lambda: _indexed(twin, {post: 1, monograph: 1}), timeout=30, what="the indexer to index both")
+
+    both = _plugin_search(twin, "drelvanic")
+    assert not both["fuzzy"] and both["total"] == 2
+    assert {(i["id"], i["kind"], i["title"]) for i in both["items"]} == {
+        (post, "guidance", "Switching from warfarin to drelvanic"), (monograph, "monograph", "Drelvanic")}
+    assert {i["path"] for i in both["items"]} == {"/switching/drelvanic/", "/monographs/drelvanic/"}
+    for words, wanted in (("quellon score", post), ("zintrocal", post), ("plovanide fibrillation", monograph)):
+        found = _plugin_search(twin, words)  # the summary, the body, the body
+        assert [i["id"] for i in found["items"]] == [wanted] and found["total"] == 1, words
+    misspelt = _plugin_search(twin, "drelvanik")
+    assert misspelt["fuzzy"] and {i["id"] for i in misspelt["items"]} == {post, monograph}
+    assert _plugin_search(twin, "qzxwvy")["items"] == []
+
+
+def test_unpublished_trashed_and_deleted_posts_leave_the_index_and_a_republish_brings_them_back(events_twin):
+    twin, broker = events_twin
+    began = time.monotonic()
+    start = kafka_records.end_offsets(broker.bootstrap, CONTENT_TOPIC)
+    ids = stack.publish(twin, [{"title": f"Vorlastine note {n}", "type": "monograph" if n == 1 else "post",
+                                "category": "Switching", "content": f"Vorlastine, note {n}."} for n in range(4)])
+    unpublished, trashed, deleted, purged = ids
+    wait_until(lambda: _indexed(twin, dict.fromkeys(ids, 1)), timeout=30, what="the indexer to index the 4 posts")
+    assert {i["id"] for i in _plugin_search(twin, "vorlastine")["items"]} == set(ids)
+
+    removing = time.monotonic()
+    statuses = stack.remove(twin, [(unpublished, "unpublish"), (trashed, "trash"), (deleted, "delete"),
+                                   (purged, "trash"), (purged, "delete")])
+    removed_at = time.monotonic()
+    assert statuses == ["draft", "trash", "deleted", "trash", "deleted"]
+    in_ids = ", ".join(map(str, ids))
+    rows = stack.sql(twin, f"SELECT post_id, version, event_type, payload FROM wp_gameday_outbox WHERE post_id IN ({in_ids})")
+    removals = sorted((post_id, version, json.loads(payload)["action"]) for post_id, version, kind, payload in rows
+                      if kind == "article.removed")
+    assert removals == sorted([(unpublished, 2, "unpublished"), (trashed, 2, "trashed"), (deleted, 2, "deleted"),
+                               (purged, 2, "trashed"), (purged, 3, "deleted")])
+    assert {row[0] for row in stack.sql(twin, f"SELECT ID FROM wp_posts WHERE ID IN ({in_ids})")} == {unpublished, trashed}
+    wait_until(lambda: _index_versions(twin, ids) == {}, timeout=30, what="the indexer to delete the 4 documents")
+    gone_after = time.monotonic() - removed_at
+    wait_until(lambda: _drained(twin), timeout=30, what="the relay to send every removal")
+    assert _plugin_search(twin, "vorlastine")["items"] == []
+    assert SearchClient([_search_url(twin)], index=CONTENT_INDEX).search("vorlastine")["total"] == 0  # the site's query
+
+    records = [dict(r, event=json.loads(r["value"])) for r in kafka_records.read_all(broker.bootstrap, CONTENT_TOPIC,
+                                                                                       start=start, timeout=20)]
+    events, rejected = parse_batch([Message(topic=CONTENT_TOPIC, partition=r["partition"], offset=r["offset"], key=r["key"],
+                                            value=r["value"]) for r in records])  # the indexer's: removals the latest
+    assert rejected == [] and {e["id"]: (e["type"], e["version"]) for e in events if e["id"] in ids} == {
+        unpublished: ("article.removed", 2), trashed: ("article.removed", 2), deleted: ("article.removed", 2),
+        purged: ("article.removed", 3)}
+    published = [r for r in records if r["event"]["type"] == "article.published"]
+    removals_sent = [r for r in records if r["event"]["type"] == "article.removed"]
+    assert len(published) == 4 and len(removals_sent) == 5
+    replaying = time.monotonic()
+    settings = requests.get(f"{_search_url(twin)}/{CONTENT_INDEX}/_settings", timeout=10).json()
+    assert settings[CONTENT_INDEX]["settings"]["index"]["gc_deletes"] == "1d"  # a removal outranks late events a day
+    client, never = SearchClient([_search_url(twin)], index=CONTENT_INDEX), 10**9  # the indexer's bulk, directly
+    assert client.bulk_index([{"type": "article.removed", "id": never, "version": 5}]) == {"indexed": 0, "removed": 1, "stale": 0}
+    late = {"id": never, "version": 4, "kind": "guidance", "slug": "n", "title": "N", "category": None, "summary": "", "body": ""}
+    assert client.bulk_index([late])["stale"] == 1, "the removal of a document never indexed is remembered too"
+    _replay(twin, broker, published)  # late: each version 1 below its removal's version
+    assert _index_versions(twin, ids) == {}, "a stale published event brought a removed post back"
+    _replay(twin, broker, removals_sent)  # duplicates
+    assert _index_versions(twin, ids) == {}
+
+    republishing = time.monotonic()
+    stack.publish(twin, [{"id": unpublished, "title": "Vorlastine note 0, published again", "type": "post",
+                          "category": "Switching", "content": "Vorlastine, note 0 again."},
+                         {"id": trashed, "title": "Vorlastine note 1, out of the trash", "type": "monograph",
+                          "content": "Vorlastine, note 1 again."}])
+    back = {unpublished: 3, trashed: 3}
+    wait_until(lambda: _index_versions(twin, ids) == back, timeout=30, what="the re-published posts in the index")
+    _replay(twin, broker, [r for r in removals_sent if r["event"]["id"] in back])  # stale removals (version 2)
+    assert _index_versions(twin, ids) == back, "a stale removal took a re-published post out"
+    found = _plugin_search(twin, "vorlastine")
+    assert {(i["id"], i["path"]) for i in found["items"]} == {
+        (unpublished, "/switching/vorlastine-note-0/"), (trashed, "/monographs/vorlastine-note-1/")}
+    _nothing_dead_lettered(twin, broker)
+    batches = _indexer_batches(twin)
+    print(f"\n5 removals of 4 posts out of the index {gone_after:.1f} s after the last returned; replayed "
+          f"{len(published)} stale published events and {len(removals_sent) + 2} stale or duplicate removals: none "
+          f"changed the index; indexer: removed {sum(b['removed'] for b in batches)}, stale {sum(b['stale'] for b in batches)}"
+          f"; seconds: publish+index {removing - began:.1f}, remove+index {replaying - removing:.1f}, "
+          f"replays {republishing - replaying:.1f}, re-publish+replay {time.monotonic() - republishing:.1f}")
+
+
+def test_the_plugins_search_falls_back_to_mysql_without_the_node(events_twin):
+    twin, _broker = events_twin
+    client = SandboxClient(twin.paths)
+    client.stop("search-1")
+    client.wait_stopped("search-1", timeout=30)
+    both = _plugin_search(twin, "drelvanic", source="mysql")
+    assert both["fallback"] == "mysql" and "OpenSearch unavailable" in both["notice"]
+    assert {(i["kind"], i["title"]) for i in both["items"]} == {
+        ("guidance", "Switching from warfarin to drelvanic"), ("monograph", "Drelvanic")}
+    assert [i["id"] for i in _plugin_search(twin, "zintrocal", source="mysql")["items"]] == [
+        i["id"] for i in both["items"] if i["kind"] == "guidance"]  # a word of the body
+    assert {i["title"] for i in _plugin_search(twin, "vorlastine", source="mysql")["items"]} == {
+        "Vorlastine note 0, published again", "Vorlastine note 1, out of the trash"}  # nothing unpublished

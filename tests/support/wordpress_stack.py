@@ -1,10 +1,11 @@
 """The WordPress modules' shared pieces (test_wordpress, test_object_cache, test_event_relay,
 test_wordpress_events): each runs a small topology of its own (MariaDB, the WordPress bootstrap, one
-``wp-1``, and what the module adds) on its own network, and reads the database, publishes through
-WordPress and kills the relay inside its ack-to-mark window the same way::
+``wp-1``, and what the module adds) on its own network, and reads the database, publishes (unpublishes,
+trashes, deletes) through WordPress and kills the relay inside its ack-to-mark window the same way::
 
     lifecycle.up(twin.paths, topology, prepare=lambda: prepare(twin, relay=True), timeout=150)
     ids = publish(twin, [{"title": "...", "type": "monograph", "category": "Switching", "content": "..."}])
+    remove(twin, [(ids[0], "unpublish"), (ids[0], "delete")])   # ["draft", "deleted"]
     sql(twin, "SELECT COUNT(*) FROM wp_gameday_outbox")[0][0]
     in_flight = kill_inside_the_marking_window(twin, SandboxClient(twin.paths))
 """
@@ -62,6 +63,22 @@ def publish(twin: Twin, items: list[dict]) -> list[int]:
 
     with ThreadPoolExecutor(max_workers=3) as pool:
         return list(pool.map(one, items))
+
+
+def remove(twin: Twin, removals: list[tuple[int, str]]) -> list[str]:
+    """Take each post out of public view through WordPress (the plugin's ``remove.php``), three at a
+    time: ``(post id, "unpublish" | "trash" | "delete")``; each post's status after it (``deleted``
+    when gone), in order. The removals of one post run one after another, in the order given."""
+    env = wordpress.cli_env(twin)
+
+    def one(post_id: int) -> list[str]:
+        return [json.loads(run_script("remove.php", env, stdin=json.dumps({"id": post_id, "action": action}),
+                                      timeout=60))["status"] for pid, action in removals if pid == post_id]
+
+    ids = list(dict.fromkeys(pid for pid, _ in removals))
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        by_post = dict(zip(ids, pool.map(one, ids), strict=True))
+    return [by_post[pid].pop(0) for pid, _ in removals]
 
 
 def relay_status(twin: Twin) -> dict | None:

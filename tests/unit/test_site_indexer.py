@@ -96,7 +96,7 @@ def test_the_former_wordpress_shape_and_a_missing_category_key_are_dead_lettered
                                     _msg(0, 2, _wordpress_event(44, 1, body=None))])
     assert events == []
     assert [why for _msg_, why in rejected] == [
-        "ValueError: not an article.published event", "ValueError: article.published event without category",
+        "ValueError: not an article.published event (nor an article.removed one)", "ValueError: article.published event without category",
         "ValueError: article.published event without body"]
 
 
@@ -107,3 +107,30 @@ def test_the_outbox_relay_switch_takes_only_0_or_1(monkeypatch, capsys):
         monkeypatch.setenv(key, value)
     assert indexer.main([]) == 2
     assert "GAMEDAY_INDEXER_OUTBOX_RELAY must be 1" in capsys.readouterr().err
+
+
+def _removed(post_id, version, action="unpublished"):
+    """A removal as WordPress's outbox.php writes it (the contract: gameday/site/events.py)."""
+    return {"event_id": f"0f8e7c1a-0000-4000-8000-{post_id:012d}", "type": "article.removed", "action": action,
+            "id": post_id, "version": version, "kind": "guidance", "slug": f"s-{post_id}",
+            "permalink": f"/switching/s-{post_id}/", "gameday_id": None, "occurred_at": "2026-12-05T10:00:00Z"}
+
+
+def test_a_removal_is_the_latest_event_of_its_id_only_by_version():
+    events, rejected = parse_batch([
+        _msg(0, 0, _wordpress_event(51, 1)), _msg(0, 1, _removed(51, 2)), _msg(0, 2, _wordpress_event(51, 1)),  # late
+        _msg(1, 0, _removed(52, 4, "trashed")), _msg(1, 1, _wordpress_event(52, 5)),  # re-published after it
+        _msg(2, 0, {"type": "article.removed", "id": 53, "version": 1}),  # id and version are all it needs
+        _msg(2, 1, _removed(53, 1))])  # sent twice
+    assert rejected == []
+    assert sorted((e["id"], e["version"], e["type"]) for e in events) == [
+        (51, 2, "article.removed"), (52, 5, "article.published"), (53, 1, "article.removed")]
+
+
+def test_a_removal_without_a_version_is_dead_lettered():
+    no_version = _removed(54, 1)
+    del no_version["version"]
+    events, rejected = parse_batch([_msg(0, 0, no_version), _msg(0, 1, _removed(55, "2"))])
+    assert events == []
+    assert [why for _msg_, why in rejected] == ["ValueError: article.removed event without version",
+                                                "ValueError: version must be a positive integer, not '2'"]

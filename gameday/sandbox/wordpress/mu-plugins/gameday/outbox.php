@@ -1,28 +1,40 @@
 <?php
 /*
- * The content-event outbox: publishing or updating a guidance post or a monograph writes one event row
- * to {prefix}gameday_outbox in the same database transaction as the post itself, so an event exists if
- * and only if the change was committed (the event relay sends unsent rows to Kafka, then sets sent_at).
+ * The content-event outbox: publishing or updating a guidance post or a monograph, and taking one out of
+ * public view (unpublishing it to any other status, trashing it, deleting it), writes one event row to
+ * {prefix}gameday_outbox in the same database transaction as the change itself, so an event exists if and
+ * only if the change was committed (the event relay sends unsent rows to Kafka, then sets sent_at).
  *
- * The event is the one the twin's indexer consumes (the contract: gameday/site/events.py's docstring):
- * type `article.published` for a first publish and for every update alike, `id` the WordPress post id,
+ * The events are the ones the twin's indexer consumes (the contract: gameday/site/events.py's docstring).
+ * `article.published` for a first publish and for every update alike: `id` the WordPress post id,
  * `version` one more than the post's last event (its `_gameday_version` meta, so seeded posts go on from
  * the catalogue's version), kind, slug, title, category (its name, or null), summary (the excerpt) and
  * body (the content as plain text); then what only WordPress knows: event_id (a UUID, also the outbox
  * row's and the Kafka header's, for deduplication), action (`published` | `updated`), permalink (the
  * path), gameday_id (the catalogue id of a seeded item, else null), updated_at and occurred_at (UTC).
+ * `article.removed` when a published post leaves public view (action `unpublished` to a draft, pending,
+ * private or scheduled status, `trashed`) or a post that ever had an event is deleted (`deleted`, from
+ * the trash or not): id, the next version (so the indexer's delete outranks every earlier published
+ * event, and a re-publish outranks the removal), kind, slug (without WordPress's `__trashed` suffix),
+ * permalink (while it was public, else null), gameday_id, event_id and occurred_at.
  *
  * How: `wp_insert_post_data` (just before WordPress writes the post row) begins a transaction for a
- * published post of ours; `wp_after_insert_post` (after its meta and terms, last of all handlers)
- * takes the next version under a row lock, writes the event and commits. If the event cannot be
- * written the whole change is rolled back and an OutboxError is thrown (the publish fails). A
- * transaction left open by a publish that failed in between is rolled back at shutdown. While seeding
+ * post of ours being published, or being moved out of `publish` as the database has it; then
+ * `wp_after_insert_post` (after its meta and terms, last of all handlers) takes the next version under
+ * a row lock, writes the event and commits. wp_trash_post() changes the post before that (its trash
+ * meta, then the `__trashed` slug suffix, each committed at once): the `wp_trash_post` action begins
+ * the transaction first, so those are undone with the rest. A delete: `before_delete_post` begins the
+ * transaction and writes the event, `deleted_post` (after the post row is gone) commits it. If the
+ * event cannot be written the whole change is rolled back (and the post's cache cleaned, a persistent
+ * object cache included) and an OutboxError is thrown (the publish, unpublish, trash or delete fails).
+ * A transaction left open by a change that failed in between is rolled back at shutdown. While seeding
  * (GAMEDAY_SEEDING) no event is written.
  */
 namespace Gameday;
 
 const OUTBOX_SCHEMA = 1;
 const EVENT_TYPE = 'article.published';  // the indexer's (gameday.site.events.EVENT_TYPE)
+const REMOVED_TYPE = 'article.removed';  // gameday.site.events.REMOVED_TYPE: the indexer deletes the document
 const VERSION_KEY = '_gameday_version';
 
 final class OutboxError extends \RuntimeException
@@ -31,7 +43,9 @@ final class OutboxError extends \RuntimeException
 
 final class Outbox
 {
-    public static bool $open = false;  // a transaction begun for a publish is waiting for its event
+    public static bool $open = false;  // a transaction begun for a change is waiting for its event
+    public static int $removing = 0;   // the post the open transaction takes out of `publish` (0: none)
+    public static int $deleting = 0;   // the post whose delete the open transaction holds (0: none)
 }
 
 function outbox_table(): string
@@ -72,31 +86,76 @@ function seeding(): bool
     return defined('GAMEDAY_SEEDING') && GAMEDAY_SEEDING;
 }
 
-function tracked(string $post_type, string $status): bool
+/** A post type whose changes write events (not while seeding). */
+function ours(string $post_type): bool
 {
-    return in_array($post_type, CONTENT_TYPES, true) && $status === 'publish' && !seeding();
+    return in_array($post_type, CONTENT_TYPES, true) && !seeding();
 }
 
-function begin_publish(array $data): array
+/** Create the outbox if need be, then begin the transaction the change and its event share. */
+function begin(string $what): void
 {
     global $wpdb;
-    if (Outbox::$open || !tracked((string) ($data['post_type'] ?? ''), (string) ($data['post_status'] ?? ''))) {
-        return $data;
-    }
     ensure_outbox();
     if ($wpdb->query('START TRANSACTION') === false) {
-        throw new OutboxError('cannot begin the publishing transaction: ' . $wpdb->last_error);
+        throw new OutboxError("cannot begin the $what transaction: " . $wpdb->last_error);
     }
     Outbox::$open = true;
+}
+
+/** The post's status as the database has it (not the object cache, which may be behind). */
+function status_in_database(int $post_id): string
+{
+    global $wpdb;
+    return (string) $wpdb->get_var($wpdb->prepare("SELECT post_status FROM {$wpdb->posts} WHERE ID = %d", $post_id));
+}
+
+function begin_publish(array $data, array $postarr = []): array
+{
+    if (Outbox::$open || !ours((string) ($data['post_type'] ?? ''))) {
+        return $data;
+    }
+    $post_id = (int) ($postarr['ID'] ?? 0);
+    $publishing = ($data['post_status'] ?? '') === 'publish';
+    $removing = !$publishing && $post_id > 0 && status_in_database($post_id) === 'publish';
+    if ($publishing || $removing) {
+        begin($publishing ? 'publishing' : 'unpublishing');
+        Outbox::$removing = $removing ? $post_id : 0;
+    }
     return $data;
+}
+
+/** wp_trash_post() of a published post of ours: the transaction begins before its first change. */
+function begin_trash(int $post_id): void
+{
+    $post = get_post($post_id);
+    if (!Outbox::$open && $post && ours($post->post_type) && status_in_database($post_id) === 'publish') {
+        begin('trashing');
+        Outbox::$removing = $post_id;
+    }
 }
 
 function rollback(): void
 {
     global $wpdb;
     if (Outbox::$open) {
+        $post_id = Outbox::$removing ?: Outbox::$deleting;
         Outbox::$open = false;
+        Outbox::$removing = Outbox::$deleting = 0;
         $wpdb->query('ROLLBACK');
+        if ($post_id) {
+            clean_post_cache($post_id);  // it may hold what the rolled-back change wrote
+        }
+    }
+}
+
+function commit(int $post_id): void
+{
+    global $wpdb;
+    Outbox::$open = false;
+    Outbox::$removing = Outbox::$deleting = 0;
+    if ($wpdb->query('COMMIT') === false) {
+        throw new OutboxError("committing post $post_id and its content event failed: " . $wpdb->last_error);
     }
 }
 
@@ -119,6 +178,23 @@ function event_for(\WP_Post $post, string $action, int $version): array
         'permalink' => wp_make_link_relative(get_permalink($post)),
         'gameday_id' => (int) get_post_meta($post->ID, '_gameday_id', true) ?: null,
         'updated_at' => str_replace(' ', 'T', $post->post_modified_gmt) . 'Z',
+        'occurred_at' => gmdate('Y-m-d\\TH:i:s\\Z'),
+    ];
+}
+
+/** The `article.removed` event of a post as it was before the change ($post: published, or being deleted). */
+function removal_for(\WP_Post $post, string $action, int $version): array
+{
+    return [
+        'event_id' => wp_generate_uuid4(),
+        'type' => REMOVED_TYPE,
+        'action' => $action,
+        'id' => $post->ID,
+        'version' => $version,
+        'kind' => kind_of($post->post_type),
+        'slug' => preg_replace('/__trashed$/', '', $post->post_name),
+        'permalink' => $post->post_status === 'publish' ? wp_make_link_relative(get_permalink($post)) : null,
+        'gameday_id' => (int) get_post_meta($post->ID, '_gameday_id', true) ?: null,
         'occurred_at' => gmdate('Y-m-d\\TH:i:s\\Z'),
     ];
 }
@@ -146,27 +222,20 @@ function next_version(int $post_id): int
     return $ok === false ? 0 : $version;
 }
 
-function finish_publish(int $post_id, \WP_Post $post, bool $update, ?\WP_Post $before): void
+/**
+ * Write the post's next event in the open transaction: `$build(version)` makes it. On failure the
+ * transaction is rolled back and an OutboxError thrown.
+ */
+function write_event(int $post_id, string $post_type, callable $build): void
 {
     global $wpdb;
-    if (!tracked($post->post_type, $post->post_status)) {
-        return;
-    }
-    if (!Outbox::$open) {  // published without wp_insert_post (wp_publish_post): a transaction of its own
-        ensure_outbox();
-        if ($wpdb->query('START TRANSACTION') === false) {
-            throw new OutboxError('cannot begin the event transaction: ' . $wpdb->last_error);
-        }
-        Outbox::$open = true;
-    }
-    $action = ($before && $before->post_status === 'publish') ? 'updated' : 'published';
     $version = next_version($post_id);
-    $event = $version > 0 ? event_for($post, $action, $version) : null;
+    $event = $version > 0 ? $build($version) : null;
     $ok = $event !== null && $wpdb->insert(outbox_table(), [
         'event_id' => $event['event_id'],
-        'event_type' => EVENT_TYPE,
+        'event_type' => $event['type'],
         'post_id' => $post_id,
-        'post_type' => $post->post_type,
+        'post_type' => $post_type,
         'version' => $version,
         'payload' => wp_json_encode($event),
     ], ['%s', '%s', '%d', '%s', '%d', '%s']);
@@ -175,12 +244,59 @@ function finish_publish(int $post_id, \WP_Post $post, bool $update, ?\WP_Post $b
         rollback();
         throw new OutboxError("content event for post $post_id not written ($error): the change was rolled back");
     }
-    Outbox::$open = false;
-    if ($wpdb->query('COMMIT') === false) {
-        throw new OutboxError("committing post $post_id and its content event failed: " . $wpdb->last_error);
+}
+
+function finish_publish(int $post_id, \WP_Post $post, bool $update, ?\WP_Post $before): void
+{
+    if (!ours($post->post_type)) {
+        return;
+    }
+    if ($post->post_status === 'publish') {
+        if (!Outbox::$open) {  // published without wp_insert_post (wp_publish_post): a transaction of its own
+            begin('event');
+        }
+        $action = ($before && $before->post_status === 'publish') ? 'updated' : 'published';
+        write_event($post_id, $post->post_type, fn(int $version) => event_for($post, $action, $version));
+    } elseif (Outbox::$open && Outbox::$removing === $post_id) {
+        $action = $post->post_status === 'trash' ? 'trashed' : 'unpublished';
+        $was = ($before && $before->post_status === 'publish') ? $before : $post;
+        write_event($post_id, $post->post_type, fn(int $version) => removal_for($was, $action, $version));
+    } else {
+        return;  // a draft saved, or the like: no event
+    }
+    commit($post_id);
+}
+
+/** Does the post have a version, i.e. did it ever write an event (or was it seeded with one)? */
+function has_version(int $post_id): bool
+{
+    global $wpdb;
+    return (bool) $wpdb->get_var($wpdb->prepare("SELECT 1 FROM {$wpdb->postmeta} WHERE post_id = %d AND meta_key = %s"
+        . ' LIMIT 1', $post_id, VERSION_KEY));
+}
+
+function begin_delete(int $post_id, ?\WP_Post $post = null): void
+{
+    $post = $post ?? get_post($post_id);
+    if (Outbox::$open || !$post || !ours($post->post_type)
+        || ($post->post_status !== 'publish' && !has_version($post_id))) {
+        return;  // a post that never had an event is in no index
+    }
+    begin('deleting');
+    Outbox::$deleting = $post_id;
+    write_event($post_id, $post->post_type, fn(int $version) => removal_for($post, 'deleted', $version));
+}
+
+function finish_delete(int $post_id): void
+{
+    if (Outbox::$open && Outbox::$deleting === $post_id) {  // not a revision's delete inside it
+        commit($post_id);
     }
 }
 
-add_filter('wp_insert_post_data', __NAMESPACE__ . '\\begin_publish', PHP_INT_MAX, 1);
+add_filter('wp_insert_post_data', __NAMESPACE__ . '\\begin_publish', PHP_INT_MAX, 2);
 add_action('wp_after_insert_post', __NAMESPACE__ . '\\finish_publish', PHP_INT_MAX, 4);
+add_action('wp_trash_post', __NAMESPACE__ . '\\begin_trash', PHP_INT_MAX, 1);
+add_action('before_delete_post', __NAMESPACE__ . '\\begin_delete', PHP_INT_MAX, 2);
+add_action('deleted_post', __NAMESPACE__ . '\\finish_delete', PHP_INT_MAX, 1);
 register_shutdown_function(__NAMESPACE__ . '\\rollback');

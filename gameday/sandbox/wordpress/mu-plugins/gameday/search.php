@@ -7,7 +7,12 @@
  * "fallback": "mysql" and a notice saying why, so the front end can tell its readers.
  *
  *     search('apixaban', 10) => ['source' => 'opensearch'|'mysql', 'total' => n, 'items' => [...],
+ *                                'fuzzy' => bool,                             (from OpenSearch only)
  *                                'fallback' => 'mysql', 'notice' => '...']   (the last two on fallback only)
+ *
+ * Both match the words of the query in the title, the summary (the excerpt) and the body; OpenSearch
+ * ranks and forgives misspellings (see opensearch()), MySQL (WP_Query's `s`) matches each word as a
+ * substring of title, excerpt or content. Every item is a published post or monograph (see item()).
  */
 namespace Gameday;
 
@@ -48,44 +53,51 @@ function search_request(string $url, array $query, int $size): array
     return $body['hits'];
 }
 
-/** Exact words over title^3, summary^2 and body; fuzzy words over title and summary if nothing matched. */
+/**
+ * Exact words over title^3, summary^2 and body; if nothing matched, fuzzy words over title and summary
+ * (the Python site's query: gameday.site.search.SearchClient.search, with its prefix_length and
+ * max_expansions). A hit's document id is the post id (the content event's `id`): each hit is the
+ * published post or monograph with that id, of the hit's kind; a hit whose post is no longer published
+ * (the index not yet past its `article.removed` event) or is of another kind (a document that is not
+ * this post) is not served, and not counted.
+ */
 function opensearch(string $url, string $q, int $size): array
 {
+    $fuzzy = false;
     $hits = search_request($url, ['multi_match' => ['query' => $q, 'fields' => ['title^3', 'summary^2', 'body'],
         'operator' => 'and']], $size);
     if (!$hits['hits']) {
+        $fuzzy = true;
         $hits = search_request($url, ['multi_match' => ['query' => $q, 'fields' => ['title^3', 'summary^2'],
-            'fuzziness' => 'AUTO', 'operator' => 'and']], $size);
+            'fuzziness' => 'AUTO', 'prefix_length' => 1, 'max_expansions' => 10, 'operator' => 'and']], $size);
     }
-    $slugs = array_map(fn($h) => (string) ($h['_source']['slug'] ?? ''), $hits['hits']);
-    $posts = posts_by_slug($slugs);
+    $posts = published_by_id(array_map(fn($h) => (int) ($h['_id'] ?? 0), $hits['hits']));
     $items = [];
     foreach ($hits['hits'] as $hit) {
-        $source = $hit['_source'] ?? [];
-        $post = $posts[$source['slug'] ?? ''] ?? null;
-        $items[] = $post ? item($post) + ['score' => $hit['_score'] ?? null] : [
-            'id' => null, 'slug' => $source['slug'] ?? null, 'title' => $source['title'] ?? null,
-            'kind' => $source['kind'] ?? null, 'excerpt' => $source['summary'] ?? null,
-            'category' => $source['category'] ?? null, 'permalink' => null, 'score' => $hit['_score'] ?? null,
-        ];
+        $post = $posts[(int) ($hit['_id'] ?? 0)] ?? null;
+        if ($post && kind_of($post->post_type) === ($hit['_source']['kind'] ?? null)) {
+            $items[] = item($post) + ['score' => $hit['_score'] ?? null];
+        }
     }
-    return ['source' => 'opensearch', 'total' => (int) ($hits['total']['value'] ?? count($items)), 'items' => $items];
+    $total = (int) ($hits['total']['value'] ?? count($hits['hits']));
+    return ['source' => 'opensearch', 'fuzzy' => $fuzzy, 'items' => $items,
+        'total' => max(count($items), $total - (count($hits['hits']) - count($items)))];
 }
 
-/** Published posts and monographs by slug (one query), for search hits. */
-function posts_by_slug(array $slugs): array
+/** Published posts and monographs by id (one query), for search hits. */
+function published_by_id(array $ids): array
 {
-    $slugs = array_values(array_filter(array_unique($slugs)));
-    if (!$slugs) {
+    $ids = array_values(array_unique(array_filter($ids)));
+    if (!$ids) {
         return [];
     }
-    $found = get_posts(['post_type' => CONTENT_TYPES, 'post_status' => 'publish', 'post_name__in' => $slugs,
-        'posts_per_page' => count($slugs), 'no_found_rows' => true]);
-    $by_slug = [];
+    $found = get_posts(['post_type' => CONTENT_TYPES, 'post_status' => 'publish', 'post__in' => $ids,
+        'posts_per_page' => count($ids), 'no_found_rows' => true]);
+    $by_id = [];
     foreach ($found as $post) {
-        $by_slug[$post->post_name] = $post;
+        $by_id[$post->ID] = $post;
     }
-    return $by_slug;
+    return $by_id;
 }
 
 function mysql_search(string $q, int $size, string $why): array
