@@ -121,6 +121,10 @@ class SearchAdmin:
     def snapshots(self, repository: str) -> list[dict[str, Any]]:
         return self.request("GET", f"/_snapshot/{repository}/_all")["snapshots"]
 
+    def delete_snapshot(self, repository: str, name: str) -> None:
+        """Delete one snapshot (gone already: nothing to do)."""
+        self.request("DELETE", f"/_snapshot/{repository}/{name}", ok=(200, 404))
+
     def restore(self, repository: str, name: str, indices: list[str]) -> dict[str, Any]:
         return self.request("POST", f"/_snapshot/{repository}/{name}/_restore",
                             params={"wait_for_completion": "true"},

@@ -219,6 +219,9 @@ def status(twin: Twin, as_json: bool) -> None:
         if any(m["name"] == "db-backup-1" for m in data.get("members", [])):
             from ..sandbox import db_backup_schedule
             console.print(db_backup_schedule.summary(twin))
+        if any(m["name"] == "search-snapshot-1" for m in data.get("members", [])):
+            from ..sandbox import search_snapshot_schedule
+            console.print(search_snapshot_schedule.summary(twin))
 
 
 @sandbox.command()

@@ -13,6 +13,7 @@ backup, whoever took it (a drill's own ``take`` too), so a restart does not pile
     status(twin)                      # {"interval_s", "keep", "newest": {...} | None, "last": {...} | None}
     prune(host, keep=3)               # what the member runs after each backup
 
+Its settings, state file and loop are :mod:`gameday.sandbox.schedule`'s, shared with ``search-snapshot-1``.
 Settings (``<state>/data/db-backup-schedule.json``, no secrets): ``GAMEDAY_DB_BACKUP_INTERVAL_S``
 and ``GAMEDAY_DB_BACKUP_KEEP`` when the twin is brought up (kept from then on, as
 ``GAMEDAY_DB_REPLICATION`` is), else :func:`default_interval_s` (from the db layer's ``rpo_s`` in
@@ -23,50 +24,27 @@ backups, or the operator's); the twin's Kubernetes mode runs no such member.
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import signal
 import sys
-import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pymysql
 
 from ..errors import GamedayError, UsageError
-from ..zones import REGIONAL
-from . import db_backup
-from .spec import MemberSpec, Workload
+from . import db_backup, schedule
+from .schedule import DEFAULT_KEEP, MIN_INTERVAL_S, POLL_S, RETRY_S, Settings, due_in  # noqa: F401 - this module's API
+from .spec import Workload
 
 NAME = "db-backup-1"
 WORKLOAD = "db-backup"
 ENV_INTERVAL = "GAMEDAY_DB_BACKUP_INTERVAL_S"
 ENV_KEEP = "GAMEDAY_DB_BACKUP_KEEP"
 DEFAULT_INTERVAL_S = 300.0  # when the db layer's backup age limit is 0 (no backup's age can meet it) or unreadable
-DEFAULT_KEEP = 3
-MIN_INTERVAL_S = 5.0
-POLL_S = 2.0  # how soon a changed setting (or a stop) is seen between backups
-RETRY_S = 15.0  # after a failed attempt (the primary down during a failover): try again this soon
 STALE_S = 3600.0  # a temporary file or a dump without manifest older than this is a crashed run's leftover
-
-
-@dataclass(frozen=True)
-class Settings:
-    interval_s: float = DEFAULT_INTERVAL_S
-    keep: int = DEFAULT_KEEP
-
-    def check(self, source: str = "the backup schedule") -> "Settings":
-        """Itself, or a UsageError naming the bad value."""
-        if not isinstance(self.interval_s, (int, float)) or self.interval_s < MIN_INTERVAL_S:
-            raise UsageError(f"{source}: interval_s must be a number of seconds >= {MIN_INTERVAL_S:.0f}, "
-                             f"not {self.interval_s!r}", hint=f"e.g. {ENV_INTERVAL}=300 gameday sandbox up")
-        if isinstance(self.keep, bool) or not isinstance(self.keep, int) or self.keep < 1:
-            raise UsageError(f"{source}: keep must be a whole number >= 1, not {self.keep!r}",
-                             hint=f"e.g. {ENV_KEEP}=3 gameday sandbox up")
-        return self
+SCHEDULE = schedule.Schedule(layer="db", stem="db-backup", env_interval=ENV_INTERVAL, env_keep=ENV_KEEP,
+                             fallback_interval_s=DEFAULT_INTERVAL_S, default_keep=DEFAULT_KEEP)
 
 
 def default_interval_s() -> float:
@@ -74,67 +52,22 @@ def default_interval_s() -> float:
     else ``rpo_s``), so the newest backup stays within it (a dump takes seconds), at least
     :data:`MIN_INTERVAL_S`; :data:`DEFAULT_INTERVAL_S` when that is 0 (no backup's age meets 0: the
     binary log keeps those writes, and the game day's preflight says so) or targets.yaml cannot be read."""
-    from ..recovery import targets_yaml
-    try:
-        _objective, max_age_s = targets_yaml.load().for_layer("db").backup_limit()
-    except GamedayError:
-        return DEFAULT_INTERVAL_S
-    return max(MIN_INTERVAL_S, max_age_s / 2) if max_age_s > 0 else DEFAULT_INTERVAL_S
-
-
-def _env_number(name: str, kind):
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        return kind(raw)
-    except ValueError:
-        raise UsageError(f"{name} must be a {'whole ' if kind is int else ''}number, not {raw!r}") from None
-
-
-def _settings_path(twin) -> Path:
-    return twin.paths.data / "db-backup-schedule.json"
-
-
-def _state_path(twin) -> Path:
-    return twin.paths.data / "db-backup-state.json"
-
-
-def _write_json(path: Path, data: dict) -> None:
-    """Whole or not at all: a reader never sees half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=1))
-    tmp.replace(path)
+    return SCHEDULE.default_interval_s()
 
 
 def load(twin) -> Settings:
     """The recorded settings, or the defaults when none are recorded."""
-    path = _settings_path(twin)
-    if not path.exists():
-        return Settings(default_interval_s(), DEFAULT_KEEP)
-    raw = json.loads(path.read_text())
-    return Settings(float(raw["interval_s"]), int(raw["keep"])).check(str(path))
+    return SCHEDULE.load(twin)
 
 
 def ensure(twin) -> Settings:
     """At ``up``: the settings file exists, with the environment's values where they are set."""
-    current = load(twin)
-    interval, keep = _env_number(ENV_INTERVAL, float), _env_number(ENV_KEEP, int)
-    wanted = Settings(interval if interval is not None else current.interval_s,
-                      keep if keep is not None else current.keep).check(f"{ENV_INTERVAL}/{ENV_KEEP}")
-    if wanted != current or not _settings_path(twin).exists():
-        _write_json(_settings_path(twin), asdict(wanted))
-    return wanted
+    return SCHEDULE.ensure(twin)
 
 
 def configure(twin, *, interval_s: float | None = None, keep: int | None = None) -> Settings:
     """Change the schedule at run time; the member applies it within :data:`POLL_S`."""
-    current = load(twin)
-    wanted = Settings(float(interval_s) if interval_s is not None else current.interval_s,
-                      keep if keep is not None else current.keep).check()
-    _write_json(_settings_path(twin), asdict(wanted))
-    return wanted
+    return SCHEDULE.configure(twin, interval_s=interval_s, keep=keep)
 
 
 # ---- pruning ----------------------------------------------------------------------------------------
@@ -167,11 +100,6 @@ def prune(host: db_backup.DbHost, *, keep: int, now: float | None = None, stale_
 
 # ---- what the member runs ------------------------------------------------------------------------------
 
-def due_in(newest: dict[str, Any] | None, interval_s: float, now: float) -> float:
-    """Seconds until the next backup is due (<= 0: now): ``interval_s`` after the newest backup."""
-    return -1.0 if newest is None else float(newest["at"]) + interval_s - now
-
-
 def status(twin) -> dict[str, Any]:
     """``{"interval_s", "keep", "newest": {"id", "at", "member", "age_s"} | None, "count", "last":
     the member's last attempt {"at", "ok", "id" | "error", "pruned"} | None}``."""
@@ -179,8 +107,7 @@ def status(twin) -> dict[str, Any]:
     host = db_backup.DbHost.of_twin(twin)
     found = db_backup.backups(host)
     newest = found[-1] if found else None
-    last = json.loads(_state_path(twin).read_text()) if _state_path(twin).exists() else None
-    return {**asdict(settings), "count": len(found), "last": last,
+    return {**asdict(settings), "count": len(found), "last": SCHEDULE.last(twin),
             "newest": None if newest is None else {"id": newest["id"], "at": newest["at"], "member": newest.get("member"),
                                                    "age_s": round(time.time() - float(newest["at"]), 1)}}
 
@@ -197,91 +124,51 @@ def summary(twin) -> str:
     return text
 
 
-class _Member:
-    """The loop of ``db-backup-1``: waits (in steps of :data:`POLL_S`) until a backup is due, takes
-    it from the current primary, prunes, records the outcome; stops at SIGTERM."""
+class _Member(schedule.Loop):
+    """The loop of ``db-backup-1``: when a backup is due, takes it from the current primary, prunes,
+    records the outcome; stops at SIGTERM (:class:`gameday.sandbox.schedule.Loop`)."""
+
+    errors = (GamedayError, pymysql.MySQLError, OSError)
 
     def __init__(self, twin):
-        self.twin = twin
-        self.stop = threading.Event()
-        self.busy = False
+        super().__init__(twin, SCHEDULE)
 
-    def on_signal(self, signum, _frame) -> None:
-        self.stop.set()
-        if self.busy:  # inside a dump: subprocess.run kills it on the way out; take() removes its temporary file
-            raise SystemExit(0)
+    def newest(self) -> dict[str, Any] | None:
+        found = db_backup.backups(db_backup.DbHost.of_twin(self.twin))
+        return found[-1] if found else None
 
     def attempt(self, settings: Settings) -> None:
         started = time.time()
         host = db_backup.DbHost.of_twin(self.twin)  # the primary now (db-2 after a failover)
-        self.busy = True
+        self.busy = True  # inside a dump: subprocess.run kills it on the way out; take() removes its temporary file
         try:
             manifest = db_backup.take(host, timeout=max(60.0, min(db_backup.TOOL_TIMEOUT, settings.interval_s * 4)))
             pruned = prune(host, keep=settings.keep)
-        except (GamedayError, pymysql.MySQLError, OSError) as err:
+        except self.errors as err:
             failed: BaseException | None = err
         else:
             failed = None
         finally:
             self.busy = False
         if failed is not None:
-            _write_json(_state_path(self.twin), {"at": started, "ok": False, "member": host.member, "error": str(failed)})
-            print(f"{time.strftime('%H:%M:%S')} backup from {host.member} failed: {failed}", flush=True)
-            self.stop.wait(RETRY_S)
+            self.failed({"at": started, "member": host.member}, failed, f"backup from {host.member} failed")
             return
-        _write_json(_state_path(self.twin), {"at": started, "ok": True, "id": manifest["id"], "member": host.member,
-                                             "seconds": manifest["seconds"], "pruned": pruned})
-        print(f"{time.strftime('%H:%M:%S')} backup {manifest['id']} from {host.member} in {manifest['seconds']} s "
-              f"({manifest['bytes']} bytes); pruned {', '.join(pruned) or 'nothing'}", flush=True)
-
-    def run(self) -> int:
-        while not self.stop.is_set():
-            settings = load(self.twin)
-            found = db_backup.backups(db_backup.DbHost.of_twin(self.twin))
-            wait = due_in(found[-1] if found else None, settings.interval_s, time.time())
-            if wait > 0:
-                self.stop.wait(min(wait, POLL_S))  # settings and newer backups are read again each step
-                continue
-            self.attempt(settings)
-        return 0
+        self.succeeded({"at": started, "id": manifest["id"], "member": host.member,
+                        "seconds": manifest["seconds"], "pruned": pruned},
+                       f"backup {manifest['id']} from {host.member} in {manifest['seconds']} s "
+                       f"({manifest['bytes']} bytes); pruned {', '.join(pruned) or 'nothing'}")
 
 
 def workload(twin) -> Workload:
     """``db-backup-1`` (workload ``db-backup``, layer ``jobs``, zone regional like a cloud scheduler),
     started once the bootstrap job has seeded the database."""
-    member = MemberSpec(
-        name=NAME, index=1, address=None, ports={},
-        argv=[twin.python, "-m", "gameday.sandbox.db_backup_schedule", "--home", str(twin.paths.home),
-              "--name", twin.name, "--net", str(twin.net)],
-        readiness={"type": "alive", "min_seconds": 2},
-        labels={"app": "db-backup", "zone": REGIONAL},
-        stop_grace=5.0,
-    )
-    return Workload(name=WORKLOAD, layer="jobs", kind="service", replicas=1, members=[member],
-                    after=["bootstrap"], labels={"layer": "jobs"})
+    return schedule.workload(twin, name=NAME, workload=WORKLOAD, module="gameday.sandbox.db_backup_schedule",
+                             after=["bootstrap"])
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m gameday.sandbox.db_backup_schedule",
-                                     description="The twin's scheduled database backups (a supervised member).")
-    parser.add_argument("--home", required=True)
-    parser.add_argument("--name", required=True)
-    parser.add_argument("--net", type=int, required=True)
-    args = parser.parse_args(argv)
-    from .install import locations
-    from .paths import SandboxPaths
-    from .shape import Shape
-    from .twin import Twin
-    paths = SandboxPaths(name=args.name, home=Path(args.home))
-    twin = Twin(name=args.name, net=args.net, paths=paths, loc=locations(), python=sys.executable,
-                shape=Shape.load(paths))
-    member = _Member(twin)
-    signal.signal(signal.SIGTERM, member.on_signal)
-    signal.signal(signal.SIGINT, member.on_signal)
-    settings = load(twin)
-    print(f"{time.strftime('%H:%M:%S')} backups every {settings.interval_s:.0f} s, keeping {settings.keep}",
-          flush=True)
-    return member.run()
+    return schedule.main(argv, module="gameday.sandbox.db_backup_schedule",
+                         description="The twin's scheduled database backups (a supervised member).", make_loop=_Member)
 
 
 if __name__ == "__main__":

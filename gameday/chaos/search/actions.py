@@ -130,7 +130,7 @@ def restore_lost_index(index: str = "content", configuration: Dict[str, Any] = N
 def snapshot_index(index: str = "content", configuration: Dict[str, Any] = None,
                    secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Take a snapshot of ``index`` in the snapshot repository now, as the platform's scheduled
-    backup does (the twin has no schedule): the "latest snapshot" a restore starts from::
+    backup does (on the twin, search-snapshot-1 every interval): the "latest snapshot" a restore starts from::
 
         provider: {type: python, module: gameday.chaos.search.actions, func: snapshot_index}
 

@@ -13,7 +13,8 @@ import time
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ...site.indexer import parse_events
-from ...site.search import INDEX_SETTINGS, SearchClient, SearchError, SearchRejected, SearchUnavailable
+from ... import search_index
+from ...site.search import SearchClient, SearchError, SearchRejected, SearchUnavailable
 from ...deadline import Deadline
 from ...errors import GamedayError
 from ..context import Context
@@ -34,18 +35,7 @@ MEMBER_CODES = ("search.members-missing", "search.members-restarting", "search.m
 def impostor_reason(ctx: Context) -> str | None:
     """Why the live index is not the site's index (e.g. re-created by automatic index creation when
     the indexer wrote to a deleted index), or None when its mapping and shard count are right."""
-    api = ctx.search()
-    settings = api.request("GET", f"/{INDEX}/_settings")
-    index_settings = next(iter(settings.values()))["settings"]["index"]
-    want_shards = INDEX_SETTINGS["settings"]["index"]["number_of_shards"]
-    if int(index_settings["number_of_shards"]) != want_shards:
-        return f"{index_settings['number_of_shards']} primaries instead of {want_shards}"
-    mapping = next(iter(api.request("GET", f"/{INDEX}/_mapping").values()))["mappings"].get("properties", {})
-    wrong = [f for f, spec in INDEX_SETTINGS["mappings"]["properties"].items()
-             if mapping.get(f, {}).get("type") != spec["type"]]
-    if wrong:
-        return f"fields {', '.join(wrong)} not mapped as the site defines them (dynamic mapping)"
-    return None
+    return search_index.impostor_reason(ctx.search(), INDEX)
 
 
 def diagnose(ctx: Context) -> list[Finding]:
