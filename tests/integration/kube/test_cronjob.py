@@ -16,9 +16,9 @@ What the operator adapts, and nothing else:
 - the Locust workers scaled to 0 (the environment has no ``load.workers``: the game day's own Locust
   drives the load).
 
-The game day is two scenarios of the ``kubernetes`` suite (a Kafka partition leader's pod, the
-database's pod): each experiment, a ``chaos run`` child of the runner in the pod, must replace exactly
-the pod it names, the database's at its listed address, and the run folder holds no secret.
+The game day is one scenario of the ``kubernetes`` suite (the database's pod): its experiment, a
+``chaos run`` child of the runner in the pod, must replace exactly the pod it names, at its listed
+address, and the run folder holds no secret.
 
 On the package's twin (conftest.py); what it applies is deleted after it, so the CronJob never fires
 into the other modules' tests::
@@ -81,11 +81,14 @@ def in_cluster_environment(twin: Twin, tmp_path_factory) -> str:
     return yaml.safe_dump(data)
 
 
-# Two of the kubernetes suite's six scenarios (a StatefulSet broker, the database): the runner's
-# Kubernetes path whole, from inside the cluster, within make test's time. The other four are covered on
-# this target by plain chaos run (web pod, rolling restart and network in test_web_pods, search node here
-# in test_data_layers) and by the indexer stopped through the target and restored by its playbook.
-SCENARIOS = ("kafka-partition-leader", "database-crash")
+# One of the kubernetes suite's six scenarios (the database, a StatefulSet pod with a listed address and
+# its data): the runner's Kubernetes path whole, from inside the cluster, within make test's time (a
+# second scenario in the pod cost about 35 s of it). The others are covered on this target by plain chaos
+# run (web pod, rolling restart and network in test_web_pods, search node in test_data_layers), by a
+# broker's pod killed through the target (test_data_layers; the partition leader is chosen by Kafka's
+# admin API, as on the sandbox, where test_chaos runs kill-partition-leader.yaml) and by the indexer
+# stopped through the target and restored by its playbook.
+SCENARIOS = ("database-crash",)
 
 
 def cluster_suite() -> str:
@@ -210,7 +213,7 @@ def test_the_cronjob_runs_a_game_day_from_inside_the_cluster(twin, operator_appl
 
     warm_up(twin)  # the freshly started site meets its SLO before the game day's steady-state probe
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
-    before = {**uids(twin, "kafka"), **uids(twin, "db")}
+    before = {**uids(twin, "kafka"), **uids(twin, "db")}  # only the database's pod may change
     # The Job is made from the CronJob's own template, as an operator runs a CronJob now (`kubectl create
     # job --from=cronjob/gameday`); its schedule firing is Kubernetes' CronJob controller, and waiting for
     # the next minute cost make test 30 s on average. One game day from inside the cluster is enough.
@@ -223,13 +226,11 @@ def test_the_cronjob_runs_a_game_day_from_inside_the_cluster(twin, operator_appl
     assert made["metadata"]["ownerReferences"][0]["kind"] == "CronJob"
     fired_after = time.monotonic() - started
     _summary, run_dir = check_run(twin, job, reports, t2 - 1)
-    # each scenario's experiment, a chaos run child of the runner in the pod, replaced exactly the pod it names
-    kill = outputs(run_dir / "journals" / "kafka-partition-leader.json")["kill-the-partition-leader"]
+    # the scenario's experiment, a chaos run child of the runner in the pod, replaced exactly the pod it names
     db = outputs(run_dir / "journals" / "database-crash.json")["kill-the-database"]
-    assert kill["target"] == f"rehearsal-{twin.name}" and kill["touched"] == [f"kafka-{kill['broker_id']}"]
-    assert db["touched"] == ["db-1"]
+    assert db["target"] == f"rehearsal-{twin.name}" and db["touched"] == ["db-1"]
     after = {**uids(twin, "kafka"), **uids(twin, "db")}
-    assert {n for n in before if after.get(n) != before[n]} == {kill["touched"][0], "db-1"}, (before, after)
+    assert {n for n in before if after.get(n) != before[n]} == {"db-1"}, (before, after)
     assert pods(twin, "db")[0]["status"]["podIP"] == twin.address("db")  # the database's pod keeps its address
     print(f"[figure] Job {job} from the CronJob's template, created in {fired_after:.1f}s, complete "
           f"{time.monotonic() - started:.0f}s after; the CronJob's own part took {time.monotonic() - t0:.0f}s")

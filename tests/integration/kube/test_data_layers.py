@@ -224,7 +224,7 @@ def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_thei
           f"{time.monotonic() - started:.1f}s")
 
 
-# kafka/kill-active-controller (a pod delete, as the leader's above) and search/fail-shards (search's admin
+# kafka/kill-active-controller and kill-partition-leader (a pod delete, as the broker's above) and search/fail-shards (search's admin
 # API, as lose-index) add no path of the Kubernetes target's: they run on the sandbox (test_chaos)
 @pytest.mark.parametrize("experiment", ["search/lose-index.yaml"])
 def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path, experiment):
