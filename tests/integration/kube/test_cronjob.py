@@ -83,11 +83,9 @@ def in_cluster_environment(twin: Twin, tmp_path_factory) -> str:
 
 # One of the kubernetes suite's six scenarios (the database, a StatefulSet pod with a listed address and
 # its data): the runner's Kubernetes path whole, from inside the cluster, within make test's time (a
-# second scenario in the pod cost about 35 s of it). The others are covered on this target by plain chaos
-# run (web pod, rolling restart and network in test_web_pods, search node in test_data_layers), by a
-# broker's pod killed through the target (test_data_layers; the partition leader is chosen by Kafka's
-# admin API, as on the sandbox, where test_chaos runs kill-partition-leader.yaml) and by the indexer
-# stopped through the target and restored by its playbook.
+# second scenario in the pod cost about 45 s of it). The others are covered on this target by plain chaos
+# run (web pod, rolling restart and network in test_web_pods, search node and the Kafka partition leader
+# in test_data_layers) and by the indexer stopped through the target and restored by its playbook.
 SCENARIOS = ("database-crash",)
 
 

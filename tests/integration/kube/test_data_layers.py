@@ -224,16 +224,25 @@ def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_thei
           f"{time.monotonic() - started:.1f}s")
 
 
-# kafka/kill-active-controller and kill-partition-leader (a pod delete, as the broker's above) and search/fail-shards (search's admin
-# API, as lose-index) add no path of the Kubernetes target's: they run on the sandbox (test_chaos)
-@pytest.mark.parametrize("experiment", ["search/lose-index.yaml"])
+# kafka/kill-partition-leader is the kubernetes suite's (its other scenarios run here, in test_web_pods and,
+# the database's, in test_cronjob's game day from inside the cluster). kafka/kill-active-controller (a pod
+# delete, as the leader's) and search/fail-shards (search's admin API, as lose-index) add no path of the
+# Kubernetes target's: they run on the sandbox (test_chaos)
+@pytest.mark.parametrize("experiment", ["search/lose-index.yaml", "kafka/kill-partition-leader.yaml"])
 def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path, experiment):
     """The same experiment files as on the sandbox: search's own logic (admin API, snapshot restore,
-    replay) behind the Kubernetes target's pods, over its TLS front with the Secret's credentials."""
+    replay) behind the Kubernetes target's pods, over its TLS front with the Secret's credentials; the
+    partition leader Kafka's admin API names, its pod deleted and replaced at its address."""
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    before = uids(twin, "kafka")
     out = chaos_run(twin, experiment, env_file, tmp_path)
     fault = next(iter(out.values()))
     assert fault["target"] == f"rehearsal-{twin.name}" and fault["fault_at"] <= time.time()
+    if experiment.startswith("kafka/"):
+        victim = f"kafka-{fault['broker_id']}"
+        assert fault["touched"] == [victim]
+        after = uids(twin, "kafka")
+        assert {n for n in before if after.get(n) != before[n]} == {victim}, (before, after)
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green again")
 
 
