@@ -140,19 +140,15 @@ class _Member(schedule.Loop):
     def attempt(self, settings: Settings) -> None:
         started = time.time()
         host = db_backup.DbHost.of_twin(self.twin)  # the primary now (db-2 after a failover)
-        self.busy = True  # inside a dump: subprocess.run kills it on the way out; take() removes its temporary file
-        try:
-            manifest = db_backup.take(host, timeout=max(60.0, min(db_backup.TOOL_TIMEOUT, settings.interval_s * 4)))
-            pruned = prune(host, keep=settings.keep)
-        except self.errors as err:
-            failed: BaseException | None = err
-        else:
-            failed = None
-        finally:
-            self.busy = False
+
+        def backup_and_prune() -> tuple[dict[str, Any], list[str]]:  # a SIGTERM kills the dump; take() removes its temporary file
+            taken = db_backup.take(host, timeout=max(60.0, min(db_backup.TOOL_TIMEOUT, settings.interval_s * 4)))
+            return taken, prune(host, keep=settings.keep)
+        done, failed = self.guarded(backup_and_prune)
         if failed is not None:
             self.failed({"at": started, "member": host.member}, failed, f"backup from {host.member} failed")
             return
+        manifest, pruned = done
         self.succeeded({"at": started, "id": manifest["id"], "member": host.member,
                         "seconds": manifest["seconds"], "pruned": pruned},
                        f"backup {manifest['id']} from {host.member} in {manifest['seconds']} s "

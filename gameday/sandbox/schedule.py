@@ -26,7 +26,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from ..errors import GamedayError, UsageError
 from ..zones import REGIONAL
@@ -36,6 +36,7 @@ DEFAULT_KEEP = 3
 MIN_INTERVAL_S = 5.0
 POLL_S = 2.0  # how soon a changed setting (or a stop) is seen between backups
 RETRY_S = 15.0  # after a failed attempt (the primary down during a failover, the search cluster lost): this soon
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -143,8 +144,9 @@ class Schedule:
 
 class Loop:
     """A scheduled member's loop: waits (in steps of :data:`POLL_S`) until a backup is due, runs
-    :meth:`attempt`, and stops at SIGTERM. Subclasses give :meth:`newest` and :meth:`attempt`;
-    :attr:`errors` are the failures an attempt records and retries after :data:`RETRY_S`."""
+    :meth:`attempt`, and stops at SIGTERM. Subclasses give :meth:`newest` and :meth:`attempt` (its
+    work inside :meth:`guarded`); :attr:`errors` are the failures an attempt records and retries
+    after :data:`RETRY_S`."""
 
     errors: tuple[type[BaseException], ...] = (GamedayError, OSError)
 
@@ -167,6 +169,23 @@ class Loop:
         """Take one backup and prune; record the outcome with :meth:`succeeded` or :meth:`failed`."""
         raise NotImplementedError
 
+    def guarded(self, work: Callable[[], T]) -> tuple[T | None, BaseException | None]:
+        """One step of an attempt, ``work()``, interruptible and guarded: a SIGTERM inside it ends
+        the member at once (:meth:`on_signal`; a subprocess is killed, a socket closed on the way
+        out), and one of :attr:`errors` is returned, not raised::
+
+            snap, failed = self.guarded(lambda: take(api))
+            if failed is not None:
+                self.failed({"at": started}, failed, "snapshot failed")
+        """
+        self.busy = True
+        try:
+            return work(), None
+        except self.errors as err:
+            return None, err
+        finally:
+            self.busy = False
+
     def succeeded(self, record: dict[str, Any], line: str) -> None:
         write_json(self.schedule.state_path(self.twin), {**record, "ok": True})
         print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
@@ -181,15 +200,7 @@ class Loop:
         while not self.stop.is_set():
             settings = self.schedule.load(self.twin)
             started = time.time()
-            self.busy = True
-            try:
-                newest = self.newest()
-            except self.errors as err:
-                failed: BaseException | None = err
-            else:
-                failed = None
-            finally:
-                self.busy = False
+            newest, failed = self.guarded(self.newest)
             if failed is not None:
                 self.failed({"at": started}, failed, "could not list the backups")
                 continue

@@ -182,20 +182,15 @@ class _Member(schedule.Loop):
 
     def attempt(self, settings: Settings) -> None:
         started = time.time()
-        self.busy = True  # a SIGTERM inside a request ends it; a snapshot the cluster runs on is pruned later
-        try:
+
+        def snapshot_and_prune() -> tuple[dict[str, Any], list[str]]:  # a SIGTERM ends a request; the snapshot is pruned later
             api = admin(self.twin, timeout=SNAPSHOT_TIMEOUT_S)
-            snap = take(api)
-            pruned = prune(api, keep=settings.keep)
-        except self.errors as err:
-            failed: BaseException | None = err
-        else:
-            failed = None
-        finally:
-            self.busy = False
+            return take(api), prune(api, keep=settings.keep)
+        done, failed = self.guarded(snapshot_and_prune)
         if failed is not None:
             self.failed({"at": started}, failed, "snapshot failed")
             return
+        snap, pruned = done
         self.succeeded({"at": started, "id": snap["id"], "end": snap["at"], "documents": snap["documents"],
                         "seconds": snap["seconds"], "pruned": pruned},
                        f"snapshot {snap['id']} of {CONTENT_INDEX} ({snap['documents']} documents) in "

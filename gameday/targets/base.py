@@ -115,6 +115,16 @@ class Target(abc.ABC):
         raise GamedayError(f"{self.name}: where the search snapshots live is not known for targets of kind "
                            f"{self.env.kind!r}", hint="register the snapshot repository by hand, then re-run the playbook")
 
+    def set_search_snapshot_schedule(self, *, interval_s: float | None = None, keep: int | None = None) -> dict[str, Any]:
+        """Change how often the search cluster is snapshotted and how many scheduled snapshots are
+        kept; returns the settings ``{"interval_s", "keep"}``. Only the sandbox twin's schedule is
+        gameday's to change: elsewhere the platform takes the snapshots, and this refuses naming it."""
+        raise GamedayError(f"{self.name}: on targets of kind {self.env.kind!r} the platform takes the search snapshots "
+                           "(Elasticsearch on ECK: a snapshot lifecycle policy, PUT _slm/policy/<name>; OpenSearch: "
+                           "a snapshot management policy, POST _plugins/_sm/policies/<name>); nothing was changed",
+                           hint="change the schedule in the platform's policy; the game day's preflight reads the "
+                                "newest snapshot's age from the cluster whoever took it")
+
     def lose_member_storage(self, member: str) -> dict[str, Any]:
         """The disk-loss fault: stop ``member`` abruptly, keep it stopped, and destroy its storage
         (data directory, formatting included). Returns ``{"member", "node_id", "data_dir", ...}``.

@@ -174,6 +174,18 @@ class SandboxTarget(Target):
         from ..sandbox.members import search
         return {"type": "fs", "settings": {"location": str(search.snapshot_dir(self._twin())), "compress": True}}
 
+    def search_snapshot_schedule(self) -> dict:
+        """The twin's snapshot schedule and its newest snapshot (:func:`gameday.sandbox.search_snapshot_schedule.status`)."""
+        from ..sandbox import search_snapshot_schedule
+        return search_snapshot_schedule.status(self._twin())
+
+    def set_search_snapshot_schedule(self, *, interval_s: float | None = None, keep: int | None = None) -> dict:
+        """Change the schedule (the ``search-snapshot-1`` member applies it within seconds); returns the settings."""
+        from dataclasses import asdict
+
+        from ..sandbox import search_snapshot_schedule
+        return asdict(search_snapshot_schedule.configure(self._twin(), interval_s=interval_s, keep=keep))
+
     def lose_member_storage(self, member: str) -> dict:
         """Hold the member (the supervisor will not restart it), SIGKILL it as a dying disk crashes
         the broker or node, wait until it has exited, then delete its data directory."""

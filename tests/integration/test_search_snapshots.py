@@ -2,13 +2,14 @@
 ``gameday-fs`` on a schedule, and that snapshot is what the game day's preflight reads the age of, on
 the real twin (127.20.x.y).
 
-With a 5 s interval and keep 1 set at run time: a new snapshot of ``content`` appears, taken by the
+With a 5 s interval and keep 1 set at run time through the target
+(``SandboxTarget.set_search_snapshot_schedule``): a new snapshot of ``content`` appears, taken by the
 member (its state file names it), restores (renamed, beside the live index) to exactly the documents
 the member counted when it took it, and the member's older snapshots (its first, taken as it started)
 are pruned; a drill's snapshot would not be. Then preflight's ``search_snapshot_age`` reports it, with
 no warning, and ``gameday sandbox status`` shows the schedule. A SIGTERM stops the member cleanly
 (exit 0); the supervisor restarts it and it takes no extra snapshot (the interval counts from the
-newest). Run serialized with other twins:
+newest); the target's ``search_snapshot_schedule()`` shows the settings put back. Run serialized with other twins:
 ``flock /tmp/gameday-twin.lock .venv/bin/pytest -x -s tests/integration/test_search_snapshots.py``.
 """
 
@@ -55,15 +56,16 @@ def test_the_schedule_snapshots_the_index_prunes_and_is_what_preflight_reads(twi
              if m["kind"] == "service" and m["ready_since"] and not m["restarts"]]
     print(f"first snapshot ended {mine[0]['end_time_in_millis'] / 1000 - max(ready):+.1f} s after the last member "
           "that never restarted became ready (negative: before `sandbox up` returned)")
+    target = for_environment(load_env(ENV))
     try:
-        sss.configure(twin, interval_s=5, keep=1)
+        assert target.set_search_snapshot_schedule(interval_s=5, keep=1) == {"interval_s": 5.0, "keep": 1}
 
         def taken():
             last = sss.SCHEDULE.last(twin)
             return last if last and last.get("ok") and last["id"] not in first else None
         last = wait_until(taken, timeout=20, what="a snapshot taken by search-snapshot-1", interval=0.3)
     finally:
-        sss.configure(twin, interval_s=settings.interval_s, keep=settings.keep)
+        target.set_search_snapshot_schedule(interval_s=settings.interval_s, keep=settings.keep)
     waited = time.monotonic() - started
     listing = api.snapshots(SNAPSHOT_REPOSITORY)
     snap = next(s for s in listing if s["snapshot"] == last["id"])
@@ -73,7 +75,6 @@ def test_the_schedule_snapshots_the_index_prunes_and_is_what_preflight_reads(twi
     assert last["documents"] > 0 and restored_count(api, last["id"]) == last["documents"], last
 
     # preflight reads it: the newest snapshot in any registered repository, within the search layer's limit
-    target = for_environment(load_env(ENV))
     objective, max_age_s = targets_yaml.load().for_layer("search", environment=ENV).backup_limit()
     age = backup_age.search_snapshot_age(target.search_admin(timeout=5), max_age_s=max_age_s, objective=objective)
     assert (age.status, age.id, age.warning) == (backup_age.OK, last["id"], None), age
@@ -86,8 +87,9 @@ def test_the_schedule_snapshots_the_index_prunes_and_is_what_preflight_reads(twi
     member = wait_until(lambda: (m := client.member(sss.NAME))["restarts"] > restarts and m["ready"] and m,
                         timeout=20, what="search-snapshot-1 restarted and ready", interval=0.3)
     assert member["last_exit"]["code"] == 0, member["last_exit"]
-    status = sss.status(twin)
+    status = target.search_snapshot_schedule()
     assert status["newest"]["id"] == last["id"] and status["count"] == 1, status
+    assert (status["interval_s"], status["keep"]) == (settings.interval_s, settings.keep), status
 
     out = subprocess.run([sys.executable, "-m", "gameday", "sandbox", "--name", twin.name, "status"],
                          capture_output=True, text=True, timeout=60)

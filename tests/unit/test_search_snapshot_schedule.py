@@ -5,6 +5,7 @@ Snapshot listings shaped as ``GET _snapshot/<repository>/_all`` answers; real fi
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -96,3 +97,57 @@ def test_the_schedule_is_a_supervised_regional_member_of_the_supervisor_twin_onl
     built = Twin.create("snapshot-test", net=34)  # topology.build reads nothing, writes nothing
     assert "search-snapshot" in [w.name for w in topology.build(built).workloads]
     assert "search-snapshot" not in [w.name for w in topology.build(built, kubernetes=True).workloads]
+
+
+# ---- one guarded attempt (schedule.Loop.guarded, used by both members' loops) ------------------------
+
+class _Probe(schedule.Loop):
+    """A loop whose work is the test's own: what ``guarded`` sees of ``busy``, errors and signals."""
+
+    def __init__(self, tmp_path: Path):
+        super().__init__(twin_at(tmp_path), sss.SCHEDULE)
+
+
+def test_guarded_returns_the_result_or_the_error_and_is_busy_only_inside(tmp_path):
+    loop = _Probe(tmp_path)
+    assert loop.guarded(lambda: loop.busy) == (True, None) and loop.busy is False
+    err = OSError("repository not reachable")
+
+    def fails():
+        raise err
+    assert loop.guarded(fails) == (None, err) and loop.busy is False
+    with pytest.raises(ZeroDivisionError):  # not one of loop.errors: a bug, raised
+        loop.guarded(lambda: 1 / 0)
+    assert loop.busy is False
+
+
+def test_a_sigterm_inside_a_guarded_step_ends_the_member_and_between_steps_only_stops_the_loop(tmp_path):
+    import os
+    import signal
+
+    loop = _Probe(tmp_path)
+    previous = signal.signal(signal.SIGTERM, loop.on_signal)
+    try:
+        with pytest.raises(SystemExit) as exit_:
+            loop.guarded(lambda: os.kill(os.getpid(), signal.SIGTERM) or time.sleep(5))
+        assert exit_.value.code == 0 and loop.stop.is_set() and loop.busy is False
+        loop.stop.clear()
+        os.kill(os.getpid(), signal.SIGTERM)  # outside a step: the loop sees stop at its next wait
+        assert loop.stop.wait(5) and loop.run() == 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_only_the_twins_schedule_is_gamedays_to_change_elsewhere_the_platform_is_named():
+    import copy
+
+    import yaml
+
+    from gameday.errors import GamedayError
+    from gameday.targets import kubernetes as k8s
+    from gameday.targets.environment import from_mapping
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "environments" / "rehearsal.yaml").read_text())
+    target = k8s.KubernetesTarget(from_mapping(copy.deepcopy(raw["configuration"]["gameday_environment"]), "test"))
+    with pytest.raises(GamedayError, match="the platform takes the search snapshots.*_slm/policy.*nothing was changed"):
+        target.set_search_snapshot_schedule(interval_s=60)
