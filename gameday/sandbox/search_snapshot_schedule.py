@@ -21,13 +21,16 @@ read from the twin's 0600 secrets file (never in argv, the environment or a log)
 Settings (``<state>/data/search-snapshot-schedule.json``, no secrets): ``GAMEDAY_SEARCH_SNAPSHOT_INTERVAL_S``
 and ``GAMEDAY_SEARCH_SNAPSHOT_KEEP`` when the twin is brought up (kept from then on), else half the
 search layer's backup age limit in targets.yaml (``backup_age_s`` 86400 s: every 12 h) and 3. Each
-attempt's outcome is in ``search-snapshot-state.json`` and the member's log. Supervisor twin only: on
-Kubernetes the platform's own schedule applies (OpenSearch snapshot management or ECK's SLM); the
-twin's Kubernetes mode runs no such member.
+attempt's outcome is in ``search-snapshot-state.json`` and the member's log. On GKE the platform
+takes the snapshots (ECK's snapshot lifecycle policy, or OpenSearch snapshot management); the
+Kubernetes twin does it as such a platform would, with the same loop as Deployment
+``search-snapshot`` in namespace ``gameday`` (:mod:`gameday.kube.schedules`), so that preflight there
+reads a recent snapshot through the search API, the code it runs on GKE.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import asdict
@@ -39,7 +42,7 @@ from ..search_index import impostor_reason
 from . import schedule
 from .schedule import Settings
 from .spec import Workload
-from .twin import CONTENT_INDEX, SNAPSHOT_REPOSITORY
+from .twin import CONTENT_INDEX, SEARCH_USER, SNAPSHOT_REPOSITORY
 
 NAME = "search-snapshot-1"
 WORKLOAD = "search-snapshot"
@@ -49,6 +52,7 @@ DEFAULT_INTERVAL_S = 3600.0  # when the search layer's backup age limit is 0 or 
 PREFIX = "scheduled-"  # this member's snapshots: the only ones it prunes
 SNAPSHOT_TIMEOUT_S = 120.0  # one snapshot of the content index (a second or two on the twin)
 LIST_TIMEOUT_S = 10.0
+PASSWORD_ENV = "GAMEDAY_SEARCH_PASSWORD"  # the Kubernetes twin's pod: from the Secret (gameday.kube.schedules)
 SCHEDULE = schedule.Schedule(layer="search", stem="search-snapshot", env_interval=ENV_INTERVAL, env_keep=ENV_KEEP,
                              fallback_interval_s=DEFAULT_INTERVAL_S)
 
@@ -69,8 +73,12 @@ def configure(twin, *, interval_s: float | None = None, keep: int | None = None)
 
 
 def admin(twin, timeout: float = LIST_TIMEOUT_S) -> SearchAdmin:
-    """The twin's search nodes, as its other members reach them (the twin's CA, user ``elastic``)."""
-    return SearchAdmin(twin.search_urls(), auth=twin.search_auth(), verify=twin.search_ca(), timeout=timeout)
+    """The twin's search nodes, as its other members reach them (the twin's CA, user ``elastic``):
+    the password from :data:`PASSWORD_ENV` when it is set (the Kubernetes twin's pod reads it from
+    the Secret ``search-es-elastic-user``, as ECK's pods do), else from the twin's 0600 secrets file."""
+    password = os.environ.get(PASSWORD_ENV)
+    auth = (SEARCH_USER, password) if password else twin.search_auth()
+    return SearchAdmin(twin.search_urls(), auth=auth, verify=twin.search_ca(), timeout=timeout)
 
 
 # ---- which snapshots (pure: the answer of GET _snapshot/<repository>/_all) ----------------------------

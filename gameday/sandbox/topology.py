@@ -32,7 +32,8 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
     if twin.shape.in_region_set:  # MirrorMaker from the other region: running while this one is the standby
         from .members import mirror
         topology.workloads.append(mirror.workload(twin))
-    if not kubernetes:  # the database's backups and the search snapshots on a schedule (on Kubernetes: the platform's own)
+    if not kubernetes:  # the database's backups and the search snapshots on a schedule (on Kubernetes: the
+        # platform's own; the twin's search snapshots run as Deployment search-snapshot, gameday.kube.schedules)
         from . import db_backup_schedule, search_snapshot_schedule
         topology.workloads += [db_backup_schedule.workload(twin), search_snapshot_schedule.workload(twin)]
     if kubernetes:
@@ -64,10 +65,11 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     db_roles.ensure(twin)  # the database's roles and replication mode (GAMEDAY_DB_REPLICATION), read below
     toxiproxy.prepare(twin)
     db.prepare(twin, replica=not kubernetes)
-    if not kubernetes:  # the schedules' settings (GAMEDAY_DB_BACKUP_INTERVAL_S, GAMEDAY_SEARCH_SNAPSHOT_KEEP, ...)
-        from . import db_backup_schedule, search_snapshot_schedule
+    from . import search_snapshot_schedule
+    search_snapshot_schedule.ensure(twin)  # GAMEDAY_SEARCH_SNAPSHOT_INTERVAL_S/_KEEP: its member, or its pod on Kubernetes
+    if not kubernetes:  # GAMEDAY_DB_BACKUP_INTERVAL_S/_KEEP (on Kubernetes the database's backups are the platform's)
+        from . import db_backup_schedule
         db_backup_schedule.ensure(twin)
-        search_snapshot_schedule.ensure(twin)
     for layer in (kafka, search, lb):
         layer.prepare(twin)
     if twin.shape.in_region_set:

@@ -85,7 +85,7 @@ def test_the_default_interval_is_half_the_search_layers_backup_age_limit():
     assert sss.SCHEDULE.default_interval_s() == expected
 
 
-def test_the_schedule_is_a_supervised_regional_member_of_the_supervisor_twin_only(tmp_path):
+def test_the_schedule_is_a_supervised_regional_member_of_the_supervisor_twin(tmp_path):
     twin = twin_at(tmp_path)
     w = sss.workload(twin)
     (m,) = w.members
@@ -151,3 +151,28 @@ def test_only_the_twins_schedule_is_gamedays_to_change_elsewhere_the_platform_is
     target = k8s.KubernetesTarget(from_mapping(copy.deepcopy(raw["configuration"]["gameday_environment"]), "test"))
     with pytest.raises(GamedayError, match="the platform takes the search snapshots.*_slm/policy.*nothing was changed"):
         target.set_search_snapshot_schedule(interval_s=60)
+
+
+def test_on_the_kubernetes_twin_the_same_loop_is_a_deployment_reading_the_password_from_ecks_secret(tmp_path, monkeypatch):
+    from gameday.kube import schedules, workloads
+
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    twin = Twin.create("snapshot-test", net=34)
+    (deployment,) = schedules.objects(twin)
+    assert [o["metadata"]["name"] for o in workloads.objects(twin, part="web")][-1] == "search-snapshot"
+    assert "search-snapshot" not in [o["metadata"]["name"] for o in workloads.objects(twin, part="data")]
+    spec = deployment["spec"]
+    assert (deployment["metadata"]["namespace"], spec["replicas"], spec["strategy"]) == ("gameday", 1, {"type": "Recreate"})
+    (container,) = spec["template"]["spec"]["containers"]
+    assert container["command"] + container["args"] == sss.workload(twin).members[0].argv  # the member's own command
+    env = {e["name"]: e for e in container["env"]}
+    assert env[sss.PASSWORD_ENV]["valueFrom"]["secretKeyRef"] == {"name": "search-es-elastic-user", "key": "elastic"}
+    assert twin.search_password() not in str(deployment) and "readinessProbe" not in container
+
+
+def test_the_member_reads_the_password_from_its_environment_when_a_pod_sets_it(tmp_path, monkeypatch):
+    twin = twin_at(tmp_path)
+    monkeypatch.setenv(sss.PASSWORD_ENV, "from-the-secret")
+    assert sss.admin(twin).session.auth == ("elastic", "from-the-secret")
+    monkeypatch.delenv(sss.PASSWORD_ENV)
+    assert sss.admin(twin).session.auth == ("elastic", twin.search_password())  # the twin's 0600 file
