@@ -280,6 +280,9 @@ def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") 
                         "stringData": secrets})
         out += web_objects(twin, web)
         out += indexer_objects(topo.workload("indexer"))
+    if part in ("web", "all"):  # search snapshots on a schedule, as the platform's own on GKE (gameday.kube.schedules)
+        from .schedules import objects as schedule_objects
+        out += schedule_objects(twin)
     return out
 
 

@@ -302,7 +302,8 @@ def test_web_manifests_run_the_supervisors_command_at_the_pods_address(monkeypat
     objs = workloads.objects(twin, part="web")
     kinds = [(o["kind"], o["metadata"]["name"]) for o in objs]
     assert kinds == [("Namespace", "gameday"), ("Secret", "sandbox-db"), ("Deployment", "web"),
-                     ("Service", "web"), ("PodDisruptionBudget", "web"), ("Deployment", "indexer")]
+                     ("Service", "web"), ("PodDisruptionBudget", "web"), ("Deployment", "indexer"),
+                     ("Deployment", "search-snapshot")]
     deployment = objs[2]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     argv = container["command"] + container["args"]
