@@ -1,14 +1,16 @@
 """The twin database's backups and point-in-time restore, with Debian's MariaDB tools.
 
-A backup is ``mariadb-dump --single-transaction --master-data=2 --gtid`` of the site's database,
-taken from whichever member is the primary (:mod:`gameday.sandbox.db_roles`) and written to the
-twin's one backup directory (``members.db.backup_dir``, outside every data directory, shared by the
-members) with a manifest that names where it stands in the change log: the server's binlog file and
-offset, and its GTID position. A restore never needs the twin re-created; the server keeps running
-and the site keeps serving::
+A backup is physical where it can be (``mariadb-backup --backup``, prepared for export:
+:mod:`gameday.sandbox.db_physical`), else a logical ``mariadb-dump --single-transaction
+--master-data=2 --gtid`` (no ``mariadb-backup``, or a table that is not InnoDB), of the site's
+database, taken from whichever member is the primary (:mod:`gameday.sandbox.db_roles`) and written
+to the twin's one backup directory (``members.db.backup_dir``, outside every data directory, shared
+by the members) with a manifest that names where it stands in the change log: the server's binlog
+file and offset, and its GTID position. A restore never needs the twin re-created; the server keeps
+running and the site keeps serving::
 
-    host = DbHost.of_twin(twin)               # the current primary's socket and binary log
-    backup = take(host)                       # {"id", "at", "kind": "mariadb-dump", "binlog": {...}, ...}
+    host = DbHost.of_twin(twin)               # the current primary's socket and binary log, its replicas
+    backup = take(host)                       # {"id", "at", "kind": "mariadb-backup", "binlog": {...}, ...}
     newest(host)                              # the newest complete backup, or None
     bad = find_incident(host, "articles", since=backup["at"])   # the destructive transaction, from the log
     restore_to(host, bad.at, skip=[bad.gtid]) # the database as it would be without it
@@ -22,14 +24,20 @@ they are the restoring server's own (``BINLOG_GTID_POS`` there equals the backup
 else finds the first transaction past the backup's GTID position in that server's log (from the
 last file whose ``Gtid_list`` the backup covers).
 
-How :func:`restore_to` works: the backup is loaded into a scratch database (:data:`SCRATCH`), the
+How :func:`restore_to` works: the backup is put into a scratch database (:data:`SCRATCH`: a
+physical backup's tables imported as transportable tablespaces, a dump loaded with the client), the
 log is replayed into it from the backup's position to now, leaving out the skipped transactions,
-and then every table those transactions touched is replaced by its restored copy: the live table's
-rows are locked (new writes wait), the last events are replayed, its rows are swapped in one
-transaction and the copy's ``CHECKSUM TABLE`` must equal the live one before it commits. Tables the
-incident did not touch are left as they are (their writes never stop). The scratch work is not
-written to the binary log; the swap is, so a replica would follow it. Every tool runs with a
-timeout, and dies with the thread that started it (``children.die_with_parent``).
+and then every table those transactions touched is replaced by its restored copy
+(:mod:`gameday.sandbox.db_swap`): from a physical backup, with every replica reachable here, each
+replica builds the same copy and one logged ``RENAME TABLE`` swaps the copies in once the live
+tables' writes wait, the last events are replayed and the copies' ``CHECKSUM TABLE`` agree (no row
+copied; the RENAME names what the copies left out, which a later replay across it leaves out too);
+otherwise the live rows
+are locked, the last events replayed and the rows swapped in one transaction, committed only when
+the copy's ``CHECKSUM TABLE`` equals the live one. Tables the incident did not touch are left as
+they are (their writes never stop). The scratch work is not written to the binary log; the swap
+is, so a replica follows it. Every tool runs with a timeout, and dies with the thread that started
+it (``children.die_with_parent``).
 """
 
 from __future__ import annotations
@@ -37,8 +45,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,18 +57,16 @@ import pymysql
 
 from .. import children, gtid
 from ..errors import DeadlineExceeded, GamedayError
-from . import db_binlog
+from . import db_binlog, db_physical, db_swap
 from .db_binlog import Transaction
+from .db_swap import RestoreFailed
 
 SCRATCH = "gameday_pitr"  # where the point-in-time copy is built (and left, for inspection, until the next restore)
 TOOL_TIMEOUT = 600.0
-LOCK_WAIT_S = 10  # the swap waits this long for the site's transactions on the table
+LOCK_WAIT_S = db_swap.LOCK_WAIT_S  # the swap waits this long for the site's transactions on the table
+DUMP = "mariadb-dump"
 _IDENT = re.compile(r"[A-Za-z0-9_]+")
 _GTID = re.compile(r"\d+-\d+-\d+")
-
-
-class RestoreFailed(GamedayError):
-    """A point-in-time restore could not finish; the live tables were left as they were."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class DbHost:
     backup_dir: Path
     database: str
     member: str = "the database server"
+    replicas: tuple["DbHost", ...] = ()  # the members replicating from it (a physical restore builds a copy on each)
 
     @classmethod
     def of_twin(cls, twin) -> "DbHost":
@@ -80,9 +89,13 @@ class DbHost:
         from . import db_roles
         from .members import db
         from .twin import DB_NAME
-        primary = db_roles.load(twin).primary
-        return cls(socket=db.socket_path(twin, primary), binlog_dir=db.binlog_dir(twin, primary),
-                   backup_dir=db.backup_dir(twin), database=DB_NAME, member=primary)
+        roles = db_roles.load(twin)
+
+        def member(name: str, replicas: tuple = ()) -> "DbHost":
+            return cls(socket=db.socket_path(twin, name), binlog_dir=db.binlog_dir(twin, name),
+                       backup_dir=db.backup_dir(twin), database=DB_NAME, member=name, replicas=replicas)
+        followers = tuple(member(r) for r in roles.replicas if r not in roles.lost and r not in roles.fenced)
+        return member(roles.primary, followers)
 
     def connect(self, *, timeout: float = 10.0, autocommit: bool = True) -> pymysql.connections.Connection:
         """A root connection over the socket (``unix_socket`` authentication: no password anywhere)."""
@@ -142,7 +155,7 @@ def backups(host: DbHost) -> list[dict[str, Any]]:
         except (ValueError, TypeError, KeyError, FileNotFoundError):
             continue  # not a manifest, or removed by a prune meanwhile (it is written whole, by a rename)
         found.append(manifest)
-    return sorted((m for m in found if Path(m["path"]).is_file()), key=lambda m: float(m["at"]))
+    return sorted((m for m in found if Path(m["path"]).exists()), key=lambda m: float(m["at"]))
 
 
 def newest(host: DbHost) -> dict[str, Any] | None:
@@ -172,42 +185,40 @@ def table_stats(conn, database: str, table: str) -> dict[str, Any]:
     return {"rows": int(rows), "min_id": None if lo is None else int(lo), "max_id": None if hi is None else int(hi)}
 
 
-def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
-    """Take a full backup now: ``<id>.sql`` (0600) and, once it is complete, ``<id>.json``, its
-    manifest ``{"id", "at", "kind", "database", "path", "bytes", "seconds", "binlog": {"file",
-    "position", "gtid"}, "tables": {name: {"rows", "min_id", "max_id"}}}`` (the table figures are read
-    just after the dump: the diagnosis's "last known" counts). Returns the manifest."""
+def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT, kind: str | None = None) -> dict[str, Any]:
+    """Take a full backup now and return its manifest ``{"id", "at", "kind", "database", "path",
+    "bytes", "seconds", "binlog": {"file", "position", "gtid"}, "tables": {name: {"rows", "min_id",
+    "max_id"}}}`` (the table figures are read just after the backup: the diagnosis's "last known"
+    counts), written as ``<id>.json`` once the backup is complete. ``kind``:
+
+    - ``"mariadb-backup"`` (the default where :func:`db_physical.physical_possible`): a physical
+      backup, ``<id>.phys/`` (0700), prepared for export; the manifest adds ``"ddl"`` (each table's
+      definition) and ``"prepare_s"``. :func:`restore_to` imports its tables (transportable tablespaces).
+    - ``"mariadb-dump"`` (the fallback: no ``mariadb-backup``, or a table that is not InnoDB): a
+      logical dump, ``<id>.sql`` (0600), loaded by :func:`restore_to`.
+    """
+    if kind not in (None, DUMP, db_physical.KIND):
+        raise GamedayError(f"a backup's kind is {DUMP!r} or {db_physical.KIND!r}, not {kind!r}")
     conn = host.connect()
     with conn:
         require_binlog(conn)
         host.backup_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        why_not = db_physical.physical_possible(conn, host.database)
+        if kind == db_physical.KIND and why_not:
+            raise GamedayError(f"a physical backup of {host.database} cannot be taken: {why_not}",
+                               hint=f"take a logical one (kind={DUMP!r})")
+        kind = kind or (DUMP if why_not else db_physical.KIND)
         started = time.time()
         # milliseconds and the pid: two backups in one second never share a name (the newer would
         # overwrite the older's dump under the older's binlog position)
         bid = (time.strftime("db-%Y%m%dT%H%M%S", time.gmtime(started)) + f".{int(started * 1000) % 1000:03d}Z"
                f"-{os.getpid() % 100000:05d}")
-        final = host.backup_dir / f"{bid}.sql"
-        tmp = host.backup_dir / f".{bid}.sql.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                _run(["mariadb-dump", "--no-defaults", f"--socket={host.socket}", "--user=root", "--single-transaction",
-                      "--master-data=2", "--gtid", "--hex-blob", "--default-character-set=utf8mb4", "--routines",
-                      "--triggers", host.database], what=f"backing up {host.database}", stdout=out, timeout=timeout)
-                out.flush()
-                os.fsync(out.fileno())  # on disk before its name says it is complete
-            with open(tmp, "rb") as fh:
-                head = fh.read(8192).decode(errors="replace")
-                fh.seek(max(0, tmp.stat().st_size - 8192))
-                tail = fh.read().decode(errors="replace")
-            coordinates = db_binlog.dump_coordinates(head, tail)
-            tmp.replace(final)
-        finally:
-            tmp.unlink(missing_ok=True)
+        final, extra = (_dump if kind == DUMP else _physical)(host, bid, timeout)
         tables = [r[0] for r in _query(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
                                              "AND table_type = 'BASE TABLE' ORDER BY table_name", (host.database,))]
-        manifest = {"id": bid, "at": started, "kind": "mariadb-dump", "database": host.database, "path": str(final),
-                    "bytes": final.stat().st_size, "seconds": round(time.time() - started, 3), "binlog": coordinates,
+        size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file()) if final.is_dir() else final.stat().st_size
+        manifest = {"id": bid, "at": started, "kind": kind, "database": host.database, "path": str(final),
+                    "bytes": size, "seconds": round(time.time() - started, 3), **extra,
                     "member": host.member, "server_id": int(_query(conn, "SELECT @@server_id")[0][0]),
                     "tables": {t: table_stats(conn, host.database, t) for t in tables}}
     tmp_manifest = host.backup_dir / f".{bid}.json.tmp"
@@ -221,6 +232,51 @@ def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT) -> dict[str, Any]:
     finally:
         tmp_manifest.unlink(missing_ok=True)
     return manifest
+
+
+def _dump(host: DbHost, bid: str, timeout: float) -> tuple[Path, dict[str, Any]]:
+    """``mariadb-dump --single-transaction --master-data=2 --gtid`` into ``<bid>.sql``; its coordinates."""
+    final = host.backup_dir / f"{bid}.sql"
+    tmp = host.backup_dir / f".{bid}.sql.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            _run([DUMP, "--no-defaults", f"--socket={host.socket}", "--user=root", "--single-transaction",
+                  "--master-data=2", "--gtid", "--hex-blob", "--default-character-set=utf8mb4", "--routines",
+                  "--triggers", host.database], what=f"backing up {host.database}", stdout=out, timeout=timeout)
+            out.flush()
+            os.fsync(out.fileno())  # on disk before its name says it is complete
+        with open(tmp, "rb") as fh:
+            head = fh.read(8192).decode(errors="replace")
+            fh.seek(max(0, tmp.stat().st_size - 8192))
+            tail = fh.read().decode(errors="replace")
+        coordinates = db_binlog.dump_coordinates(head, tail)
+        tmp.replace(final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final, {"binlog": coordinates}
+
+
+def _physical(host: DbHost, bid: str, timeout: float) -> tuple[Path, dict[str, Any]]:
+    """``mariadb-backup`` into ``<bid>.phys/``, prepared for export (:func:`db_physical.backup`)."""
+    final = host.backup_dir / f"{bid}.phys"
+    tmp = host.backup_dir / f".{bid}.phys.tmp"
+    try:
+        extra = db_physical.backup(host, tmp, run=_run, timeout=timeout)
+        os.chmod(tmp, 0o700)
+        tmp.replace(final)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final, extra
+
+
+def remove_files(path: Path) -> None:
+    """Remove a backup's dump or physical directory (absent: nothing to do); the schedule's prune."""
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
 
 
 # ---- the change log -----------------------------------------------------------------------------
@@ -368,9 +424,11 @@ def _check_name(name: str) -> None:
 # ---- point-in-time restore ------------------------------------------------------------------------
 
 def _replay(host: DbHost, files: list[str], start: tuple[str, int], stop: tuple[str, int] | None,
-            skip: list[tuple[str, int, int]], *, timeout: float) -> int:
-    """Replay the log from ``start`` to ``stop`` into :data:`SCRATCH`, leaving out ``skip``; the
-    session writes nothing to the binary log. Returns the number of mariadb-binlog runs."""
+            skip: list[tuple[str, int, int]], *, timeout: float, into: DbHost | None = None) -> int:
+    """Replay ``host``'s log from ``start`` to ``stop`` into :data:`SCRATCH` on ``into`` (default
+    ``host``; a replica builds its own copy from the primary's log), leaving out ``skip``; the session
+    writes nothing to the binary log. Returns the number of mariadb-binlog runs."""
+    into = into or host
     segments = db_binlog.plan_segments(files, start, stop, skip)
     for seg in segments:
         reader = subprocess.Popen(
@@ -378,8 +436,9 @@ def _replay(host: DbHost, files: list[str], start: tuple[str, int], stop: tuple[
              f"--rewrite-db={host.database}->{SCRATCH}", *[str(host.binlog_dir / f) for f in seg.files]],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=children.die_with_parent)
         try:
-            _run(host.client_argv("--init-command=SET SESSION sql_log_bin=0"), stdin=reader.stdout,
-                 what=f"replaying {seg.files[0]}:{seg.start} to {seg.files[-1]}:{seg.stop or 'end'}", timeout=timeout)
+            _run(into.client_argv("--init-command=SET SESSION sql_log_bin=0"), stdin=reader.stdout,
+                 what=f"replaying {seg.files[0]}:{seg.start} to {seg.files[-1]}:{seg.stop or 'end'} on {into.member}",
+                 timeout=timeout)
         finally:
             reader.stdout.close()
             try:
@@ -394,52 +453,29 @@ def _replay(host: DbHost, files: list[str], start: tuple[str, int], stop: tuple[
     return len(segments)
 
 
-def _checksum(conn, database: str, table: str) -> int | None:
-    return _query(conn, f"CHECKSUM TABLE `{database}`.`{table}`")[0][1]
+_SWAP_MARK = re.compile(r"^RENAME TABLE .*/\*\s*" + re.escape(db_swap.MARK) + r"\s+([0-9,-]*)\s*\*/", re.I | re.S)
 
 
-def _swap(host: DbHost, table: str, files_at, replay_tail) -> dict[str, Any]:
-    """Replace the live ``table`` with its restored copy in one transaction: create it (from the
-    copy's definition) if it was dropped, lock every row and the gaps (``SELECT ... FOR UPDATE``
-    over the primary key: the site's writes to it wait), replay the last events (``replay_tail``),
-    then delete the live rows and insert the copy's; commit only when ``CHECKSUM TABLE`` of both is
-    equal. Returns the table's figures, the copy's checksum and ``created``: the GTID of the CREATE
-    TABLE that gave a dropped table back (None when it existed)."""
-    db = host.database
-    conn = host.connect(autocommit=False)
-    with conn:
-        _query(conn, f"SET SESSION innodb_lock_wait_timeout = {LOCK_WAIT_S}, lock_wait_timeout = {LOCK_WAIT_S}")
-        exists = bool(_query(conn, "SELECT 1 FROM information_schema.tables WHERE table_schema = %s AND table_name = %s",
-                             (db, table)))
-        created = None
-        if not exists:
-            ddl = _query(conn, f"SHOW CREATE TABLE `{SCRATCH}`.`{table}`")[0][1]
-            _query(conn, f"USE `{db}`")
-            _query(conn, ddl)  # the copy's own definition (logged as a plain CREATE TABLE)
-            created = str(_query(conn, "SELECT @@last_gtid")[0][0])  # not replayed into the copy, which has it
-        conn.begin()
-        try:
-            _query(conn, f"SELECT 1 FROM `{db}`.`{table}` FORCE INDEX (PRIMARY) FOR UPDATE")
-            tail = replay_tail(files_at(conn), [created] if created else [])
-            _query(conn, f"DELETE FROM `{db}`.`{table}`")
-            _query(conn, f"INSERT INTO `{db}`.`{table}` SELECT * FROM `{SCRATCH}`.`{table}`")
-            restored, live = _checksum(conn, SCRATCH, table), _checksum(conn, db, table)
-            if restored != live:
-                raise RestoreFailed(f"{db}.{table}: CHECKSUM TABLE {live} after the swap, the restored copy's {restored}; "
-                                    "rolled back")
-            stats = table_stats(conn, db, table)
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
-    return {**stats, "checksum": restored, "created": created, "tail": tail}
+def earlier_swaps(txns: dict[str, Transaction]) -> list[tuple[Transaction, list[str]]]:
+    """Earlier restores' RENAME swaps among ``txns``, each with the GTIDs its copies left out (named
+    in its comment, :data:`db_swap.MARK`): a replay across one must leave those out too, since the
+    rows it swapped in are in no log."""
+    found = []
+    for txn in txns.values():
+        for _db, sql in txn.statements:
+            if m := _SWAP_MARK.match(sql.strip()):
+                found.append((txn, [g for g in m.group(1).split(",") if g]))
+    return found
 
 
 def _starting_backup(host: DbHost, moment: float, skip: list[str], *, timeout: float):
     """The newest backup taken before ``moment`` whose log position precedes every skipped
-    transaction, with that position and the transactions since: ``(manifest, (file, offset),
-    {gtid: Transaction})``. The log keeps whole seconds, so a backup taken in the incident's second
-    counts when the incident lies after its position."""
+    transaction, with that position, the transactions since, and what else the replay must leave
+    out: ``(manifest, (file, offset), {gtid: Transaction}, [gtid])``: every earlier restore's RENAME
+    swap since the backup, and the transactions that restore left out (a backup taken after one of
+    those but before its swap is passed over: it holds the damage that swap repaired). The log keeps
+    whole seconds, so a backup taken in the incident's second counts when the incident lies after
+    its position."""
     candidates = [m for m in backups(host) if float(m["at"]) < int(moment) + 1]
     if not candidates:
         before(host, int(moment) + 1)  # raises, naming the backups there are
@@ -448,8 +484,15 @@ def _starting_backup(host: DbHost, moment: float, skip: list[str], *, timeout: f
         start = log_start(host, backup, timeout=timeout)
         txns = {t.gtid: t for t in transactions(host, start, timeout=timeout)}
         missing = [g for g in skip if g not in txns]
-        if not missing:
-            return backup, start, txns
+        inherited: list[str] = []
+        for swap, left_out in earlier_swaps(txns):
+            if any(g not in txns for g in left_out):
+                missing = missing or [f"{g} (left out by the restore that swapped at {swap.gtid})" for g in left_out]
+                break
+            inherited += [*left_out, swap.gtid]
+        else:
+            if not missing:
+                return backup, start, txns, inherited
     raise RestoreFailed(f"GTID {', '.join(missing)} is not in the log since any backup taken before the moment "
                         f"restored to (the oldest: {candidates[0]['id']})",
                         hint="name the destructive transaction's GTID (find it with the db playbook's diagnosis)")
@@ -460,16 +503,27 @@ def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
     """Point-in-time restore of the site's database (see the module docstring): the newest backup
     before ``moment``, the log replayed from it to now except the transactions whose GTIDs are in
     ``skip`` (they must lie after ``moment``), and the tables those transactions touched swapped in.
+
+    A physical backup (``kind`` ``mariadb-backup``) is imported into the scratch database
+    (:func:`db_physical.import_tables`) and, when every replica is reachable here
+    (:func:`db_swap.rename_possible`), on each replica too, then swapped in by RENAME TABLE
+    (:func:`db_swap.rename_swap`; a later restore replaying across it leaves out what this one left
+    out: :func:`earlier_swaps`). A logical dump, or a replica that cannot build its own
+    copy, takes the row swap (:func:`db_swap.rows_swap`); a dump is loaded with the ``mariadb`` client.
+
     Returns ``{"backup", "moment", "skipped": [{"gtid", "file", "start", "end", "at", ...}],
     "tables": {name: {"rows", "min_id", "max_id", "checksum", "created"}}, "replayed_from",
-    "replayed_to", "seconds": {"load_backup", "replay", "swap", "total"}}``. Nothing live is changed
-    when it fails before the swap, and a failed swap is rolled back."""
+    "replayed_to", "also_skipped": [gtid], "how": {"load", "swap", "why", "members"}, "seconds":
+    {"load_backup", "replay", "swap", "total"}}`` (``also_skipped``: earlier restores' swaps and what
+    they left out, replayed across).
+    Nothing live is changed when it fails before the swap, and a failed swap leaves the live tables
+    as they were."""
     began = time.monotonic()
     skip = list(skip or [])
     bad = [g for g in skip if not _GTID.fullmatch(g)]
     if bad:
         raise GamedayError(f"not a GTID (domain-server-sequence, e.g. 0-1-42): {', '.join(map(repr, bad))}")
-    backup, start, txns = _starting_backup(host, moment, skip, timeout=timeout)
+    backup, start, txns, inherited = _starting_backup(host, moment, skip, timeout=timeout)
     skipped = [txns[g] for g in skip]
     early = [t.gtid for t in skipped if t.at < int(moment)]
     if early:
@@ -477,47 +531,73 @@ def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
     tables = sorted({t for txn in skipped for t in txn.touched(host.database)})
     if skip and not tables:
         raise RestoreFailed(f"the skipped transactions ({', '.join(skip)}) touch no table of {host.database}")
-    spans = [t.span for t in skipped]
+    spans = [t.span for t in skipped] + [txns[g].span for g in inherited]
     seconds: dict[str, float] = {}
+    physical = backup.get("kind") == db_physical.KIND
+    why = db_swap.rename_possible(host) if physical else "a logical backup"
+    members = [host, *host.replicas] if physical and why is None else [host]
 
-    conn = host.connect()
-    with conn:
+    with host.connect() as conn:
         require_binlog(conn)
-        _query(conn, "SET SESSION sql_log_bin = 0")  # the scratch copy is nobody's business but ours
-        _query(conn, f"DROP DATABASE IF EXISTS `{SCRATCH}`")
-        _query(conn, f"CREATE DATABASE `{SCRATCH}` CHARACTER SET utf8mb4")
-        t0 = time.monotonic()
-        with open(backup["path"], "rb") as dump:
-            _run(host.client_argv("--init-command=SET SESSION sql_log_bin=0", SCRATCH), stdin=dump,
-                 what=f"loading backup {backup['id']}", timeout=timeout)
-        seconds["load_backup"] = round(time.monotonic() - t0, 3)
-        t0 = time.monotonic()
+    t0 = time.monotonic()
+    if physical:
+        each(members, lambda m: db_physical.import_tables(m, backup, SCRATCH))
+    else:
+        _load_dump(host, backup, timeout=timeout)
+    seconds["load_backup"] = round(time.monotonic() - t0, 3)
+    t0 = time.monotonic()
+    with host.connect() as conn:
         files = binlog_files(conn)
         upto = current_position(conn)
-    runs = _replay(host, files, start, upto, spans, timeout=timeout)
+    runs = sum(each(members, lambda m: _replay(host, files, start, upto, spans, timeout=timeout, into=m)))
     seconds["replay"] = round(time.monotonic() - t0, 3)
 
     t0 = time.monotonic()
-    done: dict[str, Any] = {}
     position = {"to": upto}
 
     def files_at(lock_conn) -> tuple[list[str], tuple[str, int]]:
         return binlog_files(lock_conn), current_position(lock_conn)
 
     def tail(at: tuple[list[str], tuple[str, int]], also_skip: list[str]) -> dict[str, Any]:
-        """The events logged since the last replay, into the copy (the live table's rows are locked)."""
+        """The events logged since the last replay, into every copy (the live table's writes wait)."""
         names, now = at
         extra = [t.span for t in transactions(host, position["to"], timeout=timeout) if t.gtid in also_skip] \
             if also_skip else []
-        n = _replay(host, names, position["to"], now, spans + extra, timeout=timeout) if now != position["to"] else 0
+        n = sum(each(members, lambda m: _replay(host, names, position["to"], now, spans + extra, timeout=timeout,
+                                                into=m))) if now != position["to"] else 0
         position["to"] = now
         return {"to": f"{now[0]}:{now[1]}", "runs": n}
 
-    for table in tables:
-        done[table] = _swap(host, table, files_at, tail)
+    if physical and why is None:
+        done = db_swap.rename_swap(host, members, SCRATCH, tables, files_at, tail, skip)
+    else:
+        done = {table: db_swap.rows_swap(host, SCRATCH, table, files_at, tail) for table in tables}
     seconds["swap"] = round(time.monotonic() - t0, 3)
     seconds["total"] = round(time.monotonic() - began, 3)
     return {"backup": {k: backup[k] for k in ("id", "at", "kind", "binlog")}, "moment": moment,
             "skipped": [t.to_dict() for t in skipped], "tables": done, "replay_runs": runs,
             "replayed_from": f"{start[0]}:{start[1]}", "replayed_to": f"{position['to'][0]}:{position['to'][1]}",
-            "seconds": seconds}
+            "how": {"load": "import" if physical else "dump", "swap": "rename" if physical and why is None else "rows",
+                    "why": why, "members": [m.member for m in members]},
+            "also_skipped": inherited, "seconds": seconds}
+
+
+def each(members: list, work) -> list:
+    """``work(member)`` for every member at once (one thread each: the members are separate servers),
+    results in ``members``' order; the first failure is raised once all have finished."""
+    if len(members) == 1:
+        return [work(members[0])]
+    with ThreadPoolExecutor(max_workers=len(members), thread_name_prefix="db-restore") as pool:
+        futures = [pool.submit(work, m) for m in members]
+        return [f.result() for f in futures]
+
+
+def _load_dump(host: DbHost, backup: dict[str, Any], *, timeout: float) -> None:
+    """A logical backup loaded into a new :data:`SCRATCH` with the ``mariadb`` client (not logged)."""
+    with host.connect() as conn:
+        _query(conn, "SET SESSION sql_log_bin = 0")  # the scratch copy is nobody's business but ours
+        _query(conn, f"DROP DATABASE IF EXISTS `{SCRATCH}`")
+        _query(conn, f"CREATE DATABASE `{SCRATCH}` CHARACTER SET utf8mb4")
+    with open(backup["path"], "rb") as dump:
+        _run(host.client_argv("--init-command=SET SESSION sql_log_bin=0", SCRATCH), stdin=dump,
+             what=f"loading backup {backup['id']}", timeout=timeout)

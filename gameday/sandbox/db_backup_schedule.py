@@ -83,15 +83,15 @@ def prune(host: db_backup.DbHost, *, keep: int, now: float | None = None, stale_
     removed = []
     for manifest in db_backup.backups(host)[:-keep]:
         (host.backup_dir / f"{manifest['id']}.json").unlink(missing_ok=True)
-        Path(manifest["path"]).unlink(missing_ok=True)
+        db_backup.remove_files(Path(manifest["path"]))
         removed.append(str(manifest["id"]))
     now = time.time() if now is None else now
     named = {p.stem for p in host.backup_dir.glob("*.json")}
     for path in sorted(host.backup_dir.iterdir()):
-        leftover = path.name.endswith(".tmp") or (path.suffix == ".sql" and path.stem not in named)
+        leftover = path.name.endswith(".tmp") or (path.suffix in (".sql", ".phys") and path.stem not in named)
         try:
             if leftover and now - path.stat().st_mtime > stale_s:
-                path.unlink()
+                db_backup.remove_files(path)
                 removed.append(path.name)
         except FileNotFoundError:
             continue  # removed meanwhile (a take renamed its temporary file)

@@ -3,8 +3,9 @@
 
 Plain ``chaos run experiments/db/destroy-content.yaml``: the scheduled backup, editors publish, a bad
 deploy deletes the articles with ids 1001-2000 as the site's user, editors publish again, and the db
-playbook (the undo the fault recorded) restores the backup into a scratch database, replays db-1's
-binary log except the DELETE's transaction, and swaps the table in while the site serves.
+playbook (the undo the fault recorded) imports the physical backup's tablespace into a scratch
+database on db-1 and on its replica db-2, replays db-1's binary log into both except the DELETE's
+transaction, and swaps the copies in by one logged RENAME TABLE while the site serves.
 
 Checked here, independently of the playbook's own checks: the deleted rows are back with exactly
 their count and a SHA-256 of (id, version) the action computed before deleting (recomputed by this
@@ -15,7 +16,8 @@ and the RPO canaries lost no acknowledged record. Prints each phase's time.
 The schedule (``db-backup-1``): a backup appears every interval, taken from the primary, pruned to
 the newest N, and it is the one the game day's preflight reads the age of. After a switchover to
 db-2, a backup taken from db-1 restores destroyed content on db-2 (its own binary log replayed from
-the backup's GTID position); the test switches back so later tests find db-1 primary. Run serialized
+the backup's GTID position), from a logical dump: the fallback path (the dump loaded, the
+rows swapped in one transaction); the test switches back so later tests find db-1 primary. Run serialized
 with other twins: ``flock /tmp/gameday-twin.lock .venv/bin/pytest -x -s tests/integration/test_db_restore.py``.
 """
 
@@ -51,6 +53,7 @@ CONF = {"gameday_environment": ENV}  # publish_updates as an experiment calls it
 EXPERIMENT = ROOT / "experiments" / "db" / "destroy-content.yaml"
 DELETED = (1001, 2000)  # the experiment's destroy_content arguments
 UPDATED_AFTER = range(66, 71)  # its second publish_updates (first_id 66, count 5)
+SECOND = (1001, 1010)  # test 1's second bad deploy, among the rows the first restore brought back
 
 
 @pytest.fixture
@@ -83,6 +86,8 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
     versions_before = dict(query(twin, "SELECT id, version FROM articles WHERE id BETWEEN %s AND %s",
                                  (UPDATED_AFTER[0], UPDATED_AFTER[-1])))
     ctx = Context.for_environment(target.env)
+    settings = target.db_backup_schedule()
+    target.set_db_backup_schedule(interval_s=3600)  # no backup after the swap: the second restore crosses it
     canaries = Canaries(CanaryEndpoints.from_context(ctx), interval=0.5).start()
     started = time.monotonic()
     try:
@@ -115,6 +120,11 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
         assert pitr["skipped"][0]["at"] >= int(fault["fault_at"]) - 1
         table = pitr["tables"]["articles"]
         assert steps["verify-db-content"]["status"] == "ok" and ledger.pending(target.env) == []
+        # the physical path: the backup's tablespace imported on db-1 and on its replica db-2, one logged
+        # RENAME swapped both copies in (db-2 applied it: its articles table is its own imported copy)
+        assert backup["kind"] == "mariadb-backup" and pitr["backup"]["kind"] == "mariadb-backup", pitr["backup"]
+        assert pitr["how"] == {"load": "import", "swap": "rename", "why": None, "members": ["db-1", "db-2"]}, pitr["how"]
+        assert table["replicas"] == {"db-2": "swapped"} and table["swapped_gtid"], table
 
         # exactly the rows destroyed are back: count and checksum of (id, version), recomputed here
         back = query(twin, "SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", DELETED)
@@ -133,6 +143,7 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
     finally:
         if ledger.matching(target.env, "restore_db_content"):
             repair(target)
+        target.set_db_backup_schedule(interval_s=settings["interval_s"])
     reports = canaries.verify(timeout=120)
     for layer, report in reports.items():
         assert report.acknowledged > 0, report.to_dict()
@@ -144,6 +155,19 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
                                      tuple(published))} if published else set()
     assert published and have == set(published), sorted(set(published) - have)[:10]
     print("canaries: " + ", ".join(f"{k} {r.acknowledged} acknowledged, 0 lost" for k, r in reports.items()))
+
+    # A second bad deploy, restored from the same backup (none was taken since): the replay crosses the
+    # first restore's RENAME, whose swapped-in rows are in no log; it leaves out what that restore left
+    # out (named in the RENAME's comment), so the rows the first restore brought back stay.
+    at = time.time()
+    write(twin, ("DELETE FROM articles WHERE id BETWEEN %s AND %s", SECOND))
+    incident = target.find_db_incident("articles", since=at - 1)
+    again = target.restore_db_to(incident["at"], skip=[incident["gtid"]])
+    assert again["backup"]["at"] < fault["fault_at"] and again["how"]["swap"] == "rename", (again["backup"], again["how"])
+    assert again["also_skipped"] == [fault["gtid"], table["swapped_gtid"]], again["also_skipped"]
+    back = query(twin, "SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", DELETED)
+    assert (len(back), sha(back)) == (destroyed["rows"], destroyed["sha256"])
+    print(f"second restore across the first swap: phases {again['seconds']}")
 
 
 def write(twin, *statements: tuple[str, tuple]) -> list[tuple]:
@@ -196,7 +220,7 @@ def test_the_schedule_backs_up_the_primary_prunes_and_is_what_preflight_reads(st
         backup = wait_until(scheduled, timeout=30, what="a backup taken by db-backup-1", interval=0.5)
     finally:
         target.set_db_backup_schedule(interval_s=settings["interval_s"])
-    assert backup["member"] == "db-1" and backup["kind"] == "mariadb-dump" and backup["binlog"]["gtid"], backup
+    assert backup["member"] == "db-1" and backup["kind"] == "mariadb-backup" and backup["binlog"]["gtid"], backup
     assert backup["tables"]["articles"]["rows"] > 0
     now = target.db_backup_schedule()
     assert now["count"] <= settings["keep"], now  # pruned to the newest N
@@ -221,7 +245,8 @@ def test_a_backup_from_db1_restores_destroyed_content_on_db2_after_a_switchover(
     try:
         target.set_db_backup_schedule(interval_s=3600)  # the restore's backup is db-1's, none taken from db-2
         rotate_ahead(twin)  # db-1's offsets then name a file db-2 does not have: found by GTID, not by offset
-        backup = target.take_db_backup()
+        # a logical backup: the fallback path (the dump loaded, the rows swapped in one transaction)
+        backup = db_backup.take(db_backup.DbHost.of_twin(twin), kind="mariadb-dump")
         assert backup["member"] == "db-1", backup
         print("switchover:", target.promote_db_replica("db-2")["seconds"])
         print("db-1 follows db-2:", target.rebuild_db_replica("db-1")["how"])
@@ -242,6 +267,7 @@ def test_a_backup_from_db1_restores_destroyed_content_on_db2_after_a_switchover(
         assert incident["gtid"].split("-")[1] == "2", incident  # committed on db-2 (server id 2)
         pitr = target.restore_db_to(incident["at"], skip=[incident["gtid"]])
         assert pitr["backup"]["id"] == backup["id"] and [t["gtid"] for t in pitr["skipped"]] == [incident["gtid"]]
+        assert (pitr["how"]["load"], pitr["how"]["swap"]) == ("dump", "rows"), pitr["how"]
         back = write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", deleted))
         assert (len(back), sha(back)) == (len(doomed), sha(doomed))
         now = dict(write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s",
