@@ -51,6 +51,10 @@ class NotRunning(GamedayError):
     exit_code = ExitCode.NOT_RUNNING
 
 
+class Refused(GamedayError):
+    """An API refused the call for want of rights (HTTP 401/403): the hint names what grants them."""
+
+
 class DeadlineExceeded(GamedayError):
     """A wait passed its deadline."""
 

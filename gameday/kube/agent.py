@@ -155,8 +155,8 @@ class Agent:
         self.node_hosts: dict[str, list[str]] = {}
         self.book = addresses.AddressBook()
         for item in args.node:
-            name, _, cidr = item.partition("=")
-            self.nodes[name] = Node(name=name, pod_cidr=cidr, address=args.address, port=args.port)
+            name, cidr, zone = _node_arg(item)
+            self.nodes[name] = Node(name=name, pod_cidr=cidr, address=args.address, port=args.port, zone=zone)
             self.node_hosts[name] = addresses.cidr_hosts(cidr)
         self.agent_id = hashlib.sha256(str(self.state_dir.resolve()).encode()).hexdigest()[:16]
         api_url = urllib3.util.parse_url(self.api.configuration.host)
@@ -423,8 +423,9 @@ def _args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--client-ca", required=True, help="CA of the API server's kubelet client certificate")
     parser.add_argument("--state-dir", required=True, help="pods' working directories")
     parser.add_argument("--log-dir", required=True, help="containers' logs")
-    parser.add_argument("--node", action="append", required=True, metavar="NAME=CIDR",
-                        help="a node to register and its pod CIDR (repeat for more nodes)")
+    parser.add_argument("--node", action="append", required=True, metavar="NAME=CIDR[,ZONE]",
+                        help="a node to register, its pod CIDR and its topology.kubernetes.io/zone label "
+                             "(repeat for more nodes)")
     parser.add_argument("--image", action="append", metavar="NAME=BIN_DIR",
                         help="containers of image NAME (any registry and tag) get BIN_DIR first on PATH (repeatable)")
     parser.add_argument("--api-host", help="KUBERNETES_SERVICE_HOST for pods (default: the kubeconfig's server)")
@@ -437,14 +438,21 @@ def _args(argv: list[str]) -> argparse.Namespace:
         except ValueError as err:
             parser.error(str(err))
     for item in args.node:
-        name, sep, cidr = item.partition("=")
         try:
-            ipaddress.ip_network(cidr)
+            _node_arg(item)
         except ValueError:
-            parser.error(f"--node {item!r}: expected NAME=CIDR, e.g. node-1=127.10.101.0/24")
-        if not sep or not name:
-            parser.error(f"--node {item!r}: expected NAME=CIDR, e.g. node-1=127.10.101.0/24")
+            parser.error(f"--node {item!r}: expected NAME=CIDR[,ZONE], e.g. node-1=127.10.101.0/24,zone-a")
     return args
+
+
+def _node_arg(item: str) -> tuple[str, str, str | None]:
+    """``node-1=127.10.101.0/24,zone-a`` -> (name, CIDR, zone or None); ValueError when malformed."""
+    name, sep, rest = item.partition("=")
+    cidr, _, zone = rest.partition(",")
+    ipaddress.ip_network(cidr)
+    if not sep or not name:
+        raise ValueError(item)
+    return name, cidr, zone or None
 
 
 def main(argv: list[str] | None = None) -> int:

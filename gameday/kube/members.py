@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .. import zones
 from ..sandbox.spec import MemberSpec, Workload
 from ..sandbox.twin import LAYERS, Twin
 from . import build, kubeconfig_merge, pki
@@ -22,7 +23,7 @@ ETCD_PORT, ETCD_PEER_PORT = 2379, 2380
 APISERVER_PORT = 6443
 CONTROLLER_MANAGER_PORT, SCHEDULER_PORT = 10257, 10259
 KUBELET_PORT = 10250
-NODES = 2
+NODES = 3  # one per zone (gameday.zones.ZONES): node N is in zone_for(N)
 SERVICE_LAYER = 96
 # The twin's image map (gameday.kube.images): deploy/'s `image: gameday` (any registry, any tag) runs
 # this checkout's venv, whose bin directory goes first on the container's PATH.
@@ -197,7 +198,7 @@ def _node_agent(twin: Twin, nodes: int) -> MemberSpec:
     for name, bin_dir in IMAGES.items():
         argv += ["--image", f"{name}={bin_dir(twin)}"]
     for i in range(1, nodes + 1):
-        argv += ["--node", f"{twin.name}-node-{i}={pod_cidr(twin, i)}"]
+        argv += ["--node", f"{twin.name}-node-{i}={pod_cidr(twin, i)},{zones.zone_for(i)}"]
     return MemberSpec(
         name="node-agent-1", index=1, address=me, ports={"kubelet": KUBELET_PORT}, argv=argv,
         readiness={"type": "tcp", "host": me, "port": KUBELET_PORT},  # listens once its nodes are registered

@@ -1,7 +1,8 @@
 """Nodes the agent registers and keeps alive: the Node object, its status and its Lease heartbeat.
 
-``register`` creates (or takes over) each Node with its pod CIDR and a Ready status whose addresses
-point the API server at the agent's kubelet port (so ``kubectl logs`` reaches the agent);
+``register`` creates (or takes over) each Node with its pod CIDR, its zone (the well-known label
+``topology.kubernetes.io/zone``, as GKE labels a node with its Compute Engine zone) and a Ready status
+whose addresses point the API server at the agent's kubelet port (so ``kubectl logs`` reaches the agent);
 ``heartbeat`` renews each node's Lease in ``kube-node-lease`` (the node lifecycle controller marks a
 node unknown, then evicts its pods, when the lease lapses) and refreshes the node status now and then::
 
@@ -31,6 +32,9 @@ LEASE_SECONDS = 40
 LEASE_RENEW = 10.0
 STATUS_EVERY = 60.0
 MERGE = "application/merge-patch+json"
+ZONE_LABEL = "topology.kubernetes.io/zone"
+REGION_LABEL = "topology.kubernetes.io/region"
+REGION = "twin"  # the twin's nodes are one region's (a region set's second twin is its own cluster)
 
 
 @dataclass
@@ -39,6 +43,17 @@ class Node:
     pod_cidr: str
     address: str  # the agent's address: the kubelet endpoint for every node it runs
     port: int
+    zone: str | None = None  # its topology.kubernetes.io/zone label
+
+
+def labels(node: Node) -> dict[str, str]:
+    """The labels the agent keeps on ``node``: hostname, OS and architecture, the runtime, and its zone
+    and region when it has a zone (what topology spread constraints and the zone drill read)."""
+    out = {"kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
+           "node.gameday.io/runtime": "process"}
+    if node.zone:
+        out.update({ZONE_LABEL: node.zone, REGION_LABEL: REGION})
+    return out
 
 
 def _micro_now() -> str:
@@ -85,22 +100,22 @@ def _status(node: Node) -> dict[str, Any]:
 
 
 def register(api: client.ApiClient, node: Node) -> None:
-    """Create the Node (or keep an existing one of that name) and post a Ready status."""
+    """Create the Node (or take over an existing one of that name: its labels are set again) and post
+    a Ready status."""
     core = client.CoreV1Api(api)
     body = {
         "apiVersion": "v1", "kind": "Node",
-        "metadata": {"name": node.name, "labels": {
-            "kubernetes.io/hostname": node.name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-            "node.gameday.io/runtime": "process"}},
+        "metadata": {"name": node.name, "labels": labels(node)},
         "spec": {"podCIDR": node.pod_cidr, "podCIDRs": [node.pod_cidr]},
     }
     try:
         raw(core.create_node, body)
-        log.info("registered node %s (pods from %s)", node.name, node.pod_cidr)
+        log.info("registered node %s in %s (pods from %s)", node.name, node.zone or "no zone", node.pod_cidr)
     except ApiException as err:
         if err.status != 409:
             raise
         log.info("node %s exists: taking it over", node.name)
+        raw(core.patch_node, node.name, {"metadata": {"labels": labels(node)}}, _content_type=MERGE)
     post_status(api, node)
 
 

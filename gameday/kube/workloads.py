@@ -131,6 +131,20 @@ def _meta(name: str, labels: dict[str, str] | None = None, **extra: Any) -> dict
     return {"name": name, "namespace": NAMESPACE, "labels": {**PART_OF, **(labels or {})}, **extra}
 
 
+ZONE_KEY = "topology.kubernetes.io/zone"
+
+
+def zone_spread(match: dict[str, str], *, keep_in_zone: bool) -> dict[str, Any]:
+    """A topology spread constraint over the nodes' zones for the pods ``match`` selects (maxSkew 1).
+    ``keep_in_zone`` (StatefulSets: a broker's or search node's disk is zonal, as a GKE persistent
+    disk is): DoNotSchedule, so a pod whose zone is lost stays Pending until the zone returns (the
+    lost zone still counts as a domain); else ScheduleAnyway: a Deployment's replacement pods go to
+    the zones that are left."""
+    return {"maxSkew": 1, "topologyKey": ZONE_KEY,
+            "whenUnsatisfiable": "DoNotSchedule" if keep_in_zone else "ScheduleAnyway",
+            "labelSelector": {"matchLabels": dict(match)}}
+
+
 def indexer_objects(indexer: Workload) -> list[dict[str, Any]]:
     """Deployment for the indexer (a Kafka consumer group: no Service, no address of its own). No
     PodDisruptionBudget: stopping every consumer is a fault the catalog injects on purpose."""
@@ -144,7 +158,8 @@ def indexer_objects(indexer: Workload) -> list[dict[str, Any]]:
                  "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
                  "template": {"metadata": {"labels": labels},
                               "spec": {"containers": [container],
-                                       "terminationGracePeriodSeconds": int(member.stop_grace)}}},
+                                       "terminationGracePeriodSeconds": int(member.stop_grace),
+                                       "topologySpreadConstraints": [zone_spread(match, keep_in_zone=False)]}}},
     }
     return [deployment]
 
@@ -157,7 +172,8 @@ def web_objects(twin: Twin, web: Workload, *, replicas: int = WEB_REPLICAS) -> l
     pod_spec = {
         "containers": [container],
         "terminationGracePeriodSeconds": int(member.stop_grace),
-        "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
+        "topologySpreadConstraints": [zone_spread({NAME_LABEL: "web"}, keep_in_zone=False),
+                                      {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
                                        "whenUnsatisfiable": "ScheduleAnyway",
                                        "labelSelector": {"matchLabels": {NAME_LABEL: "web"}}}],
     }
@@ -226,7 +242,8 @@ def statefulset_objects(twin: Twin, workload: Workload) -> list[dict[str, Any]]:
     match = {NAME_LABEL: name}
     labels = {**match, **{k: v for k, v in member.labels.items() if k != "node-id"}}
     pod_spec = {"containers": [stateful_container(member, name=name)],
-                "terminationGracePeriodSeconds": int(member.stop_grace)}
+                "terminationGracePeriodSeconds": int(member.stop_grace),
+                "topologySpreadConstraints": [zone_spread(match, keep_in_zone=True)]}
     statefulset = {
         "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": _meta(name, match),
         "spec": {"replicas": replicas, "serviceName": name, "ordinals": {"start": 1},

@@ -269,7 +269,11 @@ class Target(abc.ABC):
         """Raise a GamedayError, before anything is touched (no lock, no undo record), unless this
         target can lose every member of one zone at once and bring them back (:meth:`lose_zone`)."""
         raise GamedayError(f"{self.name}: the zone-loss drill is not built for targets of kind {self.env.kind!r} "
-                           "(on GKE it would cordon and drain every node labelled with the zone); nothing was touched")
+                           "(it is for the sandbox twin and Kubernetes targets); nothing was touched")
+
+    def zones(self) -> tuple[str, ...]:
+        """The zones this target's members are labelled with (what a zone drill may name): () here."""
+        return ()
 
     def zone_members(self, zone: str) -> dict[str, list[str]]:
         """Layer -> the members (running or wanted running) whose ``zone`` label is ``zone``

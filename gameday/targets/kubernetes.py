@@ -61,14 +61,16 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
+from .. import zones
 from ..deadline import wait_until
-from ..errors import GamedayError, NotRunning, UsageError
+from ..errors import GamedayError, NotRunning, Refused, UsageError
 from . import kubernetes_config, trust
 from .base import Node, Target
 from .environment import Environment
 from .kubernetes_budgets import blocking_budgets, budgets_exceeded
 from .kubernetes_pods import deleting, finished, name_order, node_labels, pod_ready
 from .kubernetes_regions import KubernetesRegions
+from .kubernetes_zones import KubernetesZones
 from .kubernetes_selectors import template_labels, text_selector_matches
 from .kubernetes_workloads import (SCALABLE, STOPPED_ANNOTATION, group_by_owner, ordinals_start, rolled_out,
                                    statefulset_start_replicas, statefulset_stop_replicas, stopped_list,
@@ -113,10 +115,11 @@ def layer_scope(block: dict[str, Any], layer: str) -> tuple[str, str] | None:
 
 # ---- the target ------------------------------------------------------------------------------------
 
-class KubernetesTarget(KubernetesRegions, Target):
+class KubernetesTarget(KubernetesZones, KubernetesRegions, Target):
     """A cluster reached by kubeconfig context or in-cluster credentials; nothing is contacted until
     the first call that needs the API server. Its region methods (Cloud SQL across regions) are
-    :class:`~gameday.targets.kubernetes_regions.KubernetesRegions`'."""
+    :class:`~gameday.targets.kubernetes_regions.KubernetesRegions`', its zone methods (the nodes'
+    zone labels, a zone lost) :class:`~gameday.targets.kubernetes_zones.KubernetesZones`'."""
 
     def __init__(self, env: Environment):
         super().__init__(env)
@@ -160,7 +163,7 @@ class KubernetesTarget(KubernetesRegions, Target):
             resp = fn(*args, _preload_content=False, _request_timeout=20, **kwargs)
         except ApiException as err:
             if err.status in (401, 403):
-                raise GamedayError(f"{self.name}: the Kubernetes API refused {fn.__name__} ({err.status} {err.reason})",
+                raise Refused(f"{self.name}: the Kubernetes API refused {fn.__name__} ({err.status} {err.reason})",
                                    hint="check the credentials of the kubeconfig context (and RBAC: deploy/)") from None
             raise
         except (urllib3.exceptions.HTTPError, OSError) as err:
@@ -177,6 +180,10 @@ class KubernetesTarget(KubernetesRegions, Target):
 
     def _has_pods(self, layer: str) -> bool:
         return layer_scope(self.block, layer) is not None
+
+    def pod_layers(self) -> list[str]:
+        """The layers that have pods on this target (the environment gives their selectors)."""
+        return [layer for layer in LAYER_PODS if self._has_pods(layer)]
 
     def _scope(self, layer: str) -> tuple[str, str]:
         scope = layer_scope(self.block, layer)
@@ -232,7 +239,11 @@ class KubernetesTarget(KubernetesRegions, Target):
         out = []
         for pod in live:
             status = pod.get("status") or {}
-            out.append(Node(name=pod["metadata"]["name"], layer=layer, labels=node_labels(pod, layer),
+            labels = node_labels(pod, layer)
+            zone = self.pod_zone(pod, strict=False)
+            if zone:
+                labels[zones.LABEL] = zone
+            out.append(Node(name=pod["metadata"]["name"], layer=layer, labels=labels,
                             address=status.get("podIP"), ready=pod_ready(pod), running=status.get("phase") == "Running"))
         missing = (self._desired(layer, live) or 0) - len(out)
         out += [Node(name=f"{layer}-pending-{i}", layer=layer) for i in range(1, missing + 1)]

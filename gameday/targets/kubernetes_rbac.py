@@ -49,10 +49,24 @@ MIRROR_CALLS: dict[str, tuple[str, str, str]] = {
     "patch_namespaced_custom_object": ("kafka.strimzi.io", "kafkamirrormaker2s", "patch"),
 }
 MIRROR_CODE = ("gameday/targets/kubernetes_mirror.py",)
+# The zone drill (gameday/targets/kubernetes_zones.py): the nodes' zone labels, and gameday's taint that
+# keeps pods out of a lost zone. Cluster-scoped, so opt-in: deploy/components/zone-drill (a ClusterRole).
+# Without it, members get no zone label and the zone drill is refused; every other call still works.
+NODE_CALLS: dict[str, tuple[str, str, str]] = {
+    "list_node": ("", "nodes", "list"),     # each node's topology.kubernetes.io/zone
+    "read_node": ("", "nodes", "get"),      # its taints, before changing them
+    "patch_node": ("", "nodes", "patch"),   # add / remove gameday.io/zone-lost (guarded by resourceVersion)
+}
+NODE_CODE = ("gameday/targets/kubernetes_zones.py",)
 # Modules whose kubernetes-client calls CALLS must cover (chaosk8s' terminate_pods lists and deletes pods).
 CODE = ("gameday/targets/kubernetes.py",)
 STATE_CODE = ("gameday/targets/kubernetes_state.py",)
 CHAOSK8S = ("list_namespaced_pod", "delete_namespaced_pod")
+
+
+def node_rules() -> list[dict[str, Any]]:
+    """PolicyRules of the zone drill's ClusterRole: exactly :data:`NODE_CALLS`."""
+    return _grouped(NODE_CALLS)
 
 
 def state_rules() -> list[dict[str, Any]]:

@@ -375,6 +375,9 @@ class SandboxTarget(Target):
     def check_zone_drill(self) -> None:
         """The twin's members carry zone labels (zone-a/b/c; the load balancer and toxiproxy: regional)."""
 
+    def zones(self) -> tuple[str, ...]:
+        return zones.ZONES
+
     def zone_members(self, zone: str) -> dict[str, list[str]]:
         """Service members labelled ``zone`` that run or are wanted running (not ones held before)."""
         out: dict[str, list[str]] = {}

@@ -4,6 +4,7 @@ sized from the traffic model. Schema validation against an API server comes late
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -155,3 +156,21 @@ def test_worker_count_grows_with_the_audience():
     big = model.TrafficModel.from_dict(raw).plan()
     assert worker_count(small) == 2  # the floor: losing one worker pod must not end the load
     assert worker_count(big) > worker_count(small)
+
+
+def test_the_zone_drill_component_grants_the_node_calls_to_gameday_only(kustomize, tmp_path):
+    """Opt-in (an overlay adds components: [../../components/zone-drill]): a ClusterRole of exactly
+    kubernetes_rbac.node_rules(), bound to gameday's ServiceAccount and nothing else."""
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(ROOT / "deploy" / "overlays" / "staging", tmp_path)],  # kustomize: relative only
+        "components": [os.path.relpath(ROOT / "deploy" / "components" / "zone-drill", tmp_path)]}))
+    out = subprocess.run([str(kustomize), "build", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    objects = [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    (role,) = by_kind(objects, "ClusterRole").values()
+    assert role["rules"] == kubernetes_rbac.node_rules()
+    (binding,) = by_kind(objects, "ClusterRoleBinding").values()
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gameday", "namespace": "gameday"}]
+    assert len(by_kind(objects, "Role")) == 4  # the overlay's namespaced Roles are unchanged

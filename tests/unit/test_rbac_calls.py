@@ -64,3 +64,14 @@ def test_the_kafka_namespace_may_read_and_stop_a_standby_regions_mirror_and_noth
     assert {"apiGroups": ["kafka.strimzi.io"], "resources": ["kafkamirrormaker2s"], "verbs": ["get", "patch"]} \
         in kubernetes_rbac.rules(mirror=True)
     assert not any("kafkamirrormaker2s" in r["resources"] for r in kubernetes_rbac.rules())
+
+
+def test_the_zone_drill_is_granted_exactly_its_node_calls_and_namespaced_calls_already_granted():
+    used = set().union(*(api_calls((ROOT / path).read_text()) for path in kubernetes_rbac.NODE_CODE))
+    nodes = {call for call in used if call.endswith("_node")}
+    assert nodes == set(kubernetes_rbac.NODE_CALLS), (
+        f"not granted: {sorted(nodes - set(kubernetes_rbac.NODE_CALLS))}; granted but unused: "
+        f"{sorted(set(kubernetes_rbac.NODE_CALLS) - nodes)}")
+    assert used - nodes <= set(kubernetes_rbac.CALLS), sorted(used - nodes - set(kubernetes_rbac.CALLS))
+    assert kubernetes_rbac.node_rules() == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "patch"]}]
+    assert not any("nodes" in r["resources"] for r in kubernetes_rbac.rules(mirror=True))

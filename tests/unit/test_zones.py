@@ -138,3 +138,27 @@ def test_an_unknown_zone_is_refused_before_anything_is_touched():
                                              "production": False, "sandbox": "zones-unit-absent", "net": 39}}
     with pytest.raises(InterruptExecution, match="zone must be one of zone-a, zone-b, zone-c, not 'zone-x'"):
         lose_zone(zone="zone-x", dry_run=True, configuration=configuration)
+
+
+def test_the_zone_lost_taint_is_added_once_and_removed_leaving_other_taints_alone():
+    from gameday.targets.kubernetes_zones import TAINT_KEY, zone_taints
+    theirs = [{"key": "dedicated", "value": "search", "effect": "NoSchedule"}]
+    lost = zone_taints(theirs, "zone-b", lost=True)
+    assert lost == theirs + [{"key": TAINT_KEY, "value": "zone-b", "effect": "NoSchedule"}]
+    assert zone_taints(lost, "zone-b", lost=True) == lost  # twice: still one
+    assert zone_taints(lost, "zone-b", lost=False) == theirs
+    assert zone_taints(None, "zone-a", lost=False) == []
+
+
+def test_the_node_agent_reads_each_nodes_zone_from_its_argument():
+    from gameday.kube.agent import _node_arg
+    from gameday.kube.nodes import Node, labels
+    assert _node_arg("t-node-2=127.35.102.0/24,zone-b") == ("t-node-2", "127.35.102.0/24", "zone-b")
+    assert _node_arg("t-node-1=127.35.101.0/24") == ("t-node-1", "127.35.101.0/24", None)
+    with pytest.raises(ValueError):
+        _node_arg("t-node-1=not-a-cidr,zone-a")
+    with pytest.raises(ValueError):
+        _node_arg("=127.35.101.0/24")
+    node = Node(name="t-node-2", pod_cidr="127.35.102.0/24", address="127.35.90.5", port=10250, zone="zone-b")
+    assert labels(node)["topology.kubernetes.io/zone"] == "zone-b"
+    assert "topology.kubernetes.io/zone" not in labels(Node("n", "127.0.0.0/24", "127.0.0.1", 1))

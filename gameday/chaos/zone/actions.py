@@ -17,20 +17,22 @@ FULL_REDUNDANCY_WAIT_S = 60.0  # how long a member of an affected layer may take
 
 
 def _zone(tgt, zone: str) -> str:
-    """The zone label ``zone`` names (``db-primary``: the zone of the database's primary member)."""
+    """The zone label ``zone`` names (``db-primary``: the zone of the database's primary member), one
+    of the target's zones (:meth:`~gameday.targets.base.Target.zones`: on GKE the nodes' zones)."""
+    known = tgt.zones()
     if zone == DB_PRIMARY:
         roles = tgt.db_roles()
         if roles is None:
             raise UsageError(f"{tgt.name}: zone {DB_PRIMARY!r} needs a database with a primary and replicas; "
-                             "nothing was touched", hint=f"name the zone: one of {', '.join(zones.ZONES)}")
+                             "nothing was touched", hint=f"name the zone: one of {', '.join(known)}")
         node = next((n for n in tgt.nodes("db") if n.name == roles["primary"]), None)
         label = (node.labels if node else {}).get(zones.LABEL)
-        if label not in zones.ZONES:
+        if label not in known:
             raise UsageError(f"{tgt.name}: the database primary {roles['primary']} has no zone label "
-                             f"(found {label!r}); nothing was touched", hint=f"name the zone: one of {', '.join(zones.ZONES)}")
+                             f"(found {label!r}); nothing was touched", hint=f"name the zone: one of {', '.join(known)}")
         return label
     try:
-        return zones.check_zone(zone)
+        return zones.check_zone(zone, known)
     except ValueError as err:
         raise UsageError(f"{err} (or {DB_PRIMARY!r}: the zone holding the database primary); nothing was touched") from None
 

@@ -85,10 +85,12 @@ def zone_outage(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = 
         nodes = tgt.nodes(layer)
         if not nodes and not lost:
             continue
-        held = set(tgt.held(layer))
+        ready = {n.name for n in nodes if n.ready}
         left = [n.name for n in nodes if n.ready and n.name not in lost]
         serving, detail = _serving(tgt, layer, lost, left)
-        layers[layer] = {"lost": lost, "lost_down": all(m in held for m in lost), "left": left,
+        # down: held (the twin's supervisor), or not ready (a Kubernetes pod kept out of its zone, Pending)
+        held = set(tgt.held(layer))
+        layers[layer] = {"lost": lost, "lost_down": all(m in held or m not in ready for m in lost), "left": left,
                          "serving": serving, "detail": detail}
     return {"target": tgt.name, "zone": zone, "zone_down": all(v["lost_down"] for v in layers.values()),
             "layers": layers, "survived": [k for k, v in layers.items() if v["serving"]],

@@ -18,11 +18,12 @@ def restore_zone(env: Environment, zone: str, by_layer: dict[str, list[str]]) ->
     database has a member lost or fenced, apply the db playbook (a failed playbook raises, naming its
     step, and the record stays for the next try). Returns ``{"zone", "started", "held_before", "db":
     {"outcome", "steps", "findings"} | None, "roles", "existed"}`` (``existed`` False: nothing of the
-    zone was still held)."""
+    zone was still held, and no node of it still kept pods out)."""
     target = for_environment(env)
     members = [m for names in by_layer.values() for m in names]
     held = [m for layer, names in by_layer.items() for m in names if m in set(target.held(layer))]
-    started = target.restore_zone(zone, members)["started"]
+    undone = target.restore_zone(zone, members)
+    started = undone["started"]
     db = None
 
     def ready() -> bool:  # a search node answers 503 "security not initialized" until its readiness passes
@@ -36,4 +37,4 @@ def restore_zone(env: Environment, zone: str, by_layer: dict[str, list[str]]) ->
         _, result = apply(env, failing=f"rebuild the database after zone {zone} came back")
         db = {"outcome": result.outcome, "findings": [f.code for f in result.findings], "steps": result.step_timings()}
     return {"zone": zone, "started": started, "held_before": held, "db": db, "roles": target.db_roles(),
-            "existed": bool(held)}
+            "existed": bool(held) or bool(undone.get("existed"))}
