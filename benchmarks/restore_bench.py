@@ -59,7 +59,7 @@ from gameday.deadline import wait_until  # noqa: E402
 from gameday.recovery.context import Context  # noqa: E402
 from gameday.recovery.layers.search import reindex_all, replay_events, restore_snapshot  # noqa: E402
 from gameday.recovery.layers.search_cluster import INDEX, REPOSITORY, index_matches_database  # noqa: E402
-from gameday.sandbox import db_backup, lifecycle, topology  # noqa: E402
+from gameday.sandbox import db_backup, db_physical, lifecycle, topology  # noqa: E402
 from gameday.sandbox.twin import CONTENT_TOPIC, DB_NAME, Twin  # noqa: E402
 from gameday.site import catalog, db  # noqa: E402
 from gameday.site.events import EventPublisher, article_event  # noqa: E402
@@ -346,6 +346,8 @@ def physical(host, n: int, expect: tuple[int, int], work: Path) -> dict | None:
     for d in (target_dir, datadir):
         shutil.rmtree(d, ignore_errors=True)
     datadir.mkdir(parents=True)
+    with host.connect() as conn:  # else the tool takes the restore's imported tablespace for dropped (see db_physical)
+        db_physical.checkpoint(conn)
     run_tool([tool, "--no-defaults", "--backup", f"--target-dir={target_dir}", f"--socket={host.socket}",
               "--user=root"], "mariadb-backup --backup")
     t0 = time.monotonic()
