@@ -16,15 +16,21 @@ then, in this order:
    ``restore_snapshot`` then until the index is green and its count is N; raw = a bare
    ``POST _snapshot/<repo>/<snap>/_restore?wait_for_completion=true`` (its time to green is printed
    too). Both verified like 1.
-3. **database restore**: gameday = ``db_backup.take``, every article deleted (one transaction),
-   ``restore_to`` the moment before it, skipping it (backup loaded into a scratch database, binlog
-   replayed, table swapped under CHECKSUM). Raw tools on the same data: the same logical dump loaded
-   with the plain ``mariadb`` client (what gameday's restore runs), and a physical backup
-   (``mariadb-backup --backup``, untimed) put back with ``--prepare`` + ``--copy-back`` into a
-   scratch data directory. Verified: ``CHECKSUM TABLE articles`` and the row count equal the
-   figures before the deletion (gameday's, the logical load's, and the physical copy's: a scratch
-   ``mariadbd`` is started on it to read them).
+3. **database restore**: gameday = ``db_backup.take`` (a physical backup, prepared for export;
+   untimed), every article deleted (one transaction), ``restore_to`` the moment before it, skipping
+   it (tablespaces imported into a scratch database on db-1 and db-2, binlog replayed, RENAME swap);
+   then the same from a logical dump (``take(kind="mariadb-dump")``: the fallback, loaded and swapped
+   row by row). Raw tools on the same data: the dump loaded with the plain ``mariadb`` client, and a
+   physical backup (``mariadb-backup --backup`` after a checkpoint, untimed) put back with
+   ``--prepare`` + ``--copy-back`` into a scratch data directory. Verified: ``CHECKSUM TABLE
+   articles`` and the row count equal the figures before the deletion (gameday's, the logical
+   load's, and the physical copy's: a scratch ``mariadbd`` is started on it to read them).
 
+4. **index rebuild by replaying Kafka**: every article published to ``content-events`` as the site
+   publishes it (``gameday.site.events.EventPublisher``: ``article.published`` keyed by id, acks=all;
+   untimed, then until the twin's indexers have consumed them); gameday = the playbook's
+   ``replay_events`` from the instant publishing began into an empty index; raw = a bare consumer
+   reading the same offsets and sending each poll (500 events) as one ``_bulk``. Verified like 1.
 Any verification that fails stops the run with the figures so far and exit 1: a time for a wrong
 restore is not a result. Printed: items/s per size, growth against the previous size ((time ratio)
 / (size ratio): 1.0 is linear) and gameday/raw ratios, then the issue's aims. Times on this shared
@@ -233,21 +239,23 @@ def index_restore(target, n: int) -> dict:
 
 def publish_articles(target, host) -> tuple[int, int]:
     """Every article published to ``content-events`` as the site publishes it (its EventPublisher:
-    ``article.published`` events keyed by id, acks=all), 5,000 at a time; then waits until the twin's
+    ``article.published`` events keyed by id, acks=all; 1,000 at a time, so with a delivery timeout
+    of 120 s instead of the site's 5 s, which is for one event at a time); then waits until the twin's
     indexers (group ``indexer``) have consumed them all, so they do not compete with the timed
     replays. Returns (the instant publishing began in ms since the epoch, events published)."""
     bootstrap = target.kafka_bootstrap()
     publisher = EventPublisher(SimpleNamespace(content_topic=CONTENT_TOPIC, kafka_bootstrap_servers=bootstrap,
-                                               member="restore-bench"))
+                                               member="restore-bench"),
+                               extra_config={"delivery.timeout.ms": 120_000, "request.timeout.ms": 30_000})
     since_ms = int(time.time() * 1000)
     sent, after = 0, 0
     with root_conn(host) as conn, conn.cursor() as cur:
         while True:
-            cur.execute(f"SELECT {', '.join(COLS)} FROM articles WHERE id > %s ORDER BY id LIMIT 5000", (after,))
+            cur.execute(f"SELECT {', '.join(COLS)} FROM articles WHERE id > %s ORDER BY id LIMIT 1000", (after,))
             rows = [dict(zip(COLS, r, strict=True)) for r in cur.fetchall()]
             if not rows:
                 break
-            errors = [e for e in publisher.publish_many([article_event(a) for a in rows], timeout=120) if e]
+            errors = [e for e in publisher.publish_many([article_event(a) for a in rows], timeout=150) if e]
             if errors:
                 raise Wrong(f"publishing article events: {len(errors)} not acknowledged: {errors[0]}")
             sent += len(rows)
@@ -539,9 +547,9 @@ def main() -> int:
             say(f"N={n:,}: loading catalog.generate({n})")
             load_articles(host, n)
             results[n] = {"rebuild": rebuild(target, host, n)}
-            results[n]["replay"] = kafka_replay(target, host, n)
             results[n]["snap"] = index_restore(target, n)
             results[n]["db"] = db_restore(host, n, work)
+            results[n]["replay"] = kafka_replay(target, host, n)
     except Wrong as err:
         failed = str(err)
     finally:
