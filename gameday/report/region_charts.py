@@ -16,7 +16,7 @@ ROW_H, LABEL_W = 22, 210
 COLOURS = {"detect": "#e67e22", "decide": "#f5b041", "stop-writes": "#c0392b", "wait-caught-up": "#ec7063",
            "promote-standby": "#2c7fb8", "scale-up-standby": "#5dade2", "rebuild-standby": "#85929e",
            "switch-front": "#27ae60", "resume-writes": "#1e8449", "rebuild-old-as-standby": "#a9dfbf",
-           "verify-readers": "#6a3d9a"}
+           "scale-down-old": "#d5dbdb", "verify-readers": "#6a3d9a"}
 KIND_COLOURS = {"failover": "#c0392b", "switchover": "#2c7fb8"}
 
 

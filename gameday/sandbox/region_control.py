@@ -140,21 +140,24 @@ def _size_of(regions: Regions, size: str) -> Shape:
 
 def resize(regions: Regions, region: str, size: str, *, timeout: float = 300.0) -> dict[str, Any]:
     """Scale ``region``'s workloads to a primary's (or a standby's) size and wait until every member
-    is ready; search nodes join the running cluster. Down to a standby's size, the search cluster keeps
-    its nodes (left, and said in ``left``): stopping two of three at once can take both copies of a
-    shard, and the standby's index would be lost. Returns ``{"scaled": {workload: n}, "left", "seconds"}``."""
+    is ready. Up: search nodes join the running cluster, the indices get their replicas back, and the
+    cluster is waited for until green with no shard moving. Down to a standby's size: web, indexer and
+    the in-region database replica at once, then the search nodes one at a time, each after its shards
+    moved off and its vote withdrawn, the indices' replicas lowered so the standby's one node is green
+    (:func:`gameday.sandbox.search_resize.shrink`); never below the standby shape's nodes.
+    Returns ``{"scaled": {workload: n}, "left", "seconds", "search"?, "search_settled_s"?}``."""
+    from . import search_resize
     twin = regions.twin(region)
     client = _client(twin)
     want = _size_of(regions, size)
     targets = {"web": want.web_replicas, "indexer": want.indexer_replicas, "search": want.search_nodes,
                "db-replica": want.db_replicas}
     current = _replicas(client)
-    left = {}
-    if size == "standby" and current.get("search", 0) > want.search_nodes:
-        targets.pop("search")
-        left["search"] = (f"keeps its {current['search']} nodes (a standby needs {want.search_nodes}): its "
-                          "shards would have to be moved off the others first")
+    shrink_search = size == "standby" and current.get("search", 0) > want.search_nodes
+    if shrink_search:
+        targets.pop("search")  # node by node below, once the rest is at its size
     started = time.monotonic()
+    deadline = Deadline(timeout)
     scaled = {}
     for workload, n in targets.items():
         if workload in current and current[workload] != n:
@@ -170,14 +173,20 @@ def resize(regions: Regions, region: str, size: str, *, timeout: float = 300.0) 
         reps = {w["name"]: w["replicas"] for w in status["workloads"]}
         return all(m["ready"] for m in status["members"] if m["kind"] == "service" and m.get("desired", True)
                    and m["index"] <= reps[m["workload"]])
-    deadline = Deadline(timeout)
     wait_until(ready, timeout=deadline.remaining(), what=f"region {region} at {size} size to be ready")
-    settled = None
-    if "search" in scaled and size == "primary":
-        settled = _search_settled(twin, deadline)
-    return {"region": region, "size": size, "scaled": scaled, "left": left,
-            "seconds": round(time.monotonic() - started, 2),
-            **({"search_settled_s": settled} if settled is not None else {})}
+    out: dict[str, Any] = {}
+    if shrink_search:
+        out["search"] = search_resize.shrink(twin, client, target=want.search_nodes, floor=want.search_nodes,
+                                             deadline=deadline)
+        scaled["search"] = want.search_nodes
+        shape = Shape.load(twin.paths)
+        Shape(**{**shape.__dict__, "search_nodes": want.search_nodes}).save(twin.paths)
+    elif size == "primary":  # replicas back to their design (a one-node standby had lowered them)
+        out["replicas"] = search_resize.fit_replicas(twin, nodes=_replicas(client)["search"])
+        if "search" in scaled or out["replicas"]:
+            out["search_settled_s"] = _search_settled(twin, deadline)
+    return {"region": region, "size": size, "scaled": scaled, "left": {},
+            "seconds": round(time.monotonic() - started, 2), **out}
 
 
 def _search_settled(twin: Twin, deadline: Deadline) -> float:

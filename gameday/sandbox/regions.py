@@ -142,15 +142,17 @@ def up(regions: Regions, *, timeout: float = 300.0, progress: Progress | None = 
     """Bring the three twins up (idempotent): the active region, then the standby, then the front.
     The standby's database is linked to its upstream (:func:`gameday.sandbox.db_region.link`:
     replicating and caught up, re-seeded if it must be) as soon as it answers, before the standby's
-    bootstrap job, which waits for the replicated articles to fill the standby's index.
-    Returns ``{"seconds": {twin: s}, "link": {...}, "active": region}``."""
-    from . import db_region, db_roles, lifecycle, topology
+    bootstrap job, which waits for the replicated articles to fill the standby's index; then its
+    indices get the replicas its search nodes can hold (none on one node: green, not yellow).
+    Returns ``{"seconds": {twin: s}, "link": {...}, "active": region, "replicas": {index: n}}``."""
+    from . import db_region, db_roles, lifecycle, search_resize, topology
     regions.write_shapes()
     if not front_member.state_file(regions.front).exists():
         regions.record_active("r1", "regions created")
     regions = regions.reload()
     seconds: dict[str, float] = {}
     link: dict[str, Any] = {}
+    replicas: dict[str, int] = {}
     report = progress or (lambda *_: None)
     for twin in regions.twins():
         announce(f"{twin.name} ({twin.shape.role} {twin.shape.region}) on 127.{twin.net}.x.y")
@@ -164,7 +166,9 @@ def up(regions: Regions, *, timeout: float = 300.0, progress: Progress | None = 
         seconds[twin.name] = round(result.seconds, 1)
         if twin.shape.standby and not link:
             link.update(db_region.link(twin))
-    return {"seconds": seconds, "link": link, "active": regions.active()}
+        if twin.shape.standby:  # a one-node standby's indices without a replica it cannot place: green
+            replicas = search_resize.fit_replicas(twin, nodes=twin.shape.search_nodes)
+    return {"seconds": seconds, "link": link, "active": regions.active(), "replicas": replicas}
 
 
 def down(regions: Regions, *, wipe: bool = False) -> list[tuple[Twin, Any]]:

@@ -26,6 +26,7 @@ import requests
 from gameday.chaos import ledger
 from gameday.deadline import wait_until
 from gameday.sandbox import regions as region_set
+from gameday.sandbox import search_resize
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.regions import Regions
 from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
@@ -114,16 +115,19 @@ def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
     assert timeline["kind"] == "switchover" and (timeline["from"], timeline["to"]) == ("r1", "r2")
     phases = [p["phase"] for p in timeline["phases"]]
     assert phases[:6] == ["scale-up-standby", "stop-writes", "wait-caught-up", "promote-standby", "switch-front",
-                          "resume-writes"] and phases[-1] == "rebuild-old-as-standby"
+                          "resume-writes"] and phases[-2:] == ["rebuild-old-as-standby", "scale-down-old"]
     assert timeline["rto_s"] > 0 and timeline["writes_unavailable_s"] > 0
     assert out["readers-after-the-switchover"]["served_by"] == "r2"
     pair = _pair()
     assert pair.active() == "r2"
     rep = pair.target("r1").region_replication()  # the old region is the standby now, and caught up
     assert rep["standby"] == "r1" and rep["db"]["replicating"] and rep["caught_up"], rep
-    # ... and a warm standby's size again: one web replica, one indexer (search keeps its nodes)
+    # ... and a warm standby's size again: one web replica, one indexer, one search node, green (its
+    # shards moved off the two nodes that left, one at a time; no replica a single node cannot hold)
     workloads = {w["name"]: w["replicas"] for w in SandboxClient(two_regions.primary.paths).status()["workloads"]}
-    assert (workloads["web"], workloads["indexer"]) == (1, 1), workloads
+    assert (workloads["web"], workloads["indexer"], workloads["search"]) == (1, 1, 1), workloads
+    health = search_resize.admin(two_regions.primary).health()
+    assert (health["status"], health["number_of_nodes"]) == ("green", 1), health
 
 
 def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions, tmp_path):

@@ -14,7 +14,7 @@ from .actions import CANARIES, _Endpoints
 __all__ = ["region_rpo", "region_timeline", "standby_lag", "readers_at_the_front", "front_serves_readers"]
 
 PHASES = ("detect", "decide", "rebuild-standby", "scale-up-standby", "stop-writes", "wait-caught-up",
-          "promote-standby", "switch-front", "resume-writes", "rebuild-old-as-standby")
+          "promote-standby", "switch-front", "resume-writes", "rebuild-old-as-standby", "scale-down-old")
 
 
 def _pair(configuration: Dict[str, Any]) -> region_pairs.RegionPair:

@@ -12,7 +12,8 @@ every region operation is the region's own Target's. Findings::
 Each phase is a step, so the playbook's timings are the RTO split by phase: detect, decide (a human
 step, simulated by ``regions.decision_s``), promote, scale up, switch the front, verify; a switchover
 adds stop-writes and wait-caught-up, and the time writes were refused is measured
-(``LAST[env]["writes_unavailable_s"]``).
+(``LAST[env]["writes_unavailable_s"]``); it ends by rebuilding the old region as the standby and
+scaling it down to a standby's size (``scale-down-old``, its own phase).
 """
 
 from __future__ import annotations
@@ -191,10 +192,19 @@ def _rebuild_old(ctx: Context) -> str:
     old = _last(ctx).get("from") or p.standby()
     done = p.target(old).rebuild_region_as_standby(p.target(p.active()))
     _last(ctx)["redundancy_restored_at"] = time.time()
+    return f"{old} is the standby of {p.active()} again, caught up in {done.get('seconds')}s"
+
+
+def _scale_down_old(ctx: Context) -> str:
+    """The last phase: the new standby back to a standby's size (it kept the primary's)."""
+    p = pair(ctx)
+    old = _last(ctx).get("from") or p.standby()
     size = p.target(old).resize_region("standby")  # a warm standby is smaller than the region it follows
+    _last(ctx)["scaled_down"] = size
     left = "; ".join(f"{k} {v}" for k, v in (size.get("left") or {}).items())
-    return (f"{old} is the standby of {p.active()} again, caught up in {done.get('seconds')}s; scaled down to a "
-            f"standby's size ({size.get('scaled') or 'already'})" + (f"; {left}" if left else ""))
+    nodes = ", ".join(f"{n['node']} in {n['seconds']}s" for n in (size.get("search") or {}).get("left", []))
+    return (f"{old} scaled down to a standby's size ({size.get('scaled') or 'already'}) in {size.get('seconds')}s"
+            + (f"; search nodes left one at a time: {nodes}" if nodes else "") + (f"; {left}" if left else ""))
 
 
 def _readers_served(ctx: Context) -> Check:
@@ -227,6 +237,8 @@ STEPS = (
          check=_writable),
     Step("rebuild-old-as-standby", "Make the old region the standby of the new one (redundancy restored)",
          deadline_s=600, when=(SWITCHOVER,), act=_rebuild_old),
+    Step("scale-down-old", "Scale the new standby back down to a standby's size (search nodes one at a time)",
+         deadline_s=300, when=(SWITCHOVER,), act=_scale_down_old),
 )
 VERIFY = Step("verify-readers", "Readers at the front are served within the SLO", deadline_s=90, kind="verify",
               check=_readers_served)
