@@ -32,6 +32,7 @@ from ..errors import GamedayError
 from ..measure.canary import CanaryReport, Canaries, CanaryEndpoints
 from ..measure.phases import NOT_MEASURED, NOT_RESTORED, LayerRedundancy, experiment_steps
 from ..recovery.context import Context
+from ..targets import regions as region_pairs
 from ..targets.environment import Environment
 from .events import EventLog
 from .redundancy import REDUNDANCY_WAIT_S, Watch
@@ -128,7 +129,8 @@ class ScenarioRunner:
             self.progress(f"  waited {waited:.0f}s for a steady state")
         started = time.time()
         self.events.add("scenario.start", scenario=spec.name)
-        watch = Watch(self.env)  # each layer's redundancy, looked at from before the fault to after the playbook
+        # each layer's redundancy, looked at from before the fault to after the playbook (a region drill: the active region's)
+        watch = Watch(self.env, **({"make_target": region_pairs.active_region_target} if spec.layer == "region" else {}))
         try:
             watch.start()
             return self._run(spec, started, watch)

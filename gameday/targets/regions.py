@@ -86,6 +86,26 @@ class RegionPair:
         return round(time.monotonic() - started, 2)
 
 
+class ActiveRegion:
+    """The Target of whichever region is active at each call (read from the front every time), for
+    what watches the site through a region drill: after a switchover the environment's own region
+    is a standby at a standby's size, and its one web replica is not a lost redundancy::
+
+        Watch(env, make_target=active_region_target)   # gameday.runner.redundancy
+    """
+
+    def __init__(self, pair: RegionPair):
+        self.pair = pair
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.pair.target(self.pair.active()), name)
+
+
+def active_region_target(env: Environment) -> ActiveRegion:
+    """:class:`ActiveRegion` of ``env``'s region pair."""
+    return ActiveRegion(for_environment(env))
+
+
 def for_environment(env: Environment, *, i_mean_production: bool = False) -> RegionPair:
     """The region pair ``env`` belongs to: ``env`` and its ``regions.standby`` environment, each
     checked as :func:`gameday.targets.for_environment` checks it, and its front."""
