@@ -26,7 +26,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..sandbox.twin import Twin
-from .workloads import NAME_LABEL, NAMESPACE, PART_OF, SEARCH_SECRET, container_from
+from .containers import NAME_LABEL, NAMESPACE, PART_OF, SEARCH_SECRET, container_from
 
 SNAPSHOTS = "search-snapshot"  # the Deployment, its pod's name prefix and its container
 

@@ -12,7 +12,8 @@ replaced by the pod's (``$(POD_IP)``) and its secret env file turned into a Secr
 
 The database, Kafka and search run as StatefulSets ``db`` (one pod, ``db-1``: MariaDB on
 ``data/db-1``), ``kafka`` and ``search`` (``ordinals.start: 1``: pods ``kafka-1..3`` are KRaft node
-ids 1..3 and use ``conf/kafka-N``; ``search-1..3`` use ``data/search-N``), each pod on
+ids 1..3 and use ``conf/kafka-N``, their data on their own claims ``data-kafka-N``, formatted on first
+use: :mod:`.kafka_storage`; ``search-1..3`` use ``data/search-N``), each pod on
 the supervisor member's fixed address (annotation ``sandbox.gameday.io/addresses``, which toxiproxy and
 the configs name), running the member's command with its name replaced by ``$(POD_NAME)``.
 
@@ -37,7 +38,6 @@ import pwd
 import re
 import sys
 from typing import Any
-from urllib.parse import urlparse
 
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
@@ -45,84 +45,14 @@ from kubernetes.client.rest import ApiException
 from ..sandbox.spec import MemberSpec, Topology, Workload
 from .addresses import ANNOTATION as ADDRESSES_ANNOTATION
 from ..sandbox.twin import DB_USER, LAYERS, PORTS, WEB_REPLICAS, Twin
+from .containers import (CA_SECRET, DB_SECRET, NAME_LABEL, NAMESPACE, PART_OF, PROBE_PASSWORD_ENV,  # noqa: F401
+                         SEARCH_SECRET, SECRET_REFS, SELECTOR_ANNOTATION, _secret_ref, container_from, probe_from,
+                         secret_keys)
 
 log = logging.getLogger("gameday.kube.workloads")
 
-NAMESPACE = "gameday"
 FIELD_MANAGER = "gameday-sandbox"
-NAME_LABEL = "app.kubernetes.io/name"
-PART_OF = {"app.kubernetes.io/part-of": "gameday-sandbox"}
-SELECTOR_ANNOTATION = "sandbox.gameday.io/selector"  # a selectorless Service's pods (our EndpointSlice controller)
-DB_SECRET = "sandbox-db"          # GAMEDAY_DB_PASSWORD (what the pods read), username, password
-SEARCH_SECRET = "search-es-elastic-user"  # key `elastic`: the search password, named as ECK names it
-CA_SECRET = "twin-ca"             # key `ca.crt`: the twin CA (as ECK's <cluster>-es-http-certs-public)
 APPLY_TIMEOUT = 240.0
-
-
-# ---- translation of a supervisor member into a container --------------------------------------------
-
-# Secret variables a member's env files hold -> the Secret and key its pods read them from. The search
-# password comes from ECK's Secret; every other key from the database's (DB_SECRET, under its own name).
-SECRET_REFS = {"GAMEDAY_SEARCH_PASSWORD": (SEARCH_SECRET, "elastic")}
-PROBE_PASSWORD_ENV = "GAMEDAY_SEARCH_PASSWORD"  # what an authenticated exec probe reads its password from
-
-
-def _secret_ref(key: str) -> dict[str, str]:
-    """``secretKeyRef`` of a secret variable: ``{"name": <Secret>, "key": <key>}``."""
-    name, ref_key = SECRET_REFS.get(key, (DB_SECRET, key))
-    return {"name": name, "key": ref_key}
-
-
-def probe_from(readiness: dict[str, Any], port_name: str) -> dict[str, Any] | None:
-    """The supervisor's readiness check as a Kubernetes probe (None for ``alive``). An ``https`` check
-    with basic auth (the search nodes') becomes an exec probe, as ECK's readiness script is: the
-    password from the container's environment (:data:`PROBE_PASSWORD_ENV`, a Secret), never the spec."""
-    kind = readiness.get("type")
-    if kind == "http":
-        return {"httpGet": {"path": urlparse(readiness["url"]).path or "/", "port": port_name},
-                "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
-    if kind == "https" and readiness.get("auth"):
-        url = urlparse(readiness["url"])
-        return {"exec": {"command": [sys.executable, "-m", "gameday.sandbox.readiness", "--port", str(url.port or 443),
-                                     "--path", url.path or "/", "--ca", readiness["ca"],
-                                     "--user", readiness["auth"]["user"], "--password-env", PROBE_PASSWORD_ENV]},
-                "periodSeconds": 2, "timeoutSeconds": 5, "failureThreshold": 2}
-    if kind == "https":
-        return {"httpGet": {"path": urlparse(readiness["url"]).path or "/", "port": port_name, "scheme": "HTTPS"},
-                "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
-    if kind == "tcp":
-        return {"tcpSocket": {"port": port_name}, "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
-    return None
-
-
-def secret_keys(env_files: list[str]) -> dict[str, str]:
-    """KEY=VALUE lines of a member's env files (the twin's secrets), for a Secret."""
-    out = {}
-    for path in env_files:
-        with open(path) as fh:
-            for line in fh:
-                if "=" in line and not line.lstrip().startswith("#"):
-                    key, value = line.split("=", 1)
-                    out[key.strip()] = value.strip()
-    return out
-
-
-def container_from(member: MemberSpec, *, name: str, secret: str | None) -> dict[str, Any]:
-    """A process-backed container doing what ``member`` does, at the pod's address."""
-    address = member.address or ""
-    argv = [a.replace(address, "$(POD_IP)") if address else a for a in member.argv]
-    env: list[dict[str, Any]] = [{"name": "POD_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]
-    env += [{"name": k, "value": v} for k, v in sorted(member.env.items())]
-    if secret:
-        env += [{"name": k, "valueFrom": {"secretKeyRef": _secret_ref(k)}}
-                for k in sorted(secret_keys(member.env_files))]
-    ports = [{"name": port_name, "containerPort": port} for port_name, port in member.ports.items()]
-    container: dict[str, Any] = {"name": name, "image": "host-process", "command": argv[:1], "args": argv[1:],
-                                 "env": env, "ports": ports}
-    probe = probe_from(member.readiness, next(iter(member.ports), ""))
-    if probe:
-        container["readinessProbe"] = probe
-    return container
 
 
 # ---- the objects ---------------------------------------------------------------------------------------
@@ -132,6 +62,13 @@ def _meta(name: str, labels: dict[str, str] | None = None, **extra: Any) -> dict
 
 
 ZONE_KEY = "topology.kubernetes.io/zone"
+PER_MEMBER_LABELS = ("node-id", "zone")  # member 1's own: a pod's node id is its ordinal, its zone its node's
+
+
+def pod_labels(member: MemberSpec) -> dict[str, str]:
+    """The labels every pod of a workload made from ``member`` carries: the member's, but for those
+    that belong to one member only (:data:`PER_MEMBER_LABELS`)."""
+    return {k: v for k, v in member.labels.items() if k not in PER_MEMBER_LABELS}
 
 
 def zone_spread(match: dict[str, str], *, keep_in_zone: bool) -> dict[str, Any]:
@@ -150,7 +87,7 @@ def indexer_objects(indexer: Workload) -> list[dict[str, Any]]:
     PodDisruptionBudget: stopping every consumer is a fault the catalog injects on purpose."""
     member = indexer.members[0]
     match = {NAME_LABEL: "indexer"}
-    labels = {**match, **member.labels}
+    labels = {**match, **pod_labels(member)}
     container = container_from(member, name="indexer", secret=DB_SECRET if member.env_files else None)
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": _meta("indexer", labels),
@@ -167,7 +104,7 @@ def indexer_objects(indexer: Workload) -> list[dict[str, Any]]:
 def web_objects(twin: Twin, web: Workload, *, replicas: int = WEB_REPLICAS) -> list[dict[str, Any]]:
     """Deployment + Service + PodDisruptionBudget for the web tier (from the supervisor's ``web-1``)."""
     member = web.members[0]
-    labels = {NAME_LABEL: "web", **member.labels}
+    labels = {NAME_LABEL: "web", **pod_labels(member)}
     container = container_from(member, name="web", secret=DB_SECRET if member.env_files else None)
     pod_spec = {
         "containers": [container],
@@ -240,8 +177,14 @@ def statefulset_objects(twin: Twin, workload: Workload) -> list[dict[str, Any]]:
     name, member = workload.name, workload.members[0]
     replicas = len(workload.members)
     match = {NAME_LABEL: name}
-    labels = {**match, **{k: v for k, v in member.labels.items() if k != "node-id"}}
-    pod_spec = {"containers": [stateful_container(member, name=name)],
+    labels = {**match, **pod_labels(member)}
+    container, claims = stateful_container(member, name=name), []
+    if name == "kafka":  # each broker's data on its own claim, formatted on first use (a disk lost: a claim deleted)
+        from ..sandbox.members import kafka
+        from . import kafka_storage
+        container, claim = kafka_storage.with_claim(container, python=twin.python, cluster_id=kafka.cluster_id(twin))
+        claims.append(claim)
+    pod_spec = {"containers": [container],
                 "terminationGracePeriodSeconds": int(member.stop_grace),
                 "topologySpreadConstraints": [zone_spread(match, keep_in_zone=True)]}
     statefulset = {
@@ -250,7 +193,8 @@ def statefulset_objects(twin: Twin, workload: Workload) -> list[dict[str, Any]]:
                  "podManagementPolicy": "Parallel", "selector": {"matchLabels": match},
                  "template": {"metadata": {"labels": labels,
                                            "annotations": {ADDRESSES_ANNOTATION: pod_addresses(twin, workload.layer, replicas)}},
-                              "spec": pod_spec}},
+                              "spec": pod_spec},
+                 **({"volumeClaimTemplates": claims} if claims else {})},
     }
     service = {  # headless and selectorless: the pods' addresses are loopback, which the API refuses in endpoints
         "apiVersion": "v1", "kind": "Service", "metadata": _meta(name, match),

@@ -70,6 +70,7 @@ from .environment import Environment
 from .kubernetes_budgets import blocking_budgets, budgets_exceeded
 from .kubernetes_pods import deleting, finished, name_order, node_labels, pod_ready
 from .kubernetes_regions import KubernetesRegions
+from .kubernetes_storage import KubernetesStorage
 from .kubernetes_zones import KubernetesZones
 from .kubernetes_selectors import template_labels, text_selector_matches
 from .kubernetes_workloads import (SCALABLE, STOPPED_ANNOTATION, group_by_owner, ordinals_start, rolled_out,
@@ -115,11 +116,12 @@ def layer_scope(block: dict[str, Any], layer: str) -> tuple[str, str] | None:
 
 # ---- the target ------------------------------------------------------------------------------------
 
-class KubernetesTarget(KubernetesZones, KubernetesRegions, Target):
+class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Target):
     """A cluster reached by kubeconfig context or in-cluster credentials; nothing is contacted until
     the first call that needs the API server. Its region methods (Cloud SQL across regions) are
     :class:`~gameday.targets.kubernetes_regions.KubernetesRegions`', its zone methods (the nodes'
-    zone labels, a zone lost) :class:`~gameday.targets.kubernetes_zones.KubernetesZones`'."""
+    zone labels, a zone lost) :class:`~gameday.targets.kubernetes_zones.KubernetesZones`', its storage
+    methods (a broker's disk lost) :class:`~gameday.targets.kubernetes_storage.KubernetesStorage`'."""
 
     def __init__(self, env: Environment):
         super().__init__(env)
@@ -404,31 +406,6 @@ class KubernetesTarget(KubernetesZones, KubernetesRegions, Target):
         if deleted != [node.name]:
             raise GamedayError(f"{self.name}: chaosk8s deleted {deleted or 'nothing'}, expected {node.name}")
         return fault_at
-
-    # ---- a member's storage: not built here yet ------------------------------------------------------
-    NO_DISK_LOSS = ("the disk-loss drill is not built for Kubernetes yet (on Strimzi a broker's disk loss is its "
-                    "PersistentVolumeClaim deleted together with its pod); nothing was touched")
-
-    NO_CLUSTER_LOSS = ("the search-cluster-loss drill is not built for Kubernetes yet (on ECK it is an ECK snapshot "
-                       "restore into a new cluster); nothing was touched")
-
-    def check_storage_drill(self, layer: str) -> None:
-        """Not built for any layer: refuses with a GamedayError naming what it would be on the
-        operator (:attr:`NO_DISK_LOSS` for Kafka on Strimzi, :attr:`NO_CLUSTER_LOSS` for search on ECK)."""
-        if layer == "search":
-            raise GamedayError(f"{self.name}: {self.NO_CLUSTER_LOSS}",
-                               hint="run the search-cluster-loss drill on the sandbox twin (kind: sandbox)")
-        raise GamedayError(f"{self.name}: {self.NO_DISK_LOSS}", hint="run the disk-loss drill on the sandbox twin (kind: sandbox)")
-
-    def lose_member_storage(self, member: str) -> dict[str, Any]:
-        """Not built: refuses with a GamedayError rather than pretending (see :attr:`NO_DISK_LOSS`)."""
-        raise GamedayError(f"{self.name}: {self.NO_DISK_LOSS}",
-                           hint="run the disk-loss drill on the sandbox twin (kind: sandbox)")
-
-    def restore_member_storage(self, member: str) -> dict[str, Any]:
-        """Not built: refuses with a GamedayError rather than pretending (see :attr:`NO_DISK_LOSS`)."""
-        raise GamedayError(f"{self.name}: {self.NO_DISK_LOSS}",
-                           hint="run the disk-loss drill on the sandbox twin (kind: sandbox)")
 
     # ---- the database's backups and recovery: Cloud SQL (kubernetes.db.cloud_sql) -------------------
     def _cloud_sql_db(self) -> Any:

@@ -58,10 +58,22 @@ NODE_CALLS: dict[str, tuple[str, str, str]] = {
     "patch_node": ("", "nodes", "patch"),   # add / remove gameday.io/zone-lost (guarded by resourceVersion)
 }
 NODE_CODE = ("gameday/targets/kubernetes_zones.py",)
+# The disk-loss drill (gameday/targets/kubernetes_storage.py): a broker's PersistentVolumeClaim deleted with
+# its pod. Opt-in, in the Kafka namespace only: deploy/components/disk-loss-drill (a Role).
+STORAGE_CALLS: dict[str, tuple[str, str, str]] = {
+    "read_namespaced_persistent_volume_claim": ("", "persistentvolumeclaims", "get"),      # its uid, before
+    "delete_namespaced_persistent_volume_claim": ("", "persistentvolumeclaims", "delete"),  # the disk lost
+}
+STORAGE_CODE = ("gameday/targets/kubernetes_storage.py",)
 # Modules whose kubernetes-client calls CALLS must cover (chaosk8s' terminate_pods lists and deletes pods).
 CODE = ("gameday/targets/kubernetes.py",)
 STATE_CODE = ("gameday/targets/kubernetes_state.py",)
 CHAOSK8S = ("list_namespaced_pod", "delete_namespaced_pod")
+
+
+def storage_rules() -> list[dict[str, Any]]:
+    """PolicyRules of the disk-loss drill's Role in the Kafka namespace: exactly :data:`STORAGE_CALLS`."""
+    return _grouped(STORAGE_CALLS)
 
 
 def node_rules() -> list[dict[str, Any]]:

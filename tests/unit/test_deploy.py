@@ -174,3 +174,21 @@ def test_the_zone_drill_component_grants_the_node_calls_to_gameday_only(kustomiz
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gameday", "namespace": "gameday"}]
     assert len(by_kind(objects, "Role")) == 4  # the overlay's namespaced Roles are unchanged
+
+
+def test_the_disk_loss_component_grants_claim_deletion_in_the_kafka_namespace_only(kustomize, tmp_path):
+    """Opt-in (components: [../../components/disk-loss-drill]): a Role in the overlay environment's Kafka
+    namespace of exactly kubernetes_rbac.storage_rules(), bound to gameday's ServiceAccount."""
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(ROOT / "deploy" / "overlays" / "staging", tmp_path)],
+        "components": [os.path.relpath(ROOT / "deploy" / "components" / "disk-loss-drill", tmp_path)]}))
+    out = subprocess.run([str(kustomize), "build", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    objects = [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    role = by_kind(objects, "Role")["gameday-kafka-disk-loss"]
+    env = load_environment(f"{OVERLAYS['staging']}.example")
+    assert role["metadata"]["namespace"] == env.kubernetes["kafka"]["namespace"]
+    assert role["rules"] == kubernetes_rbac.storage_rules()
+    binding = by_kind(objects, "RoleBinding")["gameday-kafka-disk-loss"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gameday", "namespace": "gameday"}]

@@ -87,10 +87,13 @@ def test_formatting_needs_the_brokers_configuration(tmp_path):
         kafka.format_storage(fake_twin(tmp_path), 2)
 
 
-def test_the_kubernetes_target_refuses_the_disk_loss_drill_rather_than_pretending():
+def test_the_kubernetes_target_loses_a_disk_as_its_claim_and_leaves_the_formatting_to_the_broker():
+    from gameday.targets.kubernetes_storage import claims_of
+    pod = {"metadata": {"name": "kafka-2"}, "spec": {"volumes": [
+        {"name": "data", "persistentVolumeClaim": {"claimName": "data-kafka-2"}}, {"name": "tmp", "emptyDir": {}}]}}
+    assert claims_of(pod) == ["data-kafka-2"] and claims_of({"spec": {}}) == []
     raw = yaml.safe_load((ROOT / "environments" / "rehearsal.yaml").read_text())
     target = k8s.KubernetesTarget(from_mapping(copy.deepcopy(raw["configuration"]["gameday_environment"]), "test"))
-    for operation in (target.lose_member_storage, target.restore_member_storage):
-        with pytest.raises(GamedayError, match="not built for Kubernetes yet.*PersistentVolumeClaim deleted together with its pod"):
-            operation("kafka-1")
+    assert target.restore_member_storage("kafka-2") == {"member": "kafka-2", "node_id": 2,
+                                                        "formatted_by": "the broker's start, on its new claim"}
     assert target.lost_storage("kafka") == []  # it claims no loss it cannot see; the playbook's diagnosis still runs

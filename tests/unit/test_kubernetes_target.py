@@ -347,6 +347,7 @@ def test_a_kubernetes_twin_hands_web_to_the_deployment(monkeypatch, tmp_path):
 
 
 def test_kafka_and_search_statefulsets_run_the_supervisors_members_on_their_addresses(monkeypatch, tmp_path):
+    from gameday.sandbox.members import kafka as kafka_member
     monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
     twin = Twin.create("unit", net=77)
     objs = workloads.objects(twin, part="data")
@@ -374,7 +375,14 @@ def test_kafka_and_search_statefulsets_run_the_supervisors_members_on_their_addr
     container = kafka["spec"]["template"]["spec"]["containers"][0]
     argv = container["command"] + container["args"]
     member = topology.build(twin).workload("kafka").members[0]
-    assert argv[:-1] == member.argv[:-1] and argv[-1] == str(twin.paths.conf / "$(POD_NAME)" / "server.properties")
+    # the broker's own command, started through kafka_storage: its data on its claim, formatted on first use
+    assert argv[:3] == [twin.python, "-m", "gameday.kube.kafka_storage"]
+    assert argv[argv.index("--cluster-id") + 1] == kafka_member.cluster_id(twin)
+    broker = argv[argv.index("--") + 1:]
+    assert broker[:-1] == member.argv[:-1] and broker[-1] == str(twin.paths.conf / "$(POD_NAME)" / "server.properties")
+    assert container["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/kafka"}]
+    (claim,) = kafka["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data" and "volumeClaimTemplates" not in search["spec"]
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert container["readinessProbe"]["tcpSocket"] == {"port": "broker"}

@@ -75,3 +75,13 @@ def test_the_zone_drill_is_granted_exactly_its_node_calls_and_namespaced_calls_a
     assert used - nodes <= set(kubernetes_rbac.CALLS), sorted(used - nodes - set(kubernetes_rbac.CALLS))
     assert kubernetes_rbac.node_rules() == [{"apiGroups": [""], "resources": ["nodes"], "verbs": ["get", "list", "patch"]}]
     assert not any("nodes" in r["resources"] for r in kubernetes_rbac.rules(mirror=True))
+
+
+def test_the_disk_loss_drill_is_granted_exactly_its_claim_calls():
+    used = set().union(*(api_calls((ROOT / path).read_text()) for path in kubernetes_rbac.STORAGE_CODE))
+    claims = {call for call in used if "persistent_volume_claim" in call}
+    assert claims == set(kubernetes_rbac.STORAGE_CALLS), sorted(claims ^ set(kubernetes_rbac.STORAGE_CALLS))
+    assert used - claims <= set(kubernetes_rbac.CALLS), sorted(used - claims - set(kubernetes_rbac.CALLS))
+    assert kubernetes_rbac.storage_rules() == [{"apiGroups": [""], "resources": ["persistentvolumeclaims"],
+                                                "verbs": ["delete", "get"]}]
+    assert not any("persistentvolumeclaims" in r["resources"] for r in kubernetes_rbac.rules(mirror=True))

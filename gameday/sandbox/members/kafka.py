@@ -44,6 +44,7 @@ def cluster_id(twin: Twin) -> str:
             cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
             if not cid.startswith("-"):
                 break
+        f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(cid)
     return f.read_text().strip()
 

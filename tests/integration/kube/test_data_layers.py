@@ -64,6 +64,13 @@ def settled(twin: Twin) -> bool:
     return green and not any(health[k] for k in ("offline", "under_replicated", "under_min_isr"))
 
 
+def claim_uids(twin: Twin) -> dict[str, str]:
+    """The Kafka brokers' PersistentVolumeClaims (their disks), name -> uid."""
+    items = json.loads(kubectl(twin, "get", "pvc", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=kafka",
+                               "-o", "json").stdout)["items"]
+    return {c["metadata"]["name"]: c["metadata"]["uid"] for c in items}
+
+
 def uids(twin: Twin, name: str) -> dict[str, str]:
     return {p["metadata"]["name"]: p["metadata"]["uid"] for p in pods(twin, name)}
 
@@ -210,13 +217,14 @@ def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_thei
 # the database's, in test_cronjob's game day from inside the cluster). kafka/kill-active-controller (a pod
 # delete, as the leader's) and search/fail-shards (search's admin API, as lose-index) add no path of the
 # Kubernetes target's: they run on the sandbox (test_chaos)
-@pytest.mark.parametrize("experiment", ["search/lose-index.yaml", "kafka/kill-partition-leader.yaml"])
+@pytest.mark.parametrize("experiment", ["search/lose-index.yaml", "kafka/kill-partition-leader.yaml",
+                                        "kafka/lose-broker-disk.yaml"])
 def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path, experiment):
     """The same experiment files as on the sandbox: search's own logic (admin API, snapshot restore,
     replay) behind the Kubernetes target's pods, over its TLS front with the Secret's credentials; the
     partition leader Kafka's admin API names, its pod deleted and replaced at its address."""
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
-    before = uids(twin, "kafka")
+    before, claims_before = uids(twin, "kafka"), claim_uids(twin)
     out = chaos_run(twin, experiment, env_file, tmp_path)
     fault = next(iter(out.values()))
     assert fault["target"] == f"rehearsal-{twin.name}" and fault["fault_at"] <= time.time()
@@ -225,6 +233,15 @@ def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path,
         assert fault["touched"] == [victim]
         after = uids(twin, "kafka")
         assert {n for n in before if after.get(n) != before[n]} == {victim}, (before, after)
+        # a disk lost: exactly the victim's claim deleted with its pod, a new (empty) one made, nothing to format
+        claims_after = claim_uids(twin)
+        replaced = {c for c in claims_before if claims_after.get(c) != claims_before[c]}
+        assert replaced == ({f"data-{victim}"} if experiment.endswith("lose-broker-disk.yaml") else set()), replaced
+        if experiment.endswith("lose-broker-disk.yaml"):
+            assert fault["data_dir"] == f"claim {NAMESPACE}/data-{victim}"
+            assert out["brokers-whose-storage-is-lost"] == []  # the broker formats its new claim as it starts
+            log = kubectl(twin, "logs", "-n", NAMESPACE, victim).stdout
+            assert "is not formatted (a new claim): formatting it" in log, log[-2000:]
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green again")
 
 
