@@ -48,7 +48,6 @@ import re
 import shutil
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,7 +58,7 @@ from .. import children, gtid
 from ..errors import DeadlineExceeded, GamedayError
 from . import db_binlog, db_physical, db_swap
 from .db_binlog import Transaction
-from .db_swap import RestoreFailed
+from .db_swap import RestoreFailed, each, table_stats
 
 SCRATCH = "gameday_pitr"  # where the point-in-time copy is built (and left, for inspection, until the next restore)
 TOOL_TIMEOUT = 600.0
@@ -172,17 +171,6 @@ def before(host: DbHost, moment: float) -> dict[str, Any]:
                             f"({len(backups(host))} backup(s) in {host.backup_dir})",
                             hint="a point-in-time restore starts from an older backup: take them on a schedule")
     return found[-1]
-
-
-def table_stats(conn, database: str, table: str) -> dict[str, Any]:
-    """``{"rows", "min_id", "max_id"}`` of one table now (ids None when it has no ``id`` column)."""
-    columns = {r[0] for r in _query(conn, "SELECT column_name FROM information_schema.columns "
-                                          "WHERE table_schema = %s AND table_name = %s", (database, table))}
-    if "id" in columns:
-        rows, lo, hi = _query(conn, f"SELECT COUNT(*), MIN(id), MAX(id) FROM `{database}`.`{table}`")[0]
-    else:
-        (rows,), lo, hi = _query(conn, f"SELECT COUNT(*) FROM `{database}`.`{table}`")[0], None, None
-    return {"rows": int(rows), "min_id": None if lo is None else int(lo), "max_id": None if hi is None else int(hi)}
 
 
 def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT, kind: str | None = None) -> dict[str, Any]:
@@ -580,16 +568,6 @@ def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
             "how": {"load": "import" if physical else "dump", "swap": "rename" if physical and why is None else "rows",
                     "why": why, "members": [m.member for m in members]},
             "also_skipped": inherited, "seconds": seconds}
-
-
-def each(members: list, work) -> list:
-    """``work(member)`` for every member at once (one thread each: the members are separate servers),
-    results in ``members``' order; the first failure is raised once all have finished."""
-    if len(members) == 1:
-        return [work(members[0])]
-    with ThreadPoolExecutor(max_workers=len(members), thread_name_prefix="db-restore") as pool:
-        futures = [pool.submit(work, m) for m in members]
-        return [f.result() for f in futures]
 
 
 def _load_dump(host: DbHost, backup: dict[str, Any], *, timeout: float) -> None:

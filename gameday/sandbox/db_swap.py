@@ -27,6 +27,7 @@ replayed, the live rows deleted and the copy's inserted in one transaction, comm
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
 import pymysql
@@ -47,6 +48,27 @@ def _query(conn, sql: str, args: tuple = ()) -> list[tuple]:
     with conn.cursor() as cur:
         cur.execute(sql, args)
         return list(cur.fetchall())
+
+
+def table_stats(conn, database: str, table: str) -> dict[str, Any]:
+    """``{"rows", "min_id", "max_id"}`` of one table now (ids None when it has no ``id`` column)."""
+    columns = {r[0] for r in _query(conn, "SELECT column_name FROM information_schema.columns "
+                                          "WHERE table_schema = %s AND table_name = %s", (database, table))}
+    if "id" in columns:
+        rows, lo, hi = _query(conn, f"SELECT COUNT(*), MIN(id), MAX(id) FROM `{database}`.`{table}`")[0]
+    else:
+        (rows,), lo, hi = _query(conn, f"SELECT COUNT(*) FROM `{database}`.`{table}`")[0], None, None
+    return {"rows": int(rows), "min_id": None if lo is None else int(lo), "max_id": None if hi is None else int(hi)}
+
+
+def each(members: list, work) -> list:
+    """``work(member)`` for every member at once (one thread each: the members are separate servers),
+    results in ``members``' order; the first failure is raised once all have finished."""
+    if len(members) == 1:
+        return [work(members[0])]
+    with ThreadPoolExecutor(max_workers=len(members), thread_name_prefix="db-restore") as pool:
+        futures = [pool.submit(work, m) for m in members]
+        return [f.result() for f in futures]
 
 
 def checksum(conn, database: str, table: str) -> int | None:
@@ -108,7 +130,6 @@ def rename_swap(host, members: list, scratch: str, tables: list[str], files_at: 
                 locked = True
             with host.connect() as other:
                 tail = replay_tail(files_at(other), [])
-            from .db_backup import each
 
             def figures(m) -> dict[str, tuple[int | None, int | None]]:
                 with m.connect() as conn:
@@ -142,7 +163,6 @@ def rename_swap(host, members: list, scratch: str, tables: list[str], files_at: 
 
 
 def _stats(conn, database: str, table: str) -> dict[str, Any]:
-    from .db_backup import table_stats
     return table_stats(conn, database, table)
 
 
