@@ -94,7 +94,7 @@ def backup(host, target_dir: Path, *, run, timeout: float) -> dict[str, Any]:
         # The tool reads the redo log from the last checkpoint and takes a tablespace it sees discarded
         # there (the first step of an IMPORT: a restore's, or a TRUNCATE's) for dropped, silently:
         # a checkpoint first puts any such record behind it.
-        checkpoint(conn, timeout=min(timeout, 120.0))
+        checkpoint(conn, timeout=min(timeout, 300.0))
         run([TOOL, "--no-defaults", "--backup", f"--target-dir={target_dir}", f"--socket={host.socket}",
              "--user=root", f"--databases={host.database}"], what=f"backing up {host.database} ({TOOL})", timeout=timeout)
         skipped = [t for t in ddl if not (target_dir / host.database / f"{t}.ibd").is_file()]
@@ -125,21 +125,34 @@ def _status(conn, name: str) -> int:
     return int(_query(conn, "SHOW GLOBAL STATUS LIKE %s", (name,))[0][1])
 
 
-def checkpoint(conn, *, timeout: float = 120.0) -> float:
+FLUSH_IO_CAPACITY = (20_000, 50_000)  # innodb_io_capacity, _max while a checkpoint is forced
+DEFAULT_IO_CAPACITY = (200, 2000)  # MariaDB's defaults: put back when the values read are a checkpoint's own
+
+
+def checkpoint(conn, *, timeout: float = 300.0) -> float:
     """An InnoDB checkpoint at least at the current log sequence number: every dirty page flushed
-    (``innodb_max_dirty_pages_pct`` 0 for that while, then back as it was). Afterwards a backup no
-    longer reads the redo of what came before (an IMPORT's discard, which ``mariadb-backup``
-    mistakes for a drop). Returns the seconds it took."""
+    (``innodb_max_dirty_pages_pct`` 0 and ``innodb_io_capacity``/``_max`` raised to
+    :data:`FLUSH_IO_CAPACITY` for that while, then put back; at the default 200 pages/s the 2,500
+    dirty pages of a 150,000-row load took 20 s, raised 1.4 s). Afterwards a backup no longer reads
+    the redo of what came before (an IMPORT's discard, which ``mariadb-backup`` mistakes for a drop).
+    Returns the seconds it took."""
     from ..deadline import wait_until
     t0 = time.monotonic()
     lsn = _status(conn, "Innodb_lsn_current")
-    old = _query(conn, "SELECT @@GLOBAL.innodb_max_dirty_pages_pct")[0][0]
+    pct, cap, cap_max = _query(conn, "SELECT @@GLOBAL.innodb_max_dirty_pages_pct, @@GLOBAL.innodb_io_capacity, "
+                                     "@@GLOBAL.innodb_io_capacity_max")[0]
+    if (int(cap), int(cap_max)) == FLUSH_IO_CAPACITY:  # another checkpoint's: never keep them
+        cap, cap_max = DEFAULT_IO_CAPACITY
+    _query(conn, f"SET GLOBAL innodb_io_capacity_max = {FLUSH_IO_CAPACITY[1]}")
+    _query(conn, f"SET GLOBAL innodb_io_capacity = {FLUSH_IO_CAPACITY[0]}")
     _query(conn, "SET GLOBAL innodb_max_dirty_pages_pct = 0")
     try:
         wait_until(lambda: _status(conn, "Innodb_lsn_last_checkpoint") >= lsn, timeout=timeout, interval=0.1,
                    what="an InnoDB checkpoint")
     finally:
-        _query(conn, f"SET GLOBAL innodb_max_dirty_pages_pct = {float(old) or 90.0}")
+        _query(conn, f"SET GLOBAL innodb_max_dirty_pages_pct = {float(pct) or 90.0}")
+        _query(conn, f"SET GLOBAL innodb_io_capacity = {int(cap)}")
+        _query(conn, f"SET GLOBAL innodb_io_capacity_max = {int(cap_max)}")
     return round(time.monotonic() - t0, 3)
 
 
