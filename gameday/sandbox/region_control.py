@@ -181,9 +181,9 @@ def resize(regions: Regions, region: str, size: str, *, timeout: float = 300.0) 
         scaled["search"] = want.search_nodes
         shape = Shape.load(twin.paths)
         Shape(**{**shape.__dict__, "search_nodes": want.search_nodes}).save(twin.paths)
-    elif size == "primary":  # replicas back to their design (a one-node standby had lowered them)
+    else:  # replicas fitted to the nodes (a one-node standby's lowered; back to their design on more)
         out["replicas"] = search_resize.fit_replicas(twin, nodes=_replicas(client)["search"])
-        if "search" in scaled or out["replicas"]:
+        if size == "primary" and ("search" in scaled or out["replicas"]):
             out["search_settled_s"] = _search_settled(twin, deadline)
     return {"region": region, "size": size, "scaled": scaled, "left": {},
             "seconds": round(time.monotonic() - started, 2), **out}
