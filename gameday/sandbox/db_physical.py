@@ -125,6 +125,14 @@ def _status(conn, name: str) -> int:
     return int(_query(conn, "SHOW GLOBAL STATUS LIKE %s", (name,))[0][1])
 
 
+def _checkpointed(conn, lsn: int) -> bool:
+    """The last checkpoint is at or past ``lsn``, or nothing but the checkpoint's own record (16
+    bytes, ``FILE_CHECKPOINT``) follows it: an idle server writes no new checkpoint."""
+    last, now = _status(conn, "Innodb_lsn_last_checkpoint"), _status(conn, "Innodb_lsn_current")
+    return last >= lsn or now - last <= CHECKPOINT_RECORD
+
+
+CHECKPOINT_RECORD = 16  # bytes of redo a checkpoint writes (seen: Innodb_lsn_current - _last_checkpoint on an idle 10.11)
 FLUSH_IO_CAPACITY = (20_000, 50_000)  # innodb_io_capacity, _max while a checkpoint is forced
 DEFAULT_IO_CAPACITY = (200, 2000)  # MariaDB's defaults: put back when the values read are a checkpoint's own
 
@@ -147,8 +155,7 @@ def checkpoint(conn, *, timeout: float = 300.0) -> float:
     _query(conn, f"SET GLOBAL innodb_io_capacity = {FLUSH_IO_CAPACITY[0]}")
     _query(conn, "SET GLOBAL innodb_max_dirty_pages_pct = 0")
     try:
-        wait_until(lambda: _status(conn, "Innodb_lsn_last_checkpoint") >= lsn, timeout=timeout, interval=0.1,
-                   what="an InnoDB checkpoint")
+        wait_until(lambda: _checkpointed(conn, lsn), timeout=timeout, interval=0.1, what="an InnoDB checkpoint")
     finally:
         _query(conn, f"SET GLOBAL innodb_max_dirty_pages_pct = {float(pct) or 90.0}")
         _query(conn, f"SET GLOBAL innodb_io_capacity = {int(cap)}")
