@@ -159,7 +159,7 @@ def workload(twin) -> Workload:
     """``db-backup-1`` (workload ``db-backup``, layer ``jobs``, zone regional like a cloud scheduler),
     started once the bootstrap job has seeded the database."""
     return schedule.workload(twin, name=NAME, workload=WORKLOAD, module="gameday.sandbox.db_backup_schedule",
-                             after=["bootstrap"])
+                             after=["bootstrap"], ready=SCHEDULE.ready_path(twin))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -24,6 +24,7 @@ import os
 import socket
 import ssl
 import sys
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -109,6 +110,11 @@ def check(readiness: dict[str, Any], running_for: float) -> bool:
         return _redis(readiness["host"], int(readiness["port"]), readiness["env_file"])
     if kind == "alive":
         return running_for >= float(readiness.get("min_seconds", 2.0))
+    if kind == "file":  # {"path"}: touched by this process since it started (a scheduled member's first pass)
+        try:
+            return os.stat(readiness["path"]).st_mtime >= time.time() - running_for - 1.0
+        except OSError:
+            return False
     raise ValueError(f"unknown readiness check type {kind!r}")
 
 

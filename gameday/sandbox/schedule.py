@@ -109,6 +109,12 @@ class Schedule:
     def state_path(self, twin) -> Path:
         return twin.paths.data / f"{self.stem}-state.json"
 
+    def ready_path(self, twin) -> Path:
+        """Touched by the member once its first pass has decided (a backup taken or failed, or the
+        newest one fresh enough): the member's readiness (:func:`workload`), so ``sandbox up`` returns
+        with the first backup made, and a game day's preflight finds it."""
+        return twin.paths.data / f"{self.stem}-ready"
+
     def load(self, twin) -> Settings:
         """The recorded settings, or the defaults when none are recorded."""
         path = self.settings_path(twin)
@@ -155,6 +161,7 @@ class Loop:
         self.schedule = schedule
         self.stop = threading.Event()
         self.busy = False
+        self._ready = False
 
     def on_signal(self, signum, _frame) -> None:
         self.stop.set()
@@ -186,14 +193,22 @@ class Loop:
         finally:
             self.busy = False
 
+    def first_pass_done(self) -> None:
+        """Touch :meth:`Schedule.ready_path` once per process (the member's readiness)."""
+        if not self._ready:
+            self.schedule.ready_path(self.twin).touch()
+            self._ready = True
+
     def succeeded(self, record: dict[str, Any], line: str) -> None:
         write_json(self.schedule.state_path(self.twin), {**record, "ok": True})
         print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+        self.first_pass_done()
 
     def failed(self, record: dict[str, Any], err: BaseException, line: str) -> None:
         """Record the failure, print ``line``, and wait :data:`RETRY_S` (or until stopped)."""
         write_json(self.schedule.state_path(self.twin), {**record, "ok": False, "error": str(err)})
         print(f"{time.strftime('%H:%M:%S')} {line}: {err}", flush=True)
+        self.first_pass_done()
         self.stop.wait(RETRY_S)
 
     def run(self) -> int:
@@ -206,19 +221,21 @@ class Loop:
                 continue
             wait = due_in(newest, settings.interval_s, time.time())
             if wait > 0:
+                self.first_pass_done()  # the newest is fresh enough: nothing to take now
                 self.stop.wait(min(wait, POLL_S))  # settings and newer backups are read again each step
                 continue
             self.attempt(settings)
         return 0
 
 
-def workload(twin, *, name: str, workload: str, module: str, after: list[str]) -> Workload:
+def workload(twin, *, name: str, workload: str, module: str, after: list[str], ready: Path) -> Workload:
     """A scheduled member (layer ``jobs``, zone regional like a cloud scheduler) running
-    ``python -m <module> --home --name --net`` once the workloads ``after`` are ready."""
+    ``python -m <module> --home --name --net`` once the workloads ``after`` are ready; ready itself
+    once it has touched ``ready`` (:meth:`Schedule.ready_path`: its first pass decided)."""
     member = MemberSpec(
         name=name, index=1, address=None, ports={},
         argv=[twin.python, "-m", module, "--home", str(twin.paths.home), "--name", twin.name, "--net", str(twin.net)],
-        readiness={"type": "alive", "min_seconds": 2},
+        readiness={"type": "file", "path": str(ready)},
         labels={"app": workload, "zone": REGIONAL},
         stop_grace=5.0,
     )

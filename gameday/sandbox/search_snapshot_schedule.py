@@ -209,7 +209,7 @@ def workload(twin) -> Workload:
     """``search-snapshot-1`` (workload ``search-snapshot``, layer ``jobs``, zone regional), started
     once the bootstrap job has registered the repository and created the content index."""
     return schedule.workload(twin, name=NAME, workload=WORKLOAD, module="gameday.sandbox.search_snapshot_schedule",
-                             after=["bootstrap"])
+                             after=["bootstrap"], ready=SCHEDULE.ready_path(twin))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,6 +13,8 @@ Readiness checks are dicts, so they survive JSON:
 - ``{"type": "redis", "host": "127.10.66.1", "port": 6379, "env_file": ".../secrets/redis.env"}``: Redis
   answers AUTH (the password in that 0600 file) and PING.
 - ``{"type": "alive"}``: the process has been running for ``min_seconds`` (default 2).
+- ``{"type": "file", "path": ".../data/db-backup-ready"}``: the process touched that file since it
+  started (a scheduled member: its first backup taken or decided, :mod:`gameday.sandbox.schedule`).
 - jobs are ready once they exited 0.
 """
 

@@ -32,3 +32,20 @@ def test_bad_cron_or_suite_is_refused():
     assert gameday("--cron", "every monday").returncode == 2
     bad = gameday("--suite", "nosuch")
     assert bad.returncode == 2 and "no suite file" in bad.stderr and "known: default" in bad.stderr
+
+
+def test_a_scheduled_member_is_ready_once_this_process_has_touched_its_file(tmp_path):
+    """The members' readiness (``sandbox up`` returns with the first backup decided): a file touched
+    since the process started; one left by an earlier process does not count."""
+    import os
+    import time
+
+    from gameday.sandbox.readiness import check
+    path = tmp_path / "db-backup-ready"
+    spec = {"type": "file", "path": str(path)}
+    assert not check(spec, running_for=5.0)  # not yet
+    path.touch()
+    assert check(spec, running_for=5.0)
+    old = time.time() - 3600
+    os.utime(path, (old, old))  # an earlier run's
+    assert not check(spec, running_for=5.0)
