@@ -192,7 +192,14 @@ def _rename(host, lock, scratch: str, tables: list[str], live: list[str], skippe
                 with host.connect() as watch:
                     state = _query(watch, "SELECT state FROM information_schema.processlist WHERE id = %s", (cid,))
                 return not worker.is_alive() or bool(state and "metadata lock" in str(state[0][0]))
-            wait_until(queued, timeout=LOCK_WAIT_S, interval=0.02, what="the RENAME to queue behind the lock")
+            try:
+                wait_until(queued, timeout=LOCK_WAIT_S, interval=0.02, what="the RENAME to queue behind the lock")
+            except DeadlineExceeded:
+                with host.connect() as killer:  # never let it run once the lock is released
+                    _query(killer, f"KILL QUERY {cid}")
+                worker.join(timeout=30)
+                raise RestoreFailed("the RENAME of the restored copies never queued behind the lock; it was "
+                                    "stopped and the live tables are as they were") from None
             _query(lock, "UNLOCK TABLES")
         worker.join(timeout=LOCK_WAIT_S + 30)
         if worker.is_alive():
