@@ -10,7 +10,8 @@ environments ``regions-bench`` and ``regions-bench-r2``; brought up, then taken 
 2. per round: the catalog's ``experiments/region/switchover.yaml`` (r1 -> r2), then again (r2 -> r1),
    then ``experiments/region/lose-region.yaml`` (the active region lost, failover, failback), each a
    real ``chaos run``; the figures come from their journals (``region-timeline``, ``what-was-lost``);
-3. the RSS again with both regions at the primary's size.
+3. the RSS again with both regions at the primary's size: every move ends with the standby back at a
+   standby's size, so the standby is scaled up on purpose for it, then down again (both timed).
 
 Every drill must complete with its RPO measured (a switchover's must be 0), or the run stops with
 exit 1: a time for a wrong drill is not a result. Printed side by side: each figure and its budget
@@ -32,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from gameday.sandbox import region_control  # noqa: E402
 from gameday.sandbox import regions as region_set  # noqa: E402
 from gameday.sandbox.paths import SandboxPaths  # noqa: E402
 from gameday.sandbox.regions import Regions  # noqa: E402
@@ -95,7 +97,14 @@ def main() -> int:
             runs.append(drill("region/switchover.yaml", var_file, work))
             runs.append(drill("region/switchover.yaml", var_file, work))
             runs.append(drill("region/lose-region.yaml", var_file, work))
+        # the standby ends every move back at a standby's size: scale it up on purpose to weigh both at
+        # the primary's (the most two regions hold, as during a switchover), then down again, timed
+        standby = rs.reload().standby_region()
+        grow = region_control.resize(rs.reload(), standby, "primary", timeout=600)
         sizes["both at primary size"] = rss_gib(names)
+        shrink = region_control.resize(rs.reload(), standby, "standby", timeout=600)
+        resized = {"region": standby, "up_s": grow["seconds"], "down_s": shrink["seconds"],
+                   "nodes_left": [(n["node"], n["seconds"]) for n in (shrink.get("search") or {}).get("left", [])]}
     finally:
         if not args.keep:
             region_set.down(rs, wipe=True)
@@ -104,6 +113,8 @@ def main() -> int:
         total = round(sum(rss.values()), 2)
         print(f"RSS {label}: {json.dumps(rss)} total {total} GiB (budget {BUDGET['rss_gib']:g}, "
               f"ratio {total / BUDGET['rss_gib']:.2f})")
+    print(f"standby {resized['region']} scaled to the primary's size in {resized['up_s']} s and back to a standby's in "
+          f"{resized['down_s']} s (search nodes leaving: {resized['nodes_left']})")
     print(f"{'drill':<11} {'move':<9} {'RTO s':>7} {'budget':>7} {'ratio':>6} {'w/o decision':>13} "
           f"{'writes refused s':>17} {'prepare s':>10} {'RPO':>4}  acknowledged")
     for r in runs:
