@@ -284,8 +284,9 @@ class SandboxTarget(Target):
         return db_backup.newest(self._db_host())
 
     def take_db_backup(self) -> dict:
-        """``mariadb-dump --single-transaction --master-data=2 --gtid`` of the site's database on the
-        current primary, now."""
+        """A full backup of the site's database on the current primary, now: physical
+        (``mariadb-backup``, prepared for export) where possible, else a ``mariadb-dump``
+        (:func:`gameday.sandbox.db_backup.take`)."""
         from ..sandbox import db_backup
         return db_backup.take(self._db_host())
 
