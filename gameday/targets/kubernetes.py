@@ -200,13 +200,17 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         items = self._call(self.core.list_namespaced_pod, namespace, label_selector=selector).get("items") or []
         return sorted(items, key=lambda p: name_order(p["metadata"]["name"]))
 
-    def _pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+    def _read_or_none(self, read, namespace: str, name: str) -> dict[str, Any] | None:
+        """``read(name, namespace)`` through :meth:`_call`, or None when the object does not exist (404)."""
         try:
-            return self._call(self.core.read_namespaced_pod, name, namespace)
+            return self._call(read, name, namespace)
         except ApiException as err:
             if err.status == 404:
                 return None
             raise
+
+    def _pod(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self._read_or_none(self.core.read_namespaced_pod, namespace, name)
 
     # ---- inventory ---------------------------------------------------------------------------------
     def check_layers(self) -> None:

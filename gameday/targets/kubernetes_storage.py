@@ -2,7 +2,7 @@
 PersistentVolumeClaim deleted together with its pod.
 
 A mixin of :class:`~gameday.targets.kubernetes.KubernetesTarget` (it uses ``_call``, ``core``,
-``_pod``, ``_pods`` and ``_scope``)::
+``_pod``, ``_read_or_none``, ``_pods`` and ``_scope``)::
 
     target.check_storage_drill("kafka")    # refused, nothing touched, unless every broker pod has a claim
     target.lose_member_storage("kafka-2")  # its claim(s) deleted, then the pod (grace 0); back empty
@@ -105,12 +105,7 @@ class KubernetesStorage:
                 "data_dir": f"claim {namespace}/{', '.join(claims)}", "took_s": round(time.monotonic() - started, 2)}
 
     def _claim(self, namespace: str, name: str) -> dict[str, Any] | None:
-        try:
-            return self._call(self.core.read_namespaced_persistent_volume_claim, name, namespace)
-        except ApiException as err:
-            if err.status == 404:
-                return None
-            raise
+        return self._read_or_none(self.core.read_namespaced_persistent_volume_claim, namespace, name)
 
     def lost_storage(self, layer: str) -> list[str]:
         """[]: a broker back on a new claim formats it as it starts; nothing is left to format."""
