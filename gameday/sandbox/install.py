@@ -12,6 +12,8 @@ first (a ``.complete`` stamp or the package's presence) and does nothing if it i
   maven-dependency-plugin (again when ``recipes/kafka-pom.xml`` changed: its digest is the stamp);
 - the Java outbox relay (``services/event-relay``), ``mvn package`` again only when its sources changed
   (:mod:`.relay_build`);
+- the React search front end (``services/search-frontend``), ``npm ci`` + its esbuild build again only
+  when its sources changed (:mod:`.frontend_build`);
 - the OpenSearch integ-test distribution zip from Maven Central, and a copy of it with the
   ``opensearch-security`` plugin (also from Maven Central) installed: what the twin's nodes run;
 - toxiproxy, built with ``go install`` from its Go module;
@@ -54,7 +56,8 @@ APT_PACKAGES = {  # command -> Debian package
     "chromium": "chromium",  # prints report.pdf; renders the report in tests
 }
 TOOL_PACKAGES = {"java": "openjdk-17-jre-headless", "javac": "openjdk-17-jdk-headless",  # javac: the event relay's build
-                 "mvn": "maven", "go": "golang-go", "unzip": "unzip"}
+                 "mvn": "maven", "go": "golang-go", "unzip": "unzip",
+                 "npm": "npm"}  # npm: the search front end's build (Debian's npm brings nodejs)
 SBIN = ("/usr/sbin", "/sbin")
 # Debian package -> a file it installs (its presence says the package is there). php8.2 (the metapackage,
 # satisfied by php8.2-fpm) must be named: without it apt picks libapache2-mod-php for WordPress's
@@ -343,11 +346,18 @@ def install_event_relay(log: Path) -> None:
     relay_build.install(log)
 
 
+def install_search_frontend(log: Path) -> None:
+    """The React search front end, built with npm + esbuild from ``services/search-frontend`` (:mod:`.frontend_build`)."""
+    from . import frontend_build
+    frontend_build.install(log)
+
+
 RECIPES: list[tuple[str, Callable[[Path], None]]] = [
     ("Debian packages (HAProxy, MariaDB, wrk, Java, Maven, Go)", install_debian),
     ("WordPress 6.1, PHP-FPM 8.2, nginx, Redis and php-redis (Debian)", install_wordpress),
     (f"Apache Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
     ("the event relay (Java, mvn package: kafka-clients, MariaDB Connector/J)", install_event_relay),
+    ("the search front end (React, npm ci + esbuild)", install_search_frontend),
     (f"OpenSearch {OPENSEARCH_VERSION} (Maven Central)", install_opensearch),
     (f"OpenSearch security plugin {SECURITY_PLUGIN_VERSION} (Maven Central)", install_security_plugin),
     (f"toxiproxy {TOXIPROXY_VERSION} (go install)", install_toxiproxy),

@@ -29,6 +29,7 @@ import shutil
 from pathlib import Path
 
 from ...zones import zone_for
+from .. import frontend_build
 from .. import wordpress as files
 from ..spec import MemberSpec, Workload
 from . import redis_cache
@@ -170,6 +171,7 @@ def _prepare_replica(twin: Twin, index: int) -> None:
         "PID_FILE": str(run / "nginx.pid"), "USER_DIRECTIVE": f"user {WEB_USER};" if root else "",
         "TMP": str(run / "nginx"), "ADDRESS": twin.address("web", index), "PORT": str(PORTS["web"]),
         "CONTENT_DIR": str(content_dir(twin)), "CONFIG_NAME": config_name(twin), "SOCKET": str(run / "php-fpm.sock"),
+        "APP_DIR": str(frontend_build.www()),
     }))
 
 
