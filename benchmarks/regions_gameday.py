@@ -11,9 +11,9 @@ front on .58; environments ``regions-bench`` / ``regions-bench-r2``), wiped firs
    region lost with its failover and failback, each judged, and the report written;
 2. the run's ``summary.json``: per drill its judged RTO against its budget (ratio), the RTO with the
    simulated decision, RPO (the lost records by name), the seconds writes were refused, redundancy
-   restored, and the region timeline phase by phase; then the failback's phases (the ``fail-back``
-   action of the region-lost journal: rebuild, scale up, switch back, rebuild the old region, scale
-   it down to a standby's size);
+   restored, and the region timeline phase by phase, the failback's too (the report's third drill, from
+   the ``fail-back`` action of the region-lost journal: rebuild, scale up, switch back, rebuild the old
+   region, scale it down to a standby's size);
 3. the region that is the standby at the end: its workloads' sizes and its search cluster's health
    (a standby's size: one web replica, one indexer, one green search node), and the RSS of the three twins;
 4. everything taken down and wiped (unless ``--keep``).
@@ -61,28 +61,6 @@ def run_gameday(reports: Path) -> tuple[int, float, Path | None]:
     return proc.returncode, seconds, (new[-1] if new else None)
 
 
-def _steps_line(steps: dict) -> list[str]:
-    rows = []
-    for name, s in steps.items():
-        rows.append(f"      {name:<24} {s.get('seconds') or 0:>7.2f} s  {s.get('status', '')}")
-    return rows
-
-
-def failback_steps(folder: Path, summary: dict) -> dict:
-    """The failback's playbook steps, from the region-lost journal's ``fail-back`` action."""
-    for sc in summary.get("scenarios", []):
-        rel = (sc.get("artifacts") or {}).get("journal")
-        if not rel or not (folder / rel).exists():
-            continue
-        journal = json.loads((folder / rel).read_text())
-        for r in journal.get("run", []):
-            if r["activity"]["name"] == "fail-back" and isinstance(r.get("output"), dict):
-                for restored in r["output"].get("restored") or []:
-                    if restored.get("playbook"):
-                        return restored["playbook"].get("steps") or {}
-    return {}
-
-
 def standby_view(rs: Regions) -> dict:
     """The standby region's size and its search cluster's health, read from the running twin."""
     region = rs.standby_region()
@@ -127,10 +105,6 @@ def report(folder: Path, summary: dict) -> list[str]:
         for p in d.get("phases") or []:
             lines.append(f"      {p.get('phase'):<24} {p.get('start_s'):>7.2f} -> {p.get('end_s'):>7.2f} s "
                          f"({p.get('seconds') or 0:.2f} s)")
-    steps = failback_steps(folder, summary)
-    if steps:
-        lines.append("  failback (the region-lost drill's fail-back: a switchover back):")
-        lines += _steps_line(steps)
     for s in (summary.get("regions") or {}).get("sentences") or []:
         lines.append(f"  trend: {s}")
     return lines
@@ -154,7 +128,7 @@ def main() -> int:
         summary = json.loads((folder / "summary.json").read_text())
         print("\n".join(report(folder, summary)))
         kinds = sorted(d["kind"] for d in (summary.get("regions") or {}).get("drills") or [])
-        if kinds != ["failover", "switchover"]:
+        if kinds != ["failback", "failover", "switchover"]:
             failed.append(f"drills in the report: {kinds}")
         view = standby_view(rs.reload())
         print(f"standby after the game day: {json.dumps(view)}")

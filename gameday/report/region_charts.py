@@ -2,7 +2,7 @@
 :mod:`gameday.report.regions`' dicts.
 
     svg = drill_timeline(drill)     # the RTO split by phase on a timeline bar, the target, redundancy restored
-    svg = rto_trend(points)         # per game day, the judged RTO of each failover and switchover
+    svg = rto_trend(points)         # per game day, the judged RTO of each failover, switchover and failback
 """
 
 from __future__ import annotations
@@ -13,26 +13,39 @@ from typing import Any
 from .charts import PAD_R, PAD_T, W, _polyline, _scale
 
 ROW_H, LABEL_W = 22, 210
+CHAR_W = 5.6  # about how wide one character of a 10 px label is
 COLOURS = {"detect": "#e67e22", "decide": "#f5b041", "stop-writes": "#c0392b", "wait-caught-up": "#ec7063",
            "promote-standby": "#2c7fb8", "scale-up-standby": "#5dade2", "rebuild-standby": "#85929e",
            "switch-front": "#27ae60", "resume-writes": "#1e8449", "rebuild-old-as-standby": "#a9dfbf",
            "scale-down-old": "#d5dbdb", "verify-readers": "#6a3d9a"}
-KIND_COLOURS = {"failover": "#c0392b", "switchover": "#2c7fb8"}
+KIND_COLOURS = {"failover": "#c0392b", "switchover": "#2c7fb8", "failback": "#27ae60"}
+ORIGINS = {"failover": "the fault", "switchover": "the switchover's start", "failback": "the failback's start"}
+
+
+def rto_origin(drill: dict[str, Any]) -> float:
+    """Where on the drill's axis its RTO starts: a failover's at the fault (0), a planned move's
+    (switchover, failback) when writes stopped; what came before it is preparation."""
+    if drill.get("kind") == "failover":
+        return 0.0
+    return next((p.get("start_s") or 0.0 for p in drill.get("phases") or [] if p.get("phase") == "stop-writes"), 0.0)
 
 
 def _end(drill: dict[str, Any]) -> float:
     ends = [p.get("end_s") or 0.0 for p in drill.get("phases") or []]
-    ends += [v for v in (drill.get("rto_s"), drill.get("redundancy_restored_s")) if v is not None]
+    base = rto_origin(drill)
+    ends += [v for v in (None if drill.get("rto_s") is None else base + drill["rto_s"],
+                         drill.get("redundancy_restored_s")) if v is not None]
     target = (drill.get("targets") or {}).get("rto_s")
     if target is not None:
-        ends.append(target + ((drill.get("decision_s") or 0.0) if drill.get("kind") == "failover" else 0.0))
+        ends.append(base + target + ((drill.get("decision_s") or 0.0) if drill.get("kind") == "failover" else 0.0))
     return max(ends, default=1.0) * 1.08 + 1.0
 
 
 def drill_timeline(drill: dict[str, Any]) -> str:
-    """One row per phase of the drill (seconds after the fault, or the switchover's start), a row for
-    the time writes were refused, the moment readers were served by the new region (the RTO), its
-    target and the moment redundancy was restored."""
+    """One row per phase of the drill (seconds after the fault, or the switchover's or failback's start), a row for
+    the time writes were refused, the moment readers were served by the new region (the RTO, counted from
+    the fault or, for a planned move, from writes stopped: :func:`rto_origin`), its target and the moment
+    redundancy was restored."""
     phases = drill.get("phases") or []
     if not phases:
         return '<p class="muted">No phase of this drill was recorded.</p>'
@@ -69,11 +82,16 @@ def drill_timeline(drill: dict[str, Any]) -> str:
     marks: list[str] = []
     target = (drill.get("targets") or {}).get("rto_s")
     decision = (drill.get("decision_s") or 0.0) if drill.get("kind") == "failover" else 0.0
-    lines = [("readers served by " + str(drill.get("to") or "the new region"), drill.get("rto_s"), "#27ae60"),
+    base = rto_origin(drill)
+    served = drill.get("rto_s")
+    lines = [("readers served by " + str(drill.get("to") or "the new region")
+              + (f" (RTO {served:.1f} s from writes stopped)" if base and served is not None else ""),
+              None if served is None else base + served, "#27ae60"),
              ("redundancy restored", drill.get("redundancy_restored_s"), "#117864")]
     if target is not None:
-        words = f"RTO target {target:g} s" + (f" + {decision:.0f} s decision" if decision else "")
-        lines.append((words, target + decision, "#555"))
+        words = f"RTO target {target:g} s" + (f" + {decision:.0f} s decision" if decision else "") \
+            + (" from writes stopped" if base else "")
+        lines.append((words, base + target + decision, "#555"))
     for i, (words, at, colour) in enumerate(lines):
         if at is None:
             continue
@@ -81,15 +99,15 @@ def drill_timeline(drill: dict[str, Any]) -> str:
         dash = "" if colour == "#555" else ' stroke-dasharray="4 3"'
         marks.append(f'<line x1="{xx:.1f}" x2="{xx:.1f}" y1="{top - 4}" y2="{bottom}" stroke="{colour}" '
                      f'stroke-width="1.5"{dash}/>')
-        anchor = "end" if xx > x1 - 150 else "start"
         when = "" if colour == "#555" else f" +{at:.1f} s"
+        anchor = "end" if xx + CHAR_W * len(words + when) > W - 2 else "start"  # the label stays inside the chart
         marks.append(f'<text x="{xx + (-3 if anchor == "end" else 3):.1f}" y="{PAD_T + 10 * i}" '
                      f'text-anchor="{anchor}" class="mark" fill="{colour}">{escape(words)}{when}</text>')
     axis = [f'<line x1="{x0}" x2="{x1}" y1="{bottom}" y2="{bottom}" stroke="#999"/>']
     for i in range(6):
         s = end * i / 5
         axis.append(f'<text x="{x(s):.1f}" y="{bottom + 14}" text-anchor="middle" class="axis">+{s:.0f} s</text>')
-    origin = "the fault" if drill.get("kind") == "failover" else "the switchover's start"
+    origin = ORIGINS.get(str(drill.get("kind")), "the drill's start")
     axis.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{bottom + 28}" text-anchor="middle" class="axis">'
                 f'seconds after {origin}</text>')
     return "".join([f'<svg class="chart region-timeline" viewBox="0 0 {W} {bottom + 36}" width="100%" role="img" '

@@ -2,11 +2,15 @@
 scenario's chaos journal (the ``region_timeline`` and ``region_rpo`` probes of
 :mod:`gameday.chaos.region.probes`, and ``lose_active_region``'s fault instant), each figure beside
 its target (``targets.yaml``, layer ``region``: a switchover's RTO 30 s; a failover's 60 s, without the
-simulated decision), and the trend across game days from earlier runs' ``summary.json``.
+simulated decision), and the trend across game days from earlier runs' ``summary.json``. A failback
+(the ``fail_back`` action's playbook run: the lost region rebuilt as the standby, caught up and switched
+back to) is a drill of its own, timed by the same :func:`gameday.measure.region_timeline.timeline` and
+judged as a planned switchover.
 
     report["regions"] = section(report, run_folder, reports_dir)
-    # {"drills": [drill, ...], "trend": {"failover": [point, ...], "switchover": [...]}, "sentences": [...]}
-    # drill: {"scenario", "title", "kind", "from", "to", "phases": [...], "figures": [...], "rpo": {...},
+    # {"drills": [drill, ...], "trend": {"failover": [point, ...], "switchover": [...], "failback": [...]},
+    #  "sentences": [...]}
+    # drill: {"id", "scenario", "title", "kind", "from", "to", "phases": [...], "figures": [...], "rpo": {...},
     #         "rto_s", "rto_without_decision_s", "decision_s", "writes_unavailable_s", "redundancy_restored_s", ...}
 
 Nothing here raises for a missing or unreadable journal: a drill that left no evidence is not in the
@@ -22,11 +26,13 @@ from typing import Any
 
 from ..coverage.matrix import read_runs
 from ..errors import GamedayError
+from ..measure.region_timeline import timeline as region_timeline
 
 MODULE = "gameday.chaos.region.probes"
 ACTIONS = "gameday.chaos.region.actions"
 LAYER = "region"
-KINDS = ("failover", "switchover")
+KINDS = ("failover", "switchover", "failback")
+FAILBACK_TARGETS = "switchover"  # targets.yaml's scenario a failback is judged by: it is a planned switchover
 SHOWN_NAMES = 50  # lost records named in the sentence; the JSON keeps every one
 
 # The playbook's phases (gameday.recovery.layers.region) in words
@@ -50,9 +56,9 @@ def _journal(run_folder: Path, scenario: dict[str, Any]) -> dict[str, Any] | Non
     return journal if isinstance(journal, dict) else None
 
 
-def _outputs(journal: dict[str, Any], module: str, func: str) -> list[dict[str, Any]]:
+def _outputs(journal: dict[str, Any], module: str, func: str, *, rollbacks: bool = False) -> list[dict[str, Any]]:
     out = []
-    for r in journal.get("run", []) or []:
+    for r in (journal.get("run", []) or []) + ((journal.get("rollbacks") or []) if rollbacks else []):
         provider = (r.get("activity") or {}).get("provider") or {}
         if provider.get("module") == module and provider.get("func") == func and isinstance(r.get("output"), dict):
             out.append(r["output"])
@@ -63,11 +69,15 @@ def _check(scenario: dict[str, Any], name: str) -> dict[str, Any] | None:
     return next((c for c in scenario.get("checks", []) if c.get("name") == name), None)
 
 
-def targets_for(report: dict[str, Any], scenario: dict[str, Any], targets: Any = None) -> dict[str, Any]:
+def targets_for(report: dict[str, Any], scenario: dict[str, Any], targets: Any = None, *,
+                stem: str | None = None) -> dict[str, Any]:
     """The drill's objectives: ``targets.yaml``'s for layer region, the environment and the experiment
     (``switchover`` or ``lose-region``), then what the scenario was judged against (a suite's override).
-    ``{"rto_s", "rpo_records", "error"}``: None where they could not be read."""
-    stem = Path(str(scenario.get("experiment", ""))).stem
+    ``stem``: another experiment's objectives (a failback's are the switchover's), without the scenario's
+    own (it was judged for its failover). ``{"rto_s", "rpo_records", "error"}``: None where they could
+    not be read."""
+    own = stem is None
+    stem = Path(str(scenario.get("experiment", ""))).stem if own else stem
     out: dict[str, Any] = {"rto_s": None, "rpo_records": None, "error": None}
     try:
         if targets is None:
@@ -77,7 +87,7 @@ def targets_for(report: dict[str, Any], scenario: dict[str, Any], targets: Any =
         out.update(rto_s=t.rto_s, rpo_records=t.rpo_records)
     except GamedayError as err:
         out["error"] = str(err)
-    if scenario.get("layer") == LAYER:
+    if own and scenario.get("layer") == LAYER:
         for key, name in (("rto_s", "RTO"), ("rpo_records", "RPO (records lost)")):
             c = _check(scenario, name)
             if c and c.get("target") is not None:
@@ -171,13 +181,84 @@ def drill(report: dict[str, Any], scenario: dict[str, Any], journal: dict[str, A
                            "writes refused, from stop-writes (or the loss) until the new region accepted them"))
     figures.append(_figure("redundancy restored", tl.get("redundancy_restored_s"), None, "s",
                            "the old region replicating again as the standby"))
-    return {"scenario": scenario.get("name"), "title": scenario.get("title"), "kind": kind,
+    return {"id": scenario.get("name"), "scenario": scenario.get("name"), "title": scenario.get("title"), "kind": kind,
             "from": tl.get("from"), "to": tl.get("to"), "fault_at": fault_at or scenario.get("fault_at"),
             "phases": phases, "rto_s": tl.get("rto_s"), "rto_without_decision_s": tl.get("rto_without_decision_s"),
             "decision_s": tl.get("decision_s"), "writes_unavailable_s": tl.get("writes_unavailable_s"),
             "redundancy_restored_s": tl.get("redundancy_restored_s"), "judged_rto_s": judged,
             "targets": goal, "figures": figures, "rpo": rpo,
             "met": all(f["met"] is not False for f in figures)}
+
+
+def failback_runs(journal: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each failback the journal's ``fail_back`` action ran (in the method, or as its rollback):
+    :func:`gameday.chaos.region.restore.restore_region`'s result, its ``playbook`` the region
+    playbook's run. A ``fail_back`` that found nothing to restore ran no failback."""
+    return [r for o in _outputs(journal, ACTIONS, "fail_back", rollbacks=True) for r in o.get("restored") or []
+            if isinstance(r, dict) and isinstance(r.get("playbook"), dict)]
+
+
+def _caught_up(last: dict[str, Any]) -> str:
+    done = last.get("caught_up") or {}
+    if not done:
+        return ""
+    kafka = "not measured" if done.get("kafka_s") is None else f"{done['kafka_s']} s"
+    return f" (database {done.get('db_s')} s, Kafka {kafka})"
+
+
+def failback_drill(report: dict[str, Any], scenario: dict[str, Any], restored: dict[str, Any],
+                   fault_at: float | None, targets: Any = None, *, index: int = 0) -> dict[str, Any]:
+    """The failback of one ``restore_region`` result: the lost region rebuilt as the standby, caught up
+    and switched back to, its phases in seconds after the failback's start, its RTO (writes stopped ->
+    readers served by the region switched back to) beside the switchover's target. Its RPO is not
+    measured by canaries (the drill read them back at the failover): the figure says what the
+    failback waited for instead."""
+    run = restored["playbook"]
+    tl = region_timeline(run, kind="failback")
+    last = run.get("last") or {}
+    phases = sorted(({**p, "label": PHASE_LABELS.get(p.get("phase"), str(p.get("phase")))} for p in tl["phases"]),
+                    key=lambda p: p.get("start_s") or 0.0)
+    goal = targets_for(report, scenario, targets, stem=FAILBACK_TARGETS)
+    after = None if fault_at is None or tl.get("origin_at") is None else round(tl["origin_at"] - fault_at, 2)
+    to = tl.get("to") or restored.get("region")
+    waited = "wait-caught-up" in {p["phase"] for p in phases}
+    unmeasured = ("RPO not measured by canaries (the drill read them back at the failover): "
+                  + (f"writes stopped and {to} had every write before it was promoted{_caught_up(last)}." if waited
+                     else "the failback did not record waiting until it had every write."))
+    figures = [
+        _figure("RTO", tl.get("rto_s"), goal["rto_s"], "s",
+                f"readers served by {to} again, from writes stopped (judged as a planned switchover)"),
+        _figure("RPO (acknowledged writes lost)", None, None, "records", unmeasured),
+        _figure("writes unavailable", tl.get("writes_unavailable_s"), None, "s",
+                "writes refused, from stop-writes until the region switched back to accepted them"),
+        _figure("redundancy restored", tl.get("redundancy_restored_s"), None, "s",
+                "after the failback's start: the region that took over replicating again as the standby"),
+        _figure("failback started", after, None, "s", "after the region was lost"),
+    ]
+    name = str(scenario.get("name"))
+    return {"id": f"{name}-failback" + (f"-{index + 1}" if index else ""), "scenario": name,
+            "title": scenario.get("title"), "kind": "failback", "from": tl.get("from"), "to": to,
+            "fault_at": tl.get("origin_at"), "started_after_fault_s": after, "phases": phases,
+            "rto_s": tl.get("rto_s"), "rto_without_decision_s": tl.get("rto_s"), "decision_s": 0.0,
+            "writes_unavailable_s": tl.get("writes_unavailable_s"), "prepare_s": tl.get("prepare_s"),
+            "redundancy_restored_s": tl.get("redundancy_restored_s"), "judged_rto_s": tl.get("rto_s"),
+            "outcome": run.get("outcome"), "targets": goal, "figures": figures,
+            "rpo": {"records": None, "sentence": unmeasured, "layers": {}, "lost": []},
+            "met": all(f["met"] is not False for f in figures)}
+
+
+def scenario_drills(report: dict[str, Any], scenario: dict[str, Any], journal: dict[str, Any],
+                    targets: Any = None) -> list[dict[str, Any]]:
+    """The drills of one scenario's journal: its failover or switchover, then each failback it ran."""
+    out = []
+    d = drill(report, scenario, journal, targets)
+    if d:
+        out.append(d)
+    lost = _outputs(journal, ACTIONS, "lose_active_region")
+    fault_at = next((o["fault_at"] for o in lost if o.get("fault_at")), None)
+    for i, restored in enumerate(failback_runs(journal)):
+        out.append(failback_drill(report, scenario, restored, fault_at, targets, index=i))
+    return out
 
 
 def drills(report: dict[str, Any], run_folder: Path, targets: Any = None, *,
@@ -189,9 +270,8 @@ def drills(report: dict[str, Any], run_folder: Path, targets: Any = None, *,
         if region_layer_only and s.get("layer") != LAYER:
             continue
         journal = _journal(run_folder, s)
-        d = drill(report, s, journal, targets) if journal else None
-        if d:
-            out.append(d)
+        if journal:
+            out.extend(scenario_drills(report, s, journal, targets))
     return out
 
 
@@ -230,7 +310,8 @@ def trend(report: dict[str, Any], mine: list[dict[str, Any]], reports_dir: Path)
 
 
 def trend_sentences(points: dict[str, list[dict[str, Any]]]) -> list[str]:
-    """``Failover took 95.0 s last time (2027-01-08), 41.2 s now (target 60 s).``, per kind this run measured."""
+    """``Failover took 95.0 s last time (2027-01-08), 41.2 s now (target 60 s).``, per kind this run measured
+    (a failback's sentence too)."""
     out = []
     for kind, series in points.items():
         now = [p for p in series if p["this_run"]]

@@ -58,7 +58,7 @@ def html(report: dict[str, Any]) -> str:
     charts = {s["name"]: scenario_chart(s["series"], s["marks"]) for s in report["scenarios"]}
     timelines = {s["name"]: phase_chart(Phases.from_dict(s["phases"])) for s in report["scenarios"] if s.get("phases")}
     regions = report.get("regions") or {}
-    region_charts = {"drills": {d["scenario"]: drill_timeline(d) for d in regions.get("drills", [])},
+    region_charts = {"drills": {d.get("id") or d["scenario"]: drill_timeline(d) for d in regions.get("drills", [])},
                      "trend": rto_trend(regions["trend"]) if regions.get("drills") else ""}
     return _env().get_template("report.html").render(r={**report, "started": report["started_at"]},
                                                      charts=charts, timelines=timelines, check_names=check_names,

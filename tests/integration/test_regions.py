@@ -25,6 +25,7 @@ import requests
 
 from gameday.chaos import ledger
 from gameday.deadline import wait_until
+from gameday.report import regions
 from gameday.sandbox import regions as region_set
 from gameday.sandbox import search_resize
 from gameday.sandbox.client import SandboxClient
@@ -155,6 +156,15 @@ def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions,
     assert out["readers-after-the-failover"]["served_by"] == "r1"
     back = out["fail-back"]
     assert back["active"] == "r2" and back["restored"][0]["existed"] is True
+    # the failback as the report shows it: its own drill, each phase timed from its start (gameday.report.regions)
+    [failback] = [d for d in regions.scenario_drills({"target": {"name": ENV}}, {
+        "name": "region-lost", "experiment": "experiments/region/lose-region.yaml", "layer": "region"}, journal)
+        if d["kind"] == "failback"]
+    print(f"failback phases: {json.dumps([(p['phase'], p['start_s'], p['end_s']) for p in failback['phases']])}")
+    assert (failback["from"], failback["to"]) == ("r1", "r2") and failback["rto_s"] is not None
+    assert {"rebuild-standby", "stop-writes", "wait-caught-up", "promote-standby", "switch-front",
+            "resume-writes"} <= {p["phase"] for p in failback["phases"]}
+    assert failback["started_after_fault_s"] > 0
     assert ledger.pending(ENV) == [] and ledger.pending("regions-test-r2") == []
     wait_until(lambda: _pair().target("r1").region_replication()["caught_up"], timeout=120,
                what="r1 to be r2's caught-up standby again after the failback")

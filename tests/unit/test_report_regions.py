@@ -197,7 +197,8 @@ def test_a_run_without_region_drills_has_an_empty_section_and_no_heading(tmp_pat
     report = build(scenario("kill-one-pod", rto_target=30, down_for=3))
     paths = render.write(report, tmp_path / "run")
     saved = json.loads(paths["json"].read_text())
-    assert saved["regions"] == {"drills": [], "trend": {"failover": [], "switchover": []}, "sentences": []}
+    assert saved["regions"] == {"drills": [], "trend": {"failover": [], "switchover": [], "failback": []},
+                                "sentences": []}
     assert 'id="regions"' not in paths["html"].read_text()
 
 

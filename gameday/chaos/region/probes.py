@@ -1,21 +1,17 @@
 """Region probes: what the region drill measured (RPO by canary, the phases of the RTO), the standby's
 lag, and readers at the front."""
 
-import time
 from typing import Any, Dict
 
 from ... import hostguard, site_slo
 from ...errors import GamedayError
 from ...measure.canary import KAFKA_TOPIC, CanaryEndpoints
+from ...measure.region_timeline import timeline as region_timeline_of
 from ...targets import regions as region_pairs
 from ..context import activity, target
 from .actions import CANARIES, _Endpoints
 
 __all__ = ["region_rpo", "region_timeline", "standby_lag", "readers_at_the_front", "front_serves_readers"]
-
-PHASES = ("detect", "decide", "rebuild-standby", "scale-up-standby", "stop-writes", "wait-caught-up",
-          "promote-standby", "switch-front", "resume-writes", "rebuild-old-as-standby", "scale-down-old")
-
 
 def _pair(configuration: Dict[str, Any]) -> region_pairs.RegionPair:
     return region_pairs.for_environment(target(configuration, lock=False).env)
@@ -57,30 +53,8 @@ def region_timeline(configuration: Dict[str, Any] = None, secrets: Dict[str, Any
     run = CANARIES.get("failover") or CANARIES.get("switchover")
     if run is None:
         raise GamedayError("no region failover or switchover ran in this experiment")
-    steps = run["steps"]
-    starts = [s["ended_at"] - (s["seconds"] or 0) for s in steps.values() if s.get("ended_at")]
-    origin = CANARIES.get("fault_at") or (min(starts) if starts else time.time())
-    phases = []
-    for name in PHASES:
-        s = steps.get(name)
-        if not s or not s.get("ended_at"):
-            continue
-        end = s["ended_at"] - origin
-        phases.append({"phase": name, "start_s": round(end - (s["seconds"] or 0), 2), "end_s": round(end, 2),
-                       "seconds": s["seconds"], "status": s["status"], "detail": s.get("detail")})
-    served = next((p["end_s"] for p in phases if p["phase"] == "switch-front"), None)
-    stopped = next((p["start_s"] for p in phases if p["phase"] == "stop-writes"), None)
-    if served is not None and stopped is not None:  # a switchover: readers and writers are affected from
-        served = round(served - stopped, 2)          # the moment writes stop; scaling up before is preparation
-    decision = next((p["seconds"] for p in phases if p["phase"] == "decide"), 0.0) or 0.0
-    last = run.get("last", {})
-    restored = last.get("redundancy_restored_at")
-    return {"kind": "failover" if "failover" in CANARIES else "switchover", "from": last.get("from"),
-            "to": last.get("to"), "phases": phases, "rto_s": served,
-            "rto_without_decision_s": None if served is None else round(served - decision, 2),
-            "decision_s": decision, "writes_unavailable_s": last.get("writes_unavailable_s"),
-            "prepare_s": stopped,
-            "redundancy_restored_s": None if restored is None else round(restored - origin, 2)}
+    return region_timeline_of(run, kind="failover" if "failover" in CANARIES else "switchover",
+                              origin=CANARIES.get("fault_at"))
 
 
 @activity
