@@ -4,8 +4,8 @@
 first (a ``.complete`` stamp or the package's presence) and does nothing if it is there:
 
 - Debian packages: HAProxy, MariaDB, wrk (and Java, Maven, Go if the machine lacks them);
-- WordPress 6.1 from Debian on PHP-FPM 8.2 behind nginx, and Redis with php-redis for its object cache
-  (:data:`WORDPRESS_PACKAGES`; with ``php8.2``
+- WordPress 6.1 from Debian on PHP-FPM 8.2 behind nginx, Redis with php-redis for its object cache,
+  and Varnish 7.1 as the CDN in front (:data:`WORDPRESS_PACKAGES`; with ``php8.2``
   named, apt satisfies WordPress's ``httpd`` and ``php`` dependencies with nginx and php8.2-fpm, not
   Apache and mod_php; no service the packages would start is started: :func:`install_wordpress`);
 - Apache Kafka (KRaft) jars and MirrorMaker 2 (connect-mirror) from Maven Central via the
@@ -71,6 +71,7 @@ WORDPRESS_PACKAGES = {
     "wordpress": "/usr/share/wordpress/wp-load.php",
     "redis-server": "/usr/bin/redis-server",  # the object cache (:mod:`.members.redis_cache`)
     "php8.2-redis": "/etc/php/8.2/mods-available/redis.ini",  # php-redis, which its drop-in uses
+    "varnish": "/usr/sbin/varnishd",  # the CDN stand-in in front of the load balancer (:mod:`.members.cdn`)
 }
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")  # invoke-rc.d asks it whether a package may start its service
 KAFKA_POM = Path(__file__).with_name("recipes") / "kafka-pom.xml"  # Kafka, its tools and MirrorMaker 2
