@@ -77,7 +77,7 @@ def rebuild_search_cluster(env: Environment, layer: str, members: list[str]) -> 
     snapshot repository, restores the latest snapshot, replays Kafka (or re-indexes the database)
     and waits until the index matches the database. Harmless when nothing is lost (the playbook
     finds the layer healthy and does nothing). A failed playbook raises, naming its failed step."""
-    from ..recovery import FAILED, load_playbook, run
+    from ..recovery import FAILED, HEALTHY, load_playbook, run
     from ..recovery.context import Context
     target = for_environment(env)
     lost = target.lost_storage(layer)
@@ -88,7 +88,7 @@ def rebuild_search_cluster(env: Environment, layer: str, members: list[str]) -> 
     steps = result.step_timings()
     uuid = (target.search_admin().request("GET", "/") or {}).get("cluster_uuid")
     return {"rebuilt": members, "lost_storage": lost, "outcome": result.outcome, "steps": steps,
-            "cluster_uuid": uuid, "existed": bool(lost)}
+            "cluster_uuid": uuid, "existed": bool(lost) or result.outcome != HEALTHY}  # Kubernetes: nothing "lost", a new cluster
 
 
 UNDO: dict[str, Callable[..., dict[str, Any]]] = {

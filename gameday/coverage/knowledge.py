@@ -23,6 +23,19 @@ COMPONENTS: dict[str, dict[str, Any]] = {
               "one instance: a single point of failure (`gameday coverage` flags it)"]),
         ],
     },
+    "cdn": {
+        "name": "CDN (Varnish in the sandbox; Cloud CDN on GKE)", "kind": "cdn", "layer": "web",
+        "description": "Caches anonymous pages in front of the load balancer; most reader traffic never reaches "
+                       "the origin (in the sandbox not yet what the load generator, canaries and SLO probes use).",
+        "failure_modes": [
+            ("cache-flushed", "The CDN's cache is lost (a purge, or the edge restarted): every request goes to the "
+             "origin until it is warm again",
+             ["hit ratio falls: varnishstat MAIN.cache_miss against MAIN.cache_hit (gameday.sandbox.members.cdn.counters)",
+              "pages that were X-Cache: HIT answer MISS", "origin request rate several times the modelled peak"]),
+            ("origin-errors-cached", "Error pages from a failing origin are cached and served",
+             ["5xx served with X-Cache: HIT", "errors persist after the origin recovers"]),
+        ],
+    },
     "web": {
         "name": "Web (WordPress; the sample site in the sandbox)", "kind": "deployment", "layer": "web",
         "description": "Stateless web replicas behind the load balancer; read the database, search and publish to Kafka.",
@@ -105,7 +118,8 @@ COMPONENTS: dict[str, dict[str, Any]] = {
             ("cluster-lost", "The whole search cluster is lost: every node and its data; rebuilt from the snapshot, "
              "replay and the database",
              ["playbook findings search.cluster-lost and search.storage-lost (`gameday playbook search`)",
-              "no search node answers; search pages degrade (503)", "no node has a data directory"]),
+              "no search node answers; search pages degrade (503)", "no node has a data directory",
+              "on Kubernetes: the nodes back on new claims, a new cluster UUID without the index or the snapshot repository"]),
             ("slow-network", "The network between web and search slows down (latency)",
              ["p95 of search pages rises", "other pages keep their latency (a bulkhead holds)"]),
         ],

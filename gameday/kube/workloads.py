@@ -13,7 +13,8 @@ replaced by the pod's (``$(POD_IP)``) and its secret env file turned into a Secr
 The database, Kafka and search run as StatefulSets ``db`` (one pod, ``db-1``: MariaDB on
 ``data/db-1``), ``kafka`` and ``search`` (``ordinals.start: 1``: pods ``kafka-1..3`` are KRaft node
 ids 1..3 and use ``conf/kafka-N``, their data on their own claims ``data-kafka-N``, formatted on first
-use: :mod:`.kafka_storage`; ``search-1..3`` use ``data/search-N``), each pod on
+use: :mod:`.kafka_storage`; ``search-1..3`` use ``data/search-N`` for their configuration and logs, their
+data on their own claims ``elasticsearch-data-search-N``, as ECK's: :mod:`.search_storage`), each pod on
 the supervisor member's fixed address (annotation ``sandbox.gameday.io/addresses``, which toxiproxy and
 the configs name), running the member's command with its name replaced by ``$(POD_NAME)``.
 
@@ -184,7 +185,13 @@ def statefulset_objects(twin: Twin, workload: Workload) -> list[dict[str, Any]]:
         from . import kafka_storage
         container, claim = kafka_storage.with_claim(container, python=twin.python, cluster_id=kafka.cluster_id(twin))
         claims.append(claim)
-    pod_spec = {"containers": [container],
+    security: dict[str, Any] = {}
+    if name == "search":  # each node's path.data on its own claim, as ECK's elasticsearch-data (a new claim: empty)
+        from . import search_storage
+        group = (container.get("securityContext") or {}).get("runAsGroup")
+        container, claim, security = search_storage.with_claim(container, group=group)
+        claims.append(claim)
+    pod_spec = {"containers": [container], **({"securityContext": security} if security else {}),
                 "terminationGracePeriodSeconds": int(member.stop_grace),
                 "topologySpreadConstraints": [zone_spread(match, keep_in_zone=True)]}
     statefulset = {

@@ -176,11 +176,32 @@ class KafkaLayer(Strict):
         return check_selector(value)
 
 
+class SnapshotRepository(Strict):
+    """A snapshot repository as ``PUT _snapshot/<name>`` takes it, e.g. ``{type: gcs, settings: {bucket:
+    sps-staging-search-snapshots, base_path: search}}`` (ECK on GKE) or ``{type: fs, settings: {location:
+    /mnt/snapshots}}`` (a shared filesystem every node mounts, in its ``path.repo``)."""
+
+    type: Literal["gcs", "s3", "azure", "fs", "url"] = Field(description="the repository type")
+    settings: dict[str, str | int | bool] = Field(description="its settings (no credentials: those are in the "
+                                                              "cluster's keystore)")
+
+    @field_validator("settings")
+    @classmethod
+    def where(cls, value: dict[str, str | int | bool]) -> dict[str, str | int | bool]:
+        if not ({"bucket", "location", "container", "url"} & set(value)):
+            raise ValueError("settings need where the snapshots are: bucket (gcs, s3), container (azure), "
+                             "location (fs) or url (url)")
+        return value
+
+
 class SearchLayer(Strict):
     namespace: str = Field(min_length=1, max_length=63, description="the namespace of the search cluster")
     cluster: str = Field(min_length=1, max_length=253, description="the ECK Elasticsearch resource")
     nodes: str = Field(min_length=1, max_length=500, description=SELECTOR_FIX)
     url: str = Field(min_length=1, max_length=500, description="https://... of the search cluster")
+    snapshot_repository: SnapshotRepository | None = Field(
+        None, description="where the cluster's snapshots live, as PUT _snapshot/<name> takes it: the search "
+                          "playbook registers it on a cluster rebuilt from nothing (the cluster-loss drill)")
 
     @field_validator("nodes")
     @classmethod

@@ -132,6 +132,14 @@ class Target(abc.ABC):
         ``gameday.chaos.search.actions.lose_search_cluster`` after their undo is recorded."""
         raise GamedayError(f"{self.name}: the disk-loss drill is not built for targets of kind {self.env.kind!r}")
 
+    def lose_layer_storage(self, layer: str, members: list[str]) -> list[dict[str, Any]]:
+        """The storage of every one of ``members`` (of ``layer``) lost together: the fault of
+        ``gameday.chaos.search.actions.lose_search_cluster``, after its undo is recorded. Here, one
+        member after the other (:meth:`lose_member_storage`: each is kept stopped, so none can rejoin
+        the others); a target whose members come back by themselves (Kubernetes) loses them all at
+        once, so that no fresh member joins one not yet lost. One result per member, in order."""
+        return [self.lose_member_storage(member) for member in members]
+
     def restore_member_storage(self, member: str) -> dict[str, Any]:
         """Give a member whose storage was lost (see :meth:`lost_storage`) empty storage, formatted
         as the platform's own tooling does (Kafka: the cluster id and the member's own node id; search:

@@ -121,7 +121,8 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
     the first call that needs the API server. Its region methods (Cloud SQL across regions) are
     :class:`~gameday.targets.kubernetes_regions.KubernetesRegions`', its zone methods (the nodes'
     zone labels, a zone lost) :class:`~gameday.targets.kubernetes_zones.KubernetesZones`', its storage
-    methods (a broker's disk lost) :class:`~gameday.targets.kubernetes_storage.KubernetesStorage`'."""
+    methods (a broker's disk lost, the whole search cluster lost, the snapshot repository)
+    :class:`~gameday.targets.kubernetes_storage.KubernetesStorage`'."""
 
     def __init__(self, env: Environment):
         super().__init__(env)

@@ -8,8 +8,9 @@ ServiceAccount on the twin's API server)::
     rules()                                      # the Role's rules for a namespace of pods
     rules(secrets=["sps-search-es-elastic-user"])  # plus get on exactly those secrets (credentials.search)
 
-No rights on PersistentVolumeClaims or PersistentVolumes: a Kafka (KRaft) controller's or an
-Elasticsearch node's volume is never touched; a killed pod comes back on the volume it had.
+No rights on PersistentVolumeClaims or PersistentVolumes in the base: a killed pod comes back on the
+volume it had. The storage drills' claim rights (:data:`STORAGE_CALLS`) are opt-in components, one
+per namespace (Kafka: ``deploy/components/disk-loss-drill``; search: ``deploy/components/search-cluster-loss-drill``).
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ NODE_CALLS: dict[str, tuple[str, str, str]] = {
     "patch_node": ("", "nodes", "patch"),   # add / remove gameday.io/zone-lost (guarded by resourceVersion)
 }
 NODE_CODE = ("gameday/targets/kubernetes_zones.py",)
-# The disk-loss drill (gameday/targets/kubernetes_storage.py): a broker's PersistentVolumeClaim deleted with
-# its pod. Opt-in, in the Kafka namespace only: deploy/components/disk-loss-drill (a Role).
+# The storage drills (gameday/targets/kubernetes_storage.py): a broker's PersistentVolumeClaim deleted with its
+# pod; every search node's claims, then every search pod (the whole search cluster lost). Opt-in, one Role per
+# namespace: deploy/components/disk-loss-drill (Kafka's), deploy/components/search-cluster-loss-drill (search's).
 STORAGE_CALLS: dict[str, tuple[str, str, str]] = {
     "read_namespaced_persistent_volume_claim": ("", "persistentvolumeclaims", "get"),      # its uid, before
     "delete_namespaced_persistent_volume_claim": ("", "persistentvolumeclaims", "delete"),  # the disk lost
@@ -72,7 +74,8 @@ CHAOSK8S = ("list_namespaced_pod", "delete_namespaced_pod")
 
 
 def storage_rules() -> list[dict[str, Any]]:
-    """PolicyRules of the disk-loss drill's Role in the Kafka namespace: exactly :data:`STORAGE_CALLS`."""
+    """PolicyRules of the storage drills' Roles (the Kafka namespace's, the search namespace's): exactly
+    :data:`STORAGE_CALLS`."""
     return _grouped(STORAGE_CALLS)
 
 

@@ -40,11 +40,13 @@ def kubernetes_twin(name: str, net: int, *, what: str, timeout: float = 900) -> 
 
 def environment_for(twin: Twin, tmp_path_factory) -> Path:
     """environments/rehearsal.yaml, pointed at ``twin``: its kubeconfig context ``gameday-<twin>``
-    and its host names ``*.<twin>.gameday.test`` (what ``sandbox up --kubernetes`` sets up). Nothing
-    else changes: the file reaches the twin exactly as a GKE environment reaches GKE, production
+    and its host names ``*.<twin>.gameday.test`` (what ``sandbox up --kubernetes`` sets up), its state
+    directory in place of the default twin's (the snapshot repository's location). Nothing else
+    changes: the file reaches the twin exactly as a GKE environment reaches GKE, production
     consent included."""
     text = (ROOT / "environments" / "rehearsal.yaml").read_text()
     text = text.replace(".default.gameday.test", f".{twin.name}.gameday.test")
+    text = text.replace("/var/lib/gameday/default/", f"{twin.paths.home}/")  # its snapshot repository's location
     data = yaml.safe_load(text)
     env = data["configuration"]["gameday_environment"]
     env["name"] = f"rehearsal-{twin.name}"

@@ -192,3 +192,25 @@ def test_the_disk_loss_component_grants_claim_deletion_in_the_kafka_namespace_on
     assert role["rules"] == kubernetes_rbac.storage_rules()
     binding = by_kind(objects, "RoleBinding")["gameday-kafka-disk-loss"]
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gameday", "namespace": "gameday"}]
+
+
+def test_the_search_cluster_loss_component_grants_claim_deletion_in_the_search_namespace_only(kustomize, tmp_path):
+    """Opt-in (components: [../../components/search-cluster-loss-drill]): a Role in the overlay
+    environment's search namespace of exactly kubernetes_rbac.storage_rules(), bound to gameday's
+    ServiceAccount; the overlay's other Roles unchanged."""
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(ROOT / "deploy" / "overlays" / "staging", tmp_path)],
+        "components": [os.path.relpath(ROOT / "deploy" / "components" / "search-cluster-loss-drill", tmp_path)]}))
+    out = subprocess.run([str(kustomize), "build", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    objects = [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    roles = by_kind(objects, "Role")
+    role = roles["gameday-search-cluster-loss"]
+    env = load_environment(f"{OVERLAYS['staging']}.example")
+    assert role["metadata"]["namespace"] == env.kubernetes["search"]["namespace"]
+    assert role["rules"] == kubernetes_rbac.storage_rules()
+    assert len(roles) == 5  # the overlay's four, and this one
+    binding = by_kind(objects, "RoleBinding")["gameday-search-cluster-loss"]
+    assert binding["roleRef"]["name"] == "gameday-search-cluster-loss"
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "gameday", "namespace": "gameday"}]

@@ -382,7 +382,13 @@ def test_kafka_and_search_statefulsets_run_the_supervisors_members_on_their_addr
     assert broker[:-1] == member.argv[:-1] and broker[-1] == str(twin.paths.conf / "$(POD_NAME)" / "server.properties")
     assert container["volumeMounts"] == [{"name": "data", "mountPath": "/var/lib/kafka"}]
     (claim,) = kafka["spec"]["volumeClaimTemplates"]
-    assert claim["metadata"]["name"] == "data" and "volumeClaimTemplates" not in search["spec"]
+    assert claim["metadata"]["name"] == "data"
+    # search: each node's path.data on its own claim (ECK's elasticsearch-data), the snapshots outside it
+    (claim,) = search["spec"]["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "elasticsearch-data"
+    node = search["spec"]["template"]["spec"]["containers"][0]
+    assert node["volumeMounts"] == [{"name": "elasticsearch-data", "mountPath": "/var/lib/opensearch"}]
+    assert node["args"][-1] == "-Epath.data=/var/lib/opensearch"
     env = {e["name"]: e for e in container["env"]}
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert container["readinessProbe"]["tcpSocket"] == {"port": "broker"}
@@ -414,6 +420,8 @@ def test_search_pods_run_as_the_system_user(monkeypatch, tmp_path):
     search = next(o for o in objs if o["kind"] == "StatefulSet" and o["metadata"]["name"] == "search")
     container = search["spec"]["template"]["spec"]["containers"][0]
     assert container["securityContext"] == {"runAsUser": 995, "runAsGroup": 994}
+    # its claim is given to the node's group, as a kubelet does for fsGroup (ECK's pods have fsGroup too)
+    assert search["spec"]["template"]["spec"]["securityContext"] == {"fsGroup": 994, "fsGroupChangePolicy": "OnRootMismatch"}
 
 
 def test_a_kubernetes_twin_runs_kafka_and_search_before_the_bootstrap_job(monkeypatch, tmp_path):

@@ -1,7 +1,7 @@
 """The search-cluster-loss drill's logic that needs no running cluster: the index-to-database
 comparison (count and checksum of ids and versions, as of a cut), the twin's storage operations on
 search nodes (the snapshot repository survives), the playbook's plan for a lost cluster, and the
-Kubernetes target refusing rather than pretending. The drill itself runs in
+Kubernetes target's part: every claim, then every pod, at once; pods without claims refused. The drill itself runs in
 tests/integration/test_search_cluster_loss.py."""
 
 from __future__ import annotations
@@ -160,21 +160,42 @@ def test_one_node_that_lost_its_data_is_not_a_cluster_restore():
     assert plan == ["restore-node-storage", "verify-green", "verify-count"]
 
 
-# ---- Kubernetes: the whole search cluster lost is not built, and says so ------------------------------------------------------------
-def rehearsal_target():
+# ---- Kubernetes: the whole search cluster lost as ECK loses it (claims, then pods, all at once) -----------------
+def rehearsal_target(pods=None):
     raw = yaml.safe_load((ROOT / "environments" / "rehearsal.yaml").read_text())
-    return raw, k8s.KubernetesTarget(from_mapping(copy.deepcopy(raw["configuration"]["gameday_environment"]), "test"))
+    target = k8s.KubernetesTarget(from_mapping(copy.deepcopy(raw["configuration"]["gameday_environment"]), "test"))
+    if pods is not None:
+        target._pods = lambda layer: pods  # what the API would list for the layer's selector
+    return raw, target
 
 
-def test_the_kubernetes_target_refuses_the_cluster_loss_drill_rather_than_pretending():
-    _raw, target = rehearsal_target()
-    with pytest.raises(GamedayError, match="not built for Kubernetes yet.*ECK snapshot restore into a new cluster"):
+def pod(name, *claims, deleting=False):
+    meta = {"name": name, "uid": f"uid-{name}", **({"deletionTimestamp": "2026-12-05T21:00:00Z"} if deleting else {})}
+    return {"metadata": meta, "spec": {"volumes": [{"name": "config", "emptyDir": {}}] + [
+        {"name": c, "persistentVolumeClaim": {"claimName": c}} for c in claims]}}
+
+
+def test_pods_without_claims_are_named_and_a_layer_with_no_live_pod_too():
+    from gameday.targets.kubernetes_storage import without_claims
+    with_claims = [pod(f"search-{i}", f"elasticsearch-data-search-{i}") for i in (1, 2, 3)]
+    assert without_claims(with_claims) == []
+    assert without_claims([*with_claims[:2], pod("search-3")]) == ["search-3"]
+    assert without_claims([pod("search-1", "x", deleting=True)]) == ["(no pod)"]  # being deleted: not live
+
+
+def test_the_kubernetes_target_refuses_search_pods_without_claims_and_touches_nothing():
+    _raw, target = rehearsal_target([pod("search-1", "elasticsearch-data-search-1"), pod("search-2")])
+    with pytest.raises(GamedayError, match="every node's PersistentVolumeClaims.*search-2 mounts none; nothing was touched"):
         target.check_storage_drill("search")
-    assert target.lost_storage("search") == []
+    with pytest.raises(GamedayError, match="Kafka brokers and search nodes only, not 'web'"):
+        target.check_storage_drill("web")
+    _raw, target = rehearsal_target([pod(f"search-{i}", f"elasticsearch-data-search-{i}") for i in (1, 2, 3)])
+    target.check_storage_drill("search")  # every node on a claim: allowed
+    assert target.lost_storage("search") == []  # the nodes come back on new claims by themselves
 
 
 def test_the_action_refuses_on_kubernetes_before_any_lock_cap_or_record(monkeypatch):
-    raw, kube = rehearsal_target()
+    raw, kube = rehearsal_target([pod(f"search-{i}") for i in (1, 2, 3)])
     touched = []
 
     def target(configuration, *, lock=True):  # the target the kubeconfig would give, without one
@@ -184,9 +205,87 @@ def test_the_action_refuses_on_kubernetes_before_any_lock_cap_or_record(monkeypa
     monkeypatch.setattr("gameday.chaos.search.actions.lock_for", lambda env: touched.append("lock"))
     monkeypatch.setattr("gameday.chaos.caps.check", lambda *a, **k: touched.append("caps"))
     monkeypatch.setattr("gameday.chaos.ledger.write", lambda *a, **k: touched.append("ledger"))
-    with pytest.raises(ActivityFailed, match="not built for Kubernetes yet.*ECK"):
+    with pytest.raises(ActivityFailed, match="search-1, search-2, search-3 mounts none; nothing was touched"):
         lose_search_cluster(configuration=copy.deepcopy(raw["configuration"]))
     assert touched == []
+
+
+class FakeCore:
+    """The CoreV1Api calls the storage mixin makes, recorded; objects vanish once deleted."""
+
+    def __init__(self, calls):
+        self.calls = calls
+
+    def delete_namespaced_persistent_volume_claim(self, name, namespace, **kwargs):
+        self.calls.append(("delete claim", name))
+
+    def delete_namespaced_pod(self, name, namespace, **kwargs):
+        self.calls.append(("delete pod", name, kwargs.get("grace_period_seconds")))
+
+
+def test_the_whole_cluster_loses_every_claim_first_then_every_pod_in_one_burst_then_waits(monkeypatch):
+    calls = []
+    live = {n: pod(n, f"elasticsearch-data-{n}") for n in ("search-1", "search-2", "search-3")}
+    _raw, target = rehearsal_target()
+    monkeypatch.setattr(type(target), "core", property(lambda self: FakeCore(calls)))
+    target._call = lambda fn, *args, **kwargs: fn(*args, **kwargs)
+    deleted = lambda kind, name: any(c[0] == f"delete {kind}" and c[1] == name for c in calls)  # noqa: E731
+    target._pod = lambda ns, name: None if deleted("pod", name) else live.get(name)
+    target._claim = lambda ns, name: None if deleted("claim", name) else {"metadata": {"uid": f"uid-{name}"}}
+    lost = target.lose_layer_storage("search", list(live))
+    assert calls == [("delete claim", "elasticsearch-data-search-1"), ("delete claim", "elasticsearch-data-search-2"),
+                     ("delete claim", "elasticsearch-data-search-3"), ("delete pod", "search-1", 0),
+                     ("delete pod", "search-2", 0), ("delete pod", "search-3", 0)]
+    assert [x["member"] for x in lost] == list(live) and lost[1]["data_dir"] == "claim gameday/elasticsearch-data-search-2"
+    assert "new cluster" in lost[0]["how"]
+
+
+def test_a_missing_pod_is_refused_before_any_claim_goes(monkeypatch):
+    calls = []
+    _raw, target = rehearsal_target()
+    monkeypatch.setattr(type(target), "core", property(lambda self: FakeCore(calls)))
+    target._pod = lambda ns, name: pod(name, f"elasticsearch-data-{name}") if name != "search-3" else None
+    with pytest.raises(UsageError, match="no live search pod gameday/search-3; nothing was touched"):
+        target.lose_layer_storage("search", ["search-1", "search-2", "search-3"])
+    assert calls == []
+
+
+def test_the_snapshot_repository_comes_from_the_environment():
+    _raw, target = rehearsal_target()
+    assert target.search_snapshot_repository() == {
+        "type": "fs", "settings": {"location": "/var/lib/gameday/default/data/snapshots", "compress": True}}
+    target.block = {**target.block, "search": {k: v for k, v in target.block["search"].items() if k != "snapshot_repository"}}
+    with pytest.raises(GamedayError, match="where the search snapshots live is not in the environment"):
+        target.search_snapshot_repository()
+
+
+def test_a_gcs_repository_needs_its_bucket():
+    from gameday.schema.environment import SnapshotRepository
+    assert SnapshotRepository(type="gcs", settings={"bucket": "b", "base_path": "p"}).settings["bucket"] == "b"
+    with pytest.raises(ValueError, match="where the snapshots are"):
+        SnapshotRepository(type="gcs", settings={"base_path": "p"})
+
+
+# ---- the playbook on a cluster already rebuilt from nothing (Kubernetes) -----------------------------------------
+class FakeSearch:
+    def __init__(self, repositories):
+        self.repositories = repositories
+
+    def request(self, method, path, ok=(200,)):
+        if path == "/":
+            return {"cluster_uuid": "new-uuid"}
+        name = path.rsplit("/", 1)[1]
+        return {name: {"type": "fs"}} if name in self.repositories else {"error": "repository_missing_exception"}
+
+
+def test_a_cluster_without_its_repository_and_index_is_a_lost_cluster_to_restore():
+    from gameday.recovery.layers.search_cluster import rebuilt_findings
+    (found,) = rebuilt_findings(None, FakeSearch([]))
+    assert found.code == "search.cluster-lost" and "new-uuid" in found.text
+    assert rebuilt_findings(None, FakeSearch(["gameday-fs"])) == []  # the index alone lost: the index-loss path
+    plan = [step.name for _part, step in load_playbook("search").plan([found, Finding("search.index-missing", "x")])]
+    assert plan == ["restore-node-storage", "register-snapshot-repository", "pause-indexer", "restore-snapshot",
+                    "replay-events", "resume-indexer", "wait-index-matches-database", "verify-green", "verify-count"]
 
 
 def test_the_rebuild_reports_its_milestones_from_the_fault():

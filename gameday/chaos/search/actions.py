@@ -148,12 +148,15 @@ def snapshot_index(index: str = "content", configuration: Dict[str, Any] = None,
 @activity
 def lose_search_cluster(dry_run: bool = False, configuration: Dict[str, Any] = None,
                         secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """The whole search cluster lost: every node is stopped abruptly and kept stopped, and each
-    one's data directory is deleted (cluster state, cluster UUID, every shard). The snapshot
-    repository survives (it lives outside the cluster). The undo, recorded first, is the search
-    playbook applied (:func:`rebuild_search_cluster`, ``gameday playbook search --apply``, or
-    ``gameday cleanup``). Needs ``limits.search_max_nodes`` of at least the node count; refused
-    before anything is touched on a target that cannot lose storage (Kubernetes: not built yet)::
+    """The whole search cluster lost: every node's storage destroyed together (cluster state, cluster
+    UUID, every shard), through ``Target.lose_layer_storage``. On the twin every node is stopped
+    abruptly and kept stopped and each one's data directory deleted; on Kubernetes (ECK) every node's
+    PersistentVolumeClaims are deleted, then every pod at once, and the pods come back on empty claims
+    and form a new cluster. The snapshot repository survives (it lives outside the cluster). The
+    undo, recorded first, is the search playbook applied (:func:`rebuild_search_cluster`, ``gameday
+    playbook search --apply``, or ``gameday cleanup``). Needs ``limits.search_max_nodes`` of at least
+    the node count; refused before anything is touched on a target that cannot lose the nodes'
+    storage (Kubernetes: pods without claims)::
 
         provider: {type: python, module: gameday.chaos.search.actions, func: lose_search_cluster}
 
@@ -171,10 +174,11 @@ def lose_search_cluster(dry_run: bool = False, configuration: Dict[str, Any] = N
     fault_at = time.time()
     with ledger.pending_undo(tgt.env, "rebuild_search_cluster", {"layer": "search", "members": names},
                              reason=f"lost the whole search cluster ({', '.join(names)})"):
-        lost = [tgt.lose_member_storage(name) for name in names]
+        lost = tgt.lose_layer_storage("search", names)
+    how = lost[0].get("how") if lost else None
     return {"target": tgt.name, "layer": "search", "touched": names, "data_dirs": [x["data_dir"] for x in lost],
             "cluster_uuid": uuid, "fault_at": fault_at,
-            "how": "every node stopped abruptly and kept stopped; every data directory deleted; snapshots kept"}
+            "how": how or "every node stopped abruptly and kept stopped; every data directory deleted; snapshots kept"}
 
 
 @activity

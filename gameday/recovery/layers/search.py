@@ -21,7 +21,8 @@ from ..context import Context
 from ..engine import Check, Finding, Part, Step
 from .common import member_findings, member_steps, names
 from .search_cluster import (CLUSTER_CODE, INDEX, REPOSITORY, STORAGE_CODE, cluster_formed, index_matches_database,
-                             register_repository, repository_readable, restore_node_storage, storage_findings)
+                             rebuilt_findings, register_repository, repository_readable, restore_node_storage,
+                             storage_findings)
 
 SEARCH_GRACE_S = 180.0
 TOPIC = "content-events"
@@ -58,6 +59,8 @@ def _diagnose_cluster(ctx: Context, members: list[Finding]) -> list[Finding]:
         if unassigned:
             found.append(Finding("search.unassigned", f"{unassigned} shards unassigned: {explain(ctx)}"))
     if not api.index_exists(INDEX):
+        if not any(f.code == CLUSTER_CODE for f in members):
+            found += rebuilt_findings(ctx, api)
         found.append(Finding("search.index-missing", f"index {INDEX!r} does not exist"))
         return found
     why = impostor_reason(ctx)
@@ -297,7 +300,7 @@ def reindex_act(ctx: Context) -> str:
 
 PART = Part("search", diagnose, (
     Step("restore-node-storage", "Give each node whose data directory was lost an empty one, start them, wait until "
-         "they form one cluster (a new one when the whole cluster was lost)", deadline_s=300, when=(STORAGE_CODE,),
+         "they form one cluster (a new one when the whole cluster was lost)", deadline_s=300, when=(STORAGE_CODE, CLUSTER_CODE),
          act=restore_node_storage, check=cluster_formed),
 ) + member_steps("search", grace_s=SEARCH_GRACE_S, deadline_s=300, what="search node") + (
     Step("explain-unassigned", "Explain why shards are unassigned (_cluster/allocation/explain)", deadline_s=30,

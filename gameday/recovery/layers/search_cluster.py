@@ -7,6 +7,13 @@ repository again. The index itself is then restored, replayed and re-indexed by 
 Its findings and steps are part of the search playbook (``search.PART``)::
 
     storage_findings(ctx)           # [Finding("search.storage-lost", ...), Finding("search.cluster-lost", ...)]
+    rebuilt_findings(ctx, api)      # [Finding("search.cluster-lost", ...)]: a new cluster, made from nothing
+
+Where a target's members come back by themselves on new, empty storage (Kubernetes: ECK's pods on new
+claims), nothing is "lost" when the playbook looks (``Target.lost_storage`` is []): the nodes have
+already formed a new cluster, and the cluster says so itself: no index and no snapshot repository
+(:func:`rebuilt_findings`). The same steps follow: wait until every node is in that cluster, register
+the repository (``Target.search_snapshot_repository``), restore, replay, match.
 """
 
 from __future__ import annotations
@@ -39,6 +46,19 @@ def storage_findings(ctx: Context) -> list[Finding]:
     return found
 
 
+def rebuilt_findings(ctx: Context, api) -> list[Finding]:
+    """Called when the ``content`` index is missing: if the snapshot repository is not registered
+    either, the cluster was made from nothing (every node on empty storage: the whole cluster lost,
+    its nodes already back), and it must be rebuilt as a lost one. ``api`` is ``ctx.search()``."""
+    answer = api.request("GET", f"/_snapshot/{REPOSITORY}", ok=(200, 404)) or {}
+    if REPOSITORY in answer:
+        return []
+    uuid = (api.request("GET", "/") or {}).get("cluster_uuid", "?")
+    return [Finding(CLUSTER_CODE, f"the search cluster was made from nothing: cluster UUID {uuid} has neither the "
+                                  f"index {INDEX!r} nor the snapshot repository {REPOSITORY!r} (every node came back "
+                                  "on empty storage): it must be restored as a lost cluster", {"cluster_uuid": uuid})]
+
+
 def restore_node_storage(ctx: Context) -> str:
     """Each node with lost storage: kept stopped, given an empty data directory, then all of them
     started together (they bootstrap a new cluster when none is left, or join the one there is)."""
@@ -50,7 +70,8 @@ def restore_node_storage(ctx: Context) -> str:
         ctx.target.restore_member_storage(member)
     for member in lost:
         ctx.target.start_member(member)
-    return f"gave {', '.join(lost)} empty data directories and started them" if lost else "no node's storage is lost any more"
+    return (f"gave {', '.join(lost)} empty data directories and started them" if lost else
+            "no node's storage is left to restore (each is on new, empty storage already)")
 
 
 def cluster_formed(ctx: Context) -> Check:

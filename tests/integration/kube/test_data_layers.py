@@ -24,8 +24,12 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from gameday import kafka_admin
+from gameday.chaos import ledger
+from gameday.measure.canary import Canaries, CanaryEndpoints
+from gameday.recovery import Context
 from gameday.deadline import wait_until
 from gameday.kube.workloads import NAMESPACE
 from gameday.sandbox.twin import Twin
@@ -35,6 +39,7 @@ from tests.conftest import warm_up
 from tests.support.kube_twin import kubectl
 from tests.support import search
 from tests.support.chaos_journal import assert_steady_before
+from tests.integration.test_search_cluster_loss import assert_index_matches_database
 
 pytestmark = pytest.mark.kubernetes
 
@@ -64,9 +69,9 @@ def settled(twin: Twin) -> bool:
     return green and not any(health[k] for k in ("offline", "under_replicated", "under_min_isr"))
 
 
-def claim_uids(twin: Twin) -> dict[str, str]:
-    """The Kafka brokers' PersistentVolumeClaims (their disks), name -> uid."""
-    items = json.loads(kubectl(twin, "get", "pvc", "-n", NAMESPACE, "-l", "app.kubernetes.io/name=kafka",
+def claim_uids(twin: Twin, name: str = "kafka") -> dict[str, str]:
+    """The PersistentVolumeClaims (disks) of the Kafka brokers (or search nodes), name -> uid."""
+    items = json.loads(kubectl(twin, "get", "pvc", "-n", NAMESPACE, "-l", f"app.kubernetes.io/name={name}",
                                "-o", "json").stdout)["items"]
     return {c["metadata"]["name"]: c["metadata"]["uid"] for c in items}
 
@@ -218,12 +223,15 @@ def test_the_database_and_the_indexer_stopped_by_the_target_are_restored_by_thei
 # delete, as the leader's) and search/fail-shards (search's admin API, as lose-index) add no path of the
 # Kubernetes target's: they run on the sandbox (test_chaos)
 @pytest.mark.parametrize("experiment", ["search/lose-index.yaml", "kafka/kill-partition-leader.yaml",
-                                        "kafka/lose-broker-disk.yaml"])
+                                        "kafka/lose-broker-disk.yaml", "search/lose-cluster.yaml"])
 def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path, experiment):
     """The same experiment files as on the sandbox: search's own logic (admin API, snapshot restore,
     replay) behind the Kubernetes target's pods, over its TLS front with the Secret's credentials; the
-    partition leader Kafka's admin API names, its pod deleted and replaced at its address."""
+    partition leader Kafka's admin API names, its pod deleted and replaced at its address; a broker's
+    claim lost with its pod; the whole search cluster lost as on ECK (every claim, then every pod)."""
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green")
+    if experiment == "search/lose-cluster.yaml":
+        return lose_the_whole_search_cluster(twin, env_file, tmp_path)
     before, claims_before = uids(twin, "kafka"), claim_uids(twin)
     out = chaos_run(twin, experiment, env_file, tmp_path)
     fault = next(iter(out.values()))
@@ -242,6 +250,51 @@ def test_the_rest_of_the_catalog_passes_on_this_target(twin, env_file, tmp_path,
             assert out["brokers-whose-storage-is-lost"] == []  # the broker formats its new claim as it starts
             log = kubectl(twin, "logs", "-n", NAMESPACE, victim).stdout
             assert "is not formatted (a new claim): formatting it" in log, log[-2000:]
+    wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green again")
+
+
+def lose_the_whole_search_cluster(twin: Twin, env_file: Path, tmp_path: Path) -> None:
+    """search/lose-cluster.yaml with plain chaos run, the environment allowing every search node
+    (``limits.search_max_nodes: 3``; the rehearsal's own is 1): every node's claim deleted, then
+    every pod; the pods come back on new, empty claims and form a NEW cluster (another UUID); the
+    search playbook (the experiment's method and its undo) registers the repository named in the
+    environment, restores the latest snapshot and replays Kafka; the index matches the database, and
+    the RPO canaries (publishes through the site, read back from the index) lost nothing."""
+    data = yaml.safe_load(env_file.read_text())
+    data["configuration"]["gameday_environment"]["limits"]["search_max_nodes"] = 3
+    env_file = tmp_path / env_file.name
+    env_file.write_text(yaml.safe_dump(data))
+    target = for_environment(load(env_file), i_mean_production=True)
+    uuid_before = search.admin(twin).request("GET", "/")["cluster_uuid"]
+    claims_before = claim_uids(twin, "search")
+    assert sorted(claims_before) == [f"elasticsearch-data-search-{n}" for n in (1, 2, 3)]
+    canaries = Canaries(CanaryEndpoints.from_context(Context(target=target)), interval=0.5).start()
+    try:
+        out = chaos_run(twin, "search/lose-cluster.yaml", env_file, tmp_path)
+    finally:
+        canaries.stop()
+    fault = out["lose-the-whole-search-cluster"]
+    assert fault["touched"] == ["search-1", "search-2", "search-3"] and fault["cluster_uuid"] == uuid_before
+    assert fault["data_dirs"] == [f"claim {NAMESPACE}/elasticsearch-data-search-{n}" for n in (1, 2, 3)]
+    claims_after = claim_uids(twin, "search")
+    assert set(claims_after) == set(claims_before) and not set(claims_after.values()) & set(claims_before.values())
+    assert out["search-nodes-whose-storage-is-lost"] == []  # back on new claims by themselves
+    (rebuilt,) = out["rebuild-the-cluster-with-the-search-playbook"]["rebuilt"]
+    steps = rebuilt["steps"]
+    assert rebuilt["outcome"] == "restored" and all(s["status"] == "ok" for s in steps.values()), steps
+    assert {"restore-node-storage", "register-snapshot-repository", "restore-snapshot", "replay-events"} <= set(steps)
+    assert out["the-scheduled-snapshot"]["snapshot"] in steps["restore-snapshot"]["did"], steps["restore-snapshot"]
+    assert steps["wait-index-matches-database"]["detail"].endswith(": equal"), steps["wait-index-matches-database"]
+    uuid_after = search.admin(twin).request("GET", "/")["cluster_uuid"]
+    assert uuid_after != uuid_before and rebuilt["cluster_uuid"] == uuid_after
+    assert ledger.pending(target.env) == [], "the lost cluster's undo record must be consumed"
+    reports = canaries.verify(timeout=120)
+    for layer, report in reports.items():
+        assert report.acknowledged > 0 and report.lost == [], f"{layer}: {report.to_dict()}"
+    count, checksum = assert_index_matches_database(twin)
+    print(f"\n[figure] search/lose-cluster on Kubernetes: cluster {uuid_before} lost, new cluster {uuid_after}; "
+          f"after the fault: {rebuilt['after_fault_s']}; index = database: {count} articles; canaries: "
+          + ", ".join(f"{k} {r.acknowledged} acknowledged, 0 lost" for k, r in reports.items()))
     wait_until(lambda: settled(twin), timeout=180, what="Kafka fully replicated and search green again")
 
 
