@@ -8,7 +8,8 @@ from typing import Any, Callable
 
 import requests
 
-from ..errors import GamedayError
+from ..deadline import wait_until
+from ..errors import DeadlineExceeded, GamedayError
 from ..targets import for_environment
 from ..targets.base import Node
 from ..targets.environment import Environment
@@ -76,11 +77,15 @@ def rebuild_search_cluster(env: Environment, layer: str, members: list[str]) -> 
     is gone empty data directories and starts them, waits for the new cluster, registers the
     snapshot repository, restores the latest snapshot, replays Kafka (or re-indexes the database)
     and waits until the index matches the database. Harmless when nothing is lost (the playbook
-    finds the layer healthy and does nothing). A failed playbook raises, naming its failed step."""
+    finds the layer healthy and does nothing). Where nothing is held (Kubernetes: the pods come back
+    on new claims by themselves) it first waits until they are ready, so the playbook diagnoses the
+    new cluster they formed. A failed playbook raises, naming its failed step."""
     from ..recovery import FAILED, HEALTHY, load_playbook, run
     from ..recovery.context import Context
     target = for_environment(env)
     lost = target.lost_storage(layer)
+    if not lost:  # nothing held: the platform brings the nodes back itself (Kubernetes: on new claims)
+        _wait_for_members_back(target, layer)
     result = run(load_playbook("search"), Context(target=target), apply=True)
     if result.outcome == FAILED:
         raise GamedayError(f"the search playbook could not rebuild {', '.join(members)}: {result.error}",
@@ -89,6 +94,24 @@ def rebuild_search_cluster(env: Environment, layer: str, members: list[str]) -> 
     uuid = (target.search_admin().request("GET", "/") or {}).get("cluster_uuid")
     return {"rebuilt": members, "lost_storage": lost, "outcome": result.outcome, "steps": steps,
             "cluster_uuid": uuid, "existed": bool(lost) or result.outcome != HEALTHY}  # Kubernetes: nothing "lost", a new cluster
+
+
+MEMBERS_BACK_S = 300.0
+
+
+def _wait_for_members_back(target: Any, layer: str) -> None:
+    """Wait (at most :data:`MEMBERS_BACK_S`) until every member of ``layer`` the platform restarts by
+    itself is ready, so the playbook diagnoses the cluster they formed (a new one, without its index
+    and snapshot repository: ``search.cluster-lost``) rather than nodes still starting. Members held or
+    scaled away are the playbook's to bring back: no wait for them. Past the deadline the playbook
+    runs anyway, and its diagnosis names what is still wrong."""
+    def back() -> bool:
+        view = target.view(layer)
+        return bool(view.scaled_down or view.held) or all(m.running and m.ready for m in view.members)
+    try:
+        wait_until(back, timeout=MEMBERS_BACK_S, interval=1.0, what=f"the {layer} members to be back and ready")
+    except DeadlineExceeded:
+        return  # not an error here: the playbook that follows diagnoses and reports it
 
 
 UNDO: dict[str, Callable[..., dict[str, Any]]] = {

@@ -294,3 +294,37 @@ def test_the_rebuild_reports_its_milestones_from_the_fault():
              "wait-index-matches-database": {"ended_at": 1052.0}}
     assert _milestones(steps, 1000.0) == {"cluster_formed": 30.0, "index_restored": 41.3, "index_matches_database": 52.0}
     assert _milestones({}, 1000.0) == {"cluster_formed": None, "index_restored": None, "index_matches_database": None}
+
+
+def test_the_rebuild_waits_only_for_members_the_platform_brings_back_itself(monkeypatch):
+    """On Kubernetes nothing is held after the loss: the undo waits until the pods are ready so the
+    playbook sees the new cluster; held or scaled-away members are the playbook's, no wait; members
+    never ready end the wait, and the playbook runs anyway (its diagnosis says what is wrong)."""
+    from gameday.chaos import undo
+    views, polls = [], []
+
+    class Target:
+        def view(self, layer):
+            polls.append(layer)
+            return views.pop(0) if len(views) > 1 else views[0]
+
+    def fake_wait(condition, **kwargs):  # the real wait_until, without the clock: three polls
+        if not any(condition() for _ in range(3)):
+            raise undo.DeadlineExceeded("not back")
+
+    def view(*members, held=()):
+        return SimpleNamespace(scaled_down={}, held=list(held), members=list(members))
+
+    def member(ready):
+        return SimpleNamespace(running=ready, ready=ready)
+
+    monkeypatch.setattr(undo, "wait_until", fake_wait)
+    views[:] = [view(member(False)), view(member(True))]
+    undo._wait_for_members_back(Target(), "search")  # starting, then ready
+    assert len(polls) == 2
+    views[:] = [view(member(False), held=[member(False)])]
+    undo._wait_for_members_back(Target(), "search")  # held: nothing to wait for
+    assert len(polls) == 3
+    views[:] = [view(member(False))]
+    undo._wait_for_members_back(Target(), "search")  # never ready: returns, no error
+    assert len(polls) == 6
