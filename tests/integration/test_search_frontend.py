@@ -16,10 +16,12 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 import requests
 
+from gameday.deadline import wait_until
 from gameday.report import render
 from gameday.sandbox import frontend_build, install, lifecycle
 from gameday.sandbox.client import SandboxClient
@@ -35,6 +37,7 @@ NET = 66
 SEED_N = 200
 API = "/wp-json/gameday/v1"
 NO_MATCH = "zqxvfrobnitz"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "reports" / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -61,10 +64,14 @@ def _index_the_seeded_posts(twin: Twin) -> None:
         items += requests.get(wordpress.url(twin, 1) + f"{API}/posts", timeout=10,
                               params={"type": "any", "per_page": 100, "page": page}).json()["items"]
     assert len(items) == SEED_N
-    client = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX)
+    # generous timeouts: on a loaded 2-core machine creating the index took longer than the site's 2 s
+    client = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX, connect_timeout=5, read_timeout=60)
     client.create_index()
     counts = client.bulk_index([{**rows[item["gameday_id"]], "id": item["id"]} for item in items], refresh=True)
     assert counts["indexed"] == SEED_N
+    # the plugin's search path is ready when it answers from OpenSearch (its first queries are the slowest)
+    wait_until(lambda: _search_api(twin, _seeded_term()).get("source") == "opensearch", timeout=60, interval=1.0,
+               what="the plugin's search to answer from OpenSearch")
 
 
 class _Page(HTMLParser):
@@ -104,15 +111,20 @@ class _Page(HTMLParser):
             self.texts[self._into] = self.texts.get(self._into, "") + data
 
 
-def _load(twin: Twin, query: str) -> _Page:
-    """Chromium's DOM of ``/app/?q=<query>`` once the page has searched (a 10 s virtual-time budget)."""
+def _chromium(twin: Twin, query: str, *args: str) -> subprocess.CompletedProcess:
+    """Headless Chromium on ``/app/?q=<query>`` with a 10 s virtual-time budget (the page's search ends
+    inside it) and ``args`` (``--dump-dom``, ``--screenshot=...``)."""
     url = f"{wordpress.url(twin, 1)}/app/?{requests.compat.urlencode({'q': query})}"
     with tempfile.TemporaryDirectory() as profile:
         proc = subprocess.run([render.chromium(), *render.CHROMIUM_FLAGS, f"--user-data-dir={profile}",
-                               "--virtual-time-budget=10000", "--dump-dom", url],
-                              capture_output=True, text=True, timeout=60)
+                               "--virtual-time-budget=10000", *args, url], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr[-1000:]
-    return _Page(proc.stdout)
+    return proc
+
+
+def _load(twin: Twin, query: str) -> _Page:
+    """Chromium's DOM of ``/app/?q=<query>`` once the page has searched."""
+    return _Page(_chromium(twin, query, "--dump-dom").stdout)
 
 
 def _seeded_term() -> str:
@@ -178,6 +190,10 @@ def test_with_search_down_the_page_shows_the_mysql_fallback_notice(fe_twin):
     _assert_lists_the_seeded_articles(page, api, term)
     assert "fallback mode" in page.texts["note"] and "MySQL" in page.texts["note"]
     assert "OpenSearch unavailable" in page.texts["note"]  # the API's own notice, passed on
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # what a reader sees, kept for a person to look at
+    shot = ARTIFACTS / "search-frontend-fallback.png"
+    _chromium(fe_twin, term, "--window-size=900,700", f"--screenshot={shot}")
+    assert shot.stat().st_size > 10_000
 
 
 def test_when_the_api_fails_the_page_says_search_is_not_working(fe_twin):
