@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import GamedayError
-from . import claims, consistency, inventory, matrix, page
+from . import claims, consistency, inventory, matrix, page, run_regions
 
 
 def inventory_for(target: dict[str, Any]) -> inventory.Inventory:
@@ -30,7 +30,9 @@ def _checked(inv: inventory.Inventory) -> list[claims.Claim]:
 
 
 def section(report: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
-    """This run's coverage: the cells each scenario exercised, and the totals once this run counts."""
+    """This run's coverage: the cells each scenario exercised, and the totals once this run counts. A run
+    with region drills (``report["regions"]``, worked out first) names its own two regions, the region
+    active when it ended and what its drills proved (:mod:`.run_regions`), not the default twin's set."""
     try:
         inv = inventory_for(report.get("target") or {})
         found = _checked(inv)
@@ -44,10 +46,18 @@ def section(report: dict[str, Any], reports_dir: Path) -> dict[str, Any]:
     this_run = {**report, "coverage": {"exercised": exercised}, "_folder": report.get("run_id")}
     data = matrix.build(inv, found, reports_dir, extra_runs=[this_run], now=report.get("ended_at"))
     gaps = [f"{c['component']}/{c['failure_mode']}" for c in data["cells"] if c["status"] != "ok"]
+    regions_run = run_regions.rehearsed(report, exercised, run_regions.region_set((report.get("target") or {}).get("name")))
+    headline = page.headline(data)
+    if regions_run:
+        if regions_run["set"]:  # the run's two regions, not what platform.yaml's default twin would run here
+            data["regions"] = regions_run["set"]
+            headline = page.headline(data)
+        headline += (" The components, single points of failure and zones are counted in one region's twin "
+                     "(platform.yaml); each region runs its own." + regions_run["sentence"])
     return {"schema": matrix.SCHEMA, "inventory": str(inv.path.relative_to(inventory.ROOT))
             if inv.path and inv.path.is_relative_to(inventory.ROOT) else str(inv.path),
             "platform": inv.platform, "stale_days": data["stale_days"], "exercised": exercised,
-            "totals": data["totals"], "headline": page.headline(data), "not_proven": gaps,
+            "totals": data["totals"], "headline": headline, "not_proven": gaps, "regions": regions_run,
             "single_points_of_failure": data["single_points_of_failure"], "zones": data["zones"],
             "page": "../" + page_name(inv)}
 

@@ -97,12 +97,13 @@ def write(report: dict[str, Any], out: Path, secrets: list[str] | tuple[str, ...
     file passes through the same redactor as text. Adds ``report["coverage"]`` (the run's coverage
     section) and ``report["regions"]`` (its region drills and their trend) unless the report has them."""
     out.mkdir(parents=True, exist_ok=True)
-    if "coverage" not in report:  # what this run exercised, and coverage once it counts (gameday.coverage)
+    if "regions" not in report:  # each region drill: RTO by phase, RPO by name, the trend (gameday.report.regions)
+        report["regions"] = region_section(report, out, out.parent)
+    if "coverage" not in report:  # what this run exercised, and coverage once it counts (gameday.coverage); after
+        # the regions: a run of region drills names its own two regions there (gameday.coverage.run_regions)
         report["coverage"] = coverage_section(report, out.parent)
         if "error" not in report["coverage"]:  # what each layer kept while a zone was down (gameday.report.zones)
             report["coverage"]["zone_outages"] = zone_outages(report, out)
-    if "regions" not in report:  # each region drill: RTO by phase, RPO by name, the trend (gameday.report.regions)
-        report["regions"] = region_section(report, out, out.parent)
     red = redact.redactor(secrets)
     clean = red.data(report)
     paths = {"html": out / "report.html", "json": out / "summary.json", "junit": out / "junit.xml"}
