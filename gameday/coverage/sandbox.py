@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import zones
 from ..sandbox import topology as twin_topology
-from ..sandbox.members import lb, toxiproxy
+from ..sandbox.members import cdn, lb, toxiproxy
 from ..sandbox.spec import Topology, Workload
 from ..sandbox.twin import DB_ENDPOINT_INDEX, Twin
 from . import knowledge
@@ -60,6 +60,8 @@ def _texts(twin: Twin, w: Workload) -> list[str]:
     texts = [v for m in w.members for v in [*m.env.values(), *m.argv]]
     if w.name == "lb":
         texts.append(lb.haproxy_cfg(twin))
+    if w.name == cdn.WORKLOAD:  # its origin is in its VCL
+        texts.append(cdn.default_backend(twin))
     if w.name == "toxiproxy":  # only its upstreams: the listen side is its own address
         texts += [p["upstream"] for p in toxiproxy.proxies(twin)]
     return texts

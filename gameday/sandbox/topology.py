@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .members import db, kafka, lb, search, site, toxiproxy
+from .members import cdn, db, kafka, lb, search, site, toxiproxy
 from .spec import Topology
 from .twin import Twin
 
@@ -27,6 +27,7 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
             site.web(twin),
             site.indexer(twin),
             lb.workload(twin),
+            *([] if kubernetes else [cdn.workload(twin)]),  # the CDN stand-in before lb (not yet what load targets)
         ],
     )
     if twin.shape.in_region_set:  # MirrorMaker from the other region: running while this one is the standby
@@ -72,6 +73,8 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
         db_backup_schedule.ensure(twin)
     for layer in (kafka, search, lb):
         layer.prepare(twin)
+    if not kubernetes:
+        cdn.prepare(twin)
     if twin.shape.in_region_set:
         from .members import mirror
         mirror.prepare(twin)

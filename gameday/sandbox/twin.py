@@ -20,7 +20,8 @@ from .install import Locations, locations
 from .paths import SandboxPaths
 from .shape import Shape
 
-LAYERS = {"lb": 10, "web": 20, "db": 30, "kafka": 40, "search": 50, "indexer": 60, "toxiproxy": 70, "jobs": 80,
+LAYERS = {"cdn": 5,  # the CDN stand-in in front of the load balancer (:mod:`.members.cdn`)
+          "lb": 10, "web": 20, "db": 30, "kafka": 40, "search": 50, "indexer": 60, "toxiproxy": 70, "jobs": 80,
           "kube": 90,  # the Kubernetes control plane and node agent (``--kubernetes`` only)
           "pods": 100}  # pods of Kubernetes node N: 127.<net>.<100+N>.0/24
 DEFAULT_NET = 10

@@ -57,7 +57,7 @@ def test_prepare_writes_the_vcl_for_the_twins_load_balancer(tmp_path):
 
 def test_the_member_runs_varnishd_in_the_foreground_on_its_own_address_and_workdir(tmp_path):
     twin = _twin(tmp_path)
-    assert cdn.ADDRESS_OCTET not in LAYERS.values()
+    assert cdn.ADDRESS_OCTET == LAYERS["cdn"] == 5 and list(LAYERS.values()).count(5) == 1
     spec = cdn.workload(twin).members[0]
     assert spec.name == "cdn-1" and spec.address == "127.65.5.1" and cdn.workload(twin).after == ["lb"]
     argv = spec.argv

@@ -78,6 +78,7 @@ def test_sandbox_dependencies_are_read_from_the_twin_through_toxiproxy():
     inv = inventory.parse(sandbox_inventory.generate(Twin.create("coverage-test", net=31), claims.scan(ROOT)))
     deps = {c.id: set(c.depends_on) for c in inv.components}
     assert deps == {
+        "cdn": {"lb"},
         "lb": {"web"},
         "web": {"db", "search", "kafka-brokers"},  # configured with toxiproxy's addresses, which forward there
         "indexer": {"db", "search", "kafka-brokers"},

@@ -1,8 +1,10 @@
 """The CDN stand-in: Varnish (Debian's ``varnish``, 7.1) in front of the load balancer (issue 17).
 
 It caches anonymous HTML as ``loadtests/traffic.yaml``'s ``cdn_hit_ratio`` assumes a CDN does, so the
-origin (HAProxy and the web tier behind it) sees only the misses, the passes and the refreshes. A
-topology adds it after the load balancer::
+origin (HAProxy and the web tier behind it) sees only the misses, the passes and the refreshes. The
+default twin runs ``cdn-1`` after the load balancer (:mod:`gameday.sandbox.topology`; not with
+``--kubernetes`` yet), but nothing is sent through it yet: Locust, the canaries and the SLO probes still
+go to the load balancer. A topology of its own adds it the same way::
 
     cdn.prepare(twin)                                   # conf/varnish/cdn-1.vcl, backend = twin's lb
     topology.workloads += [cdn.workload(twin)]          # cdn-1, after "lb"
@@ -10,10 +12,10 @@ topology adds it after the load balancer::
 
 - ``cdn-1`` (workload and layer ``cdn``): ``varnishd -F`` (foreground: the supervisor's signals reach
   the manager; its cache child is in the same process group, so a kill of the group takes both) on
-  ``127.<net>.5.1`` port :data:`PORT` (``.5``: in front of the load balancer's ``.10``; no layer of
-  ``twin.LAYERS`` uses it). Its working directory (``-n``: shared memory log, compiled VCL, the CLI
-  secret varnishd makes itself, 0600) is ``data/varnish/cdn-N``; ``varnishstat -n`` and
-  ``varnishadm -n`` read it. Run as root, varnishd drops its cache process to Debian's ``vcache`` user.
+  ``127.<net>.5.1`` port :data:`PORT` (``twin.LAYERS["cdn"]``: in front of the load balancer's ``.10``).
+  Its working directory (``-n``: shared memory log, compiled VCL, the CLI secret varnishd makes itself,
+  root's only) is ``data/varnish/cdn-N``; ``varnishstat -n`` and ``varnishadm -n`` read it. Run as
+  root, varnishd drops its cache process to Debian's ``vcache`` user.
   Storage is memory (``malloc``, :data:`STORAGE`): a restart comes back cold, as a CDN edge that lost
   its cache does.
 - The VCL (``conf/varnish/cdn-N.vcl``, :func:`vcl`, written per twin by :func:`prepare`):
@@ -48,11 +50,11 @@ from pathlib import Path
 
 from ...errors import GamedayError, UsageError
 from ..spec import MemberSpec, Workload
-from ..twin import PORTS, Twin
+from ..twin import LAYERS, PORTS, Twin
 
 WORKLOAD = "cdn"
 LAYER = "cdn"
-ADDRESS_OCTET = 5  # 127.<net>.5.N: before the load balancer's .10; free in twin.LAYERS
+ADDRESS_OCTET = LAYERS["cdn"]  # 127.<net>.5.N: before the load balancer's .10
 PORT = 8080
 READY_PATH = "/_cdn/ready"
 TTL = 60  # seconds a cacheable page is fresh
@@ -69,7 +71,7 @@ AUTH_COOKIES = ("wordpress_logged_in_", "wordpress_sec_", "wp-postpass_", "comme
 
 
 def address(twin: Twin, index: int = 1) -> str:
-    return f"127.{twin.net}.{ADDRESS_OCTET}.{index}"
+    return twin.address("cdn", index)
 
 
 def url(twin: Twin, index: int = 1) -> str:
@@ -186,12 +188,18 @@ sub vcl_deliver {{
 """
 
 
+def default_backend(twin: Twin) -> str:
+    """``host:port`` the twin's CDN fronts: its load balancer (what :func:`prepare` writes by default,
+    and where the coverage inventory finds the CDN's dependency)."""
+    return f"{twin.address('lb')}:{PORTS['lb']}"
+
+
 def prepare(twin: Twin, *, replicas: int = 1, backend: str | None = None, ttl: int = TTL, grace: int = GRACE,
             grace_healthy: int = GRACE_HEALTHY) -> None:
     """Write each member's VCL (origin ``backend`` as ``host:port``, default the twin's load balancer)
     and make the parent of its working directory (varnishd makes the directory itself, owned for its
     cache process)."""
-    host, _, port = (backend or f"{twin.address('lb')}:{PORTS['lb']}").rpartition(":")
+    host, _, port = (backend or default_backend(twin)).rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"cdn: backend must be host:port, not {backend!r}")
     text = vcl(host, int(port), ttl=ttl, grace=grace, grace_healthy=grace_healthy, name=twin.name)
