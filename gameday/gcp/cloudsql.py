@@ -15,7 +15,9 @@ Usage::
     sql.failover()                     # HA failover to the standby (settingsVersion read first)
     sql.promote_replica("sps-staging-db-replica")
     sql.clone_at("sps-staging-db-pitr", moment)                   # point-in-time restore into a new instance
-    sql.set_flags({"read_only": "on"})  # instances.patch of settings.databaseFlags (the others kept)
+    sql.set_flags({"read_only": "on"})  # instances.patch of settings.databaseFlags (the others kept);
+                                       # whether it restarts the instance is read from flags.list first
+    sql.flag_restarts({"read_only": "on"}, "MYSQL_8_0")   # {"required", "flags": {name: bool}, "source"}
 
 Every call that starts an operation waits for it (``operations.get`` every ``poll_s`` seconds) until
 it is DONE, within ``timeout_s``: an operation that ends with errors raises :class:`OperationFailed`
@@ -163,6 +165,7 @@ class CloudSql:
         self.service = service if service is not None else sqladmin(timeout_s=request_timeout_s)
         self.timeout_s = timeout_s
         self.poll_s = poll_s
+        self._flags: dict[str, dict[str, dict[str, Any]]] = {}  # database version -> flags.list by name
 
     def where(self, instance: str | None = None) -> str:
         return f"project {self.project}, instance {instance or self.instance}"
@@ -345,6 +348,48 @@ class CloudSql:
         return {"operation": operation.get("name"), "took_s": took, "point_in_time": point,
                 "addresses": addresses(self.get(destination))}
 
+    def flag_catalog(self, database_version: str) -> dict[str, dict[str, Any]]:
+        """``flags.list`` for ``database_version`` (``MYSQL_8_0``): every database flag Cloud SQL offers
+        for it, by name, as the API describes it (``type``, ``allowedStringValues``, ``requiresRestart``,
+        ...). Read once per version by this client."""
+        if database_version not in self._flags:
+            with translated(f"list the database flags of {database_version}", self.where()):
+                listed = self.service.flags().list(databaseVersion=database_version).execute(num_retries=READ_RETRIES)
+            self._flags[database_version] = {str(f.get("name")): f for f in listed.get("items") or [] if f.get("name")}
+        return self._flags[database_version]
+
+    def flag_restarts(self, flags: dict[str, str], database_version: str) -> dict[str, Any]:
+        """Whether changing ``flags`` restarts an instance of ``database_version``, as ``flags.list``
+        says for each (``requiresRestart``): ``{"required", "flags": {name: bool}, "source"}``. A flag
+        the list does not offer for that version is refused (UsageError): nothing is assumed about it."""
+        catalog = self.flag_catalog(database_version)
+        unknown = sorted(n for n in flags if n not in catalog)
+        if unknown:
+            raise UsageError(f"Cloud SQL offers no database flag {', '.join(unknown)} for {database_version} "
+                             f"(flags.list); nothing was touched",
+                             hint=f"gcloud sql flags list --database-version={database_version} lists them")
+        needs = {n: bool(catalog[n].get("requiresRestart")) for n in flags}
+        return {"required": any(needs.values()), "flags": needs, "source": f"flags.list ({database_version})"}
+
+    def wait_runnable(self, instances: list[str], what: str) -> float:
+        """Seconds until every one of ``instances`` answers ``state: RUNNABLE`` (``instances.get``),
+        within ``timeout_s``; DeadlineExceeded names the ones that did not."""
+        started = time.monotonic()
+        left = list(instances)
+
+        def runnable() -> bool:
+            left[:] = [name for name in left if self.get(name).get("state") != "RUNNABLE"]
+            return not left
+
+        try:
+            wait_until(runnable, timeout=self.timeout_s, interval=self.poll_s,
+                       what=f"Cloud SQL {', '.join(instances)} to be RUNNABLE again after {what}")
+        except DeadlineExceeded as err:
+            raise DeadlineExceeded(f"{err.message} (still not RUNNABLE: {', '.join(left)})",
+                                   hint=f"gcloud sql instances describe {left[0] if left else ''} --project "
+                                        f"{self.project}") from None
+        return round(time.monotonic() - started, 3)
+
     def database_flags(self, instance: str | None = None) -> dict[str, str]:
         """The instance's database flags as ``{name: value}`` (``settings.databaseFlags``; a flag
         without a value, such as ``skip_show_database``, has the value "")."""
@@ -356,22 +401,36 @@ class CloudSql:
         whole ``databaseFlags`` list) and sending the ``settingsVersion`` just read (a concurrent
         change makes the API refuse rather than be overwritten); waited for. Idempotent: when every
         flag already has its value nothing is sent (``{"changed": False}``). Refused before anything
-        is sent unless the instance is RUNNABLE. Google's flag page: changing a flag may restart the
-        instance, and a restarted primary restarts its replicas."""
+        is sent unless the instance is RUNNABLE, or when a flag is not in ``flags.list`` for its
+        database version.
+
+        Restart: Google's flag page says changing a flag may restart the instance, and a restarted
+        primary restarts its replicas. Which flags do is read from ``flags.list`` (each flag's
+        ``requiresRestart``, :meth:`flag_restarts`) before the patch, and said in ``restart``
+        (``{"required", "flags", "source"}``). When one does, the patch's operation is the restart;
+        then every replica the instance names (``replicaNames``) is waited for until RUNNABLE
+        (``restart["replicas"]``, ``restart["replicas_runnable_s"]``)."""
         name = instance or self.instance
         found = self.get(name)
         settings = found.get("settings") or {}
         current = {str(f.get("name")): f for f in settings.get("databaseFlags") or []}
-        if all(n in current and str(current[n].get("value", "")) == v for n, v in flags.items()):
-            return {"changed": False, "operation": None, "took_s": 0.0, "flags": self.database_flags(name)}
+        changing = {n: v for n, v in flags.items() if not (n in current and str(current[n].get("value", "")) == v)}
+        if not changing:
+            return {"changed": False, "operation": None, "took_s": 0.0, "flags": self.database_flags(name),
+                    "restart": {"required": False, "flags": {}, "source": "nothing was sent: every flag had its value"}}
         self._runnable(found, name)
+        restart = self.flag_restarts(changing, str(found.get("databaseVersion") or "SQL_DATABASE_VERSION_UNSPECIFIED"))
         merged = {**{n: dict(f) for n, f in current.items()}, **{n: {"name": n, "value": v} for n, v in flags.items()}}
         body = {"settings": {"settingsVersion": str(settings.get("settingsVersion")),
                              "databaseFlags": list(merged.values())}}
         what = "set database flags " + ", ".join(f"{n}={v}" for n, v in flags.items())
         request = self.service.instances().patch(project=self.project, instance=name, body=body)
         operation, took = self._start(request, what, name)
-        return {"changed": True, "operation": operation.get("name"), "took_s": took, "flags": self.database_flags(name)}
+        if restart["required"]:  # the operation restarted the instance; its replicas restart after it
+            replicas = [str(r) for r in found.get("replicaNames") or []]
+            restart.update(replicas=replicas, replicas_runnable_s=self.wait_runnable(replicas, what) if replicas else 0.0)
+        return {"changed": True, "operation": operation.get("name"), "took_s": took, "flags": self.database_flags(name),
+                "restart": restart}
 
     def _runnable(self, found: dict[str, Any], instance: str | None = None) -> None:
         if found.get("state") != "RUNNABLE":

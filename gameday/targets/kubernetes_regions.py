@@ -54,8 +54,6 @@ NO_LOSS = ("a region cannot be lost on purpose on GKE; rehearse the failover wit
            "nothing was touched")
 NO_REBUILD = ("re-creating a Cloud SQL cross-region replica of the new primary is a manual, slow step (a new "
               "instance seeded from a backup: instances.insert with masterInstanceName); nothing was touched")
-FLAG_RESTART = ("Google's flag page says changing a database flag may restart the instance (and its replicas); "
-                "whether read_only does was not confirmed by gameday: rehearse it in staging first")
 
 
 def _bare(name: str | None) -> str | None:
@@ -210,9 +208,11 @@ class KubernetesRegions:
         instance (``instances.patch``, the other flags kept, waited for). Idempotent: a flag already on
         sends nothing (``already``). Cloud SQL's users have no SUPER privilege, so the site's writes
         are refused from then on. Restart: Google's flag page says a flag change *may* restart the
-        instance (and its replicas); gameday could not confirm from Google's documentation that
-        ``read_only`` restarts nothing on Cloud SQL for MySQL 8, so the result says so
-        (``restart``). MySQL only; a read replica is refused (it takes no writes)."""
+        instance (and its replicas); whether ``read_only`` does for this instance's database version is
+        read from the Cloud SQL Admin API's ``flags.list`` before the patch (its ``requiresRestart``),
+        and said in ``restart`` (``{"required", "flags", "source"}``; when required, the replicas
+        waited for until RUNNABLE: :meth:`gameday.gcp.cloudsql.CloudSql.set_flags`). MySQL only; a read
+        replica is refused (it takes no writes)."""
         self._region_name()
         db = self._cloud_sql_db()
         found = db.sql.get()
@@ -227,7 +227,7 @@ class KubernetesRegions:
         started = time.monotonic()
         done = db.sql.set_flags({"read_only": "on"})
         return {"region": self._region_name(), "instance": db.instance, "flag": "read_only=on",
-                "already": not done["changed"], "operation": done["operation"], "restart": FLAG_RESTART,
+                "already": not done["changed"], "operation": done["operation"], "restart": done["restart"],
                 "seconds": round(time.monotonic() - started, 3)}
 
     def promote_region(self, *, planned: bool) -> dict[str, Any]:

@@ -9,8 +9,12 @@ code could break: resources under ``/v1/projects/{project}/...``, Google's error
 runs listed newest-enqueued first in pages, a promotion refused (400) for an instance that is not a
 read replica, a patch refused for a stale ``settingsVersion`` (412) or a database flag it does not
 know or a value the flag does not take (400), and every change as an Operation that is PENDING, then
-RUNNING, then DONE (its effect applied then) as ``operations.get`` is polled. Every request is
-recorded::
+RUNNING, then DONE (its effect applied then) as ``operations.get`` is polled. ``flags.list``
+(``GET /v1/flags?databaseVersion=...``) answers from :attr:`CloudSqlServer.flag_catalog`, each flag a
+``sql#flag`` with its ``requiresRestart``: this server's catalog for the tests (a test sets what a flag
+needs), not Google's. A patch that changes a flag which requires a restart restarts the instance: its
+replicas (``replicaNames``) then answer ``state: MAINTENANCE`` for ``restart_gets`` reads each before
+RUNNABLE again, and :attr:`restarts` counts it. Every request is recorded::
 
     server = CloudSqlServer().start()
     server.add_instance("sps-db", availability="REGIONAL", settings_version="42")
@@ -18,11 +22,13 @@ recorded::
     server.script("failover", errors=[{"code": "INTERNAL_ERROR", "message": "..."}])   # the next failover fails
     server.script("clone", never=True)                                                # ... or never finishes
     server.fail("POST", "/failover", 403, "The client is not authorized")            # an HTTP error, once
+    server.flag_catalog["read_only"]["requiresRestart"] = True                        # flags.list says so
     ... server.requests ... server.stop()
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
@@ -32,6 +38,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 PREFIX = re.compile(r"^/v1/projects/(?P<project>[^/]+)/(?P<rest>.*)$")
+MYSQL = ["MYSQL_5_7", "MYSQL_8_0"]
+# The database flags this server knows, as flags.list describes them (``allowed``: the values a patch may
+# give, None: any; not sent). The tests' catalog, not Google's: a test sets requiresRestart as it needs.
+FLAG_CATALOG = {
+    "read_only": {"type": "BOOLEAN", "appliesTo": MYSQL, "requiresRestart": False, "allowed": ("on", "off")},
+    "max_connections": {"type": "INTEGER", "appliesTo": MYSQL, "requiresRestart": False, "minValue": "14",
+                        "maxValue": "262143", "allowed": None},
+    "slow_query_log": {"type": "BOOLEAN", "appliesTo": MYSQL, "requiresRestart": False, "allowed": ("on", "off")},
+    "performance_schema": {"type": "BOOLEAN", "appliesTo": MYSQL, "requiresRestart": True, "allowed": ("on", "off")},
+}
 
 
 def stamp(t: datetime) -> str:
@@ -46,8 +62,12 @@ class ApiError(Exception):
 
 class CloudSqlServer:
     def __init__(self, *, project: str = "sps-staging", page_size: int = 100, polls_to_done: int = 2,
-                 backup_context: bool = True):
+                 backup_context: bool = True, restart_gets: int = 2):
         self.project = project
+        self.flag_catalog = copy.deepcopy(FLAG_CATALOG)
+        self.restart_gets = restart_gets  # reads a replica answers MAINTENANCE after its primary restarted
+        self.restarts: dict[str, int] = {}  # instance -> restarts a flag change caused
+        self._restarting: dict[str, int] = {}
         self.backup_context = backup_context  # False: a backup operation does not name its run (found by description)
         self.page_size = page_size
         self.polls_to_done = polls_to_done
@@ -178,6 +198,8 @@ class CloudSqlServer:
     def _route(self, method: str, path: str, query: dict[str, str], body: Any) -> dict[str, Any]:
         if method == "POST" and path == "/token":  # an OAuth token endpoint that refuses every grant
             raise ApiError(400, "Invalid JWT Signature.", "invalid_grant")
+        if method == "GET" and path == "/v1/flags":
+            return self._flags(query.get("databaseVersion"))
         m = PREFIX.match(path)
         if not m or m["project"] != self.project:
             raise ApiError(404, "The project does not exist or you do not have access to it.", "notFound")
@@ -191,6 +213,12 @@ class CloudSqlServer:
             raise ApiError(404, "The Cloud SQL instance does not exist.", "instanceDoesNotExist")
         tail = rest[2:]
         if method == "GET" and not tail:
+            left = self._restarting.get(inst["name"])
+            if left is not None:  # a replica restarting after its primary: MAINTENANCE for a few reads
+                self._restarting[inst["name"]] = left - 1
+                if left <= 0:
+                    del self._restarting[inst["name"]]
+                    inst["state"] = "RUNNABLE"
             return inst
         if method == "GET" and tail == ["backupRuns"]:
             runs = sorted(self.backup_runs.get(inst["name"], []), key=lambda r: r["enqueuedTime"], reverse=True)
@@ -227,7 +255,11 @@ class CloudSqlServer:
             return self._operation("clone", inst, "CLONE", body=body)
         raise ApiError(404, f"no route {method} {path}", "notFound")
 
-    FLAGS = {"read_only": ("on", "off"), "max_connections": None, "slow_query_log": ("on", "off")}
+    def _flags(self, version: str | None) -> dict[str, Any]:
+        """flags.list: every flag of ``version`` (all flags without one), as the API describes them."""
+        items = [{"kind": "sql#flag", "name": name, **{k: v for k, v in f.items() if k != "allowed"}}
+                 for name, f in self.flag_catalog.items() if version is None or version in f["appliesTo"]]
+        return {"kind": "sql#flagsList", "items": items}
 
     def _check_patch(self, inst: dict[str, Any], body: dict[str, Any]) -> None:
         """What the real API refuses in ``instances.patch`` before starting an operation."""
@@ -237,9 +269,10 @@ class CloudSqlServer:
             raise ApiError(412, "Precondition check failed.", "staleData")
         for flag in settings.get("databaseFlags") or []:
             name, value = flag.get("name"), flag.get("value")
-            if name not in self.FLAGS:
+            known = self.flag_catalog.get(name)
+            if known is None or inst["databaseVersion"] not in known["appliesTo"]:
                 raise ApiError(400, f"Invalid flag for instance: {name}.", "invalidFlagName")
-            allowed = self.FLAGS[name]
+            allowed = known["allowed"]
             if allowed is not None and value not in allowed:
                 raise ApiError(400, f"Invalid value for flag {name}: {value}.", "invalidFlagValue")
 
@@ -299,6 +332,14 @@ class CloudSqlServer:
             inst["settings"].pop("databaseReplicationEnabled", None)
         elif op["_kind"] == "patch":
             settings = (op["_body"] or {}).get("settings") or {}
+            before = {f["name"]: f.get("value") for f in inst["settings"].get("databaseFlags") or []}
+            after = {f["name"]: f.get("value") for f in settings.get("databaseFlags") or []}
+            changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+            if "databaseFlags" in settings and any(self.flag_catalog.get(n, {}).get("requiresRestart") for n in changed):
+                self.restarts[inst["name"]] = self.restarts.get(inst["name"], 0) + 1  # done within the operation
+                for replica in inst.get("replicaNames") or []:  # a restarted primary restarts its replicas
+                    self.instances[replica]["state"] = "MAINTENANCE"
+                    self._restarting[replica] = self.restart_gets
             inst["settings"].update({k: v for k, v in settings.items() if k != "settingsVersion"})
             inst["settings"]["settingsVersion"] = str(int(inst["settings"]["settingsVersion"]) + 1)
         elif op["_kind"] == "clone":

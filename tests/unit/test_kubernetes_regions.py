@@ -170,7 +170,10 @@ def test_a_switchover_fences_the_active_instance_waits_for_a_fresh_zero_lag_and_
     assert patch["method"] == "PATCH" and patch["path"] == f"/v1/projects/{PROJECT}/instances/{PRIMARY}"
     assert patch["body"] == {"settings": {"settingsVersion": before, "databaseFlags": [
         {"name": "max_connections", "value": "500"}, {"name": "read_only", "value": "on"}]}}  # the other flag kept
-    assert fenced["flag"] == "read_only=on" and not fenced["already"] and "may restart" in fenced["restart"]
+    assert fenced["flag"] == "read_only=on" and not fenced["already"]
+    # whether read_only restarts the instance is what the API's flags.list says, read before the patch
+    assert fenced["restart"] == {"required": False, "flags": {"read_only": False}, "source": "flags.list (MYSQL_8_0)"}
+    assert sql.calls("GET", "/v1/flags")[0]["query"]["databaseVersion"] == "MYSQL_8_0" and not sql.restarts
     assert sql.polls_to_done <= len(sql.calls("GET", f"/operations/{fenced['operation']}"))
     assert active.fence_region_writes()["already"] and len(sql.changes()) == 1  # idempotent: nothing sent again
 
@@ -246,11 +249,14 @@ def test_the_local_server_refuses_what_cloud_sql_refuses(sql):
     """The protocol boundary holds the real API's rules: a flag it does not know, a value the flag does
     not take, a stale settingsVersion, a promotion of an instance that is no replica."""
     db = cloudsql.CloudSql(PROJECT, PRIMARY, service=cloudsql.sqladmin(sql.endpoint), poll_s=0.05)
-    with pytest.raises(cloudsql.CloudSqlError, match="Invalid flag for instance: read_onyl"):
-        db.set_flags({"read_onyl": "on"})
+    with pytest.raises(UsageError, match="offers no database flag read_onyl for MYSQL_8_0 .flags.list.; nothing"):
+        db.set_flags({"read_onyl": "on"})  # refused by gameday before sending: flags.list does not offer it
     with pytest.raises(cloudsql.CloudSqlError, match="Invalid value for flag read_only: yes"):
         db.set_flags({"read_only": "yes"})
     service = db.service.instances()
+    with pytest.raises(Exception, match="Invalid flag for instance: read_onyl"):
+        service.patch(project=PROJECT, instance=PRIMARY, body={"settings": {"settingsVersion": "7",
+                      "databaseFlags": [{"name": "read_onyl", "value": "on"}]}}).execute()
     with pytest.raises(Exception, match="412"):
         service.patch(project=PROJECT, instance=PRIMARY, body={"settings": {"settingsVersion": "1",
                       "databaseFlags": [{"name": "read_only", "value": "on"}]}}).execute()

@@ -119,10 +119,26 @@ def _stop_writes(ctx: Context) -> str:
     p = pair(ctx)
     last = _last(ctx)
     last.update({"from": p.active(), "to": p.standby(), "planned": True, "writes_stopped_at": time.time()})
-    p.target(p.active()).fence_region_writes()
+    fenced = p.target(p.active()).fence_region_writes()
+    last["fence"] = fenced
     if ctx.state.on_stop_writes is not None:  # the application's other writers (a drill's canaries) stop too
         ctx.state.on_stop_writes()
-    return f"{p.active()}'s database is read-only: writes are refused from now"
+    return f"{p.active()}'s database is read-only: writes are refused from now" + _restart_words(fenced)
+
+
+def _restart_words(fenced: Any) -> str:
+    """What a fence's flag change did to the database, as its target measured it (Cloud SQL: read from
+    ``flags.list`` before the change, :meth:`gameday.gcp.cloudsql.CloudSql.set_flags`); "" when it says nothing."""
+    restart = fenced.get("restart") if isinstance(fenced, dict) else None
+    if not isinstance(restart, dict) or "required" not in restart:
+        return ""
+    if not restart["required"]:
+        return f"; no restart ({restart.get('source')})"
+    replicas = restart.get("replicas") or []
+    return (f"; the flag change restarted the database ({restart.get('source')} says "
+            + ", ".join(n for n, r in (restart.get("flags") or {}).items() if r) + " requires it)"
+            + (f"; its replicas {', '.join(replicas)} RUNNABLE again after {restart.get('replicas_runnable_s')}s"
+               if replicas else ""))
 
 
 def _wait_caught_up(ctx: Context) -> str:
