@@ -3,8 +3,8 @@ WordPress -> its outbox row (same transaction) -> the Java relay -> Kafka -> the
 
 A small topology of its own on net 64 (127.64.x.y), run by the sandbox supervisor: MariaDB (``db-1``),
 the WordPress bootstrap job (:data:`SEED_N` catalogue items), ``wp-1``, ``relay-1`` (the Java relay,
-:mod:`gameday.sandbox.members.event_relay`), ``search-1`` (one plain OpenSearch node: no security
-plugin, HTTP; the twin's own cluster is three secured nodes) and ``indexer-1`` (``python -m
+:mod:`gameday.sandbox.members.event_relay`), ``search-1`` (one plain OpenSearch node, :mod:`tests.support.plain_search`:
+no security plugin, HTTP; the twin's own cluster is three secured nodes) and ``indexer-1`` (``python -m
 gameday.site.indexer``, the twin's indexer, its Python outbox-relay thread off: WordPress's outbox is
 the Java relay's); beside them one real Kafka broker (KRaft, no twin) at 127.64.40.1.
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import time
 from collections import Counter
 
@@ -40,15 +39,15 @@ from confluent_kafka import Message, Producer
 from gameday import kafka_records
 from gameday.deadline import wait_until
 from gameday.errors import GamedayError
-from gameday.sandbox import install, jvm, lifecycle
+from gameday.sandbox import install, lifecycle
 from gameday.sandbox.client import SandboxClient
-from gameday.sandbox.install import java_home
-from gameday.sandbox.members import db, event_relay, search, wordpress
+from gameday.sandbox.members import db, event_relay, wordpress
 from gameday.sandbox.spec import MemberSpec, Topology, Workload
-from gameday.sandbox.twin import CONTENT_INDEX, CONTENT_TOPIC, DB_NAME, DB_USER, PORTS, Twin
+from gameday.sandbox.twin import CONTENT_INDEX, CONTENT_TOPIC, DB_NAME, DB_USER, Twin
 from gameday.site.dead_letter import dlq_topic
 from gameday.site.indexer import RELAY_ENV, parse_batch
 from gameday.site.search import SearchClient
+from tests.support import plain_search
 from tests.support import wordpress_stack as stack
 from tests.support.kafka_broker import KafkaBroker
 
@@ -59,41 +58,6 @@ BATCH = 10
 MARK_DELAY_MS = 1000
 RELAY = "relay-1"
 INDEXER = "indexer-1"
-SEARCH_HEAP = "384m"
-
-
-def _search_node(twin: Twin) -> Workload:
-    """``search-1``: one OpenSearch node, single-node discovery, the security plugin disabled (plain
-    HTTP, no auth), as the system user (OpenSearch refuses root); its files under the twin's data."""
-    address, home = twin.address("search", 1), twin.loc.opensearch_home
-    d = twin.paths.data / "search-plain"
-    for sub in ("config", "data", "logs"):
-        (d / sub).mkdir(parents=True, exist_ok=True)
-    (d / "config" / "log4j2.properties").write_text((home / "config" / "log4j2.properties").read_text())
-    (d / "config" / "jvm.options").write_text(search.JVM_OPTIONS.format(heap=SEARCH_HEAP, flags="\n".join(jvm.FLAGS),
-                                                                           node_dir=d))
-    (d / "config" / "opensearch.yml").write_text("\n".join([
-        f"cluster.name: gameday-{twin.name}", "node.name: search-1", f"network.host: {address}",
-        f"http.port: {PORTS['search']}", f"transport.port: {PORTS['search_transport']}",
-        "discovery.type: single-node", f"path.data: {d / 'data'}", f"path.logs: {d / 'logs'}",
-        "plugins.security.disabled: true", "cluster.routing.allocation.disk.threshold_enabled: false",
-        'action.auto_create_index: "-content,+*"', ""]))
-    user = search.run_as()
-    if user:
-        for path in [d, *d.rglob("*")]:
-            shutil.chown(path, user, user)
-    member = MemberSpec(
-        name="search-1", index=1, address=address, ports={"http": PORTS["search"], "transport": PORTS["search_transport"]},
-        argv=[str(home / "bin" / "opensearch")],
-        env={"OPENSEARCH_PATH_CONF": str(d / "config"), "OPENSEARCH_JAVA_OPTS": f"-Xms{SEARCH_HEAP} -Xmx{SEARCH_HEAP}",
-             "JAVA_HOME": java_home()},
-        cwd=str(d), run_as=user, stop_grace=15.0,
-        readiness={"type": "http", "url": f"http://{address}:{PORTS['search']}/_cluster/health"})
-    return Workload(name="search", layer="search", kind="service", replicas=1, members=[member])
-
-
-def _search_url(twin: Twin) -> str:
-    return f"http://{twin.address('search', 1)}:{PORTS['search']}"
 
 
 def _indexer(twin: Twin, bootstrap: str) -> Workload:
@@ -102,7 +66,7 @@ def _indexer(twin: Twin, bootstrap: str) -> Workload:
     member = MemberSpec(
         name=INDEXER, index=1, address=None, ports={}, argv=[twin.python, "-m", "gameday.site.indexer"],
         env={"GAMEDAY_DB_ADDR": twin.db_member_addr(1), "GAMEDAY_DB_NAME": DB_NAME, "GAMEDAY_DB_USER": DB_USER,
-             "GAMEDAY_SEARCH_URLS": _search_url(twin), "GAMEDAY_KAFKA_BOOTSTRAP": bootstrap,
+             "GAMEDAY_SEARCH_URLS": plain_search.url(twin), "GAMEDAY_KAFKA_BOOTSTRAP": bootstrap,
              "GAMEDAY_CONTENT_TOPIC": CONTENT_TOPIC, "GAMEDAY_CONTENT_INDEX": CONTENT_INDEX,
              "GAMEDAY_MEMBER": INDEXER, RELAY_ENV: "0"},
         readiness={"type": "alive", "min_seconds": 2}, stop_grace=5.0)
@@ -120,10 +84,10 @@ def events_twin(tmp_path_factory):
         workloads: list[Workload] = []
 
         def prepare():
-            stack.prepare(twin, relay=True, search_urls=[_search_url(twin)])  # the plugin's search: this node
+            stack.prepare(twin, relay=True, search_urls=[plain_search.url(twin)])  # the plugin's search: this node
 
         try:
-            workloads += [db.workload(twin), _search_node(twin), wordpress.bootstrap(twin, n=SEED_N),
+            workloads += [db.workload(twin), plain_search.workload(twin), wordpress.bootstrap(twin, n=SEED_N),
                           wordpress.workload(twin, replicas=1, max_replicas=1),
                           event_relay.workload(twin, db_addr=twin.db_member_addr(1), bootstrap=broker.bootstrap,
                                                settings={"batch": BATCH, "poll_ms": 100, "mark_delay_ms": MARK_DELAY_MS},
@@ -132,7 +96,7 @@ def events_twin(tmp_path_factory):
             topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=1.0, backoff_cap=2.0,
                                 workloads=workloads)
             lifecycle.up(twin.paths, topology, prepare=prepare, timeout=180)
-            assert SearchClient([_search_url(twin)], index=CONTENT_INDEX).create_index()  # the site's mapping
+            assert SearchClient([plain_search.url(twin)], index=CONTENT_INDEX).create_index()  # the site's mapping
             client = SandboxClient(twin.paths)
             client.scale("indexer", 1)
             client.wait_ready(INDEXER, timeout=30)
@@ -164,7 +128,7 @@ def _messages(broker: KafkaBroker, topic: str = CONTENT_TOPIC) -> list[Message]:
 
 def _index_versions(twin: Twin, ids) -> dict[int, int]:
     """``{post id: (external) version}`` of the documents the index holds among ``ids``."""
-    r = requests.post(f"{_search_url(twin)}/{CONTENT_INDEX}/_mget", json={"ids": [str(i) for i in ids]},
+    r = requests.post(f"{plain_search.url(twin)}/{CONTENT_INDEX}/_mget", json={"ids": [str(i) for i in ids]},
                       params={"_source": "version"}, timeout=10)
     r.raise_for_status()
     docs = [d for d in r.json()["docs"] if d.get("found")]
@@ -177,8 +141,8 @@ def _indexed(twin: Twin, latest: dict[int, int]) -> bool:
 
 
 def _count(twin: Twin) -> int:
-    requests.post(f"{_search_url(twin)}/{CONTENT_INDEX}/_refresh", timeout=10).raise_for_status()
-    return requests.get(f"{_search_url(twin)}/{CONTENT_INDEX}/_count", timeout=10).json()["count"]
+    requests.post(f"{plain_search.url(twin)}/{CONTENT_INDEX}/_refresh", timeout=10).raise_for_status()
+    return requests.get(f"{plain_search.url(twin)}/{CONTENT_INDEX}/_count", timeout=10).json()["count"]
 
 
 def _indexer_batches(twin: Twin) -> list[dict[str, int]]:
@@ -237,7 +201,7 @@ def test_wordpress_events_are_the_indexers_events_and_become_searchable(events_t
 
     wait_until(lambda: _indexed(twin, latest), timeout=30, what="the indexer to index every post at its latest version")
     assert _count(twin) == len(latest)
-    found = SearchClient([_search_url(twin)], index=CONTENT_INDEX).search("quenfloxin")  # the site's own query
+    found = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX).search("quenfloxin")  # the site's own query
     assert {h["id"] for h in found["hits"]} == {ids[0], ids[1]} and not found["fuzzy"]
     assert {h["title"] for h in found["hits"]} == {"Quenfloxin and grapefruit juice (revised twice)", "Quenfloxin"}
     _nothing_dead_lettered(twin, broker)
@@ -279,7 +243,7 @@ def _plugin_search(twin: Twin, q: str, source: str = "opensearch") -> dict:
     """The plugin's JSON API search on ``wp-1``, asserted to have answered from ``source`` (the index
     refreshed first, so that what the indexer wrote is searchable)."""
     if source == "opensearch":
-        requests.post(f"{_search_url(twin)}/{CONTENT_INDEX}/_refresh", timeout=10).raise_for_status()
+        requests.post(f"{plain_search.url(twin)}/{CONTENT_INDEX}/_refresh", timeout=10).raise_for_status()
     r = requests.get(f"{wordpress.url(twin, 1)}/wp-json/gameday/v1/search", params={"q": q}, timeout=15)
     assert r.status_code == 200, r.text[:300]
     body = r.json()
@@ -348,7 +312,7 @@ def test_unpublished_trashed_and_deleted_posts_leave_the_index_and_a_republish_b
     gone_after = time.monotonic() - removed_at
     wait_until(lambda: _drained(twin), timeout=30, what="the relay to send every removal")
     assert _plugin_search(twin, "vorlastine")["items"] == []
-    assert SearchClient([_search_url(twin)], index=CONTENT_INDEX).search("vorlastine")["total"] == 0  # the site's query
+    assert SearchClient([plain_search.url(twin)], index=CONTENT_INDEX).search("vorlastine")["total"] == 0  # the site's query
 
     records = [dict(r, event=json.loads(r["value"])) for r in kafka_records.read_all(broker.bootstrap, CONTENT_TOPIC,
                                                                                        start=start, timeout=20)]
@@ -361,9 +325,9 @@ def test_unpublished_trashed_and_deleted_posts_leave_the_index_and_a_republish_b
     removals_sent = [r for r in records if r["event"]["type"] == "article.removed"]
     assert len(published) == 4 and len(removals_sent) == 5
     replaying = time.monotonic()
-    settings = requests.get(f"{_search_url(twin)}/{CONTENT_INDEX}/_settings", timeout=10).json()
+    settings = requests.get(f"{plain_search.url(twin)}/{CONTENT_INDEX}/_settings", timeout=10).json()
     assert settings[CONTENT_INDEX]["settings"]["index"]["gc_deletes"] == "1d"  # a removal outranks late events a day
-    client, never = SearchClient([_search_url(twin)], index=CONTENT_INDEX), 10**9  # the indexer's bulk, directly
+    client, never = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX), 10**9  # the indexer's bulk, directly
     assert client.bulk_index([{"type": "article.removed", "id": never, "version": 5}]) == {"indexed": 0, "removed": 1, "stale": 0}
     late = {"id": never, "version": 4, "kind": "guidance", "slug": "n", "title": "N", "category": None, "summary": "", "body": ""}
     assert client.bulk_index([late])["stale"] == 1, "the removal of a document never indexed is remembered too"

@@ -5,8 +5,8 @@ no auth; the twin's own cluster is three secured nodes)::
     wordpress.prepare(twin, search_urls=[plain_search.url(twin)], ...)   # the plugin's search: this node
 
 ``search-1`` runs single-node discovery as the system user (OpenSearch refuses root), its files under
-the twin's data (``data/search-plain``); ready when ``/_cluster/health`` answers. The same node as
-``test_wordpress_events``'s, made reusable.
+the twin's data (``data/search-plain``); ready when ``/_cluster/health`` answers. Used by
+``test_wordpress_events`` and ``test_search_frontend``.
 """
 
 from __future__ import annotations
