@@ -12,22 +12,30 @@ The build runs in a copy of the sources (``search-frontend.build/``, so the chec
 ``/var/cache/gameday/npm`` (a second cold build downloads nothing), install scripts off (esbuild's
 binary comes in its ``@esbuild/<platform>`` package; its postinstall only checks it), then
 ``npm run build -- --outdir <staging>``. The result replaces ``search-frontend/`` at once, stamped with
-:func:`sources_digest`; a later install rebuilds only when that digest changed.
+:func:`sources_digest`; a later install rebuilds only when that digest changed. Two installs at once
+(``gameday sandbox install`` beside a test's ``install_all``, or a clone's) take turns on
+``search-frontend.lock`` in the cache rather than deleting each other's build folder.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import os
 import shutil
 import subprocess
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
+from ..deadline import wait_until
 from ..errors import NotInstalled
 from ..project import root as project_root
 from .paths import cache_dir
 
 SOURCES = project_root() / "services" / "search-frontend"
 BUILD_TIMEOUT_S = 600
+LOCK_WAIT_S = 2 * BUILD_TIMEOUT_S + 60  # another install's npm ci and npm run build, each within BUILD_TIMEOUT_S
 _IGNORED = {"node_modules", "dist", ".cache"}
 BUNDLE = ("index.html", "app.js", "app.css")  # what the build writes, all of it served
 
@@ -99,6 +107,29 @@ def _npm(argv: list[str], cwd: Path, log: Path) -> None:
                            log=str(log), hint="read the end of the log; re-running is safe")
 
 
+@contextmanager
+def _building(wait_s: float = LOCK_WAIT_S) -> Iterator[None]:
+    """Hold ``search-frontend.lock`` (flock, in the cache) for the ``with`` block; DeadlineExceeded
+    naming the lock when another install holds it for longer than ``wait_s``."""
+    path = cache_dir() / "search-frontend.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+
+    def taken() -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    try:
+        wait_until(taken, timeout=wait_s, interval=0.5,
+                   what=f"another install's search front end build to finish (it holds {path})")
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
 def install(log: Path) -> None:
     """``npm ci`` and ``npm run build`` unless :func:`installed`; the bundle goes to :func:`www`."""
     if installed():
@@ -106,6 +137,12 @@ def install(log: Path) -> None:
     if not SOURCES.is_dir():
         raise NotInstalled(f"the search front end's sources are not at {SOURCES}",
                            hint="run gameday from a checkout of the repository (pip install -e .)")
+    with _building():
+        if not installed():  # else another install built these sources while this one waited
+            _build(log)
+
+
+def _build(log: Path) -> None:
     digest = sources_digest()
     build = cache_dir() / "search-frontend.build"
     shutil.rmtree(build, ignore_errors=True)

@@ -7,6 +7,9 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
+from gameday.errors import DeadlineExceeded
 from gameday.sandbox import frontend_build, install
 from gameday.sandbox import wordpress as files
 from gameday.sandbox.members import wordpress
@@ -68,3 +71,13 @@ def test_the_replica_nginx_serves_the_bundle_at_app_on_the_api_origin(tmp_path):
     assert "listen 127.61.20.1:8000;" in conf  # the same server as /wp-json/
     assert "@" not in files.render("nginx.conf", {k: "x" for k in (
         "PID_FILE", "USER_DIRECTIVE", "TMP", "ADDRESS", "PORT", "CONTENT_DIR", "CONFIG_NAME", "SOCKET", "APP_DIR")})
+
+
+def test_two_builds_at_once_take_turns_and_the_wait_has_a_deadline(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_CACHE", str(tmp_path / "cache"))
+    with frontend_build._building():  # another install building
+        with pytest.raises(DeadlineExceeded, match="search front end build to finish .it holds .*search-frontend.lock"):
+            with frontend_build._building(wait_s=0.3):
+                pass
+    with frontend_build._building(wait_s=0.3):  # released when that build ended: the next one takes it
+        assert (tmp_path / "cache" / "search-frontend.lock").exists()
