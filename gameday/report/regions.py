@@ -141,7 +141,7 @@ def rpo_view(rpo: dict[str, Any], *, kind: str, fault_at: float | None) -> dict[
 def drill_rto(journal: dict[str, Any]) -> dict[str, Any] | None:
     """The RTO a region drill is judged by, from its journal's last ``region_timeline``:
     ``{"kind", "name", "seconds", "explain"}`` (a failover's without the simulated decision, a
-    switchover's from its start), or None when the journal holds no region timeline. The report's
+    switchover's from writes stopped), or None when the journal holds no region timeline. The report's
     region section and the scenario's RTO check (:func:`gameday.runner.judge.judge`) both use it."""
     timelines = _outputs(journal, MODULE, "region_timeline")
     if not timelines:
@@ -152,7 +152,8 @@ def drill_rto(journal: dict[str, Any]) -> dict[str, Any] | None:
         return {"kind": kind, "name": "RTO without the decision", "seconds": tl.get("rto_without_decision_s"),
                 "explain": "readers served by the new region, after the fault less the simulated decision"}
     return {"kind": kind, "name": "RTO", "seconds": tl.get("rto_s"),
-            "explain": "readers served by the new region, after the fault (from the switchover's start)"}
+            "explain": "readers served by the new region, from writes stopped (scaling up before it is "
+                       "preparation, readers still served)"}
 
 
 def drill(report: dict[str, Any], scenario: dict[str, Any], journal: dict[str, Any],

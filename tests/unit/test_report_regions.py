@@ -146,6 +146,7 @@ def test_a_switchover_loses_nothing_and_shows_how_long_writes_were_refused(tmp_p
     assert d["kind"] == "switchover" and "RTO with the decision" not in figures
     # a switchover's RTO runs from writes stopped (14.0) to the front switched (20.2); the scale-up is preparation
     assert (figures["RTO"]["value"], figures["RTO"]["target"], figures["RTO"]["met"]) == (6.2, 30, True)
+    assert "from writes stopped" in figures["RTO"]["explain"]  # what the figure says it measures
     assert figures["writes unavailable"]["value"] == 6.1 and figures["writes unavailable"]["target"] is None
     assert figures["redundancy restored"]["value"] == 52.0
     assert (figures["RPO (acknowledged writes lost)"]["value"], d["met"]) == (0, True)
