@@ -72,7 +72,7 @@ def test_a_replica_that_never_comes_back_stops_the_wait_at_the_deadline(sql):
     sql.restart_gets = 10_000
     with pytest.raises(DeadlineExceeded, match=f"RUNNABLE again after set database flags read_only=on .still not "
                                                f"RUNNABLE: {REPLICA}"):
-        client(sql, timeout_s=0.5).set_flags({"read_only": "on"})
+        client(sql, timeout_s=1.5).set_flags({"read_only": "on"})  # room for the patch itself on a loaded machine
 
 
 def test_a_flag_not_offered_for_the_database_version_is_refused_before_any_change(sql):
