@@ -45,6 +45,9 @@ def workload(twin: Twin, *, heap: str = HEAP) -> Workload:
     if user:
         for path in [d, *d.rglob("*")]:
             shutil.chown(path, user, user)
+        # as the twin's own nodes: a private directory above the distribution (a 0700 GAMEDAY_CACHE) is a
+        # clear error here, not a node that never answers its readiness check
+        search._check_readable_by(user, home / "bin" / "opensearch")
     member = MemberSpec(
         name="search-1", index=1, address=address, ports={"http": PORTS["search"], "transport": PORTS["search_transport"]},
         argv=[str(home / "bin" / "opensearch")],
