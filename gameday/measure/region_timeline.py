@@ -31,7 +31,8 @@ def timeline(run: dict[str, Any], *, kind: str, origin: float | None = None) -> 
     seconds): the fault; left out, the first step's start. Returns ``{"kind", "from", "to", "phases",
     "rto_s", "rto_without_decision_s", "decision_s", "writes_unavailable_s", "prepare_s",
     "redundancy_restored_s", "origin_at"}``; a switchover's or failback's RTO runs from writes stopped
-    (what came before, ``prepare_s``, is preparation while readers are served)."""
+    (what came before, ``prepare_s``, is preparation while readers are served); ``rto_s`` is None when
+    the front's switch did not run or failed (the move did not finish)."""
     if kind not in KINDS:
         raise ValueError(f"a region timeline is one of {', '.join(KINDS)}, not {kind!r}")
     steps = run.get("steps") or {}
@@ -46,7 +47,8 @@ def timeline(run: dict[str, Any], *, kind: str, origin: float | None = None) -> 
         end = s["ended_at"] - origin
         phases.append({"phase": name, "start_s": round(end - (s.get("seconds") or 0), 2) + 0.0, "end_s": round(end, 2),
                        "seconds": s.get("seconds"), "status": s.get("status"), "detail": s.get("detail")})
-    served = next((p["end_s"] for p in phases if p["phase"] == "switch-front"), None)
+    # readers are served by the new region once the front's switch succeeded; a failed switch is no RTO
+    served = next((p["end_s"] for p in phases if p["phase"] == "switch-front" and p["status"] != "failed"), None)
     stopped = next((p["start_s"] for p in phases if p["phase"] == "stop-writes"), None)
     if served is not None and stopped is not None:  # a planned move: readers and writers are affected from
         served = round(served - stopped, 2)          # the moment writes stop; scaling up before is preparation

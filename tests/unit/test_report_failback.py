@@ -127,3 +127,18 @@ def test_the_failback_has_its_own_trend_read_from_earlier_journals(tmp_path):
                                                              ("run-now", pytest.approx(1.9))]
     assert saved["regions"]["sentences"][-1].startswith("Failback took 21.9 s last time (")
     assert saved["regions"]["sentences"][-1].endswith("), 1.9 s now (target 30 s).")
+
+
+def test_a_failback_whose_front_switch_failed_has_no_rto():
+    restored = fail_back_output(T0 + 170)["restored"][0]
+    run = restored["playbook"]
+    run["outcome"] = "failed"
+    run["steps"]["switch-front"].update(status="failed", detail="the front refused the new backend")
+    for name in ("resume-writes", "rebuild-old-as-standby", "scale-down-old"):  # not run after the failure
+        run["steps"][name].update(status="not-run", seconds=None, ended_at=None)
+    d = regions.failback_drill({"target": {"name": "sandbox"}}, {"name": "lose-region", "layer": "region",
+                               "experiment": "experiments/region/lose-region.yaml"}, restored, T0 + 100)
+    figures = {f["name"]: f for f in d["figures"]}
+    assert d["rto_s"] is None and (figures["RTO"]["value"], figures["RTO"]["met"]) == (None, False)
+    assert not d["met"] and d["outcome"] == "failed"
+    assert [p["phase"] for p in d["phases"]][-1] == "switch-front"  # still drawn, with its status
