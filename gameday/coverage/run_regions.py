@@ -79,7 +79,7 @@ def _moved(d: dict[str, Any]) -> str:
 def rehearsed(report: dict[str, Any], exercised: dict[str, list[str]],
               info: dict[str, Any] | None) -> dict[str, Any] | None:
     """What this run's region drills rehearsed and proved (None: it ran none): ``drills`` in words,
-    ``active_at_end`` (the region the last move went to), ``proven`` (region cells whose scenario met
+    ``active_at_end`` (the region the last move that switched the front went to), ``proven`` (region cells whose scenario met
     every target) and ``not_proven``, and the ``sentence`` the coverage headline ends with."""
     drills = (report.get("regions") or {}).get("drills") or []
     if not drills:
@@ -91,7 +91,8 @@ def rehearsed(report: dict[str, Any], exercised: dict[str, list[str]],
         for cell in cells:
             if cell.startswith(REGION_COMPONENT + "/"):
                 (proven if passed.get(name) else not_proven).append(cell)
-    active = next((d.get("to") for d in reversed(drills) if d.get("to")), None)
+    # the region the last move that switched the front went to (a move that failed before it moved nothing)
+    active = next((d.get("to") for d in reversed(drills) if d.get("to") and d.get("rto_s") is not None), None)
     words = [_moved(d) for d in drills]
     listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
     names = " and ".join(info["regions"]) if info else "both regions"

@@ -64,6 +64,20 @@ def test_a_missed_target_is_exercised_not_proven(state_dir):
                                     "missed or the drill did not finish): region/region-lost.")
 
 
+def test_a_failback_that_failed_before_the_front_switched_leaves_the_failed_over_region_active(state_dir):
+    journal = lost_and_failed_back(T0 + 400)
+    run = journal["run"][-1]["output"]["restored"][0]["playbook"]
+    run["outcome"] = "failed"
+    run["steps"]["switch-front"]["status"] = "failed"
+    for name in ("resume-writes", "rebuild-old-as-standby", "scale-down-old"):
+        run["steps"][name].update(status="not-run", seconds=None, ended_at=None)
+    saved = write_run(state_dir / "reports", "run-fb-failed", T0, {"lose-region": journal},
+                      region_scenario("lose-region", "lose-region", T0 + 400), target="regions-bench")
+    cov = saved["coverage"]
+    assert cov["regions"]["active_at_end"] == "r2"
+    assert "the failback from r2 to r1 (did not finish, target 30 s); r2 was active when it ended." in cov["headline"]
+
+
 def test_a_run_without_region_drills_keeps_the_inventorys_words(tmp_path):
     report = build(scenario("kill-one-pod", rto_target=30, down_for=3))
     saved = render.write(report, tmp_path / "run")
