@@ -194,7 +194,8 @@ def wordpress_missing() -> list[str]:
 
 def install_wordpress(log: Path) -> None:
     """apt-get install WordPress, PHP-FPM 8.2 and nginx (:data:`WORDPRESS_PACKAGES`), unless all are
-    there. The packages' postinst scripts would start nginx (port 80) and the system php-fpm: a
+    there. The packages' postinst scripts would start nginx (port 80), the system php-fpm, Redis and
+    Varnish (port 6081): a
     ``policy-rc.d`` that forbids it is put in place for the install when the machine has none (a
     container image usually has one) and removed afterwards. The twin runs its own nginx and php-fpm
     per member, with its own configuration (:mod:`gameday.sandbox.members.wordpress`)."""
@@ -355,7 +356,7 @@ def install_search_frontend(log: Path) -> None:
 
 RECIPES: list[tuple[str, Callable[[Path], None]]] = [
     ("Debian packages (HAProxy, MariaDB, wrk, Java, Maven, Go)", install_debian),
-    ("WordPress 6.1, PHP-FPM 8.2, nginx, Redis and php-redis (Debian)", install_wordpress),
+    ("WordPress 6.1, PHP-FPM 8.2, nginx, Redis and php-redis, Varnish (Debian)", install_wordpress),
     (f"Apache Kafka {KAFKA_VERSION} (Maven Central)", install_kafka),
     ("the event relay (Java, mvn package: kafka-clients, MariaDB Connector/J)", install_event_relay),
     ("the search front end (React, npm ci + esbuild)", install_search_frontend),
