@@ -125,6 +125,8 @@ def test_interrupted_run_writes_a_partial_report_and_leaves_the_twin_healthy(ste
     suite = yaml.safe_load((ROOT / "experiments" / "suites" / "smoke.yaml").read_text())
     suite["scenarios"] = [{"name": "db-cut", "experiment": "experiments/network/cut-web-to-db.yaml",
                            "layer": "network", "targets": {"rto_s": 60}}]
+    suite.update(baseline_s=3, cooldown_s=2)  # the smoke suite's 8 s and 5 s prove nothing more here
+    suite["load"]["ramp_s"] = 2
     path = tmp_path / "cut.yaml"
     path.write_text(yaml.safe_dump(suite))
     reports = tmp_path / "reports"
@@ -157,6 +159,8 @@ def test_a_game_day_with_load_workers_that_misses_a_target_fails_the_run_and_its
     suite = yaml.safe_load((ROOT / "experiments" / "suites" / "smoke.yaml").read_text())
     suite["scenarios"] = [{"name": "web-full-outage", "experiment": "experiments/web/full-outage.yaml",
                            "layer": "web", "targets": {"rto_s": 0.5, "min_availability": 0.999}}]
+    suite.update(baseline_s=3, cooldown_s=2)
+    suite["load"]["ramp_s"] = 2
     (tmp_path / "strict.yaml").write_text(yaml.safe_dump(suite))
     before = restarts(twin_client)
     worker = subprocess.Popen(
