@@ -20,7 +20,6 @@ binary comes in its ``@esbuild/<platform>`` package; its postinstall only checks
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import os
 import shutil
 import subprocess
@@ -31,6 +30,7 @@ from typing import Iterator
 from ..deadline import wait_until
 from ..errors import NotInstalled
 from ..project import root as project_root
+from . import source_digest
 from .paths import cache_dir
 
 SOURCES = project_root() / "services" / "search-frontend"
@@ -44,13 +44,7 @@ def sources_digest(root: Path = SOURCES) -> str:
     """sha256 over the project's files (``package.json``, ``package-lock.json``, ``build.mjs``,
     ``src/``; their relative paths and contents, in path order), ignoring ``node_modules/`` and
     ``dist/``: the stamp of a build."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in root.rglob("*")
-                   if p.is_file() and not _IGNORED.intersection(p.relative_to(root).parts))
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    return source_digest.digest(root, _IGNORED)
 
 
 def home() -> Path:

@@ -14,13 +14,13 @@ already running keeps the jars it opened.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 from pathlib import Path
 
 from ..errors import NotInstalled
 from ..project import root as project_root
+from . import source_digest
 from .paths import cache_dir
 
 SOURCES = project_root() / "services" / "event-relay"
@@ -32,13 +32,7 @@ _IGNORED = {"target", ".idea", ".classpath", ".project", ".settings"}
 def sources_digest(root: Path = SOURCES) -> str:
     """sha256 over the project's files (``pom.xml`` and ``src/``; their relative paths and contents, in
     path order), ignoring build output (``target/``) and IDE files: the stamp of a build."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in root.rglob("*")
-                   if p.is_file() and not _IGNORED.intersection(p.relative_to(root).parts))
-    for path in files:
-        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
+    return source_digest.digest(root, _IGNORED)
 
 
 def home() -> Path:

@@ -1,0 +1,22 @@
+"""The stamp of a build made from sources in this repository (the event relay, the search front end)::
+
+    digest(root, ignored={"target"})   # sha256 hex; equal while no source file changed, moved or was renamed
+
+A later install rebuilds only when the digest of the sources differs from the stamp the last build left.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+
+def digest(root: Path, ignored: set[str] | frozenset[str]) -> str:
+    """sha256 over every file under ``root`` (its relative path and contents, in path order), leaving out
+    any file with a path part in ``ignored`` (build output, downloaded dependencies, IDE files)."""
+    h = hashlib.sha256()
+    files = sorted(p for p in root.rglob("*") if p.is_file() and not ignored.intersection(p.relative_to(root).parts))
+    for path in files:
+        h.update(path.relative_to(root).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
