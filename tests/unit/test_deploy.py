@@ -158,16 +158,22 @@ def test_worker_count_grows_with_the_audience():
     assert worker_count(big) > worker_count(small)
 
 
+def staging_with_component(kustomize: Path, tmp_path: Path, component: str) -> list[dict]:
+    """deploy/overlays/staging with the opt-in ``deploy/components/<component>`` added, built by
+    kustomize (paths relative: kustomize takes no other); the objects it prints."""
+    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
+        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
+        "resources": [os.path.relpath(ROOT / "deploy" / "overlays" / "staging", tmp_path)],
+        "components": [os.path.relpath(ROOT / "deploy" / "components" / component, tmp_path)]}))
+    out = subprocess.run([str(kustomize), "build", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+
+
 def test_the_zone_drill_component_grants_the_node_calls_to_gameday_only(kustomize, tmp_path):
     """Opt-in (an overlay adds components: [../../components/zone-drill]): a ClusterRole of exactly
     kubernetes_rbac.node_rules(), bound to gameday's ServiceAccount and nothing else."""
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": [os.path.relpath(ROOT / "deploy" / "overlays" / "staging", tmp_path)],  # kustomize: relative only
-        "components": [os.path.relpath(ROOT / "deploy" / "components" / "zone-drill", tmp_path)]}))
-    out = subprocess.run([str(kustomize), "build", str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    objects = [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    objects = staging_with_component(kustomize, tmp_path, "zone-drill")
     (role,) = by_kind(objects, "ClusterRole").values()
     assert role["rules"] == kubernetes_rbac.node_rules()
     (binding,) = by_kind(objects, "ClusterRoleBinding").values()
@@ -179,13 +185,7 @@ def test_the_zone_drill_component_grants_the_node_calls_to_gameday_only(kustomiz
 def test_the_disk_loss_component_grants_claim_deletion_in_the_kafka_namespace_only(kustomize, tmp_path):
     """Opt-in (components: [../../components/disk-loss-drill]): a Role in the overlay environment's Kafka
     namespace of exactly kubernetes_rbac.storage_rules(), bound to gameday's ServiceAccount."""
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": [os.path.relpath(ROOT / "deploy" / "overlays" / "staging", tmp_path)],
-        "components": [os.path.relpath(ROOT / "deploy" / "components" / "disk-loss-drill", tmp_path)]}))
-    out = subprocess.run([str(kustomize), "build", str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    objects = [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    objects = staging_with_component(kustomize, tmp_path, "disk-loss-drill")
     role = by_kind(objects, "Role")["gameday-kafka-disk-loss"]
     env = load_environment(f"{OVERLAYS['staging']}.example")
     assert role["metadata"]["namespace"] == env.kubernetes["kafka"]["namespace"]
@@ -198,13 +198,7 @@ def test_the_search_cluster_loss_component_grants_claim_deletion_in_the_search_n
     """Opt-in (components: [../../components/search-cluster-loss-drill]): a Role in the overlay
     environment's search namespace of exactly kubernetes_rbac.storage_rules(), bound to gameday's
     ServiceAccount; the overlay's other Roles unchanged."""
-    (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({
-        "apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization",
-        "resources": [os.path.relpath(ROOT / "deploy" / "overlays" / "staging", tmp_path)],
-        "components": [os.path.relpath(ROOT / "deploy" / "components" / "search-cluster-loss-drill", tmp_path)]}))
-    out = subprocess.run([str(kustomize), "build", str(tmp_path)], capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    objects = [doc for doc in yaml.safe_load_all(out.stdout) if doc]
+    objects = staging_with_component(kustomize, tmp_path, "search-cluster-loss-drill")
     roles = by_kind(objects, "Role")
     role = roles["gameday-search-cluster-loss"]
     env = load_environment(f"{OVERLAYS['staging']}.example")
