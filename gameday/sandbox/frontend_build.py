@@ -30,7 +30,7 @@ from typing import Iterator
 from ..deadline import wait_until
 from ..errors import NotInstalled
 from ..project import root as project_root
-from . import source_digest
+from . import source_build
 from .paths import cache_dir
 
 SOURCES = project_root() / "services" / "search-frontend"
@@ -44,7 +44,7 @@ def sources_digest(root: Path = SOURCES) -> str:
     """sha256 over the project's files (``package.json``, ``package-lock.json``, ``build.mjs``,
     ``src/``; their relative paths and contents, in path order), ignoring ``node_modules/`` and
     ``dist/``: the stamp of a build."""
-    return source_digest.digest(root, _IGNORED)
+    return source_build.digest(root, _IGNORED)
 
 
 def home() -> Path:
@@ -58,7 +58,7 @@ def www() -> Path:
 
 
 def _stamp() -> Path:
-    return home() / ".complete"
+    return home() / source_build.STAMP
 
 
 def npm_cache() -> Path:
@@ -151,11 +151,5 @@ def _build(log: Path) -> None:
         raise NotInstalled(f"the search front end build wrote no {', '.join(missing)}", log=str(log))
     for path in [staged, *staged.rglob("*")]:  # nginx's workers (www-data) read it
         path.chmod(0o755 if path.is_dir() else 0o644)
-    (staged / ".complete").write_text(digest + "\n")
-    old = cache_dir() / "search-frontend.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if home().exists():
-        home().rename(old)
-    staged.rename(home())
-    shutil.rmtree(old, ignore_errors=True)
+    source_build.put_in_place(staged, home(), digest)
     shutil.rmtree(build, ignore_errors=True)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..errors import NotInstalled
 from ..project import root as project_root
-from . import source_digest
+from . import source_build
 from .paths import cache_dir
 
 SOURCES = project_root() / "services" / "event-relay"
@@ -32,7 +32,7 @@ _IGNORED = {"target", ".idea", ".classpath", ".project", ".settings"}
 def sources_digest(root: Path = SOURCES) -> str:
     """sha256 over the project's files (``pom.xml`` and ``src/``; their relative paths and contents, in
     path order), ignoring build output (``target/``) and IDE files: the stamp of a build."""
-    return source_digest.digest(root, _IGNORED)
+    return source_build.digest(root, _IGNORED)
 
 
 def home() -> Path:
@@ -45,7 +45,7 @@ def jar() -> Path:
 
 
 def _stamp() -> Path:
-    return home() / ".complete"
+    return home() / source_build.STAMP
 
 
 def installed() -> bool:
@@ -99,11 +99,5 @@ def install(log: Path) -> None:
     staged.mkdir(parents=True)
     shutil.copy2(build / "target" / "event-relay.jar", staged / "event-relay.jar")
     shutil.copytree(build / "target" / "lib", staged / "lib")
-    (staged / ".complete").write_text(digest + "\n")
-    old = cache_dir() / "event-relay.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if home().exists():
-        home().rename(old)
-    staged.rename(home())
-    shutil.rmtree(old, ignore_errors=True)
+    source_build.put_in_place(staged, home(), digest)
     shutil.rmtree(build, ignore_errors=True)

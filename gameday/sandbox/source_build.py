@@ -1,6 +1,8 @@
-"""The stamp of a build made from sources in this repository (the event relay, the search front end)::
+"""Builds made at install from sources in this repository (the event relay, the search front end): their
+stamp, and how a finished build replaces the last one::
 
     digest(root, ignored={"target"})   # sha256 hex; equal while no source file changed, moved or was renamed
+    put_in_place(staged, home, digest) # staged/.complete = digest, then staged becomes home (the old one removed)
 
 A later install rebuilds only when the digest of the sources differs from the stamp the last build left.
 """
@@ -8,6 +10,7 @@ A later install rebuilds only when the digest of the sources differs from the st
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 
 
@@ -20,3 +23,18 @@ def digest(root: Path, ignored: set[str] | frozenset[str]) -> str:
         h.update(path.relative_to(root).as_posix().encode() + b"\0")
         h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
+
+
+STAMP = ".complete"
+
+
+def put_in_place(staged: Path, home: Path, digest: str) -> None:
+    """Stamp the finished build in ``staged`` with ``digest`` and make it ``home``: the last build moves
+    aside to ``<home>.old`` first and is removed after, so ``home`` is never a half-written build."""
+    (staged / STAMP).write_text(digest + "\n")
+    old = home.with_name(home.name + ".old")
+    shutil.rmtree(old, ignore_errors=True)
+    if home.exists():
+        home.rename(old)
+    staged.rename(home)
+    shutil.rmtree(old, ignore_errors=True)
