@@ -92,7 +92,12 @@ SCENARIOS = ("database-crash",)
 def cluster_suite() -> str:
     suite = yaml.safe_load((ROOT / "experiments" / "suites" / "kubernetes.yaml").read_text())
     suite.update(baseline_s=3, cooldown_s=3)  # after the ramp (the runner waits for the full rate)
-    suite["load"]["ramp_s"] = 2
+    # The smoke rate (5 req/s), not the suite's peak (20): this test proves the in-cluster path, and the
+    # Kubernetes twin shares 2 cores with every layer's pods and the quick lane; at peak rate in CI the
+    # site's p95 passed 2 s for one 4 s window after the fault (search requests 2-5 s while the cores were
+    # short), failing the after-fault steady state for want of CPU, not of recovery. Peak load on the
+    # in-cluster runner is the `kubernetes` suite's own business (README: gameday run --suite kubernetes).
+    suite["load"].update(profile="smoke", ramp_s=2)
     suite["scenarios"] = [s for s in suite["scenarios"] if s["name"] in SCENARIOS]
     return yaml.safe_dump(suite)
 
