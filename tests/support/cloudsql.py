@@ -12,9 +12,13 @@ know or a value the flag does not take (400), and every change as an Operation t
 RUNNING, then DONE (its effect applied then) as ``operations.get`` is polled. ``flags.list``
 (``GET /v1/flags?databaseVersion=...``) answers from :attr:`CloudSqlServer.flag_catalog`, each flag a
 ``sql#flag`` with its ``requiresRestart``: this server's catalog for the tests (a test sets what a flag
-needs), not Google's. A patch that changes a flag which requires a restart restarts the instance: its
-replicas (``replicaNames``) then answer ``state: MAINTENANCE`` for ``restart_gets`` reads each before
-RUNNABLE again, and :attr:`restarts` counts it. Every request is recorded::
+needs), not Google's. A patch that changes a flag which requires a restart restarts the instance within
+its operation: nothing restarts while the operation is PENDING; once it is RUNNING the instance answers
+``state: MAINTENANCE``; when it is DONE the instance is RUNNABLE again, :attr:`restarts` counts it and
+only then do its replicas (``replicaNames``) restart, answering MAINTENANCE for ``restart_gets`` reads
+each before RUNNABLE again. A client that waits for the replicas without first following the patch's
+operation to DONE sees them RUNNABLE before the restart has begun. A patch whose operation ends with
+errors restarts nothing and leaves the flags as they were. Every request is recorded::
 
     server = CloudSqlServer().start()
     server.add_instance("sps-db", availability="REGIONAL", settings_version="42")
@@ -284,6 +288,13 @@ class CloudSqlServer:
               "targetId": inst["name"], "targetProject": self.project,
               "insertTime": stamp(datetime.now(timezone.utc)),
               "_kind": kind, "_body": body, "_polls": 0, "_script": script}
+        if kind == "patch":  # whether it restarts the instance: a flag that changes and requires it
+            settings = (body or {}).get("settings") or {}
+            before = {f["name"]: f.get("value") for f in inst["settings"].get("databaseFlags") or []}
+            after = {f["name"]: f.get("value") for f in settings.get("databaseFlags") or []}
+            changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
+            op["_restart"] = "databaseFlags" in settings and any(
+                self.flag_catalog.get(n, {}).get("requiresRestart") for n in changed)
         if kind == "backup":
             run = self.add_backup_run(inst["name"], run_id=str(1000 + self._count), status="RUNNING",
                                       enqueued=datetime.now(timezone.utc), type_="ON_DEMAND")
@@ -300,13 +311,16 @@ class CloudSqlServer:
             raise ApiError(404, "The operation does not exist.", "operationDoesNotExist")
         if op["status"] != "DONE":
             op["_polls"] += 1
-            if op["_script"].get("never"):
-                op["status"] = "RUNNING"
-            elif op["_polls"] >= self.polls_to_done:
-                self._finish(op)
+            if op["_script"].get("never") or op["_polls"] < self.polls_to_done:
+                self._running(op)
             else:
-                op["status"] = "RUNNING"
+                self._finish(op)
         return self._public(op)
+
+    def _running(self, op: dict[str, Any]) -> None:
+        op["status"] = "RUNNING"
+        if op.get("_restart"):  # the instance restarts while its patch's operation runs
+            self.instances[op["targetId"]]["state"] = "MAINTENANCE"
 
     def _finish(self, op: dict[str, Any]) -> None:
         op["status"] = "DONE"
@@ -317,6 +331,8 @@ class CloudSqlServer:
             run = next(r for r in self.backup_runs[inst["name"]] if r["id"] == op["_run"])
             run["status"] = "FAILED" if errors else "SUCCESSFUL"
             run["endTime"] = op["endTime"]
+        if op.get("_restart"):
+            inst["state"] = "RUNNABLE"  # back from the restart (or from the failed attempt)
         if errors:
             op["error"] = {"kind": "sql#operationErrors",
                            "errors": [{"kind": "sql#operationError", **e} for e in errors]}
@@ -332,10 +348,7 @@ class CloudSqlServer:
             inst["settings"].pop("databaseReplicationEnabled", None)
         elif op["_kind"] == "patch":
             settings = (op["_body"] or {}).get("settings") or {}
-            before = {f["name"]: f.get("value") for f in inst["settings"].get("databaseFlags") or []}
-            after = {f["name"]: f.get("value") for f in settings.get("databaseFlags") or []}
-            changed = {n for n in set(before) | set(after) if before.get(n) != after.get(n)}
-            if "databaseFlags" in settings and any(self.flag_catalog.get(n, {}).get("requiresRestart") for n in changed):
+            if op.get("_restart"):
                 self.restarts[inst["name"]] = self.restarts.get(inst["name"], 0) + 1  # done within the operation
                 for replica in inst.get("replicaNames") or []:  # a restarted primary restarts its replicas
                     self.instances[replica]["state"] = "MAINTENANCE"

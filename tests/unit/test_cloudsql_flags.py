@@ -67,6 +67,42 @@ def test_a_flag_that_restarts_the_primary_waits_until_its_replicas_are_runnable_
                             "requires it); its replicas sps-production-db-ew1 RUNNABLE again after ")
 
 
+def test_the_replicas_are_waited_for_only_once_the_patch_operation_is_done(sql):
+    # the server restarts the primary while the patch's operation runs and its replicas only after it is
+    # DONE: a replica read before then answers RUNNABLE, and a wait that did not follow the operation passes
+    sql.flag_catalog["read_only"]["requiresRestart"] = True
+    sql.polls_to_done = 4
+    done = client(sql).set_flags({"read_only": "on"})
+    (patch,) = sql.changes()
+    polls = [i for i, r in enumerate(sql.requests) if "/operations/" in r["path"]]
+    replica_reads = [i for i, r in enumerate(sql.requests) if r["path"].endswith(f"/instances/{REPLICA}")]
+    assert len(polls) == 4 and sql.requests.index(patch) < polls[0]  # operations.get until DONE
+    assert sql.operations[sql.requests[polls[-1]]["path"].rsplit("/", 1)[1]]["status"] == "DONE"
+    assert polls[-1] < replica_reads[0] and len(replica_reads) == 3  # MAINTENANCE twice, then RUNNABLE
+    assert sql.restarts == {PRIMARY: 1} and done["restart"]["replicas"] == [REPLICA]
+    assert {sql.instances[n]["state"] for n in (PRIMARY, REPLICA)} == {"RUNNABLE"}
+
+
+def test_a_patch_operation_that_fails_is_named_and_no_replica_is_waited_for(sql):
+    sql.flag_catalog["read_only"]["requiresRestart"] = True
+    sql.script("patch", errors=[{"code": "INTERNAL_ERROR", "message": "the instance failed to restart"}])
+    with pytest.raises(cloudsql.OperationFailed, match=r"operation op-patch-\d+ \(set database flags read_only=on\) "
+                                                       "on project sps-production, instance sps-production-db "
+                                                       "failed: INTERNAL_ERROR: the instance failed to restart"):
+        client(sql).set_flags({"read_only": "on"})
+    assert not sql.calls("GET", f"/instances/{REPLICA}") and not sql.restarts
+    assert "read_only" not in {f["name"] for f in sql.instances[PRIMARY]["settings"]["databaseFlags"]}
+
+
+def test_a_patch_operation_still_running_at_the_deadline_is_named_before_any_replica_wait(sql):
+    sql.flag_catalog["read_only"]["requiresRestart"] = True
+    sql.script("patch", never=True)
+    with pytest.raises(DeadlineExceeded, match=r"Cloud SQL operation op-patch-\d+ \(set database flags read_only=on\) "
+                                               r".* \(last status RUNNING\)"):
+        client(sql, timeout_s=0.5).set_flags({"read_only": "on"})
+    assert not sql.calls("GET", f"/instances/{REPLICA}") and sql.instances[PRIMARY]["state"] == "MAINTENANCE"
+
+
 def test_a_replica_that_never_comes_back_stops_the_wait_at_the_deadline(sql):
     sql.flag_catalog["read_only"]["requiresRestart"] = True
     sql.restart_gets = 10_000
