@@ -72,7 +72,8 @@ def _print_diagnosis(result: PlaybookResult) -> None:
     if not result.apply:
         console.print("[bold]plan[/] (dry run: nothing was changed; --apply to act):")
         for i, s in enumerate(result.steps, 1):
-            console.print(f"  {i}. {s.layer}/{s.name}: {s.description} (deadline {s.deadline_s:g}s)", highlight=False)
+            console.print(f"  {i}. {s.layer}/{s.name}: {s.description} (deadline {s.deadline_s:g}s)"
+                          + (f": {s.detail}" if s.detail else ""), highlight=False)
 
 
 @click.command(epilog=EPILOG)

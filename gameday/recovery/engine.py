@@ -77,6 +77,9 @@ class Step:
     ``when``: finding codes that make the step part of the plan (a ``verify`` step is always
     planned when anything was found). ``always``: run even after an earlier step failed (only if
     a step of the same part acted before, e.g. to resume consumers a restore paused).
+    ``foresee`` (optional, read-only): what the step will do, in words, found out without changing
+    anything (e.g. whether a flag change restarts a database); a dry run's plan says it as the
+    step's ``detail``, before anything is touched.
     """
 
     name: str
@@ -87,6 +90,7 @@ class Step:
     when: tuple[str, ...] = ()
     kind: str = "restore"  # restore | verify
     always: bool = False
+    foresee: Callable[[Any], str] | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("restore", "verify"):
@@ -258,6 +262,7 @@ def run(playbook: Playbook, ctx: Any, *, apply: bool = False, step_timeout: floa
         result.outcome = HEALTHY
     elif not apply:
         result.outcome = NEEDS_RESTORE
+        _foresee(plan, ctx, result.steps)
     else:
         _restore(playbook, plan, ctx, result, step_timeout, progress)
         result.restore_s = time.monotonic() - t0 - result.diagnose_s
@@ -269,6 +274,18 @@ def run(playbook: Playbook, ctx: Any, *, apply: bool = False, step_timeout: floa
                       "target_s": rto_target_s,
                       "met": result.outcome == RESTORED and (rto_target_s is None or measured <= rto_target_s)}
     return result
+
+
+def _foresee(plan: list[tuple[Part, Step]], ctx: Any, planned: list[StepResult]) -> None:
+    """A dry run: each planned step that can say what it will do (``Step.foresee``, read-only) says it
+    in its ``detail``; one that cannot find out says why, and nothing else stops."""
+    for (_part, step), result in zip(plan, planned, strict=True):
+        if step.foresee is None:
+            continue
+        try:
+            result.detail = step.foresee(ctx)
+        except GamedayError as err:
+            result.detail = f"could not tell what it will do: {err}"
 
 
 def _not_run(plan: list[tuple[Part, Step]], step_timeout: float | None) -> list[StepResult]:

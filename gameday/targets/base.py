@@ -334,6 +334,12 @@ class Target(abc.ABC):
         """Stop writes in this (active) region: its database read-only. A planned switchover's first step."""
         raise self._no_regions("fencing a region's writes")
 
+    def fence_region_restart(self) -> dict[str, Any]:
+        """Whether :meth:`fence_region_writes` would restart this region's database, found out without
+        changing anything (a dry run's plan says it): ``{"required": bool | None, "flags": {name:
+        bool}, "source": str, ...}``; ``required`` None when it cannot be known."""
+        raise self._no_regions("fencing a region's writes")
+
     def promote_region(self, *, planned: bool) -> dict[str, Any]:
         """Make this standby region the writable one (database promoted; mirroring into it stopped)."""
         raise self._no_regions("promoting a region")

@@ -230,6 +230,29 @@ class KubernetesRegions:
                 "already": not done["changed"], "operation": done["operation"], "restart": done["restart"],
                 "seconds": round(time.monotonic() - started, 3)}
 
+    def fence_region_restart(self) -> dict[str, Any]:
+        """Whether :meth:`fence_region_writes` would restart this region's Cloud SQL instance, read without
+        changing anything: ``instances.get`` (its database version, flags and replicas) and ``flags.list``
+        (``requiresRestart`` of ``read_only``, :meth:`gameday.gcp.cloudsql.CloudSql.flag_restarts`).
+        ``{"required", "flags", "source", "instance", "replicas"}``; a flag already on would send nothing
+        (no restart). Refused as the fence is: not MySQL, or a read replica."""
+        self._region_name()
+        db = self._cloud_sql_db()
+        found = db.sql.get()
+        version = str(found.get("databaseVersion") or "")
+        if not version.startswith("MYSQL"):
+            raise UsageError(f"{self.name}: fencing writes with read_only is built for Cloud SQL for MySQL; "
+                             f"{db.instance} is {found.get('databaseVersion')}")
+        if found.get("instanceType") == "READ_REPLICA_INSTANCE":
+            raise UsageError(f"{self.name}: Cloud SQL {db.instance} is a read replica (of "
+                             f"{_bare(found.get('masterInstanceName'))}): it takes no writes to fence")
+        replicas = [str(r) for r in found.get("replicaNames") or []]
+        flags = {str(f.get("name")): str(f.get("value", "")) for f in (found.get("settings") or {}).get("databaseFlags") or []}
+        if flags.get("read_only") == "on":
+            return {"required": False, "flags": {}, "source": "nothing would be sent: read_only is already on",
+                    "instance": db.instance, "replicas": replicas}
+        return {**db.sql.flag_restarts({"read_only": "on"}, version), "instance": db.instance, "replicas": replicas}
+
     def promote_region(self, *, planned: bool) -> dict[str, Any]:
         """Make this standby region writable: ``instances.promoteReplica`` of its Cloud SQL read replica
         (it keeps its name and address, so this region's site endpoint is unchanged). ``planned`` (a

@@ -472,6 +472,13 @@ class SandboxTarget(Target):
         regions, region = self._regions()
         return region_control.fence_writes(regions, region)
 
+    def fence_region_restart(self) -> dict:
+        """The twin's fence is ``SET GLOBAL read_only = 1`` on MariaDB (:func:`gameday.sandbox.db_region.fence`):
+        a dynamic variable, no restart."""
+        self._regions()
+        return {"required": False, "flags": {"read_only": False},
+                "source": "MariaDB: SET GLOBAL read_only is a dynamic variable"}
+
     def promote_region(self, *, planned: bool) -> dict:
         from ..sandbox import region_control
         regions, region = self._regions()

@@ -141,6 +141,23 @@ def _restart_words(fenced: Any) -> str:
                if replicas else ""))
 
 
+def _stop_writes_foreseen(ctx: Context) -> str:
+    """The plan's words for stop-writes, read without changing anything: whether making the active
+    region's database read-only restarts it (Cloud SQL: ``flags.list``'s ``requiresRestart``)."""
+    p = pair(ctx)
+    said = p.target(p.active()).fence_region_restart()
+    head = f"will make {p.active()}'s database read-only (read_only=on)"
+    if said.get("required") is None:
+        return f"{head}; whether that restarts it is not known ({said.get('source')})"
+    if not said["required"]:
+        return f"{head}; no restart ({said.get('source')})"
+    needs = ", ".join(n for n, r in (said.get("flags") or {}).items() if r)
+    replicas = said.get("replicas") or []
+    return (f"{head}; this RESTARTS the database ({said.get('source')} says {needs} requires it)"
+            + (f", and its replicas {', '.join(replicas)} restart after it" if replicas else "")
+            + ": writes and reads there are interrupted while it restarts")
+
+
 def _wait_caught_up(ctx: Context) -> str:
     p = pair(ctx)
     done = p.target(p.standby()).wait_region_caught_up(timeout=ctx.remaining(120))
@@ -242,7 +259,7 @@ STEPS = (
     Step("scale-up-standby", "Scale the standby region to the primary's size", deadline_s=300,
          when=(LOST, SWITCHOVER), act=_scale_up),
     Step("stop-writes", "Stop writes in the active region (its database read-only)", deadline_s=30,
-         when=(SWITCHOVER,), act=_stop_writes),
+         when=(SWITCHOVER,), act=_stop_writes, foresee=_stop_writes_foreseen),
     Step("wait-caught-up", "Wait until the standby has every write (database and Kafka lag 0)", deadline_s=120,
          when=(SWITCHOVER,), act=_wait_caught_up),
     Step("promote-standby", "Promote the standby region (its database writable, mirroring into it stopped)",
