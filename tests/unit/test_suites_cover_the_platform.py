@@ -1,0 +1,51 @@
+"""Issue 15, item 7: the default and ``disaster`` suites together prove every cell of platform.yaml that
+one region can; the two region cells are the ``regions`` suite's (a second region: ``gameday sandbox up
+--regions 2``). ``gameday coverage`` after those game days can only read every cell proven if the suites'
+experiments claim every cell: this pins it, so a cell added to platform.yaml without a suite scenario
+(or a scenario dropped from a suite) fails here, not on a stakeholder's coverage page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gameday.coverage import claims, inventory
+from gameday.runner import suite as suites
+from gameday.yamlfile import read_yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+REGION_COMPONENT = "region"
+
+
+def cells_claimed(suite_name: str) -> dict[str, list[str]]:
+    """``{cell: [scenario names]}`` for every cell an experiment of the suite claims (its gameday-coverage)."""
+    out: dict[str, list[str]] = {}
+    for scenario in suites.load(suite_name).scenarios:
+        path = scenario.experiment if scenario.experiment.is_absolute() else ROOT / scenario.experiment
+        for cell in claims.experiment_covers(read_yaml(path, "experiment"), str(path)):
+            out.setdefault(cell, []).append(scenario.name)
+    return out
+
+
+def platform_cells() -> set[str]:
+    return {f"{c.id}/{m.id}" for c, m in inventory.load().cells()}
+
+
+def test_the_default_and_disaster_suites_prove_every_one_region_cell():
+    one_region = {cell for cell in platform_cells() if not cell.startswith(f"{REGION_COMPONENT}/")}
+    claimed = set(cells_claimed("default")) | set(cells_claimed("disaster"))
+    assert one_region - claimed == set(), "cells no scenario of the default or disaster suite proves"
+    assert claimed - platform_cells() == set(), "scenarios claim cells platform.yaml does not list"
+
+
+def test_the_region_cells_are_the_regions_suites():
+    region = {cell for cell in platform_cells() if cell.startswith(f"{REGION_COMPONENT}/")}
+    assert region, "platform.yaml lists the region drills"
+    assert region <= set(cells_claimed("regions"))
+
+
+def test_every_catalog_experiment_is_in_a_suite():
+    """An experiment no suite runs is never run by a game day: its cell stays "never tested"."""
+    in_suites = {s.experiment.resolve() for name in ("default", "disaster", "regions", "kubernetes", "smoke")
+                 for s in suites.load(name).scenarios}
+    catalog = {p.resolve() for p in claims.experiment_files(ROOT)}
+    assert sorted(p.relative_to(ROOT).as_posix() for p in catalog - in_suites) == []
