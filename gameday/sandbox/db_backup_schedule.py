@@ -16,7 +16,7 @@ backup, whoever took it (a drill's own ``take`` too), so a restart does not pile
 Its settings, state file and loop are :mod:`gameday.sandbox.schedule`'s, shared with ``search-snapshot-1``.
 Settings (``<state>/data/db-backup-schedule.json``, no secrets): ``GAMEDAY_DB_BACKUP_INTERVAL_S``
 and ``GAMEDAY_DB_BACKUP_KEEP`` when the twin is brought up (kept from then on, as
-``GAMEDAY_DB_REPLICATION`` is), else :func:`default_interval_s` (from the db layer's ``rpo_s`` in
+``GAMEDAY_DB_REPLICATION`` is), else :func:`default_interval_s` (half the db layer's ``backup_age_s``, else ``rpo_s``, in
 targets.yaml) and :data:`DEFAULT_KEEP`. Each attempt's outcome is in ``db-backup-state.json`` and
 the member's log. On a Kubernetes target the platform's own schedule applies (Cloud SQL's automated
 backups, or the operator's); the twin's Kubernetes mode runs no such member.
