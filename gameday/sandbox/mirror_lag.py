@@ -7,7 +7,8 @@
     got["topics"]["content-events"]                 # {"mirrored_topic": "r1.content-events",
                                                     #  "source_end", "replicated", "mirrored_end", "behind"}
     got["checkpoint_age_s"]                         # age of the newest group checkpoint (None: none yet)
-    wait_caught_up(twin, timeout=60)                # seconds until behind == 0, else DeadlineExceeded
+    wait_caught_up(twin, timeout=60)                # seconds until it has what the upstream had when the
+                                                    # wait began (behind == 0 once writes stop)
 
 The measuring core takes no twin, only the two clusters and MirrorMaker's names, so a standby
 elsewhere (Strimzi on GKE: :mod:`gameday.targets.kubernetes_mirror`) is measured the same way::
@@ -248,13 +249,31 @@ def lag(twin: Twin, *, timeout: float = TIMEOUT) -> dict[str, Any]:
                    checkpoints_topic=mirror.checkpoints_topic(twin), timeout=timeout)
 
 
+def _short_of(last: dict[str, Any], marks: dict[tuple[str, Any], int]) -> dict[str, int]:
+    """Per topic, how many records below ``marks`` (``(topic, partition) -> source offset``) are not
+    replicated yet in the measurement ``last``; empty when none is."""
+    short: dict[str, int] = {}
+    for (name, part), end in marks.items():
+        p = ((last["topics"].get(name) or {}).get("partitions") or {}).get(part)
+        missing = end - int(p["replicated"]) if p is not None else end
+        if missing > 0:
+            short[name] = short.get(name, 0) + missing
+    return short
+
+
 def wait_caught_up(twin: Twin, timeout: float = 60.0, *, interval: float = 0.5) -> float:
-    """Wait until standby ``twin`` has every record its upstream acknowledged (``lag()["behind"] == 0``);
-    returns the seconds waited. A cluster that does not answer counts as not caught up yet. Raises
-    DeadlineExceeded naming how far behind it still was (or why it could not be measured)."""
+    """Wait until standby ``twin`` has every record its upstream had acknowledged when the wait began:
+    per partition, ``replicated`` reaches the ``source_end`` first measured (or ``lag()["behind"] ==
+    0`` at any measurement); returns the seconds waited. Records acknowledged after the wait began are
+    not waited for: while the site still writes (a failback's rebuild, the old region serving), MirrorMaker
+    copies in transactions and an instant with nothing in flight may never come; a planned switchover
+    stops writes first, so its wait is for every record. A cluster that does not answer counts as not
+    caught up yet. Raises DeadlineExceeded naming how far behind it still was (or why it could not be
+    measured)."""
     started = time.monotonic()
     deadline = Deadline(timeout)
     last: dict[str, Any] | None = None
+    marks: dict[tuple[str, Any], int] | None = None  # (topic, partition) -> source_end when first measured
     error: KafkaUnavailable | None = None
     while not deadline.expired():
         try:
@@ -262,14 +281,18 @@ def wait_caught_up(twin: Twin, timeout: float = 60.0, *, interval: float = 0.5) 
         except KafkaUnavailable as err:
             error = err
         else:
-            if last["behind"] == 0:
+            if last["behind"] == 0 or (marks is not None and not _short_of(last, marks)):
                 return round(time.monotonic() - started, 2)
+            if marks is None:
+                marks = {(name, part): int(p["source_end"]) for name, t in last["topics"].items()
+                         for part, p in (t.get("partitions") or {}).items()}
         time.sleep(min(interval, deadline.remaining()))
     if error is not None or last is None:
         detail = f"the lag could not be measured: {error}"
     else:
-        detail = "still " + ", ".join(f"{t['behind']} records behind on {name}"
-                                      for name, t in last["topics"].items() if t["behind"])
+        short = _short_of(last, marks or {})
+        detail = "still " + ", ".join(f"{n} records short of what it had when the wait began on {name}"
+                                      for name, n in short.items())
     raise DeadlineExceeded(f"standby {twin.name!r} did not catch up with region {mirror.source_region(twin)} "
                            f"within {timeout:g}s: {detail}",
                            hint=f"`gameday sandbox --name {twin.name} logs mirror-1` shows what MirrorMaker is doing")
