@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gameday.errors import DeadlineExceeded
+from gameday.errors import DeadlineExceeded, NotInstalled
 from gameday.sandbox import frontend_build, install
 from gameday.sandbox import wordpress as files
 from gameday.sandbox.members import wordpress
@@ -81,3 +81,14 @@ def test_two_builds_at_once_take_turns_and_the_wait_has_a_deadline(tmp_path, mon
                 pass
     with frontend_build._building(wait_s=0.3):  # released when that build ended: the next one takes it
         assert (tmp_path / "cache" / "search-frontend.lock").exists()
+
+
+def test_a_replica_is_not_prepared_without_a_built_front_end(tmp_path, monkeypatch):
+    """An unbuilt bundle is one clear error naming the install command, before any file is written."""
+    monkeypatch.setenv("GAMEDAY_CACHE", str(tmp_path / "empty-cache"))
+    twin = Twin(name="unit", net=61, paths=SandboxPaths(name="unit", home=tmp_path / "unit"),
+                loc=install.locations(), python=sys.executable)
+    with pytest.raises(NotInstalled, match="not built") as err:
+        wordpress.prepare(twin)
+    assert "gameday sandbox install" in err.value.hint
+    assert not (tmp_path / "unit").exists()

@@ -101,7 +101,10 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     ``db_addr`` defaults to the database through toxiproxy and ``search_urls`` to the search nodes
     through toxiproxy, as the web tier reaches them; ``home`` (WordPress's site address) to the load
     balancer's URL; ``cache_addr`` (``host:port`` of the Redis object cache, :mod:`.redis_cache`)
-    installs the object-cache drop-in, which is removed when it is None."""
+    installs the object-cache drop-in, which is removed when it is None. Refused first (NotInstalled,
+    naming the install command) when the search front end its nginx serves at /app/ is not built from
+    the current sources: an unbuilt bundle would otherwise be a silent 404 to readers."""
+    frontend_build.check()
     twin.paths.ensure()
     twin.db_password()
     twin.search_password()
