@@ -66,7 +66,7 @@ def _moved(d: dict[str, Any]) -> str:
         " without the decision" if d.get("kind") == "failover" else "")
     took += "" if target is None else f", target {target:g} s"
     records = (d.get("rpo") or {}).get("records")
-    lost = "" if d.get("kind") == "failback" else (
+    lost = "" if d.get("kind") == "failback" and records is None else (  # a failback without canaries says nothing
         "; RPO not measured" if records is None else "; nothing lost" if records == 0
         else f"; {records} acknowledged write{'s' if records != 1 else ''} lost, named in the region section")
     frm, to = d.get("from") or "?", d.get("to") or "?"

@@ -7,7 +7,8 @@ lost and the time span they cover (target: 0).
     reports = canaries.verify(timeout=120)       # {"kafka": CanaryReport, ...}
     reports["kafka"].lost                        # [] or the lost sequence numbers
 
-- ``kafka``: topic ``gameday-canary``, acks=all + idempotence; acknowledged = delivery report OK.
+- ``kafka``: topic ``gameday-canary``, acks=all + idempotence; acknowledged = delivery report OK
+  (where it landed, partition and offset, kept in the writer's ``positions``).
 - ``db``: table ``gameday_canary`` (created if missing) as the site's user; acknowledged = the
   autocommit INSERT returned.
 - ``search``: publishes an article through the site (``POST /api/articles`` via the load balancer);
@@ -171,19 +172,22 @@ class KafkaCanary(_Writer):
 
     def setup(self) -> None:
         self.producer = _producer(self.ep.kafka_bootstrap)
+        self.positions: dict[int, tuple[int, int]] = {}  # seq -> (partition, offset) its delivery report gave
 
     def write(self, seq: int, at: float) -> Any:
         outcome: list[Any] = []
         self.producer.produce(KAFKA_TOPIC, key=self.run_id.encode(),
                               value=json.dumps({"run": self.run_id, "seq": seq, "at": at}).encode(),
-                              on_delivery=lambda err, msg: outcome.append(err))
+                              on_delivery=lambda err, msg: outcome.append((err, msg)))
         deadline = Deadline(WRITE_TIMEOUT)
         while not outcome and not deadline.expired():
             self.producer.poll(0.05)
         if not outcome:
             raise GamedayError(f"no delivery report within {WRITE_TIMEOUT:g}s")
-        if outcome[0] is not None:
-            raise GamedayError(f"not acknowledged: {outcome[0].str()}")
+        err, msg = outcome[0]
+        if err is not None:
+            raise GamedayError(f"not acknowledged: {err.str()}")
+        self.positions[seq] = (msg.partition(), msg.offset())
         return seq
 
     def close(self) -> None:

@@ -129,13 +129,32 @@ def rpo_view(rpo: dict[str, Any], *, kind: str, fault_at: float | None) -> dict[
         shown = ", ".join(names[:SHOWN_NAMES]) + (f" and {len(names) - SHOWN_NAMES} more" if len(names) > SHOWN_NAMES
                                                     else "")
         sentence = (f"{records} acknowledged write{'s' if records != 1 else ''} made in {written} {when} "
-                    f"never reached {read}: {shown}.")
+                    f"never reached {read}: {shown}." + unmirrored_words(rpo.get("unmirrored")))
     return {"records": records, "span_s": rpo.get("rpo_s"), "window_s": window, "acknowledged": acknowledged,
             "lost": names, "written_to": rpo.get("written_to"), "read_from": rpo.get("read_from"),
-            "sentence": sentence,
+            "sentence": sentence, "unmirrored": rpo.get("unmirrored"),
             "layers": {k: {"acknowledged": v.get("acknowledged"), "lost": list(v.get("lost") or []),
                            "failed_writes": v.get("failed_writes"), "rpo_records": v.get("rpo_records"),
                            "lost_span_s": v.get("lost_span_s")} for k, v in layers.items()}}
+
+
+def unmirrored_words(unmirrored: Any) -> str:
+    """`` Kafka: r2 had acknowledged 3 records MirrorMaker never copied to r1/r2.gameday-canary:
+    gameday-canary partition 0 offsets 412-414 (copied through 411).`` from the RPO's ``unmirrored``
+    (:func:`gameday.chaos.region.rpo.unmirrored`); "" when it names nothing."""
+    if not isinstance(unmirrored, dict) or not unmirrored.get("count"):
+        return ""
+    parts = []
+    for p in unmirrored.get("partitions") or []:
+        span = (f"offset {p['first_offset']}" if p["first_offset"] == p["last_offset"]
+                else f"offsets {p['first_offset']}-{p['last_offset']}")
+        copied = ("nothing copied" if p.get("copied_through_offset") is None
+                  else f"copied through {p['copied_through_offset']}")
+        parts.append(f"{unmirrored.get('topic')} partition {p['partition']} {span} ({copied})")
+    count = unmirrored["count"]
+    return (f" Kafka: {unmirrored.get('region')} had acknowledged {count} record{'s' if count != 1 else ''} "
+            f"MirrorMaker never copied to {unmirrored.get('mirrored_to')}"
+            + (f": {'; '.join(parts)}." if parts else "."))
 
 
 def drill_rto(journal: dict[str, Any]) -> dict[str, Any] | None:
@@ -211,9 +230,10 @@ def failback_drill(report: dict[str, Any], scenario: dict[str, Any], restored: d
                    fault_at: float | None, targets: Any = None, *, index: int = 0) -> dict[str, Any]:
     """The failback of one ``restore_region`` result: the lost region rebuilt as the standby, caught up
     and switched back to, its phases in seconds after the failback's start, its RTO (writes stopped ->
-    readers served by the region switched back to) beside the switchover's target. Its RPO is not
-    measured by canaries (the drill read them back at the failover): the figure says what the
-    failback waited for instead."""
+    readers served by the region switched back to) and its RPO (the canaries ``restore_region`` wrote
+    in the region being left and read back from the region switched back to, ``restored["rpo"]``)
+    beside the switchover's targets. A result without canaries (written before they were) says its
+    RPO was not measured, and what the failback waited for instead."""
     run = restored["playbook"]
     tl = region_timeline(run, kind="failback")
     last = run.get("last") or {}
@@ -223,13 +243,21 @@ def failback_drill(report: dict[str, Any], scenario: dict[str, Any], restored: d
     after = None if fault_at is None or tl.get("origin_at") is None else round(tl["origin_at"] - fault_at, 2)
     to = tl.get("to") or restored.get("region")
     waited = "wait-caught-up" in {p["phase"] for p in phases}
-    unmeasured = ("RPO not measured by canaries (the drill read them back at the failover): "
-                  + (f"writes stopped and {to} had every write before it was promoted{_caught_up(last)}." if waited
-                     else "the failback did not record waiting until it had every write."))
+    measured = restored.get("rpo") if isinstance(restored.get("rpo"), dict) else None
+    if measured:
+        rpo = rpo_view(measured, kind="failback", fault_at=None)
+        rpo_figure = _figure("RPO (acknowledged writes lost)", rpo["records"], goal["rpo_records"], "records",
+                             rpo["sentence"])
+    else:
+        unmeasured = ("RPO not measured by canaries (this failback ran none): "
+                      + (f"writes stopped and {to} had every write before it was promoted{_caught_up(last)}."
+                         if waited else "the failback did not record waiting until it had every write."))
+        rpo = {"records": None, "sentence": unmeasured, "layers": {}, "lost": []}
+        rpo_figure = _figure("RPO (acknowledged writes lost)", None, None, "records", unmeasured)
     figures = [
         _figure("RTO", tl.get("rto_s"), goal["rto_s"], "s",
                 f"readers served by {to} again, from writes stopped (judged as a planned switchover)"),
-        _figure("RPO (acknowledged writes lost)", None, None, "records", unmeasured),
+        rpo_figure,
         _figure("writes unavailable", tl.get("writes_unavailable_s"), None, "s",
                 "writes refused, from stop-writes until the region switched back to accepted them"),
         _figure("redundancy restored", tl.get("redundancy_restored_s"), None, "s",
@@ -244,8 +272,7 @@ def failback_drill(report: dict[str, Any], scenario: dict[str, Any], restored: d
             "writes_unavailable_s": tl.get("writes_unavailable_s"), "prepare_s": tl.get("prepare_s"),
             "redundancy_restored_s": tl.get("redundancy_restored_s"), "judged_rto_s": tl.get("rto_s"),
             "outcome": run.get("outcome"), "targets": goal, "figures": figures,
-            "rpo": {"records": None, "sentence": unmeasured, "layers": {}, "lost": []},
-            "met": all(f["met"] is not False for f in figures)}
+            "rpo": rpo, "met": all(f["met"] is not False for f in figures)}
 
 
 def scenario_drills(report: dict[str, Any], scenario: dict[str, Any], journal: dict[str, Any],

@@ -12,12 +12,11 @@ import time
 from typing import Any, Dict
 
 from ...errors import UsageError
-from ...measure.canary import Canaries, CanaryEndpoints
 from ...targets import regions as region_pairs
 from .. import ledger
 from ..context import activity, target
 from ..lock import lock_for
-from . import run_region_playbook
+from . import rpo, run_region_playbook
 
 __all__ = ["start_region_canaries", "lose_active_region", "fail_over", "switch_over", "fail_back"]
 
@@ -36,13 +35,6 @@ def _pair(configuration: Dict[str, Any]) -> region_pairs.RegionPair:
     return pair
 
 
-class _Endpoints:
-    """What :meth:`CanaryEndpoints.from_context` reads: a context with a target."""
-
-    def __init__(self, tgt):
-        self.target = tgt
-
-
 @activity
 def start_region_canaries(interval: float = 0.25, configuration: Dict[str, Any] = None,
                           secrets: Dict[str, Any] = None) -> Dict[str, Any]:
@@ -50,10 +42,9 @@ def start_region_canaries(interval: float = 0.25, configuration: Dict[str, Any] 
     (gameday.chaos.region.probes) reads them back from whichever region is active at the end."""
     pair = _pair(configuration)
     active = pair.active()
-    canaries = Canaries(CanaryEndpoints.from_context(_Endpoints(pair.target(active))), layers=("kafka", "db"),
-                        interval=interval).start()
+    canaries = rpo.start(pair.target(active), interval=interval)
     CANARIES.update({"canaries": canaries, "region": active, "started_at": time.time()})
-    return {"region": active, "run": canaries.run, "layers": ["kafka", "db"]}
+    return {"region": active, "run": canaries.run, "layers": list(rpo.LAYERS)}
 
 
 @activity

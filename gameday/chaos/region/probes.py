@@ -5,11 +5,11 @@ from typing import Any, Dict
 
 from ... import hostguard, site_slo
 from ...errors import GamedayError
-from ...measure.canary import KAFKA_TOPIC, CanaryEndpoints
 from ...measure.region_timeline import timeline as region_timeline_of
 from ...targets import regions as region_pairs
 from ..context import activity, target
-from .actions import CANARIES, _Endpoints
+from . import rpo
+from .actions import CANARIES
 
 __all__ = ["region_rpo", "region_timeline", "standby_lag", "readers_at_the_front", "front_serves_readers"]
 
@@ -23,24 +23,16 @@ def region_rpo(timeout: float = 120, configuration: Dict[str, Any] = None,
     """Stop the region canaries and read every acknowledged record back from the region active now:
     the database through its endpoint, Kafka from the topic MirrorMaker copied them to when another
     region wrote them (``r1.gameday-canary``). Returns per layer ``{"acknowledged", "lost": [seq],
-    "lost_span_s", "rpo_records"}`` and the lost records by name (``<run>/<layer>/<seq>``)."""
+    "lost_span_s", "rpo_records"}``, the lost records by name (``<run>/<layer>/<seq>``) and, read from
+    a mirror, ``unmirrored``: the Kafka records the region left had acknowledged and MirrorMaker never
+    copied, with their partition and offset there (:func:`gameday.chaos.region.rpo.read_back`)."""
     canaries = CANARIES.get("canaries")
     if canaries is None:
         raise GamedayError("no region canaries are running in this experiment",
                            hint="start them first: gameday.chaos.region.actions.start_region_canaries")
-    pair = _pair(configuration)
-    now = pair.active()
-    origin = CANARIES["region"]
-    topic = KAFKA_TOPIC if now == origin else f"{origin}.{KAFKA_TOPIC}"
-    reports = canaries.verify(timeout=timeout, read_from=CanaryEndpoints.from_context(_Endpoints(pair.target(now))),
-                              kafka_topic=topic)
+    done = rpo.read_back(canaries, origin=CANARIES["region"], pair=_pair(configuration), timeout=timeout)
     CANARIES.pop("canaries", None)
-    layers = {layer: r.to_dict() for layer, r in reports.items()}
-    lost = [f"{r.run}/{layer}/{seq}" for layer, r in reports.items() for seq in r.lost]
-    measured = all(r["rpo_records"] is not None for r in layers.values())
-    return {"written_to": origin, "read_from": now, "kafka_topic": topic, "layers": layers, "lost": lost,
-            "rpo_records": sum(len(r.lost) for r in reports.values()) if measured else None,
-            "rpo_s": max((r.lost_span_s for r in reports.values()), default=0.0) if measured else None}
+    return done
 
 
 @activity
