@@ -65,6 +65,7 @@ def _rank(item) -> int:
 NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browser.py",
            "test_cli_errors.py",                 # a MariaDB on net 32, never-started twins
            "test_control_plane.py",              # the Kubernetes control plane alone, net 30
+           "test_cloudsql_failover_drill.py",    # etcd + kube-apiserver + MariaDB, net 38; a local Cloud SQL server
            "test_kubernetes_mirror_offsets.py",  # one KRaft broker, 127.61.0.1
            "test_wordpress.py",                  # MariaDB + WordPress, net 60
            "test_event_relay.py",                # MariaDB + WordPress + one broker + the relay, net 62

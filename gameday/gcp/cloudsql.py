@@ -432,6 +432,29 @@ class CloudSql:
         return {"changed": True, "operation": operation.get("name"), "took_s": took, "flags": self.database_flags(name),
                 "restart": restart}
 
+    def operations_in_progress(self, instance: str | None = None) -> list[dict[str, Any]]:
+        """``operations.list`` of ``instance`` (newest first, one page of 20): those not DONE, as the
+        API describes them (``name``, ``operationType``, ``status``, ``targetId``). The failover drill's
+        playbook reads a failover or a stop still in progress here."""
+        name = instance or self.instance
+        with translated("list the operations", self.where(name)):
+            page = self.service.operations().list(project=self.project, instance=name, maxResults=20).execute(
+                num_retries=READ_RETRIES)
+        return [op for op in page.get("items") or [] if op.get("status") != "DONE"]
+
+    def set_activation_policy(self, policy: str, instance: str | None = None) -> dict[str, Any]:
+        """Start (``ALWAYS``) or stop (``NEVER``: Google's "stop an instance"; not for a read replica)
+        an instance with ``instances.patch`` of ``settings.activationPolicy`` and the settingsVersion
+        just read, waited for. Refused before anything is sent unless it is RUNNABLE."""
+        name = instance or self.instance
+        found = self.get(name)
+        self._runnable(found, name)
+        body = {"settings": {"settingsVersion": str((found.get("settings") or {}).get("settingsVersion")),
+                             "activationPolicy": policy}}
+        request = self.service.instances().patch(project=self.project, instance=name, body=body)
+        operation, took = self._start(request, f"set the activation policy to {policy}", name)
+        return {"operation": operation.get("name"), "took_s": took, "activation_policy": policy}
+
     def _runnable(self, found: dict[str, Any], instance: str | None = None) -> None:
         if found.get("state") != "RUNNABLE":
             raise CloudSqlError(f"Cloud SQL ({self.where(instance)}) is {found.get('state') or 'in an unknown state'}, "

@@ -66,8 +66,9 @@ def db_full(target: Target) -> tuple[bool, str]:
         behind = sum(max(0, n - have.get(d, 0)) for d, n in head.items())
         ok = bool(m.get("replicating")) and behind <= DB_CAUGHT_UP_TRANSACTIONS
         full = full and ok
-        said.append(f"{r} {'replicates' if m.get('replicating') else 'does not replicate'} from {roles['primary']}, "
-                    f"{behind} transactions behind")
+        unknown = members.get(roles["primary"], {}).get("gtid_binlog_pos") is None  # Cloud SQL's Admin API gives none
+        lag = "lag not measured (no GTID position)" if unknown else f"{behind} transactions behind"
+        said.append(f"{r} {'replicates' if m.get('replicating') else 'does not replicate'} from {roles['primary']}, {lag}")
     return full, "; ".join(said) or f"{roles['primary']} has no replica"
 
 
@@ -124,9 +125,15 @@ class Watch:
         try:
             for layer in self.layers:
                 target = self.make_target(self.env)
-                if layer == "db" and target.db_roles() is None:
-                    self.unmeasured[layer] = NO_DB_REPLICA
-                    continue
+                if layer == "db":
+                    try:  # Cloud SQL: read from its Admin API, which may refuse this caller
+                        roles = target.db_roles()
+                    except GamedayError as err:
+                        self.unmeasured[layer] = f"the database's roles could not be read: {err}"
+                        continue
+                    if roles is None:
+                        self.unmeasured[layer] = NO_DB_REPLICA
+                        continue
                 self.before[layer] = look(CHECKS[layer][1], target)
                 thread = threading.Thread(target=self._loop, args=(layer, target), name=f"redundancy-{layer}",
                                           daemon=True)

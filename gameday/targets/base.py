@@ -209,6 +209,18 @@ class Target(abc.ABC):
         or None when it has a single server (no failover: the db playbook restarts it)."""
         return None
 
+    def db_failover_state(self) -> dict[str, Any] | None:
+        """A managed database's own failover, as its provider reports it (Cloud SQL: ``{"instance",
+        "state", "runnable", "zone", "secondary_zone", "in_progress": [operations], ...}``), for the db
+        playbook to report and wait for; None where the database has no such thing (the twin's
+        MariaDB: :meth:`db_roles` says it all)."""
+        return None
+
+    def wait_db_failover(self, timeout_s: float) -> dict[str, Any]:
+        """Wait, at most ``timeout_s``, until the failover :meth:`db_failover_state` reports in progress
+        is done and the primary serves; the last state."""
+        raise GamedayError(f"{self.name}: the database has no failover of its own to wait for")
+
     def lose_db_primary(self) -> dict[str, Any]:
         """The failover drill's fault: the primary server is lost (killed and kept down; nothing
         restarts it). Returns ``{"member", "mode", ...}``."""

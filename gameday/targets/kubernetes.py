@@ -241,7 +241,8 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         (``<layer>-pending-N``, not ready, not running) per replica its Deployments/StatefulSets want
         but have no pod for yet: "every web pod is ready" stays false until a replacement is."""
         if layer in OUTSIDE and layer_scope(self.block, layer) is None:
-            return []  # not pods here (Cloud SQL, the cloud load balancer, ...)
+            # not pods here (the cloud load balancer, ...); Cloud SQL's members as the Admin API describes them
+            return self._cloud_sql_nodes() if layer == "db" else []
         live = [p for p in self._pods(layer) if not deleting(p) and not finished(p)]
         out = []
         for pod in live:
@@ -439,10 +440,61 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         nothing after the moment."""
         return self._cloud_sql_db().restore_to(moment, skip)
 
-    def promote_db_replica(self) -> dict[str, Any]:
+    def promote_db_replica(self, member: str | None = None) -> dict[str, Any]:
         """Cloud SQL failover (``failover: ha``, the site's endpoint unchanged) or promotion of the
-        named read replica (``failover: replica``, the site to be repointed: ``next_step``)."""
-        return self._cloud_sql_db().promote_replica()
+        named read replica (``failover: replica``, the site to be repointed: ``next_step``). ``member``
+        (the Target interface's): None, or the member :meth:`db_roles` names as the replica."""
+        db = self._cloud_sql_db()
+        if member is not None:
+            roles = db.roles()
+            if member == roles["primary"]:
+                return {"how": "none", "old_primary": member, "new_primary": member, "site_endpoint": "unchanged",
+                        "next_step": None, "why": f"{member} is the primary already"}
+            if member not in roles["replicas"]:
+                raise UsageError(f"{self.name}: {member} is not a replica of the Cloud SQL database (replicas: "
+                                 f"{', '.join(roles['replicas']) or 'none'}); nothing was touched")
+        return db.promote_replica()
+
+    # the failover drill on Cloud SQL (gameday.chaos.db.actions.lose_primary; kubernetes_cloudsql)
+    def _cloud_sql_or_none(self) -> Any:
+        from .kubernetes_cloudsql import CloudSqlDatabase
+
+        if self._cloud_sql is None:
+            self._cloud_sql = CloudSqlDatabase.of(self.env)
+        return self._cloud_sql
+
+    def db_roles(self) -> dict[str, Any] | None:
+        """A Cloud SQL database's roles (:meth:`.kubernetes_cloudsql.CloudSqlDatabase.roles`); None for
+        an in-cluster database (its failover is not built here)."""
+        db = self._cloud_sql_or_none()
+        return None if db is None else db.roles()
+
+    def db_replication(self) -> dict[str, Any]:
+        return self._cloud_sql_db().replication()
+
+    def db_failover_state(self) -> dict[str, Any] | None:
+        """What the db playbook reports of a Cloud SQL instance (state, zones, operations in progress)."""
+        db = self._cloud_sql_or_none()
+        return None if db is None else db.state()
+
+    def wait_db_failover(self, timeout_s: float) -> dict[str, Any]:
+        """Wait until the Cloud SQL failover in progress is done and the primary serves (deadline)."""
+        return self._cloud_sql_db().wait_settled(timeout_s)
+
+    def lose_db_primary(self) -> dict[str, Any]:
+        """The failover drill's fault on Cloud SQL: a manual failover (ha) or the primary stopped (replica)."""
+        return self._cloud_sql_db().lose_primary()
+
+    def repoint_db_endpoint(self) -> dict[str, Any]:
+        return self._cloud_sql_db().repoint()
+
+    def _cloud_sql_nodes(self) -> list[Node]:
+        """A Cloud SQL database's members as nodes of the db layer (zone label: the instance's zone)."""
+        db = self._cloud_sql_or_none()
+        if db is None:
+            return []
+        return [Node(name=m["name"], layer="db", labels={zones.LABEL: str(m["zone"]), "role": m["role"]},
+                     address=m["ip"] or None, ready=bool(m["ready"]), running=bool(m["ready"])) for m in db.members()]
 
     # ---- workloads: the one owner resolution ---------------------------------------------------------
     def _workloads(self, layer: str, pods: list[dict[str, Any]] | None = None

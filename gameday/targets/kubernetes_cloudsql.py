@@ -20,6 +20,23 @@ this (``last_db_backup``, ``take_db_backup``, ``restore_db_to``, ``promote_db_re
     db.last_backup()                   # {"id", "at", "kind": "cloud-sql", ...} or None: read-only, no consent
     db.promote_replica()               # production: only with consent (gameday.targets.consent)
 
+The failover drill (``gameday.chaos.db.actions.lose_primary``, ``experiments/db/lose-primary.yaml``)
+sees the instance through the Target's usual database calls, answered here::
+
+    db.roles()          # {"primary": "sps-staging-db@europe-west2-a", "replicas": ["sps-staging-db@europe-west2-b"],
+                        #  "fenced": [], "lost": [], "mode": "sync", "epoch": 0}   (failover: ha)
+    db.replication()    # {"roles", "endpoint", "members": {name: {"answers", "read_only", "replicating", "state", ...}}}
+    db.state()          # what the db playbook reports: state, zones, activation policy, operations in progress
+    db.lose_primary()   # the fault: instances.failover (ha), or the primary stopped (replica)
+
+With ``failover: ha`` the members are the instance in its zone and its standby in the other one
+(``<instance>@<zone>``): the fault is a manual failover, as Google documents testing high
+availability; the standby takes over under the same name and address, so nothing is lost and the
+site's endpoint is unchanged. With ``failover: replica`` the members are the instance and its read
+replica: the fault stops the primary (``settings.activationPolicy: NEVER``, Google's "stop an
+instance"), it is then ``lost``, and the db playbook promotes the replica (:meth:`promote_replica`);
+pointing the site at it is the operator's step (:meth:`repoint` says so).
+
 Production consent: the calls that change the database refuse on a ``production: true`` environment
 unless consent was given (:func:`gameday.targets.consent.given`: every command's
 ``--i-mean-production`` exports it), before any request. The lock and the undo record are the
@@ -33,12 +50,25 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ..errors import GamedayError, UsageError
-from ..gcp.cloudsql import CloudSql, epoch
+from ..errors import DeadlineExceeded, GamedayError, UsageError
+from ..gcp.cloudsql import CloudSql, addresses, epoch
 from . import consent
 from .environment import Environment
 
 KIND = "cloud-sql"
+FAILOVER_KINDS = ("ha", "replica")
+CHANGING = ("FAILOVER", "PROMOTE_REPLICA", "UPDATE", "RESTART")  # operations that move or stop the primary
+
+
+def member(instance: str, zone: str | None) -> str:
+    """The name of one side of a highly available instance: ``sps-staging-db@europe-west2-a``."""
+    return f"{instance}@{zone or 'unknown-zone'}"
+
+
+def stopped(found: dict[str, Any]) -> bool:
+    """An instance that serves no connections: stopped by its owner (``activationPolicy: NEVER``; the
+    API still says RUNNABLE), or in any state but RUNNABLE."""
+    return found.get("state") != "RUNNABLE" or (found.get("settings") or {}).get("activationPolicy") == "NEVER"
 
 
 class CloudSqlDatabase:
@@ -69,6 +99,20 @@ class CloudSqlDatabase:
     @property
     def instance(self) -> str:
         return str(self.config["instance"])
+
+    def failover_kind(self) -> str:
+        """``ha`` or ``replica`` (with the replica named); a UsageError, before anything is touched, for
+        anything else (an environment built past its schema)."""
+        kind = self.config.get("failover", "ha")
+        where = f"kubernetes.db.cloud_sql in {self.env.source or 'the environment file'}"
+        if kind not in FAILOVER_KINDS:
+            raise UsageError(f"{self.env.name}: failover must be one of {', '.join(FAILOVER_KINDS)}, not {kind!r} "
+                             f"({where}); nothing was touched",
+                             hint="failover: ha (a REGIONAL instance's standby) or failover: replica with replica: NAME")
+        if kind == "replica" and not self.config.get("replica"):
+            raise UsageError(f"{self.env.name}: failover: replica names no replica ({where}); nothing was touched",
+                             hint=f"add replica: the read replica of {self.instance} to promote")
+        return str(kind)
 
     def _consent(self, what: str) -> None:
         """Refuse, before any request, to change a production database without consent."""
@@ -116,6 +160,148 @@ class CloudSqlDatabase:
                 "new_primary": f"{self.instance} in {done['zone_after']}", "operation": done["operation"],
                 "took_s": done["took_s"], "settings_version": done["settings_version"],
                 "addresses": done["addresses"], "site_endpoint": "unchanged", "next_step": None}
+
+    # ---- the failover drill: roles, replication, state, the fault ------------------------------------
+    def members(self) -> list[dict[str, Any]]:
+        """Each member as ``{"name", "role" ("primary"|"replica"), "instance", "zone", "ip", "ready" (it
+        could serve or take over: a RUNNABLE instance its owner did not stop), "answers" (it takes
+        connections: an HA standby does not), "read_only", "replicating", "state",
+        "activation_policy"}``, read now (``instances.get``)."""
+        kind = self.failover_kind()
+        found = self.sql.get()
+        ips = ", ".join(a["ip"] for a in addresses(found))
+        serves = not stopped(found)
+        policy = (found.get("settings") or {}).get("activationPolicy")
+        if kind == "ha":
+            both = [(found.get("gceZone"), "primary")] + (
+                [(found.get("secondaryGceZone"), "replica")] if found.get("secondaryGceZone") else [])
+            return [{"name": member(self.instance, zone), "role": role, "instance": self.instance, "zone": zone,
+                     "ip": ips, "ready": serves, "answers": serves if role == "primary" else False,
+                     "read_only": role != "primary",
+                     "replicating": role == "replica" and serves, "state": found.get("state"),
+                     "activation_policy": policy} for zone, role in both]
+        replica = str(self.config["replica"])
+        other = self.sql.get(replica)
+        promoted = other.get("instanceType") != "READ_REPLICA_INSTANCE"
+        other_serves = not stopped(other)
+        return [{"name": self.instance, "role": "replica" if promoted else "primary", "instance": self.instance,
+                 "zone": found.get("gceZone"), "ip": ips, "ready": serves, "answers": serves, "read_only": promoted,
+                 "replicating": False, "state": found.get("state"), "activation_policy": policy},
+                {"name": replica, "role": "primary" if promoted else "replica", "instance": replica,
+                 "zone": other.get("gceZone"), "ip": ", ".join(a["ip"] for a in addresses(other)),
+                 "ready": other_serves, "answers": other_serves, "read_only": not promoted,
+                 "replicating": not promoted and other_serves and serves, "state": other.get("state"),
+                 "activation_policy": (other.get("settings") or {}).get("activationPolicy")}]
+
+    def roles(self, members: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """The Target's ``db_roles`` shape (see the module docstring). ``lost``: a primary that serves
+        nothing (``failover: replica``'s fault stopped it); with ``failover: ha`` nothing is ever lost
+        (Cloud SQL moves the primary itself: a failover in progress is :meth:`state`'s to report).
+        After a promotion the old primary is ``lost`` while stopped, ``fenced`` once it runs again (a
+        primary of its own, replicating from nowhere: the operator makes a new replica)."""
+        members = self.members() if members is None else members
+        primary = next(m for m in members if m["role"] == "primary")
+        others = [m for m in members if m["role"] == "replica"]
+        promoted = self.failover_kind() == "replica" and primary["name"] != self.instance
+        old = [m for m in others if promoted]
+        return {"primary": primary["name"], "replicas": [m["name"] for m in others if not promoted],
+                "fenced": [m["name"] for m in old if m["answers"]],
+                "lost": [m["name"] for m in [primary, *old] if not m["answers"]],
+                "mode": "sync" if self.failover_kind() == "ha" else "async", "epoch": 0}
+
+    def replication(self) -> dict[str, Any]:
+        """The Target's ``db_replication`` shape: roles, the site's endpoint, and each member as the
+        Admin API describes it (no GTID position: Cloud SQL does not give one here)."""
+        members = self.members()
+        db = (self.env.kubernetes or {}).get("db") or {}
+        return {"roles": self.roles(members), "endpoint": f"{db.get('host')}:{db.get('port')}",
+                "members": {m["name"]: {k: v for k, v in m.items() if k != "name"} for m in members}}
+
+    def state(self) -> dict[str, Any]:
+        """What the db playbook reports: ``{"instance", "failover", "state", "runnable",
+        "activation_policy", "zone", "secondary_zone", "in_progress": [{"name", "type", "status"}],
+        "replica"?: {...}}``; ``in_progress``: the instance's operations that move or stop its
+        primary and are not DONE (``operations.list``)."""
+        kind = self.failover_kind()
+        found = self.sql.get()
+        settings = found.get("settings") or {}
+        names = [self.instance] + ([str(self.config["replica"])] if kind == "replica" else [])
+        running = [{"name": op.get("name"), "type": op.get("operationType"), "status": op.get("status"),
+                    "instance": op.get("targetId")}
+                   for name in names for op in self.sql.operations_in_progress(name)
+                   if op.get("operationType") in CHANGING]
+        out = {"instance": self.instance, "failover": kind, "state": found.get("state"),
+               "runnable": not stopped(found), "activation_policy": settings.get("activationPolicy"),
+               "availability": settings.get("availabilityType"), "zone": found.get("gceZone"),
+               "secondary_zone": found.get("secondaryGceZone"), "in_progress": running}
+        if kind == "replica":
+            other = self.sql.get(names[1])
+            out["replica"] = {"instance": names[1], "state": other.get("state"), "runnable": not stopped(other),
+                              "promoted": other.get("instanceType") != "READ_REPLICA_INSTANCE"}
+        return out
+
+    def wait_settled(self, timeout_s: float) -> dict[str, Any]:
+        """Wait (``timeout_s``, at most ``operation_timeout_s``; DeadlineExceeded naming what is left)
+        until no operation of :meth:`state` is in progress and, with ``failover: ha``, the instance
+        serves again (``failover: replica``: its promotion is the playbook's next step); the last state."""
+        from ..deadline import wait_until
+
+        last: dict[str, Any] = {}
+
+        def settled() -> bool:
+            last.update(self.state())
+            return not last["in_progress"] and (last["failover"] != "ha" or last["runnable"])
+
+        try:
+            wait_until(settled, timeout=min(float(timeout_s), self.sql.timeout_s), interval=self.sql.poll_s,
+                       what=f"Cloud SQL {self.instance}'s failover to finish and its primary to serve")
+        except DeadlineExceeded as err:
+            ops = ", ".join(f"{o['type']} {o['name']} {o['status']}" for o in last.get("in_progress") or [])
+            raise DeadlineExceeded(f"{err.message} (state {last.get('state')}; in progress: {ops or 'nothing'})",
+                                   hint=f"gcloud sql operations list --instance {self.instance} --project "
+                                        f"{self.sql.project}") from None
+        return dict(last)
+
+    def lose_primary(self) -> dict[str, Any]:
+        """The failover drill's fault, after the caller recorded its undo. ``failover: ha``: a manual
+        failover (``instances.failover``, waited for): the standby takes over. ``failover: replica``:
+        the primary stopped (``instances.patch`` of ``settings.activationPolicy: NEVER``, waited for),
+        after checking its replica is a RUNNABLE read replica of it. Production: only with consent.
+        Returns ``{"member", "how", "operation", "took_s", "mode", "semisync_active", "gtid", ...}``."""
+        kind = self.failover_kind()
+        self._consent("losing the primary (the failover drill)")
+        if kind == "ha":
+            done = self.sql.failover()
+            return {"member": member(self.instance, done["zone_before"]), "how": "Cloud SQL failover to the standby "
+                    "(instances.failover)", "new_primary": member(self.instance, done["zone_after"]),
+                    "operation": done["operation"], "took_s": done["took_s"], "mode": "sync",
+                    "semisync_active": None, "gtid": None}
+        replica = str(self.config["replica"])
+        found = self.sql.get(replica)
+        if found.get("instanceType") != "READ_REPLICA_INSTANCE" or stopped(found):
+            raise UsageError(f"{self.env.name}: {replica} must be a running read replica of {self.instance} to lose "
+                             f"the primary (instanceType {found.get('instanceType')}, state {found.get('state')}); "
+                             "nothing was touched", hint=f"gcloud sql instances describe {replica}")
+        done = self.sql.set_activation_policy("NEVER")
+        return {"member": self.instance, "how": "Cloud SQL primary stopped (activationPolicy NEVER)",
+                "operation": done["operation"], "took_s": done["took_s"], "mode": "async", "semisync_active": None,
+                "gtid": None}
+
+    def repoint(self) -> dict[str, Any]:
+        """The db playbook's repoint step. ``failover: ha``: nothing to do (same name and address).
+        ``failover: replica``: the site must be pointed at the promoted replica, which gameday does not
+        do for you: a GamedayError naming the step."""
+        db = (self.env.kubernetes or {}).get("db") or {}
+        endpoint = f"{db.get('host')}:{db.get('port')}"
+        roles = self.roles()
+        if self.failover_kind() == "ha":
+            return {"endpoint": endpoint, "primary": roles["primary"],
+                    "upstream": "unchanged (Cloud SQL high availability keeps the name and address)"}
+        ips = ", ".join(a["ip"] for a in addresses(self.sql.get(roles["primary"]))) or "its address"
+        raise GamedayError(f"{self.env.name}: the site's database endpoint {endpoint} must be pointed at "
+                           f"{roles['primary']} ({ips}), the promoted replica; gameday does not repoint Cloud SQL",
+                           hint="set kubernetes.db.host and the site's own database host to it, then run the "
+                                "playbook again to verify")
 
     # ---- point-in-time restore ---------------------------------------------------------------------
     def restore_to(self, moment: float, skip: list[str] | None = None) -> dict[str, Any]:

@@ -36,6 +36,7 @@ import copy
 import json
 import re
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -177,7 +178,7 @@ class CloudSqlServer:
         json_body = (handler.headers.get("Content-Type") or "").startswith("application/json")
         body = (json.loads(raw) if json_body else {"form_fields": sorted(parse_qs(raw.decode()))}) if raw else None
         record = {"method": method, "path": parts.path, "query": {k: v[0] for k, v in parse_qs(parts.query).items()},
-                  "body": body}
+                  "body": body, "at": time.time()}  # at: the order against what the caller wrote before it
         with self._lock:
             self.requests.append(record)
             try:
@@ -210,6 +211,9 @@ class CloudSqlServer:
         rest = m["rest"].split("/")
         if method == "GET" and rest[0] == "operations" and len(rest) == 2:
             return self._poll(rest[1])
+        if method == "GET" and rest == ["operations"]:  # operations.list?instance=: newest first, as the API lists
+            ops = [self._public(o) for o in self.operations.values() if o["targetId"] == query.get("instance")]
+            return {"kind": "sql#operationsList", "items": ops[::-1][:int(query.get("maxResults", 100))]}
         if rest[0] != "instances" or len(rest) < 2:
             raise ApiError(404, f"no route {method} {path}", "notFound")
         inst = self.instances.get(rest[1])

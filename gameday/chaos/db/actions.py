@@ -51,7 +51,9 @@ def lose_primary(dry_run: bool = False, configuration: Dict[str, Any] = None,
     its machine dies. The undo, recorded first, is the db playbook applied (:func:`recover_primary`,
     ``gameday playbook db --apply`` or ``gameday cleanup``): promote the replica, repoint the site's
     one database endpoint, rebuild the old primary as the new replica. Refused before anything is
-    touched on a target without a replica to fail over to::
+    touched on a target without a replica to fail over to. On Cloud SQL (``kubernetes.db.cloud_sql``)
+    the fault is Google's own: a manual failover to the standby (``failover: ha``), or the primary
+    stopped for its replica to be promoted (``failover: replica``)::
 
         provider: {type: python, module: gameday.chaos.db.actions, func: lose_primary}
 
@@ -60,8 +62,10 @@ def lose_primary(dry_run: bool = False, configuration: Dict[str, Any] = None,
     tgt = target(configuration, lock=not dry_run)
     roles = tgt.db_roles()
     if roles is None:
-        raise GamedayError(f"{tgt.name}: the database failover drill needs a primary with a replica; targets of kind "
-                           f"{tgt.env.kind!r} have a single database server here; nothing was touched")
+        raise GamedayError(f"{tgt.name}: the database failover drill needs a primary with a replica (or a standby) to "
+                           f"fail over to, and this {tgt.env.kind} target's database has none; nothing was touched",
+                           hint="on Kubernetes, name the Cloud SQL instance in kubernetes.db.cloud_sql (failover: ha "
+                                "or replica); on the twin, the replica comes with the database")
     primary = roles["primary"]
     up = [n.name for n in caps.up(tgt, "db")]
     standby = [r for r in roles["replicas"] if r in up and r not in roles["lost"]]
@@ -78,7 +82,7 @@ def lose_primary(dry_run: bool = False, configuration: Dict[str, Any] = None,
         lost = tgt.lose_db_primary()
     return {"target": tgt.name, "layer": "db", "touched": [lost["member"]], "fault_at": fault_at,
             "mode": lost["mode"], "semisync_active": lost["semisync_active"], "gtid": lost["gtid"],
-            "how": "killed and kept down (SIGKILL, held)"}
+            "how": lost.get("how", "killed and kept down (SIGKILL, held)")}
 
 
 @activity
@@ -109,12 +113,18 @@ def switch_primary_back(member: str = "db-1", configuration: Dict[str, Any] = No
     The current primary is fenced, ``member`` applies everything it had, takes the endpoint, and the
     old primary is rebuilt as its replica (``Target.promote_db_replica`` then ``rebuild_db_replica``):
     writes pause for about a second, nothing acknowledged is lost. Nothing is done when ``member`` is
-    the primary already or the database has no replicas. Returns ``{"target", "layer", "switched",
-    "primary", "promotion"?, "rebuild"?}``."""
+    the primary already, the database has no replicas, or ``member`` is none of its members (Cloud
+    SQL's are ``<instance>@<zone>``: a failover back would be a second outage; its primary stays).
+    Returns ``{"target", "layer", "switched", "primary", "promotion"?, "rebuild"?, "why"?}``."""
     tgt = target(configuration)
     roles = tgt.db_roles()
     if roles is None or roles["primary"] == member:
         return {"target": tgt.name, "layer": "db", "switched": False, "primary": roles and roles["primary"]}
+    known = [roles["primary"], *roles["replicas"], *roles["fenced"], *roles["lost"]]
+    if member not in known:  # e.g. db-1 on Cloud SQL, whose members are <instance>@<zone>: its primary stays put
+        return {"target": tgt.name, "layer": "db", "switched": False, "primary": roles["primary"],
+                "why": f"{member} is not a member of this database ({', '.join(dict.fromkeys(known))}): "
+                       "nothing to switch back to"}
     promotion = tgt.promote_db_replica(member)
     rebuild = tgt.rebuild_db_replica(promotion["old_primary"])
     return {"target": tgt.name, "layer": "db", "switched": True, "primary": member, "promotion": promotion,

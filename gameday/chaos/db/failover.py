@@ -1,5 +1,6 @@
 """The undo of a lost database primary: the db playbook applied (promote the replica, repoint the
-endpoint, start the old primary fenced and rebuild it as the new replica, verify). Named
+endpoint, start the old primary fenced and rebuild it as the new replica, verify; on Cloud SQL, wait
+for its own failover and report the instance's state: ``failover_state``, ``primary_moved``). Named
 ``"recover_db_primary"`` in ``gameday.chaos.undo.UNDO``, so any process can undo the record
 (``gameday cleanup``)."""
 
@@ -20,6 +21,8 @@ def recover_db_primary(env: Environment, member: str) -> dict[str, Any]:
     db_failover.LAST.pop(env.name, None)
     target, result = apply(env, failing=f"recover from losing {member}")
     done = db_failover.LAST.pop(env.name, {})
+    roles = target.db_roles()
     return {"member": member, "outcome": result.outcome, "findings": [f.code for f in result.findings],
             "steps": result.step_timings(), "promotion": done.get("promotion"), "rebuild": done.get("rebuild"),
-            "roles": target.db_roles(), "existed": "promotion" in done}
+            "roles": roles, "primary_moved": bool(roles) and roles["primary"] != member,
+            "failover_state": target.db_failover_state(), "existed": "promotion" in done}

@@ -6,6 +6,9 @@ primary is started only once it can no longer come back as a second writable pri
 
     failover_findings(ctx)  # [Finding("db.primary-lost", "db-1, the primary, is lost; db-2 can take over", ...)]
 
+A managed database's own failover still in progress (Cloud SQL's FAILOVER operation, or an HA
+primary not RUNNABLE: ``Target.db_failover_state``) is waited for, never started again.
+
 Only a target whose database has replicas (``Target.db_roles()`` not None) has these findings. A
 primary merely stopped, or crashed and restarting, is started again by the member steps, as before;
 a primary **lost** (the target says so: on the twin, the failover drill's fault records it) is
@@ -24,6 +27,7 @@ from ..context import Context, DatabaseDown
 from ..engine import Check, Finding, Step
 
 LOST = "db.primary-lost"
+IN_PROGRESS = "db.failover-in-progress"  # a managed database's own failover (Cloud SQL), not done yet
 FENCED = "db.replica-fenced"
 BROKEN = "db.replica-broken"
 
@@ -32,11 +36,22 @@ BROKEN = "db.replica-broken"
 LAST: dict[str, dict[str, Any]] = {}
 
 
+def describe_state(state: dict[str, Any]) -> str:
+    """One line of a managed database's failover state (``Target.db_failover_state``)."""
+    ops = "; ".join(f"{o['type']} {o['name']} {o['status']} on {o['instance']}" for o in state["in_progress"])
+    where = f"primary in {state['zone']}" + (f", standby in {state['secondary_zone']}" if state.get("secondary_zone") else "")
+    return (f"Cloud SQL {state['instance']} is {state['state']}" + ("" if state["runnable"] else " but stopped")
+            + f" ({where})" + (f"; in progress: {ops}" if ops else "; no failover in progress"))
+
+
 def failover_findings(ctx: Context) -> list[Finding]:
     roles = ctx.target.db_roles()
     if roles is None:
         return []
     found = []
+    state = ctx.target.db_failover_state()
+    if state is not None and (state["in_progress"] or (state["failover"] == "ha" and not state["runnable"])):
+        found.append(Finding(IN_PROGRESS, describe_state(state), {"state": state}))
     primary = roles["primary"]
     if primary in roles["lost"]:
         standby = [r for r in roles["replicas"] if r not in roles["lost"]]
@@ -70,8 +85,25 @@ def promote(ctx: Context) -> str:
         return f"{roles['primary']} is the primary and not lost: nothing to promote"
     done = ctx.target.promote_db_replica()
     LAST.setdefault(ctx.env.name, {})["promotion"] = done
+    seconds = done.get("seconds") or {}
+    if "catch_up" not in seconds:  # a managed database's promotion (Cloud SQL): its operation, and what is left
+        return (f"promoted {done['new_primary']} (was {done['old_primary']}) by {done.get('how')} in "
+                f"{done.get('took_s')}s" + (f"; next: {done['next_step']}" if done.get("next_step") else ""))
     return (f"promoted {done['new_primary']} (was {done['old_primary']}, {done['mode']} replication); it applied "
-            f"what it had received in {done['seconds']['catch_up']}s; endpoint repointed in {done['seconds']['repoint']}s")
+            f"what it had received in {seconds['catch_up']}s; endpoint repointed in {seconds['repoint']}s")
+
+
+def wait_for_failover(ctx: Context) -> str:
+    state = ctx.target.wait_db_failover(ctx.remaining(600))
+    return f"waited for the failover: {describe_state(state)}"
+
+
+def failover_settled(ctx: Context) -> Check:
+    state = ctx.target.db_failover_state()
+    if state is None:
+        return Check(True, "the database has no failover of its own")
+    ok = not state["in_progress"] and (state["failover"] != "ha" or state["runnable"])
+    return Check(ok, describe_state(state))
 
 
 def promoted(ctx: Context) -> Check:
@@ -148,6 +180,8 @@ def replication_ok(ctx: Context) -> Check:
 
 
 STEPS = (
+    Step("wait-for-db-failover", "Wait until the managed database's own failover (Cloud SQL) is done and its "
+         "primary serves", deadline_s=600, when=(IN_PROGRESS,), act=wait_for_failover, check=failover_settled),
     Step("promote-db-replica", "Promote the replica: it applies what it received, stops replicating and takes "
          "writes; the old primary stays fenced", deadline_s=90, when=(LOST,), act=promote, check=promoted),
     Step("repoint-db-endpoint", "Point the site's one database endpoint at the new primary; it answers SQL, "
