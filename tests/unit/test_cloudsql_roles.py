@@ -47,3 +47,20 @@ def test_a_kubernetes_target_without_cloud_sql_has_no_database_roles(sql):
     tgt = target(data)
     assert tgt.db_roles() is None and tgt.db_failover_state() is None and tgt.nodes("db") == []
     assert sql.requests == []
+
+
+def test_the_redundancy_watch_measures_cloud_sql_and_says_why_not_when_its_roles_cannot_be_read(sql):
+    from gameday.measure.phases import NOT_MEASURED
+    from gameday.runner.redundancy import Watch
+
+    sql.add_instance("sps-db", availability="REGIONAL")
+    tgt = target(environment())
+    watch = Watch(tgt.env, layers=("db",), interval_s=0.05, make_target=lambda _env: tgt).start()
+    assert watch.before["db"].full and watch.unmeasured == {}
+    watch.stop(None)
+
+    sql.fail("GET", "/instances/sps-db", 403, "The client is not authorized to make this request.")
+    refused = Watch(tgt.env, layers=("db",), make_target=lambda _env: target(environment())).start()
+    [db] = refused.stop(None)
+    assert db.status == NOT_MEASURED and db.detail.startswith("the database's roles could not be read: ")
+    assert "not authorized" in db.detail
