@@ -22,8 +22,10 @@ from pathlib import Path
 import pymysql
 import pytest
 import requests
+from click.testing import CliRunner
 
 from gameday.chaos import ledger
+from gameday.cli import cli
 from gameday.deadline import wait_until
 from gameday.report import regions
 from gameday.sandbox import regions as region_set
@@ -99,6 +101,15 @@ def test_the_standby_replicates_and_the_front_serves_the_active_region(two_regio
 
 
 def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
+    # the dry run's plan (`gameday playbook region --switchover`, in this process: no CLI start-up to pay)
+    # says, before anything is touched, whether stop-writes restarts the database
+    dry = CliRunner().invoke(cli, ["playbook", "region", "--switchover", "--env", ENV])
+    assert dry.exit_code == 11, dry.output  # needs restore: planned, nothing done
+    print(f"\ndry-run plan: {dry.output}")
+    assert ("region/stop-writes: Stop writes in the active region (its database read-only) (deadline 30s): will "
+            "make r1's database read-only (read_only=on); no restart (MariaDB: SET GLOBAL read_only is a dynamic "
+            "variable)") in " ".join(dry.output.split())
+    assert _pair().active() == "r1"
     proc, journal = chaos_run(ROOT / "experiments" / "region" / "switchover.yaml", tmp_path, var_file=ENV_FILE,
                               timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -148,6 +159,18 @@ def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions,
     assert rpo["rpo_records"] is not None and rpo["rpo_records"] == len(rpo["lost"])  # measured, and named
     for layer in ("kafka", "db"):
         assert rpo["layers"][layer]["acknowledged"] > 0, layer
+    # the Kafka records r2 acknowledged and MirrorMaker never copied to r1, named with r2's offsets
+    kafka_lost = [name for name in rpo["lost"] if "/kafka/" in name]
+    missing = rpo["unmirrored"]
+    print(f"unmirrored: {json.dumps(missing)[:400]}")
+    if kafka_lost:
+        assert (missing["region"], missing["mirrored_to"]) == ("r2", "r1/r2.gameday-canary")
+        assert [r["name"] for r in missing["records"]] == kafka_lost and missing["count"] == len(kafka_lost)
+        assert all(r["offset"] is not None and r["offset"] > p["copied_through_offset"]
+                   for p in missing["partitions"] if p["copied_through_offset"] is not None
+                   for r in missing["records"] if r["partition"] == p["partition"])
+    else:
+        assert missing is None
     timeline = out["region-timeline"]
     print(f"failover timeline: {json.dumps(timeline, default=str)}")
     phases = [p["phase"] for p in timeline["phases"]]
@@ -156,11 +179,25 @@ def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions,
     assert out["readers-after-the-failover"]["served_by"] == "r1"
     back = out["fail-back"]
     assert back["active"] == "r2" and back["restored"][0]["existed"] is True
+    # the failback's own RPO, by canaries written in r1 until its writes stopped and read back from r2
+    back_rpo = back["restored"][0]["rpo"]
+    print(f"failback RPO: {json.dumps(back_rpo['layers'], default=str)[:600]}")
+    assert (back_rpo["written_to"], back_rpo["read_from"], back_rpo["kafka_topic"]) == ("r1", "r2", "r1.gameday-canary")
+    for layer in ("kafka", "db"):
+        assert back_rpo["layers"][layer]["acknowledged"] > 0, layer
+    assert back_rpo["rpo_records"] == 0 and back_rpo["lost"] == [] and back_rpo["unmirrored"] is None
     # the failback as the report shows it: its own drill, each phase timed from its start (gameday.report.regions)
-    [failback] = [d for d in regions.scenario_drills({"target": {"name": ENV}}, {
+    drills = regions.scenario_drills({"target": {"name": ENV}}, {
         "name": "region-lost", "experiment": "experiments/region/lose-region.yaml", "layer": "region"}, journal)
-        if d["kind"] == "failback"]
+    [failover] = [d for d in drills if d["kind"] == "failover"]
+    assert failover["rpo"]["records"] == rpo["rpo_records"] and failover["rpo"]["unmirrored"] == missing
+    if kafka_lost:
+        assert "MirrorMaker never copied to r1/r2.gameday-canary" in failover["rpo"]["sentence"]
+    [failback] = [d for d in drills if d["kind"] == "failback"]
     print(f"failback phases: {json.dumps([(p['phase'], p['start_s'], p['end_s']) for p in failback['phases']])}")
+    figure = {f["name"]: f for f in failback["figures"]}["RPO (acknowledged writes lost)"]
+    assert (figure["value"], figure["target"], figure["met"]) == (0, 0, True) and failback["rpo"]["records"] == 0
+    assert figure["explain"].startswith("Nothing lost: every one of the ")
     assert (failback["from"], failback["to"]) == ("r1", "r2") and failback["rto_s"] is not None
     assert {"rebuild-standby", "stop-writes", "wait-caught-up", "promote-standby", "switch-front",
             "resume-writes"} <= {p["phase"] for p in failback["phases"]}
