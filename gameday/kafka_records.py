@@ -13,10 +13,11 @@ cannot answer in time.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 from .deadline import Deadline
 from .kafka_admin import TIMEOUT, KafkaUnavailable, _quiet, admin
@@ -64,6 +65,26 @@ def _partitions(bootstrap: str, topic: str, timeout: float) -> list[int]:
     return sorted(found.partitions)
 
 
+# the partition's leader is moving: asked again (librdkafka does not always flag these retriable)
+LEADER_MOVED = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE}
+
+
+def _watermarks(reader: Consumer, topic: str, partition: int, deadline: Deadline) -> tuple[int, int]:
+    """(low, high) of one partition. A retriable error (the leader just moved: NOT_LEADER_FOR_PARTITION
+    right after a preferred leader election, whose answer races the clients' metadata) is asked again
+    until ``deadline``; any other error, or the last one at the deadline, raises KafkaException."""
+    last: KafkaException | None = None
+    while last is None or not deadline.expired():
+        try:
+            return reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=max(0.5, deadline.remaining()))
+        except KafkaException as err:
+            if not (err.args[0].retriable() or err.args[0].code() in LEADER_MOVED):
+                raise
+            last = err
+        time.sleep(min(0.2, max(0.0, deadline.remaining())))
+    raise last
+
+
 def read_all(bootstrap: str, topic: str, *, start: dict[int, int] | None = None,
              timeout: float = TIMEOUT) -> list[dict[str, Any]]:
     """Every record of ``topic`` from its first offset (or ``start``'s, per partition) to its end as
@@ -76,8 +97,7 @@ def read_all(bootstrap: str, topic: str, *, start: dict[int, int] | None = None,
     reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"gameday-reader-{uuid.uuid4().hex[:8]}",
                        "enable.auto.commit": False, "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
     try:
-        ends = {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=max(0.5, deadline.remaining()))
-                for p in parts}
+        ends = {p: _watermarks(reader, topic, p, deadline) for p in parts}
         first = {p: max(low, (start or {}).get(p, low)) for p, (low, _high) in ends.items()}
         todo = {p for p, (_low, high) in ends.items() if high > first[p]}
         reader.assign([TopicPartition(topic, p, first[p]) for p in todo])
@@ -108,8 +128,7 @@ def end_offsets(bootstrap: str, topic: str, *, timeout: float = TIMEOUT) -> dict
     reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"gameday-reader-{uuid.uuid4().hex[:8]}",
                        "enable.auto.commit": False, "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
     try:
-        return {p: reader.get_watermark_offsets(TopicPartition(topic, p), timeout=max(0.5, deadline.remaining()))[1]
-                for p in parts}
+        return {p: _watermarks(reader, topic, p, deadline)[1] for p in parts}
     except KafkaException as err:
         raise KafkaUnavailable(f"Kafka did not report the end of {topic}: {err}") from err
     finally:

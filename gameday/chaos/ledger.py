@@ -225,10 +225,12 @@ def matching(where: Where, undo: str, **kwargs: Any) -> list[dict[str, Any]]:
             if r["undo"] == undo and all(r["kwargs"].get(k) == v for k, v in kwargs.items())]
 
 
-def run_record(record: dict[str, Any]) -> dict[str, Any]:
+def run_record(record: dict[str, Any], *, settled_by: str | None = None) -> dict[str, Any]:
     """Execute one undo record and remove it; returns what the undo reported. Raises what the undo
     raised (the record then stays, for the next try). Production consent is this process's own
-    (:mod:`gameday.targets.consent`): the same consent that injected a fault undoes it."""
+    (:mod:`gameday.targets.consent`): the same consent that injected a fault undoes it.
+    ``settled_by`` (see :func:`settle`): this run's own recovery removed the fault first, so an undo
+    finding it gone is that recovery's work, not a fault removed under the run."""
     from .undo import UNDO
     env = _record_env(record)
     if record["undo"] not in UNDO:
@@ -236,9 +238,31 @@ def run_record(record: dict[str, Any]) -> dict[str, Any]:
                            hint="it was written by another gameday version; undo it by hand and delete the record")
     result = UNDO[record["undo"]](env, **record["kwargs"])
     removed = done(env, record["id"])
-    already_gone = isinstance(result, dict) and result.get("existed") is False
-    _note("undone", record, already_gone=already_gone, record_was_there=removed)
+    already_gone = settled_by is None and isinstance(result, dict) and result.get("existed") is False
+    _note("undone", record, already_gone=already_gone, record_was_there=removed,
+          **({"settled_by": settled_by} if settled_by else {}))
     return {"id": record["id"], "undo": record["undo"], "reason": record["reason"], "result": result}
+
+
+def settle(where: Where, layer: str, *, by: str) -> dict[str, list[Any]]:
+    """After a recovery that this process ran inside its own experiment (``by``: "the kafka
+    playbook") succeeded, close the undo records this process wrote for ``layer`` (their kwargs'
+    ``layer``): each undo runs now, idempotently (it finds its fault gone, or removes what is left),
+    and the run's account says the run's own recovery removed it. Without this the rollback's undo
+    found the fault already gone and the game day reported it "removed under this run by someone
+    else" (the disk-full drill, whose method runs the kafka playbook). Records of other processes or
+    layers are left alone. Returns ``{"settled": [run_record results], "failed": [{"id", "error"}]}``;
+    a failed undo keeps its record for the rollback, the next run or ``gameday cleanup``."""
+    me, host = os.getpid(), socket.gethostname()
+    out: dict[str, list[Any]] = {"settled": [], "failed": []}
+    for record in pending(where):
+        if record.get("pid") != me or record.get("host") != host or record["kwargs"].get("layer") != layer:
+            continue
+        try:
+            out["settled"].append(run_record(record, settled_by=by))
+        except GamedayError as err:
+            out["failed"].append({"id": record["id"], "error": str(err)})
+    return out
 
 
 def undo_all(where: Where) -> Outcome:

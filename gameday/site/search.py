@@ -67,6 +67,11 @@ INDEX_SETTINGS: dict[str, Any] = {
 
 _DOC_FIELDS = ("kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
 _HIT_FIELDS = ["kind", "slug", "title", "category", "summary", "version"]
+# Item errors that say the index cannot be written at all (deleted, closed, read-only block): the
+# whole batch waits for the layer to come back (SearchUnavailable), never dead-lettered as refused
+# events. A lost index once dead-lettered every event the indexer took meanwhile: gone from search
+# until a replay, 8 acknowledged canary articles in a disaster game day.
+INDEX_GONE = {"index_not_found_exception", "index_closed_exception", "cluster_block_exception"}
 REMOVED_TYPE = "article.removed"  # a removal event (the contract: gameday.site.events): delete the document
 
 
@@ -235,8 +240,9 @@ class SearchClient:
 
         ``stale`` counts version conflicts (the index already holds this or a newer version, or a
         removal of one). ``removed`` counts deletions, a document that was not there included (the
-        removal is recorded either way). Raises :class:`SearchUnavailable` if no host answered or an
-        item failed for want of capacity (429, 5xx): the caller should retry the whole batch (it is
+        removal is recorded either way). Raises :class:`SearchUnavailable` if no host answered, an
+        item failed for want of capacity (429, 5xx), or the index itself cannot be written
+        (:data:`INDEX_GONE`: deleted, closed, blocked): the caller should retry the whole batch (it is
         idempotent). Raises :class:`SearchRejected` naming the ids OpenSearch refused for what they
         are (other 4xx): those never index; the rest of the batch was applied.
         """
@@ -256,6 +262,7 @@ class SearchClient:
         result = resp.json()
         counts = {"indexed": 0, "removed": 0, "stale": 0}
         failures: list[str] = []
+        missing: list[str] = []  # items refused because the index itself is gone, closed or blocked
         refused: dict[str, str] = {}
         for item in result.get("items", []):
             op, outcome = next(iter(item.items()), ("index", {}))
@@ -268,8 +275,14 @@ class SearchClient:
                 counts["stale"] += 1
             else:
                 failures.append(f"{outcome.get('_id')}: {status} {json.dumps(outcome.get('error'))[:200]}")
+                error = outcome.get("error")
+                if isinstance(error, dict) and error.get("type") in INDEX_GONE:
+                    missing.append(failures[-1])
                 refused[str(outcome.get("_id"))] = f"HTTP {status} {json.dumps(outcome.get('error'))[:300]}"
         if failures:
+            if missing:
+                raise SearchUnavailable(f"the index is not there to write to ({len(missing)} items, e.g. {missing[0]}): "
+                                        "a layer failure, not the events' fault; retry when it is back")
             if any(f.split(": ", 1)[1].startswith(("429", "5")) for f in failures):
                 raise SearchUnavailable(f"bulk indexing partly failed ({len(failures)} items), e.g. {failures[0]}")
             raise SearchRejected(f"bulk indexing refused {len(failures)} items, e.g. {failures[0]}", refused)

@@ -87,7 +87,9 @@ def test_controller_quorum_lost_the_playbook_restores_it_and_nothing_acknowledge
 
 
 def test_a_full_broker_disk_takes_it_down_the_playbook_frees_it_and_nothing_acknowledged_is_lost(
-        target, steady_twin, tmp_path):
+        target, steady_twin, tmp_path, monkeypatch):
+    run_log = tmp_path / "run-log.jsonl"  # the run's account a game day keeps (its chaos child inherits it)
+    monkeypatch.setenv(ledger.RUN_LOG_ENV, str(run_log))
     made = log_disk.record(steady_twin, log_disk.MEMBER_INDEX)
     assert made, f"the test twin runs as root: kafka-3 must have a small disk ({log_disk.why_not_possible()})"
     log = steady_twin.paths.member_log("kafka-3")
@@ -114,6 +116,12 @@ def test_a_full_broker_disk_takes_it_down_the_playbook_frees_it_and_nothing_ackn
     assert disk["member"] == "kafka-3" and not disk["full"] and disk["filler"] == 0, disk
     assert kafka_admin.partition_health(target.kafka_bootstrap())["healthy"]
     assert not ledger.matching(target.env, "free_disk")
+    # the method's own playbook removed the fault: its record is settled there, so the run's account
+    # does not report it "removed under this run by someone else" (as a disaster game day once did)
+    assert playbook["settled"]["records"] and not playbook["settled"]["failed"], playbook["settled"]
+    undone = [json.loads(line) for line in run_log.read_text().splitlines() if '"undone"' in line]
+    assert [u.get("settled_by") for u in undone] == ["the kafka playbook"], undone
+    assert ledger.removed_under(run_log, ledger.pending(target.env)) == []
     report = canaries.verify(timeout=120)["kafka"]
     assert report.acknowledged > 0 and report.lost == [], report.to_dict()
     print(f"kafka-3's disk filled: it stopped serving {down['seconds']} s later; free-broker-disk "

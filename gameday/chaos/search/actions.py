@@ -99,7 +99,8 @@ def recover_index_shards(index: str = "content", configuration: Dict[str, Any] =
 def lose_index(index: str = "content", dry_run: bool = False, configuration: Dict[str, Any] = None,
                secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Lose an index: snapshot it to the filesystem repository, then delete it. The rollback
-    (``restore_lost_index``, or the undo record) restores it from that snapshot."""
+    (``restore_lost_index``, or the undo record) is the search playbook: that snapshot restored, the
+    Kafka events since replayed, the index matched against the database (``undo.recover_index``)."""
     tgt = target(configuration, lock=not dry_run)
     api = tgt.search_admin(timeout=120)
     if not api.index_exists(index):
@@ -109,7 +110,7 @@ def lose_index(index: str = "content", dry_run: bool = False, configuration: Dic
     snapshot = f"gameday-before-loss-{int(time.time())}"
     api.snapshot(REPOSITORY, snapshot, [index])
     fault_at = time.time()
-    with ledger.pending_undo(tgt.env, "restore_index",
+    with ledger.pending_undo(tgt.env, "recover_index",
                              {"index": index, "repository": REPOSITORY, "snapshot": snapshot},
                              reason=f"deleted {index}"):
         api.delete_index(index)
@@ -120,9 +121,12 @@ def lose_index(index: str = "content", dry_run: bool = False, configuration: Dic
 @activity
 def restore_lost_index(index: str = "content", configuration: Dict[str, Any] = None,
                        secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """Rollback of ``lose_index``: restore the index from the snapshot taken before it was lost."""
+    """Rollback of ``lose_index`` (and its method's recovery step): the search playbook restores the
+    index from the snapshot taken before it was lost and replays the events since (records of an
+    older gameday: the bare snapshot restore)."""
     tgt = target(configuration)
-    done = [ledger.run_record(r)["result"] for r in ledger.matching(tgt.env, "restore_index", index=index)]
+    done = [ledger.run_record(r)["result"] for kind in ("recover_index", "restore_index")
+            for r in ledger.matching(tgt.env, kind, index=index)]
     return {"target": tgt.name, "restored": done}
 
 
