@@ -169,7 +169,7 @@ class ScenarioRunner:
         self.on_phase(spec.name, "playbook")
         playbook = self.restore(spec, ctx, fault_at)
         self.progress(f"  experiment {journal.get('status', 'did not run')} (exit {code}); cooling down "
-                      f"{self.suite.cooldown_s:.0f}s")
+                      f"{self.cooldown_s():.0f}s")
         self.on_phase(spec.name, "cool-down")
         self.redundancy(spec, watch, fault_at)  # the cool-down, longer (bounded) while a layer is not full again
         ended = time.time()
@@ -192,13 +192,20 @@ class ScenarioRunner:
                            journal_path=journal_path, log_path=log_path, fault_at=fault_at, rpo=rpo,
                            playbook=playbook, removed_under=removed, undo_failed=left.failed, events=mine)
 
+    def cooldown_s(self) -> float:
+        """The suite's ``cooldown_s``, but never shorter than its SLO's ``window_s``: the RTO is the first
+        run of ``window_s`` good seconds after the fault, read from this scenario's seconds only, so a
+        site that recovered as the experiment ended must have that long to show it. A cool-down of 3 s
+        after a 10 s SLO window read "RTO never" for a database back in 4 s (the in-cluster game day)."""
+        return max(float(self.suite.cooldown_s), float(self.suite.slo.window_s))
+
     def redundancy(self, spec: ScenarioSpec, watch: Watch, fault_at: float | None) -> list[LayerRedundancy]:
         """Wait out the cool-down, and up to REDUNDANCY_WAIT_S more while a layer that was full before
         the fault is not full again; each layer's redundancy is then an event and a progress line."""
-        waited = watch.wait(min_s=self.suite.cooldown_s,
-                            max_s=self.suite.cooldown_s + (REDUNDANCY_WAIT_S if fault_at else 0.0))
-        if waited > self.suite.cooldown_s + 1:
-            self.progress(f"  waited {waited - self.suite.cooldown_s:.0f}s beyond the cool-down for full redundancy")
+        cooldown = self.cooldown_s()
+        waited = watch.wait(min_s=cooldown, max_s=cooldown + (REDUNDANCY_WAIT_S if fault_at else 0.0))
+        if waited > cooldown + 1:
+            self.progress(f"  waited {waited - cooldown:.0f}s beyond the cool-down for full redundancy")
         results = watch.stop(fault_at)
         for r in results:
             self.events.add("redundancy", scenario=spec.name, **r.to_event())
