@@ -222,13 +222,20 @@ class LeaseLock(TargetLock):
 
     def _renew_loop(self) -> None:
         """Renew every ``renew_s`` until released (a daemon thread: it dies with the process, and
-        the Lease then expires after ``lease_s``)."""
+        the Lease then expires after ``lease_s``). When no renewal has succeeded for ``lease_s``, the
+        Lease is stale to every other process (anyone may break it): it is said ``lost`` and the
+        thread stops, instead of asking an API server that is gone for as long as the process lives."""
         from ..targets.kubernetes_state import Conflict
+        renewed = time.monotonic()
         while not self._stop.wait(self.renew_s):
             try:
                 self.renew()
+                renewed = time.monotonic()
             except (Conflict, GamedayError, OSError) as err:
                 log.error("gameday: could not renew the lease %s: %s", self.name, err)
+                if time.monotonic() - renewed >= self.lease_s:
+                    self.lost = f"not renewed for {self.lease_s}s (the last error: {err}): stale, anyone may break it"
+                    self._stop.set()
             if self.lost:
                 log.error("gameday: lost the lease %s: %s", self.name, self.lost)
 
