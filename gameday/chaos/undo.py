@@ -63,6 +63,18 @@ def restore_index(env: Environment, index: str, repository: str, snapshot: str) 
     return {"restored": index, "from": f"{repository}/{snapshot}"}
 
 
+def _search_playbook(target: Any, failing: str) -> Any:
+    """The search playbook applied on ``target``; its result, or a GamedayError saying it could not
+    ``failing`` (naming the failed step) for the undo's caller to report and retry."""
+    from ..recovery import FAILED, load_playbook, run
+    from ..recovery.context import Context
+    result = run(load_playbook("search"), Context(target=target), apply=True)
+    if result.outcome == FAILED:
+        raise GamedayError(f"the search playbook could not {failing}: {result.error}",
+                           hint="`gameday playbook search --apply` shows each step; `gameday cleanup` retries")
+    return result
+
+
 def recover_index(env: Environment, index: str, repository: str, snapshot: str) -> dict[str, Any]:
     """Undo of a lost index: the search playbook, applied. It pauses the indexer, removes an index
     the indexer may have made meanwhile, restores the newest snapshot (``snapshot``, taken just before
@@ -72,12 +84,8 @@ def recover_index(env: Environment, index: str, repository: str, snapshot: str) 
     snapshot and the restore: a disaster game day's canaries found 8 acknowledged articles missing.
     Harmless when nothing is lost (the playbook finds the layer healthy). A failed playbook raises,
     naming its failed step."""
-    from ..recovery import FAILED, HEALTHY, load_playbook, run
-    from ..recovery.context import Context
-    result = run(load_playbook("search"), Context(target=for_environment(env)), apply=True)
-    if result.outcome == FAILED:
-        raise GamedayError(f"the search playbook could not restore {index}: {result.error}",
-                           hint="`gameday playbook search --apply` shows each step; `gameday cleanup` retries")
+    from ..recovery import HEALTHY
+    result = _search_playbook(for_environment(env), f"restore {index}")
     return {"restored": index, "from": f"{repository}/{snapshot} or newer, and the events since",
             "outcome": result.outcome, "steps": result.step_timings(), "existed": result.outcome != HEALTHY}
 
@@ -99,16 +107,12 @@ def rebuild_search_cluster(env: Environment, layer: str, members: list[str]) -> 
     finds the layer healthy and does nothing). Where nothing is held (Kubernetes: the pods come back
     on new claims by themselves) it first waits until they are ready, so the playbook diagnoses the
     new cluster they formed. A failed playbook raises, naming its failed step."""
-    from ..recovery import FAILED, HEALTHY, load_playbook, run
-    from ..recovery.context import Context
+    from ..recovery import HEALTHY
     target = for_environment(env)
     lost = target.lost_storage(layer)
     if not lost:  # nothing held: the platform brings the nodes back itself (Kubernetes: on new claims)
         _wait_for_members_back(target, layer)
-    result = run(load_playbook("search"), Context(target=target), apply=True)
-    if result.outcome == FAILED:
-        raise GamedayError(f"the search playbook could not rebuild {', '.join(members)}: {result.error}",
-                           hint="`gameday playbook search --apply` shows each step; `gameday cleanup` retries")
+    result = _search_playbook(target, f"rebuild {', '.join(members)}")
     steps = result.step_timings()
     uuid = (target.search_admin().request("GET", "/") or {}).get("cluster_uuid")
     return {"rebuilt": members, "lost_storage": lost, "outcome": result.outcome, "steps": steps,
