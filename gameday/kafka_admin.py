@@ -129,11 +129,23 @@ def _offsets_reader(bootstrap: str, group: str) -> Consumer:
     return _readers[key]
 
 
+def _fresh_offsets_reader(bootstrap: str, group: str) -> Consumer:
+    """Forget the kept reader of ``group`` and make a new one: librdkafka's metadata cache in a
+    long-lived client can keep a partition it missed once as unknown (_UNKNOWN_PARTITION on every
+    later ask, for minutes, after a broker came back); a new client asks the cluster afresh. The old
+    one is not closed here (another thread may be asking it): it goes with its last reference."""
+    _readers.pop(f"{bootstrap}|{group}", None)
+    return _offsets_reader(bootstrap, group)
+
+
 # Errors a cluster gives while it settles (a broker back, leaders moving, a group coordinator loading its
 # offsets). librdkafka marks few of them retriable() on the errors its simple calls raise.
 _SETTLING = frozenset({KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE,
                        KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.NOT_COORDINATOR,
                        KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.REQUEST_TIMED_OUT})
+# Errors of the client's own metadata cache: the partition or topic exists (the cluster's metadata
+# just listed it), so the client is asked to forget what it cached and to ask again.
+_STALE_CACHE = frozenset({KafkaError._UNKNOWN_PARTITION, KafkaError._UNKNOWN_TOPIC})
 
 
 def consumer_lag(bootstrap: str, group: str, topic: str, *, timeout: float = TIMEOUT) -> dict[str, Any]:
@@ -154,7 +166,10 @@ def consumer_lag(bootstrap: str, group: str, topic: str, *, timeout: float = TIM
             answer = committed, {tp.partition: reader.get_watermark_offsets(tp, timeout=max(deadline.remaining(), 0.5))[1]
                                  for tp in parts}
         except KafkaException as err:
-            if not (err.args[0].retriable() or err.args[0].code() in _SETTLING):
+            code = err.args[0].code()
+            if code in _STALE_CACHE:
+                reader = _fresh_offsets_reader(bootstrap, group)
+            elif not (err.args[0].retriable() or code in _SETTLING):
                 raise KafkaUnavailable(f"Kafka did not report offsets for group {group!r}: {err}") from err
             last = err
             time.sleep(0.25)

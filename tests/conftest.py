@@ -67,6 +67,7 @@ NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browse
            "test_control_plane.py",              # the Kubernetes control plane alone, net 30
            "test_cloudsql_failover_drill.py",    # etcd + kube-apiserver + MariaDB, net 38; a local Cloud SQL server
            "test_kubernetes_mirror_offsets.py",  # one KRaft broker, 127.61.0.1
+           "test_consumer_lag_cache.py",         # one KRaft broker, 127.67.40.1
            "test_wordpress.py",                  # MariaDB + WordPress, net 60
            "test_event_relay.py",                # MariaDB + WordPress + one broker + the relay, net 62
            "test_object_cache.py",               # MariaDB + WordPress + Redis, net 63
