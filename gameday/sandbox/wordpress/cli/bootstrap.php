@@ -40,6 +40,10 @@ update_option('default_comment_status', 'closed');
 update_option('default_ping_status', 'closed');
 global $wp_rewrite;
 $wp_rewrite->set_permalink_structure('/%category%/%postname%/');
+// Registered again now that the structure is set: on a first install WordPress registered them at init
+// with no permalink structure, so without this the rules had no %category% tag and no category archives
+// (every guidance post's permalink and /category/<slug>/ answered 404).
+create_initial_taxonomies();
 \Gameday\register_content_types();
 flush_rewrite_rules(false);
 \Gameday\ensure_outbox();
