@@ -401,8 +401,8 @@ def main() -> int:
     surge_cdn_lost = plan.edge_rps * model.surge_factor
     slo = yaml.safe_load((ROOT / "targets.yaml").read_text())["defaults"]["slo"]
 
-    def terminated(signum, frame):
-        raise SystemExit(128 + signum)
+    def terminated(signum, frame):  # as Ctrl-C: the load runner stops Locust, the topology comes down
+        raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, terminated)
     twin = Twin.create(NAME, net=NET)
@@ -572,4 +572,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        print("origin_bench: interrupted (the topology was taken down and wiped)", file=sys.stderr)
+        sys.exit(130)
