@@ -135,7 +135,7 @@ def promote(regions: Regions, region: str, *, planned: bool) -> dict[str, Any]:
 def _size_of(regions: Regions, size: str) -> Shape:
     if size not in SIZES:
         raise UsageError(f"no size {size!r}", hint=f"sizes: {', '.join(SIZES)}")
-    return Shape() if size == "primary" else Shape.standby_of("r2", Upstream("x", 0, "r1"), index=2)
+    return regions.primary_size() if size == "primary" else Shape.standby_of("r2", Upstream("x", 0, "r1"), index=2)
 
 
 def resize(regions: Regions, region: str, size: str, *, timeout: float = 300.0) -> dict[str, Any]:

@@ -112,20 +112,37 @@ class Regions:
         return state
 
     # ---- shapes ----------------------------------------------------------------------------------
-    def front_shape(self) -> Shape:
-        return Shape(role="front", region="global", regions=[
+    def front_shape(self, primary_size: dict[str, int]) -> Shape:
+        return Shape(role="front", region="global", primary_size=primary_size, regions=[
             {"region": r, "twin": t.name, "net": t.net} for r, t in self.regions.items()])
 
-    def write_shapes(self) -> None:
-        """r1 a full region, r2 its warm standby, the front: what ``up`` builds (kept once written:
-        after a failover the shapes say who replicates from whom)."""
+    def primary_size(self) -> Shape:
+        """The size an active region is scaled to (a failover's or switchover's scale-up): r1's when
+        the set was made (:meth:`write_shapes`), kept in the front's shape; a full twin's
+        (``Shape()``) for a set made before it was kept."""
+        front = Shape.load(self.front.paths)
+        return Shape(**(front.primary_size if front.role == "front" else {}))
+
+    def write_shapes(self, primary: Shape | None = None) -> None:
+        """r1 a full region (``primary``'s size if given, else a full twin's), r2 its warm standby,
+        the front: what ``up`` builds (kept once written: after a failover the shapes say who
+        replicates from whom, and the front keeps r1's first size as the set's primary size)::
+
+            Regions.of(twin).write_shapes(Shape(web_replicas=2, indexer_replicas=1, search_nodes=2))
+            up(Regions.of(twin))     # r1 starts with 2 web, 1 indexer, 2 search nodes; so does a promoted r2
+        """
         if not (self.primary.paths.home / "shape.json").exists():
-            Shape(region="r1", peer=Upstream(twin=self.standby.name, net=self.standby.net, region="r2")
+            size = (primary or Shape()).size()
+            Shape(region="r1", peer=Upstream(twin=self.standby.name, net=self.standby.net, region="r2"), **size
                   ).save(self.primary.paths)
         if not (self.standby.paths.home / "shape.json").exists():
             Shape.standby_of("r2", Upstream(twin=self.primary.name, net=self.primary.net, region="r1"),
                              index=2).save(self.standby.paths)
-        self.front_shape().save(self.front.paths)
+        if (self.front.paths.home / "shape.json").exists():  # a set made before: its size (a full twin's if unsaid)
+            size = self.primary_size().size()
+        else:  # a new set: r1's as made (r1 may be scaled down later; the set's primary size is not)
+            size = Shape.load(self.primary.paths).size()
+        self.front_shape(size).save(self.front.paths)
 
     def reload(self) -> "Regions":
         """The same set with each twin's shape read again (after :meth:`write_shapes`)."""

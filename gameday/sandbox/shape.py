@@ -44,6 +44,7 @@ class Shape:
     upstream: Upstream | None = None  # whom it replicates from now (None: it is the active region)
     peer: Upstream | None = None      # the other region of its set, whichever is active (MirrorMaker's source)
     regions: list[dict] = field(default_factory=list)  # role "front": [{region, twin, net}], in order
+    primary_size: dict = field(default_factory=dict)  # role "front": the size an active region is scaled to
 
     @property
     def standby(self) -> bool:
@@ -54,6 +55,12 @@ class Shape:
         """A warm standby named ``region`` (the ``index``-th region) replicating from ``upstream``."""
         return cls(region=region, web_replicas=1, indexer_replicas=1, search_nodes=1, db_replicas=0,
                    server_id_base=100 * (index - 1), upstream=upstream, peer=upstream)
+
+    SIZE_FIELDS = ("web_replicas", "indexer_replicas", "search_nodes", "db_replicas")
+
+    def size(self) -> dict[str, int]:
+        """``{"web_replicas", "indexer_replicas", "search_nodes", "db_replicas"}`` of this shape."""
+        return {k: getattr(self, k) for k in self.SIZE_FIELDS}
 
     @property
     def in_region_set(self) -> bool:

@@ -1,5 +1,7 @@
 """Issue 16: two regions of the twin (``gameday sandbox up --regions 2``): a planned switchover and an
 unplanned failover with its failback, each as the catalog experiment ``chaos run`` runs it.
+r1 is made smaller than a full twin (:data:`PRIMARY`: 2 web, 2 indexers, 2 search nodes), and so is
+the size each drill scales the promoted region to (the set keeps r1's first size).
 
 Twin ``rgtest`` (region r1, 127.50.x.y), its warm standby ``rgtest-r2`` (r2, 127.51.x.y: one web, one
 indexer, one search node, a database replica of r1's, Kafka fed by MirrorMaker 2) and the global front
@@ -32,6 +34,7 @@ from gameday.sandbox import regions as region_set
 from gameday.sandbox import search_resize
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.regions import Regions
+from gameday.sandbox.shape import Shape
 from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
 from gameday.targets import regions as region_pairs
 from gameday.targets.environment import load as load_env
@@ -43,6 +46,11 @@ ROOT = Path(__file__).resolve().parents[2]
 NAME, NET = "rgtest", 50
 ENV = "regions-test"
 ENV_FILE = ROOT / "environments" / "regions-test.yaml"
+# r1 as made, and the size a promoted region is scaled to: smaller than a full twin (3 web, 2 indexers,
+# 3 search nodes) and still bigger than the standby in every scaled workload: each scale-up starts a
+# web replica, an indexer and one search node that joins the cluster (not two: one JVM less to start
+# on two cores, three times per module) and a scale-down moves shards off one node, not two
+PRIMARY = Shape(web_replicas=2, indexer_replicas=2, search_nodes=2)
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +58,7 @@ def two_regions():
     pause_session_twin()  # three twins of their own; a fourth idle on two cores slows every drill
     rs = Regions.of(Twin.create(NAME, NET))
     region_set.down(rs, wipe=True)  # what a killed earlier run left
+    rs.write_shapes(PRIMARY)
     try:
         result = region_set.up(rs, timeout=600)
         print(f"\nregions up: {json.dumps(result['seconds'])}; link {json.dumps(result['link'], default=str)[:300]}")

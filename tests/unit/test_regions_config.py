@@ -53,6 +53,20 @@ def test_the_standby_is_small_and_its_server_ids_differ_from_the_upstreams(regio
     assert db.replica_workload(r2).replicas == 0 and db.replica_workload(r2).max_replicas == 1  # declared
 
 
+def test_the_set_keeps_r1s_first_size_as_the_size_a_promoted_region_is_scaled_to(regions):
+    assert regions.primary_size().size() == Shape().size() == regions.primary.shape.size()  # a full twin's
+    small = Regions.of(Twin.create("rs", 46))
+    small.write_shapes(Shape(web_replicas=2, indexer_replicas=1, search_nodes=2))
+    small = small.reload()
+    want = {"web_replicas": 2, "indexer_replicas": 1, "search_nodes": 2, "db_replicas": 1}
+    assert small.primary.shape.size() == want and small.primary_size().size() == want
+    assert small.standby.shape.size() == {"web_replicas": 1, "indexer_replicas": 1, "search_nodes": 1, "db_replicas": 0}
+    # r1 scaled down to a standby later (a switchover): the set's primary size is still what r1 was made with
+    Shape(**{**small.primary.shape.__dict__, **small.standby.shape.size()}).save(small.primary.paths)
+    small.write_shapes(Shape(search_nodes=5))  # shapes kept once written; a new size is not taken either
+    assert small.reload().primary_size().size() == want
+
+
 def test_the_standby_primary_replicates_from_the_upstream_endpoint_read_only_and_asynchronously(regions):
     r1, r2 = regions.primary, regions.standby
     assert db_roles.ensure(r1).upstream is None
