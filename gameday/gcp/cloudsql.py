@@ -321,6 +321,18 @@ class CloudSql:
         seconds) into a new instance ``destination``. Refused before anything is sent when point-in-time
         recovery is off, the moment is in the future or past the log retention, or ``destination``
         already exists."""
+        self.check_clone(destination, moment)
+        point = rfc3339(moment)
+        body = {"cloneContext": {"kind": "sql#cloneContext", "destinationInstanceName": destination, "pointInTime": point}}
+        request = self.service.instances().clone(project=self.project, instance=self.instance, body=body)
+        operation, took = self._start(request, f"clone to {destination} at {point}")
+        return {"operation": operation.get("name"), "took_s": took, "point_in_time": point,
+                "addresses": addresses(self.get(destination))}
+
+    def check_clone(self, destination: str, moment: float) -> None:
+        """What :meth:`clone_at` checks before it sends anything (reads only): a UsageError when
+        point-in-time recovery is off, ``moment`` is in the future or past the log retention, or
+        ``destination`` already exists."""
         source = self.get()
         backup = (source.get("settings") or {}).get("backupConfiguration") or {}
         if not (backup.get("binaryLogEnabled") or backup.get("pointInTimeRecoveryEnabled")):
@@ -341,12 +353,6 @@ class CloudSql:
                              "clone into it; nothing was touched",
                              hint=f"delete it if it is an old restore (gcloud sql instances delete {destination} "
                                   f"--project {self.project}), or name another kubernetes.db.cloud_sql.restore_instance")
-        point = rfc3339(moment)
-        body = {"cloneContext": {"kind": "sql#cloneContext", "destinationInstanceName": destination, "pointInTime": point}}
-        request = self.service.instances().clone(project=self.project, instance=self.instance, body=body)
-        operation, took = self._start(request, f"clone to {destination} at {point}")
-        return {"operation": operation.get("name"), "took_s": took, "point_in_time": point,
-                "addresses": addresses(self.get(destination))}
 
     def flag_catalog(self, database_version: str) -> dict[str, dict[str, Any]]:
         """``flags.list`` for ``database_version`` (``MYSQL_8_0``): every database flag Cloud SQL offers

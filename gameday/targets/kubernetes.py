@@ -440,6 +440,30 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         nothing after the moment."""
         return self._cloud_sql_db().restore_to(moment, skip)
 
+    def check_db_restore_drill(self) -> dict[str, Any]:
+        """The destroy-content drill on Cloud SQL (``gameday.chaos.db.actions.destroy_content`` calls it
+        first; refused, nothing touched, when the restore could not be made: no Cloud SQL instance, no
+        ``restore_instance``, point-in-time recovery off, the clone's name taken, production without
+        consent). ``{"restore": "clone"}``: the fault records the table's figures just before it (the
+        restore's clone is compared with them) and the moment, which the playbook restores to."""
+        db = self._cloud_sql_or_none()
+        if db is None:
+            raise GamedayError(f"{self.name}: the backup and point-in-time restore drill is not built for targets of kind "
+                               "'kubernetes' whose database is not Cloud SQL (an in-cluster MariaDB's backups are not "
+                               "built here); nothing was touched",
+                               hint="name the instance in kubernetes.db.cloud_sql with restore_instance, or run the "
+                                    "drill on the sandbox twin")
+        db.check_restore()
+        return {"restore": "clone"}
+
+    def verify_db_clone(self, restored: dict[str, Any], table: str, before: dict[str, Any] | None) -> dict[str, Any]:
+        """Query the point-in-time clone ``restored`` (what :meth:`restore_db_to` returned) as the
+        site's own user: its ``table`` against ``before``, and the writes after the moment it lacks
+        (:func:`.kubernetes_cloudsql.query_clone`)."""
+        from .kubernetes_cloudsql import query_clone
+
+        return query_clone(restored, table, before, credentials=self.db_credentials(), live=self.db_address())
+
     def promote_db_replica(self, member: str | None = None) -> dict[str, Any]:
         """Cloud SQL failover (``failover: ha``, the site's endpoint unchanged) or promotion of the
         named read replica (``failover: replica``, the site to be repointed: ``next_step``). ``member``

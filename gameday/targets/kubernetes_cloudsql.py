@@ -37,6 +37,14 @@ replica: the fault stops the primary (``settings.activationPolicy: NEVER``, Goog
 instance"), it is then ``lost``, and the db playbook promotes the replica (:meth:`promote_replica`);
 pointing the site at it is the operator's step (:meth:`repoint` says so).
 
+The destroy-content drill (``gameday.chaos.db.actions.destroy_content``, the db playbook's
+``restore-db-content``) restores by cloning::
+
+    db.check_restore()                    # before the fault: consent, restore_instance, PITR on, the name free
+    restored = db.restore_to(moment)      # instances.clone at the moment into restore_instance
+    query_clone(restored, "articles", before, credentials=..., live=(host, port))
+        # the clone queried as the site's user: {"figures", "matches", "mismatches", "lost_after", ...}
+
 Production consent: the calls that change the database refuse on a ``production: true`` environment
 unless consent was given (:func:`gameday.targets.consent.given`: every command's
 ``--i-mean-production`` exports it), before any request. The lock and the undo record are the
@@ -47,8 +55,11 @@ undo (a failover is undone by another failover, a clone by deleting it).
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Any
+
+import pymysql
 
 from ..errors import DeadlineExceeded, GamedayError, UsageError
 from ..gcp.cloudsql import CloudSql, addresses, epoch
@@ -56,6 +67,9 @@ from . import consent
 from .environment import Environment
 
 KIND = "cloud-sql"
+MYSQL_PORT = 3306  # a Cloud SQL instance's address answers MySQL on 3306 (a clone's too)
+CANARY_TABLE = "gameday_canary"  # the RPO canary's rows (gameday.measure.canary.DB_TABLE): named when a clone lacks them
+NAMED = 20  # at most this many lost rows are named one by one; the rest are counted
 FAILOVER_KINDS = ("ha", "replica")
 CHANGING = ("FAILOVER", "PROMOTE_REPLICA", "UPDATE", "RESTART")  # operations that move or stop the primary
 
@@ -304,6 +318,24 @@ class CloudSqlDatabase:
                                 "playbook again to verify")
 
     # ---- point-in-time restore ---------------------------------------------------------------------
+    def restore_destination(self) -> str:
+        """``restore_instance``, or a UsageError naming the setting (nothing touched)."""
+        destination = self.config.get("restore_instance")
+        if not destination:
+            raise UsageError(f"{self.env.name}: a point-in-time restore needs the name of the instance to clone into; "
+                             "nothing was touched",
+                             hint=f"add kubernetes.db.cloud_sql.restore_instance (e.g. {self.instance}-pitr) to "
+                                  f"{self.env.source or 'the environment file'}")
+        return str(destination)
+
+    def check_restore(self) -> None:
+        """Before the destroy-content drill touches anything: production consent (before any request),
+        ``restore_instance`` named, and what the clone would check (point-in-time recovery on, the
+        destination not there yet: reads only), so that a fault is never made that the playbook could
+        not restore."""
+        self._consent("the destroy-content drill (a point-in-time restore)")
+        self.sql.check_clone(self.restore_destination(), time.time())
+
     def restore_to(self, moment: float, skip: list[str] | None = None) -> dict[str, Any]:
         """Clone the instance as it was at ``moment`` into ``restore_instance`` (a new instance; the
         source is left as it is). ``skip`` cannot be honoured: Cloud SQL restores up to a moment and
@@ -314,12 +346,7 @@ class CloudSqlDatabase:
                              f"cannot skip {', '.join(map(str, skip))} and keep what came later; nothing was touched",
                              hint="restore to the moment before the incident without skip; the writes after it are "
                                   "the RPO (replay them by hand from the source's binary log if they matter)")
-        destination = self.config.get("restore_instance")
-        if not destination:
-            raise UsageError(f"{self.env.name}: a point-in-time restore needs the name of the instance to clone into; "
-                             "nothing was touched",
-                             hint=f"add kubernetes.db.cloud_sql.restore_instance (e.g. {self.instance}-pitr) to "
-                                  f"{self.env.source or 'the environment file'}")
+        destination = self.restore_destination()
         self._consent("a point-in-time restore")
         started = time.monotonic()
         done = self.sql.clone_at(str(destination), float(moment))
@@ -332,6 +359,108 @@ class CloudSqlDatabase:
                              f"and the site's own setting) at it; {self.instance} is left as it was"}
 
 
+# ---- a point-in-time clone queried: the content as at the moment, and what came after -------------
+
+def content_figures(cur: Any, table: str) -> dict[str, Any]:
+    """What a table holds, read through ``cur`` (a pymysql cursor): ``{"rows", "min_id", "max_id",
+    "sha256" (over ``id:version`` lines in id order, as the destroy-content drill digests the rows it
+    destroys), "checksum" (CHECKSUM TABLE)}``. ``table`` is a checked table name."""
+    cur.execute(f"SELECT id, version FROM {table}")
+    rows = sorted((int(i), int(v)) for i, v in cur.fetchall())
+    digest = hashlib.sha256()
+    for article_id, version in rows:
+        digest.update(f"{article_id}:{version}\n".encode())
+    cur.execute(f"CHECKSUM TABLE {table}")
+    checksum = cur.fetchone()[1]
+    return {"rows": len(rows), "min_id": rows[0][0] if rows else None, "max_id": rows[-1][0] if rows else None,
+            "sha256": digest.hexdigest(), "checksum": None if checksum is None else int(checksum)}
+
+
+def id_ranges(ids: list[int]) -> str:
+    """``1001-2000, 3006`` for sorted ids (at most :data:`NAMED` ranges, then how many more)."""
+    ranges: list[list[int]] = []
+    for i in ids:
+        if ranges and i == ranges[-1][1] + 1:
+            ranges[-1][1] = i
+        else:
+            ranges.append([i, i])
+    text = ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in ranges[:NAMED])
+    return text + (f" and {len(ranges) - NAMED} more ranges" if len(ranges) > NAMED else "")
+
+
+def _connect(host: str, port: int, credentials: tuple[str, str, str], what: str) -> Any:
+    user, password, database = credentials
+    try:
+        return pymysql.connect(host=host, port=port, user=user, password=password, database=database,
+                               connect_timeout=10, read_timeout=60, write_timeout=60, autocommit=True)
+    except (pymysql.MySQLError, OSError) as err:
+        raise GamedayError(f"{what} {host}:{port} refused the site's database user {user}: {err}",
+                           hint="the runner must reach the instance's address (private IP: run it inside the VPC, "
+                                "e.g. from the cluster) and the site's user must exist on it") from None
+
+
+def _rows_of(cur: Any, table: str, columns: str) -> set[tuple] | None:
+    """Every row's ``columns`` of ``table``; None when the table does not exist (1146)."""
+    try:
+        cur.execute(f"SELECT {columns} FROM {table}")
+    except pymysql.MySQLError as err:
+        if err.args and err.args[0] == 1146:
+            return None
+        raise
+    return {tuple(r) for r in cur.fetchall()}
+
+
+def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | None, *,
+                credentials: tuple[str, str, str], live: tuple[str, int]) -> dict[str, Any]:
+    """Query a point-in-time clone (what :meth:`CloudSqlDatabase.restore_to` returned) as the site's
+    own database user, at its first address, port 3306: ``table``'s figures (:func:`content_figures`)
+    compared with ``before`` (the same figures read just before the incident: rows, id range, sha256,
+    CHECKSUM TABLE), and what the clone lacks that the live database (``live``: the site's endpoint)
+    holds: the writes after the moment, which Cloud SQL does not replay (the RPO): ``table``'s rows
+    added or changed since (by id and version), and the RPO canary's records. Returns ``{"instance",
+    "address", "figures", "expected", "mismatches": [...], "matches", "lost_after": {table: {"rows",
+    "ids", "named"}, "gameday_canary": {...}?}, "lost_rows"}``; a GamedayError when the clone cannot
+    be reached or queried."""
+    ips = [a["ip"] for a in restored.get("addresses") or [] if a.get("ip")]
+    name = restored.get("restored_instance")
+    if not ips:
+        raise GamedayError(f"the clone {name} has no address to query it at; it was not verified",
+                           hint=f"gcloud sql instances describe {name}")
+    conn = _connect(ips[0], MYSQL_PORT, credentials, f"the clone {name}")
+    try:
+        with conn.cursor() as cur:
+            figures = content_figures(cur, table)
+            clone_rows = _rows_of(cur, table, "id, version") or set()
+            clone_canary = _rows_of(cur, CANARY_TABLE, "run, seq")
+    except pymysql.MySQLError as err:
+        raise GamedayError(f"the clone {name} ({ips[0]}) failed a query of {table}: {err}; it was not verified") from None
+    finally:
+        conn.close()
+    expected = {k: (before or {}).get(k) for k in ("rows", "min_id", "max_id", "sha256", "checksum")}
+    mismatches = [f"{k} {figures[k]} (expected {v})" for k, v in expected.items() if v is not None and figures[k] != v]
+    if before is None:
+        mismatches.append("no figures of the table before the incident to compare with")
+    conn = _connect(live[0], live[1], credentials, "the site's database")
+    try:
+        with conn.cursor() as cur:
+            live_rows = _rows_of(cur, table, "id, version") or set()
+            live_canary = _rows_of(cur, CANARY_TABLE, "run, seq")
+    except pymysql.MySQLError as err:
+        raise GamedayError(f"the site's database {live[0]}:{live[1]} failed a query of {table}: {err}") from None
+    finally:
+        conn.close()
+    lost_ids = sorted({int(i) for i, _v in live_rows - clone_rows})
+    lost = {table: {"rows": len(lost_ids), "ids": lost_ids[:NAMED], "named": id_ranges(lost_ids)}}
+    if live_canary is not None:
+        missing = sorted(live_canary - (clone_canary or set()))
+        lost[CANARY_TABLE] = {"rows": len(missing), "records": [f"{r}#{s}" for r, s in missing[:NAMED]],
+                              "named": ", ".join(f"{r}#{s}" for r, s in missing[:NAMED])
+                              + (f" and {len(missing) - NAMED} more" if len(missing) > NAMED else "")}
+    return {"instance": name, "address": f"{ips[0]}:{MYSQL_PORT}", "figures": figures, "expected": expected,
+            "mismatches": mismatches, "matches": not mismatches, "lost_after": lost,
+            "lost_rows": sum(v["rows"] for v in lost.values())}
+
+
 def not_built(env: Environment) -> GamedayError:
     """The refusal of a Kubernetes target whose database is not Cloud SQL (the in-cluster MariaDB's
     backups and failover are not built on Kubernetes)."""
@@ -339,4 +468,3 @@ def not_built(env: Environment) -> GamedayError:
                         "for Cloud SQL only, and this environment names no Cloud SQL instance; nothing was touched",
                         hint=f"name it in kubernetes.db.cloud_sql ({{project, instance}}) in "
                              f"{env.source or 'the environment file'}, or run the database drills on the sandbox twin")
-

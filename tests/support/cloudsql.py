@@ -18,7 +18,12 @@ its operation: nothing restarts while the operation is PENDING; once it is RUNNI
 only then do its replicas (``replicaNames``) restart, answering MAINTENANCE for ``restart_gets`` reads
 each before RUNNABLE again. A client that waits for the replicas without first following the patch's
 operation to DONE sees them RUNNABLE before the restart has begun. A patch whose operation ends with
-errors restarts nothing and leaves the flags as they were. Every request is recorded::
+errors restarts nothing and leaves the flags as they were. An instance may be given a real MariaDB
+behind it (``database=``, :class:`tests.support.cloudsql_mariadb.SourceDatabase`): then an on-demand
+backup is a real dump of it, and a clone at ``pointInTime`` is a real MariaDB holding its data as it
+was then (the newest dump before, plus its binary log replayed up to the moment), made while the
+clone's operation is RUNNING; the clone's instance resource gives that server's address. Every
+request is recorded::
 
     server = CloudSqlServer().start()
     server.add_instance("sps-db", availability="REGIONAL", settings_version="42")
@@ -86,6 +91,7 @@ class CloudSqlServer:
         self._count = 0
         self._server: ThreadingHTTPServer | None = None
         self.endpoint = ""
+        self.databases: dict[str, Any] = {}  # instance -> its SourceDatabase (tests/support/cloudsql_mariadb.py)
 
     # ---- running -------------------------------------------------------------------------------
     def start(self) -> "CloudSqlServer":
@@ -114,13 +120,18 @@ class CloudSqlServer:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        for op in self.operations.values():  # a clone still being made is waited for, then stopped with the rest
+            if op.get("_thread") is not None:
+                op["_thread"].join(timeout=120)
+        for database in self.databases.values():
+            database.stop()
 
     # ---- state ---------------------------------------------------------------------------------
     def add_instance(self, name: str, *, availability: str = "REGIONAL", settings_version: str = "7",
                      zone: str = "europe-west2-a", secondary: str = "europe-west2-b", ip: str = "10.20.0.5",
                      bin_log: bool = True, retention_days: int = 7, replica_of: str | None = None,
                      state: str = "RUNNABLE", region: str = "europe-west2", flags: dict[str, str] | None = None,
-                     database_version: str = "MYSQL_8_0") -> dict[str, Any]:
+                     database_version: str = "MYSQL_8_0", database: Any = None) -> dict[str, Any]:
         if region != "europe-west2" and zone == "europe-west2-a":
             zone, secondary = f"{region}-b", f"{region}-c"
         inst = {"kind": "sql#instance", "name": name, "project": self.project, "state": state,
@@ -141,6 +152,8 @@ class CloudSqlServer:
             inst["settings"]["databaseReplicationEnabled"] = True
             self.instances[replica_of].setdefault("replicaNames", []).append(name)
         self.instances[name] = inst
+        if database is not None:
+            self.databases[name] = database
         return inst
 
     def add_backup_run(self, instance: str, *, run_id: str, status: str, enqueued: datetime, took_s: float = 60,
@@ -304,10 +317,33 @@ class CloudSqlServer:
                                       enqueued=datetime.now(timezone.utc), type_="ON_DEMAND")
             run["description"] = (body or {}).get("description")
             op["_run"] = run["id"]
+            if inst["name"] in self.databases and not script.get("errors"):  # a real dump of the data behind it
+                try:
+                    self.databases[inst["name"]].backup()
+                except Exception as err:  # noqa: BLE001 - any failure is the operation's error, as Google reports it
+                    script = op["_script"] = {"errors": [{"code": "BACKUP_FAILED", "message": str(err)}]}
             if self.backup_context:
                 op["backupContext"] = {"kind": "sql#backupContext", "backupId": run["id"]}
+        if kind == "clone" and inst["name"] in self.databases and not script:
+            self._start_clone(op, inst, body)
         self.operations[name] = op
         return self._public(op)
+
+    def _start_clone(self, op: dict[str, Any], inst: dict[str, Any], body: dict[str, Any]) -> None:
+        """Make the clone's data in a thread while the operation runs: a MariaDB holding the source's
+        data as at ``pointInTime``; its address, or the error, is kept for :meth:`_finish`."""
+        ctx = body["cloneContext"]
+        moment = datetime.fromisoformat(ctx["pointInTime"].replace("Z", "+00:00")).timestamp()
+        source = self.databases[inst["name"]]
+
+        def make() -> None:
+            try:
+                op["_clone_ip"] = source.clone_at(ctx["destinationInstanceName"], moment)
+            except Exception as err:  # noqa: BLE001 - any failure is the operation's error, as Google reports it
+                op["_script"] = {"errors": [{"code": "INTERNAL_ERROR", "message": f"the clone failed: {err}"}]}
+
+        op["_thread"] = threading.Thread(target=make, daemon=True)
+        op["_thread"].start()
 
     def _poll(self, name: str) -> dict[str, Any]:
         op = self.operations.get(name)
@@ -315,7 +351,8 @@ class CloudSqlServer:
             raise ApiError(404, "The operation does not exist.", "operationDoesNotExist")
         if op["status"] != "DONE":
             op["_polls"] += 1
-            if op["_script"].get("never") or op["_polls"] < self.polls_to_done:
+            making = op.get("_thread") is not None and op["_thread"].is_alive()
+            if op["_script"].get("never") or op["_polls"] < self.polls_to_done or making:
                 self._running(op)
             else:
                 self._finish(op)
@@ -362,7 +399,7 @@ class CloudSqlServer:
         elif op["_kind"] == "clone":
             ctx = op["_body"]["cloneContext"]
             self.add_instance(ctx["destinationInstanceName"], availability=inst["settings"]["availabilityType"],
-                              ip=f"10.20.0.{50 + len(self.instances)}")
+                              ip=op.get("_clone_ip") or f"10.20.0.{50 + len(self.instances)}")
 
     @staticmethod
     def _public(op: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any, Dict
 import pymysql
 
 from ...errors import GamedayError, UsageError
+from ...targets.kubernetes_cloudsql import content_figures
 from .. import caps, ledger
 from ..context import activity, ignored, target
 from ..lock import lock_for
@@ -152,6 +153,16 @@ def _digest(rows) -> str:
     return h.hexdigest()
 
 
+def _last_gtid(cur) -> Any:
+    """The GTID of the session's last transaction (MariaDB's ``@@last_gtid``), or None where the server
+    has no such variable (MySQL, as Cloud SQL runs it)."""
+    try:
+        cur.execute("SELECT @@last_gtid")
+    except pymysql.MySQLError:
+        return None
+    return str(cur.fetchone()[0])
+
+
 def _check_arguments(table: str, how: str, first_id, last_id) -> None:
     problems = []
     if not _TABLE.fullmatch(str(table or "")):
@@ -182,7 +193,10 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
     (:func:`restore_content`, ``gameday playbook db --apply`` or ``gameday cleanup``): a
     point-in-time restore to the moment before the statement, replaying what came after except it.
     Needs a backup to restore from (:func:`take_backup`); refused before anything is touched on a
-    target that cannot restore to a point in time around one statement (Kubernetes: not built)::
+    target that cannot restore it (Kubernetes: only where the database is Cloud SQL with a
+    ``restore_instance``). On Cloud SQL the undo record also holds the table's figures just before the
+    statement and that moment (``before``): the playbook clones the instance as it was then and
+    queries the clone against them (Cloud SQL replays nothing after the moment)::
 
         provider: {type: python, module: gameday.chaos.db.actions, func: destroy_content,
                    arguments: {table: articles, how: delete, first_id: 1001, last_id: 2000}}
@@ -196,7 +210,7 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
         raise GamedayError(f"{tgt.name}: the backup and point-in-time restore drill is not built for targets of kind "
                            f"{tgt.env.kind!r} (restoring around one statement needs the database's change log); "
                            "nothing was touched")
-    check()
+    drill = check() or {}  # Cloud SQL: {"restore": "clone"}: the table's figures go into the undo record
     bounds = [f"id >= {int(first_id)}"] * (first_id is not None) + [f"id <= {int(last_id)}"] * (last_id is not None)
     where = " AND ".join(bounds) or "1 = 1"
     statement = f"DROP TABLE {table}" if how == "drop" else f"DELETE FROM {table}" + (f" WHERE {where}" if bounds else "")
@@ -226,15 +240,21 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
             raise UsageError(f"{table} has no rows where {where}; nothing to destroy, nothing was touched")
         destroyed = {"rows": len(rows), "min_id": min(int(r[0]) for r in rows), "max_id": max(int(r[0]) for r in rows),
                      "sha256": _digest(rows)}
-        with ledger.pending_undo(tgt.env, "restore_db_content", {"table": table},
+        undo: Dict[str, Any] = {"table": table}
+        if drill.get("restore") == "clone":  # a clone at the moment is compared with the table as it was then
+            try:
+                undo["before"] = {**content_figures(cur, table), "at": time.time(), "statement": statement}
+            except pymysql.MySQLError as err:
+                conn.rollback()
+                raise UsageError(f"cannot read {table}'s figures before the fault: {err}; nothing was touched") from None
+        with ledger.pending_undo(tgt.env, "restore_db_content", undo,
                                  reason=f"a bad deploy destroyed content ({statement})"):
             fault_at = time.time()
             if how == "drop":
                 conn.rollback()  # the row locks go; DROP commits on its own
             cur.execute(statement)
             conn.commit()
-            cur.execute("SELECT @@last_gtid")
-            gtid = str(cur.fetchone()[0])
+            gtid = _last_gtid(cur)
     return {"target": tgt.name, "layer": "db", "table": table, "how": how, "statement": statement, "fault_at": fault_at,
             "gtid": gtid, "backup": backup["id"], "destroyed": destroyed}
 

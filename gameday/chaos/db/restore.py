@@ -10,14 +10,22 @@ from .playbook import apply
 MILESTONES = {"content_restored": "restore-db-content", "content_verified": "verify-db-content"}
 
 
-def restore_db_content(env: Environment, table: str) -> dict[str, Any]:
+def restore_db_content(env: Environment, table: str, before: Dict[str, Any] | None = None) -> dict[str, Any]:
     """Run the db playbook with apply: it finds the content loss, restores to the moment before the
     destructive statement and replays the rest, then verifies. Harmless when nothing is lost (the
     playbook finds the database healthy and does nothing). A failed playbook raises, naming its
-    failed step."""
+    failed step. ``before`` (Cloud SQL, written by the fault): the table's figures just before it and
+    that moment, handed to the playbook as the recorded incident (``db_content.RECORDED``): what
+    it restores to and compares the clone with."""
     from ...recovery.layers import db_content
     db_content.LAST_RESTORE.pop(env.name, None)
-    _, result = apply(env, failing=f"restore {table}")
+    if before is not None:
+        db_content.RECORDED[env.name] = {"table": table, "at": float(before["at"]), "before": before,
+                                         "what": before.get("statement") or f"the destruction of {table}"}
+    try:
+        _, result = apply(env, failing=f"restore {table}")
+    finally:
+        db_content.RECORDED.pop(env.name, None)
     steps = result.step_timings()
     restore = db_content.LAST_RESTORE.pop(env.name, None)
     return {"table": table, "outcome": result.outcome, "findings": [f.code for f in result.findings], "steps": steps,

@@ -11,6 +11,15 @@ the table missing, or fewer than :data:`LOSS_RATIO` of the rows it had then, is 
 restore asks the target where the destruction is (``find_db_incident``: on the twin, the current primary's
 binary log read from the backup's GTID position) and restores around it (``Target.restore_db_to``); the target
 verifies the swapped table's ``CHECKSUM TABLE`` against its point-in-time copy before committing.
+
+On Cloud SQL the change log is not read from here: the incident is the one the drill's undo record
+names (:data:`RECORDED`: the moment just before the statement and the table's figures then, put
+there by ``gameday.chaos.db.restore``). The restore clones the instance as it was at that moment
+(``Target.restore_db_to``), then queries the clone as the site's user (``Target.verify_db_clone``):
+row count, id range, sha256 of ``id:version`` and CHECKSUM TABLE must equal the figures before the
+incident; what the live database holds and the clone lacks (written after the moment: Cloud SQL
+replays nothing after it) is named as the RPO. Pointing the site at the clone is the operator's step:
+the loss is then settled as far as gameday goes (the diagnosis stops reporting it in this run).
 """
 
 from __future__ import annotations
@@ -30,6 +39,15 @@ MIN_ROWS = 10  # a backup of fewer rows proves nothing about a loss
 # The last restore each environment's playbook did in this process, for the drill's report (its
 # phases): {environment name: what Target.restore_db_to returned}. Read by gameday.chaos.db.
 LAST_RESTORE: dict[str, dict[str, Any]] = {}
+# The incident a drill's undo record names where the target cannot find it in a change log (Cloud SQL):
+# {environment name: {"table", "at", "before": {"rows", "min_id", "max_id", "sha256", "checksum", "at"},
+# "what", "restored_into"?}}. Set around one playbook run by gameday.chaos.db.restore.
+RECORDED: dict[str, dict[str, Any]] = {}
+
+
+def _recorded(ctx: Context) -> dict[str, Any] | None:
+    found = RECORDED.get(ctx.env.name)
+    return found if found and found.get("table") == TABLE else None
 
 
 def _backup(ctx: Context) -> dict[str, Any] | None:
@@ -57,14 +75,19 @@ def content_findings(ctx: Context) -> list[Finding]:
         rows = _rows(ctx)
     except DatabaseDown:
         return []
+    recorded = _recorded(ctx)
+    if recorded is not None and recorded.get("restored_into"):
+        return []  # restored into a verified clone in this run: pointing the site at it is the operator's step
     backup = _backup(ctx)
     known = ((backup or {}).get("tables") or {}).get(TABLE, {}).get("rows")
+    when = f"at backup {(backup or {}).get('id')}"
+    if known is None and recorded is not None:
+        known, when = recorded["before"].get("rows"), f"just before {recorded['what']}"
     data = {"table": TABLE, "rows": rows, "rows_at_backup": known, "backup": (backup or {}).get("id")}
     if rows is None:
-        return [Finding(CODE, f"table {TABLE} does not exist" + (f" ({known} rows at backup {backup['id']})" if known else ""),
-                        data)]
+        return [Finding(CODE, f"table {TABLE} does not exist" + (f" ({known} rows {when})" if known else ""), data)]
     if known is not None and known >= MIN_ROWS and rows < LOSS_RATIO * known:
-        return [Finding(CODE, f"{TABLE} has {rows} rows; {known} at backup {backup['id']}: content was destroyed", data)]
+        return [Finding(CODE, f"{TABLE} has {rows} rows; {known} {when}: content was destroyed", data)]
     return []
 
 
@@ -74,6 +97,9 @@ def restore_content(ctx: Context) -> str:
     backup = ctx.target.last_db_backup()
     if backup is None:
         raise GamedayError("there is no database backup to restore from", hint="take backups on a schedule")
+    recorded = _recorded(ctx)
+    if recorded is not None:
+        return _restore_clone(ctx, recorded)
     find = getattr(ctx.target, "find_db_incident", None)
     if find is None:
         raise GamedayError(f"{ctx.target.name}: finding the destructive statement in the change log is not built for "
@@ -95,9 +121,61 @@ def restore_content(ctx: Context) -> str:
             f"{table.get('max_id')}, CHECKSUM TABLE {table.get('checksum')} equal to its point-in-time copy ({phases})")
 
 
+def _lost_text(verification: dict[str, Any]) -> str:
+    parts = [f"{table} {v['rows']} ({v['named']})" for table, v in verification["lost_after"].items() if v["rows"]]
+    return "; ".join(parts) or "nothing"
+
+
+def _restore_clone(ctx: Context, recorded: dict[str, Any]) -> str:
+    """Cloud SQL: clone the instance as it was at the recorded moment, then query the clone."""
+    started = time.monotonic()
+    result = ctx.target.restore_db_to(float(recorded["at"]))
+    cloned_s = time.monotonic() - started
+    result["incident"] = {k: recorded[k] for k in ("at", "what", "before")}
+    LAST_RESTORE[ctx.env.name] = result
+    checked = ctx.target.verify_db_clone(result, TABLE, recorded["before"])
+    result.update(verification=checked, lost_after=checked["lost_after"], rpo_rows=checked["lost_rows"],
+                  seconds={"clone": round(cloned_s, 2), "verify": round(time.monotonic() - started - cloned_s, 2),
+                           "total": round(time.monotonic() - started, 2)})
+    name, fig = result["restored_instance"], checked["figures"]
+    if not checked["matches"]:
+        raise GamedayError(f"the clone {name} ({checked['address']}) does not hold {TABLE} as it was just before "
+                           f"{recorded['what']}: {'; '.join(checked['mismatches'])}",
+                           hint=f"inspect it as the site's user; delete it (gcloud sql instances delete {name}) "
+                                "before the next restore into that name")
+    recorded["restored_into"] = name
+    result["next_step"] = (f"point the site's database host (kubernetes.db.host and the site's own setting) at {name} "
+                           f"({checked['address']}), the clone gameday queried; {result['source']} is left as it was, "
+                           "holding the writes after the moment (copy them over by hand if they matter)")
+    return (f"cloned {result['source']} as it was at {result['point_in_time']}, the moment before "
+            f"{recorded['what']}, into {name} ({result['seconds']['clone']} s); queried it as the site's user at "
+            f"{checked['address']}: {TABLE} {fig['rows']} rows, ids {fig['min_id']}-{fig['max_id']}, sha256 of id:version "
+            f"and CHECKSUM TABLE {fig['checksum']} equal to the figures before the incident. Written after the "
+            f"moment and not in the clone (Cloud SQL replays nothing after it; the RPO): {_lost_text(checked)}. "
+            f"Next, the operator's step: {result['next_step']}")
+
+
+def _clone_checked(ctx: Context) -> Check | None:
+    """On Cloud SQL, after this run's clone: the clone queried again against the figures before."""
+    last = LAST_RESTORE.get(ctx.env.name)
+    if not last or last.get("how") != "clone":
+        return None
+    again = ctx.target.verify_db_clone(last, TABLE, last["incident"]["before"])
+    fig = again["figures"]
+    if not again["matches"]:
+        return Check(False, f"the clone {again['instance']} differs from {TABLE} before the incident: "
+                            + "; ".join(again["mismatches"]))
+    return Check(True, f"the clone {again['instance']} ({again['address']}) holds {TABLE} as before the incident: "
+                       f"{fig['rows']} rows, ids {fig['min_id']}-{fig['max_id']}, CHECKSUM TABLE {fig['checksum']}; the "
+                       "site reads the live instance until the operator points it at the clone")
+
+
 def content_restored(ctx: Context) -> Check:
     """The loss the diagnosis saw is gone: the table exists and holds at least the share of the
-    backup's rows it should."""
+    backup's rows it should. On Cloud SQL: the clone, queried again, holds the table as before."""
+    cloned = _clone_checked(ctx)
+    if cloned is not None:
+        return cloned
     found = content_findings(ctx)
     if found:
         return Check(False, found[0].message)
@@ -107,6 +185,11 @@ def content_restored(ctx: Context) -> Check:
 def matches_backup(ctx: Context) -> Check:
     """Per-table row count and id range against the newest backup: every id the backup had is in the
     live table (the site never deletes articles; a missing one is content still lost)."""
+    last = LAST_RESTORE.get(ctx.env.name)
+    if last and last.get("how") == "clone":
+        return Check(True, f"a Cloud SQL restore leaves the site's database as it is: the clone "
+                           f"{last['restored_instance']} was queried in restore-db-content; the operator points the "
+                           "site at it")
     try:
         rows = _rows(ctx)
     except DatabaseDown as err:
