@@ -376,6 +376,19 @@ def content_figures(cur: Any, table: str) -> dict[str, Any]:
             "sha256": digest.hexdigest(), "checksum": None if checksum is None else int(checksum)}
 
 
+def range_figures(rows: set[tuple] | list[tuple], first_id: int | None, last_id: int | None) -> dict[str, Any]:
+    """``{"rows", "min_id", "max_id", "sha256"}`` of the ``(id, version)`` rows with ids in
+    ``first_id``..``last_id`` (either bound None: open), as the destroy-content drill records the
+    rows it destroys."""
+    kept = sorted((int(i), int(v)) for i, v in rows
+                  if (first_id is None or int(i) >= first_id) and (last_id is None or int(i) <= last_id))
+    digest = hashlib.sha256()
+    for article_id, version in kept:
+        digest.update(f"{article_id}:{version}\n".encode())
+    return {"rows": len(kept), "min_id": kept[0][0] if kept else None, "max_id": kept[-1][0] if kept else None,
+            "sha256": digest.hexdigest()}
+
+
 def id_ranges(ids: list[int]) -> str:
     """``1001-2000, 3006`` for sorted ids (at most :data:`NAMED` ranges, then how many more)."""
     ranges: list[list[int]] = []
@@ -437,9 +450,17 @@ def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | N
     finally:
         conn.close()
     expected = {k: (before or {}).get(k) for k in ("rows", "min_id", "max_id", "sha256", "checksum")}
-    mismatches = [f"{k} {figures[k]} (expected {v})" for k, v in expected.items() if v is not None and figures[k] != v]
+    differences = [f"{k} {figures[k]} (expected {v})" for k, v in expected.items() if v is not None and figures[k] != v]
+    destroyed = (before or {}).get("range")
+    in_range: dict[str, Any] | None = None
     if before is None:
-        mismatches.append("no figures of the table before the incident to compare with")
+        mismatches = ["no figures of the table before the incident to compare with"]
+    elif destroyed is None:  # a record without the destroyed range's figures: the whole table decides
+        mismatches = differences
+    else:  # the range the fault destroyed (row-locked from its reading to the fault) decides; the rest is the RPO side
+        in_range = range_figures(clone_rows, destroyed.get("first_id"), destroyed.get("last_id"))
+        mismatches = [f"destroyed range {k} {in_range[k]} (expected {destroyed.get(k)})"
+                      for k in ("rows", "min_id", "max_id", "sha256") if in_range[k] != destroyed.get(k)]
     conn = _connect(live[0], live[1], credentials, "the site's database")
     try:
         with conn.cursor() as cur:
@@ -457,6 +478,7 @@ def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | N
                               "named": ", ".join(f"{r}#{s}" for r, s in missing[:NAMED])
                               + (f" and {len(missing) - NAMED} more" if len(missing) > NAMED else "")}
     return {"instance": name, "address": f"{ips[0]}:{MYSQL_PORT}", "figures": figures, "expected": expected,
+            "range": in_range, "table_differences": differences if in_range is not None else [],
             "mismatches": mismatches, "matches": not mismatches, "lost_after": lost,
             "lost_rows": sum(v["rows"] for v in lost.values())}
 

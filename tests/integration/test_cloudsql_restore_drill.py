@@ -183,8 +183,10 @@ def test_destroyed_content_is_cloned_at_the_moment_before_queried_and_the_writes
     env = from_mapping(environment(cluster), "test.yaml")
     backup = actions.take_backup(configuration=config)
     assert backup["kind"] == "cloud-sql" and len(sql.calls("POST", f"/instances/{PRIMARY}/backupRuns")) == 1
-    publish(cluster, range(3001, 3006), edited=5, canary=[1, 2])  # after the backup: replayed from the binlog
-    time.sleep(1.05 - time.time() % 1)  # binlog events carry whole seconds: the fault in a second of its own
+    publish(cluster, range(3001, 3005), edited=5, canary=[1, 2])  # after the backup: replayed from the binlog
+    # the site's own writes land right before the fault, in the same whole second (binlog times are whole
+    # seconds): the fault's moment must still hold them, and the clone must still pass
+    publish(cluster, range(3005, 3006), edited=11, canary=[])
 
     destroyed = actions.destroy_content(table="articles", how="delete", first_id=1001, last_id=2000,
                                         configuration=config)
@@ -206,7 +208,10 @@ def test_destroyed_content_is_cloned_at_the_moment_before_queried_and_the_writes
     done = report["restore"]
     checked = done["verification"]
     assert checked["matches"] is True and checked["address"] == f"{CLONE_HOST}:3306"
+    assert checked["range"] == {k: destroyed["destroyed"][k] for k in ("rows", "min_id", "max_id", "sha256")}
+    assert before["range"]["sha256"] == destroyed["destroyed"]["sha256"]
     assert checked["figures"] == {k: before[k] for k in ("rows", "min_id", "max_id", "sha256", "checksum")}
+    assert query(cluster, "SELECT version FROM articles WHERE id IN (11, 3005) ORDER BY id", CLONE_HOST) == [(2,), (1,)]
     assert done["lost_after"]["articles"]["named"] == "7, 3006-3008"
     assert done["lost_after"]["gameday_canary"]["records"] == ["run-1#3", "run-1#4"]
     assert done["rpo_rows"] == 6 and "point the site's database host" in done["next_step"]
@@ -234,7 +239,7 @@ def test_a_clone_that_does_not_hold_the_content_as_it_was_fails_the_restore_and_
         actions.restore_content(configuration=config)
     text = str(err.value)
     assert "restore-db-content failed" in text and f"the clone {RESTORE} ({CLONE_HOST}:3306) does not hold articles" in text
-    assert "rows 2000 (expected 3000)" in text and "Traceback" not in text, text
+    assert "destroyed range rows 0 (expected 1000)" in text and "Traceback" not in text, text
     assert len(ledger.matching(env, "restore_db_content")) == 1  # it stays for `gameday cleanup`
 
 

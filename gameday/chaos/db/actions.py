@@ -153,6 +153,17 @@ def _digest(rows) -> str:
     return h.hexdigest()
 
 
+def _sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.time()))
+
+
+def _next_second() -> int:
+    """Sleep to the next whole second (at most 1 s) and return it."""
+    second = int(time.time()) + 1
+    _sleep_until(second)
+    return second
+
+
 def _last_gtid(cur) -> Any:
     """The GTID of the session's last transaction (MariaDB's ``@@last_gtid``), or None where the server
     has no such variable (MySQL, as Cloud SQL runs it)."""
@@ -242,11 +253,18 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
                      "sha256": _digest(rows)}
         undo: Dict[str, Any] = {"table": table}
         if drill.get("restore") == "clone":  # a clone at the moment is compared with the table as it was then
+            # The row locks keep the destroyed range as read. Binary log times are whole seconds: the
+            # moment is the middle of the next whole second B, the statement runs from B + 1 on, so the
+            # moment and the fault fall in different seconds under any rounding (the locks held <= ~2 s).
+            second = _next_second()
             try:
-                undo["before"] = {**content_figures(cur, table), "at": time.time(), "statement": statement}
+                figures = content_figures(cur, table)
             except pymysql.MySQLError as err:
                 conn.rollback()
                 raise UsageError(f"cannot read {table}'s figures before the fault: {err}; nothing was touched") from None
+            undo["before"] = {**figures, "at": second + 0.5, "statement": statement,
+                              "range": {"first_id": first_id, "last_id": last_id, **destroyed}}
+            _sleep_until(second + 1)
         with ledger.pending_undo(tgt.env, "restore_db_content", undo,
                                  reason=f"a bad deploy destroyed content ({statement})"):
             fault_at = time.time()

@@ -137,7 +137,7 @@ def _restore_clone(ctx: Context, recorded: dict[str, Any]) -> str:
     result.update(verification=checked, lost_after=checked["lost_after"], rpo_rows=checked["lost_rows"],
                   seconds={"clone": round(cloned_s, 2), "verify": round(time.monotonic() - started - cloned_s, 2),
                            "total": round(time.monotonic() - started, 2)})
-    name, fig = result["restored_instance"], checked["figures"]
+    name = result["restored_instance"]
     if not checked["matches"]:
         raise GamedayError(f"the clone {name} ({checked['address']}) does not hold {TABLE} as it was just before "
                            f"{recorded['what']}: {'; '.join(checked['mismatches'])}",
@@ -149,10 +149,22 @@ def _restore_clone(ctx: Context, recorded: dict[str, Any]) -> str:
                            "holding the writes after the moment (copy them over by hand if they matter)")
     return (f"cloned {result['source']} as it was at {result['point_in_time']}, the moment before "
             f"{recorded['what']}, into {name} ({result['seconds']['clone']} s); queried it as the site's user at "
-            f"{checked['address']}: {TABLE} {fig['rows']} rows, ids {fig['min_id']}-{fig['max_id']}, sha256 of id:version "
-            f"and CHECKSUM TABLE {fig['checksum']} equal to the figures before the incident. Written after the "
+            f"{checked['address']}: {_held_text(checked)}. Written after the "
             f"moment and not in the clone (Cloud SQL replays nothing after it; the RPO): {_lost_text(checked)}. "
             f"Next, the operator's step: {result['next_step']}")
+
+
+def _held_text(checked: dict[str, Any]) -> str:
+    """What the clone holds: the destroyed range as before (what decides), and the whole table."""
+    fig, held = checked["figures"], checked.get("range")
+    table = f"{TABLE} {fig['rows']} rows, ids {fig['min_id']}-{fig['max_id']}, CHECKSUM TABLE {fig['checksum']}"
+    if held is None:
+        return f"{table}, sha256 of id:version and CHECKSUM TABLE equal to the figures before the incident"
+    differs = checked.get("table_differences") or []
+    return (f"the destroyed range holds {held['rows']} rows, ids {held['min_id']}-{held['max_id']}, sha256 of id:version "
+            f"equal to the rows the fault destroyed; the whole table: {table}"
+            + (f" (differs from its figures read just before the moment, written around it by others: "
+               f"{'; '.join(differs)})" if differs else " (as read just before the moment)"))
 
 
 def _clone_checked(ctx: Context) -> Check | None:
@@ -161,13 +173,11 @@ def _clone_checked(ctx: Context) -> Check | None:
     if not last or last.get("how") != "clone":
         return None
     again = ctx.target.verify_db_clone(last, TABLE, last["incident"]["before"])
-    fig = again["figures"]
     if not again["matches"]:
         return Check(False, f"the clone {again['instance']} differs from {TABLE} before the incident: "
                             + "; ".join(again["mismatches"]))
     return Check(True, f"the clone {again['instance']} ({again['address']}) holds {TABLE} as before the incident: "
-                       f"{fig['rows']} rows, ids {fig['min_id']}-{fig['max_id']}, CHECKSUM TABLE {fig['checksum']}; the "
-                       "site reads the live instance until the operator points it at the clone")
+                       f"{_held_text(again)}; the site reads the live instance until the operator points it at the clone")
 
 
 def content_restored(ctx: Context) -> Check:
