@@ -62,9 +62,7 @@ def cache_twin():
 
 @pytest.fixture(scope="module")
 def pages(cache_twin) -> dict[str, str]:
-    """The three pages measured: the home page, one monograph (its permalink) and a search. (A guidance
-    post's permalink, /<category>/<slug>/, answers 404 as HTML with or without the cache: WordPress's page
-    rule catches it first; the API's /resolve finds it.)"""
+    """The three pages measured: the home page, one monograph (its permalink) and a search."""
     post = requests.get(wordpress.url(cache_twin) + f"{API}/posts", params={"type": "monograph", "per_page": 1},
                         timeout=10).json()["items"][0]
     term = next(row for row in catalog.generate(SEED_N) if row["kind"] == "monograph")["title"].split()[0]

@@ -8,8 +8,10 @@ MySQL. About 30 s on 2 cores.
 
 from __future__ import annotations
 
+import html
 import json
 from collections import Counter
+from urllib.parse import urlsplit
 
 import psutil
 import pytest
@@ -77,6 +79,27 @@ def test_api_lists_the_seeded_catalogue_and_finds_a_monograph_by_permalink(wp_tw
     assert found.status_code == 200
     assert found.json()["id"] == listed["id"] and found.json()["content"] == rows[listed["gameday_id"]]["body"]
     assert _get(wp_twin, f"{API}/resolve", path="/monographs/no-such-medicine/").status_code == 404
+
+
+def test_guidance_permalinks_and_category_archives_are_html_pages_on_a_fresh_install(wp_twin):
+    """The bootstrap sets /%category%/%postname%/ after WordPress registered its taxonomies; their
+    rewrite rules (the %category% tag, /category/<slug>/) exist only if it registers them again before
+    flushing. Without that, these pages (43% of loadtests/traffic.yaml's mix) answered 404."""
+    first = _get(wp_twin, f"{API}/posts", type="post", per_page=1).json()["items"][0]
+    page = _reader_page(wp_twin, first["path"])
+    assert page.status_code == 200 and "text/html" in page.headers["Content-Type"], first["path"]
+    assert first["title"] in html.unescape(page.text)
+    archive = _reader_page(wp_twin, f"/category/{catalog.category_slug(first['category'])}/")
+    assert archive.status_code == 200 and first["category"] in html.unescape(archive.text)
+    assert _reader_page(wp_twin, "/category/no-such-category/").status_code == 404
+
+
+def _reader_page(twin: Twin, path: str) -> requests.Response:
+    """``path`` as a reader reaches it through the site's address (WordPress's home, the load balancer's
+    ``twin.lb_url``, which this topology does not run): sent to wp-1 with that Host, so WordPress
+    answers the page itself instead of its canonical redirect to the home address."""
+    return requests.get(wordpress.url(twin, 1) + path, headers={"Host": urlsplit(twin.lb_url).netloc},
+                        allow_redirects=False, timeout=10)
 
 
 def test_search_falls_back_to_mysql_with_a_notice_when_opensearch_is_unreachable(wp_twin):

@@ -29,7 +29,7 @@ import shutil
 from pathlib import Path
 
 from ...zones import zone_for
-from .. import frontend_build
+from .. import frontend_build, install
 from .. import wordpress as files
 from ..spec import MemberSpec, Workload
 from . import redis_cache
@@ -141,6 +141,9 @@ def _prepare_content(twin: Twin, *, cache: bool) -> None:
         (content / sub).mkdir(parents=True, exist_ok=True)
     for d in (content.parent, content):
         d.chmod(0o755)
+    theme = content / "themes" / install.WORDPRESS_THEME  # Debian's copy, read-only: the site renders with it
+    if not theme.is_symlink():
+        theme.symlink_to(Path(install.WORDPRESS_THEMES) / install.WORDPRESS_THEME)
     shutil.copyfile(files.DB_ERROR, content / "db-error.php")
     (content / "db-error.php").chmod(0o644)
     if cache:
