@@ -316,13 +316,30 @@ class CloudSql:
         operation, took = self._start(request, f"promote read replica {replica}", replica)
         return {"operation": operation.get("name"), "took_s": took, "addresses": addresses(self.get(replica))}
 
-    def clone_at(self, destination: str, moment: float) -> dict[str, Any]:
+    def clone_at(self, destination: str, moment: float, *, resume: bool = False) -> dict[str, Any]:
         """Point-in-time restore: ``instances.clone`` of this instance as it was at ``moment`` (epoch
         seconds) into a new instance ``destination``. Refused before anything is sent when point-in-time
         recovery is off, the moment is in the future or past the log retention, or ``destination``
-        already exists."""
-        self.check_clone(destination, moment)
+        already exists. ``resume`` (an undo that may follow a crash or a failed check): when
+        ``destination`` exists and a clone of this instance into it was started at or after ``moment``
+        (:meth:`clone_operation`), that clone is waited for (``timeout_s``) or, done, taken as the
+        result (``"resumed"``: its operation) instead of cloning again; refused, nothing sent, only when
+        no such clone made it."""
         point = rfc3339(moment)
+        if resume and self.exists(destination):
+            found = self.clone_operation(destination, since=moment)
+            if found is not None:
+                started = time.monotonic()
+                finished = self.wait(found, f"clone to {destination} (started {found.get('insertTime')})")
+                return {"operation": finished.get("name"), "took_s": round(time.monotonic() - started, 3),
+                        "point_in_time": point, "addresses": addresses(self.get(destination)),
+                        "resumed": finished.get("name")}
+            raise UsageError(f"Cloud SQL ({self.where(destination)}) already exists and no clone of {self.instance} "
+                             f"into it was started since {point} (operations.list), so it is not this restore's and a "
+                             "point-in-time restore cannot clone into it; nothing was touched",
+                             hint=f"delete it if it is an old restore (gcloud sql instances delete {destination} "
+                                  f"--project {self.project}), or name another kubernetes.db.cloud_sql.restore_instance")
+        self.check_clone(destination, moment)
         body = {"cloneContext": {"kind": "sql#cloneContext", "destinationInstanceName": destination, "pointInTime": point}}
         request = self.service.instances().clone(project=self.project, instance=self.instance, body=body)
         operation, took = self._start(request, f"clone to {destination} at {point}")
@@ -437,6 +454,26 @@ class CloudSql:
             restart.update(replicas=replicas, replicas_runnable_s=self.wait_runnable(replicas, what) if replicas else 0.0)
         return {"changed": True, "operation": operation.get("name"), "took_s": took, "flags": self.database_flags(name),
                 "restart": restart}
+
+    def clone_operation(self, destination: str, *, since: float) -> dict[str, Any] | None:
+        """The newest ``CLONE`` operation of this instance (``operations.list`` filtered to it, newest
+        first, at most 5 pages of 100) whose target is ``destination`` (``targetId``, or the end of
+        ``targetLink``) and that was inserted at or after ``since`` (epoch seconds); None when there is
+        none."""
+        token = None
+        for _page in range(5):
+            with translated("list the operations", self.where()):
+                page = self.service.operations().list(project=self.project, instance=self.instance, maxResults=100,
+                                                      pageToken=token).execute(num_retries=READ_RETRIES)
+            for op in page.get("items") or []:
+                target_link = str(op.get("targetLink") or "")
+                aimed = op.get("targetId") == destination or target_link.endswith(f"/instances/{destination}")
+                if op.get("operationType") == "CLONE" and aimed and (epoch(op.get("insertTime")) or 0.0) >= since:
+                    return op
+            token = page.get("nextPageToken")
+            if not token:
+                return None
+        return None
 
     def operations_in_progress(self, instance: str | None = None) -> list[dict[str, Any]]:
         """``operations.list`` of ``instance`` (newest first, one page of 20): those not DONE, as the

@@ -340,7 +340,10 @@ class CloudSqlDatabase:
         """Clone the instance as it was at ``moment`` into ``restore_instance`` (a new instance; the
         source is left as it is). ``skip`` cannot be honoured: Cloud SQL restores up to a moment and
         replays nothing after it, so it is refused rather than ignored. Repointing the site at the
-        clone is the operator's step (``next_step``)."""
+        clone is the operator's step (``next_step``). When ``restore_instance`` exists already, a clone
+        of this instance into it started since ``moment`` (a crashed or failed earlier undo's) is waited
+        for or taken as it is (``resumed``: its operation), not cloned again; any other instance of that
+        name is refused, nothing touched (:meth:`CloudSql.clone_at` with ``resume``)."""
         if skip:
             raise UsageError(f"{self.env.name}: Cloud SQL restores to a moment and replays nothing after it, so it "
                              f"cannot skip {', '.join(map(str, skip))} and keep what came later; nothing was touched",
@@ -349,11 +352,11 @@ class CloudSqlDatabase:
         destination = self.restore_destination()
         self._consent("a point-in-time restore")
         started = time.monotonic()
-        done = self.sql.clone_at(str(destination), float(moment))
+        done = self.sql.clone_at(str(destination), float(moment), resume=True)  # after a crash: that clone
         ips = ", ".join(a["ip"] for a in done["addresses"]) or "its address (gcloud sql instances describe)"
         return {"how": "clone", "source": self.instance, "restored_instance": destination, "moment": float(moment),
                 "point_in_time": done["point_in_time"], "operation": done["operation"],
-                "addresses": done["addresses"], "timings": {"clone_s": done["took_s"]},
+                "addresses": done["addresses"], "timings": {"clone_s": done["took_s"]}, "resumed": done.get("resumed"),
                 "took_s": round(time.monotonic() - started, 3), "site_endpoint": "to repoint",
                 "next_step": f"verify {destination} ({ips}), then point the site's database host (kubernetes.db.host "
                              f"and the site's own setting) at it; {self.instance} is left as it was"}

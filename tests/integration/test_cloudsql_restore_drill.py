@@ -242,6 +242,49 @@ def test_a_clone_that_does_not_hold_the_content_as_it_was_fails_the_restore_and_
     assert "destroyed range rows 0 (expected 1000)" in text and "Traceback" not in text, text
     assert len(ledger.matching(env, "restore_db_content")) == 1  # it stays for `gameday cleanup`
 
+    # the undo again (as `gameday cleanup` runs it): the clone it made is queried again, not refused as taken
+    with pytest.raises(ActivityFailed) as err:
+        actions.restore_content(configuration=config)
+    text = str(err.value)
+    assert "destroyed range rows 0 (expected 1000)" in text and "already exists" not in text, text
+    assert len(sql.calls("POST", f"/instances/{PRIMARY}/clone")) == 1
+    assert len(ledger.matching(env, "restore_db_content")) == 1
+
+
+def test_an_undo_that_crashed_after_sending_the_clone_is_completed_by_the_next_one(cluster, sql):
+    config = chaos_config(cluster)
+    env = from_mapping(environment(cluster), "test.yaml")
+    actions.take_backup(configuration=config)
+    actions.destroy_content(table="articles", how="delete", first_id=1001, last_id=2000, configuration=config)
+    [record] = ledger.matching(env, "restore_db_content")
+    before = record["kwargs"]["before"]
+    # the crashed process: instances.clone sent at the recorded moment, nothing waited for, nothing recorded
+    crashed = cloudsql.CloudSql(PROJECT, PRIMARY)
+    body = {"cloneContext": {"kind": "sql#cloneContext", "destinationInstanceName": RESTORE,
+                             "pointInTime": cloudsql.rfc3339(before["at"])}}
+    sent = crashed.service.instances().clone(project=PROJECT, instance=PRIMARY, body=body).execute()
+    assert sent["status"] == "PENDING" and crashed.exists(RESTORE)
+
+    restored = actions.restore_content(configuration=config)  # a fresh undo: only the ledger's record to go on
+    [report] = restored["restored"]
+    assert report["outcome"] == "restored", report
+    assert report["restore"]["resumed"] == sent["name"] and report["restore"]["verification"]["matches"] is True
+    assert len(sql.calls("POST", f"/instances/{PRIMARY}/clone")) == 1  # that clone, waited for: not a second one
+    assert query(cluster, "SELECT COUNT(*) FROM articles WHERE id BETWEEN 1001 AND 2000", CLONE_HOST)[0][0] == 1000
+    assert ledger.pending(env) == []
+
+
+def test_an_undo_refuses_a_restore_instance_no_clone_of_ours_made(cluster, sql):
+    config = chaos_config(cluster)
+    env = from_mapping(environment(cluster), "test.yaml")
+    actions.take_backup(configuration=config)
+    actions.destroy_content(table="articles", how="delete", first_id=1001, last_id=2000, configuration=config)
+    sql.add_instance(RESTORE, availability="ZONAL")  # someone else's instance of that name, made after the fault
+    with pytest.raises(ActivityFailed, match=f"{RESTORE}.*already exists and no clone of {PRIMARY}.*nothing was touched"):
+        actions.restore_content(configuration=config)
+    assert [c["path"].rsplit("/", 1)[-1] for c in sql.changes()] == ["backupRuns"]
+    assert len(ledger.matching(env, "restore_db_content")) == 1
+
 
 def test_a_fault_the_restore_could_not_undo_is_refused_before_anything_is_touched(cluster, sql):
     sql.add_instance(RESTORE, availability="ZONAL")  # an old restore still there: the clone could not be made

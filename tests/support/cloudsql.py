@@ -22,7 +22,10 @@ errors restarts nothing and leaves the flags as they were. An instance may be gi
 behind it (``database=``, :class:`tests.support.cloudsql_mariadb.SourceDatabase`): then an on-demand
 backup is a real dump of it, and a clone at ``pointInTime`` is a real MariaDB holding its data as it
 was then (the newest dump before, plus its binary log replayed up to the moment), made while the
-clone's operation is RUNNING; the clone's instance resource gives that server's address. Every
+clone's operation is RUNNING; the clone's instance resource gives that server's address. A clone's
+operation is listed under its source (``operations.list?instance=``) with the new instance as its
+``targetId``/``targetLink``, and the new instance exists from the request on (``PENDING_CREATE``,
+RUNNABLE when the operation is DONE, FAILED when it ends with errors). Every
 request is recorded::
 
     server = CloudSqlServer().start()
@@ -225,7 +228,8 @@ class CloudSqlServer:
         if method == "GET" and rest[0] == "operations" and len(rest) == 2:
             return self._poll(rest[1])
         if method == "GET" and rest == ["operations"]:  # operations.list?instance=: newest first, as the API lists
-            ops = [self._public(o) for o in self.operations.values() if o["targetId"] == query.get("instance")]
+            ops = [self._public(o) for o in self.operations.values()
+                   if query.get("instance") in (o["targetId"], o.get("_source"))]
             return {"kind": "sql#operationsList", "items": ops[::-1][:int(query.get("maxResults", 100))]}
         if rest[0] != "instances" or len(rest) < 2:
             raise ApiError(404, f"no route {method} {path}", "notFound")
@@ -324,8 +328,14 @@ class CloudSqlServer:
                     script = op["_script"] = {"errors": [{"code": "BACKUP_FAILED", "message": str(err)}]}
             if self.backup_context:
                 op["backupContext"] = {"kind": "sql#backupContext", "backupId": run["id"]}
-        if kind == "clone" and inst["name"] in self.databases and not script:
-            self._start_clone(op, inst, body)
+        if kind == "clone":  # listed under the source, its target the new instance (made at once, PENDING_CREATE)
+            destination = body["cloneContext"]["destinationInstanceName"]
+            op.update(targetId=destination, _source=inst["name"],
+                      targetLink=f"https://sqladmin.googleapis.com/v1/projects/{self.project}/instances/{destination}")
+            made = self.add_instance(destination, availability=inst["settings"]["availabilityType"], state="PENDING_CREATE")
+            made["ipAddresses"] = []
+            if inst["name"] in self.databases and not script:
+                self._start_clone(op, inst, body)
         self.operations[name] = op
         return self._public(op)
 
@@ -367,7 +377,7 @@ class CloudSqlServer:
         op["status"] = "DONE"
         op["endTime"] = stamp(datetime.now(timezone.utc))
         errors = op["_script"].get("errors")
-        inst = self.instances[op["targetId"]]
+        inst = self.instances[op.get("_source") or op["targetId"]]
         if op["_kind"] == "backup":
             run = next(r for r in self.backup_runs[inst["name"]] if r["id"] == op["_run"])
             run["status"] = "FAILED" if errors else "SUCCESSFUL"
@@ -377,6 +387,8 @@ class CloudSqlServer:
         if errors:
             op["error"] = {"kind": "sql#operationErrors",
                            "errors": [{"kind": "sql#operationError", **e} for e in errors]}
+            if op["_kind"] == "clone":
+                self.instances[op["targetId"]]["state"] = "FAILED"
             return
         if op["_kind"] == "failover":
             inst["gceZone"], inst["secondaryGceZone"] = inst["secondaryGceZone"], inst["gceZone"]
@@ -397,9 +409,10 @@ class CloudSqlServer:
             inst["settings"].update({k: v for k, v in settings.items() if k != "settingsVersion"})
             inst["settings"]["settingsVersion"] = str(int(inst["settings"]["settingsVersion"]) + 1)
         elif op["_kind"] == "clone":
-            ctx = op["_body"]["cloneContext"]
-            self.add_instance(ctx["destinationInstanceName"], availability=inst["settings"]["availabilityType"],
-                              ip=op.get("_clone_ip") or f"10.20.0.{50 + len(self.instances)}")
+            made = self.instances[op["targetId"]]
+            made["state"] = "RUNNABLE"
+            made["ipAddresses"] = [{"type": "PRIVATE",
+                                    "ipAddress": op.get("_clone_ip") or f"10.20.0.{50 + len(self.instances)}"}]
 
     @staticmethod
     def _public(op: dict[str, Any]) -> dict[str, Any]:
