@@ -21,6 +21,7 @@ __all__ = ["kill_database", "lose_primary", "recover_primary", "switch_primary_b
            "restore_content"]
 
 _TABLE = re.compile(r"[A-Za-z0-9_]+")
+UNKNOWN_SYSTEM_VARIABLE = 1193  # ER_UNKNOWN_SYSTEM_VARIABLE: MySQL has no @@last_gtid
 
 
 @activity
@@ -169,8 +170,10 @@ def _last_gtid(cur) -> Any:
     has no such variable (MySQL, as Cloud SQL runs it)."""
     try:
         cur.execute("SELECT @@last_gtid")
-    except pymysql.MySQLError:
-        return None
+    except pymysql.MySQLError as err:
+        if err.args and err.args[0] == UNKNOWN_SYSTEM_VARIABLE:
+            return None
+        raise
     return str(cur.fetchone()[0])
 
 

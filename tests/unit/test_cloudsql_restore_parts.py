@@ -1,0 +1,28 @@
+"""Parts of the Cloud SQL point-in-time restore drill that need no server: the GTID read after the
+fault, the address a clone is queried at."""
+
+from __future__ import annotations
+
+import pymysql
+import pytest
+
+from gameday.chaos.db import actions
+
+
+class Cursor:
+    def __init__(self, error: Exception | None = None, row: tuple = ("0-1-42",)):
+        self.error, self.row = error, row
+
+    def execute(self, statement: str) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def fetchone(self) -> tuple:
+        return self.row
+
+
+def test_the_last_gtid_is_none_only_where_the_server_has_no_such_variable():
+    assert actions._last_gtid(Cursor()) == "0-1-42"
+    assert actions._last_gtid(Cursor(pymysql.err.InternalError(1193, "Unknown system variable 'last_gtid'"))) is None
+    with pytest.raises(pymysql.err.OperationalError):  # a lost connection is not "MySQL": it is raised
+        actions._last_gtid(Cursor(pymysql.err.OperationalError(2013, "Lost connection to server during query")))
