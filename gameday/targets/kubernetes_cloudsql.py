@@ -404,6 +404,13 @@ def id_ranges(ids: list[int]) -> str:
     return text + (f" and {len(ranges) - NAMED} more ranges" if len(ranges) > NAMED else "")
 
 
+def clone_ips(found: list[dict[str, str]]) -> list[str]:
+    """An instance's addresses (:func:`gameday.gcp.cloudsql.addresses`), its PRIVATE ones first (the
+    runner reaches a clone inside the VPC, as the site reaches its database)."""
+    ips = [a for a in found if a.get("ip")]
+    return [a["ip"] for a in sorted(ips, key=lambda a: a.get("type") != "PRIVATE")]
+
+
 def _connect(host: str, port: int, credentials: tuple[str, str, str], what: str) -> Any:
     user, password, database = credentials
     try:
@@ -437,7 +444,7 @@ def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | N
     "address", "figures", "expected", "mismatches": [...], "matches", "lost_after": {table: {"rows",
     "ids", "named"}, "gameday_canary": {...}?}, "lost_rows"}``; a GamedayError when the clone cannot
     be reached or queried."""
-    ips = [a["ip"] for a in restored.get("addresses") or [] if a.get("ip")]
+    ips = clone_ips(restored.get("addresses") or [])
     name = restored.get("restored_instance")
     if not ips:
         raise GamedayError(f"the clone {name} has no address to query it at; it was not verified",

@@ -26,3 +26,12 @@ def test_the_last_gtid_is_none_only_where_the_server_has_no_such_variable():
     assert actions._last_gtid(Cursor(pymysql.err.InternalError(1193, "Unknown system variable 'last_gtid'"))) is None
     with pytest.raises(pymysql.err.OperationalError):  # a lost connection is not "MySQL": it is raised
         actions._last_gtid(Cursor(pymysql.err.OperationalError(2013, "Lost connection to server during query")))
+
+
+def test_a_clone_is_queried_at_its_private_address_when_it_has_one():
+    from gameday.targets.kubernetes_cloudsql import clone_ips
+
+    public = {"type": "PRIMARY", "ip": "34.89.1.2"}
+    private = {"type": "PRIVATE", "ip": "10.20.0.7"}
+    assert clone_ips([public, private]) == ["10.20.0.7", "34.89.1.2"]
+    assert clone_ips([public]) == ["34.89.1.2"] and clone_ips([{"type": "PRIVATE", "ip": ""}]) == []
