@@ -354,7 +354,8 @@ class CloudSqlDatabase:
         started = time.monotonic()
         done = self.sql.clone_at(str(destination), float(moment), resume=True)  # after a crash: that clone
         ips = ", ".join(a["ip"] for a in done["addresses"]) or "its address (gcloud sql instances describe)"
-        return {"how": "clone", "source": self.instance, "restored_instance": destination, "moment": float(moment),
+        return {"kind": "clone", "how": "clone", "source": self.instance, "restored_instance": destination,
+                "moment": float(moment),
                 "point_in_time": done["point_in_time"], "operation": done["operation"],
                 "addresses": done["addresses"], "timings": {"clone_s": done["took_s"]}, "resumed": done.get("resumed"),
                 "took_s": round(time.monotonic() - started, 3), "site_endpoint": "to repoint",

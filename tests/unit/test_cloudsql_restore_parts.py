@@ -35,3 +35,18 @@ def test_a_clone_is_queried_at_its_private_address_when_it_has_one():
     private = {"type": "PRIVATE", "ip": "10.20.0.7"}
     assert clone_ips([public, private]) == ["10.20.0.7", "34.89.1.2"]
     assert clone_ips([public]) == ["34.89.1.2"] and clone_ips([{"type": "PRIVATE", "ip": ""}]) == []
+
+
+def test_a_clone_restore_is_told_apart_by_its_kind_not_by_how():
+    from types import SimpleNamespace
+
+    from gameday.recovery.layers import db_content
+
+    ctx = SimpleNamespace(env=SimpleNamespace(name="parts-test"))
+    try:
+        db_content.LAST_RESTORE["parts-test"] = {"kind": "clone", "how": "clone", "restored_instance": "sps-db-pitr"}
+        assert "sps-db-pitr" in db_content.matches_backup(ctx).detail
+        db_content.LAST_RESTORE["parts-test"] = {"how": "clone", "tables": {}}  # a sandbox-shaped restore: not a clone
+        assert db_content._clone_checked(ctx) is None
+    finally:
+        db_content.LAST_RESTORE.pop("parts-test", None)

@@ -170,7 +170,7 @@ def _held_text(checked: dict[str, Any]) -> str:
 def _clone_checked(ctx: Context) -> Check | None:
     """On Cloud SQL, after this run's clone: the clone queried again against the figures before."""
     last = LAST_RESTORE.get(ctx.env.name)
-    if not last or last.get("how") != "clone":
+    if not last or last.get("kind") != "clone":
         return None
     again = ctx.target.verify_db_clone(last, TABLE, last["incident"]["before"])
     if not again["matches"]:
@@ -196,7 +196,7 @@ def matches_backup(ctx: Context) -> Check:
     """Per-table row count and id range against the newest backup: every id the backup had is in the
     live table (the site never deletes articles; a missing one is content still lost)."""
     last = LAST_RESTORE.get(ctx.env.name)
-    if last and last.get("how") == "clone":
+    if last and last.get("kind") == "clone":
         return Check(True, f"a Cloud SQL restore leaves the site's database as it is: the clone "
                            f"{last['restored_instance']} was queried in restore-db-content; the operator points the "
                            "site at it")
