@@ -25,6 +25,7 @@ of its output (the Admin server turns it into the operation's error).
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -40,7 +41,21 @@ import pymysql
 COORDS = re.compile(r"MASTER_LOG_FILE='(?P<file>[^']+)',\s*MASTER_LOG_POS=(?P<pos>\d+)")
 SYSTEM_USERS = ("root", "mariadb.sys", "mysql", "PUBLIC", "")
 STEP_TIMEOUT_S = 60.0
-UTC = {**os.environ, "TZ": "UTC"}  # mariadb-binlog reads --stop-datetime in the local time zone
+RUNNING: set["CloneServer"] = set()  # the clones' servers running: stopped at exit too, should a test not stop them
+
+
+def _utc() -> dict[str, str]:
+    """This process's environment (as it is now) with TZ=UTC: mariadb-binlog reads --stop-datetime,
+    and the replayed events set timestamps, in the local time zone."""
+    return {**os.environ, "TZ": "UTC"}
+
+
+@atexit.register
+def _stop_running() -> None:
+    """A clone's mariadbd runs in a session of its own (a Ctrl-C to the tests does not reach it): one a
+    test left running is stopped when this process exits, so it does not keep its address and port."""
+    for clone in list(RUNNING):
+        clone.stop()
 
 
 class CloneFailed(Exception):
@@ -88,6 +103,7 @@ class CloneServer:
              "--innodb-buffer-pool-size=16M", "--skip-log-bin", "--log-error="],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
+        RUNNING.add(self)
         deadline = time.monotonic() + STEP_TIMEOUT_S
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -109,6 +125,7 @@ class CloneServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
+        RUNNING.discard(self)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -174,9 +191,9 @@ class SourceDatabase:
             _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot"], stdin=dump)
         stop = datetime.fromtimestamp(int(moment), timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         logs = self._binlogs_from(backup["file"])
-        events = _run(["mariadb-binlog", "--no-defaults", f"--start-position={backup['pos']}", f"--stop-datetime={stop}",
-                       *map(str, logs)], env=UTC)
-        _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot"], input_text=events, env=UTC)
+        events = _run(["mariadb-binlog", "--no-defaults", f"--database={self.database}",
+                       f"--start-position={backup['pos']}", f"--stop-datetime={stop}", *map(str, logs)], env=_utc())
+        _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot"], input_text=events, env=_utc())
         _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot"], input_text=self._users_sql())
         self.replayed.append({"clone": name, "backup": backup["path"].name, "from": f"{backup['file']}:{backup['pos']}",
                               "stop_datetime": stop, "logs": [p.name for p in logs]})
