@@ -138,9 +138,17 @@ def sql(cluster, front_door, monkeypatch):
     monkeypatch.setenv(cloudsql.ENDPOINT_ENV, server.endpoint)
     monkeypatch.setenv(PASSWORD_VAR, cluster.db_password())
     monkeypatch.delenv("GAMEDAY_I_MEAN_PRODUCTION", raising=False)
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"  # not UTC: a clone that reads the moment in local time is caught
+    time.tzset()
     try:
         yield server
     finally:
+        if zone is None:
+            os.environ.pop("TZ", None)
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
         server.stop()  # the clone's MariaDB too
         shutil.rmtree(workdir, ignore_errors=True)  # the dumps
         env = from_mapping(environment(cluster), "test.yaml")
