@@ -84,11 +84,13 @@ def test_api_lists_the_seeded_catalogue_and_finds_a_monograph_by_permalink(wp_tw
 def test_guidance_permalinks_and_category_archives_are_html_pages_on_a_fresh_install(wp_twin):
     """The bootstrap sets /%category%/%postname%/ after WordPress registered its taxonomies; their
     rewrite rules (the %category% tag, /category/<slug>/) exist only if it registers them again before
-    flushing. Without that, these pages (43% of loadtests/traffic.yaml's mix) answered 404."""
+    flushing. Without that, these pages (43% of loadtests/traffic.yaml's mix) answered 404; without a
+    theme installed they answered 200 with an empty body."""
     first = _get(wp_twin, f"{API}/posts", type="post", per_page=1).json()["items"][0]
     page = _reader_page(wp_twin, first["path"])
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"], first["path"]
     assert first["title"] in html.unescape(page.text)
+    assert f"/themes/{install.WORDPRESS_THEME}/style.css" in page.text  # rendered by the site's theme
     archive = _reader_page(wp_twin, f"/category/{catalog.category_slug(first['category'])}/")
     assert archive.status_code == 200 and first["category"] in html.unescape(archive.text)
     assert _reader_page(wp_twin, "/category/no-such-category/").status_code == 404

@@ -119,7 +119,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     values = {key: files.php_string(value) for key, value in {
         "TWIN": twin.name, "CONFIG_NAME": config_name(twin), "DB_NAME": DB_NAME, "DB_USER": DB_USER,
         "DB_HOST": db_addr or twin.db_addr_via_proxy(), "HOME": home or twin.lb_url,
-        "CONTENT_DIR": str(content_dir(twin)), "MU_PLUGIN_DIR": str(conf / "mu-plugins"),
+        "CONTENT_DIR": str(content_dir(twin)), "THEME": install.WORDPRESS_THEME, "MU_PLUGIN_DIR": str(conf / "mu-plugins"),
         "SEARCH_URLS": ",".join(search), "SEARCH_HOSTS": ",".join(hosts), "SEARCH_USER": SEARCH_USER,
         "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX, "CACHE_ADDR": cache_addr or "",
     }.items()}

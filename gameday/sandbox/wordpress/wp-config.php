@@ -16,6 +16,7 @@ $table_prefix = 'wp_';
 define('WP_HOME', '@HOME@');
 define('WP_SITEURL', '@HOME@');
 define('WP_CONTENT_DIR', '@CONTENT_DIR@');
+define('WP_DEFAULT_THEME', '@THEME@');  // the theme a fresh install activates (gameday.sandbox.install)
 define('WPMU_PLUGIN_DIR', '@MU_PLUGIN_DIR@');
 define('DISALLOW_FILE_MODS', true);
 define('AUTOMATIC_UPDATER_DISABLED', true);
