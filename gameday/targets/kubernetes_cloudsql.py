@@ -55,12 +55,12 @@ undo (a failover is undone by another failover, a clone by deleting it).
 
 from __future__ import annotations
 
-import hashlib
 import time
 from typing import Any
 
 import pymysql
 
+from ..db_figures import content_figures, range_figures
 from ..errors import DeadlineExceeded, GamedayError, UsageError
 from ..gcp.cloudsql import CloudSql, addresses, epoch
 from . import consent
@@ -365,34 +365,6 @@ class CloudSqlDatabase:
 
 # ---- a point-in-time clone queried: the content as at the moment, and what came after -------------
 
-def content_figures(cur: Any, table: str) -> dict[str, Any]:
-    """What a table holds, read through ``cur`` (a pymysql cursor): ``{"rows", "min_id", "max_id",
-    "sha256" (over ``id:version`` lines in id order, as the destroy-content drill digests the rows it
-    destroys), "checksum" (CHECKSUM TABLE)}``. ``table`` is a checked table name."""
-    cur.execute(f"SELECT id, version FROM {table}")
-    rows = sorted((int(i), int(v)) for i, v in cur.fetchall())
-    digest = hashlib.sha256()
-    for article_id, version in rows:
-        digest.update(f"{article_id}:{version}\n".encode())
-    cur.execute(f"CHECKSUM TABLE {table}")
-    checksum = cur.fetchone()[1]
-    return {"rows": len(rows), "min_id": rows[0][0] if rows else None, "max_id": rows[-1][0] if rows else None,
-            "sha256": digest.hexdigest(), "checksum": None if checksum is None else int(checksum)}
-
-
-def range_figures(rows: set[tuple] | list[tuple], first_id: int | None, last_id: int | None) -> dict[str, Any]:
-    """``{"rows", "min_id", "max_id", "sha256"}`` of the ``(id, version)`` rows with ids in
-    ``first_id``..``last_id`` (either bound None: open), as the destroy-content drill records the
-    rows it destroys."""
-    kept = sorted((int(i), int(v)) for i, v in rows
-                  if (first_id is None or int(i) >= first_id) and (last_id is None or int(i) <= last_id))
-    digest = hashlib.sha256()
-    for article_id, version in kept:
-        digest.update(f"{article_id}:{version}\n".encode())
-    return {"rows": len(kept), "min_id": kept[0][0] if kept else None, "max_id": kept[-1][0] if kept else None,
-            "sha256": digest.hexdigest()}
-
-
 def id_ranges(ids: list[int]) -> str:
     """``1001-2000, 3006`` for sorted ids (at most :data:`NAMED` ranges, then how many more)."""
     ranges: list[list[int]] = []
@@ -434,10 +406,28 @@ def _rows_of(cur: Any, table: str, columns: str) -> set[tuple] | None:
     return {tuple(r) for r in cur.fetchall()}
 
 
+def _read(host: str, port: int, credentials: tuple[str, str, str], table: str, what: str, where: str,
+          tail: str, *, figures: bool) -> tuple[dict[str, Any] | None, set[tuple], set[tuple] | None]:
+    """One database read as the site's user: ``table``'s figures (with ``figures``: CHECKSUM TABLE
+    locks the table, so never on the live database), its ``(id, version)`` rows, and the RPO canary's
+    ``(run, seq)`` records (None without that table); a GamedayError naming ``where``."""
+    conn = _connect(host, port, credentials, what)
+    try:
+        with conn.cursor() as cur:
+            found = content_figures(cur, table) if figures else None
+            rows = _rows_of(cur, table, "id, version") or set()
+            canary = _rows_of(cur, CANARY_TABLE, "run, seq")
+    except pymysql.MySQLError as err:
+        raise GamedayError(f"{where} failed a query of {table}: {err}{tail}") from None
+    finally:
+        conn.close()
+    return found, rows, canary
+
+
 def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | None, *,
                 credentials: tuple[str, str, str], live: tuple[str, int]) -> dict[str, Any]:
     """Query a point-in-time clone (what :meth:`CloudSqlDatabase.restore_to` returned) as the site's
-    own database user, at its first address, port 3306: ``table``'s figures (:func:`content_figures`)
+    own database user, at its address (PRIVATE first), port 3306: ``table``'s figures (:func:`content_figures`)
     compared with ``before`` (the same figures read just before the incident: rows, id range, sha256,
     CHECKSUM TABLE), and what the clone lacks that the live database (``live``: the site's endpoint)
     holds: the writes after the moment, which Cloud SQL does not replay (the RPO): ``table``'s rows
@@ -450,16 +440,8 @@ def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | N
     if not ips:
         raise GamedayError(f"the clone {name} has no address to query it at; it was not verified",
                            hint=f"gcloud sql instances describe {name}")
-    conn = _connect(ips[0], MYSQL_PORT, credentials, f"the clone {name}")
-    try:
-        with conn.cursor() as cur:
-            figures = content_figures(cur, table)
-            clone_rows = _rows_of(cur, table, "id, version") or set()
-            clone_canary = _rows_of(cur, CANARY_TABLE, "run, seq")
-    except pymysql.MySQLError as err:
-        raise GamedayError(f"the clone {name} ({ips[0]}) failed a query of {table}: {err}; it was not verified") from None
-    finally:
-        conn.close()
+    figures, clone_rows, clone_canary = _read(ips[0], MYSQL_PORT, credentials, table, f"the clone {name}",
+                                              f"the clone {name} ({ips[0]})", "; it was not verified", figures=True)
     expected = {k: (before or {}).get(k) for k in ("rows", "min_id", "max_id", "sha256", "checksum")}
     differences = [f"{k} {figures[k]} (expected {v})" for k, v in expected.items() if v is not None and figures[k] != v]
     destroyed = (before or {}).get("range")
@@ -472,15 +454,8 @@ def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | N
         in_range = range_figures(clone_rows, destroyed.get("first_id"), destroyed.get("last_id"))
         mismatches = [f"destroyed range {k} {in_range[k]} (expected {destroyed.get(k)})"
                       for k in ("rows", "min_id", "max_id", "sha256") if in_range[k] != destroyed.get(k)]
-    conn = _connect(live[0], live[1], credentials, "the site's database")
-    try:
-        with conn.cursor() as cur:
-            live_rows = _rows_of(cur, table, "id, version") or set()
-            live_canary = _rows_of(cur, CANARY_TABLE, "run, seq")
-    except pymysql.MySQLError as err:
-        raise GamedayError(f"the site's database {live[0]}:{live[1]} failed a query of {table}: {err}") from None
-    finally:
-        conn.close()
+    _none, live_rows, live_canary = _read(live[0], live[1], credentials, table, "the site's database",
+                                          f"the site's database {live[0]}:{live[1]}", "", figures=False)
     lost_ids = sorted({int(i) for i, _v in live_rows - clone_rows})
     lost = {table: {"rows": len(lost_ids), "ids": lost_ids[:NAMED], "named": id_ranges(lost_ids)}}
     if live_canary is not None:

@@ -50,3 +50,15 @@ def test_a_clone_restore_is_told_apart_by_its_kind_not_by_how():
         assert db_content._clone_checked(ctx) is None
     finally:
         db_content.LAST_RESTORE.pop("parts-test", None)
+
+
+def test_the_fault_and_the_clone_digest_the_same_rows_the_same_way():
+    import hashlib
+
+    from gameday.db_figures import digest, range_figures
+
+    rows = [(1002, 3), (7, 1), (1001, 1), (2001, 2)]
+    assert digest(rows) == hashlib.sha256(b"7:1\n1001:1\n1002:3\n2001:2\n").hexdigest()
+    assert range_figures(rows, 1001, 2000) == {"rows": 2, "min_id": 1001, "max_id": 1002,
+                                               "sha256": digest([(1001, 1), (1002, 3)])}
+    assert range_figures(rows, None, 1000)["rows"] == 1 and range_figures([], 1, 2)["min_id"] is None

@@ -2,7 +2,6 @@
 take the scheduled backup; destroy content as a bad deploy does (rows deleted or the table
 dropped), restored by the db playbook (point-in-time restore around it)."""
 
-import hashlib
 import re
 import time
 from typing import Any, Dict
@@ -10,7 +9,7 @@ from typing import Any, Dict
 import pymysql
 
 from ...errors import GamedayError, UsageError
-from ...targets.kubernetes_cloudsql import content_figures
+from ...db_figures import content_figures, digest
 from .. import caps, ledger
 from ..context import activity, ignored, target
 from ..lock import lock_for
@@ -146,14 +145,6 @@ def take_backup(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = 
     return {"target": tgt.name, **{k: backup.get(k) for k in ("id", "at", "kind", "binlog", "tables", "seconds")}}
 
 
-def _digest(rows) -> str:
-    """SHA-256 over ``id:version`` lines in id order (the test recomputes it on the restored rows)."""
-    h = hashlib.sha256()
-    for article_id, version in sorted((int(i), int(v)) for i, v in rows):
-        h.update(f"{article_id}:{version}\n".encode())
-    return h.hexdigest()
-
-
 def _sleep_until(moment: float) -> None:
     time.sleep(max(0.0, moment - time.time()))
 
@@ -253,7 +244,7 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
             conn.rollback()
             raise UsageError(f"{table} has no rows where {where}; nothing to destroy, nothing was touched")
         destroyed = {"rows": len(rows), "min_id": min(int(r[0]) for r in rows), "max_id": max(int(r[0]) for r in rows),
-                     "sha256": _digest(rows)}
+                     "sha256": digest(rows)}
         undo: Dict[str, Any] = {"table": table}
         if drill.get("restore") == "clone":  # a clone at the moment is compared with the table as it was then
             # The row locks keep the destroyed range as read. Binary log times are whole seconds: the
