@@ -199,9 +199,12 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
     point-in-time restore to the moment before the statement, replaying what came after except it.
     Needs a backup to restore from (:func:`take_backup`); refused before anything is touched on a
     target that cannot restore it (Kubernetes: only where the database is Cloud SQL with a
-    ``restore_instance``). On Cloud SQL the undo record also holds the table's figures just before the
-    statement and that moment (``before``): the playbook clones the instance as it was then and
-    queries the clone against them (Cloud SQL replays nothing after the moment)::
+    ``restore_instance``). On Cloud SQL the undo record also holds the moment and the figures then
+    (``before``: the table's, and the destroyed range's under ``range``): with the range row-locked,
+    the moment is the middle of the next whole second and the statement runs from the second after
+    (the locks held at most about 2 s), so binary-log seconds cannot put the fault before the moment.
+    The playbook clones the instance as it was then and queries the clone's destroyed range against
+    the record (Cloud SQL replays nothing after the moment)::
 
         provider: {type: python, module: gameday.chaos.db.actions, func: destroy_content,
                    arguments: {table: articles, how: delete, first_id: 1001, last_id: 2000}}

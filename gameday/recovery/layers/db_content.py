@@ -15,10 +15,13 @@ verifies the swapped table's ``CHECKSUM TABLE`` against its point-in-time copy b
 On Cloud SQL the change log is not read from here: the incident is the one the drill's undo record
 names (:data:`RECORDED`: the moment just before the statement and the table's figures then, put
 there by ``gameday.chaos.db.restore``). The restore clones the instance as it was at that moment
-(``Target.restore_db_to``), then queries the clone as the site's user (``Target.verify_db_clone``):
-row count, id range, sha256 of ``id:version`` and CHECKSUM TABLE must equal the figures before the
-incident; what the live database holds and the clone lacks (written after the moment: Cloud SQL
-replays nothing after it) is named as the RPO. Pointing the site at the clone is the operator's step:
+(``Target.restore_db_to``; after a crash or a failed check, the clone an earlier undo started is
+waited for or taken as it is), then queries the clone as the site's user (``Target.verify_db_clone``):
+the destroyed range's row count, id range and sha256 of ``id:version`` must equal what the fault
+destroyed (row-locked from its reading to the fault); the whole table's figures against those read
+just before the moment are reported, not judged (writes by others around the moment); what the live
+database holds and the clone lacks (written after the moment: Cloud SQL replays nothing after it) is
+named as the RPO. Pointing the site at the clone is the operator's step:
 the loss is then settled as far as gameday goes (the diagnosis stops reporting it in this run).
 """
 
