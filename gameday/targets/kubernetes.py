@@ -190,6 +190,11 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
 
     def _scope(self, layer: str) -> tuple[str, str]:
         scope = layer_scope(self.block, layer)
+        if scope is None and layer == "db" and (self.block.get("db") or {}).get("cloud_sql"):
+            raise UsageError(f"{self.name}: the database is Cloud SQL here (kubernetes.db.cloud_sql): it has no pods "
+                             "to kill, stop or start through the Kubernetes API; nothing was touched",
+                             hint="its server-loss drill is experiments/db/lose-primary.yaml (a failover through the "
+                                  "Cloud SQL Admin API), its data-loss drill experiments/db/destroy-content.yaml")
         if scope is None:
             known = ", ".join(k for k in LAYER_PODS if layer_scope(self.block, k)) or "none"
             raise UsageError(f"{self.name}: layer {layer!r} has no pods on this Kubernetes target",

@@ -5,7 +5,10 @@ in the shape the zone probes and the redundancy watch read. Reads only: nothing 
 
 from __future__ import annotations
 
+import pytest
+
 from gameday import zones
+from gameday.errors import UsageError
 from gameday.recovery.layers.db_failover import describe_state
 from gameday.runner.redundancy import db_full
 from tests.unit.test_cloudsql import environment, sql, target  # noqa: F401 (fixture)
@@ -64,3 +67,18 @@ def test_the_redundancy_watch_measures_cloud_sql_and_says_why_not_when_its_roles
     [db] = refused.stop(None)
     assert db.status == NOT_MEASURED and db.detail.startswith("the database's roles could not be read: ")
     assert "not authorized" in db.detail
+
+
+def test_a_cloud_sql_member_is_not_killed_as_a_pod_the_drill_for_it_is_named(sql):
+    """kill-database.yaml on a Cloud SQL environment: its members are the Admin API's, and a pod
+    delete cannot reach them; one clear refusal naming the drills that can, before any request."""
+    sql.add_instance("sps-db", availability="REGIONAL", zone="europe-west2-a", secondary="europe-west2-b")
+    tgt = target(environment())
+    primary = next(n for n in tgt.nodes("db") if n.labels["role"] == "primary")
+    asked = len(sql.requests)
+    for act in (tgt.kill, tgt.stop):
+        with pytest.raises(UsageError) as err:
+            act(primary)
+        assert "the database is Cloud SQL here" in str(err.value) and "nothing was touched" in str(err.value)
+        assert "experiments/db/lose-primary.yaml" in err.value.hint
+    assert len(sql.requests) == asked and sql.changes() == []
