@@ -13,28 +13,21 @@ Quick lane (tests/conftest.py NO_TWIN); needs the control plane built (`gameday 
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 
 import pymysql
 import pytest
-import yaml
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
 
 from gameday.chaos import ledger
 from gameday.chaos.db import actions, probes
 from gameday.chaos.lock import lock_for
 from gameday.gcp import cloudsql
-from gameday.kube import build as kube_build
-from gameday.kube import members as kube
-from gameday.sandbox import db_roles, lifecycle
 from gameday.sandbox.members import db
-from gameday.sandbox.paths import cache_dir
-from gameday.sandbox.spec import Topology
 from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
 from gameday.targets.environment import from_mapping
 from tests.support.cloudsql import CloudSqlServer
-from tests.support.kube_twin import kubectl
+from tests.support.cloudsql_cluster import control_plane_and_database, staging_environment
 
 pytestmark = pytest.mark.kubernetes
 
@@ -49,33 +42,13 @@ PASSWORD_VAR = "GAMEDAY_TEST_CLOUDSQL_DB_PASSWORD"
 def cluster():
     """etcd + kube-apiserver (the undo records' ConfigMaps, the lock's Lease) and one MariaDB (the
     site's database), on their own loopback network; the state namespace made."""
-    for _label, recipe in kube_build.RECIPES:  # no-op once built
-        recipe(cache_dir() / "install.log")
-    twin = Twin.create("cloudsql-drill", net=NET)
-    lifecycle.down(twin.paths, wipe=True)
-    workloads = [w for w in kube.workloads(twin, nodes=1) if w.name in ("etcd", "kube-apiserver")]
-    topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, workloads=[*workloads, db.workload(twin)],
-                        backoff_base=0.5, backoff_cap=5.0)
-
-    def prepare():
-        twin.paths.ensure()
-        twin.db_password()
-        twin.db_replication_password()
-        db_roles.ensure(twin)
-        kube.prepare(twin)
-        db.prepare_member(twin, db.NAME)
-
-    lifecycle.up(twin.paths, topology, prepare=prepare, timeout=180)
-    try:
-        kubectl(twin, "create", "namespace", "gameday")
+    with control_plane_and_database("cloudsql-drill", NET) as twin:
         conn = pymysql.connect(host=db.address(twin), port=3306, user=DB_USER, password=twin.db_password(),
                                database=DB_NAME, connect_timeout=5, autocommit=True)
         with conn, conn.cursor() as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS articles (id INT PRIMARY KEY, version INT NOT NULL)")
             cur.execute("INSERT IGNORE INTO articles VALUES (1, 1), (2, 1), (3, 1)")
         yield twin
-    finally:
-        lifecycle.down(twin.paths, wipe=True)
 
 
 @pytest.fixture
@@ -95,18 +68,10 @@ def sql(cluster, monkeypatch):
 def environment(twin: Twin, *, production: bool = False, **cloud_sql) -> dict:
     """environments/gke-staging.example.yaml, its kubeconfig the control plane's, its database the
     MariaDB here and the Cloud SQL instance of the local Admin server."""
-    data = yaml.safe_load((ROOT / "environments" / "gke-staging.example.yaml").read_text())
-    env = copy.deepcopy(data["configuration"]["gameday_environment"])
-    kubeconfig = kube.kubeconfig_path(twin)
-    env.update(name="cloudsql-drill", production=production, site_url=f"http://127.{NET}.0.250:8080/")
-    env.pop("trust", None)
-    env["kubernetes"].update(kubeconfig=str(kubeconfig),
-                             context=yaml.safe_load(kubeconfig.read_text())["current-context"])
-    env["kubernetes"]["db"] = {"host": db.address(twin), "port": 3306, "database": DB_NAME,
-                               "cloud_sql": {"project": PROJECT, "instance": PRIMARY, "poll_s": 0.05,
-                                             "operation_timeout_s": 3, **cloud_sql}}
-    env["credentials"] = {"db": {"env": PASSWORD_VAR, "username": DB_USER}}
-    return env
+    return staging_environment(twin, name="cloudsql-drill", production=production, password_var=PASSWORD_VAR,
+                               site_url=f"http://127.{NET}.0.250:8080/",
+                               cloud_sql={"project": PROJECT, "instance": PRIMARY, "poll_s": 0.05,
+                                          "operation_timeout_s": 3, **cloud_sql})
 
 
 def chaos_config(twin: Twin, **kwargs) -> dict:

@@ -9,7 +9,7 @@ from typing import Any, Dict
 import pymysql
 
 from ...errors import GamedayError, UsageError
-from ...db_figures import content_figures, digest
+from ...db_figures import content_figures, range_figures
 from .. import caps, ledger
 from ..context import activity, ignored, target
 from ..lock import lock_for
@@ -246,8 +246,7 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
         if not rows:
             conn.rollback()
             raise UsageError(f"{table} has no rows where {where}; nothing to destroy, nothing was touched")
-        destroyed = {"rows": len(rows), "min_id": min(int(r[0]) for r in rows), "max_id": max(int(r[0]) for r in rows),
-                     "sha256": digest(rows)}
+        destroyed = range_figures(rows)  # {"rows", "min_id", "max_id", "sha256"}
         undo: Dict[str, Any] = {"table": table}
         if drill.get("restore") == "clone":  # a clone at the moment is compared with the table as it was then
             # The row locks keep the destroyed range as read. Binary log times are whole seconds: the
