@@ -321,6 +321,10 @@ class Agent:
                     self.reconcile(pod)
                 with self.lock:
                     vanished = [(uid, r.pod) for uid, r in self.runners.items() if uid not in seen]
+                    # a pod deleted while no watch ran is no longer waiting for its address: started later
+                    # from this stale copy, it would hold the address its successor (same name) needs
+                    for uid in [uid for uid in self.waiting if uid not in seen]:
+                        del self.waiting[uid]
                 for _uid, pod in vanished:
                     self.gone(pod)
                 stream = watch.Watch().stream(self.core.list_pod_for_all_namespaces, deserialize=False,
