@@ -207,9 +207,9 @@ def test_with_search_down_the_page_shows_the_mysql_fallback_notice(fe_twin):
 
 def test_when_the_api_fails_the_page_says_search_is_not_working(fe_twin):
     client = SandboxClient(fe_twin.paths)
-    client.stop(db.NAME)  # WordPress cannot reach its database: the API answers 500, nginx still serves /app/
+    client.stop(db.NAME)  # WordPress cannot reach its database: the API answers 503, nginx still serves /app/
     client.wait_stopped(db.NAME, timeout=30)
-    assert requests.get(wordpress.url(fe_twin, 1) + f"{API}/search", params={"q": "x"}, timeout=10).status_code == 500
+    assert requests.get(wordpress.url(fe_twin, 1) + f"{API}/search", params={"q": "x"}, timeout=10).status_code == 503
     page = _load(fe_twin, _seeded_term())
     assert page.main.get("data-state") == "error" and page.results == []
-    assert "Search is not working" in page.texts["alert"] and "HTTP 500" in page.texts["alert"]
+    assert "Search is not working" in page.texts["alert"] and "HTTP 503" in page.texts["alert"]

@@ -1,15 +1,23 @@
-"""WordPress on PHP-FPM behind nginx as a twin member (issue 17, first part), against real servers.
+"""WordPress on PHP-FPM behind nginx as a twin member (issue 17), against real servers.
 
-A small topology of its own on net 60 (127.60.x.y), run by the sandbox supervisor: MariaDB (``db-1``),
-the WordPress bootstrap job (install + a seed of :data:`SEED_N` catalogue items) and one replica
-``wp-1`` (php-fpm + nginx under one launcher). No search, Kafka or toxiproxy: search must fall back to
-MySQL. About 30 s on 2 cores.
+A small topology of its own on net 60 (127.60.x.y), run by the sandbox supervisor: MariaDB (``db-1``), one
+secured OpenSearch node (``search-1``: HTTPS with the twin's CA, basic auth as ``elastic``, as the twin's
+own nodes), the WordPress bootstrap job (install + a seed of :data:`SEED_N` catalogue items) and one
+replica ``wp-1`` (php-fpm + nginx under one launcher). No Kafka or toxiproxy. The plugin's search URLs are
+a dead address first (nothing listens: each search fails over from it) and then ``search-1``. The index
+is filled from the catalogue, as the twin's bootstrap fills it (document id = catalogue id = post id).
+
+The site's contract (``tests/support/site_contract.py``: the Python sample site's URLs, status codes and
+JSON) is checked on ``wp-1`` and on the Python site itself (its Flask app in this process, on the same
+database and search node), so a difference between the two web tiers fails here. About 60 s on 2 cores.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import json
+import time
 from collections import Counter
 from urllib.parse import urlsplit
 
@@ -20,18 +28,34 @@ import requests
 from gameday import children
 from gameday.deadline import wait_until
 from gameday.errors import GamedayError
-from gameday.sandbox import install, lifecycle
+from gameday.sandbox import install, lifecycle, web_faults
 from gameday.sandbox.client import SandboxClient
-from gameday.sandbox.members import db, wordpress
+from gameday.sandbox.members import db, search, wordpress
+from gameday.sandbox.shape import Shape
 from gameday.sandbox.spec import Topology
-from gameday.sandbox.twin import Twin
+from gameday.sandbox.twin import PORTS, Twin
 from gameday.sandbox.wordpress.php import run_script
+from gameday.site import app as site_app
 from gameday.site import catalog
+from gameday.site import db as site_db
+from gameday.site.config import SiteConfig
+from gameday.site.search import SearchClient
+from tests.support import site_contract as contract
 from tests.support import wordpress_stack as stack
 
 NET = 60
 SEED_N = 300
 API = "/wp-json/gameday/v1"
+SEARCH_BUDGET_S = 2.5  # the Python site's: search down -> an answer within ~2.5 s
+DB_DOWN_S = 2.0        # database down -> 503 within ~2 s
+
+
+def _node_url(twin: Twin) -> str:
+    return f"https://{twin.address('search', 1)}:{PORTS['search']}"
+
+
+def _dead_url(twin: Twin) -> str:
+    return f"https://{twin.address('search', 2)}:{PORTS['search']}"  # search-2 never runs here
 
 
 @pytest.fixture(scope="module")
@@ -39,16 +63,39 @@ def wp_twin():
     install.install_all()  # a no-op when installed
     twin = Twin.create("wp-test", net=NET)
     lifecycle.down(twin.paths, wipe=True)
+    twin = dataclasses.replace(twin, shape=Shape(web_replicas=1, indexer_replicas=1, search_nodes=1, db_replicas=0))
     topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=0.5, backoff_cap=2.0,
-                        workloads=[db.workload(twin), wordpress.bootstrap(twin, n=SEED_N),
+                        workloads=[db.workload(twin), search.workload(twin), wordpress.bootstrap(twin, n=SEED_N),
                                    wordpress.workload(twin, replicas=1, max_replicas=1)])
 
-    lifecycle.up(twin.paths, topology, prepare=lambda: stack.prepare(twin), timeout=150)
+    def prepare():
+        search.prepare(twin)
+        stack.prepare(twin, search_urls=[_dead_url(twin), _node_url(twin)])
+
+    lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
+    index = SearchClient([_node_url(twin)], auth=twin.search_auth(), verify=twin.search_ca())
+    index.create_index()
+    index.bulk_index(catalog.generate(SEED_N), refresh=True)  # as the twin's bootstrap: ids from the catalogue
     yield twin
     link = wordpress.ETC / f"config-{wordpress.config_name(twin)}.php"
     assert link.is_symlink()
     lifecycle.down(twin.paths, wipe=True)
     assert not link.is_symlink(), f"sandbox down --wipe left {link}"
+
+
+@pytest.fixture(scope="module")
+def python_site(wp_twin):
+    """The Python sample site's Flask app on the same database (its own tables beside WordPress's) and
+    search node, with the same catalogue: the contract's other side."""
+    cfg = SiteConfig.from_env({**wp_twin.site_env(via_proxy=False), "GAMEDAY_DB_ADDR": wp_twin.db_member_addr(1),
+                               "GAMEDAY_DB_PASSWORD": wp_twin.db_password(),
+                               "GAMEDAY_SEARCH_URLS": _node_url(wp_twin),
+                               "GAMEDAY_SEARCH_PASSWORD": wp_twin.search_password(), "GAMEDAY_MEMBER": "web-1"})
+    database = site_db.Database(cfg)
+    database.write(site_db.ensure_schema)
+    if not database.read(site_db.count_articles):
+        database.write(lambda conn: site_db.insert_articles(conn, list(catalog.generate(SEED_N))))
+    return site_app.create_app(cfg).test_client()
 
 
 def _get(twin: Twin, route: str, **params) -> requests.Response:
@@ -68,6 +115,7 @@ def test_api_lists_the_seeded_catalogue_and_finds_a_monograph_by_permalink(wp_tw
     assert guidance["total"] == kinds["guidance"]
     first = guidance["items"][0]
     seeded = rows[first["gameday_id"]]
+    assert first["id"] == first["gameday_id"]  # seeded with its catalogue id as its post id, as the Python site's
     assert first["title"] == seeded["title"] and first["category"] == seeded["category"]
     assert first["path"] == f"/{catalog.category_slug(seeded['category'])}/{seeded['slug']}/"
     assert _get(wp_twin, f"{API}/resolve", path=first["path"]).json()["id"] == first["id"]
@@ -104,15 +152,200 @@ def _reader_page(twin: Twin, path: str) -> requests.Response:
                         allow_redirects=False, timeout=10)
 
 
-def test_search_falls_back_to_mysql_with_a_notice_when_opensearch_is_unreachable(wp_twin):
-    term = next(row for row in catalog.generate(SEED_N) if row["kind"] == "monograph")["title"].split()[0]
-    answer = _get(wp_twin, f"{API}/search", q=term)
-    assert answer.status_code == 200
-    assert answer.headers["X-Gameday-Degraded"] == "search"
-    body = answer.json()
-    assert body["source"] == "mysql" and body["fallback"] == "mysql"
-    assert "OpenSearch unavailable" in body["notice"] and "127.60.70.1" in body["notice"]  # search through toxiproxy
-    assert body["total"] >= 1 and any(term.lower() in item["title"].lower() for item in body["items"])
+def _items() -> tuple[dict, dict, str]:
+    """A seeded guidance article, a seeded monograph, and a word of the monograph's title (a medicine)."""
+    rows = list(catalog.generate(SEED_N))
+    guidance = next(r for r in rows if r["kind"] == "guidance")
+    monograph = next(r for r in rows if r["kind"] == "monograph")
+    return guidance, monograph, monograph["title"].split()[0]
+
+
+def _send_wp(twin: Twin, case: contract.Case, *, auth=None) -> tuple[int, object, str]:
+    """``case`` sent to wp-1 as a reader through the load balancer would send it (the site's Host)."""
+    headers = {"Host": urlsplit(twin.lb_url).netloc}
+    data = None
+    if case.method == "POST":
+        headers["Content-Type"] = "application/json"
+        data = case.body if isinstance(case.body, str) else json.dumps(case.body)
+    r = requests.request(case.method, wordpress.url(twin, 1) + case.path, params=case.params, data=data,
+                         headers=headers, auth=auth, allow_redirects=False, timeout=10)
+    return r.status_code, r.headers, r.text
+
+
+def _send_python(client, case: contract.Case) -> tuple[int, object, str]:
+    data = None
+    if case.method == "POST":
+        data = case.body if isinstance(case.body, str) else json.dumps(case.body)
+    r = client.open(case.path, method=case.method, query_string=case.params, data=data,
+                    content_type="application/json" if data is not None else None)
+    return r.status_code, r.headers, r.get_data(as_text=True)
+
+
+def test_both_web_tiers_answer_the_site_contract_alike(wp_twin, python_site):
+    """Every case of tests/support/site_contract.py on wp-1 and on the Python site: status, content type,
+    JSON keys and error messages; where both answer JSON, the same values (an article but its updated_at,
+    a search's total and hits in order, scores included: one index, one query)."""
+    guidance, monograph, term = _items()
+    cases = contract.cases(guidance=guidance, monograph=monograph,
+                           category=(guidance["category"], catalog.category_slug(guidance["category"])), term=term)
+    publisher = wordpress.publisher_credentials(wp_twin)
+    answers = {}
+    for case in cases:
+        for tier in case.tiers:
+            if tier == "wordpress":
+                status, headers, text = _send_wp(wp_twin, case, auth=publisher if case.method == "POST" else None)
+                assert headers["X-Served-By"] == "wp-1", case.name
+                assert "X-Gameday-Degraded" not in headers, f"{case.name}: {headers['X-Gameday-Degraded']}"
+            else:
+                status, headers, text = _send_python(python_site, case)
+            answers[case.name, tier] = contract.check(case, status, headers, text)
+    compared = 0
+    for case in cases:
+        if case.tiers != contract.BOTH or not case.keys:
+            continue
+        wp, py = answers[case.name, "wordpress"], answers[case.name, "python"]
+        if "updated_at" in wp:
+            assert wp["updated_at"][:19] == wp["updated_at"] and wp["updated_at"][10] == "T", wp["updated_at"]
+            wp, py = {**wp, "updated_at": None}, {**py, "updated_at": None}
+        if "took_ms" in wp:
+            wp, py = {**wp, "took_ms": None}, {**py, "took_ms": None}
+            assert wp["hits"], case.name  # the term finds something
+        assert wp == py, f"{case.name}: WordPress {wp} != Python {py}"
+        compared += 1
+    assert compared >= 20
+    seeded = answers["article", "wordpress"]
+    assert (seeded["id"], seeded["title"], seeded["body"], seeded["version"]) == (
+        guidance["id"], guidance["title"], guidance["body"], guidance["version"])
+
+
+def _post(twin: Twin, body: dict, *, auth) -> requests.Response:
+    return requests.post(wordpress.url(twin, 1) + "/api/articles", json=body, auth=auth,
+                         headers={"Host": urlsplit(twin.lb_url).netloc}, allow_redirects=False, timeout=15)
+
+
+def _outbox(twin: Twin, post_id: int) -> list[tuple[int, dict]]:
+    return [(version, json.loads(payload)) for version, payload in stack.sql(
+        twin, "SELECT version, payload FROM wp_gameday_outbox WHERE post_id = %s ORDER BY id", (post_id,))]
+
+
+def test_publish_api_asks_for_the_publisher_and_answers_202_pending_with_each_version(wp_twin):
+    user, password = wordpress.publisher_credentials(wp_twin)
+    body = contract.publish_body(title="Gameday: storing insulin in a heatwave", category="Gameday contract",
+                                 summary="Keep it cool.", body="First advice.")
+    for auth in (None, (user, password[:-1] + ("x" if password[-1] != "x" else "y")), ("admin", password)):
+        refused = _post(wp_twin, body, auth=auth)
+        assert refused.status_code == 401 and set(refused.json()) == {"error"}, refused.text
+    assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE post_title = %s", (body["title"],)) == [(0,)]
+
+    first = _post(wp_twin, body, auth=(user, password))
+    assert first.status_code == 202, first.text
+    answer = first.json()
+    assert set(answer) == contract.PUBLISH_KEYS and answer["event"] == "pending" and answer["version"] == 1
+    assert answer["slug"] == "gameday-storing-insulin-in-a-heatwave" and answer["url"] == f"/guidance/{answer['slug']}"
+    assert first.headers["X-Served-By"] == "wp-1"
+    assert [(v, e["version"], e["title"]) for v, e in _outbox(wp_twin, answer["id"])] == [(1, 1, body["title"])]
+    article = requests.get(wordpress.url(wp_twin, 1) + f"/api/articles/{answer['id']}", timeout=10).json()
+    assert (article["version"], article["category"], article["summary"], article["url"]) == (
+        1, "Gameday contract", "Keep it cool.", answer["url"])  # a category the site did not have is made
+
+    update = _post(wp_twin, {**body, "id": answer["id"], "title": "Gameday: insulin in a heatwave",
+                             "body": "Second advice."}, auth=(user, password))
+    assert update.status_code == 202, update.text
+    assert update.json() == {**answer, "version": 2}  # same id, slug and url: the permalink stays
+    assert [(v, e["version"], e["action"]) for v, e in _outbox(wp_twin, answer["id"])] == [
+        (1, 1, "published"), (2, 2, "updated")]
+    page = _reader_page(wp_twin, answer["url"])
+    assert page.status_code == 200 and "Second advice." in contract.readable(page.text)
+
+    guidance, _, _ = _items()  # the load generator's editors update seeded articles by their catalogue id
+    seeded = _post(wp_twin, {**contract.publish_body(**{k: guidance[k] for k in ("kind", "title", "category", "summary")}),
+                             "body": guidance["body"] + "\n\nReviewed.", "id": guidance["id"]}, auth=(user, password))
+    assert seeded.status_code == 202, seeded.text
+    assert (seeded.json()["id"], seeded.json()["version"]) == (guidance["id"], guidance["version"] + 1)
+    assert seeded.json()["url"] == contract.url_of(guidance)
+
+    # the password: in its 0600 secret file only; WordPress keeps a hash, the twin's configuration none
+    assert wordpress.publisher_env_file(wp_twin).stat().st_mode & 0o777 == 0o600
+    stored = stack.sql(wp_twin, "SELECT meta_value FROM wp_usermeta WHERE meta_key = '_application_passwords'")
+    assert len(stored) == 1 and password not in stored[0][0]
+    for f in (wp_twin.paths.conf / "wordpress").rglob("*"):
+        assert not f.is_file() or password not in f.read_text(errors="replace"), f
+
+
+def test_search_is_answered_by_the_secured_opensearch_node(wp_twin):
+    """HTTPS with the twin's CA and basic auth as elastic (the password only in php-fpm's environment):
+    the API's hits are the node's own answer for the same query, a misspelling included (the fuzzy step);
+    the page and the front end's API answer from it too."""
+    _, monograph, term = _items()
+    node = SearchClient([_node_url(wp_twin)], auth=wp_twin.search_auth(), verify=wp_twin.search_ca())
+    misspelt = term[:-1] + ("x" if term[-1] != "x" else "y")
+    for q in (term, misspelt):
+        r = _get(wp_twin, "/api/search", q=q)
+        assert r.status_code == 200 and "X-Gameday-Degraded" not in r.headers, r.text
+        expected = node.search(q, size=10)
+        assert [h["id"] for h in r.json()["hits"]] == [h["id"] for h in expected["hits"]], q
+        assert r.json()["total"] == expected["total"] and r.json()["hits"], q
+    assert expected["fuzzy"] is True  # the misspelling was found by the fuzzy step
+    front = _get(wp_twin, f"{API}/search", q=term).json()
+    assert front["source"] == "opensearch" and front["items"]
+    page = _reader_page(wp_twin, f"/search?q={term}")
+    assert page.status_code == 200 and "X-Gameday-Degraded" not in page.headers
+    assert monograph["title"] in contract.readable(page.text) or front["items"][0]["title"] in html.unescape(page.text)
+    config = (wp_twin.paths.conf / "wordpress" / "wp-config.php").read_text()
+    assert _node_url(wp_twin) in config and wp_twin.search_password() not in config
+
+
+def test_search_down_falls_back_to_mysql_within_the_budget_and_comes_back(wp_twin):
+    """search-1 frozen (SIGSTOP: connections hang, the hard case) and search-2's address refused: /api/search
+    answers 200 from MySQL with X-Gameday-Degraded: search within the Python site's 2.5 s, the next one at
+    once (the failed nodes are skipped for a second); pages and articles keep working; after SIGCONT
+    OpenSearch answers again."""
+    client = SandboxClient(wp_twin.paths)
+    _, monograph, term = _items()
+    client.kill("search-1", "STOP")
+    try:
+        started = time.monotonic()
+        first = _get(wp_twin, "/api/search", q=term)
+        first_s = time.monotonic() - started
+        assert first.status_code == 200 and first.headers["X-Gameday-Degraded"] == "search", first.text
+        body = first.json()
+        assert set(body) == contract.SEARCH_KEYS | contract.FALLBACK_KEYS and body["fallback"] == "mysql"
+        assert body["degraded"] == "search" and body["hits"] and all(set(h) == contract.HIT_KEYS for h in body["hits"])
+        assert "timed out" in body["notice"] and "connection refused" in body["notice"], body["notice"]
+        assert first_s < SEARCH_BUDGET_S, f"the first search took {first_s:.2f}s"
+        started = time.monotonic()
+        second = _get(wp_twin, "/api/search", q=term)
+        second_s = time.monotonic() - started
+        assert second.headers["X-Gameday-Degraded"] == "search" and "skipped" in second.json()["notice"]
+        assert second_s < 1.0, f"the second search took {second_s:.2f}s"
+        print(f"search frozen: the first search answered from MySQL in {first_s:.2f}s, the next in {second_s:.2f}s")
+        page = _reader_page(wp_twin, f"/search?q={term}")
+        assert page.status_code == 200 and page.headers["X-Gameday-Degraded"] == "search"
+        assert 'data-degraded="search"' in page.text and "fallback mode" in page.text
+        front = _get(wp_twin, f"{API}/search", q=term)
+        assert front.headers["X-Gameday-Degraded"] == "search" and front.json()["source"] == "mysql"
+        started = time.monotonic()
+        assert _get(wp_twin, f"/api/articles/{monograph['id']}").status_code == 200
+        assert _reader_page(wp_twin, contract.url_of(monograph)).status_code == 200
+        assert time.monotonic() - started < 1.0
+    finally:
+        client.kill("search-1", "CONT")
+    wait_until(lambda: "X-Gameday-Degraded" not in _get(wp_twin, "/api/search", q=term).headers, timeout=20,
+               interval=0.5, what="the plugin's search to answer from OpenSearch again")
+
+
+def test_the_twins_readiness_fault_holds_readyz_at_503_until_released(wp_twin):
+    pid = SandboxClient(wp_twin.paths).member("wp-1")["pid"]
+    web_faults.hold_unready(wp_twin, "wp-1", pid=pid)
+    try:
+        held = _get(wp_twin, "/readyz")
+        assert held.status_code == 503 and "readiness fault" in held.json()["reason"]
+        assert _get(wp_twin, "/healthz").status_code == 200 and _get(wp_twin, "/api/articles/1").status_code == 200
+        web_faults.hold_unready(wp_twin, "wp-1", pid=pid + 100000)  # another process's: not this replica
+        assert _get(wp_twin, "/readyz").status_code == 200
+    finally:
+        web_faults.release(wp_twin, "wp-1")
+    assert _get(wp_twin, "/readyz").status_code == 200
 
 
 def test_publishing_writes_one_outbox_row_in_the_same_transaction(wp_twin):
@@ -159,6 +392,52 @@ def test_taking_a_post_out_of_view_writes_its_removal_in_the_same_transaction(wp
         ("article.published", 1, "published"), ("article.removed", 2, "unpublished"), ("article.removed", 3, "deleted")]
     assert json.loads(rows[1][2])["permalink"] == "/uncategorized/gameday-a-note-to-withdraw/"  # where it was public
     assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE ID = %s", (post_id,)) == [(0,)]
+
+
+def test_database_down_is_a_fast_503_with_the_degraded_header_on_both_tiers(wp_twin, python_site):
+    """Frozen (SIGSTOP: the TCP connect succeeds, the server's greeting never comes), then stopped."""
+    client = SandboxClient(wp_twin.paths)
+    guidance, _, term = _items()
+    client.kill(db.NAME, "STOP")
+    try:
+        for _ in range(2):
+            started = time.monotonic()
+            frozen = _get(wp_twin, f"/api/articles/{guidance['id']}")
+            frozen_s = time.monotonic() - started
+            assert frozen.status_code == 503 and frozen.headers["X-Gameday-Degraded"] == "db", frozen.text
+            assert frozen_s < SEARCH_BUDGET_S, f"{frozen_s:.2f}s with the database frozen"
+            print(f"database frozen: 503 in {frozen_s:.2f}s")
+    finally:
+        client.kill(db.NAME, "CONT")
+    client.stop(db.NAME)
+    client.wait_stopped(db.NAME, timeout=30)
+    try:
+        for path, params in ((f"/api/articles/{guidance['id']}", {}), ("/api/search", {"q": term}),
+                             (contract.url_of(guidance), {}), ("/", {})):
+            started = time.monotonic()
+            r = requests.get(wordpress.url(wp_twin, 1) + path, params=params, timeout=10,
+                             headers={"Host": urlsplit(wp_twin.lb_url).netloc}, allow_redirects=False)
+            took = time.monotonic() - started
+            assert r.status_code == 503 and r.headers["X-Gameday-Degraded"] == "db", (path, r.status_code)
+            assert r.headers["Retry-After"] == "2" and r.headers["X-Served-By"] == "wp-1", path
+            assert took < DB_DOWN_S, f"{path}: {took:.2f}s"
+            print(f"database stopped: {path} 503 in {took:.2f}s")
+            py = python_site.get(path, query_string=params)
+            if path == "/api/search":  # the Python site's search needs only the index (DIFFERENCES["db-down-search"])
+                assert py.status_code == 200 and set(r.json()) == contract.DEGRADED_KEYS, path
+                continue
+            assert py.status_code == 503 and py.headers["X-Gameday-Degraded"] == "db", path
+            if path.startswith("/api/"):
+                assert set(r.json()) == set(py.get_json()) == contract.DEGRADED_KEYS and r.json()["degraded"] == "db"
+            else:
+                assert "text/html" in r.headers["Content-Type"] and "database connection" in r.text
+        published = _post(wp_twin, contract.publish_body(), auth=wordpress.publisher_credentials(wp_twin))
+        assert published.status_code == 503 and published.headers["X-Gameday-Degraded"] == "db"
+        assert _get(wp_twin, "/readyz").status_code == 503 and _get(wp_twin, "/healthz").status_code == 200
+    finally:
+        client.start(db.NAME)
+    client.wait_ready(db.NAME, timeout=60)
+    wait_until(lambda: _get(wp_twin, "/readyz").status_code == 200, timeout=30, what="wp-1 ready again")
 
 
 def _pids(pid_file) -> set[int]:

@@ -70,7 +70,8 @@ def test_the_replica_nginx_serves_the_bundle_at_app_on_the_api_origin(tmp_path):
     assert f"alias {frontend_build.www()}/;" in conf and "location ^~ /app/ {" in conf
     assert "listen 127.61.20.1:8000;" in conf  # the same server as /wp-json/
     assert "@" not in files.render("nginx.conf", {k: "x" for k in (
-        "PID_FILE", "USER_DIRECTIVE", "TMP", "ADDRESS", "PORT", "CONTENT_DIR", "CONFIG_NAME", "SOCKET", "APP_DIR")})
+        "PID_FILE", "USER_DIRECTIVE", "TMP", "ADDRESS", "PORT", "CONTENT_DIR", "CONFIG_NAME", "SOCKET", "APP_DIR",
+        "MEMBER")})
 
 
 def test_two_builds_at_once_take_turns_and_the_wait_has_a_deadline(tmp_path, monkeypatch):

@@ -16,7 +16,10 @@ a topology that wants it adds :func:`bootstrap` and :func:`workload` after its d
 Per twin: ``conf/wordpress/wp-config.php`` (no secret: the database and search passwords reach php-fpm
 through the supervisor's environment, from ``secrets/db.env`` and ``secrets/search.env``), the
 must-use plugin in ``conf/wordpress/mu-plugins``, uploads in ``data/wordpress/wp-content`` (the twin's
-WP_CONTENT_DIR), the admin password in ``secrets/wordpress-admin.env`` (0600). Debian's wp-config.php
+WP_CONTENT_DIR), the admin password in ``secrets/wordpress-admin.env`` (0600) and the ``publisher`` user's
+application password (the site API's ``POST /api/articles``, HTTP basic auth) in
+``secrets/wordpress-publisher.env`` (0600; only the bootstrap job reads it, and WordPress keeps its
+hash, so php-fpm never sees it: :func:`publisher_credentials`). Debian's wp-config.php
 finds the twin's file through ``/etc/wordpress/config-gameday-<sandbox id>.php``, a symlink
 (:func:`config_name`; nginx passes the name as ``WORDPRESS_CONFIG``); :func:`remove` deletes it.
 """
@@ -25,11 +28,13 @@ from __future__ import annotations
 
 import os
 import pwd
+import secrets
 import shutil
+import string
 from pathlib import Path
 
 from ...zones import zone_for
-from .. import frontend_build, install
+from .. import frontend_build, install, web_faults
 from .. import wordpress as files
 from ..spec import MemberSpec, Workload
 from . import redis_cache
@@ -38,6 +43,8 @@ from ..twin import CONTENT_INDEX, DB_NAME, DB_USER, PORTS, SEARCH_USER, WEB_MAX_
 WEB_USER = "www-data"  # Debian's web server user: php-fpm's workers and nginx's run as it
 ETC = Path("/etc/wordpress")
 ADMIN_ENV = "GAMEDAY_WP_ADMIN_PASSWORD"
+PUBLISHER_USER = "publisher"  # the editor the site API's publishes are made as (an Application Password)
+PUBLISHER_ENV = "GAMEDAY_WP_PUBLISHER_PASSWORD"
 
 
 def config_name(twin: Twin) -> str:
@@ -70,6 +77,39 @@ def admin_env_file(twin: Twin) -> Path:
 def admin_password(twin: Twin) -> str:
     """The WordPress ``admin`` user's password, generated once per twin (``secrets/wordpress-admin.env``, 0600)."""
     return _kept_secret(admin_env_file(twin), ADMIN_ENV)
+
+
+def publisher_env_file(twin: Twin) -> Path:
+    return twin.paths.secrets / "wordpress-publisher.env"
+
+
+def publisher_password(twin: Twin) -> str:
+    """The ``publisher`` user's Application Password, generated once per twin
+    (``secrets/wordpress-publisher.env``, 0600). Letters and digits only, as WordPress makes its own:
+    WordPress strips anything else from a presented application password before checking it."""
+    f = publisher_env_file(twin)
+    if not f.exists():
+        alphabet = string.ascii_letters + string.digits
+        value = "".join(secrets.choice(alphabet) for _ in range(24))
+        f.parent.mkdir(parents=True, exist_ok=True)
+        tmp = f.with_name(f".{f.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"{PUBLISHER_ENV}={value}\n")
+            try:
+                os.link(tmp, f)  # fails if another process made it first: theirs is kept
+            except FileExistsError:
+                pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return _kept_secret(f, PUBLISHER_ENV)
+
+
+def publisher_credentials(twin: Twin) -> tuple[str, str]:
+    """(user, application password) that ``POST /api/articles`` accepts as HTTP basic auth: what a
+    client (the search canary, the load generator's editors) sends, e.g. ``requests.post(..., auth=...)``."""
+    return PUBLISHER_USER, publisher_password(twin)
 
 
 def url(twin: Twin, index: int = 1) -> str:
@@ -110,6 +150,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     twin.search_password()
     redis_cache.password(twin)  # php-fpm's pool passes it on, cache or not
     admin_password(twin)
+    publisher_password(twin)
     conf = _conf(twin)
     conf.mkdir(parents=True, exist_ok=True)
     conf.chmod(0o755)
@@ -177,7 +218,7 @@ def _prepare_replica(twin: Twin, index: int) -> None:
         "PID_FILE": str(run / "nginx.pid"), "USER_DIRECTIVE": f"user {WEB_USER};" if root else "",
         "TMP": str(run / "nginx"), "ADDRESS": twin.address("web", index), "PORT": str(PORTS["web"]),
         "CONTENT_DIR": str(content_dir(twin)), "CONFIG_NAME": config_name(twin), "SOCKET": str(run / "php-fpm.sock"),
-        "APP_DIR": str(frontend_build.www()),
+        "APP_DIR": str(frontend_build.www()), "MEMBER": f"wp-{index}",
     }))
 
 
@@ -188,6 +229,7 @@ def member(twin: Twin, index: int) -> MemberSpec:
         name=f"wp-{index}", index=index, address=address, ports={"http": PORTS["web"]},
         argv=[twin.python, "-m", "gameday.sandbox.wordpress.launch", "--fpm-conf", str(conf / "php-fpm.conf"),
               "--nginx-conf", str(conf / "nginx.conf"), "--socket", str(run_dir(twin, index) / "php-fpm.sock")],
+        env={web_faults.ENV: str(web_faults.faults_dir(twin))},  # the twin's readiness fault (health.php)
         env_files=[str(twin.db_env_file), str(twin.search_env_file), str(redis_cache.env_file(twin))],
         readiness={"type": "http", "url": f"{url(twin, index)}/readyz"},
         labels={"app": "wordpress", "tier": "frontend", "zone": zone_for(index)},
@@ -212,7 +254,7 @@ def bootstrap(twin: Twin, *, n: int | None = None, after: list[str] | None = Non
         argv=[twin.python, "-m", "gameday.sandbox.wordpress.seed"],
         env={"GAMEDAY_WP_CONFIG": config_name(twin), **({N_ENV: str(n)} if n is not None else {})},
         env_files=[str(twin.db_env_file), str(twin.search_env_file), str(admin_env_file(twin)),
-                   str(redis_cache.env_file(twin))],
+                   str(publisher_env_file(twin)), str(redis_cache.env_file(twin))],
         readiness={"type": "alive"},
         labels={"app": "wp-bootstrap", "zone": "regional"},
         stop_grace=3.0,
@@ -228,7 +270,7 @@ def cli_env(twin: Twin) -> dict[str, str]:
     return env(config_name(twin), {"GAMEDAY_DB_PASSWORD": twin.db_password(),
                                    "GAMEDAY_SEARCH_PASSWORD": twin.search_password(),
                                    redis_cache.PASSWORD_ENV: redis_cache.password(twin),
-                                   ADMIN_ENV: admin_password(twin)})
+                                   ADMIN_ENV: admin_password(twin), PUBLISHER_ENV: publisher_password(twin)})
 
 
 def remove(paths) -> None:

@@ -2,8 +2,11 @@
 /*
  * gameday's db-error.php drop-in (copied into the twin's WP_CONTENT_DIR): what a replica answers when
  * WordPress cannot reach its database. /healthz stays 200 (the processes are alive), /readyz is 503 with
- * the reason (the load balancer takes the replica out), every other page is WordPress's own
- * "Error establishing a database connection" (500), as a real site shows it.
+ * the reason (the load balancer takes the replica out). Every other request answers as the Python site's
+ * degraded mode does (gameday.site.app: 503, `X-Gameday-Degraded: db`, `Retry-After: 2`): the site API
+ * (/api/..., /wp-json/...) with JSON {"error", "degraded": "db"}, pages with WordPress's own "Error
+ * establishing a database connection" (WordPress itself says 500; 503 tells a client, a CDN and the load
+ * generator alike that it is temporary).
  */
 $gameday_path = parse_url($_SERVER['REQUEST_URI'] ?? '/', PHP_URL_PATH);
 $gameday_path = is_string($gameday_path) ? (rtrim($gameday_path, '/') ?: '/') : '/';
@@ -29,7 +32,18 @@ if (PHP_SAPI === 'cli') {
     exit(1);
 }
 if (!headers_sent()) {
-    http_response_code(500);
+    http_response_code(503);
+    header('Retry-After: 2');
+}
+if (preg_match('#^/(api|wp-json)(/|$)#', $gameday_path) || isset($_GET['rest_route'])) {
+    if (!headers_sent()) {
+        header('Content-Type: application/json');
+    }
+    echo json_encode(['error' => 'The content database is temporarily unavailable. Please try again in a moment.',
+        'degraded' => 'db']), "\n";
+    exit;
+}
+if (!headers_sent()) {
     header('Content-Type: text/html; charset=utf-8');
 }
 echo "<!DOCTYPE html>\n<html><head><title>Database Error</title></head><body>"

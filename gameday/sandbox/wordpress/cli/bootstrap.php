@@ -4,8 +4,15 @@
  * GAMEDAY_WP_ADMIN_PASSWORD), sets the permalinks (/%category%/%postname%/, monographs under
  * /monographs/), creates the outbox table and the categories, and inserts the catalogue read from stdin
  * (one JSON object per line, as gameday.site.catalog.generate yields them): guidance as posts,
- * monographs as the `monograph` post type. Safe to run again: an installed site is not reinstalled and
- * items already there (meta _gameday_id) are skipped. Prints one JSON summary line.
+ * monographs as the `monograph` post type, each with its catalogue id as its post id (import_id; as the
+ * Python site's article ids, so /api/articles/<id>, the load generator's updates and a search index seeded
+ * from the catalogue name the same items on both web tiers). Safe to run again: an installed site is not
+ * reinstalled and items already there (meta _gameday_id) are skipped. Prints one JSON summary line.
+ *
+ * The `publisher` user (role editor) gets one Application Password, `gameday-publisher`: the one in
+ * GAMEDAY_WP_PUBLISHER_PASSWORD (the twin's secrets/wordpress-publisher.env), of which WordPress keeps only
+ * the hash. It is what POST /api/articles asks for (routes.php). Run again with another password in the
+ * environment, it replaces that application password (a rotation).
  */
 define('WP_INSTALLING', true);
 define('GAMEDAY_SEEDING', true);  // seeded content writes no content events (the index is filled from the database)
@@ -46,7 +53,44 @@ $wp_rewrite->set_permalink_structure('/%category%/%postname%/');
 create_initial_taxonomies();
 \Gameday\register_content_types();
 flush_rewrite_rules(false);
+update_option('gameday_rewrite_version', \Gameday\REWRITE_VERSION, true);  // routes.php's rules are in
 \Gameday\ensure_outbox();
+
+/** The publisher's application password is the one in the environment (see the top): whether it changed. */
+function gameday_publisher(string $password): bool
+{
+    $user = get_user_by('login', 'publisher');
+    $user_id = $user ? $user->ID : wp_insert_user(['user_login' => 'publisher', 'user_email' => 'publisher@sandbox.invalid',
+        'user_pass' => wp_generate_password(32, true, true), 'role' => 'editor', 'display_name' => 'Publisher (gameday)']);
+    if (is_wp_error($user_id)) {
+        fwrite(STDERR, 'the publisher user: ' . $user_id->get_error_message() . "\n");
+        exit(1);
+    }
+    $kept = [];
+    foreach (WP_Application_Passwords::get_user_application_passwords($user_id) as $item) {
+        if ($item['name'] !== 'gameday-publisher') {
+            $kept[] = $item;
+        } elseif (wp_check_password($password, $item['password'], $user_id)) {
+            return false;  // already this one
+        }
+    }
+    // as WP_Application_Passwords::create_new_application_password stores one, with our password
+    $kept[] = ['uuid' => wp_generate_uuid4(), 'app_id' => '', 'name' => 'gameday-publisher',
+        'password' => wp_hash_password($password), 'created' => time(), 'last_used' => null, 'last_ip' => null];
+    if (!update_user_meta($user_id, WP_Application_Passwords::USERMETA_KEY_APPLICATION_PASSWORDS, $kept)) {
+        fwrite(STDERR, "the publisher's application password could not be saved\n");
+        exit(1);
+    }
+    update_network_option(get_main_network_id(), WP_Application_Passwords::OPTION_KEY_IN_USE, true);
+    return true;
+}
+
+$publisher_password = preg_replace('/[^a-z\d]/i', '', (string) getenv('GAMEDAY_WP_PUBLISHER_PASSWORD'));
+if (strlen($publisher_password) < 16) {
+    fwrite(STDERR, "GAMEDAY_WP_PUBLISHER_PASSWORD is not set (16 or more letters and digits)\n");
+    exit(2);
+}
+$summary['publisher'] = gameday_publisher($publisher_password) ? 'set' : 'unchanged';
 
 global $wpdb;
 $known = array_flip($wpdb->get_col("SELECT meta_value FROM {$wpdb->postmeta} WHERE meta_key = '_gameday_id'"));
@@ -74,6 +118,7 @@ while (($line = fgets(STDIN)) !== false) {
     }
     $date = gmdate('Y-m-d H:i:s', 1735689600 + 3600 * (int) $row['id']);  // from 2025-01-01, an hour apart
     $id = wp_insert_post([
+        'import_id' => (int) $row['id'],  // the catalogue id, if free (WordPress takes the next one if not)
         'post_type' => $row['kind'] === 'monograph' ? \Gameday\MONOGRAPH : 'post',
         'post_status' => 'publish',
         'post_author' => 1,
