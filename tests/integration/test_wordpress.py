@@ -139,9 +139,15 @@ def test_guidance_permalinks_and_category_archives_are_html_pages_on_a_fresh_ins
     assert page.status_code == 200 and "text/html" in page.headers["Content-Type"], first["path"]
     assert first["title"] in html.unescape(page.text)
     assert f"/themes/{install.WORDPRESS_THEME}/style.css" in page.text  # rendered by the site's theme
-    archive = _reader_page(wp_twin, f"/category/{catalog.category_slug(first['category'])}/")
+    archive_slug = catalog.category_slug(first["category"])
+    archive = _reader_page(wp_twin, f"/category/{archive_slug}/")
     assert archive.status_code == 200 and first["category"] in html.unescape(archive.text)
     assert _reader_page(wp_twin, "/category/no-such-category/").status_code == 404
+    guidance, monograph, term = _items()  # the contract's pages answer whatever the Host (a probe's, the CDN's)
+    for path in ("/", contract.url_of(guidance), contract.url_of(monograph), f"/category/{archive_slug}",
+                 f"/search?q={term}"):
+        direct = requests.get(wordpress.url(wp_twin, 1) + path, allow_redirects=False, timeout=10)
+        assert direct.status_code == 200 and "text/html" in direct.headers["Content-Type"], (path, direct.status_code)
 
 
 def _reader_page(twin: Twin, path: str) -> requests.Response:

@@ -122,11 +122,15 @@ function main_query_types(\WP_Query $query): void
     }
 }
 
-/** No canonical redirect for the contract's pages (each request answers at once: see the top). */
+/**
+ * No canonical redirect for the contract's pages (each request answers at once: see the top), whatever
+ * Host the request names: the load balancer's, a replica's own address (a probe), the CDN's. WordPress
+ * would otherwise send `/` and the rest to its home address's host with a 301.
+ */
 function keep_contract_paths($redirect_url, $requested_url)
 {
     $path = (string) parse_url((string) $requested_url, PHP_URL_PATH);
-    if (preg_match('#^/(guidance|medicines|category)/[^/]+/?$#', $path) || preg_match('#^/search/?$#', $path)) {
+    if (preg_match('#^/(guidance|medicines|category)/[^/]+/?$#', $path) || preg_match('#^/(search/?)?$#', $path)) {
         return false;
     }
     return $redirect_url;
