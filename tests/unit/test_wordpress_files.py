@@ -49,3 +49,20 @@ def test_a_replica_is_one_member_on_the_web_address_with_passwords_only_in_env_f
     assert str(wordpress.admin_env_file(twin)) in job.env_files and job.env["GAMEDAY_WP_SEED_N"] == "50"
     for spec in (member, job):
         assert not any("PASSWORD" in arg for arg in spec.argv) and not any("PASSWORD" in k for k in spec.env)
+
+
+def test_the_publishers_password_is_made_once_reaches_only_the_bootstrap_and_is_what_wordpress_accepts(tmp_path):
+    """Application Passwords: WordPress strips anything but letters and digits from a presented one, so
+    ours has only those; the bootstrap job (which stores its hash) reads the file, php-fpm's member never."""
+    twin = _twin(tmp_path)
+    user, password = wordpress.publisher_credentials(twin)
+    assert user == "publisher" and len(password) == 24 and password.isascii() and password.isalnum()
+    assert wordpress.publisher_credentials(twin) == (user, password)  # kept, not made again
+    secret = wordpress.publisher_env_file(twin)
+    assert secret.stat().st_mode & 0o777 == 0o600
+    assert secret.read_text() == f"{wordpress.PUBLISHER_ENV}={password}\n"
+    job = wordpress.bootstrap(twin).members[0]
+    assert str(secret) in job.env_files
+    member = wordpress.member(twin, 1)
+    assert str(secret) not in member.env_files and member.env["GAMEDAY_FAULTS_DIR"].endswith("/faults")
+    assert wordpress.cli_env(twin)[wordpress.PUBLISHER_ENV] == password  # a cli/ script's bootstrap run
