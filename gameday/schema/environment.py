@@ -293,6 +293,9 @@ class DbLayer(Strict):
     selector: Optional[str] = Field(None, max_length=500, description=SELECTOR_FIX)
     cloud_sql: Optional[CloudSqlInstance] = Field(None, description="the database is this Cloud SQL instance: "
                                                   "backups, failover and point-in-time restore through its Admin API")
+    content: Optional[Literal["articles-table", "wordpress"]] = Field(
+        None, description="where the site's content lives (gameday.content): articles-table (the default: an "
+                          "articles table) or wordpress (wp_posts, with gameday's views)")
 
     @field_validator("selector")
     @classmethod

@@ -7,6 +7,7 @@ import abc
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..content import ARTICLES_TABLE, ContentSchema
 from ..errors import GamedayError, UsageError
 from .environment import Environment
 from .members import LayerView
@@ -446,6 +447,12 @@ class Target(abc.ABC):
 
     @abc.abstractmethod
     def db_address(self) -> tuple[str, int]: ...
+
+    def content_schema(self) -> ContentSchema:
+        """Where the site's content lives in its database (:mod:`gameday.content`): the tables and
+        views every reader of content queries through (playbooks, the destroy-content drill, index
+        comparisons, clone checks). Here the Python site's ``articles`` table (``ARTICLES_TABLE``)."""
+        return ARTICLES_TABLE
 
     @abc.abstractmethod
     def db_credentials(self) -> tuple[str, str, str]:

@@ -62,6 +62,7 @@ from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
 from .. import zones
+from ..content import ContentSchema, schema_named
 from ..deadline import wait_until
 from ..errors import GamedayError, NotRunning, Refused, UsageError
 from . import kubernetes_config, trust
@@ -736,6 +737,12 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
             raise UsageError(f"{self.name}: no database address (kubernetes.db: host, port) in "
                              f"{self.env.source or 'the environment file'}")
         return str(db["host"]), int(db["port"])
+
+    def content_schema(self) -> ContentSchema:
+        """The site's content schema as ``kubernetes.db.content`` names it: ``articles-table`` (the
+        default: the Python site's ``articles`` table, and the Cloud SQL drill fixtures') or
+        ``wordpress`` (``wp_posts`` and the views of :func:`gameday.content.ensure_views`)."""
+        return schema_named(str((self.block.get("db") or {}).get("content") or "articles-table"))
 
     def toxiproxy_api(self) -> str | None:
         """Where network faults are made: ``kubernetes.toxiproxy_api`` (a toxiproxy the web tier talks

@@ -19,6 +19,7 @@ from __future__ import annotations
 import time
 
 from .. import zones
+from ..content import ARTICLES_TABLE, ContentSchema
 from ..deadline import Deadline
 from ..errors import NotRunning, UsageError
 from ..sandbox.client import SandboxClient
@@ -565,6 +566,11 @@ class SandboxTarget(Target):
         """The database's one stable endpoint (whichever member is the primary; :meth:`Twin.db_addr`)."""
         host, port = self._twin().db_addr().split(":")
         return host, int(port)
+
+    def content_schema(self) -> ContentSchema:
+        """The twin's web tier is the Python site (``gameday.site``): its ``articles`` and ``outbox``
+        tables (``ARTICLES_TABLE``). When the twin runs WordPress (issue 17) this follows its topology."""
+        return ARTICLES_TABLE
 
     def db_credentials(self) -> tuple[str, str, str]:
         """(user, password, database): the twin's, from its secrets directory (0600)."""

@@ -1,0 +1,150 @@
+"""Where the site's content lives in its database, and the SQL each reader of it sends: one
+:class:`ContentSchema` per web tier, named by the target (``Target.content_schema()``), so no other
+module names a content table::
+
+    schema = ctx.target.content_schema()          # ARTICLES_TABLE today; WORDPRESS once the twin runs it
+    ctx.db_query(schema.count_sql())              # published content with a version
+    ctx.db_query(schema.page_sql(500), (after,))  # the indexer's document columns (ARTICLE_COLUMNS), by id
+    cur.execute(schema.lock_range_sql(1001, 2000)); cur.execute(schema.destroy_sql("delete", 1001, 2000))
+
+Two schemas:
+
+* :data:`ARTICLES_TABLE`: the Python sample site's ``articles`` and ``outbox`` tables (``gameday.site.db``),
+  and the Cloud SQL drill tests' own ``articles(id, version)``. Every statement is the text the
+  callers sent before this module existed.
+* :data:`WORDPRESS`: posts in ``wp_posts`` (the base table: what a drill destroys, a backup counts,
+  ``CHECKSUM TABLE`` sums, the binary log names), their version in ``wp_postmeta``
+  ``_gameday_version``, read through two views that :func:`ensure_views` makes:
+  ``gameday_content_versions`` (``id, version, updated_at, kind, slug`` of published posts and
+  monographs; ALGORITHM=MERGE, so ``FOR UPDATE`` through it locks the posts' rows) and ``articles``
+  (the indexer's document columns; TEMPTABLE: its category is a subquery). The outbox is the
+  plugin's ``wp_gameday_outbox``; "now" is ``UTC_TIMESTAMP(6)`` (``post_modified_gmt`` is UTC).
+
+Neutral ground like :mod:`gameday.db_figures`: imports nothing of gameday's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# The indexer's document columns, in the order page_sql() returns them (gameday.site.search.document).
+ARTICLE_COLUMNS = ("id", "kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
+DRILL_HOWS = ("delete", "drop")
+
+
+@dataclass(frozen=True)
+class ContentSchema:
+    """One web tier's content in its database (see the module). Table and view names are trusted
+    constants, never user input."""
+
+    name: str            # "articles-table" | "wordpress": what an environment's kubernetes.db.content says
+    base_table: str      # where content rows live: destroyed by the drill, checksummed, in backups and the binlog
+    id_column: str       # the base table's id column ("ID" in wp_posts)
+    versions: str        # relation of (id, version, updated_at) of published content; lockable FOR UPDATE
+    articles: str        # relation of ARTICLE_COLUMNS (read-only)
+    articles_query: str  # SELECT ARTICLE_COLUMNS FROM ...: what page_sql() pages through (the view's body)
+    page_key: str        # the id expression of articles_query to page by
+    outbox: str          # the publishing outbox table (sent_at NULL: not yet relayed)
+    now_sql: str         # the database's "now" in updated_at's time zone
+    drill_filter: str = ""  # what a drill may delete besides the id range ("": every row of the range)
+
+    def count_sql(self) -> str:
+        """How many published content items there are (one int)."""
+        return f"SELECT COUNT(*) FROM {self.versions}"
+
+    def versions_sql(self) -> str:
+        """``(id, version)`` of every published item (figures and digests: :mod:`gameday.db_figures`)."""
+        return f"SELECT id, version FROM {self.versions}"
+
+    def versions_before_sql(self) -> str:
+        """``(id, version)`` of the items last updated before ``%s`` (:mod:`gameday.index_match`)."""
+        return f"{self.versions_sql()} WHERE updated_at < %s"
+
+    def page_sql(self, limit: int) -> str:
+        """Up to ``limit`` rows of :data:`ARTICLE_COLUMNS` with id above ``%s``, in id order (reindex, seed)."""
+        return f"{self.articles_query} WHERE {self.page_key} > %s ORDER BY {self.page_key} LIMIT {int(limit)}"
+
+    def lock_range_sql(self, first_id: int | None, last_id: int | None) -> str:
+        """``(id, version)`` of the published items in the id range, row-locked (either bound None: open)."""
+        return f"{self.versions_sql()} WHERE {_bounds('id', first_id, last_id) or '1 = 1'} FOR UPDATE"
+
+    def destroy_sql(self, how: str, first_id: int | None = None, last_id: int | None = None) -> str:
+        """What the destroy-content drill runs: ``delete`` the base table's rows in the id range that the
+        drill filter allows (both bounds None: all of them), or ``drop`` the base table."""
+        if how not in DRILL_HOWS:
+            raise ValueError(f"how must be one of {DRILL_HOWS}, not {how!r}")
+        if how == "drop":
+            return f"DROP TABLE {self.base_table}"
+        where = " AND ".join(w for w in (_bounds(self.id_column, first_id, last_id), self.drill_filter) if w)
+        return f"DELETE FROM {self.base_table}" + (f" WHERE {where}" if where else "")
+
+    def base_count_sql(self) -> str:
+        """Rows of the base table (what a backup manifest counts)."""
+        return f"SELECT COUNT(*) FROM {self.base_table}"
+
+    def base_stats_sql(self, *, between: bool = False) -> str:
+        """``(rows, min id, max id)`` of the base table; ``between``: of ids in ``%s``..``%s`` only."""
+        i = self.id_column
+        return (f"SELECT COUNT(*), MIN({i}), MAX({i}) FROM {self.base_table}"
+                + (f" WHERE {i} BETWEEN %s AND %s" if between else ""))
+
+    def checksum_sql(self) -> str:
+        """``CHECKSUM TABLE`` of the base table (a view has none)."""
+        return f"CHECKSUM TABLE {self.base_table}"
+
+    def outbox_unsent_sql(self) -> str:
+        """How many outbox rows are not relayed yet."""
+        return f"SELECT COUNT(*) FROM {self.outbox} WHERE sent_at IS NULL"
+
+
+def _bounds(column: str, first_id: int | None, last_id: int | None) -> str:
+    return " AND ".join(f"{column} {op} {int(bound)}" for op, bound in ((">=", first_id), ("<=", last_id))
+                        if bound is not None)
+
+
+ARTICLES_TABLE = ContentSchema(
+    name="articles-table", base_table="articles", id_column="id", versions="articles", articles="articles",
+    articles_query=f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles", page_key="id",
+    outbox="outbox", now_sql="NOW(6)")
+
+# The category as wp_get_post_categories(..., names)[0] gives it (by name), or NULL for none.
+_WP_CATEGORY = ("(SELECT t.name FROM wp_term_relationships r"
+                " JOIN wp_term_taxonomy tt ON tt.term_taxonomy_id = r.term_taxonomy_id AND tt.taxonomy = 'category'"
+                " JOIN wp_terms t ON t.term_id = tt.term_id WHERE r.object_id = v.id ORDER BY t.name LIMIT 1)")
+WP_CONTENT_TYPES = "post_type IN ('post', 'monograph')"
+
+WORDPRESS = ContentSchema(
+    name="wordpress", base_table="wp_posts", id_column="ID", versions="gameday_content_versions", articles="articles",
+    articles_query=("SELECT v.id, v.kind, v.slug, p.post_title AS title, " + _WP_CATEGORY + " AS category,"
+                    " p.post_excerpt AS summary, p.post_content AS body, v.version, v.updated_at"
+                    " FROM gameday_content_versions v JOIN wp_posts p ON p.ID = v.id"),
+    page_key="v.id", outbox="wp_gameday_outbox", now_sql="UTC_TIMESTAMP(6)", drill_filter=WP_CONTENT_TYPES)
+
+SCHEMAS = {s.name: s for s in (ARTICLES_TABLE, WORDPRESS)}
+
+# The views WORDPRESS reads through. Exactly one _gameday_version row per post (bootstrap.php and
+# outbox.php next_version() write one); SQL SECURITY INVOKER: they grant nothing the reader lacks.
+WORDPRESS_VIEWS = (
+    "CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW gameday_content_versions AS"
+    " SELECT p.ID AS id, CAST(m.meta_value AS UNSIGNED) AS version, p.post_modified_gmt AS updated_at,"
+    " IF(p.post_type = 'monograph', 'monograph', 'guidance') AS kind, p.post_name AS slug"
+    " FROM wp_posts p JOIN wp_postmeta m ON m.post_id = p.ID AND m.meta_key = '_gameday_version'"
+    f" WHERE p.post_status = 'publish' AND p.{WP_CONTENT_TYPES}",
+    f"CREATE OR REPLACE SQL SECURITY INVOKER VIEW articles AS {WORDPRESS.articles_query}",
+)
+
+
+def ensure_views(cursor) -> None:
+    """Create (or replace) :data:`WORDPRESS`' two views in the cursor's database, after WordPress's
+    tables exist: the WordPress bootstrap after install, and test fixtures. A BASE TABLE named
+    ``articles`` (a twin that ran the Python site) must be moved away first: MariaDB refuses."""
+    for ddl in WORDPRESS_VIEWS:
+        cursor.execute(ddl)
+
+
+def schema_named(name: str) -> ContentSchema:
+    """The schema an environment names (``kubernetes.db.content``); a ValueError naming the choices."""
+    try:
+        return SCHEMAS[name]
+    except KeyError:
+        raise ValueError(f"content schema must be one of {', '.join(SCHEMAS)}, not {name!r}") from None
