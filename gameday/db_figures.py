@@ -1,9 +1,10 @@
-"""Figures of the articles table that the destroy-content drill records before its fault and the
+"""Figures of the site's content that the destroy-content drill records before its fault and the
 Cloud SQL restore compares a clone with: one digest, so both sides compute it the same way::
 
     digest([(1001, 1), (1002, 3)])                 # sha256 hex over "1001:1\n1002:3\n" (id order)
     range_figures(rows, 1001, 2000)                # {"rows", "min_id", "max_id", "sha256"} of that id range
-    content_figures(cur, "articles")               # the whole table, read through a pymysql cursor, + CHECKSUM TABLE
+    content_figures(cur, schema)                   # all content (gameday.content), through a pymysql cursor,
+                                                   # + CHECKSUM TABLE of its base table
 
 Neutral ground: used by ``gameday.chaos.db.actions`` (the fault) and ``gameday.targets.kubernetes_cloudsql``
 (the clone queried), which do not import each other for it.
@@ -13,6 +14,8 @@ from __future__ import annotations
 
 import hashlib
 from typing import Any, Iterable
+
+from .content import ContentSchema
 
 
 def digest(rows: Iterable[tuple]) -> str:
@@ -33,11 +36,11 @@ def range_figures(rows: Iterable[tuple], first_id: int | None = None, last_id: i
             "sha256": digest(kept)}
 
 
-def content_figures(cur: Any, table: str) -> dict[str, Any]:
-    """What a table holds, read through ``cur`` (a pymysql cursor): :func:`range_figures` of all its
-    rows and ``"checksum"`` (CHECKSUM TABLE). ``table`` is a checked table name."""
-    cur.execute(f"SELECT id, version FROM {table}")
+def content_figures(cur: Any, schema: ContentSchema) -> dict[str, Any]:
+    """What the content holds, read through ``cur`` (a pymysql cursor): :func:`range_figures` of every
+    item's ``(id, version)`` and ``"checksum"`` (CHECKSUM TABLE of the schema's base table)."""
+    cur.execute(schema.versions_sql())
     figures = range_figures(cur.fetchall())
-    cur.execute(f"CHECKSUM TABLE {table}")
+    cur.execute(schema.checksum_sql())
     checksum = cur.fetchone()[1]
     return {**figures, "checksum": None if checksum is None else int(checksum)}

@@ -7,8 +7,8 @@ updated before ``T`` (the database's ``updated_at``, which each document carries
 updated after ``T`` leaves the set on both sides once the indexer has caught up, so the comparison
 is exact and converges. ``T`` is cut to whole milliseconds, the precision OpenSearch keeps::
 
-    cut = cut_ms(db_now)                                      # the database's NOW(6)
-    db = db_versions(ctx.db_query, cut)                       # {id: version}
+    cut = cut_ms(db_now)                                      # the database's now (schema.now_sql)
+    db = db_versions(ctx.db_query, cut, schema)               # {id: version}
     index = index_versions(ctx.search(30), "content", cut)    # {id: version}
     match = compare(db, index)                                # match.ok, match.describe()
 
@@ -23,6 +23,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Callable
 
+from .content import ContentSchema
 from .errors import GamedayError
 
 PAGE = 5000  # documents per scroll page
@@ -84,10 +85,10 @@ def compare(db: dict[int, int], index: dict[int, int], *, cut: str = "") -> Comp
                       stale=sorted(i for i in set(db) & set(index) if db[i] != index[i]))
 
 
-def db_versions(query: Callable[..., list[tuple]], cut: dt.datetime) -> dict[int, int]:
+def db_versions(query: Callable[..., list[tuple]], cut: dt.datetime, schema: ContentSchema) -> dict[int, int]:
     """``{id: version}`` of the articles last updated before ``cut`` (``query`` as
-    :meth:`gameday.recovery.context.Context.db_query`)."""
-    rows = query("SELECT id, version FROM articles WHERE updated_at < %s", (cut,), timeout=30)
+    :meth:`gameday.recovery.context.Context.db_query`; ``schema``: the target's content schema)."""
+    rows = query(schema.versions_before_sql(), (cut,), timeout=30)
     return {int(i): int(v) for i, v in rows}
 
 

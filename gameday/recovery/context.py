@@ -98,7 +98,8 @@ class Context:
             conn.close()
 
     def article_count(self) -> int:
-        return int(self.db_query("SELECT COUNT(*) FROM articles")[0][0])
+        """Published content items now (the target's :meth:`~gameday.targets.base.Target.content_schema`)."""
+        return int(self.db_query(self.target.content_schema().count_sql())[0][0])
 
 
 def _short(err: BaseException) -> str:

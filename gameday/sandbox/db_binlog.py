@@ -5,7 +5,7 @@ module turns that text into transactions, finds the destructive one (the bad dep
 TRUNCATE of a table) at or after an incident time, and plans the replay around it::
 
     txns = parse(text, "binlog.000002")            # [Transaction(gtid="0-1-8", start=2353, end=2922, ...)]
-    bad = find_incident(txns, "sps", "articles", since=incident_at)
+    bad = find_incident(txns, "sps", schema.base_table, since=incident_at)   # schema: gameday.content
     segments = plan_segments(files, ("binlog.000002", 1594), None, [bad.span])
     # [Segment(files=["binlog.000002"], start=1594, stop=2353), Segment(files=[...], start=2922, stop=None)]
 
@@ -40,7 +40,7 @@ OPS = {"Write": "insert", "Update": "update", "Delete": "delete"}
 @dataclass
 class Transaction:
     """One GTID event group of the log: where it starts and ends, when, and what it did to which
-    tables (``rows``: ``{("sps", "articles"): {"delete": 1000}}``; ``statements``: DDL text)."""
+    tables (``rows``: ``{("sps", <table>): {"delete": 1000}}``; ``statements``: DDL text)."""
 
     gtid: str
     file: str

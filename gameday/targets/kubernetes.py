@@ -462,13 +462,14 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         db.check_restore()
         return {"restore": "clone"}
 
-    def verify_db_clone(self, restored: dict[str, Any], table: str, before: dict[str, Any] | None) -> dict[str, Any]:
+    def verify_db_clone(self, restored: dict[str, Any], before: dict[str, Any] | None) -> dict[str, Any]:
         """Query the point-in-time clone ``restored`` (what :meth:`restore_db_to` returned) as the
-        site's own user: its ``table`` against ``before``, and the writes after the moment it lacks
-        (:func:`.kubernetes_cloudsql.query_clone`)."""
+        site's own user: its content (:meth:`content_schema`) against ``before``, and the writes after
+        the moment it lacks (:func:`.kubernetes_cloudsql.query_clone`)."""
         from .kubernetes_cloudsql import query_clone
 
-        return query_clone(restored, table, before, credentials=self.db_credentials(), live=self.db_address())
+        return query_clone(restored, self.content_schema(), before, credentials=self.db_credentials(),
+                           live=self.db_address())
 
     def promote_db_replica(self, member: str | None = None) -> dict[str, Any]:
         """Cloud SQL failover (``failover: ha``, the site's endpoint unchanged) or promotion of the

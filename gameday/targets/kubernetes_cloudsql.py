@@ -42,7 +42,7 @@ The destroy-content drill (``gameday.chaos.db.actions.destroy_content``, the db 
 
     db.check_restore()                    # before the fault: consent, restore_instance, PITR on, the name free
     restored = db.restore_to(moment)      # instances.clone at the moment into restore_instance
-    query_clone(restored, "articles", before, credentials=..., live=(host, port))
+    query_clone(restored, schema, before, credentials=..., live=(host, port))   # schema: gameday.content
         # the clone queried as the site's user: {"figures", "matches", "mismatches", "lost_after", ...}
 
 Production consent: the calls that change the database refuse on a ``production: true`` environment
@@ -60,6 +60,7 @@ from typing import Any
 
 import pymysql
 
+from ..content import ContentSchema
 from ..db_figures import content_figures, range_figures
 from ..errors import DeadlineExceeded, GamedayError, UsageError
 from ..gcp.cloudsql import CloudSql, addresses, epoch
@@ -395,10 +396,10 @@ def _connect(host: str, port: int, credentials: tuple[str, str, str], what: str)
                                 "e.g. from the cluster) and the site's user must exist on it") from None
 
 
-def _rows_of(cur: Any, table: str, columns: str) -> set[tuple] | None:
-    """Every row's ``columns`` of ``table``; None when the table does not exist (1146)."""
+def _rows_of(cur: Any, sql: str) -> set[tuple] | None:
+    """Every row ``sql`` selects; None when its table does not exist (1146)."""
     try:
-        cur.execute(f"SELECT {columns} FROM {table}")
+        cur.execute(sql)
     except pymysql.MySQLError as err:
         if err.args and err.args[0] == 1146:
             return None
@@ -406,28 +407,29 @@ def _rows_of(cur: Any, table: str, columns: str) -> set[tuple] | None:
     return {tuple(r) for r in cur.fetchall()}
 
 
-def _read(host: str, port: int, credentials: tuple[str, str, str], table: str, what: str, where: str,
+def _read(host: str, port: int, credentials: tuple[str, str, str], schema: ContentSchema, what: str, where: str,
           tail: str, *, figures: bool) -> tuple[dict[str, Any] | None, set[tuple], set[tuple] | None]:
-    """One database read as the site's user: ``table``'s figures (with ``figures``: CHECKSUM TABLE
+    """One database read as the site's user: the content's figures (with ``figures``: CHECKSUM TABLE
     locks the table, so never on the live database), its ``(id, version)`` rows, and the RPO canary's
     ``(run, seq)`` records (None without that table); a GamedayError naming ``where``."""
     conn = _connect(host, port, credentials, what)
     try:
         with conn.cursor() as cur:
-            found = content_figures(cur, table) if figures else None
-            rows = _rows_of(cur, table, "id, version") or set()
-            canary = _rows_of(cur, CANARY_TABLE, "run, seq")
+            found = content_figures(cur, schema) if figures else None
+            rows = _rows_of(cur, schema.versions_sql()) or set()
+            canary = _rows_of(cur, f"SELECT run, seq FROM {CANARY_TABLE}")
     except pymysql.MySQLError as err:
-        raise GamedayError(f"{where} failed a query of {table}: {err}{tail}") from None
+        raise GamedayError(f"{where} failed a query of {schema.base_table}: {err}{tail}") from None
     finally:
         conn.close()
     return found, rows, canary
 
 
-def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | None, *,
+def query_clone(restored: dict[str, Any], schema: ContentSchema, before: dict[str, Any] | None, *,
                 credentials: tuple[str, str, str], live: tuple[str, int]) -> dict[str, Any]:
     """Query a point-in-time clone (what :meth:`CloudSqlDatabase.restore_to` returned) as the site's
-    own database user, at its address (PRIVATE first), port 3306: ``table``'s figures (:func:`content_figures`)
+    own database user, at its address (PRIVATE first), port 3306: the content's figures
+    (:func:`content_figures` of ``schema``, the target's content schema; ``table`` below is its base table)
     compared with ``before`` (the same figures read just before the incident: rows, id range, sha256,
     CHECKSUM TABLE), and what the clone lacks that the live database (``live``: the site's endpoint)
     holds: the writes after the moment, which Cloud SQL does not replay (the RPO): ``table``'s rows
@@ -440,7 +442,8 @@ def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | N
     if not ips:
         raise GamedayError(f"the clone {name} has no address to query it at; it was not verified",
                            hint=f"gcloud sql instances describe {name}")
-    figures, clone_rows, clone_canary = _read(ips[0], MYSQL_PORT, credentials, table, f"the clone {name}",
+    table = schema.base_table
+    figures, clone_rows, clone_canary = _read(ips[0], MYSQL_PORT, credentials, schema, f"the clone {name}",
                                               f"the clone {name} ({ips[0]})", "; it was not verified", figures=True)
     expected = {k: (before or {}).get(k) for k in ("rows", "min_id", "max_id", "sha256", "checksum")}
     differences = [f"{k} {figures[k]} (expected {v})" for k, v in expected.items() if v is not None and figures[k] != v]
@@ -454,7 +457,7 @@ def query_clone(restored: dict[str, Any], table: str, before: dict[str, Any] | N
         in_range = range_figures(clone_rows, destroyed.get("first_id"), destroyed.get("last_id"))
         mismatches = [f"destroyed range {k} {in_range[k]} (expected {destroyed.get(k)})"
                       for k in ("rows", "min_id", "max_id", "sha256") if in_range[k] != destroyed.get(k)]
-    _none, live_rows, live_canary = _read(live[0], live[1], credentials, table, "the site's database",
+    _none, live_rows, live_canary = _read(live[0], live[1], credentials, schema, "the site's database",
                                           f"the site's database {live[0]}:{live[1]}", "", figures=False)
     lost_ids = sorted({int(i) for i, _v in live_rows - clone_rows})
     lost = {table: {"rows": len(lost_ids), "ids": lost_ids[:NAMED], "named": id_ranges(lost_ids)}}

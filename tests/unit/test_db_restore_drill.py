@@ -29,7 +29,6 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.parametrize("kwargs, says", [
     ({"how": "truncate"}, "how must be 'delete' or 'drop', not 'truncate'"),
     ({"table": "articles; DROP DATABASE sps"}, "table must be a table name"),
-    ({"table": "outbox"}, "table must be 'articles' (the table the db playbook checks and restores), not 'outbox'"),
     ({"first_id": 0}, "first_id must be a positive integer, not 0"),
     ({"last_id": "2000"}, "last_id must be a positive integer, not '2000'"),
     ({"first_id": 20, "last_id": 10}, "first_id 20 is above last_id 10"),
@@ -47,6 +46,27 @@ def test_every_problem_is_named_at_once(monkeypatch):
     with pytest.raises(InterruptExecution) as err:
         actions.destroy_content(table="x y", how="wipe", first_id=-1)
     assert all(s in str(err.value) for s in ("table must be", "how must be", "first_id must be"))
+
+
+@pytest.mark.parametrize("content, table, says", [
+    (None, "outbox", "table must be 'articles' (the table the db playbook checks and restores), not 'outbox'"),
+    ("wordpress", "articles", "table must be 'wp_posts' (the table the db playbook checks and restores), not 'articles'"),
+])
+def test_a_table_other_than_the_targets_content_table_is_refused_before_anything_is_touched(monkeypatch, content,
+                                                                                            table, says):
+    raw = yaml.safe_load((ROOT / "environments" / "rehearsal.yaml").read_text())
+    env = copy.deepcopy(raw["configuration"]["gameday_environment"])
+    if content:
+        env["kubernetes"]["db"]["content"] = content
+    kube = k8s.KubernetesTarget(from_mapping(env, "test"))
+    touched = []
+    monkeypatch.setattr(actions, "target", lambda configuration, *, lock=True: touched.extend(["lock"] * lock) or kube)
+    monkeypatch.setattr(actions, "lock_for", lambda env: touched.append("lock"))
+    monkeypatch.setattr("gameday.chaos.ledger.write", lambda *a, **k: touched.append("ledger"))
+    monkeypatch.setattr("pymysql.connect", lambda *a, **k: touched.append("database"))
+    with pytest.raises(InterruptExecution, match="nothing was touched") as err:
+        actions.destroy_content(table=table, configuration={"gameday_environment": env})
+    assert says in str(err.value) and touched == []
 
 
 # ---- Kubernetes: not built, and says so ------------------------------------------------------------

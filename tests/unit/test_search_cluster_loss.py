@@ -17,6 +17,7 @@ import yaml
 from chaoslib.exceptions import ActivityFailed
 
 from gameday import index_match
+from gameday.content import ARTICLES_TABLE
 from gameday.chaos.search.actions import lose_search_cluster
 from gameday.errors import GamedayError, UsageError
 from gameday.recovery import Finding, load_playbook
@@ -95,8 +96,8 @@ def test_the_database_side_reads_articles_updated_before_the_cut():
         seen.update(sql=sql, args=args)
         return [(1, 2), (5, 1)]
     cut = dt.datetime(2026, 12, 3, 17, 0, 0, 123000)
-    assert index_match.db_versions(query, cut) == {1: 2, 5: 1}
-    assert "updated_at < %s" in seen["sql"] and seen["args"] == (cut,)
+    assert index_match.db_versions(query, cut, ARTICLES_TABLE) == {1: 2, 5: 1}
+    assert seen["sql"] == "SELECT id, version FROM articles WHERE updated_at < %s" and seen["args"] == (cut,)
 
 
 # ---- the twin's search storage --------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Any, Dict
 
 import pymysql
 
+from ...content import DRILL_HOWS, ContentSchema
 from ...errors import GamedayError, UsageError
 from ...db_figures import content_figures, range_figures
 from .. import caps, ledger
@@ -168,13 +169,12 @@ def _last_gtid(cur) -> Any:
     return str(cur.fetchone()[0])
 
 
-def _check_arguments(table: str, how: str, first_id, last_id) -> None:
+def _check_arguments(table: str | None, how: str, first_id, last_id) -> None:
+    """Every problem of the arguments that needs no target, at once (a UsageError)."""
     problems = []
-    if not _TABLE.fullmatch(str(table or "")):
+    if table is not None and not _TABLE.fullmatch(str(table)):
         problems.append(f"table must be a table name (letters, digits, _), not {table!r}")
-    elif table != "articles":  # the db playbook finds content lost in the articles table only: its undo could
-        problems.append(f"table must be 'articles' (the table the db playbook checks and restores), not {table!r}")
-    if how not in ("delete", "drop"):
+    if how not in DRILL_HOWS:
         problems.append(f"how must be 'delete' or 'drop', not {how!r}")
     for name, value in (("first_id", first_id), ("last_id", last_id)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
@@ -183,18 +183,31 @@ def _check_arguments(table: str, how: str, first_id, last_id) -> None:
         problems.append(f"first_id {first_id} is above last_id {last_id}")
     if problems:
         raise UsageError("; ".join(problems) + "; nothing was touched",
-                         hint="e.g. {table: articles, how: delete, first_id: 1001, last_id: 2000}")
+                         hint="e.g. {how: delete, first_id: 1001, last_id: 2000}")
     if how == "drop":
         ignored(first_id=(first_id, "how: delete"), last_id=(last_id, "how: delete"))
 
 
+def _content_table(tgt, table: str | None) -> ContentSchema:
+    """The target's content schema, when ``table`` (if given) is its base table: the db playbook
+    finds content lost in that table only, so its undo could restore nothing else."""
+    schema = tgt.content_schema()
+    if table is not None and table != schema.base_table:
+        raise UsageError(f"table must be {schema.base_table!r} (the table the db playbook checks and restores), "
+                         f"not {table!r}; nothing was touched",
+                         hint=f"e.g. {{table: {schema.base_table}, how: delete, first_id: 1001, last_id: 2000}}")
+    return schema
+
+
 @activity
-def destroy_content(table: str = "articles", how: str = "delete", first_id: int = None, last_id: int = None,
+def destroy_content(table: str = None, how: str = "delete", first_id: int = None, last_id: int = None,
                     dry_run: bool = False, configuration: Dict[str, Any] = None,
                     secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """A bad deploy destroys content, as the site's own database user: ``how: delete`` deletes the
     rows of ``table`` with ids ``first_id``..``last_id`` (either bound may be left out; both out:
-    every row), ``how: drop`` drops the table. The undo, recorded first, is the db playbook applied
+    every row; on WordPress only the content post types), ``how: drop`` drops the table. ``table``
+    is the base table of the target's content schema (``Target.content_schema()``: ``articles``, or
+    ``wp_posts`` on WordPress); left out, that table. The undo, recorded first, is the db playbook applied
     (:func:`restore_content`, ``gameday playbook db --apply`` or ``gameday cleanup``): a
     point-in-time restore to the moment before the statement, replaying what came after except it.
     Needs a backup to restore from (:func:`take_backup`); refused before anything is touched on a
@@ -213,15 +226,15 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
     "destroyed": {"rows", "min_id", "max_id", "sha256"}}`` (sha256 over ``id:version`` lines)."""
     _check_arguments(table, how, first_id, last_id)
     tgt = target(configuration, lock=False)
+    schema = _content_table(tgt, table)
+    table = schema.base_table
     check = getattr(tgt, "check_db_restore_drill", None)
     if check is None:
         raise GamedayError(f"{tgt.name}: the backup and point-in-time restore drill is not built for targets of kind "
                            f"{tgt.env.kind!r} (restoring around one statement needs the database's change log); "
                            "nothing was touched")
     drill = check() or {}  # Cloud SQL: {"restore": "clone"}: the table's figures go into the undo record
-    bounds = [f"id >= {int(first_id)}"] * (first_id is not None) + [f"id <= {int(last_id)}"] * (last_id is not None)
-    where = " AND ".join(bounds) or "1 = 1"
-    statement = f"DROP TABLE {table}" if how == "drop" else f"DELETE FROM {table}" + (f" WHERE {where}" if bounds else "")
+    statement = schema.destroy_sql(how, first_id, last_id)
     if dry_run:  # the guard's pre-flight, before the method's own backup is taken
         return {"target": tgt.name, "layer": "db", "would_touch": [table], "statement": statement}
     backup = tgt.last_db_backup()
@@ -238,14 +251,15 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
         raise GamedayError(f"the database {host}:{port} refused a connection: {err}; nothing was touched") from None
     with conn, conn.cursor() as cur:
         try:
-            cur.execute(f"SELECT id, version FROM {table} WHERE {where} FOR UPDATE")
+            cur.execute(schema.lock_range_sql(first_id, last_id))
             rows = cur.fetchall()
         except pymysql.MySQLError as err:
             conn.rollback()
-            raise UsageError(f"cannot read {table}: {err}; nothing was touched") from None
+            raise UsageError(f"cannot read {schema.versions}: {err}; nothing was touched") from None
         if not rows:
             conn.rollback()
-            raise UsageError(f"{table} has no rows where {where}; nothing to destroy, nothing was touched")
+            raise UsageError(f"{schema.versions} has no content with ids {first_id or 'any'} to {last_id or 'any'}; "
+                             "nothing to destroy, nothing was touched")
         destroyed = range_figures(rows)  # {"rows", "min_id", "max_id", "sha256"}
         undo: Dict[str, Any] = {"table": table}
         if drill.get("restore") == "clone":  # a clone at the moment is compared with the table as it was then
@@ -254,7 +268,7 @@ def destroy_content(table: str = "articles", how: str = "delete", first_id: int 
             # moment and the fault fall in different seconds under any rounding (the locks held <= ~2 s).
             second = _next_second()
             try:
-                figures = content_figures(cur, table)
+                figures = content_figures(cur, schema)
             except pymysql.MySQLError as err:
                 conn.rollback()
                 raise UsageError(f"cannot read {table}'s figures before the fault: {err}; nothing was touched") from None

@@ -40,23 +40,27 @@ def wait_for_database(timeout: float = 120, configuration: Dict[str, Any] = None
 
 
 @activity
-def table_rows(table: str = "articles", configuration: Dict[str, Any] = None,
+def table_rows(table: str = None, configuration: Dict[str, Any] = None,
                secrets: Dict[str, Any] = None) -> Dict[str, Any]:
-    """How many rows ``table`` of the site's database holds, as the site's user::
+    """How many rows ``table`` of the site's database holds, as the site's user; left out, the base
+    table of the target's content schema (``Target.content_schema()``: ``articles``, or ``wp_posts``)::
 
         provider: {type: python, module: gameday.chaos.db.probes, func: table_rows, arguments: {table: articles}}
 
     Returns ``{"table", "exists", "rows", "min_id", "max_id"}`` (rows None when it does not exist)."""
-    if not re.fullmatch(r"[A-Za-z0-9_]+", str(table or "")):
+    if table is not None and not re.fullmatch(r"[A-Za-z0-9_]+", str(table)):
         raise UsageError(f"table must be a table name (letters, digits, _), not {table!r}")
     tgt = target(configuration, lock=False)
+    schema = tgt.content_schema()
+    table = schema.base_table if table is None else table
+    sql = schema.base_stats_sql() if table == schema.base_table else f"SELECT COUNT(*), MIN(id), MAX(id) FROM {table}"
     host, port = tgt.db_address()
     user, password, database = tgt.db_credentials()
     try:
         conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
                                connect_timeout=5, read_timeout=30, write_timeout=30)
         with conn, conn.cursor() as cur:
-            cur.execute(f"SELECT COUNT(*), MIN(id), MAX(id) FROM {table}")
+            cur.execute(sql)
             rows, lo, hi = cur.fetchone()
     except pymysql.MySQLError as err:
         if err.args and err.args[0] == 1146:  # no such table

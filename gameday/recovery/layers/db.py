@@ -43,7 +43,7 @@ def answers_sql(ctx: Context) -> Check:
         n = ctx.article_count()
     except DatabaseDown as err:
         return Check(False, str(err))
-    return Check(True, f"SELECT COUNT(*) FROM articles = {n} as the site's user")
+    return Check(True, f"{ctx.target.content_schema().count_sql()} = {n} as the site's user")
 
 
 STEPS = db_failover.STEPS + member_steps("db", grace_s=DB_GRACE_S, deadline_s=150, what="database") + (

@@ -1,6 +1,8 @@
-"""Database content destroyed (a bad deploy dropped the articles table or deleted its rows): find the
+"""Database content destroyed (a bad deploy dropped the content table or deleted its rows): find the
 destructive transaction in the change log, restore to the moment before it and replay what came after
-except it, then verify the table against the last backup's row count and id range.
+except it, then verify the table against the last backup's row count and id range. The table is the
+base table of the target's content schema (``Target.content_schema()``, :mod:`gameday.content`:
+``articles`` for the Python site, ``wp_posts`` for WordPress).
 
 Its findings and steps are part of the db playbook (``db.PART``)::
 
@@ -35,7 +37,6 @@ from ..context import Context, DatabaseDown
 from ..engine import Check, Finding
 
 CODE = "db.content-lost"
-TABLE = "articles"
 LOSS_RATIO = 0.9  # fewer rows than this share of the backup's count: content was destroyed, not edited away
 MIN_ROWS = 10  # a backup of fewer rows proves nothing about a loss
 
@@ -48,9 +49,14 @@ LAST_RESTORE: dict[str, dict[str, Any]] = {}
 RECORDED: dict[str, dict[str, Any]] = {}
 
 
+def _table(ctx: Context) -> str:
+    """The content's base table on this target."""
+    return ctx.target.content_schema().base_table
+
+
 def _recorded(ctx: Context) -> dict[str, Any] | None:
     found = RECORDED.get(ctx.env.name)
-    return found if found and found.get("table") == TABLE else None
+    return found if found and found.get("table") == _table(ctx) else None
 
 
 def _backup(ctx: Context) -> dict[str, Any] | None:
@@ -63,7 +69,7 @@ def _backup(ctx: Context) -> dict[str, Any] | None:
 def _rows(ctx: Context) -> int | None:
     """Rows of the table now, or None when it does not exist; DatabaseDown when the server is down."""
     try:
-        return int(ctx.db_query(f"SELECT COUNT(*) FROM {TABLE}", timeout=10)[0][0])
+        return int(ctx.db_query(ctx.target.content_schema().base_count_sql(), timeout=10)[0][0])
     except DatabaseDown as err:
         if "(1146)" in str(err):  # ER_NO_SUCH_TABLE
             return None
@@ -71,9 +77,10 @@ def _rows(ctx: Context) -> int | None:
 
 
 def content_findings(ctx: Context) -> list[Finding]:
-    """``db.content-lost`` when the articles table is missing, or holds fewer than
+    """``db.content-lost`` when the content table is missing, or holds fewer than
     :data:`LOSS_RATIO` of the rows the newest backup saw. Nothing when the database does not answer
     (the member findings say why)."""
+    table_name = _table(ctx)
     try:
         rows = _rows(ctx)
     except DatabaseDown:
@@ -82,21 +89,22 @@ def content_findings(ctx: Context) -> list[Finding]:
     if recorded is not None and recorded.get("restored_into"):
         return []  # restored into a verified clone in this run: pointing the site at it is the operator's step
     backup = _backup(ctx)
-    known = ((backup or {}).get("tables") or {}).get(TABLE, {}).get("rows")
+    known = ((backup or {}).get("tables") or {}).get(table_name, {}).get("rows")
     when = f"at backup {(backup or {}).get('id')}"
     if known is None and recorded is not None:
         known, when = recorded["before"].get("rows"), f"just before {recorded['what']}"
-    data = {"table": TABLE, "rows": rows, "rows_at_backup": known, "backup": (backup or {}).get("id")}
+    data = {"table": table_name, "rows": rows, "rows_at_backup": known, "backup": (backup or {}).get("id")}
     if rows is None:
-        return [Finding(CODE, f"table {TABLE} does not exist" + (f" ({known} rows {when})" if known else ""), data)]
+        return [Finding(CODE, f"table {table_name} does not exist" + (f" ({known} rows {when})" if known else ""), data)]
     if known is not None and known >= MIN_ROWS and rows < LOSS_RATIO * known:
-        return [Finding(CODE, f"{TABLE} has {rows} rows; {known} {when}: content was destroyed", data)]
+        return [Finding(CODE, f"{table_name} has {rows} rows; {known} {when}: content was destroyed", data)]
     return []
 
 
 def restore_content(ctx: Context) -> str:
     """Find the transaction that destroyed the table since the newest backup, and restore the
     database to the moment before it, replaying everything after except it."""
+    table_name = _table(ctx)
     backup = ctx.target.last_db_backup()
     if backup is None:
         raise GamedayError("there is no database backup to restore from", hint="take backups on a schedule")
@@ -108,19 +116,19 @@ def restore_content(ctx: Context) -> str:
         raise GamedayError(f"{ctx.target.name}: finding the destructive statement in the change log is not built for "
                            f"targets of kind {ctx.env.kind!r}",
                            hint="restore to a point in time by hand (the moment before the incident)")
-    incident = find(TABLE, since=float(backup["at"]))
+    incident = find(table_name, since=float(backup["at"]))
     if incident is None:
-        raise GamedayError(f"no transaction destroying {TABLE} in the change log since backup {backup['id']}",
+        raise GamedayError(f"no transaction destroying {table_name} in the change log since backup {backup['id']}",
                            hint="the content may have been lost another way: restore the backup by hand")
     result = ctx.target.restore_db_to(float(incident["at"]), skip=[incident["gtid"]])
     result["incident"] = incident
     LAST_RESTORE[ctx.env.name] = result
-    table = result["tables"].get(TABLE, {})
+    table = result["tables"].get(table_name, {})
     when = time.strftime("%H:%M:%S", time.gmtime(float(incident["at"])))
     phases = ", ".join(f"{k} {v} s" for k, v in result["seconds"].items())
     return (f"restored from backup {result['backup']['id']} to {when} UTC, the moment before {incident['what']} "
             f"(GTID {incident['gtid']} at {incident['file']}:{incident['start']}), and replayed the log to "
-            f"{result['replayed_to']} except it: {TABLE} {table.get('rows')} rows, ids {table.get('min_id')}-"
+            f"{result['replayed_to']} except it: {table_name} {table.get('rows')} rows, ids {table.get('min_id')}-"
             f"{table.get('max_id')}, CHECKSUM TABLE {table.get('checksum')} equal to its point-in-time copy ({phases})")
 
 
@@ -131,18 +139,19 @@ def _lost_text(verification: dict[str, Any]) -> str:
 
 def _restore_clone(ctx: Context, recorded: dict[str, Any]) -> str:
     """Cloud SQL: clone the instance as it was at the recorded moment, then query the clone."""
+    table_name = _table(ctx)
     started = time.monotonic()
     result = ctx.target.restore_db_to(float(recorded["at"]))
     cloned_s = time.monotonic() - started
     result["incident"] = {k: recorded[k] for k in ("at", "what", "before")}
     LAST_RESTORE[ctx.env.name] = result
-    checked = ctx.target.verify_db_clone(result, TABLE, recorded["before"])
+    checked = ctx.target.verify_db_clone(result, recorded["before"])
     result.update(verification=checked, lost_after=checked["lost_after"], rpo_rows=checked["lost_rows"],
                   seconds={"clone": round(cloned_s, 2), "verify": round(time.monotonic() - started - cloned_s, 2),
                            "total": round(time.monotonic() - started, 2)})
     name = result["restored_instance"]
     if not checked["matches"]:
-        raise GamedayError(f"the clone {name} ({checked['address']}) does not hold {TABLE} as it was just before "
+        raise GamedayError(f"the clone {name} ({checked['address']}) does not hold {table_name} as it was just before "
                            f"{recorded['what']}: {'; '.join(checked['mismatches'])}",
                            hint=f"inspect it as the site's user; delete it (gcloud sql instances delete {name}) "
                                 "before the next restore into that name")
@@ -152,15 +161,15 @@ def _restore_clone(ctx: Context, recorded: dict[str, Any]) -> str:
                            "holding the writes after the moment (copy them over by hand if they matter)")
     return (f"cloned {result['source']} as it was at {result['point_in_time']}, the moment before "
             f"{recorded['what']}, into {name} ({result['seconds']['clone']} s); queried it as the site's user at "
-            f"{checked['address']}: {_held_text(checked)}. Written after the "
+            f"{checked['address']}: {_held_text(checked, table_name)}. Written after the "
             f"moment and not in the clone (Cloud SQL replays nothing after it; the RPO): {_lost_text(checked)}. "
             f"Next, the operator's step: {result['next_step']}")
 
 
-def _held_text(checked: dict[str, Any]) -> str:
+def _held_text(checked: dict[str, Any], table_name: str) -> str:
     """What the clone holds: the destroyed range as before (what decides), and the whole table."""
     fig, held = checked["figures"], checked.get("range")
-    table = f"{TABLE} {fig['rows']} rows, ids {fig['min_id']}-{fig['max_id']}, CHECKSUM TABLE {fig['checksum']}"
+    table = f"{table_name} {fig['rows']} rows, ids {fig['min_id']}-{fig['max_id']}, CHECKSUM TABLE {fig['checksum']}"
     if held is None:
         return f"{table}, sha256 of id:version and CHECKSUM TABLE equal to the figures before the incident"
     differs = checked.get("table_differences") or []
@@ -175,12 +184,13 @@ def _clone_checked(ctx: Context) -> Check | None:
     last = LAST_RESTORE.get(ctx.env.name)
     if not last or last.get("kind") != "clone":
         return None
-    again = ctx.target.verify_db_clone(last, TABLE, last["incident"]["before"])
+    table_name = _table(ctx)
+    again = ctx.target.verify_db_clone(last, last["incident"]["before"])
     if not again["matches"]:
-        return Check(False, f"the clone {again['instance']} differs from {TABLE} before the incident: "
+        return Check(False, f"the clone {again['instance']} differs from {table_name} before the incident: "
                             + "; ".join(again["mismatches"]))
-    return Check(True, f"the clone {again['instance']} ({again['address']}) holds {TABLE} as before the incident: "
-                       f"{_held_text(again)}; the site reads the live instance until the operator points it at the clone")
+    return Check(True, f"the clone {again['instance']} ({again['address']}) holds {table_name} as before the incident: "
+                       f"{_held_text(again, table_name)}; the site reads the live instance until the operator points it at the clone")
 
 
 def content_restored(ctx: Context) -> Check:
@@ -192,29 +202,31 @@ def content_restored(ctx: Context) -> Check:
     found = content_findings(ctx)
     if found:
         return Check(False, found[0].message)
-    return Check(True, f"{TABLE} holds {_rows(ctx)} rows")
+    return Check(True, f"{_table(ctx)} holds {_rows(ctx)} rows")
 
 
 def matches_backup(ctx: Context) -> Check:
     """Per-table row count and id range against the newest backup: every id the backup had is in the
-    live table (the site never deletes articles; a missing one is content still lost)."""
+    live table (the Python site never deletes articles, WordPress nothing in ``wp_posts`` while
+    revisions and cron are off; a missing one is content still lost)."""
     last = LAST_RESTORE.get(ctx.env.name)
     if last and last.get("kind") == "clone":
         return Check(True, f"a Cloud SQL restore leaves the site's database as it is: the clone "
                            f"{last['restored_instance']} was queried in restore-db-content; the operator points the "
                            "site at it")
+    schema = ctx.target.content_schema()
+    table_name = schema.base_table
     try:
         rows = _rows(ctx)
     except DatabaseDown as err:
         return Check(False, str(err))
     if rows is None:
-        return Check(False, f"table {TABLE} does not exist")
-    stats = ((_backup(ctx) or {}).get("tables") or {}).get(TABLE)
+        return Check(False, f"table {table_name} does not exist")
+    stats = ((_backup(ctx) or {}).get("tables") or {}).get(table_name)
     if not stats or stats.get("max_id") is None:
-        return Check(True, f"{TABLE}: {rows} rows (no backup figures to compare with)")
+        return Check(True, f"{table_name}: {rows} rows (no backup figures to compare with)")
     lo, hi, want = stats["min_id"], stats["max_id"], stats["rows"]
-    have, have_lo, have_hi = ctx.db_query(f"SELECT COUNT(*), MIN(id), MAX(id) FROM {TABLE} WHERE id BETWEEN %s AND %s",
-                                          (lo, hi), timeout=10)[0]
+    have, have_lo, have_hi = ctx.db_query(schema.base_stats_sql(between=True), (lo, hi), timeout=10)[0]
     ok = int(have) >= int(want) and have_lo == lo and have_hi == hi
-    return Check(ok, f"{TABLE}: {have} rows with ids {lo}-{hi} (the backup had {want}, ids {lo}-{hi}; now "
+    return Check(ok, f"{table_name}: {have} rows with ids {lo}-{hi} (the backup had {want}, ids {lo}-{hi}; now "
                      f"{have_lo}-{have_hi}), {rows} rows in all")

@@ -14,6 +14,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ...site.indexer import parse_events
 from ... import search_index
+from ...content import ARTICLE_COLUMNS
 from ...site.search import SearchClient, SearchError, SearchRejected, SearchUnavailable
 from ...deadline import Deadline
 from ...errors import GamedayError
@@ -83,8 +84,9 @@ def _diagnose_cluster(ctx: Context, members: list[Finding]) -> list[Finding]:
 
 def covers(ctx: Context, rows_before: int) -> Check:
     """The index holds every article the database held at ``rows_before`` and no more than it holds
-    now: ``rows(t0) <= docs(t1) <= rows(t2)``. Exact under concurrent publishing (nothing deletes
-    articles), where comparing two counts taken at one instant would never settle."""
+    now: ``rows(t0) <= docs(t1) <= rows(t2)``. Exact under concurrent publishing while nothing
+    removes content during the check (the Python site never does; WordPress can: unpublish, trash,
+    delete), where comparing two counts taken at one instant would never settle."""
     api = ctx.search()
     api.request("POST", f"/{INDEX}/_refresh")
     docs = api.count(INDEX)
@@ -257,17 +259,18 @@ def replay_events(ctx: Context) -> str:
 
 
 def reindex_all(ctx: Context) -> str:
-    """Bulk-index every article from the database (idempotent: external versions)."""
+    """Bulk-index every article from the database (idempotent: external versions), in pages of the
+    target's content schema (:meth:`gameday.content.ContentSchema.page_sql`)."""
     client = _client(ctx)
-    cols = ("id", "kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
+    page = ctx.target.content_schema().page_sql(500)
     after, total, indexed = 0, 0, 0
-    rows = ctx.db_query(f"SELECT {', '.join(cols)} FROM articles WHERE id > %s ORDER BY id LIMIT 500", (after,))
+    rows = ctx.db_query(page, (after,))
     while rows:
-        result = client.bulk_index([dict(zip(cols, r, strict=True)) for r in rows])
+        result = client.bulk_index([dict(zip(ARTICLE_COLUMNS, r, strict=True)) for r in rows])
         total += len(rows)
         indexed += result["indexed"]
         after = rows[-1][0]
-        rows = ctx.db_query(f"SELECT {', '.join(cols)} FROM articles WHERE id > %s ORDER BY id LIMIT 500", (after,))
+        rows = ctx.db_query(page, (after,))
     return f"re-indexed {total} articles from the database ({indexed} were missing or older)"
 
 

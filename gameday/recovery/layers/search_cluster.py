@@ -109,9 +109,12 @@ def repository_readable(ctx: Context) -> Check:
 
 def index_matches_database(ctx: Context) -> Check:
     """The index matches the database as of the moment this step began (see :mod:`gameday.index_match`):
-    the same count of articles and the same SHA-256 over their (id, version)."""
+    the same count of articles and the same SHA-256 over their (id, version). The cut is the
+    database's "now" in its content's time zone (the schema's ``now_sql``: ``UTC_TIMESTAMP(6)`` for
+    WordPress's ``post_modified_gmt``), so it never runs ahead of the rows it compares."""
+    schema = ctx.target.content_schema()
     if ctx.state.match_cut is None or ctx.state.match_cut[0] is not ctx.deadline:
-        now = ctx.db_query("SELECT NOW(6)")[0][0]
+        now = ctx.db_query(f"SELECT {schema.now_sql}")[0][0]
         ctx.state.match_cut = (ctx.deadline, index_match.cut_ms(now))
     cut = ctx.state.match_cut[1]
     try:
@@ -120,7 +123,7 @@ def index_matches_database(ctx: Context) -> Check:
         index = index_match.index_versions(api, INDEX, cut)
     except (SearchUnavailable, GamedayError) as err:
         return Check(False, f"index {INDEX!r} not readable: {err}")
-    db = index_match.db_versions(ctx.db_query, cut)
+    db = index_match.db_versions(ctx.db_query, cut, schema)
     match = index_match.compare(db, index, cut=cut.isoformat(timespec="milliseconds"))
     return Check(match.ok, match.describe())
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import requests
 
+from ...content import WORDPRESS
 from ...errors import GamedayError
 from ...zones import zone_for
 from .. import jvm, relay_build
@@ -35,7 +36,7 @@ WORKLOAD = "relay"
 LAYER = "events"
 ADDRESS_OCTET = 65  # 127.<net>.65.N, beside the indexer's .60 (twin.LAYERS has no "events" entry yet)
 PORT = 8090
-OUTBOX_TABLE = "wp_gameday_outbox"  # WordPress's table prefix wp_ + the plugin's gameday_outbox
+OUTBOX_TABLE = WORDPRESS.outbox  # wp_gameday_outbox: WordPress's table prefix wp_ + the plugin's gameday_outbox
 HEAP = ["-Xms32m", "-Xmx128m", "-Xss512k"]
 STOP_GRACE = 15.0  # a batch in flight waits up to delivery.timeout.ms (10 s) for its acks, then is marked
 
