@@ -67,6 +67,7 @@ NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browse
            "test_control_plane.py",              # the Kubernetes control plane alone, net 30
            "test_cloudsql_failover_drill.py",    # etcd + kube-apiserver + MariaDB, net 38; a local Cloud SQL server
            "test_cloudsql_restore_drill.py",     # the same on net 39, the Cloud SQL clone a MariaDB at 127.39.200.1
+           "test_content_schema_wordpress.py",   # one MariaDB, net 48: the WordPress content schema's SQL
            "test_kubernetes_mirror_offsets.py",  # one KRaft broker, 127.61.0.1
            "test_consumer_lag_cache.py",         # one KRaft broker, 127.67.40.1
            "test_wordpress.py",                  # MariaDB + WordPress, net 60
