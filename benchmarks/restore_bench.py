@@ -430,7 +430,8 @@ def db_restore(host, n: int, work: Path) -> dict:
     sec = result["seconds"]
     gd = sec["total"]
     say(f"  gameday restore_to {gd:.1f} s ({result['how']['load']} on {', '.join(result['how']['members'])}: "
-        f"{sec['load_backup']} s, replay {sec['replay']} s, {result['how']['swap']} swap {sec['swap']} s); "
+        f"{sec['load_backup']} s, replay {sec['replay']} s, {result['how']['swap']} swap {sec['swap']} s: "
+        f"checksum {sec.get('swap_checksum')} s, locked {sec.get('swap_locked')} s); "
         f"backup took {took:.1f} s (prepare {backup['prepare_s']} s)")
 
     # the fallback: a logical dump, loaded and swapped row by row
@@ -514,6 +515,17 @@ def report(sizes: list[int], results: dict[int, dict]) -> bool:
               f"{d['backup']:6.2f} ({d['prepare_at_backup']:.2f}) | "
               f"{f['load_backup']:6.2f} {f['replay']:6.2f} {f['swap']:6.2f}  [{d['how']['swap']} swap on "
               f"{', '.join(d['how']['members'])}]")
+    if any("swap_checksum" in results[n]["db"]["parts"] for n in done):
+        print("\nthe RENAME swap's parts (s): both copies' CHECKSUM TABLE before the lock | the live table locked (the "
+              "site's writes waited) | of which the tail | the re-check under the lock (0: the tail changed no "
+              "copy) | the primary's checks after the RENAME | until db-2 applied the RENAME (after the deletion) | "
+              "restore_to until the primary's swap was checked (total less the wait for db-2)")
+        for n in done:
+            p = results[n]["db"]["parts"]
+            if "swap_checksum" in p:
+                print(f"{n:>8,}  {p['swap_checksum']:6.2f} {p.get('swap_locked', 0.0):6.2f} {p['swap_tail']:6.2f} "
+                      f"{p['swap_recheck']:6.2f} {p['swap_after']:6.2f} {p.get('swap_replicas', 0.0):6.2f} "
+                      f"{p['total'] - p.get('swap_replicas', 0.0):6.2f}")
     print()
     print(f"linear growth (every growth <= {LINEAR_MAX}): {'met' if aims['linear'] else 'NOT met'}")
     print(f"within {RAW_MAX}x of the raw tool (first raw column): {'met' if aims['raw'] else 'NOT met'}")

@@ -29,9 +29,11 @@ physical backup's tables imported as transportable tablespaces, a dump loaded wi
 log is replayed into it from the backup's position to now, leaving out the skipped transactions,
 and then every table those transactions touched is replaced by its restored copy
 (:mod:`gameday.sandbox.db_swap`): from a physical backup, with every replica reachable here, each
-replica builds the same copy and one logged ``RENAME TABLE`` swaps the copies in once the live
-tables' writes wait, the last events are replayed and the copies' ``CHECKSUM TABLE`` agree (no row
-copied; the RENAME names what the copies left out, which a later replay across it leaves out too);
+replica builds the same copy, the copies' ``CHECKSUM TABLE`` must agree (taken while each copy is
+held against every writer, before the live tables' writes wait; taken again under that wait only
+when the last events change a swapped table), and one logged ``RENAME TABLE`` swaps the copies in
+once the live tables' writes wait and the last events are replayed (no row copied; the RENAME names
+what the copies left out, which a later replay across it leaves out too);
 otherwise the live rows
 are locked, the last events replayed and the rows swapped in one transaction, committed only when
 the copy's ``CHECKSUM TABLE`` equals the live one. Tables the incident did not touch are left as
@@ -413,11 +415,15 @@ def _check_name(name: str) -> None:
 # ---- point-in-time restore ------------------------------------------------------------------------
 
 def _replay(host: DbHost, files: list[str], start: tuple[str, int], stop: tuple[str, int] | None,
-            skip: list[tuple[str, int, int]], *, timeout: float, into: DbHost | None = None) -> int:
+            skip: list[tuple[str, int, int]], *, timeout: float, into: DbHost | None = None,
+            lock_wait: int | None = None) -> int:
     """Replay ``host``'s log from ``start`` to ``stop`` into :data:`SCRATCH` on ``into`` (default
     ``host``; a replica builds its own copy from the primary's log), leaving out ``skip``; the session
-    writes nothing to the binary log. Returns the number of mariadb-binlog runs."""
+    writes nothing to the binary log, and waits at most ``lock_wait`` seconds for a table's metadata
+    lock when given (the swap's tail: a copy held by the swap is never written). Returns the number of
+    mariadb-binlog runs."""
     into = into or host
+    init = "--init-command=SET SESSION sql_log_bin=0" + (f", lock_wait_timeout={int(lock_wait)}" if lock_wait else "")
     segments = db_binlog.plan_segments(files, start, stop, skip)
     for seg in segments:
         reader = subprocess.Popen(
@@ -425,7 +431,7 @@ def _replay(host: DbHost, files: list[str], start: tuple[str, int], stop: tuple[
              f"--rewrite-db={host.database}->{SCRATCH}", *[str(host.binlog_dir / f) for f in seg.files]],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=children.die_with_parent)
         try:
-            _run(into.client_argv("--init-command=SET SESSION sql_log_bin=0"), stdin=reader.stdout,
+            _run(into.client_argv(init), stdin=reader.stdout,
                  what=f"replaying {seg.files[0]}:{seg.start} to {seg.files[-1]}:{seg.stop or 'end'} on {into.member}",
                  timeout=timeout)
         finally:
@@ -440,6 +446,30 @@ def _replay(host: DbHost, files: list[str], start: tuple[str, int], stop: tuple[
             raise RestoreFailed(f"mariadb-binlog exited {rc} reading {', '.join(seg.files)}: "
                                 f"{reader.stderr.read().decode(errors='replace')[-600:]}")
     return len(segments)
+
+
+def until(txns: list[Transaction], files: list[str], stop: tuple[str, int]) -> list[Transaction]:
+    """The transactions of ``txns`` that start before ``stop`` (file, offset; ``files``: the log's
+    files in order): what a replay up to ``stop`` applies."""
+    order = {name: i for i, name in enumerate(files)}
+    end = (order.get(stop[0], len(files)), stop[1])
+    return [t for t in txns if (order.get(t.file, len(files)), t.start) < end]
+
+
+def tables_changed(txns: list[Transaction], database: str) -> set[str] | None:
+    """The tables of ``database`` whose rows ``txns`` change, or None when that cannot be told from
+    their row events: a transaction with a statement (DDL, or a statement-logged change) or a row
+    event whose table was not named. A replay of them may change only those tables' copies."""
+    changed: set[str] = set()
+    for txn in txns:
+        if txn.statements:
+            return None
+        for db_name, table in txn.rows:
+            if db_name == "?":
+                return None
+            if db_name == database:
+                changed.add(table)
+    return changed
 
 
 _SWAP_MARK = re.compile(r"^RENAME TABLE .*/\*\s*" + re.escape(db_swap.MARK) + r"\s+([0-9,-]*)\s*\*/", re.I | re.S)
@@ -505,7 +535,10 @@ def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
     "replayed_to", "also_skipped": [gtid], "how": {"load", "swap", "why", "members"}, "seconds":
     {"find_backup", "load_backup", "replay", "swap", "total"}}`` (``also_skipped``: earlier restores'
     swaps and what they left out, replayed across; ``find_backup``, reading the log since the backup,
-    runs while the newest backup before the moment loads).
+    runs while the newest backup before the moment loads; a RENAME swap adds its parts,
+    ``swap_checksum``, ``swap_locked``, ``swap_tail``, ``swap_recheck``, ``swap_after``,
+    ``swap_replicas``:
+    :func:`db_swap.rename_swap`).
     Nothing live is changed when it fails before the swap, and a failed swap leaves the live tables
     as they were."""
     began = time.monotonic()
@@ -554,25 +587,40 @@ def restore_to(host: DbHost, moment: float, *, skip: list[str] | None = None,
 
     t0 = time.monotonic()
     position = {"to": upto}
+    swap_seconds: dict[str, float] = {}
 
     def files_at(lock_conn) -> tuple[list[str], tuple[str, int]]:
         return binlog_files(lock_conn), current_position(lock_conn)
 
+    read: dict[tuple, list[Transaction]] = {}
+
+    def pending(at: tuple[list[str], tuple[str, int]]) -> list[Transaction]:
+        """The transactions logged since the last replay, up to ``at`` (read once per position)."""
+        names, now = at
+        if now == position["to"]:
+            return []
+        key = (position["to"], now)
+        if key not in read:
+            read[key] = until(transactions(host, position["to"], timeout=timeout), names, now)
+        return read[key]
+
     def tail(at: tuple[list[str], tuple[str, int]], also_skip: list[str]) -> dict[str, Any]:
         """The events logged since the last replay, into every copy (the live table's writes wait)."""
         names, now = at
-        extra = [t.span for t in transactions(host, position["to"], timeout=timeout) if t.gtid in also_skip] \
-            if also_skip else []
+        extra = [t.span for t in pending(at) if t.gtid in also_skip] if also_skip else []
         n = sum(each(members, lambda m: _replay(host, names, position["to"], now, spans + extra, timeout=timeout,
-                                                into=m))) if now != position["to"] else 0
+                                                into=m, lock_wait=LOCK_WAIT_S))) if now != position["to"] else 0
         position["to"] = now
         return {"to": f"{now[0]}:{now[1]}", "runs": n}
 
     if physical and why is None:
-        done = db_swap.rename_swap(host, members, SCRATCH, tables, files_at, tail, skip)
+        done = db_swap.rename_swap(host, members, SCRATCH, tables, files_at, tail, skip,
+                                   tail_touches=lambda at: tables_changed(pending(at), host.database),
+                                   seconds=swap_seconds)
     else:
         done = {table: db_swap.rows_swap(host, SCRATCH, table, files_at, tail) for table in tables}
     seconds["swap"] = round(time.monotonic() - t0, 3)
+    seconds.update({f"swap_{k}": v for k, v in swap_seconds.items()})
     seconds["total"] = round(time.monotonic() - began, 3)
     return {"backup": {k: backup[k] for k in ("id", "at", "kind", "binlog")}, "moment": moment,
             "skipped": [t.to_dict() for t in skipped], "tables": done, "replay_runs": runs,

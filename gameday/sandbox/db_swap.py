@@ -7,10 +7,14 @@ keeps serving. Two ways::
     rows_swap(host, table, files_at, replay_tail)               # delete + insert in one transaction
 
 **rename_swap** (a physical restore, every member that follows the primary's log reachable here):
-the live tables are locked ``READ`` (the site reads on; its writes wait), the last events are
-replayed into every member's copy, the copies' ``CHECKSUM TABLE`` must be equal on every member,
-then one ``RENAME TABLE live TO scratch.<t>_replaced, scratch.<t> TO live`` (written to the binary
-log: each replica swaps its own copy, built the same way from the same backup and log). The RENAME
+every member's copies are held ``LOCK TABLES ... READ`` (no session writes them) and their ``CHECKSUM
+TABLE`` taken there, on every member at once, before anything live waits: equal on every member or
+the restore fails. Then the live tables are locked ``READ`` (the site reads on; its writes wait) and
+the last events are replayed into every member's copy; only when those events change a swapped
+table are the holds released for them and the copies checksummed again, under the lock (equal, or
+the restore fails); otherwise the copies, still held, are what was checksummed. Then one ``RENAME
+TABLE live TO scratch.<t>_replaced, scratch.<t> TO live`` (written to the binary log: each replica
+swaps its own copy, built the same way from the same backup and log). The RENAME
 is queued behind the lock before the lock is released, so MariaDB's metadata locks grant it before
 the writes that waited (a pending exclusive lock goes first): no write lands in the replaced table.
 The copy is the table afterwards (its InnoDB table id is checked, on the primary and on each replica
@@ -27,6 +31,7 @@ replayed, the live rows deleted and the copy's inserted in one transaction, comm
 from __future__ import annotations
 
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -103,63 +108,152 @@ def rename_possible(host) -> str | None:
     return f"server id(s) {sorted(unknown)} replicate from {host.member} and are not reachable here" if unknown else None
 
 
+def _compare(seen: dict[str, dict[str, tuple[int | None, int | None]]], scratch: str, tables: list[str],
+             when: str) -> None:
+    """A RestoreFailed when a table's CHECKSUM TABLE differs between members (``seen``: ``{member:
+    {table: (checksum, table id)}}``)."""
+    for table in tables:
+        sums = {name: got[table][0] for name, got in seen.items()}
+        if len(set(sums.values())) != 1:
+            raise RestoreFailed(f"{scratch}.{table}: the restored copies differ between members {when}: CHECKSUM TABLE "
+                                + ", ".join(f"{k} {v}" for k, v in sums.items()))
+
+
+def _figures(conn, scratch: str, tables: list[str]) -> dict[str, tuple[int | None, int | None]]:
+    return {t: (checksum(conn, scratch, t), table_id(conn, scratch, t)) for t in tables}
+
+
+def _hold(member, scratch: str, tables: list[str]):
+    """A connection to ``member`` holding its copies ``LOCK TABLES ... READ``: no other session can
+    write them (our own replay neither) until it is released."""
+    conn = member.connect()
+    try:
+        _query(conn, f"SET SESSION lock_wait_timeout = {LOCK_WAIT_S}")
+        _query(conn, "LOCK TABLES " + ", ".join(f"`{scratch}`.`{t}` READ" for t in tables))
+    except pymysql.MySQLError as err:
+        conn.close()
+        raise RestoreFailed(f"{member.member}: the restored copies in {scratch} were held by another session for over "
+                            f"{LOCK_WAIT_S} s: {err}", hint="is another restore running? run it again") from None
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _release(holds: dict) -> None:
+    while holds:
+        _name, conn = holds.popitem()
+        try:
+            _query(conn, "UNLOCK TABLES")
+        except pymysql.MySQLError:
+            pass  # closing the connection releases its locks as well
+        finally:
+            conn.close()
+
+
 def rename_swap(host, members: list, scratch: str, tables: list[str], files_at: Callable,
-                replay_tail: Callable, skipped: list[str]) -> dict[str, dict[str, Any]]:
+                replay_tail: Callable, skipped: list[str], *, tail_touches: Callable | None = None,
+                seconds: dict[str, float] | None = None) -> dict[str, dict[str, Any]]:
     """Swap each restored copy in by RENAME TABLE (see the module docstring); ``members`` are the
     primary (``host``) and its replicas, each holding its copy in ``scratch``. ``files_at(conn)``
     gives the log files and position now, ``replay_tail(at, also_skip)`` replays the log up to it
-    into every member's copy; ``skipped`` (the GTIDs the copies leave out) is written into the
+    into every member's copy, ``tail_touches(at)`` names the tables of ``host.database`` those
+    events change (None: it cannot say; no ``tail_touches``: every table, always re-checked);
+    ``skipped`` (the GTIDs the copies leave out) is written into the
     RENAME's comment (:data:`MARK`), so that a later restore replaying the log across this swap
-    leaves them out too (the swapped-in rows are in no log). Returns ``{table: {"checksum", "created", "swapped_gtid", "tail",
-    "replicas": {member: "swapped"}, ...}}``."""
-    db = host.database
-    lock = host.connect()
-    result: dict[str, dict[str, Any]] = {}
-    with lock:
-        _query(lock, f"SET SESSION lock_wait_timeout = {LOCK_WAIT_S}")
-        live = [t for t in tables if _exists(lock, db, t)]
-        ids: dict[str, dict[str, int | None]] = {}
-        locked = False
-        try:
-            if live:
-                try:
-                    _query(lock, "LOCK TABLES " + ", ".join(f"`{db}`.`{t}` READ" for t in live))
-                except pymysql.MySQLError as err:
-                    raise RestoreFailed(f"the site's transactions held {', '.join(live)} for over {LOCK_WAIT_S} s: {err}",
-                                     hint="run the restore again (nothing live was changed)") from None
-                locked = True
-            with host.connect() as other:
-                tail = replay_tail(files_at(other), [])
+    leaves them out too (the swapped-in rows are in no log).
 
-            def figures(m) -> dict[str, tuple[int | None, int | None]]:
-                with m.connect() as conn:
-                    return {t: (checksum(conn, scratch, t), table_id(conn, scratch, t)) for t in tables}
-            seen = dict(zip([m.member for m in members], each(members, figures), strict=True))
-            for table in tables:
-                sums = {name: got[table][0] for name, got in seen.items()}
-                for name, got in seen.items():
-                    ids.setdefault(name, {})[table] = got[table][1]
-                if len(set(sums.values())) != 1:
-                    raise RestoreFailed(f"{scratch}.{table}: the restored copies differ between members: CHECKSUM TABLE "
-                                     + ", ".join(f"{k} {v}" for k, v in sums.items()))
-                result[table] = {"checksum": sums[host.member], "tail": tail, "created": None}
-            gtid = _rename(host, lock if locked else None, scratch, tables, live, skipped)
-        finally:
-            if locked:
-                _query(lock, "UNLOCK TABLES")
+    The verification, before anything live is touched: every member's copies are held ``LOCK TABLES
+    ... READ`` (no session can write them) and checksummed there at once, before the live tables are
+    locked; the sums must be equal on every member. Under the live lock the last events are
+    replayed; when they change a swapped table (or ``tail_touches`` cannot say), the holds are
+    released first and every copy is checksummed again under the lock (equal on every member, or the
+    restore fails); when they do not, the copies are still held, so they are what was checksummed.
+    The holds end just before the RENAME. ``seconds`` (when given) gains ``checksum`` (before the
+    lock), ``locked`` (the site's writes to the tables waited), ``tail``, ``recheck`` (0 when none),
+    ``after`` (the primary's table ids and figures) and ``replicas`` (until each replica applied the
+    RENAME: it applies everything logged before it first, the incident included). Returns ``{table: {"checksum", "checked",
+    "created", "swapped_gtid", "tail", "replicas": {member: "swapped"}, ...}}``; ``checked`` says
+    when the sums compared were taken (``"held since before the lock"`` or ``"under the lock, after
+    the tail"``)."""
+    db = host.database
+    seconds = {} if seconds is None else seconds
+    result: dict[str, dict[str, Any]] = {}
+    t0 = time.monotonic()
+    holds: dict[str, Any] = {}
+    try:
+        def held_figures(m) -> dict[str, tuple[int | None, int | None]]:
+            conn = _hold(m, scratch, tables)
+            holds[m.member] = conn
+            return _figures(conn, scratch, tables)
+        seen = dict(zip([m.member for m in members], each(members, held_figures), strict=True))
+        _compare(seen, scratch, tables, "(checksummed before the lock; nothing live was changed)")
+        seconds["checksum"] = round(time.monotonic() - t0, 3)
+        checked = "held since before the lock"
+        lock = host.connect()
+        with lock:
+            _query(lock, f"SET SESSION lock_wait_timeout = {LOCK_WAIT_S}")
+            live = [t for t in tables if _exists(lock, db, t)]
+            locked_at = None
+            try:
+                if live:
+                    try:
+                        _query(lock, "LOCK TABLES " + ", ".join(f"`{db}`.`{t}` READ" for t in live))
+                    except pymysql.MySQLError as err:
+                        raise RestoreFailed(f"the site's transactions held {', '.join(live)} for over {LOCK_WAIT_S} s: {err}",
+                                            hint="run the restore again (nothing live was changed)") from None
+                    locked_at = time.monotonic()
+                t1 = time.monotonic()
+                with host.connect() as other:
+                    at = files_at(other)
+                touched = tail_touches(at) if tail_touches is not None else None
+                again = touched is None or any(t in touched for t in tables)
+                if again:
+                    _release(holds)  # the tail writes a swapped copy: it must be checksummed again
+                tail = replay_tail(at, [])
+                seconds["tail"] = round(time.monotonic() - t1, 3)
+                t1 = time.monotonic()
+                if again:
+                    seen = dict(zip([m.member for m in members],
+                                    each(members, lambda m: _with(m, lambda c: _figures(c, scratch, tables))), strict=True))
+                    _compare(seen, scratch, tables, "after the last events were replayed under the lock; nothing "
+                                                   "live was changed")
+                    checked = "under the lock, after the tail"
+                seconds["recheck"] = round(time.monotonic() - t1, 3)
+                for table in tables:
+                    result[table] = {"checksum": seen[host.member][table][0], "checked": checked, "tail": tail,
+                                     "created": None}
+                _release(holds)  # the RENAME takes each copy: from here it is not ours to hold
+                gtid = _rename(host, lock if locked_at is not None else None, scratch, tables, live, skipped)
+            finally:
+                if locked_at is not None:
+                    _query(lock, "UNLOCK TABLES")
+                    seconds["locked"] = round(time.monotonic() - locked_at, 3)
+    finally:
+        _release(holds)
+    t1 = time.monotonic()
+    ids = {name: {t: got[t][1] for t in tables} for name, got in seen.items()}
     with host.connect() as conn:
         for table in tables:
             if table_id(conn, db, table) != ids[host.member][table]:
                 raise RestoreFailed(f"{db}.{table} is not the restored copy after the RENAME")
             result[table].update(_stats(conn, db, table), swapped_gtid=gtid,
                                  created=gtid if table not in live else None)
+    seconds["after"] = round(time.monotonic() - t1, 3)
+    t1 = time.monotonic()
     for m in members:
         if m is host:
             continue
         for table in tables:
             _wait_replica(m, db, table, ids[m.member][table])
             result[table].setdefault("replicas", {})[m.member] = "swapped"
+    seconds["replicas"] = round(time.monotonic() - t1, 3)
     return result
+
+
+def _with(member, work):
+    with member.connect() as conn:
+        return work(conn)
 
 
 def _stats(conn, database: str, table: str) -> dict[str, Any]:
@@ -213,7 +307,7 @@ def _wait_replica(member, database: str, table: str, expected: int | None) -> No
     def swapped() -> bool:
         with member.connect(timeout=3) as conn:
             return table_id(conn, database, table) == expected
-    wait_until(swapped, timeout=REPLICA_WAIT_S, interval=0.2,
+    wait_until(swapped, timeout=REPLICA_WAIT_S, interval=0.05,
                what=f"{member.member} to apply the RENAME of {database}.{table} (its own restored copy)",
                hint="is it replicating? gameday sandbox status")
 

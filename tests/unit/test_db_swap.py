@@ -69,3 +69,22 @@ def test_prune_removes_a_physical_backups_directory_and_a_crashed_ones(tmp_path)
     removed = db_backup_schedule.prune(h, keep=1, now=10_000.0)
     assert sorted(removed) == [".db-c.phys.tmp", "db-a"]
     assert sorted(p.name for p in h.backup_dir.iterdir()) == ["db-b.json", "db-b.phys"]
+
+
+def test_the_tables_a_swaps_tail_changes_are_read_from_its_row_events():
+    """What decides whether the copies are checksummed again under the lock (db_swap.rename_swap's
+    ``tail_touches``): the tables whose rows the tail's transactions change, up to the position the
+    tail is replayed to; a statement (DDL) or a row event of an unnamed table: cannot say (None)."""
+    txns = db_binlog.parse((DATA / "binlog-decoded.txt").read_text(), "binlog.000002")
+    files = ["binlog.000001", "binlog.000002", "binlog.000003"]
+    assert [t.gtid for t in db_backup.until(txns, files, ("binlog.000002", 2087))] == ["0-1-5", "0-1-6"]
+    assert db_backup.until(txns, files, ("binlog.000002", 1594)) == []
+    assert len(db_backup.until(txns, files, ("binlog.000003", 4))) == len(txns)  # a later file: all of them
+    canary_only = [t for t in txns if t.gtid == "0-1-6"]
+    assert db_backup.tables_changed(canary_only, "sps") == {"canary"}  # the articles copy is left alone
+    assert db_backup.tables_changed(db_backup.until(txns, files, ("binlog.000002", 2353)), "sps") == {"articles", "canary"}
+    assert db_backup.tables_changed(canary_only, "other") == set()
+    assert db_backup.tables_changed(txns, "sps") is None  # the DROP TABLE and TRUNCATE: statements
+    unnamed = Transaction(gtid="0-1-30", file="binlog.000002", start=9, rows={("?", "table id 70"): {"update": 1}})
+    assert db_backup.tables_changed([unnamed], "sps") is None
+    assert db_backup.tables_changed([], "sps") == set()
