@@ -17,8 +17,10 @@ Two schemas:
   ``_gameday_version``, read through two views that :func:`ensure_views` makes:
   ``gameday_content_versions`` (``id, version, updated_at, kind, slug`` of published posts and
   monographs; ALGORITHM=MERGE, so ``FOR UPDATE`` through it locks the posts' rows) and ``articles``
-  (the indexer's document columns; TEMPTABLE: its category is a subquery). The outbox is the
-  plugin's ``wp_gameday_outbox``; "now" is ``UTC_TIMESTAMP(6)`` (``post_modified_gmt`` is UTC).
+  (the indexer's document columns; TEMPTABLE: its category is a subquery, so :meth:`ContentSchema.page_sql`
+  queries the tables directly). Its ``body`` is ``post_content`` with its markup: strip it as the
+  plugin's events do (``wp_strip_all_tags``) before indexing it. The outbox is the plugin's
+  ``wp_gameday_outbox``; "now" is ``UTC_TIMESTAMP(6)`` (``post_modified_gmt`` is UTC).
 
 Neutral ground like :mod:`gameday.db_figures`: imports nothing of gameday's.
 """
@@ -135,9 +137,10 @@ WORDPRESS_VIEWS = (
 
 
 def ensure_views(cursor) -> None:
-    """Create (or replace) :data:`WORDPRESS`' two views in the cursor's database, after WordPress's
-    tables exist: the WordPress bootstrap after install, and test fixtures. A BASE TABLE named
-    ``articles`` (a twin that ran the Python site) must be moved away first: MariaDB refuses."""
+    """Create (or replace) :data:`WORDPRESS`' two views in the cursor's database, once WordPress's
+    tables exist: for the WordPress bootstrap to call after install (not yet: issue 17, C1) and for
+    test fixtures. A BASE TABLE named ``articles`` (a twin that ran the Python site) must be moved
+    away first: MariaDB refuses to replace it."""
     for ddl in WORDPRESS_VIEWS:
         cursor.execute(ddl)
 
