@@ -56,9 +56,10 @@ def _query(conn, sql: str, args: tuple = ()) -> list[tuple]:
 
 
 def table_stats(conn, database: str, table: str) -> dict[str, Any]:
-    """``{"rows", "min_id", "max_id"}`` of one table now (ids None when it has no ``id`` column)."""
-    columns = {r[0] for r in _query(conn, "SELECT column_name FROM information_schema.columns "
-                                          "WHERE table_schema = %s AND table_name = %s", (database, table))}
+    """``{"rows", "min_id", "max_id"}`` of one table now (ids None when it has no ``id`` column, in
+    any case: MariaDB's column names are case-insensitive, and WordPress's ``wp_posts`` has ``ID``)."""
+    columns = {r[0].lower() for r in _query(conn, "SELECT column_name FROM information_schema.columns "
+                                                  "WHERE table_schema = %s AND table_name = %s", (database, table))}
     if "id" in columns:
         rows, lo, hi = _query(conn, f"SELECT COUNT(*), MIN(id), MAX(id) FROM `{database}`.`{table}`")[0]
     else:
