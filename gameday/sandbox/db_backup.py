@@ -12,7 +12,7 @@ running and the site keeps serving::
     host = DbHost.of_twin(twin)               # the current primary's socket and binary log, its replicas
     backup = take(host)                       # {"id", "at", "kind": "mariadb-backup", "binlog": {...}, ...}
     newest(host)                              # the newest complete backup, or None
-    bad = find_incident(host, "articles", since=backup["at"])   # the destructive transaction, from the log
+    bad = find_incident(host, schema.base_table, since=backup["at"])   # the destructive transaction, from the log
     restore_to(host, bad.at, skip=[bad.gtid]) # the database as it would be without it
 
 Backups are taken on a schedule by the twin's ``db-backup-1`` member

@@ -26,11 +26,6 @@ EXEMPT = {
     "gameday/content.py": "the seam itself",
     "gameday/site/": "the Python site owns its schema until it retires (issue 17, C7)",
 }
-# Files whose content SQL is routed once another change to them lands; each says why. Empty is the goal.
-PENDING = {
-    "benchmarks/restore_bench.py": "the database restore-speed work changes it now; routed once that is committed",
-    "gameday/sandbox/db_backup.py": "the same (its docstring's find_incident example)",
-}
 CONTENT_TABLES = r"(?:articles|outbox|wp_posts|wp_postmeta|wp_terms|wp_term_taxonomy|wp_term_relationships" \
                  r"|wp_gameday_outbox|gameday_content_versions)"
 RULES = (
@@ -47,7 +42,7 @@ def offenders(root: Path = ROOT) -> list[str]:
     for top in SCANNED:
         for path in sorted((root / top).rglob("*.py")):
             rel = path.relative_to(root).as_posix()
-            if any(rel == e or (e.endswith("/") and rel.startswith(e)) for e in EXEMPT) or rel in PENDING:
+            if any(rel == e or (e.endswith("/") and rel.startswith(e)) for e in EXEMPT):
                 continue
             for n, line in enumerate(path.read_text().splitlines(), 1):
                 for rule, what in RULES:
@@ -75,10 +70,6 @@ def test_the_scan_finds_what_it_looks_for(tmp_path):
     (tmp_path / "benchmarks" / "bad.py").write_text('cur.execute("DELETE FROM outbox")\n')
     assert [f.split(": ")[0] for f in offenders(tmp_path)] == [
         "gameday/bad.py:2", "gameday/bad.py:3", "gameday/bad.py:4", "benchmarks/bad.py:1"]
-
-
-def test_pending_files_still_exist():
-    assert all((ROOT / rel).is_file() for rel in PENDING), "a pending file is gone: drop it from PENDING"
 
 
 # ---- the Python site's schema: the statements its callers sent before the seam ----------------------
