@@ -18,16 +18,21 @@ Two schemas:
   ``gameday_content_versions`` (``id, version, updated_at, kind, slug`` of published posts and
   monographs; ALGORITHM=MERGE, so ``FOR UPDATE`` through it locks the posts' rows) and ``articles``
   (the indexer's document columns; TEMPTABLE: its category is a subquery, so :meth:`ContentSchema.page_sql`
-  queries the tables directly). Its ``body`` is ``post_content`` with its markup: strip it as the
-  plugin's events do (``wp_strip_all_tags``) before indexing it. The outbox is the plugin's
-  ``wp_gameday_outbox``; "now" is ``UTC_TIMESTAMP(6)`` (``post_modified_gmt`` is UTC).
+  queries the tables directly). Its ``body`` is ``post_content`` with its markup:
+  :meth:`ContentSchema.article` strips it as the plugin's events do (``wp_strip_all_tags``,
+  :func:`strip_markup`), so a document indexed from the database equals the one its event indexes.
+  The outbox is the plugin's ``wp_gameday_outbox``; "now" is ``UTC_TIMESTAMP(6)`` (``post_modified_gmt``
+  is UTC). The WordPress bootstrap job makes the views (``gameday.sandbox.wordpress.seed``).
 
 Neutral ground like :mod:`gameday.db_figures`: imports nothing of gameday's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from dataclasses import dataclass
+from typing import Sequence
 
 # The indexer's document columns, in the order page_sql() returns them (gameday.site.search.document).
 ARTICLE_COLUMNS = ("id", "kind", "slug", "title", "category", "summary", "body", "version", "updated_at")
@@ -49,6 +54,20 @@ class ContentSchema:
     outbox: str          # the publishing outbox table (sent_at NULL: not yet relayed)
     now_sql: str         # the database's "now" in updated_at's time zone
     drill_filter: str = ""  # what a drill may delete besides the id range ("": every row of the range)
+    plugin_documents: bool = False  # article(): as WordPress's plugin writes its events (see article())
+
+    def article(self, row: Sequence) -> dict:
+        """One row of :meth:`page_sql` as the article dict the indexer indexes
+        (``gameday.site.search.document``), keyed by :data:`ARTICLE_COLUMNS`. For WordPress as the
+        plugin's content event carries the post (``outbox.php`` ``event_for``): ``body`` without its
+        markup (:func:`strip_markup`) and ``updated_at`` as ``YYYY-MM-DDTHH:MM:SSZ`` (UTC), so that a
+        document indexed from the database (a seed, a reindex) equals the one its event indexes."""
+        article = dict(zip(ARTICLE_COLUMNS, row, strict=True))
+        if self.plugin_documents:
+            article["body"] = strip_markup(article["body"] or "")
+            if isinstance(article["updated_at"], dt.datetime):
+                article["updated_at"] = article["updated_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
+        return article
 
     def count_sql(self) -> str:
         """How many published content items there are (one int)."""
@@ -120,7 +139,8 @@ WORDPRESS = ContentSchema(
     articles_query=("SELECT v.id, v.kind, v.slug, p.post_title AS title, " + _WP_CATEGORY + " AS category,"
                     " p.post_excerpt AS summary, p.post_content AS body, v.version, v.updated_at"
                     " FROM gameday_content_versions v JOIN wp_posts p ON p.ID = v.id"),
-    page_key="v.id", outbox="wp_gameday_outbox", now_sql="UTC_TIMESTAMP(6)", drill_filter=WP_CONTENT_TYPES)
+    page_key="v.id", outbox="wp_gameday_outbox", now_sql="UTC_TIMESTAMP(6)", drill_filter=WP_CONTENT_TYPES,
+    plugin_documents=True)
 
 SCHEMAS = {s.name: s for s in (ARTICLES_TABLE, WORDPRESS)}
 
@@ -138,11 +158,133 @@ WORDPRESS_VIEWS = (
 
 def ensure_views(cursor) -> None:
     """Create (or replace) :data:`WORDPRESS`' two views in the cursor's database, once WordPress's
-    tables exist: for the WordPress bootstrap to call after install (not yet: issue 17, C1) and for
-    test fixtures. A BASE TABLE named ``articles`` (a twin that ran the Python site) must be moved
-    away first: MariaDB refuses to replace it."""
+    tables exist: the WordPress bootstrap job calls it after install and seed
+    (``gameday.sandbox.wordpress.seed``), test fixtures too. A BASE TABLE named ``articles`` (a twin
+    that ran the Python site) must be moved away first (:func:`set_aside_python_site_articles`):
+    MariaDB refuses to replace it."""
     for ddl in WORDPRESS_VIEWS:
         cursor.execute(ddl)
+
+
+PYTHON_SITE_ARTICLES = "articles_python_site"  # where a stale Python-site articles table is moved
+
+
+def set_aside_python_site_articles(cursor) -> bool:
+    """Rename a BASE TABLE ``articles`` in the cursor's database (the Python site's, in a twin's
+    database from before WordPress) to :data:`PYTHON_SITE_ARTICLES`, so that the ``articles`` view can
+    take its name; True when it did (the caller says so), False when there was none (or a view). A
+    ValueError when both names are taken by tables: which to keep is a person's decision."""
+    cursor.execute("SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
+                   " AND TABLE_NAME IN ('articles', %s)", (PYTHON_SITE_ARTICLES,))
+    kinds = {str(name): str(kind) for name, kind in cursor.fetchall()}
+    if kinds.get("articles") != "BASE TABLE":
+        return False
+    if PYTHON_SITE_ARTICLES in kinds:
+        raise ValueError(f"the database holds a table articles (the Python site's) and a {PYTHON_SITE_ARTICLES} "
+                         "already: drop the one you do not need, then run the bootstrap again")
+    cursor.execute(f"RENAME TABLE articles TO {PYTHON_SITE_ARTICLES}")
+    return True
+
+
+# PHP's strip_tags() (php-src ext/standard/string.c, php_strip_tags_ex without allowed tags), as
+# WordPress's wp_strip_all_tags() calls it after removing <script> and <style> elements with their text.
+_SCRIPT_STYLE = re.compile(r"<(script|style)[^>]*?>.*?</\1>", re.IGNORECASE | re.DOTALL)
+_C_SPACE = " \t\n\v\f\r"  # C's isspace() in the "C" locale
+_PHP_TRIM = " \t\n\r\0\x0b"  # PHP's trim()
+
+
+def strip_markup(text: str) -> str:
+    """``text`` as the plugin's events carry a post's body: ``trim(wp_strip_all_tags($text))``
+    (``outbox.php`` ``event_for``): script and style elements removed with their content, then every
+    tag, comment and ``<?...?>`` removed as PHP's ``strip_tags`` does (a ``<`` before white space is
+    text; quotes inside a tag hide its ``>``), entities left as they are, then trimmed as PHP trims.
+    tests/integration/test_wordpress.py checks it against WordPress's own function."""
+    text = _SCRIPT_STYLE.sub("", text)
+    out: list[str] = []
+    state = depth = br = 0
+    in_q = lc = ""
+    is_xml = False
+    n = len(text)
+
+    def prev(k: int) -> str:
+        return text[i - k] if i - k >= 0 else ""
+
+    i = 0
+    while i < n:
+        c = text[i]
+        nxt = text[i + 1] if i + 1 < n else "\0"
+        if c == "\0":
+            pass
+        elif state == 0:  # text
+            if c == "<":
+                if not in_q:
+                    if nxt in _C_SPACE:
+                        out.append(c)
+                    else:
+                        lc, state = "<", 1
+            elif c == ">":
+                if depth:
+                    depth -= 1
+                elif not in_q:
+                    out.append(c)
+            else:
+                out.append(c)
+        elif state == 1:  # inside an HTML tag
+            if c == "<":
+                if not in_q and nxt not in _C_SPACE:
+                    depth += 1
+            elif c == ">":
+                if depth:
+                    depth -= 1
+                elif not in_q:
+                    lc = ">"
+                    if not (is_xml and prev(1) == "-"):
+                        in_q, state, is_xml = "", 0, False
+            elif c in "\"'":
+                if i != 0 and (not in_q or c == in_q):
+                    in_q = "" if in_q else c
+            elif c == "!" and prev(1) == "<":
+                state, lc = 3, c
+            elif c == "?" and prev(1) == "<":
+                br, state = 0, 2
+        elif state == 2:  # inside <? ... ?>
+            if c == "(" and lc not in ('"', "'"):
+                lc, br = "(", br + 1
+            elif c == ")" and lc not in ('"', "'"):
+                lc, br = ")", br - 1
+            elif c == ">":
+                if depth:
+                    depth -= 1
+                elif not in_q and not br and lc != '"' and prev(1) == "?":
+                    in_q, state = "", 0
+            elif c in "\"'":
+                if i >= 1 and prev(1) != "\\":
+                    if lc == c:
+                        lc = ""
+                    elif lc != "\\":
+                        lc = c
+                    if not in_q or c == in_q:
+                        in_q = "" if in_q else c
+            elif c in "lL" and i > 4 and prev(1) in "mM" and prev(2) in "xX" and prev(3) == "?" and prev(4) == "<":
+                state, is_xml = 1, True
+        elif state == 3:  # inside <! ... > (a declaration, or the start of a comment)
+            if c == ">":
+                if depth:
+                    depth -= 1
+                elif not in_q:
+                    in_q, state = "", 0
+            elif c in "\"'":
+                if i != 0 and prev(1) != "\\" and (not in_q or c == in_q):
+                    in_q = "" if in_q else c
+            elif c == "-" and i >= 2 and prev(1) == "-" and prev(2) == "!":
+                state = 4
+            elif c in "eE" and i > 6 and "".join(prev(k) for k in range(6, 0, -1)).lower() == "doctyp":
+                state = 1
+        elif state == 4:  # inside <!-- ... -->
+            if c == ">" and not in_q and i >= 2 and prev(1) == "-" and prev(2) == "-":
+                in_q, state = "", 0
+        i += 1
+    return "".join(out).strip(_PHP_TRIM)
 
 
 def schema_named(name: str) -> ContentSchema:

@@ -3,13 +3,20 @@
 A small topology of its own on net 60 (127.60.x.y), run by the sandbox supervisor: MariaDB (``db-1``), one
 secured OpenSearch node (``search-1``: HTTPS with the twin's CA, basic auth as ``elastic``, as the twin's
 own nodes), the WordPress bootstrap job (install + a seed of :data:`SEED_N` catalogue items) and one
-replica ``wp-1`` (php-fpm + nginx under one launcher). No Kafka or toxiproxy. The plugin's search URLs are
-a dead address first (nothing listens: each search fails over from it) and then ``search-1``. The index
-is filled from the catalogue, as the twin's bootstrap fills it (document id = catalogue id = post id).
+replica ``wp-1`` (php-fpm + nginx under one launcher). No Kafka, relay or toxiproxy: a publish through the
+site API waits :data:`ACK_WAIT_S` for a relay that never comes and answers 202. The plugin's search URLs
+are a dead address first (nothing listens: each search fails over from it) and then ``search-1``. The
+index is filled from WordPress's content through the content schema (``gameday.sandbox.wordpress.seed.index_content``:
+document id = post id = catalogue id).
+
+The seed: every post has its catalogue id as its ID, the content views (``gameday.content.WORDPRESS``)
+say what the API says, an update leaves no revision row; a catalogue id already taken fails the job
+naming it; a Python site's ``articles`` table left in the database is moved aside for the view.
 
 The site's contract (``tests/support/site_contract.py``: the Python sample site's URLs, status codes and
-JSON) is checked on ``wp-1`` and on the Python site itself (its Flask app in this process, on the same
-database and search node), so a difference between the two web tiers fails here. About 60 s on 2 cores.
+JSON) is checked on ``wp-1`` and on the Python site itself (its Flask app in this process, on a database
+of its own on the same server, and the same search node), so a difference between the two web tiers
+fails here. About 60 s on 2 cores.
 """
 
 from __future__ import annotations
@@ -17,15 +24,17 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import subprocess
 import time
 from collections import Counter
 from urllib.parse import urlsplit
 
 import psutil
+import pymysql
 import pytest
 import requests
 
-from gameday import children
+from gameday import children, content
 from gameday.deadline import wait_until
 from gameday.errors import GamedayError
 from gameday.sandbox import install, lifecycle, web_faults
@@ -33,7 +42,8 @@ from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.members import db, search, wordpress
 from gameday.sandbox.shape import Shape
 from gameday.sandbox.spec import Topology
-from gameday.sandbox.twin import PORTS, Twin
+from gameday.sandbox.twin import DB_USER, PORTS, Twin
+from gameday.sandbox.wordpress import seed as wp_seed
 from gameday.sandbox.wordpress.php import run_script
 from gameday.site import app as site_app
 from gameday.site import catalog
@@ -48,6 +58,8 @@ SEED_N = 300
 API = "/wp-json/gameday/v1"
 SEARCH_BUDGET_S = 2.5  # the Python site's: search down -> an answer within ~2.5 s
 DB_DOWN_S = 2.0        # database down -> 503 within ~2 s
+ACK_WAIT_S = 0.5       # a publish's wait for the relay's mark (wp-config's GAMEDAY_PUBLISH_ACK_WAIT): no relay here
+PYTHON_SITE_DB = "python_site"  # the Python site's own database beside WordPress's (its articles table, not the view)
 
 
 def _node_url(twin: Twin) -> str:
@@ -70,12 +82,13 @@ def wp_twin():
 
     def prepare():
         search.prepare(twin)
-        stack.prepare(twin, search_urls=[_dead_url(twin), _node_url(twin)])
+        stack.prepare(twin, search_urls=[_dead_url(twin), _node_url(twin)], publish_ack_wait=ACK_WAIT_S)
 
     lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
     index = SearchClient([_node_url(twin)], auth=twin.search_auth(), verify=twin.search_ca())
     index.create_index()
-    index.bulk_index(catalog.generate(SEED_N), refresh=True)  # as the twin's bootstrap: ids from the catalogue
+    seeded = wp_seed.index_content(lambda sql, args: stack.sql(twin, sql, args), index)  # WordPress's content
+    assert seeded == {"indexed": SEED_N, "stale": 0}
     yield twin
     link = wordpress.ETC / f"config-{wordpress.config_name(twin)}.php"
     assert link.is_symlink()
@@ -85,10 +98,18 @@ def wp_twin():
 
 @pytest.fixture(scope="module")
 def python_site(wp_twin):
-    """The Python sample site's Flask app on the same database (its own tables beside WordPress's) and
-    search node, with the same catalogue: the contract's other side."""
+    """The Python sample site's Flask app on the same database server (a database of its own: its
+    ``articles`` table would take the name of WordPress's content view) and search node, with the same
+    catalogue: the contract's other side."""
+    root = pymysql.connect(unix_socket=str(db.socket_path(wp_twin)), user="root", autocommit=True, connect_timeout=5)
+    try:
+        with root.cursor() as cur:
+            cur.execute(f"CREATE DATABASE IF NOT EXISTS {PYTHON_SITE_DB} CHARACTER SET utf8mb4")
+            cur.execute(f"GRANT ALL PRIVILEGES ON {PYTHON_SITE_DB}.* TO '{DB_USER}'@'%'")
+    finally:
+        root.close()
     cfg = SiteConfig.from_env({**wp_twin.site_env(via_proxy=False), "GAMEDAY_DB_ADDR": wp_twin.db_member_addr(1),
-                               "GAMEDAY_DB_PASSWORD": wp_twin.db_password(),
+                               "GAMEDAY_DB_NAME": PYTHON_SITE_DB, "GAMEDAY_DB_PASSWORD": wp_twin.db_password(),
                                "GAMEDAY_SEARCH_URLS": _node_url(wp_twin),
                                "GAMEDAY_SEARCH_PASSWORD": wp_twin.search_password(), "GAMEDAY_MEMBER": "web-1"})
     database = site_db.Database(cfg)
@@ -106,6 +127,100 @@ def test_readyz_and_healthz(wp_twin):
     ready = _get(wp_twin, "/readyz")
     assert ready.status_code == 200 and ready.json() == {"ready": True, "member": "wp-1"}
     assert _get(wp_twin, "/healthz").json()["alive"] is True
+
+
+def test_seeded_posts_keep_their_catalogue_ids_and_the_content_views_say_what_the_api_says(wp_twin):
+    """Post ID = ``_gameday_id`` for every seeded post; the views the bootstrap made (content.WORDPRESS)
+    hold every seeded item once, at its ``_gameday_version`` meta (the catalogue's version); the
+    ``articles`` view's rows are what ``GET /api/articles/<id>`` answers, for a sample."""
+    rows = {row["id"]: row for row in catalog.generate(SEED_N)}
+    pairs = stack.sql(wp_twin, "SELECT post_id, meta_value FROM wp_postmeta WHERE meta_key = '_gameday_id'")
+    assert len(pairs) == SEED_N and all(int(meta) == post_id for post_id, meta in pairs), "a seeded post's ID is not its catalogue id"
+    assert {post_id for post_id, _ in pairs} == set(rows)
+    kinds = dict(stack.sql(wp_twin, "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+                                    "DATABASE() AND TABLE_NAME IN ('articles', 'gameday_content_versions')"))
+    assert kinds == {"articles": "VIEW", "gameday_content_versions": "VIEW"}
+    versions = stack.sql(wp_twin, "SELECT v.id, v.version, m.meta_value FROM gameday_content_versions v JOIN wp_postmeta m"
+                                  " ON m.post_id = v.id AND m.meta_key = '_gameday_version'")
+    assert len(versions) == SEED_N and all(v == int(meta) for _, v, meta in versions)
+    assert {i: v for i, v, _ in versions} == {i: row["version"] for i, row in rows.items()}
+    assert stack.sql(wp_twin, content.WORDPRESS.count_sql()) == [(SEED_N,)]
+    sample = sorted(set(sorted(rows)[::37]) | {next(i for i, r in rows.items() if r["kind"] == kind)
+                                               for kind in ("guidance", "monograph")})
+    in_ids = ", ".join(map(str, sample))
+    fields = ("id", "kind", "slug", "title", "category", "summary", "version")
+    viewed = stack.sql(wp_twin, f"SELECT {', '.join(fields)} FROM articles WHERE id IN ({in_ids}) ORDER BY id")
+    answered = [tuple(_get(wp_twin, f"/api/articles/{i}").json()[k] for k in fields) for i in sample]
+    assert viewed == answered and len(viewed) == len(sample)
+    assert {row[1] for row in viewed} == {"guidance", "monograph"}
+
+
+def test_a_catalogue_id_already_taken_fails_the_seed_naming_it(wp_twin):
+    """WordPress gives a post another ID, silently, when its import_id is taken: the bootstrap fails
+    naming the catalogue id, the ID it got and the post that holds it."""
+    env = wordpress.cli_env(wp_twin)
+    holder = json.loads(run_script("publish.php", env, stdin=json.dumps({"title": "Gameday: holds an id", "content": "x"})))["id"]
+    row = {**next(r for r in catalog.generate(SEED_N) if r["kind"] == "guidance"), "id": holder, "slug": "gameday-id-taken"}
+    try:
+        with pytest.raises(GamedayError) as failed:
+            run_script("bootstrap.php", env, stdin=json.dumps(row) + "\n", timeout=120)
+        misplaced = stack.sql(wp_twin, "SELECT post_id FROM wp_postmeta WHERE meta_key = '_gameday_id' AND meta_value = %s",
+                              (str(holder),))
+        assert len(misplaced) == 1 and misplaced[0][0] != holder
+        message = str(failed.value)
+        assert f"catalogue id {holder} got post ID {misplaced[0][0]}" in message, message
+        assert f"held by: post {holder} (post, publish)" in message and "sandbox down --wipe" in message, message
+    finally:  # both posts and their events gone (later tests count the outbox's removals)
+        posts = [holder] + [post_id for (post_id,) in stack.sql(
+            wp_twin, "SELECT post_id FROM wp_postmeta WHERE meta_key = '_gameday_id' AND meta_value = %s", (str(holder),))]
+        stack.remove(wp_twin, [(post_id, "delete") for post_id in posts])
+        stack.sql(wp_twin, f"DELETE FROM wp_gameday_outbox WHERE post_id IN ({', '.join(map(str, posts))})")
+    assert stack.sql(wp_twin, content.WORDPRESS.count_sql()) == [(SEED_N,)]
+
+
+def test_the_seed_job_moves_a_python_site_articles_table_aside_for_the_view(wp_twin):
+    """A twin's database from before WordPress holds the Python site's ``articles`` table: the bootstrap
+    job (run as the supervisor runs it) renames it to articles_python_site, says so, and makes the view;
+    run again it has nothing to move."""
+    stack.sql(wp_twin, "DROP VIEW articles")
+    stack.sql(wp_twin, "CREATE TABLE articles (id INT PRIMARY KEY, title VARCHAR(20))")
+    stack.sql(wp_twin, "INSERT INTO articles VALUES (1, 'from the Python site')")
+    env = {**wordpress.cli_env(wp_twin), wp_seed.N_ENV: str(SEED_N)}
+    try:
+        first = subprocess.run([wp_twin.python, "-m", "gameday.sandbox.wordpress.seed"], env=env, capture_output=True,
+                               text=True, timeout=180)
+        assert first.returncode == 0, first.stderr
+        assert f"moved the table articles (the Python site's, from before WordPress) to {content.PYTHON_SITE_ARTICLES}" \
+            in first.stdout and f"{SEED_N} existed" in first.stdout and f"{SEED_N} published items" in first.stdout
+        assert dict(stack.sql(wp_twin, "SELECT TABLE_NAME, TABLE_TYPE FROM information_schema.TABLES WHERE TABLE_SCHEMA ="
+                                       " DATABASE() AND TABLE_NAME LIKE 'articles%%'")) == {
+            "articles": "VIEW", content.PYTHON_SITE_ARTICLES: "BASE TABLE"}
+        assert stack.sql(wp_twin, f"SELECT title FROM {content.PYTHON_SITE_ARTICLES}") == [("from the Python site",)]
+        assert stack.sql(wp_twin, "SELECT COUNT(*) FROM articles") == [(SEED_N,)]
+        again = subprocess.run([wp_twin.python, "-m", "gameday.sandbox.wordpress.seed"], env=env, capture_output=True,
+                               text=True, timeout=180)
+        assert again.returncode == 0 and "moved the table" not in again.stdout, again.stderr
+    finally:
+        stack.sql(wp_twin, f"DROP TABLE IF EXISTS {content.PYTHON_SITE_ARTICLES}")
+    print(f"\n{first.stdout.strip()}")
+
+
+def test_strip_markup_is_wordpress_s_own_wp_strip_all_tags(wp_twin):
+    """content.strip_markup (what a document built from the database gets as its body) against
+    WordPress's own ``trim(wp_strip_all_tags())`` (what the plugin's events carry), on PHP 8.2."""
+    cases = ["<!-- wp:paragraph --><p>Take <strong>quenfloxin</strong> with water.</p><!-- /wp:paragraph -->",
+             "<p class=\"lead\" data-x='a>b'>Dose &amp; timing</p>\n\n<ul><li>one</li><li>two</li></ul>  ",
+             "<script type=\"text/javascript\">alert('x')</script>Kept<STYLE>p { color: red }</style> text",
+             "a < b and c > d, x<y", "<?php echo 'no'; ?>after <?xml version='1.0'?>xml", "<!DOCTYPE html><b>d</b>",
+             "<!-- a comment -- with dashes -->c", "<<b>>nested<</b>>", "unclosed <b", "\u00e9t\u00e9 <i>\u00fcber</i>\t",
+             "quote in text: \"a\" 'b' <a title=\"x\" href='y'>link</a>", "<br/>line<br />break", ""]
+    script = ('require "/usr/share/wordpress/wp-includes/formatting.php"; foreach (json_decode(stream_get_contents(STDIN))'
+              ' as $s) { echo json_encode(trim(wp_strip_all_tags($s))), "\n"; }')
+    php = subprocess.run(["/usr/bin/php8.2", "-r", script],
+                         input=json.dumps(cases), capture_output=True, text=True, timeout=30, check=True)
+    expected = [json.loads(line) for line in php.stdout.splitlines()]
+    assert len(expected) == len(cases)
+    assert [content.strip_markup(c) for c in cases] == expected
 
 
 def test_api_lists_the_seeded_catalogue_and_finds_a_monograph_by_permalink(wp_twin):
@@ -235,6 +350,8 @@ def _outbox(twin: Twin, post_id: int) -> list[tuple[int, dict]]:
 
 
 def test_publish_api_asks_for_the_publisher_and_answers_202_pending_with_each_version(wp_twin):
+    """No relay here: each publish waits :data:`ACK_WAIT_S` for the relay's mark of its outbox row, then
+    answers 202 "pending", its event unsent; an update leaves no revision row (WP_POST_REVISIONS false)."""
     user, password = wordpress.publisher_credentials(wp_twin)
     body = contract.publish_body(title="Gameday: storing insulin in a heatwave", category="Gameday contract",
                                  summary="Keep it cool.", body="First advice.")
@@ -243,8 +360,11 @@ def test_publish_api_asks_for_the_publisher_and_answers_202_pending_with_each_ve
         assert refused.status_code == 401 and set(refused.json()) == {"error"}, refused.text
     assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE post_title = %s", (body["title"],)) == [(0,)]
 
+    started = time.monotonic()
     first = _post(wp_twin, body, auth=(user, password))
+    first_s = time.monotonic() - started
     assert first.status_code == 202, first.text
+    assert ACK_WAIT_S <= first_s < ACK_WAIT_S + 3.0, f"answered in {first_s:.2f}s, the wait is {ACK_WAIT_S}s"
     answer = first.json()
     assert set(answer) == contract.PUBLISH_KEYS and answer["event"] == "pending" and answer["version"] == 1
     assert answer["slug"] == "gameday-storing-insulin-in-a-heatwave" and answer["url"] == f"/guidance/{answer['slug']}"
@@ -260,6 +380,9 @@ def test_publish_api_asks_for_the_publisher_and_answers_202_pending_with_each_ve
     assert update.json() == {**answer, "version": 2}  # same id, slug and url: the permalink stays
     assert [(v, e["version"], e["action"]) for v, e in _outbox(wp_twin, answer["id"])] == [
         (1, 1, "published"), (2, 2, "updated")]
+    assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_gameday_outbox WHERE post_id = %s AND sent_at IS NULL",
+                     (answer["id"],)) == [(2,)]
+    assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE post_type = 'revision'") == [(0,)]
     page = _reader_page(wp_twin, answer["url"])
     assert page.status_code == 200 and "Second advice." in contract.readable(page.text)
 
@@ -269,6 +392,8 @@ def test_publish_api_asks_for_the_publisher_and_answers_202_pending_with_each_ve
     assert seeded.status_code == 202, seeded.text
     assert (seeded.json()["id"], seeded.json()["version"]) == (guidance["id"], guidance["version"] + 1)
     assert seeded.json()["url"] == contract.url_of(guidance)
+    assert stack.sql(wp_twin, "SELECT COUNT(*) FROM wp_posts WHERE post_type = 'revision'") == [(0,)]
+    print(f"\npublish with no relay: 202 pending in {first_s:.2f}s (wait {ACK_WAIT_S}s)")
 
     # the password: in its 0600 secret file only; WordPress keeps a hash, the twin's configuration none
     assert wordpress.publisher_env_file(wp_twin).stat().st_mode & 0o777 == 0o600

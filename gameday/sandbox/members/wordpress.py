@@ -45,6 +45,8 @@ ETC = Path("/etc/wordpress")
 ADMIN_ENV = "GAMEDAY_WP_ADMIN_PASSWORD"
 PUBLISHER_USER = "publisher"  # the editor the site API's publishes are made as (an Application Password)
 PUBLISHER_ENV = "GAMEDAY_WP_PUBLISHER_PASSWORD"
+PUBLISH_ACK_WAIT_S = 5.0  # POST /api/articles waits this long for the relay's mark (as the Python site for Kafka's ack)
+MAX_PUBLISH_ACK_WAIT_S = 8.0  # more is refused: HAProxy's server timeout is 10 s (members/lb.py), a 504 past it
 
 
 def config_name(twin: Twin) -> str:
@@ -141,14 +143,19 @@ def _install_tree(src: Path, dest: Path) -> None:
 
 
 def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None,
-            home: str | None = None, replicas: int = WEB_MAX_REPLICAS, cache_addr: str | None = None) -> None:
+            home: str | None = None, replicas: int = WEB_MAX_REPLICAS, cache_addr: str | None = None,
+            publish_ack_wait: float = PUBLISH_ACK_WAIT_S) -> None:
     """Write the twin's WordPress files (again: they hold no data) and create its content directory.
     ``db_addr`` defaults to the database through toxiproxy and ``search_urls`` to the search nodes
     through toxiproxy, as the web tier reaches them; ``home`` (WordPress's site address) to the load
     balancer's URL; ``cache_addr`` (``host:port`` of the Redis object cache, :mod:`.redis_cache`)
-    installs the object-cache drop-in, which is removed when it is None. Refused first (NotInstalled,
+    installs the object-cache drop-in, which is removed when it is None; ``publish_ack_wait``: how long
+    ``POST /api/articles`` waits for the event relay to send the publish's event (201 "acknowledged"
+    when it did, else 202 "pending"; lower it in a topology without a relay). Refused first (NotInstalled,
     naming the install command) when the search front end its nginx serves at /app/ is not built from
     the current sources: an unbuilt bundle would otherwise be a silent 404 to readers."""
+    if not 0 <= publish_ack_wait <= MAX_PUBLISH_ACK_WAIT_S:
+        raise ValueError(f"publish_ack_wait must be 0..{MAX_PUBLISH_ACK_WAIT_S:g} seconds, not {publish_ack_wait!r}")
     frontend_build.check()
     twin.paths.ensure()
     twin.db_password()
@@ -168,6 +175,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
         "CONTENT_DIR": str(content_dir(twin)), "THEME": install.WORDPRESS_THEME, "MU_PLUGIN_DIR": str(conf / "mu-plugins"),
         "SEARCH_URLS": ",".join(search), "SEARCH_HOSTS": ",".join(hosts), "SEARCH_USER": SEARCH_USER,
         "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX, "CACHE_ADDR": cache_addr or "",
+        "PUBLISH_ACK_WAIT": repr(float(publish_ack_wait)),
     }.items()}
     config = conf / "wp-config.php"
     config.write_text(files.render("wp-config.php", values))

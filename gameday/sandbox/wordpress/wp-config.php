@@ -21,6 +21,9 @@ define('WPMU_PLUGIN_DIR', '@MU_PLUGIN_DIR@');
 define('DISALLOW_FILE_MODS', true);
 define('AUTOMATIC_UPDATER_DISABLED', true);
 define('DISABLE_WP_CRON', true);
+// no revision rows: an update would otherwise add one to wp_posts (ids interleaved with the catalogue's,
+// deletions when they are pruned that a database drill would take for its incident)
+define('WP_POST_REVISIONS', false);
 define('WP_DEBUG', false);
 // a sandbox calls nothing on the internet; the search nodes are the only other hosts it may reach
 define('WP_HTTP_BLOCK_EXTERNAL', true);
@@ -32,6 +35,10 @@ define('GAMEDAY_SEARCH_USER', '@SEARCH_USER@');
 define('GAMEDAY_SEARCH_CA', '@SEARCH_CA@');
 define('GAMEDAY_CONTENT_INDEX', '@CONTENT_INDEX@');
 define('GAMEDAY_SEARCH_TIMEOUT', 2);
+
+// POST /api/articles waits this many seconds for the event relay to mark the publish's outbox row sent
+// (201 "acknowledged"), else answers 202 "pending" (routes.php)
+define('GAMEDAY_PUBLISH_ACK_WAIT', @PUBLISH_ACK_WAIT@);
 
 // the object cache (WP_CONTENT_DIR/object-cache.php, installed when the twin has a cache member):
 // Redis at this host:port ('' without one), password GAMEDAY_REDIS_PASSWORD; keys prefixed per twin

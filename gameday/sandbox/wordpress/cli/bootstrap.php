@@ -6,8 +6,12 @@
  * (one JSON object per line, as gameday.site.catalog.generate yields them): guidance as posts,
  * monographs as the `monograph` post type, each with its catalogue id as its post id (import_id; as the
  * Python site's article ids, so /api/articles/<id>, the load generator's updates and a search index seeded
- * from the catalogue name the same items on both web tiers). Safe to run again: an installed site is not
- * reinstalled and items already there (meta _gameday_id) are skipped. Prints one JSON summary line.
+ * from the catalogue name the same items on both web tiers). WordPress silently gives a post the next free
+ * id when its import_id is taken (a post made before the seed): the job then fails, naming the catalogue
+ * ids and the posts that hold them, rather than seed items under other ids. Safe to run again: an
+ * installed site is not reinstalled and items already there (meta _gameday_id) are skipped. Prints one
+ * JSON summary line, with the database the twin's configuration names (host, name, user: no password) for
+ * gameday.sandbox.wordpress.seed, which makes the content views there next.
  *
  * The `publisher` user (role editor) gets one Application Password, `gameday-publisher`: the one in
  * GAMEDAY_WP_PUBLISHER_PASSWORD (the twin's secrets/wordpress-publisher.env), of which WordPress keeps only
@@ -144,4 +148,25 @@ while (($line = fgets(STDIN)) !== false) {
 $wpdb->query('COMMIT');
 wp_defer_term_counting(false);
 $summary['categories'] = count($categories);
+
+// Every seeded item (this run's and earlier runs') has its catalogue id as its post ID, or the job fails.
+$misplaced = $wpdb->get_results("SELECT CAST(meta_value AS UNSIGNED) AS catalogue_id, post_id FROM {$wpdb->postmeta}"
+    . " WHERE meta_key = '_gameday_id' AND CAST(meta_value AS UNSIGNED) <> post_id ORDER BY catalogue_id", ARRAY_A);
+if ($wpdb->last_error !== '') {
+    fwrite(STDERR, "checking the seeded post ids failed: {$wpdb->last_error}\n");
+    exit(1);
+}
+if ($misplaced) {
+    $shown = array_slice($misplaced, 0, 10);
+    $pairs = implode(', ', array_map(fn($r) => "catalogue id {$r['catalogue_id']} got post ID {$r['post_id']}", $shown));
+    $ids = implode(',', array_map(fn($r) => (int) $r['catalogue_id'], $shown));
+    $holders = implode(', ', array_map(fn($r) => "post {$r['ID']} ({$r['post_type']}, {$r['post_status']})",
+        $wpdb->get_results("SELECT ID, post_type, post_status FROM {$wpdb->posts} WHERE ID IN ($ids) ORDER BY ID", ARRAY_A)));
+    fwrite(STDERR, sprintf("%d seeded item(s) did not get their catalogue id as post ID (WordPress takes the next free "
+        . "id when import_id is taken): %s%s; the catalogue ids are held by: %s. Seed into an empty database: "
+        . "`gameday sandbox down --wipe`, then up again\n", count($misplaced), $pairs,
+        count($misplaced) > count($shown) ? ', ...' : '', $holders ?: 'nothing now'));
+    exit(1);
+}
+$summary['database'] = ['host' => DB_HOST, 'name' => DB_NAME, 'user' => DB_USER];
 echo json_encode($summary), "\n";

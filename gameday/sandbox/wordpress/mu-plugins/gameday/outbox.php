@@ -46,6 +46,7 @@ final class Outbox
     public static bool $open = false;  // a transaction begun for a change is waiting for its event
     public static int $removing = 0;   // the post the open transaction takes out of `publish` (0: none)
     public static int $deleting = 0;   // the post whose delete the open transaction holds (0: none)
+    public static string $last_event = '';  // the event_id of the last event written by this request
 }
 
 function outbox_table(): string
@@ -244,6 +245,31 @@ function write_event(int $post_id, string $post_type, callable $build): void
         rollback();
         throw new OutboxError("content event for post $post_id not written ($error): the change was rolled back");
     }
+    Outbox::$last_event = $event['event_id'];
+}
+
+/**
+ * Whether the event relay marked outbox event $event_id sent (Kafka acknowledged it) within $budget seconds,
+ * polling its row every $every seconds (after the commit: each read sees the relay's mark). A database
+ * error or an unknown event is "not yet".
+ */
+function relayed_within(string $event_id, float $budget, float $every = 0.1): bool
+{
+    global $wpdb;
+    $deadline = microtime(true) + $budget;
+    $table = outbox_table();
+    for ($polls = (int) ceil($budget / $every) + 2; $polls > 0; $polls--) {
+        $sent = $wpdb->get_var($wpdb->prepare("SELECT sent_at IS NOT NULL FROM `$table` WHERE event_id = %s", $event_id));
+        if ((string) $sent === '1') {
+            return true;
+        }
+        $left = $deadline - microtime(true);
+        if ($left <= 0) {
+            return false;
+        }
+        usleep((int) (min($every, $left) * 1e6));
+    }
+    return false;
 }
 
 function finish_publish(int $post_id, \WP_Post $post, bool $update, ?\WP_Post $before): void

@@ -13,7 +13,8 @@
  *   GET  /api/articles/<id>   {id, kind, slug, title, category, summary, body, version, updated_at, url}
  *   GET  /api/search?q=&size= {q, total, took_ms, hits: [{id, score, kind, slug, title, category, summary,
  *                             version, url}]} (search.php's site_search)
- *   POST /api/articles        publish (no id) or update (id): {id, version, slug, url, event: "pending"}, 202
+ *   POST /api/articles        publish (no id) or update (id): {id, version, slug, url, event}: 201
+ *                             "acknowledged" once the relay sent the event, else 202 "pending" (below)
  *
  * Each page answers without a trailing slash and without a redirect (the load generator counts every
  * request; WordPress's canonical redirect would add a round trip to each): WordPress's canonical redirect is
@@ -31,9 +32,12 @@
  * allowed here on every request (gameday_application_passwords).
  *
  * The event: the post and its outbox row are written in one transaction (outbox.php); the Java relay sends
- * the row to Kafka later, so a publish answers 202 with "event": "pending" (the Python site answers 201
- * "acknowledged" when Kafka acknowledged at once, 202 "pending" otherwise; the canary accepts both). The
- * version is the post's `_gameday_version`, the event's version.
+ * the row to Kafka and marks it sent once Kafka acknowledged it. After the commit a publish waits up to
+ * GAMEDAY_PUBLISH_ACK_WAIT seconds (wp-config.php, 5 by default), polling the row every 0.1 s: 201 with
+ * "event": "acknowledged" when the relay marked it, else 202 "pending" (the relay stopped or behind, Kafka
+ * refusing: the event stays in the outbox and is sent later). The Python site's meaning: 201 once Kafka
+ * acknowledged, 202 after its 5 s. A php-fpm worker is held for the wait (about the relay's poll, 0.5 s, when
+ * all is well). The version is the post's `_gameday_version`, the event's version.
  */
 namespace Gameday;
 
@@ -42,6 +46,8 @@ const MAX_QUERY = 200;
 const FIELD_LIMITS = ['title' => 255, 'category' => 64, 'summary' => 2000, 'body' => 200000];
 const KIND_PATHS = ['guidance' => 'guidance', 'monograph' => 'medicines'];
 const API_NAMESPACE = 'gameday/site';
+const PUBLISH_ACK_WAIT = 5.0;  // seconds, unless wp-config.php's GAMEDAY_PUBLISH_ACK_WAIT says otherwise
+const ACK_POLL_S = 0.1;
 
 /** The contract's path of a post: /guidance/<slug> or /medicines/<slug>. */
 function site_url_of(\WP_Post $post): string
@@ -250,6 +256,7 @@ function api_publish(\WP_REST_Request $request): \WP_REST_Response
         'post_excerpt' => wp_slash($fields['summary']),
         'post_content' => wp_slash($fields['body']),
     ];
+    Outbox::$last_event = '';
     try {
         $post['post_category'] = [category_id($fields['category'])];
         if ($fields['id'] !== null) {
@@ -270,8 +277,16 @@ function api_publish(\WP_REST_Request $request): \WP_REST_Response
     }
     clean_post_cache($id);
     $saved = get_post($id);
+    $acknowledged = Outbox::$last_event !== '' && relayed_within(Outbox::$last_event, publish_ack_wait(), ACK_POLL_S);
     return new \WP_REST_Response(['id' => $saved->ID, 'version' => version_of($saved->ID), 'slug' => $saved->post_name,
-        'url' => site_url_of($saved), 'event' => 'pending'], 202);
+        'url' => site_url_of($saved), 'event' => $acknowledged ? 'acknowledged' : 'pending'], $acknowledged ? 201 : 202);
+}
+
+/** How long a publish waits for the relay's mark (GAMEDAY_PUBLISH_ACK_WAIT, else PUBLISH_ACK_WAIT), 0..8 s. */
+function publish_ack_wait(): float
+{
+    $wait = defined('GAMEDAY_PUBLISH_ACK_WAIT') ? (float) GAMEDAY_PUBLISH_ACK_WAIT : PUBLISH_ACK_WAIT;
+    return min(max($wait, 0.0), 8.0);
 }
 
 /** A write the database refused or lost: 503 as the Python site's degraded mode (db). */
