@@ -25,6 +25,11 @@ home               GET /                                                     hom
 publish            POST /api/articles with the id of an existing article     publish
 =================  =======================================================  =========
 
+Publishes are signed in as the site's publisher (HTTP basic auth) when ``GAMEDAY_PUBLISHER_USER`` and
+``GAMEDAY_PUBLISHER_PASSWORD`` are set in this process's environment (the load runner sets them from
+the target's ``publisher_auth``; external workers need them in their own environment); the password
+is then taken out of the environment at import. Without them no Authorization header is sent.
+
 Open model: every user sends one request per ``pacing_s`` (``constant_pacing``) and waits at
 most ``pacing_s`` for an answer, so arrivals keep their rate while the server stalls; users start
 staggered over one pacing interval. The shape (``loadtests/shapes.py``) sets users = rate x pacing.
@@ -49,12 +54,17 @@ import timeline as recorder  # noqa: E402
 from gameday.errors import GamedayError  # noqa: E402
 from gameday.load.model import TrafficModel  # noqa: E402
 from gameday.site import catalog  # noqa: E402
+from gameday.targets.credentials import basic_auth  # noqa: E402
 
 try:
     TRAFFIC = TrafficModel.load(os.environ.get("GAMEDAY_TRAFFIC") or None)
 except GamedayError as err:
     sys.exit(f"error: {err}")
 PACING_S = float(os.environ.get("GAMEDAY_LOAD_PACING") or TRAFFIC.pacing_s)
+# the editors' credentials (gameday.load.runner: environment only, never argv): kept in memory, not in the environment
+_PUBLISHER_PASSWORD = os.environ.pop("GAMEDAY_PUBLISHER_PASSWORD", "")
+PUBLISHER_AUTH = basic_auth((os.environ["GAMEDAY_PUBLISHER_USER"], _PUBLISHER_PASSWORD)
+                            if os.environ.get("GAMEDAY_PUBLISHER_USER") and _PUBLISHER_PASSWORD else None)
 ZIPF_S = 0.9  # popularity skew of articles: weight of rank r is 1 / r^s
 
 # ---- what users ask for ------------------------------------------------------------------------
@@ -116,7 +126,7 @@ def publish(user: "SpsVisitor") -> None:
     """An editor updates an existing article (new version: database, Kafka event, re-index)."""
     article = random.choice(ARTICLES)
     body = f"{article['body']}\n\nReviewed by the medicines advice team on {time.strftime('%d %B %Y')}."
-    recorder.send(user, "POST", "/api/articles", name="/api/articles (update)", group="publish",
+    recorder.send(user, "POST", "/api/articles", name="/api/articles (update)", group="publish", auth=PUBLISHER_AUTH,
                   json={"id": article["id"], "kind": article["kind"], "title": article["title"],
                         "category": article["category"], "summary": article["summary"], "body": body})
 

@@ -14,6 +14,7 @@ from ..load.model import DEFAULT_TRAFFIC, TrafficModel, users_for
 from ..load.profiles import MAX_DURATION_S, PROFILES, Schedule
 from ..sandbox.client import SandboxClient
 from ..sandbox.twin import PORTS, Twin
+from ..targets.sandbox import twin_publisher_auth
 from .output import console, console_err, print_json
 
 PLAN_SCHEMA = "gameday.load.plan/v1"
@@ -157,7 +158,8 @@ def run(profile: str, host: str | None, sandbox_name: str, duration: float | Non
     opts = runner.RunOptions(profile=profile.lower(), host=host or _sandbox_url(sandbox_name), duration_s=duration,
                              processes=processes, master=master, expect_workers=expect_workers,
                              master_bind_host=bind_host, master_bind_port=int(bind_port), traffic=traffic,
-                             pacing_s=pacing, out_dir=out_dir)
+                             pacing_s=pacing, out_dir=out_dir,
+                             publisher_auth=None if host else twin_publisher_auth(sandbox_name))  # the twin's own site only
     prepared = runner.prepare(opts)
     s = prepared.schedule
     console_err.print(f"load [bold]{s.profile}[/] -> {opts.host}: {s.duration_s:.0f}s, up to {s.max_rps():.1f} req/s "

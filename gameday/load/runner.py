@@ -33,6 +33,7 @@ from .. import hostguard, redact
 from ..deadline import Deadline
 from ..errors import DeadlineExceeded, GamedayError, NotRunning, UsageError
 from ..project import root as project_root
+from ..targets.credentials import basic_token, register_basic
 from .model import Plan, TrafficModel, users_for
 from .profiles import MAX_DURATION_S, PROFILES, Schedule, check_profile
 from .timeline import ALL, Timeline
@@ -47,6 +48,11 @@ STARTUP_GRACE_S = 30.0
 STOP_GRACE_S = 20.0
 PROGRESS_EVERY_S = 5.0
 REACH_TIMEOUT_S = 5.0
+# The editors' credentials reach Locust through its environment only (never its argv, never a file):
+# loadtests/locustfile.py reads them at import and takes the password out of its own environment.
+# External workers (--master) read the same variables from theirs.
+PUBLISHER_USER_ENV = "GAMEDAY_PUBLISHER_USER"
+PUBLISHER_PASSWORD_ENV = "GAMEDAY_PUBLISHER_PASSWORD"
 
 
 @dataclass
@@ -67,6 +73,7 @@ class RunOptions:
     ramp_s: float | None = None  # seconds to the peak rate; None: the traffic model's generator.ramp_s
     extra_env: dict[str, str] = field(default_factory=dict)
     allow_hosts: tuple[str, ...] = ()  # non-loopback hosts this run may load (an allow-listed environment's site)
+    publisher_auth: tuple[str, str] | None = field(default=None, repr=False)  # the editors' (user, password), if asked
 
 
 @dataclass
@@ -78,7 +85,7 @@ class PreparedRun:
     pacing_s: float
     out_dir: Path
     command: list[str]
-    env: dict[str, str]
+    env: dict[str, str] = field(repr=False)  # may hold the publisher's password: never printed
     host: str = ""  # the base URL the host guard returned: what Locust is given
 
     @property
@@ -143,6 +150,11 @@ def prepare(opts: RunOptions, *, check_target: bool = True) -> PreparedRun:
     env = {**redact.clean_environ(os.environ), **schedule.env(), "GAMEDAY_TIMELINE": str(out / "timeline.jsonl"),
            "GAMEDAY_TRAFFIC": str(Path(model.source).resolve()), "GAMEDAY_LOAD_PACING": repr(pacing),
            "PYTHONUNBUFFERED": "1", **opts.extra_env}
+    env = {k: v for k, v in env.items() if k not in (PUBLISHER_USER_ENV, PUBLISHER_PASSWORD_ENV)}
+    if opts.publisher_auth:
+        user, password = opts.publisher_auth
+        register_basic(user, password)  # masked in this process's output and in the run's files (execute)
+        env.update({PUBLISHER_USER_ENV: user, PUBLISHER_PASSWORD_ENV: password})
     return PreparedRun(options=opts, model=model, plan=plan, schedule=schedule, pacing_s=pacing, out_dir=out,
                        command=command, env=env, host=host)
 
@@ -270,10 +282,12 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None,
             _stop(proc)  # Locust writes its stats on SIGTERM; the summary below records what ran
             _write_summary(run, summarise(run, started=started, ended=time.time(), exit_code=proc.returncode,
                                           status="interrupted", cpu=cpu.report(), console_log=console_log))
+            _mask_files(run)
             raise
     summary = summarise(run, started=started, ended=time.time(), exit_code=proc.returncode, status=status,
                         cpu=cpu.report(), console_log=console_log)
     _write_summary(run, summary)
+    _mask_files(run)
     if status == "killed":
         raise DeadlineExceeded(f"Locust was still running {run.hard_deadline_s:.0f}s after the start and was killed",
                                log=str(console_log), hint=f"partial results are in {run.out_dir}")
@@ -285,6 +299,13 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None,
 
 def _write_summary(run: PreparedRun, summary: dict) -> None:
     redact.redactor().write_json(run.out_dir / "summary.json", summary, indent=2)
+
+
+def _mask_files(run: PreparedRun) -> None:
+    """Locust held the publisher's password: mask it in whatever Locust wrote (its log, CSVs, HTML),
+    should any of it have printed the value."""
+    if run.options.publisher_auth:
+        redact.redactor(extra=[run.options.publisher_auth[1], basic_token(*run.options.publisher_auth)]).tree(run.out_dir)
 
 
 def _stop(proc: subprocess.Popen) -> None:

@@ -11,7 +11,8 @@ lost and the time span they cover (target: 0).
   (where it landed, partition and offset, kept in the writer's ``positions``).
 - ``db``: table ``gameday_canary`` (created if missing) as the site's user; acknowledged = the
   autocommit INSERT returned.
-- ``search``: publishes an article through the site (``POST /api/articles`` via the load balancer);
+- ``search``: publishes an article through the site (``POST /api/articles`` via the load balancer, as
+  the target's publisher when it has one: HTTP basic auth from ``Target.publisher_auth``);
   acknowledged = 201/202 (stored; its event sent or left in the outbox for the relay); read back
   from the ``content`` index by id.
 
@@ -38,6 +39,7 @@ from .. import hostguard
 from ..deadline import Deadline
 from ..errors import GamedayError, UsageError
 from ..targets import trust
+from ..targets.credentials import basic_auth
 
 KAFKA_TOPIC = "gameday-canary"
 DB_TABLE = "gameday_canary"
@@ -59,6 +61,7 @@ class CanaryEndpoints:
     allow_hosts: tuple[str, ...] = ()  # non-loopback hosts the host guard lets the HTTP canaries reach
     search_auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password) for search, if it asks
     search_verify: str | bool = True  # what verifies the search cluster's certificates (Target.search_verify)
+    publisher_auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password) to publish, if asked
 
     @classmethod
     def from_context(cls, ctx: Any) -> "CanaryEndpoints":
@@ -75,7 +78,7 @@ class CanaryEndpoints:
         return cls(kafka_bootstrap=target.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
                    db_password=password, db_name=name, site_url=target.site_url(),
                    search_urls=tuple(target.search_urls()), allow_hosts=allow, search_auth=target.search_auth(),
-                   search_verify=target.search_verify())
+                   search_verify=target.search_verify(), publisher_auth=target.publisher_auth())
 
 
 @dataclass
@@ -310,7 +313,7 @@ class SearchCanary(_Writer):
         self.session.verify = trust.verify()
 
     def write(self, seq: int, at: float) -> Any:
-        r = self.session.post(f"{self.site}/api/articles", timeout=WRITE_TIMEOUT, json={
+        r = self.session.post(f"{self.site}/api/articles", timeout=WRITE_TIMEOUT, auth=basic_auth(self.ep.publisher_auth), json={
             "kind": "guidance", "title": f"Gameday canary {self.run_id} {seq}", "category": "Gameday canary",
             "summary": f"Canary record {seq} of game-day run {self.run_id}.",
             "body": f"Written at {at:.3f} to prove no acknowledged publish is lost."})

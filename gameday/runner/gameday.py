@@ -63,17 +63,20 @@ class Result:
 
 
 def load_options(env: Environment, profile: str, site_url: str, duration: float, out: Path,
-                 ramp_s: float | None = None) -> load_runner.RunOptions:
+                 ramp_s: float | None = None, *, publisher_auth: tuple[str, str] | None = None) -> load_runner.RunOptions:
     """How a game day drives its load: one local Locust process, or (``load.workers`` in the
     environment) a master waiting for that many external workers; a Kubernetes environment, being
-    allow-listed, may load its own site's host, and nothing else."""
+    allow-listed, may load its own site's host, and nothing else. ``publisher_auth`` (the target's
+    :meth:`~gameday.targets.base.Target.publisher_auth`) signs the editors' publishes in; it reaches
+    Locust through its environment only."""
     workers = int(env.load.get("workers", 0))
     bind_host, _, bind_port = str(env.load.get("master_bind", "0.0.0.0:5557")).rpartition(":")
     allow = hostguard.site_hosts(env)
     return load_runner.RunOptions(profile=profile, host=site_url, duration_s=duration, out_dir=out,
                                   master=workers > 0, expect_workers=workers, master_bind_host=bind_host,
                                   master_bind_port=int(bind_port), allow_hosts=tuple(h for h in allow if h), ramp_s=ramp_s,
-                                  extra_env=children.marked({}, env.name))  # gameday cleanup finds a leftover
+                                  extra_env=children.marked({}, env.name),  # gameday cleanup finds a leftover
+                                  publisher_auth=publisher_auth)
 
 
 def _on_sigterm(signum, frame):  # noqa: ANN001 - signal handler signature
@@ -221,7 +224,8 @@ class GameDay:
     def start_load(self) -> None:
         duration = self.suite.baseline_s + len(self.suite.scenarios) * SCENARIO_BUDGET_S
         self.load_run = load_runner.prepare(load_options(self.env, self.suite.profile, self.site_url, duration,
-                                                         self.out / "load", ramp_s=self.suite.ramp_s))
+                                                         self.out / "load", ramp_s=self.suite.ramp_s,
+                                                         publisher_auth=self.target.publisher_auth()))
         self.load_stop = threading.Event()
         self.load_result: dict[str, Any] = {}
 

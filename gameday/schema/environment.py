@@ -446,6 +446,25 @@ class EnvironmentModel(Strict):
             out += KubernetesBlock.cross_problems(data["kubernetes"])
         if data.get("regions"):
             out += RegionsBlock.problems(data["regions"], data)
+        out += cls.publisher_problems(data.get("credentials"))
+        return out
+
+    @staticmethod
+    def publisher_problems(credentials: Any) -> list[Problem]:
+        """``credentials.publisher`` (optional: the site's publisher, sent as HTTP basic auth with every
+        publish) is a Kubernetes secret or an environment variable, with the ``username`` it goes with."""
+        ref = credentials.get("publisher") if isinstance(credentials, dict) else None
+        if not isinstance(ref, dict):
+            return []
+        fix = ("e.g. {secret: wordpress/sps-publisher, key: password, username: publisher} or "
+               "{env: SPS_PUBLISHER_PASSWORD, username: publisher}")
+        out = []
+        if "adc" in ref:
+            out.append(Problem("credentials.publisher is adc, but a publish sends a user name and password "
+                               "(HTTP basic auth)", fix))
+        elif not ref.get("username"):
+            out.append(Problem("credentials.publisher has no username (the site's publisher, sent with its "
+                               "password as HTTP basic auth)", fix))
         return out
 
 

@@ -429,6 +429,13 @@ class Target(abc.ABC):
         """(username, password) for the search cluster, or None when it needs none."""
         return None
 
+    def publisher_auth(self) -> tuple[str, str] | None:
+        """(username, password) of the site's publisher, sent as HTTP basic auth with every publish
+        (``POST /api/articles``: the search canary, the chaos editors, Locust's editors), or None when
+        the site asks for none (then no Authorization header is sent). The password is registered
+        with :mod:`gameday.redact` when read, and is in :meth:`secrets`."""
+        return None
+
     def search_verify(self) -> str | bool:
         """What verifies the search cluster's certificates (``requests``' ``verify=``): the bundle of
         the environment's trusted CAs (:mod:`gameday.targets.trust`), else the system's roots. Call

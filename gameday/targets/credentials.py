@@ -86,3 +86,24 @@ def resolve(ref: dict[str, Any], name: str, read_secret: Callable[[str, str], di
         return data[ref["key"]]
     raise UsageError(f"credentials.{name}: {', '.join(ref)} gives no password",
                      hint="use {env: VARIABLE} or {secret: namespace/name, key: KEY}")
+
+
+def basic_auth(pair: tuple[str, str] | None) -> tuple[bytes, bytes] | None:
+    """``(user, password)`` as HTTP basic auth sends them: UTF-8 bytes (RFC 7617's charset), which
+    ``requests`` and Locust put on the wire unchanged (a ``str`` they encode as Latin-1, which fails
+    on any other character). None stays None: no Authorization header."""
+    return (pair[0].encode(), pair[1].encode()) if pair else None
+
+
+def basic_token(user: str, password: str) -> str:
+    """The base64 of ``user:password`` an ``Authorization: Basic`` header carries: as good as the
+    password to whoever reads it, so it is masked wherever the password is."""
+    import base64
+    return base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+
+
+def register_basic(user: str, password: str) -> None:
+    """Register a basic-auth password and its header token with :mod:`gameday.redact` (every
+    output of this process masks both from now on)."""
+    from .. import redact
+    redact.register(password, basic_token(user, password))

@@ -130,6 +130,7 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         self.block = dict(env.kubernetes)
         self._api: client.ApiClient | None = None
         self._search_auth: tuple[str, str] | None = None
+        self._publisher_auth: tuple[str, str] | None = None
         self._db_credentials: tuple[str, str, str] | None = None
         self._trusted = False
         self._workload_kinds: dict[str, tuple[str, str]] = {}  # workload -> (kind, namespace), as last seen
@@ -701,6 +702,20 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
             self._search_auth = (str(ref.get("username", "elastic")), resolve(ref, "search", self._secret_data))
         return self._search_auth
 
+    def publisher_auth(self) -> tuple[str, str] | None:
+        """(username, password) of the site's publisher from ``credentials.publisher`` (a Kubernetes
+        secret or an environment variable, with its ``username``; the environment schema requires
+        both), read at the moment of use; None when the environment names none (the site asks for
+        no credential to publish: nothing is sent)."""
+        ref = self.env.credentials.get("publisher")
+        if not ref:
+            return None
+        if self._publisher_auth is None:
+            from .credentials import register_basic, resolve
+            self._publisher_auth = (str(ref["username"]), resolve(ref, "publisher", self._secret_data))
+            register_basic(*self._publisher_auth)
+        return self._publisher_auth
+
     def db_credentials(self) -> tuple[str, str, str]:
         """(user, password, database) of the site's database from ``credentials.db`` (a Kubernetes
         secret or an environment variable, read at the moment of use) and ``kubernetes.db.database``."""
@@ -717,9 +732,12 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         return self._db_credentials
 
     def secrets(self) -> list[str]:
-        """Every ``credentials:`` value kept in a Kubernetes secret, read now."""
-        from .credentials import resolve
-        return [resolve(ref, name, self._secret_data) for name, ref in self.env.credentials.items() if "secret" in ref]
+        """Every ``credentials:`` value kept in a Kubernetes secret, read now, and the publisher's
+        basic-auth header token (its password in another form)."""
+        from .credentials import basic_token, resolve
+        values = [resolve(ref, name, self._secret_data) for name, ref in self.env.credentials.items() if "secret" in ref]
+        publisher = self.publisher_auth()
+        return values + ([basic_token(*publisher)] if publisher else [])
 
     def _secret_data(self, namespace: str, name: str) -> dict[str, str]:
         try:
@@ -727,7 +745,7 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         except ApiException as err:
             if err.status == 404:
                 raise UsageError(f"{self.name}: secret {namespace}/{name} (named in credentials or trust) does not exist",
-                                 hint=f"kubectl get secrets -n {namespace}; fix credentials.search in "
+                                 hint=f"kubectl get secrets -n {namespace}; fix the reference in "
                                       f"{self.env.source or 'the environment file'}") from None
             raise
         return {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}

@@ -557,6 +557,13 @@ class SandboxTarget(Target):
         redact.register(password)
         return user, password
 
+    def publisher_auth(self) -> tuple[str, str] | None:
+        """The WordPress ``publisher`` user and its Application Password, from the twin's
+        ``secrets/wordpress-publisher.env`` (0600, made by the twin's WordPress files:
+        :func:`gameday.sandbox.members.wordpress.publisher_credentials`), read at the moment of use;
+        None when the twin has none (a web tier that asks for no credential: nothing is sent)."""
+        return twin_publisher_auth(self.env.sandbox)
+
     def search_verify(self) -> str:
         """The twin's CA file: it issued the search nodes' certificate."""
         from ..sandbox.twin import Twin
@@ -581,11 +588,17 @@ class SandboxTarget(Target):
         return DB_USER, password, DB_NAME
 
     def secrets(self) -> list[str]:
-        """The twin's database and search passwords (those made so far)."""
+        """The twin's database and search passwords, WordPress's admin and publisher passwords and the
+        object cache's (those made so far)."""
+        from ..sandbox.members import redis_cache, wordpress
         from ..sandbox.twin import Twin
+        from .credentials import basic_token
         twin = Twin.create(self.env.sandbox)
-        files = [twin.db_env_file, twin.db_replication_env_file, twin.search_env_file]
-        return [f.read_text().split("=", 1)[1].strip() for f in files if f.exists()]
+        files = [twin.db_env_file, twin.db_replication_env_file, twin.search_env_file,
+                 wordpress.publisher_env_file(twin), wordpress.admin_env_file(twin), redis_cache.env_file(twin)]
+        values = [f.read_text().split("=", 1)[1].strip() for f in files if f.exists()]
+        publisher = twin_publisher_auth(self.env.sandbox)
+        return values + ([basic_token(*publisher)] if publisher else [])  # the header's form too
 
     def health_check(self, layer: str) -> dict:
         """The twin's web replicas answer ``/readyz`` on port 8000 (unless the environment says otherwise)."""
@@ -620,3 +633,19 @@ class TwinFront(Front):
 
     def url(self) -> str | None:
         return self.regions.front.lb_url
+
+
+def twin_publisher_auth(sandbox: str) -> tuple[str, str] | None:
+    """Twin ``sandbox``'s WordPress publisher and its Application Password (``secrets/wordpress-publisher.env``),
+    or None when the twin has made none; never makes one. The password is registered with :mod:`gameday.redact`."""
+    from ..sandbox.members import wordpress
+    from ..sandbox.twin import Twin
+    from .credentials import register_basic
+    try:
+        password = wordpress.publisher_env_file(Twin.create(sandbox)).read_text().split("=", 1)[1].strip()
+    except (FileNotFoundError, IndexError):
+        return None
+    if not password:
+        return None
+    register_basic(wordpress.PUBLISHER_USER, password)
+    return wordpress.PUBLISHER_USER, password
