@@ -4,8 +4,9 @@ A small topology of its own on net 66 (127.66.x.y), run by the sandbox superviso
 one plain OpenSearch node (``search-1``, :mod:`tests.support.plain_search`), the WordPress bootstrap
 job (a seed of :data:`SEED_N` catalogue items) and one replica ``wp-1``, whose nginx serves the bundle
 ``gameday sandbox install`` built (:mod:`gameday.sandbox.frontend_build`) at ``/app/``, beside the
-plugin's JSON API; the plugin searches that node, into which the test indexes WordPress's seeded posts
-(document id = post id, as the indexer writes them). Debian's chromium loads ``/app/?q=<term>`` with a
+plugin's JSON API; the plugin searches that node, which the test fills from WordPress's seeded posts
+through the content schema (``gameday.sandbox.wordpress.seed.index_content``: the documents the indexer
+makes of their content events, document id = post id). Debian's chromium loads ``/app/?q=<term>`` with a
 virtual-time budget (the page's fetch of the API finishes inside it) and the test reads the DOM it
 dumps: the seeded articles found by OpenSearch; a term with no match; with the node stopped, the same
 articles from MySQL under the fallback notice; with the database stopped, the API's failure.
@@ -28,6 +29,7 @@ from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.members import db, wordpress
 from gameday.sandbox.spec import Topology
 from gameday.sandbox.twin import CONTENT_INDEX, Twin
+from gameday.sandbox.wordpress import seed as wp_seed
 from gameday.site import catalog
 from gameday.site.search import SearchClient
 from tests.support import plain_search
@@ -56,19 +58,13 @@ def fe_twin():
 
 
 def _index_the_seeded_posts(twin: Twin) -> None:
-    """Index every post and monograph the bootstrap seeded, by WordPress post id with the catalogue's
-    fields (the documents the indexer makes of their content events), into the site's index."""
-    rows = {int(row["id"]): row for row in catalog.generate(SEED_N)}
-    items: list[dict] = []
-    for page in range(1, SEED_N // 100 + 2):
-        items += requests.get(wordpress.url(twin, 1) + f"{API}/posts", timeout=10,
-                              params={"type": "any", "per_page": 100, "page": page}).json()["items"]
-    assert len(items) == SEED_N
+    """Index every post and monograph the bootstrap seeded, read from WordPress through the content
+    schema (the documents the indexer makes of their content events), into the site's index."""
     # generous timeouts: on a loaded 2-core machine creating the index took longer than the site's 2 s
     client = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX, connect_timeout=5, read_timeout=60)
     client.create_index()
-    counts = client.bulk_index([{**rows[item["gameday_id"]], "id": item["id"]} for item in items], refresh=True)
-    assert counts["indexed"] == SEED_N
+    counts = wp_seed.index_content(lambda sql, args: stack.sql(twin, sql, args), client)
+    assert counts == {"indexed": SEED_N, "stale": 0}
     # the plugin's search path is ready when it answers from OpenSearch (its first queries are the slowest)
     wait_until(lambda: _answers_from_opensearch(twin), timeout=60, interval=1.0,
                what="the plugin's search to answer from OpenSearch")

@@ -6,23 +6,29 @@ the WordPress bootstrap job (:data:`SEED_N` catalogue items), ``wp-1``, ``relay-
 :mod:`gameday.sandbox.members.event_relay`), ``search-1`` (one plain OpenSearch node, :mod:`tests.support.plain_search`:
 no security plugin, HTTP; the twin's own cluster is three secured nodes) and ``indexer-1`` (``python -m
 gameday.site.indexer``, the twin's indexer, its Python outbox-relay thread off: WordPress's outbox is
-the Java relay's); beside them one real Kafka broker (KRaft, no twin) at 127.64.40.1.
+the Java relay's); beside them one real Kafka broker (KRaft, no twin) at 127.64.40.1. The index is
+seeded from WordPress's content through the content schema (``gameday.sandbox.wordpress.seed.index_content``,
+as the twin's bootstrap will), then kept by the events.
 
 What is asserted: every record the relay produced from WordPress publishes and updates is an event the
 indexer's own :func:`gameday.site.indexer.parse_batch` accepts (the contract: :mod:`gameday.site.events`),
-with the fields WordPress knows (monographs, a post filed in no category, markup stripped from the body,
-a seeded item's catalogue id and version); the indexer makes them searchable at their latest version;
-after a SIGKILL of the relay inside its acknowledged-not-marked window, the duplicates it sends are
-absorbed (documents in the index = distinct posts, each at its latest version); nothing is
-dead-lettered. The plugin's search answers from this node (``wp-1`` is configured with it): each hit
-is its own post, by id, though a post and a monograph share a slug; words of the title, the summary or
-the body match, a misspelling through the fuzzy query. Unpublishing, trashing and deleting posts
-through WordPress write ``article.removed`` events and the indexer deletes their documents; stale
-published events replayed into Kafka after that do not bring them back, duplicated removals are
-harmless, a re-publish brings a post back and a stale removal replayed after it does not take it out;
-with the search node stopped the plugin's search falls back to MySQL, which serves neither. 48-78 s
-here while a full test run loaded the machine (four runs; the setup 17-50 s, the three tests of
-removals and the plugin's search 11 s of it).
+with the fields WordPress knows (monographs, a post filed in no category, markup stripped from the body, a
+seeded item's catalogue id and version); a document built from the database (``WORDPRESS.article``) equals
+the one each post's latest event makes, markup stripped alike; the indexer makes them searchable at their
+latest version, and the index then matches the database (``gameday.index_match``: count and checksum of ids
+and versions, with the schema's SQL); a publish through the site API answers 201 "acknowledged" once the
+relay sent its event, and 202 "pending" after the wait while the relay is stopped; after a SIGKILL of the
+relay inside its acknowledged-not-marked window, the duplicates it sends are absorbed (documents in the
+index = published posts, each at its latest version); nothing is dead-lettered. The plugin's search answers
+from this node (``wp-1`` is configured with it): each hit is its own post, by id, though a post and a
+monograph share a slug; words of the title, the summary or the body match, a misspelling through the fuzzy
+query. Unpublishing, trashing and deleting posts through WordPress write ``article.removed`` events and the
+indexer deletes their documents; stale published events replayed into Kafka after that do not bring them
+back, duplicated removals are harmless, a re-publish brings a post back and a stale removal replayed after
+it does not take it out; with the search node stopped the plugin's search falls back to MySQL, which serves
+neither. 48-78 s here while a full test run loaded the machine (four runs; the setup 17-50 s, the three
+tests of removals and the plugin's search 11 s of it); the publish acknowledgement adds about 7 s (the 202
+waits the whole 5 s).
 """
 
 from __future__ import annotations
@@ -31,22 +37,26 @@ import json
 import re
 import time
 from collections import Counter
+from urllib.parse import urlsplit
 
 import pytest
 import requests
 from confluent_kafka import Message, Producer
 
-from gameday import kafka_records
+from gameday import index_match, kafka_records
+from gameday.content import WORDPRESS
 from gameday.deadline import wait_until
-from gameday.errors import GamedayError
+from gameday.errors import DeadlineExceeded, GamedayError
 from gameday.sandbox import install, lifecycle
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.members import db, event_relay, wordpress
 from gameday.sandbox.spec import MemberSpec, Topology, Workload
 from gameday.sandbox.twin import CONTENT_INDEX, CONTENT_TOPIC, DB_NAME, DB_USER, Twin
+from gameday.sandbox.wordpress import seed as wp_seed
+from gameday.search_admin import SearchAdmin
 from gameday.site.dead_letter import dlq_topic
 from gameday.site.indexer import RELAY_ENV, parse_batch
-from gameday.site.search import SearchClient
+from gameday.site.search import SearchClient, document
 from tests.support import plain_search
 from tests.support import wordpress_stack as stack
 from tests.support.kafka_broker import KafkaBroker
@@ -58,6 +68,7 @@ BATCH = 10
 MARK_DELAY_MS = 1000
 RELAY = "relay-1"
 INDEXER = "indexer-1"
+ACK_WAIT_S = wordpress.PUBLISH_ACK_WAIT_S  # the default wait of a publish for the relay's mark (5 s)
 
 
 def _indexer(twin: Twin, bootstrap: str) -> Workload:
@@ -96,7 +107,10 @@ def events_twin(tmp_path_factory):
             topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=1.0, backoff_cap=2.0,
                                 workloads=workloads)
             lifecycle.up(twin.paths, topology, prepare=prepare, timeout=180)
-            assert SearchClient([plain_search.url(twin)], index=CONTENT_INDEX).create_index()  # the site's mapping
+            index = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX)
+            assert index.create_index()  # the site's mapping
+            seeded = wp_seed.index_content(lambda sql, args: stack.sql(twin, sql, args), index)  # WordPress's content
+            assert seeded == {"indexed": SEED_N, "stale": 0}
             client = SandboxClient(twin.paths)
             client.scale("indexer", 1)
             client.wait_ready(INDEXER, timeout=30)
@@ -152,6 +166,44 @@ def _indexer_batches(twin: Twin) -> list[dict[str, int]]:
             for m in pattern.finditer(twin.paths.member_log(INDEXER).read_text())]
 
 
+def _published(twin: Twin) -> int:
+    """Published posts and monographs with a version, through the content schema."""
+    return stack.sql(twin, WORDPRESS.count_sql())[0][0]
+
+
+def _index_matches_database(twin: Twin) -> index_match.Comparison:
+    """Wait (at most 30 s: the indexer is about a second behind) until the index matches the database as
+    of a cut taken from the database (``gameday.index_match`` with the WordPress schema's SQL: count and
+    checksum of ids and versions of the items updated before the cut); fails with the last comparison."""
+    admin = SearchAdmin([plain_search.url(twin)])
+    last: list[index_match.Comparison] = []
+
+    def compared() -> index_match.Comparison | None:
+        requests.post(f"{plain_search.url(twin)}/{CONTENT_INDEX}/_refresh", timeout=10).raise_for_status()
+        cut = index_match.cut_ms(stack.sql(twin, f"SELECT {WORDPRESS.now_sql}")[0][0])
+        db = index_match.db_versions(lambda sql, args, timeout: stack.sql(twin, sql, args), cut, WORDPRESS)
+        last[:] = [index_match.compare(db, index_match.index_versions(admin, CONTENT_INDEX, cut), cut=cut.isoformat())]
+        return last[0] if last[0].ok else None
+
+    try:
+        return wait_until(compared, timeout=30, interval=0.5, what="the index to match the database")
+    except DeadlineExceeded:
+        pytest.fail(f"the index does not match the database: {last[0].describe() if last else 'not compared'}")
+
+
+def _publish_api(twin: Twin, body: dict) -> tuple[requests.Response, float]:
+    """``POST /api/articles`` on wp-1 as the publisher (the site's Host); the answer and its seconds."""
+    started = time.monotonic()
+    answer = requests.post(wordpress.url(twin, 1) + "/api/articles", json=body, auth=wordpress.publisher_credentials(twin),
+                           headers={"Host": urlsplit(twin.lb_url).netloc}, allow_redirects=False, timeout=ACK_WAIT_S + 10)
+    return answer, time.monotonic() - started
+
+
+def _sent(twin: Twin, post_id: int, version: int) -> list[tuple]:
+    return stack.sql(twin, "SELECT sent_at IS NOT NULL FROM wp_gameday_outbox WHERE post_id = %s AND version = %s",
+                     (post_id, version))
+
+
 def _nothing_dead_lettered(twin: Twin, broker: KafkaBroker) -> None:
     assert _messages(broker, dlq_topic(CONTENT_TOPIC)) == []
     assert all(b["rejected"] == 0 for b in _indexer_batches(twin))
@@ -199,14 +251,35 @@ def test_wordpress_events_are_the_indexers_events_and_become_searchable(events_t
     assert Counter(e["action"] for e in decoded) == {"published": 4, "updated": 4}
     assert all(e["event_id"] == dict(m.headers())["event_id"] for e, m in zip(decoded, messages, strict=True))
 
+    for post_id, event in by_id.items():  # R11: what a seed or reindex builds from the database = the event's document
+        (row,) = stack.sql(twin, WORDPRESS.page_sql(1), (post_id - 1,))
+        assert row[0] == post_id and document(WORDPRESS.article(row)) == document(event), post_id
+    assert "<" in stack.sql(twin, "SELECT post_content FROM wp_posts WHERE ID = %s", (ids[0],))[0][0]  # markup stored
+
     wait_until(lambda: _indexed(twin, latest), timeout=30, what="the indexer to index every post at its latest version")
-    assert _count(twin) == len(latest)
+    match = _index_matches_database(twin)
+    assert _count(twin) == _published(twin) == SEED_N + 4 == match.db_count  # the seeded items and 4 new ones
     found = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX).search("quenfloxin")  # the site's own query
     assert {h["id"] for h in found["hits"]} == {ids[0], ids[1]} and not found["fuzzy"]
     assert {h["title"] for h in found["hits"]} == {"Quenfloxin and grapefruit juice (revised twice)", "Quenfloxin"}
     _nothing_dead_lettered(twin, broker)
     print(f"\n{len(messages)} WordPress events -> {len(latest)} documents at their latest versions; "
-          f"indexer batches {_indexer_batches(twin)}")
+          f"indexer batches {_indexer_batches(twin)}; {match.describe()}")
+
+
+def test_a_publish_through_the_site_api_answers_201_once_the_relay_sent_its_event(events_twin):
+    """D4: the relay running, ``POST /api/articles`` waits for its mark of the publish's outbox row (Kafka
+    acknowledged the event) and answers 201 "acknowledged", as the Python site does when Kafka acknowledged
+    at once; well inside the wait (the relay's poll 0.1 s and its mark delay 1 s here)."""
+    twin, _broker = events_twin
+    answer, took = _publish_api(twin, {"kind": "monograph", "title": "Ostravanib", "category": "Switching",
+                                       "summary": "A monograph published through the site API.", "body": "<p>Ostravanib.</p>"})
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    assert body["event"] == "acknowledged" and body["version"] == 1 and took < ACK_WAIT_S, (body, took)
+    assert _sent(twin, body["id"], 1) == [(1,)]
+    wait_until(lambda: _indexed(twin, {body["id"]: 1}), timeout=30, what="the indexer to index the published monograph")
+    print(f"\npublish through the site API with the relay running: 201 acknowledged in {took:.2f}s")
 
 
 def test_duplicates_of_a_relay_killed_in_its_window_are_absorbed_by_the_index(events_twin):
@@ -214,6 +287,12 @@ def test_duplicates_of_a_relay_killed_in_its_window_are_absorbed_by_the_index(ev
     client = SandboxClient(twin.paths)
     client.stop(RELAY)
     client.wait_stopped(RELAY, timeout=20)
+    pending, took = _publish_api(twin, {"kind": "guidance", "title": "Backlog note on xelmoprine, through the API",
+                                        "category": "Switching", "summary": "Published with the relay stopped.",
+                                        "body": "Pending."})
+    assert pending.status_code == 202 and pending.json()["event"] == "pending", pending.text
+    assert ACK_WAIT_S <= took < ACK_WAIT_S + 3.0, f"202 after {took:.2f}s, the wait is {ACK_WAIT_S}s"
+    assert _sent(twin, pending.json()["id"], 1) == [(0,)]  # left in the outbox: the relay sends it once back
     ids = stack.publish(twin, [{"title": f"Backlog note {i} on xelmoprine", "type": "monograph" if i % 3 == 0 else "post",
                            "category": "Switching", "content": f"Note {i}."} for i in range(2 * BATCH)])
     stack.publish(twin, [{"id": ids[i], "title": f"Backlog note {i} on xelmoprine (revised)", "type": "post",
@@ -231,10 +310,13 @@ def test_duplicates_of_a_relay_killed_in_its_window_are_absorbed_by_the_index(ev
     latest = _latest(twin)
     assert rejected == [] and {e["id"]: e["version"] for e in events} == latest
     wait_until(lambda: _indexed(twin, latest), timeout=30, what="the indexer to index every post at its latest version")
-    assert _count(twin) == len(latest), "one document per post: the duplicates were absorbed"
+    assert _sent(twin, pending.json()["id"], 1) == [(1,)]
+    assert _count(twin) == _published(twin), "one document per post: the duplicates were absorbed"
+    _index_matches_database(twin)
     _nothing_dead_lettered(twin, broker)
     batches = _indexer_batches(twin)
-    print(f"\nKafka records {len(messages)} ({duplicates} duplicates from the SIGKILL), posts {len(latest)}, "
+    print(f"\npublish with the relay stopped: 202 pending in {took:.2f}s; "
+          f"Kafka records {len(messages)} ({duplicates} duplicates from the SIGKILL), posts {len(latest)}, "
           f"documents {_count(twin)}; indexer: {sum(b['events'] for b in batches)} events read in {len(batches)} "
           f"batches, stale {sum(b['stale'] for b in batches)}")
 
@@ -348,6 +430,7 @@ def test_unpublished_trashed_and_deleted_posts_leave_the_index_and_a_republish_b
     found = _plugin_search(twin, "vorlastine")
     assert {(i["id"], i["path"]) for i in found["items"]} == {
         (unpublished, "/switching/vorlastine-note-0/"), (trashed, "/monographs/vorlastine-note-1/")}
+    _index_matches_database(twin)  # removed posts out of both, re-published ones in both at their versions
     _nothing_dead_lettered(twin, broker)
     batches = _indexer_batches(twin)
     print(f"\n5 removals of 4 posts out of the index {gone_after:.1f} s after the last returned; replayed "

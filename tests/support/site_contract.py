@@ -33,8 +33,10 @@ DIFFERENCES = {
                    "200 from its MySQL search with the same header and fallback/notice/degraded keys",
     "publish-auth": "POST /api/articles: WordPress asks for HTTP basic auth (the publisher's application "
                     "password; 401 without); the Python site asks for none",
-    "publish-status": "a publish: WordPress answers 202 'pending' (the Java relay sends the event later); the "
-                      "Python site 201 'acknowledged' when Kafka acknowledged at once",
+    "publish-ack": "a publish: both answer 201 'acknowledged' once Kafka acknowledged its event, else 202 "
+                   "'pending' after a wait; the Python site sends the event itself and waits 5 s for Kafka, "
+                   "WordPress waits for the Java relay to mark its outbox row sent (GAMEDAY_PUBLISH_ACK_WAIT, "
+                   "5 s by default, polled every 0.1 s), so its 201 comes about one relay poll later",
     "db-down-search": "database down: the Python site's search (/api/search, /search) still answers from the "
                       "index; on WordPress every page and API path answers 503 (X-Gameday-Degraded: db), as "
                       "WordPress needs its database to start a request",
