@@ -66,3 +66,21 @@ def test_the_publishers_password_is_made_once_reaches_only_the_bootstrap_and_is_
     member = wordpress.member(twin, 1)
     assert str(secret) not in member.env_files and member.env["GAMEDAY_FAULTS_DIR"].endswith("/faults")
     assert wordpress.cli_env(twin)[wordpress.PUBLISHER_ENV] == password  # a cli/ script's bootstrap run
+
+
+def test_the_twins_wp_config_keeps_no_revisions_and_sets_the_publish_wait():
+    """WP_POST_REVISIONS false (an update adds no revision row to wp_posts, issue 17 D3) and the publish's
+    wait for the relay's mark (D4) as a PHP number."""
+    keys = ("TWIN", "CONFIG_NAME", "DB_NAME", "DB_USER", "DB_HOST", "HOME", "CONTENT_DIR", "THEME", "MU_PLUGIN_DIR",
+            "SEARCH_URLS", "SEARCH_HOSTS", "SEARCH_USER", "SEARCH_CA", "CONTENT_INDEX", "CACHE_ADDR")
+    text = files.render("wp-config.php", {**{k: "x" for k in keys}, "PUBLISH_ACK_WAIT": repr(0.5)})
+    assert "define('WP_POST_REVISIONS', false);" in text
+    assert "define('GAMEDAY_PUBLISH_ACK_WAIT', 0.5);" in text
+
+
+@pytest.mark.parametrize("wait", [-0.1, wordpress.MAX_PUBLISH_ACK_WAIT_S + 0.1, float("nan")])
+def test_a_publish_wait_out_of_range_is_refused_before_anything_is_written(tmp_path, wait):
+    twin = _twin(tmp_path)
+    with pytest.raises(ValueError, match="publish_ack_wait must be 0..8 seconds"):
+        wordpress.prepare(twin, publish_ack_wait=wait)
+    assert not (tmp_path / "unit").exists()
