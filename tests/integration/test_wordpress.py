@@ -403,6 +403,34 @@ def test_publish_api_asks_for_the_publisher_and_answers_202_pending_with_each_ve
         assert not f.is_file() or password not in f.read_text(errors="replace"), f
 
 
+def test_the_canary_and_the_chaos_editors_publish_to_wp_1_as_the_targets_publisher(wp_twin):
+    """The clients that publish take the publisher from the target (the twin's secret file, through
+    ``Target.publisher_auth``) and are accepted; the canary without it is refused (401)."""
+    from gameday.chaos.site.actions import publish_updates
+    from gameday.measure.canary import CanaryEndpoints, SearchCanary
+    from gameday.targets import for_environment
+    from gameday.targets.environment import from_mapping
+
+    mapping = {"name": "wp-test", "kind": "sandbox", "allowed": True, "sandbox": wp_twin.name, "net": NET,
+               "site_url": wordpress.url(wp_twin, 1)}
+    target = for_environment(from_mapping(mapping, "test"))
+    assert target.publisher_auth() == wordpress.publisher_credentials(wp_twin)
+    out = publish_updates(count=2, first_id=SEED_N - 1, configuration={"gameday_environment": mapping})
+    assert (out["pending"], out["acknowledged"], out["failed"], out["ids"]) == (2, 0, 0, [SEED_N - 1, SEED_N])
+
+    def canary(auth) -> SearchCanary:
+        writer = SearchCanary(CanaryEndpoints(kafka_bootstrap="127.0.0.1:1", db_host="127.0.0.1", db_port=1, db_user="u",
+                                              db_password="p", db_name="d", site_url=target.site_url(), search_urls=(),
+                                              publisher_auth=auth), "wp-test", 1.0)
+        writer.setup()
+        return writer
+
+    post_id = canary(target.publisher_auth()).write(1, time.time())
+    assert _get(wp_twin, f"/api/articles/{post_id}").json()["category"] == "Gameday canary"
+    with pytest.raises(GamedayError, match="HTTP 401"):
+        canary(None).write(2, time.time())
+
+
 def test_search_is_answered_by_the_secured_opensearch_node(wp_twin):
     """HTTPS with the twin's CA and basic auth as elastic (the password only in php-fpm's environment):
     the API's hits are the node's own answer for the same query, a misspelling included (the fuzzy step);
