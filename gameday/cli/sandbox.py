@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from ..errors import UsageError
 from ..sandbox import install as installer
 from ..sandbox import lifecycle, topology
 from ..sandbox.client import SandboxClient
+from ..sandbox.shape import WEB_TIERS
 from ..sandbox.twin import Twin
 from .output import console, console_err, print_json, status_table
 
@@ -67,9 +69,16 @@ def _progress(name: str, state: str, view: dict) -> None:
               help="2: also a warm standby region (NAME-r2, the next network) replicating from this one "
                    "(database replica, MirrorMaker 2) and a global front (NAME-global) before both. "
                    "Default: what the twin was made with (one region).")
+@click.option("--web", type=click.Choice(WEB_TIERS), default=None, envvar="GAMEDAY_SANDBOX_WEB",
+              help="The web tier: 'python' (the sample site under gunicorn) or 'wordpress' (in progress, issue "
+                   "17: WordPress on PHP-FPM + nginx as web-1..3, the Redis object cache cache-1, the WordPress "
+                   "bootstrap job, the search index seeded from WordPress, the Java outbox relay relay-1; one "
+                   "region, not with --kubernetes). Kept in the twin's state: every later command, `gameday "
+                   "run` and the target follow it. Changing it needs the twin down; back to python needs "
+                   "`down --wipe`. Default: what the twin was made with (python for a new twin).")
 @click.pass_obj
 def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kubernetes: bool,
-       regions: int | None) -> None:
+       regions: int | None, web: str | None) -> None:
     """Start the twin and wait until every member is ready. Idempotent.
 
     \b
@@ -82,6 +91,10 @@ def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kuberne
     """
     installer.check()
     from ..sandbox import regions as region_set
+    if web == "wordpress" and regions == 2:
+        raise UsageError("the WordPress web tier does not run in a region set yet",
+                         hint="one region: drop --regions 2, or use --web python")
+    twin = _with_web_tier(twin, web, kubernetes=kubernetes)
     if regions == 2 or (regions is None and not kubernetes and _in_region_set(twin)):
         if kubernetes:
             raise UsageError("--regions 2 runs sandbox twins only", hint="drop --kubernetes (one region on Kubernetes)")
@@ -116,6 +129,27 @@ def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kuberne
         print_json(result.status)
     else:
         console.print(status_table(result.status))
+
+
+def _with_web_tier(twin: Twin, web: str | None, *, kubernetes: bool) -> Twin:
+    """``twin`` with the web tier ``web`` recorded in its shape (``shape.json``: every later command, the
+    target and `gameday run` read it); ``twin`` itself when ``web`` is None or already its tier. UsageError
+    while the twin runs another tier, or from WordPress back to python over kept data (WordPress's
+    content view ``articles`` would stand where the Python site makes its table)."""
+    if web is None or web == twin.shape.web:
+        topology.check_web_tier(twin, kubernetes=kubernetes)
+        return twin
+    if SandboxClient(twin.paths).running():
+        raise UsageError(f"sandbox {twin.name} is running with the {twin.shape.web} web tier",
+                         hint=f"take it down first (`gameday sandbox --name {twin.name} down`), then up --web {web}")
+    if twin.shape.wordpress and twin.paths.data.exists() and any(twin.paths.data.iterdir()):
+        raise UsageError(f"sandbox {twin.name} keeps WordPress's data: the Python site cannot start over it",
+                         hint=f"`gameday sandbox --name {twin.name} down --wipe` first (deletes the twin's data)")
+    changed = dataclasses.replace(twin, shape=dataclasses.replace(twin.shape, web=web))
+    topology.check_web_tier(changed, kubernetes=kubernetes)
+    changed.shape.save(twin.paths)
+    console_err.print(f"sandbox {twin.name}: web tier {web} (was {twin.shape.web})")
+    return changed
 
 
 def _in_region_set(twin: Twin) -> bool:

@@ -4,6 +4,12 @@ Run by the supervisor as the ``bootstrap-1`` job once db, Kafka and search are r
 (``python -m gameday.sandbox.bootstrap``, configured by the same environment as the site). Every step
 is idempotent, so the job can be retried and re-run on each ``up``. Exits non-zero with one line
 naming the failed step.
+
+On a twin whose web tier is WordPress (``sandbox up --web wordpress``; ``GAMEDAY_SEED_CONTENT=wordpress``,
+set by :mod:`.members.site`) the content is WordPress's: the job ``wp-bootstrap-1`` has installed and
+seeded it, so this job makes no table and inserts nothing; it creates the search index and fills it
+from WordPress's posts (:func:`gameday.sandbox.wordpress.seed.index_content`, the documents the
+plugin's events make).
 """
 
 from __future__ import annotations
@@ -12,13 +18,15 @@ import os
 import sys
 import time
 
+import pymysql
 import requests
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from ..errors import GamedayError
-from ..site import seed
+from ..site import db, seed
 from ..site.config import SiteConfig
+from ..site.search import SearchClient
 from .twin import CANARY_TOPIC, SNAPSHOT_REPOSITORY
 
 TOPICS = {
@@ -97,6 +105,37 @@ def pin_security_index_replicas(config: SiteConfig, cert: str, key: str) -> None
     raise RuntimeError(f"pinning the security index's replicas failed: {last}")
 
 
+CONTENT_ENV = "GAMEDAY_SEED_CONTENT"  # "wordpress": index WordPress's content; unset: the Python site's seed
+
+
+def seeds_wordpress() -> bool:
+    """True when the environment says the twin's content is WordPress's (``GAMEDAY_SEED_CONTENT=wordpress``)."""
+    return os.environ.get(CONTENT_ENV, "").strip() == "wordpress"
+
+
+def index_wordpress(config: SiteConfig) -> dict:
+    """Create the search index if missing and fill it from WordPress's published content (in the database
+    ``config`` names, through :data:`gameday.content.WORDPRESS`); ``{"index_created", "indexed", "stale"}``."""
+    from .wordpress.seed import index_content
+    database = db.Database(config, connect_timeout=5, read_timeout=30, write_timeout=30)
+    search = SearchClient(config.search_urls, index=config.content_index, read_timeout=30, auth=config.search_auth,
+                          verify=config.search_verify)
+    created = search.create_index()
+
+    def query(sql: str, args: tuple) -> list[tuple]:
+        def run(conn):
+            with conn.cursor(pymysql.cursors.Cursor) as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        return database.read(run)
+
+    try:
+        counts = index_content(query, search)
+    finally:
+        database.close()
+    return {"index_created": created, **counts}
+
+
 def main() -> int:
     config = SiteConfig.from_env()
     step = "config"
@@ -110,9 +149,13 @@ def main() -> int:
             pin_security_index_replicas(config, os.environ["GAMEDAY_SEARCH_ADMIN_CERT"],
                                         os.environ["GAMEDAY_SEARCH_ADMIN_KEY"])
         step = "schema, seed content and search index"
-        if seed.from_replica():
-            step = "search index from the replicated articles (a standby region: the database is read-only)"
-        print(f"seed: {seed.seed(config, replica=seed.from_replica())}", flush=True)
+        if seeds_wordpress():
+            step = "search index from WordPress's content"
+            print(f"seed: {index_wordpress(config)}", flush=True)
+        else:
+            if seed.from_replica():
+                step = "search index from the replicated articles (a standby region: the database is read-only)"
+            print(f"seed: {seed.seed(config, replica=seed.from_replica())}", flush=True)
     except (GamedayError, KafkaException, requests.RequestException, RuntimeError, TimeoutError, OSError) as err:
         print(f"bootstrap failed at {step}: {err}", file=sys.stderr, flush=True)
         return 1

@@ -9,6 +9,12 @@ A standby is smaller than the primary (one web replica, one indexer, one search 
 database replica) and replicates from its ``upstream`` twin: the database as a cross-region replica,
 Kafka through MirrorMaker 2 (:mod:`gameday.sandbox.regions`). Scaling it up to a primary's size is
 ``gameday sandbox scale`` of each workload, as on any twin.
+
+``web`` is the twin's web tier, chosen at ``gameday sandbox up --web`` (:data:`WEB_TIERS`): ``python``
+(the sample site, :mod:`gameday.sandbox.members.site`; the default) or ``wordpress`` (the platform's
+stack, issue 17: WordPress on PHP-FPM, its object cache, its bootstrap job and the Java outbox relay,
+:mod:`gameday.sandbox.topology`). Only the twin's package reads it; everything else asks the twin
+(``Twin.content_schema()``).
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from .paths import SandboxPaths
 
 FILE = "shape.json"
 ROLES = ("region", "front")
+WEB_TIERS = ("python", "wordpress")  # what `sandbox up --web` accepts; the first is the default
 
 
 @dataclass(frozen=True)
@@ -45,6 +52,12 @@ class Shape:
     peer: Upstream | None = None      # the other region of its set, whichever is active (MirrorMaker's source)
     regions: list[dict] = field(default_factory=list)  # role "front": [{region, twin, net}], in order
     primary_size: dict = field(default_factory=dict)  # role "front": the size an active region is scaled to
+    web: str = "python"           # the web tier (WEB_TIERS): the Python sample site or WordPress
+
+    @property
+    def wordpress(self) -> bool:
+        """True when the twin's web tier is WordPress (``sandbox up --web wordpress``)."""
+        return self.web == "wordpress"
 
     @property
     def standby(self) -> bool:

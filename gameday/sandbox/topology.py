@@ -1,8 +1,20 @@
-"""The default twin: which workloads, in which order, each prepared by its layer module."""
+"""The default twin: which workloads, in which order, each prepared by its layer module.
+
+The web tier is the twin's shape's ``web`` (``gameday sandbox up --web``, :mod:`.shape`): the Python
+sample site (the default: ``web``, ``indexer`` and ``bootstrap`` of :mod:`.members.site`) or WordPress
+(issue 17, in progress): ``cache-1`` (Redis, the object cache), ``wp-bootstrap-1`` (install WordPress,
+seed the catalogue, the content views) after the database and the cache, ``bootstrap-1`` after it
+(topics, snapshot repository, the search index filled from WordPress), ``web-1..3`` running the
+WordPress replica (php-fpm + nginx, :mod:`.members.wordpress`; named as the Python site's members,
+since HAProxy's slots, ``scale web`` and the chaos actions use the names), the indexer without its own
+outbox relay, and ``relay-1`` (the Java outbox relay, :mod:`.members.event_relay`; ``relay-2`` is
+declared, scaled to 0) on the event path. Not yet with ``--kubernetes`` nor in a region set.
+"""
 
 from __future__ import annotations
 
-from .members import cdn, db, kafka, lb, search, site, toxiproxy
+from ..errors import UsageError
+from .members import cdn, db, event_relay, kafka, lb, redis_cache, search, site, toxiproxy, wordpress
 from .spec import Topology
 from .twin import Twin
 
@@ -14,6 +26,7 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
     if twin.shape.role == "front":
         from .members import front
         return Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, workloads=[front.workload(twin)])
+    check_web_tier(twin, kubernetes=kubernetes)
     topology = Topology(
         name=twin.name,
         sandbox_id=twin.paths.sandbox_id,
@@ -23,8 +36,7 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
             *([] if kubernetes else [db.replica_workload(twin)]),  # the Kubernetes twin keeps one db pod
             kafka.workload(twin),
             search.workload(twin),
-            site.bootstrap(twin),
-            site.web(twin),
+            *(_wordpress_tier(twin) if twin.shape.wordpress else [site.bootstrap(twin), site.web(twin)]),
             site.indexer(twin),
             lb.workload(twin),
             *([] if kubernetes else [cdn.workload(twin)]),  # the CDN stand-in before lb (not yet what load targets)
@@ -43,6 +55,33 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
         topology.workloads += kube.workloads(twin)
         kube_workloads.adopt(topology, twin, str(kube.kubeconfig_path(twin)))  # web runs as a Deployment
     return topology
+
+
+RELAY_REPLICAS = 1  # relay-2 declared (a standby by the relay's database lock), scaled to 0 for now: one JVM less
+
+
+def _wordpress_tier(twin: Twin) -> list:
+    """The WordPress web tier's workloads in start order (see the module)."""
+    return [
+        redis_cache.workload(twin),
+        wordpress.bootstrap(twin, after=["toxiproxy", "db", redis_cache.WORKLOAD]),
+        site.bootstrap(twin),  # after wp-bootstrap too: the index is filled from WordPress
+        wordpress.workload(twin, name="web", after=["bootstrap", "toxiproxy", redis_cache.WORKLOAD]),
+        event_relay.workload(twin, replicas=RELAY_REPLICAS, after=["bootstrap"]),  # topics made, outbox table there
+    ]
+
+
+def check_web_tier(twin: Twin, *, kubernetes: bool = False) -> None:
+    """UsageError when the twin's web tier cannot run in this shape yet (WordPress: not with
+    ``--kubernetes``, not in a region set)."""
+    if not twin.shape.wordpress:
+        return
+    if kubernetes:
+        raise UsageError("the WordPress web tier does not run on the Kubernetes twin yet",
+                         hint="drop --kubernetes, or use --web python")
+    if twin.shape.in_region_set or twin.shape.role != "region":
+        raise UsageError("the WordPress web tier does not run in a region set yet",
+                         hint="one region: `gameday sandbox up --web wordpress` without --regions")
 
 
 def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
@@ -73,6 +112,10 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
         db_backup_schedule.ensure(twin)
     for layer in (kafka, search, lb):
         layer.prepare(twin)
+    if twin.shape.wordpress:  # NotInstalled (naming the install command) when the relay or the front end is not built
+        event_relay.prepare(twin)
+        redis_cache.prepare(twin)
+        wordpress.prepare(twin, cache_addr=redis_cache.addr(twin), prefix="web")
     if not kubernetes:
         cdn.prepare(twin)
     if twin.shape.in_region_set:

@@ -16,12 +16,16 @@ import secrets
 import sys
 from dataclasses import dataclass
 
+from ..content import ARTICLES_TABLE, WORDPRESS, ContentSchema
 from .install import Locations, locations
 from .paths import SandboxPaths
 from .shape import Shape
 
 LAYERS = {"cdn": 5,  # the CDN stand-in in front of the load balancer (:mod:`.members.cdn`)
-          "lb": 10, "web": 20, "db": 30, "kafka": 40, "search": 50, "indexer": 60, "toxiproxy": 70, "jobs": 80,
+          "lb": 10, "web": 20, "db": 30, "kafka": 40, "search": 50, "indexer": 60,
+          "events": 65,  # the Java outbox relay (:mod:`.members.event_relay`; a WordPress twin)
+          "cache": 66,  # WordPress's object cache, Redis (:mod:`.members.redis_cache`; a WordPress twin)
+          "toxiproxy": 70, "jobs": 80,
           "kube": 90,  # the Kubernetes control plane and node agent (``--kubernetes`` only)
           "pods": 100}  # pods of Kubernetes node N: 127.<net>.<100+N>.0/24
 DEFAULT_NET = 10
@@ -64,6 +68,11 @@ class Twin:
 
     def address(self, layer: str, index: int = 1) -> str:
         return f"127.{self.net}.{LAYERS[layer]}.{index}"
+
+    def content_schema(self) -> ContentSchema:
+        """Where the twin's web tier keeps its content (:mod:`gameday.content`): WordPress's tables when
+        the twin runs WordPress (``sandbox up --web wordpress``, its shape), else the Python site's."""
+        return WORDPRESS if self.shape.wordpress else ARTICLES_TABLE
 
     # ---- well-known endpoints ----------------------------------------------------------------
     @property

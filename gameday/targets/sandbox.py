@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 
 from .. import zones
-from ..content import ARTICLES_TABLE, ContentSchema
+from ..content import ContentSchema
 from ..deadline import Deadline
 from ..errors import NotRunning, UsageError
 from ..sandbox.client import SandboxClient
@@ -575,9 +575,10 @@ class SandboxTarget(Target):
         return host, int(port)
 
     def content_schema(self) -> ContentSchema:
-        """The twin's web tier is the Python site (``gameday.site``): its ``articles`` and ``outbox``
-        tables (``ARTICLES_TABLE``). When the twin runs WordPress (issue 17) this follows its topology."""
-        return ARTICLES_TABLE
+        """The twin's own (:meth:`gameday.sandbox.twin.Twin.content_schema`): the Python site's ``articles``
+        and ``outbox`` tables (``ARTICLES_TABLE``), or ``WORDPRESS`` when the twin runs WordPress
+        (``gameday sandbox up --web wordpress``, kept in its shape)."""
+        return self._twin().content_schema()
 
     def db_credentials(self) -> tuple[str, str, str]:
         """(user, password, database): the twin's, from its secrets directory (0600)."""

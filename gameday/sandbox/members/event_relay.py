@@ -30,11 +30,11 @@ from ...errors import GamedayError
 from ...zones import zone_for
 from .. import jvm, relay_build
 from ..spec import MemberSpec, Workload
-from ..twin import CONTENT_TOPIC, DB_NAME, DB_USER, Twin
+from ..twin import CONTENT_TOPIC, DB_NAME, DB_USER, LAYERS, Twin
 
 WORKLOAD = "relay"
 LAYER = "events"
-ADDRESS_OCTET = 65  # 127.<net>.65.N, beside the indexer's .60 (twin.LAYERS has no "events" entry yet)
+ADDRESS_OCTET = LAYERS[LAYER]  # 127.<net>.65.N, beside the indexer's .60
 PORT = 8090
 OUTBOX_TABLE = WORDPRESS.outbox  # wp_gameday_outbox: WordPress's table prefix wp_ + the plugin's gameday_outbox
 HEAP = ["-Xms32m", "-Xmx128m", "-Xss512k"]

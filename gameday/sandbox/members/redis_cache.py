@@ -8,7 +8,7 @@ gives WordPress the cache's address (``wordpress.prepare`` then installs the obj
     topology.workloads += [redis_cache.workload(twin), ...]
 
 - ``cache-1`` (workload ``cache``, layer ``cache``): ``redis-server`` in the foreground on
-  ``127.<net>.66.1`` port :data:`PORT` (``.66``: no layer of ``twin.LAYERS`` uses it), as the ``redis``
+  ``127.<net>.66.1`` port :data:`PORT` (``twin.LAYERS["cache"]``), as the ``redis``
   system user when run as root. An object cache: no persistence (no RDB, no AOF: a restart comes back
   empty), ``maxmemory`` :data:`MAXMEMORY` with ``allkeys-lru``. Ready when ``AUTH`` + ``PING`` answers.
 - Its settings are ``conf/redis/cache-N.conf`` (nothing secret). The password is generated once per twin
@@ -31,11 +31,11 @@ from pathlib import Path
 
 from ...zones import zone_for
 from ..spec import MemberSpec, Workload
-from ..twin import Twin, _kept_secret
+from ..twin import LAYERS, Twin, _kept_secret
 
 WORKLOAD = "cache"
 LAYER = "cache"
-ADDRESS_OCTET = 66  # 127.<net>.66.N: free in twin.LAYERS (web 20 ... indexer 60, relay 65, toxiproxy 70)
+ADDRESS_OCTET = LAYERS[LAYER]  # 127.<net>.66.N (web 20 ... indexer 60, relay 65, toxiproxy 70)
 PORT = 6379
 MAXMEMORY = "64mb"
 PASSWORD_ENV = "GAMEDAY_REDIS_PASSWORD"

@@ -7,13 +7,20 @@
   standby region (the twin's shape names an upstream) its database is a read-only replica: the job
   writes nothing there and fills the index from the replicated articles (``GAMEDAY_SEED_FROM_REPLICA``,
   :mod:`gameday.site.seed`).
+
+On a twin whose web tier is WordPress (its shape, ``sandbox up --web wordpress``) the indexer runs
+without its own Python outbox relay (``GAMEDAY_INDEXER_OUTBOX_RELAY=0``: the Java relay sends
+WordPress's outbox) and the bootstrap job indexes WordPress's content after ``wp-bootstrap``
+(``GAMEDAY_SEED_CONTENT=wordpress``, :mod:`gameday.sandbox.bootstrap`).
 """
 
 from __future__ import annotations
 
 from ...site import seed
+from ...site.indexer import RELAY_ENV
 from ...zones import zone_for
 from .. import web_faults
+from ..bootstrap import CONTENT_ENV
 from ..spec import MemberSpec, Workload
 from ..twin import INDEXER_REPLICAS, PORTS, WEB_MAX_REPLICAS, Twin
 
@@ -42,7 +49,8 @@ def indexer(twin: Twin) -> Workload:
         MemberSpec(
             name=f"indexer-{i}", index=i, address=None, ports={},
             argv=[twin.python, "-m", "gameday.site.indexer"],
-            env=twin.site_env(via_proxy=False), env_files=[str(twin.db_env_file), str(twin.search_env_file)],
+            env={**twin.site_env(via_proxy=False), **({RELAY_ENV: "0"} if twin.shape.wordpress else {})},
+            env_files=[str(twin.db_env_file), str(twin.search_env_file)],
             readiness={"type": "alive", "min_seconds": 2},
             labels={"app": "indexer", "consumer-group": "indexer", "zone": zone_for(i)},
             stop_grace=5.0,
@@ -62,11 +70,13 @@ def bootstrap(twin: Twin) -> Workload:
              # the search nodes' admin certificate (paths; the key file is 0600): pins the security index's replicas
              "GAMEDAY_SEARCH_ADMIN_CERT": str(twin.paths.secrets / "tls" / "search-admin.crt"),
              "GAMEDAY_SEARCH_ADMIN_KEY": str(twin.paths.secrets / "tls" / "search-admin.key"),
-             **({seed.REPLICA_ENV: "1"} if twin.shape.standby else {})},
+             **({seed.REPLICA_ENV: "1"} if twin.shape.standby else {}),
+             **({CONTENT_ENV: "wordpress"} if twin.shape.wordpress else {})},
         env_files=[str(twin.db_env_file), str(twin.search_env_file)],
         readiness={"type": "alive"},
         labels={"app": "bootstrap", "zone": "regional"},  # a job: runs wherever there is room
         stop_grace=3.0,
     )
     return Workload(name="bootstrap", layer="jobs", kind="job", replicas=1, members=[member],
-                    after=["db", "kafka", "search"], labels={"layer": "jobs"})
+                    after=["db", "kafka", "search", *(["wp-bootstrap"] if twin.shape.wordpress else [])],
+                    labels={"layer": "jobs"})

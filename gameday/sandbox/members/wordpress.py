@@ -68,9 +68,10 @@ def content_dir(twin: Twin) -> Path:
     return twin.paths.data / "wordpress" / "wp-content"
 
 
-def run_dir(twin: Twin, index: int) -> Path:
-    """Replica ``index``'s pid files, php-fpm socket and nginx temp files."""
-    return twin.paths.run / f"wp-{index}"
+def run_dir(twin: Twin, index: int, prefix: str = "wp") -> Path:
+    """Replica ``index``'s pid files, php-fpm socket and nginx temp files (``prefix``: the workload's
+    name, ``wp`` beside another web tier, ``web`` as the twin's web tier)."""
+    return twin.paths.run / f"{prefix}-{index}"
 
 
 def admin_env_file(twin: Twin) -> Path:
@@ -145,14 +146,15 @@ def _install_tree(src: Path, dest: Path) -> None:
 
 def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None,
             home: str | None = None, replicas: int = WEB_MAX_REPLICAS, cache_addr: str | None = None,
-            publish_ack_wait: float = PUBLISH_ACK_WAIT_S) -> None:
+            publish_ack_wait: float = PUBLISH_ACK_WAIT_S, prefix: str = "wp") -> None:
     """Write the twin's WordPress files (again: they hold no data) and create its content directory.
     ``db_addr`` defaults to the database through toxiproxy and ``search_urls`` to the search nodes
     through toxiproxy, as the web tier reaches them; ``home`` (WordPress's site address) to the load
     balancer's URL; ``cache_addr`` (``host:port`` of the Redis object cache, :mod:`.redis_cache`)
     installs the object-cache drop-in, which is removed when it is None; ``publish_ack_wait``: how long
     ``POST /api/articles`` waits for the event relay to send the publish's event (201 "acknowledged"
-    when it did, else 202 "pending"; lower it in a topology without a relay). Refused first (NotInstalled,
+    when it did, else 202 "pending"; lower it in a topology without a relay); ``prefix``: the replicas'
+    workload name (``wp-N``, or ``web-N`` when WordPress is the twin's web tier). Refused first (NotInstalled,
     naming the install command) when the search front end its nginx serves at /app/ is not built from
     the current sources: an unbuilt bundle would otherwise be a silent 404 to readers."""
     if not 0 <= publish_ack_wait <= MAX_PUBLISH_ACK_WAIT_S:
@@ -187,7 +189,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
         link.symlink_to(config)
     _prepare_content(twin, cache=cache_addr is not None)
     for i in range(1, replicas + 1):
-        _prepare_replica(twin, i)
+        _prepare_replica(twin, i, prefix)
 
 
 def _prepare_content(twin: Twin, *, cache: bool) -> None:
@@ -212,10 +214,10 @@ def _prepare_content(twin: Twin, *, cache: bool) -> None:
             os.chown(content / sub, *ids)
 
 
-def _prepare_replica(twin: Twin, index: int) -> None:
-    conf = _conf(twin) / f"wp-{index}"
+def _prepare_replica(twin: Twin, index: int, prefix: str = "wp") -> None:
+    conf = _conf(twin) / f"{prefix}-{index}"
     conf.mkdir(parents=True, exist_ok=True)
-    run = run_dir(twin, index)
+    run = run_dir(twin, index, prefix)
     (run / "nginx").mkdir(parents=True, exist_ok=True)
     (run / "tmp").mkdir(parents=True, exist_ok=True)
     for d in (twin.paths.run, run):
@@ -225,24 +227,24 @@ def _prepare_replica(twin: Twin, index: int) -> None:
         os.chown(run / "tmp", *ids)
     root = ids is not None
     (conf / "php-fpm.conf").write_text(files.render("php-fpm.conf", {
-        "PID_FILE": str(run / "php-fpm.pid"), "POOL": f"wp-{index}", "USER": WEB_USER if root else pwd.getpwuid(os.geteuid()).pw_name,
+        "PID_FILE": str(run / "php-fpm.pid"), "POOL": f"{prefix}-{index}", "USER": WEB_USER if root else pwd.getpwuid(os.geteuid()).pw_name,
         "SOCKET": str(run / "php-fpm.sock"), "MAX_CHILDREN": "8", "UPLOAD_TMP": str(run / "tmp"),
     }))
     (conf / "nginx.conf").write_text(files.render("nginx.conf", {
         "PID_FILE": str(run / "nginx.pid"), "USER_DIRECTIVE": f"user {WEB_USER};" if root else "",
         "TMP": str(run / "nginx"), "ADDRESS": twin.address("web", index), "PORT": str(PORTS["web"]),
         "CONTENT_DIR": str(content_dir(twin)), "CONFIG_NAME": config_name(twin), "SOCKET": str(run / "php-fpm.sock"),
-        "APP_DIR": str(frontend_build.www()), "MEMBER": f"wp-{index}",
+        "APP_DIR": str(frontend_build.www()), "MEMBER": f"{prefix}-{index}",
     }))
 
 
-def member(twin: Twin, index: int) -> MemberSpec:
+def member(twin: Twin, index: int, prefix: str = "wp") -> MemberSpec:
     address = twin.address("web", index)
-    conf = _conf(twin) / f"wp-{index}"
+    conf = _conf(twin) / f"{prefix}-{index}"
     return MemberSpec(
-        name=f"wp-{index}", index=index, address=address, ports={"http": PORTS["web"]},
+        name=f"{prefix}-{index}", index=index, address=address, ports={"http": PORTS["web"]},
         argv=[twin.python, "-m", "gameday.sandbox.wordpress.launch", "--fpm-conf", str(conf / "php-fpm.conf"),
-              "--nginx-conf", str(conf / "nginx.conf"), "--socket", str(run_dir(twin, index) / "php-fpm.sock")],
+              "--nginx-conf", str(conf / "nginx.conf"), "--socket", str(run_dir(twin, index, prefix) / "php-fpm.sock")],
         env={web_faults.ENV: str(web_faults.faults_dir(twin))},  # the twin's readiness fault (health.php)
         env_files=[str(twin.db_env_file), str(twin.search_env_file), str(redis_cache.env_file(twin))],
         readiness={"type": "http", "url": f"{url(twin, index)}/readyz"},
@@ -251,12 +253,16 @@ def member(twin: Twin, index: int) -> MemberSpec:
     )
 
 
-def workload(twin: Twin, *, replicas: int | None = None, max_replicas: int = WEB_MAX_REPLICAS) -> Workload:
-    """``wp-1..max_replicas`` (``replicas`` running, default the twin's web replicas), after the bootstrap job."""
-    return Workload(name="wp", layer="web", kind="service",
+def workload(twin: Twin, *, replicas: int | None = None, max_replicas: int = WEB_MAX_REPLICAS, name: str = "wp",
+             after: list[str] | None = None) -> Workload:
+    """``<name>-1..max_replicas`` (``replicas`` running, default the twin's web replicas), after ``after``
+    (default the bootstrap job). ``name`` is ``wp`` beside another web tier; ``web`` when WordPress is the
+    twin's web tier (:func:`gameday.sandbox.topology.build`: the members are ``web-N`` as the Python
+    site's were, since HAProxy's slots, ``scale web`` and the chaos actions name them so)."""
+    return Workload(name=name, layer="web", kind="service",
                     replicas=twin.shape.web_replicas if replicas is None else replicas,
-                    members=[member(twin, i) for i in range(1, max_replicas + 1)],
-                    after=["wp-bootstrap"], labels={"layer": "web"})
+                    members=[member(twin, i, name) for i in range(1, max_replicas + 1)],
+                    after=after if after is not None else ["wp-bootstrap"], labels={"layer": "web"})
 
 
 def bootstrap(twin: Twin, *, n: int | None = None, after: list[str] | None = None) -> Workload:
