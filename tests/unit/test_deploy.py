@@ -128,6 +128,9 @@ def test_locust_workers_are_sized_from_the_traffic_model(kustomize, overlay):
     assert "COPY project/ /opt/gameday/" in containerfile and locustfile.is_absolute()
     assert (ROOT / locustfile.relative_to("/opt/gameday")).is_file()
     assert workers["spec"]["template"]["spec"]["automountServiceAccountToken"] is False
+    # the publisher's credentials by reference only (loadtests/locustfile.py reads them from the environment)
+    assert container["envFrom"] == [{"secretRef": {"name": "gameday-publisher", "optional": True}}]
+    assert "env" not in container
 
 
 @pytest.mark.parametrize("overlay", sorted(OVERLAYS))
