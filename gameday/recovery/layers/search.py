@@ -14,7 +14,6 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ...site.indexer import parse_events
 from ... import search_index
-from ...content import ARTICLE_COLUMNS
 from ...site.search import SearchClient, SearchError, SearchRejected, SearchUnavailable
 from ...deadline import Deadline
 from ...errors import GamedayError
@@ -262,11 +261,12 @@ def reindex_all(ctx: Context) -> str:
     """Bulk-index every article from the database (idempotent: external versions), in pages of the
     target's content schema (:meth:`gameday.content.ContentSchema.page_sql`)."""
     client = _client(ctx)
-    page = ctx.target.content_schema().page_sql(500)
+    schema = ctx.target.content_schema()
+    page = schema.page_sql(500)
     after, total, indexed = 0, 0, 0
     rows = ctx.db_query(page, (after,))
     while rows:
-        result = client.bulk_index([dict(zip(ARTICLE_COLUMNS, r, strict=True)) for r in rows])
+        result = client.bulk_index([schema.article(r) for r in rows])
         total += len(rows)
         indexed += result["indexed"]
         after = rows[-1][0]
