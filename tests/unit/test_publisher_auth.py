@@ -156,6 +156,68 @@ def test_the_kubernetes_target_reads_credentials_publisher_and_the_schema_wants_
             from_mapping(data, "test")
 
 
+class KubeApi(ThreadingHTTPServer):
+    """The one call the target makes for a Secret (GET /api/v1/namespaces/<ns>/secrets/<name>), as the
+    Kubernetes API answers it: the data base64-encoded, 404 for a Secret that is not there."""
+
+    daemon_threads = True
+
+    def __init__(self, secrets: dict[str, dict[str, str]]) -> None:
+        super().__init__(("127.0.0.1", 0), _KubeHandler)
+        self.secrets = secrets
+        self.asked: list[str] = []
+
+
+class _KubeHandler(BaseHTTPRequestHandler):
+    server: KubeApi
+
+    def log_message(self, *_args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        self.server.asked.append(self.path.split("?")[0])
+        parts = self.path.split("?")[0].strip("/").split("/")  # api v1 namespaces <ns> secrets <name>
+        data = self.server.secrets.get(f"{parts[3]}/{parts[5]}") if len(parts) == 6 and parts[4] == "secrets" else None
+        body = {"kind": "Secret", "apiVersion": "v1", "metadata": {"name": parts[-1]},
+                "data": {k: base64.b64encode(v.encode()).decode() for k, v in (data or {}).items()}}
+        if data is None:
+            body = {"kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404}
+        raw = json.dumps(body).encode()
+        self.send_response(200 if data is not None else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(raw)))
+        self.end_headers()
+        self.wfile.write(raw)
+
+
+def test_the_kubernetes_target_reads_the_publisher_from_the_secret_the_environment_names(tmp_path):
+    api = KubeApi({"wordpress/sps-publisher": {"password": NASTY, "other": "x"}})
+    threading.Thread(target=api.serve_forever, daemon=True).start()
+    try:
+        kubeconfig = tmp_path / "kubeconfig"
+        kubeconfig.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "local",
+            "clusters": [{"name": "local", "cluster": {"server": f"http://127.0.0.1:{api.server_address[1]}"}}],
+            "users": [{"name": "local", "user": {"token": "unit-token"}}],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "local"}}]}))
+        data = yaml.safe_load((ROOT / "environments" / "rehearsal.yaml").read_text())["configuration"]["gameday_environment"]
+        data["kubernetes"].update(context="local", kubeconfig=str(kubeconfig))
+        data["credentials"] = {"publisher": {"secret": "wordpress/sps-publisher", "key": "password", "username": "publisher"}}
+        target = k8s.KubernetesTarget(from_mapping(data, "test"))
+        assert target.publisher_auth() == ("publisher", NASTY)
+        assert api.asked == ["/api/v1/namespaces/wordpress/secrets/sps-publisher"]
+        assert {NASTY, header("publisher", NASTY).split()[1]} <= set(target.secrets())
+        data["credentials"]["publisher"]["key"] = "passwd"
+        with pytest.raises(UsageError, match="secret wordpress/sps-publisher has no key 'passwd'"):
+            k8s.KubernetesTarget(from_mapping(data, "test")).publisher_auth()
+        data["credentials"]["publisher"]["secret"] = "wordpress/gone"
+        with pytest.raises(UsageError, match="secret wordpress/gone .* does not exist"):
+            k8s.KubernetesTarget(from_mapping(data, "test")).publisher_auth()
+    finally:
+        api.shutdown()
+        api.server_close()
+
+
 # ---- the chaos editors and the search canary -----------------------------------------------------------
 def test_publish_updates_signs_in_as_the_publisher_only_when_the_target_has_one(site, state):
     conf = {"gameday_environment": sandbox_env(site)}
