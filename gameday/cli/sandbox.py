@@ -35,6 +35,7 @@ def sandbox(ctx: click.Context, name: str) -> None:
     gameday sandbox logs web-1   # a member's log
     gameday sandbox down         # stop everything it started (--wipe also deletes its data)
     gameday sandbox up --regions 2   # a warm standby region (NAME-r2) and a global front (NAME-global)
+    gameday sandbox up --web wordpress   # WordPress as the web tier (in progress; kept by the twin)
     """
     ctx.obj = Twin.create(name)
 
