@@ -109,8 +109,10 @@ class DbHost:
                                hint=f"is {self.member} running? gameday sandbox status") from None
 
     def client_argv(self, *extra: str) -> list[str]:
+        """The ``mariadb`` client as root over the socket; it takes statements up to 1 GB
+        (``db_binlog.PACKET_ARGS``: a replayed bulk change is one ``BINLOG`` statement)."""
         return ["mariadb", "--no-defaults", f"--socket={self.socket}", "--user=root", "--default-character-set=utf8mb4",
-                *extra]
+                *db_binlog.PACKET_ARGS, *extra]
 
 
 def _query(conn, sql: str, args: tuple = ()) -> list[tuple]:
@@ -232,9 +234,9 @@ def _dump(host: DbHost, bid: str, timeout: float) -> tuple[Path, dict[str, Any]]
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     try:
         with os.fdopen(fd, "wb") as out:
-            _run([DUMP, "--no-defaults", f"--socket={host.socket}", "--user=root", "--single-transaction",
-                  "--master-data=2", "--gtid", "--hex-blob", "--default-character-set=utf8mb4", "--routines",
-                  "--triggers", host.database], what=f"backing up {host.database}", stdout=out, timeout=timeout)
+            _run([DUMP, "--no-defaults", f"--socket={host.socket}", "--user=root", *db_binlog.PACKET_ARGS,
+                  "--single-transaction", "--master-data=2", "--gtid", "--hex-blob", "--default-character-set=utf8mb4",
+                  "--routines", "--triggers", host.database], what=f"backing up {host.database}", stdout=out, timeout=timeout)
             out.flush()
             os.fsync(out.fileno())  # on disk before its name says it is complete
         with open(tmp, "rb") as fh:

@@ -36,6 +36,20 @@ _DUMP_GTID = re.compile(r"^-- SET GLOBAL gtid_slave_pos='([^']*)';", re.M)
 
 OPS = {"Write": "insert", "Update": "update", "Delete": "delete"}
 
+# The largest statement (and row) the twin's servers and our replaying clients accept: 1 GB, MariaDB's
+# maximum (and a replica's default ``slave_max_allowed_packet``, which its applier already had).
+# ``mariadb-binlog`` prints all the row events of one statement as one ``BINLOG '...'`` statement
+# (base64: 4/3 of the events), so with the server's default 16 MB a restore could not replay a bulk
+# change of more than roughly 12,000 deleted articles in one statement (a 200,000-row DELETE was a
+# 253 MB statement: "ERROR 2006: Server has gone away"). Each session takes the server's value when it
+# connects (read-only per session), so it is on the members' command line (``members.db``); the
+# clients ask for the same with :data:`PACKET_ARGS` (10.11's client sent a 20 MB statement without
+# it, but a client's own limit must never be the cap). No timeout needs raising: the client sends a
+# statement whole (the server's ``net_read_timeout`` is per read), waits for its result without one,
+# and ``net_buffer_length`` is only where buffers start (they grow to ``max_allowed_packet``).
+MAX_ALLOWED_PACKET = "1G"
+PACKET_ARGS = (f"--max-allowed-packet={MAX_ALLOWED_PACKET}",)  # for mariadb, mariadb-dump (the client's cap)
+
 
 @dataclass
 class Transaction:

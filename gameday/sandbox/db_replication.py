@@ -31,6 +31,7 @@ from ..deadline import Deadline, wait_until
 from ..errors import DeadlineExceeded, GamedayError, UsageError
 from ..gtid import beyond, merge
 from . import db_roles
+from .db_binlog import PACKET_ARGS
 from .members import db, toxiproxy
 
 CATCH_UP_TIMEOUT = 60.0
@@ -237,7 +238,7 @@ def reseed_member(twin, name: str, primary: str, timeout: float, *, source_twin=
         path = os.path.join(tmp, "dump.sql")
         with open(path, "wb") as out:
             proc = subprocess.run(
-                ["mariadb-dump", "--no-defaults", f"--socket={source_socket}", "--user=root",
+                ["mariadb-dump", "--no-defaults", f"--socket={source_socket}", "--user=root", *PACKET_ARGS,
                  "--single-transaction", "--master-data=2", "--gtid", "--hex-blob", "--routines", "--triggers",
                  "--default-character-set=utf8mb4", "--add-drop-database", "--databases", DB_NAME],
                 stdout=out, stderr=subprocess.PIPE, timeout=timeout)
@@ -251,7 +252,7 @@ def reseed_member(twin, name: str, primary: str, timeout: float, *, source_twin=
         gtid = dump_coordinates(head, tail)["gtid"]
         with open(path, "rb") as fh:
             proc = subprocess.run(
-                ["mariadb", "--no-defaults", f"--socket={db.socket_path(twin, name)}", "--user=root",
+                ["mariadb", "--no-defaults", f"--socket={db.socket_path(twin, name)}", "--user=root", *PACKET_ARGS,
                  "--default-character-set=utf8mb4", "--init-command=SET sql_log_bin = 0"],
                 stdin=fh, capture_output=True, timeout=timeout)
         if proc.returncode != 0:

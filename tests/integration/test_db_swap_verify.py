@@ -9,10 +9,11 @@ servers: copies that differ before the lock fail the restore, and so do copies t
 differently under the lock; a tail that says it leaves a copy alone cannot write it (the copy is
 held: the write times out), so what is swapped is what was checksummed; a tail that changes both
 copies alike is checked again and swapped. Every failure leaves the live table as it was, on both
-members. And ``restore_to`` end to end: 40 deleted articles back, on both members.
+members. And ``restore_to`` end to end: 40 deleted articles back, on both members, and again across
+a replayed statement larger than MariaDB's default ``max_allowed_packet`` (16 MB).
 
 Small topology on its own network: ``nice -n 5 .venv/bin/pytest -q tests/integration/test_db_swap_verify.py``
-(no twin lock needed); about 20 s.
+(no twin lock needed); about 20-30 s.
 """
 
 from __future__ import annotations
@@ -194,3 +195,33 @@ def test_restore_to_brings_deleted_articles_back_on_both_members(pair):
     caught_up(host, replica)
     assert live(host)[:2] == live(replica)[:2] == expect
     assert table["checksum"] == expect[1]
+
+
+def test_restore_to_replays_one_statement_larger_than_the_default_packet(pair):
+    """One statement whose row images exceed MariaDB's default ``max_allowed_packet`` (16 MB), after
+    the backup and before the incident: ``mariadb-binlog`` prints its row events as one ``BINLOG``
+    statement (base64, 4/3 of the raw events), which the replay must apply on both members. With
+    16 MB on the servers or the client it failed ("Server has gone away")."""
+    host, replica, _ = pair
+    backup = db_backup.take(host, timeout=120)
+    with host.connect() as conn:
+        file_0, pos_0 = db_backup.current_position(conn)
+    # every article's body about 50 KB: ~20 MB of after-images (and the before-images) in one statement
+    q(host, f"UPDATE `{DB_NAME}`.articles SET body = REPEAT(CONCAT('bulk change ', id, '. '), 3000), "
+            "version = version + 1")
+    with host.connect() as conn:
+        file_1, pos_1 = db_backup.current_position(conn)
+    assert file_1 == file_0 and pos_1 - pos_0 > 16 * 2**20  # the statement's events alone exceed 16 MB
+    expect = live(host)[:2]
+    time.sleep(1.1)  # the log keeps whole seconds: the deletion lies after the backup's second
+    q(host, f"DELETE FROM `{DB_NAME}`.articles WHERE id BETWEEN 201 AND 240")
+    bad = db_backup.find_incident(host, "articles", since=backup["at"])
+    assert bad is not None and bad.destroys(DB_NAME, "articles") == "DELETE of 40 rows"
+    result = db_backup.restore_to(host, bad.at, skip=[bad.gtid], timeout=120)
+    assert result["how"]["swap"] == "rename"
+    caught_up(host, replica)
+    assert live(host)[:2] == live(replica)[:2] == expect
+    assert q(replica, f"SELECT COUNT(*) FROM `{DB_NAME}`.articles WHERE body LIKE 'bulk change %%'")[0][0] == ARTICLES
+    for member in (host, replica):  # the members' own limit, as each session reads it when it connects
+        assert q(member, "SELECT @@global.max_allowed_packet, @@session.max_allowed_packet, "
+                         "@@slave_max_allowed_packet")[0] == (2**30,) * 3

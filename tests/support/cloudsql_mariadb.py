@@ -38,6 +38,8 @@ from typing import Any
 
 import pymysql
 
+from gameday.sandbox.db_binlog import MAX_ALLOWED_PACKET, PACKET_ARGS
+
 COORDS = re.compile(r"MASTER_LOG_FILE='(?P<file>[^']+)',\s*MASTER_LOG_POS=(?P<pos>\d+)")
 SYSTEM_USERS = ("root", "mariadb.sys", "mysql", "PUBLIC", "")
 STEP_TIMEOUT_S = 60.0
@@ -100,7 +102,9 @@ class CloneServer:
         self.proc = subprocess.Popen(
             ["mariadbd", "--no-defaults", f"--datadir={self.datadir}", "--user=mysql", f"--bind-address={self.host}",
              "--port=3306", f"--socket={self.socket}", f"--pid-file={self.root / 'mysqld.pid'}", "--skip-name-resolve",
-             "--innodb-buffer-pool-size=16M", "--skip-log-bin", "--log-error="],
+             "--innodb-buffer-pool-size=16M", "--skip-log-bin", "--log-error=",
+             # a replayed bulk change is one BINLOG statement of all its row events: up to 1 GB, as the twin's members
+             f"--max-allowed-packet={MAX_ALLOWED_PACKET}"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
         RUNNING.add(self)
@@ -147,8 +151,8 @@ class SourceDatabase:
         self.workdir.mkdir(parents=True, exist_ok=True)
         path = self.workdir / f"backup-{len(self.backups) + 1}.sql"
         with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as out:
-            out.write(_run(["mariadb-dump", "--no-defaults", f"--socket={self.socket}", "-uroot", "--single-transaction",
-                            "--master-data=2", "--databases", self.database]))
+            out.write(_run(["mariadb-dump", "--no-defaults", f"--socket={self.socket}", "-uroot", *PACKET_ARGS,
+                            "--single-transaction", "--master-data=2", "--databases", self.database]))
         head = path.read_text()[:20000]
         found = COORDS.search(head)
         if found is None:
@@ -188,12 +192,12 @@ class SourceDatabase:
         self.clones.append(clone)
         clone.start()
         with open(backup["path"]) as dump:
-            _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot"], stdin=dump)
+            _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot", *PACKET_ARGS], stdin=dump)
         stop = datetime.fromtimestamp(int(moment), timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         logs = self._binlogs_from(backup["file"])
         events = _run(["mariadb-binlog", "--no-defaults", f"--database={self.database}",
                        f"--start-position={backup['pos']}", f"--stop-datetime={stop}", *map(str, logs)], env=_utc())
-        _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot"], input_text=events, env=_utc())
+        _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot", *PACKET_ARGS], input_text=events, env=_utc())
         _run(["mariadb", "--no-defaults", f"--socket={clone.socket}", "-uroot"], input_text=self._users_sql())
         self.replayed.append({"clone": name, "backup": backup["path"].name, "from": f"{backup['file']}:{backup['pos']}",
                               "stop_datetime": stop, "logs": [p.name for p in logs]})

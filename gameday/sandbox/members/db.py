@@ -29,7 +29,7 @@ import subprocess
 
 from ...errors import GamedayError
 from ...zones import zone_for
-from .. import db_roles
+from .. import db_binlog, db_roles
 from ..spec import MemberSpec, Workload
 from ..twin import DB_NAME, DB_USER, PORTS, Twin
 
@@ -202,6 +202,10 @@ def member(twin: Twin, name: str) -> MemberSpec:
               f"--pid-file={datadir / 'mysqld.pid'}", f"--init-file={_init_sql(twin, name)}", "--skip-name-resolve",
               "--innodb-buffer-pool-size=96M", "--max-connections=500", "--innodb-flush-log-at-trx-commit=1",
               "--log-error=",
+              # statements and rows up to 1 GB (MariaDB's maximum; 16 MB by default): a point-in-time
+              # restore replays a bulk change as one BINLOG statement of all its row events
+              # (db_binlog.MAX_ALLOWED_PACKET); a replica's applier already takes 1 GB
+              f"--max-allowed-packet={db_binlog.MAX_ALLOWED_PACKET}",
               # the change log point-in-time restore replays (ROW: every row a statement changed)
               f"--log-bin={binlog_dir(twin, name) / 'binlog'}", "--binlog-format=ROW", f"--server-id={server_id(twin, name)}",
               "--sync-binlog=1", "--log-slave-updates", "--relay-log=relay",
