@@ -2,10 +2,14 @@
 :class:`ContentSchema` per web tier, named by the target (``Target.content_schema()``), so no other
 module names a content table::
 
-    schema = ctx.target.content_schema()          # ARTICLES_TABLE today; WORDPRESS once the twin runs it
+    schema = ctx.target.content_schema()          # ARTICLES_TABLE or WORDPRESS (kubernetes.db.content)
     ctx.db_query(schema.count_sql())              # published content with a version
     ctx.db_query(schema.page_sql(500), (after,))  # the indexer's document columns (ARTICLE_COLUMNS), by id
     cur.execute(schema.lock_range_sql(1001, 2000)); cur.execute(schema.destroy_sql("delete", 1001, 2000))
+
+Every statement is a ``SELECT`` (or the drill's ``DELETE``/``DROP``, ``CHECKSUM TABLE``) on the site's
+own tables: gameday makes nothing in the site's database (no DDL, no view), so it needs no privilege
+beyond what the site's own user has, and a production schema stays as the site made it.
 
 Two schemas:
 
@@ -14,15 +18,17 @@ Two schemas:
   callers sent before this module existed.
 * :data:`WORDPRESS`: posts in ``wp_posts`` (the base table: what a drill destroys, a backup counts,
   ``CHECKSUM TABLE`` sums, the binary log names), their version in ``wp_postmeta``
-  ``_gameday_version``, read through two views that :func:`ensure_views` makes:
-  ``gameday_content_versions`` (``id, version, updated_at, kind, slug`` of published posts and
-  monographs; ALGORITHM=MERGE, so ``FOR UPDATE`` through it locks the posts' rows) and ``articles``
-  (the indexer's document columns; TEMPTABLE: its category is a subquery, so :meth:`ContentSchema.page_sql`
-  queries the tables directly). Its ``body`` is ``post_content`` with its markup:
-  :meth:`ContentSchema.article` strips it as the plugin's events do (``wp_strip_all_tags``,
+  ``_gameday_version``. Published content is ``wp_posts p JOIN wp_postmeta m`` (:data:`WP_CONTENT_FROM`)
+  where :data:`WP_PUBLISHED` holds, each of :data:`ARTICLE_COLUMNS` an expression over those two
+  (:data:`WP_COLUMNS`; the category a subquery of the term tables). A ``FOR UPDATE`` on that join
+  locks the posts' rows it reads (:meth:`ContentSchema.lock_range_sql`). Its ``body`` is ``post_content`` with
+  its markup: :meth:`ContentSchema.article` strips it as the plugin's events do (``wp_strip_all_tags``,
   :func:`strip_markup`), so a document indexed from the database equals the one its event indexes.
   The outbox is the plugin's ``wp_gameday_outbox``; "now" is ``UTC_TIMESTAMP(6)`` (``post_modified_gmt``
-  is UTC). The WordPress bootstrap job makes the views (``gameday.sandbox.wordpress.seed``).
+  is UTC).
+
+The twin's WordPress bootstrap (``gameday.sandbox.wordpress.seed``) also makes two views of the same
+query (:func:`ensure_views`), a convenience for the twin's tests only: no statement here reads them.
 
 Neutral ground like :mod:`gameday.db_figures`: imports nothing of gameday's.
 """
@@ -41,18 +47,22 @@ DRILL_HOWS = ("delete", "drop")
 
 @dataclass(frozen=True)
 class ContentSchema:
-    """One web tier's content in its database (see the module). Table and view names are trusted
-    constants, never user input."""
+    """One web tier's content in its database (see the module). Table names and expressions are
+    trusted constants, never user input.
+
+    Published content is ``SELECT ... FROM {content_from} WHERE {published}``, each of
+    :data:`ARTICLE_COLUMNS` selected as its expression in ``columns`` (same order), ``AS`` its name
+    when the two differ."""
 
     name: str            # "articles-table" | "wordpress": what an environment's kubernetes.db.content says
     base_table: str      # where content rows live: destroyed by the drill, checksummed, in backups and the binlog
     id_column: str       # the base table's id column ("ID" in wp_posts)
-    versions: str        # relation of (id, version, updated_at) of published content; lockable FOR UPDATE
-    articles: str        # relation of ARTICLE_COLUMNS (read-only)
-    articles_query: str  # SELECT ARTICLE_COLUMNS FROM ...: what page_sql() pages through (the view's body)
-    page_key: str        # the id expression of articles_query to page by
+    content_from: str    # the FROM clause of published content: a table, or tables joined
+    columns: tuple[str, ...]  # ARTICLE_COLUMNS as expressions over content_from, in that order
+    label: str           # what published content is called in messages ("articles")
     outbox: str          # the publishing outbox table (sent_at NULL: not yet relayed)
     now_sql: str         # the database's "now" in updated_at's time zone
+    published: str = ""  # the condition on content_from's rows that are published content ("": every row)
     drill_filter: str = ""  # what a drill may delete besides the id range ("": every row of the range)
     plugin_documents: bool = False  # article(): as WordPress's plugin writes its events (see article())
 
@@ -69,26 +79,53 @@ class ContentSchema:
                 article["updated_at"] = article["updated_at"].strftime("%Y-%m-%dT%H:%M:%SZ")
         return article
 
+    # ---- published content (content_from, published, columns) --------------------------------------
+    def column(self, name: str) -> str:
+        """The expression of one of :data:`ARTICLE_COLUMNS` (``"p.ID"`` for ``id`` on WordPress):
+        what a condition on that column compares."""
+        return self.columns[ARTICLE_COLUMNS.index(name)]
+
+    def select_list(self, *names: str) -> str:
+        """``names`` (of :data:`ARTICLE_COLUMNS`) as a select list: ``id, version`` on the articles
+        table, ``p.ID AS id, CAST(m.meta_value AS UNSIGNED) AS version`` on WordPress."""
+        return ", ".join(expr if expr == name else f"{expr} AS {name}"
+                         for name, expr in ((n, self.column(n)) for n in names))
+
+    def content_sql(self, what: str, *conditions: str) -> str:
+        """``SELECT {what}`` over published content, with the ``conditions`` besides (empty ones
+        left out): the statement every method below sends, and the body of :func:`ensure_views`."""
+        where = " AND ".join(c for c in (self.published, *conditions) if c)
+        return f"SELECT {what} FROM {self.content_from}" + (f" WHERE {where}" if where else "")
+
     def count_sql(self) -> str:
         """How many published content items there are (one int)."""
-        return f"SELECT COUNT(*) FROM {self.versions}"
+        return self.content_sql("COUNT(*)")
 
     def versions_sql(self) -> str:
         """``(id, version)`` of every published item (figures and digests: :mod:`gameday.db_figures`)."""
-        return f"SELECT id, version FROM {self.versions}"
+        return self.content_sql(self.select_list("id", "version"))
 
     def versions_before_sql(self) -> str:
         """``(id, version)`` of the items last updated before ``%s`` (:mod:`gameday.index_match`)."""
-        return f"{self.versions_sql()} WHERE updated_at < %s"
+        return self.content_sql(self.select_list("id", "version"), f"{self.column('updated_at')} < %s")
 
     def page_sql(self, limit: int) -> str:
         """Up to ``limit`` rows of :data:`ARTICLE_COLUMNS` with id above ``%s``, in id order (reindex, seed)."""
-        return f"{self.articles_query} WHERE {self.page_key} > %s ORDER BY {self.page_key} LIMIT {int(limit)}"
+        key = self.column("id")
+        return f"{self.content_sql(self.select_list(*ARTICLE_COLUMNS), f'{key} > %s')} ORDER BY {key} LIMIT {int(limit)}"
 
     def lock_range_sql(self, first_id: int | None, last_id: int | None) -> str:
-        """``(id, version)`` of the published items in the id range, row-locked (either bound None: open)."""
-        return f"{self.versions_sql()} WHERE {_bounds('id', first_id, last_id) or '1 = 1'} FOR UPDATE"
+        """``(id, version)`` of the published items in the id range, row-locked (either bound None: open):
+        the destroy-content drill holds it until its statement runs. ``FOR UPDATE`` locks the rows it
+        reads in every table of ``content_from``. On WordPress (MariaDB, REPEATABLE READ; measured on
+        3,000 posts, the plan a primary-key range of ``wp_posts``, then ``wp_postmeta`` by post_id):
+        every ``wp_posts`` row of the range, drafts and pages too, and the next one; every
+        ``wp_postmeta`` row of the range's published content; nothing else. Without bounds: the
+        published content's posts and every ``_gameday_version`` row."""
+        bounds = _bounds(self.column("id"), first_id, last_id) or ("" if self.published else "1 = 1")
+        return f"{self.content_sql(self.select_list('id', 'version'), bounds)} FOR UPDATE"
 
+    # ---- the base table -------------------------------------------------------------------------------
     def destroy_sql(self, how: str, first_id: int | None = None, last_id: int | None = None) -> str:
         """What the destroy-content drill runs: ``delete`` the base table's rows in the id range that the
         drill filter allows (both bounds None: all of them), or ``drop`` the base table."""
@@ -124,44 +161,48 @@ def _bounds(column: str, first_id: int | None, last_id: int | None) -> str:
 
 
 ARTICLES_TABLE = ContentSchema(
-    name="articles-table", base_table="articles", id_column="id", versions="articles", articles="articles",
-    articles_query=f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles", page_key="id",
-    outbox="outbox", now_sql="NOW(6)")
+    name="articles-table", base_table="articles", id_column="id", content_from="articles", columns=ARTICLE_COLUMNS,
+    label="articles", outbox="outbox", now_sql="NOW(6)")
 
+WP_CONTENT_TYPES = "post_type IN ('post', 'monograph')"  # the post types that are content (what a drill deletes)
+# A post and its version: exactly one _gameday_version row per post (bootstrap.php and outbox.php
+# next_version() write one), so the join yields each versioned post once.
+WP_CONTENT_FROM = "wp_posts p JOIN wp_postmeta m ON m.post_id = p.ID AND m.meta_key = '_gameday_version'"
+WP_PUBLISHED = f"p.post_status = 'publish' AND p.{WP_CONTENT_TYPES}"
 # The category as wp_get_post_categories(..., names)[0] gives it (by name), or NULL for none.
 _WP_CATEGORY = ("(SELECT t.name FROM wp_term_relationships r"
                 " JOIN wp_term_taxonomy tt ON tt.term_taxonomy_id = r.term_taxonomy_id AND tt.taxonomy = 'category'"
-                " JOIN wp_terms t ON t.term_id = tt.term_id WHERE r.object_id = v.id ORDER BY t.name LIMIT 1)")
-WP_CONTENT_TYPES = "post_type IN ('post', 'monograph')"
+                " JOIN wp_terms t ON t.term_id = tt.term_id WHERE r.object_id = p.ID ORDER BY t.name LIMIT 1)")
+WP_COLUMNS = ("p.ID", "IF(p.post_type = 'monograph', 'monograph', 'guidance')", "p.post_name", "p.post_title",
+              _WP_CATEGORY, "p.post_excerpt", "p.post_content", "CAST(m.meta_value AS UNSIGNED)", "p.post_modified_gmt")
 
 WORDPRESS = ContentSchema(
-    name="wordpress", base_table="wp_posts", id_column="ID", versions="gameday_content_versions", articles="articles",
-    articles_query=("SELECT v.id, v.kind, v.slug, p.post_title AS title, " + _WP_CATEGORY + " AS category,"
-                    " p.post_excerpt AS summary, p.post_content AS body, v.version, v.updated_at"
-                    " FROM gameday_content_versions v JOIN wp_posts p ON p.ID = v.id"),
-    page_key="v.id", outbox="wp_gameday_outbox", now_sql="UTC_TIMESTAMP(6)", drill_filter=WP_CONTENT_TYPES,
-    plugin_documents=True)
+    name="wordpress", base_table="wp_posts", id_column="ID", content_from=WP_CONTENT_FROM, columns=WP_COLUMNS,
+    label="wp_posts (published posts and monographs with a version)", outbox="wp_gameday_outbox",
+    now_sql="UTC_TIMESTAMP(6)", published=WP_PUBLISHED, drill_filter=WP_CONTENT_TYPES, plugin_documents=True)
 
 SCHEMAS = {s.name: s for s in (ARTICLES_TABLE, WORDPRESS)}
 
-# The views WORDPRESS reads through. Exactly one _gameday_version row per post (bootstrap.php and
-# outbox.php next_version() write one); SQL SECURITY INVOKER: they grant nothing the reader lacks.
+# Two views of WORDPRESS' published content, for the twin's tests only (ensure_views): the articles
+# view reads WordPress's content the Python site's way. SQL SECURITY INVOKER: they grant nothing the
+# reader lacks.
 WORDPRESS_VIEWS = (
-    "CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW gameday_content_versions AS"
-    " SELECT p.ID AS id, CAST(m.meta_value AS UNSIGNED) AS version, p.post_modified_gmt AS updated_at,"
-    " IF(p.post_type = 'monograph', 'monograph', 'guidance') AS kind, p.post_name AS slug"
-    " FROM wp_posts p JOIN wp_postmeta m ON m.post_id = p.ID AND m.meta_key = '_gameday_version'"
-    f" WHERE p.post_status = 'publish' AND p.{WP_CONTENT_TYPES}",
-    f"CREATE OR REPLACE SQL SECURITY INVOKER VIEW articles AS {WORDPRESS.articles_query}",
+    "CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW gameday_content_versions AS "
+    + WORDPRESS.content_sql(WORDPRESS.select_list("id", "version", "updated_at", "kind", "slug")),
+    "CREATE OR REPLACE SQL SECURITY INVOKER VIEW articles AS "
+    + WORDPRESS.content_sql(WORDPRESS.select_list(*ARTICLE_COLUMNS)),
 )
 
 
 def ensure_views(cursor) -> None:
-    """Create (or replace) :data:`WORDPRESS`' two views in the cursor's database, once WordPress's
-    tables exist: the WordPress bootstrap job calls it after install and seed
-    (``gameday.sandbox.wordpress.seed``), test fixtures too. A BASE TABLE named ``articles`` (a twin
-    that ran the Python site) must be moved away first (:func:`set_aside_python_site_articles`):
-    MariaDB refuses to replace it."""
+    """Create (or replace) two views of :data:`WORDPRESS`' published content in the cursor's database
+    (``gameday_content_versions``: id, version, updated_at, kind, slug; ``articles``: the indexer's
+    columns), once WordPress's tables exist. A convenience for the twin's tests only, so that their
+    SQL reads WordPress's content the Python site's way: the twin's WordPress bootstrap job
+    (``gameday.sandbox.wordpress.seed``) calls it, test fixtures may. Nothing else calls it, and no
+    statement of :class:`ContentSchema` reads the views: gameday makes nothing in a real site's
+    database. A BASE TABLE named ``articles`` (a twin that ran the Python site) must be moved away
+    first (:func:`set_aside_python_site_articles`): MariaDB refuses to replace it."""
     for ddl in WORDPRESS_VIEWS:
         cursor.execute(ddl)
 

@@ -456,9 +456,9 @@ class Target(abc.ABC):
     def db_address(self) -> tuple[str, int]: ...
 
     def content_schema(self) -> ContentSchema:
-        """Where the site's content lives in its database (:mod:`gameday.content`): the tables and
-        views every reader of content queries through (playbooks, the destroy-content drill, index
-        comparisons, clone checks). Here the Python site's ``articles`` table (``ARTICLES_TABLE``)."""
+        """Where the site's content lives in its database (:mod:`gameday.content`): the tables every
+        reader of content queries (playbooks, the destroy-content drill, index comparisons, clone
+        checks). Here the Python site's ``articles`` table (``ARTICLES_TABLE``)."""
         return ARTICLES_TABLE
 
     @abc.abstractmethod

@@ -98,16 +98,43 @@ def test_the_articles_table_schema_sends_todays_statements():
     assert s.base_table == "articles"  # backup manifests, find_db_incident, the drill's table argument
 
 
-def test_wordpress_destroys_only_content_post_types_in_the_range_and_reads_through_its_views():
+def test_wordpress_destroys_only_content_post_types_in_the_range():
     assert WORDPRESS.destroy_sql("delete", 1001, 2000) == ("DELETE FROM wp_posts WHERE ID >= 1001 AND ID <= 2000 "
                                                            "AND post_type IN ('post', 'monograph')")
     assert WORDPRESS.destroy_sql("delete") == "DELETE FROM wp_posts WHERE post_type IN ('post', 'monograph')"
     assert WORDPRESS.destroy_sql("drop") == "DROP TABLE wp_posts"
-    assert WORDPRESS.lock_range_sql(1, 2).startswith("SELECT id, version FROM gameday_content_versions WHERE")
     assert WORDPRESS.checksum_sql() == "CHECKSUM TABLE wp_posts" and f"SELECT {WORDPRESS.now_sql}" == "SELECT UTC_TIMESTAMP(6)"
-    assert all("SQL SECURITY INVOKER" in ddl for ddl in content.WORDPRESS_VIEWS)
     with pytest.raises(ValueError, match="how must be one of"):
         WORDPRESS.destroy_sql("truncate")
+
+
+def wordpress_statements() -> list[str]:
+    w = WORDPRESS
+    return [w.count_sql(), w.versions_sql(), w.versions_before_sql(), w.page_sql(500), w.lock_range_sql(1, 2),
+            w.lock_range_sql(None, None), w.destroy_sql("delete", 1, 2), w.destroy_sql("drop"), w.base_count_sql(),
+            w.base_stats_sql(), w.base_stats_sql(between=True), w.checksum_sql(), w.outbox_unsent_sql()]
+
+
+def test_wordpress_queries_its_own_tables_and_no_view():
+    """No statement names a view (gameday makes nothing in a real site's database): published content
+    is wp_posts joined to its version meta, locked FOR UPDATE on that join."""
+    for sql in wordpress_statements():
+        assert "gameday_content_versions" not in sql and not re.search(r"\b(?:FROM|JOIN)\s+articles\b", sql), sql
+        assert set(re.findall(r"\b(?:FROM|JOIN|TABLE)\s+(\w+)", sql)) <= {
+            "wp_posts", "wp_postmeta", "wp_term_relationships", "wp_term_taxonomy", "wp_terms", "wp_gameday_outbox"}, sql
+    assert WORDPRESS.lock_range_sql(1001, 2000) == (
+        "SELECT p.ID AS id, CAST(m.meta_value AS UNSIGNED) AS version FROM wp_posts p JOIN wp_postmeta m "
+        "ON m.post_id = p.ID AND m.meta_key = '_gameday_version' "
+        "WHERE p.post_status = 'publish' AND p.post_type IN ('post', 'monograph') AND p.ID >= 1001 AND p.ID <= 2000 "
+        "FOR UPDATE")
+    assert WORDPRESS.lock_range_sql(None, None).endswith("p.post_type IN ('post', 'monograph') FOR UPDATE")
+    assert WORDPRESS.page_sql(2).endswith("AND p.ID > %s ORDER BY p.ID LIMIT 2")
+
+
+def test_the_twins_convenience_views_are_the_schemas_own_queries():
+    """ensure_views (the twin's tests only) makes views of exactly the SQL the schema sends, invoker's rights."""
+    assert all("SQL SECURITY INVOKER" in ddl for ddl in content.WORDPRESS_VIEWS)
+    assert content.WORDPRESS_VIEWS[1].endswith(" AS " + WORDPRESS.page_sql(1).split(" AND p.ID > %s")[0])
 
 
 # ---- where a target gets its schema ------------------------------------------------------------------

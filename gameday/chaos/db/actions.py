@@ -255,10 +255,10 @@ def destroy_content(table: str = None, how: str = "delete", first_id: int = None
             rows = cur.fetchall()
         except pymysql.MySQLError as err:
             conn.rollback()
-            raise UsageError(f"cannot read {schema.versions}: {err}; nothing was touched") from None
+            raise UsageError(f"cannot read {schema.label}: {err}; nothing was touched") from None
         if not rows:
             conn.rollback()
-            raise UsageError(f"{schema.versions} has no content with ids {first_id or 'any'} to {last_id or 'any'}; "
+            raise UsageError(f"{schema.label} has no content with ids {first_id or 'any'} to {last_id or 'any'}; "
                              "nothing to destroy, nothing was touched")
         destroyed = range_figures(rows)  # {"rows", "min_id", "max_id", "sha256"}
         undo: Dict[str, Any] = {"table": table}

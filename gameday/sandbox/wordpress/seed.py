@@ -11,9 +11,10 @@ It pipes :func:`gameday.site.catalog.generate` (the same deterministic content a
 its category, each with its catalogue id as its post ID (the script fails, naming the ids, when
 WordPress gave one another id). Then, in the database the twin's WordPress configuration names, it
 makes the content views of :data:`gameday.content.WORDPRESS` (:func:`gameday.content.ensure_views`:
-``gameday_content_versions`` and ``articles``), after moving a BASE TABLE ``articles`` left by the
-Python site (a twin from before WordPress) to ``articles_python_site``, which it says. Safe to run again
-(nothing installed twice, no item inserted twice, the views replaced). Prints one summary line; exits 1
+``gameday_content_versions`` and ``articles``; a convenience for the twin's tests, which gameday's own
+statements never read), after moving a BASE TABLE ``articles`` left by the Python site (a twin from
+before WordPress) to ``articles_python_site``, which it says. Safe to run again (nothing installed
+twice, no item inserted twice, the views replaced). Prints one summary line; exits 1
 with the reason on failure.
 
 The search index is filled from WordPress's content through the same schema by :func:`index_content`
