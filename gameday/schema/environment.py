@@ -294,8 +294,9 @@ class DbLayer(Strict):
     cloud_sql: Optional[CloudSqlInstance] = Field(None, description="the database is this Cloud SQL instance: "
                                                   "backups, failover and point-in-time restore through its Admin API")
     content: Optional[Literal["articles-table", "wordpress"]] = Field(
-        None, description="where the site's content lives (gameday.content): articles-table (the default: an "
-                          "articles table) or wordpress (wp_posts, with gameday's views)")
+        None, description="where the site's content lives (gameday.content): wordpress (the default: WordPress's "
+                          "wp_posts and wp_postmeta, read as they are; gameday makes no view or table in the database) "
+                          "or articles-table (an articles table: the twin's Python site)")
 
     @field_validator("selector")
     @classmethod

@@ -758,10 +758,11 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         return str(db["host"]), int(db["port"])
 
     def content_schema(self) -> ContentSchema:
-        """The site's content schema as ``kubernetes.db.content`` names it: ``articles-table`` (the
-        default: the Python site's ``articles`` table, and the Cloud SQL drill fixtures') or
-        ``wordpress`` (``wp_posts`` and the views of :func:`gameday.content.ensure_views`)."""
-        return schema_named(str((self.block.get("db") or {}).get("content") or "articles-table"))
+        """The site's content schema as ``kubernetes.db.content`` names it: ``wordpress`` (the default:
+        the platform's ``wp_posts`` and ``wp_postmeta``, queried directly; gameday makes nothing in the
+        database) or ``articles-table`` (the twin's Python site's ``articles`` table, and the Cloud SQL
+        drill fixtures')."""
+        return schema_named(str((self.block.get("db") or {}).get("content") or "wordpress"))
 
     def toxiproxy_api(self) -> str | None:
         """Where network faults are made: ``kubernetes.toxiproxy_api`` (a toxiproxy the web tier talks

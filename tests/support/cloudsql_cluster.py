@@ -68,6 +68,7 @@ def staging_environment(twin: Twin, *, name: str, password_var: str, site_url: s
     env.pop("trust", None)
     env["kubernetes"].update(kubeconfig=str(kubeconfig),
                              context=yaml.safe_load(kubeconfig.read_text())["current-context"])
-    env["kubernetes"]["db"] = {"host": db.address(twin), "port": 3306, "database": DB_NAME, "cloud_sql": cloud_sql}
+    env["kubernetes"]["db"] = {"host": db.address(twin), "port": 3306, "database": DB_NAME, "cloud_sql": cloud_sql,
+                               "content": "articles-table"}  # the test database's articles(id, version)
     env["credentials"] = {"db": {"env": password_var, "username": DB_USER}}
     return env
