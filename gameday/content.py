@@ -120,8 +120,10 @@ class ContentSchema:
         reads in every table of ``content_from``. On WordPress (MariaDB, REPEATABLE READ; measured on
         3,000 posts, the plan a primary-key range of ``wp_posts``, then ``wp_postmeta`` by post_id):
         every ``wp_posts`` row of the range, drafts and pages too, and the next one; every
-        ``wp_postmeta`` row of the range's published content; nothing else. Without bounds: the
-        published content's posts and every ``_gameday_version`` row."""
+        ``wp_postmeta`` row of the range's published content; nothing else. Where the optimizer adds a
+        rowid filter on ``meta_key`` (it did without bounds, and for the same range through the old
+        view), every ``_gameday_version`` row is locked too: editors elsewhere wait as long as the
+        drill holds the lock."""
         bounds = _bounds(self.column("id"), first_id, last_id) or ("" if self.published else "1 = 1")
         return f"{self.content_sql(self.select_list('id', 'version'), bounds)} FOR UPDATE"
 
