@@ -24,9 +24,28 @@ def test_render_fills_every_placeholder_or_names_the_missing_ones():
     with pytest.raises(GamedayError, match="nginx.conf: no value for .*ADDRESS"):
         files.render("nginx.conf", {"PID_FILE": "/p"})
     text = files.render("php-fpm.conf", {k: "x" for k in ("PID_FILE", "POOL", "USER", "SOCKET", "MAX_CHILDREN",
-                                                          "UPLOAD_TMP")})
+                                                          "UPLOAD_TMP", "SLOWLOG", "PROBE_SOCKET", "PROBE_PRIORITY")})
     assert "@" not in text.replace("$GAMEDAY", "")
     assert "daemonize = no" in text and "clear_env = yes" in text
+
+
+def test_probes_have_a_pool_of_their_own():
+    """/healthz and /readyz go to the replica's probe workers, which get the traffic pool's environment and
+    database timeout (health.php's readiness fault and db check need them); traffic never reaches them."""
+    fpm = files.render("php-fpm.conf", {k: k.lower() for k in ("PID_FILE", "POOL", "USER", "SOCKET", "MAX_CHILDREN",
+                                                               "UPLOAD_TMP", "SLOWLOG", "PROBE_SOCKET", "PROBE_PRIORITY")})
+    traffic, probes = fpm.split("[pool-probes]")
+    assert "listen = socket\n" in traffic and "listen = probe_socket\n" in probes
+    assert "probe_priority" in probes and "probe_priority" not in traffic
+    for line in ("clear_env = yes", "env[GAMEDAY_MEMBER] = $GAMEDAY_MEMBER", "env[GAMEDAY_FAULTS_DIR] = $GAMEDAY_FAULTS_DIR",
+                 "env[GAMEDAY_DB_PASSWORD] = $GAMEDAY_DB_PASSWORD", "php_admin_value[mysqlnd.net_read_timeout] = 2"):
+        assert line in traffic and line in probes, line
+    keys = ("PID_FILE", "USER_DIRECTIVE", "TMP", "ADDRESS", "PORT", "CONTENT_DIR", "CONFIG_NAME", "SOCKET", "APP_DIR",
+            "MEMBER", "ACCESS_LOG", "STATUS_SOCKET", "PROBE_SOCKET")
+    nginx = files.render("nginx.conf", {k: k.lower() for k in keys})
+    probe_block = nginx.split("location ~ ^/(healthz|readyz)$ {")[1].split("}")[0]
+    assert "fastcgi_pass unix:probe_socket;" in probe_block
+    assert nginx.count("fastcgi_pass unix:probe_socket;") == 1
 
 
 def test_php_strings_cannot_break_out_of_their_quotes():

@@ -229,12 +229,19 @@ def _prepare_replica(twin: Twin, index: int, prefix: str = "wp") -> None:
     (conf / "php-fpm.conf").write_text(files.render("php-fpm.conf", {
         "PID_FILE": str(run / "php-fpm.pid"), "POOL": f"{prefix}-{index}", "USER": WEB_USER if root else pwd.getpwuid(os.geteuid()).pw_name,
         "SOCKET": str(run / "php-fpm.sock"), "MAX_CHILDREN": "8", "UPLOAD_TMP": str(run / "tmp"),
+        "SLOWLOG": str(twin.paths.logs / f"{prefix}-{index}-php-slow.log"), "PROBE_SOCKET": str(run / "php-fpm-probes.sock"),
+        # only root may raise a priority: php-fpm would refuse to start the pool otherwise
+        "PROBE_PRIORITY": "process.priority = -5" if root else "; process.priority: not root, the workers' own",
     }))
     (conf / "nginx.conf").write_text(files.render("nginx.conf", {
         "PID_FILE": str(run / "nginx.pid"), "USER_DIRECTIVE": f"user {WEB_USER};" if root else "",
         "TMP": str(run / "nginx"), "ADDRESS": twin.address("web", index), "PORT": str(PORTS["web"]),
         "CONTENT_DIR": str(content_dir(twin)), "CONFIG_NAME": config_name(twin), "SOCKET": str(run / "php-fpm.sock"),
         "APP_DIR": str(frontend_build.www()), "MEMBER": f"{prefix}-{index}",
+        "ACCESS_LOG": str(twin.paths.logs / f"{prefix}-{index}-access.log"), "STATUS_SOCKET": str(run / "status.sock"),
+        "PROBE_SOCKET": str(run / "php-fpm-probes.sock"),
+        # only root may raise a priority: php-fpm would refuse to start the pool otherwise
+        "PROBE_PRIORITY": "process.priority = -5" if root else "; process.priority: not root, the workers' own",
     }))
 
 
@@ -244,7 +251,8 @@ def member(twin: Twin, index: int, prefix: str = "wp") -> MemberSpec:
     return MemberSpec(
         name=f"{prefix}-{index}", index=index, address=address, ports={"http": PORTS["web"]},
         argv=[twin.python, "-m", "gameday.sandbox.wordpress.launch", "--fpm-conf", str(conf / "php-fpm.conf"),
-              "--nginx-conf", str(conf / "nginx.conf"), "--socket", str(run_dir(twin, index, prefix) / "php-fpm.sock")],
+              "--nginx-conf", str(conf / "nginx.conf"), "--socket", str(run_dir(twin, index, prefix) / "php-fpm.sock"),
+              "--status-socket", str(run_dir(twin, index, prefix) / "status.sock")],
         env={web_faults.ENV: str(web_faults.faults_dir(twin))},  # the twin's readiness fault (health.php)
         env_files=[str(twin.db_env_file), str(twin.search_env_file), str(redis_cache.env_file(twin))],
         readiness={"type": "http", "url": f"{url(twin, index)}/readyz"},

@@ -46,11 +46,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fpm-conf", required=True, type=Path)
     parser.add_argument("--nginx-conf", required=True, type=Path)
     parser.add_argument("--socket", required=True, type=Path, help="php-fpm's socket (a stale one is removed)")
+    parser.add_argument("--status-socket", type=Path,
+                        help="nginx's status socket (a stale one is removed: nginx will not bind over it after a kill)")
     args = parser.parse_args(argv)
     stopping = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stopping.set())
     args.socket.unlink(missing_ok=True)
+    if args.status_socket:
+        args.status_socket.unlink(missing_ok=True)
     procs = {
         "php-fpm": subprocess.Popen([PHP_FPM, "--nodaemonize", "--fpm-config", str(args.fpm_conf)],
                                     preexec_fn=children.die_with_parent),
