@@ -71,7 +71,7 @@ def test_the_replica_nginx_serves_the_bundle_at_app_on_the_api_origin(tmp_path):
     assert "listen 127.61.20.1:8000;" in conf  # the same server as /wp-json/
     assert "@" not in files.render("nginx.conf", {k: "x" for k in (
         "PID_FILE", "USER_DIRECTIVE", "TMP", "ADDRESS", "PORT", "CONTENT_DIR", "CONFIG_NAME", "SOCKET", "APP_DIR",
-        "MEMBER")})
+        "MEMBER", "ACCESS_LOG", "PROBE_SOCKET", "STATUS_SOCKET")})
 
 
 def test_two_builds_at_once_take_turns_and_the_wait_has_a_deadline(tmp_path, monkeypatch):
