@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
+import struct
 import subprocess
 import time
 from typing import Any
@@ -83,6 +85,28 @@ def partition_health(bootstrap: str, topics: list[str] | None = None, *, timeout
     return {"brokers": sorted(md.brokers), "partitions": count, "offline": offline, "under_replicated": urp,
             "under_min_isr": under_min, "missing_topics": missing,
             "healthy": not (offline or urp or under_min or missing)}
+
+
+def broker_answers(bootstrap: str, node_id: int, *, timeout: float = 5.0) -> bool:
+    """Whether broker ``node_id`` itself answers a Kafka request (ApiVersions, at the address the
+    cluster's metadata gives it). A KRaft broker processes requests only once it has registered and
+    the controller has unfenced it, so a broker started again (a lost disk, a pod replaced at its
+    address) that answers is the new one, and the ISR the cluster reports from then on is no longer
+    the one from before its loss (which still counted the dead broker until the controller noticed)."""
+    md = _metadata(admin(bootstrap), timeout)
+    broker = md.brokers.get(node_id)
+    if broker is None:
+        return False
+    request = struct.pack(">hhih", 18, 0, node_id, len(b"gameday")) + b"gameday"  # ApiVersions v0
+    try:
+        with socket.create_connection((broker.host, broker.port), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            sock.sendall(struct.pack(">i", len(request)) + request)
+            head = sock.recv(10)
+    except OSError:
+        return False
+    # size, the correlation id sent, error code 0
+    return len(head) >= 10 and struct.unpack(">iih", head[:10])[1:] == (node_id, 0)
 
 
 DESCRIBE_ATTEMPTS = 3

@@ -7,6 +7,7 @@ import time
 from typing import Any, Dict, List
 
 from ... import kafka_admin
+from ...deadline import wait_until
 from ...errors import UsageError
 from .. import caps, ledger, playbook_activity
 from ..context import activity, ignored, pick_count, target
@@ -183,7 +184,32 @@ def restore_broker_disk(configuration: Dict[str, Any] = None, secrets: Dict[str,
     waiting for the ISR to fill is the probes' job (``wait_for_healthy_partitions``)."""
     tgt = target(configuration)
     restored = [ledger.run_record(record)["result"] for record in ledger.matching(tgt.env, "restore_storage", layer="kafka")]
+    _wait_until_brokers_answer(tgt, {r["started"] for r in restored})
     return {"target": tgt.name, "layer": "kafka", "restored": restored}
+
+
+BROKER_BACK_S = 180.0
+
+
+def _wait_until_brokers_answer(tgt, names: set[str]) -> None:
+    """Until each started broker answers as itself (:func:`gameday.kafka_admin.broker_answers`): only
+    then has the controller replaced its registration from before the loss, so a full ISR read after
+    it means re-replicated. On Kubernetes the pod is back at once on a new claim and its JVM is still
+    starting when the undo returns; until the controller notices, the ISR still names the dead broker
+    and ``wait_for_healthy_partitions`` would pass at once."""
+    ids = {n.name: int(n.labels["node-id"]) for n in tgt.nodes("kafka") if n.name in names and "node-id" in n.labels}
+    if not ids:
+        return
+    bootstrap = tgt.kafka_bootstrap()
+
+    def answered() -> bool:
+        try:
+            return all(kafka_admin.broker_answers(bootstrap, node_id) for node_id in ids.values())
+        except kafka_admin.KafkaUnavailable:
+            return False
+
+    wait_until(answered, timeout=BROKER_BACK_S, interval=1.0,
+               what=f"broker(s) {', '.join(sorted(ids))} to answer as themselves after their disk was restored")
 
 
 def _voters(nodes) -> list[int]:
