@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..content import ARTICLES_TABLE, WORDPRESS, ContentSchema
@@ -165,16 +166,17 @@ class Twin:
         }
 
 
-def _kept_secret(f, key: str) -> str:
+def _kept_secret(f, key: str, make: Callable[[], str] | None = None) -> str:
     """``key``'s value in the KEY=VALUE file ``f``, made (0600, complete before it appears under its
-    name: a concurrent reader never sees it half-written) the first time it is asked for."""
+    name: a concurrent reader never sees it half-written) the first time it is asked for: ``make()``,
+    or by default ``secrets.token_urlsafe(18)``."""
     if not f.exists():
         f.parent.mkdir(parents=True, exist_ok=True)
         tmp = f.with_name(f".{f.name}.{os.getpid()}.{secrets.token_hex(4)}")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             with os.fdopen(fd, "w") as fh:
-                fh.write(f"{key}={secrets.token_urlsafe(18)}\n")
+                fh.write(f"{key}={make() if make else secrets.token_urlsafe(18)}\n")
             try:
                 os.link(tmp, f)  # fails if another process made it first: theirs is kept
             except FileExistsError:

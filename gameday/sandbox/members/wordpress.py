@@ -91,28 +91,8 @@ def publisher_password(twin: Twin) -> str:
     """The ``publisher`` user's Application Password, generated once per twin
     (``secrets/wordpress-publisher.env``, 0600). Letters and digits only, as WordPress makes its own:
     WordPress strips anything else from a presented application password before checking it."""
-    f = publisher_env_file(twin)
-    if not f.exists():
-        _write_new_secret(f, PUBLISHER_ENV, "".join(secrets.choice(string.ascii_letters + string.digits)
-                                                    for _ in range(24)))
-    return _kept_secret(f, PUBLISHER_ENV)
-
-
-def _write_new_secret(f: Path, key: str, value: str) -> None:
-    """``key=value`` in ``f`` (0600), complete before it appears under its name; if another process made
-    ``f`` first, theirs is kept (as :func:`~gameday.sandbox.twin._kept_secret` does)."""
-    f.parent.mkdir(parents=True, exist_ok=True)
-    tmp = f.with_name(f".{f.name}.{os.getpid()}.{secrets.token_hex(4)}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(f"{key}={value}\n")
-        try:
-            os.link(tmp, f)
-        except FileExistsError:
-            pass
-    finally:
-        tmp.unlink(missing_ok=True)
+    return _kept_secret(publisher_env_file(twin), PUBLISHER_ENV,
+                        lambda: "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(24)))
 
 
 def publisher_credentials(twin: Twin) -> tuple[str, str]:
