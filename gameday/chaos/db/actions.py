@@ -8,7 +8,8 @@ from typing import Any, Dict
 
 import pymysql
 
-from ...content import DRILL_HOWS, ContentSchema
+from ... import db_grants
+from ...content import DRILL_HOWS, DRILL_PRIVILEGES, ContentSchema
 from ...errors import GamedayError, UsageError
 from ...db_figures import content_figures, range_figures
 from .. import caps, ledger
@@ -199,6 +200,21 @@ def _content_table(tgt, table: str | None) -> ContentSchema:
     return schema
 
 
+def _check_privilege(cur, how: str, database: str, table: str) -> None:
+    """A UsageError, before the undo record and the fault, when the session's own grants show its
+    user cannot run the statement (``DROP`` for ``how: drop``, ``DELETE`` for ``how: delete``): the
+    statement would fail after the record, whose undo would then restore nothing useful. Grants
+    that cannot say (:func:`gameday.db_grants.holds`: None) leave the last word to the server."""
+    privilege = DRILL_PRIVILEGES[how]
+    held, user = db_grants.session_holds(cur, privilege, database, table)
+    if held is False:
+        raise UsageError(f"the database user {user} lacks the {privilege} privilege on {database}.{table}, so the "
+                         f"bad deploy's {privilege} would fail after its undo was recorded; nothing was touched",
+                         hint=f"grant it for the drill (GRANT {privilege} ON `{database}`.`{table}` TO {user}), or "
+                              f"run the drill as a user that holds it"
+                              + (", or use how: delete" if how == "drop" else ""))
+
+
 @activity
 def destroy_content(table: str = None, how: str = "delete", first_id: int = None, last_id: int = None,
                     dry_run: bool = False, configuration: Dict[str, Any] = None,
@@ -212,10 +228,12 @@ def destroy_content(table: str = None, how: str = "delete", first_id: int = None
     point-in-time restore to the moment before the statement, replaying what came after except it.
     Needs a backup to restore from (:func:`take_backup`); refused before anything is touched on a
     target that cannot restore it (Kubernetes: only where the database is Cloud SQL with a
-    ``restore_instance``). On Cloud SQL the undo record also holds the moment and the figures then
-    (``before``: the table's, and the destroyed range's under ``range``): with the range row-locked,
-    the moment is the middle of the next whole second and the statement runs from the second after
-    (the locks held at most about 2 s), so binary-log seconds cannot put the fault before the moment.
+    ``restore_instance``), and before the undo record when the database user's own grants (``SHOW
+    GRANTS``) lack the statement's privilege (``DROP``, ``DELETE``). On Cloud SQL the undo record
+    also holds the moment and the figures then (``before``: the table's, and the destroyed range's
+    under ``range``): with the range row-locked, the moment is the middle of the next whole second
+    and the statement runs from the second after (the locks held at most about 2 s), so binary-log
+    seconds cannot put the fault before the moment.
     The playbook clones the instance as it was then and queries the clone's destroyed range against
     the record (Cloud SQL replays nothing after the moment)::
 
@@ -250,6 +268,7 @@ def destroy_content(table: str = None, how: str = "delete", first_id: int = None
     except (pymysql.MySQLError, OSError) as err:
         raise GamedayError(f"the database {host}:{port} refused a connection: {err}; nothing was touched") from None
     with conn, conn.cursor() as cur:
+        _check_privilege(cur, how, database, table)
         try:
             cur.execute(schema.lock_range_sql(first_id, last_id))
             rows = cur.fetchall()
