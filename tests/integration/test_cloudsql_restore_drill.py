@@ -21,9 +21,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pymysql
@@ -40,6 +38,7 @@ from gameday.targets.environment import from_mapping
 from tests.support.cloudsql import CloudSqlServer
 from tests.support.cloudsql_cluster import control_plane_and_database, staging_environment
 from tests.support.cloudsql_mariadb import SourceDatabase
+from tests.support.front_door import front_door as serving_ok
 
 pytestmark = pytest.mark.kubernetes
 
@@ -63,22 +62,8 @@ def cluster():
 @pytest.fixture(scope="module")
 def front_door(cluster):
     """What the playbook's verify-site-after-db step asks at site_url: 200 to every GET."""
-    class Ok(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("Content-Length", "2")
-            self.end_headers()
-            self.wfile.write(b"ok")
-
-        def log_message(self, *args) -> None:
-            return
-
-    server = ThreadingHTTPServer((f"127.{NET}.0.250", 8080), Ok)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-    yield server
-    server.shutdown()
-    server.server_close()
+    with serving_ok(f"127.{NET}.0.250", 8080) as url:
+        yield url
 
 
 def site(twin: Twin, host: str | None = None):

@@ -12,26 +12,40 @@ copies alike is checked again and swapped. Every failure leaves the live table a
 members. And ``restore_to`` end to end: 40 deleted articles back, on both members, and again across
 a replayed statement larger than MariaDB's default ``max_allowed_packet`` (16 MB).
 
+The destroy-content drill's own activities on the same pair (with toxiproxy, the database's stable
+endpoint the drill reaches as the site's user, and a stand-in front door for the playbook's last
+step): a site user without DROP (or DELETE) is refused before the undo record is written, the table
+untouched; and ``how: drop`` end to end: the table dropped, the undo (the db playbook) finds the DROP
+in the log, restores around it and swaps the table back, with the writes after the backup replayed
+and the writes after the drop to other tables left as they were.
+
 Small topology on its own network: ``nice -n 5 .venv/bin/pytest -q tests/integration/test_db_swap_verify.py``
-(no twin lock needed); about 20-30 s.
+(no twin lock needed); about 30 s.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pymysql
 import pytest
+from chaoslib.exceptions import InterruptExecution
 
+from gameday.chaos import ledger
+from gameday.chaos.db import actions
+from gameday.chaos.lock import lock_for
 from gameday.deadline import wait_until
 from gameday.sandbox import db_backup, db_physical, db_roles, db_swap, lifecycle
 from gameday.sandbox.db_backup import SCRATCH
-from gameday.sandbox.members import db
+from gameday.sandbox.members import db, toxiproxy
 from gameday.sandbox.spec import Topology
-from gameday.sandbox.twin import DB_NAME, Twin
+from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
 from gameday.site import catalog
 from gameday.site import db as site_db
+from gameday.targets.environment import from_mapping
+from tests.support.front_door import front_door
 
 NAME, NET = "dbswap", 47
 ARTICLES = 400
@@ -61,11 +75,12 @@ def scratch_checksum(member) -> int:
 
 @pytest.fixture(scope="module")
 def pair():
-    """db-1 (primary) and db-2 (its replica) with ``ARTICLES`` articles, and one physical backup."""
+    """db-1 (primary) and db-2 (its replica) with ``ARTICLES`` articles, and one physical backup;
+    toxiproxy holds the database's stable endpoint (at db-1), as the site and the drill reach it."""
     twin = Twin.create(NAME, net=NET)
     lifecycle.down(twin.paths, wipe=True)
     topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=0.5, backoff_cap=2.0,
-                        workloads=[db.workload(twin), db.replica_workload(twin)])
+                        workloads=[db.workload(twin), db.replica_workload(twin), toxiproxy.workload(twin)])
 
     def prepare():
         twin.paths.ensure()
@@ -73,6 +88,7 @@ def pair():
         twin.db_replication_password()
         db_roles.ensure(twin)
         db.prepare(twin)
+        toxiproxy.prepare(twin)
 
     lifecycle.up(twin.paths, topology, prepare=prepare, timeout=180)
     try:
@@ -225,3 +241,93 @@ def test_restore_to_replays_one_statement_larger_than_the_default_packet(pair):
     for member in (host, replica):  # the members' own limit, as each session reads it when it connects
         assert q(member, "SELECT @@global.max_allowed_packet, @@session.max_allowed_packet, "
                          "@@slave_max_allowed_packet")[0] == (2**30,) * 3
+
+
+# ---- the destroy-content drill's own activities (gameday.chaos.db.actions) ----------------------------
+FRONT_DOOR = (f"127.{NET}.0.250", 8080)
+
+
+@pytest.fixture
+def drill(pair, monkeypatch, tmp_path):
+    """The drill's configuration for this pair (an environment of kind sandbox, its site a front door
+    answering 200), and this process's account of what it injected (``GAMEDAY_RUN_LOG``). Afterwards:
+    the site user's grants as the twin makes them, no record left, the target's lock released."""
+    run_log = tmp_path / "run.jsonl"
+    monkeypatch.setenv(ledger.RUN_LOG_ENV, str(run_log))
+    with front_door(*FRONT_DOOR) as url:
+        mapping = {"name": f"{NAME}-drill", "kind": "sandbox", "allowed": True, "production": False, "sandbox": NAME,
+                   "net": NET, "site_url": url}
+        env = from_mapping(mapping, "test_db_swap_verify")
+        try:
+            yield {"gameday_environment": mapping}, env, run_log
+        finally:
+            host = pair[0]
+            q(host, f"GRANT ALL PRIVILEGES ON `{DB_NAME}`.* TO '{DB_USER}'@'%%'", no_log=True)
+            for record in ledger.pending(env):  # a failed test's record goes with it
+                ledger.done(env, record["id"])
+            lock_for(env).release()  # the action took the target's lock for this process
+
+
+def injected(run_log) -> list[dict]:
+    lines = run_log.read_text().splitlines() if run_log.exists() else []
+    return [e for e in map(json.loads, lines) if e["event"] == "injected"]
+
+
+@pytest.mark.parametrize("how, privilege", [("drop", "DROP"), ("delete", "DELETE")])
+def test_a_site_user_without_the_privilege_is_refused_before_the_undo_record(pair, drill, how, privilege):
+    """Without the check, the statement failed after the record (and its undo, the playbook, ran at once)."""
+    host, replica, _ = pair
+    conf, env, run_log = drill
+    before = (live(host), live(replica))
+    q(host, f"REVOKE {privilege} ON `{DB_NAME}`.* FROM '{DB_USER}'@'%%'", no_log=True)
+    with pytest.raises(InterruptExecution) as err:
+        actions.destroy_content(how=how, configuration=conf)
+    message = str(err.value)
+    assert f"the database user '{DB_USER}'@'%' lacks the {privilege} privilege on {DB_NAME}.articles" in message
+    assert f"GRANT {privilege} ON `{DB_NAME}`.`articles` TO '{DB_USER}'@'%'" in message
+    assert "nothing was touched" in message
+    assert injected(run_log) == [] and ledger.pending(env) == []  # no undo record was ever written
+    caught_up(host, replica)
+    assert (live(host), live(replica)) == before
+
+
+def test_the_drill_drops_the_table_and_its_undo_restores_it_with_what_came_after(pair, drill):
+    host, replica, _ = pair
+    conf, env, run_log = drill
+    backup = actions.take_backup(configuration=conf)
+    earlier = dict(q(host, f"SELECT id, version FROM `{DB_NAME}`.articles WHERE id BETWEEN 61 AND 65"))
+    time.sleep(1.1)  # the log keeps whole seconds: the writes and the drop lie after the backup's second
+    # acknowledged after the backup and before the drop: the restore must replay them
+    q(host, f"UPDATE `{DB_NAME}`.articles SET version = version + 1 WHERE id BETWEEN 61 AND 65")
+    q(host, f"INSERT INTO `{DB_NAME}`.outbox (article_id, version, payload) VALUES (61, 2, '{{}}')")
+    versions = dict(q(host, f"SELECT id, version FROM `{DB_NAME}`.articles WHERE id BETWEEN 61 AND 65"))
+    assert versions == {i: v + 1 for i, v in earlier.items()}
+    expect = live(host)[:2]
+    fault = actions.destroy_content(how="drop", configuration=conf)
+    assert fault["statement"] == "DROP TABLE articles" and fault["backup"] == backup["id"], fault
+    assert [e["reason"] for e in injected(run_log)] == ["a bad deploy destroyed content (DROP TABLE articles)"]
+    caught_up(host, replica)
+    for member in (host, replica):
+        assert q(member, "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = %s AND table_name = "
+                         "'articles'", (DB_NAME,)) == [(0,)]
+    # acknowledged after the drop, in another table: the restore leaves it alone
+    q(host, f"INSERT INTO `{DB_NAME}`.outbox (article_id, version, payload) VALUES (62, 2, '{{}}')")
+    outbox = q(host, f"SELECT id, article_id, version FROM `{DB_NAME}`.outbox ORDER BY id")
+
+    done = actions.restore_content(configuration=conf)["restored"]
+    assert len(done) == 1 and done[0]["outcome"] == "restored", done
+    steps = done[0]["steps"]
+    assert all(s["status"] == "ok" for s in steps.values()), steps
+    assert "db.content-lost" in done[0]["findings"]
+    pitr = done[0]["restore"]
+    assert pitr["incident"]["what"] == "DROP TABLE" and pitr["incident"]["gtid"] == fault["gtid"], pitr["incident"]
+    assert [t["gtid"] for t in pitr["skipped"]] == [fault["gtid"]] and pitr["backup"]["id"] == backup["id"]
+    table = pitr["tables"]["articles"]
+    assert pitr["how"]["swap"] == "rename" and table["created"] == table["swapped_gtid"], table  # no live table
+    assert table["replicas"] == {replica.member: "swapped"}
+    assert ledger.pending(env) == []
+    caught_up(host, replica)
+    assert live(host)[:2] == live(replica)[:2] == expect and table["checksum"] == expect[1]
+    for member in (host, replica):
+        assert dict(q(member, f"SELECT id, version FROM `{DB_NAME}`.articles WHERE id BETWEEN 61 AND 65")) == versions
+        assert q(member, f"SELECT id, article_id, version FROM `{DB_NAME}`.outbox ORDER BY id") == outbox
