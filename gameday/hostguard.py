@@ -18,20 +18,36 @@ Allowed: ``http``/``https`` only; no userinfo (``user:pass@`` would also put a p
 and reports); no query or fragment (senders append paths to the base); a host that is loopback
 (127.0.0.0/8, ``::1``, ``localhost``) or named exactly in ``allow`` (the allow-listed
 environment's declared site host, see :func:`site_hosts`). Nothing else.
+
+Redirects are checked too: every ``requests`` sender uses :func:`session`, which follows a redirect
+only to the origin (scheme, host, port) it was answered from. A redirect to anywhere else (WordPress
+301s a request for another ``Host`` to its canonical URL) is refused with :class:`RedirectRefused`
+naming both origins, so a credential or a publish never reaches the other host; a measuring probe
+uses ``session(refuse=False)`` and gets the redirect itself as its answer, never the other host's
+(:func:`redirected_to` says where it pointed)::
+
+    with session() as s:                                   # carries credentials: refuse
+        s.post(f"{base}/api/articles", auth=auth, json=...)
+    s = session(refuse=False)                              # measures: count the redirect as one
+    r = s.get(base + "/")
+    if redirected_to(r): ...                               # "http://127.20.10.1:8080"
 """
 
 from __future__ import annotations
 
 import ipaddress
+import threading
 from typing import Any, Iterable
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
+import requests
 from urllib3.exceptions import LocationParseError
 from urllib3.util import parse_url
 
-from .errors import UsageError
+from .errors import GamedayError, UsageError
 
-__all__ = ["check_url", "site_hosts", "host_of", "is_loopback"]
+__all__ = ["check_url", "site_hosts", "host_of", "is_loopback", "origin", "RedirectRefused", "redirect_refused",
+           "GuardedSession", "session", "redirected_to"]
 
 SCHEMES = ("http", "https")
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -117,3 +133,95 @@ def check_url(url: str, allow: Iterable[str] = ()) -> str:
                       + (f" or the environment's site ({', '.join(sorted(allowed))})" if allowed else ""))
     port = f":{u3.port}" if u3.port is not None else ""
     return f"{scheme}://{host}{port}{u3.path or ''}".rstrip("/")
+
+
+# ---- redirects -----------------------------------------------------------------------------------
+def origin(url: str) -> str | None:
+    """``scheme://host:port`` of ``url`` (lower case, the port always written), or None when the two
+    parsers the senders use (urllib3's and ``urllib.parse``) do not agree on it or it names no host."""
+    try:
+        u3, std = parse_url(str(url)), urlsplit(str(url))
+        std_port = std.port
+    except (LocationParseError, ValueError):
+        return None
+    scheme = (u3.scheme or "").lower()
+    host = (u3.host or "").lower().strip("[]")
+    if scheme not in SCHEMES or not host or "\\" in str(url) or host != (std.hostname or "").lower().strip("[]"):
+        return None
+    port = u3.port or DEFAULT_PORTS[scheme]
+    if port != (std_port or DEFAULT_PORTS[scheme]) or u3.auth is not None or std.username is not None:
+        return None
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+class RedirectRefused(GamedayError):
+    """A sender was redirected to another origin (scheme, host, port) and did not follow."""
+
+    def __init__(self, source: str, target: str):
+        self.source, self.target = origin(source) or "?", origin(target) or _shown(target)[:120]
+        super().__init__(f"refusing to follow a redirect from {self.source} to {self.target}: another host "
+                         "(nothing we send, credentials included, goes to a host it was not meant for)",
+                         hint="the site redirects to its canonical URL: send to that host (the environment's "
+                              "site_url), or make the site answer on the host it is asked for")
+
+
+REDIRECT_CODES = frozenset({301, 302, 303, 307, 308})
+
+
+def redirect_refused(url: str, location: str) -> RedirectRefused | None:
+    """None when a redirect from ``url`` to ``location`` (relative or absolute, resolved as requests and
+    geventhttpclient resolve it) stays on ``url``'s origin; else the :class:`RedirectRefused` to raise.
+    The one rule every sender follows (requests through :class:`GuardedSession`, Locust's users through
+    ``loadtests/locustfile.py``)."""
+    target = urljoin(str(url), str(location))
+    here = origin(url)
+    return None if here is not None and origin(target) == here else RedirectRefused(str(url), target)
+
+
+class GuardedSession(requests.Session):
+    """A ``requests.Session`` that follows a redirect only to the origin it was answered from.
+
+    ``refuse=True`` (senders with credentials or writes): a redirect to another origin raises
+    :class:`RedirectRefused` before anything is sent there. ``refuse=False`` (measuring probes): it is
+    not followed either; the redirect response is returned as the answer, and :func:`redirected_to`
+    names the origin it pointed at. ``allow_redirects=False`` on a call is honoured as in requests."""
+
+    def __init__(self, *, refuse: bool = True):
+        super().__init__()
+        self.refuse = refuse
+        self._calls = threading.local()  # one session may be shared by threads (site_slo's pool)
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+        calls = self._calls
+        depth = getattr(calls, "depth", 0)
+        if depth == 0:  # the caller's own request; deeper sends are requests' hops along the redirects
+            calls.follow = kwargs.get("allow_redirects", True)
+        calls.depth = depth + 1
+        try:
+            return super().send(request, **kwargs)
+        finally:
+            calls.depth = depth
+
+    def get_redirect_target(self, resp: requests.Response) -> str | None:
+        location = super().get_redirect_target(resp)
+        if location is None or not getattr(self._calls, "follow", True):
+            return location
+        refused = redirect_refused(resp.url, location)
+        if refused is None:
+            return location
+        if self.refuse:
+            resp.close()
+            raise refused
+        resp.gameday_redirected_to = refused.target
+        return None
+
+
+def session(*, refuse: bool = True) -> GuardedSession:
+    """The session every ``requests`` sender uses (see :class:`GuardedSession`)."""
+    return GuardedSession(refuse=refuse)
+
+
+def redirected_to(resp: requests.Response) -> str | None:
+    """The origin a response of ``session(refuse=False)`` redirected to and was not followed to, or None."""
+    return getattr(resp, "gameday_redirected_to", None)

@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from . import hostguard
 from .errors import GamedayError
 
 
@@ -37,7 +38,7 @@ class SearchAdmin:
             raise GamedayError("no search endpoints to talk to")
         self.urls = list(urls)
         self.timeout = timeout
-        self.session = requests.Session()
+        self.session = hostguard.session()  # carries the cluster's credentials: no redirect to another host
         self.session.auth = auth
         self.verify = verify
 

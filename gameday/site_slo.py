@@ -6,7 +6,10 @@ stalled server cannot slow the measurement down and hide the stall).
     m["success_ratio"], m["p95_ms"], m["requests"]
 
 The URL passes the one host guard (:mod:`gameday.hostguard`) first, and requests go to the URL it
-returns: loopback, or a host named in ``allow``.
+returns: loopback, or a host named in ``allow``. A redirect is followed only on the same origin
+(:func:`gameday.hostguard.session`); one to another host is counted as what it is, a request this
+site did not serve (not ok; ``redirected`` counts them and ``redirect`` names the first), never as the
+other host's answer.
 """
 
 from __future__ import annotations
@@ -23,13 +26,22 @@ from .errors import UsageError
 DEFAULT_PATHS = ("/", "/search?q=apixaban")
 
 
-def _one(session: requests.Session, url: str, timeout: float) -> tuple[bool, float]:
+def _one(session: requests.Session, url: str, timeout: float) -> tuple[bool, float, str | None]:
+    """(ok, milliseconds, the origin it was redirected to or None) for one GET."""
     started = time.monotonic()
+    away = None
     try:
-        ok = session.get(url, timeout=timeout).status_code < 500
+        r = session.get(url, timeout=timeout)
+        away = hostguard.redirected_to(r)
+        ok = r.status_code < 500 and away is None
     except requests.RequestException:
         ok = False
-    return ok, (time.monotonic() - started) * 1000.0
+    return ok, (time.monotonic() - started) * 1000.0, away
+
+
+def redirect_note(m: dict[str, Any]) -> str:
+    """``", 3 redirected to another host (http://a:80 -> http://b:80)"`` for a measurement's message, or ""."""
+    return f", {m['redirected']} redirected to another host ({m['redirect']})" if m.get("redirected") else ""
 
 
 def measure(base_url: str, *, paths: tuple[str, ...] | list[str] = DEFAULT_PATHS, window_s: float = 5.0,
@@ -41,7 +53,7 @@ def measure(base_url: str, *, paths: tuple[str, ...] | list[str] = DEFAULT_PATHS
     if bad:
         raise UsageError(f"probe path {bad[0]!r} must be a path starting with '/' (no '@' or backslash)")
     n = max(1, int(window_s * rate))
-    session = requests.Session()
+    session = hostguard.session(refuse=False)
     adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -54,9 +66,11 @@ def measure(base_url: str, *, paths: tuple[str, ...] | list[str] = DEFAULT_PATHS
                 time.sleep(delay)
             futures.append(pool.submit(_one, session, base_url + paths[i % len(paths)], timeout))
         results = [f.result(timeout=timeout + 5) for f in futures]
-    latencies = sorted(ms for _, ms in results)
-    ok = sum(1 for good, _ in results if good)
+    latencies = sorted(ms for _, ms, _ in results)
+    ok = sum(1 for good, _, _ in results if good)
+    away = [f"{base_url} -> {to}" for _, _, to in results if to]
     return {"requests": n, "ok": ok, "success_ratio": round(ok / n, 4),
+            "redirected": len(away), "redirect": away[0] if away else None,
             "p50_ms": round(latencies[len(latencies) // 2], 1),
             "p95_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1),
             "window_s": window_s, "at": time.time()}

@@ -48,9 +48,11 @@ from urllib.parse import quote_plus
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # shapes.py, timeline.py beside this file
 
 from locust import FastHttpUser, constant_pacing, events  # noqa: E402
+from locust.contrib.fasthttp import LocustUserAgent  # noqa: E402
 
 import shapes  # noqa: E402
 import timeline as recorder  # noqa: E402
+from gameday import hostguard  # noqa: E402
 from gameday.errors import GamedayError  # noqa: E402
 from gameday.load.model import TrafficModel  # noqa: E402
 from gameday.site import catalog  # noqa: E402
@@ -135,6 +137,24 @@ JOURNEYS = {"read_guidance": read_guidance, "read_monograph": read_monograph, "s
             "browse_category": browse_category, "home": home, "publish": publish}
 
 
+class HostGuardedAgent(LocustUserAgent):
+    """Locust's HTTP agent, following a redirect only on the origin it was answered from
+    (:func:`gameday.hostguard.redirect_refused`, the rule the requests senders follow too). A redirect to
+    another host fails the request with :class:`gameday.hostguard.RedirectRefused`, naming both
+    hosts, before anything (a publish's body, its Authorization) is sent there, and the timeline counts
+    it as the failure it is, not as the other host's answer."""
+
+    def _urlopen(self, request):
+        resp = super()._urlopen(request)
+        location = resp.headers.get("location")
+        if resp.status_code in self.redirect_response_codes and isinstance(location, str) and location:
+            refused = hostguard.redirect_refused(str(request.url), location)
+            if refused is not None:
+                resp.release()
+                raise refused
+        return resp
+
+
 class SpsVisitor(FastHttpUser):
     """One pacing slot of the open model: one request every PACING_S seconds, on schedule."""
 
@@ -147,6 +167,11 @@ class SpsVisitor(FastHttpUser):
     # Locust wants integer weights: shares in per mille (a journey with any weight keeps at least 1).
     tasks = {JOURNEYS[name]: max(1, round(share * 1000)) for name, share in TRAFFIC.journey_shares().items()
              if share > 0}
+
+    def __init__(self, environment) -> None:
+        super().__init__(environment)
+        # FastHttpSession builds a LocustUserAgent itself; make it ours (a subclass adding only the check above)
+        self.client.client.__class__ = HostGuardedAgent
 
     def on_start(self) -> None:
         # Spread first requests over one pacing interval: a burst of new users is not a burst of requests.

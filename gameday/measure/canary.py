@@ -308,7 +308,7 @@ class SearchCanary(_Writer):
     def setup(self) -> None:
         self.site = hostguard.check_url(self.ep.site_url, self.ep.allow_hosts)  # before any write
         self.search = [hostguard.check_url(u, self.ep.allow_hosts) for u in self.ep.search_urls]
-        self.session = requests.Session()
+        self.session = hostguard.session()  # carries the publisher's credentials: no redirect to another host
         self.session.trust_env = False  # no proxy; the target's CAs (gameday.targets.trust) still verify
         self.session.verify = trust.verify()
 
@@ -326,7 +326,7 @@ class SearchCanary(_Writer):
         indexer is eventually consistent: an event may still be in the outbox or in flight)."""
         by_id = {article_id: seq for seq, article_id in self.keys.items() if seq in self.acked}
         found: set[int] = set()
-        session = requests.Session()
+        session = hostguard.session()  # carries the search credentials
         session.trust_env = False
         session.verify = self.ep.search_verify
         session.auth = self.ep.search_auth

@@ -19,6 +19,7 @@ from typing import Any
 
 import requests
 
+from .. import hostguard
 from ..deadline import Deadline, wait_until
 from ..errors import DeadlineExceeded, GamedayError, UsageError
 from .client import SandboxClient
@@ -74,7 +75,8 @@ def _replicas(client: SandboxClient) -> dict[str, int]:
 def region_answers(twin: Twin, *, timeout: float = 2.0) -> bool:
     """True when the region's load balancer serves its home page."""
     try:
-        return requests.get(f"{twin.lb_url}/", timeout=timeout).status_code < 500
+        with hostguard.session(refuse=False) as session:  # this region's own answer, a redirect not followed
+            return session.get(f"{twin.lb_url}/", timeout=timeout).status_code < 500
     except requests.RequestException:
         return False
 
@@ -82,7 +84,8 @@ def region_answers(twin: Twin, *, timeout: float = 2.0) -> bool:
 def serving_region(regions: Regions, *, timeout: float = 2.0) -> str | None:
     """The region that answered a reader at the front (its ``X-Gameday-Region``), None when none did."""
     try:
-        r = requests.get(f"{regions.front.lb_url}/", timeout=timeout)
+        with hostguard.session(refuse=False) as session:
+            r = session.get(f"{regions.front.lb_url}/", timeout=timeout)
     except requests.RequestException:
         return None
     return r.headers.get(REGION_HEADER) if r.status_code < 500 else None

@@ -22,6 +22,7 @@ from typing import Any
 
 import requests
 
+from .. import hostguard
 from ..errors import GamedayError, RegionSetNotRunning, UsageError  # noqa: F401 - RegionSetNotRunning re-exported
 from .base import Target
 from .environment import Environment, standby
@@ -60,7 +61,8 @@ class RegionPair:
         """True when ``region``'s own site answers a reader (any status below 500)."""
         try:
             url = self.target(region).site_url()
-            return requests.get(url, timeout=timeout, verify=True).status_code < 500
+            with hostguard.session(refuse=False) as session:  # its own answer: a redirect is not followed off-site
+                return session.get(url, timeout=timeout, verify=True).status_code < 500
         except (requests.RequestException, GamedayError):
             return False
 
@@ -71,7 +73,8 @@ class RegionPair:
         if url is None:
             return None
         try:
-            r = requests.get(f"{url}/", timeout=timeout)
+            with hostguard.session(refuse=False) as session:
+                r = session.get(f"{url}/", timeout=timeout)
         except requests.RequestException:
             return None
         return r.headers.get(REGION_HEADER) if r.status_code < 500 else None

@@ -23,6 +23,7 @@ import requests
 from chaoslib.exceptions import InterruptExecution
 from chaoslib.exit import exit_gracefully
 
+from ... import hostguard
 from ...errors import GamedayError
 from ...targets import consent, for_environment
 from ..context import environment
@@ -44,7 +45,7 @@ class Watch(threading.Thread):
         self.tripped: str | None = None
 
     def run(self) -> None:
-        session = requests.Session()
+        session = hostguard.session(refuse=False)  # a redirect to another host is an answer, not followed
         while not self.stop.wait(self.interval):
             try:
                 ok = session.get(self.url, timeout=2).status_code < 500

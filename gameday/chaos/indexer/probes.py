@@ -41,7 +41,7 @@ def wait_for_articles_indexed(ids: List[int], timeout: float = 60, configuration
     """
     tgt = target(configuration, lock=False)
     site, search = hostguard.check_url(tgt.site_url(), hostguard.site_hosts(tgt.env)), tgt.search_admin()
-    session = requests.Session()
+    session = hostguard.session()  # versions read from another host would not be this site's
     started, deadline = time.monotonic(), Deadline(float(timeout))
     behind: Dict[int, str] = {aid: "not read yet" for aid in ids}
     while behind and not deadline.expired():
@@ -59,6 +59,8 @@ def _behind(session: requests.Session, site: str, search, aid: int) -> str:
     try:
         want = int(session.get(f"{site}/api/articles/{aid}", timeout=5).json()["version"])
         doc = search.request("GET", f"/content/_doc/{aid}", ok=(200, 404)) or {}
+    except hostguard.RedirectRefused as err:
+        return f"not read: {err.message}"
     except (requests.RequestException, ValueError, KeyError, GamedayError) as err:
         return f"not read: {type(err).__name__}"
     have = doc.get("_version") if doc.get("found") else None

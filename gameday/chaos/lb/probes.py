@@ -31,7 +31,7 @@ def wait_for_site_reachable(timeout: float = 60, interval: float = 0.1, configur
     call, requests that failed meanwhile). Raises after ``timeout``."""
     tgt = target(configuration, lock=False)
     url = hostguard.check_url(tgt.site_url() + "/", hostguard.site_hosts(tgt.env))
-    session = requests.Session()
+    session = hostguard.session(refuse=False)  # a redirect answers (the balancer is back); it is not followed
     started, deadline, failed = time.monotonic(), Deadline(float(timeout)), 0
     while not deadline.expired():
         try:

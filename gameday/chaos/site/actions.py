@@ -40,8 +40,10 @@ def publish_updates(count: int = 5, first_id: int = 1, configuration: Dict[str, 
 
 def _publish(url: str, aid: int, auth: tuple[bytes, bytes] | None) -> str:
     """One editor's update of article ``aid``: ``acknowledged``, ``pending``, ``failed`` (an answer
-    other than 201/202) or ``unreachable`` (no answer, or not the article)."""
-    with requests.Session() as session:
+    other than 201/202) or ``unreachable`` (no answer, or not the article). A redirect to another host
+    raises :class:`gameday.hostguard.RedirectRefused` (naming both hosts): that is the site's address
+    being wrong, not a fault's effect to count."""
+    with hostguard.session() as session:  # RedirectRefused: the credential never follows to another host
         try:
             current = session.get(f"{url}/api/articles/{aid}", timeout=5).json()
             r = session.post(f"{url}/api/articles", timeout=15, auth=auth, json={

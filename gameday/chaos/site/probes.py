@@ -74,7 +74,7 @@ def site_meets_slo(min_success_ratio: float = None, max_p95_ms: float = None, wi
         met = m["success_ratio"] >= min_success_ratio and m["p95_ms"] <= max_p95_ms
         # the journal keeps only True/False: say why, for the steady state a scenario failed before its fault
         log.info(f"gameday: site SLO {'met' if met else 'MISSED'} over {window_s:g}s (window {attempt} of at most "
-                 f"{attempts}): {m['ok']}/{m['requests']} ok, p95 {m['p95_ms']:.0f} ms "
+                 f"{attempts}): {m['ok']}/{m['requests']} ok{site_slo.redirect_note(m)}, p95 {m['p95_ms']:.0f} ms "
                  f"(SLO: {min_success_ratio:.2%} ok, p95 <= {max_p95_ms:g} ms)")
         if met:
             return True

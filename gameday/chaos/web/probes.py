@@ -65,7 +65,7 @@ def wait_until_not_ready_out_of_rotation(timeout: float = 30, requests_per_windo
     """
     tgt = target(configuration, lock=False)
     url = hostguard.check_url(tgt.site_url() + "/", hostguard.site_hosts(tgt.env))
-    session = requests.Session()
+    session = hostguard.session(refuse=False)  # a redirect to another host is answered as itself
     started, deadline = time.monotonic(), Deadline(float(timeout))
     last: Dict[str, Any] = {}
     while not deadline.expired():

@@ -246,8 +246,8 @@ def _readers_served(ctx: Context) -> Check:
     m = site_slo.measure(url, paths=PATHS, window_s=3, rate=10, timeout=3, allow=hostguard.site_hosts(ctx.env))
     slo = ctx.site_slo()
     ok = m["success_ratio"] >= slo["success_ratio"] and m["p95_ms"] <= slo["p95_ms"]
-    return Check(ok, f"readers at {url}: {m['ok']}/{m['requests']} ok, p95 {m['p95_ms']:.0f} ms, served by "
-                     f"{p.serving() or p.active()}")
+    return Check(ok, f"readers at {url}: {m['ok']}/{m['requests']} ok{site_slo.redirect_note(m)}, "
+                     f"p95 {m['p95_ms']:.0f} ms, served by {p.serving() or p.active()}")
 
 
 STEPS = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import requests
 
+from ... import hostguard
 from ...errors import GamedayError
 from ..context import Context
 from ..engine import Finding, Part, Step
@@ -22,9 +23,12 @@ def readyz_reason(ctx: Context, m: Member) -> str:
     check = ctx.target.health_check("web")
     path = check["path"]
     try:
-        r = requests.get(f"{check['scheme']}://{m.address}:{check['port']}{path}", timeout=2)
+        with hostguard.session(refuse=False) as session:
+            r = session.get(f"{check['scheme']}://{m.address}:{check['port']}{path}", timeout=2)
     except requests.RequestException as err:
         return f"{path} did not answer ({type(err).__name__})"
+    if hostguard.redirected_to(r):
+        return f"{path}: HTTP {r.status_code} redirect to another host ({hostguard.redirected_to(r)})"
     return "" if r.status_code == 200 else f"{path}: {r.text.strip()[:160]}"
 
 
