@@ -40,6 +40,7 @@ PHASE_LABELS = {
     "detect": "detect", "decide": "decide (simulated human decision)", "rebuild-standby": "rebuild the standby",
     "scale-up-standby": "scale up the standby", "stop-writes": "stop writes", "wait-caught-up": "wait until caught up",
     "promote-standby": "promote the standby", "switch-front": "switch the front", "resume-writes": "resume writes",
+    "flush-site-caches": "flush the site's caches",
     "rebuild-old-as-standby": "rebuild the old region as standby", "scale-down-old": "scale the new standby down",
     "verify-readers": "verify readers",
 }

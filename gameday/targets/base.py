@@ -466,6 +466,19 @@ class Target(abc.ABC):
         """(user, password, database) of the site's database, read at the moment of use. The
         password is registered with :mod:`gameday.redact` and never leaves this process."""
 
+    def flush_site_caches(self) -> dict[str, Any]:
+        """Empty the site's object cache and ban every page its CDN cached, after the database's
+        content changed underneath them (a point-in-time restore, a failover, a region promotion), so
+        that no reader is served what the restore removed or changed::
+
+            target.flush_site_caches()
+            # {"object_cache": {"members": {"cache-1": {"flushed": True, "keys_before": 812}}},
+            #  "cdn": {"members": {"cdn-1": {"banned": True, "objects_before": 40}}}}
+
+        ``None`` for a cache this target has none of. Here: neither is declared, so nothing is done
+        (a target that has them overrides this); raises GamedayError when a cache it has does not answer."""
+        return {"object_cache": None, "cdn": None}
+
     def health_check(self, layer: str) -> dict[str, Any]:
         """How ``layer``'s members say they are healthy, ``{"path", "port", "scheme"}``: the
         environment's ``health.<layer>``, else the platform's defaults (``/readyz`` over http on

@@ -574,6 +574,13 @@ class SandboxTarget(Target):
         host, port = self._twin().db_addr().split(":")
         return host, int(port)
 
+    def flush_site_caches(self) -> dict:
+        """The twin's object cache (``cache-N``, WordPress's Redis) emptied and its CDN (``cdn-N``,
+        Varnish) banned, for those it runs (:func:`gameday.sandbox.site_caches.flush`); ``None`` for
+        one it does not run (the Python site has no object cache)."""
+        from ..sandbox import site_caches
+        return site_caches.flush(self._twin(), self._status())
+
     def content_schema(self) -> ContentSchema:
         """The twin's own (:meth:`gameday.sandbox.twin.Twin.content_schema`): the Python site's ``articles``
         and ``outbox`` tables (``ARTICLES_TABLE``), or ``WORDPRESS`` when the twin runs WordPress

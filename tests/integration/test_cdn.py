@@ -189,3 +189,34 @@ def test_the_cdn_killed_is_restarted_by_the_supervisor_cold_then_warm(cdn_twin):
     assert _origin_counts()["GET /medicines/apixaban"] == served_before + 1
     counted = _counted(cdn_twin, {}, cache_miss=1, cache_hit=2)  # a new cache process: its counters start at 0
     assert (counted["cache_miss"], counted["cache_hit"]) == (1, 2) and cdn.counters(cdn_twin)["MAIN.n_object"] == 1
+
+
+def test_the_playbooks_flush_step_bans_every_cached_page_through_the_target(cdn_twin):
+    """Issue 17, R8: after a restore the db and region playbooks ban the CDN's cached pages (the step
+    every such playbook runs, reached through the target as a playbook reaches it). A page cached before
+    the ban is fetched from the origin after it; the twin has no object cache, and the step says so."""
+    from gameday.recovery.context import Context
+    from gameday.recovery.engine import run_step
+    from gameday.recovery.layers import db as db_layer
+    from gameday.targets import for_environment
+    from gameday.targets.environment import from_mapping
+
+    client = SandboxClient(cdn_twin.paths)
+    client.wait_ready("web-1", timeout=30)
+    wait_until(lambda: cdn.origin_healthy(cdn_twin), timeout=15, what="cdn-1's probe to mark the origin healthy")
+    page = "/guidance/clopidogrel"
+    cached = [_get(cdn_twin, page) for _ in range(2)]
+    assert [c.headers["X-Cache"] for c in cached] == ["MISS", "HIT"]
+    served = _origin_counts()[f"GET {page}"]
+    objects = cdn.counters(cdn_twin)["MAIN.n_object"]
+    target = for_environment(from_mapping({"name": "cdn-test", "kind": "sandbox", "allowed": True,
+                                           "sandbox": cdn_twin.name, "net": NET}, "test_cdn"))
+    step = db_layer.FLUSH_AFTER_RESTORE
+    done = run_step(db_layer.CORE, step, Context(target=target))
+    assert done.status == "ok" and done.name == "flush-site-caches" and done.seconds is not None, done
+    assert done.did == (f"object cache: none in this environment, nothing to empty; "
+                        f"CDN: cdn-1 banned ({objects} objects cached)"), done.did
+    after = [_get(cdn_twin, page) for _ in range(2)]
+    assert [(a.status_code, a.headers["X-Cache"]) for a in after] == [(200, "MISS"), (200, "HIT")]
+    assert f"{page} served {served + 1}" in after[0].text  # fetched from the origin again, once
+    assert _origin_counts()[f"GET {page}"] == served + 1

@@ -222,3 +222,44 @@ def test_the_cache_lost_every_page_answers_from_the_database_and_then_from_redis
     print("[figure] DB queries per page   without cache (Redis lost)   cold Redis   warm Redis")
     for name, row in FIGURES.items():
         print(f"[figure] {name:<20} {row.get('fallback', '-'):>28} {row['cold']:>12} {row['warm']:>12}")
+
+
+def test_the_playbooks_flush_step_empties_the_object_cache_through_the_target(cache_twin):
+    """Issue 17, R8: a restore changes the database behind WordPress's back, and the object cache keeps
+    serving what it had. The db and region playbooks' step (as a playbook reaches the twin: through
+    the target) empties it: a key cached before is gone after, and the page shows the database's
+    content again. The topology has no CDN, and the step says so."""
+    from gameday.recovery.context import Context
+    from gameday.recovery.engine import run_step
+    from gameday.recovery.layers import db as db_layer
+    from gameday.targets import for_environment
+    from gameday.targets.environment import from_mapping
+
+    post = requests.get(wordpress.url(cache_twin) + f"{API}/posts", params={"type": "post", "per_page": 1},
+                        timeout=10).json()["items"][0]
+
+    def title() -> tuple[str, str]:
+        answer = requests.get(wordpress.url(cache_twin) + f"{API}/posts/{post['id']}", timeout=10)
+        return answer.json()["title"], answer.headers["X-Gameday-Object-Cache"]
+
+    old = title()[0]
+    assert title() == (old, "redis")  # warm: the post object is in Redis
+    _api(cache_twin, "write")  # a persistent key of our own, `gameday-test:n`
+    key = f"{wordpress.config_name(cache_twin)}:1:gameday-test:n"
+    assert _redis_cli(cache_twin, "EXISTS", key) == "1"
+    restored = f"{old} (as the restore left it)"
+    stack.sql(cache_twin, "UPDATE wp_posts SET post_title = %s WHERE ID = %s", (restored, post["id"]))
+    assert title() == (old, "redis")  # the object cache still serves what the database no longer says
+    keys = int(_redis_cli(cache_twin, "DBSIZE"))
+
+    target = for_environment(from_mapping({"name": "cache-test", "kind": "sandbox", "allowed": True,
+                                           "sandbox": cache_twin.name, "net": NET}, "test_object_cache"))
+    done = run_step(db_layer.CORE, db_layer.FLUSH_AFTER_FAILOVER, Context(target=target))
+    assert done.status == "ok" and done.name == "flush-site-caches-after-failover" and done.seconds is not None, done
+    assert done.did == (f"object cache: cache-1 emptied ({keys} keys); "
+                        "CDN: none in this environment, nothing to ban"), done.did
+    assert _redis_cli(cache_twin, "EXISTS", key) == "0" and _redis_cli(cache_twin, "EXISTS", "gameday:flush-sentinel") == "0"
+    assert title() == (restored, "redis")  # read from the database, cached again
+    assert redis_cache.password(cache_twin) not in done.did + done.detail
+    stack.sql(cache_twin, "UPDATE wp_posts SET post_title = %s WHERE ID = %s", (old, post["id"]))
+    _redis_cli(cache_twin, "FLUSHALL")

@@ -90,7 +90,8 @@ def test_the_action_refuses_on_kubernetes_before_any_lock_or_record(monkeypatch)
 # ---- the playbook ------------------------------------------------------------------------------------
 def test_destroyed_content_is_restored_then_verified_against_the_backup():
     plan = [step.name for _part, step in load_playbook("db").plan([Finding("db.content-lost", "x")])]
-    assert plan == ["restore-db-content", "verify-db", "verify-db-content", "verify-db-replication", "verify-site-after-db"]
+    assert plan == ["restore-db-content", "flush-site-caches", "verify-db", "verify-db-content", "verify-db-replication",
+                    "verify-site-after-db"]  # the site's caches emptied after the restore (R8)
 
 
 def test_a_killed_database_is_not_a_content_restore():

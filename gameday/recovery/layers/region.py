@@ -12,8 +12,9 @@ every region operation is the region's own Target's. Findings::
 Each phase is a step, so the playbook's timings are the RTO split by phase: detect, decide (a human
 step, simulated by ``regions.decision_s``), promote, scale up, switch the front, verify; a switchover
 adds stop-writes and wait-caught-up, and the time writes were refused is measured
-(``LAST[env]["writes_unavailable_s"]``); it ends by rebuilding the old region as the standby and
-scaling it down to a standby's size (``scale-down-old``, its own phase).
+(``LAST[env]["writes_unavailable_s"]``); once writes resume, the promoted region's object cache is
+emptied and its CDN banned (``flush-site-caches``: :mod:`.site_caches`); it ends by rebuilding the old
+region as the standby and scaling it down to a standby's size (``scale-down-old``, its own phase).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from ...errors import GamedayError
 from ...targets import regions as region_pairs
 from ..context import Context
 from ..engine import Check, Finding, Part, Step
+from . import site_caches
 
 LOST = "region.active-lost"
 SWITCHOVER = "region.switchover-requested"
@@ -220,6 +222,13 @@ def _writable(ctx: Context) -> Check:
     return Check(True, f"{p.active()}'s database accepts writes")
 
 
+def _flush_caches(ctx: Context) -> str:
+    """The promoted region's caches: its object cache held what its replica's database had when it was
+    cached (replication does not invalidate WordPress's cache) and its CDN pages built from it."""
+    p = pair(ctx)
+    return f"{p.active()}: {site_caches.flushed(p.target(p.active()))}"
+
+
 def _rebuild_old(ctx: Context) -> str:
     p = pair(ctx)
     old = _last(ctx).get("from") or p.standby()
@@ -268,6 +277,7 @@ STEPS = (
          act=_switch_front, check=_front_serves_new),
     Step("resume-writes", "The promoted region accepts writes", deadline_s=60, when=(LOST, SWITCHOVER),
          check=_writable),
+    site_caches.step("flush-site-caches", (LOST, SWITCHOVER), act=_flush_caches),
     Step("rebuild-old-as-standby", "Make the old region the standby of the new one (redundancy restored)",
          deadline_s=600, when=(SWITCHOVER,), act=_rebuild_old),
     Step("scale-down-old", "Scale the new standby back down to a standby's size (search nodes one at a time)",

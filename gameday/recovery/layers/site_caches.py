@@ -1,0 +1,55 @@
+"""The site's caches after its database's content changed: the object cache emptied and the CDN's
+cached pages banned, through the target (:meth:`gameday.targets.base.Target.flush_site_caches`), so
+that readers are not served what a restore removed or a lost primary held (issue 17, risk R8).
+
+One step, used by the db playbook (after a point-in-time restore and after a failover) and the region
+playbook (after a promotion), timed and reported as every step is. Where the environment has no object
+cache or no CDN the step does nothing for it and says so in its output::
+
+    flushed(ctx.target)  # "object cache: cache-1 emptied (812 keys); CDN: cdn-1 banned (40 pages cached)"
+                         # "object cache: none in this environment, nothing to empty; CDN: ..."
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...targets.base import Target
+from ..context import Context
+from ..engine import Step
+
+DESCRIPTION = ("Empty the object cache and ban the CDN's cached pages: they may still hold what the database "
+               "no longer has (nothing is done for a cache the environment has none of)")
+
+
+def words(done: dict[str, Any]) -> str:
+    """What :meth:`Target.flush_site_caches` did, in words (the step's output)."""
+    def one(kind: str, what: str, key: str, count_key: str, count_words: str, verb: str) -> str:
+        cache = done.get(key)
+        if cache is None:
+            return f"{kind}: none in this environment, nothing to {what}"
+        parts = []
+        for name, m in (cache.get("members") or {}).items():
+            if m.get(verb):
+                n = m.get(count_key)
+                parts.append(f"{name} {'emptied' if verb == 'flushed' else 'banned'}"
+                             + (f" ({n} {count_words})" if n is not None else ""))
+            else:
+                parts.append(f"{name} left alone ({m.get('why', 'not running')})")
+        return f"{kind}: " + ("; ".join(parts) or "no member")
+
+    return (one("object cache", "empty", "object_cache", "keys_before", "keys", "flushed") + "; "
+            + one("CDN", "ban", "cdn", "objects_before", "objects cached", "banned"))
+
+
+def flushed(target: Target) -> str:
+    return words(target.flush_site_caches())
+
+
+def step(name: str, when: tuple[str, ...], act=None) -> Step:
+    """The flush as a restore step answering ``when``; ``act`` defaults to the context's own target."""
+    return Step(name, DESCRIPTION, deadline_s=30, when=when, act=act or _flush_own)
+
+
+def _flush_own(ctx: Context) -> str:
+    return flushed(ctx.target)
