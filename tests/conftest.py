@@ -118,6 +118,22 @@ def pytest_runtest_setup(item):
 TEST_NET = 20  # the full twin under test: 127.20.x.y, away from a developer's default twin (127.10.x.y)
 
 
+def _with_test_web_tier(t):
+    """The session twin with the web tier ``GAMEDAY_SANDBOX_WEB`` names (as ``sandbox up --web``
+    reads it), or the default tier when it is unset (called after the wipe): ``GAMEDAY_SANDBOX_WEB=wordpress pytest ...`` runs
+    the twin's tests against WordPress. Its data is wiped first, so the tier may change between runs."""
+    import dataclasses
+
+    from gameday.sandbox.shape import WEB_TIERS, Shape
+
+    web = os.environ.get("GAMEDAY_SANDBOX_WEB") or WEB_TIERS[0]
+    if web not in WEB_TIERS:
+        raise pytest.UsageError(f"GAMEDAY_SANDBOX_WEB={web!r}: expected one of {', '.join(WEB_TIERS)}")
+    t = dataclasses.replace(t, shape=Shape(web=web))  # the wipe took its shape.json: every process reads this one
+    t.shape.save(t.paths)
+    return t
+
+
 @pytest.fixture(scope="session")
 def _session_twin():
     from gameday.sandbox import lifecycle
@@ -127,6 +143,7 @@ def _session_twin():
     install_all()  # no-op when installed; makes a bare `pytest` work on a fresh machine too
     t = Twin.create("test", net=TEST_NET)
     lifecycle.down(t.paths, wipe=True)  # start from clean data
+    t = _with_test_web_tier(t)
     yield t
     lifecycle.down(t.paths, wipe=True)
 
