@@ -74,7 +74,8 @@ def _progress(name: str, state: str, view: dict) -> None:
               help="The web tier: 'python' (the sample site under gunicorn) or 'wordpress' (in progress, issue "
                    "17: WordPress on PHP-FPM + nginx as web-1..3, the Redis object cache cache-1, the WordPress "
                    "bootstrap job, the search index seeded from WordPress, the Java outbox relay relay-1; one "
-                   "region, not with --kubernetes). Kept in the twin's state: every later command, `gameday "
+                   "region, with --kubernetes web and the indexer as pods, the cache and the relay outside "
+                   "the cluster). Kept in the twin's state: every later command, `gameday "
                    "run` and the target follow it. Changing it needs the twin down; back to python needs "
                    "`down --wipe`. Default: what the twin was made with (python for a new twin).")
 @click.pass_obj

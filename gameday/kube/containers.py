@@ -22,14 +22,16 @@ SELECTOR_ANNOTATION = "sandbox.gameday.io/selector"  # a selectorless Service's 
 DB_SECRET = "sandbox-db"          # GAMEDAY_DB_PASSWORD (what the pods read), username, password
 SEARCH_SECRET = "search-es-elastic-user"  # key `elastic`: the search password, named as ECK names it
 CA_SECRET = "twin-ca"             # key `ca.crt`: the twin CA (as ECK's <cluster>-es-http-certs-public)
+REDIS_SECRET = "redis-auth"       # key `password`: the object cache's AUTH string (Memorystore's, WordPress reads it)
 APPLY_TIMEOUT = 240.0
 
 
 # ---- translation of a supervisor member into a container --------------------------------------------
 
 # Secret variables a member's env files hold -> the Secret and key its pods read them from. The search
-# password comes from ECK's Secret; every other key from the database's (DB_SECRET, under its own name).
-SECRET_REFS = {"GAMEDAY_SEARCH_PASSWORD": (SEARCH_SECRET, "elastic")}
+# password comes from ECK's Secret, the object cache's from its own; every other key from the database's
+# (DB_SECRET, under its own name).
+SECRET_REFS = {"GAMEDAY_SEARCH_PASSWORD": (SEARCH_SECRET, "elastic"), "GAMEDAY_REDIS_PASSWORD": (REDIS_SECRET, "password")}
 PROBE_PASSWORD_ENV = "GAMEDAY_SEARCH_PASSWORD"  # what an authenticated exec probe reads its password from
 
 

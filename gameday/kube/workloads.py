@@ -2,8 +2,12 @@
 
 ``gameday sandbox up --kubernetes`` runs web as a Deployment in namespace ``gameday`` instead of
 supervisor members: each pod runs the very command, environment and readiness check of the
-supervisor's ``web-N`` member (:func:`gameday.sandbox.members.site.web`), with the member's address
-replaced by the pod's (``$(POD_IP)``) and its secret env file turned into a Secret::
+supervisor's ``web-N`` member (the twin's web tier: :func:`gameday.sandbox.members.site.web`, or
+WordPress, :func:`gameday.sandbox.members.wordpress.member`), with the member's address replaced by
+the pod's (``$(POD_IP)``) and its secret env files turned into Secrets. A WordPress pod's launcher
+renders its php-fpm and nginx configs for its own address and name (``$(POD_NAME)``) into an emptyDir
+(:func:`wordpress_container`); Redis (the object cache, as Memorystore) and the Java outbox relay stay
+supervisor members outside the cluster, the Redis password in a Secret of its own (``redis-auth``)::
 
     objects(twin)      # Namespace, Service/StatefulSet/PDB db, kafka and search, Secret sandbox-db,
                        # Deployment web (3), Service web, PDB web, Deployment indexer (2)
@@ -47,8 +51,8 @@ from ..sandbox.spec import MemberSpec, Topology, Workload
 from .addresses import ANNOTATION as ADDRESSES_ANNOTATION
 from ..sandbox.twin import DB_USER, LAYERS, PORTS, WEB_REPLICAS, Twin
 from .containers import (CA_SECRET, DB_SECRET, NAME_LABEL, NAMESPACE, PART_OF, PROBE_PASSWORD_ENV,  # noqa: F401
-                         SEARCH_SECRET, SECRET_REFS, SELECTOR_ANNOTATION, _secret_ref, container_from, probe_from,
-                         secret_keys)
+                         REDIS_SECRET, SEARCH_SECRET, SECRET_REFS, SELECTOR_ANNOTATION, _secret_ref, container_from,
+                         probe_from, secret_keys)
 
 log = logging.getLogger("gameday.kube.workloads")
 
@@ -102,13 +106,47 @@ def indexer_objects(indexer: Workload) -> list[dict[str, Any]]:
     return [deployment]
 
 
+WORDPRESS_LAUNCHER = "gameday.sandbox.wordpress.launch"
+PUBLISHER_SECRET = "wordpress-publisher"  # the site API's publisher (a client's credential: environments name it)
+RUN_VOLUME = "run"  # a WordPress pod's emptyDir: its rendered configs, sockets, pid files and temp files
+
+
+def pod_run_dir(twin: Twin) -> str:
+    """Where a WordPress web pod's emptyDir is mounted (the same path in every pod, each its own
+    directory: the node agent bind-mounts it in the container's mount namespace)."""
+    return str(twin.paths.run / "web-pod")
+
+
+def wordpress_container(twin: Twin, member: MemberSpec) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The container of a WordPress web pod and its volumes, from the supervisor's ``web-1``: the same
+    launcher command, at the pod's address (``$(POD_IP)``), named as the pod (``$(POD_NAME)``: the
+    php-fpm pool, ``X-Served-By``, the readiness fault's file) and with its run directory on an
+    emptyDir, so that no two pods share a socket, a pid file or a config."""
+    container = container_from(member, name="web", secret=DB_SECRET if member.env_files else None)
+    args = list(container["args"])
+    for flag, value in (("--member", "$(POD_NAME)"), ("--run-dir", pod_run_dir(twin))):
+        if flag not in args:
+            raise ValueError(f"{member.name}: the WordPress launcher's argv has no {flag}")
+        args[args.index(flag) + 1] = value
+    container["args"] = args
+    container["env"].insert(0, {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}})
+    container["volumeMounts"] = [{"name": RUN_VOLUME, "mountPath": pod_run_dir(twin)}]
+    return container, [{"name": RUN_VOLUME, "emptyDir": {}}]
+
+
 def web_objects(twin: Twin, web: Workload, *, replicas: int = WEB_REPLICAS) -> list[dict[str, Any]]:
-    """Deployment + Service + PodDisruptionBudget for the web tier (from the supervisor's ``web-1``)."""
+    """Deployment + Service + PodDisruptionBudget for the web tier (from the supervisor's ``web-1``:
+    the Python site's, or WordPress's launcher, :func:`wordpress_container`)."""
     member = web.members[0]
     labels = {NAME_LABEL: "web", **pod_labels(member)}
-    container = container_from(member, name="web", secret=DB_SECRET if member.env_files else None)
+    volumes: list[dict[str, Any]] = []
+    if WORDPRESS_LAUNCHER in member.argv:
+        container, volumes = wordpress_container(twin, member)
+    else:
+        container = container_from(member, name="web", secret=DB_SECRET if member.env_files else None)
     pod_spec = {
         "containers": [container],
+        **({"volumes": volumes} if volumes else {}),
         "terminationGracePeriodSeconds": int(member.stop_grace),
         "topologySpreadConstraints": [zone_spread({NAME_LABEL: "web"}, keep_in_zone=False),
                                       {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname",
@@ -221,11 +259,13 @@ DEPLOYED = ("web", "indexer")          # ... and as Deployments (applied after t
 
 def adopted_workloads(twin: Twin) -> Topology:
     """The supervisor workloads that run as Kubernetes objects here (``STATEFUL`` and ``DEPLOYED``), as
-    the twin's topology builds them; made here so that this module does not import the topology that
-    imports it (:func:`gameday.sandbox.topology.build` calls :func:`adopt`)."""
-    from ..sandbox.members import db, kafka, search, site
+    the twin's topology builds them (web: the twin's web tier, the Python site's or WordPress's; the
+    indexer without its own outbox relay under WordPress); made here so that this module does not
+    import the topology that imports it (:func:`gameday.sandbox.topology.build` calls :func:`adopt`)."""
+    from ..sandbox.members import db, kafka, search, site, wordpress
+    web = wordpress.workload(twin, name="web", after=[]) if twin.shape.wordpress else site.web(twin)
     return Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, workloads=[
-        db.workload(twin), kafka.workload(twin), search.workload(twin), site.web(twin), site.indexer(twin)])
+        db.workload(twin), kafka.workload(twin), search.workload(twin), web, site.indexer(twin)])
 
 
 def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") -> list[dict[str, Any]]:
@@ -234,6 +274,9 @@ def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") 
     topo = topology or adopted_workloads(twin)
     twin.db_password()  # the twin's secret env files exist from here on (made once per twin)
     twin.search_password()
+    if twin.shape.wordpress:  # and the object cache's, which WordPress's pods read
+        from ..sandbox.members import redis_cache
+        redis_cache.password(twin)
     web = topo.workload("web")
     out: list[dict[str, Any]] = [{"apiVersion": "v1", "kind": "Namespace",
                                   "metadata": {"name": NAMESPACE, "labels": dict(PART_OF)}}]
@@ -241,11 +284,16 @@ def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") 
         for name in STATEFUL:
             out += statefulset_objects(twin, topo.workload(name))
     if part in ("web", "all"):
-        secrets = {k: v for k, v in secret_keys(web.members[0].env_files).items() if _secret_ref(k)["name"] == DB_SECRET}
+        keys = secret_keys(web.members[0].env_files)
+        secrets = {k: v for k, v in keys.items() if _secret_ref(k)["name"] == DB_SECRET}
         if secrets:
             secrets.update(username=DB_USER, password=twin.db_password())  # as a production DB Secret holds them
             out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(DB_SECRET), "type": "Opaque",
                         "stringData": secrets})
+        redis = {_secret_ref(k)["key"]: v for k, v in keys.items() if _secret_ref(k)["name"] == REDIS_SECRET}
+        if redis:  # the object cache's AUTH string (WordPress's), never in the database's Secret
+            out.append({"apiVersion": "v1", "kind": "Secret", "metadata": _meta(REDIS_SECRET), "type": "Opaque",
+                        "stringData": redis})
         out += web_objects(twin, web)
         out += indexer_objects(topo.workload("indexer"))
     if part in ("web", "all"):  # search snapshots on a schedule, as the platform's own on GKE (gameday.kube.schedules)
@@ -257,14 +305,24 @@ def objects(twin: Twin, topology: Topology | None = None, *, part: str = "all") 
 def credential_objects(twin: Twin) -> list[dict[str, Any]]:
     """Secrets an environment reads the twin's credentials from, named as on the platform: the search
     password (``search-es-elastic-user``, key ``elastic``) and the CA of the TLS front (``twin-ca``,
-    key ``ca.crt``). Applied with the ``data`` part (:func:`main`); the database's is ``sandbox-db``."""
+    key ``ca.crt``). Applied with the ``data`` part (:func:`main`); the database's is ``sandbox-db``.
+    With WordPress also the ``publisher``'s Application Password (``wordpress-publisher``, keys
+    ``username`` and ``password``): a client's credential (canaries, the load's editors publish with it),
+    which no pod reads; WordPress keeps only its hash."""
     from ..sandbox import tls
     tls.ensure_ca(twin)
+    publisher = []
+    if twin.shape.wordpress:
+        from ..sandbox.members import wordpress
+        user, password = wordpress.publisher_credentials(twin)
+        publisher = [{"apiVersion": "v1", "kind": "Secret", "metadata": _meta(PUBLISHER_SECRET), "type": "Opaque",
+                      "stringData": {"username": user, "password": password}}]
     return [
         {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(SEARCH_SECRET, {"app.kubernetes.io/name": "search"}),
          "type": "Opaque", "stringData": {"elastic": twin.search_password()}},
         {"apiVersion": "v1", "kind": "Secret", "metadata": _meta(CA_SECRET), "type": "Opaque",
          "stringData": {"ca.crt": tls.ca_bundle_path(twin).read_text()}},
+        *publisher,
     ]
 
 
@@ -323,11 +381,14 @@ def adopt(topology: Topology, twin: Twin, kubeconfig: str) -> None:
     """Move web, the indexer, the database, Kafka and search from supervisor members to Kubernetes
     objects: job ``kube-data`` applies the StatefulSets and waits for their pods (the bootstrap job
     now comes after it), job ``kube-workloads`` applies the web and indexer Deployments after the
-    bootstrap job; ``kube-services`` feeds HAProxy."""
+    bootstrap job (and WordPress's install job ``wp-bootstrap``, which also waits for ``kube-data``:
+    the database is a pod); ``kube-services`` feeds HAProxy."""
     from ..sandbox.members import lb
     for name in (*DEPLOYED, *STATEFUL):
         topology.workload(name).replicas = 0
-    topology.workload("bootstrap").after.append("kube-data")
+    jobs = [w.name for w in topology.workloads if w.name in ("wp-bootstrap", "bootstrap")]
+    for name in jobs:
+        topology.workload(name).after.append("kube-data")
     data_job = apply_job_member(twin, kubeconfig, "kube-data", "data")
     apply_job = apply_job_member(twin, kubeconfig, "kube-workloads", "web")
     services = MemberSpec(
@@ -339,7 +400,7 @@ def adopt(topology: Topology, twin: Twin, kubeconfig: str) -> None:
         Workload(name="kube-data", layer="jobs", kind="job", replicas=1, members=[data_job],
                  after=["node-agent", "toxiproxy"], labels={"layer": "kubernetes"}),
         Workload(name="kube-workloads", layer="jobs", kind="job", replicas=1, members=[apply_job],
-                 after=["node-agent", "bootstrap", "toxiproxy"], labels={"layer": "kubernetes"}),
+                 after=["node-agent", *jobs, "toxiproxy"], labels={"layer": "kubernetes"}),
         Workload(name="kube-services", layer="kube", kind="service", replicas=1, members=[services],
                  after=["kube-apiserver", "lb"], labels={"layer": "kubernetes"}),
     ]

@@ -8,7 +8,9 @@ seed the catalogue, the content views) after the database and the cache, ``boots
 WordPress replica (php-fpm + nginx, :mod:`.members.wordpress`; named as the Python site's members,
 since HAProxy's slots, ``scale web`` and the chaos actions use the names), the indexer without its own
 outbox relay, and ``relay-1`` (the Java outbox relay, :mod:`.members.event_relay`; ``relay-2`` is
-declared, scaled to 0) on the event path. Not yet with ``--kubernetes`` nor in a region set.
+declared, scaled to 0) on the event path. With ``--kubernetes`` web and the indexer are Deployments
+(:mod:`gameday.kube.workloads`: each WordPress pod renders its own configs) and ``cache-1`` and the
+relay stay supervisor members outside the cluster (Memorystore and a worker beside GKE). Not yet in a region set.
 """
 
 from __future__ import annotations
@@ -72,13 +74,9 @@ def _wordpress_tier(twin: Twin) -> list:
 
 
 def check_web_tier(twin: Twin, *, kubernetes: bool = False) -> None:
-    """UsageError when the twin's web tier cannot run in this shape yet (WordPress: not with
-    ``--kubernetes``, not in a region set)."""
+    """UsageError when the twin's web tier cannot run in this shape yet (WordPress: not in a region set)."""
     if not twin.shape.wordpress:
         return
-    if kubernetes:
-        raise UsageError("the WordPress web tier does not run on the Kubernetes twin yet",
-                         hint="drop --kubernetes, or use --web python")
     if twin.shape.in_region_set or twin.shape.role != "region":
         raise UsageError("the WordPress web tier does not run in a region set yet",
                          hint="one region: `gameday sandbox up --web wordpress` without --regions")

@@ -1,14 +1,16 @@
 """A full twin with Kubernetes (``sandbox up --kubernetes``), the rehearsal environment file pointed at
 it, and kubectl against it. Used by tests/integration/kube/conftest.py (one twin for the package)::
 
-    twin = yield from kubernetes_twin("k8s-test", 35, what="web as 3 pods")
+    twin = yield from kubernetes_twin("k8s-test", 35, what="web as 3 pods", web=web_tier())
     path = environment_for(twin, tmp_path_factory)
     pods = get(twin, "pods", "-n", "gameday")["items"]
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import subprocess
 import time
 from pathlib import Path
@@ -23,17 +25,34 @@ from gameday.sandbox.install import install_all
 from gameday.sandbox.twin import Twin
 
 ROOT = Path(__file__).resolve().parents[2]
+WEB_ENV = "GAMEDAY_SANDBOX_WEB"  # as the session twin's (tests/conftest.py) and `sandbox up --web`
 
 
-def kubernetes_twin(name: str, net: int, *, what: str, timeout: float = 900) -> Iterator[Twin]:
-    """Build (a no-op once built), wipe and bring up twin ``name`` with Kubernetes; yield it; wipe it."""
+def web_tier() -> str:
+    """The web tier ``GAMEDAY_SANDBOX_WEB`` names, or the Kubernetes twin's default (the Python site)
+    when it is unset; pytest's UsageError for an unknown one."""
+    import pytest
+
+    from gameday.sandbox.shape import WEB_TIERS
+    web = os.environ.get(WEB_ENV) or WEB_TIERS[0]
+    if web not in WEB_TIERS:
+        raise pytest.UsageError(f"{WEB_ENV}={web!r}: expected one of {', '.join(WEB_TIERS)}")
+    return web
+
+
+def kubernetes_twin(name: str, net: int, *, what: str, timeout: float = 900, web: str | None = None) -> Iterator[Twin]:
+    """Build (a no-op once built), wipe and bring up twin ``name`` with Kubernetes and the web tier
+    ``web`` (default: the shape's default); yield it; wipe it."""
     install_all(kubernetes=True)
     twin = Twin.create(name, net=net)
     lifecycle.down(twin.paths, wipe=True)
+    if web is not None and twin.shape.web != web:
+        twin = dataclasses.replace(twin, shape=dataclasses.replace(twin.shape, web=web))
+        twin.shape.save(twin.paths)
     started = time.monotonic()
     lifecycle.up(twin.paths, topology.build(twin, kubernetes=True),
                  prepare=lambda: topology.prepare(twin, kubernetes=True), timeout=timeout)
-    print(f"\n[figure] twin with Kubernetes up ({what}) in {time.monotonic() - started:.1f}s")
+    print(f"\n[figure] twin with Kubernetes up ({what}, web tier {twin.shape.web}) in {time.monotonic() - started:.1f}s")
     yield twin
     lifecycle.down(twin.paths, wipe=True)
 
@@ -43,7 +62,9 @@ def environment_for(twin: Twin, tmp_path_factory) -> Path:
     and its host names ``*.<twin>.gameday.test`` (what ``sandbox up --kubernetes`` sets up), its state
     directory in place of the default twin's (the snapshot repository's location). Nothing else
     changes: the file reaches the twin exactly as a GKE environment reaches GKE, production
-    consent included."""
+    consent included; but for a twin whose web tier is WordPress, its content schema
+    (``kubernetes.db.content: wordpress``, the file's is the Python site's ``articles-table``) and the
+    publisher's credential its publishes need (``credentials.publisher``, the Secret the twin makes)."""
     text = (ROOT / "environments" / "rehearsal.yaml").read_text()
     text = text.replace(".default.gameday.test", f".{twin.name}.gameday.test")
     text = text.replace("/var/lib/gameday/default/", f"{twin.paths.home}/")  # its snapshot repository's location
@@ -51,6 +72,10 @@ def environment_for(twin: Twin, tmp_path_factory) -> Path:
     env = data["configuration"]["gameday_environment"]
     env["name"] = f"rehearsal-{twin.name}"
     env["kubernetes"]["context"] = f"gameday-{twin.name}"
+    if twin.shape.wordpress:
+        env["kubernetes"]["db"]["content"] = "wordpress"
+        env["credentials"]["publisher"] = {"secret": "gameday/wordpress-publisher", "key": "password",
+                                           "username": "publisher"}
     path = tmp_path_factory.mktemp("env") / f"{env['name']}.yaml"
     path.write_text(yaml.safe_dump(data))
     return path

@@ -4,8 +4,10 @@ serving the bundle at /app/. Built and loaded in Chromium: tests/integration/tes
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +15,7 @@ from gameday.errors import DeadlineExceeded, NotInstalled
 from gameday.sandbox import frontend_build, install
 from gameday.sandbox import wordpress as files
 from gameday.sandbox.members import wordpress
+from gameday.sandbox.wordpress import launch
 from gameday.sandbox.paths import SandboxPaths
 from gameday.sandbox.twin import Twin
 
@@ -65,8 +68,8 @@ def test_the_install_builds_it_as_a_recipe_and_npm_is_a_tool_package():
 def test_the_replica_nginx_serves_the_bundle_at_app_on_the_api_origin(tmp_path):
     twin = Twin(name="unit", net=61, paths=SandboxPaths(name="unit", home=tmp_path / "unit"),
                 loc=install.locations(), python=sys.executable)
-    wordpress._prepare_replica(twin, 1)
-    conf = (twin.paths.conf / "wordpress" / "wp-1" / "nginx.conf").read_text()
+    replica = dataclasses.replace(launch.parse(wordpress.member(twin, 1).argv[3:]), run_dir=Path("/run/unit-wp-1"))
+    conf = launch.render_configs(replica, root=False)["nginx.conf"]  # (pytest's tmp_path: too long for a socket's)
     assert f"alias {frontend_build.www()}/;" in conf and "location ^~ /app/ {" in conf
     assert "listen 127.61.20.1:8000;" in conf  # the same server as /wp-json/
     assert "@" not in files.render("nginx.conf", {k: "x" for k in (

@@ -7,7 +7,7 @@ a topology that wants it adds :func:`bootstrap` and :func:`workload` after its d
     topology.workloads += [wordpress.bootstrap(twin), wordpress.workload(twin, replicas=1)]
 
 - ``wp-N`` (workload ``wp``, layer ``web``): :mod:`gameday.sandbox.wordpress.launch` runs the replica's
-  own php-fpm pool (foreground, pid and socket under ``run/wp-N/``, workers as ``www-data``) and nginx on
+  own php-fpm pool (foreground, its configs, pid and socket under ``run/wp-N/``, workers as ``www-data``) and nginx on
   the replica's address ``127.<net>.20.N`` port 8000, as the web members; ready when ``/readyz`` is 200.
   Killing the member's process group takes php-fpm and nginx both.
 - ``wp-bootstrap-1`` (a job): installs WordPress into the twin's database, seeds the catalogue (each
@@ -133,8 +133,8 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     balancer's URL; ``cache_addr`` (``host:port`` of the Redis object cache, :mod:`.redis_cache`)
     installs the object-cache drop-in, which is removed when it is None; ``publish_ack_wait``: how long
     ``POST /api/articles`` waits for the event relay to send the publish's event (201 "acknowledged"
-    when it did, else 202 "pending"; lower it in a topology without a relay); ``prefix``: the replicas'
-    workload name (``wp-N``, or ``web-N`` when WordPress is the twin's web tier). Refused first (NotInstalled,
+    when it did, else 202 "pending"; lower it in a topology without a relay); ``replicas`` and ``prefix``
+    are no longer used (each replica's launcher renders its own files from its argv, :func:`member`). Refused first (NotInstalled,
     naming the install command) when the search front end its nginx serves at /app/ is not built from
     the current sources: an unbuilt bundle would otherwise be a silent 404 to readers."""
     if not 0 <= publish_ack_wait <= MAX_PUBLISH_ACK_WAIT_S:
@@ -168,8 +168,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
         link.unlink(missing_ok=True)
         link.symlink_to(config)
     _prepare_content(twin, cache=cache_addr is not None)
-    for i in range(1, replicas + 1):
-        _prepare_replica(twin, i, prefix)
+    twin.paths.run.chmod(0o755)  # each replica's launcher renders its configs into run/<member>/ (reached by www-data)
 
 
 def _prepare_content(twin: Twin, *, cache: bool) -> None:
@@ -194,45 +193,19 @@ def _prepare_content(twin: Twin, *, cache: bool) -> None:
             os.chown(content / sub, *ids)
 
 
-def _prepare_replica(twin: Twin, index: int, prefix: str = "wp") -> None:
-    conf = _conf(twin) / f"{prefix}-{index}"
-    conf.mkdir(parents=True, exist_ok=True)
-    run = run_dir(twin, index, prefix)
-    (run / "nginx").mkdir(parents=True, exist_ok=True)
-    (run / "tmp").mkdir(parents=True, exist_ok=True)
-    for d in (twin.paths.run, run):
-        d.chmod(0o755)
-    ids = _web_ids()
-    if ids:
-        os.chown(run / "tmp", *ids)
-    root = ids is not None
-    (conf / "php-fpm.conf").write_text(files.render("php-fpm.conf", {
-        "PID_FILE": str(run / "php-fpm.pid"), "POOL": f"{prefix}-{index}", "USER": WEB_USER if root else pwd.getpwuid(os.geteuid()).pw_name,
-        "SOCKET": str(run / "php-fpm.sock"), "MAX_CHILDREN": "8", "UPLOAD_TMP": str(run / "tmp"),
-        "SLOWLOG": str(twin.paths.logs / f"{prefix}-{index}-php-slow.log"), "PROBE_SOCKET": str(run / "php-fpm-probes.sock"),
-        # only root may raise a priority: php-fpm would refuse to start the pool otherwise
-        "PROBE_PRIORITY": "process.priority = -5" if root else "; process.priority: not root, the workers' own",
-    }))
-    (conf / "nginx.conf").write_text(files.render("nginx.conf", {
-        "PID_FILE": str(run / "nginx.pid"), "USER_DIRECTIVE": f"user {WEB_USER};" if root else "",
-        "TMP": str(run / "nginx"), "ADDRESS": twin.address("web", index), "PORT": str(PORTS["web"]),
-        "CONTENT_DIR": str(content_dir(twin)), "CONFIG_NAME": config_name(twin), "SOCKET": str(run / "php-fpm.sock"),
-        "APP_DIR": str(frontend_build.www()), "MEMBER": f"{prefix}-{index}",
-        "ACCESS_LOG": str(twin.paths.logs / f"{prefix}-{index}-access.log"), "STATUS_SOCKET": str(run / "status.sock"),
-        "PROBE_SOCKET": str(run / "php-fpm-probes.sock"),
-        # only root may raise a priority: php-fpm would refuse to start the pool otherwise
-        "PROBE_PRIORITY": "process.priority = -5" if root else "; process.priority: not root, the workers' own",
-    }))
-
-
 def member(twin: Twin, index: int, prefix: str = "wp") -> MemberSpec:
+    """Replica ``index`` (``<prefix>-<index>``): the launcher renders its php-fpm and nginx configs
+    from these arguments into ``run/<prefix>-<index>/`` (:mod:`gameday.sandbox.wordpress.launch`);
+    a web pod runs the same argv with its own address, name and run directory
+    (:func:`gameday.kube.workloads.web_objects`)."""
     address = twin.address("web", index)
-    conf = _conf(twin) / f"{prefix}-{index}"
+    name = f"{prefix}-{index}"
     return MemberSpec(
-        name=f"{prefix}-{index}", index=index, address=address, ports={"http": PORTS["web"]},
-        argv=[twin.python, "-m", "gameday.sandbox.wordpress.launch", "--fpm-conf", str(conf / "php-fpm.conf"),
-              "--nginx-conf", str(conf / "nginx.conf"), "--socket", str(run_dir(twin, index, prefix) / "php-fpm.sock"),
-              "--status-socket", str(run_dir(twin, index, prefix) / "status.sock")],
+        name=name, index=index, address=address, ports={"http": PORTS["web"]},
+        argv=[twin.python, "-m", "gameday.sandbox.wordpress.launch", "--address", address, "--port", str(PORTS["web"]),
+              "--member", name, "--run-dir", str(run_dir(twin, index, prefix)), "--log-dir", str(twin.paths.logs),
+              "--content-dir", str(content_dir(twin)), "--config-name", config_name(twin),
+              "--app-dir", str(frontend_build.www())],
         env={web_faults.ENV: str(web_faults.faults_dir(twin))},  # the twin's readiness fault (health.php)
         env_files=[str(twin.db_env_file), str(twin.search_env_file), str(redis_cache.env_file(twin))],
         readiness={"type": "http", "url": f"{url(twin, index)}/readyz"},

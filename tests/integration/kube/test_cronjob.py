@@ -6,7 +6,9 @@ as uid 10001, and writes its report to the reports volume (a claim the twin's pr
 What the operator adapts, and nothing else:
 - the environment: a ConfigMap ``gameday-config`` with the rehearsal environment for in-cluster use
   (``in_cluster: true``, no context; ``credentials.db`` from the ``gameday-credentials`` Secret's
-  variable, the search password and CA from ECK's Secret names that deploy/'s search Role grants) and a
+  variable, and on a WordPress twin ``credentials.publisher`` too (the site's publisher, whose
+  Application Password the canaries and the load's editors publish with), the search password and CA
+  from ECK's Secret names that deploy/'s search Role grants) and a
   one-scenario suite, mounted at /etc/gameday; the CronJob's ``--env`` / ``--suite`` args name them
   and carry ``--i-mean-production`` (the rehearsal is ``production: true``; deploy/overlays/production
   gives its consent the same way, in the args);
@@ -53,6 +55,7 @@ NS = "gameday"
 CONFIG_DIR = "/etc/gameday"
 SA_USER = f"system:serviceaccount:{NS}:gameday"
 JOB_TIMEOUT_S = 360
+PUBLISHER_ENV = "GAMEDAY_PUBLISHER_PASSWORD"  # in gameday-credentials on a WordPress twin (deploy/base/locust.yaml's name)
 
 
 @pytest.fixture
@@ -78,6 +81,8 @@ def in_cluster_environment(twin: Twin, tmp_path_factory) -> str:
     env["credentials"] = {"search": {"secret": f"{NS}/sps-search-es-elastic-user", "key": "elastic",
                                      "username": "elastic"},
                           "db": {"env": "GAMEDAY_DB_PASSWORD", "username": "sps"}}
+    if twin.shape.wordpress:  # publishes need it (401 without: the canaries' and the load's editors')
+        env["credentials"]["publisher"] = {"env": PUBLISHER_ENV, "username": "publisher"}
     return yaml.safe_dump(data)
 
 
@@ -129,8 +134,11 @@ def operator_objects(twin: Twin, tmp_path_factory) -> list[dict]:
     config = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "gameday-config", "namespace": NS},
               "data": {"rehearsal.yaml": in_cluster_environment(twin, tmp_path_factory),
                        "suite.yaml": cluster_suite()}}
+    credentials = secret("sandbox-db", "gameday-credentials", {"GAMEDAY_DB_PASSWORD": "GAMEDAY_DB_PASSWORD"})
+    if twin.shape.wordpress:  # the publisher's Application Password (the twin's Secret wordpress-publisher)
+        credentials["data"][PUBLISHER_ENV] = get(twin, "secret", "wordpress-publisher", "-n", NS)["data"]["password"]
     return docs + [config,
-                   secret("sandbox-db", "gameday-credentials", {"GAMEDAY_DB_PASSWORD": "GAMEDAY_DB_PASSWORD"}),
+                   credentials,
                    secret("search-es-elastic-user", "sps-search-es-elastic-user"),
                    secret("twin-ca", "sps-search-es-http-certs-public")]
 

@@ -88,6 +88,17 @@ def test_kubectl_shows_the_web_pods_and_the_load_balancer_routes_to_them(twin):
     assert pdb["status"]["disruptionsAllowed"] == 1
 
 
+def test_the_site_answers_on_the_name_readers_use_without_a_redirect(twin, env_file):
+    """The environment's ``site_url`` (the TLS front's name, as GKE's load balancer's) is answered as
+    itself, by either web tier: WordPress must not 301 a reader to the load balancer's own address (D5)."""
+    from gameday.sandbox import tls
+    site_url = load(env_file).site_url
+    assert site_url == f"https://site.{twin.name}.gameday.test"
+    for path in ("/", "/api/articles/1"):
+        answer = requests.get(f"{site_url}{path}", timeout=10, allow_redirects=False, verify=str(tls.ca_bundle_path(twin)))
+        assert answer.status_code == 200, (path, answer.status_code, answer.headers.get("Location"))
+
+
 def test_a_pod_deleted_with_chaosk8s_is_replaced_started_and_routed(twin, env_file):
     from chaosk8s.pod.actions import terminate_pods
 
@@ -421,9 +432,11 @@ def test_a_stuck_web_pod_is_replaced_by_the_playbook_through_the_api(twin, env_f
     # the playbook calls a pod stuck once it has run for WEB_GRACE_S without being ready
     wait_until(lambda: (started_seconds_ago(victim, time.time()) or 0) > WEB_GRACE_S, timeout=WEB_GRACE_S + 5,
                what="the victim pod to have run past the playbook's grace")
-    address = f"{victim['status']['podIP']}:8000"
-    hung = [p for p in psutil.process_iter(["cmdline"]) if address in " ".join(p.info["cmdline"] or [])]
-    assert hung, f"no process serves {address}"
+    # the pod's container process and everything under it (the Python site's gunicorn master and workers;
+    # WordPress's launcher, php-fpm's master and workers, nginx's): every server of the pod stops answering
+    container = psutil.Process(int(victim["status"]["containerStatuses"][0]["containerID"].removeprefix("process://")))
+    hung = [container, *container.children(recursive=True)]
+    assert len(hung) > 1, f"pod {victim['metadata']['name']}: no server under its container process {container.pid}"
     for proc in hung:
         proc.send_signal(signal.SIGSTOP)
     try:
