@@ -189,8 +189,9 @@ SCHEMAS = {s.name: s for s in (ARTICLES_TABLE, WORDPRESS)}
 # Two views of WORDPRESS' published content, for the twin's tests only (ensure_views): the articles
 # view reads WordPress's content the Python site's way. SQL SECURITY INVOKER: they grant nothing the
 # reader lacks.
+VERSIONS_VIEW = "gameday_content_versions"  # the first view made: a standby's bootstrap waits for it (replicated)
 WORDPRESS_VIEWS = (
-    "CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW gameday_content_versions AS "
+    f"CREATE OR REPLACE ALGORITHM=MERGE SQL SECURITY INVOKER VIEW {VERSIONS_VIEW} AS "
     + WORDPRESS.content_sql(WORDPRESS.select_list("id", "version", "updated_at", "kind", "slug")),
     "CREATE OR REPLACE SQL SECURITY INVOKER VIEW articles AS "
     + WORDPRESS.content_sql(WORDPRESS.select_list(*ARTICLE_COLUMNS)),

@@ -73,8 +73,9 @@ def _progress(name: str, state: str, view: dict) -> None:
 @click.option("--web", type=click.Choice(WEB_TIERS), default=None, envvar="GAMEDAY_SANDBOX_WEB",
               help="The web tier: 'python' (the sample site under gunicorn) or 'wordpress' (in progress, issue "
                    "17: WordPress on PHP-FPM + nginx as web-1..3, the Redis object cache cache-1, the WordPress "
-                   "bootstrap job, the search index seeded from WordPress, the Java outbox relay relay-1; one "
-                   "region, with --kubernetes web and the indexer as pods, the cache and the relay outside "
+                   "bootstrap job, the search index seeded from WordPress, the Java outbox relay relay-1; with "
+                   "--regions 2 in both regions, the standby without its own install nor a running relay; "
+                   "with --kubernetes web and the indexer as pods, the cache and the relay outside "
                    "the cluster). Kept in the twin's state: every later command, `gameday "
                    "run` and the target follow it. Changing it needs the twin down; back to python needs "
                    "`down --wipe`. Default: what the twin was made with (python for a new twin).")
@@ -93,15 +94,15 @@ def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kuberne
     """
     installer.check()
     from ..sandbox import regions as region_set
-    if web == "wordpress" and regions == 2:
-        raise UsageError("the WordPress web tier does not run in a region set yet",
-                         hint="one region: drop --regions 2, or use --web python")
-    twin = _with_web_tier(twin, web, kubernetes=kubernetes)
     if regions == 2 or (regions is None and not kubernetes and _in_region_set(twin)):
         if kubernetes:
             raise UsageError("--regions 2 runs sandbox twins only", hint="drop --kubernetes (one region on Kubernetes)")
-        _up_regions(region_set.Regions.of(twin), timeout, as_json)
+        pair = region_set.Regions.of(twin)
+        for region_twin in pair.regions.values():  # one web tier in both regions (the standby's data is r1's)
+            _with_web_tier(region_twin, web, kubernetes=False)
+        _up_regions(pair.reload(), timeout, as_json)
         return
+    twin = _with_web_tier(twin, web, kubernetes=kubernetes)
     if kubernetes:
         from ..kube import build as kube_build
         kube_build.check()

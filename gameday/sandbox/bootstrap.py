@@ -9,7 +9,9 @@ On a twin whose web tier is WordPress (``sandbox up --web wordpress``; ``GAMEDAY
 set by :mod:`.members.site`) the content is WordPress's: the job ``wp-bootstrap-1`` has installed and
 seeded it, so this job makes no table and inserts nothing; it creates the search index and fills it
 from WordPress's posts (:func:`gameday.sandbox.wordpress.seed.index_content`, the documents the
-plugin's events make).
+plugin's events make). In a standby region (``GAMEDAY_SEED_FROM_REPLICA=1`` too) the database is a
+read-only replica and there is no ``wp-bootstrap``: the job first waits until replication has brought
+the active region's seeded content (:func:`replicated_wordpress_content`), then indexes it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import requests
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from ..deadline import wait_until
 from ..errors import GamedayError
 from ..site import db, seed
 from ..site.config import SiteConfig
@@ -113,11 +116,45 @@ def seeds_wordpress() -> bool:
     return os.environ.get(CONTENT_ENV, "").strip() == "wordpress"
 
 
-def index_wordpress(config: SiteConfig) -> dict:
+
+
+def replicated_wordpress_content(database: db.Database, *, timeout: float = seed.REPLICA_WAIT_S) -> int:
+    """How many published WordPress items a standby's replica holds, once the active region's seed has
+    arrived whole; DeadlineExceeded after ``timeout`` seconds. The active region's ``wp-bootstrap``
+    commits its items in batches and makes the content views (:func:`gameday.content.ensure_views`)
+    only after the last one, so on a replica, which applies the binary log in order, the view
+    :data:`gameday.content.VERSIONS_VIEW` exists only once every seeded item does (its tables, too,
+    arrive by replication: until then there is nothing to count)."""
+    from ..content import VERSIONS_VIEW, WORDPRESS
+
+    def count(conn) -> int:
+        with conn.cursor(pymysql.cursors.Cursor) as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()"
+                        " AND TABLE_NAME = %s", (VERSIONS_VIEW,))
+            if not int(cur.fetchone()[0]):
+                return 0
+            cur.execute(WORDPRESS.count_sql())
+            return int(cur.fetchone()[0])
+
+    def arrived() -> int:
+        try:
+            return database.read(count)
+        except db.DatabaseUnavailable:
+            return 0
+    return wait_until(arrived, timeout=timeout, interval=1.0,
+                      what=f"the active region's WordPress content to arrive by replication in {database!r}",
+                      hint="is the standby's database replicating from the active region? "
+                           "(gameday.sandbox.db_region.lag)")
+
+
+def index_wordpress(config: SiteConfig, *, replica: bool = False) -> dict:
     """Create the search index if missing and fill it from WordPress's published content (in the database
-    ``config`` names, through :data:`gameday.content.WORDPRESS`); ``{"index_created", "indexed", "stale"}``."""
+    ``config`` names, through :data:`gameday.content.WORDPRESS`); ``{"index_created", "indexed", "stale"}``
+    (and ``"replicated"``: the items found, with ``replica``: the database is a standby's read-only
+    replica, waited for first, :func:`replicated_wordpress_content`)."""
     from .wordpress.seed import index_content
     database = db.Database(config, connect_timeout=5, read_timeout=30, write_timeout=30)
+    replicated = {"replicated": replicated_wordpress_content(database)} if replica else {}
     search = SearchClient(config.search_urls, index=config.content_index, read_timeout=30, auth=config.search_auth,
                           verify=config.search_verify)
     created = search.create_index()
@@ -133,7 +170,7 @@ def index_wordpress(config: SiteConfig) -> dict:
         counts = index_content(query, search)
     finally:
         database.close()
-    return {"index_created": created, **counts}
+    return {"index_created": created, **replicated, **counts}
 
 
 def main() -> int:
@@ -151,7 +188,9 @@ def main() -> int:
         step = "schema, seed content and search index"
         if seeds_wordpress():
             step = "search index from WordPress's content"
-            print(f"seed: {index_wordpress(config)}", flush=True)
+            if seed.from_replica():
+                step = "search index from the replicated WordPress content (a standby region: the database is read-only)"
+            print(f"seed: {index_wordpress(config, replica=seed.from_replica())}", flush=True)
         else:
             if seed.from_replica():
                 step = "search index from the replicated articles (a standby region: the database is read-only)"

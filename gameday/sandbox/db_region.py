@@ -75,15 +75,28 @@ def _primary_pos(twin) -> str:
 
 
 # ---- credentials ----------------------------------------------------------------------------------
+def _shared_files(up, standby) -> list[tuple]:
+    """``[(upstream's file, standby's file)]`` that :func:`share_credentials` copies."""
+    pairs = [(up.db_env_file, standby.db_env_file), (up.db_replication_env_file, standby.db_replication_env_file)]
+    if standby.shape.wordpress:  # their hashes live in the replicated wp_users / usermeta
+        from .members import wordpress
+        pairs += [(f(up), f(standby)) for f in (wordpress.admin_env_file, wordpress.publisher_env_file)]
+    return pairs
+
+
 def share_credentials(standby) -> list[str]:
     """Copy the upstream's ``db.env`` and ``db-replication.env`` into ``standby``'s secrets (0600 from
     the first byte, moved into place whole; the values are never printed), so its users and
     passwords are the upstream's: its data is a copy of the upstream's, and its primary logs in there
-    with the replication user. Call it before anything makes the standby's own (topology.prepare
-    does). Returns the names of the files it wrote (none when they already match)."""
+    with the replication user. On a WordPress twin the WordPress ``admin`` password and the
+    ``publisher``'s application password (``wordpress-admin.env``, ``wordpress-publisher.env``) too:
+    WordPress keeps their hashes in its tables, which the standby receives by replication, so after a
+    promotion the canary's and the editors' publishes are accepted there with the same credentials.
+    Call it before anything makes the standby's own (topology.prepare does). Returns the names of the
+    files it wrote (none when they already match)."""
     up = upstream_twin(standby)
     written = []
-    for src, dst in ((up.db_env_file, standby.db_env_file), (up.db_replication_env_file, standby.db_replication_env_file)):
+    for src, dst in _shared_files(up, standby):
         if not src.exists():
             raise GamedayError(f"the upstream {up.name} has no {src.name} yet: its standby cannot share its passwords",
                                hint=f"bring {up.name} up first (regions.up starts the active region first)")

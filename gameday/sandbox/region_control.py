@@ -72,6 +72,27 @@ def _replicas(client: SandboxClient) -> dict[str, int]:
     return {w["name"]: w["replicas"] for w in client.status()["workloads"]}
 
 
+def _scale_relay(twin: Twin, client: SandboxClient, *, active: bool) -> dict[str, int]:
+    """The outbox relay of a WordPress region as its role wants it: :func:`topology.relay_replicas`
+    running in the active region (it sends the outbox rows the lost or fenced region never relayed:
+    duplicates are deduplicated by version downstream), none in a standby (its database is a read-only
+    replica: it would send the replicated unsent rows into the standby's Kafka and fail to mark them).
+    ``{"relay": n}`` when it scaled, ``{}`` when nothing changed or the region runs no relay."""
+    from .members import event_relay
+    from .topology import RELAY_REPLICAS
+    if not twin.shape.wordpress:
+        return {}
+    want = RELAY_REPLICAS if active else 0
+    if active:  # a relay held since its region was lost (restore leaves it held at 0 replicas) starts again
+        for m in client.status()["members"]:
+            if m["workload"] == event_relay.WORKLOAD and m["index"] <= want and m["pid"] is None:
+                client.start(m["name"], by="region")
+    if _replicas(client).get(event_relay.WORKLOAD, want) == want:
+        return {}
+    client.scale(event_relay.WORKLOAD, want)
+    return {event_relay.WORKLOAD: want}
+
+
 def region_answers(twin: Twin, *, timeout: float = 2.0) -> bool:
     """True when the region's load balancer serves its home page."""
     try:
@@ -121,18 +142,22 @@ def fence_writes(regions: Regions, region: str) -> dict[str, Any]:
 
 def promote(regions: Regions, region: str, *, planned: bool) -> dict[str, Any]:
     """Make ``region`` the writable one: its database promoted (:func:`db_region.promote`), the
-    MirrorMaker into it stopped (it has nothing to mirror from a lost or fenced region), its shape
-    without an upstream. Its indexer already consumes both its own and the mirrored topics."""
+    MirrorMaker into it stopped (it has nothing to mirror from a lost or fenced region), WordPress's
+    outbox relay started (a standby runs none), its shape without an upstream. Its indexer already
+    consumes both its own and the mirrored topics."""
     from . import db_region
     twin = regions.twin(region)
     if not twin.shape.standby:
         raise UsageError(f"region {region} ({twin.name}) is not a standby: nothing to promote")
     started = time.monotonic()
     db = db_region.promote(twin, planned=planned)
-    _client(twin).scale("mirror", 0)
+    client = _client(twin)
+    client.scale("mirror", 0)
+    scaled = _scale_relay(twin, client, active=True)  # WordPress: its outbox relayed from the writable database
     shape = Shape.load(twin.paths)
     Shape(**{**shape.__dict__, "upstream": None}).save(twin.paths)
-    return {"region": region, "planned": planned, "db": db, "seconds": round(time.monotonic() - started, 2)}
+    return {"region": region, "planned": planned, "db": db, "scaled": scaled,
+            "seconds": round(time.monotonic() - started, 2)}
 
 
 def _size_of(regions: Regions, size: str) -> Shape:
@@ -228,12 +253,14 @@ def switch_front(regions: Regions, region: str) -> dict[str, Any]:
 def restore(regions: Regions, region: str, *, active: bool) -> dict[str, Any]:
     """Release the members :func:`lose` held. Unless ``region`` is still the ``active`` one, its
     database comes back fenced (read-only, not replicating: it must never be a second writable
-    primary) until :func:`rebuild_as_standby` makes it a replica."""
+    primary) until :func:`rebuild_as_standby` makes it a replica, and WordPress's outbox relay stays
+    stopped (scaled to 0)."""
     from . import db_region
     twin = regions.twin(region)
     client = _client(twin)
     if not active:
         db_region.fence_on_start(twin)
+        _scale_relay(twin, client, active=False)  # not started over a fenced database (held() counts replicas)
     names = held(regions, region)  # replica slots beyond a workload's replicas stay as they are
     for name in names:
         client.start(name, by="chaos")
@@ -241,9 +268,10 @@ def restore(regions: Regions, region: str, *, active: bool) -> dict[str, Any]:
 
 
 def rebuild_as_standby(regions: Regions, region: str, *, timeout: float = 300.0) -> dict[str, Any]:
-    """Make ``region`` (an old primary, back and fenced) the standby of the active region: its
-    database a replica again (re-seeded when its history diverged, naming the writes only it had),
-    its MirrorMaker started from the active region, and wait until both have caught up."""
+    """Make ``region`` (an old primary, back and fenced) the standby of the active region: WordPress's
+    outbox relay stopped (scaled to 0), its database a replica again (re-seeded when its history
+    diverged, naming the writes only it had), its MirrorMaker started from the active region, and wait
+    until both have caught up."""
     from . import db_region
     twin = regions.twin(region)
     active = regions.twin(regions.active())
@@ -254,8 +282,10 @@ def rebuild_as_standby(regions: Regions, region: str, *, timeout: float = 300.0)
     Shape(**{**shape.__dict__, "upstream": Upstream(twin=active.name, net=active.net, region=active.shape.region)}
           ).save(twin.paths)
     twin = Twin.create(twin.name, twin.net)
+    client = _client(twin)
+    scaled = _scale_relay(twin, client, active=False)  # before its database becomes a replica
     db = db_region.demote(twin, active)
-    _client(twin).scale("mirror", 1)
+    client.scale("mirror", 1)
     caught = wait_caught_up(regions.reload(), timeout=timeout)
-    return {"region": region, "upstream": active.shape.region, "db": db, "caught_up": caught,
+    return {"region": region, "upstream": active.shape.region, "db": db, "caught_up": caught, "scaled": scaled,
             "seconds": round(time.monotonic() - started, 2)}

@@ -34,7 +34,7 @@ from .shape import Shape, Upstream
 from .twin import Twin
 
 STANDBY_SUFFIX = "-r2"
-FRONT_SUFFIX = "-global"
+FRONT_SUFFIX = front_member.SUFFIX  # "-global"
 STATE_FILE = front_member.STATE_FILE
 REGION_NAMES = ("r1", "r2")
 
@@ -124,31 +124,54 @@ class Regions:
         return Shape(**(front.primary_size if front.role == "front" else {}))
 
     def write_shapes(self, primary: Shape | None = None) -> None:
-        """r1 a full region (``primary``'s size if given, else a full twin's), r2 its warm standby,
-        the front: what ``up`` builds (kept once written: after a failover the shapes say who
-        replicates from whom, and the front keeps r1's first size as the set's primary size)::
+        """r1 a full region (``primary``'s size and web tier if given, else what r1's own shape says, a
+        full twin's for a new twin), r2 its warm standby with r1's web tier, the front: what ``up``
+        builds (kept once written: after a failover the shapes say who replicates from whom, and the
+        front keeps r1's first size as the set's primary size). A twin's shape that is not yet part of a
+        set (no peer, no upstream: a one-region twin, or only its web tier recorded by ``sandbox up
+        --web``) is made the set's region, keeping its web tier::
 
             Regions.of(twin).write_shapes(Shape(web_replicas=2, indexer_replicas=1, search_nodes=2))
             up(Regions.of(twin))     # r1 starts with 2 web, 1 indexer, 2 search nodes; so does a promoted r2
         """
-        if not (self.primary.paths.home / "shape.json").exists():
-            size = (primary or Shape()).size()
-            Shape(region="r1", peer=Upstream(twin=self.standby.name, net=self.standby.net, region="r2"), **size
-                  ).save(self.primary.paths)
-        if not (self.standby.paths.home / "shape.json").exists():
+        r1 = _own_shape(self.primary)
+        if r1 is None or not r1.in_region_set:
+            base = primary or r1 or Shape()
+            Shape(region="r1", peer=Upstream(twin=self.standby.name, net=self.standby.net, region="r2"),
+                  web=base.web, **base.size()).save(self.primary.paths)
+        web = Shape.load(self.primary.paths).web
+        r2 = _own_shape(self.standby)
+        if r2 is None or not r2.in_region_set:
             Shape.standby_of("r2", Upstream(twin=self.primary.name, net=self.primary.net, region="r1"),
-                             index=2).save(self.standby.paths)
+                             index=2, web=web).save(self.standby.paths)
         if (self.front.paths.home / "shape.json").exists():  # a set made before: its size (a full twin's if unsaid)
             size = self.primary_size().size()
         else:  # a new set: r1's as made (r1 may be scaled down later; the set's primary size is not)
             size = Shape.load(self.primary.paths).size()
         self.front_shape(size).save(self.front.paths)
 
+    def web_tier(self) -> str:
+        """The set's web tier (:data:`gameday.sandbox.shape.WEB_TIERS`); a UsageError when its two
+        regions' shapes name different ones (a region set runs one: the standby's database is a copy
+        of the active region's, WordPress's or the Python site's)."""
+        tiers = {region: Shape.load(t.paths).web for region, t in self.regions.items()}
+        if len(set(tiers.values())) > 1:
+            raise UsageError(f"the regions of {self.primary.name} run different web tiers: "
+                             + ", ".join(f"{r} {w}" for r, w in tiers.items()),
+                             hint=f"take the set down and wipe it (`gameday sandbox --name {self.primary.name} "
+                                  "down --wipe`), then up --regions 2 with one --web")
+        return tiers["r1"]
+
     def reload(self) -> "Regions":
         """The same set with each twin's shape read again (after :meth:`write_shapes`)."""
         return Regions(primary=Twin.create(self.primary.name, self.primary.net),
                        standby=Twin.create(self.standby.name, self.standby.net),
                        front=Twin.create(self.front.name, self.front.net))
+
+
+def _own_shape(twin: Twin) -> Shape | None:
+    """``twin``'s shape as its home holds it, None when it has none."""
+    return Shape.load(twin.paths) if (twin.paths.home / "shape.json").exists() else None
 
 
 Progress = Callable[[str, str, dict[str, Any]], None]
@@ -159,11 +182,13 @@ def up(regions: Regions, *, timeout: float = 300.0, progress: Progress | None = 
     """Bring the three twins up (idempotent): the active region, then the standby, then the front.
     The standby's database is linked to its upstream (:func:`gameday.sandbox.db_region.link`:
     replicating and caught up, re-seeded if it must be) as soon as it answers, before the standby's
-    bootstrap job, which waits for the replicated articles to fill the standby's index; then its
-    indices get the replicas its search nodes can hold (none on one node: green, not yellow).
+    bootstrap job, which waits for the replicated articles (WordPress's content when the set's web
+    tier is WordPress: the standby runs no WordPress install of its own) to fill the standby's index;
+    then its indices get the replicas its search nodes can hold (none on one node: green, not yellow).
     Returns ``{"seconds": {twin: s}, "link": {...}, "active": region, "replicas": {index: n}}``."""
     from . import db_region, db_roles, lifecycle, search_resize, topology
     regions.write_shapes()
+    regions.web_tier()  # one tier in both regions, or a UsageError before anything starts
     if not front_member.state_file(regions.front).exists():
         regions.record_active("r1", "regions created")
     regions = regions.reload()

@@ -64,10 +64,11 @@ class Shape:
         return self.upstream is not None
 
     @classmethod
-    def standby_of(cls, region: str, upstream: Upstream, *, index: int) -> "Shape":
-        """A warm standby named ``region`` (the ``index``-th region) replicating from ``upstream``."""
+    def standby_of(cls, region: str, upstream: Upstream, *, index: int, web: str = "python") -> "Shape":
+        """A warm standby named ``region`` (the ``index``-th region) replicating from ``upstream``, with
+        the web tier ``web`` (its upstream's: a region set runs one tier)."""
         return cls(region=region, web_replicas=1, indexer_replicas=1, search_nodes=1, db_replicas=0,
-                   server_id_base=100 * (index - 1), upstream=upstream, peer=upstream)
+                   server_id_base=100 * (index - 1), upstream=upstream, peer=upstream, web=web)
 
     SIZE_FIELDS = ("web_replicas", "indexer_replicas", "search_nodes", "db_replicas")
 

@@ -10,12 +10,17 @@ since HAProxy's slots, ``scale web`` and the chaos actions use the names), the i
 outbox relay, and ``relay-1`` (the Java outbox relay, :mod:`.members.event_relay`; ``relay-2`` is
 declared, scaled to 0) on the event path. With ``--kubernetes`` web and the indexer are Deployments
 (:mod:`gameday.kube.workloads`: each WordPress pod renders its own configs) and ``cache-1`` and the
-relay stay supervisor members outside the cluster (Memorystore and a worker beside GKE). Not yet in a region set.
+relay stay supervisor members outside the cluster (Memorystore and a worker beside GKE).
+
+In a region set (:mod:`.regions`) a warm standby's database is a read-only replica of the active
+region's: the standby declares no ``wp-bootstrap`` (WordPress's install and content arrive by
+replication), its ``bootstrap-1`` fills the index from the replicated content, and its relay is at 0
+replicas (it would send the replicated unsent rows into the standby's Kafka and fail to mark them);
+:mod:`.region_control` scales the relay up on promotion and down again when a region becomes a standby.
 """
 
 from __future__ import annotations
 
-from ..errors import UsageError
 from .members import cdn, db, event_relay, kafka, lb, redis_cache, search, site, toxiproxy, wordpress
 from .spec import Topology
 from .twin import Twin
@@ -62,24 +67,28 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
 RELAY_REPLICAS = 1  # relay-2 declared (a standby by the relay's database lock), scaled to 0 for now: one JVM less
 
 
+def relay_replicas(twin: Twin) -> int:
+    """How many relays run in ``twin``: :data:`RELAY_REPLICAS`, none in a standby region (its database
+    is a read-only replica: the relay would send the replicated unsent rows into the standby's Kafka
+    and fail to mark them)."""
+    return 0 if twin.shape.standby else RELAY_REPLICAS
+
+
 def _wordpress_tier(twin: Twin) -> list:
     """The WordPress web tier's workloads in start order (see the module)."""
     return [
         redis_cache.workload(twin),
-        wordpress.bootstrap(twin, after=["toxiproxy", "db", redis_cache.WORKLOAD]),
+        # a standby's WordPress is installed and seeded by replication: no install job on a read-only replica
+        *([] if twin.shape.standby else [wordpress.bootstrap(twin, after=["toxiproxy", "db", redis_cache.WORKLOAD])]),
         site.bootstrap(twin),  # after wp-bootstrap too: the index is filled from WordPress
         wordpress.workload(twin, name="web", after=["bootstrap", "toxiproxy", redis_cache.WORKLOAD]),
-        event_relay.workload(twin, replicas=RELAY_REPLICAS, after=["bootstrap"]),  # topics made, outbox table there
+        event_relay.workload(twin, replicas=relay_replicas(twin), after=["bootstrap"]),  # topics made, outbox there
     ]
 
 
 def check_web_tier(twin: Twin, *, kubernetes: bool = False) -> None:
-    """UsageError when the twin's web tier cannot run in this shape yet (WordPress: not in a region set)."""
-    if not twin.shape.wordpress:
-        return
-    if twin.shape.in_region_set or twin.shape.role != "region":
-        raise UsageError("the WordPress web tier does not run in a region set yet",
-                         hint="one region: `gameday sandbox up --web wordpress` without --regions")
+    """UsageError when the twin's web tier cannot run in this shape yet (none left: WordPress runs on
+    the process twin, in a region set and with ``--kubernetes``)."""
 
 
 def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
@@ -113,7 +122,7 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     if twin.shape.wordpress:  # NotInstalled (naming the install command) when the relay or the front end is not built
         event_relay.prepare(twin)
         redis_cache.prepare(twin)
-        wordpress.prepare(twin, cache_addr=redis_cache.addr(twin), prefix="web")
+        wordpress.prepare(twin, cache_addr=redis_cache.addr(twin), prefix="web", also_homes=_front_urls(twin))
     if not kubernetes:
         cdn.prepare(twin)
     if twin.shape.in_region_set:
@@ -122,3 +131,14 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     if kubernetes:
         from ..kube import members as kube
         kube.prepare(twin)
+
+
+def _front_urls(twin: Twin) -> list[str]:
+    """The site addresses of the global front before ``twin`` when it is a region of a set (its address
+    and its host name, :mod:`.names`), none otherwise: readers who came in through the front are
+    answered as the front (D5), not redirected to the region's own load balancer."""
+    from . import names
+    from .members.front import of_region
+    from .twin import PORTS
+    front = of_region(twin)
+    return [] if front is None else [front.lb_url, f"http://{names.site_host(front)}:{PORTS['lb']}"]

@@ -11,13 +11,22 @@ r2); the failover loses r2 whole and promotes r1, and its RPO is whatever the ca
 back from r1, by name; the failback brings r2 back fenced, rebuilds it as the standby and switches
 back to it. Figures (RTO by phase, writes refused) are printed; the budgets are benchmarks' business.
 
+The set runs the web tier ``GAMEDAY_SANDBOX_WEB`` names (as ``gameday sandbox up --web`` reads it;
+the Python site when unset): with ``wordpress`` the standby runs no WordPress install and no outbox
+relay, its index is filled from the replicated WordPress content, the relay follows the region that
+is active, a publish with the publisher's credentials is accepted in the promoted region, and
+WordPress answers readers at the global front as the front (no redirect to a region's own address).
+
 Run serialized with other twins:
-``flock /tmp/gameday-twin.lock .venv/bin/pytest -x -s tests/integration/test_regions.py``.
+``flock /tmp/gameday-twin.lock .venv/bin/pytest -x -s tests/integration/test_regions.py``
+(``GAMEDAY_SANDBOX_WEB=wordpress flock ...`` for the WordPress tier).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 import time
 from pathlib import Path
 
@@ -29,12 +38,14 @@ from click.testing import CliRunner
 from gameday.chaos import ledger
 from gameday.cli import cli
 from gameday.deadline import wait_until
+from gameday.errors import GamedayError
 from gameday.report import regions
 from gameday.sandbox import regions as region_set
 from gameday.sandbox import search_resize
 from gameday.sandbox.client import SandboxClient
+from gameday.sandbox.members import event_relay, wordpress
 from gameday.sandbox.regions import Regions
-from gameday.sandbox.shape import Shape
+from gameday.sandbox.shape import WEB_TIERS, Shape
 from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
 from gameday.targets import regions as region_pairs
 from gameday.targets.environment import load as load_env
@@ -53,12 +64,23 @@ ENV_FILE = ROOT / "environments" / "regions-test.yaml"
 PRIMARY = Shape(web_replicas=2, indexer_replicas=2, search_nodes=2)
 
 
+def _web_tier() -> str:
+    """The web tier ``GAMEDAY_SANDBOX_WEB`` names (``sandbox up --web``'s variable), the default when unset."""
+    web = os.environ.get("GAMEDAY_SANDBOX_WEB") or WEB_TIERS[0]
+    if web not in WEB_TIERS:
+        raise pytest.UsageError(f"GAMEDAY_SANDBOX_WEB={web!r}: expected one of {', '.join(WEB_TIERS)}")
+    return web
+
+
+WORDPRESS = _web_tier() == "wordpress"
+
+
 @pytest.fixture(scope="module")
 def two_regions():
     pause_session_twin()  # three twins of their own; a fourth idle on two cores slows every drill
     rs = Regions.of(Twin.create(NAME, NET))
     region_set.down(rs, wipe=True)  # what a killed earlier run left
-    rs.write_shapes(PRIMARY)
+    rs.write_shapes(dataclasses.replace(PRIMARY, web=_web_tier()))
     try:
         result = region_set.up(rs, timeout=600)
         print(f"\nregions up: {json.dumps(result['seconds'])}; link {json.dumps(result['link'], default=str)[:300]}")
@@ -69,6 +91,34 @@ def two_regions():
 
 def _pair():
     return region_pairs.for_environment(load_env(ENV))
+
+
+def _workloads(twin: Twin) -> dict[str, int]:
+    return {w["name"]: w["replicas"] for w in SandboxClient(twin.paths).status()["workloads"]}
+
+
+def _relays(rs: Regions) -> dict[str, int]:
+    """``{region: relay replicas}`` (WordPress's outbox relay runs in the active region only)."""
+    return {region: _workloads(t).get(event_relay.WORKLOAD) for region, t in rs.reload().regions.items()}
+
+
+def _relay_leads(twin: Twin) -> None:
+    """Wait until ``twin``'s relay-1 answers and holds the outbox lock (it relays)."""
+    def leads() -> bool:
+        try:
+            return bool(event_relay.status(twin).get("leader"))
+        except GamedayError:
+            return False
+    wait_until(leads, timeout=90, what=f"{twin.name}'s relay-1 to relay the outbox")
+
+
+def _publish_at_the_front(rs: Regions, target) -> requests.Response:
+    """A publish through the global front with the serving region's publisher credentials (none on the
+    Python site), as the canary and the editors send it."""
+    article = {"kind": "guidance", "title": f"region publish {time.time_ns()}", "category": "Region drills",
+               "summary": "published through the global front", "body": "after a region move"}
+    return requests.post(f"{rs.front.lb_url}/api/articles", json=article, auth=target.publisher_auth(), timeout=15,
+                         allow_redirects=False)
 
 
 def _site_db(twin: Twin):
@@ -107,6 +157,33 @@ def test_the_standby_replicates_and_the_front_serves_the_active_region(two_regio
     wait_until(lambda: requests.get(f"{url}/content/_count", auth=auth, verify=verify, timeout=5).json()["count"]
                == articles, timeout=60, what=f"r2's index to hold its {articles} replicated articles")
     assert articles > 0
+    for region, t in rs.regions.items():
+        assert Shape.load(t.paths).web == _web_tier(), region
+    # readers at the front stay at the front: a page answered there, not redirected to a region's address
+    home = requests.get(f"{rs.front.lb_url}/", timeout=10, allow_redirects=False)
+    assert home.status_code == 200 and home.headers["X-Gameday-Region"] == "r1"
+    assert rs.primary.lb_url.removeprefix("http://") not in home.text
+    if WORDPRESS:
+        # no install job on the standby (its database is a read-only replica) and no relay running there
+        members = {m["name"] for m in SandboxClient(rs.standby.paths).status()["members"]}
+        assert "wp-bootstrap-1" not in members and "wp-bootstrap-1" in {
+            m["name"] for m in SandboxClient(rs.primary.paths).status()["members"]}
+        assert _relays(rs) == {"r1": 1, "r2": 0}
+        _relay_leads(rs.primary)
+        # the standby's WordPress passwords are r1's (their hashes arrive by replication); compared, never shown
+        same = all(f(rs.primary).read_bytes() == f(rs.standby).read_bytes()
+                   for f in (wordpress.admin_env_file, wordpress.publisher_env_file))
+        assert same, "r2's WordPress admin/publisher credential files differ from r1's"
+        # WordPress's own links and canonical redirects use the front's address (D5): a post's permalink,
+        # asked at the front, is the front's, and answers there without a redirect
+        posts = requests.get(f"{rs.front.lb_url}/wp-json/wp/v2/posts", params={"per_page": 1}, timeout=10,
+                             allow_redirects=False)
+        assert posts.status_code == 200, posts.text[:300]
+        url = posts.json()[0]["link"]
+        assert url.startswith(f"{rs.front.lb_url}/"), url
+        page = requests.get(url, timeout=10, allow_redirects=False)
+        assert page.status_code == 200 and page.headers["X-Gameday-Region"] == "r1", (page.status_code, page.headers)
+        assert rs.primary.lb_url.removeprefix("http://") not in page.text
 
 
 def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
@@ -149,6 +226,15 @@ def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
     assert (workloads["web"], workloads["indexer"], workloads["search"]) == (1, 1, 1), workloads
     health = search_resize.admin(two_regions.primary).health()
     assert (health["status"], health["number_of_nodes"]) == ("green", 1), health
+    # a publish at the front is accepted in r2 with the credentials r2 shares with r1 (WordPress: its
+    # relay, started at the promotion, sends the event: 201 acknowledged); r1, the standby now, relays nothing
+    published = _publish_at_the_front(two_regions, pair.target("r2"))
+    print(f"publish at the front after the switchover: {published.status_code} {published.text[:200]}")
+    assert published.status_code in (201, 202) and published.headers["X-Gameday-Region"] == "r2", published.text[:300]
+    if WORDPRESS:
+        assert published.status_code == 201, published.text[:300]
+        assert _relays(two_regions) == {"r1": 0, "r2": 1}
+        _relay_leads(two_regions.standby)
 
 
 def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions, tmp_path):
@@ -214,3 +300,9 @@ def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions,
     assert ledger.pending(ENV) == [] and ledger.pending("regions-test-r2") == []
     wait_until(lambda: _pair().target("r1").region_replication()["caught_up"], timeout=120,
                what="r1 to be r2's caught-up standby again after the failback")
+    if WORDPRESS:  # the relay followed each move: r1 ran it while it served, r2 runs it again (its relay-1,
+        # held since r2 was lost, released at its promotion), r1 none
+        assert _relays(two_regions) == {"r1": 0, "r2": 1}
+        _relay_leads(two_regions.standby)
+        published = _publish_at_the_front(two_regions, _pair().target("r2"))
+        assert published.status_code == 201 and published.headers["X-Gameday-Region"] == "r2", published.text[:300]

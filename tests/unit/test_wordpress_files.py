@@ -91,7 +91,7 @@ def test_the_twins_wp_config_keeps_no_revisions_and_sets_the_publish_wait():
     """WP_POST_REVISIONS false (an update adds no revision row to wp_posts, issue 17 D3) and the publish's
     wait for the relay's mark (D4) as a PHP number."""
     keys = ("TWIN", "CONFIG_NAME", "DB_NAME", "DB_USER", "DB_HOST", "HOME", "CONTENT_DIR", "THEME", "MU_PLUGIN_DIR",
-            "SEARCH_URLS", "SEARCH_HOSTS", "SEARCH_USER", "SEARCH_CA", "CONTENT_INDEX", "CACHE_ADDR")
+            "SEARCH_URLS", "SEARCH_HOSTS", "SEARCH_USER", "SEARCH_CA", "CONTENT_INDEX", "CACHE_ADDR", "ALSO_HOMES")
     text = files.render("wp-config.php", {**{k: "x" for k in keys}, "PUBLISH_ACK_WAIT": repr(0.5)})
     assert "define('WP_POST_REVISIONS', false);" in text
     assert "define('GAMEDAY_PUBLISH_ACK_WAIT', 0.5);" in text

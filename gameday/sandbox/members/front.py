@@ -37,6 +37,21 @@ BACKEND = "regions"
 STATE_FILE = "regions.json"
 HEALTH_URI = "/front-health"
 SWITCH_TIMEOUT = 30.0
+SUFFIX = "-global"  # the front of region set NAME (network N) is twin NAME-global on network N+2 (..regions)
+
+
+def of_region(twin: Twin) -> Twin | None:
+    """The global front before ``twin`` when it is a region of a set (named from the set's first region:
+    ``twin`` itself when it is r1, else the peer its shape names), None otherwise."""
+    shape = twin.shape
+    if shape.role != "region" or not shape.in_region_set:
+        return None
+    if shape.region == "r1":
+        name, net = twin.name, twin.net
+    else:
+        first = shape.peer or shape.upstream
+        name, net = first.twin, first.net
+    return Twin.create(name + SUFFIX, net + 2)
 
 
 def socket_path(front_twin: Twin):

@@ -11,7 +11,8 @@
 On a twin whose web tier is WordPress (its shape, ``sandbox up --web wordpress``) the indexer runs
 without its own Python outbox relay (``GAMEDAY_INDEXER_OUTBOX_RELAY=0``: the Java relay sends
 WordPress's outbox) and the bootstrap job indexes WordPress's content after ``wp-bootstrap``
-(``GAMEDAY_SEED_CONTENT=wordpress``, :mod:`gameday.sandbox.bootstrap`).
+(``GAMEDAY_SEED_CONTENT=wordpress``, :mod:`gameday.sandbox.bootstrap`); in a standby region there is no
+``wp-bootstrap`` (WordPress arrives by replication) and the job indexes the replicated WordPress content.
 """
 
 from __future__ import annotations
@@ -78,5 +79,6 @@ def bootstrap(twin: Twin) -> Workload:
         stop_grace=3.0,
     )
     return Workload(name="bootstrap", layer="jobs", kind="job", replicas=1, members=[member],
-                    after=["db", "kafka", "search", *(["wp-bootstrap"] if twin.shape.wordpress else [])],
+                    after=["db", "kafka", "search",
+                           *(["wp-bootstrap"] if twin.shape.wordpress and not twin.shape.standby else [])],
                     labels={"layer": "jobs"})

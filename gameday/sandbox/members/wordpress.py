@@ -126,12 +126,15 @@ def _install_tree(src: Path, dest: Path) -> None:
 
 def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None,
             home: str | None = None, replicas: int = WEB_MAX_REPLICAS, cache_addr: str | None = None,
-            publish_ack_wait: float = PUBLISH_ACK_WAIT_S, prefix: str = "wp") -> None:
+            publish_ack_wait: float = PUBLISH_ACK_WAIT_S, prefix: str = "wp", also_homes: tuple[str, ...] | list[str] = ()) -> None:
     """Write the twin's WordPress files (again: they hold no data) and create its content directory.
     ``db_addr`` defaults to the database through toxiproxy and ``search_urls`` to the search nodes
     through toxiproxy, as the web tier reaches them; ``home`` (WordPress's site address) to the load
-    balancer's URL; ``cache_addr`` (``host:port`` of the Redis object cache, :mod:`.redis_cache`)
-    installs the object-cache drop-in, which is removed when it is None; ``publish_ack_wait``: how long
+    balancer's URL; ``also_homes``: other site URLs (``http://host:port``, no path) WordPress answers as
+    itself when a request was made to their host and port (a region's global front: its readers must
+    not be redirected off it, D5), each its site address for that request (a ValueError, before
+    anything is written, for one that is not such a URL); ``cache_addr`` (``host:port`` of the Redis
+    object cache, :mod:`.redis_cache`) installs the object-cache drop-in, which is removed when it is None; ``publish_ack_wait``: how long
     ``POST /api/articles`` waits for the event relay to send the publish's event (201 "acknowledged"
     when it did, else 202 "pending"; lower it in a topology without a relay); ``replicas`` and ``prefix``
     are no longer used (each replica's launcher renders its own files from its argv, :func:`member`). Refused first (NotInstalled,
@@ -139,6 +142,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     the current sources: an unbuilt bundle would otherwise be a silent 404 to readers."""
     if not 0 <= publish_ack_wait <= MAX_PUBLISH_ACK_WAIT_S:
         raise ValueError(f"publish_ack_wait must be 0..{MAX_PUBLISH_ACK_WAIT_S:g} seconds, not {publish_ack_wait!r}")
+    homes = _checked_homes(also_homes)
     frontend_build.check()
     twin.paths.ensure()
     twin.db_password()
@@ -158,7 +162,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
         "CONTENT_DIR": str(content_dir(twin)), "THEME": install.WORDPRESS_THEME, "MU_PLUGIN_DIR": str(conf / "mu-plugins"),
         "SEARCH_URLS": ",".join(search), "SEARCH_HOSTS": ",".join(hosts), "SEARCH_USER": SEARCH_USER,
         "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX, "CACHE_ADDR": cache_addr or "",
-        "PUBLISH_ACK_WAIT": repr(float(publish_ack_wait)),
+        "PUBLISH_ACK_WAIT": repr(float(publish_ack_wait)), "ALSO_HOMES": " ".join(homes),
     }.items()}
     config = conf / "wp-config.php"
     config.write_text(files.render("wp-config.php", values))
@@ -169,6 +173,17 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
         link.symlink_to(config)
     _prepare_content(twin, cache=cache_addr is not None)
     twin.paths.run.chmod(0o755)  # each replica's launcher renders its configs into run/<member>/ (reached by www-data)
+
+
+def _checked_homes(urls) -> list[str]:
+    """``urls`` as site addresses (``http(s)://host[:port]``, no path, no space); a ValueError names one that is not."""
+    out = []
+    for u in urls:
+        scheme, _, rest = str(u).partition("://")
+        if scheme not in ("http", "https") or not rest or any(c in rest for c in "/ ?#@\\'"):
+            raise ValueError(f"also_homes: {u!r} is not a site address like http://host:port")
+        out.append(f"{scheme}://{rest}")
+    return out
 
 
 def _prepare_content(twin: Twin, *, cache: bool) -> None:

@@ -13,8 +13,19 @@ define('DB_CHARSET', 'utf8mb4');
 define('DB_COLLATE', '');
 $table_prefix = 'wp_';
 
-define('WP_HOME', '@HOME@');
-define('WP_SITEURL', '@HOME@');
+// The site's address: the load balancer's, or the address the request was made to when that is one
+// of the twin's other site addresses (its region set's global front): WordPress's links and its
+// canonical redirects then keep readers where they came in, not on the region's own load balancer.
+$gameday_home = '@HOME@';
+$gameday_asked = strtolower((string) ($_SERVER['HTTP_HOST'] ?? ''));
+foreach (array_filter(explode(' ', '@ALSO_HOMES@')) as $gameday_url) {
+    if ($gameday_asked !== '' && $gameday_asked === strtolower((string) preg_replace('#^https?://#', '', $gameday_url))) {
+        $gameday_home = $gameday_url;
+    }
+}
+define('WP_HOME', $gameday_home);
+define('WP_SITEURL', $gameday_home);
+unset($gameday_home, $gameday_asked, $gameday_url);
 define('WP_CONTENT_DIR', '@CONTENT_DIR@');
 define('WP_DEFAULT_THEME', '@THEME@');  // the theme a fresh install activates (gameday.sandbox.install)
 define('WPMU_PLUGIN_DIR', '@MU_PLUGIN_DIR@');
