@@ -122,7 +122,7 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     if twin.shape.wordpress:  # NotInstalled (naming the install command) when the relay or the front end is not built
         event_relay.prepare(twin)
         redis_cache.prepare(twin)
-        wordpress.prepare(twin, cache_addr=redis_cache.addr(twin), prefix="web", also_homes=_front_urls(twin))
+        wordpress.prepare(twin, cache_addr=redis_cache.addr(twin), prefix="web", also_homes=[*_front_urls(twin), _tls_site(twin)])
     if not kubernetes:
         cdn.prepare(twin)
     if twin.shape.in_region_set:
@@ -142,3 +142,11 @@ def _front_urls(twin: Twin) -> list[str]:
     from .twin import PORTS
     front = of_region(twin)
     return [] if front is None else [front.lb_url, f"http://{names.site_host(front)}:{PORTS['lb']}"]
+
+
+def _tls_site(twin: Twin) -> str:
+    """The twin's TLS front (``https://site.<twin>.gameday.test``, HAProxy on :443, :mod:`.members.lb`):
+    WordPress answers a reader who came in by that name as that site (D5: the Kubernetes rehearsal's
+    ``site_url``), not with a redirect to the load balancer's plain-HTTP address."""
+    from . import names
+    return f"https://{names.site_host(twin)}"
