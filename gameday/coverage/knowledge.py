@@ -26,10 +26,17 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     "cdn": {
         "name": "CDN (Varnish in the sandbox; Cloud CDN on GKE)", "kind": "cdn", "layer": "web",
         "description": "Caches anonymous pages in front of the load balancer; most reader traffic never reaches "
-                       "the origin (in the sandbox not yet what the load generator, canaries and SLO probes use).",
-        # none yet: its cells (the GKE inventory's cache-flushed and origin-errors-cached) join with the load
-        # through the CDN and their experiment (issue 17's "the CDN lost"); every cell of the twin has one
-        "failure_modes": [],
+                       "the origin (in the sandbox not yet what the load generator, canaries and SLO probes use: "
+                       "only the CDN-lost drill sends its readers to the front door).",
+        # the GKE inventory's origin-errors-cached has no experiment yet: not a cell of the twin until it has one
+        "failure_modes": [
+            ("cache-flushed", "The CDN's edge is lost with its cache: every request reaches the origin until the "
+             "edge is back and warm (a WordPress twin: the wordpress suite)",
+             ["readers' hit ratio (X-Cache) far below traffic.yaml's cdn_hit_ratio; origin request rate several "
+              "times the modelled peak",
+              "playbook finding cdn.members-missing or cdn.cold (`gameday playbook cdn`)",
+              "the origin's p95 and 5xx share while it takes every request"]),
+        ],
     },
     "web": {
         "name": "Web (WordPress; the sample site in the sandbox)", "kind": "deployment", "layer": "web",
@@ -49,6 +56,11 @@ COMPONENTS: dict[str, dict[str, Any]] = {
               "playbook finding web.members-stuck (`gameday playbook web`): running but not ready past 20 s"]),
             ("rolling-restart", "Every web pod is replaced one at a time (a deploy, a node-pool upgrade)",
              ["LB backends go DOWN and UP one by one", "site SLO: failed requests while a pod leaves or joins"]),
+            ("workers-exhausted", "A slow database holds every PHP-FPM worker: requests queue, the load balancer "
+             "answers 502/504 (a WordPress twin: the wordpress suite)",
+             ["each pool's status page: every worker active, listen queue above 0 (or the page itself unanswered)",
+              "playbook finding web.workers-exhausted (`gameday playbook workers`)",
+              "site SLO: 5xx share and p95 rise on every page, not only those of the slow dependency"]),
         ],
     },
     "db": {

@@ -479,6 +479,36 @@ class Target(abc.ABC):
         (a target that has them overrides this); raises GamedayError when a cache it has does not answer."""
         return {"object_cache": None, "cdn": None}
 
+    def front_door_url(self) -> str:
+        """Where the site's readers arrive from outside: its CDN's address when one is in front of the
+        load balancer and answering, else :meth:`reader_url` (the CDN-lost drill loads and probes the
+        site here, and measures the origin at :meth:`site_url` beside it). Here: no CDN declared."""
+        return self.reader_url()
+
+    def cdn_status(self) -> dict[str, Any] | None:
+        """The site's CDN as its edges count requests since they started, for the CDN-lost drill and
+        its playbook::
+
+            target.cdn_status()
+            # {"members": {"cdn-1": {"running": True, "ready": True, "answers": True, "hits": 812,
+            #                        "misses": 377, "passes": 20, "objects": 300, "uptime_s": 41}}}
+
+        ``None`` when this target has no CDN it can read; an edge that does not answer has ``answers``
+        False and ``error`` (never raised). Here: none declared."""
+        return None
+
+    def web_pool_status(self) -> dict[str, Any] | None:
+        """Each web replica's worker pool (PHP-FPM) as its own status page counts it, for the drill of
+        a pool exhausted behind a slow database::
+
+            target.web_pool_status()
+            # {"members": {"web-1": {"running": True, "answers": True, "active": 8, "idle": 0, "total": 8,
+            #                        "listen_queue": 12, "max_children_reached": 3, ...}}}
+            # a status page that did not answer in time: {"answers": False, "why": "...", "listen_queue": 12}
+
+        ``None`` when this target cannot read its replicas' pools. Here: none declared."""
+        return None
+
     def health_check(self, layer: str) -> dict[str, Any]:
         """How ``layer``'s members say they are healthy, ``{"path", "port", "scheme"}``: the
         environment's ``health.<layer>``, else the platform's defaults (``/readyz`` over http on

@@ -581,6 +581,26 @@ class SandboxTarget(Target):
         from ..sandbox import site_caches
         return site_caches.flush(self._twin(), self._status())
 
+    def front_door_url(self) -> str:
+        """The twin's CDN (``cdn-N``) when one of its edges runs and is ready, else :meth:`reader_url`
+        (the load balancer, or the regions' front): a lost edge sends its readers to the origin
+        (:func:`gameday.sandbox.front_door.front_door_url`). An environment's declared ``site_url`` wins."""
+        if self.env.site_url:
+            return self.env.site_url
+        from ..sandbox import front_door
+        return front_door.front_door_url(self._twin(), self._status()) or self.reader_url()
+
+    def cdn_status(self) -> dict | None:
+        """Each of the twin's ``cdn-N`` as varnishstat counts it (:func:`gameday.sandbox.front_door.cdn_status`)."""
+        from ..sandbox import front_door
+        return front_door.cdn_status(self._twin(), self._status())
+
+    def web_pool_status(self) -> dict | None:
+        """Each WordPress replica's PHP-FPM pool from its status socket (:func:`gameday.sandbox.fpm_status.pools`);
+        None for the Python site."""
+        from ..sandbox import fpm_status
+        return fpm_status.pools(self._twin(), self._status())
+
     def content_schema(self) -> ContentSchema:
         """The twin's own (:meth:`gameday.sandbox.twin.Twin.content_schema`): the Python site's ``articles``
         and ``outbox`` tables (``ARTICLES_TABLE``), or ``WORDPRESS`` when the twin runs WordPress

@@ -9,7 +9,7 @@ from .. import caps, ledger, playbook_activity
 from ..context import activity, pick_count, target
 
 __all__ = ["kill_web_pods", "kill_all_web_pods", "rolling_restart_web", "make_web_pod_unready",
-           "make_web_pods_ready", "replace_not_ready_web_pods"]
+           "make_web_pods_ready", "replace_not_ready_web_pods", "apply_workers_playbook"]
 
 
 def _kill(tgt, count_of, dry_run: bool) -> Dict[str, Any]:
@@ -129,3 +129,15 @@ def replace_not_ready_web_pods(configuration: Dict[str, Any] = None, secrets: Di
     findings and step timings; a failed playbook fails the activity."""
     return playbook_activity.apply(target(configuration), "web", failing="bring the web tier back",
                                    hint="`gameday playbook web --apply` shows each step")
+
+
+@activity
+def apply_workers_playbook(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """The recovery of worker pools exhausted behind a slow database, as ``gameday playbook workers
+    --apply`` does it, inside the experiment's method while the fault is on: it finds the pools
+    exhausted (busy workers, listen queue: ``web.workers-exhausted``) and the network fault
+    (``network.db-fault``), removes the fault, waits until every pool has idle workers and nothing
+    waiting, and verifies the site. A failed playbook fails the activity, naming its step."""
+    return playbook_activity.apply(target(configuration), "workers", failing="free the web tier's workers",
+                                   hint="`gameday playbook workers --apply` shows each step; `gameday cleanup` "
+                                        "removes the network fault")

@@ -1,16 +1,18 @@
 """Web tier probes."""
 
+import threading
 import time
 from typing import Any, Dict
 
 import requests
 
-from ... import hostguard
+from ... import hostguard, readers
 from ...deadline import Deadline, wait_until
-from ...errors import DeadlineExceeded
+from ...errors import DeadlineExceeded, GamedayError
 from ..context import activity, target
 
-__all__ = ["web_pods_ready", "all_web_pods_ready", "wait_for_web_pods_ready", "wait_until_not_ready_out_of_rotation"]
+__all__ = ["web_pods_ready", "all_web_pods_ready", "wait_for_web_pods_ready", "wait_until_not_ready_out_of_rotation",
+           "worker_pools", "readers_and_worker_pools"]
 
 
 @activity
@@ -74,3 +76,48 @@ def wait_until_not_ready_out_of_rotation(timeout: float = 30, requests_per_windo
         if len(held) >= int(not_ready) and not last["errors"] and not set(last["served_by"]) & set(held):
             return {**last, "seconds": round(time.monotonic() - started, 2)}
     raise DeadlineExceeded(f"a not-ready web replica was still served, or requests failed, after {timeout:g}s: {last}")
+
+
+def _busy(pools: Dict[str, Any] | None) -> Dict[str, Any]:
+    """The pools' busiest moment in words a report can show: workers busy of total, listen queue."""
+    out: Dict[str, Any] = {}
+    for name, p in ((pools or {}).get("members") or {}).items():
+        if p.get("answers"):
+            out[name] = {"busy": p.get("active"), "of": p.get("total"), "listen_queue": p.get("listen_queue"),
+                         "max_children_reached": p.get("max_children_reached")}
+        else:
+            out[name] = {"busy": "all" if p.get("listen_queue") else None, "listen_queue": p.get("listen_queue"),
+                         "why": p.get("why")}
+    return out
+
+
+@activity
+def worker_pools(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """Each web replica's worker pool now (:meth:`~gameday.targets.base.Target.web_pool_status`: PHP-FPM's
+    active and idle workers, listen queue); ``{"members": {}}`` where the target cannot read them."""
+    return target(configuration, lock=False).web_pool_status() or {"members": {}}
+
+
+@activity
+def readers_and_worker_pools(window_s: float = 8, rate: float = 20, items: int = 2000,
+                             configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
+    """What readers see at the site (the load balancer) over ``window_s`` seconds at ``rate`` req/s
+    (:func:`gameday.readers.sample`: success, the share of 5xx, 502/504 by status, p95), and the web
+    replicas' worker pools read halfway through (busy workers of total, listen queue; a status page
+    that could not answer because every worker was busy says so)."""
+    tgt = target(configuration, lock=False)
+    seen: Dict[str, Any] = {}
+
+    def look() -> None:
+        time.sleep(window_s / 2)
+        try:
+            seen["pools"] = tgt.web_pool_status()
+        except (GamedayError, OSError) as err:  # reported beside the readers: it never fails the measurement
+            seen["error"] = f"{type(err).__name__}: {err}"
+
+    looker = threading.Thread(target=look, daemon=True)
+    looker.start()
+    m = readers.sample(tgt.site_url(), window_s=window_s, rate=rate, items=items, allow=hostguard.site_hosts(tgt.env))
+    looker.join(timeout=30)
+    return {**m, "worker_pools": seen.get("pools"), "busy": _busy(seen.get("pools")),
+            **({"pools_error": seen["error"]} if "error" in seen else {})}

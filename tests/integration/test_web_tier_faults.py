@@ -1,0 +1,156 @@
+"""Issue 17's two web-tier drills on real servers: PHP-FPM's workers exhausted behind a slow database, and
+the CDN lost. Their actions, probes and playbooks run as a game day runs them, through a SandboxTarget.
+
+A small topology of its own on net 70 (127.70.x.y), run by the sandbox supervisor: MariaDB (``db-1``),
+toxiproxy (``toxiproxy-1``: WordPress reaches the database through its ``db`` proxy, as the twin's web tier
+does), the WordPress bootstrap seeding the whole catalogue (2,000 items, so the readers' pages are the load
+generator's), one WordPress replica ``web-1`` (nginx + a php-fpm pool of 8 workers, no object cache: every
+page asks the database), HAProxy ``lb-1`` in front of it and Varnish ``cdn-1`` in front of that. WordPress's
+site address is the CDN's; it answers the load balancer's address as itself too (readers sent to the
+origin while the CDN is lost are not redirected). Readers are paced (open model), bounded in count and time.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import requests
+
+from gameday.chaos import ledger
+from gameday.chaos.cdn import actions as cdn_actions
+from gameday.chaos.cdn import probes as cdn_probes
+from gameday.chaos.network import actions as network_actions
+from gameday.chaos.web import actions as web_actions
+from gameday.chaos.web import probes as web_probes
+from gameday.load import model as traffic
+from gameday.readers import sample
+from gameday.sandbox import install, lifecycle
+from gameday.sandbox.client import SandboxClient
+from gameday.sandbox.members import cdn, db, lb, toxiproxy, wordpress
+from gameday.sandbox.spec import Topology
+from gameday.sandbox.twin import Twin
+from gameday.targets import for_environment
+from gameday.targets.environment import from_mapping
+from tests.support import wordpress_stack as stack
+
+NET = 70
+NAME = "web-faults-test"
+SEED_N = 2000
+LATENCY_MS = 300  # per answer of the database: a page asks it about 20 times
+ENV = {"name": NAME, "kind": "sandbox", "allowed": True, "sandbox": NAME, "net": NET}
+CONF = {"gameday_environment": ENV}
+
+
+@pytest.fixture(scope="module")
+def faults_twin():
+    install.install_all()  # a no-op when installed
+    twin = Twin.create(NAME, net=NET)
+    lifecycle.down(twin.paths, wipe=True)
+    topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=1.0, backoff_cap=4.0,
+                        workloads=[db.workload(twin), replace(toxiproxy.workload(twin), after=["db"]),
+                                   wordpress.bootstrap(twin, n=SEED_N, after=["db", "toxiproxy"]),
+                                   wordpress.workload(twin, replicas=1, max_replicas=1, name="web"),
+                                   lb.workload(twin), cdn.workload(twin)])
+
+    def prepare():
+        options = {"home": cdn.url(twin), "also_homes": [twin.lb_url], "search_urls": [], "publish_ack_wait": 0}
+        stack.prepare(twin, **options)  # the database's secrets, roles and data directory
+        wordpress.prepare(twin, db_addr=twin.db_addr_via_proxy(), **options)  # ... WordPress through toxiproxy
+        toxiproxy.prepare(twin)
+        lb.prepare(twin)
+        cdn.prepare(twin)
+
+    lifecycle.up(twin.paths, topology, prepare=prepare, timeout=240)
+    yield twin
+    ledger.undo_all(from_mapping(ENV, "test_web_tier_faults"))  # whatever a failed test left
+    lifecycle.down(twin.paths, wipe=True)
+
+
+@pytest.fixture
+def target(faults_twin):
+    return for_environment(from_mapping(ENV, "test_web_tier_faults"))
+
+
+def _toxics(twin: Twin) -> list[str]:
+    proxies = requests.get(f"{twin.toxiproxy_api}/proxies", timeout=5).json()
+    return sorted(f"{name}/{t['name']}" for name, p in proxies.items() for t in p.get("toxics", []))
+
+
+def _origin_served(twin: Twin) -> int:
+    """Requests web-1's nginx has answered (its access log: one line each)."""
+    log = twin.paths.logs / "web-1-access.log"
+    return sum(1 for _ in log.open(errors="replace")) if log.exists() else 0
+
+
+def test_a_slow_database_exhausts_the_workers_and_the_workers_playbook_frees_them(faults_twin, target):
+    assert target.front_door_url() == cdn.url(faults_twin) and target.site_url() == faults_twin.lb_url
+    before = web_probes.worker_pools(configuration=CONF)["members"]["web-1"]
+    assert before["answers"] and before["idle"] >= 1 and before["listen_queue"] == 0, before
+    warm = sample(target.site_url(), window_s=2, rate=5, items=SEED_N, seed=1)
+    assert warm["success_ratio"] == 1.0, warm
+
+    fault = network_actions.add_latency(dependency="db", latency_ms=LATENCY_MS, configuration=CONF)
+    assert fault["touched"] == ["db"] and _toxics(faults_twin) == ["db/gameday-latency"]
+    assert [r["kwargs"] for r in ledger.matching(target.env, "remove_toxic")] == [{"proxy": "db", "toxic": "gameday-latency"}]
+    during = web_probes.readers_and_worker_pools(window_s=6, rate=15, items=SEED_N, configuration=CONF)
+    pool = during["busy"]["web-1"]
+    print(f"\n[figure] database +{LATENCY_MS} ms: {during['ok']}/{during['requests']} ok, 5xx "
+          f"{during['server_errors']} ({during['by_status']}), p95 {during['p95_ms']:.0f} ms; web-1's pool: {pool}")
+    assert during["success_ratio"] < 0.5, during  # readers were not served
+    assert during["server_errors"] + during["no_answer"] > during["requests"] // 2, during["by_status"]
+    assert pool.get("busy") in ("all", 8) or (pool.get("listen_queue") or 0) > 0, pool  # every worker taken
+
+    done = web_actions.apply_workers_playbook(configuration=CONF)
+    codes = {f["code"] for f in done["findings"]}
+    print(f"[figure] workers playbook: {done['outcome']}; " + "; ".join(
+        f"{name} {s['status']} {s['seconds']} s ({s['did'] or s['detail']})" for name, s in done["steps"].items()))
+    assert done["outcome"] == "restored" and {"network.db-fault", "web.workers-exhausted"} <= codes, done
+    assert all(s["status"] == "ok" for s in done["steps"].values()), done["steps"]
+    assert _toxics(faults_twin) == [] and ledger.matching(target.env, "remove_toxic") == []
+
+    after = web_probes.readers_and_worker_pools(window_s=4, rate=10, items=SEED_N, configuration=CONF)
+    print(f"[figure] after the playbook: {after['ok']}/{after['requests']} ok, p95 {after['p95_ms']:.0f} ms; "
+          f"web-1's pool: {after['busy']['web-1']}")
+    assert after["server_errors"] == 0 and after["success_ratio"] == 1.0, after["by_status"]
+    assert after["worker_pools"]["members"]["web-1"]["listen_queue"] == 0
+    assert network_actions.remove_toxics(dependency="db", configuration=CONF)["removed"] == []  # the rollback: nothing left
+
+
+def test_the_cdn_lost_sends_readers_to_the_origin_and_the_cdn_playbook_brings_it_back_warm(faults_twin, target):
+    model = traffic.load().cdn_hit_ratio
+    warm = cdn_probes.readers_at_the_front_door(window_s=4, rate=15, items=SEED_N, configuration=CONF)
+    assert warm["through_cdn"] and warm["front_door"] == cdn.url(faults_twin) and warm["hit_ratio"] is not None, warm
+    assert warm["success_ratio"] == 1.0, warm["by_status"]
+    pid = SandboxClient(faults_twin.paths).member("cdn-1")["pid"]
+
+    lost = cdn_actions.lose_cdn(configuration=CONF)
+    assert lost["touched"] == ["cdn-1"] and SandboxClient(faults_twin.paths).member("cdn-1")["pid"] is None
+    assert target.front_door_url() == faults_twin.lb_url  # readers go to the origin
+    served = _origin_served(faults_twin)
+    during = cdn_probes.readers_at_the_front_door(window_s=4, rate=15, items=SEED_N, configuration=CONF)
+    reached = _origin_served(faults_twin) - served
+    print(f"\n[figure] CDN lost: {during['ok']}/{during['requests']} ok at the origin, p95 {during['p95_ms']:.0f} ms; "
+          f"web-1 answered {reached} requests (before, through the CDN: hit ratio {warm['hit_ratio']})")
+    assert not during["through_cdn"] and during["hit_ratio"] is None and during["origin_requests"] == during["requests"]
+    assert reached >= during["requests"], (reached, during["requests"])  # every reader's request reached the origin
+    assert during["success_ratio"] >= 0.95, during["by_status"]  # one replica held 15 req/s
+
+    done = cdn_actions.apply_cdn_playbook(configuration=CONF)
+    steps = done["steps"]
+    print(f"[figure] cdn playbook: {done['outcome']}; " + "; ".join(
+        f"{name} {s['status']} {s['seconds']} s ({s['did'] or s['detail']})" for name, s in steps.items()))
+    assert done["outcome"] == "restored" and "cdn.members-missing" in {f["code"] for f in done["findings"]}, done
+    assert steps["start-cdn"]["status"] == "ok" and steps["warm-cdn"]["status"] == "ok", steps
+    member = SandboxClient(faults_twin.paths).member("cdn-1")
+    assert member["pid"] not in (None, pid) and member["ready"]
+    assert ledger.matching(target.env, "start_node", layer="cdn") == []  # settled by the playbook
+
+    after = cdn_probes.readers_at_the_front_door(window_s=4, rate=15, items=SEED_N, configuration=CONF)
+    print(f"[figure] after the playbook: hit ratio {after['hit_ratio']} (model {model}), "
+          f"{after['ok']}/{after['requests']} ok, p95 {after['p95_ms']:.0f} ms")
+    assert after["through_cdn"] and after["hit_ratio"] >= model and after["success_ratio"] == 1.0, after
+    counted = cdn_probes.cdn_counters(configuration=CONF)["members"]["cdn-1"]
+    # the edge's own counts since its restart: at least the hits readers saw, and the warm-up's misses
+    assert counted["answers"] and counted["hits"] >= after["hits"] and counted["misses"] >= 300, counted
+    assert cdn_actions.restore_cdn(configuration=CONF)["started"] == []  # the rollback: nothing left
