@@ -1,5 +1,6 @@
 """Consistency between the inventory and the catalog: every name an experiment or playbook covers is
-in the inventory, and every file the inventory links exists.
+in the inventory (or names a failure mode of a component the inventory lists as ``absent``: one this
+environment does not run, so no cell of it here), and every file the inventory links exists.
 
     check(inv, claims.scan(ROOT), ROOT)     # None, or one UsageError (exit 2) naming every problem
     problems(inv, found, ROOT)              # the same as a list of (message, hint)
@@ -25,6 +26,14 @@ def problems(inv: Inventory, found: list[Claim], root: Path) -> list[tuple[str, 
     missing: dict[tuple[str, str | None], list[str]] = {}  # (component, mode or None) -> sources naming it
     for claim in found:
         component = inv.component(claim.component)
+        absent = inv.absent_component(claim.component) if component is None else None
+        if absent is not None and claim.mode in absent["failure_modes"]:
+            continue  # a component this environment does not run: no cell here, not a problem
+        if component is None and absent is not None:
+            key = (claim.component, claim.mode)
+            if claim.source not in missing.setdefault(key, []):
+                missing[key].append(claim.source)
+            continue
         if component is None:
             key = (claim.component, None)
         elif component.mode(claim.mode) is None:
@@ -39,6 +48,10 @@ def problems(inv: Inventory, found: list[Claim], root: Path) -> list[tuple[str, 
             known = ", ".join(c.id for c in inv.components)
             out.append((f"{name} has no component {cid!r} ({named_by})",
                         f"components: {known}; fix the `covers` name or add the component to {name}"))
+        elif inv.component(cid) is None:  # absent here, and the mode is not one of its failure modes
+            known = ", ".join(inv.absent_component(cid)["failure_modes"]) or "none"
+            out.append((f"component {cid!r} (not run in {name}) has no failure mode {mode!r} ({named_by})",
+                        f"failure modes of {cid}: {known}; fix the `covers` name or add it to {name}"))
         else:
             known = ", ".join(m.id for m in inv.component(cid).failure_modes) or "none"
             out.append((f"component {cid!r} in {name} has no failure mode {mode!r} ({named_by})",

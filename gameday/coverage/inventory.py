@@ -76,6 +76,11 @@ class Inventory:
     components: tuple[Component, ...]
     harness: tuple[dict[str, Any], ...] = ()
     generated_by: str | None = None
+    absent: tuple[dict[str, Any], ...] = ()  # {id, why, failure_modes}: components this environment does not run
+
+    def absent_component(self, component_id: str) -> dict[str, Any] | None:
+        """The ``absent`` entry of a component this environment does not run, or None."""
+        return next((a for a in self.absent if a["id"] == component_id), None)
 
     def component(self, component_id: str) -> Component | None:
         return next((c for c in self.components if c.id == component_id), None)
@@ -91,6 +96,8 @@ class Inventory:
         out["components"] = [c.to_dict() for c in self.components]
         if self.harness:
             out["harness"] = list(self.harness)
+        if self.absent:
+            out["absent"] = [dict(a) for a in self.absent]
         return out
 
 
@@ -107,7 +114,9 @@ def parse(data: Any, path: Path | None = None) -> Inventory:
                                       for m in c.failure_modes or ()))
         for c in top.components)
     return Inventory(path=path, platform=top.platform, description=top.description or "", components=components,
-                     harness=tuple(top.harness or ()), generated_by=top.generated_by)
+                     harness=tuple(top.harness or ()), generated_by=top.generated_by,
+                     absent=tuple({"id": a.id, "why": a.why, "failure_modes": list(a.failure_modes or ())}
+                                  for a in top.absent or ()))
 
 
 def resolve(name_or_path: str | Path | None) -> Path:

@@ -145,6 +145,30 @@ COMPONENTS: dict[str, dict[str, Any]] = {
               "lag grows on one partition only (an indexer that cannot set the event aside)"]),
         ],
     },
+    "event-relay": {
+        "name": "Event relay (Java: WordPress's outbox -> Kafka; a Java service on GKE)", "kind": "deployment",
+        "layer": "events",
+        "description": "Sends each row of the publishing outbox to content-events (idempotent producer, acks=all) and "
+                       "marks it sent only after Kafka acknowledged it; one relays at a time (a database lock).",
+        "failure_modes": [
+            ("relay-stopped", "The relay stops: publishing still commits, the outbox's backlog grows until it returns",
+             ["playbook finding events.backlog (`gameday playbook events`): outbox rows unsent, the oldest's age",
+              "publishes answer 202 \"pending\" instead of 201", "no new records on content-events; the relay's "
+              "/healthz does not answer", "newly published content missing from search"]),
+        ],
+    },
+    "object-cache": {
+        "name": "Object cache (Redis; Memorystore on GKE)", "kind": "cache", "layer": "cache",
+        "description": "WordPress's object cache (a drop-in on php-redis): keeps the database's answers between "
+                       "requests; without it every page asks the database again.",
+        "failure_modes": [
+            ("cache-lost", "The object cache dies with what it held: WordPress serves from the database, whose load "
+             "jumps until the cache is back and warm",
+             ["pages answer X-Gameday-Object-Cache: fallback (one notice per request in the web log)",
+              "the database's queries per second (SHOW GLOBAL STATUS Questions, Com_select) several times the warm "
+              "rate", "playbook finding cache.members-missing or cache.not-answering (`gameday playbook cache`)"]),
+        ],
+    },
     "region": {
         "name": "Region (the whole site in one region; a second GKE cluster in another Google Cloud region on GKE)",
         "kind": "region", "layer": "region",
@@ -187,4 +211,11 @@ STANDBY = {"db": "db-replica"}
 INTERNAL = {"kafka-controllers"}
 # edges the topology does not show: brokers need their controllers' quorum
 IMPLIED_DEPENDENCIES = {"kafka-brokers": ("kafka-controllers",)}
+# twin workload -> the component id it realises, where the two names differ
+COMPONENT_OF = {"relay": "event-relay", "cache": "object-cache"}
+# components only some twins run: why one is not in a twin's inventory (then listed under ``absent``)
+ONLY_WITH = {"event-relay": "a WordPress web tier only (gameday sandbox up --web wordpress): the Python site "
+                            "publishes to Kafka itself",
+             "object-cache": "a WordPress web tier only (gameday sandbox up --web wordpress): the Python site has "
+                             "no object cache"}
 PART_OF = {"db-replica": "db"}  # workloads that are part of another one's component (the db's replica)

@@ -3,7 +3,9 @@ topology (a combined KRaft pool gives brokers and controllers), the ``region`` c
 regions and the front of ``up --regions 2``, :mod:`.regions`), members and endpoints from the
 topology, dependencies from the addresses each workload is configured to reach (through toxiproxy
 when it sits in between), failure modes and signals from :mod:`.knowledge`, and links from what the
-experiments and playbooks claim (:mod:`.claims`).
+experiments and playbooks claim (:mod:`.claims`). A component only some twins run
+(:data:`.knowledge.ONLY_WITH`: the WordPress tier's relay and object cache) that this twin does not run
+is listed under ``absent``: claims naming it are not problems, and it has no cell here.
 
     data = generate(Twin.create("default", net=10), claims.scan(ROOT))   # a gameday.platform/v1 dict
     text = render(data)                                                   # platform.yaml's text
@@ -43,6 +45,8 @@ def _components_of(w: Workload) -> tuple[str, ...]:
         return ()
     if w.name in knowledge.PART_OF:  # a second workload of one component (the database's replica)
         return (knowledge.PART_OF[w.name],)
+    if w.name in knowledge.COMPONENT_OF:  # named otherwise on the platform (relay -> event-relay)
+        return (knowledge.COMPONENT_OF[w.name],)
     if w.name == "kafka":
         pool = w.members[0].labels.get("strimzi.io/pool-name", "combined") if w.members else "combined"
         return knowledge.KAFKA_POOLS.get(pool, knowledge.KAFKA_POOLS["combined"])
@@ -149,10 +153,13 @@ def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> di
             components.append(by_id[cid])
     components.append(region_set.component(twin, links))  # both regions and the front (up --regions 2)
     add_zones(topo, components, harness)
+    absent = [{"id": cid, "why": why, "failure_modes": [m[0] for m in knowledge.COMPONENTS[cid]["failure_modes"]]}
+              for cid, why in knowledge.ONLY_WITH.items() if cid not in by_id]
     return {"schema": SCHEMA, "platform": "sandbox",
             "description": "The local twin: real servers on loopback, one member per process "
                            f"(twin {twin.name!r}, network 127.{twin.net}.0.0/16).",
-            "generated_by": COMMAND, "components": components, "harness": harness}
+            "generated_by": COMMAND, "components": components, "harness": harness,
+            **({"absent": absent} if absent else {})}
 
 
 def add_zones(topo: Topology, components: list[dict[str, Any]], harness: list[dict[str, Any]]) -> None:

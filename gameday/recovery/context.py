@@ -45,6 +45,10 @@ class PlaybookState:
     switchover: bool = False  # `gameday playbook region --switchover`: a planned move to the standby region
     switchover_done: bool = False  # the front switched: the request is answered
     on_stop_writes: Any = None  # called once the active region refuses writes (a drill's canary writers stop too)
+    relay_backlog: dict | None = None  # the outbox backlog the events playbook found (gameday.outbox.backlog), first look
+    drain_from: tuple[Deadline, float] | None = None  # (the drain step's deadline, when it began: time.monotonic())
+    cache_load: dict | None = None  # the database's load while the object cache was lost (gameday.db_load.rates)
+    cache_fill: tuple[Deadline, dict] | None = None  # (the fill step's deadline, the cache's counts when it began)
 
 
 @dataclass

@@ -9,7 +9,10 @@
 (:func:`gameday.kafka_admin.partition_health`); search, the cluster green
 (:meth:`gameday.search_admin.SearchAdmin.health`); web, every replica of the baseline ready
 (``Target.view("web")``); the database, every replica replicating from the primary and within
-:data:`DB_CAUGHT_UP_TRANSACTIONS` of it, no member lost or fenced (``Target.db_replication``). A
+:data:`DB_CAUGHT_UP_TRANSACTIONS` of it, no member lost or fenced (``Target.db_replication``); the
+event relay (a WordPress web tier), its outbox backlog drained (:func:`gameday.outbox.backlog`); the
+object cache, every member answering with keys (``Target.object_cache_status``). A layer of
+:data:`OPTIONAL` the target has no members for is left out of the account. A
 target whose database has no replica (``Target.db_roles()`` None) is :data:`NOT_MEASURED` for db,
 said so rather than inventing a figure. A look
 that fails (the cluster does not answer) counts as not full, with its reason. Reads only; each
@@ -79,12 +82,37 @@ def web_full(target: Target) -> tuple[bool, str]:
     return (not view.scaled_down and len(ready) >= want > 0), f"{len(ready)} of {want} replicas ready"
 
 
+RELAY_IN_FLIGHT_S = 5.0  # an unsent outbox row younger than this is in flight (the relay polls every 0.5 s)
+
+
+def events_full(target: Target) -> tuple[bool, str]:
+    """The outbox's backlog drained: no row waiting longer than :data:`RELAY_IN_FLIGHT_S` (editors
+    publish all along, so a row or two in flight is the steady state)."""
+    from .. import outbox
+    b = outbox.backlog(target)
+    waiting = b["oldest_unsent_s"] if b["unsent"] else 0.0
+    return b["unsent"] == 0 or waiting < RELAY_IN_FLIGHT_S, \
+        f"{b['unsent']} outbox rows unsent" + (f", the oldest waiting {waiting:g} s" if b["unsent"] else "")
+
+
+def cache_full(target: Target) -> tuple[bool, str]:
+    """Every object cache member answers and holds keys again."""
+    members = (target.object_cache_status() or {}).get("members") or {}
+    bad = [n for n, m in members.items() if not (m["answers"] and m["keys"] > 0)]
+    return (bool(members) and not bad), "; ".join(
+        f"{n}: {m['keys']} keys" if m["answers"] else f"{n} not answering" for n, m in members.items()) or "no member"
+
+
 CHECKS: dict[str, tuple[str, Look]] = {
     "kafka": ("every partition's ISR full", kafka_full),
     "search": ("cluster green", search_full),
     "web": ("every replica ready", web_full),
     "db": ("replica caught up", db_full),
+    "events": ("outbox backlog drained", events_full),
+    "cache": ("object cache answering and filled", cache_full),
 }
+OPTIONAL = {"events": "no event relay in this environment (the site publishes to Kafka itself)",
+            "cache": "no object cache in this environment"}  # layers only a WordPress web tier has
 NOT_MEASURED_LAYERS = {"db": ("replica caught up", "no database replica to check yet")}  # when not watched
 NO_DB_REPLICA = "the database has no replica (a single server)"
 
@@ -119,12 +147,23 @@ class Watch:
         self._lock = threading.Lock()
         self._cutoff: float | None = None  # when :meth:`wait` last returned
         self.unmeasured: dict[str, str] = {}  # layers the target has nothing to look at for, with why
+        self.absent: dict[str, str] = {}  # OPTIONAL layers this environment does not have, with why
 
     def start(self) -> "Watch":
         """Look at every layer once now (the state before the experiment), then keep looking."""
         try:
             for layer in self.layers:
                 target = self.make_target(self.env)
+                if layer in OPTIONAL:  # watched only where the target has members for it
+                    try:
+                        present = bool(target.view(layer).members)
+                    except GamedayError as err:
+                        present, why = False, f"its members could not be listed: {err}"
+                    else:
+                        why = OPTIONAL[layer]
+                    if not present:  # not the environment's: left out of the account, not "not measured"
+                        self.absent[layer] = why
+                        continue
                 if layer == "db":
                     try:  # Cloud SQL: read from its Admin API, which may refuse this caller
                         roles = target.db_roles()
@@ -176,6 +215,8 @@ class Watch:
             thread.join(timeout=LOOK_TIMEOUT_S * 4)
         out = []
         for layer in self.layers:
+            if layer in self.absent:
+                continue
             if layer in self.unmeasured:
                 out.append(LayerRedundancy(layer, CHECKS[layer][0], NOT_MEASURED, detail=self.unmeasured[layer]))
                 continue

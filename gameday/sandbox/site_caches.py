@@ -135,6 +135,30 @@ def ban_cdn(twin: Twin, members: list[dict[str, Any]]) -> dict[str, Any]:
     return {"members": done}
 
 
+def status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:
+    """Each wanted or held ``cache-N`` as Redis counts it (``status``: the supervisor's): ``{"members": {name:
+    {"running", "answers", "keys", "hits", "misses"}}}`` (``error`` instead of the counts when it does
+    not answer; a member not running does not answer); None when the twin runs no object cache. The
+    counts are Redis's own since it started (``DBSIZE``, ``INFO stats``): a restart starts them at 0."""
+    replicas = {w["name"]: int(w["replicas"]) for w in status.get("workloads", [])}
+    caches = [m for m in status.get("members", []) if m.get("workload") == redis_cache.WORKLOAD  # held ones too
+              and (m.get("desired", True) or m["index"] <= replicas.get(redis_cache.WORKLOAD, 0))]
+    if not caches:
+        return None
+    out: dict[str, Any] = {}
+    for m in caches:
+        running = m.get("pid") is not None
+        try:
+            keys, info = redis(twin, m["index"], ("DBSIZE",), ("INFO", "stats"))
+        except GamedayError as err:
+            out[m["name"]] = {"running": running, "answers": False, "error": str(err)[:300]}
+            continue
+        stats = dict(line.split(":", 1) for line in info.splitlines() if ":" in line)
+        out[m["name"]] = {"running": running, "answers": True, "keys": int(keys),
+                          "hits": int(stats.get("keyspace_hits", 0)), "misses": int(stats.get("keyspace_misses", 0))}
+    return {"members": out}
+
+
 def flush(twin: Twin, status: dict[str, Any]) -> dict[str, Any]:
     """The object cache emptied and the CDN banned, for the caches the twin runs (``status``: the
     supervisor's, :meth:`gameday.sandbox.client.SandboxClient.status`); None for one it does not run.

@@ -32,6 +32,15 @@ class Component(Strict):
     failure_modes: Optional[list[FailureMode]] = Field(None, max_length=200, description="how it fails")
 
 
+class AbsentComponent(Strict):
+    """A component of the platform this environment does not run (the Python twin has no object cache):
+    a claim naming it is not a problem here, and none of its failure modes is a cell of this inventory."""
+
+    id: str = Field(min_length=1, max_length=100, description="the component's id where it runs, e.g. object-cache")
+    why: str = Field(min_length=1, max_length=500, description="why it is not here, and where it is")
+    failure_modes: Optional[list[str]] = Field(None, max_length=200, description="its failure mode ids")
+
+
 class PlatformFile(Strict):
     """A platform inventory: components, dependencies, failure modes and what covers them."""
 
@@ -41,6 +50,8 @@ class PlatformFile(Strict):
     generated_by: Optional[str] = Field(None, max_length=300, description="the command that wrote the file")
     components: list[Component] = Field(max_length=1000, description="every component")
     harness: Optional[list[dict[str, Any]]] = Field(None, max_length=1000, description="what the harness itself runs")
+    absent: Optional[list[AbsentComponent]] = Field(None, max_length=1000,
+                                                    description="components of the platform this environment does not run")
 
     @classmethod
     def cross_problems(cls, data: Any) -> list[Problem]:

@@ -12,7 +12,8 @@ from pydantic import Field
 from .base import Strict
 
 SCHEMA = "gameday.targets/v1"
-LAYERS = ("web", "db", "kafka", "search", "indexer", "network", "site", "region")  # a suite scenario's layer is one of these
+# a suite scenario's layer is one of these (events, cache: a WordPress web tier's outbox relay and object cache)
+LAYERS = ("web", "db", "kafka", "search", "indexer", "network", "site", "region", "events", "cache")
 
 
 class Objectives(Strict):
@@ -50,6 +51,8 @@ class Layers(Strict):
     network: Optional[LayerObjectives] = None
     site: Optional[LayerObjectives] = None
     region: Optional[LayerObjectives] = None
+    events: Optional[LayerObjectives] = None
+    cache: Optional[LayerObjectives] = None
 
 
 class DefaultLayers(Strict):
@@ -63,6 +66,8 @@ class DefaultLayers(Strict):
     network: DefaultLayerObjectives
     site: DefaultLayerObjectives
     region: Optional[DefaultLayerObjectives] = None  # only a site with two regions (gameday.targets.regions)
+    events: Optional[DefaultLayerObjectives] = None  # the outbox relay (a WordPress web tier: --web wordpress)
+    cache: Optional[DefaultLayerObjectives] = None  # WordPress's object cache (--web wordpress)
 
 
 class SloOverride(Strict):

@@ -479,6 +479,17 @@ class Target(abc.ABC):
         (a target that has them overrides this); raises GamedayError when a cache it has does not answer."""
         return {"object_cache": None, "cdn": None}
 
+    def object_cache_status(self) -> dict[str, Any] | None:
+        """The site's object cache as its servers count it, for the cache-lost drill and its playbook::
+
+            target.object_cache_status()
+            # {"members": {"cache-1": {"running": True, "answers": True, "keys": 812, "hits": 4031,
+            #                          "misses": 377}}}
+
+        ``None`` when this target has no object cache; a member that does not answer has ``answers``
+        False and ``error`` (never raised: its absence is what the drill measures). Here: none declared."""
+        return None
+
     def front_door_url(self) -> str:
         """Where the site's readers arrive from outside: its CDN's address when one is in front of the
         load balancer and answering, else :meth:`reader_url` (the CDN-lost drill loads and probes the
@@ -508,6 +519,14 @@ class Target(abc.ABC):
 
         ``None`` when this target cannot read its replicas' pools. Here: none declared."""
         return None
+
+    def db_counters(self, names: tuple[str, ...] = ("Questions", "Com_select")) -> dict[str, Any]:
+        """The database's cumulative counters ``names`` from ``SHOW GLOBAL STATUS`` (as the site's
+        user, at :meth:`db_address`), with the moment they were read: ``{"at": time.time(),
+        "Questions": 81234, "Com_select": 60211}``. Two readings give a load per second
+        (:mod:`gameday.db_load`). Raises GamedayError when the database does not answer."""
+        from ..db_load import read_counters
+        return read_counters(self.db_address(), self.db_credentials(), names)
 
     def health_check(self, layer: str) -> dict[str, Any]:
         """How ``layer``'s members say they are healthy, ``{"path", "port", "scheme"}``: the

@@ -581,6 +581,12 @@ class SandboxTarget(Target):
         from ..sandbox import site_caches
         return site_caches.flush(self._twin(), self._status())
 
+    def object_cache_status(self) -> dict | None:
+        """Each of the twin's ``cache-N`` as Redis counts it (:func:`gameday.sandbox.site_caches.status`);
+        None when the twin runs no object cache (the Python site)."""
+        from ..sandbox import site_caches
+        return site_caches.status(self._twin(), self._status())
+
     def front_door_url(self) -> str:
         """The twin's CDN (``cdn-N``) when one of its edges runs and is ready, else :meth:`reader_url`
         (the load balancer, or the regions' front): a lost edge sends its readers to the origin

@@ -128,8 +128,8 @@ def test_wrong_types_in_a_suite_are_all_named_before_any_fault(tmp_path):
     for words in ("slo must be a mapping (key: value), not 5",
                   "scenarios[0].experiment must be text, not 5",
                   "scenarios[1].targets must be a mapping (key: value), not a list",
-                  "scenarios[2].layer must be 'web', 'db', 'kafka', 'search', 'indexer', 'network', 'site' or "
-                  "'region', not 'mainframe'",
+                  "scenarios[2].layer must be 'web', 'db', 'kafka', 'search', 'indexer', 'network', 'site', "
+                  "'region', 'events' or 'cache', not 'mainframe'",
                   "scenarios[3].playbook is not a playbook -> one of " + ", ".join(sorted(
                       p.stem for p in (ROOT / "recovery_playbooks").glob("*.py") if not p.stem.startswith("_"))),
                   "scenarios[4].experiment: experiment experiments/web/nope.yaml does not exist"):

@@ -1,0 +1,1 @@
+"""Chaos actions and probes of the site's object cache (WordPress's Redis)."""

@@ -1,0 +1,1 @@
+"""Chaos actions and probes of the event relay (the publishing outbox -> Kafka)."""
