@@ -186,6 +186,12 @@ WORDPRESS = ContentSchema(
 
 SCHEMAS = {s.name: s for s in (ARTICLES_TABLE, WORDPRESS)}
 
+# WordPress's media (gameday.media): each attachment row with its file, relative to uploads/, as
+# get_attached_file() reads it (the _wp_attached_file meta WordPress writes on upload)
+WP_ATTACHMENTS_SQL = ("SELECT p.ID, p.post_title, m.meta_value FROM wp_posts p JOIN wp_postmeta m "
+                      "ON m.post_id = p.ID AND m.meta_key = '_wp_attached_file' "
+                      "WHERE p.post_type = 'attachment' ORDER BY p.ID")
+
 # Two views of WORDPRESS' published content, for the twin's tests only (ensure_views): the articles
 # view reads WordPress's content the Python site's way. SQL SECURITY INVOKER: they grant nothing the
 # reader lacks.

@@ -76,7 +76,8 @@ NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browse
            "test_wordpress_events.py",           # WordPress -> relay -> Kafka -> indexer, net 64
            "test_search_frontend.py",            # MariaDB + WordPress + the React front end in Chromium, net 66
            "test_cdn.py",                        # Varnish -> HAProxy -> a counting origin, net 65
-           "test_web_tier_faults.py"}            # MariaDB, toxiproxy, WordPress, HAProxy, Varnish: net 70
+           "test_web_tier_faults.py",            # MariaDB, toxiproxy, WordPress, HAProxy, Varnish: net 70
+           "test_media_drill.py"}                # MariaDB, toxiproxy, WordPress (uploads, media backups): net 72
 
 
 def lane(nodeid: str) -> str:

@@ -119,6 +119,12 @@ def rebuild_search_cluster(env: Environment, layer: str, members: list[str]) -> 
             "cluster_uuid": uuid, "existed": bool(lost) or result.outcome != HEALTHY}  # Kubernetes: nothing "lost", a new cluster
 
 
+def restore_media(env: Environment, layer: str = "media") -> dict[str, Any]:
+    """Undo of lost media uploads: copy back from the newest media backup every file missing or changed
+    (harmless when they are back; files uploaded after that backup no backup holds)."""
+    return for_environment(env).restore_media()
+
+
 MEMBERS_BACK_S = 300.0
 
 
@@ -152,4 +158,5 @@ UNDO: dict[str, Callable[..., dict[str, Any]]] = {
     "free_disk": free_disk,
     "restore_zone": restore_zone,
     "restore_region": restore_region,
+    "restore_media": restore_media,
 }

@@ -169,6 +169,20 @@ COMPONENTS: dict[str, dict[str, Any]] = {
               "rate", "playbook finding cache.members-missing or cache.not-answering (`gameday playbook cache`)"]),
         ],
     },
+    "media": {
+        "name": "Media uploads (WordPress's wp-content/uploads; a GCS bucket or Filestore share on GKE)", "kind": "storage",
+        "layer": "web",
+        "description": "The files editors upload (images, PDFs), one store every web replica serves; each is an "
+                       "attachment row in the database. Backed up as a copy with a manifest of paths, SHA-256 and "
+                       "sizes (on GKE: object versioning, Filestore backups).",
+        "failure_modes": [
+            ("uploads-lost", "The uploaded files are deleted (a lost volume or bucket): pages still answer, the files "
+             "404 until restored from the backup; what was uploaded after it is lost",
+             ["attachment URLs answer 404 while their pages answer 200",
+              "playbook finding media.files-missing or media.files-lost (`gameday playbook media`)",
+              "the newest media backup's age (the files a loss now would lose)"]),
+        ],
+    },
     "region": {
         "name": "Region (the whole site in one region; a second GKE cluster in another Google Cloud region on GKE)",
         "kind": "region", "layer": "region",
@@ -208,7 +222,10 @@ HARNESS = {
 # is a single point of failure (flagged by the coverage map and the report) unless its standby exists
 STANDBY = {"db": "db-replica"}
 # components clients never reach directly (only their peers do)
-INTERNAL = {"kafka-controllers"}
+INTERNAL = {"kafka-controllers", "media"}
+# a WordPress web workload (its members run WordPress's launcher) also realises the site's media store: the uploads
+# every replica serves (the twin's WP_CONTENT_DIR); its clients reach the pages, the store is the replicas' own
+WORDPRESS_WEB_ALSO = ("media",)
 # edges the topology does not show: brokers need their controllers' quorum
 IMPLIED_DEPENDENCIES = {"kafka-brokers": ("kafka-controllers",)}
 # twin workload -> the component id it realises, where the two names differ
@@ -217,5 +234,7 @@ COMPONENT_OF = {"relay": "event-relay", "cache": "object-cache"}
 ONLY_WITH = {"event-relay": "a WordPress web tier only (gameday sandbox up --web wordpress): the Python site "
                             "publishes to Kafka itself",
              "object-cache": "a WordPress web tier only (gameday sandbox up --web wordpress): the Python site has "
-                             "no object cache"}
+                             "no object cache",
+             "media": "a WordPress web tier only (gameday sandbox up --web wordpress): the Python site keeps no "
+                      "uploads"}
 PART_OF = {"db-replica": "db"}  # workloads that are part of another one's component (the db's replica)

@@ -50,6 +50,8 @@ def _components_of(w: Workload) -> tuple[str, ...]:
     if w.name == "kafka":
         pool = w.members[0].labels.get("strimzi.io/pool-name", "combined") if w.members else "combined"
         return knowledge.KAFKA_POOLS.get(pool, knowledge.KAFKA_POOLS["combined"])
+    if w.name == "web" and w.members and "gameday.sandbox.wordpress.launch" in w.members[0].argv:
+        return (w.name, *knowledge.WORDPRESS_WEB_ALSO)  # its uploads: the media store (WP_CONTENT_DIR)
     return (w.name,)
 
 
@@ -137,6 +139,8 @@ def generate(twin: Twin, found: list[Claim], topo: Topology | None = None) -> di
             depends |= set(knowledge.IMPLIED_DEPENDENCIES.get(cid, ()))
             if cid == "kafka-controllers":
                 depends.discard("kafka-brokers")
+            if cid in knowledge.WORDPRESS_WEB_ALSO:  # the store needs none of what the replicas' pages need
+                depends = set()
             modes = []
             for mode_id, title, signals in known["failure_modes"]:
                 cell = links.get(f"{cid}/{mode_id}", {"experiments": [], "playbooks": []})

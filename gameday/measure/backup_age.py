@@ -26,7 +26,7 @@ from ..errors import GamedayError
 from ..search_admin import SearchAdmin
 
 OK, STALE, NONE, UNKNOWN = "ok", "stale", "none", "unknown"
-WHAT = {"db": "database backup", "search": "search snapshot"}
+WHAT = {"db": "database backup", "search": "search snapshot", "media": "media backup"}
 
 
 def age_text(seconds: float) -> str:
@@ -90,18 +90,30 @@ def db_backup_age(last_backup: Callable[[], dict[str, Any] | None], *, max_age_s
                   objective: str = "rpo_s", now: float | None = None) -> BackupAge:
     """The database's newest backup through ``last_backup`` (``Target.last_db_backup``: ``{"id",
     "at", ...}`` or None; a GamedayError when the target cannot tell)."""
+    return _newest_backup_age("db", last_backup, max_age_s=max_age_s, objective=objective, now=now)
+
+
+def media_backup_age(last_backup: Callable[[], dict[str, Any] | None], *, max_age_s: float,
+                     objective: str = "rpo_s", now: float | None = None) -> BackupAge:
+    """The site's newest media backup (``Target.last_media_backup``), judged as the database's: files
+    uploaded since it are what losing the uploads now would lose."""
+    return _newest_backup_age("media", last_backup, max_age_s=max_age_s, objective=objective, now=now)
+
+
+def _newest_backup_age(layer: str, last_backup: Callable[[], dict[str, Any] | None], *, max_age_s: float,
+                       objective: str, now: float | None) -> BackupAge:
     try:
         backup = last_backup()
     except GamedayError as err:
-        return BackupAge("db", UNKNOWN, max_age_s, objective=objective, reason=str(err))
+        return BackupAge(layer, UNKNOWN, max_age_s, objective=objective, reason=str(err))
     except OSError as err:  # a file or tool the target reads, not wrapped in its own error
-        return BackupAge("db", UNKNOWN, max_age_s, objective=objective, reason=f"{type(err).__name__}: {err}")
+        return BackupAge(layer, UNKNOWN, max_age_s, objective=objective, reason=f"{type(err).__name__}: {err}")
     if backup is None:
-        return BackupAge("db", NONE, max_age_s, objective=objective, reason="the target reports no complete backup")
+        return BackupAge(layer, NONE, max_age_s, objective=objective, reason="the target reports no complete backup")
     if not isinstance(backup, dict) or not isinstance(backup.get("at"), (int, float)) or isinstance(backup.get("at"), bool):
         got = sorted(backup) if isinstance(backup, dict) else type(backup).__name__
-        return BackupAge("db", UNKNOWN, max_age_s, objective=objective, reason=f"the target's answer has no numeric 'at' (got {got})")
-    return judge("db", max_age_s, id=str(backup.get("id", "?")), at=float(backup["at"]),
+        return BackupAge(layer, UNKNOWN, max_age_s, objective=objective, reason=f"the target's answer has no numeric 'at' (got {got})")
+    return judge(layer, max_age_s, id=str(backup.get("id", "?")), at=float(backup["at"]),
                  where=str(backup.get("kind", "")), now=now, objective=objective)
 
 

@@ -49,6 +49,8 @@ class PlaybookState:
     drain_from: tuple[Deadline, float] | None = None  # (the drain step's deadline, when it began: time.monotonic())
     cache_load: dict | None = None  # the database's load while the object cache was lost (gameday.db_load.rates)
     cache_fill: tuple[Deadline, dict] | None = None  # (the fill step's deadline, the cache's counts when it began)
+    media_found: dict | None = None  # the media playbook's first look: the newest backup and the account (gameday.media)
+    media_lost: list | None = None  # attachment rows whose file is in no backup: counted and named (the RPO, in files)
 
 
 @dataclass

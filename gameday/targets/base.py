@@ -479,6 +479,56 @@ class Target(abc.ABC):
         (a target that has them overrides this); raises GamedayError when a cache it has does not answer."""
         return {"object_cache": None, "cdn": None}
 
+    # ---- the site's media (WordPress uploads): the media-lost drill, gameday.recovery.layers.media ----
+    def _no_media(self, what: str) -> GamedayError:
+        return GamedayError(f"{self.name}: {what} is not built for targets of kind {self.env.kind!r}",
+                            hint="the media drill runs on a WordPress twin: gameday sandbox up --web wordpress")
+
+    def has_media(self) -> bool:
+        """Whether this target keeps the site's media (WordPress uploads) where it can back them up,
+        lose and restore them. Here: none declared."""
+        return False
+
+    def last_media_backup(self) -> dict[str, Any] | None:
+        """The newest complete media backup, ``{"id", "at" (epoch seconds), "kind", "files", "bytes",
+        "where"}``, or None when there is none (preflight can judge its age as the database backup's:
+        :func:`gameday.measure.backup_age.media_backup_age`). Raises GamedayError when it cannot tell."""
+        raise self._no_media("a media backup")
+
+    def take_media_backup(self) -> dict[str, Any]:
+        """Back the uploads up now (what the platform's schedule does); returns it as :meth:`last_media_backup`."""
+        raise self._no_media("taking a media backup")
+
+    def media_backup_manifest(self, backup_id: str) -> dict[str, dict[str, Any]]:
+        """Backup ``backup_id``'s manifest: ``{path under uploads/: {"sha256", "size"}}``."""
+        raise self._no_media("a media backup's manifest")
+
+    def media_files(self) -> dict[str, dict[str, Any]]:
+        """The uploads store now, as a manifest: ``{path under uploads/: {"sha256", "size"}}``."""
+        raise self._no_media("reading the media store")
+
+    def media_attachments(self) -> list[dict[str, Any]]:
+        """Every attachment row of the site's WordPress database with its file (``_wp_attached_file``):
+        ``[{"id", "file", "title"}]`` (:func:`gameday.media.attachments`)."""
+        if self.content_schema().name != "wordpress":
+            raise GamedayError(f"{self.name}: the site is not WordPress ({self.content_schema().label}): no attachment rows")
+        from ..media import attachments
+        return attachments(self.db_address(), self.db_credentials())
+
+    def lose_media(self, fraction: float = 1.0) -> list[str]:
+        """The media-lost fault: delete ``fraction`` of the uploaded files; returns their paths."""
+        raise self._no_media("losing media")
+
+    def restore_media(self, backup_id: str | None = None) -> dict[str, Any]:
+        """Copy back from backup ``backup_id`` (default the newest) every file missing or changed, each
+        checked against the manifest's checksum: ``{"backup", "at", "restored", "unchanged", "bytes", "seconds"}``."""
+        raise self._no_media("restoring media")
+
+    def media_url(self, path: str) -> str:
+        """Where a reader fetches the uploaded file ``path`` (relative to uploads/)."""
+        from urllib.parse import quote
+        return f"{self.reader_url().rstrip('/')}/wp-content/uploads/{quote(path)}"
+
     def object_cache_status(self) -> dict[str, Any] | None:
         """The site's object cache as its servers count it, for the cache-lost drill and its playbook::
 

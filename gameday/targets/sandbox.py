@@ -581,6 +581,36 @@ class SandboxTarget(Target):
         from ..sandbox import site_caches
         return site_caches.flush(self._twin(), self._status())
 
+    # ---- WordPress media (gameday.sandbox.media): uploads in the twin's WP_CONTENT_DIR, backups in data/ ----
+    def has_media(self) -> bool:
+        from ..sandbox import media
+        return media.has_media(self._twin())
+
+    def last_media_backup(self) -> dict | None:
+        """The newest complete copy in the twin's ``data/media-backups/`` (:func:`gameday.sandbox.media.newest`)."""
+        from ..sandbox import media
+        return media.newest(self._twin())
+
+    def take_media_backup(self) -> dict:
+        from ..sandbox import media
+        return media.take(self._twin())
+
+    def media_backup_manifest(self, backup_id: str) -> dict:
+        from ..sandbox import media
+        return media.manifest(self._twin(), backup_id)
+
+    def media_files(self) -> dict:
+        from ..sandbox import media
+        return media.files(self._twin())
+
+    def lose_media(self, fraction: float = 1.0) -> list[str]:
+        from ..sandbox import media
+        return media.lose(self._twin(), fraction)
+
+    def restore_media(self, backup_id: str | None = None) -> dict:
+        from ..sandbox import media
+        return media.restore(self._twin(), backup_id)
+
     def object_cache_status(self) -> dict | None:
         """Each of the twin's ``cache-N`` as Redis counts it (:func:`gameday.sandbox.site_caches.status`);
         None when the twin runs no object cache (the Python site)."""

@@ -176,7 +176,7 @@ def test_discovery_lists_every_exported_function_of_every_layer_module():
     assert found == expected
     layers = {m.split(".")[2] for m, _, _ in found}
     assert layers == {"web", "kafka", "search", "db", "network", "site", "gcp", "indexer", "lb", "zone", "region",
-                      "events", "cache", "cdn"}
+                      "events", "cache", "media", "cdn"}
     out = subprocess.run([CHAOS, "--no-log-file", "discover", "--no-system-info", "--discovery-path",
                           "/dev/stdout", "gameday"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr

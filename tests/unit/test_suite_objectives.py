@@ -38,7 +38,8 @@ BEFORE = {
     # issue 17's WordPress scenarios: the suite sets no objective of its own (targets.yaml's network/latency-web-to-db,
     # web/lose-cdn, and the events and cache layers)
     "wordpress": ((0.95, 2000.0, 10), {"web-workers-exhausted-by-a-slow-db": (150, 0.0, 0), "cdn-lost": (120, 0.9, 0),
-                                       "event-relay-stopped": (120, 0.95, 0), "object-cache-lost": (60, 0.9, 0)}),
+                                       "event-relay-stopped": (120, 0.95, 0), "object-cache-lost": (60, 0.9, 0),
+                                       "media-uploads-lost": (300, 0.95, 0)}),
 }
 
 

@@ -83,11 +83,12 @@ def test_the_python_twin_lists_the_relay_and_the_object_cache_as_absent_not_as_u
     inv = inventory.load()  # platform.yaml: the default (Python) twin
     cells = {f"{c.id}/{m.id}" for c, m in inv.cells()}
     assert {a["id"]: a["failure_modes"] for a in inv.absent} == {"event-relay": ["relay-stopped"],
-                                                                  "object-cache": ["cache-lost"]}
+                                                                  "object-cache": ["cache-lost"],
+                                                                  "media": ["uploads-lost"]}
     assert not {"event-relay/relay-stopped", "object-cache/cache-lost"} & cells
     consistency.check(inv, claims.scan(ROOT), ROOT)  # the drills' claims are not problems here
     gke = inventory.load("gke-production")
-    assert {a["id"] for a in gke.absent} == {"event-relay", "object-cache"}
+    assert {a["id"] for a in gke.absent} == {"event-relay", "object-cache", "media"}
     consistency.check(gke, claims.scan(ROOT), ROOT)
 
 
@@ -103,6 +104,11 @@ def test_a_wordpress_twin_has_both_cells_with_their_experiment_and_playbook():
     relay = inv.component("event-relay")
     assert relay.layer == "events" and relay.realised_by["members"] == ["relay-1"]
     assert inv.component("object-cache").realised_by["members"] == ["cache-1"]
+    # the media store: the uploads the WordPress replicas serve, realised by the web workload, needing nothing
+    assert modes["media/uploads-lost"].experiments == ("experiments/web/lose-media-uploads.yaml",)
+    assert modes["media/uploads-lost"].playbooks == ("recovery_playbooks/media.py",)
+    store = inv.component("media")
+    assert store.realised_by["workload"] == "web" and store.depends_on == () and "media" not in inv.component("lb").depends_on
     consistency.check(inv, claims.scan(ROOT), ROOT)
 
 

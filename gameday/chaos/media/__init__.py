@@ -1,0 +1,1 @@
+"""Chaos actions and probes of the site's media (WordPress uploads) and their backups."""
