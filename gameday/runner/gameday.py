@@ -159,7 +159,8 @@ class GameDay:
     def check_backups(self) -> None:
         """Issue 15 drill 6: the age of the last database backup and the last search snapshot
         against the age each layer allows (targets.yaml, this environment: its ``backup_age_s``, else
-        its ``rpo_s``). A stale, missing or unknown backup is a warning in the progress output, the
+        its ``rpo_s``), and where the target keeps the site's media (WordPress uploads) the last media
+        backup against the web layer's. A stale, missing or unknown backup is a warning in the progress output, the
         preflight event and the report; never a failure."""
         targets = targets_yaml.load()
         limit = {layer: targets.for_layer(layer, environment=self.suite.environment).backup_limit()
@@ -174,12 +175,23 @@ class GameDay:
                                                      reason=str(err)))
         else:
             self.backups.append(backup_age.search_snapshot_age(api, max_age_s=max_age, objective=objective))
+        if self._keeps_media():  # a WordPress site's uploads: their newest backup, judged by the web layer's age
+            objective, max_age = targets.for_layer("web", environment=self.suite.environment).backup_limit()
+            self.backups.append(backup_age.media_backup_age(self.target.last_media_backup, max_age_s=max_age,
+                                                            objective=objective))
         for b in self.backups:  # recorded in the preflight event
             if b.warning:
                 self.progress(f"WARNING: {b.warning}")
             else:
                 self.progress(f"last {b.what} {b.id} is {backup_age.age_text(b.age_s or 0)} old "
                               f"(at most {backup_age.age_text(b.max_age_s)}, targets.yaml {b.objective})")
+
+    def _keeps_media(self) -> bool:
+        """Whether the target keeps the site's media (WordPress uploads) where it can back them up."""
+        try:
+            return self.target.has_media()
+        except GamedayError:
+            return False
 
     def make_run_folder(self) -> None:
         """``reports/<run id>/``, created exclusively: two runs started in the same second get

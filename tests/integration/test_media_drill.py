@@ -210,3 +210,21 @@ def test_the_experiment_file_runs_under_chaos_toolkit_and_its_playbook_restores(
     assert after["missing"] == [] and after["changed"] == [] and {r["file"] for r in after["lost"]} == gone_before
     assert after["present"] == after["attachments"] - len(gone_before)
     assert target.media_files() == before and ledger.pending(env) == []
+
+
+def test_preflight_reads_the_newest_media_backups_age_beside_the_database_backups(drill, tmp_path):
+    """The game day's preflight (GameDay.check_backups) on a WordPress twin lists the media backup, judged
+    against the web layer's backup_age_s (targets.yaml: a day), as it lists the database backup."""
+    from gameday.runner import suite as suites
+    from gameday.runner.gameday import GameDay
+    _configuration, env, target = drill
+    said: list[str] = []
+    run = GameDay(suites.load("wordpress"), env, tmp_path / "reports", said.append)
+    newest = target.take_media_backup()
+    run.check_backups()
+    by_layer = {b.layer: b for b in run.backups}
+    assert set(by_layer) == {"db", "search", "media"}
+    media_age = by_layer["media"]
+    assert (media_age.status, media_age.id, media_age.objective, media_age.max_age_s) == \
+        ("ok", newest["id"], "backup_age_s", 86400.0)
+    assert any(f"last media backup {newest['id']}" in line for line in said), said
