@@ -77,7 +77,9 @@ NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browse
            "test_search_frontend.py",            # MariaDB + WordPress + the React front end in Chromium, net 66
            "test_cdn.py",                        # Varnish -> HAProxy -> a counting origin, net 65
            "test_web_tier_faults.py",            # MariaDB, toxiproxy, WordPress, HAProxy, Varnish: net 70
-           "test_media_drill.py"}                # MariaDB, toxiproxy, WordPress (uploads, media backups): net 72
+           "test_media_drill.py",                # MariaDB, toxiproxy, WordPress (uploads, media backups): net 72
+           "test_relay_drill.py",                # MariaDB, toxiproxy, WordPress, one broker, the relay: net 69
+           "test_cache_drill.py"}                # MariaDB, toxiproxy, WordPress, Redis: net 71
 
 
 def lane(nodeid: str) -> str:
