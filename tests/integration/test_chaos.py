@@ -100,7 +100,9 @@ RUN_ELSEWHERE = {"kafka/lose-broker-disk.yaml": "tests/integration/test_kafka_di
                  "kafka/fill-broker-disk.yaml": "tests/integration/test_kafka_quorum_and_disk.py",
                  # two regions of their own (gameday sandbox up --regions 2)
                  "region/switchover.yaml": "tests/integration/test_regions.py",
-                 "region/lose-region.yaml": "tests/integration/test_regions.py"}
+                 "region/lose-region.yaml": "tests/integration/test_regions.py",
+                 # WordPress-only (refused on the Python twin): its own small WordPress twin, under chaos run
+                 "web/lose-media-uploads.yaml": "tests/integration/test_media_drill.py"}
 
 
 def test_experiments_run_elsewhere_are_run_there():
