@@ -102,7 +102,10 @@ RUN_ELSEWHERE = {"kafka/lose-broker-disk.yaml": "tests/integration/test_kafka_di
                  "region/switchover.yaml": "tests/integration/test_regions.py",
                  "region/lose-region.yaml": "tests/integration/test_regions.py",
                  # WordPress-only (refused on the Python twin): its own small WordPress twin, under chaos run
-                 "web/lose-media-uploads.yaml": "tests/integration/test_media_drill.py"}
+                 "web/lose-media-uploads.yaml": "tests/integration/test_media_drill.py",
+                 # WordPress-only: run on their own small WordPress twins
+                 "network/latency-web-to-db.yaml": "tests/integration/test_web_tier_faults.py",
+                 "cdn/lose-cdn.yaml": "tests/integration/test_web_tier_faults.py"}
 
 
 def test_experiments_run_elsewhere_are_run_there():

@@ -12,14 +12,20 @@ origin while the CDN is lost are not redirected). Readers are paced (open model)
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import requests
+import yaml
 
 from gameday.chaos import ledger
 from gameday.chaos.cdn import actions as cdn_actions
 from gameday.chaos.cdn import probes as cdn_probes
+from gameday.chaos.lock import lock_for
 from gameday.chaos.network import actions as network_actions
 from gameday.chaos.web import actions as web_actions
 from gameday.chaos.web import probes as web_probes
@@ -34,6 +40,8 @@ from gameday.targets import for_environment
 from gameday.targets.environment import from_mapping
 from tests.support import wordpress_stack as stack
 
+ROOT = Path(__file__).resolve().parents[2]
+CHAOS = str(Path(sys.executable).with_name("chaos"))
 NET = 70
 NAME = "web-faults-test"
 SEED_N = 2000
@@ -69,7 +77,11 @@ def faults_twin():
 
 @pytest.fixture
 def target(faults_twin):
-    return for_environment(from_mapping(ENV, "test_web_tier_faults"))
+    env = from_mapping(ENV, "test_web_tier_faults")
+    try:
+        yield for_environment(env)
+    finally:  # the activities called here took the target's lock for this process: a chaos run needs it free
+        lock_for(env).release()
 
 
 def _toxics(twin: Twin) -> list[str]:
@@ -154,3 +166,54 @@ def test_the_cdn_lost_sends_readers_to_the_origin_and_the_cdn_playbook_brings_it
     # the edge's own counts since its restart: at least the hits readers saw, and the warm-up's misses
     assert counted["answers"] and counted["hits"] >= after["hits"] and counted["misses"] >= 300, counted
     assert cdn_actions.restore_cdn(configuration=CONF)["started"] == []  # the rollback: nothing left
+
+
+def _chaos_run(name: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict, dict]:
+    """``chaos run experiments/<name>`` as a game day runs it (controls, rollback strategy always), against
+    this module's twin (a var file with CONF): the process, its journal and the journal's runs by name."""
+    var_file = tmp_path / "env.yaml"
+    var_file.write_text(yaml.safe_dump({"configuration": CONF}))
+    journal = tmp_path / "journal.json"
+    proc = subprocess.run([CHAOS, "--no-log-file", "run", str(ROOT / "experiments" / name),
+                           "--rollback-strategy", "always", "--var-file", str(var_file), "--journal-path", str(journal)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    data = json.loads(journal.read_text())
+    assert proc.returncode == 0 and data["status"] == "completed", (proc.stdout[-2000:], proc.stderr[-2000:])
+    out = {r["activity"]["name"]: r for r in data["run"]}
+    assert all(r["status"] == "succeeded" for r in out.values()), {k: r["status"] for k, r in out.items()}
+    assert all(r["status"] == "succeeded" for r in data["rollbacks"]), data["rollbacks"]
+    return proc, data, out
+
+
+def test_the_latency_experiment_file_runs_under_chaos_toolkit_and_its_playbook_restores(faults_twin, target, tmp_path):
+    """``chaos run experiments/network/latency-web-to-db.yaml``: 5xx while the database is slow, the workers
+    playbook restores, readers within the SLO afterwards, no toxic or pending undo left."""
+    _proc, data, out = _chaos_run("network/latency-web-to-db.yaml", tmp_path)
+    during = out["readers-and-workers-while-the-database-is-slow"]["output"]
+    done = out["free-the-workers"]["output"]
+    after = out["readers-and-workers-after-the-playbook"]["output"]
+    print(f"\n[figure] chaos run latency: during {during['ok']}/{during['requests']} ok, 5xx {during['server_errors']}; "
+          f"playbook {done['outcome']}; after {after['ok']}/{after['requests']} ok, p95 {after['p95_ms']:.0f} ms")
+    assert during["server_errors"] > 0 and during["success_ratio"] < 0.95, during["by_status"]  # 5xx seen
+    assert done["outcome"] == "restored", done
+    # the experiment's own SLO (site-meets-its-slo: 0.95, p95 2000 ms) met after the playbook
+    assert after["success_ratio"] >= 0.95 and after["p95_ms"] <= 2000 and after["server_errors"] == 0, after["by_status"]
+    assert data["steady_states"]["after"]["steady_state_met"] is True
+    assert _toxics(faults_twin) == [] and ledger.pending(target.env) == []
+
+
+def test_the_lose_cdn_experiment_file_runs_under_chaos_toolkit_and_its_playbook_restores(faults_twin, target, tmp_path):
+    """``chaos run experiments/cdn/lose-cdn.yaml``: readers reach the origin while the CDN is lost, the cdn
+    playbook brings it back and the hit ratio is back to the traffic model's; nothing pending."""
+    model = traffic.load().cdn_hit_ratio
+    served = _origin_served(faults_twin)
+    _proc, data, out = _chaos_run("cdn/lose-cdn.yaml", tmp_path)
+    during = out["readers-while-the-cdn-is-lost"]["output"]
+    after = out["readers-at-the-front-door-after"]["output"]
+    print(f"\n[figure] chaos run lose-cdn: during {during['ok']}/{during['requests']} ok at the origin; "
+          f"after: hit ratio {after['hit_ratio']} (model {model}); playbook {out['bring-the-cdn-back-warm']['output']['outcome']}")
+    assert not during["through_cdn"] and during["origin_requests"] == during["requests"] > 0, during
+    assert _origin_served(faults_twin) - served >= during["requests"]  # they reached web-1's nginx
+    assert out["bring-the-cdn-back-warm"]["output"]["outcome"] == "restored"
+    assert after["through_cdn"] and after["hit_ratio"] >= model, after
+    assert SandboxClient(faults_twin.paths).member("cdn-1")["ready"] and ledger.pending(target.env) == []
