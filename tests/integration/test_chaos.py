@@ -113,7 +113,31 @@ def test_experiments_run_elsewhere_are_run_there():
         assert name in CATALOG and Path(name).name in (ROOT / module).read_text(), (name, module)
 
 
-@pytest.mark.parametrize("name", [n for n in CATALOG if n not in RUN_ELSEWHERE])
+# WordPress-only experiments whose FILES no test runs under `chaos run` yet: the Python session twin refuses
+# them (no relay, no object cache), and their small WordPress twins lack what the files' steady state asks
+# (Kafka partitions healthy, search green). Their own activities and playbooks run there, through a real
+# Target (issue 17; the files run once the session twin is WordPress, docs/web-tier-switch.md C5b).
+ACTIVITIES_RUN_ELSEWHERE = {"events/stop-relay.yaml": "tests/integration/test_relay_drill.py",
+                            "cache/lose-object-cache.yaml": "tests/integration/test_cache_drill.py"}
+
+
+def test_wordpress_only_experiments_activities_are_run_there():
+    """Each fault/probe module of the experiment's own layer (``gameday.chaos.<layer>``) that the file's
+    method or rollbacks call is imported and used by the module named."""
+    import yaml
+    for name, module in ACTIVITIES_RUN_ELSEWHERE.items():
+        assert name in CATALOG and name not in RUN_ELSEWHERE, name
+        text = (ROOT / module).read_text()
+        experiment = yaml.safe_load((ROOT / "experiments" / name).read_text())
+        own = {a["provider"]["module"] for a in experiment["method"] + experiment.get("rollbacks", [])
+               if a.get("provider", {}).get("module", "").startswith(f"gameday.chaos.{Path(name).parent.name}.")}
+        assert own, name
+        for mod in own:
+            package, leaf = mod.rsplit(".", 1)
+            assert f"from {package} import" in text and leaf in text, (name, module, mod)
+
+
+@pytest.mark.parametrize("name", [n for n in CATALOG if n not in RUN_ELSEWHERE and n not in ACTIVITIES_RUN_ELSEWHERE])
 def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_path):
     twin = steady_twin
     before = _before(name, twin, twin_client)
