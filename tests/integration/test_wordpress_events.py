@@ -107,7 +107,9 @@ def events_twin(tmp_path_factory):
             topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=1.0, backoff_cap=2.0,
                                 workloads=workloads)
             lifecycle.up(twin.paths, topology, prepare=prepare, timeout=180)
-            index = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX)
+            # creating the index waits for its primaries to start: on a busy machine (make test's twin lane beside
+            # this niced quick lane) that took longer than the site's 2 s read timeout (make test at f7548c1)
+            index = SearchClient([plain_search.url(twin)], index=CONTENT_INDEX, read_timeout=30)
             assert index.create_index()  # the site's mapping
             seeded = wp_seed.index_content(lambda sql, args: stack.sql(twin, sql, args), index)  # WordPress's content
             assert seeded == {"indexed": SEED_N, "stale": 0}
