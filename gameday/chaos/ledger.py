@@ -225,6 +225,12 @@ def matching(where: Where, undo: str, **kwargs: Any) -> list[dict[str, Any]]:
             if r["undo"] == undo and all(r["kwargs"].get(k) == v for k, v in kwargs.items())]
 
 
+def start_recorded(where: Where, layer: str) -> list[Any]:
+    """A ``start_node`` rollback: run every pending ``start_node`` record of ``layer`` (each starts the
+    member it names; harmless when the platform already restarted it); the members started, in order."""
+    return [run_record(r)["result"]["started"] for r in matching(where, "start_node", layer=layer)]
+
+
 def run_record(record: dict[str, Any], *, settled_by: str | None = None) -> dict[str, Any]:
     """Execute one undo record and remove it; returns what the undo reported. Raises what the undo
     raised (the record then stays, for the next try). Production consent is this process's own

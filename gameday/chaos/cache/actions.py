@@ -3,7 +3,7 @@ serving from the database (its drop-in falls back), which then takes every query
 the cache playbook brings it back and checks it answers and fills again."""
 
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from ...errors import UsageError
 from .. import caps, ledger, playbook_activity
@@ -52,9 +52,7 @@ def lose_object_cache(dry_run: bool = False, configuration: Dict[str, Any] = Non
 def restore_object_cache(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Rollback of :func:`lose_object_cache`: start every recorded cache member (harmless when started)."""
     tgt = target(configuration)
-    started: List[str] = [ledger.run_record(r)["result"]["started"]
-                          for r in ledger.matching(tgt.env, "start_node", layer=LAYER)]
-    return {"target": tgt.name, "layer": LAYER, "started": started}
+    return {"target": tgt.name, "layer": LAYER, "started": ledger.start_recorded(tgt.env, LAYER)}
 
 
 @activity

@@ -3,7 +3,7 @@ door sends readers to the origin meanwhile, and the origin takes every request, 
 traffic model expects; the cdn playbook brings the edge back and waits until its cache is warm again."""
 
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from ...errors import UsageError
 from .. import caps, ledger, playbook_activity
@@ -50,9 +50,7 @@ def lose_cdn(dry_run: bool = False, configuration: Dict[str, Any] = None,
 def restore_cdn(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Rollback of :func:`lose_cdn`: start every recorded CDN member (harmless when started)."""
     tgt = target(configuration)
-    started: List[str] = [ledger.run_record(r)["result"]["started"]
-                          for r in ledger.matching(tgt.env, "start_node", layer=LAYER)]
-    return {"target": tgt.name, "layer": LAYER, "started": started}
+    return {"target": tgt.name, "layer": LAYER, "started": ledger.start_recorded(tgt.env, LAYER)}
 
 
 @activity

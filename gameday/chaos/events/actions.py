@@ -3,7 +3,7 @@ outbox's backlog grows; the events playbook starts it again and proves the backl
 nothing lost."""
 
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from ... import outbox
 from ...errors import UsageError
@@ -51,9 +51,7 @@ def stop_relay(dry_run: bool = False, configuration: Dict[str, Any] = None,
 def start_relay(configuration: Dict[str, Any] = None, secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Rollback of :func:`stop_relay`: start every recorded relay (harmless when already started)."""
     tgt = target(configuration)
-    started: List[str] = [ledger.run_record(r)["result"]["started"]
-                          for r in ledger.matching(tgt.env, "start_node", layer=LAYER)]
-    return {"target": tgt.name, "layer": LAYER, "started": started}
+    return {"target": tgt.name, "layer": LAYER, "started": ledger.start_recorded(tgt.env, LAYER)}
 
 
 @activity

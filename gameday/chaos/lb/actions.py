@@ -1,7 +1,7 @@
 """Load balancer faults: its process dies (nothing reaches the site until it is back)."""
 
 import time
-from typing import Any, Dict, List
+from typing import Any, Dict
 
 from ...errors import UsageError
 from .. import caps, ledger
@@ -55,5 +55,4 @@ def start_load_balancer(configuration: Dict[str, Any] = None, secrets: Dict[str,
     """Rollback of :func:`kill_load_balancer`: start every recorded load balancer member (harmless when
     the platform already restarted it)."""
     tgt = target(configuration)
-    started: List[str] = [ledger.run_record(r)["result"]["started"] for r in ledger.matching(tgt.env, "start_node", layer=LAYER)]
-    return {"target": tgt.name, "layer": LAYER, "started": started}
+    return {"target": tgt.name, "layer": LAYER, "started": ledger.start_recorded(tgt.env, LAYER)}
