@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -95,9 +96,21 @@ def _origin_served(twin: Twin) -> int:
     return sum(1 for _ in log.open(errors="replace")) if log.exists() else 0
 
 
+def _pool_at_rest(deadline_s: float = 15) -> dict:
+    """web-1's pool once it has an idle worker and nothing waiting (or as last read, at the deadline). The
+    status page is served by a traffic worker, and php-fpm's dynamic pool spawns a spare at most once a
+    second: read right after the module's twin came up (2 workers started) it once showed active 2, idle 0."""
+    end = time.monotonic() + deadline_s
+    pool = web_probes.worker_pools(configuration=CONF)["members"]["web-1"]
+    while time.monotonic() < end and not (pool["answers"] and (pool["idle"] or 0) >= 1 and pool["listen_queue"] == 0):
+        time.sleep(0.5)
+        pool = web_probes.worker_pools(configuration=CONF)["members"]["web-1"]
+    return pool
+
+
 def test_a_slow_database_exhausts_the_workers_and_the_workers_playbook_frees_them(faults_twin, target):
     assert target.front_door_url() == cdn.url(faults_twin) and target.site_url() == faults_twin.lb_url
-    before = web_probes.worker_pools(configuration=CONF)["members"]["web-1"]
+    before = _pool_at_rest()
     assert before["answers"] and before["idle"] >= 1 and before["listen_queue"] == 0, before
     warm = sample(target.site_url(), window_s=2, rate=5, items=SEED_N, seed=1)
     assert warm["success_ratio"] == 1.0, warm
@@ -199,7 +212,9 @@ def test_the_latency_experiment_file_runs_under_chaos_toolkit_and_its_playbook_r
     # readers answered, no 5xx, in the window right after the playbook; the latency SLO (p95 2000 ms) is judged
     # as the experiment judges it, by its steady state after (site-meets-its-slo, up to 3 windows): one 5 s
     # window right after the workers were freed, at the quick lane's nice 10 beside the twin lane, had p95
-    # 2.9 s with 100/100 ok (make test at f7548c1)
+    # 2.9 s with 100/100 ok (make test at f7548c1). That window once sent 20 req/s, past what the replica serves
+    # on the busy machine (p95 3.6 s: 64 in flight at HAProxy, its 1 s queue timeout answered 18 of 100 with
+    # 503, CI at f209f90); it now sends the 10 req/s the playbook's verify-site step sends.
     assert after["success_ratio"] >= 0.95 and after["server_errors"] == 0, after["by_status"]
     steady_after = data["steady_states"]["after"]
     assert steady_after["steady_state_met"] is True, steady_after
