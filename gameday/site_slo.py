@@ -10,6 +10,10 @@ returns: loopback, or a host named in ``allow``. A redirect is followed only on 
 (:func:`gameday.hostguard.session`); one to another host is counted as what it is, a request this
 site did not serve (not ok; ``redirected`` counts them and ``redirect`` names the first), never as the
 other host's answer.
+
+An answer that says a dependency is down (``X-Gameday-Degraded: search``: the Python site's 503, or
+WordPress's 200 from its own MySQL search) is counted in ``degraded`` (``degraded_by``: by what) whether
+or not it was ok: a reader was served less than the whole page.
 """
 
 from __future__ import annotations
@@ -26,17 +30,22 @@ from .errors import UsageError
 DEFAULT_PATHS = ("/", "/search?q=apixaban")
 
 
-def _one(session: requests.Session, url: str, timeout: float) -> tuple[bool, float, str | None]:
-    """(ok, milliseconds, the origin it was redirected to or None) for one GET."""
+DEGRADED_HEADER = "X-Gameday-Degraded"  # the site's answer when a dependency is down ("search", "db")
+
+
+def _one(session: requests.Session, url: str, timeout: float) -> tuple[bool, float, str | None, str | None]:
+    """(ok, milliseconds, the origin it was redirected to or None, what the answer said was degraded or
+    None) for one GET."""
     started = time.monotonic()
-    away = None
+    away = degraded = None
     try:
         r = session.get(url, timeout=timeout)
         away = hostguard.redirected_to(r)
+        degraded = r.headers.get(DEGRADED_HEADER)
         ok = r.status_code < 500 and away is None
     except requests.RequestException:
         ok = False
-    return ok, (time.monotonic() - started) * 1000.0, away
+    return ok, (time.monotonic() - started) * 1000.0, away, degraded
 
 
 def redirect_note(m: dict[str, Any]) -> str:
@@ -66,11 +75,13 @@ def measure(base_url: str, *, paths: tuple[str, ...] | list[str] = DEFAULT_PATHS
                 time.sleep(delay)
             futures.append(pool.submit(_one, session, base_url + paths[i % len(paths)], timeout))
         results = [f.result(timeout=timeout + 5) for f in futures]
-    latencies = sorted(ms for _, ms, _ in results)
-    ok = sum(1 for good, _, _ in results if good)
-    away = [f"{base_url} -> {to}" for _, _, to in results if to]
+    latencies = sorted(ms for _, ms, _, _ in results)
+    ok = sum(1 for good, _, _, _ in results if good)
+    away = [f"{base_url} -> {to}" for _, _, to, _ in results if to]
+    degraded = [what for _, _, _, what in results if what]
     return {"requests": n, "ok": ok, "success_ratio": round(ok / n, 4),
             "redirected": len(away), "redirect": away[0] if away else None,
+            "degraded": len(degraded), "degraded_by": {w: degraded.count(w) for w in sorted(set(degraded))},
             "p50_ms": round(latencies[len(latencies) // 2], 1),
             "p95_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1),
             "window_s": window_s, "at": time.time()}

@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import zones
 from ..sandbox import topology as twin_topology
-from ..sandbox.members import cdn, lb, toxiproxy
+from ..sandbox.members import cdn, lb, toxiproxy, wordpress
 from ..sandbox.spec import Topology, Workload
 from ..sandbox.twin import DB_ENDPOINT_INDEX, Twin
 from . import knowledge
@@ -37,6 +37,7 @@ HEADER = f"""\
 # Addresses are the default twin's (GAMEDAY_SANDBOX_NET=10). The GKE example: inventory/gke-production.yaml.
 """
 ADDRESS = re.compile(r"\b127\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
+HOST_PORT = re.compile(r"\b(127\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::(\d{1,5}))?\b")
 
 
 def _components_of(w: Workload) -> tuple[str, ...]:
@@ -50,9 +51,14 @@ def _components_of(w: Workload) -> tuple[str, ...]:
     if w.name == "kafka":
         pool = w.members[0].labels.get("strimzi.io/pool-name", "combined") if w.members else "combined"
         return knowledge.KAFKA_POOLS.get(pool, knowledge.KAFKA_POOLS["combined"])
-    if w.name == "web" and w.members and "gameday.sandbox.wordpress.launch" in w.members[0].argv:
+    if w.name == "web" and _runs_wordpress(w):
         return (w.name, *knowledge.WORDPRESS_WEB_ALSO)  # its uploads: the media store (WP_CONTENT_DIR)
     return (w.name,)
+
+
+def _runs_wordpress(w: Workload) -> bool:
+    """Its members run WordPress's launcher (the twin's ``--web wordpress`` tier)."""
+    return bool(w.members) and "gameday.sandbox.wordpress.launch" in w.members[0].argv
 
 
 def _served_by(w: Workload) -> tuple[str, ...]:
@@ -70,16 +76,36 @@ def _texts(twin: Twin, w: Workload) -> list[str]:
         texts.append(cdn.default_backend(twin))
     if w.name == "toxiproxy":  # only its upstreams: the listen side is its own address
         texts += [p["upstream"] for p in toxiproxy.proxies(twin)]
+    if _runs_wordpress(w):  # its database, search and cache are in its wp-config.php, not its argv
+        config = wordpress.settings(twin, **twin_topology.wordpress_options(twin))
+        texts += [config[k] for k in ("DB_HOST", "SEARCH_URLS", "CACHE_ADDR")]  # not its own site addresses
     return texts
 
 
+def _hosts_reached(text: str, via: dict[str, str]) -> list[str]:
+    """The addresses ``text`` names, each ``host:port`` that is a toxiproxy listener followed to the
+    member behind it (``via``: listen -> upstream; a proxy may forward to another proxy)."""
+    out = []
+    for host, port in HOST_PORT.findall(text):
+        addr = f"{host}:{port}" if port else host
+        for _ in range(len(via)):
+            if addr not in via:
+                break
+            addr = via[addr]
+        out.append(addr.rsplit(":", 1)[0] if ":" in addr else addr)
+    return out
+
+
 def dependencies(twin: Twin, topo: Topology) -> dict[str, set[str]]:
-    """Workload -> workloads it reaches, read from addresses in its configuration (self excluded)."""
+    """Workload -> workloads it reaches, read from addresses in its configuration (self excluded). An
+    address of toxiproxy's with the port of one of its proxies is the member that proxy forwards to (a
+    client reaching the database through it depends on the database, not on the proxies to Kafka)."""
     owner = {m.address: w.name for w in topo.workloads for m in w.members if m.address}
     owner[twin.address("db", DB_ENDPOINT_INDEX)] = "db"  # the database's stable endpoint (at its primary)
+    via = {p["listen"]: p["upstream"] for p in toxiproxy.proxies(twin)}
     out: dict[str, set[str]] = {}
     for w in topo.workloads:
-        found = {owner[a] for text in _texts(twin, w) for a in ADDRESS.findall(text) if a in owner}
+        found = {owner[a] for text in _texts(twin, w) for a in _hosts_reached(text, via) if a in owner}
         out[w.name] = found - {w.name}
     return out
 

@@ -122,7 +122,7 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     if twin.shape.wordpress:  # NotInstalled (naming the install command) when the relay or the front end is not built
         event_relay.prepare(twin)
         redis_cache.prepare(twin)
-        wordpress.prepare(twin, cache_addr=redis_cache.addr(twin), prefix="web", also_homes=[*_front_urls(twin), _tls_site(twin)])
+        wordpress.prepare(twin, **wordpress_options(twin))
     if not kubernetes:
         cdn.prepare(twin)
     if twin.shape.in_region_set:
@@ -131,6 +131,12 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     if kubernetes:
         from ..kube import members as kube
         kube.prepare(twin)
+
+
+def wordpress_options(twin: Twin) -> dict:
+    """The twin's :func:`wordpress.prepare` arguments (its object cache, the site addresses it answers as
+    itself); :func:`wordpress.settings` of them is what its ``wp-config.php`` says."""
+    return {"cache_addr": redis_cache.addr(twin), "also_homes": [*_front_urls(twin), _tls_site(twin)]}
 
 
 def _front_urls(twin: Twin) -> list[str]:

@@ -78,7 +78,7 @@ def _unsent_outbox(twin) -> int:
     conn = pymysql.connect(host=twin.address("db"), port=3306, user="sps", password=twin.db_password(),
                            database="sps", connect_timeout=2)
     with conn, conn.cursor() as cur:
-        cur.execute("SELECT COUNT(*) FROM outbox WHERE sent_at IS NULL")
+        cur.execute(twin.content_schema().outbox_unsent_sql())  # the Python site's outbox, or WordPress's
         return cur.fetchone()[0]
 
 

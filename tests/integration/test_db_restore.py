@@ -61,6 +61,19 @@ def target(steady_twin):
     return for_environment(load_env(ENV))
 
 
+def versions_sql(twin) -> str:
+    """``(id, version)`` of the published content with ids ``%s``..``%s``, in the twin's web tier's schema
+    (:mod:`gameday.content`: the Python site's ``articles``, or WordPress's posts)."""
+    schema = twin.content_schema()
+    return schema.content_sql(schema.select_list("id", "version"), f"{schema.column('id')} BETWEEN %s AND %s")
+
+
+def ids_in_sql(twin, n: int) -> str:
+    """The ids of the published content among ``n`` ids (``%s`` each)."""
+    schema = twin.content_schema()
+    return schema.content_sql(schema.select_list("id"), f"{schema.column('id')} IN ({', '.join(['%s'] * n)})")
+
+
 def query(twin, sql: str, args: tuple = ()) -> list[tuple]:
     conn = pymysql.connect(host=twin.address("db"), port=3306, user="sps", password=twin.db_password(),
                            database="sps", connect_timeout=3, read_timeout=30)
@@ -83,7 +96,7 @@ def repair(target) -> None:
 
 def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_moment_before(steady_twin, target, tmp_path):
     twin = steady_twin
-    versions_before = dict(query(twin, "SELECT id, version FROM articles WHERE id BETWEEN %s AND %s",
+    versions_before = dict(query(twin, versions_sql(twin),
                                  (UPDATED_AFTER[0], UPDATED_AFTER[-1])))
     ctx = Context.for_environment(target.env)
     settings = target.db_backup_schedule()
@@ -103,7 +116,7 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
         assert (destroyed["min_id"], destroyed["max_id"]) == DELETED and destroyed["rows"] == 1000, destroyed
         # the content was really gone, seen by the experiment's own probe
         during = out["articles-after-the-bad-deploy"]
-        assert during["exists"] and during["rows"] <= backup["tables"]["articles"]["rows"] - 1000 + 50, during
+        assert during["exists"] and during["rows"] <= backup["tables"][twin.content_schema().base_table]["rows"] - 1000 + 50, during
 
         restored = out["restore-to-the-moment-before-with-the-db-playbook"]["restored"]
         assert len(restored) == 1 and restored[0]["outcome"] == "restored", restored
@@ -118,7 +131,7 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
         assert pitr["backup"]["id"] == backup["id"] or backup["at"] <= pitr["backup"]["at"] < fault["fault_at"], \
             (pitr["backup"], backup)
         assert pitr["skipped"][0]["at"] >= int(fault["fault_at"]) - 1
-        table = pitr["tables"]["articles"]
+        table = pitr["tables"][twin.content_schema().base_table]
         assert steps["verify-db-content"]["status"] == "ok" and ledger.pending(target.env) == []
         # the physical path: the backup's tablespace imported on db-1 and on its replica db-2, one logged
         # RENAME swapped both copies in (db-2 applied it: its articles table is its own imported copy)
@@ -127,10 +140,10 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
         assert table["replicas"] == {"db-2": "swapped"} and table["swapped_gtid"], table
 
         # exactly the rows destroyed are back: count and checksum of (id, version), recomputed here
-        back = query(twin, "SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", DELETED)
+        back = query(twin, versions_sql(twin), DELETED)
         assert (len(back), sha(back)) == (destroyed["rows"], destroyed["sha256"])
         # the updates published after the incident were replayed (version + 1), not lost with the swap
-        after = dict(query(twin, "SELECT id, version FROM articles WHERE id BETWEEN %s AND %s",
+        after = dict(query(twin, versions_sql(twin),
                            (UPDATED_AFTER[0], UPDATED_AFTER[-1])))
         edits = out["editors-publish-after-the-incident"]
         assert edits["acknowledged"] + edits["pending"] == len(UPDATED_AFTER), edits
@@ -151,8 +164,7 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
     # every article the search canary published (acknowledged) is in the database too, after the swap
     search = next(w for w in canaries.writers if w.layer == "search")
     published = [search.keys[s] for s in search.acked]
-    have = {int(r[0]) for r in query(twin, f"SELECT id FROM articles WHERE id IN ({', '.join(['%s'] * len(published))})",
-                                     tuple(published))} if published else set()
+    have = {int(r[0]) for r in query(twin, ids_in_sql(twin, len(published)), tuple(published))} if published else set()
     assert published and have == set(published), sorted(set(published) - have)[:10]
     print("canaries: " + ", ".join(f"{k} {r.acknowledged} acknowledged, 0 lost" for k, r in reports.items()))
 
@@ -160,12 +172,12 @@ def test_chaos_run_destroys_articles_and_the_playbook_restores_them_to_the_momen
     # first restore's RENAME, whose swapped-in rows are in no log; it leaves out what that restore left
     # out (named in the RENAME's comment), so the rows the first restore brought back stay.
     at = time.time()
-    write(twin, ("DELETE FROM articles WHERE id BETWEEN %s AND %s", SECOND))
-    incident = target.find_db_incident("articles", since=at - 1)
+    write(twin, (twin.content_schema().destroy_sql("delete", *SECOND), ()))
+    incident = target.find_db_incident(twin.content_schema().base_table, since=at - 1)
     again = target.restore_db_to(incident["at"], skip=[incident["gtid"]])
     assert again["backup"]["at"] < fault["fault_at"] and again["how"]["swap"] == "rename", (again["backup"], again["how"])
     assert again["also_skipped"] == [fault["gtid"], table["swapped_gtid"]], again["also_skipped"]
-    back = query(twin, "SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", DELETED)
+    back = query(twin, versions_sql(twin), DELETED)
     assert (len(back), sha(back)) == (destroyed["rows"], destroyed["sha256"])
     print(f"second restore across the first swap: phases {again['seconds']}")
 
@@ -221,7 +233,7 @@ def test_the_schedule_backs_up_the_primary_prunes_and_is_what_preflight_reads(st
     finally:
         target.set_db_backup_schedule(interval_s=settings["interval_s"])
     assert backup["member"] == "db-1" and backup["kind"] == "mariadb-backup" and backup["binlog"]["gtid"], backup
-    assert backup["tables"]["articles"]["rows"] > 0
+    assert backup["tables"][steady_twin.content_schema().base_table]["rows"] > 0
     now = target.db_backup_schedule()
     assert now["count"] <= settings["keep"], now  # pruned to the newest N
     # the preflight's backup age is the scheduled backup's (the newest: the interval is long again)
@@ -255,22 +267,22 @@ def test_a_backup_from_db1_restores_destroyed_content_on_db2_after_a_switchover(
         # destruction is a bare statement, as a bad deploy's is. An update made with SQL would leave the
         # index behind the database for every later test (the search playbook's index check then fails).
         edit_through_site(range(before_ids[0], before_ids[1] + 1))
-        doomed = write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", deleted))
+        doomed = write(twin, (versions_sql(twin), deleted))
         assert len(doomed) == deleted[1] - deleted[0] + 1
         incident_at = time.time()
-        write(twin, ("DELETE FROM articles WHERE id BETWEEN %s AND %s", deleted))
+        write(twin, (twin.content_schema().destroy_sql("delete", *deleted), ()))
         edit_through_site(after_ids)
-        versions = dict(write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s",
+        versions = dict(write(twin, (versions_sql(twin),
                                      (before_ids[0], after_ids[-1]))))  # every edit, before and after the incident
-        incident = target.find_db_incident("articles", since=incident_at - 1)
+        incident = target.find_db_incident(twin.content_schema().base_table, since=incident_at - 1)
         assert incident and incident["what"] == f"DELETE of {len(doomed)} rows", incident
         assert incident["gtid"].split("-")[1] == "2", incident  # committed on db-2 (server id 2)
         pitr = target.restore_db_to(incident["at"], skip=[incident["gtid"]])
         assert pitr["backup"]["id"] == backup["id"] and [t["gtid"] for t in pitr["skipped"]] == [incident["gtid"]]
         assert (pitr["how"]["load"], pitr["how"]["swap"]) == ("dump", "rows"), pitr["how"]
-        back = write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s", deleted))
+        back = write(twin, (versions_sql(twin), deleted))
         assert (len(back), sha(back)) == (len(doomed), sha(doomed))
-        now = dict(write(twin, ("SELECT id, version FROM articles WHERE id BETWEEN %s AND %s",
+        now = dict(write(twin, (versions_sql(twin),
                                 (before_ids[0], after_ids[-1]))))
         assert now == versions, (versions, now)  # the edits made before and after the incident survive the restore
         # the replay began in db-2's own log exactly where the backup stands (its GTID position), not at
@@ -294,6 +306,6 @@ def test_a_backup_from_db1_restores_destroyed_content_on_db2_after_a_switchover(
     wait_until(lambda: target.db_replication()["members"]["db-2"]["replicating"], timeout=60,
                what="db-2 to replicate from db-1 again")
     # the restored rows reached the replica too (the swap is in the log db-1 replicated, then served)
-    wait_until(lambda: len(query(twin, "SELECT id FROM articles WHERE id BETWEEN %s AND %s", deleted)) == len(doomed),
+    wait_until(lambda: len(query(twin, versions_sql(twin), deleted)) == len(doomed),
                timeout=30, what="the restored rows on db-1")
     print(f"switchover, restore and switch back: {time.monotonic() - started:.1f} s")

@@ -154,16 +154,9 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     conf.mkdir(parents=True, exist_ok=True)
     conf.chmod(0o755)
     _install_tree(files.MU_PLUGINS, conf / "mu-plugins")
-    search = twin.search_urls_via_proxy() if search_urls is None else search_urls
-    hosts = sorted({u.split("://", 1)[-1].split(":", 1)[0].split("/", 1)[0] for u in search})
-    values = {key: files.php_string(value) for key, value in {
-        "TWIN": twin.name, "CONFIG_NAME": config_name(twin), "DB_NAME": DB_NAME, "DB_USER": DB_USER,
-        "DB_HOST": db_addr or twin.db_addr_via_proxy(), "HOME": home or twin.lb_url,
-        "CONTENT_DIR": str(content_dir(twin)), "THEME": install.WORDPRESS_THEME, "MU_PLUGIN_DIR": str(conf / "mu-plugins"),
-        "SEARCH_URLS": ",".join(search), "SEARCH_HOSTS": ",".join(hosts), "SEARCH_USER": SEARCH_USER,
-        "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX, "CACHE_ADDR": cache_addr or "",
-        "PUBLISH_ACK_WAIT": repr(float(publish_ack_wait)), "ALSO_HOMES": " ".join(homes),
-    }.items()}
+    values = {key: files.php_string(value) for key, value in settings(
+        twin, db_addr=db_addr, search_urls=search_urls, home=home, cache_addr=cache_addr,
+        publish_ack_wait=publish_ack_wait, also_homes=homes).items()}
     config = conf / "wp-config.php"
     config.write_text(files.render("wp-config.php", values))
     config.chmod(0o644)
@@ -173,6 +166,24 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
         link.symlink_to(config)
     _prepare_content(twin, cache=cache_addr is not None)
     twin.paths.run.chmod(0o755)  # each replica's launcher renders its configs into run/<member>/ (reached by www-data)
+
+
+def settings(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None, home: str | None = None,
+             cache_addr: str | None = None, publish_ack_wait: float = PUBLISH_ACK_WAIT_S,
+             also_homes: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
+    """What ``wp-config.php`` says, by its template's names, for :func:`prepare`'s arguments (defaults as
+    there); nothing is read or written. The inventory reads the addresses WordPress reaches from it
+    (``gameday.coverage.sandbox``): a replica's argv names none of them."""
+    search = twin.search_urls_via_proxy() if search_urls is None else search_urls
+    hosts = sorted({u.split("://", 1)[-1].split(":", 1)[0].split("/", 1)[0] for u in search})
+    return {
+        "TWIN": twin.name, "CONFIG_NAME": config_name(twin), "DB_NAME": DB_NAME, "DB_USER": DB_USER,
+        "DB_HOST": db_addr or twin.db_addr_via_proxy(), "HOME": home or twin.lb_url,
+        "CONTENT_DIR": str(content_dir(twin)), "THEME": install.WORDPRESS_THEME, "MU_PLUGIN_DIR": str(_conf(twin) / "mu-plugins"),
+        "SEARCH_URLS": ",".join(search), "SEARCH_HOSTS": ",".join(hosts), "SEARCH_USER": SEARCH_USER,
+        "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX, "CACHE_ADDR": cache_addr or "",
+        "PUBLISH_ACK_WAIT": repr(float(publish_ack_wait)), "ALSO_HOMES": " ".join(also_homes),
+    }
 
 
 def _checked_homes(urls) -> list[str]:
