@@ -3,7 +3,7 @@
     flock /tmp/gameday-twin.lock nice -n 5 .venv/bin/python benchmarks/origin_bench.py [--quick]
         [--only cdn,origin,cost] [--rates 50,100,150,200] [--cost-rate 50] [--step-s 30] [--seed-n 2000]
 
-Stands up a topology of its own on net 69 (127.69.x.y, twin ``origin-bench``) under the sandbox
+Stands up a topology of its own on net 73 (127.73.x.y, twin ``origin-bench``) under the sandbox
 supervisor, and takes it down with its data wiped at the end, on an error and on Ctrl-C or SIGTERM too:
 MariaDB ``db-1``, the Redis object cache ``cache-1``, the WordPress bootstrap seeding the catalogue
 (guidance posts and medicine monographs, 2,000 items, as the WordPress tests seed it), three WordPress
@@ -83,7 +83,7 @@ from gameday.sandbox.wordpress import OBJECT_CACHE  # noqa: E402
 from gameday.site import catalog  # noqa: E402
 from tests.support import wordpress_stack as stack  # noqa: E402
 
-NAME, NET = "origin-bench", 69
+NAME, NET = "origin-bench", 73  # not 69: test_relay_drill's
 REPLICAS = 3
 LOADTESTS = ROOT / "loadtests"
 API = "/wp-json/gameday/v1"
