@@ -116,6 +116,8 @@ def _min_isr(client: AdminClient, resources: list[ConfigResource], timeout: floa
     """Each topic's min.insync.replicas, in up to DESCRIBE_ATTEMPTS tries within ``timeout``: the
     request goes to one broker, and a broker just killed stays in the metadata until its session
     expires (9 s), so a try that waits on it is given up for another, not the whole budget."""
+    if not resources:  # no topic to describe (none asked for exists yet): the client refuses an empty request
+        return {}
     deadline = Deadline(timeout)
     last: BaseException | None = None
     for attempt in range(DESCRIBE_ATTEMPTS):

@@ -97,3 +97,13 @@ def test_the_kubernetes_target_loses_a_disk_as_its_claim_and_leaves_the_formatti
     assert target.restore_member_storage("kafka-2") == {"member": "kafka-2", "node_id": 2,
                                                         "formatted_by": "the broker's start, on its new claim"}
     assert target.lost_storage("kafka") == []  # it claims no loss it cannot see; the playbook's diagnosis still runs
+
+
+def test_no_topic_to_describe_asks_kafka_nothing():
+    """partition_health of topics none of which exists yet: the official client refuses an empty
+    describe_configs (ValueError), so min.insync.replicas of nothing is read as nothing, not asked."""
+    from confluent_kafka.admin import AdminClient
+    client = AdminClient({"bootstrap.servers": "127.0.0.1:9", "log_level": 0})
+    with pytest.raises(ValueError):
+        client.describe_configs([], request_timeout=1)
+    assert kafka_admin._min_isr(client, [], timeout=1) == {}
