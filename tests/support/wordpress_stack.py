@@ -36,7 +36,7 @@ def prepare(twin: Twin, *, relay: bool = False, **wordpress_options) -> None:
     twin.db_replication_password()
     db_roles.ensure(twin)
     db.prepare_member(twin, db.NAME)
-    wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1, **wordpress_options)
+    wordpress.prepare(twin, db_addr=twin.db_member_addr(1), **wordpress_options)
     if relay:
         event_relay.prepare(twin)
 

@@ -3,7 +3,7 @@
 Not part of the default topology yet (issue 17: the Python sample site is still the twin's web tier);
 a topology that wants it adds :func:`bootstrap` and :func:`workload` after its database::
 
-    wordpress.prepare(twin, db_addr=twin.db_member_addr(1), replicas=1)   # configs, content dir, secrets
+    wordpress.prepare(twin, db_addr=twin.db_member_addr(1))   # configs, content dir, secrets
     topology.workloads += [wordpress.bootstrap(twin), wordpress.workload(twin, replicas=1)]
 
 - ``wp-N`` (workload ``wp``, layer ``web``): :mod:`gameday.sandbox.wordpress.launch` runs the replica's
@@ -125,8 +125,8 @@ def _install_tree(src: Path, dest: Path) -> None:
 
 
 def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None,
-            home: str | None = None, replicas: int = WEB_MAX_REPLICAS, cache_addr: str | None = None,
-            publish_ack_wait: float = PUBLISH_ACK_WAIT_S, prefix: str = "wp", also_homes: tuple[str, ...] | list[str] = ()) -> None:
+            home: str | None = None, cache_addr: str | None = None,
+            publish_ack_wait: float = PUBLISH_ACK_WAIT_S, also_homes: tuple[str, ...] | list[str] = ()) -> None:
     """Write the twin's WordPress files (again: they hold no data) and create its content directory.
     ``db_addr`` defaults to the database through toxiproxy and ``search_urls`` to the search nodes
     through toxiproxy, as the web tier reaches them; ``home`` (WordPress's site address) to the load
@@ -136,8 +136,8 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     anything is written, for one that is not such a URL); ``cache_addr`` (``host:port`` of the Redis
     object cache, :mod:`.redis_cache`) installs the object-cache drop-in, which is removed when it is None; ``publish_ack_wait``: how long
     ``POST /api/articles`` waits for the event relay to send the publish's event (201 "acknowledged"
-    when it did, else 202 "pending"; lower it in a topology without a relay); ``replicas`` and ``prefix``
-    are no longer used (each replica's launcher renders its own files from its argv, :func:`member`). Refused first (NotInstalled,
+    when it did, else 202 "pending"; lower it in a topology without a relay). Each replica's launcher renders
+    its own php-fpm and nginx files from its argv (:func:`member`). Refused first (NotInstalled,
     naming the install command) when the search front end its nginx serves at /app/ is not built from
     the current sources: an unbuilt bundle would otherwise be a silent 404 to readers."""
     if not 0 <= publish_ack_wait <= MAX_PUBLISH_ACK_WAIT_S:
