@@ -45,7 +45,7 @@ def age_text(seconds: float) -> str:
 class BackupAge:
     """The newest backup of one layer, judged against the age its layer allows (``max_age_s``, from targets.yaml ``objective``)."""
 
-    layer: str  # "db" | "search"
+    layer: str  # "db" | "search" | "media"
     status: str  # OK | STALE | NONE | UNKNOWN
     max_age_s: float  # how old it may be
     id: str | None = None
@@ -65,9 +65,11 @@ class BackupAge:
         name = "backup age target" if self.objective == "backup_age_s" else "RPO target"
         target = f"the {self.layer} layer's {name} of {age_text(self.max_age_s)} (targets.yaml {self.objective})"
         if self.status == STALE:
+            age = age_text(self.age_s or 0)
+            loss = (f"losing the uploads now would lose every file uploaded in the last {age}" if self.layer == "media"
+                    else f"losing the {self.layer} layer with its change log now would lose up to {age} of writes")
             return (f"RPO exposure: the last {self.what} ({self.id}{', ' + self.where if self.where else ''}) is "
-                    f"{age_text(self.age_s or 0)} old, older than {target}; losing the {self.layer} layer with its "
-                    f"change log now would lose up to {age_text(self.age_s or 0)} of writes.")
+                    f"{age} old, older than {target}; {loss}.")
         if self.status == NONE:
             return f"RPO exposure: no {self.what} found ({self.reason}); {target} cannot be met from a backup."
         if self.status == UNKNOWN:

@@ -92,5 +92,6 @@ def test_the_media_backup_age_is_judged_as_the_database_backups(twin):
     assert (ok.status, ok.id, ok.what, ok.warning) == ("ok", b["id"], "media backup", None)
     stale = backup_age.media_backup_age(lambda: media.newest(twin), max_age_s=600, now=b["at"] + 3600)
     assert stale.status == "stale" and "media backup" in stale.warning
+    assert "every file uploaded in the last 1 h 00 min" in stale.warning and "writes" not in stale.warning, stale.warning
     none = backup_age.media_backup_age(lambda: None, max_age_s=600)
     assert none.status == "none"
