@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from gameday.load.runner import PUBLISHER_PASSWORD_ENV, PUBLISHER_USER_ENV
 from gameday.load.timeline import ALL, GROUPS, SCHEMA, Timeline
+from gameday.targets.sandbox import twin_publisher_auth
 
 ROOT = Path(__file__).resolve().parents[2]
 ROW_FIELDS = {"t", "group", "requests", "failures", "p50_ms", "p95_ms", "p99_ms", "max_ms", "rps", "codes", "hist"}
@@ -40,7 +42,9 @@ def gameday(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
 
 
 def run_load(twin, out: Path, *extra: str, duration: int = 12) -> dict:
-    res = gameday("load", "run", "--profile", "smoke", "--host", twin.lb_url, "--duration", str(duration),
+    """``gameday load run --sandbox <twin>``: its load balancer, and (a WordPress tier) its publisher's
+    credentials, which ``--host`` never sends (a publish without them is a 401)."""
+    res = gameday("load", "run", "--profile", "smoke", "--sandbox", twin.name, "--duration", str(duration),
                   "--out", str(out), "--json", *extra)
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
@@ -171,8 +175,10 @@ def _free_port() -> int:
 
 def test_a_master_drives_external_workers(load_twin, tmp_path: Path):
     port = _free_port()
+    auth = twin_publisher_auth(load_twin.name)  # an external worker's own environment carries the publisher's
+    publisher = {} if auth is None else {PUBLISHER_USER_ENV: auth[0], PUBLISHER_PASSWORD_ENV: auth[1]}
     master = subprocess.Popen(
-        [sys.executable, "-m", "gameday", "load", "run", "--profile", "smoke", "--host", load_twin.lb_url,
+        [sys.executable, "-m", "gameday", "load", "run", "--profile", "smoke", "--sandbox", load_twin.name,
          "--duration", "12", "--master", "--expect-workers", "1", "--master-bind", f"127.0.0.1:{port}",
          "--out", str(tmp_path / "run"), "--json"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -180,7 +186,7 @@ def test_a_master_drives_external_workers(load_twin, tmp_path: Path):
         [sys.executable, "-m", "locust", "-f", str(ROOT / "loadtests" / "locustfile.py"), "--worker",
          "--master-host", "127.0.0.1", "--master-port", str(port)],
         cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-        env={**os.environ, "GAMEDAY_PROFILE": ""})
+        env={**os.environ, "GAMEDAY_PROFILE": "", **publisher})
     try:
         out, err = master.communicate(timeout=120)
         worker.wait(timeout=30)
