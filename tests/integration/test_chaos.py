@@ -7,6 +7,7 @@ leave no fault recorded and no lock held.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from gameday import kafka_admin
 from gameday.chaos import activities, ledger
 from gameday.chaos.lock import TargetLock
 from gameday.deadline import wait_until
+from gameday.sandbox.shape import WEB_TIERS
 from tests.support import search
 from tests.support.chaos_journal import assert_steady_before
 
@@ -113,12 +115,16 @@ def test_experiments_run_elsewhere_are_run_there():
         assert name in CATALOG and Path(name).name in (ROOT / module).read_text(), (name, module)
 
 
-# WordPress-only experiments whose FILES no test runs under `chaos run` yet: the Python session twin refuses
-# them (no relay, no object cache), and their small WordPress twins lack what the files' steady state asks
-# (Kafka partitions healthy, search green). Their own activities and playbooks run there, through a real
-# Target (issue 17; the files run once the session twin is WordPress, docs/web-tier-switch.md C5b).
+# WordPress-only experiments: the Python session twin refuses them (no relay, no object cache), and their
+# small WordPress twins lack what the files' steady state asks (Kafka partitions healthy, search green).
+# Their own activities and playbooks run there, through a real Target; the FILES run under `chaos run`
+# here when the session twin is WordPress (GAMEDAY_SANDBOX_WEB=wordpress: issue 17, docs/web-tier-switch.md
+# C5b), and nowhere while the Python site is the default tier.
 ACTIVITIES_RUN_ELSEWHERE = {"events/stop-relay.yaml": "tests/integration/test_relay_drill.py",
                             "cache/lose-object-cache.yaml": "tests/integration/test_cache_drill.py"}
+SESSION_WEB = os.environ.get("GAMEDAY_SANDBOX_WEB") or WEB_TIERS[0]  # the session twin's tier (tests/conftest.py)
+RUN_HERE = [n for n in CATALOG if n not in RUN_ELSEWHERE
+            and (n not in ACTIVITIES_RUN_ELSEWHERE or SESSION_WEB == "wordpress")]
 
 
 def test_wordpress_only_experiments_activities_are_run_there():
@@ -137,7 +143,7 @@ def test_wordpress_only_experiments_activities_are_run_there():
             assert f"from {package} import" in text and leaf in text, (name, module, mod)
 
 
-@pytest.mark.parametrize("name", [n for n in CATALOG if n not in RUN_ELSEWHERE and n not in ACTIVITIES_RUN_ELSEWHERE])
+@pytest.mark.parametrize("name", RUN_HERE)
 def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_path):
     twin = steady_twin
     before = _before(name, twin, twin_client)
@@ -146,7 +152,7 @@ def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_pa
     assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
     out = outputs(journal)
-    fault = journal["run"][0]["output"]
+    fault = next(r["output"] for r in journal["run"] if r["activity"]["type"] == "action")  # the first action
     assert fault["target"] == ENV_NAME and fault["fault_at"] <= time.time()
 
     if name == "web/rolling-restart.yaml":
@@ -188,6 +194,15 @@ def test_experiment_runs_against_the_twin(name, steady_twin, twin_client, tmp_pa
         assert out["article-readers-during-the-delay"]["p95_ms"] < 1500
     elif name == "network/cut-web-to-db.yaml":
         assert out["readers-during-the-fault"]["success_ratio"] < 0.5
+    elif name == "events/stop-relay.yaml":  # the editors' updates waited in the outbox, then all reached Kafka
+        assert fault["touched"] and out["outbox-backlog-while-stopped"]["unsent"] >= 8, out["outbox-backlog-while-stopped"]
+        done = out["the-events-playbook-starts-the-relay-and-proves-the-backlog-in-kafka"]
+        assert done["outcome"] == "restored" and "events.members-missing" in {f["code"] for f in done["findings"]}, done
+        assert _unsent_outbox(twin) == 0
+    elif name == "cache/lose-object-cache.yaml":  # lost, brought back by its playbook, filled again
+        assert fault["touched"] and out["the-cache-playbook-brings-it-back-and-sees-it-fill"]["outcome"] == "restored"
+        members = out["object-cache-after"]["members"]
+        assert members and all(m["answers"] for m in members.values()), members
     assert ledger.pending(ENV_NAME) == []
     assert TargetLock(ENV_NAME).holder() is None
     assert requests.get(f"{twin.toxiproxy_api}/proxies", timeout=5).json()["db"]["toxics"] == []
