@@ -99,10 +99,10 @@ def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kuberne
             raise UsageError("--regions 2 runs sandbox twins only", hint="drop --kubernetes (one region on Kubernetes)")
         pair = region_set.Regions.of(twin)
         for region_twin in pair.regions.values():  # one web tier in both regions (the standby's data is r1's)
-            _with_web_tier(region_twin, web, kubernetes=False)
+            _with_web_tier(region_twin, web)
         _up_regions(pair.reload(), timeout, as_json)
         return
-    twin = _with_web_tier(twin, web, kubernetes=kubernetes)
+    twin = _with_web_tier(twin, web)
     if kubernetes:
         from ..kube import build as kube_build
         kube_build.check()
@@ -134,13 +134,12 @@ def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kuberne
         console.print(status_table(result.status))
 
 
-def _with_web_tier(twin: Twin, web: str | None, *, kubernetes: bool) -> Twin:
+def _with_web_tier(twin: Twin, web: str | None) -> Twin:
     """``twin`` with the web tier ``web`` recorded in its shape (``shape.json``: every later command, the
     target and `gameday run` read it); ``twin`` itself when ``web`` is None or already its tier. UsageError
     while the twin runs another tier, or from WordPress back to python over kept data (WordPress's
     content view ``articles`` would stand where the Python site makes its table)."""
     if web is None or web == twin.shape.web:
-        topology.check_web_tier(twin, kubernetes=kubernetes)
         return twin
     if SandboxClient(twin.paths).running():
         raise UsageError(f"sandbox {twin.name} is running with the {twin.shape.web} web tier",
@@ -149,7 +148,6 @@ def _with_web_tier(twin: Twin, web: str | None, *, kubernetes: bool) -> Twin:
         raise UsageError(f"sandbox {twin.name} keeps WordPress's data: the Python site cannot start over it",
                          hint=f"`gameday sandbox --name {twin.name} down --wipe` first (deletes the twin's data)")
     changed = dataclasses.replace(twin, shape=dataclasses.replace(twin.shape, web=web))
-    topology.check_web_tier(changed, kubernetes=kubernetes)
     changed.shape.save(twin.paths)
     console_err.print(f"sandbox {twin.name}: web tier {web} (was {twin.shape.web})")
     return changed

@@ -33,7 +33,6 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
     if twin.shape.role == "front":
         from .members import front
         return Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, workloads=[front.workload(twin)])
-    check_web_tier(twin, kubernetes=kubernetes)
     topology = Topology(
         name=twin.name,
         sandbox_id=twin.paths.sandbox_id,
@@ -84,11 +83,6 @@ def _wordpress_tier(twin: Twin) -> list:
         wordpress.workload(twin, name="web", after=["bootstrap", "toxiproxy", redis_cache.WORKLOAD]),
         event_relay.workload(twin, replicas=relay_replicas(twin), after=["bootstrap"]),  # topics made, outbox there
     ]
-
-
-def check_web_tier(twin: Twin, *, kubernetes: bool = False) -> None:
-    """UsageError when the twin's web tier cannot run in this shape yet (none left: WordPress runs on
-    the process twin, in a region set and with ``--kubernetes``)."""
 
 
 def prepare(twin: Twin, *, kubernetes: bool = False) -> None:

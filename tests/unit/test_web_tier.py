@@ -130,14 +130,14 @@ def test_sandbox_up_web_records_the_tier_and_refuses_going_back_over_wordpress_d
     from gameday.cli.sandbox import _with_web_tier
     monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
     twin = Twin.create("web-tier-test", net=NET)
-    assert _with_web_tier(twin, None, kubernetes=False) is twin
-    changed = _with_web_tier(twin, "wordpress", kubernetes=False)
+    assert _with_web_tier(twin, None) is twin
+    changed = _with_web_tier(twin, "wordpress")
     assert changed.shape.wordpress and Twin.create("web-tier-test", net=NET).shape.wordpress
     assert _with_web_tier(changed, None, kubernetes=True) is changed  # WordPress runs on Kubernetes too (C6)
     changed.paths.data.mkdir(parents=True, exist_ok=True)
     (changed.paths.data / "db-1").mkdir()
     with pytest.raises(UsageError, match="WordPress's data") as err:
-        _with_web_tier(changed, "python", kubernetes=False)
+        _with_web_tier(changed, "python")
     assert "--wipe" in err.value.hint
     assert Twin.create("web-tier-test", net=NET).shape.wordpress  # unchanged
 
