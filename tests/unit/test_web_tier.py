@@ -133,7 +133,7 @@ def test_sandbox_up_web_records_the_tier_and_refuses_going_back_over_wordpress_d
     assert _with_web_tier(twin, None) is twin
     changed = _with_web_tier(twin, "wordpress")
     assert changed.shape.wordpress and Twin.create("web-tier-test", net=NET).shape.wordpress
-    assert _with_web_tier(changed, None, kubernetes=True) is changed  # WordPress runs on Kubernetes too (C6)
+    assert _with_web_tier(changed, None) is changed
     changed.paths.data.mkdir(parents=True, exist_ok=True)
     (changed.paths.data / "db-1").mkdir()
     with pytest.raises(UsageError, match="WordPress's data") as err:
