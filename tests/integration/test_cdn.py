@@ -129,18 +129,21 @@ def test_logins_posts_admin_health_and_private_pages_go_to_the_origin(cdn_twin):
              for _ in range(2)]
     admin = _get(cdn_twin, "/wp-admin/")
     health = _get(cdn_twin, "/readyz")
+    api = [_get(cdn_twin, "/api/articles/7") for _ in range(2)]  # an article's current version: never a stale copy
     private = [_get(cdn_twin, "/private/basket") for _ in range(2)]  # Set-Cookie: never cached
-    counted, counts = _counted(cdn_twin, before, s_pass=7, cache_miss=2), _origin_counts()
+    counted, counts = _counted(cdn_twin, before, s_pass=9, cache_miss=2), _origin_counts()
     assert [(a.headers["X-Cache"], a.headers["X-Cache-Pass"]) for a in logged_in] == [("MISS", "cookie")] * 2
     assert authorised.headers["X-Cache-Pass"] == "authorization"
     assert [(p.status_code, p.headers["X-Cache-Pass"]) for p in posts] == [(200, "method")] * 2
     assert [p.json()["saved"] for p in posts] == [1, 2]
     assert admin.headers["X-Cache-Pass"] == "admin" and health.headers["X-Cache-Pass"] == "health"
+    assert [(a.headers["X-Cache"], a.headers["X-Cache-Pass"]) for a in api] == [("MISS", "api")] * 2
+    assert [a.text for a in api] == [f"<html><body><p>/api/articles/7 served {n}</p></body></html>\n" for n in (1, 2)]
     assert [p.headers["X-Cache"] for p in private] == ["MISS", "MISS"]
     assert {p.headers["Set-Cookie"].split(";")[0] for p in private} == {"session=s1", "session=s2"}
-    assert (counted["s_pass"], counted["cache_miss"], counted["cache_hit"]) == (7, 2, 0)  # misses: the private page
+    assert (counted["s_pass"], counted["cache_miss"], counted["cache_hit"]) == (9, 2, 0)  # misses: the private page
     assert counts["GET /guidance/amoxicillin"] - seen["GET /guidance/amoxicillin"] == 3
-    assert counts["POST /api/articles"] == 2 and counts["GET /private/basket"] == 2
+    assert counts["POST /api/articles"] == 2 and counts["GET /private/basket"] == 2 and counts["GET /api/articles/7"] == 2
     assert counts["GET /wp-admin/"] == 1
 
 

@@ -28,7 +28,9 @@ go to the load balancer. A topology of its own adds it the same way::
   - passed to the origin (``X-Cache-Pass`` says why): every other method (POST: the API's writes,
     publishing), ``/readyz`` and ``/healthz``, ``/wp-admin``, ``/wp-login.php``, ``wp-cron``,
     ``xmlrpc``, previews, a request with ``Authorization`` or a login cookie (WordPress's
-    ``wordpress_logged_in_*``, ``wordpress_sec_*``, ``wp-postpass_*``, ``comment_author_*``);
+    ``wordpress_logged_in_*``, ``wordpress_sec_*``, ``wp-postpass_*``, ``comment_author_*``), and the
+    JSON API under ``/api/`` (an article's current version, search results: a copy up to :data:`TTL`
+    seconds old would let an editor's read-before-publish or an indexing check see the past; R16);
   - grace: while the probe says the origin is healthy, an expired page is served for
     :data:`GRACE_HEALTHY` seconds more while it is fetched again in the background; while the origin
     is sick, for :data:`GRACE` seconds (stale pages rather than errors, as a CDN does). A background
@@ -131,6 +133,10 @@ sub vcl_recv {{
     }}
     if (req.url ~ "^/(readyz|healthz)/?(\\?|$)") {{
         set req.http.X-Gameday-Cdn-Pass = "health";
+        return (pass);
+    }}
+    if (req.url ~ "^/api/") {{
+        set req.http.X-Gameday-Cdn-Pass = "api";
         return (pass);
     }}
     if (req.url ~ "^/(wp-admin|wp-login\\.php|wp-cron\\.php|xmlrpc\\.php)" || req.url ~ "[?&]preview=") {{
