@@ -73,8 +73,7 @@ def _progress(name: str, state: str, view: dict) -> None:
 @click.option("--web", type=click.Choice(WEB_TIERS), default=None, envvar="GAMEDAY_SANDBOX_WEB",
               help="The web tier: 'python' (the sample site under gunicorn) or 'wordpress' (in progress, issue "
                    "17: WordPress on PHP-FPM + nginx as web-1..3, the Redis object cache cache-1, the WordPress "
-                   "bootstrap job, the search index seeded from WordPress, the Java outbox relay relay-1 and its standby "
-                   "relay-2; with "
+                   "bootstrap job, the search index seeded from WordPress, the Java outbox relay relay-1; with "
                    "--regions 2 in both regions, the standby without its own install nor a running relay; "
                    "with --kubernetes web and the indexer as pods, the cache and the relay outside "
                    "the cluster). Kept in the twin's state: every later command, `gameday "

@@ -7,9 +7,8 @@ seed the catalogue, the content views) after the database and the cache, ``boots
 (topics, snapshot repository, the search index filled from WordPress), ``web-1..3`` running the
 WordPress replica (php-fpm + nginx, :mod:`.members.wordpress`; named as the Python site's members,
 since HAProxy's slots, ``scale web`` and the chaos actions use the names), the indexer without its own
-outbox relay, and ``relay-1`` and ``relay-2`` (the Java outbox relay, :mod:`.members.event_relay`: one
-relays, the other stands by on its database lock and takes over when the first stops or its zone is
-lost) on the event path. With ``--kubernetes`` web and the indexer are Deployments
+outbox relay, and ``relay-1`` (the Java outbox relay, :mod:`.members.event_relay`; ``relay-2`` is
+declared, scaled to 0) on the event path. With ``--kubernetes`` web and the indexer are Deployments
 (:mod:`gameday.kube.workloads`: each WordPress pod renders its own configs) and ``cache-1`` and the
 relay stay supervisor members outside the cluster (Memorystore and a worker beside GKE).
 
@@ -64,7 +63,7 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
     return topology
 
 
-RELAY_REPLICAS = 2  # relay-1 (zone-a) relays, relay-2 (zone-b) stands by on the relay's database lock (D8)
+RELAY_REPLICAS = 1  # relay-2 declared (a standby by the relay's database lock), scaled to 0 for now: one JVM less
 
 
 def relay_replicas(twin: Twin) -> int:

@@ -31,7 +31,6 @@ import yaml
 from gameday import kafka_admin, site_slo
 from gameday.chaos.zone.probes import zone_layout, zone_outage
 from gameday.chaos import ledger
-from gameday.chaos.site.actions import publish_updates
 from gameday.deadline import wait_until
 from gameday.measure.canary import Canaries, CanaryEndpoints
 from gameday.recovery import Context
@@ -118,10 +117,6 @@ def test_a_lost_zone_fails_the_database_over_the_site_answers_and_cleanup_restor
         serving_again = time.monotonic() - serving_again
         readers = site_slo.measure(twin.lb_url, window_s=HOLD_S, rate=10)
         kept = zone_outage(configuration=configuration)
-        if twin.shape.wordpress:  # relay-1 went with zone-a; relay-2 (zone-b) took the relay's lock over (D8):
-            assert target.held("events") == ["relay-1"]  # an editor's update is relayed to Kafka (201)
-            wait_until(lambda: publish_updates(count=1, first_id=12, configuration=configuration)["acknowledged"] == 1,
-                       timeout=30, interval=1, what="an update acknowledged (201) through relay-2")
     finally:
         runner.send_signal(signal.SIGKILL)  # the run dies mid-fault: nothing of it undoes the zone
         runner.wait(timeout=10)
