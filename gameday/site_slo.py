@@ -19,6 +19,7 @@ or not it was ok: a reader was served less than the whole page.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -81,7 +82,7 @@ def measure(base_url: str, *, paths: tuple[str, ...] | list[str] = DEFAULT_PATHS
     degraded = [what for _, _, _, what in results if what]
     return {"requests": n, "ok": ok, "success_ratio": round(ok / n, 4),
             "redirected": len(away), "redirect": away[0] if away else None,
-            "degraded": len(degraded), "degraded_by": {w: degraded.count(w) for w in sorted(set(degraded))},
+            "degraded": len(degraded), "degraded_by": dict(sorted(Counter(degraded).items())),
             "p50_ms": round(latencies[len(latencies) // 2], 1),
             "p95_ms": round(latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))], 1),
             "window_s": window_s, "at": time.time()}

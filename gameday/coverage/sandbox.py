@@ -36,7 +36,6 @@ HEADER = f"""\
 #   {COMMAND}
 # Addresses are the default twin's (GAMEDAY_SANDBOX_NET=10). The GKE example: inventory/gke-production.yaml.
 """
-ADDRESS = re.compile(r"\b127\.\d{1,3}\.\d{1,3}\.\d{1,3}\b")
 HOST_PORT = re.compile(r"\b(127\.\d{1,3}\.\d{1,3}\.\d{1,3})(?::(\d{1,5}))?\b")
 
 

@@ -32,7 +32,7 @@ def quick_look(ctx: Context, *, n: int = 6, timeout: float = 3.0) -> list[Findin
         if away:
             problems[f"{path}: HTTP {r.status_code} redirect to another host ({away})"] += 1
         elif r.status_code >= 500:
-            degraded = r.headers.get("X-Gameday-Degraded")
+            degraded = r.headers.get(site_slo.DEGRADED_HEADER)
             problems[f"{path}: HTTP {r.status_code}{' (degraded: ' + degraded + ')' if degraded else ''}"] += 1
     if not problems:
         return []
