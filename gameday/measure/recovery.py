@@ -49,6 +49,7 @@ class Recovery:
     failures: int
     failed_seconds: int
     slo: Slo
+    longest_good_s: int = 0  # the longest run of seconds meeting the SLO after the first failure (why RTO is None)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "slo": asdict(self.slo)}
@@ -113,4 +114,13 @@ def measure(timeline: Timeline, *, t_fault: float, slo: Slo, t_end: float | None
         failures=window.failures,
         failed_seconds=sum(1 for good in ok if not good),
         slo=slo,
+        longest_good_s=_longest_run(ok[first_bad:]) if first_bad is not None else len(ok),
     )
+
+
+def _longest_run(ok: list[bool]) -> int:
+    best = run = 0
+    for good in ok:
+        run = run + 1 if good else 0
+        best = max(best, run)
+    return best

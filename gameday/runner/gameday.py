@@ -296,7 +296,8 @@ class GameDay:
         return ScenarioRunner(env=self.env, site_url=self.site_url, suite=self.suite, out=self.out,
                               run_id=self.run_id, run_log=self.run_log, events=self.events,
                               undo=self.undo_leftovers, progress=self.progress,
-                              on_phase=lambda scenario, phase: self.enter(phase, scenario))
+                              on_phase=lambda scenario, phase: self.enter(phase, scenario),
+                              timeline=lambda: self.load_run.timeline_path if getattr(self, "load_run", None) else None)
 
     def stop_load(self) -> None:
         if getattr(self, "load_thread", None) is None:

@@ -87,8 +87,12 @@ def _recovery_checks(spec, rec, journal: dict[str, Any]) -> list[model.Check]:
                                higher_is_better=True, explain="Readers saw errors for longer than allowed.")
     drill = region_drill_rto(journal) if spec.layer == REGION_LAYER else None
     if drill is None:
+        never = (f"The site never met its SLO (p95 at most {rec.slo.max_p95_ms:.0f} ms, at least "
+                 f"{rec.slo.min_success_ratio:.1%} successful) for {rec.slo.window_s} s in a row after the fault; "
+                 f"the longest run was {rec.longest_good_s} s. See the chart.")
         return [model.Check("RTO", rec.rto_s, spec.targets.rto_s, "s",
-                            explain="Find what slowed recovery in the playbook steps and the chart."),
+                            explain=never if rec.rto_s is None else
+                            "Find what slowed recovery in the playbook steps and the chart."),
                 model.Check("time to detect", rec.ttd_s, None, "s",
                             explain="" if rec.ttd_s is not None else "no second failed the SLO"),
                 availability]

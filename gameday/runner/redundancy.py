@@ -198,12 +198,13 @@ class Watch:
             return all(s and s[-1].full for layer, s in self.samples.items()
                        if self.before.get(layer) is not None and self.before[layer].full)
 
-    def wait(self, *, min_s: float, max_s: float) -> float:
-        """At least ``min_s`` (the cool-down), then until every layer is full again or ``max_s``
+    def wait(self, *, min_s: float, max_s: float, until: Callable[[], bool] | None = None) -> float:
+        """At least ``min_s`` (the cool-down), then until every layer is full again (and ``until()``
+        is true, when given: the runner's "the load timeline shows the site recovered") or ``max_s``
         passed since the call; returns the seconds waited."""
         started = time.monotonic()
         floor, deadline = Deadline(min_s), Deadline(max_s)
-        while not deadline.expired() and not (floor.expired() and self.full_now()):
+        while not deadline.expired() and not (floor.expired() and self.full_now() and (until is None or until())):
             time.sleep(min(0.5, deadline.remaining()) or 0.05)
         self._cutoff = time.time()  # judged as seen here: a look still in flight adds nothing
         return time.monotonic() - started

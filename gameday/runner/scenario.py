@@ -29,7 +29,9 @@ from .. import children, hostguard, recovery, site_slo
 from ..chaos import ledger
 from ..deadline import Deadline
 from ..errors import GamedayError
+from ..load.timeline import Timeline
 from ..measure.canary import CanaryReport, Canaries, CanaryEndpoints
+from ..measure.recovery import measure
 from ..measure.phases import NOT_MEASURED, NOT_RESTORED, LayerRedundancy, experiment_steps
 from ..recovery.context import Context
 from ..targets import regions as region_pairs
@@ -76,6 +78,20 @@ def pause(seconds: float) -> None:
 REGION_LAYER = "region"
 
 
+class Throttled:
+    """A check asked often, answered at most every ``every_s`` (the last answer in between): the
+    cool-down polls twice a second, and reading the whole load timeline that often is waste."""
+
+    def __init__(self, check: Callable[[], bool], every_s: float = 2.0):
+        self.check, self.every_s = check, every_s
+        self.at, self.last = float("-inf"), False
+
+    def __call__(self) -> bool:
+        if time.monotonic() - self.at >= self.every_s:
+            self.last, self.at = self.check(), time.monotonic()
+        return self.last
+
+
 def region_rpo(journal: dict[str, Any]) -> dict[str, dict[str, Any]]:
     """A region drill's RPO per canary layer, as the runner's own canaries report it: the output of the
     experiment's region RPO probe (``{"written_to", "read_from", "layers": {...}}``). When the probe did
@@ -95,8 +111,9 @@ class ScenarioRunner:
 
     def __init__(self, *, env: Environment, site_url: str, suite: Suite, out: Path, run_id: str, run_log: Path,
                  events: EventLog, undo: Callable[[str], ledger.Outcome], progress: Progress,
-                 on_phase: Callable[[str | None, str], None]):
+                 on_phase: Callable[[str | None, str], None], timeline: Callable[[], Path | None] = lambda: None):
         self.env, self.site_url, self.suite = env, site_url, suite
+        self.timeline = timeline  # where the load's live timeline is (None: no load, nothing to wait for)
         self.out, self.run_id, self.events = out, run_id, events
         self.run_log = run_log  # what this run injected and undid (its children append; ledger.removed_under)
         self.undo, self.progress, self.on_phase = undo, progress, on_phase
@@ -199,13 +216,28 @@ class ScenarioRunner:
         after a 10 s SLO window read "RTO never" for a database back in 4 s (the in-cluster game day)."""
         return max(float(self.suite.cooldown_s), float(self.suite.slo.window_s))
 
+    def site_recovered(self, fault_at: float) -> bool:
+        """Whether the load's timeline so far holds the RTO's evidence: ``window_s`` seconds in a row
+        meeting the SLO after the fault, read as the judge reads it (:func:`gameday.measure.recovery.measure`).
+        True when there is no load timeline (nothing to wait for)."""
+        path = self.timeline()
+        if path is None or not path.exists():
+            return True
+        timeline = Timeline.load(path)
+        return measure(timeline, t_fault=fault_at, t_end=timeline.end, slo=self.suite.slo).rto_s is not None
+
     def redundancy(self, spec: ScenarioSpec, watch: Watch, fault_at: float | None) -> list[LayerRedundancy]:
         """Wait out the cool-down, and up to REDUNDANCY_WAIT_S more while a layer that was full before
-        the fault is not full again; each layer's redundancy is then an event and a progress line."""
+        the fault is not full again, or the load's timeline does not yet show the site back for the
+        SLO's window (:meth:`site_recovered`: a fixed cool-down as long as the window read "RTO never"
+        for a site back as the playbook ended, when the recorder's last seconds were not yet written);
+        each layer's redundancy is then an event and a progress line."""
         cooldown = self.cooldown_s()
-        waited = watch.wait(min_s=cooldown, max_s=cooldown + (REDUNDANCY_WAIT_S if fault_at else 0.0))
+        seen = None if not fault_at or spec.layer == REGION_LAYER else Throttled(lambda: self.site_recovered(fault_at))
+        waited = watch.wait(min_s=cooldown, max_s=cooldown + (REDUNDANCY_WAIT_S if fault_at else 0.0), until=seen)
         if waited > cooldown + 1:
-            self.progress(f"  waited {waited - cooldown:.0f}s beyond the cool-down for full redundancy")
+            self.progress(f"  waited {waited - cooldown:.0f}s beyond the cool-down for full redundancy "
+                          f"and the site's SLO window")
         results = watch.stop(fault_at)
         for r in results:
             self.events.add("redundancy", scenario=spec.name, **r.to_event())

@@ -57,3 +57,11 @@ def test_a_row_round_trips_its_send_instants_through_the_file(tmp_path):
     loaded = Timeline.load(path).row(T0 + 3)
     assert (loaded.first_fail_at, loaded.last_fail_at) == (T0 + 3.25, T0 + 3.75)
     assert "first_fail_at" not in make_row(T0, "all", *GOOD).as_dict()
+
+
+def test_a_site_never_back_for_the_window_has_no_rto_and_says_its_longest_good_run():
+    bad = {i: row(T0 + i, 0, 20, first=i + 0.02, last=i + 0.97) for i in (10, 14, 19, 22)}
+    rec = measure(timeline(bad, length=26), t_fault=T0 + 10, slo=SLO)  # good runs of 3, 4, 2 and 3 s: none of 5
+    assert rec.rto_s is None and rec.recovered_at is None
+    assert rec.longest_good_s == 4
+    assert measure(timeline({}, length=20), t_fault=T0 + 3, slo=SLO).longest_good_s == 17  # never failed: all of it
