@@ -35,6 +35,7 @@ from .db_binlog import PACKET_ARGS
 from .members import db, toxiproxy
 
 CATCH_UP_TIMEOUT = 60.0
+LOST_CONNECTION = (2006, 2013)  # CR_SERVER_GONE_ERROR, CR_SERVER_LOST: no answer within the read timeout, or the server went
 
 
 def connect(twin, name: str, *, timeout: float = 5.0) -> pymysql.connections.Connection:
@@ -48,17 +49,48 @@ def connect(twin, name: str, *, timeout: float = 5.0) -> pymysql.connections.Con
                            hint=f"is it running? gameday sandbox --name {twin.name} status") from None
 
 
+def _head(sql: str | None) -> str:
+    """A statement's first three words, never its values (CHANGE MASTER carries the replication password)."""
+    return " ".join((sql or "").split()[:3])
+
+
+def _unanswered(conn, sql: str, err: pymysql.OperationalError) -> GamedayError:
+    """A statement that got no answer within the connection's read timeout (or lost its server), as an
+    error naming it and what the server was doing then, read on a fresh connection: a rebuild that hung
+    70 s under make test's load said only "Lost connection to MySQL server during query"."""
+    socket = getattr(conn, "unix_socket", None)
+    try:
+        with pymysql.connect(unix_socket=socket, user="root", connect_timeout=2, read_timeout=5) as c, c.cursor() as cur:
+            cur.execute("SELECT USER, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST "
+                        "WHERE COMMAND <> 'Sleep' AND ID <> CONNECTION_ID()")
+            seen = "; ".join(f"{user} {command} {t}s '{state or ''}' {_head(info)}".rstrip()
+                             for user, command, t, state, info in cur.fetchall()) or "nothing"
+    except (pymysql.MySQLError, OSError) as again:
+        seen = f"not read ({again})"
+    return GamedayError(f"{_head(sql)} on {socket} got no answer ({err.args[-1]}); the server was running: {seen}")
+
+
 def _one(conn, sql: str, args: tuple = ()):
-    with conn.cursor() as cur:
-        cur.execute(sql, args)
-        row = cur.fetchone()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql, args)
+            row = cur.fetchone()
+    except pymysql.OperationalError as err:
+        if err.args and err.args[0] in LOST_CONNECTION:
+            raise _unanswered(conn, sql, err) from None
+        raise
     return None if row is None else row[0]
 
 
 def _exec(conn, *statements: str) -> None:
     with conn.cursor() as cur:
         for sql in statements:
-            cur.execute(sql)
+            try:
+                cur.execute(sql)
+            except pymysql.OperationalError as err:
+                if err.args and err.args[0] in LOST_CONNECTION:
+                    raise _unanswered(conn, sql, err) from None
+                raise
 
 
 def _slave_status(conn) -> dict[str, Any] | None:
@@ -153,12 +185,14 @@ def promote(twin, new: str | None = None, *, timeout: float = CATCH_UP_TIMEOUT) 
     seconds: dict[str, float] = {}
     old_gtid = None
     if old not in roles.lost:
-        try:  # a switchover: the old primary answers; no write may land on it from here on
-            with connect(twin, old, timeout=2) as conn:
+        try:
+            fenced = connect(twin, old, timeout=2)
+        except GamedayError:
+            fenced = None  # gone: a failover
+        if fenced is not None:  # a switchover: the old primary answers; no write may land on it from here on
+            with fenced as conn:
                 _exec(conn, "SET GLOBAL read_only = 1", "FLUSH TABLES WITH READ LOCK", "UNLOCK TABLES")
                 old_gtid = _one(conn, "SELECT @@gtid_binlog_pos")
-        except GamedayError:
-            old_gtid = None  # gone: a failover
     seconds["fence_old"] = round(time.monotonic() - started, 3)
     with connect(twin, new) as conn:
         taken = take_over(conn, old_gtid, timeout, who=new, upstream=old)

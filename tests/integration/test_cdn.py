@@ -179,6 +179,10 @@ def test_origin_down_cached_pages_are_served_stale_within_grace_uncached_ones_50
 
 def test_the_cdn_killed_is_restarted_by_the_supervisor_cold_then_warm(cdn_twin):
     client = SandboxClient(cdn_twin.paths)
+    # the origin serving, as the CDN's probe sees it (a test before that failed with the origin stopped left it
+    # starting: its 503 was kept as a hit-for-miss, and the page read MISS twice)
+    client.wait_ready("web-1", timeout=30)
+    wait_until(lambda: cdn.origin_healthy(cdn_twin), timeout=15, what="cdn-1's probe to mark the origin healthy")
     assert [_get(cdn_twin, "/medicines/apixaban").headers["X-Cache"] for _ in range(2)] == ["MISS", "HIT"]
     before = client.member("cdn-1")
     old = [before["pid"], *(c.pid for c in psutil.Process(before["pid"]).children())]

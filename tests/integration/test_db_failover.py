@@ -29,6 +29,7 @@ import pytest
 import gameday.chaos.db.actions  # noqa: F401 - registers the undo the repair runs
 from gameday.chaos import ledger
 from gameday.deadline import wait_until
+from gameday.errors import GamedayError
 from gameday.measure.canary import Canaries, CanaryEndpoints
 from gameday.recovery import FAILED, Context, load_playbook, run
 from gameday.sandbox import db_replication
@@ -237,3 +238,22 @@ def test_a_replica_whose_replication_broke_is_reseeded_by_the_playbook(target):
         cur.execute("SELECT COUNT(*) FROM failover_check WHERE marker = %s", (marker,))
         assert cur.fetchone()[0] == 1
     print(did)
+
+
+def test_a_replication_statement_that_gets_no_answer_names_itself_and_what_the_server_was_doing(twin):
+    """A control's statement that outlives its read timeout (a rebuild hung 70 s under make test's load,
+    said only "Lost connection to MySQL server during query") is an error naming the statement's first
+    words and what the server was running then, read on a fresh connection."""
+    socket = str(db.socket_path(twin, "db-2"))
+    holder = pymysql.connect(unix_socket=socket, user="root", autocommit=True)
+    waiter = pymysql.connect(unix_socket=socket, user="root", autocommit=True, read_timeout=2)
+    try:
+        assert db_replication._one(holder, "SELECT GET_LOCK('gameday-test-hold', 0)") == 1
+        with pytest.raises(GamedayError) as err:
+            db_replication._exec(waiter, "SELECT GET_LOCK('gameday-test-hold', 20)")
+    finally:
+        holder.close()
+        waiter.close()
+    said = str(err.value)
+    assert said.startswith(f"SELECT GET_LOCK('gameday-test-hold', 20) on {socket} got no answer"), said
+    assert "the server was running: root Query" in said and "'User lock' SELECT GET_LOCK('gameday-test-hold', 20)" in said

@@ -182,7 +182,10 @@ def check_run(twin: Twin, job: str, reports: Path, started: float) -> tuple[dict
     mine = [d for d in runs if d.stat().st_mtime >= started]
     summary = json.loads((mine[0] / "summary.json").read_text()) if len(mine) == 1 else {}
     missed = [{"scenario": s["name"], "status": s.get("status"), "error": s.get("error"),
-               "missed": [(c["name"], c["value"], c["target"]) for c in s["checks"] if c["met"] is False]}
+               "missed": [(c["name"], c["value"], c["target"], c.get("explain")) for c in s["checks"] if c["met"] is False],
+               # each second from the fault (t, rps, p95 ms, error ratio): what the judge read
+               "seconds": [(p["t"], p["rps"], p["p95_ms"], p["error_ratio"]) for p in s.get("series") or []
+                           if s.get("fault_at") and p["t"] >= int(s["fault_at"])]}
               for s in summary.get("scenarios") or [] if not s.get("passed")]
     if state["terminated"]["exitCode"] != 0 and mine:  # kept for reading: the twin is wiped after the module
         kept = Path(tempfile.mkdtemp(prefix=f"{twin.name}-{job}-"))
