@@ -40,7 +40,7 @@ class _Bucket:
     """One second x group: latency histogram, failures, status codes, and the send instants of its
     first and last failed request (what lets RTO and time-to-detect be read finer than a second)."""
 
-    __slots__ = ("hist", "failures", "codes", "first_fail", "last_fail")
+    __slots__ = ("hist", "failures", "codes", "first_fail", "last_fail", "cdn_hits")
 
     def __init__(self) -> None:
         self.hist: dict[int, int] = {}
@@ -48,8 +48,11 @@ class _Bucket:
         self.codes: dict[int, int] = {}
         self.first_fail: float | None = None
         self.last_fail: float | None = None
+        self.cdn_hits: int | None = None  # answers with X-Cache: HIT; None while no answer carried X-Cache
 
-    def add(self, ms: int, failed: bool, code: int, sent: float | None = None) -> None:
+    def add(self, ms: int, failed: bool, code: int, sent: float | None = None, cache: str | None = None) -> None:
+        if cache is not None:  # the answer came through the CDN (its X-Cache: HIT or MISS)
+            self.cdn_hits = (self.cdn_hits or 0) + (cache == "HIT")
         hist = self.hist
         hist[ms] = hist.get(ms, 0) + 1
         if failed:
@@ -71,13 +74,16 @@ class _Bucket:
         for code, n in data["codes"].items():
             self.codes[int(code)] = self.codes.get(int(code), 0) + int(n)
         self._fail_span(data.get("first_fail_at"), data.get("last_fail_at"))
+        if data.get("cdn_hits") is not None:
+            self.cdn_hits = (self.cdn_hits or 0) + int(data["cdn_hits"])
 
     def wire(self) -> dict:
         """Plain data for Locust's messages (string keys) and for rows."""
         return {"hist": {str(k): v for k, v in self.hist.items()}, "failures": self.failures,
                 "codes": {str(k): v for k, v in self.codes.items()},
                 "first_fail_at": None if self.first_fail is None else round(self.first_fail, 3),
-                "last_fail_at": None if self.last_fail is None else round(self.last_fail, 3)}
+                "last_fail_at": None if self.last_fail is None else round(self.last_fail, 3),
+                "cdn_hits": self.cdn_hits}
 
 
 class Collector:
@@ -117,7 +123,9 @@ class Collector:
         if bucket is None:
             bucket = groups[group] = _Bucket()
         ms = response_time or 0
-        bucket.add(int(ms + 0.5) if ms < 99.5 else round_ms(ms), exception is not None, code, t0)
+        headers = getattr(response, "headers", None)
+        cache = headers.get("X-Cache") if headers is not None else None
+        bucket.add(int(ms + 0.5) if ms < 99.5 else round_ms(ms), exception is not None, code, t0, cache)
 
     def watermark(self, now: float | None = None) -> int:
         """Every second before this one is complete (nothing sent in it is still in flight)."""
@@ -257,7 +265,7 @@ class Writer:
             total.merge(b.wire())
             wire = b.wire()
             lines.append(make_row(s, group, b.hist, b.failures, wire["codes"], first_fail_at=wire["first_fail_at"],
-                                  last_fail_at=wire["last_fail_at"]).as_dict())
+                                  last_fail_at=wire["last_fail_at"], cdn_hits=wire["cdn_hits"]).as_dict())
         if late and not groups:
             return
         users = self.users.get(s, self.users.get(s - 1))
@@ -265,7 +273,7 @@ class Writer:
         wire = total.wire()
         lines.append(make_row(s, ALL, total.hist, total.failures, wire["codes"], users=users,
                               target_rps=None if late else target, first_fail_at=wire["first_fail_at"],
-                              last_fail_at=wire["last_fail_at"]).as_dict())
+                              last_fail_at=wire["last_fail_at"], cdn_hits=wire["cdn_hits"]).as_dict())
         for line in lines:
             self._fh.write(json.dumps(line, separators=(",", ":")) + "\n")
         self.rows_written += len(lines)

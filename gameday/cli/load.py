@@ -31,6 +31,7 @@ def load() -> None:
     gameday load plan                          # 500,000 28-day actives -> peak concurrency -> origin req/s
     gameday load run --profile smoke           # 30 s at 5 req/s against the default sandbox
     gameday load run --profile peak --sandbox load --out reports/peak
+    gameday load run --profile peak --through-cdn    # at the front door: the edge's rate, the origin its share
     locust -f loadtests/locustfile.py --host http://127.10.10.1:8080   # Locust's web UI, same journeys
 
     \b
@@ -106,6 +107,21 @@ def _sandbox_url(name: str) -> str:
     return Twin.create(name).lb_url
 
 
+def _front_door_url(name: str) -> str:
+    """The twin's public front door (its CDN before the load balancer); refused when it runs no CDN."""
+    client = SandboxClient(Twin.create(name).paths)
+    if not client.running():
+        raise UsageError(f"sandbox {name!r} is not running", hint=f"start it: gameday sandbox --name {name} up")
+    from ..sandbox import front_door
+    status = client.status()
+    lb = next((m for m in status.get("members", []) if m.get("layer") == "lb" and m.get("address")), None)
+    port = ((lb or {}).get("ports") or {}).get("front_door")
+    if not front_door.edges(status) or port is None:
+        raise UsageError(f"sandbox {name!r} runs no CDN (a Kubernetes twin): no front door to load",
+                         hint="drop --through-cdn to load its load balancer")
+    return f"http://{lb['address']}:{port}"  # the live status's address: the twin's own net
+
+
 def _print_progress(p: dict) -> None:
     target = f"/{p['target_rps']:.1f}" if p.get("target_rps") is not None else ""
     fail = f"[red]{p['failures']}[/]" if p["failures"] else "0"
@@ -120,6 +136,10 @@ def _print_progress(p: dict) -> None:
 @click.option("--host", default=None, help="Target base URL (loopback only) [default: the sandbox's load balancer].")
 @click.option("--sandbox", "sandbox_name", default="default", envvar="GAMEDAY_SANDBOX", show_default=True,
               help="Which twin's load balancer to target when --host is not given.")
+@click.option("--through-cdn", is_flag=True,
+              help="Load the sandbox's public front door (its CDN before the load balancer, as readers and a game "
+                   "day arrive) at the edge's modelled rate, so the origin sees the share the CDN does not answer; "
+                   "the summary gives the hit ratio readers got. Not with --host.")
 @click.option("--duration", type=float, default=None,  # the range is checked with the profile (runner.prepare)
               help=f"Seconds [default per profile: {', '.join(f'{k} {v[0]:.0f}' for k, v in PROFILES.items())}; "
                    f"cap {MAX_DURATION_S:.0f}].")
@@ -137,9 +157,9 @@ def _print_progress(p: dict) -> None:
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=None,
               help="Run directory [default: reports/load-<UTC timestamp>].")
 @click.option("--json", "as_json", is_flag=True, help=f"Print the summary as JSON (schema {runner.SUMMARY_SCHEMA}).")
-def run(profile: str, host: str | None, sandbox_name: str, duration: float | None, processes: int, master: bool,
-        expect_workers: int, master_bind: str, traffic: Path | None, pacing: float | None, out_dir: Path | None,
-        as_json: bool) -> None:
+def run(profile: str, host: str | None, sandbox_name: str, through_cdn: bool, duration: float | None, processes: int,
+        master: bool, expect_workers: int, master_bind: str, traffic: Path | None, pacing: float | None,
+        out_dir: Path | None, as_json: bool) -> None:
     """Drive a load profile at a loopback target and record a per-second timeline.
 
     \b
@@ -152,10 +172,14 @@ def run(profile: str, host: str | None, sandbox_name: str, duration: float | Non
     Distributed: --processes N on this machine; or --master --expect-workers N with workers
     started elsewhere:  locust -f loadtests/locustfile.py --worker --master-host HOST
     """
+    if through_cdn and host:
+        raise UsageError("--through-cdn loads a sandbox's front door; --host names a target of its own",
+                         hint="drop --host (and name the twin with --sandbox), or drop --through-cdn")
     bind_host, _, bind_port = master_bind.rpartition(":")
     if not bind_host or not bind_port.isdigit() or not 0 < int(bind_port) < 65536:
         raise UsageError(f"--master-bind {master_bind!r} is not HOST:PORT", hint="e.g. --master-bind 0.0.0.0:5557")
-    opts = runner.RunOptions(profile=profile.lower(), host=host or _sandbox_url(sandbox_name), duration_s=duration,
+    base = host or (_front_door_url(sandbox_name) if through_cdn else _sandbox_url(sandbox_name))
+    opts = runner.RunOptions(profile=profile.lower(), host=base, duration_s=duration, at_edge=through_cdn,
                              processes=processes, master=master, expect_workers=expect_workers,
                              master_bind_host=bind_host, master_bind_port=int(bind_port), traffic=traffic,
                              pacing_s=pacing, out_dir=out_dir,
@@ -182,9 +206,13 @@ def _result_table(summary: dict) -> Table:
     ratio = f"{a['ratio']:.0%}" if a.get("ratio") is not None else "-"
     table = Table(title=f"{summary['profile']} -> {summary['host']}: sent {a.get('achieved_rps')} of "
                         f"{a.get('target_rps')} req/s target ({ratio})", title_justify="left")
-    for col in ("group", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms"):
+    cdn = any(g.get("cdn_hit_ratio") is not None for g in summary["groups"].values())
+    for col in ("group", "requests", "failures", "req/s", "p50 ms", "p95 ms", "p99 ms", "max ms",
+                *(["CDN hits"] if cdn else [])):
         table.add_column(col, justify="left" if col == "group" else "right")
     for group, g in summary["groups"].items():
+        hits = [] if not cdn else ["-" if g.get("cdn_hit_ratio") is None else f"{g['cdn_hit_ratio']:.0%}"]
         table.add_row(group, str(g["requests"]), str(g["failures"]), f"{g['rps']:.1f}",
-                      *(f"{g[k]:.0f}" if g[k] is not None else "-" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")))
+                      *(f"{g[k]:.0f}" if g[k] is not None else "-" for k in ("p50_ms", "p95_ms", "p99_ms", "max_ms")),
+                      *hits)
     return table

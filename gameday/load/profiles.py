@@ -1,4 +1,5 @@
-"""Load profiles: the target origin request rate at each second of a run.
+"""Load profiles: the target request rate at each second of a run (the origin's, or the edge's when the
+load goes through the site's CDN: ``at_edge``).
 
 Pure functions, shared by the Locust shapes (``loadtests/shapes.py``, inside Locust) and by the
 controller (plans, summaries), so both agree on what was asked for::
@@ -56,14 +57,18 @@ class Schedule:
 
     @classmethod
     def for_profile(cls, profile: str, plan: Plan, *, duration_s: float | None = None,
-                    surge_factor: float | None = None, ramp_s: float = 10.0) -> "Schedule":
+                    surge_factor: float | None = None, ramp_s: float = 10.0, at_edge: bool = False) -> "Schedule":
+        """``at_edge``: the load goes to the site's front door with its CDN, so it drives the rate readers
+        send there (the model's ``edge_rps``) and the origin sees the share the CDN does not answer; else
+        straight to the origin, at the origin's rate. ``smoke`` is the same small rate either way."""
         check_profile(profile)
         duration = PROFILES[profile][0] if duration_s is None else float(duration_s)
         if not 0 < duration <= MAX_DURATION_S:
             raise UsageError(f"duration {duration:g}s is out of range",
                              hint=f"give a duration between 1 and {MAX_DURATION_S:.0f} seconds")
         surge = surge_factor if surge_factor is not None else plan.surge_origin_rps / max(plan.peak_origin_rps, 1e-9)
-        return cls(profile=profile, duration_s=duration, peak_rps=plan.peak_origin_rps, surge_factor=surge,
+        return cls(profile=profile, duration_s=duration, peak_rps=plan.edge_rps if at_edge else plan.peak_origin_rps,
+                   surge_factor=surge,
                    ramp_s=ramp_s, smoke_rps=plan.smoke_rps)
 
     def target_rps(self, t: float) -> float | None:

@@ -74,6 +74,7 @@ class RunOptions:
     extra_env: dict[str, str] = field(default_factory=dict)
     allow_hosts: tuple[str, ...] = ()  # non-loopback hosts this run may load (an allow-listed environment's site)
     publisher_auth: tuple[str, str] | None = field(default=None, repr=False)  # the editors' (user, password), if asked
+    at_edge: bool = False  # host is the site's front door with its CDN: drive the edge's rate (Schedule.for_profile)
 
 
 @dataclass
@@ -139,7 +140,7 @@ def prepare(opts: RunOptions, *, check_target: bool = True) -> PreparedRun:
         raise UsageError(f"pacing {pacing:g}s is out of range", hint="give 0.5..120 seconds")
     plan = model.plan()
     schedule = Schedule.for_profile(opts.profile, plan, duration_s=opts.duration_s,
-                                    ramp_s=model.ramp_s if opts.ramp_s is None else opts.ramp_s)
+                                    ramp_s=model.ramp_s if opts.ramp_s is None else opts.ramp_s, at_edge=opts.at_edge)
     if check_target:
         check_reachable(host)
     out = opts.out_dir or Path("reports") / time.strftime("load-%Y%m%dT%H%M%SZ", time.gmtime())
@@ -380,6 +381,7 @@ def summarise(run: PreparedRun, *, started: float, ended: float, exit_code: int 
                    "mean_rps": round(run.schedule.mean_rps(), 3), "pacing_s": run.pacing_s,
                    "max_users": users_for(run.schedule.max_rps(), run.pacing_s)},
         "achieved": achieved,
+        "at_edge": run.options.at_edge,  # through the site's CDN, at the edge's rate (groups' cdn_hit_ratio)
         "fell_behind": fell_behind,
         "groups": groups,
         "generator": {**cpu, "locust_cpu_warning": locust_cpu_warning},

@@ -105,6 +105,7 @@ class Row:
     target_rps: float | None = None
     first_fail_at: float | None = None  # wall-clock send instant of the second's first failed request
     last_fail_at: float | None = None   # ... and of its last one (ms precision)
+    cdn_hits: int | None = None  # answers a CDN served from its cache (X-Cache: HIT); None: no answer came through one
 
     @property
     def successes(self) -> int:
@@ -114,9 +115,16 @@ class Row:
     def success_ratio(self) -> float | None:
         return self.successes / self.requests if self.requests else None
 
+    @property
+    def cdn_hit_ratio(self) -> float | None:
+        """The share of this row's requests a CDN answered from its cache; None when none came through one."""
+        return round(self.cdn_hits / self.requests, 4) if self.cdn_hits is not None and self.requests else None
+
     def as_dict(self) -> dict:
         out = asdict(self)
         out["hist"] = {str(k): v for k, v in sorted(self.hist.items())}
+        if self.cdn_hits is None:
+            out.pop("cdn_hits")
         if self.group != ALL:
             out.pop("users")
             out.pop("target_rps")
@@ -128,14 +136,14 @@ class Row:
 
 def make_row(t: int, group: str, hist: dict[int, int], failures: int, codes: dict[str, int], *,
              seconds: float = 1.0, users: int | None = None, target_rps: float | None = None,
-             first_fail_at: float | None = None, last_fail_at: float | None = None) -> Row:
+             first_fail_at: float | None = None, last_fail_at: float | None = None, cdn_hits: int | None = None) -> Row:
     """A row from a latency histogram; ``seconds`` is the span it covers (1 for a timeline row)."""
     requests = sum(hist.values())
     return Row(t=t, group=group, requests=requests, failures=failures,
                p50_ms=percentile(hist, 0.50), p95_ms=percentile(hist, 0.95), p99_ms=percentile(hist, 0.99),
                max_ms=float(max(hist)) if hist else None, rps=round(requests / seconds, 3) if seconds else 0.0,
                codes=dict(sorted(codes.items())), hist=dict(hist), users=users, target_rps=target_rps,
-               first_fail_at=first_fail_at, last_fail_at=last_fail_at)
+               first_fail_at=first_fail_at, last_fail_at=last_fail_at, cdn_hits=cdn_hits)
 
 
 def _merge_rows(rows: Iterable[Row], t: int, group: str, seconds: float = 1.0) -> Row:
@@ -145,8 +153,11 @@ def _merge_rows(rows: Iterable[Row], t: int, group: str, seconds: float = 1.0) -
     users = target = None
     firsts: list[float] = []
     lasts: list[float] = []
+    hits: int | None = None
     for r in rows:
         merge_hist(hist, r.hist)
+        if r.cdn_hits is not None:
+            hits = (hits or 0) + r.cdn_hits
         failures += r.failures
         if r.first_fail_at is not None:
             firsts.append(r.first_fail_at)
@@ -157,7 +168,7 @@ def _merge_rows(rows: Iterable[Row], t: int, group: str, seconds: float = 1.0) -
         users = r.users if r.users is not None else users
         target = r.target_rps if r.target_rps is not None else target
     return make_row(t, group, hist, failures, codes, seconds=seconds, users=users, target_rps=target,
-                    first_fail_at=min(firsts, default=None), last_fail_at=max(lasts, default=None))
+                    first_fail_at=min(firsts, default=None), last_fail_at=max(lasts, default=None), cdn_hits=hits)
 
 
 def _row_from_dict(d: dict, path: Path, lineno: int) -> Row:
@@ -167,7 +178,8 @@ def _row_from_dict(d: dict, path: Path, lineno: int) -> Row:
                    rps=float(d.get("rps", d["requests"])), codes=dict(d.get("codes") or {}),
                    hist={int(k): int(v) for k, v in (d.get("hist") or {}).items()},
                    users=d.get("users"), target_rps=d.get("target_rps"),
-                   first_fail_at=d.get("first_fail_at"), last_fail_at=d.get("last_fail_at"))
+                   first_fail_at=d.get("first_fail_at"), last_fail_at=d.get("last_fail_at"),
+                   cdn_hits=None if d.get("cdn_hits") is None else int(d["cdn_hits"]))
     except (KeyError, TypeError, ValueError) as err:
         raise UsageError(f"{path}:{lineno}: not a timeline row ({err})",
                          hint="is this a timeline.jsonl written by `gameday load run`?") from None
@@ -265,12 +277,13 @@ class Timeline:
                 "ratio": round(sent / target, 4) if target else None}
 
     def summary(self) -> dict:
-        """Per group and overall: requests, failures, percentiles over the whole run."""
+        """Per group and overall: requests, failures, percentiles over the whole run, and the share a CDN
+        answered from its cache (``cdn_hit_ratio``; None when no answer came through one)."""
         out = {}
         for group in [ALL, *self.groups()]:
             w = self.window(group=group)
             out[group] = {"requests": w.requests, "failures": w.failures,
                           "failure_ratio": round(w.failures / w.requests, 5) if w.requests else None,
                           "rps": w.rps, "p50_ms": w.p50_ms, "p95_ms": w.p95_ms, "p99_ms": w.p99_ms,
-                          "max_ms": w.max_ms, "codes": w.codes}
+                          "max_ms": w.max_ms, "codes": w.codes, "cdn_hit_ratio": w.cdn_hit_ratio}
         return out

@@ -36,6 +36,7 @@ from ..recovery import targets_yaml
 from ..report import model, render
 from ..targets import Target, for_environment
 from ..targets.environment import Environment
+from . import edge
 from .events import EventLog
 from .judge import judge
 from .scenario import REGION_LAYER, Progress, ScenarioRun, ScenarioRunner, pause
@@ -63,12 +64,14 @@ class Result:
 
 
 def load_options(env: Environment, profile: str, site_url: str, duration: float, out: Path,
-                 ramp_s: float | None = None, *, publisher_auth: tuple[str, str] | None = None) -> load_runner.RunOptions:
+                 ramp_s: float | None = None, *, publisher_auth: tuple[str, str] | None = None,
+                 at_edge: bool = False) -> load_runner.RunOptions:
     """How a game day drives its load: one local Locust process, or (``load.workers`` in the
     environment) a master waiting for that many external workers; a Kubernetes environment, being
     allow-listed, may load its own site's host, and nothing else. ``publisher_auth`` (the target's
     :meth:`~gameday.targets.base.Target.publisher_auth`) signs the editors' publishes in; it reaches
-    Locust through its environment only."""
+    Locust through its environment only. ``at_edge``: ``site_url`` is the site's front door with its
+    CDN, so the load drives the rate readers send there (the origin then sees the modelled share)."""
     workers = int(env.load.get("workers", 0))
     bind_host, _, bind_port = str(env.load.get("master_bind", "0.0.0.0:5557")).rpartition(":")
     allow = hostguard.site_hosts(env)
@@ -76,7 +79,7 @@ def load_options(env: Environment, profile: str, site_url: str, duration: float,
                                   master=workers > 0, expect_workers=workers, master_bind_host=bind_host,
                                   master_bind_port=int(bind_port), allow_hosts=tuple(h for h in allow if h), ramp_s=ramp_s,
                                   extra_env=children.marked({}, env.name),  # gameday cleanup finds a leftover
-                                  publisher_auth=publisher_auth)
+                                  publisher_auth=publisher_auth, at_edge=at_edge)
 
 
 def _on_sigterm(signum, frame):  # noqa: ANN001 - signal handler signature
@@ -114,6 +117,9 @@ class GameDay:
         self.target.check_tools()  # the twin's servers installed (a cluster needs nothing local)
         self.target.site_url()  # raises NotRunning with the fix when the twin is down
         self.site_url = self.target.reader_url()  # two regions: readers at the global front
+        # the load arrives where readers do: the front door with the CDN before the origin, when there is one
+        # (issue 17, C8: the origin then sees the share the CDN does not answer); probes stay at the origin
+        self.load_url = self.target.front_door_url()
         self.target.check_layers()  # a namespace or selector that finds nothing: one clear error, nothing touched
         self.check_active_region()
         replaced = self.lock.acquire(purpose=f"game day {self.run_id}")
@@ -123,8 +129,8 @@ class GameDay:
             self.progress(f"took over the lock of a dead run (pid {replaced.get('pid')})")
         self.undo_leftovers("undid a fault left by an earlier run")
         self.check_backups()
-        self.events.add("preflight", target=self.env.name, site=self.site_url, suite=self.suite.name,
-                        backups=[b.as_dict() for b in self.backups])
+        self.events.add("preflight", target=self.env.name, site=self.site_url, front_door=self.load_url,
+                        suite=self.suite.name, backups=[b.as_dict() for b in self.backups])
 
     def check_active_region(self) -> None:
         """A suite without region drills runs against the active region only: a standby's database is
@@ -233,11 +239,26 @@ class GameDay:
             self.events.add("undo.failed", reason=failed["reason"], record=failed["id"], error=failed["error"])
         return outcome
 
+    @property
+    def at_edge(self) -> bool:
+        """Whether the load goes through a CDN (the front door is not the origin readers are probed at)."""
+        return getattr(self, "load_url", None) not in (None, self.site_url)
+
+    def warm_edge(self) -> None:
+        """Before the load, the CDN's edge warmed as production's always is (the popular pages fetched once
+        through the front door, the cdn playbook's own warm-up): a baseline read at a cold edge would
+        send the origin every request at first. Nothing when the load does not go through a CDN."""
+        if not self.at_edge:
+            return
+        self.progress(f"load through the front door {self.load_url} (its CDN before the origin {self.site_url}): "
+                      f"{edge.warm(self.env)}")
+
     def start_load(self) -> None:
         duration = self.suite.baseline_s + len(self.suite.scenarios) * SCENARIO_BUDGET_S
-        self.load_run = load_runner.prepare(load_options(self.env, self.suite.profile, self.site_url, duration,
+        self.load_run = load_runner.prepare(load_options(self.env, self.suite.profile, self.load_url, duration,
                                                          self.out / "load", ramp_s=self.suite.ramp_s,
-                                                         publisher_auth=self.target.publisher_auth()))
+                                                         publisher_auth=self.target.publisher_auth(),
+                                                         at_edge=self.at_edge))
         self.load_stop = threading.Event()
         self.load_result: dict[str, Any] = {}
 
@@ -320,6 +341,8 @@ class GameDay:
         load_info = {"profile": self.suite.profile, **self.load_result}
         if timeline is not None:
             load_info["achieved_vs_target"] = timeline.achieved_vs_target()
+            if getattr(self, "at_edge", False):
+                load_info["cdn"] = edge.figures(timeline, front_door=self.load_url, origin=self.site_url)
         lb = self.load_balancer_view()
         if lb is not None:
             load_info["load_balancer"] = lb
@@ -370,6 +393,7 @@ class GameDay:
         interrupted = False
         try:
             self.preflight()
+            self.warm_edge()
             self.start_load()
             self.enter("ramp")
             waited = self.wait_for_full_load()

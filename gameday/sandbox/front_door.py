@@ -1,11 +1,13 @@
 """Where the twin's readers arrive, and what its CDN counts (issue 17, the CDN lost).
 
-The twin's public front door is its CDN (``cdn-N``, Varnish: :mod:`.members.cdn`) when it runs one and an
-edge answers, else its load balancer: the stand-in for a site whose name is moved to the origin when its
-edge is lost (as a managed CDN is part of the load balancer: without its cache the origin takes every
-request). ``status`` is the supervisor's (:meth:`gameday.sandbox.client.SandboxClient.status`)::
+The twin's public front door is the load balancer's ``front_door`` frontend (:func:`.members.lb.front_door_cfg`,
+``http://127.<net>.10.1:8081``) when the twin runs a CDN (``cdn-N``, Varnish: :mod:`.members.cdn`): it sends
+readers to an edge that answers, and to the origin when none does, as a managed CDN is part of the load
+balancer (without its cache the origin takes every request). A twin without a CDN (the Kubernetes twin)
+has no front door of its own: None. ``status`` is the supervisor's
+(:meth:`gameday.sandbox.client.SandboxClient.status`)::
 
-    front_door_url(twin, status)      # "http://127.<net>.5.1:8080", or None: no edge is ready
+    front_door_url(twin, status)      # "http://127.<net>.10.1:8081", or None: the twin runs no CDN
     cdn_status(twin, status)          # {"members": {"cdn-1": {"running": True, "ready": True, "answers": True,
                                       #   "hits": 812, "misses": 377, "passes": 20, "objects": 300, "uptime_s": 41}}}
 """
@@ -15,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import GamedayError
-from .members import cdn
+from .members import cdn, lb
 from .twin import Twin
 
 
@@ -28,12 +30,10 @@ def edges(status: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def front_door_url(twin: Twin, status: dict[str, Any]) -> str | None:
-    """The first CDN member that runs and is ready (its readiness is Varnish's own answer, not the
-    origin's); None when the twin runs no CDN or none of its edges is ready."""
-    for m in sorted(edges(status), key=lambda m: m["index"]):
-        if m.get("pid") is not None and m.get("ready"):
-            return cdn.url(twin, m["index"])
-    return None
+    """The load balancer's public front door when the twin runs a CDN (its edges up or lost: the front
+    door then sends readers to the origin); None when it runs none."""
+    return lb.front_door_url(twin) if edges(status) else None
+
 
 
 def cdn_status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:

@@ -129,8 +129,10 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
 
 def wordpress_options(twin: Twin) -> dict:
     """The twin's :func:`wordpress.prepare` arguments (its object cache, the site addresses it answers as
-    itself); :func:`wordpress.settings` of them is what its ``wp-config.php`` says."""
-    return {"cache_addr": redis_cache.addr(twin), "also_homes": [*_front_urls(twin), _tls_site(twin)]}
+    itself: a region's global front, the public front door before the CDN (its readers come in by that
+    host), the TLS name); :func:`wordpress.settings` of them is what its ``wp-config.php`` says."""
+    return {"cache_addr": redis_cache.addr(twin),
+            "also_homes": [*_front_urls(twin), lb.front_door_url(twin), _tls_site(twin)]}
 
 
 def _front_urls(twin: Twin) -> list[str]:

@@ -33,6 +33,7 @@ DEFAULT_NET = 10
 
 PORTS = {
     "lb": 8080, "lb_stats": 8404, "web": 8000, "db": 3306,
+    "front_door": 8081,  # the load balancer's public frontend: the CDN, or the origin when no edge answers
     "kafka": 9092, "kafka_controller": 9093, "kafka_proxied": 9094,
     "search": 9200, "search_transport": 9300, "toxiproxy": 8474,
 }

@@ -618,13 +618,17 @@ class SandboxTarget(Target):
         return site_caches.status(self._twin(), self._status())
 
     def front_door_url(self) -> str:
-        """The twin's CDN (``cdn-N``) when one of its edges runs and is ready, else :meth:`reader_url`
-        (the load balancer, or the regions' front): a lost edge sends its readers to the origin
-        (:func:`gameday.sandbox.front_door.front_door_url`). An environment's declared ``site_url`` wins."""
+        """The twin's public front door when it runs a CDN: the load balancer's ``:8081``, which sends
+        readers to an edge that answers and to the origin when none does
+        (:func:`gameday.sandbox.front_door.front_door_url`); else :meth:`reader_url`. An environment's
+        declared ``site_url`` wins, and so does a running regions front (readers arrive there)."""
         if self.env.site_url:
             return self.env.site_url
+        reader = self.reader_url()
+        if reader != self.site_url():  # one region of a pair: readers arrive at the global front
+            return reader
         from ..sandbox import front_door
-        return front_door.front_door_url(self._twin(), self._status()) or self.reader_url()
+        return front_door.front_door_url(self._twin(), self._status()) or reader
 
     def cdn_status(self) -> dict | None:
         """Each of the twin's ``cdn-N`` as varnishstat counts it (:func:`gameday.sandbox.front_door.cdn_status`)."""

@@ -19,6 +19,8 @@ from markupsafe import escape
 from gameday.chaos import ledger
 from gameday.chaos.lock import TargetLock
 from gameday.deadline import wait_until
+from gameday.load.model import TrafficModel
+from gameday.sandbox.members import lb
 from tests.support import search as search_api
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -79,6 +81,15 @@ def test_smoke_suite_writes_every_artifact(steady_twin, twin_client, tmp_path):
     peak = max(r["target_rps"] for r in rows)
     baseline = [r["target_rps"] for r in rows if full_at <= r["t"] < first_scenario]
     assert baseline and min(baseline) == pytest.approx(peak), (baseline, peak)
+    # issue 17, C8: the load came in at the front door, through the CDN, at the edge's modelled rate (the
+    # origin sees the share the CDN does not answer); the hit ratio is what its answers said (X-Cache)
+    edge = summary["load"]["cdn"]
+    assert edge["front_door"] == lb.front_door_url(steady_twin) == records[0]["front_door"], edge
+    assert edge["origin"] == steady_twin.lb_url == records[0]["site"]
+    assert peak == pytest.approx(TrafficModel.load().plan().edge_rps)
+    assert edge["hits"] > 0 and 0 < edge["hit_ratio"] < 1 and edge["model_hit_ratio"] == 0.6, edge
+    print(f"\n[figure] smoke game day through the CDN: hit ratio {edge['hit_ratio']} (model 0.6) over "
+          f"{edge['requests']} requests at up to {peak:g} req/s")
     for s in summary["scenarios"]:
         assert {c["name"] for c in s["checks"]} >= {"RTO", "availability", "RPO (records lost)"} and s["series"]
         assert s["marks"]["fault"] is not None
@@ -97,6 +108,7 @@ def test_smoke_suite_writes_every_artifact(steady_twin, twin_client, tmp_path):
                                                      if p.is_file() and p.suffix != ".pdf")
     # issue 15: each RTO split into phases, each layer's time to full redundancy measured after the fault
     html = (run / "report.html").read_text()
+    assert 'id="traffic-cdn"' in html and "from its cache" in html
     assert html.count('class="chart phases"') == 2 and html.count("-redundancy\"") == 2
     # db: the replica caught up (the twin has one); a WordPress tier's relay backlog and object cache too
     watched = {"kafka", "search", "web", "db"} | ({"events", "cache"} if steady_twin.shape.wordpress else set())

@@ -19,6 +19,7 @@ import pytest
 
 from gameday.load.runner import PUBLISHER_PASSWORD_ENV, PUBLISHER_USER_ENV
 from gameday.load.timeline import ALL, GROUPS, SCHEMA, Timeline
+from gameday.sandbox.members import lb
 from gameday.targets.sandbox import twin_publisher_auth
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,6 +89,18 @@ def test_smoke_profile_writes_a_timeline_with_plausible_numbers(load_twin, tmp_p
     assert all(r.users == users and r.target_rps == 5.0 for r in list(tl.series())[1:-1])
     assert summary["warnings"] == [] and summary["fell_behind"] is False
     assert sum(g["requests"] for k, g in summary["groups"].items() if k != ALL) == summary["groups"][ALL]["requests"]
+
+
+def test_through_the_cdn_the_load_drives_the_front_door_and_records_what_the_cdn_answered(load_twin, tmp_path: Path):
+    """Issue 17, C8: ``--through-cdn`` loads the twin's public front door (the CDN before the load balancer);
+    each answer's X-Cache is recorded, so the summary gives the share the CDN answered from its cache."""
+    summary = run_load(load_twin, tmp_path / "run", "--through-cdn", duration=8)
+    assert summary["status"] == "ok" and summary["at_edge"] is True
+    assert summary["host"].rstrip("/") == lb.front_door_url(load_twin), summary["host"]
+    whole = summary["groups"][ALL]
+    assert whole["failures"] == 0 and whole["cdn_hit_ratio"] is not None and 0 <= whole["cdn_hit_ratio"] <= 1, whole
+    rows = [json.loads(x) for x in (tmp_path / "run" / "timeline.jsonl").read_text().splitlines()[1:]]
+    assert all(0 <= r["cdn_hits"] <= r["requests"] for r in rows if r["group"] == ALL and r["requests"]), rows
 
 
 # ---- faults show at the right seconds ----------------------------------------------------------
@@ -210,6 +223,7 @@ def test_bad_input_fails_before_any_load(tmp_path: Path):
         (["--profile", "smoke", "--host", "http://10.1.2.3:8080"], 2, "only loopback"),
         (["--profile", "smoke", "--host", "http://127.50.99.1:8080"], 4, "did not answer"),
         (["--profile", "smoke", "--host", "http://127.0.0.1:9", "--duration", "-5"], 2, "out of range"),
+        (["--profile", "smoke", "--host", "http://127.0.0.1:9", "--through-cdn"], 2, "--through-cdn loads a sandbox"),
     ]
     bad = tmp_path / "traffic.yaml"
     bad.write_text((ROOT / "loadtests" / "traffic.yaml").read_text().replace("session_minutes: 4", "session_minutes: -4"))

@@ -63,7 +63,7 @@ def faults_twin():
                                    lb.workload(twin), cdn.workload(twin)])
 
     def prepare():
-        options = {"home": cdn.url(twin), "also_homes": [twin.lb_url], "search_urls": [], "publish_ack_wait": 0}
+        options = {"home": cdn.url(twin), "also_homes": [twin.lb_url, lb.front_door_url(twin)], "search_urls": [], "publish_ack_wait": 0}
         stack.prepare(twin, **options)  # the database's secrets, roles and data directory
         wordpress.prepare(twin, db_addr=twin.db_addr_via_proxy(), **options)  # ... WordPress through toxiproxy
         toxiproxy.prepare(twin)
@@ -109,7 +109,7 @@ def _pool_at_rest(deadline_s: float = 15) -> dict:
 
 
 def test_a_slow_database_exhausts_the_workers_and_the_workers_playbook_frees_them(faults_twin, target):
-    assert target.front_door_url() == cdn.url(faults_twin) and target.site_url() == faults_twin.lb_url
+    assert target.front_door_url() == lb.front_door_url(faults_twin) and target.site_url() == faults_twin.lb_url
     before = _pool_at_rest()
     assert before["answers"] and before["idle"] >= 1 and before["listen_queue"] == 0, before
     warm = sample(target.site_url(), window_s=2, rate=5, items=SEED_N, seed=1)
@@ -145,13 +145,13 @@ def test_a_slow_database_exhausts_the_workers_and_the_workers_playbook_frees_the
 def test_the_cdn_lost_sends_readers_to_the_origin_and_the_cdn_playbook_brings_it_back_warm(faults_twin, target):
     model = traffic.load().cdn_hit_ratio
     warm = cdn_probes.readers_at_the_front_door(window_s=4, rate=15, items=SEED_N, configuration=CONF)
-    assert warm["through_cdn"] and warm["front_door"] == cdn.url(faults_twin) and warm["hit_ratio"] is not None, warm
+    assert warm["through_cdn"] and warm["front_door"] == lb.front_door_url(faults_twin) and warm["hit_ratio"] is not None, warm
     assert warm["success_ratio"] == 1.0, warm["by_status"]
     pid = SandboxClient(faults_twin.paths).member("cdn-1")["pid"]
 
     lost = cdn_actions.lose_cdn(configuration=CONF)
     assert lost["touched"] == ["cdn-1"] and SandboxClient(faults_twin.paths).member("cdn-1")["pid"] is None
-    assert target.front_door_url() == faults_twin.lb_url  # readers go to the origin
+    assert target.front_door_url() == lb.front_door_url(faults_twin)  # the same front door: it sends readers to the origin
     served = _origin_served(faults_twin)
     during = cdn_probes.readers_at_the_front_door(window_s=4, rate=15, items=SEED_N, configuration=CONF)
     reached = _origin_served(faults_twin) - served
@@ -191,7 +191,8 @@ def _chaos_run(name: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, 
                            "--rollback-strategy", "always", "--var-file", str(var_file), "--journal-path", str(journal)],
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     data = json.loads(journal.read_text())
-    assert proc.returncode == 0 and data["status"] == "completed", (proc.stdout[-2000:], proc.stderr[-2000:])
+    said = [line for line in proc.stderr.splitlines() if "gameday: site SLO" in line]  # each window's figures
+    assert proc.returncode == 0 and data["status"] == "completed", (said, proc.stdout[-2000:], proc.stderr[-2000:])
     out = {r["activity"]["name"]: r for r in data["run"]}
     assert all(r["status"] == "succeeded" for r in out.values()), {k: r["status"] for k, r in out.items()}
     assert all(r["status"] == "succeeded" for r in data["rollbacks"]), data["rollbacks"]

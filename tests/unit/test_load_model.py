@@ -138,6 +138,18 @@ def test_peak_ramps_then_holds_the_modelled_peak():
     assert s.max_rps() == pytest.approx(20)
 
 
+def test_through_the_cdn_the_load_drives_the_edge_rate_so_the_origin_sees_its_modelled_share():
+    """Issue 17, C8: at the front door the load sends what readers send there (edge 50 req/s for the
+    model's 20 at the origin with a 0.6 hit ratio), peak and surge alike; smoke stays a small check."""
+    edge = Schedule.for_profile("peak", PLAN, ramp_s=10, at_edge=True)
+    assert edge.max_rps() == pytest.approx(PLAN.edge_rps) == pytest.approx(50)
+    assert edge.max_rps() * (1 - 0.6) == pytest.approx(Schedule.for_profile("peak", PLAN).max_rps())
+    surge = Schedule.for_profile("surge", PLAN, duration_s=300, at_edge=True)
+    assert surge.max_rps() == pytest.approx(150) and surge.surge_factor == pytest.approx(3)
+    assert Schedule.for_profile("smoke", PLAN, at_edge=True).max_rps() == 5
+    assert Schedule.from_env(edge.env()) == edge  # what Locust's shape rebuilds
+
+
 def test_the_ramp_left_is_what_remains_until_the_full_rate():
     peak = Schedule.for_profile("peak", PLAN, ramp_s=10)
     assert [peak.ramp_left(t) for t in (0, 4, 10, 30)] == [10, 6, 0, 0]

@@ -7,6 +7,7 @@ path with real Locust processes is covered in tests/integration/test_load.py.
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,14 +17,14 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "loadtests"))
 import timeline as recorder  # noqa: E402  (imports gevent, never Locust)
 
-from gameday.load.timeline import Timeline  # noqa: E402
+from gameday.load.timeline import Timeline, make_row  # noqa: E402
 
 
 def request(coll: recorder.Collector, t0: float, ms: float, group: str = "article", code: int = 200,
-            failed: bool = False) -> None:
+            failed: bool = False, headers: dict | None = None) -> None:
     coll.on_request(request_type="GET", name="/guidance/[slug]", response_time=ms, response_length=10,
                     exception=RuntimeError("503") if failed else None, context={"gameday_group": group},
-                    response=SimpleNamespace(status_code=code), start_time=t0)
+                    response=SimpleNamespace(status_code=code, headers=headers), start_time=t0)
 
 
 def test_a_second_is_held_back_while_a_request_sent_in_it_is_in_flight():
@@ -50,9 +51,37 @@ def test_requests_are_bucketed_by_send_time_and_group_with_codes():
     coll.flush(final=True)
     b = sent[-1]["buckets"]["50"]
     assert b["article"] == {"hist": {"3": 1}, "failures": 0, "codes": {"200": 1},
-                            "first_fail_at": None, "last_fail_at": None}
+                            "first_fail_at": None, "last_fail_at": None, "cdn_hits": None}
     assert b["search"] == {"hist": {"250": 1}, "failures": 1, "codes": {"503": 1},
-                           "first_fail_at": 50.1, "last_fail_at": 50.1}
+                           "first_fail_at": 50.1, "last_fail_at": 50.1, "cdn_hits": None}
+
+
+def test_answers_from_a_cdn_are_counted_as_hits_and_a_second_without_one_has_none(tmp_path):
+    """Issue 17, C8: the load goes through the CDN; each answer's X-Cache says whether the CDN served it
+    from its cache. The hit ratio is read from the timeline, merged across workers and late rows."""
+    sent: list[dict] = []
+    coll = recorder.Collector(sent.append)
+    for i, cache in enumerate(["HIT", "HIT", "MISS", "HIT"]):
+        request(coll, 60.1 + i / 10, 3, headers={"X-Cache": cache})
+    request(coll, 60.6, 3, headers={"Content-Type": "text/html"})  # a pass straight from the origin
+    request(coll, 61.2, 3, headers=None)  # an answer with no headers at all (the request failed before them)
+    coll.flush(final=True)
+    buckets = {s: b for msg in sent for s, b in msg["buckets"].items()}
+    assert buckets["60"]["article"]["cdn_hits"] == 3 and buckets["61"]["article"]["cdn_hits"] is None
+    other = recorder._Bucket()
+    other.add(3, False, 200, 60.9, "HIT")
+    merged = recorder._Bucket()
+    merged.merge(buckets["60"]["article"])
+    merged.merge(other.wire())
+    assert merged.cdn_hits == 4
+    rows = [make_row(60, "all", merged.hist, 0, {"200": 6}, cdn_hits=merged.cdn_hits),
+            make_row(61, "all", {3: 1}, 0, {"200": 1})]
+    path = tmp_path / "timeline.jsonl"
+    path.write_text('{"schema": "gameday.load.timeline/v1"}\n' + "".join(json.dumps(r.as_dict()) + "\n" for r in rows))
+    assert "cdn_hits" not in rows[1].as_dict()  # no CDN in that second: the row's format is unchanged
+    tl = Timeline.load(path)
+    assert tl.row(60).cdn_hit_ratio == round(4 / 6, 4) and tl.row(61).cdn_hit_ratio is None
+    assert tl.window().cdn_hits == 4 and tl.window().cdn_hit_ratio == round(4 / 7, 4)
 
 
 def test_failed_requests_keep_their_send_instants_through_merging():

@@ -126,9 +126,15 @@ def test_haproxy_passes_search_through_and_holds_no_search_credential(twin):
     assert "option httpchk GET /_plugins/_security/health" in search
     assert all(f"server search-{i} 127.77.50.{i}:9200 check check-ssl verify required ca-file "
                f"{tls.ca_bundle_path(twin)}" in search for i in (1, 2, 3))
+    # the public front door: the CDN's edges first (each checked on Varnish's own page), the origin last
+    door = text[text.index("frontend front_door"):text.index("frontend admin")]
+    assert "bind 127.77.10.1:8081\n" in door and "balance first" in door and "option httpchk GET /_cdn/ready" in door
+    servers = [line.split()[1:3] for line in door.splitlines() if line.strip().startswith("server ")]
+    assert servers == [["cdn-1", "127.77.5.1:8080"], ["cdn-2", "127.77.5.2:8080"], ["origin", "127.77.10.1:8080"]]
+    assert lb.front_door_url(twin) == "http://127.77.10.1:8081"
     check = subprocess.run(["haproxy", "-c", "-f", configs[0]], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
-    assert member.ports["https"] == 443 and member.ports["search"] == 9200
+    assert member.ports["https"] == 443 and member.ports["search"] == 9200 and member.ports["front_door"] == 8081
     assert twin.search_password() == password and twin.search_env_file.stat().st_mode & 0o777 == 0o600
 
 

@@ -12,6 +12,7 @@ from typing import Any, Dict
 
 from ... import hostguard, readers
 from ...load import model as traffic
+from ...recovery.layers.cdn import edge_serving
 from ..context import activity, target
 
 __all__ = ["readers_at_the_front_door", "readers_at_the_origin", "cdn_counters", "modelled_hit_ratio"]
@@ -25,9 +26,9 @@ def readers_at_the_front_door(window_s: float = 5, rate: float = 20, items: int 
     ratio readers saw and how many of their requests reached the origin; ``through_cdn`` says whether
     the front door was the CDN (False: it was lost, readers went to the origin)."""
     tgt = target(configuration, lock=False)
-    door, origin = tgt.front_door_url(), tgt.site_url()
+    door, serving = tgt.front_door_url(), edge_serving(tgt.cdn_status())
     m = readers.sample(door, window_s=window_s, rate=rate, items=items, allow=hostguard.site_hosts(tgt.env))
-    return {**m, "front_door": door, "through_cdn": door != origin and door != tgt.reader_url()}
+    return {**m, "front_door": door, "through_cdn": serving}
 
 
 @activity

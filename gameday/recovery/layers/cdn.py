@@ -3,8 +3,8 @@ the traffic model expects (``loadtests/traffic.yaml``'s ``cdn_hit_ratio``); veri
 load balancer too. Where the target has no CDN it can read (:meth:`~gameday.targets.base.Target.cdn_status`
 None) nothing is found and nothing is done.
 
-Readers are sampled at the front door (:meth:`~gameday.targets.base.Target.front_door_url`, the CDN once
-an edge is ready) with the catalogue's pages, popular pages far more often (:mod:`gameday.readers`); the
+Readers are sampled at the front door (:meth:`~gameday.targets.base.Target.front_door_url`: the CDN once
+an edge is ready, the origin meanwhile) with the catalogue's pages, popular pages far more often (:mod:`gameday.readers`); the
 hit ratio is what their answers said (``X-Cache``). Warming fetches the most popular pages once each, the
 fewest that carry :data:`WARM_MASS` of the readers' requests, through the front door: what an operator
 does after a purge rather than let readers' misses fill the cache at the origin's expense.
@@ -36,10 +36,15 @@ def modelled_hit_ratio() -> float:
     return float(traffic.load().cdn_hit_ratio)
 
 
+def edge_serving(status: dict | None) -> bool:
+    """Whether one of the CDN's edges (:meth:`~gameday.targets.base.Target.cdn_status`) runs and is ready:
+    the front door then sends readers to it, else to the origin."""
+    return any(m.get("running") and m.get("ready") for m in (status or {}).get("members", {}).values())
+
+
 def _through_cdn(ctx: Context) -> str | None:
-    """The front door when it is the CDN (an edge is ready), else None."""
-    door = ctx.target.front_door_url()
-    return None if door in (ctx.target.site_url(), ctx.target.reader_url()) else door
+    """The front door when the CDN answers there (an edge is ready), else None."""
+    return ctx.target.front_door_url() if edge_serving(ctx.target.cdn_status()) else None
 
 
 def _look(ctx: Context, door: str) -> dict:
@@ -67,12 +72,33 @@ def diagnose(ctx: Context) -> list[Finding]:
     return found
 
 
+ROUTED_WAIT_S = 15.0  # for the front door's load balancer to send readers to an edge that came back
+
+
+def _routed_to_edge(session: requests.Session, door: str, deadline_s: float = ROUTED_WAIT_S) -> bool:
+    """Wait until the front door's answers come from the CDN (``X-Cache`` in them): the load balancer
+    checks an edge that came back before it sends readers there again (about a second on the twin)."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        try:
+            answer = session.get(door + "/", timeout=3, allow_redirects=False)
+        except requests.RequestException:
+            answer = None  # the front door between edges: asked again, until the deadline
+        if answer is not None and "X-Cache" in answer.headers:
+            return True
+        time.sleep(0.25)
+    return False
+
+
 def warm(ctx: Context) -> str:
-    """Fetch, once each, the popular pages that carry :data:`WARM_MASS` of the readers' requests."""
+    """Fetch, once each, the popular pages that carry :data:`WARM_MASS` of the readers' requests, once the
+    front door sends readers to the edge again (else the fetches would fill nothing but the origin's load)."""
     door = _through_cdn(ctx)
     if door is None:
         return "no CDN edge is ready: nothing to warm"
     door = hostguard.check_url(door, hostguard.site_hosts(ctx.env))
+    if not _routed_to_edge(hostguard.session(refuse=False), door):
+        return f"the front door {door} still sends readers past the CDN after {ROUTED_WAIT_S:.0f} s: nothing warmed"
     paths, cum = readers.pages(ITEMS)
     wanted = ["/"] + paths[:next(i + 1 for i, c in enumerate(cum) if c >= WARM_MASS * cum[-1])]
     session = hostguard.session(refuse=False)

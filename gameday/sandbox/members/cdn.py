@@ -3,8 +3,10 @@
 It caches anonymous HTML as ``loadtests/traffic.yaml``'s ``cdn_hit_ratio`` assumes a CDN does, so the
 origin (HAProxy and the web tier behind it) sees only the misses, the passes and the refreshes. The
 default twin runs ``cdn-1`` after the load balancer (:mod:`gameday.sandbox.topology`; not with
-``--kubernetes`` yet), but nothing is sent through it yet: Locust, the canaries and the SLO probes still
-go to the load balancer. A topology of its own adds it the same way::
+``--kubernetes`` yet). Readers reach it through the load balancer's public front door (``:8081``,
+:func:`.lb.front_door_cfg`), which sends them to the origin when no edge answers: a game day's load goes
+there (C8); the canaries, the SLO probes and the experiments' probes stay at the origin (``:8080``).
+A topology of its own adds it the same way::
 
     cdn.prepare(twin)                                   # conf/varnish/cdn-1.vcl, backend = twin's lb
     topology.workloads += [cdn.workload(twin)]          # cdn-1, after "lb"

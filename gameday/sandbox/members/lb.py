@@ -9,6 +9,12 @@ Besides plain HTTP on ``:8080`` it is the twin's TLS front, as a production load
 - ``https://site.<twin>.gameday.test/`` (``:443``): the same web backend;
 - every site response says which region answered (``X-Gameday-Region: r1``, the twin's shape), for
   readers behind the global front (:mod:`gameday.sandbox.members.front`);
+- ``:8081`` (``PORTS["front_door"]``), the public front door, as a cloud load balancer with its CDN is
+  (Cloud CDN is a setting of Google's load balancer): requests go to the CDN's edges (``cdn-N``,
+  :mod:`.members.cdn`, checked on their own readiness page), and to the origin (this load balancer's
+  ``:8080``) when no edge answers: an edge lost (killed, or a connection refused: retried at once on the
+  origin) sends every request to the origin, as the CDN-lost drill wants. A twin without a CDN (the
+  Kubernetes twin) has no edge up, so its front door is the origin;
 - ``search.<twin>.gameday.test:9200``: the search nodes, as a Kubernetes Service in front of ECK's
   pods is: TCP passed through (``mode tcp``), so TLS and basic auth are the nodes' own (the
   opensearch-security plugin, :mod:`gameday.sandbox.members.search`; their certificate names
@@ -21,6 +27,7 @@ from __future__ import annotations
 import os
 
 from .. import tls
+from . import cdn
 from ..spec import MemberSpec, Workload
 from ..twin import PORTS, SEARCH_NODES, WEB_MAX_REPLICAS, Twin
 
@@ -82,6 +89,7 @@ frontend site
     http-response set-header {REGION_HEADER} {twin.shape.region}
     default_backend web
 
+{front_door_cfg(twin)}
 {admin_frontend(me, '/lb-health')}
 backend web
     balance roundrobin
@@ -90,6 +98,35 @@ backend web
     default-server inter 1s fastinter 250ms downinter 250ms fall 2 rise 1 maxconn 64
 {servers}
 """
+
+
+CDN_EDGES = 2  # edges listed at the front door (a twin runs cdn-1; an edge not running is down)
+
+
+def front_door_cfg(twin: Twin) -> str:
+    """The public front door (``:8081``): the first edge that is up takes every request (``balance
+    first``); a refused connection is retried on the next server (``redispatch``), the origin last."""
+    me = twin.address("lb")
+    edges = "\n".join(f"    server cdn-{i} {cdn.address(twin, i)}:{cdn.PORT} check maxconn 4000"
+                      for i in range(1, CDN_EDGES + 1))
+    return f"""\
+frontend front_door
+    bind {me}:{PORTS['front_door']}
+    default_backend edge
+
+backend edge
+    balance first
+    option httpchk GET {cdn.READY_PATH}
+    http-check expect status 200
+    default-server inter 1s fastinter 250ms downinter 1s fall 2 rise 1
+{edges}
+    server origin {me}:{PORTS['lb']}
+"""
+
+
+def front_door_url(twin: Twin) -> str:
+    """The twin's public front door (:func:`front_door_cfg`): where its readers, and a game day's load, arrive."""
+    return f"http://{twin.address('lb')}:{PORTS['front_door']}"
 
 
 def search_cfg(twin: Twin) -> str:
@@ -142,7 +179,8 @@ def workload(twin: Twin) -> Workload:
     address = twin.address("lb")
     member = MemberSpec(
         name=NAME, index=1, address=address,
-        ports={"http": PORTS["lb"], "stats": PORTS["lb_stats"], "https": HTTPS_PORT, "search": SEARCH_PORT},
+        ports={"http": PORTS["lb"], "stats": PORTS["lb_stats"], "https": HTTPS_PORT, "search": SEARCH_PORT,
+               "front_door": PORTS["front_door"]},
         argv=[twin.loc.haproxy or "haproxy", "-W", "-db", "-f", str(_config(twin))],
         readiness={"type": "http", "url": f"http://{address}:{PORTS['lb_stats']}/lb-health"},
         labels={"app": "haproxy", "zone": "regional"},  # a regional cloud load balancer on GKE
