@@ -224,6 +224,7 @@ def test_bad_input_fails_before_any_load(tmp_path: Path):
         (["--profile", "smoke", "--host", "http://127.50.99.1:8080"], 4, "did not answer"),
         (["--profile", "smoke", "--host", "http://127.0.0.1:9", "--duration", "-5"], 2, "out of range"),
         (["--profile", "smoke", "--host", "http://127.0.0.1:9", "--through-cdn"], 2, "--through-cdn loads a sandbox"),
+        (["--profile", "smoke", "--sandbox", "never-started", "--through-cdn"], 2, "sandbox 'never-started' is not running"),
     ]
     bad = tmp_path / "traffic.yaml"
     bad.write_text((ROOT / "loadtests" / "traffic.yaml").read_text().replace("session_minutes: 4", "session_minutes: -4"))
