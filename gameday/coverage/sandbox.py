@@ -69,8 +69,9 @@ def _served_by(w: Workload) -> tuple[str, ...]:
 def _texts(twin: Twin, w: Workload) -> list[str]:
     """Everything a workload is configured with that can name another member's address."""
     texts = [v for m in w.members for v in [*m.env.values(), *m.argv]]
-    if w.name == "lb":
-        texts.append(lb.haproxy_cfg(twin))
+    if w.name == "lb":  # not its public front door: the CDN's edges are where it sends readers, with itself as
+        # the fallback when none answers (the CDN depends on the load balancer, not the other way round)
+        texts.append(lb.haproxy_cfg(twin).replace(lb.front_door_cfg(twin), ""))
     if w.name == cdn.WORKLOAD:  # its origin is in its VCL
         texts.append(cdn.default_backend(twin))
     if w.name == "toxiproxy":  # only its upstreams: the listen side is its own address

@@ -3,6 +3,7 @@ recorded game-day results, the JSON contract, the CLI, and each consistency erro
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -17,6 +18,7 @@ from gameday.coverage import sandbox as sandbox_inventory
 from gameday.errors import UsageError
 from gameday.report import render
 from gameday.sandbox import topology
+from gameday.sandbox.shape import Shape
 from gameday.sandbox.twin import Twin
 from tests.unit.test_report import T0, build, scenario
 
@@ -24,9 +26,9 @@ ROOT = inventory.ROOT
 DAY = 86400
 
 
-def gameday(*args: str) -> subprocess.CompletedProcess:
+def gameday(*args: str, **env: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "gameday", *args], capture_output=True, text=True, timeout=120,
-                          cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+                          cwd=ROOT, env={**os.environ, "COLUMNS": "200", **env})
 
 
 def assert_clean_error(out: subprocess.CompletedProcess, *phrases: str) -> None:
@@ -40,7 +42,8 @@ def assert_clean_error(out: subprocess.CompletedProcess, *phrases: str) -> None:
 # ---- the sandbox inventory is the twin's ---------------------------------------------------------
 
 def test_platform_yaml_is_what_the_twin_generates():
-    twin = Twin.create("default", net=10)
+    # the default twin as `sandbox up` makes it (the default web tier), whatever tier a local default twin runs now
+    twin = dataclasses.replace(Twin.create("default", net=10), shape=Shape())
     expected = sandbox_inventory.render(sandbox_inventory.generate(twin, claims.scan(ROOT)))
     assert (ROOT / "platform.yaml").read_text() == expected, \
         "platform.yaml is out of date: run `gameday coverage inventory --sandbox --write`"
@@ -243,8 +246,10 @@ def test_cli_table_json_and_html(recorded, tmp_path):
     data = json.loads(out.stdout)
     assert data["schema"] == "gameday.coverage/v1" and data["stale_days"] == 90
     assert cells_of(data)["web/all-replicas-lost"]["status"] == "ok" and (tmp_path / "c.html").is_file()
-    out = gameday("coverage", "inventory", "--sandbox", "--net", "10")
-    assert out.returncode == 0 and out.stdout == (ROOT / "platform.yaml").read_text()
+    # the default twin as `sandbox up` first makes it (a state directory of its own: a local default twin may run
+    # another web tier now, and its inventory says so)
+    out = gameday("coverage", "inventory", "--sandbox", "--net", "10", GAMEDAY_STATE_DIR=str(tmp_path / "state"))
+    assert out.returncode == 0 and out.stdout == (ROOT / "platform.yaml").read_text(), out.stderr
     out = gameday("coverage", "check", "--inventory", "gke-production")
     assert out.returncode == 0 and "14 components" in out.stdout  # the region (issue 16) the 14th
 
