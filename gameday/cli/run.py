@@ -36,7 +36,10 @@ def run(suite: str, env_name: str, reports_dir: Path, install: bool, as_json: bo
 
     \b
     Against the sandbox it brings the twin up first; for a suite of region drills (--suite regions)
-    both regions and the global front (the environment's regions block). Writes reports/<run-id>/:
+    both regions and the global front (the environment's regions block). The load (Locust) arrives
+    where readers do: the site's front door, its CDN warmed first, at the edge's modelled rate (the
+    origin sees the share the CDN does not answer; the report gives the hit ratio beside the model's);
+    the canaries and probes look at the origin. Writes reports/<run-id>/:
     report.html (and report.pdf), summary.json, junit.xml, events.jsonl, the chaos journals and the
     load timeline; and reports/index.html with every past game day. Exit code 0 when every target was met, 1 when
     any was missed or the run was interrupted (a partial report is still written).
