@@ -82,6 +82,15 @@ def load_options(env: Environment, profile: str, site_url: str, duration: float,
                                   publisher_auth=publisher_auth, at_edge=at_edge)
 
 
+def load_at_edge(env: Environment, front_door: str | None, origin: str | None) -> bool:
+    """Whether a game day's load goes through the site's CDN, so that it drives the edge's modelled rate:
+    the target's front door is not its origin (the twin's HAProxy front door before Varnish), or the
+    environment says its ``site_url`` is behind the platform's CDN (``load.through_cdn``: Cloud CDN)."""
+    if front_door is None:
+        return False
+    return front_door != origin or bool(env.load.get("through_cdn"))
+
+
 def _on_sigterm(signum, frame):  # noqa: ANN001 - signal handler signature
     raise Interrupted("interrupted by SIGTERM")
 
@@ -241,14 +250,18 @@ class GameDay:
 
     @property
     def at_edge(self) -> bool:
-        """Whether the load goes through a CDN (the front door is not the origin readers are probed at)."""
-        return getattr(self, "load_url", None) not in (None, self.site_url)
+        """Whether the load goes through a CDN (:func:`load_at_edge`)."""
+        return load_at_edge(self.env, getattr(self, "load_url", None), getattr(self, "site_url", None))
 
     def warm_edge(self) -> None:
         """Before the load, the CDN's edge warmed as production's always is (the popular pages fetched once
         through the front door, the cdn playbook's own warm-up): a baseline read at a cold edge would
         send the origin every request at first. Nothing when the load does not go through a CDN."""
         if not self.at_edge:
+            return
+        if self.load_url == self.site_url:  # a platform's CDN (environment load.through_cdn): production's is warm
+            self.progress(f"load through the CDN in front of {self.site_url} (environment load.through_cdn), "
+                          "at the edge's modelled rate")
             return
         self.progress(f"load through the front door {self.load_url} (its CDN before the origin {self.site_url}): "
                       f"{edge.warm(self.env)}")

@@ -62,10 +62,13 @@ class Limits(Strict):
 
 
 class LoadBlock(Strict):
-    """Distributed Locust: the game day's Locust is a master waiting for ``workers`` external workers."""
+    """The game day's load: distributed Locust (a master waiting for ``workers`` external workers), and
+    whether the site's address is behind a CDN (``through_cdn``: the load then sends the edge's rate)."""
 
     workers: int = Field(0, ge=0, le=100, description="external Locust workers, 0..100 (0: one local process)")
     master_bind: str = Field("0.0.0.0:5557", max_length=300, description="HOST:PORT the workers connect to, e.g. 0.0.0.0:5557")
+    through_cdn: bool = Field(False, description="the site_url is behind the platform's CDN (Cloud CDN): the game day "
+                                                 "drives the edge's modelled rate there, true or false")
 
     @field_validator("master_bind")
     @classmethod

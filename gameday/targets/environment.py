@@ -64,7 +64,7 @@ class Environment:
     source: str = ""
     credentials: dict[str, dict[str, Any]] = field(default_factory=dict)  # references, never values
     cloud_monitoring: dict[str, Any] = field(default_factory=dict)
-    load: dict[str, Any] = field(default_factory=dict)  # {workers: N, master_bind: HOST:PORT}: distributed Locust
+    load: dict[str, Any] = field(default_factory=dict)  # {workers: N, master_bind: HOST:PORT, through_cdn: bool}
     trust: list[dict[str, Any]] = field(default_factory=list)  # CA references: {file: ...} or {secret: ns/name, key: ...}
     health: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer -> {path, port, scheme}, as written
     regions: dict[str, Any] = field(default_factory=dict)  # {name, standby, front: {kind, ...}, decision_s}; {}: one region
@@ -179,7 +179,7 @@ def _environment(env: EnvironmentModel, data: dict[str, Any], source: str) -> En
     limits = {**LIMIT_DEFAULTS, **(data.get("limits") or {})}  # checked: known keys, numbers in range
     load_block = {}
     if env.load is not None:
-        load_block = {"workers": env.load.workers, "master_bind": env.load.master_bind}
+        load_block = {"workers": env.load.workers, "master_bind": env.load.master_bind, "through_cdn": env.load.through_cdn}
     return Environment(
         name=env.name, kind=env.kind, allowed=env.allowed, production=env.production, sandbox=env.sandbox,
         net=env.net, site_url=env.site_url, limits=limits,

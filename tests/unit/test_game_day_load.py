@@ -82,5 +82,19 @@ def test_the_gke_examples_plan_the_workers_deploy_runs():
     from gameday.load.distributed import worker_count
     from gameday.load.model import TrafficModel
     workers = worker_count(TrafficModel.load(None).plan(), "surge")
-    for name in ("gke-staging.example", "gke-production.example"):
-        assert load(name).load == {"workers": workers, "master_bind": "0.0.0.0:5557"}
+    for name in ("gke-staging.example", "gke-production.example"):  # their sites are behind Cloud CDN
+        assert load(name).load == {"workers": workers, "master_bind": "0.0.0.0:5557", "through_cdn": True}
+
+
+def test_the_load_goes_through_the_cdn_at_a_twins_front_door_or_where_the_environment_says_so():
+    """Issue 17, C8: the twin's front door (HAProxy before Varnish) is not its origin: through the CDN. A GKE
+    environment's site_url is both: through the CDN only when it says so (load.through_cdn, Cloud CDN)."""
+    from gameday.runner.gameday import load_at_edge
+    twin = load("sandbox-test")
+    assert load_at_edge(twin, "http://127.20.10.1:8081", "http://127.20.10.1:8080")
+    assert not load_at_edge(twin, "http://127.20.10.1:8080", "http://127.20.10.1:8080")  # no CDN: the origin
+    assert not load_at_edge(twin, None, "http://127.20.10.1:8080")  # preflight never found a front door
+    site = K8S["site_url"]
+    assert not load_at_edge(from_mapping(K8S, "t"), site, site)
+    assert load_at_edge(from_mapping({**K8S, "load": {"through_cdn": True}}, "t"), site, site)
+    assert load("gke-production.example").load["through_cdn"] is True
