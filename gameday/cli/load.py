@@ -96,14 +96,17 @@ def plan(traffic: Path | None, as_json: bool) -> None:
     console.print(f"journeys (share of origin requests): {shares}")
 
 
+def _lb(status: dict) -> dict | None:
+    """The load balancer's member in a twin's live status (its address is on the twin's own net)."""
+    return next((m for m in status.get("members", []) if m.get("layer") == "lb" and m.get("address")), None)
+
+
 def _sandbox_url(name: str) -> str:
     """The twin's load balancer: from its live status when it runs, else from its name and net."""
     client = SandboxClient(Twin.create(name).paths)
-    if client.running():
-        for m in client.status().get("members", []):
-            if m.get("layer") == "lb" and m.get("address"):
-                port = (m.get("ports") or {}).get("http", PORTS["lb"])
-                return f"http://{m['address']}:{port}"
+    lb = _lb(client.status()) if client.running() else None
+    if lb is not None:
+        return f"http://{lb['address']}:{(lb.get('ports') or {}).get('http', PORTS['lb'])}"
     return Twin.create(name).lb_url
 
 
@@ -114,12 +117,12 @@ def _front_door_url(name: str) -> str:
         raise UsageError(f"sandbox {name!r} is not running", hint=f"start it: gameday sandbox --name {name} up")
     from ..sandbox import front_door
     status = client.status()
-    lb = next((m for m in status.get("members", []) if m.get("layer") == "lb" and m.get("address")), None)
+    lb = _lb(status)
     port = ((lb or {}).get("ports") or {}).get("front_door")
     if not front_door.edges(status) or port is None:
         raise UsageError(f"sandbox {name!r} runs no CDN (a Kubernetes twin): no front door to load",
                          hint="drop --through-cdn to load its load balancer")
-    return f"http://{lb['address']}:{port}"  # the live status's address: the twin's own net
+    return f"http://{lb['address']}:{port}"
 
 
 def _print_progress(p: dict) -> None:

@@ -19,11 +19,12 @@ the new primary instead of replicating on top of a diverged history.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
 import time
-from typing import Any
+from typing import Any, Iterator
 
 import pymysql
 
@@ -70,27 +71,29 @@ def _unanswered(conn, sql: str, err: pymysql.OperationalError) -> GamedayError:
     return GamedayError(f"{_head(sql)} on {socket} got no answer ({err.args[-1]}); the server was running: {seen}")
 
 
-def _one(conn, sql: str, args: tuple = ()):
+@contextlib.contextmanager
+def _answered(conn, sql: str) -> Iterator[None]:
+    """Run ``sql`` inside: a lost connection or a read timeout becomes :func:`_unanswered`'s error."""
     try:
-        with conn.cursor() as cur:
-            cur.execute(sql, args)
-            row = cur.fetchone()
+        yield
     except pymysql.OperationalError as err:
         if err.args and err.args[0] in LOST_CONNECTION:
             raise _unanswered(conn, sql, err) from None
         raise
+
+
+def _one(conn, sql: str, args: tuple = ()):
+    with _answered(conn, sql), conn.cursor() as cur:
+        cur.execute(sql, args)
+        row = cur.fetchone()
     return None if row is None else row[0]
 
 
 def _exec(conn, *statements: str) -> None:
     with conn.cursor() as cur:
         for sql in statements:
-            try:
+            with _answered(conn, sql):
                 cur.execute(sql)
-            except pymysql.OperationalError as err:
-                if err.args and err.args[0] in LOST_CONNECTION:
-                    raise _unanswered(conn, sql, err) from None
-                raise
 
 
 def _slave_status(conn) -> dict[str, Any] | None:

@@ -35,7 +35,6 @@ def front_door_url(twin: Twin, status: dict[str, Any]) -> str | None:
     return lb.front_door_url(twin) if edges(status) else None
 
 
-
 def cdn_status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:
     """Each CDN member as Varnish counts it since it started (a restart starts at 0, cold): hits
     (grace hits included), misses, passes, objects cached, uptime; ``answers`` False and ``error``

@@ -18,6 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 import requests
 
 from ... import hostguard, readers
+from ...deadline import wait_until
+from ...errors import DeadlineExceeded
 from ...load import model as traffic
 from ..context import Context
 from ..engine import Check, Finding, Part, Step
@@ -75,19 +77,13 @@ def diagnose(ctx: Context) -> list[Finding]:
 ROUTED_WAIT_S = 15.0  # for the front door's load balancer to send readers to an edge that came back
 
 
-def _routed_to_edge(session: requests.Session, door: str, deadline_s: float = ROUTED_WAIT_S) -> bool:
-    """Wait until the front door's answers come from the CDN (``X-Cache`` in them): the load balancer
+def _routed_to_edge(session: requests.Session, door: str) -> bool:
+    """Whether the front door's answers come from the CDN (``X-Cache`` in them): the load balancer
     checks an edge that came back before it sends readers there again (about a second on the twin)."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            answer = session.get(door + "/", timeout=3, allow_redirects=False)
-        except requests.RequestException:
-            answer = None  # the front door between edges: asked again, until the deadline
-        if answer is not None and "X-Cache" in answer.headers:
-            return True
-        time.sleep(0.25)
-    return False
+    try:
+        return "X-Cache" in session.get(door + "/", timeout=3, allow_redirects=False).headers
+    except requests.RequestException:
+        return False  # the front door between edges: asked again until the deadline
 
 
 def warm(ctx: Context) -> str:
@@ -97,11 +93,14 @@ def warm(ctx: Context) -> str:
     if door is None:
         return "no CDN edge is ready: nothing to warm"
     door = hostguard.check_url(door, hostguard.site_hosts(ctx.env))
-    if not _routed_to_edge(hostguard.session(refuse=False), door):
+    session = hostguard.session(refuse=False)
+    try:
+        wait_until(lambda: _routed_to_edge(session, door), timeout=ROUTED_WAIT_S, interval=0.25,
+                   what="the front door to send readers to the CDN")
+    except DeadlineExceeded:
         return f"the front door {door} still sends readers past the CDN after {ROUTED_WAIT_S:.0f} s: nothing warmed"
     paths, cum = readers.pages(ITEMS)
     wanted = ["/"] + paths[:next(i + 1 for i, c in enumerate(cum) if c >= WARM_MASS * cum[-1])]
-    session = hostguard.session(refuse=False)
     started = time.monotonic()
 
     def one(path: str) -> bool:
