@@ -73,7 +73,8 @@ def _progress(name: str, state: str, view: dict) -> None:
 @click.option("--web", type=click.Choice(WEB_TIERS), default=None, envvar="GAMEDAY_SANDBOX_WEB",
               help="The web tier: 'python' (the sample site under gunicorn) or 'wordpress' (in progress, issue "
                    "17: WordPress on PHP-FPM + nginx as web-1..3, the Redis object cache cache-1, the WordPress "
-                   "bootstrap job, the search index seeded from WordPress, the Java outbox relay relay-1; with "
+                   "bootstrap job, the search index seeded from WordPress, the Java outbox relay relay-1 and its standby "
+                   "relay-2; with "
                    "--regions 2 in both regions, the standby without its own install nor a running relay; "
                    "with --kubernetes web and the indexer as pods, the cache and the relay outside "
                    "the cluster). Kept in the twin's state: every later command, `gameday "
@@ -257,6 +258,9 @@ def status(twin: Twin, as_json: bool) -> None:
         if any(m["name"] == "search-snapshot-1" for m in data.get("members", [])):
             from ..sandbox import search_snapshot_schedule
             console.print(search_snapshot_schedule.summary(twin))
+        if any(m["name"] == "media-backup-1" for m in data.get("members", [])):
+            from ..sandbox import media_backup_schedule
+            console.print(media_backup_schedule.summary(twin))
 
 
 @sandbox.command()

@@ -217,6 +217,7 @@ HARNESS = {
     "bootstrap": "one-shot job: topics, the content index, the snapshot repository and seed content",
     "db-backup": "the database's backup schedule (on GKE: the platform's own, e.g. Cloud SQL's automated backups)",
     "search-snapshot": "the search index's snapshot schedule (on GKE: the platform's own, e.g. snapshot management)",
+    "media-backup": "the WordPress uploads' backup schedule (on GKE: the platform's own, e.g. a versioned bucket)",
 }
 # component -> the twin workload that takes over when it is lost: a component realised by one instance
 # is a single point of failure (flagged by the coverage map and the report) unless its standby exists

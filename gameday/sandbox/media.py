@@ -97,9 +97,12 @@ def _describe(twin: Twin, data: dict[str, Any]) -> dict[str, Any]:
             "where": str(backups_dir(twin) / data["id"])}
 
 
-def take(twin: Twin) -> dict[str, Any]:
-    """A backup of the uploads now (what the platform's schedule does): each file copied and its
-    checksum taken from the copy; the manifest written last, the directory renamed when whole."""
+def take(twin: Twin, *, keep: int = KEEP) -> dict[str, Any]:
+    """A backup of the uploads now (what the platform's schedule does, :mod:`.media_backup_schedule`):
+    each file copied and its checksum taken from the copy; the manifest written last, the directory
+    renamed when whole; then every complete backup but the newest ``keep`` deleted."""
+    if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+        raise GamedayError(f"keep must be a whole number >= 1, not {keep!r}")
     up = _require(twin)
     root = backups_dir(twin)
     root.mkdir(parents=True, exist_ok=True)
@@ -121,7 +124,7 @@ def take(twin: Twin) -> dict[str, Any]:
     staging.mkdir(parents=True, exist_ok=True)
     (staging / MANIFEST).write_text(json.dumps(data, indent=1, sort_keys=True))
     staging.rename(root / bid)
-    for old in _complete(twin)[:-KEEP]:
+    for old in _complete(twin)[:-keep]:
         shutil.rmtree(root / old["id"], ignore_errors=True)
     return _describe(twin, data)
 
@@ -161,6 +164,11 @@ def newest(twin: Twin) -> dict[str, Any] | None:
     """The newest complete backup, as :func:`take` returns it, or None when there is none."""
     done = _complete(twin)
     return _describe(twin, done[-1]) if done else None
+
+
+def backups(twin: Twin) -> list[dict[str, Any]]:
+    """Every complete backup, oldest first, as :func:`take` returns it."""
+    return [_describe(twin, data) for data in _complete(twin)]
 
 
 def manifest(twin: Twin, bid: str) -> dict[str, dict[str, Any]]:

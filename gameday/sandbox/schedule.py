@@ -1,7 +1,8 @@
 """What the twin's scheduled backup members share: their settings, their state file and their loop.
 
-Two members use it: ``db-backup-1`` (:mod:`.db_backup_schedule`, database dumps) and
-``search-snapshot-1`` (:mod:`.search_snapshot_schedule`, search snapshots). Each describes itself
+Three members use it: ``db-backup-1`` (:mod:`.db_backup_schedule`, database backups),
+``search-snapshot-1`` (:mod:`.search_snapshot_schedule`, search snapshots) and, on a WordPress twin,
+``media-backup-1`` (:mod:`.media_backup_schedule`, the uploads). Each describes itself
 with a :class:`Schedule` and subclasses :class:`Loop` (how to find the newest backup, how to take
 one and prune)::
 

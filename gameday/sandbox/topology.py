@@ -7,8 +7,9 @@ seed the catalogue, the content views) after the database and the cache, ``boots
 (topics, snapshot repository, the search index filled from WordPress), ``web-1..3`` running the
 WordPress replica (php-fpm + nginx, :mod:`.members.wordpress`; named as the Python site's members,
 since HAProxy's slots, ``scale web`` and the chaos actions use the names), the indexer without its own
-outbox relay, and ``relay-1`` (the Java outbox relay, :mod:`.members.event_relay`; ``relay-2`` is
-declared, scaled to 0) on the event path. With ``--kubernetes`` web and the indexer are Deployments
+outbox relay, and ``relay-1`` and ``relay-2`` (the Java outbox relay, :mod:`.members.event_relay`: one
+relays, the other stands by on its database lock and takes over when the first stops or its zone is
+lost) on the event path. With ``--kubernetes`` web and the indexer are Deployments
 (:mod:`gameday.kube.workloads`: each WordPress pod renders its own configs) and ``cache-1`` and the
 relay stay supervisor members outside the cluster (Memorystore and a worker beside GKE).
 
@@ -55,6 +56,9 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
         # platform's own; the twin's search snapshots run as Deployment search-snapshot, gameday.kube.schedules)
         from . import db_backup_schedule, search_snapshot_schedule
         topology.workloads += [db_backup_schedule.workload(twin), search_snapshot_schedule.workload(twin)]
+        if twin.shape.wordpress:  # the uploads too (on GKE: a versioned bucket or Filestore backups)
+            from . import media_backup_schedule
+            topology.workloads.append(media_backup_schedule.workload(twin))
     if kubernetes:
         from ..kube import members as kube
         from ..kube import workloads as kube_workloads
@@ -63,7 +67,7 @@ def build(twin: Twin, *, kubernetes: bool = False) -> Topology:
     return topology
 
 
-RELAY_REPLICAS = 1  # relay-2 declared (a standby by the relay's database lock), scaled to 0 for now: one JVM less
+RELAY_REPLICAS = 2  # relay-1 (zone-a) relays, relay-2 (zone-b) stands by on the relay's database lock (D8)
 
 
 def relay_replicas(twin: Twin) -> int:
@@ -111,6 +115,9 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     if not kubernetes:  # GAMEDAY_DB_BACKUP_INTERVAL_S/_KEEP (on Kubernetes the database's backups are the platform's)
         from . import db_backup_schedule
         db_backup_schedule.ensure(twin)
+        if twin.shape.wordpress:  # GAMEDAY_MEDIA_BACKUP_INTERVAL_S/_KEEP
+            from . import media_backup_schedule
+            media_backup_schedule.ensure(twin)
     for layer in (kafka, search, lb):
         layer.prepare(twin)
     if twin.shape.wordpress:  # NotInstalled (naming the install command) when the relay or the front end is not built

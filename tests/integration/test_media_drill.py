@@ -2,14 +2,17 @@
 game day runs it: its chaos activities (``gameday.chaos.media``) and the media playbook
 (``recovery_playbooks/media.py``) through a real SandboxTarget, against a small twin of its own on net
 72: MariaDB (``db-1``, its stable endpoint through ``toxiproxy-1`` as on the twin), the WordPress
-bootstrap and one replica ``wp-1``. The twin's shape says WordPress (``sandbox up --web wordpress``).
+bootstrap, one replica ``wp-1`` and the scheduled media backup ``media-backup-1`` as a WordPress twin
+runs it. The twin's shape says WordPress (``sandbox up --web wordpress``).
 
 Asserted on data: N files uploaded through WordPress's REST API (``POST /wp-json/wp/v2/media``, the
 publisher's credentials from the target), a media backup, M more uploaded, the uploads deleted (the
 undo written before). The playbook brings the N back, each with the bytes uploaded (SHA-256 of what
 was sent, and the manifest's), readers get 200 for them, and exactly the M (uploaded after the backup)
 are counted and named as lost, 404 to readers. A second test loses half the files and undoes the fault
-as another process would (the ledger's record). About 40 s on 2 cores.
+as another process would (the ledger's record). The schedule's test: the member's first backup was
+taken at ``up``; at a 5 s interval it backs up a file uploaded since and prunes to ``keep``. About 50 s
+on 2 cores.
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ import yaml
 from gameday.chaos import ledger
 from gameday.chaos.lock import lock_for
 from gameday.chaos.media import actions, probes
-from gameday.sandbox import install, lifecycle
+from gameday.deadline import wait_until
+from gameday.sandbox import install, lifecycle, media, media_backup_schedule
 from gameday.sandbox.members import db, toxiproxy, wordpress
 from gameday.sandbox.shape import Shape
 from gameday.sandbox.spec import Topology
@@ -70,12 +74,14 @@ def media_twin():
     topology = Topology(name=twin.name, sandbox_id=twin.paths.sandbox_id, backoff_base=1.0, backoff_cap=2.0,
                         workloads=[toxiproxy.workload(twin), db.workload(twin),
                                    wordpress.bootstrap(twin, n=SEED_N, after=["db"]),
-                                   wordpress.workload(twin, replicas=1, max_replicas=1)])
+                                   wordpress.workload(twin, replicas=1, max_replicas=1),
+                                   media_backup_schedule.workload(twin, after=("wp-bootstrap",))])
 
     def prepare():
         stack.prepare(twin, home=wordpress.url(twin))
         toxiproxy.prepare(twin)  # the database's stable endpoint, at db-1
         Shape(web="wordpress", web_replicas=1).save(twin.paths)  # what `sandbox up --web wordpress` keeps
+        media_backup_schedule.ensure(twin)  # the defaults: half the web layer's backup_age_s (12 h), keep 5
 
     try:
         lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
@@ -228,3 +234,29 @@ def test_preflight_reads_the_newest_media_backups_age_beside_the_database_backup
     assert (media_age.status, media_age.id, media_age.objective, media_age.max_age_s) == \
         ("ok", newest["id"], "backup_age_s", 86400.0)
     assert any(f"last media backup {newest['id']}" in line for line in said), said
+
+
+def test_the_schedule_backed_up_at_up_and_backs_up_new_uploads_keeping_its_count(drill, media_twin):
+    """``media-backup-1``: its first backup was taken when the twin came up (ready only after its first
+    pass), at the defaults; set to every 5 s keeping 2, it takes a backup holding a file uploaded since,
+    with that file's SHA-256, and prunes the older ones to 2. The settings are put back after."""
+    _configuration, _env, target = drill
+    settings = media_backup_schedule.load(media_twin)
+    assert (settings.interval_s, settings.keep) == (43200.0, media.KEEP)  # targets.yaml web backup_age_s 86400 / 2
+    first = media_backup_schedule.SCHEDULE.last(media_twin)  # its first pass found no backup and took one
+    assert first and first["ok"] and first["id"].startswith("media-") and first["files"] >= 0, first
+    new = upload(target, "scheduled-0.png", png(40), "image/png")
+    since = media.newest(media_twin)["at"]
+    try:
+        media_backup_schedule.configure(media_twin, interval_s=5, keep=2)
+        wait_until(lambda: (media.newest(media_twin) or {}).get("at", 0) > since, timeout=30, interval=0.5,
+                   what="the schedule's next media backup")
+        newest = media.newest(media_twin)
+        assert media.manifest(media_twin, newest["id"])[new["file"]]["sha256"] == new["sha256"]
+        wait_until(lambda: len(media.backups(media_twin)) == 2 and media.newest(media_twin)["id"] != newest["id"],
+                   timeout=30, interval=0.5, what="a second scheduled backup, the older ones pruned to 2")
+        status = media_backup_schedule.status(media_twin)
+        assert status["count"] == 2 and status["last"]["ok"] and status["newest"]["age_s"] < 30, status
+        assert "media backups: every 5 s, keeping 2 (2 now)" in media_backup_schedule.summary(media_twin)
+    finally:
+        media_backup_schedule.configure(media_twin, interval_s=settings.interval_s, keep=settings.keep)

@@ -41,7 +41,7 @@ from gameday.deadline import wait_until
 from gameday.errors import GamedayError
 from gameday.report import regions
 from gameday.sandbox import regions as region_set
-from gameday.sandbox import search_resize
+from gameday.sandbox import search_resize, topology
 from gameday.sandbox.client import SandboxClient
 from gameday.sandbox.members import event_relay, wordpress
 from gameday.sandbox.regions import Regions
@@ -103,13 +103,16 @@ def _relays(rs: Regions) -> dict[str, int]:
 
 
 def _relay_leads(twin: Twin) -> None:
-    """Wait until ``twin``'s relay-1 answers and holds the outbox lock (it relays)."""
+    """Wait until one of ``twin``'s relays answers and holds the outbox lock (it relays; the other stands by)."""
     def leads() -> bool:
-        try:
-            return bool(event_relay.status(twin).get("leader"))
-        except GamedayError:
-            return False
-    wait_until(leads, timeout=90, what=f"{twin.name}'s relay-1 to relay the outbox")
+        for index in range(1, topology.RELAY_REPLICAS + 1):
+            try:
+                if event_relay.status(twin, index).get("leader"):
+                    return True
+            except GamedayError:
+                continue
+        return False
+    wait_until(leads, timeout=90, what=f"one of {twin.name}'s relays to relay the outbox")
 
 
 def _publish_at_the_front(rs: Regions, target) -> requests.Response:
@@ -168,7 +171,7 @@ def test_the_standby_replicates_and_the_front_serves_the_active_region(two_regio
         members = {m["name"] for m in SandboxClient(rs.standby.paths).status()["members"]}
         assert "wp-bootstrap-1" not in members and "wp-bootstrap-1" in {
             m["name"] for m in SandboxClient(rs.primary.paths).status()["members"]}
-        assert _relays(rs) == {"r1": 1, "r2": 0}
+        assert _relays(rs) == {"r1": topology.RELAY_REPLICAS, "r2": 0}
         _relay_leads(rs.primary)
         # the standby's WordPress passwords are r1's (their hashes arrive by replication); compared, never shown
         same = all(f(rs.primary).read_bytes() == f(rs.standby).read_bytes()
@@ -233,7 +236,7 @@ def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
     assert published.status_code in (201, 202) and published.headers["X-Gameday-Region"] == "r2", published.text[:300]
     if WORDPRESS:
         assert published.status_code == 201, published.text[:300]
-        assert _relays(two_regions) == {"r1": 0, "r2": 1}
+        assert _relays(two_regions) == {"r1": 0, "r2": topology.RELAY_REPLICAS}
         _relay_leads(two_regions.standby)
 
 
@@ -300,9 +303,9 @@ def test_a_lost_region_fails_over_then_back_and_names_what_was_lost(two_regions,
     assert ledger.pending(ENV) == [] and ledger.pending("regions-test-r2") == []
     wait_until(lambda: _pair().target("r1").region_replication()["caught_up"], timeout=120,
                what="r1 to be r2's caught-up standby again after the failback")
-    if WORDPRESS:  # the relay followed each move: r1 ran it while it served, r2 runs it again (its relay-1,
+    if WORDPRESS:  # the relays followed each move: r1 ran them while it served, r2 runs them again (its relays,
         # held since r2 was lost, released at its promotion), r1 none
-        assert _relays(two_regions) == {"r1": 0, "r2": 1}
+        assert _relays(two_regions) == {"r1": 0, "r2": topology.RELAY_REPLICAS}
         _relay_leads(two_regions.standby)
         published = _publish_at_the_front(two_regions, _pair().target("r2"))
         assert published.status_code == 201 and published.headers["X-Gameday-Region"] == "r2", published.text[:300]

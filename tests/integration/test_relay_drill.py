@@ -3,9 +3,10 @@ game day runs it: its chaos activities (``gameday.chaos.events``) and the events
 (``recovery_playbooks/events.py``), through a real SandboxTarget, against a small twin of its own on
 net 69: MariaDB (``db-1``, its stable endpoint through ``toxiproxy-1`` as on the twin), one Kafka
 broker as the supervisor's ``kafka-1`` (so the target finds Kafka where a twin keeps it,
-tests/support/kafka_member.py), the WordPress bootstrap, one replica ``wp-1`` and ``relay-1`` (the Java
-outbox relay). The twin's shape says WordPress (``sandbox up --web wordpress``): the target's content
-schema is WordPress's and its baseline has one relay.
+tests/support/kafka_member.py), the WordPress bootstrap, one replica ``wp-1`` and the Java outbox relays
+``relay-1`` and ``relay-2`` as a WordPress twin runs them (``topology.RELAY_REPLICAS``: one relays, the other
+stands by on the relay's database lock). The twin's shape says WordPress (``sandbox up --web wordpress``):
+the target's content schema is WordPress's and its baseline is the twin's two relays.
 
 Asserted on data: while the relay is stopped, publishes commit and answer 202 "pending" and the
 outbox's unsent rows pile up with nothing new in Kafka; the playbook starts the relay and waits until
@@ -28,7 +29,7 @@ from gameday import kafka_records
 from gameday.chaos import ledger
 from gameday.chaos.events import actions, probes
 from gameday.chaos.lock import lock_for
-from gameday.sandbox import install, lifecycle
+from gameday.sandbox import install, lifecycle, topology as twin_topology
 from gameday.sandbox.members import db, event_relay, toxiproxy, wordpress
 from gameday.sandbox.shape import Shape
 from gameday.sandbox.spec import Topology
@@ -54,7 +55,8 @@ def relay_twin():
         workloads=[toxiproxy.workload(twin), db.workload(twin), kafka_member.workload(twin),
                    wordpress.bootstrap(twin, n=SEED_N), wordpress.workload(twin, replicas=1, max_replicas=1),
                    event_relay.workload(twin, db_addr=twin.db_addr(), bootstrap=f"{twin.address('kafka', 1)}:9092",
-                                        settings={"batch": 10, "poll_ms": 100}, after=["wp-bootstrap", "kafka"])])
+                                        replicas=twin_topology.RELAY_REPLICAS, settings={"batch": 10, "poll_ms": 100},
+                                        after=["wp-bootstrap", "kafka"])])
 
     def prepare():
         stack.prepare(twin, relay=True)
@@ -100,16 +102,17 @@ def test_relay_stopped_the_backlog_drains_through_the_playbook_with_no_event_los
     configuration, env, twin = drill
     target = for_environment(env)
     assert target.content_schema().outbox == event_relay.OUTBOX_TABLE
-    assert [n.name for n in target.nodes("events")] == ["relay-1"]
+    relays = [f"relay-{i}" for i in range(1, twin_topology.RELAY_REPLICAS + 1)]
+    assert [n.name for n in target.nodes("events")] == relays
     probes.wait_for_outbox_drained(timeout=60, configuration=configuration)  # the seed's events relayed
     before = probes.outbox_backlog(configuration=configuration)
     assert before["unsent"] == 0  # the seed writes no outbox rows; earlier publishes were relayed
 
     stopped = actions.stop_relay(configuration=configuration)
-    assert stopped["touched"] == ["relay-1"] and stopped["backlog_before"] == 0
-    [record] = ledger.pending(env)  # written before the stop: any process can undo it
-    assert record["undo"] == "start_node" and record["kwargs"] == {"layer": "events", "name": "relay-1"}
-    assert target.view("events").held[0].name == "relay-1"
+    assert stopped["touched"] == relays and stopped["backlog_before"] == 0  # the standby too: nothing relays
+    records = ledger.pending(env)  # one per relay, each written before its stop: any process can undo them
+    assert [(r["undo"], r["kwargs"]) for r in records] == [("start_node", {"layer": "events", "name": n}) for n in relays]
+    assert [m.name for m in target.view("events").held] == relays
 
     # an editor publishes through the site's API while the relay is down: it commits, 202 "pending"
     answer = requests.post(f"{wordpress.url(twin).rstrip('/')}/api/articles", auth=target.publisher_auth(), timeout=30,
@@ -138,7 +141,7 @@ def test_relay_stopped_the_backlog_drains_through_the_playbook_with_no_event_los
     assert f"{OUTAGE_POSTS + 1} rows when the playbook found it" in steps["wait-backlog-drained"]["detail"]
     assert "nothing lost" in steps["verify-backlog-in-kafka"]["detail"]
     assert "no search cluster" in steps["verify-index-caught-up"]["detail"]
-    assert done["settled"]["records"] == [record["id"]] and ledger.pending(env) == []
+    assert sorted(done["settled"]["records"]) == sorted(r["id"] for r in records) and ledger.pending(env) == []
 
     # the data, read apart from the playbook: every row of the outage sent, its event in Kafka by id and version
     after = probes.outbox_backlog(configuration=configuration)
@@ -149,7 +152,7 @@ def test_relay_stopped_the_backlog_drains_through_the_playbook_with_no_event_los
     in_kafka = _events(twin)
     assert all(in_kafka[(e, v)] >= 1 for e, v in outage), [(e, v) for e, v in outage if not in_kafka[(e, v)]]
     assert sum(in_kafka[(e, v)] for e, v in outage) == OUTAGE_POSTS + 1, "each outage event exactly once"
-    assert target.nodes("events")[0].ready
+    assert [n.name for n in target.nodes("events") if n.ready] == relays
     print(f"\n[figure] relay stopped: backlog peak {peak['unsent']} rows (oldest waiting {peak['oldest_unsent_s']:.1f} s); "
           f"playbook {took:.1f} s: relay back in {steps['start-events']['seconds']:.1f} s, backlog drained "
           f"{steps['wait-backlog-drained']['seconds']:.1f} s after, proof in Kafka {steps['verify-backlog-in-kafka']['seconds']:.1f} s")
@@ -159,4 +162,5 @@ def test_a_dry_run_touches_nothing_and_a_rollback_without_a_record_is_harmless(d
     configuration, env, _twin = drill
     assert actions.start_relay(configuration=configuration)["started"] == []  # nothing recorded: nothing to do
     dry = actions.stop_relay(dry_run=True, configuration=configuration)
-    assert dry["would_touch"] == ["relay-1"] and ledger.pending(env) == []
+    assert dry["would_touch"] == [f"relay-{i}" for i in range(1, twin_topology.RELAY_REPLICAS + 1)]
+    assert ledger.pending(env) == []

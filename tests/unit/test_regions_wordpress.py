@@ -96,7 +96,7 @@ def test_the_wordpress_standby_installs_nothing_and_runs_no_relay():
 
     active = topology.build(r.primary)  # r1 installs and seeds WordPress and relays its outbox
     assert "wp-bootstrap" in active.workload("bootstrap").after
-    assert active.workload(event_relay.WORKLOAD).replicas == topology.RELAY_REPLICAS == 1
+    assert active.workload(event_relay.WORKLOAD).replicas == topology.RELAY_REPLICAS == 2
     assert seed.REPLICA_ENV not in active.workload("bootstrap").members[0].env
     _start_order_ok(active)
 

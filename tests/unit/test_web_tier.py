@@ -44,7 +44,7 @@ def test_the_default_twin_still_runs_the_python_site():
     assert twin.shape.web == "python" and not twin.shape.wordpress
     topo = topology.build(twin)
     names = _names(topo)
-    for absent in ("cache", "wp-bootstrap", "relay"):
+    for absent in ("cache", "wp-bootstrap", "relay", "media-backup"):
         assert absent not in names
     web = topo.workload("web")
     assert [m.name for m in web.members[:web.replicas]] == ["web-1", "web-2", "web-3"]
@@ -90,9 +90,10 @@ def test_the_wordpress_twin_runs_the_platforms_stack_as_web_n():
     assert "wp-bootstrap" in boot.after and boot.members[0].env[CONTENT_ENV] == "wordpress"
 
     relay = topo.workload("relay")
-    assert relay.layer == "events" and relay.replicas == 1 and relay.max_replicas == 2
+    assert relay.layer == "events" and relay.replicas == relay.max_replicas == 2  # D8: relay-1 relays, relay-2 stands by
     assert relay.after == ["bootstrap"]
     assert [m.address for m in relay.members] == [f"127.{NET}.65.1", f"127.{NET}.65.2"]
+    assert [m.labels["zone"] for m in relay.members] == ["zone-a", "zone-b"]
     assert relay.members[0].env["GAMEDAY_RELAY_TABLE"] == WORDPRESS.outbox
     assert relay.members[0].env["GAMEDAY_KAFKA_BOOTSTRAP"] == twin.kafka_bootstrap()
 
@@ -100,6 +101,13 @@ def test_the_wordpress_twin_runs_the_platforms_stack_as_web_n():
     assert all(m.env[RELAY_ENV] == "0" for m in indexers)  # R20: no Python relay polling a missing outbox
     assert topo.workload("lb").after == ["web"]
     assert twin.content_schema() is WORDPRESS
+
+    media_backup = topo.workload("media-backup")  # the uploads on a schedule, beside the db backups and snapshots
+    assert media_backup.layer == "jobs" and media_backup.after == ["bootstrap"]
+    assert [m.name for m in media_backup.members] == ["media-backup-1"]
+    assert "gameday.sandbox.media_backup_schedule" in media_backup.members[0].argv
+    assert media_backup.members[0].labels["zone"] == "regional"
+    assert "media-backup" not in _names(topology.build(twin, kubernetes=True))  # on GKE: the platform's own
 
 
 def test_layers_name_the_relay_and_the_cache():

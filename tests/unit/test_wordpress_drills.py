@@ -102,7 +102,7 @@ def test_a_wordpress_twin_has_both_cells_with_their_experiment_and_playbook():
     assert modes["object-cache/cache-lost"].experiments == ("experiments/cache/lose-object-cache.yaml",)
     assert modes["object-cache/cache-lost"].playbooks == ("recovery_playbooks/cache.py",)
     relay = inv.component("event-relay")
-    assert relay.layer == "events" and relay.realised_by["members"] == ["relay-1"]
+    assert relay.layer == "events" and relay.realised_by["members"] == ["relay-1", "relay-2"]
     assert inv.component("object-cache").realised_by["members"] == ["cache-1"]
     # the media store: the uploads the WordPress replicas serve, realised by the web workload, needing nothing
     assert modes["media/uploads-lost"].experiments == ("experiments/web/lose-media-uploads.yaml",)

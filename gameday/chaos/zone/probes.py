@@ -4,14 +4,15 @@ still serves (as observed)."""
 
 from typing import Any, Dict
 
-from ... import kafka_admin, zones
+from ... import kafka_admin, outbox, zones
 from ...errors import GamedayError
 from .. import ledger
 from ..context import activity, target
 
 __all__ = ["zone_layout", "zone_outage"]
 
-LAYERS = ("lb", "web", "db", "kafka", "search", "indexer")
+LAYERS = ("lb", "web", "db", "kafka", "search", "indexer", "events", "cache")  # a layer with no member is left out
+RELAY_STALL_S = 30.0  # an outbox row unsent longer than this while the zone is down: nothing relays
 COMPONENT = {"kafka": "kafka-brokers"}  # the layer's quorum rule (gameday.zones.NEEDS) is its component's
 
 
@@ -63,6 +64,15 @@ def _serving(tgt, layer: str, lost: list[str], left: list[str]) -> tuple[bool, s
         except GamedayError as err:
             return False, f"the cluster does not answer: {err}"
         return status in ("green", "yellow"), f"cluster {status}"
+    if layer == "events" and left:  # a relay left standing by relays only once it holds the outbox's lock
+        try:
+            backlog = outbox.backlog(tgt)
+        except GamedayError as err:
+            return False, f"{len(left)} of {len(left) + len(lost)} relays ready; the outbox cannot be read: {err}"
+        oldest = backlog.get("oldest_unsent_s") or 0.0
+        relaying = oldest <= RELAY_STALL_S
+        return relaying, (f"{len(left)} of {len(left) + len(lost)} relays ready; {backlog['unsent']} outbox rows unsent"
+                          + (f", the oldest waiting {oldest:.0f} s" if backlog["unsent"] else ""))
     return bool(left), f"{len(left)} of {len(left) + len(lost)} ready"
 
 
