@@ -41,25 +41,29 @@ def _secret_ref(key: str) -> dict[str, str]:
     return {"name": name, "key": ref_key}
 
 
+POD_FAILURE_THRESHOLD = 2  # a pod's probe, unless its member's readiness asks more (gameday.sandbox.readiness)
+
+
 def probe_from(readiness: dict[str, Any], port_name: str) -> dict[str, Any] | None:
     """The supervisor's readiness check as a Kubernetes probe (None for ``alive``). An ``https`` check
     with basic auth (the search nodes') becomes an exec probe, as ECK's readiness script is: the
     password from the container's environment (:data:`PROBE_PASSWORD_ENV`, a Secret), never the spec."""
     kind = readiness.get("type")
+    fails = max(POD_FAILURE_THRESHOLD, int(readiness.get("failure_threshold", 1)))  # the member's, if it asks more
     if kind == "http":
         return {"httpGet": {"path": urlparse(readiness["url"]).path or "/", "port": port_name},
-                "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
+                "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": fails}
     if kind == "https" and readiness.get("auth"):
         url = urlparse(readiness["url"])
         return {"exec": {"command": [sys.executable, "-m", "gameday.sandbox.readiness", "--port", str(url.port or 443),
                                      "--path", url.path or "/", "--ca", readiness["ca"],
                                      "--user", readiness["auth"]["user"], "--password-env", PROBE_PASSWORD_ENV]},
-                "periodSeconds": 2, "timeoutSeconds": 5, "failureThreshold": 2}
+                "periodSeconds": 2, "timeoutSeconds": 5, "failureThreshold": fails}
     if kind == "https":
         return {"httpGet": {"path": urlparse(readiness["url"]).path or "/", "port": port_name, "scheme": "HTTPS"},
-                "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
+                "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": fails}
     if kind == "tcp":
-        return {"tcpSocket": {"port": port_name}, "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": 2}
+        return {"tcpSocket": {"port": port_name}, "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": fails}
     return None
 
 

@@ -2,7 +2,10 @@
 
 ``check(spec_readiness, running_for)`` returns True or False and never raises or blocks for more
 than about a second (three for an ``https`` check: it includes a TLS handshake, slow on a loaded
-machine). An ``https`` check may log in with HTTP basic auth; its spec names the user and the 0600
+machine). A spec may carry ``"failure_threshold": n`` (:func:`failure_threshold`, as a Kubernetes
+probe's ``failureThreshold``): a ready member is taken for unready only after ``n`` checks in a row
+failed (the supervisor counts them; one success makes it ready). A process that exits, or is killed,
+is unready at once whatever the threshold. An ``https`` check may log in with HTTP basic auth; its spec names the user and the 0600
 ``KEY=VALUE`` file holding the password (never the password itself)::
 
     {"type": "https", "url": "https://127.10.50.1:9200/_cluster/health", "ca": ".../ca.crt",
@@ -90,6 +93,15 @@ def _http(url: str, ca: str | None = None, headers: dict[str, str] | None = None
         return False
     finally:
         conn.close()
+
+
+def failure_threshold(readiness: dict[str, Any]) -> int:
+    """How many failed checks in a row make a ready member unready (the spec's ``failure_threshold``,
+    default 1); a ValueError for anything but a whole number >= 1."""
+    n = readiness.get("failure_threshold", 1)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"failure_threshold must be a whole number >= 1, not {n!r}")
+    return n
 
 
 def check(readiness: dict[str, Any], running_for: float) -> bool:

@@ -59,6 +59,7 @@ class Member:
         self.started_mono = 0.0
         self.started_at: float | None = None
         self.ready_since: float | None = None
+        self.failed_checks = 0  # readiness checks failed in a row (readiness.failure_threshold)
         self.next_start = 0.0
         self.held = False  # stopped on request; not restarted until started again
         self.term_deadline: float | None = None
@@ -161,6 +162,7 @@ class Supervisor:
         m.state = "running"
         m.ready = False
         m.ready_since = None
+        m.failed_checks = 0
         m.term_deadline = None
         m.event("started", pid=m.proc.pid, restarts=m.restarts)
         log.info("started %s pid %s", spec.name, m.proc.pid)
@@ -252,12 +254,23 @@ class Supervisor:
                 log.warning("readiness check of %s failed: %s", m.spec.name, err)
                 ok = False
             with self.lock:
-                if not m.proc or m.proc.pid != pid or ok == m.ready:
+                if not m.proc or m.proc.pid != pid:
                     continue
+                m.failed_checks = 0 if ok else m.failed_checks + 1
+                if ok == m.ready or (m.ready and m.failed_checks < self._threshold(m)):
+                    continue  # a ready member stays ready until enough checks in a row failed
                 m.ready = ok
                 m.ready_since = _now() if ok else None
                 m.event("ready" if ok else "unready", pid=pid)
                 self._dirty = True
+
+    @staticmethod
+    def _threshold(m: Member) -> int:
+        try:
+            return readiness.failure_threshold(m.spec.readiness)
+        except ValueError as err:
+            log.warning("readiness of %s: %s; 1 is used", m.spec.name, err)
+            return 1
 
     # ---- views and requests --------------------------------------------------------------------
     def view(self) -> dict[str, Any]:

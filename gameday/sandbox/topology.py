@@ -94,7 +94,10 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     the twin's host names go into /etc/hosts (:mod:`.names`), its TLS front's certificate is made
     (:mod:`.tls`, by the lb layer); with ``kubernetes``, the admin context joins the user's kubeconfig."""
     from . import db_roles, names
+    from .shape import FILE as SHAPE_FILE
     twin.paths.ensure()
+    if not (twin.paths.home / SHAPE_FILE).exists():  # its web tier is kept from its first up: a later default
+        twin.shape.save(twin.paths)                # (shape.WEB_TIERS) never changes a twin that exists
     if twin.shape.role == "front":
         from .members import front
         names.write_hosts(twin)

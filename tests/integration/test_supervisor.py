@@ -15,7 +15,7 @@ from gameday.errors import GamedayError, UsageError
 from gameday.sandbox import lifecycle, reaper
 from gameday.sandbox.client import SandboxClient, supervisor_pid
 from gameday.sandbox.spec import MemberSpec, Workload
-from tests.conftest import small_topology
+from tests.conftest import http_member, small_topology
 
 NET = 31
 
@@ -144,3 +144,41 @@ def test_member_that_will_not_start_fails_up_and_leaves_nothing(small_paths):
     assert "cannot open data dir" in small_paths.member_log("broken-1").read_text()
     assert supervisor_pid(small_paths) is None
     assert reaper.marked_processes(small_paths.sandbox_id) == []
+
+
+def test_a_failure_threshold_keeps_a_member_ready_until_that_many_checks_in_a_row_failed(small_paths, tmp_path):
+    """Two real servers whose readiness is a file they serve: ``quick-1`` (failure_threshold 1, the
+    default) and ``steady-1`` (failure_threshold 6, about 3 s of failed checks at the supervisor's 0.5 s).
+    With both files gone, quick-1 is unready while steady-1 is still ready; steady-1 goes unready only
+    later; one good check makes it ready again. A kill is unready at once, whatever the threshold."""
+    def member(name: str, index: int, threshold: int | None) -> MemberSpec:
+        root = tmp_path / name
+        root.mkdir()
+        (root / "ready").write_text("ok")
+        spec = http_member(name, index, f"127.{NET}.40.{index}", cwd=str(root))
+        if threshold is not None:
+            spec.readiness["failure_threshold"] = threshold
+        return spec
+    topo = small_topology(small_paths, NET)
+    quick, steady = member("quick-1", 1, None), member("steady-1", 2, 6)
+    for spec in (quick, steady):
+        spec.readiness["url"] += "ready"
+    topo.workloads.append(Workload(name="probed", layer="db", kind="service", replicas=2, members=[quick, steady]))
+    lifecycle.up(small_paths, topo, timeout=30)
+    client = SandboxClient(small_paths)
+
+    def ready() -> dict[str, bool]:
+        return {m["name"]: m["ready"] for m in client.status()["members"] if m["name"] in ("quick-1", "steady-1")}
+    assert ready() == {"quick-1": True, "steady-1": True}
+    for name in ("quick-1", "steady-1"):
+        (tmp_path / name / "ready").unlink()  # 404 from now on
+    wait_until(lambda: not ready()["quick-1"], timeout=10, interval=0.1, what="quick-1 unready after one failed check")
+    assert ready()["steady-1"], "steady-1 went unready with quick-1: its threshold was not counted"
+    wait_until(lambda: not ready()["steady-1"], timeout=20, interval=0.1, what="steady-1 unready after 6 failed checks")
+    history = {m["name"]: m["history"] for m in client.status()["members"]}
+    unready_at = {n: next(h["at"] for h in reversed(history[n]) if h["event"] == "unready") for n in ("quick-1", "steady-1")}
+    assert unready_at["steady-1"] - unready_at["quick-1"] >= 1.0, unready_at  # at least two more checks of 0.5 s
+    (tmp_path / "steady-1" / "ready").write_text("ok")
+    wait_until(lambda: ready()["steady-1"], timeout=10, interval=0.1, what="steady-1 ready after one good check")
+    client.kill("steady-1", "KILL", by="test")
+    assert not ready()["steady-1"]  # gone at once, whatever the threshold

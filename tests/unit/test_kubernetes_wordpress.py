@@ -53,6 +53,7 @@ def test_each_web_pod_runs_the_launcher_with_its_own_address_name_and_run_direct
     assert names[:2] == ["POD_NAME", "POD_IP"]  # defined before the args that use them
     assert env["POD_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name"
     assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    assert container["readinessProbe"]["failureThreshold"] == 3  # the replica's failure_threshold (a pod's default is 2)
     assert deployment["spec"]["replicas"] == 3 and deployment["metadata"]["labels"]["app"] == "wordpress"
     # two pods: two replicas that share nothing (the launcher renders each one's configs)
     short = {workloads.pod_run_dir(twin): "/run/unit-web-pod"}  # pytest's tmp_path: too long for a socket's

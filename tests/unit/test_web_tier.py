@@ -74,7 +74,7 @@ def test_the_wordpress_twin_runs_the_platforms_stack_as_web_n():
     # the launcher renders web-1's configs itself, from its arguments (a web pod passes its own: C6)
     assert first.argv[first.argv.index("--member") + 1] == "web-1"
     assert first.argv[first.argv.index("--run-dir") + 1].endswith("/run/web-1")
-    assert first.readiness == {"type": "http", "url": f"http://127.{NET}.20.1:8000/readyz"}
+    assert first.readiness == {"type": "http", "url": f"http://127.{NET}.20.1:8000/readyz", "failure_threshold": 3}
     assert first.labels["app"] == "wordpress" and first.labels["zone"] == "zone-a"
     assert any(f.endswith("redis.env") for f in first.env_files)
     assert set(web.after) == {"bootstrap", "toxiproxy", "cache"}

@@ -62,7 +62,7 @@ def test_a_replica_is_one_member_on_the_web_address_with_passwords_only_in_env_f
     assert [m.name for m in work.members] == ["wp-1", "wp-2"] and work.after == ["wp-bootstrap"]
     member = work.members[0]
     assert member.address == "127.61.20.1" and member.ports == {"http": 8000}
-    assert member.readiness == {"type": "http", "url": "http://127.61.20.1:8000/readyz"}
+    assert member.readiness == {"type": "http", "url": "http://127.61.20.1:8000/readyz", "failure_threshold": 3}
     assert str(twin.db_env_file) in member.env_files
     job = wordpress.bootstrap(twin, n=50).members[0]
     assert str(wordpress.admin_env_file(twin)) in job.env_files and job.env["GAMEDAY_WP_SEED_N"] == "50"

@@ -47,6 +47,7 @@ ADMIN_ENV = "GAMEDAY_WP_ADMIN_PASSWORD"
 PUBLISHER_USER = "publisher"  # the editor the site API's publishes are made as (an Application Password)
 PUBLISHER_ENV = "GAMEDAY_WP_PUBLISHER_PASSWORD"
 PUBLISH_ACK_WAIT_S = 5.0  # POST /api/articles waits this long for the relay's mark (as the Python site for Kafka's ack)
+READY_FAILURE_THRESHOLD = 3  # readiness checks failed in a row before a replica is out (gameday.sandbox.readiness)
 MAX_PUBLISH_ACK_WAIT_S = 8.0  # more is refused: HAProxy's server timeout is 10 s (members/lb.py), a 504 past it
 
 
@@ -234,7 +235,9 @@ def member(twin: Twin, index: int, prefix: str = "wp") -> MemberSpec:
               "--app-dir", str(frontend_build.www())],
         env={web_faults.ENV: str(web_faults.faults_dir(twin))},  # the twin's readiness fault (health.php)
         env_files=[str(twin.db_env_file), str(twin.search_env_file), str(redis_cache.env_file(twin))],
-        readiness={"type": "http", "url": f"{url(twin, index)}/readyz"},
+        # out after 3 failed checks in a row (1.5-3 s), as a pod's readinessProbe with Kubernetes' default
+        # failureThreshold: a probe that once misses its 1 s under a saturated CPU is not a replica out
+        readiness={"type": "http", "url": f"{url(twin, index)}/readyz", "failure_threshold": READY_FAILURE_THRESHOLD},
         labels={"app": "wordpress", "tier": "frontend", "zone": zone_for(index)},
         stop_grace=6.0,
     )
