@@ -63,6 +63,7 @@ class Scenario:
     artifacts: dict[str, str] = field(default_factory=dict)
     error: str | None = None
     phases: Phases | None = None  # the RTO split on a timeline, each layer's redundancy restored
+    edge: dict[str, Any] | None = None  # the CDN's hit ratio before and during the fault (runner.judge._edge)
 
     @property
     def passed(self) -> bool:
@@ -74,7 +75,7 @@ class Scenario:
                 "fault_at": self.fault_at, "checks": [c.as_dict() for c in self.checks],
                 "recovery": self.recovery, "rpo": self.rpo, "playbook": self.playbook, "series": self.series,
                 "marks": self.marks, "artifacts": self.artifacts, "error": self.error,
-                "phases": self.phases.as_dict() if self.phases else None,
+                "phases": self.phases.as_dict() if self.phases else None, "edge": self.edge,
                 "full_redundancy": self.full_redundancy()}
 
     def full_redundancy(self) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenar
     checks: list[model.Check] = []
     recovery: dict[str, Any] = {}
     series: list[dict[str, Any]] = []
+    edge: dict[str, Any] | None = None
     marks: dict[str, float | None] = {"fault": run.fault_at}
     phases = None
     if run.fault_at:  # the RTO split into phases, from the events (detection and serving again: the timeline's)
@@ -51,6 +52,7 @@ def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenar
             never_failed=rec.rto_s == 0.0 and rec.first_failed_second is None)
         checks = _recovery_checks(spec, rec, run.journal)
         checks += _rpo_checks(run, spec.targets.rpo_records)
+        edge = _edge(timeline, started=run.started, fault_at=run.fault_at, t_end=t_end)
         for row in timeline.series(ALL, int(run.started) - 5, int(t_end)):
             series.append({"t": row.t, "rps": row.rps, "p95_ms": row.p95_ms,
                            "error_ratio": round(row.failures / row.requests, 4) if row.requests else None})
@@ -74,7 +76,20 @@ def judge(run: ScenarioRun, timeline: Timeline | None, slo: Slo) -> model.Scenar
         experiment=str(spec.experiment.relative_to(spec.experiment.parents[2])),
         status=status, fault_at=run.fault_at, checks=checks, recovery=recovery, series=series, marks=marks,
         artifacts={"journal": f"journals/{run.journal_path.name}", "log": f"journals/{run.log_path.name}"},
-        error=error, phases=phases)
+        error=error, phases=phases, edge=edge)
+
+
+def _edge(timeline: Timeline, *, started: float, fault_at: float, t_end: float) -> dict[str, Any] | None:
+    """What the scenario's readers got from the CDN, from their answers' ``X-Cache`` (the timeline's
+    ``cdn_hits``): the hit ratio from the scenario's start to the fault and from the fault to its end,
+    with the requests counted; None when no answer came through a CDN (the load went to the origin, or
+    the CDN sends no ``X-Cache``)."""
+    before = timeline.window(int(started), int(fault_at) - 1)
+    during = timeline.window(int(fault_at), int(t_end))
+    if before.cdn_hit_ratio is None and during.cdn_hit_ratio is None:
+        return None
+    return {"hit_ratio_before": before.cdn_hit_ratio, "hit_ratio_during": during.cdn_hit_ratio,
+            "requests_during": during.requests, "hits_during": during.cdn_hits}
 
 
 def _recovery_checks(spec, rec, journal: dict[str, Any]) -> list[model.Check]:
