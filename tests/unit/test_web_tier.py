@@ -110,6 +110,22 @@ def test_the_wordpress_twin_runs_the_platforms_stack_as_web_n():
     assert "media-backup" not in _names(topology.build(twin, kubernetes=True))  # on GKE: the platform's own
 
 
+def test_the_load_balancer_gives_wordpress_replicas_longer_checks_than_the_python_sites():
+    """WordPress's /readyz boots WordPress and asks the database: on a saturated machine it took past 1 s on
+    every replica at once and two misses emptied the backend (503 for 4-5 s from serving replicas), so its
+    replicas get 2 s a check and 3 misses; the Python site keeps 1 s and 2."""
+    from gameday.sandbox.members import lb
+
+    def backend(web: str) -> str:
+        cfg = lb.haproxy_cfg(_twin(web))
+        return cfg[cfg.index("backend web"):]
+    wordpress, python = backend("wordpress"), backend("python")
+    assert "timeout check 2s" in wordpress and "fall 3 rise 1" in wordpress and "fastinter 500ms" in wordpress
+    assert "timeout check" not in python and "fall 2 rise 1" in python and "fastinter 250ms" in python
+    for cfg in (wordpress, python):
+        assert "option httpchk GET /readyz" in cfg and "maxconn 64" in cfg
+
+
 def test_layers_name_the_relay_and_the_cache():
     assert twin_module.LAYERS["events"] == 65 and twin_module.LAYERS["cache"] == 66
     assert len(set(twin_module.LAYERS.values())) == len(twin_module.LAYERS)
