@@ -37,7 +37,7 @@ def test_the_vcl_compiles_with_varnishd_and_says_what_it_caches():
     assert "wordpress_logged_in_" in text and f'req.url == "{cdn.READY_PATH}"' in text
 
 
-@pytest.mark.parametrize("bad", [{"ttl": -1}, {"grace": "1h"}, {"grace_healthy": 1.5}])
+@pytest.mark.parametrize("bad", [{"ttl": -1}, {"grace": "1h"}, {"grace_healthy": 1.5}, {"probe_s": "2s"}])
 def test_bad_lifetimes_are_refused(bad):
     with pytest.raises(UsageError, match="whole number of seconds"):
         cdn.vcl("127.0.0.1", 80, **bad)
@@ -64,3 +64,19 @@ def test_the_member_runs_varnishd_in_the_foreground_on_its_own_address_and_workd
     assert argv[:2] == [cdn.VARNISHD, "-F"] and argv[argv.index("-n") + 1] == str(twin.paths.data / "varnish" / "cdn-1")
     assert "-S" not in argv and "-T" not in argv and not spec.env_files and not spec.env
     assert spec.readiness == {"type": "http", "url": f"http://127.65.5.1:{cdn.PORT}{cdn.READY_PATH}"}
+
+
+def test_the_origin_probe_waits_longer_for_wordpress(tmp_path):
+    """In front of WordPress (its /readyz boots WordPress: past 1 s on a saturated machine) the probe runs every
+    2 s with a 2 s timeout; in front of the Python site every second with 1 s. Sick after 2 misses in 3 either way."""
+    import dataclasses
+    from gameday.sandbox.shape import Shape
+    python = _twin(tmp_path / "p")
+    wordpress = dataclasses.replace(_twin(tmp_path / "w"), shape=Shape(web="wordpress"))
+    assert (cdn.probe_seconds(python), cdn.probe_seconds(wordpress)) == (1, 2)
+    cdn.prepare(wordpress)
+    text = cdn.vcl_path(wordpress).read_text()
+    assert ".interval = 2s;" in text and ".timeout = 2s;" in text and ".window = 3;" in text and ".threshold = 2;" in text
+    assert ".interval = 1s;" in cdn.vcl("127.0.0.1", 80) and ".timeout = 1s;" in cdn.vcl("127.0.0.1", 80)
+    with pytest.raises(UsageError, match="at least 1 second"):
+        cdn.vcl("127.0.0.1", 80, probe_s=0)

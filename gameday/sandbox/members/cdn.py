@@ -21,7 +21,8 @@ A topology of its own adds it the same way::
   Storage is memory (``malloc``, :data:`STORAGE`): a restart comes back cold, as a CDN edge that lost
   its cache does.
 - The VCL (``conf/varnish/cdn-N.vcl``, :func:`vcl`, written per twin by :func:`prepare`):
-  - backend = the twin's load balancer (or ``backend=host:port``), probed on ``/readyz`` every second;
+  - backend = the twin's load balancer (or ``backend=host:port``), probed on ``/readyz`` every second
+    (every 2 s, 2 s timeout, in front of WordPress: :func:`probe_seconds`), sick after 2 misses in 3;
   - cached: ``GET``/``HEAD`` of anonymous pages (other cookies are dropped from the request), for
     :data:`TTL` seconds when the origin answered 200, 301, 404 or 410 and gave no lifetime of its own
     (its ``s-maxage``/``max-age``/``Expires`` wins, as at a CDN), unless it said the page is private
@@ -64,6 +65,7 @@ READY_PATH = "/_cdn/ready"
 TTL = 60  # seconds a cacheable page is fresh
 GRACE = 6 * 3600  # seconds an expired page is still served while the origin is sick
 GRACE_HEALTHY = 10  # ... while it is healthy (served at once, refreshed in the background)
+PROBE_S = 1  # the origin probe's interval and timeout (2 s in front of WordPress: probe_seconds)
 STORAGE = "malloc,64m"
 VARNISHD = "/usr/sbin/varnishd"
 # small on 2 cores: one pool of 8..200 threads (the default is 2 x 100..5000), a 4 MB shared memory log
@@ -93,11 +95,14 @@ def workdir(twin: Twin, index: int = 1) -> Path:
 
 
 def vcl(backend_host: str, backend_port: int, *, ttl: int = TTL, grace: int = GRACE,
-        grace_healthy: int = GRACE_HEALTHY, name: str = "") -> str:
-    """The CDN's VCL for an origin at ``backend_host:backend_port`` (the rules: the module docstring)."""
-    for what, seconds in (("ttl", ttl), ("grace", grace), ("grace_healthy", grace_healthy)):
+        grace_healthy: int = GRACE_HEALTHY, name: str = "", probe_s: int = PROBE_S) -> str:
+    """The CDN's VCL for an origin at ``backend_host:backend_port`` (the rules: the module docstring);
+    ``probe_s``: the origin probe's interval and timeout (:func:`probe_seconds`)."""
+    for what, seconds in (("ttl", ttl), ("grace", grace), ("grace_healthy", grace_healthy), ("probe_s", probe_s)):
         if not isinstance(seconds, int) or seconds < 0:
             raise UsageError(f"cdn: {what} must be a whole number of seconds >= 0, not {seconds!r}")
+    if probe_s < 1:
+        raise UsageError(f"cdn: probe_s must be at least 1 second, not {probe_s!r}")
     cookies = "|".join(c.replace("-", "\\-") for c in AUTH_COOKIES)
     return f"""\
 vcl 4.1;
@@ -115,8 +120,8 @@ backend origin {{
     .probe = {{
         .url = "/readyz";
         .expected_response = 200;
-        .interval = 1s;
-        .timeout = 1s;
+        .interval = {probe_s}s;
+        .timeout = {probe_s}s;
         .window = 3;
         .threshold = 2;
         .initial = 2;
@@ -202,6 +207,16 @@ def default_backend(twin: Twin) -> str:
     return f"{twin.address('lb')}:{PORTS['lb']}"
 
 
+def probe_seconds(twin: Twin) -> int:
+    """The origin probe's interval and timeout for ``twin``'s web tier. The Python site's ``/readyz``
+    answers in milliseconds: 1 s. WordPress's boots WordPress and asks the database: on a saturated
+    machine (a replica restarting under the game day's load on 2 cores) it took past 1 s twice in three,
+    Varnish called the origin sick and answered every miss 503 at once for 3-4 s while the replicas
+    served; so 2 s (sick after 2 of 3 misses, 4-6 s; an origin that refuses or answers 503 fails each
+    probe at once)."""
+    return 2 if twin.shape.wordpress else PROBE_S
+
+
 def prepare(twin: Twin, *, replicas: int = 1, backend: str | None = None, ttl: int = TTL, grace: int = GRACE,
             grace_healthy: int = GRACE_HEALTHY) -> None:
     """Write each member's VCL (origin ``backend`` as ``host:port``, default the twin's load balancer)
@@ -210,7 +225,8 @@ def prepare(twin: Twin, *, replicas: int = 1, backend: str | None = None, ttl: i
     host, _, port = (backend or default_backend(twin)).rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"cdn: backend must be host:port, not {backend!r}")
-    text = vcl(host, int(port), ttl=ttl, grace=grace, grace_healthy=grace_healthy, name=twin.name)
+    text = vcl(host, int(port), ttl=ttl, grace=grace, grace_healthy=grace_healthy, name=twin.name,
+               probe_s=probe_seconds(twin))
     for i in range(1, replicas + 1):
         f = vcl_path(twin, i)
         f.parent.mkdir(parents=True, exist_ok=True)
