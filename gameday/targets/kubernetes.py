@@ -86,7 +86,9 @@ RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"  # what `kubectl rollout rest
 LAYER_PODS = {"web": ("web", "selector"), "kafka": ("kafka", "brokers"),
               "kafka-controllers": ("kafka", "controllers"), "search": ("search", "nodes"),
               "db": ("db", "selector"), "indexer": ("indexer", "selector")}
-OUTSIDE = ("db", "lb", "toxiproxy", "indexer")  # layers that may have no pods on a cluster
+# layers that may have no pods on a cluster: nodes() lists none rather than refusing (the relay and the object
+# cache have no pod selector here: outside the cluster, as the Kubernetes twin runs them and Memorystore is)
+OUTSIDE = ("db", "lb", "toxiproxy", "indexer", "events", "cache")
 _CHAOSK8S_LOCK = threading.Lock()  # chaosk8s reads $KUBECONFIG: one call at a time in this process
 
 

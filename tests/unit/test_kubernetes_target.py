@@ -162,6 +162,8 @@ def test_the_rehearsal_reaches_the_twin_by_context_and_names_like_gke(monkeypatc
     assert target.health_check("web") == {"path": "/readyz", "port": 8000, "scheme": "http"}
     assert target.health_check("search") == {"path": "/readyz", "port": 80, "scheme": "http"}  # the defaults
     assert target.nodes("lb") == [] and target.nodes("toxiproxy") == []  # declared outside: no API call needed
+    # the relay and the object cache run outside the cluster (no pod selector): none listed, as the zone probes ask
+    assert target.nodes("events") == [] and target.nodes("cache") == []
     with pytest.raises(UsageError, match="layer 'queue' has no pods on this Kubernetes target"):
         target.nodes("queue")
 

@@ -4,6 +4,8 @@ failure flagged; the coverage map carries it; the zone fault's arguments are ref
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from gameday import zones
@@ -11,6 +13,7 @@ from gameday.chaos.undo import UNDO
 from gameday.coverage import claims, inventory, matrix
 from gameday.coverage import sandbox as sandbox_inventory
 from gameday.sandbox import topology
+from gameday.sandbox.shape import Shape
 from gameday.sandbox.twin import Twin
 
 ROOT = inventory.ROOT
@@ -61,7 +64,9 @@ def test_a_single_instance_or_a_single_zone_is_a_single_point_of_failure():
 
 
 def test_the_sandbox_inventory_shows_each_components_zones_and_verdict():
-    data = sandbox_inventory.generate(Twin.create("default", net=10), claims.scan(ROOT))
+    # the default tier's twin (Shape()), whatever shape a twin named default on this machine was left with
+    twin = dataclasses.replace(Twin.create("default", net=10), shape=Shape())
+    data = sandbox_inventory.generate(twin, claims.scan(ROOT))
     rb = {c["id"]: c["realised_by"] for c in data["components"]}
     assert rb["kafka-brokers"]["zones"] == {"zone-a": ["kafka-1"], "zone-b": ["kafka-2"], "zone-c": ["kafka-3"]}
     assert rb["db"]["zones"] == {"zone-a": ["db-1"], "zone-b": ["db-2"]}
@@ -73,7 +78,8 @@ def test_the_sandbox_inventory_shows_each_components_zones_and_verdict():
 
 
 def test_the_coverage_map_lists_zone_survival_and_flags_a_one_zone_layer(tmp_path):
-    data = sandbox_inventory.generate(Twin.create("default", net=10), claims.scan(ROOT))
+    twin = dataclasses.replace(Twin.create("default", net=10), shape=Shape())  # whatever this machine's default twin is
+    data = sandbox_inventory.generate(twin, claims.scan(ROOT))
     for c in data["components"]:
         if c["id"] == "search":  # every node moved into one zone: no longer survives; flagged
             c["realised_by"]["zones"] = {"zone-c": ["search-1", "search-2", "search-3"]}
