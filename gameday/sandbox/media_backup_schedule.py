@@ -9,9 +9,9 @@ returns: a game day's preflight then finds a backup) and a restart does not pile
 SIGTERM mid-copy ends the member and leaves only a ``.partial`` directory, which is no backup::
 
     topology.workloads.append(workload(twin))
-    ensure(twin)                       # at up: the settings file from the environment or the defaults
-    configure(twin, interval_s=10)     # at run time; applies within schedule.POLL_S
-    status(twin)                       # {"interval_s", "keep", "count", "newest": {...} | None, "last"}
+    SCHEDULE.ensure(twin)                   # at up: the settings file from the environment or the defaults
+    SCHEDULE.configure(twin, interval_s=10)  # at run time; applies within schedule.POLL_S
+    status(twin)                            # {"interval_s", "keep", "count", "newest": {...} | None, "last"}
 
 Settings (``<state>/data/media-backup-schedule.json``, no secrets): ``GAMEDAY_MEDIA_BACKUP_INTERVAL_S``
 and ``GAMEDAY_MEDIA_BACKUP_KEEP`` when the twin is brought up (kept from then on), else half the web
@@ -42,28 +42,13 @@ SCHEDULE = schedule.Schedule(layer="web", stem="media-backup", env_interval=ENV_
                              fallback_interval_s=DEFAULT_INTERVAL_S, default_keep=media.KEEP)
 
 
-def load(twin) -> Settings:
-    """The recorded settings, or the defaults when none are recorded."""
-    return SCHEDULE.load(twin)
-
-
-def ensure(twin) -> Settings:
-    """At ``up``: the settings file exists, with the environment's values where they are set."""
-    return SCHEDULE.ensure(twin)
-
-
-def configure(twin, *, interval_s: float | None = None, keep: int | None = None) -> Settings:
-    """Change the schedule at run time; the member applies it within :data:`gameday.sandbox.schedule.POLL_S`."""
-    return SCHEDULE.configure(twin, interval_s=interval_s, keep=keep)
-
-
 def status(twin) -> dict[str, Any]:
     """``{"interval_s", "keep", "count" (complete backups), "newest": {"id", "at", "files", "bytes",
     "age_s", ...} | None, "last": the member's last attempt | None}``."""
     found = media.newest(twin)
     if found is not None:
         found["age_s"] = round(time.time() - found["at"], 1)
-    return {**asdict(load(twin)), "last": SCHEDULE.last(twin), "count": len(media.backups(twin)), "newest": found}
+    return {**asdict(SCHEDULE.load(twin)), "last": SCHEDULE.last(twin), "count": len(media.backups(twin)), "newest": found}
 
 
 def summary(twin) -> str:

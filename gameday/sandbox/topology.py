@@ -120,7 +120,7 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
         db_backup_schedule.ensure(twin)
         if twin.shape.wordpress:  # GAMEDAY_MEDIA_BACKUP_INTERVAL_S/_KEEP
             from . import media_backup_schedule
-            media_backup_schedule.ensure(twin)
+            media_backup_schedule.SCHEDULE.ensure(twin)
     for layer in (kafka, search, lb):
         layer.prepare(twin)
     if twin.shape.wordpress:  # NotInstalled (naming the install command) when the relay or the front end is not built

@@ -81,7 +81,7 @@ def media_twin():
         stack.prepare(twin, home=wordpress.url(twin))
         toxiproxy.prepare(twin)  # the database's stable endpoint, at db-1
         Shape(web="wordpress", web_replicas=1).save(twin.paths)  # what `sandbox up --web wordpress` keeps
-        media_backup_schedule.ensure(twin)  # the defaults: half the web layer's backup_age_s (12 h), keep 5
+        media_backup_schedule.SCHEDULE.ensure(twin)  # the defaults: half the web layer's backup_age_s (12 h), keep 5
 
     try:
         lifecycle.up(twin.paths, topology, prepare=prepare, timeout=150)
@@ -241,14 +241,14 @@ def test_the_schedule_backed_up_at_up_and_backs_up_new_uploads_keeping_its_count
     pass), at the defaults; set to every 5 s keeping 2, it takes a backup holding a file uploaded since,
     with that file's SHA-256, and prunes the older ones to 2. The settings are put back after."""
     _configuration, _env, target = drill
-    settings = media_backup_schedule.load(media_twin)
+    settings = media_backup_schedule.SCHEDULE.load(media_twin)
     assert (settings.interval_s, settings.keep) == (43200.0, media.KEEP)  # targets.yaml web backup_age_s 86400 / 2
     first = media_backup_schedule.SCHEDULE.last(media_twin)  # its first pass found no backup and took one
     assert first and first["ok"] and first["id"].startswith("media-") and first["files"] >= 0, first
     new = upload(target, "scheduled-0.png", png(40), "image/png")
     since = media.newest(media_twin)["at"]
     try:
-        media_backup_schedule.configure(media_twin, interval_s=5, keep=2)
+        media_backup_schedule.SCHEDULE.configure(media_twin, interval_s=5, keep=2)
         wait_until(lambda: (media.newest(media_twin) or {}).get("at", 0) > since, timeout=30, interval=0.5,
                    what="the schedule's next media backup")
         newest = media.newest(media_twin)
@@ -259,4 +259,4 @@ def test_the_schedule_backed_up_at_up_and_backs_up_new_uploads_keeping_its_count
         assert status["count"] == 2 and status["last"]["ok"] and status["newest"]["age_s"] < 30, status
         assert "media backups: every 5 s, keeping 2 (2 now)" in media_backup_schedule.summary(media_twin)
     finally:
-        media_backup_schedule.configure(media_twin, interval_s=settings.interval_s, keep=settings.keep)
+        media_backup_schedule.SCHEDULE.configure(media_twin, interval_s=settings.interval_s, keep=settings.keep)

@@ -66,7 +66,7 @@ def test_summary_schema_is_pinned():
                            "targets_judged", "scenarios", "action_items", "load", "preflight"}
     assert set(report["scenarios"][0]) == {"name", "title", "description", "layer", "experiment", "status", "passed",
                                            "fault_at", "checks", "recovery", "rpo", "playbook", "series", "marks",
-                                           "artifacts", "error", "phases", "full_redundancy"}
+                                           "artifacts", "error", "phases", "full_redundancy", "edge"}
     assert set(report["scenarios"][0]["checks"][0]) == {"name", "value", "target", "unit", "met",
                                                         "higher_is_better", "explain"}
 
