@@ -12,6 +12,7 @@ import sys
 from typing import Any
 from urllib.parse import urlparse
 
+from ..sandbox.readiness import failure_threshold
 from ..sandbox.spec import MemberSpec
 
 NAMESPACE = "gameday"
@@ -49,7 +50,7 @@ def probe_from(readiness: dict[str, Any], port_name: str) -> dict[str, Any] | No
     with basic auth (the search nodes') becomes an exec probe, as ECK's readiness script is: the
     password from the container's environment (:data:`PROBE_PASSWORD_ENV`, a Secret), never the spec."""
     kind = readiness.get("type")
-    fails = max(POD_FAILURE_THRESHOLD, int(readiness.get("failure_threshold", 1)))  # the member's, if it asks more
+    fails = max(POD_FAILURE_THRESHOLD, failure_threshold(readiness))  # the member's, if it asks more
     if kind == "http":
         return {"httpGet": {"path": urlparse(readiness["url"]).path or "/", "port": port_name},
                 "periodSeconds": 1, "timeoutSeconds": 1, "failureThreshold": fails}

@@ -55,12 +55,8 @@ def summary(twin) -> str:
     """One line for ``gameday sandbox status``."""
     s = status(twin)
     newest = s["newest"]
-    text = f"media backups: every {s['interval_s']:.0f} s, keeping {s['keep']} ({s['count']} now); newest "
-    text += "none" if newest is None else f"{newest['id']} ({newest['files']} files), {newest['age_s']:.0f} s old"
-    last = s["last"]
-    if last and not last.get("ok"):
-        text += f"; last attempt failed: {last.get('error')}"
-    return text
+    return schedule.summary_line("media backups", s, newest and
+                                 f"{newest['id']} ({newest['files']} files), {newest['age_s']:.0f} s old")
 
 
 class _Member(schedule.Loop):

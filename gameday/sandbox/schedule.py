@@ -229,6 +229,18 @@ class Loop:
         return 0
 
 
+def summary_line(what: str, status: dict[str, Any], newest: str | None) -> str:
+    """One scheduled member's line for ``gameday sandbox status``: ``<what>: every N s, keeping K (C now);
+    newest <newest or none>``, and the last attempt's error when it failed. ``status`` holds
+    ``interval_s``, ``keep``, ``count`` and ``last``; ``newest`` describes the newest backup (None: none)."""
+    text = (f"{what}: every {status['interval_s']:.0f} s, keeping {status['keep']} ({status['count']} now); "
+            f"newest {newest or 'none'}")
+    last = status["last"]
+    if last and not last.get("ok"):
+        text += f"; last attempt failed: {last.get('error')}"
+    return text
+
+
 def workload(twin, *, name: str, workload: str, module: str, after: list[str], ready: Path) -> Workload:
     """A scheduled member (layer ``jobs``, zone regional like a cloud scheduler) running
     ``python -m <module> --home --name --net`` once the workloads ``after`` are ready; ready itself

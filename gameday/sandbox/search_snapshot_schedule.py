@@ -165,16 +165,10 @@ def status(twin) -> dict[str, Any]:
 def summary(twin) -> str:
     """One line for ``gameday sandbox status``."""
     s = status(twin)
-    text = f"search snapshots: every {s['interval_s']:.0f} s, keeping {s['keep']}"
     if s.get("error"):
-        return f"{text}; the cluster did not answer: {s['error']}"
+        return f"search snapshots: every {s['interval_s']:.0f} s, keeping {s['keep']}; the cluster did not answer: {s['error']}"
     newest_ = s["newest"]
-    text += f" ({s['count']} now); newest " + ("none" if newest_ is None else
-                                                f"{newest_['id']}, {newest_['age_s']:.0f} s old")
-    last = s["last"]
-    if last and not last.get("ok"):
-        text += f"; last attempt failed: {last.get('error')}"
-    return text
+    return schedule.summary_line("search snapshots", s, newest_ and f"{newest_['id']}, {newest_['age_s']:.0f} s old")
 
 
 class _Member(schedule.Loop):

@@ -45,6 +45,16 @@ def _now() -> float:
     return time.time()
 
 
+def _threshold(spec: MemberSpec) -> int:
+    """The member's readiness failure threshold (:func:`gameday.sandbox.readiness.failure_threshold`),
+    read once; a bad value is logged and 1 used."""
+    try:
+        return readiness.failure_threshold(spec.readiness)
+    except ValueError as err:
+        log.warning("readiness of %s: %s; 1 is used", spec.name, err)
+        return 1
+
+
 class Member:
     """Runtime state of one member; only touched under the supervisor's lock."""
 
@@ -59,7 +69,8 @@ class Member:
         self.started_mono = 0.0
         self.started_at: float | None = None
         self.ready_since: float | None = None
-        self.failed_checks = 0  # readiness checks failed in a row (readiness.failure_threshold)
+        self.failed_checks = 0  # readiness checks failed in a row, against ready_threshold
+        self.ready_threshold = _threshold(spec)
         self.next_start = 0.0
         self.held = False  # stopped on request; not restarted until started again
         self.term_deadline: float | None = None
@@ -257,20 +268,12 @@ class Supervisor:
                 if not m.proc or m.proc.pid != pid:
                     continue
                 m.failed_checks = 0 if ok else m.failed_checks + 1
-                if ok == m.ready or (m.ready and m.failed_checks < self._threshold(m)):
+                if ok == m.ready or (m.ready and m.failed_checks < m.ready_threshold):
                     continue  # a ready member stays ready until enough checks in a row failed
                 m.ready = ok
                 m.ready_since = _now() if ok else None
                 m.event("ready" if ok else "unready", pid=pid)
                 self._dirty = True
-
-    @staticmethod
-    def _threshold(m: Member) -> int:
-        try:
-            return readiness.failure_threshold(m.spec.readiness)
-        except ValueError as err:
-            log.warning("readiness of %s: %s; 1 is used", m.spec.name, err)
-            return 1
 
     # ---- views and requests --------------------------------------------------------------------
     def view(self) -> dict[str, Any]:
