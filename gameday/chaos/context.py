@@ -3,7 +3,10 @@
 Activities are wrapped with :func:`activity`, which maps our errors onto Chaos Toolkit's contract:
 bad input and safety refusals (not allow-listed, locked, over the blast-radius cap, sandbox not
 running) become ``InterruptExecution`` so the experiment stops before touching anything; other
-failures become ``ActivityFailed``.
+failures become ``ActivityFailed``. Chaos Toolkit's Python provider turns any exception an activity
+raises, ``InterruptExecution`` too, into ``ActivityFailed`` and goes on with the method, so each refusal
+is also recorded (:func:`take_refusal`); the guard control's after-activity hook raises it again where
+Chaos Toolkit does stop: the run ends ``interrupted`` and the actions after the refused one never run.
 
 Production consent is :mod:`gameday.targets.consent`'s one rule: ``--var gameday_i_mean_production:bool=true``
 (or ``GAMEDAY_I_MEAN_PRODUCTION=1`` inherited). A run given consent passes it on to everything it
@@ -12,6 +15,7 @@ repair, an undo record) acts with the same consent.
 """
 
 import functools
+import threading
 from typing import Any, Callable
 
 from chaoslib.exceptions import ActivityFailed, InterruptExecution
@@ -25,7 +29,23 @@ from .lock import TargetLocked, lock_for
 
 PRODUCTION_FLAG = consent.VAR
 
-__all__ = ["CapExceeded", "activity", "environment", "ignored", "target"]
+__all__ = ["CapExceeded", "activity", "environment", "ignored", "take_refusal", "target"]
+
+_refusals: list[str] = []  # this process's refusals not yet taken by the guard (activities may run in threads)
+_refusals_lock = threading.Lock()
+
+
+def take_refusal() -> str | None:
+    """The first safety refusal an activity raised since the last call, or None; clears them all.
+    The guard control calls it after every activity::
+
+        refusal = take_refusal()
+        if refusal: raise InterruptExecution(refusal)
+    """
+    with _refusals_lock:
+        first = _refusals[0] if _refusals else None
+        _refusals.clear()
+    return first
 
 
 def environment(configuration: dict | None) -> Environment:
@@ -71,6 +91,8 @@ def activity(func: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return func(*args, **kwargs)
         except (UsageError, TargetLocked, NotRunning) as err:
+            with _refusals_lock:
+                _refusals.append(f"{func.__name__}: {err}")
             raise InterruptExecution(f"{func.__name__}: {err}") from err
         except GamedayError as err:
             raise ActivityFailed(f"{func.__name__}: {err}") from err

@@ -370,6 +370,39 @@ def test_sigterm_mid_fault_runs_the_rollbacks(steady_twin, tmp_path):
     assert "SIGTERM" in err
 
 
+REFUSED = {"type": "probe", "name": "standby-lag-of-a-twin-with-no-second-region",  # refuses: a UsageError
+           "provider": {"type": "python", "module": "gameday.chaos.region.probes", "func": "standby_lag"}}
+
+
+def test_an_activity_that_refuses_stops_the_method_but_not_the_rollbacks(steady_twin, tmp_path):
+    # Chaos Toolkit's Python provider reports an activity's InterruptExecution as a failed activity and
+    # goes on; seen in a region drill whose actions met a held lock: the switch-over was refused and the
+    # probes after it ran, journal "completed". The guard now stops the method at the refusal.
+    twin = steady_twin
+    marker = tmp_path / "marker"
+    write_marker = {"type": "action", "name": "write-the-marker",
+                    "provider": {"type": "process", "path": sys.executable,
+                                 "arguments": ["-c", f"open({str(marker)!r}, 'w').write('ran')"]}}
+    doc = yaml.safe_load((ROOT / "experiments" / "network" / "cut-web-to-db.yaml").read_text())
+    doc["method"] = [doc["method"][0], REFUSED, write_marker]
+    doc["rollbacks"] = [REFUSED, *doc["rollbacks"]]
+    experiment = tmp_path / "refused.yaml"
+    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    proc, journal = chaos_run(experiment, tmp_path, timeout=300)
+    assert journal["status"] == "interrupted", proc.stderr[-3000:]
+    assert not marker.exists(), "the action after the refused probe ran"
+    assert "gameday guard: activity 'standby-lag-of-a-twin-with-no-second-region' refused" in proc.stderr
+    assert "names no second region" in proc.stderr
+    # the blackhole the first action injected was removed by the rollback after the refused one
+    rollbacks = {r["activity"]["name"]: r["status"] for r in journal["rollbacks"]}
+    assert rollbacks == {REFUSED["name"]: "failed", doc["rollbacks"][1]["name"]: "succeeded"}, rollbacks
+    assert _db_toxics(twin) == [] and ledger.pending(ENV_NAME) == []
+    assert TargetLock(ENV_NAME).holder() is None
+    # the web replicas went unready during the cut; the load balancer's next health checks take them back
+    wait_until(lambda: requests.get(f"{twin.lb_url}/api/articles/1", timeout=5).status_code == 200, timeout=15,
+               what="the site to serve articles again after the rollback")
+
+
 def test_safeguard_interrupts_an_experiment_that_breaks_the_site(steady_twin, tmp_path):
     twin = steady_twin
     experiment = _slow_fault_experiment(tmp_path, {"max_error_ratio": 0.3, "window_s": 3, "sustained_s": 2})

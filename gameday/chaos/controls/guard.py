@@ -12,7 +12,11 @@ checks that every layer the target names has something to act on (a Kubernetes n
 that match no pod stop the run), and dry-runs every gameday action of the experiment so that an unknown
 argument or a blast radius above the cap stops the run before any fault. The dry run is cumulative:
 each action counts what the actions before it would take down (:func:`gameday.chaos.caps.simulation`).
-After the experiment, whatever happened, it undoes any fault still recorded and releases the lock.
+After each activity of the hypothesis and the method it stops the run (``interrupted``) when the
+activity refused to act (locked, bad input, the twin not running: :func:`gameday.chaos.context.take_refusal`):
+Chaos Toolkit would log the refusal as a failed activity and run the actions after it. A refused rollback
+does not stop the rollbacks after it. After the experiment, whatever happened, it undoes any fault still
+recorded and releases the lock.
 
 It fails closed: Chaos Toolkit logs a control's unexpected exception at debug level and carries on,
 so every exception in the before hook, expected or not, becomes ``InterruptExecution``: the method
@@ -22,6 +26,7 @@ never starts and nothing is injected.
 import importlib
 import inspect
 import logging
+import threading
 from typing import Any, Dict, List, Optional
 
 from chaoslib import substitute
@@ -30,13 +35,15 @@ from chaoslib.exceptions import InterruptExecution
 from ...errors import GamedayError
 from ...targets import consent, for_environment
 from .. import caps, ledger
-from ..context import environment
+from ..context import environment, take_refusal
 from ..lock import lock_for
 
-__all__ = ["before_experiment_control", "after_experiment_control"]
+__all__ = ["before_experiment_control", "after_experiment_control", "after_activity_control",
+           "before_rollback_control"]
 
 log = logging.getLogger("chaostoolkit")
 SETTLE_S = 60.0  # after repairing an earlier run's faults: how long members may take to be ready again
+_rolling_back = threading.Event()  # set from the rollbacks on: a refusal there does not stop the others
 
 
 def _gameday_activities(experiment: Dict[str, Any]) -> List[Dict[str, Any]]:
@@ -85,6 +92,8 @@ def _dry_run(act: Dict[str, Any], configuration: Dict[str, Any], secrets: Dict[s
 def before_experiment_control(context: Dict[str, Any], configuration: Dict[str, Any] = None,
                               secrets: Dict[str, Any] = None, **kwargs: Any) -> None:
     """Chaos Toolkit calls it before the experiment; any exception becomes InterruptExecution."""
+    _rolling_back.clear()
+    take_refusal()  # one left by an earlier experiment in this process is not this one's
     try:
         env = environment(configuration)
         tgt = for_environment(env, i_mean_production=consent.given(configuration=configuration))
@@ -109,6 +118,21 @@ def before_experiment_control(context: Dict[str, Any], configuration: Dict[str, 
         raise InterruptExecution(f"gameday guard failed ({type(err).__name__}: {err}); the experiment is stopped "
                                  "and nothing was injected -> check the environment file (gameday_environment) "
                                  "and the experiment; this may be a gameday bug") from err
+
+
+def after_activity_control(context: Dict[str, Any], state: Any = None, **kwargs: Any) -> None:
+    """Chaos Toolkit calls it after every activity: an activity that refused to act (it raised
+    ``InterruptExecution``, which the Python provider reports as a failure and carries on) stops the run
+    here, where Chaos Toolkit honours it, unless the rollbacks have begun."""
+    refusal = take_refusal()
+    if refusal is not None and not _rolling_back.is_set():
+        raise InterruptExecution(f"gameday guard: activity {context.get('name')!r} refused, so the experiment "
+                                 f"stops here and the actions after it do not run: {refusal}")
+
+
+def before_rollback_control(context: Any = None, **kwargs: Any) -> None:
+    """Chaos Toolkit calls it before the rollbacks: from here a refused rollback does not stop the others."""
+    _rolling_back.set()
 
 
 def after_experiment_control(context: Dict[str, Any], state: Any = None, configuration: Dict[str, Any] = None,
