@@ -24,6 +24,25 @@ MARK = "GAMEDAY_CHILD_OF"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+def started_at(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch, as the kernel counts it), or None when
+    there is no such process. A pid and its start time name one process: pids are reused (this
+    machine's ``pid_max`` is 32768, and a make test goes round it), start times are not."""
+    try:
+        return psutil.Process(pid).create_time()
+    except psutil.NoSuchProcess:
+        return None
+
+
+def is_process(pid: int, started: float | None) -> bool:
+    """True while the process ``pid`` that started at ``started`` (:func:`started_at`; None: unknown,
+    any process with that pid counts) is alive; a process that reused the pid is not it."""
+    if not is_running(pid):
+        return False
+    now = started_at(pid)
+    return started is None or (now is not None and abs(now - started) < 1.0)
+
+
 def is_running(pid: int) -> bool:
     """True while ``pid`` is a live process (a zombie counts as gone)."""
     try:

@@ -9,7 +9,12 @@ The sandbox's lock is ``<state root>/locks/<target>.json``. A Kubernetes target'
 ``gameday-lock-<target>`` (``coordination.k8s.io``) in its state namespace, so a laptop and the
 CronJob exclude each other; its holder renews it every :data:`RENEW_S` seconds, and a Lease not
 renewed for :data:`LEASE_S` seconds (its holder's pod was killed) may be taken over. On either, a lock
-whose owner process is gone (same host) may be taken over at once, and the takeover is reported.
+whose owner process is gone (same host) may be taken over at once, and the takeover is reported. The
+owner is its pid *and* the process's start time: a pid reused by another process (they wrap at 32,768
+here) does not keep a dead run's lock held.
+
+A run releases every lock it took when it ends (:func:`release_taken`: the guard's after-experiment
+hook), the other regions' of a region drill too.
 
 A game day holds the lock for its whole run and lets the ``chaos run`` processes it starts act under
 it: it exports ``GAMEDAY_LOCK_PID=<its pid>``, and a lock held by that pid counts as held by them
@@ -29,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import GamedayError
 from ..statedir import state_root
-from ..children import is_running
+from ..children import is_process, started_at
 
 if TYPE_CHECKING:
     from ..targets.environment import Environment
@@ -51,6 +56,22 @@ def lock_for(env: "Environment", **kwargs: Any) -> "TargetLock":
     if env.kind == "kubernetes":
         return LeaseLock(env, **kwargs)
     return TargetLock(env.name, **kwargs)
+
+
+_taken: dict[str, "TargetLock"] = {}  # the locks this process took (its own pid), by target
+_taken_lock = threading.Lock()
+
+
+def release_taken() -> list[str]:
+    """Release every lock this process took itself (not one a game day lets it act under); returns
+    the targets released. Called when an experiment ends::
+
+        release_taken()   # ["regions-test-r1", "regions-test-r2"]
+    """
+    with _taken_lock:
+        locks = list(_taken.values())
+        _taken.clear()
+    return [lock.target for lock in locks if lock.release()]
 
 
 def _default_pid(owner_pid: int | None) -> int:
@@ -83,21 +104,28 @@ class TargetLock:
     def _stale(self, holder: dict) -> bool:
         if holder.get("expires_at", 0) < time.time():
             return True
-        return holder.get("host") == socket.gethostname() and not is_running(int(holder.get("pid", 0)))
+        return holder.get("host") == socket.gethostname() and not is_process(int(holder.get("pid", 0)),
+                                                                             holder.get("pid_started"))
 
     def inherited(self) -> bool:
         """True when this process acts under a lock its parent game day holds."""
         return bool(os.environ.get("GAMEDAY_LOCK_PID")) and self.held_by_me()
 
     def _mine(self, holder: dict | None) -> bool:
-        return bool(holder) and holder.get("pid") == self.pid and holder.get("host") == socket.gethostname()
+        return (bool(holder) and holder.get("pid") == self.pid and holder.get("host") == socket.gethostname()
+                and is_process(self.pid, holder.get("pid_started")))
+
+    def _taken_here(self) -> None:
+        if self.pid == os.getpid():
+            with _taken_lock:
+                _taken[self.target] = self
 
     def held_by_me(self) -> bool:
         return self._mine(self.holder())
 
     def _record(self, purpose: str) -> dict:
-        return {"target": self.target, "pid": self.pid, "host": socket.gethostname(), "purpose": purpose,
-                "since": time.time(), "expires_at": time.time() + self.ttl}
+        return {"target": self.target, "pid": self.pid, "pid_started": started_at(self.pid),
+                "host": socket.gethostname(), "purpose": purpose, "since": time.time(), "expires_at": time.time() + self.ttl}
 
     def acquire(self, purpose: str = "chaos") -> dict | None:
         """Take the lock; returns the stale holder it replaced, if any."""
@@ -117,6 +145,7 @@ class TargetLock:
             raise TargetLocked(f"target {self.target!r} was locked by another run just now; nothing was touched") from err
         with os.fdopen(fd, "w") as fh:
             json.dump(self._record(purpose), fh)
+        self._taken_here()
         return replaced
 
     def release(self) -> bool:
@@ -213,6 +242,7 @@ class LeaseLock(TargetLock):
             raise TargetLocked(f"target {self.target!r} was locked by another run just now; nothing was touched") from err
         if self.pid == os.getpid():
             self._start_renewing()
+        self._taken_here()
         return replaced
 
     def _start_renewing(self) -> None:

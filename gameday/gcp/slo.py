@@ -12,6 +12,12 @@ after the window's end has arrived, and says so plainly when it has not::
     slo.meets(min_success_ratio=site["success_ratio"], max_p95_ms=site["p95_ms"])
 
 Success ratio counts 5xx and class 0 (no response sent) as failures; 4xx are the client's.
+
+The same request counts give Cloud CDN's hit ratio (``slo.cdn_hit_ratio``): each request carries the
+metric label ``cache_result`` (``HIT``, ``PARTIAL_HIT``, ``MISS``, ``DISABLED`` when the backend has no
+CDN; Google's metric list), and the share answered from the cache is HIT and PARTIAL_HIT over every
+request the load balancer counted, the share the traffic model's ``cdn_hit_ratio`` means (the origin
+sees the rest). None when no request was looked up in a cache (no CDN on this load balancer).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ SAMPLE_PERIOD_S = 60
 VISIBLE_AFTER_S = 210  # documented worst case before a sampled point can be read
 DEFAULT_WAIT_S = SAMPLE_PERIOD_S + VISIBLE_AFTER_S + 30
 FAILED_CLASSES = {"5xx", "no response"}
+CACHE_HITS = {"HIT", "PARTIAL_HIT"}  # cache_result values answered (wholly or partly) from Cloud CDN's cache
+CACHE_OFF = "DISABLED"  # cache_result of a request to a backend without Cloud CDN
 
 
 class DataNotArrived(GamedayError):
@@ -77,6 +85,8 @@ class LbSlo:
     p95_ms: float | None
     p99_ms: float | None
     waited_s: float = 0.0
+    by_cache_result: dict[str, int] = field(default_factory=dict)
+    cdn_hit_ratio: float | None = None
     source: str = "cloud-monitoring"
     load_balancer: dict[str, Any] = field(default_factory=dict)
 
@@ -156,10 +166,15 @@ def wait_for_data(mon: Monitoring, lb: LoadBalancer, start: float, end: float, *
 def read(mon: Monitoring, lb: LoadBalancer, start: float, end: float) -> LbSlo:
     """Requests by response class and p95/p99 latency over [start, end], as Cloud Monitoring has them now."""
     by_class: dict[str, int] = {}
-    for series in mon.list_time_series(lb.filter(REQUEST_COUNT), start, end,
-                                       _aggregation(start, end, ["metric.label.response_code_class"])):
+    by_cache: dict[str, int] = {}
+    for series in mon.list_time_series(lb.filter(REQUEST_COUNT), start, end, _aggregation(
+            start, end, ["metric.label.response_code_class", "metric.label.cache_result"])):
+        count = sum(int(p.value.int64_value) for p in series.points)
         name = _class_name(series.metric.labels.get("response_code_class"))
-        by_class[name] = by_class.get(name, 0) + sum(int(p.value.int64_value) for p in series.points)
+        by_class[name] = by_class.get(name, 0) + count
+        cache = series.metric.labels.get("cache_result")
+        if cache:
+            by_cache[cache] = by_cache.get(cache, 0) + count
     dists = [p.value.distribution_value for series in
              mon.list_time_series(lb.filter(TOTAL_LATENCIES), start, end, _aggregation(start, end))
              for p in series.points]
@@ -172,9 +187,12 @@ def read(mon: Monitoring, lb: LoadBalancer, start: float, end: float) -> LbSlo:
         p95, p99 = (distribution.percentile(*merged, q) for q in (0.95, 0.99))
     requests = sum(by_class.values())
     failed = sum(n for name, n in by_class.items() if name in FAILED_CLASSES)
+    looked_up = sum(n for name, n in by_cache.items() if name != CACHE_OFF)
     return LbSlo(start=start, end=end, requests=requests, by_class=dict(sorted(by_class.items())),
                  success_ratio=round(1 - failed / requests, 6) if requests else None,
-                 p95_ms=_round(p95), p99_ms=_round(p99),
+                 p95_ms=_round(p95), p99_ms=_round(p99), by_cache_result=dict(sorted(by_cache.items())),
+                 cdn_hit_ratio=(round(sum(by_cache.get(h, 0) for h in CACHE_HITS) / requests, 6)
+                                if looked_up and requests else None),
                  load_balancer={"project": lb.project, "url_map": lb.url_map, "forwarding_rule": lb.forwarding_rule})
 
 

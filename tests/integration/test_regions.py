@@ -36,6 +36,7 @@ import requests
 from click.testing import CliRunner
 
 from gameday.chaos import ledger
+from gameday.chaos.lock import TargetLock
 from gameday.cli import cli
 from gameday.deadline import wait_until
 from gameday.errors import GamedayError
@@ -204,6 +205,9 @@ def test_a_planned_switchover_loses_nothing(two_regions, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert_steady_before(proc, journal)
     assert journal["status"] == "completed" and journal["deviated"] is False, proc.stderr[-3000:]
+    # the drill released both regions' locks as it ended (the second region's used to stay, and a
+    # reused pid then kept it "held": the next drill's actions were refused)
+    assert [TargetLock(name).holder() for name in (ENV, f"{ENV}-r2")] == [None, None]
     out = outputs(journal)
     rpo = out["what-was-lost"]
     print(f"\nswitchover RPO: {json.dumps(rpo['layers'], default=str)[:600]}")

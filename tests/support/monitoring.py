@@ -85,22 +85,28 @@ class MonitoringServer:
 
     def add_lb_window(self, *, url_map: str, start: float, end: float, by_class: dict[int, int],
                       latencies_ms: list[float], step_s: float = 60.0, forwarding_rule: str = "fr-1",
-                      countries: tuple = (("United Kingdom", 0.75), ("Ireland", 0.25))) -> None:
+                      countries: tuple = (("United Kingdom", 0.75), ("Ireland", 0.25)),
+                      cache: tuple = ()) -> None:
         """Load balancer samples every ``step_s`` over (start, end]: request counts split by response
-        class (spread over client countries, as separate series), latencies in one distribution per point.
-        Points ending in the future become readable as time reaches them (plus ``delay_s``)."""
+        class (spread over client countries, and over ``cache``'s ``(cache_result, share)`` when given, as
+        separate series), latencies in one distribution per point. Points ending in the future become
+        readable as time reaches them (plus ``delay_s``)."""
         resource = {"type": "https_lb_rule", "labels": {"url_map_name": url_map, "forwarding_rule_name": forwarding_rule,
                                                         "project_id": "p"}}
         n = max(1, math.ceil((end - start) / step_s))
         ends = [end - (n - 1 - i) * step_s for i in range(n)]
         for code, count in by_class.items():
             for country, share in countries:
-                per = _spread(round(count * share), n)
-                self.add(m.TimeSeries(
-                    metric={"type": "loadbalancing.googleapis.com/https/request_count",
-                            "labels": {"response_code_class": str(code), "client_country": country}},
-                    resource=resource, metric_kind="DELTA", value_type="INT64",
-                    points=[{"interval": _interval(e - step_s, e), "value": {"int64_value": c}} for e, c in zip(ends, per, strict=True)]))
+                for result, part in (cache or ((None, 1.0),)):
+                    per = _spread(round(count * share * part), n)
+                    labels = {"response_code_class": str(code), "client_country": country}
+                    if result is not None:
+                        labels["cache_result"] = result
+                    self.add(m.TimeSeries(
+                        metric={"type": "loadbalancing.googleapis.com/https/request_count", "labels": labels},
+                        resource=resource, metric_kind="DELTA", value_type="INT64",
+                        points=[{"interval": _interval(e - step_s, e), "value": {"int64_value": c}}
+                                for e, c in zip(ends, per, strict=True)]))
         chunks = [latencies_ms[i::n] for i in range(n)]
         self.add(m.TimeSeries(
             metric={"type": "loadbalancing.googleapis.com/https/total_latencies", "labels": {"client_country": "UK"}},

@@ -46,10 +46,30 @@ def test_reads_requests_by_class_and_latency_percentiles(monitoring):
     assert result.p95_ms < result.p99_ms
     reads = monitoring.calls("ListTimeSeries")
     counted = [r for r in reads if "request_count" in r.filter and r.aggregation.cross_series_reducer]
-    assert counted and list(counted[-1].aggregation.group_by_fields) == ["metric.label.response_code_class"]
+    assert counted and list(counted[-1].aggregation.group_by_fields) == ["metric.label.response_code_class",
+                                                                         "metric.label.cache_result"]
+    assert result.cdn_hit_ratio is None and result.by_cache_result == {}  # no cache label: no CDN, not 0
     assert 'resource.labels.url_map_name = "k8s2-um-test"' in counted[-1].filter
     assert result.meets(min_success_ratio=0.97, max_p95_ms=1e4) and not result.meets(min_success_ratio=0.99)
     assert not result.meets(min_success_ratio=0.9, max_p99_ms=1.0)
+
+
+def test_cloud_cdns_hit_ratio_is_read_from_the_same_request_counts(monitoring):
+    now = time.time()
+    # 60 % answered from the cache (HIT 55 %, PARTIAL_HIT 5 %), 30 % missed, 10 % to a backend without CDN
+    cache = (("HIT", 0.55), ("PARTIAL_HIT", 0.05), ("MISS", 0.30), ("DISABLED", 0.10))
+    monitoring.add_lb_window(url_map=LB.url_map, start=now - 300, end=now, by_class={200: 2000}, latencies_ms=latencies(),
+                             cache=cache)
+    result = slo.measure(mon_for(monitoring), LB, now - 300, now, wait_s=10, poll_s=0.05)
+    assert result.by_cache_result == {"DISABLED": 200, "HIT": 1100, "MISS": 600, "PARTIAL_HIT": 100}
+    assert result.requests == 2000 and result.by_class == {"2xx": 2000}  # each request counted once
+    assert result.cdn_hit_ratio == pytest.approx(0.60)  # over every request: the share the origin did not see
+    # a load balancer whose backends have no CDN: every request DISABLED, no hit ratio (not 0 %)
+    monitoring.add_lb_window(url_map="no-cdn", start=now - 300, end=now, by_class={200: 500}, latencies_ms=[30.0],
+                             cache=(("DISABLED", 1.0),))
+    plain = slo.measure(mon_for(monitoring), slo.LoadBalancer(project="sps-test", url_map="no-cdn"), now - 300, now,
+                        wait_s=10, poll_s=0.05)
+    assert plain.by_cache_result == {"DISABLED": 500} and plain.cdn_hit_ratio is None
 
 
 def test_waits_for_the_sampling_delay_before_judging(monitoring):

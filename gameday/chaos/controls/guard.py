@@ -36,7 +36,7 @@ from ...errors import GamedayError
 from ...targets import consent, for_environment
 from .. import caps, ledger
 from ..context import environment, take_refusal
-from ..lock import lock_for
+from ..lock import lock_for, release_taken
 
 __all__ = ["before_experiment_control", "after_experiment_control", "after_activity_control",
            "before_rollback_control"]
@@ -138,7 +138,7 @@ def before_rollback_control(context: Any = None, **kwargs: Any) -> None:
 def after_experiment_control(context: Dict[str, Any], state: Any = None, configuration: Dict[str, Any] = None,
                              secrets: Dict[str, Any] = None, **kwargs: Any) -> None:
     """Chaos Toolkit calls it after the experiment, whatever happened: undo what is still recorded
-    and release the lock this run holds. Errors are logged (the run is over; nothing to interrupt)."""
+    and release the locks this run holds. Errors are logged (the run is over; nothing to interrupt)."""
     try:
         env = environment(configuration)
     except Exception as err:  # the before hook refused the same environment and touched nothing
@@ -154,3 +154,4 @@ def after_experiment_control(context: Dict[str, Any], state: Any = None, configu
             log.warning(f"gameday: undid a fault the rollbacks left: {repaired['reason']}")
     finally:
         lock.release()
+        release_taken()  # the other locks this run took (a region drill's other region)

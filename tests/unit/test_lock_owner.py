@@ -1,0 +1,81 @@
+"""The file lock's owner is a process, not a pid: pids wrap (at 32,768 here) and a dead run's lock
+whose pid another process took was read as held. In make test a region drill's lock on its second
+region, never released, was refused 40 minutes later to the next drill ("locked by pid 23424 (region
+drill, since 22:26:10)"): the pid was alive, another process. And a run releases every lock it took."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from gameday.chaos.lock import TargetLock, TargetLocked, release_taken
+from gameday.children import started_at
+
+
+@pytest.fixture(autouse=True)
+def state(tmp_path, monkeypatch):
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    monkeypatch.delenv("GAMEDAY_LOCK_PID", raising=False)
+    yield tmp_path
+    release_taken()
+
+
+@pytest.fixture
+def other_process():
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    yield proc
+    proc.kill()
+    proc.wait(timeout=10)
+
+
+def _held_by(target: str, pid: int, started: float | None) -> TargetLock:
+    lock = TargetLock(target)
+    lock.path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"target": target, "pid": pid, "host": socket.gethostname(), "purpose": "region drill",
+              "since": 0.0, "expires_at": 4e9}
+    if started is not None:
+        record["pid_started"] = started
+    lock.path.write_text(json.dumps(record))
+    return lock
+
+
+def test_a_live_holder_keeps_its_lock(other_process):
+    _held_by("r2", other_process.pid, started_at(other_process.pid))
+    with pytest.raises(TargetLocked, match=f"locked by pid {other_process.pid}"):
+        TargetLock("r2").acquire()
+
+
+def test_a_pid_another_process_reused_does_not_hold_the_dead_runs_lock(other_process):
+    # the record's process started an hour before the process that has its pid now
+    _held_by("r2", other_process.pid, started_at(other_process.pid) - 3600)
+    replaced = TargetLock("r2").acquire(purpose="region drill")
+    assert replaced["pid"] == other_process.pid  # taken over, and said so
+    assert TargetLock("r2").holder()["pid"] == os.getpid()
+
+
+def test_a_record_of_this_pid_from_an_earlier_process_is_not_this_process():
+    lock = _held_by("r1", os.getpid(), started_at(os.getpid()) - 3600)
+    assert not lock.held_by_me()
+    assert lock.acquire()["pid_started"] < started_at(os.getpid())  # the old record was replaced
+    assert lock.held_by_me()
+
+
+def test_a_record_without_a_start_time_counts_any_process_with_its_pid(other_process):
+    _held_by("r2", other_process.pid, None)  # written before the start time was recorded
+    with pytest.raises(TargetLocked):
+        TargetLock("r2").acquire()
+
+
+def test_a_run_releases_every_lock_it_took_and_no_other(other_process):
+    TargetLock("r1").acquire(purpose="chaos")
+    TargetLock("r2").acquire(purpose="region drill")
+    theirs = _held_by("r3", other_process.pid, started_at(other_process.pid))
+    assert sorted(release_taken()) == ["r1", "r2"]
+    assert TargetLock("r1").holder() is None and TargetLock("r2").holder() is None
+    assert theirs.holder()["pid"] == other_process.pid
+    assert release_taken() == []
