@@ -91,6 +91,20 @@ class CloudMonitoring(Strict):
                                                                            "load balancer's metrics, 0..900")
 
 
+class CloudCdn(Strict):
+    """Cloud CDN in front of the site: invalidated by the playbooks when the content changed underneath it."""
+
+    project: Optional[str] = Field(None, min_length=1, max_length=100,
+                                   description="the Google Cloud project id (default: cloud_monitoring.project)")
+    url_map: Optional[str] = Field(None, min_length=1, max_length=300, description="the load balancer's url map "
+                                   "(default: cloud_monitoring.url_map; gcloud compute url-maps list)")
+    path: Optional[str] = Field(None, pattern=r"^/[^*\s]*\*?$", max_length=1024,
+                                description="what to invalidate: a path, * only at its end (default /*: every page)")
+    host: Optional[str] = Field(None, min_length=1, max_length=253, description="only this host's pages (default: all)")
+    timeout_s: Optional[float] = Field(None, gt=0, le=3600, description="seconds to wait for the invalidation "
+                                                                        "to finish (default 240)")
+
+
 class CredentialRef(Strict):
     """Where one secret lives: exactly one of ``env``, ``secret`` (+ ``key``) or ``adc: true``."""
 
@@ -420,11 +434,13 @@ class EnvironmentModel(Strict):
     health: Optional[dict[LayerName, HealthCheck]] = Field(None, description="per layer: how its members say they are "
                                                            "healthy (path, port, scheme); defaults fit the platform")
     cloud_monitoring: Optional[CloudMonitoring] = Field(None, description="Cloud Monitoring probes and export")
+    cloud_cdn: Optional[CloudCdn] = Field(None, description="Cloud CDN in front of the site: the playbooks invalidate "
+                                          "it after a restore, a failover or a region promotion")
     load: Optional[LoadBlock] = Field(None, description="distributed Locust")
     regions: Optional[RegionsBlock] = Field(None, description="this environment's region, its standby region "
                                             "(another environment) and the front that sends readers to one of them")
 
-    @field_validator("kubernetes", "cloud_monitoring", "load", "credentials", "limits", "health", "regions",
+    @field_validator("kubernetes", "cloud_monitoring", "cloud_cdn", "load", "credentials", "limits", "health", "regions",
                      mode="before")
     @classmethod
     def _empty_is_absent(cls, value: Any) -> Any:

@@ -64,6 +64,7 @@ class Environment:
     source: str = ""
     credentials: dict[str, dict[str, Any]] = field(default_factory=dict)  # references, never values
     cloud_monitoring: dict[str, Any] = field(default_factory=dict)
+    cloud_cdn: dict[str, Any] = field(default_factory=dict)  # {project, url_map, path, host, timeout_s}; {}: none declared
     load: dict[str, Any] = field(default_factory=dict)  # {workers: N, master_bind: HOST:PORT, through_cdn: bool}
     trust: list[dict[str, Any]] = field(default_factory=list)  # CA references: {file: ...} or {secret: ns/name, key: ...}
     health: dict[str, dict[str, Any]] = field(default_factory=dict)  # layer -> {path, port, scheme}, as written
@@ -83,7 +84,7 @@ class Environment:
         return {"name": self.name, "kind": self.kind, "allowed": self.allowed, "production": self.production,
                 "sandbox": self.sandbox, "net": self.net, "site_url": self.site_url, "limits": dict(self.limits),
                 "kubernetes": dict(self.kubernetes), "credentials": dict(self.credentials),
-                "cloud_monitoring": dict(self.cloud_monitoring), "load": dict(self.load),
+                "cloud_monitoring": dict(self.cloud_monitoring), "cloud_cdn": dict(self.cloud_cdn), "load": dict(self.load),
                 "trust": [dict(r) for r in self.trust], "health": {k: dict(v) for k, v in self.health.items()},
                 "regions": _copy(self.regions)}
 
@@ -186,6 +187,7 @@ def _environment(env: EnvironmentModel, data: dict[str, Any], source: str) -> En
         kubernetes=dict(data["kubernetes"]) if env.kubernetes is not None else {},
         source=source, credentials={str(k): dict(v) for k, v in (data.get("credentials") or {}).items()},
         cloud_monitoring=dict(data["cloud_monitoring"]) if env.cloud_monitoring is not None else {},
+        cloud_cdn=env.cloud_cdn.model_dump(exclude_none=True) if env.cloud_cdn is not None else {},
         load=load_block,
         trust=[dict(r) for r in data.get("trust") or []],
         health={str(k): dict(v) for k, v in (data.get("health") or {}).items()},

@@ -490,6 +490,15 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         return db.promote_replica()
 
     # the failover drill on Cloud SQL (gameday.chaos.db.actions.lose_primary; kubernetes_cloudsql)
+    def flush_site_caches(self) -> dict[str, Any]:
+        """Cloud CDN invalidated when the environment declares it (``cloud_cdn``: :mod:`gameday.gcp.cdn`),
+        waited for; the object cache is not flushed here (Memorystore is not built: ``None``, said so)."""
+        done = super().flush_site_caches()
+        if self.env.cloud_cdn:
+            from ..gcp.cdn import CloudCdn
+            done["cdn"] = CloudCdn.from_settings(self.env.cloud_cdn, self.env.cloud_monitoring).invalidate()
+        return done
+
     def _cloud_sql_or_none(self) -> Any:
         from .kubernetes_cloudsql import CloudSqlDatabase
 

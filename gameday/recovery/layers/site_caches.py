@@ -8,6 +8,7 @@ cache or no CDN the step does nothing for it and says so in its output::
 
     flushed(ctx.target)  # "object cache: cache-1 emptied (812 keys); CDN: cdn-1 banned (40 pages cached)"
                          # "object cache: none in this environment, nothing to empty; CDN: ..."
+                         # GKE with cloud_cdn: "...; CDN: Cloud CDN's /* invalidated (url map ..., operation ..., 41.2s)"
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def words(done: dict[str, Any]) -> str:
         cache = done.get(key)
         if cache is None:
             return f"{kind}: none in this environment, nothing to {what}"
+        if cache.get("kind") == "cloud-cdn":  # a GKE environment's cloud_cdn (gameday.gcp.cdn)
+            return (f"{kind}: Cloud CDN's {cache['path']}{' on ' + cache['host'] if cache.get('host') else ''} "
+                    f"invalidated (url map {cache['url_map']}, operation {cache['operation']}, {cache['seconds']:g}s)")
         parts = []
         for name, m in (cache.get("members") or {}).items():
             if m.get(verb):
@@ -46,9 +50,12 @@ def flushed(target: Target) -> str:
     return words(target.flush_site_caches())
 
 
+DEADLINE_S = 300  # the twin's flush takes a second; a Cloud CDN invalidation waits up to cloud_cdn.timeout_s (240)
+
+
 def step(name: str, when: tuple[str, ...], act=None) -> Step:
     """The flush as a restore step answering ``when``; ``act`` defaults to the context's own target."""
-    return Step(name, DESCRIPTION, deadline_s=30, when=when, act=act or _flush_own)
+    return Step(name, DESCRIPTION, deadline_s=DEADLINE_S, when=when, act=act or _flush_own)
 
 
 def _flush_own(ctx: Context) -> str:
