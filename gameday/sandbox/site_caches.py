@@ -21,76 +21,25 @@ naming it: a cache left holding the old content is the failure this step exists 
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from typing import Any
 
+from .. import object_cache
 from ..errors import GamedayError
 from .members import cdn, redis_cache
 from .twin import Twin
 
-TIMEOUT = 5.0
-SENTINEL = "gameday:flush-sentinel"
-
-
-def _resp(*args: str) -> bytes:
-    """One Redis command in RESP (an array of bulk strings)."""
-    out = [b"*%d\r\n" % len(args)]
-    for arg in args:
-        data = arg.encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
-def _replies(conn: socket.socket, n: int) -> list[str]:
-    """``n`` simple replies (``+OK``, ``:12``, ``-ERR ...``, or a bulk string's value) read in order."""
-    buf, replies = b"", []
-    deadline = time.monotonic() + TIMEOUT
-    while len(replies) < n:
-        if b"\r\n" not in buf:
-            if time.monotonic() > deadline:
-                raise TimeoutError("no whole reply within the timeout")
-            chunk = conn.recv(4096)
-            if not chunk:
-                raise ConnectionError("the server closed the connection")
-            buf += chunk
-            continue
-        line, buf = buf.split(b"\r\n", 1)
-        kind, value = line[:1], line[1:].decode(errors="replace")
-        if kind == b"$":
-            size = int(value)
-            if size < 0:
-                replies.append("(nil)")
-                continue
-            while len(buf) < size + 2:
-                if time.monotonic() > deadline:
-                    raise TimeoutError("no whole reply within the timeout")
-                chunk = conn.recv(4096)
-                if not chunk:
-                    raise ConnectionError("the server closed the connection")
-                buf += chunk
-            replies.append(buf[:size].decode(errors="replace"))
-            buf = buf[size + 2:]
-        else:
-            replies.append(("-" if kind == b"-" else "") + value)
-    return replies
 
 
 def redis(twin: Twin, index: int, *commands: tuple[str, ...]) -> list[str]:
     """Send ``commands`` to ``cache-<index>`` after ``AUTH`` (the twin's password, read from its 0600
-    file, never echoed); their replies, in order."""
-    secret = redis_cache.password(twin)
-    try:
-        with socket.create_connection((redis_cache.address(twin, index), redis_cache.PORT), timeout=TIMEOUT) as conn:
-            conn.sendall(_resp("AUTH", secret) + b"".join(_resp(*c) for c in commands))
-            replies = _replies(conn, len(commands) + 1)
-    except (OSError, ValueError) as err:
-        raise GamedayError(f"cache-{index} ({redis_cache.addr(twin, index)}) did not answer: {type(err).__name__}: "
-                           f"{err}", hint="`gameday sandbox status` and `gameday sandbox logs cache-1`") from None
-    if replies[0] != "OK":
-        raise GamedayError(f"cache-{index} refused the twin's password ({replies[0][:80]})")
-    return replies[1:]
+    file, never echoed); their replies, in order (:func:`gameday.object_cache.commands`)."""
+    return object_cache.commands(_server(twin, index), *commands, password=redis_cache.password(twin))
+
+
+def _server(twin: Twin, index: int) -> object_cache.Server:
+    return object_cache.Server(host=redis_cache.address(twin, index), port=redis_cache.PORT, name=f"cache-{index}")
 
 
 def flush_object_cache(twin: Twin, members: list[dict[str, Any]]) -> dict[str, Any]:
@@ -100,14 +49,7 @@ def flush_object_cache(twin: Twin, members: list[dict[str, Any]]) -> dict[str, A
         if m.get("pid") is None:
             done[m["name"]] = {"flushed": False, "why": "not running: it comes back empty (no persistence)"}
             continue
-        started = time.monotonic()
-        keys = redis(twin, m["index"], ("SET", SENTINEL, "1"), ("DBSIZE",))[1]
-        flushed, left = redis(twin, m["index"], ("FLUSHALL",), ("EXISTS", SENTINEL))
-        if flushed != "OK" or left != "0":
-            raise GamedayError(f"{m['name']}: FLUSHALL answered {flushed!r} and the sentinel key is "
-                               f"{'still there' if left != '0' else 'gone'}")
-        done[m["name"]] = {"flushed": True, "keys_before": max(0, int(keys) - 1),
-                           "seconds": round(time.monotonic() - started, 3)}
+        done[m["name"]] = object_cache.flush(_server(twin, m["index"]), password=redis_cache.password(twin))
     return {"members": done}
 
 

@@ -332,6 +332,19 @@ class IndexerLayer(Strict):
         return check_selector(value) if value is not None else value
 
 
+class ObjectCacheLayer(Strict):
+    """The site's object cache outside the cluster (Memorystore for Redis), emptied by the playbooks'
+    flush-site-caches step; its AUTH string is credentials.object_cache."""
+
+    host: str = Field(min_length=1, max_length=253, description="its address or name (gcloud redis instances describe: "
+                                                                 "host), as its TLS certificate names it")
+    port: int = Field(6379, ge=1, le=65535, description="its port (Memorystore: 6379, or 6378 with in-transit "
+                                                        "encryption)")
+    tls: bool = Field(False, description="it speaks TLS (Memorystore's in-transit encryption): its CA under trust:")
+    name: Optional[str] = Field(None, min_length=1, max_length=100, description="how the step names it "
+                                                                               "(default: its host)")
+
+
 class KubernetesBlock(Strict):
     """How to reach a GKE (or the twin's) cluster and where each layer lives in it."""
 
@@ -356,6 +369,8 @@ class KubernetesBlock(Strict):
     search: SearchLayer
     db: Optional[DbLayer] = None
     indexer: Optional[IndexerLayer] = None
+    object_cache: Optional[ObjectCacheLayer] = Field(None, description="the site's object cache (Memorystore): "
+                                                     "emptied after a restore, a failover or a promotion")
 
     @field_validator("toxiproxy_api")
     @classmethod

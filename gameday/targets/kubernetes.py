@@ -491,9 +491,25 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
 
     # the failover drill on Cloud SQL (gameday.chaos.db.actions.lose_primary; kubernetes_cloudsql)
     def flush_site_caches(self) -> dict[str, Any]:
-        """Cloud CDN invalidated when the environment declares it (``cloud_cdn``: :mod:`gameday.gcp.cdn`),
-        waited for; the object cache is not flushed here (Memorystore is not built: ``None``, said so)."""
+        """The object cache emptied when the environment names it (``kubernetes.object_cache``, e.g.
+        Memorystore: ``FLUSHALL`` after ``AUTH`` with ``credentials.object_cache``, over TLS verified with
+        ``trust:``; :mod:`gameday.object_cache`), then Cloud CDN invalidated when it declares it
+        (``cloud_cdn``: :mod:`gameday.gcp.cdn`), waited for; ``None`` for one it names none of."""
         done = super().flush_site_caches()
+        cache = self.block.get("object_cache")
+        if cache:
+            from .. import object_cache
+            self.trust()
+            ref = self.env.credentials.get("object_cache")
+            password = None
+            if ref:
+                from .credentials import resolve
+                password = resolve(ref, "object_cache", self._secret_data)
+            name = str(cache.get("name") or cache["host"])
+            server = object_cache.Server(host=str(cache["host"]), port=int(cache.get("port", 6379)),
+                                         tls=bool(cache.get("tls")), name=name)
+            done["object_cache"] = {"members": {name: object_cache.flush(
+                server, password=password, username=(ref or {}).get("username"))}}
         if self.env.cloud_cdn:
             from ..gcp.cdn import CloudCdn
             done["cdn"] = CloudCdn.from_settings(self.env.cloud_cdn, self.env.cloud_monitoring).invalidate()

@@ -24,6 +24,7 @@ URL_MAP = "k8s2-um-1a2b3c4d-wordpress-sps-5e6f7g8h"  # environments/gke-staging.
 def staging(**cloud_cdn) -> dict:
     raw = yaml.safe_load((ROOT / "environments" / "gke-staging.example.yaml").read_text())
     env = copy.deepcopy(raw["configuration"]["gameday_environment"])
+    del env["kubernetes"]["object_cache"], env["credentials"]["object_cache"]  # Memorystore: test_object_cache_gke
     if cloud_cdn:
         env["cloud_cdn"] = {**env["cloud_cdn"], **cloud_cdn}
     return env

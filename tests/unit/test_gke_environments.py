@@ -84,6 +84,10 @@ def test_preflight_checks_credentials_then_the_context(monkeypatch, tmp_path):
     assert "credentials.db" in str(err.value) and "export WORDPRESS_DB_PASSWORD" in str(err.value)
 
     monkeypatch.setenv("WORDPRESS_DB_PASSWORD", "s3cr3t-value")
+    monkeypatch.delenv("MEMORYSTORE_AUTH", raising=False)
+    with pytest.raises(UsageError, match="credentials.object_cache .*export MEMORYSTORE_AUTH"):
+        for_environment(env)
+    monkeypatch.setenv("MEMORYSTORE_AUTH", "an-auth-string")
     monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "gone.json"))
     with pytest.raises(UsageError, match="GOOGLE_APPLICATION_CREDENTIALS points at .*does not exist"):
         for_environment(env)

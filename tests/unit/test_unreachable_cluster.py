@@ -28,7 +28,8 @@ def unreachable(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         "contexts": [{"name": context, "context": {"cluster": "c", "user": "u"}}]}))
     env_file = folder / "gke-staging.yaml"
     env_file.write_text((ROOT / "environments" / "gke-staging.example.yaml").read_text())
-    env = {**os.environ, "KUBECONFIG": str(folder / "kubeconfig"), "WORDPRESS_DB_PASSWORD": "set-by-the-operator"}
+    env = {**os.environ, "KUBECONFIG": str(folder / "kubeconfig"), "WORDPRESS_DB_PASSWORD": "set-by-the-operator",
+           "MEMORYSTORE_AUTH": "set-by-the-operator"}
     return env_file, env
 
 
