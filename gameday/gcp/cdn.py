@@ -145,9 +145,9 @@ class CloudCdn:
                    host=cloud_cdn.get("host"), timeout_s=float(cloud_cdn.get("timeout_s") or DEFAULT_TIMEOUT_S))
 
     def describe(self) -> str:
-        """What :meth:`invalidate` would do, in words (a dry run's plan)."""
+        """What :meth:`invalidate` would clear, in words (a dry run's plan)."""
         on = f" on host {self.host}" if self.host else ""
-        return f"invalidate Cloud CDN's cached {self.path}{on} (url map {self.url_map}, project {self.project})"
+        return f"Cloud CDN's cached {self.path}{on} (url map {self.url_map}, project {self.project})"
 
     def invalidate(self, *, service: Any = None) -> dict[str, Any]:
         """Invalidate :attr:`path` (and :attr:`host`) and wait until Google says it is done; what was done."""

@@ -101,6 +101,15 @@ def status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:
     return {"members": out}
 
 
+def members(status: dict[str, Any]) -> dict[str, list[str] | None]:
+    """The ``cache-N`` and ``cdn-N`` :func:`flush` would act on (``status``: the supervisor's); None
+    for one the twin does not run."""
+    wanted = [m for m in status.get("members", []) if m.get("desired", True)]
+    caches = [m["name"] for m in wanted if m.get("workload") == redis_cache.WORKLOAD]
+    edges = [m["name"] for m in wanted if m.get("workload") == cdn.WORKLOAD]
+    return {"object_cache": caches or None, "cdn": edges or None}
+
+
 def flush(twin: Twin, status: dict[str, Any]) -> dict[str, Any]:
     """The object cache emptied and the CDN banned, for the caches the twin runs (``status``: the
     supervisor's, :meth:`gameday.sandbox.client.SandboxClient.status`); None for one it does not run.

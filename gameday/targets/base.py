@@ -479,6 +479,12 @@ class Target(abc.ABC):
         (a target that has them overrides this); raises GamedayError when a cache it has does not answer."""
         return {"object_cache": None, "cdn": None}
 
+    def site_caches(self) -> dict[str, list[str] | None]:
+        """What :meth:`flush_site_caches` would empty, found without changing anything (a dry run's
+        plan): ``{"object_cache": [names], "cdn": [names]}``, ``None`` for a cache this target has
+        none of. Here: neither is declared."""
+        return {"object_cache": None, "cdn": None}
+
     # ---- the site's media (WordPress uploads): the media-lost drill, gameday.recovery.layers.media ----
     def _no_media(self, what: str) -> GamedayError:
         return GamedayError(f"{self.name}: {what} is not built for targets of kind {self.env.kind!r}",

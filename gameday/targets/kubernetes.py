@@ -515,6 +515,16 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
             done["cdn"] = CloudCdn.from_settings(self.env.cloud_cdn, self.env.cloud_monitoring).invalidate()
         return done
 
+    def site_caches(self) -> dict[str, list[str] | None]:
+        """The object cache and Cloud CDN the environment names (nothing is contacted)."""
+        cache = self.block.get("object_cache")
+        cdn = None
+        if self.env.cloud_cdn:
+            from ..gcp.cdn import CloudCdn
+            cdn = [CloudCdn.from_settings(self.env.cloud_cdn, self.env.cloud_monitoring).describe()]
+        name = cache and f"{cache.get('name') or cache['host']} ({cache['host']}:{cache.get('port', 6379)})"
+        return {"object_cache": [name] if name else None, "cdn": cdn}
+
     def _cloud_sql_or_none(self) -> Any:
         from .kubernetes_cloudsql import CloudSqlDatabase
 

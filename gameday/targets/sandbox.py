@@ -581,6 +581,11 @@ class SandboxTarget(Target):
         from ..sandbox import site_caches
         return site_caches.flush(self._twin(), self._status())
 
+    def site_caches(self) -> dict:
+        """The twin's running ``cache-N`` and ``cdn-N`` (:func:`gameday.sandbox.site_caches.members`)."""
+        from ..sandbox import site_caches
+        return site_caches.members(self._status())
+
     # ---- WordPress media (gameday.sandbox.media): uploads in the twin's WP_CONTENT_DIR, backups in data/ ----
     def has_media(self) -> bool:
         from ..sandbox import media

@@ -38,3 +38,28 @@ def test_the_step_says_what_it_did_and_what_the_environment_has_none_of():
             "cdn": {"members": {"cdn-1": {"banned": True, "objects_before": 40}}}}
     assert site_caches.words(done) == ("object cache: cache-1 emptied (812 keys); cache-2 left alone (not running: "
                                        "it comes back empty); CDN: cdn-1 banned (40 objects cached)")
+
+
+def test_a_dry_run_says_which_caches_the_step_will_clear_without_contacting_them():
+    import copy
+    from pathlib import Path
+
+    import yaml
+
+    from gameday.recovery.layers import db
+    from gameday.sandbox import site_caches as twin_caches
+    from gameday.targets.environment import from_mapping
+    from gameday.targets.kubernetes import KubernetesTarget
+
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "environments" / "gke-staging.example.yaml").read_text())
+    env = from_mapping(copy.deepcopy(raw["configuration"]["gameday_environment"]), "gke-staging")
+    # nothing listens at the example's addresses and no credential is set: the plan reads the environment only
+    assert site_caches.foreseen(KubernetesTarget(env)) == (
+        "object cache: will empty memorystore (10.20.0.9:6378); CDN: will clear Cloud CDN's cached /* "
+        "(url map k8s2-um-1a2b3c4d-wordpress-sps-5e6f7g8h, project sps-staging)")
+    assert db.FLUSH_AFTER_RESTORE.foresee is not None and db.FLUSH_AFTER_FAILOVER.foresee is not None
+    # the twin's: its members the supervisor wants (a stopped one is flushed as "left alone"; one not wanted is not)
+    status = {"members": [{"name": "cache-1", "workload": "cache"}, {"name": "cdn-1", "workload": "cdn"},
+                          {"name": "cdn-2", "workload": "cdn", "desired": False}, {"name": "web-1", "workload": "web"}]}
+    assert twin_caches.members(status) == {"object_cache": ["cache-1"], "cdn": ["cdn-1"]}
+    assert twin_caches.members({"members": [{"name": "web-1", "workload": "web"}]}) == {"object_cache": None, "cdn": None}

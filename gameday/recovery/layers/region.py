@@ -229,6 +229,12 @@ def _flush_caches(ctx: Context) -> str:
     return f"{p.active()}: {site_caches.flushed(p.target(p.active()))}"
 
 
+def _flush_caches_foreseen(ctx: Context) -> str:
+    """The dry run's words: the region promoted will be today's standby."""
+    p = pair(ctx)
+    return f"{p.standby()}: {site_caches.foreseen(p.target(p.standby()))}"
+
+
 def _rebuild_old(ctx: Context) -> str:
     p = pair(ctx)
     old = _last(ctx).get("from") or p.standby()
@@ -277,7 +283,7 @@ STEPS = (
          act=_switch_front, check=_front_serves_new),
     Step("resume-writes", "The promoted region accepts writes", deadline_s=60, when=(LOST, SWITCHOVER),
          check=_writable),
-    site_caches.step("flush-site-caches", (LOST, SWITCHOVER), act=_flush_caches),
+    site_caches.step("flush-site-caches", (LOST, SWITCHOVER), act=_flush_caches, foresee=_flush_caches_foreseen),
     Step("rebuild-old-as-standby", "Make the old region the standby of the new one (redundancy restored)",
          deadline_s=600, when=(SWITCHOVER,), act=_rebuild_old),
     Step("scale-down-old", "Scale the new standby back down to a standby's size (search nodes one at a time)",

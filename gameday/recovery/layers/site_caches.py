@@ -53,9 +53,25 @@ def flushed(target: Target) -> str:
 DEADLINE_S = 300  # the twin's flush takes a second; a Cloud CDN invalidation waits up to cloud_cdn.timeout_s (240)
 
 
-def step(name: str, when: tuple[str, ...], act=None) -> Step:
-    """The flush as a restore step answering ``when``; ``act`` defaults to the context's own target."""
-    return Step(name, DESCRIPTION, deadline_s=DEADLINE_S, when=when, act=act or _flush_own)
+def foreseen(target: Target) -> str:
+    """What the flush will do on ``target``, in words, found without changing anything (a dry run)."""
+    names = target.site_caches()
+
+    def one(kind: str, what: str, found: list[str] | None) -> str:
+        return f"{kind}: none in this environment, nothing to {what}" if not found else \
+            f"{kind}: will {what} {', '.join(found)}"
+    return one("object cache", "empty", names.get("object_cache")) + "; " + one("CDN", "clear", names.get("cdn"))
+
+
+def step(name: str, when: tuple[str, ...], act=None, foresee=None) -> Step:
+    """The flush as a restore step answering ``when``; ``act`` and ``foresee`` default to the context's
+    own target's."""
+    return Step(name, DESCRIPTION, deadline_s=DEADLINE_S, when=when, act=act or _flush_own,
+                foresee=foresee or _foresee_own)
+
+
+def _foresee_own(ctx: Context) -> str:
+    return foreseen(ctx.target)
 
 
 def _flush_own(ctx: Context) -> str:
