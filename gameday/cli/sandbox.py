@@ -231,8 +231,9 @@ def hosts(twin: Twin, action: str | None, hosts_file: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable status (schema gameday.sandbox.status/v1).")
 @click.pass_obj
 def status(twin: Twin, as_json: bool) -> None:
-    """Members, layers, addresses, pids, states, readiness and restarts. On a twin made with
-    --regions 2: every region's twin and the front, and which region is active."""
+    """Members, layers, addresses, pids, states, readiness and restarts, then each site cache's hit
+    ratio (the object cache's, the CDN's) and the backup schedules. On a twin made with --regions 2:
+    every region's twin and the front, and which region is active."""
     if _in_region_set(twin):
         from ..sandbox import regions as region_set
         regions = region_set.Regions.of(twin)
@@ -248,10 +249,14 @@ def status(twin: Twin, as_json: bool) -> None:
             console.print(status_table(data))
         return
     data = SandboxClient(twin.paths).status()
+    from ..sandbox import site_caches
     if as_json:
-        print_json(data)
+        caches = {"object_cache": site_caches.status(twin, data), "cdn": site_caches.cdn_status(twin, data)}
+        print_json({**data, **({"site_caches": caches} if any(caches.values()) else {})})
     else:
         console.print(status_table(data))
+        for line in site_caches.summary_lines(twin, data):
+            console.print(line)
         if any(m["name"] == "db-backup-1" for m in data.get("members", [])):
             from ..sandbox import db_backup_schedule
             console.print(db_backup_schedule.summary(twin))

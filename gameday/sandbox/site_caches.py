@@ -32,14 +32,17 @@ from .twin import Twin
 
 
 
-def redis(twin: Twin, index: int, *commands: tuple[str, ...]) -> list[str]:
+def redis(twin: Twin, index: int, *commands: tuple[str, ...], member: dict[str, Any] | None = None) -> list[str]:
     """Send ``commands`` to ``cache-<index>`` after ``AUTH`` (the twin's password, read from its 0600
     file, never echoed); their replies, in order (:func:`gameday.object_cache.commands`)."""
-    return object_cache.commands(_server(twin, index), *commands, password=redis_cache.password(twin))
+    return object_cache.commands(_server(twin, index, member), *commands, password=redis_cache.password(twin))
 
 
-def _server(twin: Twin, index: int) -> object_cache.Server:
-    return object_cache.Server(host=redis_cache.address(twin, index), port=redis_cache.PORT, name=f"cache-{index}")
+def _server(twin: Twin, index: int, member: dict[str, Any] | None = None) -> object_cache.Server:
+    """``cache-<index>``: at the address the supervisor runs it on when its ``member`` status is given
+    (right whatever network this process assumed), else the twin's."""
+    address = (member or {}).get("address") or redis_cache.address(twin, index)
+    return object_cache.Server(host=address, port=redis_cache.PORT, name=f"cache-{index}")
 
 
 def flush_object_cache(twin: Twin, members: list[dict[str, Any]]) -> dict[str, Any]:
@@ -49,7 +52,7 @@ def flush_object_cache(twin: Twin, members: list[dict[str, Any]]) -> dict[str, A
         if m.get("pid") is None:
             done[m["name"]] = {"flushed": False, "why": "not running: it comes back empty (no persistence)"}
             continue
-        done[m["name"]] = object_cache.flush(_server(twin, m["index"]), password=redis_cache.password(twin))
+        done[m["name"]] = object_cache.flush(_server(twin, m["index"], m), password=redis_cache.password(twin))
     return {"members": done}
 
 
@@ -91,7 +94,7 @@ def status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:
     for m in caches:
         running = m.get("pid") is not None
         try:
-            keys, info = redis(twin, m["index"], ("DBSIZE",), ("INFO", "stats"))
+            keys, info = redis(twin, m["index"], ("DBSIZE",), ("INFO", "stats"), member=m)
         except GamedayError as err:
             out[m["name"]] = {"running": running, "answers": False, "error": str(err)[:300]}
             continue
@@ -99,6 +102,60 @@ def status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:
         out[m["name"]] = {"running": running, "answers": True, "keys": int(keys),
                           "hits": int(stats.get("keyspace_hits", 0)), "misses": int(stats.get("keyspace_misses", 0))}
     return {"members": out}
+
+
+def cdn_status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:
+    """Each wanted ``cdn-N`` as Varnish counts it since its cache process started (``varnishstat``):
+    ``{"members": {name: {"running", "answers", "objects", "hits", "misses", "passes", "hit_ratio"}}}``
+    (``hits`` include those served in grace; ``hit_ratio``: hits over every answer, as the load's
+    ``X-Cache`` counts it; None before the first request); ``error`` instead when it does not answer;
+    None when the twin runs no CDN."""
+    edges = [m for m in status.get("members", []) if m.get("workload") == cdn.WORKLOAD and m.get("desired", True)]
+    if not edges:
+        return None
+    out: dict[str, Any] = {}
+    for m in edges:
+        running = m.get("pid") is not None
+        try:
+            c = cdn.counters(twin, m["index"], fields=("MAIN.cache_hit", "MAIN.cache_hit_grace", "MAIN.cache_miss",
+                                                       "MAIN.s_pass", "MAIN.n_object"))
+        except GamedayError as err:
+            out[m["name"]] = {"running": running, "answers": False, "error": str(err)[:300]}
+            continue
+        hits = c.get("MAIN.cache_hit", 0) + c.get("MAIN.cache_hit_grace", 0)
+        misses, passes = c.get("MAIN.cache_miss", 0), c.get("MAIN.s_pass", 0)
+        answers = hits + misses + passes
+        out[m["name"]] = {"running": running, "answers": True, "objects": c.get("MAIN.n_object", 0), "hits": hits,
+                          "misses": misses, "passes": passes,
+                          "hit_ratio": round(hits / answers, 4) if answers else None}
+    return {"members": out}
+
+
+def summary_lines(twin: Twin, supervisor: dict[str, Any]) -> list[str]:
+    """``gameday sandbox status``'s lines for the site's caches (``supervisor``: the supervisor's status;
+    none for a cache the twin does not run)::
+
+        object cache cache-1: 812 keys, hit ratio 93.1% since it started (10,422 hits, 770 misses)
+        CDN cdn-1: 40 objects, hit ratio 64.0% since it started (2,864 answers: 1,833 hits, 961 misses, 70 passed)
+    """
+    lines = []
+    for name, m in ((status(twin, supervisor) or {}).get("members") or {}).items():
+        if not m.get("answers"):
+            lines.append(f"object cache {name}: not answering ({m.get('error', 'not running')})")
+            continue
+        looked = m["hits"] + m["misses"]
+        ratio = f"hit ratio {m['hits'] / looked:.1%}" if looked else "no lookups yet"
+        lines.append(f"object cache {name}: {m['keys']:,} keys, {ratio} since it started "
+                     f"({m['hits']:,} hits, {m['misses']:,} misses)")
+    for name, m in ((cdn_status(twin, supervisor) or {}).get("members") or {}).items():
+        if not m.get("answers"):
+            lines.append(f"CDN {name}: not answering ({m.get('error', 'not running')})")
+            continue
+        ratio = f"hit ratio {m['hit_ratio']:.1%}" if m["hit_ratio"] is not None else "no requests yet"
+        total = m["hits"] + m["misses"] + m["passes"]
+        lines.append(f"CDN {name}: {m['objects']:,} objects, {ratio} since it started ({total:,} answers: "
+                     f"{m['hits']:,} hits, {m['misses']:,} misses, {m['passes']:,} passed)")
+    return lines
 
 
 def members(status: dict[str, Any]) -> dict[str, list[str] | None]:

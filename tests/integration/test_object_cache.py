@@ -114,6 +114,21 @@ def _api(twin: Twin, phase: str, *, password: bool = True) -> tuple[dict, str]:
     return json.loads(proc.stdout), proc.stderr
 
 
+def test_sandbox_status_says_the_object_caches_keys_and_hit_ratio_as_redis_counts_them(cache_twin):
+    from click.testing import CliRunner
+
+    from gameday.cli import cli
+
+    requests.get(wordpress.url(cache_twin) + "/", timeout=10)  # a page: lookups in Redis
+    keys = int(_redis_cli(cache_twin, "DBSIZE"))
+    out = CliRunner().invoke(cli, ["sandbox", "--name", cache_twin.name, "status"], terminal_width=200)
+    assert out.exit_code == 0, out.output
+    line = next(x for x in out.output.splitlines() if x.startswith("object cache cache-1:"))
+    assert " keys, hit ratio " in line and "% since it started (" in line and line.endswith(" misses)"), line
+    assert int(line.split(": ", 1)[1].split(" keys")[0].replace(",", "")) >= keys, line  # Redis's own count
+    assert redis_cache.password(cache_twin) not in out.output
+
+
 def test_the_drop_in_implements_the_object_cache_api_on_redis_and_in_memory_without_it(cache_twin):
     wrote, said = _api(cache_twin, "write")
     assert wrote == {"state": "redis", "external": True, "add_new": True, "add_again": False,
