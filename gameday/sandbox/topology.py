@@ -126,7 +126,7 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     if twin.shape.wordpress:  # NotInstalled (naming the install command) when the relay or the front end is not built
         event_relay.prepare(twin)
         redis_cache.prepare(twin)
-        wordpress.prepare(twin, **wordpress_options(twin))
+        wordpress.prepare(twin, **wordpress_options(twin, with_cdn=not kubernetes))
     if not kubernetes:
         cdn.prepare(twin)
     if twin.shape.in_region_set:
@@ -137,12 +137,14 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
         kube.prepare(twin)
 
 
-def wordpress_options(twin: Twin) -> dict:
+def wordpress_options(twin: Twin, *, with_cdn: bool = True) -> dict:
     """The twin's :func:`wordpress.prepare` arguments (its object cache, the site addresses it answers as
     itself: a region's global front, the public front door before the CDN (its readers come in by that
-    host), the TLS name); :func:`wordpress.settings` of them is what its ``wp-config.php`` says."""
+    host), the TLS name, and its CDN's edges to purge when it runs one: ``with_cdn``);
+    :func:`wordpress.settings` of them is what its ``wp-config.php`` says."""
     return {"cache_addr": redis_cache.addr(twin),
-            "also_homes": [*_front_urls(twin), lb.front_door_url(twin), _tls_site(twin)]}
+            "also_homes": [*_front_urls(twin), lb.front_door_url(twin), _tls_site(twin)],
+            "cdn_purge": cdn.purge_addrs(twin) if with_cdn else []}
 
 
 def _front_urls(twin: Twin) -> list[str]:

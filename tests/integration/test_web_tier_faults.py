@@ -63,7 +63,8 @@ def faults_twin():
                                    lb.workload(twin), cdn.workload(twin)])
 
     def prepare():
-        options = {"home": cdn.url(twin), "also_homes": [twin.lb_url, lb.front_door_url(twin)], "search_urls": [], "publish_ack_wait": 0}
+        options = {"home": cdn.url(twin), "also_homes": [twin.lb_url, lb.front_door_url(twin)], "search_urls": [],
+                   "publish_ack_wait": 0, "cdn_purge": cdn.purge_addrs(twin)}
         stack.prepare(twin, **options)  # the database's secrets, roles and data directory
         wordpress.prepare(twin, db_addr=twin.db_addr_via_proxy(), **options)  # ... WordPress through toxiproxy
         toxiproxy.prepare(twin)
@@ -106,6 +107,38 @@ def _pool_at_rest(deadline_s: float = 15) -> dict:
         time.sleep(0.5)
         pool = web_probes.worker_pools(configuration=CONF)["members"]["web-1"]
     return pool
+
+
+def test_a_published_update_is_purged_from_the_cdn_at_once(faults_twin):
+    """Purge on publish: a page the CDN holds is fresh for readers right after its post is updated (it was
+    up to TTL + grace, 70 s, stale), and so are the home page and its category's page; pages the update did
+    not touch stay cached."""
+    post_id, slug, category = stack.sql(faults_twin, "SELECT p.ID, p.post_name, t.slug FROM wp_posts p "
+                                        "JOIN wp_term_relationships r ON r.object_id = p.ID JOIN wp_term_taxonomy x "
+                                        "ON x.term_taxonomy_id = r.term_taxonomy_id AND x.taxonomy = 'category' "
+                                        "JOIN wp_terms t ON t.term_id = x.term_id WHERE p.post_type = 'post' AND "
+                                        "p.post_status = 'publish' ORDER BY p.ID LIMIT 1")[0]
+    other = stack.sql(faults_twin, "SELECT post_name FROM wp_posts WHERE post_type = 'post' AND post_status = "
+                                   "'publish' AND ID <> %s ORDER BY ID DESC LIMIT 1", (post_id,))[0][0]
+    pages = [f"/guidance/{slug}", "/", f"/category/{category}", f"/guidance/{other}"]
+
+    def edge(path: str) -> requests.Response:
+        return requests.get(cdn.url(faults_twin) + path, timeout=15, allow_redirects=False)
+
+    for path in pages:  # cached: the second read is a hit
+        edge(path)
+        assert edge(path).headers["X-Cache"] == "HIT", path
+    title = f"Updated guidance {time.time_ns()}"
+    stack.publish(faults_twin, [{"id": post_id, "title": title}])  # through WordPress: its hooks, then shutdown
+    after = {path: edge(path) for path in pages}
+    assert after[f"/guidance/{slug}"].headers["X-Cache"] == "MISS" and title in after[f"/guidance/{slug}"].text
+    assert after["/"].headers["X-Cache"] == "MISS"  # the home page lists the latest: purged too
+    assert after[f"/category/{category}"].headers["X-Cache"] == "MISS"
+    assert after[f"/guidance/{other}"].headers["X-Cache"] == "HIT"  # untouched: still served from the cache
+    assert edge(f"/guidance/{slug}").headers["X-Cache"] == "HIT"  # and cached again
+    # the edge refuses a purge from elsewhere than this machine; from here it answers 200 (what WordPress sent)
+    purge = requests.request("PURGE", cdn.url(faults_twin) + f"/guidance/{other}", timeout=10)
+    assert purge.status_code == 200 and edge(f"/guidance/{other}").headers["X-Cache"] == "MISS"
 
 
 def test_a_slow_database_exhausts_the_workers_and_the_workers_playbook_frees_them(faults_twin, target):

@@ -155,7 +155,7 @@ def test_wordpress_answers_as_the_global_front_a_reader_came_through(tmp_path):
     assert topology._front_urls(promoted) == topology._front_urls(demoted) == front_urls  # after a move too
     assert topology._front_urls(Twin.create("alone", 65)) == []
     keys = ("TWIN", "CONFIG_NAME", "DB_NAME", "DB_USER", "DB_HOST", "CONTENT_DIR", "THEME", "MU_PLUGIN_DIR",
-            "SEARCH_URLS", "SEARCH_HOSTS", "SEARCH_USER", "SEARCH_CA", "CONTENT_INDEX", "CACHE_ADDR")
+            "SEARCH_URLS", "SEARCH_HOSTS", "SEARCH_USER", "SEARCH_CA", "CONTENT_INDEX", "CACHE_ADDR", "CDN_PURGE")
     config = tmp_path / "wp-config.php"
     config.write_text(files.render("wp-config.php", {**{k: "x" for k in keys}, "PUBLISH_ACK_WAIT": "0.5",
                                                      "HOME": r.primary.lb_url, "ALSO_HOMES": " ".join(front_urls)}))

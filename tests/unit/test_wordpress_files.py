@@ -91,10 +91,11 @@ def test_the_twins_wp_config_keeps_no_revisions_and_sets_the_publish_wait():
     """WP_POST_REVISIONS false (an update adds no revision row to wp_posts, issue 17 D3) and the publish's
     wait for the relay's mark (D4) as a PHP number."""
     keys = ("TWIN", "CONFIG_NAME", "DB_NAME", "DB_USER", "DB_HOST", "HOME", "CONTENT_DIR", "THEME", "MU_PLUGIN_DIR",
-            "SEARCH_URLS", "SEARCH_HOSTS", "SEARCH_USER", "SEARCH_CA", "CONTENT_INDEX", "CACHE_ADDR", "ALSO_HOMES")
+            "SEARCH_URLS", "SEARCH_HOSTS", "SEARCH_USER", "SEARCH_CA", "CONTENT_INDEX", "CACHE_ADDR", "ALSO_HOMES", "CDN_PURGE")
     text = files.render("wp-config.php", {**{k: "x" for k in keys}, "PUBLISH_ACK_WAIT": repr(0.5)})
     assert "define('WP_POST_REVISIONS', false);" in text
     assert "define('GAMEDAY_PUBLISH_ACK_WAIT', 0.5);" in text
+    assert "define('GAMEDAY_CDN_PURGE', 'x');" in text  # the edges purge.php sends PURGE to
 
 
 @pytest.mark.parametrize("wait", [-0.1, wordpress.MAX_PUBLISH_ACK_WAIT_S + 0.1, float("nan")])
@@ -103,3 +104,12 @@ def test_a_publish_wait_out_of_range_is_refused_before_anything_is_written(tmp_p
     with pytest.raises(ValueError, match="publish_ack_wait must be 0..8 seconds"):
         wordpress.prepare(twin, publish_ack_wait=wait)
     assert not (tmp_path / "unit").exists()
+
+
+def test_the_twin_names_its_cdn_edges_for_wordpress_to_purge_and_the_kubernetes_twin_none():
+    from gameday.sandbox import topology
+
+    twin = Twin.create("purge-test", 64)
+    assert topology.wordpress_options(twin)["cdn_purge"] == ["127.64.5.1:8080"]  # cdn-1, as its VCL serves
+    assert topology.wordpress_options(twin, with_cdn=False)["cdn_purge"] == []  # no CDN on the Kubernetes twin
+    assert wordpress.settings(twin, **topology.wordpress_options(twin))["CDN_PURGE"] == "127.64.5.1:8080"

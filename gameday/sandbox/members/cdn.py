@@ -42,6 +42,12 @@ A topology of its own adds it the same way::
   - every response says ``X-Cache: HIT`` (served from the cache, stale or not) or ``MISS``;
   - ``GET`` :data:`READY_PATH` is answered by Varnish itself (200): the member's readiness, which does
     not depend on the origin.
+  - ``PURGE <path>`` from this machine (:data:`PURGERS`) bans every cached object of that path, whatever
+    the host it was asked by (each object remembers its path in ``X-Gameday-Url``, which readers never
+    see), and answers 200: WordPress sends it for the pages a publish, an update or a removal changed
+    (the must-use plugin's ``purge.php``, the edges :func:`purge_addrs` names), so readers get the new
+    page at once instead of up to :data:`TTL` + :data:`GRACE_HEALTHY` seconds later. A banned page is
+    never served stale, not even in grace. Anything else than this machine gets 403.
 
 Nothing secret is in the VCL or in argv.
 """
@@ -74,6 +80,8 @@ VARNISHD = "/usr/sbin/varnishd"
 PARAMS = {"thread_pools": "1", "thread_pool_min": "8", "thread_pool_max": "200", "vsl_space": "4m",
           "backend_idle_timeout": "30", "timeout_idle": "20"}
 AUTH_COOKIES = ("wordpress_logged_in_", "wordpress_sec_", "wp-postpass_", "comment_author_")
+PURGERS = "127.0.0.0/8"  # who may PURGE: this machine (the twin is loopback only; a CDN's API needs a key)
+URL_HEADER = "X-Gameday-Url"  # each cached object's path, for PURGE's ban (lurker-friendly: obj.* only)
 
 
 def address(twin: Twin, index: int = 1) -> str:
@@ -83,6 +91,11 @@ def address(twin: Twin, index: int = 1) -> str:
 def url(twin: Twin, index: int = 1) -> str:
     """The site through ``cdn-<index>``: what readers would be sent to."""
     return f"http://{address(twin, index)}:{PORT}"
+
+
+def purge_addrs(twin: Twin, replicas: int = 1) -> list[str]:
+    """``host:port`` of each edge ``cdn-1..replicas``: where WordPress sends its PURGE requests."""
+    return [f"{address(twin, i)}:{PORT}" for i in range(1, replicas + 1)]
 
 
 def vcl_path(twin: Twin, index: int = 1) -> Path:
@@ -111,6 +124,10 @@ vcl 4.1;
 # origin is healthy, {grace} s while it is sick.
 import std;
 
+acl purgers {{
+    "{PURGERS.split('/')[0]}"/{PURGERS.split('/')[1]};
+}}
+
 backend origin {{
     .host = "{backend_host}";
     .port = "{backend_port}";
@@ -132,6 +149,13 @@ sub vcl_recv {{
     unset req.http.X-Gameday-Cdn-Pass;
     if (req.url == "{READY_PATH}") {{
         return (synth(200, "ready"));
+    }}
+    if (req.method == "PURGE") {{
+        if (client.ip !~ purgers) {{
+            return (synth(403, "purge not allowed"));
+        }}
+        ban("obj.http.{URL_HEADER} == " + req.url);
+        return (synth(200, "purged"));
     }}
     set req.backend_hint = origin;
     if (req.method != "GET" && req.method != "HEAD") {{
@@ -180,6 +204,7 @@ sub vcl_backend_response {{
         set beresp.ttl = {ttl}s;
     }}
     set beresp.grace = {grace}s;
+    set beresp.http.{URL_HEADER} = bereq.url;
 }}
 
 sub vcl_backend_error {{
@@ -189,6 +214,7 @@ sub vcl_backend_error {{
 }}
 
 sub vcl_deliver {{
+    unset resp.http.{URL_HEADER};
     if (req.http.X-Gameday-Cdn-Pass) {{
         set resp.http.X-Cache = "MISS";
         set resp.http.X-Cache-Pass = req.http.X-Gameday-Cdn-Pass;

@@ -127,7 +127,8 @@ def _install_tree(src: Path, dest: Path) -> None:
 
 def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None,
             home: str | None = None, cache_addr: str | None = None,
-            publish_ack_wait: float = PUBLISH_ACK_WAIT_S, also_homes: tuple[str, ...] | list[str] = ()) -> None:
+            publish_ack_wait: float = PUBLISH_ACK_WAIT_S, also_homes: tuple[str, ...] | list[str] = (),
+            cdn_purge: tuple[str, ...] | list[str] = ()) -> None:
     """Write the twin's WordPress files (again: they hold no data) and create its content directory.
     ``db_addr`` defaults to the database through toxiproxy and ``search_urls`` to the search nodes
     through toxiproxy, as the web tier reaches them; ``home`` (WordPress's site address) to the load
@@ -137,7 +138,9 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     anything is written, for one that is not such a URL); ``cache_addr`` (``host:port`` of the Redis
     object cache, :mod:`.redis_cache`) installs the object-cache drop-in, which is removed when it is None; ``publish_ack_wait``: how long
     ``POST /api/articles`` waits for the event relay to send the publish's event (201 "acknowledged"
-    when it did, else 202 "pending"; lower it in a topology without a relay). Each replica's launcher renders
+    when it did, else 202 "pending"; lower it in a topology without a relay); ``cdn_purge``: ``host:port`` of
+    each CDN edge WordPress sends ``PURGE`` to for the pages a publish changed (:func:`.cdn.purge_addrs`;
+    none: no purge, pages refresh after the CDN's TTL). Each replica's launcher renders
     its own php-fpm and nginx files from its argv (:func:`member`). Refused first (NotInstalled,
     naming the install command) when the search front end its nginx serves at /app/ is not built from
     the current sources: an unbuilt bundle would otherwise be a silent 404 to readers."""
@@ -157,7 +160,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
     _install_tree(files.MU_PLUGINS, conf / "mu-plugins")
     values = {key: files.php_string(value) for key, value in settings(
         twin, db_addr=db_addr, search_urls=search_urls, home=home, cache_addr=cache_addr,
-        publish_ack_wait=publish_ack_wait, also_homes=homes).items()}
+        publish_ack_wait=publish_ack_wait, also_homes=homes, cdn_purge=cdn_purge).items()}
     config = conf / "wp-config.php"
     config.write_text(files.render("wp-config.php", values))
     config.chmod(0o644)
@@ -171,7 +174,7 @@ def prepare(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | 
 
 def settings(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] | None = None, home: str | None = None,
              cache_addr: str | None = None, publish_ack_wait: float = PUBLISH_ACK_WAIT_S,
-             also_homes: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
+             also_homes: tuple[str, ...] | list[str] = (), cdn_purge: tuple[str, ...] | list[str] = ()) -> dict[str, str]:
     """What ``wp-config.php`` says, by its template's names, for :func:`prepare`'s arguments (defaults as
     there); nothing is read or written. The inventory reads the addresses WordPress reaches from it
     (``gameday.coverage.sandbox``): a replica's argv names none of them."""
@@ -184,6 +187,7 @@ def settings(twin: Twin, *, db_addr: str | None = None, search_urls: list[str] |
         "SEARCH_URLS": ",".join(search), "SEARCH_HOSTS": ",".join(hosts), "SEARCH_USER": SEARCH_USER,
         "SEARCH_CA": twin.search_ca(), "CONTENT_INDEX": CONTENT_INDEX, "CACHE_ADDR": cache_addr or "",
         "PUBLISH_ACK_WAIT": repr(float(publish_ack_wait)), "ALSO_HOMES": " ".join(also_homes),
+        "CDN_PURGE": ",".join(cdn_purge),
     }
 
 

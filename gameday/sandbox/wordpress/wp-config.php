@@ -51,6 +51,10 @@ define('GAMEDAY_SEARCH_TIMEOUT', 2);
 // (201 "acknowledged"), else answers 202 "pending" (routes.php)
 define('GAMEDAY_PUBLISH_ACK_WAIT', @PUBLISH_ACK_WAIT@);
 
+// the CDN's edges (host:port, comma-separated; '' without a CDN): purge.php sends each a PURGE for the pages
+// a publish, an update or a removal changed
+define('GAMEDAY_CDN_PURGE', '@CDN_PURGE@');
+
 // the object cache (WP_CONTENT_DIR/object-cache.php, installed when the twin has a cache member):
 // Redis at this host:port ('' without one), password GAMEDAY_REDIS_PASSWORD; keys prefixed per twin
 define('GAMEDAY_REDIS_ADDR', '@CACHE_ADDR@');
