@@ -16,6 +16,7 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+from pathlib import Path
 
 import psutil
 
@@ -24,23 +25,26 @@ MARK = "GAMEDAY_CHILD_OF"
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def started_at(pid: int) -> float | None:
-    """When process ``pid`` started (seconds since the epoch, as the kernel counts it), or None when
-    there is no such process. A pid and its start time name one process: pids are reused (this
-    machine's ``pid_max`` is 32768, and a make test goes round it), start times are not."""
+def started_at(pid: int) -> str | None:
+    """Which start of process ``pid`` this is: ``"<boot id>:<start time in clock ticks since boot>"``
+    (``/proc/<pid>/stat`` field 22), or None when there is no such process. A pid and its start name one
+    process: pids are reused (this machine's ``pid_max`` is 32768, and a make test goes round it), starts
+    are not, and unlike a wall-clock start time they do not move when the clock is stepped."""
     try:
-        return psutil.Process(pid).create_time()
-    except psutil.NoSuchProcess:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except (OSError, ValueError):
         return None
+    fields = stat.rsplit(")", 1)[-1].split()  # after the command name, which may hold spaces and parentheses
+    return f"{boot}:{fields[19]}" if len(fields) > 19 else None
 
 
-def is_process(pid: int, started: float | None) -> bool:
-    """True while the process ``pid`` that started at ``started`` (:func:`started_at`; None: unknown,
-    any process with that pid counts) is alive; a process that reused the pid is not it."""
+def is_process(pid: int, started: str | None) -> bool:
+    """True while the process ``pid`` whose start is ``started`` (:func:`started_at`; None or not a
+    string: unknown, any process with that pid counts) is alive; a process that reused the pid is not it."""
     if not is_running(pid):
         return False
-    now = started_at(pid)
-    return started is None or (now is not None and abs(now - started) < 1.0)
+    return not isinstance(started, str) or started_at(pid) == started
 
 
 def is_running(pid: int) -> bool:

@@ -105,7 +105,8 @@ def commands(server: Server, *cmds: tuple[str, ...], password: str | None = None
                                 "as its certificate does") from None
     except (OSError, ValueError) as err:
         raise GamedayError(f"object cache {server} did not answer: {type(err).__name__}: {err}",
-                           hint="check its address and port, and whether it speaks TLS (tls:)") from None
+                           hint="check that it runs at that address and port, and speaks TLS when it is told to "
+                                "(kubernetes.object_cache.tls) and not otherwise") from None
     if auth and replies[0] != "OK":
         raise GamedayError(f"object cache {server} refused the password ({replies[0][:80]})",
                            hint="check the credential the environment names for it (its AUTH string)")
@@ -116,9 +117,16 @@ def flush(server: Server, *, password: str | None = None, username: str | None =
     """Empty it (``FLUSHALL``) and prove it: a sentinel key written first is read back as gone.
     ``{"flushed": True, "keys_before": N, "seconds": s}``; raises GamedayError when it was not emptied."""
     started = time.monotonic()
-    keys = commands(server, ("SET", SENTINEL, "1"), ("DBSIZE",), password=password, username=username)[1]
+    written, keys = commands(server, ("SET", SENTINEL, "1"), ("DBSIZE",), password=password, username=username)
+    if written != "OK" or not keys.isdigit():
+        raise GamedayError(f"object cache {server}: the sentinel key was not written (SET answered {written[:80]!r}, "
+                           f"DBSIZE {keys[:80]!r}): nothing was flushed",
+                           hint="a server that asks for a password needs the credential the environment names for "
+                                "it; one that is read-only or out of memory cannot take the proof")
     flushed, left = commands(server, ("FLUSHALL",), ("EXISTS", SENTINEL), password=password, username=username)
     if flushed != "OK" or left != "0":
-        raise GamedayError(f"object cache {server}: FLUSHALL answered {flushed!r} and the sentinel key is "
-                           f"{'still there' if left != '0' else 'gone'}")
+        raise GamedayError(f"object cache {server}: FLUSHALL answered {flushed[:80]!r} and the sentinel key is "
+                           f"{'gone' if left == '0' else 'still there'}",
+                           hint="a server that refuses FLUSHALL (a renamed or disabled command) cannot be emptied "
+                                "this way")
     return {"flushed": True, "keys_before": max(0, int(keys) - 1), "seconds": round(time.monotonic() - started, 3)}

@@ -9,12 +9,16 @@ The sandbox's lock is ``<state root>/locks/<target>.json``. A Kubernetes target'
 ``gameday-lock-<target>`` (``coordination.k8s.io``) in its state namespace, so a laptop and the
 CronJob exclude each other; its holder renews it every :data:`RENEW_S` seconds, and a Lease not
 renewed for :data:`LEASE_S` seconds (its holder's pod was killed) may be taken over. On either, a lock
-whose owner process is gone (same host) may be taken over at once, and the takeover is reported. The
-owner is its pid *and* the process's start time: a pid reused by another process (they wrap at 32,768
-here) does not keep a dead run's lock held.
+whose owner process is gone (same host) may be taken over at once, and the takeover is reported: a pid
+reused by another process (they wrap at 32,768 here) does not keep a dead run's lock held.
 
-A run releases every lock it took when it ends (:func:`release_taken`: the guard's after-experiment
-hook), the other regions' of a region drill too.
+The owner is its pid *and* that process's start (boot id and start tick, :func:`gameday.children.started_at`).
+
+A ``chaos run`` releases every lock it took in its own name when it ends (:func:`release_taken`: the
+guard's after-experiment hook), a region drill's other region too. Under a game day, the locks its
+``chaos run`` children take are in the game day's name (``GAMEDAY_LOCK_PID``) and stay until it ends;
+once it has exited they are stale. (On a Kubernetes target such a child's Lease is not renewed by
+anyone and goes stale after :data:`LEASE_S`: left as it was.)
 
 A game day holds the lock for its whole run and lets the ``chaos run`` processes it starts act under
 it: it exports ``GAMEDAY_LOCK_PID=<its pid>``, and a lock held by that pid counts as held by them
@@ -71,7 +75,22 @@ def release_taken() -> list[str]:
     with _taken_lock:
         locks = list(_taken.values())
         _taken.clear()
-    return [lock.target for lock in locks if lock.release()]
+    released = []
+    for lock in locks:
+        try:
+            if lock.release():
+                released.append(lock.target)
+        except (GamedayError, OSError) as err:  # a Lease whose API server is gone: it goes stale after LEASE_S
+            log.error("gameday: could not release the lock of %s: %s", lock.target, err)
+    return released
+
+
+def _forget(lock: "TargetLock") -> None:
+    """A lock released (or given up) by its own call: no longer one :func:`release_taken` must release."""
+    with _taken_lock:
+        taken = _taken.get(lock.target)
+        if taken is not None and taken.pid == lock.pid and type(taken) is type(lock):
+            del _taken[lock.target]
 
 
 def _default_pid(owner_pid: int | None) -> int:
@@ -149,6 +168,7 @@ class TargetLock:
         return replaced
 
     def release(self) -> bool:
+        _forget(self)
         if self.held_by_me():
             self.path.unlink(missing_ok=True)
             return True
@@ -285,6 +305,7 @@ class LeaseLock(TargetLock):
 
     def release(self) -> bool:
         from ..targets.kubernetes_state import Conflict
+        _forget(self)
         self._stop.set()
         lease, holder = self._read()
         if not self._mine(holder):

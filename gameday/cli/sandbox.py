@@ -251,7 +251,8 @@ def status(twin: Twin, as_json: bool) -> None:
     data = SandboxClient(twin.paths).status()
     from ..sandbox import site_caches
     if as_json:
-        caches = {"object_cache": site_caches.status(twin, data), "cdn": site_caches.cdn_status(twin, data)}
+        from ..sandbox.front_door import cdn_status
+        caches = {"object_cache": site_caches.status(twin, data), "cdn": cdn_status(twin, data)}
         print_json({**data, **({"site_caches": caches} if any(caches.values()) else {})})
     else:
         console.print(status_table(data))

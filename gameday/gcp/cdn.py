@@ -20,7 +20,8 @@ Usage::
 
 ``invalidate`` sends ``urlMaps.invalidateCache`` once (no retry: it is not idempotent in cost, and
 Google rate-limits invalidations), then polls the global operation until it is DONE, within
-``timeout_s`` (default 240 s; invalidations usually finish within a minute or two); one still running
+``timeout_s`` (default 240 s, at most 600; invalidations usually finish within a minute or two; a
+playbook step's time left bounds it too); one still running
 at the deadline raises ``DeadlineExceeded`` naming it (it goes on at Google). API errors become one
 :class:`CdnError` line (or UsageError, for what the user must fix) naming the url map and the fix.
 """
@@ -108,8 +109,8 @@ def _http_message(head: str, what: str, err: Any) -> GamedayError:
                              "project id")
     if status == 404:
         return UsageError(f"{head}: no such url map or operation: could not {what} ({detail})",
-                          hint="check cloud_cdn.url_map and its project in the environment file "
-                               "(gcloud compute url-maps list --project PROJECT)")
+                          hint="check cloud_cdn.url_map and its project in the environment file (gcloud compute "
+                               "url-maps list --project PROJECT); following an operation, it may have expired")
     if status == 429:
         return CdnError(f"{head}: invalidations are rate-limited: could not {what} ({detail})",
                         hint="wait a minute and run the step again (gameday playbook ... --apply)")
@@ -149,8 +150,9 @@ class CloudCdn:
         on = f" on host {self.host}" if self.host else ""
         return f"Cloud CDN's cached {self.path}{on} (url map {self.url_map}, project {self.project})"
 
-    def invalidate(self, *, service: Any = None) -> dict[str, Any]:
-        """Invalidate :attr:`path` (and :attr:`host`) and wait until Google says it is done; what was done."""
+    def invalidate(self, *, service: Any = None, timeout_s: float | None = None) -> dict[str, Any]:
+        """Invalidate :attr:`path` (and :attr:`host`) and wait until Google says it is done, up to
+        :attr:`timeout_s` or ``timeout_s`` (a playbook step's time left), the shorter; what was done."""
         service = service or compute()
         body: dict[str, Any] = {"path": self.path}
         if self.host:
@@ -159,12 +161,13 @@ class CloudCdn:
         with translated(f"invalidate {self.path}", self.url_map):
             operation = service.urlMaps().invalidateCache(project=self.project, urlMap=self.url_map,
                                                           body=body).execute(num_retries=0)
-        finished = self._wait(service, operation)
+        wait_s = self.timeout_s if timeout_s is None else max(0.0, min(self.timeout_s, timeout_s))
+        finished = self._wait(service, operation, wait_s)
         return {"kind": "cloud-cdn", "url_map": self.url_map, "project": self.project, "path": self.path,
                 "host": self.host, "operation": finished.get("name"), "invalidated": True,
                 "seconds": round(time.monotonic() - started, 3)}
 
-    def _wait(self, service: Any, operation: dict[str, Any]) -> dict[str, Any]:
+    def _wait(self, service: Any, operation: dict[str, Any], wait_s: float) -> dict[str, Any]:
         name = operation.get("name")
         if not name:
             raise CdnError(f"Cloud CDN (url map {self.url_map}) started an invalidation but sent no operation to follow")
@@ -179,13 +182,14 @@ class CloudCdn:
             return last["op"] if last["op"].get("status") == "DONE" else None
 
         try:
-            finished = wait_until(done, timeout=self.timeout_s, interval=self.poll_s,
+            finished = wait_until(done, timeout=wait_s, interval=self.poll_s,
                                   what=f"Cloud CDN invalidation {name} of {self.path} (url map {self.url_map}) to finish")
         except DeadlineExceeded as err:
             raise DeadlineExceeded(f"{err.message} (last status {last['op'].get('status') or 'unknown'}); readers may "
                                    "still be served cached pages until it does",
                                    hint=f"it goes on at Google: gcloud compute operations describe {name} --global "
-                                        f"--project {self.project}; raise cloud_cdn.timeout_s if it is only slow") from None
+                                        f"--project {self.project}; raise cloud_cdn.timeout_s (at most 600) if it is "
+                                        "only slow") from None
         errors = (finished.get("error") or {}).get("errors") or []
         if errors:
             text = "; ".join(f"{e.get('code') or 'ERROR'}: {e.get('message') or 'no message'}" for e in errors)

@@ -104,40 +104,15 @@ def status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:
     return {"members": out}
 
 
-def cdn_status(twin: Twin, status: dict[str, Any]) -> dict[str, Any] | None:
-    """Each wanted ``cdn-N`` as Varnish counts it since its cache process started (``varnishstat``):
-    ``{"members": {name: {"running", "answers", "objects", "hits", "misses", "passes", "hit_ratio"}}}``
-    (``hits`` include those served in grace; ``hit_ratio``: hits over every answer, as the load's
-    ``X-Cache`` counts it; None before the first request); ``error`` instead when it does not answer;
-    None when the twin runs no CDN."""
-    edges = [m for m in status.get("members", []) if m.get("workload") == cdn.WORKLOAD and m.get("desired", True)]
-    if not edges:
-        return None
-    out: dict[str, Any] = {}
-    for m in edges:
-        running = m.get("pid") is not None
-        try:
-            c = cdn.counters(twin, m["index"], fields=("MAIN.cache_hit", "MAIN.cache_hit_grace", "MAIN.cache_miss",
-                                                       "MAIN.s_pass", "MAIN.n_object"))
-        except GamedayError as err:
-            out[m["name"]] = {"running": running, "answers": False, "error": str(err)[:300]}
-            continue
-        hits = c.get("MAIN.cache_hit", 0) + c.get("MAIN.cache_hit_grace", 0)
-        misses, passes = c.get("MAIN.cache_miss", 0), c.get("MAIN.s_pass", 0)
-        answers = hits + misses + passes
-        out[m["name"]] = {"running": running, "answers": True, "objects": c.get("MAIN.n_object", 0), "hits": hits,
-                          "misses": misses, "passes": passes,
-                          "hit_ratio": round(hits / answers, 4) if answers else None}
-    return {"members": out}
-
-
 def summary_lines(twin: Twin, supervisor: dict[str, Any]) -> list[str]:
     """``gameday sandbox status``'s lines for the site's caches (``supervisor``: the supervisor's status;
     none for a cache the twin does not run)::
 
         object cache cache-1: 812 keys, hit ratio 93.1% since it started (10,422 hits, 770 misses)
         CDN cdn-1: 40 objects, hit ratio 64.0% since it started (2,864 answers: 1,833 hits, 961 misses, 70 passed)
-    """
+
+    The CDN's counts are :func:`gameday.sandbox.front_door.cdn_status`' (varnishstat's ``cache_hit``, which
+    includes the hits served in grace); the hit ratio is hits over every answer, as ``X-Cache`` counts it."""
     lines = []
     for name, m in ((status(twin, supervisor) or {}).get("members") or {}).items():
         if not m.get("answers"):
@@ -147,12 +122,13 @@ def summary_lines(twin: Twin, supervisor: dict[str, Any]) -> list[str]:
         ratio = f"hit ratio {m['hits'] / looked:.1%}" if looked else "no lookups yet"
         lines.append(f"object cache {name}: {m['keys']:,} keys, {ratio} since it started "
                      f"({m['hits']:,} hits, {m['misses']:,} misses)")
+    from .front_door import cdn_status
     for name, m in ((cdn_status(twin, supervisor) or {}).get("members") or {}).items():
         if not m.get("answers"):
             lines.append(f"CDN {name}: not answering ({m.get('error', 'not running')})")
             continue
-        ratio = f"hit ratio {m['hit_ratio']:.1%}" if m["hit_ratio"] is not None else "no requests yet"
         total = m["hits"] + m["misses"] + m["passes"]
+        ratio = f"hit ratio {m['hits'] / total:.1%}" if total else "no requests yet"
         lines.append(f"CDN {name}: {m['objects']:,} objects, {ratio} since it started ({total:,} answers: "
                      f"{m['hits']:,} hits, {m['misses']:,} misses, {m['passes']:,} passed)")
     return lines

@@ -101,8 +101,9 @@ class CloudCdn(Strict):
     path: Optional[str] = Field(None, pattern=r"^/[^*\s]*\*?$", max_length=1024,
                                 description="what to invalidate: a path, * only at its end (default /*: every page)")
     host: Optional[str] = Field(None, min_length=1, max_length=253, description="only this host's pages (default: all)")
-    timeout_s: Optional[float] = Field(None, gt=0, le=3600, description="seconds to wait for the invalidation "
-                                                                        "to finish (default 240)")
+    timeout_s: Optional[float] = Field(None, gt=0, le=600, description="seconds to wait for the invalidation "
+                                                                       "to finish (default 240, at most 600: the "
+                                                                       "playbook step's deadline)")
 
 
 class CredentialRef(Strict):

@@ -466,7 +466,7 @@ class Target(abc.ABC):
         """(user, password, database) of the site's database, read at the moment of use. The
         password is registered with :mod:`gameday.redact` and never leaves this process."""
 
-    def flush_site_caches(self) -> dict[str, Any]:
+    def flush_site_caches(self, *, timeout_s: float | None = None) -> dict[str, Any]:
         """Empty the site's object cache and ban every page its CDN cached, after the database's
         content changed underneath them (a point-in-time restore, a failover, a region promotion), so
         that no reader is served what the restore removed or changed::
@@ -476,7 +476,8 @@ class Target(abc.ABC):
             #  "cdn": {"members": {"cdn-1": {"banned": True, "objects_before": 40}}}}
 
         ``None`` for a cache this target has none of. Here: neither is declared, so nothing is done
-        (a target that has them overrides this); raises GamedayError when a cache it has does not answer."""
+        (a target that has them overrides this); raises GamedayError when a cache it has does not answer.
+        ``timeout_s``: the longest it may wait for a cache to say it is done (a playbook step's time left)."""
         return {"object_cache": None, "cdn": None}
 
     def site_caches(self) -> dict[str, list[str] | None]:

@@ -490,11 +490,12 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         return db.promote_replica()
 
     # the failover drill on Cloud SQL (gameday.chaos.db.actions.lose_primary; kubernetes_cloudsql)
-    def flush_site_caches(self) -> dict[str, Any]:
+    def flush_site_caches(self, *, timeout_s: float | None = None) -> dict[str, Any]:
         """The object cache emptied when the environment names it (``kubernetes.object_cache``, e.g.
         Memorystore: ``FLUSHALL`` after ``AUTH`` with ``credentials.object_cache``, over TLS verified with
         ``trust:``; :mod:`gameday.object_cache`), then Cloud CDN invalidated when it declares it
-        (``cloud_cdn``: :mod:`gameday.gcp.cdn`), waited for; ``None`` for one it names none of."""
+        (``cloud_cdn``: :mod:`gameday.gcp.cdn`), waited for up to ``cloud_cdn.timeout_s`` or ``timeout_s``,
+        the shorter; ``None`` for one it names none of."""
         done = super().flush_site_caches()
         cache = self.block.get("object_cache")
         if cache:
@@ -512,7 +513,8 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
                 server, password=password, username=(ref or {}).get("username"))}}
         if self.env.cloud_cdn:
             from ..gcp.cdn import CloudCdn
-            done["cdn"] = CloudCdn.from_settings(self.env.cloud_cdn, self.env.cloud_monitoring).invalidate()
+            done["cdn"] = CloudCdn.from_settings(self.env.cloud_cdn, self.env.cloud_monitoring).invalidate(
+                timeout_s=timeout_s)
         return done
 
     def site_caches(self) -> dict[str, list[str] | None]:

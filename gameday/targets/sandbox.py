@@ -574,7 +574,7 @@ class SandboxTarget(Target):
         host, port = self._twin().db_addr().split(":")
         return host, int(port)
 
-    def flush_site_caches(self) -> dict:
+    def flush_site_caches(self, *, timeout_s: float | None = None) -> dict:
         """The twin's object cache (``cache-N``, WordPress's Redis) emptied and its CDN (``cdn-N``,
         Varnish) banned, for those it runs (:func:`gameday.sandbox.site_caches.flush`); ``None`` for
         one it does not run (the Python site has no object cache)."""

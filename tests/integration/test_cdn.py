@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 import sys
 from pathlib import Path
@@ -124,27 +125,26 @@ def test_sandbox_status_says_the_cdns_hit_ratio_as_varnish_counts_it(cdn_twin):
     from click.testing import CliRunner
 
     from gameday.cli import cli
-    from gameday.sandbox import site_caches
 
     _get(cdn_twin, "/guidance/status-line")  # a miss, then three hits: the counters move by at least that
     before = cdn.counters(cdn_twin)
     for _ in range(3):
         _get(cdn_twin, "/guidance/status-line")
     _counted(cdn_twin, before, cache_hit=3)
-    counted = cdn.counters(cdn_twin)
-    hits = counted.get("MAIN.cache_hit", 0) + counted.get("MAIN.cache_hit_grace", 0)
-    total = hits + counted.get("MAIN.cache_miss", 0) + counted.get("MAIN.s_pass", 0)
-    edge = site_caches.cdn_status(cdn_twin, SandboxClient(cdn_twin.paths).status())["members"]["cdn-1"]
-    assert edge["answers"] and edge["hits"] >= hits and edge["hit_ratio"] == round(edge["hits"] / (
-        edge["hits"] + edge["misses"] + edge["passes"]), 4) and edge["objects"] >= 1, edge
     out = CliRunner().invoke(cli, ["sandbox", "--name", cdn_twin.name, "status"], terminal_width=200)
     assert out.exit_code == 0, out.output
     line = next(x for x in out.output.splitlines() if x.startswith("CDN cdn-1:"))
-    assert " objects, hit ratio " in line and "% since it started (" in line and total >= 4, line
+    found = re.fullmatch(r"CDN cdn-1: ([\d,]+) objects, hit ratio ([\d.]+)% since it started \(([\d,]+) answers: "
+                         r"([\d,]+) hits, ([\d,]+) misses, ([\d,]+) passed\)", line)
+    assert found, line
+    objects, ratio, total, hits, misses, passes = (float(g.replace(",", "")) for g in found.groups())
+    # varnishstat's own counts (cache_hit includes the grace hits, Varnish's docs): at least this test's
+    assert hits >= before.get("MAIN.cache_hit", 0) + 3 and objects >= 1 and total == hits + misses + passes, line
+    assert abs(ratio - 100 * hits / total) <= 0.05 + 1e-9, line  # the ratio shown, to its one decimal
     caches = json.loads(CliRunner().invoke(cli, ["sandbox", "--name", cdn_twin.name, "status", "--json"]).output)[
         "site_caches"]
     assert caches["object_cache"] is None and "object cache" not in out.output  # no Redis in this twin
-    assert caches["cdn"]["members"]["cdn-1"]["hits"] >= edge["hits"]
+    assert caches["cdn"]["members"]["cdn-1"]["hits"] >= hits
 
 
 def test_logins_posts_admin_health_and_private_pages_go_to_the_origin(cdn_twin):

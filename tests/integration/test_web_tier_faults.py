@@ -120,7 +120,10 @@ def test_a_published_update_is_purged_from_the_cdn_at_once(faults_twin):
                                         "p.post_status = 'publish' ORDER BY p.ID LIMIT 1")[0]
     other = stack.sql(faults_twin, "SELECT post_name FROM wp_posts WHERE post_type = 'post' AND post_status = "
                                    "'publish' AND ID <> %s ORDER BY ID DESC LIMIT 1", (post_id,))[0][0]
-    pages = [f"/guidance/{slug}", "/", f"/category/{category}", f"/guidance/{other}"]
+    moved_to, moved_slug = stack.sql(faults_twin, "SELECT t.name, t.slug FROM wp_terms t JOIN wp_term_taxonomy x ON "
+                                                  "x.term_id = t.term_id AND x.taxonomy = 'category' WHERE t.slug <> %s "
+                                                  "AND x.count > 0 ORDER BY t.term_id LIMIT 1", (category,))[0]
+    pages = [f"/guidance/{slug}", "/", f"/category/{category}", f"/category/{moved_slug}", f"/guidance/{other}"]
 
     def edge(path: str) -> requests.Response:
         return requests.get(cdn.url(faults_twin) + path, timeout=15, allow_redirects=False)
@@ -129,14 +132,17 @@ def test_a_published_update_is_purged_from_the_cdn_at_once(faults_twin):
         edge(path)
         assert edge(path).headers["X-Cache"] == "HIT", path
     title = f"Updated guidance {time.time_ns()}"
-    stack.publish(faults_twin, [{"id": post_id, "title": title}])  # through WordPress: its hooks, then shutdown
+    # through WordPress (its hooks, then shutdown): a new title, and moved to another category
+    stack.publish(faults_twin, [{"id": post_id, "title": title, "category": moved_to}])
     after = {path: edge(path) for path in pages}
     assert after[f"/guidance/{slug}"].headers["X-Cache"] == "MISS" and title in after[f"/guidance/{slug}"].text
     assert after["/"].headers["X-Cache"] == "MISS"  # the home page lists the latest: purged too
-    assert after[f"/category/{category}"].headers["X-Cache"] == "MISS"
+    assert after[f"/category/{category}"].headers["X-Cache"] == "MISS"  # the category it left ...
+    assert after[f"/category/{moved_slug}"].headers["X-Cache"] == "MISS"  # ... and the one it joined (its first
+    # page lists the category's latest posts: an old post updated need not be on it)
     assert after[f"/guidance/{other}"].headers["X-Cache"] == "HIT"  # untouched: still served from the cache
     assert edge(f"/guidance/{slug}").headers["X-Cache"] == "HIT"  # and cached again
-    # the edge refuses a purge from elsewhere than this machine; from here it answers 200 (what WordPress sent)
+    # a PURGE from this machine (what WordPress sends) is answered 200 and bans that path
     purge = requests.request("PURGE", cdn.url(faults_twin) + f"/guidance/{other}", timeout=10)
     assert purge.status_code == 200 and edge(f"/guidance/{other}").headers["X-Cache"] == "MISS"
 

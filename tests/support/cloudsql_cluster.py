@@ -66,6 +66,8 @@ def staging_environment(twin: Twin, *, name: str, password_var: str, site_url: s
     kubeconfig = kube.kubeconfig_path(twin)
     env.update(name=name, production=production, site_url=site_url)
     env.pop("trust", None)
+    env.pop("cloud_cdn", None)  # the example's Cloud CDN and Memorystore are not here (and not on loopback):
+    env["kubernetes"].pop("object_cache", None)  # the db playbook's flush step has no cache to empty
     env["kubernetes"].update(kubeconfig=str(kubeconfig),
                              context=yaml.safe_load(kubeconfig.read_text())["current-context"])
     env["kubernetes"]["db"] = {"host": db.address(twin), "port": 3306, "database": DB_NAME, "cloud_sql": cloud_sql,

@@ -118,3 +118,15 @@ def test_a_plaintext_endpoint_must_be_loopback(monkeypatch):
     monkeypatch.setenv(cdn.ENDPOINT_ENV, "http://compute.example.com/")
     with pytest.raises(UsageError, match="loopback"):
         cdn.compute()
+
+
+def test_the_step_waits_no_longer_than_its_time_left(compute):
+    from gameday.recovery.context import Context
+    from gameday.recovery.engine import run_step
+    from gameday.recovery.layers import db
+
+    compute.script(never=True)
+    target = KubernetesTarget(from_mapping(staging(timeout_s=600), "gke-staging"))  # Cloud CDN may take 600 s ...
+    done = run_step(db.CORE, db.FLUSH_AFTER_RESTORE, Context(target=target), step_timeout=1.0)  # ... the step has 1
+    assert done.status == "failed" and done.seconds < 10, done
+    assert "operation-0001-invalidate" in done.detail and "still be served cached pages" in done.detail, done.detail

@@ -34,7 +34,8 @@ def fresh_experiment():
 def test_a_refusal_in_the_method_stops_it_after_the_activity():
     with pytest.raises(InterruptExecution):
         refuses()
-    with pytest.raises(InterruptExecution, match="activity 'lag' refused.*refuses: environment 'x' names no second"):
+    with pytest.raises(InterruptExecution, match="refused .refuses: environment 'x' names no second.*stops after "
+                                                 "activity 'lag'"):
         guard.after_activity_control({"name": "lag"}, state={"status": "failed"})
     guard.after_activity_control({"name": "next"}, state={"status": "succeeded"})  # taken once: the next is clean
 
@@ -52,6 +53,21 @@ def test_a_refusal_in_the_rollbacks_does_not_stop_the_others():
         refuses()
     guard.after_activity_control({"name": "lag"}, state={"status": "failed"})
     assert take_refusal() is None
+
+
+def test_a_background_activitys_refusal_stops_the_run_on_the_main_thread():
+    import threading
+
+    def background() -> None:  # Chaos Toolkit runs a background activity and its hooks in a pool thread
+        with pytest.raises(InterruptExecution):
+            refuses()
+        guard.after_activity_control({"name": "in-the-background"}, state={"status": "failed"})  # dropped there
+
+    worker = threading.Thread(target=background)
+    worker.start()
+    worker.join(timeout=10)
+    with pytest.raises(InterruptExecution, match="stops at the end of the method"):
+        guard.after_method_control({"title": "t"}, state=[])
 
 
 def test_a_new_experiment_forgets_the_last_ones_refusal_and_rollbacks():

@@ -13,6 +13,7 @@ import sys
 
 import pytest
 
+from gameday.chaos import lock as lock_module
 from gameday.chaos.lock import TargetLock, TargetLocked, release_taken
 from gameday.children import started_at
 
@@ -22,7 +23,8 @@ def state(tmp_path, monkeypatch):
     monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
     monkeypatch.delenv("GAMEDAY_LOCK_PID", raising=False)
     yield tmp_path
-    release_taken()
+    for target in ("r1", "r2", "r3"):  # this test's own (release_taken would release other tests' in this worker)
+        TargetLock(target).release()
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def other_process():
     proc.wait(timeout=10)
 
 
-def _held_by(target: str, pid: int, started: float | None) -> TargetLock:
+def _held_by(target: str, pid: int, started: str | None) -> TargetLock:
     lock = TargetLock(target)
     lock.path.parent.mkdir(parents=True, exist_ok=True)
     record = {"target": target, "pid": pid, "host": socket.gethostname(), "purpose": "region drill",
@@ -51,17 +53,20 @@ def test_a_live_holder_keeps_its_lock(other_process):
 
 
 def test_a_pid_another_process_reused_does_not_hold_the_dead_runs_lock(other_process):
-    # the record's process started an hour before the process that has its pid now
-    _held_by("r2", other_process.pid, started_at(other_process.pid) - 3600)
+    # the record's process started before the process that has its pid now (another start, same boot)
+    boot, ticks = started_at(other_process.pid).split(":")
+    _held_by("r2", other_process.pid, f"{boot}:{int(ticks) - 360000}")
     replaced = TargetLock("r2").acquire(purpose="region drill")
     assert replaced["pid"] == other_process.pid  # taken over, and said so
     assert TargetLock("r2").holder()["pid"] == os.getpid()
 
 
 def test_a_record_of_this_pid_from_an_earlier_process_is_not_this_process():
-    lock = _held_by("r1", os.getpid(), started_at(os.getpid()) - 3600)
+    boot, ticks = started_at(os.getpid()).split(":")
+    earlier = f"{boot}:{int(ticks) - 1}"
+    lock = _held_by("r1", os.getpid(), earlier)
     assert not lock.held_by_me()
-    assert lock.acquire()["pid_started"] < started_at(os.getpid())  # the old record was replaced
+    assert lock.acquire()["pid_started"] == earlier  # the old record was replaced, and said so
     assert lock.held_by_me()
 
 
@@ -71,7 +76,15 @@ def test_a_record_without_a_start_time_counts_any_process_with_its_pid(other_pro
         TargetLock("r2").acquire()
 
 
+def test_a_start_is_the_boot_and_the_kernels_tick_count_not_a_wall_clock_time(other_process):
+    first = started_at(other_process.pid)
+    boot, ticks = first.split(":")
+    assert boot == open("/proc/sys/kernel/random/boot_id").read().strip() and int(ticks) > 0
+    assert started_at(other_process.pid) == first and started_at(2 ** 22 + 1) is None  # stable; no such pid
+
+
 def test_a_run_releases_every_lock_it_took_and_no_other(other_process):
+    release_taken()  # what earlier tests in this process took (a run starts with none)
     TargetLock("r1").acquire(purpose="chaos")
     TargetLock("r2").acquire(purpose="region drill")
     theirs = _held_by("r3", other_process.pid, started_at(other_process.pid))
@@ -79,3 +92,6 @@ def test_a_run_releases_every_lock_it_took_and_no_other(other_process):
     assert TargetLock("r1").holder() is None and TargetLock("r2").holder() is None
     assert theirs.holder()["pid"] == other_process.pid
     assert release_taken() == []
+    TargetLock("r1").acquire()
+    assert "r1" in lock_module._taken
+    assert TargetLock("r1").release() and "r1" not in lock_module._taken  # released by its own call: forgotten

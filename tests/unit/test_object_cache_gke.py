@@ -139,3 +139,12 @@ def test_a_wrong_auth_string_or_an_untrusted_ca_fails_the_step_naming_the_fix_an
     with pytest.raises(GamedayError) as err:
         untrusted.flush_site_caches()
     assert "its TLS certificate did not verify" in str(err.value) and "trust:" in err.value.hint
+
+
+def test_a_server_that_asks_for_a_password_not_given_flushes_nothing_and_says_why(memorystore):
+    server, tmp_path = memorystore
+    trust.install([{"file": str(tmp_path / "ca.pem")}], None, "test")
+    with pytest.raises(GamedayError) as err:
+        object_cache.flush(server)  # no credential named: NOAUTH
+    assert "the sentinel key was not written" in str(err.value) and "NOAUTH" in str(err.value)
+    assert "credential" in err.value.hint

@@ -39,7 +39,7 @@ from ..context import environment, take_refusal
 from ..lock import lock_for, release_taken
 
 __all__ = ["before_experiment_control", "after_experiment_control", "after_activity_control",
-           "before_rollback_control"]
+           "after_method_control", "before_rollback_control"]
 
 log = logging.getLogger("chaostoolkit")
 SETTLE_S = 60.0  # after repairing an earlier run's faults: how long members may take to be ready again
@@ -123,11 +123,27 @@ def before_experiment_control(context: Dict[str, Any], configuration: Dict[str, 
 def after_activity_control(context: Dict[str, Any], state: Any = None, **kwargs: Any) -> None:
     """Chaos Toolkit calls it after every activity: an activity that refused to act (it raised
     ``InterruptExecution``, which the Python provider reports as a failure and carries on) stops the run
-    here, where Chaos Toolkit honours it, unless the rollbacks have begun."""
+    here, where Chaos Toolkit honours it, unless the rollbacks have begun. Only on the main thread: a
+    background activity's hook runs in a pool thread whose exception Chaos Toolkit drops, so its refusal
+    waits for the main thread's next activity or the method's end (:func:`after_method_control`)."""
+    _stop_if_refused(f"after activity {context.get('name')!r}")
+
+
+def after_method_control(context: Any = None, state: Any = None, **kwargs: Any) -> None:
+    """Chaos Toolkit calls it when the method ends: a refusal of a background activity not yet raised
+    stops the run here, before the steady state is checked again."""
+    _stop_if_refused("at the end of the method")
+
+
+def _stop_if_refused(where: str) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        return
     refusal = take_refusal()
-    if refusal is not None and not _rolling_back.is_set():
-        raise InterruptExecution(f"gameday guard: activity {context.get('name')!r} refused, so the experiment "
-                                 f"stops here and the actions after it do not run: {refusal}")
+    if refusal is not None and _rolling_back.is_set():
+        log.warning(f"gameday guard: a rollback refused ({refusal}); the other rollbacks go on")
+    elif refusal is not None:
+        raise InterruptExecution(f"gameday guard: an activity refused ({refusal}), so the experiment stops {where} "
+                                 "and the actions after it do not run")
 
 
 def before_rollback_control(context: Any = None, **kwargs: Any) -> None:
@@ -145,13 +161,15 @@ def after_experiment_control(context: Dict[str, Any], state: Any = None, configu
         log.error(f"gameday guard: {type(err).__name__}: {err}")
         return
     lock = lock_for(env)
-    if not lock.held_by_me():
-        return  # another run holds the target: its faults are its own to undo
-    if lock.inherited():
-        return  # the game day that started us undoes and releases
     try:
-        for repaired in ledger.run_pending(env):
-            log.warning(f"gameday: undid a fault the rollbacks left: {repaired['reason']}")
+        if not lock.held_by_me():
+            return  # another run holds the target: its faults are its own to undo
+        if lock.inherited():
+            return  # the game day that started us undoes and releases
+        try:
+            for repaired in ledger.run_pending(env):
+                log.warning(f"gameday: undid a fault the rollbacks left: {repaired['reason']}")
+        finally:
+            lock.release()
     finally:
-        lock.release()
-        release_taken()  # the other locks this run took (a region drill's other region)
+        release_taken()  # the other locks this process took itself (a region drill's other region), whatever happened

@@ -226,7 +226,7 @@ def _flush_caches(ctx: Context) -> str:
     """The promoted region's caches: its object cache held what its replica's database had when it was
     cached (replication does not invalidate WordPress's cache) and its CDN pages built from it."""
     p = pair(ctx)
-    return f"{p.active()}: {site_caches.flushed(p.target(p.active()))}"
+    return f"{p.active()}: {site_caches.flushed(p.target(p.active()), site_caches.time_left(ctx))}"
 
 
 def _flush_caches_foreseen(ctx: Context) -> str:

@@ -46,11 +46,12 @@ def words(done: dict[str, Any]) -> str:
             + one("CDN", "ban", "cdn", "objects_before", "objects cached", "banned"))
 
 
-def flushed(target: Target) -> str:
-    return words(target.flush_site_caches())
+def flushed(target: Target, timeout_s: float | None = None) -> str:
+    """Flush ``target``'s caches (waiting at most ``timeout_s`` for one to say it is done); what was done, in words."""
+    return words(target.flush_site_caches(timeout_s=timeout_s))
 
 
-DEADLINE_S = 300  # the twin's flush takes a second; a Cloud CDN invalidation waits up to cloud_cdn.timeout_s (240)
+DEADLINE_S = 600  # the twin's flush takes a second; a Cloud CDN invalidation waits up to cloud_cdn.timeout_s (240, at most 600)
 
 
 def foreseen(target: Target) -> str:
@@ -75,4 +76,10 @@ def _foresee_own(ctx: Context) -> str:
 
 
 def _flush_own(ctx: Context) -> str:
-    return flushed(ctx.target)
+    return flushed(ctx.target, time_left(ctx))
+
+
+def time_left(ctx: Context) -> float | None:
+    """The running step's time left (``ctx.deadline``, set by the engine), or None outside a step."""
+    deadline = getattr(ctx, "deadline", None)
+    return None if deadline is None else deadline.remaining()

@@ -47,7 +47,9 @@ A topology of its own adds it the same way::
     see), and answers 200: WordPress sends it for the pages a publish, an update or a removal changed
     (the must-use plugin's ``purge.php``, the edges :func:`purge_addrs` names), so readers get the new
     page at once instead of up to :data:`TTL` + :data:`GRACE_HEALTHY` seconds later. A banned page is
-    never served stale, not even in grace. Anything else than this machine gets 403.
+    never served stale, not even in grace. Anything else than this machine gets 403; a ban Varnish
+    refuses, 400 with its reason. The path is matched exactly: a copy cached under a query string
+    (``/?utm_source=...``) keeps its TTL.
 
 Nothing secret is in the VCL or in argv.
 """
@@ -154,7 +156,9 @@ sub vcl_recv {{
         if (client.ip !~ purgers) {{
             return (synth(403, "purge not allowed"));
         }}
-        ban("obj.http.{URL_HEADER} == " + req.url);
+        if (!std.ban("obj.http.{URL_HEADER} == " + req.url)) {{
+            return (synth(400, std.ban_error()));
+        }}
         return (synth(200, "purged"));
     }}
     set req.backend_hint = origin;

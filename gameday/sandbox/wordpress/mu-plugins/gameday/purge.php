@@ -8,19 +8,23 @@
  * other status, the trash included) or is deleted while published: its contract path (/guidance/<slug>,
  * /medicines/<slug>: routes.php) with and without the trailing slash, its WordPress permalink, the home
  * page (it lists the latest 20), each of its categories' pages (/category/<slug>) and the monographs'
- * archive; an update that changes the slug purges the old paths too. Where: every edge named in
+ * archive; an update purges the pages of the post as it was before too (its old slug, the categories it
+ * was taken out of). Where: every edge named in
  * GAMEDAY_CDN_PURGE (host:port, comma-separated, wp-config.php; '' sends nothing), one `PURGE <path>`
  * request each (gameday.sandbox.members.cdn's VCL bans every copy of that path, whatever host it was
  * asked by). When: at the end of the request (`shutdown`), after the change and its outbox event were
  * committed (outbox.php), so a reader who misses right after the purge gets the new page.
  *
- * A purge never fails the change: an edge that does not answer within PURGE_TIMEOUT is logged (PHP's
- * error log, the replica's) and the page refreshes after the TTL as before. While seeding
- * (GAMEDAY_SEEDING) nothing is purged (nothing was cached).
+ * A purge never fails the change: an edge that does not answer within PURGE_TIMEOUT (a connect, or an
+ * answer) is logged (PHP's error log, the replica's) and skipped, and the purges of one request stop
+ * after PURGE_BUDGET seconds in all; the pages left refresh after the TTL as before. The change's
+ * request waits for them (php-fpm runs `shutdown` before it ends the request): so the editor who saved
+ * sees the new page at once. While seeding (GAMEDAY_SEEDING) nothing is purged (nothing was cached).
  */
 namespace Gameday;
 
-const PURGE_TIMEOUT = 0.5;  // seconds per edge, connect and answer
+const PURGE_TIMEOUT = 0.5;  // seconds per request to an edge, connect and answer each
+const PURGE_BUDGET = 2.0;   // seconds for all of one request's purges
 
 final class Purge
 {
@@ -71,30 +75,40 @@ function note_stale(\WP_Post $post): void
     }
 }
 
-/** Send one PURGE per path to each edge; [edge => purged count]. */
+/** Send one PURGE per path to each edge, within PURGE_BUDGET; [edge => purged count]. */
 function send_purges(): array
 {
     $done = [];
     if (Purge::$paths === []) {
         return $done;
     }
+    $until = microtime(true) + PURGE_BUDGET;
     foreach (purge_edges() as $edge) {
         [$host, $port] = array_pad(explode(':', $edge, 2), 2, '80');
         $done[$edge] = 0;
         foreach (array_keys(Purge::$paths) as $path) {
+            $left = $until - microtime(true);
+            if ($left <= 0.05) {
+                error_log("gameday purge: out of time (PURGE_BUDGET); edge $edge's pages left refresh after their TTL");
+                break 2;
+            }
             $errno = 0;
             $errstr = '';
-            $conn = @fsockopen($host, (int) $port, $errno, $errstr, PURGE_TIMEOUT);
+            $conn = @fsockopen($host, (int) $port, $errno, $errstr, min(PURGE_TIMEOUT, $left));
             if ($conn === false) {
                 error_log("gameday purge: edge $edge did not answer ($errstr); its pages refresh after their TTL");
                 break;
             }
-            stream_set_timeout($conn, 0, (int) (PURGE_TIMEOUT * 1e6));
+            stream_set_timeout($conn, 0, (int) (min(PURGE_TIMEOUT, $left) * 1e6));
             fwrite($conn, "PURGE $path HTTP/1.1\r\nHost: $host\r\nConnection: close\r\n\r\n");
             $status = (string) fgets($conn, 256);
+            $timed_out = (bool) (stream_get_meta_data($conn)['timed_out'] ?? false);
             fclose($conn);
             if (preg_match('#^HTTP/1\.[01] 200 #', $status)) {
                 $done[$edge]++;
+            } elseif ($timed_out) {
+                error_log("gameday purge: edge $edge accepted but did not answer PURGE $path; its pages refresh after their TTL");
+                break;
             } else {
                 error_log('gameday purge: edge ' . $edge . ' answered ' . trim($status) . " to PURGE $path");
             }
@@ -109,11 +123,12 @@ add_action('transition_post_status', static function (string $new, string $old, 
         note_stale($post);
     }
 }, 10, 3);
-add_action('post_updated', static function (int $id, \WP_Post $after, \WP_Post $before): void {
-    if ($before->post_status === 'publish' && $before->post_name !== $after->post_name) {
-        note_stale($before);  // the old slug's pages
+add_action('pre_post_update', static function (int $id): void {
+    $before = get_post($id);  // as it is before the update: its old slug's and old categories' pages
+    if ($before instanceof \WP_Post && $before->post_status === 'publish') {
+        note_stale($before);
     }
-}, 10, 3);
+}, 10, 1);
 add_action('before_delete_post', static function (int $id, \WP_Post $post): void {
     if ($post->post_status === 'publish') {
         note_stale($post);
