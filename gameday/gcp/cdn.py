@@ -29,7 +29,6 @@ at the deadline raises ``DeadlineExceeded`` naming it (it goes on at Google). AP
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import time
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from typing import Any, Iterator
 
 from ..deadline import wait_until
 from ..errors import DeadlineExceeded, GamedayError, UsageError
-from .client import CREDENTIALS_HINT, check_loopback_url, default_credentials
+from .client import CREDENTIALS_HINT, discovery_service
 
 ENDPOINT_ENV = "GAMEDAY_COMPUTE_ENDPOINT"
 SCOPES = ["https://www.googleapis.com/auth/compute"]
@@ -54,21 +53,8 @@ def compute(endpoint: str | None = None, *, timeout_s: float = 30.0, credentials
     """The Compute Engine v1 service (a ``googleapiclient`` Resource): plain HTTP to ``endpoint`` (or
     ``$GAMEDAY_COMPUTE_ENDPOINT``) with anonymous credentials when given, else Google Cloud with
     Application Default Credentials. Each HTTP request gives up after ``timeout_s`` seconds."""
-    import google_auth_httplib2
-    import httplib2
-    from google.auth.credentials import AnonymousCredentials
-    from googleapiclient.discovery import build
-
-    endpoint = endpoint or os.environ.get(ENDPOINT_ENV)
-    options: dict[str, Any] = {}
-    if endpoint:
-        check_loopback_url(ENDPOINT_ENV, endpoint, path="/")
-        options["api_endpoint"] = endpoint if endpoint.endswith("/") else endpoint + "/"
-    if credentials is None:
-        credentials = AnonymousCredentials() if endpoint else default_credentials(SCOPES, service="Cloud CDN")
-    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout_s))
-    return build("compute", "v1", http=http, client_options=options or None, static_discovery=True,
-                 cache_discovery=False)
+    return discovery_service("compute", "v1", endpoint_env=ENDPOINT_ENV, endpoint=endpoint, scopes=SCOPES,
+                             service="Cloud CDN", timeout_s=timeout_s, credentials=credentials)
 
 
 @contextlib.contextmanager

@@ -75,6 +75,30 @@ def check_loopback_url(env_var: str, endpoint: str, *, path: str = "") -> None:
                          hint=f"it is for local test servers (http://127.0.0.1:PORT{path}); unset it to reach Google Cloud")
 
 
+def discovery_service(api: str, version: str, *, endpoint_env: str, endpoint: str | None, scopes: list[str],
+                      service: str, timeout_s: float = 30.0, credentials: Any = None) -> Any:
+    """A ``googleapiclient`` Resource for ``api`` ``version`` from the discovery document shipped in the
+    package: plain HTTP to ``endpoint`` (or ``$<endpoint_env>``, loopback only) with anonymous credentials
+    when given, else Google Cloud with Application Default Credentials for ``scopes`` (``service`` names it
+    in the error when there are none); ``credentials`` overrides either. Each HTTP request gives up after
+    ``timeout_s`` seconds. Used by :func:`gameday.gcp.cloudsql.sqladmin` and :func:`gameday.gcp.cdn.compute`."""
+    import google_auth_httplib2
+    import httplib2
+    from google.auth.credentials import AnonymousCredentials
+    from googleapiclient.discovery import build
+
+    endpoint = endpoint or os.environ.get(endpoint_env)
+    options: dict[str, Any] = {}
+    if endpoint:
+        check_loopback_url(endpoint_env, endpoint, path="/")
+        options["api_endpoint"] = endpoint if endpoint.endswith("/") else endpoint + "/"
+    if credentials is None:
+        credentials = AnonymousCredentials() if endpoint else default_credentials(scopes, service=service)
+    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout_s))
+    return build(api, version, http=http, client_options=options or None, static_discovery=True,
+                 cache_discovery=False)
+
+
 def metric_client(endpoint: str | None = None) -> Any:
     """A ``MetricServiceClient``: plaintext to ``endpoint`` (or ``$GAMEDAY_MONITORING_ENDPOINT``) when
     given, else Google Cloud with Application Default Credentials."""

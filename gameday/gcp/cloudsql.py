@@ -29,7 +29,6 @@ one :class:`CloudSqlError` line naming the fix (:func:`translated`).
 from __future__ import annotations
 
 import contextlib
-import os
 import socket
 import time
 from datetime import datetime, timezone
@@ -37,7 +36,7 @@ from typing import Any, Iterator
 
 from ..deadline import wait_until
 from ..errors import DeadlineExceeded, GamedayError, UsageError
-from .client import CREDENTIALS_HINT, check_loopback_url, default_credentials
+from .client import CREDENTIALS_HINT, discovery_service
 
 ENDPOINT_ENV = "GAMEDAY_CLOUDSQL_ENDPOINT"
 SCOPES = ["https://www.googleapis.com/auth/sqlservice.admin"]
@@ -60,21 +59,8 @@ def sqladmin(endpoint: str | None = None, *, timeout_s: float = 30.0, credential
     (or ``$GAMEDAY_CLOUDSQL_ENDPOINT``) with anonymous credentials when given, else Google Cloud with
     Application Default Credentials; ``credentials`` overrides either (tests: a service account whose
     token endpoint is local). Each HTTP request gives up after ``timeout_s`` seconds."""
-    import google_auth_httplib2
-    import httplib2
-    from google.auth.credentials import AnonymousCredentials
-    from googleapiclient.discovery import build
-
-    endpoint = endpoint or os.environ.get(ENDPOINT_ENV)
-    options: dict[str, Any] = {}
-    if endpoint:
-        check_loopback_url(ENDPOINT_ENV, endpoint, path="/")
-        options["api_endpoint"] = endpoint if endpoint.endswith("/") else endpoint + "/"
-    if credentials is None:
-        credentials = AnonymousCredentials() if endpoint else default_credentials(SCOPES, service="Cloud SQL")
-    http = google_auth_httplib2.AuthorizedHttp(credentials, http=httplib2.Http(timeout=timeout_s))
-    return build("sqladmin", "v1", http=http, client_options=options or None, static_discovery=True,
-                 cache_discovery=False)
+    return discovery_service("sqladmin", "v1", endpoint_env=ENDPOINT_ENV, endpoint=endpoint, scopes=SCOPES,
+                             service="Cloud SQL", timeout_s=timeout_s, credentials=credentials)
 
 
 @contextlib.contextmanager
