@@ -30,9 +30,10 @@ Publishes are signed in as the site's publisher (HTTP basic auth) when ``GAMEDAY
 the target's ``publisher_auth``; external workers need them in their own environment); the password
 is then taken out of the environment at import. Without them no Authorization header is sent.
 
-Open model: every user sends one request per ``pacing_s`` (``constant_pacing``) and waits at
-most ``pacing_s`` for an answer, so arrivals keep their rate while the server stalls; users start
-staggered over one pacing interval. The shape (``loadtests/shapes.py``) sets users = rate x pacing.
+Open model: every user sends one request per ``pacing_s``, on a grid of its own, and waits at most
+``pacing_s`` for an answer, so arrivals keep their rate while the server stalls; users' send
+instants are spread evenly over one pacing interval (``loadtests/arrivals.py``). The shape
+(``loadtests/shapes.py``) sets users = rate x pacing.
 """
 
 from __future__ import annotations
@@ -47,9 +48,10 @@ from urllib.parse import quote_plus
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # shapes.py, timeline.py beside this file
 
-from locust import FastHttpUser, constant_pacing, events  # noqa: E402
+from locust import FastHttpUser, events  # noqa: E402
 from locust.contrib.fasthttp import LocustUserAgent  # noqa: E402
 
+import arrivals  # noqa: E402
 import shapes  # noqa: E402
 import timeline as recorder  # noqa: E402
 from gameday import hostguard  # noqa: E402
@@ -158,7 +160,7 @@ class HostGuardedAgent(LocustUserAgent):
 class SpsVisitor(FastHttpUser):
     """One pacing slot of the open model: one request every PACING_S seconds, on schedule."""
 
-    wait_time = constant_pacing(PACING_S)
+    wait_time = arrivals.on_grid(PACING_S)
     network_timeout = PACING_S
     connection_timeout = PACING_S
     # Verify the site's certificate (Locust's FastHttpUser skips it by default): the system's roots,
@@ -174,9 +176,9 @@ class SpsVisitor(FastHttpUser):
         self.client.client.__class__ = HostGuardedAgent
 
     def on_start(self) -> None:
-        # Spread first requests over one pacing interval: a burst of new users is not a burst of requests.
-        time.sleep(random.random() * PACING_S)
-        self._cp_last_run = time.perf_counter()  # constant_pacing counts from here, not from creation
+        # Users' sends spread evenly over one pacing interval (arrivals.py): a burst of new users is not
+        # a burst of requests, and no second of the interval goes without one.
+        arrivals.start(self, PACING_S)
 
 
 # ---- the shape and the timeline ----------------------------------------------------------------

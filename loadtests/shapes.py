@@ -1,7 +1,7 @@
 """Load shapes: open-model user counts for the smoke, day, peak and surge profiles.
 
 Each shape turns a target rate (requests/s, from ``gameday.load.profiles.Schedule``) into a
-user count: every user sends one request per ``pacing_s`` (``constant_pacing``), so
+user count: every user sends one request per ``pacing_s`` (on its grid: ``arrivals.py``), so
 
     users = target_rps x pacing_s
 

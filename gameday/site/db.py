@@ -10,8 +10,10 @@ Each thread keeps its own connection (gunicorn gthread workers run requests on 8
 ``connect_timeout=1``, ``read_timeout=2``, ``write_timeout=2``, autocommit for reads, so a dead or
 frozen database costs a request at most ~2 s, never a hang. Any database error closes that
 thread's connection (the next call opens a fresh one) and is raised as :class:`DatabaseUnavailable`
-whose message never contains the password. A read that fails at once on a *reused* connection
-(the server restarted since) is retried once on a fresh connection. After a connection failure
+whose message never contains the password. A call whose *reused* connection turns out lost (the
+server restarted since it was opened) is retried once on a fresh connection: a read whatever it had
+sent, a write only when its ``BEGIN`` failed (nothing of it reached the server); a timeout is never
+retried (the server may be frozen: a retry would double the wait). After a connection failure
 all calls fail fast for 1 s, then one call at a time probes the server until it answers, so a
 dead database does not tie up every web thread for the full timeout.
 """
@@ -53,7 +55,6 @@ __all__ = [
 T = TypeVar("T")
 
 RETRY_AFTER = 1.0  # after a connection failure, calls fail fast; one probe per this many seconds
-STALE_RETRY_WITHIN = 0.2  # a reused connection failing faster than this is retried once
 
 ARTICLE_COLUMNS = "id, kind, slug, title, category, summary, body, version, updated_at"
 LIST_COLUMNS = "id, kind, slug, title, category, summary, version, updated_at"
@@ -181,7 +182,7 @@ class Database:
         raise DatabaseUnavailable(
             f"database at {self._cfg.db_addr} is unavailable ({reason}, {age:.1f}s ago; retried every {RETRY_AFTER:g}s)")
 
-    def _run(self, fn: Callable[[pymysql.connections.Connection], T], *, retry: bool) -> T:
+    def _run(self, fn: Callable[[pymysql.connections.Connection], T], *, retry: Callable[[], bool]) -> T:
         probe = self._admit()
         try:
             result = self._attempt(fn, retry=retry)
@@ -200,30 +201,37 @@ class Database:
                 with self._state_lock:
                     self._probing = False
 
-    def _attempt(self, fn: Callable[[pymysql.connections.Connection], T], *, retry: bool) -> T:
-        started = time.monotonic()
+    def _attempt(self, fn: Callable[[pymysql.connections.Connection], T], *, retry: Callable[[], bool]) -> T:
+        """``fn`` on this thread's connection; ``retry()`` says, after a failure, whether ``fn`` may run
+        again (a reused connection found lost, not timed out, is retried once on a fresh one)."""
         conn, reused = self._connection()
         try:
             return fn(conn)
         except (pymysql.MySQLError, OSError) as err:
             self.discard()
             lost = _is_connection_error(err)
-            # A connection that went stale while idle (server restarted) fails at once: retry that
-            # once on a fresh connection. A slow failure (timeout) is not retried.
-            if retry and reused and lost and time.monotonic() - started < STALE_RETRY_WITHIN:
-                return self._attempt(fn, retry=False)
+            # A connection that went stale while idle (the server restarted) is found lost on its first
+            # use: retry on a fresh one. Told by the error, not by how fast it failed (a fixed bound
+            # guesses the host's speed: a busy one can take longer to find a stale connection). A
+            # timeout is not retried: the server may be frozen.
+            if reused and lost and not _timed_out(err) and retry():
+                return self._attempt(fn, retry=_never)
             raise DatabaseUnavailable(f"database error at {self._cfg.db_addr}: {_describe(err)}",
                                       connection_lost=lost, reason=_describe(err)) from None
 
     def read(self, fn: Callable[[pymysql.connections.Connection], T]) -> T:
         """Run ``fn(conn)`` in autocommit mode; retried once on a fresh connection if it was stale."""
-        return self._run(fn, retry=True)
+        return self._run(fn, retry=_always)
 
     def write(self, fn: Callable[[pymysql.connections.Connection], T]) -> T:
         """Run ``fn(conn)`` in one transaction: commit if it returns, roll back if it raises."""
 
+        began = False
+
         def transaction(conn: pymysql.connections.Connection) -> T:
+            nonlocal began
             conn.begin()
+            began = True  # the server has the transaction: a lost connection from here is not retried
             try:
                 result = fn(conn)
             except BaseException:
@@ -232,7 +240,7 @@ class Database:
             conn.commit()
             return result
 
-        return self._run(transaction, retry=False)
+        return self._run(transaction, retry=lambda: not began)
 
     def ping(self) -> None:
         """``SELECT 1``; raises :class:`DatabaseUnavailable` if that fails."""
@@ -242,7 +250,7 @@ class Database:
                 cur.execute("SELECT 1")
                 cur.fetchall()
 
-        self._run(select_one, retry=True)
+        self._run(select_one, retry=_always)
 
     def close(self) -> None:
         """Close this thread's connection."""
@@ -254,6 +262,25 @@ def _rollback_quietly(conn: pymysql.connections.Connection) -> None:
         conn.rollback()
     except (pymysql.MySQLError, OSError):
         conn._force_close()  # the original error is the one worth reporting
+
+
+def _always() -> bool:
+    return True
+
+
+def _never() -> bool:
+    return False
+
+
+def _timed_out(err: BaseException) -> bool:
+    """True when ``err`` is, or was raised for, a socket timeout (PyMySQL raises its "Lost connection"
+    errors from the ``OSError`` it caught: a read timeout is a 2013 whose context is a ``TimeoutError``)."""
+    seen = 0
+    while err is not None and seen < 5:
+        if isinstance(err, TimeoutError):
+            return True
+        err, seen = err.__cause__ or err.__context__, seen + 1
+    return False
 
 
 def _is_connection_error(err: BaseException) -> bool:

@@ -127,4 +127,21 @@ def diagnosis(twin: Twin) -> str:
     parts.append("--- db-1's error log (without per-connection lines):\n"
                  + _tail(twin.paths.data / "db-1" / "mysqld.err", 40, skip=("Aborted connection", "Got an error reading")))
     parts.append("--- node agent:\n" + _tail(twin.paths.member_log("node-agent-1"), 40))
+    parts.append(degraded_lines(twin))
     return "\n".join(parts)
+
+
+def degraded_lines(twin: Twin, lines: int = 15) -> str:
+    """Each web pod's last lines saying why it answered degraded (the site logs a database or search
+    failure at most once a second per kind, with its reason): what a reader's 503 was."""
+    try:
+        pods = get(twin, "pods", "-n", "gameday", "-l", "layer=web")["items"]
+    except (AssertionError, ValueError) as err:
+        return f"(web pods not read: {err})"
+    parts = []
+    for pod in pods:
+        name = pod["metadata"]["name"]
+        out = kubectl(twin, "logs", "-n", "gameday", name, check=False)
+        kept = [line for line in out.stdout.splitlines() if "unavailable" in line or "error on" in line]
+        parts.append(f"--- {name}'s degraded answers (last {lines}):\n" + "\n".join(kept[-lines:]))
+    return "\n".join(parts) or "(no web pod)"

@@ -46,7 +46,7 @@ from gameday.sandbox import install
 from gameday.sandbox.twin import Twin
 from tests.conftest import warm_up
 from tests.integration.kube.test_data_layers import outputs, pods, settled, uids
-from tests.support.kube_twin import environment_for, get, kubectl
+from tests.support.kube_twin import degraded_lines, environment_for, get, kubectl
 
 pytestmark = pytest.mark.kubernetes
 
@@ -192,7 +192,7 @@ def check_run(twin: Twin, job: str, reports: Path, started: float) -> tuple[dict
         shutil.copytree(mine[0], kept / mine[0].name)
         missed.append(f"run folder copied to {kept}")
     assert finished["status"].get("succeeded") == 1 and state["terminated"]["exitCode"] == 0, \
-        f"{state}\nmissed: {missed}\n{pod_log(twin, name)}"
+        f"{state}\nmissed: {missed}\n{pod_log(twin, name)}\n{degraded_lines(twin)}"
     assert len(mine) == 1, f"report folders in {reports}: {sorted(d.name for d in runs)}"
     assert summary["verdict"] == "passed" and (mine[0] / "report.html").is_file(), summary
     assert [s["name"] for s in summary["scenarios"]] == list(SCENARIOS)
