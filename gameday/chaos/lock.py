@@ -17,8 +17,9 @@ The owner is its pid *and* that process's start (boot id and start tick, :func:`
 A ``chaos run`` releases every lock it took in its own name when it ends (:func:`release_taken`: the
 guard's after-experiment hook), a region drill's other region too. Under a game day, the locks its
 ``chaos run`` children take are in the game day's name (``GAMEDAY_LOCK_PID``) and stay until it ends;
-once it has exited they are stale. (On a Kubernetes target such a child's Lease is not renewed by
-anyone and goes stale after :data:`LEASE_S`: left as it was.)
+once it has exited they are stale. On a Kubernetes target the child renews such a Lease while it
+runs (the game day renews only the Lease it took itself), and after it, nobody does: the Lease goes
+stale :data:`LEASE_S` after the child ended, and a later child of the same game day takes it again.
 
 A game day holds the lock for its whole run and lets the ``chaos run`` processes it starts act under
 it: it exports ``GAMEDAY_LOCK_PID=<its pid>``, and a lock held by that pid counts as held by them
@@ -63,6 +64,7 @@ def lock_for(env: "Environment", **kwargs: Any) -> "TargetLock":
 
 
 _taken: dict[str, "TargetLock"] = {}  # the locks this process took (its own pid), by target
+_renewing: dict[str, "LeaseLock"] = {}  # the Lease each renewing thread of this process keeps, by Lease name
 _taken_lock = threading.Lock()
 
 
@@ -243,6 +245,7 @@ class LeaseLock(TargetLock):
         from ..targets.kubernetes_state import Conflict
         lease, holder = self._read()
         if self._mine(holder):
+            self._keep_renewed()
             return None
         record = self._record(purpose)
         annotations = {HOLDER_ANNOTATION: json.dumps(record)}
@@ -260,10 +263,22 @@ class LeaseLock(TargetLock):
                 replaced = holder
         except Conflict as err:
             raise TargetLocked(f"target {self.target!r} was locked by another run just now; nothing was touched") from err
-        if self.pid == os.getpid():
-            self._start_renewing()
+        self._keep_renewed()
         self._taken_here()
         return replaced
+
+    def _keep_renewed(self) -> None:
+        """Renew the Lease from this process while it lives: the owner's, and a ``chaos run`` child's
+        that took (or found) it in its game day's name. The game day renews only the Lease it took
+        itself; a child's drill of another region outlasting :data:`LEASE_S` would otherwise act on a
+        Lease that any other run may take over as stale."""
+        with _taken_lock:
+            running = _renewing.get(self.name)
+            if running is not None and running._renewer is not None and running._renewer.is_alive() \
+                    and not running._stop.is_set() and running.pid == self.pid:
+                return  # one renewing thread per Lease in a process, whichever call took it
+            _renewing[self.name] = self
+        self._start_renewing()
 
     def _start_renewing(self) -> None:
         self._stop.clear()
@@ -292,6 +307,7 @@ class LeaseLock(TargetLock):
     def renew(self) -> None:
         """Move ``renewTime`` on; stop renewing once the Lease is released (by any instance of this
         process, or by a takeover, which is said as ``lost``)."""
+        from ..targets.kubernetes_state import Conflict
         lease, holder = self._read()
         if holder is None:
             self._stop.set()  # released: nothing to renew
@@ -301,7 +317,15 @@ class LeaseLock(TargetLock):
             self._stop.set()
             return
         lease["spec"]["renewTime"] = _micro(time.time())
-        self.state.replace_lease(self.name, lease)
+        try:
+            self.state.replace_lease(self.name, lease)
+        except Conflict:
+            # Another process renewing it in the same name (a game day and its chaos run child both
+            # keep its Lease) moved it first: renewed all the same, if it is still ours.
+            again, holder = self._read()
+            renewed = _parse_micro((again or {}).get("spec", {}).get("renewTime"))
+            if not (self._mine(holder) and time.time() - renewed < self.lease_s / 2):
+                raise
 
     def release(self) -> bool:
         from ..targets.kubernetes_state import Conflict

@@ -484,6 +484,35 @@ def test_a_network_fault_runs_on_the_kubernetes_target_through_the_twins_toxipro
 
 # ---- the lock is a Lease and the undo ledger lives in the cluster (issue 13) ---------------------------
 
+def test_a_chaos_run_acting_in_its_game_days_name_keeps_that_lease_renewed(twin, env_file, monkeypatch):
+    """A ``chaos run`` child takes a Lease in its game day's name (``GAMEDAY_LOCK_PID``: a region drill
+    takes the other region's); the game day renews only its own, so the child renews that one while it
+    runs: another run is refused after twice the Lease's duration, and a second call in the child (the
+    next activity) starts no second renewing thread."""
+    from gameday.chaos.lock import LeaseLock, TargetLocked
+
+    env = load(env_file)
+    game_day = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])
+    try:
+        monkeypatch.setenv("GAMEDAY_LOCK_PID", str(game_day.pid))
+        child = LeaseLock(env, lease_s=3, renew_s=0.5)
+        assert child.acquire(purpose="region drill") is None and child.held_by_me()
+        again = LeaseLock(env, lease_s=3, renew_s=0.5)
+        assert again.acquire(purpose="region drill") is None and again.inherited()
+        monkeypatch.delenv("GAMEDAY_LOCK_PID")
+        other = LeaseLock(env)  # another run: this process in its own name
+        time.sleep(2 * child.lease_s)  # not renewed, the Lease would be stale by now
+        with pytest.raises(TargetLocked, match=f"locked by pid {game_day.pid}"):
+            other.acquire(purpose="another run")
+        assert [t.name for t in threading.enumerate()].count(f"lease-{child.name}") == 1
+    finally:
+        monkeypatch.setenv("GAMEDAY_LOCK_PID", str(game_day.pid))
+        LeaseLock(env).release()
+        game_day.kill()
+        game_day.wait(timeout=10)
+    wait_until(lambda: not child._renewer.is_alive(), timeout=10, what="the renewing thread to stop once released")
+
+
 def test_a_run_killed_mid_fault_is_cleaned_up_from_another_process_through_the_cluster(twin, env_file, tmp_path):
     """The lock is the Lease gameday-lock-<env> and the undo record a ConfigMap (nothing on this
     machine's disk): a second run is refused while the first holds the Lease; after a SIGKILL
