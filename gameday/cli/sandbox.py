@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from pathlib import Path
 
@@ -37,7 +38,16 @@ def sandbox(ctx: click.Context, name: str) -> None:
     gameday sandbox up --regions 2   # a warm standby region (NAME-r2) and a global front (NAME-global)
     gameday sandbox up --web wordpress   # WordPress as the web tier (in progress; kept by the twin)
     """
-    ctx.obj = Twin.create(name)
+    asked = os.environ.get("GAMEDAY_SANDBOX_NET", "").strip()
+    if asked and not (asked.isdigit() and 1 <= int(asked) <= 253):
+        raise UsageError(f"GAMEDAY_SANDBOX_NET must be a network number 1..253 (127.<net>.x.y), not {asked!r}",
+                         hint="e.g. GAMEDAY_SANDBOX_NET=52, or leave it unset (10, or the twin's own)")
+    twin = Twin.create(name)
+    if asked:
+        twin.claimed_net(int(asked), "GAMEDAY_SANDBOX_NET",
+                         f"unset GAMEDAY_SANDBOX_NET (the twin keeps its network), or `gameday sandbox --name "
+                         f"{name} down --wipe` first to make it again on another")
+    ctx.obj = twin
 
 
 @sandbox.command()

@@ -96,6 +96,7 @@ def prepare(twin: Twin, *, kubernetes: bool = False) -> None:
     from . import db_roles, names
     from .shape import FILE as SHAPE_FILE
     twin.paths.ensure()
+    twin.record_net()  # refused when the twin was started on another network
     if not (twin.paths.home / SHAPE_FILE).exists():  # its web tier is kept from its first up: a later default
         twin.shape.save(twin.paths)                # (shape.WEB_TIERS) never changes a twin that exists
     if twin.shape.role == "front":

@@ -2,7 +2,10 @@
 
 Addresses are ``127.<net>.<layer>.<index>``: ``net`` separates twins (the default twin uses 10,
 the test suite 20), ``layer`` is fixed per layer (see ``LAYERS``), ``index`` is the replica number.
-Ports are the servers' usual ones, since no two members share an address::
+Ports are the servers' usual ones, since no two members share an address. A twin keeps the network it
+was first started on (its home's ``net`` file, :func:`recorded_net`, gone with ``down --wipe``): later
+commands find its addresses by its name alone, and one that names another network is refused
+(:meth:`Twin.claimed_net`) instead of acting on whatever runs there::
 
     twin = Twin.create("default")
     twin.address("kafka", 2)        # '127.10.40.2'
@@ -18,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..content import ARTICLES_TABLE, WORDPRESS, ContentSchema
+from ..errors import UsageError
 from .install import Locations, locations
 from .paths import SandboxPaths
 from .shape import Shape
@@ -30,6 +34,7 @@ LAYERS = {"cdn": 5,  # the CDN stand-in in front of the load balancer (:mod:`.me
           "kube": 90,  # the Kubernetes control plane and node agent (``--kubernetes`` only)
           "pods": 100}  # pods of Kubernetes node N: 127.<net>.<100+N>.0/24
 DEFAULT_NET = 10
+NET_FILE = "net"  # in the twin's home: the network it was first started on
 
 PORTS = {
     "lb": 8080, "lb_stats": 8404, "web": 8000, "db": 3306,
@@ -63,10 +68,32 @@ class Twin:
 
     @classmethod
     def create(cls, name: str = "default", net: int | None = None) -> "Twin":
+        """The twin ``name``; its network is ``net`` when given, else the one it was started on, else
+        ``GAMEDAY_SANDBOX_NET``, else :data:`DEFAULT_NET`."""
+        paths = SandboxPaths.for_name(name)
+        if net is None:
+            net = recorded_net(paths)
         if net is None:
             net = int(os.environ.get("GAMEDAY_SANDBOX_NET", DEFAULT_NET))
-        paths = SandboxPaths.for_name(name)
         return cls(name=name, net=net, paths=paths, loc=locations(), python=sys.executable, shape=Shape.load(paths))
+
+    def claimed_net(self, net: int | None, source: str, fix: str) -> None:
+        """Raise a UsageError when ``net`` (what ``source`` says, e.g. an environment's ``net:``) is
+        not the network this twin was started on: its addresses would be another twin's. ``fix``: the
+        hint. None, or a twin never started, passes."""
+        recorded = recorded_net(self.paths)
+        if net is not None and recorded is not None and int(net) != recorded:
+            raise UsageError(f"{source} says network {net} (127.{net}.x.y), but twin {self.name!r} runs on "
+                             f"network {recorded} (127.{recorded}.x.y); nothing was touched", hint=fix)
+
+    def record_net(self) -> None:
+        """Keep this twin's network in its home (at its ``up``): refused when it was started on another."""
+        self.claimed_net(self.net, f"starting twin {self.name!r} here",
+                         f"leave GAMEDAY_SANDBOX_NET unset (the twin keeps its network), or `gameday sandbox "
+                         f"--name {self.name} down --wipe` to make it again on another")
+        if recorded_net(self.paths) is None:
+            self.paths.home.mkdir(parents=True, exist_ok=True)
+            (self.paths.home / NET_FILE).write_text(f"{self.net}\n")
 
     def address(self, layer: str, index: int = 1) -> str:
         return f"127.{self.net}.{LAYERS[layer]}.{index}"
@@ -185,3 +212,12 @@ def _kept_secret(f, key: str, make: Callable[[], str] | None = None) -> str:
         finally:
             tmp.unlink(missing_ok=True)
     return f.read_text().split("=", 1)[1].strip()
+
+
+def recorded_net(paths: SandboxPaths) -> int | None:
+    """The network the twin at ``paths`` was first started on, or None (never started here, or started
+    before twins kept theirs)."""
+    try:
+        return int((paths.home / NET_FILE).read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None

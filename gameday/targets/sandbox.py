@@ -32,6 +32,11 @@ from .members import LayerView, Member
 class SandboxTarget(Target):
     def __init__(self, env: Environment):
         super().__init__(env)
+        from ..sandbox.twin import Twin
+        # an environment whose net: is not its twin's would reach another twin's addresses: refused here
+        Twin.create(env.sandbox, net=env.net).claimed_net(
+            env.net, f"environment {env.name!r} (its `net:`)",
+            "set `net:` to the twin's network in the environment's file, or leave `net:` out (the twin's own is used)")
         self.client = SandboxClient.for_name(env.sandbox)
         self._baseline: dict[str, int] | None = None
 
