@@ -142,9 +142,14 @@ def test_a_published_update_is_purged_from_the_cdn_at_once(faults_twin):
     # page lists the category's latest posts: an old post updated need not be on it)
     assert after[f"/guidance/{other}"].headers["X-Cache"] == "HIT"  # untouched: still served from the cache
     assert edge(f"/guidance/{slug}").headers["X-Cache"] == "HIT"  # and cached again
-    # a PURGE from this machine (what WordPress sends) is answered 200 and bans that path
+    # a PURGE from this machine (what WordPress sends) is answered 200 and bans that path, whatever
+    # the query a copy was cached under (a campaign's link)
+    tagged = f"/guidance/{other}?utm_source=newsletter"
+    edge(tagged)
+    assert edge(tagged).headers["X-Cache"] == "HIT"
     purge = requests.request("PURGE", cdn.url(faults_twin) + f"/guidance/{other}", timeout=10)
     assert purge.status_code == 200 and edge(f"/guidance/{other}").headers["X-Cache"] == "MISS"
+    assert edge(tagged).headers["X-Cache"] == "MISS"
 
 
 def test_a_slow_database_exhausts_the_workers_and_the_workers_playbook_frees_them(faults_twin, target):

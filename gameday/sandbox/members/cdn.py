@@ -48,8 +48,8 @@ A topology of its own adds it the same way::
     (the must-use plugin's ``purge.php``, the edges :func:`purge_addrs` names), so readers get the new
     page at once instead of up to :data:`TTL` + :data:`GRACE_HEALTHY` seconds later. A banned page is
     never served stale, not even in grace. Anything else than this machine gets 403; a ban Varnish
-    refuses, 400 with its reason. The path is matched exactly: a copy cached under a query string
-    (``/?utm_source=...``) keeps its TTL.
+    refuses, 400 with its reason. The path is matched without its query: a PURGE of ``/guidance/x``
+    bans ``/guidance/x?utm_source=...`` too (and a PURGE naming a query bans its path's every copy).
 
 Nothing secret is in the VCL or in argv.
 """
@@ -83,7 +83,7 @@ PARAMS = {"thread_pools": "1", "thread_pool_min": "8", "thread_pool_max": "200",
           "backend_idle_timeout": "30", "timeout_idle": "20"}
 AUTH_COOKIES = ("wordpress_logged_in_", "wordpress_sec_", "wp-postpass_", "comment_author_")
 PURGERS = "127.0.0.0/8"  # who may PURGE: this machine (the twin is loopback only; a CDN's API needs a key)
-URL_HEADER = "X-Gameday-Url"  # each cached object's path, for PURGE's ban (lurker-friendly: obj.* only)
+URL_HEADER = "X-Gameday-Url"  # each cached object's path, query left out, for PURGE's ban (lurker-friendly: obj.* only)
 
 
 def address(twin: Twin, index: int = 1) -> str:
@@ -156,7 +156,7 @@ sub vcl_recv {{
         if (client.ip !~ purgers) {{
             return (synth(403, "purge not allowed"));
         }}
-        if (!std.ban("obj.http.{URL_HEADER} == " + req.url)) {{
+        if (!std.ban("obj.http.{URL_HEADER} == " + regsub(req.url, "\\?.*$", ""))) {{
             return (synth(400, std.ban_error()));
         }}
         return (synth(200, "purged"));
@@ -208,7 +208,7 @@ sub vcl_backend_response {{
         set beresp.ttl = {ttl}s;
     }}
     set beresp.grace = {grace}s;
-    set beresp.http.{URL_HEADER} = bereq.url;
+    set beresp.http.{URL_HEADER} = regsub(bereq.url, "\\?.*$", "");  # the path: PURGE bans every query of it
 }}
 
 sub vcl_backend_error {{
