@@ -180,6 +180,9 @@ class SpsVisitor(FastHttpUser):
         # a burst of requests, and no second of the interval goes without one.
         arrivals.start(self, PACING_S)
 
+    def on_stop(self) -> None:
+        arrivals.stop(self)  # its phase goes to the user with the highest one: no second left without
+
 
 # ---- the shape and the timeline ----------------------------------------------------------------
 if os.environ.get("GAMEDAY_PROFILE"):

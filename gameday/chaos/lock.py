@@ -216,6 +216,7 @@ class LeaseLock(TargetLock):
         self._renewer: threading.Thread | None = None
         self._stop = threading.Event()
         self.lost: str | None = None  # set when a renewal found the Lease gone or someone else's
+        self._wanted = False  # set when this process takes the Lease again while this thread renews it
 
     def _read(self) -> tuple[dict | None, dict | None]:
         lease = self.state.read_lease(self.name)
@@ -272,13 +273,15 @@ class LeaseLock(TargetLock):
         that took (or found) it in its game day's name. The game day renews only the Lease it took
         itself; a child's drill of another region outlasting :data:`LEASE_S` would otherwise act on a
         Lease that any other run may take over as stale."""
-        with _taken_lock:
+        with _taken_lock:  # the registry and each thread's decision to stop change under this lock only
             running = _renewing.get(self.name)
             if running is not None and running._renewer is not None and running._renewer.is_alive() \
                     and not running._stop.is_set() and running.pid == self.pid:
+                running._wanted = True  # taken again: a renewal that found it released just before goes on
                 return  # one renewing thread per Lease in a process, whichever call took it
             _renewing[self.name] = self
-        self._start_renewing()
+            self._wanted = False
+            self._start_renewing()
 
     def _start_renewing(self) -> None:
         self._stop.clear()
@@ -310,7 +313,13 @@ class LeaseLock(TargetLock):
         from ..targets.kubernetes_state import Conflict
         lease, holder = self._read()
         if holder is None:
-            self._stop.set()  # released: nothing to renew
+            with _taken_lock:
+                if getattr(self, "_wanted", False):  # taken again by this process since: renew that one next
+                    self._wanted = False
+                    return
+                self._stop.set()  # released: nothing to renew
+                if _renewing.get(self.name) is self:
+                    del _renewing[self.name]
             return
         if not self._mine(holder):
             self.lost = f"now held by {holder.get('host')}/{holder.get('pid')}"

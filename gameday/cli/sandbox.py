@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from ..sandbox import install as installer
 from ..sandbox import lifecycle, topology
 from ..sandbox.client import SandboxClient
 from ..sandbox.shape import WEB_TIERS
+from ..sandbox.twin import env_net
 from ..sandbox.twin import Twin
 from .output import console, console_err, print_json, status_table
 
@@ -38,16 +38,7 @@ def sandbox(ctx: click.Context, name: str) -> None:
     gameday sandbox up --regions 2   # a warm standby region (NAME-r2) and a global front (NAME-global)
     gameday sandbox up --web wordpress   # WordPress as the web tier (in progress; kept by the twin)
     """
-    asked = os.environ.get("GAMEDAY_SANDBOX_NET", "").strip()
-    if asked and not (asked.isdigit() and 1 <= int(asked) <= 253):
-        raise UsageError(f"GAMEDAY_SANDBOX_NET must be a network number 1..253 (127.<net>.x.y), not {asked!r}",
-                         hint="e.g. GAMEDAY_SANDBOX_NET=52, or leave it unset (10, or the twin's own)")
-    twin = Twin.create(name)
-    if asked:
-        twin.claimed_net(int(asked), "GAMEDAY_SANDBOX_NET",
-                         f"unset GAMEDAY_SANDBOX_NET (the twin keeps its network), or `gameday sandbox --name "
-                         f"{name} down --wipe` first to make it again on another")
-    ctx.obj = twin
+    ctx.obj = Twin.create(name)  # a started twin on its own network (GAMEDAY_SANDBOX_NET: a new twin's)
 
 
 @sandbox.command()
@@ -103,6 +94,11 @@ def up(twin: Twin, timeout: float, keep_on_failure: bool, as_json: bool, kuberne
       NAME-global  the global front (HAProxy) that sends readers to the active region
     Drills: gameday playbook region --switchover / --failover (see the README).
     """
+    asked = env_net()
+    if asked is not None:  # a new twin's network: refused for a twin started on another (its addresses)
+        twin.claimed_net(asked, "GAMEDAY_SANDBOX_NET",
+                         f"unset GAMEDAY_SANDBOX_NET (the twin keeps its network), or `GAMEDAY_SANDBOX_NET= gameday "
+                         f"sandbox --name {twin.name} down --wipe` first to make it again on another")
     installer.check()
     from ..sandbox import regions as region_set
     if regions == 2 or (regions is None and not kubernetes and _in_region_set(twin)):

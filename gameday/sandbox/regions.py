@@ -187,6 +187,10 @@ def up(regions: Regions, *, timeout: float = 300.0, progress: Progress | None = 
     then its indices get the replicas its search nodes can hold (none on one node: green, not yellow).
     Returns ``{"seconds": {twin: s}, "link": {...}, "active": region, "replicas": {index: n}}``."""
     from . import db_region, db_roles, lifecycle, search_resize, topology
+    for twin in (regions.primary, regions.standby, regions.front):  # each on its own network, before anything
+        twin.claimed_net(twin.net, f"the region set's {twin.name!r} (network {twin.net})",
+                         f"start the set with the network its twins were made on, or `GAMEDAY_SANDBOX_NET= gameday "
+                         f"sandbox --name {twin.name} down --wipe` first")
     regions.write_shapes()
     regions.web_tier()  # one tier in both regions, or a UsageError before anything starts
     if not front_member.state_file(regions.front).exists():

@@ -74,7 +74,9 @@ class Twin:
         if net is None:
             net = recorded_net(paths)
         if net is None:
-            net = int(os.environ.get("GAMEDAY_SANDBOX_NET", DEFAULT_NET))
+            net = env_net()
+        if net is None:
+            net = DEFAULT_NET
         return cls(name=name, net=net, paths=paths, loc=locations(), python=sys.executable, shape=Shape.load(paths))
 
     def claimed_net(self, net: int | None, source: str, fix: str) -> None:
@@ -89,11 +91,14 @@ class Twin:
     def record_net(self) -> None:
         """Keep this twin's network in its home (at its ``up``): refused when it was started on another."""
         self.claimed_net(self.net, f"starting twin {self.name!r} here",
-                         f"leave GAMEDAY_SANDBOX_NET unset (the twin keeps its network), or `gameday sandbox "
-                         f"--name {self.name} down --wipe` to make it again on another")
+                         f"leave GAMEDAY_SANDBOX_NET unset (the twin keeps its network), or `GAMEDAY_SANDBOX_NET= "
+                         f"gameday sandbox --name {self.name} down --wipe` to make it again on another")
         if recorded_net(self.paths) is None:
             self.paths.home.mkdir(parents=True, exist_ok=True)
-            (self.paths.home / NET_FILE).write_text(f"{self.net}\n")
+            f = self.paths.home / NET_FILE
+            tmp = f.with_suffix(".tmp")
+            tmp.write_text(f"{self.net}\n")
+            tmp.replace(f)  # whole or not at all: a torn file would read as "never started"
 
     def address(self, layer: str, index: int = 1) -> str:
         return f"127.{self.net}.{LAYERS[layer]}.{index}"
@@ -216,8 +221,25 @@ def _kept_secret(f, key: str, make: Callable[[], str] | None = None) -> str:
 
 def recorded_net(paths: SandboxPaths) -> int | None:
     """The network the twin at ``paths`` was first started on, or None (never started here, or started
-    before twins kept theirs)."""
+    before twins kept theirs). A file that is not a network number is a UsageError naming it."""
+    f = paths.home / NET_FILE
     try:
-        return int((paths.home / NET_FILE).read_text().strip())
-    except (FileNotFoundError, ValueError):
+        text = f.read_text().strip()
+    except FileNotFoundError:
         return None
+    if not (text.isdigit() and 1 <= int(text) <= 253):
+        raise UsageError(f"{f} should hold the network twin {paths.name!r} was started on, not {text[:40]!r}",
+                         hint=f"write its network there (the second number of its addresses, 127.<net>.x.y), "
+                              f"or `gameday sandbox --name {paths.name} down --wipe` and start it again")
+    return int(text)
+
+
+def env_net() -> int | None:
+    """``GAMEDAY_SANDBOX_NET`` (the network of a new twin), None when unset; a UsageError unless 1..253."""
+    asked = os.environ.get("GAMEDAY_SANDBOX_NET", "").strip()
+    if not asked:
+        return None
+    if not (asked.isdigit() and 1 <= int(asked) <= 253):
+        raise UsageError(f"GAMEDAY_SANDBOX_NET must be a network number 1..253 (127.<net>.x.y), not {asked!r}",
+                         hint="e.g. GAMEDAY_SANDBOX_NET=52, or leave it unset (10, or the twin's own)")
+    return int(asked)

@@ -8,7 +8,8 @@ Used by the web app, the seed and the indexer's outbox relay::
 
 Each thread keeps its own connection (gunicorn gthread workers run requests on 8 threads).
 ``connect_timeout=1``, ``read_timeout=2``, ``write_timeout=2``, autocommit for reads, so a dead or
-frozen database costs a request at most ~2 s, never a hang. Any database error closes that
+frozen database costs a request at most ~2 s (~5 s when a reused connection is found lost and the call
+retried on a fresh one against a server that then stalls), never a hang. Any database error closes that
 thread's connection (the next call opens a fresh one) and is raised as :class:`DatabaseUnavailable`
 whose message never contains the password. A call whose *reused* connection turns out lost (the
 server restarted since it was opened) is retried once on a fresh connection: a read whatever it had
@@ -220,7 +221,8 @@ class Database:
                                       connection_lost=lost, reason=_describe(err)) from None
 
     def read(self, fn: Callable[[pymysql.connections.Connection], T]) -> T:
-        """Run ``fn(conn)`` in autocommit mode; retried once on a fresh connection if it was stale."""
+        """Run ``fn(conn)`` in autocommit mode; retried once on a fresh connection if it was stale, so
+        ``fn`` must be safe to run twice (a query, or an idempotent update such as :func:`mark_sent`)."""
         return self._run(fn, retry=_always)
 
     def write(self, fn: Callable[[pymysql.connections.Connection], T]) -> T:

@@ -136,12 +136,16 @@ def degraded_lines(twin: Twin, lines: int = 15) -> str:
     failure at most once a second per kind, with its reason): what a reader's 503 was."""
     try:
         pods = get(twin, "pods", "-n", "gameday", "-l", "layer=web")["items"]
-    except (AssertionError, ValueError) as err:
+    except (AssertionError, ValueError, subprocess.TimeoutExpired) as err:
         return f"(web pods not read: {err})"
     parts = []
     for pod in pods:
         name = pod["metadata"]["name"]
-        out = kubectl(twin, "logs", "-n", "gameday", name, check=False)
+        try:
+            out = kubectl(twin, "logs", "-n", "gameday", name, check=False)
+        except subprocess.TimeoutExpired:
+            parts.append(f"--- {name}'s log: kubectl logs timed out")
+            continue
         kept = [line for line in out.stdout.splitlines() if "unavailable" in line or "error on" in line]
         parts.append(f"--- {name}'s degraded answers (last {lines}):\n" + "\n".join(kept[-lines:]))
     return "\n".join(parts) or "(no web pod)"
