@@ -7,6 +7,9 @@ failures become ``ActivityFailed``. Chaos Toolkit's Python provider turns any ex
 raises, ``InterruptExecution`` too, into ``ActivityFailed`` and goes on with the method, so each refusal
 is also recorded (:func:`take_refusal`); the guard control's after-activity hook raises it again where
 Chaos Toolkit does stop: the run ends ``interrupted`` and the actions after the refused one never run.
+So is Chaos Toolkit's own ``InterruptExecution`` from its SIGTERM handler when it lands inside one of our
+activities (the runner died: its children get SIGTERM), which the provider would otherwise report as a
+failed activity before running the rest of the method.
 
 Production consent is :mod:`gameday.targets.consent`'s one rule: ``--var gameday_i_mean_production:bool=true``
 (or ``GAMEDAY_I_MEAN_PRODUCTION=1`` inherited). A run given consent passes it on to everything it
@@ -90,6 +93,13 @@ def activity(func: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except InterruptExecution as err:
+            # Chaos Toolkit's SIGTERM handler raised it inside this activity (the runner died, or was
+            # stopped): its Python provider would report a failed activity and run the rest of the method,
+            # further faults included. Recorded, the guard raises it again where the run does stop.
+            with _refusals_lock:
+                _refusals.append(f"{func.__name__}: interrupted ({err})")
+            raise
         except (UsageError, TargetLocked, NotRunning) as err:
             with _refusals_lock:
                 _refusals.append(f"{func.__name__}: {err}")

@@ -329,15 +329,32 @@ def test_runner_killed_mid_fault_is_repaired_by_the_next_run(steady_twin, tmp_pa
 
 
 def test_sigterm_mid_fault_runs_the_rollbacks(steady_twin, tmp_path):
+    """A SIGTERM (what a runner's death sends its chaos run) lands inside an activity: Chaos Toolkit's
+    handler raises InterruptExecution there, which its Python provider reports as a failed activity before
+    running the rest of the method. The guard stops the method instead: a second fault after the
+    interrupted probe is never injected, and the rollbacks remove the first (make test, December 2026:
+    a killed game day's chaos run went on through its method and waited 60 s on a fault it had not removed)."""
     twin = steady_twin
     experiment = _slow_fault_experiment(tmp_path)
+    doc = yaml.safe_load(experiment.read_text())
+    second = yaml.safe_load((ROOT / "experiments" / "network" / "latency-web-to-search.yaml").read_text())["method"][0]
+    doc["method"].append({**second, "name": "a-second-fault-after-the-interruption"})
+    experiment.write_text(yaml.safe_dump(doc, sort_keys=False))
+    journal_path = tmp_path / "journal.json"
     runner = subprocess.Popen([CHAOS, "--no-log-file", "run", str(experiment), "--rollback-strategy", "always",
-                               "--var-file", str(ENV_FILE)], cwd=tmp_path,
+                               "--var-file", str(ENV_FILE), "--journal-path", str(journal_path)], cwd=tmp_path,
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_until(lambda: _db_toxics(twin), timeout=60, what="the blackhole to be injected")
+    time.sleep(1)  # inside the long look at the fault (a 40 s probe): where the signal lands
     runner.send_signal(signal.SIGTERM)
     _, err = runner.communicate(timeout=120)
+    journal = json.loads(journal_path.read_text())
+    ran = [r["activity"]["name"] for r in journal["run"]]
+    assert "a-second-fault-after-the-interruption" not in ran, (ran, err[-2000:])
+    assert journal["status"] == "interrupted", journal["status"]
     assert _db_toxics(twin) == [] and ledger.pending(ENV_NAME) == []
+    search = requests.get(f"{twin.toxiproxy_api}/proxies", timeout=5).json()
+    assert all(search[f"search-{n}"]["toxics"] == [] for n in (1, 2, 3))
     assert TargetLock(ENV_NAME).holder() is None
     assert "SIGTERM" in err
 

@@ -34,10 +34,22 @@ def fresh_experiment():
 def test_a_refusal_in_the_method_stops_it_after_the_activity():
     with pytest.raises(InterruptExecution):
         refuses()
-    with pytest.raises(InterruptExecution, match="refused .refuses: environment 'x' names no second.*stops after "
-                                                 "activity 'lag'"):
+    with pytest.raises(InterruptExecution, match="refused or was interrupted .refuses: environment 'x' names no "
+                                                 "second.*stops after activity 'lag'"):
         guard.after_activity_control({"name": "lag"}, state={"status": "failed"})
     guard.after_activity_control({"name": "next"}, state={"status": "succeeded"})  # taken once: the next is clean
+
+
+@activity
+def interrupted() -> None:
+    raise InterruptExecution("SIGTERM signal received")  # Chaos Toolkit's SIGTERM handler, inside the activity
+
+
+def test_chaos_toolkits_sigterm_inside_an_activity_stops_the_method_after_it():
+    with pytest.raises(InterruptExecution):
+        interrupted()
+    with pytest.raises(InterruptExecution, match="interrupted .*SIGTERM signal received.*stops after activity 'look'"):
+        guard.after_activity_control({"name": "look"}, state={"status": "failed"})
 
 
 def test_a_failure_is_not_a_refusal():

@@ -142,8 +142,8 @@ def _stop_if_refused(where: str) -> None:
     if refusal is not None and _rolling_back.is_set():
         log.warning(f"gameday guard: a rollback refused ({refusal}); the other rollbacks go on")
     elif refusal is not None:
-        raise InterruptExecution(f"gameday guard: an activity refused ({refusal}), so the experiment stops {where} "
-                                 "and the actions after it do not run")
+        raise InterruptExecution(f"gameday guard: an activity refused or was interrupted ({refusal}), so the "
+                                 f"experiment stops {where} and the actions after it do not run")
 
 
 def before_rollback_control(context: Any = None, **kwargs: Any) -> None:
