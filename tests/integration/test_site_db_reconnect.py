@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import threading
@@ -23,6 +22,7 @@ from pathlib import Path
 import pymysql
 import pytest
 
+from gameday.chaos.db.probes import _accepts
 from gameday.deadline import wait_until
 from gameday.site import db
 from gameday.site.config import SiteConfig
@@ -60,12 +60,7 @@ class Server:
         if self.proc.poll() is not None:
             raise AssertionError(f"mariadbd exited {self.proc.returncode}: "
                                  + (self.root / "mariadbd.log").read_text(errors="replace")[-600:])
-        try:
-            with socket.create_connection((HOST, PORT), timeout=1.0) as sock:
-                sock.settimeout(1.0)
-                return len(sock.recv(1)) == 1
-        except OSError:
-            return False
+        return _accepts(HOST, PORT)  # MariaDB's handshake: what the drills' wait_for_database checks
 
     def kill(self) -> None:
         self.proc.kill()
