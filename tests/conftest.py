@@ -111,13 +111,24 @@ def pytest_collection_modifyitems(config, items):
 QUICK_LANE_NICE = 10  # the twin lane's servers keep the cores they need to meet their SLOs
 
 
+def _lane_nice(item) -> int:
+    """The CPU priority (nice) a quick-lane test runs at: :data:`QUICK_LANE_NICE`, or the module's own
+    ``QUICK_LANE_NICE`` when it judges a site's SLO on its own small twin (``test_web_tier_faults``: one
+    WordPress replica at nice 10 got too little of the cores while the twin lane was busy, and its
+    experiments' steady state, 20 req/s within p95 2 s, missed in 3 windows: make test at 2e4ded8, CI at c86ff47)."""
+    return getattr(item.module, "QUICK_LANE_NICE", QUICK_LANE_NICE)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item):
-    """Under xdist, the worker that runs the quick lane lowers its own CPU priority (and its children's)
-    once, before the first test's fixtures (a module's own small twin inherits it), so the quick lane
-    uses the time the twin lane leaves idle instead of slowing its servers."""
-    if os.environ.get("PYTEST_XDIST_WORKER") and lane(item.nodeid) == "quick" and os.nice(0) < QUICK_LANE_NICE:
-        os.nice(QUICK_LANE_NICE - os.nice(0))
+    """Under xdist, the worker that runs the quick lane sets its own CPU priority (and so its children's) to
+    :func:`_lane_nice` before each test's fixtures (a module's own small twin inherits it), so the quick lane
+    uses the time the twin lane leaves idle instead of slowing its servers. Lowering the nice needs root: as
+    another user a module asking for more priority stays at the lane's."""
+    if os.environ.get("PYTEST_XDIST_WORKER") and lane(item.nodeid) == "quick":
+        change = _lane_nice(item) - os.nice(0)
+        if change > 0 or (change < 0 and os.geteuid() == 0):
+            os.nice(change)
 
 
 TEST_NET = 20  # the full twin under test: 127.20.x.y, away from a developer's default twin (127.10.x.y)

@@ -23,6 +23,7 @@ import contextlib
 import os
 import subprocess
 import tempfile
+import threading
 import time
 from typing import Any, Iterator
 
@@ -55,31 +56,58 @@ def _head(sql: str | None) -> str:
     return " ".join((sql or "").split()[:3])
 
 
-def _unanswered(conn, sql: str, err: pymysql.OperationalError) -> GamedayError:
-    """A statement that got no answer within the connection's read timeout (or lost its server), as an
-    error naming it and what the server was doing then, read on a fresh connection: a rebuild that hung
-    70 s under make test's load said only "Lost connection to MySQL server during query"."""
-    socket = getattr(conn, "unix_socket", None)
+def _running(socket: str | None) -> str:
+    """What the server at ``socket`` is running besides idle connections, read on a fresh connection."""
     try:
         with pymysql.connect(unix_socket=socket, user="root", connect_timeout=2, read_timeout=5) as c, c.cursor() as cur:
             cur.execute("SELECT USER, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST "
                         "WHERE COMMAND <> 'Sleep' AND ID <> CONNECTION_ID()")
-            seen = "; ".join(f"{user} {command} {t}s '{state or ''}' {_head(info)}".rstrip()
+            return "; ".join(f"{user} {command} {t}s '{state or ''}' {_head(info)}".rstrip()
                              for user, command, t, state, info in cur.fetchall()) or "nothing"
     except (pymysql.MySQLError, OSError) as again:
-        seen = f"not read ({again})"
+        return f"not read ({again})"
+
+
+def _unanswered(conn, sql: str, err: pymysql.OperationalError, seen: str | None) -> GamedayError:
+    """A statement that got no answer within the connection's read timeout (or lost its server), as an
+    error naming it and what the server was doing then (``seen``, read just before the timeout, or now):
+    a rebuild that hung 70 s under make test's load said only "Lost connection to MySQL server during query"."""
+    socket = getattr(conn, "unix_socket", None)
+    seen = seen if seen is not None else _running(socket)
     return GamedayError(f"{_head(sql)} on {socket} got no answer ({err.args[-1]}); the server was running: {seen}")
 
 
 @contextlib.contextmanager
 def _answered(conn, sql: str) -> Iterator[None]:
-    """Run ``sql`` inside: a lost connection or a read timeout becomes :func:`_unanswered`'s error."""
+    """Run ``sql`` inside: a lost connection or a read timeout becomes :func:`_unanswered`'s error.
+
+    What the server was running is read shortly before the connection's read timeout, while the statement
+    still waits: PyMySQL closes the socket when the timeout passes, and the server may then end the
+    statement before a read after the error would see it (a ``GET_LOCK`` wait was gone from the process
+    list that way, CI at c86ff47)."""
+    socket, timeout = getattr(conn, "unix_socket", None), getattr(conn, "_read_timeout", None)
+    seen: list[str] = []
+    watch = None
+    if socket and timeout:
+        watch = threading.Timer(timeout - min(1.0, timeout / 2), lambda: seen.append(_running(socket)))
+        watch.daemon = True
+        watch.start()
     try:
         yield
     except pymysql.OperationalError as err:
         if err.args and err.args[0] in LOST_CONNECTION:
-            raise _unanswered(conn, sql, err) from None
+            _stop(watch)
+            raise _unanswered(conn, sql, err, seen[0] if seen else None) from None
         raise
+    finally:
+        _stop(watch)
+
+
+def _stop(watch: threading.Timer | None) -> None:
+    """Cancel a watch that has not read yet, or wait (its reads are bounded: 2 s + 5 s) for one that is reading."""
+    if watch is not None:
+        watch.cancel()
+        watch.join(timeout=10)
 
 
 def _one(conn, sql: str, args: tuple = ()):

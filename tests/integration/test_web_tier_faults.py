@@ -49,6 +49,9 @@ SEED_N = 2000
 LATENCY_MS = 300  # per answer of the database: a page asks it about 20 times
 ENV = {"name": NAME, "kind": "sandbox", "allowed": True, "sandbox": NAME, "net": NET}
 CONF = {"gameday_environment": ENV}
+# This module's twin judges the site's SLO (its experiments' steady state: 20 req/s, p95 within 2 s) on one
+# WordPress replica: it runs at the twin lane's CPU priority, not the quick lane's (tests/conftest.py _lane_nice)
+QUICK_LANE_NICE = 0
 
 
 @pytest.fixture(scope="module")
@@ -237,6 +240,8 @@ def _chaos_run(name: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, 
     data = json.loads(journal.read_text())
     said = [line for line in proc.stderr.splitlines() if "gameday: site SLO" in line]  # each window's figures
     assert proc.returncode == 0 and data["status"] == "completed", (said, proc.stdout[-2000:], proc.stderr[-2000:])
+    # a steady state not met before the method ends the run "completed" with no method run: say so, with its figures
+    assert data["steady_states"]["before"]["steady_state_met"] is True, (said, data["steady_states"]["before"]["probes"])
     out = {r["activity"]["name"]: r for r in data["run"]}
     assert all(r["status"] == "succeeded" for r in out.values()), {k: r["status"] for k, r in out.items()}
     assert all(r["status"] == "succeeded" for r in data["rollbacks"]), data["rollbacks"]
