@@ -80,7 +80,10 @@ NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browse
            "test_media_drill.py",                # MariaDB, toxiproxy, WordPress (uploads, media backups): net 72
            "test_relay_drill.py",                # MariaDB, toxiproxy, WordPress, one broker, the relay: net 69
            "test_cache_drill.py",                # MariaDB, toxiproxy, WordPress, Redis: net 71
-           "test_site_db_reconnect.py"}          # one MariaDB at 127.81.0.1 (the site's connections)
+           "test_site_db_reconnect.py",          # one MariaDB at 127.81.0.1 (the site's connections)
+           "test_db_swap_verify.py",             # db-1, db-2 and toxiproxy of twin dbswap, net 47
+           "test_chaos_catalog.py",              # chaos validate / discover: no server
+           "test_load_cli.py"}                   # gameday load's bad input and plan: no server
 
 
 def lane(nodeid: str) -> str:
