@@ -487,9 +487,17 @@ class Target(abc.ABC):
         return {"object_cache": None, "cdn": None}
 
     # ---- the site's media (WordPress uploads): the media-lost drill, gameday.recovery.layers.media ----
+    MEDIA_HINT = "the media drill runs on a WordPress twin: gameday sandbox up --web wordpress"
+
     def _no_media(self, what: str) -> GamedayError:
         return GamedayError(f"{self.name}: {what} is not built for targets of kind {self.env.kind!r}",
-                            hint="the media drill runs on a WordPress twin: gameday sandbox up --web wordpress")
+                            hint=self.MEDIA_HINT)
+
+    def no_media_store(self) -> str:
+        """Why :meth:`has_media` is False, for the error of an activity that needs the media store. Here:
+        the media drill is not built for this kind of target (on GKE the uploads would sit on a
+        ReadWriteMany volume or a bucket that gameday does not reach yet)."""
+        return f"the media drill is not built for targets of kind {self.env.kind!r}: gameday reaches no media store here"
 
     def has_media(self) -> bool:
         """Whether this target keeps the site's media (WordPress uploads) where it can back them up,

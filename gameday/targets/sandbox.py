@@ -596,6 +596,13 @@ class SandboxTarget(Target):
         from ..sandbox import media
         return media.has_media(self._twin())
 
+    def no_media_store(self) -> str:
+        from ..sandbox import media
+        twin = self._twin()
+        if twin.shape.web == "python":
+            return f"the twin {twin.name!r} runs the Python site as its web tier, which keeps no uploads"
+        return f"the twin {twin.name!r} has no WordPress uploads directory ({media.uploads_dir(twin)}): not prepared yet"
+
     def last_media_backup(self) -> dict | None:
         """The newest complete copy in the twin's ``data/media-backups/`` (:func:`gameday.sandbox.media.newest`)."""
         from ..sandbox import media

@@ -95,3 +95,47 @@ def test_the_media_backup_age_is_judged_as_the_database_backups(twin):
     assert "every file uploaded in the last 1 h 00 min" in stale.warning and "writes" not in stale.warning, stale.warning
     none = backup_age.media_backup_age(lambda: None, max_age_s=600)
     assert none.status == "none"
+
+
+def test_the_media_drill_refuses_a_target_without_a_media_store_saying_why_for_that_target(tmp_path, monkeypatch):
+    """A GKE environment is told the drill is not built for its kind (not that it runs the Python site); a
+    Python twin is told its web tier keeps no uploads. Both before anything is touched (a dry run: no lock),
+    as the refusal that stops the experiment."""
+    import copy
+    from pathlib import Path
+
+    import yaml
+    from chaoslib.exceptions import InterruptExecution
+
+    from gameday.chaos import context
+    from gameday.chaos.media import actions
+
+    monkeypatch.setenv("GAMEDAY_STATE_DIR", str(tmp_path))
+    raw = yaml.safe_load((Path(__file__).resolve().parents[2] / "environments" / "gke-staging.example.yaml").read_text())
+    gke = copy.deepcopy(raw["configuration"]["gameday_environment"])
+    kubeconfig = tmp_path / "kubeconfig"  # never dialled: the refusal comes before any call to the cluster
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "gke",
+        "clusters": [{"name": "gke", "cluster": {"server": "https://127.0.0.1:9"}}],
+        "users": [{"name": "gke", "user": {"token": "not-used"}}],
+        "contexts": [{"name": "gke", "context": {"cluster": "gke", "user": "gke"}}]}))
+    gke["kubernetes"].update(kubeconfig=str(kubeconfig), context="gke")
+    for ref in gke["credentials"].values():  # the example's secrets come from the environment: any value here
+        if isinstance(ref, dict) and "env" in ref:
+            monkeypatch.setenv(ref["env"], "not-used")
+
+    def refusal(environment: dict) -> str:
+        with pytest.raises(InterruptExecution) as err:
+            actions.lose_media_uploads(dry_run=True, configuration={"gameday_environment": environment})
+        assert context.take_refusal() is not None  # recorded for the guard, as every refusal
+        return str(err.value)
+
+    said = refusal(gke)
+    assert "no media store to back up or lose (the media drill is not built for targets of kind 'kubernetes'" in said, said
+    assert "nothing was touched" in said and "Python site" not in said, said
+    assert "gameday sandbox up --web wordpress" in said, said
+
+    twin = Twin.create("media-python", net=78)  # never started: the default web tier, the Python site
+    assert twin.shape.web == "python"
+    said = refusal({"name": "media-python", "kind": "sandbox", "allowed": True, "sandbox": twin.name, "net": 78})
+    assert "the twin 'media-python' runs the Python site as its web tier, which keeps no uploads" in said, said

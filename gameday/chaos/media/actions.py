@@ -18,8 +18,8 @@ LAYER = "media"
 def _media_target(configuration, *, lock: bool):
     tgt = target(configuration, lock=lock)
     if not tgt.has_media():
-        raise UsageError(f"{tgt.name}: no media store to back up or lose (the Python site keeps no uploads); "
-                         "nothing was touched", hint="run it on a WordPress twin: gameday sandbox up --web wordpress")
+        raise UsageError(f"{tgt.name}: no media store to back up or lose ({tgt.no_media_store()}); nothing was "
+                         "touched", hint=tgt.MEDIA_HINT)
     return tgt
 
 
