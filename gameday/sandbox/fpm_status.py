@@ -21,6 +21,7 @@ import json
 import shutil
 import socket
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +45,12 @@ def read_status(sock: Path, timeout: float = STATUS_TIMEOUT_S) -> dict[str, Any]
         s.settimeout(timeout)
         s.connect(str(sock))
         s.sendall(b"GET /fpm-status?json HTTP/1.0\r\nHost: localhost\r\n\r\n")
-        chunks = []
-        while True:
+        chunks, chunk = [], b"-"
+        deadline = time.monotonic() + timeout
+        while chunk:  # until the server closes (HTTP/1.0), within the deadline and 1 MiB
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"status page not whole within {timeout:g} s")
             chunk = s.recv(65536)
-            if not chunk:
-                break
             chunks.append(chunk)
             if sum(len(c) for c in chunks) > 1 << 20:
                 raise ValueError("status page longer than 1 MiB")

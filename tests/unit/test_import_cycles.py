@@ -68,13 +68,11 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
             if work:
                 low[work[-1][0]] = min(low[work[-1][0]], low[node])
             if low[node] == index[node]:
-                component = []
-                while True:
+                component, member = [], None
+                while member != node:  # pop the component down to its root (the stack holds it)
                     member = stack.pop()
                     on_stack.discard(member)
                     component.append(member)
-                    if member == node:
-                        break
                 if len(component) > 1:
                     found.append(sorted(component))
     return sorted(found)
