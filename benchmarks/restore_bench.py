@@ -35,9 +35,9 @@ then, in this order:
    ``replay_events`` from the instant publishing began into an empty index; raw = a bare consumer
    reading the same offsets and sending each poll (500 events) as one ``_bulk``. Verified like 1.
 Any verification that fails, or a member that stops answering, stops the run with the figures so far
-(and a copy of the members' logs) and exit 1: a time for a wrong restore is not a result. Printed: items/s per size, growth against the previous size ((time ratio)
-/ (size ratio): 1.0 is linear) and gameday/raw ratios, then the issue's aims. Times on this shared
-2-core machine are noisy: read the ratios.
+(and a copy of the members' logs) and exit 1: a time for a wrong restore is not a result. Printed:
+items/s per size, growth against the previous size ((time ratio) / (size ratio): 1.0 is linear) and
+gameday/raw ratios, then the issue's aims. Times on this shared 2-core machine are noisy: read the ratios.
 """
 
 from __future__ import annotations
