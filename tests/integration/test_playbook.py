@@ -190,6 +190,33 @@ def test_search_index_loss_restored_from_snapshot_plus_replay_with_zero_lost_doc
     wait_until(complete, timeout=90, what="every article in the database to be searchable")
 
 
+def test_an_index_of_another_size_is_the_sites_and_an_auto_created_one_is_an_impostor(ctx):
+    """The search playbook deletes what :func:`impostor_reason` calls an impostor: an index with the site's
+    mapping and another shard count (re-sized, or a platform's own layout) is the site's, never deleted;
+    one made by automatic index creation (a write to a missing index: dynamic mapping) is an impostor."""
+    import copy
+
+    from gameday.search_index import impostor_reason
+    from gameday.site.search import INDEX_SETTINGS
+
+    api = ctx.target.search_admin(timeout=60)
+    sized, auto = "gameday-test-index-sized", "gameday-test-index-auto"
+    body = copy.deepcopy(INDEX_SETTINGS)
+    body["settings"]["index"].update(number_of_shards=1, number_of_replicas=0)
+    try:
+        api.request("PUT", f"/{sized}", json=body)
+        assert impostor_reason(api, sized) is None
+        api.request("PUT", f"/{auto}/_doc/1", ok=(200, 201), json={
+            "kind": "guidance", "slug": "x", "title": "X", "category": "c", "summary": "s", "body": "b", "version": 1,
+            "updated_at": "2026-12-07T08:00:00Z"})
+        why = impostor_reason(api, auto)
+        assert why is not None and "kind, category, slug" in why, why
+    finally:
+        for index in (sized, auto):
+            if api.index_exists(index):
+                api.delete_index(index)
+
+
 # ---- db -------------------------------------------------------------------------------------
 def test_database_stopped_is_restarted_and_the_site_verified(ctx, client):
     canaries = Canaries(CanaryEndpoints.from_context(ctx), interval=0.5).start()

@@ -35,7 +35,7 @@ MEMBER_CODES = ("search.members-missing", "search.members-restarting", "search.m
 
 def impostor_reason(ctx: Context) -> str | None:
     """Why the live index is not the site's index (e.g. re-created by automatic index creation when
-    the indexer wrote to a deleted index), or None when its mapping and shard count are right."""
+    the indexer wrote to a deleted index), or None when its mapping is right, whatever its shard count."""
     return search_index.impostor_reason(ctx.search(), INDEX)
 
 
