@@ -52,6 +52,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Iterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -145,21 +146,28 @@ def load_articles(host: db_backup.DbHost, n: int) -> None:
 
 def bulk_bodies(host: db_backup.DbHost) -> list[bytes]:
     """The ``_bulk`` request bodies the playbook would send for every article (500 a request)."""
-    bodies, after, rows = [], 0, [None]
-    with root_conn(host) as conn, conn.cursor() as cur:
-        while rows:  # a page at a time, until the table's end
-            cur.execute(SCHEMA.page_sql(BATCH), (after,))
-            rows = [dict(zip(COLS, r, strict=True)) for r in cur.fetchall()]
-            if not rows:
-                break
-            lines = []
-            for a in rows:
-                lines.append(json.dumps({"index": {"_index": INDEX, "_id": str(a["id"]), "version": int(a["version"]),
-                                                   "version_type": "external"}}))
-                lines.append(json.dumps(document(a)))
-            bodies.append(("\n".join(lines) + "\n").encode())
-            after = rows[-1]["id"]
+    bodies = []
+    for rows in article_pages(host, BATCH):
+        lines = []
+        for a in rows:
+            lines.append(json.dumps({"index": {"_index": INDEX, "_id": str(a["id"]), "version": int(a["version"]),
+                                               "version_type": "external"}}))
+            lines.append(json.dumps(document(a)))
+        bodies.append(("\n".join(lines) + "\n").encode())
     return bodies
+
+
+def article_pages(host: db_backup.DbHost, size: int) -> Iterator[list[dict]]:
+    """Every article of the content table as the indexer's dicts, ``size`` at a time in id order (the
+    playbook's paging, ``page_sql``), until the table's end."""
+    with root_conn(host) as conn, conn.cursor() as cur:
+        def page(after: int) -> list[dict]:
+            cur.execute(SCHEMA.page_sql(size), (after,))
+            return [dict(zip(COLS, r, strict=True)) for r in cur.fetchall()]
+        rows = page(0)
+        while rows:
+            yield rows
+            rows = page(rows[-1]["id"])
 
 
 # ---- search ---------------------------------------------------------------------------------------
@@ -256,18 +264,12 @@ def publish_articles(target, host) -> tuple[int, int]:
                                                member="restore-bench"),
                                extra_config={"delivery.timeout.ms": 120_000, "request.timeout.ms": 30_000})
     since_ms = int(time.time() * 1000)
-    sent, after, rows = 0, 0, [None]
-    with root_conn(host) as conn, conn.cursor() as cur:
-        while rows:  # a page of 1,000 at a time, until the table's end
-            cur.execute(SCHEMA.page_sql(1000), (after,))
-            rows = [dict(zip(COLS, r, strict=True)) for r in cur.fetchall()]
-            if not rows:
-                break
-            errors = [e for e in publisher.publish_many([article_event(a) for a in rows], timeout=150) if e]
-            if errors:
-                raise Wrong(f"publishing article events: {len(errors)} not acknowledged: {errors[0]}")
-            sent += len(rows)
-            after = rows[-1]["id"]
+    sent = 0
+    for rows in article_pages(host, 1000):
+        errors = [e for e in publisher.publish_many([article_event(a) for a in rows], timeout=150) if e]
+        if errors:
+            raise Wrong(f"publishing article events: {len(errors)} not acknowledged: {errors[0]}")
+        sent += len(rows)
     ends = kafka_records.end_offsets(bootstrap, CONTENT_TOPIC)
     kafka_records.wait_committed_past(bootstrap, "indexer", CONTENT_TOPIC, {p: e - 1 for p, e in ends.items() if e > 0},
                                       timeout=STEP_TIMEOUT)
