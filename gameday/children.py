@@ -14,11 +14,16 @@ stops its workers. A child is also marked with ``GAMEDAY_CHILD_OF=<target>`` in 
 from __future__ import annotations
 
 import ctypes
+import errno
+import logging
 import os
 import signal
+import time
 from pathlib import Path
 
 import psutil
+
+log = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
 MARK = "GAMEDAY_CHILD_OF"
@@ -63,6 +68,56 @@ def die_with_parent() -> None:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent:  # the parent died between fork and prctl
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def keep_nice(pid: int) -> None:
+    """Give the child ``pid``, just started in a session of its own (``start_new_session=True``), this
+    process's CPU priority (nice) as its session's, so ``nice -n 10 gameday sandbox up`` yields the cores::
+
+        proc = subprocess.Popen(argv, start_new_session=True)
+        children.keep_nice(proc.pid)
+
+    With the kernel's autogroups on (``/proc/sys/kernel/sched_autogroup_enabled``, the default of most
+    distributions) CPU time is shared between sessions by each session's autogroup nice, and a process's own
+    nice only ranks it among the processes of its session: a child in a new session weighed as much as any
+    other, however niced the process that started it (a make test's quick lane at nice 10 had its twins'
+    servers compete with the twin lane's as equals). A no-op when autogroups are off (the process's nice,
+    which the child inherits, then counts) or the nice is 0 (a new autogroup's). Lowering it below 0 needs
+    root, as lowering any nice does; an unprivileged write is refused for 100 ms after another (retried)."""
+    nice = os.nice(0)
+    path = Path(f"/proc/{int(pid)}/autogroup")
+    if nice == 0 or not path.exists():
+        return
+    for attempt in range(10):  # an unprivileged write waits out the kernel's 100 ms between writes
+        try:
+            path.write_text(str(nice))
+            return
+        except OSError as err:
+            if err.errno in (errno.ENOENT, errno.ESRCH):  # the child has already ended
+                return
+            if err.errno != errno.EAGAIN or attempt == 9:
+                log.warning("could not give process %s the CPU priority nice %d (%s): it runs at its session's", pid,
+                            nice, err.strerror or err)
+                return
+        time.sleep(0.11)
+
+
+def keep_nice_once_leader(pid: int, timeout: float = 10.0) -> None:
+    """:func:`keep_nice` for a child that makes a session of its own as it starts (php-fpm's master calls
+    ``setsid()`` even with ``--nodaemonize``): wait until it leads its session (``getsid(pid) == pid``), then
+    give that session this process's nice. Started niced, its pool of workers otherwise ran at a new
+    session's priority, as an equal of any other. Gives up after ``timeout`` s, saying so."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if os.getsid(pid) == pid:
+                keep_nice(pid)
+                return
+        except ProcessLookupError:
+            return
+        time.sleep(0.02)
+    log.warning("process %s did not lead a session of its own within %.0fs: its CPU priority is left as it is",
+                pid, timeout)
 
 
 def marked(env: dict[str, str], target: str) -> dict[str, str]:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from .. import children
 from ..deadline import Deadline
 from . import images as images_mod
 from .probes import Probe
@@ -245,6 +246,7 @@ class ContainerRunner:
                 out.write(f"gameday node agent: could not start {argv[0]}: {err}\n".encode())
                 self._start_failed(now, str(err))
                 return
+        children.keep_nice(self.proc.pid)  # its own session: at the node agent's CPU priority
         log.info("started %s/%s container %s: pid %d", self.pod.namespace, self.pod.name, self.name, self.proc.pid)
         self.started_mono, self.started_at = now, now_rfc3339()
         self.terminated = None

@@ -257,6 +257,7 @@ def execute(run: PreparedRun, progress: Callable[[dict], None] | None = None,
         proc = subprocess.Popen(run.command, env=run.env, stdin=subprocess.DEVNULL, stdout=console,
                                 stderr=subprocess.STDOUT, start_new_session=True,
                                 preexec_fn=children.die_with_parent)  # never outlives its runner
+        children.keep_nice(proc.pid)
         cpu = _CpuWatch(proc.pid)
         status = "ok"
         next_progress = time.monotonic() + PROGRESS_EVERY_S

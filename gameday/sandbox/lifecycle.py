@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from .. import children
 from ..deadline import Deadline, wait_until
 from ..errors import DeadlineExceeded, GamedayError, NotRunning, UsageError
 from . import reaper
@@ -88,6 +89,7 @@ def _start_supervisor(paths: SandboxPaths, topology: Topology) -> int:
             [sys.executable, "-m", "gameday.sandbox.supervisor", "--home", str(paths.home), "--name", paths.name],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, start_new_session=True,
         )
+    children.keep_nice(proc.pid)
 
     def started() -> bool:
         if proc.poll() is not None:

@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from .. import children
 from . import readiness
 from .paths import SandboxPaths
 from .spec import MemberSpec, Topology, Workload
@@ -165,6 +166,7 @@ class Supervisor:
                 m.proc = None
                 self._after_exit(m, {"code": 127, "error": str(err)})
                 return
+        children.keep_nice(m.proc.pid)  # its own session: at the supervisor's CPU priority, not a session's default
         if m.ever_started:
             m.restarts += 1
         m.ever_started = True

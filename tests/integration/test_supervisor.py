@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import requests
@@ -18,6 +20,7 @@ from gameday.sandbox.spec import MemberSpec, Workload
 from tests.conftest import http_member, small_topology
 
 NET = 31
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_up_starts_in_order_and_reports_every_member(small_paths):
@@ -182,3 +185,27 @@ def test_a_failure_threshold_keeps_a_member_ready_until_that_many_checks_in_a_ro
     wait_until(lambda: ready()["steady-1"], timeout=10, interval=0.1, what="steady-1 ready after one good check")
     client.kill("steady-1", "KILL", by="test")
     assert not ready()["steady-1"]  # gone at once, whatever the threshold
+
+
+def _autogroup_nice(pid: int) -> int:
+    """The nice of the autogroup (session) process ``pid`` runs in: ``/autogroup-<n> nice <k>``."""
+    return int(open(f"/proc/{pid}/autogroup").read().split()[-1])
+
+
+def test_a_niced_up_runs_every_member_at_that_priority(small_paths):
+    """``nice -n 3 gameday sandbox up``: the supervisor and every member run in sessions of their own, and with
+    the kernel's autogroups (on here) a session's CPU share follows its autogroup's nice, not its processes':
+    each member's session is given the starter's nice, so a niced twin really yields the cores."""
+    assert open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1", "this test needs autogroups on"
+    niced = os.nice(0) + 3
+    code = ("import sys; from gameday.sandbox import lifecycle; from gameday.sandbox.paths import SandboxPaths; "
+            "from tests.conftest import small_topology; "
+            f"p = SandboxPaths(name={small_paths.name!r}, home=__import__('pathlib').Path({str(small_paths.home)!r})); "
+            f"lifecycle.up(p, small_topology(p, {NET}), timeout=30)")
+    subprocess.run(["nice", "-n", "3", sys.executable, "-c", code], check=True, timeout=60, cwd=ROOT)
+    twin = SandboxClient(small_paths)
+    pids = {m["name"]: m["pid"] for m in twin.members() if m["pid"]}
+    assert set(pids) == {"svc-1", "svc-2", "front-1"}, pids
+    assert {name: _autogroup_nice(pid) for name, pid in pids.items()} == dict.fromkeys(pids, niced)
+    assert _autogroup_nice(supervisor_pid(small_paths)) == niced
+    assert _autogroup_nice(os.getpid()) != niced  # the test's own session is not touched

@@ -50,8 +50,11 @@ LATENCY_MS = 300  # per answer of the database: a page asks it about 20 times
 ENV = {"name": NAME, "kind": "sandbox", "allowed": True, "sandbox": NAME, "net": NET}
 CONF = {"gameday_environment": ENV}
 # This module's twin judges the site's SLO (its experiments' steady state: 20 req/s, p95 within 2 s) on one
-# WordPress replica: it runs at the twin lane's CPU priority, not the quick lane's (tests/conftest.py _lane_nice)
-QUICK_LANE_NICE = 0
+# WordPress replica, beside the twin lane's many busy servers (each its own session, as each of this twin's):
+# at nice 0 the replica's pool got one session's share of the cores and p95 was 2.5-3.8 s in every window
+# (CI at 5d36313; here with 6 busy sessions beside it). At -10 (a session's weight ~9x) it gets the core it
+# needs, and its load is bounded (tests/conftest.py _lane_nice)
+QUICK_LANE_NICE = -10
 
 
 @pytest.fixture(scope="module")
@@ -239,9 +242,10 @@ def _chaos_run(name: str, tmp_path: Path) -> tuple[subprocess.CompletedProcess, 
                           capture_output=True, text=True, timeout=120, cwd=tmp_path)
     data = json.loads(journal.read_text())
     said = [line for line in proc.stderr.splitlines() if "gameday: site SLO" in line]  # each window's figures
-    assert proc.returncode == 0 and data["status"] == "completed", (said, proc.stdout[-2000:], proc.stderr[-2000:])
+    # a string, not a tuple: pytest shortens a tuple's repr and the windows' figures were cut off (CI at 5d36313)
+    assert proc.returncode == 0 and data["status"] == "completed", "\n".join(said + [proc.stderr[-3000:]])
     # a steady state not met before the method ends the run "completed" with no method run: say so, with its figures
-    assert data["steady_states"]["before"]["steady_state_met"] is True, (said, data["steady_states"]["before"]["probes"])
+    assert data["steady_states"]["before"]["steady_state_met"] is True, "\n".join(said)
     out = {r["activity"]["name"]: r for r in data["run"]}
     assert all(r["status"] == "succeeded" for r in out.values()), {k: r["status"] for k, r in out.items()}
     assert all(r["status"] == "succeeded" for r in data["rollbacks"]), data["rollbacks"]

@@ -38,6 +38,7 @@ from typing import Any
 
 import pymysql
 
+from gameday import children
 from gameday.sandbox.db_binlog import MAX_ALLOWED_PACKET, PACKET_ARGS
 
 COORDS = re.compile(r"MASTER_LOG_FILE='(?P<file>[^']+)',\s*MASTER_LOG_POS=(?P<pos>\d+)")
@@ -106,6 +107,7 @@ class CloneServer:
              # a replayed bulk change is one BINLOG statement of all its row events: up to 1 GB, as the twin's members
              f"--max-allowed-packet={MAX_ALLOWED_PACKET}"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        children.keep_nice(self.proc.pid)  # the quick lane's priority, as the twins' members
         log.close()
         RUNNING.add(self)
         deadline = time.monotonic() + STEP_TIMEOUT_S

@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
         "nginx": subprocess.Popen([NGINX, "-c", str(replica.nginx_conf), "-e", "stderr"],
                                   env=env, preexec_fn=children.die_with_parent),
     }
+    children.keep_nice_once_leader(procs["php-fpm"].pid)  # its pool of workers at the launcher's CPU priority
     print(f"wordpress launcher {replica.member} on {replica.address}:{replica.port}: php-fpm pid {procs['php-fpm'].pid}, "
           f"nginx pid {procs['nginx'].pid}", flush=True)
     # a service: runs until told to stop or until one of its servers dies, checked every POLL seconds
