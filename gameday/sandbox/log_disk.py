@@ -113,6 +113,7 @@ def ensure(twin: Twin, i: int, *, fresh: bool, size_mb: int = SIZE_MB) -> dict[s
         img.unlink(missing_ok=True)
         return None  # no small disk here: the drill refuses (require)
     made = {"image": str(img), "mount": str(mount_point(twin, i)), "size_mb": size_mb, "fs": "ext4 (loop)"}
+    record_file(twin, i).parent.mkdir(parents=True, exist_ok=True)
     record_file(twin, i).write_text(json.dumps(made))
     return made
 
