@@ -574,6 +574,7 @@ def report(sizes: list[int], results: dict[int, dict]) -> bool:
     print("\nRestore time against data size (items/s; growth = (time ratio)/(size ratio) vs the previous size, "
           "1.0 = linear; ratio = gameday time / raw time)")
     aims = {"linear": True, "raw": True, "drill": True}
+    missed: list[str] = []  # drills and sizes past RAW_MAX against their first raw column
     for title, key, gd, raws, aimed in DRILLS:
         print(f"\n{title}" + ("" if aimed else " (not counted in the aims)"))
         head = f"{'N':>8} {'seconds':>8} {'items/s':>9} {'growth':>7}"
@@ -592,7 +593,7 @@ def report(sizes: list[int], results: dict[int, dict]) -> bool:
                 w = widths[i]
                 line += f" | {raw:>{w}.1f} {t / raw:>6.2f}" if raw else f" | {'not installed':>{w}} {'-':>6}"
                 if raw and i == 0 and t / raw > RAW_MAX and aimed:
-                    aims["raw"] = False
+                    missed.append(f"{title.split(' (')[0]} at {n:,} ({t / raw:.2f}x)")
             if growth and growth > LINEAR_MAX and aimed:
                 aims["linear"] = False
             if n >= 200_000 and t > DRILL_MAX_S and aimed:
@@ -623,8 +624,9 @@ def report(sizes: list[int], results: dict[int, dict]) -> bool:
                       f"{results[n]['db']['purged']:6.2f}")
     print()
     print(f"linear growth (every growth <= {LINEAR_MAX}): {'met' if aims['linear'] else 'NOT met'}")
+    aims["raw"] = not missed
     print(f"within {RAW_MAX}x of the raw tool taken to the same state (first raw column): "
-          f"{'met' if aims['raw'] else 'NOT met'}")
+          f"{'met' if aims['raw'] else 'NOT met: ' + ', '.join(missed)}")
     if any(n >= 200_000 for n in done):
         print(f"200,000-article drills under {DRILL_MAX_S / 60:.0f} min: {'met' if aims['drill'] else 'NOT met'}")
     else:
