@@ -107,6 +107,8 @@ def keep_nice_once_leader(pid: int, timeout: float = 10.0) -> None:
     ``setsid()`` even with ``--nodaemonize``): wait until it leads its session (``getsid(pid) == pid``), then
     give that session this process's nice. Started niced, its pool of workers otherwise ran at a new
     session's priority, as an equal of any other. Gives up after ``timeout`` s, saying so."""
+    if os.nice(0) == 0:  # a new session's own nice: nothing to give, nothing to wait for
+        return
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
