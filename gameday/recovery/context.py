@@ -10,9 +10,8 @@ steps of one run share::
 from __future__ import annotations
 
 import datetime
-from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pymysql
 
@@ -87,18 +86,6 @@ class Context:
 
     def db_query(self, sql: str, args: tuple = (), *, timeout: float = 3.0) -> list[tuple]:
         """Run one statement as the site's database user, directly (not through toxiproxy)."""
-        with self.db_session(timeout=timeout) as query:
-            return query(sql, args)
-
-    @contextmanager
-    def db_session(self, *, timeout: float = 3.0) -> Iterator[Callable[..., list[tuple]]]:
-        """One connection as the site's database user for several statements (:meth:`db_query` opens one
-        per statement: a page loop paid a connection, and the credentials' read, per page)::
-
-            with ctx.db_session() as query:
-                rows = query(page_sql, (after,))
-
-        ``timeout`` bounds the connect and each statement's read."""
         host, port = self.target.db_address()
         user, password, database = self.target.db_credentials()
         t = self.remaining(timeout)
@@ -107,17 +94,12 @@ class Context:
                                    connect_timeout=t, read_timeout=t, write_timeout=t, autocommit=True)
         except (pymysql.MySQLError, OSError) as err:
             raise DatabaseDown(f"database {host}:{port} refused a connection: {_short(err)}") from None
-
-        def query(sql: str, args: tuple = ()) -> list[tuple]:
-            try:
-                with conn.cursor() as cur:
-                    cur.execute(sql, args)
-                    return list(cur.fetchall())
-            except (pymysql.MySQLError, OSError) as err:
-                raise DatabaseDown(f"database {host}:{port} failed {sql.split()[0]}: {_short(err)}") from None
-
         try:
-            yield query
+            with conn.cursor() as cur:
+                cur.execute(sql, args)
+                return list(cur.fetchall())
+        except (pymysql.MySQLError, OSError) as err:
+            raise DatabaseDown(f"database {host}:{port} failed {sql.split()[0]}: {_short(err)}") from None
         finally:
             conn.close()
 
