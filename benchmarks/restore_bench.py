@@ -39,8 +39,8 @@ Any verification that fails, or a member that stops answering, stops the run wit
 (and a copy of the members' logs) and exit 1: a time for a wrong restore is not a result. Printed:
 items/s per size, growth against the previous size ((time ratio) / (size ratio): 1.0 is linear) and
 gameday/raw ratios, then the issue's aims. Times on this shared 2-core machine are noisy: read the ratios.
-Up to 20,000 articles the index restore and the Kafka replay run 3 times each (gameday's and the raw
-tool's in turn) and each side's best counts (:func:`repeats`): they take a second or two there.
+Up to 20,000 articles each index drill runs 3 times (gameday's and the raw tool's in turn) and each
+side's best counts (:func:`repeats`): at 2,000 they take a second or two, about a second of it fixed.
 """
 
 from __future__ import annotations
@@ -201,37 +201,12 @@ def verify_index(target, n: int, what: str) -> None:
         raise Wrong(f"{what}: the index does not match the database ({count} documents, {n} articles): {check.detail}")
 
 
-def rebuild(target, host, n: int) -> dict:
-    say(f"N={n:,}: index rebuild (raw _bulk, then the playbook's reindex_all)")
-    bodies = bulk_bodies(host)
-    fresh_index(target)
-    session = requests.Session()
-    session.auth = target.search_auth()
-    url = target.search_urls()[0]
-    t0 = time.monotonic()
-    for i, body in enumerate(bodies):
-        r = session.post(f"{url}/_bulk", data=body, headers={"Content-Type": "application/x-ndjson"},
-                         verify=target.search_verify(), timeout=120)
-        if r.status_code != 200 or r.json().get("errors"):
-            raise Wrong(f"raw _bulk request {i} failed: HTTP {r.status_code} {r.text[:300]}")
-    raw = time.monotonic() - t0
-    target.search_admin(timeout=60).request("POST", f"/{INDEX}/_refresh")
-    verify_index(target, n, "raw _bulk")
-    fresh_index(target)
-    t0 = time.monotonic()
-    words = reindex_all(Context(target=target))
-    gd = time.monotonic() - t0
-    verify_index(target, n, "reindex_all")
-    say(f"  raw {raw:.1f} s, reindex_all {gd:.1f} s ({words})")
-    return {"raw": raw, "gameday": gd}
-
-
-SMALL_REPEATS = 3  # runs of the index restore and the Kafka replay up to 20,000 articles: the best counts
+SMALL_REPEATS = 3  # runs of each index drill up to 20,000 articles: the best counts
 
 
 def repeats(n: int) -> int:
-    """How many times the index restore and the Kafka replay (gameday's and the raw tool's, in turn) run at
-    ``n`` articles; each side's best counts (as ``timeit`` takes the minimum). At 2,000 articles these drills
+    """How many times each index drill (the rebuild, the restore, the Kafka replay: gameday's and the raw
+    tool's, in turn) runs at ``n`` articles; each side's best counts (as ``timeit`` takes the minimum). At 2,000 articles these drills
     take 1-2 s, about a second of it fixed, and one run's ratio swung from 0.53x to 2.23x between three runs
     of 2026-12-07; at 200,000 one run takes a minute and swings little."""
     return SMALL_REPEATS if n <= 20_000 else 1
@@ -242,6 +217,34 @@ def _runs(seconds: list[float]) -> str:
     if len(seconds) == 1:
         return f"{seconds[0]:.1f} s"
     return f"best {min(seconds):.1f} s of {', '.join(f'{x:.1f}' for x in seconds)}"
+
+
+def rebuild(target, host, n: int) -> dict:
+    say(f"N={n:,}: index rebuild (raw _bulk, then the playbook's reindex_all)")
+    bodies = bulk_bodies(host)
+    session = requests.Session()
+    session.auth = target.search_auth()
+    url = target.search_urls()[0]
+    raws, gds = [], []
+    for _ in range(repeats(n)):  # into an empty index each time, raw then gameday
+        fresh_index(target)
+        t0 = time.monotonic()
+        for i, body in enumerate(bodies):
+            r = session.post(f"{url}/_bulk", data=body, headers={"Content-Type": "application/x-ndjson"},
+                             verify=target.search_verify(), timeout=120)
+            if r.status_code != 200 or r.json().get("errors"):
+                raise Wrong(f"raw _bulk request {i} failed: HTTP {r.status_code} {r.text[:300]}")
+        raws.append(time.monotonic() - t0)
+        target.search_admin(timeout=60).request("POST", f"/{INDEX}/_refresh")
+        verify_index(target, n, "raw _bulk")
+        fresh_index(target)
+        t0 = time.monotonic()
+        words = reindex_all(Context(target=target))
+        gds.append(time.monotonic() - t0)
+        verify_index(target, n, "reindex_all")
+    raw, gd = min(raws), min(gds)
+    say(f"  raw {_runs(raws)}, reindex_all {_runs(gds)} ({words})")
+    return {"raw": raw, "gameday": gd}
 
 
 def index_restore(target, n: int) -> dict:
@@ -471,30 +474,35 @@ PURGE_COUNTER = "purge_del_mark_records"  # INNODB_METRICS: delete-marked rows I
 
 def _purge_count(member) -> int:
     """How many delete-marked rows InnoDB's purge has removed on ``member`` since its counter was enabled
-    (``innodb_monitor_enable``; off by default, enabled here: enabling an enabled counter keeps its count)."""
+    (:func:`purge_counts`)."""
     with member.connect() as conn, conn.cursor() as cur:
-        cur.execute(f"SET GLOBAL innodb_monitor_enable = '{PURGE_COUNTER}'")
         cur.execute("SELECT count FROM information_schema.INNODB_METRICS WHERE name = %s", (PURGE_COUNTER,))
         return int(cur.fetchone()[0])
 
 
 def purge_counts(host) -> dict[str, int]:
-    """:func:`_purge_count` of the primary and every replica, by member."""
-    return {m.member: _purge_count(m) for m in (host, *host.replicas)}
+    """The purge counter on the primary and every replica, by member, enabled first (``innodb_monitor_enable``:
+    off by default; enabling an enabled counter keeps its count). Read before the incident."""
+    members = (host, *host.replicas)
+    for m in members:
+        with m.connect() as conn, conn.cursor() as cur:
+            cur.execute(f"SET GLOBAL innodb_monitor_enable = '{PURGE_COUNTER}'")
+    return {m.member: _purge_count(m) for m in members}
 
 
 def purged(host, before: dict[str, int], rows: int) -> tuple[float, dict[str, int]]:
     """Wait (untimed in the restore) until InnoDB's purge has removed the incident's ``rows`` delete-marked rows
-    on the primary and every replica (each member's :func:`purge_counts` ``rows`` past ``before``): a restore
+    on the primary and every replica (each member's counter ``rows`` past ``before``, :func:`purge_counts`): a restore
     begun minutes after an incident finds them purged; begun a second after a 200,000-row deletion, both
     servers import their copy while purging it (the import grew from 0.9 s to 2.2 s on 2026-12-07 once the
     replica caught up first). Returns the seconds waited and the rows each member had left to purge when the
     wait began. (The history list length does not tell: one transaction's 200,000 rows are one entry.)"""
     t0 = time.monotonic()
-    left = {m: rows - (c - before[m]) for m, c in purge_counts(host).items()}
+    members = (host, *host.replicas)
+    left = {m.member: max(0, rows - (_purge_count(m) - before[m.member])) for m in members}
 
     def done() -> bool:
-        return all(c - before[m] >= rows for m, c in purge_counts(host).items())
+        return all(_purge_count(m) - before[m.member] >= rows for m in members)
 
     wait_until(done, timeout=STEP_TIMEOUT, what=f"InnoDB's purge of the {rows:,} deleted rows", interval=0.1)
     return time.monotonic() - t0, left

@@ -10,8 +10,9 @@ steps of one run share::
 from __future__ import annotations
 
 import datetime
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Iterator
 
 import pymysql
 
@@ -86,6 +87,18 @@ class Context:
 
     def db_query(self, sql: str, args: tuple = (), *, timeout: float = 3.0) -> list[tuple]:
         """Run one statement as the site's database user, directly (not through toxiproxy)."""
+        with self.db_session(timeout=timeout) as query:
+            return query(sql, args)
+
+    @contextmanager
+    def db_session(self, *, timeout: float = 3.0) -> Iterator[Callable[..., list[tuple]]]:
+        """One connection as the site's database user for several statements (:meth:`db_query` opens one
+        per statement: a page loop paid a connection, and the credentials' read, per page)::
+
+            with ctx.db_session() as query:
+                rows = query(page_sql, (after,))
+
+        ``timeout`` bounds the connect and each statement's read."""
         host, port = self.target.db_address()
         user, password, database = self.target.db_credentials()
         t = self.remaining(timeout)
@@ -94,12 +107,17 @@ class Context:
                                    connect_timeout=t, read_timeout=t, write_timeout=t, autocommit=True)
         except (pymysql.MySQLError, OSError) as err:
             raise DatabaseDown(f"database {host}:{port} refused a connection: {_short(err)}") from None
+
+        def query(sql: str, args: tuple = ()) -> list[tuple]:
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(sql, args)
+                    return list(cur.fetchall())
+            except (pymysql.MySQLError, OSError) as err:
+                raise DatabaseDown(f"database {host}:{port} failed {sql.split()[0]}: {_short(err)}") from None
+
         try:
-            with conn.cursor() as cur:
-                cur.execute(sql, args)
-                return list(cur.fetchall())
-        except (pymysql.MySQLError, OSError) as err:
-            raise DatabaseDown(f"database {host}:{port} failed {sql.split()[0]}: {_short(err)}") from None
+            yield query
         finally:
             conn.close()
 

@@ -263,14 +263,14 @@ def reindex_all(ctx: Context) -> str:
     client = _client(ctx)
     schema = ctx.target.content_schema()
     page = schema.page_sql(500)
-    after, total, indexed = 0, 0, 0
-    rows = ctx.db_query(page, (after,))
-    while rows:
-        result = client.bulk_index([schema.article(r) for r in rows])
-        total += len(rows)
-        indexed += result["indexed"]
-        after = rows[-1][0]
-        rows = ctx.db_query(page, (after,))
+    total, indexed = 0, 0
+    with ctx.db_session() as query:  # one connection for every page
+        rows = query(page, (0,))
+        while rows:
+            result = client.bulk_index([schema.article(r) for r in rows])
+            total += len(rows)
+            indexed += result["indexed"]
+            rows = query(page, (rows[-1][0],))
     return f"re-indexed {total} articles from the database ({indexed} were missing or older)"
 
 
