@@ -70,7 +70,23 @@ def die_with_parent() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def keep_nice(pid: int) -> None:
+NICE_MIN, NICE_MAX = -20, 19
+
+
+def relative_nice(offset: int) -> int:
+    """This process's nice plus ``offset``, within the kernel's -20..19: a child's priority relative to its
+    starter's (a member spec's ``cpu_nice``)."""
+    return max(NICE_MIN, min(NICE_MAX, os.nice(0) + int(offset)))
+
+
+def niced_argv(argv: list[str], offset: int) -> list[str]:
+    """``argv`` run ``offset`` steps of nice from this process's (``nice -n``, before ``exec``: no window at
+    the starter's priority); ``argv`` itself at 0. Lowering it needs root: else ``nice`` says so and runs it
+    at the starter's."""
+    return ["nice", "-n", str(int(offset)), *argv] if offset else list(argv)
+
+
+def keep_nice(pid: int, nice: int | None = None) -> None:
     """Give the child ``pid``, just started in a session of its own (``start_new_session=True``), this
     process's CPU priority (nice) as its session's, so ``nice -n 10 gameday sandbox up`` yields the cores::
 
@@ -83,8 +99,9 @@ def keep_nice(pid: int) -> None:
     other, however niced the process that started it (a make test's quick lane at nice 10 had its twins'
     servers compete with the twin lane's as equals). A no-op when autogroups are off (the process's nice,
     which the child inherits, then counts) or the nice is 0 (a new autogroup's). Lowering it below 0 needs
-    root, as lowering any nice does; an unprivileged write is refused for 100 ms after another (retried)."""
-    nice = os.nice(0)
+    root, as lowering any nice does; an unprivileged write is refused for 100 ms after another (retried).
+    ``nice`` (default this process's) gives another: a member's :func:`relative_nice`."""
+    nice = os.nice(0) if nice is None else nice
     path = Path(f"/proc/{int(pid)}/autogroup")
     if nice == 0 or not path.exists():
         return

@@ -43,6 +43,9 @@ class MemberSpec:
     # app, node-id, ... and zone: zone-a/b/c, or regional (gameday.zones; the zone fault's selector)
     labels: dict[str, str] = field(default_factory=dict)
     stop_grace: float = 10.0
+    # CPU priority relative to the twin's (the supervisor's nice): the member's session weighs as a pod's CPU
+    # request would on GKE (each step about 1.25x; -5 about 3x a 0 member's share of the cores)
+    cpu_nice: int = 0
 
 
 @dataclass

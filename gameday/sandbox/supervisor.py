@@ -153,6 +153,7 @@ class Supervisor:
         argv = list(spec.argv)
         if spec.run_as and os.geteuid() == 0:
             argv = ["setpriv", f"--reuid={spec.run_as}", f"--regid={spec.run_as}", "--init-groups", "--"] + argv
+        argv = children.niced_argv(argv, spec.cpu_nice)  # before setpriv: lowering a nice needs root
         log_path = self.paths.member_log(spec.name)
         with open(log_path, "ab", buffering=0) as out:
             out.write(f"\n=== gameday: starting {spec.name} at {time.strftime('%Y-%m-%dT%H:%M:%S%z')}\n".encode())
@@ -166,7 +167,8 @@ class Supervisor:
                 m.proc = None
                 self._after_exit(m, {"code": 127, "error": str(err)})
                 return
-        children.keep_nice(m.proc.pid)  # its own session: at the supervisor's CPU priority, not a session's default
+        # its own session: at the supervisor's CPU priority (plus the member's cpu_nice), not a session's default
+        children.keep_nice(m.proc.pid, children.relative_nice(spec.cpu_nice))
         if m.ever_started:
             m.restarts += 1
         m.ever_started = True

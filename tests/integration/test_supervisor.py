@@ -198,18 +198,22 @@ def _autogroup_nice(pid: int) -> int | None:
 def test_a_niced_up_runs_every_member_at_that_priority(small_paths):
     """``nice -n 3 gameday sandbox up``: the supervisor and every member run in sessions of their own, and with
     the kernel's autogroups (on here) a session's CPU share follows its autogroup's nice, not its processes':
-    each member's session is given the starter's nice, so a niced twin really yields the cores."""
+    each member's session is given the starter's nice, so a niced twin really yields the cores; a member whose
+    spec asks for ``cpu_nice`` runs (process and session) that far from it."""
     assert open("/proc/sys/kernel/sched_autogroup_enabled").read().strip() == "1", "this test needs autogroups on"
     niced = os.nice(0) + 3
     own = _autogroup_nice(os.getpid())
     code = ("import sys; from gameday.sandbox import lifecycle; from gameday.sandbox.paths import SandboxPaths; "
             "from tests.conftest import small_topology; "
             f"p = SandboxPaths(name={small_paths.name!r}, home=__import__('pathlib').Path({str(small_paths.home)!r})); "
-            f"lifecycle.up(p, small_topology(p, {NET}), timeout=30)")
+            f"t = small_topology(p, {NET}); t.workload('svc').members[1].cpu_nice = -2; "
+            "lifecycle.up(p, t, timeout=30)")
     subprocess.run(["nice", "-n", "3", sys.executable, "-c", code], check=True, timeout=60, cwd=ROOT)
     twin = SandboxClient(small_paths)
     pids = {m["name"]: m["pid"] for m in twin.members() if m["pid"]}
     assert set(pids) == {"svc-1", "svc-2", "front-1"}, pids
-    assert {name: _autogroup_nice(pid) for name, pid in pids.items()} == dict.fromkeys(pids, niced)
+    want = {**dict.fromkeys(pids, niced), "svc-2": niced - 2}  # svc-2's spec: cpu_nice -2, its pod's bigger request
+    assert {name: _autogroup_nice(pid) for name, pid in pids.items()} == want
+    assert {name: os.getpriority(os.PRIO_PROCESS, pid) for name, pid in pids.items()} == want
     assert _autogroup_nice(supervisor_pid(small_paths)) == niced
     assert _autogroup_nice(os.getpid()) == own  # the test's own session is not touched

@@ -43,3 +43,25 @@ def test_a_child_that_makes_its_own_session_later_gets_it_once_it_leads_it():
     """)
     mine, leads, kept = int(out[0]), out[1], int(out[2])
     assert leads == "True" and kept == mine >= 4
+
+
+def test_a_child_given_a_relative_nice_runs_and_weighs_that_far_from_its_starter():
+    """A member spec's ``cpu_nice``: its process (``nice -n`` before exec) and its session both at the
+    starter's nice plus that, within -20..19."""
+    out = _run_niced("""
+        import os, subprocess, time
+        from gameday import children
+        up = subprocess.Popen(children.niced_argv(["sleep", "20"], -2), start_new_session=True)
+        children.keep_nice(up.pid, children.relative_nice(-2))
+        for _ in range(250):  # Popen returns once `nice` runs; it sets the nice, then execs sleep
+            if open(f"/proc/{up.pid}/comm").read().strip() == "sleep":
+                break
+            time.sleep(0.02)
+        read = lambda pid: open(f"/proc/{pid}/autogroup").read().split()[-1]
+        print(os.nice(0), os.getpriority(os.PRIO_PROCESS, up.pid), read(up.pid), children.relative_nice(-99),
+              children.relative_nice(99), children.niced_argv(["x"], 0) == ["x"])
+        up.kill()
+    """)
+    mine, proc_nice, session_nice, floor, ceiling, plain = out
+    assert int(proc_nice) == int(session_nice) == int(mine) - 2
+    assert (int(floor), int(ceiling), plain) == (-20, 19, "True")

@@ -48,6 +48,9 @@ PUBLISHER_USER = "publisher"  # the editor the site API's publishes are made as 
 PUBLISHER_ENV = "GAMEDAY_WP_PUBLISHER_PASSWORD"
 PUBLISH_ACK_WAIT_S = 5.0  # POST /api/articles waits this long for the relay's mark (as the Python site for Kafka's ack)
 READY_FAILURE_THRESHOLD = 3  # readiness checks failed in a row before a replica is out (gameday.sandbox.readiness)
+# each replica's CPU priority against the twin's other members (MemberSpec.cpu_nice): its pool's session
+# weighs as one JVM's does at 0 (docs/web-tier-switch.md, session 28)
+CPU_NICE = 0
 MAX_PUBLISH_ACK_WAIT_S = 8.0  # more is refused: HAProxy's server timeout is 10 s (members/lb.py), a 504 past it
 
 
@@ -243,7 +246,7 @@ def member(twin: Twin, index: int, prefix: str = "wp") -> MemberSpec:
         # failureThreshold: a probe that once misses its 1 s under a saturated CPU is not a replica out
         readiness={"type": "http", "url": f"{url(twin, index)}/readyz", "failure_threshold": READY_FAILURE_THRESHOLD},
         labels={"app": "wordpress", "tier": "frontend", "zone": zone_for(index)},
-        stop_grace=6.0,
+        stop_grace=6.0, cpu_nice=CPU_NICE,
     )
 
 
