@@ -18,6 +18,8 @@ import ssl
 import subprocess
 from typing import Any
 
+from .. import children
+
 log = logging.getLogger("gameday.kube.probes")
 
 
@@ -100,12 +102,16 @@ class Probe:
     def _exec(self, command: list[str], env: dict[str, str]) -> tuple[bool, str]:
         if not command:
             return False, f"{self.kind} probe: exec has no command"
+        proc = subprocess.Popen([*self.enter, *command], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True)
+        children.keep_nice(proc.pid)  # its own session: at the node agent's CPU priority, as its containers
         try:
-            proc = subprocess.run([*self.enter, *command], env=env, stdin=subprocess.DEVNULL, capture_output=True,
-                                  timeout=self.timeout, start_new_session=True)
+            stdout, stderr = proc.communicate(timeout=self.timeout)
         except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate(timeout=5)
             return False, f"{self.kind} probe: command timed out after {self.timeout:g}s"
         if proc.returncode == 0:
             return True, ""
-        out = (proc.stdout + proc.stderr).decode(errors="replace").strip()[-200:]
+        out = (stdout + stderr).decode(errors="replace").strip()[-200:]
         return False, f"{self.kind} probe failed: exit {proc.returncode} {out}".strip()

@@ -204,3 +204,16 @@ def test_run_as_user_and_group_from_the_security_context(tmp_path):
     drive(runner, lambda s: s["phase"] == "Succeeded", what="the container to finish")
     expected = "65534 65533" if os.geteuid() == 0 else f"{os.geteuid()} {os.getegid()}"
     assert (tmp_path / "logs" / "who.log").read_text().strip() == expected
+
+
+def test_an_exec_probe_past_its_timeout_fails_saying_so_and_leaves_no_process(tmp_path):
+    from gameday.kube.probes import Probe
+    marker = f"gameday-probe-{os.getpid()}-{time.monotonic_ns()}"
+    probe = Probe("readiness", {"exec": {"command": [sys.executable, "-c", "import time; time.sleep(30)", marker]},
+                                "timeoutSeconds": 1, "failureThreshold": 1}, started=0.0)
+    t0 = time.monotonic()
+    assert probe.run(time.monotonic(), "127.0.0.1", {}, dict(os.environ)) is False
+    assert "timed out after 1s" in probe.message and time.monotonic() - t0 < 10
+    assert not [p for p in psutil.process_iter(["cmdline"]) if marker in (p.info["cmdline"] or [])]
+    ok = Probe("readiness", {"exec": {"command": ["true"]}}, started=0.0)
+    assert ok.run(time.monotonic(), "127.0.0.1", {}, dict(os.environ)) is True
