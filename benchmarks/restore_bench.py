@@ -202,14 +202,15 @@ def verify_index(target, n: int, what: str) -> None:
         raise Wrong(f"{what}: the index does not match the database ({count} documents, {n} articles): {check.detail}")
 
 
-SMALL_REPEATS = 3  # runs of each index drill up to 20,000 articles: the best counts
+SMALL_REPEATS = 3  # runs of each drill up to 20,000 articles: the best counts
 
 
 def repeats(n: int) -> int:
     """How many times each drill (the rebuild, the index restore, the Kafka replay, the database restore:
-    gameday's and the raw tool's, in turn) runs at ``n`` articles; each side's best counts (as ``timeit`` takes the minimum). At 2,000 articles these drills
-    take 1-2 s, about a second of it fixed, and one run's ratio swung from 0.53x to 2.23x between three runs
-    of 2026-12-07; at 200,000 one run takes a minute and swings little."""
+    gameday's and the raw tool's, in turn) runs at ``n`` articles; each side's best counts (as ``timeit``
+    takes the minimum). At 2,000 articles these drills take 1-2 s, about a second of it fixed, and one
+    run's ratio swung from 0.53x to 2.23x between three runs of 2026-12-07; at 200,000 one run takes a
+    minute and swings little."""
     return SMALL_REPEATS if n <= 20_000 else 1
 
 
@@ -640,12 +641,14 @@ def report(sizes: list[int], results: dict[int, dict]) -> bool:
                 aims["drill"] = False
             print(line)
             prev = (n, t)
-    print("\ndatabase restore parts (s): import | replay | swap | restore_to total | the backup before it (checkpoint, "
-          "mariadb-backup, prepare: not in the restore) (of which prepare) | the fallback's load | replay | swap")
+    print("\ndatabase restore parts (s): import | replay | swap | restore_to total | reading the log since the backup "
+          "(beside the import) | the backup before it (checkpoint, mariadb-backup, prepare: not in the restore) (of "
+          "which prepare) | the fallback's load | replay | swap")
     for n in done:
         d = results[n]["db"]
         p, f = d["parts"], d["fallback_parts"]
         print(f"{n:>8,}  {p['load_backup']:6.2f} {p['replay']:6.2f} {p['swap']:6.2f} {p['total']:6.2f} | "
+              f"{p.get('find_backup', 0.0):6.2f} | "
               f"{d['backup']:6.2f} ({d['prepare_at_backup']:.2f}) | "
               f"{f['load_backup']:6.2f} {f['replay']:6.2f} {f['swap']:6.2f}  [{d['how']['swap']} swap on "
               f"{', '.join(d['how']['members'])}]")
