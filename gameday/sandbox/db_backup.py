@@ -100,14 +100,11 @@ class DbHost:
         return member(roles.primary, followers)
 
     def connect(self, *, timeout: float = 10.0, autocommit: bool = True) -> pymysql.connections.Connection:
-        """A root connection over the socket (``unix_socket`` authentication: no password anywhere), without
-        TLS: nothing crosses a network, and PyMySQL's default (TLS when the server offers it) builds a new
-        context for every connection, loading the system's CA certificates: 30 ms of CPU each, most of a
-        small restore's fixed cost (about 20 connections)."""
+        """A root connection over the socket, without TLS (:func:`.members.db.root_connect`)."""
+        from .members import db
         try:
-            return pymysql.connect(unix_socket=str(self.socket), user="root", autocommit=autocommit, charset="utf8mb4",
-                                   connect_timeout=timeout, read_timeout=TOOL_TIMEOUT, write_timeout=TOOL_TIMEOUT,
-                                   ssl_disabled=True)
+            return db.root_connect(self.socket, autocommit=autocommit, connect_timeout=timeout,
+                                   read_timeout=TOOL_TIMEOUT, write_timeout=TOOL_TIMEOUT)
         except (pymysql.MySQLError, OSError) as err:
             raise GamedayError(f"the database server does not answer on {self.socket}: {err}",
                                hint=f"is {self.member} running? gameday sandbox status") from None

@@ -43,9 +43,8 @@ LOST_CONNECTION = (2006, 2013)  # CR_SERVER_GONE_ERROR, CR_SERVER_LOST: no answe
 def connect(twin, name: str, *, timeout: float = 5.0) -> pymysql.connections.Connection:
     """A root connection to member ``name`` over its socket; a GamedayError when it does not answer."""
     try:
-        return pymysql.connect(unix_socket=str(db.socket_path(twin, name)), user="root", autocommit=True,
-                               connect_timeout=timeout, read_timeout=max(timeout, CATCH_UP_TIMEOUT + 10),
-                               write_timeout=30, ssl_disabled=True)  # a local socket: no TLS (db_backup.DbHost.connect)
+        return db.root_connect(db.socket_path(twin, name), connect_timeout=timeout,
+                               read_timeout=max(timeout, CATCH_UP_TIMEOUT + 10), write_timeout=30)
     except (pymysql.MySQLError, OSError) as err:
         raise GamedayError(f"{name} does not answer on {db.socket_path(twin, name)}: {err}",
                            hint=f"is it running? gameday sandbox --name {twin.name} status") from None
@@ -58,9 +57,10 @@ def _head(sql: str | None) -> str:
 
 def _running(socket: str | None) -> str:
     """What the server at ``socket`` is running besides idle connections, read on a fresh connection."""
+    if not socket:
+        return "not read (the connection has no socket)"
     try:
-        with pymysql.connect(unix_socket=socket, user="root", connect_timeout=2, read_timeout=5,
-                             ssl_disabled=True) as c, c.cursor() as cur:
+        with db.root_connect(socket, connect_timeout=2, read_timeout=5, write_timeout=5) as c, c.cursor() as cur:
             cur.execute("SELECT USER, COMMAND, TIME, STATE, INFO FROM information_schema.PROCESSLIST "
                         "WHERE COMMAND <> 'Sleep' AND ID <> CONNECTION_ID()")
             return "; ".join(f"{user} {command} {t}s '{state or ''}' {_head(info)}".rstrip()
