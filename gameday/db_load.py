@@ -3,7 +3,7 @@
 What the object-cache-lost drill measures (the queries WordPress sends to the database once its cache
 is gone)::
 
-    before = read_counters(("127.0.0.1", 3306), ("site", password, "site"), ("Questions", "Com_select"))
+    before = read_counters(target.db_connect, ("Questions", "Com_select"), where="db.sps.internal:3306")
     ...
     after = read_counters(...)
     rates(before, after)           # {"seconds": 5.0, "Questions": 412.6, "Com_select": 301.2}  (per second)
@@ -17,7 +17,7 @@ meaningless, and :func:`rates` says so (``restarted``) rather than report a nega
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Callable
 
 import pymysql
 
@@ -26,18 +26,16 @@ from .errors import GamedayError
 TIMEOUT = 5.0
 
 
-def read_counters(address: tuple[str, int], credentials: tuple[str, str, str],
-                  names: tuple[str, ...]) -> dict[str, Any]:
-    """``{"at": time.time(), name: int, ...}`` for each of ``names`` (``SHOW GLOBAL STATUS``)."""
+def read_counters(connect: Callable[..., Any], names: tuple[str, ...], *, where: str) -> dict[str, Any]:
+    """``{"at": time.time(), name: int, ...}`` for each of ``names`` (``SHOW GLOBAL STATUS``), read
+    through ``connect`` (``Target.db_connect``: the site's user, over TLS as the target says) from the
+    database ``where`` names."""
     if not names or not all(isinstance(n, str) and n.replace("_", "").isalnum() for n in names):
         raise GamedayError(f"counter names must be SHOW GLOBAL STATUS variable names, not {names!r}")
-    host, port = address
-    user, password, database = credentials
     try:
-        conn = pymysql.connect(host=host, port=int(port), user=user, password=password, database=database,
-                               connect_timeout=TIMEOUT, read_timeout=TIMEOUT, write_timeout=TIMEOUT, autocommit=True)
+        conn = connect(timeout=TIMEOUT)
     except (pymysql.MySQLError, OSError) as err:
-        raise GamedayError(f"database {host}:{port} refused a connection: {type(err).__name__}",
+        raise GamedayError(f"database {where} refused a connection: {type(err).__name__}",
                            hint="is the database up? `gameday playbook db` diagnoses it") from None
     try:
         with conn.cursor() as cur:
@@ -45,13 +43,13 @@ def read_counters(address: tuple[str, int], credentials: tuple[str, str, str],
             cur.execute(f"SHOW GLOBAL STATUS WHERE Variable_name IN ({placeholders})", tuple(names))
             got = {str(k): int(v) for k, v in cur.fetchall()}
     except (pymysql.MySQLError, OSError, ValueError) as err:
-        raise GamedayError(f"database {host}:{port}: SHOW GLOBAL STATUS failed: {type(err).__name__}") from None
+        raise GamedayError(f"database {where}: SHOW GLOBAL STATUS failed: {type(err).__name__}") from None
     finally:
         conn.close()
     at = time.time()
     missing = [n for n in names if n not in got]
     if missing:
-        raise GamedayError(f"database {host}:{port} has no status counter {', '.join(missing)}")
+        raise GamedayError(f"database {where} has no status counter {', '.join(missing)}")
     return {"at": at, **{n: got[n] for n in names}}
 
 

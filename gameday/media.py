@@ -2,7 +2,7 @@
 uploads store and the newest backup's manifest (the media-lost drill and its playbook,
 :mod:`gameday.recovery.layers.media`)::
 
-    rows = attachments(target.db_address(), target.db_credentials())
+    rows = attachments(target.db_connect)
     # [{"id": 2001, "file": "2026/12/leaflet-1.png", "title": "leaflet-1"}, ...]
     account(rows, target.media_files(), target.media_backup_manifest(backup_id))
     # {"attachments": 12, "present": 12, "matching": 8, "missing": [], "changed": [],
@@ -17,7 +17,7 @@ checksum. Reached through the target, never by address alone.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import pymysql
 
@@ -27,22 +27,20 @@ from .errors import GamedayError
 TIMEOUT = 5.0
 
 
-def attachments(address: tuple[str, int], credentials: tuple[str, str, str]) -> list[dict[str, Any]]:
-    """Every attachment row of the site's WordPress database with its file: ``[{"id", "file", "title"}]``."""
-    host, port = address
-    user, password, database = credentials
+def attachments(connect: Callable[..., Any], *, where: str = "the site's database") -> list[dict[str, Any]]:
+    """Every attachment row of the site's WordPress database with its file: ``[{"id", "file", "title"}]``,
+    read through ``connect`` (``Target.db_connect``: the site's user, over TLS as the target says)."""
     try:
-        conn = pymysql.connect(host=host, port=int(port), user=user, password=password, database=database,
-                               connect_timeout=TIMEOUT, read_timeout=TIMEOUT, write_timeout=TIMEOUT, autocommit=True)
+        conn = connect(timeout=TIMEOUT)
     except (pymysql.MySQLError, OSError) as err:
-        raise GamedayError(f"database {host}:{port} refused a connection: {type(err).__name__}",
+        raise GamedayError(f"{where} refused a connection: {type(err).__name__}",
                            hint="is the database up? `gameday playbook db` diagnoses it") from None
     try:
         with conn.cursor() as cur:
             cur.execute(WP_ATTACHMENTS_SQL)
             rows = cur.fetchall()
     except (pymysql.MySQLError, OSError) as err:
-        raise GamedayError(f"database {host}:{port}: reading the attachment rows failed: {type(err).__name__}") from None
+        raise GamedayError(f"{where}: reading the attachment rows failed: {type(err).__name__}") from None
     finally:
         conn.close()
     return [{"id": int(pid), "file": str(path), "title": str(title)} for pid, title, path in rows]

@@ -29,10 +29,8 @@ TIMEOUT = 5.0
 
 def _query(target, sql: str, args: tuple = ()) -> list[tuple]:
     host, port = target.db_address()
-    user, password, database = target.db_credentials()
     try:
-        conn = pymysql.connect(host=host, port=int(port), user=user, password=password, database=database,
-                               connect_timeout=TIMEOUT, read_timeout=TIMEOUT, write_timeout=TIMEOUT, autocommit=True)
+        conn = target.db_connect(timeout=TIMEOUT)
     except (pymysql.MySQLError, OSError) as err:
         raise GamedayError(f"database {host}:{port} refused a connection: {type(err).__name__}",
                            hint="`gameday playbook db` diagnoses the database") from None

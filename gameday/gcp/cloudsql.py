@@ -318,8 +318,7 @@ class CloudSql:
                 started = time.monotonic()
                 finished = self.wait(found, f"clone to {destination} (started {found.get('insertTime')})")
                 return {"operation": finished.get("name"), "took_s": round(time.monotonic() - started, 3),
-                        "point_in_time": point, "addresses": addresses(self.get(destination)),
-                        "resumed": finished.get("name")}
+                        "point_in_time": point, **reachable(self.get(destination)), "resumed": finished.get("name")}
             raise UsageError(f"Cloud SQL ({self.where(destination)}) already exists and no clone of {self.instance} "
                              f"into it was started since {point} (operations.list), so it is not this restore's and a "
                              "point-in-time restore cannot clone into it; nothing was touched",
@@ -330,7 +329,7 @@ class CloudSql:
         request = self.service.instances().clone(project=self.project, instance=self.instance, body=body)
         operation, took = self._start(request, f"clone to {destination} at {point}")
         return {"operation": operation.get("name"), "took_s": took, "point_in_time": point,
-                "addresses": addresses(self.get(destination))}
+                **reachable(self.get(destination))}
 
     def check_clone(self, destination: str, moment: float) -> None:
         """What :meth:`clone_at` checks before it sends anything (reads only): a UsageError when
@@ -489,6 +488,13 @@ class CloudSql:
             raise CloudSqlError(f"Cloud SQL ({self.where(instance)}) is {found.get('state') or 'in an unknown state'}, "
                                 "not RUNNABLE; nothing was touched",
                                 hint="wait until it is RUNNABLE (gcloud sql instances describe), then try again")
+
+
+def reachable(instance: dict[str, Any]) -> dict[str, Any]:
+    """How a client reaches an instance: ``{"addresses": addresses(instance), "server_ca": PEM or None}``
+    (``serverCaCert.cert``: the CA of the instance's own server certificate, which a new instance such as
+    a clone has its own of; :mod:`gameday.db_client` verifies the clone with it)."""
+    return {"addresses": addresses(instance), "server_ca": (instance.get("serverCaCert") or {}).get("cert") or None}
 
 
 def addresses(instance: dict[str, Any]) -> list[dict[str, str]]:

@@ -35,7 +35,8 @@ import pymysql
 import requests
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from .. import hostguard
+from .. import db_client, hostguard
+from ..db_client import DbTls
 from ..deadline import Deadline
 from ..errors import GamedayError, UsageError
 from ..targets import trust
@@ -62,6 +63,7 @@ class CanaryEndpoints:
     search_auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password) for search, if it asks
     search_verify: str | bool = True  # what verifies the search cluster's certificates (Target.search_verify)
     publisher_auth: tuple[str, str] | None = field(default=None, repr=False)  # (user, password) to publish, if asked
+    db_tls: DbTls = field(default_factory=DbTls)  # how the database is reached over TLS (Target.db_tls)
 
     @classmethod
     def from_context(cls, ctx: Any) -> "CanaryEndpoints":
@@ -78,7 +80,8 @@ class CanaryEndpoints:
         return cls(kafka_bootstrap=target.kafka_bootstrap(), db_host=host, db_port=port, db_user=user,
                    db_password=password, db_name=name, site_url=target.site_url(),
                    search_urls=tuple(target.search_urls()), allow_hosts=allow, search_auth=target.search_auth(),
-                   search_verify=target.search_verify(), publisher_auth=target.publisher_auth())
+                   search_verify=target.search_verify(), publisher_auth=target.publisher_auth(),
+                   db_tls=target.db_tls())
 
 
 @dataclass
@@ -249,9 +252,9 @@ class DbCanary(_Writer):
     layer = "db"
 
     def _connect(self, timeout: float = 2.0):
-        return pymysql.connect(host=self.ep.db_host, port=self.ep.db_port, user=self.ep.db_user,
-                               password=self.ep.db_password, database=self.ep.db_name, autocommit=True,
-                               connect_timeout=timeout, read_timeout=timeout, write_timeout=timeout)
+        return db_client.connect((self.ep.db_host, self.ep.db_port),
+                                 (self.ep.db_user, self.ep.db_password, self.ep.db_name), self.ep.db_tls,
+                                 timeout=timeout)
 
     def setup(self) -> None:
         """The canary's table; a GamedayError naming the database and its answer when it cannot be made

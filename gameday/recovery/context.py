@@ -100,11 +100,9 @@ class Context:
 
         ``timeout`` bounds the connect and each statement's read."""
         host, port = self.target.db_address()
-        user, password, database = self.target.db_credentials()
         t = self.remaining(timeout)
         try:
-            conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
-                                   connect_timeout=t, read_timeout=t, write_timeout=t, autocommit=True)
+            conn = self.target.db_connect(timeout=t)
         except (pymysql.MySQLError, OSError) as err:
             raise DatabaseDown(f"database {host}:{port} refused a connection: {_short(err)}") from None
 

@@ -1,4 +1,5 @@
-"""The twin's own certificate authority, the TLS certificate of its front (HAProxy) and its search nodes'.
+"""The twin's own certificate authority, the TLS certificate of its front (HAProxy), its search nodes' and
+its database members'.
 
 A production environment reaches the site and search over HTTPS with certificates from a CA it
 trusts; the twin does the same with a CA of its own, made once per twin and kept::
@@ -8,6 +9,7 @@ trusts; the twin does the same with a CA of its own, made once per twin and kept
     files.front_pem               # <twin>/secrets/tls/front.pem (cert + key, 0600), HAProxy's `crt`
     ensure_search_node(twin)      # the search nodes' certificate (HTTP and transport layers)
     files.search_node_cert, files.search_node_key   # conf/tls/search-node.crt, secrets/tls/search-node.key
+    ensure_db_server(twin)        # the database members' (db.<twin>.gameday.test, their addresses)
 
 The front certificate's names are ``site.<twin>.gameday.test`` and ``search.<twin>.gameday.test``
 (:mod:`gameday.sandbox.names`) and the load balancer's address. The search nodes' certificate
@@ -82,6 +84,15 @@ class TlsFiles:
         return self.private / "search-admin.key"
 
     @property
+    def db_server_cert(self) -> Path:
+        return self.public / "db-server.crt"
+
+    @property
+    def db_server_key(self) -> Path:
+        """0600: copied into the database members' own TLS directory (owned by mysql)."""
+        return self.private / "db-server.key"
+
+    @property
     def search_node_key(self) -> Path:
         """PKCS#8 PEM (``BEGIN PRIVATE KEY``), 0600: copied into each node's config (owned by its user)."""
         return self.private / "search-node.key"
@@ -106,6 +117,21 @@ def search_node_names(twin: Twin) -> tuple[list[str], list[str]]:
     ips = [twin.address("search", i) for i in range(1, SEARCH_NODES + 1)]
     ips += [twin.address("toxiproxy"), twin.address("lb"), "127.0.0.1"]
     return [names.search_host(twin), "localhost"], ips
+
+
+def db_host(twin: Twin) -> str:
+    return f"db.{names.domain(twin)}"
+
+
+def db_server_names(twin: Twin) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) the database members' certificate is valid for: every way a client
+    reaches one: ``db.<twin>.gameday.test``, the stable endpoint, each member's address, toxiproxy's
+    address (the web tier's path), localhost."""
+    from .members.db import MEMBERS
+    from .twin import DB_ENDPOINT_INDEX
+    ips = [twin.address("db", DB_ENDPOINT_INDEX)] + [twin.address("db", i) for i in range(1, len(MEMBERS) + 1)]
+    ips += [twin.address("toxiproxy"), "127.0.0.1"]
+    return [db_host(twin), "localhost"], ips
 
 
 def _key_usage(*, ca: bool) -> x509.KeyUsage:
@@ -202,6 +228,22 @@ def ensure_search_node(twin: Twin) -> TlsFiles:
                       [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
     _write_private(f.search_node_key, _key_pem(key))
     _write_public(f.search_node_cert, cert_pem)
+    return f
+
+
+def ensure_db_server(twin: Twin) -> TlsFiles:
+    """The CA and a current certificate for the database members (:func:`db_server_names`; server use,
+    an EC key), which MariaDB presents to a client that asks for TLS (gameday's own clients always
+    do: :mod:`gameday.db_client`)."""
+    f = files(twin)
+    ca_cert, ca_key = ensure_ca(twin)
+    dns, ips = db_server_names(twin)
+    if f.db_server_key.exists() and _current(f.db_server_cert, ca_cert, dns, ips):
+        return f
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert_pem = _issue(ca_cert, ca_key, _name(dns[0], ["gameday"]), key, dns, ips, [ExtendedKeyUsageOID.SERVER_AUTH])
+    _write_private(f.db_server_key, _key_pem(key))
+    _write_public(f.db_server_cert, cert_pem)
     return f
 
 

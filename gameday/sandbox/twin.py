@@ -136,7 +136,8 @@ class Twin:
         return [f"https://{self.address('toxiproxy')}:{9200 + i}" for i in range(1, SEARCH_NODES + 1)]
 
     def search_ca(self) -> str:
-        """The CA file that verifies the search nodes (and the TLS front): the twin's own CA."""
+        """The CA file that verifies the search nodes (and the TLS front, and the database members): the
+        twin's own CA."""
         return str(self.paths.conf / "tls" / "ca.crt")
 
     def search_auth(self) -> tuple[str, str]:

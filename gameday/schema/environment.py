@@ -311,6 +311,12 @@ class DbLayer(Strict):
     selector: Optional[str] = Field(None, max_length=500, description=SELECTOR_FIX)
     cloud_sql: Optional[CloudSqlInstance] = Field(None, description="the database is this Cloud SQL instance: "
                                                   "backups, failover and point-in-time restore through its Admin API")
+    tls: Optional[Literal["verify-identity", "verify-ca", "disabled"]] = Field(
+        None, description="how gameday's connections to the database use TLS (gameday.db_client): verify-identity "
+                          "(the default: the certificate verified against trust: and the system's roots, and its name "
+                          "against host), verify-ca (not its name: Cloud SQL's certificates name the instance, not its "
+                          "address; trust its server CA) or disabled (a connection already encrypted on its way: the "
+                          "Cloud SQL Auth Proxy on localhost)")
     content: Optional[Literal["articles-table", "wordpress"]] = Field(
         None, description="where the site's content lives (gameday.content): wordpress (the default: WordPress's "
                           "wp_posts and wp_postmeta, read as they are; gameday makes no view or table in the database) "

@@ -13,6 +13,7 @@ from .environment import Environment
 from .members import LayerView
 
 if TYPE_CHECKING:
+    from ..db_client import DbTls
     from ..search_admin import SearchAdmin
     from .front import Front
 
@@ -466,6 +467,24 @@ class Target(abc.ABC):
         """(user, password, database) of the site's database, read at the moment of use. The
         password is registered with :mod:`gameday.redact` and never leaves this process."""
 
+    def db_tls(self) -> "DbTls":
+        """How this target's database is reached over TLS (:class:`gameday.db_client.DbTls`). Here:
+        ``verify-identity`` against the environment's trusted CAs (:meth:`search_verify`'s bundle) or
+        the system's roots."""
+        from ..db_client import DbTls
+        verify = self.search_verify()
+        return DbTls(ca_file=verify if isinstance(verify, str) else None)
+
+    def db_connect(self, *, timeout: float = 5.0, **kwargs: Any) -> Any:
+        """A connection to the site's database as the site's user, over TLS as :meth:`db_tls` says
+        (:func:`gameday.db_client.connect`, whose keywords it passes on)::
+
+            with target.db_connect(timeout=5) as conn, conn.cursor() as cur:
+                cur.execute("SELECT 1")
+        """
+        from ..db_client import connect
+        return connect(self.db_address(), self.db_credentials(), self.db_tls(), timeout=timeout, **kwargs)
+
     def flush_site_caches(self, *, timeout_s: float | None = None) -> dict[str, Any]:
         """Empty the site's object cache and ban every page its CDN cached, after the database's
         content changed underneath them (a point-in-time restore, a failover, a region promotion), so
@@ -528,7 +547,7 @@ class Target(abc.ABC):
         if self.content_schema().name != "wordpress":
             raise GamedayError(f"{self.name}: the site is not WordPress ({self.content_schema().label}): no attachment rows")
         from ..media import attachments
-        return attachments(self.db_address(), self.db_credentials())
+        return attachments(self.db_connect, where="the database {}:{}".format(*self.db_address()))
 
     def lose_media(self, fraction: float = 1.0) -> list[str]:
         """The media-lost fault: delete ``fraction`` of the uploaded files; returns their paths."""
@@ -591,7 +610,7 @@ class Target(abc.ABC):
         "Questions": 81234, "Com_select": 60211}``. Two readings give a load per second
         (:mod:`gameday.db_load`). Raises GamedayError when the database does not answer."""
         from ..db_load import read_counters
-        return read_counters(self.db_address(), self.db_credentials(), names)
+        return read_counters(self.db_connect, names, where="{}:{}".format(*self.db_address()))
 
     def health_check(self, layer: str) -> dict[str, Any]:
         """How ``layer``'s members say they are healthy, ``{"path", "port", "scheme"}``: the

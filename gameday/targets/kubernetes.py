@@ -63,6 +63,7 @@ from kubernetes.client.rest import ApiException
 
 from .. import zones
 from ..content import ContentSchema, schema_named
+from ..db_client import DEFAULT_MODE, DbTls
 from ..deadline import wait_until
 from ..errors import GamedayError, NotRunning, Refused, UsageError
 from . import kubernetes_config, trust
@@ -472,7 +473,7 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         from .kubernetes_cloudsql import query_clone
 
         return query_clone(restored, self.content_schema(), before, credentials=self.db_credentials(),
-                           live=self.db_address())
+                           live=self.db_address(), tls=self.db_tls())
 
     def promote_db_replica(self, member: str | None = None) -> dict[str, Any]:
         """Cloud SQL failover (``failover: ha``, the site's endpoint unchanged) or promotion of the
@@ -795,6 +796,15 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
             raise UsageError(f"{self.name}: no database address (kubernetes.db: host, port) in "
                              f"{self.env.source or 'the environment file'}")
         return str(db["host"]), int(db["port"])
+
+    def db_tls(self) -> DbTls:
+        """TLS to the database as ``kubernetes.db.tls`` says (:mod:`gameday.db_client`; verify-identity
+        when unset), verified against the environment's trusted CAs (``trust:``) and the system's roots."""
+        self.trust()
+        verify = trust.verify()
+        mode = str((self.block.get("db") or {}).get("tls") or DEFAULT_MODE)
+        return DbTls(mode=mode, ca_file=verify if isinstance(verify, str) else None,
+                     where=f"kubernetes.db.tls in {self.env.source or 'the environment file'}")
 
     def content_schema(self) -> ContentSchema:
         """The site's content schema as ``kubernetes.db.content`` names it: ``wordpress`` (the default:

@@ -42,7 +42,7 @@ The destroy-content drill (``gameday.chaos.db.actions.destroy_content``, the db 
 
     db.check_restore()                    # before the fault: consent, restore_instance, PITR on, the name free
     restored = db.restore_to(moment)      # instances.clone at the moment into restore_instance
-    query_clone(restored, schema, before, credentials=..., live=(host, port))   # schema: gameday.content
+    query_clone(restored, schema, before, credentials=..., live=(host, port), tls=target.db_tls())  # schema: gameday.content
         # the clone queried as the site's user: {"figures", "matches", "mismatches", "lost_after", ...}
 
 Production consent: the calls that change the database refuse on a ``production: true`` environment
@@ -56,11 +56,14 @@ undo (a failover is undone by another failover, a clone by deleting it).
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 import pymysql
 
+from .. import db_client
 from ..content import ContentSchema
+from ..db_client import DbTls
 from ..db_figures import content_figures, range_figures
 from ..errors import DeadlineExceeded, GamedayError, UsageError
 from ..gcp.cloudsql import CloudSql, addresses, epoch
@@ -358,7 +361,8 @@ class CloudSqlDatabase:
         return {"kind": "clone", "how": "clone", "source": self.instance, "restored_instance": destination,
                 "moment": float(moment),
                 "point_in_time": done["point_in_time"], "operation": done["operation"],
-                "addresses": done["addresses"], "timings": {"clone_s": done["took_s"]}, "resumed": done.get("resumed"),
+                "addresses": done["addresses"], "server_ca": done.get("server_ca"),
+                "timings": {"clone_s": done["took_s"]}, "resumed": done.get("resumed"),
                 "took_s": round(time.monotonic() - started, 3), "site_endpoint": "to repoint",
                 "next_step": f"verify {destination} ({ips}), then point the site's database host (kubernetes.db.host "
                              f"and the site's own setting) at it; {self.instance} is left as it was"}
@@ -385,11 +389,10 @@ def clone_ips(found: list[dict[str, str]]) -> list[str]:
     return [a["ip"] for a in sorted(ips, key=lambda a: a.get("type") != "PRIVATE")]
 
 
-def _connect(host: str, port: int, credentials: tuple[str, str, str], what: str) -> Any:
-    user, password, database = credentials
+def _connect(host: str, port: int, credentials: tuple[str, str, str], tls: DbTls, what: str) -> Any:
+    user = credentials[0]
     try:
-        return pymysql.connect(host=host, port=port, user=user, password=password, database=database,
-                               connect_timeout=10, read_timeout=60, write_timeout=60, autocommit=True)
+        return db_client.connect((host, port), credentials, tls, timeout=10, read_timeout=60, write_timeout=60)
     except (pymysql.MySQLError, OSError) as err:
         raise GamedayError(f"{what} {host}:{port} refused the site's database user {user}: {err}",
                            hint="the runner must reach the instance's address (private IP: run it inside the VPC, "
@@ -407,12 +410,12 @@ def _rows_of(cur: Any, sql: str) -> set[tuple] | None:
     return {tuple(r) for r in cur.fetchall()}
 
 
-def _read(host: str, port: int, credentials: tuple[str, str, str], schema: ContentSchema, what: str, where: str,
-          tail: str, *, figures: bool) -> tuple[dict[str, Any] | None, set[tuple], set[tuple] | None]:
+def _read(host: str, port: int, credentials: tuple[str, str, str], tls: DbTls, schema: ContentSchema, what: str,
+          where: str, tail: str, *, figures: bool) -> tuple[dict[str, Any] | None, set[tuple], set[tuple] | None]:
     """One database read as the site's user: the content's figures (with ``figures``: CHECKSUM TABLE
     locks the table, so never on the live database), its ``(id, version)`` rows, and the RPO canary's
     ``(run, seq)`` records (None without that table); a GamedayError naming ``where``."""
-    conn = _connect(host, port, credentials, what)
+    conn = _connect(host, port, credentials, tls, what)
     try:
         with conn.cursor() as cur:
             found = content_figures(cur, schema) if figures else None
@@ -426,7 +429,7 @@ def _read(host: str, port: int, credentials: tuple[str, str, str], schema: Conte
 
 
 def query_clone(restored: dict[str, Any], schema: ContentSchema, before: dict[str, Any] | None, *,
-                credentials: tuple[str, str, str], live: tuple[str, int]) -> dict[str, Any]:
+                credentials: tuple[str, str, str], live: tuple[str, int], tls: DbTls) -> dict[str, Any]:
     """Query a point-in-time clone (what :meth:`CloudSqlDatabase.restore_to` returned) as the site's
     own database user, at its address (PRIVATE first), port 3306: the content's figures
     (:func:`content_figures` of ``schema``, the target's content schema; ``table`` below is its base table)
@@ -436,14 +439,17 @@ def query_clone(restored: dict[str, Any], schema: ContentSchema, before: dict[st
     added or changed since (by id and version), and the RPO canary's records. Returns ``{"instance",
     "address", "figures", "expected", "mismatches": [...], "matches", "lost_after": {table: {"rows",
     "ids", "named"}, "gameday_canary": {...}?}, "lost_rows"}``; a GamedayError when the clone cannot
-    be reached or queried."""
+    be reached or queried. Both are reached over TLS as ``tls`` (``Target.db_tls``) says; the clone's
+    certificate is verified also against its own server CA (``restored["server_ca"]``: a new instance
+    has its own)."""
     ips = clone_ips(restored.get("addresses") or [])
     name = restored.get("restored_instance")
     if not ips:
         raise GamedayError(f"the clone {name} has no address to query it at; it was not verified",
                            hint=f"gcloud sql instances describe {name}")
     table = schema.base_table
-    figures, clone_rows, clone_canary = _read(ips[0], MYSQL_PORT, credentials, schema, f"the clone {name}",
+    clone_tls = replace(tls, ca_data=restored.get("server_ca") or tls.ca_data)
+    figures, clone_rows, clone_canary = _read(ips[0], MYSQL_PORT, credentials, clone_tls, schema, f"the clone {name}",
                                               f"the clone {name} ({ips[0]})", "; it was not verified", figures=True)
     expected = {k: (before or {}).get(k) for k in ("rows", "min_id", "max_id", "sha256", "checksum")}
     differences = [f"{k} {figures[k]} (expected {v})" for k, v in expected.items() if v is not None and figures[k] != v]
@@ -457,7 +463,7 @@ def query_clone(restored: dict[str, Any], schema: ContentSchema, before: dict[st
         in_range = range_figures(clone_rows, destroyed.get("first_id"), destroyed.get("last_id"))
         mismatches = [f"destroyed range {k} {in_range[k]} (expected {destroyed.get(k)})"
                       for k in ("rows", "min_id", "max_id", "sha256") if in_range[k] != destroyed.get(k)]
-    _none, live_rows, live_canary = _read(live[0], live[1], credentials, schema, "the site's database",
+    _none, live_rows, live_canary = _read(live[0], live[1], credentials, tls, schema, "the site's database",
                                           f"the site's database {live[0]}:{live[1]}", "", figures=False)
     lost_ids = sorted({int(i) for i, _v in live_rows - clone_rows})
     lost = {table: {"rows": len(lost_ids), "ids": lost_ids[:NAMED], "named": id_ranges(lost_ids)}}

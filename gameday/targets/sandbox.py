@@ -574,6 +574,13 @@ class SandboxTarget(Target):
         from ..sandbox.twin import Twin
         return Twin.create(self.env.sandbox).search_ca()
 
+    def db_tls(self):
+        """TLS to the twin's database, verified against the twin's CA (it issued the members'
+        certificate, which names their addresses and ``db.<twin>.gameday.test``) and by name."""
+        from ..db_client import DbTls
+        from ..sandbox.twin import Twin
+        return DbTls(ca_file=Twin.create(self.env.sandbox).search_ca(), where="the twin's database")
+
     def db_address(self) -> tuple[str, int]:
         """The database's one stable endpoint (whichever member is the primary; :meth:`Twin.db_addr`)."""
         host, port = self._twin().db_addr().split(":")

@@ -76,7 +76,11 @@ def test_database_load_is_a_rate_between_two_readings_and_the_spike_their_ratio(
     with pytest.raises(GamedayError, match="not later"):
         db_load.rates(before, before)
     with pytest.raises(GamedayError, match="variable names"):
-        db_load.read_counters(("127.0.0.1", 1), ("u", "p", "d"), ("Questions; DROP TABLE x",))
+        db_load.read_counters(_never_connect, ("Questions; DROP TABLE x",), where="db:3306")
+
+
+def _never_connect(**_kwargs):
+    raise AssertionError("a bad counter name must be refused before any connection")
 
 
 def test_the_python_twin_lists_the_relay_and_the_object_cache_as_absent_not_as_unproven_cells():

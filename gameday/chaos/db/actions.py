@@ -261,10 +261,9 @@ def destroy_content(table: str = None, how: str = "delete", first_id: int = None
                          hint="take one first: the take_backup action (gameday.chaos.db.actions)")
     lock_for(tgt.env).acquire(purpose="chaos experiment")
     host, port = tgt.db_address()
-    user, password, database = tgt.db_credentials()
+    database = tgt.db_credentials()[2]
     try:
-        conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
-                               connect_timeout=5, read_timeout=60, write_timeout=60, autocommit=False)
+        conn = tgt.db_connect(timeout=5, read_timeout=60, write_timeout=60, autocommit=False)
     except (pymysql.MySQLError, OSError) as err:
         raise GamedayError(f"the database {host}:{port} refused a connection: {err}; nothing was touched") from None
     with conn, conn.cursor() as cur:

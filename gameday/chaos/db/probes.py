@@ -55,10 +55,8 @@ def table_rows(table: str = None, configuration: Dict[str, Any] = None,
     table = schema.base_table if table is None else table
     sql = schema.base_stats_sql() if table == schema.base_table else f"SELECT COUNT(*), MIN(id), MAX(id) FROM {table}"
     host, port = tgt.db_address()
-    user, password, database = tgt.db_credentials()
     try:
-        conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
-                               connect_timeout=5, read_timeout=30, write_timeout=30)
+        conn = tgt.db_connect(timeout=5, read_timeout=30, write_timeout=30, autocommit=False)
         with conn, conn.cursor() as cur:
             cur.execute(sql)
             rows, lo, hi = cur.fetchone()

@@ -202,12 +202,9 @@ def _writable(ctx: Context) -> Check:
     """A write as the site's user is accepted by the new active region's database."""
     p = pair(ctx)
     target = p.target(p.active())
-    host, port = target.db_address()
-    user, password, database = target.db_credentials()
     t = ctx.remaining(3)
     try:
-        conn = pymysql.connect(host=host, port=port, user=user, password=password, database=database,
-                               connect_timeout=t, read_timeout=t, write_timeout=t, autocommit=True)
+        conn = target.db_connect(timeout=t)
         with conn, conn.cursor() as cur:
             cur.execute("SELECT @@read_only")
             read_only = cur.fetchone()[0]

@@ -84,6 +84,36 @@ def backup_dir(twin: Twin):
     return twin.paths.data / "db-backups"
 
 
+def tls_dir(twin: Twin):
+    """The members' certificate, key and CA (:func:`gameday.sandbox.tls.ensure_db_server`), copied where
+    MariaDB, running as mysql, reads them: a directory of mysql's own (0700, the key 0600), outside
+    every data directory (a drill that loses a member's data keeps them)."""
+    return twin.paths.data / "db-tls"
+
+
+def prepare_tls(twin: Twin) -> None:
+    """A current server certificate for the members, copied into :func:`tls_dir` (rewritten only when
+    it changed: a running member keeps reading the files it started with)."""
+    from .. import tls
+    f = tls.ensure_db_server(twin)
+    folder = tls_dir(twin)
+    folder.mkdir(parents=True, exist_ok=True)
+    os.chmod(folder, 0o700)
+    shutil.chown(folder, "mysql", "mysql")
+    for source, name in ((f.db_server_cert, "server.crt"), (f.db_server_key, "server.key"), (f.ca_cert, "ca.crt")):
+        target = folder / name
+        data = source.read_bytes()
+        if target.exists() and target.read_bytes() == data:
+            continue
+        tmp = folder / f".{name}.{os.getpid()}"
+        tmp.unlink(missing_ok=True)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        shutil.chown(tmp, "mysql", "mysql")
+        tmp.replace(target)
+
+
 def _adopt_old_backups(twin: Twin) -> None:
     """A twin made before the directory was shared kept its backups in ``db-1-backups``: move them."""
     old = twin.paths.data / f"{NAME}-backups"
@@ -171,9 +201,11 @@ def write_init_file(twin: Twin, name: str) -> None:
 
 
 def prepare_member(twin: Twin, name: str) -> None:
-    """Create the member's data directory on first use, and the init file that (re)creates the users."""
+    """Create the member's data directory on first use, the init file that (re)creates the users and
+    the members' TLS files (:func:`prepare_tls`)."""
     datadir = _datadir(twin, name)
     write_init_file(twin, name)
+    prepare_tls(twin)
     binlog_dir(twin, name).mkdir(parents=True, exist_ok=True)
     shutil.chown(binlog_dir(twin, name), "mysql", "mysql")
     if (datadir / "mysql").is_dir():
@@ -215,6 +247,10 @@ def member(twin: Twin, name: str) -> MemberSpec:
               f"--pid-file={datadir / 'mysqld.pid'}", f"--init-file={_init_sql(twin, name)}", "--skip-name-resolve",
               "--innodb-buffer-pool-size=96M", "--max-connections=500", "--innodb-flush-log-at-trx-commit=1",
               "--log-error=",
+              # TLS for every client that asks (gameday's own always do, verifying the twin's CA and the
+              # name: gameday.db_client), with the certificate of db.<twin>.gameday.test and its addresses
+              f"--ssl-cert={tls_dir(twin) / 'server.crt'}", f"--ssl-key={tls_dir(twin) / 'server.key'}",
+              f"--ssl-ca={tls_dir(twin) / 'ca.crt'}",
               # statements and rows up to 1 GB (MariaDB's maximum; 16 MB by default): a point-in-time
               # restore replays a bulk change as one BINLOG statement of all its row events
               # (db_binlog.MAX_ALLOWED_PACKET); a replica's applier already takes 1 GB
