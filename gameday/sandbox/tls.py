@@ -36,7 +36,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..kube.pki import _builder, _key_pem, _load_key, _name, _write_private
 from . import names
-from .twin import SEARCH_NODES, Twin
+from .twin import DB_ENDPOINT_INDEX, DB_MEMBERS, SEARCH_NODES, Twin
 
 # The search nodes' subject, in RFC 2253 order as the security plugin compares it (``nodes_dn``).
 SEARCH_NODE_DN = "CN=search-node,OU=twin,O=gameday"
@@ -127,9 +127,7 @@ def db_server_names(twin: Twin) -> tuple[list[str], list[str]]:
     """(DNS names, IP addresses) the database members' certificate is valid for: every way a client
     reaches one: ``db.<twin>.gameday.test``, the stable endpoint, each member's address, toxiproxy's
     address (the web tier's path), localhost."""
-    from .members.db import MEMBERS
-    from .twin import DB_ENDPOINT_INDEX
-    ips = [twin.address("db", DB_ENDPOINT_INDEX)] + [twin.address("db", i) for i in range(1, len(MEMBERS) + 1)]
+    ips = [twin.address("db", DB_ENDPOINT_INDEX)] + [twin.address("db", i) for i in range(1, len(DB_MEMBERS) + 1)]
     ips += [twin.address("toxiproxy"), "127.0.0.1"]
     return [db_host(twin), "localhost"], ips
 

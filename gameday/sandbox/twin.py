@@ -54,6 +54,7 @@ SNAPSHOT_REPOSITORY = "gameday-fs"
 SEARCH_USER = "elastic"  # the search cluster's superuser (ECK's name), password :meth:`Twin.search_password`
 DB_NAME = "sps"
 DB_USER = "sps"
+DB_MEMBERS = ("db-1", "db-2")  # the database's members: the primary of a new twin, its replica (members.db)
 DB_ENDPOINT_INDEX = 100  # 127.<net>.30.100: the database's stable endpoint (toxiproxy, at the current primary)
 
 

@@ -145,6 +145,9 @@ class Database:
                 read_timeout=read_timeout,
                 write_timeout=write_timeout,
                 cursorclass=pymysql.cursors.DictCursor,
+                # plain text, as WordPress's mysqli connects by default (no MYSQL_CLIENT_FLAGS): the server
+                # offers TLS (gameday's own clients use it), and PyMySQL would otherwise take it unverified
+                ssl_disabled=True,
             )
         except pymysql.MySQLError as err:
             raise DatabaseUnavailable(f"cannot connect to the database at {cfg.db_addr}: {_describe(err)}",

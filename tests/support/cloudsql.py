@@ -349,6 +349,7 @@ class CloudSqlServer:
         def make() -> None:
             try:
                 op["_clone_ip"] = source.clone_at(ctx["destinationInstanceName"], moment)
+                op["_clone_ca"] = source.server_ca(op["_clone_ip"])
             except Exception as err:  # noqa: BLE001 - any failure is the operation's error, as Google reports it
                 op["_script"] = {"errors": [{"code": "INTERNAL_ERROR", "message": f"the clone failed: {err}"}]}
 
@@ -413,6 +414,8 @@ class CloudSqlServer:
             made["state"] = "RUNNABLE"
             made["ipAddresses"] = [{"type": "PRIVATE",
                                     "ipAddress": op.get("_clone_ip") or f"10.20.0.{50 + len(self.instances)}"}]
+            if op.get("_clone_ca"):  # a new instance has a server CA of its own
+                made["serverCaCert"] = {"kind": "sql#sslCert", "cert": op["_clone_ca"]}
 
     @staticmethod
     def _public(op: dict[str, Any]) -> dict[str, Any]:

@@ -19,7 +19,7 @@ import yaml
 
 from gameday.kube import build as kube_build
 from gameday.kube import members as kube
-from gameday.sandbox import db_roles, lifecycle
+from gameday.sandbox import db_roles, lifecycle, tls
 from gameday.sandbox.members import db
 from gameday.sandbox.paths import cache_dir
 from gameday.sandbox.spec import Topology
@@ -65,12 +65,13 @@ def staging_environment(twin: Twin, *, name: str, password_var: str, site_url: s
     env = copy.deepcopy(data["configuration"]["gameday_environment"])
     kubeconfig = kube.kubeconfig_path(twin)
     env.update(name=name, production=production, site_url=site_url)
-    env.pop("trust", None)
+    env["trust"] = [{"file": str(tls.ca_bundle_path(twin))}]  # the CA of the database's certificate, as Cloud SQL's
     env.pop("cloud_cdn", None)  # the example's Cloud CDN and Memorystore are not here (and not on loopback):
     env["kubernetes"].pop("object_cache", None)  # the db playbook's flush step has no cache to empty
     env["kubernetes"].update(kubeconfig=str(kubeconfig),
                              context=yaml.safe_load(kubeconfig.read_text())["current-context"])
     env["kubernetes"]["db"] = {"host": db.address(twin), "port": 3306, "database": DB_NAME, "cloud_sql": cloud_sql,
-                               "content": "articles-table"}  # the test database's articles(id, version)
+                               "content": "articles-table",  # the test database's articles(id, version)
+                               "tls": env["kubernetes"]["db"]["tls"]}  # the example's (verify-ca), as Cloud SQL's
     env["credentials"] = {"db": {"env": password_var, "username": DB_USER}}
     return env

@@ -37,8 +37,12 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from gameday import children
+from gameday.kube.pki import _builder, _key_pem, _name
 from gameday.sandbox.db_binlog import MAX_ALLOWED_PACKET, PACKET_ARGS
 
 COORDS = re.compile(r"MASTER_LOG_FILE='(?P<file>[^']+)',\s*MASTER_LOG_POS=(?P<pos>\d+)")
@@ -84,19 +88,45 @@ def _sql(socket: Path, statement: str, *, timeout: float = STEP_TIMEOUT_S) -> li
     return [line.split("\t") for line in out.splitlines() if line]
 
 
+def server_ca_and_cert(common_name: str, folder: Path) -> str:
+    """As Cloud SQL makes one per instance: a CA of the instance's own and its server certificate, whose
+    only name is ``common_name`` (``project:instance``; no address: a client verifies the CA, not the
+    name). Writes ``ca.crt``, ``server.crt`` and ``server.key`` (0600) into ``folder``; returns the CA's
+    PEM (the instance resource's ``serverCaCert.cert``)."""
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = _name(f"Google Cloud SQL Server CA {common_name}", ["Google, Inc"])
+    ca = (_builder(ca_name, ca_name, ca_key.public_key())
+          .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+          .sign(ca_key, hashes.SHA256()))
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = _builder(_name(common_name, ["Google, Inc"]), ca_name, key.public_key()).sign(ca_key, hashes.SHA256())
+    ca_pem = ca.public_bytes(serialization.Encoding.PEM)
+    (folder / "ca.crt").write_bytes(ca_pem)
+    (folder / "server.crt").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    fd = os.open(folder / "server.key", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(_key_pem(key))
+    for name in ("ca.crt", "server.crt", "server.key"):
+        shutil.chown(folder / name, "mysql", "mysql")
+    return ca_pem.decode()
+
+
 class CloneServer:
-    """One clone: a mariadbd of its own, stopped by :meth:`stop`."""
+    """One clone: a mariadbd of its own, with TLS from a CA of its own (:attr:`server_ca`), stopped by
+    :meth:`stop`."""
 
     def __init__(self, name: str, host: str, root: Path):
         self.name, self.host, self.root = name, host, root
         self.datadir = root / "data"
         self.socket = root / "mysqld.sock"
         self.proc: subprocess.Popen | None = None
+        self.server_ca: str | None = None
 
     def start(self) -> None:
         self.datadir.mkdir(parents=True)
         shutil.chown(self.root, "mysql", "mysql")
         shutil.chown(self.datadir, "mysql", "mysql")
+        self.server_ca = server_ca_and_cert(f"gameday-test:{self.name}", self.root)
         _run(["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}", "--user=mysql",
               "--auth-root-authentication-method=socket", "--skip-test-db"], timeout=120)
         log = open(self.root / "mariadbd.log", "ab")
@@ -104,6 +134,8 @@ class CloneServer:
             ["mariadbd", "--no-defaults", f"--datadir={self.datadir}", "--user=mysql", f"--bind-address={self.host}",
              "--port=3306", f"--socket={self.socket}", f"--pid-file={self.root / 'mysqld.pid'}", "--skip-name-resolve",
              "--innodb-buffer-pool-size=16M", "--skip-log-bin", "--log-error=",
+             f"--ssl-cert={self.root / 'server.crt'}", f"--ssl-key={self.root / 'server.key'}",
+             f"--ssl-ca={self.root / 'ca.crt'}",
              # a replayed bulk change is one BINLOG statement of all its row events: up to 1 GB, as the twin's members
              f"--max-allowed-packet={MAX_ALLOWED_PACKET}"],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
@@ -180,7 +212,8 @@ class SourceDatabase:
         return "".join(f"{line};\n" for line in lines)
 
     def clone_at(self, name: str, moment: float) -> str:
-        """A new server holding this database as it was at ``moment`` (plus :attr:`clone_late_s`); its address."""
+        """A new server holding this database as it was at ``moment`` (plus :attr:`clone_late_s`); its
+        address (its server CA: :meth:`server_ca`)."""
         moment += self.clone_late_s
         usable = [b for b in self.backups if b["ended_at"] <= moment]
         if not usable:
@@ -204,6 +237,10 @@ class SourceDatabase:
         self.replayed.append({"clone": name, "backup": backup["path"].name, "from": f"{backup['file']}:{backup['pos']}",
                               "stop_datetime": stop, "logs": [p.name for p in logs]})
         return clone.host
+
+    def server_ca(self, host: str) -> str | None:
+        """The CA of the clone at ``host`` (PEM), as its instance resource's ``serverCaCert.cert``."""
+        return next((c.server_ca for c in self.clones if c.host == host), None)
 
     def stop(self) -> None:
         for clone in self.clones:

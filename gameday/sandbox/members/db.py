@@ -33,11 +33,10 @@ from ...errors import GamedayError
 from ...zones import zone_for
 from .. import db_binlog, db_roles
 from ..spec import MemberSpec, Workload
-from ..twin import DB_NAME, DB_USER, PORTS, Twin
+from ..twin import DB_MEMBERS, DB_NAME, DB_USER, PORTS, Twin
 
-NAME = "db-1"          # the primary of a new twin (the one Kubernetes runs as a StatefulSet too)
-REPLICA = "db-2"       # its replica (supervisor member only)
-MEMBERS = (NAME, REPLICA)
+MEMBERS = DB_MEMBERS
+NAME, REPLICA = MEMBERS  # the primary of a new twin (the one Kubernetes runs as a StatefulSet too); its replica
 REPL_USER = "gameday_repl"
 
 
