@@ -166,6 +166,9 @@ def test_destroyed_content_is_cloned_at_the_moment_before_queried_and_the_writes
     done = report["restore"]
     checked = done["verification"]
     assert checked["matches"] is True and checked["address"] == f"{CLONE_HOST}:3306"
+    # queried over TLS, verified by the clone's own server CA (from the Admin API: not in the environment's trust)
+    assert done["server_ca"].startswith("-----BEGIN CERTIFICATE") and done["server_ca"] not in \
+        Path(env.trust[0]["file"]).read_text()
     assert checked["range"] == {k: destroyed["destroyed"][k] for k in ("rows", "min_id", "max_id", "sha256")}
     assert before["range"]["sha256"] == destroyed["destroyed"]["sha256"]
     assert checked["figures"] == {k: before[k] for k in ("rows", "min_id", "max_id", "sha256", "checksum")}
