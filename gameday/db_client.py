@@ -17,7 +17,7 @@ target's :class:`DbTls` (``Target.db_tls()``)::
   Proxy on localhost).
 
 A server that offers no TLS, or a certificate that does not verify, is a :class:`GamedayError` that
-says so and what to change, never a silent fallback to plain text. Root's connections over a
+says so and what to change (:class:`DbTlsError`), never a silent fallback to plain text. Root's connections over a
 server's own Unix socket (the twin's, :func:`gameday.sandbox.members.db.root_connect`) are not the
 site's and do not come here.
 """
@@ -38,6 +38,11 @@ MODES = ("verify-identity", "verify-ca", "disabled")
 DEFAULT_MODE = "verify-identity"
 # PyMySQL's own error for a server that offers no TLS to a client that requires it
 NO_TLS = 2026
+
+
+class DbTlsError(GamedayError):
+    """The database offers no TLS, or its certificate does not verify: a setting to change (the hint
+    says which), never worked around."""
 
 
 @dataclass(frozen=True)
@@ -80,7 +85,7 @@ def connect(address: tuple[str, int], credentials: tuple[str, str, str], tls: Db
     TLS as ``tls`` says. The caller closes it (``with conn:``). Raises what PyMySQL raises for a
     refused or failed connection (``pymysql.MySQLError``, ``OSError``), for the caller to name its
     own purpose; a TLS failure (no TLS offered, a certificate that does not verify) is a
-    :class:`GamedayError` here, with the fix."""
+    :class:`DbTlsError` here, with the fix."""
     host, port = address
     user, password, database = credentials
     ctx = tls.context()
@@ -93,8 +98,17 @@ def connect(address: tuple[str, int], credentials: tuple[str, str, str], tls: Db
         problem = _tls_problem(err)
         if problem is None:
             raise
-        raise GamedayError(f"the database {host}:{port} {problem}; nothing was sent to it",
-                           hint=_hint(tls, problem)) from None
+        raise DbTlsError(f"the database {host}:{port} {problem}; nothing was sent to it",
+                         hint=_hint(tls, problem)) from None
+
+
+def session_tls(conn: pymysql.connections.Connection) -> dict[str, str]:
+    """What the server says of this session's encryption: ``{"version": "TLSv1.3", "cipher":
+    "TLS_AES_256_GCM_SHA384"}`` (both ``""`` for plain text)."""
+    with conn.cursor() as cur:
+        cur.execute("SHOW SESSION STATUS WHERE Variable_name IN ('Ssl_version', 'Ssl_cipher')")
+        got = {str(k): str(v or "") for k, v in cur.fetchall()}
+    return {"version": got.get("Ssl_version", ""), "cipher": got.get("Ssl_cipher", "")}
 
 
 def _tls_problem(err: pymysql.err.OperationalError) -> str | None:

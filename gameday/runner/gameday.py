@@ -27,6 +27,7 @@ from typing import Any, Callable
 from .. import __version__, children, hostguard
 from ..chaos import ledger
 from ..chaos.lock import lock_for
+from ..db_client import DbTlsError
 from ..deadline import Deadline
 from ..errors import GamedayError, UsageError
 from ..load import runner as load_runner
@@ -137,9 +138,27 @@ class GameDay:
         if replaced:
             self.progress(f"took over the lock of a dead run (pid {replaced.get('pid')})")
         self.undo_leftovers("undid a fault left by an earlier run")
+        db_tls = self.check_database_tls()
         self.check_backups()
         self.events.add("preflight", target=self.env.name, site=self.site_url, front_door=self.load_url,
-                        suite=self.suite.name, backups=[b.as_dict() for b in self.backups])
+                        suite=self.suite.name, backups=[b.as_dict() for b in self.backups], db_tls=db_tls)
+
+    def check_database_tls(self) -> dict[str, str] | None:
+        """One connection to the site's database as the site's user, as every measurement of the run
+        will make them (:meth:`Target.db_session_tls`): a progress line saying how it is encrypted
+        and verified. A TLS problem (no TLS offered, a certificate that does not verify) stops the
+        run here, with its fix, before any fault; a database that does not answer yet is a warning
+        (the canaries' own setup says more)."""
+        try:
+            found = self.target.db_session_tls()
+        except DbTlsError:
+            raise
+        except GamedayError as err:
+            self.progress(f"WARNING: {err}")
+            return None
+        how = f"{found['version']}, certificate verified ({found['mode']})" if found["version"] else "plain text (tls: disabled)"
+        self.progress(f"database {found['address']}: {how}")
+        return found
 
     def check_active_region(self) -> None:
         """A suite without region drills runs against the active region only: a standby's database is

@@ -475,6 +475,23 @@ class Target(abc.ABC):
         verify = self.search_verify()
         return DbTls(ca_file=verify if isinstance(verify, str) else None)
 
+    def db_session_tls(self, *, timeout: float = 5.0) -> dict[str, str]:
+        """One connection as the site's user, and what it was: ``{"address": "db.sps.internal:3306", "mode":
+        "verify-ca", "version": "TLSv1.3", "cipher": "..."}`` (version and cipher ``""`` when ``disabled``).
+        A TLS problem is a :class:`~gameday.db_client.DbTlsError` with the fix; a database that does not
+        answer, a GamedayError naming it. The game day's preflight shows it."""
+        import pymysql
+
+        from ..db_client import session_tls
+        tls, address = self.db_tls(), "{}:{}".format(*self.db_address())
+        try:
+            with self.db_connect(timeout=timeout) as conn:
+                found = session_tls(conn)
+        except (pymysql.MySQLError, OSError) as err:
+            raise GamedayError(f"the database {address} did not answer as the site's user ({type(err).__name__})",
+                               hint="`gameday playbook db` diagnoses it") from None
+        return {"address": address, "mode": tls.mode, **found}
+
     def db_connect(self, *, timeout: float = 5.0, **kwargs: Any) -> Any:
         """A connection to the site's database as the site's user, over TLS as :meth:`db_tls` says
         (:func:`gameday.db_client.connect`, whose keywords it passes on)::

@@ -24,7 +24,7 @@ import requests
 import yaml
 
 from gameday.chaos.db import probes
-from gameday.errors import GamedayError
+from gameday.db_client import DbTlsError
 from gameday.sandbox import db_roles, lifecycle, tls
 from gameday.sandbox.members import db, toxiproxy
 from gameday.sandbox.spec import Topology
@@ -117,6 +117,9 @@ def test_the_sandbox_target_reaches_its_database_encrypted_and_verified(twin):
     with target.db_connect(timeout=5) as conn:
         cipher, version = session_tls(conn)
     assert cipher and version.startswith("TLSv1.")
+    seen = target.db_session_tls()  # what the game day's preflight shows
+    assert seen == {"address": f"{twin.address('db', DB_ENDPOINT_INDEX)}:3306", "mode": "verify-identity",
+                    "version": version, "cipher": cipher}
     found = probes.table_rows("gameday_none", {"gameday_environment": SANDBOX_ENV})  # a chaos probe: the same way
     assert found == {"table": "gameday_none", "exists": False, "rows": None, "min_id": None, "max_id": None}
 
@@ -129,7 +132,7 @@ def test_a_kubernetes_target_verifies_the_database_by_its_ca_and_its_name(twin, 
     assert target.db_counters(("Questions",))["Questions"] > 0  # the drills' readers go the same way
 
     unnamed = kube_target(twin, monkeypatch, UNNAMED, mode=None)
-    with pytest.raises(GamedayError) as refused:
+    with pytest.raises(DbTlsError) as refused:
         unnamed.db_connect(timeout=5)
     assert "did not verify" in str(refused.value) and "mismatch" in str(refused.value)
     assert "verify-ca" in refused.value.hint and "kubernetes.db.tls" in refused.value.hint
@@ -142,8 +145,8 @@ def test_a_certificate_from_a_ca_not_trusted_is_refused_never_sent_in_plain_text
     for var in trust.ENV_VARS:  # an earlier target of this process trusted the twin's CA process-wide
         monkeypatch.delenv(var, raising=False)
     untrusted = kube_target(twin, monkeypatch, db.address(twin), mode="verify-ca", trusted=False)
-    with pytest.raises(GamedayError) as refused:
-        untrusted.db_connect(timeout=5)
+    with pytest.raises(DbTlsError) as refused:
+        untrusted.db_session_tls()  # the game day's preflight stops here, before any fault
     assert "did not verify" in str(refused.value) and "nothing was sent" in str(refused.value)
     assert "trust:" in refused.value.hint and "serverCaCert" in refused.value.hint
 

@@ -128,6 +128,10 @@ def test_smoke_suite_writes_every_artifact(steady_twin, twin_client, tmp_path):
     # drill 6: the last database backup and search snapshot read in preflight, warned about, never failing the run
     backups = {b["layer"]: b for b in summary["preflight"]["backups"]}
     assert records[0]["backups"] == summary["preflight"]["backups"]  # the preflight event holds what was read
+    # the site's database reached as every measurement reaches it: over TLS, the twin's certificate verified by name
+    db_tls = records[0]["db_tls"]
+    assert db_tls["mode"] == "verify-identity" and db_tls["version"].startswith("TLSv1.") and db_tls["cipher"], db_tls
+    assert f"{db_tls['version']}, certificate verified (verify-identity)" in out.stderr
     # a WordPress twin's media backup too (gameday sandbox up --web wordpress: its uploads; none until one is taken)
     assert set(backups) - {"media"} == {"db", "search"} and backups["search"]["status"] in ("ok", "stale", "none"), backups
     assert backups.get("media", {"status": "none"})["status"] in ("ok", "stale", "none"), backups
