@@ -18,12 +18,14 @@ import re
 import socket
 import struct
 import subprocess
+import tempfile
 import time
 from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from . import kafka_client
 from .deadline import Deadline
 from .errors import GamedayError
 
@@ -37,8 +39,8 @@ class KafkaUnavailable(GamedayError):
 _quiet = logging.getLogger("gameday.rdkafka")
 _quiet.addHandler(logging.NullHandler())
 _quiet.propagate = False  # "connection refused" from a broker we killed on purpose is not news
-_clients: dict[str, AdminClient] = {}
-_readers: dict[str, Consumer] = {}
+_clients: dict[tuple, AdminClient] = {}  # by bootstrap and how it is reached (kafka_client.tls_for)
+_readers: dict[tuple, Consumer] = {}
 
 
 def admin(bootstrap: str) -> AdminClient:
@@ -47,10 +49,12 @@ def admin(bootstrap: str) -> AdminClient:
     librdkafka can crash when an AdminClient is destroyed while a request to a dead broker is still
     pending, which is exactly the situation chaos creates; so clients are kept, never dropped.
     """
-    if bootstrap not in _clients:
-        _clients[bootstrap] = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000,
-                                           "socket.timeout.ms": 5000, "logger": _quiet})
-    return _clients[bootstrap]
+    key = (bootstrap, kafka_client.tls_for(bootstrap))
+    if key not in _clients:
+        _clients[key] = AdminClient(kafka_client.settings({
+            "bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 2000, "socket.timeout.ms": 5000,
+            "logger": _quiet}))
+    return _clients[key]
 
 
 def _metadata(client: AdminClient, timeout: float):
@@ -99,11 +103,12 @@ def broker_answers(bootstrap: str, node_id: int, *, timeout: float = 5.0) -> boo
         return False
     request = struct.pack(">hhih", 18, 0, node_id, len(b"gameday")) + b"gameday"  # ApiVersions v0
     try:
-        with socket.create_connection((broker.host, broker.port), timeout=timeout) as sock:
+        with kafka_client.tls_for(bootstrap).wrap(socket.create_connection((broker.host, broker.port),
+                                                                           timeout=timeout), broker.host) as sock:
             sock.settimeout(timeout)
             sock.sendall(struct.pack(">i", len(request)) + request)
             head = sock.recv(10)
-    except OSError:
+    except OSError:  # ssl.SSLError is one: a broker whose certificate does not verify does not answer
         return False
     # size, the correlation id sent, error code 0
     return len(head) >= 10 and struct.unpack(">iih", head[:10])[1:] == (node_id, 0)
@@ -148,10 +153,11 @@ def _offsets_reader(bootstrap: str, group: str) -> Consumer:
     rd_kafka_cgrp_op when an OffsetFetch answer carries a coordinator error, i.e. exactly when
     brokers are being killed.)
     """
-    key = f"{bootstrap}|{group}"
+    key = (bootstrap, group, kafka_client.tls_for(bootstrap))
     if key not in _readers:
-        _readers[key] = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                                  "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
+        _readers[key] = Consumer(kafka_client.settings({
+            "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+            "socket.connection.setup.timeout.ms": 2000, "logger": _quiet}))
     return _readers[key]
 
 
@@ -224,11 +230,17 @@ def _metadata_quorum(bootstrap: str, what: str, timeout: float) -> str:
     from .sandbox.install import locations
     loc = locations()
     cmd = [loc.java or "java", "-Xmx128m", "-cp", f"{loc.kafka_libs}/*", "org.apache.kafka.tools.MetadataQuorumCommand",
-           "--bootstrap-server", bootstrap, "describe", what]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired as err:
-        raise KafkaUnavailable(f"kafka-metadata-quorum did not answer within {timeout:.0f}s") from err
+           "--bootstrap-server", bootstrap]
+    security = kafka_client.tls_for(bootstrap).java()
+    with tempfile.NamedTemporaryFile("w", suffix=".properties", prefix="gameday-kafka-") as config:
+        if security:  # TLS: the tool reaches the brokers as gameday's own clients do (no secret in it: a CA path)
+            config.write("".join(f"{k}={v}\n" for k, v in security.items()))
+            config.flush()
+            cmd += ["--command-config", config.name]
+        try:
+            out = subprocess.run([*cmd, "describe", what], capture_output=True, text=True, timeout=timeout)
+        except subprocess.TimeoutExpired as err:
+            raise KafkaUnavailable(f"kafka-metadata-quorum did not answer within {timeout:.0f}s") from err
     if out.returncode != 0:
         raise KafkaUnavailable(f"kafka-metadata-quorum failed: {(out.stderr or out.stdout).strip()[-300:]}")
     return out.stdout

@@ -19,6 +19,7 @@ from typing import Any
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
+from . import kafka_client
 from .deadline import Deadline
 from .kafka_admin import TIMEOUT, KafkaUnavailable, _quiet, admin
 
@@ -26,12 +27,18 @@ __all__ = ["publish_raw", "read_all", "end_offsets", "committed", "commit", "mov
            "wait_committed_past"]
 
 
+
+def _consumer(bootstrap: str, group: str) -> Consumer:
+    """A consumer of ``group`` that commits nothing by itself (the caller closes it)."""
+    return Consumer(kafka_client.settings({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                                           "socket.connection.setup.timeout.ms": 2000, "logger": _quiet}))
+
 def publish_raw(bootstrap: str, topic: str, values: list[bytes], *, key: bytes | None = None,
                 timeout: float = TIMEOUT) -> list[dict[str, int]]:
     """Send ``values`` as they are (acks=all) and wait for every acknowledgement; returns where each
     landed, in order. Raises KafkaUnavailable naming the first refusal or the timeout."""
-    producer = Producer({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
-                         "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
+    producer = Producer(kafka_client.settings({"bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True,
+                                               "socket.connection.setup.timeout.ms": 2000, "logger": _quiet}))
     landed: list[dict[str, int] | str | None] = [None] * len(values)
     lock = threading.Lock()
 
@@ -94,8 +101,7 @@ def read_all(bootstrap: str, topic: str, *, start: dict[int, int] | None = None,
     parts = _partitions(bootstrap, topic, deadline.remaining())
     if not parts:
         return []
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"gameday-reader-{uuid.uuid4().hex[:8]}",
-                       "enable.auto.commit": False, "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
+    reader = _consumer(bootstrap, f"gameday-reader-{uuid.uuid4().hex[:8]}")
     try:
         ends = {p: _watermarks(reader, topic, p, deadline) for p in parts}
         first = {p: max(low, (start or {}).get(p, low)) for p, (low, _high) in ends.items()}
@@ -125,8 +131,7 @@ def end_offsets(bootstrap: str, topic: str, *, timeout: float = TIMEOUT) -> dict
     """The next offset of each partition of ``topic`` (its high watermark) now."""
     deadline = Deadline(timeout)
     parts = _partitions(bootstrap, topic, timeout)
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"gameday-reader-{uuid.uuid4().hex[:8]}",
-                       "enable.auto.commit": False, "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
+    reader = _consumer(bootstrap, f"gameday-reader-{uuid.uuid4().hex[:8]}")
     try:
         return {p: _watermarks(reader, topic, p, deadline)[1] for p in parts}
     except KafkaException as err:
@@ -139,8 +144,7 @@ def committed(bootstrap: str, group: str, topic: str, *, timeout: float = TIMEOU
     """The group's committed offset per partition of ``topic`` (-1 where it committed none), read
     without joining the group."""
     parts = _partitions(bootstrap, topic, timeout)
-    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                       "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
+    reader = _consumer(bootstrap, group)
     try:
         got = reader.committed([TopicPartition(topic, p) for p in parts], timeout=timeout)
         return {tp.partition: tp.offset if tp.offset >= 0 else -1 for tp in got}
@@ -175,8 +179,7 @@ def move_group_past(bootstrap: str, group: str, topic: str, offsets: dict[int, i
 def commit(bootstrap: str, group: str, topic: str, offsets: dict[int, int], *, timeout: float = TIMEOUT) -> None:
     """Commit ``{partition: next offset}`` for a group that has no member consuming (a bookmark, e.g.
     the dead letters reviewed so far)."""
-    writer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
-                       "socket.connection.setup.timeout.ms": 2000, "logger": _quiet})
+    writer = _consumer(bootstrap, group)
     try:
         writer.commit(offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False)
     except KafkaException as err:

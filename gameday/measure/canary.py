@@ -35,7 +35,7 @@ import pymysql
 import requests
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
-from .. import db_client, hostguard
+from .. import db_client, hostguard, kafka_client
 from ..db_client import DbTls
 from ..deadline import Deadline
 from ..errors import GamedayError, UsageError
@@ -156,7 +156,7 @@ class _Writer(threading.Thread):
         self.close()
 
 
-_producers: dict[str, Producer] = {}
+_producers: dict[tuple, Producer] = {}  # by bootstrap and how it is reached (kafka_client.tls_for)
 _producers_lock = threading.Lock()
 
 
@@ -165,12 +165,13 @@ def _producer(bootstrap: str) -> Producer:
     can crash when a client is destroyed (here: garbage-collected later, at any moment) while
     brokers are down, which is exactly when canaries run (see :func:`gameday.kafka_admin.admin`)."""
     with _producers_lock:
-        if bootstrap not in _producers:
-            _producers[bootstrap] = Producer({"bootstrap.servers": bootstrap, "acks": "all",
-                                              "enable.idempotence": True, "delivery.timeout.ms": 5000,
-                                              "request.timeout.ms": 3000, "socket.connection.setup.timeout.ms": 1000,
-                                              "linger.ms": 0, "log_level": 2})
-        return _producers[bootstrap]
+        key = (bootstrap, kafka_client.tls_for(bootstrap))
+        if key not in _producers:
+            _producers[key] = Producer(kafka_client.settings({
+                "bootstrap.servers": bootstrap, "acks": "all", "enable.idempotence": True, "delivery.timeout.ms": 5000,
+                "request.timeout.ms": 3000, "socket.connection.setup.timeout.ms": 1000, "linger.ms": 0,
+                "log_level": 2}))
+        return _producers[key]
 
 
 class KafkaCanary(_Writer):
@@ -203,9 +204,10 @@ class KafkaCanary(_Writer):
         topic = self.read_topic
         # read_committed, to each partition's end (EOF): a mirrored copy (MirrorMaker writes in transactions)
         # ends with a commit marker, never a record, and a killed mirror's aborted records must not count
-        consumer = Consumer({"bootstrap.servers": self.ep.kafka_bootstrap, "group.id": f"gameday-canary-{self.run_id}",
-                             "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 2,
-                             "isolation.level": "read_committed", "enable.partition.eof": True})
+        consumer = Consumer(kafka_client.settings({
+            "bootstrap.servers": self.ep.kafka_bootstrap, "group.id": f"gameday-canary-{self.run_id}",
+            "enable.auto.commit": False, "auto.offset.reset": "earliest", "log_level": 2,
+            "isolation.level": "read_committed", "enable.partition.eof": True}))
         found: set[int] = set()
         try:
             md = consumer.list_topics(topic, timeout=max(1.0, deadline.remaining()))

@@ -10,6 +10,7 @@ trusts; the twin does the same with a CA of its own, made once per twin and kept
     ensure_search_node(twin)      # the search nodes' certificate (HTTP and transport layers)
     files.search_node_cert, files.search_node_key   # conf/tls/search-node.crt, secrets/tls/search-node.key
     ensure_db_server(twin)        # the database members' (db.<twin>.gameday.test, their addresses)
+    ensure_kafka_broker(twin)     # the brokers' TLS listener (kafka-N.<twin>.gameday.test, their addresses)
 
 The front certificate's names are ``site.<twin>.gameday.test`` and ``search.<twin>.gameday.test``
 (:mod:`gameday.sandbox.names`) and the load balancer's address. The search nodes' certificate
@@ -36,7 +37,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from ..kube.pki import _builder, _key_pem, _load_key, _name, _write_private
 from . import names
-from .twin import DB_ENDPOINT_INDEX, DB_MEMBERS, SEARCH_NODES, Twin
+from .twin import DB_ENDPOINT_INDEX, DB_MEMBERS, KAFKA_NODES, SEARCH_NODES, Twin
 
 # The search nodes' subject, in RFC 2253 order as the security plugin compares it (``nodes_dn``).
 SEARCH_NODE_DN = "CN=search-node,OU=twin,O=gameday"
@@ -93,6 +94,16 @@ class TlsFiles:
         return self.private / "db-server.key"
 
     @property
+    def kafka_broker_cert(self) -> Path:
+        return self.public / "kafka-broker.crt"
+
+    @property
+    def kafka_broker_pem(self) -> Path:
+        """The PKCS#8 key then the certificate, one file, 0600: the brokers' PEM keystore
+        (``ssl.keystore.type=PEM``)."""
+        return self.private / "kafka-broker.pem"
+
+    @property
     def search_node_key(self) -> Path:
         """PKCS#8 PEM (``BEGIN PRIVATE KEY``), 0600: copied into each node's config (owned by its user)."""
         return self.private / "search-node.key"
@@ -130,6 +141,17 @@ def db_server_names(twin: Twin) -> tuple[list[str], list[str]]:
     ips = [twin.address("db", DB_ENDPOINT_INDEX)] + [twin.address("db", i) for i in range(1, len(DB_MEMBERS) + 1)]
     ips += [twin.address("toxiproxy"), "127.0.0.1"]
     return [db_host(twin), "localhost"], ips
+
+
+def kafka_host(twin: Twin, i: int) -> str:
+    return f"kafka-{i}.{names.domain(twin)}"
+
+
+def kafka_broker_names(twin: Twin) -> tuple[list[str], list[str]]:
+    """(DNS names, IP addresses) the brokers' certificate (one for all, as Strimzi's cluster CA issues each
+    broker one) is valid for: each ``kafka-N.<twin>.gameday.test`` and each broker's address."""
+    return ([kafka_host(twin, i) for i in range(1, KAFKA_NODES + 1)],
+            [twin.address("kafka", i) for i in range(1, KAFKA_NODES + 1)])
 
 
 def _key_usage(*, ca: bool) -> x509.KeyUsage:
@@ -242,6 +264,21 @@ def ensure_db_server(twin: Twin) -> TlsFiles:
     cert_pem = _issue(ca_cert, ca_key, _name(dns[0], ["gameday"]), key, dns, ips, [ExtendedKeyUsageOID.SERVER_AUTH])
     _write_private(f.db_server_key, _key_pem(key))
     _write_public(f.db_server_cert, cert_pem)
+    return f
+
+
+def ensure_kafka_broker(twin: Twin) -> TlsFiles:
+    """The CA and a current certificate for the brokers' TLS listener (:func:`kafka_broker_names`), with
+    its key in one PEM file (key, then certificate) that Kafka reads as its keystore."""
+    f = files(twin)
+    ca_cert, ca_key = ensure_ca(twin)
+    dns, ips = kafka_broker_names(twin)
+    if f.kafka_broker_pem.exists() and _current(f.kafka_broker_cert, ca_cert, dns, ips):
+        return f
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert_pem = _issue(ca_cert, ca_key, _name(dns[0], ["gameday"]), key, dns, ips, [ExtendedKeyUsageOID.SERVER_AUTH])
+    _write_private(f.kafka_broker_pem, _key_pem(key) + cert_pem)
+    _write_public(f.kafka_broker_cert, cert_pem)
     return f
 
 

@@ -40,6 +40,7 @@ PORTS = {
     "lb": 8080, "lb_stats": 8404, "web": 8000, "db": 3306,
     "front_door": 8081,  # the load balancer's public frontend: the CDN, or the origin when no edge answers
     "kafka": 9092, "kafka_controller": 9093, "kafka_proxied": 9094,
+    "kafka_tls": 9095,  # the brokers' TLS listener, advertised by name (kafka-N.<twin>.gameday.test), as Strimzi's tls
     "search": 9200, "search_transport": 9300, "toxiproxy": 8474,
 }
 KAFKA_NODES = 3

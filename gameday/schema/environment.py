@@ -187,6 +187,11 @@ class KafkaLayer(Strict):
     controllers: str = Field(min_length=1, max_length=500, description=SELECTOR_FIX)
     bootstrap: str = Field(min_length=1, max_length=1000, pattern=r"^[^:/\s,]+:\d+(,[^:/\s,]+:\d+)*$",
                            description="host:port[,host:port...], e.g. sps-events-kafka-bootstrap.kafka.svc:9092")
+    tls: Optional[Literal["disabled", "verify-identity", "verify-ca"]] = Field(
+        None, description="how gameday's Kafka clients reach bootstrap (gameday.kafka_client): disabled (the default: "
+                          "Strimzi's plain listener, 9092), verify-identity (its tls listener, 9093: each broker's "
+                          "certificate verified against trust: - Strimzi's <cluster>-cluster-ca-cert - and its name) "
+                          "or verify-ca (the CA only)")
 
     @field_validator("brokers", "controllers")
     @classmethod

@@ -61,9 +61,10 @@ import urllib3
 from kubernetes import client, config
 from kubernetes.client.rest import ApiException
 
-from .. import zones
+from .. import kafka_client, zones
 from ..content import ContentSchema, schema_named
 from ..db_client import DEFAULT_MODE, DbTls
+from ..kafka_client import DEFAULT_MODE as KAFKA_PLAIN, KafkaTls
 from ..deadline import wait_until
 from ..errors import GamedayError, NotRunning, Refused, UsageError
 from . import kubernetes_config, trust
@@ -725,7 +726,16 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         return str(self.env.site_url)
 
     def kafka_bootstrap(self) -> str:
-        return str(self.block["kafka"]["bootstrap"])
+        """``kubernetes.kafka.bootstrap``, registered for gameday's Kafka clients with how it is reached
+        (``kubernetes.kafka.tls``, verified against the environment's trusted CAs: :mod:`gameday.kafka_client`)."""
+        kafka = self.block["kafka"]
+        mode = str(kafka.get("tls") or KAFKA_PLAIN)
+        ca = None
+        if mode != KAFKA_PLAIN:
+            self.trust()
+            verify = trust.verify()
+            ca = verify if isinstance(verify, str) else None
+        return kafka_client.register(str(kafka["bootstrap"]), KafkaTls(mode=mode, ca_file=ca))
 
     def search_urls(self) -> list[str]:
         self.trust()

@@ -13,7 +13,7 @@ import time
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 
 from ...site.indexer import parse_events
-from ... import search_index
+from ... import kafka_client, search_index
 from ...site.search import SearchClient, SearchError, SearchRejected, SearchUnavailable
 from ...deadline import Deadline
 from ...errors import GamedayError
@@ -208,9 +208,10 @@ def replay_events(ctx: Context) -> str:
     consumer of our own that commits nothing. Idempotent: documents carry external versions."""
     since_ms = ctx.state.replay_from_ms
     client = _client(ctx)
-    consumer = Consumer({"bootstrap.servers": ctx.target.kafka_bootstrap(), "group.id": f"gameday-replay-{int(time.time())}",
-                         "enable.auto.commit": False, "auto.offset.reset": "earliest",
-                         "socket.connection.setup.timeout.ms": 2000, "log_level": 2})
+    consumer = Consumer(kafka_client.settings({
+        "bootstrap.servers": ctx.target.kafka_bootstrap(), "group.id": f"gameday-replay-{int(time.time())}",
+        "enable.auto.commit": False, "auto.offset.reset": "earliest", "socket.connection.setup.timeout.ms": 2000,
+        "log_level": 2}))
     replayed = articles = refused = 0
     gap = False
     try:

@@ -1,8 +1,11 @@
 """Apache Kafka 4.x in KRaft mode: three combined broker+controller nodes, RF 3, min ISR 2.
 
-Each node has three listeners on its own address: PLAINTEXT (clients and replication), CONTROLLER
-(the quorum) and PROXIED, which it advertises at toxiproxy's address so that the web tier's Kafka
-traffic crosses toxiproxy and network faults need no code change.
+Each node has four listeners on its own address: PLAINTEXT (clients and replication), CONTROLLER
+(the quorum), PROXIED, which it advertises at toxiproxy's address so that the web tier's Kafka
+traffic crosses toxiproxy and network faults need no code change, and TLS (port ``kafka_tls``),
+advertised by name (``kafka-N.<twin>.gameday.test``) with a certificate from the twin's CA
+(:func:`gameday.sandbox.tls.ensure_kafka_broker`): how gameday reaches the brokers of an environment
+that says ``kafka.tls``, as it reaches Strimzi's ``tls`` listener on GKE (:mod:`gameday.kafka_client`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from pathlib import Path
 
 from ...errors import GamedayError
 from ...zones import zone_for
-from .. import jvm, log_disk
+from .. import jvm, log_disk, tls
 from ..spec import MemberSpec, Workload
 from ..twin import KAFKA_NODES, PORTS, Twin
 
@@ -58,9 +61,14 @@ def server_properties(twin: Twin, i: int) -> str:
         f"node.id={i}",
         f"controller.quorum.voters={voters}",
         f"listeners=PLAINTEXT://{me}:{PORTS['kafka']},CONTROLLER://{me}:{PORTS['kafka_controller']},"
-        f"PROXIED://{me}:{PORTS['kafka_proxied']}",
-        f"advertised.listeners=PLAINTEXT://{me}:{PORTS['kafka']},PROXIED://{proxied}",
-        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT",
+        f"PROXIED://{me}:{PORTS['kafka_proxied']},TLS://{me}:{PORTS['kafka_tls']}",
+        f"advertised.listeners=PLAINTEXT://{me}:{PORTS['kafka']},PROXIED://{proxied},"
+        f"TLS://{tls.kafka_host(twin, i)}:{PORTS['kafka_tls']}",
+        "listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,PROXIED:PLAINTEXT,TLS:SSL",
+        # the TLS listener (gameday's clients on an environment that says kafka.tls, as Strimzi's tls listener):
+        # the twin CA's certificate for the brokers' names and addresses, key and certificate in one PEM file
+        "listener.name.tls.ssl.keystore.type=PEM",
+        f"listener.name.tls.ssl.keystore.location={tls.files(twin).kafka_broker_pem}",
         "inter.broker.listener.name=PLAINTEXT",
         "controller.listener.names=CONTROLLER",
         f"log.dirs={_data_dir(twin, i)}",
@@ -94,6 +102,7 @@ def prepare(twin: Twin) -> None:
     directory goes on a small filesystem of its own when the twin can make one
     (:func:`..log_disk.ensure`: the disk-full drill), and such a disk is mounted again."""
     shutil.copy(LOG4J_TEMPLATE, twin.paths.conf / "kafka-log4j2.properties")
+    tls.ensure_kafka_broker(twin)
     for i in range(1, KAFKA_NODES + 1):
         log_disk.ensure(twin, i, fresh=not storage_formatted(twin, i) and not _data_dir(twin, i).exists())
         conf = _conf_dir(twin, i)
@@ -155,7 +164,8 @@ def workload(twin: Twin) -> Workload:
         address = twin.address("kafka", i)
         members.append(MemberSpec(
             name=f"kafka-{i}", index=i, address=address,
-            ports={"broker": PORTS["kafka"], "controller": PORTS["kafka_controller"], "proxied": PORTS["kafka_proxied"]},
+            ports={"broker": PORTS["kafka"], "controller": PORTS["kafka_controller"], "proxied": PORTS["kafka_proxied"],
+                   "tls": PORTS["kafka_tls"]},
             argv=[*_java(twin), "kafka.Kafka", str(_conf_dir(twin, i) / "server.properties")],
             readiness={"type": "tcp", "host": address, "port": PORTS["kafka"]},
             labels={"app": "kafka", "node-id": str(i), "strimzi.io/pool-name": "combined", "zone": zone_for(i)},
