@@ -71,6 +71,41 @@ class KafkaTls:
         return ctx.wrap_socket(sock, server_hostname=host)
 
 
+class KafkaTlsError(GamedayError):
+    """A broker's TLS listener did not verify (or is not TLS): a setting to change, never worked around."""
+
+
+def check(bootstrap: str, *, timeout: float = 5.0) -> dict[str, str]:
+    """One TLS handshake with the first broker of ``bootstrap`` as its clients will make them:
+    ``{"address", "mode", "version", "cipher"}`` (version and cipher ``""`` for plain text, which is
+    not contacted). librdkafka only says a broker is unreachable; this says why, with the fix:
+    :class:`KafkaTlsError` for a certificate that does not verify or a listener that is not TLS, a
+    GamedayError for one that does not answer. The game day's preflight shows it."""
+    tls = tls_for(bootstrap)
+    address = bootstrap.split(",")[0]
+    found = {"address": address, "mode": tls.mode, "version": "", "cipher": ""}
+    if tls.mode == "disabled":
+        return found
+    host, port = address.rsplit(":", 1)
+    try:
+        with tls.wrap(socket.create_connection((host, int(port)), timeout=timeout), host) as conn:
+            found.update(version=conn.version() or "", cipher=(conn.cipher() or ("",))[0])
+    except ssl.SSLCertVerificationError as err:
+        raise KafkaTlsError(f"Kafka at {address} presented a certificate that did not verify "
+                            f"({err.verify_message}); nothing was sent to it",
+                            hint="trust the CA that issued the brokers' certificates (trust: in the environment file; "
+                                 "Strimzi: secret <cluster>-cluster-ca-cert, key ca.crt), or set kubernetes.kafka.tls: "
+                                 f"verify-ca when the names differ (mode {tls.mode})") from None
+    except ssl.SSLError as err:
+        raise KafkaTlsError(f"Kafka at {address} failed the TLS handshake ({err.reason or err}): is it a TLS listener?",
+                            hint="point kubernetes.kafka.bootstrap at the tls listener (Strimzi: 9093), or set "
+                                 "kubernetes.kafka.tls: disabled for the plain one (9092)") from None
+    except OSError as err:
+        raise GamedayError(f"Kafka at {address} did not answer ({type(err).__name__})",
+                           hint="`gameday playbook kafka` diagnoses it") from None
+    return found
+
+
 _LOCK = threading.Lock()
 _REGISTERED: dict[str, KafkaTls] = {}
 

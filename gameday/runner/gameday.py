@@ -24,10 +24,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .. import __version__, children, hostguard
+from .. import __version__, children, hostguard, kafka_client
 from ..chaos import ledger
 from ..chaos.lock import lock_for
 from ..db_client import DbTlsError
+from ..kafka_client import KafkaTlsError
 from ..deadline import Deadline
 from ..errors import GamedayError, UsageError
 from ..load import runner as load_runner
@@ -138,10 +139,11 @@ class GameDay:
         if replaced:
             self.progress(f"took over the lock of a dead run (pid {replaced.get('pid')})")
         self.undo_leftovers("undid a fault left by an earlier run")
-        db_tls = self.check_database_tls()
+        db_tls, kafka_tls = self.check_database_tls(), self.check_kafka_tls()
         self.check_backups()
         self.events.add("preflight", target=self.env.name, site=self.site_url, front_door=self.load_url,
-                        suite=self.suite.name, backups=[b.as_dict() for b in self.backups], db_tls=db_tls)
+                        suite=self.suite.name, backups=[b.as_dict() for b in self.backups], db_tls=db_tls,
+                        kafka_tls=kafka_tls)
 
     def check_database_tls(self) -> dict[str, str] | None:
         """One connection to the site's database as the site's user, as every measurement of the run
@@ -156,8 +158,21 @@ class GameDay:
         except GamedayError as err:
             self.progress(f"WARNING: {err}")
             return None
-        how = f"{found['version']}, certificate verified ({found['mode']})" if found["version"] else "plain text (tls: disabled)"
-        self.progress(f"database {found['address']}: {how}")
+        self.progress(f"database {found['address']}: {_encrypted(found)}")
+        return found
+
+    def check_kafka_tls(self) -> dict[str, str] | None:
+        """The same for Kafka (:func:`gameday.kafka_client.check`: one TLS handshake with its first
+        broker, as the canaries' producer will make it): a progress line; a certificate that does not
+        verify stops the run here (KafkaTlsError); a broker not answering yet is a warning."""
+        try:
+            found = kafka_client.check(self.target.kafka_bootstrap())
+        except KafkaTlsError:
+            raise
+        except GamedayError as err:
+            self.progress(f"WARNING: {err}")
+            return None
+        self.progress(f"Kafka {found['address']}: {_encrypted(found)}")
         return found
 
     def check_active_region(self) -> None:
@@ -479,6 +494,13 @@ def known_secrets(env: Environment, target: Target) -> list[str]:
     out = [s for s in out if s]
     redact.register(*out)
     return out
+
+
+def _encrypted(found: dict[str, str]) -> str:
+    """How a preflight connection was made, in words: ``TLSv1.3, certificate verified (verify-ca)``."""
+    if found["version"]:
+        return f"{found['version']}, certificate verified ({found['mode']})"
+    return "plain text (tls: disabled)"
 
 
 def run(suite: Suite, env: Environment, *, reports_dir: Path, progress: Progress = lambda _m: None,

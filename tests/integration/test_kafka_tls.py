@@ -22,6 +22,7 @@ import yaml
 
 from gameday import kafka_admin, kafka_client, kafka_records
 from gameday.kafka_admin import KafkaUnavailable
+from gameday.kafka_client import KafkaTlsError
 from gameday.sandbox import tls
 from gameday.sandbox.twin import CANARY_TOPIC, KAFKA_NODES, PORTS, Twin
 from gameday.targets import trust
@@ -52,6 +53,9 @@ def test_every_kafka_client_reaches_the_brokers_over_verified_tls(steady_twin):
     bootstrap = strimzi_target(steady_twin).kafka_bootstrap()
     assert kafka_client.tls_for(bootstrap).librdkafka()["security.protocol"] == "SSL"
     assert kafka_client.tls_for(bootstrap).librdkafka()["ssl.endpoint.identification.algorithm"] == "https"
+    seen = kafka_client.check(bootstrap)  # what the game day's preflight shows
+    assert seen["address"] == f"kafka-1.test.gameday.test:{PORTS['kafka_tls']}" and seen["mode"] == "verify-identity"
+    assert seen["version"].startswith("TLSv1.") and seen["cipher"]
     health = kafka_admin.partition_health(bootstrap, [CANARY_TOPIC])
     assert health["healthy"] and sorted(health["brokers"]) == [1, 2, 3], health
     assert all(kafka_admin.broker_answers(bootstrap, i) for i in range(1, KAFKA_NODES + 1))  # raw ApiVersions, TLS
@@ -66,5 +70,8 @@ def test_every_kafka_client_reaches_the_brokers_over_verified_tls(steady_twin):
 def test_brokers_whose_ca_is_not_trusted_are_never_reached(steady_twin, untrusting):
     bootstrap = strimzi_target(steady_twin, trusted=False).kafka_bootstrap()
     assert kafka_client.tls_for(bootstrap).ca_file is None  # the system's roots: not the twin's CA
-    with pytest.raises(KafkaUnavailable):
+    with pytest.raises(KafkaTlsError) as refused:  # the preflight stops the run here, saying why
+        kafka_client.check(bootstrap)
+    assert "did not verify" in str(refused.value) and "cluster-ca-cert" in refused.value.hint
+    with pytest.raises(KafkaUnavailable):  # and librdkafka never reaches a broker
         kafka_admin.partition_health(bootstrap, [CANARY_TOPIC], timeout=3)
