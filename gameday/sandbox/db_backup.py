@@ -59,7 +59,7 @@ import pymysql
 
 from .. import children, gtid
 from ..errors import DeadlineExceeded, GamedayError
-from . import db_binlog, db_physical, db_swap
+from . import db_backup_lock, db_binlog, db_physical, db_swap
 from .db_binlog import Transaction
 from .db_swap import RestoreFailed, each, table_stats
 
@@ -207,7 +207,8 @@ def take(host: DbHost, *, timeout: float = TOOL_TIMEOUT, kind: str | None = None
         # overwrite the older's dump under the older's binlog position)
         bid = (time.strftime("db-%Y%m%dT%H%M%S", time.gmtime(started)) + f".{int(started * 1000) % 1000:03d}Z"
                f"-{os.getpid() % 100000:05d}")
-        final, extra = (_dump if kind == DUMP else _physical)(host, bid, timeout)
+        with db_backup_lock.exclusive(host.backup_dir, f"backing up {host.member} ({kind})", timeout=timeout):
+            final, extra = (_dump if kind == DUMP else _physical)(host, bid, timeout)
         tables = [r[0] for r in _query(conn, "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
                                              "AND table_type = 'BASE TABLE' ORDER BY table_name", (host.database,))]
         size = sum(p.stat().st_size for p in final.rglob("*") if p.is_file()) if final.is_dir() else final.stat().st_size

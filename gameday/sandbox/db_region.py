@@ -34,8 +34,9 @@ from typing import Any
 from ..deadline import Deadline, wait_until
 from ..errors import DeadlineExceeded, GamedayError
 from ..gtid import beyond, merge
-from . import db_roles
-from .db_replication import _exec, _gtid_wait, _one, _slave_status, connect, member_state, rebuild, reseed_member, take_over
+from . import db_backup_lock, db_roles
+from .db_replication import (BACKUP_LOCK_WAIT_S, _exec, _gtid_wait, _one, _slave_status, connect, member_state, rebuild,
+                             reseed_member, take_over)
 from .members import db
 from .shape import Shape, Upstream
 
@@ -180,7 +181,8 @@ def wait_caught_up(standby, timeout: float = CATCH_UP_TIMEOUT) -> float:
 def _start(standby, member: str, upstream: str, position: str) -> None:
     repl = db._literal(standby.db_replication_password())
     host, _, port = upstream.rpartition(":")
-    with connect(standby, member) as conn:
+    with db_backup_lock.exclusive(db.backup_dir(standby), f"pointing {standby.name}/{member} at {upstream}",
+                                  timeout=BACKUP_LOCK_WAIT_S), connect(standby, member) as conn:
         _exec(conn, "STOP SLAVE", "RESET SLAVE ALL", f"SET GLOBAL gtid_slave_pos = '{position}'",
               db.change_master_to_sql(host, int(port), repl), "START SLAVE")
 

@@ -32,11 +32,12 @@ import pymysql
 from ..deadline import Deadline, wait_until
 from ..errors import DeadlineExceeded, GamedayError, UsageError
 from ..gtid import beyond, merge
-from . import db_roles
+from . import db_backup_lock, db_roles
 from .db_binlog import PACKET_ARGS
 from .members import db, toxiproxy
 
 CATCH_UP_TIMEOUT = 60.0
+BACKUP_LOCK_WAIT_S = 120.0  # a replication position set waits this long for a backup in progress (db_backup_lock)
 LOST_CONNECTION = (2006, 2013)  # CR_SERVER_GONE_ERROR, CR_SERVER_LOST: no answer within the read timeout, or the server went
 
 
@@ -363,7 +364,8 @@ def rebuild(twin, name: str, *, reseed: bool = False, timeout: float = CATCH_UP_
     else:
         position = own or ""
     repl = db._literal(twin.db_replication_password())
-    with connect(twin, name) as conn:
+    with db_backup_lock.exclusive(db.backup_dir(twin), f"rebuilding {name} as a replica of {roles.primary}",
+                                  timeout=BACKUP_LOCK_WAIT_S), connect(twin, name) as conn:
         _exec(conn, f"SET GLOBAL gtid_slave_pos = '{position}'",
               db.change_master_sql(twin, roles.primary, repl), "START SLAVE")
     roles.replicas = [r for r in roles.replicas if r != name] + [name]
