@@ -6,8 +6,9 @@ Every producer, consumer and admin client gameday makes (the canary, :mod:`gamed
 
     Producer(kafka_client.settings({"bootstrap.servers": bootstrap, "acks": "all"}))
 
-The target says how when it hands out its bootstrap (``Target.kafka_bootstrap``: :func:`register`), once
-per process, as :mod:`gameday.targets.trust` installs the environment's CAs:
+The target says how when it hands out its bootstrap (``Target.kafka_bootstrap``: :func:`register`, the
+CA bundle read when the first client connects), as :mod:`gameday.targets.trust` installs the
+environment's CAs:
 
 - ``disabled`` (the default: Strimzi's ``plain`` listener, port 9092): plain text;
 - ``verify-identity``: TLS (Strimzi's ``tls`` listener, port 9093), each broker's certificate verified
@@ -24,7 +25,7 @@ import socket
 import ssl
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .errors import GamedayError
 
@@ -107,20 +108,24 @@ def check(bootstrap: str, *, timeout: float = 5.0) -> dict[str, str]:
 
 
 _LOCK = threading.Lock()
-_REGISTERED: dict[str, KafkaTls] = {}
+_REGISTERED: dict[str, tuple[str, Callable[[], str | None]]] = {}
 
 
-def register(bootstrap: str, tls: KafkaTls) -> str:
-    """Reach ``bootstrap`` as ``tls`` says from here on, in this process; returns ``bootstrap``."""
+def register(bootstrap: str, mode: str, ca_file: Callable[[], str | None] = lambda: None) -> str:
+    """Reach ``bootstrap`` in ``mode`` from here on, in this process, verified against the bundle
+    ``ca_file()`` names (called when a client is made, not now: a target reads its trusted CAs, through
+    the cluster's API, only when it connects); returns ``bootstrap``."""
+    KafkaTls(mode)  # an unknown mode is refused here, where the environment is read
     with _LOCK:
-        _REGISTERED[bootstrap] = tls
+        _REGISTERED[bootstrap] = (mode, ca_file)
     return bootstrap
 
 
 def tls_for(bootstrap: str) -> KafkaTls:
     """How ``bootstrap`` is reached (plain text unless a target registered otherwise)."""
     with _LOCK:
-        return _REGISTERED.get(bootstrap, KafkaTls())
+        mode, ca_file = _REGISTERED.get(bootstrap, (DEFAULT_MODE, lambda: None))
+    return KafkaTls(mode, ca_file() if mode != "disabled" else None)
 
 
 def settings(config: dict[str, Any]) -> dict[str, Any]:

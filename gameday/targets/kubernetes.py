@@ -64,7 +64,7 @@ from kubernetes.client.rest import ApiException
 from .. import kafka_client, zones
 from ..content import ContentSchema, schema_named
 from ..db_client import DEFAULT_MODE, DbTls
-from ..kafka_client import DEFAULT_MODE as KAFKA_PLAIN, KafkaTls
+from ..kafka_client import DEFAULT_MODE as KAFKA_PLAIN
 from ..deadline import wait_until
 from ..errors import GamedayError, NotRunning, Refused, UsageError
 from . import kubernetes_config, trust
@@ -729,13 +729,13 @@ class KubernetesTarget(KubernetesStorage, KubernetesZones, KubernetesRegions, Ta
         """``kubernetes.kafka.bootstrap``, registered for gameday's Kafka clients with how it is reached
         (``kubernetes.kafka.tls``, verified against the environment's trusted CAs: :mod:`gameday.kafka_client`)."""
         kafka = self.block["kafka"]
-        mode = str(kafka.get("tls") or KAFKA_PLAIN)
-        ca = None
-        if mode != KAFKA_PLAIN:
-            self.trust()
-            verify = trust.verify()
-            ca = verify if isinstance(verify, str) else None
-        return kafka_client.register(str(kafka["bootstrap"]), KafkaTls(mode=mode, ca_file=ca))
+        return kafka_client.register(str(kafka["bootstrap"]), str(kafka.get("tls") or KAFKA_PLAIN), self._trusted_bundle)
+
+    def _trusted_bundle(self) -> str | None:
+        """The bundle of the environment's trusted CAs (installed on first use), None for the system's roots."""
+        self.trust()
+        verify = trust.verify()
+        return verify if isinstance(verify, str) else None
 
     def search_urls(self) -> list[str]:
         self.trust()

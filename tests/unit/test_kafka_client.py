@@ -35,10 +35,12 @@ def test_each_mode_gives_the_clients_their_settings_and_plain_text_adds_none():
 
 
 def test_a_registered_bootstrap_gets_its_settings_and_others_stay_plain():
-    kafka_client.register("k-1.example:9093", KafkaTls("verify-ca", "/bundle.pem"))
+    kafka_client.register("k-1.example:9093", "verify-ca", lambda: "/bundle.pem")
     got = kafka_client.settings({"bootstrap.servers": "k-1.example:9093", "acks": "all"})
     assert got["acks"] == "all" and got["security.protocol"] == "SSL" and got["ssl.ca.location"] == "/bundle.pem"
     assert kafka_client.settings({"bootstrap.servers": "elsewhere:9092"}) == {"bootstrap.servers": "elsewhere:9092"}
+    with pytest.raises(GamedayError, match="not one of"):
+        kafka_client.register("k-2.example:9093", "tls")
 
 
 def test_the_kubernetes_target_registers_its_bootstrap_as_its_environment_says(tmp_path, monkeypatch):

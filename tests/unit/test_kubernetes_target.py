@@ -156,7 +156,7 @@ def test_the_rehearsal_reaches_the_twin_by_context_and_names_like_gke(monkeypatc
     kubeconfig.write_text(yaml.safe_dump({"contexts": [{"name": "gameday-default", "context": {"cluster": "c", "user": "u"}}]}))
     target = for_environment(env, i_mean_production=True)
     assert isinstance(target, k8s.KubernetesTarget)
-    assert target.kafka_bootstrap() == ",".join(f"kafka-{i}.default.gameday.test:9092" for i in (1, 2, 3))
+    assert target.kafka_bootstrap() == ",".join(f"kafka-{i}.default.gameday.test:9095" for i in (1, 2, 3))  # TLS
     assert target.db_address() == ("db.default.gameday.test", 3306)
     assert target.toxiproxy_api() == "http://toxiproxy.default.gameday.test:8474"
     assert target.health_check("web") == {"path": "/readyz", "port": 8000, "scheme": "http"}

@@ -106,7 +106,7 @@ def rehearsal() -> dict:
 def test_playbooks_and_chaos_share_the_environments_endpoints_and_an_outside_layer_has_no_members():
     target = KubernetesTarget(from_mapping(rehearsal(), "test"))
     assert target.view("lb").members == ()                  # declared outside: nothing to see (no API call)
-    assert target.kafka_bootstrap().split(",")[0] == "kafka-1.default.gameday.test:9092"  # the environment's names
+    assert target.kafka_bootstrap().split(",")[0] == "kafka-1.default.gameday.test:9095"  # the environment's names
     assert target.db_address() == ("db.default.gameday.test", 3306)
     data = rehearsal()
     data["kubernetes"].update(context="gke", kubeconfig="/somewhere/kubeconfig")
