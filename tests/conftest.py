@@ -82,6 +82,7 @@ NO_TWIN = {"test_supervisor.py", "test_coverage_browser.py", "test_report_browse
            "test_cache_drill.py",                # MariaDB, toxiproxy, WordPress, Redis: net 71
            "test_site_db_reconnect.py",          # one MariaDB at 127.81.0.1 (the site's connections)
            "test_db_swap_verify.py",             # db-1, db-2 and toxiproxy of twin dbswap, net 47
+           "test_db_tls.py",                     # db-1 and toxiproxy of twin dbtls, net 44
            "test_chaos_catalog.py",              # chaos validate / discover: no server
            "test_load_cli.py"}                   # gameday load's bad input and plan: no server
 
