@@ -153,7 +153,7 @@ def _offsets_reader(bootstrap: str, group: str) -> Consumer:
     rd_kafka_cgrp_op when an OffsetFetch answer carries a coordinator error, i.e. exactly when
     brokers are being killed.)
     """
-    key = (bootstrap, group, kafka_client.tls_for(bootstrap))
+    key = _reader_key(bootstrap, group)
     if key not in _readers:
         _readers[key] = Consumer(kafka_client.settings({
             "bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
@@ -166,8 +166,13 @@ def _fresh_offsets_reader(bootstrap: str, group: str) -> Consumer:
     long-lived client can keep a partition it missed once as unknown (_UNKNOWN_PARTITION on every
     later ask, for minutes, after a broker came back); a new client asks the cluster afresh. The old
     one is not closed here (another thread may be asking it): it goes with its last reference."""
-    _readers.pop(f"{bootstrap}|{group}", None)
+    _readers.pop(_reader_key(bootstrap, group), None)
     return _offsets_reader(bootstrap, group)
+
+
+def _reader_key(bootstrap: str, group: str) -> tuple:
+    """The kept readers' key: the bootstrap, the group and how the bootstrap is reached."""
+    return bootstrap, group, kafka_client.tls_for(bootstrap)
 
 
 # Errors a cluster gives while it settles (a broker back, leaders moving, a group coordinator loading its

@@ -25,6 +25,7 @@ from gameday.chaos.lock import lock_for
 from gameday.gcp import cloudsql
 from gameday.sandbox.members import db
 from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
+from gameday.targets import trust
 from gameday.targets.environment import from_mapping
 from tests.support.cloudsql import CloudSqlServer
 from tests.support.cloudsql_cluster import control_plane_and_database, staging_environment
@@ -36,6 +37,14 @@ NET = 38
 PROJECT = "sps-staging"
 PRIMARY, REPLICA = "sps-db", "sps-db-replica"
 PASSWORD_VAR = "GAMEDAY_TEST_CLOUDSQL_DB_PASSWORD"
+
+
+@pytest.fixture(autouse=True)
+def _trust_undone(monkeypatch):
+    """The process-wide CA bundle the target installs (its trust: the database's CA) is undone after each
+    test: later tests of the worker verify with the system's roots as before."""
+    for var in trust.ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="module")

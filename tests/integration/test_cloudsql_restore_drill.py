@@ -34,6 +34,7 @@ from gameday.chaos.lock import lock_for
 from gameday.gcp import cloudsql
 from gameday.sandbox.members import db
 from gameday.sandbox.twin import DB_NAME, DB_USER, Twin
+from gameday.targets import trust
 from gameday.targets.environment import from_mapping
 from tests.support.cloudsql import CloudSqlServer
 from tests.support.cloudsql_cluster import control_plane_and_database, staging_environment
@@ -49,6 +50,14 @@ PRIMARY, RESTORE = "sps-db", "sps-db-pitr"
 CLONE_HOST = f"127.{NET}.200.1"
 PASSWORD_VAR = "GAMEDAY_TEST_CLOUDSQL_DB_PASSWORD"
 SEEDED = 3000  # articles 1..3000, version 1
+
+
+@pytest.fixture(autouse=True)
+def _trust_undone(monkeypatch):
+    """The process-wide CA bundle the target installs (its trust: the database's CA) is undone after each
+    test: later tests of the worker verify with the system's roots as before."""
+    for var in trust.ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
 
 
 @pytest.fixture(scope="module")

@@ -70,6 +70,14 @@ SANDBOX_ENV = {"name": NAME, "kind": "sandbox", "allowed": True, "production": F
                "site_url": "http://127.44.1.1:8000"}
 
 
+@pytest.fixture(autouse=True)
+def _trust_undone(monkeypatch):
+    """The process-wide CA bundle a Kubernetes target installs (trust.install) is undone after each
+    test: later tests of the worker verify with the system's roots as before."""
+    for var in trust.ENV_VARS:
+        monkeypatch.delenv(var, raising=False)
+
+
 def sandbox_target(twin: Twin):
     return for_environment(from_mapping(SANDBOX_ENV, "test_db_tls"))
 
@@ -142,8 +150,6 @@ def test_a_kubernetes_target_verifies_the_database_by_its_ca_and_its_name(twin, 
 
 
 def test_a_certificate_from_a_ca_not_trusted_is_refused_never_sent_in_plain_text(twin, monkeypatch):
-    for var in trust.ENV_VARS:  # an earlier target of this process trusted the twin's CA process-wide
-        monkeypatch.delenv(var, raising=False)
     untrusted = kube_target(twin, monkeypatch, db.address(twin), mode="verify-ca", trusted=False)
     with pytest.raises(DbTlsError) as refused:
         untrusted.db_session_tls()  # the game day's preflight stops here, before any fault

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from confluent_kafka.admin import NewTopic
 
 from gameday import kafka_admin, kafka_client, kafka_records
 from gameday.kafka_admin import KafkaUnavailable
@@ -42,9 +43,11 @@ def strimzi_target(twin: Twin, *, trusted: bool = True, mode: str = "verify-iden
     return KubernetesTarget(from_mapping(env, "test_kafka_tls"))
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 def untrusting(monkeypatch):
-    """No CA installed in this process (an earlier target of the session may have trusted the twin's)."""
+    """No CA installed in this process (an earlier target of the session may have trusted the twin's),
+    and none left behind: the process-wide bundle a target installs (trust.install) is undone after each
+    test, so later tests of the worker verify with the system's roots as before."""
     for var in trust.ENV_VARS:
         monkeypatch.delenv(var, raising=False)
 
@@ -60,14 +63,17 @@ def test_every_kafka_client_reaches_the_brokers_over_verified_tls(steady_twin):
     assert health["healthy"] and sorted(health["brokers"]) == [1, 2, 3], health
     assert all(kafka_admin.broker_answers(bootstrap, i) for i in range(1, KAFKA_NODES + 1))  # raw ApiVersions, TLS
     assert kafka_admin.active_controller(bootstrap) in (1, 2, 3)  # Kafka's own Java tool, --command-config
-    marker = f"kafka-tls-{uuid.uuid4().hex[:8]}".encode()
-    start = kafka_records.end_offsets(bootstrap, CANARY_TOPIC)
-    kafka_records.publish_raw(bootstrap, CANARY_TOPIC, [marker])
-    found = kafka_records.read_all(bootstrap, CANARY_TOPIC, start=start)
-    assert marker in [r["value"] for r in found]
+    topic = f"gameday-tls-{uuid.uuid4().hex[:8]}"  # a topic of its own: the canary topic's readers parse JSON
+    made = kafka_admin.admin(bootstrap).create_topics([NewTopic(topic, num_partitions=1, replication_factor=3)])
+    made[topic].result(timeout=30)
+    try:
+        kafka_records.publish_raw(bootstrap, topic, [b"over TLS"])
+        assert [r["value"] for r in kafka_records.read_all(bootstrap, topic)] == [b"over TLS"]
+    finally:
+        kafka_admin.admin(bootstrap).delete_topics([topic])[topic].result(timeout=30)
 
 
-def test_brokers_whose_ca_is_not_trusted_are_never_reached(steady_twin, untrusting):
+def test_brokers_whose_ca_is_not_trusted_are_never_reached(steady_twin):
     bootstrap = strimzi_target(steady_twin, trusted=False).kafka_bootstrap()
     assert kafka_client.tls_for(bootstrap).ca_file is None  # the system's roots: not the twin's CA
     with pytest.raises(KafkaTlsError) as refused:  # the preflight stops the run here, saying why
