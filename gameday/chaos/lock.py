@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 DEFAULT_TTL = 4 * 3600.0
 LEASE_S = 60  # a Kubernetes Lease not renewed for this long is stale
 RENEW_S = 15.0
+TORN_AFTER_S = 5.0  # a lock file with no record for this long was left by a writer that died writing it
 HOLDER_ANNOTATION = "gameday.io/holder"
 
 log = logging.getLogger("gameday.chaos")
@@ -155,19 +156,36 @@ class TargetLock:
         if self.held_by_me():
             return None
         holder = self.holder()
+        if holder is None and self._torn():
+            replaced = {"target": self.target, "torn": True}  # a lock file its writer died writing (an older gameday)
+            self.path.unlink(missing_ok=True)
         if holder is not None:
             if not self._stale(holder):
                 raise _locked(self.target, holder)
             replaced = holder
             self.path.unlink(missing_ok=True)
+        # the record is whole before the lock file exists (written aside, then linked into place: link
+        # refuses an existing name, as O_EXCL does): a process killed at any moment never leaves an empty
+        # lock file that no one could read, prove stale, or break
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.{time.monotonic_ns()}")
+        tmp.write_text(json.dumps(self._record(purpose)))
+        os.chmod(tmp, 0o644)
         try:
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.link(tmp, self.path)
         except FileExistsError as err:
             raise TargetLocked(f"target {self.target!r} was locked by another run just now; nothing was touched") from err
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self._record(purpose), fh)
+        finally:
+            tmp.unlink(missing_ok=True)
         self._taken_here()
         return replaced
+
+    def _torn(self) -> bool:
+        """The lock file exists but holds no record, and has for longer than a write takes: its writer
+        died writing it (gameday before the record was linked into place whole)."""
+        try:
+            return time.time() - self.path.stat().st_mtime > TORN_AFTER_S
+        except FileNotFoundError:
+            return False
 
     def release(self) -> bool:
         _forget(self)
@@ -177,8 +195,12 @@ class TargetLock:
         return False
 
     def break_stale(self) -> dict | None:
-        """Remove the lock if its holder is dead or expired (used by `gameday cleanup`)."""
+        """Remove the lock if its holder is dead or expired, or its file holds no record (a torn write);
+        used by `gameday cleanup`."""
         holder = self.holder()
+        if holder is None and self._torn():
+            self.path.unlink(missing_ok=True)
+            return {"target": self.target, "torn": True}
         if holder is not None and self._stale(holder):
             self.path.unlink(missing_ok=True)
             return holder

@@ -95,3 +95,25 @@ def test_a_run_releases_every_lock_it_took_and_no_other(other_process):
     TargetLock("r1").acquire()
     assert "r1" in lock_module._taken
     assert TargetLock("r1").release() and "r1" not in lock_module._taken  # released by its own call: forgotten
+
+
+def test_a_lock_file_its_writer_died_writing_is_broken_and_a_new_one_is_never_torn(state):
+    """make test at 1a4a7cf: a chaos run killed with its game day left ``sandbox-test.json`` empty (the old
+    acquire created the file, then wrote the record); every later acquire and ``gameday cleanup`` read no
+    holder, could not create the file and refused ("locked by another run just now") for the rest of the run."""
+    lock = TargetLock("r1")
+    lock.path.parent.mkdir(parents=True, exist_ok=True)
+    lock.path.write_text("")
+    with pytest.raises(TargetLocked, match="just now"):  # empty for less than a write takes: someone is writing
+        lock.acquire("game day")
+    old = os.stat(lock.path).st_mtime - lock_module.TORN_AFTER_S - 1
+    os.utime(lock.path, (old, old))
+    assert TargetLock("r2").break_stale() is None  # another target's lock: untouched
+    assert lock.acquire("game day") == {"target": "r1", "torn": True}
+    record = json.loads(lock.path.read_text())  # whole the moment the file exists: linked into place
+    assert record["pid"] == os.getpid() and record["purpose"] == "game day"
+    assert [p.name for p in lock.path.parent.iterdir()] == ["r1.json"]  # no temporary file left beside it
+    lock.release()
+    lock.path.write_text("")
+    os.utime(lock.path, (old, old))
+    assert TargetLock("r1").break_stale() == {"target": "r1", "torn": True} and not lock.path.exists()
