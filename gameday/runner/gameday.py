@@ -151,28 +151,26 @@ class GameDay:
         and verified. A TLS problem (no TLS offered, a certificate that does not verify) stops the
         run here, with its fix, before any fault; a database that does not answer yet is a warning
         (the canaries' own setup says more)."""
-        try:
-            found = self.target.db_session_tls()
-        except DbTlsError:
-            raise
-        except GamedayError as err:
-            self.progress(f"WARNING: {err}")
-            return None
-        self.progress(f"database {found['address']}: {_encrypted(found)}")
-        return found
+        return self._check_tls("database", self.target.db_session_tls, DbTlsError)
 
     def check_kafka_tls(self) -> dict[str, str] | None:
         """The same for Kafka (:func:`gameday.kafka_client.check`: one TLS handshake with its first
         broker, as the canaries' producer will make it): a progress line; a certificate that does not
         verify stops the run here (KafkaTlsError); a broker not answering yet is a warning."""
+        return self._check_tls("Kafka", lambda: kafka_client.check(self.target.kafka_bootstrap()), KafkaTlsError)
+
+    def _check_tls(self, what: str, look: Callable[[], dict[str, str]],
+                   refused: type[GamedayError]) -> dict[str, str] | None:
+        """``look()`` once: its finding as a progress line, or a warning when it raises a GamedayError
+        other than ``refused`` (which stops the run)."""
         try:
-            found = kafka_client.check(self.target.kafka_bootstrap())
-        except KafkaTlsError:
+            found = look()
+        except refused:
             raise
         except GamedayError as err:
             self.progress(f"WARNING: {err}")
             return None
-        self.progress(f"Kafka {found['address']}: {_encrypted(found)}")
+        self.progress(f"{what} {found['address']}: {_encrypted(found)}")
         return found
 
     def check_active_region(self) -> None:

@@ -220,16 +220,26 @@ def _issue(ca_cert, ca_key, subject: x509.Name, key, dns: list[str], ips: list[s
 def ensure(twin: Twin) -> TlsFiles:
     """The CA and a current front certificate (with its cert+key PEM for HAProxy)."""
     f = files(twin)
-    ca_cert, ca_key = ensure_ca(twin)
-    dns, ips = front_names(twin)
-    if f.front_pem.exists() and f.front_key.exists() and _current(f.front_cert, ca_cert, dns, ips):
-        return f
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert_pem = _issue(ca_cert, ca_key, _name(dns[0], ["gameday"]), key, dns, ips, [ExtendedKeyUsageOID.SERVER_AUTH])
-    _write_private(f.front_key, _key_pem(key))
-    _write_private(f.front_pem, cert_pem + _key_pem(key))
-    _write_public(f.front_cert, cert_pem)
+    made = _new_server_cert(twin, f.front_cert, f.front_pem, *front_names(twin), also=f.front_key)
+    if made:
+        key_pem, cert_pem = made
+        _write_private(f.front_key, key_pem)
+        _write_private(f.front_pem, cert_pem + key_pem)
+        _write_public(f.front_cert, cert_pem)
     return f
+
+
+def _new_server_cert(twin: Twin, cert: Path, key_file: Path, dns: list[str], ips: list[str], *,
+                     also: Path | None = None) -> tuple[bytes, bytes] | None:
+    """A new (key PEM, certificate PEM) from the twin's CA for a server named ``dns`` and ``ips`` (an EC
+    key, server use, subject its first name), or None when the certificate at ``cert`` is current and
+    ``key_file`` (and ``also``) exist: the caller writes the files its server reads."""
+    ca_cert, ca_key = ensure_ca(twin)
+    if key_file.exists() and (also is None or also.exists()) and _current(cert, ca_cert, dns, ips):
+        return None
+    key = ec.generate_private_key(ec.SECP256R1())
+    return _key_pem(key), _issue(ca_cert, ca_key, _name(dns[0], ["gameday"]), key, dns, ips,
+                                 [ExtendedKeyUsageOID.SERVER_AUTH])
 
 
 def ensure_search_node(twin: Twin) -> TlsFiles:
@@ -256,14 +266,11 @@ def ensure_db_server(twin: Twin) -> TlsFiles:
     an EC key), which MariaDB presents to a client that asks for TLS (gameday's own clients always
     do: :mod:`gameday.db_client`)."""
     f = files(twin)
-    ca_cert, ca_key = ensure_ca(twin)
-    dns, ips = db_server_names(twin)
-    if f.db_server_key.exists() and _current(f.db_server_cert, ca_cert, dns, ips):
-        return f
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert_pem = _issue(ca_cert, ca_key, _name(dns[0], ["gameday"]), key, dns, ips, [ExtendedKeyUsageOID.SERVER_AUTH])
-    _write_private(f.db_server_key, _key_pem(key))
-    _write_public(f.db_server_cert, cert_pem)
+    made = _new_server_cert(twin, f.db_server_cert, f.db_server_key, *db_server_names(twin))
+    if made:
+        key_pem, cert_pem = made
+        _write_private(f.db_server_key, key_pem)
+        _write_public(f.db_server_cert, cert_pem)
     return f
 
 
@@ -271,14 +278,11 @@ def ensure_kafka_broker(twin: Twin) -> TlsFiles:
     """The CA and a current certificate for the brokers' TLS listener (:func:`kafka_broker_names`), with
     its key in one PEM file (key, then certificate) that Kafka reads as its keystore."""
     f = files(twin)
-    ca_cert, ca_key = ensure_ca(twin)
-    dns, ips = kafka_broker_names(twin)
-    if f.kafka_broker_pem.exists() and _current(f.kafka_broker_cert, ca_cert, dns, ips):
-        return f
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert_pem = _issue(ca_cert, ca_key, _name(dns[0], ["gameday"]), key, dns, ips, [ExtendedKeyUsageOID.SERVER_AUTH])
-    _write_private(f.kafka_broker_pem, _key_pem(key) + cert_pem)
-    _write_public(f.kafka_broker_cert, cert_pem)
+    made = _new_server_cert(twin, f.kafka_broker_cert, f.kafka_broker_pem, *kafka_broker_names(twin))
+    if made:
+        key_pem, cert_pem = made
+        _write_private(f.kafka_broker_pem, key_pem + cert_pem)
+        _write_public(f.kafka_broker_cert, cert_pem)
     return f
 
 
