@@ -596,6 +596,12 @@ def test_database_down_is_a_fast_503_with_the_degraded_header_on_both_tiers(wp_t
     """Frozen (SIGSTOP: the TCP connect succeeds, the server's greeting never comes), then stopped."""
     client = SandboxClient(wp_twin.paths)
     guidance, _, term = _items()
+    # the steady state before the fault: the Python site's search (the one route that keeps serving
+    # with the database down) answers from its node now. This module's servers run in the quick lane at
+    # nice 10; a node idle for minutes there once took longer than the site's 2.5 s search budget on
+    # its first query, and the 503 that followed was the node's, not the database's.
+    wait_until(lambda: python_site.get("/api/search", query_string={"q": term}).status_code == 200,
+               timeout=30, interval=0.5, what="the Python site's search answering before the database is stopped")
     client.kill(db.NAME, "STOP")
     try:
         for _ in range(2):
