@@ -5,7 +5,8 @@ Used by chaos actions and probes and by the search playbook, on every target::
 
     api = SearchAdmin(["https://127.10.50.1:9200", ...], auth=("elastic", password), verify=ca_file)
     api.health()["status"]                      # green / yellow / red
-    api.primaries_by_node("content")            # {"search-2": 2, "search-1": 1}
+    api.primaries_by_node("content")            # {"search-2": 1} (the twin's: one primary)
+    api.holders("content")                      # ["search-2", "search-1", "search-3"]: the kill's order
     api.explain_unassigned()                    # _cluster/allocation/explain, or None when all assigned
     api.snapshot("gameday-fs", "snap-1"); api.restore("gameday-fs", "snap-1", ["content"])
 
@@ -75,6 +76,19 @@ class SearchAdmin:
     def primaries_by_node(self, index: str) -> dict[str, int]:
         counts = collections.Counter(s["node"] for s in self.shards(index) if s["prirep"] == "p" and s["node"])
         return dict(counts.most_common())
+
+    def holders(self, index: str) -> list[str]:
+        """The nodes holding a copy of ``index``, most primaries first, then most copies, then by name:
+        the kill's order of choice. With one primary and a copy on every node (the twin's ``content``)
+        the primary's node comes first, then the replicas' (a cluster whose metadata still names a node
+        just lost as the primary's: the next choice is a replica's node, not nothing)."""
+        primaries: collections.Counter = collections.Counter()
+        copies: collections.Counter = collections.Counter()
+        for s in self.shards(index):
+            if s["node"]:
+                copies[s["node"]] += 1
+                primaries[s["node"]] += s["prirep"] == "p"
+        return sorted(copies, key=lambda n: (-primaries[n], -copies[n], n))
 
     def unassigned(self) -> list[dict[str, Any]]:
         return [s for s in self.shards() if s["state"] == "UNASSIGNED"]

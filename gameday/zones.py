@@ -30,7 +30,7 @@ REGIONAL = "regional"
 NEEDS: dict[str, tuple[int, str]] = {
     "kafka-brokers": (2, "min ISR 2 of replication factor 3: acks=all writes need two in-sync replicas"),
     "kafka-controllers": (2, "the KRaft quorum needs a majority of its 3 voters"),
-    "search": (2, "the cluster-manager quorum needs a majority of 3 nodes; every shard has a replica on another node"),
+    "search": (2, "the cluster-manager quorum needs a majority of 3 nodes; every shard has a copy on another node"),
     "db": (1, "through failover: the replica in another zone is promoted and the endpoint repointed"),
 }
 DEFAULT_NEED = (1, "any one member serves; capacity shrinks")

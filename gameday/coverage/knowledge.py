@@ -113,7 +113,7 @@ COMPONENTS: dict[str, dict[str, Any]] = {
     },
     "search": {
         "name": "Search (OpenSearch; Elasticsearch via ECK on GKE)", "kind": "statefulset", "layer": "search",
-        "description": "The content index (3 primaries x 1 replica) and its snapshot repository.",
+        "description": "The content index (1 primary, a copy on each of the 3 nodes) and its snapshot repository.",
         "failure_modes": [
             ("data-node-lost", "The data node holding the most primaries dies",
              ["cluster health yellow", "playbook finding search.unassigned (`gameday playbook search`)"]),

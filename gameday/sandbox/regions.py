@@ -184,8 +184,9 @@ def up(regions: Regions, *, timeout: float = 300.0, progress: Progress | None = 
     replicating and caught up, re-seeded if it must be) as soon as it answers, before the standby's
     bootstrap job, which waits for the replicated articles (WordPress's content when the set's web
     tier is WordPress: the standby runs no WordPress install of its own) to fill the standby's index;
-    then its indices get the replicas its search nodes can hold (none on one node: green, not yellow).
-    Returns ``{"seconds": {twin: s}, "link": {...}, "active": region, "replicas": {index: n}}``."""
+    then each region's indices get the replicas its search nodes can hold (none on one node, one on two:
+    green, not yellow). Returns ``{"seconds": {twin: s}, "link": {...}, "active": region, "replicas":
+    {index: n}}`` (the standby's changes)."""
     from . import db_region, db_roles, lifecycle, search_resize, topology
     for twin in (regions.primary, regions.standby, regions.front):  # each on its own network, before anything
         twin.claimed_net(twin.net, f"the region set's {twin.name!r} (network {twin.net})",
@@ -212,8 +213,10 @@ def up(regions: Regions, *, timeout: float = 300.0, progress: Progress | None = 
         seconds[twin.name] = round(result.seconds, 1)
         if twin.shape.standby and not link:
             link.update(db_region.link(twin))
-        if twin.shape.standby:  # a one-node standby's indices without a replica it cannot place: green
-            replicas = search_resize.fit_replicas(twin, nodes=twin.shape.search_nodes)
+        if twin.shape.role == "region":  # each region's indices with the replicas its nodes can place:
+            # green, not yellow (a one-node standby: none; an active region made at two nodes: one)
+            fitted = search_resize.fit_replicas(twin, nodes=twin.shape.search_nodes)
+            replicas = fitted if twin.shape.standby else replicas
     return {"seconds": seconds, "link": link, "active": regions.active(), "replicas": replicas}
 
 

@@ -11,8 +11,8 @@ one-node standby's replicas)::
     fit_replicas(twin, nodes=3)                 # every index back to its designed replicas (at most nodes - 1)
 
 An index whose replicas were lowered has its previous count kept in ``<data>/search-replicas.json``,
-so raising them later restores what it had (the site's ``content`` and the security plugin's index
-have one replica by design). The security plugin's own index is changed only with its admin
+so raising them later restores what it had (by design the site's ``content`` has two replicas, a copy
+on each of three nodes, and the security plugin's index one). The security plugin's own index is changed only with its admin
 certificate; everything else as the twin's search superuser.
 """
 
@@ -29,6 +29,8 @@ import requests
 from ..deadline import Deadline, wait_until
 from ..errors import DeadlineExceeded, GamedayError, UsageError
 from ..search_admin import SearchAdmin, SearchUnavailable
+from ..site.search import INDEX_SETTINGS
+from . import bootstrap
 from .client import SandboxClient
 from .twin import Twin
 
@@ -36,7 +38,8 @@ WORKLOAD = "search"
 SECURITY_INDEX = ".opendistro_security"
 # The replicas each index has by design (gameday.site.search.INDEX_SETTINGS and the security index
 # pinned by gameday.sandbox.bootstrap): what fit_replicas raises them back to.
-DESIGNED = {"content": 1, SECURITY_INDEX: 1}
+DESIGNED = {"content": INDEX_SETTINGS["settings"]["index"]["number_of_replicas"],
+            SECURITY_INDEX: bootstrap.SECURITY_INDEX_SETTINGS["index"]["number_of_replicas"]}
 RECORD = "search-replicas.json"
 EXCLUDE = "cluster.routing.allocation.exclude._name"
 
@@ -63,7 +66,7 @@ def plan_shrink(*, current: int, target: int, floor: int) -> list[Leave]:
     if target < max(1, floor):
         raise UsageError(f"the search cluster cannot shrink to {target} node(s): its shape needs {max(1, floor)}",
                          hint="a standby keeps at least its shape's search_nodes")
-    return [Leave(node=f"search-{i}", index=i, remaining=i - 1, replicas=replicas_for(1, i - 1))
+    return [Leave(node=f"search-{i}", index=i, remaining=i - 1, replicas=replicas_for(max(DESIGNED.values()), i - 1))
             for i in range(current, target, -1)]
 
 

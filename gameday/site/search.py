@@ -45,8 +45,11 @@ PROBE_AFTER = 1.0  # a host that failed is left alone this long, then probed by 
 INDEX_SETTINGS: dict[str, Any] = {
     "settings": {
         "index": {
-            "number_of_shards": 3,
-            "number_of_replicas": 1,
+            # one primary with a copy on each of the three nodes: a search is one shard-level query on
+            # one JVM, not three (benchmarks/search_shards_bench.py: a third of the CPU per search), and a
+            # node lost moves no copies (docs/search-shard-layout.md). A small index, as Elastic advises.
+            "number_of_shards": 1,
+            "number_of_replicas": 2,
             "unassigned.node_left.delayed_timeout": "5s",
             "gc_deletes": "1d",  # how long a deleted document's version refuses older writes
         }
@@ -225,7 +228,7 @@ class SearchClient:
         return self.request("HEAD", f"/{self.index}", ok_statuses=(404,)).status_code == 200
 
     def create_index(self) -> bool:
-        """Create the index (3 primaries, 1 replica) unless it exists; True if it was created."""
+        """Create the index (1 primary, 2 replicas) unless it exists; True if it was created."""
         resp = self.request("PUT", f"/{self.index}", body=INDEX_SETTINGS, ok_statuses=(400,))
         if resp.status_code == 400:
             if "resource_already_exists_exception" in resp.text:

@@ -83,14 +83,14 @@ def test_kafka_topics_are_replicated_three_ways_with_min_isr_two(twin):
     assert config["min.insync.replicas"].value == "2"
 
 
-def test_search_cluster_is_green_with_three_primaries_and_a_replica_each(twin):
+def test_search_cluster_is_green_with_one_primary_and_a_copy_on_every_node(twin):
     base, http = twin.search_urls()[0], search.session(twin)
     health = http.get(f"{base}/_cluster/health", timeout=5).json()
     assert health["status"] == "green" and health["number_of_nodes"] == 3
     settings = http.get(f"{base}/{CONTENT_INDEX}/_settings", timeout=5).json()[CONTENT_INDEX]["settings"]["index"]
-    assert (settings["number_of_shards"], settings["number_of_replicas"]) == ("3", "1")
+    assert (settings["number_of_shards"], settings["number_of_replicas"]) == ("1", "2")
     shards = http.get(f"{base}/_cat/shards/{CONTENT_INDEX}?format=json", timeout=5).json()
-    assert len({s["node"] for s in shards}) == 3  # spread over every node
+    assert sorted(s["node"] for s in shards) == ["search-1", "search-2", "search-3"]  # a copy on every node
     verify = http.post(f"{base}/_snapshot/{SNAPSHOT_REPOSITORY}/_verify", timeout=30)
     assert verify.status_code == 200 and len(verify.json()["nodes"]) == 3
 

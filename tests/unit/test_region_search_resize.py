@@ -32,19 +32,20 @@ def test_replicas_fit_the_nodes_left():
     assert replicas_for(2, 2) == 1 and replicas_for(0, 3) == 0
 
 
-def test_one_node_lowers_fixed_replicas_and_leaves_auto_expanded_ones():
-    settings = _settings(content={"number_of_replicas": "1"},
+def test_fewer_nodes_lower_fixed_replicas_and_leave_auto_expanded_ones():
+    settings = _settings(content={"number_of_replicas": "2"},  # by design a copy on each of 3 nodes
                          **{".opendistro_security": {"number_of_replicas": "1", "auto_expand_replicas": "false"},
                             ".plugins-ml-config": {"number_of_replicas": "1", "auto_expand_replicas": "0-1"},
                             "other": {"number_of_replicas": "0"}})
     assert replica_changes(settings, nodes=1, record={}) == {"content": 0, ".opendistro_security": 0}
-    assert replica_changes(settings, nodes=2, record={}) == {}
+    assert replica_changes(settings, nodes=2, record={}) == {"content": 1}  # an active region made at 2 nodes
+    assert replica_changes(settings, nodes=3, record={}) == {}
 
 
 def test_joining_nodes_raise_replicas_back_to_the_design_or_what_was_recorded():
     settings = _settings(content={"number_of_replicas": "0"}, **{".opendistro_security": {"number_of_replicas": "0"},
                                                                  "logs": {"number_of_replicas": "0"}})
-    assert replica_changes(settings, nodes=3, record={"logs": 2}) == {"content": 1, ".opendistro_security": 1,
+    assert replica_changes(settings, nodes=3, record={"logs": 2}) == {"content": 2, ".opendistro_security": 1,
                                                                       "logs": 2}
     assert replica_changes(settings, nodes=2, record={"logs": 2}) == {"content": 1, ".opendistro_security": 1,
                                                                       "logs": 1}

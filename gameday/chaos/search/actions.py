@@ -23,7 +23,8 @@ def kill_data_node(choose: str = "most-primaries", index: str = None, name: str 
                    secrets: Dict[str, Any] = None) -> Dict[str, Any]:
     """Kill one search data node: the node up holding the most primaries of ``index`` (default
     ``content``; ``choose: most-primaries``, skipping nodes already down whatever the cluster's
-    metadata still says) or the node called ``name`` (``choose: name``). ``index`` counts only with
+    metadata still says, and then by copies held: with one primary, the second choice is a replica's
+    node, :meth:`~gameday.search_admin.SearchAdmin.holders`) or the node called ``name`` (``choose: name``). ``index`` counts only with
     ``most-primaries`` and ``name`` only with ``choose: name``: given otherwise, they are an error.
     Capped by ``limits.search_max_nodes``, counting the nodes already down::
 
@@ -43,13 +44,13 @@ def kill_data_node(choose: str = "most-primaries", index: str = None, name: str 
     nodes = tgt.nodes("search")
     if choose == "most-primaries":
         index = index or "content"
-        counts = tgt.search_admin().primaries_by_node(index)
-        if not counts:
-            raise UsageError(f"index {index!r} has no assigned primaries to choose by")
+        holders = tgt.search_admin().holders(index)
+        if not holders:
+            raise UsageError(f"index {index!r} has no assigned shard copies to choose by")
         up = {n.name for n in caps.up(tgt, "search", nodes)}
-        candidates = [n for n in counts if n in up]
+        candidates = [n for n in holders if n in up]
         if not candidates:
-            raise UsageError(f"no node holding primaries of {index!r} is up; already down: "
+            raise UsageError(f"no node holding a copy of {index!r} is up; already down: "
                              f"{caps.describe(caps.down(tgt, 'search', nodes))}; nothing was touched")
         chosen_name = candidates[0]
     else:

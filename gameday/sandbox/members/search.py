@@ -1,8 +1,9 @@
 """OpenSearch 2.x: three nodes (cluster-manager eligible, data), run as an unprivileged system user,
 secured by the ``opensearch-security`` plugin as an ECK cluster is by X-Pack security.
 
-The ``content`` index (3 primaries x 1 replica) and the filesystem snapshot repository are created
-by the bootstrap job; this module only lays out each node's config, data and log directories.
+The ``content`` index (1 primary x 2 replicas: a copy on every node) and the filesystem snapshot
+repository are created by the bootstrap job; this module only lays out each node's config, data and
+log directories.
 
 Security: HTTPS on the REST port and TLS between nodes, with the certificate
 :func:`gameday.sandbox.tls.ensure_search_node` issues from the twin's CA (copied into each node's
