@@ -117,7 +117,8 @@ QUICK_LANE_NICE = 10  # the twin lane's servers keep the cores they need to meet
 
 def _lane_nice(item) -> int:
     """The CPU priority (nice) a quick-lane test runs at: :data:`QUICK_LANE_NICE`, or the module's own
-    ``QUICK_LANE_NICE`` when it judges a site's SLO on its own small twin (``test_web_tier_faults``: its
+    ``QUICK_LANE_NICE`` when it judges a site's SLO or latency budgets on its own small twin
+    (``test_wordpress``: 0, its degraded answers' budgets; ``test_web_tier_faults``: its
     experiments' steady state, 20 req/s within p95 2 s on one WordPress replica, missed in 3 windows while the
     twin lane was busy: make test at 2e4ded8, CI at c86ff47 and 5d36313). The twins' servers run in sessions
     of their own, whose share of the cores follows the session's autogroup nice: the supervisor gives each the
