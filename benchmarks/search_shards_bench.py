@@ -215,10 +215,9 @@ def cluster(searcher: Searcher, path: str) -> requests.Response:
     raise SystemExit(f"search_shards_bench: no node answered {path}: {'; '.join(problems)}")
 
 
-def make_index(twin: Twin, index: str, shards: int, replicas: int, items: list[dict]) -> None:
+def make_index(searcher: Searcher, index: str, shards: int, replicas: int, items: list[dict]) -> None:
     """``index`` made anew with this layout, the catalogue in it, and green."""
-    urls = [f"https://{twin.address('search', i)}:{PORTS['search']}" for i in range(1, NODES + 1)]
-    client = SearchClient(urls, index=index, auth=twin.search_auth(), verify=twin.search_ca())
+    client = SearchClient(searcher.urls, index=index, auth=searcher.auth, verify=searcher.ca)
     client.request("DELETE", f"/{index}", ok_statuses=(404,))
     client.request("PUT", f"/{index}", body=settings(shards, replicas))
     client.bulk_index(items, refresh=True)
@@ -276,7 +275,7 @@ def loss(twin: Twin, client: SandboxClient, searcher: Searcher, words: list[str]
         others = [i for lb, (i, _, _) in LAYOUTS.items() if lb != label]
         for other in others:
             cluster_delete(searcher, other)
-        make_index(twin, index, shards, replicas, items)
+        make_index(searcher, index, shards, replicas, items)
         victim = most_primaries(searcher, index)
         base_bytes = recovered_bytes(searcher)
         stop = threading.Event()
@@ -305,7 +304,7 @@ def loss(twin: Twin, client: SandboxClient, searcher: Searcher, words: list[str]
               f"{s['failed']} of {s['searches'] + s['failed']} searches failed", file=sys.stderr, flush=True)
         for lb, layout in LAYOUTS.items():
             if lb != label:
-                make_index(twin, *layout, items)
+                make_index(searcher, *layout, items)
     return out
 
 
@@ -363,7 +362,7 @@ def main() -> int:
         searcher = Searcher(twin)
         items = list(catalog.generate(catalog.DEFAULT_N))
         for index, shards, replicas in LAYOUTS.values():
-            make_index(twin, index, shards, replicas, items)
+            make_index(searcher, index, shards, replicas, items)
         words = terms(random.Random(11), 2000)
         if "queries" in only:
             q = queries(twin, client, searcher, words, args)

@@ -216,7 +216,8 @@ def up(regions: Regions, *, timeout: float = 300.0, progress: Progress | None = 
         if twin.shape.role == "region":  # each region's indices with the replicas its nodes can place:
             # green, not yellow (a one-node standby: none; an active region made at two nodes: one)
             fitted = search_resize.fit_replicas(twin, nodes=twin.shape.search_nodes)
-            replicas = fitted if twin.shape.standby else replicas
+            if twin.shape.standby:
+                replicas = fitted
     return {"seconds": seconds, "link": link, "active": regions.active(), "replicas": replicas}
 
 
